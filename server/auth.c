@@ -1,0 +1,76 @@
+/* auth: see auth.h. */
+#include "auth.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <string.h>
+#include <strings.h>
+
+static int digest_in(const config_token *tokens, size_t n, const uint8_t digest[CONFIG_TOKEN_DIGEST_LEN])
+{
+    int found = 0;
+    for (size_t i = 0; i < n; i++)
+        found |= CRYPTO_memcmp(tokens[i].digest, digest, CONFIG_TOKEN_DIGEST_LEN) == 0;
+    return found;
+}
+
+int auth_authenticate(const config *cfg, const char *header, size_t len, auth_principal *who, error *err)
+{
+    if (len >= 7 && strncasecmp(header, "Bearer ", 7) == 0)
+        header += 7, len -= 7;
+    if (header == NULL || len == 0) {
+        error_set(err, ERROR_UNAUTHENTICATED, "Missing authorization token.");
+        return -1;
+    }
+    if (len > AUTH_MAX_TOKEN_LEN) {
+        error_set(err, ERROR_UNAUTHENTICATED, "Invalid authorization token.");
+        return -1;
+    }
+    uint8_t digest[CONFIG_TOKEN_DIGEST_LEN];
+    SHA256((const unsigned char *)header, len, digest);
+
+    /* visit every token whatever matches; config validation makes tokens unique */
+    int matched = 0;
+    for (size_t a = 0; a < cfg->n_accounts; a++) {
+        const config_account *acc = &cfg->accounts[a];
+        if (digest_in(acc->tokens, acc->n_tokens, digest)) {
+            *who = (auth_principal){AUTH_ACCOUNT, acc, NULL};
+            matched = 1;
+        }
+        for (size_t e = 0; e < acc->n_ecosystems; e++)
+            if (digest_in(acc->ecosystems[e].server_tokens, acc->ecosystems[e].n_server_tokens, digest)) {
+                *who = (auth_principal){AUTH_SERVER, acc, &acc->ecosystems[e]};
+                matched = 1;
+            }
+    }
+    if (!matched) {
+        error_set(err, ERROR_UNAUTHENTICATED, "Invalid authorization token.");
+        return -1;
+    }
+    return 0;
+}
+
+const config_ecosystem *auth_ecosystem(const auth_principal *who, const char *id, error *err)
+{
+    const config_account *acc = who->account;
+    for (size_t e = 0; e < acc->n_ecosystems; e++) {
+        const config_ecosystem *eco = &acc->ecosystems[e];
+        if (strcmp(eco->id, id) != 0 || eco->deleted)
+            continue;
+        if (who->kind == AUTH_SERVER && who->ecosystem != eco) {
+            error_set(err, ERROR_PERMISSION_DENIED, "Token not permitted for this ecosystem.");
+            return NULL;
+        }
+        return eco;
+    }
+    /* other accounts' ecosystems are indistinguishable from absent ones */
+    error_set(err, ERROR_NOT_FOUND, "Ecosystem with id %s does not exist.", id);
+    return NULL;
+}
+
+int auth_can_read(const auth_principal *who, const char *id)
+{
+    error ignored;
+    error_clear(&ignored);
+    return auth_ecosystem(who, id, &ignored) != NULL;
+}

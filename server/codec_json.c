@@ -1,0 +1,645 @@
+/* codec_json: see codec_json.h.
+ *
+ * jansson parses (rejecting duplicate keys and invalid UTF-8) and serialises; this file
+ * only walks protobuf-c descriptors between jansson values and message memory. Message
+ * memory is laid out exactly as protobuf-c's own unpacker would, so
+ * protobuf_c_message_free_unpacked frees what a decode made. */
+#include "codec_json.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "schema.h"
+
+#define NAME_MAX_LEN 128           /* bytes of a JSON field name we compare against */
+#define PATH_MAX_LEN 256           /* bytes of a path while decoding; error.h truncates further */
+#define FIELDS_MAX 256             /* fields per message the decoder tracks */
+#define TIMESTAMP_MIN_SECONDS (-62135596800LL) /* 0001-01-01T00:00:00Z */
+#define TIMESTAMP_MAX_SECONDS 253402300799LL   /* 9999-12-31T23:59:59Z */
+
+void codec_json_name(const char *field_name, char *out, size_t out_size)
+{
+    size_t o = 0;
+    int upper = 0;
+    for (const char *p = field_name; *p != '\0' && o + 1 < out_size; p++) {
+        if (*p == '_') {
+            upper = 1;
+            continue;
+        }
+        out[o++] = (upper && *p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
+        upper = 0;
+    }
+    if (out_size > 0)
+        out[o] = '\0';
+}
+
+static int is_timestamp(const ProtobufCFieldDescriptor *f)
+{
+    return f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor == &schema_timestamp_descriptor;
+}
+
+/* ---- decoding ------------------------------------------------------------------------ */
+
+typedef struct decoder {
+    ProtobufCAllocator *alloc;
+    error *err;
+    unsigned order;    /* field number of the top-level field being decoded */
+    int oom;
+} decoder;
+
+enum { DECODE_OK = 0, DECODE_BAD = -1 };
+
+static void *decoder_alloc(decoder *d, size_t size)
+{
+    void *p = d->alloc != NULL ? d->alloc->alloc(d->alloc->allocator_data, size) : malloc(size);
+    if (p == NULL)
+        d->oom = 1;
+    return p;
+}
+
+static void bad_value(decoder *d, const char *path, const char *what)
+{
+    error_add_param(d->err, ERROR_IN_UNSET, d->order, path, "%s", what);
+}
+
+static ProtobufCMessage *decode_message(decoder *d, const ProtobufCMessageDescriptor *desc, json_t *obj,
+                                        const char *prefix, int depth);
+
+static int parse_int(json_t *v, int is_signed, int64_t min, uint64_t max, uint64_t *out)
+{
+    if (json_is_integer(v)) {
+        json_int_t n = json_integer_value(v);
+        if ((is_signed && (n < min || (n > 0 && (uint64_t)n > max))) || (!is_signed && (n < 0 || (uint64_t)n > max)))
+            return -1;
+        *out = (uint64_t)n;
+        return 0;
+    }
+    if (json_is_real(v)) {
+        double x = json_real_value(v);
+        if (x != floor(x) || x < (double)min || x > (double)max)
+            return -1;
+        *out = is_signed ? (uint64_t)(int64_t)x : (uint64_t)x;
+        return 0;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end;
+        errno = 0;
+        if (*s == '\0' || *s == ' ' || *s == '+')
+            return -1;
+        if (is_signed) {
+            long long n = strtoll(s, &end, 10);
+            if (errno != 0 || *end != '\0' || n < min || (n > 0 && (uint64_t)n > max))
+                return -1;
+            *out = (uint64_t)n;
+        } else {
+            if (*s == '-')
+                return -1;
+            unsigned long long n = strtoull(s, &end, 10);
+            if (errno != 0 || *end != '\0' || n > max)
+                return -1;
+            *out = n;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static int parse_double(json_t *v, double *out)
+{
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return 0;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (strcmp(s, "NaN") == 0)
+            *out = NAN;
+        else if (strcmp(s, "Infinity") == 0)
+            *out = INFINITY;
+        else if (strcmp(s, "-Infinity") == 0)
+            *out = -INFINITY;
+        else {
+            char *end;
+            errno = 0;
+            *out = strtod(s, &end);
+            if (*s == '\0' || *end != '\0' || errno != 0)
+                return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static int parse_base64(decoder *d, const char *s, ProtobufCBinaryData *out)
+{
+    size_t len = strlen(s), padded = (len + 3) / 4 * 4;
+    char *tmp = malloc(padded + 1);
+    uint8_t *data = decoder_alloc(d, padded / 4 * 3 + 1);
+    if (tmp == NULL || data == NULL) {
+        free(tmp);
+        d->oom = 1;
+        return -1;
+    }
+    size_t pad = 0;
+    for (size_t i = 0; i < padded; i++) {
+        char c = i < len ? s[i] : '=';
+        tmp[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+        pad = tmp[i] == '=' ? pad + 1 : (pad ? 99 : 0); /* '=' only at the end */
+    }
+    tmp[padded] = '\0';
+    int n = pad <= 2 ? EVP_DecodeBlock(data, (const unsigned char *)tmp, (int)padded) : -1;
+    free(tmp);
+    if (n < 0 || (len % 4 == 1)) {
+        if (d->alloc != NULL)
+            d->alloc->free(d->alloc->allocator_data, data);
+        else
+            free(data);
+        return -1;
+    }
+    out->data = data;
+    out->len = (size_t)n - pad;
+    return 0;
+}
+
+/* Parses RFC 3339 "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)". */
+static int parse_timestamp(const char *s, int64_t *seconds, int32_t *nanos)
+{
+    int Y, M, D, h, m, sec, n = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 || n != 19)
+        return -1;
+    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 59 || Y < 1)
+        return -1;
+    const char *p = s + 19;
+    int32_t frac = 0;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 9)
+                frac = frac * 10 + (*p - '0');
+        if (digits == 0 || digits > 9)
+            return -1;
+        for (; digits < 9; digits++)
+            frac *= 10;
+    }
+    int offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om, k = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5 || oh > 23 || om > 59)
+            return -1;
+        offset = (*p == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+        p += 6;
+    } else {
+        return -1;
+    }
+    if (*p != '\0')
+        return -1;
+    struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h, .tm_min = m, .tm_sec = sec};
+    time_t t = timegm(&tm);
+    if (tm.tm_mday != D) /* timegm normalised an impossible date such as 02-30 */
+        return -1;
+    *seconds = (int64_t)t - offset;
+    *nanos = frac;
+    return *seconds < TIMESTAMP_MIN_SECONDS || *seconds > TIMESTAMP_MAX_SECONDS ? -1 : 0;
+}
+
+static size_t element_size(ProtobufCType type)
+{
+    switch (type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_ENUM:
+        return 4;
+    case PROTOBUF_C_TYPE_FLOAT:
+        return sizeof(float);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return 8;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return sizeof(double);
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_STRING:
+        return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(ProtobufCMessage *);
+    }
+    return 0;
+}
+
+/* Decodes one value of field f's type into dst. Reports a wrong value at path and
+ * returns DECODE_BAD (dst untouched), or DECODE_OK. */
+static int decode_value(decoder *d, const ProtobufCFieldDescriptor *f, json_t *v, void *dst, const char *path,
+                        int depth)
+{
+    uint64_t u;
+    double x;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        if (parse_int(v, 1, INT32_MIN, INT32_MAX, &u) != 0)
+            goto bad_int;
+        *(int32_t *)dst = (int32_t)(int64_t)u;
+        return DECODE_OK;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        if (parse_int(v, 0, 0, UINT32_MAX, &u) != 0)
+            goto bad_int;
+        *(uint32_t *)dst = (uint32_t)u;
+        return DECODE_OK;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        if (parse_int(v, 1, INT64_MIN, INT64_MAX, &u) != 0)
+            goto bad_int;
+        *(int64_t *)dst = (int64_t)u;
+        return DECODE_OK;
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        if (parse_int(v, 0, 0, UINT64_MAX, &u) != 0)
+            goto bad_int;
+        *(uint64_t *)dst = u;
+        return DECODE_OK;
+    case PROTOBUF_C_TYPE_FLOAT:
+        if (parse_double(v, &x) != 0)
+            goto bad_number;
+        *(float *)dst = (float)x;
+        return DECODE_OK;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        if (parse_double(v, &x) != 0)
+            goto bad_number;
+        *(double *)dst = x;
+        return DECODE_OK;
+    case PROTOBUF_C_TYPE_BOOL:
+        if (!json_is_boolean(v)) {
+            bad_value(d, path, "must be a boolean");
+            return DECODE_BAD;
+        }
+        *(protobuf_c_boolean *)dst = json_is_true(v);
+        return DECODE_OK;
+    case PROTOBUF_C_TYPE_ENUM: {
+        const ProtobufCEnumDescriptor *ed = f->descriptor;
+        if (json_is_string(v)) {
+            const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(v));
+            if (ev != NULL) {
+                *(int32_t *)dst = ev->value;
+                return DECODE_OK;
+            }
+        } else if (parse_int(v, 1, INT32_MIN, INT32_MAX, &u) == 0) {
+            *(int32_t *)dst = (int32_t)(int64_t)u;
+            return DECODE_OK;
+        }
+        bad_value(d, path, "must be one of the enum's names");
+        return DECODE_BAD;
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+        if (!json_is_string(v)) {
+            bad_value(d, path, "must be a string");
+            return DECODE_BAD;
+        }
+        size_t len = json_string_length(v);
+        char *s = decoder_alloc(d, len + 1);
+        if (s == NULL)
+            return DECODE_BAD;
+        memcpy(s, json_string_value(v), len + 1);
+        *(char **)dst = s;
+        return DECODE_OK;
+    }
+    case PROTOBUF_C_TYPE_BYTES:
+        if (!json_is_string(v) || parse_base64(d, json_string_value(v), dst) != 0) {
+            if (!d->oom)
+                bad_value(d, path, "must be a base64 string");
+            return DECODE_BAD;
+        }
+        return DECODE_OK;
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessageDescriptor *md = f->descriptor;
+        if (is_timestamp(f)) {
+            int64_t seconds;
+            int32_t nanos;
+            if (!json_is_string(v) || parse_timestamp(json_string_value(v), &seconds, &nanos) != 0) {
+                bad_value(d, path, "must be an RFC 3339 timestamp");
+                return DECODE_BAD;
+            }
+            schema_timestamp *ts = decoder_alloc(d, sizeof(*ts));
+            if (ts == NULL)
+                return DECODE_BAD;
+            google__protobuf__timestamp__init(ts);
+            ts->seconds = seconds;
+            ts->nanos = nanos;
+            *(ProtobufCMessage **)dst = &ts->base;
+            return DECODE_OK;
+        }
+        if (!json_is_object(v)) {
+            bad_value(d, path, "must be an object");
+            return DECODE_BAD;
+        }
+        ProtobufCMessage *sub = decode_message(d, md, v, path, depth + 1);
+        if (sub == NULL)
+            return DECODE_BAD;
+        *(ProtobufCMessage **)dst = sub;
+        return DECODE_OK;
+    }
+    }
+    bad_value(d, path, "has an unsupported type");
+    return DECODE_BAD;
+bad_int:
+    bad_value(d, path, "must be an integer in range");
+    return DECODE_BAD;
+bad_number:
+    bad_value(d, path, "must be a number");
+    return DECODE_BAD;
+}
+
+static void decode_field(decoder *d, ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f, json_t *v,
+                         const char *path, int depth)
+{
+    char *member = (char *)msg + f->offset;
+    if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+        if (decode_value(d, f, v, member, path, depth) != DECODE_OK)
+            return;
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+            *(uint32_t *)((char *)msg + f->quantifier_offset) = f->id;
+        else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0)
+            *(protobuf_c_boolean *)((char *)msg + f->quantifier_offset) = 1;
+        return;
+    }
+    if (!json_is_array(v)) {
+        bad_value(d, path, "must be an array");
+        return;
+    }
+    size_t n = json_array_size(v), size = element_size(f->type);
+    if (n == 0)
+        return;
+    char *items = decoder_alloc(d, n * size);
+    if (items == NULL)
+        return;
+    memset(items, 0, n * size);
+    size_t done = 0;
+    for (; done < n; done++) {
+        char item_path[PATH_MAX_LEN];
+        snprintf(item_path, sizeof(item_path), "%.200s[%zu]", path, done);
+        if (decode_value(d, f, json_array_get(v, done), items + done * size, item_path, depth + 1) != DECODE_OK)
+            break;
+    }
+    /* keep what decoded so free_unpacked can release it; a partial array is never valid
+     * input, and the reported problem makes the caller reject the request */
+    *(void **)member = items;
+    *(size_t *)((char *)msg + f->quantifier_offset) = done;
+}
+
+static const ProtobufCFieldDescriptor *field_by_json_key(const ProtobufCMessageDescriptor *desc, const char *key)
+{
+    char name[NAME_MAX_LEN];
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        codec_json_name(desc->fields[i].name, name, sizeof(name));
+        if (strcmp(name, key) == 0 || strcmp(desc->fields[i].name, key) == 0)
+            return &desc->fields[i];
+    }
+    return NULL;
+}
+
+static ProtobufCMessage *decode_message(decoder *d, const ProtobufCMessageDescriptor *desc, json_t *obj,
+                                        const char *prefix, int depth)
+{
+    if (depth > CODEC_JSON_MAX_DEPTH || desc->n_fields > FIELDS_MAX) {
+        bad_value(d, prefix[0] ? prefix : "body", "is nested too deeply");
+        return NULL;
+    }
+    ProtobufCMessage *msg = decoder_alloc(d, desc->sizeof_message);
+    if (msg == NULL)
+        return NULL;
+    desc->message_init(msg);
+
+    unsigned char seen[FIELDS_MAX] = {0};
+    char unknown[ERROR_MESSAGE_MAX] = "";
+    size_t unknown_len = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        const ProtobufCFieldDescriptor *f = field_by_json_key(desc, key);
+        if (f == NULL) {
+            /* "[ a, b ]": collect while it fits; a longer list ends in "..." */
+            if (unknown_len < sizeof(unknown)) {
+                int n = snprintf(unknown + unknown_len, sizeof(unknown) - unknown_len, "%s%s",
+                                 unknown_len ? ", " : "", key);
+                unknown_len += n > 0 ? (size_t)n : 0;
+            }
+            continue;
+        }
+        char json_name[NAME_MAX_LEN], path[PATH_MAX_LEN];
+        codec_json_name(f->name, json_name, sizeof(json_name));
+        snprintf(path, sizeof(path), "%.120s%s%s", prefix, prefix[0] ? "." : "", json_name);
+        if (depth == 0)
+            d->order = f->id;
+        size_t index = (size_t)(f - desc->fields);
+        if (seen[index]++) {
+            bad_value(d, path, "is given twice (under its JSON name and its field name)");
+            continue;
+        }
+        if (json_is_null(v))
+            continue;
+        decode_field(d, msg, f, v, path, depth);
+        if (d->oom)
+            break;
+    }
+    if (unknown_len > 0) {
+        char path[PATH_MAX_LEN];
+        snprintf(path, sizeof(path), "%.200s%sadditional parameters", prefix, prefix[0] ? "." : "");
+        if (depth == 0)
+            d->order = ERROR_ORDER_ADDITIONAL;
+        error_add_param(d->err, ERROR_IN_UNSET, d->order, path, "contains fields that are not allowed: [ %s%s ]",
+                        unknown, unknown_len >= sizeof(unknown) ? "..." : "");
+    }
+    return msg;
+}
+
+ProtobufCMessage *codec_json_decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
+                                    ProtobufCAllocator *alloc, error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        error_set(err, ERROR_INVALID_BODY, "unreadable JSON");
+        err->n_params = 0;
+        error_add_param(err, ERROR_IN_BODY, 0, "body", "invalid JSON at line %d, column %d: %s", jerr.line,
+                        jerr.column, jerr.text);
+        return NULL;
+    }
+    ProtobufCMessage *msg = codec_json_decode_object(desc, root, alloc, err);
+    json_decref(root);
+    return msg;
+}
+
+ProtobufCMessage *codec_json_decode_object(const ProtobufCMessageDescriptor *desc, json_t *root,
+                                           ProtobufCAllocator *alloc, error *err)
+{
+    if (!json_is_object(root)) {
+        error_set(err, ERROR_INVALID_BODY, "not an object");
+        err->n_params = 0;
+        error_add_param(err, ERROR_IN_BODY, 0, "body", "must be a JSON object");
+        return NULL;
+    }
+    decoder d = {.alloc = alloc, .err = err};
+    ProtobufCMessage *msg = decode_message(&d, desc, root, "", 0);
+    if (d.oom) {
+        if (msg != NULL)
+            protobuf_c_message_free_unpacked(msg, alloc);
+        error_set(err, ERROR_INTERNAL, "Out of memory.");
+        return NULL;
+    }
+    return msg;
+}
+
+/* ---- encoding ------------------------------------------------------------------------ */
+
+static json_t *encode_message(const ProtobufCMessage *msg);
+
+static json_t *encode_timestamp(const schema_timestamp *ts)
+{
+    char buf[96], frac[16];
+    struct tm tm;
+    time_t t = (time_t)ts->seconds;
+    if (ts->seconds < TIMESTAMP_MIN_SECONDS || ts->seconds > TIMESTAMP_MAX_SECONDS || ts->nanos < 0 ||
+        ts->nanos > 999999999 || gmtime_r(&t, &tm) == NULL)
+        return json_null();
+    /* Droplit always shows milliseconds; finer values keep 6 or 9 digits */
+    if (ts->nanos % 1000000 == 0)
+        snprintf(frac, sizeof(frac), "%03d", ts->nanos / 1000000);
+    else if (ts->nanos % 1000 == 0)
+        snprintf(frac, sizeof(frac), "%06d", ts->nanos / 1000);
+    else
+        snprintf(frac, sizeof(frac), "%09d", ts->nanos);
+    snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%sZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    return json_string(buf);
+}
+
+static json_t *encode_value(const ProtobufCFieldDescriptor *f, const void *src)
+{
+    char buf[32];
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        return json_integer(*(const int32_t *)src);
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        return json_integer(*(const uint32_t *)src);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        snprintf(buf, sizeof(buf), "%" PRId64, *(const int64_t *)src);
+        return json_string(buf);
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        snprintf(buf, sizeof(buf), "%" PRIu64, *(const uint64_t *)src);
+        return json_string(buf);
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_DOUBLE: {
+        double x = f->type == PROTOBUF_C_TYPE_FLOAT ? *(const float *)src : *(const double *)src;
+        if (isnan(x))
+            return json_string("NaN");
+        if (isinf(x))
+            return json_string(x > 0 ? "Infinity" : "-Infinity");
+        return json_real(x);
+    }
+    case PROTOBUF_C_TYPE_BOOL:
+        return json_boolean(*(const protobuf_c_boolean *)src);
+    case PROTOBUF_C_TYPE_ENUM: {
+        int32_t n = *(const int32_t *)src;
+        const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, n);
+        return ev != NULL ? json_string(ev->name) : json_integer(n);
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char *const *)src;
+        return json_string(s != NULL ? s : "");
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+        const ProtobufCBinaryData *b = src;
+        char *out = malloc(4 * ((b->len + 2) / 3) + 1);
+        if (out == NULL)
+            return NULL;
+        EVP_EncodeBlock((unsigned char *)out, b->data, (int)b->len);
+        json_t *j = json_string(out);
+        free(out);
+        return j;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)src;
+        if (sub == NULL)
+            return json_null();
+        return is_timestamp(f) ? encode_timestamp((const schema_timestamp *)sub) : encode_message(sub);
+    }
+    }
+    return json_null();
+}
+
+static json_t *encode_message(const ProtobufCMessage *msg)
+{
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    json_t *obj = json_object();
+    if (obj == NULL)
+        return NULL;
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields[i];
+        const char *member = (const char *)msg + f->offset;
+        const char *quantifier = (const char *)msg + f->quantifier_offset;
+        json_t *v;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)quantifier, size = element_size(f->type);
+            const char *items = *(char *const *)member;
+            v = json_array();
+            for (size_t k = 0; v != NULL && k < n; k++)
+                if (json_array_append_new(v, encode_value(f, items + k * size)) != 0) {
+                    json_decref(v);
+                    v = NULL;
+                }
+        } else if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)quantifier != f->id) {
+            continue;
+        } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0 &&
+                   !*(const protobuf_c_boolean *)quantifier) {
+            continue;
+        } else {
+            v = encode_value(f, member);
+        }
+        char name[NAME_MAX_LEN];
+        codec_json_name(f->name, name, sizeof(name));
+        if (v == NULL || json_object_set_new(obj, name, v) != 0) {
+            json_decref(obj);
+            return NULL;
+        }
+    }
+    return obj;
+}
+
+char *codec_json_encode(const ProtobufCMessage *msg, size_t *len)
+{
+    json_t *obj = encode_message(msg);
+    if (obj == NULL)
+        return NULL;
+    char *s = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (s != NULL)
+        *len = strlen(s);
+    return s;
+}

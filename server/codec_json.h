@@ -1,0 +1,46 @@
+/* codec_json: any protobuf-c message to and from JSON, driven only by the runtime
+ * descriptors (the proto3 JSON mapping).
+ *
+ * Names are lowerCamelCase; decoding also accepts the original field names. `null` means
+ * absent. int64 kinds are strings on output and strings or numbers on input; bytes are
+ * base64; enums are names (numbers accepted on input). google.protobuf.Timestamp is an
+ * RFC 3339 string in UTC with `Z` and at least millisecond precision
+ * ("2018-02-28T15:16:58.941Z"). Encoding writes every field, defaults included, in field
+ * number order. Map fields are not supported (the schema has none). */
+#ifndef HOOKGATE_CODEC_JSON_H
+#define HOOKGATE_CODEC_JSON_H
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+
+#include "error.h"
+
+#define CODEC_JSON_MAX_DEPTH 32   /* nesting of objects and arrays a decode accepts */
+
+/* Decodes `json` (len bytes, need not be NUL-terminated) into a new message of type desc,
+ * allocated with alloc (NULL = protobuf-c's default; free with
+ * protobuf_c_message_free_unpacked).
+ *
+ * - Unreadable input (syntax, invalid UTF-8, duplicate keys, not an object, too deep):
+ *   returns NULL with err ERROR_INVALID_BODY and one param (path "body") saying where and why.
+ * - A value of the wrong type, or unknown keys: adds params (path = the field's JSON name,
+ *   or "additional parameters", order = field number) to err, leaves those fields at their
+ *   defaults, and still returns the message, so a validator can add its own problems.
+ * - Out of memory: NULL with ERROR_INTERNAL. */
+ProtobufCMessage *codec_json_decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
+                                    ProtobufCAllocator *alloc, error *err);
+
+/* As codec_json_decode, from an already parsed JSON value (which must be an object). */
+ProtobufCMessage *codec_json_decode_object(const ProtobufCMessageDescriptor *desc, json_t *root,
+                                           ProtobufCAllocator *alloc, error *err);
+
+/* Encodes msg as compact JSON. Returns a malloc'd NUL-terminated string (free with free)
+ * and its length in *len, or NULL when out of memory. */
+char *codec_json_encode(const ProtobufCMessage *msg, size_t *len);
+
+/* Writes the lowerCamelCase JSON name of a proto field name into out (at most out_size
+ * bytes, NUL included, truncated if longer). */
+void codec_json_name(const char *field_name, char *out, size_t out_size);
+
+#endif

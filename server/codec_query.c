@@ -1,0 +1,87 @@
+/* codec_query: see codec_query.h.
+ *
+ * The query becomes a JSON object of string values and goes through codec_json, so names,
+ * aliases and unknown-field rules are exactly those of a JSON body. */
+#include "codec_query.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uriparser/Uri.h>
+
+#include "codec_json.h"
+
+/* Splits the query into a JSON object; NULL with err set when it cannot be read. */
+static json_t *query_to_object(const char *query, size_t len, error *err)
+{
+    UriQueryListA *list = NULL;
+    int count = 0;
+    if (uriDissectQueryMallocExA(&list, &count, query, query + len, URI_TRUE, URI_BR_DONT_TOUCH) != URI_SUCCESS) {
+        error_add_param(err, ERROR_IN_QUERY, 0, "query", "cannot be read");
+        return NULL;
+    }
+    json_t *obj = json_object();
+    if (count > CODEC_QUERY_MAX_PARAMS) {
+        error_add_param(err, ERROR_IN_QUERY, ERROR_ORDER_ADDITIONAL, "query", "has more than %d parameters",
+                        CODEC_QUERY_MAX_PARAMS);
+        json_decref(obj);
+        obj = NULL;
+    }
+    for (UriQueryListA *q = list; obj != NULL && q != NULL; q = q->next) {
+        const char *value = q->value != NULL ? q->value : "";
+        json_t *s = json_stringn(value, strlen(value));
+        if (s == NULL) { /* not valid UTF-8 */
+            error_add_param(err, ERROR_IN_QUERY, 0, q->key, "must be valid UTF-8");
+            continue;
+        }
+        if (json_object_get(obj, q->key) != NULL) {
+            error_add_param(err, ERROR_IN_QUERY, 0, q->key, "is given twice");
+            json_decref(s);
+            continue;
+        }
+        json_object_set_new(obj, q->key, s);
+    }
+    uriFreeQueryListA(list);
+    return obj;
+}
+
+ProtobufCMessage *codec_query_decode(const ProtobufCMessageDescriptor *desc, const char *query, size_t len,
+                                     ProtobufCAllocator *alloc, error *err)
+{
+    json_t *obj = query_to_object(query, len, err);
+    if (obj == NULL) {
+        if (err->kind == ERROR_NONE)
+            error_set(err, ERROR_INTERNAL, "Out of memory.");
+        return NULL;
+    }
+    ProtobufCMessage *msg = codec_json_decode_object(desc, obj, alloc, err);
+    json_decref(obj);
+    error_set_default_in(err, ERROR_IN_QUERY);
+    return msg;
+}
+
+int codec_query_reject(const char *query, size_t len, error *err)
+{
+    json_t *obj = query_to_object(query, len, err);
+    if (obj == NULL)
+        return 1;
+    char names[ERROR_MESSAGE_MAX] = "";
+    size_t used = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        (void)v;
+        if (used < sizeof(names)) {
+            int n = snprintf(names + used, sizeof(names) - used, "%s%s", used ? ", " : "", key);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+    json_decref(obj);
+    if (len > 0 && used == 0) /* "?" followed by nothing nameable, e.g. "?&" */
+        snprintf(names, sizeof(names), "%.*s", (int)(len < 64 ? len : 64), query);
+    if (len == 0)
+        return 0;
+    error_add_param(err, ERROR_IN_QUERY, ERROR_ORDER_QUERY, "additional parameters",
+                    "contains fields that are not allowed: [ %s%s ]", names, used >= sizeof(names) ? "..." : "");
+    return 1;
+}

@@ -1,0 +1,886 @@
+/* config: the YAML file read with libyaml's event API by a recursive descent that follows
+ * the schema tables below, writing straight into the config it returns.
+ *
+ * Events rather than the document API: a document tree resolves aliases into shared (even
+ * cyclic) nodes and forgets which scalars were quoted; events let us refuse aliases outright,
+ * tell `port: 8080` from `port: "8080"`, and parse in one pass with no tree in memory.
+ * The first problem found ends the parse; everything allocated so far already hangs off the
+ * config, so the single failure path is config_destroy. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/sha.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#define CONFIG_FILE_MAX (1024 * 1024) /* bytes of a configuration file */
+#define CONFIG_PATH_MAX 4096          /* bytes of a file path in the configuration */
+#define CONFIG_TOKEN_MAX 4096         /* bytes of a token as written in the file */
+#define CONFIG_PATH_TEXT_MAX 160      /* bytes of a node path such as accounts[3].tokens[0] */
+#define CONFIG_KEY_SHOWN_MAX 48       /* bytes of an unknown key echoed in an error */
+
+#define TOKEN_SHA256_PREFIX "sha256:"
+
+/* --- a set of 32-byte keys, to find duplicates in linear time ------------------------------- */
+
+/* Keys are SHA-256 digests, so their first bytes already hash well. A file author could
+ * choose colliding "sha256:" tokens, but the file is the operator's and capped at 1 MiB,
+ * which bounds the worst case. */
+typedef struct seen_entry {
+    uint8_t key[CONFIG_TOKEN_DIGEST_LEN];
+    size_t line, column; /* where the key first appeared, 0-based like yaml_mark_t */
+    int used;
+} seen_entry;
+
+typedef struct seen_set {
+    seen_entry *slots;
+    size_t cap; /* 0 or a power of two */
+    size_t n;
+} seen_set;
+
+static size_t seen_slot(const seen_set *s, const uint8_t key[CONFIG_TOKEN_DIGEST_LEN])
+{
+    size_t h;
+    memcpy(&h, key, sizeof h);
+    for (h &= s->cap - 1; s->slots[h].used; h = (h + 1) & (s->cap - 1))
+        if (memcmp(s->slots[h].key, key, CONFIG_TOKEN_DIGEST_LEN) == 0)
+            break;
+    return h;
+}
+
+/* Adds key, first seen at mark. Returns 0 when added, 1 when already present (*prior then
+ * points at the first occurrence), -1 when out of memory. */
+static int seen_add(seen_set *s, const uint8_t key[CONFIG_TOKEN_DIGEST_LEN], yaml_mark_t mark,
+                    const seen_entry **prior)
+{
+    if (2 * (s->n + 1) > s->cap) { /* keep the load at most one half */
+        size_t cap = s->cap ? 2 * s->cap : 64, i;
+        seen_set grown = { calloc(cap, sizeof(seen_entry)), cap, s->n };
+        if (grown.slots == NULL)
+            return -1;
+        for (i = 0; i < s->cap; i++)
+            if (s->slots[i].used)
+                grown.slots[seen_slot(&grown, s->slots[i].key)] = s->slots[i];
+        free(s->slots);
+        *s = grown;
+    }
+    size_t h = seen_slot(s, key);
+    if (s->slots[h].used) {
+        *prior = &s->slots[h];
+        return 1;
+    }
+    memcpy(s->slots[h].key, key, CONFIG_TOKEN_DIGEST_LEN);
+    s->slots[h].line = mark.line;
+    s->slots[h].column = mark.column;
+    s->slots[h].used = 1;
+    s->n++;
+    return 0;
+}
+
+/* --- the parser's state and its one error path ------------------------------------------- */
+
+typedef struct parse {
+    yaml_parser_t yaml;
+    yaml_event_t event;   /* the current event, owned while have_event */
+    int have_event;
+    int pending;          /* the current event was pushed back: next() returns it again */
+    const char *name;     /* file name for messages */
+    const char *text;     /* the input, to place reader errors that carry only an offset */
+    size_t len;
+    char *err;            /* CONFIG_ERROR_MAX bytes; the first error is kept */
+    char path[CONFIG_PATH_TEXT_MAX]; /* the node being read, e.g. "server.listen[0].port" */
+    size_t path_len;
+    seen_set tokens, accounts, ecosystems;
+    config *cfg;
+} parse;
+
+/* Records "name:line:column: path: message" (path left out at the top level). Returns -1 so
+ * that callers can write `return fail(...)`. */
+static int fail(parse *p, yaml_mark_t mark, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(parse *p, yaml_mark_t mark, const char *fmt, ...)
+{
+    if (p->err[0] != '\0')
+        return -1;
+    int n = snprintf(p->err, CONFIG_ERROR_MAX, "%s:%zu:%zu: %s%s", p->name, mark.line + 1,
+                     mark.column + 1, p->path, p->path_len ? ": " : "");
+    if (n < 0 || n >= CONFIG_ERROR_MAX)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err + n, CONFIG_ERROR_MAX - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int fail_memory(parse *p)
+{
+    if (p->err[0] == '\0')
+        snprintf(p->err, CONFIG_ERROR_MAX, "%s: out of memory", p->name);
+    return -1;
+}
+
+/* libyaml's own errors. Scanner and parser errors carry a mark; reader errors (bad UTF-8,
+ * control characters) carry only a byte offset, which we turn into a line and column. */
+static int fail_syntax(parse *p)
+{
+    const yaml_parser_t *y = &p->yaml;
+    yaml_mark_t mark = y->problem_mark;
+    const char *problem = y->problem ? y->problem : "invalid YAML";
+
+    if (y->error == YAML_MEMORY_ERROR)
+        return fail_memory(p);
+    p->path[0] = '\0'; /* the problem is in the text, not in a node */
+    p->path_len = 0;
+    if (y->error == YAML_READER_ERROR) {
+        size_t i, end = y->problem_offset < p->len ? y->problem_offset : p->len;
+        memset(&mark, 0, sizeof mark);
+        for (i = 0; i < end; i++) {
+            if (p->text[i] == '\n') {
+                mark.line++;
+                mark.column = 0;
+            } else {
+                mark.column++;
+            }
+        }
+    }
+    if (y->context)
+        return fail(p, mark, "%s (%s at line %zu, column %zu)", problem, y->context,
+                    y->context_mark.line + 1, y->context_mark.column + 1);
+    return fail(p, mark, "%s", problem);
+}
+
+/* Moves to the next event (or re-delivers a pushed-back one). Anchors, aliases and tags are
+ * refused here, once for every node: the schema needs none of them, and aliases would let a
+ * small file expand into a large config. */
+static int next(parse *p)
+{
+    if (p->pending) {
+        p->pending = 0;
+        return 0;
+    }
+    if (p->have_event) {
+        yaml_event_delete(&p->event);
+        p->have_event = 0;
+    }
+    if (!yaml_parser_parse(&p->yaml, &p->event))
+        return fail_syntax(p);
+    p->have_event = 1;
+
+    const yaml_event_t *e = &p->event;
+    const yaml_char_t *anchor = NULL, *tag = NULL;
+    switch (e->type) {
+    case YAML_ALIAS_EVENT:
+        return fail(p, e->start_mark, "aliases are not supported");
+    case YAML_SCALAR_EVENT:
+        anchor = e->data.scalar.anchor;
+        tag = e->data.scalar.tag;
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+        anchor = e->data.sequence_start.anchor;
+        tag = e->data.sequence_start.tag;
+        break;
+    case YAML_MAPPING_START_EVENT:
+        anchor = e->data.mapping_start.anchor;
+        tag = e->data.mapping_start.tag;
+        break;
+    default:
+        break;
+    }
+    if (anchor)
+        return fail(p, e->start_mark, "anchors are not supported");
+    if (tag)
+        return fail(p, e->start_mark, "tags are not supported");
+    return 0;
+}
+
+static void push_back(parse *p)
+{
+    p->pending = 1;
+}
+
+/* Appends a key or a list index to the node path; path_pop(p, saved) undoes it. Segments are
+ * schema keys and indexes, so the buffer cannot overflow in practice; if it ever did, the
+ * path would be truncated, never overrun. */
+static size_t path_append(parse *p, int n)
+{
+    size_t saved = p->path_len;
+    if (n > 0)
+        p->path_len += (size_t)n < sizeof p->path - saved ? (size_t)n : sizeof p->path - 1 - saved;
+    return saved;
+}
+
+static size_t path_push_key(parse *p, const char *key)
+{
+    size_t len = p->path_len;
+    return path_append(p, snprintf(p->path + len, sizeof p->path - len, "%s%s", len ? "." : "", key));
+}
+
+static size_t path_push_index(parse *p, size_t index)
+{
+    size_t len = p->path_len;
+    return path_append(p, snprintf(p->path + len, sizeof p->path - len, "[%zu]", index));
+}
+
+static void path_pop(parse *p, size_t saved)
+{
+    p->path_len = saved;
+    p->path[saved] = '\0';
+}
+
+static const char *event_kind(const yaml_event_t *e)
+{
+    switch (e->type) {
+    case YAML_SCALAR_EVENT:
+        return "a scalar";
+    case YAML_SEQUENCE_START_EVENT:
+        return "a list";
+    case YAML_MAPPING_START_EVENT:
+        return "a mapping";
+    default:
+        return "nothing";
+    }
+}
+
+/* YAML's spellings of null, which in a plain (unquoted) scalar mean "no value". */
+static int is_plain_null(const yaml_event_t *e)
+{
+    static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+    size_t i;
+    if (e->type != YAML_SCALAR_EVENT || e->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    for (i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+        if (strcmp((const char *)e->data.scalar.value, nulls[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* --- scalars ---------------------------------------------------------------------------- */
+
+/* Reads a string. Any quoting style is accepted, but an unquoted null (`key:`, `~`) is not a
+ * string, and no string in this file may hold control characters (NUL included). The value
+ * lives until the next call to next(). */
+static int read_string(parse *p, const char **value, size_t *len)
+{
+    size_t i;
+    if (next(p))
+        return -1;
+    const yaml_event_t *e = &p->event;
+    if (e->type != YAML_SCALAR_EVENT || is_plain_null(e))
+        return fail(p, e->start_mark, "expected a string, not %s",
+                    e->type == YAML_SCALAR_EVENT ? "null" : event_kind(e));
+    *value = (const char *)e->data.scalar.value;
+    *len = e->data.scalar.length;
+    for (i = 0; i < *len; i++) {
+        unsigned char c = (unsigned char)(*value)[i];
+        if (c < 0x20 || c == 0x7f)
+            return fail(p, e->start_mark, "must not contain control characters");
+    }
+    return 0;
+}
+
+/* Reads an unsigned integer in [min, max]. Only plain decimal digits: no sign, no exponent,
+ * no hex, and no leading zero (YAML 1.1 reads 010 as octal, so we refuse to guess). Quoted
+ * numbers ("8080") are refused too: quotes make a string, and a config that says what it
+ * means is worth the strictness. At most 19 digits, so the value cannot overflow. */
+static int read_uint(parse *p, unsigned long long min, unsigned long long max,
+                     unsigned long long *out)
+{
+    if (next(p))
+        return -1;
+    const yaml_event_t *e = &p->event;
+    if (e->type == YAML_SCALAR_EVENT && e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        const char *s = (const char *)e->data.scalar.value;
+        size_t n = e->data.scalar.length, i;
+        unsigned long long v = 0;
+        for (i = 0; i < n && i < 19 && s[i] >= '0' && s[i] <= '9'; i++)
+            v = 10 * v + (unsigned long long)(s[i] - '0');
+        if (n > 0 && i == n && !(n > 1 && s[0] == '0') && v >= min && v <= max) {
+            *out = v;
+            return 0;
+        }
+    }
+    return fail(p, e->start_mark, "must be an integer between %llu and %llu", min, max);
+}
+
+/* Reads `true` or `false`, unquoted; YAML 1.1's yes/no/on/off are refused as ambiguous. */
+static int read_bool(parse *p, int *out)
+{
+    if (next(p))
+        return -1;
+    const yaml_event_t *e = &p->event;
+    if (e->type == YAML_SCALAR_EVENT && e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        if (strcmp((const char *)e->data.scalar.value, "true") == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcmp((const char *)e->data.scalar.value, "false") == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return fail(p, e->start_mark, "must be true or false");
+}
+
+/* --- mappings and lists, driven by tables ------------------------------------------------ */
+
+typedef enum field_kind {
+    FIELD_UINT,    /* unsigned integer of `size` bytes in [min, max] */
+    FIELD_BOOL,    /* int, 0 or 1 */
+    FIELD_PATH,    /* char *, allocated, 1..CONFIG_PATH_MAX bytes */
+    FIELD_MAPPING, /* a nested mapping described by `fields`, filling target + offset */
+    FIELD_CUSTOM,  /* read by `custom`, given the target itself */
+} field_kind;
+
+typedef struct field {
+    const char *key;
+    int required;
+    field_kind kind;
+    size_t offset, size; /* where the value goes in the target struct */
+    unsigned long long min, max;
+    const struct field *fields;
+    size_t n_fields;
+    int (*custom)(parse *p, void *target);
+} field;
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+/* Table rows. FIELD_UINT_ records the member's width, which read_field honours (2, 4 or 8). */
+#define FIELD_UINT_(k, req, type, member, lo, hi)                                             \
+    { .key = k, .required = req, .kind = FIELD_UINT, .offset = offsetof(type, member),     \
+      .size = sizeof(((type *)0)->member), .min = lo, .max = hi }
+#define FIELD_BOOL_(k, type, member)                                                          \
+    { .key = k, .kind = FIELD_BOOL, .offset = offsetof(type, member) }
+#define FIELD_PATH_(k, req, type, member)                                                     \
+    { .key = k, .required = req, .kind = FIELD_PATH, .offset = offsetof(type, member) }
+#define FIELD_MAPPING_(k, req, off, table)                                                    \
+    { .key = k, .required = req, .kind = FIELD_MAPPING, .offset = off, .fields = table,     \
+      .n_fields = COUNT(table) }
+#define FIELD_CUSTOM_(k, req, fn)                                                             \
+    { .key = k, .required = req, .kind = FIELD_CUSTOM, .custom = fn }
+
+static int read_field(parse *p, const field *f, char *target);
+
+/* Reads a mapping whose keys must all be in `fields` (at most 32), each at most once. */
+static int read_mapping(parse *p, const field *fields, size_t n_fields, void *target)
+{
+    uint32_t seen = 0;
+    size_t i;
+    if (next(p))
+        return -1;
+    if (p->event.type != YAML_MAPPING_START_EVENT)
+        return fail(p, p->event.start_mark, "expected a mapping, not %s", event_kind(&p->event));
+    yaml_mark_t start = p->event.start_mark;
+    for (;;) {
+        if (next(p))
+            return -1;
+        const yaml_event_t *e = &p->event;
+        if (e->type == YAML_MAPPING_END_EVENT)
+            break;
+        if (e->type != YAML_SCALAR_EVENT)
+            return fail(p, e->start_mark, "keys must be strings, not %s", event_kind(e));
+        const char *key = (const char *)e->data.scalar.value;
+        size_t key_len = e->data.scalar.length;
+        for (i = 0; i < n_fields; i++)
+            if (strlen(fields[i].key) == key_len && memcmp(fields[i].key, key, key_len) == 0)
+                break;
+        if (i == n_fields) {
+            /* Echo the key, but only as printable ASCII and not at any length. */
+            char shown[CONFIG_KEY_SHOWN_MAX + 4];
+            size_t j, n = key_len < CONFIG_KEY_SHOWN_MAX ? key_len : CONFIG_KEY_SHOWN_MAX;
+            for (j = 0; j < n; j++) {
+                unsigned char c = (unsigned char)key[j];
+                shown[j] = c < 0x20 || c > 0x7e || c == '"' || c == '\\' ? '?' : (char)c;
+            }
+            strcpy(shown + n, key_len > n ? "..." : "");
+            return fail(p, e->start_mark, "unknown key \"%s\"", shown);
+        }
+        if (seen & (UINT32_C(1) << i))
+            return fail(p, e->start_mark, "duplicate key \"%s\"", fields[i].key);
+        seen |= UINT32_C(1) << i;
+        if (read_field(p, &fields[i], target))
+            return -1;
+    }
+    for (i = 0; i < n_fields; i++)
+        if (fields[i].required && !(seen & (UINT32_C(1) << i)))
+            return fail(p, start, "missing key \"%s\"", fields[i].key);
+    return 0;
+}
+
+static int read_field(parse *p, const field *f, char *target)
+{
+    size_t saved = path_push_key(p, f->key);
+    void *dst = target + f->offset;
+    unsigned long long v;
+    const char *s;
+    size_t len;
+    int rc = -1;
+
+    switch (f->kind) {
+    case FIELD_UINT:
+        if (read_uint(p, f->min, f->max, &v))
+            break;
+        /* memcpy through a value of the member's width: no aliasing or endianness games. */
+        if (f->size == sizeof(uint16_t)) {
+            uint16_t x = (uint16_t)v;
+            memcpy(dst, &x, sizeof x);
+        } else if (f->size == sizeof(uint32_t)) {
+            uint32_t x = (uint32_t)v;
+            memcpy(dst, &x, sizeof x);
+        } else {
+            uint64_t x = (uint64_t)v;
+            memcpy(dst, &x, sizeof x);
+        }
+        rc = 0;
+        break;
+    case FIELD_BOOL:
+        rc = read_bool(p, (int *)dst);
+        break;
+    case FIELD_PATH: {
+        char *copy;
+        if (read_string(p, &s, &len))
+            break;
+        if (len == 0 || len > CONFIG_PATH_MAX) {
+            rc = fail(p, p->event.start_mark, "must be between 1 and %d bytes", CONFIG_PATH_MAX);
+            break;
+        }
+        if ((copy = malloc(len + 1)) == NULL) {
+            rc = fail_memory(p);
+            break;
+        }
+        memcpy(copy, s, len);
+        copy[len] = '\0';
+        memcpy(dst, &copy, sizeof copy);
+        rc = 0;
+        break;
+    }
+    case FIELD_MAPPING:
+        rc = read_mapping(p, f->fields, f->n_fields, dst);
+        break;
+    case FIELD_CUSTOM:
+        rc = f->custom(p, target);
+        break;
+    }
+    path_pop(p, saved);
+    return rc;
+}
+
+/* Reads a list of min..max items, calling item(p, target, index) with each item's first
+ * event pushed back, so the item reads it as its own. */
+static int read_list(parse *p, size_t min, size_t max, const char *what,
+                     int (*item)(parse *p, void *target, size_t index), void *target)
+{
+    size_t n;
+    if (next(p))
+        return -1;
+    if (p->event.type != YAML_SEQUENCE_START_EVENT)
+        return fail(p, p->event.start_mark, "expected a list, not %s", event_kind(&p->event));
+    yaml_mark_t start = p->event.start_mark;
+    for (n = 0;; n++) {
+        if (next(p))
+            return -1;
+        if (p->event.type == YAML_SEQUENCE_END_EVENT)
+            break;
+        if (n == max)
+            return fail(p, p->event.start_mark, "more than %zu %s", max, what);
+        push_back(p);
+        size_t saved = path_push_index(p, n);
+        int rc = item(p, target, n);
+        path_pop(p, saved);
+        if (rc)
+            return -1;
+    }
+    if (n < min)
+        return fail(p, start, "at least %zu %s required", min, what);
+    return 0;
+}
+
+/* Makes room for element n of an array that grows by doubling: its capacity is implied by n
+ * (4, 8, 16, ...), so it is reallocated exactly when n is 0 or a power of two >= 4. Returns
+ * the (possibly moved) array, or NULL when out of memory with the array untouched. */
+static void *array_reserve(void *array, size_t n, size_t size)
+{
+    size_t cap;
+    if (n != 0 && (n < 4 || (n & (n - 1)) != 0))
+        return array;
+    cap = n ? 2 * n : 4;
+    if (cap > SIZE_MAX / size)
+        return NULL;
+    return realloc(array, cap * size);
+}
+
+/* --- the schema ------------------------------------------------------------------------- */
+
+static int read_address(parse *p, void *target)
+{
+    config_listener *l = target;
+    const char *s;
+    size_t len;
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (read_string(p, &s, &len))
+        return -1;
+    if (len >= sizeof l->address ||
+        (inet_pton(AF_INET, s, addr) != 1 && inet_pton(AF_INET6, s, addr) != 1))
+        return fail(p, p->event.start_mark, "must be a numeric IPv4 or IPv6 address");
+    memcpy(l->address, s, len + 1);
+    return 0;
+}
+
+static const field tls_fields[] = {
+    FIELD_PATH_("certificate", 1, config_listener, tls_certificate),
+    FIELD_PATH_("key", 1, config_listener, tls_key),
+};
+
+static const field listener_fields[] = {
+    FIELD_CUSTOM_("address", 1, read_address),
+    FIELD_UINT_("port", 1, config_listener, port, 1, 65535),
+    FIELD_MAPPING_("tls", 0, 0, tls_fields),
+};
+
+static int read_listener(parse *p, void *target, size_t index)
+{
+    config *cfg = target;
+    cfg->n_listeners = index + 1;
+    return read_mapping(p, listener_fields, COUNT(listener_fields), &cfg->listeners[index]);
+}
+
+static int read_listen(parse *p, void *target)
+{
+    return read_list(p, 1, CONFIG_MAX_LISTENERS, "listeners", read_listener, target);
+}
+
+static const field server_fields[] = {
+    FIELD_CUSTOM_("listen", 1, read_listen),
+    FIELD_UINT_("threads", 0, config, threads, 0, CONFIG_MAX_THREADS),
+};
+
+static const field limits_fields[] = {
+    FIELD_UINT_("max_body_bytes", 0, config_limits, max_body_bytes, 1, 64 * 1024 * 1024),
+    FIELD_UINT_("max_url_length", 0, config_limits, max_url_length, 1, 65536),
+    FIELD_UINT_("max_description_length", 0, config_limits, max_description_length, 0, 65536),
+    FIELD_UINT_("max_secret_length", 0, config_limits, max_secret_length, 0, 65536),
+};
+
+static const field store_fields[] = {
+    FIELD_PATH_("path", 0, config, store_path),
+};
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Where a list of tokens goes: an account's tokens or an ecosystem's server tokens. */
+typedef struct token_list {
+    config_token **tokens;
+    size_t *n;
+} token_list;
+
+/* Reads one token into its digest. Messages name the token's position, never its text. */
+static int read_token(parse *p, void *target, size_t index)
+{
+    token_list *list = target;
+    const size_t prefix_len = sizeof TOKEN_SHA256_PREFIX - 1;
+    uint8_t digest[CONFIG_TOKEN_DIGEST_LEN];
+    const seen_entry *prior;
+    const char *s;
+    size_t len, i;
+    (void)index;
+
+    if (read_string(p, &s, &len))
+        return -1;
+    yaml_mark_t mark = p->event.start_mark;
+    if (len == 0 || len > CONFIG_TOKEN_MAX)
+        return fail(p, mark, "must be between 1 and %d bytes", CONFIG_TOKEN_MAX);
+    for (i = 0; i < len; i++)
+        if (s[i] == ' ')
+            return fail(p, mark, "must not contain whitespace");
+    if (len >= prefix_len && memcmp(s, TOKEN_SHA256_PREFIX, prefix_len) == 0) {
+        /* A digest written out; anything else after the prefix is a typo, not a token. */
+        if (len != prefix_len + 2 * CONFIG_TOKEN_DIGEST_LEN)
+            return fail(p, mark, "\"sha256:\" must be followed by 64 hex digits");
+        for (i = 0; i < CONFIG_TOKEN_DIGEST_LEN; i++) {
+            int hi = hex_value(s[prefix_len + 2 * i]), lo = hex_value(s[prefix_len + 2 * i + 1]);
+            if (hi < 0 || lo < 0)
+                return fail(p, mark, "\"sha256:\" must be followed by 64 hex digits");
+            digest[i] = (uint8_t)(hi << 4 | lo);
+        }
+    } else {
+        SHA256((const unsigned char *)s, len, digest);
+    }
+    switch (seen_add(&p->tokens, digest, mark, &prior)) {
+    case -1:
+        return fail_memory(p);
+    case 1:
+        return fail(p, mark, "duplicate token (first at line %zu, column %zu)", prior->line + 1,
+                    prior->column + 1);
+    }
+    config_token *grown = array_reserve(*list->tokens, *list->n, sizeof **list->tokens);
+    if (grown == NULL)
+        return fail_memory(p);
+    *list->tokens = grown;
+    memcpy(grown[(*list->n)++].digest, digest, sizeof digest);
+    return 0;
+}
+
+/* Adds an id to a uniqueness set (by its digest, so that every set holds 32-byte keys). */
+static int check_unique(parse *p, seen_set *set, const char *what, const char *id, size_t len,
+                        yaml_mark_t mark)
+{
+    uint8_t digest[CONFIG_TOKEN_DIGEST_LEN];
+    const seen_entry *prior;
+    SHA256((const unsigned char *)id, len, digest);
+    switch (seen_add(set, digest, mark, &prior)) {
+    case -1:
+        return fail_memory(p);
+    case 1:
+        return fail(p, mark, "duplicate %s \"%.*s\" (first at line %zu, column %zu)", what,
+                    (int)len, id, prior->line + 1, prior->column + 1);
+    }
+    return 0;
+}
+
+static int read_ecosystem_id(parse *p, void *target)
+{
+    config_ecosystem *eco = target;
+    const char *s;
+    size_t len, i;
+    if (read_string(p, &s, &len))
+        return -1;
+    int ok = len == CONFIG_ECOSYSTEM_ID_LEN && s[0] == 'C';
+    for (i = 1; ok && i < len; i++)
+        ok = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f');
+    if (!ok)
+        return fail(p, p->event.start_mark, "must be \"C\" followed by 24 lowercase hex digits");
+    if (check_unique(p, &p->ecosystems, "ecosystem id", s, len, p->event.start_mark))
+        return -1;
+    memcpy(eco->id, s, len + 1);
+    return 0;
+}
+
+static int read_server_tokens(parse *p, void *target)
+{
+    config_ecosystem *eco = target;
+    token_list list = { &eco->server_tokens, &eco->n_server_tokens };
+    return read_list(p, 0, SIZE_MAX, "tokens", read_token, &list);
+}
+
+static const field ecosystem_fields[] = {
+    FIELD_CUSTOM_("id", 1, read_ecosystem_id),
+    FIELD_CUSTOM_("server_tokens", 0, read_server_tokens),
+    FIELD_BOOL_("deleted", config_ecosystem, deleted),
+};
+
+static int read_ecosystem(parse *p, void *target, size_t index)
+{
+    config_account *a = target;
+    config_ecosystem *grown = array_reserve(a->ecosystems, index, sizeof *grown);
+    if (grown == NULL)
+        return fail_memory(p);
+    a->ecosystems = grown;
+    memset(&grown[index], 0, sizeof grown[index]);
+    a->n_ecosystems = index + 1; /* counted before it is filled, so destroy frees its parts */
+    return read_mapping(p, ecosystem_fields, COUNT(ecosystem_fields), &grown[index]);
+}
+
+static int read_account_id(parse *p, void *target)
+{
+    config_account *a = target;
+    const char *s;
+    size_t len;
+    if (read_string(p, &s, &len))
+        return -1;
+    if (len == 0 || len >= sizeof a->id)
+        return fail(p, p->event.start_mark, "must be between 1 and %zu bytes", sizeof a->id - 1);
+    if (check_unique(p, &p->accounts, "account id", s, len, p->event.start_mark))
+        return -1;
+    memcpy(a->id, s, len + 1);
+    return 0;
+}
+
+static int read_account_tokens(parse *p, void *target)
+{
+    config_account *a = target;
+    token_list list = { &a->tokens, &a->n_tokens };
+    return read_list(p, 0, SIZE_MAX, "tokens", read_token, &list);
+}
+
+static int read_ecosystems(parse *p, void *target)
+{
+    return read_list(p, 0, SIZE_MAX, "ecosystems", read_ecosystem, target);
+}
+
+static const field account_fields[] = {
+    FIELD_CUSTOM_("id", 1, read_account_id),
+    FIELD_CUSTOM_("tokens", 0, read_account_tokens),
+    FIELD_CUSTOM_("ecosystems", 0, read_ecosystems),
+};
+
+static int read_account(parse *p, void *target, size_t index)
+{
+    config *cfg = target;
+    config_account *grown = array_reserve(cfg->accounts, index, sizeof *grown);
+    if (grown == NULL)
+        return fail_memory(p);
+    cfg->accounts = grown;
+    memset(&grown[index], 0, sizeof grown[index]);
+    cfg->n_accounts = index + 1; /* counted before it is filled, so destroy frees its parts */
+    return read_mapping(p, account_fields, COUNT(account_fields), &grown[index]);
+}
+
+static int read_accounts(parse *p, void *target)
+{
+    return read_list(p, 0, SIZE_MAX, "accounts", read_account, target);
+}
+
+static const field root_fields[] = {
+    FIELD_MAPPING_("server", 1, 0, server_fields),
+    FIELD_MAPPING_("limits", 0, offsetof(config, limits), limits_fields),
+    FIELD_MAPPING_("store", 0, 0, store_fields),
+    FIELD_CUSTOM_("accounts", 0, read_accounts),
+};
+
+/* One stream holding exactly one document whose root is the root mapping. */
+static int read_stream(parse *p)
+{
+    if (next(p)) /* STREAM-START */
+        return -1;
+    if (next(p))
+        return -1;
+    if (p->event.type == YAML_STREAM_END_EVENT)
+        return fail(p, p->event.start_mark, "the document is empty");
+    if (next(p)) /* the root node */
+        return -1;
+    if (is_plain_null(&p->event))
+        return fail(p, p->event.start_mark, "the document is empty");
+    push_back(p);
+    if (read_mapping(p, root_fields, COUNT(root_fields), p->cfg))
+        return -1;
+    if (next(p)) /* DOCUMENT-END */
+        return -1;
+    if (next(p))
+        return -1;
+    if (p->event.type != YAML_STREAM_END_EVENT)
+        return fail(p, p->event.start_mark, "only one document is allowed");
+    return 0;
+}
+
+/* --- the API ---------------------------------------------------------------------------- */
+
+config *config_parse(const char *name, const char *text, size_t len, char err[CONFIG_ERROR_MAX])
+{
+    parse p;
+    int rc;
+
+    err[0] = '\0';
+    if (len > CONFIG_FILE_MAX) {
+        snprintf(err, CONFIG_ERROR_MAX, "%s: file is larger than %d bytes", name, CONFIG_FILE_MAX);
+        return NULL;
+    }
+    memset(&p, 0, sizeof p);
+    p.name = name;
+    p.text = text;
+    p.len = len;
+    p.err = err;
+    if ((p.cfg = calloc(1, sizeof *p.cfg)) == NULL) {
+        fail_memory(&p);
+        return NULL;
+    }
+    p.cfg->limits.max_body_bytes = 65536;
+    p.cfg->limits.max_url_length = 2048;
+    p.cfg->limits.max_description_length = 1024;
+    p.cfg->limits.max_secret_length = 256;
+
+    if (!yaml_parser_initialize(&p.yaml)) {
+        fail_memory(&p);
+        config_destroy(p.cfg);
+        return NULL;
+    }
+    yaml_parser_set_input_string(&p.yaml, (const unsigned char *)text, len);
+    rc = read_stream(&p);
+
+    if (p.have_event)
+        yaml_event_delete(&p.event);
+    yaml_parser_delete(&p.yaml);
+    free(p.tokens.slots);
+    free(p.accounts.slots);
+    free(p.ecosystems.slots);
+    if (rc) {
+        config_destroy(p.cfg);
+        return NULL;
+    }
+    return p.cfg;
+}
+
+config *config_load(const char *path, char err[CONFIG_ERROR_MAX])
+{
+    /* Read one byte past the cap, so that config_parse sees (and reports) an oversized file. */
+    size_t cap = CONFIG_FILE_MAX + 1, len = 0;
+    char *text;
+    config *cfg;
+    int fd;
+
+    err[0] = '\0';
+    if ((text = malloc(cap)) == NULL) {
+        snprintf(err, CONFIG_ERROR_MAX, "%s: %s", path, strerror(ENOMEM));
+        return NULL;
+    }
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        snprintf(err, CONFIG_ERROR_MAX, "%s: %s", path, strerror(errno));
+        free(text);
+        return NULL;
+    }
+    while (len < cap) {
+        ssize_t n = read(fd, text + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(err, CONFIG_ERROR_MAX, "%s: %s", path, strerror(errno));
+            close(fd);
+            free(text);
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    cfg = config_parse(path, text, len, err);
+    free(text);
+    return cfg;
+}
+
+void config_destroy(config *cfg)
+{
+    size_t i, j;
+    if (cfg == NULL)
+        return;
+    for (i = 0; i < cfg->n_listeners; i++) {
+        free(cfg->listeners[i].tls_certificate);
+        free(cfg->listeners[i].tls_key);
+    }
+    for (i = 0; i < cfg->n_accounts; i++) {
+        config_account *a = &cfg->accounts[i];
+        for (j = 0; j < a->n_ecosystems; j++)
+            free(a->ecosystems[j].server_tokens);
+        free(a->ecosystems);
+        free(a->tokens);
+    }
+    free(cfg->accounts);
+    free(cfg->store_path);
+    free(cfg);
+}

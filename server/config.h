@@ -1,0 +1,77 @@
+/* config: hookgate's YAML configuration (libyaml), loaded into one immutable value.
+ *
+ * Promises: a config that loads is complete and within every documented range; a file
+ * that does not load yields "file:line:column: what is wrong" and no partial config.
+ * Tokens are kept only as SHA-256 digests, whichever form the file used. */
+#ifndef HOOKGATE_CONFIG_H
+#define HOOKGATE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_ERROR_MAX 512         /* bytes of an error message, NUL included */
+#define CONFIG_ADDRESS_MAX 64        /* bytes of a listen address, NUL included */
+#define CONFIG_MAX_LISTENERS 16
+#define CONFIG_MAX_THREADS 256
+#define CONFIG_TOKEN_DIGEST_LEN 32   /* SHA-256 */
+#define CONFIG_ID_MAX 128            /* bytes of an account id, NUL included */
+#define CONFIG_ECOSYSTEM_ID_LEN 25   /* "C" + 24 lowercase hex digits */
+
+typedef struct config_listener {
+    char address[CONFIG_ADDRESS_MAX]; /* numeric IPv4 or IPv6 address */
+    uint16_t port;                    /* 1..65535 */
+    char *tls_certificate;            /* PEM file path, or NULL for cleartext */
+    char *tls_key;                    /* set exactly when tls_certificate is */
+} config_listener;
+
+typedef struct config_limits {
+    size_t max_body_bytes;          /* request body, 1..64 MiB (default 65536) */
+    size_t max_url_length;          /* webhook url bytes, 1..65536 (default 2048) */
+    size_t max_description_length;  /* description bytes, 0..65536 (default 1024) */
+    size_t max_secret_length;       /* secret bytes, 0..65536 (default 256) */
+} config_limits;
+
+typedef struct config_token {
+    uint8_t digest[CONFIG_TOKEN_DIGEST_LEN]; /* SHA-256 of the token */
+} config_token;
+
+typedef struct config_ecosystem {
+    char id[CONFIG_ECOSYSTEM_ID_LEN + 1];
+    int deleted;                    /* 1 when marked `deleted: true` */
+    config_token *server_tokens;
+    size_t n_server_tokens;
+} config_ecosystem;
+
+typedef struct config_account {
+    char id[CONFIG_ID_MAX];
+    config_token *tokens;           /* account tokens */
+    size_t n_tokens;
+    config_ecosystem *ecosystems;
+    size_t n_ecosystems;
+} config_account;
+
+typedef struct config {
+    config_listener listeners[CONFIG_MAX_LISTENERS];
+    size_t n_listeners;             /* >= 1 */
+    unsigned threads;               /* 0 = one per CPU, else 1..CONFIG_MAX_THREADS */
+    config_limits limits;
+    char *store_path;               /* NULL = memory only */
+    config_account *accounts;
+    size_t n_accounts;
+} config;
+
+/* The text of config/hookgate.yaml, embedded at build time; used when no --config is given. */
+extern const char config_default_yaml[];
+extern const size_t config_default_yaml_len;
+
+/* Parses YAML text. `name` is the file name used in error messages. Returns a config owned
+ * by the caller (free with config_destroy), or NULL with "name:line:column: reason" in err. */
+config *config_parse(const char *name, const char *text, size_t len, char err[CONFIG_ERROR_MAX]);
+
+/* Reads and parses a file; a file that cannot be read is reported as "path: strerror". */
+config *config_load(const char *path, char err[CONFIG_ERROR_MAX]);
+
+/* Frees a config and everything it owns; NULL is allowed. */
+void config_destroy(config *cfg);
+
+#endif

@@ -1,0 +1,148 @@
+/* core: see core.h. */
+#include "core.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "validate.h"
+
+void core_webhook_fill(core_webhook *out, const store_webhook *w)
+{
+    schema_webhook msg = DROPLIT__WEBHOOKS__V1__WEBHOOK__INIT;
+    schema_timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    objectid_to_hex(&w->id, out->id_hex);
+    ts.seconds = w->created_ms / 1000;
+    ts.nanos = (int32_t)(w->created_ms % 1000) * 1000000;
+    out->created_at = ts;
+    msg.id = out->id_hex;
+    msg.description = (char *)w->description;
+    msg.ecosystem_id = (char *)w->ecosystem_id;
+    msg.url = (char *)w->url;
+    msg.disabled = w->disabled;
+    msg.created_at = &out->created_at;
+    out->msg = msg;
+}
+
+/* Ends validation: problems sorted into schema field order; -1 if there are any. */
+static int validation_result(error *err)
+{
+    if (err->kind == ERROR_NONE)
+        return 0;
+    error_sort_params(err);
+    return -1;
+}
+
+int core_create_webhook(core *c, const auth_principal *who, const schema_create_request *req, core_webhook *out,
+                        error *err)
+{
+    validate_create_request(req, &c->cfg->limits, err);
+    if (validation_result(err) != 0)
+        return -1;
+    if (auth_ecosystem(who, req->ecosystem_id, err) == NULL)
+        return -1;
+
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    store_webhook w = {
+        .created_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
+        .disabled = 0,
+        .ecosystem_id = req->ecosystem_id,
+        .url = req->url,
+        .secret = req->secret != NULL ? req->secret : "",
+        .description = req->description != NULL ? req->description : "",
+    };
+    w.id = objectid_make((uint32_t)now.tv_sec);
+    const store_webhook *stored = store_insert(c->store, &w, err);
+    if (stored == NULL)
+        return -1;
+    core_webhook_fill(out, stored);
+    return 0;
+}
+
+int core_get_webhook(core *c, const auth_principal *who, const schema_get_request *req, core_webhook *out,
+                     error *err)
+{
+    validate_get_request(req, err);
+    if (validation_result(err) != 0)
+        return -1;
+    objectid id;
+    objectid_from_hex(req->id, strlen(req->id), &id);
+    const store_webhook *w = store_get(c->store, &id);
+    if (w == NULL || !auth_can_read(who, w->ecosystem_id)) {
+        error_set(err, ERROR_NOT_FOUND, "Webhook with id %s does not exist.", req->id);
+        return -1;
+    }
+    core_webhook_fill(out, w);
+    return 0;
+}
+
+typedef struct list_ctx {
+    ProtobufCAllocator *alloc;
+    core_webhook **items;
+    size_t n, cap;
+    int oom;
+} list_ctx;
+
+static void *list_alloc(list_ctx *l, size_t size)
+{
+    void *p = l->alloc != NULL ? l->alloc->alloc(l->alloc->allocator_data, size) : malloc(size);
+    l->oom |= p == NULL;
+    return p;
+}
+
+static int list_visit(const store_webhook *w, void *ctx)
+{
+    list_ctx *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        core_webhook **items = list_alloc(l, cap * sizeof(*items));
+        if (items == NULL)
+            return -1;
+        if (l->n)
+            memcpy(items, l->items, l->n * sizeof(*items));
+        if (l->alloc == NULL)
+            free(l->items);
+        l->items = items;
+        l->cap = cap;
+    }
+    core_webhook *item = list_alloc(l, sizeof(*item));
+    if (item == NULL)
+        return -1;
+    core_webhook_fill(item, w);
+    l->items[l->n++] = item;
+    return 0;
+}
+
+int core_list_webhooks(core *c, const auth_principal *who, const schema_list_request *req, ProtobufCAllocator *alloc,
+                       schema_list_response *out, error *err)
+{
+    schema_list_response init = DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_RESPONSE__INIT;
+    *out = init;
+    validate_list_request(req, err);
+    if (validation_result(err) != 0)
+        return -1;
+    if (auth_ecosystem(who, req->ecosystem_id, err) == NULL)
+        return -1;
+    list_ctx l = {.alloc = alloc};
+    store_each_in_ecosystem(c->store, req->ecosystem_id, list_visit, &l);
+    /* items[i] is a core_webhook whose first member is the schema message */
+    out->items = (schema_webhook **)l.items;
+    out->n_items = l.n;
+    if (l.oom) {
+        if (alloc == NULL)
+            core_list_free(out);
+        error_set(err, ERROR_INTERNAL, "Out of memory.");
+        return -1;
+    }
+    return 0;
+}
+
+void core_list_free(schema_list_response *out)
+{
+    for (size_t i = 0; i < out->n_items; i++)
+        free(out->items[i]);
+    free(out->items);
+    out->items = NULL;
+    out->n_items = 0;
+}

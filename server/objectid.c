@@ -1,0 +1,71 @@
+/* objectid: see objectid.h. */
+#include "objectid.h"
+
+#include <openssl/rand.h>
+#include <stdatomic.h>
+
+static uint8_t process_random[5];
+static atomic_uint_fast32_t counter;
+
+int objectid_init(void)
+{
+    uint8_t seed[8];
+    if (RAND_bytes(process_random, sizeof(process_random)) != 1 || RAND_bytes(seed, sizeof(seed)) != 1)
+        return -1;
+    atomic_store(&counter, ((uint32_t)seed[0] << 16) | ((uint32_t)seed[1] << 8) | seed[2]);
+    return 0;
+}
+
+objectid objectid_make(uint32_t seconds)
+{
+    uint32_t n = (uint32_t)atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed) & 0xffffff;
+    objectid id;
+    id.bytes[0] = seconds >> 24;
+    id.bytes[1] = seconds >> 16;
+    id.bytes[2] = seconds >> 8;
+    id.bytes[3] = seconds;
+    for (int i = 0; i < 5; i++)
+        id.bytes[4 + i] = process_random[i];
+    id.bytes[9] = n >> 16;
+    id.bytes[10] = n >> 8;
+    id.bytes[11] = n;
+    return id;
+}
+
+void objectid_to_hex(const objectid *id, char out[OBJECTID_HEX_LEN + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < OBJECTID_LEN; i++) {
+        out[2 * i] = digits[id->bytes[i] >> 4];
+        out[2 * i + 1] = digits[id->bytes[i] & 0xf];
+    }
+    out[OBJECTID_HEX_LEN] = '\0';
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int objectid_from_hex(const char *hex, size_t len, objectid *out)
+{
+    if (len != OBJECTID_HEX_LEN)
+        return -1;
+    for (int i = 0; i < OBJECTID_LEN; i++) {
+        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out->bytes[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+uint32_t objectid_seconds(const objectid *id)
+{
+    return (uint32_t)id->bytes[0] << 24 | (uint32_t)id->bytes[1] << 16 | (uint32_t)id->bytes[2] << 8 |
+           id->bytes[3];
+}

@@ -1,0 +1,29 @@
+/* schema: short names for the messages protoc-c generates from proto/.
+ *
+ * The generated names spell the whole package; every module uses these instead so a
+ * package rename touches this one file. */
+#ifndef HOOKGATE_SCHEMA_H
+#define HOOKGATE_SCHEMA_H
+
+#include "droplit/webhooks/v1/webhooks.pb-c.h"
+#include "google/protobuf/timestamp.pb-c.h"
+
+typedef Droplit__Webhooks__V1__CreateWebhookRequest schema_create_request;
+typedef Droplit__Webhooks__V1__Webhook schema_webhook;
+typedef Droplit__Webhooks__V1__GetWebhookRequest schema_get_request;
+typedef Droplit__Webhooks__V1__ListWebhooksRequest schema_list_request;
+typedef Droplit__Webhooks__V1__ListWebhooksResponse schema_list_response;
+typedef Droplit__Webhooks__V1__ParamError schema_param_error;
+typedef Droplit__Webhooks__V1__ErrorResponse schema_error_response;
+typedef Google__Protobuf__Timestamp schema_timestamp;
+
+#define schema_create_request_descriptor droplit__webhooks__v1__create_webhook_request__descriptor
+#define schema_webhook_descriptor droplit__webhooks__v1__webhook__descriptor
+#define schema_get_request_descriptor droplit__webhooks__v1__get_webhook_request__descriptor
+#define schema_list_request_descriptor droplit__webhooks__v1__list_webhooks_request__descriptor
+#define schema_list_response_descriptor droplit__webhooks__v1__list_webhooks_response__descriptor
+#define schema_param_error_descriptor droplit__webhooks__v1__param_error__descriptor
+#define schema_error_response_descriptor droplit__webhooks__v1__error_response__descriptor
+#define schema_timestamp_descriptor google__protobuf__timestamp__descriptor
+
+#endif

@@ -1,0 +1,276 @@
+/* server: see server.h.
+ *
+ * Each listener is bound once in the main thread, so a port in use fails loudly; every
+ * loop thread watches a dup() of it, as h2o's own server does. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <h2o.h>
+
+#include "http.h"
+
+#define SERVER_BACKLOG 1024
+#define SERVER_ACCEPT_BATCH 16            /* connections accepted per readiness event */
+#define SERVER_HTTP2_GOAWAY_TIMEOUT_MS 2000 /* after GOAWAY, force-close HTTP/2 connections */
+
+typedef struct listener {
+    int fd;
+    SSL_CTX *ssl_ctx; /* NULL for cleartext */
+} listener;
+
+typedef struct loop_thread loop_thread;
+
+typedef struct loop_listener {
+    loop_thread *thread;
+    h2o_socket_t *sock;
+    h2o_accept_ctx_t accept_ctx;
+} loop_listener;
+
+struct loop_thread {
+    pthread_t tid;
+    h2o_context_t ctx;
+    h2o_multithread_receiver_t wake; /* lets the main thread interrupt h2o_evloop_run */
+    loop_listener listeners[CONFIG_MAX_LISTENERS];
+    size_t n_listeners;
+    size_t open_connections;
+};
+
+typedef struct server {
+    h2o_globalconf_t globalconf;
+    listener listeners[CONFIG_MAX_LISTENERS];
+    size_t n_listeners;
+    loop_thread *threads;
+    size_t n_threads;
+    atomic_int stopping;
+} server;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- listeners ----------------------------------------------------------------------- */
+
+static SSL_CTX *tls_create(const config_listener *l)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, l->tls_certificate) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, l->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        char buf[256];
+        ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+        fprintf(stderr, "hookgate: tls for %s:%u (%s, %s): %s\n", l->address, l->port, l->tls_certificate, l->tls_key,
+                buf);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
+    return ctx;
+}
+
+static int listener_open(const config_listener *l)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, l->address, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(l->port);
+        len = sizeof(*v4);
+    } else if (inet_pton(AF_INET6, l->address, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(l->port);
+        len = sizeof(*v6);
+    } else {
+        fprintf(stderr, "hookgate: %s is not a numeric address\n", l->address);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, SERVER_BACKLOG) != 0) {
+        fprintf(stderr, "hookgate: cannot listen on %s:%u: %s\n", l->address, l->port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* ---- loop threads -------------------------------------------------------------------- */
+
+static void on_connection_close(void *data)
+{
+    loop_thread *t = data;
+    t->open_connections--;
+}
+
+static void on_accept(h2o_socket_t *listen_sock, const char *err)
+{
+    loop_listener *ll = listen_sock->data;
+    if (err != NULL)
+        return;
+    for (int i = 0; i < SERVER_ACCEPT_BATCH; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listen_sock);
+        if (sock == NULL)
+            return;
+        ll->thread->open_connections++;
+        sock->on_close.cb = on_connection_close;
+        sock->on_close.data = ll->thread;
+        h2o_accept(&ll->accept_ctx, sock);
+    }
+}
+
+static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    (void)receiver, (void)messages; /* waking the loop is all it is for */
+}
+
+static void *loop_main(void *arg)
+{
+    loop_thread *t = arg;
+    server *s = (server *)t->ctx.globalconf; /* globalconf is the server's first member */
+    h2o_evloop_t *loop = t->ctx.loop;
+
+    while (!atomic_load(&s->stopping))
+        h2o_evloop_run(loop, INT32_MAX);
+
+    /* stop accepting, tell HTTP/2 peers (GOAWAY), let requests in flight finish */
+    for (size_t i = 0; i < t->n_listeners; i++) {
+        h2o_socket_read_stop(t->listeners[i].sock);
+        h2o_socket_close(t->listeners[i].sock);
+    }
+    h2o_context_request_shutdown(&t->ctx);
+    int64_t deadline = now_ms() + SERVER_STOP_DEADLINE_MS;
+    while (t->open_connections > 0 && now_ms() < deadline)
+        h2o_evloop_run(loop, 50);
+    /* The context is not disposed: connections past the deadline still reference it, and
+     * the process exits right after the loops end. */
+    return NULL;
+}
+
+static int thread_start(server *s, loop_thread *t, h2o_hostconf_t **hosts)
+{
+    h2o_context_init(&t->ctx, h2o_evloop_create(), &s->globalconf);
+    h2o_multithread_register_receiver(t->ctx.queue, &t->wake, on_wake);
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        loop_listener *ll = &t->listeners[i];
+        int fd = dup(s->listeners[i].fd);
+        if (fd < 0) {
+            perror("hookgate: dup");
+            return -1;
+        }
+        ll->thread = t;
+        ll->accept_ctx.ctx = &t->ctx;
+        ll->accept_ctx.hosts = hosts;
+        ll->accept_ctx.ssl_ctx = s->listeners[i].ssl_ctx;
+        ll->sock = h2o_evloop_socket_create(t->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        ll->sock->data = ll;
+        h2o_socket_read_start(ll->sock, on_accept);
+    }
+    t->n_listeners = s->n_listeners;
+    if (pthread_create(&t->tid, NULL, loop_main, t) != 0) {
+        fprintf(stderr, "hookgate: cannot start a thread\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the server ---------------------------------------------------------------------- */
+
+static size_t thread_count(const config *cfg)
+{
+    if (cfg->threads > 0)
+        return cfg->threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > CONFIG_MAX_THREADS ? CONFIG_MAX_THREADS : (size_t)n;
+}
+
+static void print_listeners(const config *cfg, size_t n_threads)
+{
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        const config_listener *l = &cfg->listeners[i];
+        int v6 = strchr(l->address, ':') != NULL;
+        fprintf(stderr, "hookgate: listening on %s://%s%s%s:%u\n", l->tls_certificate ? "https" : "http",
+                v6 ? "[" : "", l->address, v6 ? "]" : "", l->port);
+    }
+    fprintf(stderr, "hookgate: %zu event loop thread(s)\n", n_threads);
+}
+
+int server_run(const config *cfg, core *c)
+{
+    static server s; /* its address is the globalconf every context points at */
+    int rc = -1;
+    h2o_config_init(&s.globalconf);
+    s.globalconf.server_name = h2o_iovec_init(H2O_STRLIT(""));
+    s.globalconf.max_request_entity_size = http_h2o_entity_limit(&cfg->limits);
+    s.globalconf.http2.graceful_shutdown_timeout = SERVER_HTTP2_GOAWAY_TIMEOUT_MS;
+    h2o_hostconf_t *host = h2o_config_register_host(&s.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    http_register(host, c);
+
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        const config_listener *l = &cfg->listeners[i];
+        listener *li = &s.listeners[s.n_listeners];
+        li->ssl_ctx = NULL;
+        if (l->tls_certificate != NULL && (li->ssl_ctx = tls_create(l)) == NULL)
+            goto out;
+        if ((li->fd = listener_open(l)) < 0) {
+            SSL_CTX_free(li->ssl_ctx);
+            goto out;
+        }
+        s.n_listeners++;
+    }
+
+    s.n_threads = thread_count(cfg);
+    s.threads = calloc(s.n_threads, sizeof(*s.threads));
+    if (s.threads == NULL)
+        goto out;
+    size_t started = 0;
+    for (; started < s.n_threads; started++)
+        if (thread_start(&s, &s.threads[started], s.globalconf.hosts) != 0)
+            break;
+    if (started == s.n_threads) {
+        print_listeners(cfg, s.n_threads);
+        sigset_t stop_signals;
+        sigemptyset(&stop_signals);
+        sigaddset(&stop_signals, SIGTERM);
+        sigaddset(&stop_signals, SIGINT);
+        int sig;
+        sigwait(&stop_signals, &sig);
+        fprintf(stderr, "hookgate: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        rc = 0;
+    }
+    atomic_store(&s.stopping, 1);
+    for (size_t i = 0; i < started; i++)
+        h2o_multithread_send_message(&s.threads[i].wake, NULL);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(s.threads[i].tid, NULL);
+    if (rc == 0)
+        fprintf(stderr, "hookgate: stopped\n");
+
+out:
+    for (size_t i = 0; i < s.n_listeners; i++) {
+        close(s.listeners[i].fd);
+        /* SSL contexts stay: connections cut at the deadline may still hold them */
+    }
+    return rc;
+}

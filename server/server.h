@@ -1,0 +1,20 @@
+/* server: hookgate's listeners and event loops — one h2o loop per thread, TLS with ALPN,
+ * and a graceful stop on SIGTERM/SIGINT.
+ *
+ * Promises: listeners are bound before server_run returns control to the loops (a port in
+ * use fails start-up with a message); on a stop signal no new connection is accepted,
+ * requests in flight complete, and server_run returns within SERVER_STOP_DEADLINE_MS. */
+#ifndef HOOKGATE_SERVER_H
+#define HOOKGATE_SERVER_H
+
+#include "config.h"
+#include "core.h"
+
+#define SERVER_STOP_DEADLINE_MS 3500   /* longest a stop waits for open connections */
+
+/* Serves until SIGTERM or SIGINT. The caller must have blocked those signals (and SIGPIPE
+ * ignored) before any thread starts. Returns 0 after a clean stop, -1 (with a message on
+ * stderr) when start-up fails. */
+int server_run(const config *cfg, core *c);
+
+#endif

@@ -1,0 +1,214 @@
+/* store: see store.h.
+ *
+ * Two open-addressing tables under one reader-writer lock: records by id, and ecosystems
+ * by name, each ecosystem holding a growing array of its records in creation order. */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STORE_INITIAL_SLOTS 1024   /* power of two */
+
+typedef struct ecosystem_list {
+    char *name;
+    const store_webhook **items;
+    size_t n, cap;
+} ecosystem_list;
+
+struct store {
+    pthread_rwlock_t lock;
+    store_webhook **by_id;        /* slots; NULL = empty; never deleted, so no tombstones */
+    size_t id_slots, n;
+    ecosystem_list *ecosystems;   /* slots; name NULL = empty */
+    size_t eco_slots, n_ecosystems;
+};
+
+static uint64_t hash_bytes(const void *data, size_t len)
+{
+    /* FNV-1a: ids already carry random bits, names are few and short */
+    const uint8_t *p = data;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+store *store_create(void)
+{
+    store *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->id_slots = STORE_INITIAL_SLOTS;
+    s->eco_slots = 64;
+    s->by_id = calloc(s->id_slots, sizeof(*s->by_id));
+    s->ecosystems = calloc(s->eco_slots, sizeof(*s->ecosystems));
+    if (s->by_id == NULL || s->ecosystems == NULL || pthread_rwlock_init(&s->lock, NULL) != 0) {
+        free(s->by_id);
+        free(s->ecosystems);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void store_destroy(store *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->id_slots; i++)
+        free(s->by_id[i]);
+    for (size_t i = 0; i < s->eco_slots; i++) {
+        free(s->ecosystems[i].name);
+        free(s->ecosystems[i].items);
+    }
+    free(s->by_id);
+    free(s->ecosystems);
+    pthread_rwlock_destroy(&s->lock);
+    free(s);
+}
+
+static size_t id_slot(store_webhook *const *slots, size_t n_slots, const objectid *id)
+{
+    size_t i = hash_bytes(id->bytes, OBJECTID_LEN) & (n_slots - 1);
+    while (slots[i] != NULL && memcmp(slots[i]->id.bytes, id->bytes, OBJECTID_LEN) != 0)
+        i = (i + 1) & (n_slots - 1);
+    return i;
+}
+
+static int grow_ids(store *s)
+{
+    size_t n_slots = s->id_slots * 2;
+    store_webhook **slots = calloc(n_slots, sizeof(*slots));
+    if (slots == NULL)
+        return -1;
+    for (size_t i = 0; i < s->id_slots; i++)
+        if (s->by_id[i] != NULL)
+            slots[id_slot(slots, n_slots, &s->by_id[i]->id)] = s->by_id[i];
+    free(s->by_id);
+    s->by_id = slots;
+    s->id_slots = n_slots;
+    return 0;
+}
+
+static size_t eco_slot(const ecosystem_list *slots, size_t n_slots, const char *name)
+{
+    size_t i = hash_bytes(name, strlen(name)) & (n_slots - 1);
+    while (slots[i].name != NULL && strcmp(slots[i].name, name) != 0)
+        i = (i + 1) & (n_slots - 1);
+    return i;
+}
+
+static int grow_ecosystems(store *s)
+{
+    size_t n_slots = s->eco_slots * 2;
+    ecosystem_list *slots = calloc(n_slots, sizeof(*slots));
+    if (slots == NULL)
+        return -1;
+    for (size_t i = 0; i < s->eco_slots; i++)
+        if (s->ecosystems[i].name != NULL)
+            slots[eco_slot(slots, n_slots, s->ecosystems[i].name)] = s->ecosystems[i];
+    free(s->ecosystems);
+    s->ecosystems = slots;
+    s->eco_slots = n_slots;
+    return 0;
+}
+
+/* The ecosystem's list, created empty if needed; NULL when out of memory. Write lock held. */
+static ecosystem_list *ecosystem_get_or_add(store *s, const char *name)
+{
+    if ((s->n_ecosystems + 1) * 4 > s->eco_slots * 3 && grow_ecosystems(s) != 0)
+        return NULL;
+    ecosystem_list *e = &s->ecosystems[eco_slot(s->ecosystems, s->eco_slots, name)];
+    if (e->name == NULL) {
+        if ((e->name = strdup(name)) == NULL)
+            return NULL;
+        s->n_ecosystems++;
+    }
+    return e;
+}
+
+static store_webhook *record_copy(const store_webhook *w)
+{
+    size_t le = strlen(w->ecosystem_id) + 1, lu = strlen(w->url) + 1, ls = strlen(w->secret) + 1,
+           ld = strlen(w->description) + 1;
+    store_webhook *r = malloc(sizeof(*r) + le + lu + ls + ld);
+    if (r == NULL)
+        return NULL;
+    char *p = (char *)(r + 1);
+    *r = *w;
+    r->ecosystem_id = memcpy(p, w->ecosystem_id, le), p += le;
+    r->url = memcpy(p, w->url, lu), p += lu;
+    r->secret = memcpy(p, w->secret, ls), p += ls;
+    r->description = memcpy(p, w->description, ld);
+    return r;
+}
+
+const store_webhook *store_insert(store *s, const store_webhook *w, error *err)
+{
+    store_webhook *r = record_copy(w);
+    if (r == NULL) {
+        error_set(err, ERROR_INTERNAL, "Out of memory.");
+        return NULL;
+    }
+    pthread_rwlock_wrlock(&s->lock);
+    ecosystem_list *e = NULL;
+    if ((s->n + 1) * 4 > s->id_slots * 3 && grow_ids(s) != 0)
+        goto oom;
+    if ((e = ecosystem_get_or_add(s, r->ecosystem_id)) == NULL)
+        goto oom;
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 16;
+        const store_webhook **items = realloc(e->items, cap * sizeof(*items));
+        if (items == NULL)
+            goto oom;
+        e->items = items;
+        e->cap = cap;
+    }
+    size_t slot = id_slot(s->by_id, s->id_slots, &r->id);
+    if (s->by_id[slot] != NULL) {
+        pthread_rwlock_unlock(&s->lock);
+        free(r);
+        error_set(err, ERROR_INTERNAL, "Duplicate webhook id.");
+        return NULL;
+    }
+    s->by_id[slot] = r;
+    s->n++;
+    e->items[e->n++] = r;
+    pthread_rwlock_unlock(&s->lock);
+    return r;
+
+oom:
+    pthread_rwlock_unlock(&s->lock);
+    free(r);
+    error_set(err, ERROR_INTERNAL, "Out of memory.");
+    return NULL;
+}
+
+const store_webhook *store_get(store *s, const objectid *id)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    const store_webhook *r = s->by_id[id_slot(s->by_id, s->id_slots, id)];
+    pthread_rwlock_unlock(&s->lock);
+    return r;
+}
+
+int store_each_in_ecosystem(store *s, const char *ecosystem_id,
+                            int (*visit)(const store_webhook *w, void *ctx), void *ctx)
+{
+    int ret = 0;
+    pthread_rwlock_rdlock(&s->lock);
+    const ecosystem_list *e = &s->ecosystems[eco_slot(s->ecosystems, s->eco_slots, ecosystem_id)];
+    for (size_t i = 0; e->name != NULL && i < e->n && ret == 0; i++)
+        ret = visit(e->items[i], ctx);
+    pthread_rwlock_unlock(&s->lock);
+    return ret;
+}
+
+size_t store_count(store *s)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    size_t n = s->n;
+    pthread_rwlock_unlock(&s->lock);
+    return n;
+}

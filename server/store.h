@@ -1,0 +1,50 @@
+/* store: every webhook hookgate knows, in memory, safe to share between event loops.
+ *
+ * Records are immutable once inserted and live until store_destroy, so a pointer the store
+ * returns stays valid and unchanging without any lock held by the caller. Lookups by id are
+ * O(1); an ecosystem's webhooks are kept in insertion (= creation) order. */
+#ifndef HOOKGATE_STORE_H
+#define HOOKGATE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "objectid.h"
+
+typedef struct store_webhook {
+    objectid id;
+    int64_t created_ms;         /* Unix time in milliseconds */
+    int disabled;
+    const char *ecosystem_id;   /* never NULL; "" allowed for the optional strings */
+    const char *url;
+    const char *secret;
+    const char *description;
+} store_webhook;
+
+typedef struct store store;
+
+/* A new, empty store, or NULL when out of memory. */
+store *store_create(void);
+
+/* Frees the store and every record; pointers it returned are invalid afterwards. */
+void store_destroy(store *s);
+
+/* Copies w (and its strings) into the store. Returns the stored record, or NULL with err
+ * set: ERROR_INTERNAL when out of memory or when the id is already present (a caller bug:
+ * ids are unique by construction). */
+const store_webhook *store_insert(store *s, const store_webhook *w, error *err);
+
+/* The record with this id, or NULL. */
+const store_webhook *store_get(store *s, const objectid *id);
+
+/* Calls visit(record, ctx) for each webhook of the ecosystem, oldest first, while holding a
+ * read lock: visit must not call back into the store. Stops early and returns the non-zero
+ * value visit returns; else returns 0. */
+int store_each_in_ecosystem(store *s, const char *ecosystem_id,
+                            int (*visit)(const store_webhook *w, void *ctx), void *ctx);
+
+/* How many webhooks are stored. */
+size_t store_count(store *s);
+
+#endif

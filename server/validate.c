@@ -1,0 +1,95 @@
+/* validate: see validate.h. */
+#include "validate.h"
+
+#include <string.h>
+#include <strings.h>
+#include <uriparser/Uri.h>
+
+#include "codec_json.h"
+#include "objectid.h"
+
+#define NAME_LEN 64
+
+/* Adds a problem for the named field of desc (path = its JSON name, order = its number)
+ * unless a codec already reported that field. */
+static void problem(error *err, const ProtobufCMessageDescriptor *desc, const char *field, const char *message)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, field);
+    char name[NAME_LEN];
+    codec_json_name(f->name, name, sizeof(name));
+    if (!error_has_param(err, name))
+        error_add_param(err, ERROR_IN_UNSET, f->id, name, "%s", message);
+}
+
+static void check_ecosystem_id(const char *id, const ProtobufCMessageDescriptor *desc, const char *field, error *err)
+{
+    if (id == NULL || id[0] == '\0')
+        problem(err, desc, field, VALIDATE_REQUIRED);
+    else if (!validate_is_ecosystem_id(id))
+        problem(err, desc, field, VALIDATE_INVALID_ID);
+}
+
+static void check_length(const char *s, size_t max, const ProtobufCMessageDescriptor *desc, const char *field,
+                         error *err)
+{
+    char message[64];
+    if (s != NULL && strlen(s) > max) {
+        snprintf(message, sizeof(message), "must be at most %zu bytes", max);
+        problem(err, desc, field, message);
+    }
+}
+
+int validate_is_ecosystem_id(const char *s)
+{
+    if (strlen(s) != 25 || s[0] != 'C')
+        return 0;
+    for (int i = 1; i < 25; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+static int range_equals(const UriTextRangeA *r, const char *s)
+{
+    size_t n = (size_t)(r->afterLast - r->first);
+    return r->first != NULL && n == strlen(s) && strncasecmp(r->first, s, n) == 0;
+}
+
+int validate_is_webhook_url(const char *s, size_t max_len)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > max_len)
+        return 0;
+    UriUriA uri;
+    const char *error_pos;
+    if (uriParseSingleUriExA(&uri, s, s + len, &error_pos) != URI_SUCCESS)
+        return 0;
+    int ok = (range_equals(&uri.scheme, "http") || range_equals(&uri.scheme, "https")) &&
+             uri.hostText.first != NULL && uri.hostText.afterLast > uri.hostText.first;
+    uriFreeUriMembersA(&uri);
+    return ok;
+}
+
+void validate_create_request(const schema_create_request *req, const config_limits *limits, error *err)
+{
+    const ProtobufCMessageDescriptor *desc = &schema_create_request_descriptor;
+    check_ecosystem_id(req->ecosystem_id, desc, "ecosystem_id", err);
+    if (req->url == NULL || req->url[0] == '\0')
+        problem(err, desc, "url", VALIDATE_REQUIRED);
+    else if (!validate_is_webhook_url(req->url, limits->max_url_length))
+        problem(err, desc, "url", VALIDATE_INVALID_URL);
+    check_length(req->secret, limits->max_secret_length, desc, "secret", err);
+    check_length(req->description, limits->max_description_length, desc, "description", err);
+}
+
+void validate_get_request(const schema_get_request *req, error *err)
+{
+    objectid id;
+    if (req->id == NULL || objectid_from_hex(req->id, strlen(req->id), &id) != 0)
+        problem(err, &schema_get_request_descriptor, "id", VALIDATE_INVALID_ID);
+}
+
+void validate_list_request(const schema_list_request *req, error *err)
+{
+    check_ecosystem_id(req->ecosystem_id, &schema_list_request_descriptor, "ecosystem_id", err);
+}

@@ -1,0 +1,27 @@
+/* validate: the business rules of each request message, for every protocol alike.
+ *
+ * Validators only add problems to an error (path = the field's JSON name, order = its
+ * field number, location left to the transport) and skip fields a codec already reported,
+ * so one response lists every problem once, in schema field order. */
+#ifndef HOOKGATE_VALIDATE_H
+#define HOOKGATE_VALIDATE_H
+
+#include "config.h"
+#include "error.h"
+#include "schema.h"
+
+#define VALIDATE_REQUIRED "field is required"
+#define VALIDATE_INVALID_ID "invalid id"
+#define VALIDATE_INVALID_URL "invalid url"
+
+/* 1 when s is "C" + 24 lowercase hex digits. */
+int validate_is_ecosystem_id(const char *s);
+
+/* 1 when s is an absolute http or https URL with a host (RFC 3986) of at most max_len bytes. */
+int validate_is_webhook_url(const char *s, size_t max_len);
+
+void validate_create_request(const schema_create_request *req, const config_limits *limits, error *err);
+void validate_get_request(const schema_get_request *req, error *err);
+void validate_list_request(const schema_list_request *req, error *err);
+
+#endif

@@ -1,0 +1,1200 @@
+#!/usr/bin/python3
+"""End-to-end tests of hookgate: start the real server on a free loopback port with a test
+configuration and talk to it with curl, over HTTP/1.1 and over HTTP/2 (prior knowledge),
+plus TLS with ALPN, the command line, shutdown on signals and a concurrent burst.
+
+Run from the repository root:  /usr/bin/python3 tests/e2e/test_e2e.py build/hookgate
+Only the Python standard library and the curl command line tool are used.
+"""
+import concurrent.futures
+import datetime
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+BINARY = None                      # argv[1], made absolute in main
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TMP = None                         # one temporary directory for the whole run
+
+STARTUP_TIMEOUT = 10.0             # seconds until GET /healthz must answer 200
+SHUTDOWN_TIMEOUT = 5.0             # seconds the server may take to exit after SIGTERM
+
+# --- the test configuration ------------------------------------------------------------
+
+
+def eco(n):
+    """An ecosystem id: C + 24 lowercase hex digits."""
+    return "C%024x" % n
+
+
+TOKEN = "acme-token-Q7xK2vT9"                    # acme account token, stored in plain
+HASHED_TOKEN = "acme-hashed-token-Z9pL4wR1"      # acme account token, stored as sha256:
+HASHED_TOKEN_DIGEST = hashlib.sha256(HASHED_TOKEN.encode()).hexdigest()
+SRV_TOKEN = "acme-srv-token-M3vR8kJ5"            # acme server token scoped to ECO
+OTHER_TOKEN = "other-token-W4nD6hB2"             # the other account's token
+
+ECO = "C5156b8ace57896adb6dae592"                # acme, has a server token
+ECO_DELETED = "C59b343ae9ca1fbc8287a3196"        # acme, deleted
+ECO2 = eco(2)                                    # acme, no server token
+ECO_EMPTY = eco(0xe0)                            # acme, nothing is ever created in it
+ECO_LIST = {"1.1": eco(0x1a1), "2": eco(0x1a2)}  # acme, one per protocol for list order
+ECO_BURST = {"1.1": eco(0x1b1), "2": eco(0x1b2)} # acme, one per protocol for the burst
+ECO_OTHER = eco(0xaa)                            # the other account
+ECO_UNKNOWN = eco(0xdead)                        # well formed, configured nowhere
+
+LIMITS = {"max_body_bytes": 2048, "max_url_length": 256,
+          "max_description_length": 128, "max_secret_length": 64}
+
+WEBHOOK_KEYS = ["id", "description", "ecosystemId", "url", "disabled", "createdAt"]
+ID_RE = re.compile(r"^[0-9a-f]{24}$")
+CREATED_AT_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def config_yaml(listeners, limits=None, threads=2):
+    """The test configuration. listeners: list of (port, tls) where tls is None or
+    (certificate, key)."""
+    limits = limits or LIMITS
+    lines = ["server:", "  listen:"]
+    for port, tls in listeners:
+        if tls:
+            lines.append("    - { address: 127.0.0.1, port: %d, tls: { certificate: %s, key: %s } }"
+                         % (port, tls[0], tls[1]))
+        else:
+            lines.append("    - { address: 127.0.0.1, port: %d }" % port)
+    lines.append("  threads: %d" % threads)
+    lines.append("limits: { %s }" % ", ".join("%s: %d" % kv for kv in limits.items()))
+    lines += [
+        "accounts:",
+        "  - id: acme",
+        '    tokens: [ "%s", "sha256:%s" ]' % (TOKEN, HASHED_TOKEN_DIGEST),
+        "    ecosystems:",
+        '      - { id: %s, server_tokens: [ "%s" ] }' % (ECO, SRV_TOKEN),
+        "      - { id: %s, deleted: true }" % ECO_DELETED,
+    ]
+    for e in [ECO2, ECO_EMPTY] + list(ECO_LIST.values()) + list(ECO_BURST.values()):
+        lines.append("      - { id: %s }" % e)
+    lines += [
+        "  - id: other",
+        '    tokens: [ "%s" ]' % OTHER_TOKEN,
+        "    ecosystems:",
+        "      - { id: %s }" % ECO_OTHER,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --- the server under test ---------------------------------------------------------------
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+_counter = 0
+_counter_lock = threading.Lock()
+
+
+def tmp_path(suffix):
+    global _counter
+    with _counter_lock:
+        _counter += 1
+        n = _counter
+    return os.path.join(TMP, "f%06d%s" % (n, suffix))
+
+
+class Server:
+    """A running hookgate. Its stderr (the access log) is captured in a file."""
+
+    def __init__(self, listeners=None, limits=None, threads=2):
+        if listeners is None:
+            listeners = [(free_port(), None)]
+        self.listeners = listeners
+        self.port = listeners[0][0]
+        self.tls = listeners[0][1] is not None
+        self.config_path = tmp_path(".yaml")
+        with open(self.config_path, "w") as f:
+            f.write(config_yaml(listeners, limits, threads))
+        self.stderr_path = tmp_path(".stderr")
+        self.stdout_path = tmp_path(".stdout")
+        self._err = open(self.stderr_path, "wb")
+        self._out = open(self.stdout_path, "wb")
+        self.proc = subprocess.Popen([BINARY, "--config", self.config_path],
+                                     stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err)
+        try:
+            self._wait_ready()
+        except Exception:
+            self.kill()
+            raise
+
+    def base(self, listener=0):
+        port, tls = self.listeners[listener]
+        return "%s://127.0.0.1:%d" % ("https" if tls else "http", port)
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("hookgate exited with %d during startup; stderr:\n%s"
+                                     % (self.proc.returncode, self.log()))
+            try:
+                if self.tls:
+                    conn = http.client.HTTPSConnection(
+                        "127.0.0.1", self.port, timeout=1,
+                        context=ssl._create_unverified_context())
+                else:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                conn.request("GET", "/healthz")
+                status = conn.getresponse().status
+                conn.close()
+                if status == 200:
+                    return
+                last = "status %d" % status
+            except OSError as e:
+                last = repr(e)
+            time.sleep(0.05)
+        raise AssertionError("GET /healthz did not answer 200 within %ss (last: %s); stderr:\n%s"
+                             % (STARTUP_TIMEOUT, last, self.log()))
+
+    def log(self):
+        self._err.flush()
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self, sig=signal.SIGTERM):
+        """Sends sig and returns the exit code, or None if it did not exit in time."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(SHUTDOWN_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return None
+        self._close()
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._close()
+
+    def _close(self):
+        for f in (self._err, self._out):
+            if not f.closed:
+                f.close()
+
+
+# --- curl --------------------------------------------------------------------------------
+
+
+class Resp:
+    def __init__(self, status, version, headers, body, cmd, stderr):
+        self.status = status
+        self.version = version
+        self.headers = headers          # list of (lowercase name, value)
+        self.body = body
+        self.cmd = cmd
+        self.stderr = stderr
+
+    def header(self, name):
+        vals = [v for k, v in self.headers if k == name.lower()]
+        return vals[-1] if vals else None
+
+    def header_all(self, name):
+        return [v for k, v in self.headers if k == name.lower()]
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8")
+
+    def json(self):
+        return json.loads(self.text)
+
+    def __repr__(self):
+        return "<%s HTTP/%s %s %r %r>" % (" ".join(self.cmd[-3:]), self.version, self.status,
+                                          self.headers, self.body[:600])
+
+
+def proto_args(proto, tls):
+    if proto == "1.1":
+        return ["--http1.1"]
+    return ["--http2"] if tls else ["--http2-prior-knowledge"]
+
+
+def curl(base, proto, method, path, body=None, token=TOKEN, content_type="application/json",
+         headers=(), extra=()):
+    """One request with the curl tool. body: bytes, str or a JSON-able value (dict/list);
+    token None sends no authorization header; content_type None removes the header."""
+    hdr_file, body_file = tmp_path(".hdr"), tmp_path(".body")
+    cmd = ["curl", "-sS", "--max-time", "15", "-D", hdr_file, "-o", body_file,
+           "-w", "%{http_code} %{http_version}", "-H", "Expect:"]
+    cmd += proto_args(proto, base.startswith("https"))
+    if base.startswith("https"):
+        cmd.append("-k")
+    if token is not None:
+        cmd += ["-H", "authorization: " + token]
+    data = None
+    if body is not None:
+        if isinstance(body, (dict, list)):
+            data = json.dumps(body, ensure_ascii=False).encode()
+        elif isinstance(body, str):
+            data = body.encode()
+        else:
+            data = body
+        cmd += ["--data-binary", "@-"]
+        cmd += ["-H", "content-type:" if content_type is None else "content-type: " + content_type]
+    if method != ("POST" if body is not None else "GET"):
+        cmd += ["-X", method]
+    for h in headers:
+        cmd += ["-H", h]
+    cmd += list(extra)
+    cmd.append(base + path)
+    p = subprocess.run(cmd, input=data if data is not None else b"", capture_output=True,
+                       timeout=30)
+    out = p.stdout.decode().split()
+    status = int(out[0]) if out else 0
+    version = out[1] if len(out) > 1 else "?"
+    resp_headers = []
+    if os.path.exists(hdr_file):
+        with open(hdr_file, "rb") as f:
+            raw = f.read().decode("latin-1")
+        blocks = [b for b in re.split(r"\r?\n\r?\n", raw) if b.strip().startswith("HTTP/")]
+        if blocks:
+            for line in blocks[-1].splitlines()[1:]:
+                if ":" in line:
+                    k, v = line.split(":", 1)
+                    resp_headers.append((k.strip().lower(), v.strip()))
+        os.unlink(hdr_file)
+    resp_body = b""
+    if os.path.exists(body_file):
+        with open(body_file, "rb") as f:
+            resp_body = f.read()
+        os.unlink(body_file)
+    if status == 0:
+        raise AssertionError("curl got no response (rc %d): %s\n%s"
+                             % (p.returncode, " ".join(cmd), p.stderr.decode()))
+    return Resp(status, version, resp_headers, resp_body, cmd, p.stderr.decode())
+
+
+def parse_created_at(s):
+    dt = datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+# --- the module's shared server --------------------------------------------------------------
+
+MAIN = None
+
+
+def setUpModule():
+    global MAIN
+    MAIN = Server()
+
+
+def tearDownModule():
+    if MAIN is not None:
+        rc = MAIN.stop()
+        if rc != 0:
+            raise AssertionError("main server: exit code %r after SIGTERM (expected 0 within %ss)"
+                                 "; stderr tail:\n%s" % (rc, SHUTDOWN_TIMEOUT, MAIN.log()[-3000:]))
+
+
+# --- the HTTP cases, run over each protocol ------------------------------------------------
+
+
+class HttpCases:
+    """Mixed into one TestCase per protocol; PROTO is "1.1" or "2"."""
+    PROTO = None
+
+    # helpers
+
+    def req(self, method, path, body=None, **kw):
+        r = curl(MAIN.base(), self.PROTO, method, path, body, **kw)
+        self.assertEqual(r.version, self.PROTO, "wrong HTTP version negotiated: %r" % r)
+        return r
+
+    def post(self, body, path="/api/webhooks", **kw):
+        return self.req("POST", path, body, **kw)
+
+    def get(self, path, **kw):
+        return self.req("GET", path, **kw)
+
+    def assertContentType(self, r, mime):
+        ct = r.header("content-type")
+        self.assertIsNotNone(ct, "no content-type: %r" % r)
+        self.assertEqual(ct.split(";")[0].strip().lower(), mime, r)
+
+    def assertWebhook(self, r, ecosystem_id, url, description=""):
+        """A 201/200 webhook answer; returns the decoded object."""
+        self.assertContentType(r, "application/json")
+        obj = r.json()
+        self.assertIsInstance(obj, dict, r)
+        self.assertEqual(list(obj.keys()), WEBHOOK_KEYS, "key set/order: %r" % r)
+        positions = [r.text.find('"%s"' % k) for k in WEBHOOK_KEYS]
+        self.assertEqual(positions, sorted(positions), "raw key order: %r" % r)
+        self.assertRegex(obj["id"], ID_RE)
+        self.assertEqual(obj["description"], description)
+        self.assertEqual(obj["ecosystemId"], ecosystem_id)
+        self.assertEqual(obj["url"], url)
+        self.assertIs(obj["disabled"], False)
+        self.assertIsInstance(obj["createdAt"], str)
+        self.assertRegex(obj["createdAt"], CREATED_AT_RE)
+        created = parse_created_at(obj["createdAt"])
+        id_seconds = int(obj["id"][:8], 16)
+        self.assertLessEqual(abs(id_seconds - int(created)), 1,
+                             "id seconds %d vs createdAt %s" % (id_seconds, obj["createdAt"]))
+        self.assertLess(abs(created - time.time()), 30, "createdAt far from now: %r" % r)
+        return obj
+
+    def create(self, ecosystem_id=ECO, url="https://example.com/hook", token=TOKEN, **fields):
+        body = {"ecosystemId": ecosystem_id, "url": url}
+        body.update(fields)
+        r = self.post(body, token=token)
+        self.assertEqual(r.status, 201, r)
+        self.assertWebhook(r, ecosystem_id, url, fields.get("description") or "")
+        return r
+
+    def assertInvalidParams(self, r, errors):
+        """errors: list of (in, path, message), compared in order."""
+        self.assertEqual(r.status, 400, r)
+        self.assertContentType(r, "application/json")
+        expected = {"errorType": "InvalidParams",
+                    "errors": [{"in": i, "path": p, "message": m} for i, p, m in errors]}
+        self.assertEqual(r.json(), expected, r)
+
+    def assertInvalidBody(self, r):
+        self.assertEqual(r.status, 400, r)
+        self.assertContentType(r, "application/json")
+        obj = r.json()
+        self.assertEqual(obj.get("errorType"), "InvalidBody", r)
+        self.assertEqual(list(obj.keys()), ["errorType", "errors"], r)
+        self.assertEqual(len(obj["errors"]), 1, r)
+        err = obj["errors"][0]
+        self.assertEqual(err.get("in"), "body", r)
+        self.assertEqual(err.get("path"), "body", r)
+        self.assertIsInstance(err.get("message"), str, r)
+        self.assertTrue(err["message"], r)
+        self.assertEqual(set(err.keys()), {"in", "path", "message"}, r)
+
+    def assertPlain(self, r, status, text=None):
+        self.assertEqual(r.status, status, r)
+        self.assertContentType(r, "text/plain")
+        if text is None:
+            self.assertTrue(r.body.strip(), "empty reason: %r" % r)
+        else:
+            self.assertIn(r.text, (text, text + "\n"), r)
+
+    def assertEcosystemNotFound(self, r, ecosystem_id):
+        self.assertPlain(r, 404, "Ecosystem with id %s does not exist." % ecosystem_id)
+
+    def assertWebhookNotFound(self, r, webhook_id):
+        self.assertPlain(r, 404, "Webhook with id %s does not exist." % webhook_id)
+
+    # health
+
+    def test_healthz_without_auth(self):
+        r = self.get("/healthz", token=None)
+        self.assertEqual(r.status, 200, r)
+
+    # create: success
+
+    def test_create_minimal(self):
+        r = self.create()
+        obj = r.json()
+        self.assertEqual(r.header("location"), "/api/webhooks/" + obj["id"], r)
+        self.assertEqual(r.header_all("location"), ["/api/webhooks/" + obj["id"]], r)
+
+    def test_create_all_fields_secret_not_returned(self):
+        secret = "s3cr3t-in-create-Hq8Zx"
+        r = self.create(url="http://hooks.example.org:8080/a/b?x=1&y=2#frag",
+                        secret=secret, description="Dégâts — ünïcödé ✓")
+        self.assertNotIn(secret.encode(), r.body)
+        for k, v in r.headers:
+            self.assertNotIn(secret, v, r)
+        self.assertNotIn("secret", r.json())
+        g = self.get("/api/webhooks/" + r.json()["id"])
+        self.assertNotIn(secret.encode(), g.body)
+
+    def test_create_null_optional_fields_are_absent(self):
+        r = self.post({"ecosystemId": ECO, "url": "https://example.com/n",
+                       "secret": None, "description": None})
+        self.assertEqual(r.status, 201, r)
+        self.assertWebhook(r, ECO, "https://example.com/n", "")
+
+    def test_create_ids_unique(self):
+        ids = {self.create().json()["id"] for _ in range(5)}
+        self.assertEqual(len(ids), 5)
+
+    def test_create_v0_alias(self):
+        r = self.post({"ecosystemId": ECO, "url": "https://example.com/v0"},
+                      path="/v0/api/webhooks")
+        self.assertEqual(r.status, 201, r)
+        obj = self.assertWebhook(r, ECO, "https://example.com/v0")
+        self.assertTrue(r.header("location") in ("/api/webhooks/" + obj["id"],
+                                                 "/v0/api/webhooks/" + obj["id"]), r)
+        g = self.get("/api/webhooks/" + obj["id"])
+        self.assertEqual(g.status, 200, g)
+        self.assertEqual(g.body, r.body)
+
+    def test_v0_alias_read_back(self):
+        r = self.create(ECO, url="https://example.com/v0-read")
+        wid = r.json()["id"]
+        g = self.get("/v0/api/webhooks/" + wid)
+        self.assertEqual(g.status, 200, g)
+        self.assertEqual(g.body, r.body)
+        lst = self.get("/v0/api/webhooks?ecosystemId=" + ECO_EMPTY)
+        self.assertEqual(lst.status, 200, lst)
+        self.assertEqual(lst.json(), {"items": []})
+
+    def test_create_ecosystem_id_alias(self):
+        r = self.post({"ecosystem_id": ECO, "url": "https://example.com/alias"})
+        self.assertEqual(r.status, 201, r)
+        self.assertWebhook(r, ECO, "https://example.com/alias")
+
+    def test_create_content_type_with_charset(self):
+        r = self.post({"ecosystemId": ECO, "url": "https://example.com/cs"},
+                      content_type="application/json; charset=utf-8")
+        self.assertEqual(r.status, 201, r)
+
+    def test_create_valid_urls(self):
+        for url in ["http://example.com", "https://example.com/", "http://127.0.0.1:9/x",
+                    "http://[::1]:8080/p", "https://user:pw@example.com/p?q=1#f",
+                    "https://example.com/%E2%9C%93"]:
+            with self.subTest(url=url):
+                r = self.post({"ecosystemId": ECO, "url": url})
+                self.assertEqual(r.status, 201, r)
+                self.assertEqual(r.json()["url"], url)
+
+    # auth
+
+    def test_auth_missing_token(self):
+        r = self.post({"ecosystemId": ECO, "url": "https://example.com/"}, token=None)
+        self.assertPlain(r, 401)
+
+    def test_auth_unknown_token(self):
+        for tok in ["nope", TOKEN + "x", TOKEN[:-1], "Bearer nope", "",
+                    "sha256:" + HASHED_TOKEN_DIGEST, HASHED_TOKEN_DIGEST]:
+            with self.subTest(token=tok):
+                r = self.post({"ecosystemId": ECO, "url": "https://example.com/"},
+                              token=None, headers=["authorization: " + tok] if tok else
+                              ["authorization;"])
+                self.assertPlain(r, 401)
+
+    def test_auth_bearer(self):
+        self.create(token="Bearer " + TOKEN)
+
+    def test_auth_sha256_configured_token(self):
+        self.create(token=HASHED_TOKEN)
+        self.create(token="Bearer " + HASHED_TOKEN)
+
+    def test_auth_server_token_own_ecosystem(self):
+        r = self.create(ECO, token=SRV_TOKEN)
+        g = self.get("/api/webhooks/" + r.json()["id"], token=SRV_TOKEN)
+        self.assertEqual(g.status, 200, g)
+        self.assertEqual(g.body, r.body)
+
+    def test_auth_server_token_other_ecosystem_same_account(self):
+        r = self.post({"ecosystemId": ECO2, "url": "https://example.com/"}, token=SRV_TOKEN)
+        self.assertPlain(r, 403)
+
+    def test_auth_server_token_other_account_ecosystem(self):
+        r = self.post({"ecosystemId": ECO_OTHER, "url": "https://example.com/"}, token=SRV_TOKEN)
+        self.assertEcosystemNotFound(r, ECO_OTHER)
+
+    # create: ecosystem not found
+
+    def test_create_ecosystem_not_found(self):
+        for e, tok in [(ECO_UNKNOWN, TOKEN), (ECO_DELETED, TOKEN), (ECO_OTHER, TOKEN),
+                       (ECO, OTHER_TOKEN)]:
+            with self.subTest(ecosystem=e, token=tok):
+                r = self.post({"ecosystemId": e, "url": "https://example.com/"}, token=tok)
+                self.assertEcosystemNotFound(r, e)
+
+    # create: InvalidParams
+
+    def test_params_empty_object(self):
+        self.assertInvalidParams(self.post({}), [("body", "ecosystemId", "field is required"),
+                                                 ("body", "url", "field is required")])
+
+    def test_params_required_null_and_empty(self):
+        for v in [None, ""]:
+            with self.subTest(value=v):
+                self.assertInvalidParams(
+                    self.post({"ecosystemId": v, "url": v}),
+                    [("body", "ecosystemId", "field is required"),
+                     ("body", "url", "field is required")])
+        self.assertInvalidParams(self.post({"ecosystemId": ECO}),
+                                 [("body", "url", "field is required")])
+        self.assertInvalidParams(self.post({"url": "https://example.com/"}),
+                                 [("body", "ecosystemId", "field is required")])
+
+    def test_params_invalid_ecosystem_id(self):
+        for e in ["C5156B8ACE57896ADB6DAE592", "C5156b8ace57896adb6dae59", "C5156b8ace57896adb6dae5923",
+                  "E5156b8ace57896adb6dae592", "5156b8ace57896adb6dae592", "c5156b8ace57896adb6dae592",
+                  "C5156b8ace57896adb6dae59g", "x", " C5156b8ace57896adb6dae592"]:
+            with self.subTest(ecosystemId=e):
+                self.assertInvalidParams(self.post({"ecosystemId": e, "url": "https://example.com/"}),
+                                         [("body", "ecosystemId", "invalid id")])
+
+    def test_params_invalid_url(self):
+        for url in ["ftp://x", "not a url", "http://", "https://", "/relative", "example.com/x",
+                    "mailto:a@example.com", "http:///path", "http://exa mple.com/",
+                    "javascript:alert(1)", "//example.com/x"]:
+            with self.subTest(url=url):
+                self.assertInvalidParams(self.post({"ecosystemId": ECO, "url": url}),
+                                         [("body", "url", "invalid url")])
+
+    def test_params_url_length_limit(self):
+        n = LIMITS["max_url_length"]
+        prefix = "https://example.com/"
+        at = prefix + "a" * (n - len(prefix))
+        self.assertEqual(len(at), n)
+        self.create(url=at)
+        self.assertInvalidParams(self.post({"ecosystemId": ECO, "url": at + "a"}),
+                                 [("body", "url", "invalid url")])
+
+    def test_params_wrong_types(self):
+        cases = [
+            ({"ecosystemId": ECO, "url": 5}, "url"),
+            ({"ecosystemId": True, "url": "https://example.com/"}, "ecosystemId"),
+            ({"ecosystemId": 12, "url": "https://example.com/"}, "ecosystemId"),
+            ({"ecosystemId": ECO, "url": ["https://example.com/"]}, "url"),
+            ({"ecosystemId": ECO, "url": "https://example.com/", "secret": {}}, "secret"),
+            ({"ecosystemId": ECO, "url": "https://example.com/", "secret": 1.5}, "secret"),
+            ({"ecosystemId": ECO, "url": "https://example.com/", "description": []}, "description"),
+            ({"ecosystemId": ECO, "url": "https://example.com/", "description": False},
+             "description"),
+        ]
+        for body, field in cases:
+            with self.subTest(body=body):
+                self.assertInvalidParams(self.post(body), [("body", field, "must be a string")])
+
+    def test_params_secret_limit(self):
+        n = LIMITS["max_secret_length"]
+        self.create(secret="s" * n)
+        self.assertInvalidParams(
+            self.post({"ecosystemId": ECO, "url": "https://example.com/", "secret": "s" * (n + 1)}),
+            [("body", "secret", "must be at most %d bytes" % n)])
+
+    def test_params_description_limit(self):
+        n = LIMITS["max_description_length"]
+        self.create(description="d" * n)
+        self.assertInvalidParams(
+            self.post({"ecosystemId": ECO, "url": "https://example.com/",
+                       "description": "d" * (n + 1)}),
+            [("body", "description", "must be at most %d bytes" % n)])
+
+    def test_params_description_limit_counts_bytes(self):
+        n = LIMITS["max_description_length"]
+        self.create(description="é" * (n // 2))              # n bytes exactly
+        over = "é" * (n // 2 + 1)                            # n/2+1 characters, n+2 bytes
+        self.assertInvalidParams(
+            self.post({"ecosystemId": ECO, "url": "https://example.com/", "description": over}),
+            [("body", "description", "must be at most %d bytes" % n)])
+
+    def test_params_additional_fields(self):
+        body = '{"ecosystemId":"%s","zeta":1,"url":"https://example.com/","alpha":{"x":1}}' % ECO
+        self.assertInvalidParams(
+            self.post(body),
+            [("body", "additional parameters", "contains fields that are not allowed: [ zeta, alpha ]")])
+        body = ('{"id":"5a96c7ea25087217c40a30c0","ecosystemId":"%s","url":"https://example.com/",'
+                '"disabled":true,"createdAt":"2018-02-28T15:16:58.941Z"}' % ECO)
+        self.assertInvalidParams(
+            self.post(body),
+            [("body", "additional parameters",
+              "contains fields that are not allowed: [ id, disabled, createdAt ]")])
+
+    def test_params_only_additional_fields(self):
+        self.assertInvalidParams(
+            self.post({"foo": 1}),
+            [("body", "ecosystemId", "field is required"), ("body", "url", "field is required"),
+             ("body", "additional parameters", "contains fields that are not allowed: [ foo ]")])
+
+    def test_params_query_string_on_post(self):
+        r = self.post({"ecosystemId": ECO, "url": "https://example.com/"}, path="/api/webhooks?foo=1")
+        self.assertInvalidParams(
+            r, [("query", "additional parameters", "contains fields that are not allowed: [ foo ]")])
+        r = self.post({"ecosystemId": ECO, "url": "https://example.com/"},
+                      path="/api/webhooks?ecosystemId=" + ECO)
+        self.assertInvalidParams(
+            r, [("query", "additional parameters",
+                 "contains fields that are not allowed: [ ecosystemId ]")])
+
+    def test_params_every_problem_at_once_in_order(self):
+        body = ('{"zzz":1,"description":[],"secret":5,"url":"ftp://x","ecosystemId":"bad",'
+                '"aaa":null}')
+        r = self.post(body, path="/api/webhooks?foo=1")
+        self.assertInvalidParams(r, [
+            ("body", "ecosystemId", "invalid id"),
+            ("body", "url", "invalid url"),
+            ("body", "secret", "must be a string"),
+            ("body", "description", "must be a string"),
+            ("body", "additional parameters", "contains fields that are not allowed: [ zzz, aaa ]"),
+            ("query", "additional parameters", "contains fields that are not allowed: [ foo ]"),
+        ])
+        n, m = LIMITS["max_secret_length"], LIMITS["max_description_length"]
+        r = self.post({"description": "d" * (m + 1), "secret": "s" * (n + 1), "url": None})
+        self.assertInvalidParams(r, [
+            ("body", "ecosystemId", "field is required"),
+            ("body", "url", "field is required"),
+            ("body", "secret", "must be at most %d bytes" % n),
+            ("body", "description", "must be at most %d bytes" % m),
+        ])
+
+    def test_params_validation_before_ecosystem_lookup(self):
+        # A well-formed but unknown ecosystem with a bad url: the 400 comes first.
+        r = self.post({"ecosystemId": ECO_UNKNOWN, "url": "nope"})
+        self.assertInvalidParams(r, [("body", "url", "invalid url")])
+
+    def test_params_wrong_content_type(self):
+        good = json.dumps({"ecosystemId": ECO, "url": "https://example.com/"})
+        required = [("body", "ecosystemId", "field is required"), ("body", "url", "field is required")]
+        for ct in ["text/plain", None, "application/x-www-form-urlencoded", "application/jsonx"]:
+            with self.subTest(content_type=ct):
+                self.assertInvalidParams(self.post(good, content_type=ct), required)
+        # the body is not even parsed when the content type is wrong
+        self.assertInvalidParams(self.post("{", content_type="text/plain"), required)
+
+    def test_params_empty_body(self):
+        required = [("body", "ecosystemId", "field is required"), ("body", "url", "field is required")]
+        self.assertInvalidParams(self.post(b""), required)
+        self.assertInvalidParams(self.req("POST", "/api/webhooks"), required)
+
+    # create: InvalidBody
+
+    def test_invalid_body(self):
+        cases = [
+            b"{", b'{"ecosystemId":}', b"{'a':1}", b"[]", b'"x"', b"null", b"1", b"true",
+            b"{} {}", b'{"ecosystemId":"%s","url":"https://example.com/"} x' % ECO.encode(),
+            b'{"url":"https://a.example/","url":"https://b.example/","ecosystemId":"%s"}'
+            % ECO.encode(),
+            b'{"ecosystemId":"%s","ecosystemId":"%s","url":"https://example.com/"}'
+            % (ECO.encode(), ECO.encode()),
+            b'{"ecosystemId":"%s","url":"https://example.com/","description":"\xff"}' % ECO.encode(),
+            b'{"ecosystemId":"%s","url":"https://example.com/","desc\xc3":"x"}' % ECO.encode(),
+            b'{"ecosystemId":"%s","url":"https://example.com/","description":"\xc0\xaf"}'
+            % ECO.encode(),
+        ]
+        for body in cases:
+            with self.subTest(body=body):
+                self.assertInvalidBody(self.post(body))
+
+    # body size limit (413)
+
+    def padded_body(self, size):
+        body = json.dumps({"ecosystemId": ECO, "url": "https://example.com/size"}).encode()
+        self.assertLessEqual(len(body), size)
+        return body + b" " * (size - len(body))
+
+    def test_body_at_limit_accepted(self):
+        n = LIMITS["max_body_bytes"]
+        r = self.post(self.padded_body(n))
+        self.assertEqual(r.status, 201, r)
+
+    def test_body_over_limit_413(self):
+        n = LIMITS["max_body_bytes"]
+        for size in [n + 1, n + 100, 10 * n, 200000]:
+            with self.subTest(size=size):
+                r = self.post(self.padded_body(size))
+                self.assertEqual(r.status, 413, r)
+        # the server is still fine on the same protocol afterwards
+        self.create()
+
+    def test_body_over_limit_without_content_type(self):
+        n = LIMITS["max_body_bytes"]
+        r = self.post(b"x" * (n + 1), content_type="text/plain")
+        self.assertEqual(r.status, 413, r)
+
+    # methods and paths
+
+    def test_method_not_allowed_collection(self):
+        for method in ["DELETE", "PUT", "PATCH"]:
+            with self.subTest(method=method):
+                r = self.req(method, "/api/webhooks")
+                self.assertEqual(r.status, 405, r)
+                allow = {a.strip() for a in (r.header("allow") or "").split(",")}
+                self.assertTrue({"GET", "POST"} <= allow, r)
+
+    def test_method_not_allowed_item(self):
+        wid = self.create().json()["id"]
+        for method, body in [("POST", {"ecosystemId": ECO, "url": "https://example.com/"}),
+                             ("DELETE", None), ("PUT", {"url": "https://example.com/"})]:
+            with self.subTest(method=method):
+                r = self.req(method, "/api/webhooks/" + wid, body)
+                self.assertEqual(r.status, 405, r)
+                allow = {a.strip() for a in (r.header("allow") or "").split(",")}
+                self.assertIn("GET", allow, r)
+                self.assertNotIn("POST", allow, r)
+
+    def test_unknown_paths(self):
+        for path in ["/", "/nope", "/api", "/api/webhook", "/api/webhooksx", "/v1/api/webhooks",
+                     "/api/ecosystems"]:
+            with self.subTest(path=path):
+                r = self.get(path)
+                self.assertEqual(r.status, 404, r)
+        r = self.post({"ecosystemId": ECO, "url": "https://example.com/"}, path="/api/hooks")
+        self.assertEqual(r.status, 404, r)
+
+    # read one
+
+    def test_get_returns_created_bytes(self):
+        r = self.create(description="read me", secret="xyz")
+        wid = r.json()["id"]
+        g = self.get("/api/webhooks/" + wid)
+        self.assertEqual(g.status, 200, g)
+        self.assertContentType(g, "application/json")
+        self.assertEqual(g.body, r.body)
+        g = self.get("/api/webhooks/" + wid, token="Bearer " + HASHED_TOKEN)
+        self.assertEqual(g.status, 200, g)
+        self.assertEqual(g.body, r.body)
+
+    def test_get_malformed_id(self):
+        for wid in ["xyz", "5A96C7EA25087217C40A30C0", "5a96c7ea25087217c40a30c", "5a96c7ea25087217c40a30c0a",
+                    "5a96c7ea25087217c40a30cg", "C5156b8ace57896adb6dae592"]:
+            with self.subTest(id=wid):
+                self.assertInvalidParams(self.get("/api/webhooks/" + wid),
+                                         [("path", "id", "invalid id")])
+
+    def test_get_unknown_id(self):
+        wid = "000000000000000000000000"
+        self.assertWebhookNotFound(self.get("/api/webhooks/" + wid), wid)
+
+    def test_get_out_of_scope(self):
+        wid = self.create(ECO2).json()["id"]
+        self.assertWebhookNotFound(self.get("/api/webhooks/" + wid, token=OTHER_TOKEN), wid)
+        self.assertWebhookNotFound(self.get("/api/webhooks/" + wid, token=SRV_TOKEN), wid)
+        self.assertEqual(self.get("/api/webhooks/" + wid).status, 200)
+        wid = self.create(ECO_OTHER, token=OTHER_TOKEN).json()["id"]
+        self.assertWebhookNotFound(self.get("/api/webhooks/" + wid), wid)
+        self.assertWebhookNotFound(self.get("/api/webhooks/" + wid, token=SRV_TOKEN), wid)
+
+    def test_get_query_string(self):
+        wid = self.create().json()["id"]
+        self.assertInvalidParams(
+            self.get("/api/webhooks/%s?foo=1" % wid),
+            [("query", "additional parameters", "contains fields that are not allowed: [ foo ]")])
+
+    def test_get_auth(self):
+        wid = self.create().json()["id"]
+        self.assertPlain(self.get("/api/webhooks/" + wid, token=None), 401)
+        self.assertPlain(self.get("/api/webhooks/" + wid, token="nope"), 401)
+
+    # list
+
+    def test_list_in_creation_order(self):
+        e = ECO_LIST[self.PROTO]
+        created = [self.create(e, url="https://example.com/list/%d" % i,
+                               description="item %d" % i).json() for i in range(4)]
+        r = self.get("/api/webhooks?ecosystemId=" + e)
+        self.assertEqual(r.status, 200, r)
+        self.assertContentType(r, "application/json")
+        obj = r.json()
+        self.assertEqual(list(obj.keys()), ["items"], r)
+        self.assertEqual(obj["items"], created)
+        for item in obj["items"]:
+            self.assertEqual(list(item.keys()), WEBHOOK_KEYS)
+        # a server token scoped to the ecosystem sees it too, the same way
+        r2 = self.get("/api/webhooks?ecosystemId=" + ECO, token=SRV_TOKEN)
+        self.assertEqual(r2.status, 200, r2)
+        r3 = self.get("/api/webhooks?ecosystemId=" + ECO)
+        self.assertEqual(r2.json(), r3.json())
+
+    def test_list_empty(self):
+        r = self.get("/api/webhooks?ecosystemId=" + ECO_EMPTY)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"items": []})
+
+    def test_list_errors(self):
+        self.assertInvalidParams(self.get("/api/webhooks"),
+                                 [("query", "ecosystemId", "field is required")])
+        self.assertInvalidParams(self.get("/api/webhooks?ecosystemId="),
+                                 [("query", "ecosystemId", "field is required")])
+        for e in ["bad", "C5156B8ACE57896ADB6DAE592", "C5156b8ace57896adb6dae59"]:
+            with self.subTest(ecosystemId=e):
+                self.assertInvalidParams(self.get("/api/webhooks?ecosystemId=" + e),
+                                         [("query", "ecosystemId", "invalid id")])
+        self.assertInvalidParams(
+            self.get("/api/webhooks?ecosystemId=%s&foo=1" % ECO),
+            [("query", "additional parameters", "contains fields that are not allowed: [ foo ]")])
+        self.assertInvalidParams(
+            self.get("/api/webhooks?foo=1"),
+            [("query", "ecosystemId", "field is required"),
+             ("query", "additional parameters", "contains fields that are not allowed: [ foo ]")])
+
+    def test_list_not_found(self):
+        for e, tok in [(ECO_UNKNOWN, TOKEN), (ECO_DELETED, TOKEN), (ECO_OTHER, TOKEN),
+                       (ECO, OTHER_TOKEN)]:
+            with self.subTest(ecosystem=e, token=tok):
+                self.assertEcosystemNotFound(self.get("/api/webhooks?ecosystemId=" + e, token=tok), e)
+
+    def test_list_auth(self):
+        self.assertPlain(self.get("/api/webhooks?ecosystemId=" + ECO, token=None), 401)
+        self.assertPlain(self.get("/api/webhooks?ecosystemId=" + ECO, token="nope"), 401)
+        self.assertPlain(self.get("/api/webhooks?ecosystemId=" + ECO2, token=SRV_TOKEN), 403)
+
+    # access log
+
+    def test_access_log_has_no_secrets(self):
+        marker = "logcheck%d%s" % (os.getpid(), self.PROTO.replace(".", ""))
+        secret = "SECRET-" + marker
+        desc = "DESCRIPTION-" + marker
+        url = "https://example.com/URLBODY-" + marker
+        self.create(url=url, secret=secret, description=desc)
+        self.create(url=url, secret=secret, description=desc, token="Bearer " + HASHED_TOKEN)
+        self.create(url=url, secret=secret, description=desc, token=SRV_TOKEN)
+        self.post({"ecosystemId": ECO, "url": url, "secret": secret, "bogus": desc})
+        self.post({"ecosystemId": ECO, "url": url}, token="WRONGTOKEN-" + marker)
+        unique = "/no-such-path-" + marker
+        self.get(unique)
+        deadline = time.monotonic() + 3
+        while unique not in MAIN.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        log = MAIN.log()
+        lines = [l for l in log.splitlines() if unique in l]
+        self.assertEqual(len(lines), 1, "one access-log line per request expected:\n" + log[-2000:])
+        self.assertIn("GET", lines[0])
+        self.assertIn("404", lines[0])
+        for needle in [TOKEN, HASHED_TOKEN, HASHED_TOKEN_DIGEST, SRV_TOKEN, OTHER_TOKEN,
+                       "WRONGTOKEN", secret, desc, "URLBODY", "Bearer"]:
+            self.assertNotIn(needle, log, "the access log leaks %r" % needle)
+        self.assertTrue(any("POST" in l and "/api/webhooks" in l and "201" in l
+                            for l in log.splitlines()), log[-2000:])
+
+    # concurrency
+
+    def test_concurrent_burst(self):
+        e = ECO_BURST[self.PROTO]
+        n = 300
+        if self.PROTO == "1.1":
+            ids = self._burst_processes(e, n)
+        else:
+            ids = self._burst_multiplexed(e, n)
+        self.assertEqual(len(ids), n)
+        self.assertEqual(len(set(ids)), n, "duplicate ids in the burst")
+        for wid in ids:
+            self.assertRegex(wid, ID_RE)
+        r = self.get("/api/webhooks?ecosystemId=" + e)
+        self.assertEqual(r.status, 200, r)
+        listed = [it["id"] for it in r.json()["items"]]
+        self.assertEqual(len(listed), n)
+        self.assertEqual(set(listed), set(ids))
+
+    def _burst_processes(self, e, n):
+        def one(i):
+            return curl(MAIN.base(), self.PROTO, "POST", "/api/webhooks",
+                        {"ecosystemId": e, "url": "https://example.com/burst/%d" % i})
+        with concurrent.futures.ThreadPoolExecutor(32) as ex:
+            rs = list(ex.map(one, range(n)))
+        bad = [r for r in rs if r.status != 201]
+        self.assertFalse(bad, "non-201 in burst: %r" % bad[:3])
+        return [r.json()["id"] for r in rs]
+
+    def _burst_multiplexed(self, e, n):
+        """One curl, --parallel: the creates share HTTP/2 connections as concurrent streams."""
+        d = tempfile.mkdtemp(dir=TMP)
+        cfg = []
+        for i in range(n):
+            bf = os.path.join(d, "b%d.json" % i)
+            with open(bf, "w") as f:
+                json.dump({"ecosystemId": e, "url": "https://example.com/burst/%d" % i}, f)
+            cfg += ['url = "%s/api/webhooks"' % MAIN.base(),
+                    "http2-prior-knowledge",
+                    'header = "authorization: %s"' % TOKEN,
+                    'header = "content-type: application/json"',
+                    'data-binary = "@%s"' % bf,
+                    'output = "%s"' % os.path.join(d, "o%d.json" % i),
+                    'write-out = "%{http_code} %{http_version}\\n"',
+                    "next"]
+        cf = os.path.join(d, "curl.cfg")
+        with open(cf, "w") as f:
+            f.write("\n".join(cfg[:-1]) + "\n")
+        p = subprocess.run(["curl", "-sS", "--no-progress-meter", "--parallel", "--parallel-max", "50", "-K", cf],
+                           capture_output=True, timeout=60)
+        lines = p.stdout.decode().split("\n")
+        results = [l for l in lines if l.strip()]
+        self.assertEqual(len(results), n, p.stderr.decode()[-2000:])
+        self.assertEqual(results, ["201 2"] * n, "burst statuses: %s; stderr %s"
+                         % (sorted(set(results)), p.stderr.decode()[-1000:]))
+        ids = []
+        for i in range(n):
+            with open(os.path.join(d, "o%d.json" % i)) as f:
+                ids.append(json.load(f)["id"])
+        shutil.rmtree(d)
+        return ids
+
+
+class TestHTTP1(HttpCases, unittest.TestCase):
+    PROTO = "1.1"
+
+    def test_chunked_body_limit(self):
+        """HTTP/1.1 chunked request bodies obey the same limit as Content-Length ones."""
+        n = LIMITS["max_body_bytes"]
+        r = self.post(self.padded_body(n), headers=["Transfer-Encoding: chunked"])
+        self.assertEqual(r.status, 201, r)
+        r = self.post(self.padded_body(n + 1), headers=["Transfer-Encoding: chunked"])
+        self.assertEqual(r.status, 413, r)
+
+    def test_keep_alive_many_requests(self):
+        """Several requests on one HTTP/1.1 connection, mixing errors and successes."""
+        conn = http.client.HTTPConnection("127.0.0.1", MAIN.port, timeout=5)
+        hdrs = {"authorization": TOKEN, "content-type": "application/json"}
+        try:
+            for body, status in [({"ecosystemId": ECO, "url": "https://example.com/ka"}, 201),
+                                 ({}, 400), ({"ecosystemId": ECO_UNKNOWN, "url": "https://x.example/"}, 404),
+                                 ({"ecosystemId": ECO, "url": "https://example.com/ka2"}, 201)]:
+                conn.request("POST", "/api/webhooks", json.dumps(body), hdrs)
+                resp = conn.getresponse()
+                resp.read()
+                self.assertEqual(resp.status, status)
+        finally:
+            conn.close()
+
+
+class TestHTTP2(HttpCases, unittest.TestCase):
+    PROTO = "2"
+
+
+# --- TLS -------------------------------------------------------------------------------------
+
+
+class TestTLS(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        d = tempfile.mkdtemp(dir=TMP)
+        cls.cert, cls.key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                        "/CN=localhost", "-days", "1", "-keyout", cls.key, "-out", cls.cert],
+                       check=True, capture_output=True)
+        cls.server = Server(listeners=[(free_port(), (cls.cert, cls.key)), (free_port(), None)])
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.server.stop()
+        if rc != 0:
+            raise AssertionError("TLS server: exit code %r after SIGTERM" % rc)
+
+    def test_alpn_both_protocols(self):
+        for proto in ["1.1", "2"]:
+            with self.subTest(proto=proto):
+                r = curl(self.server.base(0), proto, "GET", "/healthz", token=None)
+                self.assertEqual((r.status, r.version), (200, proto), r)
+                r = curl(self.server.base(0), proto, "POST", "/api/webhooks",
+                         {"ecosystemId": ECO, "url": "https://example.com/tls"})
+                self.assertEqual((r.status, r.version), (201, proto), r)
+                wid = r.json()["id"]
+                g = curl(self.server.base(0), proto, "GET", "/api/webhooks/" + wid)
+                self.assertEqual(g.status, 200, g)
+                self.assertEqual(g.body, r.body)
+                r = curl(self.server.base(0), proto, "POST", "/api/webhooks", {})
+                self.assertEqual(r.status, 400, r)
+                r = curl(self.server.base(0), proto, "POST", "/api/webhooks",
+                         b" " * (LIMITS["max_body_bytes"] + 1))
+                self.assertEqual(r.status, 413, r)
+
+    def test_plain_listener_beside_tls(self):
+        for proto in ["1.1", "2"]:
+            with self.subTest(proto=proto):
+                r = curl(self.server.base(1), proto, "GET", "/healthz", token=None)
+                self.assertEqual((r.status, r.version), (200, proto), r)
+
+    def test_alpn_offers_h2(self):
+        ctx = ssl._create_unverified_context()
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=5) as s:
+            with ctx.wrap_socket(s, server_hostname="localhost") as t:
+                self.assertEqual(t.selected_alpn_protocol(), "h2")
+        ctx = ssl._create_unverified_context()
+        ctx.set_alpn_protocols(["http/1.1"])
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=5) as s:
+            with ctx.wrap_socket(s, server_hostname="localhost") as t:
+                self.assertEqual(t.selected_alpn_protocol(), "http/1.1")
+
+
+# --- lifecycle: signals ----------------------------------------------------------------------
+
+
+class TestShutdown(unittest.TestCase):
+    def test_sigterm_idle(self):
+        s = Server()
+        t0 = time.monotonic()
+        self.assertEqual(s.stop(signal.SIGTERM), 0, s.log()[-2000:])
+        self.assertLess(time.monotonic() - t0, SHUTDOWN_TIMEOUT)
+
+    def test_sigint_idle(self):
+        s = Server()
+        self.assertEqual(s.stop(signal.SIGINT), 0, s.log()[-2000:])
+
+    def test_sigterm_with_keep_alive_connection(self):
+        s = Server()
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=5)
+        try:
+            conn.request("GET", "/healthz", headers={"connection": "keep-alive"})
+            resp = conn.getresponse()
+            resp.read()
+            self.assertEqual(resp.status, 200)
+            self.assertFalse(resp.will_close)
+            t0 = time.monotonic()
+            self.assertEqual(s.stop(signal.SIGTERM), 0, s.log()[-2000:])
+            self.assertLess(time.monotonic() - t0, SHUTDOWN_TIMEOUT)
+        finally:
+            conn.close()
+            s.kill()
+
+    def test_sigterm_with_http2_connection(self):
+        s = Server()
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        try:
+            # an HTTP/2 connection preface and an empty SETTINGS frame, then nothing
+            sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            sock.recv(100)
+            self.assertEqual(s.stop(signal.SIGTERM), 0, s.log()[-2000:])
+        finally:
+            sock.close()
+            s.kill()
+
+    def test_sigterm_after_traffic_on_all_threads(self):
+        s = Server(threads=4)
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            rs = list(ex.map(lambda i: curl(s.base(), "2" if i % 2 else "1.1", "POST",
+                                            "/api/webhooks",
+                                            {"ecosystemId": ECO, "url": "https://example.com/"}),
+                             range(24)))
+        self.assertEqual([r.status for r in rs], [201] * 24)
+        self.assertEqual(s.stop(signal.SIGTERM), 0, s.log()[-2000:])
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def run_cli(*args, timeout=10):
+    return subprocess.run([BINARY] + list(args), capture_output=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+class TestCommandLine(unittest.TestCase):
+    def write(self, text):
+        path = tmp_path(".yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_version(self):
+        p = run_cli("--version")
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(p.stdout.decode().strip(), "hookgate 0.1.0")
+
+    def test_help(self):
+        p = run_cli("--help")
+        self.assertEqual(p.returncode, 0)
+        out = p.stdout.decode() + p.stderr.decode()
+        for opt in ["--config", "--check-config", "--version", "--help"]:
+            self.assertIn(opt, out)
+
+    def test_unknown_option(self):
+        p = run_cli("--no-such-option")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertTrue(p.stderr.strip())
+
+    def test_print_default_config(self):
+        p = run_cli("--print-default-config")
+        self.assertEqual(p.returncode, 0)
+        with open(os.path.join(REPO_ROOT, "config", "hookgate.yaml"), "rb") as f:
+            self.assertEqual(p.stdout, f.read())
+
+    def test_check_config_good(self):
+        path = self.write(config_yaml([(8080, None)]))
+        p = run_cli("--check-config", path)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        p = run_cli("--check-config", os.path.join(REPO_ROOT, "config", "hookgate.yaml"))
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+
+    def bad_cases(self):
+        good = config_yaml([(8080, None)]).splitlines()
+        # line numbers below are 1-based lines of `good`
+        self.assertEqual(good[3], "  threads: 2")
+        self.assertEqual(good[2], "    - { address: 127.0.0.1, port: 8080 }")
+        self.assertTrue(good[4].startswith("limits:"))
+        self.assertTrue(good[9].startswith("      - { id: C5156b8ace57896adb6dae592"))
+
+        def replace(lineno, text):
+            lines = list(good)
+            lines[lineno - 1] = text
+            return "\n".join(lines) + "\n"
+
+        def insert(lineno, text):
+            lines = list(good)
+            lines.insert(lineno - 1, text)
+            return "\n".join(lines) + "\n"
+
+        return [
+            ("unknown key", insert(5, "  bogus_key: 1"), 5),
+            ("unknown top-level key", insert(1, "nonsense: true"), 1),
+            ("port out of range", replace(3, "    - { address: 127.0.0.1, port: 70000 }"), 3),
+            ("port not a number", replace(3, "    - { address: 127.0.0.1, port: http }"), 3),
+            ("threads wrong type", replace(4, "  threads: many"), 4),
+            ("threads out of range", replace(4, "  threads: -1"), 4),
+            ("limit wrong type", replace(5, "limits: { max_body_bytes: big, max_url_length: 2048 }"), 5),
+            ("invalid ecosystem id", replace(10, '      - { id: Cnothex, server_tokens: [ "x" ] }'), 10),
+            ("bad sha256 token", replace(8, '    tokens: [ "sha256:zz" ]'), 8),
+            ("unclosed flow mapping", replace(3, "    - { address: 127.0.0.1, port: 8080"), None),
+        ]
+
+    def test_check_config_bad(self):
+        for name, text, line in self.bad_cases():
+            with self.subTest(name):
+                path = self.write(text)
+                p = run_cli("--check-config", path)
+                err = p.stderr.decode()
+                self.assertNotEqual(p.returncode, 0, err)
+                pattern = r"%s:%s:\d+: \S" % (re.escape(path), line if line else r"\d+")
+                self.assertRegex(err, pattern)
+
+    def test_check_config_missing_file(self):
+        path = os.path.join(TMP, "does-not-exist.yaml")
+        p = run_cli("--check-config", path)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(path, p.stderr.decode())
+
+    def test_config_bad_file_refuses_to_start(self):
+        name, text, line = self.bad_cases()[0]
+        path = self.write(text)
+        p = run_cli("--config", path)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertRegex(p.stderr.decode(), r"%s:%d:\d+: \S" % (re.escape(path), line))
+
+
+def main():
+    global BINARY, TMP
+    if len(sys.argv) < 2:
+        print("usage: %s PATH/TO/hookgate [unittest args...]" % sys.argv[0], file=sys.stderr)
+        return 2
+    BINARY = os.path.abspath(sys.argv[1])
+    if not os.access(BINARY, os.X_OK):
+        print("not an executable: %s" % BINARY, file=sys.stderr)
+        return 2
+    TMP = tempfile.mkdtemp(prefix="hookgate-e2e-")
+    try:
+        prog = unittest.main(argv=[sys.argv[0]] + sys.argv[2:], exit=False, verbosity=2)
+        return 0 if prog.result.wasSuccessful() else 1
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Fails when gen/ is not exactly what protoc-c makes of proto/ today.
+set -eu
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+tests/gen_schema.sh "$tmp"
+if ! diff -r "$tmp" gen; then
+  echo "gen/ is stale: run 'cmake --build build --target gen' and commit gen/" >&2
+  exit 1
+fi

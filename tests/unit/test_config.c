@@ -1,0 +1,562 @@
+/* test_config: the embedded default, a file using every key, and one bad file per rule, each
+ * checked for its exact "name:line:column: ..." message. Run under valgrind, the bad files
+ * also show that a failed parse frees everything it allocated. */
+#include "config.h"
+#include "test.h"
+
+#include <openssl/sha.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* The smallest valid server section: three lines, so appended text starts on line 4. */
+#define LISTEN "server:\n  listen:\n    - { address: 127.0.0.1, port: 8080 }\n"
+/* A valid file up to an account's list of tokens; the next line is line 6. */
+#define ACCOUNT LISTEN "accounts:\n  - id: acme\n"
+
+#define FILE_MAX (1024 * 1024)
+
+/* SHA-256 of "hello", as hex, for the "sha256:" form. */
+#define HELLO_HEX "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+#define HELLO_HEX_UPPER "2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824"
+
+static int digest_of(const uint8_t digest[CONFIG_TOKEN_DIGEST_LEN], const char *token)
+{
+    uint8_t want[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)token, strlen(token), want);
+    return memcmp(digest, want, sizeof want) == 0;
+}
+
+static config *parse_ok(int line, const char *yaml)
+{
+    char err[CONFIG_ERROR_MAX];
+    config *cfg = config_parse("t.yaml", yaml, strlen(yaml), err);
+    if (cfg == NULL)
+        fprintf(stderr, "test_config.c:%d: unexpected error: %s\n", line, err);
+    CHECK(cfg != NULL);
+    return cfg;
+}
+
+/* Parses yaml as "t.yaml" and expects no config and exactly the message `want` (or, with
+ * prefix set, a message starting with it: libyaml's own wording is not ours to pin). */
+static void expect_error(int line, const char *yaml, size_t len, const char *want, int prefix)
+{
+    char err[CONFIG_ERROR_MAX];
+    config *cfg = config_parse("t.yaml", yaml, len, err);
+    int ok = cfg == NULL && (prefix ? strncmp(err, want, strlen(want)) == 0 : strcmp(err, want) == 0);
+    if (!ok)
+        fprintf(stderr, "test_config.c:%d: wrong outcome\n  got:  %s\n  want: %s%s\n", line,
+                cfg ? "(a config)" : err, want, prefix ? "..." : "");
+    CHECK(ok);
+    config_destroy(cfg);
+}
+
+#define EXPECT_ERROR(yaml, want) expect_error(__LINE__, yaml, strlen(yaml), want, 0)
+#define EXPECT_ERROR_PREFIX(yaml, want) expect_error(__LINE__, yaml, strlen(yaml), want, 1)
+
+static void test_default(void)
+{
+    char err[CONFIG_ERROR_MAX];
+    config *cfg = config_parse("default", config_default_yaml, config_default_yaml_len, err);
+    CHECK(cfg != NULL);
+    if (cfg == NULL) {
+        fprintf(stderr, "default config: %s\n", err);
+        return;
+    }
+    CHECK(cfg->n_listeners == 1);
+    CHECK_STR(cfg->listeners[0].address, "127.0.0.1");
+    CHECK(cfg->listeners[0].port == 8080);
+    CHECK(cfg->listeners[0].tls_certificate == NULL);
+    CHECK(cfg->listeners[0].tls_key == NULL);
+    CHECK(cfg->threads == 0);
+    CHECK(cfg->limits.max_body_bytes == 65536);
+    CHECK(cfg->limits.max_url_length == 2048);
+    CHECK(cfg->limits.max_description_length == 1024);
+    CHECK(cfg->limits.max_secret_length == 256);
+    CHECK(cfg->store_path == NULL);
+    CHECK(cfg->n_accounts == 1);
+    if (cfg->n_accounts == 1) {
+        const config_account *a = &cfg->accounts[0];
+        CHECK_STR(a->id, "demo");
+        CHECK(a->n_tokens == 1);
+        CHECK(a->n_tokens == 1 && digest_of(a->tokens[0].digest, "demo-token"));
+        CHECK(a->n_ecosystems == 2);
+        if (a->n_ecosystems == 2) {
+            CHECK_STR(a->ecosystems[0].id, "C5156b8ace57896adb6dae592");
+            CHECK(a->ecosystems[0].deleted == 0);
+            CHECK(a->ecosystems[0].n_server_tokens == 1);
+            CHECK(a->ecosystems[0].n_server_tokens == 1 &&
+                  digest_of(a->ecosystems[0].server_tokens[0].digest, "demo-server-token"));
+            CHECK_STR(a->ecosystems[1].id, "C59b343ae9ca1fbc8287a3196");
+            CHECK(a->ecosystems[1].deleted == 1);
+            CHECK(a->ecosystems[1].n_server_tokens == 0);
+        }
+    }
+    config_destroy(cfg);
+}
+
+static const char full_yaml[] =
+    "server:\n"
+    "  listen:\n"
+    "    - { address: 127.0.0.1, port: 8080 }\n"
+    "    - address: \"::1\"\n"
+    "      port: 8443\n"
+    "      tls: { certificate: /etc/hookgate/cert.pem, key: '/etc/hookgate/key.pem' }\n"
+    "    - address: 0.0.0.0\n"
+    "      port: 65535\n"
+    "  threads: 256\n"
+    "limits:\n"
+    "  max_body_bytes: 67108864\n"
+    "  max_url_length: 1\n"
+    "  max_description_length: 0\n"
+    "  max_secret_length: 65536\n"
+    "store:\n"
+    "  path: /var/lib/hookgate\n"
+    "accounts:\n"
+    "  - id: acme\n"
+    "    tokens: [ acme-token, \"sha256:" HELLO_HEX_UPPER "\" ]\n"
+    "    ecosystems:\n"
+    "      - id: C000000000000000000000001\n"
+    "        server_tokens:\n"
+    "          - srv-1\n"
+    "          - srv-2\n"
+    "        deleted: false\n"
+    "      - { id: Cabcdef0123456789abcdef01, deleted: true, server_tokens: [] }\n"
+    "  - id: \"globex\"\n"
+    "    ecosystems: []\n"
+    "  - id: initech\n"
+    "    tokens: [ \"sha256:" HELLO_HEX "0\" ]\n";
+
+static void test_full(void)
+{
+    /* The last token above is deliberately bad (65 digits); cut it off to get a valid file
+     * that ends with an account whose token list is empty. */
+    char text[sizeof full_yaml];
+    memcpy(text, full_yaml, sizeof full_yaml);
+    char *bad = strstr(text, "    tokens: [ \"sha256:" HELLO_HEX "0");
+    CHECK(bad != NULL);
+    if (bad == NULL)
+        return;
+    EXPECT_ERROR(full_yaml, "t.yaml:30:15: accounts[2].tokens[0]: \"sha256:\" must be followed by 64 hex digits");
+    strcpy(bad, "    tokens: []\n");
+
+    config *cfg = parse_ok(__LINE__, text);
+    if (cfg == NULL)
+        return;
+    CHECK(cfg->n_listeners == 3);
+    CHECK_STR(cfg->listeners[0].address, "127.0.0.1");
+    CHECK(cfg->listeners[0].port == 8080);
+    CHECK(cfg->listeners[0].tls_certificate == NULL && cfg->listeners[0].tls_key == NULL);
+    CHECK_STR(cfg->listeners[1].address, "::1");
+    CHECK(cfg->listeners[1].port == 8443);
+    CHECK_STR(cfg->listeners[1].tls_certificate, "/etc/hookgate/cert.pem");
+    CHECK_STR(cfg->listeners[1].tls_key, "/etc/hookgate/key.pem");
+    CHECK_STR(cfg->listeners[2].address, "0.0.0.0");
+    CHECK(cfg->listeners[2].port == 65535);
+    CHECK(cfg->listeners[2].tls_certificate == NULL);
+    CHECK(cfg->threads == 256);
+    CHECK(cfg->limits.max_body_bytes == 67108864);
+    CHECK(cfg->limits.max_url_length == 1);
+    CHECK(cfg->limits.max_description_length == 0);
+    CHECK(cfg->limits.max_secret_length == 65536);
+    CHECK_STR(cfg->store_path, "/var/lib/hookgate");
+    CHECK(cfg->n_accounts == 3);
+    if (cfg->n_accounts == 3) {
+        const config_account *a = &cfg->accounts[0];
+        CHECK_STR(a->id, "acme");
+        CHECK(a->n_tokens == 2);
+        CHECK(a->n_tokens == 2 && digest_of(a->tokens[0].digest, "acme-token"));
+        /* the "sha256:" form is decoded, not hashed again */
+        CHECK(a->n_tokens == 2 && digest_of(a->tokens[1].digest, "hello"));
+        CHECK(a->n_ecosystems == 2);
+        if (a->n_ecosystems == 2) {
+            CHECK_STR(a->ecosystems[0].id, "C000000000000000000000001");
+            CHECK(a->ecosystems[0].deleted == 0);
+            CHECK(a->ecosystems[0].n_server_tokens == 2);
+            CHECK(a->ecosystems[0].n_server_tokens == 2 &&
+                  digest_of(a->ecosystems[0].server_tokens[0].digest, "srv-1") &&
+                  digest_of(a->ecosystems[0].server_tokens[1].digest, "srv-2"));
+            CHECK_STR(a->ecosystems[1].id, "Cabcdef0123456789abcdef01");
+            CHECK(a->ecosystems[1].deleted == 1);
+            CHECK(a->ecosystems[1].n_server_tokens == 0);
+        }
+        CHECK_STR(cfg->accounts[1].id, "globex");
+        CHECK(cfg->accounts[1].n_tokens == 0 && cfg->accounts[1].n_ecosystems == 0);
+        CHECK_STR(cfg->accounts[2].id, "initech");
+        CHECK(cfg->accounts[2].n_tokens == 0 && cfg->accounts[2].n_ecosystems == 0);
+    }
+    config_destroy(cfg);
+}
+
+/* Lists long enough to move the growing arrays and the duplicate sets several times. */
+static void test_many(void)
+{
+    enum { ACCOUNTS = 40, TOKENS = 100 };
+    size_t cap = 64 * 1024, len = 0, i, j;
+    char *text = malloc(cap);
+    CHECK(text != NULL);
+    if (text == NULL)
+        return;
+    len += (size_t)snprintf(text + len, cap - len, "%saccounts:\n", LISTEN);
+    for (i = 0; i < ACCOUNTS; i++) {
+        len += (size_t)snprintf(text + len, cap - len, "  - id: a%zu\n    tokens:\n", i);
+        for (j = 0; j < TOKENS; j++)
+            len += (size_t)snprintf(text + len, cap - len, "      - t%zu-%zu\n", i, j);
+        len += (size_t)snprintf(text + len, cap - len,
+                                "    ecosystems: [ { id: C%024zx }, { id: C%024zx } ]\n", 2 * i,
+                                2 * i + 1);
+    }
+    CHECK(len < cap);
+    config *cfg = parse_ok(__LINE__, text);
+    if (cfg) {
+        CHECK(cfg->n_accounts == ACCOUNTS);
+        CHECK(cfg->accounts[ACCOUNTS - 1].n_tokens == TOKENS);
+        CHECK(digest_of(cfg->accounts[ACCOUNTS - 1].tokens[TOKENS - 1].digest, "t39-99"));
+        CHECK(cfg->accounts[ACCOUNTS - 1].n_ecosystems == 2);
+        CHECK_STR(cfg->accounts[ACCOUNTS - 1].ecosystems[1].id, "C00000000000000000000004f");
+    }
+    config_destroy(cfg);
+
+    /* the same file plus one token that repeats the very first */
+    len += (size_t)snprintf(text + len, cap - len, "  - id: last\n    tokens: [ t0-0 ]\n");
+    char want[CONFIG_ERROR_MAX];
+    snprintf(want, sizeof want,
+             "t.yaml:%d:15: accounts[%d].tokens[0]: duplicate token (first at line 7, column 9)",
+             3 + 1 + ACCOUNTS * (TOKENS + 3) + 2, ACCOUNTS);
+    expect_error(__LINE__, text, len, want, 0);
+    free(text);
+}
+
+static void test_unknown_keys(void)
+{
+    EXPECT_ERROR(LISTEN "colour: blue\n", "t.yaml:4:1: unknown key \"colour\"");
+    EXPECT_ERROR("server:\n  lisen: []\n", "t.yaml:2:3: server: unknown key \"lisen\"");
+    EXPECT_ERROR("server:\n  listen:\n    - { address: 127.0.0.1, port: 8080, proto: h2 }\n",
+                 "t.yaml:3:41: server.listen[0]: unknown key \"proto\"");
+    EXPECT_ERROR("server:\n  listen:\n    - address: 127.0.0.1\n      port: 8080\n"
+                 "      tls: { certificate: c.pem, key: k.pem, ca: ca.pem }\n",
+                 "t.yaml:5:46: server.listen[0].tls: unknown key \"ca\"");
+    EXPECT_ERROR(LISTEN "limits:\n  max_body: 10\n", "t.yaml:5:3: limits: unknown key \"max_body\"");
+    EXPECT_ERROR(LISTEN "store:\n  dir: /tmp\n", "t.yaml:5:3: store: unknown key \"dir\"");
+    EXPECT_ERROR(ACCOUNT "    name: Acme\n", "t.yaml:6:5: accounts[0]: unknown key \"name\"");
+    EXPECT_ERROR(ACCOUNT "    ecosystems:\n      - { id: C000000000000000000000001, owner: x }\n",
+                 "t.yaml:7:42: accounts[0].ecosystems[0]: unknown key \"owner\"");
+    /* an unknown key is echoed only as printable ASCII and only so far */
+    EXPECT_ERROR(LISTEN "\"a\\tb\\\"c\": 1\n", "t.yaml:4:1: unknown key \"a?b?c\"");
+    EXPECT_ERROR(LISTEN "k123456789012345678901234567890123456789012345678901234567890: 1\n",
+                 "t.yaml:4:1: unknown key \"k12345678901234567890123456789012345678901234567...\"");
+}
+
+static void test_wrong_types(void)
+{
+    EXPECT_ERROR("- server\n", "t.yaml:1:1: expected a mapping, not a list");
+    EXPECT_ERROR("server: 5\n", "t.yaml:1:9: server: expected a mapping, not a scalar");
+    EXPECT_ERROR("server:\n  listen: { address: 127.0.0.1, port: 8080 }\n",
+                 "t.yaml:2:11: server.listen: expected a list, not a mapping");
+    EXPECT_ERROR("server:\n  listen: [ 127.0.0.1 ]\n",
+                 "t.yaml:2:13: server.listen[0]: expected a mapping, not a scalar");
+    EXPECT_ERROR("server:\n  listen:\n    - { address: [ 127.0.0.1 ], port: 8080 }\n",
+                 "t.yaml:3:18: server.listen[0].address: expected a string, not a list");
+    EXPECT_ERROR(LISTEN "  threads: [ 1 ]\n",
+                 "t.yaml:4:12: server.threads: must be an integer between 0 and 256");
+    EXPECT_ERROR(LISTEN "limits: 1\n", "t.yaml:4:9: limits: expected a mapping, not a scalar");
+    EXPECT_ERROR(LISTEN "store:\n", "t.yaml:4:7: store: expected a mapping, not a scalar");
+    EXPECT_ERROR(LISTEN "store:\n  path: ~\n", "t.yaml:5:9: store.path: expected a string, not null");
+    EXPECT_ERROR(LISTEN "store:\n  path: \"\"\n",
+                 "t.yaml:5:9: store.path: must be between 1 and 4096 bytes");
+    EXPECT_ERROR(LISTEN "accounts: { id: acme }\n",
+                 "t.yaml:4:11: accounts: expected a list, not a mapping");
+    EXPECT_ERROR(ACCOUNT "    tokens: abc\n", "t.yaml:6:13: accounts[0].tokens: expected a list, not a scalar");
+    EXPECT_ERROR(ACCOUNT "    tokens: [ { a: b } ]\n",
+                 "t.yaml:6:15: accounts[0].tokens[0]: expected a string, not a mapping");
+    EXPECT_ERROR(LISTEN "{ a: 1 }: 2\n", "t.yaml:4:1: keys must be strings, not a mapping");
+    /* booleans are exactly true or false, unquoted */
+    EXPECT_ERROR(ACCOUNT "    ecosystems: [ { id: C000000000000000000000001, deleted: yes } ]\n",
+                 "t.yaml:6:61: accounts[0].ecosystems[0].deleted: must be true or false");
+    EXPECT_ERROR(ACCOUNT "    ecosystems: [ { id: C000000000000000000000001, deleted: \"true\" } ]\n",
+                 "t.yaml:6:61: accounts[0].ecosystems[0].deleted: must be true or false");
+}
+
+static void test_integers(void)
+{
+    static const char *const bad[] = { "-1", "+1", "1e3", "0x10", "010", "1.5", "\"8080\"",
+                                       "99999999999999999999", "18446744073709551617", "~",
+                                       "0", "65536" };
+    size_t i;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char yaml[256];
+        snprintf(yaml, sizeof yaml, "server:\n  listen:\n    - address: 127.0.0.1\n      port: %s\n",
+                 bad[i]);
+        EXPECT_ERROR(yaml, "t.yaml:4:13: server.listen[0].port: must be an integer between 1 and 65535");
+    }
+    /* an empty value is a null node, which libyaml places just after the colon */
+    EXPECT_ERROR("server:\n  listen:\n    - address: 127.0.0.1\n      port:\n",
+                 "t.yaml:4:12: server.listen[0].port: must be an integer between 1 and 65535");
+    EXPECT_ERROR(LISTEN "limits:\n  max_body_bytes: 67108865\n",
+                 "t.yaml:5:19: limits.max_body_bytes: must be an integer between 1 and 67108864");
+    EXPECT_ERROR(LISTEN "limits:\n  max_body_bytes: 0\n",
+                 "t.yaml:5:19: limits.max_body_bytes: must be an integer between 1 and 67108864");
+    EXPECT_ERROR(LISTEN "limits:\n  max_url_length: 65537\n",
+                 "t.yaml:5:19: limits.max_url_length: must be an integer between 1 and 65536");
+    EXPECT_ERROR(LISTEN "limits:\n  max_description_length: -1\n",
+                 "t.yaml:5:27: limits.max_description_length: must be an integer between 0 and 65536");
+    EXPECT_ERROR(LISTEN "limits:\n  max_secret_length: 65537\n",
+                 "t.yaml:5:22: limits.max_secret_length: must be an integer between 0 and 65536");
+    EXPECT_ERROR(LISTEN "  threads: 257\n",
+                 "t.yaml:4:12: server.threads: must be an integer between 0 and 256");
+}
+
+static void test_listeners(void)
+{
+    EXPECT_ERROR("server:\n  threads: 1\n", "t.yaml:2:3: server: missing key \"listen\"");
+    EXPECT_ERROR("limits: {}\n", "t.yaml:1:1: missing key \"server\"");
+    EXPECT_ERROR("server:\n  listen: []\n", "t.yaml:2:11: server.listen: at least 1 listeners required");
+    EXPECT_ERROR("server:\n  listen:\n    - address: 127.0.0.1\n",
+                 "t.yaml:3:7: server.listen[0]: missing key \"port\"");
+    EXPECT_ERROR("server:\n  listen:\n    - { port: 8080 }\n",
+                 "t.yaml:3:7: server.listen[0]: missing key \"address\"");
+    EXPECT_ERROR("server:\n  listen:\n    - { address: localhost, port: 8080 }\n",
+                 "t.yaml:3:18: server.listen[0].address: must be a numeric IPv4 or IPv6 address");
+    EXPECT_ERROR("server:\n  listen:\n    - { address: \"[::1]\", port: 8080 }\n",
+                 "t.yaml:3:18: server.listen[0].address: must be a numeric IPv4 or IPv6 address");
+    EXPECT_ERROR("server:\n  listen:\n    - { address: 1.2.3.4.5, port: 8080 }\n",
+                 "t.yaml:3:18: server.listen[0].address: must be a numeric IPv4 or IPv6 address");
+    EXPECT_ERROR("server:\n  listen:\n    - { address: \"0000:0000:0000:0000:0000:0000:0000:0000:0000:"
+                 "0000:0000:0000:0000\", port: 8080 }\n",
+                 "t.yaml:3:18: server.listen[0].address: must be a numeric IPv4 or IPv6 address");
+    EXPECT_ERROR("server:\n  listen:\n    - address: 127.0.0.1\n      port: 8080\n      tls: {}\n",
+                 "t.yaml:5:12: server.listen[0].tls: missing key \"certificate\"");
+    EXPECT_ERROR("server:\n  listen:\n    - address: 127.0.0.1\n      port: 8080\n"
+                 "      tls:\n        certificate: c.pem\n",
+                 "t.yaml:6:9: server.listen[0].tls: missing key \"key\"");
+    EXPECT_ERROR("server:\n  listen:\n    - address: 127.0.0.1\n      port: 8080\n      tls:\n",
+                 "t.yaml:5:11: server.listen[0].tls: expected a mapping, not a scalar");
+
+    /* CONFIG_MAX_LISTENERS listeners load; one more does not */
+    char yaml[2048];
+    size_t len = (size_t)snprintf(yaml, sizeof yaml, "server:\n  listen:\n");
+    int i;
+    for (i = 0; i < CONFIG_MAX_LISTENERS; i++)
+        len += (size_t)snprintf(yaml + len, sizeof yaml - len,
+                                "    - { address: 127.0.0.1, port: %d }\n", 8000 + i);
+    config *cfg = parse_ok(__LINE__, yaml);
+    CHECK(cfg && cfg->n_listeners == CONFIG_MAX_LISTENERS && cfg->listeners[15].port == 8015);
+    config_destroy(cfg);
+    snprintf(yaml + len, sizeof yaml - len, "    - { address: ::1, port: 9000 }\n");
+    EXPECT_ERROR(yaml, "t.yaml:19:7: server.listen: more than 16 listeners");
+}
+
+static void test_accounts(void)
+{
+    EXPECT_ERROR(LISTEN "accounts:\n  - tokens: []\n", "t.yaml:5:5: accounts[0]: missing key \"id\"");
+    EXPECT_ERROR(LISTEN "accounts:\n  - id: \"\"\n",
+                 "t.yaml:5:9: accounts[0].id: must be between 1 and 127 bytes");
+    EXPECT_ERROR(LISTEN "accounts:\n  - id: acme\n  - id: beta\n  - id: acme\n",
+                 "t.yaml:7:9: accounts[2].id: duplicate account id \"acme\" (first at line 5, column 9)");
+
+    /* ids of 127 bytes load; 128 do not */
+    char yaml[512], id[CONFIG_ID_MAX + 1];
+    memset(id, 'x', CONFIG_ID_MAX - 1);
+    id[CONFIG_ID_MAX - 1] = '\0';
+    snprintf(yaml, sizeof yaml, LISTEN "accounts:\n  - id: %s\n", id);
+    config *cfg = parse_ok(__LINE__, yaml);
+    CHECK(cfg && strcmp(cfg->accounts[0].id, id) == 0);
+    config_destroy(cfg);
+    snprintf(yaml, sizeof yaml, LISTEN "accounts:\n  - id: %sx\n", id);
+    EXPECT_ERROR(yaml, "t.yaml:5:9: accounts[0].id: must be between 1 and 127 bytes");
+}
+
+static void test_ecosystems(void)
+{
+    EXPECT_ERROR(ACCOUNT "    ecosystems: [ { deleted: true } ]\n",
+                 "t.yaml:6:19: accounts[0].ecosystems[0]: missing key \"id\"");
+    static const char *const bad[] = {
+        "C5156B8ACE57896ADB6DAE592", /* uppercase */
+        "C5156b8ace57896adb6dae59",  /* 23 digits */
+        "C5156b8ace57896adb6dae5920", /* 25 digits */
+        "c5156b8ace57896adb6dae592", /* lowercase C */
+        "X5156b8ace57896adb6dae592",
+        "C5156b8ace57896adb6dae59g",
+    };
+    size_t i;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char yaml[256];
+        snprintf(yaml, sizeof yaml, ACCOUNT "    ecosystems:\n      - id: %s\n", bad[i]);
+        EXPECT_ERROR(yaml, "t.yaml:7:13: accounts[0].ecosystems[0].id: must be \"C\" followed by "
+                           "24 lowercase hex digits");
+    }
+    /* unique across the whole file, not just one account */
+    EXPECT_ERROR(ACCOUNT "    ecosystems: [ { id: C5156b8ace57896adb6dae592 } ]\n"
+                         "  - id: beta\n"
+                         "    ecosystems:\n"
+                         "      - { id: C000000000000000000000001 }\n"
+                         "      - { id: C5156b8ace57896adb6dae592 }\n",
+                 "t.yaml:10:15: accounts[1].ecosystems[1].id: duplicate ecosystem id "
+                 "\"C5156b8ace57896adb6dae592\" (first at line 6, column 25)");
+}
+
+/* Token errors name the place, never the token: none of them may quote the text. */
+static void expect_token_error(int line, const char *tokens, const char *want, const char *secret)
+{
+    char yaml[CONFIG_ERROR_MAX + 8192], err[CONFIG_ERROR_MAX];
+    snprintf(yaml, sizeof yaml, ACCOUNT "    tokens: [ %s ]\n", tokens);
+    expect_error(line, yaml, strlen(yaml), want, 0);
+    config *cfg = config_parse("t.yaml", yaml, strlen(yaml), err);
+    CHECK(cfg == NULL && strstr(err, secret) == NULL);
+}
+
+static void test_tokens(void)
+{
+    expect_token_error(__LINE__, "\"open sesame\"",
+                       "t.yaml:6:15: accounts[0].tokens[0]: must not contain whitespace", "sesame");
+    expect_token_error(__LINE__, "ok, \"open\\tsesame\"",
+                       "t.yaml:6:19: accounts[0].tokens[1]: must not contain control characters",
+                       "sesame");
+    expect_token_error(__LINE__, "\"\"", "t.yaml:6:15: accounts[0].tokens[0]: must be between 1 "
+                                         "and 4096 bytes", "\"\"");
+    expect_token_error(__LINE__, "~", "t.yaml:6:15: accounts[0].tokens[0]: expected a string, not null",
+                       "~");
+    expect_token_error(__LINE__, "\"sha256:" HELLO_HEX_UPPER "zz\"",
+                       "t.yaml:6:15: accounts[0].tokens[0]: \"sha256:\" must be followed by 64 hex digits",
+                       HELLO_HEX_UPPER);
+    expect_token_error(__LINE__, "\"sha256:gcf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\"",
+                       "t.yaml:6:15: accounts[0].tokens[0]: \"sha256:\" must be followed by 64 hex digits",
+                       "gcf24dba");
+    /* the same token twice, once as text and once as its digest */
+    expect_token_error(__LINE__, "hello, other, \"sha256:" HELLO_HEX "\"",
+                       "t.yaml:6:29: accounts[0].tokens[2]: duplicate token (first at line 6, column 15)",
+                       HELLO_HEX);
+    /* an account token that repeats a server token elsewhere in the file */
+    EXPECT_ERROR(ACCOUNT "    ecosystems:\n      - { id: C000000000000000000000001, server_tokens: [ s3cret ] }\n"
+                         "  - id: beta\n    tokens:\n      - s3cret\n",
+                 "t.yaml:10:9: accounts[1].tokens[0]: duplicate token (first at line 7, column 59)");
+
+    /* 4096 bytes load; 4097 do not */
+    char token[4098], yaml[4200];
+    memset(token, 'k', 4096);
+    token[4096] = '\0';
+    snprintf(yaml, sizeof yaml, ACCOUNT "    tokens: [ %s ]\n", token);
+    config *cfg = parse_ok(__LINE__, yaml);
+    CHECK(cfg && cfg->accounts[0].n_tokens == 1 && digest_of(cfg->accounts[0].tokens[0].digest, token));
+    config_destroy(cfg);
+    strcat(token, "k");
+    expect_token_error(__LINE__, token, "t.yaml:6:15: accounts[0].tokens[0]: must be between 1 and "
+                                        "4096 bytes", "kkkkkkkk");
+}
+
+static void test_yaml(void)
+{
+    EXPECT_ERROR("", "t.yaml:1:1: the document is empty");
+    EXPECT_ERROR("# nothing here\n\n", "t.yaml:3:1: the document is empty");
+    EXPECT_ERROR("---\n", "t.yaml:2:1: the document is empty");
+    EXPECT_ERROR(LISTEN "  threads: 1\n  threads: 2\n", "t.yaml:5:3: server: duplicate key \"threads\"");
+    EXPECT_ERROR(LISTEN "limits: {}\nlimits: {}\n", "t.yaml:5:1: duplicate key \"limits\"");
+    EXPECT_ERROR_PREFIX("server:\n  listen: [ { address: 127.0.0.1, port: 8080 }\n", "t.yaml:3:1: ");
+    EXPECT_ERROR_PREFIX(LISTEN "   threads: 1\n", "t.yaml:4:4: did not find expected key");
+    EXPECT_ERROR_PREFIX(LISTEN "limits: {max_body_bytes: 1\n", "t.yaml:5:1: did not find expected ',' or '}'");
+    EXPECT_ERROR_PREFIX(LISTEN "\tthreads: 1\n", "t.yaml:4:1: found character that cannot start any token");
+    EXPECT_ERROR(LISTEN "---\nserver: {}\n", "t.yaml:4:1: only one document is allowed");
+    EXPECT_ERROR("server:\n  listen: &l [ *l ]\n", "t.yaml:2:11: server.listen: anchors are not supported");
+    EXPECT_ERROR("server:\n  listen: *l\n", "t.yaml:2:11: server.listen: aliases are not supported");
+    EXPECT_ERROR(LISTEN "  threads: !!int 1\n", "t.yaml:4:12: server.threads: tags are not supported");
+    /* invalid UTF-8 and a NUL byte: reader errors, placed by their byte offset */
+    EXPECT_ERROR_PREFIX(LISTEN "store: { path: \"\xff\" }\n", "t.yaml:4:17: ");
+    expect_error(__LINE__, LISTEN "# a\0b\n", sizeof LISTEN + 5, "t.yaml:4:4: control characters are not allowed", 0);
+}
+
+static void test_size(void)
+{
+    char err[CONFIG_ERROR_MAX];
+    char *text = malloc(FILE_MAX + 1);
+    CHECK(text != NULL);
+    if (text == NULL)
+        return;
+    /* a valid file padded with a comment to exactly the cap loads */
+    memset(text, '#', FILE_MAX + 1);
+    memcpy(text, LISTEN, strlen(LISTEN));
+    text[FILE_MAX - 1] = '\n';
+    config *cfg = config_parse("t.yaml", text, FILE_MAX, err);
+    CHECK(cfg != NULL);
+    config_destroy(cfg);
+    cfg = config_parse("t.yaml", text, FILE_MAX + 1, err);
+    CHECK(cfg == NULL);
+    CHECK_STR(err, "t.yaml: file is larger than 1048576 bytes");
+    free(text);
+}
+
+static int write_file(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL)
+        return -1;
+    size_t n = fwrite(text, 1, len, f);
+    return fclose(f) == 0 && n == len ? 0 : -1;
+}
+
+static void test_load(void)
+{
+    char err[CONFIG_ERROR_MAX], dir[] = "/tmp/test_config.XXXXXX", path[64];
+    config *cfg;
+
+    cfg = config_load("/nonexistent/hookgate.yaml", err);
+    CHECK(cfg == NULL);
+    CHECK_STR(err, "/nonexistent/hookgate.yaml: No such file or directory");
+
+    CHECK(mkdtemp(dir) != NULL);
+    cfg = config_load(dir, err);
+    CHECK(cfg == NULL);
+    CHECK(strncmp(err, dir, strlen(dir)) == 0 && strcmp(err + strlen(dir), ": Is a directory") == 0);
+
+    snprintf(path, sizeof path, "%s/good.yaml", dir);
+    CHECK(write_file(path, LISTEN "  threads: 3\n", strlen(LISTEN) + 13) == 0);
+    cfg = config_load(path, err);
+    CHECK(cfg != NULL && cfg->threads == 3 && cfg->listeners[0].port == 8080);
+    config_destroy(cfg);
+    CHECK(unlink(path) == 0);
+
+    /* errors name the file as given */
+    snprintf(path, sizeof path, "%s/bad.yaml", dir);
+    CHECK(write_file(path, LISTEN "  threads: x\n", strlen(LISTEN) + 13) == 0);
+    cfg = config_load(path, err);
+    CHECK(cfg == NULL);
+    char want[CONFIG_ERROR_MAX];
+    snprintf(want, sizeof want, "%s:4:12: server.threads: must be an integer between 0 and 256", path);
+    CHECK_STR(err, want);
+    CHECK(unlink(path) == 0);
+
+    snprintf(path, sizeof path, "%s/big.yaml", dir);
+    char *text = malloc(FILE_MAX + 1);
+    CHECK(text != NULL);
+    if (text) {
+        memset(text, '\n', FILE_MAX + 1);
+        memcpy(text, LISTEN, strlen(LISTEN));
+        CHECK(write_file(path, text, FILE_MAX + 1) == 0);
+        cfg = config_load(path, err);
+        CHECK(cfg == NULL);
+        snprintf(want, sizeof want, "%s: file is larger than 1048576 bytes", path);
+        CHECK_STR(err, want);
+        free(text);
+    }
+    CHECK(unlink(path) == 0);
+    CHECK(rmdir(dir) == 0);
+
+    config_destroy(NULL);
+}
+
+int main(void)
+{
+    test_default();
+    test_full();
+    test_many();
+    test_unknown_keys();
+    test_wrong_types();
+    test_integers();
+    test_listeners();
+    test_accounts();
+    test_ecosystems();
+    test_tokens();
+    test_yaml();
+    test_size();
+    test_load();
+    return test_exit_code();
+}

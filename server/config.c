@@ -58,12 +58,11 @@ static size_t seen_slot(const seen_set *s, const uint8_t key[CONFIG_TOKEN_DIGEST
 
 /* Adds key, first seen at mark. Returns 0 when added, 1 when already present (*prior then
  * points at the first occurrence), -1 when out of memory. */
-static int seen_add(seen_set *s, const uint8_t key[CONFIG_TOKEN_DIGEST_LEN], yaml_mark_t mark,
-                    const seen_entry **prior)
+static int seen_add(seen_set *s, const uint8_t key[CONFIG_TOKEN_DIGEST_LEN], yaml_mark_t mark, const seen_entry **prior)
 {
     if (2 * (s->n + 1) > s->cap) { /* keep the load at most one half */
         size_t cap = s->cap ? 2 * s->cap : 64, i;
-        seen_set grown = { calloc(cap, sizeof(seen_entry)), cap, s->n };
+        seen_set grown = {calloc(cap, sizeof(seen_entry)), cap, s->n};
         if (grown.slots == NULL)
             return -1;
         for (i = 0; i < s->cap; i++)
@@ -89,13 +88,13 @@ static int seen_add(seen_set *s, const uint8_t key[CONFIG_TOKEN_DIGEST_LEN], yam
 
 typedef struct parse {
     yaml_parser_t yaml;
-    yaml_event_t event;   /* the current event, owned while have_event */
+    yaml_event_t event; /* the current event, owned while have_event */
     int have_event;
-    int pending;          /* the current event was pushed back: next() returns it again */
-    const char *name;     /* file name for messages */
-    const char *text;     /* the input, to place reader errors that carry only an offset */
+    int pending;      /* the current event was pushed back: next() returns it again */
+    const char *name; /* file name for messages */
+    const char *text; /* the input, to place reader errors that carry only an offset */
     size_t len;
-    char *err;            /* CONFIG_ERROR_MAX bytes; the first error is kept */
+    char *err;                       /* CONFIG_ERROR_MAX bytes; the first error is kept */
     char path[CONFIG_PATH_TEXT_MAX]; /* the node being read, e.g. "server.listen[0].port" */
     size_t path_len;
     seen_set tokens, accounts, ecosystems;
@@ -104,15 +103,14 @@ typedef struct parse {
 
 /* Records "name:line:column: path: message" (path left out at the top level). Returns -1 so
  * that callers can write `return fail(...)`. */
-static int fail(parse *p, yaml_mark_t mark, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static int fail(parse *p, yaml_mark_t mark, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int fail(parse *p, yaml_mark_t mark, const char *fmt, ...)
 {
     if (p->err[0] != '\0')
         return -1;
-    int n = snprintf(p->err, CONFIG_ERROR_MAX, "%s:%zu:%zu: %s%s", p->name, mark.line + 1,
-                     mark.column + 1, p->path, p->path_len ? ": " : "");
+    int n = snprintf(p->err, CONFIG_ERROR_MAX, "%s:%zu:%zu: %s%s", p->name, mark.line + 1, mark.column + 1, p->path,
+                     p->path_len ? ": " : "");
     if (n < 0 || n >= CONFIG_ERROR_MAX)
         return -1;
     va_list ap;
@@ -154,8 +152,8 @@ static int fail_syntax(parse *p)
         }
     }
     if (y->context)
-        return fail(p, mark, "%s (%s at line %zu, column %zu)", problem, y->context,
-                    y->context_mark.line + 1, y->context_mark.column + 1);
+        return fail(p, mark, "%s (%s at line %zu, column %zu)", problem, y->context, y->context_mark.line + 1,
+                    y->context_mark.column + 1);
     return fail(p, mark, "%s", problem);
 }
 
@@ -254,7 +252,7 @@ static const char *event_kind(const yaml_event_t *e)
 /* YAML's spellings of null, which in a plain (unquoted) scalar mean "no value". */
 static int is_plain_null(const yaml_event_t *e)
 {
-    static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
     size_t i;
     if (e->type != YAML_SCALAR_EVENT || e->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return 0;
@@ -292,8 +290,7 @@ static int read_string(parse *p, const char **value, size_t *len)
  * no hex, and no leading zero (YAML 1.1 reads 010 as octal, so we refuse to guess). Quoted
  * numbers ("8080") are refused too: quotes make a string, and a config that says what it
  * means is worth the strictness. At most 19 digits, so the value cannot overflow. */
-static int read_uint(parse *p, unsigned long long min, unsigned long long max,
-                     unsigned long long *out)
+static int read_uint(parse *p, unsigned long long min, unsigned long long max, unsigned long long *out)
 {
     if (next(p))
         return -1;
@@ -354,18 +351,27 @@ typedef struct field {
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 /* Table rows. FIELD_UINT_ records the member's width, which read_field honours (2, 4 or 8). */
-#define FIELD_UINT_(k, req, type, member, lo, hi)                                             \
-    { .key = k, .required = req, .kind = FIELD_UINT, .offset = offsetof(type, member),     \
-      .size = sizeof(((type *)0)->member), .min = lo, .max = hi }
-#define FIELD_BOOL_(k, type, member)                                                          \
-    { .key = k, .kind = FIELD_BOOL, .offset = offsetof(type, member) }
-#define FIELD_PATH_(k, req, type, member)                                                     \
-    { .key = k, .required = req, .kind = FIELD_PATH, .offset = offsetof(type, member) }
-#define FIELD_MAPPING_(k, req, off, table)                                                    \
-    { .key = k, .required = req, .kind = FIELD_MAPPING, .offset = off, .fields = table,     \
-      .n_fields = COUNT(table) }
-#define FIELD_CUSTOM_(k, req, fn)                                                             \
-    { .key = k, .required = req, .kind = FIELD_CUSTOM, .custom = fn }
+#define FIELD_UINT_(k, req, type, member, lo, hi)                                                                      \
+    {                                                                                                                  \
+        .key = k, .required = req, .kind = FIELD_UINT, .offset = offsetof(type, member),                               \
+        .size = sizeof(((type *)0)->member), .min = lo, .max = hi                                                      \
+    }
+#define FIELD_BOOL_(k, type, member)                                                                                   \
+    {                                                                                                                  \
+        .key = k, .kind = FIELD_BOOL, .offset = offsetof(type, member)                                                 \
+    }
+#define FIELD_PATH_(k, req, type, member)                                                                              \
+    {                                                                                                                  \
+        .key = k, .required = req, .kind = FIELD_PATH, .offset = offsetof(type, member)                                \
+    }
+#define FIELD_MAPPING_(k, req, off, table)                                                                             \
+    {                                                                                                                  \
+        .key = k, .required = req, .kind = FIELD_MAPPING, .offset = off, .fields = table, .n_fields = COUNT(table)     \
+    }
+#define FIELD_CUSTOM_(k, req, fn)                                                                                      \
+    {                                                                                                                  \
+        .key = k, .required = req, .kind = FIELD_CUSTOM, .custom = fn                                                  \
+    }
 
 static int read_field(parse *p, const field *f, char *target);
 
@@ -490,7 +496,7 @@ static int read_list(parse *p, size_t min, size_t max, const char *what,
         if (p->event.type == YAML_SEQUENCE_END_EVENT)
             break;
         if (n == max)
-            return fail(p, p->event.start_mark, "more than %zu %s", max, what);
+            return fail(p, p->event.start_mark, "must have between %zu and %zu %s", min, max, what);
         push_back(p);
         size_t saved = path_push_index(p, n);
         int rc = item(p, target, n);
@@ -499,7 +505,7 @@ static int read_list(parse *p, size_t min, size_t max, const char *what,
             return -1;
     }
     if (n < min)
-        return fail(p, start, "at least %zu %s required", min, what);
+        return fail(p, start, "must have between %zu and %zu %s", min, max, what);
     return 0;
 }
 
@@ -519,6 +525,8 @@ static void *array_reserve(void *array, size_t n, size_t size)
 
 /* --- the schema ------------------------------------------------------------------------- */
 
+/* Numeric only: the listener binds what it is given, with no resolver in the way. (In a flow
+ * mapping an IPv6 address must be quoted, "::1", or YAML reads its colons as structure.) */
 static int read_address(parse *p, void *target)
 {
     config_listener *l = target;
@@ -527,8 +535,7 @@ static int read_address(parse *p, void *target)
     unsigned char addr[sizeof(struct in6_addr)];
     if (read_string(p, &s, &len))
         return -1;
-    if (len >= sizeof l->address ||
-        (inet_pton(AF_INET, s, addr) != 1 && inet_pton(AF_INET6, s, addr) != 1))
+    if (len >= sizeof l->address || (inet_pton(AF_INET, s, addr) != 1 && inet_pton(AF_INET6, s, addr) != 1))
         return fail(p, p->event.start_mark, "must be a numeric IPv4 or IPv6 address");
     memcpy(l->address, s, len + 1);
     return 0;
@@ -548,7 +555,7 @@ static const field listener_fields[] = {
 static int read_listener(parse *p, void *target, size_t index)
 {
     config *cfg = target;
-    cfg->n_listeners = index + 1;
+    cfg->n_listeners = index + 1; /* counted before it is filled, so destroy frees its parts */
     return read_mapping(p, listener_fields, COUNT(listener_fields), &cfg->listeners[index]);
 }
 
@@ -626,8 +633,7 @@ static int read_token(parse *p, void *target, size_t index)
     case -1:
         return fail_memory(p);
     case 1:
-        return fail(p, mark, "duplicate token (first at line %zu, column %zu)", prior->line + 1,
-                    prior->column + 1);
+        return fail(p, mark, "duplicate token (first at line %zu, column %zu)", prior->line + 1, prior->column + 1);
     }
     config_token *grown = array_reserve(*list->tokens, *list->n, sizeof **list->tokens);
     if (grown == NULL)
@@ -638,8 +644,7 @@ static int read_token(parse *p, void *target, size_t index)
 }
 
 /* Adds an id to a uniqueness set (by its digest, so that every set holds 32-byte keys). */
-static int check_unique(parse *p, seen_set *set, const char *what, const char *id, size_t len,
-                        yaml_mark_t mark)
+static int check_unique(parse *p, seen_set *set, const char *what, const char *id, size_t len, yaml_mark_t mark)
 {
     uint8_t digest[CONFIG_TOKEN_DIGEST_LEN];
     const seen_entry *prior;
@@ -648,8 +653,8 @@ static int check_unique(parse *p, seen_set *set, const char *what, const char *i
     case -1:
         return fail_memory(p);
     case 1:
-        return fail(p, mark, "duplicate %s \"%.*s\" (first at line %zu, column %zu)", what,
-                    (int)len, id, prior->line + 1, prior->column + 1);
+        return fail(p, mark, "duplicate %s \"%.*s\" (first at line %zu, column %zu)", what, (int)len, id,
+                    prior->line + 1, prior->column + 1);
     }
     return 0;
 }
@@ -675,7 +680,7 @@ static int read_ecosystem_id(parse *p, void *target)
 static int read_server_tokens(parse *p, void *target)
 {
     config_ecosystem *eco = target;
-    token_list list = { &eco->server_tokens, &eco->n_server_tokens };
+    token_list list = {&eco->server_tokens, &eco->n_server_tokens};
     return read_list(p, 0, SIZE_MAX, "tokens", read_token, &list);
 }
 
@@ -715,7 +720,7 @@ static int read_account_id(parse *p, void *target)
 static int read_account_tokens(parse *p, void *target)
 {
     config_account *a = target;
-    token_list list = { &a->tokens, &a->n_tokens };
+    token_list list = {&a->tokens, &a->n_tokens};
     return read_list(p, 0, SIZE_MAX, "tokens", read_token, &list);
 }
 

@@ -11,7 +11,7 @@
 #include "config.h"
 #include "error.h"
 
-#define AUTH_MAX_TOKEN_LEN 4096   /* bytes of a presented token */
+#define AUTH_MAX_TOKEN_LEN 4096 /* bytes of a presented token */
 
 typedef enum auth_kind {
     AUTH_ACCOUNT, /* acts on every ecosystem of its account */

@@ -18,9 +18,9 @@
 
 #include "schema.h"
 
-#define NAME_MAX_LEN 128           /* bytes of a JSON field name we compare against */
-#define PATH_MAX_LEN 256           /* bytes of a path while decoding; error.h truncates further */
-#define FIELDS_MAX 256             /* fields per message the decoder tracks */
+#define NAME_MAX_LEN 128                       /* bytes of a JSON field name we compare against */
+#define PATH_MAX_LEN 256                       /* bytes of a path while decoding; error.h truncates further */
+#define FIELDS_MAX 256                         /* fields per message the decoder tracks */
 #define TIMESTAMP_MIN_SECONDS (-62135596800LL) /* 0001-01-01T00:00:00Z */
 #define TIMESTAMP_MAX_SECONDS 253402300799LL   /* 9999-12-31T23:59:59Z */
 
@@ -50,7 +50,7 @@ static int is_timestamp(const ProtobufCFieldDescriptor *f)
 typedef struct decoder {
     ProtobufCAllocator *alloc;
     error *err;
-    unsigned order;    /* field number of the top-level field being decoded */
+    unsigned order; /* field number of the top-level field being decoded */
     int oom;
 } decoder;
 
@@ -440,8 +440,8 @@ static ProtobufCMessage *decode_message(decoder *d, const ProtobufCMessageDescri
         if (f == NULL) {
             /* "[ a, b ]": collect while it fits; a longer list ends in "..." */
             if (unknown_len < sizeof(unknown)) {
-                int n = snprintf(unknown + unknown_len, sizeof(unknown) - unknown_len, "%s%s",
-                                 unknown_len ? ", " : "", key);
+                int n = snprintf(unknown + unknown_len, sizeof(unknown) - unknown_len, "%s%s", unknown_len ? ", " : "",
+                                 key);
                 unknown_len += n > 0 ? (size_t)n : 0;
             }
             continue;
@@ -481,8 +481,8 @@ ProtobufCMessage *codec_json_decode(const ProtobufCMessageDescriptor *desc, cons
     if (root == NULL) {
         error_set(err, ERROR_INVALID_BODY, "unreadable JSON");
         err->n_params = 0;
-        error_add_param(err, ERROR_IN_BODY, 0, "body", "invalid JSON at line %d, column %d: %s", jerr.line,
-                        jerr.column, jerr.text);
+        error_add_param(err, ERROR_IN_BODY, 0, "body", "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
+                        jerr.text);
         return NULL;
     }
     ProtobufCMessage *msg = codec_json_decode_object(desc, root, alloc, err);

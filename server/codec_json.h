@@ -16,7 +16,7 @@
 
 #include "error.h"
 
-#define CODEC_JSON_MAX_DEPTH 32   /* nesting of objects and arrays a decode accepts */
+#define CODEC_JSON_MAX_DEPTH 32 /* nesting of objects and arrays a decode accepts */
 
 /* Decodes `json` (len bytes, need not be NUL-terminated) into a new message of type desc,
  * allocated with alloc (NULL = protobuf-c's default; free with

@@ -11,7 +11,7 @@
 
 #include "error.h"
 
-#define CODEC_QUERY_MAX_PARAMS 32   /* parameters a query may carry */
+#define CODEC_QUERY_MAX_PARAMS 32 /* parameters a query may carry */
 
 /* Decodes query (len bytes, without the '?') into a new message of type desc, allocated
  * with alloc (NULL = malloc). Problems go into err with location ERROR_IN_QUERY; the

@@ -9,13 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_ERROR_MAX 512         /* bytes of an error message, NUL included */
-#define CONFIG_ADDRESS_MAX 64        /* bytes of a listen address, NUL included */
+#define CONFIG_ERROR_MAX 512  /* bytes of an error message, NUL included */
+#define CONFIG_ADDRESS_MAX 64 /* bytes of a listen address, NUL included */
 #define CONFIG_MAX_LISTENERS 16
 #define CONFIG_MAX_THREADS 256
-#define CONFIG_TOKEN_DIGEST_LEN 32   /* SHA-256 */
-#define CONFIG_ID_MAX 128            /* bytes of an account id, NUL included */
-#define CONFIG_ECOSYSTEM_ID_LEN 25   /* "C" + 24 lowercase hex digits */
+#define CONFIG_TOKEN_DIGEST_LEN 32 /* SHA-256 */
+#define CONFIG_ID_MAX 128          /* bytes of an account id, NUL included */
+#define CONFIG_ECOSYSTEM_ID_LEN 25 /* "C" + 24 lowercase hex digits */
 
 typedef struct config_listener {
     char address[CONFIG_ADDRESS_MAX]; /* numeric IPv4 or IPv6 address */
@@ -25,10 +25,10 @@ typedef struct config_listener {
 } config_listener;
 
 typedef struct config_limits {
-    size_t max_body_bytes;          /* request body, 1..64 MiB (default 65536) */
-    size_t max_url_length;          /* webhook url bytes, 1..65536 (default 2048) */
-    size_t max_description_length;  /* description bytes, 0..65536 (default 1024) */
-    size_t max_secret_length;       /* secret bytes, 0..65536 (default 256) */
+    size_t max_body_bytes;         /* request body, 1..64 MiB (default 65536) */
+    size_t max_url_length;         /* webhook url bytes, 1..65536 (default 2048) */
+    size_t max_description_length; /* description bytes, 0..65536 (default 1024) */
+    size_t max_secret_length;      /* secret bytes, 0..65536 (default 256) */
 } config_limits;
 
 typedef struct config_token {
@@ -37,14 +37,14 @@ typedef struct config_token {
 
 typedef struct config_ecosystem {
     char id[CONFIG_ECOSYSTEM_ID_LEN + 1];
-    int deleted;                    /* 1 when marked `deleted: true` */
+    int deleted; /* 1 when marked `deleted: true` */
     config_token *server_tokens;
     size_t n_server_tokens;
 } config_ecosystem;
 
 typedef struct config_account {
     char id[CONFIG_ID_MAX];
-    config_token *tokens;           /* account tokens */
+    config_token *tokens; /* account tokens */
     size_t n_tokens;
     config_ecosystem *ecosystems;
     size_t n_ecosystems;
@@ -52,10 +52,10 @@ typedef struct config_account {
 
 typedef struct config {
     config_listener listeners[CONFIG_MAX_LISTENERS];
-    size_t n_listeners;             /* >= 1 */
-    unsigned threads;               /* 0 = one per CPU, else 1..CONFIG_MAX_THREADS */
+    size_t n_listeners; /* >= 1 */
+    unsigned threads;   /* 0 = one per CPU, else 1..CONFIG_MAX_THREADS */
     config_limits limits;
-    char *store_path;               /* NULL = memory only */
+    char *store_path; /* NULL = memory only */
     config_account *accounts;
     size_t n_accounts;
 } config;

@@ -60,8 +60,7 @@ int core_create_webhook(core *c, const auth_principal *who, const schema_create_
     return 0;
 }
 
-int core_get_webhook(core *c, const auth_principal *who, const schema_get_request *req, core_webhook *out,
-                     error *err)
+int core_get_webhook(core *c, const auth_principal *who, const schema_get_request *req, core_webhook *out, error *err)
 {
     validate_get_request(req, err);
     if (validation_result(err) != 0)

@@ -38,8 +38,7 @@ int core_create_webhook(core *c, const auth_principal *who, const schema_create_
                         error *err);
 
 /* Reads one webhook; ERROR_NOT_FOUND when absent or outside who's ecosystems. */
-int core_get_webhook(core *c, const auth_principal *who, const schema_get_request *req, core_webhook *out,
-                     error *err);
+int core_get_webhook(core *c, const auth_principal *who, const schema_get_request *req, core_webhook *out, error *err);
 
 /* Lists an ecosystem's webhooks, oldest first, into out (its items allocated with alloc,
  * NULL = malloc; free with core_list_free when alloc is NULL). */

@@ -11,9 +11,9 @@
 
 #include "schema.h"
 
-#define ERROR_MAX_PARAMS 16        /* problems kept per request; more are counted, not kept */
-#define ERROR_PATH_MAX 64          /* bytes of a parameter path, NUL included */
-#define ERROR_MESSAGE_MAX 256      /* bytes of a message or reason, NUL included */
+#define ERROR_MAX_PARAMS 16   /* problems kept per request; more are counted, not kept */
+#define ERROR_PATH_MAX 64     /* bytes of a parameter path, NUL included */
+#define ERROR_MESSAGE_MAX 256 /* bytes of a message or reason, NUL included */
 
 typedef enum error_kind {
     ERROR_NONE = 0,
@@ -34,7 +34,7 @@ typedef enum error_in { ERROR_IN_UNSET = 0, ERROR_IN_BODY, ERROR_IN_QUERY, ERROR
 
 /* Problems sort by `order`: a field's number in the schema, so errors come out in schema
  * field order whichever layer found them. */
-#define ERROR_ORDER_ADDITIONAL (1u << 30) /* after every field: field numbers are < 2^29 */
+#define ERROR_ORDER_ADDITIONAL (1u << 30)              /* after every field: field numbers are < 2^29 */
 #define ERROR_ORDER_QUERY (ERROR_ORDER_ADDITIONAL + 1) /* query problems of a body request */
 
 typedef struct error_param {
@@ -46,7 +46,7 @@ typedef struct error_param {
 
 typedef struct error {
     error_kind kind;
-    char reason[ERROR_MESSAGE_MAX];     /* text for 401/403/404/413/500/503 */
+    char reason[ERROR_MESSAGE_MAX]; /* text for 401/403/404/413/500/503 */
     size_t n_params;
     error_param params[ERROR_MAX_PARAMS];
 } error;
@@ -54,10 +54,10 @@ typedef struct error {
 /* How one error kind shows on each protocol. */
 typedef struct error_mapping {
     int http_status;
-    const char *http_reason;   /* HTTP reason phrase */
-    const char *error_type;    /* Droplit errorType, or NULL when the body is plain text */
-    const char *connect_code;  /* Connect protocol code */
-    int grpc_status;           /* gRPC status code */
+    const char *http_reason;  /* HTTP reason phrase */
+    const char *error_type;   /* Droplit errorType, or NULL when the body is plain text */
+    const char *connect_code; /* Connect protocol code */
+    int grpc_status;          /* gRPC status code */
 } error_mapping;
 
 /* Resets err to ERROR_NONE with no params. */

@@ -8,7 +8,6 @@
 
 #include "codec_json.h"
 #include "codec_query.h"
-#include "validate.h"
 
 #define HTTP_ENTITY_HEADROOM (1024 * 1024) /* bytes h2o buffers past our limit to answer 413 */
 
@@ -31,8 +30,8 @@ static void access_log(h2o_req_t *req, size_t bytes)
     double ms = (now.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1e3 +
                 (now.tv_usec - req->timestamps.request_begin_at.tv_usec) / 1e3;
     fprintf(stderr, "access %.*s %.*s %d %zu %.3fms HTTP/%d.%d\n", (int)req->method.len, req->method.base,
-            (int)req->path_normalized.len, req->path_normalized.base, req->res.status, bytes, ms,
-            req->version >> 8, req->version & 0xff);
+            (int)req->path_normalized.len, req->path_normalized.base, req->res.status, bytes, ms, req->version >> 8,
+            req->version & 0xff);
 }
 
 static void respond(h2o_req_t *req, int status, const char *reason, const char *content_type, const char *body,
@@ -81,8 +80,8 @@ static void respond_webhook(h2o_req_t *req, int status, const char *reason, cons
     if (status == 201) {
         char location[64];
         int n = snprintf(location, sizeof(location), "/api/webhooks/%s", w->id_hex);
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, h2o_strdup(&req->pool, location, n).base,
-                       n);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
+                       h2o_strdup(&req->pool, location, n).base, n);
     }
     respond_message(req, status, reason, &w->msg.base);
 }
@@ -143,17 +142,11 @@ static void create_webhook(http_handler *h, h2o_req_t *req)
     auth_principal who;
     error_clear(&err);
     if (authenticate(h, req, &who, &err) != 0)
-        {
-            respond_error(req, &err);
-            return;
-        }
+        goto fail;
     size_t limit = h->core->cfg->limits.max_body_bytes;
     if (req->entity.len > limit) {
         error_set(&err, ERROR_TOO_LARGE, "Request body exceeds the limit of %zu bytes.", limit);
-        {
-            respond_error(req, &err);
-            return;
-        }
+        goto fail;
     }
     h2o_iovec_t query = query_of(req);
     codec_query_reject(query.base, query.len, &err);
@@ -166,20 +159,17 @@ static void create_webhook(http_handler *h, h2o_req_t *req)
         body = (schema_create_request *)codec_json_decode(&schema_create_request_descriptor, req->entity.base,
                                                           req->entity.len, &alloc, &err);
         if (body == NULL)
-            {
-            respond_error(req, &err);
-            return;
-        }
+            goto fail;
     }
     core_webhook w;
     int rc = core_create_webhook(h->core, &who, body, &w, &err);
     error_set_default_in(&err, ERROR_IN_BODY);
     if (rc != 0)
-        {
-            respond_error(req, &err);
-            return;
-        }
+        goto fail;
     respond_webhook(req, 201, "Created", &w);
+    return;
+fail:
+    respond_error(req, &err);
 }
 
 static void list_webhooks(http_handler *h, h2o_req_t *req)
@@ -188,28 +178,22 @@ static void list_webhooks(http_handler *h, h2o_req_t *req)
     auth_principal who;
     error_clear(&err);
     if (authenticate(h, req, &who, &err) != 0)
-        {
-            respond_error(req, &err);
-            return;
-        }
+        goto fail;
     h2o_iovec_t query = query_of(req);
     ProtobufCAllocator alloc = {pool_alloc, pool_free, &req->pool};
     schema_list_request *lr =
         (schema_list_request *)codec_query_decode(&schema_list_request_descriptor, query.base, query.len, &alloc, &err);
     if (lr == NULL)
-        {
-            respond_error(req, &err);
-            return;
-        }
+        goto fail;
     schema_list_response out;
     int rc = core_list_webhooks(h->core, &who, lr, &alloc, &out, &err);
     error_set_default_in(&err, ERROR_IN_QUERY);
     if (rc != 0)
-        {
-            respond_error(req, &err);
-            return;
-        }
+        goto fail;
     respond_message(req, 200, "OK", &out.base);
+    return;
+fail:
+    respond_error(req, &err);
 }
 
 static void get_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
@@ -218,32 +202,20 @@ static void get_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
     auth_principal who;
     error_clear(&err);
     if (authenticate(h, req, &who, &err) != 0)
-        {
-            respond_error(req, &err);
-            return;
-        }
+        goto fail;
     h2o_iovec_t query = query_of(req);
     schema_get_request gr = DROPLIT__WEBHOOKS__V1__GET_WEBHOOK_REQUEST__INIT;
     gr.id = h2o_strdup(&req->pool, id.base, id.len).base;
+    codec_query_reject(query.base, query.len, &err);
     core_webhook w;
-    if (codec_query_reject(query.base, query.len, &err)) {
-        /* report the id too, as the core would, so one answer lists every problem */
-        validate_get_request(&gr, &err);
-        error_set_default_in(&err, ERROR_IN_PATH);
-        error_sort_params(&err);
-        {
-            respond_error(req, &err);
-            return;
-        }
-    }
     int rc = core_get_webhook(h->core, &who, &gr, &w, &err);
     error_set_default_in(&err, ERROR_IN_PATH);
     if (rc != 0)
-        {
-            respond_error(req, &err);
-            return;
-        }
+        goto fail;
     respond_webhook(req, 200, "OK", &w);
+    return;
+fail:
+    respond_error(req, &err);
 }
 
 static int is_method(h2o_req_t *req, const char *method)

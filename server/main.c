@@ -12,22 +12,21 @@
 #include "server.h"
 #include "store.h"
 
-static const char usage[] =
-    "Usage: hookgate [--config FILE]\n"
-    "       hookgate --check-config FILE\n"
-    "       hookgate --print-default-config | --help | --version\n"
-    "\n"
-    "A gateway for Droplit's webhooks API (POST/GET /api/webhooks).\n"
-    "\n"
-    "  -c, --config FILE        serve with this YAML configuration; without it, the\n"
-    "                           embedded default (config/hookgate.yaml: 127.0.0.1:8080)\n"
-    "      --check-config FILE  validate FILE; exit 0, or 1 with file:line:column: reason\n"
-    "      --print-default-config\n"
-    "                           print the embedded default configuration\n"
-    "  -h, --help               this text\n"
-    "  -V, --version            the version\n"
-    "\n"
-    "Stops gracefully on SIGTERM or SIGINT. Logs, one line per request, go to stderr.\n";
+static const char usage[] = "Usage: hookgate [--config FILE]\n"
+                            "       hookgate --check-config FILE\n"
+                            "       hookgate --print-default-config | --help | --version\n"
+                            "\n"
+                            "A gateway for Droplit's webhooks API (POST/GET /api/webhooks).\n"
+                            "\n"
+                            "  -c, --config FILE        serve with this YAML configuration; without it, the\n"
+                            "                           embedded default (config/hookgate.yaml: 127.0.0.1:8080)\n"
+                            "      --check-config FILE  validate FILE; exit 0, or 1 with file:line:column: reason\n"
+                            "      --print-default-config\n"
+                            "                           print the embedded default configuration\n"
+                            "  -h, --help               this text\n"
+                            "  -V, --version            the version\n"
+                            "\n"
+                            "Stops gracefully on SIGTERM or SIGINT. Logs, one line per request, go to stderr.\n";
 
 enum { OPT_CHECK = 256, OPT_PRINT_DEFAULT };
 
@@ -78,9 +77,9 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    config *cfg = config_path != NULL ? config_load(config_path, err)
-                                      : config_parse("(default config)", config_default_yaml,
-                                                     config_default_yaml_len, err);
+    config *cfg = config_path != NULL
+                      ? config_load(config_path, err)
+                      : config_parse("(default config)", config_default_yaml, config_default_yaml_len, err);
     if (cfg == NULL) {
         fprintf(stderr, "hookgate: %s\n", err);
         return 1;

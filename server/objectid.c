@@ -66,6 +66,5 @@ int objectid_from_hex(const char *hex, size_t len, objectid *out)
 
 uint32_t objectid_seconds(const objectid *id)
 {
-    return (uint32_t)id->bytes[0] << 24 | (uint32_t)id->bytes[1] << 16 | (uint32_t)id->bytes[2] << 8 |
-           id->bytes[3];
+    return (uint32_t)id->bytes[0] << 24 | (uint32_t)id->bytes[1] << 16 | (uint32_t)id->bytes[2] << 8 | id->bytes[3];
 }

@@ -24,7 +24,7 @@
 #include "http.h"
 
 #define SERVER_BACKLOG 1024
-#define SERVER_ACCEPT_BATCH 16            /* connections accepted per readiness event */
+#define SERVER_ACCEPT_BATCH 16              /* connections accepted per readiness event */
 #define SERVER_HTTP2_GOAWAY_TIMEOUT_MS 2000 /* after GOAWAY, force-close HTTP/2 connections */
 
 typedef struct listener {
@@ -210,8 +210,8 @@ static void print_listeners(const config *cfg, size_t n_threads)
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         const config_listener *l = &cfg->listeners[i];
         int v6 = strchr(l->address, ':') != NULL;
-        fprintf(stderr, "hookgate: listening on %s://%s%s%s:%u\n", l->tls_certificate ? "https" : "http",
-                v6 ? "[" : "", l->address, v6 ? "]" : "", l->port);
+        fprintf(stderr, "hookgate: listening on %s://%s%s%s:%u\n", l->tls_certificate ? "https" : "http", v6 ? "[" : "",
+                l->address, v6 ? "]" : "", l->port);
     }
     fprintf(stderr, "hookgate: %zu event loop thread(s)\n", n_threads);
 }

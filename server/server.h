@@ -10,7 +10,7 @@
 #include "config.h"
 #include "core.h"
 
-#define SERVER_STOP_DEADLINE_MS 3500   /* longest a stop waits for open connections */
+#define SERVER_STOP_DEADLINE_MS 3500 /* longest a stop waits for open connections */
 
 /* Serves until SIGTERM or SIGINT. The caller must have blocked those signals (and SIGPIPE
  * ignored) before any thread starts. Returns 0 after a clean stop, -1 (with a message on

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STORE_INITIAL_SLOTS 1024   /* power of two */
+#define STORE_INITIAL_SLOTS 1024 /* power of two */
 
 typedef struct ecosystem_list {
     char *name;
@@ -18,9 +18,9 @@ typedef struct ecosystem_list {
 
 struct store {
     pthread_rwlock_t lock;
-    store_webhook **by_id;        /* slots; NULL = empty; never deleted, so no tombstones */
+    store_webhook **by_id; /* slots; NULL = empty; never deleted, so no tombstones */
     size_t id_slots, n;
-    ecosystem_list *ecosystems;   /* slots; name NULL = empty */
+    ecosystem_list *ecosystems; /* slots; name NULL = empty */
     size_t eco_slots, n_ecosystems;
 };
 
@@ -193,8 +193,8 @@ const store_webhook *store_get(store *s, const objectid *id)
     return r;
 }
 
-int store_each_in_ecosystem(store *s, const char *ecosystem_id,
-                            int (*visit)(const store_webhook *w, void *ctx), void *ctx)
+int store_each_in_ecosystem(store *s, const char *ecosystem_id, int (*visit)(const store_webhook *w, void *ctx),
+                            void *ctx)
 {
     int ret = 0;
     pthread_rwlock_rdlock(&s->lock);

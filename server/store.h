@@ -14,9 +14,9 @@
 
 typedef struct store_webhook {
     objectid id;
-    int64_t created_ms;         /* Unix time in milliseconds */
+    int64_t created_ms; /* Unix time in milliseconds */
     int disabled;
-    const char *ecosystem_id;   /* never NULL; "" allowed for the optional strings */
+    const char *ecosystem_id; /* never NULL; "" allowed for the optional strings */
     const char *url;
     const char *secret;
     const char *description;
@@ -41,8 +41,8 @@ const store_webhook *store_get(store *s, const objectid *id);
 /* Calls visit(record, ctx) for each webhook of the ecosystem, oldest first, while holding a
  * read lock: visit must not call back into the store. Stops early and returns the non-zero
  * value visit returns; else returns 0. */
-int store_each_in_ecosystem(store *s, const char *ecosystem_id,
-                            int (*visit)(const store_webhook *w, void *ctx), void *ctx);
+int store_each_in_ecosystem(store *s, const char *ecosystem_id, int (*visit)(const store_webhook *w, void *ctx),
+                            void *ctx);
 
 /* How many webhooks are stored. */
 size_t store_count(store *s);

@@ -64,8 +64,8 @@ int validate_is_webhook_url(const char *s, size_t max_len)
     const char *error_pos;
     if (uriParseSingleUriExA(&uri, s, s + len, &error_pos) != URI_SUCCESS)
         return 0;
-    int ok = (range_equals(&uri.scheme, "http") || range_equals(&uri.scheme, "https")) &&
-             uri.hostText.first != NULL && uri.hostText.afterLast > uri.hostText.first;
+    int ok = (range_equals(&uri.scheme, "http") || range_equals(&uri.scheme, "https")) && uri.hostText.first != NULL &&
+             uri.hostText.afterLast > uri.hostText.first;
     uriFreeUriMembersA(&uri);
     return ok;
 }

@@ -7,15 +7,16 @@
 
 /* The single mapping table: one row per kind, every protocol's rendering side by side. */
 static const error_mapping mappings[ERROR_KIND_COUNT] = {
-    [ERROR_NONE] = {200, "OK", NULL, NULL, 0},
-    [ERROR_INVALID_PARAMS] = {400, "Bad Request", "InvalidParams", "invalid_argument", 3},
-    [ERROR_INVALID_BODY] = {400, "Bad Request", "InvalidBody", "invalid_argument", 3},
-    [ERROR_UNAUTHENTICATED] = {401, "Unauthorized", NULL, "unauthenticated", 16},
-    [ERROR_PERMISSION_DENIED] = {403, "Forbidden", NULL, "permission_denied", 7},
-    [ERROR_NOT_FOUND] = {404, "Not Found", NULL, "not_found", 5},
-    [ERROR_TOO_LARGE] = {413, "Payload Too Large", NULL, "resource_exhausted", 8},
-    [ERROR_UNAVAILABLE] = {503, "Service Unavailable", NULL, "unavailable", 14},
-    [ERROR_INTERNAL] = {500, "Internal Server Error", NULL, "internal", 13},
+    [ERROR_NONE] = {200, "OK", "", 0, "", 200, 0},
+    [ERROR_INVALID_PARAMS] = {400, "Bad Request", "InvalidParams", 0, "invalid_argument", 400, 3},
+    [ERROR_INVALID_BODY] = {400, "Bad Request", "InvalidBody", 0, "invalid_argument", 400, 3},
+    [ERROR_UNAUTHENTICATED] = {401, "Unauthorized", "Unauthenticated", 1, "unauthenticated", 401, 16},
+    [ERROR_PERMISSION_DENIED] = {403, "Forbidden", "PermissionDenied", 1, "permission_denied", 403, 7},
+    [ERROR_NOT_FOUND] = {404, "Not Found", "NotFound", 1, "not_found", 404, 5},
+    [ERROR_TOO_LARGE] = {413, "Payload Too Large", "PayloadTooLarge", 1, "resource_exhausted", 429, 8},
+    [ERROR_UNAVAILABLE] = {503, "Service Unavailable", "Unavailable", 1, "unavailable", 503, 14},
+    [ERROR_UNIMPLEMENTED] = {501, "Not Implemented", "Unimplemented", 1, "unimplemented", 501, 12},
+    [ERROR_INTERNAL] = {500, "Internal Server Error", "Internal", 1, "internal", 500, 13},
 };
 
 void error_clear(error *err)
@@ -101,17 +102,23 @@ const char *error_in_name(error_in in)
 void error_to_response(const error *err, error_response *r)
 {
     schema_error_response init = DROPLIT__WEBHOOKS__V1__ERROR_RESPONSE__INIT;
-    const char *type = error_mapping_of(err->kind)->error_type;
+    schema_param_error param_init = DROPLIT__WEBHOOKS__V1__PARAM_ERROR__INIT;
     r->msg = init;
-    r->msg.error_type = (char *)(type != NULL ? type : "");
-    r->msg.n_errors = err->n_params;
+    r->msg.error_type = (char *)error_mapping_of(err->kind)->error_type;
     r->msg.errors = r->ptrs;
+    if (err->n_params == 0) {
+        r->params[0] = param_init;
+        r->params[0].message = (char *)err->reason;
+        r->ptrs[0] = &r->params[0];
+        r->msg.n_errors = 1;
+        return;
+    }
     for (size_t i = 0; i < err->n_params; i++) {
-        schema_param_error p = DROPLIT__WEBHOOKS__V1__PARAM_ERROR__INIT;
-        p.in = (char *)error_in_name(err->params[i].in);
-        p.path = (char *)err->params[i].path;
-        p.message = (char *)err->params[i].message;
-        r->params[i] = p;
+        r->params[i] = param_init;
+        r->params[i].in = (char *)error_in_name(err->params[i].in);
+        r->params[i].path = (char *)err->params[i].path;
+        r->params[i].message = (char *)err->params[i].message;
         r->ptrs[i] = &r->params[i];
     }
+    r->msg.n_errors = err->n_params;
 }

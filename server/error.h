@@ -24,6 +24,7 @@ typedef enum error_kind {
     ERROR_NOT_FOUND,         /* 404: reason names what does not exist */
     ERROR_TOO_LARGE,         /* 413: a request over a configured limit */
     ERROR_UNAVAILABLE,       /* 503: the store cannot take writes now */
+    ERROR_UNIMPLEMENTED,     /* an RPC method or feature this server does not have */
     ERROR_INTERNAL,          /* 500: a bug or resource exhaustion; reason says which */
     ERROR_KIND_COUNT
 } error_kind;
@@ -55,8 +56,10 @@ typedef struct error {
 typedef struct error_mapping {
     int http_status;
     const char *http_reason;  /* HTTP reason phrase */
-    const char *error_type;   /* Droplit errorType, or NULL when the body is plain text */
+    const char *error_type;   /* ErrorResponse.error_type (Droplit's errorType for 400s) */
+    int rest_plain_text;      /* JSON REST answers with the reason as text/plain, as Droplit does */
     const char *connect_code; /* Connect protocol code */
+    int connect_status;       /* the HTTP status the Connect protocol gives that code */
     int grpc_status;          /* gRPC status code */
 } error_mapping;
 
@@ -93,7 +96,8 @@ typedef struct error_response {
     schema_param_error *ptrs[ERROR_MAX_PARAMS];
 } error_response;
 
-/* Fills r->msg from err (errorType from the mapping table, one entry per param). */
+/* Fills r->msg from err: errorType from the mapping table and one entry per param; a kind
+ * without params gets one entry carrying the reason. */
 void error_to_response(const error *err, error_response *r);
 
 /* "body", "query", "path", or "" for ERROR_IN_UNSET. */

@@ -6,6 +6,7 @@
 #define HOOKGATE_SCHEMA_H
 
 #include "droplit/webhooks/v1/webhooks.pb-c.h"
+#include "google/protobuf/any.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
 
 typedef Droplit__Webhooks__V1__CreateWebhookRequest schema_create_request;
@@ -15,7 +16,9 @@ typedef Droplit__Webhooks__V1__ListWebhooksRequest schema_list_request;
 typedef Droplit__Webhooks__V1__ListWebhooksResponse schema_list_response;
 typedef Droplit__Webhooks__V1__ParamError schema_param_error;
 typedef Droplit__Webhooks__V1__ErrorResponse schema_error_response;
+typedef Droplit__Webhooks__V1__RpcStatus schema_rpc_status;
 typedef Google__Protobuf__Timestamp schema_timestamp;
+typedef Google__Protobuf__Any schema_any;
 
 #define schema_create_request_descriptor droplit__webhooks__v1__create_webhook_request__descriptor
 #define schema_webhook_descriptor droplit__webhooks__v1__webhook__descriptor
@@ -24,6 +27,7 @@ typedef Google__Protobuf__Timestamp schema_timestamp;
 #define schema_list_response_descriptor droplit__webhooks__v1__list_webhooks_response__descriptor
 #define schema_param_error_descriptor droplit__webhooks__v1__param_error__descriptor
 #define schema_error_response_descriptor droplit__webhooks__v1__error_response__descriptor
+#define schema_rpc_status_descriptor droplit__webhooks__v1__rpc_status__descriptor
 #define schema_timestamp_descriptor google__protobuf__timestamp__descriptor
 
 #endif

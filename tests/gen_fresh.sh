@@ -3,7 +3,7 @@
 set -eu
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-tests/gen_schema.sh "$tmp"
+proto/generate.sh "$tmp"
 if ! diff -r "$tmp" gen; then
   echo "gen/ is stale: run 'cmake --build build --target gen' and commit gen/" >&2
   exit 1

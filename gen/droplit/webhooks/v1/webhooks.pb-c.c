@@ -322,6 +322,51 @@ void   droplit__webhooks__v1__error_response__free_unpacked
   assert(message->base.descriptor == &droplit__webhooks__v1__error_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   droplit__webhooks__v1__rpc_status__init
+                     (Droplit__Webhooks__V1__RpcStatus         *message)
+{
+  static const Droplit__Webhooks__V1__RpcStatus init_value = DROPLIT__WEBHOOKS__V1__RPC_STATUS__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__rpc_status__get_packed_size
+                     (const Droplit__Webhooks__V1__RpcStatus *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__rpc_status__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__rpc_status__pack
+                     (const Droplit__Webhooks__V1__RpcStatus *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__rpc_status__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__rpc_status__pack_to_buffer
+                     (const Droplit__Webhooks__V1__RpcStatus *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__rpc_status__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__RpcStatus *
+       droplit__webhooks__v1__rpc_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__RpcStatus *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__rpc_status__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__rpc_status__free_unpacked
+                     (Droplit__Webhooks__V1__RpcStatus *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__rpc_status__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor droplit__webhooks__v1__create_webhook_request__field_descriptors[4] =
 {
   {
@@ -729,6 +774,70 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__error_response__descript
   droplit__webhooks__v1__error_response__field_indices_by_name,
   1,  droplit__webhooks__v1__error_response__number_ranges,
   (ProtobufCMessageInit) droplit__webhooks__v1__error_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__rpc_status__field_descriptors[3] =
+{
+  {
+    "code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__RpcStatus, code),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__RpcStatus, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "details",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Droplit__Webhooks__V1__RpcStatus, n_details),
+    offsetof(Droplit__Webhooks__V1__RpcStatus, details),
+    &google__protobuf__any__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__rpc_status__field_indices_by_name[] = {
+  0,   /* field[0] = code */
+  2,   /* field[2] = details */
+  1,   /* field[1] = message */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__rpc_status__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__rpc_status__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.RpcStatus",
+  "RpcStatus",
+  "Droplit__Webhooks__V1__RpcStatus",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__RpcStatus),
+  3,
+  droplit__webhooks__v1__rpc_status__field_descriptors,
+  droplit__webhooks__v1__rpc_status__field_indices_by_name,
+  1,  droplit__webhooks__v1__rpc_status__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__rpc_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCMethodDescriptor droplit__webhooks__v1__webhook_service__method_descriptors[3] =

@@ -1,0 +1,123 @@
+/* codec_proto: see codec_proto.h. */
+#include "codec_proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int codec_proto_is_text(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = s[i];
+        size_t n;
+        uint32_t cp;
+        if (c == 0)
+            return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 1, cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2, cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3, cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (i + n >= len) /* truncated sequence */
+            return 0;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        /* overlong forms, surrogates and values past U+10FFFF are not UTF-8 */
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+/* Reads a varint at *p (< end); -1 when truncated or longer than 10 bytes. */
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Walks the wire form of a desc message and checks its string fields (recursing into
+ * message fields). Malformed framing is left to protobuf_c_message_unpack to reject. */
+static const char *check_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *p, const uint8_t *end,
+                                 int depth)
+{
+    if (depth > CODEC_PROTO_MAX_DEPTH)
+        return "is nested too deeply";
+    while (p < end) {
+        uint64_t key, len;
+        if (read_varint(&p, end, &key) != 0)
+            return NULL;
+        switch (key & 7) {
+        case 0:
+            if (read_varint(&p, end, &len) != 0)
+                return NULL;
+            continue;
+        case 1:
+            p += 8;
+            continue;
+        case 5:
+            p += 4;
+            continue;
+        case 2:
+            break;
+        default:
+            return NULL;
+        }
+        if (read_varint(&p, end, &len) != 0 || len > (uint64_t)(end - p))
+            return NULL;
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(desc, (unsigned)(key >> 3));
+        if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING && !codec_proto_is_text(p, len))
+            return "has a string that is not UTF-8 text (or contains NUL)";
+        if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+            const char *why = check_strings(f->descriptor, p, p + len, depth + 1);
+            if (why != NULL)
+                return why;
+        }
+        p += len;
+    }
+    return NULL;
+}
+
+ProtobufCMessage *codec_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
+                                     ProtobufCAllocator *alloc, error *err)
+{
+    const char *why = check_strings(desc, data, data + len, 0);
+    ProtobufCMessage *msg = why == NULL ? protobuf_c_message_unpack(desc, alloc, len, data) : NULL;
+    if (msg == NULL) {
+        error_set(err, ERROR_INVALID_BODY, "unreadable protobuf");
+        err->n_params = 0;
+        error_add_param(err, ERROR_IN_BODY, 0, "body", "%s %s", desc->name,
+                        why != NULL ? why : "cannot be decoded from these bytes");
+    }
+    return msg;
+}
+
+uint8_t *codec_proto_encode(const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = alloc != NULL ? alloc->alloc(alloc->allocator_data, n ? n : 1) : malloc(n ? n : 1);
+    if (buf == NULL)
+        return NULL;
+    *len = protobuf_c_message_pack(msg, buf);
+    return buf;
+}

@@ -1,0 +1,217 @@
+/* http_rest: see http_rest.h. */
+#include "http_rest.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "codec_json.h"
+#include "codec_proto.h"
+#include "codec_query.h"
+#include "rpc.h"
+
+#define MEDIA_JSON "application/json"
+#define MEDIA_PROTO "application/x-protobuf"
+#define MEDIA_PROTO_ALT "application/protobuf"
+
+/* How one exchange is rendered: Droplit's JSON (errors of some kinds as text), or the
+ * schema's binary messages (every error an ErrorResponse). */
+typedef enum rest_format { REST_JSON, REST_PROTO } rest_format;
+
+static int is_proto(h2o_iovec_t media)
+{
+    return http_media_type_is(media, MEDIA_PROTO) || http_media_type_is(media, MEDIA_PROTO_ALT);
+}
+
+/* Reads ask for binary with Accept (any listed type; q-values are not weighed). */
+static rest_format accepted_format(h2o_req_t *req)
+{
+    h2o_iovec_t accept = http_header(req, H2O_TOKEN_ACCEPT);
+    for (size_t i = 0; i < accept.len;) {
+        size_t end = i;
+        while (end < accept.len && accept.base[end] != ',')
+            end++;
+        while (i < end && accept.base[i] == ' ')
+            i++;
+        if (is_proto(h2o_iovec_init(accept.base + i, end - i)))
+            return REST_PROTO;
+        i = end + 1;
+    }
+    return REST_JSON;
+}
+
+static void respond_message(h2o_req_t *req, rest_format format, int status, const char *reason,
+                            const ProtobufCMessage *msg)
+{
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    size_t len;
+    uint8_t *body = rpc_encode(format == REST_PROTO ? RPC_CODEC_PROTO : RPC_CODEC_JSON, msg, &alloc, &len);
+    if (body == NULL)
+        http_respond_text(req, 500, "Internal Server Error", "Out of memory.");
+    else
+        http_respond(req, status, reason, format == REST_PROTO ? MEDIA_PROTO : MEDIA_JSON, body, len);
+}
+
+static void respond_error(h2o_req_t *req, rest_format format, const error *err)
+{
+    const error_mapping *m = error_mapping_of(err->kind);
+    if (format == REST_JSON && m->rest_plain_text) {
+        http_respond_text(req, m->http_status, m->http_reason, err->reason);
+        return;
+    }
+    error_response r;
+    error_to_response(err, &r);
+    respond_message(req, format, m->http_status, m->http_reason, &r.msg.base);
+}
+
+static void respond_webhook(h2o_req_t *req, rest_format format, int status, const char *reason, const core_webhook *w)
+{
+    if (status == 201) {
+        char location[64];
+        int n = snprintf(location, sizeof(location), "/api/webhooks/%s", w->id_hex);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
+                       h2o_strdup(&req->pool, location, n).base, n);
+    }
+    respond_message(req, format, status, reason, &w->msg.base);
+}
+
+static int authenticate(http_handler *h, h2o_req_t *req, auth_principal *who, error *err)
+{
+    h2o_iovec_t token = http_header(req, H2O_TOKEN_AUTHORIZATION);
+    return auth_authenticate(h->core->cfg, token.base, token.len, who, err);
+}
+
+/* ---- routes -------------------------------------------------------------------------- */
+
+static void create_webhook(http_handler *h, h2o_req_t *req)
+{
+    error err;
+    auth_principal who;
+    h2o_iovec_t content_type = http_header(req, H2O_TOKEN_CONTENT_TYPE);
+    rest_format format = is_proto(content_type) ? REST_PROTO : REST_JSON;
+    error_clear(&err);
+    if (authenticate(h, req, &who, &err) != 0)
+        goto fail;
+    size_t limit = h->core->cfg->limits.max_body_bytes;
+    if (req->entity.len > limit) {
+        error_set(&err, ERROR_TOO_LARGE, "Request body exceeds the limit of %zu bytes.", limit);
+        goto fail;
+    }
+    h2o_iovec_t query = http_query(req);
+    codec_query_reject(query.base, query.len, &err);
+
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    schema_create_request empty = DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT;
+    const schema_create_request *body = &empty;
+    if (format == REST_PROTO) {
+        body = (schema_create_request *)codec_proto_decode(
+            &schema_create_request_descriptor, (const uint8_t *)req->entity.base, req->entity.len, &alloc, &err);
+    } else if (http_media_type_is(content_type, MEDIA_JSON) && req->entity.len > 0) {
+        /* a body not declared JSON is not read: Droplit then reports both required fields */
+        body = (schema_create_request *)codec_json_decode(&schema_create_request_descriptor, req->entity.base,
+                                                          req->entity.len, &alloc, &err);
+    }
+    if (body == NULL)
+        goto fail;
+    core_webhook w;
+    int rc = core_create_webhook(h->core, &who, body, &w, &err);
+    error_set_default_in(&err, ERROR_IN_BODY);
+    if (rc != 0)
+        goto fail;
+    respond_webhook(req, format, 201, "Created", &w);
+    return;
+fail:
+    respond_error(req, format, &err);
+}
+
+static void list_webhooks(http_handler *h, h2o_req_t *req)
+{
+    error err;
+    auth_principal who;
+    rest_format format = accepted_format(req);
+    error_clear(&err);
+    if (authenticate(h, req, &who, &err) != 0)
+        goto fail;
+    h2o_iovec_t query = http_query(req);
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    schema_list_request *lr =
+        (schema_list_request *)codec_query_decode(&schema_list_request_descriptor, query.base, query.len, &alloc, &err);
+    if (lr == NULL)
+        goto fail;
+    schema_list_response out;
+    int rc = core_list_webhooks(h->core, &who, lr, &alloc, &out, &err);
+    error_set_default_in(&err, ERROR_IN_QUERY);
+    if (rc != 0)
+        goto fail;
+    respond_message(req, format, 200, "OK", &out.base);
+    return;
+fail:
+    respond_error(req, format, &err);
+}
+
+static void get_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
+{
+    error err;
+    auth_principal who;
+    rest_format format = accepted_format(req);
+    error_clear(&err);
+    if (authenticate(h, req, &who, &err) != 0)
+        goto fail;
+    h2o_iovec_t query = http_query(req);
+    schema_get_request gr = DROPLIT__WEBHOOKS__V1__GET_WEBHOOK_REQUEST__INIT;
+    gr.id = h2o_strdup(&req->pool, id.base, id.len).base;
+    codec_query_reject(query.base, query.len, &err);
+    core_webhook w;
+    int rc = core_get_webhook(h->core, &who, &gr, &w, &err);
+    error_set_default_in(&err, ERROR_IN_PATH);
+    if (rc != 0)
+        goto fail;
+    respond_webhook(req, format, 200, "OK", &w);
+    return;
+fail:
+    respond_error(req, format, &err);
+}
+
+static int is_method(h2o_req_t *req, const char *method)
+{
+    return h2o_memis(req->method.base, req->method.len, method, strlen(method));
+}
+
+int http_rest_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    http_handler *h = (http_handler *)self;
+    h2o_iovec_t path = req->path_normalized;
+    static const char collection[] = "/api/webhooks";
+    const size_t n = sizeof(collection) - 1;
+
+    if (h2o_memis(path.base, path.len, H2O_STRLIT("/healthz"))) {
+        if (!is_method(req, "GET") && !is_method(req, "HEAD"))
+            http_respond_method_not_allowed(req, "GET, HEAD");
+        else
+            http_respond_text(req, 200, "OK", "ok\n");
+        return 0;
+    }
+    if (path.len > 3 && memcmp(path.base, "/v0/", 4) == 0)
+        path.base += 3, path.len -= 3; /* /v0/api/... is an alias of /api/... */
+
+    if (path.len < n || memcmp(path.base, collection, n) != 0 || (path.len > n && path.base[n] != '/')) {
+        http_respond_text(req, 404, "Not Found", "Not found.");
+        return 0;
+    }
+    if (path.len == n || path.len == n + 1) {
+        if (is_method(req, "POST"))
+            create_webhook(h, req);
+        else if (is_method(req, "GET"))
+            list_webhooks(h, req);
+        else
+            http_respond_method_not_allowed(req, "GET, POST");
+        return 0;
+    }
+    h2o_iovec_t id = h2o_iovec_init(path.base + n + 1, path.len - n - 1);
+    if (memchr(id.base, '/', id.len) != NULL)
+        http_respond_text(req, 404, "Not Found", "Not found.");
+    else if (is_method(req, "GET"))
+        get_webhook(h, req, id);
+    else
+        http_respond_method_not_allowed(req, "GET");
+    return 0;
+}

@@ -1,0 +1,192 @@
+/* http_rpc: see http_rpc.h.
+ *
+ * Both protocols end in rpc_handle; this file only unwraps their framing and renders
+ * results and errors their way (kinds map to Connect and gRPC codes in error.c's table). */
+#include "http_rpc.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "codec_grpc.h"
+#include "rpc.h"
+
+#define SERVICE_PREFIX "/droplit.webhooks.v1.WebhookService"
+#define MEDIA_GRPC_WEB "application/grpc-web+proto"
+#define MEDIA_GRPC_WEB_TEXT "application/grpc-web-text+proto"
+
+const char *http_rpc_path_prefix(void)
+{
+    return SERVICE_PREFIX;
+}
+
+/* ---- Connect (unary) ----------------------------------------------------------------- */
+
+/* {"code","message","details":[{"type","value"}]}: the detail is the binary ErrorResponse,
+ * so Connect clients see every parameter problem, not just a summary. */
+static void connect_respond_error(h2o_req_t *req, const error *err)
+{
+    const error_mapping *m = error_mapping_of(err->kind);
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    char message[ERROR_MESSAGE_MAX * 2];
+    size_t detail_len, value_len;
+    rpc_error_message(err, message, sizeof(message));
+    uint8_t *detail = rpc_error_response_encode(err, &alloc, &detail_len);
+    char *value = detail != NULL ? codec_grpc_base64_encode(&alloc, detail, detail_len, 0, &value_len) : NULL;
+    json_t *body = json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "code", m->connect_code, "message", message, "details",
+                             "type", RPC_ERROR_RESPONSE_TYPE, "value", value != NULL ? value : "");
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        http_respond_text(req, 500, "Internal Server Error", "Out of memory.");
+        return;
+    }
+    http_respond(req, m->connect_status, m->http_reason, "application/json", text, strlen(text));
+    free(text);
+}
+
+static void serve_connect(http_handler *h, h2o_req_t *req, const ProtobufCMethodDescriptor *method, rpc_codec codec,
+                          const char *content_type)
+{
+    error err;
+    error_clear(&err);
+    h2o_iovec_t encoding = http_header(req, H2O_TOKEN_CONTENT_ENCODING);
+    size_t limit = h->core->cfg->limits.max_body_bytes;
+    if (method == NULL) {
+        error_set(&err, ERROR_UNIMPLEMENTED, "Unknown method %.*s.", (int)req->path_normalized.len,
+                  req->path_normalized.base);
+        goto fail;
+    }
+    if (encoding.len > 0 && !h2o_memis(encoding.base, encoding.len, H2O_STRLIT("identity"))) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCEPT_ENCODING, NULL, H2O_STRLIT("identity"));
+        error_set(&err, ERROR_UNIMPLEMENTED, "Compression %.*s is not supported.", (int)encoding.len, encoding.base);
+        goto fail;
+    }
+    if (req->entity.len > limit) {
+        error_set(&err, ERROR_TOO_LARGE, "Request body exceeds the limit of %zu bytes.", limit);
+        goto fail;
+    }
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    h2o_iovec_t token = http_header(req, H2O_TOKEN_AUTHORIZATION);
+    rpc_result result;
+    if (rpc_handle(h->core, method, codec, token.base, token.len, (const uint8_t *)req->entity.base, req->entity.len,
+                   &alloc, &result, &err) != 0)
+        goto fail;
+    size_t len;
+    uint8_t *body = rpc_encode(codec, result.msg, &alloc, &len);
+    if (body == NULL) {
+        error_set(&err, ERROR_INTERNAL, "Out of memory.");
+        goto fail;
+    }
+    http_respond(req, 200, "OK", content_type, body, len);
+    return;
+fail:
+    connect_respond_error(req, &err);
+}
+
+/* ---- gRPC-Web ------------------------------------------------------------------------ */
+
+/* Sends [data frame] + trailer frame, base64 as a whole for -text. Errors ride in the
+ * trailer frame (HTTP status 200), as gRPC-Web has no HTTP trailers to put them in. */
+static void grpc_web_respond(h2o_req_t *req, int text, const uint8_t *msg, size_t msg_len, const error *err)
+{
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    codec_grpc_status st;
+    codec_grpc_status_make(err, &alloc, &st);
+    size_t tcap = sizeof(st.message) + st.details_len + 96;
+    char *trailer = h2o_mem_alloc_pool(&req->pool, tcap);
+    int tlen = snprintf(trailer, tcap, "grpc-status: %d\r\ngrpc-message: %s\r\n", st.code, st.message);
+    if (st.details_len > 0)
+        tlen += snprintf(trailer + tlen, tcap - (size_t)tlen, "grpc-status-details-bin: %s\r\n", st.details);
+
+    size_t total = (msg != NULL ? CODEC_GRPC_FRAME_HEADER + msg_len : 0) + CODEC_GRPC_FRAME_HEADER + (size_t)tlen;
+    uint8_t *body = h2o_mem_alloc_pool(&req->pool, total), *p = body;
+    if (msg != NULL) {
+        codec_grpc_frame_header(p, 0, msg_len);
+        memcpy(p + CODEC_GRPC_FRAME_HEADER, msg, msg_len);
+        p += CODEC_GRPC_FRAME_HEADER + msg_len;
+    }
+    codec_grpc_frame_header(p, CODEC_GRPC_FLAG_TRAILER, (size_t)tlen);
+    memcpy(p + CODEC_GRPC_FRAME_HEADER, trailer, (size_t)tlen);
+    if (!text) {
+        http_respond(req, 200, "OK", MEDIA_GRPC_WEB, body, total);
+        return;
+    }
+    size_t b64_len;
+    char *b64 = codec_grpc_base64_encode(&alloc, body, total, 1, &b64_len);
+    http_respond(req, 200, "OK", MEDIA_GRPC_WEB_TEXT, b64, b64_len);
+}
+
+static void serve_grpc_web(http_handler *h, h2o_req_t *req, const ProtobufCMethodDescriptor *method, int text)
+{
+    error err;
+    error_clear(&err);
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    const uint8_t *body = (const uint8_t *)req->entity.base, *msg;
+    size_t len = req->entity.len, msg_len, limit = h->core->cfg->limits.max_body_bytes;
+    size_t framed_limit = limit + CODEC_GRPC_FRAME_HEADER;
+    if (method == NULL) {
+        error_set(&err, ERROR_UNIMPLEMENTED, "Unknown method %.*s.", (int)req->path_normalized.len,
+                  req->path_normalized.base);
+        goto fail;
+    }
+    if (len > (text ? (framed_limit + 2) / 3 * 4 : framed_limit)) {
+        error_set(&err, ERROR_TOO_LARGE, "Request body exceeds the limit of %zu bytes.", limit);
+        goto fail;
+    }
+    if (text) {
+        uint8_t *decoded;
+        if (codec_grpc_base64_decode(&alloc, req->entity.base, len, &decoded, &len) != 0) {
+            error_set(&err, ERROR_INVALID_BODY, "The grpc-web-text body is not base64.");
+            goto fail;
+        }
+        body = decoded;
+    }
+    if (codec_grpc_unframe(body, len, limit, &msg, &msg_len, &err) != 0)
+        goto fail;
+    h2o_iovec_t token = http_header(req, H2O_TOKEN_AUTHORIZATION);
+    rpc_result result;
+    if (rpc_handle(h->core, method, RPC_CODEC_PROTO, token.base, token.len, msg, msg_len, &alloc, &result, &err) != 0)
+        goto fail;
+    size_t out_len;
+    uint8_t *out = rpc_encode(RPC_CODEC_PROTO, result.msg, &alloc, &out_len);
+    if (out == NULL) {
+        error_set(&err, ERROR_INTERNAL, "Out of memory.");
+        goto fail;
+    }
+    grpc_web_respond(req, text, out, out_len, NULL);
+    return;
+fail:
+    grpc_web_respond(req, text, NULL, 0, &err);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------ */
+
+int http_rpc_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    http_handler *h = (http_handler *)self;
+    h2o_iovec_t ct = http_header(req, H2O_TOKEN_CONTENT_TYPE);
+    const ProtobufCMethodDescriptor *method = rpc_method_from_path(req->path_normalized.base, req->path_normalized.len);
+
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
+        http_respond_method_not_allowed(req, "POST");
+    else if (http_media_type_is(ct, "application/grpc-web") || http_media_type_is(ct, MEDIA_GRPC_WEB))
+        serve_grpc_web(h, req, method, 0);
+    else if (http_media_type_is(ct, "application/grpc-web-text") || http_media_type_is(ct, MEDIA_GRPC_WEB_TEXT))
+        serve_grpc_web(h, req, method, 1);
+    else if (http_media_type_is(ct, "application/proto"))
+        serve_connect(h, req, method, RPC_CODEC_PROTO, "application/proto");
+    else if (http_media_type_is(ct, "application/json"))
+        serve_connect(h, req, method, RPC_CODEC_JSON, "application/json");
+    else {
+        /* Connect's answer to an unsupported codec: 415 */
+        h2o_add_header_by_str(
+            &req->pool, &req->res.headers, H2O_STRLIT("accept-post"), 0, NULL,
+            H2O_STRLIT("application/proto, application/json, " MEDIA_GRPC_WEB ", " MEDIA_GRPC_WEB_TEXT));
+        http_respond_text(req, 415, "Unsupported Media Type",
+                          http_media_type_is(ct, "application/grpc")
+                              ? "Native gRPC is served on the server.grpc listeners, not here."
+                              : "Unsupported content type.");
+    }
+    return 0;
+}

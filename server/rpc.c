@@ -1,0 +1,118 @@
+/* rpc: see rpc.h. */
+#include "rpc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec_json.h"
+#include "codec_proto.h"
+
+#define SERVICE_DESCRIPTOR droplit__webhooks__v1__webhook_service__descriptor
+
+const ProtobufCMethodDescriptor *rpc_method_from_path(const char *path, size_t len)
+{
+    const ProtobufCServiceDescriptor *s = &SERVICE_DESCRIPTOR;
+    size_t n = strlen(s->name);
+    if (len < n + 3 || path[0] != '/' || memcmp(path + 1, s->name, n) != 0 || path[n + 1] != '/')
+        return NULL;
+    const char *method = path + n + 2;
+    size_t method_len = len - n - 2;
+    for (unsigned i = 0; i < s->n_methods; i++)
+        if (strlen(s->methods[i].name) == method_len && memcmp(s->methods[i].name, method, method_len) == 0)
+            return &s->methods[i];
+    return NULL;
+}
+
+static ProtobufCMessage *decode(rpc_codec codec, const ProtobufCMessageDescriptor *desc, const uint8_t *body,
+                                size_t len, ProtobufCAllocator *alloc, error *err)
+{
+    if (codec == RPC_CODEC_PROTO)
+        return codec_proto_decode(desc, body, len, alloc, err);
+    /* an empty Connect JSON body is the empty message, as an empty protobuf body is */
+    if (len == 0)
+        return codec_json_decode(desc, "{}", 2, alloc, err);
+    return codec_json_decode(desc, (const char *)body, len, alloc, err);
+}
+
+int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, const char *authorization, size_t auth_len,
+               const uint8_t *body, size_t len, ProtobufCAllocator *alloc, rpc_result *out, error *err)
+{
+    auth_principal who;
+    if (auth_authenticate(c->cfg, authorization, auth_len, &who, err) != 0)
+        return -1;
+    ProtobufCMessage *in = decode(codec, m->input, body, len, alloc, err);
+    if (in == NULL)
+        return -1;
+    int rc;
+    if (m->input == &schema_create_request_descriptor) {
+        rc = core_create_webhook(c, &who, (schema_create_request *)in, &out->webhook, err);
+        out->msg = &out->webhook.msg.base;
+    } else if (m->input == &schema_get_request_descriptor) {
+        rc = core_get_webhook(c, &who, (schema_get_request *)in, &out->webhook, err);
+        out->msg = &out->webhook.msg.base;
+    } else if (m->input == &schema_list_request_descriptor) {
+        rc = core_list_webhooks(c, &who, (schema_list_request *)in, alloc, &out->list, err);
+        out->msg = &out->list.base;
+    } else {
+        error_set(err, ERROR_INTERNAL, "Method %s has no implementation.", m->name);
+        rc = -1;
+    }
+    error_set_default_in(err, ERROR_IN_BODY);
+    return rc;
+}
+
+uint8_t *rpc_encode(rpc_codec codec, const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len)
+{
+    if (codec == RPC_CODEC_PROTO)
+        return codec_proto_encode(msg, alloc, len);
+    char *json = codec_json_encode(msg, len);
+    if (json == NULL)
+        return NULL;
+    uint8_t *out = alloc != NULL ? alloc->alloc(alloc->allocator_data, *len) : malloc(*len);
+    if (out != NULL)
+        memcpy(out, json, *len);
+    free(json);
+    return out;
+}
+
+void rpc_error_message(const error *err, char *buf, size_t size)
+{
+    const error_mapping *m = error_mapping_of(err->kind);
+    if (err->n_params == 0) {
+        snprintf(buf, size, "%s", err->reason);
+        return;
+    }
+    size_t used = (size_t)snprintf(buf, size, "%s:", m->error_type);
+    for (size_t i = 0; i < err->n_params && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s %s: %s", i ? ";" : "", err->params[i].path,
+                                 err->params[i].message);
+}
+
+uint8_t *rpc_error_response_encode(const error *err, ProtobufCAllocator *alloc, size_t *len)
+{
+    error_response r;
+    error_to_response(err, &r);
+    return codec_proto_encode(&r.msg.base, alloc, len);
+}
+
+uint8_t *rpc_status_encode(const error *err, ProtobufCAllocator *alloc, size_t *len)
+{
+    size_t detail_len;
+    uint8_t *detail = rpc_error_response_encode(err, alloc, &detail_len);
+    if (detail == NULL)
+        return NULL;
+    char message[ERROR_MESSAGE_MAX * 2];
+    rpc_error_message(err, message, sizeof(message));
+    schema_any any = GOOGLE__PROTOBUF__ANY__INIT;
+    any.type_url = "type.googleapis.com/" RPC_ERROR_RESPONSE_TYPE;
+    any.value.data = detail;
+    any.value.len = detail_len;
+    schema_any *details[1] = {&any};
+    schema_rpc_status status = DROPLIT__WEBHOOKS__V1__RPC_STATUS__INIT;
+    status.code = error_mapping_of(err->kind)->grpc_status;
+    status.message = message;
+    status.n_details = 1;
+    status.details = details;
+    return codec_proto_encode(&status.base, alloc, len);
+}

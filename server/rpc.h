@@ -1,0 +1,51 @@
+/* rpc: WebhookService's methods bound to the core, for the protocols that carry whole
+ * request messages (Connect, gRPC-Web, gRPC).
+ *
+ * Methods are found through the service descriptor protoc-c generates, so the RPC surface
+ * is exactly the schema's. rpc_handle does the work every such protocol shares: token,
+ * decode, core call; a transport only frames bytes and renders the error. */
+#ifndef HOOKGATE_RPC_H
+#define HOOKGATE_RPC_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+
+typedef enum rpc_codec { RPC_CODEC_PROTO, RPC_CODEC_JSON } rpc_codec;
+
+/* A method's result, built in place (see core_webhook); msg points into it. */
+typedef struct rpc_result {
+    core_webhook webhook;
+    schema_list_response list;
+    const ProtobufCMessage *msg;
+} rpc_result;
+
+/* The method for a request path "/droplit.webhooks.v1.WebhookService/<Method>", or NULL
+ * (wrong service or unknown method). */
+const ProtobufCMethodDescriptor *rpc_method_from_path(const char *path, size_t len);
+
+/* Authenticates `authorization` (NULL/0 = absent), decodes body with codec into the
+ * method's input message (memory from alloc) and calls the core. Returns 0 with out
+ * filled, or -1 with err set (parameter problems located in the body). */
+int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, const char *authorization, size_t auth_len,
+               const uint8_t *body, size_t len, ProtobufCAllocator *alloc, rpc_result *out, error *err);
+
+/* Encodes msg with codec into memory from alloc; NULL when out of memory. */
+uint8_t *rpc_encode(rpc_codec codec, const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len);
+
+/* A one-line human summary of err for grpc-message / Connect's message, e.g.
+ * "InvalidParams: ecosystemId: invalid id; url: field is required". */
+void rpc_error_message(const error *err, char *buf, size_t size);
+
+/* The schema's RpcStatus for err (wire-compatible with google.rpc.Status) with the
+ * ErrorResponse as its one detail, packed into memory from alloc; NULL when out of memory. */
+uint8_t *rpc_status_encode(const error *err, ProtobufCAllocator *alloc, size_t *len);
+
+/* The binary ErrorResponse for err, packed into memory from alloc. */
+uint8_t *rpc_error_response_encode(const error *err, ProtobufCAllocator *alloc, size_t *len);
+
+#define RPC_ERROR_RESPONSE_TYPE "droplit.webhooks.v1.ErrorResponse"
+
+#endif

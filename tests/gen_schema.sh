@@ -1,8 +1,0 @@
-#!/bin/sh
-# Writes protoc-c's output for proto/ (and the well-known types it imports) into $1.
-# The build target `gen` runs it on gen/; tests/gen_fresh.sh runs it on a scratch folder.
-set -eu
-out=$1
-mkdir -p "$out"
-exec protoc-c --c_out="$out" -Iproto -I/usr/include \
-  proto/droplit/webhooks/v1/webhooks.proto google/protobuf/timestamp.proto

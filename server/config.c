@@ -564,8 +564,25 @@ static int read_listen(parse *p, void *target)
     return read_list(p, 1, CONFIG_MAX_LISTENERS, "listeners", read_listener, target);
 }
 
+static int read_grpc_listener(parse *p, void *target, size_t index)
+{
+    config *cfg = target;
+    cfg->n_grpc_listeners = index + 1; /* counted before it is filled, so destroy frees its parts */
+    return read_mapping(p, listener_fields, COUNT(listener_fields), &cfg->grpc_listeners[index]);
+}
+
+static int read_grpc_listen(parse *p, void *target)
+{
+    return read_list(p, 1, CONFIG_MAX_LISTENERS, "listeners", read_grpc_listener, target);
+}
+
+static const field grpc_fields[] = {
+    FIELD_CUSTOM_("listen", 1, read_grpc_listen),
+};
+
 static const field server_fields[] = {
     FIELD_CUSTOM_("listen", 1, read_listen),
+    FIELD_MAPPING_("grpc", 0, 0, grpc_fields),
     FIELD_UINT_("threads", 0, config, threads, 0, CONFIG_MAX_THREADS),
 };
 
@@ -877,6 +894,10 @@ void config_destroy(config *cfg)
     for (i = 0; i < cfg->n_listeners; i++) {
         free(cfg->listeners[i].tls_certificate);
         free(cfg->listeners[i].tls_key);
+    }
+    for (i = 0; i < cfg->n_grpc_listeners; i++) {
+        free(cfg->grpc_listeners[i].tls_certificate);
+        free(cfg->grpc_listeners[i].tls_key);
     }
     for (i = 0; i < cfg->n_accounts; i++) {
         config_account *a = &cfg->accounts[i];

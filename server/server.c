@@ -21,6 +21,7 @@
 
 #include <h2o.h>
 
+#include "grpc.h"
 #include "http.h"
 
 #define SERVER_BACKLOG 1024
@@ -30,6 +31,7 @@
 typedef struct listener {
     int fd;
     SSL_CTX *ssl_ctx; /* NULL for cleartext */
+    int grpc;         /* a server.grpc listener: native gRPC instead of h2o's HTTP */
 } listener;
 
 typedef struct loop_thread loop_thread;
@@ -38,20 +40,22 @@ typedef struct loop_listener {
     loop_thread *thread;
     h2o_socket_t *sock;
     h2o_accept_ctx_t accept_ctx;
+    int grpc;
 } loop_listener;
 
 struct loop_thread {
     pthread_t tid;
     h2o_context_t ctx;
     h2o_multithread_receiver_t wake; /* lets the main thread interrupt h2o_evloop_run */
-    loop_listener listeners[CONFIG_MAX_LISTENERS];
+    grpc_context grpc;
+    loop_listener listeners[2 * CONFIG_MAX_LISTENERS];
     size_t n_listeners;
     size_t open_connections;
 };
 
 typedef struct server {
     h2o_globalconf_t globalconf;
-    listener listeners[CONFIG_MAX_LISTENERS];
+    listener listeners[2 * CONFIG_MAX_LISTENERS]; /* HTTP ones, then gRPC ones */
     size_t n_listeners;
     loop_thread *threads;
     size_t n_threads;
@@ -67,7 +71,7 @@ static int64_t now_ms(void)
 
 /* ---- listeners ----------------------------------------------------------------------- */
 
-static SSL_CTX *tls_create(const config_listener *l)
+static SSL_CTX *tls_create(const config_listener *l, const h2o_iovec_t *alpn)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL)
@@ -82,7 +86,7 @@ static SSL_CTX *tls_create(const config_listener *l)
         SSL_CTX_free(ctx);
         return NULL;
     }
-    h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
+    h2o_ssl_register_alpn_protocols(ctx, alpn);
     return ctx;
 }
 
@@ -136,7 +140,10 @@ static void on_accept(h2o_socket_t *listen_sock, const char *err)
         ll->thread->open_connections++;
         sock->on_close.cb = on_connection_close;
         sock->on_close.data = ll->thread;
-        h2o_accept(&ll->accept_ctx, sock);
+        if (ll->grpc)
+            grpc_accept(&ll->thread->grpc, sock, ll->accept_ctx.ssl_ctx);
+        else
+            h2o_accept(&ll->accept_ctx, sock);
     }
 }
 
@@ -160,6 +167,7 @@ static void *loop_main(void *arg)
         h2o_socket_close(t->listeners[i].sock);
     }
     h2o_context_request_shutdown(&t->ctx);
+    grpc_context_request_shutdown(&t->grpc);
     int64_t deadline = now_ms() + SERVER_STOP_DEADLINE_MS;
     while (t->open_connections > 0 && now_ms() < deadline)
         h2o_evloop_run(loop, 50);
@@ -168,10 +176,11 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
-static int thread_start(server *s, loop_thread *t, h2o_hostconf_t **hosts)
+static int thread_start(server *s, loop_thread *t, h2o_hostconf_t **hosts, core *c)
 {
     h2o_context_init(&t->ctx, h2o_evloop_create(), &s->globalconf);
     h2o_multithread_register_receiver(t->ctx.queue, &t->wake, on_wake);
+    grpc_context_init(&t->grpc, c);
     for (size_t i = 0; i < s->n_listeners; i++) {
         loop_listener *ll = &t->listeners[i];
         int fd = dup(s->listeners[i].fd);
@@ -183,6 +192,7 @@ static int thread_start(server *s, loop_thread *t, h2o_hostconf_t **hosts)
         ll->accept_ctx.ctx = &t->ctx;
         ll->accept_ctx.hosts = hosts;
         ll->accept_ctx.ssl_ctx = s->listeners[i].ssl_ctx;
+        ll->grpc = s->listeners[i].grpc;
         ll->sock = h2o_evloop_socket_create(t->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
         ll->sock->data = ll;
         h2o_socket_read_start(ll->sock, on_accept);
@@ -205,15 +215,29 @@ static size_t thread_count(const config *cfg)
     return n < 1 ? 1 : n > CONFIG_MAX_THREADS ? CONFIG_MAX_THREADS : (size_t)n;
 }
 
-static void print_listeners(const config *cfg, size_t n_threads)
+static void print_listener(const config_listener *l, const char *scheme)
 {
-    for (size_t i = 0; i < cfg->n_listeners; i++) {
-        const config_listener *l = &cfg->listeners[i];
-        int v6 = strchr(l->address, ':') != NULL;
-        fprintf(stderr, "hookgate: listening on %s://%s%s%s:%u\n", l->tls_certificate ? "https" : "http", v6 ? "[" : "",
-                l->address, v6 ? "]" : "", l->port);
+    int v6 = strchr(l->address, ':') != NULL;
+    fprintf(stderr, "hookgate: listening on %s%s://%s%s%s:%u\n", scheme, l->tls_certificate ? "s" : "", v6 ? "[" : "",
+            l->address, v6 ? "]" : "", l->port);
+}
+
+/* Binds one configured listener into s; -1 (with a message) when it cannot. */
+static int listener_add(server *s, const config_listener *l, int grpc)
+{
+    listener *li = &s->listeners[s->n_listeners];
+    li->grpc = grpc;
+    li->ssl_ctx = NULL;
+    if (l->tls_certificate != NULL &&
+        (li->ssl_ctx = tls_create(l, grpc ? grpc_alpn_protocols : h2o_alpn_protocols)) == NULL)
+        return -1;
+    if ((li->fd = listener_open(l)) < 0) {
+        SSL_CTX_free(li->ssl_ctx);
+        return -1;
     }
-    fprintf(stderr, "hookgate: %zu event loop thread(s)\n", n_threads);
+    s->n_listeners++;
+    print_listener(l, grpc ? "grpc" : "http");
+    return 0;
 }
 
 int server_run(const config *cfg, core *c)
@@ -227,18 +251,12 @@ int server_run(const config *cfg, core *c)
     h2o_hostconf_t *host = h2o_config_register_host(&s.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     http_register(host, c);
 
-    for (size_t i = 0; i < cfg->n_listeners; i++) {
-        const config_listener *l = &cfg->listeners[i];
-        listener *li = &s.listeners[s.n_listeners];
-        li->ssl_ctx = NULL;
-        if (l->tls_certificate != NULL && (li->ssl_ctx = tls_create(l)) == NULL)
+    for (size_t i = 0; i < cfg->n_listeners; i++)
+        if (listener_add(&s, &cfg->listeners[i], 0) != 0)
             goto out;
-        if ((li->fd = listener_open(l)) < 0) {
-            SSL_CTX_free(li->ssl_ctx);
+    for (size_t i = 0; i < cfg->n_grpc_listeners; i++)
+        if (listener_add(&s, &cfg->grpc_listeners[i], 1) != 0)
             goto out;
-        }
-        s.n_listeners++;
-    }
 
     s.n_threads = thread_count(cfg);
     s.threads = calloc(s.n_threads, sizeof(*s.threads));
@@ -246,10 +264,10 @@ int server_run(const config *cfg, core *c)
         goto out;
     size_t started = 0;
     for (; started < s.n_threads; started++)
-        if (thread_start(&s, &s.threads[started], s.globalconf.hosts) != 0)
+        if (thread_start(&s, &s.threads[started], s.globalconf.hosts, c) != 0)
             break;
     if (started == s.n_threads) {
-        print_listeners(cfg, s.n_threads);
+        fprintf(stderr, "hookgate: %zu event loop thread(s)\n", s.n_threads);
         sigset_t stop_signals;
         sigemptyset(&stop_signals);
         sigaddset(&stop_signals, SIGTERM);

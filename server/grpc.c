@@ -1,0 +1,422 @@
+/* grpc: see grpc.h.
+ *
+ * Each connection owns an nghttp2 server session. Bytes read from the socket go to
+ * nghttp2_session_mem_recv; whatever nghttp2_session_mem_send produces is queued in
+ * `pending` and written when no other write is in flight (h2o_socket_write keeps the
+ * caller's buffers until it completes, so the bytes in flight live in `inflight`). */
+#include "grpc.h"
+
+#include <nghttp2/nghttp2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec_grpc.h"
+#include "rpc.h"
+
+static const h2o_iovec_t alpn_h2[] = {{H2O_STRLIT("h2")}, {NULL, 0}};
+const h2o_iovec_t *grpc_alpn_protocols = alpn_h2;
+
+typedef struct grpc_conn {
+    grpc_context *ctx;
+    h2o_socket_t *sock;
+    nghttp2_session *session;
+    h2o_buffer_t *pending, *inflight;
+    h2o_linklist_t link;
+    int closing;
+} grpc_conn;
+
+typedef struct grpc_stream {
+    int32_t id;
+    h2o_mem_pool_t pool;
+    char headers[GRPC_MAX_HEADER_BYTES]; /* path, content-type and authorization, back to back */
+    size_t headers_used;
+    h2o_iovec_t path, content_type, authorization;
+    int is_post, headers_too_large;
+    h2o_buffer_t *body;
+    int body_too_large, responded;
+    const uint8_t *out; /* the response message frame, read by the data provider */
+    size_t out_len, out_sent;
+    codec_grpc_status status;
+} grpc_stream;
+
+void grpc_context_init(grpc_context *ctx, core *c)
+{
+    ctx->core = c;
+    h2o_linklist_init_anchor(&ctx->connections);
+    ctx->stopping = 0;
+}
+
+/* Message memory for a stream comes from its pool and goes with it. */
+static void *pool_alloc(void *pool, size_t size)
+{
+    return h2o_mem_alloc_pool(pool, size);
+}
+
+static void pool_free(void *pool, void *ptr)
+{
+    (void)pool, (void)ptr;
+}
+
+/* ---- connection I/O ------------------------------------------------------------------ */
+
+static void conn_free(grpc_conn *conn)
+{
+    h2o_buffer_dispose(&conn->pending);
+    h2o_buffer_dispose(&conn->inflight);
+    h2o_socket_close(conn->sock);
+    free(conn);
+}
+
+static void conn_close(grpc_conn *conn)
+{
+    h2o_linklist_unlink(&conn->link);
+    nghttp2_session_del(conn->session); /* closes its streams, freeing them */
+    conn_free(conn);
+}
+
+static void conn_flush(grpc_conn *conn);
+
+static void on_write_complete(h2o_socket_t *sock, const char *err)
+{
+    grpc_conn *conn = sock->data;
+    h2o_buffer_consume(&conn->inflight, conn->inflight->size);
+    if (err != NULL) {
+        conn_close(conn);
+        return;
+    }
+    conn_flush(conn);
+}
+
+/* Moves nghttp2's output to the socket; closes the connection when neither side has
+ * anything more to say. */
+static void conn_flush(grpc_conn *conn)
+{
+    if (h2o_socket_is_writing(conn->sock))
+        return; /* on_write_complete calls back */
+    for (;;) {
+        const uint8_t *data;
+        ssize_t n = nghttp2_session_mem_send(conn->session, &data);
+        if (n < 0) {
+            conn_close(conn);
+            return;
+        }
+        if (n == 0)
+            break;
+        h2o_iovec_t room = h2o_buffer_reserve(&conn->pending, (size_t)n);
+        if (room.base == NULL) {
+            conn_close(conn);
+            return;
+        }
+        memcpy(room.base, data, (size_t)n);
+        conn->pending->size += (size_t)n;
+    }
+    if (conn->pending->size > 0) {
+        h2o_buffer_t *swap = conn->inflight;
+        conn->inflight = conn->pending;
+        conn->pending = swap;
+        h2o_iovec_t buf = h2o_iovec_init(conn->inflight->bytes, conn->inflight->size);
+        h2o_socket_write(conn->sock, &buf, 1, on_write_complete);
+        return;
+    }
+    if (!nghttp2_session_want_read(conn->session) && !nghttp2_session_want_write(conn->session))
+        conn_close(conn);
+}
+
+static void on_read(h2o_socket_t *sock, const char *err)
+{
+    grpc_conn *conn = sock->data;
+    if (err != NULL) {
+        conn_close(conn);
+        return;
+    }
+    ssize_t n = nghttp2_session_mem_recv(conn->session, (const uint8_t *)sock->input->bytes, sock->input->size);
+    if (n < 0) {
+        conn_close(conn);
+        return;
+    }
+    h2o_buffer_consume(&sock->input, (size_t)n);
+    conn_flush(conn);
+}
+
+/* ---- responses ----------------------------------------------------------------------- */
+
+#define NV(name, value, value_len)                                                                                     \
+    {                                                                                                                  \
+        (uint8_t *)(name), (uint8_t *)(value), sizeof(name) - 1, (value_len), NGHTTP2_NV_FLAG_NONE                     \
+    }
+
+static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length, uint32_t *data_flags,
+                         nghttp2_data_source *source, void *user_data)
+{
+    (void)user_data;
+    grpc_stream *s = source->ptr;
+    size_t n = s->out_len - s->out_sent;
+    if (n > length)
+        n = length;
+    memcpy(buf, s->out + s->out_sent, n);
+    s->out_sent += n;
+    if (s->out_sent == s->out_len) {
+        /* the status follows in trailers, which end the stream */
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        char code[4];
+        int code_len = snprintf(code, sizeof(code), "%d", s->status.code);
+        nghttp2_nv trailers[] = {NV("grpc-status", code, (size_t)code_len)};
+        if (nghttp2_submit_trailer(session, stream_id, trailers, 1) != 0)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    return (ssize_t)n;
+}
+
+static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size_t len)
+{
+    uint8_t *frame = h2o_mem_alloc_pool(&s->pool, CODEC_GRPC_FRAME_HEADER + len);
+    codec_grpc_frame_header(frame, 0, len);
+    memcpy(frame + CODEC_GRPC_FRAME_HEADER, msg, len);
+    s->out = frame;
+    s->out_len = CODEC_GRPC_FRAME_HEADER + len;
+    s->status.code = 0;
+    nghttp2_nv headers[] = {NV(":status", "200", 3), NV("content-type", "application/grpc", 16)};
+    nghttp2_data_provider provider = {.source.ptr = s, .read_callback = read_body};
+    nghttp2_submit_response(conn->session, s->id, headers, 2, &provider);
+    s->responded = 1;
+}
+
+/* A trailers-only response: one HEADERS frame that ends the stream. */
+static void respond_error(grpc_conn *conn, grpc_stream *s, const error *err)
+{
+    ProtobufCAllocator alloc = {pool_alloc, pool_free, &s->pool};
+    char code[4];
+    codec_grpc_status_make(err, &alloc, &s->status);
+    int code_len = snprintf(code, sizeof(code), "%d", s->status.code);
+    nghttp2_nv headers[] = {
+        NV(":status", "200", 3),
+        NV("content-type", "application/grpc", 16),
+        NV("grpc-status", code, (size_t)code_len),
+        NV("grpc-message", s->status.message, strlen(s->status.message)),
+        NV("grpc-status-details-bin", s->status.details, s->status.details_len),
+    };
+    nghttp2_submit_response(conn->session, s->id, headers, s->status.details_len ? 5 : 4, NULL);
+    s->responded = 1;
+}
+
+static void serve(grpc_conn *conn, grpc_stream *s)
+{
+    core *c = conn->ctx->core;
+    size_t limit = c->cfg->limits.max_body_bytes;
+    error err;
+    error_clear(&err);
+    if (s->headers_too_large) {
+        error_set(&err, ERROR_TOO_LARGE, "Request headers exceed %d bytes.", GRPC_MAX_HEADER_BYTES);
+        goto fail;
+    }
+    if (s->content_type.len < 16 || memcmp(s->content_type.base, "application/grpc", 16) != 0) {
+        /* not a gRPC call at all: the gRPC spec's answer is HTTP 415 */
+        nghttp2_nv headers[] = {NV(":status", "415", 3)};
+        nghttp2_submit_response(conn->session, s->id, headers, 1, NULL);
+        s->responded = 1;
+        return;
+    }
+    const ProtobufCMethodDescriptor *method = rpc_method_from_path(s->path.base, s->path.len);
+    if (!s->is_post || method == NULL) {
+        error_set(&err, ERROR_UNIMPLEMENTED, "Unknown method %.*s.", (int)s->path.len, s->path.base);
+        goto fail;
+    }
+    if (s->body_too_large) {
+        error_set(&err, ERROR_TOO_LARGE, "The message exceeds the limit of %zu bytes.", limit);
+        goto fail;
+    }
+    const uint8_t *msg;
+    size_t msg_len;
+    if (codec_grpc_unframe((const uint8_t *)s->body->bytes, s->body->size, limit, &msg, &msg_len, &err) != 0)
+        goto fail;
+    ProtobufCAllocator alloc = {pool_alloc, pool_free, &s->pool};
+    rpc_result result;
+    if (rpc_handle(c, method, RPC_CODEC_PROTO, s->authorization.base, s->authorization.len, msg, msg_len, &alloc,
+                   &result, &err) != 0)
+        goto fail;
+    size_t out_len;
+    uint8_t *out = rpc_encode(RPC_CODEC_PROTO, result.msg, &alloc, &out_len);
+    if (out == NULL) {
+        error_set(&err, ERROR_INTERNAL, "Out of memory.");
+        goto fail;
+    }
+    respond_ok(conn, s, out, out_len);
+    return;
+fail:
+    respond_error(conn, s, &err);
+}
+
+/* ---- nghttp2 callbacks --------------------------------------------------------------- */
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    (void)user_data;
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    grpc_stream *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    s->id = frame->hd.stream_id;
+    h2o_mem_init_pool(&s->pool);
+    h2o_buffer_init(&s->body, &h2o_socket_buffer_prototype);
+    nghttp2_session_set_stream_user_data(session, s->id, s);
+    return 0;
+}
+
+/* Keeps a header value in the stream's fixed buffer; past the bound, flags the stream. */
+static void keep(grpc_stream *s, h2o_iovec_t *dst, const uint8_t *value, size_t len)
+{
+    if (s->headers_used + len > sizeof(s->headers)) {
+        s->headers_too_large = 1;
+        return;
+    }
+    memcpy(s->headers + s->headers_used, value, len);
+    *dst = h2o_iovec_init(s->headers + s->headers_used, len);
+    s->headers_used += len;
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
+                     const uint8_t *value, size_t valuelen, uint8_t flags, void *user_data)
+{
+    (void)flags, (void)user_data;
+    grpc_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (s == NULL || frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    if (namelen == 5 && memcmp(name, ":path", 5) == 0)
+        keep(s, &s->path, value, valuelen);
+    else if (namelen == 7 && memcmp(name, ":method", 7) == 0)
+        s->is_post = valuelen == 4 && memcmp(value, "POST", 4) == 0;
+    else if (namelen == 12 && memcmp(name, "content-type", 12) == 0)
+        keep(s, &s->content_type, value, valuelen);
+    else if (namelen == 13 && memcmp(name, "authorization", 13) == 0)
+        keep(s, &s->authorization, value, valuelen);
+    return 0;
+}
+
+static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id, const uint8_t *data, size_t len,
+                         void *user_data)
+{
+    (void)flags;
+    grpc_conn *conn = user_data;
+    grpc_stream *s = nghttp2_session_get_stream_user_data(session, stream_id);
+    if (s == NULL || s->responded)
+        return 0;
+    if (s->body->size + len > conn->ctx->core->cfg->limits.max_body_bytes + CODEC_GRPC_FRAME_HEADER) {
+        /* answer now and stop the upload rather than buffer it */
+        s->body_too_large = 1;
+        serve(conn, s);
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_NO_ERROR);
+        return 0;
+    }
+    h2o_iovec_t room = h2o_buffer_reserve(&s->body, len);
+    if (room.base == NULL)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    memcpy(room.base, data, len);
+    s->body->size += len;
+    return 0;
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    grpc_conn *conn = user_data;
+    if ((frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) ||
+        !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    grpc_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (s != NULL && !s->responded)
+        serve(conn, s);
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code, void *user_data)
+{
+    (void)error_code, (void)user_data;
+    grpc_stream *s = nghttp2_session_get_stream_user_data(session, stream_id);
+    if (s == NULL)
+        return 0;
+    nghttp2_session_set_stream_user_data(session, stream_id, NULL);
+    h2o_buffer_dispose(&s->body);
+    h2o_mem_clear_pool(&s->pool);
+    free(s);
+    return 0;
+}
+
+/* ---- accepting ----------------------------------------------------------------------- */
+
+static nghttp2_session_callbacks *callbacks; /* made once, read-only afterwards */
+
+static void callbacks_make(void)
+{
+    nghttp2_session_callbacks_new(&callbacks);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
+}
+
+static void start_session(grpc_conn *conn)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, callbacks_make);
+    if (callbacks == NULL || nghttp2_session_server_new(&conn->session, callbacks, conn) != 0) {
+        conn_free(conn);
+        return;
+    }
+    nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, GRPC_MAX_CONCURRENT_STREAMS},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, GRPC_MAX_HEADER_BYTES * 4},
+    };
+    nghttp2_submit_settings(conn->session, NGHTTP2_FLAG_NONE, settings, 2);
+    h2o_linklist_insert(&conn->ctx->connections, &conn->link);
+    if (conn->ctx->stopping)
+        nghttp2_submit_goaway(conn->session, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);
+    h2o_socket_read_start(conn->sock, on_read);
+    if (conn->sock->input->size > 0)
+        on_read(conn->sock, NULL);
+    else
+        conn_flush(conn);
+}
+
+static void on_handshake(h2o_socket_t *sock, const char *err)
+{
+    grpc_conn *conn = sock->data;
+    h2o_iovec_t proto = err == NULL ? h2o_socket_ssl_get_selected_protocol(sock) : h2o_iovec_init(NULL, 0);
+    if (err != NULL || !h2o_memis(proto.base, proto.len, H2O_STRLIT("h2"))) {
+        conn_free(conn); /* gRPC is HTTP/2 only */
+        return;
+    }
+    start_session(conn);
+}
+
+void grpc_accept(grpc_context *ctx, h2o_socket_t *sock, SSL_CTX *ssl_ctx)
+{
+    grpc_conn *conn = calloc(1, sizeof(*conn));
+    if (conn == NULL) {
+        h2o_socket_close(sock);
+        return;
+    }
+    conn->ctx = ctx;
+    conn->sock = sock;
+    sock->data = conn;
+    h2o_buffer_init(&conn->pending, &h2o_socket_buffer_prototype);
+    h2o_buffer_init(&conn->inflight, &h2o_socket_buffer_prototype);
+    if (ssl_ctx != NULL)
+        h2o_socket_ssl_handshake(sock, ssl_ctx, NULL, on_handshake);
+    else
+        start_session(conn);
+}
+
+void grpc_context_request_shutdown(grpc_context *ctx)
+{
+    ctx->stopping = 1;
+    for (h2o_linklist_t *l = ctx->connections.next; l != &ctx->connections;) {
+        grpc_conn *conn = H2O_STRUCT_FROM_MEMBER(grpc_conn, link, l);
+        l = l->next; /* conn_flush may close conn */
+        nghttp2_submit_goaway(conn->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(conn->session),
+                              NGHTTP2_NO_ERROR, NULL, 0);
+        conn_flush(conn);
+    }
+}

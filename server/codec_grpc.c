@@ -84,8 +84,10 @@ int codec_grpc_base64_decode(ProtobufCAllocator *alloc, const char *text, size_t
     if (buf == NULL)
         return -1;
     int n = len ? EVP_DecodeBlock(buf, (const unsigned char *)text, (int)len) : 0;
-    if (n < 0)
+    if (n < 0) {
+        alloc->free(alloc->allocator_data, buf);
         return -1;
+    }
     for (size_t i = len; i > 0 && text[i - 1] == '='; i--)
         n--; /* EVP_DecodeBlock counts padding as zero bytes */
     *out = buf;

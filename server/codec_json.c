@@ -170,10 +170,20 @@ static int parse_base64(decoder *d, const char *s, ProtobufCBinaryData *out)
 }
 
 /* Parses RFC 3339 "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)". */
+/* 1 when s starts with text of exactly this shape: 'd' a digit, any other char itself. */
+static int has_shape(const char *s, const char *shape)
+{
+    for (; *shape != '\0'; s++, shape++)
+        if (*shape == 'd' ? !(*s >= '0' && *s <= '9') : *s != *shape)
+            return 0;
+    return 1;
+}
+
 static int parse_timestamp(const char *s, int64_t *seconds, int32_t *nanos)
 {
-    int Y, M, D, h, m, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 || n != 19)
+    int Y, M, D, h, m, sec;
+    /* sscanf alone would take signs and blanks inside the fields */
+    if (!has_shape(s, "dddd-dd-ddTdd:dd:dd") || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &Y, &M, &D, &h, &m, &sec) != 6)
         return -1;
     if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 59 || Y < 1)
         return -1;
@@ -193,8 +203,8 @@ static int parse_timestamp(const char *s, int64_t *seconds, int32_t *nanos)
     if (*p == 'Z' || *p == 'z') {
         p++;
     } else if (*p == '+' || *p == '-') {
-        int oh, om, k = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5 || oh > 23 || om > 59)
+        int oh, om;
+        if (!has_shape(p + 1, "dd:dd") || sscanf(p + 1, "%2d:%2d", &oh, &om) != 2 || oh > 23 || om > 59)
             return -1;
         offset = (*p == '+' ? 1 : -1) * (oh * 3600 + om * 60);
         p += 6;
@@ -406,7 +416,7 @@ static void decode_field(decoder *d, ProtobufCMessage *msg, const ProtobufCField
     *(size_t *)((char *)msg + f->quantifier_offset) = done;
 }
 
-static const ProtobufCFieldDescriptor *field_by_json_key(const ProtobufCMessageDescriptor *desc, const char *key)
+const ProtobufCFieldDescriptor *codec_json_field(const ProtobufCMessageDescriptor *desc, const char *key)
 {
     char name[NAME_MAX_LEN];
     for (unsigned i = 0; i < desc->n_fields; i++) {
@@ -431,19 +441,20 @@ static ProtobufCMessage *decode_message(decoder *d, const ProtobufCMessageDescri
 
     unsigned char seen[FIELDS_MAX] = {0};
     char unknown[ERROR_MESSAGE_MAX] = "";
-    size_t unknown_len = 0;
+    size_t unknown_len = 0, n_unknown = 0;
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v)
     {
-        const ProtobufCFieldDescriptor *f = field_by_json_key(desc, key);
+        const ProtobufCFieldDescriptor *f = codec_json_field(desc, key);
         if (f == NULL) {
             /* "[ a, b ]": collect while it fits; a longer list ends in "..." */
             if (unknown_len < sizeof(unknown)) {
-                int n = snprintf(unknown + unknown_len, sizeof(unknown) - unknown_len, "%s%s", unknown_len ? ", " : "",
-                                 key);
+                int n = snprintf(unknown + unknown_len, sizeof(unknown) - unknown_len, "%s%s", n_unknown ? ", " : "",
+                                 key[0] ? key : "\"\"");
                 unknown_len += n > 0 ? (size_t)n : 0;
             }
+            n_unknown++;
             continue;
         }
         char json_name[NAME_MAX_LEN], path[PATH_MAX_LEN];
@@ -462,7 +473,7 @@ static ProtobufCMessage *decode_message(decoder *d, const ProtobufCMessageDescri
         if (d->oom)
             break;
     }
-    if (unknown_len > 0) {
+    if (n_unknown > 0) {
         char path[PATH_MAX_LEN];
         snprintf(path, sizeof(path), "%.200s%sadditional parameters", prefix, prefix[0] ? "." : "");
         if (depth == 0)
@@ -490,9 +501,40 @@ ProtobufCMessage *codec_json_decode(const ProtobufCMessageDescriptor *desc, cons
     return msg;
 }
 
+/* 1 when v nests objects and arrays deeper than max (v itself is level 1). */
+static int too_deep(json_t *v, int max)
+{
+    if (max == 0)
+        return json_is_object(v) || json_is_array(v);
+    const char *key;
+    json_t *item;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, item)
+        {
+            if (too_deep(item, max - 1))
+                return 1;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, item)
+        {
+            if (too_deep(item, max - 1))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 ProtobufCMessage *codec_json_decode_object(const ProtobufCMessageDescriptor *desc, json_t *root,
                                            ProtobufCAllocator *alloc, error *err)
 {
+    if (too_deep(root, CODEC_JSON_MAX_DEPTH)) {
+        error_set(err, ERROR_INVALID_BODY, "too deep");
+        err->n_params = 0;
+        error_add_param(err, ERROR_IN_BODY, 0, "body", "nests objects and arrays deeper than %d levels",
+                        CODEC_JSON_MAX_DEPTH);
+        return NULL;
+    }
     if (!json_is_object(root)) {
         error_set(err, ERROR_INVALID_BODY, "not an object");
         err->n_params = 0;

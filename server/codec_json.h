@@ -39,6 +39,9 @@ ProtobufCMessage *codec_json_decode_object(const ProtobufCMessageDescriptor *des
  * and its length in *len, or NULL when out of memory. */
 char *codec_json_encode(const ProtobufCMessage *msg, size_t *len);
 
+/* The field a JSON key names (its lowerCamelCase name or its original name), or NULL. */
+const ProtobufCFieldDescriptor *codec_json_field(const ProtobufCMessageDescriptor *desc, const char *key);
+
 /* Writes the lowerCamelCase JSON name of a proto field name into out (at most out_size
  * bytes, NUL included, truncated if longer). */
 void codec_json_name(const char *field_name, char *out, size_t out_size);

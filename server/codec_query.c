@@ -10,11 +10,19 @@
 
 #include "codec_json.h"
 
-/* Splits the query into a JSON object; NULL with err set when it cannot be read. */
-static json_t *query_to_object(const char *query, size_t len, error *err)
+/* Splits the query into a JSON object of string values; NULL with err set when it cannot
+ * be read. desc (NULL for a request without parameters) gives a repeated parameter its
+ * field's order. */
+static json_t *query_to_object(const ProtobufCMessageDescriptor *desc, const char *query, size_t len, error *err)
 {
     UriQueryListA *list = NULL;
     int count = 0;
+    /* uriparser hands back C strings: a %00 would silently end a value */
+    for (size_t i = 0; i + 2 < len; i++)
+        if (query[i] == '%' && query[i + 1] == '0' && query[i + 2] == '0') {
+            error_add_param(err, ERROR_IN_QUERY, 0, "query", "contains %%00 (NUL)");
+            return NULL;
+        }
     if (uriDissectQueryMallocExA(&list, &count, query, query + len, URI_TRUE, URI_BR_DONT_TOUCH) != URI_SUCCESS) {
         error_add_param(err, ERROR_IN_QUERY, 0, "query", "cannot be read");
         return NULL;
@@ -34,11 +42,16 @@ static json_t *query_to_object(const char *query, size_t len, error *err)
             continue;
         }
         if (json_object_get(obj, q->key) != NULL) {
-            error_add_param(err, ERROR_IN_QUERY, 0, q->key, "is given twice");
+            const ProtobufCFieldDescriptor *f = desc != NULL ? codec_json_field(desc, q->key) : NULL;
+            if (desc != NULL) /* a request without parameters reports names only */
+                error_add_param(err, ERROR_IN_QUERY, f != NULL ? f->id : ERROR_ORDER_ADDITIONAL, q->key,
+                                "is given twice");
             json_decref(s);
             continue;
         }
-        json_object_set_new(obj, q->key, s);
+        if (json_object_set_new(obj, q->key, s) != 0)
+            error_add_param(err, ERROR_IN_QUERY, ERROR_ORDER_ADDITIONAL, "query",
+                            "has a parameter name that is not valid UTF-8");
     }
     uriFreeQueryListA(list);
     return obj;
@@ -47,7 +60,7 @@ static json_t *query_to_object(const char *query, size_t len, error *err)
 ProtobufCMessage *codec_query_decode(const ProtobufCMessageDescriptor *desc, const char *query, size_t len,
                                      ProtobufCAllocator *alloc, error *err)
 {
-    json_t *obj = query_to_object(query, len, err);
+    json_t *obj = query_to_object(desc, query, len, err);
     if (obj == NULL) {
         if (err->kind == ERROR_NONE)
             error_set(err, ERROR_INTERNAL, "Out of memory.");
@@ -61,7 +74,7 @@ ProtobufCMessage *codec_query_decode(const ProtobufCMessageDescriptor *desc, con
 
 int codec_query_reject(const char *query, size_t len, error *err)
 {
-    json_t *obj = query_to_object(query, len, err);
+    json_t *obj = query_to_object(NULL, query, len, err);
     if (obj == NULL)
         return 1;
     char names[ERROR_MESSAGE_MAX] = "";
@@ -72,7 +85,7 @@ int codec_query_reject(const char *query, size_t len, error *err)
     {
         (void)v;
         if (used < sizeof(names)) {
-            int n = snprintf(names + used, sizeof(names) - used, "%s%s", used ? ", " : "", key);
+            int n = snprintf(names + used, sizeof(names) - used, "%s%s", used ? ", " : "", key[0] ? key : "\"\"");
             used += n > 0 ? (size_t)n : 0;
         }
     }

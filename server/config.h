@@ -52,10 +52,10 @@ typedef struct config_account {
 
 typedef struct config {
     config_listener listeners[CONFIG_MAX_LISTENERS];
-    size_t n_listeners; /* >= 1 */
+    size_t n_listeners;                                   /* >= 1 */
     config_listener grpc_listeners[CONFIG_MAX_LISTENERS]; /* server.grpc.listen: native gRPC */
     size_t n_grpc_listeners;                              /* 0 = no native gRPC listener */
-    unsigned threads;   /* 0 = one per CPU, else 1..CONFIG_MAX_THREADS */
+    unsigned threads;                                     /* 0 = one per CPU, else 1..CONFIG_MAX_THREADS */
     config_limits limits;
     char *store_path; /* NULL = memory only */
     config_account *accounts;

@@ -11,7 +11,7 @@
 
 #include "schema.h"
 
-#define ERROR_MAX_PARAMS 16   /* problems kept per request; more are counted, not kept */
+#define ERROR_MAX_PARAMS 16   /* problems kept per request; more are dropped */
 #define ERROR_PATH_MAX 64     /* bytes of a parameter path, NUL included */
 #define ERROR_MESSAGE_MAX 256 /* bytes of a message or reason, NUL included */
 

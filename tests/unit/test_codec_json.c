@@ -1,2 +1,885 @@
+/* test_codec_json: the proto3 JSON mapping of the schema's messages, both ways.
+ *
+ * Decoding: both field-name spellings, null as absent, wrong types and unknown keys as
+ * parameter problems (in field order), unreadable bodies as InvalidBody, nesting limits,
+ * RFC 3339 timestamps. Encoding: exact bytes. Run under valgrind, the decodes with the
+ * default allocator and protobuf_c_message_free_unpacked show no leaks; a counting
+ * allocator shows the same for a caller's allocator. */
+#include "codec_json.h"
+#include "schema.h"
 #include "test.h"
-int main(void) { return 1; /* TODO */ }
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ECO "C5a96c3ea0e4c1b0001a0b0c0"
+#define WEBHOOK_ID "5a96c7ea0e4c1b0001a0b0c0"
+
+static ProtobufCMessage *decode(const ProtobufCMessageDescriptor *desc, const char *json, error *err)
+{
+    error_clear(err);
+    return codec_json_decode(desc, json, strlen(json), NULL, err);
+}
+
+static schema_create_request *decode_create(const char *json, error *err)
+{
+    return (schema_create_request *)decode(&schema_create_request_descriptor, json, err);
+}
+
+static void free_msg(void *msg)
+{
+    if (msg != NULL)
+        protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+/* The problem recorded for path, or NULL. */
+static const error_param *param_of(const error *err, const char *path)
+{
+    for (size_t i = 0; i < err->n_params; i++)
+        if (strcmp(err->params[i].path, path) == 0)
+            return &err->params[i];
+    return NULL;
+}
+
+static void test_names(void)
+{
+    char out[64];
+    codec_json_name("ecosystem_id", out, sizeof out);
+    CHECK_STR(out, "ecosystemId");
+    codec_json_name("created_at", out, sizeof out);
+    CHECK_STR(out, "createdAt");
+    codec_json_name("error_type", out, sizeof out);
+    CHECK_STR(out, "errorType");
+    codec_json_name("url", out, sizeof out);
+    CHECK_STR(out, "url");
+    codec_json_name("a_b_c", out, sizeof out);
+    CHECK_STR(out, "aBC");
+    /* truncated to out_size bytes, NUL included */
+    codec_json_name("ecosystem_id", out, 5);
+    CHECK_STR(out, "ecos");
+    codec_json_name("ecosystem_id", out, 12);
+    CHECK_STR(out, "ecosystemId");
+    codec_json_name("ecosystem_id", out, 11);
+    CHECK_STR(out, "ecosystemI");
+    codec_json_name("ecosystem_id", out, 1);
+    CHECK_STR(out, "");
+}
+
+static void test_decode_names(void)
+{
+    error err;
+    schema_create_request *r =
+        decode_create("{\"ecosystemId\":\"" ECO "\",\"url\":\"https://example.com/h\",\"secret\":\"s\","
+                      "\"description\":\"d\"}",
+                      &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    CHECK(err.n_params == 0);
+    if (r != NULL) {
+        CHECK(r->base.descriptor == &schema_create_request_descriptor);
+        CHECK_STR(r->ecosystem_id, ECO);
+        CHECK_STR(r->url, "https://example.com/h");
+        CHECK_STR(r->secret, "s");
+        CHECK_STR(r->description, "d");
+    }
+    free_msg(r);
+
+    /* the original (snake_case) names, in another order */
+    r = decode_create("{\"description\":\"x y\",\"ecosystem_id\":\"" ECO "\",\"url\":\"http://a\"}", &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    if (r != NULL) {
+        CHECK_STR(r->ecosystem_id, ECO);
+        CHECK_STR(r->url, "http://a");
+        CHECK_STR(r->secret, "");
+        CHECK_STR(r->description, "x y");
+    }
+    free_msg(r);
+
+    /* escapes and non-ASCII text survive */
+    r = decode_create("{\"description\":\"a\\\"b\\\\c\\n\\u00e9\\ud83d\\ude00\"}", &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    if (r != NULL)
+        CHECK_STR(r->description, "a\"b\\c\n\xc3\xa9\xf0\x9f\x98\x80");
+    free_msg(r);
+
+    /* the empty object: every field at its default */
+    r = decode_create("{}", &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    if (r != NULL) {
+        CHECK_STR(r->ecosystem_id, "");
+        CHECK_STR(r->url, "");
+    }
+    free_msg(r);
+
+    /* whitespace around and inside */
+    r = decode_create(" \n\t{ \"url\" : \"http://a\" } \n", &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    if (r != NULL)
+        CHECK_STR(r->url, "http://a");
+    free_msg(r);
+
+    /* len counts, not a NUL: trailing bytes beyond len are not read */
+    const char buf[] = "{\"url\":\"http://a\"}GARBAGE";
+    error_clear(&err);
+    r = (schema_create_request *)codec_json_decode(&schema_create_request_descriptor, buf, 18, NULL, &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    if (r != NULL)
+        CHECK_STR(r->url, "http://a");
+    free_msg(r);
+}
+
+static void test_decode_null(void)
+{
+    error err;
+    schema_create_request *r = decode_create(
+        "{\"ecosystemId\":null,\"url\":null,\"secret\":null,\"description\":null}", &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    CHECK(err.n_params == 0);
+    if (r != NULL) {
+        CHECK_STR(r->ecosystem_id, "");
+        CHECK_STR(r->url, "");
+        CHECK_STR(r->secret, "");
+        CHECK_STR(r->description, "");
+    }
+    free_msg(r);
+}
+
+static void test_decode_wrong_types(void)
+{
+    error err;
+    /* body order is description, url, secret, ecosystemId; orders are field numbers */
+    schema_create_request *r =
+        decode_create("{\"description\":[\"x\"],\"url\":true,\"secret\":{\"a\":1},\"ecosystemId\":5}", &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(err.n_params == 4);
+    static const char *paths[] = {"ecosystemId", "url", "secret", "description"};
+    for (unsigned i = 0; i < 4; i++) {
+        const error_param *p = param_of(&err, paths[i]);
+        CHECK(p != NULL);
+        if (p == NULL) {
+            fprintf(stderr, "  no problem for %s\n", paths[i]);
+            continue;
+        }
+        CHECK_STR(p->message, "must be a string");
+        CHECK(p->order == i + 1);
+    }
+    error_sort_params(&err);
+    for (unsigned i = 0; i < 4 && i < err.n_params; i++)
+        CHECK_STR(err.params[i].path, paths[i]);
+    if (r != NULL) { /* left at their defaults */
+        CHECK_STR(r->ecosystem_id, "");
+        CHECK_STR(r->url, "");
+        CHECK_STR(r->secret, "");
+        CHECK_STR(r->description, "");
+    }
+    free_msg(r);
+
+    /* more spellings of not-a-string, one field each; the others still decode */
+    static const char *bad[] = {"0", "-1.5", "1e3", "false", "true", "{}", "[]", "[\"a\"]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char json[128];
+        snprintf(json, sizeof json, "{\"ecosystemId\":\"%s\",\"url\":%s}", ECO, bad[i]);
+        r = decode_create(json, &err);
+        CHECK(r != NULL);
+        CHECK(err.kind == ERROR_INVALID_PARAMS);
+        CHECK(err.n_params == 1);
+        if (err.n_params == 1) {
+            CHECK_STR(err.params[0].path, "url");
+            CHECK_STR(err.params[0].message, "must be a string");
+            CHECK(err.params[0].order == 2);
+        }
+        if (r != NULL) {
+            CHECK_STR(r->ecosystem_id, ECO);
+            CHECK_STR(r->url, "");
+        }
+        free_msg(r);
+    }
+
+    /* the snake_case spelling reports under the JSON name */
+    r = decode_create("{\"ecosystem_id\":1}", &err);
+    CHECK(err.n_params == 1);
+    if (err.n_params == 1) {
+        CHECK_STR(err.params[0].path, "ecosystemId");
+        CHECK(err.params[0].order == 1);
+    }
+    free_msg(r);
+
+    /* a bool field given a string */
+    schema_webhook *w =
+        (schema_webhook *)decode(&schema_webhook_descriptor, "{\"disabled\":\"true\",\"url\":\"http://a\"}", &err);
+    CHECK(w != NULL);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    const error_param *p = param_of(&err, "disabled");
+    CHECK(p != NULL);
+    if (p != NULL)
+        CHECK(p->order == 5);
+    if (w != NULL) {
+        CHECK(w->disabled == 0);
+        CHECK_STR(w->url, "http://a");
+    }
+    free_msg(w);
+}
+
+static void test_decode_unknown(void)
+{
+    error err;
+    schema_create_request *r = decode_create("{\"a\":1,\"url\":\"http://x\",\"b\":\"y\"}", &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(err.n_params == 1);
+    if (err.n_params == 1) {
+        CHECK_STR(err.params[0].path, "additional parameters");
+        CHECK_STR(err.params[0].message, "contains fields that are not allowed: [ a, b ]");
+        CHECK(err.params[0].order == ERROR_ORDER_ADDITIONAL);
+    }
+    if (r != NULL)
+        CHECK_STR(r->url, "http://x");
+    free_msg(r);
+
+    /* body order, not alphabetical; values of any type, null included */
+    r = decode_create("{\"zeta\":null,\"alpha\":{\"x\":[1]},\"Url\":\"case matters\",\"ecosystemID\":\"\"}", &err);
+    CHECK(r != NULL);
+    CHECK(err.n_params == 1);
+    if (err.n_params == 1)
+        CHECK_STR(err.params[0].message, "contains fields that are not allowed: [ zeta, alpha, Url, ecosystemID ]");
+    if (r != NULL)
+        CHECK_STR(r->url, "");
+    free_msg(r);
+
+    /* unknown keys sort after the field problems */
+    r = decode_create("{\"x\":1,\"url\":2}", &err);
+    CHECK(err.n_params == 2);
+    error_sort_params(&err);
+    if (err.n_params == 2) {
+        CHECK_STR(err.params[0].path, "url");
+        CHECK_STR(err.params[1].path, "additional parameters");
+        CHECK_STR(err.params[1].message, "contains fields that are not allowed: [ x ]");
+    }
+    free_msg(r);
+
+    /* the empty key is a key like any other, and not a field */
+    r = decode_create("{\"\":1,\"url\":\"http://x\"}", &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(err.n_params == 1);
+    if (err.n_params == 1) {
+        CHECK_STR(err.params[0].path, "additional parameters");
+        CHECK(err.params[0].order == ERROR_ORDER_ADDITIONAL);
+    }
+    free_msg(r);
+
+    /* a field of another message is unknown here */
+    r = decode_create("{\"createdAt\":\"2018-02-28T15:16:58.941Z\"}", &err);
+    CHECK(err.n_params == 1);
+    if (err.n_params == 1)
+        CHECK_STR(err.params[0].message, "contains fields that are not allowed: [ createdAt ]");
+    free_msg(r);
+}
+
+static void test_decode_alias_twice(void)
+{
+    error err;
+    schema_create_request *r =
+        decode_create("{\"ecosystemId\":\"" ECO "\",\"url\":\"http://a\",\"ecosystem_id\":\"" ECO "\"}", &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(err.n_params == 1);
+    const error_param *p = param_of(&err, "ecosystemId");
+    CHECK(p != NULL);
+    if (p != NULL)
+        CHECK(p->order == 1);
+    if (r != NULL)
+        CHECK_STR(r->url, "http://a");
+    free_msg(r);
+
+    /* even when one of them is null */
+    r = decode_create("{\"ecosystem_id\":null,\"ecosystemId\":\"" ECO "\"}", &err);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(param_of(&err, "ecosystemId") != NULL);
+    free_msg(r);
+}
+
+/* Expects body to be unreadable: NULL, InvalidBody, exactly one problem at "body". */
+static void expect_invalid_body(int line, const char *body, size_t len)
+{
+    error err;
+    error_clear(&err);
+    ProtobufCMessage *m = codec_json_decode(&schema_create_request_descriptor, body, len, NULL, &err);
+    int ok = m == NULL && err.kind == ERROR_INVALID_BODY && err.n_params == 1 &&
+             strcmp(err.params[0].path, "body") == 0 && err.params[0].message[0] != '\0';
+    if (!ok)
+        fprintf(stderr, "test_codec_json.c:%d: not rejected as InvalidBody (got msg %p, kind %d, %zu params%s%s)\n",
+                line, (void *)m, (int)err.kind, err.n_params, err.n_params ? ", first: " : "",
+                err.n_params ? err.params[0].path : "");
+    CHECK(ok);
+    free_msg(m);
+}
+
+#define INVALID_BODY(s) expect_invalid_body(__LINE__, s, strlen(s))
+#define INVALID_BODY_N(s) expect_invalid_body(__LINE__, s, sizeof(s) - 1)
+
+/* A body whose url is `levels` arrays deep; total nesting = levels + 1 with the root. */
+static char *nested_url(int levels)
+{
+    char *s = malloc((size_t)levels * 2 + 16);
+    if (s == NULL)
+        return NULL;
+    char *p = s;
+    p += sprintf(p, "{\"url\":");
+    for (int i = 0; i < levels; i++)
+        *p++ = '[';
+    for (int i = 0; i < levels; i++)
+        *p++ = ']';
+    strcpy(p, "}");
+    return s;
+}
+
+static void test_decode_invalid_body(void)
+{
+    INVALID_BODY("");
+    INVALID_BODY("{");
+    INVALID_BODY("{\"url\":}");
+    INVALID_BODY("{\"url\":\"http://a\",}");
+    INVALID_BODY("{'url':'x'}");
+    INVALID_BODY("{\"url\":\"http://a\"} {}");
+    INVALID_BODY("{\"url\":\"http://a\"}x");
+    /* not an object */
+    INVALID_BODY("[]");
+    INVALID_BODY("[{\"url\":\"http://a\"}]");
+    INVALID_BODY("\"x\"");
+    INVALID_BODY("null");
+    INVALID_BODY("5");
+    INVALID_BODY("true");
+    /* duplicate keys, even with equal values */
+    INVALID_BODY("{\"url\":\"a\",\"url\":\"b\"}");
+    INVALID_BODY("{\"url\":\"a\",\"url\":\"a\"}");
+    INVALID_BODY("{\"x\":1,\"x\":1}");
+    /* invalid UTF-8, in a value and in a key; an overlong encoding; a lone surrogate */
+    INVALID_BODY("{\"url\":\"\xff\"}");
+    INVALID_BODY("{\"\xff\":\"a\"}");
+    INVALID_BODY("{\"description\":\"\xc0\xaf\"}");
+    INVALID_BODY("{\"description\":\"\\ud800\"}");
+    /* NUL in a string, escaped and raw */
+    INVALID_BODY("{\"url\":\"a\\u0000b\"}");
+    INVALID_BODY_N("{\"url\":\"a\0b\"}");
+    /* a raw control character in a string */
+    INVALID_BODY("{\"url\":\"a\nb\"}");
+
+    /* The limit: CODEC_JSON_MAX_DEPTH levels of objects and arrays are accepted (the body
+     * reads, and the wrong type is a problem of the field), one more is unreadable. */
+    error err;
+    char *s = nested_url(CODEC_JSON_MAX_DEPTH - 1); /* root + 31 arrays = 32 */
+    if (s != NULL) {
+        error_clear(&err);
+        ProtobufCMessage *m = codec_json_decode(&schema_create_request_descriptor, s, strlen(s), NULL, &err);
+        CHECK(m != NULL);
+        CHECK(err.kind == ERROR_INVALID_PARAMS);
+        CHECK(param_of(&err, "url") != NULL);
+        free_msg(m);
+        free(s);
+    }
+    s = nested_url(CODEC_JSON_MAX_DEPTH); /* 33 */
+    if (s != NULL) {
+        expect_invalid_body(__LINE__, s, strlen(s));
+        free(s);
+    }
+    s = nested_url(1000); /* far deeper, still within what jansson itself reads */
+    if (s != NULL) {
+        expect_invalid_body(__LINE__, s, strlen(s));
+        free(s);
+    }
+    s = nested_url(100000); /* deeper than jansson reads */
+    if (s != NULL) {
+        expect_invalid_body(__LINE__, s, strlen(s));
+        free(s);
+    }
+    /* the same limit for an unknown key's value */
+    s = nested_url(CODEC_JSON_MAX_DEPTH);
+    if (s != NULL) {
+        memcpy(s + 2, "xyz", 3); /* {"xyz":[[[...]]]} */
+        expect_invalid_body(__LINE__, s, strlen(s));
+        free(s);
+    }
+}
+
+static void test_decode_object(void)
+{
+    error err;
+    json_t *root = json_pack("{s:s, s:s}", "url", "http://a", "ecosystem_id", ECO);
+    CHECK(root != NULL);
+    error_clear(&err);
+    schema_create_request *r = (schema_create_request *)codec_json_decode_object(
+        &schema_create_request_descriptor, root, NULL, &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    if (r != NULL) {
+        CHECK_STR(r->url, "http://a");
+        CHECK_STR(r->ecosystem_id, ECO);
+    }
+    free_msg(r);
+    json_decref(root);
+
+    root = json_array();
+    error_clear(&err);
+    CHECK(codec_json_decode_object(&schema_create_request_descriptor, root, NULL, &err) == NULL);
+    CHECK(err.kind == ERROR_INVALID_BODY);
+    CHECK(err.n_params == 1);
+    if (err.n_params == 1)
+        CHECK_STR(err.params[0].path, "body");
+    json_decref(root);
+}
+
+/* ---- encoding -------------------------------------------------------------------------- */
+
+static char *encode(const void *msg)
+{
+    size_t len = (size_t)-1;
+    char *s = codec_json_encode(msg, &len);
+    CHECK(s != NULL);
+    if (s != NULL)
+        CHECK(len == strlen(s));
+    return s;
+}
+
+static void check_encoded(int line, const void *msg, const char *want)
+{
+    char *s = encode(msg);
+    if (s == NULL || strcmp(s, want) != 0) {
+        fprintf(stderr, "test_codec_json.c:%d: encoded\n  got:  %s\n  want: %s\n", line, s ? s : "(null)", want);
+        test_failures++;
+    }
+    free(s);
+}
+
+#define ENCODED(msg, want) check_encoded(__LINE__, msg, want)
+
+static void make_webhook(schema_webhook *w, schema_timestamp *ts, int64_t seconds, int32_t nanos)
+{
+    droplit__webhooks__v1__webhook__init(w);
+    google__protobuf__timestamp__init(ts);
+    ts->seconds = seconds;
+    ts->nanos = nanos;
+    w->id = WEBHOOK_ID;
+    w->ecosystem_id = ECO;
+    w->url = "https://example.com/hook";
+    w->created_at = ts;
+}
+
+static void test_encode_webhook(void)
+{
+    schema_webhook w;
+    schema_timestamp ts;
+    make_webhook(&w, &ts, 1519831018, 941000000);
+    ENCODED(&w, "{\"id\":\"" WEBHOOK_ID "\",\"description\":\"\",\"ecosystemId\":\"" ECO
+                "\",\"url\":\"https://example.com/hook\",\"disabled\":false,\"createdAt\":\"2018-02-28T15:16:58.941Z\"}");
+
+    w.disabled = 1;
+    w.description = "say \"hi\"\n\\ \xc3\xa9";
+    ENCODED(&w, "{\"id\":\"" WEBHOOK_ID "\",\"description\":\"say \\\"hi\\\"\\n\\\\ \xc3\xa9\",\"ecosystemId\":\"" ECO
+                "\",\"url\":\"https://example.com/hook\",\"disabled\":true,\"createdAt\":\"2018-02-28T15:16:58.941Z\"}");
+}
+
+static void check_timestamp(int line, int64_t seconds, int32_t nanos, const char *want)
+{
+    schema_timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    schema_webhook w = DROPLIT__WEBHOOKS__V1__WEBHOOK__INIT;
+    ts.seconds = seconds;
+    ts.nanos = nanos;
+    w.created_at = &ts;
+    char *s = encode(&w);
+    const char *at = s != NULL ? strstr(s, "\"createdAt\":") : NULL;
+    char got[64] = "(none)";
+    if (at != NULL)
+        snprintf(got, sizeof got, "%.*s", (int)strcspn(at + 12, "}"), at + 12);
+    if (strcmp(got, want) != 0) {
+        fprintf(stderr, "test_codec_json.c:%d: createdAt\n  got:  %s\n  want: %s\n", line, got, want);
+        test_failures++;
+    }
+    free(s);
+}
+
+#define TIMESTAMP(sec, ns, want) check_timestamp(__LINE__, sec, ns, want)
+
+static void test_encode_timestamps(void)
+{
+    /* milliseconds always shown; finer values keep 6 or 9 digits */
+    TIMESTAMP(1519831018, 0, "\"2018-02-28T15:16:58.000Z\"");
+    TIMESTAMP(1519831018, 941000000, "\"2018-02-28T15:16:58.941Z\"");
+    TIMESTAMP(1519831018, 1000000, "\"2018-02-28T15:16:58.001Z\"");
+    TIMESTAMP(1519831018, 941500000, "\"2018-02-28T15:16:58.941500Z\"");
+    TIMESTAMP(1519831018, 1000, "\"2018-02-28T15:16:58.000001Z\"");
+    TIMESTAMP(1519831018, 941500001, "\"2018-02-28T15:16:58.941500001Z\"");
+    TIMESTAMP(1519831018, 1, "\"2018-02-28T15:16:58.000000001Z\"");
+    TIMESTAMP(1519831018, 999999999, "\"2018-02-28T15:16:58.999999999Z\"");
+    TIMESTAMP(0, 0, "\"1970-01-01T00:00:00.000Z\"");
+    TIMESTAMP(-1, 0, "\"1969-12-31T23:59:59.000Z\"");
+    TIMESTAMP(951782400, 0, "\"2000-02-29T00:00:00.000Z\"");
+    TIMESTAMP(253402300799LL, 999000000, "\"9999-12-31T23:59:59.999Z\"");
+    TIMESTAMP(-62135596800LL, 0, "\"0001-01-01T00:00:00.000Z\"");
+}
+
+static void test_encode_list_and_error(void)
+{
+    schema_list_response list = DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_RESPONSE__INIT;
+    ENCODED(&list, "{\"items\":[]}");
+
+    schema_webhook a, b;
+    schema_timestamp ta, tb;
+    make_webhook(&a, &ta, 1519831018, 941000000);
+    make_webhook(&b, &tb, 1519831019, 0);
+    b.id = "5a96c7eb0e4c1b0001a0b0c1";
+    b.description = "second";
+    schema_webhook *items[] = {&a, &b};
+    list.items = items;
+    list.n_items = 2;
+    ENCODED(&list, "{\"items\":[{\"id\":\"" WEBHOOK_ID "\",\"description\":\"\",\"ecosystemId\":\"" ECO
+                   "\",\"url\":\"https://example.com/hook\",\"disabled\":false,\"createdAt\":\"2018-02-28T15:16:58.941Z\"},"
+                   "{\"id\":\"5a96c7eb0e4c1b0001a0b0c1\",\"description\":\"second\",\"ecosystemId\":\"" ECO
+                   "\",\"url\":\"https://example.com/hook\",\"disabled\":false,\"createdAt\":\"2018-02-28T15:16:59.000Z\"}]}");
+
+    /* ErrorResponse, straight from the error value */
+    error err;
+    error_clear(&err);
+    error_add_param(&err, ERROR_IN_BODY, 1, "ecosystemId", "field is required");
+    error_add_param(&err, ERROR_IN_QUERY, ERROR_ORDER_QUERY, "additional parameters",
+                    "contains fields that are not allowed: [ a, b ]");
+    error_response r;
+    error_to_response(&err, &r);
+    ENCODED(&r.msg, "{\"errorType\":\"InvalidParams\",\"errors\":[{\"in\":\"body\",\"path\":\"ecosystemId\","
+                    "\"message\":\"field is required\"},{\"in\":\"query\",\"path\":\"additional parameters\","
+                    "\"message\":\"contains fields that are not allowed: [ a, b ]\"}]}");
+
+    /* a kind without params: one entry carrying the reason */
+    error_clear(&err);
+    error_set(&err, ERROR_NOT_FOUND, "Webhook with id %s does not exist.", WEBHOOK_ID);
+    error_to_response(&err, &r);
+    ENCODED(&r.msg, "{\"errorType\":\"NotFound\",\"errors\":[{\"in\":\"\",\"path\":\"\","
+                    "\"message\":\"Webhook with id " WEBHOOK_ID " does not exist.\"}]}");
+
+    schema_error_response empty = DROPLIT__WEBHOOKS__V1__ERROR_RESPONSE__INIT;
+    ENCODED(&empty, "{\"errorType\":\"\",\"errors\":[]}");
+
+    schema_get_request get = DROPLIT__WEBHOOKS__V1__GET_WEBHOOK_REQUEST__INIT;
+    ENCODED(&get, "{\"id\":\"\"}");
+    get.id = NULL; /* a NULL string is the empty string */
+    ENCODED(&get, "{\"id\":\"\"}");
+}
+
+/* ---- timestamps in and round trips ------------------------------------------------------ */
+
+static schema_webhook *decode_webhook_at(const char *created_at, error *err)
+{
+    char json[256];
+    snprintf(json, sizeof json, "{\"id\":\"%s\",\"createdAt\":\"%s\"}", WEBHOOK_ID, created_at);
+    return (schema_webhook *)decode(&schema_webhook_descriptor, json, err);
+}
+
+static void expect_time(int line, const char *text, int64_t seconds, int32_t nanos)
+{
+    error err;
+    schema_webhook *w = decode_webhook_at(text, &err);
+    int ok = w != NULL && err.kind == ERROR_NONE && w->created_at != NULL && w->created_at->seconds == seconds &&
+             w->created_at->nanos == nanos;
+    if (!ok)
+        fprintf(stderr, "test_codec_json.c:%d: %s: want %lld.%09d, got %s%lld.%09d (kind %d)\n", line, text,
+                (long long)seconds, (int)nanos, w && w->created_at ? "" : "nothing, ",
+                w && w->created_at ? (long long)w->created_at->seconds : 0LL,
+                w && w->created_at ? (int)w->created_at->nanos : 0, (int)err.kind);
+    CHECK(ok);
+    free_msg(w);
+}
+
+static void expect_bad_time(int line, const char *text)
+{
+    error err;
+    schema_webhook *w = decode_webhook_at(text, &err);
+    const error_param *p = param_of(&err, "createdAt");
+    int ok = w != NULL && err.kind == ERROR_INVALID_PARAMS && p != NULL && p->order == 6 && w->created_at == NULL &&
+             strcmp(w->id, WEBHOOK_ID) == 0;
+    if (!ok)
+        fprintf(stderr, "test_codec_json.c:%d: \"%s\" was not rejected as a createdAt problem (kind %d%s)\n", line,
+                text, (int)err.kind, w && w->created_at ? ", decoded" : "");
+    CHECK(ok);
+    free_msg(w);
+}
+
+#define TIME_OK(text, sec, ns) expect_time(__LINE__, text, sec, ns)
+#define TIME_BAD(text) expect_bad_time(__LINE__, text)
+
+static void test_decode_timestamps(void)
+{
+    TIME_OK("2018-02-28T15:16:58.941Z", 1519831018, 941000000);
+    TIME_OK("2018-02-28T15:16:58Z", 1519831018, 0);
+    TIME_OK("2018-02-28T15:16:58.9Z", 1519831018, 900000000);
+    TIME_OK("2018-02-28T15:16:58.941500Z", 1519831018, 941500000);
+    TIME_OK("2018-02-28T15:16:58.123456789Z", 1519831018, 123456789);
+    TIME_OK("2018-02-28T16:16:58.941+01:00", 1519831018, 941000000);
+    TIME_OK("2018-02-28T14:16:58.941-01:00", 1519831018, 941000000);
+    TIME_OK("2018-02-28T20:46:58.941+05:30", 1519831018, 941000000);
+    TIME_OK("2018-03-01T00:16:58.941+09:00", 1519831018, 941000000); /* across a day */
+    TIME_OK("2018-02-28T15:16:58.941+00:00", 1519831018, 941000000);
+    TIME_OK("1970-01-01T00:00:00Z", 0, 0);
+    TIME_OK("2016-02-29T00:00:00Z", 1456704000, 0); /* a leap day */
+    TIME_OK("0001-01-01T00:00:00Z", -62135596800LL, 0);
+    TIME_OK("9999-12-31T23:59:59.999999999Z", 253402300799LL, 999999999);
+
+    TIME_BAD("2018-02-30T15:16:58.941Z");  /* no such day */
+    TIME_BAD("2018-02-29T15:16:58Z");      /* not a leap year */
+    TIME_BAD("2018-04-31T00:00:00Z");
+    TIME_BAD("2018-13-01T00:00:00Z");
+    TIME_BAD("2018-00-01T00:00:00Z");
+    TIME_BAD("2018-02-00T00:00:00Z");
+    TIME_BAD("2018-02-28T24:00:00Z");
+    TIME_BAD("2018-02-28T15:60:00Z");
+    TIME_BAD("2018-02-28T15:16:58.941");   /* no zone */
+    TIME_BAD("2018-02-28T15:16:58");
+    TIME_BAD("2018-02-28 15:16:58Z");
+    TIME_BAD("2018-02-28");
+    TIME_BAD("2018-2-28T15:16:58Z");
+    TIME_BAD("2018-02-28T15:16:58.Z");
+    TIME_BAD("2018-02-28T15:16:58.1234567890Z");
+    TIME_BAD("2018-02-28T15:16:58.941Zjunk");
+    TIME_BAD("2018-02-28T15:16:58.941+0100");
+    TIME_BAD("2018-02-28T15:16:58.941+24:00");
+    TIME_BAD("0000-01-01T00:00:00Z");
+    TIME_BAD("0001-01-01T00:00:00+01:00"); /* before the Timestamp range once in UTC */
+    TIME_BAD("9999-12-31T23:59:59-01:00"); /* after it */
+    TIME_BAD("");
+    TIME_BAD("not a time");
+    /* RFC 3339 fields are exactly two (four) digits: no signs, no blanks */
+    TIME_BAD("2018-02-28T15:-1:58Z");
+    TIME_BAD("2018-02-28T15:16:-1Z");
+    TIME_BAD("2018-02-28T15:16:58+-1:00");
+    TIME_BAD("2018- 2-28T15:16:58Z");
+    TIME_BAD("2018-02-28T15:16: 8Z");
+
+    /* not a string at all */
+    error err;
+    schema_webhook *w = (schema_webhook *)decode(&schema_webhook_descriptor, "{\"createdAt\":1519831018}", &err);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(param_of(&err, "createdAt") != NULL);
+    free_msg(w);
+    w = (schema_webhook *)decode(&schema_webhook_descriptor,
+                                 "{\"createdAt\":{\"seconds\":\"1\",\"nanos\":0}}", &err);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(param_of(&err, "createdAt") != NULL);
+    free_msg(w);
+    /* null is absent */
+    w = (schema_webhook *)decode(&schema_webhook_descriptor, "{\"createdAt\":null,\"created_at\":null}", &err);
+    CHECK(err.kind == ERROR_INVALID_PARAMS); /* given twice */
+    free_msg(w);
+    w = (schema_webhook *)decode(&schema_webhook_descriptor, "{\"createdAt\":null}", &err);
+    CHECK(err.kind == ERROR_NONE);
+    if (w != NULL)
+        CHECK(w->created_at == NULL);
+    free_msg(w);
+}
+
+static void test_round_trip(void)
+{
+    error err;
+    schema_webhook *in = (schema_webhook *)decode(
+        &schema_webhook_descriptor,
+        "{\"id\":\"" WEBHOOK_ID "\",\"description\":\"d \\u00e9\",\"ecosystemId\":\"" ECO
+        "\",\"url\":\"https://example.com/h?a=1&b=2\",\"disabled\":true,\"createdAt\":\"2018-02-28T16:16:58.941+01:00\"}",
+        &err);
+    CHECK(in != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    if (in == NULL)
+        return;
+    char *text = encode(in);
+    CHECK_STR(text, "{\"id\":\"" WEBHOOK_ID "\",\"description\":\"d \xc3\xa9\",\"ecosystemId\":\"" ECO
+                    "\",\"url\":\"https://example.com/h?a=1&b=2\",\"disabled\":true,"
+                    "\"createdAt\":\"2018-02-28T15:16:58.941Z\"}");
+    if (text != NULL) {
+        schema_webhook *out = (schema_webhook *)decode(&schema_webhook_descriptor, text, &err);
+        CHECK(out != NULL);
+        CHECK(err.kind == ERROR_NONE);
+        if (out != NULL) {
+            CHECK_STR(out->id, in->id);
+            CHECK_STR(out->description, in->description);
+            CHECK_STR(out->ecosystem_id, in->ecosystem_id);
+            CHECK_STR(out->url, in->url);
+            CHECK(out->disabled == in->disabled);
+            CHECK(out->created_at != NULL);
+            if (out->created_at != NULL) {
+                CHECK(out->created_at->seconds == 1519831018);
+                CHECK(out->created_at->nanos == 941000000);
+            }
+            /* and binary protobuf agrees field for field */
+            size_t n1 = protobuf_c_message_get_packed_size(&in->base), n2 = protobuf_c_message_get_packed_size(&out->base);
+            CHECK(n1 == n2);
+            uint8_t b1[512], b2[512];
+            if (n1 == n2 && n1 <= sizeof b1) {
+                protobuf_c_message_pack(&in->base, b1);
+                protobuf_c_message_pack(&out->base, b2);
+                CHECK(memcmp(b1, b2, n1) == 0);
+            }
+        }
+        free_msg(out);
+    }
+    free(text);
+    free_msg(in);
+
+    /* finer fractions survive a round trip */
+    schema_webhook w;
+    schema_timestamp ts;
+    static const int32_t nanos[] = {0, 941000000, 941500000, 941500001, 1};
+    for (size_t i = 0; i < sizeof nanos / sizeof nanos[0]; i++) {
+        make_webhook(&w, &ts, 1519831018, nanos[i]);
+        char *s = encode(&w);
+        schema_webhook *back = s != NULL ? (schema_webhook *)decode(&schema_webhook_descriptor, s, &err) : NULL;
+        CHECK(back != NULL && back->created_at != NULL);
+        if (back != NULL && back->created_at != NULL) {
+            CHECK(back->created_at->seconds == 1519831018);
+            CHECK(back->created_at->nanos == nanos[i]);
+        }
+        free_msg(back);
+        free(s);
+    }
+
+    /* a list: items and their timestamps decode, then free_unpacked releases all of it */
+    schema_list_response *list = (schema_list_response *)decode(
+        &schema_list_response_descriptor,
+        "{\"items\":[{\"id\":\"a\",\"createdAt\":\"2018-02-28T15:16:58.941Z\"},{\"id\":\"b\",\"url\":\"u\"}]}", &err);
+    CHECK(list != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    if (list != NULL) {
+        CHECK(list->n_items == 2);
+        if (list->n_items == 2) {
+            CHECK_STR(list->items[0]->id, "a");
+            CHECK(list->items[0]->created_at != NULL);
+            CHECK_STR(list->items[1]->url, "u");
+            CHECK(list->items[1]->created_at == NULL);
+        }
+        char *s = encode(list);
+        CHECK(s != NULL && strncmp(s, "{\"items\":[{\"id\":\"a\",", 20) == 0);
+        free(s);
+    }
+    free_msg(list);
+
+    /* a bad item: a problem, and whatever was decoded is still freed cleanly */
+    list = (schema_list_response *)decode(&schema_list_response_descriptor,
+                                          "{\"items\":[{\"id\":\"a\"},{\"id\":5},{\"id\":\"c\"}]}", &err);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(err.n_params >= 1);
+    if (err.n_params >= 1)
+        CHECK(err.params[0].order == 1);
+    free_msg(list);
+    list = (schema_list_response *)decode(&schema_list_response_descriptor, "{\"items\":{}}", &err);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    free_msg(list);
+    list = (schema_list_response *)decode(&schema_list_response_descriptor, "{\"items\":[]}", &err);
+    CHECK(err.kind == ERROR_NONE);
+    if (list != NULL)
+        CHECK(list->n_items == 0);
+    free_msg(list);
+}
+
+/* The int64 and int32 fields of a Timestamp decoded as a plain message. */
+static void test_integers(void)
+{
+    error err;
+    schema_timestamp *t =
+        (schema_timestamp *)decode(&schema_timestamp_descriptor, "{\"seconds\":\"-5\",\"nanos\":7}", &err);
+    CHECK(t != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    if (t != NULL) {
+        CHECK(t->seconds == -5);
+        CHECK(t->nanos == 7);
+        ENCODED(t, "{\"seconds\":\"-5\",\"nanos\":7}"); /* int64 out as a string */
+    }
+    free_msg(t);
+    t = (schema_timestamp *)decode(&schema_timestamp_descriptor,
+                                   "{\"seconds\":9223372036854775807,\"nanos\":\"-2147483648\"}", &err);
+    CHECK(err.kind == ERROR_NONE);
+    if (t != NULL) {
+        CHECK(t->seconds == INT64_MAX);
+        CHECK(t->nanos == INT32_MIN);
+    }
+    free_msg(t);
+    static const char *bad[] = {"{\"nanos\":2147483648}", "{\"nanos\":1.5}", "{\"nanos\":\"1x\"}",
+                                "{\"nanos\":true}",       "{\"seconds\":\"\"}", "{\"seconds\":\"9223372036854775808\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        t = (schema_timestamp *)decode(&schema_timestamp_descriptor, bad[i], &err);
+        if (err.kind != ERROR_INVALID_PARAMS)
+            fprintf(stderr, "  accepted %s\n", bad[i]);
+        CHECK(err.kind == ERROR_INVALID_PARAMS);
+        CHECK(err.n_params == 1);
+        free_msg(t);
+    }
+}
+
+/* A caller's allocator: every allocation a decode makes is freed by free_unpacked with it. */
+static long live_allocations;
+
+static void *count_alloc(void *data, size_t size)
+{
+    (void)data;
+    live_allocations++;
+    return malloc(size);
+}
+
+static void count_free(void *data, void *p)
+{
+    (void)data;
+    if (p != NULL)
+        live_allocations--;
+    free(p);
+}
+
+static void test_allocator(void)
+{
+    ProtobufCAllocator alloc = {count_alloc, count_free, NULL};
+    error err;
+    const char *bodies[] = {
+        "{\"items\":[{\"id\":\"a\",\"createdAt\":\"2018-02-28T15:16:58.941Z\"},{\"description\":\"b\"}]}",
+        "{\"items\":[{\"id\":\"a\"},{\"id\":5}]}",
+        "{\"items\":[{\"createdAt\":\"bad\"}],\"x\":1}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        error_clear(&err);
+        ProtobufCMessage *m = codec_json_decode(&schema_list_response_descriptor, bodies[i], strlen(bodies[i]), &alloc,
+                                                &err);
+        CHECK(m != NULL);
+        CHECK(live_allocations > 0);
+        if (m != NULL)
+            protobuf_c_message_free_unpacked(m, &alloc);
+        if (live_allocations != 0)
+            fprintf(stderr, "  body %zu: %ld allocations left\n", i, live_allocations);
+        CHECK(live_allocations == 0);
+        live_allocations = 0;
+    }
+    /* an unreadable body allocates nothing the caller must free */
+    error_clear(&err);
+    CHECK(codec_json_decode(&schema_list_response_descriptor, "{", 1, &alloc, &err) == NULL);
+    CHECK(live_allocations == 0);
+}
+
+int main(void)
+{
+    test_names();
+    test_decode_names();
+    test_decode_null();
+    test_decode_wrong_types();
+    test_decode_unknown();
+    test_decode_alias_twice();
+    test_decode_invalid_body();
+    test_decode_object();
+    test_encode_webhook();
+    test_encode_timestamps();
+    test_encode_list_and_error();
+    test_decode_timestamps();
+    test_round_trip();
+    test_integers();
+    test_allocator();
+    return test_exit_code();
+}

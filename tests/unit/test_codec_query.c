@@ -1,2 +1,358 @@
+/* test_codec_query: query strings into schema messages by the JSON codec's names and rules
+ * (both spellings, unknown and repeated parameters, form-urlencoded decoding, the parameter
+ * limit), and codec_query_reject for requests that take no query at all. */
+#include "codec_query.h"
+#include "schema.h"
 #include "test.h"
-int main(void) { return 1; /* TODO */ }
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ECO "C5a96c3ea0e4c1b0001a0b0c0"
+
+static ProtobufCMessage *decode(const ProtobufCMessageDescriptor *desc, const char *q, error *err)
+{
+    error_clear(err);
+    return codec_query_decode(desc, q, strlen(q), NULL, err);
+}
+
+static schema_list_request *decode_list(const char *q, error *err)
+{
+    return (schema_list_request *)decode(&schema_list_request_descriptor, q, err);
+}
+
+static void free_msg(void *m)
+{
+    if (m != NULL)
+        protobuf_c_message_free_unpacked(m, NULL);
+}
+
+static const error_param *param_of(const error *err, const char *path)
+{
+    for (size_t i = 0; i < err->n_params; i++)
+        if (strcmp(err->params[i].path, path) == 0)
+            return &err->params[i];
+    return NULL;
+}
+
+static int all_in_query(const error *err)
+{
+    for (size_t i = 0; i < err->n_params; i++)
+        if (err->params[i].in != ERROR_IN_QUERY)
+            return 0;
+    return 1;
+}
+
+static void test_names(void)
+{
+    error err;
+    schema_list_request *r = decode_list("ecosystemId=" ECO, &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    CHECK(err.n_params == 0);
+    if (r != NULL) {
+        CHECK(r->base.descriptor == &schema_list_request_descriptor);
+        CHECK_STR(r->ecosystem_id, ECO);
+    }
+    free_msg(r);
+
+    r = decode_list("ecosystem_id=" ECO, &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    if (r != NULL)
+        CHECK_STR(r->ecosystem_id, ECO);
+    free_msg(r);
+
+    /* the empty query: a message at its defaults, no problem */
+    r = decode_list("", &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    if (r != NULL)
+        CHECK_STR(r->ecosystem_id, "");
+    free_msg(r);
+
+    /* a key without '=' and a key with an empty value are both the empty string */
+    r = decode_list("ecosystemId", &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    if (r != NULL)
+        CHECK_STR(r->ecosystem_id, "");
+    free_msg(r);
+    r = decode_list("ecosystemId=", &err);
+    CHECK(err.kind == ERROR_NONE);
+    if (r != NULL)
+        CHECK_STR(r->ecosystem_id, "");
+    free_msg(r);
+
+    /* len counts, not a NUL */
+    const char q[] = "ecosystemId=" ECO "&junk=1";
+    error_clear(&err);
+    r = (schema_list_request *)codec_query_decode(&schema_list_request_descriptor, q, strlen("ecosystemId=" ECO), NULL,
+                                                  &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    if (r != NULL)
+        CHECK_STR(r->ecosystem_id, ECO);
+    free_msg(r);
+}
+
+static void test_percent(void)
+{
+    error err;
+    schema_list_request *r = decode_list("ecosystemId=%435a96c3ea0e4c1b0001a0b0c0", &err);
+    CHECK(err.kind == ERROR_NONE);
+    if (r != NULL)
+        CHECK_STR(r->ecosystem_id, ECO);
+    free_msg(r);
+
+    /* the key may be escaped too */
+    r = decode_list("ecosystem%49d=" ECO, &err);
+    CHECK(err.kind == ERROR_NONE);
+    if (r != NULL)
+        CHECK_STR(r->ecosystem_id, ECO);
+    free_msg(r);
+
+    r = decode_list("ecosystemId=a+b%20c%2Bd%26e%3Df", &err);
+    CHECK(err.kind == ERROR_NONE);
+    if (r != NULL)
+        CHECK_STR(r->ecosystem_id, "a b c+d&e=f");
+    free_msg(r);
+
+    /* UTF-8 through escapes */
+    r = decode_list("ecosystemId=%C3%A9", &err);
+    CHECK(err.kind == ERROR_NONE);
+    if (r != NULL)
+        CHECK_STR(r->ecosystem_id, "\xc3\xa9");
+    free_msg(r);
+
+    /* any message: a create request from a query, every field by both names */
+    schema_create_request *c = (schema_create_request *)decode(
+        &schema_create_request_descriptor,
+        "url=https%3A%2F%2Fexample.com%2Fh%3Fx%3D1&description=two+words&ecosystem_id=" ECO "&secret=%25", &err);
+    CHECK(c != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    if (c != NULL) {
+        CHECK_STR(c->url, "https://example.com/h?x=1");
+        CHECK_STR(c->description, "two words");
+        CHECK_STR(c->ecosystem_id, ECO);
+        CHECK_STR(c->secret, "%");
+    }
+    free_msg(c);
+
+    /* an escape that is not UTF-8 is a problem of that parameter */
+    r = decode_list("ecosystemId=%ff", &err);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(param_of(&err, "ecosystemId") != NULL);
+    CHECK(all_in_query(&err));
+    free_msg(r);
+}
+
+static void test_unknown_and_repeated(void)
+{
+    error err;
+    const error_param *p;
+    schema_list_request *r = decode_list("a=1&ecosystemId=" ECO "&b", &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(err.n_params == 1);
+    if (err.n_params == 1) {
+        CHECK_STR(err.params[0].path, "additional parameters");
+        CHECK_STR(err.params[0].message, "contains fields that are not allowed: [ a, b ]");
+        CHECK(err.params[0].in == ERROR_IN_QUERY);
+        CHECK(err.params[0].order == ERROR_ORDER_ADDITIONAL);
+    }
+    if (r != NULL)
+        CHECK_STR(r->ecosystem_id, ECO);
+    free_msg(r);
+
+    /* names are case-sensitive */
+    r = decode_list("EcosystemId=" ECO, &err);
+    CHECK(err.n_params == 1);
+    if (err.n_params == 1)
+        CHECK_STR(err.params[0].message, "contains fields that are not allowed: [ EcosystemId ]");
+    if (r != NULL)
+        CHECK_STR(r->ecosystem_id, "");
+    free_msg(r);
+
+    /* the same parameter twice: a problem of that field, ordered by its field number */
+    r = decode_list("ecosystemId=" ECO "&ecosystemId=" ECO, &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(err.n_params == 1);
+    p = param_of(&err, "ecosystemId");
+    CHECK(p != NULL);
+    if (p != NULL)
+        CHECK(p->order == 1);
+    CHECK(all_in_query(&err));
+    free_msg(r);
+    r = decode_list("ecosystemId=" ECO "&ecosystemId=Cffffffffffffffffffffffff", &err);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(param_of(&err, "ecosystemId") != NULL);
+    free_msg(r);
+
+    /* under both of its names */
+    r = decode_list("ecosystemId=" ECO "&ecosystem_id=" ECO, &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(err.n_params == 1);
+    p = param_of(&err, "ecosystemId");
+    CHECK(p != NULL);
+    if (p != NULL) {
+        CHECK(p->in == ERROR_IN_QUERY);
+        CHECK(p->order == 1);
+    }
+    free_msg(r);
+
+    /* a parameter nobody can name is still not silently dropped */
+    r = decode_list("ecosystemId=" ECO "&%ff=1", &err);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(err.n_params >= 1);
+    free_msg(r);
+    r = decode_list("ecosystemId=" ECO "&=1", &err);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(param_of(&err, "additional parameters") != NULL);
+    free_msg(r);
+}
+
+/* A NUL decoded from %00 cannot be kept in a string field: the value must not quietly
+ * become its prefix (the JSON codec rejects \u0000 for the same reason). */
+static void test_nul(void)
+{
+    error err;
+    schema_list_request *r = decode_list("ecosystemId=" ECO "%00x", &err);
+    CHECK(err.kind != ERROR_NONE);
+    if (err.kind == ERROR_NONE && r != NULL)
+        fprintf(stderr, "  %%00 accepted; ecosystemId decoded as \"%s\"\n", r->ecosystem_id);
+    free_msg(r);
+}
+
+static char *many_params(int n, const char *first)
+{
+    char *q = malloc((size_t)n * 8 + 64);
+    if (q == NULL)
+        return NULL;
+    char *p = q;
+    p += sprintf(p, "%s", first);
+    for (int i = 1; i < n; i++)
+        p += sprintf(p, "&k%d=1", i);
+    return q;
+}
+
+static void test_limit(void)
+{
+    error err;
+    /* exactly the limit: read; the unknown ones are reported as usual */
+    char *q = many_params(CODEC_QUERY_MAX_PARAMS, "ecosystemId=" ECO);
+    if (q != NULL) {
+        schema_list_request *r = decode_list(q, &err);
+        CHECK(r != NULL);
+        CHECK(err.kind == ERROR_INVALID_PARAMS);
+        CHECK(err.n_params == 1);
+        const error_param *p = param_of(&err, "additional parameters");
+        CHECK(p != NULL);
+        if (p != NULL)
+            CHECK(strncmp(p->message, "contains fields that are not allowed: [ k1, k2, k3,", 50) == 0);
+        if (r != NULL)
+            CHECK_STR(r->ecosystem_id, ECO);
+        free_msg(r);
+        free(q);
+    }
+    /* one over: a problem in the query */
+    q = many_params(CODEC_QUERY_MAX_PARAMS + 1, "ecosystemId=" ECO);
+    if (q != NULL) {
+        schema_list_request *r = decode_list(q, &err);
+        CHECK(err.kind == ERROR_INVALID_PARAMS);
+        CHECK(err.n_params >= 1);
+        CHECK(all_in_query(&err));
+        free_msg(r);
+        /* reject reports it too */
+        error_clear(&err);
+        CHECK(codec_query_reject(q, strlen(q), &err) == 1);
+        CHECK(err.kind == ERROR_INVALID_PARAMS);
+        CHECK(all_in_query(&err));
+        free(q);
+    }
+    /* empty segments, then one key repeated past the limit: still a problem in the query */
+    q = malloc(2048);
+    if (q != NULL) {
+        char *p = q;
+        p += sprintf(p, "ecosystemId=" ECO);
+        for (int i = 0; i < 200; i++)
+            p += sprintf(p, "&");
+        for (int i = 0; i < CODEC_QUERY_MAX_PARAMS; i++)
+            p += sprintf(p, "&x=1");
+        schema_list_request *r = decode_list(q, &err);
+        CHECK(err.kind == ERROR_INVALID_PARAMS);
+        CHECK(all_in_query(&err));
+        free_msg(r);
+        free(q);
+    }
+}
+
+static void test_reject(void)
+{
+    error err;
+    error_clear(&err);
+    CHECK(codec_query_reject("", 0, &err) == 0);
+    CHECK(err.kind == ERROR_NONE);
+    CHECK(err.n_params == 0);
+
+    error_clear(&err);
+    CHECK(codec_query_reject("a=1&b", 5, &err) == 1);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(err.n_params == 1);
+    if (err.n_params == 1) {
+        CHECK(err.params[0].in == ERROR_IN_QUERY);
+        CHECK_STR(err.params[0].path, "additional parameters");
+        CHECK_STR(err.params[0].message, "contains fields that are not allowed: [ a, b ]");
+        CHECK(err.params[0].order > ERROR_ORDER_ADDITIONAL - 1); /* after every field */
+    }
+
+    /* names as decoded, in query order; len bounds the query */
+    error_clear(&err);
+    const char *q = "z%41=1&ecosystemId=" ECO "&extra";
+    CHECK(codec_query_reject(q, strlen(q) - strlen("&extra"), &err) == 1);
+    CHECK(err.n_params == 1);
+    if (err.n_params == 1)
+        CHECK_STR(err.params[0].message, "contains fields that are not allowed: [ zA, ecosystemId ]");
+
+    /* a problem another layer found is kept, the new one added after it */
+    error_clear(&err);
+    error_add_param(&err, ERROR_IN_PATH, 1, "id", "invalid id");
+    CHECK(codec_query_reject("x=1", 3, &err) == 1);
+    CHECK(err.n_params == 2);
+    if (err.n_params == 2) {
+        CHECK_STR(err.params[0].path, "id");
+        CHECK(err.params[0].in == ERROR_IN_PATH);
+        CHECK_STR(err.params[1].message, "contains fields that are not allowed: [ x ]");
+    }
+    error_sort_params(&err);
+    if (err.n_params == 2)
+        CHECK_STR(err.params[0].path, "id");
+
+    /* something is there even if it names nothing */
+    error_clear(&err);
+    CHECK(codec_query_reject("&", 1, &err) == 1);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(err.n_params == 1);
+
+    /* every name in the one problem, a repeated one included */
+    error_clear(&err);
+    CHECK(codec_query_reject("a=1&a=2", 7, &err) == 1);
+    CHECK(err.n_params == 1);
+    const error_param *p = param_of(&err, "additional parameters");
+    CHECK(p != NULL);
+    if (p != NULL)
+        CHECK(strstr(p->message, "[ a") != NULL);
+}
+
+int main(void)
+{
+    test_names();
+    test_percent();
+    test_unknown_and_repeated();
+    test_nul();
+    test_limit();
+    test_reject();
+    return test_exit_code();
+}

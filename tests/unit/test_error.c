@@ -185,38 +185,38 @@ static void test_in_name(void)
     CHECK_STR(error_in_name(ERROR_IN_UNSET), "");
 }
 
-static void check_row(error_kind kind, int status, const char *reason, const char *type, const char *connect, int grpc)
+static void check_row(error_kind kind, int status, const char *reason, const char *type, int plain_text,
+                      const char *connect, int connect_status, int grpc)
 {
     const error_mapping *m = error_mapping_of(kind);
     CHECK(m != NULL);
     if (m == NULL)
         return;
-    if (m->http_status != status)
-        fprintf(stderr, "kind %d: http_status %d, want %d\n", (int)kind, m->http_status, status);
+    if (m->http_status != status || m->grpc_status != grpc || m->connect_status != connect_status)
+        fprintf(stderr, "kind %d: http %d connect %d grpc %d, want %d %d %d\n", (int)kind, m->http_status,
+                m->connect_status, m->grpc_status, status, connect_status, grpc);
     CHECK(m->http_status == status);
     CHECK_STR(m->http_reason, reason);
-    if (type == NULL)
-        CHECK(m->error_type == NULL);
-    else
-        CHECK_STR(m->error_type, type);
+    CHECK_STR(m->error_type, type);
+    CHECK(m->rest_plain_text == plain_text);
     CHECK_STR(m->connect_code, connect);
-    if (m->grpc_status != grpc)
-        fprintf(stderr, "kind %d: grpc_status %d, want %d\n", (int)kind, m->grpc_status, grpc);
+    CHECK(m->connect_status == connect_status);
     CHECK(m->grpc_status == grpc);
 }
 
 static void test_mapping(void)
 {
     /* gRPC codes: INVALID_ARGUMENT 3, UNAUTHENTICATED 16, PERMISSION_DENIED 7, NOT_FOUND 5,
-     * RESOURCE_EXHAUSTED 8, UNAVAILABLE 14, INTERNAL 13; Connect codes are their snake names */
-    check_row(ERROR_INVALID_PARAMS, 400, "Bad Request", "InvalidParams", "invalid_argument", 3);
-    check_row(ERROR_INVALID_BODY, 400, "Bad Request", "InvalidBody", "invalid_argument", 3);
-    check_row(ERROR_UNAUTHENTICATED, 401, "Unauthorized", NULL, "unauthenticated", 16);
-    check_row(ERROR_PERMISSION_DENIED, 403, "Forbidden", NULL, "permission_denied", 7);
-    check_row(ERROR_NOT_FOUND, 404, "Not Found", NULL, "not_found", 5);
-    check_row(ERROR_TOO_LARGE, 413, "Payload Too Large", NULL, "resource_exhausted", 8);
-    check_row(ERROR_UNAVAILABLE, 503, "Service Unavailable", NULL, "unavailable", 14);
-    check_row(ERROR_INTERNAL, 500, "Internal Server Error", NULL, "internal", 13);
+     * RESOURCE_EXHAUSTED 8, UNAVAILABLE 14, INTERNAL 13; Connect codes are their snake names,
+     * with the HTTP statuses the Connect protocol gives them (resource_exhausted is 429) */
+    check_row(ERROR_INVALID_PARAMS, 400, "Bad Request", "InvalidParams", 0, "invalid_argument", 400, 3);
+    check_row(ERROR_INVALID_BODY, 400, "Bad Request", "InvalidBody", 0, "invalid_argument", 400, 3);
+    check_row(ERROR_UNAUTHENTICATED, 401, "Unauthorized", "Unauthenticated", 1, "unauthenticated", 401, 16);
+    check_row(ERROR_PERMISSION_DENIED, 403, "Forbidden", "PermissionDenied", 1, "permission_denied", 403, 7);
+    check_row(ERROR_NOT_FOUND, 404, "Not Found", "NotFound", 1, "not_found", 404, 5);
+    check_row(ERROR_TOO_LARGE, 413, "Payload Too Large", "PayloadTooLarge", 1, "resource_exhausted", 429, 8);
+    check_row(ERROR_UNAVAILABLE, 503, "Service Unavailable", "Unavailable", 1, "unavailable", 503, 14);
+    check_row(ERROR_INTERNAL, 500, "Internal Server Error", "Internal", 1, "internal", 500, 13);
 
     /* never NULL, even for a kind outside the enum */
     CHECK(error_mapping_of(ERROR_NONE) != NULL);
@@ -289,12 +289,31 @@ static void test_to_response(void)
         CHECK_STR(r.msg.errors[ERROR_MAX_PARAMS - 1]->in, "path");
     }
 
-    /* a plain-text kind has no errorType and no entries */
+    /* a kind without params: its errorType and one entry carrying the reason */
     error_clear(&err);
     error_set(&err, ERROR_NOT_FOUND, "Ecosystem with id X does not exist.");
     error_to_response(&err, &r);
-    CHECK(r.msg.error_type == NULL || strcmp(r.msg.error_type, "") == 0);
-    CHECK(r.msg.n_errors == 0);
+    CHECK_STR(r.msg.error_type, "NotFound");
+    CHECK(r.msg.n_errors == 1);
+    if (r.msg.n_errors == 1) {
+        CHECK_STR(r.msg.errors[0]->message, "Ecosystem with id X does not exist.");
+        CHECK(r.msg.errors[0]->in == NULL || strcmp(r.msg.errors[0]->in, "") == 0);
+        CHECK(r.msg.errors[0]->path == NULL || strcmp(r.msg.errors[0]->path, "") == 0);
+        CHECK(r.msg.errors[0]->base.descriptor == &schema_param_error_descriptor);
+    }
+    error_clear(&err);
+    error_set(&err, ERROR_TOO_LARGE, "Body over %d bytes.", 65536);
+    error_to_response(&err, &r);
+    CHECK_STR(r.msg.error_type, "PayloadTooLarge");
+    CHECK(r.msg.n_errors == 1);
+    if (r.msg.n_errors == 1)
+        CHECK_STR(r.msg.errors[0]->message, "Body over 65536 bytes.");
+    error_clear(&err);
+    error_set(&err, ERROR_UNAUTHENTICATED, "Missing authorization token.");
+    error_to_response(&err, &r);
+    CHECK_STR(r.msg.error_type, "Unauthenticated");
+    if (r.msg.n_errors == 1)
+        CHECK_STR(r.msg.errors[0]->message, "Missing authorization token.");
 }
 
 int main(void)

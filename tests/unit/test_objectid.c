@@ -1,2 +1,168 @@
+/* test_objectid: the hex form both ways, the seconds stamp, the layout (fixed random part,
+ * incrementing counter), and uniqueness from one thread and from four at once. */
+#include "objectid.h"
 #include "test.h"
-int main(void) { return 1; /* TODO */ }
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_id(const void *a, const void *b)
+{
+    return memcmp(a, b, OBJECTID_LEN);
+}
+
+/* 1 when the n sorted ids are pairwise distinct */
+static int all_unique(objectid *ids, size_t n)
+{
+    qsort(ids, n, sizeof *ids, cmp_id);
+    for (size_t i = 1; i < n; i++)
+        if (memcmp(ids[i - 1].bytes, ids[i].bytes, OBJECTID_LEN) == 0)
+            return 0;
+    return 1;
+}
+
+static uint32_t counter_of(const objectid *id)
+{
+    return (uint32_t)id->bytes[9] << 16 | (uint32_t)id->bytes[10] << 8 | id->bytes[11];
+}
+
+static void test_hex(void)
+{
+    objectid id, back;
+    for (int i = 0; i < OBJECTID_LEN; i++)
+        id.bytes[i] = (uint8_t)(0x5a + 0x11 * i);
+    char hex[OBJECTID_HEX_LEN + 1];
+    memset(hex, 'X', sizeof hex);
+    objectid_to_hex(&id, hex);
+    CHECK_STR(hex, "5a6b7c8d9eafc0d1e2f30415");
+    CHECK(strlen(hex) == OBJECTID_HEX_LEN);
+    CHECK(objectid_from_hex(hex, strlen(hex), &back) == 0);
+    CHECK(memcmp(id.bytes, back.bytes, OBJECTID_LEN) == 0);
+
+    /* all zeros and all ones */
+    memset(id.bytes, 0, OBJECTID_LEN);
+    objectid_to_hex(&id, hex);
+    CHECK_STR(hex, "000000000000000000000000");
+    memset(id.bytes, 0xff, OBJECTID_LEN);
+    objectid_to_hex(&id, hex);
+    CHECK_STR(hex, "ffffffffffffffffffffffff");
+    CHECK(objectid_from_hex("ffffffffffffffffffffffff", 24, &back) == 0);
+    CHECK(memcmp(back.bytes, id.bytes, OBJECTID_LEN) == 0);
+    CHECK(objectid_from_hex("0123456789abcdef01234567", 24, &back) == 0);
+    CHECK(back.bytes[0] == 0x01 && back.bytes[7] == 0xef && back.bytes[11] == 0x67);
+
+    /* a known MongoDB id: 0x5a96c3ea = 1519829994 seconds */
+    CHECK(objectid_from_hex("5a96c3ea0e4c1b0001a0b0c0", 24, &back) == 0);
+    CHECK(objectid_seconds(&back) == 1519829994u);
+
+    /* len is what counts, not the NUL: 24 digits followed by more text */
+    CHECK(objectid_from_hex("5a96c3ea0e4c1b0001a0b0c0ff", 24, &back) == 0);
+    CHECK(back.bytes[11] == 0xc0);
+}
+
+static void test_hex_rejects(void)
+{
+    objectid out;
+    CHECK(objectid_from_hex("5A96C3EA0E4C1B0001A0B0C0", 24, &out) == -1); /* uppercase */
+    CHECK(objectid_from_hex("5a96c3ea0e4c1b0001a0b0cA", 24, &out) == -1); /* one uppercase */
+    CHECK(objectid_from_hex("5a96c3ea0e4c1b0001a0b0c", 23, &out) == -1);  /* short */
+    CHECK(objectid_from_hex("5a96c3ea0e4c1b0001a0b0c0f", 25, &out) == -1); /* long */
+    CHECK(objectid_from_hex("5a96c3ea0e4c1b0001a0b0c0", 23, &out) == -1); /* len decides */
+    CHECK(objectid_from_hex("5a96c3ea0e4c1b0001a0b0c0", 25, &out) == -1);
+    CHECK(objectid_from_hex("", 0, &out) == -1);
+    CHECK(objectid_from_hex("5a96c3ea0e4c1b0001a0b0cg", 24, &out) == -1); /* g */
+    CHECK(objectid_from_hex("5a96c3ea0e4c1b0001a0b0c ", 24, &out) == -1); /* space */
+    CHECK(objectid_from_hex("5a96c3ea0e4c1b0001a0b0c-", 24, &out) == -1);
+    CHECK(objectid_from_hex("x5a96c3ea0e4c1b0001a0b0c", 24, &out) == -1);
+    CHECK(objectid_from_hex("5a96c3ea0e4c\0" "1b0001a0b0c", 24, &out) == -1); /* embedded NUL */
+    CHECK(objectid_from_hex("0x96c3ea0e4c1b0001a0b0c0", 24, &out) == -1);
+    CHECK(objectid_from_hex("C5a96c3ea0e4c1b0001a0b0c", 24, &out) == -1);
+}
+
+static void test_make(void)
+{
+    objectid a = objectid_make(1519831018u);
+    CHECK(objectid_seconds(&a) == 1519831018u);
+    /* big-endian seconds in the first four bytes */
+    CHECK(a.bytes[0] == 0x5a && a.bytes[1] == 0x96 && a.bytes[2] == 0xc7 && a.bytes[3] == 0xea);
+    objectid z = objectid_make(0);
+    CHECK(objectid_seconds(&z) == 0);
+    CHECK(z.bytes[0] == 0 && z.bytes[1] == 0 && z.bytes[2] == 0 && z.bytes[3] == 0);
+    objectid m = objectid_make(UINT32_MAX);
+    CHECK(objectid_seconds(&m) == UINT32_MAX);
+
+    /* the five random bytes are the same for every id of the process */
+    CHECK(memcmp(a.bytes + 4, z.bytes + 4, 5) == 0);
+    CHECK(memcmp(a.bytes + 4, m.bytes + 4, 5) == 0);
+
+    char hex[OBJECTID_HEX_LEN + 1];
+    objectid back;
+    objectid_to_hex(&a, hex);
+    CHECK(strncmp(hex, "5a96c7ea", 8) == 0);
+    CHECK(objectid_from_hex(hex, OBJECTID_HEX_LEN, &back) == 0);
+    CHECK(memcmp(a.bytes, back.bytes, OBJECTID_LEN) == 0);
+}
+
+#define MANY 100000
+
+static void test_unique_and_counter(void)
+{
+    objectid *ids = malloc(MANY * sizeof *ids);
+    CHECK(ids != NULL);
+    if (ids == NULL)
+        return;
+    for (size_t i = 0; i < MANY; i++)
+        ids[i] = objectid_make(1700000000u);
+    /* the counter goes up by one each time (mod 2^24) */
+    int steps_ok = 1;
+    for (size_t i = 1; i < MANY; i++)
+        if (counter_of(&ids[i]) != ((counter_of(&ids[i - 1]) + 1) & 0xffffff))
+            steps_ok = 0;
+    CHECK(steps_ok);
+    CHECK(objectid_seconds(&ids[MANY - 1]) == 1700000000u);
+    CHECK(memcmp(ids[0].bytes + 4, ids[MANY - 1].bytes + 4, 5) == 0);
+    CHECK(all_unique(ids, MANY));
+    free(ids);
+}
+
+#define THREADS 4
+#define PER_THREAD 50000
+
+static void *make_many(void *arg)
+{
+    objectid *out = arg;
+    for (size_t i = 0; i < PER_THREAD; i++)
+        out[i] = objectid_make(1700000001u);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    objectid *ids = malloc((size_t)THREADS * PER_THREAD * sizeof *ids);
+    CHECK(ids != NULL);
+    if (ids == NULL)
+        return;
+    pthread_t t[THREADS];
+    int started = 0;
+    for (int i = 0; i < THREADS; i++)
+        if (pthread_create(&t[i], NULL, make_many, ids + (size_t)i * PER_THREAD) == 0)
+            started++;
+    CHECK(started == THREADS);
+    for (int i = 0; i < started; i++)
+        pthread_join(t[i], NULL);
+    CHECK(all_unique(ids, (size_t)started * PER_THREAD));
+    free(ids);
+}
+
+int main(void)
+{
+    CHECK(objectid_init() == 0);
+    test_hex();
+    test_hex_rejects();
+    test_make();
+    test_unique_and_counter();
+    test_threads();
+    return test_exit_code();
+}

@@ -1,2 +1,357 @@
+/* test_store: insert/get/each, copies of the caller's strings, creation order per ecosystem,
+ * growth past the initial tables, duplicate ids, early stop, and concurrent inserts. */
+#include "store.h"
 #include "test.h"
-int main(void) { return 1; /* TODO */ }
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* An id whose bytes are all derived from n, so tests know ids without objectid_make. */
+static objectid id_of(uint32_t n)
+{
+    objectid id;
+    memset(id.bytes, 0, OBJECTID_LEN);
+    id.bytes[0] = 0x5a;
+    id.bytes[8] = (uint8_t)(n >> 24);
+    id.bytes[9] = (uint8_t)(n >> 16);
+    id.bytes[10] = (uint8_t)(n >> 8);
+    id.bytes[11] = (uint8_t)n;
+    return id;
+}
+
+static void eco_name(char out[32], unsigned k)
+{
+    snprintf(out, 32, "C%024x", k);
+}
+
+typedef struct collect {
+    const store_webhook *seen[8192];
+    size_t n;
+    size_t stop_after; /* 0 = never stop */
+} collect;
+
+static int collect_visit(const store_webhook *w, void *ctx)
+{
+    collect *c = ctx;
+    if (c->n < sizeof c->seen / sizeof c->seen[0])
+        c->seen[c->n] = w;
+    c->n++;
+    if (c->stop_after != 0 && c->n == c->stop_after)
+        return 42;
+    return 0;
+}
+
+static void test_basic(void)
+{
+    store *s = store_create();
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    CHECK(store_count(s) == 0);
+    objectid absent = id_of(7);
+    CHECK(store_get(s, &absent) == NULL);
+    collect c = {.n = 0};
+    CHECK(store_each_in_ecosystem(s, "C000000000000000000000001", collect_visit, &c) == 0);
+    CHECK(c.n == 0);
+
+    char eco[32] = "C5a96c3ea0e4c1b0001a0b0c0";
+    char url[64] = "https://example.com/hook";
+    char secret[32] = "s3cret";
+    char desc[32] = "first";
+    store_webhook w = {.id = id_of(1), .created_ms = 1519831018941LL, .disabled = 0,
+                       .ecosystem_id = eco, .url = url, .secret = secret, .description = desc};
+    error err;
+    error_clear(&err);
+    const store_webhook *r = store_insert(s, &w, &err);
+    CHECK(r != NULL);
+    CHECK(err.kind == ERROR_NONE);
+    if (r == NULL) {
+        store_destroy(s);
+        return;
+    }
+    CHECK(memcmp(r->id.bytes, w.id.bytes, OBJECTID_LEN) == 0);
+    CHECK(r->created_ms == 1519831018941LL);
+    CHECK(r->disabled == 0);
+    /* strings are copies: mutating (and overwriting) the source changes nothing */
+    CHECK(r->ecosystem_id != eco && r->url != url && r->secret != secret && r->description != desc);
+    memset(eco, 'X', sizeof eco - 1);
+    memset(url, 'Y', sizeof url - 1);
+    memset(secret, 'Z', sizeof secret - 1);
+    strcpy(desc, "changed");
+    CHECK_STR(r->ecosystem_id, "C5a96c3ea0e4c1b0001a0b0c0");
+    CHECK_STR(r->url, "https://example.com/hook");
+    CHECK_STR(r->secret, "s3cret");
+    CHECK_STR(r->description, "first");
+    CHECK(store_count(s) == 1);
+
+    const store_webhook *g = store_get(s, &w.id);
+    CHECK(g == r);
+    CHECK(store_get(s, &absent) == NULL);
+
+    /* "" for the optional strings, disabled kept */
+    store_webhook w2 = {.id = id_of(2), .created_ms = 5, .disabled = 1, .ecosystem_id = "C5a96c3ea0e4c1b0001a0b0c0",
+                        .url = "http://x", .secret = "", .description = ""};
+    const store_webhook *r2 = store_insert(s, &w2, &err);
+    CHECK(r2 != NULL);
+    if (r2 != NULL) {
+        CHECK_STR(r2->secret, "");
+        CHECK_STR(r2->description, "");
+        CHECK(r2->disabled == 1);
+        CHECK(r2->created_ms == 5);
+    }
+    CHECK(store_count(s) == 2);
+
+    c.n = 0;
+    CHECK(store_each_in_ecosystem(s, "C5a96c3ea0e4c1b0001a0b0c0", collect_visit, &c) == 0);
+    CHECK(c.n == 2);
+    CHECK(c.seen[0] == r && c.seen[1] == r2);
+    /* an ecosystem name is matched whole */
+    c.n = 0;
+    CHECK(store_each_in_ecosystem(s, "C5a96c3ea0e4c1b0001a0b0c", collect_visit, &c) == 0);
+    CHECK(c.n == 0);
+    CHECK(store_each_in_ecosystem(s, "", collect_visit, &c) == 0);
+    CHECK(c.n == 0);
+
+    /* the record is unchanged after later inserts */
+    CHECK_STR(r->url, "https://example.com/hook");
+    store_destroy(s);
+}
+
+static void test_duplicate(void)
+{
+    store *s = store_create();
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    error err;
+    error_clear(&err);
+    store_webhook w = {.id = id_of(9), .created_ms = 1, .ecosystem_id = "C000000000000000000000001",
+                       .url = "http://a", .secret = "", .description = "a"};
+    const store_webhook *first = store_insert(s, &w, &err);
+    CHECK(first != NULL);
+    store_webhook dup = w;
+    dup.ecosystem_id = "C000000000000000000000002"; /* same id, other ecosystem */
+    dup.description = "b";
+    CHECK(store_insert(s, &dup, &err) == NULL);
+    CHECK(err.kind == ERROR_INTERNAL);
+    CHECK(err.reason[0] != '\0');
+    CHECK(store_count(s) == 1);
+    /* the first record is untouched and neither ecosystem gained the duplicate */
+    CHECK(store_get(s, &w.id) == first);
+    if (first != NULL)
+        CHECK_STR(first->description, "a");
+    collect c = {.n = 0};
+    store_each_in_ecosystem(s, "C000000000000000000000002", collect_visit, &c);
+    CHECK(c.n == 0);
+    c.n = 0;
+    store_each_in_ecosystem(s, "C000000000000000000000001", collect_visit, &c);
+    CHECK(c.n == 1);
+
+    /* same id, same ecosystem */
+    error_clear(&err);
+    CHECK(store_insert(s, &w, &err) == NULL);
+    CHECK(err.kind == ERROR_INTERNAL);
+    CHECK(store_count(s) == 1);
+    c.n = 0;
+    store_each_in_ecosystem(s, "C000000000000000000000001", collect_visit, &c);
+    CHECK(c.n == 1);
+    store_destroy(s);
+}
+
+static void test_early_stop(void)
+{
+    store *s = store_create();
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    error err;
+    error_clear(&err);
+    for (uint32_t i = 0; i < 10; i++) {
+        store_webhook w = {.id = id_of(100 + i), .created_ms = i, .ecosystem_id = "C000000000000000000000abc",
+                           .url = "http://a", .secret = "", .description = ""};
+        CHECK(store_insert(s, &w, &err) != NULL);
+    }
+    collect c = {.n = 0, .stop_after = 3};
+    CHECK(store_each_in_ecosystem(s, "C000000000000000000000abc", collect_visit, &c) == 42);
+    CHECK(c.n == 3);
+    CHECK(c.seen[2]->created_ms == 2);
+    c.n = 0;
+    c.stop_after = 10; /* stop on the last: still returned */
+    CHECK(store_each_in_ecosystem(s, "C000000000000000000000abc", collect_visit, &c) == 42);
+    CHECK(c.n == 10);
+    c.n = 0;
+    c.stop_after = 11; /* never reached: 0 */
+    CHECK(store_each_in_ecosystem(s, "C000000000000000000000abc", collect_visit, &c) == 0);
+    CHECK(c.n == 10);
+    store_destroy(s);
+}
+
+#define N_GROW 5000
+#define N_ECOS 100
+
+static void test_growth(void)
+{
+    store *s = store_create();
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    error err;
+    error_clear(&err);
+    const store_webhook **recs = calloc(N_GROW, sizeof *recs);
+    CHECK(recs != NULL);
+    if (recs == NULL) {
+        store_destroy(s);
+        return;
+    }
+    int all_ok = 1;
+    for (uint32_t i = 0; i < N_GROW; i++) {
+        char eco[32], url[64], desc[32];
+        eco_name(eco, i % N_ECOS);
+        snprintf(url, sizeof url, "https://h%u.example/x", i);
+        snprintf(desc, sizeof desc, "d%u", i);
+        store_webhook w = {.id = id_of(i), .created_ms = i, .ecosystem_id = eco, .url = url, .secret = "",
+                           .description = desc};
+        recs[i] = store_insert(s, &w, &err);
+        if (recs[i] == NULL)
+            all_ok = 0;
+    }
+    CHECK(all_ok);
+    CHECK(err.kind == ERROR_NONE);
+    CHECK(store_count(s) == N_GROW);
+
+    /* every record found by id, the same pointer, contents intact after the tables grew */
+    int get_ok = 1;
+    for (uint32_t i = 0; i < N_GROW; i++) {
+        objectid id = id_of(i);
+        const store_webhook *g = store_get(s, &id);
+        char desc[32], eco[32];
+        snprintf(desc, sizeof desc, "d%u", i);
+        eco_name(eco, i % N_ECOS);
+        if (g == NULL || g != recs[i] || strcmp(g->description, desc) != 0 || strcmp(g->ecosystem_id, eco) != 0 ||
+            g->created_ms != (int64_t)i)
+            get_ok = 0;
+    }
+    CHECK(get_ok);
+    objectid absent = id_of(N_GROW);
+    CHECK(store_get(s, &absent) == NULL);
+
+    /* each ecosystem holds its 50, oldest first */
+    int each_ok = 1;
+    for (unsigned k = 0; k < N_ECOS; k++) {
+        char eco[32];
+        eco_name(eco, k);
+        collect *c = calloc(1, sizeof *c);
+        if (c == NULL) {
+            each_ok = 0;
+            break;
+        }
+        if (store_each_in_ecosystem(s, eco, collect_visit, c) != 0 || c->n != N_GROW / N_ECOS)
+            each_ok = 0;
+        for (size_t j = 0; j < c->n && j < N_GROW / N_ECOS; j++)
+            if (c->seen[j] != recs[k + j * N_ECOS])
+                each_ok = 0;
+        free(c);
+    }
+    CHECK(each_ok);
+    collect c = {.n = 0};
+    char other[32];
+    eco_name(other, N_ECOS);
+    CHECK(store_each_in_ecosystem(s, other, collect_visit, &c) == 0);
+    CHECK(c.n == 0);
+    free(recs);
+    store_destroy(s);
+}
+
+#define T_THREADS 4
+#define T_PER 25000
+
+typedef struct thread_arg {
+    store *s;
+    unsigned t;
+    int failures;
+} thread_arg;
+
+static void *insert_many(void *p)
+{
+    thread_arg *a = p;
+    for (uint32_t i = 0; i < T_PER; i++) {
+        char eco[32], desc[32];
+        /* each thread writes its own ecosystem and a shared one */
+        eco_name(eco, (i % 2) ? 1000 + a->t : 999);
+        snprintf(desc, sizeof desc, "t%u-%u", a->t, i);
+        error err;
+        error_clear(&err);
+        store_webhook w = {.id = id_of(a->t * 1000000u + i), .created_ms = i, .ecosystem_id = eco, .url = "http://x",
+                           .secret = "", .description = desc};
+        const store_webhook *r = store_insert(a->s, &w, &err);
+        if (r == NULL || strcmp(r->description, desc) != 0)
+            a->failures++;
+        /* readers run alongside writers */
+        if (store_get(a->s, &w.id) != r)
+            a->failures++;
+        (void)store_count(a->s);
+    }
+    return NULL;
+}
+
+static int order_visit(const store_webhook *w, void *ctx)
+{
+    /* within one thread's ecosystem, records come in that thread's insertion order */
+    int64_t *last = ctx;
+    if (w->created_ms <= *last)
+        return 1;
+    *last = w->created_ms;
+    return 0;
+}
+
+static void test_threads(void)
+{
+    store *s = store_create();
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    pthread_t th[T_THREADS];
+    thread_arg args[T_THREADS];
+    int started = 0;
+    for (unsigned t = 0; t < T_THREADS; t++) {
+        args[t] = (thread_arg){s, t, 0};
+        if (pthread_create(&th[t], NULL, insert_many, &args[t]) == 0)
+            started++;
+    }
+    CHECK(started == T_THREADS);
+    for (int t = 0; t < started; t++) {
+        pthread_join(th[t], NULL);
+        CHECK(args[t].failures == 0);
+    }
+    CHECK(store_count(s) == (size_t)T_THREADS * T_PER);
+    collect *c = calloc(1, sizeof *c);
+    CHECK(c != NULL);
+    if (c != NULL) {
+        char eco[32];
+        eco_name(eco, 999);
+        store_each_in_ecosystem(s, eco, collect_visit, c);
+        CHECK(c->n == (size_t)T_THREADS * T_PER / 2);
+        for (unsigned t = 0; t < T_THREADS; t++) {
+            c->n = 0;
+            eco_name(eco, 1000 + t);
+            store_each_in_ecosystem(s, eco, collect_visit, c);
+            CHECK(c->n == T_PER / 2);
+            int64_t last = -1;
+            CHECK(store_each_in_ecosystem(s, eco, order_visit, &last) == 0);
+        }
+        free(c);
+    }
+    store_destroy(s);
+}
+
+int main(void)
+{
+    test_basic();
+    test_duplicate();
+    test_early_stop();
+    test_growth();
+    test_threads();
+    return test_exit_code();
+}

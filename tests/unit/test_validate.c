@@ -1,2 +1,423 @@
+/* test_validate: the id and URL rules at their edges, each request's messages and their
+ * field order, the configured length limits crossed by one byte, and the rule that a field
+ * a codec already reported is not reported again. */
+#include "validate.h"
 #include "test.h"
-int main(void) { return 1; /* TODO */ }
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ECO "C5a96c3ea0e4c1b0001a0b0c0"
+
+static const config_limits default_limits = {65536, 2048, 1024, 256};
+
+static void test_ecosystem_id(void)
+{
+    CHECK(validate_is_ecosystem_id(ECO) == 1);
+    CHECK(validate_is_ecosystem_id("C000000000000000000000000") == 1);
+    CHECK(validate_is_ecosystem_id("Cffffffffffffffffffffffff") == 1);
+    CHECK(validate_is_ecosystem_id("C0123456789abcdef01234567") == 1);
+
+    CHECK(validate_is_ecosystem_id("C5A96C3EA0E4C1B0001A0B0C0") == 0); /* uppercase hex */
+    CHECK(validate_is_ecosystem_id("C5a96c3ea0e4c1b0001a0b0cF") == 0);
+    CHECK(validate_is_ecosystem_id("c5a96c3ea0e4c1b0001a0b0c0") == 0); /* 'c' prefix */
+    CHECK(validate_is_ecosystem_id("5a96c3ea0e4c1b0001a0b0c0") == 0);  /* no prefix: 24 */
+    CHECK(validate_is_ecosystem_id("C5a96c3ea0e4c1b0001a0b0c") == 0);  /* 24 chars */
+    CHECK(validate_is_ecosystem_id("C5a96c3ea0e4c1b0001a0b0c00") == 0); /* 26 chars */
+    CHECK(validate_is_ecosystem_id("D5a96c3ea0e4c1b0001a0b0c0") == 0);
+    CHECK(validate_is_ecosystem_id("C5a96c3ea0e4c1b0001a0b0cg") == 0);
+    CHECK(validate_is_ecosystem_id("C5a96c3ea0e4c1b0001a0b0c ") == 0);
+    CHECK(validate_is_ecosystem_id(" C5a96c3ea0e4c1b0001a0b0c") == 0);
+    CHECK(validate_is_ecosystem_id("C5a96c3ea0e4c1b0001a0b0c\n") == 0);
+    CHECK(validate_is_ecosystem_id("C-5a96c3ea0e4c1b0001a0b0c") == 0);
+    CHECK(validate_is_ecosystem_id("CC5a96c3ea0e4c1b0001a0b0c") == 0);
+    CHECK(validate_is_ecosystem_id("C") == 0);
+    CHECK(validate_is_ecosystem_id("") == 0);
+}
+
+static void test_url(void)
+{
+    static const char *good[] = {
+        "http://example.com",
+        "https://example.com",
+        "HTTP://EXAMPLE.COM",
+        "HtTpS://example.com/",
+        "http://a",
+        "http://localhost:8080",
+        "https://example.com:443/path/to/hook?x=1&y=two#frag",
+        "http://127.0.0.1/x",
+        "http://[::1]/",
+        "http://[2001:db8::1]:8080/hook?q=%20",
+        "https://user:pw@example.com/x",
+        "https://sub.domain.example.co.uk/a/b/c.json",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        if (validate_is_webhook_url(good[i], 2048) != 1)
+            fprintf(stderr, "  rejected %s\n", good[i]);
+        CHECK(validate_is_webhook_url(good[i], 2048) == 1);
+    }
+    static const char *bad[] = {
+        "ftp://example.com/x",
+        "mailto:someone@example.com",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "httpx://example.com",
+        "ws://example.com",
+        "http://",
+        "https://",
+        "http:///path",
+        "http:example.com",
+        "http:/example.com",
+        "//host/x",
+        "/rel",
+        "rel/x",
+        "example.com",
+        "not a url",
+        "http://exa mple.com",
+        "http://example.com/a b",
+        " http://example.com",
+        "http://example.com ",
+        "http://[::1",
+        "http://example.com\n",
+        "http://user@/x",
+        "http://:80/",
+        "http://[]/",
+        "http://example.com:abc/",
+        "http://example.com/%zz",
+        "http://ex<ample.com",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (validate_is_webhook_url(bad[i], 2048) != 0)
+            fprintf(stderr, "  accepted \"%s\"\n", bad[i]);
+        CHECK(validate_is_webhook_url(bad[i], 2048) == 0);
+    }
+
+    /* the length bound: exactly max_len passes, one byte more does not */
+    CHECK(validate_is_webhook_url("http://example.com/x", 20) == 1);
+    CHECK(validate_is_webhook_url("http://example.com/xy", 20) == 0);
+    CHECK(validate_is_webhook_url("http://example.com/x", 19) == 0);
+    char *longurl = malloc(2048 + 2);
+    if (longurl != NULL) {
+        strcpy(longurl, "https://example.com/");
+        size_t n = strlen(longurl);
+        memset(longurl + n, 'a', 2048 - n);
+        longurl[2048] = '\0';
+        CHECK(validate_is_webhook_url(longurl, 2048) == 1);
+        longurl[2048] = 'a';
+        longurl[2049] = '\0';
+        CHECK(validate_is_webhook_url(longurl, 2048) == 0);
+        CHECK(validate_is_webhook_url(longurl, 2049) == 1);
+        free(longurl);
+    }
+}
+
+static const error_param *param_of(const error *err, const char *path)
+{
+    for (size_t i = 0; i < err->n_params; i++)
+        if (strcmp(err->params[i].path, path) == 0)
+            return &err->params[i];
+    return NULL;
+}
+
+/* Expects exactly one problem, at path with message and order. */
+static void expect_one(int line, const error *err, const char *path, const char *message, unsigned order)
+{
+    int ok = err->kind == ERROR_INVALID_PARAMS && err->n_params == 1 && strcmp(err->params[0].path, path) == 0 &&
+             strcmp(err->params[0].message, message) == 0 && err->params[0].order == order &&
+             err->params[0].in == ERROR_IN_UNSET;
+    if (!ok)
+        fprintf(stderr, "test_validate.c:%d: want one problem %s: %s (order %u); got kind %d, %zu: %s: %s (order %u)\n",
+                line, path, message, order, (int)err->kind, err->n_params, err->n_params ? err->params[0].path : "",
+                err->n_params ? err->params[0].message : "", err->n_params ? err->params[0].order : 0);
+    CHECK(ok);
+}
+
+#define EXPECT_ONE(err, path, message, order) expect_one(__LINE__, err, path, message, order)
+
+static schema_create_request create(const char *eco, const char *url, const char *secret, const char *description)
+{
+    schema_create_request r = DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT;
+    r.ecosystem_id = (char *)eco;
+    r.url = (char *)url;
+    r.secret = (char *)secret;
+    r.description = (char *)description;
+    return r;
+}
+
+static char *repeat(char c, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s != NULL) {
+        memset(s, c, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+static void test_create(void)
+{
+    error err;
+    schema_create_request r = create(ECO, "https://example.com/h", "s", "d");
+    error_clear(&err);
+    validate_create_request(&r, &default_limits, &err);
+    CHECK(err.kind == ERROR_NONE);
+    CHECK(err.n_params == 0);
+
+    /* the defaults: both required fields missing, in field order */
+    schema_create_request empty = DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT;
+    error_clear(&err);
+    validate_create_request(&empty, &default_limits, &err);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(err.n_params == 2);
+    if (err.n_params == 2) {
+        CHECK_STR(err.params[0].path, "ecosystemId");
+        CHECK_STR(err.params[0].message, VALIDATE_REQUIRED);
+        CHECK(err.params[0].order == 1);
+        CHECK(err.params[0].in == ERROR_IN_UNSET);
+        CHECK_STR(err.params[1].path, "url");
+        CHECK_STR(err.params[1].message, VALIDATE_REQUIRED);
+        CHECK(err.params[1].order == 2);
+    }
+    CHECK_STR(VALIDATE_REQUIRED, "field is required");
+    CHECK_STR(VALIDATE_INVALID_ID, "invalid id");
+    CHECK_STR(VALIDATE_INVALID_URL, "invalid url");
+
+    /* NULL strings are absent, like "" */
+    r = create(NULL, NULL, NULL, NULL);
+    error_clear(&err);
+    validate_create_request(&r, &default_limits, &err);
+    CHECK(err.n_params == 2);
+    CHECK(param_of(&err, "ecosystemId") != NULL && param_of(&err, "url") != NULL);
+
+    r = create("c5a96c3ea0e4c1b0001a0b0c0", "https://example.com/h", "", "");
+    error_clear(&err);
+    validate_create_request(&r, &default_limits, &err);
+    EXPECT_ONE(&err, "ecosystemId", "invalid id", 1);
+
+    r = create(ECO, "ftp://example.com/h", "", "");
+    error_clear(&err);
+    validate_create_request(&r, &default_limits, &err);
+    EXPECT_ONE(&err, "url", "invalid url", 2);
+
+    r = create(ECO, "", "", "");
+    error_clear(&err);
+    validate_create_request(&r, &default_limits, &err);
+    EXPECT_ONE(&err, "url", "field is required", 2);
+
+    r = create("", "https://example.com/h", "", "");
+    error_clear(&err);
+    validate_create_request(&r, &default_limits, &err);
+    EXPECT_ONE(&err, "ecosystemId", "field is required", 1);
+}
+
+static void test_create_limits(void)
+{
+    error err;
+    config_limits small = {1024, 30, 10, 5};
+    schema_create_request r = create(ECO, "https://example.com/123456789", "12345", "1234567890"); /* 29 url */
+    error_clear(&err);
+    validate_create_request(&r, &small, &err);
+    CHECK(err.kind == ERROR_NONE);
+
+    r.url = "https://example.com/1234567890"; /* 30: exactly the limit */
+    error_clear(&err);
+    validate_create_request(&r, &small, &err);
+    CHECK(err.kind == ERROR_NONE);
+
+    r.url = "https://example.com/12345678901"; /* 31 */
+    error_clear(&err);
+    validate_create_request(&r, &small, &err);
+    EXPECT_ONE(&err, "url", "invalid url", 2);
+
+    r = create(ECO, "https://example.com/", "123456", "1234567890");
+    error_clear(&err);
+    validate_create_request(&r, &small, &err);
+    EXPECT_ONE(&err, "secret", "must be at most 5 bytes", 3);
+
+    r = create(ECO, "https://example.com/", "12345", "12345678901");
+    error_clear(&err);
+    validate_create_request(&r, &small, &err);
+    EXPECT_ONE(&err, "description", "must be at most 10 bytes", 4);
+
+    /* bytes, not characters: "é" is two */
+    r = create(ECO, "https://example.com/", "\xc3\xa9\xc3\xa9\xc3", "");
+    error_clear(&err);
+    validate_create_request(&r, &small, &err);
+    CHECK(err.kind == ERROR_NONE);
+    r.secret = "\xc3\xa9\xc3\xa9\xc3\xa9";
+    error_clear(&err);
+    validate_create_request(&r, &small, &err);
+    EXPECT_ONE(&err, "secret", "must be at most 5 bytes", 3);
+
+    /* a zero limit allows only the empty string */
+    config_limits zero = {1024, 2048, 0, 0};
+    r = create(ECO, "https://example.com/", "", "");
+    error_clear(&err);
+    validate_create_request(&r, &zero, &err);
+    CHECK(err.kind == ERROR_NONE);
+    r.description = "x";
+    error_clear(&err);
+    validate_create_request(&r, &zero, &err);
+    EXPECT_ONE(&err, "description", "must be at most 0 bytes", 4);
+
+    /* the defaults, crossed by one byte */
+    char *secret = repeat('s', 256), *secret1 = repeat('s', 257);
+    char *desc = repeat('d', 1024), *desc1 = repeat('d', 1025);
+    if (secret && secret1 && desc && desc1) {
+        r = create(ECO, "https://example.com/", secret, desc);
+        error_clear(&err);
+        validate_create_request(&r, &default_limits, &err);
+        CHECK(err.kind == ERROR_NONE);
+        r.secret = secret1;
+        r.description = desc1;
+        error_clear(&err);
+        validate_create_request(&r, &default_limits, &err);
+        CHECK(err.n_params == 2);
+        if (err.n_params == 2) {
+            CHECK_STR(err.params[0].path, "secret");
+            CHECK_STR(err.params[0].message, "must be at most 256 bytes");
+            CHECK_STR(err.params[1].path, "description");
+            CHECK_STR(err.params[1].message, "must be at most 1024 bytes");
+        }
+    }
+    free(secret);
+    free(secret1);
+    free(desc);
+    free(desc1);
+
+    /* everything wrong at once: four problems, field numbers 1..4 */
+    r = create("nope", "not a url", "123456", "12345678901");
+    error_clear(&err);
+    validate_create_request(&r, &small, &err);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(err.n_params == 4);
+    error_sort_params(&err);
+    static const char *paths[] = {"ecosystemId", "url", "secret", "description"};
+    static const char *messages[] = {"invalid id", "invalid url", "must be at most 5 bytes", "must be at most 10 bytes"};
+    for (unsigned i = 0; i < 4 && i < err.n_params; i++) {
+        CHECK_STR(err.params[i].path, paths[i]);
+        CHECK_STR(err.params[i].message, messages[i]);
+        CHECK(err.params[i].order == i + 1);
+        CHECK(err.params[i].in == ERROR_IN_UNSET);
+    }
+}
+
+static void test_skip_reported(void)
+{
+    error err;
+    /* a codec reported url (wrong type) and left it at its default "" */
+    error_clear(&err);
+    error_add_param(&err, ERROR_IN_BODY, 2, "url", "must be a string");
+    schema_create_request r = create("", "", "", "");
+    validate_create_request(&r, &default_limits, &err);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(err.n_params == 2);
+    if (err.n_params == 2) {
+        CHECK_STR(err.params[0].path, "url");
+        CHECK_STR(err.params[0].message, "must be a string");
+        CHECK(err.params[0].in == ERROR_IN_BODY);
+        CHECK_STR(err.params[1].path, "ecosystemId");
+        CHECK_STR(err.params[1].message, "field is required");
+    }
+    error_sort_params(&err);
+    if (err.n_params == 2) {
+        CHECK_STR(err.params[0].path, "ecosystemId");
+        CHECK_STR(err.params[1].path, "url");
+    }
+
+    /* every field already reported: nothing added */
+    error_clear(&err);
+    error_add_param(&err, ERROR_IN_BODY, 1, "ecosystemId", "is given twice");
+    error_add_param(&err, ERROR_IN_BODY, 2, "url", "must be a string");
+    error_add_param(&err, ERROR_IN_BODY, 3, "secret", "must be a string");
+    error_add_param(&err, ERROR_IN_BODY, 4, "description", "must be a string");
+    r = create("bad", "bad", "toolong", "toolongtoolong");
+    config_limits small = {1024, 30, 1, 1};
+    validate_create_request(&r, &small, &err);
+    CHECK(err.n_params == 4);
+
+    /* an additional-parameters problem does not hide a field's own */
+    error_clear(&err);
+    error_add_param(&err, ERROR_IN_BODY, ERROR_ORDER_ADDITIONAL, "additional parameters",
+                    "contains fields that are not allowed: [ x ]");
+    r = create(ECO, "", "", "");
+    validate_create_request(&r, &default_limits, &err);
+    CHECK(err.n_params == 2);
+    error_sort_params(&err);
+    if (err.n_params == 2) {
+        CHECK_STR(err.params[0].path, "url");
+        CHECK_STR(err.params[1].path, "additional parameters");
+    }
+}
+
+static void test_get_and_list(void)
+{
+    error err;
+    schema_get_request g = DROPLIT__WEBHOOKS__V1__GET_WEBHOOK_REQUEST__INIT;
+    g.id = "5a96c7ea0e4c1b0001a0b0c0";
+    error_clear(&err);
+    validate_get_request(&g, &err);
+    CHECK(err.kind == ERROR_NONE);
+    CHECK(err.n_params == 0);
+
+    static const char *bad_ids[] = {"5A96C7EA0E4C1B0001A0B0C0", "5a96c7ea0e4c1b0001a0b0c", "5a96c7ea0e4c1b0001a0b0c00",
+                                    "zzzzzzzzzzzzzzzzzzzzzzzz", ECO, "not-an-id"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+        g.id = (char *)bad_ids[i];
+        error_clear(&err);
+        validate_get_request(&g, &err);
+        EXPECT_ONE(&err, "id", "invalid id", 1);
+    }
+    /* absent */
+    g.id = "";
+    error_clear(&err);
+    validate_get_request(&g, &err);
+    CHECK(err.kind == ERROR_INVALID_PARAMS);
+    CHECK(err.n_params == 1);
+    CHECK(param_of(&err, "id") != NULL);
+    g.id = NULL;
+    error_clear(&err);
+    validate_get_request(&g, &err);
+    CHECK(err.n_params == 1);
+    CHECK(param_of(&err, "id") != NULL);
+    /* already reported */
+    g.id = "bad";
+    error_clear(&err);
+    error_add_param(&err, ERROR_IN_PATH, 1, "id", "must be a string");
+    validate_get_request(&g, &err);
+    CHECK(err.n_params == 1);
+
+    schema_list_request l = DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_REQUEST__INIT;
+    l.ecosystem_id = ECO;
+    error_clear(&err);
+    validate_list_request(&l, &err);
+    CHECK(err.kind == ERROR_NONE);
+    l.ecosystem_id = "";
+    error_clear(&err);
+    validate_list_request(&l, &err);
+    EXPECT_ONE(&err, "ecosystemId", "field is required", 1);
+    l.ecosystem_id = NULL;
+    error_clear(&err);
+    validate_list_request(&l, &err);
+    EXPECT_ONE(&err, "ecosystemId", "field is required", 1);
+    l.ecosystem_id = "C5A96C3EA0E4C1B0001A0B0C0";
+    error_clear(&err);
+    validate_list_request(&l, &err);
+    EXPECT_ONE(&err, "ecosystemId", "invalid id", 1);
+    error_clear(&err);
+    error_add_param(&err, ERROR_IN_QUERY, 0, "ecosystemId", "is given twice");
+    validate_list_request(&l, &err);
+    CHECK(err.n_params == 1);
+}
+
+int main(void)
+{
+    test_ecosystem_id();
+    test_url();
+    test_create();
+    test_create_limits();
+    test_skip_reported();
+    test_get_and_list();
+    return test_exit_code();
+}

@@ -492,8 +492,12 @@ ProtobufCMessage *codec_json_decode(const ProtobufCMessageDescriptor *desc, cons
     if (root == NULL) {
         error_set(err, ERROR_INVALID_BODY, "unreadable JSON");
         err->n_params = 0;
-        error_add_param(err, ERROR_IN_BODY, 0, "body", "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
-                        jerr.text);
+        /* jansson's text may quote the body near the error ("near '...'"): a secret could be
+         * there, so only the reason before that quote is passed on */
+        const char *near = strstr(jerr.text, " near ");
+        int reason_len = near != NULL ? (int)(near - jerr.text) : (int)strlen(jerr.text);
+        error_add_param(err, ERROR_IN_BODY, 0, "body", "invalid JSON at line %d, column %d: %.*s", jerr.line,
+                        jerr.column, reason_len, jerr.text);
         return NULL;
     }
     ProtobufCMessage *msg = codec_json_decode_object(desc, root, alloc, err);

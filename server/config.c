@@ -425,7 +425,7 @@ static int read_field(parse *p, const field *f, char *target)
 {
     size_t saved = path_push_key(p, f->key);
     void *dst = target + f->offset;
-    unsigned long long v;
+    unsigned long long v = 0;
     const char *s;
     size_t len;
     int rc = -1;

@@ -55,6 +55,14 @@ h2o_iovec_t http_header(h2o_req_t *req, const h2o_token_t *token)
     return i < 0 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
 }
 
+h2o_iovec_t http_authorization(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i < 0 || h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, i) >= 0)
+        return h2o_iovec_init(NULL, 0);
+    return req->headers.entries[i].value;
+}
+
 int http_media_type_is(h2o_iovec_t value, const char *type)
 {
     size_t n = 0;

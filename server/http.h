@@ -41,6 +41,10 @@ void http_respond_method_not_allowed(h2o_req_t *req, const char *allow);
 /* The value of a request header, or {NULL, 0}. */
 h2o_iovec_t http_header(h2o_req_t *req, const h2o_token_t *token);
 
+/* The Authorization header; {NULL, 0} when absent, and also when it is given more than
+ * once (which token would be meant is ambiguous: the request is then unauthenticated). */
+h2o_iovec_t http_authorization(h2o_req_t *req);
+
 /* 1 when a media type (parameters after ';' ignored, case-insensitive) is `type`. */
 int http_media_type_is(h2o_iovec_t value, const char *type);
 

@@ -76,7 +76,7 @@ static void respond_webhook(h2o_req_t *req, rest_format format, int status, cons
 
 static int authenticate(http_handler *h, h2o_req_t *req, auth_principal *who, error *err)
 {
-    h2o_iovec_t token = http_header(req, H2O_TOKEN_AUTHORIZATION);
+    h2o_iovec_t token = http_authorization(req);
     return auth_authenticate(h->core->cfg, token.base, token.len, who, err);
 }
 

@@ -67,7 +67,7 @@ static void serve_connect(http_handler *h, h2o_req_t *req, const ProtobufCMethod
         goto fail;
     }
     ProtobufCAllocator alloc = http_pool_allocator(req);
-    h2o_iovec_t token = http_header(req, H2O_TOKEN_AUTHORIZATION);
+    h2o_iovec_t token = http_authorization(req);
     rpc_result result;
     if (rpc_handle(h->core, method, codec, token.base, token.len, (const uint8_t *)req->entity.base, req->entity.len,
                    &alloc, &result, &err) != 0)
@@ -144,7 +144,7 @@ static void serve_grpc_web(http_handler *h, h2o_req_t *req, const ProtobufCMetho
     }
     if (codec_grpc_unframe(body, len, limit, &msg, &msg_len, &err) != 0)
         goto fail;
-    h2o_iovec_t token = http_header(req, H2O_TOKEN_AUTHORIZATION);
+    h2o_iovec_t token = http_authorization(req);
     rpc_result result;
     if (rpc_handle(h->core, method, RPC_CODEC_PROTO, token.base, token.len, msg, msg_len, &alloc, &result, &err) != 0)
         goto fail;

@@ -66,6 +66,12 @@ int validate_is_webhook_url(const char *s, size_t max_len)
         return 0;
     int ok = (range_equals(&uri.scheme, "http") || range_equals(&uri.scheme, "https")) && uri.hostText.first != NULL &&
              uri.hostText.afterLast > uri.hostText.first;
+    if (uri.portText.first != NULL) { /* RFC 3986 allows any digits; TCP does not */
+        unsigned long port = 0;
+        for (const char *c = uri.portText.first; c < uri.portText.afterLast && port <= 65535; c++)
+            port = port * 10 + (unsigned long)(*c - '0');
+        ok = ok && port <= 65535;
+    }
     uriFreeUriMembersA(&uri);
     return ok;
 }

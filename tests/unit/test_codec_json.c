@@ -367,6 +367,15 @@ static void test_decode_invalid_body(void)
     INVALID_BODY("{\"\xff\":\"a\"}");
     INVALID_BODY("{\"description\":\"\xc0\xaf\"}");
     INVALID_BODY("{\"description\":\"\\ud800\"}");
+    {
+        /* the parser's message must not quote the body: a secret could be near the error */
+        const char body[] = "{\"secret\":\"TOPSECRET\xff\"}";
+        error err;
+        error_clear(&err);
+        CHECK(codec_json_decode(&schema_create_request_descriptor, body, sizeof(body) - 1, NULL, &err) == NULL);
+        CHECK(err.n_params == 1 && strstr(err.params[0].message, "TOPSECRET") == NULL);
+        CHECK(err.n_params == 1 && strstr(err.params[0].message, "line 1") != NULL);
+    }
     /* NUL in a string, escaped and raw */
     INVALID_BODY("{\"url\":\"a\\u0000b\"}");
     INVALID_BODY_N("{\"url\":\"a\0b\"}");

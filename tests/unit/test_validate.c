@@ -44,6 +44,7 @@ static void test_url(void)
         "HtTpS://example.com/",
         "http://a",
         "http://localhost:8080",
+        "http://localhost:65535/",
         "https://example.com:443/path/to/hook?x=1&y=two#frag",
         "http://127.0.0.1/x",
         "http://[::1]/",
@@ -58,6 +59,8 @@ static void test_url(void)
     }
     static const char *bad[] = {
         "ftp://example.com/x",
+        "http://example.com:65536/x", /* RFC 3986 takes any digits; TCP ports end at 65535 */
+        "http://example.com:99999999999999999999/",
         "mailto:someone@example.com",
         "file:///etc/passwd",
         "javascript:alert(1)",

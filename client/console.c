@@ -1,0 +1,526 @@
+/* console: the `droplit` command line, a thin shell over the SDK (droplit.h).
+ *
+ *   droplit webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]
+ *   droplit webhook info ID
+ *   droplit webhook list --ecosystemId ECOSYSTEM-ID
+ *
+ * It parses arguments, calls the SDK and prints; every business rule stays on the server,
+ * whose problems come back one `error: <path>: <message>` line each, with an exit code per
+ * kind of failure (the table below, also printed by --help). */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "droplit.h"
+
+#define DEFAULT_SERVER "http://127.0.0.1:8080" /* the embedded default configuration's listener */
+#define MAX_POSITIONALS 8                      /* more words than any command takes */
+#define MAX_ARGUMENTS 256                      /* options and words of one command line */
+#define MAX_TIMEOUT_SECONDS 86400.0
+#define DEFAULT_TIMEOUT_SECONDS 30
+
+enum exit_code {
+    EXIT_OK = 0,
+    EXIT_OTHER = 1,     /* anything below does not cover: 5xx, 413, an unexpected answer */
+    EXIT_USAGE = 2,     /* the command line is wrong */
+    EXIT_INVALID = 3,   /* HTTP 400: the server listed the problems */
+    EXIT_NOT_FOUND = 4, /* HTTP 404 */
+    EXIT_AUTH = 5,      /* HTTP 401 or 403 */
+    EXIT_TRANSPORT = 6, /* no answer: refused, unreachable, timed out, TLS */
+};
+
+static const char EXIT_CODES_HELP[] = "Exit status:\n"
+                                      "  0  success\n"
+                                      "  1  any other failure (a server error, an unexpected answer)\n"
+                                      "  2  usage error: the command line is wrong\n"
+                                      "  3  validation error (HTTP 400): one line per problem\n"
+                                      "  4  not found (HTTP 404)\n"
+                                      "  5  authentication or permission (HTTP 401, 403)\n"
+                                      "  6  transport: the server is unreachable, too slow or fails TLS\n";
+
+static const char COMMON_HELP[] =
+    "Options of every command:\n"
+    "  --server URL        the server (default: $DROPLIT_SERVER, else " DEFAULT_SERVER ")\n"
+    "  --token TOKEN       an account or server token (default: $DROPLIT_TOKEN)\n"
+    "  --output FORMAT     json (default: the webhook as pretty JSON), table, or id\n"
+    "  --timeout SECONDS   for the whole request, fractions allowed (default: 30)\n"
+    "  --http VERSION      2 (default: HTTP/2 over TLS when the server agrees, else 1.1),\n"
+    "                      1.1, or 2-prior-knowledge (HTTP/2 also on cleartext http)\n"
+    "  --encoding ENC      json (default) or protobuf (binary messages of the schema)\n"
+    "  --cacert FILE       PEM certificates to verify an https server with\n"
+    "  -h, --help          show help (after a command: that command's help)\n"
+    "  --version           print the version\n";
+
+typedef enum command { CMD_NONE = 0, CMD_WEBHOOK, CMD_CREATE, CMD_INFO, CMD_LIST } command;
+
+typedef struct command_help {
+    command cmd;
+    const char *usage;
+    const char *about;
+} command_help;
+
+static const command_help HELPS[] = {
+    {CMD_NONE, "droplit webhook COMMAND [ARGUMENTS] [OPTIONS]",
+     "Manage the webhooks of a Droplit IoE server.\n\n"
+     "Commands:\n"
+     "  webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
+     "  webhook info ID\n"
+     "  webhook list --ecosystemId ECOSYSTEM-ID\n"},
+    {CMD_WEBHOOK, "droplit webhook COMMAND [ARGUMENTS] [OPTIONS]",
+     "Commands:\n"
+     "  create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
+     "                      create a webhook\n"
+     "  info ID             show one webhook\n"
+     "  list --ecosystemId ECOSYSTEM-ID\n"
+     "                      list an ecosystem's webhooks, oldest first\n"},
+    {CMD_CREATE, "droplit webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]",
+     "Create a webhook: the server calls CALLBACK-URL with the ecosystem's events.\n\n"
+     "  --ecosystemId ID    the ecosystem (required)\n"
+     "  --secret S          a secret to sign the calls with; stored by the server, never shown\n"
+     "                      again. Hazard: other local users may see command lines (ps)\n"
+     "  --description D     free text\n"},
+    {CMD_INFO, "droplit webhook info ID", "Show one webhook.\n"},
+    {CMD_LIST, "droplit webhook list --ecosystemId ECOSYSTEM-ID",
+     "List the webhooks of an ecosystem, oldest first.\n\n"
+     "  --ecosystemId ID    the ecosystem (required)\n"},
+};
+
+/* Every option; `commands` is a bit set of the commands that take it (0 = all). */
+typedef struct option {
+    const char *name;
+    int takes_value;
+    unsigned commands;
+    size_t offset; /* of its const char * in struct args */
+} option;
+
+typedef struct args {
+    const char *server, *token, *output, *timeout, *http, *encoding, *cacert;
+    const char *ecosystem_id, *secret, *description;
+    const char *help, *version; /* non-NULL when given */
+    const char *words[MAX_POSITIONALS];
+    int n_words;
+} args;
+
+#define BIT(c) (1u << (c))
+static const option OPTIONS[] = {
+    {"--server", 1, 0, offsetof(args, server)},
+    {"--token", 1, 0, offsetof(args, token)},
+    {"--output", 1, 0, offsetof(args, output)},
+    {"--timeout", 1, 0, offsetof(args, timeout)},
+    {"--http", 1, 0, offsetof(args, http)},
+    {"--encoding", 1, 0, offsetof(args, encoding)},
+    {"--cacert", 1, 0, offsetof(args, cacert)},
+    {"--ecosystemId", 1, BIT(CMD_CREATE) | BIT(CMD_LIST), offsetof(args, ecosystem_id)},
+    {"--secret", 1, BIT(CMD_CREATE), offsetof(args, secret)},
+    {"--description", 1, BIT(CMD_CREATE), offsetof(args, description)},
+    {"--help", 0, 0, offsetof(args, help)},
+    {"-h", 0, 0, offsetof(args, help)},
+    {"--version", 0, 0, offsetof(args, version)},
+};
+
+/* ---- printing --------------------------------------------------------------------------- */
+
+/* Prints s with control characters as '?': server text must not drive the terminal. */
+static void put_clean(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+        fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+}
+
+static int usage_error(command cmd, const char *fmt, const char *detail)
+{
+    fputs("error: ", stderr);
+    fprintf(stderr, fmt, detail);
+    fputc('\n', stderr);
+    const char *usage = HELPS[0].usage;
+    for (size_t i = 0; i < sizeof(HELPS) / sizeof(HELPS[0]); i++)
+        if (HELPS[i].cmd == cmd)
+            usage = HELPS[i].usage;
+    fprintf(stderr, "usage: %s\n", usage);
+    fprintf(stderr, "Run 'droplit%s --help' for more.\n",
+            cmd == CMD_CREATE    ? " webhook create"
+            : cmd == CMD_INFO    ? " webhook info"
+            : cmd == CMD_LIST    ? " webhook list"
+            : cmd == CMD_WEBHOOK ? " webhook"
+                                 : "");
+    return EXIT_USAGE;
+}
+
+static int print_help(command cmd)
+{
+    for (size_t i = 0; i < sizeof(HELPS) / sizeof(HELPS[0]); i++) {
+        if (HELPS[i].cmd != cmd)
+            continue;
+        printf("Usage: %s\n\n%s\n%s\nServer and token come from --server / --token, else from\n"
+               "DROPLIT_SERVER / DROPLIT_TOKEN, else the server is " DEFAULT_SERVER " (the\n"
+               "address of hookgate's default configuration) and no token is sent.\n\n%s",
+               HELPS[i].usage, HELPS[i].about, COMMON_HELP, EXIT_CODES_HELP);
+    }
+    return EXIT_OK;
+}
+
+/* Display width of s once cleaned: UTF-8 continuation bytes take no column. */
+static size_t text_width(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+        n += (*p & 0xc0) != 0x80;
+    return n;
+}
+
+enum { COL_ID, COL_ECOSYSTEM, COL_URL, COL_DISABLED, COL_CREATED, COL_DESCRIPTION, N_COLS };
+static const char *const COLUMNS[N_COLS] = {"ID", "ECOSYSTEM", "URL", "DISABLED", "CREATED", "DESCRIPTION"};
+
+static const char *cell(const droplit_webhook *w, int col)
+{
+    switch (col) {
+    case COL_ID:
+        return w->id;
+    case COL_ECOSYSTEM:
+        return w->ecosystem_id;
+    case COL_URL:
+        return w->url;
+    case COL_DISABLED:
+        return w->disabled ? "true" : "false";
+    case COL_CREATED:
+        return w->created_at;
+    default:
+        return w->description;
+    }
+}
+
+static void print_row(const size_t *width, const char *const *cells)
+{
+    for (int c = 0; c < N_COLS; c++) {
+        put_clean(stdout, cells[c]);
+        if (c + 1 < N_COLS)
+            printf("%*s", (int)(width[c] - text_width(cells[c]) + 2), "");
+    }
+    putchar('\n');
+}
+
+static void print_table(droplit_webhook *const *items, size_t count)
+{
+    size_t width[N_COLS];
+    for (int c = 0; c < N_COLS; c++) {
+        width[c] = text_width(COLUMNS[c]);
+        for (size_t i = 0; i < count; i++) {
+            size_t w = text_width(cell(items[i], c));
+            width[c] = w > width[c] ? w : width[c];
+        }
+    }
+    print_row(width, COLUMNS);
+    for (size_t i = 0; i < count; i++) {
+        const char *cells[N_COLS];
+        for (int c = 0; c < N_COLS; c++)
+            cells[c] = cell(items[i], c);
+        print_row(width, cells);
+    }
+}
+
+/* Prints the SDK's compact JSON indented, keys in their order. */
+static int print_json(char *compact)
+{
+    if (compact == NULL)
+        return -1;
+    json_t *root = json_loads(compact, 0, NULL);
+    free(compact);
+    char *pretty = root != NULL ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(root);
+    if (pretty == NULL)
+        return -1;
+    puts(pretty);
+    free(pretty);
+    return 0;
+}
+
+typedef enum output { OUTPUT_JSON, OUTPUT_TABLE, OUTPUT_ID } output;
+
+static int print_webhooks(output out, droplit_webhook *const *items, size_t count, char *json)
+{
+    switch (out) {
+    case OUTPUT_JSON:
+        return print_json(json);
+    case OUTPUT_TABLE:
+        print_table(items, count);
+        break;
+    case OUTPUT_ID:
+        for (size_t i = 0; i < count; i++) {
+            put_clean(stdout, items[i]->id);
+            putchar('\n');
+        }
+        break;
+    }
+    free(json);
+    return 0;
+}
+
+/* Prints a failed call and returns its exit code. */
+static int report(const droplit_error *e, const char *server, double timeout)
+{
+    switch (e->kind) {
+    case DROPLIT_ERROR_ARGUMENT:
+        fputs("error: ", stderr);
+        put_clean(stderr, e->cause);
+        fputc('\n', stderr);
+        return EXIT_USAGE;
+    case DROPLIT_ERROR_TRANSPORT:
+        fputs("error: ", stderr);
+        put_clean(stderr, server);
+        if (e->timed_out)
+            fprintf(stderr, " did not answer within %g s (--timeout): ", timeout);
+        else
+            fputs(" cannot be reached: ", stderr);
+        put_clean(stderr, e->cause);
+        fputc('\n', stderr);
+        return EXIT_TRANSPORT;
+    case DROPLIT_ERROR_HTTP:
+        for (size_t i = 0; i < e->n_params; i++) {
+            fputs("error: ", stderr);
+            put_clean(stderr, e->params[i].path);
+            fputs(": ", stderr);
+            put_clean(stderr, e->params[i].message);
+            fputc('\n', stderr);
+        }
+        if (e->n_params == 0) {
+            fputs("error: ", stderr);
+            if (e->reason[0] != '\0')
+                put_clean(stderr, e->reason);
+            else
+                fprintf(stderr, "the server answered HTTP %d", e->http_status);
+            fputc('\n', stderr);
+        }
+        switch (e->http_status) {
+        case 400:
+            return EXIT_INVALID;
+        case 401:
+        case 403:
+            return EXIT_AUTH;
+        case 404:
+            return EXIT_NOT_FOUND;
+        default:
+            return EXIT_OTHER;
+        }
+    case DROPLIT_ERROR_RESPONSE:
+        fputs("error: unexpected answer from ", stderr);
+        put_clean(stderr, server);
+        fprintf(stderr, " (HTTP %d): ", e->http_status);
+        put_clean(stderr, e->cause);
+        fputc('\n', stderr);
+        return EXIT_OTHER;
+    case DROPLIT_ERROR_NO_MEMORY:
+        break;
+    }
+    fputs("error: out of memory\n", stderr);
+    return EXIT_OTHER;
+}
+
+/* ---- arguments -------------------------------------------------------------------------- */
+
+static const char **field(args *a, const option *o)
+{
+    return (const char **)((char *)a + o->offset);
+}
+
+#define PARSE_ERROR_MAX 256
+
+static int parse_error(char *problem, const char *fmt, const char *detail)
+{
+    snprintf(problem, PARSE_ERROR_MAX, fmt, detail);
+    return EXIT_USAGE;
+}
+
+/* Splits argv into options and words. A problem returns EXIT_USAGE with its description
+ * in problem (printed later, with the usage of the command the words name). */
+static int parse(int argc, char **argv, args *a, const option **seen, size_t *n_seen, char *problem)
+{
+    int only_words = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (only_words || arg[0] != '-' || arg[1] == '\0') {
+            if (a->n_words == MAX_POSITIONALS)
+                return parse_error(problem, "too many arguments (at %s)", arg);
+            a->words[a->n_words++] = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            only_words = 1;
+            continue;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t name_len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+        const option *o = NULL;
+        for (size_t k = 0; k < sizeof(OPTIONS) / sizeof(OPTIONS[0]); k++)
+            if (strlen(OPTIONS[k].name) == name_len && strncmp(OPTIONS[k].name, arg, name_len) == 0)
+                o = &OPTIONS[k];
+        if (o == NULL)
+            return parse_error(problem, "unknown option %s", arg);
+        const char *value = "";
+        if (o->takes_value) {
+            if (eq != NULL)
+                value = eq + 1;
+            else if (i + 1 < argc)
+                value = argv[++i];
+            else
+                return parse_error(problem, "%s needs a value", o->name);
+        } else if (eq != NULL) {
+            return parse_error(problem, "%s takes no value", o->name);
+        }
+        const char **dst = field(a, o);
+        if (*dst != NULL && o->takes_value)
+            return parse_error(problem, "%s is given twice", o->name);
+        *dst = value;
+        seen[(*n_seen)++] = o;
+    }
+    return EXIT_OK;
+}
+
+static command command_of(const args *a, int *bad_word)
+{
+    *bad_word = -1;
+    if (a->n_words == 0)
+        return CMD_NONE;
+    if (strcmp(a->words[0], "webhook") != 0) {
+        *bad_word = 0;
+        return CMD_NONE;
+    }
+    if (a->n_words == 1)
+        return CMD_WEBHOOK;
+    if (strcmp(a->words[1], "create") == 0)
+        return CMD_CREATE;
+    if (strcmp(a->words[1], "info") == 0)
+        return CMD_INFO;
+    if (strcmp(a->words[1], "list") == 0)
+        return CMD_LIST;
+    *bad_word = 1;
+    return CMD_WEBHOOK;
+}
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && *v != '\0' ? v : NULL;
+}
+
+int main(int argc, char **argv)
+{
+    args a = {0};
+    const option *seen[MAX_ARGUMENTS];
+    size_t n_seen = 0;
+    if (argc - 1 > MAX_ARGUMENTS)
+        return usage_error(CMD_NONE, "%s", "too many arguments");
+    char problem[PARSE_ERROR_MAX];
+    int rc = parse(argc, argv, &a, seen, &n_seen, problem);
+    int bad_word;
+    command cmd = command_of(&a, &bad_word);
+    if (rc != EXIT_OK)
+        return usage_error(bad_word >= 0 ? CMD_NONE : cmd, "%s", problem);
+    if (a.version != NULL) {
+        printf("droplit %s\n", droplit_version());
+        return EXIT_OK;
+    }
+    if (bad_word >= 0)
+        return usage_error(cmd, "unknown command '%s'", a.words[bad_word]);
+    if (a.help != NULL)
+        return print_help(cmd);
+    if (cmd == CMD_NONE)
+        return usage_error(cmd, "%s", "no command given");
+    if (cmd == CMD_WEBHOOK)
+        return usage_error(cmd, "%s", "no webhook command given (create, info or list)");
+
+    for (size_t i = 0; i < n_seen; i++)
+        if (seen[i]->commands != 0 && !(seen[i]->commands & BIT(cmd)))
+            return usage_error(cmd, "%s does not apply to this command", seen[i]->name);
+    int want_words = cmd == CMD_LIST ? 2 : 3;
+    if (a.n_words < want_words)
+        return usage_error(cmd, "%s", cmd == CMD_CREATE ? "missing CALLBACK-URL" : "missing ID");
+    if (a.n_words > want_words)
+        return usage_error(cmd, "unexpected argument '%s'", a.words[want_words]);
+    if ((cmd == CMD_CREATE || cmd == CMD_LIST) && a.ecosystem_id == NULL)
+        return usage_error(cmd, "%s", "missing --ecosystemId ECOSYSTEM-ID");
+
+    droplit_client_options opts = {0};
+    output out = OUTPUT_JSON;
+    if (a.output != NULL) {
+        if (strcmp(a.output, "table") == 0)
+            out = OUTPUT_TABLE;
+        else if (strcmp(a.output, "id") == 0)
+            out = OUTPUT_ID;
+        else if (strcmp(a.output, "json") != 0)
+            return usage_error(cmd, "--output must be json, table or id, not '%s'", a.output);
+    }
+    double timeout = DEFAULT_TIMEOUT_SECONDS;
+    if (a.timeout != NULL) {
+        char *end;
+        errno = 0;
+        timeout = strtod(a.timeout, &end);
+        if (errno != 0 || end == a.timeout || *end != '\0' || !(timeout >= 0.001 && timeout <= MAX_TIMEOUT_SECONDS))
+            return usage_error(cmd, "--timeout must be a number of seconds from 0.001 to 86400, not '%s'", a.timeout);
+    }
+    opts.timeout_ms = (long)ceil(timeout * 1000);
+    opts.connect_timeout_ms = opts.timeout_ms;
+    if (a.http != NULL) {
+        if (strcmp(a.http, "1.1") == 0)
+            opts.http_version = DROPLIT_HTTP_1_1;
+        else if (strcmp(a.http, "2-prior-knowledge") == 0)
+            opts.http_version = DROPLIT_HTTP_2_PRIOR_KNOWLEDGE;
+        else if (strcmp(a.http, "2") != 0)
+            return usage_error(cmd, "--http must be 1.1, 2 or 2-prior-knowledge, not '%s'", a.http);
+    }
+    if (a.encoding != NULL) {
+        if (strcmp(a.encoding, "protobuf") == 0)
+            opts.encoding = DROPLIT_ENCODING_PROTOBUF;
+        else if (strcmp(a.encoding, "json") != 0)
+            return usage_error(cmd, "--encoding must be json or protobuf, not '%s'", a.encoding);
+    }
+    opts.ca_file = a.cacert;
+
+    const char *server = a.server != NULL ? a.server : env("DROPLIT_SERVER");
+    const char *token = a.token != NULL ? a.token : env("DROPLIT_TOKEN");
+    if (server == NULL)
+        server = DEFAULT_SERVER;
+    if (token != NULL && strpbrk(token, "\r\n") != NULL)
+        return usage_error(cmd, "%s", "the token must be one line");
+    droplit_client *client = droplit_client_create(server, token, &opts);
+    if (client == NULL)
+        return usage_error(cmd, "the server must be an http:// or https:// URL with a host, not '%s'", server);
+
+    droplit_error *err = NULL;
+    int failed = 0;
+    if (cmd == CMD_LIST) {
+        droplit_webhooks *list = NULL;
+        if (droplit_webhook_list(client, a.ecosystem_id, &list, &err) == 0) {
+            failed = print_webhooks(out, list->items, list->count,
+                                    out == OUTPUT_JSON ? droplit_webhooks_to_json(list) : NULL);
+            droplit_webhooks_free(list);
+        }
+    } else {
+        droplit_webhook *w = NULL;
+        droplit_create_options co = {.secret = a.secret, .description = a.description};
+        int call = cmd == CMD_CREATE ? droplit_webhook_create(client, a.ecosystem_id, a.words[2], &co, &w, &err)
+                                     : droplit_webhook_get(client, a.words[2], &w, &err);
+        if (call == 0) {
+            failed = print_webhooks(out, &w, 1, out == OUTPUT_JSON ? droplit_webhook_to_json(w) : NULL);
+            droplit_webhook_free(w);
+        }
+    }
+    droplit_client_free(client);
+    if (err != NULL) {
+        rc = report(err, server, timeout);
+        droplit_error_free(err);
+        return rc;
+    }
+    if (failed) {
+        fputs("error: out of memory\n", stderr);
+        return EXIT_OTHER;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "error: cannot write the output: %s\n", strerror(errno));
+        return EXIT_OTHER;
+    }
+    return EXIT_OK;
+}

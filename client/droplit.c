@@ -1,0 +1,609 @@
+/* droplit: see droplit.h.
+ *
+ * Every message crosses the wire through hookgate's schema: requests are generated
+ * messages encoded by codec_json or protobuf-c, answers are decoded into generated messages
+ * by the same means (chosen by the answer's content-type, so a plain-text 404 is read as
+ * text whichever encoding was asked for). The public structs are views into those decoded
+ * messages: a droplit_webhook's strings point into its schema_webhook. */
+#include "droplit.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "codec_json.h"
+#include "error.h"
+#include "schema.h"
+#include "transport.h"
+
+#define DROPLIT_REASON_MAX 4096          /* bytes of a plain-text error reason kept; longer ones are cut */
+#define DROPLIT_CREATED_AT_MAX 48        /* bytes of a createdAt string, NUL included */
+#define DROPLIT_CAUSE_MAX 512            /* bytes of a cause this file writes, NUL included */
+#define DROPLIT_MAX_TIMEOUT_MS 86400000L /* a day: anything longer is a mistake */
+
+static const char ADDITIONAL[] = "additional parameters";
+static const char MIME_JSON[] = "application/json";
+static const char MIME_PROTOBUF[] = "application/x-protobuf";
+
+struct droplit_client {
+    transport *transport;
+    char *base_url;    /* without a trailing '/' */
+    char *auth_header; /* "authorization: TOKEN", or NULL */
+    droplit_encoding encoding;
+};
+
+/* A webhook: the public view first, so a droplit_webhook * is a webhook_impl *. */
+typedef struct webhook_impl {
+    droplit_webhook pub;
+    const schema_webhook *msg;
+    ProtobufCMessage *owned; /* what droplit_webhook_free releases; NULL when a list owns msg */
+    char created_at[DROPLIT_CREATED_AT_MAX];
+} webhook_impl;
+
+typedef struct webhooks_impl {
+    droplit_webhooks pub;
+    schema_list_response *msg;
+    webhook_impl *items;
+    droplit_webhook **ptrs;
+} webhooks_impl;
+
+typedef struct error_impl {
+    droplit_error pub;
+    ProtobufCMessage *msg; /* the decoded ErrorResponse the params point into, or NULL */
+    droplit_param_error *params;
+    char *reason, *cause; /* malloc'd, or NULL when pub points elsewhere */
+} error_impl;
+
+/* Handed out when an error cannot be allocated; droplit_error_free leaves it alone. */
+static error_impl no_memory = {
+    .pub = {.kind = DROPLIT_ERROR_NO_MEMORY, .error_type = "", .reason = "", .cause = "out of memory"}};
+
+const char *droplit_version(void)
+{
+    return DROPLIT_VERSION;
+}
+
+const char *droplit_error_kind_name(droplit_error_kind kind)
+{
+    switch (kind) {
+    case DROPLIT_ERROR_ARGUMENT:
+        return "argument";
+    case DROPLIT_ERROR_TRANSPORT:
+        return "transport";
+    case DROPLIT_ERROR_HTTP:
+        return "http";
+    case DROPLIT_ERROR_RESPONSE:
+        return "response";
+    case DROPLIT_ERROR_NO_MEMORY:
+        return "no memory";
+    }
+    return "unknown";
+}
+
+/* ---- errors --------------------------------------------------------------------------- */
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d != NULL) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+void droplit_error_free(droplit_error *e)
+{
+    if (e == NULL || e == &no_memory.pub)
+        return;
+    error_impl *impl = (error_impl *)e;
+    if (impl->msg != NULL)
+        protobuf_c_message_free_unpacked(impl->msg, NULL);
+    free(impl->params);
+    free(impl->reason);
+    free(impl->cause);
+    free(impl);
+}
+
+static error_impl *error_new(droplit_error_kind kind, int status)
+{
+    error_impl *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    e->pub.kind = kind;
+    e->pub.http_status = status;
+    e->pub.error_type = e->pub.reason = e->pub.cause = "";
+    return e;
+}
+
+/* Hands an error to the caller (or drops it when the caller passed no err). Returns -1. */
+static int fail(droplit_error **err, error_impl *e)
+{
+    droplit_error *pub = e != NULL ? &e->pub : &no_memory.pub;
+    if (err != NULL)
+        *err = pub;
+    else
+        droplit_error_free(pub);
+    return -1;
+}
+
+static int fail_cause(droplit_error **err, droplit_error_kind kind, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* An error whose only content is a cause. */
+static int fail_cause(droplit_error **err, droplit_error_kind kind, int status, const char *fmt, ...)
+{
+    if (kind == DROPLIT_ERROR_NO_MEMORY)
+        return fail(err, NULL);
+    char buf[DROPLIT_CAUSE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    error_impl *e = error_new(kind, status);
+    if (e != NULL && (e->cause = strdup(buf)) == NULL) {
+        droplit_error_free(&e->pub);
+        e = NULL;
+    }
+    if (e != NULL)
+        e->pub.cause = e->cause;
+    return fail(err, e);
+}
+
+/* The media type of a content-type value, compared without parameters or case. */
+static int is_media(const char *content_type, const char *mime)
+{
+    size_t n = strcspn(content_type, ";");
+    while (n > 0 && (content_type[n - 1] == ' ' || content_type[n - 1] == '\t'))
+        n--;
+    return n == strlen(mime) && strncasecmp(content_type, mime, n) == 0;
+}
+
+static int is_protobuf(const char *content_type)
+{
+    return is_media(content_type, MIME_PROTOBUF) || is_media(content_type, "application/protobuf");
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Decodes body into a message of type desc by its content-type. Unknown fields are
+ * ignored (a newer server may add some); anything else unreadable is a failure, described
+ * in cause. */
+static ProtobufCMessage *decode_body(const ProtobufCMessageDescriptor *desc, const transport_response *res, char *cause,
+                                     size_t cause_size)
+{
+    if (is_protobuf(res->content_type)) {
+        ProtobufCMessage *msg = protobuf_c_message_unpack(desc, NULL, res->len, (const uint8_t *)res->body);
+        if (msg == NULL)
+            snprintf(cause, cause_size, "the answer is not a binary %s", desc->name);
+        return msg;
+    }
+    if (!is_media(res->content_type, MIME_JSON)) {
+        snprintf(cause, cause_size, "the answer's content-type is \"%s\", not %s or %s", res->content_type, MIME_JSON,
+                 MIME_PROTOBUF);
+        return NULL;
+    }
+    error derr;
+    error_clear(&derr);
+    ProtobufCMessage *msg = codec_json_decode(desc, res->body, res->len, NULL, &derr);
+    if (msg == NULL) {
+        const char *why = derr.n_params > 0 ? derr.params[0].message : derr.reason;
+        snprintf(cause, cause_size, "the answer is not a JSON %s: %s", desc->name, why);
+        return NULL;
+    }
+    for (size_t i = 0; i < derr.n_params; i++) {
+        if (!ends_with(derr.params[i].path, ADDITIONAL)) {
+            snprintf(cause, cause_size, "the answer is not a JSON %s: %s %s", desc->name, derr.params[i].path,
+                     derr.params[i].message);
+            protobuf_c_message_free_unpacked(msg, NULL);
+            return NULL;
+        }
+    }
+    return msg;
+}
+
+/* The error an answer with a failing status stands for. */
+static int fail_http(droplit_error **err, const transport_response *res)
+{
+    error_impl *e = error_new(DROPLIT_ERROR_HTTP, res->status);
+    if (e == NULL)
+        return fail(err, NULL);
+    char cause[DROPLIT_CAUSE_MAX];
+    schema_error_response *msg = NULL;
+    if (is_protobuf(res->content_type) || is_media(res->content_type, MIME_JSON))
+        msg = (schema_error_response *)decode_body(&schema_error_response_descriptor, res, cause, sizeof(cause));
+    if (msg == NULL) {
+        /* plain text, or a body that is not the standard structure: its text is the reason */
+        size_t n = res->len < DROPLIT_REASON_MAX ? res->len : DROPLIT_REASON_MAX;
+        while (n > 0 && strchr(" \t\r\n", res->body[n - 1]) != NULL)
+            n--;
+        if ((e->reason = dup_n(res->body, n)) == NULL)
+            goto oom;
+        e->pub.reason = e->reason;
+        return fail(err, e);
+    }
+    e->msg = &msg->base;
+    e->pub.error_type = msg->error_type != NULL ? msg->error_type : "";
+    /* a binary error of a plain-text kind carries its reason as the one message with
+     * neither `in` nor `path`: show it where a JSON client finds the text */
+    if (res->status != 400 && msg->n_errors == 1 && (msg->errors[0]->in == NULL || *msg->errors[0]->in == '\0') &&
+        (msg->errors[0]->path == NULL || *msg->errors[0]->path == '\0')) {
+        e->pub.reason = msg->errors[0]->message != NULL ? msg->errors[0]->message : "";
+        return fail(err, e);
+    }
+    if (msg->n_errors > 0) {
+        if ((e->params = calloc(msg->n_errors, sizeof(*e->params))) == NULL)
+            goto oom;
+        for (size_t i = 0; i < msg->n_errors; i++) {
+            const schema_param_error *p = msg->errors[i];
+            e->params[i].in = p->in != NULL ? p->in : "";
+            e->params[i].path = p->path != NULL ? p->path : "";
+            e->params[i].message = p->message != NULL ? p->message : "";
+        }
+        e->pub.params = e->params;
+        e->pub.n_params = msg->n_errors;
+    }
+    return fail(err, e);
+oom:
+    droplit_error_free(&e->pub);
+    return fail(err, NULL);
+}
+
+/* ---- the client ----------------------------------------------------------------------- */
+
+/* Accepts "http://..." or "https://..." with a host and no query, fragment, space or
+ * control character. */
+static int is_server_url(const char *url)
+{
+    const char *rest;
+    if (strncasecmp(url, "http://", 7) == 0)
+        rest = url + 7;
+    else if (strncasecmp(url, "https://", 8) == 0)
+        rest = url + 8;
+    else
+        return 0;
+    if (*rest == '\0' || *rest == '/')
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)url; *p != '\0'; p++)
+        if (*p <= ' ' || *p == 0x7f || *p == '?' || *p == '#')
+            return 0;
+    return 1;
+}
+
+droplit_client *droplit_client_create(const char *server_url, const char *token, const droplit_client_options *opts)
+{
+    droplit_client_options o = {0};
+    if (opts != NULL)
+        o = *opts;
+    if (server_url == NULL || !is_server_url(server_url))
+        return NULL;
+    if (token != NULL && strpbrk(token, "\r\n") != NULL)
+        return NULL;
+    if (o.connect_timeout_ms < 0 || o.connect_timeout_ms > DROPLIT_MAX_TIMEOUT_MS || o.timeout_ms < 0 ||
+        o.timeout_ms > DROPLIT_MAX_TIMEOUT_MS)
+        return NULL;
+    if ((unsigned)o.http_version > DROPLIT_HTTP_2_PRIOR_KNOWLEDGE || (unsigned)o.encoding > DROPLIT_ENCODING_PROTOBUF)
+        return NULL;
+
+    transport_options topts = {
+        .connect_timeout_ms = o.connect_timeout_ms > 0 ? o.connect_timeout_ms : DROPLIT_DEFAULT_CONNECT_TIMEOUT_MS,
+        .timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : DROPLIT_DEFAULT_TIMEOUT_MS,
+        .http_version = o.http_version == DROPLIT_HTTP_1_1                 ? TRANSPORT_HTTP_1_1
+                        : o.http_version == DROPLIT_HTTP_2_PRIOR_KNOWLEDGE ? TRANSPORT_HTTP_2_PRIOR_KNOWLEDGE
+                                                                           : TRANSPORT_HTTP_2_TLS,
+        .max_response_bytes = o.max_response_bytes > 0 ? o.max_response_bytes : DROPLIT_DEFAULT_MAX_RESPONSE_BYTES,
+        .ca_file = o.ca_file,
+        .user_agent = "droplit-c/" DROPLIT_VERSION,
+    };
+    droplit_client *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->encoding = o.encoding;
+    size_t n = strlen(server_url);
+    while (n > 0 && server_url[n - 1] == '/')
+        n--;
+    c->base_url = dup_n(server_url, n);
+    if (token != NULL && *token != '\0') {
+        size_t len = strlen("authorization: ") + strlen(token) + 1;
+        if ((c->auth_header = malloc(len)) != NULL)
+            snprintf(c->auth_header, len, "authorization: %s", token);
+    }
+    c->transport = transport_create(&topts);
+    if (c->base_url == NULL || c->transport == NULL || (token != NULL && *token != '\0' && c->auth_header == NULL)) {
+        droplit_client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void droplit_client_free(droplit_client *c)
+{
+    if (c == NULL)
+        return;
+    transport_destroy(c->transport);
+    free(c->base_url);
+    free(c->auth_header);
+    free(c);
+}
+
+/* Appends s percent-encoded to out (which has room for 3 * strlen(s) + 1 more bytes).
+ * Only unreserved characters other than '.' stay as they are, so a value can neither end
+ * a path segment nor become a dot segment. */
+static void append_escaped(char *out, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *o = out + strlen(out);
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+            *p == '_' || *p == '~') {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+}
+
+/* base_url + path + (value percent-encoded), malloc'd. */
+static char *make_url(const droplit_client *c, const char *path, const char *value)
+{
+    size_t len = strlen(c->base_url) + strlen(path) + (value != NULL ? 3 * strlen(value) : 0) + 1;
+    char *url = malloc(len);
+    if (url == NULL)
+        return NULL;
+    snprintf(url, len, "%s%s", c->base_url, path);
+    if (value != NULL)
+        append_escaped(url, value);
+    return url;
+}
+
+/* One call: sends body (when not NULL, as POST), and decodes a 2xx answer into a message of
+ * type want. Returns 0 and *out, or fails into err. */
+static int call(droplit_client *c, const char *url, const void *body, size_t body_len,
+                const ProtobufCMessageDescriptor *want, ProtobufCMessage **out, droplit_error **err)
+{
+    const char *mime = c->encoding == DROPLIT_ENCODING_PROTOBUF ? MIME_PROTOBUF : MIME_JSON;
+    char accept[64], content_type[64];
+    snprintf(accept, sizeof(accept), "accept: %s", mime);
+    snprintf(content_type, sizeof(content_type), "content-type: %s", mime);
+    const char *headers[5];
+    size_t n = 0;
+    headers[n++] = accept;
+    headers[n++] = "expect:"; /* no 100-continue round trip before a body */
+    if (body != NULL)
+        headers[n++] = content_type;
+    if (c->auth_header != NULL)
+        headers[n++] = c->auth_header;
+    headers[n] = NULL;
+
+    transport_request req = {
+        .method = body != NULL ? "POST" : "GET", .url = url, .headers = headers, .body = body, .body_len = body_len};
+    transport_response res;
+    transport_failure tf;
+    switch (transport_perform(c->transport, &req, &res, &tf)) {
+    case TRANSPORT_OK:
+        break;
+    case TRANSPORT_FAILED: {
+        int rc = fail_cause(err, DROPLIT_ERROR_TRANSPORT, 0, "%s", tf.cause);
+        if (err != NULL && *err != &no_memory.pub)
+            (*err)->timed_out = tf.timed_out;
+        return rc;
+    }
+    case TRANSPORT_TOO_LARGE:
+        return fail_cause(err, DROPLIT_ERROR_RESPONSE, res.status, "%s", tf.cause);
+    case TRANSPORT_NO_MEMORY:
+        return fail(err, NULL);
+    }
+
+    int rc;
+    if (res.status < 200 || res.status > 299) {
+        rc = fail_http(err, &res);
+    } else {
+        char cause[DROPLIT_CAUSE_MAX];
+        *out = decode_body(want, &res, cause, sizeof(cause));
+        rc = *out != NULL ? 0 : fail_cause(err, DROPLIT_ERROR_RESPONSE, res.status, "%s", cause);
+    }
+    free(res.body);
+    return rc;
+}
+
+/* ---- webhooks ------------------------------------------------------------------------- */
+
+/* Fills a webhook's view of msg. createdAt is rendered by the codec that renders it for
+ * the server, so the SDK and the API show the same text. Returns 0, or -1 out of memory. */
+static int webhook_view(webhook_impl *w, const schema_webhook *msg)
+{
+    w->msg = msg;
+    w->pub.id = msg->id != NULL ? msg->id : "";
+    w->pub.description = msg->description != NULL ? msg->description : "";
+    w->pub.ecosystem_id = msg->ecosystem_id != NULL ? msg->ecosystem_id : "";
+    w->pub.url = msg->url != NULL ? msg->url : "";
+    w->pub.disabled = msg->disabled ? 1 : 0;
+    w->pub.created_at = w->created_at;
+    w->created_at[0] = '\0';
+    if (msg->created_at == NULL)
+        return 0;
+    schema_webhook only = DROPLIT__WEBHOOKS__V1__WEBHOOK__INIT;
+    only.created_at = msg->created_at;
+    size_t len;
+    char *json = codec_json_encode(&only.base, &len);
+    if (json == NULL)
+        return -1;
+    json_t *root = json_loadb(json, len, 0, NULL);
+    free(json);
+    if (root == NULL)
+        return -1;
+    const char *s = json_string_value(json_object_get(root, "createdAt"));
+    snprintf(w->created_at, sizeof(w->created_at), "%s", s != NULL ? s : "");
+    json_decref(root);
+    return 0;
+}
+
+/* Turns a decoded Webhook into the caller's droplit_webhook (taking msg). */
+static int give_webhook(ProtobufCMessage *msg, droplit_webhook **out, droplit_error **err)
+{
+    webhook_impl *w = calloc(1, sizeof(*w));
+    if (w == NULL || webhook_view(w, (const schema_webhook *)msg) != 0) {
+        free(w);
+        protobuf_c_message_free_unpacked(msg, NULL);
+        return fail(err, NULL);
+    }
+    w->owned = msg;
+    *out = &w->pub;
+    return 0;
+}
+
+/* The usual entry checks; fills err and returns -1 when the call cannot be made. */
+static int check_call(const droplit_client *c, const void *out, droplit_error **err)
+{
+    if (err != NULL)
+        *err = NULL;
+    if (c == NULL)
+        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "no client");
+    if (out == NULL)
+        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "no place for the result");
+    return 0;
+}
+
+int droplit_webhook_create(droplit_client *c, const char *ecosystem_id, const char *url,
+                           const droplit_create_options *opts, droplit_webhook **out, droplit_error **err)
+{
+    if (check_call(c, out, err) != 0)
+        return -1;
+    *out = NULL;
+    /* NULL and "" both mean absent in proto3; the server reports required ones */
+    schema_create_request req = DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT;
+    req.ecosystem_id = (char *)(ecosystem_id != NULL ? ecosystem_id : "");
+    req.url = (char *)(url != NULL ? url : "");
+    if (opts != NULL && opts->secret != NULL)
+        req.secret = (char *)opts->secret;
+    if (opts != NULL && opts->description != NULL)
+        req.description = (char *)opts->description;
+
+    size_t len;
+    char *body;
+    if (c->encoding == DROPLIT_ENCODING_PROTOBUF) {
+        len = protobuf_c_message_get_packed_size(&req.base);
+        if ((body = malloc(len + 1)) != NULL) /* +1: a zero-length malloc may answer NULL */
+            protobuf_c_message_pack(&req.base, (uint8_t *)body);
+    } else {
+        body = codec_json_encode(&req.base, &len);
+    }
+    char *target = make_url(c, "/api/webhooks", NULL);
+    if (body == NULL || target == NULL) {
+        free(body);
+        free(target);
+        return fail(err, NULL);
+    }
+    ProtobufCMessage *msg;
+    int rc = call(c, target, body, len, &schema_webhook_descriptor, &msg, err);
+    free(body);
+    free(target);
+    return rc != 0 ? rc : give_webhook(msg, out, err);
+}
+
+int droplit_webhook_get(droplit_client *c, const char *id, droplit_webhook **out, droplit_error **err)
+{
+    if (check_call(c, out, err) != 0)
+        return -1;
+    *out = NULL;
+    if (id == NULL || *id == '\0')
+        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "a webhook id is required");
+    char *target = make_url(c, "/api/webhooks/", id);
+    if (target == NULL)
+        return fail(err, NULL);
+    ProtobufCMessage *msg;
+    int rc = call(c, target, NULL, 0, &schema_webhook_descriptor, &msg, err);
+    free(target);
+    return rc != 0 ? rc : give_webhook(msg, out, err);
+}
+
+int droplit_webhook_list(droplit_client *c, const char *ecosystem_id, droplit_webhooks **out, droplit_error **err)
+{
+    if (check_call(c, out, err) != 0)
+        return -1;
+    *out = NULL;
+    char *target = make_url(c, ecosystem_id != NULL ? "/api/webhooks?ecosystemId=" : "/api/webhooks", ecosystem_id);
+    if (target == NULL)
+        return fail(err, NULL);
+    ProtobufCMessage *msg;
+    int rc = call(c, target, NULL, 0, &schema_list_response_descriptor, &msg, err);
+    free(target);
+    if (rc != 0)
+        return rc;
+
+    schema_list_response *lr = (schema_list_response *)msg;
+    webhooks_impl *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+        return fail(err, NULL);
+    }
+    l->msg = lr;
+    if (lr->n_items > 0) {
+        l->items = calloc(lr->n_items, sizeof(*l->items));
+        l->ptrs = calloc(lr->n_items, sizeof(*l->ptrs));
+        if (l->items == NULL || l->ptrs == NULL)
+            goto oom;
+        for (size_t i = 0; i < lr->n_items; i++) {
+            if (webhook_view(&l->items[i], lr->items[i]) != 0)
+                goto oom;
+            l->ptrs[i] = &l->items[i].pub;
+        }
+    }
+    l->pub.count = lr->n_items;
+    l->pub.items = l->ptrs;
+    *out = &l->pub;
+    return 0;
+oom:
+    droplit_webhooks_free(&l->pub);
+    return fail(err, NULL);
+}
+
+char *droplit_webhook_to_json(const droplit_webhook *webhook)
+{
+    if (webhook == NULL)
+        return NULL;
+    const webhook_impl *w = (const webhook_impl *)webhook;
+    size_t len;
+    return codec_json_encode(&w->msg->base, &len);
+}
+
+char *droplit_webhooks_to_json(const droplit_webhooks *list)
+{
+    if (list == NULL)
+        return NULL;
+    const webhooks_impl *l = (const webhooks_impl *)list;
+    size_t len;
+    return codec_json_encode(&l->msg->base, &len);
+}
+
+void droplit_webhook_free(droplit_webhook *webhook)
+{
+    if (webhook == NULL)
+        return;
+    webhook_impl *w = (webhook_impl *)webhook;
+    if (w->owned == NULL)
+        return; /* an item of a list: the list frees it */
+    protobuf_c_message_free_unpacked(w->owned, NULL);
+    free(w);
+}
+
+void droplit_webhooks_free(droplit_webhooks *list)
+{
+    if (list == NULL)
+        return;
+    webhooks_impl *l = (webhooks_impl *)list;
+    protobuf_c_message_free_unpacked(&l->msg->base, NULL);
+    free(l->items);
+    free(l->ptrs);
+    free(l);
+}

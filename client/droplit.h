@@ -1,0 +1,163 @@
+/* droplit: a C client for the Droplit IoE webhooks API as hookgate serves it.
+ *
+ * The SDK twin of the documented `droplit.webhooks.create("ECOSYSTEM-ID", "CALLBACK-URL")`:
+ * make a client from a server URL and a token, then create, read and list webhooks. It
+ * speaks HTTP/1.1 or HTTP/2 through libcurl, JSON by default or binary protobuf, and every
+ * message on the wire goes through hookgate's own schema and codecs.
+ *
+ * Ownership: every pointer a droplit_ function returns through an out-parameter belongs to
+ * the caller and is released with the matching droplit_*_free (NULL is always accepted);
+ * every const char * inside a returned struct belongs to that struct and lives until it is
+ * freed. Strings are never NULL: absent values are "". Returned structs are read-only: only
+ * pointers the library handed out may be passed back to it.
+ *
+ * Threads: separate clients may be used concurrently from separate threads; one client must
+ * not be used by two threads at once (it keeps one connection). Everything else here is
+ * safe to call from any thread. */
+#ifndef DROPLIT_H
+#define DROPLIT_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DROPLIT_DEFAULT_CONNECT_TIMEOUT_MS 10000L      /* connecting, TLS handshake included */
+#define DROPLIT_DEFAULT_TIMEOUT_MS 30000L              /* a whole call, connecting included */
+#define DROPLIT_DEFAULT_MAX_RESPONSE_BYTES (16u << 20) /* a larger response body is an error */
+
+/* How the client talks HTTP. */
+typedef enum droplit_http_version {
+    DROPLIT_HTTP_2_TLS = 0,         /* default: HTTP/2 on https when ALPN agrees, else HTTP/1.1 */
+    DROPLIT_HTTP_1_1 = 1,           /* HTTP/1.1 only */
+    DROPLIT_HTTP_2_PRIOR_KNOWLEDGE, /* HTTP/2 from the first byte, also on cleartext http */
+} droplit_http_version;
+
+/* How request and response bodies are encoded. */
+typedef enum droplit_encoding {
+    DROPLIT_ENCODING_JSON = 0, /* default: application/json, the proto3 JSON mapping */
+    DROPLIT_ENCODING_PROTOBUF, /* application/x-protobuf, the binary messages of the schema */
+} droplit_encoding;
+
+/* Client settings. A zeroed struct (or a NULL pointer) means every default. */
+typedef struct droplit_client_options {
+    long connect_timeout_ms; /* 0 = DROPLIT_DEFAULT_CONNECT_TIMEOUT_MS */
+    long timeout_ms;         /* per call; 0 = DROPLIT_DEFAULT_TIMEOUT_MS */
+    droplit_http_version http_version;
+    droplit_encoding encoding;
+    size_t max_response_bytes; /* 0 = DROPLIT_DEFAULT_MAX_RESPONSE_BYTES */
+    const char *ca_file;       /* PEM file of CAs to verify https servers; NULL = system store */
+} droplit_client_options;
+
+/* Optional fields of a new webhook. NULL (the struct or a member) means not given. */
+typedef struct droplit_create_options {
+    const char *secret; /* signs deliveries; the server stores it and never returns it */
+    const char *description;
+} droplit_create_options;
+
+/* A stored webhook, as the server returns it. */
+typedef struct droplit_webhook {
+    const char *id;          /* 24 lowercase hex digits */
+    const char *description; /* "" when none was given */
+    const char *ecosystem_id;
+    const char *url;
+    int disabled;           /* 0 or 1 */
+    const char *created_at; /* RFC 3339 UTC with milliseconds: "2018-02-28T15:16:58.941Z" */
+} droplit_webhook;
+
+/* The webhooks of one ecosystem, oldest first. */
+typedef struct droplit_webhooks {
+    size_t count;
+    droplit_webhook *const *items; /* owned by the list: droplit_webhook_free ignores them */
+} droplit_webhooks;
+
+/* What failed. */
+typedef enum droplit_error_kind {
+    DROPLIT_ERROR_ARGUMENT = 1, /* the call's arguments cannot make a request (NULL handle, empty id, ...) */
+    DROPLIT_ERROR_TRANSPORT,    /* no HTTP answer: refused, unreachable, timed out, TLS; see cause */
+    DROPLIT_ERROR_HTTP,         /* the server answered with an error status; see the fields below */
+    DROPLIT_ERROR_RESPONSE,     /* an answer that is not what the API promises, or over max_response_bytes */
+    DROPLIT_ERROR_NO_MEMORY,
+} droplit_error_kind;
+
+/* One problem with one parameter of a request (Droplit's standard error structure). */
+typedef struct droplit_param_error {
+    const char *in;      /* "body", "query" or "path" */
+    const char *path;    /* the parameter: "ecosystemId", "url", "id", "additional parameters", "body" */
+    const char *message; /* "field is required", "invalid id", ... */
+} droplit_param_error;
+
+/* A failed call, as a value. */
+typedef struct droplit_error {
+    droplit_error_kind kind;
+    int http_status;        /* the answer's status; 0 when there was none */
+    const char *error_type; /* "InvalidParams" / "InvalidBody" for 400s, or the kind name a
+                               protobuf error carries ("NotFound", ...); "" for plain text */
+    size_t n_params;        /* the problems of a 400, in the server's order */
+    const droplit_param_error *params;
+    const char *reason; /* the plain-text reason of other statuses
+                           ("Webhook with id ... does not exist."); "" otherwise */
+    const char *cause;  /* TRANSPORT: libcurl's message; ARGUMENT / RESPONSE /
+                           NO_MEMORY: what is wrong; "" otherwise */
+    int timed_out;      /* 1 when a TRANSPORT error is the timeout */
+} droplit_error;
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+const char *droplit_version(void);
+
+/* A connection to one server with one token; opaque. */
+typedef struct droplit_client droplit_client;
+
+/* Makes a client for the server at server_url ("http://host:port" or "https://...", a path
+ * prefix allowed) that sends token as the `authorization` header (NULL = no header). opts
+ * may be NULL; nothing of it is kept after the call. Returns NULL when server_url is not an
+ * http(s) URL, a token has a line break, an option is out of range, or memory runs out. */
+droplit_client *droplit_client_create(const char *server_url, const char *token, const droplit_client_options *opts);
+
+/* Closes the client's connection and frees it. */
+void droplit_client_free(droplit_client *client);
+
+/* POST /api/webhooks. NULL ecosystem_id or url are sent as absent, so the server reports
+ * them ("field is required"); opts may be NULL. On success returns 0 and the new webhook in
+ * *out (free with droplit_webhook_free). On failure returns -1, *out NULL and, when err is
+ * not NULL, the error in *err (free with droplit_error_free).
+ * Hazard: a TRANSPORT error after the request left (a timeout) or a RESPONSE error does not
+ * say whether the server created the webhook; list the ecosystem to find out. */
+int droplit_webhook_create(droplit_client *client, const char *ecosystem_id, const char *url,
+                           const droplit_create_options *opts, droplit_webhook **out, droplit_error **err);
+
+/* GET /api/webhooks/<id>; returns and fails as droplit_webhook_create. An empty or NULL id is
+ * an ARGUMENT error (it cannot name a webhook in a path). */
+int droplit_webhook_get(droplit_client *client, const char *id, droplit_webhook **out, droplit_error **err);
+
+/* GET /api/webhooks?ecosystemId=<id>; NULL ecosystem_id is sent as absent. On success
+ * returns 0 and the list in *out (free with droplit_webhooks_free). Fails as
+ * droplit_webhook_create. */
+int droplit_webhook_list(droplit_client *client, const char *ecosystem_id, droplit_webhooks **out, droplit_error **err);
+
+/* The webhook as the API's JSON (compact, keys in the schema's order, no secret), from the
+ * message the server sent. webhook must come from this library (a list item is fine).
+ * Returns a malloc'd string (free with free), or NULL when memory runs out. */
+char *droplit_webhook_to_json(const droplit_webhook *webhook);
+
+/* The list as the API's JSON, {"items":[...]}. As droplit_webhook_to_json. */
+char *droplit_webhooks_to_json(const droplit_webhooks *list);
+
+/* Frees a webhook returned by droplit_webhook_create or droplit_webhook_get. */
+void droplit_webhook_free(droplit_webhook *webhook);
+
+/* Frees a list and the webhooks in it. */
+void droplit_webhooks_free(droplit_webhooks *list);
+
+/* Frees an error. */
+void droplit_error_free(droplit_error *err);
+
+/* A constant name for an error kind ("transport", "http", ...). */
+const char *droplit_error_kind_name(droplit_error_kind kind);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

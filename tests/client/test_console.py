@@ -1,0 +1,593 @@
+#!/usr/bin/python3
+"""The `droplit` console against a real hookgate.
+
+Run from the repository root:
+  /usr/bin/python3 tests/client/test_console.py build/droplit build/hookgate
+
+Starts hookgate on free loopback ports (cleartext and TLS, with a certificate made by the
+openssl tool) and runs the console as a subprocess: output formats, server and token from
+flags and environment, every error of the "Create a webhook" page and the other statuses in
+both encodings, usage errors, a server that is down and one that never answers. The
+server's access log proves which HTTP version each call used. Standard library only.
+"""
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import http.client
+
+DROPLIT = None
+HOOKGATE = None
+TMP = None
+SERVER = None
+
+STARTUP_TIMEOUT = 10.0   # seconds until GET /healthz must answer 200
+RUN_TIMEOUT = 60         # seconds a console run may take before the test gives up on it
+
+TOKEN = "acme-token-Hq4Vz8"
+SERVER_TOKEN = "acme-server-token-Pm2Kx6"  # acme, acts on ECO only
+OTHER_TOKEN = "other-token-Tg5Nw3"
+ECO = "C5156b8ace57896adb6dae592"
+ECO_DELETED = "C59b343ae9ca1fbc8287a3196"
+ECO2 = "C000000000000000000000002"
+ECO_EMPTY = "C0000000000000000000000e0"
+ECO_LIST = "C0000000000000000000000a1"
+ECO_OTHER = "C0000000000000000000000aa"
+ECO_UNKNOWN = "C00000000000000000000dead"
+HOOK = "https://example.com/hook"
+LIMITS = {"max_body_bytes": 2048, "max_url_length": 256,
+          "max_description_length": 128, "max_secret_length": 64}
+
+WEBHOOK_KEYS = ["id", "description", "ecosystemId", "url", "disabled", "createdAt"]
+ID_RE = re.compile(r"^[0-9a-f]{24}$")
+CREATED_AT_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+EXIT_OTHER, EXIT_USAGE, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_AUTH, EXIT_TRANSPORT = 1, 2, 3, 4, 5, 6
+ENCODINGS = ["json", "protobuf"]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    """A running hookgate with a cleartext and a TLS listener; stderr (the access log) in a file."""
+
+    def __init__(self):
+        self.cert = os.path.join(TMP, "cert.pem")
+        self.key = os.path.join(TMP, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", self.key, "-out", self.cert],
+                       check=True, capture_output=True)
+        self.port, self.tls_port = free_port(), free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.tls_url = "https://127.0.0.1:%d" % self.tls_port
+        config = os.path.join(TMP, "hookgate.yaml")
+        with open(config, "w") as f:
+            f.write("\n".join([
+                "server:",
+                "  listen:",
+                "    - { address: 127.0.0.1, port: %d }" % self.port,
+                "    - { address: 127.0.0.1, port: %d, tls: { certificate: %s, key: %s } }"
+                % (self.tls_port, self.cert, self.key),
+                "  threads: 2",
+                "limits: { %s }" % ", ".join("%s: %d" % kv for kv in LIMITS.items()),
+                "accounts:",
+                "  - id: acme",
+                '    tokens: [ "%s" ]' % TOKEN,
+                "    ecosystems:",
+                '      - { id: %s, server_tokens: [ "%s" ] }' % (ECO, SERVER_TOKEN),
+                "      - { id: %s, deleted: true }" % ECO_DELETED,
+                "      - { id: %s }" % ECO2,
+                "      - { id: %s }" % ECO_EMPTY,
+                "      - { id: %s }" % ECO_LIST,
+                "  - id: other",
+                '    tokens: [ "%s" ]' % OTHER_TOKEN,
+                "    ecosystems:",
+                "      - { id: %s }" % ECO_OTHER,
+            ]) + "\n")
+        self.log_path = os.path.join(TMP, "hookgate.log")
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([HOOKGATE, "--config", config], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=self._log)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError("hookgate exited during startup:\n" + self.log())
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    break
+                conn.close()
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError("hookgate did not become healthy:\n" + self.log())
+            time.sleep(0.05)
+
+    def log(self, start=0):
+        if not self._log.closed:
+            self._log.flush()
+        with open(self.log_path, "rb") as f:
+            f.seek(start)
+            return f.read().decode("utf-8", "replace")
+
+    def log_size(self):
+        return os.path.getsize(self.log_path)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self._log.close()
+
+
+class Run:
+    def __init__(self, args, p):
+        self.args = args
+        self.code = p.returncode
+        self.out = p.stdout.decode("utf-8")
+        self.err = p.stderr.decode("utf-8")
+
+    def __repr__(self):
+        return "<droplit %r: exit %d\nstdout: %r\nstderr: %r>" % (self.args, self.code, self.out, self.err)
+
+
+def base_env():
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("DROPLIT_") and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+    return env
+
+
+def droplit(*args, env=None, server=True, token=TOKEN):
+    """Runs the console. server=True adds --server (the cleartext listener); token adds --token."""
+    argv = [DROPLIT] + list(args)
+    if server is True:
+        argv += ["--server", SERVER.url]
+    elif server:
+        argv += ["--server", server]
+    if token is not None:
+        argv += ["--token", token]
+    e = base_env()
+    e.update(env or {})
+    p = subprocess.run(argv, env=e, capture_output=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
+    return Run(argv[1:], p)
+
+
+class ConsoleCase(unittest.TestCase):
+    maxDiff = None
+
+    def assertOk(self, r):
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(r.err, "", r)
+
+    def assertFails(self, r, code, lines):
+        """Exit code, stderr exactly these `error: ...` lines, nothing on stdout."""
+        self.assertEqual(r.code, code, r)
+        self.assertEqual(r.out, "", r)
+        self.assertEqual(r.err, "".join(line + "\n" for line in lines), r)
+
+    def assertUsage(self, r, fragment):
+        self.assertEqual(r.code, EXIT_USAGE, r)
+        self.assertEqual(r.out, "", r)
+        lines = r.err.splitlines()
+        self.assertTrue(lines and lines[0].startswith("error: "), r)
+        self.assertIn(fragment, lines[0], r)
+        self.assertTrue(any(line.startswith("usage: droplit") for line in lines), r)
+
+    def assertWebhookJson(self, text, eco, url, description=""):
+        self.assertTrue(text.startswith('{\n  "id": "'), "not pretty JSON: %r" % text)
+        self.assertTrue(text.endswith("}\n"), text)
+        obj = json.loads(text)
+        self.assertEqual(list(obj.keys()), WEBHOOK_KEYS, text)
+        self.assertRegex(obj["id"], ID_RE)
+        self.assertEqual(obj["description"], description)
+        self.assertEqual(obj["ecosystemId"], eco)
+        self.assertEqual(obj["url"], url)
+        self.assertIs(obj["disabled"], False)
+        self.assertRegex(obj["createdAt"], CREATED_AT_RE)
+        return obj
+
+    def create(self, url=HOOK, eco=ECO, *extra, **kw):
+        r = droplit("webhook", "create", url, "--ecosystemId", eco, *extra, **kw)
+        self.assertOk(r)
+        return r
+
+
+# --- the command line itself ---------------------------------------------------------------
+
+
+class UsageTest(ConsoleCase):
+
+    def test_version(self):
+        r = droplit("--version", server=None, token=None)
+        self.assertOk(r)
+        self.assertRegex(r.out, r"^droplit \d+\.\d+\.\d+\n$")
+
+    def test_help_of_every_command(self):
+        for args, usage in [(["--help"], "droplit webhook COMMAND"),
+                            (["-h"], "droplit webhook COMMAND"),
+                            (["webhook", "--help"], "droplit webhook COMMAND"),
+                            (["webhook", "create", "--help"], "droplit webhook create CALLBACK-URL --ecosystemId"),
+                            (["webhook", "create", "-h"], "droplit webhook create CALLBACK-URL --ecosystemId"),
+                            (["webhook", "info", "--help"], "droplit webhook info ID"),
+                            (["webhook", "list", "--help"], "droplit webhook list --ecosystemId")]:
+            with self.subTest(args=args):
+                r = droplit(*args, server=None, token=None)
+                self.assertOk(r)
+                self.assertTrue(r.out.startswith("Usage: " + usage), r)
+                for option in ["--server", "--token", "--output", "--timeout", "--http", "--encoding",
+                               "--cacert", "--version", "DROPLIT_SERVER", "DROPLIT_TOKEN"]:
+                    self.assertIn(option, r.out, r)
+                codes = re.findall(r"^  (\d)  (.+)$", r.out.split("Exit status:")[1], re.M)
+                self.assertEqual([int(c) for c, _ in codes], [0, 1, 2, 3, 4, 5, 6], r)
+        r = droplit("webhook", "create", "--help", server=None, token=None)
+        for option in ["--ecosystemId", "--secret", "--description"]:
+            self.assertIn(option, r.out)
+
+    def test_default_server_is_the_embedded_configuration(self):
+        config = subprocess.run([HOOKGATE, "--print-default-config"], capture_output=True, check=True).stdout
+        m = re.search(rb"\{\s*address:\s*([0-9.]+),\s*port:\s*(\d+)\s*\}", config)
+        self.assertIsNotNone(m, config)
+        default = "http://%s:%s" % (m.group(1).decode(), m.group(2).decode())
+        r = droplit("--help", server=None, token=None)
+        self.assertIn("else %s" % default, r.out)
+
+    def test_usage_errors(self):
+        # DROPLIT_SERVER names a refused port: a usage error must be found before any call
+        down = socket.socket()
+        down.bind(("127.0.0.1", 0))
+        env = {"DROPLIT_SERVER": "http://127.0.0.1:%d" % down.getsockname()[1]}
+        url = HOOK
+        cases = [
+            ([], "no command given"),
+            (["hook"], "unknown command 'hook'"),
+            (["webhook"], "no webhook command given"),
+            (["webhook", "delete", "x"], "unknown command 'delete'"),
+            (["webhook", "create", "--ecosystemId", ECO], "missing CALLBACK-URL"),
+            (["webhook", "create", url], "missing --ecosystemId"),
+            (["webhook", "create", url, "extra", "--ecosystemId", ECO], "unexpected argument 'extra'"),
+            (["webhook", "create", url, "--ecosystemId", ECO, "--ecosystemId", ECO], "--ecosystemId is given twice"),
+            (["webhook", "info"], "missing ID"),
+            (["webhook", "info", "a", "b"], "unexpected argument 'b'"),
+            (["webhook", "list"], "missing --ecosystemId"),
+            (["webhook", "list", "x", "--ecosystemId", ECO], "unexpected argument 'x'"),
+            (["webhook", "info", "x", "--secret", "s"], "--secret does not apply"),
+            (["webhook", "info", "x", "--ecosystemId", ECO], "--ecosystemId does not apply"),
+            (["webhook", "list", "--ecosystemId", ECO, "--description", "d"], "--description does not apply"),
+            (["webhook", "info", "x", "--bogus"], "unknown option --bogus"),
+            (["webhook", "info", "x", "--output"], "--output needs a value"),
+            (["webhook", "info", "x", "--help=yes"], "--help takes no value"),
+            (["webhook", "info", "x", "--output", "yaml"], "--output must be json, table or id"),
+            (["webhook", "info", "x", "--output=yaml"], "--output must be json, table or id"),
+            (["webhook", "info", "x", "--timeout", "0"], "--timeout must be"),
+            (["webhook", "info", "x", "--timeout", "-1"], "--timeout must be"),
+            (["webhook", "info", "x", "--timeout", "soon"], "--timeout must be"),
+            (["webhook", "info", "x", "--timeout", "1e9"], "--timeout must be"),
+            (["webhook", "info", "x", "--http", "3"], "--http must be 1.1, 2 or 2-prior-knowledge"),
+            (["webhook", "info", "x", "--encoding", "xml"], "--encoding must be json or protobuf"),
+            (["webhook", "info", "x", "--server", "ftp://example.com"], "the server must be an http://"),
+            (["webhook", "info", "x", "--server", "127.0.0.1:8080"], "the server must be an http://"),
+            (["webhook", "info", "x", "--token", "two\nlines"], "the token must be one line"),
+        ]
+        try:
+            for args, fragment in cases:
+                with self.subTest(args=args):
+                    self.assertUsage(droplit(*args, env=env, server=None, token=None), fragment)
+            # an empty id cannot make a path: the SDK refuses it before any call
+            r = droplit("webhook", "info", "", env=env, server=None, token=None)
+            self.assertFails(r, EXIT_USAGE, ["error: a webhook id is required"])
+        finally:
+            down.close()
+
+
+# --- against the server ---------------------------------------------------------------------
+
+
+class OutputTest(ConsoleCase):
+
+    def test_create_json(self):
+        r = self.create(HOOK, ECO, "--secret", "s3cr3t-value", "--description", "front door")
+        self.assertWebhookJson(r.out, ECO, HOOK, "front door")
+        self.assertNotIn("s3cr3t", r.out + r.err)
+
+    def test_create_table_and_id(self):
+        r = self.create(HOOK, ECO, "--output", "table", "--description", "porch")
+        lines = r.out.splitlines()
+        self.assertEqual(len(lines), 2, r)
+        self.assertEqual(lines[0].split(), ["ID", "ECOSYSTEM", "URL", "DISABLED", "CREATED", "DESCRIPTION"])
+        cells = lines[1].split()
+        self.assertRegex(cells[0], ID_RE)
+        self.assertEqual(cells[1:4], [ECO, HOOK, "false"])
+        self.assertRegex(cells[4], CREATED_AT_RE)
+        self.assertEqual(cells[5], "porch")
+        self.assertEqual(lines[0].index("URL"), lines[1].index(HOOK), "columns not aligned: %r" % r)
+        r = self.create(HOOK, ECO, "--output", "id")
+        self.assertRegex(r.out, r"^[0-9a-f]{24}\n$")
+
+    def test_info_reads_back_the_same(self):
+        created = json.loads(self.create("http://example.org:8080/x?y=z", ECO, "--description", "d").out)
+        for encoding in ENCODINGS:
+            with self.subTest(encoding=encoding):
+                r = droplit("webhook", "info", created["id"], "--encoding", encoding)
+                self.assertOk(r)
+                self.assertEqual(json.loads(r.out), created)
+                r = droplit("webhook", "info", created["id"], "--output", "id", "--encoding", encoding)
+                self.assertEqual(r.out, created["id"] + "\n")
+
+    def test_list_in_creation_order(self):
+        ids = [self.create("https://example.com/list/%d" % i, ECO_LIST, "--output", "id").out.strip()
+               for i in range(3)]
+        for encoding in ENCODINGS:
+            with self.subTest(encoding=encoding):
+                r = droplit("webhook", "list", "--ecosystemId", ECO_LIST, "--encoding", encoding)
+                self.assertOk(r)
+                self.assertTrue(r.out.startswith('{\n  "items": [\n'), r)
+                obj = json.loads(r.out)
+                self.assertEqual(list(obj.keys()), ["items"])
+                self.assertEqual([w["id"] for w in obj["items"]], ids)
+                self.assertEqual([list(w.keys()) for w in obj["items"]], [WEBHOOK_KEYS] * 3)
+                r = droplit("webhook", "list", "--ecosystemId", ECO_LIST, "--output", "id", "--encoding", encoding)
+                self.assertEqual(r.out, "".join(i + "\n" for i in ids))
+                r = droplit("webhook", "list", "--ecosystemId", ECO_LIST, "--output", "table")
+                lines = r.out.splitlines()
+                self.assertEqual(len(lines), 4, r)
+                self.assertEqual([line.split()[0] for line in lines[1:]], ids)
+
+    def test_list_empty(self):
+        r = droplit("webhook", "list", "--ecosystemId", ECO_EMPTY)
+        self.assertOk(r)
+        self.assertEqual(json.loads(r.out), {"items": []})
+        r = droplit("webhook", "list", "--ecosystemId", ECO_EMPTY, "--output", "id")
+        self.assertOk(r)
+        self.assertEqual(r.out, "")
+        r = droplit("webhook", "list", "--ecosystemId", ECO_EMPTY, "--output", "table")
+        self.assertEqual(r.out.split(), ["ID", "ECOSYSTEM", "URL", "DISABLED", "CREATED", "DESCRIPTION"])
+
+    def test_table_does_not_pass_control_characters(self):
+        r = self.create(HOOK, ECO, "--description", "bell\x07 esc\x1b[31m red\nline", "--output", "table")
+        self.assertNotIn("\x1b", r.out)
+        self.assertNotIn("\x07", r.out)
+        self.assertEqual(len(r.out.splitlines()), 2, r)
+        r = self.create(HOOK, ECO, "--description", "esc\x1b[31m")
+        self.assertNotIn("\x1b", r.out)
+        self.assertEqual(json.loads(r.out)["description"], "esc\x1b[31m")
+
+    def test_unicode_description(self):
+        r = self.create(HOOK, ECO, "--description", "capteur d'été ☀")
+        self.assertEqual(json.loads(r.out)["description"], "capteur d'été ☀")
+
+
+class EnvironmentTest(ConsoleCase):
+
+    def test_server_and_token_from_the_environment(self):
+        env = {"DROPLIT_SERVER": SERVER.url, "DROPLIT_TOKEN": TOKEN}
+        r = droplit("webhook", "create", HOOK, "--ecosystemId", ECO, env=env, server=None, token=None)
+        self.assertOk(r)
+        self.assertWebhookJson(r.out, ECO, HOOK)
+
+    def test_flags_win_over_the_environment(self):
+        down = socket.socket()
+        down.bind(("127.0.0.1", 0))
+        try:
+            env = {"DROPLIT_SERVER": "http://127.0.0.1:%d" % down.getsockname()[1], "DROPLIT_TOKEN": "wrong"}
+            r = droplit("webhook", "list", "--ecosystemId", ECO, env=env)
+            self.assertOk(r)
+        finally:
+            down.close()
+
+    def test_token_from_the_environment_only(self):
+        r = droplit("webhook", "list", "--ecosystemId", ECO, env={"DROPLIT_TOKEN": "wrong"}, token=None)
+        self.assertFails(r, EXIT_AUTH, ["error: Invalid authorization token."])
+        r = droplit("webhook", "list", "--ecosystemId", ECO, env={"DROPLIT_TOKEN": ""}, token=None)
+        self.assertFails(r, EXIT_AUTH, ["error: Missing authorization token."])
+
+
+class ServerErrorTest(ConsoleCase):
+    """Each case in both encodings: the console shows the same lines and exit code."""
+
+    def check(self, args, code, lines, **kw):
+        for encoding in ENCODINGS:
+            with self.subTest(args=args, encoding=encoding):
+                self.assertFails(droplit(*args, "--encoding", encoding, **kw), code, lines)
+
+    # the 400s and the 404 of the "Create a webhook" page
+
+    def test_body_parameters_missing(self):
+        self.check(["webhook", "create", "", "--ecosystemId", ""], EXIT_INVALID,
+                   ["error: ecosystemId: field is required", "error: url: field is required"])
+
+    def test_ecosystem_missing(self):
+        self.check(["webhook", "create", HOOK, "--ecosystemId", ""], EXIT_INVALID,
+                   ["error: ecosystemId: field is required"])
+
+    def test_ecosystem_invalid(self):
+        for eco in ["C123", ECO.upper(), ECO[1:], "x" + ECO[1:]]:
+            self.check(["webhook", "create", HOOK, "--ecosystemId", eco], EXIT_INVALID,
+                       ["error: ecosystemId: invalid id"])
+
+    def test_webhook_callback_missing(self):
+        self.check(["webhook", "create", "", "--ecosystemId", ECO], EXIT_INVALID,
+                   ["error: url: field is required"])
+
+    def test_webhook_callback_invalid(self):
+        for url in ["not a url", "ftp://example.com/x", "https://", "https://example.com/" + "a" * 300]:
+            self.check(["webhook", "create", url, "--ecosystemId", ECO], EXIT_INVALID,
+                       ["error: url: invalid url"])
+
+    def test_ecosystem_not_found(self):
+        for eco in [ECO_DELETED, ECO_UNKNOWN, ECO_OTHER]:
+            self.check(["webhook", "create", HOOK, "--ecosystemId", eco], EXIT_NOT_FOUND,
+                       ["error: Ecosystem with id %s does not exist." % eco])
+
+    # the rest of the error table
+
+    def test_every_problem_at_once_in_schema_order(self):
+        self.check(["webhook", "create", "nope", "--ecosystemId", "C1", "--secret", "s" * 65,
+                    "--description", "d" * 129], EXIT_INVALID,
+                   ["error: ecosystemId: invalid id", "error: url: invalid url",
+                    "error: secret: must be at most 64 bytes", "error: description: must be at most 128 bytes"])
+
+    def test_body_too_large(self):
+        self.check(["webhook", "create", HOOK, "--ecosystemId", ECO, "--description", "x" * 3000], EXIT_OTHER,
+                   ["error: Request body exceeds the limit of 2048 bytes."])
+
+    def test_auth(self):
+        args = ["webhook", "create", HOOK, "--ecosystemId", ECO]
+        self.check(args, EXIT_AUTH, ["error: Missing authorization token."], token=None)
+        self.check(args, EXIT_AUTH, ["error: Invalid authorization token."], token="no-such-token")
+        self.check(["webhook", "create", HOOK, "--ecosystemId", ECO2], EXIT_AUTH,
+                   ["error: Token not permitted for this ecosystem."], token=SERVER_TOKEN)
+        self.check(["webhook", "list", "--ecosystemId", ECO2], EXIT_AUTH,
+                   ["error: Token not permitted for this ecosystem."], token=SERVER_TOKEN)
+        self.check(["webhook", "info", "0" * 24], EXIT_AUTH, ["error: Missing authorization token."], token=None)
+
+    def test_info_errors(self):
+        self.check(["webhook", "info", "xyz"], EXIT_INVALID, ["error: id: invalid id"])
+        self.check(["webhook", "info", "0" * 24], EXIT_NOT_FOUND,
+                   ["error: Webhook with id %s does not exist." % ("0" * 24)])
+        wid = self.create(HOOK, ECO, "--output", "id").out.strip()
+        self.check(["webhook", "info", wid], EXIT_NOT_FOUND,
+                   ["error: Webhook with id %s does not exist." % wid], token=OTHER_TOKEN)
+
+    def test_list_errors(self):
+        self.check(["webhook", "list", "--ecosystemId", ""], EXIT_INVALID, ["error: ecosystemId: field is required"])
+        self.check(["webhook", "list", "--ecosystemId", "C12&foo=bar"], EXIT_INVALID,
+                   ["error: ecosystemId: invalid id"])
+        self.check(["webhook", "list", "--ecosystemId", ECO_DELETED], EXIT_NOT_FOUND,
+                   ["error: Ecosystem with id %s does not exist." % ECO_DELETED])
+
+
+class ProtocolTest(ConsoleCase):
+    """The access log shows the HTTP version each call used."""
+
+    def last_access(self, start):
+        lines = [line for line in SERVER.log(start).splitlines() if line.startswith("access ")]
+        self.assertEqual(len(lines), 1, lines)
+        return lines[0]
+
+    def test_http_versions(self):
+        for server, args, version in [(SERVER.url, ["--http", "1.1"], "HTTP/1.1"),
+                                      (SERVER.url, ["--http", "2"], "HTTP/1.1"),  # no ALPN on cleartext
+                                      (SERVER.url, ["--http", "2-prior-knowledge"], "HTTP/2.0"),
+                                      (SERVER.tls_url, ["--cacert", SERVER.cert], "HTTP/2.0"),
+                                      (SERVER.tls_url, ["--cacert", SERVER.cert, "--http", "1.1"], "HTTP/1.1")]:
+            for encoding in ENCODINGS:
+                with self.subTest(server=server, args=args, encoding=encoding):
+                    start = SERVER.log_size()
+                    r = self.create(HOOK, ECO, "--encoding", encoding, *args, server=server)
+                    self.assertWebhookJson(r.out, ECO, HOOK)
+                    line = self.last_access(start)
+                    self.assertTrue(line.startswith("access POST /api/webhooks 201 "), line)
+                    self.assertTrue(line.endswith(version), line)
+
+    def test_untrusted_certificate(self):
+        r = droplit("webhook", "list", "--ecosystemId", ECO, server=SERVER.tls_url)
+        self.assertEqual(r.code, EXIT_TRANSPORT, r)
+        self.assertEqual(r.out, "", r)
+        self.assertTrue(r.err.startswith("error: %s cannot be reached: " % SERVER.tls_url), r)
+        self.assertIn("certificate", r.err)
+        self.assertEqual(len(r.err.splitlines()), 1, r)
+
+
+# --- transport failures ---------------------------------------------------------------------
+
+
+class Silent:
+    """A loopback listener that accepts connections and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.conns = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+class TransportTest(ConsoleCase):
+
+    def test_server_down(self):
+        down = socket.socket()  # bound, not listening: connections are refused
+        down.bind(("127.0.0.1", 0))
+        url = "http://127.0.0.1:%d" % down.getsockname()[1]
+        try:
+            for args in (["webhook", "create", HOOK, "--ecosystemId", ECO],
+                         ["webhook", "info", "0" * 24],
+                         ["webhook", "list", "--ecosystemId", ECO]):
+                with self.subTest(args=args):
+                    r = droplit(*args, server=url)
+                    self.assertEqual(r.code, EXIT_TRANSPORT, r)
+                    self.assertEqual(r.out, "", r)
+                    self.assertTrue(r.err.startswith("error: %s cannot be reached: " % url), r)
+                    self.assertIn("onnect", r.err)
+                    self.assertEqual(len(r.err.splitlines()), 1, r)
+        finally:
+            down.close()
+
+    def test_server_too_slow(self):
+        silent = Silent()
+        try:
+            for args in (["webhook", "create", HOOK, "--ecosystemId", ECO],
+                         ["webhook", "list", "--ecosystemId", ECO, "--http", "2-prior-knowledge"]):
+                with self.subTest(args=args):
+                    r = droplit(*args, "--timeout", "0.5", server=silent.url)
+                    self.assertEqual(r.code, EXIT_TRANSPORT, r)
+                    self.assertEqual(r.out, "", r)
+                    self.assertTrue(r.err.startswith("error: %s did not answer within 0.5 s (--timeout): "
+                                                     % silent.url), r)
+                    self.assertIn("timed out", r.err)
+                    self.assertEqual(len(r.err.splitlines()), 1, r)
+        finally:
+            silent.close()
+
+
+def main():
+    global DROPLIT, HOOKGATE, TMP, SERVER
+    if len(sys.argv) < 3:
+        sys.exit("usage: test_console.py path/to/droplit path/to/hookgate [unittest args]")
+    DROPLIT, HOOKGATE = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    with tempfile.TemporaryDirectory(prefix="droplit-console-") as tmp:
+        TMP = tmp
+        SERVER = Server()
+        try:
+            prog = unittest.main(argv=[sys.argv[0]] + sys.argv[3:], exit=False, verbosity=2)
+        finally:
+            SERVER.stop()
+        rc = SERVER.proc.returncode
+        if rc != 0:
+            print("hookgate exited with %r after SIGTERM; log tail:\n%s" % (rc, SERVER.log()[-2000:]))
+            sys.exit(1)
+    sys.exit(0 if prog.result.wasSuccessful() else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,897 @@
+/* test_droplit: the SDK (client/droplit.h) against a real hookgate.
+ *
+ *   test_droplit path/to/hookgate
+ *
+ * Starts the server on a free loopback port with its own configuration, then drives it
+ * through the public API only, in each encoding over HTTP/1.1 and HTTP/2: successes, every
+ * error the "Create a webhook" page lists, the other error statuses, a server that is down
+ * and one that never answers, the response size limit, argument checks and concurrent
+ * clients on several threads. The server's access log proves which HTTP version was used.
+ * A failed CHECK prints file:line and goes on; the exit code says whether any failed. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "droplit.h"
+
+#define STARTUP_TIMEOUT_MS 10000 /* until GET /healthz must answer 200 */
+#define SLOW_TIMEOUT_MS 300      /* the client's timeout against the server that never answers */
+#define N_THREADS 8
+#define CALLS_PER_THREAD 6
+#define URL_LIMIT 256
+#define DESCRIPTION_LIMIT 128
+#define SECRET_LIMIT 64
+#define BODY_LIMIT 2048
+
+static const char TOKEN[] = "acme-token-5Jd8Lq2";
+static const char SERVER_TOKEN[] = "acme-server-token-Wq7Zp1"; /* acme, for ECO only */
+static const char OTHER_TOKEN[] = "other-token-Rb3Ym9";
+static const char ECO[] = "C5156b8ace57896adb6dae592";
+static const char ECO_DELETED[] = "C59b343ae9ca1fbc8287a3196";
+static const char ECO2[] = "C000000000000000000000002";
+static const char ECO_EMPTY[] = "C0000000000000000000000e0";
+static const char ECO_THREADS[] = "C0000000000000000000000f0";
+static const char ECO_OTHER[] = "C0000000000000000000000aa";
+static const char ECO_UNKNOWN[] = "C00000000000000000000dead";
+#define ECO_LIST_FMT "C0000000000000000000001%02x" /* one per mode, for list order */
+#define MAX_MODES 16
+#define HOOK "https://example.com/hook"
+
+static int failures;
+
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fprintf(stderr, "%s:%d: [%s] CHECK failed: %s\n", __FILE__, __LINE__, mode_name, #cond);                   \
+            __atomic_add_fetch(&failures, 1, __ATOMIC_RELAXED);                                                        \
+        }                                                                                                              \
+    } while (0)
+
+#define CHECK_STR(got, want)                                                                                           \
+    do {                                                                                                               \
+        const char *got_ = (got), *want_ = (want);                                                                     \
+        if (got_ == NULL || strcmp(got_, want_) != 0) {                                                                \
+            fprintf(stderr, "%s:%d: [%s] CHECK_STR failed: %s\n  got:  %s\n  want: %s\n", __FILE__, __LINE__,          \
+                    mode_name, #got, got_ ? got_ : "(null)", want_);                                                   \
+            __atomic_add_fetch(&failures, 1, __ATOMIC_RELAXED);                                                        \
+        }                                                                                                              \
+    } while (0)
+
+static const char *mode_name = "setup"; /* which mode a failure belongs to */
+
+/* ---- the server under test ---------------------------------------------------------- */
+
+static char tmp_dir[256];
+static char config_path[300], log_path[300], cert_path[300], key_path[300];
+static pid_t server_pid = -1;
+static char server_url[64];     /* the cleartext listener */
+static char server_tls_url[64]; /* the TLS listener (certificate cert_path, for 127.0.0.1) */
+
+/* A loopback socket bound to a free port (listening when `listen_too`). */
+static int bound_socket(int listen_too, int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0 || (listen_too && listen(fd, 16) != 0)) {
+        perror("socket");
+        exit(2);
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static void write_config(int port, int tls_port)
+{
+    FILE *f = fopen(config_path, "w");
+    if (f == NULL) {
+        perror(config_path);
+        exit(2);
+    }
+    fprintf(f,
+            "server:\n"
+            "  listen:\n"
+            "    - { address: 127.0.0.1, port: %d }\n"
+            "    - { address: 127.0.0.1, port: %d, tls: { certificate: %s, key: %s } }\n"
+            "  threads: 2\n"
+            "limits: { max_body_bytes: %d, max_url_length: %d, max_description_length: %d, "
+            "max_secret_length: %d }\n"
+            "accounts:\n"
+            "  - id: acme\n"
+            "    tokens: [ \"%s\" ]\n"
+            "    ecosystems:\n"
+            "      - { id: %s, server_tokens: [ \"%s\" ] }\n"
+            "      - { id: %s, deleted: true }\n"
+            "      - { id: %s }\n"
+            "      - { id: %s }\n"
+            "      - { id: %s }\n",
+            port, tls_port, cert_path, key_path, BODY_LIMIT, URL_LIMIT, DESCRIPTION_LIMIT, SECRET_LIMIT, TOKEN, ECO,
+            SERVER_TOKEN, ECO_DELETED, ECO2, ECO_EMPTY, ECO_THREADS);
+    for (int m = 0; m < MAX_MODES; m++)
+        fprintf(f, "      - { id: " ECO_LIST_FMT " }\n", m);
+    fprintf(f,
+            "  - id: other\n"
+            "    tokens: [ \"%s\" ]\n"
+            "    ecosystems:\n"
+            "      - { id: %s }\n",
+            OTHER_TOKEN, ECO_OTHER);
+    fclose(f);
+}
+
+/* GET /healthz over a raw socket: 1 when it answers 200. */
+static int healthy(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = 0;
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+        static const char req[] = "GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n";
+        char buf[64] = {0};
+        if (write(fd, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1 && read(fd, buf, sizeof(buf) - 1) > 12)
+            ok = strncmp(buf, "HTTP/1.1 200", 12) == 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static char *read_file(const char *path, long from)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    if (from > size)
+        from = size;
+    fseek(f, from, SEEK_SET);
+    char *s = calloc(1, (size_t)(size - from) + 1);
+    if (s != NULL && fread(s, 1, (size_t)(size - from), f) != (size_t)(size - from))
+        s[0] = '\0';
+    fclose(f);
+    return s;
+}
+
+static long log_size(void)
+{
+    struct stat st;
+    return stat(log_path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+static void start_server(const char *binary)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(tmp_dir, sizeof(tmp_dir), "%s/droplit-test-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
+    if (mkdtemp(tmp_dir) == NULL) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    snprintf(config_path, sizeof(config_path), "%s/hookgate.yaml", tmp_dir);
+    snprintf(log_path, sizeof(log_path), "%s/hookgate.log", tmp_dir);
+    snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", tmp_dir);
+    snprintf(key_path, sizeof(key_path), "%s/key.pem", tmp_dir);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s 2>/dev/null",
+             key_path, cert_path);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "cannot make a certificate with: %s\n", cmd);
+        exit(2);
+    }
+    int port, tls_port;
+    int fd = bound_socket(0, &port), tls_fd = bound_socket(0, &tls_port);
+    close(fd); /* free ports; the server binds them next */
+    close(tls_fd);
+    write_config(port, tls_port);
+    snprintf(server_url, sizeof(server_url), "http://127.0.0.1:%d", port);
+    snprintf(server_tls_url, sizeof(server_tls_url), "https://127.0.0.1:%d", tls_port);
+
+    fflush(NULL);
+    server_pid = fork();
+    if (server_pid < 0) {
+        perror("fork");
+        exit(2);
+    }
+    if (server_pid == 0) {
+        FILE *log = freopen(log_path, "w", stderr);
+        if (log == NULL || freopen("/dev/null", "w", stdout) == NULL)
+            _exit(126);
+        execl(binary, binary, "--config", config_path, (char *)NULL);
+        perror(binary);
+        _exit(127);
+    }
+    for (int waited = 0; !healthy(port); waited += 50) {
+        int status;
+        if (waitpid(server_pid, &status, WNOHANG) == server_pid || waited >= STARTUP_TIMEOUT_MS) {
+            char *log = read_file(log_path, 0);
+            fprintf(stderr, "hookgate did not become healthy; its log:\n%s\n", log);
+            free(log);
+            exit(2);
+        }
+        sleep_ms(50);
+    }
+}
+
+static void stop_server(void)
+{
+    if (server_pid > 0) {
+        kill(server_pid, SIGTERM);
+        int status;
+        waitpid(server_pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "hookgate did not exit cleanly (status %d)\n", status);
+            failures++;
+        }
+    }
+    unlink(config_path);
+    unlink(log_path);
+    unlink(cert_path);
+    unlink(key_path);
+    rmdir(tmp_dir);
+}
+
+/* ---- helpers -------------------------------------------------------------------------- */
+
+typedef struct mode {
+    const char *name;
+    droplit_encoding encoding;
+    droplit_http_version http;
+    int tls;
+    const char *log_protocol; /* what the access log must show for its requests */
+} mode;
+
+static const mode *cur; /* the mode the cases run in */
+
+static droplit_client *client_with(const mode *m, const char *token, size_t max_response_bytes)
+{
+    droplit_client_options o = {.encoding = m->encoding,
+                                .http_version = m->http,
+                                .ca_file = m->tls ? cert_path : NULL,
+                                .max_response_bytes = max_response_bytes};
+    return droplit_client_create(m->tls ? server_tls_url : server_url, token, &o);
+}
+
+static droplit_client *client_for(const char *token)
+{
+    droplit_client *c = client_with(cur, token, 0);
+    CHECK(c != NULL);
+    return c;
+}
+
+static int is_hex(const char *s, size_t n)
+{
+    if (strlen(s) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+static int is_created_at(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+    if (strlen(s) != sizeof(shape) - 1)
+        return 0;
+    for (size_t i = 0; shape[i] != '\0'; i++)
+        if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != shape[i])
+            return 0;
+    return 1;
+}
+
+static void check_webhook(const droplit_webhook *w, const char *eco, const char *url, const char *description)
+{
+    CHECK(w != NULL);
+    if (w == NULL)
+        return;
+    CHECK(is_hex(w->id, 24));
+    CHECK_STR(w->ecosystem_id, eco);
+    CHECK_STR(w->url, url);
+    CHECK_STR(w->description, description);
+    CHECK(w->disabled == 0);
+    CHECK(is_created_at(w->created_at));
+}
+
+/* Creates a webhook that must succeed; returns it (caller frees). */
+static droplit_webhook *create_ok(droplit_client *c, const char *eco, const char *url,
+                                  const droplit_create_options *opts)
+{
+    droplit_webhook *w = NULL;
+    droplit_error *e = NULL;
+    int rc = droplit_webhook_create(c, eco, url, opts, &w, &e);
+    CHECK(rc == 0);
+    CHECK(e == NULL);
+    if (e != NULL)
+        fprintf(stderr, "  unexpected error: %s %d %s %s\n", droplit_error_kind_name(e->kind), e->http_status,
+                e->reason, e->cause);
+    droplit_error_free(e);
+    check_webhook(w, eco, url, opts != NULL && opts->description != NULL ? opts->description : "");
+    return w;
+}
+
+/* Expected problems: "in|path|message" strings. */
+static void check_params(const droplit_error *e, const char *error_type, int n, ...)
+{
+    CHECK(e != NULL);
+    if (e == NULL)
+        return;
+    CHECK(e->kind == DROPLIT_ERROR_HTTP);
+    CHECK(e->http_status == 400);
+    CHECK_STR(e->error_type, error_type);
+    CHECK_STR(e->reason, "");
+    CHECK(e->n_params == (size_t)n);
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        const char *want = va_arg(ap, const char *);
+        char got[512] = "(missing)";
+        if ((size_t)i < e->n_params)
+            snprintf(got, sizeof(got), "%s|%s|%s", e->params[i].in, e->params[i].path, e->params[i].message);
+        CHECK_STR(got, want);
+    }
+    va_end(ap);
+}
+
+/* A plain-text error: its status and reason; in protobuf mode also the kind name. */
+static void check_plain(const droplit_error *e, int status, const char *binary_type, const char *reason)
+{
+    CHECK(e != NULL);
+    if (e == NULL)
+        return;
+    CHECK(e->kind == DROPLIT_ERROR_HTTP);
+    CHECK(e->http_status == status);
+    CHECK_STR(e->error_type, cur->encoding == DROPLIT_ENCODING_PROTOBUF ? binary_type : "");
+    CHECK_STR(e->reason, reason);
+    CHECK(e->n_params == 0);
+    CHECK_STR(e->cause, "");
+}
+
+static droplit_error *create_err(droplit_client *c, const char *eco, const char *url,
+                                 const droplit_create_options *opts)
+{
+    droplit_webhook *w = NULL;
+    droplit_error *e = NULL;
+    CHECK(droplit_webhook_create(c, eco, url, opts, &w, &e) == -1);
+    CHECK(w == NULL);
+    droplit_webhook_free(w);
+    return e;
+}
+
+static droplit_error *get_err(droplit_client *c, const char *id)
+{
+    droplit_webhook *w = NULL;
+    droplit_error *e = NULL;
+    CHECK(droplit_webhook_get(c, id, &w, &e) == -1);
+    CHECK(w == NULL);
+    droplit_webhook_free(w);
+    return e;
+}
+
+static droplit_error *list_err(droplit_client *c, const char *eco)
+{
+    droplit_webhooks *l = NULL;
+    droplit_error *e = NULL;
+    CHECK(droplit_webhook_list(c, eco, &l, &e) == -1);
+    CHECK(l == NULL);
+    droplit_webhooks_free(l);
+    return e;
+}
+
+static char *repeat(char c, size_t n)
+{
+    char *s = malloc(n + 1);
+    memset(s, c, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* ---- the cases, run once per mode ------------------------------------------------------ */
+
+static void test_create_get_list(int mode_index)
+{
+    droplit_client *c = client_for(TOKEN);
+    droplit_create_options opts = {.secret = "s3cr3t-value", .description = "door sensor \xc3\xa9t\xc3\xa9"};
+    droplit_webhook *w = create_ok(c, ECO, HOOK, NULL);
+    droplit_webhook *full = create_ok(c, ECO, "http://example.org:8080/a/b?c=d", &opts);
+
+    /* the JSON view is the API's: six keys in order, no secret */
+    char *json = droplit_webhook_to_json(full);
+    CHECK(json != NULL);
+    if (json != NULL) {
+        const char *keys[] = {"{\"id\":",  ",\"description\":",   ",\"ecosystemId\":",
+                              ",\"url\":", ",\"disabled\":false", ",\"createdAt\":"};
+        const char *at = json;
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            const char *next = strstr(at, keys[i]);
+            CHECK(next != NULL);
+            at = next != NULL ? next : at;
+        }
+        CHECK(strstr(json, "s3cr3t") == NULL);
+        CHECK(strstr(json, full->created_at) != NULL);
+    }
+
+    /* read back: the same webhook, byte for byte */
+    droplit_webhook *back = NULL;
+    droplit_error *e = NULL;
+    CHECK(droplit_webhook_get(c, full->id, &back, &e) == 0);
+    CHECK(e == NULL);
+    droplit_error_free(e);
+    if (back != NULL) {
+        check_webhook(back, ECO, full->url, opts.description);
+        CHECK_STR(back->id, full->id);
+        CHECK_STR(back->created_at, full->created_at);
+        char *json2 = droplit_webhook_to_json(back);
+        CHECK_STR(json2, json);
+        free(json2);
+    }
+    free(json);
+
+    /* list: oldest first, exactly what was created in the mode's own ecosystem */
+    char eco_list[32];
+    snprintf(eco_list, sizeof(eco_list), ECO_LIST_FMT, mode_index);
+    droplit_webhook *made[3];
+    for (int i = 0; i < 3; i++) {
+        char url[64];
+        snprintf(url, sizeof(url), "https://example.com/list/%d", i);
+        made[i] = create_ok(c, eco_list, url, NULL);
+    }
+    droplit_webhooks *l = NULL;
+    e = NULL;
+    CHECK(droplit_webhook_list(c, eco_list, &l, &e) == 0);
+    CHECK(e == NULL);
+    droplit_error_free(e);
+    if (l != NULL) {
+        CHECK(l->count == 3);
+        for (size_t i = 0; i < 3 && i < l->count; i++) {
+            CHECK_STR(l->items[i]->id, made[i] != NULL ? made[i]->id : "");
+            CHECK_STR(l->items[i]->url, made[i] != NULL ? made[i]->url : "");
+            CHECK(is_created_at(l->items[i]->created_at));
+        }
+        char *lj = droplit_webhooks_to_json(l);
+        CHECK(lj != NULL && strncmp(lj, "{\"items\":[{\"id\":", 16) == 0);
+        free(lj);
+        droplit_webhook_free(l->items[0]); /* documented as a no-op for list items */
+    }
+    droplit_webhooks_free(l);
+    for (int i = 0; i < 3; i++)
+        droplit_webhook_free(made[i]);
+
+    /* an ecosystem without webhooks */
+    l = NULL;
+    CHECK(droplit_webhook_list(c, ECO_EMPTY, &l, NULL) == 0);
+    if (l != NULL) {
+        CHECK(l->count == 0);
+        char *lj = droplit_webhooks_to_json(l);
+        CHECK_STR(lj, "{\"items\":[]}");
+        free(lj);
+    }
+    droplit_webhooks_free(l);
+
+    /* a server token acts on its own ecosystem */
+    droplit_client *srv = client_for(SERVER_TOKEN);
+    droplit_webhook *ws = create_ok(srv, ECO, HOOK, NULL);
+    droplit_webhook_free(ws);
+    droplit_client_free(srv);
+
+    droplit_webhook_free(back);
+    droplit_webhook_free(w);
+    droplit_webhook_free(full);
+    droplit_client_free(c);
+}
+
+/* The 400s and the 404 of the "Create a webhook" page, and the table of the README. */
+static void test_create_errors(void)
+{
+    droplit_client *c = client_for(TOKEN);
+    droplit_error *e;
+
+    /* Body Parameters Missing: every required field reported */
+    e = create_err(c, NULL, NULL, NULL);
+    check_params(e, "InvalidParams", 2, "body|ecosystemId|field is required", "body|url|field is required");
+    droplit_error_free(e);
+    /* Ecosystem Missing (absent and empty) */
+    e = create_err(c, NULL, HOOK, NULL);
+    check_params(e, "InvalidParams", 1, "body|ecosystemId|field is required");
+    droplit_error_free(e);
+    e = create_err(c, "", HOOK, NULL);
+    check_params(e, "InvalidParams", 1, "body|ecosystemId|field is required");
+    droplit_error_free(e);
+    /* Ecosystem Invalid */
+    const char *bad_ecos[] = {"C123", "c5156b8ace57896adb6dae592", "C5156B8ACE57896ADB6DAE592",
+                              "5156b8ace57896adb6dae592"};
+    for (size_t i = 0; i < sizeof(bad_ecos) / sizeof(bad_ecos[0]); i++) {
+        e = create_err(c, bad_ecos[i], HOOK, NULL);
+        check_params(e, "InvalidParams", 1, "body|ecosystemId|invalid id");
+        droplit_error_free(e);
+    }
+    /* Webhook Callback Missing (absent and empty) */
+    e = create_err(c, ECO, NULL, NULL);
+    check_params(e, "InvalidParams", 1, "body|url|field is required");
+    droplit_error_free(e);
+    e = create_err(c, ECO, "", NULL);
+    check_params(e, "InvalidParams", 1, "body|url|field is required");
+    droplit_error_free(e);
+    /* Webhook Callback Invalid, including over the url limit */
+    char *long_url = repeat('a', URL_LIMIT + 1);
+    memcpy(long_url, "https://example.com/", 20);
+    const char *bad_urls[] = {"not a url", "ftp://example.com/x", "https://", "/relative/path", long_url};
+    for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++) {
+        e = create_err(c, ECO, bad_urls[i], NULL);
+        check_params(e, "InvalidParams", 1, "body|url|invalid url");
+        droplit_error_free(e);
+    }
+    free(long_url);
+    /* Ecosystem Not Found: deleted, never configured, another account's */
+    const char *gone[] = {ECO_DELETED, ECO_UNKNOWN, ECO_OTHER};
+    for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+        char reason[128];
+        snprintf(reason, sizeof(reason), "Ecosystem with id %s does not exist.", gone[i]);
+        e = create_err(c, gone[i], HOOK, NULL);
+        check_plain(e, 404, "NotFound", reason);
+        droplit_error_free(e);
+    }
+    /* secret and description limits, and every problem at once in schema order */
+    char *secret = repeat('s', SECRET_LIMIT + 1), *description = repeat('d', DESCRIPTION_LIMIT + 1);
+    droplit_create_options too_long = {.secret = secret, .description = description};
+    e = create_err(c, ECO, HOOK, &too_long);
+    check_params(e, "InvalidParams", 2, "body|secret|must be at most 64 bytes",
+                 "body|description|must be at most 128 bytes");
+    droplit_error_free(e);
+    e = create_err(c, "C1", "nope", &too_long);
+    check_params(e, "InvalidParams", 4, "body|ecosystemId|invalid id", "body|url|invalid url",
+                 "body|secret|must be at most 64 bytes", "body|description|must be at most 128 bytes");
+    droplit_error_free(e);
+    free(secret);
+    free(description);
+    /* a body over max_body_bytes */
+    char *huge = repeat('x', BODY_LIMIT + 100);
+    droplit_create_options big = {.description = huge};
+    e = create_err(c, ECO, HOOK, &big);
+    check_plain(e, 413, "PayloadTooLarge", "Request body exceeds the limit of 2048 bytes.");
+    droplit_error_free(e);
+    free(huge);
+    droplit_client_free(c);
+
+    /* tokens: none, unknown, and a server token outside its ecosystem */
+    c = client_for(NULL);
+    e = create_err(c, ECO, HOOK, NULL);
+    check_plain(e, 401, "Unauthenticated", "Missing authorization token.");
+    droplit_error_free(e);
+    droplit_client_free(c);
+    c = client_for("no-such-token");
+    e = create_err(c, ECO, HOOK, NULL);
+    check_plain(e, 401, "Unauthenticated", "Invalid authorization token.");
+    droplit_error_free(e);
+    droplit_client_free(c);
+    c = client_for(SERVER_TOKEN);
+    e = create_err(c, ECO2, HOOK, NULL);
+    check_plain(e, 403, "PermissionDenied", "Token not permitted for this ecosystem.");
+    droplit_error_free(e);
+    droplit_client_free(c);
+}
+
+static void test_get_list_errors(void)
+{
+    droplit_client *c = client_for(TOKEN);
+    droplit_error *e;
+
+    e = get_err(c, "000000000000000000000000");
+    check_plain(e, 404, "NotFound", "Webhook with id 000000000000000000000000 does not exist.");
+    droplit_error_free(e);
+    const char *bad_ids[] = {"xyz", "5A96C7EA25087217C40A30C0", "5a96c7ea25087217c40a30c0a", "a b", "a?b=c"};
+    for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+        e = get_err(c, bad_ids[i]);
+        check_params(e, "InvalidParams", 1, "path|id|invalid id");
+        droplit_error_free(e);
+    }
+    /* a webhook outside the token's ecosystems does not exist for it */
+    droplit_webhook *w = create_ok(c, ECO, HOOK, NULL);
+    droplit_client *other = client_for(OTHER_TOKEN);
+    if (w != NULL) {
+        char reason[128];
+        snprintf(reason, sizeof(reason), "Webhook with id %s does not exist.", w->id);
+        e = get_err(other, w->id);
+        check_plain(e, 404, "NotFound", reason);
+        droplit_error_free(e);
+    }
+    droplit_webhook_free(w);
+
+    e = list_err(c, NULL);
+    check_params(e, "InvalidParams", 1, "query|ecosystemId|field is required");
+    droplit_error_free(e);
+    e = list_err(c, "");
+    check_params(e, "InvalidParams", 1, "query|ecosystemId|field is required");
+    droplit_error_free(e);
+    e = list_err(c, "C12&foo=bar"); /* escaped: one odd value, not a second parameter */
+    check_params(e, "InvalidParams", 1, "query|ecosystemId|invalid id");
+    droplit_error_free(e);
+    e = list_err(c, ECO_DELETED);
+    check_plain(e, 404, "NotFound",
+                "Ecosystem with id "
+                "C59b343ae9ca1fbc8287a3196"
+                " does not exist.");
+    droplit_error_free(e);
+    e = list_err(other, ECO);
+    check_plain(e, 404, "NotFound", "Ecosystem with id C5156b8ace57896adb6dae592 does not exist.");
+    droplit_error_free(e);
+    droplit_client_free(other);
+    droplit_client_free(c);
+
+    c = client_for(NULL);
+    e = get_err(c, "000000000000000000000000");
+    check_plain(e, 401, "Unauthenticated", "Missing authorization token.");
+    droplit_error_free(e);
+    e = list_err(c, ECO);
+    check_plain(e, 401, "Unauthenticated", "Missing authorization token.");
+    droplit_error_free(e);
+    droplit_client_free(c);
+    c = client_for(SERVER_TOKEN);
+    e = list_err(c, ECO2);
+    check_plain(e, 403, "PermissionDenied", "Token not permitted for this ecosystem.");
+    droplit_error_free(e);
+    droplit_client_free(c);
+}
+
+/* max_response_bytes: an answer over it is refused, whatever its status. */
+static void test_response_limit(void)
+{
+    droplit_client *c = client_with(cur, TOKEN, 40);
+    CHECK(c != NULL);
+    droplit_error *e = create_err(c, ECO, HOOK, NULL);
+    CHECK(e != NULL && e->kind == DROPLIT_ERROR_RESPONSE);
+    CHECK(e != NULL && e->http_status == 201);
+    CHECK(e != NULL && strstr(e->cause, "exceeds the limit of 40 bytes") != NULL);
+    droplit_error_free(e);
+    e = list_err(c, NULL); /* a 400 with more than 40 bytes */
+    CHECK(e != NULL && e->kind == DROPLIT_ERROR_RESPONSE && e->http_status == 400);
+    droplit_error_free(e);
+    droplit_client_free(c);
+}
+
+static const mode MODES[] = {
+    {"json http/1.1", DROPLIT_ENCODING_JSON, DROPLIT_HTTP_1_1, 0, "HTTP/1.1"},
+    {"json h2c", DROPLIT_ENCODING_JSON, DROPLIT_HTTP_2_PRIOR_KNOWLEDGE, 0, "HTTP/2.0"},
+    {"json default", DROPLIT_ENCODING_JSON, DROPLIT_HTTP_2_TLS, 0, "HTTP/1.1"}, /* cleartext: no ALPN, so 1.1 */
+    {"json h2 tls", DROPLIT_ENCODING_JSON, DROPLIT_HTTP_2_TLS, 1, "HTTP/2.0"},
+    {"json http/1.1 tls", DROPLIT_ENCODING_JSON, DROPLIT_HTTP_1_1, 1, "HTTP/1.1"},
+    {"protobuf http/1.1", DROPLIT_ENCODING_PROTOBUF, DROPLIT_HTTP_1_1, 0, "HTTP/1.1"},
+    {"protobuf h2c", DROPLIT_ENCODING_PROTOBUF, DROPLIT_HTTP_2_PRIOR_KNOWLEDGE, 0, "HTTP/2.0"},
+    {"protobuf h2 tls", DROPLIT_ENCODING_PROTOBUF, DROPLIT_HTTP_2_TLS, 1, "HTTP/2.0"},
+};
+#define N_MODES (sizeof(MODES) / sizeof(MODES[0]))
+_Static_assert(N_MODES <= MAX_MODES, "one list ecosystem per mode");
+
+/* Every access line the mode caused names its protocol. */
+static void check_log_protocol(long from)
+{
+    char *log = read_file(log_path, from);
+    int lines = 0;
+    for (char *line = strtok(log, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "access ", 7) != 0)
+            continue;
+        lines++;
+        if (strstr(line, cur->log_protocol) == NULL) {
+            fprintf(stderr, "[%s] access line without %s: %s\n", mode_name, cur->log_protocol, line);
+            failures++;
+        }
+    }
+    CHECK(lines > 20);
+    free(log);
+}
+
+/* ---- independent of the mode ----------------------------------------------------------- */
+
+static void test_transport_errors(void)
+{
+    mode_name = "transport";
+    /* down: a port bound without listen refuses connections, and stays ours meanwhile */
+    int port, fd = bound_socket(0, &port);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    droplit_client *c = droplit_client_create(url, TOKEN, NULL);
+    droplit_webhook *w = NULL;
+    droplit_error *e = NULL;
+    CHECK(droplit_webhook_create(c, ECO, HOOK, NULL, &w, &e) == -1);
+    CHECK(w == NULL);
+    CHECK(e != NULL && e->kind == DROPLIT_ERROR_TRANSPORT);
+    CHECK(e != NULL && e->http_status == 0 && !e->timed_out);
+    CHECK(e != NULL && strstr(e->cause, "onnect") != NULL);
+    if (e != NULL)
+        fprintf(stderr, "  (refused: %s)\n", e->cause);
+    droplit_error_free(e);
+    droplit_client_free(c);
+    close(fd);
+
+    /* too slow: a listener whose connections are never accepted nor answered */
+    fd = bound_socket(1, &port);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    for (int http = 0; http < 3; http++) {
+        droplit_client_options o = {.timeout_ms = SLOW_TIMEOUT_MS, .http_version = (droplit_http_version)http};
+        c = droplit_client_create(url, TOKEN, &o);
+        droplit_webhooks *l = NULL;
+        e = NULL;
+        CHECK(droplit_webhook_list(c, ECO, &l, &e) == -1);
+        CHECK(l == NULL);
+        CHECK(e != NULL && e->kind == DROPLIT_ERROR_TRANSPORT && e->timed_out == 1 && e->http_status == 0);
+        CHECK(e != NULL && strstr(e->cause, "timed out") != NULL);
+        if (e != NULL && http == 0)
+            fprintf(stderr, "  (slow: %s)\n", e->cause);
+        droplit_error_free(e);
+        droplit_client_free(c);
+    }
+    close(fd);
+
+    /* TLS with a certificate the client does not trust */
+    c = droplit_client_create(server_tls_url, TOKEN, NULL);
+    e = NULL;
+    CHECK(droplit_webhook_create(c, ECO, HOOK, NULL, &w, &e) == -1);
+    CHECK(e != NULL && e->kind == DROPLIT_ERROR_TRANSPORT && e->http_status == 0 && !e->timed_out);
+    CHECK(e != NULL && strstr(e->cause, "certificate") != NULL);
+    if (e != NULL)
+        fprintf(stderr, "  (untrusted: %s)\n", e->cause);
+    droplit_error_free(e);
+    droplit_client_free(c);
+}
+
+static void test_arguments(void)
+{
+    mode_name = "arguments";
+    droplit_client_options bad_timeout = {.timeout_ms = -1}, bad_http = {.http_version = (droplit_http_version)9},
+                           bad_encoding = {.encoding = (droplit_encoding)9};
+    CHECK(droplit_client_create(NULL, TOKEN, NULL) == NULL);
+    CHECK(droplit_client_create("ftp://127.0.0.1", TOKEN, NULL) == NULL);
+    CHECK(droplit_client_create("127.0.0.1:8080", TOKEN, NULL) == NULL);
+    CHECK(droplit_client_create("http://", TOKEN, NULL) == NULL);
+    CHECK(droplit_client_create("http://host/a?b", TOKEN, NULL) == NULL);
+    CHECK(droplit_client_create("http://ho st", TOKEN, NULL) == NULL);
+    CHECK(droplit_client_create(server_url, "two\r\nlines", NULL) == NULL);
+    CHECK(droplit_client_create(server_url, TOKEN, &bad_timeout) == NULL);
+    CHECK(droplit_client_create(server_url, TOKEN, &bad_http) == NULL);
+    CHECK(droplit_client_create(server_url, TOKEN, &bad_encoding) == NULL);
+
+    droplit_webhook *w = NULL;
+    droplit_webhooks *l = NULL;
+    droplit_error *e = NULL;
+    CHECK(droplit_webhook_create(NULL, ECO, HOOK, NULL, &w, &e) == -1);
+    CHECK(e != NULL && e->kind == DROPLIT_ERROR_ARGUMENT && e->cause[0] != '\0');
+    droplit_error_free(e);
+
+    /* a base URL with a trailing slash and a path prefix (the /v0 alias) */
+    char url[96];
+    snprintf(url, sizeof(url), "%s/v0/", server_url);
+    droplit_client *c = droplit_client_create(url, TOKEN, NULL);
+    CHECK(c != NULL);
+    e = NULL;
+    CHECK(droplit_webhook_create(c, ECO, HOOK, NULL, NULL, &e) == -1);
+    CHECK(e != NULL && e->kind == DROPLIT_ERROR_ARGUMENT);
+    droplit_error_free(e);
+    e = NULL;
+    CHECK(droplit_webhook_get(c, "", &w, &e) == -1);
+    CHECK(e != NULL && e->kind == DROPLIT_ERROR_ARGUMENT && strstr(e->cause, "id") != NULL);
+    droplit_error_free(e);
+    CHECK(droplit_webhook_get(c, NULL, &w, NULL) == -1); /* err may be NULL */
+    CHECK(droplit_webhook_list(NULL, ECO, &l, NULL) == -1);
+    CHECK(droplit_webhook_create(c, ECO, HOOK, NULL, &w, NULL) == 0);
+    check_webhook(w, ECO, HOOK, "");
+    droplit_webhook_free(w);
+    droplit_client_free(c);
+
+    droplit_client_free(NULL);
+    droplit_webhook_free(NULL);
+    droplit_webhooks_free(NULL);
+    droplit_error_free(NULL);
+    CHECK(droplit_webhook_to_json(NULL) == NULL);
+    CHECK_STR(droplit_version(), EXPECTED_VERSION);
+    CHECK_STR(droplit_error_kind_name(DROPLIT_ERROR_TRANSPORT), "transport");
+}
+
+/* ---- threads --------------------------------------------------------------------------- */
+
+typedef struct worker {
+    pthread_t thread;
+    int index;
+    char ids[CALLS_PER_THREAD][25];
+    int ok;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *wk = arg;
+    droplit_client *c = client_with(&MODES[wk->index % N_MODES], TOKEN, 0);
+    for (int i = 0; c != NULL && i < CALLS_PER_THREAD; i++) {
+        char url[64];
+        snprintf(url, sizeof(url), "https://example.com/t%d/%d", wk->index, i);
+        droplit_webhook *w = NULL, *back = NULL;
+        if (droplit_webhook_create(c, ECO_THREADS, url, NULL, &w, NULL) == 0 &&
+            droplit_webhook_get(c, w->id, &back, NULL) == 0 && strcmp(back->url, url) == 0 &&
+            strcmp(back->id, w->id) == 0) {
+            snprintf(wk->ids[i], sizeof(wk->ids[i]), "%s", w->id);
+            wk->ok++;
+        }
+        droplit_webhook_free(w);
+        droplit_webhook_free(back);
+    }
+    droplit_client_free(c);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    mode_name = "threads";
+    worker workers[N_THREADS];
+    memset(workers, 0, sizeof(workers));
+    for (int i = 0; i < N_THREADS; i++) {
+        workers[i].index = i;
+        CHECK(pthread_create(&workers[i].thread, NULL, work, &workers[i]) == 0);
+    }
+    for (int i = 0; i < N_THREADS; i++) {
+        pthread_join(workers[i].thread, NULL);
+        CHECK(workers[i].ok == CALLS_PER_THREAD);
+    }
+    droplit_client *c = droplit_client_create(server_url, TOKEN, NULL);
+    droplit_webhooks *l = NULL;
+    CHECK(droplit_webhook_list(c, ECO_THREADS, &l, NULL) == 0);
+    CHECK(l != NULL && l->count == N_THREADS * CALLS_PER_THREAD);
+    for (int i = 0; l != NULL && i < N_THREADS; i++) {
+        for (int k = 0; k < CALLS_PER_THREAD; k++) {
+            int found = 0;
+            for (size_t j = 0; j < l->count; j++)
+                found += strcmp(l->items[j]->id, workers[i].ids[k]) == 0;
+            CHECK(found == 1);
+        }
+    }
+    droplit_webhooks_free(l);
+    droplit_client_free(c);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s path/to/hookgate\n", argv[0]);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    unsetenv("http_proxy"), unsetenv("HTTP_PROXY"), unsetenv("https_proxy"), unsetenv("HTTPS_PROXY"),
+        unsetenv("all_proxy"), unsetenv("ALL_PROXY");
+    start_server(argv[1]);
+
+    for (size_t m = 0; m < N_MODES; m++) {
+        cur = &MODES[m];
+        mode_name = cur->name;
+        long from = log_size();
+        test_create_get_list((int)m);
+        test_create_errors();
+        test_get_list_errors();
+        test_response_limit();
+        check_log_protocol(from);
+    }
+    test_transport_errors();
+    test_arguments();
+    test_threads();
+
+    stop_server();
+    if (failures)
+        fprintf(stderr, "%d check(s) failed\n", failures);
+    return failures ? 1 : 0;
+}

@@ -367,6 +367,96 @@ void   droplit__webhooks__v1__rpc_status__free_unpacked
   assert(message->base.descriptor == &droplit__webhooks__v1__rpc_status__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   droplit__webhooks__v1__stored_webhook__init
+                     (Droplit__Webhooks__V1__StoredWebhook         *message)
+{
+  static const Droplit__Webhooks__V1__StoredWebhook init_value = DROPLIT__WEBHOOKS__V1__STORED_WEBHOOK__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__stored_webhook__get_packed_size
+                     (const Droplit__Webhooks__V1__StoredWebhook *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__stored_webhook__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__stored_webhook__pack
+                     (const Droplit__Webhooks__V1__StoredWebhook *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__stored_webhook__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__stored_webhook__pack_to_buffer
+                     (const Droplit__Webhooks__V1__StoredWebhook *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__stored_webhook__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__StoredWebhook *
+       droplit__webhooks__v1__stored_webhook__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__StoredWebhook *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__stored_webhook__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__stored_webhook__free_unpacked
+                     (Droplit__Webhooks__V1__StoredWebhook *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__stored_webhook__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__snapshot_header__init
+                     (Droplit__Webhooks__V1__SnapshotHeader         *message)
+{
+  static const Droplit__Webhooks__V1__SnapshotHeader init_value = DROPLIT__WEBHOOKS__V1__SNAPSHOT_HEADER__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__snapshot_header__get_packed_size
+                     (const Droplit__Webhooks__V1__SnapshotHeader *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__snapshot_header__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__snapshot_header__pack
+                     (const Droplit__Webhooks__V1__SnapshotHeader *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__snapshot_header__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__snapshot_header__pack_to_buffer
+                     (const Droplit__Webhooks__V1__SnapshotHeader *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__snapshot_header__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__SnapshotHeader *
+       droplit__webhooks__v1__snapshot_header__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__SnapshotHeader *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__snapshot_header__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__snapshot_header__free_unpacked
+                     (Droplit__Webhooks__V1__SnapshotHeader *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__snapshot_header__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor droplit__webhooks__v1__create_webhook_request__field_descriptors[4] =
 {
   {
@@ -838,6 +928,186 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__rpc_status__descriptor =
   droplit__webhooks__v1__rpc_status__field_indices_by_name,
   1,  droplit__webhooks__v1__rpc_status__number_ranges,
   (ProtobufCMessageInit) droplit__webhooks__v1__rpc_status__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__field_descriptors[7] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredWebhook, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredWebhook, created_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "disabled",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredWebhook, disabled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ecosystem_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredWebhook, ecosystem_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "url",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredWebhook, url),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "secret",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredWebhook, secret),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "description",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredWebhook, description),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__stored_webhook__field_indices_by_name[] = {
+  1,   /* field[1] = created_ms */
+  6,   /* field[6] = description */
+  2,   /* field[2] = disabled */
+  3,   /* field[3] = ecosystem_id */
+  0,   /* field[0] = id */
+  5,   /* field[5] = secret */
+  4,   /* field[4] = url */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__stored_webhook__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__stored_webhook__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.StoredWebhook",
+  "StoredWebhook",
+  "Droplit__Webhooks__V1__StoredWebhook",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__StoredWebhook),
+  7,
+  droplit__webhooks__v1__stored_webhook__field_descriptors,
+  droplit__webhooks__v1__stored_webhook__field_indices_by_name,
+  1,  droplit__webhooks__v1__stored_webhook__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__stored_webhook__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__snapshot_header__field_descriptors[3] =
+{
+  {
+    "version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__SnapshotHeader, version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "count",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__SnapshotHeader, count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__SnapshotHeader, created_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__snapshot_header__field_indices_by_name[] = {
+  1,   /* field[1] = count */
+  2,   /* field[2] = created_ms */
+  0,   /* field[0] = version */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__snapshot_header__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__snapshot_header__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.SnapshotHeader",
+  "SnapshotHeader",
+  "Droplit__Webhooks__V1__SnapshotHeader",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__SnapshotHeader),
+  3,
+  droplit__webhooks__v1__snapshot_header__field_descriptors,
+  droplit__webhooks__v1__snapshot_header__field_indices_by_name,
+  1,  droplit__webhooks__v1__snapshot_header__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__snapshot_header__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCMethodDescriptor droplit__webhooks__v1__webhook_service__method_descriptors[3] =

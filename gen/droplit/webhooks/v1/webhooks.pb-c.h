@@ -25,6 +25,8 @@ typedef struct Droplit__Webhooks__V1__ListWebhooksResponse Droplit__Webhooks__V1
 typedef struct Droplit__Webhooks__V1__ParamError Droplit__Webhooks__V1__ParamError;
 typedef struct Droplit__Webhooks__V1__ErrorResponse Droplit__Webhooks__V1__ErrorResponse;
 typedef struct Droplit__Webhooks__V1__RpcStatus Droplit__Webhooks__V1__RpcStatus;
+typedef struct Droplit__Webhooks__V1__StoredWebhook Droplit__Webhooks__V1__StoredWebhook;
+typedef struct Droplit__Webhooks__V1__SnapshotHeader Droplit__Webhooks__V1__SnapshotHeader;
 
 
 /* --- enums --- */
@@ -180,6 +182,49 @@ struct  Droplit__Webhooks__V1__RpcStatus
     , 0, (char *)protobuf_c_empty_string, 0,NULL }
 
 
+/*
+ * A webhook as the journal and the snapshot keep it: everything, the secret included.
+ */
+struct  Droplit__Webhooks__V1__StoredWebhook
+{
+  ProtobufCMessage base;
+  /*
+   * the 12 bytes of the ObjectId
+   */
+  ProtobufCBinaryData id;
+  /*
+   * Unix time in milliseconds
+   */
+  int64_t created_ms;
+  protobuf_c_boolean disabled;
+  char *ecosystem_id;
+  char *url;
+  char *secret;
+  char *description;
+};
+#define DROPLIT__WEBHOOKS__V1__STORED_WEBHOOK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__stored_webhook__descriptor) \
+    , {0,NULL}, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * The first record of a snapshot file; `count` StoredWebhook records follow it.
+ */
+struct  Droplit__Webhooks__V1__SnapshotHeader
+{
+  ProtobufCMessage base;
+  /*
+   * 1
+   */
+  uint32_t version;
+  uint64_t count;
+  int64_t created_ms;
+};
+#define DROPLIT__WEBHOOKS__V1__SNAPSHOT_HEADER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__snapshot_header__descriptor) \
+    , 0, 0, 0 }
+
+
 /* Droplit__Webhooks__V1__CreateWebhookRequest methods */
 void   droplit__webhooks__v1__create_webhook_request__init
                      (Droplit__Webhooks__V1__CreateWebhookRequest         *message);
@@ -332,6 +377,44 @@ Droplit__Webhooks__V1__RpcStatus *
 void   droplit__webhooks__v1__rpc_status__free_unpacked
                      (Droplit__Webhooks__V1__RpcStatus *message,
                       ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__StoredWebhook methods */
+void   droplit__webhooks__v1__stored_webhook__init
+                     (Droplit__Webhooks__V1__StoredWebhook         *message);
+size_t droplit__webhooks__v1__stored_webhook__get_packed_size
+                     (const Droplit__Webhooks__V1__StoredWebhook   *message);
+size_t droplit__webhooks__v1__stored_webhook__pack
+                     (const Droplit__Webhooks__V1__StoredWebhook   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__stored_webhook__pack_to_buffer
+                     (const Droplit__Webhooks__V1__StoredWebhook   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__StoredWebhook *
+       droplit__webhooks__v1__stored_webhook__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__stored_webhook__free_unpacked
+                     (Droplit__Webhooks__V1__StoredWebhook *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__SnapshotHeader methods */
+void   droplit__webhooks__v1__snapshot_header__init
+                     (Droplit__Webhooks__V1__SnapshotHeader         *message);
+size_t droplit__webhooks__v1__snapshot_header__get_packed_size
+                     (const Droplit__Webhooks__V1__SnapshotHeader   *message);
+size_t droplit__webhooks__v1__snapshot_header__pack
+                     (const Droplit__Webhooks__V1__SnapshotHeader   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__snapshot_header__pack_to_buffer
+                     (const Droplit__Webhooks__V1__SnapshotHeader   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__SnapshotHeader *
+       droplit__webhooks__v1__snapshot_header__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__snapshot_header__free_unpacked
+                     (Droplit__Webhooks__V1__SnapshotHeader *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Droplit__Webhooks__V1__CreateWebhookRequest_Closure)
@@ -357,6 +440,12 @@ typedef void (*Droplit__Webhooks__V1__ErrorResponse_Closure)
                   void *closure_data);
 typedef void (*Droplit__Webhooks__V1__RpcStatus_Closure)
                  (const Droplit__Webhooks__V1__RpcStatus *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__StoredWebhook_Closure)
+                 (const Droplit__Webhooks__V1__StoredWebhook *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__SnapshotHeader_Closure)
+                 (const Droplit__Webhooks__V1__SnapshotHeader *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -411,6 +500,8 @@ extern const ProtobufCMessageDescriptor droplit__webhooks__v1__list_webhooks_res
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__param_error__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__error_response__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__rpc_status__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__stored_webhook__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__snapshot_header__descriptor;
 extern const ProtobufCServiceDescriptor droplit__webhooks__v1__webhook_service__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -80,6 +80,15 @@ int codec_grpc_base64_decode(ProtobufCAllocator *alloc, const char *text, size_t
 {
     if (len % 4 != 0)
         return -1;
+    /* EVP_DecodeBlock reads '=' anywhere as zero bits: only the last two may be padding */
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        int alphabet =
+            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+        int padding = c == '=' && i + 2 >= len && (i + 1 == len || text[len - 1] == '=');
+        if (!alphabet && !padding)
+            return -1;
+    }
     uint8_t *buf = alloc->alloc(alloc->allocator_data, len / 4 * 3 + 1);
     if (buf == NULL)
         return -1;

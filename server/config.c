@@ -593,8 +593,27 @@ static const field limits_fields[] = {
     FIELD_UINT_("max_secret_length", 0, config_limits, max_secret_length, 0, 65536),
 };
 
+static int read_fsync(parse *p, void *target)
+{
+    static const char *const names[] = {"always", "batch", "never"}; /* config_fsync order */
+    config *cfg = target;
+    const char *value;
+    size_t len;
+    if (read_string(p, &value, &len))
+        return -1;
+    for (size_t i = 0; i < COUNT(names); i++)
+        if (len == strlen(names[i]) && memcmp(value, names[i], len) == 0) {
+            cfg->store_fsync = (config_fsync)i;
+            return 0;
+        }
+    return fail(p, p->event.start_mark, "must be always, batch or never");
+}
+
 static const field store_fields[] = {
     FIELD_PATH_("path", 0, config, store_path),
+    FIELD_CUSTOM_("fsync", 0, read_fsync),
+    FIELD_UINT_("fsync_interval_ms", 0, config, store_fsync_interval_ms, 1, 60000),
+    FIELD_UINT_("snapshot_after_bytes", 0, config, store_snapshot_after_bytes, 4096, 1ull << 40),
 };
 
 static int hex_value(char c)
@@ -822,6 +841,9 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
         fail_memory(&p);
         return NULL;
     }
+    p.cfg->store_fsync = CONFIG_FSYNC_ALWAYS;
+    p.cfg->store_fsync_interval_ms = 1000;
+    p.cfg->store_snapshot_after_bytes = 64ull << 20;
     p.cfg->limits.max_body_bytes = 65536;
     p.cfg->limits.max_url_length = 2048;
     p.cfg->limits.max_description_length = 1024;

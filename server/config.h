@@ -31,6 +31,13 @@ typedef struct config_limits {
     size_t max_secret_length;      /* secret bytes, 0..65536 (default 256) */
 } config_limits;
 
+/* When the journal is flushed to disk (store.fsync). */
+typedef enum config_fsync {
+    CONFIG_FSYNC_ALWAYS, /* before each create is acknowledged (group commit) */
+    CONFIG_FSYNC_BATCH,  /* at most every store.fsync_interval_ms */
+    CONFIG_FSYNC_NEVER,  /* left to the operating system */
+} config_fsync;
+
 typedef struct config_token {
     uint8_t digest[CONFIG_TOKEN_DIGEST_LEN]; /* SHA-256 of the token */
 } config_token;
@@ -57,7 +64,10 @@ typedef struct config {
     size_t n_grpc_listeners;                              /* 0 = no native gRPC listener */
     unsigned threads;                                     /* 0 = one per CPU, else 1..CONFIG_MAX_THREADS */
     config_limits limits;
-    char *store_path; /* NULL = memory only */
+    char *store_path;                    /* NULL = memory only */
+    config_fsync store_fsync;            /* default CONFIG_FSYNC_ALWAYS */
+    unsigned store_fsync_interval_ms;    /* batch: 1..60000 (default 1000) */
+    uint64_t store_snapshot_after_bytes; /* journal bytes before a snapshot: 4096..2^40 (default 64 MiB) */
     config_account *accounts;
     size_t n_accounts;
 } config;

@@ -24,11 +24,14 @@ typedef struct grpc_conn {
     nghttp2_session *session;
     h2o_buffer_t *pending, *inflight;
     h2o_linklist_t link;
+    h2o_linklist_t streams; /* nghttp2_session_del does not report closing streams: we free them */
     int closing;
 } grpc_conn;
 
 typedef struct grpc_stream {
     int32_t id;
+    h2o_linklist_t link;   /* in grpc_conn.streams */
+    int reset_after_reply; /* stop the client's upload once our answer has gone out */
     h2o_mem_pool_t pool;
     char headers[GRPC_MAX_HEADER_BYTES]; /* path, content-type and authorization, back to back */
     size_t headers_used;
@@ -69,10 +72,20 @@ static void conn_free(grpc_conn *conn)
     free(conn);
 }
 
+static void stream_free(grpc_stream *s)
+{
+    h2o_linklist_unlink(&s->link);
+    h2o_buffer_dispose(&s->body);
+    h2o_mem_clear_pool(&s->pool);
+    free(s);
+}
+
 static void conn_close(grpc_conn *conn)
 {
     h2o_linklist_unlink(&conn->link);
-    nghttp2_session_del(conn->session); /* closes its streams, freeing them */
+    nghttp2_session_del(conn->session);
+    while (!h2o_linklist_is_empty(&conn->streams))
+        stream_free(H2O_STRUCT_FROM_MEMBER(grpc_stream, link, conn->streams.next));
     conn_free(conn);
 }
 
@@ -201,6 +214,16 @@ static void respond_error(grpc_conn *conn, grpc_stream *s, const error *err)
     s->responded = 1;
 }
 
+/* application/grpc or application/grpc+proto, parameters allowed. */
+static int is_grpc_content_type(h2o_iovec_t ct)
+{
+    size_t n = 0;
+    while (n < ct.len && ct.base[n] != ';')
+        n++;
+    return h2o_memis(ct.base, n, H2O_STRLIT("application/grpc")) ||
+           h2o_memis(ct.base, n, H2O_STRLIT("application/grpc+proto"));
+}
+
 static void serve(grpc_conn *conn, grpc_stream *s)
 {
     core *c = conn->ctx->core;
@@ -211,7 +234,7 @@ static void serve(grpc_conn *conn, grpc_stream *s)
         error_set(&err, ERROR_TOO_LARGE, "Request headers exceed %d bytes.", GRPC_MAX_HEADER_BYTES);
         goto fail;
     }
-    if (s->content_type.len < 16 || memcmp(s->content_type.base, "application/grpc", 16) != 0) {
+    if (!is_grpc_content_type(s->content_type)) {
         /* not a gRPC call at all: the gRPC spec's answer is HTTP 415 */
         nghttp2_nv headers[] = {NV(":status", "415", 3)};
         nghttp2_submit_response(conn->session, s->id, headers, 1, NULL);
@@ -252,7 +275,7 @@ fail:
 
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
-    (void)user_data;
+    grpc_conn *conn = user_data;
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
     grpc_stream *s = calloc(1, sizeof(*s));
@@ -261,6 +284,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     s->id = frame->hd.stream_id;
     h2o_mem_init_pool(&s->pool);
     h2o_buffer_init(&s->body, &h2o_socket_buffer_prototype);
+    h2o_linklist_insert(&conn->streams, &s->link);
     nghttp2_session_set_stream_user_data(session, s->id, s);
     return 0;
 }
@@ -306,8 +330,8 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     if (s->body->size + len > conn->ctx->core->cfg->limits.max_body_bytes + CODEC_GRPC_FRAME_HEADER) {
         /* answer now and stop the upload rather than buffer it */
         s->body_too_large = 1;
+        s->reset_after_reply = 1;
         serve(conn, s);
-        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_NO_ERROR);
         return 0;
     }
     h2o_iovec_t room = h2o_buffer_reserve(&s->body, len);
@@ -334,12 +358,23 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 {
     (void)error_code, (void)user_data;
     grpc_stream *s = nghttp2_session_get_stream_user_data(session, stream_id);
-    if (s == NULL)
+    if (s != NULL) {
+        nghttp2_session_set_stream_user_data(session, stream_id, NULL);
+        stream_free(s);
+    }
+    return 0;
+}
+
+/* A reset submitted with the answer would discard the answer: it goes once the answer's
+ * last frame is out. */
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    (void)user_data;
+    if (frame->hd.type != NGHTTP2_HEADERS || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
-    nghttp2_session_set_stream_user_data(session, stream_id, NULL);
-    h2o_buffer_dispose(&s->body);
-    h2o_mem_clear_pool(&s->pool);
-    free(s);
+    grpc_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (s != NULL && s->reset_after_reply)
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
     return 0;
 }
 
@@ -355,6 +390,7 @@ static void callbacks_make(void)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk);
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, on_frame_send);
 }
 
 static void start_session(grpc_conn *conn)
@@ -400,6 +436,7 @@ void grpc_accept(grpc_context *ctx, h2o_socket_t *sock, SSL_CTX *ssl_ctx)
     }
     conn->ctx = ctx;
     conn->sock = sock;
+    h2o_linklist_init_anchor(&conn->streams);
     sock->data = conn;
     h2o_buffer_init(&conn->pending, &h2o_socket_buffer_prototype);
     h2o_buffer_init(&conn->inflight, &h2o_socket_buffer_prototype);

@@ -15,11 +15,23 @@
 
 /* How one exchange is rendered: Droplit's JSON (errors of some kinds as text), or the
  * schema's binary messages (every error an ErrorResponse). */
-typedef enum rest_format { REST_JSON, REST_PROTO } rest_format;
+typedef enum rest_format {
+    REST_JSON,
+    REST_PROTO,     /* answered as application/x-protobuf */
+    REST_PROTO_ALT, /* asked for as application/protobuf, answered so */
+} rest_format;
 
-static int is_proto(h2o_iovec_t media)
+/* The format a media type names; REST_JSON for anything not protobuf. */
+static rest_format format_of(h2o_iovec_t media)
 {
-    return http_media_type_is(media, MEDIA_PROTO) || http_media_type_is(media, MEDIA_PROTO_ALT);
+    if (http_media_type_is(media, MEDIA_PROTO))
+        return REST_PROTO;
+    return http_media_type_is(media, MEDIA_PROTO_ALT) ? REST_PROTO_ALT : REST_JSON;
+}
+
+static const char *media_of(rest_format format)
+{
+    return format == REST_PROTO ? MEDIA_PROTO : format == REST_PROTO_ALT ? MEDIA_PROTO_ALT : MEDIA_JSON;
 }
 
 /* Reads ask for binary with Accept (any listed type; q-values are not weighed). */
@@ -32,8 +44,9 @@ static rest_format accepted_format(h2o_req_t *req)
             end++;
         while (i < end && accept.base[i] == ' ')
             i++;
-        if (is_proto(h2o_iovec_init(accept.base + i, end - i)))
-            return REST_PROTO;
+        rest_format format = format_of(h2o_iovec_init(accept.base + i, end - i));
+        if (format != REST_JSON)
+            return format;
         i = end + 1;
     }
     return REST_JSON;
@@ -44,11 +57,11 @@ static void respond_message(h2o_req_t *req, rest_format format, int status, cons
 {
     ProtobufCAllocator alloc = http_pool_allocator(req);
     size_t len;
-    uint8_t *body = rpc_encode(format == REST_PROTO ? RPC_CODEC_PROTO : RPC_CODEC_JSON, msg, &alloc, &len);
+    uint8_t *body = rpc_encode(format == REST_JSON ? RPC_CODEC_JSON : RPC_CODEC_PROTO, msg, &alloc, &len);
     if (body == NULL)
         http_respond_text(req, 500, "Internal Server Error", "Out of memory.");
     else
-        http_respond(req, status, reason, format == REST_PROTO ? MEDIA_PROTO : MEDIA_JSON, body, len);
+        http_respond(req, status, reason, media_of(format), body, len);
 }
 
 static void respond_error(h2o_req_t *req, rest_format format, const error *err)
@@ -87,7 +100,7 @@ static void create_webhook(http_handler *h, h2o_req_t *req)
     error err;
     auth_principal who;
     h2o_iovec_t content_type = http_header(req, H2O_TOKEN_CONTENT_TYPE);
-    rest_format format = is_proto(content_type) ? REST_PROTO : REST_JSON;
+    rest_format format = format_of(content_type);
     error_clear(&err);
     if (authenticate(h, req, &who, &err) != 0)
         goto fail;
@@ -102,7 +115,7 @@ static void create_webhook(http_handler *h, h2o_req_t *req)
     ProtobufCAllocator alloc = http_pool_allocator(req);
     schema_create_request empty = DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT;
     const schema_create_request *body = &empty;
-    if (format == REST_PROTO) {
+    if (format != REST_JSON) {
         body = (schema_create_request *)codec_proto_decode(
             &schema_create_request_descriptor, (const uint8_t *)req->entity.base, req->entity.len, &alloc, &err);
     } else if (http_media_type_is(content_type, MEDIA_JSON) && req->entity.len > 0) {

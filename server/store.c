@@ -1,10 +1,13 @@
 /* store: see store.h.
  *
  * Two open-addressing tables under one reader-writer lock: records by id, and ecosystems
- * by name, each ecosystem holding a growing array of its records in creation order. */
+ * by name, each ecosystem holding a growing array of its records in creation order. A
+ * third index keeps every record in insertion order in fixed blocks that never move, so
+ * store_nth can read it without the lock. */
 #include "store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +25,8 @@ struct store {
     size_t id_slots, n;
     ecosystem_list *ecosystems; /* slots; name NULL = empty */
     size_t eco_slots, n_ecosystems;
+    store_webhook **chunks[STORE_MAX_CHUNKS]; /* insertion order; a block is never moved */
+    atomic_size_t published;                  /* records visible through store_nth */
 };
 
 static uint64_t hash_bytes(const void *data, size_t len)
@@ -58,6 +63,8 @@ void store_destroy(store *s)
         return;
     for (size_t i = 0; i < s->id_slots; i++)
         free(s->by_id[i]);
+    for (size_t c = 0; c < STORE_MAX_CHUNKS && s->chunks[c] != NULL; c++)
+        free(s->chunks[c]);
     for (size_t i = 0; i < s->eco_slots; i++) {
         free(s->ecosystems[i].name);
         free(s->ecosystems[i].items);
@@ -128,7 +135,7 @@ static ecosystem_list *ecosystem_get_or_add(store *s, const char *name)
     return e;
 }
 
-static store_webhook *record_copy(const store_webhook *w)
+store_webhook *store_record_new(const store_webhook *w)
 {
     size_t le = strlen(w->ecosystem_id) + 1, lu = strlen(w->url) + 1, ls = strlen(w->secret) + 1,
            ld = strlen(w->description) + 1;
@@ -144,15 +151,34 @@ static store_webhook *record_copy(const store_webhook *w)
     return r;
 }
 
+void store_record_free(store_webhook *r)
+{
+    free(r);
+}
+
 const store_webhook *store_insert(store *s, const store_webhook *w, error *err)
 {
-    store_webhook *r = record_copy(w);
+    store_webhook *r = store_record_new(w);
     if (r == NULL) {
         error_set(err, ERROR_INTERNAL, "Out of memory.");
         return NULL;
     }
+    return store_insert_record(s, r, err);
+}
+
+const store_webhook *store_insert_record(store *s, store_webhook *r, error *err)
+{
     pthread_rwlock_wrlock(&s->lock);
     ecosystem_list *e = NULL;
+    size_t n = s->n, chunk = n / STORE_CHUNK;
+    if (chunk == STORE_MAX_CHUNKS) {
+        pthread_rwlock_unlock(&s->lock);
+        free(r);
+        error_set(err, ERROR_UNAVAILABLE, "The store is full.");
+        return NULL;
+    }
+    if (s->chunks[chunk] == NULL && (s->chunks[chunk] = malloc(STORE_CHUNK * sizeof(store_webhook *))) == NULL)
+        goto oom;
     if ((s->n + 1) * 4 > s->id_slots * 3 && grow_ids(s) != 0)
         goto oom;
     if ((e = ecosystem_get_or_add(s, r->ecosystem_id)) == NULL)
@@ -175,6 +201,8 @@ const store_webhook *store_insert(store *s, const store_webhook *w, error *err)
     s->by_id[slot] = r;
     s->n++;
     e->items[e->n++] = r;
+    s->chunks[chunk][n % STORE_CHUNK] = r;
+    atomic_store_explicit(&s->published, n + 1, memory_order_release);
     pthread_rwlock_unlock(&s->lock);
     return r;
 
@@ -183,6 +211,13 @@ oom:
     free(r);
     error_set(err, ERROR_INTERNAL, "Out of memory.");
     return NULL;
+}
+
+const store_webhook *store_nth(store *s, size_t i)
+{
+    if (i >= atomic_load_explicit(&s->published, memory_order_acquire))
+        return NULL;
+    return s->chunks[i / STORE_CHUNK][i % STORE_CHUNK];
 }
 
 const store_webhook *store_get(store *s, const objectid *id)

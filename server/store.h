@@ -30,6 +30,23 @@ store *store_create(void);
 /* Frees the store and every record; pointers it returned are invalid afterwards. */
 void store_destroy(store *s);
 
+#define STORE_CHUNK 65536      /* records per block of the insertion-order index */
+#define STORE_MAX_CHUNKS 16384 /* so at most 2^30 records */
+
+/* Copies w (and its strings) into a new record that belongs to no store yet; NULL when
+ * out of memory. Insert it with store_insert_record or drop it with store_record_free. */
+store_webhook *store_record_new(const store_webhook *w);
+void store_record_free(store_webhook *r);
+
+/* Inserts a record made by store_record_new and takes ownership of it, also on failure
+ * (then it is freed). Returns it, or NULL with err set as store_insert does. */
+const store_webhook *store_insert_record(store *s, store_webhook *r, error *err);
+
+/* The i-th record in insertion order. Safe without any lock for i below a store_count()
+ * the caller has seen (records never move and never change); used to write snapshots
+ * while inserts go on. */
+const store_webhook *store_nth(store *s, size_t i);
+
 /* Copies w (and its strings) into the store. Returns the stored record, or NULL with err
  * set: ERROR_INTERNAL when out of memory or when the id is already present (a caller bug:
  * ids are unique by construction). */

@@ -1,0 +1,63 @@
+/* journal: makes the store durable — Redis' snapshot + append-only file, in hookgate's
+ * own schema.
+ *
+ * Every create is appended to the journal (and flushed per store.fsync) before the store
+ * shows it and before its caller hears back; one writer thread does the I/O, so an event
+ * loop never waits on the disk, and one fdatasync covers every record queued meanwhile
+ * (group commit). When the journal passes store.snapshot_after_bytes, a new journal is
+ * started and a snapshot of everything before it is written by another thread (temp file,
+ * fsync, rename, fsync of the directory); then the older files are removed. Start-up
+ * loads the newest snapshot and replays the journals after it.
+ *
+ * Files in store.path: LOCK (flock'd: one server per directory), snapshot.N (the state
+ * at the start of journal.N), journal.N. Directory 0700, files 0600. */
+#ifndef HOOKGATE_JOURNAL_H
+#define HOOKGATE_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "store.h"
+
+#define JOURNAL_ERROR_MAX 1024 /* bytes of a start-up error message */
+
+typedef struct journal journal;
+
+typedef struct journal_op journal_op;
+struct journal_op {
+    store_webhook *record;        /* in: from store_record_new; the journal owns it from now on */
+    const store_webhook *stored;  /* out: the record, in the store; NULL on failure */
+    error err;                    /* out: ERROR_UNAVAILABLE when the disk refused it */
+    void (*done)(journal_op *op); /* called once, on the writer thread, after the outcome */
+    journal_op *next;             /* the journal's queue */
+};
+
+/* What start-up found, for the log. */
+typedef struct journal_stats {
+    size_t webhooks;          /* loaded in all */
+    size_t journal_records;   /* of which replayed from journals */
+    uint64_t snapshot;        /* number of the snapshot loaded; 0 = none */
+    size_t torn_bytes;        /* dropped from a torn journal tail */
+    double milliseconds;      /* time taken */
+} journal_stats;
+
+/* Creates the directory if needed (0700), locks it, loads the newest snapshot and replays
+ * the journals after it into s (which must be empty), then starts the writer and snapshot
+ * threads. Returns NULL with a message in err: the directory is locked by another server,
+ * cannot be created or read, or a file is corrupt (the message names the file, the offset
+ * and how to recover). A torn tail of the last journal is truncated, not an error. */
+journal *journal_open(const config *cfg, store *s, journal_stats *stats, char err[JOURNAL_ERROR_MAX]);
+
+/* Queues op; op->done is called later on the writer thread. Never blocks on I/O. */
+void journal_append(journal *j, journal_op *op);
+
+/* Finishes every queued append (each op's done is called), flushes, stops the threads,
+ * waits for a snapshot in progress, unlocks the directory and frees j. */
+void journal_close(journal *j);
+
+/* 1 when the last write succeeded (for readiness); 0 while the disk refuses writes. */
+int journal_is_writable(journal *j);
+
+#endif

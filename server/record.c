@@ -1,0 +1,99 @@
+/* record: see record.h. */
+#include "record.h"
+
+#include <string.h>
+
+#include "codec_proto.h"
+#include "crc32c.h"
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+
+static int all_zero(const uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != 0)
+            return 0;
+    return 1;
+}
+
+record_status record_next(const uint8_t *data, size_t len, size_t *offset, const uint8_t **payload, size_t *payload_len)
+{
+    size_t at = *offset, left = len - at;
+    if (left == 0)
+        return RECORD_END;
+    if (left < RECORD_HEADER_LEN)
+        return RECORD_TORN;
+    uint32_t n = le32(data + at), crc = le32(data + at + 4);
+    if (n == 0 || n > RECORD_MAX_PAYLOAD) {
+        /* a garbage length: a tail of zeros is what an interrupted extend leaves */
+        return all_zero(data + at, left) ? RECORD_TORN : RECORD_CORRUPT;
+    }
+    if (n > left - RECORD_HEADER_LEN)
+        return RECORD_TORN; /* the record runs past the end of the file */
+    if (crc32c_update(0, data + at + RECORD_HEADER_LEN, n) != crc) {
+        size_t end = at + RECORD_HEADER_LEN + n;
+        return end == len || all_zero(data + end, len - end) ? RECORD_TORN : RECORD_CORRUPT;
+    }
+    *payload = data + at + RECORD_HEADER_LEN;
+    *payload_len = n;
+    *offset = at + RECORD_HEADER_LEN + n;
+    return RECORD_OK;
+}
+
+size_t record_framed_size(size_t payload_len)
+{
+    return RECORD_HEADER_LEN + payload_len;
+}
+
+size_t record_frame(const ProtobufCMessage *msg, uint8_t *out)
+{
+    size_t n = protobuf_c_message_pack(msg, out + RECORD_HEADER_LEN);
+    put_le32(out, (uint32_t)n);
+    put_le32(out + 4, crc32c_update(0, out + RECORD_HEADER_LEN, n));
+    return RECORD_HEADER_LEN + n;
+}
+
+void record_from_webhook(const store_webhook *w, schema_stored_webhook *out)
+{
+    schema_stored_webhook init = DROPLIT__WEBHOOKS__V1__STORED_WEBHOOK__INIT;
+    *out = init;
+    out->id.data = (uint8_t *)w->id.bytes;
+    out->id.len = OBJECTID_LEN;
+    out->created_ms = w->created_ms;
+    out->disabled = w->disabled;
+    out->ecosystem_id = (char *)w->ecosystem_id;
+    out->url = (char *)w->url;
+    out->secret = (char *)w->secret;
+    out->description = (char *)w->description;
+}
+
+store_webhook *record_to_webhook(const uint8_t *payload, size_t len)
+{
+    error err;
+    error_clear(&err);
+    schema_stored_webhook *m =
+        (schema_stored_webhook *)codec_proto_decode(&schema_stored_webhook_descriptor, payload, len, NULL, &err);
+    if (m == NULL)
+        return NULL;
+    store_webhook *r = NULL;
+    if (m->id.len == OBJECTID_LEN) {
+        store_webhook w = {.created_ms = m->created_ms,
+                           .disabled = m->disabled,
+                           .ecosystem_id = m->ecosystem_id,
+                           .url = m->url,
+                           .secret = m->secret,
+                           .description = m->description};
+        memcpy(w.id.bytes, m->id.data, OBJECTID_LEN);
+        r = store_record_new(&w);
+    }
+    protobuf_c_message_free_unpacked(&m->base, NULL);
+    return r;
+}

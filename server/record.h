@@ -1,0 +1,48 @@
+/* record: the byte format of the journal and snapshot files.
+ *
+ * A file starts with an 8-byte magic naming its kind and version. Then records follow,
+ * each a 4-byte little-endian payload length, the 4-byte little-endian CRC-32C of the
+ * payload, and the payload: a schema message (StoredWebhook, or SnapshotHeader first in a
+ * snapshot). record_next tells a clean end, a torn tail (what a crash mid-write leaves)
+ * and corruption with data after it apart. */
+#ifndef HOOKGATE_RECORD_H
+#define HOOKGATE_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "schema.h"
+#include "store.h"
+
+#define RECORD_MAGIC_LEN 8
+#define RECORD_JOURNAL_MAGIC "HGJRNL01"
+#define RECORD_SNAPSHOT_MAGIC "HGSNAP01"
+#define RECORD_HEADER_LEN 8
+#define RECORD_MAX_PAYLOAD (1u << 20) /* far above any webhook the limits allow */
+
+typedef enum record_status {
+    RECORD_OK,      /* a whole record with a good checksum */
+    RECORD_END,     /* no bytes left */
+    RECORD_TORN,    /* a bad or incomplete record with nothing but it (or zeros) after it */
+    RECORD_CORRUPT, /* a bad record followed by other data */
+} record_status;
+
+/* Reads the record at data[*offset..len). On RECORD_OK sets payload/payload_len and moves
+ * *offset past it; otherwise *offset stays at the bad record. */
+record_status record_next(const uint8_t *data, size_t len, size_t *offset, const uint8_t **payload,
+                          size_t *payload_len);
+
+/* The framed size of a record with this payload length. */
+size_t record_framed_size(size_t payload_len);
+
+/* Frames a message into out (record_framed_size(packed size) bytes). Returns bytes written. */
+size_t record_frame(const ProtobufCMessage *msg, uint8_t *out);
+
+/* The StoredWebhook message for a store record; it points into w (no copies). */
+void record_from_webhook(const store_webhook *w, schema_stored_webhook *out);
+
+/* Decodes a StoredWebhook payload into a new store record (store_record_new); NULL when
+ * the payload is not a well-formed StoredWebhook. */
+store_webhook *record_to_webhook(const uint8_t *payload, size_t len);
+
+#endif

@@ -1,0 +1,656 @@
+// Connect, gRPC-Web, native gRPC and binary REST against a real hookgate, with clients
+// nobody here wrote: @connectrpc/connect-node 2.1.1 (Connect over HTTP/1.1 and HTTP/2, binary
+// and JSON; gRPC-Web; gRPC) and @bufbuild/protobuf 2 for the messages. No code generation:
+// the service and message descriptors come at run time from the FileDescriptorSet protoc
+// makes of proto/. Ends with the cross-protocol test: a webhook created over each of six
+// protocols reads back byte-equal over every one of them.
+//
+// Run from the repository root (after `npm ci --prefix tests`):
+//   HOOKGATE_BINARY=build/hookgate node --test tests/rpc/
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import http from "node:http";
+import http2 from "node:http2";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { create, createFileRegistry, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema, MethodDescriptorProtoSchema, timestampMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import {
+  Http2SessionManager,
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const BINARY = path.resolve(process.env.HOOKGATE_BINARY ?? path.join(REPO, "build", "hookgate"));
+const TMP = mkdtempSync(path.join(os.tmpdir(), "hookgate-connect-"));
+const CALL_TIMEOUT_MS = 20000; // a deadline on every call, so that a hang fails instead of blocking
+
+// --- the test configuration -------------------------------------------------------------------
+
+const eco = (n) => "C" + n.toString(16).padStart(24, "0");
+const TOKEN = "plain-token";
+const SRV_TOKEN = "srv";
+const OTHER_TOKEN = "other-token";
+const ECO = "C5156b8ace57896adb6dae592"; // acme, server token SRV_TOKEN
+const ECO_DELETED = "C59b343ae9ca1fbc8287a3196";
+const ECO_OTHER = "C0000000000000000000000aa"; // the other account
+const ECO_UNKNOWN = eco(0xdead);
+const ECO2 = eco(0x02); // acme; SRV_TOKEN may not touch it
+const ECO_REST = eco(0x21);
+const ECO_CROSS = eco(0x22);
+const ECO_BAD = eco(0x23); // must stay empty
+const ECO_TRANSPORT = (i) => eco(0x100 + i); // one per transport, so that lists are exact
+const N_TRANSPORTS = 16;
+const LIMIT = 65536;
+
+function configYaml(httpPort, grpcPort) {
+  const acme = [ECO2, ECO_REST, ECO_CROSS, ECO_BAD];
+  for (let i = 0; i < N_TRANSPORTS; i++) acme.push(ECO_TRANSPORT(i));
+  return [
+    "server:",
+    "  listen:",
+    `    - { address: 127.0.0.1, port: ${httpPort} }`,
+    "  grpc:",
+    "    listen:",
+    `      - { address: 127.0.0.1, port: ${grpcPort} }`,
+    "  threads: 2",
+    `limits: { max_body_bytes: ${LIMIT}, max_url_length: 2048, max_description_length: 1024, max_secret_length: 256 }`,
+    "accounts:",
+    "  - id: acme",
+    `    tokens: [ "${TOKEN}" ]`,
+    "    ecosystems:",
+    `      - { id: ${ECO}, server_tokens: [ "${SRV_TOKEN}" ] }`,
+    `      - { id: ${ECO_DELETED}, deleted: true }`,
+    ...acme.map((e) => `      - { id: ${e} }`),
+    "  - id: other",
+    `    tokens: [ "${OTHER_TOKEN}" ]`,
+    "    ecosystems:",
+    `      - { id: ${ECO_OTHER} }`,
+    "",
+  ].join("\n");
+}
+
+// --- the schema, from protoc's descriptor set -------------------------------------------------
+
+const SET_PATH = path.join(TMP, "set.bin");
+execFileSync("protoc", ["--include_imports", `--descriptor_set_out=${SET_PATH}`, "-I", path.join(REPO, "proto"),
+  "-I", "/usr/include", path.join(REPO, "proto", "droplit", "webhooks", "v1", "webhooks.proto")]);
+const SET_BYTES = readFileSync(SET_PATH);
+const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, SET_BYTES));
+const PKG = "droplit.webhooks.v1";
+const WebhookService = registry.getService(`${PKG}.WebhookService`);
+const CreateWebhookRequestSchema = registry.getMessage(`${PKG}.CreateWebhookRequest`);
+const WebhookSchema = registry.getMessage(`${PKG}.Webhook`);
+const ListWebhooksResponseSchema = registry.getMessage(`${PKG}.ListWebhooksResponse`);
+const ErrorResponseSchema = registry.getMessage(`${PKG}.ErrorResponse`);
+const RpcStatusSchema = registry.getMessage(`${PKG}.RpcStatus`);
+for (const d of [WebhookService, CreateWebhookRequestSchema, WebhookSchema, ErrorResponseSchema, RpcStatusSchema]) {
+  assert.ok(d, "descriptor missing from the set");
+}
+
+// The same schema with a method the server does not have, and the service under a name it
+// does not serve: a client calling them must get Code.Unimplemented.
+function alteredService(alter) {
+  const set = fromBinary(FileDescriptorSetSchema, SET_BYTES);
+  const file = set.file.find((f) => f.name === "droplit/webhooks/v1/webhooks.proto");
+  alter(file.service[0]);
+  return createFileRegistry(set).getService(`${PKG}.${file.service[0].name}`);
+}
+const ServiceWithExtraMethod = alteredService((s) =>
+  s.method.push(create(MethodDescriptorProtoSchema, {
+    name: "DeleteWebhook", inputType: `.${PKG}.GetWebhookRequest`, outputType: `.${PKG}.Webhook`,
+  })));
+const ServiceUnknown = alteredService((s) => { s.name = "NoSuchService"; });
+
+// --- the server ---------------------------------------------------------------------------------
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const server = { httpPort: 0, grpcPort: 0, proc: null, exit: null, logPath: path.join(TMP, "hookgate.log") };
+const sessionManagers = [];
+
+async function startServer() {
+  server.httpPort = await freePort();
+  server.grpcPort = await freePort();
+  const configPath = path.join(TMP, "hookgate.yaml");
+  writeFileSync(configPath, configYaml(server.httpPort, server.grpcPort));
+  const log = openSync(server.logPath, "w");
+  server.proc = spawn(BINARY, ["--config", configPath], { stdio: ["ignore", log, log] });
+  server.exit = new Promise((resolve) => server.proc.on("exit", (code, signal) => resolve({ code, signal })));
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    if (server.proc.exitCode !== null) throw new Error(`hookgate exited at start:\n${readFileSync(server.logPath)}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${server.httpPort}/healthz`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`hookgate did not become healthy:\n${readFileSync(server.logPath)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function stopServer() {
+  for (const m of sessionManagers) m.abort();
+  if (server.proc === null) return;
+  server.proc.kill("SIGTERM");
+  const timer = setTimeout(() => server.proc.kill("SIGKILL"), 5000);
+  const { code, signal } = await server.exit;
+  clearTimeout(timer);
+  const log = readFileSync(server.logPath, "utf8").slice(-4000);
+  if (!process.env.HOOKGATE_KEEP_TMP) rmSync(TMP, { recursive: true, force: true });
+  assert.equal(signal, null, `hookgate died of ${signal}:\n${log}`);
+  assert.equal(code, 0, `hookgate exited with ${code}:\n${log}`);
+}
+
+function alive() {
+  return server.proc.exitCode === null && server.proc.signalCode === null;
+}
+
+const httpBase = () => `http://127.0.0.1:${server.httpPort}`;
+const grpcBase = () => `http://127.0.0.1:${server.grpcPort}`;
+
+function h2options(baseUrl) {
+  const m = new Http2SessionManager(baseUrl);
+  sessionManagers.push(m);
+  return { httpVersion: "2", sessionManager: m };
+}
+
+// Every client transport under test, made once the server's ports are known. grpc-web+json
+// is not among them: the server speaks gRPC-Web with protobuf only (tested below).
+const DEADLINE = { defaultTimeoutMs: CALL_TIMEOUT_MS };
+const TRANSPORTS = [
+  ["connect http/1.1 proto", () => createConnectTransport({ ...DEADLINE, baseUrl: httpBase(), httpVersion: "1.1", useBinaryFormat: true })],
+  ["connect http/1.1 json", () => createConnectTransport({ ...DEADLINE, baseUrl: httpBase(), httpVersion: "1.1", useBinaryFormat: false })],
+  ["connect http/2 proto", () => createConnectTransport({ ...DEADLINE, baseUrl: httpBase(), ...h2options(httpBase()), useBinaryFormat: true })],
+  ["connect http/2 json", () => createConnectTransport({ ...DEADLINE, baseUrl: httpBase(), ...h2options(httpBase()), useBinaryFormat: false })],
+  ["grpc-web http/1.1", () => createGrpcWebTransport({ ...DEADLINE, baseUrl: httpBase(), httpVersion: "1.1", useBinaryFormat: true })],
+  ["grpc-web http/2", () => createGrpcWebTransport({ ...DEADLINE, baseUrl: httpBase(), ...h2options(httpBase()), useBinaryFormat: true })],
+  ["grpc (connect-node)", () => createGrpcTransport({ ...DEADLINE, baseUrl: grpcBase(), ...h2options(grpcBase()) })],
+];
+
+function makeTransport(name) {
+  const [, make] = TRANSPORTS.find(([n]) => n === name);
+  return make();
+}
+
+const auth = (token = TOKEN) => ({ headers: token === null ? {} : { authorization: token } });
+
+// --- assertions ----------------------------------------------------------------------------------
+
+const ID_RE = /^[0-9a-f]{24}$/;
+
+function assertWebhook(w, ecosystemId, url, description = "") {
+  assert.match(w.id, ID_RE);
+  assert.equal(w.description, description);
+  assert.equal(w.ecosystemId, ecosystemId);
+  assert.equal(w.url, url);
+  assert.equal(w.disabled, false);
+  assert.ok(w.createdAt, "createdAt is set");
+  assert.equal(w.createdAt.nanos % 1000000, 0, "createdAt has millisecond precision");
+  assert.equal(w.createdAt.seconds, BigInt(parseInt(w.id.slice(0, 8), 16)), "the id's second is createdAt's");
+}
+
+// The call must fail with code, and carry one ErrorResponse detail of errorType and errors
+// [[in, path, message], ...]; rawMessage (grpc-message / Connect's message) is message.
+async function assertConnectError(call, code, message, errorType, errors) {
+  let err = null;
+  try {
+    await call();
+  } catch (e) {
+    err = ConnectError.from(e);
+  }
+  assert.ok(err !== null, "the call succeeded");
+  assert.equal(Code[err.code], Code[code], `${err.message}`);
+  if (message !== undefined) assert.equal(err.rawMessage, message);
+  const details = err.findDetails(ErrorResponseSchema);
+  assert.equal(details.length, 1, `details: ${JSON.stringify(err.details)}`);
+  assert.equal(details[0].errorType, errorType);
+  assert.deepEqual(details[0].errors.map((p) => [p.in, p.path, p.message]), errors);
+  return err;
+}
+
+// --- one suite per client transport ----------------------------------------------------------------
+
+before(startServer);
+after(stopServer);
+
+describe("every transport", () => {
+  TRANSPORTS.forEach(([name], i) => {
+    describe(name, () => {
+      const t = { name, eco: ECO_TRANSPORT(i) };
+      let client;
+      before(() => {
+        t.transport = makeTransport(name);
+        client = createClient(WebhookService, t.transport);
+      });
+
+      test("create, get, list", async () => {
+        const made = [];
+        for (let k = 0; k < 3; k++) {
+          const req = { ecosystemId: t.eco, url: `https://example.com/${i}/${k}`, secret: "s", description: `d ${k} ✓` };
+          const w = await client.createWebhook(req, auth());
+          assertWebhook(w, t.eco, req.url, req.description);
+          made.push(w);
+        }
+        for (const w of made) {
+          const got = await client.getWebhook({ id: w.id }, auth());
+          assert.deepEqual(toBinary(WebhookSchema, got), toBinary(WebhookSchema, w));
+        }
+        const list = await client.listWebhooks({ ecosystemId: t.eco }, auth("Bearer " + TOKEN));
+        assert.deepEqual(list.items.map((w) => toBinary(WebhookSchema, w)), made.map((w) => toBinary(WebhookSchema, w)));
+        const empty = await client.listWebhooks({ ecosystemId: ECO_BAD }, auth());
+        assert.equal(empty.items.length, 0);
+      });
+
+      test("server token on its own ecosystem", async () => {
+        const w = await client.createWebhook({ ecosystemId: ECO, url: "https://example.com/srv" }, auth(SRV_TOKEN));
+        assertWebhook(w, ECO, "https://example.com/srv");
+        assert.equal((await client.getWebhook({ id: w.id }, auth(SRV_TOKEN))).id, w.id);
+      });
+
+      test("invalid argument, with every parameter problem", async () => {
+        await assertConnectError(
+          () => client.createWebhook({ ecosystemId: "nope", url: "mailto:x@example.com", secret: "s".repeat(257) }, auth()),
+          Code.InvalidArgument,
+          "InvalidParams: ecosystemId: invalid id; url: invalid url; secret: must be at most 256 bytes",
+          "InvalidParams",
+          [["body", "ecosystemId", "invalid id"], ["body", "url", "invalid url"], ["body", "secret", "must be at most 256 bytes"]],
+        );
+        await assertConnectError(() => client.createWebhook({}, auth()), Code.InvalidArgument,
+          "InvalidParams: ecosystemId: field is required; url: field is required", "InvalidParams",
+          [["body", "ecosystemId", "field is required"], ["body", "url", "field is required"]]);
+        await assertConnectError(() => client.getWebhook({ id: "XYZ" }, auth()), Code.InvalidArgument,
+          "InvalidParams: id: invalid id", "InvalidParams", [["body", "id", "invalid id"]]);
+        await assertConnectError(() => client.listWebhooks({}, auth()), Code.InvalidArgument,
+          "InvalidParams: ecosystemId: field is required", "InvalidParams", [["body", "ecosystemId", "field is required"]]);
+      });
+
+      test("not found", async () => {
+        for (const e of [ECO_UNKNOWN, ECO_DELETED, ECO_OTHER]) {
+          const msg = `Ecosystem with id ${e} does not exist.`;
+          await assertConnectError(() => client.createWebhook({ ecosystemId: e, url: "https://example.com" }, auth()),
+            Code.NotFound, msg, "NotFound", [["", "", msg]]);
+          await assertConnectError(() => client.listWebhooks({ ecosystemId: e }, auth()), Code.NotFound, msg,
+            "NotFound", [["", "", msg]]);
+        }
+        const id = "0123456789abcdef01234567";
+        const msg = `Webhook with id ${id} does not exist.`;
+        await assertConnectError(() => client.getWebhook({ id }, auth()), Code.NotFound, msg, "NotFound", [["", "", msg]]);
+      });
+
+      test("unauthenticated", async () => {
+        for (const [token, msg] of [[null, "Missing authorization token."], ["bad", "Invalid authorization token."]]) {
+          await assertConnectError(() => client.listWebhooks({ ecosystemId: ECO }, auth(token)), Code.Unauthenticated,
+            msg, "Unauthenticated", [["", "", msg]]);
+          await assertConnectError(() => client.createWebhook({ ecosystemId: ECO, url: "https://e.com" }, auth(token)),
+            Code.Unauthenticated, msg, "Unauthenticated", [["", "", msg]]);
+        }
+      });
+
+      test("permission denied", async () => {
+        const msg = "Token not permitted for this ecosystem.";
+        await assertConnectError(() => client.createWebhook({ ecosystemId: ECO2, url: "https://e.com" }, auth(SRV_TOKEN)),
+          Code.PermissionDenied, msg, "PermissionDenied", [["", "", msg]]);
+        await assertConnectError(() => client.listWebhooks({ ecosystemId: ECO2 }, auth(SRV_TOKEN)),
+          Code.PermissionDenied, msg, "PermissionDenied", [["", "", msg]]);
+      });
+
+      test("resource exhausted past max_body_bytes, nothing stored", async () => {
+        await assertConnectError(
+          () => client.createWebhook({ ecosystemId: ECO_BAD, url: "https://e.com", description: "x".repeat(LIMIT + 10) }, auth()),
+          Code.ResourceExhausted, undefined, "PayloadTooLarge",
+          [["", "", name.startsWith("grpc (")
+            ? `The message exceeds the limit of ${LIMIT} bytes.` // native gRPC limits the message
+            : `Request body exceeds the limit of ${LIMIT} bytes.`]]);
+        assert.equal((await client.listWebhooks({ ecosystemId: ECO_BAD }, auth())).items.length, 0);
+      });
+
+      test("unknown method and unknown service: unimplemented", async () => {
+        const extra = createClient(ServiceWithExtraMethod, t.transport);
+        const msg = `Unknown method /${PKG}.WebhookService/DeleteWebhook.`;
+        await assertConnectError(() => extra.deleteWebhook({ id: "0".repeat(24) }, auth()), Code.Unimplemented, msg,
+          "Unimplemented", [["", "", msg]]);
+        // the extended client still calls the real methods
+        assert.equal((await extra.listWebhooks({ ecosystemId: ECO_BAD }, auth())).items.length, 0);
+        const unknown = createClient(ServiceUnknown, t.transport);
+        await assert.rejects(() => unknown.listWebhooks({ ecosystemId: ECO_BAD }, auth()), (e) => {
+          assert.equal(Code[ConnectError.from(e).code], Code[Code.Unimplemented]);
+          return true;
+        });
+      });
+    });
+  });
+});
+
+// --- binary REST, encoded and decoded with @bufbuild/protobuf ------------------------------------
+
+const PROTO = "application/x-protobuf";
+
+async function restCreate(req, { contentType = PROTO, token = TOKEN, query = "" } = {}) {
+  const headers = { "content-type": contentType };
+  if (token !== null) headers.authorization = token;
+  const res = await fetch(`${httpBase()}/api/webhooks${query}`, {
+    method: "POST", headers, body: toBinary(CreateWebhookRequestSchema, create(CreateWebhookRequestSchema, req)),
+  });
+  return { res, body: new Uint8Array(await res.arrayBuffer()) };
+}
+
+async function restGet(pathAndQuery, { accept = PROTO, token = TOKEN } = {}) {
+  const headers = {};
+  if (accept !== null) headers.accept = accept;
+  if (token !== null) headers.authorization = token;
+  const res = await fetch(`${httpBase()}${pathAndQuery}`, { headers });
+  return { res, body: new Uint8Array(await res.arrayBuffer()) };
+}
+
+function assertRestError({ res, body }, status, errorType, errors) {
+  assert.equal(res.status, status);
+  assert.equal(res.headers.get("content-type"), PROTO);
+  const er = fromBinary(ErrorResponseSchema, body);
+  assert.equal(er.errorType, errorType);
+  assert.deepEqual(er.errors.map((p) => [p.in, p.path, p.message]), errors);
+}
+
+describe("binary REST", () => {
+  test("create: 201, Location, binary Webhook; read back with Accept", async () => {
+    for (const contentType of [PROTO, "application/protobuf", "application/x-protobuf; charset=binary"]) {
+      const req = { ecosystemId: ECO_REST, url: "https://example.com/rest", secret: "k", description: contentType };
+      const { res, body } = await restCreate(req, { contentType });
+      assert.equal(res.status, 201, contentType);
+      // answered in the media type it was asked in
+      assert.equal(res.headers.get("content-type"), contentType.startsWith("application/protobuf") ? "application/protobuf" : PROTO);
+      const w = fromBinary(WebhookSchema, body);
+      assertWebhook(w, ECO_REST, req.url, req.description);
+      assert.equal(res.headers.get("location"), `/api/webhooks/${w.id}`);
+      for (const accept of [PROTO, "application/protobuf", "text/html, application/x-protobuf;q=0.9"]) {
+        const got = await restGet(res.headers.get("location"), { accept });
+        assert.equal(got.res.status, 200);
+        assert.equal(got.res.headers.get("content-type"), accept === "application/protobuf" ? accept : PROTO);
+        assert.deepEqual(got.body, body, "the read is byte-equal to the create's answer");
+      }
+      // without Accept: JSON of the same webhook
+      const json = await restGet(res.headers.get("location"), { accept: null });
+      assert.equal(json.res.headers.get("content-type"), "application/json");
+      assert.deepEqual(toBinary(WebhookSchema, fromJson(WebhookSchema, JSON.parse(Buffer.from(json.body).toString()))), body);
+    }
+    const list = await restGet(`/api/webhooks?ecosystemId=${ECO_REST}`);
+    assert.equal(list.res.status, 200);
+    assert.equal(list.res.headers.get("content-type"), PROTO);
+    const items = fromBinary(ListWebhooksResponseSchema, list.body).items;
+    assert.equal(items.length, 3);
+    for (const w of items) assertWebhook(w, ECO_REST, "https://example.com/rest", w.description);
+    const empty = await restGet(`/api/webhooks?ecosystemId=${ECO_BAD}`);
+    assert.equal(empty.res.status, 200);
+    assert.equal(fromBinary(ListWebhooksResponseSchema, empty.body).items.length, 0);
+  });
+
+  test("errors are binary ErrorResponses with the same status codes as JSON", async () => {
+    assertRestError(await restCreate({ ecosystemId: "C5156B8ACE57896ADB6DAE592", url: "ftp://x" }), 400, "InvalidParams",
+      [["body", "ecosystemId", "invalid id"], ["body", "url", "invalid url"]]);
+    assertRestError(await restCreate({ ecosystemId: ECO_REST, url: "https://e.com" }, { query: "?foo=1&bar=2" }), 400,
+      "InvalidParams", [["query", "additional parameters", "contains fields that are not allowed: [ foo, bar ]"]]);
+    assertRestError(await restCreate({ ecosystemId: ECO_REST, url: "https://e.com" }, { token: null }), 401,
+      "Unauthenticated", [["", "", "Missing authorization token."]]);
+    assertRestError(await restCreate({ ecosystemId: ECO_REST, url: "https://e.com" }, { token: "Bearer nope" }), 401,
+      "Unauthenticated", [["", "", "Invalid authorization token."]]);
+    assertRestError(await restCreate({ ecosystemId: ECO2, url: "https://e.com" }, { token: SRV_TOKEN }), 403,
+      "PermissionDenied", [["", "", "Token not permitted for this ecosystem."]]);
+    for (const e of [ECO_UNKNOWN, ECO_DELETED, ECO_OTHER]) {
+      assertRestError(await restCreate({ ecosystemId: e, url: "https://e.com" }), 404, "NotFound",
+        [["", "", `Ecosystem with id ${e} does not exist.`]]);
+      assertRestError(await restGet(`/api/webhooks?ecosystemId=${e}`), 404, "NotFound",
+        [["", "", `Ecosystem with id ${e} does not exist.`]]);
+    }
+    assertRestError(await restCreate({ ecosystemId: ECO_BAD, url: "https://e.com", description: "x".repeat(LIMIT) }), 413,
+      "PayloadTooLarge", [["", "", `Request body exceeds the limit of ${LIMIT} bytes.`]]);
+    // reads: errors in binary when Accept asks for it
+    const id = "0123456789abcdef01234567";
+    assertRestError(await restGet(`/api/webhooks/${id}`), 404, "NotFound", [["", "", `Webhook with id ${id} does not exist.`]]);
+    assertRestError(await restGet("/api/webhooks/XYZ"), 400, "InvalidParams", [["path", "id", "invalid id"]]);
+    assertRestError(await restGet(`/api/webhooks/${id}`, { token: null }), 401, "Unauthenticated",
+      [["", "", "Missing authorization token."]]);
+    assertRestError(await restGet("/api/webhooks"), 400, "InvalidParams", [["query", "ecosystemId", "field is required"]]);
+    assertRestError(await restGet(`/api/webhooks?ecosystemId=${ECO_REST}&x=1`), 400, "InvalidParams",
+      [["query", "additional parameters", "contains fields that are not allowed: [ x ]"]]);
+    assertRestError(await restGet(`/api/webhooks?ecosystemId=${ECO2}`, { token: SRV_TOKEN }), 403, "PermissionDenied",
+      [["", "", "Token not permitted for this ecosystem."]]);
+    // nothing of the above was stored
+    assert.equal(fromBinary(ListWebhooksResponseSchema, (await restGet(`/api/webhooks?ecosystemId=${ECO_BAD}`)).body).items.length, 0);
+    assert.equal(fromBinary(ListWebhooksResponseSchema, (await restGet(`/api/webhooks?ecosystemId=${ECO2}`)).body).items.length, 0);
+  });
+});
+
+// --- gRPC-Web-text, which connect-es does not speak: raw node:http / node:http2 --------------------
+
+function frame(payload, flag = 0) {
+  const out = Buffer.alloc(5 + payload.length);
+  out[0] = flag;
+  out.writeUInt32BE(payload.length, 1);
+  Buffer.from(payload).copy(out, 5);
+  return out;
+}
+
+function parseGrpcWeb(body) {
+  const messages = [];
+  let trailers = null;
+  for (let i = 0; i < body.length;) {
+    assert.ok(body.length - i >= 5, "truncated frame header");
+    const flag = body[i];
+    const n = body.readUInt32BE(i + 1);
+    const payload = body.subarray(i + 5, i + 5 + n);
+    assert.equal(payload.length, n, "truncated frame");
+    assert.equal(trailers, null, "a frame after the trailer frame");
+    i += 5 + n;
+    if (flag & 0x80) {
+      trailers = {};
+      for (const line of payload.toString("latin1").split("\r\n")) {
+        if (!line) continue;
+        const c = line.indexOf(":");
+        trailers[line.slice(0, c).trim().toLowerCase()] = line.slice(c + 1).trim();
+      }
+    } else {
+      assert.equal(flag, 0, "unexpected frame flag");
+      messages.push(payload);
+    }
+  }
+  assert.ok(trailers !== null, "no trailer frame");
+  return { messages, trailers };
+}
+
+function rawPost1(pathName, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port: server.httpPort, method: "POST", path: pathName, headers,
+      timeout: CALL_TIMEOUT_MS }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function rawPost2(pathName, headers, body) {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(httpBase());
+    session.on("error", reject);
+    const req = session.request({ ":method": "POST", ":path": pathName, ...headers });
+    req.setTimeout(CALL_TIMEOUT_MS, () => req.close(http2.constants.NGHTTP2_CANCEL));
+    const chunks = [];
+    let head;
+    req.on("response", (h) => { head = h; });
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      session.close();
+      resolve({ status: head[":status"], headers: head, body: Buffer.concat(chunks) });
+    });
+    req.on("error", (e) => { session.close(); reject(e); });
+    req.end(body);
+  });
+}
+
+describe("gRPC-Web-text (raw)", () => {
+  for (const [version, post] of [["http/1.1", rawPost1], ["http/2", rawPost2]]) {
+    test(`create and get over ${version}`, async () => {
+      const call = async (method, msg, schema) => {
+        const res = await post(`/${PKG}.WebhookService/${method}`, {
+          "content-type": "application/grpc-web-text", accept: "application/grpc-web-text", "x-grpc-web": "1",
+          authorization: TOKEN,
+        }, Buffer.from(frame(toBinary(schema, msg))).toString("base64"));
+        assert.equal(res.status, 200);
+        assert.equal(res.headers["content-type"], "application/grpc-web-text+proto");
+        const text = res.body.toString("latin1");
+        assert.match(text, /^[A-Za-z0-9+/]*={0,2}$/, "the response is base64");
+        return parseGrpcWeb(Buffer.from(text, "base64"));
+      };
+      const req = create(CreateWebhookRequestSchema, { ecosystemId: ECO_CROSS, url: "https://example.com/text" });
+      const made = await call("CreateWebhook", req, CreateWebhookRequestSchema);
+      assert.equal(made.trailers["grpc-status"], "0");
+      assert.equal(made.messages.length, 1);
+      const w = fromBinary(WebhookSchema, made.messages[0]);
+      assertWebhook(w, ECO_CROSS, "https://example.com/text");
+      const GetSchema = registry.getMessage(`${PKG}.GetWebhookRequest`);
+      const got = await call("GetWebhook", create(GetSchema, { id: w.id }), GetSchema);
+      assert.equal(got.trailers["grpc-status"], "0");
+      assert.deepEqual(Buffer.from(got.messages[0]), Buffer.from(made.messages[0]));
+      // an error: the status and its details in the trailer frame
+      const bad = await call("GetWebhook", create(GetSchema, { id: "nope" }), GetSchema);
+      assert.equal(bad.messages.length, 0);
+      assert.equal(bad.trailers["grpc-status"], "3");
+      assert.equal(decodeURIComponent(bad.trailers["grpc-message"]), "InvalidParams: id: invalid id");
+      const st = fromBinary(RpcStatusSchema, Buffer.from(bad.trailers["grpc-status-details-bin"], "base64"));
+      assert.equal(st.code, 3);
+      assert.equal(st.details[0].typeUrl, `type.googleapis.com/${PKG}.ErrorResponse`);
+      const er = fromBinary(ErrorResponseSchema, st.details[0].value);
+      assert.deepEqual(er.errors.map((p) => [p.in, p.path, p.message]), [["body", "id", "invalid id"]]);
+    });
+  }
+
+  test("grpc-web+json, which the server does not speak, fails cleanly and stores nothing", async () => {
+    const t = createGrpcWebTransport({ ...DEADLINE, baseUrl: httpBase(), httpVersion: "1.1", useBinaryFormat: false });
+    const client = createClient(WebhookService, t);
+    await assert.rejects(() => client.createWebhook({ ecosystemId: ECO_BAD, url: "https://e.com" }, auth()), (e) => {
+      // HTTP 415; a gRPC-Web client maps a non-200 status it has no rule for to Unknown
+      assert.equal(Code[ConnectError.from(e).code], Code[Code.Unknown]);
+      return true;
+    });
+    assert.ok(alive());
+  });
+});
+
+// --- across protocols ----------------------------------------------------------------------------
+
+describe("cross-protocol", () => {
+  let protocols;
+  before(() => {
+    const byName = (n) => createClient(WebhookService, makeTransport(n));
+    const rpc = (client) => ({
+      create: (req) => client.createWebhook(req, auth()),
+      get: (id) => client.getWebhook({ id }, auth()),
+      list: async (e) => (await client.listWebhooks({ ecosystemId: e }, auth())).items,
+    });
+    const jsonRest = {
+      create: async (req) => {
+        const res = await fetch(`${httpBase()}/api/webhooks`, {
+          method: "POST", headers: { "content-type": "application/json", authorization: TOKEN }, body: JSON.stringify(req),
+        });
+        assert.equal(res.status, 201);
+        return fromJson(WebhookSchema, await res.json());
+      },
+      get: async (id) => {
+        const res = await fetch(`${httpBase()}/api/webhooks/${id}`, { headers: { authorization: TOKEN } });
+        assert.equal(res.status, 200);
+        const obj = await res.json();
+        assert.deepEqual(Object.keys(obj), ["id", "description", "ecosystemId", "url", "disabled", "createdAt"]);
+        return fromJson(WebhookSchema, obj);
+      },
+      list: async (e) => {
+        const res = await fetch(`${httpBase()}/api/webhooks?ecosystemId=${e}`, { headers: { authorization: TOKEN } });
+        assert.equal(res.status, 200);
+        return (await res.json()).items.map((o) => fromJson(WebhookSchema, o));
+      },
+    };
+    const binaryRest = {
+      create: async (req) => {
+        const { res, body } = await restCreate(req);
+        assert.equal(res.status, 201);
+        return fromBinary(WebhookSchema, body);
+      },
+      get: async (id) => {
+        const { res, body } = await restGet(`/api/webhooks/${id}`);
+        assert.equal(res.status, 200);
+        return fromBinary(WebhookSchema, body);
+      },
+      list: async (e) => {
+        const { res, body } = await restGet(`/api/webhooks?ecosystemId=${e}`);
+        assert.equal(res.status, 200);
+        return fromBinary(ListWebhooksResponseSchema, body).items;
+      },
+    };
+    protocols = {
+      "JSON REST": jsonRest,
+      "binary REST": binaryRest,
+      "Connect JSON": rpc(byName("connect http/1.1 json")),
+      "Connect proto": rpc(byName("connect http/2 proto")),
+      "gRPC-Web": rpc(byName("grpc-web http/2")),
+      "native gRPC": rpc(byName("grpc (connect-node)")),
+    };
+  });
+
+  // the fields a reader compares, createdAt to the millisecond
+  const fields = (w) => ({
+    id: w.id, description: w.description, ecosystemId: w.ecosystemId, url: w.url, disabled: w.disabled,
+    createdAtMs: Number(timestampMs(w.createdAt)),
+  });
+
+  test("created over each protocol, read back over every one, byte-equal", async () => {
+    const made = [];
+    for (const [creator, p] of Object.entries(protocols)) {
+      const req = { ecosystemId: ECO_CROSS, url: `https://example.com/cross?via=${encodeURIComponent(creator)}`,
+        secret: "not returned", description: `made over ${creator} — ✓` };
+      const w = await p.create(req);
+      assertWebhook(w, ECO_CROSS, req.url, req.description);
+      made.push([creator, w]);
+      for (const [reader, q] of Object.entries(protocols)) {
+        const got = await q.get(w.id);
+        assert.deepEqual(fields(got), fields(w), `created over ${creator}, read over ${reader}`);
+        assert.deepEqual(toBinary(WebhookSchema, got), toBinary(WebhookSchema, w), `${creator} → ${reader}`);
+      }
+    }
+    // every protocol lists the same webhooks the same way
+    const expected = made.map(([, w]) => toBinary(WebhookSchema, w));
+    for (const [reader, q] of Object.entries(protocols)) {
+      const items = (await q.list(ECO_CROSS)).filter((w) => made.some(([, m]) => m.id === w.id));
+      assert.deepEqual(items.map((w) => toBinary(WebhookSchema, w)), expected, `list over ${reader}`);
+    }
+    // and JSON REST's createdAt is proto3 JSON's rendering of the binary timestamp
+    for (const [, w] of made) {
+      const res = await fetch(`${httpBase()}/api/webhooks/${w.id}`, { headers: { authorization: TOKEN } });
+      const obj = await res.json();
+      assert.equal(Date.parse(obj.createdAt), Number(timestampMs(w.createdAt)));
+      assert.match(obj.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.deepEqual({ ...toJson(WebhookSchema, w, { alwaysEmitImplicit: true }), createdAt: obj.createdAt }, obj);
+    }
+    assert.ok(alive());
+  });
+});

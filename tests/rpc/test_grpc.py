@@ -1,0 +1,713 @@
+#!/usr/bin/python3
+"""Native gRPC against a real hookgate, with a client nobody here wrote: Debian's
+python3-grpcio (the gRPC C core) and python3-protobuf, with the message classes generated
+from proto/ by protoc at run time. No stubs: each method is called through
+channel.unary_unary(path, serializer, deserializer).
+
+Covers the three methods, every error code with its rich details (grpc-status-details-bin,
+read as google.rpc.Status), unknown methods, the TLS listener, concurrent calls, the body
+limit, bad input (garbage payloads through grpcio; frames whose length lies, through curl
+over HTTP/2) and a cross-protocol round trip between grpcio and every protocol on the h2o
+listener.
+
+Run from the repository root:  /usr/bin/python3 tests/rpc/test_grpc.py build/hookgate
+"""
+import concurrent.futures
+import json
+import os
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import textwrap
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rpc_support as rs  # noqa: E402
+
+import grpc  # noqa: E402
+
+BINARY = None
+TMP = None
+pb = None              # webhooks_pb2, generated at run time
+status_pb2 = None      # google.rpc.Status, generated at run time from its published definition
+SERVER = None
+CERT = None
+
+ID_RE = re.compile(r"^[0-9a-f]{24}$")
+METHOD_PATH = "/%s/%%s" % rs.SERVICE
+
+# google.rpc.Status as googleapis publishes it (google/rpc/status.proto): the type every gRPC
+# library decodes grpc-status-details-bin into. Decoding with it, not with the schema's own
+# RpcStatus, checks the wire compatibility the schema promises.
+GOOGLE_RPC_STATUS_PROTO = textwrap.dedent("""\
+    syntax = "proto3";
+    package google.rpc;
+    import "google/protobuf/any.proto";
+    message Status {
+      int32 code = 1;
+      string message = 2;
+      repeated google.protobuf.Any details = 3;
+    }
+    """)
+
+
+def generate_google_rpc_status(tmp):
+    src = os.path.join(tmp, "rpcproto")
+    os.makedirs(os.path.join(src, "google", "rpc"), exist_ok=True)
+    with open(os.path.join(src, "google", "rpc", "status.proto"), "w") as f:
+        f.write(GOOGLE_RPC_STATUS_PROTO)
+    out = os.path.join(tmp, "py")
+    subprocess.run(["protoc", "--python_out=" + out, "-I", src, "-I", "/usr/include",
+                    os.path.join(src, "google", "rpc", "status.proto")], check=True)
+    # google.rpc lives beside the installed google.protobuf package: extend its path
+    import google
+    google.__path__.append(os.path.join(out, "google"))
+    from google.rpc import status_pb2 as mod
+    return mod
+
+
+def setUpModule():
+    global BINARY, TMP, pb, status_pb2, SERVER, CERT
+    TMP = rs.make_tmpdir()
+    pb = rs.generate_schema(TMP)
+    status_pb2 = generate_google_rpc_status(TMP)
+    CERT = rs.make_certificate(TMP)
+    SERVER = rs.Server(BINARY, TMP, grpc=[None, CERT])
+
+
+def tearDownModule():
+    try:
+        if SERVER is not None:
+            rc = SERVER.stop()
+            if rc != 0:
+                raise AssertionError("hookgate exited with %s after SIGTERM; log:\n%s" % (rc, SERVER.log()[-4000:]))
+    finally:
+        rs.remove_tmpdir(TMP)
+
+
+# --- the client ----------------------------------------------------------------------------
+
+
+def auth(token=rs.TOKEN):
+    return [("authorization", token)] if token is not None else []
+
+
+class Client:
+    """The three methods of WebhookService over one grpcio channel."""
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.create = self.method("CreateWebhook", pb.CreateWebhookRequest, pb.Webhook)
+        self.get = self.method("GetWebhook", pb.GetWebhookRequest, pb.Webhook)
+        self.list = self.method("ListWebhooks", pb.ListWebhooksRequest, pb.ListWebhooksResponse)
+
+    def method(self, name, request_class, response_class):
+        callable_ = self.channel.unary_unary(METHOD_PATH % name,
+                                             request_serializer=request_class.SerializeToString,
+                                             response_deserializer=response_class.FromString)
+
+        def call(request, token=rs.TOKEN, metadata=None):
+            return callable_(request, metadata=auth(token) + (metadata or []), timeout=rs.CALL_TIMEOUT)
+        return call
+
+    def raw(self, name, payload, token=rs.TOKEN):
+        """Sends payload bytes as the message, whatever they are; returns the raw answer."""
+        callable_ = self.channel.unary_unary(METHOD_PATH % name, request_serializer=lambda b: b,
+                                             response_deserializer=lambda b: b)
+        return callable_(payload, metadata=auth(token), timeout=rs.CALL_TIMEOUT)
+
+
+def insecure_client():
+    return Client(grpc.insecure_channel("127.0.0.1:%d" % SERVER.grpc_ports[0]))
+
+
+def created_at_ms(ts):
+    return ts.seconds * 1000 + ts.nanos // 1_000_000
+
+
+# --- shared assertions ---------------------------------------------------------------------
+
+
+class GrpcTestCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.client = insecure_client()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.channel.close()
+
+    def assertWebhook(self, w, ecosystem_id, url, description=""):
+        self.assertRegex(w.id, ID_RE)
+        self.assertEqual(w.description, description)
+        self.assertEqual(w.ecosystem_id, ecosystem_id)
+        self.assertEqual(w.url, url)
+        self.assertFalse(w.disabled)
+        self.assertTrue(w.HasField("created_at"))
+        # createdAt has millisecond precision, and its second is the id's timestamp
+        self.assertEqual(w.created_at.nanos % 1_000_000, 0)
+        self.assertEqual(w.created_at.seconds, int(w.id[:8], 16))
+
+    def assertRpcError(self, call, code, message, error_type, errors):
+        """call() must fail with code; grpc-message (as grpcio decodes it) is message, and
+        grpc-status-details-bin is a google.rpc.Status with the same code and message whose one
+        detail is an ErrorResponse of error_type and errors [(in, path, message), ...]."""
+        with self.assertRaises(grpc.RpcError) as cm:
+            call()
+        e = cm.exception
+        self.assertEqual(e.code(), code, e.details())
+        self.assertEqual(e.details(), message)
+        trailers = dict(e.trailing_metadata() or ())
+        self.assertIn("grpc-status-details-bin", trailers)
+        st = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+        self.assertEqual(st.code, code.value[0])
+        self.assertEqual(st.message, message)
+        self.assertEqual(len(st.details), 1)
+        self.assertEqual(st.details[0].type_url, rs.ERROR_RESPONSE_TYPE_URL)
+        self.assertTrue(st.details[0].Is(pb.ErrorResponse.DESCRIPTOR))
+        er = pb.ErrorResponse()
+        self.assertTrue(st.details[0].Unpack(er))
+        self.assertEqual(er.error_type, error_type)
+        self.assertEqual([(getattr(p, "in"), p.path, p.message) for p in er.errors], errors)
+        # the schema's own RpcStatus reads the same bytes the same way
+        own = pb.RpcStatus.FromString(trailers["grpc-status-details-bin"])
+        self.assertEqual((own.code, own.message), (st.code, st.message))
+        return er
+
+    def list_ids(self, ecosystem_id):
+        return [w.id for w in self.client.list(pb.ListWebhooksRequest(ecosystem_id=ecosystem_id)).items]
+
+
+# --- the three methods -----------------------------------------------------------------------
+
+
+class TestMethods(GrpcTestCase):
+    def test_create_get_list(self):
+        created = []
+        for i in range(3):
+            req = pb.CreateWebhookRequest(ecosystem_id=rs.ECO_LIST, url="https://example.com/hook/%d" % i,
+                                          secret="s3cret-%d" % i, description="hook %d é" % i)
+            w = self.client.create(req)
+            self.assertWebhook(w, rs.ECO_LIST, req.url, req.description)
+            created.append(w)
+        self.assertEqual(len({w.id for w in created}), 3)
+        for w in created:
+            self.assertEqual(self.client.get(pb.GetWebhookRequest(id=w.id)), w)
+        listed = self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_LIST))
+        self.assertEqual(list(listed.items), created)  # oldest first
+
+    def test_optional_fields_absent(self):
+        w = self.client.create(pb.CreateWebhookRequest(ecosystem_id=rs.ECO, url="http://example.com"))
+        self.assertWebhook(w, rs.ECO, "http://example.com")
+
+    def test_secret_never_returned(self):
+        secret = "secret-Zq81xVv"
+        req = pb.CreateWebhookRequest(ecosystem_id=rs.ECO, url="https://example.com/s", secret=secret)
+        raw = self.client.raw("CreateWebhook", req.SerializeToString())
+        self.assertNotIn(secret.encode(), raw)
+        w = pb.Webhook.FromString(raw)
+        self.assertWebhook(w, rs.ECO, req.url)
+        self.assertNotIn(secret.encode(), self.client.raw("GetWebhook", pb.GetWebhookRequest(id=w.id).SerializeToString()))
+
+    def test_bearer_token(self):
+        w = self.client.create(pb.CreateWebhookRequest(ecosystem_id=rs.ECO, url="https://example.com/b"),
+                               token="Bearer " + rs.TOKEN)
+        self.assertEqual(self.client.get(pb.GetWebhookRequest(id=w.id), token="Bearer " + rs.TOKEN), w)
+
+    def test_server_token_on_its_ecosystem(self):
+        w = self.client.create(pb.CreateWebhookRequest(ecosystem_id=rs.ECO, url="https://example.com/srv"),
+                               token=rs.SRV_TOKEN)
+        self.assertEqual(self.client.get(pb.GetWebhookRequest(id=w.id), token=rs.SRV_TOKEN), w)
+        self.assertIn(w.id, [x.id for x in self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO),
+                                                            token=rs.SRV_TOKEN).items])
+
+    def test_list_empty(self):
+        listed = self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_EMPTY))
+        self.assertEqual(len(listed.items), 0)
+        self.assertEqual(listed.SerializeToString(), b"")
+
+
+# --- every error code, with details ----------------------------------------------------------
+
+
+class TestErrors(GrpcTestCase):
+    def test_invalid_argument_lists_every_problem(self):
+        req = pb.CreateWebhookRequest(ecosystem_id="C5156B8ACE57896ADB6DAE592", url="ftp://example.com",
+                                      secret="s" * 257, description="d" * 1025)
+        self.assertRpcError(
+            lambda: self.client.create(req), grpc.StatusCode.INVALID_ARGUMENT,
+            "InvalidParams: ecosystemId: invalid id; url: invalid url; secret: must be at most 256 bytes; "
+            "description: must be at most 1024 bytes",
+            "InvalidParams",
+            [("body", "ecosystemId", "invalid id"), ("body", "url", "invalid url"),
+             ("body", "secret", "must be at most 256 bytes"),
+             ("body", "description", "must be at most 1024 bytes")])
+
+    def test_invalid_argument_required_fields(self):
+        self.assertRpcError(
+            lambda: self.client.create(pb.CreateWebhookRequest()), grpc.StatusCode.INVALID_ARGUMENT,
+            "InvalidParams: ecosystemId: field is required; url: field is required", "InvalidParams",
+            [("body", "ecosystemId", "field is required"), ("body", "url", "field is required")])
+        self.assertRpcError(
+            lambda: self.client.list(pb.ListWebhooksRequest()), grpc.StatusCode.INVALID_ARGUMENT,
+            "InvalidParams: ecosystemId: field is required", "InvalidParams",
+            [("body", "ecosystemId", "field is required")])
+        self.assertRpcError(
+            lambda: self.client.get(pb.GetWebhookRequest(id="not-an-id")), grpc.StatusCode.INVALID_ARGUMENT,
+            "InvalidParams: id: invalid id", "InvalidParams", [("body", "id", "invalid id")])
+
+    def test_not_found(self):
+        for eco in (rs.ECO_UNKNOWN, rs.ECO_DELETED, rs.ECO_OTHER):
+            msg = "Ecosystem with id %s does not exist." % eco
+            req = pb.CreateWebhookRequest(ecosystem_id=eco, url="https://example.com")
+            self.assertRpcError(lambda: self.client.create(req), grpc.StatusCode.NOT_FOUND, msg, "NotFound",
+                                [("", "", msg)])
+            self.assertRpcError(lambda: self.client.list(pb.ListWebhooksRequest(ecosystem_id=eco)),
+                                grpc.StatusCode.NOT_FOUND, msg, "NotFound", [("", "", msg)])
+        missing = "0123456789abcdef01234567"
+        msg = "Webhook with id %s does not exist." % missing
+        self.assertRpcError(lambda: self.client.get(pb.GetWebhookRequest(id=missing)),
+                            grpc.StatusCode.NOT_FOUND, msg, "NotFound", [("", "", msg)])
+        # a webhook of another account is not found either
+        w = self.client.create(pb.CreateWebhookRequest(ecosystem_id=rs.ECO_OTHER, url="https://example.com/o"),
+                               token=rs.OTHER_TOKEN)
+        msg = "Webhook with id %s does not exist." % w.id
+        self.assertRpcError(lambda: self.client.get(pb.GetWebhookRequest(id=w.id)),
+                            grpc.StatusCode.NOT_FOUND, msg, "NotFound", [("", "", msg)])
+
+    def test_unauthenticated(self):
+        req = pb.CreateWebhookRequest(ecosystem_id=rs.ECO, url="https://example.com")
+        for token, msg in ((None, "Missing authorization token."), ("wrong-token", "Invalid authorization token."),
+                           ("Bearer wrong-token", "Invalid authorization token.")):
+            for call in (lambda: self.client.create(req, token=token),
+                         lambda: self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO), token=token),
+                         lambda: self.client.get(pb.GetWebhookRequest(id="0" * 24), token=token)):
+                self.assertRpcError(call, grpc.StatusCode.UNAUTHENTICATED, msg, "Unauthenticated",
+                                    [("", "", msg)])
+
+    def test_permission_denied(self):
+        msg = "Token not permitted for this ecosystem."
+        req = pb.CreateWebhookRequest(ecosystem_id=rs.ECO2, url="https://example.com")
+        self.assertRpcError(lambda: self.client.create(req, token=rs.SRV_TOKEN),
+                            grpc.StatusCode.PERMISSION_DENIED, msg, "PermissionDenied", [("", "", msg)])
+        self.assertRpcError(lambda: self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO2),
+                                                     token=rs.SRV_TOKEN),
+                            grpc.StatusCode.PERMISSION_DENIED, msg, "PermissionDenied", [("", "", msg)])
+        self.assertEqual(self.list_ids(rs.ECO2), [])
+
+    def test_resource_exhausted(self):
+        """A message over max_body_bytes: RESOURCE_EXHAUSTED with its detail, nothing stored,
+        and the connection still serves the next call."""
+        req = pb.CreateWebhookRequest(ecosystem_id=rs.ECO_BAD, url="https://example.com",
+                                      description="x" * (rs.LIMITS["max_body_bytes"] + 100))
+        msg = "The message exceeds the limit of %d bytes." % rs.LIMITS["max_body_bytes"]
+        self.assertRpcError(lambda: self.client.create(req), grpc.StatusCode.RESOURCE_EXHAUSTED, msg,
+                            "PayloadTooLarge", [("", "", msg)])
+        self.assertEqual(self.list_ids(rs.ECO_BAD), [])
+
+    def test_message_just_under_the_limit_is_read(self):
+        # the limit is on the message, not the frame: a message of exactly max_body_bytes is
+        # read (and then refused by the validator for its description length)
+        base = pb.CreateWebhookRequest(ecosystem_id=rs.ECO_BAD, url="https://example.com")
+        overhead = len(base.SerializeToString()) + 1 + 3  # tag + 3-byte length varint
+        req = pb.CreateWebhookRequest(ecosystem_id=rs.ECO_BAD, url="https://example.com",
+                                      description="x" * (rs.LIMITS["max_body_bytes"] - overhead))
+        self.assertEqual(len(req.SerializeToString()), rs.LIMITS["max_body_bytes"])
+        self.assertRpcError(lambda: self.client.create(req), grpc.StatusCode.INVALID_ARGUMENT,
+                            "InvalidParams: description: must be at most 1024 bytes", "InvalidParams",
+                            [("body", "description", "must be at most 1024 bytes")])
+
+    def test_unimplemented(self):
+        for path in ("/%s/DeleteWebhook" % rs.SERVICE, "/%s/createWebhook" % rs.SERVICE,
+                     "/droplit.webhooks.v1.OtherService/CreateWebhook", "/grpc.health.v1.Health/Check"):
+            msg = "Unknown method %s." % path
+            call = self.client.channel.unary_unary(path, request_serializer=lambda b: b,
+                                                   response_deserializer=lambda b: b)
+            self.assertRpcError(lambda: call(b"", metadata=auth(), timeout=rs.CALL_TIMEOUT),
+                                grpc.StatusCode.UNIMPLEMENTED, msg, "Unimplemented", [("", "", msg)])
+
+    def test_grpc_message_percent_encoding(self):
+        # grpc-message is percent-encoded on the wire; grpcio must get '%' and non-ASCII back
+        for path in ("/%s/a%%20b" % rs.SERVICE, "/%s/Créer" % rs.SERVICE):
+            msg = "Unknown method %s." % path
+            call = self.client.channel.unary_unary(path, request_serializer=lambda b: b,
+                                                   response_deserializer=lambda b: b)
+            self.assertRpcError(lambda: call(b"", metadata=auth(), timeout=rs.CALL_TIMEOUT),
+                                grpc.StatusCode.UNIMPLEMENTED, msg, "Unimplemented", [("", "", msg)])
+
+
+# --- TLS --------------------------------------------------------------------------------------
+
+
+class TestTls(GrpcTestCase):
+    def test_tls_listener(self):
+        with open(CERT[0], "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        channel = grpc.secure_channel("127.0.0.1:%d" % SERVER.grpc_ports[1], creds,
+                                      options=[("grpc.ssl_target_name_override", "localhost")])
+        try:
+            tls = Client(channel)
+            w = tls.create(pb.CreateWebhookRequest(ecosystem_id=rs.ECO_TLS, url="https://example.com/tls"))
+            self.assertWebhook(w, rs.ECO_TLS, "https://example.com/tls")
+            self.assertEqual(tls.get(pb.GetWebhookRequest(id=w.id)), w)
+            self.assertEqual(list(tls.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_TLS)).items), [w])
+            # errors keep their details over TLS too
+            msg = "Missing authorization token."
+            self.assertRpcError(lambda: tls.get(pb.GetWebhookRequest(id=w.id), token=None),
+                                grpc.StatusCode.UNAUTHENTICATED, msg, "Unauthenticated", [("", "", msg)])
+            # and the webhook is the same one cleartext callers see
+            self.assertEqual(self.client.get(pb.GetWebhookRequest(id=w.id)), w)
+        finally:
+            channel.close()
+
+    def test_cleartext_client_on_tls_listener_fails_cleanly(self):
+        channel = grpc.insecure_channel("127.0.0.1:%d" % SERVER.grpc_ports[1])
+        try:
+            with self.assertRaises(grpc.RpcError) as cm:
+                Client(channel).list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_TLS))
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        finally:
+            channel.close()
+        self.assertTrue(SERVER.alive())
+
+
+# --- concurrency ------------------------------------------------------------------------------
+
+
+class TestConcurrency(GrpcTestCase):
+    CALLS = 200
+    THREADS = 8
+
+    def test_concurrent_creates(self):
+        """200 creates from 8 threads on one multiplexed channel plus one channel per thread:
+        every id unique, every webhook listed once, in an order consistent with creation."""
+        shared = self.client
+        own = [insecure_client() for _ in range(self.THREADS)]
+
+        def work(i):
+            c = shared if i % 2 == 0 else own[i % self.THREADS]
+            url = "https://example.com/burst/%d" % i
+            w = c.create(pb.CreateWebhookRequest(ecosystem_id=rs.ECO_BURST, url=url))
+            return i, w
+
+        try:
+            with concurrent.futures.ThreadPoolExecutor(self.THREADS) as ex:
+                results = list(ex.map(work, range(self.CALLS)))
+        finally:
+            for c in own:
+                c.channel.close()
+        ids = [w.id for _, w in results]
+        self.assertEqual(len(set(ids)), self.CALLS)
+        for i, w in results:
+            self.assertWebhook(w, rs.ECO_BURST, "https://example.com/burst/%d" % i)
+        listed = self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_BURST)).items
+        self.assertEqual(sorted(w.id for w in listed), sorted(ids))
+        by_id = {w.id: w for _, w in results}
+        for w in listed:
+            self.assertEqual(w, by_id[w.id])
+        # oldest first: creation times never go backwards along the list
+        times = [created_at_ms(w.created_at) for w in listed]
+        self.assertEqual(times, sorted(times))
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+class TestBadInput(GrpcTestCase):
+    """Each answer must be a gRPC status (never a crash, hang or reset), and nothing may be
+    stored: every payload here would name ECO_BAD if it were read."""
+
+    def valid_payload(self):
+        return pb.CreateWebhookRequest(ecosystem_id=rs.ECO_BAD, url="https://example.com/bad").SerializeToString()
+
+    def tearDown(self):
+        self.assertTrue(SERVER.alive(), "hookgate died; log:\n" + SERVER.log()[-4000:])
+        self.assertEqual(self.list_ids(rs.ECO_BAD), [])
+
+    def assertInvalidBody(self, payload, method="CreateWebhook", request_type="CreateWebhookRequest"):
+        msg = "droplit.webhooks.v1.%s cannot be decoded from these bytes" % request_type
+        self.assertRpcError(lambda: self.client.raw(method, payload), grpc.StatusCode.INVALID_ARGUMENT,
+                            "InvalidBody: body: " + msg, "InvalidBody", [("body", "body", msg)])
+
+    def test_garbage_payloads(self):
+        good = self.valid_payload()
+        for payload in (b"\xff\xff\xff\xff", good[:-3],  # garbage; a truncated string
+                        good[:1],                          # a tag with no value
+                        b"\x0a\xff\xff\xff\xff\x0f",       # a length far past the end
+                        b"\x0b",                           # a start-group wire type
+                        good + b"\x12"):                   # trailing half field
+            self.assertInvalidBody(payload)
+        self.assertInvalidBody(b"\x0a\x05ab", "GetWebhook", "GetWebhookRequest")
+        self.assertInvalidBody(b"\x0a\x05ab", "ListWebhooks", "ListWebhooksRequest")
+
+    def test_invalid_utf8_in_a_string(self):
+        payload = pb.CreateWebhookRequest(ecosystem_id=rs.ECO_BAD, url="https://example.com/x").SerializeToString()
+        payload = payload.replace(b"/x", b"/\xff")
+        msg = "droplit.webhooks.v1.CreateWebhookRequest has a string that is not UTF-8 text (or contains NUL)"
+        self.assertRpcError(lambda: self.client.raw("CreateWebhook", payload), grpc.StatusCode.INVALID_ARGUMENT,
+                            "InvalidBody: body: " + msg, "InvalidBody", [("body", "body", msg)])
+
+    def test_unknown_fields_are_skipped(self):
+        # proto3 binary parsers skip unknown fields: the call is read on its known fields (a get
+        # of an unknown id, so that nothing is stored)
+        payload = pb.GetWebhookRequest(id="0" * 24).SerializeToString() + b"\x78\x01"  # field 15 varint
+        msg = "Webhook with id %s does not exist." % ("0" * 24)
+        self.assertRpcError(lambda: self.client.raw("GetWebhook", payload), grpc.StatusCode.NOT_FOUND, msg,
+                            "NotFound", [("", "", msg)])
+
+    # raw HTTP/2 through curl: frames grpcio would never build
+
+    def raw_h2(self, body, content_type="application/grpc", path=None, method="POST", token=rs.TOKEN):
+        headers = {"content-type": content_type, "te": "trailers"}
+        if token is not None:
+            headers["authorization"] = token
+        return rs.h2(TMP, SERVER.grpc_ports[0], method, path or METHOD_PATH % "CreateWebhook", headers, body)
+
+    def assertGrpcStatus(self, answer, code, message, error_type=None):
+        status, fields, body = answer
+        self.assertEqual(status, 200)
+        self.assertTrue(fields.get("content-type", "").startswith("application/grpc"), fields)
+        self.assertEqual(fields.get("grpc-status"), str(code.value[0]), fields)
+        self.assertEqual(rs.percent_decode(fields.get("grpc-message", "")), message)
+        st = status_pb2.Status.FromString(rs.b64decode_any(fields["grpc-status-details-bin"]))
+        self.assertEqual((st.code, st.message), (code.value[0], message))
+        er = pb.ErrorResponse()
+        self.assertTrue(st.details[0].Unpack(er))
+        if error_type:
+            self.assertEqual(er.error_type, error_type)
+        self.assertEqual(body, b"")
+
+    def test_frame_length_lies(self):
+        good = self.valid_payload()
+        n = len(good)
+        self.assertGrpcStatus(self.raw_h2(rs.frame(good, length=n - 3)), grpc.StatusCode.INVALID_ARGUMENT,
+                              "The frame says %d bytes but %d follow it." % (n - 3, n), "InvalidBody")
+        self.assertGrpcStatus(self.raw_h2(rs.frame(good, length=n + 3)), grpc.StatusCode.INVALID_ARGUMENT,
+                              "The frame says %d bytes but %d follow it." % (n + 3, n), "InvalidBody")
+        # two whole frames: a unary call carries one message
+        self.assertGrpcStatus(self.raw_h2(rs.frame(good) + rs.frame(good)), grpc.StatusCode.INVALID_ARGUMENT,
+                              "The frame says %d bytes but %d follow it." % (n, 2 * n + 5), "InvalidBody")
+        # a header cut short, and no frame at all
+        for body in (rs.frame(good)[:3], b""):
+            self.assertGrpcStatus(self.raw_h2(body), grpc.StatusCode.INVALID_ARGUMENT,
+                                  "The request holds no complete gRPC frame.", "InvalidBody")
+
+    def test_frame_over_the_limit(self):
+        limit = rs.LIMITS["max_body_bytes"]
+        good = self.valid_payload()
+        msg = "The message exceeds the limit of %d bytes." % limit
+        # a prefix that claims more than the limit, with a short body
+        self.assertGrpcStatus(self.raw_h2(rs.frame(good, length=limit + 1)), grpc.StatusCode.RESOURCE_EXHAUSTED,
+                              msg, "PayloadTooLarge")
+        self.assertGrpcStatus(self.raw_h2(rs.frame(good, length=0xffffffff)), grpc.StatusCode.RESOURCE_EXHAUSTED,
+                              msg, "PayloadTooLarge")
+
+    def test_frame_flags(self):
+        good = self.valid_payload()
+        self.assertGrpcStatus(self.raw_h2(rs.frame(good, flag=1)), grpc.StatusCode.UNIMPLEMENTED,
+                              "Compressed messages are not supported.", "Unimplemented")
+        self.assertGrpcStatus(self.raw_h2(rs.frame(good, flag=0x80)), grpc.StatusCode.INVALID_ARGUMENT,
+                              "The request's frame is not a data frame.", "InvalidBody")
+
+    def test_unknown_method_path_raw(self):
+        path = "/%s/Nope" % rs.SERVICE
+        self.assertGrpcStatus(self.raw_h2(rs.frame(self.valid_payload()), path=path),
+                              grpc.StatusCode.UNIMPLEMENTED, "Unknown method %s." % path, "Unimplemented")
+        self.assertGrpcStatus(self.raw_h2(rs.frame(b""), path="/"), grpc.StatusCode.UNIMPLEMENTED,
+                              "Unknown method /.", "Unimplemented")
+
+    def test_wrong_content_type(self):
+        # not a gRPC request at all: the gRPC spec's answer is HTTP 415
+        for ct in ("application/json", "text/plain", "application/proto"):
+            status, fields, _ = self.raw_h2(rs.frame(self.valid_payload()), content_type=ct)
+            self.assertEqual(status, 415, ct)
+            self.assertNotIn("grpc-status", fields)
+
+    def read_until_closed(self, sock):
+        """Reads what the server sends until it closes the connection; a hang fails the test
+        through the socket timeout."""
+        sock.settimeout(rs.CALL_TIMEOUT)
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+    def test_not_http2_at_all(self):
+        # an HTTP/1.1 request, and garbage after a valid HTTP/2 preface: the server closes the
+        # connection (after its SETTINGS, and a GOAWAY for the second) and serves on
+        for payload in (b"GET / HTTP/1.1\r\nhost: x\r\n\r\n", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\xff" * 64):
+            with socket.create_connection(("127.0.0.1", SERVER.grpc_ports[0]), timeout=rs.CALL_TIMEOUT) as sock:
+                sock.sendall(payload)
+                data = self.read_until_closed(sock)
+            self.assertEqual(data[3:4], b"\x04", "the first frame the server sends is SETTINGS")
+            self.assertTrue(SERVER.alive())
+        # a TLS ClientHello on the cleartext listener, HTTP/2 on the TLS one
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        with socket.create_connection(("127.0.0.1", SERVER.grpc_ports[0]), timeout=rs.CALL_TIMEOUT) as raw:
+            with self.assertRaises((ssl.SSLError, OSError)):
+                ctx.wrap_socket(raw, server_hostname="localhost").do_handshake()
+        with socket.create_connection(("127.0.0.1", SERVER.grpc_ports[1]), timeout=rs.CALL_TIMEOUT) as sock:
+            sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            self.read_until_closed(sock)
+        self.assertTrue(SERVER.alive())
+
+    def test_raw_frame_of_a_good_message_is_served(self):
+        # the control for the cases above: the same curl call with an honest frame works
+        body = pb.GetWebhookRequest(id="0" * 24).SerializeToString()
+        msg = "Webhook with id %s does not exist." % ("0" * 24)
+        for ct in ("application/grpc", "application/grpc+proto"):
+            self.assertGrpcStatus(self.raw_h2(rs.frame(body), path=METHOD_PATH % "GetWebhook", content_type=ct),
+                                  grpc.StatusCode.NOT_FOUND, msg, "NotFound")
+
+    def test_request_headers_over_their_bound(self):
+        # the stream keeps at most 16384 bytes of path, content-type and authorization
+        req = pb.ListWebhooksRequest(ecosystem_id=rs.ECO_BAD)
+        msg = "Invalid authorization token."
+        self.assertRpcError(lambda: self.client.list(req, token="t" * 16000), grpc.StatusCode.UNAUTHENTICATED, msg,
+                            "Unauthenticated", [("", "", msg)])
+        msg = "Request headers exceed 16384 bytes."
+        self.assertRpcError(lambda: self.client.list(req, token="t" * 17000), grpc.StatusCode.RESOURCE_EXHAUSTED, msg,
+                            "PayloadTooLarge", [("", "", msg)])
+        path = "/%s/%s" % (rs.SERVICE, "X" * 17000)
+        call = self.client.channel.unary_unary(path, request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        self.assertRpcError(lambda: call(b"", metadata=auth(), timeout=rs.CALL_TIMEOUT),
+                            grpc.StatusCode.RESOURCE_EXHAUSTED, msg, "PayloadTooLarge", [("", "", msg)])
+
+
+# --- across protocols -------------------------------------------------------------------------
+
+
+def webhook_from_json(obj):
+    """A REST/Connect JSON webhook → the Webhook message (createdAt parsed to the millisecond)."""
+    from google.protobuf import json_format
+    w = pb.Webhook()
+    json_format.ParseDict(obj, w)
+    return w
+
+
+class H2oProtocols:
+    """Create/get over each protocol of the h2o listener, written out from the specs with
+    python3-protobuf messages: JSON REST, binary REST, Connect JSON, Connect proto, gRPC-Web."""
+
+    def __init__(self, port):
+        self.port = port
+
+    def _post(self, path, content_type, body, accept=None):
+        headers = {"content-type": content_type, "authorization": rs.TOKEN}
+        if accept:
+            headers["accept"] = accept
+        return rs.http1(self.port, "POST", path, headers, body)
+
+    def _get(self, path, accept=None):
+        headers = {"authorization": rs.TOKEN}
+        if accept:
+            headers["accept"] = accept
+        return rs.http1(self.port, "GET", path, headers)
+
+    def create(self, protocol, req):
+        from google.protobuf import json_format
+        if protocol == "json-rest":
+            status, _, body = self._post("/api/webhooks", "application/json",
+                                         json.dumps(json_format.MessageToDict(req)).encode())
+            assert status == 201, (status, body)
+            return webhook_from_json(json.loads(body))
+        if protocol == "binary-rest":
+            status, fields, body = self._post("/api/webhooks", "application/x-protobuf", req.SerializeToString())
+            assert status == 201 and fields["content-type"] == "application/x-protobuf", (status, fields)
+            return pb.Webhook.FromString(body)
+        return self._call(protocol, "CreateWebhook", req, pb.Webhook)
+
+    def get(self, protocol, id_):
+        if protocol == "json-rest":
+            status, _, body = self._get("/api/webhooks/" + id_)
+            assert status == 200, (status, body)
+            return webhook_from_json(json.loads(body))
+        if protocol == "binary-rest":
+            status, fields, body = self._get("/api/webhooks/" + id_, accept="application/x-protobuf")
+            assert status == 200 and fields["content-type"] == "application/x-protobuf", (status, fields)
+            return pb.Webhook.FromString(body)
+        return self._call(protocol, "GetWebhook", pb.GetWebhookRequest(id=id_), pb.Webhook)
+
+    def list(self, protocol, ecosystem_id):
+        if protocol == "json-rest":
+            status, _, body = self._get("/api/webhooks?ecosystemId=" + ecosystem_id)
+            assert status == 200, (status, body)
+            return [webhook_from_json(o) for o in json.loads(body)["items"]]
+        if protocol == "binary-rest":
+            status, _, body = self._get("/api/webhooks?ecosystemId=" + ecosystem_id, accept="application/x-protobuf")
+            assert status == 200, (status, body)
+            return list(pb.ListWebhooksResponse.FromString(body).items)
+        return list(self._call(protocol, "ListWebhooks", pb.ListWebhooksRequest(ecosystem_id=ecosystem_id),
+                               pb.ListWebhooksResponse).items)
+
+    def _call(self, protocol, method, req, response_class):
+        from google.protobuf import json_format
+        path = METHOD_PATH % method
+        if protocol == "connect-json":
+            status, _, body = self._post(path, "application/json", json_format.MessageToJson(req).encode())
+            assert status == 200, (status, body)
+            out = response_class()
+            json_format.Parse(body, out)
+            return out
+        if protocol == "connect-proto":
+            status, fields, body = self._post(path, "application/proto", req.SerializeToString())
+            assert status == 200 and fields["content-type"] == "application/proto", (status, fields, body)
+            return response_class.FromString(body)
+        if protocol == "grpc-web":
+            status, _, body = self._post(path, "application/grpc-web+proto", rs.frame(req.SerializeToString()))
+            assert status == 200, (status, body)
+            messages, trailers = rs.grpc_web_parse(body)
+            assert trailers.get("grpc-status") == "0" and len(messages) == 1, trailers
+            return response_class.FromString(messages[0])
+        raise ValueError(protocol)
+
+
+class TestCrossProtocol(GrpcTestCase):
+    """grpcio ↔ every protocol of the h2o listener: what one writes, the other reads equal,
+    field for field, createdAt to the millisecond."""
+
+    PROTOCOLS = ("json-rest", "binary-rest", "connect-json", "connect-proto", "grpc-web")
+
+    def test_grpc_create_read_everywhere(self):
+        h = H2oProtocols(SERVER.port)
+        w = self.client.create(pb.CreateWebhookRequest(ecosystem_id=rs.ECO_CROSS, url="https://example.com/g?x=1",
+                                                       description="from grpcio ✓", secret="k"))
+        for protocol in self.PROTOCOLS:
+            with self.subTest(protocol=protocol):
+                self.assertEqual(h.get(protocol, w.id), w)
+
+    def test_everywhere_create_grpc_reads(self):
+        h = H2oProtocols(SERVER.port)
+        for protocol in self.PROTOCOLS:
+            with self.subTest(protocol=protocol):
+                req = pb.CreateWebhookRequest(ecosystem_id=rs.ECO_CROSS, url="https://example.com/" + protocol,
+                                              description="via " + protocol, secret="k")
+                w = h.create(protocol, req)
+                self.assertWebhook(w, rs.ECO_CROSS, req.url, req.description)
+                got = self.client.get(pb.GetWebhookRequest(id=w.id))
+                self.assertEqual(got, w)
+                self.assertEqual(created_at_ms(got.created_at), created_at_ms(w.created_at))
+
+    def test_large_list_everywhere(self):
+        """A list answer of ~100 KB: larger than HTTP/2's initial flow-control window and its
+        default frame size, so every transport must split and pace it."""
+        made = [self.client.create(pb.CreateWebhookRequest(
+            ecosystem_id=rs.ECO_BIG, url="https://example.com/%03d/%s" % (i, "p" * 2000), description="big %d" % i))
+            for i in range(50)]
+        expected = pb.ListWebhooksResponse(items=made)
+        self.assertGreater(len(expected.SerializeToString()), 100000)
+        self.assertEqual(self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_BIG)), expected)
+        h = H2oProtocols(SERVER.port)
+        for protocol in self.PROTOCOLS:
+            with self.subTest(protocol=protocol):
+                self.assertEqual(h.list(protocol, rs.ECO_BIG), made)
+
+
+if __name__ == "__main__":
+    BINARY = rs.binary_from_argv()
+    unittest.main(verbosity=2)

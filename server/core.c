@@ -1,6 +1,7 @@
 /* core: see core.h. */
 #include "core.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,9 +34,27 @@ static int validation_result(error *err)
     return -1;
 }
 
-int core_create_webhook(core *c, const auth_principal *who, const schema_create_request *req, core_webhook *out,
-                        error *err)
+static void create_finished(core_create *op, const store_webhook *stored)
 {
+    op->stored = stored;
+    if (stored != NULL)
+        core_webhook_fill(&op->result, stored);
+}
+
+/* The journal's verdict, on its writer thread. */
+static void on_journaled(journal_op *jop)
+{
+    core_create *op = (core_create *)((char *)jop - offsetof(core_create, journal));
+    if (jop->stored == NULL)
+        op->err = jop->err;
+    create_finished(op, jop->stored);
+    op->done(op);
+}
+
+int core_create_webhook(core *c, const auth_principal *who, const schema_create_request *req, core_create *op)
+{
+    error *err = &op->err;
+    op->stored = NULL;
     validate_create_request(req, &c->cfg->limits, err);
     if (validation_result(err) != 0)
         return -1;
@@ -53,11 +72,18 @@ int core_create_webhook(core *c, const auth_principal *who, const schema_create_
         .description = req->description != NULL ? req->description : "",
     };
     w.id = objectid_make((uint32_t)now.tv_sec);
-    const store_webhook *stored = store_insert(c->store, &w, err);
-    if (stored == NULL)
+    if (c->journal == NULL) {
+        create_finished(op, store_insert(c->store, &w, err));
+        return op->stored != NULL ? 0 : -1;
+    }
+    /* the record is copied now: the request's memory may be gone when the journal is done */
+    if ((op->journal.record = store_record_new(&w)) == NULL) {
+        error_set(err, ERROR_INTERNAL, "Out of memory.");
         return -1;
-    core_webhook_fill(out, stored);
-    return 0;
+    }
+    op->journal.done = on_journaled;
+    journal_append(c->journal, &op->journal);
+    return CORE_PENDING;
 }
 
 int core_get_webhook(core *c, const auth_principal *who, const schema_get_request *req, core_webhook *out, error *err)

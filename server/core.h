@@ -12,13 +12,17 @@
 #include "auth.h"
 #include "config.h"
 #include "error.h"
+#include "journal.h"
 #include "schema.h"
 #include "store.h"
 
 typedef struct core {
     const config *cfg;
     store *store;
+    journal *journal; /* NULL: memory only, creates finish at once */
 } core;
+
+#define CORE_PENDING 1 /* a create waits for the journal: its outcome comes through done */
 
 /* A webhook as the schema shows it, built in place: msg.created_at points at created_at
  * and msg.id at id_hex, so the struct must not be copied after core_webhook_fill. */
@@ -31,11 +35,23 @@ typedef struct core_webhook {
 /* Fills out from a stored record. */
 void core_webhook_fill(core_webhook *out, const store_webhook *w);
 
-/* Creates a webhook. err may already hold problems a codec found; validation adds its own,
- * and the request fails (-1) if there are any. Otherwise the ecosystem must be visible to
- * who (404/403), then the webhook is stored and out filled; returns 0. */
-int core_create_webhook(core *c, const auth_principal *who, const schema_create_request *req, core_webhook *out,
-                        error *err);
+/* A create in flight. The caller owns it and keeps it in place until the outcome is
+ * known: at once, or, with a journal, when done is called. */
+typedef struct core_create {
+    error err;                            /* in: problems a codec found; out: why it failed */
+    const store_webhook *stored;          /* out: the new webhook; NULL when it failed */
+    core_webhook result;                  /* out: the webhook as the schema shows it */
+    void (*done)(struct core_create *op); /* for CORE_PENDING: called once, from the journal's thread */
+    void *data;                           /* the caller's */
+    journal_op journal;                   /* the core's */
+} core_create;
+
+/* Creates a webhook. op->err may already hold problems a codec found; validation adds
+ * its own, and the request fails if there are any. Then the ecosystem must be visible to
+ * who (404/403). Returns 0 when the webhook is stored (op->result filled), -1 when it
+ * failed (op->err), or CORE_PENDING when it waits for the journal: op->done then reports
+ * the outcome (op->stored is NULL on failure, e.g. ERROR_UNAVAILABLE for a full disk). */
+int core_create_webhook(core *c, const auth_principal *who, const schema_create_request *req, core_create *op);
 
 /* Reads one webhook; ERROR_NOT_FOUND when absent or outside who's ecosystems. */
 int core_get_webhook(core *c, const auth_principal *who, const schema_get_request *req, core_webhook *out, error *err);

@@ -28,8 +28,11 @@ typedef struct grpc_conn {
     int closing;
 } grpc_conn;
 
+typedef struct grpc_call grpc_call;
+
 typedef struct grpc_stream {
     int32_t id;
+    grpc_call *call;       /* a call waiting for the journal, or NULL */
     h2o_linklist_t link;   /* in grpc_conn.streams */
     int reset_after_reply; /* stop the client's upload once our answer has gone out */
     h2o_mem_pool_t pool;
@@ -44,8 +47,20 @@ typedef struct grpc_stream {
     codec_grpc_status status;
 } grpc_stream;
 
-void grpc_context_init(grpc_context *ctx, core *c)
+/* A call that may wait for the journal; kept off the stream, which may close first. */
+struct grpc_call {
+    h2o_multithread_message_t msg; /* how the journal's thread hands it back */
+    rpc_result result;
+    grpc_context *ctx;
+    grpc_conn *conn;
+    grpc_stream *stream; /* NULL once the stream is gone */
+};
+
+static void on_calls_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
+
+void grpc_context_init(grpc_context *ctx, core *c, h2o_multithread_queue_t *queue)
 {
+    h2o_multithread_register_receiver(queue, &ctx->receiver, on_calls_done);
     ctx->core = c;
     h2o_linklist_init_anchor(&ctx->connections);
     ctx->stopping = 0;
@@ -74,6 +89,8 @@ static void conn_free(grpc_conn *conn)
 
 static void stream_free(grpc_stream *s)
 {
+    if (s->call != NULL)
+        s->call->stream = NULL; /* its answer has nowhere to go */
     h2o_linklist_unlink(&s->link);
     h2o_buffer_dispose(&s->body);
     h2o_mem_clear_pool(&s->pool);
@@ -214,6 +231,45 @@ static void respond_error(grpc_conn *conn, grpc_stream *s, const error *err)
     s->responded = 1;
 }
 
+/* Answers a call whose stream is still open. */
+static void call_respond(grpc_call *call)
+{
+    grpc_stream *s = call->stream;
+    rpc_result *r = &call->result;
+    ProtobufCAllocator alloc = {pool_alloc, pool_free, &s->pool};
+    size_t len;
+    uint8_t *out = r->msg != NULL ? rpc_encode(RPC_CODEC_PROTO, r->msg, &alloc, &len) : NULL;
+    if (out != NULL) {
+        respond_ok(call->conn, s, out, len);
+        return;
+    }
+    if (r->msg != NULL)
+        error_set(&r->create.err, ERROR_INTERNAL, "Out of memory.");
+    respond_error(call->conn, s, &r->create.err);
+}
+
+/* From the journal's thread: back to the connection's loop. */
+static void on_call_done(rpc_result *r)
+{
+    grpc_call *call = r->data;
+    h2o_multithread_send_message(&call->ctx->receiver, &call->msg);
+}
+
+static void on_calls_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    (void)receiver;
+    while (!h2o_linklist_is_empty(messages)) {
+        grpc_call *call = H2O_STRUCT_FROM_MEMBER(grpc_call, msg.link, messages->next);
+        h2o_linklist_unlink(&call->msg.link);
+        if (call->stream != NULL) { /* else the stream or its connection closed meanwhile */
+            call->stream->call = NULL;
+            call_respond(call);
+            conn_flush(call->conn);
+        }
+        free(call);
+    }
+}
+
 /* application/grpc or application/grpc+proto, parameters allowed. */
 static int is_grpc_content_type(h2o_iovec_t ct)
 {
@@ -255,17 +311,25 @@ static void serve(grpc_conn *conn, grpc_stream *s)
     if (codec_grpc_unframe((const uint8_t *)s->body->bytes, s->body->size, limit, &msg, &msg_len, &err) != 0)
         goto fail;
     ProtobufCAllocator alloc = {pool_alloc, pool_free, &s->pool};
-    rpc_result result;
-    if (rpc_handle(c, method, RPC_CODEC_PROTO, s->authorization.base, s->authorization.len, msg, msg_len, &alloc,
-                   &result, &err) != 0)
-        goto fail;
-    size_t out_len;
-    uint8_t *out = rpc_encode(RPC_CODEC_PROTO, result.msg, &alloc, &out_len);
-    if (out == NULL) {
+    grpc_call *call = malloc(sizeof(*call));
+    if (call == NULL) {
         error_set(&err, ERROR_INTERNAL, "Out of memory.");
         goto fail;
     }
-    respond_ok(conn, s, out, out_len);
+    memset(&call->msg, 0, sizeof(call->msg));
+    call->ctx = conn->ctx;
+    call->conn = conn;
+    call->stream = s;
+    call->result.done = on_call_done;
+    call->result.data = call;
+    s->call = call;
+    s->responded = 1; /* the request is consumed; what follows it is ignored */
+    if (rpc_handle(c, method, RPC_CODEC_PROTO, s->authorization.base, s->authorization.len, msg, msg_len, &alloc,
+                   &call->result) == CORE_PENDING)
+        return;
+    s->call = NULL;
+    call_respond(call);
+    free(call);
     return;
 fail:
     respond_error(conn, s, &err);

@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
@@ -95,12 +96,72 @@ h2o_iovec_t http_query(h2o_req_t *req)
     return h2o_iovec_init(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
 }
 
+/* ---- responses that wait on another thread ------------------------------------------ */
+
+static void on_req_gone(void *slot)
+{
+    http_pending **guard = slot;
+    if (*guard != NULL)
+        (*guard)->req = NULL;
+}
+
+void http_pending_start(http_pending *p, h2o_req_t *req, h2o_handler_t *handler,
+                        void (*finish)(http_pending *p, h2o_req_t *req))
+{
+    memset(&p->msg, 0, sizeof(p->msg));
+    p->receiver = h2o_context_get_handler_context(req->conn->ctx, handler);
+    p->req = req;
+    p->finish = finish;
+    p->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*p->guard), on_req_gone);
+    *p->guard = p;
+}
+
+void http_pending_cancel(http_pending *p)
+{
+    *p->guard = NULL;
+}
+
+void http_pending_post(http_pending *p)
+{
+    h2o_multithread_send_message(p->receiver, &p->msg);
+}
+
+static void on_pending_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    (void)receiver;
+    while (!h2o_linklist_is_empty(messages)) {
+        http_pending *p = H2O_STRUCT_FROM_MEMBER(http_pending, msg.link, messages->next);
+        h2o_linklist_unlink(&p->msg.link);
+        if (p->req != NULL) {
+            *p->guard = NULL;
+            p->finish(p, p->req);
+        }
+        free(p);
+    }
+}
+
+static void on_context_init(h2o_handler_t *self, h2o_context_t *ctx)
+{
+    h2o_multithread_receiver_t *receiver = h2o_mem_alloc(sizeof(*receiver));
+    h2o_multithread_register_receiver(ctx->queue, receiver, on_pending_done);
+    h2o_context_set_handler_context(ctx, self, receiver);
+}
+
+static void on_context_dispose(h2o_handler_t *self, h2o_context_t *ctx)
+{
+    h2o_multithread_receiver_t *receiver = h2o_context_get_handler_context(ctx, self);
+    h2o_multithread_unregister_receiver(ctx->queue, receiver);
+    free(receiver);
+}
+
 static http_handler *add_handler(h2o_hostconf_t *host, const char *path, core *c,
                                  int (*on_req)(h2o_handler_t *, h2o_req_t *))
 {
     h2o_pathconf_t *pathconf = h2o_config_register_path(host, path, 0);
     http_handler *h = (http_handler *)h2o_create_handler(pathconf, sizeof(*h));
     h->super.on_req = on_req;
+    h->super.on_context_init = on_context_init;
+    h->super.on_context_dispose = on_context_dispose;
     h->core = c;
     return h;
 }

@@ -54,4 +54,26 @@ ProtobufCAllocator http_pool_allocator(h2o_req_t *req);
 /* The query string without '?', or "" when there is none. */
 h2o_iovec_t http_query(h2o_req_t *req);
 
+/* A response that waits for another thread (a create waiting for the journal). Embed it
+ * first in a malloc'd struct: http.c frees that struct once it is finished, or at once
+ * when the client went away meanwhile (h2o frees the request with its connection). */
+typedef struct http_pending {
+    h2o_multithread_message_t msg; /* first: how the other thread hands it back */
+    h2o_multithread_receiver_t *receiver;
+    h2o_req_t *req;                                         /* NULL once the request is gone */
+    struct http_pending **guard;                            /* in the request's pool: cleared when it is freed */
+    void (*finish)(struct http_pending *p, h2o_req_t *req); /* on the loop thread, req alive */
+} http_pending;
+
+/* Ties p to req, on req's loop thread, before the wait begins. */
+void http_pending_start(http_pending *p, h2o_req_t *req, h2o_handler_t *handler,
+                        void (*finish)(http_pending *p, h2o_req_t *req));
+
+/* Undoes http_pending_start when the wait turned out not to be needed (the caller frees p). */
+void http_pending_cancel(http_pending *p);
+
+/* From any thread: hands p back to its loop, which calls finish (if the request is still
+ * there) and frees p. */
+void http_pending_post(http_pending *p);
+
 #endif

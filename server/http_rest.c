@@ -2,6 +2,7 @@
 #include "http_rest.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec_json.h"
@@ -95,6 +96,32 @@ static int authenticate(http_handler *h, h2o_req_t *req, auth_principal *who, er
 
 /* ---- routes -------------------------------------------------------------------------- */
 
+/* A create, kept off the request's pool: with a journal it outlives on_req. */
+typedef struct rest_create {
+    http_pending pending; /* first: http.c frees the struct through it */
+    core_create op;
+    rest_format format;
+} rest_create;
+
+static void create_respond(rest_create *rc, h2o_req_t *req)
+{
+    error_set_default_in(&rc->op.err, ERROR_IN_BODY);
+    if (rc->op.stored != NULL)
+        respond_webhook(req, rc->format, 201, "Created", &rc->op.result);
+    else
+        respond_error(req, rc->format, &rc->op.err);
+}
+
+static void on_create_finished(http_pending *p, h2o_req_t *req)
+{
+    create_respond((rest_create *)p, req);
+}
+
+static void on_create_done(core_create *op)
+{
+    http_pending_post(&((rest_create *)op->data)->pending);
+}
+
 static void create_webhook(http_handler *h, h2o_req_t *req)
 {
     error err;
@@ -125,12 +152,22 @@ static void create_webhook(http_handler *h, h2o_req_t *req)
     }
     if (body == NULL)
         goto fail;
-    core_webhook w;
-    int rc = core_create_webhook(h->core, &who, body, &w, &err);
-    error_set_default_in(&err, ERROR_IN_BODY);
-    if (rc != 0)
+    rest_create *rc = malloc(sizeof(*rc));
+    if (rc == NULL) {
+        error_set(&err, ERROR_INTERNAL, "Out of memory.");
         goto fail;
-    respond_webhook(req, format, 201, "Created", &w);
+    }
+    rc->op.err = err;
+    rc->op.done = on_create_done;
+    rc->op.data = rc;
+    rc->format = format;
+    /* ready before the core runs: the journal may answer from its thread at once */
+    http_pending_start(&rc->pending, req, &h->super, on_create_finished);
+    if (core_create_webhook(h->core, &who, body, &rc->op) == CORE_PENDING)
+        return;
+    http_pending_cancel(&rc->pending);
+    create_respond(rc, req);
+    free(rc);
     return;
 fail:
     respond_error(req, format, &err);

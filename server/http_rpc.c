@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec_grpc.h"
@@ -14,6 +15,21 @@
 #define SERVICE_PREFIX "/droplit.webhooks.v1.WebhookService"
 #define MEDIA_GRPC_WEB "application/grpc-web+proto"
 #define MEDIA_GRPC_WEB_TEXT "application/grpc-web-text+proto"
+
+typedef enum call_protocol { CALL_CONNECT, CALL_GRPC_WEB, CALL_GRPC_WEB_TEXT } call_protocol;
+
+/* One call's state, off the request's pool: with a journal, a create outlives on_req. */
+typedef struct rpc_call {
+    http_pending pending; /* first: http.c frees the struct through it */
+    rpc_result result;
+    call_protocol protocol;
+    rpc_codec codec;
+    const char *content_type; /* Connect's answer type */
+} rpc_call;
+
+static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol, rpc_codec codec,
+                         const char *content_type, const ProtobufCMethodDescriptor *method, const uint8_t *body,
+                         size_t len);
 
 const char *http_rpc_path_prefix(void)
 {
@@ -66,19 +82,7 @@ static void serve_connect(http_handler *h, h2o_req_t *req, const ProtobufCMethod
         error_set(&err, ERROR_TOO_LARGE, "Request body exceeds the limit of %zu bytes.", limit);
         goto fail;
     }
-    ProtobufCAllocator alloc = http_pool_allocator(req);
-    h2o_iovec_t token = http_authorization(req);
-    rpc_result result;
-    if (rpc_handle(h->core, method, codec, token.base, token.len, (const uint8_t *)req->entity.base, req->entity.len,
-                   &alloc, &result, &err) != 0)
-        goto fail;
-    size_t len;
-    uint8_t *body = rpc_encode(codec, result.msg, &alloc, &len);
-    if (body == NULL) {
-        error_set(&err, ERROR_INTERNAL, "Out of memory.");
-        goto fail;
-    }
-    http_respond(req, 200, "OK", content_type, body, len);
+    rpc_call_run(h, req, CALL_CONNECT, codec, content_type, method, (const uint8_t *)req->entity.base, req->entity.len);
     return;
 fail:
     connect_respond_error(req, &err);
@@ -144,20 +148,74 @@ static void serve_grpc_web(http_handler *h, h2o_req_t *req, const ProtobufCMetho
     }
     if (codec_grpc_unframe(body, len, limit, &msg, &msg_len, &err) != 0)
         goto fail;
-    h2o_iovec_t token = http_authorization(req);
-    rpc_result result;
-    if (rpc_handle(h->core, method, RPC_CODEC_PROTO, token.base, token.len, msg, msg_len, &alloc, &result, &err) != 0)
-        goto fail;
-    size_t out_len;
-    uint8_t *out = rpc_encode(RPC_CODEC_PROTO, result.msg, &alloc, &out_len);
-    if (out == NULL) {
-        error_set(&err, ERROR_INTERNAL, "Out of memory.");
-        goto fail;
-    }
-    grpc_web_respond(req, text, out, out_len, NULL);
+    rpc_call_run(h, req, text ? CALL_GRPC_WEB_TEXT : CALL_GRPC_WEB, RPC_CODEC_PROTO, NULL, method, msg, msg_len);
     return;
 fail:
     grpc_web_respond(req, text, NULL, 0, &err);
+}
+
+/* ---- the call, which may wait for the journal ----------------------------------------- */
+
+static void grpc_web_respond(h2o_req_t *req, int text, const uint8_t *msg, size_t msg_len, const error *err);
+static void connect_respond_error(h2o_req_t *req, const error *err);
+
+static void rpc_call_respond(rpc_call *call, h2o_req_t *req)
+{
+    rpc_result *r = &call->result;
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    size_t len = 0;
+    uint8_t *out = r->msg != NULL ? rpc_encode(call->codec, r->msg, &alloc, &len) : NULL;
+    if (r->msg != NULL && out == NULL)
+        error_set(&r->create.err, ERROR_INTERNAL, "Out of memory.");
+    if (call->protocol == CALL_CONNECT) {
+        if (out != NULL)
+            http_respond(req, 200, "OK", call->content_type, out, len);
+        else
+            connect_respond_error(req, &r->create.err);
+    } else {
+        grpc_web_respond(req, call->protocol == CALL_GRPC_WEB_TEXT, out, len, out != NULL ? NULL : &r->create.err);
+    }
+}
+
+static void on_call_finished(http_pending *p, h2o_req_t *req)
+{
+    rpc_call_respond((rpc_call *)p, req);
+}
+
+static void on_call_done(rpc_result *r)
+{
+    http_pending_post(&((rpc_call *)r->data)->pending);
+}
+
+static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol, rpc_codec codec,
+                         const char *content_type, const ProtobufCMethodDescriptor *method, const uint8_t *body,
+                         size_t len)
+{
+    rpc_call *call = malloc(sizeof(*call));
+    if (call == NULL) {
+        error err;
+        error_set(&err, ERROR_INTERNAL, "Out of memory.");
+        err.n_params = 0;
+        if (protocol == CALL_CONNECT)
+            connect_respond_error(req, &err);
+        else
+            grpc_web_respond(req, protocol == CALL_GRPC_WEB_TEXT, NULL, 0, &err);
+        return;
+    }
+    call->protocol = protocol;
+    call->codec = codec;
+    call->content_type = content_type;
+    call->result.done = on_call_done;
+    call->result.data = call;
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    h2o_iovec_t token = http_authorization(req);
+    /* ready before the core runs: the journal may answer from its thread at once */
+    http_pending_start(&call->pending, req, &h->super, on_call_finished);
+    if (rpc_handle(h->core, method, codec, token.base, token.len, body, len, &alloc, &call->result) == CORE_PENDING)
+        return;
+    http_pending_cancel(&call->pending);
+    rpc_call_respond(call, req);
+    free(call);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------ */

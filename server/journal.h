@@ -36,11 +36,11 @@ struct journal_op {
 
 /* What start-up found, for the log. */
 typedef struct journal_stats {
-    size_t webhooks;          /* loaded in all */
-    size_t journal_records;   /* of which replayed from journals */
-    uint64_t snapshot;        /* number of the snapshot loaded; 0 = none */
-    size_t torn_bytes;        /* dropped from a torn journal tail */
-    double milliseconds;      /* time taken */
+    size_t webhooks;        /* loaded in all */
+    size_t journal_records; /* of which replayed from journals */
+    uint64_t snapshot;      /* number of the snapshot loaded; 0 = none */
+    size_t torn_bytes;      /* dropped from a torn journal tail */
+    double milliseconds;    /* time taken */
 } journal_stats;
 
 /* Creates the directory if needed (0700), locks it, loads the newest snapshot and replays

@@ -1,5 +1,6 @@
 /* hookgate's command line: load the configuration, then serve. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "config.h"
 #include "core.h"
+#include "journal.h"
 #include "objectid.h"
 #include "server.h"
 #include "store.h"
@@ -84,8 +86,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "hookgate: %s\n", err);
         return 1;
     }
-    if (cfg->store_path != NULL)
-        fprintf(stderr, "hookgate: store.path is set but this version keeps webhooks in memory only\n");
     if (objectid_init() != 0) {
         fprintf(stderr, "hookgate: no system randomness for webhook ids\n");
         return 1;
@@ -105,7 +105,24 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     core c = {.cfg = cfg, .store = st};
+    if (cfg->store_path != NULL) {
+        char jerr[JOURNAL_ERROR_MAX];
+        journal_stats stats;
+        if ((c.journal = journal_open(cfg, st, &stats, jerr)) == NULL) {
+            fprintf(stderr, "hookgate: store: %s\n", jerr);
+            store_destroy(st);
+            config_destroy(cfg);
+            return 1;
+        }
+        fprintf(stderr,
+                "hookgate: store: loaded %zu webhooks from %s (snapshot.%" PRIu64
+                " + %zu journal records) in %.0f ms\n",
+                stats.webhooks, cfg->store_path, stats.snapshot, stats.journal_records, stats.milliseconds);
+    } else {
+        fprintf(stderr, "hookgate: store: memory only (no store.path): webhooks last until the server stops\n");
+    }
     int rc = server_run(cfg, &c);
+    journal_close(c.journal); /* after the loops: every queued create is written first */
     store_destroy(st);
     config_destroy(cfg);
     return rc == 0 ? 0 : 1;

@@ -35,10 +35,21 @@ static ProtobufCMessage *decode(rpc_codec codec, const ProtobufCMessageDescripto
     return codec_json_decode(desc, (const char *)body, len, alloc, err);
 }
 
-int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, const char *authorization, size_t auth_len,
-               const uint8_t *body, size_t len, ProtobufCAllocator *alloc, rpc_result *out, error *err)
+static void on_create_done(core_create *op)
 {
+    rpc_result *r = op->data;
+    r->msg = op->stored != NULL ? &r->create.result.msg.base : NULL;
+    error_set_default_in(&op->err, ERROR_IN_BODY);
+    r->done(r);
+}
+
+int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, const char *authorization, size_t auth_len,
+               const uint8_t *body, size_t len, ProtobufCAllocator *alloc, rpc_result *r)
+{
+    error *err = &r->create.err;
     auth_principal who;
+    error_clear(err);
+    r->msg = NULL;
     if (auth_authenticate(c->cfg, authorization, auth_len, &who, err) != 0)
         return -1;
     ProtobufCMessage *in = decode(codec, m->input, body, len, alloc, err);
@@ -46,18 +57,22 @@ int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, con
         return -1;
     int rc;
     if (m->input == &schema_create_request_descriptor) {
-        rc = core_create_webhook(c, &who, (schema_create_request *)in, &out->webhook, err);
-        out->msg = &out->webhook.msg.base;
+        r->create.done = on_create_done;
+        r->create.data = r;
+        rc = core_create_webhook(c, &who, (schema_create_request *)in, &r->create);
+        r->msg = &r->create.result.msg.base;
     } else if (m->input == &schema_get_request_descriptor) {
-        rc = core_get_webhook(c, &who, (schema_get_request *)in, &out->webhook, err);
-        out->msg = &out->webhook.msg.base;
+        rc = core_get_webhook(c, &who, (schema_get_request *)in, &r->webhook, err);
+        r->msg = &r->webhook.msg.base;
     } else if (m->input == &schema_list_request_descriptor) {
-        rc = core_list_webhooks(c, &who, (schema_list_request *)in, alloc, &out->list, err);
-        out->msg = &out->list.base;
+        rc = core_list_webhooks(c, &who, (schema_list_request *)in, alloc, &r->list, err);
+        r->msg = &r->list.base;
     } else {
         error_set(err, ERROR_INTERNAL, "Method %s has no implementation.", m->name);
         rc = -1;
     }
+    if (rc != 0)
+        r->msg = NULL;
     error_set_default_in(err, ERROR_IN_BODY);
     return rc;
 }

@@ -15,11 +15,14 @@
 
 typedef enum rpc_codec { RPC_CODEC_PROTO, RPC_CODEC_JSON } rpc_codec;
 
-/* A method's result, built in place (see core_webhook); msg points into it. */
+/* A call's outcome, built in place (see core_webhook): keep it where it is until done. */
 typedef struct rpc_result {
-    core_webhook webhook;
-    schema_list_response list;
-    const ProtobufCMessage *msg;
+    core_create create;                 /* CreateWebhook; create.err is every method's error */
+    core_webhook webhook;               /* GetWebhook */
+    schema_list_response list;          /* ListWebhooks */
+    const ProtobufCMessage *msg;        /* the answer; NULL when the call failed */
+    void (*done)(struct rpc_result *r); /* after CORE_PENDING: called once, from the journal's thread */
+    void *data;                         /* the caller's */
 } rpc_result;
 
 /* The method for a request path "/droplit.webhooks.v1.WebhookService/<Method>", or NULL
@@ -27,10 +30,11 @@ typedef struct rpc_result {
 const ProtobufCMethodDescriptor *rpc_method_from_path(const char *path, size_t len);
 
 /* Authenticates `authorization` (NULL/0 = absent), decodes body with codec into the
- * method's input message (memory from alloc) and calls the core. Returns 0 with out
- * filled, or -1 with err set (parameter problems located in the body). */
+ * method's input message (memory from alloc) and calls the core. Returns 0 with r->msg,
+ * -1 with the error in r->create.err (parameter problems located in the body), or
+ * CORE_PENDING: a create waits for the journal and r->done reports the outcome. */
 int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, const char *authorization, size_t auth_len,
-               const uint8_t *body, size_t len, ProtobufCAllocator *alloc, rpc_result *out, error *err);
+               const uint8_t *body, size_t len, ProtobufCAllocator *alloc, rpc_result *r);
 
 /* Encodes msg with codec into memory from alloc; NULL when out of memory. */
 uint8_t *rpc_encode(rpc_codec codec, const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len);

@@ -180,7 +180,7 @@ static int thread_start(server *s, loop_thread *t, h2o_hostconf_t **hosts, core 
 {
     h2o_context_init(&t->ctx, h2o_evloop_create(), &s->globalconf);
     h2o_multithread_register_receiver(t->ctx.queue, &t->wake, on_wake);
-    grpc_context_init(&t->grpc, c);
+    grpc_context_init(&t->grpc, c, t->ctx.queue);
     for (size_t i = 0; i < s->n_listeners; i++) {
         loop_listener *ll = &t->listeners[i];
         int fd = dup(s->listeners[i].fd);

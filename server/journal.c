@@ -1,0 +1,741 @@
+/* journal: see journal.h.
+ *
+ * Threads: the writer owns the current journal file (appends, fdatasync, rotation); the
+ * snapshotter writes snapshot files from the store's insertion-order index, which it can
+ * read without locks (store_nth). They share only the snapshot hand-off below. */
+#include "journal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "record.h"
+
+#define SNAPSHOT_BUFFER (1 << 20) /* bytes a snapshot is written in */
+#define NAME_MAX_LEN 64
+
+struct journal {
+    store *store;
+    char *dir;
+    int dir_fd, lock_fd;
+    config_fsync fsync;
+    unsigned fsync_interval_ms;
+    uint64_t snapshot_after;
+
+    /* the writer thread's own */
+    int fd;             /* journal.<seq>, written at `size` */
+    uint64_t seq, size; /* size: bytes known good; after a failed write the file is cut back to it */
+    int broken;         /* a failed write may have left bytes past `size` */
+    int dirty;          /* written since the last fdatasync */
+    int64_t last_sync_ms;
+    uint8_t *buf;
+    size_t buf_cap;
+
+    pthread_mutex_t lock; /* the queue, `stopping` and `writable` */
+    pthread_cond_t wake;
+    journal_op *head, **tail;
+    int stopping, writable;
+    pthread_t writer;
+
+    pthread_mutex_t snap_lock; /* the snapshot hand-off */
+    pthread_cond_t snap_wake;
+    uint64_t snap_seq; /* write snapshot.<snap_seq> of the first snap_count records; 0 = none asked */
+    size_t snap_count;
+    int snap_busy, snap_stop;
+    pthread_t snapshotter;
+};
+
+static int64_t now_ms(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    char line[JOURNAL_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "hookgate: store: %s\n", line); /* one call: lines of other threads stay whole */
+}
+
+/* A directory stream of dir_fd from its start (a dup shares the offset, so rewind). */
+static DIR *dir_open(int dir_fd)
+{
+    int fd = dup(dir_fd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL && fd >= 0)
+        close(fd);
+    if (d != NULL)
+        rewinddir(d);
+    return d;
+}
+
+/* ---- files --------------------------------------------------------------------------- */
+
+static void file_name(char *out, const char *kind, uint64_t seq, const char *suffix)
+{
+    snprintf(out, NAME_MAX_LEN, "%s.%" PRIu64 "%s", kind, seq, suffix);
+}
+
+/* Writes all of len bytes at offset; -1 with errno on failure (short writes retried). */
+static int write_at(int fd, const void *data, size_t len, uint64_t offset)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            return -1;
+        }
+        p += n, len -= (size_t)n, offset += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* Creates dir/name with just the magic, durably; returns its fd or -1. */
+static int create_file(journal *j, const char *name, const char *magic)
+{
+    int fd = openat(j->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    if (write_at(fd, magic, RECORD_MAGIC_LEN, 0) != 0 || fdatasync(fd) != 0 || fsync(j->dir_fd) != 0) {
+        int e = errno;
+        close(fd);
+        unlinkat(j->dir_fd, name, 0);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* ---- the snapshotter ----------------------------------------------------------------- */
+
+/* Writes snapshot.<seq> holding the first `count` records, atomically; 0 or -1 (logged). */
+static int snapshot_write(journal *j, uint64_t seq, size_t count)
+{
+    char tmp[NAME_MAX_LEN], name[NAME_MAX_LEN];
+    file_name(tmp, "snapshot", seq, ".tmp");
+    file_name(name, "snapshot", seq, "");
+    int64_t started = now_ms(CLOCK_MONOTONIC);
+    unlinkat(j->dir_fd, tmp, 0);
+    int fd = openat(j->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    uint8_t *buf = malloc(SNAPSHOT_BUFFER + RECORD_HEADER_LEN + RECORD_MAX_PAYLOAD);
+    if (fd < 0 || buf == NULL)
+        goto fail;
+    size_t used = RECORD_MAGIC_LEN;
+    uint64_t offset = 0;
+    memcpy(buf, RECORD_SNAPSHOT_MAGIC, RECORD_MAGIC_LEN);
+    schema_snapshot_header header = DROPLIT__WEBHOOKS__V1__SNAPSHOT_HEADER__INIT;
+    header.version = 1;
+    header.count = count;
+    header.created_ms = now_ms(CLOCK_REALTIME);
+    used += record_frame(&header.base, buf + used);
+    for (size_t i = 0; i < count; i++) {
+        schema_stored_webhook m;
+        record_from_webhook(store_nth(j->store, i), &m);
+        used += record_frame(&m.base, buf + used);
+        if (used >= SNAPSHOT_BUFFER) {
+            if (write_at(fd, buf, used, offset) != 0)
+                goto fail;
+            offset += used;
+            used = 0;
+        }
+    }
+    if (write_at(fd, buf, used, offset) != 0 || fdatasync(fd) != 0 || close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (renameat(j->dir_fd, tmp, j->dir_fd, name) != 0 || fsync(j->dir_fd) != 0)
+        goto fail;
+    free(buf);
+    say("wrote %s (%zu webhooks) in %" PRId64 " ms", name, count, now_ms(CLOCK_MONOTONIC) - started);
+    return 0;
+fail:
+    say("could not write %s: %s; the journals keep everything, a snapshot is tried again later", name, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    unlinkat(j->dir_fd, tmp, 0);
+    free(buf);
+    return -1;
+}
+
+/* Removes snapshots and journals older than seq: snapshot.<seq> holds all they held. */
+static void remove_older(journal *j, uint64_t seq)
+{
+    DIR *d = dir_open(j->dir_fd);
+    if (d == NULL)
+        return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        uint64_t n;
+        int used = 0;
+        if ((sscanf(e->d_name, "snapshot.%" SCNu64 "%n", &n, &used) == 1 ||
+             sscanf(e->d_name, "journal.%" SCNu64 "%n", &n, &used) == 1) &&
+            e->d_name[used] == '\0' && n < seq)
+            unlinkat(j->dir_fd, e->d_name, 0);
+    }
+    closedir(d);
+    fsync(j->dir_fd);
+}
+
+static void *snapshotter_main(void *arg)
+{
+    journal *j = arg;
+    pthread_mutex_lock(&j->snap_lock);
+    for (;;) {
+        while (j->snap_seq == 0 && !j->snap_stop)
+            pthread_cond_wait(&j->snap_wake, &j->snap_lock);
+        if (j->snap_seq == 0)
+            break;
+        uint64_t seq = j->snap_seq;
+        size_t count = j->snap_count;
+        j->snap_seq = 0;
+        pthread_mutex_unlock(&j->snap_lock);
+        if (snapshot_write(j, seq, count) == 0)
+            remove_older(j, seq);
+        pthread_mutex_lock(&j->snap_lock);
+        j->snap_busy = 0;
+    }
+    pthread_mutex_unlock(&j->snap_lock);
+    return NULL;
+}
+
+/* ---- the writer ---------------------------------------------------------------------- */
+
+/* Starts journal.<seq+1> and asks for snapshot.<seq+1> of everything before it. Skipped
+ * (and tried again after the next batch) while a snapshot is still being written. */
+static void rotate(journal *j)
+{
+    pthread_mutex_lock(&j->snap_lock);
+    int busy = j->snap_busy;
+    pthread_mutex_unlock(&j->snap_lock);
+    if (busy || fdatasync(j->fd) != 0)
+        return;
+    char name[NAME_MAX_LEN];
+    file_name(name, "journal", j->seq + 1, "");
+    int fd = create_file(j, name, RECORD_JOURNAL_MAGIC);
+    if (fd < 0) {
+        say("could not start %s: %s; still appending to journal.%" PRIu64, name, strerror(errno), j->seq);
+        return;
+    }
+    close(j->fd);
+    j->fd = fd;
+    j->seq++;
+    j->size = RECORD_MAGIC_LEN;
+    j->dirty = 0;
+    pthread_mutex_lock(&j->snap_lock);
+    j->snap_seq = j->seq;
+    j->snap_count = store_count(j->store); /* every record is in a journal before j->seq */
+    j->snap_busy = 1;
+    pthread_cond_signal(&j->snap_wake);
+    pthread_mutex_unlock(&j->snap_lock);
+}
+
+static void set_writable(journal *j, int writable)
+{
+    pthread_mutex_lock(&j->lock);
+    j->writable = writable;
+    pthread_mutex_unlock(&j->lock);
+}
+
+/* Appends one batch: one write, one fdatasync (for `always`), then every op's outcome. */
+static void write_batch(journal *j, journal_op *batch)
+{
+    size_t total = 0;
+    for (journal_op *op = batch; op != NULL; op = op->next) {
+        schema_stored_webhook m;
+        record_from_webhook(op->record, &m);
+        total += record_framed_size(protobuf_c_message_get_packed_size(&m.base));
+    }
+    if (total > j->buf_cap) {
+        uint8_t *buf = realloc(j->buf, total);
+        if (buf != NULL)
+            j->buf = buf, j->buf_cap = total;
+    }
+    int rc = -1, saved_errno = ENOMEM;
+    if (total <= j->buf_cap) {
+        size_t used = 0;
+        for (journal_op *op = batch; op != NULL; op = op->next) {
+            schema_stored_webhook m;
+            record_from_webhook(op->record, &m);
+            used += record_frame(&m.base, j->buf + used);
+        }
+        /* bytes a failed write left behind go first, or they would sit before good records */
+        if (j->broken && ftruncate(j->fd, (off_t)j->size) == 0)
+            j->broken = 0;
+        rc = j->broken ? -1 : write_at(j->fd, j->buf, used, j->size);
+        if (rc == 0 && j->fsync == CONFIG_FSYNC_ALWAYS)
+            rc = fdatasync(j->fd);
+        saved_errno = errno;
+    }
+    if (rc != 0) {
+        /* nothing of this batch is acknowledged; cut the file back so it holds none of it */
+        j->broken = 1;
+        if (ftruncate(j->fd, (off_t)j->size) == 0 && fdatasync(j->fd) == 0)
+            j->broken = 0;
+        if (journal_is_writable(j))
+            say("cannot write journal.%" PRIu64 ": %s; creates are refused (503) until it can", j->seq,
+                strerror(saved_errno));
+        set_writable(j, 0);
+    } else {
+        j->size += total;
+        j->dirty = j->fsync != CONFIG_FSYNC_ALWAYS;
+        if (!journal_is_writable(j)) {
+            say("journal.%" PRIu64 " is writable again", j->seq);
+            set_writable(j, 1);
+        }
+    }
+    for (journal_op *op = batch, *next; op != NULL; op = next) {
+        next = op->next;
+        error_clear(&op->err);
+        if (rc == 0) {
+            op->stored = store_insert_record(j->store, op->record, &op->err);
+        } else {
+            store_record_free(op->record);
+            op->stored = NULL;
+            error_set(&op->err, ERROR_UNAVAILABLE, "The store cannot save webhooks right now (%s).",
+                      strerror(saved_errno));
+        }
+        op->record = NULL;
+        op->done(op);
+    }
+    if (rc == 0 && j->size >= j->snapshot_after)
+        rotate(j);
+}
+
+static void sync_now(journal *j)
+{
+    if (j->dirty && fdatasync(j->fd) == 0)
+        j->dirty = 0;
+    j->last_sync_ms = now_ms(CLOCK_MONOTONIC);
+}
+
+static void *writer_main(void *arg)
+{
+    journal *j = arg;
+    pthread_mutex_lock(&j->lock);
+    for (;;) {
+        while (j->head == NULL && !j->stopping) {
+            if (j->fsync == CONFIG_FSYNC_BATCH && j->dirty) {
+                /* batch: flush at most every interval, and at least once after writes */
+                int64_t due = j->last_sync_ms + j->fsync_interval_ms, now = now_ms(CLOCK_MONOTONIC);
+                if (now >= due) {
+                    pthread_mutex_unlock(&j->lock);
+                    sync_now(j);
+                    pthread_mutex_lock(&j->lock);
+                    continue;
+                }
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                int64_t ns = until.tv_nsec + (due - now) * 1000000;
+                until.tv_sec += ns / 1000000000;
+                until.tv_nsec = ns % 1000000000;
+                pthread_cond_timedwait(&j->wake, &j->lock, &until);
+            } else {
+                pthread_cond_wait(&j->wake, &j->lock);
+            }
+        }
+        if (j->head == NULL)
+            break; /* stopping, and nothing left to write */
+        journal_op *batch = j->head;
+        j->head = NULL;
+        j->tail = &j->head;
+        pthread_mutex_unlock(&j->lock);
+        write_batch(j, batch);
+        if (j->fsync == CONFIG_FSYNC_BATCH && now_ms(CLOCK_MONOTONIC) - j->last_sync_ms >= j->fsync_interval_ms)
+            sync_now(j);
+        pthread_mutex_lock(&j->lock);
+    }
+    pthread_mutex_unlock(&j->lock);
+    if (j->fsync != CONFIG_FSYNC_NEVER)
+        sync_now(j);
+    return NULL;
+}
+
+void journal_append(journal *j, journal_op *op)
+{
+    op->next = NULL;
+    pthread_mutex_lock(&j->lock);
+    *j->tail = op;
+    j->tail = &op->next;
+    pthread_cond_signal(&j->wake);
+    pthread_mutex_unlock(&j->lock);
+}
+
+int journal_is_writable(journal *j)
+{
+    pthread_mutex_lock(&j->lock);
+    int writable = j->writable;
+    pthread_mutex_unlock(&j->lock);
+    return writable;
+}
+
+/* ---- start-up ------------------------------------------------------------------------ */
+
+typedef struct file_list {
+    uint64_t *seqs;
+    size_t n, cap;
+} file_list;
+
+static int file_list_add(file_list *l, uint64_t seq)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        uint64_t *seqs = realloc(l->seqs, cap * sizeof(*seqs));
+        if (seqs == NULL)
+            return -1;
+        l->seqs = seqs, l->cap = cap;
+    }
+    l->seqs[l->n++] = seq;
+    return 0;
+}
+
+static int compare_seq(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A whole file, mapped read-only (len 0: data NULL). */
+typedef struct mapped {
+    int fd;
+    uint8_t *data;
+    size_t len;
+} mapped;
+
+static int map_file(journal *j, const char *name, mapped *m, int writable)
+{
+    m->fd = openat(j->dir_fd, name, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    m->data = NULL;
+    struct stat st;
+    if (m->fd < 0 || fstat(m->fd, &st) != 0)
+        return -1;
+    m->len = (size_t)st.st_size;
+    if (m->len > 0 && (m->data = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, m->fd, 0)) == MAP_FAILED) {
+        m->data = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void unmap_file(mapped *m)
+{
+    if (m->data != NULL)
+        munmap(m->data, m->len);
+    if (m->fd >= 0)
+        close(m->fd);
+}
+
+/* Writes a start-up error into err; returns -1. */
+static int fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(char *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, JOURNAL_ERROR_MAX, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static const char *damage(record_status st)
+{
+    return st == RECORD_TORN ? "an incomplete record" : "a record whose checksum or length is wrong";
+}
+
+static int load_snapshot(journal *j, uint64_t seq, journal_stats *stats, char *err)
+{
+    char name[NAME_MAX_LEN];
+    file_name(name, "snapshot", seq, "");
+    mapped m;
+    int rc = -1;
+    if (map_file(j, name, &m, 0) != 0) {
+        rc = fail(err, "%s/%s: %s", j->dir, name, strerror(errno));
+        goto out;
+    }
+    size_t offset = RECORD_MAGIC_LEN, len;
+    const uint8_t *payload;
+    record_status st;
+    if (m.len < RECORD_MAGIC_LEN || memcmp(m.data, RECORD_SNAPSHOT_MAGIC, RECORD_MAGIC_LEN) != 0) {
+        rc = fail(err, "%s/%s: not a hookgate snapshot (bad magic at offset 0)", j->dir, name);
+        goto out;
+    }
+    error e;
+    error_clear(&e);
+    schema_snapshot_header *h = NULL;
+    if ((st = record_next(m.data, m.len, &offset, &payload, &len)) != RECORD_OK ||
+        (h = (schema_snapshot_header *)protobuf_c_message_unpack(&schema_snapshot_header_descriptor, NULL, len,
+                                                                 payload)) == NULL ||
+        h->version != 1) {
+        rc = fail(err, "%s/%s: unreadable header at offset %d", j->dir, name, RECORD_MAGIC_LEN);
+        goto out;
+    }
+    uint64_t count = h->count;
+    protobuf_c_message_free_unpacked(&h->base, NULL);
+    for (uint64_t i = 0; i < count; i++) {
+        size_t at = offset;
+        st = record_next(m.data, m.len, &offset, &payload, &len);
+        store_webhook *r = st == RECORD_OK ? record_to_webhook(payload, len) : NULL;
+        if (r == NULL || store_insert_record(j->store, r, &e) == NULL) {
+            rc = fail(err,
+                      "%s/%s is corrupt at offset %zu (record %" PRIu64 " of %" PRIu64 ": %s). Snapshots are "
+                      "written whole and renamed into place, so the disk or a copy damaged it: restore the "
+                      "store directory from a backup.",
+                      j->dir, name, at, i + 1, count,
+                      st != RECORD_OK ? damage(st)
+                      : r == NULL     ? "not a webhook"
+                                      : "a duplicate id");
+            goto out;
+        }
+    }
+    if (offset != m.len) {
+        rc = fail(err, "%s/%s is corrupt: %zu unexpected bytes after its %" PRIu64 " records, at offset %zu", j->dir,
+                  name, m.len - offset, count, offset);
+        goto out;
+    }
+    stats->snapshot = seq;
+    rc = 0;
+out:
+    unmap_file(&m);
+    return rc;
+}
+
+/* Replays journal.<seq>. Only the last journal may end torn: it is then cut back. */
+static int replay_journal(journal *j, uint64_t seq, int last, journal_stats *stats, char *err)
+{
+    char name[NAME_MAX_LEN];
+    file_name(name, "journal", seq, "");
+    mapped m;
+    int rc = -1;
+    if (map_file(j, name, &m, 0) != 0) {
+        rc = fail(err, "%s/%s: %s", j->dir, name, strerror(errno));
+        goto out;
+    }
+    size_t offset = RECORD_MAGIC_LEN, len;
+    if (m.len < RECORD_MAGIC_LEN && last) {
+        offset = 0; /* created but its magic never reached the disk: rewritten below */
+    } else if (m.len < RECORD_MAGIC_LEN || memcmp(m.data, RECORD_JOURNAL_MAGIC, RECORD_MAGIC_LEN) != 0) {
+        rc = fail(err, "%s/%s: not a hookgate journal (bad magic at offset 0)", j->dir, name);
+        goto out;
+    }
+    const uint8_t *payload;
+    record_status st;
+    error e;
+    error_clear(&e);
+    while (offset > 0 && (st = record_next(m.data, m.len, &offset, &payload, &len)) == RECORD_OK) {
+        store_webhook *r = record_to_webhook(payload, len);
+        if (r == NULL || store_insert_record(j->store, r, &e) == NULL) {
+            rc = fail(err,
+                      "%s/%s is corrupt at offset %zu: %s. To start without the records from there on, cut the "
+                      "file: truncate -s %zu %s/%s (keep a copy first)",
+                      j->dir, name, offset - len - RECORD_HEADER_LEN, r == NULL ? "not a webhook" : "a duplicate id",
+                      offset - len - RECORD_HEADER_LEN, j->dir, name);
+            goto out;
+        }
+        stats->journal_records++;
+    }
+    if (offset > 0 && st != RECORD_END && !(st == RECORD_TORN && last)) {
+        rc = fail(err,
+                  "%s/%s is corrupt at offset %zu: %s, with %zu more bytes after it. Nothing was loaded. To start "
+                  "without the records from there on, cut the file: truncate -s %zu %s/%s (keep a copy first)",
+                  j->dir, name, offset, damage(st), m.len - offset, offset, j->dir, name);
+        goto out;
+    }
+    if (offset == 0 || st == RECORD_TORN) {
+        /* what a crash mid-append leaves: no acknowledged record is in it */
+        size_t keep = offset == 0 ? 0 : offset;
+        say("%s/%s: dropped a torn tail of %zu bytes at offset %zu", j->dir, name, m.len - keep, keep);
+        stats->torn_bytes += m.len - keep;
+        int fd = openat(j->dir_fd, name, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || ftruncate(fd, (off_t)keep) != 0 ||
+            (keep == 0 && write_at(fd, RECORD_JOURNAL_MAGIC, RECORD_MAGIC_LEN, 0) != 0) || fdatasync(fd) != 0) {
+            rc = fail(err, "%s/%s: cannot cut its torn tail: %s", j->dir, name, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            goto out;
+        }
+        close(fd);
+        offset = keep == 0 ? RECORD_MAGIC_LEN : keep;
+    }
+    if (last)
+        j->size = offset;
+    rc = 0;
+out:
+    unmap_file(&m);
+    return rc;
+}
+
+static int recover(journal *j, journal_stats *stats, char *err)
+{
+    file_list snapshots = {0}, journals = {0};
+    int rc = -1;
+    DIR *d = dir_open(j->dir_fd);
+    if (d == NULL)
+        return fail(err, "%s: %s", j->dir, strerror(errno));
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        uint64_t n;
+        int used = 0;
+        if (sscanf(e->d_name, "snapshot.%" SCNu64 "%n", &n, &used) == 1 && strcmp(e->d_name + used, ".tmp") == 0) {
+            say("removing %s/%s, a snapshot that was never finished", j->dir, e->d_name);
+            unlinkat(j->dir_fd, e->d_name, 0);
+        } else if (sscanf(e->d_name, "snapshot.%" SCNu64 "%n", &n, &used) == 1 && e->d_name[used] == '\0') {
+            if (file_list_add(&snapshots, n) != 0)
+                goto out;
+        } else if (sscanf(e->d_name, "journal.%" SCNu64 "%n", &n, &used) == 1 && e->d_name[used] == '\0') {
+            if (file_list_add(&journals, n) != 0)
+                goto out;
+        }
+    }
+    qsort(snapshots.seqs, snapshots.n, sizeof(uint64_t), compare_seq);
+    qsort(journals.seqs, journals.n, sizeof(uint64_t), compare_seq);
+
+    /* snapshot.N is the state at the start of journal.N: load the newest, replay from N on */
+    uint64_t from = snapshots.n > 0 ? snapshots.seqs[snapshots.n - 1] : 0;
+    if (snapshots.n > 0 && load_snapshot(j, from, stats, err) != 0)
+        goto out;
+    size_t first = 0;
+    while (first < journals.n && journals.seqs[first] < from)
+        first++; /* older than the snapshot: left over from a cleanup cut short */
+    for (size_t i = first; i < journals.n; i++) {
+        if (i > first && journals.seqs[i] != journals.seqs[i - 1] + 1) {
+            fail(err,
+                 "%s: journal.%" PRIu64 " is missing (journal.%" PRIu64 " follows journal.%" PRIu64
+                 "); the records in it are lost. Restore it, or move the later journals away to start with what "
+                 "comes before.",
+                 j->dir, journals.seqs[i - 1] + 1, journals.seqs[i], journals.seqs[i - 1]);
+            goto out;
+        }
+        if (replay_journal(j, journals.seqs[i], i + 1 == journals.n, stats, err) != 0)
+            goto out;
+    }
+    char name[NAME_MAX_LEN];
+    if (first < journals.n) {
+        j->seq = journals.seqs[journals.n - 1];
+        file_name(name, "journal", j->seq, "");
+        j->fd = openat(j->dir_fd, name, O_RDWR | O_CLOEXEC);
+    } else {
+        j->seq = from > 0 ? from : 1;
+        j->size = RECORD_MAGIC_LEN;
+        file_name(name, "journal", j->seq, "");
+        j->fd = create_file(j, name, RECORD_JOURNAL_MAGIC);
+    }
+    if (j->fd < 0) {
+        fail(err, "%s/%s: %s", j->dir, name, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    free(snapshots.seqs);
+    free(journals.seqs);
+    closedir(d);
+    return rc;
+}
+
+journal *journal_open(const config *cfg, store *s, journal_stats *stats, char err[JOURNAL_ERROR_MAX])
+{
+    int64_t started = now_ms(CLOCK_MONOTONIC);
+    journal *j = calloc(1, sizeof(*j));
+    if (j == NULL || (j->dir = strdup(cfg->store_path)) == NULL) {
+        free(j);
+        snprintf(err, JOURNAL_ERROR_MAX, "out of memory");
+        return NULL;
+    }
+    memset(stats, 0, sizeof(*stats));
+    j->store = s;
+    j->fsync = cfg->store_fsync;
+    j->fsync_interval_ms = cfg->store_fsync_interval_ms;
+    j->snapshot_after = cfg->store_snapshot_after_bytes;
+    j->dir_fd = j->lock_fd = j->fd = -1;
+    j->tail = &j->head;
+    j->writable = 1;
+
+    if (mkdir(j->dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, JOURNAL_ERROR_MAX, "%s: cannot create the store directory: %s", j->dir, strerror(errno));
+        goto fail;
+    }
+    if ((j->dir_fd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        snprintf(err, JOURNAL_ERROR_MAX, "%s: %s", j->dir, strerror(errno));
+        goto fail;
+    }
+    if ((j->lock_fd = openat(j->dir_fd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+        snprintf(err, JOURNAL_ERROR_MAX, "%s/LOCK: %s", j->dir, strerror(errno));
+        goto fail;
+    }
+    if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, JOURNAL_ERROR_MAX,
+                 errno == EWOULDBLOCK ? "%s is in use by another hookgate (it holds %s/LOCK); a store directory "
+                                        "serves one server at a time"
+                                      : "%s: cannot lock: %s",
+                 j->dir, errno == EWOULDBLOCK ? j->dir : strerror(errno));
+        goto fail;
+    }
+    if (recover(j, stats, err) != 0)
+        goto fail;
+    j->last_sync_ms = now_ms(CLOCK_MONOTONIC);
+    pthread_mutex_init(&j->lock, NULL);
+    pthread_cond_init(&j->wake, NULL);
+    pthread_mutex_init(&j->snap_lock, NULL);
+    pthread_cond_init(&j->snap_wake, NULL);
+    if (pthread_create(&j->writer, NULL, writer_main, j) != 0 ||
+        pthread_create(&j->snapshotter, NULL, snapshotter_main, j) != 0) {
+        snprintf(err, JOURNAL_ERROR_MAX, "cannot start the store's threads");
+        goto fail; /* start-up fails as a whole: the process exits */
+    }
+    stats->webhooks = store_count(s);
+    stats->milliseconds = (double)(now_ms(CLOCK_MONOTONIC) - started);
+    return j;
+fail:
+    if (j->fd >= 0)
+        close(j->fd);
+    if (j->lock_fd >= 0)
+        close(j->lock_fd);
+    if (j->dir_fd >= 0)
+        close(j->dir_fd);
+    free(j->dir);
+    free(j);
+    return NULL;
+}
+
+void journal_close(journal *j)
+{
+    if (j == NULL)
+        return;
+    pthread_mutex_lock(&j->lock);
+    j->stopping = 1;
+    pthread_cond_signal(&j->wake);
+    pthread_mutex_unlock(&j->lock);
+    pthread_join(j->writer, NULL);
+    pthread_mutex_lock(&j->snap_lock);
+    j->snap_stop = 1;
+    pthread_cond_signal(&j->snap_wake);
+    pthread_mutex_unlock(&j->snap_lock);
+    pthread_join(j->snapshotter, NULL);
+    close(j->fd);
+    close(j->lock_fd); /* releases the lock */
+    close(j->dir_fd);
+    pthread_mutex_destroy(&j->lock);
+    pthread_cond_destroy(&j->wake);
+    pthread_mutex_destroy(&j->snap_lock);
+    pthread_cond_destroy(&j->snap_wake);
+    free(j->buf);
+    free(j->dir);
+    free(j);
+}

@@ -614,6 +614,17 @@ static int recover(journal *j, journal_stats *stats, char *err)
     size_t first = 0;
     while (first < journals.n && journals.seqs[first] < from)
         first++; /* older than the snapshot: left over from a cleanup cut short */
+    /* journal.N exists before snapshot.N is asked for, and journals go only below a
+     * finished snapshot: the first one left must be the snapshot's own (or journal.1) */
+    uint64_t expected = from > 0 ? from : 1;
+    if (first < journals.n && journals.seqs[first] != expected) {
+        fail(err,
+             "%s: journal.%" PRIu64 " is missing (the journals start at journal.%" PRIu64
+             "); the records in it are lost. Restore it, or move the later journals away to start with what comes "
+             "before.",
+             j->dir, expected, journals.seqs[first]);
+        goto out;
+    }
     for (size_t i = first; i < journals.n; i++) {
         if (i > first && journals.seqs[i] != journals.seqs[i - 1] + 1) {
             fail(err,

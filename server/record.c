@@ -24,6 +24,19 @@ static int all_zero(const uint8_t *p, size_t len)
     return 1;
 }
 
+/* 1 when a whole record with a good checksum starts anywhere in data[from..len). A crash
+ * leaves a prefix of what was written, so nothing checksummed can follow a torn record. */
+static int valid_record_in(const uint8_t *data, size_t len, size_t from)
+{
+    for (size_t p = from; p + RECORD_HEADER_LEN < len; p++) {
+        uint32_t n = le32(data + p);
+        if (n > 0 && n <= RECORD_MAX_PAYLOAD && n <= len - p - RECORD_HEADER_LEN &&
+            crc32c_update(0, data + p + RECORD_HEADER_LEN, n) == le32(data + p + 4))
+            return 1;
+    }
+    return 0;
+}
+
 record_status record_next(const uint8_t *data, size_t len, size_t *offset, const uint8_t **payload, size_t *payload_len)
 {
     size_t at = *offset, left = len - at;
@@ -36,8 +49,8 @@ record_status record_next(const uint8_t *data, size_t len, size_t *offset, const
         /* a garbage length: a tail of zeros is what an interrupted extend leaves */
         return all_zero(data + at, left) ? RECORD_TORN : RECORD_CORRUPT;
     }
-    if (n > left - RECORD_HEADER_LEN)
-        return RECORD_TORN; /* the record runs past the end of the file */
+    if (n > left - RECORD_HEADER_LEN) /* runs past the end: torn, unless a damaged length hides records */
+        return valid_record_in(data, len, at + RECORD_HEADER_LEN) ? RECORD_CORRUPT : RECORD_TORN;
     if (crc32c_update(0, data + at + RECORD_HEADER_LEN, n) != crc) {
         size_t end = at + RECORD_HEADER_LEN + n;
         return end == len || all_zero(data + end, len - end) ? RECORD_TORN : RECORD_CORRUPT;

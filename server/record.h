@@ -23,8 +23,10 @@
 typedef enum record_status {
     RECORD_OK,      /* a whole record with a good checksum */
     RECORD_END,     /* no bytes left */
-    RECORD_TORN,    /* a bad or incomplete record with nothing but it (or zeros) after it */
-    RECORD_CORRUPT, /* a bad record followed by other data */
+    RECORD_TORN,    /* what a crash mid-append leaves: an incomplete record, or one whose bytes
+                       are wrong, with only zeros after it and no good record anywhere after */
+    RECORD_CORRUPT, /* anything else that is not a record: a length no writer makes (0 or over
+                       the maximum, not all zeros), or a bad record with data after it */
 } record_status;
 
 /* Reads the record at data[*offset..len). On RECORD_OK sets payload/payload_len and moves

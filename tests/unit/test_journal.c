@@ -1,0 +1,1188 @@
+/* test_journal: the durable store on real files, in a directory under /tmp removed at the end.
+ *
+ * Directory and file modes and the directory lock; concurrent appends surviving a reopen
+ * byte for byte and in creation order; each fsync policy; rotation with snapshots (one
+ * snapshot and one journal left); torn tails cut back; corruption in the middle refused
+ * with advice that works when followed; leftover temp snapshots; missing journals; and a
+ * disk that refuses writes (RLIMIT_FSIZE) and then takes them again. No assertion depends
+ * on timing: every wait is for a counted event. */
+#include "journal.h"
+#include "record.h"
+#include "test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define N_ECOSYSTEMS 7
+#define BIG_SNAPSHOT "1099511627776" /* 2^40: no rotation */
+
+static char root[64]; /* the mkdtemp directory */
+
+/* ---- records --------------------------------------------------------------------------- */
+
+/* The fields of test record i; its id comes from the test's id table. */
+typedef struct spec {
+    char eco[32], url[128], secret[64], description[128];
+    store_webhook w;
+} spec;
+
+static void spec_make(spec *sp, size_t i, const objectid *id)
+{
+    snprintf(sp->eco, sizeof sp->eco, "C%024llx", 0x5a96c3ea0ull + i % N_ECOSYSTEMS);
+    snprintf(sp->url, sizeof sp->url, "https://exämple.org/hook/%zu/пример?q=✓", i);
+    snprintf(sp->secret, sizeof sp->secret, i % 5 == 0 ? "" : "ключ-%zu-🔑", i);
+    snprintf(sp->description, sizeof sp->description, i % 3 == 0 ? "" : "webhook %zu — 日本語 🎉", i);
+    store_webhook w = {.id = *id,
+                       .created_ms = 1519831018941LL + (int64_t)i * 37,
+                       .disabled = (int)(i % 4 == 1),
+                       .ecosystem_id = sp->eco,
+                       .url = sp->url,
+                       .secret = sp->secret,
+                       .description = sp->description};
+    sp->w = w;
+}
+
+static int webhook_equal(const store_webhook *a, const store_webhook *b)
+{
+    return memcmp(a->id.bytes, b->id.bytes, OBJECTID_LEN) == 0 && a->created_ms == b->created_ms &&
+           a->disabled == b->disabled && strcmp(a->ecosystem_id, b->ecosystem_id) == 0 && strcmp(a->url, b->url) == 0 &&
+           strcmp(a->secret, b->secret) == 0 && strcmp(a->description, b->description) == 0;
+}
+
+static objectid *ids_make(size_t n)
+{
+    objectid *ids = malloc(n * sizeof(*ids));
+    for (size_t i = 0; i < n; i++)
+        ids[i] = objectid_make((uint32_t)time(NULL));
+    return ids;
+}
+
+/* The framed size of record i in a file. */
+static size_t framed_size_of(size_t i, const objectid *ids)
+{
+    spec sp;
+    spec_make(&sp, i, &ids[i]);
+    schema_stored_webhook m;
+    record_from_webhook(&sp.w, &m);
+    return record_framed_size(protobuf_c_message_get_packed_size(&m.base));
+}
+
+static size_t framed_sizes(const objectid *ids, size_t from, size_t to)
+{
+    size_t n = 0;
+    for (size_t i = from; i < to; i++)
+        n += framed_size_of(i, ids);
+    return n;
+}
+
+/* Checks that s holds records from..to-1 with every field equal; returns the number of
+ * records missing or different. */
+static size_t check_records(store *s, const objectid *ids, size_t from, size_t to)
+{
+    size_t bad = 0;
+    for (size_t i = from; i < to; i++) {
+        spec sp;
+        spec_make(&sp, i, &ids[i]);
+        const store_webhook *r = store_get(s, &ids[i]);
+        if (r == NULL || !webhook_equal(r, &sp.w))
+            bad++;
+    }
+    if (bad)
+        fprintf(stderr, "%zu of records %zu..%zu missing or different\n", bad, from, to);
+    return bad;
+}
+
+/* ---- appends and their completion ---------------------------------------------------------- */
+
+typedef struct waiter {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    size_t done, stored;
+    const store_webhook **order; /* stored records, in the order their done was called */
+    size_t cap;
+} waiter;
+
+typedef struct test_op {
+    journal_op op; /* first: done gets &op */
+    waiter *w;
+    size_t index;
+    int stored;
+    error_kind kind;
+} test_op;
+
+static void waiter_init(waiter *w, size_t cap)
+{
+    memset(w, 0, sizeof(*w));
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    w->order = calloc(cap ? cap : 1, sizeof(*w->order));
+    w->cap = cap;
+}
+
+static void waiter_destroy(waiter *w)
+{
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    free(w->order);
+}
+
+/* Runs on the journal's writer thread. */
+static void op_done(journal_op *op)
+{
+    test_op *t = (test_op *)op;
+    waiter *w = t->w;
+    pthread_mutex_lock(&w->lock);
+    t->stored = op->stored != NULL;
+    t->kind = op->err.kind;
+    if (op->stored != NULL) {
+        if (w->stored < w->cap)
+            w->order[w->stored] = op->stored;
+        w->stored++;
+    }
+    w->done++;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void waiter_wait(waiter *w, size_t done)
+{
+    pthread_mutex_lock(&w->lock);
+    while (w->done < done)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void append_one(journal *j, waiter *w, test_op *t, size_t i, const objectid *ids)
+{
+    spec sp;
+    spec_make(&sp, i, &ids[i]);
+    memset(t, 0, sizeof(*t));
+    t->w = w;
+    t->index = i;
+    t->op.record = store_record_new(&sp.w);
+    t->op.done = op_done;
+    journal_append(j, &t->op);
+}
+
+/* Appends records from..to-1 in groups of `group` (each group queued at once, then waited
+ * for, so the writer sees several batches); returns how many were stored. */
+static size_t append_range(journal *j, const objectid *ids, size_t from, size_t to, size_t group)
+{
+    waiter w;
+    waiter_init(&w, to - from);
+    test_op *ops = calloc(to - from, sizeof(*ops));
+    for (size_t g = from; g < to; g += group) {
+        size_t end = g + group < to ? g + group : to;
+        for (size_t i = g; i < end; i++)
+            append_one(j, &w, &ops[i - from], i, ids);
+        waiter_wait(&w, end - from);
+    }
+    size_t stored = w.stored;
+    free(ops);
+    waiter_destroy(&w);
+    return stored;
+}
+
+/* ---- files ---------------------------------------------------------------------------------- */
+
+static void path_of(char out[PATH_MAX], const char *dir, const char *name)
+{
+    int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+    CHECK(n > 0 && n < PATH_MAX);
+}
+
+static void new_dir(char out[PATH_MAX], const char *name)
+{
+    path_of(out, root, name);
+}
+
+static long long file_size(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    path_of(path, dir, name);
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+static int file_mode(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+static int file_exists(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    path_of(path, dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* Reads a whole file; NULL if it cannot be read. */
+static uint8_t *file_read(const char *dir, const char *name, size_t *len)
+{
+    char path[PATH_MAX];
+    path_of(path, dir, name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *data = malloc(n > 0 ? (size_t)n : 1);
+    *len = fread(data, 1, (size_t)n, f);
+    fclose(f);
+    return data;
+}
+
+/* Writes (mode "wb") or appends ("ab") bytes to dir/name. */
+static void file_write(const char *dir, const char *name, const char *mode, const void *data, size_t len)
+{
+    char path[PATH_MAX];
+    path_of(path, dir, name);
+    FILE *f = fopen(path, mode);
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    CHECK(fwrite(data, 1, len, f) == len);
+    fclose(f);
+}
+
+static void file_cut(const char *dir, const char *name, long long len)
+{
+    char path[PATH_MAX];
+    path_of(path, dir, name);
+    CHECK(truncate(path, (off_t)len) == 0);
+}
+
+/* Counts the entries of dir named prefix.<digits>; *seq gets the number of the last seen. */
+static int count_files(const char *dir, const char *prefix, unsigned long long *seq)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    size_t plen = strlen(prefix);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strncmp(e->d_name, prefix, plen) != 0 || e->d_name[plen] != '.')
+            continue;
+        char *end;
+        unsigned long long v = strtoull(e->d_name + plen + 1, &end, 10);
+        if (end != e->d_name + plen + 1 && *end == '\0') {
+            n++;
+            if (seq != NULL)
+                *seq = v;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* Frames records from..to-1 after `magic` into dir/name, as the journal or snapshot writer
+ * would (a snapshot gets its header record first). */
+static void file_write_records(const char *dir, const char *name, const char *magic, const objectid *ids, size_t from,
+                               size_t to)
+{
+    size_t cap = RECORD_MAGIC_LEN + 64;
+    for (size_t i = from; i < to; i++)
+        cap += framed_size_of(i, ids);
+    uint8_t *buf = malloc(cap);
+    memcpy(buf, magic, RECORD_MAGIC_LEN);
+    size_t used = RECORD_MAGIC_LEN;
+    if (strcmp(magic, RECORD_SNAPSHOT_MAGIC) == 0) {
+        schema_snapshot_header h = DROPLIT__WEBHOOKS__V1__SNAPSHOT_HEADER__INIT;
+        h.version = 1;
+        h.count = to - from;
+        h.created_ms = 1519831018941LL;
+        used += record_frame(&h.base, buf + used);
+    }
+    for (size_t i = from; i < to; i++) {
+        spec sp;
+        spec_make(&sp, i, &ids[i]);
+        schema_stored_webhook m;
+        record_from_webhook(&sp.w, &m);
+        used += record_frame(&m.base, buf + used);
+    }
+    file_write(dir, name, "wb", buf, used);
+    char path[PATH_MAX];
+    path_of(path, dir, name);
+    chmod(path, 0600);
+    free(buf);
+}
+
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char path[PATH_MAX];
+        path_of(path, dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            remove_tree(path);
+        else
+            unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* ---- opening ---------------------------------------------------------------------------------- */
+
+static config *config_of(const char *dir, const char *fsync, unsigned interval_ms, const char *snapshot_after)
+{
+    char yaml[PATH_MAX + 512];
+    snprintf(yaml, sizeof yaml,
+             "server: { listen: [ { address: 127.0.0.1, port: 1 } ] }\n"
+             "store: { path: %s, fsync: %s, fsync_interval_ms: %u, snapshot_after_bytes: %s }\n",
+             dir, fsync, interval_ms, snapshot_after);
+    char err[CONFIG_ERROR_MAX];
+    config *cfg = config_parse("test.yaml", yaml, strlen(yaml), err);
+    if (cfg == NULL)
+        fprintf(stderr, "config_parse: %s\n", err);
+    CHECK(cfg != NULL);
+    return cfg;
+}
+
+typedef struct opened {
+    store *store;
+    journal *journal;
+    journal_stats stats;
+    char err[JOURNAL_ERROR_MAX];
+} opened;
+
+/* Opens dir into a new store; on failure o->journal is NULL and o->err says why. */
+static void open_with(opened *o, const char *dir, const char *fsync, unsigned interval_ms, const char *snapshot_after)
+{
+    memset(o, 0, sizeof(*o));
+    o->store = store_create();
+    CHECK(o->store != NULL);
+    config *cfg = config_of(dir, fsync, interval_ms, snapshot_after);
+    if (cfg == NULL)
+        return;
+    o->journal = journal_open(cfg, o->store, &o->stats, o->err);
+    config_destroy(cfg);
+}
+
+static void open_default(opened *o, const char *dir)
+{
+    open_with(o, dir, "always", 1000, BIG_SNAPSHOT);
+}
+
+/* Closes the journal (if open) and destroys the store. */
+static void close_all(opened *o)
+{
+    journal_close(o->journal);
+    store_destroy(o->store);
+    o->journal = NULL;
+    o->store = NULL;
+}
+
+/* ---- the tests -------------------------------------------------------------------------------- */
+
+/* A new directory is made 0700 with 0600 files; a second server on it is refused while the
+ * first holds it, and let in after it closes. */
+static void test_open_modes_lock(void)
+{
+    char dir[PATH_MAX];
+    new_dir(dir, "modes");
+    opened a;
+    open_default(&a, dir);
+    CHECK(a.journal != NULL);
+    if (a.journal == NULL) {
+        fprintf(stderr, "journal_open: %s\n", a.err);
+        close_all(&a);
+        return;
+    }
+    CHECK(a.stats.webhooks == 0 && a.stats.snapshot == 0 && a.stats.torn_bytes == 0);
+    CHECK(file_mode(dir) == 0700);
+    char path[PATH_MAX];
+    path_of(path, dir, "LOCK");
+    CHECK(file_mode(path) == 0600);
+    path_of(path, dir, "journal.1");
+    CHECK(file_mode(path) == 0600);
+    CHECK(file_size(dir, "journal.1") == RECORD_MAGIC_LEN);
+    CHECK(journal_is_writable(a.journal) == 1);
+
+    opened b;
+    open_default(&b, dir);
+    CHECK(b.journal == NULL);
+    CHECK(strstr(b.err, "in use by another hookgate") != NULL);
+    if (b.journal == NULL && strstr(b.err, "in use by another hookgate") == NULL)
+        fprintf(stderr, "second journal_open said: %s\n", b.err);
+    close_all(&b);
+
+    objectid *ids = ids_make(3);
+    CHECK(append_range(a.journal, ids, 0, 3, 3) == 3);
+    close_all(&a);
+
+    open_default(&b, dir);
+    CHECK(b.journal != NULL);
+    CHECK(b.stats.webhooks == 3);
+    CHECK(check_records(b.store, ids, 0, 3) == 0);
+    close_all(&b);
+    free(ids);
+}
+
+typedef struct appender {
+    journal *journal;
+    waiter *waiter;
+    test_op *ops;
+    const objectid *ids;
+    size_t from, to;
+} appender;
+
+static void *appender_main(void *arg)
+{
+    appender *a = arg;
+    for (size_t i = a->from; i < a->to; i++)
+        append_one(a->journal, a->waiter, &a->ops[i], i, a->ids);
+    return NULL;
+}
+
+typedef struct eco_list {
+    const store_webhook *r[4096];
+    size_t n;
+} eco_list;
+
+static int eco_visit(const store_webhook *w, void *ctx)
+{
+    eco_list *l = ctx;
+    if (l->n < sizeof l->r / sizeof l->r[0])
+        l->r[l->n] = w;
+    l->n++;
+    return 0;
+}
+
+/* Ecosystem k's records in s, oldest first. */
+static void eco_collect(store *s, size_t k, eco_list *l)
+{
+    spec sp;
+    objectid none = {{0}};
+    spec_make(&sp, k, &none);
+    l->n = 0;
+    CHECK(store_each_in_ecosystem(s, sp.eco, eco_visit, l) == 0);
+}
+
+/* Each ecosystem lists the same records, field for field, in the same order in a and b. */
+static size_t compare_order(store *a, store *b)
+{
+    size_t bad = 0;
+    eco_list *la = malloc(sizeof(*la)), *lb = malloc(sizeof(*lb));
+    for (size_t k = 0; k < N_ECOSYSTEMS; k++) {
+        eco_collect(a, k, la);
+        eco_collect(b, k, lb);
+        if (la->n != lb->n) {
+            bad++;
+            continue;
+        }
+        for (size_t i = 0; i < la->n && i < sizeof la->r / sizeof la->r[0]; i++)
+            if (!webhook_equal(la->r[i], lb->r[i]))
+                bad++;
+    }
+    free(la);
+    free(lb);
+    return bad;
+}
+
+/* 1000 records from 4 threads at once: all stored, and after a reopen the same records,
+ * field for field, in the same order within each ecosystem. */
+static void test_concurrent_round_trip(void)
+{
+    enum { N = 1000, THREADS = 4 };
+    char dir[PATH_MAX];
+    new_dir(dir, "concurrent");
+    objectid *ids = ids_make(N);
+    opened a;
+    open_default(&a, dir);
+    CHECK(a.journal != NULL);
+    if (a.journal == NULL) {
+        close_all(&a);
+        free(ids);
+        return;
+    }
+    waiter w;
+    waiter_init(&w, N);
+    test_op *ops = calloc(N, sizeof(*ops));
+    appender apps[THREADS];
+    pthread_t threads[THREADS];
+    for (size_t t = 0; t < THREADS; t++) {
+        apps[t] = (appender){a.journal, &w, ops, ids, t * N / THREADS, (t + 1) * N / THREADS};
+        CHECK(pthread_create(&threads[t], NULL, appender_main, &apps[t]) == 0);
+    }
+    for (size_t t = 0; t < THREADS; t++)
+        pthread_join(threads[t], NULL);
+    waiter_wait(&w, N);
+    CHECK(w.stored == N);
+    size_t not_stored = 0;
+    for (size_t i = 0; i < N; i++)
+        not_stored += !ops[i].stored || ops[i].kind != ERROR_NONE;
+    CHECK(not_stored == 0);
+    CHECK(store_count(a.store) == N);
+    CHECK(check_records(a.store, ids, 0, N) == 0);
+
+    /* each ecosystem lists its records in the order the writer stored them (done order),
+     * and one thread's records in the order that thread appended them */
+    eco_list *l = malloc(sizeof(*l));
+    size_t order_bad = 0;
+    for (size_t k = 0; k < N_ECOSYSTEMS; k++) {
+        eco_collect(a.store, k, l);
+        CHECK(l->n > 0);
+        if (l->n == 0)
+            continue;
+        size_t at = 0;
+        for (size_t d = 0; d < w.stored && d < N; d++) {
+            const store_webhook *r = w.order[d];
+            if (strcmp(r->ecosystem_id, l->r[0]->ecosystem_id) != 0)
+                continue;
+            if (at >= l->n || l->r[at] != r)
+                order_bad++;
+            at++;
+        }
+        order_bad += at != l->n;
+        size_t last[THREADS] = {0};
+        int seen[THREADS] = {0};
+        for (size_t i = 0; i < l->n; i++) {
+            size_t index = (size_t)(l->r[i]->created_ms - 1519831018941LL) / 37, t = index * THREADS / N;
+            order_bad += seen[t] && index <= last[t];
+            seen[t] = 1, last[t] = index;
+        }
+    }
+    free(l);
+    CHECK(order_bad == 0);
+    journal_close(a.journal);
+    a.journal = NULL;
+
+    opened b;
+    open_default(&b, dir);
+    CHECK(b.journal != NULL);
+    CHECK(b.stats.webhooks == N && b.stats.journal_records == N && b.stats.snapshot == 0 && b.stats.torn_bytes == 0);
+    CHECK(store_count(b.store) == N);
+    CHECK(check_records(b.store, ids, 0, N) == 0);
+    CHECK(compare_order(a.store, b.store) == 0);
+    close_all(&b);
+    close_all(&a);
+    free(ops);
+    waiter_destroy(&w);
+    free(ids);
+}
+
+/* Every fsync policy keeps everything across close and reopen, twice. */
+static void test_fsync_policies(void)
+{
+    static const char *const policies[] = {"always", "batch", "never"};
+    for (size_t p = 0; p < 3; p++) {
+        char dir[PATH_MAX], name[32];
+        snprintf(name, sizeof name, "fsync-%s", policies[p]);
+        new_dir(dir, name);
+        objectid *ids = ids_make(60);
+        opened o;
+        open_with(&o, dir, policies[p], 5, BIG_SNAPSHOT);
+        CHECK(o.journal != NULL);
+        if (o.journal == NULL) {
+            fprintf(stderr, "%s: %s\n", policies[p], o.err);
+            close_all(&o);
+            free(ids);
+            continue;
+        }
+        for (size_t g = 0; g < 50; g += 10) {
+            CHECK(append_range(o.journal, ids, g, g + 10, 10) == 10);
+            /* let a batch interval pass now and then; nothing is asserted about when */
+            struct timespec pause = {0, 7 * 1000000};
+            nanosleep(&pause, NULL);
+        }
+        close_all(&o);
+
+        open_with(&o, dir, policies[p], 5, BIG_SNAPSHOT);
+        CHECK(o.journal != NULL);
+        if (o.journal == NULL) {
+            close_all(&o);
+            free(ids);
+            continue;
+        }
+        CHECK(o.stats.webhooks == 50 && o.stats.journal_records == 50 && o.stats.torn_bytes == 0);
+        CHECK(check_records(o.store, ids, 0, 50) == 0);
+        CHECK(append_range(o.journal, ids, 50, 60, 3) == 10);
+        close_all(&o);
+
+        open_with(&o, dir, policies[p], 5, BIG_SNAPSHOT);
+        CHECK(o.journal != NULL);
+        CHECK(store_count(o.store) == 60);
+        CHECK(check_records(o.store, ids, 0, 60) == 0);
+        CHECK(file_size(dir, "journal.1") == (long long)(RECORD_MAGIC_LEN + framed_sizes(ids, 0, 60)));
+        close_all(&o);
+        free(ids);
+    }
+}
+
+/* A small snapshot_after_bytes: several rotations, and after close one snapshot and one
+ * journal are left (the snapshot asked for last is finished by journal_close); a reopen
+ * loads the snapshot and replays only the last journal; appends go on from there. */
+static void test_snapshots(void)
+{
+    enum { N = 600, MORE = 100 };
+    char dir[PATH_MAX];
+    new_dir(dir, "snapshots");
+    objectid *ids = ids_make(N + MORE);
+    opened a;
+    open_with(&a, dir, "always", 1000, "4096");
+    CHECK(a.journal != NULL);
+    if (a.journal == NULL) {
+        close_all(&a);
+        free(ids);
+        return;
+    }
+    CHECK(append_range(a.journal, ids, 0, N, 20) == N);
+    journal_close(a.journal);
+    a.journal = NULL;
+
+    unsigned long long snap = 0, jrnl = 0;
+    CHECK(count_files(dir, "snapshot", &snap) == 1);
+    CHECK(count_files(dir, "journal", &jrnl) == 1);
+    CHECK(snap == jrnl && snap >= 2);
+    char name[64], path[PATH_MAX];
+    snprintf(name, sizeof name, "snapshot.%llu.tmp", snap);
+    CHECK(!file_exists(dir, name));
+    snprintf(name, sizeof name, "snapshot.%llu", snap);
+    path_of(path, dir, name);
+    CHECK(file_mode(path) == 0600);
+    snprintf(name, sizeof name, "journal.%llu", jrnl);
+    path_of(path, dir, name);
+    CHECK(file_mode(path) == 0600);
+    fprintf(stderr, "test_snapshots: %llu rotations\n", snap - 1);
+
+    opened b;
+    open_with(&b, dir, "always", 1000, "4096");
+    CHECK(b.journal != NULL);
+    if (b.journal == NULL) {
+        fprintf(stderr, "reopen: %s\n", b.err);
+        close_all(&b);
+        close_all(&a);
+        free(ids);
+        return;
+    }
+    CHECK(b.stats.snapshot == snap);
+    CHECK(b.stats.webhooks == N);
+    CHECK(b.stats.journal_records < N);
+    CHECK(b.stats.torn_bytes == 0);
+    CHECK(check_records(b.store, ids, 0, N) == 0);
+    CHECK(compare_order(a.store, b.store) == 0);
+    CHECK(append_range(b.journal, ids, N, N + MORE, 10) == MORE);
+    journal_close(b.journal);
+    b.journal = NULL;
+    CHECK(count_files(dir, "snapshot", NULL) == 1 && count_files(dir, "journal", NULL) == 1);
+
+    opened c;
+    open_with(&c, dir, "always", 1000, "4096");
+    CHECK(c.journal != NULL);
+    CHECK(store_count(c.store) == N + MORE);
+    CHECK(check_records(c.store, ids, 0, N + MORE) == 0);
+    CHECK(compare_order(b.store, c.store) == 0);
+    close_all(&c);
+    close_all(&b);
+    close_all(&a);
+    free(ids);
+}
+
+/* Record i framed as the journal writes it; returns its length. */
+static size_t frame_record(size_t i, const objectid *ids, uint8_t *out)
+{
+    spec sp;
+    spec_make(&sp, i, &ids[i]);
+    schema_stored_webhook m;
+    record_from_webhook(&sp.w, &m);
+    return record_frame(&m.base, out);
+}
+
+/* A journal of records 0..n-1, written by the journal itself in batches; returns its bytes. */
+static uint8_t *journal_made(const char *label, const objectid *ids, size_t n, size_t *len)
+{
+    char dir[PATH_MAX];
+    new_dir(dir, label);
+    opened o;
+    open_default(&o, dir);
+    CHECK(o.journal != NULL);
+    if (o.journal == NULL) {
+        close_all(&o);
+        return NULL;
+    }
+    CHECK(append_range(o.journal, ids, 0, n, 5) == n);
+    close_all(&o);
+    return file_read(dir, "journal.1", len);
+}
+
+/* dir/journal.1 = data; a reopen keeps `want` records and cuts the file to want_size, and
+ * later appends and reopens work. */
+static void torn_case(const char *label, const uint8_t *data, size_t len, const objectid *ids, size_t want,
+                      size_t want_size)
+{
+    char dir[PATH_MAX];
+    new_dir(dir, label);
+    CHECK(mkdir(dir, 0700) == 0);
+    file_write(dir, "journal.1", "wb", data, len);
+    opened o;
+    open_default(&o, dir);
+    CHECK(o.journal != NULL);
+    if (o.journal == NULL) {
+        fprintf(stderr, "%s: journal_open: %s\n", label, o.err);
+        close_all(&o);
+        return;
+    }
+    if (o.stats.torn_bytes != len - want_size || store_count(o.store) != want)
+        fprintf(stderr, "%s: torn_bytes %zu (want %zu), %zu records (want %zu)\n", label, o.stats.torn_bytes,
+                len - want_size, store_count(o.store), want);
+    CHECK(o.stats.torn_bytes == len - want_size);
+    CHECK(o.stats.torn_bytes > 0);
+    CHECK(store_count(o.store) == want);
+    CHECK(o.stats.journal_records == want);
+    CHECK(check_records(o.store, ids, 0, want) == 0);
+    CHECK(file_size(dir, "journal.1") == (long long)want_size);
+    CHECK(append_range(o.journal, ids, want, want + 3, 2) == 3);
+    close_all(&o);
+    CHECK(file_size(dir, "journal.1") == (long long)(want_size + framed_sizes(ids, want, want + 3)));
+    open_default(&o, dir);
+    CHECK(o.journal != NULL);
+    CHECK(o.stats.torn_bytes == 0);
+    CHECK(store_count(o.store) == want + 3);
+    CHECK(check_records(o.store, ids, 0, want + 3) == 0);
+    close_all(&o);
+}
+
+/* What a crash mid-append leaves at the end of the last journal: part of a record, a record
+ * whose payload is not all there or not the one checksummed, zeros. */
+static void test_torn_tail(void)
+{
+    enum { N = 20 };
+    objectid *ids = ids_make(N + 4);
+    size_t base_len = 0;
+    uint8_t *base = journal_made("torn-base", ids, N, &base_len);
+    CHECK(base != NULL && base_len == RECORD_MAGIC_LEN + framed_sizes(ids, 0, N));
+    if (base == NULL) {
+        free(ids);
+        return;
+    }
+    size_t last = base_len - framed_size_of(N - 1, ids), last_len = framed_size_of(N - 1, ids);
+    uint8_t extra[4096], *data = malloc(base_len + 2 * sizeof extra);
+    size_t extra_len = frame_record(N, ids, extra);
+    const size_t keeps[] = {1, 4, 7, 8, 9, extra_len / 2, extra_len - 1};
+    char label[64];
+
+    /* part of one more record after the good ones */
+    for (size_t k = 0; k < sizeof keeps / sizeof keeps[0]; k++) {
+        memcpy(data, base, base_len);
+        memcpy(data + base_len, extra, keeps[k]);
+        snprintf(label, sizeof label, "torn-append-%zu", keeps[k]);
+        torn_case(label, data, base_len + keeps[k], ids, N, base_len);
+    }
+    /* the last record cut short */
+    const size_t cuts[] = {1, 4, 7, 8, 9, last_len / 2, last_len - 1};
+    for (size_t k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
+        snprintf(label, sizeof label, "torn-cut-%zu", cuts[k]);
+        torn_case(label, base, last + cuts[k], ids, N - 1, last);
+    }
+    /* zeros after the last record: an extend of the file that never got its data */
+    memcpy(data, base, base_len);
+    memset(data + base_len, 0, sizeof extra);
+    torn_case("torn-zeros", data, base_len + sizeof extra, ids, N, base_len);
+    /* a whole record whose payload does not match its checksum, nothing after it */
+    memcpy(data, base, base_len);
+    memcpy(data + base_len, extra, extra_len);
+    data[base_len + extra_len - 3] ^= 0x20;
+    torn_case("torn-badcrc", data, base_len + extra_len, ids, N, base_len);
+    /* a header whose length runs past the end, then garbage */
+    memcpy(data, base, base_len);
+    memcpy(data + base_len, extra, RECORD_HEADER_LEN);
+    memcpy(data + base_len + RECORD_HEADER_LEN, "garbage!", 8);
+    torn_case("torn-garbage", data, base_len + RECORD_HEADER_LEN + 8, ids, N, base_len);
+    free(data);
+    free(base);
+    free(ids);
+}
+
+/* Follows the advice in a start-up error: "truncate -s OFFSET PATH". Returns OFFSET, or -1
+ * when the message has no such advice or the path is not dir/name. */
+static long long follow_advice(const char *err, const char *dir, const char *name)
+{
+    const char *p = strstr(err, "truncate -s ");
+    if (p == NULL)
+        return -1;
+    char *end;
+    long long offset = strtoll(p + strlen("truncate -s "), &end, 10);
+    if (*end != ' ')
+        return -1;
+    char path[PATH_MAX], want[PATH_MAX];
+    size_t n = strcspn(end + 1, " ");
+    if (n >= sizeof path)
+        return -1;
+    memcpy(path, end + 1, n);
+    path[n] = '\0';
+    path_of(want, dir, name);
+    if (strcmp(path, want) != 0) {
+        fprintf(stderr, "advice names %s, not %s\n", path, want);
+        return -1;
+    }
+    return truncate(path, (off_t)offset) == 0 ? offset : -1;
+}
+
+/* dir/journal.1 = data: the open must fail naming journal.1, its offset `at` and a truncate
+ * command; following it, a reopen loads records 0..want-1 and appends work. */
+static void corrupt_case(const char *label, const uint8_t *data, size_t len, const objectid *ids, size_t at,
+                         size_t want)
+{
+    char dir[PATH_MAX];
+    new_dir(dir, label);
+    CHECK(mkdir(dir, 0700) == 0);
+    file_write(dir, "journal.1", "wb", data, len);
+    opened o;
+    open_default(&o, dir);
+    if (o.journal != NULL)
+        fprintf(stderr,
+                "%s: journal_open succeeded (%zu records, %zu torn bytes dropped); want a refusal at offset %zu\n",
+                label, store_count(o.store), o.stats.torn_bytes, at);
+    CHECK(o.journal == NULL);
+    if (o.journal != NULL) {
+        close_all(&o);
+        return;
+    }
+    char want_offset[64];
+    snprintf(want_offset, sizeof want_offset, "offset %zu", at);
+    if (strstr(o.err, "journal.1") == NULL || strstr(o.err, want_offset) == NULL ||
+        strstr(o.err, "truncate -s ") == NULL)
+        fprintf(stderr, "%s: the message lacks journal.1, \"%s\" or \"truncate -s\": %s\n", label, want_offset, o.err);
+    CHECK(strstr(o.err, "journal.1") != NULL);
+    CHECK(strstr(o.err, want_offset) != NULL);
+    CHECK(strstr(o.err, "truncate -s ") != NULL);
+    CHECK(follow_advice(o.err, dir, "journal.1") == (long long)at);
+    close_all(&o);
+    open_default(&o, dir);
+    CHECK(o.journal != NULL);
+    if (o.journal == NULL) {
+        fprintf(stderr, "%s: after the advice: %s\n", label, o.err);
+        close_all(&o);
+        return;
+    }
+    CHECK(o.stats.torn_bytes == 0);
+    CHECK(store_count(o.store) == want);
+    CHECK(check_records(o.store, ids, 0, want) == 0);
+    CHECK(append_range(o.journal, ids, want, want + 2, 2) == 2);
+    close_all(&o);
+    open_default(&o, dir);
+    CHECK(o.journal != NULL);
+    CHECK(store_count(o.store) == want + 2);
+    CHECK(check_records(o.store, ids, 0, want + 2) == 0);
+    close_all(&o);
+}
+
+/* Damage before good records is not a torn tail: start-up stops and says where, and what it
+ * says to do works. */
+static void test_corrupt_middle(void)
+{
+    enum { N = 20, BAD = 3 };
+    objectid *ids = ids_make(N + 2);
+    size_t base_len = 0;
+    uint8_t *base = journal_made("corrupt-base", ids, N, &base_len);
+    if (base == NULL) {
+        free(ids);
+        return;
+    }
+    size_t at = RECORD_MAGIC_LEN + framed_sizes(ids, 0, BAD), bad_len = framed_size_of(BAD, ids);
+    uint8_t *data = malloc(base_len + 4096);
+
+    /* a payload byte, the CRC, the low byte of the length */
+    const size_t flips[] = {RECORD_HEADER_LEN + 5, bad_len - 1, 4, 7, 0};
+    for (size_t k = 0; k < sizeof flips / sizeof flips[0]; k++) {
+        memcpy(data, base, base_len);
+        data[at + flips[k]] ^= 0x01;
+        char label[64];
+        snprintf(label, sizeof label, "corrupt-flip-%zu", flips[k]);
+        corrupt_case(label, data, base_len, ids, at, BAD);
+    }
+    /* a length byte flipped so the record claims more bytes than the file has left (but less
+     * than RECORD_MAX_PAYLOAD): the 16 good records after it must not be dropped as a torn tail */
+    memcpy(data, base, base_len);
+    data[at + 2] ^= 0x01;
+    corrupt_case("corrupt-length-past-end", data, base_len, ids, at, BAD);
+
+    /* a good checksum around something that is not a webhook */
+    memcpy(data, base, at);
+    schema_snapshot_header h = DROPLIT__WEBHOOKS__V1__SNAPSHOT_HEADER__INIT;
+    h.version = 1;
+    h.count = 7;
+    size_t hl = record_frame(&h.base, data + at);
+    memcpy(data + at + hl, base + at, base_len - at);
+    corrupt_case("corrupt-not-webhook", data, base_len + hl, ids, at, BAD);
+
+    /* a record appearing twice */
+    memcpy(data, base, at);
+    memcpy(data + at, base + RECORD_MAGIC_LEN, framed_size_of(0, ids));
+    memcpy(data + at + framed_size_of(0, ids), base + at, base_len - at);
+    corrupt_case("corrupt-duplicate", data, base_len + framed_size_of(0, ids), ids, at, BAD);
+
+    /* bytes after the last record that no crash writes: a non-zero, impossible length */
+    memcpy(data, base, base_len);
+    memcpy(data + base_len, "garbage!garbage!", 16);
+    corrupt_case("corrupt-garbage-tail", data, base_len + 16, ids, base_len, N);
+    free(data);
+    free(base);
+    free(ids);
+}
+
+/* Hand-made store directories: leftover temp snapshots are removed; a journal missing from
+ * the sequence stops start-up with a message naming it. */
+static void test_leftovers_and_gaps(void)
+{
+    enum { N = 20 };
+    objectid *ids = ids_make(N + 2);
+    char dir[PATH_MAX];
+    opened o;
+
+    /* a snapshot that was never finished */
+    new_dir(dir, "leftover-tmp");
+    open_default(&o, dir);
+    CHECK(o.journal != NULL);
+    if (o.journal != NULL)
+        CHECK(append_range(o.journal, ids, 0, 3, 3) == 3);
+    close_all(&o);
+    file_write(dir, "snapshot.9.tmp", "wb", "HGSNAP01half-written", 20);
+    open_default(&o, dir);
+    CHECK(o.journal != NULL);
+    CHECK(!file_exists(dir, "snapshot.9.tmp"));
+    CHECK(store_count(o.store) == 3 && o.stats.snapshot == 0);
+    close_all(&o);
+
+    /* journals 1, 2, 3: all load; without journal.2, start-up stops */
+    new_dir(dir, "gap");
+    CHECK(mkdir(dir, 0700) == 0);
+    file_write_records(dir, "journal.1", RECORD_JOURNAL_MAGIC, ids, 0, 5);
+    file_write_records(dir, "journal.2", RECORD_JOURNAL_MAGIC, ids, 5, 10);
+    file_write_records(dir, "journal.3", RECORD_JOURNAL_MAGIC, ids, 10, 15);
+    open_default(&o, dir);
+    CHECK(o.journal != NULL);
+    CHECK(store_count(o.store) == 15 && o.stats.journal_records == 15);
+    CHECK(check_records(o.store, ids, 0, 15) == 0);
+    if (o.journal != NULL)
+        CHECK(append_range(o.journal, ids, 15, 17, 2) == 2);
+    close_all(&o);
+    CHECK(file_size(dir, "journal.3") ==
+          (long long)(RECORD_MAGIC_LEN + framed_sizes(ids, 10, 15) + framed_sizes(ids, 15, 17)));
+    char path[PATH_MAX];
+    path_of(path, dir, "journal.2");
+    CHECK(unlink(path) == 0);
+    open_default(&o, dir);
+    CHECK(o.journal == NULL);
+    CHECK(strstr(o.err, "journal.2") != NULL && strstr(o.err, "missing") != NULL);
+    close_all(&o);
+
+    /* snapshot.2 and journals 2, 3, 4 (and an old journal.1, skipped): all load; without
+     * journal.3, start-up stops */
+    new_dir(dir, "gap-snapshot");
+    CHECK(mkdir(dir, 0700) == 0);
+    file_write_records(dir, "journal.1", RECORD_JOURNAL_MAGIC, ids, 0, 5);
+    file_write_records(dir, "snapshot.2", RECORD_SNAPSHOT_MAGIC, ids, 0, 5);
+    file_write_records(dir, "journal.2", RECORD_JOURNAL_MAGIC, ids, 5, 10);
+    file_write_records(dir, "journal.3", RECORD_JOURNAL_MAGIC, ids, 10, 15);
+    file_write_records(dir, "journal.4", RECORD_JOURNAL_MAGIC, ids, 15, 20);
+    open_default(&o, dir);
+    CHECK(o.journal != NULL);
+    CHECK(store_count(o.store) == 20 && o.stats.snapshot == 2 && o.stats.journal_records == 15);
+    CHECK(check_records(o.store, ids, 0, 20) == 0);
+    close_all(&o);
+    path_of(path, dir, "journal.3");
+    CHECK(unlink(path) == 0);
+    open_default(&o, dir);
+    CHECK(o.journal == NULL);
+    CHECK(strstr(o.err, "journal.3") != NULL && strstr(o.err, "missing") != NULL);
+    close_all(&o);
+
+    /* the first journal of the sequence missing: journal.1 is made at the first start and
+     * only removed after a snapshot.N (N > 1) is in place, and journal.N is made before
+     * snapshot.N is asked for; so journals 2 and 3 alone, or snapshot.2 with journal.3
+     * alone, mean records were lost */
+    new_dir(dir, "gap-first");
+    CHECK(mkdir(dir, 0700) == 0);
+    file_write_records(dir, "journal.2", RECORD_JOURNAL_MAGIC, ids, 5, 10);
+    file_write_records(dir, "journal.3", RECORD_JOURNAL_MAGIC, ids, 10, 15);
+    open_default(&o, dir);
+    if (o.journal != NULL)
+        fprintf(stderr, "gap-first: journal.2 and journal.3 without journal.1 or a snapshot: opened with %zu records\n",
+                store_count(o.store));
+    CHECK(o.journal == NULL);
+    CHECK(strstr(o.err, "journal.1") != NULL && strstr(o.err, "missing") != NULL);
+    close_all(&o);
+
+    new_dir(dir, "gap-first-snapshot");
+    CHECK(mkdir(dir, 0700) == 0);
+    file_write_records(dir, "snapshot.2", RECORD_SNAPSHOT_MAGIC, ids, 0, 5);
+    file_write_records(dir, "journal.3", RECORD_JOURNAL_MAGIC, ids, 10, 15);
+    open_default(&o, dir);
+    if (o.journal != NULL)
+        fprintf(stderr, "gap-first-snapshot: snapshot.2 and journal.3 without journal.2: opened with %zu records\n",
+                store_count(o.store));
+    CHECK(o.journal == NULL);
+    CHECK(strstr(o.err, "journal.2") != NULL && strstr(o.err, "missing") != NULL);
+    close_all(&o);
+
+    /* a journal before the last one that ends torn is damage, not a crash's tail */
+    new_dir(dir, "torn-not-last");
+    CHECK(mkdir(dir, 0700) == 0);
+    file_write_records(dir, "journal.1", RECORD_JOURNAL_MAGIC, ids, 0, 5);
+    file_write_records(dir, "journal.2", RECORD_JOURNAL_MAGIC, ids, 5, 10);
+    file_cut(dir, "journal.1", file_size(dir, "journal.1") - 3);
+    open_default(&o, dir);
+    CHECK(o.journal == NULL);
+    CHECK(strstr(o.err, "journal.1") != NULL && strstr(o.err, "offset") != NULL);
+    close_all(&o);
+    free(ids);
+}
+
+/* Appends of records first..first+n-1 queued at once; returns how many were stored and marks
+ * each in stored[]. */
+static size_t append_marking(journal *j, const objectid *ids, size_t first, size_t n, int *stored, error_kind *kinds)
+{
+    waiter w;
+    waiter_init(&w, n);
+    test_op *ops = calloc(n, sizeof(*ops));
+    for (size_t i = 0; i < n; i++)
+        append_one(j, &w, &ops[i], first + i, ids);
+    waiter_wait(&w, n);
+    for (size_t i = 0; i < n; i++) {
+        stored[first + i] = ops[i].stored;
+        kinds[first + i] = ops[i].kind;
+    }
+    size_t count = w.stored;
+    free(ops);
+    waiter_destroy(&w);
+    return count;
+}
+
+/* A disk that refuses writes (the file size limit, EFBIG): appends fail with
+ * ERROR_UNAVAILABLE and leave nothing in the file; once the disk takes writes again, appends
+ * succeed by themselves; a reopen has exactly the ones that succeeded. */
+static void test_write_failure(void)
+{
+    enum { N = 40 };
+    objectid *ids = ids_make(N);
+    int stored[N] = {0};
+    error_kind kinds[N] = {ERROR_NONE};
+    char dir[PATH_MAX];
+    new_dir(dir, "write-failure");
+    opened o;
+    open_default(&o, dir);
+    CHECK(o.journal != NULL);
+    if (o.journal == NULL) {
+        free(ids);
+        close_all(&o);
+        return;
+    }
+    CHECK(append_marking(o.journal, ids, 0, 10, stored, kinds) == 10);
+    long long size = file_size(dir, "journal.1");
+    CHECK(size == (long long)(RECORD_MAGIC_LEN + framed_sizes(ids, 0, 10)));
+
+    struct rlimit old, low;
+    CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    low = old;
+    low.rlim_cur = (rlim_t)size + 40; /* less than any one record: a write stops part way */
+    CHECK(old.rlim_max == RLIM_INFINITY || old.rlim_max >= low.rlim_cur);
+    CHECK(setrlimit(RLIMIT_FSIZE, &low) == 0);
+
+    /* one at a time, then five at once */
+    for (size_t i = 10; i < 15; i++) {
+        CHECK(append_marking(o.journal, ids, i, 1, stored, kinds) == 0);
+        CHECK(kinds[i] == ERROR_UNAVAILABLE);
+        CHECK(journal_is_writable(o.journal) == 0);
+    }
+    CHECK(append_marking(o.journal, ids, 15, 5, stored, kinds) == 0);
+    for (size_t i = 15; i < 20; i++)
+        CHECK(!stored[i] && kinds[i] == ERROR_UNAVAILABLE);
+    CHECK(journal_is_writable(o.journal) == 0);
+    CHECK(file_size(dir, "journal.1") == size); /* what a failed write left is cut back */
+    CHECK(store_count(o.store) == 10);
+    for (size_t i = 10; i < 20; i++)
+        CHECK(store_get(o.store, &ids[i]) == NULL);
+
+    /* room for one record and a half: which of five queued at once are stored depends on
+     * how the writer batches them, but the file holds exactly those, whole */
+    low.rlim_cur = (rlim_t)size + framed_size_of(20, ids) + framed_size_of(21, ids) / 2;
+    CHECK(setrlimit(RLIMIT_FSIZE, &low) == 0);
+    size_t some = append_marking(o.journal, ids, 20, 5, stored, kinds);
+    CHECK(some <= 1 && !stored[24]);
+    for (size_t i = 20; i < 25; i++)
+        CHECK(stored[i] ? store_get(o.store, &ids[i]) != NULL : kinds[i] == ERROR_UNAVAILABLE);
+    CHECK(journal_is_writable(o.journal) == 0);
+    size_t expect = RECORD_MAGIC_LEN;
+    for (size_t i = 0; i < 25; i++)
+        expect += stored[i] ? framed_size_of(i, ids) : 0;
+    CHECK(file_size(dir, "journal.1") == (long long)expect);
+
+    /* the disk takes writes again: no restart, no call, the next append succeeds */
+    CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+    signal(SIGXFSZ, old_handler);
+    CHECK(append_marking(o.journal, ids, 25, 1, stored, kinds) == 1);
+    CHECK(journal_is_writable(o.journal) == 1);
+    CHECK(append_marking(o.journal, ids, 26, N - 26, stored, kinds) == N - 26);
+    CHECK(journal_is_writable(o.journal) == 1);
+    size_t n_stored = 0;
+    expect = RECORD_MAGIC_LEN;
+    for (size_t i = 0; i < N; i++) {
+        n_stored += stored[i] != 0;
+        expect += stored[i] ? framed_size_of(i, ids) : 0;
+    }
+    CHECK(store_count(o.store) == n_stored);
+    close_all(&o);
+    CHECK(file_size(dir, "journal.1") == (long long)expect);
+
+    open_default(&o, dir);
+    CHECK(o.journal != NULL);
+    CHECK(o.stats.torn_bytes == 0);
+    CHECK(store_count(o.store) == n_stored && o.stats.journal_records == n_stored);
+    size_t wrong = 0;
+    for (size_t i = 0; i < N; i++) {
+        const store_webhook *r = store_get(o.store, &ids[i]);
+        if (stored[i]) {
+            spec sp;
+            spec_make(&sp, i, &ids[i]);
+            wrong += r == NULL || !webhook_equal(r, &sp.w);
+        } else {
+            wrong += r != NULL;
+        }
+    }
+    CHECK(wrong == 0);
+    close_all(&o);
+    free(ids);
+}
+
+int main(void)
+{
+    umask(022);
+    CHECK(objectid_init() == 0);
+    snprintf(root, sizeof root, "/tmp/hookgate-test-journal-XXXXXX");
+    if (mkdtemp(root) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_open_modes_lock();
+    test_concurrent_round_trip();
+    test_fsync_policies();
+    test_snapshots();
+    test_torn_tail();
+    test_corrupt_middle();
+    test_leftovers_and_gaps();
+    test_write_failure();
+    remove_tree(root);
+    return test_exit_code();
+}

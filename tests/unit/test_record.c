@@ -1,0 +1,441 @@
+/* test_record: the framing of journal and snapshot records. Round trip of StoredWebhook
+ * records through record_frame / record_next / record_to_webhook; a cut at every byte of the
+ * last record is a torn tail; a flip of any byte of a middle record is corruption and never
+ * a good record; bad lengths; and record_to_webhook's refusals. Every buffer handed to
+ * record_next is allocated at exactly its length, so an over-read shows under valgrind. */
+#include "record.h"
+#include "crc32c.h"
+#include "test.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_RECORDS 5
+#define MIDDLE 2 /* the record the flip test damages: two good ones before, two after */
+
+static const char *const URLS[N_RECORDS] = {
+    "https://example.com/hook", "https://exämple.org/ünïcödé/пример?q=✓",
+    "http://[::1]:8080/x",      "https://例え.jp/フック",
+    "https://h.example/🎉",
+};
+static const char *const SECRETS[N_RECORDS] = {"", "s3cret", "ключ", "🔑🔑", "x"};
+static const char *const DESCRIPTIONS[N_RECORDS] = {"first", "", "Привет, мир ✓", "日本語の説明", "emoji 🎉 end"};
+
+/* Record i: ids use every byte value somewhere (0x00 and 0xff included). */
+static store_webhook webhook_of(size_t i, char eco[32])
+{
+    snprintf(eco, 32, "C%024zx", i % 2 + 0xabc);
+    store_webhook w = {.created_ms = 1519831018941LL + (int64_t)i * 1000 - (i == 3 ? 2000000000000LL : 0),
+                       .disabled = (int)(i % 2),
+                       .ecosystem_id = eco,
+                       .url = URLS[i],
+                       .secret = SECRETS[i],
+                       .description = DESCRIPTIONS[i]};
+    for (size_t k = 0; k < OBJECTID_LEN; k++)
+        w.id.bytes[k] = (uint8_t)(i * 51 + k * 23);
+    w.id.bytes[OBJECTID_LEN - 1] = i == 0 ? 0x00 : 0xff;
+    return w;
+}
+
+static int webhook_equal(const store_webhook *a, const store_webhook *b)
+{
+    return memcmp(a->id.bytes, b->id.bytes, OBJECTID_LEN) == 0 && a->created_ms == b->created_ms &&
+           a->disabled == b->disabled && strcmp(a->ecosystem_id, b->ecosystem_id) == 0 && strcmp(a->url, b->url) == 0 &&
+           strcmp(a->secret, b->secret) == 0 && strcmp(a->description, b->description) == 0;
+}
+
+/* A buffer holding the journal magic and the N_RECORDS records; starts[i] is where record i
+ * begins, starts[N_RECORDS] the end. */
+typedef struct framed {
+    uint8_t *data;
+    size_t len;
+    size_t starts[N_RECORDS + 1];
+} framed;
+
+static framed frame_all(void)
+{
+    framed f = {.len = RECORD_MAGIC_LEN};
+    char eco[32];
+    for (size_t i = 0; i < N_RECORDS; i++) {
+        store_webhook w = webhook_of(i, eco);
+        schema_stored_webhook m;
+        record_from_webhook(&w, &m);
+        f.len += record_framed_size(protobuf_c_message_get_packed_size(&m.base));
+    }
+    f.data = malloc(f.len);
+    memcpy(f.data, RECORD_JOURNAL_MAGIC, RECORD_MAGIC_LEN);
+    size_t at = RECORD_MAGIC_LEN;
+    for (size_t i = 0; i < N_RECORDS; i++) {
+        store_webhook w = webhook_of(i, eco);
+        schema_stored_webhook m;
+        record_from_webhook(&w, &m);
+        f.starts[i] = at;
+        size_t n = record_frame(&m.base, f.data + at);
+        CHECK(n == record_framed_size(protobuf_c_message_get_packed_size(&m.base)));
+        at += n;
+    }
+    f.starts[N_RECORDS] = at;
+    CHECK(at == f.len);
+    return f;
+}
+
+/* A private copy of data[0..len), allocated at exactly len bytes (1 when len is 0). */
+static uint8_t *copy_of(const uint8_t *data, size_t len)
+{
+    uint8_t *p = malloc(len ? len : 1);
+    memcpy(p, data, len);
+    return p;
+}
+
+/* Reads records 0..upto-1 from data and checks each is OK and equal to webhook_of(i); returns
+ * the number that were. *offset ends at the first record not read. */
+static size_t read_good(const uint8_t *data, size_t len, size_t *offset, size_t upto)
+{
+    char eco[32];
+    size_t good = 0;
+    for (size_t i = 0; i < upto; i++) {
+        const uint8_t *payload = NULL;
+        size_t payload_len = 0;
+        if (record_next(data, len, offset, &payload, &payload_len) != RECORD_OK)
+            break;
+        store_webhook *r = record_to_webhook(payload, payload_len);
+        store_webhook w = webhook_of(i, eco);
+        int same = r != NULL && webhook_equal(r, &w);
+        store_record_free(r);
+        if (!same)
+            break;
+        good++;
+    }
+    return good;
+}
+
+static void test_round_trip(void)
+{
+    framed f = frame_all();
+    CHECK(memcmp(f.data, RECORD_JOURNAL_MAGIC, RECORD_MAGIC_LEN) == 0);
+    size_t offset = RECORD_MAGIC_LEN;
+    char eco[32];
+    for (size_t i = 0; i < N_RECORDS; i++) {
+        const uint8_t *payload = NULL;
+        size_t payload_len = 0;
+        CHECK(record_next(f.data, f.len, &offset, &payload, &payload_len) == RECORD_OK);
+        CHECK(offset == f.starts[i + 1]);
+        CHECK(payload == f.data + f.starts[i] + RECORD_HEADER_LEN);
+        CHECK(record_framed_size(payload_len) == f.starts[i + 1] - f.starts[i]);
+        store_webhook *r = record_to_webhook(payload, payload_len);
+        CHECK(r != NULL);
+        if (r == NULL)
+            continue;
+        store_webhook w = webhook_of(i, eco);
+        CHECK(memcmp(r->id.bytes, w.id.bytes, OBJECTID_LEN) == 0);
+        CHECK(r->created_ms == w.created_ms);
+        CHECK(r->disabled == w.disabled);
+        CHECK_STR(r->ecosystem_id, w.ecosystem_id);
+        CHECK_STR(r->url, w.url);
+        CHECK_STR(r->secret, w.secret);
+        CHECK_STR(r->description, w.description);
+        /* a copy, not pointers into the payload */
+        CHECK((const uint8_t *)r->url < f.data || (const uint8_t *)r->url >= f.data + f.len);
+        store_record_free(r);
+    }
+    /* a clean end, again and again, and the offset stays put */
+    for (int k = 0; k < 2; k++) {
+        const uint8_t *payload = NULL;
+        size_t payload_len = 0;
+        CHECK(record_next(f.data, f.len, &offset, &payload, &payload_len) == RECORD_END);
+        CHECK(offset == f.len);
+    }
+    /* the header is little-endian length then CRC-32C of the payload */
+    uint32_t n = (uint32_t)f.data[f.starts[0]] | (uint32_t)f.data[f.starts[0] + 1] << 8 |
+                 (uint32_t)f.data[f.starts[0] + 2] << 16 | (uint32_t)f.data[f.starts[0] + 3] << 24;
+    CHECK(n == f.starts[1] - f.starts[0] - RECORD_HEADER_LEN);
+    /* an empty buffer is an end, not a tear */
+    size_t zero = 0;
+    const uint8_t *payload = NULL;
+    size_t payload_len = 0;
+    CHECK(record_next(f.data, 0, &zero, &payload, &payload_len) == RECORD_END);
+    free(f.data);
+}
+
+/* A file cut at every byte inside its last record: the records before read back, the last
+ * is torn and the offset stays at its start. */
+static void test_torn_every_offset(void)
+{
+    framed f = frame_all();
+    size_t last = f.starts[N_RECORDS - 1], end = f.starts[N_RECORDS];
+    size_t bad = 0;
+    for (size_t cut = last + 1; cut < end; cut++) {
+        uint8_t *data = copy_of(f.data, cut);
+        size_t offset = RECORD_MAGIC_LEN;
+        size_t good = read_good(data, cut, &offset, N_RECORDS - 1);
+        const uint8_t *payload = NULL;
+        size_t payload_len = 0;
+        record_status st = record_next(data, cut, &offset, &payload, &payload_len);
+        if (good != N_RECORDS - 1 || st != RECORD_TORN || offset != last) {
+            fprintf(stderr, "cut at %zu (last record %zu..%zu): %zu good, status %d, offset %zu\n", cut, last, end,
+                    good, (int)st, offset);
+            bad++;
+        }
+        free(data);
+    }
+    CHECK(bad == 0);
+    /* cut exactly before the last record: a clean end after the others */
+    uint8_t *data = copy_of(f.data, last);
+    size_t offset = RECORD_MAGIC_LEN;
+    CHECK(read_good(data, last, &offset, N_RECORDS - 1) == N_RECORDS - 1);
+    const uint8_t *payload = NULL;
+    size_t payload_len = 0;
+    CHECK(record_next(data, last, &offset, &payload, &payload_len) == RECORD_END);
+    free(data);
+    free(f.data);
+}
+
+/* Zeros after the last good record (what an interrupted extend of the file leaves) are a
+ * torn tail, for any amount of zeros: shorter than a header, a header, a page. */
+static void test_zero_padding(void)
+{
+    framed f = frame_all();
+    static const size_t pads[] = {1, 3, RECORD_HEADER_LEN - 1, RECORD_HEADER_LEN, RECORD_HEADER_LEN + 1, 100, 4096};
+    for (size_t k = 0; k < sizeof pads / sizeof pads[0]; k++) {
+        size_t len = f.len + pads[k];
+        uint8_t *data = malloc(len);
+        memcpy(data, f.data, f.len);
+        memset(data + f.len, 0, pads[k]);
+        size_t offset = RECORD_MAGIC_LEN;
+        CHECK(read_good(data, len, &offset, N_RECORDS) == N_RECORDS);
+        const uint8_t *payload = NULL;
+        size_t payload_len = 0;
+        record_status st = record_next(data, len, &offset, &payload, &payload_len);
+        if (st != RECORD_TORN)
+            fprintf(stderr, "%zu zero bytes after the last record: status %d\n", pads[k], (int)st);
+        CHECK(st == RECORD_TORN);
+        CHECK(offset == f.len);
+        free(data);
+    }
+    free(f.data);
+}
+
+static const char *status_name(record_status st)
+{
+    switch (st) {
+    case RECORD_OK:
+        return "OK";
+    case RECORD_END:
+        return "END";
+    case RECORD_TORN:
+        return "TORN";
+    case RECORD_CORRUPT:
+        return "CORRUPT";
+    }
+    return "?";
+}
+
+/* Every byte of the middle record, header and payload, flipped in several ways, with good
+ * records after it: the records before read back; the flipped one is never a good record
+ * (the CRC catches every single-byte error) and is reported as corruption, not as a torn
+ * tail, since what follows it is data. The same flips in the last record are a torn tail. */
+static void test_flip_every_byte(void)
+{
+    static const uint8_t masks[] = {0x01, 0x02, 0x10, 0x80, 0xff};
+    framed f = frame_all();
+    size_t start = f.starts[MIDDLE], end = f.starts[MIDDLE + 1];
+    size_t wrong_ok = 0, torn_not_corrupt = 0, other = 0;
+    for (size_t at = start; at < end; at++) {
+        for (size_t k = 0; k < sizeof masks / sizeof masks[0]; k++) {
+            uint8_t *data = copy_of(f.data, f.len);
+            data[at] ^= masks[k];
+            size_t offset = RECORD_MAGIC_LEN;
+            size_t good = read_good(data, f.len, &offset, MIDDLE);
+            const uint8_t *payload = NULL;
+            size_t payload_len = 0;
+            record_status st = record_next(data, f.len, &offset, &payload, &payload_len);
+            if (good != MIDDLE || (st != RECORD_OK && offset != start)) {
+                other++;
+            } else if (st == RECORD_OK) {
+                wrong_ok++;
+                fprintf(stderr, "flip 0x%02x at byte %zu of the middle record: RECORD_OK\n", masks[k], at - start);
+            } else if (st != RECORD_CORRUPT) {
+                /* what this means: the journal replay takes it for a torn tail, cuts the file
+                 * there and drops the good, acknowledged records after it without an error */
+                torn_not_corrupt++;
+                uint32_t n = (uint32_t)data[start] | (uint32_t)data[start + 1] << 8 | (uint32_t)data[start + 2] << 16 |
+                             (uint32_t)data[start + 3] << 24;
+                fprintf(stderr,
+                        "flip 0x%02x at byte %zu of the middle record (of %zu bytes, %zu good bytes after it): "
+                        "%s, not CORRUPT (length field now %u)\n",
+                        masks[k], at - start, end - start, f.len - end, status_name(st), n);
+            }
+            free(data);
+        }
+    }
+    CHECK(other == 0);
+    CHECK(wrong_ok == 0);
+    CHECK(torn_not_corrupt == 0);
+
+    /* payload and CRC flips of the last record: torn (nothing after it) */
+    size_t last = f.starts[N_RECORDS - 1];
+    size_t not_torn = 0;
+    for (size_t at = last + 4; at < f.len; at++) {
+        uint8_t *data = copy_of(f.data, f.len);
+        data[at] ^= 0x40;
+        size_t offset = last;
+        const uint8_t *payload = NULL;
+        size_t payload_len = 0;
+        if (record_next(data, f.len, &offset, &payload, &payload_len) != RECORD_TORN || offset != last)
+            not_torn++;
+        free(data);
+    }
+    CHECK(not_torn == 0);
+    free(f.data);
+}
+
+static void put_header(uint8_t *p, uint32_t n, uint32_t crc)
+{
+    for (int k = 0; k < 4; k++) {
+        p[k] = (uint8_t)(n >> (8 * k));
+        p[4 + k] = (uint8_t)(crc >> (8 * k));
+    }
+}
+
+/* Lengths that no record has: 0 and above RECORD_MAX_PAYLOAD. With data after them they are
+ * corruption; a header of zeros alone is a torn tail. A record of exactly RECORD_MAX_PAYLOAD
+ * bytes is accepted. */
+static void test_bad_lengths(void)
+{
+    framed f = frame_all();
+    static const uint32_t lengths[] = {0, RECORD_MAX_PAYLOAD + 1, 0x7fffffffu, 0xffffffffu};
+    size_t second = f.starts[1];
+    for (size_t k = 0; k < sizeof lengths / sizeof lengths[0]; k++) {
+        /* the second record's header rewritten: good records follow it */
+        uint8_t *data = copy_of(f.data, f.len);
+        put_header(data + second, lengths[k], 0x12345678u);
+        size_t offset = RECORD_MAGIC_LEN;
+        CHECK(read_good(data, f.len, &offset, 1) == 1);
+        const uint8_t *payload = NULL;
+        size_t payload_len = 0;
+        CHECK(record_next(data, f.len, &offset, &payload, &payload_len) == RECORD_CORRUPT);
+        CHECK(offset == second);
+        free(data);
+
+        /* the same header, with the CRC zero, as the last bytes of the file */
+        data = malloc(f.len + RECORD_HEADER_LEN);
+        memcpy(data, f.data, f.len);
+        put_header(data + f.len, lengths[k], 0);
+        offset = f.starts[N_RECORDS - 1];
+        CHECK(read_good(data, f.len, &offset, 0) == 0);
+        CHECK(record_next(data, f.len + RECORD_HEADER_LEN, &offset, &payload, &payload_len) == RECORD_OK);
+        record_status st = record_next(data, f.len + RECORD_HEADER_LEN, &offset, &payload, &payload_len);
+        /* all zero only for length 0 (torn); a non-zero impossible length is garbage */
+        CHECK(st == (lengths[k] == 0 ? RECORD_TORN : RECORD_CORRUPT));
+        CHECK(offset == f.len);
+        free(data);
+    }
+    /* a header with a plausible length and its payload missing is torn; a header shorter
+     * than RECORD_HEADER_LEN is torn */
+    uint8_t hdr[RECORD_HEADER_LEN];
+    put_header(hdr, 100, 0xdeadbeefu);
+    for (size_t len = 1; len <= RECORD_HEADER_LEN; len++) {
+        uint8_t *data = copy_of(hdr, len);
+        size_t offset = 0;
+        const uint8_t *payload = NULL;
+        size_t payload_len = 0;
+        CHECK(record_next(data, len, &offset, &payload, &payload_len) == RECORD_TORN);
+        CHECK(offset == 0);
+        free(data);
+    }
+    /* the largest payload is accepted, one more byte is not */
+    size_t big = RECORD_MAX_PAYLOAD;
+    uint8_t *data = calloc(1, RECORD_HEADER_LEN + big + RECORD_HEADER_LEN);
+    for (size_t i = 0; i < big; i++)
+        data[RECORD_HEADER_LEN + i] = (uint8_t)(i * 7 + 1);
+    put_header(data, (uint32_t)big, crc32c_update(0, data + RECORD_HEADER_LEN, big));
+    size_t offset = 0;
+    const uint8_t *payload = NULL;
+    size_t payload_len = 0;
+    CHECK(record_next(data, RECORD_HEADER_LEN + big, &offset, &payload, &payload_len) == RECORD_OK);
+    CHECK(payload_len == big && offset == RECORD_HEADER_LEN + big);
+    /* followed by a record header claiming MAX + 1 with a payload byte after it */
+    put_header(data + RECORD_HEADER_LEN + big, RECORD_MAX_PAYLOAD + 1, 1);
+    offset = RECORD_HEADER_LEN + big;
+    CHECK(record_next(data, RECORD_HEADER_LEN + big + RECORD_HEADER_LEN, &offset, &payload, &payload_len) ==
+          RECORD_CORRUPT);
+    CHECK(offset == RECORD_HEADER_LEN + big);
+    free(data);
+    free(f.data);
+}
+
+/* record_to_webhook takes only a well-formed StoredWebhook with a 12-byte id. */
+static void test_to_webhook_rejects(void)
+{
+    char eco[32];
+    store_webhook w = webhook_of(1, eco);
+    schema_stored_webhook m;
+    record_from_webhook(&w, &m);
+    uint8_t buf[1024];
+    size_t n = protobuf_c_message_pack(&m.base, buf);
+    store_webhook *r = record_to_webhook(buf, n);
+    CHECK(r != NULL && webhook_equal(r, &w));
+    store_record_free(r);
+
+    /* ids of 0, 11 and 13 bytes */
+    uint8_t id13[13];
+    memset(id13, 0x42, sizeof id13);
+    static const size_t id_lens[] = {0, 11, 13};
+    for (size_t k = 0; k < sizeof id_lens / sizeof id_lens[0]; k++) {
+        record_from_webhook(&w, &m);
+        m.id.data = id13;
+        m.id.len = id_lens[k];
+        n = protobuf_c_message_pack(&m.base, buf);
+        r = record_to_webhook(buf, n);
+        if (r != NULL)
+            fprintf(stderr, "record_to_webhook took an id of %zu bytes\n", id_lens[k]);
+        CHECK(r == NULL);
+        store_record_free(r);
+    }
+    /* an empty payload: no id */
+    CHECK(record_to_webhook(buf, 0) == NULL);
+    /* a SnapshotHeader */
+    schema_snapshot_header h = DROPLIT__WEBHOOKS__V1__SNAPSHOT_HEADER__INIT;
+    h.version = 1;
+    h.count = 12;
+    h.created_ms = 1519831018941LL;
+    n = protobuf_c_message_pack(&h.base, buf);
+    CHECK(record_to_webhook(buf, n) == NULL);
+    /* not protobuf at all */
+    static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    CHECK(record_to_webhook(junk, sizeof junk) == NULL);
+    static const char text[] = "{\"id\": \"5a96c3ea0e4c1b0001a0b0c0\"}";
+    CHECK(record_to_webhook((const uint8_t *)text, sizeof text - 1) == NULL);
+    /* a good record cut short */
+    record_from_webhook(&w, &m);
+    n = protobuf_c_message_pack(&m.base, buf);
+    for (size_t cut = 1; cut < n; cut++) {
+        uint8_t *p = copy_of(buf, cut);
+        r = record_to_webhook(p, cut);
+        /* a cut between whole fields may still be a message: then it must not be the record */
+        CHECK(r == NULL || !webhook_equal(r, &w));
+        store_record_free(r);
+        free(p);
+    }
+    /* a string that is not UTF-8 */
+    char bad_url[] = "https://example.com/\xff\xfe";
+    record_from_webhook(&w, &m);
+    m.url = bad_url;
+    n = protobuf_c_message_pack(&m.base, buf);
+    r = record_to_webhook(buf, n);
+    CHECK(r == NULL);
+    store_record_free(r);
+}
+
+int main(void)
+{
+    test_round_trip();
+    test_torn_every_offset();
+    test_zero_padding();
+    test_flip_every_byte();
+    test_bad_lengths();
+    test_to_webhook_rejects();
+    return test_exit_code();
+}

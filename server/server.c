@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,6 +52,10 @@ struct loop_thread {
     loop_listener listeners[2 * CONFIG_MAX_LISTENERS];
     size_t n_listeners;
     size_t open_connections;
+    struct server *server;
+    core *core;
+    sem_t ready; /* posted once loop_setup is done; setup_rc says how it went */
+    int setup_rc;
 };
 
 typedef struct server {
@@ -152,10 +157,45 @@ static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
     (void)receiver, (void)messages; /* waking the loop is all it is for */
 }
 
+/* Builds the loop's context and listening sockets. This must run on the loop's own
+ * thread: h2o 2.2.5 takes a socket's buffers from a per-thread free list (the __thread
+ * h2o_socket_buffer_prototype) of the thread that created the socket, and returns them
+ * there; sockets made on the main thread would make every loop share the main thread's
+ * list without a lock. */
+static int loop_setup(loop_thread *t)
+{
+    server *s = t->server;
+    h2o_context_init(&t->ctx, h2o_evloop_create(), &s->globalconf);
+    h2o_multithread_register_receiver(t->ctx.queue, &t->wake, on_wake);
+    grpc_context_init(&t->grpc, t->core, t->ctx.queue);
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        loop_listener *ll = &t->listeners[i];
+        int fd = dup(s->listeners[i].fd);
+        if (fd < 0) {
+            perror("hookgate: dup");
+            return -1;
+        }
+        ll->thread = t;
+        ll->accept_ctx.ctx = &t->ctx;
+        ll->accept_ctx.hosts = s->globalconf.hosts;
+        ll->accept_ctx.ssl_ctx = s->listeners[i].ssl_ctx;
+        ll->grpc = s->listeners[i].grpc;
+        ll->sock = h2o_evloop_socket_create(t->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        ll->sock->data = ll;
+        h2o_socket_read_start(ll->sock, on_accept);
+        t->n_listeners = i + 1;
+    }
+    return 0;
+}
+
 static void *loop_main(void *arg)
 {
     loop_thread *t = arg;
-    server *s = (server *)t->ctx.globalconf; /* globalconf is the server's first member */
+    server *s = t->server;
+    t->setup_rc = loop_setup(t);
+    sem_post(&t->ready);
+    if (t->setup_rc != 0)
+        return NULL;
     h2o_evloop_t *loop = t->ctx.loop;
 
     while (!atomic_load(&s->stopping))
@@ -176,30 +216,20 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
-static int thread_start(server *s, loop_thread *t, h2o_hostconf_t **hosts, core *c)
+/* Starts a loop thread and waits until its setup is done; -1 if it failed. */
+static int thread_start(server *s, loop_thread *t, core *c)
 {
-    h2o_context_init(&t->ctx, h2o_evloop_create(), &s->globalconf);
-    h2o_multithread_register_receiver(t->ctx.queue, &t->wake, on_wake);
-    grpc_context_init(&t->grpc, c, t->ctx.queue);
-    for (size_t i = 0; i < s->n_listeners; i++) {
-        loop_listener *ll = &t->listeners[i];
-        int fd = dup(s->listeners[i].fd);
-        if (fd < 0) {
-            perror("hookgate: dup");
-            return -1;
-        }
-        ll->thread = t;
-        ll->accept_ctx.ctx = &t->ctx;
-        ll->accept_ctx.hosts = hosts;
-        ll->accept_ctx.ssl_ctx = s->listeners[i].ssl_ctx;
-        ll->grpc = s->listeners[i].grpc;
-        ll->sock = h2o_evloop_socket_create(t->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-        ll->sock->data = ll;
-        h2o_socket_read_start(ll->sock, on_accept);
-    }
-    t->n_listeners = s->n_listeners;
+    t->server = s;
+    t->core = c;
+    sem_init(&t->ready, 0, 0);
     if (pthread_create(&t->tid, NULL, loop_main, t) != 0) {
         fprintf(stderr, "hookgate: cannot start a thread\n");
+        return -1;
+    }
+    sem_wait(&t->ready);
+    sem_destroy(&t->ready);
+    if (t->setup_rc != 0) {
+        pthread_join(t->tid, NULL);
         return -1;
     }
     return 0;
@@ -264,7 +294,7 @@ int server_run(const config *cfg, core *c)
         goto out;
     size_t started = 0;
     for (; started < s.n_threads; started++)
-        if (thread_start(&s, &s.threads[started], s.globalconf.hosts, c) != 0)
+        if (thread_start(&s, &s.threads[started], c) != 0)
             break;
     if (started == s.n_threads) {
         fprintf(stderr, "hookgate: %zu event loop thread(s)\n", s.n_threads);

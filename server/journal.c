@@ -604,8 +604,10 @@ static int recover(journal *j, journal_stats *stats, char *err)
                 goto out;
         }
     }
-    qsort(snapshots.seqs, snapshots.n, sizeof(uint64_t), compare_seq);
-    qsort(journals.seqs, journals.n, sizeof(uint64_t), compare_seq);
+    if (snapshots.n > 0)
+        qsort(snapshots.seqs, snapshots.n, sizeof(uint64_t), compare_seq);
+    if (journals.n > 0)
+        qsort(journals.seqs, journals.n, sizeof(uint64_t), compare_seq);
 
     /* snapshot.N is the state at the start of journal.N: load the newest, replay from N on */
     uint64_t from = snapshots.n > 0 ? snapshots.seqs[snapshots.n - 1] : 0;

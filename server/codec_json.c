@@ -484,8 +484,60 @@ static ProtobufCMessage *decode_message(decoder *d, const ProtobufCMessageDescri
     return msg;
 }
 
+static ProtobufCMessage *decode_text(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
+                                     ProtobufCAllocator *alloc, error *err);
+
+/* With codec_json_install_arena, jansson's allocations during one decode come from a
+ * buffer on the decoding thread's stack: a parse allocates a value, a string and a table
+ * slot per key, and malloc was the largest cost of a create. The tree never outlives the
+ * decode (it is freed before it returns), and what does not fit goes to malloc. */
+#define ARENA_BYTES 16384
+
+typedef struct arena {
+    char *base;
+    size_t used;
+} arena;
+
+static __thread arena *current_arena;
+
+static void *arena_malloc(size_t size)
+{
+    arena *a = current_arena;
+    size = (size + 15) & ~(size_t)15;
+    if (a != NULL && size <= ARENA_BYTES - a->used) {
+        void *p = a->base + a->used;
+        a->used += size;
+        return p;
+    }
+    return malloc(size);
+}
+
+static void arena_free(void *p)
+{
+    arena *a = current_arena;
+    if (a != NULL && (char *)p >= a->base && (char *)p < a->base + ARENA_BYTES)
+        return; /* goes with the arena */
+    free(p);
+}
+
+void codec_json_install_arena(void)
+{
+    json_set_alloc_funcs(arena_malloc, arena_free);
+}
+
 ProtobufCMessage *codec_json_decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
                                     ProtobufCAllocator *alloc, error *err)
+{
+    _Alignas(16) char space[ARENA_BYTES];
+    arena a = {space, 0};
+    current_arena = &a;
+    ProtobufCMessage *msg = decode_text(desc, json, len, alloc, err);
+    current_arena = NULL;
+    return msg;
+}
+
+static ProtobufCMessage *decode_text(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
+                                     ProtobufCAllocator *alloc, error *err)
 {
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -558,134 +610,274 @@ ProtobufCMessage *codec_json_decode_object(const ProtobufCMessageDescriptor *des
 
 /* ---- encoding ------------------------------------------------------------------------ */
 
-static json_t *encode_message(const ProtobufCMessage *msg);
+/* The encoder writes text directly, in two passes over the message: one to measure, one
+ * to write into a buffer of exactly that size. No JSON tree, one allocation. Its output is
+ * what jansson's JSON_COMPACT would print: ", \ and control characters escaped (\uXXXX in
+ * capitals where there is no short form), everything else as is. */
+typedef struct writer {
+    char *out; /* NULL while measuring */
+    size_t len;
+} writer;
 
-static json_t *encode_timestamp(const schema_timestamp *ts)
+static void put(writer *w, const char *data, size_t n)
 {
-    char buf[96], frac[16];
-    struct tm tm;
-    time_t t = (time_t)ts->seconds;
-    if (ts->seconds < TIMESTAMP_MIN_SECONDS || ts->seconds > TIMESTAMP_MAX_SECONDS || ts->nanos < 0 ||
-        ts->nanos > 999999999 || gmtime_r(&t, &tm) == NULL)
-        return json_null();
-    /* Droplit always shows milliseconds; finer values keep 6 or 9 digits */
-    if (ts->nanos % 1000000 == 0)
-        snprintf(frac, sizeof(frac), "%03d", ts->nanos / 1000000);
-    else if (ts->nanos % 1000 == 0)
-        snprintf(frac, sizeof(frac), "%06d", ts->nanos / 1000);
-    else
-        snprintf(frac, sizeof(frac), "%09d", ts->nanos);
-    snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%sZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-    return json_string(buf);
+    if (w->out != NULL)
+        memcpy(w->out + w->len, data, n);
+    w->len += n;
 }
 
-static json_t *encode_value(const ProtobufCFieldDescriptor *f, const void *src)
+static void put_char(writer *w, char c)
 {
-    char buf[32];
+    if (w->out != NULL)
+        w->out[w->len] = c;
+    w->len++;
+}
+
+static void put_string(writer *w, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    put_char(w, '"');
+    const char *run = s;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p >= 0x20 && *p != '"' && *p != '\\')
+            continue;
+        put(w, run, (size_t)((const char *)p - run));
+        run = (const char *)p + 1;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t n = 2;
+        switch (*p) {
+        case '"':
+        case '\\':
+            esc[1] = (char)*p;
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            esc[1] = 'u', esc[2] = '0', esc[3] = '0', esc[4] = hex[*p >> 4], esc[5] = hex[*p & 15];
+            n = 6;
+        }
+        put(w, esc, n);
+    }
+    put(w, run, strlen(run));
+    put_char(w, '"');
+}
+
+static void put_int(writer *w, int64_t v, int quoted)
+{
+    char buf[24], *p = buf + sizeof(buf);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *--p = '-';
+    if (quoted)
+        put_char(w, '"');
+    put(w, p, (size_t)(buf + sizeof(buf) - p));
+    if (quoted)
+        put_char(w, '"');
+}
+
+static void put_uint(writer *w, uint64_t u, int quoted)
+{
+    char buf[24], *p = buf + sizeof(buf);
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (quoted)
+        put_char(w, '"');
+    put(w, p, (size_t)(buf + sizeof(buf) - p));
+    if (quoted)
+        put_char(w, '"');
+}
+
+/* Year, month, day of a day count since 1970-01-01 (proleptic Gregorian): Howard
+ * Hinnant's civil_from_days. gmtime_r would take glibc's time-zone lock on every call. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static void put_timestamp(writer *w, const schema_timestamp *ts)
+{
+    if (ts->seconds < TIMESTAMP_MIN_SECONDS || ts->seconds > TIMESTAMP_MAX_SECONDS || ts->nanos < 0 ||
+        ts->nanos > 999999999) {
+        put(w, "null", 4);
+        return;
+    }
+    int64_t days = ts->seconds >= 0 ? ts->seconds / 86400 : -((-ts->seconds + 86399) / 86400);
+    int64_t secs = ts->seconds - days * 86400, year;
+    unsigned month, day;
+    civil_from_days(days, &year, &month, &day);
+    /* Droplit always shows milliseconds; finer values keep 6 or 9 digits */
+    int digits = ts->nanos % 1000000 == 0 ? 3 : ts->nanos % 1000 == 0 ? 6 : 9;
+    int frac = digits == 3 ? ts->nanos / 1000000 : digits == 6 ? ts->nanos / 1000 : ts->nanos;
+    char buf[40];
+    int n = snprintf(buf, sizeof(buf), "\"%04d-%02u-%02uT%02d:%02d:%02d.%0*dZ\"", (int)year, month, day,
+                     (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), digits, frac);
+    put(w, buf, (size_t)n);
+}
+
+static int write_message(writer *w, const ProtobufCMessage *msg);
+
+static int write_value(writer *w, const ProtobufCFieldDescriptor *f, const void *src)
+{
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
     case PROTOBUF_C_TYPE_SFIXED32:
-        return json_integer(*(const int32_t *)src);
+        put_int(w, *(const int32_t *)src, 0);
+        return 0;
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
-        return json_integer(*(const uint32_t *)src);
+        put_uint(w, *(const uint32_t *)src, 0);
+        return 0;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
-        snprintf(buf, sizeof(buf), "%" PRId64, *(const int64_t *)src);
-        return json_string(buf);
+        put_int(w, *(const int64_t *)src, 1); /* 64-bit integers are strings in proto3 JSON */
+        return 0;
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-        snprintf(buf, sizeof(buf), "%" PRIu64, *(const uint64_t *)src);
-        return json_string(buf);
+        put_uint(w, *(const uint64_t *)src, 1);
+        return 0;
     case PROTOBUF_C_TYPE_FLOAT:
     case PROTOBUF_C_TYPE_DOUBLE: {
         double x = f->type == PROTOBUF_C_TYPE_FLOAT ? *(const float *)src : *(const double *)src;
-        if (isnan(x))
-            return json_string("NaN");
-        if (isinf(x))
-            return json_string(x > 0 ? "Infinity" : "-Infinity");
-        return json_real(x);
+        if (isnan(x) || isinf(x)) {
+            put_string(w, isnan(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity");
+            return 0;
+        }
+        char buf[40];
+        int n = snprintf(buf, sizeof(buf), "%.17g", x);
+        put(w, buf, (size_t)n);
+        if (strpbrk(buf, ".e") == NULL)
+            put(w, ".0", 2);
+        return 0;
     }
     case PROTOBUF_C_TYPE_BOOL:
-        return json_boolean(*(const protobuf_c_boolean *)src);
+        if (*(const protobuf_c_boolean *)src)
+            put(w, "true", 4);
+        else
+            put(w, "false", 5);
+        return 0;
     case PROTOBUF_C_TYPE_ENUM: {
         int32_t n = *(const int32_t *)src;
         const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, n);
-        return ev != NULL ? json_string(ev->name) : json_integer(n);
+        if (ev != NULL)
+            put_string(w, ev->name);
+        else
+            put_int(w, n, 0);
+        return 0;
     }
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(char *const *)src;
-        return json_string(s != NULL ? s : "");
+        put_string(w, s != NULL ? s : "");
+        return 0;
     }
     case PROTOBUF_C_TYPE_BYTES: {
         const ProtobufCBinaryData *b = src;
-        char *out = malloc(4 * ((b->len + 2) / 3) + 1);
-        if (out == NULL)
-            return NULL;
-        EVP_EncodeBlock((unsigned char *)out, b->data, (int)b->len);
-        json_t *j = json_string(out);
-        free(out);
-        return j;
+        size_t n = 4 * ((b->len + 2) / 3);
+        put_char(w, '"');
+        if (w->out != NULL)
+            EVP_EncodeBlock((unsigned char *)w->out + w->len, b->data, (int)b->len);
+        w->len += n;
+        put_char(w, '"');
+        return 0;
     }
     case PROTOBUF_C_TYPE_MESSAGE: {
         const ProtobufCMessage *sub = *(ProtobufCMessage *const *)src;
         if (sub == NULL)
-            return json_null();
-        return is_timestamp(f) ? encode_timestamp((const schema_timestamp *)sub) : encode_message(sub);
+            put(w, "null", 4);
+        else if (is_timestamp(f))
+            put_timestamp(w, (const schema_timestamp *)sub);
+        else
+            return write_message(w, sub);
+        return 0;
     }
     }
-    return json_null();
+    return -1;
 }
 
-static json_t *encode_message(const ProtobufCMessage *msg)
+static int write_message(writer *w, const ProtobufCMessage *msg)
 {
     const ProtobufCMessageDescriptor *desc = msg->descriptor;
-    json_t *obj = json_object();
-    if (obj == NULL)
-        return NULL;
+    int first = 1;
+    put_char(w, '{');
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
         const char *member = (const char *)msg + f->offset;
         const char *quantifier = (const char *)msg + f->quantifier_offset;
-        json_t *v;
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(const size_t *)quantifier, size = element_size(f->type);
-            const char *items = *(char *const *)member;
-            v = json_array();
-            for (size_t k = 0; v != NULL && k < n; k++)
-                if (json_array_append_new(v, encode_value(f, items + k * size)) != 0) {
-                    json_decref(v);
-                    v = NULL;
-                }
-        } else if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)quantifier != f->id) {
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)quantifier != f->id)
             continue;
-        } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0 &&
-                   !*(const protobuf_c_boolean *)quantifier) {
+        if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0 &&
+            !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && !*(const protobuf_c_boolean *)quantifier)
             continue;
-        } else {
-            v = encode_value(f, member);
-        }
         char name[NAME_MAX_LEN];
         codec_json_name(f->name, name, sizeof(name));
-        if (v == NULL || json_object_set_new(obj, name, v) != 0) {
-            json_decref(obj);
-            return NULL;
+        if (!first)
+            put_char(w, ',');
+        first = 0;
+        put_string(w, name);
+        put_char(w, ':');
+        if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+            if (write_value(w, f, member) != 0)
+                return -1;
+            continue;
         }
+        size_t n = *(const size_t *)quantifier, size = element_size(f->type);
+        const char *items = *(char *const *)member;
+        put_char(w, '[');
+        for (size_t k = 0; k < n; k++) {
+            if (k > 0)
+                put_char(w, ',');
+            if (write_value(w, f, items + k * size) != 0)
+                return -1;
+        }
+        put_char(w, ']');
     }
-    return obj;
+    put_char(w, '}');
+    return 0;
+}
+
+char *codec_json_encode_with(const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len)
+{
+    writer w = {NULL, 0};
+    if (write_message(&w, msg) != 0)
+        return NULL;
+    size_t n = w.len;
+    w.out = alloc != NULL ? alloc->alloc(alloc->allocator_data, n + 1) : malloc(n + 1);
+    if (w.out == NULL)
+        return NULL;
+    w.len = 0;
+    write_message(&w, msg);
+    w.out[n] = '\0';
+    *len = n;
+    return w.out;
 }
 
 char *codec_json_encode(const ProtobufCMessage *msg, size_t *len)
 {
-    json_t *obj = encode_message(msg);
-    if (obj == NULL)
-        return NULL;
-    char *s = json_dumps(obj, JSON_COMPACT);
-    json_decref(obj);
-    if (s != NULL)
-        *len = strlen(s);
-    return s;
+    return codec_json_encode_with(msg, NULL, len);
 }

@@ -31,6 +31,11 @@
 ProtobufCMessage *codec_json_decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
                                     ProtobufCAllocator *alloc, error *err);
 
+/* Makes jansson allocate from a per-decode arena on the stack (see codec_json.c). It sets
+ * jansson's allocator for the whole process, so only a program that owns its jansson use
+ * (the server) calls it, once, before any thread starts. */
+void codec_json_install_arena(void);
+
 /* As codec_json_decode, from an already parsed JSON value (which must be an object). */
 ProtobufCMessage *codec_json_decode_object(const ProtobufCMessageDescriptor *desc, json_t *root,
                                            ProtobufCAllocator *alloc, error *err);
@@ -38,6 +43,9 @@ ProtobufCMessage *codec_json_decode_object(const ProtobufCMessageDescriptor *des
 /* Encodes msg as compact JSON. Returns a malloc'd NUL-terminated string (free with free)
  * and its length in *len, or NULL when out of memory. */
 char *codec_json_encode(const ProtobufCMessage *msg, size_t *len);
+
+/* The same, into memory from alloc (NULL = malloc): one allocation of the exact size. */
+char *codec_json_encode_with(const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len);
 
 /* The field a JSON key names (its lowerCamelCase name or its original name), or NULL. */
 const ProtobufCFieldDescriptor *codec_json_field(const ProtobufCMessageDescriptor *desc, const char *key);

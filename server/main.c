@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_json.h"
 #include "config.h"
 #include "core.h"
 #include "journal.h"
@@ -86,6 +87,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "hookgate: %s\n", err);
         return 1;
     }
+    codec_json_install_arena();
     if (objectid_init() != 0) {
         fprintf(stderr, "hookgate: no system randomness for webhook ids\n");
         return 1;

@@ -81,14 +81,7 @@ uint8_t *rpc_encode(rpc_codec codec, const ProtobufCMessage *msg, ProtobufCAlloc
 {
     if (codec == RPC_CODEC_PROTO)
         return codec_proto_encode(msg, alloc, len);
-    char *json = codec_json_encode(msg, len);
-    if (json == NULL)
-        return NULL;
-    uint8_t *out = alloc != NULL ? alloc->alloc(alloc->allocator_data, *len) : malloc(*len);
-    if (out != NULL)
-        memcpy(out, json, *len);
-    free(json);
-    return out;
+    return (uint8_t *)codec_json_encode_with(msg, alloc, len);
 }
 
 void rpc_error_message(const error *err, char *buf, size_t size)

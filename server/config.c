@@ -578,6 +578,7 @@ static int read_grpc_listen(parse *p, void *target)
 
 static const field grpc_fields[] = {
     FIELD_CUSTOM_("listen", 1, read_grpc_listen),
+    FIELD_UINT_("idle_timeout_ms", 0, config, grpc_idle_timeout_ms, 100, 3600000),
 };
 
 static const field server_fields[] = {
@@ -841,6 +842,7 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
         fail_memory(&p);
         return NULL;
     }
+    p.cfg->grpc_idle_timeout_ms = 30000;
     p.cfg->store_fsync = CONFIG_FSYNC_ALWAYS;
     p.cfg->store_fsync_interval_ms = 1000;
     p.cfg->store_snapshot_after_bytes = 64ull << 20;

@@ -62,7 +62,8 @@ typedef struct config {
     size_t n_listeners;                                   /* >= 1 */
     config_listener grpc_listeners[CONFIG_MAX_LISTENERS]; /* server.grpc.listen: native gRPC */
     size_t n_grpc_listeners;                              /* 0 = no native gRPC listener */
-    unsigned threads;                                     /* 0 = one per CPU, else 1..CONFIG_MAX_THREADS */
+    unsigned grpc_idle_timeout_ms; /* server.grpc.idle_timeout_ms: 100..3600000 (default 30000) */
+    unsigned threads;              /* 0 = one per CPU, else 1..CONFIG_MAX_THREADS */
     config_limits limits;
     char *store_path;                    /* NULL = memory only */
     config_fsync store_fsync;            /* default CONFIG_FSYNC_ALWAYS */

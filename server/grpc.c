@@ -24,7 +24,8 @@ typedef struct grpc_conn {
     nghttp2_session *session;
     h2o_buffer_t *pending, *inflight;
     h2o_linklist_t link;
-    h2o_linklist_t streams; /* nghttp2_session_del does not report closing streams: we free them */
+    h2o_linklist_t streams;   /* nghttp2_session_del does not report closing streams: we free them */
+    h2o_timeout_entry_t idle; /* restarted by every read */
     int closing;
 } grpc_conn;
 
@@ -58,8 +59,9 @@ struct grpc_call {
 
 static void on_calls_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
 
-void grpc_context_init(grpc_context *ctx, core *c, h2o_multithread_queue_t *queue)
+void grpc_context_init(grpc_context *ctx, core *c, h2o_loop_t *loop, h2o_multithread_queue_t *queue)
 {
+    h2o_timeout_init(loop, &ctx->idle, c->cfg->grpc_idle_timeout_ms);
     h2o_multithread_register_receiver(queue, &ctx->receiver, on_calls_done);
     ctx->core = c;
     h2o_linklist_init_anchor(&ctx->connections);
@@ -99,6 +101,8 @@ static void stream_free(grpc_stream *s)
 
 static void conn_close(grpc_conn *conn)
 {
+    if (h2o_timeout_is_linked(&conn->idle))
+        h2o_timeout_unlink(&conn->idle);
     h2o_linklist_unlink(&conn->link);
     nghttp2_session_del(conn->session);
     while (!h2o_linklist_is_empty(&conn->streams))
@@ -154,6 +158,11 @@ static void conn_flush(grpc_conn *conn)
         conn_close(conn);
 }
 
+static void on_idle(h2o_timeout_entry_t *entry)
+{
+    conn_close(H2O_STRUCT_FROM_MEMBER(grpc_conn, idle, entry));
+}
+
 static void on_read(h2o_socket_t *sock, const char *err)
 {
     grpc_conn *conn = sock->data;
@@ -161,6 +170,8 @@ static void on_read(h2o_socket_t *sock, const char *err)
         conn_close(conn);
         return;
     }
+    h2o_timeout_unlink(&conn->idle);
+    h2o_timeout_link(h2o_socket_get_loop(conn->sock), &conn->ctx->idle, &conn->idle);
     ssize_t n = nghttp2_session_mem_recv(conn->session, (const uint8_t *)sock->input->bytes, sock->input->size);
     if (n < 0) {
         conn_close(conn);
@@ -473,6 +484,8 @@ static void start_session(grpc_conn *conn)
     h2o_linklist_insert(&conn->ctx->connections, &conn->link);
     if (conn->ctx->stopping)
         nghttp2_submit_goaway(conn->session, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);
+    conn->idle.cb = on_idle;
+    h2o_timeout_link(h2o_socket_get_loop(conn->sock), &conn->ctx->idle, &conn->idle);
     h2o_socket_read_start(conn->sock, on_read);
     if (conn->sock->input->size > 0)
         on_read(conn->sock, NULL);

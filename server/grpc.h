@@ -19,12 +19,13 @@
 typedef struct grpc_context {
     core *core;
     h2o_multithread_receiver_t receiver; /* answers that waited for the journal */
+    h2o_timeout_t idle;                  /* server.grpc.idle_timeout_ms: a connection silent this long is closed */
     h2o_linklist_t connections;
     int stopping;
 } grpc_context;
 
 /* Sets up ctx for the loop that owns queue. */
-void grpc_context_init(grpc_context *ctx, core *c, h2o_multithread_queue_t *queue);
+void grpc_context_init(grpc_context *ctx, core *c, h2o_loop_t *loop, h2o_multithread_queue_t *queue);
 
 /* Takes over an accepted socket (TLS first when ssl_ctx is set; ALPN must offer "h2"). */
 void grpc_accept(grpc_context *ctx, h2o_socket_t *sock, SSL_CTX *ssl_ctx);

@@ -167,7 +167,7 @@ static int loop_setup(loop_thread *t)
     server *s = t->server;
     h2o_context_init(&t->ctx, h2o_evloop_create(), &s->globalconf);
     h2o_multithread_register_receiver(t->ctx.queue, &t->wake, on_wake);
-    grpc_context_init(&t->grpc, t->core, t->ctx.queue);
+    grpc_context_init(&t->grpc, t->core, t->ctx.loop, t->ctx.queue);
     for (size_t i = 0; i < s->n_listeners; i++) {
         loop_listener *ll = &t->listeners[i];
         int fd = dup(s->listeners[i].fd);

@@ -62,7 +62,7 @@ LIMITS = {"max_body_bytes": 65536, "max_url_length": 2048,
           "max_description_length": 1024, "max_secret_length": 256}
 
 
-def config_yaml(http_port, grpc_ports, limits=None, threads=2):
+def config_yaml(http_port, grpc_ports, limits=None, threads=2, grpc_idle_ms=None):
     """grpc_ports: list of (port, tls) where tls is None or (certificate, key)."""
     limits = limits or LIMITS
     lines = ["server:", "  listen:", "    - { address: 127.0.0.1, port: %d }" % http_port]
@@ -74,6 +74,8 @@ def config_yaml(http_port, grpc_ports, limits=None, threads=2):
                              % (port, tls[0], tls[1]))
             else:
                 lines.append("      - { address: 127.0.0.1, port: %d }" % port)
+        if grpc_idle_ms is not None:
+            lines.append("    idle_timeout_ms: %d" % grpc_idle_ms)
     lines.append("  threads: %d" % threads)
     lines.append("limits: { %s }" % ", ".join("%s: %d" % kv for kv in limits.items()))
     lines += [
@@ -151,13 +153,13 @@ class Server:
     """A running hookgate with one h2o listener and the given native gRPC listeners.
     grpc: list of tls values (None for cleartext, or (certificate, key))."""
 
-    def __init__(self, binary, tmp, grpc=(None,), limits=None):
+    def __init__(self, binary, tmp, grpc=(None,), limits=None, grpc_idle_ms=None):
         self.port = free_port()
         self.grpc_ports = [free_port() for _ in grpc]
         self.tmp = tmp
         self.config_path = os.path.join(tmp, "hookgate-%d.yaml" % self.port)
         with open(self.config_path, "w") as f:
-            f.write(config_yaml(self.port, list(zip(self.grpc_ports, grpc)), limits))
+            f.write(config_yaml(self.port, list(zip(self.grpc_ports, grpc)), limits, grpc_idle_ms=grpc_idle_ms))
         self.log_path = os.path.join(tmp, "hookgate-%d.log" % self.port)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([binary, "--config", self.config_path],

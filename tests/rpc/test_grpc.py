@@ -20,6 +20,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 import textwrap
 import unittest
 
@@ -665,6 +666,49 @@ class H2oProtocols:
             assert trailers.get("grpc-status") == "0" and len(messages) == 1, trailers
             return response_class.FromString(messages[0])
         raise ValueError(protocol)
+
+
+class TestIdleTimeout(unittest.TestCase):
+    """server.grpc.idle_timeout_ms: a connection that sends nothing is closed; one that
+    keeps talking is not."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = rs.Server(BINARY, TMP, grpc=[None], grpc_idle_ms=300)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def closed_within(self, sock, seconds):
+        sock.settimeout(seconds)
+        try:
+            while sock.recv(4096):
+                pass  # the server's SETTINGS; then EOF when it closes
+            return True
+        except socket.timeout:
+            return False
+
+    def test_silent_connection_is_closed(self):
+        with socket.create_connection(("127.0.0.1", self.server.grpc_ports[0])) as sock:
+            self.assertTrue(self.closed_within(sock, 10), "a silent connection stayed open")
+
+    def test_talking_connection_stays_open(self):
+        preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+        settings = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+        ping = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"12345678"
+        with socket.create_connection(("127.0.0.1", self.server.grpc_ports[0])) as sock:
+            sock.sendall(preface + settings)
+            for _ in range(10):  # 10 x 100 ms: over three idle periods
+                time.sleep(0.1)
+                sock.sendall(ping)
+            sock.setblocking(False)
+            try:
+                while sock.recv(65536):
+                    pass
+                self.fail("the server closed a connection that kept sending")
+            except BlockingIOError:
+                pass  # still open, nothing more to read
 
 
 class TestCrossProtocol(GrpcTestCase):

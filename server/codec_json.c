@@ -416,14 +416,28 @@ static void decode_field(decoder *d, ProtobufCMessage *msg, const ProtobufCField
     *(size_t *)((char *)msg + f->quantifier_offset) = done;
 }
 
+/* 1 when key is the lowerCamelCase form of field_name (compared without building it). */
+static int is_json_name(const char *field_name, const char *key)
+{
+    int upper = 0;
+    for (const char *p = field_name; *p != '\0'; p++) {
+        if (*p == '_') {
+            upper = 1;
+            continue;
+        }
+        char c = (upper && *p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
+        upper = 0;
+        if (*key++ != c)
+            return 0;
+    }
+    return *key == '\0';
+}
+
 const ProtobufCFieldDescriptor *codec_json_field(const ProtobufCMessageDescriptor *desc, const char *key)
 {
-    char name[NAME_MAX_LEN];
-    for (unsigned i = 0; i < desc->n_fields; i++) {
-        codec_json_name(desc->fields[i].name, name, sizeof(name));
-        if (strcmp(name, key) == 0 || strcmp(desc->fields[i].name, key) == 0)
+    for (unsigned i = 0; i < desc->n_fields; i++)
+        if (is_json_name(desc->fields[i].name, key) || strcmp(desc->fields[i].name, key) == 0)
             return &desc->fields[i];
-    }
     return NULL;
 }
 
@@ -457,9 +471,13 @@ static ProtobufCMessage *decode_message(decoder *d, const ProtobufCMessageDescri
             n_unknown++;
             continue;
         }
-        char json_name[NAME_MAX_LEN], path[PATH_MAX_LEN];
+        char json_name[NAME_MAX_LEN], nested[PATH_MAX_LEN];
+        const char *path = json_name;
         codec_json_name(f->name, json_name, sizeof(json_name));
-        snprintf(path, sizeof(path), "%.120s%s%s", prefix, prefix[0] ? "." : "", json_name);
+        if (prefix[0] != '\0') {
+            snprintf(nested, sizeof(nested), "%.120s.%s", prefix, json_name);
+            path = nested;
+        }
         if (depth == 0)
             d->order = f->id;
         size_t index = (size_t)(f - desc->fields);
@@ -675,6 +693,22 @@ static void put_string(writer *w, const char *s)
     put_char(w, '"');
 }
 
+/* "lowerCamelCase": of a schema field name (letters, digits and '_': nothing to escape). */
+static void put_json_name(writer *w, const char *field_name)
+{
+    int upper = 0;
+    put_char(w, '"');
+    for (const char *p = field_name; *p != '\0'; p++) {
+        if (*p == '_') {
+            upper = 1;
+            continue;
+        }
+        put_char(w, (upper && *p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p);
+        upper = 0;
+    }
+    put(w, "\":", 2);
+}
+
 static void put_int(writer *w, int64_t v, int quoted)
 {
     char buf[24], *p = buf + sizeof(buf);
@@ -733,10 +767,25 @@ static void put_timestamp(writer *w, const schema_timestamp *ts)
     /* Droplit always shows milliseconds; finer values keep 6 or 9 digits */
     int digits = ts->nanos % 1000000 == 0 ? 3 : ts->nanos % 1000 == 0 ? 6 : 9;
     int frac = digits == 3 ? ts->nanos / 1000000 : digits == 6 ? ts->nanos / 1000 : ts->nanos;
-    char buf[40];
-    int n = snprintf(buf, sizeof(buf), "\"%04d-%02u-%02uT%02d:%02d:%02d.%0*dZ\"", (int)year, month, day,
-                     (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), digits, frac);
-    put(w, buf, (size_t)n);
+    /* "YYYY-MM-DDTHH:MM:SS.fffZ", digit by digit: this runs for every webhook answered */
+    char buf[40], *p = buf;
+    unsigned fields[] = {(unsigned)year,       month, day, (unsigned)(secs / 3600), (unsigned)(secs / 60 % 60),
+                         (unsigned)(secs % 60)};
+    static const char seps[] = "--T::.";
+    *p++ = '"';
+    for (int i = 0; i < 6; i++) {
+        int width = i == 0 ? 4 : 2;
+        for (int k = width - 1; k >= 0; k--, fields[i] /= 10)
+            p[k] = (char)('0' + fields[i] % 10);
+        p += width;
+        *p++ = seps[i];
+    }
+    for (int k = digits - 1; k >= 0; k--, frac /= 10)
+        p[k] = (char)('0' + frac % 10);
+    p += digits;
+    *p++ = 'Z';
+    *p++ = '"';
+    put(w, buf, (size_t)(p - buf));
 }
 
 static int write_message(writer *w, const ProtobufCMessage *msg);
@@ -834,13 +883,10 @@ static int write_message(writer *w, const ProtobufCMessage *msg)
         if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0 &&
             !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && !*(const protobuf_c_boolean *)quantifier)
             continue;
-        char name[NAME_MAX_LEN];
-        codec_json_name(f->name, name, sizeof(name));
         if (!first)
             put_char(w, ',');
         first = 0;
-        put_string(w, name);
-        put_char(w, ':');
+        put_json_name(w, f->name);
         if (f->label != PROTOBUF_C_LABEL_REPEATED) {
             if (write_value(w, f, member) != 0)
                 return -1;

@@ -51,6 +51,11 @@ static void on_journaled(journal_op *jop)
     op->done(op);
 }
 
+int core_create_may_wait(const core *c)
+{
+    return c->journal != NULL;
+}
+
 int core_create_webhook(core *c, const auth_principal *who, const schema_create_request *req, core_create *op)
 {
     error *err = &op->err;

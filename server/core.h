@@ -46,6 +46,10 @@ typedef struct core_create {
     journal_op journal;                   /* the core's */
 } core_create;
 
+/* 1 when core_create_webhook may answer CORE_PENDING (there is a journal): the caller's
+ * core_create must then live off the stack. */
+int core_create_may_wait(const core *c);
+
 /* Creates a webhook. op->err may already hold problems a codec found; validation adds
  * its own, and the request fails if there are any. Then the ecosystem must be visible to
  * who (404/403). Returns 0 when the webhook is stored (op->result filled), -1 when it

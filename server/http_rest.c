@@ -80,10 +80,12 @@ static void respond_error(h2o_req_t *req, rest_format format, const error *err)
 static void respond_webhook(h2o_req_t *req, rest_format format, int status, const char *reason, const core_webhook *w)
 {
     if (status == 201) {
-        char location[64];
-        int n = snprintf(location, sizeof(location), "/api/webhooks/%s", w->id_hex);
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
-                       h2o_strdup(&req->pool, location, n).base, n);
+        static const char prefix[] = "/api/webhooks/";
+        size_t n = sizeof(prefix) - 1 + OBJECTID_HEX_LEN;
+        char *location = h2o_mem_alloc_pool(&req->pool, n);
+        memcpy(location, prefix, sizeof(prefix) - 1);
+        memcpy(location + sizeof(prefix) - 1, w->id_hex, OBJECTID_HEX_LEN);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, location, n);
     }
     respond_message(req, format, status, reason, &w->msg.base);
 }
@@ -124,53 +126,60 @@ static void on_create_done(core_create *op)
 
 static void create_webhook(http_handler *h, h2o_req_t *req)
 {
-    error err;
-    auth_principal who;
+    /* Only a create that may wait for the journal needs its state off the stack; the
+     * state holds an error value of a few KiB, so a memory-only server keeps it here. */
+    rest_create local, *rc = core_create_may_wait(h->core) ? malloc(sizeof(*rc)) : &local;
     h2o_iovec_t content_type = http_header(req, H2O_TOKEN_CONTENT_TYPE);
     rest_format format = format_of(content_type);
-    error_clear(&err);
-    if (authenticate(h, req, &who, &err) != 0)
+    if (rc == NULL) {
+        rc = &local;
+        error_set(&rc->op.err, ERROR_INTERNAL, "Out of memory.");
+        goto fail;
+    }
+    error *err = &rc->op.err;
+    auth_principal who;
+    error_clear(err);
+    if (authenticate(h, req, &who, err) != 0)
         goto fail;
     size_t limit = h->core->cfg->limits.max_body_bytes;
     if (req->entity.len > limit) {
-        error_set(&err, ERROR_TOO_LARGE, "Request body exceeds the limit of %zu bytes.", limit);
+        error_set(err, ERROR_TOO_LARGE, "Request body exceeds the limit of %zu bytes.", limit);
         goto fail;
     }
     h2o_iovec_t query = http_query(req);
-    codec_query_reject(query.base, query.len, &err);
+    codec_query_reject(query.base, query.len, err);
 
     ProtobufCAllocator alloc = http_pool_allocator(req);
     schema_create_request empty = DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT;
     const schema_create_request *body = &empty;
     if (format != REST_JSON) {
         body = (schema_create_request *)codec_proto_decode(
-            &schema_create_request_descriptor, (const uint8_t *)req->entity.base, req->entity.len, &alloc, &err);
+            &schema_create_request_descriptor, (const uint8_t *)req->entity.base, req->entity.len, &alloc, err);
     } else if (http_media_type_is(content_type, MEDIA_JSON) && req->entity.len > 0) {
         /* a body not declared JSON is not read: Droplit then reports both required fields */
         body = (schema_create_request *)codec_json_decode(&schema_create_request_descriptor, req->entity.base,
-                                                          req->entity.len, &alloc, &err);
+                                                          req->entity.len, &alloc, err);
     }
     if (body == NULL)
         goto fail;
-    rest_create *rc = malloc(sizeof(*rc));
-    if (rc == NULL) {
-        error_set(&err, ERROR_INTERNAL, "Out of memory.");
-        goto fail;
-    }
-    rc->op.err = err;
     rc->op.done = on_create_done;
     rc->op.data = rc;
     rc->format = format;
     /* ready before the core runs: the journal may answer from its thread at once */
-    http_pending_start(&rc->pending, req, &h->super, on_create_finished);
+    if (rc != &local)
+        http_pending_start(&rc->pending, req, &h->super, on_create_finished);
     if (core_create_webhook(h->core, &who, body, &rc->op) == CORE_PENDING)
         return;
-    http_pending_cancel(&rc->pending);
+    if (rc != &local)
+        http_pending_cancel(&rc->pending);
     create_respond(rc, req);
-    free(rc);
+    if (rc != &local)
+        free(rc);
     return;
 fail:
-    respond_error(req, format, &err);
+    respond_error(req, format, &rc->op.err);
+    if (rc != &local)
+        free(rc);
 }
 
 static void list_webhooks(http_handler *h, h2o_req_t *req)

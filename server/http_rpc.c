@@ -191,7 +191,8 @@ static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol
                          const char *content_type, const ProtobufCMethodDescriptor *method, const uint8_t *body,
                          size_t len)
 {
-    rpc_call *call = malloc(sizeof(*call));
+    /* off the stack only when a create may wait for the journal (see http_rest.c) */
+    rpc_call local, *call = core_create_may_wait(h->core) ? malloc(sizeof(*call)) : &local;
     if (call == NULL) {
         error err;
         error_set(&err, ERROR_INTERNAL, "Out of memory.");
@@ -210,12 +211,15 @@ static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol
     ProtobufCAllocator alloc = http_pool_allocator(req);
     h2o_iovec_t token = http_authorization(req);
     /* ready before the core runs: the journal may answer from its thread at once */
-    http_pending_start(&call->pending, req, &h->super, on_call_finished);
+    if (call != &local)
+        http_pending_start(&call->pending, req, &h->super, on_call_finished);
     if (rpc_handle(h->core, method, codec, token.base, token.len, body, len, &alloc, &call->result) == CORE_PENDING)
         return;
-    http_pending_cancel(&call->pending);
+    if (call != &local)
+        http_pending_cancel(&call->pending);
     rpc_call_respond(call, req);
-    free(call);
+    if (call != &local)
+        free(call);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------ */

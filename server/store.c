@@ -75,10 +75,35 @@ void store_destroy(store *s)
     free(s);
 }
 
+/* An id's seconds and counter are what vary (the middle bytes are fixed per process) and
+ * they sit in the high bytes of the words loaded: splitmix64's finalizer moves every bit
+ * into the low ones, which pick the slot. */
+static uint64_t id_hash(const objectid *id)
+{
+    uint64_t hi, lo;
+    memcpy(&hi, id->bytes, 8);
+    memcpy(&lo, id->bytes + 4, 8);
+    uint64_t x = hi ^ (lo << 32 | lo >> 32);
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static int id_equal(const objectid *a, const objectid *b)
+{
+    uint64_t a1, b1;
+    uint32_t a2, b2;
+    memcpy(&a1, a->bytes, 8), memcpy(&b1, b->bytes, 8);
+    memcpy(&a2, a->bytes + 8, 4), memcpy(&b2, b->bytes + 8, 4);
+    return a1 == b1 && a2 == b2;
+}
+
 static size_t id_slot(store_webhook *const *slots, size_t n_slots, const objectid *id)
 {
-    size_t i = hash_bytes(id->bytes, OBJECTID_LEN) & (n_slots - 1);
-    while (slots[i] != NULL && memcmp(slots[i]->id.bytes, id->bytes, OBJECTID_LEN) != 0)
+    size_t i = id_hash(id) & (n_slots - 1);
+    while (slots[i] != NULL && !id_equal(&slots[i]->id, id))
         i = (i + 1) & (n_slots - 1);
     return i;
 }

@@ -22,6 +22,7 @@ typedef struct ecosystem_list {
 struct store {
     pthread_rwlock_t lock;
     store_webhook **by_id; /* slots; NULL = empty; never deleted, so no tombstones */
+    uint16_t *id_tags;     /* 16 bits of each slot's hash: a probe reads a record only when they match */
     size_t id_slots, n;
     ecosystem_list *ecosystems; /* slots; name NULL = empty */
     size_t eco_slots, n_ecosystems;
@@ -47,9 +48,11 @@ store *store_create(void)
     s->id_slots = STORE_INITIAL_SLOTS;
     s->eco_slots = 64;
     s->by_id = calloc(s->id_slots, sizeof(*s->by_id));
+    s->id_tags = calloc(s->id_slots, sizeof(*s->id_tags));
     s->ecosystems = calloc(s->eco_slots, sizeof(*s->ecosystems));
-    if (s->by_id == NULL || s->ecosystems == NULL || pthread_rwlock_init(&s->lock, NULL) != 0) {
+    if (s->by_id == NULL || s->id_tags == NULL || s->ecosystems == NULL || pthread_rwlock_init(&s->lock, NULL) != 0) {
         free(s->by_id);
+        free(s->id_tags);
         free(s->ecosystems);
         free(s);
         return NULL;
@@ -70,6 +73,7 @@ void store_destroy(store *s)
         free(s->ecosystems[i].items);
     }
     free(s->by_id);
+    free(s->id_tags);
     free(s->ecosystems);
     pthread_rwlock_destroy(&s->lock);
     free(s);
@@ -100,10 +104,19 @@ static int id_equal(const objectid *a, const objectid *b)
     return a1 == b1 && a2 == b2;
 }
 
-static size_t id_slot(store_webhook *const *slots, size_t n_slots, const objectid *id)
+static uint16_t id_tag(uint64_t hash)
 {
-    size_t i = id_hash(id) & (n_slots - 1);
-    while (slots[i] != NULL && !id_equal(&slots[i]->id, id))
+    return (uint16_t)(hash >> 48);
+}
+
+/* The slot holding id, or the empty slot where it would go. Records are read only when
+ * the tag matches: a miss costs no cache miss per occupied slot passed. */
+static size_t id_slot(store_webhook *const *slots, const uint16_t *tags, size_t n_slots, const objectid *id,
+                      uint64_t hash)
+{
+    uint16_t tag = id_tag(hash);
+    size_t i = hash & (n_slots - 1);
+    while (slots[i] != NULL && (tags[i] != tag || !id_equal(&slots[i]->id, id)))
         i = (i + 1) & (n_slots - 1);
     return i;
 }
@@ -112,13 +125,23 @@ static int grow_ids(store *s)
 {
     size_t n_slots = s->id_slots * 2;
     store_webhook **slots = calloc(n_slots, sizeof(*slots));
-    if (slots == NULL)
+    uint16_t *tags = calloc(n_slots, sizeof(*tags));
+    if (slots == NULL || tags == NULL) {
+        free(slots);
+        free(tags);
         return -1;
+    }
     for (size_t i = 0; i < s->id_slots; i++)
-        if (s->by_id[i] != NULL)
-            slots[id_slot(slots, n_slots, &s->by_id[i]->id)] = s->by_id[i];
+        if (s->by_id[i] != NULL) {
+            uint64_t hash = id_hash(&s->by_id[i]->id);
+            size_t slot = id_slot(slots, tags, n_slots, &s->by_id[i]->id, hash);
+            slots[slot] = s->by_id[i];
+            tags[slot] = id_tag(hash);
+        }
     free(s->by_id);
+    free(s->id_tags);
     s->by_id = slots;
+    s->id_tags = tags;
     s->id_slots = n_slots;
     return 0;
 }
@@ -216,7 +239,8 @@ const store_webhook *store_insert_record(store *s, store_webhook *r, error *err)
         e->items = items;
         e->cap = cap;
     }
-    size_t slot = id_slot(s->by_id, s->id_slots, &r->id);
+    uint64_t hash = id_hash(&r->id);
+    size_t slot = id_slot(s->by_id, s->id_tags, s->id_slots, &r->id, hash);
     if (s->by_id[slot] != NULL) {
         pthread_rwlock_unlock(&s->lock);
         free(r);
@@ -224,6 +248,7 @@ const store_webhook *store_insert_record(store *s, store_webhook *r, error *err)
         return NULL;
     }
     s->by_id[slot] = r;
+    s->id_tags[slot] = id_tag(hash);
     s->n++;
     e->items[e->n++] = r;
     s->chunks[chunk][n % STORE_CHUNK] = r;
@@ -248,7 +273,7 @@ const store_webhook *store_nth(store *s, size_t i)
 const store_webhook *store_get(store *s, const objectid *id)
 {
     pthread_rwlock_rdlock(&s->lock);
-    const store_webhook *r = s->by_id[id_slot(s->by_id, s->id_slots, id)];
+    const store_webhook *r = s->by_id[id_slot(s->by_id, s->id_tags, s->id_slots, id, id_hash(id))];
     pthread_rwlock_unlock(&s->lock);
     return r;
 }

@@ -674,7 +674,7 @@ class TestIdleTimeout(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = rs.Server(BINARY, TMP, grpc=[None], grpc_idle_ms=300)
+        cls.server = rs.Server(BINARY, TMP, grpc=[None], grpc_idle_ms=1000)
 
     @classmethod
     def tearDownClass(cls):
@@ -699,7 +699,7 @@ class TestIdleTimeout(unittest.TestCase):
         ping = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"12345678"
         with socket.create_connection(("127.0.0.1", self.server.grpc_ports[0])) as sock:
             sock.sendall(preface + settings)
-            for _ in range(10):  # 10 x 100 ms: over three idle periods
+            for _ in range(30):  # 30 x 100 ms: three idle periods, with room for a slow machine
                 time.sleep(0.1)
                 sock.sendall(ping)
             sock.setblocking(False)

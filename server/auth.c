@@ -2,9 +2,33 @@
 #include "auth.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
+
+/* SHA256() looks the algorithm up and allocates a context on every call (OpenSSL 3); a
+ * token is hashed on every request, so the algorithm is fetched once and each thread
+ * keeps its context. */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static __thread EVP_MD_CTX *sha256_ctx;
+
+static void sha256_fetch(void)
+{
+    sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static void token_digest(const char *token, size_t len, uint8_t digest[CONFIG_TOKEN_DIGEST_LEN])
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    if (sha256_ctx == NULL)
+        sha256_ctx = EVP_MD_CTX_new();
+    if (sha256 == NULL || sha256_ctx == NULL || EVP_DigestInit_ex2(sha256_ctx, sha256, NULL) != 1 ||
+        EVP_DigestUpdate(sha256_ctx, token, len) != 1 || EVP_DigestFinal_ex(sha256_ctx, digest, NULL) != 1)
+        SHA256((const unsigned char *)token, len, digest); /* the slow path still answers */
+}
 
 static int digest_in(const config_token *tokens, size_t n, const uint8_t digest[CONFIG_TOKEN_DIGEST_LEN])
 {
@@ -27,7 +51,7 @@ int auth_authenticate(const config *cfg, const char *header, size_t len, auth_pr
         return -1;
     }
     uint8_t digest[CONFIG_TOKEN_DIGEST_LEN];
-    SHA256((const unsigned char *)header, len, digest);
+    token_digest(header, len, digest);
 
     /* visit every token whatever matches; config validation makes tokens unique */
     int matched = 0;

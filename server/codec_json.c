@@ -19,6 +19,7 @@
 #include "schema.h"
 
 #define NAME_MAX_LEN 128                       /* bytes of a JSON field name we compare against */
+#define CODEC_JSON_STACK_BYTES 2048            /* an answer up to this size is encoded in one pass */
 #define PATH_MAX_LEN 256                       /* bytes of a path while decoding; error.h truncates further */
 #define FIELDS_MAX 256                         /* fields per message the decoder tracks */
 #define TIMESTAMP_MIN_SECONDS (-62135596800LL) /* 0001-01-01T00:00:00Z */
@@ -633,20 +634,21 @@ ProtobufCMessage *codec_json_decode_object(const ProtobufCMessageDescriptor *des
  * what jansson's JSON_COMPACT would print: ", \ and control characters escaped (\uXXXX in
  * capitals where there is no short form), everything else as is. */
 typedef struct writer {
-    char *out; /* NULL while measuring */
-    size_t len;
+    char *out;  /* NULL while measuring */
+    size_t len; /* bytes written, or that would have been */
+    size_t cap; /* room in out; past it the writer only measures */
 } writer;
 
-static void put(writer *w, const char *data, size_t n)
+static inline void put(writer *w, const char *data, size_t n)
 {
-    if (w->out != NULL)
+    if (w->len + n <= w->cap)
         memcpy(w->out + w->len, data, n);
     w->len += n;
 }
 
-static void put_char(writer *w, char c)
+static inline void put_char(writer *w, char c)
 {
-    if (w->out != NULL)
+    if (w->len < w->cap)
         w->out[w->len] = c;
     w->len++;
 }
@@ -849,7 +851,7 @@ static int write_value(writer *w, const ProtobufCFieldDescriptor *f, const void 
         const ProtobufCBinaryData *b = src;
         size_t n = 4 * ((b->len + 2) / 3);
         put_char(w, '"');
-        if (w->out != NULL)
+        if (w->len + n + 1 <= w->cap) /* EVP_EncodeBlock writes a NUL after the text */
             EVP_EncodeBlock((unsigned char *)w->out + w->len, b->data, (int)b->len);
         w->len += n;
         put_char(w, '"');
@@ -909,18 +911,25 @@ static int write_message(writer *w, const ProtobufCMessage *msg)
 
 char *codec_json_encode_with(const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len)
 {
-    writer w = {NULL, 0};
+    /* most answers fit here and are written once; a bigger one is measured by this same
+     * pass and written by a second one into a buffer of exactly its size */
+    char stack[CODEC_JSON_STACK_BYTES];
+    writer w = {stack, 0, sizeof(stack)};
     if (write_message(&w, msg) != 0)
         return NULL;
     size_t n = w.len;
-    w.out = alloc != NULL ? alloc->alloc(alloc->allocator_data, n + 1) : malloc(n + 1);
-    if (w.out == NULL)
+    char *out = alloc != NULL ? alloc->alloc(alloc->allocator_data, n + 1) : malloc(n + 1);
+    if (out == NULL)
         return NULL;
-    w.len = 0;
-    write_message(&w, msg);
-    w.out[n] = '\0';
+    if (n <= sizeof(stack)) {
+        memcpy(out, stack, n);
+    } else {
+        w = (writer){out, 0, n};
+        write_message(&w, msg);
+    }
+    out[n] = '\0';
     *len = n;
-    return w.out;
+    return out;
 }
 
 char *codec_json_encode(const ProtobufCMessage *msg, size_t *len)

@@ -74,6 +74,8 @@ ProtobufCMessage *codec_query_decode(const ProtobufCMessageDescriptor *desc, con
 
 int codec_query_reject(const char *query, size_t len, error *err)
 {
+    if (len == 0)
+        return 0; /* the usual case: nothing to split */
     json_t *obj = query_to_object(NULL, query, len, err);
     if (obj == NULL)
         return 1;
@@ -90,10 +92,8 @@ int codec_query_reject(const char *query, size_t len, error *err)
         }
     }
     json_decref(obj);
-    if (len > 0 && used == 0) /* "?" followed by nothing nameable, e.g. "?&" */
+    if (used == 0) /* "?" followed by nothing nameable, e.g. "?&" */
         snprintf(names, sizeof(names), "%.*s", (int)(len < 64 ? len : 64), query);
-    if (len == 0)
-        return 0;
     error_add_param(err, ERROR_IN_QUERY, ERROR_ORDER_QUERY, "additional parameters",
                     "contains fields that are not allowed: [ %s%s ]", names, used >= sizeof(names) ? "..." : "");
     return 1;

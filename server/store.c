@@ -1,9 +1,11 @@
 /* store: see store.h.
  *
- * Two open-addressing tables under one reader-writer lock: records by id, and ecosystems
- * by name, each ecosystem holding a growing array of its records in creation order. A
- * third index keeps every record in insertion order in fixed blocks that never move, so
- * store_nth can read it without the lock. */
+ * Two open-addressing tables under one lock: records by id, and ecosystems by name, each
+ * ecosystem holding a growing array of its records in creation order. A third index keeps
+ * every record in insertion order in fixed blocks that never move, so store_nth can read
+ * it without the lock. The lock is an adaptive mutex: every section is short, so a waiter
+ * spins briefly instead of sleeping in the kernel. */
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "store.h"
 
 #include <pthread.h>
@@ -20,9 +22,9 @@ typedef struct ecosystem_list {
 } ecosystem_list;
 
 struct store {
-    pthread_rwlock_t lock;
+    pthread_mutex_t lock;  /* adaptive: sections are short, so waiting spins before it sleeps */
     store_webhook **by_id; /* slots; NULL = empty; never deleted, so no tombstones */
-    uint16_t *id_tags;     /* 16 bits of each slot's hash: a probe reads a record only when they match */
+    uint64_t *id_hashes;   /* each slot's hash: probes read a record only on a match, growth reads none */
     size_t id_slots, n;
     ecosystem_list *ecosystems; /* slots; name NULL = empty */
     size_t eco_slots, n_ecosystems;
@@ -40,6 +42,16 @@ static uint64_t hash_bytes(const void *data, size_t len)
     return h;
 }
 
+static int lock_init(pthread_mutex_t *lock)
+{
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    int rc = pthread_mutex_init(lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return rc;
+}
+
 store *store_create(void)
 {
     store *s = calloc(1, sizeof(*s));
@@ -48,11 +60,11 @@ store *store_create(void)
     s->id_slots = STORE_INITIAL_SLOTS;
     s->eco_slots = 64;
     s->by_id = calloc(s->id_slots, sizeof(*s->by_id));
-    s->id_tags = calloc(s->id_slots, sizeof(*s->id_tags));
+    s->id_hashes = calloc(s->id_slots, sizeof(*s->id_hashes));
     s->ecosystems = calloc(s->eco_slots, sizeof(*s->ecosystems));
-    if (s->by_id == NULL || s->id_tags == NULL || s->ecosystems == NULL || pthread_rwlock_init(&s->lock, NULL) != 0) {
+    if (s->by_id == NULL || s->id_hashes == NULL || s->ecosystems == NULL || lock_init(&s->lock) != 0) {
         free(s->by_id);
-        free(s->id_tags);
+        free(s->id_hashes);
         free(s->ecosystems);
         free(s);
         return NULL;
@@ -73,9 +85,9 @@ void store_destroy(store *s)
         free(s->ecosystems[i].items);
     }
     free(s->by_id);
-    free(s->id_tags);
+    free(s->id_hashes);
     free(s->ecosystems);
-    pthread_rwlock_destroy(&s->lock);
+    pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
@@ -104,44 +116,41 @@ static int id_equal(const objectid *a, const objectid *b)
     return a1 == b1 && a2 == b2;
 }
 
-static uint16_t id_tag(uint64_t hash)
-{
-    return (uint16_t)(hash >> 48);
-}
-
-/* The slot holding id, or the empty slot where it would go. Records are read only when
- * the tag matches: a miss costs no cache miss per occupied slot passed. */
-static size_t id_slot(store_webhook *const *slots, const uint16_t *tags, size_t n_slots, const objectid *id,
+/* The slot holding id, or the empty slot where it would go. A record is read only when
+ * the stored hash matches: passing an occupied slot costs no cache miss. */
+static size_t id_slot(store_webhook *const *slots, const uint64_t *hashes, size_t n_slots, const objectid *id,
                       uint64_t hash)
 {
-    uint16_t tag = id_tag(hash);
     size_t i = hash & (n_slots - 1);
-    while (slots[i] != NULL && (tags[i] != tag || !id_equal(&slots[i]->id, id)))
+    while (slots[i] != NULL && (hashes[i] != hash || !id_equal(&slots[i]->id, id)))
         i = (i + 1) & (n_slots - 1);
     return i;
 }
 
+/* Doubles the table. Every insert waits meanwhile, so it touches only the two arrays (the
+ * stored hashes place each entry), never the records. */
 static int grow_ids(store *s)
 {
     size_t n_slots = s->id_slots * 2;
     store_webhook **slots = calloc(n_slots, sizeof(*slots));
-    uint16_t *tags = calloc(n_slots, sizeof(*tags));
-    if (slots == NULL || tags == NULL) {
+    uint64_t *hashes = calloc(n_slots, sizeof(*hashes));
+    if (slots == NULL || hashes == NULL) {
         free(slots);
-        free(tags);
+        free(hashes);
         return -1;
     }
     for (size_t i = 0; i < s->id_slots; i++)
         if (s->by_id[i] != NULL) {
-            uint64_t hash = id_hash(&s->by_id[i]->id);
-            size_t slot = id_slot(slots, tags, n_slots, &s->by_id[i]->id, hash);
-            slots[slot] = s->by_id[i];
-            tags[slot] = id_tag(hash);
+            size_t j = s->id_hashes[i] & (n_slots - 1);
+            while (slots[j] != NULL) /* ids are distinct: the first free slot is its place */
+                j = (j + 1) & (n_slots - 1);
+            slots[j] = s->by_id[i];
+            hashes[j] = s->id_hashes[i];
         }
     free(s->by_id);
-    free(s->id_tags);
+    free(s->id_hashes);
     s->by_id = slots;
-    s->id_tags = tags;
+    s->id_hashes = hashes;
     s->id_slots = n_slots;
     return 0;
 }
@@ -216,11 +225,11 @@ const store_webhook *store_insert(store *s, const store_webhook *w, error *err)
 
 const store_webhook *store_insert_record(store *s, store_webhook *r, error *err)
 {
-    pthread_rwlock_wrlock(&s->lock);
+    pthread_mutex_lock(&s->lock);
     ecosystem_list *e = NULL;
     size_t n = s->n, chunk = n / STORE_CHUNK;
     if (chunk == STORE_MAX_CHUNKS) {
-        pthread_rwlock_unlock(&s->lock);
+        pthread_mutex_unlock(&s->lock);
         free(r);
         error_set(err, ERROR_UNAVAILABLE, "The store is full.");
         return NULL;
@@ -240,24 +249,24 @@ const store_webhook *store_insert_record(store *s, store_webhook *r, error *err)
         e->cap = cap;
     }
     uint64_t hash = id_hash(&r->id);
-    size_t slot = id_slot(s->by_id, s->id_tags, s->id_slots, &r->id, hash);
+    size_t slot = id_slot(s->by_id, s->id_hashes, s->id_slots, &r->id, hash);
     if (s->by_id[slot] != NULL) {
-        pthread_rwlock_unlock(&s->lock);
+        pthread_mutex_unlock(&s->lock);
         free(r);
         error_set(err, ERROR_INTERNAL, "Duplicate webhook id.");
         return NULL;
     }
     s->by_id[slot] = r;
-    s->id_tags[slot] = id_tag(hash);
+    s->id_hashes[slot] = hash;
     s->n++;
     e->items[e->n++] = r;
     s->chunks[chunk][n % STORE_CHUNK] = r;
     atomic_store_explicit(&s->published, n + 1, memory_order_release);
-    pthread_rwlock_unlock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
     return r;
 
 oom:
-    pthread_rwlock_unlock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
     free(r);
     error_set(err, ERROR_INTERNAL, "Out of memory.");
     return NULL;
@@ -272,9 +281,9 @@ const store_webhook *store_nth(store *s, size_t i)
 
 const store_webhook *store_get(store *s, const objectid *id)
 {
-    pthread_rwlock_rdlock(&s->lock);
-    const store_webhook *r = s->by_id[id_slot(s->by_id, s->id_tags, s->id_slots, id, id_hash(id))];
-    pthread_rwlock_unlock(&s->lock);
+    pthread_mutex_lock(&s->lock);
+    const store_webhook *r = s->by_id[id_slot(s->by_id, s->id_hashes, s->id_slots, id, id_hash(id))];
+    pthread_mutex_unlock(&s->lock);
     return r;
 }
 
@@ -282,18 +291,18 @@ int store_each_in_ecosystem(store *s, const char *ecosystem_id, int (*visit)(con
                             void *ctx)
 {
     int ret = 0;
-    pthread_rwlock_rdlock(&s->lock);
+    pthread_mutex_lock(&s->lock);
     const ecosystem_list *e = &s->ecosystems[eco_slot(s->ecosystems, s->eco_slots, ecosystem_id)];
     for (size_t i = 0; e->name != NULL && i < e->n && ret == 0; i++)
         ret = visit(e->items[i], ctx);
-    pthread_rwlock_unlock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
     return ret;
 }
 
 size_t store_count(store *s)
 {
-    pthread_rwlock_rdlock(&s->lock);
+    pthread_mutex_lock(&s->lock);
     size_t n = s->n;
-    pthread_rwlock_unlock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
     return n;
 }

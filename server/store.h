@@ -55,8 +55,8 @@ const store_webhook *store_insert(store *s, const store_webhook *w, error *err);
 /* The record with this id, or NULL. */
 const store_webhook *store_get(store *s, const objectid *id);
 
-/* Calls visit(record, ctx) for each webhook of the ecosystem, oldest first, while holding a
- * read lock: visit must not call back into the store. Stops early and returns the non-zero
+/* Calls visit(record, ctx) for each webhook of the ecosystem, oldest first, while holding
+ * the store lock: visit must not call back into the store. Stops early and returns the non-zero
  * value visit returns; else returns 0. */
 int store_each_in_ecosystem(store *s, const char *ecosystem_id, int (*visit)(const store_webhook *w, void *ctx),
                             void *ctx);

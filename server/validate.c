@@ -1,6 +1,8 @@
 /* validate: see validate.h. */
 #include "validate.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <uriparser/Uri.h>
@@ -55,14 +57,82 @@ static int range_equals(const UriTextRangeA *r, const char *s)
     return r->first != NULL && n == strlen(s) && strncasecmp(r->first, s, n) == 0;
 }
 
+/* uriparser allocates a node per path segment; a URL's parse borrows them from a buffer
+ * on the stack instead (the parse is read and dropped within the call). Each block keeps
+ * its size before it so realloc can copy; what does not fit goes to the heap. */
+#define URL_ARENA_BYTES 2048
+
+typedef struct url_arena {
+    _Alignas(16) char space[URL_ARENA_BYTES];
+    size_t used;
+} url_arena;
+
+static void *url_malloc(UriMemoryManager *m, size_t size)
+{
+    url_arena *a = m->userData;
+    size_t need = 16 + ((size + 15) & ~(size_t)15);
+    if (need > URL_ARENA_BYTES - a->used)
+        return malloc(size);
+    char *p = a->space + a->used;
+    a->used += need;
+    memcpy(p, &size, sizeof(size));
+    return p + 16;
+}
+
+static int in_arena(UriMemoryManager *m, void *ptr)
+{
+    url_arena *a = m->userData;
+    return (char *)ptr >= a->space && (char *)ptr < a->space + URL_ARENA_BYTES;
+}
+
+static void url_free(UriMemoryManager *m, void *ptr)
+{
+    if (ptr != NULL && !in_arena(m, ptr))
+        free(ptr);
+}
+
+static void *url_calloc(UriMemoryManager *m, size_t n, size_t size)
+{
+    if (size != 0 && n > SIZE_MAX / size)
+        return NULL;
+    void *p = url_malloc(m, n * size);
+    if (p != NULL)
+        memset(p, 0, n * size);
+    return p;
+}
+
+static void *url_realloc(UriMemoryManager *m, void *ptr, size_t size)
+{
+    if (ptr == NULL)
+        return url_malloc(m, size);
+    if (!in_arena(m, ptr))
+        return realloc(ptr, size);
+    size_t old;
+    memcpy(&old, (char *)ptr - 16, sizeof(old));
+    void *p = url_malloc(m, size);
+    if (p != NULL)
+        memcpy(p, ptr, old < size ? old : size);
+    return p;
+}
+
+static void *url_reallocarray(UriMemoryManager *m, void *ptr, size_t n, size_t size)
+{
+    if (size != 0 && n > SIZE_MAX / size)
+        return NULL;
+    return url_realloc(m, ptr, n * size);
+}
+
 int validate_is_webhook_url(const char *s, size_t max_len)
 {
     size_t len = strlen(s);
     if (len == 0 || len > max_len)
         return 0;
+    url_arena arena;
+    arena.used = 0;
+    UriMemoryManager memory = {url_malloc, url_calloc, url_realloc, url_reallocarray, url_free, &arena};
     UriUriA uri;
     const char *error_pos;
-    if (uriParseSingleUriExA(&uri, s, s + len, &error_pos) != URI_SUCCESS)
+    if (uriParseSingleUriExMmA(&uri, s, s + len, &error_pos, &memory) != URI_SUCCESS)
         return 0;
     int ok = (range_equals(&uri.scheme, "http") || range_equals(&uri.scheme, "https")) && uri.hostText.first != NULL &&
              uri.hostText.afterLast > uri.hostText.first;
@@ -72,7 +142,7 @@ int validate_is_webhook_url(const char *s, size_t max_len)
             port = port * 10 + (unsigned long)(*c - '0');
         ok = ok && port <= 65535;
     }
-    uriFreeUriMembersA(&uri);
+    uriFreeUriMembersMmA(&uri, &memory);
     return ok;
 }
 

@@ -585,6 +585,7 @@ static const field server_fields[] = {
     FIELD_CUSTOM_("listen", 1, read_listen),
     FIELD_MAPPING_("grpc", 0, 0, grpc_fields),
     FIELD_UINT_("threads", 0, config, threads, 0, CONFIG_MAX_THREADS),
+    FIELD_UINT_("max_connections", 0, config, max_connections, 1, 1000000),
 };
 
 static const field limits_fields[] = {
@@ -843,6 +844,7 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
         return NULL;
     }
     p.cfg->grpc_idle_timeout_ms = 30000;
+    p.cfg->max_connections = 10000;
     p.cfg->store_fsync = CONFIG_FSYNC_ALWAYS;
     p.cfg->store_fsync_interval_ms = 1000;
     p.cfg->store_snapshot_after_bytes = 64ull << 20;

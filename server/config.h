@@ -64,6 +64,7 @@ typedef struct config {
     size_t n_grpc_listeners;                              /* 0 = no native gRPC listener */
     unsigned grpc_idle_timeout_ms; /* server.grpc.idle_timeout_ms: 100..3600000 (default 30000) */
     unsigned threads;              /* 0 = one per CPU, else 1..CONFIG_MAX_THREADS */
+    unsigned max_connections;      /* server.max_connections: open connections at most, 1..1000000 (default 10000) */
     config_limits limits;
     char *store_path;                    /* NULL = memory only */
     config_fsync store_fsync;            /* default CONFIG_FSYNC_ALWAYS */

@@ -51,6 +51,16 @@ static void on_journaled(journal_op *jop)
     op->done(op);
 }
 
+int core_is_ready(core *c, const char **reason)
+{
+    if (c->journal != NULL && !journal_is_writable(c->journal)) {
+        *reason = "the journal cannot be written (creates answer 503; reads work)";
+        return 0;
+    }
+    *reason = "ready";
+    return 1;
+}
+
 int core_create_may_wait(const core *c)
 {
     return c->journal != NULL;

@@ -46,6 +46,10 @@ typedef struct core_create {
     journal_op journal;                   /* the core's */
 } core_create;
 
+/* 1 when the core can take creates: memory only, or a journal that writes. Otherwise 0
+ * with the reason in reason (for /readyz). */
+int core_is_ready(core *c, const char **reason);
+
 /* 1 when core_create_webhook may answer CORE_PENDING (there is a journal): the caller's
  * core_create must then live off the stack. */
 int core_create_may_wait(const core *c);

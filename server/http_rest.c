@@ -249,6 +249,16 @@ int http_rest_on_req(h2o_handler_t *self, h2o_req_t *req)
             http_respond_text(req, 200, "OK", "ok\n");
         return 0;
     }
+    if (h2o_memis(path.base, path.len, H2O_STRLIT("/readyz"))) {
+        const char *reason;
+        if (!is_method(req, "GET") && !is_method(req, "HEAD"))
+            http_respond_method_not_allowed(req, "GET, HEAD");
+        else if (core_is_ready(h->core, &reason))
+            http_respond_text(req, 200, "OK", "ready\n");
+        else
+            http_respond_text(req, 503, "Service Unavailable", reason);
+        return 0;
+    }
     if (path.len > 3 && memcmp(path.base, "/v0/", 4) == 0)
         path.base += 3, path.len -= 3; /* /v0/api/... is an alias of /api/... */
 

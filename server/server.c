@@ -65,6 +65,8 @@ typedef struct server {
     loop_thread *threads;
     size_t n_threads;
     atomic_int stopping;
+    atomic_size_t connections; /* open on every loop; capped by server.max_connections */
+    size_t max_connections;
 } server;
 
 static int64_t now_ms(void)
@@ -131,6 +133,7 @@ static void on_connection_close(void *data)
 {
     loop_thread *t = data;
     t->open_connections--;
+    atomic_fetch_sub(&t->server->connections, 1);
 }
 
 static void on_accept(h2o_socket_t *listen_sock, const char *err)
@@ -142,6 +145,13 @@ static void on_accept(h2o_socket_t *listen_sock, const char *err)
         h2o_socket_t *sock = h2o_evloop_socket_accept(listen_sock);
         if (sock == NULL)
             return;
+        server *s = ll->thread->server;
+        if (atomic_fetch_add(&s->connections, 1) >= s->max_connections) {
+            /* over the cap: accepted only to be closed, so the backlog does not fill */
+            atomic_fetch_sub(&s->connections, 1);
+            h2o_socket_close(sock);
+            continue;
+        }
         ll->thread->open_connections++;
         sock->on_close.cb = on_connection_close;
         sock->on_close.data = ll->thread;
@@ -278,6 +288,7 @@ int server_run(const config *cfg, core *c)
     s.globalconf.server_name = h2o_iovec_init(H2O_STRLIT(""));
     s.globalconf.max_request_entity_size = http_h2o_entity_limit(&cfg->limits);
     s.globalconf.http2.graceful_shutdown_timeout = SERVER_HTTP2_GOAWAY_TIMEOUT_MS;
+    s.max_connections = cfg->max_connections;
     h2o_hostconf_t *host = h2o_config_register_host(&s.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     http_register(host, c);
 

@@ -199,6 +199,9 @@ class FullDisk(DiskCase):
 
         self.assert_reads(s, acked, order, "while the disk is full")
         self.assertIn("creates are refused (503)", s.log(), "no log line tells the disk refused writes")
+        r_status, _, r_body = ss.request(s.port, "GET", "/readyz")
+        self.assertEqual(r_status, 503, "/readyz while the journal cannot be written: %r" % r_body[:300])
+        self.assertEqual(ss.request(s.port, "GET", "/healthz")[0], 200, "/healthz is liveness: still 200")
 
         self.free_space()
         status, headers, body = ss.create(s.port, desc(n))
@@ -213,6 +216,7 @@ class FullDisk(DiskCase):
             order.append(json.loads(body)["id"])
         conn.close()
         self.assertIn("writable again", s.log(), "no log line tells writes resumed")
+        self.assertEqual(ss.request(s.port, "GET", "/readyz")[0], 200, "/readyz once writes resumed")
         self.assert_reads(s, acked, order, "after space was freed")
         self.stop(s)
 

@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""Operational endpoints and limits: /readyz, and server.max_connections.
+
+Usage: tests/e2e/test_ops.py PATH/TO/hookgate   (standard library only)
+"""
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+BINARY = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else ""
+MAX_CONNECTIONS = 3
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port, path):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def closed_by_server(sock, timeout):
+    """True when the server closes sock (EOF or reset) within timeout seconds."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+class TestOps(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-ops-")
+        cls.port = free_port()
+        config = os.path.join(cls.tmp, "ops.yaml")
+        with open(config, "w") as f:
+            f.write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  threads: 2\n"
+                    "  max_connections: %d\naccounts: []\n" % (cls.port, MAX_CONNECTIONS))
+        cls.log = open(os.path.join(cls.tmp, "server.log"), "w+")
+        cls.proc = subprocess.Popen([BINARY, "--config", config], stdout=cls.log, stderr=cls.log)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if get(cls.port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if cls.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("hookgate did not start")
+            time.sleep(0.05)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        cls.proc.wait(timeout=10)
+        cls.log.close()
+
+    def test_readyz_memory_only(self):
+        self.assertEqual(get(self.port, "/readyz"), (200, b"ready\n"))
+
+    def test_connections_over_the_cap_are_closed(self):
+        held = []
+        try:
+            # fill every place with a served, kept-alive connection (a client's earlier
+            # connection may hold a place until the server has seen it close: retry)
+            for _ in range(MAX_CONNECTIONS):
+                held.append(self.open_served())
+            # one more is closed at once, without an answer
+            extra = socket.create_connection(("127.0.0.1", self.port))
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertTrue(closed_by_server(extra, 5), "a connection over server.max_connections was served")
+            extra.close()
+            # a place freed is a place taken again
+            held.pop().close()
+            held.append(self.open_served())
+        finally:
+            for s in held:
+                s.close()
+            self.wait_for_a_place()
+
+    def open_served(self):
+        """A connection that got a 200 and stays open; retried while the server is full."""
+        deadline = time.monotonic() + 5
+        while True:
+            s = socket.create_connection(("127.0.0.1", self.port))
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.settimeout(2)
+            try:
+                answer = s.recv(4096)
+            except (socket.timeout, ConnectionResetError):
+                answer = b""
+            if answer.startswith(b"HTTP/1.1 200"):
+                return s
+            s.close()
+            self.assertLess(time.monotonic(), deadline, "no place was given within 5 s")
+            time.sleep(0.05)
+
+    def wait_for_a_place(self):
+        """Until the server has seen the closes: other tests need places."""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                if get(self.port, "/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    if not BINARY or not os.access(BINARY, os.X_OK):
+        sys.exit("usage: test_ops.py PATH/TO/hookgate")
+    unittest.main(verbosity=2)

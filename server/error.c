@@ -19,6 +19,21 @@ static const error_mapping mappings[ERROR_KIND_COUNT] = {
     [ERROR_INTERNAL] = {500, "Internal Server Error", "Internal", 1, "internal", 500, 13},
 };
 
+/* Cuts a string that snprintf truncated back to a whole UTF-8 sequence, so a bounded
+ * message never ends in half a character (it goes out in JSON and protobuf strings). */
+static void trim_partial_utf8(char *s)
+{
+    size_t len = strlen(s), start = len;
+    while (start > 0 && len - start < 4 && ((unsigned char)s[start - 1] & 0xc0) == 0x80)
+        start--; /* back over continuation bytes */
+    if (start == 0)
+        return;
+    unsigned char lead = (unsigned char)s[start - 1];
+    size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    if (lead >= 0xc0 && len - (start - 1) < need)
+        s[start - 1] = '\0';
+}
+
 void error_clear(error *err)
 {
     err->kind = ERROR_NONE;
@@ -31,7 +46,8 @@ void error_set(error *err, error_kind kind, const char *fmt, ...)
     va_list ap;
     err->kind = kind;
     va_start(ap, fmt);
-    vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
+    if (vsnprintf(err->reason, sizeof(err->reason), fmt, ap) >= (int)sizeof(err->reason))
+        trim_partial_utf8(err->reason);
     va_end(ap);
 }
 
@@ -44,10 +60,12 @@ void error_add_param(error *err, error_in in, unsigned order, const char *path, 
     error_param *p = &err->params[err->n_params++];
     p->in = in;
     p->order = order;
-    snprintf(p->path, sizeof(p->path), "%s", path);
+    if (snprintf(p->path, sizeof(p->path), "%s", path) >= (int)sizeof(p->path))
+        trim_partial_utf8(p->path);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p->message, sizeof(p->message), fmt, ap);
+    if (vsnprintf(p->message, sizeof(p->message), fmt, ap) >= (int)sizeof(p->message))
+        trim_partial_utf8(p->message);
     va_end(ap);
 }
 

@@ -1,5 +1,6 @@
 /* test_error: the error value (params, bounds, ordering, locations) and the one mapping
  * table, checked row by row against the protocols' published codes. */
+#include "codec_proto.h"
 #include "error.h"
 #include "test.h"
 
@@ -316,8 +317,34 @@ static void test_to_response(void)
         CHECK_STR(r.msg.errors[0]->message, "Missing authorization token.");
 }
 
+/* A bound never cuts a character in half: messages go out as JSON and protobuf strings. */
+static void test_truncation_keeps_utf8(void)
+{
+    char long_text[1024];
+    for (int shift = 0; shift < 4; shift++) {
+        /* shift ASCII bytes first, then 2-, 3- and 4-byte characters, so cuts land everywhere */
+        size_t n = 0;
+        for (int k = 0; k < shift; k++)
+            long_text[n++] = 'a';
+        while (n + 4 < sizeof(long_text) - 1) {
+            memcpy(long_text + n, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9); /* e-acute, euro, emoji */
+            n += 9;
+        }
+        long_text[n] = '\0';
+        error err;
+        error_clear(&err);
+        error_add_param(&err, ERROR_IN_BODY, 1, long_text, "%s", long_text);
+        error_set(&err, ERROR_INVALID_PARAMS, "%s", long_text);
+        CHECK(codec_proto_is_text((const uint8_t *)err.params[0].path, strlen(err.params[0].path)));
+        CHECK(codec_proto_is_text((const uint8_t *)err.params[0].message, strlen(err.params[0].message)));
+        CHECK(codec_proto_is_text((const uint8_t *)err.reason, strlen(err.reason)));
+        CHECK(strlen(err.params[0].message) > ERROR_MESSAGE_MAX - 5); /* cut at most one character short */
+    }
+}
+
 int main(void)
 {
+    test_truncation_keeps_utf8();
     test_clear_and_set();
     test_add_param_kind();
     test_add_param_limits();

@@ -12,21 +12,31 @@
  * token is hashed on every request, so the algorithm is fetched once and each thread
  * keeps its context. */
 static EVP_MD *sha256;
+static pthread_key_t sha256_ctx_key; /* each thread's EVP_MD_CTX, freed when the thread ends */
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-static __thread EVP_MD_CTX *sha256_ctx;
+
+static void sha256_ctx_free(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
 
 static void sha256_fetch(void)
 {
     sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (pthread_key_create(&sha256_ctx_key, sha256_ctx_free) != 0) {
+        EVP_MD_free(sha256);
+        sha256 = NULL; /* token_digest then takes the slow path */
+    }
 }
 
 static void token_digest(const char *token, size_t len, uint8_t digest[CONFIG_TOKEN_DIGEST_LEN])
 {
     pthread_once(&sha256_once, sha256_fetch);
-    if (sha256_ctx == NULL)
-        sha256_ctx = EVP_MD_CTX_new();
-    if (sha256 == NULL || sha256_ctx == NULL || EVP_DigestInit_ex2(sha256_ctx, sha256, NULL) != 1 ||
-        EVP_DigestUpdate(sha256_ctx, token, len) != 1 || EVP_DigestFinal_ex(sha256_ctx, digest, NULL) != 1)
+    EVP_MD_CTX *ctx = sha256 != NULL ? pthread_getspecific(sha256_ctx_key) : NULL;
+    if (sha256 != NULL && ctx == NULL && (ctx = EVP_MD_CTX_new()) != NULL)
+        pthread_setspecific(sha256_ctx_key, ctx);
+    if (ctx == NULL || EVP_DigestInit_ex2(ctx, sha256, NULL) != 1 || EVP_DigestUpdate(ctx, token, len) != 1 ||
+        EVP_DigestFinal_ex(ctx, digest, NULL) != 1)
         SHA256((const unsigned char *)token, len, digest); /* the slow path still answers */
 }
 

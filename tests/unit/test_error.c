@@ -326,7 +326,7 @@ static void test_truncation_keeps_utf8(void)
         size_t n = 0;
         for (int k = 0; k < shift; k++)
             long_text[n++] = 'a';
-        while (n + 4 < sizeof(long_text) - 1) {
+        while (n + 9 < sizeof(long_text)) {
             memcpy(long_text + n, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9); /* e-acute, euro, emoji */
             n += 9;
         }

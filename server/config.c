@@ -586,6 +586,9 @@ static const field server_fields[] = {
     FIELD_MAPPING_("grpc", 0, 0, grpc_fields),
     FIELD_UINT_("threads", 0, config, threads, 0, CONFIG_MAX_THREADS),
     FIELD_UINT_("max_connections", 0, config, max_connections, 1, 1000000),
+    FIELD_UINT_("request_timeout_ms", 0, config, request_timeout_ms, 100, 3600000),
+    FIELD_UINT_("idle_timeout_ms", 0, config, idle_timeout_ms, 100, 3600000),
+    FIELD_UINT_("handshake_timeout_ms", 0, config, handshake_timeout_ms, 100, 3600000),
 };
 
 static const field limits_fields[] = {
@@ -845,6 +848,9 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
     }
     p.cfg->grpc_idle_timeout_ms = 30000;
     p.cfg->max_connections = 10000;
+    p.cfg->request_timeout_ms = 10000;
+    p.cfg->idle_timeout_ms = 10000;
+    p.cfg->handshake_timeout_ms = 10000;
     p.cfg->store_fsync = CONFIG_FSYNC_ALWAYS;
     p.cfg->store_fsync_interval_ms = 1000;
     p.cfg->store_snapshot_after_bytes = 64ull << 20;

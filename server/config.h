@@ -65,6 +65,9 @@ typedef struct config {
     unsigned grpc_idle_timeout_ms; /* server.grpc.idle_timeout_ms: 100..3600000 (default 30000) */
     unsigned threads;              /* 0 = one per CPU, else 1..CONFIG_MAX_THREADS */
     unsigned max_connections;      /* server.max_connections: open connections at most, 1..1000000 (default 10000) */
+    unsigned request_timeout_ms;   /* server.request_timeout_ms: HTTP/1.1 request read, and keep-alive idle (10000) */
+    unsigned idle_timeout_ms;      /* server.idle_timeout_ms: an HTTP/2 connection with no frame (10000) */
+    unsigned handshake_timeout_ms; /* server.handshake_timeout_ms: a TLS handshake (10000) */
     config_limits limits;
     char *store_path;                    /* NULL = memory only */
     config_fsync store_fsync;            /* default CONFIG_FSYNC_ALWAYS */

@@ -289,6 +289,10 @@ int server_run(const config *cfg, core *c)
     s.globalconf.max_request_entity_size = http_h2o_entity_limit(&cfg->limits);
     s.globalconf.http2.graceful_shutdown_timeout = SERVER_HTTP2_GOAWAY_TIMEOUT_MS;
     s.max_connections = cfg->max_connections;
+    /* slow clients: a request must arrive whole, a connection must keep talking */
+    s.globalconf.http1.req_timeout = cfg->request_timeout_ms;
+    s.globalconf.http2.idle_timeout = cfg->idle_timeout_ms;
+    s.globalconf.handshake_timeout = cfg->handshake_timeout_ms;
     h2o_hostconf_t *host = h2o_config_register_host(&s.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     http_register(host, c);
 

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""Operational endpoints and limits: /readyz, and server.max_connections.
+"""Operational endpoints and limits: /readyz, server.max_connections, and the timeouts
+that close slow clients (server.request_timeout_ms, idle_timeout_ms, handshake_timeout_ms).
 
 Usage: tests/e2e/test_ops.py PATH/TO/hookgate   (standard library only)
 """
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -120,6 +122,91 @@ class TestOps(unittest.TestCase):
             except OSError:
                 pass
             time.sleep(0.05)
+
+
+class TestSlowClients(unittest.TestCase):
+    """Slowloris on HTTP/1.1, a silent HTTP/2 connection, a TLS handshake that never comes:
+    each is closed after its timeout (500 ms here), while a normal client is served."""
+
+    TIMEOUT_MS = 500
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-slow-")
+        cls.port, cls.tls_port = free_port(), free_port()
+        cert, key = os.path.join(cls.tmp, "c.pem"), os.path.join(cls.tmp, "k.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                        "-days", "1", "-keyout", key, "-out", cert], check=True, capture_output=True)
+        config = os.path.join(cls.tmp, "slow.yaml")
+        with open(config, "w") as f:
+            f.write("server:\n  listen:\n    - { address: 127.0.0.1, port: %d }\n"
+                    "    - { address: 127.0.0.1, port: %d, tls: { certificate: %s, key: %s } }\n"
+                    "  request_timeout_ms: %d\n  idle_timeout_ms: %d\n  handshake_timeout_ms: %d\n"
+                    "accounts: []\n" % (cls.port, cls.tls_port, cert, key, cls.TIMEOUT_MS, cls.TIMEOUT_MS,
+                                         cls.TIMEOUT_MS))
+        cls.log = open(os.path.join(cls.tmp, "server.log"), "w+")
+        cls.proc = subprocess.Popen([BINARY, "--config", config], stdout=cls.log, stderr=cls.log)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if get(cls.port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if cls.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("hookgate did not start")
+            time.sleep(0.05)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        cls.proc.wait(timeout=10)
+        cls.log.close()
+
+    def test_http1_request_sent_byte_by_byte_is_cut(self):
+        request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200 + b"\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", self.port)) as s:
+            s.settimeout(0.2)
+            started = time.monotonic()
+            closed = False
+            for byte in request:  # one byte every 100 ms: the request would take 20 s
+                try:
+                    s.sendall(bytes([byte]))
+                    if s.recv(1) == b"":
+                        closed = True
+                        break
+                except socket.timeout:
+                    continue
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+                    break
+                if time.monotonic() - started > 10:
+                    break
+            self.assertTrue(closed, "a request trickling in was never cut off")
+
+    def test_silent_http2_connection_is_closed(self):
+        with socket.create_connection(("127.0.0.1", self.port)) as s:
+            s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            s.settimeout(10)
+            try:
+                while s.recv(4096):
+                    pass  # the server's SETTINGS, then GOAWAY, then EOF
+            except ConnectionResetError:
+                pass
+            except socket.timeout:
+                self.fail("a silent HTTP/2 connection stayed open")
+
+    def test_tls_handshake_that_never_comes_is_closed(self):
+        with socket.create_connection(("127.0.0.1", self.tls_port)) as s:
+            self.assertTrue(closed_by_server(s, 10), "a connection that never started TLS stayed open")
+
+    def test_normal_clients_are_served(self):
+        self.assertEqual(get(self.port, "/healthz")[0], 200)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with urllib.request.urlopen("https://127.0.0.1:%d/healthz" % self.tls_port, context=ctx, timeout=5) as r:
+            self.assertEqual(r.status, 200)
 
 
 if __name__ == "__main__":

@@ -40,12 +40,15 @@ static void token_digest(const char *token, size_t len, uint8_t digest[CONFIG_TO
         SHA256((const unsigned char *)token, len, digest); /* the slow path still answers */
 }
 
-static int digest_in(const config_token *tokens, size_t n, const uint8_t digest[CONFIG_TOKEN_DIGEST_LEN])
+/* The token of tokens[] with this digest, or NULL; every entry is compared. */
+static const config_token *digest_in(const config_token *tokens, size_t n,
+                                     const uint8_t digest[CONFIG_TOKEN_DIGEST_LEN])
 {
-    int found = 0;
+    const config_token *match = NULL;
     for (size_t i = 0; i < n; i++)
-        found |= CRYPTO_memcmp(tokens[i].digest, digest, CONFIG_TOKEN_DIGEST_LEN) == 0;
-    return found;
+        if (CRYPTO_memcmp(tokens[i].digest, digest, CONFIG_TOKEN_DIGEST_LEN) == 0)
+            match = &tokens[i];
+    return match;
 }
 
 int auth_authenticate(const config *cfg, const char *header, size_t len, auth_principal *who, error *err)
@@ -67,13 +70,14 @@ int auth_authenticate(const config *cfg, const char *header, size_t len, auth_pr
     int matched = 0;
     for (size_t a = 0; a < cfg->n_accounts; a++) {
         const config_account *acc = &cfg->accounts[a];
-        if (digest_in(acc->tokens, acc->n_tokens, digest)) {
-            *who = (auth_principal){AUTH_ACCOUNT, acc, NULL};
+        const config_token *t;
+        if ((t = digest_in(acc->tokens, acc->n_tokens, digest)) != NULL) {
+            *who = (auth_principal){AUTH_ACCOUNT, acc, NULL, t};
             matched = 1;
         }
         for (size_t e = 0; e < acc->n_ecosystems; e++)
-            if (digest_in(acc->ecosystems[e].server_tokens, acc->ecosystems[e].n_server_tokens, digest)) {
-                *who = (auth_principal){AUTH_SERVER, acc, &acc->ecosystems[e]};
+            if ((t = digest_in(acc->ecosystems[e].server_tokens, acc->ecosystems[e].n_server_tokens, digest)) != NULL) {
+                *who = (auth_principal){AUTH_SERVER, acc, &acc->ecosystems[e], t};
                 matched = 1;
             }
     }

@@ -22,6 +22,7 @@ typedef struct auth_principal {
     auth_kind kind;
     const config_account *account;
     const config_ecosystem *ecosystem; /* the server token's ecosystem; NULL for account tokens */
+    const config_token *token;         /* the configured token it presented (rate limits are per token) */
 } auth_principal;
 
 /* Reads an Authorization header value (the raw token, or "Bearer TOKEN"; NULL or empty =

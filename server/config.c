@@ -596,6 +596,7 @@ static const field limits_fields[] = {
     FIELD_UINT_("max_url_length", 0, config_limits, max_url_length, 1, 65536),
     FIELD_UINT_("max_description_length", 0, config_limits, max_description_length, 0, 65536),
     FIELD_UINT_("max_secret_length", 0, config_limits, max_secret_length, 0, 65536),
+    FIELD_UINT_("creates_per_second_per_token", 0, config_limits, creates_per_second_per_token, 0, 1000000),
 };
 
 static int read_fsync(parse *p, void *target)

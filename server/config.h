@@ -25,10 +25,11 @@ typedef struct config_listener {
 } config_listener;
 
 typedef struct config_limits {
-    size_t max_body_bytes;         /* request body, 1..64 MiB (default 65536) */
-    size_t max_url_length;         /* webhook url bytes, 1..65536 (default 2048) */
-    size_t max_description_length; /* description bytes, 0..65536 (default 1024) */
-    size_t max_secret_length;      /* secret bytes, 0..65536 (default 256) */
+    size_t max_body_bytes;                 /* request body, 1..64 MiB (default 65536) */
+    size_t max_url_length;                 /* webhook url bytes, 1..65536 (default 2048) */
+    size_t max_description_length;         /* description bytes, 0..65536 (default 1024) */
+    size_t max_secret_length;              /* secret bytes, 0..65536 (default 256) */
+    unsigned creates_per_second_per_token; /* 0 = no limit, else 1..1000000 (burst of the same size) */
 } config_limits;
 
 /* When the journal is flushed to disk (store.fsync). */

@@ -13,13 +13,15 @@
 #include "config.h"
 #include "error.h"
 #include "journal.h"
+#include "ratelimit.h"
 #include "schema.h"
 #include "store.h"
 
 typedef struct core {
     const config *cfg;
     store *store;
-    journal *journal; /* NULL: memory only, creates finish at once */
+    journal *journal;        /* NULL: memory only, creates finish at once */
+    ratelimit *create_limit; /* creates per second per token; NULL = no limit */
 } core;
 
 #define CORE_PENDING 1 /* a create waits for the journal: its outcome comes through done */
@@ -56,7 +58,8 @@ int core_create_may_wait(const core *c);
 
 /* Creates a webhook. op->err may already hold problems a codec found; validation adds
  * its own, and the request fails if there are any. Then the ecosystem must be visible to
- * who (404/403). Returns 0 when the webhook is stored (op->result filled), -1 when it
+ * who (404/403). A token over limits.creates_per_second_per_token gets ERROR_RATE_LIMITED
+ * first, whatever the request. Returns 0 when the webhook is stored (op->result filled), -1 when it
  * failed (op->err), or CORE_PENDING when it waits for the journal: op->done then reports
  * the outcome (op->stored is NULL on failure, e.g. ERROR_UNAVAILABLE for a full disk). */
 int core_create_webhook(core *c, const auth_principal *who, const schema_create_request *req, core_create *op);

@@ -14,6 +14,7 @@ static const error_mapping mappings[ERROR_KIND_COUNT] = {
     [ERROR_PERMISSION_DENIED] = {403, "Forbidden", "PermissionDenied", 1, "permission_denied", 403, 7},
     [ERROR_NOT_FOUND] = {404, "Not Found", "NotFound", 1, "not_found", 404, 5},
     [ERROR_TOO_LARGE] = {413, "Payload Too Large", "PayloadTooLarge", 1, "resource_exhausted", 429, 8},
+    [ERROR_RATE_LIMITED] = {429, "Too Many Requests", "RateLimited", 1, "resource_exhausted", 429, 8},
     [ERROR_UNAVAILABLE] = {503, "Service Unavailable", "Unavailable", 1, "unavailable", 503, 14},
     [ERROR_UNIMPLEMENTED] = {501, "Not Implemented", "Unimplemented", 1, "unimplemented", 501, 12},
     [ERROR_INTERNAL] = {500, "Internal Server Error", "Internal", 1, "internal", 500, 13},
@@ -38,6 +39,7 @@ void error_clear(error *err)
 {
     err->kind = ERROR_NONE;
     err->reason[0] = '\0';
+    err->retry_after_s = 0;
     err->n_params = 0;
 }
 

@@ -23,6 +23,7 @@ typedef enum error_kind {
     ERROR_PERMISSION_DENIED, /* 403: a known token acting outside what it may do */
     ERROR_NOT_FOUND,         /* 404: reason names what does not exist */
     ERROR_TOO_LARGE,         /* 413: a request over a configured limit */
+    ERROR_RATE_LIMITED,      /* 429: a token over its create rate; retry_after_s says when to retry */
     ERROR_UNAVAILABLE,       /* 503: the store cannot take writes now */
     ERROR_UNIMPLEMENTED,     /* an RPC method or feature this server does not have */
     ERROR_INTERNAL,          /* 500: a bug or resource exhaustion; reason says which */
@@ -48,6 +49,7 @@ typedef struct error_param {
 typedef struct error {
     error_kind kind;
     char reason[ERROR_MESSAGE_MAX]; /* text for 401/403/404/413/500/503 */
+    unsigned retry_after_s;         /* ERROR_RATE_LIMITED: seconds until a retry can succeed */
     size_t n_params;
     error_param params[ERROR_MAX_PARAMS];
 } error;

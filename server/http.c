@@ -81,6 +81,15 @@ void http_respond(h2o_req_t *req, int status, const char *reason, const char *co
     h2o_send_inline(req, body, len);
 }
 
+void http_add_retry_after(h2o_req_t *req, const error *err)
+{
+    if (err->kind != ERROR_RATE_LIMITED)
+        return;
+    char *value = h2o_mem_alloc_pool(&req->pool, 16);
+    int n = snprintf(value, 16, "%u", err->retry_after_s > 0 ? err->retry_after_s : 1);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, value, (size_t)n);
+}
+
 void http_respond_text(h2o_req_t *req, int status, const char *reason, const char *text)
 {
     http_respond(req, status, reason, "text/plain; charset=utf-8", text, strlen(text));

@@ -32,6 +32,9 @@ typedef struct http_handler {
 void http_respond(h2o_req_t *req, int status, const char *reason, const char *content_type, const void *body,
                   size_t len);
 
+/* Adds Retry-After when err is ERROR_RATE_LIMITED (before a response is sent). */
+void http_add_retry_after(h2o_req_t *req, const error *err);
+
 /* A plain-text response. */
 void http_respond_text(h2o_req_t *req, int status, const char *reason, const char *text);
 

@@ -68,6 +68,7 @@ static void respond_message(h2o_req_t *req, rest_format format, int status, cons
 static void respond_error(h2o_req_t *req, rest_format format, const error *err)
 {
     const error_mapping *m = error_mapping_of(err->kind);
+    http_add_retry_after(req, err);
     if (format == REST_JSON && m->rest_plain_text) {
         http_respond_text(req, m->http_status, m->http_reason, err->reason);
         return;

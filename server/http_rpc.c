@@ -43,6 +43,7 @@ const char *http_rpc_path_prefix(void)
 static void connect_respond_error(h2o_req_t *req, const error *err)
 {
     const error_mapping *m = error_mapping_of(err->kind);
+    http_add_retry_after(req, err);
     ProtobufCAllocator alloc = http_pool_allocator(req);
     char message[ERROR_MESSAGE_MAX * 2];
     size_t detail_len, value_len;

@@ -107,6 +107,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     core c = {.cfg = cfg, .store = st};
+    if (cfg->limits.creates_per_second_per_token > 0 &&
+        (c.create_limit = ratelimit_create(cfg->limits.creates_per_second_per_token)) == NULL) {
+        fprintf(stderr, "hookgate: out of memory\n");
+        return 1;
+    }
     if (cfg->store_path != NULL) {
         char jerr[JOURNAL_ERROR_MAX];
         journal_stats stats;
@@ -125,6 +130,7 @@ int main(int argc, char **argv)
     }
     int rc = server_run(cfg, &c);
     journal_close(c.journal); /* after the loops: every queued create is written first */
+    ratelimit_destroy(c.create_limit);
     store_destroy(st);
     config_destroy(cfg);
     return rc == 0 ? 0 : 1;

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""Operational endpoints and limits: /readyz, server.max_connections, and the timeouts
-that close slow clients (server.request_timeout_ms, idle_timeout_ms, handshake_timeout_ms).
+"""Operational endpoints and limits: /readyz, server.max_connections, the timeouts that
+close slow clients (server.request_timeout_ms, idle_timeout_ms, handshake_timeout_ms), and
+the per-token create rate (limits.creates_per_second_per_token).
 
 Usage: tests/e2e/test_ops.py PATH/TO/hookgate   (standard library only)
 """
 import os
 import socket
+import json
 import ssl
 import subprocess
 import sys
@@ -207,6 +209,81 @@ class TestSlowClients(unittest.TestCase):
         ctx.verify_mode = ssl.CERT_NONE
         with urllib.request.urlopen("https://127.0.0.1:%d/healthz" % self.tls_port, context=ctx, timeout=5) as r:
             self.assertEqual(r.status, 200)
+
+
+class TestCreateRate(unittest.TestCase):
+    """5 creates a second per token, in bursts of 5: the sixth at once is 429 with
+    Retry-After, on REST and Connect alike; another token is not affected; the bucket
+    refills."""
+
+    RATE = 5
+    ECO = "C5156b8ace57896adb6dae592"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-rate-")
+        cls.port = free_port()
+        config = os.path.join(cls.tmp, "rate.yaml")
+        with open(config, "w") as f:
+            f.write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
+                    "limits: { creates_per_second_per_token: %d }\n"
+                    "accounts:\n  - id: acme\n    tokens: [ token-a, token-b ]\n"
+                    "    ecosystems: [ { id: %s } ]\n" % (cls.port, cls.RATE, cls.ECO))
+        cls.log = open(os.path.join(cls.tmp, "server.log"), "w+")
+        cls.proc = subprocess.Popen([BINARY, "--config", config], stdout=cls.log, stderr=cls.log)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if get(cls.port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if cls.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("hookgate did not start")
+            time.sleep(0.05)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        cls.proc.wait(timeout=10)
+        cls.log.close()
+
+    def post(self, path, token, content_type="application/json"):
+        body = json.dumps({"ecosystemId": self.ECO, "url": "https://example.com/h"}).encode()
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path), data=body, method="POST",
+                                     headers={"authorization": token, "content-type": content_type})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, r.headers, r.read()  # headers: looked up case-insensitively
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def test_a_burst_over_the_rate_is_refused_then_served_again(self):
+        started = time.monotonic()
+        answers = [self.post("/api/webhooks", "token-a") for _ in range(6 * self.RATE)]
+        elapsed = time.monotonic() - started
+        statuses = [a[0] for a in answers]
+        self.assertEqual(statuses.count(201) + statuses.count(429), len(statuses), statuses)
+        # the burst, plus what refilled meanwhile (however slow this machine is), and no more
+        self.assertGreaterEqual(statuses.count(201), self.RATE, statuses)
+        self.assertLessEqual(statuses.count(201), self.RATE + int(elapsed * self.RATE) + 1, (elapsed, statuses))
+        self.assertEqual(statuses[:self.RATE], [201] * self.RATE, statuses)
+        refused = [a for a in answers if a[0] == 429]
+        self.assertGreater(len(refused), 0, statuses)
+        for status, headers, body in refused:
+            self.assertEqual(headers.get("Retry-After"), "1")
+            self.assertTrue(headers.get("Content-Type", "").startswith("text/plain"), headers)
+            self.assertIn(b"retry in 1 s", body)
+        # Connect speaks its own code for the same refusal
+        status, headers, body = self.post("/droplit.webhooks.v1.WebhookService/CreateWebhook", "token-a")
+        self.assertEqual(status, 429)
+        self.assertEqual(json.loads(body)["code"], "resource_exhausted")
+        self.assertEqual(headers.get("Retry-After"), "1")
+        # another token has its own bucket
+        self.assertEqual(self.post("/api/webhooks", "token-b")[0], 201)
+        # and the first one is served again once its bucket has refilled
+        time.sleep(1.1)
+        self.assertEqual(self.post("/api/webhooks", "token-a")[0], 201)
 
 
 if __name__ == "__main__":

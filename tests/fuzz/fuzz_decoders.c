@@ -51,7 +51,7 @@ static void arena_clear(arena *a)
 /* Validates and re-encodes what decoded, then frees it. */
 static void exercise(ProtobufCMessage *msg, error *err)
 {
-    static const config_limits limits = {65536, 2048, 1024, 256};
+    static const config_limits limits = {65536, 2048, 1024, 256, 0};
     if (msg == NULL)
         return;
     if (msg->descriptor == &schema_create_request_descriptor)

@@ -271,7 +271,7 @@ static void test_ecosystems(const config *cfg)
     FOUND(&who, ECO_B1, &cfg->accounts[1].ecosystems[0]);
 
     /* an account without ecosystems */
-    auth_principal empty = {AUTH_ACCOUNT, &cfg->accounts[2], NULL};
+    auth_principal empty = {AUTH_ACCOUNT, &cfg->accounts[2], NULL, NULL};
     NOT_FOUND(&empty, ECO_A1);
 }
 

@@ -374,7 +374,7 @@ static void test_list(void)
     CHECK(s != NULL);
     if (s == NULL)
         return;
-    core c = {cfg, s, NULL};
+    core c = {cfg, s, NULL, NULL};
     error err;
     core_webhook made[6];
     static const char *ecos[] = {ECO_A1, ECO_A2, ECO_A1, ECO_B1, ECO_A1, ECO_A2};
@@ -471,7 +471,7 @@ static void test_list(void)
     store *s2 = store_create();
     CHECK(s2 != NULL);
     if (s2 != NULL) {
-        core c2 = {cfg, s2, NULL};
+        core c2 = {cfg, s2, NULL, NULL};
         l.ecosystem_id = ECO_A1;
         error_clear(&err);
         CHECK(core_list_webhooks(&c2, &acme, &l, NULL, &out, &err) == 0);

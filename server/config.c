@@ -919,6 +919,34 @@ config *config_load(const char *path, char err[CONFIG_ERROR_MAX])
     return cfg;
 }
 
+static int same_text(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static int same_listeners(const config_listener *a, size_t na, const config_listener *b, size_t nb)
+{
+    if (na != nb)
+        return 0;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i].address, b[i].address) != 0 || a[i].port != b[i].port ||
+            !same_text(a[i].tls_certificate, b[i].tls_certificate) || !same_text(a[i].tls_key, b[i].tls_key))
+            return 0;
+    return 1;
+}
+
+int config_same_server(const config *a, const config *b)
+{
+    return same_listeners(a->listeners, a->n_listeners, b->listeners, b->n_listeners) &&
+           same_listeners(a->grpc_listeners, a->n_grpc_listeners, b->grpc_listeners, b->n_grpc_listeners) &&
+           a->threads == b->threads && a->max_connections == b->max_connections &&
+           a->request_timeout_ms == b->request_timeout_ms && a->idle_timeout_ms == b->idle_timeout_ms &&
+           a->handshake_timeout_ms == b->handshake_timeout_ms && a->grpc_idle_timeout_ms == b->grpc_idle_timeout_ms &&
+           same_text(a->store_path, b->store_path) && a->store_fsync == b->store_fsync &&
+           a->store_fsync_interval_ms == b->store_fsync_interval_ms &&
+           a->store_snapshot_after_bytes == b->store_snapshot_after_bytes;
+}
+
 void config_destroy(config *cfg)
 {
     size_t i, j;

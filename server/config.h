@@ -89,6 +89,11 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
 /* Reads and parses a file; a file that cannot be read is reported as "path: strerror". */
 config *config_load(const char *path, char err[CONFIG_ERROR_MAX]);
 
+/* 1 when a and b agree on what a running server cannot change: listeners, threads,
+ * timeouts, the connection cap and the store. A reload takes accounts, tokens,
+ * ecosystems and limits. */
+int config_same_server(const config *a, const config *b);
+
 /* Frees a config and everything it owns; NULL is allowed. */
 void config_destroy(config *cfg);
 

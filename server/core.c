@@ -70,11 +70,11 @@ int core_create_webhook(core *c, const auth_principal *who, const schema_create_
 {
     error *err = &op->err;
     op->stored = NULL;
-    if (c->create_limit != NULL && who->token != NULL) {
+    ratelimit *limit = c->create_limit;
+    if (limit != NULL && who->token != NULL) {
         struct timespec mono;
         clock_gettime(CLOCK_MONOTONIC, &mono);
-        unsigned wait =
-            ratelimit_take(c->create_limit, who->token, (int64_t)mono.tv_sec * 1000 + mono.tv_nsec / 1000000);
+        unsigned wait = ratelimit_take(limit, who->token, (int64_t)mono.tv_sec * 1000 + mono.tv_nsec / 1000000);
         if (wait > 0) {
             error_clear(err); /* the answer is the limit, not the request's problems */
             error_set(err, ERROR_RATE_LIMITED, "Too many creates with this token; retry in %u s.", wait);

@@ -8,6 +8,7 @@
 #define HOOKGATE_CORE_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdatomic.h>
 
 #include "auth.h"
 #include "config.h"
@@ -17,11 +18,14 @@
 #include "schema.h"
 #include "store.h"
 
+/* cfg and create_limit are replaced whole on a reload (SIGHUP) while requests run: they are
+ * read atomically, and what they pointed to before stays alive until the process ends
+ * (requests in flight may still hold its accounts and tokens). */
 typedef struct core {
-    const config *cfg;
+    _Atomic(const config *) cfg;
     store *store;
-    journal *journal;        /* NULL: memory only, creates finish at once */
-    ratelimit *create_limit; /* creates per second per token; NULL = no limit */
+    journal *journal;                  /* NULL: memory only, creates finish at once */
+    _Atomic(ratelimit *) create_limit; /* creates per second per token; NULL = no limit */
 } core;
 
 #define CORE_PENDING 1 /* a create waits for the journal: its outcome comes through done */

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +30,61 @@ static const char usage[] = "Usage: hookgate [--config FILE]\n"
                             "  -h, --help               this text\n"
                             "  -V, --version            the version\n"
                             "\n"
-                            "Stops gracefully on SIGTERM or SIGINT. Logs, one line per request, go to stderr.\n";
+                            "Stops gracefully on SIGTERM or SIGINT; SIGHUP reloads accounts, tokens,\n"
+                            "ecosystems and limits from the --config file. Logs, one line per request, go to\n"
+                            "stderr.\n";
 
 enum { OPT_CHECK = 256, OPT_PRINT_DEFAULT };
+
+/* What SIGHUP replaces, and what it replaced: requests that were running may still hold
+ * the old accounts and tokens, so retired configs live until the process ends (one per
+ * reload). */
+typedef struct reloader {
+    const char *path; /* NULL: started on the embedded default, nothing to reload */
+    core *core;
+    struct {
+        config *cfg;
+        ratelimit *limit;
+    } * retired;
+    size_t n_retired;
+} reloader;
+
+/* SIGHUP: reads the file again and swaps accounts, tokens, ecosystems and limits in. A file
+ * that does not load leaves the running configuration as it is. */
+static void reload(void *arg)
+{
+    reloader *r = arg;
+    char err[CONFIG_ERROR_MAX];
+    if (r->path == NULL) {
+        fprintf(stderr, "hookgate: reload: started without --config, nothing to reload\n");
+        return;
+    }
+    config *next = config_load(r->path, err);
+    if (next == NULL) {
+        fprintf(stderr, "hookgate: reload refused, the running configuration stays: %s\n", err);
+        return;
+    }
+    unsigned rate = next->limits.creates_per_second_per_token;
+    ratelimit *limit = rate > 0 ? ratelimit_create(rate) : NULL;
+    void *grown = realloc(r->retired, (r->n_retired + 1) * sizeof(*r->retired));
+    if ((rate > 0 && limit == NULL) || grown == NULL) {
+        fprintf(stderr, "hookgate: reload refused, the running configuration stays: out of memory\n");
+        ratelimit_destroy(limit);
+        config_destroy(next);
+        if (grown != NULL)
+            r->retired = grown;
+        return;
+    }
+    r->retired = grown;
+    const config *now = atomic_load(&r->core->cfg);
+    if (!config_same_server(now, next))
+        fprintf(stderr, "hookgate: reload: changes to server.* and store.* take effect at the next start\n");
+    r->retired[r->n_retired].cfg = (config *)atomic_exchange(&r->core->cfg, next);
+    r->retired[r->n_retired].limit = atomic_exchange(&r->core->create_limit, limit);
+    r->n_retired++;
+    fprintf(stderr, "hookgate: reloaded %s: %zu account(s); limits and tokens apply to new requests\n", r->path,
+            next->n_accounts);
+}
 
 int main(int argc, char **argv)
 {
@@ -99,11 +152,12 @@ int main(int argc, char **argv)
     }
 
     /* every thread inherits this mask; the main thread takes the signals with sigwait */
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     core c = {.cfg = cfg, .store = st};
@@ -128,10 +182,16 @@ int main(int argc, char **argv)
     } else {
         fprintf(stderr, "hookgate: store: memory only (no store.path): webhooks last until the server stops\n");
     }
-    int rc = server_run(cfg, &c);
+    reloader r = {.path = config_path, .core = &c};
+    int rc = server_run(cfg, &c, reload, &r);
     journal_close(c.journal); /* after the loops: every queued create is written first */
-    ratelimit_destroy(c.create_limit);
+    ratelimit_destroy(atomic_load(&c.create_limit));
     store_destroy(st);
-    config_destroy(cfg);
+    config_destroy((config *)atomic_load(&c.cfg));
+    for (size_t i = 0; i < r.n_retired; i++) {
+        config_destroy(r.retired[i].cfg);
+        ratelimit_destroy(r.retired[i].limit);
+    }
+    free(r.retired);
     return rc == 0 ? 0 : 1;
 }

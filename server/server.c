@@ -280,7 +280,7 @@ static int listener_add(server *s, const config_listener *l, int grpc)
     return 0;
 }
 
-int server_run(const config *cfg, core *c)
+int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *reload_arg)
 {
     static server s; /* its address is the globalconf every context points at */
     int rc = -1;
@@ -313,12 +313,16 @@ int server_run(const config *cfg, core *c)
             break;
     if (started == s.n_threads) {
         fprintf(stderr, "hookgate: %zu event loop thread(s)\n", s.n_threads);
-        sigset_t stop_signals;
-        sigemptyset(&stop_signals);
-        sigaddset(&stop_signals, SIGTERM);
-        sigaddset(&stop_signals, SIGINT);
+        sigset_t signals;
+        sigemptyset(&signals);
+        sigaddset(&signals, SIGTERM);
+        sigaddset(&signals, SIGINT);
+        sigaddset(&signals, SIGHUP);
         int sig;
-        sigwait(&stop_signals, &sig);
+        while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+            fprintf(stderr, "hookgate: SIGHUP received, reloading the configuration\n");
+            reload(reload_arg);
+        }
         fprintf(stderr, "hookgate: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         rc = 0;
     }

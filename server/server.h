@@ -1,5 +1,5 @@
 /* server: hookgate's listeners and event loops — one h2o loop per thread, TLS with ALPN,
- * and a graceful stop on SIGTERM/SIGINT.
+ * a reload on SIGHUP, and a graceful stop on SIGTERM/SIGINT.
  *
  * Promises: listeners are bound before server_run returns control to the loops (a port in
  * use fails start-up with a message); on a stop signal no new connection is accepted,
@@ -12,9 +12,10 @@
 
 #define SERVER_STOP_DEADLINE_MS 3500 /* longest a stop waits for open connections */
 
-/* Serves until SIGTERM or SIGINT. The caller must have blocked those signals (and SIGPIPE
- * ignored) before any thread starts. Returns 0 after a clean stop, -1 (with a message on
- * stderr) when start-up fails. */
-int server_run(const config *cfg, core *c);
+/* Serves until SIGTERM or SIGINT; on SIGHUP calls reload(reload_arg) on the main thread
+ * and goes on serving (connections are not touched). The caller must have blocked those
+ * three signals (and ignored SIGPIPE) before any thread starts. Returns 0 after a clean
+ * stop, -1 (with a message on stderr) when start-up fails. */
+int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *reload_arg);
 
 #endif

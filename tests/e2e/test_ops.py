@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """Operational endpoints and limits: /readyz, server.max_connections, the timeouts that
 close slow clients (server.request_timeout_ms, idle_timeout_ms, handshake_timeout_ms), and
-the per-token create rate (limits.creates_per_second_per_token).
+the per-token create rate (limits.creates_per_second_per_token), and SIGHUP reloads.
 
 Usage: tests/e2e/test_ops.py PATH/TO/hookgate   (standard library only)
 """
 import os
 import socket
+import http.client
 import json
+import signal
 import ssl
 import subprocess
 import sys
@@ -284,6 +286,84 @@ class TestCreateRate(unittest.TestCase):
         # and the first one is served again once its bucket has refilled
         time.sleep(1.1)
         self.assertEqual(self.post("/api/webhooks", "token-a")[0], 201)
+
+
+class TestReload(unittest.TestCase):
+    """SIGHUP takes new accounts, tokens, ecosystems and limits without dropping a
+    connection; a bad file is refused with its reason and the running configuration stays."""
+
+    ECO = "C5156b8ace57896adb6dae592"
+
+    def write_config(self, tokens, description_limit, extra=""):
+        with open(self.config, "w") as f:
+            f.write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
+                    "limits: { max_description_length: %d }\n"
+                    "accounts:\n  - id: acme\n    tokens: [ %s ]\n    ecosystems: [ { id: %s } ]\n%s"
+                    % (self.port, description_limit, ", ".join(tokens), self.ECO, extra))
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="hookgate-reload-")
+        self.port = free_port()
+        self.config = os.path.join(self.tmp, "reload.yaml")
+        self.write_config(["token-a"], 10)
+        self.log_path = os.path.join(self.tmp, "server.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([BINARY, "--config", self.config], stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if get(self.port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("hookgate did not start")
+            time.sleep(0.05)
+
+    def tearDown(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.log.close()
+
+    def create(self, conn, token, description):
+        body = json.dumps({"ecosystemId": self.ECO, "url": "https://example.com/h", "description": description})
+        conn.request("POST", "/api/webhooks", body, {"authorization": token, "content-type": "application/json"})
+        r = conn.getresponse()
+        return r.status, r.read()
+
+    def server_log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def wait_for_log(self, text):
+        deadline = time.monotonic() + 5
+        while text not in self.server_log():
+            self.assertLess(time.monotonic(), deadline, "no %r in the log:\n%s" % (text, self.server_log()))
+            time.sleep(0.05)
+
+    def test_reload_takes_tokens_and_limits_and_keeps_connections(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)  # kept open across the reloads
+        self.assertEqual(self.create(conn, "token-a", "0123456789")[0], 201)
+        self.assertEqual(self.create(conn, "token-a", "01234567890")[0], 400)  # over the limit of 10
+        self.assertEqual(self.create(conn, "token-b", "x")[0], 401)
+
+        self.write_config(["token-a", "token-b"], 20)
+        self.proc.send_signal(signal.SIGHUP)
+        self.wait_for_log("reloaded")
+        self.assertEqual(self.create(conn, "token-b", "x")[0], 201)  # the same connection, the new token
+        self.assertEqual(self.create(conn, "token-a", "01234567890")[0], 201)  # the new limit
+
+        # a bad file: refused with file:line:column, and everything above still holds
+        with open(self.config, "w") as f:
+            f.write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\naccounts:\n  - id: acme\n"
+                    "    tokenz: [ token-c ]\n" % self.port)
+        self.proc.send_signal(signal.SIGHUP)
+        self.wait_for_log("reload refused")
+        self.assertRegex(self.server_log(), r"reload refused.*reload\.yaml:5:5: ")
+        self.assertEqual(self.create(conn, "token-b", "x")[0], 201)
+        self.assertEqual(self.create(conn, "token-c", "x")[0], 401)
+        conn.close()
+        self.assertIsNone(self.proc.poll(), "the server stopped on SIGHUP")
 
 
 if __name__ == "__main__":

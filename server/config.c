@@ -576,6 +576,22 @@ static int read_grpc_listen(parse *p, void *target)
     return read_list(p, 1, CONFIG_MAX_LISTENERS, "listeners", read_grpc_listener, target);
 }
 
+static int read_access_log(parse *p, void *target)
+{
+    static const char *const names[] = {"text", "json", "off"}; /* accesslog_format order */
+    config *cfg = target;
+    const char *value;
+    size_t len;
+    if (read_string(p, &value, &len))
+        return -1;
+    for (size_t i = 0; i < COUNT(names); i++)
+        if (len == strlen(names[i]) && memcmp(value, names[i], len) == 0) {
+            cfg->access_log = (int)i;
+            return 0;
+        }
+    return fail(p, p->event.start_mark, "must be text, json or off");
+}
+
 static const field grpc_fields[] = {
     FIELD_CUSTOM_("listen", 1, read_grpc_listen),
     FIELD_UINT_("idle_timeout_ms", 0, config, grpc_idle_timeout_ms, 100, 3600000),
@@ -589,6 +605,7 @@ static const field server_fields[] = {
     FIELD_UINT_("request_timeout_ms", 0, config, request_timeout_ms, 100, 3600000),
     FIELD_UINT_("idle_timeout_ms", 0, config, idle_timeout_ms, 100, 3600000),
     FIELD_UINT_("handshake_timeout_ms", 0, config, handshake_timeout_ms, 100, 3600000),
+    FIELD_CUSTOM_("access_log", 0, read_access_log),
 };
 
 static const field limits_fields[] = {

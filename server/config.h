@@ -69,6 +69,7 @@ typedef struct config {
     unsigned request_timeout_ms;   /* server.request_timeout_ms: HTTP/1.1 request read, and keep-alive idle (10000) */
     unsigned idle_timeout_ms;      /* server.idle_timeout_ms: an HTTP/2 connection with no frame (10000) */
     unsigned handshake_timeout_ms; /* server.handshake_timeout_ms: a TLS handshake (10000) */
+    int access_log;                /* server.access_log: 0 text (default), 1 json, 2 off (accesslog_format) */
     config_limits limits;
     char *store_path;                    /* NULL = memory only */
     config_fsync store_fsync;            /* default CONFIG_FSYNC_ALWAYS */

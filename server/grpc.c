@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "accesslog.h"
 #include "codec_grpc.h"
 #include "rpc.h"
 
@@ -39,7 +41,8 @@ typedef struct grpc_stream {
     h2o_mem_pool_t pool;
     char headers[GRPC_MAX_HEADER_BYTES]; /* path, content-type and authorization, back to back */
     size_t headers_used;
-    h2o_iovec_t path, content_type, authorization;
+    h2o_iovec_t path, content_type, authorization, request_id;
+    struct timespec started; /* for the access log */
     int is_post, headers_too_large;
     h2o_buffer_t *body;
     int body_too_large, responded;
@@ -210,6 +213,38 @@ static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *b
     return (ssize_t)n;
 }
 
+/* The stream's request id (the client's x-request-id when acceptable, else a new one),
+ * for the answer's x-request-id and the access log. */
+static h2o_iovec_t stream_request_id(grpc_stream *s)
+{
+    if (s->request_id.base == NULL) {
+        char *id = h2o_mem_alloc_pool(&s->pool, ACCESSLOG_ID_MAX + 1);
+        s->request_id = h2o_iovec_init(id, accesslog_request_id(id));
+    }
+    return s->request_id;
+}
+
+/* One access-log line per answered call; its status is the gRPC status. */
+static void log_call(grpc_stream *s, int status, size_t bytes)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    h2o_iovec_t id = stream_request_id(s);
+    accesslog_entry e = {
+        .method = s->is_post ? "POST" : "?",
+        .method_len = s->is_post ? 4 : 1,
+        .path = s->path.base != NULL ? s->path.base : "",
+        .path_len = s->path.len,
+        .status = status,
+        .bytes = bytes,
+        .duration_us = (int64_t)(now.tv_sec - s->started.tv_sec) * 1000000 + (now.tv_nsec - s->started.tv_nsec) / 1000,
+        .protocol = "gRPC",
+        .request_id = id.base,
+        .request_id_len = id.len,
+    };
+    accesslog_write(&e);
+}
+
 static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size_t len)
 {
     uint8_t *frame = h2o_mem_alloc_pool(&s->pool, CODEC_GRPC_FRAME_HEADER + len);
@@ -218,10 +253,13 @@ static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size
     s->out = frame;
     s->out_len = CODEC_GRPC_FRAME_HEADER + len;
     s->status.code = 0;
-    nghttp2_nv headers[] = {NV(":status", "200", 3), NV("content-type", "application/grpc", 16)};
+    h2o_iovec_t id = stream_request_id(s);
+    nghttp2_nv headers[] = {NV(":status", "200", 3), NV("content-type", "application/grpc", 16),
+                            NV("x-request-id", id.base, id.len)};
     nghttp2_data_provider provider = {.source.ptr = s, .read_callback = read_body};
-    nghttp2_submit_response(conn->session, s->id, headers, 2, &provider);
+    nghttp2_submit_response(conn->session, s->id, headers, 3, &provider);
     s->responded = 1;
+    log_call(s, 0, s->out_len);
 }
 
 /* A trailers-only response: one HEADERS frame that ends the stream. */
@@ -231,15 +269,18 @@ static void respond_error(grpc_conn *conn, grpc_stream *s, const error *err)
     char code[4];
     codec_grpc_status_make(err, &alloc, &s->status);
     int code_len = snprintf(code, sizeof(code), "%d", s->status.code);
+    h2o_iovec_t id = stream_request_id(s);
     nghttp2_nv headers[] = {
         NV(":status", "200", 3),
         NV("content-type", "application/grpc", 16),
+        NV("x-request-id", id.base, id.len),
         NV("grpc-status", code, (size_t)code_len),
         NV("grpc-message", s->status.message, strlen(s->status.message)),
         NV("grpc-status-details-bin", s->status.details, s->status.details_len),
     };
-    nghttp2_submit_response(conn->session, s->id, headers, s->status.details_len ? 5 : 4, NULL);
+    nghttp2_submit_response(conn->session, s->id, headers, s->status.details_len ? 6 : 5, NULL);
     s->responded = 1;
+    log_call(s, s->status.code, 0);
 }
 
 /* Answers a call whose stream is still open. */
@@ -306,6 +347,7 @@ static void serve(grpc_conn *conn, grpc_stream *s)
         nghttp2_nv headers[] = {NV(":status", "415", 3)};
         nghttp2_submit_response(conn->session, s->id, headers, 1, NULL);
         s->responded = 1;
+        log_call(s, 415, 0);
         return;
     }
     const ProtobufCMethodDescriptor *method = rpc_method_from_path(s->path.base, s->path.len);
@@ -359,6 +401,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     s->id = frame->hd.stream_id;
     h2o_mem_init_pool(&s->pool);
     h2o_buffer_init(&s->body, &h2o_socket_buffer_prototype);
+    clock_gettime(CLOCK_MONOTONIC, &s->started);
     h2o_linklist_insert(&conn->streams, &s->link);
     nghttp2_session_set_stream_user_data(session, s->id, s);
     return 0;
@@ -391,6 +434,9 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
         keep(s, &s->content_type, value, valuelen);
     else if (namelen == 13 && memcmp(name, "authorization", 13) == 0)
         keep(s, &s->authorization, value, valuelen);
+    else if (namelen == 12 && memcmp(name, "x-request-id", 12) == 0 &&
+             accesslog_id_is_acceptable((const char *)value, valuelen))
+        keep(s, &s->request_id, value, valuelen);
     return 0;
 }
 

@@ -6,12 +6,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
-#include <unistd.h>
 
+#include "accesslog.h"
 #include "http_rest.h"
 #include "http_rpc.h"
 
-#define HTTP_LOG_LINE_MAX 384              /* bytes of an access-log line; the path is cut at 256 */
 #define HTTP_ENTITY_HEADROOM (1024 * 1024) /* bytes h2o buffers past our limit to answer 413 */
 
 size_t http_h2o_entity_limit(const config_limits *limits)
@@ -19,55 +18,38 @@ size_t http_h2o_entity_limit(const config_limits *limits)
     return limits->max_body_bytes + HTTP_ENTITY_HEADROOM;
 }
 
-/* Appends text to a line buffer, truncated at its end. */
-static size_t append(char *line, size_t at, size_t cap, const char *text, size_t len)
+/* The request's id: the client's x-request-id when it is acceptable, else a new one; sent
+ * back as x-request-id and written in the JSON access log. */
+static h2o_iovec_t request_id(h2o_req_t *req)
 {
-    if (len > cap - at)
-        len = cap - at;
-    memcpy(line + at, text, len);
-    return at + len;
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
+    if (i >= 0 && accesslog_id_is_acceptable(req->headers.entries[i].value.base, req->headers.entries[i].value.len))
+        return req->headers.entries[i].value;
+    char *id = h2o_mem_alloc_pool(&req->pool, ACCESSLOG_ID_MAX + 1);
+    size_t len = accesslog_request_id(id);
+    return h2o_iovec_init(id, len);
 }
 
-static size_t append_uint(char *line, size_t at, size_t cap, uint64_t v, int min_digits)
-{
-    char digits[24], *p = digits + sizeof(digits);
-    do
-        *--p = (char)('0' + v % 10);
-    while ((v /= 10) != 0 || digits + sizeof(digits) - p < min_digits);
-    return append(line, at, cap, p, (size_t)(digits + sizeof(digits) - p));
-}
-
-/* One line per request, written with one write(2): lines of other threads stay whole, and
- * it costs no stdio formatting on the hot path. */
-static void access_log(h2o_req_t *req, size_t bytes)
+static void access_log(h2o_req_t *req, size_t bytes, h2o_iovec_t id)
 {
     struct timeval now;
     gettimeofday(&now, NULL);
-    int64_t us = (int64_t)(now.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1000000 +
-                 (now.tv_usec - req->timestamps.request_begin_at.tv_usec);
-    if (us < 0)
-        us = 0;
-    char line[HTTP_LOG_LINE_MAX];
-    size_t cap = sizeof(line) - 1, n = append(line, 0, cap, "access ", 7);
-    n = append(line, n, cap, req->method.base, req->method.len < 16 ? req->method.len : 16);
-    n = append(line, n, cap, " ", 1);
-    n = append(line, n, cap, req->path_normalized.base,
-               req->path_normalized.len < 256 ? req->path_normalized.len : 256);
-    n = append(line, n, cap, " ", 1);
-    n = append_uint(line, n, cap, (uint64_t)req->res.status, 1);
-    n = append(line, n, cap, " ", 1);
-    n = append_uint(line, n, cap, bytes, 1);
-    n = append(line, n, cap, " ", 1);
-    n = append_uint(line, n, cap, (uint64_t)(us / 1000), 1);
-    n = append(line, n, cap, ".", 1);
-    n = append_uint(line, n, cap, (uint64_t)(us % 1000), 3);
-    n = append(line, n, cap, "ms HTTP/", 8);
-    n = append_uint(line, n, cap, (uint64_t)(req->version >> 8), 1);
-    n = append(line, n, cap, ".", 1);
-    n = append_uint(line, n, cap, (uint64_t)(req->version & 0xff), 1);
-    line[n++] = '\n';
-    ssize_t rc = write(STDERR_FILENO, line, n);
-    (void)rc; /* a log that cannot be written must not fail the request */
+    accesslog_entry e = {
+        .method = req->method.base,
+        .method_len = req->method.len,
+        .path = req->path_normalized.base,
+        .path_len = req->path_normalized.len,
+        .status = req->res.status,
+        .bytes = bytes,
+        .duration_us = (int64_t)(now.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1000000 +
+                       (now.tv_usec - req->timestamps.request_begin_at.tv_usec),
+        .protocol = req->version >= 0x200   ? "HTTP/2.0"
+                    : req->version == 0x100 ? "HTTP/1.0"
+                                            : "HTTP/1.1",
+        .request_id = id.base,
+        .request_id_len = id.len,
+    };
+    accesslog_write(&e);
 }
 
 void http_respond(h2o_req_t *req, int status, const char *reason, const char *content_type, const void *body,
@@ -77,7 +59,9 @@ void http_respond(h2o_req_t *req, int status, const char *reason, const char *co
     req->res.reason = reason;
     req->res.content_length = len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
-    access_log(req, len);
+    h2o_iovec_t id = request_id(req);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
+    access_log(req, len, id);
     h2o_send_inline(req, body, len);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accesslog.h"
 #include "codec_json.h"
 #include "config.h"
 #include "core.h"
@@ -141,6 +142,7 @@ int main(int argc, char **argv)
         return 1;
     }
     codec_json_install_arena();
+    accesslog_set_format((accesslog_format)cfg->access_log);
     if (objectid_init() != 0) {
         fprintf(stderr, "hookgate: no system randomness for webhook ids\n");
         return 1;

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Operational endpoints and limits: /readyz, server.max_connections, the timeouts that
 close slow clients (server.request_timeout_ms, idle_timeout_ms, handshake_timeout_ms), and
-the per-token create rate (limits.creates_per_second_per_token), and SIGHUP reloads.
+the per-token create rate (limits.creates_per_second_per_token), SIGHUP reloads, and the
+JSON access log with request ids (server.access_log: json, the x-request-id header).
 
 Usage: tests/e2e/test_ops.py PATH/TO/hookgate   (standard library only)
 """
@@ -364,6 +365,93 @@ class TestReload(unittest.TestCase):
         self.assertEqual(self.create(conn, "token-c", "x")[0], 401)
         conn.close()
         self.assertIsNone(self.proc.poll(), "the server stopped on SIGHUP")
+
+
+class TestJsonAccessLog(unittest.TestCase):
+    """server.access_log: json writes one JSON object per request with its request id; the
+    id comes back as x-request-id (the client's own when it sent an acceptable one)."""
+
+    ECO = "C5156b8ace57896adb6dae592"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-jsonlog-")
+        cls.port = free_port()
+        config = os.path.join(cls.tmp, "jsonlog.yaml")
+        with open(config, "w") as f:
+            f.write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  access_log: json\n"
+                    "accounts:\n  - id: acme\n    tokens: [ secret-token-value ]\n    ecosystems: [ { id: %s } ]\n"
+                    % (cls.port, cls.ECO))
+        cls.log_path = os.path.join(cls.tmp, "server.log")
+        cls.log = open(cls.log_path, "w")
+        cls.proc = subprocess.Popen([BINARY, "--config", config], stdout=cls.log, stderr=cls.log)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if get(cls.port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if cls.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("hookgate did not start")
+            time.sleep(0.05)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        cls.proc.wait(timeout=10)
+        cls.log.close()
+
+    def entries(self, request_id):
+        deadline = time.monotonic() + 5
+        while True:
+            with open(self.log_path) as f:
+                found = [json.loads(line) for line in f if line.startswith("{") and request_id in line]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
+    def create(self, request_id=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        headers = {"authorization": "secret-token-value", "content-type": "application/json"}
+        if request_id is not None:
+            headers["x-request-id"] = request_id
+        conn.request("POST", "/api/webhooks", json.dumps({"ecosystemId": self.ECO, "url": "https://e.com/h",
+                                                          "secret": "do-not-log-me"}), headers)
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        return r.status, r.getheader("x-request-id")
+
+    def test_the_clients_id_is_kept_and_logged(self):
+        status, rid = self.create("trace-abc.123_X")
+        self.assertEqual((status, rid), (201, "trace-abc.123_X"))
+        [entry] = self.entries('"request_id":"trace-abc.123_X"')
+        self.assertEqual(entry["method"], "POST")
+        self.assertEqual(entry["path"], "/api/webhooks")
+        self.assertEqual(entry["status"], 201)
+        self.assertEqual(entry["protocol"], "HTTP/1.1")
+        self.assertGreater(entry["bytes"], 0)
+        self.assertIsInstance(entry["duration_ms"], float)
+        self.assertRegex(entry["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+    def test_an_id_is_made_when_none_or_a_bad_one_is_sent(self):
+        for sent in (None, "has space", "x" * 65, '{"a":1}'):
+            status, rid = self.create(sent)
+            self.assertEqual(status, 201)
+            self.assertRegex(rid, r"^[0-9a-f]{16}$", sent)
+            self.assertEqual(len(self.entries('"request_id":"%s"' % rid)), 1)
+
+    def test_the_log_holds_no_token_or_secret(self):
+        self.create("no-leak-check")
+        self.entries("no-leak-check")
+        with open(self.log_path) as f:
+            log = f.read()
+        self.assertNotIn("secret-token-value", log)
+        self.assertNotIn("do-not-log-me", log)
+        for line in log.splitlines():
+            if line.startswith("{"):
+                json.loads(line)  # every access line is whole JSON
 
 
 if __name__ == "__main__":

@@ -1,0 +1,153 @@
+/* accesslog: see accesslog.h. */
+#include "accesslog.h"
+
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_MAX_BYTES 768 /* a line; the path is cut at 256 bytes, the method at 16 */
+
+static accesslog_format format = ACCESSLOG_TEXT;
+static char id_prefix[9];
+static pthread_once_t id_once = PTHREAD_ONCE_INIT;
+static atomic_uint_fast32_t id_counter;
+
+void accesslog_set_format(accesslog_format f)
+{
+    format = f;
+}
+
+/* Appends to a line buffer, truncated at its end. */
+static size_t put(char *line, size_t at, size_t cap, const char *text, size_t len)
+{
+    if (len > cap - at)
+        len = cap - at;
+    memcpy(line + at, text, len);
+    return at + len;
+}
+
+static size_t put_uint(char *line, size_t at, size_t cap, uint64_t v, int min_digits)
+{
+    char digits[24], *p = digits + sizeof(digits);
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0 || digits + sizeof(digits) - p < min_digits);
+    return put(line, at, cap, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+/* A JSON string body: ", \ and control bytes escaped; the rest as it is. */
+static size_t put_escaped(char *line, size_t at, size_t cap, const char *text, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < len && at < cap; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            at = put(line, at, cap, esc, 2);
+        } else if (c < 0x20 || c == 0x7f) {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            at = put(line, at, cap, esc, 6);
+        } else {
+            line[at++] = (char)c;
+        }
+    }
+    return at;
+}
+
+static size_t put_duration(char *line, size_t n, size_t cap, int64_t us)
+{
+    if (us < 0)
+        us = 0;
+    n = put_uint(line, n, cap, (uint64_t)(us / 1000), 1);
+    n = put(line, n, cap, ".", 1);
+    return put_uint(line, n, cap, (uint64_t)(us % 1000), 3);
+}
+
+void accesslog_write(const accesslog_entry *e)
+{
+    if (format == ACCESSLOG_OFF)
+        return;
+    char line[LINE_MAX_BYTES];
+    size_t cap = sizeof(line) - 1, n = 0;
+    size_t method_len = e->method_len < 16 ? e->method_len : 16, path_len = e->path_len < 256 ? e->path_len : 256;
+    if (format == ACCESSLOG_TEXT) {
+        n = put(line, n, cap, "access ", 7);
+        n = put(line, n, cap, e->method, method_len);
+        n = put(line, n, cap, " ", 1);
+        n = put(line, n, cap, e->path, path_len);
+        n = put(line, n, cap, " ", 1);
+        n = put_uint(line, n, cap, (uint64_t)e->status, 1);
+        n = put(line, n, cap, " ", 1);
+        n = put_uint(line, n, cap, e->bytes, 1);
+        n = put(line, n, cap, " ", 1);
+        n = put_duration(line, n, cap, e->duration_us);
+        n = put(line, n, cap, "ms ", 3);
+        n = put(line, n, cap, e->protocol, strlen(e->protocol));
+    } else {
+        struct timespec now;
+        struct tm tm;
+        char stamp[32];
+        clock_gettime(CLOCK_REALTIME, &now);
+        gmtime_r(&now.tv_sec, &tm);
+        size_t sl = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+        n = put(line, n, cap, "{\"time\":\"", 9);
+        n = put(line, n, cap, stamp, sl);
+        n = put(line, n, cap, ".", 1);
+        n = put_uint(line, n, cap, (uint64_t)(now.tv_nsec / 1000000), 3);
+        n = put(line, n, cap, "Z\",\"request_id\":\"", 17);
+        n = put_escaped(line, n, cap, e->request_id, e->request_id_len);
+        n = put(line, n, cap, "\",\"method\":\"", 12);
+        n = put_escaped(line, n, cap, e->method, method_len);
+        n = put(line, n, cap, "\",\"path\":\"", 10);
+        n = put_escaped(line, n, cap, e->path, path_len);
+        n = put(line, n, cap, "\",\"status\":", 11);
+        n = put_uint(line, n, cap, (uint64_t)e->status, 1);
+        n = put(line, n, cap, ",\"bytes\":", 9);
+        n = put_uint(line, n, cap, e->bytes, 1);
+        n = put(line, n, cap, ",\"duration_ms\":", 15);
+        n = put_duration(line, n, cap, e->duration_us);
+        n = put(line, n, cap, ",\"protocol\":\"", 13);
+        n = put(line, n, cap, e->protocol, strlen(e->protocol));
+        n = put(line, n, cap, "\"}", 2);
+    }
+    line[n++] = '\n';
+    ssize_t rc = write(STDERR_FILENO, line, n);
+    (void)rc; /* a log that cannot be written must not fail the request */
+}
+
+static void id_init(void)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char r[4] = {0};
+    RAND_bytes(r, sizeof(r));
+    for (int i = 0; i < 4; i++)
+        id_prefix[2 * i] = hex[r[i] >> 4], id_prefix[2 * i + 1] = hex[r[i] & 15];
+}
+
+size_t accesslog_request_id(char out[ACCESSLOG_ID_MAX + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    pthread_once(&id_once, id_init);
+    uint32_t n = (uint32_t)atomic_fetch_add_explicit(&id_counter, 1, memory_order_relaxed);
+    memcpy(out, id_prefix, 8);
+    for (int i = 0; i < 8; i++)
+        out[8 + i] = hex[(n >> (28 - 4 * i)) & 15];
+    out[16] = '\0';
+    return 16;
+}
+
+int accesslog_id_is_acceptable(const char *id, size_t len)
+{
+    if (len == 0 || len > ACCESSLOG_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.'))
+            return 0;
+    }
+    return 1;
+}

@@ -1,0 +1,42 @@
+/* accesslog: one line per request on stderr, as text or as JSON lines.
+ *
+ * A line is written with one write(2), so lines of other threads stay whole. It holds
+ * only what an entry carries (method, path without query, status, bytes, duration,
+ * protocol, request id): never a token, a secret or a body. */
+#ifndef HOOKGATE_ACCESSLOG_H
+#define HOOKGATE_ACCESSLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ACCESSLOG_ID_MAX 64 /* bytes of a request id, NUL excluded */
+
+typedef enum accesslog_format { ACCESSLOG_TEXT, ACCESSLOG_JSON, ACCESSLOG_OFF } accesslog_format;
+
+typedef struct accesslog_entry {
+    const char *method;
+    size_t method_len;
+    const char *path; /* without the query */
+    size_t path_len;
+    int status;   /* the HTTP status; for native gRPC the grpc-status */
+    size_t bytes; /* of the response body */
+    int64_t duration_us;
+    const char *protocol; /* "HTTP/1.1", "HTTP/2.0", "gRPC" */
+    const char *request_id;
+    size_t request_id_len;
+} accesslog_entry;
+
+/* Chooses the format (server.access_log); set once, before the loops start. */
+void accesslog_set_format(accesslog_format format);
+
+void accesslog_write(const accesslog_entry *e);
+
+/* A new request id: 16 lowercase hex digits (8 random per process, then a counter), NUL
+ * terminated. Returns its length. */
+size_t accesslog_request_id(char out[ACCESSLOG_ID_MAX + 1]);
+
+/* 1 when a client's own request id (x-request-id) may be used as ours: 1..64 characters of
+ * letters, digits, '-', '_', '.' (nothing a log reader could mistake for structure). */
+int accesslog_id_is_acceptable(const char *id, size_t len);
+
+#endif

@@ -15,6 +15,7 @@
 
 #include "accesslog.h"
 #include "codec_grpc.h"
+#include "metrics.h"
 #include "rpc.h"
 
 static const h2o_iovec_t alpn_h2[] = {{H2O_STRLIT("h2")}, {NULL, 0}};
@@ -243,6 +244,7 @@ static void log_call(grpc_stream *s, int status, size_t bytes)
         .request_id_len = id.len,
     };
     accesslog_write(&e);
+    metrics_request(e.method, e.method_len, e.path, e.path_len, METRICS_GRPC, status, e.duration_us);
 }
 
 static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size_t len)

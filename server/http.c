@@ -9,6 +9,7 @@
 
 #include "accesslog.h"
 #include "http_rest.h"
+#include "metrics.h"
 #include "http_rpc.h"
 
 #define HTTP_ENTITY_HEADROOM (1024 * 1024) /* bytes h2o buffers past our limit to answer 413 */
@@ -50,6 +51,8 @@ static void access_log(h2o_req_t *req, size_t bytes, h2o_iovec_t id)
         .request_id_len = id.len,
     };
     accesslog_write(&e);
+    metrics_request(e.method, e.method_len, e.path, e.path_len, req->version >= 0x200 ? METRICS_HTTP2 : METRICS_HTTP1,
+                    e.status, e.duration_us);
 }
 
 void http_respond(h2o_req_t *req, int status, const char *reason, const char *content_type, const void *body,

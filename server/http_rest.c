@@ -8,6 +8,7 @@
 #include "codec_json.h"
 #include "codec_proto.h"
 #include "codec_query.h"
+#include "metrics.h"
 #include "rpc.h"
 
 #define MEDIA_JSON "application/json"
@@ -236,6 +237,26 @@ static int is_method(h2o_req_t *req, const char *method)
     return h2o_memis(req->method.base, req->method.len, method, strlen(method));
 }
 
+/* GET /metrics: Prometheus' text exposition format, without auth (bind it to a trusted
+ * network, as usual for metrics). */
+static void respond_metrics(http_handler *h, h2o_req_t *req)
+{
+    journal *j = h->core->journal;
+    metrics_gauges g = {
+        .webhooks_stored = store_count(h->core->store),
+        .journal_queue_depth = j != NULL ? journal_queue_depth(j) : 0,
+        .journal_writable = j != NULL ? journal_is_writable(j) : -1,
+    };
+    size_t len;
+    char *text = metrics_render(&g, &len);
+    if (text == NULL) {
+        http_respond_text(req, 500, "Internal Server Error", "Out of memory.");
+        return;
+    }
+    http_respond(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free(text);
+}
+
 int http_rest_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     http_handler *h = (http_handler *)self;
@@ -248,6 +269,13 @@ int http_rest_on_req(h2o_handler_t *self, h2o_req_t *req)
             http_respond_method_not_allowed(req, "GET, HEAD");
         else
             http_respond_text(req, 200, "OK", "ok\n");
+        return 0;
+    }
+    if (h2o_memis(path.base, path.len, H2O_STRLIT("/metrics"))) {
+        if (!is_method(req, "GET"))
+            http_respond_method_not_allowed(req, "GET");
+        else
+            respond_metrics(h, req);
         return 0;
     }
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/readyz"))) {

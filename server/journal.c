@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "record.h"
 
 #define SNAPSHOT_BUFFER (1 << 20) /* bytes a snapshot is written in */
@@ -45,6 +46,7 @@ struct journal {
     pthread_mutex_t lock; /* the queue, `stopping` and `writable` */
     pthread_cond_t wake;
     journal_op *head, **tail;
+    size_t queued;
     int stopping, writable;
     pthread_t writer;
 
@@ -61,6 +63,22 @@ static int64_t now_ms(clockid_t clock)
     struct timespec ts;
     clock_gettime(clock, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* fdatasync, timed for the metrics. */
+static int timed_fdatasync(int fd)
+{
+    int64_t started = now_us();
+    int rc = fdatasync(fd);
+    metrics_fsync(now_us() - started);
+    return rc;
 }
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -284,7 +302,7 @@ static void write_batch(journal *j, journal_op *batch)
             j->broken = 0;
         rc = j->broken ? -1 : write_at(j->fd, j->buf, used, j->size);
         if (rc == 0 && j->fsync == CONFIG_FSYNC_ALWAYS)
-            rc = fdatasync(j->fd);
+            rc = timed_fdatasync(j->fd);
         saved_errno = errno;
     }
     if (rc != 0) {
@@ -324,7 +342,7 @@ static void write_batch(journal *j, journal_op *batch)
 
 static void sync_now(journal *j)
 {
-    if (j->dirty && fdatasync(j->fd) == 0)
+    if (j->dirty && timed_fdatasync(j->fd) == 0)
         j->dirty = 0;
     j->last_sync_ms = now_ms(CLOCK_MONOTONIC);
 }
@@ -359,6 +377,7 @@ static void *writer_main(void *arg)
         journal_op *batch = j->head;
         j->head = NULL;
         j->tail = &j->head;
+        j->queued = 0;
         pthread_mutex_unlock(&j->lock);
         write_batch(j, batch);
         if (j->fsync == CONFIG_FSYNC_BATCH && now_ms(CLOCK_MONOTONIC) - j->last_sync_ms >= j->fsync_interval_ms)
@@ -377,8 +396,17 @@ void journal_append(journal *j, journal_op *op)
     pthread_mutex_lock(&j->lock);
     *j->tail = op;
     j->tail = &op->next;
+    j->queued++;
     pthread_cond_signal(&j->wake);
     pthread_mutex_unlock(&j->lock);
+}
+
+size_t journal_queue_depth(journal *j)
+{
+    pthread_mutex_lock(&j->lock);
+    size_t n = j->queued;
+    pthread_mutex_unlock(&j->lock);
+    return n;
 }
 
 int journal_is_writable(journal *j)

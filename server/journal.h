@@ -57,6 +57,9 @@ void journal_append(journal *j, journal_op *op);
  * waits for a snapshot in progress, unlocks the directory and frees j. */
 void journal_close(journal *j);
 
+/* Creates queued for the writer and not yet taken. */
+size_t journal_queue_depth(journal *j);
+
 /* 1 when the last write succeeded (for readiness); 0 while the disk refuses writes. */
 int journal_is_writable(journal *j);
 

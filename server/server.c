@@ -24,6 +24,7 @@
 
 #include "grpc.h"
 #include "http.h"
+#include "metrics.h"
 
 #define SERVER_BACKLOG 1024
 #define SERVER_ACCEPT_BATCH 16              /* connections accepted per readiness event */
@@ -134,6 +135,7 @@ static void on_connection_close(void *data)
     loop_thread *t = data;
     t->open_connections--;
     atomic_fetch_sub(&t->server->connections, 1);
+    metrics_connection(-1);
 }
 
 static void on_accept(h2o_socket_t *listen_sock, const char *err)
@@ -153,6 +155,7 @@ static void on_accept(h2o_socket_t *listen_sock, const char *err)
             continue;
         }
         ll->thread->open_connections++;
+        metrics_connection(1);
         sock->on_close.cb = on_connection_close;
         sock->on_close.data = ll->thread;
         if (ll->grpc)

@@ -2,7 +2,8 @@
 """Operational endpoints and limits: /readyz, server.max_connections, the timeouts that
 close slow clients (server.request_timeout_ms, idle_timeout_ms, handshake_timeout_ms), and
 the per-token create rate (limits.creates_per_second_per_token), SIGHUP reloads, and the
-JSON access log with request ids (server.access_log: json, the x-request-id header).
+JSON access log with request ids (server.access_log: json, the x-request-id header), and
+GET /metrics in Prometheus' text format.
 
 Usage: tests/e2e/test_ops.py PATH/TO/hookgate   (standard library only)
 """
@@ -10,6 +11,7 @@ import os
 import socket
 import http.client
 import json
+import re
 import signal
 import ssl
 import subprocess
@@ -452,6 +454,104 @@ class TestJsonAccessLog(unittest.TestCase):
         for line in log.splitlines():
             if line.startswith("{"):
                 json.loads(line)  # every access line is whole JSON
+
+
+def parse_exposition(text):
+    """Prometheus text format -> {(name, frozenset(labels)): value}; checks every line's shape."""
+    samples = {}
+    line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? ([-+]?[0-9.eE+]+|\+Inf|NaN)$')
+    label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+    for line in text.splitlines():
+        if not line or line.startswith("# HELP ") or line.startswith("# TYPE "):
+            continue
+        m = line_re.match(line)
+        assert m, "not an exposition line: %r" % line
+        labels = frozenset(label_re.findall(m.group(3) or ""))
+        samples[(m.group(1), labels)] = float(m.group(4))
+    return samples
+
+
+class TestMetrics(unittest.TestCase):
+    """GET /metrics counts requests by route, protocol and status, times them, and shows the
+    store, the journal and the connections."""
+
+    ECO = "C5156b8ace57896adb6dae592"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-metrics-")
+        cls.port = free_port()
+        config = os.path.join(cls.tmp, "metrics.yaml")
+        with open(config, "w") as f:
+            f.write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
+                    "store: { path: %s, fsync: always }\n"
+                    "accounts:\n  - id: acme\n    tokens: [ token-a ]\n    ecosystems: [ { id: %s } ]\n"
+                    % (cls.port, os.path.join(cls.tmp, "data"), cls.ECO))
+        cls.log = open(os.path.join(cls.tmp, "server.log"), "w")
+        cls.proc = subprocess.Popen([BINARY, "--config", config], stdout=cls.log, stderr=cls.log)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if get(cls.port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if cls.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("hookgate did not start")
+            time.sleep(0.05)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        cls.proc.wait(timeout=10)
+        cls.log.close()
+
+    def scrape(self):
+        status, body = get(self.port, "/metrics")
+        self.assertEqual(status, 200)
+        return parse_exposition(body.decode())
+
+    def count(self, samples, route, protocol, status):
+        key = ("hookgate_requests_total",
+               frozenset({("route", route), ("protocol", protocol), ("status", str(status))}))
+        return samples.get(key, 0)
+
+    def test_counters_follow_requests(self):
+        before = self.scrape()
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        body = json.dumps({"ecosystemId": self.ECO, "url": "https://example.com/h"})
+        for _ in range(3):
+            conn.request("POST", "/api/webhooks", body, {"authorization": "token-a",
+                                                         "content-type": "application/json"})
+            self.assertEqual(conn.getresponse().read() and 201, 201)
+        conn.request("GET", "/api/webhooks/not-an-id", headers={"authorization": "token-a"})
+        r = conn.getresponse()
+        r.read()
+        self.assertEqual(r.status, 400)
+        h2 = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--http2-prior-knowledge",
+                             "-H", "authorization: token-a",
+                             "http://127.0.0.1:%d/api/webhooks?ecosystemId=%s" % (self.port, self.ECO)],
+                            capture_output=True, text=True).stdout
+        self.assertEqual(h2, "200")
+        after = self.scrape()
+        conn.close()
+        self.assertEqual(self.count(after, "create", "http1", 201) - self.count(before, "create", "http1", 201), 3)
+        self.assertEqual(self.count(after, "get", "http1", 400) - self.count(before, "get", "http1", 400), 1)
+        self.assertEqual(self.count(after, "list", "http2", 200) - self.count(before, "list", "http2", 200), 1)
+        # the histogram's count is the route's requests, its buckets cumulative and ending at +Inf
+        created = sum(v for (n, l), v in after.items() if n == "hookgate_requests_total" and ("route", "create") in l)
+        self.assertEqual(after[("hookgate_request_duration_seconds_count", frozenset({("route", "create")}))], created)
+        buckets = sorted((float(dict(l)["le"]) if dict(l)["le"] != "+Inf" else float("inf"), v)
+                         for (n, l), v in after.items()
+                         if n == "hookgate_request_duration_seconds_bucket" and ("route", "create") in l)
+        self.assertEqual([v for _, v in buckets], sorted(v for _, v in buckets))
+        self.assertEqual(buckets[-1], (float("inf"), created))
+        # the store, the journal, the connections
+        self.assertGreaterEqual(after[("hookgate_webhooks_stored", frozenset())], 3)
+        self.assertEqual(after[("hookgate_journal_writable", frozenset())], 1)
+        self.assertEqual(after[("hookgate_journal_queue_depth", frozenset())], 0)
+        self.assertGreaterEqual(after[("hookgate_journal_fsync_duration_seconds_count", frozenset())], 1)
+        self.assertGreaterEqual(after[("hookgate_connections_open", frozenset())], 1)
 
 
 if __name__ == "__main__":

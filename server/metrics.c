@@ -1,0 +1,204 @@
+/* metrics: see metrics.h. */
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum route {
+    ROUTE_CREATE,
+    ROUTE_GET,
+    ROUTE_LIST,
+    ROUTE_RPC_CREATE,
+    ROUTE_RPC_GET,
+    ROUTE_RPC_LIST,
+    ROUTE_RPC_OTHER,
+    ROUTE_HEALTHZ,
+    ROUTE_READYZ,
+    ROUTE_METRICS,
+    ROUTE_OTHER,
+    ROUTES
+};
+static const char *const route_names[ROUTES] = {"create",    "get",     "list",   "rpc_create", "rpc_get", "rpc_list",
+                                                "rpc_other", "healthz", "readyz", "metrics",    "other"};
+static const char *const protocol_names[METRICS_PROTOCOLS] = {"http1", "http2", "grpc"};
+
+#define STATUS_SLOTS 600 /* HTTP statuses 0..599 (gRPC's 0..16 fit too) */
+#define BUCKETS 12
+static const int64_t bucket_us[BUCKETS - 1] = {100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000};
+static const char *const bucket_le[BUCKETS] = {"0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
+                                               "0.01",   "0.025",   "0.05",   "0.1",   "1",      "+Inf"};
+
+typedef struct histogram {
+    atomic_uint_fast64_t buckets[BUCKETS]; /* not cumulative; rendering adds them up */
+    atomic_uint_fast64_t sum_us, count;
+} histogram;
+
+static atomic_uint_fast64_t requests[ROUTES][METRICS_PROTOCOLS][STATUS_SLOTS];
+static histogram durations[ROUTES];
+static histogram fsyncs;
+static atomic_int_fast64_t connections;
+
+static int is(const char *s, size_t len, const char *lit)
+{
+    return len == strlen(lit) && memcmp(s, lit, len) == 0;
+}
+
+static int starts(const char *s, size_t len, const char *lit)
+{
+    return len >= strlen(lit) && memcmp(s, lit, strlen(lit)) == 0;
+}
+
+static enum route route_of(const char *method, size_t method_len, const char *path, size_t len)
+{
+    static const char rpc[] = "/droplit.webhooks.v1.WebhookService/";
+    if (starts(path, len, "/v0/"))
+        path += 3, len -= 3;
+    if (is(path, len, "/api/webhooks") || is(path, len, "/api/webhooks/"))
+        return is(method, method_len, "POST") ? ROUTE_CREATE : is(method, method_len, "GET") ? ROUTE_LIST : ROUTE_OTHER;
+    if (starts(path, len, "/api/webhooks/"))
+        return is(method, method_len, "GET") ? ROUTE_GET : ROUTE_OTHER;
+    if (starts(path, len, rpc)) {
+        const char *m = path + sizeof(rpc) - 1;
+        size_t ml = len - (sizeof(rpc) - 1);
+        return is(m, ml, "CreateWebhook")  ? ROUTE_RPC_CREATE
+               : is(m, ml, "GetWebhook")   ? ROUTE_RPC_GET
+               : is(m, ml, "ListWebhooks") ? ROUTE_RPC_LIST
+                                           : ROUTE_RPC_OTHER;
+    }
+    return is(path, len, "/healthz")   ? ROUTE_HEALTHZ
+           : is(path, len, "/readyz")  ? ROUTE_READYZ
+           : is(path, len, "/metrics") ? ROUTE_METRICS
+                                       : ROUTE_OTHER;
+}
+
+static void observe(histogram *h, int64_t us)
+{
+    int b = 0;
+    if (us < 0)
+        us = 0;
+    while (b < BUCKETS - 1 && us > bucket_us[b])
+        b++;
+    atomic_fetch_add_explicit(&h->buckets[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_us, (uint_fast64_t)us, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+}
+
+void metrics_request(const char *method, size_t method_len, const char *path, size_t path_len,
+                     metrics_protocol protocol, int status, int64_t duration_us)
+{
+    enum route r = route_of(method, method_len, path, path_len);
+    if (status < 0 || status >= STATUS_SLOTS)
+        status = 0;
+    atomic_fetch_add_explicit(&requests[r][protocol][status], 1, memory_order_relaxed);
+    observe(&durations[r], duration_us);
+}
+
+void metrics_connection(int delta)
+{
+    atomic_fetch_add_explicit(&connections, delta, memory_order_relaxed);
+}
+
+void metrics_fsync(int64_t duration_us)
+{
+    observe(&fsyncs, duration_us);
+}
+
+/* A growing text buffer; on allocation failure it stops growing and says so at the end. */
+typedef struct text {
+    char *data;
+    size_t len, cap;
+    int failed;
+} text;
+
+static void add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(text *t, const char *fmt, ...)
+{
+    for (int attempt = 0; attempt < 2 && !t->failed; attempt++) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = (t->cap + (size_t)(n > 0 ? n : 0) + 1) * 2;
+        char *data = realloc(t->data, cap);
+        if (data == NULL) {
+            t->failed = 1;
+            return;
+        }
+        t->data = data, t->cap = cap;
+    }
+}
+
+static void add_histogram(text *t, const char *name, const char *labels, histogram *h)
+{
+    uint64_t cumulative = 0;
+    for (int b = 0; b < BUCKETS; b++) {
+        cumulative += atomic_load_explicit(&h->buckets[b], memory_order_relaxed);
+        add(t, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, labels, labels[0] ? "," : "", bucket_le[b],
+            (unsigned long long)cumulative);
+    }
+    uint64_t sum = atomic_load_explicit(&h->sum_us, memory_order_relaxed);
+    add(t, "%s_sum%s%s%s %llu.%06llu\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
+        (unsigned long long)(sum / 1000000), (unsigned long long)(sum % 1000000));
+    add(t, "%s_count%s%s%s %llu\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
+        (unsigned long long)atomic_load_explicit(&h->count, memory_order_relaxed));
+}
+
+char *metrics_render(const metrics_gauges *g, size_t *len)
+{
+    text t = {malloc(8192), 0, 8192, 0};
+    if (t.data == NULL)
+        return NULL;
+    add(&t, "# HELP hookgate_requests_total Requests answered, by route, protocol and status (gRPC: grpc-status).\n"
+            "# TYPE hookgate_requests_total counter\n");
+    for (int r = 0; r < ROUTES; r++)
+        for (int p = 0; p < METRICS_PROTOCOLS; p++)
+            for (int s = 0; s < STATUS_SLOTS; s++) {
+                uint64_t n = atomic_load_explicit(&requests[r][p][s], memory_order_relaxed);
+                if (n > 0)
+                    add(&t, "hookgate_requests_total{route=\"%s\",protocol=\"%s\",status=\"%d\"} %llu\n",
+                        route_names[r], protocol_names[p], s, (unsigned long long)n);
+            }
+    add(&t, "# HELP hookgate_request_duration_seconds Time from the request's start to its answer, by route.\n"
+            "# TYPE hookgate_request_duration_seconds histogram\n");
+    for (int r = 0; r < ROUTES; r++) {
+        if (atomic_load_explicit(&durations[r].count, memory_order_relaxed) == 0)
+            continue;
+        char labels[64];
+        snprintf(labels, sizeof(labels), "route=\"%s\"", route_names[r]);
+        add_histogram(&t, "hookgate_request_duration_seconds", labels, &durations[r]);
+    }
+    add(&t,
+        "# HELP hookgate_webhooks_stored Webhooks in the store.\n# TYPE hookgate_webhooks_stored gauge\n"
+        "hookgate_webhooks_stored %zu\n",
+        g->webhooks_stored);
+    add(&t,
+        "# HELP hookgate_connections_open Connections open on every listener.\n"
+        "# TYPE hookgate_connections_open gauge\nhookgate_connections_open %lld\n",
+        (long long)atomic_load_explicit(&connections, memory_order_relaxed));
+    if (g->journal_writable >= 0) {
+        add(&t,
+            "# HELP hookgate_journal_queue_depth Creates waiting for the journal's writer.\n"
+            "# TYPE hookgate_journal_queue_depth gauge\nhookgate_journal_queue_depth %zu\n",
+            g->journal_queue_depth);
+        add(&t,
+            "# HELP hookgate_journal_writable 1 while the journal accepts writes.\n"
+            "# TYPE hookgate_journal_writable gauge\nhookgate_journal_writable %d\n",
+            g->journal_writable);
+        add(&t, "# HELP hookgate_journal_fsync_duration_seconds Time of each fdatasync of the journal.\n"
+                "# TYPE hookgate_journal_fsync_duration_seconds histogram\n");
+        add_histogram(&t, "hookgate_journal_fsync_duration_seconds", "", &fsyncs);
+    }
+    if (t.failed) {
+        free(t.data);
+        return NULL;
+    }
+    *len = t.len;
+    return t.data;
+}

@@ -1,0 +1,34 @@
+/* metrics: counters and histograms of what the server does, in Prometheus' text format.
+ *
+ * Recording is a few relaxed atomic additions (safe from any thread, no lock); rendering
+ * reads them as they are. Routes are named from the request, so no label is ever a value a
+ * client chose. */
+#ifndef HOOKGATE_METRICS_H
+#define HOOKGATE_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum metrics_protocol { METRICS_HTTP1, METRICS_HTTP2, METRICS_GRPC, METRICS_PROTOCOLS } metrics_protocol;
+
+/* One answered request: status is the HTTP status, or the grpc-status for native gRPC. */
+void metrics_request(const char *method, size_t method_len, const char *path, size_t path_len,
+                     metrics_protocol protocol, int status, int64_t duration_us);
+
+/* A connection opened or closed, on any listener. */
+void metrics_connection(int delta);
+
+/* One fdatasync of the journal. */
+void metrics_fsync(int64_t duration_us);
+
+/* Values read when rendering. */
+typedef struct metrics_gauges {
+    size_t webhooks_stored;
+    size_t journal_queue_depth;
+    int journal_writable; /* -1: no journal */
+} metrics_gauges;
+
+/* The exposition text; malloc'd (free with free), its length in *len; NULL when out of memory. */
+char *metrics_render(const metrics_gauges *g, size_t *len);
+
+#endif

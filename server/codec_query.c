@@ -9,6 +9,7 @@
 #include <uriparser/Uri.h>
 
 #include "codec_json.h"
+#include "codec_proto.h"
 
 /* Splits the query into a JSON object of string values; NULL with err set when it cannot
  * be read. desc (NULL for a request without parameters) gives a repeated parameter its
@@ -37,8 +38,10 @@ static json_t *query_to_object(const ProtobufCMessageDescriptor *desc, const cha
     for (UriQueryListA *q = list; obj != NULL && q != NULL; q = q->next) {
         const char *value = q->value != NULL ? q->value : "";
         json_t *s = json_stringn(value, strlen(value));
-        if (s == NULL) { /* not valid UTF-8 */
-            error_add_param(err, ERROR_IN_QUERY, 0, q->key, "must be valid UTF-8");
+        if (s == NULL) { /* not valid UTF-8; a name that is not text either is not echoed */
+            int key_is_text = codec_proto_is_text((const uint8_t *)q->key, strlen(q->key));
+            error_add_param(err, ERROR_IN_QUERY, 0, key_is_text ? q->key : "query",
+                            key_is_text ? "must be valid UTF-8" : "has a parameter that is not valid UTF-8");
             continue;
         }
         if (json_object_get(obj, q->key) != NULL) {
@@ -92,8 +95,8 @@ int codec_query_reject(const char *query, size_t len, error *err)
         }
     }
     json_decref(obj);
-    if (used == 0) /* "?" followed by nothing nameable, e.g. "?&" */
-        snprintf(names, sizeof(names), "%.*s", (int)(len < 64 ? len : 64), query);
+    if (used == 0) /* "?&", or names that are not text: the raw bytes are not echoed */
+        snprintf(names, sizeof(names), "(parameters without a readable name)");
     error_add_param(err, ERROR_IN_QUERY, ERROR_ORDER_QUERY, "additional parameters",
                     "contains fields that are not allowed: [ %s%s ]", names, used >= sizeof(names) ? "..." : "");
     return 1;

@@ -20,9 +20,7 @@ static const error_mapping mappings[ERROR_KIND_COUNT] = {
     [ERROR_INTERNAL] = {500, "Internal Server Error", "Internal", 1, "internal", 500, 13},
 };
 
-/* Cuts a string that snprintf truncated back to a whole UTF-8 sequence, so a bounded
- * message never ends in half a character (it goes out in JSON and protobuf strings). */
-static void trim_partial_utf8(char *s)
+void error_trim_utf8(char *s)
 {
     size_t len = strlen(s), start = len;
     while (start > 0 && len - start < 4 && ((unsigned char)s[start - 1] & 0xc0) == 0x80)
@@ -49,7 +47,7 @@ void error_set(error *err, error_kind kind, const char *fmt, ...)
     err->kind = kind;
     va_start(ap, fmt);
     if (vsnprintf(err->reason, sizeof(err->reason), fmt, ap) >= (int)sizeof(err->reason))
-        trim_partial_utf8(err->reason);
+        error_trim_utf8(err->reason);
     va_end(ap);
 }
 
@@ -63,11 +61,11 @@ void error_add_param(error *err, error_in in, unsigned order, const char *path, 
     p->in = in;
     p->order = order;
     if (snprintf(p->path, sizeof(p->path), "%s", path) >= (int)sizeof(p->path))
-        trim_partial_utf8(p->path);
+        error_trim_utf8(p->path);
     va_list ap;
     va_start(ap, fmt);
     if (vsnprintf(p->message, sizeof(p->message), fmt, ap) >= (int)sizeof(p->message))
-        trim_partial_utf8(p->message);
+        error_trim_utf8(p->message);
     va_end(ap);
 }
 

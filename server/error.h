@@ -65,6 +65,10 @@ typedef struct error_mapping {
     int grpc_status;          /* gRPC status code */
 } error_mapping;
 
+/* Cuts a string that a bound truncated back to a whole UTF-8 character (a no-op on a
+ * string that ends in one). Every message built here leaves as JSON or protobuf text. */
+void error_trim_utf8(char *s);
+
 /* Resets err to ERROR_NONE with no params. */
 void error_clear(error *err);
 

@@ -95,6 +95,8 @@ void rpc_error_message(const error *err, char *buf, size_t size)
     for (size_t i = 0; i < err->n_params && used < size; i++)
         used += (size_t)snprintf(buf + used, size - used, "%s %s: %s", i ? ";" : "", err->params[i].path,
                                  err->params[i].message);
+    if (used >= size)
+        error_trim_utf8(buf); /* the summary was cut: not inside a character */
 }
 
 uint8_t *rpc_error_response_encode(const error *err, ProtobufCAllocator *alloc, size_t *len)

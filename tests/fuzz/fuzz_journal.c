@@ -1,0 +1,110 @@
+/* fuzz_journal: start-up's journal replay on a file of arbitrary bytes.
+ *
+ * The input (after its first byte) becomes journal.1 in a fresh store directory; an odd
+ * first byte puts the journal magic "HGJRNL01" in front of it, so the records themselves
+ * get fuzzed, an even one leaves the magic to the input. journal_open must then either
+ * load the store or refuse with a message, never anything worse; when it loads, what it
+ * repaired (a torn tail cut off) must stay repaired: a second start-up loads the same
+ * webhooks and finds nothing torn. The directory goes on tmpfs (/dev/shm) unless TMPDIR
+ * names another place, and is removed after each input. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+#include "journal.h"
+#include "record.h"
+
+static char base[PATH_MAX - 64]; /* this process's own directory, made at the first input */
+static char dir[PATH_MAX];       /* the store directory inside it */
+
+static void remove_base(void)
+{
+    rmdir(base);
+}
+
+static void make_base(void)
+{
+    const char *root = getenv("TMPDIR");
+    struct stat st;
+    if (root == NULL || root[0] == '\0')
+        root = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
+    snprintf(base, sizeof(base), "%s/hookgate-fuzz-journal-XXXXXX", root);
+    FUZZ_CHECK(mkdtemp(base) != NULL, "cannot make a temporary directory");
+    snprintf(dir, sizeof(dir), "%s/store", base);
+    atexit(remove_base);
+}
+
+static void remove_store(void)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
+    rmdir(dir);
+}
+
+static void write_journal(int magic, const uint8_t *data, size_t size)
+{
+    FUZZ_CHECK(mkdir(dir, 0700) == 0, "cannot make the store directory");
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/journal.1", dir);
+    FILE *f = fopen(path, "wb");
+    FUZZ_CHECK(f != NULL, "cannot create journal.1");
+    int ok = (!magic || fwrite(RECORD_JOURNAL_MAGIC, 1, RECORD_MAGIC_LEN, f) == RECORD_MAGIC_LEN) &&
+             fwrite(data, 1, size, f) == size;
+    FUZZ_CHECK(fclose(f) == 0 && ok, "cannot write journal.1");
+}
+
+/* One start-up and stop on a fresh store; 0 with the webhooks it loaded, or -1 and err. */
+static int start_up(const config *cfg, journal_stats *stats, size_t *webhooks, char err[JOURNAL_ERROR_MAX])
+{
+    store *s = store_create();
+    FUZZ_CHECK(s != NULL, "out of memory");
+    err[0] = '\0';
+    journal *j = journal_open(cfg, s, stats, err);
+    journal_close(j);
+    *webhooks = store_count(s);
+    store_destroy(s);
+    return j != NULL ? 0 : -1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return 0;
+    if (base[0] == '\0')
+        make_base();
+    write_journal(data[0] & 1, data + 1, size - 1);
+    config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.store_path = dir;
+    cfg.store_fsync = CONFIG_FSYNC_NEVER; /* nothing is appended; start-up's own repairs still fsync */
+    cfg.store_fsync_interval_ms = 1000;
+    cfg.store_snapshot_after_bytes = 1ull << 40;
+
+    char err[JOURNAL_ERROR_MAX];
+    journal_stats first, again;
+    size_t loaded, loaded_again;
+    if (start_up(&cfg, &first, &loaded, err) == 0) {
+        FUZZ_CHECK(first.webhooks == loaded && first.journal_records == loaded && first.snapshot == 0,
+                   "start-up's stats disagree with the store");
+        FUZZ_CHECK(start_up(&cfg, &again, &loaded_again, err) == 0, "a store that started once does not start again");
+        FUZZ_CHECK(loaded_again == loaded && again.torn_bytes == 0,
+                   "a second start-up does not find what the first one left");
+    } else {
+        FUZZ_CHECK(memchr(err, '\0', JOURNAL_ERROR_MAX) != NULL && strstr(err, "journal.1") != NULL,
+                   "a refused start-up does not name the file");
+    }
+    remove_store();
+    return 0;
+}

@@ -1,0 +1,40 @@
+/* fuzz_json: a JSON body through codec_json, as the REST API and Connect decode it.
+ *
+ * The input is the body. It is decoded into CreateWebhookRequest (and the other request
+ * messages) from a request pool, as the server does, and into the response messages with
+ * malloc, as the SDK reads answers; what decodes is validated, and must survive JSON and
+ * protobuf round trips; every error must render in each protocol's form. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "codec_json.h"
+#include "fuzz.h"
+
+static void decode_one(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size)
+{
+    int request = fuzz_is_request(desc);
+    error err;
+    error_clear(&err);
+    ProtobufCMessage *msg = codec_json_decode(desc, (const char *)data, size, request ? fuzz_arena() : NULL, &err);
+    if (msg == NULL) {
+        FUZZ_CHECK(err.kind == ERROR_INVALID_BODY || err.kind == ERROR_INTERNAL,
+                   "a JSON body that does not decode is neither InvalidBody nor out of memory");
+    } else {
+        FUZZ_CHECK(err.kind == ERROR_NONE || err.kind == ERROR_INVALID_PARAMS,
+                   "a JSON body that decodes has an error other than InvalidParams");
+        fuzz_validate(msg, &err);
+        fuzz_check_round_trips(msg);
+    }
+    FUZZ_CHECK(fuzz_error_is_text(&err), "codec_json or a validator wrote an error that is not UTF-8");
+    fuzz_check_error(&err);
+    if (msg != NULL && !request)
+        protobuf_c_message_free_unpacked(msg, NULL);
+    fuzz_arena_clear();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    for (size_t i = 0; i < fuzz_n_messages; i++)
+        decode_one(fuzz_messages[i], data, size);
+    return 0;
+}

@@ -1,0 +1,33 @@
+/* fuzz_query: a URL query string through codec_query, as the REST API reads it.
+ *
+ * The input is the query, without the '?'. It is decoded into ListWebhooksRequest (the
+ * one request that takes parameters) from a request pool and validated, and rejected as
+ * create and info reject any query; every error must render in each protocol's form. */
+#include <stdint.h>
+
+#include "codec_query.h"
+#include "fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    error err;
+    error_clear(&err);
+    ProtobufCMessage *msg =
+        codec_query_decode(&schema_list_request_descriptor, (const char *)data, size, fuzz_arena(), &err);
+    if (msg != NULL) {
+        fuzz_validate(msg, &err);
+        fuzz_check_round_trips(msg);
+    } else {
+        FUZZ_CHECK(err.kind != ERROR_NONE, "a query that does not decode has no error");
+    }
+    FUZZ_CHECK(fuzz_error_is_text(&err), "codec_query or the validator wrote an error that is not UTF-8");
+    fuzz_check_error(&err);
+
+    error_clear(&err);
+    int rejected = codec_query_reject((const char *)data, size, &err);
+    FUZZ_CHECK(rejected == (err.kind != ERROR_NONE), "codec_query_reject's answer disagrees with its error");
+    FUZZ_CHECK(fuzz_error_is_text(&err), "codec_query_reject wrote an error that is not UTF-8");
+    fuzz_check_error(&err);
+    fuzz_arena_clear();
+    return 0;
+}

@@ -141,8 +141,11 @@ class RoundTrip(StoreCase):
         made = self.create_many(s, 300, "rotation %s" % policy)
         self.stop(s)  # right after the last create: a snapshot may still be in progress
         wrote = re.findall(r"store: wrote snapshot\.(\d+)", s.log())
-        self.assertGreaterEqual(len(wrote), 3, "300 creates over a 4096-byte threshold wrote %d snapshots; log:\n%s"
-                                % (len(wrote), s.log()[-2000:]))
+        # How many snapshots 300 creates make depends on scheduling: a rotation waits while
+        # a snapshot is being written, and a busy machine writes them slower. That one was
+        # written is the property; the checks below hold whatever the count.
+        self.assertGreaterEqual(len(wrote), 1, "300 creates over a 4096-byte threshold wrote no snapshot; log:\n%s"
+                                % s.log()[-2000:])
         snapshots, journals = ss.store_files(self.store_path, "snapshot"), ss.store_files(self.store_path, "journal")
         self.assertTrue(snapshots, self.files())
         newest = max(snapshots)

@@ -67,6 +67,8 @@ static const char *check_strings(const ProtobufCMessageDescriptor *desc, const u
         uint64_t key, len;
         if (read_varint(&p, end, &key) != 0)
             return NULL;
+        if (key >> 3 == 0) /* protobuf-c keeps a two-byte field 0 as an unknown field; it is invalid */
+            return "has a field numbered 0";
         switch (key & 7) {
         case 0:
             if (read_varint(&p, end, &len) != 0)

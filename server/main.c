@@ -162,12 +162,13 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    core c = {.cfg = cfg, .store = st};
+    ratelimit *limit = NULL;
     if (cfg->limits.creates_per_second_per_token > 0 &&
-        (c.create_limit = ratelimit_create(cfg->limits.creates_per_second_per_token)) == NULL) {
+        (limit = ratelimit_create(cfg->limits.creates_per_second_per_token)) == NULL) {
         fprintf(stderr, "hookgate: out of memory\n");
         return 1;
     }
+    core c = {.cfg = cfg, .store = st, .create_limit = limit};
     if (cfg->store_path != NULL) {
         char jerr[JOURNAL_ERROR_MAX];
         journal_stats stats;

@@ -42,8 +42,14 @@ static void spec_make(spec *sp, size_t i, const objectid *id)
 {
     snprintf(sp->eco, sizeof sp->eco, "C%024llx", 0x5a96c3ea0ull + i % N_ECOSYSTEMS);
     snprintf(sp->url, sizeof sp->url, "https://exämple.org/hook/%zu/пример?q=✓", i);
-    snprintf(sp->secret, sizeof sp->secret, i % 5 == 0 ? "" : "ключ-%zu-🔑", i);
-    snprintf(sp->description, sizeof sp->description, i % 3 == 0 ? "" : "webhook %zu — 日本語 🎉", i);
+    if (i % 5 == 0)
+        sp->secret[0] = '\0';
+    else
+        snprintf(sp->secret, sizeof sp->secret, "ключ-%zu-🔑", i);
+    if (i % 3 == 0)
+        sp->description[0] = '\0';
+    else
+        snprintf(sp->description, sizeof sp->description, "webhook %zu — 日本語 🎉", i);
     store_webhook w = {.id = *id,
                        .created_ms = 1519831018941LL + (int64_t)i * 37,
                        .disabled = (int)(i % 4 == 1),

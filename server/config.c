@@ -576,20 +576,25 @@ static int read_grpc_listen(parse *p, void *target)
     return read_list(p, 1, CONFIG_MAX_LISTENERS, "listeners", read_grpc_listener, target);
 }
 
-static int read_access_log(parse *p, void *target)
+/* Reads a string that must be one of names (NULL-terminated); *choice is its index. */
+static int read_choice(parse *p, const char *const *names, const char *expected, int *choice)
 {
-    static const char *const names[] = {"text", "json", "off"}; /* accesslog_format order */
-    config *cfg = target;
     const char *value;
     size_t len;
     if (read_string(p, &value, &len))
         return -1;
-    for (size_t i = 0; i < COUNT(names); i++)
+    for (int i = 0; names[i] != NULL; i++)
         if (len == strlen(names[i]) && memcmp(value, names[i], len) == 0) {
-            cfg->access_log = (int)i;
+            *choice = i;
             return 0;
         }
-    return fail(p, p->event.start_mark, "must be text, json or off");
+    return fail(p, p->event.start_mark, "%s", expected);
+}
+
+static int read_access_log(parse *p, void *target)
+{
+    static const char *const names[] = {"text", "json", "off", NULL}; /* accesslog_format order */
+    return read_choice(p, names, "must be text, json or off", &((config *)target)->access_log);
 }
 
 static const field grpc_fields[] = {
@@ -618,18 +623,12 @@ static const field limits_fields[] = {
 
 static int read_fsync(parse *p, void *target)
 {
-    static const char *const names[] = {"always", "batch", "never"}; /* config_fsync order */
-    config *cfg = target;
-    const char *value;
-    size_t len;
-    if (read_string(p, &value, &len))
+    static const char *const names[] = {"always", "batch", "never", NULL}; /* config_fsync order */
+    int choice;
+    if (read_choice(p, names, "must be always, batch or never", &choice))
         return -1;
-    for (size_t i = 0; i < COUNT(names); i++)
-        if (len == strlen(names[i]) && memcmp(value, names[i], len) == 0) {
-            cfg->store_fsync = (config_fsync)i;
-            return 0;
-        }
-    return fail(p, p->event.start_mark, "must be always, batch or never");
+    ((config *)target)->store_fsync = (config_fsync)choice;
+    return 0;
 }
 
 static const field store_fields[] = {

@@ -40,6 +40,29 @@ def get(port, path):
         return e.code, e.read()
 
 
+def start_server(holder, config_path, log_path):
+    """Starts hookgate on config_path (holder.port must be its port), stdout and stderr into
+    log_path; sets holder.proc and holder.log and returns once GET /healthz answers."""
+    holder.log = open(log_path, "w+")
+    holder.proc = subprocess.Popen([BINARY, "--config", config_path], stdout=holder.log, stderr=holder.log)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if get(holder.port, "/healthz")[0] == 200:
+                return
+        except OSError:
+            pass
+        if holder.proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("hookgate did not start")
+        time.sleep(0.05)
+
+
+def stop_server(holder):
+    holder.proc.terminate()
+    holder.proc.wait(timeout=10)
+    holder.log.close()
+
+
 def closed_by_server(sock, timeout):
     """True when the server closes sock (EOF or reset) within timeout seconds."""
     sock.settimeout(timeout)
@@ -60,24 +83,11 @@ class TestOps(unittest.TestCase):
         with open(config, "w") as f:
             f.write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  threads: 2\n"
                     "  max_connections: %d\naccounts: []\n" % (cls.port, MAX_CONNECTIONS))
-        cls.log = open(os.path.join(cls.tmp, "server.log"), "w+")
-        cls.proc = subprocess.Popen([BINARY, "--config", config], stdout=cls.log, stderr=cls.log)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if get(cls.port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if cls.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("hookgate did not start")
-            time.sleep(0.05)
+        start_server(cls, config, os.path.join(cls.tmp, "server.log"))
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.terminate()
-        cls.proc.wait(timeout=10)
-        cls.log.close()
+        stop_server(cls)
 
     def test_readyz_memory_only(self):
         self.assertEqual(get(self.port, "/readyz"), (200, b"ready\n"))
@@ -151,24 +161,11 @@ class TestSlowClients(unittest.TestCase):
                     "  request_timeout_ms: %d\n  idle_timeout_ms: %d\n  handshake_timeout_ms: %d\n"
                     "accounts: []\n" % (cls.port, cls.tls_port, cert, key, cls.TIMEOUT_MS, cls.TIMEOUT_MS,
                                          cls.TIMEOUT_MS))
-        cls.log = open(os.path.join(cls.tmp, "server.log"), "w+")
-        cls.proc = subprocess.Popen([BINARY, "--config", config], stdout=cls.log, stderr=cls.log)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if get(cls.port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if cls.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("hookgate did not start")
-            time.sleep(0.05)
+        start_server(cls, config, os.path.join(cls.tmp, "server.log"))
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.terminate()
-        cls.proc.wait(timeout=10)
-        cls.log.close()
+        stop_server(cls)
 
     def test_http1_request_sent_byte_by_byte_is_cut(self):
         request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200 + b"\r\n\r\n"
@@ -234,24 +231,11 @@ class TestCreateRate(unittest.TestCase):
                     "limits: { creates_per_second_per_token: %d }\n"
                     "accounts:\n  - id: acme\n    tokens: [ token-a, token-b ]\n"
                     "    ecosystems: [ { id: %s } ]\n" % (cls.port, cls.RATE, cls.ECO))
-        cls.log = open(os.path.join(cls.tmp, "server.log"), "w+")
-        cls.proc = subprocess.Popen([BINARY, "--config", config], stdout=cls.log, stderr=cls.log)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if get(cls.port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if cls.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("hookgate did not start")
-            time.sleep(0.05)
+        start_server(cls, config, os.path.join(cls.tmp, "server.log"))
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.terminate()
-        cls.proc.wait(timeout=10)
-        cls.log.close()
+        stop_server(cls)
 
     def post(self, path, token, content_type="application/json"):
         body = json.dumps({"ecosystemId": self.ECO, "url": "https://example.com/h"}).encode()
@@ -310,23 +294,10 @@ class TestReload(unittest.TestCase):
         self.config = os.path.join(self.tmp, "reload.yaml")
         self.write_config(["token-a"], 10)
         self.log_path = os.path.join(self.tmp, "server.log")
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([BINARY, "--config", self.config], stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if get(self.port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("hookgate did not start")
-            time.sleep(0.05)
+        start_server(self, self.config, self.log_path)
 
     def tearDown(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        self.log.close()
+        stop_server(self)
 
     def create(self, conn, token, description):
         body = json.dumps({"ecosystemId": self.ECO, "url": "https://example.com/h", "description": description})
@@ -385,24 +356,11 @@ class TestJsonAccessLog(unittest.TestCase):
                     "accounts:\n  - id: acme\n    tokens: [ secret-token-value ]\n    ecosystems: [ { id: %s } ]\n"
                     % (cls.port, cls.ECO))
         cls.log_path = os.path.join(cls.tmp, "server.log")
-        cls.log = open(cls.log_path, "w")
-        cls.proc = subprocess.Popen([BINARY, "--config", config], stdout=cls.log, stderr=cls.log)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if get(cls.port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if cls.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("hookgate did not start")
-            time.sleep(0.05)
+        start_server(cls, config, cls.log_path)
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.terminate()
-        cls.proc.wait(timeout=10)
-        cls.log.close()
+        stop_server(cls)
 
     def entries(self, request_id):
         deadline = time.monotonic() + 5
@@ -487,24 +445,11 @@ class TestMetrics(unittest.TestCase):
                     "store: { path: %s, fsync: always }\n"
                     "accounts:\n  - id: acme\n    tokens: [ token-a ]\n    ecosystems: [ { id: %s } ]\n"
                     % (cls.port, os.path.join(cls.tmp, "data"), cls.ECO))
-        cls.log = open(os.path.join(cls.tmp, "server.log"), "w")
-        cls.proc = subprocess.Popen([BINARY, "--config", config], stdout=cls.log, stderr=cls.log)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if get(cls.port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if cls.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("hookgate did not start")
-            time.sleep(0.05)
+        start_server(cls, config, os.path.join(cls.tmp, "server.log"))
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.terminate()
-        cls.proc.wait(timeout=10)
-        cls.log.close()
+        stop_server(cls)
 
     def scrape(self):
         status, body = get(self.port, "/metrics")

@@ -619,6 +619,7 @@ static const field limits_fields[] = {
     FIELD_UINT_("max_description_length", 0, config_limits, max_description_length, 0, 65536),
     FIELD_UINT_("max_secret_length", 0, config_limits, max_secret_length, 0, 65536),
     FIELD_UINT_("creates_per_second_per_token", 0, config_limits, creates_per_second_per_token, 0, 1000000),
+    FIELD_UINT_("resets_per_second_per_connection", 0, config_limits, resets_per_second_per_connection, 1, 1000000),
 };
 
 static int read_fsync(parse *p, void *target)
@@ -875,6 +876,7 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
     p.cfg->limits.max_url_length = 2048;
     p.cfg->limits.max_description_length = 1024;
     p.cfg->limits.max_secret_length = 256;
+    p.cfg->limits.resets_per_second_per_connection = 100;
 
     if (!yaml_parser_initialize(&p.yaml)) {
         fail_memory(&p);

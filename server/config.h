@@ -30,6 +30,7 @@ typedef struct config_limits {
     size_t max_description_length;         /* description bytes, 0..65536 (default 1024) */
     size_t max_secret_length;              /* secret bytes, 0..65536 (default 256) */
     unsigned creates_per_second_per_token; /* 0 = no limit, else 1..1000000 (burst of the same size) */
+    unsigned resets_per_second_per_connection; /* HTTP/2 stream resets a client may send, 1..1000000 (default 100) */
 } config_limits;
 
 /* When the journal is flushed to disk (store.fsync). */

@@ -520,7 +520,16 @@ static void start_session(grpc_conn *conn)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, callbacks_make);
-    if (callbacks == NULL || nghttp2_session_server_new(&conn->session, callbacks, conn) != 0) {
+    /* rapid reset (CVE-2023-44487): nghttp2 sends GOAWAY to a client over the budget */
+    unsigned resets = conn->ctx->core->cfg->limits.resets_per_second_per_connection;
+    nghttp2_option *option = NULL;
+    int rc = -1;
+    if (callbacks != NULL && nghttp2_option_new(&option) == 0) {
+        nghttp2_option_set_stream_reset_rate_limit(option, resets, resets);
+        rc = nghttp2_session_server_new2(&conn->session, callbacks, conn, option);
+        nghttp2_option_del(option);
+    }
+    if (rc != 0) {
         conn_free(conn);
         return;
     }

@@ -40,6 +40,7 @@ static atomic_uint_fast64_t requests[ROUTES][METRICS_PROTOCOLS][STATUS_SLOTS];
 static histogram durations[ROUTES];
 static histogram fsyncs;
 static atomic_int_fast64_t connections;
+static atomic_uint_fast64_t reset_floods;
 
 static int is(const char *s, size_t len, const char *lit)
 {
@@ -99,6 +100,11 @@ void metrics_request(const char *method, size_t method_len, const char *path, si
 void metrics_connection(int delta)
 {
     atomic_fetch_add_explicit(&connections, delta, memory_order_relaxed);
+}
+
+void metrics_reset_flood(void)
+{
+    atomic_fetch_add_explicit(&reset_floods, 1, memory_order_relaxed);
 }
 
 void metrics_fsync(int64_t duration_us)
@@ -182,6 +188,11 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
         "# HELP hookgate_connections_open Connections open on every listener.\n"
         "# TYPE hookgate_connections_open gauge\nhookgate_connections_open %lld\n",
         (long long)atomic_load_explicit(&connections, memory_order_relaxed));
+    add(&t,
+        "# HELP hookgate_connections_reset_flood_total HTTP/2 connections closed for sending more stream resets "
+        "than limits.resets_per_second_per_connection.\n"
+        "# TYPE hookgate_connections_reset_flood_total counter\nhookgate_connections_reset_flood_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&reset_floods, memory_order_relaxed));
     if (g->journal_writable >= 0) {
         add(&t,
             "# HELP hookgate_journal_queue_depth Creates waiting for the journal's writer.\n"

@@ -18,6 +18,9 @@ void metrics_request(const char *method, size_t method_len, const char *path, si
 /* A connection opened or closed, on any listener. */
 void metrics_connection(int delta);
 
+/* An HTTP/2 connection closed for sending more stream resets than its budget. */
+void metrics_reset_flood(void);
+
 /* One fdatasync of the journal. */
 void metrics_fsync(int64_t duration_us);
 

@@ -23,6 +23,7 @@
 #include <h2o.h>
 
 #include "grpc.h"
+#include "h2guard.h"
 #include "http.h"
 #include "metrics.h"
 
@@ -156,12 +157,15 @@ static void on_accept(h2o_socket_t *listen_sock, const char *err)
         }
         ll->thread->open_connections++;
         metrics_connection(1);
-        sock->on_close.cb = on_connection_close;
-        sock->on_close.data = ll->thread;
-        if (ll->grpc)
+        if (ll->grpc) {
+            sock->on_close.cb = on_connection_close;
+            sock->on_close.data = ll->thread;
             grpc_accept(&ll->thread->grpc, sock, ll->accept_ctx.ssl_ctx);
-        else
-            h2o_accept(&ll->accept_ctx, sock);
+        } else {
+            const config *cfg = atomic_load(&ll->thread->core->cfg);
+            h2guard_accept(&ll->accept_ctx, sock, cfg->limits.resets_per_second_per_connection, on_connection_close,
+                           ll->thread);
+        }
     }
 }
 
@@ -296,6 +300,8 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
     s.globalconf.http1.req_timeout = cfg->request_timeout_ms;
     s.globalconf.http2.idle_timeout = cfg->idle_timeout_ms;
     s.globalconf.handshake_timeout = cfg->handshake_timeout_ms;
+    /* HTTP/2 only through h2guard: prior knowledge or ALPN, never h2o's own Upgrade: h2c */
+    s.globalconf.http1.upgrade_to_http2 = 0;
     h2o_hostconf_t *host = h2o_config_register_host(&s.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     http_register(host, c);
 

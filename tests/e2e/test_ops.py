@@ -1,14 +1,16 @@
 #!/usr/bin/python3
 """Operational endpoints and limits: /readyz, server.max_connections, the timeouts that
 close slow clients (server.request_timeout_ms, idle_timeout_ms, handshake_timeout_ms), and
-the per-token create rate (limits.creates_per_second_per_token), SIGHUP reloads, and the
-JSON access log with request ids (server.access_log: json, the x-request-id header), and
-GET /metrics in Prometheus' text format.
+the per-token create rate (limits.creates_per_second_per_token), the HTTP/2 rapid-reset
+budget (limits.resets_per_second_per_connection), SIGHUP reloads, and the JSON access log
+with request ids (server.access_log: json, the x-request-id header), and GET /metrics in
+Prometheus' text format.
 
 Usage: tests/e2e/test_ops.py PATH/TO/hookgate   (standard library only)
 """
 import os
 import socket
+import struct
 import http.client
 import json
 import re
@@ -200,6 +202,11 @@ class TestSlowClients(unittest.TestCase):
             except socket.timeout:
                 self.fail("a silent HTTP/2 connection stayed open")
 
+    def test_http2_preface_that_stops_half_way_is_closed(self):
+        with socket.create_connection(("127.0.0.1", self.port)) as s:
+            s.sendall(b"PRI * HTTP/2.0\r\n")
+            self.assertTrue(closed_by_server(s, 10), "a connection stuck in the HTTP/2 preface stayed open")
+
     def test_tls_handshake_that_never_comes_is_closed(self):
         with socket.create_connection(("127.0.0.1", self.tls_port)) as s:
             self.assertTrue(closed_by_server(s, 10), "a connection that never started TLS stayed open")
@@ -211,6 +218,155 @@ class TestSlowClients(unittest.TestCase):
         ctx.verify_mode = ssl.CERT_NONE
         with urllib.request.urlopen("https://127.0.0.1:%d/healthz" % self.tls_port, context=ctx, timeout=5) as r:
             self.assertEqual(r.status, 200)
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def h2_frame(kind, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+
+
+def h2_get_then_reset(stream, path=b"/healthz", extra=b""):
+    """HEADERS for GET path (HPACK literals, no Huffman: nothing to encode) and at once
+    RST_STREAM (CANCEL) for the same stream."""
+    block = (b"\x82\x86"  # :method GET, :scheme http (static table)
+             + b"\x04" + bytes([len(path)]) + path  # :path, literal value
+             + b"\x01\x09127.0.0.1" + extra)  # :authority
+    return h2_frame(1, 0x5, stream, block) + h2_frame(3, 0, stream, struct.pack(">I", 8))
+
+
+class H2Peer:
+    """The client end of a raw HTTP/2 connection, in one thread (an ssl socket must not be
+    read and written from two): drains what the server sends between writes, noting
+    GOAWAY, PING ACK and the end of the connection."""
+
+    def __init__(self, sock):
+        self.sock, self.buf, self.goaway, self.ping_acks, self.eof = sock, b"", False, 0, False
+
+    def pump(self, timeout):
+        """Reads what arrives within timeout seconds (until the first quiet moment)."""
+        self.sock.settimeout(timeout)
+        try:
+            while not self.eof:
+                data = self.sock.recv(65536)
+                if not data:
+                    self.eof = True
+                    break
+                self.buf += data
+                while len(self.buf) >= 9 and len(self.buf) >= 9 + int.from_bytes(self.buf[:3], "big"):
+                    kind, flags, length = self.buf[3], self.buf[4], int.from_bytes(self.buf[:3], "big")
+                    self.goaway |= kind == 7
+                    self.ping_acks += kind == 6 and flags & 1
+                    self.buf = self.buf[9 + length:]
+        except (socket.timeout, ssl.SSLWantReadError):
+            pass
+        except OSError:
+            self.eof = True
+
+    def send(self, data):
+        try:
+            self.sock.sendall(data)
+        except OSError:
+            self.eof = True
+
+    def closed_within(self, seconds):
+        deadline = time.monotonic() + seconds
+        while not self.eof and time.monotonic() < deadline:
+            self.pump(0.1)
+        return self.eof
+
+
+def h2_flood(sock, pairs, extra=b""):
+    """Sends the preface, then up to `pairs` HEADERS+RST_STREAM pairs, 100 per write, while
+    the connection lasts; returns (pairs sent, peer)."""
+    peer = H2Peer(sock)
+    peer.send(H2_PREFACE + h2_frame(4, 0, 0))
+    sent = 0
+    while sent < pairs and not peer.eof:
+        peer.send(b"".join(h2_get_then_reset(2 * (sent + i) + 1, extra=extra) for i in range(100)))
+        sent += 100
+        peer.pump(0.001)
+    return sent, peer
+
+
+class TestRapidReset(unittest.TestCase):
+    """HTTP/2 rapid reset (CVE-2023-44487): a client that opens and cancels streams faster than
+    limits.resets_per_second_per_connection loses its connection, on cleartext, TLS and the
+    native gRPC listener alike; other clients, and a client that resets a few streams, are
+    served throughout."""
+
+    BUDGET = 50
+    FLOOD = 20000  # pairs: far over the budget, and far over h2o's 100 concurrent streams
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-reset-")
+        cls.port, cls.tls_port, cls.grpc_port = free_port(), free_port(), free_port()
+        cert, key = os.path.join(cls.tmp, "c.pem"), os.path.join(cls.tmp, "k.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                        "-days", "1", "-keyout", key, "-out", cert], check=True, capture_output=True)
+        config = os.path.join(cls.tmp, "reset.yaml")
+        with open(config, "w") as f:
+            f.write("server:\n  listen:\n    - { address: 127.0.0.1, port: %d }\n"
+                    "    - { address: 127.0.0.1, port: %d, tls: { certificate: %s, key: %s } }\n"
+                    "  grpc: { listen: [ { address: 127.0.0.1, port: %d }], idle_timeout_ms: 60000 }\n"
+                    "  threads: 2\n  idle_timeout_ms: 60000\n"  # so only the budget can close a connection
+                    "limits: { resets_per_second_per_connection: %d }\naccounts: []\n"
+                    % (cls.port, cls.tls_port, cert, key, cls.grpc_port, cls.BUDGET))
+        start_server(cls, config, os.path.join(cls.tmp, "server.log"))
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_server(cls)
+
+    def assert_flood_is_cut(self, sock, pairs=FLOOD, extra=b""):
+        with sock:
+            sent, peer = h2_flood(sock, pairs, extra)
+            self.assertTrue(peer.closed_within(5), "the flooding connection stayed open after %d resets" % sent)
+        return peer
+
+    def test_cleartext_flood_is_cut_and_others_are_served(self):
+        before = parse_exposition(get(self.port, "/metrics")[1].decode())
+        self.assert_flood_is_cut(socket.create_connection(("127.0.0.1", self.port)))
+        self.assertEqual(get(self.port, "/healthz")[0], 200)
+        h2 = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--http2-prior-knowledge",
+                             "http://127.0.0.1:%d/healthz" % self.port], capture_output=True, text=True).stdout
+        self.assertEqual(h2, "200")
+        after = parse_exposition(get(self.port, "/metrics")[1].decode())
+        key = ("hookgate_connections_reset_flood_total", frozenset())
+        self.assertGreaterEqual(after[key] - before.get(key, 0), 1)
+        with open(os.path.join(self.tmp, "server.log")) as log:
+            self.assertIn("more than %d stream resets a second" % self.BUDGET, log.read())
+
+    def test_tls_flood_is_cut(self):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["h2"])
+        sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", self.tls_port)))
+        self.assertEqual(sock.selected_alpn_protocol(), "h2")
+        self.assert_flood_is_cut(sock)
+
+    def test_grpc_flood_is_cut(self):
+        # 600 resets: over the budget, under nghttp2's own default (a burst of 1000)
+        grpc_headers = b"\x00\x0ccontent-type\x10application/grpc"
+        reader = self.assert_flood_is_cut(socket.create_connection(("127.0.0.1", self.grpc_port)), 600, grpc_headers)
+        self.assertTrue(reader.goaway, "nghttp2 closed the connection without GOAWAY")
+
+    def test_a_few_resets_are_fine(self):
+        for port in (self.port, self.grpc_port):
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                peer = H2Peer(s)
+                peer.send(H2_PREFACE + h2_frame(4, 0, 0)
+                          + b"".join(h2_get_then_reset(2 * i + 1) for i in range(self.BUDGET // 2))
+                          + h2_frame(6, 0, 0, b"12345678"))
+                deadline = time.monotonic() + 5
+                while peer.ping_acks == 0 and not peer.eof and time.monotonic() < deadline:
+                    peer.pump(0.1)
+                self.assertEqual(peer.ping_acks, 1, "port %d" % port)
+                peer.pump(0.3)
+                self.assertFalse(peer.eof, "port %d" % port)
 
 
 class TestCreateRate(unittest.TestCase):

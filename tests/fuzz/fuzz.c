@@ -17,7 +17,7 @@ _Noreturn void fuzz_fail(const char *what, const char *file, int line)
     abort();
 }
 
-const config_limits fuzz_limits = {65536, 2048, 1024, 256, 0};
+const config_limits fuzz_limits = {65536, 2048, 1024, 256, 0, 100};
 
 const ProtobufCMessageDescriptor *const fuzz_messages[] = {
     &schema_create_request_descriptor, &schema_get_request_descriptor,   &schema_list_request_descriptor,

@@ -9,7 +9,7 @@
 
 #define ECO "C5a96c3ea0e4c1b0001a0b0c0"
 
-static const config_limits default_limits = {65536, 2048, 1024, 256, 0};
+static const config_limits default_limits = {65536, 2048, 1024, 256, 0, 100};
 
 static void test_ecosystem_id(void)
 {
@@ -217,7 +217,7 @@ static void test_create(void)
 static void test_create_limits(void)
 {
     error err;
-    config_limits small = {1024, 30, 10, 5, 0};
+    config_limits small = {1024, 30, 10, 5, 0, 100};
     schema_create_request r = create(ECO, "https://example.com/123456789", "12345", "1234567890"); /* 29 url */
     error_clear(&err);
     validate_create_request(&r, &small, &err);
@@ -254,7 +254,7 @@ static void test_create_limits(void)
     EXPECT_ONE(&err, "secret", "must be at most 5 bytes", 3);
 
     /* a zero limit allows only the empty string */
-    config_limits zero = {1024, 2048, 0, 0, 0};
+    config_limits zero = {1024, 2048, 0, 0, 0, 100};
     r = create(ECO, "https://example.com/", "", "");
     error_clear(&err);
     validate_create_request(&r, &zero, &err);
@@ -336,7 +336,7 @@ static void test_skip_reported(void)
     error_add_param(&err, ERROR_IN_BODY, 3, "secret", "must be a string");
     error_add_param(&err, ERROR_IN_BODY, 4, "description", "must be a string");
     r = create("bad", "bad", "toolong", "toolongtoolong");
-    config_limits small = {1024, 30, 1, 1, 0};
+    config_limits small = {1024, 30, 1, 1, 0, 100};
     validate_create_request(&r, &small, &err);
     CHECK(err.n_params == 4);
 

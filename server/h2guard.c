@@ -1,0 +1,162 @@
+/* h2guard: see h2guard.h.
+ *
+ * The one thing taken from h2o beyond its public functions is sock->_cb.read, the reader
+ * h2o_http2_accept installs: the guard reads it once and calls it after its own. h2o 2.2.5
+ * installs that reader once per connection (connection.c, h2o_http2_accept) and never
+ * replaces it, and always leaves unparsed input starting at a frame boundary. */
+#include "h2guard.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <h2o/http1.h>
+#include <h2o/http2.h>
+
+#include "metrics.h"
+#include "resetbudget.h"
+
+static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+typedef struct guard {
+    h2o_socket_t *sock;
+    h2o_accept_ctx_t *accept;
+    struct timeval connected_at;
+    h2o_timeout_entry_t timeout; /* the TLS handshake, or the cleartext preface */
+    h2o_socket_cb h2o_read;      /* h2o's HTTP/2 reader, once it has the connection */
+    resetbudget budget;
+    int entering; /* inside h2o_http2_accept, which may close the socket at once */
+    int closed;   /* the socket closed while entering */
+    int cut;      /* over budget: the socket is shut down, h2o is closing it */
+    void (*on_close)(void *);
+    void *close_data;
+} guard;
+
+static void on_socket_close(void *data)
+{
+    guard *g = data;
+    h2o_timeout_unlink(&g->timeout);
+    g->on_close(g->close_data);
+    if (g->entering)
+        g->closed = 1; /* freed by enter_http2 once h2o returns */
+    else
+        free(g);
+}
+
+static uint64_t now_ms(guard *g)
+{
+    return h2o_now(h2o_socket_get_loop(g->sock));
+}
+
+/* Charges the input h2o has not read yet; over budget, drops it from the offending frame
+ * and shuts the socket down. */
+static void charge(guard *g)
+{
+    h2o_buffer_t *in = g->sock->input;
+    if (g->cut) {
+        in->size = 0;
+        return;
+    }
+    size_t ok = resetbudget_scan(&g->budget, (const uint8_t *)in->bytes, in->size, now_ms(g));
+    if (ok == in->size)
+        return;
+    in->size = ok;
+    g->cut = 1;
+    metrics_reset_flood();
+    fprintf(stderr, "hookgate: closed an HTTP/2 connection: more than %u stream resets a second "
+                    "(limits.resets_per_second_per_connection)\n",
+            g->budget.rate);
+    shutdown(h2o_socket_get_fd(g->sock), SHUT_RDWR);
+}
+
+static void on_http2_read(h2o_socket_t *sock, const char *err)
+{
+    guard *g = sock->on_close.data;
+    if (err == NULL)
+        charge(g);
+    g->h2o_read(sock, err);
+}
+
+static void enter_http2(guard *g)
+{
+    h2o_socket_t *sock = g->sock;
+    charge(g); /* h2o_http2_accept parses what is already read without asking the guard */
+    g->entering = 1;
+    h2o_http2_accept(g->accept, sock, g->connected_at);
+    g->entering = 0;
+    if (g->closed) {
+        free(g);
+        return;
+    }
+    g->h2o_read = sock->_cb.read;
+    sock->_cb.read = on_http2_read;
+}
+
+static void on_timeout(h2o_timeout_entry_t *entry)
+{
+    guard *g = H2O_STRUCT_FROM_MEMBER(guard, timeout, entry);
+    h2o_socket_close(g->sock);
+}
+
+static void on_handshake(h2o_socket_t *sock, const char *err)
+{
+    guard *g = sock->on_close.data;
+    h2o_timeout_unlink(&g->timeout);
+    if (err != NULL) {
+        h2o_socket_close(sock);
+        return;
+    }
+    h2o_iovec_t proto = h2o_socket_ssl_get_selected_protocol(sock);
+    for (const h2o_iovec_t *p = h2o_http2_alpn_protocols; p->len != 0; p++)
+        if (proto.len == p->len && memcmp(proto.base, p->base, p->len) == 0) {
+            enter_http2(g);
+            return;
+        }
+    h2o_http1_accept(g->accept, sock, g->connected_at);
+}
+
+/* Cleartext: the first bytes tell HTTP/2 with prior knowledge from HTTP/1.1. */
+static void on_first_read(h2o_socket_t *sock, const char *err)
+{
+    guard *g = sock->on_close.data;
+    if (err != NULL) {
+        h2o_socket_close(sock);
+        return;
+    }
+    size_t n = sock->input->size < sizeof(preface) - 1 ? sock->input->size : sizeof(preface) - 1;
+    if (memcmp(sock->input->bytes, preface, n) != 0) {
+        h2o_timeout_unlink(&g->timeout);
+        h2o_http1_accept(g->accept, sock, g->connected_at);
+    } else if (n == sizeof(preface) - 1) {
+        h2o_timeout_unlink(&g->timeout);
+        enter_http2(g);
+    } /* else a part of the preface: wait for the rest */
+}
+
+void h2guard_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, unsigned resets_per_second, void (*on_close)(void *),
+                    void *close_data)
+{
+    guard *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        on_close(close_data);
+        h2o_socket_close(sock);
+        return;
+    }
+    g->sock = sock;
+    g->accept = ctx;
+    g->connected_at = *h2o_get_timestamp(ctx->ctx, NULL, NULL);
+    g->timeout.cb = on_timeout;
+    g->on_close = on_close;
+    g->close_data = close_data;
+    resetbudget_init(&g->budget, resets_per_second, h2o_now(ctx->ctx->loop));
+    sock->on_close.cb = on_socket_close;
+    sock->on_close.data = g;
+    if (ctx->ssl_ctx != NULL) {
+        h2o_timeout_link(ctx->ctx->loop, &ctx->ctx->handshake_timeout, &g->timeout);
+        h2o_socket_ssl_handshake(sock, ctx->ssl_ctx, NULL, on_handshake);
+    } else {
+        h2o_timeout_link(ctx->ctx->loop, &ctx->ctx->http1.req_timeout, &g->timeout);
+        h2o_socket_read_start(sock, on_first_read);
+    }
+}

@@ -1,0 +1,29 @@
+/* h2guard: hookgate's own accept path for the HTTP listeners, so that every HTTP/2
+ * connection is metered before h2o reads its frames.
+ *
+ * h2o 2.2.5 is not patched against HTTP/2 rapid reset (CVE-2023-44487): a client may open
+ * and cancel streams at line rate, and a stream it cancels never counts against the
+ * connection's 100 concurrent streams. The guard does what h2o_accept does (TLS handshake
+ * within handshake_timeout_ms and ALPN; on cleartext, it looks for the prior-knowledge
+ * preface itself), hands the connection to h2o's HTTP/1.1 or HTTP/2 code, and sees every
+ * HTTP/2 frame header before h2o parses the frame (resetbudget.h). A client that sends
+ * more RST_STREAM frames than its budget has its connection closed: the frames from the
+ * one over budget on are dropped unread, and the socket is shut down, so h2o tears the
+ * connection down through its own error path.
+ *
+ * HTTP/1.1's `Upgrade: h2c` would take a connection to HTTP/2 past the guard, so it is not
+ * offered: the globalconf must have http1.upgrade_to_http2 = 0 (those clients stay on
+ * HTTP/1.1). */
+#ifndef HOOKGATE_H2GUARD_H
+#define HOOKGATE_H2GUARD_H
+
+#include <h2o.h>
+
+/* Takes over sock, just accepted on an h2o listener, as h2o_accept(ctx, sock) would.
+ * resets_per_second (>= 1) is the connection's budget of client stream resets (bursts of
+ * as many). on_close(close_data) is called once, when the socket closes: the guard owns
+ * sock->on_close. */
+void h2guard_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, unsigned resets_per_second, void (*on_close)(void *),
+                    void *close_data);
+
+#endif

@@ -29,15 +29,34 @@ static void sha256_fetch(void)
     }
 }
 
-static void token_digest(const char *token, size_t len, uint8_t digest[CONFIG_TOKEN_DIGEST_LEN])
+/* SHA-256 of prefix (prefix_len bytes, may be 0) followed by data; prefix_len + len must
+ * be at most CONFIG_TOKEN_DIGEST_LEN + AUTH_MAX_TOKEN_LEN (callers bound both). */
+static void digest2(const void *prefix, size_t prefix_len, const void *data, size_t len,
+                    uint8_t digest[CONFIG_TOKEN_DIGEST_LEN])
 {
     pthread_once(&sha256_once, sha256_fetch);
     EVP_MD_CTX *ctx = sha256 != NULL ? pthread_getspecific(sha256_ctx_key) : NULL;
     if (sha256 != NULL && ctx == NULL && (ctx = EVP_MD_CTX_new()) != NULL)
         pthread_setspecific(sha256_ctx_key, ctx);
-    if (ctx == NULL || EVP_DigestInit_ex2(ctx, sha256, NULL) != 1 || EVP_DigestUpdate(ctx, token, len) != 1 ||
-        EVP_DigestFinal_ex(ctx, digest, NULL) != 1)
-        SHA256((const unsigned char *)token, len, digest); /* the slow path still answers */
+    if (ctx != NULL && EVP_DigestInit_ex2(ctx, sha256, NULL) == 1 && EVP_DigestUpdate(ctx, prefix, prefix_len) == 1 &&
+        EVP_DigestUpdate(ctx, data, len) == 1 && EVP_DigestFinal_ex(ctx, digest, NULL) == 1)
+        return;
+    unsigned char whole[CONFIG_TOKEN_DIGEST_LEN + AUTH_MAX_TOKEN_LEN]; /* the slow path still answers */
+    if (prefix_len + len > sizeof(whole))
+        len = sizeof(whole) - prefix_len; /* unreachable by the contract; never past the buffer */
+    memcpy(whole, prefix, prefix_len);
+    memcpy(whole + prefix_len, data, len);
+    SHA256(whole, prefix_len + len, digest);
+}
+
+static void token_digest(const char *token, size_t len, uint8_t digest[CONFIG_TOKEN_DIGEST_LEN])
+{
+    digest2("", 0, token, len, digest);
+}
+
+void auth_scoped_digest(const auth_principal *who, const char *data, size_t len, uint8_t out[CONFIG_TOKEN_DIGEST_LEN])
+{
+    digest2(who->token->digest, CONFIG_TOKEN_DIGEST_LEN, data, len, out);
 }
 
 /* The token of tokens[] with this digest, or NULL; every entry is compared. */

@@ -35,6 +35,11 @@ int auth_authenticate(const config *cfg, const char *header, size_t len, auth_pr
  * account. */
 const config_ecosystem *auth_ecosystem(const auth_principal *who, const char *id, error *err);
 
+/* SHA-256 of who's token digest followed by data: a name for data as sent with this token
+ * (Idempotency-Key is kept under it), that no other token shares and that does not keep
+ * data in the clear. */
+void auth_scoped_digest(const auth_principal *who, const char *data, size_t len, uint8_t out[CONFIG_TOKEN_DIGEST_LEN]);
+
 /* 1 when who may see webhooks of ecosystem `id` (same rules as auth_ecosystem, without
  * telling why not: an unseen webhook is simply not found). */
 int auth_can_read(const auth_principal *who, const char *id);

@@ -39,6 +39,44 @@ static void create_finished(core_create *op, const store_webhook *stored)
     op->stored = stored;
     if (stored != NULL)
         core_webhook_fill(&op->result, stored);
+    if (op->keyed) /* after the store has the record: a retry now finds it there */
+        idempotency_end(op->core->idempotency, op->key_digest);
+}
+
+static int same_text(const char *stored, const char *requested)
+{
+    return strcmp(stored, requested != NULL ? requested : "") == 0;
+}
+
+/* Looks the Idempotency-Key up (auth and validation passed). Returns 1 to go on and
+ * create, 0 when op already holds the answer (a replay), -1 with op->err. */
+static int idempotency_check(core *c, const auth_principal *who, const schema_create_request *req, const char *key,
+                             size_t key_len, int64_t now_ms, core_create *op)
+{
+    auth_scoped_digest(who, key, key_len, op->key_digest);
+    const store_webhook *first = NULL;
+    switch (idempotency_begin(c->idempotency, op->key_digest, now_ms, &first)) {
+    case IDEMPOTENCY_NEW:
+        op->keyed = 1;
+        return 1;
+    case IDEMPOTENCY_IN_FLIGHT:
+        error_set(&op->err, ERROR_CONFLICT, "A create with this Idempotency-Key is still in progress; retry it.");
+        return -1;
+    case IDEMPOTENCY_NO_MEMORY:
+        error_set(&op->err, ERROR_INTERNAL, "Out of memory.");
+        return -1;
+    case IDEMPOTENCY_REPLAY:
+        break;
+    }
+    if (!same_text(first->ecosystem_id, req->ecosystem_id) || !same_text(first->url, req->url) ||
+        !same_text(first->secret, req->secret) || !same_text(first->description, req->description)) {
+        error_set(&op->err, ERROR_UNPROCESSABLE,
+                  "This Idempotency-Key was used for a different request in the last 24 hours.");
+        return -1;
+    }
+    op->replayed = 1;
+    create_finished(op, first);
+    return 0;
 }
 
 /* The journal's verdict, on its writer thread. */
@@ -66,10 +104,14 @@ int core_create_may_wait(const core *c)
     return c->journal != NULL;
 }
 
-int core_create_webhook(core *c, const auth_principal *who, const schema_create_request *req, core_create *op)
+int core_create_webhook(core *c, const auth_principal *who, const schema_create_request *req,
+                        const char *idempotency_key, size_t key_len, core_create *op)
 {
     error *err = &op->err;
     op->stored = NULL;
+    op->replayed = 0;
+    op->keyed = 0;
+    op->core = c;
     ratelimit *limit = c->create_limit;
     if (limit != NULL && who->token != NULL) {
         struct timespec mono;
@@ -83,6 +125,8 @@ int core_create_webhook(core *c, const auth_principal *who, const schema_create_
         }
     }
     validate_create_request(req, &c->cfg->limits, err);
+    if (idempotency_key != NULL)
+        validate_idempotency_key(idempotency_key, key_len, err);
     if (validation_result(err) != 0)
         return -1;
     if (auth_ecosystem(who, req->ecosystem_id, err) == NULL)
@@ -90,13 +134,20 @@ int core_create_webhook(core *c, const auth_principal *who, const schema_create_
 
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    if (idempotency_key != NULL) {
+        int go_on = idempotency_check(c, who, req, idempotency_key, key_len, now_ms, op);
+        if (go_on <= 0)
+            return go_on;
+    }
     store_webhook w = {
-        .created_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
+        .created_ms = now_ms,
         .disabled = 0,
         .ecosystem_id = req->ecosystem_id,
         .url = req->url,
         .secret = req->secret != NULL ? req->secret : "",
         .description = req->description != NULL ? req->description : "",
+        .idempotency = op->keyed ? op->key_digest : NULL,
     };
     w.id = objectid_make((uint32_t)now.tv_sec);
     if (c->journal == NULL) {
@@ -106,6 +157,7 @@ int core_create_webhook(core *c, const auth_principal *who, const schema_create_
     /* the record is copied now: the request's memory may be gone when the journal is done */
     if ((op->journal.record = store_record_new(&w)) == NULL) {
         error_set(err, ERROR_INTERNAL, "Out of memory.");
+        create_finished(op, NULL);
         return -1;
     }
     op->journal.done = on_journaled;

@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "config.h"
 #include "error.h"
+#include "idempotency.h"
 #include "journal.h"
 #include "ratelimit.h"
 #include "schema.h"
@@ -25,6 +26,7 @@ typedef struct core {
     _Atomic(const config *) cfg;
     store *store;
     journal *journal;                  /* NULL: memory only, creates finish at once */
+    idempotency *idempotency;          /* the store's Idempotency-Keys */
     _Atomic(ratelimit *) create_limit; /* creates per second per token; NULL = no limit */
 } core;
 
@@ -49,7 +51,12 @@ typedef struct core_create {
     core_webhook result;                  /* out: the webhook as the schema shows it */
     void (*done)(struct core_create *op); /* for CORE_PENDING: called once, from the journal's thread */
     void *data;                           /* the caller's */
-    journal_op journal;                   /* the core's */
+    int replayed; /* out: 1 when the webhook is the one an earlier create with the same Idempotency-Key made */
+    /* the core's */
+    journal_op journal;
+    struct core *core;
+    int keyed;
+    uint8_t key_digest[STORE_IDEMPOTENCY_LEN];
 } core_create;
 
 /* 1 when the core can take creates: memory only, or a journal that writes. Otherwise 0
@@ -65,8 +72,15 @@ int core_create_may_wait(const core *c);
  * who (404/403). A token over limits.creates_per_second_per_token gets ERROR_RATE_LIMITED
  * first, whatever the request. Returns 0 when the webhook is stored (op->result filled), -1 when it
  * failed (op->err), or CORE_PENDING when it waits for the journal: op->done then reports
- * the outcome (op->stored is NULL on failure, e.g. ERROR_UNAVAILABLE for a full disk). */
-int core_create_webhook(core *c, const auth_principal *who, const schema_create_request *req, core_create *op);
+ * the outcome (op->stored is NULL on failure, e.g. ERROR_UNAVAILABLE for a full disk).
+ *
+ * idempotency_key (key_len bytes; NULL = none sent) is the Idempotency-Key header (see
+ * idempotency.h): when this token created a webhook with it in the last 24 hours, the
+ * answer is that webhook (0, op->replayed = 1) if the request is the same, and
+ * ERROR_UNPROCESSABLE if it is not; while that first create is still in flight,
+ * ERROR_CONFLICT. A malformed key is a parameter problem (in the header). */
+int core_create_webhook(core *c, const auth_principal *who, const schema_create_request *req,
+                        const char *idempotency_key, size_t key_len, core_create *op);
 
 /* Reads one webhook; ERROR_NOT_FOUND when absent or outside who's ecosystems. */
 int core_get_webhook(core *c, const auth_principal *who, const schema_get_request *req, core_webhook *out, error *err);

@@ -13,6 +13,8 @@ static const error_mapping mappings[ERROR_KIND_COUNT] = {
     [ERROR_UNAUTHENTICATED] = {401, "Unauthorized", "Unauthenticated", 1, "unauthenticated", 401, 16},
     [ERROR_PERMISSION_DENIED] = {403, "Forbidden", "PermissionDenied", 1, "permission_denied", 403, 7},
     [ERROR_NOT_FOUND] = {404, "Not Found", "NotFound", 1, "not_found", 404, 5},
+    [ERROR_CONFLICT] = {409, "Conflict", "Conflict", 1, "aborted", 409, 10},
+    [ERROR_UNPROCESSABLE] = {422, "Unprocessable Content", "UnprocessableContent", 1, "failed_precondition", 400, 9},
     [ERROR_TOO_LARGE] = {413, "Payload Too Large", "PayloadTooLarge", 1, "resource_exhausted", 429, 8},
     [ERROR_RATE_LIMITED] = {429, "Too Many Requests", "RateLimited", 1, "resource_exhausted", 429, 8},
     [ERROR_UNAVAILABLE] = {503, "Service Unavailable", "Unavailable", 1, "unavailable", 503, 14},
@@ -112,6 +114,8 @@ const char *error_in_name(error_in in)
         return "query";
     case ERROR_IN_PATH:
         return "path";
+    case ERROR_IN_HEADER:
+        return "header";
     default:
         return "";
     }

@@ -22,6 +22,8 @@ typedef enum error_kind {
     ERROR_UNAUTHENTICATED,   /* 401: no token, or an unknown one */
     ERROR_PERMISSION_DENIED, /* 403: a known token acting outside what it may do */
     ERROR_NOT_FOUND,         /* 404: reason names what does not exist */
+    ERROR_CONFLICT,          /* 409: another request with the same Idempotency-Key is in progress */
+    ERROR_UNPROCESSABLE,     /* 422: an Idempotency-Key reused with a different request */
     ERROR_TOO_LARGE,         /* 413: a request over a configured limit */
     ERROR_RATE_LIMITED,      /* 429: a token over its create rate; retry_after_s says when to retry */
     ERROR_UNAVAILABLE,       /* 503: the store cannot take writes now */
@@ -32,12 +34,13 @@ typedef enum error_kind {
 
 /* Where a parameter lives. ERROR_IN_UNSET lets the core report a problem without knowing
  * the transport; the transport's binding fills it (error_set_default_in). */
-typedef enum error_in { ERROR_IN_UNSET = 0, ERROR_IN_BODY, ERROR_IN_QUERY, ERROR_IN_PATH } error_in;
+typedef enum error_in { ERROR_IN_UNSET = 0, ERROR_IN_BODY, ERROR_IN_QUERY, ERROR_IN_PATH, ERROR_IN_HEADER } error_in;
 
 /* Problems sort by `order`: a field's number in the schema, so errors come out in schema
  * field order whichever layer found them. */
 #define ERROR_ORDER_ADDITIONAL (1u << 30)              /* after every field: field numbers are < 2^29 */
 #define ERROR_ORDER_QUERY (ERROR_ORDER_ADDITIONAL + 1) /* query problems of a body request */
+#define ERROR_ORDER_HEADER (ERROR_ORDER_QUERY + 1)     /* header problems, after the body's and the query's */
 
 typedef struct error_param {
     error_in in;
@@ -106,7 +109,7 @@ typedef struct error_response {
  * without params gets one entry carrying the reason. */
 void error_to_response(const error *err, error_response *r);
 
-/* "body", "query", "path", or "" for ERROR_IN_UNSET. */
+/* "body", "query", "path", "header", or "" for ERROR_IN_UNSET. */
 const char *error_in_name(error_in in);
 
 #endif

@@ -40,9 +40,10 @@ typedef struct grpc_stream {
     h2o_linklist_t link;   /* in grpc_conn.streams */
     int reset_after_reply; /* stop the client's upload once our answer has gone out */
     h2o_mem_pool_t pool;
-    char headers[GRPC_MAX_HEADER_BYTES]; /* path, content-type and authorization, back to back */
+    char headers[GRPC_MAX_HEADER_BYTES]; /* the values kept, back to back */
     size_t headers_used;
-    h2o_iovec_t path, content_type, authorization, request_id;
+    h2o_iovec_t path, content_type, authorization, request_id, idempotency_key; /* idempotency_key: {"", 0}
+                                                                                when sent twice */
     struct timespec started; /* for the access log */
     int is_post, headers_too_large;
     h2o_buffer_t *body;
@@ -247,7 +248,7 @@ static void log_call(grpc_stream *s, int status, size_t bytes)
     metrics_request(e.method, e.method_len, e.path, e.path_len, METRICS_GRPC, status, e.duration_us);
 }
 
-static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size_t len)
+static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size_t len, int replayed)
 {
     uint8_t *frame = h2o_mem_alloc_pool(&s->pool, CODEC_GRPC_FRAME_HEADER + len);
     codec_grpc_frame_header(frame, 0, len);
@@ -257,9 +258,9 @@ static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size
     s->status.code = 0;
     h2o_iovec_t id = stream_request_id(s);
     nghttp2_nv headers[] = {NV(":status", "200", 3), NV("content-type", "application/grpc", 16),
-                            NV("x-request-id", id.base, id.len)};
+                            NV("x-request-id", id.base, id.len), NV("idempotent-replayed", "true", 4)};
     nghttp2_data_provider provider = {.source.ptr = s, .read_callback = read_body};
-    nghttp2_submit_response(conn->session, s->id, headers, 3, &provider);
+    nghttp2_submit_response(conn->session, s->id, headers, replayed ? 4 : 3, &provider);
     s->responded = 1;
     log_call(s, 0, s->out_len);
 }
@@ -294,7 +295,7 @@ static void call_respond(grpc_call *call)
     size_t len;
     uint8_t *out = r->msg != NULL ? rpc_encode(RPC_CODEC_PROTO, r->msg, &alloc, &len) : NULL;
     if (out != NULL) {
-        respond_ok(call->conn, s, out, len);
+        respond_ok(call->conn, s, out, len, r->create.replayed);
         return;
     }
     if (r->msg != NULL)
@@ -379,8 +380,9 @@ static void serve(grpc_conn *conn, grpc_stream *s)
     call->result.data = call;
     s->call = call;
     s->responded = 1; /* the request is consumed; what follows it is ignored */
-    if (rpc_handle(c, method, RPC_CODEC_PROTO, s->authorization.base, s->authorization.len, msg, msg_len, &alloc,
-                   &call->result) == CORE_PENDING)
+    rpc_headers headers = {s->authorization.base, s->authorization.len, s->idempotency_key.base,
+                           s->idempotency_key.len};
+    if (rpc_handle(c, method, RPC_CODEC_PROTO, &headers, msg, msg_len, &alloc, &call->result) == CORE_PENDING)
         return;
     s->call = NULL;
     call_respond(call);
@@ -436,6 +438,12 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
         keep(s, &s->content_type, value, valuelen);
     else if (namelen == 13 && memcmp(name, "authorization", 13) == 0)
         keep(s, &s->authorization, value, valuelen);
+    else if (namelen == 15 && memcmp(name, "idempotency-key", 15) == 0) {
+        if (s->idempotency_key.base != NULL)
+            s->idempotency_key = h2o_iovec_init("", 0); /* ambiguous: the core refuses it */
+        else
+            keep(s, &s->idempotency_key, value, valuelen);
+    }
     else if (namelen == 12 && memcmp(name, "x-request-id", 12) == 0 &&
              accesslog_id_is_acceptable((const char *)value, valuelen))
         keep(s, &s->request_id, value, valuelen);

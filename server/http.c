@@ -102,6 +102,23 @@ h2o_iovec_t http_authorization(h2o_req_t *req)
     return req->headers.entries[i].value;
 }
 
+h2o_iovec_t http_idempotency_key(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), -1);
+    if (i < 0)
+        return h2o_iovec_init(NULL, 0);
+    if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), i) >= 0)
+        return h2o_iovec_init("", 0);
+    return req->headers.entries[i].value;
+}
+
+void http_add_replayed(h2o_req_t *req, int replayed)
+{
+    if (replayed)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("idempotent-replayed"), 0, NULL,
+                              H2O_STRLIT("true"));
+}
+
 int http_media_type_is(h2o_iovec_t value, const char *type)
 {
     size_t n = 0;

@@ -48,6 +48,13 @@ h2o_iovec_t http_header(h2o_req_t *req, const h2o_token_t *token);
  * once (which token would be meant is ambiguous: the request is then unauthenticated). */
 h2o_iovec_t http_authorization(h2o_req_t *req);
 
+/* The Idempotency-Key header; {NULL, 0} when absent, and {"", 0} when it is given more
+ * than once (which the core then refuses as malformed). */
+h2o_iovec_t http_idempotency_key(h2o_req_t *req);
+
+/* Adds `Idempotent-Replayed: true` when a create was answered from its Idempotency-Key. */
+void http_add_replayed(h2o_req_t *req, int replayed);
+
 /* 1 when a media type (parameters after ';' ignored, case-insensitive) is `type`. */
 int http_media_type_is(h2o_iovec_t value, const char *type);
 

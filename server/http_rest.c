@@ -110,8 +110,10 @@ typedef struct rest_create {
 static void create_respond(rest_create *rc, h2o_req_t *req)
 {
     error_set_default_in(&rc->op.err, ERROR_IN_BODY);
-    if (rc->op.stored != NULL)
+    if (rc->op.stored != NULL) {
+        http_add_replayed(req, rc->op.replayed);
         respond_webhook(req, rc->format, 201, "Created", &rc->op.result);
+    }
     else
         respond_error(req, rc->format, &rc->op.err);
 }
@@ -170,7 +172,8 @@ static void create_webhook(http_handler *h, h2o_req_t *req)
     /* ready before the core runs: the journal may answer from its thread at once */
     if (rc != &local)
         http_pending_start(&rc->pending, req, &h->super, on_create_finished);
-    if (core_create_webhook(h->core, &who, body, &rc->op) == CORE_PENDING)
+    h2o_iovec_t key = http_idempotency_key(req);
+    if (core_create_webhook(h->core, &who, body, key.base, key.len, &rc->op) == CORE_PENDING)
         return;
     if (rc != &local)
         http_pending_cancel(&rc->pending);

@@ -168,6 +168,8 @@ static void rpc_call_respond(rpc_call *call, h2o_req_t *req)
     uint8_t *out = r->msg != NULL ? rpc_encode(call->codec, r->msg, &alloc, &len) : NULL;
     if (r->msg != NULL && out == NULL)
         error_set(&r->create.err, ERROR_INTERNAL, "Out of memory.");
+    if (out != NULL)
+        http_add_replayed(req, r->create.replayed);
     if (call->protocol == CALL_CONNECT) {
         if (out != NULL)
             http_respond(req, 200, "OK", call->content_type, out, len);
@@ -210,11 +212,12 @@ static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol
     call->result.done = on_call_done;
     call->result.data = call;
     ProtobufCAllocator alloc = http_pool_allocator(req);
-    h2o_iovec_t token = http_authorization(req);
+    h2o_iovec_t token = http_authorization(req), key = http_idempotency_key(req);
+    rpc_headers headers = {token.base, token.len, key.base, key.len};
     /* ready before the core runs: the journal may answer from its thread at once */
     if (call != &local)
         http_pending_start(&call->pending, req, &h->super, on_call_finished);
-    if (rpc_handle(h->core, method, codec, token.base, token.len, body, len, &alloc, &call->result) == CORE_PENDING)
+    if (rpc_handle(h->core, method, codec, &headers, body, len, &alloc, &call->result) == CORE_PENDING)
         return;
     if (call != &local)
         http_pending_cancel(&call->pending);

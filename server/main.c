@@ -148,7 +148,8 @@ int main(int argc, char **argv)
         return 1;
     }
     store *st = store_create();
-    if (st == NULL) {
+    idempotency *keys = st != NULL ? idempotency_create(st) : NULL;
+    if (keys == NULL) {
         fprintf(stderr, "hookgate: out of memory\n");
         return 1;
     }
@@ -168,7 +169,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "hookgate: out of memory\n");
         return 1;
     }
-    core c = {.cfg = cfg, .store = st, .create_limit = limit};
+    core c = {.cfg = cfg, .store = st, .idempotency = keys, .create_limit = limit};
     if (cfg->store_path != NULL) {
         char jerr[JOURNAL_ERROR_MAX];
         journal_stats stats;
@@ -189,6 +190,7 @@ int main(int argc, char **argv)
     int rc = server_run(cfg, &c, reload, &r);
     journal_close(c.journal); /* after the loops: every queued create is written first */
     ratelimit_destroy(atomic_load(&c.create_limit));
+    idempotency_destroy(keys);
     store_destroy(st);
     config_destroy((config *)atomic_load(&c.cfg));
     for (size_t i = 0; i < r.n_retired; i++) {

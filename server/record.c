@@ -86,6 +86,10 @@ void record_from_webhook(const store_webhook *w, schema_stored_webhook *out)
     out->url = (char *)w->url;
     out->secret = (char *)w->secret;
     out->description = (char *)w->description;
+    if (w->idempotency != NULL) {
+        out->idempotency_key.data = (uint8_t *)w->idempotency;
+        out->idempotency_key.len = STORE_IDEMPOTENCY_LEN;
+    }
 }
 
 store_webhook *record_to_webhook(const uint8_t *payload, size_t len)
@@ -97,13 +101,15 @@ store_webhook *record_to_webhook(const uint8_t *payload, size_t len)
     if (m == NULL)
         return NULL;
     store_webhook *r = NULL;
-    if (m->id.len == OBJECTID_LEN) {
+    /* a digest of any other length is no digest this server wrote */
+    if (m->id.len == OBJECTID_LEN && (m->idempotency_key.len == 0 || m->idempotency_key.len == STORE_IDEMPOTENCY_LEN)) {
         store_webhook w = {.created_ms = m->created_ms,
                            .disabled = m->disabled,
                            .ecosystem_id = m->ecosystem_id,
                            .url = m->url,
                            .secret = m->secret,
-                           .description = m->description};
+                           .description = m->description,
+                           .idempotency = m->idempotency_key.len > 0 ? m->idempotency_key.data : NULL};
         memcpy(w.id.bytes, m->id.data, OBJECTID_LEN);
         r = store_record_new(&w);
     }

@@ -43,14 +43,15 @@ static void on_create_done(core_create *op)
     r->done(r);
 }
 
-int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, const char *authorization, size_t auth_len,
+int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, const rpc_headers *headers,
                const uint8_t *body, size_t len, ProtobufCAllocator *alloc, rpc_result *r)
 {
     error *err = &r->create.err;
     auth_principal who;
     error_clear(err);
     r->msg = NULL;
-    if (auth_authenticate(c->cfg, authorization, auth_len, &who, err) != 0)
+    r->create.replayed = 0;
+    if (auth_authenticate(c->cfg, headers->authorization, headers->authorization_len, &who, err) != 0)
         return -1;
     ProtobufCMessage *in = decode(codec, m->input, body, len, alloc, err);
     if (in == NULL)
@@ -59,7 +60,8 @@ int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, con
     if (m->input == &schema_create_request_descriptor) {
         r->create.done = on_create_done;
         r->create.data = r;
-        rc = core_create_webhook(c, &who, (schema_create_request *)in, &r->create);
+        rc = core_create_webhook(c, &who, (schema_create_request *)in, headers->idempotency_key,
+                                 headers->idempotency_key_len, &r->create);
         r->msg = &r->create.result.msg.base;
     } else if (m->input == &schema_get_request_descriptor) {
         rc = core_get_webhook(c, &who, (schema_get_request *)in, &r->webhook, err);

@@ -29,11 +29,20 @@ typedef struct rpc_result {
  * (wrong service or unknown method). */
 const ProtobufCMethodDescriptor *rpc_method_from_path(const char *path, size_t len);
 
-/* Authenticates `authorization` (NULL/0 = absent), decodes body with codec into the
- * method's input message (memory from alloc) and calls the core. Returns 0 with r->msg,
- * -1 with the error in r->create.err (parameter problems located in the body), or
- * CORE_PENDING: a create waits for the journal and r->done reports the outcome. */
-int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, const char *authorization, size_t auth_len,
+/* What a call's headers (gRPC: metadata) carry besides the message. */
+typedef struct rpc_headers {
+    const char *authorization; /* NULL = absent */
+    size_t authorization_len;
+    const char *idempotency_key; /* Idempotency-Key, for CreateWebhook; NULL = absent */
+    size_t idempotency_key_len;
+} rpc_headers;
+
+/* Authenticates headers->authorization, decodes body with codec into the method's input
+ * message (memory from alloc) and calls the core. Returns 0 with r->msg, -1 with the error
+ * in r->create.err (parameter problems located in the body, or the header), or
+ * CORE_PENDING: a create waits for the journal and r->done reports the outcome. A create
+ * answered from its Idempotency-Key has r->create.replayed set. */
+int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, const rpc_headers *headers,
                const uint8_t *body, size_t len, ProtobufCAllocator *alloc, rpc_result *r);
 
 /* Encodes msg with codec into memory from alloc; NULL when out of memory. */

@@ -1,7 +1,8 @@
 /* store: see store.h.
  *
- * Two open-addressing tables under one lock: records by id, and ecosystems by name, each
- * ecosystem holding a growing array of its records in creation order. A third index keeps
+ * Three open-addressing tables under one lock: records by id, records created with an
+ * idempotency digest by that digest, and ecosystems by name, each ecosystem holding a
+ * growing array of its records in creation order. Another index keeps
  * every record in insertion order in fixed blocks that never move, so store_nth can read
  * it without the lock. The lock is an adaptive mutex: every section is short, so a waiter
  * spins briefly instead of sleeping in the kernel. */
@@ -26,6 +27,8 @@ struct store {
     store_webhook **by_id; /* slots; NULL = empty; never deleted, so no tombstones */
     uint64_t *id_hashes;   /* each slot's hash: probes read a record only on a match, growth reads none */
     size_t id_slots, n;
+    const store_webhook **by_key; /* slots of records with an idempotency digest; NULL = empty */
+    size_t key_slots, n_keys;
     ecosystem_list *ecosystems; /* slots; name NULL = empty */
     size_t eco_slots, n_ecosystems;
     store_webhook **chunks[STORE_MAX_CHUNKS]; /* insertion order; a block is never moved */
@@ -59,11 +62,15 @@ store *store_create(void)
         return NULL;
     s->id_slots = STORE_INITIAL_SLOTS;
     s->eco_slots = 64;
+    s->key_slots = 64;
     s->by_id = calloc(s->id_slots, sizeof(*s->by_id));
+    s->by_key = calloc(s->key_slots, sizeof(*s->by_key));
     s->id_hashes = calloc(s->id_slots, sizeof(*s->id_hashes));
     s->ecosystems = calloc(s->eco_slots, sizeof(*s->ecosystems));
-    if (s->by_id == NULL || s->id_hashes == NULL || s->ecosystems == NULL || lock_init(&s->lock) != 0) {
+    if (s->by_id == NULL || s->id_hashes == NULL || s->by_key == NULL || s->ecosystems == NULL ||
+        lock_init(&s->lock) != 0) {
         free(s->by_id);
+        free(s->by_key);
         free(s->id_hashes);
         free(s->ecosystems);
         free(s);
@@ -86,6 +93,7 @@ void store_destroy(store *s)
     }
     free(s->by_id);
     free(s->id_hashes);
+    free(s->by_key);
     free(s->ecosystems);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -155,6 +163,33 @@ static int grow_ids(store *s)
     return 0;
 }
 
+/* The slot of the record with this idempotency digest, or the empty slot where it would
+ * go. Digests are SHA-256 output: their first bytes are already uniform. */
+static size_t key_slot(const store_webhook *const *slots, size_t n_slots, const uint8_t *digest)
+{
+    uint64_t h;
+    memcpy(&h, digest, sizeof(h));
+    size_t i = h & (n_slots - 1);
+    while (slots[i] != NULL && memcmp(slots[i]->idempotency, digest, STORE_IDEMPOTENCY_LEN) != 0)
+        i = (i + 1) & (n_slots - 1);
+    return i;
+}
+
+static int grow_keys(store *s)
+{
+    size_t n_slots = s->key_slots * 2;
+    const store_webhook **slots = calloc(n_slots, sizeof(*slots));
+    if (slots == NULL)
+        return -1;
+    for (size_t i = 0; i < s->key_slots; i++)
+        if (s->by_key[i] != NULL)
+            slots[key_slot(slots, n_slots, s->by_key[i]->idempotency)] = s->by_key[i];
+    free(s->by_key);
+    s->by_key = slots;
+    s->key_slots = n_slots;
+    return 0;
+}
+
 static size_t eco_slot(const ecosystem_list *slots, size_t n_slots, const char *name)
 {
     size_t i = hash_bytes(name, strlen(name)) & (n_slots - 1);
@@ -195,8 +230,8 @@ static ecosystem_list *ecosystem_get_or_add(store *s, const char *name)
 store_webhook *store_record_new(const store_webhook *w)
 {
     size_t le = strlen(w->ecosystem_id) + 1, lu = strlen(w->url) + 1, ls = strlen(w->secret) + 1,
-           ld = strlen(w->description) + 1;
-    store_webhook *r = malloc(sizeof(*r) + le + lu + ls + ld);
+           ld = strlen(w->description) + 1, lk = w->idempotency != NULL ? STORE_IDEMPOTENCY_LEN : 0;
+    store_webhook *r = malloc(sizeof(*r) + le + lu + ls + ld + lk);
     if (r == NULL)
         return NULL;
     char *p = (char *)(r + 1);
@@ -204,7 +239,9 @@ store_webhook *store_record_new(const store_webhook *w)
     r->ecosystem_id = memcpy(p, w->ecosystem_id, le), p += le;
     r->url = memcpy(p, w->url, lu), p += lu;
     r->secret = memcpy(p, w->secret, ls), p += ls;
-    r->description = memcpy(p, w->description, ld);
+    r->description = memcpy(p, w->description, ld), p += ld;
+    if (lk > 0)
+        r->idempotency = memcpy(p, w->idempotency, lk);
     return r;
 }
 
@@ -240,6 +277,8 @@ const store_webhook *store_insert_record(store *s, store_webhook *r, error *err)
         goto oom;
     if ((e = ecosystem_get_or_add(s, r->ecosystem_id)) == NULL)
         goto oom;
+    if (r->idempotency != NULL && (s->n_keys + 1) * 4 > s->key_slots * 3 && grow_keys(s) != 0)
+        goto oom;
     if (e->n == e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 16;
         const store_webhook **items = realloc(e->items, cap * sizeof(*items));
@@ -255,6 +294,12 @@ const store_webhook *store_insert_record(store *s, store_webhook *r, error *err)
         free(r);
         error_set(err, ERROR_INTERNAL, "Duplicate webhook id.");
         return NULL;
+    }
+    if (r->idempotency != NULL) {
+        /* a digest seen before (its window over, or a replayed journal) now names this one */
+        size_t k = key_slot(s->by_key, s->key_slots, r->idempotency);
+        s->n_keys += s->by_key[k] == NULL;
+        s->by_key[k] = r;
     }
     s->by_id[slot] = r;
     s->id_hashes[slot] = hash;
@@ -283,6 +328,14 @@ const store_webhook *store_get(store *s, const objectid *id)
 {
     pthread_mutex_lock(&s->lock);
     const store_webhook *r = s->by_id[id_slot(s->by_id, s->id_hashes, s->id_slots, id, id_hash(id))];
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+const store_webhook *store_get_idempotent(store *s, const uint8_t digest[STORE_IDEMPOTENCY_LEN])
+{
+    pthread_mutex_lock(&s->lock);
+    const store_webhook *r = s->by_key[key_slot(s->by_key, s->key_slots, digest)];
     pthread_mutex_unlock(&s->lock);
     return r;
 }

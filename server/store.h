@@ -12,14 +12,18 @@
 #include "error.h"
 #include "objectid.h"
 
+#define STORE_IDEMPOTENCY_LEN 32 /* bytes of an idempotency digest (SHA-256) */
+
 typedef struct store_webhook {
     objectid id;
-    int64_t created_ms; /* Unix time in milliseconds */
     int disabled;
+    int64_t created_ms; /* Unix time in milliseconds */
     const char *ecosystem_id; /* never NULL; "" allowed for the optional strings */
     const char *url;
     const char *secret;
     const char *description;
+    const uint8_t *idempotency; /* STORE_IDEMPOTENCY_LEN bytes naming the token and Idempotency-Key it was
+                                   created with, or NULL */
 } store_webhook;
 
 typedef struct store store;
@@ -54,6 +58,9 @@ const store_webhook *store_insert(store *s, const store_webhook *w, error *err);
 
 /* The record with this id, or NULL. */
 const store_webhook *store_get(store *s, const objectid *id);
+
+/* The newest record created with this idempotency digest, or NULL. */
+const store_webhook *store_get_idempotent(store *s, const uint8_t digest[STORE_IDEMPOTENCY_LEN]);
 
 /* Calls visit(record, ctx) for each webhook of the ecosystem, oldest first, while holding
  * the store lock: visit must not call back into the store. Stops early and returns the non-zero

@@ -146,6 +146,16 @@ int validate_is_webhook_url(const char *s, size_t max_len)
     return ok;
 }
 
+void validate_idempotency_key(const char *key, size_t len, error *err)
+{
+    int printable = len >= 1 && len <= VALIDATE_IDEMPOTENCY_KEY_MAX;
+    for (size_t i = 0; printable && i < len; i++)
+        printable = key[i] >= 0x20 && key[i] <= 0x7e;
+    if (!printable)
+        error_add_param(err, ERROR_IN_HEADER, ERROR_ORDER_HEADER, "Idempotency-Key",
+                        "must be one value of 1 to %d printable ASCII characters", VALIDATE_IDEMPOTENCY_KEY_MAX);
+}
+
 void validate_create_request(const schema_create_request *req, const config_limits *limits, error *err)
 {
     const ProtobufCMessageDescriptor *desc = &schema_create_request_descriptor;

@@ -20,6 +20,12 @@ int validate_is_ecosystem_id(const char *s);
 /* 1 when s is an absolute http or https URL with a host (RFC 3986) of at most max_len bytes. */
 int validate_is_webhook_url(const char *s, size_t max_len);
 
+#define VALIDATE_IDEMPOTENCY_KEY_MAX 255 /* bytes of an Idempotency-Key */
+
+/* An Idempotency-Key header value: one value of 1..VALIDATE_IDEMPOTENCY_KEY_MAX printable
+ * ASCII characters (0x20..0x7e); a problem goes in the header "Idempotency-Key". */
+void validate_idempotency_key(const char *key, size_t len, error *err);
+
 void validate_create_request(const schema_create_request *req, const config_limits *limits, error *err);
 void validate_get_request(const schema_get_request *req, error *err);
 void validate_list_request(const schema_list_request *req, error *err);

@@ -1,7 +1,8 @@
 /* test_core: the three webhook operations over a real config and store: what a create
  * stores and returns, validation problems merged with a codec's and sorted into field
  * order, 404/403 for ecosystems out of reach, reads scoped to the caller, lists in creation
- * order. Run under valgrind, core_list_free releases every list. */
+ * order, Idempotency-Key replays, conflicts and windows. Run under valgrind,
+ * core_list_free releases every list. */
 #include "core.h"
 #include "codec_json.h"
 #include "test.h"
@@ -41,7 +42,7 @@ static int create_now(core *c, const auth_principal *who, const schema_create_re
 {
     core_create op;
     op.err = *err;
-    int rc = core_create_webhook(c, who, req, &op);
+    int rc = core_create_webhook(c, who, req, NULL, 0, &op);
     CHECK(rc != CORE_PENDING);
     *err = op.err;
     if (rc == 0) {
@@ -374,7 +375,7 @@ static void test_list(void)
     CHECK(s != NULL);
     if (s == NULL)
         return;
-    core c = {cfg, s, NULL, NULL};
+    core c = {.cfg = cfg, .store = s};
     error err;
     core_webhook made[6];
     static const char *ecos[] = {ECO_A1, ECO_A2, ECO_A1, ECO_B1, ECO_A1, ECO_A2};
@@ -471,7 +472,7 @@ static void test_list(void)
     store *s2 = store_create();
     CHECK(s2 != NULL);
     if (s2 != NULL) {
-        core c2 = {cfg, s2, NULL, NULL};
+        core c2 = {.cfg = cfg, .store = s2};
         l.ecosystem_id = ECO_A1;
         error_clear(&err);
         CHECK(core_list_webhooks(&c2, &acme, &l, NULL, &out, &err) == 0);
@@ -526,6 +527,115 @@ static void test_list(void)
     store_destroy(s);
 }
 
+/* A keyed create on the_core; the outcome's fields come back through op. */
+static int create_keyed(const auth_principal *who, const schema_create_request *req, const char *key, core_create *op)
+{
+    error_clear(&op->err);
+    int rc = core_create_webhook(&the_core, who, req, key, key != NULL ? strlen(key) : 0, op);
+    CHECK(rc != CORE_PENDING);
+    return rc;
+}
+
+static void test_idempotency(void)
+{
+    core_create first, again;
+    schema_create_request r = create_req(ECO_A1, "https://example.com/once", "s3", "d");
+    size_t before = store_count(the_core.store);
+
+    /* the same key and request: the first webhook again, nothing new stored */
+    CHECK(create_keyed(&acme, &r, "order-17", &first) == 0);
+    CHECK(first.replayed == 0);
+    CHECK(store_count(the_core.store) == before + 1);
+    CHECK(first.stored != NULL && first.stored->idempotency != NULL);
+    CHECK(create_keyed(&acme, &r, "order-17", &again) == 0);
+    CHECK(again.replayed == 1);
+    CHECK(again.stored == first.stored);
+    CHECK_STR(again.result.msg.id, first.result.msg.id);
+    CHECK(store_count(the_core.store) == before + 1);
+
+    /* absent optional fields equal empty ones, as they are stored */
+    schema_create_request bare = create_req(ECO_A1, "https://example.com/bare", NULL, NULL);
+    schema_create_request empty = create_req(ECO_A1, "https://example.com/bare", "", "");
+    CHECK(create_keyed(&acme, &bare, "bare", &first) == 0);
+    CHECK(create_keyed(&acme, &empty, "bare", &again) == 0 && again.replayed == 1);
+
+    /* the same key with anything else different: 422, nothing stored */
+    schema_create_request other_url = create_req(ECO_A1, "https://example.com/twice", "s3", "d");
+    schema_create_request other_secret = create_req(ECO_A1, "https://example.com/once", "s4", "d");
+    schema_create_request other_eco = create_req(ECO_A2, "https://example.com/once", "s3", "d");
+    schema_create_request other_desc = create_req(ECO_A1, "https://example.com/once", "s3", NULL);
+    const schema_create_request *others[] = {&other_url, &other_secret, &other_eco, &other_desc};
+    size_t stored = store_count(the_core.store);
+    for (int i = 0; i < 4; i++) {
+        CHECK(create_keyed(&acme, others[i], "order-17", &again) == -1);
+        CHECK(again.err.kind == ERROR_UNPROCESSABLE);
+        CHECK(again.stored == NULL);
+    }
+    CHECK(store_count(the_core.store) == stored);
+
+    /* another token's key is another key, even for the same account */
+    CHECK(create_keyed(&srv_a1, &r, "order-17", &again) == 0);
+    CHECK(again.replayed == 0 && again.stored != NULL);
+    CHECK(store_count(the_core.store) == stored + 1);
+
+    /* a malformed key is a parameter problem in the header, with the body's, sorted last */
+    const char *bad[] = {"", "tab\there", "caf\xc3\xa9", NULL};
+    char long_key[300];
+    memset(long_key, 'k', 256), long_key[256] = '\0';
+    bad[3] = long_key;
+    for (int i = 0; i < 4; i++) {
+        CHECK(create_keyed(&acme, &r, bad[i], &again) == -1);
+        CHECK(again.err.kind == ERROR_INVALID_PARAMS && again.err.n_params == 1);
+        CHECK(again.err.params[0].in == ERROR_IN_HEADER);
+        CHECK_STR(again.err.params[0].path, "Idempotency-Key");
+    }
+    long_key[255] = '\0';
+    CHECK(create_keyed(&acme, &r, long_key, &again) == 0);
+    schema_create_request bad_url = create_req(ECO_A1, "not a url", "", "");
+    CHECK(create_keyed(&acme, &bad_url, "", &again) == -1);
+    CHECK(again.err.n_params == 2);
+    CHECK_STR(again.err.params[0].path, "url");
+    CHECK_STR(again.err.params[1].path, "Idempotency-Key");
+    /* a failed create is not remembered: the key is free for a good request */
+    CHECK(create_keyed(&acme, &bad_url, "after-failure", &again) == -1);
+    CHECK(create_keyed(&acme, &r, "after-failure", &again) == 0 && again.replayed == 0);
+
+    /* while a create with the key waits for the journal: 409 */
+    uint8_t digest[STORE_IDEMPOTENCY_LEN];
+    auth_scoped_digest(&acme, "in-flight", 9, digest);
+    const store_webhook *none = NULL;
+    CHECK(idempotency_begin(the_core.idempotency, digest, 0, &none) == IDEMPOTENCY_NEW);
+    CHECK(create_keyed(&acme, &r, "in-flight", &again) == -1);
+    CHECK(again.err.kind == ERROR_CONFLICT);
+    idempotency_end(the_core.idempotency, digest);
+    CHECK(create_keyed(&acme, &r, "in-flight", &again) == 0 && again.replayed == 0);
+
+    /* a webhook made with the key more than 24 h ago no longer answers for it */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    auth_scoped_digest(&acme, "yesterday", 9, digest);
+    store_webhook old = {.id = objectid_make((uint32_t)now.tv_sec - 90000), .created_ms = now_ms - IDEMPOTENCY_WINDOW_MS - 1000,
+                         .ecosystem_id = ECO_A1, .url = "https://example.com/once", .secret = "s3", .description = "d",
+                         .idempotency = digest};
+    error err;
+    error_clear(&err);
+    const store_webhook *old_stored = store_insert(the_core.store, &old, &err);
+    CHECK(old_stored != NULL);
+    CHECK(create_keyed(&acme, &r, "yesterday", &first) == 0);
+    CHECK(first.replayed == 0 && first.stored != old_stored);
+    /* and the new one answers for it from now on */
+    CHECK(create_keyed(&acme, &r, "yesterday", &again) == 0);
+    CHECK(again.replayed == 1 && again.stored == first.stored);
+    /* one made 23 h ago still does */
+    auth_scoped_digest(&acme, "recent", 6, digest);
+    old.id = objectid_make((uint32_t)now.tv_sec - 82800);
+    old.created_ms = now_ms - IDEMPOTENCY_WINDOW_MS + 3600000;
+    old_stored = store_insert(the_core.store, &old, &err);
+    CHECK(create_keyed(&acme, &r, "recent", &again) == 0);
+    CHECK(again.replayed == 1 && again.stored == old_stored);
+}
+
 int main(void)
 {
     CHECK(objectid_init() == 0);
@@ -538,8 +648,9 @@ int main(void)
         return test_exit_code();
     the_core.cfg = cfg;
     the_core.store = store_create();
-    CHECK(the_core.store != NULL);
-    if (the_core.store != NULL) {
+    the_core.idempotency = the_core.store != NULL ? idempotency_create(the_core.store) : NULL;
+    CHECK(the_core.idempotency != NULL);
+    if (the_core.idempotency != NULL) {
         principal("acme-token", &acme);
         principal("srv-a1", &srv_a1);
         principal("other-token", &other);
@@ -547,6 +658,8 @@ int main(void)
         test_create_errors();
         test_get();
         test_list();
+        test_idempotency();
+        idempotency_destroy(the_core.idempotency);
         store_destroy(the_core.store);
     }
     config_destroy(cfg);

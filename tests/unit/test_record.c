@@ -23,7 +23,12 @@ static const char *const URLS[N_RECORDS] = {
 static const char *const SECRETS[N_RECORDS] = {"", "s3cret", "ключ", "🔑🔑", "x"};
 static const char *const DESCRIPTIONS[N_RECORDS] = {"first", "", "Привет, мир ✓", "日本語の説明", "emoji 🎉 end"};
 
-/* Record i: ids use every byte value somewhere (0x00 and 0xff included). */
+/* The idempotency digest odd records carry. */
+static const uint8_t DIGEST[STORE_IDEMPOTENCY_LEN] = {0x00, 0xff, 0x80, 0x7f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                                      13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 0x00};
+
+/* Record i: ids use every byte value somewhere (0x00 and 0xff included); odd ones were
+ * created with an Idempotency-Key. */
 static store_webhook webhook_of(size_t i, char eco[32])
 {
     snprintf(eco, 32, "C%024zx", i % 2 + 0xabc);
@@ -32,7 +37,8 @@ static store_webhook webhook_of(size_t i, char eco[32])
                        .ecosystem_id = eco,
                        .url = URLS[i],
                        .secret = SECRETS[i],
-                       .description = DESCRIPTIONS[i]};
+                       .description = DESCRIPTIONS[i],
+                       .idempotency = i % 2 ? DIGEST : NULL};
     for (size_t k = 0; k < OBJECTID_LEN; k++)
         w.id.bytes[k] = (uint8_t)(i * 51 + k * 23);
     w.id.bytes[OBJECTID_LEN - 1] = i == 0 ? 0x00 : 0xff;
@@ -43,7 +49,9 @@ static int webhook_equal(const store_webhook *a, const store_webhook *b)
 {
     return memcmp(a->id.bytes, b->id.bytes, OBJECTID_LEN) == 0 && a->created_ms == b->created_ms &&
            a->disabled == b->disabled && strcmp(a->ecosystem_id, b->ecosystem_id) == 0 && strcmp(a->url, b->url) == 0 &&
-           strcmp(a->secret, b->secret) == 0 && strcmp(a->description, b->description) == 0;
+           strcmp(a->secret, b->secret) == 0 && strcmp(a->description, b->description) == 0 &&
+           (a->idempotency == NULL) == (b->idempotency == NULL) &&
+           (a->idempotency == NULL || memcmp(a->idempotency, b->idempotency, STORE_IDEMPOTENCY_LEN) == 0);
 }
 
 /* A buffer holding the journal magic and the N_RECORDS records; starts[i] is where record i
@@ -366,7 +374,8 @@ static void test_bad_lengths(void)
     free(f.data);
 }
 
-/* record_to_webhook takes only a well-formed StoredWebhook with a 12-byte id. */
+/* record_to_webhook takes only a well-formed StoredWebhook with a 12-byte id and no
+ * idempotency digest or a 32-byte one. */
 static void test_to_webhook_rejects(void)
 {
     char eco[32];
@@ -391,6 +400,17 @@ static void test_to_webhook_rejects(void)
         r = record_to_webhook(buf, n);
         if (r != NULL)
             fprintf(stderr, "record_to_webhook took an id of %zu bytes\n", id_lens[k]);
+        CHECK(r == NULL);
+        store_record_free(r);
+    }
+    /* idempotency digests of other lengths than SHA-256's */
+    static const size_t digest_lens[] = {1, 31, 33};
+    for (size_t k = 0; k < sizeof digest_lens / sizeof digest_lens[0]; k++) {
+        record_from_webhook(&w, &m);
+        m.idempotency_key.data = id13;
+        m.idempotency_key.len = digest_lens[k];
+        n = protobuf_c_message_pack(&m.base, buf);
+        r = record_to_webhook(buf, n);
         CHECK(r == NULL);
         store_record_free(r);
     }

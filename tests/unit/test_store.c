@@ -43,6 +43,53 @@ static int collect_visit(const store_webhook *w, void *ctx)
     return 0;
 }
 
+/* Records found by idempotency digest: a copy is kept, the newest of a digest answers, the
+ * table grows past its first size and keeps every digest. */
+static void test_idempotent(void)
+{
+    store *s = store_create();
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    uint8_t digest[STORE_IDEMPOTENCY_LEN] = {0};
+    CHECK(store_get_idempotent(s, digest) == NULL);
+    error err;
+    error_clear(&err);
+    store_webhook w = {.created_ms = 1, .ecosystem_id = "C000000000000000000000001", .url = "http://x",
+                       .secret = "", .description = ""};
+    /* without a digest: not indexed */
+    w.id = id_of(1);
+    const store_webhook *plain = store_insert(s, &w, &err);
+    CHECK(plain != NULL && plain->idempotency == NULL);
+    /* 500 digests (the table starts at 64 slots), each its own record */
+    const store_webhook *made[500];
+    for (int i = 0; i < 500; i++) {
+        memset(digest, 0, sizeof digest);
+        memcpy(digest, &i, sizeof i);
+        digest[31] = 0xaa;
+        w.id = id_of(1000 + (uint32_t)i);
+        w.idempotency = digest;
+        made[i] = store_insert(s, &w, &err);
+        CHECK(made[i] != NULL && made[i]->idempotency != digest);
+    }
+    for (int i = 0; i < 500; i++) {
+        memset(digest, 0, sizeof digest);
+        memcpy(digest, &i, sizeof i);
+        digest[31] = 0xaa;
+        CHECK(store_get_idempotent(s, digest) == made[i]);
+    }
+    /* the same digest again: the newer record answers for it */
+    memset(digest, 0, sizeof digest);
+    digest[31] = 0xaa;
+    w.id = id_of(5000);
+    const store_webhook *newer = store_insert(s, &w, &err);
+    CHECK(newer != NULL && newer != made[0]);
+    CHECK(store_get_idempotent(s, digest) == newer);
+    digest[31] = 0xab;
+    CHECK(store_get_idempotent(s, digest) == NULL);
+    store_destroy(s);
+}
+
 static void test_basic(void)
 {
     store *s = store_create();
@@ -348,6 +395,7 @@ static void test_threads(void)
 
 int main(void)
 {
+    test_idempotent();
     test_basic();
     test_duplicate();
     test_early_stop();

@@ -930,7 +930,7 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__rpc_status__descriptor =
   (ProtobufCMessageInit) droplit__webhooks__v1__rpc_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__field_descriptors[7] =
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__field_descriptors[8] =
 {
   {
     "id",
@@ -1016,6 +1016,18 @@ static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "idempotency_key",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredWebhook, idempotency_key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned droplit__webhooks__v1__stored_webhook__field_indices_by_name[] = {
   1,   /* field[1] = created_ms */
@@ -1023,13 +1035,14 @@ static const unsigned droplit__webhooks__v1__stored_webhook__field_indices_by_na
   2,   /* field[2] = disabled */
   3,   /* field[3] = ecosystem_id */
   0,   /* field[0] = id */
+  7,   /* field[7] = idempotency_key */
   5,   /* field[5] = secret */
   4,   /* field[4] = url */
 };
 static const ProtobufCIntRange droplit__webhooks__v1__stored_webhook__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor droplit__webhooks__v1__stored_webhook__descriptor =
 {
@@ -1039,7 +1052,7 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__stored_webhook__descript
   "Droplit__Webhooks__V1__StoredWebhook",
   "droplit.webhooks.v1",
   sizeof(Droplit__Webhooks__V1__StoredWebhook),
-  7,
+  8,
   droplit__webhooks__v1__stored_webhook__field_descriptors,
   droplit__webhooks__v1__stored_webhook__field_indices_by_name,
   1,  droplit__webhooks__v1__stored_webhook__number_ranges,

@@ -201,10 +201,14 @@ struct  Droplit__Webhooks__V1__StoredWebhook
   char *url;
   char *secret;
   char *description;
+  /*
+   * SHA-256 of the creating token and its Idempotency-Key; empty when none was sent
+   */
+  ProtobufCBinaryData idempotency_key;
 };
 #define DROPLIT__WEBHOOKS__V1__STORED_WEBHOOK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__stored_webhook__descriptor) \
-    , {0,NULL}, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , {0,NULL}, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL} }
 
 
 /*

@@ -884,6 +884,58 @@ class HttpCases:
         self.assertTrue(any("POST" in l and "/api/webhooks" in l and "201" in l
                             for l in log.splitlines()), log[-2000:])
 
+    # Idempotency-Key
+
+    def keyed(self, key, body=None, token=TOKEN, url=None):
+        body = body or {"ecosystemId": ECO, "url": url}
+        return self.post(body, token=token, headers=["Idempotency-Key: " + key])
+
+    def test_idempotency_key_replays_the_first_create(self):
+        key = "order-%d-%s-%f" % (os.getpid(), self.PROTO, time.time())
+        url = "https://example.com/idem/" + key
+        first = self.keyed(key, url=url)
+        self.assertEqual(first.status, 201, first)
+        self.assertIsNone(first.header("idempotent-replayed"), first)
+        again = self.keyed(key, url=url)
+        self.assertEqual(again.status, 201, again)
+        self.assertEqual(again.header("idempotent-replayed"), "true", again)
+        self.assertEqual(again.json(), first.json())
+        self.assertEqual(again.header("location"), first.header("location"))
+        # without the key the same body is a new webhook; with it, only one was made
+        self.assertNotEqual(self.create(url=url).json()["id"], first.json()["id"])
+        items = self.get("/api/webhooks?ecosystemId=" + ECO).json()["items"]
+        self.assertEqual(len([i for i in items if i["url"] == url]), 2)
+        # the key is the token's: another token's identical request is its own create
+        other = self.keyed(key, url=url, token=SRV_TOKEN)
+        self.assertEqual(other.status, 201, other)
+        self.assertIsNone(other.header("idempotent-replayed"), other)
+        self.assertNotEqual(other.json()["id"], first.json()["id"])
+
+    def test_idempotency_key_reused_for_another_request(self):
+        key = "reuse-%d-%s-%f" % (os.getpid(), self.PROTO, time.time())
+        first = self.keyed(key, url="https://example.com/first")
+        self.assertEqual(first.status, 201, first)
+        for body in ({"ecosystemId": ECO, "url": "https://example.com/second"},
+                     {"ecosystemId": ECO, "url": "https://example.com/first", "description": "changed"},
+                     {"ecosystemId": ECO, "url": "https://example.com/first", "secret": "other"}):
+            r = self.keyed(key, body)
+            self.assertPlain(r, 422, "This Idempotency-Key was used for a different request in the last 24 hours.")
+
+    def test_idempotency_key_malformed(self):
+        body = {"ecosystemId": ECO, "url": "https://example.com/k"}
+        message = "must be one value of 1 to 255 printable ASCII characters"
+        for key in ("k" * 256, "caf\u00e9"):
+            r = self.post(body, headers=["Idempotency-Key: " + key])
+            self.assertInvalidParams(r, [("header", "Idempotency-Key", message)])
+        # given twice: which one is meant is unknown
+        r = self.post(body, headers=["Idempotency-Key: a", "Idempotency-Key: b"])
+        self.assertInvalidParams(r, [("header", "Idempotency-Key", message)])
+        # after the body's own problems
+        r = self.post({"url": "nope"}, headers=["Idempotency-Key: " + "k" * 256])
+        self.assertInvalidParams(r, [("body", "ecosystemId", "field is required"), ("body", "url", "invalid url"),
+                                     ("header", "Idempotency-Key", message)])
+        self.assertEqual(self.keyed("k" * 255, url="https://example.com/k255").status, 201)
+
     # concurrency
 
     def test_concurrent_burst(self):

@@ -342,6 +342,48 @@ class TestErrors(GrpcTestCase):
 # --- TLS --------------------------------------------------------------------------------------
 
 
+class TestIdempotencyKey(GrpcTestCase):
+    """Idempotency-Key as gRPC metadata, and shared with the h2o listener's protocols: the
+    key belongs to the token, not to the protocol it came by."""
+
+    def create_with_call(self, req, key):
+        call = self.client.channel.unary_unary(METHOD_PATH % "CreateWebhook",
+                                               request_serializer=pb.CreateWebhookRequest.SerializeToString,
+                                               response_deserializer=pb.Webhook.FromString)
+        w, c = call.with_call(req, metadata=auth() + [("idempotency-key", key)], timeout=rs.CALL_TIMEOUT)
+        return w, dict(c.initial_metadata()).get("idempotent-replayed")
+
+    def test_replay_over_grpc_and_connect(self):
+        key = "grpc-%d-%f" % (os.getpid(), time.time())
+        req = pb.CreateWebhookRequest(ecosystem_id=rs.ECO, url="https://example.com/idem-grpc", description="g")
+        first, replayed = self.create_with_call(req, key)
+        self.assertIsNone(replayed)
+        again, replayed = self.create_with_call(req, key)
+        self.assertEqual((again, replayed), (first, "true"))
+        # the same key and token over Connect (another listener, another protocol): the same webhook
+        status, fields, body = rs.http1(SERVER.port, "POST", METHOD_PATH % "CreateWebhook",
+                                        {"content-type": "application/proto", "authorization": rs.TOKEN,
+                                         "idempotency-key": key}, req.SerializeToString())
+        self.assertEqual((status, fields.get("idempotent-replayed")), (200, "true"), body)
+        self.assertEqual(pb.Webhook.FromString(body), first)
+        self.assertEqual(len([i for i in self.list_ids(rs.ECO) if i == first.id]), 1)
+
+    def test_key_reused_for_another_request(self):
+        key = "grpc-reuse-%d-%f" % (os.getpid(), time.time())
+        self.create_with_call(pb.CreateWebhookRequest(ecosystem_id=rs.ECO, url="https://example.com/a"), key)
+        msg = "This Idempotency-Key was used for a different request in the last 24 hours."
+        other = pb.CreateWebhookRequest(ecosystem_id=rs.ECO, url="https://example.com/b")
+        self.assertRpcError(lambda: self.create_with_call(other, key), grpc.StatusCode.FAILED_PRECONDITION, msg,
+                            "UnprocessableContent", [("", "", msg)])
+
+    def test_malformed_key(self):
+        msg = "must be one value of 1 to 255 printable ASCII characters"
+        req = pb.CreateWebhookRequest(ecosystem_id=rs.ECO, url="https://example.com/k")
+        self.assertRpcError(lambda: self.create_with_call(req, "k" * 256), grpc.StatusCode.INVALID_ARGUMENT,
+                            "InvalidParams: Idempotency-Key: " + msg, "InvalidParams",
+                            [("header", "Idempotency-Key", msg)])
+
+
 class TestTls(GrpcTestCase):
     def test_tls_listener(self):
         with open(CERT[0], "rb") as f:

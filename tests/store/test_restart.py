@@ -14,10 +14,13 @@ makes of it.
 - a second server on the same directory exits 1 while the first keeps serving;
 - the directory is created 0700 and its files 0600, whatever the umask;
 - a leftover snapshot.N.tmp (a crash while a snapshot was written) is ignored and removed,
-  and files a cleanup cut short left behind are skipped.
+  and files a cleanup cut short left behind are skipped;
+- Idempotency-Key survives restarts, from the journal and from a snapshot, and a burst of
+  concurrent creates with one key makes one webhook (the others are replays or 409).
 
 Run from the repository root:  /usr/bin/python3 tests/store/test_restart.py build/hookgate
 """
+import concurrent.futures
 import http.client
 import json
 import os
@@ -430,6 +433,69 @@ class Directory(StoreCase):
         self.assertFalse(set(old) & set(self.files()), "the next snapshot did not remove %r" % self.files())
         s = self.start(snapshot_after_bytes=SMALL_SNAPSHOT)
         self.assert_exact(s, made, "after the cleanup")
+        self.stop(s)
+
+
+# --- Idempotency-Key across restarts -----------------------------------------------------
+
+
+class Idempotency(StoreCase):
+
+    def keyed(self, s, key, description="keyed", conn=None):
+        return ss.request(s.port, "POST", "/api/webhooks", ss.create_body(description),
+                          {"authorization": ss.TOKEN, "content-type": "application/json", "idempotency-key": key},
+                          conn=conn)
+
+    def replayed(self, s, key, first_body, description="keyed"):
+        status, headers, body = self.keyed(s, key, description)
+        self.assertEqual((status, headers.get("idempotent-replayed")), (201, "true"), body[:300])
+        self.assertEqual(body, first_body)
+
+    def test_a_key_survives_restarts_from_the_journal_and_a_snapshot(self):
+        s = self.start(snapshot_after_bytes=NO_SNAPSHOT)
+        status, headers, first = self.keyed(s, "from-the-journal")
+        self.assertEqual((status, headers.get("idempotent-replayed")), (201, None), first[:300])
+        self.stop(s)
+        s = self.start(snapshot_after_bytes=NO_SNAPSHOT)
+        self.replayed(s, "from-the-journal", first)
+        status, _, _ = self.keyed(s, "from-the-journal", "another request")
+        self.assertEqual(status, 422)
+        self.stop(s)
+        # enough creates after it that snapshots are written and its journal removed
+        s = self.start(snapshot_after_bytes=SMALL_SNAPSHOT)
+        self.create_many(s, 200, "filler")
+        self.stop(s)
+        journals = ss.store_files(self.store_path, "journal")
+        self.assertTrue(journals and min(journals) > 1, "the first journal is still there: %r" % self.files())
+        s = self.start(snapshot_after_bytes=SMALL_SNAPSHOT)
+        self.replayed(s, "from-the-journal", first)
+        s.kill()  # and after a crash
+        s = self.start(snapshot_after_bytes=SMALL_SNAPSHOT)
+        self.replayed(s, "from-the-journal", first)
+        status, _, items = ss.list_items(s.port)
+        self.assertEqual(len([i for i in items if i["description"] == "keyed"]), 1)
+        self.stop(s)
+
+    def test_concurrent_creates_with_one_key_make_one_webhook(self):
+        s = self.start(snapshot_after_bytes=NO_SNAPSHOT)
+
+        def one(_):
+            status, headers, body = self.keyed(s, "one-key", "concurrent")
+            return status, headers.get("idempotent-replayed"), body
+
+        with concurrent.futures.ThreadPoolExecutor(32) as ex:
+            answers = list(ex.map(one, range(200)))
+        made = [b for st, rep, b in answers if st == 201 and rep is None]
+        replays = [b for st, rep, b in answers if st == 201 and rep == "true"]
+        conflicts = [b for st, rep, b in answers if st == 409]
+        self.assertEqual(len(made), 1, "creates that were not replays: %r" % answers[:5])
+        self.assertEqual(len(made) + len(replays) + len(conflicts), 200,
+                         "unexpected answers: %r" % [a for a in answers if a[0] not in (201, 409)][:5])
+        self.assertTrue(all(b == made[0] for b in replays))
+        self.assertTrue(all(b.decode().startswith("A create with this Idempotency-Key is still in progress")
+                            for b in conflicts), conflicts[:3])
+        status, _, items = ss.list_items(s.port)
+        self.assertEqual([i["id"] for i in items if i["description"] == "concurrent"], [json.loads(made[0])["id"]])
         self.stop(s)
 
 

@@ -1,6 +1,7 @@
 /* console: the `droplit` command line, a thin shell over the SDK (droplit.h).
  *
  *   droplit webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]
+ *                          [--idempotency-key K]
  *   droplit webhook info ID
  *   droplit webhook list --ecosystemId ECOSYSTEM-ID
  *
@@ -77,12 +78,16 @@ static const command_help HELPS[] = {
      "  info ID             show one webhook\n"
      "  list --ecosystemId ECOSYSTEM-ID\n"
      "                      list an ecosystem's webhooks, oldest first\n"},
-    {CMD_CREATE, "droplit webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]",
+    {CMD_CREATE,
+     "droplit webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
+     "                      [--idempotency-key K]",
      "Create a webhook: the server calls CALLBACK-URL with the ecosystem's events.\n\n"
      "  --ecosystemId ID    the ecosystem (required)\n"
      "  --secret S          a secret to sign the calls with; stored by the server, never shown\n"
      "                      again. Hazard: other local users may see command lines (ps)\n"
-     "  --description D     free text\n"},
+     "  --description D     free text\n"
+     "  --idempotency-key K the same K again within 24 h shows the webhook the first run made\n"
+     "                      instead of creating another: retry a create whose answer was lost\n"},
     {CMD_INFO, "droplit webhook info ID", "Show one webhook.\n"},
     {CMD_LIST, "droplit webhook list --ecosystemId ECOSYSTEM-ID",
      "List the webhooks of an ecosystem, oldest first.\n\n"
@@ -99,7 +104,7 @@ typedef struct option {
 
 typedef struct args {
     const char *server, *token, *output, *timeout, *http, *encoding, *cacert;
-    const char *ecosystem_id, *secret, *description;
+    const char *ecosystem_id, *secret, *description, *idempotency_key;
     const char *help, *version; /* non-NULL when given */
     const char *words[MAX_POSITIONALS];
     int n_words;
@@ -117,6 +122,7 @@ static const option OPTIONS[] = {
     {"--ecosystemId", 1, BIT(CMD_CREATE) | BIT(CMD_LIST), offsetof(args, ecosystem_id)},
     {"--secret", 1, BIT(CMD_CREATE), offsetof(args, secret)},
     {"--description", 1, BIT(CMD_CREATE), offsetof(args, description)},
+    {"--idempotency-key", 1, BIT(CMD_CREATE), offsetof(args, idempotency_key)},
     {"--help", 0, 0, offsetof(args, help)},
     {"-h", 0, 0, offsetof(args, help)},
     {"--version", 0, 0, offsetof(args, version)},
@@ -500,7 +506,8 @@ int main(int argc, char **argv)
         }
     } else {
         droplit_webhook *w = NULL;
-        droplit_create_options co = {.secret = a.secret, .description = a.description};
+        droplit_create_options co = {
+            .secret = a.secret, .description = a.description, .idempotency_key = a.idempotency_key};
         int call = cmd == CMD_CREATE ? droplit_webhook_create(client, a.ecosystem_id, a.words[2], &co, &w, &err)
                                      : droplit_webhook_get(client, a.words[2], &w, &err);
         if (call == 0) {

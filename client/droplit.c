@@ -368,14 +368,14 @@ static char *make_url(const droplit_client *c, const char *path, const char *val
 
 /* One call: sends body (when not NULL, as POST), and decodes a 2xx answer into a message of
  * type want. Returns 0 and *out, or fails into err. */
-static int call(droplit_client *c, const char *url, const void *body, size_t body_len,
+static int call(droplit_client *c, const char *url, const void *body, size_t body_len, const char *extra_header,
                 const ProtobufCMessageDescriptor *want, ProtobufCMessage **out, droplit_error **err)
 {
     const char *mime = c->encoding == DROPLIT_ENCODING_PROTOBUF ? MIME_PROTOBUF : MIME_JSON;
     char accept[64], content_type[64];
     snprintf(accept, sizeof(accept), "accept: %s", mime);
     snprintf(content_type, sizeof(content_type), "content-type: %s", mime);
-    const char *headers[5];
+    const char *headers[6];
     size_t n = 0;
     headers[n++] = accept;
     headers[n++] = "expect:"; /* no 100-continue round trip before a body */
@@ -383,6 +383,8 @@ static int call(droplit_client *c, const char *url, const void *body, size_t bod
         headers[n++] = content_type;
     if (c->auth_header != NULL)
         headers[n++] = c->auth_header;
+    if (extra_header != NULL)
+        headers[n++] = extra_header;
     headers[n] = NULL;
 
     transport_request req = {
@@ -488,6 +490,15 @@ int droplit_webhook_create(droplit_client *c, const char *ecosystem_id, const ch
         req.secret = (char *)opts->secret;
     if (opts != NULL && opts->description != NULL)
         req.description = (char *)opts->description;
+    char *key_header = NULL;
+    if (opts != NULL && opts->idempotency_key != NULL) {
+        if (strpbrk(opts->idempotency_key, "\r\n") != NULL)
+            return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "an idempotency key cannot hold a line break");
+        size_t n = strlen("idempotency-key: ") + strlen(opts->idempotency_key) + 1;
+        if ((key_header = malloc(n)) == NULL)
+            return fail(err, NULL);
+        snprintf(key_header, n, "idempotency-key: %s", opts->idempotency_key);
+    }
 
     size_t len;
     char *body;
@@ -502,12 +513,14 @@ int droplit_webhook_create(droplit_client *c, const char *ecosystem_id, const ch
     if (body == NULL || target == NULL) {
         free(body);
         free(target);
+        free(key_header);
         return fail(err, NULL);
     }
     ProtobufCMessage *msg;
-    int rc = call(c, target, body, len, &schema_webhook_descriptor, &msg, err);
+    int rc = call(c, target, body, len, key_header, &schema_webhook_descriptor, &msg, err);
     free(body);
     free(target);
+    free(key_header);
     return rc != 0 ? rc : give_webhook(msg, out, err);
 }
 
@@ -522,7 +535,7 @@ int droplit_webhook_get(droplit_client *c, const char *id, droplit_webhook **out
     if (target == NULL)
         return fail(err, NULL);
     ProtobufCMessage *msg;
-    int rc = call(c, target, NULL, 0, &schema_webhook_descriptor, &msg, err);
+    int rc = call(c, target, NULL, 0, NULL, &schema_webhook_descriptor, &msg, err);
     free(target);
     return rc != 0 ? rc : give_webhook(msg, out, err);
 }
@@ -536,7 +549,7 @@ int droplit_webhook_list(droplit_client *c, const char *ecosystem_id, droplit_we
     if (target == NULL)
         return fail(err, NULL);
     ProtobufCMessage *msg;
-    int rc = call(c, target, NULL, 0, &schema_list_response_descriptor, &msg, err);
+    int rc = call(c, target, NULL, 0, NULL, &schema_list_response_descriptor, &msg, err);
     free(target);
     if (rc != 0)
         return rc;

@@ -54,6 +54,8 @@ typedef struct droplit_client_options {
 typedef struct droplit_create_options {
     const char *secret; /* signs deliveries; the server stores it and never returns it */
     const char *description;
+    const char *idempotency_key; /* sent as Idempotency-Key (1..255 printable ASCII): a retry with the
+                                    same key within 24 h returns the first create's webhook */
 } droplit_create_options;
 
 /* A stored webhook, as the server returns it. */
@@ -83,7 +85,7 @@ typedef enum droplit_error_kind {
 
 /* One problem with one parameter of a request (Droplit's standard error structure). */
 typedef struct droplit_param_error {
-    const char *in;      /* "body", "query" or "path" */
+    const char *in;      /* "body", "query", "path" or "header" */
     const char *path;    /* the parameter: "ecosystemId", "url", "id", "additional parameters", "body" */
     const char *message; /* "field is required", "invalid id", ... */
 } droplit_param_error;
@@ -123,7 +125,8 @@ void droplit_client_free(droplit_client *client);
  * *out (free with droplit_webhook_free). On failure returns -1, *out NULL and, when err is
  * not NULL, the error in *err (free with droplit_error_free).
  * Hazard: a TRANSPORT error after the request left (a timeout) or a RESPONSE error does not
- * say whether the server created the webhook; list the ecosystem to find out. */
+ * say whether the server created the webhook. Give opts->idempotency_key and retry with the
+ * same key: the server then answers with the webhook it made, or makes it once. */
 int droplit_webhook_create(droplit_client *client, const char *ecosystem_id, const char *url,
                            const droplit_create_options *opts, droplit_webhook **out, droplit_error **err);
 

@@ -429,6 +429,18 @@ class ServerErrorTest(ConsoleCase):
             self.check(["webhook", "create", url, "--ecosystemId", ECO], EXIT_INVALID,
                        ["error: url: invalid url"])
 
+    def test_create_with_an_idempotency_key_twice_shows_one_webhook(self):
+        key = "console-%d-%f" % (os.getpid(), time.time())
+        first = self.create(HOOK, ECO, "--output", "id", "--idempotency-key", key)
+        again = self.create(HOOK, ECO, "--output", "id", "--idempotency-key", key)
+        self.assertRegex(first.out, r"^[0-9a-f]{24}\n$")
+        self.assertEqual(again.out, first.out)
+        self.assertNotEqual(self.create(HOOK, ECO, "--output", "id").out, first.out)
+        self.check(["webhook", "create", HOOK + "/other", "--ecosystemId", ECO, "--idempotency-key", key],
+                   EXIT_OTHER, ["error: This Idempotency-Key was used for a different request in the last 24 hours."])
+        self.check(["webhook", "create", HOOK, "--ecosystemId", ECO, "--idempotency-key", "k" * 256], EXIT_INVALID,
+                   ["error: Idempotency-Key: must be one value of 1 to 255 printable ASCII characters"])
+
     def test_ecosystem_not_found(self):
         for eco in [ECO_DELETED, ECO_UNKNOWN, ECO_OTHER]:
             self.check(["webhook", "create", HOOK, "--ecosystemId", eco], EXIT_NOT_FOUND,

@@ -5,16 +5,36 @@
  * growing array of its records in creation order. Another index keeps
  * every record in insertion order in fixed blocks that never move, so store_nth can read
  * it without the lock. The lock is an adaptive mutex: every section is short, so a waiter
- * spins briefly instead of sleeping in the kernel. */
-#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
+ * spins briefly instead of sleeping in the kernel.
+ *
+ * With millions of records the cost of an insert is memory, not instructions: a probe of
+ * the id table is a cache miss, and every new page of records a page fault. So a slot of
+ * the id table holds the id's hash beside the record pointer (one miss per probe, not two),
+ * and records live in 2 MiB blocks that the store fills in order and never frees one by
+ * one; both the table and the blocks ask for transparent huge pages, which cut the TLB
+ * misses and page faults of a large store 512-fold. */
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP, MADV_HUGEPAGE */
 #include "store.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define STORE_INITIAL_SLOTS 1024 /* power of two */
+#define STORE_BLOCK (2u << 20)   /* bytes of a record block: one huge page */
+#define STORE_BIG (2u << 20)     /* allocations this large are huge-page mappings */
+
+typedef struct id_slot_entry {
+    uint64_t hash;         /* the id's hash: probes read a record only on a match, growth reads none */
+    store_webhook *record; /* NULL = empty; never deleted, so no tombstones */
+} id_slot_entry;
+
+typedef struct block {
+    struct block *next;
+    size_t used; /* bytes, this header included */
+} block;
 
 typedef struct ecosystem_list {
     char *name;
@@ -23,10 +43,10 @@ typedef struct ecosystem_list {
 } ecosystem_list;
 
 struct store {
-    pthread_mutex_t lock;  /* adaptive: sections are short, so waiting spins before it sleeps */
-    store_webhook **by_id; /* slots; NULL = empty; never deleted, so no tombstones */
-    uint64_t *id_hashes;   /* each slot's hash: probes read a record only on a match, growth reads none */
+    pthread_mutex_t lock; /* adaptive: sections are short, so waiting spins before it sleeps */
+    id_slot_entry *by_id;
     size_t id_slots, n;
+    block *blocks; /* the newest first; records are carved from its end */
     const store_webhook **by_key; /* slots of records with an idempotency digest; NULL = empty */
     size_t key_slots, n_keys;
     ecosystem_list *ecosystems; /* slots; name NULL = empty */
@@ -55,6 +75,36 @@ static int lock_init(pthread_mutex_t *lock)
     return rc;
 }
 
+/* size zeroed bytes; from STORE_BIG up, a mapping aligned to STORE_BIG (only whole aligned
+ * huge pages can back it) that asks for huge pages. NULL when out of memory. Free with
+ * big_free and the same size. */
+static void *big_calloc(size_t size)
+{
+    if (size < STORE_BIG)
+        return calloc(1, size);
+    size_t span = size + STORE_BIG;
+    char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    char *start = (char *)(((uintptr_t)p + STORE_BIG - 1) & ~(uintptr_t)(STORE_BIG - 1));
+    if (start > p)
+        munmap(p, (size_t)(start - p));
+    if (p + span > start + size)
+        munmap(start + size, (size_t)(p + span - (start + size)));
+    madvise(start, size, MADV_HUGEPAGE); /* advice: refused, the mapping just keeps small pages */
+    return start;
+}
+
+static void big_free(void *p, size_t size)
+{
+    if (p == NULL)
+        return;
+    if (size < STORE_BIG)
+        free(p);
+    else
+        munmap(p, size);
+}
+
 store *store_create(void)
 {
     store *s = calloc(1, sizeof(*s));
@@ -63,15 +113,12 @@ store *store_create(void)
     s->id_slots = STORE_INITIAL_SLOTS;
     s->eco_slots = 64;
     s->key_slots = 64;
-    s->by_id = calloc(s->id_slots, sizeof(*s->by_id));
+    s->by_id = big_calloc(s->id_slots * sizeof(*s->by_id));
     s->by_key = calloc(s->key_slots, sizeof(*s->by_key));
-    s->id_hashes = calloc(s->id_slots, sizeof(*s->id_hashes));
     s->ecosystems = calloc(s->eco_slots, sizeof(*s->ecosystems));
-    if (s->by_id == NULL || s->id_hashes == NULL || s->by_key == NULL || s->ecosystems == NULL ||
-        lock_init(&s->lock) != 0) {
-        free(s->by_id);
+    if (s->by_id == NULL || s->by_key == NULL || s->ecosystems == NULL || lock_init(&s->lock) != 0) {
+        big_free(s->by_id, s->id_slots * sizeof(*s->by_id));
         free(s->by_key);
-        free(s->id_hashes);
         free(s->ecosystems);
         free(s);
         return NULL;
@@ -83,16 +130,17 @@ void store_destroy(store *s)
 {
     if (s == NULL)
         return;
-    for (size_t i = 0; i < s->id_slots; i++)
-        free(s->by_id[i]);
+    for (block *b = s->blocks, *next; b != NULL; b = next) {
+        next = b->next;
+        big_free(b, b->used > STORE_BLOCK ? b->used : STORE_BLOCK);
+    }
     for (size_t c = 0; c < STORE_MAX_CHUNKS && s->chunks[c] != NULL; c++)
         free(s->chunks[c]);
     for (size_t i = 0; i < s->eco_slots; i++) {
         free(s->ecosystems[i].name);
         free(s->ecosystems[i].items);
     }
-    free(s->by_id);
-    free(s->id_hashes);
+    big_free(s->by_id, s->id_slots * sizeof(*s->by_id));
     free(s->by_key);
     free(s->ecosystems);
     pthread_mutex_destroy(&s->lock);
@@ -126,39 +174,31 @@ static int id_equal(const objectid *a, const objectid *b)
 
 /* The slot holding id, or the empty slot where it would go. A record is read only when
  * the stored hash matches: passing an occupied slot costs no cache miss. */
-static size_t id_slot(store_webhook *const *slots, const uint64_t *hashes, size_t n_slots, const objectid *id,
-                      uint64_t hash)
+static size_t id_slot(const id_slot_entry *slots, size_t n_slots, const objectid *id, uint64_t hash)
 {
     size_t i = hash & (n_slots - 1);
-    while (slots[i] != NULL && (hashes[i] != hash || !id_equal(&slots[i]->id, id)))
+    while (slots[i].record != NULL && (slots[i].hash != hash || !id_equal(&slots[i].record->id, id)))
         i = (i + 1) & (n_slots - 1);
     return i;
 }
 
-/* Doubles the table. Every insert waits meanwhile, so it touches only the two arrays (the
+/* Doubles the table. Every insert waits meanwhile, so it touches only the table (the
  * stored hashes place each entry), never the records. */
 static int grow_ids(store *s)
 {
     size_t n_slots = s->id_slots * 2;
-    store_webhook **slots = calloc(n_slots, sizeof(*slots));
-    uint64_t *hashes = calloc(n_slots, sizeof(*hashes));
-    if (slots == NULL || hashes == NULL) {
-        free(slots);
-        free(hashes);
+    id_slot_entry *slots = big_calloc(n_slots * sizeof(*slots));
+    if (slots == NULL)
         return -1;
-    }
     for (size_t i = 0; i < s->id_slots; i++)
-        if (s->by_id[i] != NULL) {
-            size_t j = s->id_hashes[i] & (n_slots - 1);
-            while (slots[j] != NULL) /* ids are distinct: the first free slot is its place */
+        if (s->by_id[i].record != NULL) {
+            size_t j = s->by_id[i].hash & (n_slots - 1);
+            while (slots[j].record != NULL) /* ids are distinct: the first free slot is its place */
                 j = (j + 1) & (n_slots - 1);
             slots[j] = s->by_id[i];
-            hashes[j] = s->id_hashes[i];
         }
-    free(s->by_id);
-    free(s->id_hashes);
+    big_free(s->by_id, s->id_slots * sizeof(*s->by_id));
     s->by_id = slots;
-    s->id_hashes = hashes;
     s->id_slots = n_slots;
     return 0;
 }
@@ -227,22 +267,58 @@ static ecosystem_list *ecosystem_get_or_add(store *s, const char *name)
     return e;
 }
 
+/* Bytes of a record and its strings (and digest), laid out as record_copy does. */
+static size_t record_size(const store_webhook *w)
+{
+    return sizeof(*w) + strlen(w->ecosystem_id) + 1 + strlen(w->url) + 1 + strlen(w->secret) + 1 +
+           strlen(w->description) + 1 + (w->idempotency != NULL ? STORE_IDEMPOTENCY_LEN : 0);
+}
+
+/* Copies w and what it points to into r (record_size(w) bytes); returns r. */
+static store_webhook *record_copy(store_webhook *r, const store_webhook *w)
+{
+    char *p = (char *)(r + 1);
+    size_t n;
+    *r = *w;
+    n = strlen(w->ecosystem_id) + 1, r->ecosystem_id = memcpy(p, w->ecosystem_id, n), p += n;
+    n = strlen(w->url) + 1, r->url = memcpy(p, w->url, n), p += n;
+    n = strlen(w->secret) + 1, r->secret = memcpy(p, w->secret, n), p += n;
+    n = strlen(w->description) + 1, r->description = memcpy(p, w->description, n), p += n;
+    if (w->idempotency != NULL)
+        r->idempotency = memcpy(p, w->idempotency, STORE_IDEMPOTENCY_LEN);
+    return r;
+}
+
 store_webhook *store_record_new(const store_webhook *w)
 {
-    size_t le = strlen(w->ecosystem_id) + 1, lu = strlen(w->url) + 1, ls = strlen(w->secret) + 1,
-           ld = strlen(w->description) + 1, lk = w->idempotency != NULL ? STORE_IDEMPOTENCY_LEN : 0;
-    store_webhook *r = malloc(sizeof(*r) + le + lu + ls + ld + lk);
-    if (r == NULL)
+    store_webhook *r = malloc(record_size(w));
+    return r != NULL ? record_copy(r, w) : NULL;
+}
+
+/* Room for size bytes (a record) at the end of the newest block, or in a new one; NULL
+ * when out of memory. Lock held. */
+static void *block_carve(store *s, size_t size)
+{
+    size = (size + 7) & ~(size_t)7; /* records stay 8-byte aligned */
+    block *b = s->blocks;
+    if (b != NULL && b->used + size <= STORE_BLOCK) {
+        void *p = (char *)b + b->used;
+        b->used += size;
+        return p;
+    }
+    /* a new block; a record larger than a block gets one of its own size */
+    size_t bytes = sizeof(block) + size > STORE_BLOCK ? sizeof(block) + size : STORE_BLOCK;
+    if ((b = big_calloc(bytes)) == NULL)
         return NULL;
-    char *p = (char *)(r + 1);
-    *r = *w;
-    r->ecosystem_id = memcpy(p, w->ecosystem_id, le), p += le;
-    r->url = memcpy(p, w->url, lu), p += lu;
-    r->secret = memcpy(p, w->secret, ls), p += ls;
-    r->description = memcpy(p, w->description, ld), p += ld;
-    if (lk > 0)
-        r->idempotency = memcpy(p, w->idempotency, lk);
-    return r;
+    b->used = sizeof(block) + size;
+    if (bytes > STORE_BLOCK && s->blocks != NULL) {
+        b->next = s->blocks->next; /* behind the newest, which keeps taking small records */
+        s->blocks->next = b;
+    } else {
+        b->next = s->blocks;
+        s->blocks = b;
+    }
+    return (char *)b + sizeof(block);
 }
 
 void store_record_free(store_webhook *r)
@@ -252,22 +328,13 @@ void store_record_free(store_webhook *r)
 
 const store_webhook *store_insert(store *s, const store_webhook *w, error *err)
 {
-    store_webhook *r = store_record_new(w);
-    if (r == NULL) {
-        error_set(err, ERROR_INTERNAL, "Out of memory.");
-        return NULL;
-    }
-    return store_insert_record(s, r, err);
-}
-
-const store_webhook *store_insert_record(store *s, store_webhook *r, error *err)
-{
+    size_t size = record_size(w); /* outside the lock */
     pthread_mutex_lock(&s->lock);
     ecosystem_list *e = NULL;
+    store_webhook *r;
     size_t n = s->n, chunk = n / STORE_CHUNK;
     if (chunk == STORE_MAX_CHUNKS) {
         pthread_mutex_unlock(&s->lock);
-        free(r);
         error_set(err, ERROR_UNAVAILABLE, "The store is full.");
         return NULL;
     }
@@ -275,9 +342,9 @@ const store_webhook *store_insert_record(store *s, store_webhook *r, error *err)
         goto oom;
     if ((s->n + 1) * 4 > s->id_slots * 3 && grow_ids(s) != 0)
         goto oom;
-    if ((e = ecosystem_get_or_add(s, r->ecosystem_id)) == NULL)
+    if ((e = ecosystem_get_or_add(s, w->ecosystem_id)) == NULL)
         goto oom;
-    if (r->idempotency != NULL && (s->n_keys + 1) * 4 > s->key_slots * 3 && grow_keys(s) != 0)
+    if (w->idempotency != NULL && (s->n_keys + 1) * 4 > s->key_slots * 3 && grow_keys(s) != 0)
         goto oom;
     if (e->n == e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 16;
@@ -287,22 +354,23 @@ const store_webhook *store_insert_record(store *s, store_webhook *r, error *err)
         e->items = items;
         e->cap = cap;
     }
-    uint64_t hash = id_hash(&r->id);
-    size_t slot = id_slot(s->by_id, s->id_hashes, s->id_slots, &r->id, hash);
-    if (s->by_id[slot] != NULL) {
+    uint64_t hash = id_hash(&w->id);
+    size_t slot = id_slot(s->by_id, s->id_slots, &w->id, hash);
+    if (s->by_id[slot].record != NULL) {
         pthread_mutex_unlock(&s->lock);
-        free(r);
         error_set(err, ERROR_INTERNAL, "Duplicate webhook id.");
         return NULL;
     }
+    if ((r = block_carve(s, size)) == NULL)
+        goto oom;
+    record_copy(r, w);
     if (r->idempotency != NULL) {
         /* a digest seen before (its window over, or a replayed journal) now names this one */
         size_t k = key_slot(s->by_key, s->key_slots, r->idempotency);
         s->n_keys += s->by_key[k] == NULL;
         s->by_key[k] = r;
     }
-    s->by_id[slot] = r;
-    s->id_hashes[slot] = hash;
+    s->by_id[slot] = (id_slot_entry){hash, r};
     s->n++;
     e->items[e->n++] = r;
     s->chunks[chunk][n % STORE_CHUNK] = r;
@@ -312,9 +380,15 @@ const store_webhook *store_insert_record(store *s, store_webhook *r, error *err)
 
 oom:
     pthread_mutex_unlock(&s->lock);
-    free(r);
     error_set(err, ERROR_INTERNAL, "Out of memory.");
     return NULL;
+}
+
+const store_webhook *store_insert_record(store *s, store_webhook *r, error *err)
+{
+    const store_webhook *stored = store_insert(s, r, err);
+    free(r);
+    return stored;
 }
 
 const store_webhook *store_nth(store *s, size_t i)
@@ -327,7 +401,7 @@ const store_webhook *store_nth(store *s, size_t i)
 const store_webhook *store_get(store *s, const objectid *id)
 {
     pthread_mutex_lock(&s->lock);
-    const store_webhook *r = s->by_id[id_slot(s->by_id, s->id_hashes, s->id_slots, id, id_hash(id))];
+    const store_webhook *r = s->by_id[id_slot(s->by_id, s->id_slots, id, id_hash(id))].record;
     pthread_mutex_unlock(&s->lock);
     return r;
 }

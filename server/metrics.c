@@ -1,8 +1,13 @@
-/* metrics: see metrics.h. */
+/* metrics: see metrics.h.
+ *
+ * Each thread counts into its own shard, so two event loops never write the same cache
+ * line per request; rendering adds the shards up. A shard is made on a thread's first
+ * count and kept for the process's life (threads here live as long as it). */
 #include "metrics.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +41,34 @@ typedef struct histogram {
     atomic_uint_fast64_t sum_us, count;
 } histogram;
 
-static atomic_uint_fast64_t requests[ROUTES][METRICS_PROTOCOLS][STATUS_SLOTS];
-static histogram durations[ROUTES];
-static histogram fsyncs;
+typedef struct shard {
+    struct shard *next;
+    atomic_uint_fast64_t requests[ROUTES][METRICS_PROTOCOLS][STATUS_SLOTS];
+    histogram durations[ROUTES];
+    histogram fsyncs;
+} shard;
+
+static _Atomic(shard *) shards;   /* every shard, newest first */
+static shard shared;              /* for a thread whose own shard could not be allocated */
+static __thread shard *this_shard;
 static atomic_int_fast64_t connections;
 static atomic_uint_fast64_t reset_floods;
+
+static shard *my_shard(void)
+{
+    if (this_shard != NULL)
+        return this_shard;
+    shard *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return &shared; /* counts still land, through atomic additions */
+    s->next = atomic_load(&shards);
+    while (!atomic_compare_exchange_weak(&shards, &s->next, s))
+        ;
+    return this_shard = s;
+}
+
+/* Runs the statement after it for the fallback shard and every thread's, as sh. */
+#define FOR_EACH_SHARD(sh) for (shard *sh = &shared; sh != NULL; sh = sh == &shared ? atomic_load(&shards) : sh->next)
 
 static int is(const char *s, size_t len, const char *lit)
 {
@@ -93,8 +121,9 @@ void metrics_request(const char *method, size_t method_len, const char *path, si
     enum route r = route_of(method, method_len, path, path_len);
     if (status < 0 || status >= STATUS_SLOTS)
         status = 0;
-    atomic_fetch_add_explicit(&requests[r][protocol][status], 1, memory_order_relaxed);
-    observe(&durations[r], duration_us);
+    shard *sh = my_shard();
+    atomic_fetch_add_explicit(&sh->requests[r][protocol][status], 1, memory_order_relaxed);
+    observe(&sh->durations[r], duration_us);
 }
 
 void metrics_connection(int delta)
@@ -109,7 +138,7 @@ void metrics_reset_flood(void)
 
 void metrics_fsync(int64_t duration_us)
 {
-    observe(&fsyncs, duration_us);
+    observe(&my_shard()->fsyncs, duration_us);
 }
 
 /* A growing text buffer; on allocation failure it stops growing and says so at the end. */
@@ -141,19 +170,38 @@ static void add(text *t, const char *fmt, ...)
     }
 }
 
-static void add_histogram(text *t, const char *name, const char *labels, histogram *h)
+/* The sum of one histogram over every shard (at offset within a shard). */
+typedef struct totals {
+    uint64_t buckets[BUCKETS], sum_us, count;
+} totals;
+
+static totals sum_histogram(size_t offset)
+{
+    totals t = {{0}, 0, 0};
+    FOR_EACH_SHARD(sh)
+    {
+        histogram *h = (histogram *)((char *)sh + offset);
+        for (int b = 0; b < BUCKETS; b++)
+            t.buckets[b] += atomic_load_explicit(&h->buckets[b], memory_order_relaxed);
+        t.sum_us += atomic_load_explicit(&h->sum_us, memory_order_relaxed);
+        t.count += atomic_load_explicit(&h->count, memory_order_relaxed);
+    }
+    return t;
+}
+
+static void add_histogram(text *t, const char *name, const char *labels, const totals *h)
 {
     uint64_t cumulative = 0;
     for (int b = 0; b < BUCKETS; b++) {
-        cumulative += atomic_load_explicit(&h->buckets[b], memory_order_relaxed);
+        cumulative += h->buckets[b];
         add(t, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, labels, labels[0] ? "," : "", bucket_le[b],
             (unsigned long long)cumulative);
     }
-    uint64_t sum = atomic_load_explicit(&h->sum_us, memory_order_relaxed);
+    uint64_t sum = h->sum_us;
     add(t, "%s_sum%s%s%s %llu.%06llu\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
         (unsigned long long)(sum / 1000000), (unsigned long long)(sum % 1000000));
     add(t, "%s_count%s%s%s %llu\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
-        (unsigned long long)atomic_load_explicit(&h->count, memory_order_relaxed));
+        (unsigned long long)h->count);
 }
 
 char *metrics_render(const metrics_gauges *g, size_t *len)
@@ -166,7 +214,11 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
     for (int r = 0; r < ROUTES; r++)
         for (int p = 0; p < METRICS_PROTOCOLS; p++)
             for (int s = 0; s < STATUS_SLOTS; s++) {
-                uint64_t n = atomic_load_explicit(&requests[r][p][s], memory_order_relaxed);
+                uint64_t n = 0;
+                FOR_EACH_SHARD(sh)
+                {
+                    n += atomic_load_explicit(&sh->requests[r][p][s], memory_order_relaxed);
+                }
                 if (n > 0)
                     add(&t, "hookgate_requests_total{route=\"%s\",protocol=\"%s\",status=\"%d\"} %llu\n",
                         route_names[r], protocol_names[p], s, (unsigned long long)n);
@@ -174,11 +226,12 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
     add(&t, "# HELP hookgate_request_duration_seconds Time from the request's start to its answer, by route.\n"
             "# TYPE hookgate_request_duration_seconds histogram\n");
     for (int r = 0; r < ROUTES; r++) {
-        if (atomic_load_explicit(&durations[r].count, memory_order_relaxed) == 0)
+        totals d = sum_histogram(offsetof(shard, durations) + (size_t)r * sizeof(histogram));
+        if (d.count == 0)
             continue;
         char labels[64];
         snprintf(labels, sizeof(labels), "route=\"%s\"", route_names[r]);
-        add_histogram(&t, "hookgate_request_duration_seconds", labels, &durations[r]);
+        add_histogram(&t, "hookgate_request_duration_seconds", labels, &d);
     }
     add(&t,
         "# HELP hookgate_webhooks_stored Webhooks in the store.\n# TYPE hookgate_webhooks_stored gauge\n"
@@ -204,7 +257,8 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
             g->journal_writable);
         add(&t, "# HELP hookgate_journal_fsync_duration_seconds Time of each fdatasync of the journal.\n"
                 "# TYPE hookgate_journal_fsync_duration_seconds histogram\n");
-        add_histogram(&t, "hookgate_journal_fsync_duration_seconds", "", &fsyncs);
+        totals f = sum_histogram(offsetof(shard, fsyncs));
+        add_histogram(&t, "hookgate_journal_fsync_duration_seconds", "", &f);
     }
     if (t.failed) {
         free(t.data);

@@ -1,7 +1,8 @@
 /* metrics: counters and histograms of what the server does, in Prometheus' text format.
  *
- * Recording is a few relaxed atomic additions (safe from any thread, no lock); rendering
- * reads them as they are. Routes are named from the request, so no label is ever a value a
+ * Recording is a few relaxed atomic additions to the calling thread's own counters (safe
+ * from any thread, no lock, no cache line shared between event loops); rendering adds
+ * every thread's up as they are. Routes are named from the request, so no label is ever a value a
  * client chose. */
 #ifndef HOOKGATE_METRICS_H
 #define HOOKGATE_METRICS_H

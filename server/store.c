@@ -12,7 +12,10 @@
  * the id table holds the id's hash beside the record pointer (one miss per probe, not two),
  * and records live in 2 MiB blocks that the store fills in order and never frees one by
  * one; both the table and the blocks ask for transparent huge pages, which cut the TLB
- * misses and page faults of a large store 512-fold. */
+ * misses and page faults of a large store 512-fold. The id table grows without a pause:
+ * a table twice the size takes new ids at once, and each insert then moves a few slots of
+ * the old one across (lookups read both meanwhile), so no insert waits for millions of
+ * entries to be moved. */
 #define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP, MADV_HUGEPAGE */
 #include "store.h"
 
@@ -25,6 +28,7 @@
 #define STORE_INITIAL_SLOTS 1024 /* power of two */
 #define STORE_BLOCK (2u << 20)   /* bytes of a record block: one huge page */
 #define STORE_BIG (2u << 20)     /* allocations this large are huge-page mappings */
+#define STORE_MOVE_PER_INSERT 8  /* old slots moved by each insert while the id table grows */
 
 typedef struct id_slot_entry {
     uint64_t hash;         /* the id's hash: probes read a record only on a match, growth reads none */
@@ -46,6 +50,8 @@ struct store {
     pthread_mutex_t lock; /* adaptive: sections are short, so waiting spins before it sleeps */
     id_slot_entry *by_id;
     size_t id_slots, n;
+    id_slot_entry *old_ids; /* while growing: the previous table, every entry still in place */
+    size_t old_slots, moved; /* its size, and how many of its slots have been moved to by_id */
     block *blocks; /* the newest first; records are carved from its end */
     const store_webhook **by_key; /* slots of records with an idempotency digest; NULL = empty */
     size_t key_slots, n_keys;
@@ -141,6 +147,7 @@ void store_destroy(store *s)
         free(s->ecosystems[i].items);
     }
     big_free(s->by_id, s->id_slots * sizeof(*s->by_id));
+    big_free(s->old_ids, s->old_slots * sizeof(*s->old_ids));
     free(s->by_key);
     free(s->ecosystems);
     pthread_mutex_destroy(&s->lock);
@@ -182,25 +189,52 @@ static size_t id_slot(const id_slot_entry *slots, size_t n_slots, const objectid
     return i;
 }
 
-/* Doubles the table. Every insert waits meanwhile, so it touches only the table (the
- * stored hashes place each entry), never the records. */
+/* Moves up to `count` slots of the old table into the new one; frees the old table once
+ * every slot has gone. Entries stay in the old table until then, so its probe chains hold
+ * for lookups. */
+static void move_ids(store *s, size_t count)
+{
+    for (; count > 0 && s->moved < s->old_slots; count--, s->moved++) {
+        const id_slot_entry *e = &s->old_ids[s->moved];
+        if (e->record == NULL)
+            continue;
+        size_t j = e->hash & (s->id_slots - 1);
+        while (s->by_id[j].record != NULL) /* ids are distinct: the first free slot is its place */
+            j = (j + 1) & (s->id_slots - 1);
+        s->by_id[j] = *e;
+    }
+    if (s->old_ids != NULL && s->moved == s->old_slots) {
+        big_free(s->old_ids, s->old_slots * sizeof(*s->old_ids));
+        s->old_ids = NULL;
+        s->old_slots = s->moved = 0;
+    }
+}
+
+/* Starts growing into a table twice the size (finishing a growth still under way first,
+ * which the insert rate never lets happen: a growth is done after a quarter of the
+ * inserts that would start the next). Touches no record. */
 static int grow_ids(store *s)
 {
+    move_ids(s, SIZE_MAX);
     size_t n_slots = s->id_slots * 2;
     id_slot_entry *slots = big_calloc(n_slots * sizeof(*slots));
     if (slots == NULL)
         return -1;
-    for (size_t i = 0; i < s->id_slots; i++)
-        if (s->by_id[i].record != NULL) {
-            size_t j = s->by_id[i].hash & (n_slots - 1);
-            while (slots[j].record != NULL) /* ids are distinct: the first free slot is its place */
-                j = (j + 1) & (n_slots - 1);
-            slots[j] = s->by_id[i];
-        }
-    big_free(s->by_id, s->id_slots * sizeof(*s->by_id));
+    s->old_ids = s->by_id;
+    s->old_slots = s->id_slots;
+    s->moved = 0;
     s->by_id = slots;
     s->id_slots = n_slots;
     return 0;
+}
+
+/* The record with this id (hash = id_hash(id)) in either table, or NULL. */
+static const store_webhook *find_id(const store *s, const objectid *id, uint64_t hash)
+{
+    const store_webhook *r = s->by_id[id_slot(s->by_id, s->id_slots, id, hash)].record;
+    if (r == NULL && s->old_ids != NULL)
+        r = s->old_ids[id_slot(s->old_ids, s->old_slots, id, hash)].record;
+    return r;
 }
 
 /* The slot of the record with this idempotency digest, or the empty slot where it would
@@ -355,8 +389,7 @@ const store_webhook *store_insert(store *s, const store_webhook *w, error *err)
         e->cap = cap;
     }
     uint64_t hash = id_hash(&w->id);
-    size_t slot = id_slot(s->by_id, s->id_slots, &w->id, hash);
-    if (s->by_id[slot].record != NULL) {
+    if (find_id(s, &w->id, hash) != NULL) {
         pthread_mutex_unlock(&s->lock);
         error_set(err, ERROR_INTERNAL, "Duplicate webhook id.");
         return NULL;
@@ -370,7 +403,8 @@ const store_webhook *store_insert(store *s, const store_webhook *w, error *err)
         s->n_keys += s->by_key[k] == NULL;
         s->by_key[k] = r;
     }
-    s->by_id[slot] = (id_slot_entry){hash, r};
+    s->by_id[id_slot(s->by_id, s->id_slots, &w->id, hash)] = (id_slot_entry){hash, r};
+    move_ids(s, STORE_MOVE_PER_INSERT);
     s->n++;
     e->items[e->n++] = r;
     s->chunks[chunk][n % STORE_CHUNK] = r;
@@ -401,7 +435,7 @@ const store_webhook *store_nth(store *s, size_t i)
 const store_webhook *store_get(store *s, const objectid *id)
 {
     pthread_mutex_lock(&s->lock);
-    const store_webhook *r = s->by_id[id_slot(s->by_id, s->id_slots, id, id_hash(id))].record;
+    const store_webhook *r = find_id(s, id, id_hash(id));
     pthread_mutex_unlock(&s->lock);
     return r;
 }

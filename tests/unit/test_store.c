@@ -263,6 +263,18 @@ static void test_growth(void)
         recs[i] = store_insert(s, &w, &err);
         if (recs[i] == NULL)
             all_ok = 0;
+        /* while the id table grows (its old half still being moved), lookups and the
+         * duplicate check see both halves */
+        objectid half = id_of(i / 2), just = id_of(i);
+        if (store_get(s, &half) != recs[i / 2] || store_get(s, &just) != recs[i])
+            all_ok = 0;
+        if (i % 97 == 0) {
+            error dup_err;
+            error_clear(&dup_err);
+            w.id = id_of(i / 3);
+            if (store_insert(s, &w, &dup_err) != NULL || dup_err.kind != ERROR_INTERNAL)
+                all_ok = 0;
+        }
     }
     CHECK(all_ok);
     CHECK(err.kind == ERROR_NONE);

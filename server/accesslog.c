@@ -1,6 +1,7 @@
 /* accesslog: see accesslog.h. */
 #include "accesslog.h"
 
+#include <limits.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -9,8 +10,16 @@
 #include <unistd.h>
 
 #define LINE_MAX_BYTES 768 /* a line; the path is cut at 256 bytes, the method at 16 */
+_Static_assert(LINE_MAX_BYTES <= PIPE_BUF, "a line must fit one atomic write");
 
 static accesslog_format format = ACCESSLOG_TEXT;
+
+/* A thread's batched lines; a line is never longer than LINE_MAX_BYTES < PIPE_BUF. */
+static __thread struct {
+    int on;
+    size_t len;
+    char data[PIPE_BUF];
+} batch;
 static char id_prefix[9];
 static pthread_once_t id_once = PTHREAD_ONCE_INIT;
 static atomic_uint_fast32_t id_counter;
@@ -114,8 +123,29 @@ void accesslog_write(const accesslog_entry *e)
         n = put(line, n, cap, "\"}", 2);
     }
     line[n++] = '\n';
-    ssize_t rc = write(STDERR_FILENO, line, n);
-    (void)rc; /* a log that cannot be written must not fail the request */
+    if (!batch.on) {
+        ssize_t rc = write(STDERR_FILENO, line, n);
+        (void)rc; /* a log that cannot be written must not fail the request */
+        return;
+    }
+    if (batch.len + n > sizeof(batch.data))
+        accesslog_flush();
+    memcpy(batch.data + batch.len, line, n);
+    batch.len += n;
+}
+
+void accesslog_batch(void)
+{
+    batch.on = 1;
+}
+
+void accesslog_flush(void)
+{
+    if (batch.len == 0)
+        return;
+    ssize_t rc = write(STDERR_FILENO, batch.data, batch.len);
+    (void)rc; /* as above */
+    batch.len = 0;
 }
 
 static void id_init(void)

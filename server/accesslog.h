@@ -1,7 +1,10 @@
 /* accesslog: one line per request on stderr, as text or as JSON lines.
  *
- * A line is written with one write(2), so lines of other threads stay whole. It holds
- * only what an entry carries (method, path without query, status, bytes, duration,
+ * Lines reach stderr whole: each write(2) carries whole lines and at most PIPE_BUF bytes,
+ * so lines of other threads never interleave inside one, even on a pipe. An event loop's
+ * thread may batch its lines (accesslog_batch) and write them once per loop iteration
+ * (accesslog_flush): one write for many requests instead of one each. It holds only what
+ * an entry carries (method, path without query, status, bytes, duration,
  * protocol, request id): never a token, a secret or a body. */
 #ifndef HOOKGATE_ACCESSLOG_H
 #define HOOKGATE_ACCESSLOG_H
@@ -30,6 +33,14 @@ typedef struct accesslog_entry {
 void accesslog_set_format(accesslog_format format);
 
 void accesslog_write(const accesslog_entry *e);
+
+/* From now on this thread's lines wait in its buffer (up to PIPE_BUF bytes, written
+ * whenever it fills) until accesslog_flush, which the thread must then call after each
+ * event-loop iteration and before it ends. Other threads write each line at once. */
+void accesslog_batch(void);
+
+/* Writes the lines this thread has batched, in one write. */
+void accesslog_flush(void);
 
 /* A new request id: 16 lowercase hex digits (8 random per process, then a counter), NUL
  * terminated. Returns its length. */

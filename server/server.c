@@ -22,6 +22,7 @@
 
 #include <h2o.h>
 
+#include "accesslog.h"
 #include "grpc.h"
 #include "h2guard.h"
 #include "http.h"
@@ -215,8 +216,12 @@ static void *loop_main(void *arg)
         return NULL;
     h2o_evloop_t *loop = t->ctx.loop;
 
-    while (!atomic_load(&s->stopping))
+    /* access-log lines go out once per loop iteration, not once per request */
+    accesslog_batch();
+    while (!atomic_load(&s->stopping)) {
         h2o_evloop_run(loop, INT32_MAX);
+        accesslog_flush();
+    }
 
     /* stop accepting, tell HTTP/2 peers (GOAWAY), let requests in flight finish */
     for (size_t i = 0; i < t->n_listeners; i++) {
@@ -226,8 +231,11 @@ static void *loop_main(void *arg)
     h2o_context_request_shutdown(&t->ctx);
     grpc_context_request_shutdown(&t->grpc);
     int64_t deadline = now_ms() + SERVER_STOP_DEADLINE_MS;
-    while (t->open_connections > 0 && now_ms() < deadline)
+    while (t->open_connections > 0 && now_ms() < deadline) {
         h2o_evloop_run(loop, 50);
+        accesslog_flush();
+    }
+    accesslog_flush();
     /* The context is not disposed: connections past the deadline still reference it, and
      * the process exits right after the loops end. */
     return NULL;

@@ -405,9 +405,11 @@ static void test_to_webhook_rejects(void)
     }
     /* idempotency digests of other lengths than SHA-256's */
     static const size_t digest_lens[] = {1, 31, 33};
+    uint8_t digest[33];
+    memset(digest, 0x5a, sizeof digest);
     for (size_t k = 0; k < sizeof digest_lens / sizeof digest_lens[0]; k++) {
         record_from_webhook(&w, &m);
-        m.idempotency_key.data = id13;
+        m.idempotency_key.data = digest;
         m.idempotency_key.len = digest_lens[k];
         n = protobuf_c_message_pack(&m.base, buf);
         r = record_to_webhook(buf, n);

@@ -488,7 +488,14 @@ class ProtocolTest(ConsoleCase):
     """The access log shows the HTTP version each call used."""
 
     def last_access(self, start):
-        lines = [line for line in SERVER.log(start).splitlines() if line.startswith("access ")]
+        """The one access line logged since start (the server writes it after its loop
+        iteration, a moment after the answer)."""
+        deadline = time.monotonic() + 5
+        while True:
+            lines = [line for line in SERVER.log(start).splitlines() if line.startswith("access ")]
+            if lines or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
         self.assertEqual(len(lines), 1, lines)
         return lines[0]
 

@@ -227,13 +227,16 @@ def h2_frame(kind, flags, stream, payload=b""):
     return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
 
 
-def h2_get_then_reset(stream, path=b"/healthz", extra=b""):
+def h2_get_then_reset(stream, path=b"/healthz", extra=b"", post=False):
     """HEADERS for GET path (HPACK literals, no Huffman: nothing to encode) and at once
-    RST_STREAM (CANCEL) for the same stream."""
-    block = (b"\x82\x86"  # :method GET, :scheme http (static table)
-             + b"\x04" + bytes([len(path)]) + path  # :path, literal value
-             + b"\x01\x09127.0.0.1" + extra)  # :authority
-    return h2_frame(1, 0x5, stream, block) + h2_frame(3, 0, stream, struct.pack(">I", 8))
+    RST_STREAM (CANCEL) for the same stream. post: a POST whose body never comes, so no
+    handler ever runs for it."""
+    block = (b"\x83" if post else b"\x82") + (  # :method POST / GET (static table)
+        b"\x86"  # :scheme http
+        + b"\x04" + bytes([len(path)]) + path  # :path, literal value
+        + b"\x01\x09127.0.0.1" + extra)  # :authority
+    flags = 0x4 if post else 0x5  # END_HEADERS, and END_STREAM for the GET
+    return h2_frame(1, flags, stream, block) + h2_frame(3, 0, stream, struct.pack(">I", 8))
 
 
 class H2Peer:
@@ -277,14 +280,14 @@ class H2Peer:
         return self.eof
 
 
-def h2_flood(sock, pairs, extra=b""):
+def h2_flood(sock, pairs, extra=b"", post=False):
     """Sends the preface, then up to `pairs` HEADERS+RST_STREAM pairs, 100 per write, while
     the connection lasts; returns (pairs sent, peer)."""
     peer = H2Peer(sock)
     peer.send(H2_PREFACE + h2_frame(4, 0, 0))
     sent = 0
     while sent < pairs and not peer.eof:
-        peer.send(b"".join(h2_get_then_reset(2 * (sent + i) + 1, extra=extra) for i in range(100)))
+        peer.send(b"".join(h2_get_then_reset(2 * (sent + i) + 1, extra=extra, post=post) for i in range(100)))
         sent += 100
         peer.pump(0.001)
     return sent, peer
@@ -320,9 +323,9 @@ class TestRapidReset(unittest.TestCase):
     def tearDownClass(cls):
         stop_server(cls)
 
-    def assert_flood_is_cut(self, sock, pairs=FLOOD, extra=b""):
+    def assert_flood_is_cut(self, sock, pairs=FLOOD, extra=b"", post=False):
         with sock:
-            sent, peer = h2_flood(sock, pairs, extra)
+            sent, peer = h2_flood(sock, pairs, extra, post)
             self.assertTrue(peer.closed_within(5), "the flooding connection stayed open after %d resets" % sent)
         return peer
 
@@ -338,6 +341,11 @@ class TestRapidReset(unittest.TestCase):
         self.assertGreaterEqual(after[key] - before.get(key, 0), 1)
         with open(os.path.join(self.tmp, "server.log")) as log:
             self.assertIn("more than %d stream resets a second" % self.BUDGET, log.read())
+
+    def test_flood_of_requests_whose_body_never_comes_is_cut(self):
+        # no handler runs for these: only the frames show the flood
+        self.assert_flood_is_cut(socket.create_connection(("127.0.0.1", self.port)), post=True)
+        self.assertEqual(get(self.port, "/healthz")[0], 200)
 
     def test_tls_flood_is_cut(self):
         ctx = ssl.create_default_context()

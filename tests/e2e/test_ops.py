@@ -42,11 +42,18 @@ def get(port, path):
         return e.code, e.read()
 
 
-def start_server(holder, config_path, log_path):
-    """Starts hookgate on config_path (holder.port must be its port), stdout and stderr into
-    log_path; sets holder.proc and holder.log and returns once GET /healthz answers."""
-    holder.log = open(log_path, "w+")
-    holder.proc = subprocess.Popen([BINARY, "--config", config_path], stdout=holder.log, stderr=holder.log)
+def start_server(holder, name, config=None):
+    """Starts hookgate on holder.tmp/<name>.yaml, first written with config when given
+    (holder.port must be its port), stdout and stderr into holder.tmp/server.log; sets
+    holder.config, holder.log_path, holder.proc and holder.log and returns once GET /healthz
+    answers."""
+    holder.config = os.path.join(holder.tmp, name + ".yaml")
+    if config is not None:
+        with open(holder.config, "w") as f:
+            f.write(config)
+    holder.log_path = os.path.join(holder.tmp, "server.log")
+    holder.log = open(holder.log_path, "w+")
+    holder.proc = subprocess.Popen([BINARY, "--config", holder.config], stdout=holder.log, stderr=holder.log)
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -65,6 +72,14 @@ def stop_server(holder):
     holder.log.close()
 
 
+def self_signed_certificate(tmp):
+    """A certificate for localhost and its key, as PEM files in tmp: (certificate, key)."""
+    cert, key = os.path.join(tmp, "c.pem"), os.path.join(tmp, "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                    "-days", "1", "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
 def closed_by_server(sock, timeout):
     """True when the server closes sock (EOF or reset) within timeout seconds."""
     sock.settimeout(timeout)
@@ -81,11 +96,9 @@ class TestOps(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="hookgate-ops-")
         cls.port = free_port()
-        config = os.path.join(cls.tmp, "ops.yaml")
-        with open(config, "w") as f:
-            f.write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  threads: 2\n"
-                    "  max_connections: %d\naccounts: []\n" % (cls.port, MAX_CONNECTIONS))
-        start_server(cls, config, os.path.join(cls.tmp, "server.log"))
+        start_server(cls, "ops",
+                     "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  threads: 2\n"
+                     "  max_connections: %d\naccounts: []\n" % (cls.port, MAX_CONNECTIONS))
 
     @classmethod
     def tearDownClass(cls):
@@ -153,17 +166,13 @@ class TestSlowClients(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="hookgate-slow-")
         cls.port, cls.tls_port = free_port(), free_port()
-        cert, key = os.path.join(cls.tmp, "c.pem"), os.path.join(cls.tmp, "k.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-                        "-days", "1", "-keyout", key, "-out", cert], check=True, capture_output=True)
-        config = os.path.join(cls.tmp, "slow.yaml")
-        with open(config, "w") as f:
-            f.write("server:\n  listen:\n    - { address: 127.0.0.1, port: %d }\n"
-                    "    - { address: 127.0.0.1, port: %d, tls: { certificate: %s, key: %s } }\n"
-                    "  request_timeout_ms: %d\n  idle_timeout_ms: %d\n  handshake_timeout_ms: %d\n"
-                    "accounts: []\n" % (cls.port, cls.tls_port, cert, key, cls.TIMEOUT_MS, cls.TIMEOUT_MS,
-                                         cls.TIMEOUT_MS))
-        start_server(cls, config, os.path.join(cls.tmp, "server.log"))
+        cert, key = self_signed_certificate(cls.tmp)
+        start_server(cls, "slow",
+                     "server:\n  listen:\n    - { address: 127.0.0.1, port: %d }\n"
+                     "    - { address: 127.0.0.1, port: %d, tls: { certificate: %s, key: %s } }\n"
+                     "  request_timeout_ms: %d\n  idle_timeout_ms: %d\n  handshake_timeout_ms: %d\n"
+                     "accounts: []\n" % (cls.port, cls.tls_port, cert, key, cls.TIMEOUT_MS, cls.TIMEOUT_MS,
+                                        cls.TIMEOUT_MS))
 
     @classmethod
     def tearDownClass(cls):
@@ -306,18 +315,14 @@ class TestRapidReset(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="hookgate-reset-")
         cls.port, cls.tls_port, cls.grpc_port = free_port(), free_port(), free_port()
-        cert, key = os.path.join(cls.tmp, "c.pem"), os.path.join(cls.tmp, "k.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-                        "-days", "1", "-keyout", key, "-out", cert], check=True, capture_output=True)
-        config = os.path.join(cls.tmp, "reset.yaml")
-        with open(config, "w") as f:
-            f.write("server:\n  listen:\n    - { address: 127.0.0.1, port: %d }\n"
-                    "    - { address: 127.0.0.1, port: %d, tls: { certificate: %s, key: %s } }\n"
-                    "  grpc: { listen: [ { address: 127.0.0.1, port: %d }], idle_timeout_ms: 60000 }\n"
-                    "  threads: 2\n  idle_timeout_ms: 60000\n"  # so only the budget can close a connection
-                    "limits: { resets_per_second_per_connection: %d }\naccounts: []\n"
-                    % (cls.port, cls.tls_port, cert, key, cls.grpc_port, cls.BUDGET))
-        start_server(cls, config, os.path.join(cls.tmp, "server.log"))
+        cert, key = self_signed_certificate(cls.tmp)
+        start_server(cls, "reset",
+                     "server:\n  listen:\n    - { address: 127.0.0.1, port: %d }\n"
+                     "    - { address: 127.0.0.1, port: %d, tls: { certificate: %s, key: %s } }\n"
+                     "  grpc: { listen: [ { address: 127.0.0.1, port: %d }], idle_timeout_ms: 60000 }\n"
+                     "  threads: 2\n  idle_timeout_ms: 60000\n"  # so only the budget can close a connection
+                     "limits: { resets_per_second_per_connection: %d }\naccounts: []\n"
+                     % (cls.port, cls.tls_port, cert, key, cls.grpc_port, cls.BUDGET))
 
     @classmethod
     def tearDownClass(cls):
@@ -339,7 +344,7 @@ class TestRapidReset(unittest.TestCase):
         after = parse_exposition(get(self.port, "/metrics")[1].decode())
         key = ("hookgate_connections_reset_flood_total", frozenset())
         self.assertGreaterEqual(after[key] - before.get(key, 0), 1)
-        with open(os.path.join(self.tmp, "server.log")) as log:
+        with open(self.log_path) as log:
             self.assertIn("more than %d stream resets a second" % self.BUDGET, log.read())
 
     def test_flood_of_requests_whose_body_never_comes_is_cut(self):
@@ -389,13 +394,11 @@ class TestCreateRate(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="hookgate-rate-")
         cls.port = free_port()
-        config = os.path.join(cls.tmp, "rate.yaml")
-        with open(config, "w") as f:
-            f.write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
-                    "limits: { creates_per_second_per_token: %d }\n"
-                    "accounts:\n  - id: acme\n    tokens: [ token-a, token-b ]\n"
-                    "    ecosystems: [ { id: %s } ]\n" % (cls.port, cls.RATE, cls.ECO))
-        start_server(cls, config, os.path.join(cls.tmp, "server.log"))
+        start_server(cls, "rate",
+                     "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
+                     "limits: { creates_per_second_per_token: %d }\n"
+                     "accounts:\n  - id: acme\n    tokens: [ token-a, token-b ]\n"
+                     "    ecosystems: [ { id: %s } ]\n" % (cls.port, cls.RATE, cls.ECO))
 
     @classmethod
     def tearDownClass(cls):
@@ -457,8 +460,7 @@ class TestReload(unittest.TestCase):
         self.port = free_port()
         self.config = os.path.join(self.tmp, "reload.yaml")
         self.write_config(["token-a"], 10)
-        self.log_path = os.path.join(self.tmp, "server.log")
-        start_server(self, self.config, self.log_path)
+        start_server(self, "reload")
 
     def tearDown(self):
         stop_server(self)
@@ -514,13 +516,10 @@ class TestJsonAccessLog(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="hookgate-jsonlog-")
         cls.port = free_port()
-        config = os.path.join(cls.tmp, "jsonlog.yaml")
-        with open(config, "w") as f:
-            f.write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  access_log: json\n"
-                    "accounts:\n  - id: acme\n    tokens: [ secret-token-value ]\n    ecosystems: [ { id: %s } ]\n"
-                    % (cls.port, cls.ECO))
-        cls.log_path = os.path.join(cls.tmp, "server.log")
-        start_server(cls, config, cls.log_path)
+        start_server(cls, "jsonlog",
+                     "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  access_log: json\n"
+                     "accounts:\n  - id: acme\n    tokens: [ secret-token-value ]\n    ecosystems: [ { id: %s } ]\n"
+                     % (cls.port, cls.ECO))
 
     @classmethod
     def tearDownClass(cls):
@@ -603,13 +602,11 @@ class TestMetrics(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="hookgate-metrics-")
         cls.port = free_port()
-        config = os.path.join(cls.tmp, "metrics.yaml")
-        with open(config, "w") as f:
-            f.write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
-                    "store: { path: %s, fsync: always }\n"
-                    "accounts:\n  - id: acme\n    tokens: [ token-a ]\n    ecosystems: [ { id: %s } ]\n"
-                    % (cls.port, os.path.join(cls.tmp, "data"), cls.ECO))
-        start_server(cls, config, os.path.join(cls.tmp, "server.log"))
+        start_server(cls, "metrics",
+                     "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
+                     "store: { path: %s, fsync: always }\n"
+                     "accounts:\n  - id: acme\n    tokens: [ token-a ]\n    ecosystems: [ { id: %s } ]\n"
+                     % (cls.port, os.path.join(cls.tmp, "data"), cls.ECO))
 
     @classmethod
     def tearDownClass(cls):

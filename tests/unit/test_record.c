@@ -388,31 +388,23 @@ static void test_to_webhook_rejects(void)
     CHECK(r != NULL && webhook_equal(r, &w));
     store_record_free(r);
 
-    /* ids of 0, 11 and 13 bytes */
-    uint8_t id13[13];
-    memset(id13, 0x42, sizeof id13);
-    static const size_t id_lens[] = {0, 11, 13};
-    for (size_t k = 0; k < sizeof id_lens / sizeof id_lens[0]; k++) {
+    /* an id of other than 12 bytes, or an idempotency digest of other than SHA-256's 32 */
+    static const struct {
+        int digest;
+        size_t len;
+    } wrong[] = {{0, 0}, {0, 11}, {0, 13}, {1, 1}, {1, 31}, {1, 33}};
+    uint8_t bytes[33];
+    memset(bytes, 0x42, sizeof bytes);
+    for (size_t k = 0; k < sizeof wrong / sizeof wrong[0]; k++) {
         record_from_webhook(&w, &m);
-        m.id.data = id13;
-        m.id.len = id_lens[k];
+        ProtobufCBinaryData *field = wrong[k].digest ? &m.idempotency_key : &m.id;
+        field->data = bytes;
+        field->len = wrong[k].len;
         n = protobuf_c_message_pack(&m.base, buf);
         r = record_to_webhook(buf, n);
         if (r != NULL)
-            fprintf(stderr, "record_to_webhook took an id of %zu bytes\n", id_lens[k]);
-        CHECK(r == NULL);
-        store_record_free(r);
-    }
-    /* idempotency digests of other lengths than SHA-256's */
-    static const size_t digest_lens[] = {1, 31, 33};
-    uint8_t digest[33];
-    memset(digest, 0x5a, sizeof digest);
-    for (size_t k = 0; k < sizeof digest_lens / sizeof digest_lens[0]; k++) {
-        record_from_webhook(&w, &m);
-        m.idempotency_key.data = digest;
-        m.idempotency_key.len = digest_lens[k];
-        n = protobuf_c_message_pack(&m.base, buf);
-        r = record_to_webhook(buf, n);
+            fprintf(stderr, "record_to_webhook took %s of %zu bytes\n", wrong[k].digest ? "a digest" : "an id",
+                    wrong[k].len);
         CHECK(r == NULL);
         store_record_free(r);
     }

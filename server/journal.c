@@ -521,15 +521,15 @@ static int load_snapshot(journal *j, uint64_t seq, journal_stats *stats, char *e
     for (uint64_t i = 0; i < count; i++) {
         size_t at = offset;
         st = record_next(m.data, m.len, &offset, &payload, &len);
-        store_webhook *r = st == RECORD_OK ? record_to_webhook(payload, len) : NULL;
-        if (r == NULL || store_insert_record(j->store, r, &e) == NULL) {
+        int malformed = 0;
+        if (st != RECORD_OK || record_load(j->store, payload, len, &malformed, &e) == NULL) {
             rc = fail(err,
                       "%s/%s is corrupt at offset %zu (record %" PRIu64 " of %" PRIu64 ": %s). Snapshots are "
                       "written whole and renamed into place, so the disk or a copy damaged it: restore the "
                       "store directory from a backup.",
                       j->dir, name, at, i + 1, count,
                       st != RECORD_OK ? damage(st)
-                      : r == NULL     ? "not a webhook"
+                      : malformed     ? "not a webhook"
                                       : "a duplicate id");
             goto out;
         }
@@ -569,12 +569,12 @@ static int replay_journal(journal *j, uint64_t seq, int last, journal_stats *sta
     error e;
     error_clear(&e);
     while (offset > 0 && (st = record_next(m.data, m.len, &offset, &payload, &len)) == RECORD_OK) {
-        store_webhook *r = record_to_webhook(payload, len);
-        if (r == NULL || store_insert_record(j->store, r, &e) == NULL) {
+        int malformed;
+        if (record_load(j->store, payload, len, &malformed, &e) == NULL) {
             rc = fail(err,
                       "%s/%s is corrupt at offset %zu: %s. To start without the records from there on, cut the "
                       "file: truncate -s %zu %s/%s (keep a copy first)",
-                      j->dir, name, offset - len - RECORD_HEADER_LEN, r == NULL ? "not a webhook" : "a duplicate id",
+                      j->dir, name, offset - len - RECORD_HEADER_LEN, malformed ? "not a webhook" : "a duplicate id",
                       offset - len - RECORD_HEADER_LEN, j->dir, name);
             goto out;
         }

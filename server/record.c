@@ -92,7 +92,9 @@ void record_from_webhook(const store_webhook *w, schema_stored_webhook *out)
     }
 }
 
-store_webhook *record_to_webhook(const uint8_t *payload, size_t len)
+/* Decodes a StoredWebhook payload into view, which points into the returned message (free
+ * it with protobuf_c_message_free_unpacked); NULL when it is not a well-formed one. */
+static schema_stored_webhook *decode(const uint8_t *payload, size_t len, store_webhook *view)
 {
     error err;
     error_clear(&err);
@@ -100,19 +102,41 @@ store_webhook *record_to_webhook(const uint8_t *payload, size_t len)
         (schema_stored_webhook *)codec_proto_decode(&schema_stored_webhook_descriptor, payload, len, NULL, &err);
     if (m == NULL)
         return NULL;
-    store_webhook *r = NULL;
     /* a digest of any other length is no digest this server wrote */
-    if (m->id.len == OBJECTID_LEN && (m->idempotency_key.len == 0 || m->idempotency_key.len == STORE_IDEMPOTENCY_LEN)) {
-        store_webhook w = {.created_ms = m->created_ms,
-                           .disabled = m->disabled,
-                           .ecosystem_id = m->ecosystem_id,
-                           .url = m->url,
-                           .secret = m->secret,
-                           .description = m->description,
-                           .idempotency = m->idempotency_key.len > 0 ? m->idempotency_key.data : NULL};
-        memcpy(w.id.bytes, m->id.data, OBJECTID_LEN);
-        r = store_record_new(&w);
+    if (m->id.len != OBJECTID_LEN || (m->idempotency_key.len != 0 && m->idempotency_key.len != STORE_IDEMPOTENCY_LEN)) {
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+        return NULL;
     }
+    *view = (store_webhook){.created_ms = m->created_ms,
+                            .disabled = m->disabled,
+                            .ecosystem_id = m->ecosystem_id,
+                            .url = m->url,
+                            .secret = m->secret,
+                            .description = m->description,
+                            .idempotency = m->idempotency_key.len > 0 ? m->idempotency_key.data : NULL};
+    memcpy(view->id.bytes, m->id.data, OBJECTID_LEN);
+    return m;
+}
+
+store_webhook *record_to_webhook(const uint8_t *payload, size_t len)
+{
+    store_webhook view;
+    schema_stored_webhook *m = decode(payload, len, &view);
+    if (m == NULL)
+        return NULL;
+    store_webhook *r = store_record_new(&view);
     protobuf_c_message_free_unpacked(&m->base, NULL);
     return r;
+}
+
+const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, int *malformed, error *err)
+{
+    store_webhook view;
+    schema_stored_webhook *m = decode(payload, len, &view);
+    *malformed = m == NULL;
+    if (m == NULL)
+        return NULL;
+    const store_webhook *stored = store_insert(s, &view, err);
+    protobuf_c_message_free_unpacked(&m->base, NULL);
+    return stored;
 }

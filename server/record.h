@@ -47,4 +47,9 @@ void record_from_webhook(const store_webhook *w, schema_stored_webhook *out);
  * the payload is not a well-formed StoredWebhook. */
 store_webhook *record_to_webhook(const uint8_t *payload, size_t len);
 
+/* Decodes a StoredWebhook payload straight into s (the record is copied once, by the
+ * store). Returns the stored record, or NULL: *malformed is 1 when the payload is not a
+ * well-formed StoredWebhook, else 0 and err says why the store refused it. */
+const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, int *malformed, error *err);
+
 #endif

@@ -443,6 +443,37 @@ static void test_to_webhook_rejects(void)
     store_record_free(r);
 }
 
+/* record_load puts a payload into a store with one copy, and tells a malformed payload
+ * from one the store refuses. */
+static void test_load(void)
+{
+    store *s = store_create();
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    char eco[32];
+    uint8_t buf[1024];
+    error err;
+    error_clear(&err);
+    int malformed = -1;
+    for (size_t i = 0; i < N_RECORDS; i++) {
+        store_webhook w = webhook_of(i, eco);
+        schema_stored_webhook m;
+        record_from_webhook(&w, &m);
+        size_t n = protobuf_c_message_pack(&m.base, buf);
+        const store_webhook *r = record_load(s, buf, n, &malformed, &err);
+        CHECK(r != NULL && webhook_equal(r, &w) && malformed == 0);
+        CHECK(r == NULL || store_get(s, &w.id) == r);
+        /* the same again: well formed, refused by the store as a duplicate */
+        CHECK(record_load(s, buf, n, &malformed, &err) == NULL && malformed == 0 && err.kind == ERROR_INTERNAL);
+        error_clear(&err);
+    }
+    static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    CHECK(record_load(s, junk, sizeof junk, &malformed, &err) == NULL && malformed == 1);
+    CHECK(store_count(s) == N_RECORDS);
+    store_destroy(s);
+}
+
 int main(void)
 {
     test_round_trip();
@@ -451,5 +482,6 @@ int main(void)
     test_flip_every_byte();
     test_bad_lengths();
     test_to_webhook_rejects();
+    test_load();
     return test_exit_code();
 }

@@ -17,7 +17,7 @@
 #include "metrics.h"
 #include "resetbudget.h"
 
-static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+static const char preface[RESETBUDGET_PREFACE_LEN + 1] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 typedef struct guard {
     h2o_socket_t *sock;
@@ -124,11 +124,11 @@ static void on_first_read(h2o_socket_t *sock, const char *err)
         h2o_socket_close(sock);
         return;
     }
-    size_t n = sock->input->size < sizeof(preface) - 1 ? sock->input->size : sizeof(preface) - 1;
+    size_t n = sock->input->size < RESETBUDGET_PREFACE_LEN ? sock->input->size : RESETBUDGET_PREFACE_LEN;
     if (memcmp(sock->input->bytes, preface, n) != 0) {
         h2o_timeout_unlink(&g->timeout);
         h2o_http1_accept(g->accept, sock, g->connected_at);
-    } else if (n == sizeof(preface) - 1) {
+    } else if (n == RESETBUDGET_PREFACE_LEN) {
         h2o_timeout_unlink(&g->timeout);
         enter_http2(g);
     } /* else a part of the preface: wait for the rest */

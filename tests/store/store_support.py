@@ -32,7 +32,7 @@ ID_RE = re.compile(r"^[0-9a-f]{24}$")
 CREATED_AT_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 LOADED_RE = re.compile(r"hookgate: store: loaded (\d+) webhooks")
 
-JOURNAL_MAGIC = b"HGJRNL01"   # server/record.h: the first 8 bytes of a journal
+JOURNAL_MAGIC = b"HGJRNL01"   # server/store/record.h: the first 8 bytes of a journal
 SNAPSHOT_MAGIC = b"HGSNAP01"  # and of a snapshot
 RECORD_HEADER_LEN = 8         # 4-byte length + 4-byte CRC-32C, little-endian, before each payload
 
@@ -314,7 +314,7 @@ def newest(store_path, kind):
 
 def records(path, magic):
     """The (offset, length) of every whole record of a journal or snapshot, read from the
-    format in server/record.h (so that a test can damage one record exactly)."""
+    format in server/store/record.h (so that a test can damage one record exactly)."""
     with open(path, "rb") as f:
         data = f.read()
     if data[:8] != magic:

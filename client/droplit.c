@@ -194,14 +194,14 @@ static ProtobufCMessage *decode_body(const ProtobufCMessageDescriptor *desc, con
     error_clear(&derr);
     ProtobufCMessage *msg = codec_json_decode(desc, res->body, res->len, NULL, &derr);
     if (msg == NULL) {
-        const char *why = derr.n_params > 0 ? derr.params[0].message : derr.reason;
+        const char *why = derr.n_params > 0 ? error_param_message(&derr, 0) : derr.reason;
         snprintf(cause, cause_size, "the answer is not a JSON %s: %s", desc->name, why);
         return NULL;
     }
     for (size_t i = 0; i < derr.n_params; i++) {
-        if (!ends_with(derr.params[i].path, ADDITIONAL)) {
-            snprintf(cause, cause_size, "the answer is not a JSON %s: %s %s", desc->name, derr.params[i].path,
-                     derr.params[i].message);
+        if (!ends_with(error_param_path(&derr, i), ADDITIONAL)) {
+            snprintf(cause, cause_size, "the answer is not a JSON %s: %s %s", desc->name, error_param_path(&derr, i),
+                     error_param_message(&derr, i));
             protobuf_c_message_free_unpacked(msg, NULL);
             return NULL;
         }

@@ -5,22 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The single mapping table: one row per kind, every protocol's rendering side by side. */
-static const error_mapping mappings[ERROR_KIND_COUNT] = {
-    [ERROR_NONE] = {200, "OK", "", 0, "", 200, 0},
-    [ERROR_INVALID_PARAMS] = {400, "Bad Request", "InvalidParams", 0, "invalid_argument", 400, 3},
-    [ERROR_INVALID_BODY] = {400, "Bad Request", "InvalidBody", 0, "invalid_argument", 400, 3},
-    [ERROR_UNAUTHENTICATED] = {401, "Unauthorized", "Unauthenticated", 1, "unauthenticated", 401, 16},
-    [ERROR_PERMISSION_DENIED] = {403, "Forbidden", "PermissionDenied", 1, "permission_denied", 403, 7},
-    [ERROR_NOT_FOUND] = {404, "Not Found", "NotFound", 1, "not_found", 404, 5},
-    [ERROR_CONFLICT] = {409, "Conflict", "Conflict", 1, "aborted", 409, 10},
-    [ERROR_UNPROCESSABLE] = {422, "Unprocessable Content", "UnprocessableContent", 1, "failed_precondition", 400, 9},
-    [ERROR_TOO_LARGE] = {413, "Payload Too Large", "PayloadTooLarge", 1, "resource_exhausted", 429, 8},
-    [ERROR_RATE_LIMITED] = {429, "Too Many Requests", "RateLimited", 1, "resource_exhausted", 429, 8},
-    [ERROR_UNAVAILABLE] = {503, "Service Unavailable", "Unavailable", 1, "unavailable", 503, 14},
-    [ERROR_UNIMPLEMENTED] = {501, "Not Implemented", "Unimplemented", 1, "unimplemented", 501, 12},
-    [ERROR_INTERNAL] = {500, "Internal Server Error", "Internal", 1, "internal", 500, 13},
-};
+#include "hg_assert.h"
+
+HG_STATIC_ASSERT(ERROR_TEXT_MAX <= UINT16_MAX, "text offsets are 16 bits");
+HG_STATIC_ASSERT(ERROR_PATH_MAX + ERROR_MESSAGE_MAX <= ERROR_TEXT_MAX, "one problem of full length always fits");
+HG_STATIC_ASSERT(ERROR_MAX_PARAMS <= UINT16_MAX, "n_params is 16 bits");
+HG_STATIC_ASSERT(sizeof(error) <= 2048, "an error lives on event-loop stacks");
 
 void error_trim_utf8(char *s)
 {
@@ -38,43 +28,126 @@ void error_trim_utf8(char *s)
 void error_clear(error *err)
 {
     err->kind = ERROR_NONE;
-    err->reason[0] = '\0';
     err->retry_after_s = 0;
     err->n_params = 0;
+    err->text_used = 0;
+    err->reason[0] = '\0';
+}
+
+static void set_reason(error *err, error_kind kind, const char *fmt, va_list ap)
+{
+    HG_ASSERT((unsigned)kind < ERROR_KIND_COUNT);
+    error_clear(err);
+    err->kind = kind;
+    if (vsnprintf(err->reason, sizeof(err->reason), fmt, ap) >= (int)sizeof(err->reason))
+        error_trim_utf8(err->reason);
 }
 
 void error_set(error *err, error_kind kind, const char *fmt, ...)
 {
     va_list ap;
-    err->kind = kind;
     va_start(ap, fmt);
-    if (vsnprintf(err->reason, sizeof(err->reason), fmt, ap) >= (int)sizeof(err->reason))
-        error_trim_utf8(err->reason);
+    set_reason(err, kind, fmt, ap);
     va_end(ap);
+}
+
+void error_set_rate_limited(error *err, unsigned retry_after_s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_reason(err, ERROR_RATE_LIMITED, fmt, ap);
+    va_end(ap);
+    err->retry_after_s = retry_after_s;
+}
+
+/* Appends up to max - 1 bytes of the formatted text to err->text, cut at a whole
+ * character. Returns its offset, or -1 when no byte of room is left. */
+static int append_text(error *err, size_t max, const char *fmt, va_list ap)
+{
+    size_t room = sizeof(err->text) - err->text_used;
+    if (room == 0)
+        return -1;
+    if (room > max)
+        room = max;
+    char *dst = err->text + err->text_used;
+    if (vsnprintf(dst, room, fmt, ap) >= (int)room)
+        error_trim_utf8(dst);
+    int at = err->text_used;
+    err->text_used += (uint16_t)(strlen(dst) + 1);
+    HG_ASSERT(err->text_used <= sizeof(err->text));
+    return at;
+}
+
+static int append(error *err, size_t max, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int at = append_text(err, max, fmt, ap);
+    va_end(ap);
+    return at;
+}
+
+static void add(error *err, error_in in, unsigned order, int is_field, const char *path, const char *fmt,
+                va_list ap)
+{
+    if (err->kind != ERROR_INVALID_BODY) {
+        err->kind = ERROR_INVALID_PARAMS;
+        err->reason[0] = '\0';
+    }
+    HG_ASSERT(err->n_params <= ERROR_MAX_PARAMS);
+    if (err->n_params == ERROR_MAX_PARAMS)
+        return;
+    uint16_t used = err->text_used;
+    int p = append(err, ERROR_PATH_MAX, "%s", path);
+    int m = p < 0 ? -1 : append_text(err, ERROR_MESSAGE_MAX, fmt, ap);
+    if (m < 0) { /* no room for the message: the problem is dropped whole */
+        err->text_used = used;
+        return;
+    }
+    err->params[err->n_params++] = (error_param){
+        .order = order, .in = (uint8_t)in, .is_field = (uint8_t)is_field, .path = (uint16_t)p, .message = (uint16_t)m};
 }
 
 void error_add_param(error *err, error_in in, unsigned order, const char *path, const char *fmt, ...)
 {
-    if (err->kind != ERROR_INVALID_BODY)
-        err->kind = ERROR_INVALID_PARAMS;
-    if (err->n_params == ERROR_MAX_PARAMS)
-        return;
-    error_param *p = &err->params[err->n_params++];
-    p->in = in;
-    p->order = order;
-    if (snprintf(p->path, sizeof(p->path), "%s", path) >= (int)sizeof(p->path))
-        error_trim_utf8(p->path);
     va_list ap;
     va_start(ap, fmt);
-    if (vsnprintf(p->message, sizeof(p->message), fmt, ap) >= (int)sizeof(p->message))
-        error_trim_utf8(p->message);
+    add(err, in, order, 0, path, fmt, ap);
     va_end(ap);
+}
+
+void error_add_field(error *err, error_in in, unsigned field_number, const char *field_name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add(err, in, field_number, 1, field_name, fmt, ap);
+    va_end(ap);
+}
+
+const char *error_param_path(const error *err, size_t i)
+{
+    HG_ASSERT(i < err->n_params && err->params[i].path < err->text_used);
+    return err->text + err->params[i].path;
+}
+
+const char *error_param_message(const error *err, size_t i)
+{
+    HG_ASSERT(i < err->n_params && err->params[i].message < err->text_used);
+    return err->text + err->params[i].message;
 }
 
 int error_has_param(const error *err, const char *path)
 {
     for (size_t i = 0; i < err->n_params; i++)
-        if (strcmp(err->params[i].path, path) == 0)
+        if (strcmp(error_param_path(err, i), path) == 0)
+            return 1;
+    return 0;
+}
+
+int error_has_order(const error *err, unsigned order)
+{
+    for (size_t i = 0; i < err->n_params; i++)
+        if (err->params[i].order == order)
             return 1;
     return 0;
 }
@@ -83,7 +156,7 @@ void error_set_default_in(error *err, error_in in)
 {
     for (size_t i = 0; i < err->n_params; i++)
         if (err->params[i].in == ERROR_IN_UNSET)
-            err->params[i].in = in;
+            err->params[i].in = (uint8_t)in;
 }
 
 void error_sort_params(error *err)
@@ -96,13 +169,6 @@ void error_sort_params(error *err)
             err->params[j] = err->params[j - 1];
         err->params[j] = tmp;
     }
-}
-
-const error_mapping *error_mapping_of(error_kind kind)
-{
-    if ((unsigned)kind >= ERROR_KIND_COUNT)
-        kind = ERROR_INTERNAL;
-    return &mappings[kind];
 }
 
 const char *error_in_name(error_in in)
@@ -119,28 +185,4 @@ const char *error_in_name(error_in in)
     default:
         return "";
     }
-}
-
-void error_to_response(const error *err, error_response *r)
-{
-    schema_error_response init = DROPLIT__WEBHOOKS__V1__ERROR_RESPONSE__INIT;
-    schema_param_error param_init = DROPLIT__WEBHOOKS__V1__PARAM_ERROR__INIT;
-    r->msg = init;
-    r->msg.error_type = (char *)error_mapping_of(err->kind)->error_type;
-    r->msg.errors = r->ptrs;
-    if (err->n_params == 0) {
-        r->params[0] = param_init;
-        r->params[0].message = (char *)err->reason;
-        r->ptrs[0] = &r->params[0];
-        r->msg.n_errors = 1;
-        return;
-    }
-    for (size_t i = 0; i < err->n_params; i++) {
-        r->params[i] = param_init;
-        r->params[i].in = (char *)error_in_name(err->params[i].in);
-        r->params[i].path = (char *)err->params[i].path;
-        r->params[i].message = (char *)err->params[i].message;
-        r->ptrs[i] = &r->params[i];
-    }
-    r->msg.n_errors = err->n_params;
 }

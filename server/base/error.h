@@ -1,19 +1,22 @@
-/* error: the one error value every hookgate module returns, and the one table that maps
- * its kinds to each protocol's form.
+/* error: the one error value of hookgate's domain.
  *
  * An error is a kind, a plain-text reason (for the kinds that answer in text) and a bounded
- * list of parameter problems (for InvalidParams / InvalidBody). It lives on the caller's
- * stack: no allocation, so any layer can fill it without a failure path of its own. */
+ * list of parameter problems (for InvalidParams / InvalidBody). A problem names a schema
+ * field by its schema name and number (`ecosystem_id`, 1), never by a protocol's spelling:
+ * the wire layer (server/wire/status.h) renders it as each protocol shows it, and holds the
+ * one table mapping kinds to HTTP / Connect / gRPC. The value lives on the caller's stack
+ * (about 1.5 KiB, no allocation), so any layer can fill it without a failure path of its
+ * own; error_set and error_clear reset it whole. */
 #ifndef HOOKGATE_ERROR_H
 #define HOOKGATE_ERROR_H
 
 #include <stddef.h>
-
-#include "schema.h"
+#include <stdint.h>
 
 #define ERROR_MAX_PARAMS 16   /* problems kept per request; more are dropped */
 #define ERROR_PATH_MAX 64     /* bytes of a parameter path, NUL included */
 #define ERROR_MESSAGE_MAX 256 /* bytes of a message or reason, NUL included */
+#define ERROR_TEXT_MAX 1024   /* bytes of every problem's path and message together */
 
 typedef enum error_kind {
     ERROR_NONE = 0,
@@ -43,71 +46,65 @@ typedef enum error_in { ERROR_IN_UNSET = 0, ERROR_IN_BODY, ERROR_IN_QUERY, ERROR
 #define ERROR_ORDER_HEADER (ERROR_ORDER_QUERY + 1)     /* header problems, after the body's and the query's */
 
 typedef struct error_param {
-    error_in in;
-    unsigned order;
-    char path[ERROR_PATH_MAX];
-    char message[ERROR_MESSAGE_MAX];
+    uint32_t order;
+    uint8_t in;       /* error_in */
+    uint8_t is_field; /* 1: the path is a schema field name, which a protocol may spell its own way */
+    uint16_t path;    /* offsets into error.text */
+    uint16_t message;
 } error_param;
 
 typedef struct error {
     error_kind kind;
-    char reason[ERROR_MESSAGE_MAX]; /* text for 401/403/404/413/500/503 */
-    unsigned retry_after_s;         /* ERROR_RATE_LIMITED: seconds until a retry can succeed */
-    size_t n_params;
+    uint32_t retry_after_s; /* ERROR_RATE_LIMITED: seconds until a retry can succeed */
+    uint16_t n_params;
+    uint16_t text_used;
     error_param params[ERROR_MAX_PARAMS];
+    char reason[ERROR_MESSAGE_MAX]; /* text for 401/403/404/413/500/503 */
+    char text[ERROR_TEXT_MAX];      /* the problems' paths and messages, NUL-terminated each */
 } error;
-
-/* How one error kind shows on each protocol. */
-typedef struct error_mapping {
-    int http_status;
-    const char *http_reason;  /* HTTP reason phrase */
-    const char *error_type;   /* ErrorResponse.error_type (Droplit's errorType for 400s) */
-    int rest_plain_text;      /* JSON REST answers with the reason as text/plain, as Droplit does */
-    const char *connect_code; /* Connect protocol code */
-    int connect_status;       /* the HTTP status the Connect protocol gives that code */
-    int grpc_status;          /* gRPC status code */
-} error_mapping;
 
 /* Cuts a string that a bound truncated back to a whole UTF-8 character (a no-op on a
  * string that ends in one). Every message built here leaves as JSON or protobuf text. */
 void error_trim_utf8(char *s);
 
-/* Resets err to ERROR_NONE with no params. */
+/* Resets err whole: ERROR_NONE, no reason, no params, no retry time. */
 void error_clear(error *err);
 
-/* Sets kind and a printf-style reason (truncated to ERROR_MESSAGE_MAX). */
+/* Resets err whole, then sets kind and a printf-style reason (cut to ERROR_MESSAGE_MAX). */
 void error_set(error *err, error_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* error_set for ERROR_RATE_LIMITED, with the seconds until a retry can succeed. */
+void error_set_rate_limited(error *err, unsigned retry_after_s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Adds a parameter problem and makes the kind ERROR_INVALID_PARAMS unless it already is
  * ERROR_INVALID_BODY. Problems beyond ERROR_MAX_PARAMS are dropped silently: the client
- * still gets the first sixteen, which is all a person fixes at once. Strings are truncated
- * to their bounds. */
+ * still gets the first sixteen, which is all a person fixes at once. The path is cut to
+ * ERROR_PATH_MAX, the message to ERROR_MESSAGE_MAX, and both to what is left of
+ * ERROR_TEXT_MAX (a problem with no room left for its text is dropped). */
 void error_add_param(error *err, error_in in, unsigned order, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Adds a problem with a schema field: path is the field's schema name, order its number. */
+void error_add_field(error *err, error_in in, unsigned field_number, const char *field_name, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* The i-th problem's path and message (i < n_params). */
+const char *error_param_path(const error *err, size_t i);
+const char *error_param_message(const error *err, size_t i);
+
 /* Returns 1 when a problem for `path` is already recorded. */
 int error_has_param(const error *err, const char *path);
+
+/* Returns 1 when a problem is recorded with this order (a schema field's number): a
+ * codec's report of the field, at any depth, or a validator's. */
+int error_has_order(const error *err, unsigned order);
 
 /* Gives every problem without a location the location `in`. */
 void error_set_default_in(error *err, error_in in);
 
 /* Stable-sorts the problems by order (schema field order). */
 void error_sort_params(error *err);
-
-/* The mapping of a kind; never NULL. */
-const error_mapping *error_mapping_of(error_kind kind);
-
-/* The schema's ErrorResponse for an error, built without allocation: msg points into the
- * error and into this struct, so both must outlive any use of msg. */
-typedef struct error_response {
-    schema_error_response msg;
-    schema_param_error params[ERROR_MAX_PARAMS];
-    schema_param_error *ptrs[ERROR_MAX_PARAMS];
-} error_response;
-
-/* Fills r->msg from err: errorType from the mapping table and one entry per param; a kind
- * without params gets one entry carrying the reason. */
-void error_to_response(const error *err, error_response *r);
 
 /* "body", "query", "path", "header", or "" for ERROR_IN_UNSET. */
 const char *error_in_name(error_in in);

@@ -7,20 +7,17 @@
 #include <strings.h>
 #include <uriparser/Uri.h>
 
-#include "codec_json.h"
+#include "hg_assert.h"
 #include "objectid.h"
 
-#define NAME_LEN 64
-
-/* Adds a problem for the named field of desc (path = its JSON name, order = its number)
- * unless a codec already reported that field. */
+/* Adds a problem for the named field of desc (by its schema name and number) unless a
+ * codec already reported that field. */
 static void problem(error *err, const ProtobufCMessageDescriptor *desc, const char *field, const char *message)
 {
     const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, field);
-    char name[NAME_LEN];
-    codec_json_name(f->name, name, sizeof(name));
-    if (!error_has_param(err, name))
-        error_add_param(err, ERROR_IN_UNSET, f->id, name, "%s", message);
+    HG_ASSERT(f != NULL);
+    if (!error_has_order(err, f->id))
+        error_add_field(err, ERROR_IN_UNSET, f->id, f->name, "%s", message);
 }
 
 static void check_ecosystem_id(const char *id, const ProtobufCMessageDescriptor *desc, const char *field, error *err)

@@ -17,6 +17,7 @@
 #include "codec_grpc.h"
 #include "metrics.h"
 #include "rpc.h"
+#include "status.h"
 
 static const h2o_iovec_t alpn_h2[] = {{H2O_STRLIT("h2")}, {NULL, 0}};
 const h2o_iovec_t *grpc_alpn_protocols = alpn_h2;

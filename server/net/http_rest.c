@@ -10,6 +10,7 @@
 #include "codec_query.h"
 #include "metrics.h"
 #include "rpc.h"
+#include "status.h"
 
 #define MEDIA_JSON "application/json"
 #define MEDIA_PROTO "application/x-protobuf"
@@ -68,14 +69,14 @@ static void respond_message(h2o_req_t *req, rest_format format, int status, cons
 
 static void respond_error(h2o_req_t *req, rest_format format, const error *err)
 {
-    const error_mapping *m = error_mapping_of(err->kind);
+    const status_mapping *m = status_of(err->kind);
     http_add_retry_after(req, err);
     if (format == REST_JSON && m->rest_plain_text) {
         http_respond_text(req, m->http_status, m->http_reason, err->reason);
         return;
     }
-    error_response r;
-    error_to_response(err, &r);
+    status_response r;
+    status_response_fill(err, &r);
     respond_message(req, format, m->http_status, m->http_reason, &r.msg.base);
 }
 

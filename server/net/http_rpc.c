@@ -11,6 +11,7 @@
 
 #include "codec_grpc.h"
 #include "rpc.h"
+#include "status.h"
 
 #define SERVICE_PREFIX "/droplit.webhooks.v1.WebhookService"
 #define MEDIA_GRPC_WEB "application/grpc-web+proto"
@@ -42,16 +43,16 @@ const char *http_rpc_path_prefix(void)
  * so Connect clients see every parameter problem, not just a summary. */
 static void connect_respond_error(h2o_req_t *req, const error *err)
 {
-    const error_mapping *m = error_mapping_of(err->kind);
+    const status_mapping *m = status_of(err->kind);
     http_add_retry_after(req, err);
     ProtobufCAllocator alloc = http_pool_allocator(req);
     char message[ERROR_MESSAGE_MAX * 2];
     size_t detail_len, value_len;
-    rpc_error_message(err, message, sizeof(message));
-    uint8_t *detail = rpc_error_response_encode(err, &alloc, &detail_len);
+    status_summary(err, message, sizeof(message));
+    uint8_t *detail = status_error_response_encode(err, &alloc, &detail_len);
     char *value = detail != NULL ? codec_grpc_base64_encode(&alloc, detail, detail_len, 0, &value_len) : NULL;
     json_t *body = json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "code", m->connect_code, "message", message, "details",
-                             "type", RPC_ERROR_RESPONSE_TYPE, "value", value != NULL ? value : "");
+                             "type", STATUS_ERROR_RESPONSE_TYPE, "value", value != NULL ? value : "");
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (text == NULL) {
@@ -199,7 +200,6 @@ static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol
     if (call == NULL) {
         error err;
         error_set(&err, ERROR_INTERNAL, "Out of memory.");
-        err.n_params = 0;
         if (protocol == CALL_CONNECT)
             connect_respond_error(req, &err);
         else

@@ -48,17 +48,5 @@ int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, con
 /* Encodes msg with codec into memory from alloc; NULL when out of memory. */
 uint8_t *rpc_encode(rpc_codec codec, const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len);
 
-/* A one-line human summary of err for grpc-message / Connect's message, e.g.
- * "InvalidParams: ecosystemId: invalid id; url: field is required". */
-void rpc_error_message(const error *err, char *buf, size_t size);
-
-/* The schema's RpcStatus for err (wire-compatible with google.rpc.Status) with the
- * ErrorResponse as its one detail, packed into memory from alloc; NULL when out of memory. */
-uint8_t *rpc_status_encode(const error *err, ProtobufCAllocator *alloc, size_t *len);
-
-/* The binary ErrorResponse for err, packed into memory from alloc. */
-uint8_t *rpc_error_response_encode(const error *err, ProtobufCAllocator *alloc, size_t *len);
-
-#define RPC_ERROR_RESPONSE_TYPE "droplit.webhooks.v1.ErrorResponse"
 
 #endif

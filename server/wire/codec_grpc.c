@@ -4,7 +4,7 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 
-#include "rpc.h"
+#include "status.h"
 
 #define FLAG_COMPRESSED 0x01
 
@@ -114,10 +114,10 @@ void codec_grpc_status_make(const error *err, ProtobufCAllocator *alloc, codec_g
         return;
     char text[ERROR_MESSAGE_MAX * 2];
     size_t len;
-    st->code = error_mapping_of(err->kind)->grpc_status;
-    rpc_error_message(err, text, sizeof(text));
+    st->code = status_of(err->kind)->grpc_status;
+    status_summary(err, text, sizeof(text));
     codec_grpc_percent_encode(text, st->message, sizeof(st->message));
-    uint8_t *status = rpc_status_encode(err, alloc, &len);
+    uint8_t *status = status_rpc_encode(err, alloc, &len);
     char *details = status != NULL ? codec_grpc_base64_encode(alloc, status, len, 0, &st->details_len) : NULL;
     if (details != NULL)
         st->details = details;

@@ -65,9 +65,11 @@ static void *decoder_alloc(decoder *d, size_t size)
     return p;
 }
 
+/* Paths are built from schema field names ("items[2].created_at"): the error names
+ * fields as the schema does, and the wire layer spells them (status_param_path). */
 static void bad_value(decoder *d, const char *path, const char *what)
 {
-    error_add_param(d->err, ERROR_IN_UNSET, d->order, path, "%s", what);
+    error_add_field(d->err, ERROR_IN_UNSET, d->order, path, "%s", what);
 }
 
 static ProtobufCMessage *decode_message(decoder *d, const ProtobufCMessageDescriptor *desc, json_t *obj,
@@ -472,11 +474,10 @@ static ProtobufCMessage *decode_message(decoder *d, const ProtobufCMessageDescri
             n_unknown++;
             continue;
         }
-        char json_name[NAME_MAX_LEN], nested[PATH_MAX_LEN];
-        const char *path = json_name;
-        codec_json_name(f->name, json_name, sizeof(json_name));
+        char nested[PATH_MAX_LEN];
+        const char *path = f->name;
         if (prefix[0] != '\0') {
-            snprintf(nested, sizeof(nested), "%.120s.%s", prefix, json_name);
+            snprintf(nested, sizeof(nested), "%.120s.%s", prefix, f->name);
             path = nested;
         }
         if (depth == 0)
@@ -497,7 +498,7 @@ static ProtobufCMessage *decode_message(decoder *d, const ProtobufCMessageDescri
         snprintf(path, sizeof(path), "%.200s%sadditional parameters", prefix, prefix[0] ? "." : "");
         if (depth == 0)
             d->order = ERROR_ORDER_ADDITIONAL;
-        error_add_param(d->err, ERROR_IN_UNSET, d->order, path, "contains fields that are not allowed: [ %s%s ]",
+        error_add_field(d->err, ERROR_IN_UNSET, d->order, path, "contains fields that are not allowed: [ %s%s ]",
                         unknown, unknown_len >= sizeof(unknown) ? "..." : "");
     }
     return msg;
@@ -562,7 +563,6 @@ static ProtobufCMessage *decode_text(const ProtobufCMessageDescriptor *desc, con
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         error_set(err, ERROR_INVALID_BODY, "unreadable JSON");
-        err->n_params = 0;
         /* jansson's text may quote the body near the error ("near '...'"): a secret could be
          * there, so only the reason before that quote is passed on */
         const char *near = strstr(jerr.text, " near ");
@@ -605,14 +605,12 @@ ProtobufCMessage *codec_json_decode_object(const ProtobufCMessageDescriptor *des
 {
     if (too_deep(root, CODEC_JSON_MAX_DEPTH)) {
         error_set(err, ERROR_INVALID_BODY, "too deep");
-        err->n_params = 0;
         error_add_param(err, ERROR_IN_BODY, 0, "body", "nests objects and arrays deeper than %d levels",
                         CODEC_JSON_MAX_DEPTH);
         return NULL;
     }
     if (!json_is_object(root)) {
         error_set(err, ERROR_INVALID_BODY, "not an object");
-        err->n_params = 0;
         error_add_param(err, ERROR_IN_BODY, 0, "body", "must be a JSON object");
         return NULL;
     }

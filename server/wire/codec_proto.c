@@ -107,7 +107,6 @@ ProtobufCMessage *codec_proto_decode(const ProtobufCMessageDescriptor *desc, con
     ProtobufCMessage *msg = why == NULL ? protobuf_c_message_unpack(desc, alloc, len, data) : NULL;
     if (msg == NULL) {
         error_set(err, ERROR_INVALID_BODY, "unreadable protobuf");
-        err->n_params = 0;
         error_add_param(err, ERROR_IN_BODY, 0, "body", "%s %s", desc->name,
                         why != NULL ? why : "cannot be decoded from these bytes");
     }

@@ -8,7 +8,7 @@
 #include "codec_grpc.h"
 #include "codec_json.h"
 #include "codec_proto.h"
-#include "rpc.h"
+#include "status.h"
 #include "validate.h"
 
 _Noreturn void fuzz_fail(const char *what, const char *file, int line)
@@ -104,7 +104,7 @@ static void check_json_round_trip(const ProtobufCMessage *msg)
     error_clear(&err);
     ProtobufCMessage *back = codec_json_decode(msg->descriptor, json, len, NULL, &err);
     if (back == NULL || err.kind != ERROR_NONE) {
-        fprintf(stderr, "fuzz: %s %s\n", json, err.n_params ? err.params[0].message : err.reason);
+        fprintf(stderr, "fuzz: %s %s\n", json, err.n_params ? error_param_message(&err, 0) : err.reason);
         FUZZ_CHECK(0, "the JSON codec cannot read what it wrote");
     }
     char *again = codec_json_encode(back, &again_len);
@@ -153,7 +153,7 @@ int fuzz_error_is_text(const error *err)
     if (!is_text(err->reason))
         return 0;
     for (size_t i = 0; i < err->n_params; i++)
-        if (!is_text(err->params[i].path) || !is_text(err->params[i].message))
+        if (!is_text(error_param_path(err, i)) || !is_text(error_param_message(err, i)))
             return 0;
     return 1;
 }
@@ -179,7 +179,7 @@ static void check_status_details(const codec_grpc_status *st)
     schema_rpc_status *status =
         (schema_rpc_status *)codec_proto_decode(&schema_rpc_status_descriptor, bin, bin_len, NULL, &err);
     if (status == NULL)
-        fprintf(stderr, "fuzz: %s\n", err.n_params ? err.params[0].message : err.reason);
+        fprintf(stderr, "fuzz: %s\n", err.n_params ? error_param_message(&err, 0) : err.reason);
     FUZZ_CHECK(status != NULL, "grpc-status-details-bin is not a well-formed RpcStatus");
     FUZZ_CHECK(status->code == st->code, "grpc-status-details-bin disagrees with grpc-status");
     FUZZ_CHECK(status->n_details == 1, "grpc-status-details-bin has no ErrorResponse detail");
@@ -198,8 +198,8 @@ void fuzz_check_error(error *err)
     error_sort_params(err);
 
     /* REST: the JSON ErrorResponse; binary REST and Connect's detail: the protobuf one */
-    error_response r;
-    error_to_response(err, &r);
+    status_response r;
+    status_response_fill(err, &r);
     size_t len;
     char *json = codec_json_encode(&r.msg.base, &len);
     if (text) {
@@ -217,7 +217,7 @@ void fuzz_check_error(error *err)
 
     /* Connect's message and gRPC's grpc-message */
     char summary[ERROR_MESSAGE_MAX * 2];
-    rpc_error_message(err, summary, sizeof(summary));
+    status_summary(err, summary, sizeof(summary));
     if (text && !is_text(summary)) {
         fprintf(stderr, "fuzz: summary of %zu bytes ends in:", strlen(summary));
         for (size_t i = strlen(summary) > 8 ? strlen(summary) - 8 : 0; summary[i] != '\0'; i++)
@@ -227,7 +227,7 @@ void fuzz_check_error(error *err)
     }
     codec_grpc_status st;
     codec_grpc_status_make(err, &error_arena.allocator, &st);
-    FUZZ_CHECK(st.code == error_mapping_of(err->kind)->grpc_status, "grpc-status is not the mapping table's");
+    FUZZ_CHECK(st.code == status_of(err->kind)->grpc_status, "grpc-status is not the mapping table's");
     for (const char *p = st.message; *p != '\0'; p++)
         FUZZ_CHECK(*p >= 0x20 && *p <= 0x7e, "grpc-message is not printable ASCII");
     if (text)

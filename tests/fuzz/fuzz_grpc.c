@@ -11,6 +11,7 @@
 #include "codec_grpc.h"
 #include "codec_proto.h"
 #include "fuzz.h"
+#include "schema.h"
 
 #define FUZZ_SMALL_LIMIT 16 /* a max_body_bytes that small inputs can cross */
 

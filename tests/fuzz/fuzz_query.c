@@ -7,6 +7,7 @@
 
 #include "codec_query.h"
 #include "fuzz.h"
+#include "schema.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

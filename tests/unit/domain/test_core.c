@@ -170,12 +170,12 @@ static void test_create_errors(void)
     CHECK(create_now(&the_core, &acme, &r, &out, &err) == -1);
     CHECK(err.kind == ERROR_INVALID_PARAMS);
     CHECK(err.n_params == 4);
-    static const char *paths[] = {"ecosystemId", "url", "secret", "description"};
+    static const char *paths[] = {"ecosystem_id", "url", "secret", "description"};
     static const char *messages[] = {"invalid id", "invalid url", "must be at most 8 bytes",
                                      "must be at most 16 bytes"};
     for (unsigned i = 0; i < 4 && i < err.n_params; i++) {
-        CHECK_STR(err.params[i].path, paths[i]);
-        CHECK_STR(err.params[i].message, messages[i]);
+        CHECK_STR(error_param_path(&err, i), paths[i]);
+        CHECK_STR(error_param_message(&err, i), messages[i]);
     }
 
     /* the url over the configured max_url_length by one byte */
@@ -188,7 +188,7 @@ static void test_create_errors(void)
     CHECK(create_now(&the_core, &acme, &r, &out, &err) == -1);
     CHECK(err.n_params == 1);
     if (err.n_params == 1)
-        CHECK_STR(err.params[0].message, "invalid url");
+        CHECK_STR(error_param_message(&err, 0), "invalid url");
 
     /* problems a codec found first (out of order) are kept, and everything is sorted */
     const char body[] = "{\"description\":5,\"x\":1,\"ecosystemId\":\"" ECO_A1 "\",\"url\":[]}";
@@ -201,12 +201,12 @@ static void test_create_errors(void)
         CHECK(err.kind == ERROR_INVALID_PARAMS);
         CHECK(err.n_params == 3);
         if (err.n_params == 3) {
-            CHECK_STR(err.params[0].path, "url");
-            CHECK_STR(err.params[0].message, "must be a string"); /* the codec's, not "field is required" */
-            CHECK_STR(err.params[1].path, "description");
-            CHECK_STR(err.params[1].message, "must be a string");
-            CHECK_STR(err.params[2].path, "additional parameters");
-            CHECK_STR(err.params[2].message, "contains fields that are not allowed: [ x ]");
+            CHECK_STR(error_param_path(&err, 0), "url");
+            CHECK_STR(error_param_message(&err, 0), "must be a string"); /* the codec's, not "field is required" */
+            CHECK_STR(error_param_path(&err, 1), "description");
+            CHECK_STR(error_param_message(&err, 1), "must be a string");
+            CHECK_STR(error_param_path(&err, 2), "additional parameters");
+            CHECK_STR(error_param_message(&err, 2), "contains fields that are not allowed: [ x ]");
         }
         protobuf_c_message_free_unpacked(&decoded->base, NULL);
     }
@@ -315,8 +315,8 @@ static void test_get(void)
         CHECK(err.kind == ERROR_INVALID_PARAMS);
         CHECK(err.n_params == 1);
         if (err.n_params == 1) {
-            CHECK_STR(err.params[0].path, "id");
-            CHECK_STR(err.params[0].message, "invalid id");
+            CHECK_STR(error_param_path(&err, 0), "id");
+            CHECK_STR(error_param_message(&err, 0), "invalid id");
         }
     }
     g.id = made.id_hex; /* the same id in uppercase is not the webhook */
@@ -458,15 +458,15 @@ static void test_list(void)
     CHECK(err.kind == ERROR_INVALID_PARAMS);
     CHECK(err.n_params == 1);
     if (err.n_params == 1) {
-        CHECK_STR(err.params[0].path, "ecosystemId");
-        CHECK_STR(err.params[0].message, "field is required");
+        CHECK_STR(error_param_path(&err, 0), "ecosystem_id");
+        CHECK_STR(error_param_message(&err, 0), "field is required");
     }
     l.ecosystem_id = "C000000000000000000000A01";
     error_clear(&err);
     CHECK(core_list_webhooks(&c, &acme, &l, NULL, &out, &err) == -1);
     CHECK(err.n_params == 1);
     if (err.n_params == 1)
-        CHECK_STR(err.params[0].message, "invalid id");
+        CHECK_STR(error_param_message(&err, 0), "invalid id");
 
     /* an empty ecosystem: no items; core_list_free is still fine */
     store *s2 = store_create();
@@ -587,15 +587,15 @@ static void test_idempotency(void)
         CHECK(create_keyed(&acme, &r, bad[i], &again) == -1);
         CHECK(again.err.kind == ERROR_INVALID_PARAMS && again.err.n_params == 1);
         CHECK(again.err.params[0].in == ERROR_IN_HEADER);
-        CHECK_STR(again.err.params[0].path, "Idempotency-Key");
+        CHECK_STR(error_param_path(&again.err, 0), "Idempotency-Key");
     }
     long_key[255] = '\0';
     CHECK(create_keyed(&acme, &r, long_key, &again) == 0);
     schema_create_request bad_url = create_req(ECO_A1, "not a url", "", "");
     CHECK(create_keyed(&acme, &bad_url, "", &again) == -1);
     CHECK(again.err.n_params == 2);
-    CHECK_STR(again.err.params[0].path, "url");
-    CHECK_STR(again.err.params[1].path, "Idempotency-Key");
+    CHECK_STR(error_param_path(&again.err, 0), "url");
+    CHECK_STR(error_param_path(&again.err, 1), "Idempotency-Key");
     /* a failed create is not remembered: the key is free for a good request */
     CHECK(create_keyed(&acme, &bad_url, "after-failure", &again) == -1);
     CHECK(create_keyed(&acme, &r, "after-failure", &again) == 0 && again.replayed == 0);

@@ -118,7 +118,7 @@ static void test_url(void)
 static const error_param *param_of(const error *err, const char *path)
 {
     for (size_t i = 0; i < err->n_params; i++)
-        if (strcmp(err->params[i].path, path) == 0)
+        if (strcmp(error_param_path(err, i), path) == 0)
             return &err->params[i];
     return NULL;
 }
@@ -126,13 +126,13 @@ static const error_param *param_of(const error *err, const char *path)
 /* Expects exactly one problem, at path with message and order. */
 static void expect_one(int line, const error *err, const char *path, const char *message, unsigned order)
 {
-    int ok = err->kind == ERROR_INVALID_PARAMS && err->n_params == 1 && strcmp(err->params[0].path, path) == 0 &&
-             strcmp(err->params[0].message, message) == 0 && err->params[0].order == order &&
+    int ok = err->kind == ERROR_INVALID_PARAMS && err->n_params == 1 && strcmp(error_param_path(err, 0), path) == 0 &&
+             strcmp(error_param_message(err, 0), message) == 0 && err->params[0].order == order &&
              err->params[0].in == ERROR_IN_UNSET;
     if (!ok)
-        fprintf(stderr, "test_validate.c:%d: want one problem %s: %s (order %u); got kind %d, %zu: %s: %s (order %u)\n",
-                line, path, message, order, (int)err->kind, err->n_params, err->n_params ? err->params[0].path : "",
-                err->n_params ? err->params[0].message : "", err->n_params ? err->params[0].order : 0);
+        fprintf(stderr, "test_validate.c:%d: want one problem %s: %s (order %u); got kind %d, %u: %s: %s (order %u)\n",
+                line, path, message, order, (int)err->kind, (unsigned)err->n_params, err->n_params ? error_param_path(err, 0) : "",
+                err->n_params ? error_param_message(err, 0) : "", err->n_params ? err->params[0].order : 0);
     CHECK(ok);
 }
 
@@ -174,12 +174,12 @@ static void test_create(void)
     CHECK(err.kind == ERROR_INVALID_PARAMS);
     CHECK(err.n_params == 2);
     if (err.n_params == 2) {
-        CHECK_STR(err.params[0].path, "ecosystemId");
-        CHECK_STR(err.params[0].message, VALIDATE_REQUIRED);
+        CHECK_STR(error_param_path(&err, 0), "ecosystem_id");
+        CHECK_STR(error_param_message(&err, 0), VALIDATE_REQUIRED);
         CHECK(err.params[0].order == 1);
         CHECK(err.params[0].in == ERROR_IN_UNSET);
-        CHECK_STR(err.params[1].path, "url");
-        CHECK_STR(err.params[1].message, VALIDATE_REQUIRED);
+        CHECK_STR(error_param_path(&err, 1), "url");
+        CHECK_STR(error_param_message(&err, 1), VALIDATE_REQUIRED);
         CHECK(err.params[1].order == 2);
     }
     CHECK_STR(VALIDATE_REQUIRED, "field is required");
@@ -191,12 +191,12 @@ static void test_create(void)
     error_clear(&err);
     validate_create_request(&r, &default_limits, &err);
     CHECK(err.n_params == 2);
-    CHECK(param_of(&err, "ecosystemId") != NULL && param_of(&err, "url") != NULL);
+    CHECK(param_of(&err, "ecosystem_id") != NULL && param_of(&err, "url") != NULL);
 
     r = create("c5a96c3ea0e4c1b0001a0b0c0", "https://example.com/h", "", "");
     error_clear(&err);
     validate_create_request(&r, &default_limits, &err);
-    EXPECT_ONE(&err, "ecosystemId", "invalid id", 1);
+    EXPECT_ONE(&err, "ecosystem_id", "invalid id", 1);
 
     r = create(ECO, "ftp://example.com/h", "", "");
     error_clear(&err);
@@ -211,7 +211,7 @@ static void test_create(void)
     r = create("", "https://example.com/h", "", "");
     error_clear(&err);
     validate_create_request(&r, &default_limits, &err);
-    EXPECT_ONE(&err, "ecosystemId", "field is required", 1);
+    EXPECT_ONE(&err, "ecosystem_id", "field is required", 1);
 }
 
 static void test_create_limits(void)
@@ -278,10 +278,10 @@ static void test_create_limits(void)
         validate_create_request(&r, &default_limits, &err);
         CHECK(err.n_params == 2);
         if (err.n_params == 2) {
-            CHECK_STR(err.params[0].path, "secret");
-            CHECK_STR(err.params[0].message, "must be at most 256 bytes");
-            CHECK_STR(err.params[1].path, "description");
-            CHECK_STR(err.params[1].message, "must be at most 1024 bytes");
+            CHECK_STR(error_param_path(&err, 0), "secret");
+            CHECK_STR(error_param_message(&err, 0), "must be at most 256 bytes");
+            CHECK_STR(error_param_path(&err, 1), "description");
+            CHECK_STR(error_param_message(&err, 1), "must be at most 1024 bytes");
         }
     }
     free(secret);
@@ -296,11 +296,11 @@ static void test_create_limits(void)
     CHECK(err.kind == ERROR_INVALID_PARAMS);
     CHECK(err.n_params == 4);
     error_sort_params(&err);
-    static const char *paths[] = {"ecosystemId", "url", "secret", "description"};
+    static const char *paths[] = {"ecosystem_id", "url", "secret", "description"};
     static const char *messages[] = {"invalid id", "invalid url", "must be at most 5 bytes", "must be at most 10 bytes"};
     for (unsigned i = 0; i < 4 && i < err.n_params; i++) {
-        CHECK_STR(err.params[i].path, paths[i]);
-        CHECK_STR(err.params[i].message, messages[i]);
+        CHECK_STR(error_param_path(&err, i), paths[i]);
+        CHECK_STR(error_param_message(&err, i), messages[i]);
         CHECK(err.params[i].order == i + 1);
         CHECK(err.params[i].in == ERROR_IN_UNSET);
     }
@@ -317,21 +317,21 @@ static void test_skip_reported(void)
     CHECK(err.kind == ERROR_INVALID_PARAMS);
     CHECK(err.n_params == 2);
     if (err.n_params == 2) {
-        CHECK_STR(err.params[0].path, "url");
-        CHECK_STR(err.params[0].message, "must be a string");
+        CHECK_STR(error_param_path(&err, 0), "url");
+        CHECK_STR(error_param_message(&err, 0), "must be a string");
         CHECK(err.params[0].in == ERROR_IN_BODY);
-        CHECK_STR(err.params[1].path, "ecosystemId");
-        CHECK_STR(err.params[1].message, "field is required");
+        CHECK_STR(error_param_path(&err, 1), "ecosystem_id");
+        CHECK_STR(error_param_message(&err, 1), "field is required");
     }
     error_sort_params(&err);
     if (err.n_params == 2) {
-        CHECK_STR(err.params[0].path, "ecosystemId");
-        CHECK_STR(err.params[1].path, "url");
+        CHECK_STR(error_param_path(&err, 0), "ecosystem_id");
+        CHECK_STR(error_param_path(&err, 1), "url");
     }
 
     /* every field already reported: nothing added */
     error_clear(&err);
-    error_add_param(&err, ERROR_IN_BODY, 1, "ecosystemId", "is given twice");
+    error_add_param(&err, ERROR_IN_BODY, 1, "ecosystem_id", "is given twice");
     error_add_param(&err, ERROR_IN_BODY, 2, "url", "must be a string");
     error_add_param(&err, ERROR_IN_BODY, 3, "secret", "must be a string");
     error_add_param(&err, ERROR_IN_BODY, 4, "description", "must be a string");
@@ -349,8 +349,8 @@ static void test_skip_reported(void)
     CHECK(err.n_params == 2);
     error_sort_params(&err);
     if (err.n_params == 2) {
-        CHECK_STR(err.params[0].path, "url");
-        CHECK_STR(err.params[1].path, "additional parameters");
+        CHECK_STR(error_param_path(&err, 0), "url");
+        CHECK_STR(error_param_path(&err, 1), "additional parameters");
     }
 }
 
@@ -399,17 +399,17 @@ static void test_get_and_list(void)
     l.ecosystem_id = "";
     error_clear(&err);
     validate_list_request(&l, &err);
-    EXPECT_ONE(&err, "ecosystemId", "field is required", 1);
+    EXPECT_ONE(&err, "ecosystem_id", "field is required", 1);
     l.ecosystem_id = NULL;
     error_clear(&err);
     validate_list_request(&l, &err);
-    EXPECT_ONE(&err, "ecosystemId", "field is required", 1);
+    EXPECT_ONE(&err, "ecosystem_id", "field is required", 1);
     l.ecosystem_id = "C5A96C3EA0E4C1B0001A0B0C0";
     error_clear(&err);
     validate_list_request(&l, &err);
-    EXPECT_ONE(&err, "ecosystemId", "invalid id", 1);
+    EXPECT_ONE(&err, "ecosystem_id", "invalid id", 1);
     error_clear(&err);
-    error_add_param(&err, ERROR_IN_QUERY, 0, "ecosystemId", "is given twice");
+    error_add_field(&err, ERROR_IN_QUERY, 1, "ecosystem_id", "is given twice");
     validate_list_request(&l, &err);
     CHECK(err.n_params == 1);
 }

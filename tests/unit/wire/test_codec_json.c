@@ -7,6 +7,7 @@
  * allocator shows the same for a caller's allocator. */
 #include "codec_json.h"
 #include "schema.h"
+#include "status.h"
 #include "test.h"
 
 #include <stdint.h>
@@ -37,7 +38,7 @@ static void free_msg(void *msg)
 static const error_param *param_of(const error *err, const char *path)
 {
     for (size_t i = 0; i < err->n_params; i++)
-        if (strcmp(err->params[i].path, path) == 0)
+        if (strcmp(error_param_path(err, i), path) == 0)
             return &err->params[i];
     return NULL;
 }
@@ -160,7 +161,7 @@ static void test_decode_wrong_types(void)
     CHECK(r != NULL);
     CHECK(err.kind == ERROR_INVALID_PARAMS);
     CHECK(err.n_params == 4);
-    static const char *paths[] = {"ecosystemId", "url", "secret", "description"};
+    static const char *paths[] = {"ecosystem_id", "url", "secret", "description"};
     for (unsigned i = 0; i < 4; i++) {
         const error_param *p = param_of(&err, paths[i]);
         CHECK(p != NULL);
@@ -168,12 +169,12 @@ static void test_decode_wrong_types(void)
             fprintf(stderr, "  no problem for %s\n", paths[i]);
             continue;
         }
-        CHECK_STR(p->message, "must be a string");
+        CHECK_STR(err.text + p->message, "must be a string");
         CHECK(p->order == i + 1);
     }
     error_sort_params(&err);
     for (unsigned i = 0; i < 4 && i < err.n_params; i++)
-        CHECK_STR(err.params[i].path, paths[i]);
+        CHECK_STR(error_param_path(&err, i), paths[i]);
     if (r != NULL) { /* left at their defaults */
         CHECK_STR(r->ecosystem_id, "");
         CHECK_STR(r->url, "");
@@ -192,8 +193,8 @@ static void test_decode_wrong_types(void)
         CHECK(err.kind == ERROR_INVALID_PARAMS);
         CHECK(err.n_params == 1);
         if (err.n_params == 1) {
-            CHECK_STR(err.params[0].path, "url");
-            CHECK_STR(err.params[0].message, "must be a string");
+            CHECK_STR(error_param_path(&err, 0), "url");
+            CHECK_STR(error_param_message(&err, 0), "must be a string");
             CHECK(err.params[0].order == 2);
         }
         if (r != NULL) {
@@ -207,7 +208,7 @@ static void test_decode_wrong_types(void)
     r = decode_create("{\"ecosystem_id\":1}", &err);
     CHECK(err.n_params == 1);
     if (err.n_params == 1) {
-        CHECK_STR(err.params[0].path, "ecosystemId");
+        CHECK_STR(error_param_path(&err, 0), "ecosystem_id");
         CHECK(err.params[0].order == 1);
     }
     free_msg(r);
@@ -236,8 +237,8 @@ static void test_decode_unknown(void)
     CHECK(err.kind == ERROR_INVALID_PARAMS);
     CHECK(err.n_params == 1);
     if (err.n_params == 1) {
-        CHECK_STR(err.params[0].path, "additional parameters");
-        CHECK_STR(err.params[0].message, "contains fields that are not allowed: [ a, b ]");
+        CHECK_STR(error_param_path(&err, 0), "additional parameters");
+        CHECK_STR(error_param_message(&err, 0), "contains fields that are not allowed: [ a, b ]");
         CHECK(err.params[0].order == ERROR_ORDER_ADDITIONAL);
     }
     if (r != NULL)
@@ -249,7 +250,7 @@ static void test_decode_unknown(void)
     CHECK(r != NULL);
     CHECK(err.n_params == 1);
     if (err.n_params == 1)
-        CHECK_STR(err.params[0].message, "contains fields that are not allowed: [ zeta, alpha, Url, ecosystemID ]");
+        CHECK_STR(error_param_message(&err, 0), "contains fields that are not allowed: [ zeta, alpha, Url, ecosystemID ]");
     if (r != NULL)
         CHECK_STR(r->url, "");
     free_msg(r);
@@ -259,9 +260,9 @@ static void test_decode_unknown(void)
     CHECK(err.n_params == 2);
     error_sort_params(&err);
     if (err.n_params == 2) {
-        CHECK_STR(err.params[0].path, "url");
-        CHECK_STR(err.params[1].path, "additional parameters");
-        CHECK_STR(err.params[1].message, "contains fields that are not allowed: [ x ]");
+        CHECK_STR(error_param_path(&err, 0), "url");
+        CHECK_STR(error_param_path(&err, 1), "additional parameters");
+        CHECK_STR(error_param_message(&err, 1), "contains fields that are not allowed: [ x ]");
     }
     free_msg(r);
 
@@ -271,7 +272,7 @@ static void test_decode_unknown(void)
     CHECK(err.kind == ERROR_INVALID_PARAMS);
     CHECK(err.n_params == 1);
     if (err.n_params == 1) {
-        CHECK_STR(err.params[0].path, "additional parameters");
+        CHECK_STR(error_param_path(&err, 0), "additional parameters");
         CHECK(err.params[0].order == ERROR_ORDER_ADDITIONAL);
     }
     free_msg(r);
@@ -280,7 +281,7 @@ static void test_decode_unknown(void)
     r = decode_create("{\"createdAt\":\"2018-02-28T15:16:58.941Z\"}", &err);
     CHECK(err.n_params == 1);
     if (err.n_params == 1)
-        CHECK_STR(err.params[0].message, "contains fields that are not allowed: [ createdAt ]");
+        CHECK_STR(error_param_message(&err, 0), "contains fields that are not allowed: [ createdAt ]");
     free_msg(r);
 }
 
@@ -292,7 +293,7 @@ static void test_decode_alias_twice(void)
     CHECK(r != NULL);
     CHECK(err.kind == ERROR_INVALID_PARAMS);
     CHECK(err.n_params == 1);
-    const error_param *p = param_of(&err, "ecosystemId");
+    const error_param *p = param_of(&err, "ecosystem_id");
     CHECK(p != NULL);
     if (p != NULL)
         CHECK(p->order == 1);
@@ -303,7 +304,7 @@ static void test_decode_alias_twice(void)
     /* even when one of them is null */
     r = decode_create("{\"ecosystem_id\":null,\"ecosystemId\":\"" ECO "\"}", &err);
     CHECK(err.kind == ERROR_INVALID_PARAMS);
-    CHECK(param_of(&err, "ecosystemId") != NULL);
+    CHECK(param_of(&err, "ecosystem_id") != NULL);
     free_msg(r);
 }
 
@@ -314,11 +315,11 @@ static void expect_invalid_body(int line, const char *body, size_t len)
     error_clear(&err);
     ProtobufCMessage *m = codec_json_decode(&schema_create_request_descriptor, body, len, NULL, &err);
     int ok = m == NULL && err.kind == ERROR_INVALID_BODY && err.n_params == 1 &&
-             strcmp(err.params[0].path, "body") == 0 && err.params[0].message[0] != '\0';
+             strcmp(error_param_path(&err, 0), "body") == 0 && error_param_message(&err, 0)[0] != '\0';
     if (!ok)
-        fprintf(stderr, "test_codec_json.c:%d: not rejected as InvalidBody (got msg %p, kind %d, %zu params%s%s)\n",
-                line, (void *)m, (int)err.kind, err.n_params, err.n_params ? ", first: " : "",
-                err.n_params ? err.params[0].path : "");
+        fprintf(stderr, "test_codec_json.c:%d: not rejected as InvalidBody (got msg %p, kind %d, %u params%s%s)\n",
+                line, (void *)m, (int)err.kind, (unsigned)err.n_params, err.n_params ? ", first: " : "",
+                err.n_params ? error_param_path(&err, 0) : "");
     CHECK(ok);
     free_msg(m);
 }
@@ -373,8 +374,8 @@ static void test_decode_invalid_body(void)
         error err;
         error_clear(&err);
         CHECK(codec_json_decode(&schema_create_request_descriptor, body, sizeof(body) - 1, NULL, &err) == NULL);
-        CHECK(err.n_params == 1 && strstr(err.params[0].message, "TOPSECRET") == NULL);
-        CHECK(err.n_params == 1 && strstr(err.params[0].message, "line 1") != NULL);
+        CHECK(err.n_params == 1 && strstr(error_param_message(&err, 0), "TOPSECRET") == NULL);
+        CHECK(err.n_params == 1 && strstr(error_param_message(&err, 0), "line 1") != NULL);
     }
     /* NUL in a string, escaped and raw */
     INVALID_BODY("{\"url\":\"a\\u0000b\"}");
@@ -442,7 +443,7 @@ static void test_decode_object(void)
     CHECK(err.kind == ERROR_INVALID_BODY);
     CHECK(err.n_params == 1);
     if (err.n_params == 1)
-        CHECK_STR(err.params[0].path, "body");
+        CHECK_STR(error_param_path(&err, 0), "body");
     json_decref(root);
 }
 
@@ -557,11 +558,11 @@ static void test_encode_list_and_error(void)
     /* ErrorResponse, straight from the error value */
     error err;
     error_clear(&err);
-    error_add_param(&err, ERROR_IN_BODY, 1, "ecosystemId", "field is required");
+    error_add_field(&err, ERROR_IN_BODY, 1, "ecosystem_id", "field is required");
     error_add_param(&err, ERROR_IN_QUERY, ERROR_ORDER_QUERY, "additional parameters",
                     "contains fields that are not allowed: [ a, b ]");
-    error_response r;
-    error_to_response(&err, &r);
+    status_response r;
+    status_response_fill(&err, &r);
     ENCODED(&r.msg, "{\"errorType\":\"InvalidParams\",\"errors\":[{\"in\":\"body\",\"path\":\"ecosystemId\","
                     "\"message\":\"field is required\"},{\"in\":\"query\",\"path\":\"additional parameters\","
                     "\"message\":\"contains fields that are not allowed: [ a, b ]\"}]}");
@@ -569,7 +570,7 @@ static void test_encode_list_and_error(void)
     /* a kind without params: one entry carrying the reason */
     error_clear(&err);
     error_set(&err, ERROR_NOT_FOUND, "Webhook with id %s does not exist.", WEBHOOK_ID);
-    error_to_response(&err, &r);
+    status_response_fill(&err, &r);
     ENCODED(&r.msg, "{\"errorType\":\"NotFound\",\"errors\":[{\"in\":\"\",\"path\":\"\","
                     "\"message\":\"Webhook with id " WEBHOOK_ID " does not exist.\"}]}");
 
@@ -610,7 +611,7 @@ static void expect_bad_time(int line, const char *text)
 {
     error err;
     schema_webhook *w = decode_webhook_at(text, &err);
-    const error_param *p = param_of(&err, "createdAt");
+    const error_param *p = param_of(&err, "created_at");
     int ok = w != NULL && err.kind == ERROR_INVALID_PARAMS && p != NULL && p->order == 6 && w->created_at == NULL &&
              strcmp(w->id, WEBHOOK_ID) == 0;
     if (!ok)
@@ -674,12 +675,12 @@ static void test_decode_timestamps(void)
     error err;
     schema_webhook *w = (schema_webhook *)decode(&schema_webhook_descriptor, "{\"createdAt\":1519831018}", &err);
     CHECK(err.kind == ERROR_INVALID_PARAMS);
-    CHECK(param_of(&err, "createdAt") != NULL);
+    CHECK(param_of(&err, "created_at") != NULL);
     free_msg(w);
     w = (schema_webhook *)decode(&schema_webhook_descriptor,
                                  "{\"createdAt\":{\"seconds\":\"1\",\"nanos\":0}}", &err);
     CHECK(err.kind == ERROR_INVALID_PARAMS);
-    CHECK(param_of(&err, "createdAt") != NULL);
+    CHECK(param_of(&err, "created_at") != NULL);
     free_msg(w);
     /* null is absent */
     w = (schema_webhook *)decode(&schema_webhook_descriptor, "{\"createdAt\":null,\"created_at\":null}", &err);

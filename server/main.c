@@ -13,6 +13,7 @@
 #include "config.h"
 #include "core.h"
 #include "journal.h"
+#include "metrics.h"
 #include "objectid.h"
 #include "server.h"
 #include "store.h"
@@ -173,7 +174,17 @@ int main(int argc, char **argv)
     if (cfg->store_path != NULL) {
         char jerr[JOURNAL_ERROR_MAX];
         journal_stats stats;
-        if ((c.journal = journal_open(cfg, st, &stats, jerr)) == NULL) {
+        journal_options jo = {
+            .path = cfg->store_path,
+            .fsync = cfg->store_fsync == CONFIG_FSYNC_ALWAYS  ? JOURNAL_FSYNC_ALWAYS
+                     : cfg->store_fsync == CONFIG_FSYNC_BATCH ? JOURNAL_FSYNC_BATCH
+                                                              : JOURNAL_FSYNC_NEVER,
+            .fsync_interval_ms = cfg->store_fsync_interval_ms,
+            .snapshot_after_bytes = cfg->store_snapshot_after_bytes,
+            .max_queue = cfg->store_max_queued_creates,
+            .on_fsync = metrics_fsync,
+        };
+        if ((c.journal = journal_open(&jo, st, &stats, jerr)) == NULL) {
             fprintf(stderr, "hookgate: store: %s\n", jerr);
             store_destroy(st);
             config_destroy(cfg);

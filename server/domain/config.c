@@ -637,6 +637,7 @@ static const field store_fields[] = {
     FIELD_CUSTOM_("fsync", 0, read_fsync),
     FIELD_UINT_("fsync_interval_ms", 0, config, store_fsync_interval_ms, 1, 60000),
     FIELD_UINT_("snapshot_after_bytes", 0, config, store_snapshot_after_bytes, 4096, 1ull << 40),
+    FIELD_UINT_("max_queued_creates", 0, config, store_max_queued_creates, 1, 1000000),
 };
 
 static int hex_value(char c)
@@ -872,6 +873,7 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
     p.cfg->store_fsync = CONFIG_FSYNC_ALWAYS;
     p.cfg->store_fsync_interval_ms = 1000;
     p.cfg->store_snapshot_after_bytes = 64ull << 20;
+    p.cfg->store_max_queued_creates = 65536;
     p.cfg->limits.max_body_bytes = 65536;
     p.cfg->limits.max_url_length = 2048;
     p.cfg->limits.max_description_length = 1024;
@@ -962,7 +964,8 @@ int config_same_server(const config *a, const config *b)
            a->handshake_timeout_ms == b->handshake_timeout_ms && a->grpc_idle_timeout_ms == b->grpc_idle_timeout_ms &&
            same_text(a->store_path, b->store_path) && a->store_fsync == b->store_fsync &&
            a->store_fsync_interval_ms == b->store_fsync_interval_ms &&
-           a->store_snapshot_after_bytes == b->store_snapshot_after_bytes;
+           a->store_snapshot_after_bytes == b->store_snapshot_after_bytes &&
+           a->store_max_queued_creates == b->store_max_queued_creates;
 }
 
 void config_destroy(config *cfg)

@@ -76,6 +76,7 @@ typedef struct config {
     config_fsync store_fsync;            /* default CONFIG_FSYNC_ALWAYS */
     unsigned store_fsync_interval_ms;    /* batch: 1..60000 (default 1000) */
     uint64_t store_snapshot_after_bytes; /* journal bytes before a snapshot: 4096..2^40 (default 64 MiB) */
+    size_t store_max_queued_creates;     /* creates waiting for the journal; past it 503: 1..10^6 (default 65536) */
     config_account *accounts;
     size_t n_accounts;
 } config;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hg_assert.h"
 #include "validate.h"
 
 void core_webhook_fill(core_webhook *out, const store_webhook *w)
@@ -83,8 +84,10 @@ static int idempotency_check(core *c, const auth_principal *who, const schema_cr
 static void on_journaled(journal_op *jop)
 {
     core_create *op = (core_create *)((char *)jop - offsetof(core_create, journal));
+    HG_ASSERT((jop->stored == NULL) == (jop->status != 0));
     if (jop->stored == NULL)
-        op->err = jop->err;
+        error_set(&op->err, ERROR_UNAVAILABLE, "The store cannot save webhooks right now (%s).",
+                  strerror(jop->status));
     create_finished(op, jop->stored);
     op->done(op);
 }
@@ -161,7 +164,15 @@ int core_create_webhook(core *c, const auth_principal *who, const schema_create_
         return -1;
     }
     op->journal.done = on_journaled;
-    journal_append(c->journal, &op->journal);
+    if (journal_append(c->journal, &op->journal) != 0) {
+        store_record_free(op->journal.record);
+        op->journal.record = NULL;
+        error_set(err, ERROR_UNAVAILABLE,
+                  "The store cannot save webhooks right now (%zu creates are waiting to be written).",
+                  journal_queue_depth(c->journal));
+        create_finished(op, NULL);
+        return -1;
+    }
     return CORE_PENDING;
 }
 

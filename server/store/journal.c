@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "metrics.h"
+#include "hg_assert.h"
 #include "record.h"
 
 #define SNAPSHOT_BUFFER (1 << 20) /* bytes a snapshot is written in */
@@ -30,7 +30,9 @@ struct journal {
     store *store;
     char *dir;
     int dir_fd, lock_fd;
-    config_fsync fsync;
+    journal_fsync fsync;
+    size_t max_queue;
+    void (*on_fsync)(int64_t duration_us);
     unsigned fsync_interval_ms;
     uint64_t snapshot_after;
 
@@ -72,12 +74,13 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* fdatasync, timed for the metrics. */
-static int timed_fdatasync(int fd)
+/* fdatasync, timed for whoever asked (on_fsync: the metrics). */
+static int timed_fdatasync(const journal *j, int fd)
 {
     int64_t started = now_us();
     int rc = fdatasync(fd);
-    metrics_fsync(now_us() - started);
+    if (j->on_fsync != NULL)
+        j->on_fsync(now_us() - started);
     return rc;
 }
 
@@ -301,8 +304,8 @@ static void write_batch(journal *j, journal_op *batch)
         if (j->broken && ftruncate(j->fd, (off_t)j->size) == 0)
             j->broken = 0;
         rc = j->broken ? -1 : write_at(j->fd, j->buf, used, j->size);
-        if (rc == 0 && j->fsync == CONFIG_FSYNC_ALWAYS)
-            rc = timed_fdatasync(j->fd);
+        if (rc == 0 && j->fsync == JOURNAL_FSYNC_ALWAYS)
+            rc = timed_fdatasync(j, j->fd);
         saved_errno = errno;
     }
     if (rc != 0) {
@@ -316,7 +319,7 @@ static void write_batch(journal *j, journal_op *batch)
         set_writable(j, 0);
     } else {
         j->size += total;
-        j->dirty = j->fsync != CONFIG_FSYNC_ALWAYS;
+        j->dirty = j->fsync != JOURNAL_FSYNC_ALWAYS;
         if (!journal_is_writable(j)) {
             say("journal.%" PRIu64 " is writable again", j->seq);
             set_writable(j, 1);
@@ -324,14 +327,17 @@ static void write_batch(journal *j, journal_op *batch)
     }
     for (journal_op *op = batch, *next; op != NULL; op = next) {
         next = op->next;
-        error_clear(&op->err);
         if (rc == 0) {
-            op->stored = store_insert_record(j->store, op->record, &op->err);
+            /* ids are unique by construction and the index was sized at open: a refusal
+             * here is out of memory, which the caller reports as unavailable too */
+            error e;
+            error_clear(&e);
+            op->stored = store_insert_record(j->store, op->record, &e);
+            op->status = op->stored != NULL ? 0 : ENOMEM;
         } else {
             store_record_free(op->record);
             op->stored = NULL;
-            error_set(&op->err, ERROR_UNAVAILABLE, "The store cannot save webhooks right now (%s).",
-                      strerror(saved_errno));
+            op->status = saved_errno != 0 ? saved_errno : EIO;
         }
         op->record = NULL;
         op->done(op);
@@ -342,7 +348,7 @@ static void write_batch(journal *j, journal_op *batch)
 
 static void sync_now(journal *j)
 {
-    if (j->dirty && timed_fdatasync(j->fd) == 0)
+    if (j->dirty && timed_fdatasync(j, j->fd) == 0)
         j->dirty = 0;
     j->last_sync_ms = now_ms(CLOCK_MONOTONIC);
 }
@@ -353,7 +359,7 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&j->lock);
     for (;;) {
         while (j->head == NULL && !j->stopping) {
-            if (j->fsync == CONFIG_FSYNC_BATCH && j->dirty) {
+            if (j->fsync == JOURNAL_FSYNC_BATCH && j->dirty) {
                 /* batch: flush at most every interval, and at least once after writes */
                 int64_t due = j->last_sync_ms + j->fsync_interval_ms, now = now_ms(CLOCK_MONOTONIC);
                 if (now >= due) {
@@ -380,25 +386,32 @@ static void *writer_main(void *arg)
         j->queued = 0;
         pthread_mutex_unlock(&j->lock);
         write_batch(j, batch);
-        if (j->fsync == CONFIG_FSYNC_BATCH && now_ms(CLOCK_MONOTONIC) - j->last_sync_ms >= j->fsync_interval_ms)
+        if (j->fsync == JOURNAL_FSYNC_BATCH && now_ms(CLOCK_MONOTONIC) - j->last_sync_ms >= j->fsync_interval_ms)
             sync_now(j);
         pthread_mutex_lock(&j->lock);
     }
     pthread_mutex_unlock(&j->lock);
-    if (j->fsync != CONFIG_FSYNC_NEVER)
+    if (j->fsync != JOURNAL_FSYNC_NEVER)
         sync_now(j);
     return NULL;
 }
 
-void journal_append(journal *j, journal_op *op)
+int journal_append(journal *j, journal_op *op)
 {
+    HG_ASSERT(op->record != NULL && op->done != NULL);
     op->next = NULL;
     pthread_mutex_lock(&j->lock);
+    HG_ASSERT(j->queued <= j->max_queue);
+    if (j->queued == j->max_queue) {
+        pthread_mutex_unlock(&j->lock);
+        return -1;
+    }
     *j->tail = op;
     j->tail = &op->next;
     j->queued++;
     pthread_cond_signal(&j->wake);
     pthread_mutex_unlock(&j->lock);
+    return 0;
 }
 
 size_t journal_queue_depth(journal *j)
@@ -690,20 +703,23 @@ out:
     return rc;
 }
 
-journal *journal_open(const config *cfg, store *s, journal_stats *stats, char err[JOURNAL_ERROR_MAX])
+journal *journal_open(const journal_options *o, store *s, journal_stats *stats, char err[JOURNAL_ERROR_MAX])
 {
     int64_t started = now_ms(CLOCK_MONOTONIC);
     journal *j = calloc(1, sizeof(*j));
-    if (j == NULL || (j->dir = strdup(cfg->store_path)) == NULL) {
+    if (j == NULL || (j->dir = strdup(o->path)) == NULL) {
         free(j);
         snprintf(err, JOURNAL_ERROR_MAX, "out of memory");
         return NULL;
     }
     memset(stats, 0, sizeof(*stats));
     j->store = s;
-    j->fsync = cfg->store_fsync;
-    j->fsync_interval_ms = cfg->store_fsync_interval_ms;
-    j->snapshot_after = cfg->store_snapshot_after_bytes;
+    HG_ASSERT(o->max_queue > 0 && o->snapshot_after_bytes > 0);
+    j->fsync = o->fsync;
+    j->fsync_interval_ms = o->fsync_interval_ms;
+    j->snapshot_after = o->snapshot_after_bytes;
+    j->max_queue = o->max_queue;
+    j->on_fsync = o->on_fsync;
     j->dir_fd = j->lock_fd = j->fd = -1;
     j->tail = &j->head;
     j->writable = 1;

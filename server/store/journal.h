@@ -17,11 +17,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "error.h"
 #include "store.h"
 
 #define JOURNAL_ERROR_MAX 1024 /* bytes of a start-up error message */
+
+/* When the journal is flushed to disk. */
+typedef enum journal_fsync {
+    JOURNAL_FSYNC_ALWAYS, /* before any create it holds is acknowledged */
+    JOURNAL_FSYNC_BATCH,  /* at most every fsync_interval_ms */
+    JOURNAL_FSYNC_NEVER,  /* left to the kernel */
+} journal_fsync;
+
+/* What the journal is told at start (the domain maps its configuration onto this). */
+typedef struct journal_options {
+    const char *path;              /* the store directory */
+    journal_fsync fsync;
+    unsigned fsync_interval_ms;    /* JOURNAL_FSYNC_BATCH */
+    uint64_t snapshot_after_bytes; /* a journal this long starts a new one and a snapshot */
+    size_t max_queue;              /* appends waiting for the writer; past it journal_append refuses */
+    void (*on_fsync)(int64_t duration_us); /* optional: after each fdatasync, on the writer thread */
+} journal_options;
 
 typedef struct journal journal;
 
@@ -29,7 +44,7 @@ typedef struct journal_op journal_op;
 struct journal_op {
     store_webhook *record;        /* in: from store_record_new; the journal owns it from now on */
     const store_webhook *stored;  /* out: the record, in the store; NULL on failure */
-    error err;                    /* out: ERROR_UNAVAILABLE when the disk refused it */
+    int status;                   /* out: 0, or the errno the disk refused the write with */
     void (*done)(journal_op *op); /* called once, on the writer thread, after the outcome */
     journal_op *next;             /* the journal's queue */
 };
@@ -48,10 +63,12 @@ typedef struct journal_stats {
  * threads. Returns NULL with a message in err: the directory is locked by another server,
  * cannot be created or read, or a file is corrupt (the message names the file, the offset
  * and how to recover). A torn tail of the last journal is truncated, not an error. */
-journal *journal_open(const config *cfg, store *s, journal_stats *stats, char err[JOURNAL_ERROR_MAX]);
+journal *journal_open(const journal_options *o, store *s, journal_stats *stats, char err[JOURNAL_ERROR_MAX]);
 
-/* Queues op; op->done is called later on the writer thread. Never blocks on I/O. */
-void journal_append(journal *j, journal_op *op);
+/* Queues op; op->done is called later on the writer thread. Never blocks on I/O. Returns
+ * 0, or -1 when max_queue appends already wait (op untouched, done never called: the
+ * caller answers "unavailable" at once instead of letting the queue grow). */
+int journal_append(journal *j, journal_op *op);
 
 /* Finishes every queued append (each op's done is called), flushes, stops the threads,
  * waits for a snapshot in progress, unlocks the directory and frees j. */

@@ -66,7 +66,7 @@ static void write_journal(int magic, const uint8_t *data, size_t size)
 }
 
 /* One start-up and stop on a fresh store; 0 with the webhooks it loaded, or -1 and err. */
-static int start_up(const config *cfg, journal_stats *stats, size_t *webhooks, char err[JOURNAL_ERROR_MAX])
+static int start_up(const journal_options *cfg, journal_stats *stats, size_t *webhooks, char err[JOURNAL_ERROR_MAX])
 {
     store *s = store_create();
     FUZZ_CHECK(s != NULL, "out of memory");
@@ -85,12 +85,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (base[0] == '\0')
         make_base();
     write_journal(data[0] & 1, data + 1, size - 1);
-    config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.store_path = dir;
-    cfg.store_fsync = CONFIG_FSYNC_NEVER; /* nothing is appended; start-up's own repairs still fsync */
-    cfg.store_fsync_interval_ms = 1000;
-    cfg.store_snapshot_after_bytes = 1ull << 40;
+    journal_options cfg = {
+        .path = dir,
+        .fsync = JOURNAL_FSYNC_NEVER, /* nothing is appended; start-up's own repairs still fsync */
+        .fsync_interval_ms = 1000,
+        .snapshot_after_bytes = 1ull << 40,
+        .max_queue = 1,
+    };
 
     char err[JOURNAL_ERROR_MAX];
     journal_stats first, again;

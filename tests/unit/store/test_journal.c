@@ -125,7 +125,7 @@ typedef struct test_op {
     waiter *w;
     size_t index;
     int stored;
-    error_kind kind;
+    int status; /* the op's: 0 or the errno the disk refused it with */
 } test_op;
 
 static void waiter_init(waiter *w, size_t cap)
@@ -151,7 +151,7 @@ static void op_done(journal_op *op)
     waiter *w = t->w;
     pthread_mutex_lock(&w->lock);
     t->stored = op->stored != NULL;
-    t->kind = op->err.kind;
+    t->status = op->status;
     if (op->stored != NULL) {
         if (w->stored < w->cap)
             w->order[w->stored] = op->stored;
@@ -179,7 +179,7 @@ static void append_one(journal *j, waiter *w, test_op *t, size_t i, const object
     t->index = i;
     t->op.record = store_record_new(&sp.w);
     t->op.done = op_done;
-    journal_append(j, &t->op);
+    CHECK(journal_append(j, &t->op) == 0);
 }
 
 /* Appends records from..to-1 in groups of `group` (each group queued at once, then waited
@@ -349,19 +349,19 @@ static void remove_tree(const char *dir)
 
 /* ---- opening ---------------------------------------------------------------------------------- */
 
-static config *config_of(const char *dir, const char *fsync, unsigned interval_ms, const char *snapshot_after)
+static journal_options options_of(const char *dir, const char *fsync, unsigned interval_ms, const char *snapshot_after)
 {
-    char yaml[PATH_MAX + 512];
-    snprintf(yaml, sizeof yaml,
-             "server: { listen: [ { address: 127.0.0.1, port: 1 } ] }\n"
-             "store: { path: %s, fsync: %s, fsync_interval_ms: %u, snapshot_after_bytes: %s }\n",
-             dir, fsync, interval_ms, snapshot_after);
-    char err[CONFIG_ERROR_MAX];
-    config *cfg = config_parse("test.yaml", yaml, strlen(yaml), err);
-    if (cfg == NULL)
-        fprintf(stderr, "config_parse: %s\n", err);
-    CHECK(cfg != NULL);
-    return cfg;
+    journal_options o = {
+        .path = dir,
+        .fsync = strcmp(fsync, "always") == 0  ? JOURNAL_FSYNC_ALWAYS
+                 : strcmp(fsync, "batch") == 0 ? JOURNAL_FSYNC_BATCH
+                                               : JOURNAL_FSYNC_NEVER,
+        .fsync_interval_ms = interval_ms,
+        .snapshot_after_bytes = strtoull(snapshot_after, NULL, 10),
+        .max_queue = 1u << 20,
+    };
+    CHECK(strcmp(fsync, "always") == 0 || strcmp(fsync, "batch") == 0 || strcmp(fsync, "never") == 0);
+    return o;
 }
 
 typedef struct opened {
@@ -377,11 +377,8 @@ static void open_with(opened *o, const char *dir, const char *fsync, unsigned in
     memset(o, 0, sizeof(*o));
     o->store = store_create();
     CHECK(o->store != NULL);
-    config *cfg = config_of(dir, fsync, interval_ms, snapshot_after);
-    if (cfg == NULL)
-        return;
-    o->journal = journal_open(cfg, o->store, &o->stats, o->err);
-    config_destroy(cfg);
+    journal_options opts = options_of(dir, fsync, interval_ms, snapshot_after);
+    o->journal = journal_open(&opts, o->store, &o->stats, o->err);
 }
 
 static void open_default(opened *o, const char *dir)
@@ -536,7 +533,7 @@ static void test_concurrent_round_trip(void)
     CHECK(w.stored == N);
     size_t not_stored = 0;
     for (size_t i = 0; i < N; i++)
-        not_stored += !ops[i].stored || ops[i].kind != ERROR_NONE;
+        not_stored += !ops[i].stored || ops[i].status != 0;
     CHECK(not_stored == 0);
     CHECK(store_count(a.store) == N);
     CHECK(check_records(a.store, ids, 0, N) == 0);
@@ -1057,7 +1054,7 @@ static void test_leftovers_and_gaps(void)
 
 /* Appends of records first..first+n-1 queued at once; returns how many were stored and marks
  * each in stored[]. */
-static size_t append_marking(journal *j, const objectid *ids, size_t first, size_t n, int *stored, error_kind *kinds)
+static size_t append_marking(journal *j, const objectid *ids, size_t first, size_t n, int *stored, int *statuses)
 {
     waiter w;
     waiter_init(&w, n);
@@ -1067,7 +1064,7 @@ static size_t append_marking(journal *j, const objectid *ids, size_t first, size
     waiter_wait(&w, n);
     for (size_t i = 0; i < n; i++) {
         stored[first + i] = ops[i].stored;
-        kinds[first + i] = ops[i].kind;
+        statuses[first + i] = ops[i].status;
     }
     size_t count = w.stored;
     free(ops);
@@ -1075,15 +1072,14 @@ static size_t append_marking(journal *j, const objectid *ids, size_t first, size
     return count;
 }
 
-/* A disk that refuses writes (the file size limit, EFBIG): appends fail with
- * ERROR_UNAVAILABLE and leave nothing in the file; once the disk takes writes again, appends
+/* A disk that refuses writes (the file size limit, EFBIG): appends fail with that errno and leave nothing in the file; once the disk takes writes again, appends
  * succeed by themselves; a reopen has exactly the ones that succeeded. */
 static void test_write_failure(void)
 {
     enum { N = 40 };
     objectid *ids = ids_make(N);
     int stored[N] = {0};
-    error_kind kinds[N] = {ERROR_NONE};
+    int statuses[N] = {0};
     char dir[PATH_MAX];
     new_dir(dir, "write-failure");
     opened o;
@@ -1094,7 +1090,7 @@ static void test_write_failure(void)
         close_all(&o);
         return;
     }
-    CHECK(append_marking(o.journal, ids, 0, 10, stored, kinds) == 10);
+    CHECK(append_marking(o.journal, ids, 0, 10, stored, statuses) == 10);
     long long size = file_size(dir, "journal.1");
     CHECK(size == (long long)(RECORD_MAGIC_LEN + framed_sizes(ids, 0, 10)));
 
@@ -1108,13 +1104,13 @@ static void test_write_failure(void)
 
     /* one at a time, then five at once */
     for (size_t i = 10; i < 15; i++) {
-        CHECK(append_marking(o.journal, ids, i, 1, stored, kinds) == 0);
-        CHECK(kinds[i] == ERROR_UNAVAILABLE);
+        CHECK(append_marking(o.journal, ids, i, 1, stored, statuses) == 0);
+        CHECK(statuses[i] == EFBIG);
         CHECK(journal_is_writable(o.journal) == 0);
     }
-    CHECK(append_marking(o.journal, ids, 15, 5, stored, kinds) == 0);
+    CHECK(append_marking(o.journal, ids, 15, 5, stored, statuses) == 0);
     for (size_t i = 15; i < 20; i++)
-        CHECK(!stored[i] && kinds[i] == ERROR_UNAVAILABLE);
+        CHECK(!stored[i] && statuses[i] == EFBIG);
     CHECK(journal_is_writable(o.journal) == 0);
     CHECK(file_size(dir, "journal.1") == size); /* what a failed write left is cut back */
     CHECK(store_count(o.store) == 10);
@@ -1125,10 +1121,10 @@ static void test_write_failure(void)
      * how the writer batches them, but the file holds exactly those, whole */
     low.rlim_cur = (rlim_t)size + framed_size_of(20, ids) + framed_size_of(21, ids) / 2;
     CHECK(setrlimit(RLIMIT_FSIZE, &low) == 0);
-    size_t some = append_marking(o.journal, ids, 20, 5, stored, kinds);
+    size_t some = append_marking(o.journal, ids, 20, 5, stored, statuses);
     CHECK(some <= 1 && !stored[24]);
     for (size_t i = 20; i < 25; i++)
-        CHECK(stored[i] ? store_get(o.store, &ids[i]) != NULL : kinds[i] == ERROR_UNAVAILABLE);
+        CHECK(stored[i] ? store_get(o.store, &ids[i]) != NULL : statuses[i] == EFBIG);
     CHECK(journal_is_writable(o.journal) == 0);
     size_t expect = RECORD_MAGIC_LEN;
     for (size_t i = 0; i < 25; i++)
@@ -1138,9 +1134,9 @@ static void test_write_failure(void)
     /* the disk takes writes again: no restart, no call, the next append succeeds */
     CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
     signal(SIGXFSZ, old_handler);
-    CHECK(append_marking(o.journal, ids, 25, 1, stored, kinds) == 1);
+    CHECK(append_marking(o.journal, ids, 25, 1, stored, statuses) == 1);
     CHECK(journal_is_writable(o.journal) == 1);
-    CHECK(append_marking(o.journal, ids, 26, N - 26, stored, kinds) == N - 26);
+    CHECK(append_marking(o.journal, ids, 26, N - 26, stored, statuses) == N - 26);
     CHECK(journal_is_writable(o.journal) == 1);
     size_t n_stored = 0;
     expect = RECORD_MAGIC_LEN;
@@ -1172,6 +1168,78 @@ static void test_write_failure(void)
     free(ids);
 }
 
+/* The queue is bounded: with the writer held inside one append's done, max_queue more
+ * appends wait and the next is refused at once (never queued, its done never called);
+ * once the writer goes on, every accepted append is stored. */
+typedef struct held_op {
+    journal_op op;
+    pthread_mutex_t *lock;
+    pthread_cond_t *cond;
+    int *entered, *release, *finished;
+} held_op;
+
+static void held_done(journal_op *op)
+{
+    held_op *h = (held_op *)op;
+    pthread_mutex_lock(h->lock);
+    (*h->entered)++;
+    pthread_cond_broadcast(h->cond);
+    while (!*h->release)
+        pthread_cond_wait(h->cond, h->lock);
+    (*h->finished) += op->stored != NULL;
+    pthread_mutex_unlock(h->lock);
+}
+
+static void test_queue_bound(void)
+{
+    enum { MAX_QUEUE = 3, N = MAX_QUEUE + 2 };
+    char dir[PATH_MAX];
+    new_dir(dir, "queue-bound");
+    store *st = store_create();
+    journal_options opts = options_of(dir, "never", 1000, BIG_SNAPSHOT);
+    opts.max_queue = MAX_QUEUE;
+    journal_stats stats;
+    char err[JOURNAL_ERROR_MAX];
+    journal *j = journal_open(&opts, st, &stats, err);
+    CHECK(j != NULL);
+    if (j == NULL) {
+        store_destroy(st);
+        return;
+    }
+    objectid *ids = ids_make(N);
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+    int entered = 0, release = 0, finished = 0;
+    held_op ops[N];
+    for (size_t i = 0; i < N; i++) {
+        spec sp;
+        spec_make(&sp, i, &ids[i]);
+        ops[i] = (held_op){.op = {.record = store_record_new(&sp.w), .done = held_done},
+                           .lock = &lock, .cond = &cond, .entered = &entered, .release = &release,
+                           .finished = &finished};
+    }
+    CHECK(journal_append(j, &ops[0].op) == 0);
+    pthread_mutex_lock(&lock); /* the writer now sits in ops[0]'s done */
+    while (entered == 0)
+        pthread_cond_wait(&cond, &lock);
+    pthread_mutex_unlock(&lock);
+    for (size_t i = 1; i <= MAX_QUEUE; i++)
+        CHECK(journal_append(j, &ops[i].op) == 0);
+    CHECK(journal_queue_depth(j) == MAX_QUEUE);
+    CHECK(journal_append(j, &ops[N - 1].op) == -1);
+    CHECK(ops[N - 1].op.record != NULL); /* refused: still the caller's */
+    store_record_free(ops[N - 1].op.record);
+    pthread_mutex_lock(&lock);
+    release = 1;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+    journal_close(j); /* finishes every queued append */
+    CHECK(entered == MAX_QUEUE + 1 && finished == MAX_QUEUE + 1);
+    CHECK(store_count(st) == MAX_QUEUE + 1);
+    store_destroy(st);
+    free(ids);
+}
+
 int main(void)
 {
     umask(022);
@@ -1189,6 +1257,7 @@ int main(void)
     test_corrupt_middle();
     test_leftovers_and_gaps();
     test_write_failure();
+    test_queue_bound();
     remove_tree(root);
     return test_exit_code();
 }

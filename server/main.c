@@ -12,11 +12,9 @@
 #include "codec_json.h"
 #include "config.h"
 #include "core.h"
-#include "journal.h"
 #include "metrics.h"
 #include "objectid.h"
 #include "server.h"
-#include "store.h"
 
 static const char usage[] = "Usage: hookgate [--config FILE]\n"
                             "       hookgate --check-config FILE\n"
@@ -38,21 +36,15 @@ static const char usage[] = "Usage: hookgate [--config FILE]\n"
 
 enum { OPT_CHECK = 256, OPT_PRINT_DEFAULT };
 
-/* What SIGHUP replaces, and what it replaced: requests that were running may still hold
- * the old accounts and tokens, so retired configs live until the process ends (one per
- * reload). */
+/* What SIGHUP reloads. */
 typedef struct reloader {
     const char *path; /* NULL: started on the embedded default, nothing to reload */
     core *core;
-    struct {
-        config *cfg;
-        ratelimit *limit;
-    } * retired;
-    size_t n_retired;
 } reloader;
 
 /* SIGHUP: reads the file again and swaps accounts, tokens, ecosystems and limits in. A file
- * that does not load leaves the running configuration as it is. */
+ * that does not load leaves the running configuration as it is. The replaced one is freed
+ * by the core once no request can still use it. */
 static void reload(void *arg)
 {
     reloader *r = arg;
@@ -66,26 +58,15 @@ static void reload(void *arg)
         fprintf(stderr, "hookgate: reload refused, the running configuration stays: %s\n", err);
         return;
     }
-    unsigned rate = next->limits.creates_per_second_per_token;
-    ratelimit *limit = rate > 0 ? ratelimit_create(rate) : NULL;
-    void *grown = realloc(r->retired, (r->n_retired + 1) * sizeof(*r->retired));
-    if ((rate > 0 && limit == NULL) || grown == NULL) {
-        fprintf(stderr, "hookgate: reload refused, the running configuration stays: out of memory\n");
-        ratelimit_destroy(limit);
-        config_destroy(next);
-        if (grown != NULL)
-            r->retired = grown;
+    if (!config_same_server(core_config_now(r->core), next))
+        fprintf(stderr, "hookgate: reload: changes to server.* and store.* take effect at the next start\n");
+    size_t n_accounts = next->n_accounts;
+    if (core_reload(r->core, next, err, sizeof(err)) != 0) {
+        fprintf(stderr, "hookgate: reload refused, the running configuration stays: %s\n", err);
         return;
     }
-    r->retired = grown;
-    const config *now = atomic_load(&r->core->cfg);
-    if (!config_same_server(now, next))
-        fprintf(stderr, "hookgate: reload: changes to server.* and store.* take effect at the next start\n");
-    r->retired[r->n_retired].cfg = (config *)atomic_exchange(&r->core->cfg, next);
-    r->retired[r->n_retired].limit = atomic_exchange(&r->core->create_limit, limit);
-    r->n_retired++;
     fprintf(stderr, "hookgate: reloaded %s: %zu account(s); limits and tokens apply to new requests\n", r->path,
-            next->n_accounts);
+            n_accounts);
 }
 
 int main(int argc, char **argv)
@@ -148,13 +129,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "hookgate: no system randomness for webhook ids\n");
         return 1;
     }
-    store *st = store_create();
-    idempotency *keys = st != NULL ? idempotency_create(st) : NULL;
-    if (keys == NULL) {
-        fprintf(stderr, "hookgate: out of memory\n");
-        return 1;
-    }
-
     /* every thread inherits this mask; the main thread takes the signals with sigwait */
     sigset_t signals;
     sigemptyset(&signals);
@@ -164,50 +138,39 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    ratelimit *limit = NULL;
-    if (cfg->limits.creates_per_second_per_token > 0 &&
-        (limit = ratelimit_create(cfg->limits.creates_per_second_per_token)) == NULL) {
-        fprintf(stderr, "hookgate: out of memory\n");
+    char serr[JOURNAL_ERROR_MAX];
+    backend_memory_stats stats;
+    journal_options jo = {
+        .path = cfg->store_path,
+        .fsync = cfg->store_fsync == CONFIG_FSYNC_ALWAYS  ? JOURNAL_FSYNC_ALWAYS
+                 : cfg->store_fsync == CONFIG_FSYNC_BATCH ? JOURNAL_FSYNC_BATCH
+                                                          : JOURNAL_FSYNC_NEVER,
+        .fsync_interval_ms = cfg->store_fsync_interval_ms,
+        .snapshot_after_bytes = cfg->store_snapshot_after_bytes,
+        .max_queue = cfg->store_max_queued_creates,
+        .on_fsync = metrics_fsync,
+    };
+    backend *store = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, &stats, serr);
+    if (store == NULL) {
+        fprintf(stderr, "hookgate: store: %s\n", serr);
+        config_destroy(cfg);
         return 1;
     }
-    core c = {.cfg = cfg, .store = st, .idempotency = keys, .create_limit = limit};
-    if (cfg->store_path != NULL) {
-        char jerr[JOURNAL_ERROR_MAX];
-        journal_stats stats;
-        journal_options jo = {
-            .path = cfg->store_path,
-            .fsync = cfg->store_fsync == CONFIG_FSYNC_ALWAYS  ? JOURNAL_FSYNC_ALWAYS
-                     : cfg->store_fsync == CONFIG_FSYNC_BATCH ? JOURNAL_FSYNC_BATCH
-                                                              : JOURNAL_FSYNC_NEVER,
-            .fsync_interval_ms = cfg->store_fsync_interval_ms,
-            .snapshot_after_bytes = cfg->store_snapshot_after_bytes,
-            .max_queue = cfg->store_max_queued_creates,
-            .on_fsync = metrics_fsync,
-        };
-        if ((c.journal = journal_open(&jo, st, &stats, jerr)) == NULL) {
-            fprintf(stderr, "hookgate: store: %s\n", jerr);
-            store_destroy(st);
-            config_destroy(cfg);
-            return 1;
-        }
+    if (cfg->store_path != NULL)
         fprintf(stderr,
                 "hookgate: store: loaded %zu webhooks from %s (snapshot.%" PRIu64
                 " + %zu journal records) in %.0f ms\n",
-                stats.webhooks, cfg->store_path, stats.snapshot, stats.journal_records, stats.milliseconds);
-    } else {
+                stats.journal.webhooks, cfg->store_path, stats.journal.snapshot, stats.journal.journal_records,
+                stats.journal.milliseconds);
+    else
         fprintf(stderr, "hookgate: store: memory only (no store.path): webhooks last until the server stops\n");
+    core *c = core_create(cfg, store); /* owns both from here */
+    if (c == NULL) {
+        fprintf(stderr, "hookgate: out of memory\n");
+        return 1;
     }
-    reloader r = {.path = config_path, .core = &c};
-    int rc = server_run(cfg, &c, reload, &r);
-    journal_close(c.journal); /* after the loops: every queued create is written first */
-    ratelimit_destroy(atomic_load(&c.create_limit));
-    idempotency_destroy(keys);
-    store_destroy(st);
-    config_destroy((config *)atomic_load(&c.cfg));
-    for (size_t i = 0; i < r.n_retired; i++) {
-        config_destroy(r.retired[i].cfg);
-        ratelimit_destroy(r.retired[i].limit);
-    }
-    free(r.retired);
+    reloader r = {.path = config_path, .core = c};
+    int rc = server_run(core_config_now(c), c, reload, &r);
+    core_destroy(c); /* after the loops: every queued create is written first */
     return rc == 0 ? 0 : 1;
 }

@@ -1,13 +1,179 @@
-/* core: see core.h. */
+/* core: see core.h.
+ *
+ * A call runs as a short sequence of steps, each ending in one backend call (find the
+ * Idempotency-Key's first webhook, create, get, list). The backend answers through
+ * on_store_done, either inside backend_submit or later on another thread; `sync` tells
+ * the two apart without a lock: whoever comes second of "submit returned" and "the answer
+ * arrived" carries the call on. */
 #include "core.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hg_assert.h"
 #include "validate.h"
+
+struct core_config {
+    config *cfg;
+    ratelimit *create_limit; /* creates per second per token; NULL = no limit */
+    atomic_size_t waiting;   /* calls that started with it and wait for the store */
+    uint64_t retired_at;     /* the epoch in which it was replaced */
+};
+
+/* Each loop's last quiescent epoch, on its own cache line. */
+typedef struct loop_epoch {
+    _Alignas(64) atomic_uint_fast64_t seen;
+} loop_epoch;
+
+struct core {
+    _Atomic(core_config *) current;
+    backend *store;
+    idempotency *idempotency;
+    atomic_uint_fast64_t epoch; /* one more on every reload */
+    unsigned n_loops;
+    loop_epoch loops[CORE_MAX_LOOPS];
+    pthread_mutex_t retire_lock;  /* retired, n_retired */
+    atomic_size_t n_retired_hint; /* read without the lock by core_quiescent */
+    core_config *retired[CORE_MAX_RETIRED];
+    size_t n_retired;
+};
+
+enum { STEP_FIND_KEY = 1, STEP_CREATE, STEP_GET, STEP_LIST };
+enum { SYNC_SUBMITTING, SYNC_RETURNED, SYNC_ANSWERED };
+enum { NEXT = 2 }; /* a step's result: submit the backend call it prepared */
+
+/* ---- configuration snapshots ------------------------------------------------------------ */
+
+static core_config *snapshot_new(config *cfg)
+{
+    core_config *s = calloc(1, sizeof(*s));
+    unsigned rate = cfg->limits.creates_per_second_per_token;
+    if (s == NULL || (rate > 0 && (s->create_limit = ratelimit_create(rate)) == NULL)) {
+        free(s);
+        return NULL;
+    }
+    s->cfg = cfg;
+    return s;
+}
+
+static void snapshot_free(core_config *s)
+{
+    HG_ASSERT(atomic_load(&s->waiting) == 0);
+    ratelimit_destroy(s->create_limit);
+    config_destroy(s->cfg);
+    free(s);
+}
+
+/* Frees every retired snapshot that no loop can still hold (each has passed a quiescent
+ * point since it was replaced) and no waiting call uses. Under retire_lock. */
+static void reclaim(core *c)
+{
+    uint64_t oldest_seen = UINT64_MAX;
+    for (unsigned i = 0; i < c->n_loops; i++) {
+        uint64_t seen = atomic_load(&c->loops[i].seen);
+        if (seen < oldest_seen)
+            oldest_seen = seen;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < c->n_retired; i++) {
+        core_config *s = c->retired[i];
+        if (s->retired_at <= oldest_seen && atomic_load(&s->waiting) == 0)
+            snapshot_free(s);
+        else
+            c->retired[kept++] = s;
+    }
+    c->n_retired = kept;
+    atomic_store(&c->n_retired_hint, kept);
+}
+
+core *core_create(config *cfg, backend *store)
+{
+    core *c = calloc(1, sizeof(*c));
+    core_config *snap = c != NULL ? snapshot_new(cfg) : NULL;
+    if (snap == NULL || (c->idempotency = idempotency_create()) == NULL) {
+        if (snap != NULL)
+            snapshot_free(snap);
+        else
+            config_destroy(cfg);
+        backend_destroy(store);
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_init(&c->retire_lock, NULL);
+    atomic_init(&c->current, snap);
+    atomic_init(&c->epoch, 1);
+    c->store = store;
+    return c;
+}
+
+void core_destroy(core *c)
+{
+    if (c == NULL)
+        return;
+    backend_destroy(c->store); /* every waiting call finishes first */
+    for (size_t i = 0; i < c->n_retired; i++)
+        snapshot_free(c->retired[i]);
+    snapshot_free(atomic_load(&c->current));
+    idempotency_destroy(c->idempotency);
+    pthread_mutex_destroy(&c->retire_lock);
+    free(c);
+}
+
+int core_reload(core *c, config *next, char *why, size_t why_size)
+{
+    core_config *snap = snapshot_new(next);
+    if (snap == NULL) {
+        config_destroy(next);
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    pthread_mutex_lock(&c->retire_lock);
+    reclaim(c);
+    if (c->n_retired == CORE_MAX_RETIRED) {
+        pthread_mutex_unlock(&c->retire_lock);
+        snapshot_free(snap);
+        snprintf(why, why_size, "%d earlier configurations are still in use by requests", CORE_MAX_RETIRED);
+        return -1;
+    }
+    core_config *old = atomic_exchange(&c->current, snap);
+    /* after the exchange: a loop that sees this epoch has dropped any reference to old */
+    old->retired_at = atomic_fetch_add(&c->epoch, 1) + 1;
+    c->retired[c->n_retired++] = old;
+    atomic_store(&c->n_retired_hint, c->n_retired);
+    reclaim(c);
+    pthread_mutex_unlock(&c->retire_lock);
+    return 0;
+}
+
+const config *core_config_now(core *c)
+{
+    return atomic_load(&c->current)->cfg;
+}
+
+void core_set_loops(core *c, unsigned n_loops)
+{
+    HG_ASSERT(n_loops <= CORE_MAX_LOOPS);
+    for (unsigned i = 0; i < n_loops; i++)
+        atomic_store(&c->loops[i].seen, atomic_load(&c->epoch));
+    c->n_loops = n_loops;
+}
+
+void core_quiescent(core *c, unsigned loop)
+{
+    HG_ASSERT(loop < c->n_loops);
+    atomic_store(&c->loops[loop].seen, atomic_load(&c->epoch));
+    if (atomic_load_explicit(&c->n_retired_hint, memory_order_relaxed) > 0 &&
+        pthread_mutex_trylock(&c->retire_lock) == 0) {
+        reclaim(c);
+        pthread_mutex_unlock(&c->retire_lock);
+    }
+}
+
+/* ---- results ------------------------------------------------------------------------------ */
 
 void core_webhook_fill(core_webhook *out, const store_webhook *w)
 {
@@ -26,22 +192,63 @@ void core_webhook_fill(core_webhook *out, const store_webhook *w)
     out->msg = msg;
 }
 
+static void *call_alloc(core_call *call, size_t size)
+{
+    return call->alloc != NULL ? call->alloc->alloc(call->alloc->allocator_data, size) : malloc(size);
+}
+
+/* Ends a call: -1 when it failed. The Idempotency-Key's create is no longer in flight
+ * (after the store has its webhook, if any, so a retry now finds it there). */
+static int finish(core_call *call, int failed)
+{
+    if (call->keyed) {
+        idempotency_end(call->core->idempotency, call->key_digest);
+        call->keyed = 0;
+    }
+    if (failed)
+        call->response = NULL;
+    error_set_default_in(&call->err, call->default_in);
+    return failed ? -1 : 0;
+}
+
+static int fail(core_call *call)
+{
+    return finish(call, 1);
+}
+
+static int fail_store(core_call *call, int status)
+{
+    switch (status) {
+    case ENOMEM:
+        error_set(&call->err, ERROR_INTERNAL, "Out of memory.");
+        break;
+    case EOVERFLOW:
+        error_set(&call->err, ERROR_UNAVAILABLE, "The store is full.");
+        break;
+    case EAGAIN:
+        error_set(&call->err, ERROR_UNAVAILABLE,
+                  "The store cannot save webhooks right now (too many creates are waiting to be written).");
+        break;
+    default:
+        error_set(&call->err, ERROR_UNAVAILABLE, "The store cannot save webhooks right now (%s).", strerror(status));
+    }
+    return fail(call);
+}
+
+static int answer_webhook(core_call *call, const store_webhook *w)
+{
+    core_webhook_fill(&call->webhook, w);
+    call->response = &call->webhook.msg.base;
+    return finish(call, 0);
+}
+
 /* Ends validation: problems sorted into schema field order; -1 if there are any. */
-static int validation_result(error *err)
+static int validation_failed(error *err)
 {
     if (err->kind == ERROR_NONE)
         return 0;
     error_sort_params(err);
-    return -1;
-}
-
-static void create_finished(core_create *op, const store_webhook *stored)
-{
-    op->stored = stored;
-    if (stored != NULL)
-        core_webhook_fill(&op->result, stored);
-    if (op->keyed) /* after the store has the record: a retry now finds it there */
-        idempotency_end(op->core->idempotency, op->key_digest);
+    return 1;
 }
 
 static int same_text(const char *stored, const char *requested)
@@ -49,215 +256,313 @@ static int same_text(const char *stored, const char *requested)
     return strcmp(stored, requested != NULL ? requested : "") == 0;
 }
 
-/* Looks the Idempotency-Key up (auth and validation passed). Returns 1 to go on and
- * create, 0 when op already holds the answer (a replay), -1 with op->err. */
-static int idempotency_check(core *c, const auth_principal *who, const schema_create_request *req, const char *key,
-                             size_t key_len, int64_t now_ms, core_create *op)
+static void prepare_create(core_call *call)
 {
-    auth_scoped_digest(who, key, key_len, op->key_digest);
-    const store_webhook *first = NULL;
-    switch (idempotency_begin(c->idempotency, op->key_digest, now_ms, &first)) {
-    case IDEMPOTENCY_NEW:
-        op->keyed = 1;
-        return 1;
-    case IDEMPOTENCY_IN_FLIGHT:
-        error_set(&op->err, ERROR_CONFLICT, "A create with this Idempotency-Key is still in progress; retry it.");
-        return -1;
-    case IDEMPOTENCY_NO_MEMORY:
-        error_set(&op->err, ERROR_INTERNAL, "Out of memory.");
-        return -1;
-    case IDEMPOTENCY_REPLAY:
-        break;
-    }
-    if (!same_text(first->ecosystem_id, req->ecosystem_id) || !same_text(first->url, req->url) ||
-        !same_text(first->secret, req->secret) || !same_text(first->description, req->description)) {
-        error_set(&op->err, ERROR_UNPROCESSABLE,
-                  "This Idempotency-Key was used for a different request in the last 24 hours.");
-        return -1;
-    }
-    op->replayed = 1;
-    create_finished(op, first);
-    return 0;
+    call->step = STEP_CREATE;
+    call->record.idempotency = call->keyed ? call->key_digest : NULL;
+    call->store = (backend_call){.verb = BACKEND_CREATE, .webhook = &call->record};
 }
 
-/* The journal's verdict, on its writer thread. */
-static void on_journaled(journal_op *jop)
+/* The outcome of the backend call of call->step: 0 or -1 when the call is finished, NEXT
+ * when the step prepared another backend call. */
+static int handle_result(core_call *call)
 {
-    core_create *op = (core_create *)((char *)jop - offsetof(core_create, journal));
-    HG_ASSERT((jop->stored == NULL) == (jop->status != 0));
-    if (jop->stored == NULL)
-        error_set(&op->err, ERROR_UNAVAILABLE, "The store cannot save webhooks right now (%s).",
-                  strerror(jop->status));
-    create_finished(op, jop->stored);
-    op->done(op);
+    backend_call *b = &call->store;
+    switch (call->step) {
+    case STEP_FIND_KEY: {
+        const store_webhook *first = b->found;
+        if (b->status != 0 && b->status != BACKEND_NOT_FOUND)
+            return fail_store(call, b->status);
+        if (first == NULL || call->now_ms - first->created_ms >= IDEMPOTENCY_WINDOW_MS) {
+            prepare_create(call);
+            return NEXT;
+        }
+        const schema_create_request *req = (const schema_create_request *)call->request;
+        if (!same_text(first->ecosystem_id, req->ecosystem_id) || !same_text(first->url, req->url) ||
+            !same_text(first->secret, req->secret) || !same_text(first->description, req->description)) {
+            error_set(&call->err, ERROR_UNPROCESSABLE,
+                      "This Idempotency-Key was used for a different request in the last 24 hours.");
+            return fail(call);
+        }
+        call->created = 1;
+        call->replayed = 1;
+        return answer_webhook(call, first);
+    }
+    case STEP_CREATE:
+        if (b->status != 0)
+            return fail_store(call, b->status);
+        HG_ASSERT(b->found != NULL && memcmp(b->found->id.bytes, call->record.id.bytes, OBJECTID_LEN) == 0);
+        call->created = 1;
+        return answer_webhook(call, b->found);
+    case STEP_GET: {
+        const schema_get_request *req = (const schema_get_request *)call->request;
+        if (b->status != 0 && b->status != BACKEND_NOT_FOUND)
+            return fail_store(call, b->status);
+        if (b->found == NULL || !auth_can_read(&call->who, b->found->ecosystem_id)) {
+            error_set(&call->err, ERROR_NOT_FOUND, "Webhook with id %s does not exist.", req->id);
+            return fail(call);
+        }
+        return answer_webhook(call, b->found);
+    }
+    case STEP_LIST: {
+        schema_list_response init = DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_RESPONSE__INIT;
+        call->list = init;
+        if (b->status != 0)
+            return fail_store(call, b->status);
+        size_t n = b->n_items;
+        core_webhook *items = n > 0 ? call_alloc(call, n * sizeof(*items)) : NULL;
+        schema_webhook **ptrs = n > 0 ? call_alloc(call, n * sizeof(*ptrs)) : NULL;
+        if (n > 0 && (items == NULL || ptrs == NULL)) {
+            if (call->alloc == NULL) {
+                free(items);
+                free(ptrs);
+                free(b->items);
+            }
+            error_set(&call->err, ERROR_INTERNAL, "Out of memory.");
+            return fail(call);
+        }
+        for (size_t i = 0; i < n; i++) {
+            core_webhook_fill(&items[i], b->items[i]);
+            ptrs[i] = &items[i].msg;
+        }
+        if (call->alloc == NULL)
+            free(b->items);
+        b->items = NULL;
+        call->list.items = ptrs;
+        call->list.n_items = n;
+        call->response = &call->list.base;
+        return finish(call, 0);
+    }
+    }
+    HG_ASSERT(!"a call in no step");
+    return -1;
+}
+
+static void on_store_done(backend_call *b);
+
+/* Submits call->store; 1 when its answer is already here. */
+static int submit(core_call *call)
+{
+    core *c = call->core;
+    if (!call->holds_snap && !backend_is_synchronous(c->store, call->store.verb)) {
+        atomic_fetch_add(&call->snap->waiting, 1); /* before the answer can come on another thread */
+        call->holds_snap = 1;
+    }
+    call->store.done = on_store_done;
+    call->store.data = call;
+    call->store.alloc = call->alloc;
+    atomic_store(&call->sync, SYNC_SUBMITTING);
+    backend_submit(c->store, &call->store);
+    return atomic_exchange(&call->sync, SYNC_RETURNED) == SYNC_ANSWERED;
+}
+
+/* Submits the prepared backend call and handles answers while they come at once. */
+static int run(core_call *call)
+{
+    for (;;) {
+        if (!submit(call))
+            return CORE_PENDING;
+        int r = handle_result(call);
+        if (r != NEXT)
+            return r;
+    }
+}
+
+static void release_snapshot(core_call *call)
+{
+    if (call->holds_snap) {
+        call->holds_snap = 0;
+        atomic_fetch_sub(&call->snap->waiting, 1);
+    }
+}
+
+static void on_store_done(backend_call *b)
+{
+    core_call *call = b->data;
+    if (atomic_exchange(&call->sync, SYNC_ANSWERED) != SYNC_RETURNED)
+        return; /* submit has not returned yet: it carries the call on */
+    int r = handle_result(call);
+    if (r == NEXT && run(call) == CORE_PENDING)
+        return;
+    release_snapshot(call); /* before done: the caller may free call at once */
+    call->done(call);
+}
+
+/* ---- the methods ---------------------------------------------------------------------------- */
+
+static int start_create(core_call *call)
+{
+    core *c = call->core;
+    const config *cfg = call->snap->cfg;
+    const schema_create_request *req = (const schema_create_request *)call->request;
+    error *err = &call->err;
+    ratelimit *limit = call->snap->create_limit;
+    if (limit != NULL && call->who.token != NULL) {
+        unsigned wait = ratelimit_take(limit, call->who.token, call->monotonic_ms);
+        if (wait > 0) { /* the answer is the limit, not the request's problems */
+            error_set_rate_limited(err, wait, "Too many creates with this token; retry in %u s.", wait);
+            return fail(call);
+        }
+    }
+    validate_create_request(req, &cfg->limits, err);
+    if (call->idempotency_key != NULL)
+        validate_idempotency_key(call->idempotency_key, call->idempotency_key_len, err);
+    if (validation_failed(err) || auth_ecosystem(&call->who, req->ecosystem_id, err) == NULL)
+        return fail(call);
+
+    call->record = (store_webhook){
+        .id = objectid_make((uint32_t)(call->now_ms / 1000)),
+        .created_ms = call->now_ms,
+        .ecosystem_id = req->ecosystem_id,
+        .url = req->url,
+        .secret = req->secret != NULL ? req->secret : "",
+        .description = req->description != NULL ? req->description : "",
+    };
+    if (call->idempotency_key == NULL) {
+        prepare_create(call);
+        return run(call);
+    }
+    auth_scoped_digest(&call->who, call->idempotency_key, call->idempotency_key_len, call->key_digest);
+    switch (idempotency_begin(c->idempotency, call->key_digest)) {
+    case IDEMPOTENCY_IN_FLIGHT:
+        error_set(err, ERROR_CONFLICT, "A create with this Idempotency-Key is still in progress; retry it.");
+        return fail(call);
+    case IDEMPOTENCY_NO_MEMORY:
+        error_set(err, ERROR_INTERNAL, "Out of memory.");
+        return fail(call);
+    case IDEMPOTENCY_NEW:
+        break;
+    }
+    call->keyed = 1;
+    call->step = STEP_FIND_KEY;
+    call->store = (backend_call){.verb = BACKEND_FIND_IDEMPOTENT, .digest = call->key_digest};
+    return run(call);
+}
+
+static int start_get(core_call *call)
+{
+    const schema_get_request *req = (const schema_get_request *)call->request;
+    validate_get_request(req, &call->err);
+    if (validation_failed(&call->err))
+        return fail(call);
+    call->step = STEP_GET;
+    call->store = (backend_call){.verb = BACKEND_GET};
+    objectid_from_hex(req->id, strlen(req->id), &call->store.id);
+    return run(call);
+}
+
+static int start_list(core_call *call)
+{
+    const schema_list_request *req = (const schema_list_request *)call->request;
+    validate_list_request(req, &call->err);
+    if (validation_failed(&call->err) || auth_ecosystem(&call->who, req->ecosystem_id, &call->err) == NULL)
+        return fail(call);
+    call->step = STEP_LIST;
+    call->store = (backend_call){.verb = BACKEND_LIST, .ecosystem_id = req->ecosystem_id};
+    return run(call);
+}
+
+/* The dispatch table: WebhookService's methods, by their input message. A method of the
+ * schema that is not here answers ERROR_UNIMPLEMENTED. */
+static const struct {
+    const ProtobufCMessageDescriptor *input;
+    int (*start)(core_call *call);
+    int may_wait; /* its backend call can be a write */
+} methods[CORE_METHODS] = {
+    [CORE_CREATE] = {&schema_create_request_descriptor, start_create, 1},
+    [CORE_GET] = {&schema_get_request_descriptor, start_get, 0},
+    [CORE_LIST] = {&schema_list_request_descriptor, start_list, 0},
+};
+
+core_method core_method_of(const ProtobufCMethodDescriptor *m)
+{
+    for (unsigned i = 0; i < CORE_METHODS; i++)
+        if (methods[i].input == m->input)
+            return (core_method)i;
+    return CORE_METHODS;
+}
+
+const ProtobufCMethodDescriptor *core_method_from_path(const char *path, size_t len)
+{
+    const ProtobufCServiceDescriptor *s = &schema_webhook_service_descriptor;
+    size_t n = strlen(s->name);
+    if (len < n + 3 || path[0] != '/' || memcmp(path + 1, s->name, n) != 0 || path[n + 1] != '/')
+        return NULL;
+    const char *method = path + n + 2;
+    size_t method_len = len - n - 2;
+    for (unsigned i = 0; i < s->n_methods; i++)
+        if (strlen(s->methods[i].name) == method_len && memcmp(s->methods[i].name, method, method_len) == 0)
+            return &s->methods[i];
+    return NULL;
+}
+
+void core_call_init(core_call *call, core_method method)
+{
+    memset(call, 0, offsetof(core_call, err));
+    call->method = method;
+    error_clear(&call->err);
+}
+
+int core_call_may_wait(const core *c, core_method method)
+{
+    return (unsigned)method < CORE_METHODS && methods[method].may_wait &&
+           !backend_is_synchronous(c->store, BACKEND_CREATE);
+}
+
+int core_call_start(core *c, core_call *call)
+{
+    call->core = c;
+    call->response = NULL;
+    call->created = call->replayed = call->keyed = call->holds_snap = 0;
+    call->step = 0;
+    call->snap = atomic_load(&c->current); /* the one configuration this call sees */
+    error *err = &call->err;
+    if (auth_authenticate(call->snap->cfg, call->authorization, call->authorization_len, &call->who, err) != 0)
+        return fail(call); /* the token first: a stranger learns nothing about the request */
+    if ((unsigned)call->method >= CORE_METHODS) {
+        error_set(err, ERROR_UNIMPLEMENTED, "The method is not implemented.");
+        return fail(call);
+    }
+    if (err->kind != ERROR_NONE && err->kind != ERROR_INVALID_PARAMS)
+        return fail(call); /* what the transport found that no parameter fix would cure */
+    if (call->request == NULL) {
+        HG_ASSERT(err->kind != ERROR_NONE); /* a codec that read nothing says why */
+        error_sort_params(err);
+        return fail(call);
+    }
+    HG_ASSERT(call->request->descriptor == methods[call->method].input);
+    int r = methods[call->method].start(call);
+    if (r != CORE_PENDING)
+        release_snapshot(call);
+    return r;
+}
+
+void core_call_release(core_call *call)
+{
+    if (call->alloc != NULL || call->response != &call->list.base)
+        return;
+    if (call->list.n_items > 0) {
+        /* items[i] points into one array of core_webhook, allocated first */
+        free((core_webhook *)((char *)call->list.items[0] - offsetof(core_webhook, msg)));
+        free(call->list.items);
+    }
+    call->list.items = NULL;
+    call->list.n_items = 0;
+}
+
+void core_stats(core *c, backend_stats *out)
+{
+    backend_stats_get(c->store, out);
 }
 
 int core_is_ready(core *c, const char **reason)
 {
-    if (c->journal != NULL && !journal_is_writable(c->journal)) {
+    backend_stats s;
+    backend_stats_get(c->store, &s);
+    if (s.writable == 0) {
         *reason = "the journal cannot be written (creates answer 503; reads work)";
         return 0;
     }
     *reason = "ready";
     return 1;
-}
-
-int core_create_may_wait(const core *c)
-{
-    return c->journal != NULL;
-}
-
-int core_create_webhook(core *c, const auth_principal *who, const schema_create_request *req,
-                        const char *idempotency_key, size_t key_len, core_create *op)
-{
-    error *err = &op->err;
-    op->stored = NULL;
-    op->replayed = 0;
-    op->keyed = 0;
-    op->core = c;
-    ratelimit *limit = c->create_limit;
-    if (limit != NULL && who->token != NULL) {
-        struct timespec mono;
-        clock_gettime(CLOCK_MONOTONIC, &mono);
-        unsigned wait = ratelimit_take(limit, who->token, (int64_t)mono.tv_sec * 1000 + mono.tv_nsec / 1000000);
-        if (wait > 0) {
-            error_clear(err); /* the answer is the limit, not the request's problems */
-            error_set(err, ERROR_RATE_LIMITED, "Too many creates with this token; retry in %u s.", wait);
-            err->retry_after_s = wait;
-            return -1;
-        }
-    }
-    validate_create_request(req, &c->cfg->limits, err);
-    if (idempotency_key != NULL)
-        validate_idempotency_key(idempotency_key, key_len, err);
-    if (validation_result(err) != 0)
-        return -1;
-    if (auth_ecosystem(who, req->ecosystem_id, err) == NULL)
-        return -1;
-
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    if (idempotency_key != NULL) {
-        int go_on = idempotency_check(c, who, req, idempotency_key, key_len, now_ms, op);
-        if (go_on <= 0)
-            return go_on;
-    }
-    store_webhook w = {
-        .created_ms = now_ms,
-        .disabled = 0,
-        .ecosystem_id = req->ecosystem_id,
-        .url = req->url,
-        .secret = req->secret != NULL ? req->secret : "",
-        .description = req->description != NULL ? req->description : "",
-        .idempotency = op->keyed ? op->key_digest : NULL,
-    };
-    w.id = objectid_make((uint32_t)now.tv_sec);
-    if (c->journal == NULL) {
-        create_finished(op, store_insert(c->store, &w, err));
-        return op->stored != NULL ? 0 : -1;
-    }
-    /* the record is copied now: the request's memory may be gone when the journal is done */
-    if ((op->journal.record = store_record_new(&w)) == NULL) {
-        error_set(err, ERROR_INTERNAL, "Out of memory.");
-        create_finished(op, NULL);
-        return -1;
-    }
-    op->journal.done = on_journaled;
-    if (journal_append(c->journal, &op->journal) != 0) {
-        store_record_free(op->journal.record);
-        op->journal.record = NULL;
-        error_set(err, ERROR_UNAVAILABLE,
-                  "The store cannot save webhooks right now (%zu creates are waiting to be written).",
-                  journal_queue_depth(c->journal));
-        create_finished(op, NULL);
-        return -1;
-    }
-    return CORE_PENDING;
-}
-
-int core_get_webhook(core *c, const auth_principal *who, const schema_get_request *req, core_webhook *out, error *err)
-{
-    validate_get_request(req, err);
-    if (validation_result(err) != 0)
-        return -1;
-    objectid id;
-    objectid_from_hex(req->id, strlen(req->id), &id);
-    const store_webhook *w = store_get(c->store, &id);
-    if (w == NULL || !auth_can_read(who, w->ecosystem_id)) {
-        error_set(err, ERROR_NOT_FOUND, "Webhook with id %s does not exist.", req->id);
-        return -1;
-    }
-    core_webhook_fill(out, w);
-    return 0;
-}
-
-typedef struct list_ctx {
-    ProtobufCAllocator *alloc;
-    core_webhook **items;
-    size_t n, cap;
-    int oom;
-} list_ctx;
-
-static void *list_alloc(list_ctx *l, size_t size)
-{
-    void *p = l->alloc != NULL ? l->alloc->alloc(l->alloc->allocator_data, size) : malloc(size);
-    l->oom |= p == NULL;
-    return p;
-}
-
-static int list_visit(const store_webhook *w, void *ctx)
-{
-    list_ctx *l = ctx;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        core_webhook **items = list_alloc(l, cap * sizeof(*items));
-        if (items == NULL)
-            return -1;
-        if (l->n)
-            memcpy(items, l->items, l->n * sizeof(*items));
-        if (l->alloc == NULL)
-            free(l->items);
-        l->items = items;
-        l->cap = cap;
-    }
-    core_webhook *item = list_alloc(l, sizeof(*item));
-    if (item == NULL)
-        return -1;
-    core_webhook_fill(item, w);
-    l->items[l->n++] = item;
-    return 0;
-}
-
-int core_list_webhooks(core *c, const auth_principal *who, const schema_list_request *req, ProtobufCAllocator *alloc,
-                       schema_list_response *out, error *err)
-{
-    schema_list_response init = DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_RESPONSE__INIT;
-    *out = init;
-    validate_list_request(req, err);
-    if (validation_result(err) != 0)
-        return -1;
-    if (auth_ecosystem(who, req->ecosystem_id, err) == NULL)
-        return -1;
-    list_ctx l = {.alloc = alloc};
-    store_each_in_ecosystem(c->store, req->ecosystem_id, list_visit, &l);
-    /* items[i] is a core_webhook whose first member is the schema message */
-    out->items = (schema_webhook **)l.items;
-    out->n_items = l.n;
-    if (l.oom) {
-        if (alloc == NULL)
-            core_list_free(out);
-        error_set(err, ERROR_INTERNAL, "Out of memory.");
-        return -1;
-    }
-    return 0;
-}
-
-void core_list_free(schema_list_response *out)
-{
-    for (size_t i = 0; i < out->n_items; i++)
-        free(out->items[i]);
-    free(out->items);
-    out->items = NULL;
-    out->n_items = 0;
 }

@@ -1,9 +1,18 @@
-/* core: the webhook operations, independent of any protocol.
+/* core: the webhook operations, and the one front door every transport calls.
  *
- * Every transport decodes a request into a schema message, authenticates the caller, and
- * calls one of these; the result is a schema message or the one error value. The core
- * never sees JSON, HTTP or sockets. Results point into the store's immutable records (no
- * copies), so they stay valid while the core lives. */
+ * A transport decodes a request into the method's schema message (problems its codecs
+ * found go into call->err), hands it over with the Authorization value, the
+ * Idempotency-Key and the clock, and gets back a schema message or the one error value.
+ * The core authenticates, validates, decides and talks to the store (backend.h), all
+ * against one configuration snapshot taken when the call starts. It never sees JSON,
+ * HTTP or sockets. Methods are WebhookService's, dispatched from a table built from the
+ * generated service descriptor: a method the schema has and the core does not is
+ * ERROR_UNIMPLEMENTED.
+ *
+ * Configurations are replaced whole on a reload (SIGHUP) while calls run. A snapshot
+ * stays alive while a call that started with it waits for the store, and until every
+ * event loop has passed a quiescent point (core_quiescent) after it was replaced; then it
+ * is freed. */
 #ifndef HOOKGATE_CORE_H
 #define HOOKGATE_CORE_H
 
@@ -11,26 +20,24 @@
 #include <stdatomic.h>
 
 #include "auth.h"
+#include "backend.h"
 #include "config.h"
 #include "error.h"
 #include "idempotency.h"
-#include "journal.h"
 #include "ratelimit.h"
 #include "schema.h"
-#include "store.h"
 
-/* cfg and create_limit are replaced whole on a reload (SIGHUP) while requests run: they are
- * read atomically, and what they pointed to before stays alive until the process ends
- * (requests in flight may still hold its accounts and tokens). */
-typedef struct core {
-    _Atomic(const config *) cfg;
-    store *store;
-    journal *journal;                  /* NULL: memory only, creates finish at once */
-    idempotency *idempotency;          /* the store's Idempotency-Keys */
-    _Atomic(ratelimit *) create_limit; /* creates per second per token; NULL = no limit */
-} core;
+#define CORE_PENDING 1    /* a call waits for the store: its outcome comes through done */
+#define CORE_MAX_LOOPS 256 /* event loops that may call the core (server.threads' maximum) */
+#define CORE_MAX_RETIRED 64 /* replaced configurations awaiting their last reader; past it a reload is refused */
 
-#define CORE_PENDING 1 /* a create waits for the journal: its outcome comes through done */
+/* The methods of WebhookService the core implements, in the schema's order. */
+typedef enum core_method { CORE_CREATE, CORE_GET, CORE_LIST, CORE_METHODS } core_method;
+
+typedef struct core core;
+
+/* One configuration and what is built from it, replaced together. */
+typedef struct core_config core_config;
 
 /* A webhook as the schema shows it, built in place: msg.created_at points at created_at
  * and msg.id at id_hex, so the struct must not be copied after core_webhook_fill. */
@@ -43,54 +50,97 @@ typedef struct core_webhook {
 /* Fills out from a stored record. */
 void core_webhook_fill(core_webhook *out, const store_webhook *w);
 
-/* A create in flight. The caller owns it and keeps it in place until the outcome is
- * known: at once, or, with a journal, when done is called. */
-typedef struct core_create {
-    error err;                            /* in: problems a codec found; out: why it failed */
-    const store_webhook *stored;          /* out: the new webhook; NULL when it failed */
-    core_webhook result;                  /* out: the webhook as the schema shows it */
-    void (*done)(struct core_create *op); /* for CORE_PENDING: called once, from the journal's thread */
+/* A call in flight. The caller owns it and keeps it in place until the outcome is known:
+ * when core_call_start returns 0 or -1, or, after CORE_PENDING, when done runs. */
+typedef struct core_call {
+    /* in */
+    core_method method;
+    const ProtobufCMessage *request; /* the method's input message; NULL when a codec could not read one */
+    const char *authorization;       /* the Authorization value (NULL = absent) */
+    size_t authorization_len;
+    const char *idempotency_key; /* CORE_CREATE: the Idempotency-Key (NULL = absent) */
+    size_t idempotency_key_len;
+    int64_t now_ms;              /* Unix time in milliseconds: the transport's clock */
+    int64_t monotonic_ms;        /* a monotonic clock in milliseconds (rate limits) */
+    ProtobufCAllocator *alloc;   /* memory for the response (NULL = malloc; then core_call_release) */
+    error_in default_in;         /* where parameter problems without a location are */
+    void (*done)(struct core_call *call); /* after CORE_PENDING: called once, maybe from another thread */
     void *data;                           /* the caller's */
-    int replayed; /* out: 1 when the webhook is the one an earlier create with the same Idempotency-Key made */
+    /* in: problems the transport found (codecs, body size); out: why the call failed */
+    error err;
+    /* out */
+    const ProtobufCMessage *response; /* NULL when the call failed */
+    int created;                      /* CORE_CREATE: a webhook was stored by this call (REST: 201) */
+    int replayed; /* CORE_CREATE: the answer is the webhook an earlier create with the same Idempotency-Key made */
     /* the core's */
-    journal_op journal;
-    struct core *core;
+    core *core;
+    core_config *snap;
+    int holds_snap;
+    int step;
+    atomic_int sync;
+    auth_principal who;
     int keyed;
     uint8_t key_digest[STORE_IDEMPOTENCY_LEN];
-} core_create;
+    store_webhook record;
+    backend_call store;
+    core_webhook webhook;
+    schema_list_response list;
+} core_call;
 
-/* 1 when the core can take creates: memory only, or a journal that writes. Otherwise 0
- * with the reason in reason (for /readyz). */
+/* A core over a backend, with cfg as its first configuration (both owned by the core from
+ * now on, also on failure). NULL when out of memory. */
+core *core_create(config *cfg, backend *store);
+
+/* Frees the core, its configurations and its backend (after finishing every call the
+ * backend holds). */
+void core_destroy(core *c);
+
+/* Replaces the configuration for calls that start from now on. Returns 0, or -1 with a
+ * reason in why (out of memory; too many replaced configurations still in use): the
+ * running configuration then stays and next is freed. */
+int core_reload(core *c, config *next, char *why, size_t why_size);
+
+/* The configuration new calls see now. Valid until the calling event loop's next
+ * core_quiescent (listener settings, the transport's own limits). */
+const config *core_config_now(core *c);
+
+/* How many event loops will call core_quiescent (0 until set; the server sets it once,
+ * before its loops start). Without loops, replaced configurations are freed by core_destroy. */
+void core_set_loops(core *c, unsigned n_loops);
+
+/* Event loop `loop` holds no configuration snapshot outside a waiting call: called at the
+ * end of every loop iteration. Frees what no loop and no waiting call can still read. */
+void core_quiescent(core *c, unsigned loop);
+
+/* Sets up call for method with the fields a transport fills zeroed (err cleared). */
+void core_call_init(core_call *call, core_method method);
+
+/* Runs the call. Returns 0 with call->response, -1 with call->err, or CORE_PENDING: done
+ * reports the outcome later (possibly from another thread before this returns, so the
+ * caller must be ready for it first). In that order: the token (401), what the transport
+ * found that is not a parameter problem (413, unreadable body), the create rate (429),
+ * parameters (400, all at once, schema field order), the ecosystem (404/403), then the
+ * store. */
+int core_call_start(core *c, core_call *call);
+
+/* Frees response memory of a call made with alloc NULL. */
+void core_call_release(core_call *call);
+
+/* 1 when core_call_start may answer CORE_PENDING for this method: the caller's call must
+ * then live off the stack. */
+int core_call_may_wait(const core *c, core_method method);
+
+/* The method a WebhookService method descriptor names, or CORE_METHODS when the core has
+ * none for it. */
+core_method core_method_of(const ProtobufCMethodDescriptor *m);
+
+/* The method descriptor of path "/droplit.webhooks.v1.WebhookService/<Method>", or NULL
+ * (another service, or a method the schema does not have). */
+const ProtobufCMethodDescriptor *core_method_from_path(const char *path, size_t len);
+
+/* The store's gauges, and 1 when the core can take creates (else 0 with the reason, for
+ * /readyz). */
+void core_stats(core *c, backend_stats *out);
 int core_is_ready(core *c, const char **reason);
-
-/* 1 when core_create_webhook may answer CORE_PENDING (there is a journal): the caller's
- * core_create must then live off the stack. */
-int core_create_may_wait(const core *c);
-
-/* Creates a webhook. op->err may already hold problems a codec found; validation adds
- * its own, and the request fails if there are any. Then the ecosystem must be visible to
- * who (404/403). A token over limits.creates_per_second_per_token gets ERROR_RATE_LIMITED
- * first, whatever the request. Returns 0 when the webhook is stored (op->result filled), -1 when it
- * failed (op->err), or CORE_PENDING when it waits for the journal: op->done then reports
- * the outcome (op->stored is NULL on failure, e.g. ERROR_UNAVAILABLE for a full disk).
- *
- * idempotency_key (key_len bytes; NULL = none sent) is the Idempotency-Key header (see
- * idempotency.h): when this token created a webhook with it in the last 24 hours, the
- * answer is that webhook (0, op->replayed = 1) if the request is the same, and
- * ERROR_UNPROCESSABLE if it is not; while that first create is still in flight,
- * ERROR_CONFLICT. A malformed key is a parameter problem (in the header). */
-int core_create_webhook(core *c, const auth_principal *who, const schema_create_request *req,
-                        const char *idempotency_key, size_t key_len, core_create *op);
-
-/* Reads one webhook; ERROR_NOT_FOUND when absent or outside who's ecosystems. */
-int core_get_webhook(core *c, const auth_principal *who, const schema_get_request *req, core_webhook *out, error *err);
-
-/* Lists an ecosystem's webhooks, oldest first, into out (its items allocated with alloc,
- * NULL = malloc; free with core_list_free when alloc is NULL). */
-int core_list_webhooks(core *c, const auth_principal *who, const schema_list_request *req, ProtobufCAllocator *alloc,
-                       schema_list_response *out, error *err);
-
-/* Frees what core_list_webhooks allocated with the default allocator. */
-void core_list_free(schema_list_response *out);
 
 #endif

@@ -1,9 +1,9 @@
 /* idempotency: see idempotency.h.
  *
  * The in-flight set is a chained hash table behind one mutex. It holds only creates that
- * wait for the journal, so it stays small; a lookup and the store lookup after it happen
- * under that mutex, and a create leaves the set only after its record is in the store,
- * so a second request sees one or the other, never neither. */
+ * wait for the store, so it stays small. A create leaves the set only after its record is
+ * in the store, and a second request looks in the store only after it entered the set
+ * itself, so the second sees one or the other, never neither. */
 #include "idempotency.h"
 
 #include <pthread.h>
@@ -19,11 +19,10 @@ typedef struct entry {
 
 struct idempotency {
     pthread_mutex_t lock;
-    store *store;
     entry *buckets[BUCKETS];
 };
 
-idempotency *idempotency_create(store *s)
+idempotency *idempotency_create(void)
 {
     idempotency *t = calloc(1, sizeof(*t));
     if (t == NULL)
@@ -32,7 +31,6 @@ idempotency *idempotency_create(store *s)
         free(t);
         return NULL;
     }
-    t->store = s;
     return t;
 }
 
@@ -65,18 +63,13 @@ static entry **find(idempotency *t, const uint8_t *digest)
     return link;
 }
 
-idempotency_outcome idempotency_begin(idempotency *t, const uint8_t digest[STORE_IDEMPOTENCY_LEN], int64_t now_ms,
-                                      const store_webhook **first)
+idempotency_outcome idempotency_begin(idempotency *t, const uint8_t digest[STORE_IDEMPOTENCY_LEN])
 {
     idempotency_outcome outcome = IDEMPOTENCY_NEW;
     pthread_mutex_lock(&t->lock);
     entry **link = find(t, digest);
-    const store_webhook *w;
     if (*link != NULL) {
         outcome = IDEMPOTENCY_IN_FLIGHT;
-    } else if ((w = store_get_idempotent(t->store, digest)) != NULL && now_ms - w->created_ms < IDEMPOTENCY_WINDOW_MS) {
-        *first = w;
-        outcome = IDEMPOTENCY_REPLAY;
     } else {
         entry *e = malloc(sizeof(*e));
         if (e == NULL) {

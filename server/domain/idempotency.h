@@ -3,11 +3,12 @@
  * answered with the webhook the first one created instead of creating a second.
  *
  * A key is kept only as auth_scoped_digest(token, key). A finished create is found in the
- * store, whose record keeps that digest, so the journal and snapshots carry it across a
- * restart. A create still waiting for the journal is in this module's in-flight set
- * meanwhile: a second request with its key is told so rather than creating a second
- * webhook. Only creates that stored a webhook are remembered; one that failed may be sent
- * again with the same key. Safe to share between threads. */
+ * store (the core asks it, BACKEND_FIND_IDEMPOTENT), whose record keeps that digest, so
+ * the journal and snapshots carry it across a restart. A create with a key is in this
+ * module's in-flight set from before that lookup until its outcome is known: a second
+ * request with the key meanwhile is told so rather than creating a second webhook. Only
+ * creates that stored a webhook are remembered; one that failed may be sent again with
+ * the same key. Safe to share between threads. */
 #ifndef HOOKGATE_IDEMPOTENCY_H
 #define HOOKGATE_IDEMPOTENCY_H
 
@@ -20,21 +21,19 @@
 typedef struct idempotency idempotency;
 
 typedef enum idempotency_outcome {
-    IDEMPOTENCY_NEW,       /* go on and create; idempotency_end when the outcome is known */
-    IDEMPOTENCY_REPLAY,    /* the key's first create stored *first within the window */
+    IDEMPOTENCY_NEW,       /* look the key up in the store, then create or replay; idempotency_end after */
     IDEMPOTENCY_IN_FLIGHT, /* a create with this key has not finished yet */
     IDEMPOTENCY_NO_MEMORY,
 } idempotency_outcome;
 
-/* The keys of s's creates; NULL when out of memory. */
-idempotency *idempotency_create(store *s);
+/* An empty in-flight set; NULL when out of memory. */
+idempotency *idempotency_create(void);
 
 void idempotency_destroy(idempotency *t);
 
-/* Looks the digest up at now_ms (Unix time in milliseconds): in flight, then in the store.
- * On IDEMPOTENCY_NEW the digest is in flight until idempotency_end. */
-idempotency_outcome idempotency_begin(idempotency *t, const uint8_t digest[STORE_IDEMPOTENCY_LEN], int64_t now_ms,
-                                      const store_webhook **first);
+/* Enters the digest into the in-flight set unless it is there already. On
+ * IDEMPOTENCY_NEW it stays in flight until idempotency_end. */
+idempotency_outcome idempotency_begin(idempotency *t, const uint8_t digest[STORE_IDEMPOTENCY_LEN]);
 
 /* The create begun with digest has finished (its webhook, if any, is in the store). */
 void idempotency_end(idempotency *t, const uint8_t digest[STORE_IDEMPOTENCY_LEN]);

@@ -57,7 +57,7 @@ typedef struct grpc_stream {
 /* A call that may wait for the journal; kept off the stream, which may close first. */
 struct grpc_call {
     h2o_multithread_message_t msg; /* how the journal's thread hands it back */
-    rpc_result result;
+    core_call call;
     grpc_context *ctx;
     grpc_conn *conn;
     grpc_stream *stream; /* NULL once the stream is gone */
@@ -67,7 +67,7 @@ static void on_calls_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *
 
 void grpc_context_init(grpc_context *ctx, core *c, h2o_loop_t *loop, h2o_multithread_queue_t *queue)
 {
-    h2o_timeout_init(loop, &ctx->idle, c->cfg->grpc_idle_timeout_ms);
+    h2o_timeout_init(loop, &ctx->idle, core_config_now(c)->grpc_idle_timeout_ms);
     h2o_multithread_register_receiver(queue, &ctx->receiver, on_calls_done);
     ctx->core = c;
     h2o_linklist_init_anchor(&ctx->connections);
@@ -291,23 +291,23 @@ static void respond_error(grpc_conn *conn, grpc_stream *s, const error *err)
 static void call_respond(grpc_call *call)
 {
     grpc_stream *s = call->stream;
-    rpc_result *r = &call->result;
+    core_call *c = &call->call;
     ProtobufCAllocator alloc = {pool_alloc, pool_free, &s->pool};
     size_t len;
-    uint8_t *out = r->msg != NULL ? rpc_encode(RPC_CODEC_PROTO, r->msg, &alloc, &len) : NULL;
+    uint8_t *out = c->response != NULL ? rpc_encode(RPC_CODEC_PROTO, c->response, &alloc, &len) : NULL;
     if (out != NULL) {
-        respond_ok(call->conn, s, out, len, r->create.replayed);
+        respond_ok(call->conn, s, out, len, c->replayed);
         return;
     }
-    if (r->msg != NULL)
-        error_set(&r->create.err, ERROR_INTERNAL, "Out of memory.");
-    respond_error(call->conn, s, &r->create.err);
+    if (c->response != NULL)
+        error_set(&c->err, ERROR_INTERNAL, "Out of memory.");
+    respond_error(call->conn, s, &c->err);
 }
 
 /* From the journal's thread: back to the connection's loop. */
-static void on_call_done(rpc_result *r)
+static void on_call_done(core_call *c)
 {
-    grpc_call *call = r->data;
+    grpc_call *call = c->data;
     h2o_multithread_send_message(&call->ctx->receiver, &call->msg);
 }
 
@@ -339,7 +339,7 @@ static int is_grpc_content_type(h2o_iovec_t ct)
 static void serve(grpc_conn *conn, grpc_stream *s)
 {
     core *c = conn->ctx->core;
-    size_t limit = c->cfg->limits.max_body_bytes;
+    size_t limit = core_config_now(c)->limits.max_body_bytes;
     error err;
     error_clear(&err);
     if (s->headers_too_large) {
@@ -354,7 +354,7 @@ static void serve(grpc_conn *conn, grpc_stream *s)
         log_call(s, 415, 0);
         return;
     }
-    const ProtobufCMethodDescriptor *method = rpc_method_from_path(s->path.base, s->path.len);
+    const ProtobufCMethodDescriptor *method = core_method_from_path(s->path.base, s->path.len);
     if (!s->is_post || method == NULL) {
         error_set(&err, ERROR_UNIMPLEMENTED, "Unknown method %.*s.", (int)s->path.len, s->path.base);
         goto fail;
@@ -377,13 +377,14 @@ static void serve(grpc_conn *conn, grpc_stream *s)
     call->ctx = conn->ctx;
     call->conn = conn;
     call->stream = s;
-    call->result.done = on_call_done;
-    call->result.data = call;
+    core_call_init(&call->call, CORE_METHODS);
+    call->call.done = on_call_done;
+    call->call.data = call;
     s->call = call;
     s->responded = 1; /* the request is consumed; what follows it is ignored */
     rpc_headers headers = {s->authorization.base, s->authorization.len, s->idempotency_key.base,
                            s->idempotency_key.len};
-    if (rpc_handle(c, method, RPC_CODEC_PROTO, &headers, msg, msg_len, &alloc, &call->result) == CORE_PENDING)
+    if (rpc_handle(c, method, RPC_CODEC_PROTO, &headers, msg, msg_len, &alloc, &call->call) == CORE_PENDING)
         return;
     s->call = NULL;
     call_respond(call);
@@ -459,7 +460,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     grpc_stream *s = nghttp2_session_get_stream_user_data(session, stream_id);
     if (s == NULL || s->responded)
         return 0;
-    if (s->body->size + len > conn->ctx->core->cfg->limits.max_body_bytes + CODEC_GRPC_FRAME_HEADER) {
+    if (s->body->size + len > core_config_now(conn->ctx->core)->limits.max_body_bytes + CODEC_GRPC_FRAME_HEADER) {
         /* answer now and stop the upload rather than buffer it */
         s->body_too_large = 1;
         s->reset_after_reply = 1;
@@ -530,7 +531,7 @@ static void start_session(grpc_conn *conn)
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, callbacks_make);
     /* rapid reset (CVE-2023-44487): nghttp2 sends GOAWAY to a client over the budget */
-    unsigned resets = conn->ctx->core->cfg->limits.resets_per_second_per_connection;
+    unsigned resets = core_config_now(conn->ctx->core)->limits.resets_per_second_per_connection;
     nghttp2_option *option = NULL;
     int rc = -1;
     if (callbacks != NULL && nghttp2_option_new(&option) == 0) {

@@ -93,147 +93,139 @@ static void respond_webhook(h2o_req_t *req, rest_format format, int status, cons
     respond_message(req, format, status, reason, &w->msg.base);
 }
 
-static int authenticate(http_handler *h, h2o_req_t *req, auth_principal *who, error *err)
-{
-    h2o_iovec_t token = http_authorization(req);
-    return auth_authenticate(h->core->cfg, token.base, token.len, who, err);
-}
-
 /* ---- routes -------------------------------------------------------------------------- */
 
-/* A create, kept off the request's pool: with a journal it outlives on_req. */
-typedef struct rest_create {
+/* A call of the core. It lives on the handler's stack unless it may wait for the store
+ * (a create with a journal); then it is malloc'd, because it outlives on_req. */
+typedef struct rest_call {
     http_pending pending; /* first: http.c frees the struct through it */
-    core_create op;
+    core_call call;
     rest_format format;
-} rest_create;
+} rest_call;
 
-static void create_respond(rest_create *rc, h2o_req_t *req)
+static void rest_respond(rest_call *rc, h2o_req_t *req)
 {
-    error_set_default_in(&rc->op.err, ERROR_IN_BODY);
-    if (rc->op.stored != NULL) {
-        http_add_replayed(req, rc->op.replayed);
-        respond_webhook(req, rc->format, 201, "Created", &rc->op.result);
+    core_call *c = &rc->call;
+    if (c->response == NULL) {
+        respond_error(req, rc->format, &c->err);
+    } else if (c->created) {
+        http_add_replayed(req, c->replayed);
+        respond_webhook(req, rc->format, 201, "Created", &c->webhook);
+    } else {
+        respond_message(req, rc->format, 200, "OK", c->response);
     }
-    else
-        respond_error(req, rc->format, &rc->op.err);
 }
 
-static void on_create_finished(http_pending *p, h2o_req_t *req)
+static void on_call_finished(http_pending *p, h2o_req_t *req)
 {
-    create_respond((rest_create *)p, req);
+    rest_respond((rest_call *)p, req);
 }
 
-static void on_create_done(core_create *op)
+static void on_call_done(core_call *c)
 {
-    http_pending_post(&((rest_create *)op->data)->pending);
+    http_pending_post(&((rest_call *)c->data)->pending);
+}
+
+/* Sets up a call of method: the token, the clock, the allocator, and where its parameter
+ * problems are. Returns NULL (having answered 500) when out of memory. */
+static rest_call *rest_call_begin(http_handler *h, h2o_req_t *req, rest_call *local, core_method method,
+                                  rest_format format, ProtobufCAllocator *alloc, error_in where)
+{
+    rest_call *rc = core_call_may_wait(h->core, method) ? malloc(sizeof(*rc)) : local;
+    if (rc == NULL) {
+        error err;
+        error_set(&err, ERROR_INTERNAL, "Out of memory.");
+        respond_error(req, format, &err);
+        return NULL;
+    }
+    core_call_init(&rc->call, method);
+    rc->format = format;
+    h2o_iovec_t token = http_authorization(req);
+    rc->call.authorization = token.base;
+    rc->call.authorization_len = token.len;
+    rc->call.alloc = alloc;
+    rc->call.default_in = where;
+    rc->call.done = on_call_done;
+    rc->call.data = rc;
+    rpc_clock(&rc->call);
+    return rc;
+}
+
+/* Runs the call and answers, now or when the store answers. */
+static void rest_call_run(http_handler *h, h2o_req_t *req, rest_call *rc, rest_call *local)
+{
+    /* ready before the core runs: the store may answer from its thread at once */
+    if (rc != local)
+        http_pending_start(&rc->pending, req, &h->super, on_call_finished);
+    if (core_call_start(h->core, &rc->call) == CORE_PENDING)
+        return;
+    if (rc != local)
+        http_pending_cancel(&rc->pending);
+    rest_respond(rc, req);
+    if (rc != local)
+        free(rc);
 }
 
 static void create_webhook(http_handler *h, h2o_req_t *req)
 {
-    /* Only a create that may wait for the journal needs its state off the stack; the
-     * state holds an error value of a few KiB, so a memory-only server keeps it here. */
-    rest_create local, *rc = core_create_may_wait(h->core) ? malloc(sizeof(*rc)) : &local;
     h2o_iovec_t content_type = http_header(req, H2O_TOKEN_CONTENT_TYPE);
-    rest_format format = format_of(content_type);
-    if (rc == NULL) {
-        rc = &local;
-        error_set(&rc->op.err, ERROR_INTERNAL, "Out of memory.");
-        goto fail;
-    }
-    error *err = &rc->op.err;
-    auth_principal who;
-    error_clear(err);
-    if (authenticate(h, req, &who, err) != 0)
-        goto fail;
-    size_t limit = h->core->cfg->limits.max_body_bytes;
-    if (req->entity.len > limit) {
-        error_set(err, ERROR_TOO_LARGE, "Request body exceeds the limit of %zu bytes.", limit);
-        goto fail;
-    }
-    h2o_iovec_t query = http_query(req);
-    codec_query_reject(query.base, query.len, err);
-
     ProtobufCAllocator alloc = http_pool_allocator(req);
-    schema_create_request empty = DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT;
-    const schema_create_request *body = &empty;
-    if (format != REST_JSON) {
-        body = (schema_create_request *)codec_proto_decode(
-            &schema_create_request_descriptor, (const uint8_t *)req->entity.base, req->entity.len, &alloc, err);
-    } else if (http_media_type_is(content_type, MEDIA_JSON) && req->entity.len > 0) {
-        /* a body not declared JSON is not read: Droplit then reports both required fields */
-        body = (schema_create_request *)codec_json_decode(&schema_create_request_descriptor, req->entity.base,
-                                                          req->entity.len, &alloc, err);
-    }
-    if (body == NULL)
-        goto fail;
-    rc->op.done = on_create_done;
-    rc->op.data = rc;
-    rc->format = format;
-    /* ready before the core runs: the journal may answer from its thread at once */
-    if (rc != &local)
-        http_pending_start(&rc->pending, req, &h->super, on_create_finished);
-    h2o_iovec_t key = http_idempotency_key(req);
-    if (core_create_webhook(h->core, &who, body, key.base, key.len, &rc->op) == CORE_PENDING)
+    rest_call local, *rc =
+        rest_call_begin(h, req, &local, CORE_CREATE, format_of(content_type), &alloc, ERROR_IN_BODY);
+    if (rc == NULL)
         return;
-    if (rc != &local)
-        http_pending_cancel(&rc->pending);
-    create_respond(rc, req);
-    if (rc != &local)
-        free(rc);
-    return;
-fail:
-    respond_error(req, format, &rc->op.err);
-    if (rc != &local)
-        free(rc);
+    error *err = &rc->call.err;
+    h2o_iovec_t key = http_idempotency_key(req);
+    rc->call.idempotency_key = key.base;
+    rc->call.idempotency_key_len = key.len;
+    size_t limit = core_config_now(h->core)->limits.max_body_bytes;
+    if (req->entity.len > limit) {
+        /* reported after the token is checked: the core decides the order */
+        error_set(err, ERROR_TOO_LARGE, "Request body exceeds the limit of %zu bytes.", limit);
+    } else {
+        h2o_iovec_t query = http_query(req);
+        codec_query_reject(query.base, query.len, err);
+        static const schema_create_request empty = DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT;
+        const schema_create_request *body = &empty;
+        if (rc->format != REST_JSON) {
+            body = (schema_create_request *)codec_proto_decode(
+                &schema_create_request_descriptor, (const uint8_t *)req->entity.base, req->entity.len, &alloc, err);
+        } else if (http_media_type_is(content_type, MEDIA_JSON) && req->entity.len > 0) {
+            /* a body not declared JSON is not read: Droplit then reports both required fields */
+            body = (schema_create_request *)codec_json_decode(&schema_create_request_descriptor, req->entity.base,
+                                                              req->entity.len, &alloc, err);
+        }
+        rc->call.request = body != NULL ? &body->base : NULL;
+    }
+    rest_call_run(h, req, rc, &local);
 }
 
 static void list_webhooks(http_handler *h, h2o_req_t *req)
 {
-    error err;
-    auth_principal who;
-    rest_format format = accepted_format(req);
-    error_clear(&err);
-    if (authenticate(h, req, &who, &err) != 0)
-        goto fail;
-    h2o_iovec_t query = http_query(req);
     ProtobufCAllocator alloc = http_pool_allocator(req);
-    schema_list_request *lr =
-        (schema_list_request *)codec_query_decode(&schema_list_request_descriptor, query.base, query.len, &alloc, &err);
-    if (lr == NULL)
-        goto fail;
-    schema_list_response out;
-    int rc = core_list_webhooks(h->core, &who, lr, &alloc, &out, &err);
-    error_set_default_in(&err, ERROR_IN_QUERY);
-    if (rc != 0)
-        goto fail;
-    respond_message(req, format, 200, "OK", &out.base);
-    return;
-fail:
-    respond_error(req, format, &err);
+    rest_call local, *rc = rest_call_begin(h, req, &local, CORE_LIST, accepted_format(req), &alloc, ERROR_IN_QUERY);
+    if (rc == NULL)
+        return;
+    h2o_iovec_t query = http_query(req);
+    rc->call.request =
+        codec_query_decode(&schema_list_request_descriptor, query.base, query.len, &alloc, &rc->call.err);
+    rest_call_run(h, req, rc, &local);
 }
 
 static void get_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
 {
-    error err;
-    auth_principal who;
-    rest_format format = accepted_format(req);
-    error_clear(&err);
-    if (authenticate(h, req, &who, &err) != 0)
-        goto fail;
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    rest_call local, *rc = rest_call_begin(h, req, &local, CORE_GET, accepted_format(req), &alloc, ERROR_IN_PATH);
+    if (rc == NULL)
+        return;
+    schema_get_request *gr = h2o_mem_alloc_pool(&req->pool, sizeof(*gr));
+    schema_get_request init = DROPLIT__WEBHOOKS__V1__GET_WEBHOOK_REQUEST__INIT;
+    *gr = init;
+    gr->id = h2o_strdup(&req->pool, id.base, id.len).base;
     h2o_iovec_t query = http_query(req);
-    schema_get_request gr = DROPLIT__WEBHOOKS__V1__GET_WEBHOOK_REQUEST__INIT;
-    gr.id = h2o_strdup(&req->pool, id.base, id.len).base;
-    codec_query_reject(query.base, query.len, &err);
-    core_webhook w;
-    int rc = core_get_webhook(h->core, &who, &gr, &w, &err);
-    error_set_default_in(&err, ERROR_IN_PATH);
-    if (rc != 0)
-        goto fail;
-    respond_webhook(req, format, 200, "OK", &w);
-    return;
-fail:
-    respond_error(req, format, &err);
+    codec_query_reject(query.base, query.len, &rc->call.err);
+    rc->call.request = &gr->base;
+    rest_call_run(h, req, rc, &local);
 }
 
 static int is_method(h2o_req_t *req, const char *method)
@@ -245,11 +237,12 @@ static int is_method(h2o_req_t *req, const char *method)
  * network, as usual for metrics). */
 static void respond_metrics(http_handler *h, h2o_req_t *req)
 {
-    journal *j = h->core->journal;
+    backend_stats st;
+    core_stats(h->core, &st);
     metrics_gauges g = {
-        .webhooks_stored = store_count(h->core->store),
-        .journal_queue_depth = j != NULL ? journal_queue_depth(j) : 0,
-        .journal_writable = j != NULL ? journal_is_writable(j) : -1,
+        .webhooks_stored = st.webhooks,
+        .journal_queue_depth = st.queue_depth,
+        .journal_writable = st.writable,
     };
     size_t len;
     char *text = metrics_render(&g, &len);

@@ -1,7 +1,8 @@
 /* http_rpc: see http_rpc.h.
  *
  * Both protocols end in rpc_handle; this file only unwraps their framing and renders
- * results and errors their way (kinds map to Connect and gRPC codes in error.c's table). */
+ * results and errors their way (kinds map to Connect and gRPC codes in wire/status.c's
+ * table). */
 #include "http_rpc.h"
 
 #include <jansson.h>
@@ -22,7 +23,7 @@ typedef enum call_protocol { CALL_CONNECT, CALL_GRPC_WEB, CALL_GRPC_WEB_TEXT } c
 /* One call's state, off the request's pool: with a journal, a create outlives on_req. */
 typedef struct rpc_call {
     http_pending pending; /* first: http.c frees the struct through it */
-    rpc_result result;
+    core_call call;
     call_protocol protocol;
     rpc_codec codec;
     const char *content_type; /* Connect's answer type */
@@ -69,7 +70,7 @@ static void serve_connect(http_handler *h, h2o_req_t *req, const ProtobufCMethod
     error err;
     error_clear(&err);
     h2o_iovec_t encoding = http_header(req, H2O_TOKEN_CONTENT_ENCODING);
-    size_t limit = h->core->cfg->limits.max_body_bytes;
+    size_t limit = core_config_now(h->core)->limits.max_body_bytes;
     if (method == NULL) {
         error_set(&err, ERROR_UNIMPLEMENTED, "Unknown method %.*s.", (int)req->path_normalized.len,
                   req->path_normalized.base);
@@ -129,7 +130,7 @@ static void serve_grpc_web(http_handler *h, h2o_req_t *req, const ProtobufCMetho
     error_clear(&err);
     ProtobufCAllocator alloc = http_pool_allocator(req);
     const uint8_t *body = (const uint8_t *)req->entity.base, *msg;
-    size_t len = req->entity.len, msg_len, limit = h->core->cfg->limits.max_body_bytes;
+    size_t len = req->entity.len, msg_len, limit = core_config_now(h->core)->limits.max_body_bytes;
     size_t framed_limit = limit + CODEC_GRPC_FRAME_HEADER;
     if (method == NULL) {
         error_set(&err, ERROR_UNIMPLEMENTED, "Unknown method %.*s.", (int)req->path_normalized.len,
@@ -163,21 +164,21 @@ static void connect_respond_error(h2o_req_t *req, const error *err);
 
 static void rpc_call_respond(rpc_call *call, h2o_req_t *req)
 {
-    rpc_result *r = &call->result;
+    core_call *c = &call->call;
     ProtobufCAllocator alloc = http_pool_allocator(req);
     size_t len = 0;
-    uint8_t *out = r->msg != NULL ? rpc_encode(call->codec, r->msg, &alloc, &len) : NULL;
-    if (r->msg != NULL && out == NULL)
-        error_set(&r->create.err, ERROR_INTERNAL, "Out of memory.");
+    uint8_t *out = c->response != NULL ? rpc_encode(call->codec, c->response, &alloc, &len) : NULL;
+    if (c->response != NULL && out == NULL)
+        error_set(&c->err, ERROR_INTERNAL, "Out of memory.");
     if (out != NULL)
-        http_add_replayed(req, r->create.replayed);
+        http_add_replayed(req, c->replayed);
     if (call->protocol == CALL_CONNECT) {
         if (out != NULL)
             http_respond(req, 200, "OK", call->content_type, out, len);
         else
-            connect_respond_error(req, &r->create.err);
+            connect_respond_error(req, &c->err);
     } else {
-        grpc_web_respond(req, call->protocol == CALL_GRPC_WEB_TEXT, out, len, out != NULL ? NULL : &r->create.err);
+        grpc_web_respond(req, call->protocol == CALL_GRPC_WEB_TEXT, out, len, out != NULL ? NULL : &c->err);
     }
 }
 
@@ -186,17 +187,17 @@ static void on_call_finished(http_pending *p, h2o_req_t *req)
     rpc_call_respond((rpc_call *)p, req);
 }
 
-static void on_call_done(rpc_result *r)
+static void on_call_done(core_call *c)
 {
-    http_pending_post(&((rpc_call *)r->data)->pending);
+    http_pending_post(&((rpc_call *)c->data)->pending);
 }
 
 static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol, rpc_codec codec,
                          const char *content_type, const ProtobufCMethodDescriptor *method, const uint8_t *body,
                          size_t len)
 {
-    /* off the stack only when a create may wait for the journal (see http_rest.c) */
-    rpc_call local, *call = core_create_may_wait(h->core) ? malloc(sizeof(*call)) : &local;
+    /* off the stack only when the call may wait for the store (see http_rest.c) */
+    rpc_call local, *call = core_call_may_wait(h->core, core_method_of(method)) ? malloc(sizeof(*call)) : &local;
     if (call == NULL) {
         error err;
         error_set(&err, ERROR_INTERNAL, "Out of memory.");
@@ -209,15 +210,16 @@ static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol
     call->protocol = protocol;
     call->codec = codec;
     call->content_type = content_type;
-    call->result.done = on_call_done;
-    call->result.data = call;
+    core_call_init(&call->call, CORE_METHODS);
+    call->call.done = on_call_done;
+    call->call.data = call;
     ProtobufCAllocator alloc = http_pool_allocator(req);
     h2o_iovec_t token = http_authorization(req), key = http_idempotency_key(req);
     rpc_headers headers = {token.base, token.len, key.base, key.len};
     /* ready before the core runs: the journal may answer from its thread at once */
     if (call != &local)
         http_pending_start(&call->pending, req, &h->super, on_call_finished);
-    if (rpc_handle(h->core, method, codec, &headers, body, len, &alloc, &call->result) == CORE_PENDING)
+    if (rpc_handle(h->core, method, codec, &headers, body, len, &alloc, &call->call) == CORE_PENDING)
         return;
     if (call != &local)
         http_pending_cancel(&call->pending);
@@ -232,7 +234,7 @@ int http_rpc_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     http_handler *h = (http_handler *)self;
     h2o_iovec_t ct = http_header(req, H2O_TOKEN_CONTENT_TYPE);
-    const ProtobufCMethodDescriptor *method = rpc_method_from_path(req->path_normalized.base, req->path_normalized.len);
+    const ProtobufCMethodDescriptor *method = core_method_from_path(req->path_normalized.base, req->path_normalized.len);
 
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
         http_respond_method_not_allowed(req, "POST");

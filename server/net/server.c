@@ -163,7 +163,7 @@ static void on_accept(h2o_socket_t *listen_sock, const char *err)
             sock->on_close.data = ll->thread;
             grpc_accept(&ll->thread->grpc, sock, ll->accept_ctx.ssl_ctx);
         } else {
-            const config *cfg = atomic_load(&ll->thread->core->cfg);
+            const config *cfg = core_config_now(ll->thread->core);
             h2guard_accept(&ll->accept_ctx, sock, cfg->limits.resets_per_second_per_connection, on_connection_close,
                            ll->thread);
         }
@@ -216,11 +216,14 @@ static void *loop_main(void *arg)
         return NULL;
     h2o_evloop_t *loop = t->ctx.loop;
 
-    /* access-log lines go out once per loop iteration, not once per request */
+    /* access-log lines go out once per loop iteration, not once per request; the end of an
+     * iteration is also where this loop holds no configuration snapshot (core_quiescent) */
     accesslog_batch();
+    unsigned index = (unsigned)(t - s->threads);
     while (!atomic_load(&s->stopping)) {
         h2o_evloop_run(loop, INT32_MAX);
         accesslog_flush();
+        core_quiescent(t->core, index);
     }
 
     /* stop accepting, tell HTTP/2 peers (GOAWAY), let requests in flight finish */
@@ -324,6 +327,7 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
     s.threads = calloc(s.n_threads, sizeof(*s.threads));
     if (s.threads == NULL)
         goto out;
+    core_set_loops(c, (unsigned)s.n_threads);
     size_t started = 0;
     for (; started < s.n_threads; started++)
         if (thread_start(&s, &s.threads[started], c) != 0)
@@ -339,6 +343,9 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
         while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
             fprintf(stderr, "hookgate: SIGHUP received, reloading the configuration\n");
             reload(reload_arg);
+            /* every loop passes a quiescent point soon, so the replaced configuration goes */
+            for (size_t i = 0; i < started; i++)
+                h2o_multithread_send_message(&s.threads[i].wake, NULL);
         }
         fprintf(stderr, "hookgate: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         rc = 0;

@@ -325,21 +325,13 @@ static void write_batch(journal *j, journal_op *batch)
             set_writable(j, 1);
         }
     }
+    /* done runs here, on this thread, before the next batch and before rotate: the caller
+     * inserts each written record into the index there, so the index holds records in
+     * journal order and a snapshot of its first store_count() records covers every
+     * journal before the new one */
     for (journal_op *op = batch, *next; op != NULL; op = next) {
         next = op->next;
-        if (rc == 0) {
-            /* ids are unique by construction and the index was sized at open: a refusal
-             * here is out of memory, which the caller reports as unavailable too */
-            error e;
-            error_clear(&e);
-            op->stored = store_insert_record(j->store, op->record, &e);
-            op->status = op->stored != NULL ? 0 : ENOMEM;
-        } else {
-            store_record_free(op->record);
-            op->stored = NULL;
-            op->status = saved_errno != 0 ? saved_errno : EIO;
-        }
-        op->record = NULL;
+        op->status = rc == 0 ? 0 : saved_errno != 0 ? saved_errno : EIO;
         op->done(op);
     }
     if (rc == 0 && j->size >= j->snapshot_after)

@@ -2,7 +2,8 @@
  * own schema.
  *
  * Every create is appended to the journal (and flushed per store.fsync) before the store
- * shows it and before its caller hears back; one writer thread does the I/O, so an event
+ * shows it and before its caller hears back (the caller, backend_memory.c, inserts the
+ * record into the index when the journal reports it written); one writer thread does the I/O, so an event
  * loop never waits on the disk, and one fdatasync covers every record queued meanwhile
  * (group commit). When the journal passes store.snapshot_after_bytes, a new journal is
  * started and a snapshot of everything before it is written by another thread (temp file,
@@ -42,10 +43,12 @@ typedef struct journal journal;
 
 typedef struct journal_op journal_op;
 struct journal_op {
-    store_webhook *record;        /* in: from store_record_new; the journal owns it from now on */
-    const store_webhook *stored;  /* out: the record, in the store; NULL on failure */
-    int status;                   /* out: 0, or the errno the disk refused the write with */
-    void (*done)(journal_op *op); /* called once, on the writer thread, after the outcome */
+    store_webhook *record;        /* in: from store_record_new; the caller's again when done runs */
+    int status;                   /* out: 0 (written, and flushed per the fsync policy), or the errno
+                                     the disk refused the write with */
+    void (*done)(journal_op *op); /* called once, on the writer thread, with the outcome; on success it
+                                     must insert op->record into the journal's store before returning
+                                     (snapshots rely on the index holding records in journal order) */
     journal_op *next;             /* the journal's queue */
 };
 

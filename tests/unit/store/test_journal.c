@@ -120,6 +120,26 @@ typedef struct waiter {
     size_t cap;
 } waiter;
 
+/* The index the journal being appended to writes into: done inserts each written record
+ * there, as backend_memory.c does (see journal_op.done). */
+static store *appending_to;
+
+/* What a journal_op's done must do on success; returns the stored record or NULL. */
+static const store_webhook *insert_written(journal_op *op)
+{
+    store_webhook *record = op->record;
+    op->record = NULL;
+    if (op->status != 0) {
+        store_record_free(record);
+        return NULL;
+    }
+    error err;
+    error_clear(&err);
+    const store_webhook *stored = store_insert_record(appending_to, record, &err);
+    CHECK(stored != NULL);
+    return stored;
+}
+
 typedef struct test_op {
     journal_op op; /* first: done gets &op */
     waiter *w;
@@ -149,12 +169,13 @@ static void op_done(journal_op *op)
 {
     test_op *t = (test_op *)op;
     waiter *w = t->w;
+    const store_webhook *stored = insert_written(op);
     pthread_mutex_lock(&w->lock);
-    t->stored = op->stored != NULL;
+    t->stored = stored != NULL;
     t->status = op->status;
-    if (op->stored != NULL) {
+    if (stored != NULL) {
         if (w->stored < w->cap)
-            w->order[w->stored] = op->stored;
+            w->order[w->stored] = stored;
         w->stored++;
     }
     w->done++;
@@ -379,6 +400,8 @@ static void open_with(opened *o, const char *dir, const char *fsync, unsigned in
     CHECK(o->store != NULL);
     journal_options opts = options_of(dir, fsync, interval_ms, snapshot_after);
     o->journal = journal_open(&opts, o->store, &o->stats, o->err);
+    if (o->journal != NULL)
+        appending_to = o->store;
 }
 
 static void open_default(opened *o, const char *dir)
@@ -1181,12 +1204,13 @@ typedef struct held_op {
 static void held_done(journal_op *op)
 {
     held_op *h = (held_op *)op;
+    const store_webhook *stored = insert_written(op);
     pthread_mutex_lock(h->lock);
     (*h->entered)++;
     pthread_cond_broadcast(h->cond);
     while (!*h->release)
         pthread_cond_wait(h->cond, h->lock);
-    (*h->finished) += op->stored != NULL;
+    (*h->finished) += stored != NULL;
     pthread_mutex_unlock(h->lock);
 }
 
@@ -1202,6 +1226,7 @@ static void test_queue_bound(void)
     char err[JOURNAL_ERROR_MAX];
     journal *j = journal_open(&opts, st, &stats, err);
     CHECK(j != NULL);
+    appending_to = st;
     if (j == NULL) {
         store_destroy(st);
         return;

@@ -1,0 +1,102 @@
+/* backend: the store as the core sees it — one asynchronous interface, with backends
+ * behind a small table of function pointers (as Redis' rio hides its buffer and file
+ * backends).
+ *
+ * The core fills a backend_call and submits it; the backend answers through the call's
+ * done callback, exactly once, either before backend_submit returns (the memory backend's
+ * reads) or later from another thread (a write waiting for the journal's fdatasync; every
+ * call of a backend whose calls are network round trips). Nothing here assumes that a
+ * read is synchronous. Records a backend returns are immutable and stay valid until
+ * backend_destroy (the memory backend's live in its index; a backend that fetches rows
+ * copies them into memory from the call's allocator).
+ *
+ * Today's backend is memory + journal (backend_memory.c): the in-memory index (store.h),
+ * made durable by the journal (journal.h). It is the only writer of its index. */
+#ifndef HOOKGATE_BACKEND_H
+#define HOOKGATE_BACKEND_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal.h"
+#include "store.h"
+
+typedef enum backend_verb {
+    BACKEND_CREATE,          /* in: webhook; out: found = the stored record */
+    BACKEND_GET,             /* in: id; out: found, or status BACKEND_NOT_FOUND */
+    BACKEND_LIST,            /* in: ecosystem_id; out: items, n_items (oldest first) */
+    BACKEND_FIND_IDEMPOTENT, /* in: digest; out: found = the newest record created with it, or NOT_FOUND */
+    BACKEND_VERBS
+} backend_verb;
+
+#define BACKEND_NOT_FOUND (-1) /* status: no such record (every other non-zero status is an errno) */
+
+typedef struct backend_call backend_call;
+struct backend_call {
+    /* in */
+    backend_verb verb;
+    const store_webhook *webhook; /* CREATE: copied by the backend before submit returns */
+    objectid id;                  /* GET */
+    const char *ecosystem_id;     /* LIST */
+    const uint8_t *digest;        /* FIND_IDEMPOTENT: STORE_IDEMPOTENCY_LEN bytes */
+    ProtobufCAllocator *alloc;    /* LIST: memory for items (NULL = malloc; then free(items)) */
+    void (*done)(backend_call *c); /* called once with the outcome */
+    void *data;                    /* the caller's */
+    /* out */
+    int status; /* 0; BACKEND_NOT_FOUND; ENOMEM; EAGAIN (too many writes queued); or the
+                   errno the disk or the network refused a write with */
+    const store_webhook *found;
+    const store_webhook **items;
+    size_t n_items;
+    /* the backend's */
+    journal_op journal;
+    void *backend;
+};
+
+/* What /metrics and /readyz read. */
+typedef struct backend_stats {
+    size_t webhooks;    /* stored */
+    size_t queue_depth; /* writes waiting for the disk */
+    int writable;       /* 1, 0 while writes fail, -1 when the backend keeps nothing durable */
+} backend_stats;
+
+typedef struct backend_ops {
+    const char *name;
+    void (*submit)(void *self, backend_call *c);
+    int (*is_synchronous)(void *self, backend_verb verb);
+    void (*stats)(void *self, backend_stats *out);
+    void (*destroy)(void *self); /* finishes every submitted call first */
+} backend_ops;
+
+typedef struct backend {
+    const backend_ops *ops;
+    void *self;
+} backend;
+
+/* Submits c (its `in` fields and done set). c must stay in place until done runs, which
+ * may be before this returns. */
+void backend_submit(backend *b, backend_call *c);
+
+/* 1 when done has already run when backend_submit returned, for every call of this verb
+ * (a caller may then keep the call on its stack). */
+int backend_is_synchronous(const backend *b, backend_verb verb);
+
+void backend_stats_get(backend *b, backend_stats *out);
+
+/* Finishes every submitted call, then frees the backend (NULL is a no-op). */
+void backend_destroy(backend *b);
+
+/* ---- memory + journal ---------------------------------------------------------------- */
+
+typedef struct backend_memory_stats {
+    journal_stats journal; /* what start-up loaded (zeros when memory only) */
+} backend_memory_stats;
+
+/* The in-memory index, durable through the journal when journal_opts is not NULL (then
+ * the directory is locked and recovered first; on failure NULL with the reason in err).
+ * NULL with err "out of memory" when memory runs out. */
+backend *backend_memory_open(const journal_options *journal_opts, backend_memory_stats *stats,
+                             char err[JOURNAL_ERROR_MAX]);
+
+#endif

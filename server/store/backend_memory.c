@@ -1,0 +1,200 @@
+/* backend_memory: the backend of backend.h over the in-memory index (store.h), made
+ * durable by the journal (journal.h) when a store directory is configured.
+ *
+ * Reads complete before backend_submit returns. A create is inserted at once without a
+ * journal; with one, it is copied into a record, queued, and inserted by this module on
+ * the journal's writer thread once written: the index has this one writer while serving
+ * (start-up's recovery fills it before anyone can submit). */
+#include "backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hg_assert.h"
+
+typedef struct memory_backend {
+    backend pub;
+    store *index;
+    journal *journal; /* NULL: memory only */
+} memory_backend;
+
+static void finish(backend_call *c, int status, const store_webhook *found)
+{
+    c->status = status;
+    c->found = found;
+    c->done(c);
+}
+
+/* Inserts a record the backend owns; the index takes it, also on failure. */
+static int insert(memory_backend *m, store_webhook *record, const store_webhook **found)
+{
+    error err;
+    error_clear(&err);
+    *found = store_insert_record(m->index, record, &err);
+    if (*found != NULL)
+        return 0;
+    return err.kind == ERROR_UNAVAILABLE ? EOVERFLOW : ENOMEM; /* full, or out of memory */
+}
+
+/* The journal's verdict, on its writer thread (see journal_op.done). */
+static void on_journaled(journal_op *op)
+{
+    backend_call *c = (backend_call *)((char *)op - offsetof(backend_call, journal));
+    memory_backend *m = c->backend;
+    store_webhook *record = op->record;
+    op->record = NULL;
+    if (op->status != 0) {
+        store_record_free(record);
+        finish(c, op->status, NULL);
+        return;
+    }
+    const store_webhook *found;
+    int status = insert(m, record, &found);
+    finish(c, status, found);
+}
+
+typedef struct list_ctx {
+    backend_call *c;
+    size_t cap;
+    int oom;
+} list_ctx;
+
+static void *list_alloc(ProtobufCAllocator *alloc, size_t size)
+{
+    return alloc != NULL ? alloc->alloc(alloc->allocator_data, size) : malloc(size);
+}
+
+static int list_visit(const store_webhook *w, void *ctx)
+{
+    list_ctx *l = ctx;
+    backend_call *c = l->c;
+    if (c->n_items == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        const store_webhook **items = list_alloc(c->alloc, cap * sizeof(*items));
+        if (items == NULL) {
+            l->oom = 1;
+            return -1;
+        }
+        if (c->n_items)
+            memcpy(items, c->items, c->n_items * sizeof(*items));
+        if (c->alloc == NULL)
+            free(c->items);
+        c->items = items;
+        l->cap = cap;
+    }
+    c->items[c->n_items++] = w;
+    return 0;
+}
+
+static void create(memory_backend *m, backend_call *c)
+{
+    store_webhook *record = store_record_new(c->webhook);
+    if (record == NULL) {
+        finish(c, ENOMEM, NULL);
+        return;
+    }
+    if (m->journal == NULL) {
+        const store_webhook *found;
+        int status = insert(m, record, &found);
+        finish(c, status, found);
+        return;
+    }
+    c->journal.record = record;
+    c->journal.done = on_journaled;
+    if (journal_append(m->journal, &c->journal) != 0) {
+        c->journal.record = NULL;
+        store_record_free(record);
+        finish(c, EAGAIN, NULL);
+    }
+}
+
+static void memory_submit(void *self, backend_call *c)
+{
+    memory_backend *m = self;
+    c->backend = m;
+    c->found = NULL;
+    c->items = NULL;
+    c->n_items = 0;
+    switch (c->verb) {
+    case BACKEND_CREATE:
+        create(m, c);
+        return;
+    case BACKEND_GET: {
+        const store_webhook *w = store_get(m->index, &c->id);
+        finish(c, w != NULL ? 0 : BACKEND_NOT_FOUND, w);
+        return;
+    }
+    case BACKEND_FIND_IDEMPOTENT: {
+        const store_webhook *w = store_get_idempotent(m->index, c->digest);
+        finish(c, w != NULL ? 0 : BACKEND_NOT_FOUND, w);
+        return;
+    }
+    case BACKEND_LIST: {
+        list_ctx l = {.c = c};
+        store_each_in_ecosystem(m->index, c->ecosystem_id, list_visit, &l);
+        if (l.oom) {
+            if (c->alloc == NULL)
+                free(c->items);
+            c->items = NULL;
+            c->n_items = 0;
+        }
+        finish(c, l.oom ? ENOMEM : 0, NULL);
+        return;
+    }
+    case BACKEND_VERBS:
+        break;
+    }
+    HG_ASSERT(!"an unknown backend verb");
+}
+
+static int memory_is_synchronous(void *self, backend_verb verb)
+{
+    memory_backend *m = self;
+    return verb != BACKEND_CREATE || m->journal == NULL;
+}
+
+static void memory_stats(void *self, backend_stats *out)
+{
+    memory_backend *m = self;
+    out->webhooks = store_count(m->index);
+    out->queue_depth = m->journal != NULL ? journal_queue_depth(m->journal) : 0;
+    out->writable = m->journal != NULL ? journal_is_writable(m->journal) : -1;
+}
+
+static void memory_destroy(void *self)
+{
+    memory_backend *m = self;
+    journal_close(m->journal); /* every queued create is written (and inserted) first */
+    store_destroy(m->index);
+    free(m);
+}
+
+static const backend_ops memory_ops = {
+    .name = "memory",
+    .submit = memory_submit,
+    .is_synchronous = memory_is_synchronous,
+    .stats = memory_stats,
+    .destroy = memory_destroy,
+};
+
+backend *backend_memory_open(const journal_options *journal_opts, backend_memory_stats *stats,
+                             char err[JOURNAL_ERROR_MAX])
+{
+    memset(stats, 0, sizeof(*stats));
+    memory_backend *m = calloc(1, sizeof(*m));
+    if (m == NULL || (m->index = store_create()) == NULL) {
+        free(m);
+        snprintf(err, JOURNAL_ERROR_MAX, "out of memory");
+        return NULL;
+    }
+    if (journal_opts != NULL && (m->journal = journal_open(journal_opts, m->index, &stats->journal, err)) == NULL) {
+        store_destroy(m->index);
+        free(m);
+        return NULL;
+    }
+    m->pub.ops = &memory_ops;
+    m->pub.self = m;
+    return &m->pub;
+}

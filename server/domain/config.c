@@ -8,6 +8,9 @@
  * config, so the single failure path is config_destroy. */
 #include "config.h"
 
+#include "hg_assert.h"
+#include "record.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +29,11 @@
 #define CONFIG_TOKEN_MAX 4096         /* bytes of a token as written in the file */
 #define CONFIG_PATH_TEXT_MAX 160      /* bytes of a node path such as accounts[3].tokens[0] */
 #define CONFIG_KEY_SHOWN_MAX 48       /* bytes of an unknown key echoed in an error */
+
+/* A webhook with every string at its largest allowed length, plus the ecosystem id, the
+ * id, the digest and protobuf's tags and lengths (well under 1 KiB), is one record. */
+HG_STATIC_ASSERT(3 * CONFIG_MAX_FIELD_LENGTH + 1024 <= RECORD_MAX_PAYLOAD,
+                 "the largest webhook the limits allow must fit one journal record");
 
 #define TOKEN_SHA256_PREFIX "sha256:"
 
@@ -615,9 +623,9 @@ static const field server_fields[] = {
 
 static const field limits_fields[] = {
     FIELD_UINT_("max_body_bytes", 0, config_limits, max_body_bytes, 1, 64 * 1024 * 1024),
-    FIELD_UINT_("max_url_length", 0, config_limits, max_url_length, 1, 65536),
-    FIELD_UINT_("max_description_length", 0, config_limits, max_description_length, 0, 65536),
-    FIELD_UINT_("max_secret_length", 0, config_limits, max_secret_length, 0, 65536),
+    FIELD_UINT_("max_url_length", 0, config_limits, max_url_length, 1, CONFIG_MAX_FIELD_LENGTH),
+    FIELD_UINT_("max_description_length", 0, config_limits, max_description_length, 0, CONFIG_MAX_FIELD_LENGTH),
+    FIELD_UINT_("max_secret_length", 0, config_limits, max_secret_length, 0, CONFIG_MAX_FIELD_LENGTH),
     FIELD_UINT_("creates_per_second_per_token", 0, config_limits, creates_per_second_per_token, 0, 1000000),
     FIELD_UINT_("resets_per_second_per_connection", 0, config_limits, resets_per_second_per_connection, 1, 1000000),
 };

@@ -24,6 +24,10 @@ typedef struct config_listener {
     char *tls_key;                    /* set exactly when tls_certificate is */
 } config_listener;
 
+/* The largest url, secret and description length a configuration may allow. A stored
+ * webhook at these maxima must still fit one journal record (static_assert in config.c). */
+#define CONFIG_MAX_FIELD_LENGTH 65536
+
 typedef struct config_limits {
     size_t max_body_bytes;                 /* request body, 1..64 MiB (default 65536) */
     size_t max_url_length;                 /* webhook url bytes, 1..65536 (default 2048) */

@@ -173,6 +173,7 @@ static int snapshot_write(journal *j, uint64_t seq, size_t count)
     for (size_t i = 0; i < count; i++) {
         schema_stored_webhook m;
         record_from_webhook(store_nth(j->store, i), &m);
+        HG_ASSERT(used < SNAPSHOT_BUFFER); /* room for one more record of RECORD_MAX_PAYLOAD */
         used += record_frame(&m.base, buf + used);
         if (used >= SNAPSHOT_BUFFER) {
             if (write_at(fd, buf, used, offset) != 0)
@@ -299,7 +300,9 @@ static void write_batch(journal *j, journal_op *batch)
             schema_stored_webhook m;
             record_from_webhook(op->record, &m);
             used += record_frame(&m.base, j->buf + used);
+            HG_ASSERT(used <= total);
         }
+        HG_ASSERT(used == total); /* framed exactly what was sized: the buffer holds the whole batch */
         /* bytes a failed write left behind go first, or they would sit before good records */
         if (j->broken && ftruncate(j->fd, (off_t)j->size) == 0)
             j->broken = 0;
@@ -401,6 +404,7 @@ int journal_append(journal *j, journal_op *op)
     *j->tail = op;
     j->tail = &op->next;
     j->queued++;
+    HG_ASSERT((j->head == NULL) == (j->queued == 0));
     pthread_cond_signal(&j->wake);
     pthread_mutex_unlock(&j->lock);
     return 0;

@@ -5,6 +5,7 @@
 
 #include "codec_proto.h"
 #include "crc32c.h"
+#include "hg_assert.h"
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -58,6 +59,7 @@ record_status record_next(const uint8_t *data, size_t len, size_t *offset, const
     *payload = data + at + RECORD_HEADER_LEN;
     *payload_len = n;
     *offset = at + RECORD_HEADER_LEN + n;
+    HG_ASSERT(*offset <= len && n <= RECORD_MAX_PAYLOAD);
     return RECORD_OK;
 }
 
@@ -69,6 +71,9 @@ size_t record_framed_size(size_t payload_len)
 size_t record_frame(const ProtobufCMessage *msg, uint8_t *out)
 {
     size_t n = protobuf_c_message_pack(msg, out + RECORD_HEADER_LEN);
+    /* a record longer than this could not be read back (record_next refuses it), and the
+     * snapshot writer's buffer is sized for one record of at most this much */
+    HG_ASSERT(n > 0 && n <= RECORD_MAX_PAYLOAD);
     put_le32(out, (uint32_t)n);
     put_le32(out + 4, crc32c_update(0, out + RECORD_HEADER_LEN, n));
     return RECORD_HEADER_LEN + n;

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 
+#include "hg_assert.h"
 #include "status.h"
 
 #define FLAG_COMPRESSED 0x01
@@ -34,11 +35,13 @@ int codec_grpc_unframe(const uint8_t *body, size_t len, size_t limit, const uint
     }
     *msg = body + CODEC_GRPC_FRAME_HEADER;
     *msg_len = n;
+    HG_ASSERT(*msg_len <= limit && *msg + *msg_len == body + len); /* exactly one frame, all of it */
     return 0;
 }
 
 void codec_grpc_frame_header(uint8_t out[CODEC_GRPC_FRAME_HEADER], uint8_t flag, size_t len)
 {
+    HG_ASSERT(len <= UINT32_MAX); /* the length field is 32 bits */
     out[0] = flag;
     out[1] = (uint8_t)(len >> 24);
     out[2] = (uint8_t)(len >> 16);

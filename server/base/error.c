@@ -136,14 +136,6 @@ const char *error_param_message(const error *err, size_t i)
     return err->text + err->params[i].message;
 }
 
-int error_has_param(const error *err, const char *path)
-{
-    for (size_t i = 0; i < err->n_params; i++)
-        if (strcmp(error_param_path(err, i), path) == 0)
-            return 1;
-    return 0;
-}
-
 int error_has_order(const error *err, unsigned order)
 {
     for (size_t i = 0; i < err->n_params; i++)

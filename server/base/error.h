@@ -93,9 +93,6 @@ void error_add_field(error *err, error_in in, unsigned field_number, const char 
 const char *error_param_path(const error *err, size_t i);
 const char *error_param_message(const error *err, size_t i);
 
-/* Returns 1 when a problem for `path` is already recorded. */
-int error_has_param(const error *err, const char *path);
-
 /* Returns 1 when a problem is recorded with this order (a schema field's number): a
  * codec's report of the field, at any depth, or a validator's. */
 int error_has_order(const error *err, unsigned order);

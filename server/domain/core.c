@@ -175,7 +175,7 @@ void core_quiescent(core *c, unsigned loop)
 
 /* ---- results ------------------------------------------------------------------------------ */
 
-void core_webhook_fill(core_webhook *out, const store_webhook *w)
+static void webhook_fill(core_webhook *out, const store_webhook *w)
 {
     schema_webhook msg = DROPLIT__WEBHOOKS__V1__WEBHOOK__INIT;
     schema_timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
@@ -194,7 +194,7 @@ void core_webhook_fill(core_webhook *out, const store_webhook *w)
 
 static void *call_alloc(core_call *call, size_t size)
 {
-    return call->alloc != NULL ? call->alloc->alloc(call->alloc->allocator_data, size) : malloc(size);
+    return call->alloc->alloc(call->alloc->allocator_data, size);
 }
 
 /* Ends a call: -1 when it failed. The Idempotency-Key's create is no longer in flight
@@ -237,7 +237,7 @@ static int fail_store(core_call *call, int status)
 
 static int answer_webhook(core_call *call, const store_webhook *w)
 {
-    core_webhook_fill(&call->webhook, w);
+    webhook_fill(&call->webhook, w);
     call->response = &call->webhook.msg.base;
     return finish(call, 0);
 }
@@ -313,20 +313,13 @@ static int handle_result(core_call *call)
         core_webhook *items = n > 0 ? call_alloc(call, n * sizeof(*items)) : NULL;
         schema_webhook **ptrs = n > 0 ? call_alloc(call, n * sizeof(*ptrs)) : NULL;
         if (n > 0 && (items == NULL || ptrs == NULL)) {
-            if (call->alloc == NULL) {
-                free(items);
-                free(ptrs);
-                free(b->items);
-            }
             error_set(&call->err, ERROR_INTERNAL, "Out of memory.");
             return fail(call);
         }
         for (size_t i = 0; i < n; i++) {
-            core_webhook_fill(&items[i], b->items[i]);
+            webhook_fill(&items[i], b->items[i]);
             ptrs[i] = &items[i].msg;
         }
-        if (call->alloc == NULL)
-            free(b->items);
         b->items = NULL;
         call->list.items = ptrs;
         call->list.n_items = n;
@@ -531,23 +524,11 @@ int core_call_start(core *c, core_call *call)
         return fail(call);
     }
     HG_ASSERT(call->request->descriptor == methods[call->method].input);
+    HG_ASSERT(call->alloc != NULL);
     int r = methods[call->method].start(call);
     if (r != CORE_PENDING)
         release_snapshot(call);
     return r;
-}
-
-void core_call_release(core_call *call)
-{
-    if (call->alloc != NULL || call->response != &call->list.base)
-        return;
-    if (call->list.n_items > 0) {
-        /* items[i] points into one array of core_webhook, allocated first */
-        free((core_webhook *)((char *)call->list.items[0] - offsetof(core_webhook, msg)));
-        free(call->list.items);
-    }
-    call->list.items = NULL;
-    call->list.n_items = 0;
 }
 
 void core_stats(core *c, backend_stats *out)

@@ -47,9 +47,6 @@ typedef struct core_webhook {
     char id_hex[OBJECTID_HEX_LEN + 1];
 } core_webhook;
 
-/* Fills out from a stored record. */
-void core_webhook_fill(core_webhook *out, const store_webhook *w);
-
 /* A call in flight. The caller owns it and keeps it in place until the outcome is known:
  * when core_call_start returns 0 or -1, or, after CORE_PENDING, when done runs. */
 typedef struct core_call {
@@ -62,7 +59,7 @@ typedef struct core_call {
     size_t idempotency_key_len;
     int64_t now_ms;              /* Unix time in milliseconds: the transport's clock */
     int64_t monotonic_ms;        /* a monotonic clock in milliseconds (rate limits) */
-    ProtobufCAllocator *alloc;   /* memory for the response (NULL = malloc; then core_call_release) */
+    ProtobufCAllocator *alloc;   /* memory for the response (a list), which it keeps until freed whole */
     error_in default_in;         /* where parameter problems without a location are */
     void (*done)(struct core_call *call); /* after CORE_PENDING: called once, maybe from another thread */
     void *data;                           /* the caller's */
@@ -122,9 +119,6 @@ void core_call_init(core_call *call, core_method method);
  * parameters (400, all at once, schema field order), the ecosystem (404/403), then the
  * store. */
 int core_call_start(core *c, core_call *call);
-
-/* Frees response memory of a call made with alloc NULL. */
-void core_call_release(core_call *call);
 
 /* 1 when core_call_start may answer CORE_PENDING for this method: the caller's call must
  * then live off the stack. */

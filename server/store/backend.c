@@ -7,7 +7,7 @@ void backend_submit(backend *b, backend_call *c)
 {
     HG_ASSERT(c->done != NULL && (unsigned)c->verb < BACKEND_VERBS);
     HG_ASSERT(c->verb != BACKEND_CREATE || c->webhook != NULL);
-    HG_ASSERT(c->verb != BACKEND_LIST || c->ecosystem_id != NULL);
+    HG_ASSERT(c->verb != BACKEND_LIST || (c->ecosystem_id != NULL && c->alloc != NULL));
     HG_ASSERT(c->verb != BACKEND_FIND_IDEMPOTENT || c->digest != NULL);
     b->ops->submit(b->self, c);
 }

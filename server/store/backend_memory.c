@@ -61,10 +61,6 @@ typedef struct list_ctx {
     int oom;
 } list_ctx;
 
-static void *list_alloc(ProtobufCAllocator *alloc, size_t size)
-{
-    return alloc != NULL ? alloc->alloc(alloc->allocator_data, size) : malloc(size);
-}
 
 static int list_visit(const store_webhook *w, void *ctx)
 {
@@ -72,15 +68,13 @@ static int list_visit(const store_webhook *w, void *ctx)
     backend_call *c = l->c;
     if (c->n_items == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
-        const store_webhook **items = list_alloc(c->alloc, cap * sizeof(*items));
+        const store_webhook **items = c->alloc->alloc(c->alloc->allocator_data, cap * sizeof(*items));
         if (items == NULL) {
             l->oom = 1;
             return -1;
         }
         if (c->n_items)
-            memcpy(items, c->items, c->n_items * sizeof(*items));
-        if (c->alloc == NULL)
-            free(c->items);
+            memcpy(items, c->items, c->n_items * sizeof(*items)); /* the old array goes with the allocator */
         c->items = items;
         l->cap = cap;
     }
@@ -135,8 +129,6 @@ static void memory_submit(void *self, backend_call *c)
         list_ctx l = {.c = c};
         store_each_in_ecosystem(m->index, c->ecosystem_id, list_visit, &l);
         if (l.oom) {
-            if (c->alloc == NULL)
-                free(c->items);
             c->items = NULL;
             c->n_items = 0;
         }

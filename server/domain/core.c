@@ -313,6 +313,8 @@ static int handle_result(core_call *call)
         core_webhook *items = n > 0 ? call_alloc(call, n * sizeof(*items)) : NULL;
         schema_webhook **ptrs = n > 0 ? call_alloc(call, n * sizeof(*ptrs)) : NULL;
         if (n > 0 && (items == NULL || ptrs == NULL)) {
+            call->alloc->free(call->alloc->allocator_data, b->items);
+            b->items = NULL;
             error_set(&call->err, ERROR_INTERNAL, "Out of memory.");
             return fail(call);
         }
@@ -320,6 +322,8 @@ static int handle_result(core_call *call)
             webhook_fill(&items[i], b->items[i]);
             ptrs[i] = &items[i].msg;
         }
+        if (b->items != NULL)
+            call->alloc->free(call->alloc->allocator_data, b->items);
         b->items = NULL;
         call->list.items = ptrs;
         call->list.n_items = n;

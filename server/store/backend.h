@@ -40,7 +40,7 @@ struct backend_call {
     objectid id;                  /* GET */
     const char *ecosystem_id;     /* LIST */
     const uint8_t *digest;        /* FIND_IDEMPOTENT: STORE_IDEMPOTENCY_LEN bytes */
-    ProtobufCAllocator *alloc;    /* LIST: memory for items, kept until the allocator is freed whole */
+    ProtobufCAllocator *alloc;    /* LIST: memory for items (the caller frees it with alloc, or with its pool) */
     void (*done)(backend_call *c); /* called once with the outcome */
     void *data;                    /* the caller's */
     /* out */

@@ -74,7 +74,9 @@ static int list_visit(const store_webhook *w, void *ctx)
             return -1;
         }
         if (c->n_items)
-            memcpy(items, c->items, c->n_items * sizeof(*items)); /* the old array goes with the allocator */
+            memcpy(items, c->items, c->n_items * sizeof(*items));
+        if (c->items != NULL)
+            c->alloc->free(c->alloc->allocator_data, c->items);
         c->items = items;
         l->cap = cap;
     }
@@ -129,6 +131,8 @@ static void memory_submit(void *self, backend_call *c)
         list_ctx l = {.c = c};
         store_each_in_ecosystem(m->index, c->ecosystem_id, list_visit, &l);
         if (l.oom) {
+            if (c->items != NULL)
+                c->alloc->free(c->alloc->allocator_data, c->items);
             c->items = NULL;
             c->n_items = 0;
         }

@@ -1,0 +1,249 @@
+/* test_backend_memory: the store interface over the memory backend, without and with a
+ * journal: every verb's outcome, calls answered inside submit (reads; creates without a
+ * journal) or later on the journal's thread (creates with one), EAGAIN past the journal's
+ * queue bound, and a reopened journal holding exactly the creates that were answered 0. */
+#include "backend.h"
+#include "test.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ECO "C000000000000000000000a01"
+#define ECO2 "C000000000000000000000a02"
+
+typedef struct answer {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+    pthread_t thread; /* where done ran */
+} answer;
+
+static void on_done(backend_call *c)
+{
+    answer *a = c->data;
+    pthread_mutex_lock(&a->lock);
+    a->done++;
+    a->thread = pthread_self();
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+}
+
+static void wait_done(answer *a, int n)
+{
+    pthread_mutex_lock(&a->lock);
+    while (a->done < n)
+        pthread_cond_wait(&a->cond, &a->lock);
+    pthread_mutex_unlock(&a->lock);
+}
+
+static void *heap_alloc(void *data, size_t size)
+{
+    (void)data;
+    return malloc(size);
+}
+static void heap_free(void *data, void *p)
+{
+    (void)data;
+    free(p);
+}
+static ProtobufCAllocator heap = {heap_alloc, heap_free, NULL};
+
+static store_webhook webhook(const char *eco, uint32_t seconds, const uint8_t *digest)
+{
+    return (store_webhook){.id = objectid_make(seconds),
+                           .created_ms = (int64_t)seconds * 1000,
+                           .ecosystem_id = eco,
+                           .url = "https://example.com/h",
+                           .secret = "s",
+                           .description = "",
+                           .idempotency = digest};
+}
+
+static int submit_now(backend *b, backend_call *c)
+{
+    answer a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    c->done = on_done;
+    c->data = &a;
+    backend_submit(b, c);
+    CHECK(a.done == 1); /* answered inside submit */
+    CHECK(pthread_equal(a.thread, pthread_self()));
+    return c->status;
+}
+
+static void test_memory_only(void)
+{
+    backend_memory_stats stats;
+    char err[JOURNAL_ERROR_MAX];
+    backend *b = backend_memory_open(NULL, &stats, err);
+    CHECK(b != NULL);
+    if (b == NULL)
+        return;
+    CHECK(backend_is_synchronous(b, BACKEND_CREATE) && backend_is_synchronous(b, BACKEND_GET));
+
+    uint8_t digest[STORE_IDEMPOTENCY_LEN];
+    memset(digest, 7, sizeof digest);
+    store_webhook w[3] = {webhook(ECO, 100, NULL), webhook(ECO2, 101, digest), webhook(ECO, 102, NULL)};
+    const store_webhook *made[3];
+    for (int i = 0; i < 3; i++) {
+        backend_call c = {.verb = BACKEND_CREATE, .webhook = &w[i]};
+        CHECK(submit_now(b, &c) == 0);
+        CHECK(c.found != NULL && c.found != &w[i]); /* a copy, owned by the backend */
+        made[i] = c.found;
+    }
+    backend_stats st;
+    backend_stats_get(b, &st);
+    CHECK(st.webhooks == 3 && st.queue_depth == 0 && st.writable == -1);
+
+    backend_call get = {.verb = BACKEND_GET, .id = w[1].id};
+    CHECK(submit_now(b, &get) == 0 && get.found == made[1]);
+    get.id = objectid_make(999);
+    CHECK(submit_now(b, &get) == BACKEND_NOT_FOUND && get.found == NULL);
+
+    backend_call find = {.verb = BACKEND_FIND_IDEMPOTENT, .digest = digest};
+    CHECK(submit_now(b, &find) == 0 && find.found == made[1]);
+    uint8_t other[STORE_IDEMPOTENCY_LEN] = {0};
+    find.digest = other;
+    CHECK(submit_now(b, &find) == BACKEND_NOT_FOUND);
+
+    backend_call list = {.verb = BACKEND_LIST, .ecosystem_id = ECO, .alloc = &heap};
+    CHECK(submit_now(b, &list) == 0);
+    CHECK(list.n_items == 2 && list.items[0] == made[0] && list.items[1] == made[2]);
+    free(list.items);
+    list.ecosystem_id = "C000000000000000000000fff";
+    CHECK(submit_now(b, &list) == 0 && list.n_items == 0);
+    backend_destroy(b);
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
+static void test_with_journal(void)
+{
+    char dir[] = "/tmp/hookgate-test-backend-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    journal_options jo = {.path = dir,
+                          .fsync = JOURNAL_FSYNC_ALWAYS,
+                          .fsync_interval_ms = 1000,
+                          .snapshot_after_bytes = 1ull << 40,
+                          .max_queue = 1024};
+    backend_memory_stats stats;
+    char err[JOURNAL_ERROR_MAX];
+    backend *b = backend_memory_open(&jo, &stats, err);
+    CHECK(b != NULL);
+    if (b == NULL) {
+        fprintf(stderr, "backend_memory_open: %s\n", err);
+        return;
+    }
+    CHECK(!backend_is_synchronous(b, BACKEND_CREATE) && backend_is_synchronous(b, BACKEND_LIST));
+
+    /* creates are answered on the journal's thread, once written */
+    enum { N = 20 };
+    store_webhook w[N];
+    backend_call calls[N];
+    answer a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    for (int i = 0; i < N; i++) {
+        w[i] = webhook(ECO, 200 + (uint32_t)i, NULL);
+        calls[i] = (backend_call){.verb = BACKEND_CREATE, .webhook = &w[i], .done = on_done, .data = &a};
+        backend_submit(b, &calls[i]);
+    }
+    wait_done(&a, N);
+    CHECK(!pthread_equal(a.thread, pthread_self()));
+    for (int i = 0; i < N; i++)
+        CHECK(calls[i].status == 0 && calls[i].found != NULL);
+    backend_call list = {.verb = BACKEND_LIST, .ecosystem_id = ECO, .alloc = &heap};
+    CHECK(submit_now(b, &list) == 0 && list.n_items == N);
+    if (list.n_items == N) /* in the order they were journaled, which is the order queued */
+        for (int i = 0; i < N; i++)
+            CHECK(list.items[i] == calls[i].found);
+    free(list.items);
+    backend_destroy(b);
+
+    /* reopened: exactly those, from the journal */
+    b = backend_memory_open(&jo, &stats, err);
+    CHECK(b != NULL && stats.journal.webhooks == N);
+    if (b != NULL) {
+        backend_call get = {.verb = BACKEND_GET, .id = w[N - 1].id};
+        CHECK(submit_now(b, &get) == 0 && get.found != NULL && strcmp(get.found->secret, "s") == 0);
+        backend_destroy(b);
+    }
+    remove_dir(dir);
+}
+
+/* A done that holds the journal's writer thread until released. */
+typedef struct gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int entered, open;
+} gate;
+
+static void held_done(backend_call *c)
+{
+    gate *g = c->data;
+    pthread_mutex_lock(&g->lock);
+    g->entered++;
+    pthread_cond_broadcast(&g->cond);
+    while (!g->open)
+        pthread_cond_wait(&g->cond, &g->lock);
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* Past the journal's queue bound a create is refused at once with EAGAIN. */
+static void test_queue_full(void)
+{
+    char dir[] = "/tmp/hookgate-test-backend-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    journal_options jo = {.path = dir, .fsync = JOURNAL_FSYNC_NEVER, .snapshot_after_bytes = 1ull << 40, .max_queue = 2};
+    backend_memory_stats stats;
+    char err[JOURNAL_ERROR_MAX];
+    backend *b = backend_memory_open(&jo, &stats, err);
+    CHECK(b != NULL);
+    if (b == NULL)
+        return;
+    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    store_webhook w[4] = {webhook(ECO, 300, NULL), webhook(ECO, 301, NULL), webhook(ECO, 302, NULL),
+                          webhook(ECO, 303, NULL)};
+    backend_call calls[4];
+    for (int i = 0; i < 4; i++)
+        calls[i] = (backend_call){.verb = BACKEND_CREATE, .webhook = &w[i], .done = held_done, .data = &g};
+    backend_submit(b, &calls[0]);
+    pthread_mutex_lock(&g.lock); /* the writer now sits in calls[0]'s done */
+    while (g.entered == 0)
+        pthread_cond_wait(&g.cond, &g.lock);
+    pthread_mutex_unlock(&g.lock);
+    backend_submit(b, &calls[1]);
+    backend_submit(b, &calls[2]);
+    answer a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    calls[3].done = on_done;
+    calls[3].data = &a;
+    backend_submit(b, &calls[3]);
+    CHECK(a.done == 1 && calls[3].status == EAGAIN && calls[3].found == NULL);
+    backend_stats st;
+    backend_stats_get(b, &st);
+    CHECK(st.queue_depth == 2);
+    pthread_mutex_lock(&g.lock);
+    g.open = 1;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.lock);
+    backend_destroy(b); /* finishes the queued two */
+    CHECK(g.entered == 3);
+    for (int i = 0; i < 3; i++)
+        CHECK(calls[i].status == 0);
+    remove_dir(dir);
+}
+
+int main(void)
+{
+    CHECK(objectid_init() == 0);
+    test_memory_only();
+    test_with_journal();
+    test_queue_full();
+    return test_exit_code();
+}

@@ -434,7 +434,7 @@ static int webhook_view(webhook_impl *w, const schema_webhook *msg)
     w->created_at[0] = '\0';
     if (msg->created_at == NULL)
         return 0;
-    schema_webhook only = DROPLIT__WEBHOOKS__V1__WEBHOOK__INIT;
+    schema_webhook only = SCHEMA_WEBHOOK_INIT;
     only.created_at = msg->created_at;
     size_t len;
     char *json = codec_json_encode(&only.base, &len);
@@ -483,7 +483,7 @@ int droplit_webhook_create(droplit_client *c, const char *ecosystem_id, const ch
         return -1;
     *out = NULL;
     /* NULL and "" both mean absent in proto3; the server reports required ones */
-    schema_create_request req = DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT;
+    schema_create_request req = SCHEMA_CREATE_REQUEST_INIT;
     req.ecosystem_id = (char *)(ecosystem_id != NULL ? ecosystem_id : "");
     req.url = (char *)(url != NULL ? url : "");
     if (opts != NULL && opts->secret != NULL)

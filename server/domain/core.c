@@ -177,8 +177,8 @@ void core_quiescent(core *c, unsigned loop)
 
 static void webhook_fill(core_webhook *out, const store_webhook *w)
 {
-    schema_webhook msg = DROPLIT__WEBHOOKS__V1__WEBHOOK__INIT;
-    schema_timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    schema_webhook msg = SCHEMA_WEBHOOK_INIT;
+    schema_timestamp ts = SCHEMA_TIMESTAMP_INIT;
     objectid_to_hex(&w->id, out->id_hex);
     ts.seconds = w->created_ms / 1000;
     ts.nanos = (int32_t)(w->created_ms % 1000) * 1000000;
@@ -305,7 +305,7 @@ static int handle_result(core_call *call)
         return answer_webhook(call, b->found);
     }
     case STEP_LIST: {
-        schema_list_response init = DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_RESPONSE__INIT;
+        schema_list_response init = SCHEMA_LIST_RESPONSE_INIT;
         call->list = init;
         if (b->status != 0)
             return fail_store(call, b->status);

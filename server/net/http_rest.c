@@ -185,7 +185,7 @@ static void create_webhook(http_handler *h, h2o_req_t *req)
     } else {
         h2o_iovec_t query = http_query(req);
         codec_query_reject(query.base, query.len, err);
-        static const schema_create_request empty = DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT;
+        static const schema_create_request empty = SCHEMA_CREATE_REQUEST_INIT;
         const schema_create_request *body = &empty;
         if (rc->format != REST_JSON) {
             body = (schema_create_request *)codec_proto_decode(
@@ -219,7 +219,7 @@ static void get_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
     if (rc == NULL)
         return;
     schema_get_request *gr = h2o_mem_alloc_pool(&req->pool, sizeof(*gr));
-    schema_get_request init = DROPLIT__WEBHOOKS__V1__GET_WEBHOOK_REQUEST__INIT;
+    schema_get_request init = SCHEMA_GET_REQUEST_INIT;
     *gr = init;
     gr->id = h2o_strdup(&req->pool, id.base, id.len).base;
     h2o_iovec_t query = http_query(req);

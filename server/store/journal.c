@@ -165,7 +165,7 @@ static int snapshot_write(journal *j, uint64_t seq, size_t count)
     size_t used = RECORD_MAGIC_LEN;
     uint64_t offset = 0;
     memcpy(buf, RECORD_SNAPSHOT_MAGIC, RECORD_MAGIC_LEN);
-    schema_snapshot_header header = DROPLIT__WEBHOOKS__V1__SNAPSHOT_HEADER__INIT;
+    schema_snapshot_header header = SCHEMA_SNAPSHOT_HEADER_INIT;
     header.version = 1;
     header.count = count;
     header.created_ms = now_ms(CLOCK_REALTIME);

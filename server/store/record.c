@@ -81,7 +81,7 @@ size_t record_frame(const ProtobufCMessage *msg, uint8_t *out)
 
 void record_from_webhook(const store_webhook *w, schema_stored_webhook *out)
 {
-    schema_stored_webhook init = DROPLIT__WEBHOOKS__V1__STORED_WEBHOOK__INIT;
+    schema_stored_webhook init = SCHEMA_STORED_WEBHOOK_INIT;
     *out = init;
     out->id.data = (uint8_t *)w->id.bytes;
     out->id.len = OBJECTID_LEN;

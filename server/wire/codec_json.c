@@ -355,7 +355,7 @@ static int decode_value(decoder *d, const ProtobufCFieldDescriptor *f, json_t *v
             schema_timestamp *ts = decoder_alloc(d, sizeof(*ts));
             if (ts == NULL)
                 return DECODE_BAD;
-            google__protobuf__timestamp__init(ts);
+            protobuf_c_message_init(&schema_timestamp_descriptor, ts);
             ts->seconds = seconds;
             ts->nanos = nanos;
             *(ProtobufCMessage **)dst = &ts->base;

@@ -1,7 +1,7 @@
 /* schema: short names for the messages protoc-c generates from proto/.
  *
- * The generated names spell the whole package; every module uses these instead so a
- * package rename touches this one file. */
+ * The generated names spell the whole package; every module (and test) uses these
+ * instead, so a package rename touches this one file. Only this header names them. */
 #ifndef HOOKGATE_SCHEMA_H
 #define HOOKGATE_SCHEMA_H
 
@@ -34,5 +34,19 @@ typedef Google__Protobuf__Any schema_any;
 #define schema_snapshot_header_descriptor droplit__webhooks__v1__snapshot_header__descriptor
 #define schema_timestamp_descriptor google__protobuf__timestamp__descriptor
 #define schema_webhook_service_descriptor droplit__webhooks__v1__webhook_service__descriptor
+
+/* Initial values of the messages, for `schema_x m = SCHEMA_X_INIT;`. */
+#define SCHEMA_CREATE_REQUEST_INIT DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT
+#define SCHEMA_WEBHOOK_INIT DROPLIT__WEBHOOKS__V1__WEBHOOK__INIT
+#define SCHEMA_GET_REQUEST_INIT DROPLIT__WEBHOOKS__V1__GET_WEBHOOK_REQUEST__INIT
+#define SCHEMA_LIST_REQUEST_INIT DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_REQUEST__INIT
+#define SCHEMA_LIST_RESPONSE_INIT DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_RESPONSE__INIT
+#define SCHEMA_PARAM_ERROR_INIT DROPLIT__WEBHOOKS__V1__PARAM_ERROR__INIT
+#define SCHEMA_ERROR_RESPONSE_INIT DROPLIT__WEBHOOKS__V1__ERROR_RESPONSE__INIT
+#define SCHEMA_RPC_STATUS_INIT DROPLIT__WEBHOOKS__V1__RPC_STATUS__INIT
+#define SCHEMA_STORED_WEBHOOK_INIT DROPLIT__WEBHOOKS__V1__STORED_WEBHOOK__INIT
+#define SCHEMA_SNAPSHOT_HEADER_INIT DROPLIT__WEBHOOKS__V1__SNAPSHOT_HEADER__INIT
+#define SCHEMA_TIMESTAMP_INIT GOOGLE__PROTOBUF__TIMESTAMP__INIT
+#define SCHEMA_ANY_INIT GOOGLE__PROTOBUF__ANY__INIT
 
 #endif

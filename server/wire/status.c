@@ -43,8 +43,8 @@ void status_param_path(const error *err, size_t i, char out[ERROR_PATH_MAX])
 
 void status_response_fill(const error *err, status_response *r)
 {
-    schema_error_response init = DROPLIT__WEBHOOKS__V1__ERROR_RESPONSE__INIT;
-    schema_param_error param_init = DROPLIT__WEBHOOKS__V1__PARAM_ERROR__INIT;
+    schema_error_response init = SCHEMA_ERROR_RESPONSE_INIT;
+    schema_param_error param_init = SCHEMA_PARAM_ERROR_INIT;
     HG_ASSERT(err->n_params <= ERROR_MAX_PARAMS);
     r->msg = init;
     r->msg.error_type = (char *)status_of(err->kind)->error_type;
@@ -99,12 +99,12 @@ uint8_t *status_rpc_encode(const error *err, ProtobufCAllocator *alloc, size_t *
         return NULL;
     char message[ERROR_MESSAGE_MAX * 2];
     status_summary(err, message, sizeof(message));
-    schema_any any = GOOGLE__PROTOBUF__ANY__INIT;
+    schema_any any = SCHEMA_ANY_INIT;
     any.type_url = "type.googleapis.com/" STATUS_ERROR_RESPONSE_TYPE;
     any.value.data = detail;
     any.value.len = detail_len;
     schema_any *details[1] = {&any};
-    schema_rpc_status status = DROPLIT__WEBHOOKS__V1__RPC_STATUS__INIT;
+    schema_rpc_status status = SCHEMA_RPC_STATUS_INIT;
     status.code = status_of(err->kind)->grpc_status;
     status.message = message;
     status.n_details = 1;

@@ -3,6 +3,9 @@
 tests, tests/unit/<layer>/) includes headers of its own layer or of the layers below, never
 of a layer above. The layers, lowest first, are LAYERS; server/main.c sits above them all.
 Generated schema headers (gen/) belong to the wire layer; h2o and nghttp2 to the network.
+And the generated C names (Droplit__..., DROPLIT__..._INIT, google__protobuf__...) appear
+only in server/wire/schema.h: everything else uses its short names, so a package rename
+touches one file.
 
     check_layers.py [ROOT]      exit 0, or 1 listing every upward include
     check_layers.py --self-test adds an upward include to a copy of the tree and expects 1
@@ -19,6 +22,7 @@ MAIN = len(LAYERS)
 # system headers that only one layer and those above it may use
 LIBRARY_LAYER = {"h2o": "net", "nghttp2": "net", "droplit/": "wire", "google/protobuf/": "wire"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
+GENERATED_NAME = re.compile(r'\b(?:[Dd]roplit__|DROPLIT__|[Gg]oogle__|GOOGLE__)\w+')
 
 
 def header_layers(root):
@@ -44,6 +48,11 @@ def sources(root):
                     if name.endswith((".c", ".h")):
                         yield os.path.join(folder, name), rank
     yield os.path.join(root, "server", "main.c"), MAIN
+    client = os.path.join(root, "client")
+    if os.path.isdir(client):  # the SDK may use the wire layer and below
+        for name in sorted(os.listdir(client)):
+            if name.endswith((".c", ".h")):
+                yield os.path.join(client, name), LAYERS.index("wire")
 
 
 def library_rank(name):
@@ -70,6 +79,13 @@ def check(root):
                     where = LAYERS[rank] if rank < MAIN else "main"
                     problems.append(f"{os.path.relpath(path, root)}:{n}: layer {where} includes {name} "
                                     f"of layer {LAYERS[target]}, which is above it")
+        if os.path.basename(path) != "schema.h":
+            with open(path, encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    m = GENERATED_NAME.search(line)
+                    if m:
+                        problems.append(f"{os.path.relpath(path, root)}:{n}: the generated name {m.group(0)} "
+                                        f"belongs in server/wire/schema.h only")
     return problems
 
 
@@ -79,6 +95,7 @@ def self_test(root):
         copy = os.path.join(tmp, "tree")
         shutil.copytree(os.path.join(root, "server"), os.path.join(copy, "server"))
         shutil.copytree(os.path.join(root, "tests", "unit"), os.path.join(copy, "tests", "unit"))
+        shutil.copytree(os.path.join(root, "client"), os.path.join(copy, "client"))
         if check(copy):
             print("self-test: the tree already breaks the rule", file=sys.stderr)
             return 1
@@ -90,7 +107,14 @@ def self_test(root):
             print(f"self-test: an upward include was not caught (exit {r.returncode}):\n{r.stdout}{r.stderr}",
                   file=sys.stderr)
             return 1
-    print("self-test: an include of domain/core.h from base/error.c is refused")
+        with open(os.path.join(copy, "server", "store", "record.c"), "a", encoding="utf-8") as f:
+            f.write("/* DROPLIT__WEBHOOKS__V1__WEBHOOK__INIT */\n")
+        r = subprocess.run([sys.executable, __file__, copy], capture_output=True, text=True)
+        if "server/store/record.c" not in r.stdout or "DROPLIT__WEBHOOKS__V1__WEBHOOK__INIT" not in r.stdout:
+            print(f"self-test: a generated name outside schema.h was not caught:\n{r.stdout}", file=sys.stderr)
+            return 1
+    print("self-test: an include of domain/core.h from base/error.c is refused, "
+          "and so is a generated name in store/record.c")
     return 0
 
 

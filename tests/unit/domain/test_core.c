@@ -148,7 +148,7 @@ static int create(core *c, const char *token, const schema_create_request *r, co
 
 static schema_create_request create_req(const char *eco, const char *url, const char *secret, const char *desc)
 {
-    schema_create_request r = DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT;
+    schema_create_request r = SCHEMA_CREATE_REQUEST_INIT;
     r.ecosystem_id = (char *)eco;
     r.url = (char *)url;
     r.secret = (char *)secret;
@@ -322,7 +322,7 @@ static void test_create_errors(void)
 static int get(core *c, const char *token, const char *id, core_call *call)
 {
     static schema_get_request g;
-    schema_get_request init = DROPLIT__WEBHOOKS__V1__GET_WEBHOOK_REQUEST__INIT;
+    schema_get_request init = SCHEMA_GET_REQUEST_INIT;
     g = init;
     g.id = (char *)id;
     call_setup(call, CORE_GET, token, &g.base);
@@ -363,7 +363,7 @@ static void test_get_and_list(void)
     EXPECT_ERROR(&call, ERROR_UNAUTHENTICATED, NULL);
 
     /* list: oldest first, only the ecosystem's */
-    schema_list_request l = DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_REQUEST__INIT;
+    schema_list_request l = SCHEMA_LIST_REQUEST_INIT;
     l.ecosystem_id = ECO_A1;
     call_setup(&call, CORE_LIST, "acme-token", &l.base);
     CHECK(run_now(c, &call) == 0);
@@ -618,7 +618,7 @@ static void test_asynchronous_backend(void)
         strcpy(id, ((const schema_webhook *)create_call.response)->id);
 
     /* a read waits too: nothing assumes it is synchronous */
-    schema_get_request g = DROPLIT__WEBHOOKS__V1__GET_WEBHOOK_REQUEST__INIT;
+    schema_get_request g = SCHEMA_GET_REQUEST_INIT;
     g.id = id;
     core_call get_call;
     call_setup(&get_call, CORE_GET, "acme-token", &g.base);

@@ -140,7 +140,7 @@ static void expect_one(int line, const error *err, const char *path, const char 
 
 static schema_create_request create(const char *eco, const char *url, const char *secret, const char *description)
 {
-    schema_create_request r = DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT;
+    schema_create_request r = SCHEMA_CREATE_REQUEST_INIT;
     r.ecosystem_id = (char *)eco;
     r.url = (char *)url;
     r.secret = (char *)secret;
@@ -168,7 +168,7 @@ static void test_create(void)
     CHECK(err.n_params == 0);
 
     /* the defaults: both required fields missing, in field order */
-    schema_create_request empty = DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT;
+    schema_create_request empty = SCHEMA_CREATE_REQUEST_INIT;
     error_clear(&err);
     validate_create_request(&empty, &default_limits, &err);
     CHECK(err.kind == ERROR_INVALID_PARAMS);
@@ -357,7 +357,7 @@ static void test_skip_reported(void)
 static void test_get_and_list(void)
 {
     error err;
-    schema_get_request g = DROPLIT__WEBHOOKS__V1__GET_WEBHOOK_REQUEST__INIT;
+    schema_get_request g = SCHEMA_GET_REQUEST_INIT;
     g.id = "5a96c7ea0e4c1b0001a0b0c0";
     error_clear(&err);
     validate_get_request(&g, &err);
@@ -391,7 +391,7 @@ static void test_get_and_list(void)
     validate_get_request(&g, &err);
     CHECK(err.n_params == 1);
 
-    schema_list_request l = DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_REQUEST__INIT;
+    schema_list_request l = SCHEMA_LIST_REQUEST_INIT;
     l.ecosystem_id = ECO;
     error_clear(&err);
     validate_list_request(&l, &err);

@@ -328,7 +328,7 @@ static void file_write_records(const char *dir, const char *name, const char *ma
     memcpy(buf, magic, RECORD_MAGIC_LEN);
     size_t used = RECORD_MAGIC_LEN;
     if (strcmp(magic, RECORD_SNAPSHOT_MAGIC) == 0) {
-        schema_snapshot_header h = DROPLIT__WEBHOOKS__V1__SNAPSHOT_HEADER__INIT;
+        schema_snapshot_header h = SCHEMA_SNAPSHOT_HEADER_INIT;
         h.version = 1;
         h.count = to - from;
         h.created_ms = 1519831018941LL;
@@ -945,7 +945,7 @@ static void test_corrupt_middle(void)
 
     /* a good checksum around something that is not a webhook */
     memcpy(data, base, at);
-    schema_snapshot_header h = DROPLIT__WEBHOOKS__V1__SNAPSHOT_HEADER__INIT;
+    schema_snapshot_header h = SCHEMA_SNAPSHOT_HEADER_INIT;
     h.version = 1;
     h.count = 7;
     size_t hl = record_frame(&h.base, data + at);

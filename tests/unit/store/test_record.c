@@ -411,7 +411,7 @@ static void test_to_webhook_rejects(void)
     /* an empty payload: no id */
     CHECK(record_to_webhook(buf, 0) == NULL);
     /* a SnapshotHeader */
-    schema_snapshot_header h = DROPLIT__WEBHOOKS__V1__SNAPSHOT_HEADER__INIT;
+    schema_snapshot_header h = SCHEMA_SNAPSHOT_HEADER_INIT;
     h.version = 1;
     h.count = 12;
     h.created_ms = 1519831018941LL;

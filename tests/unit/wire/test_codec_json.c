@@ -473,8 +473,8 @@ static void check_encoded(int line, const void *msg, const char *want)
 
 static void make_webhook(schema_webhook *w, schema_timestamp *ts, int64_t seconds, int32_t nanos)
 {
-    droplit__webhooks__v1__webhook__init(w);
-    google__protobuf__timestamp__init(ts);
+    protobuf_c_message_init(&schema_webhook_descriptor, w);
+    protobuf_c_message_init(&schema_timestamp_descriptor, ts);
     ts->seconds = seconds;
     ts->nanos = nanos;
     w->id = WEBHOOK_ID;
@@ -499,8 +499,8 @@ static void test_encode_webhook(void)
 
 static void check_timestamp(int line, int64_t seconds, int32_t nanos, const char *want)
 {
-    schema_timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-    schema_webhook w = DROPLIT__WEBHOOKS__V1__WEBHOOK__INIT;
+    schema_timestamp ts = SCHEMA_TIMESTAMP_INIT;
+    schema_webhook w = SCHEMA_WEBHOOK_INIT;
     ts.seconds = seconds;
     ts.nanos = nanos;
     w.created_at = &ts;
@@ -538,7 +538,7 @@ static void test_encode_timestamps(void)
 
 static void test_encode_list_and_error(void)
 {
-    schema_list_response list = DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_RESPONSE__INIT;
+    schema_list_response list = SCHEMA_LIST_RESPONSE_INIT;
     ENCODED(&list, "{\"items\":[]}");
 
     schema_webhook a, b;
@@ -574,10 +574,10 @@ static void test_encode_list_and_error(void)
     ENCODED(&r.msg, "{\"errorType\":\"NotFound\",\"errors\":[{\"in\":\"\",\"path\":\"\","
                     "\"message\":\"Webhook with id " WEBHOOK_ID " does not exist.\"}]}");
 
-    schema_error_response empty = DROPLIT__WEBHOOKS__V1__ERROR_RESPONSE__INIT;
+    schema_error_response empty = SCHEMA_ERROR_RESPONSE_INIT;
     ENCODED(&empty, "{\"errorType\":\"\",\"errors\":[]}");
 
-    schema_get_request get = DROPLIT__WEBHOOKS__V1__GET_WEBHOOK_REQUEST__INIT;
+    schema_get_request get = SCHEMA_GET_REQUEST_INIT;
     ENCODED(&get, "{\"id\":\"\"}");
     get.id = NULL; /* a NULL string is the empty string */
     ENCODED(&get, "{\"id\":\"\"}");

@@ -83,14 +83,14 @@ static void test_to_response(void)
     CHECK(size > 0 && size < sizeof buf);
     if (size > 0 && size < sizeof buf) {
         protobuf_c_message_pack(&r.msg.base, buf);
-        schema_error_response *back = droplit__webhooks__v1__error_response__unpack(NULL, size, buf);
+        schema_error_response *back = (schema_error_response *)protobuf_c_message_unpack(&schema_error_response_descriptor, NULL, size, buf);
         CHECK(back != NULL);
         if (back != NULL) {
             CHECK_STR(back->error_type, "InvalidParams");
             CHECK(back->n_errors == 3);
             if (back->n_errors == 3)
                 CHECK_STR(back->errors[1]->path, "additional parameters");
-            droplit__webhooks__v1__error_response__free_unpacked(back, NULL);
+            protobuf_c_message_free_unpacked(&back->base, NULL);
         }
     }
 

@@ -749,7 +749,7 @@ static int read_server_tokens(parse *p, void *target)
 {
     config_ecosystem *eco = target;
     token_list list = {&eco->server_tokens, &eco->n_server_tokens};
-    return read_list(p, 0, SIZE_MAX, "tokens", read_token, &list);
+    return read_list(p, 0, CONFIG_MAX_TOKENS, "tokens", read_token, &list);
 }
 
 static const field ecosystem_fields[] = {
@@ -789,12 +789,12 @@ static int read_account_tokens(parse *p, void *target)
 {
     config_account *a = target;
     token_list list = {&a->tokens, &a->n_tokens};
-    return read_list(p, 0, SIZE_MAX, "tokens", read_token, &list);
+    return read_list(p, 0, CONFIG_MAX_TOKENS, "tokens", read_token, &list);
 }
 
 static int read_ecosystems(parse *p, void *target)
 {
-    return read_list(p, 0, SIZE_MAX, "ecosystems", read_ecosystem, target);
+    return read_list(p, 0, CONFIG_MAX_ECOSYSTEMS, "ecosystems", read_ecosystem, target);
 }
 
 static const field account_fields[] = {
@@ -817,7 +817,7 @@ static int read_account(parse *p, void *target, size_t index)
 
 static int read_accounts(parse *p, void *target)
 {
-    return read_list(p, 0, SIZE_MAX, "accounts", read_account, target);
+    return read_list(p, 0, CONFIG_MAX_ACCOUNTS, "accounts", read_account, target);
 }
 
 static const field root_fields[] = {

@@ -13,6 +13,9 @@
 #define CONFIG_ADDRESS_MAX 64 /* bytes of a listen address, NUL included */
 #define CONFIG_MAX_LISTENERS 16
 #define CONFIG_MAX_THREADS 256
+#define CONFIG_MAX_ACCOUNTS 65536   /* accounts in a file */
+#define CONFIG_MAX_ECOSYSTEMS 65536 /* ecosystems of one account */
+#define CONFIG_MAX_TOKENS 1024      /* tokens of one account, or server tokens of one ecosystem */
 #define CONFIG_TOKEN_DIGEST_LEN 32 /* SHA-256 */
 #define CONFIG_ID_MAX 128          /* bytes of an account id, NUL included */
 #define CONFIG_ECOSYSTEM_ID_LEN 25 /* "C" + 24 lowercase hex digits */

@@ -17,6 +17,8 @@
 #include "hg_assert.h"
 #include "validate.h"
 
+HG_STATIC_ASSERT(CONFIG_MAX_THREADS <= CORE_MAX_LOOPS, "every event loop the configuration allows has an epoch slot");
+
 struct core_config {
     config *cfg;
     ratelimit *create_limit; /* creates per second per token; NULL = no limit */

@@ -425,6 +425,27 @@ static void test_tokens(void)
     config *cfg = parse_ok(__LINE__, yaml);
     CHECK(cfg && cfg->accounts[0].n_tokens == 1 && digest_of(cfg->accounts[0].tokens[0].digest, token));
     config_destroy(cfg);
+    /* CONFIG_MAX_TOKENS tokens load; one more does not */
+    size_t cap = (CONFIG_MAX_TOKENS + 1) * 12 + 256;
+    char *many = malloc(cap);
+    size_t used = (size_t)snprintf(many, cap, ACCOUNT "    tokens: [ ");
+    for (int i = 0; i < CONFIG_MAX_TOKENS; i++)
+        used += (size_t)snprintf(many + used, cap - used, "%st%d", i ? ", " : "", i);
+    snprintf(many + used, cap - used, " ]\n");
+    cfg = parse_ok(__LINE__, many);
+    CHECK(cfg && cfg->accounts[0].n_tokens == CONFIG_MAX_TOKENS);
+    config_destroy(cfg);
+    snprintf(many + used, cap - used, ", t%d ]\n", CONFIG_MAX_TOKENS);
+    char want[128];
+    snprintf(want, sizeof want, "accounts[0].tokens: must have between 0 and %d tokens", CONFIG_MAX_TOKENS);
+    char err[CONFIG_ERROR_MAX];
+    cfg = config_parse("t.yaml", many, strlen(many), err);
+    CHECK(cfg == NULL && strstr(err, want) != NULL);
+    if (cfg != NULL || strstr(err, want) == NULL)
+        fprintf(stderr, "  got: %s\n  want it to contain: %s\n", cfg ? "(a config)" : err, want);
+    config_destroy(cfg);
+    free(many);
+
     strcat(token, "k");
     expect_token_error(__LINE__, token,
                        "t.yaml:6:15: accounts[0].tokens[0]: must be between 1 and "

@@ -1,0 +1,344 @@
+/* hashtable: see hashtable.h.
+ *
+ * Growth. When an insert would take the table past 3/4 full (items and tombstones), a new
+ * table is allocated: twice the size when the items fill more than half of that load (3/8
+ * of the slots), else the same size (then it only sheds tombstones). The new table takes
+ * inserts at once; each insert then moves HASHTABLE_MOVE_PER_INSERT slots of the old one
+ * across, in slot order, leaving a tombstone behind each item it moves. Every item is thus
+ * in exactly one of the two tables, lookups and removals read the new one and then the old
+ * one, and the old table's probe chains stay intact (only tombstones and emptiness ever
+ * appear in it). No insert ever waits for more than a few slots to move.
+ *
+ * Why a growth always finishes before the next one starts (asserted in grow): a growth
+ * starts with at most 3/4 of the old slots holding items. Doubling, the new table then
+ * holds at most 3/4 S_old + S_old / MOVE_PER_INSERT = 7/8 S_old after the last move, well
+ * under its trigger (3/4 of 2 S_old). At the same size, it starts with at most 3/8 S items
+ * and ends with at most 3/8 S + S / MOVE_PER_INSERT = S/2 < 3/4 S. Removals turn items into
+ * tombstones and add nothing, so neither bound moves.
+ *
+ * Removal: a tombstone keeps probe chains that pass the slot intact. When the next slot
+ * is empty, no chain passes, and the slot is emptied instead (most removals in a sparse
+ * table), so a set that churns (idempotency's in-flight creates) rarely needs a rehash. */
+#include "hashtable.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hg_assert.h"
+#include "hugemem.h"
+
+#define HASHTABLE_MIN_SLOTS 16       /* the first table's size; a power of two */
+#define HASHTABLE_MOVE_PER_INSERT 8 /* old slots moved by each insert while growing */
+
+/* The load bound is 3/4 of the slots and a same-size rehash needs items <= 3/8 of them;
+ * a growth must end within S / MOVE_PER_INSERT inserts having added at most 3/8 S: */
+HG_STATIC_ASSERT(HASHTABLE_MOVE_PER_INSERT * 3 >= 8, "a growth must finish before the next one starts");
+HG_STATIC_ASSERT((HASHTABLE_MIN_SLOTS & (HASHTABLE_MIN_SLOTS - 1)) == 0, "table sizes are powers of two");
+HG_STATIC_ASSERT(SIZE_MAX / sizeof(hashtable_slot) / 4 >= (uint64_t)HASHTABLE_LIMIT_MAX * 3,
+                 "the largest table's byte size fits a size_t");
+
+static const char tombstone_mark;
+#define TOMBSTONE ((void *)&tombstone_mark) /* a removed item: probes pass it, inserts may reuse it */
+
+static void *heap_alloc(size_t size, void *ctx)
+{
+    (void)ctx;
+    return calloc(1, size);
+}
+
+static void heap_free(void *p, size_t size, void *ctx)
+{
+    (void)size, (void)ctx;
+    free(p);
+}
+
+static void *huge_alloc(size_t size, void *ctx)
+{
+    (void)ctx;
+    return hugemem_calloc(size);
+}
+
+static void huge_free(void *p, size_t size, void *ctx)
+{
+    (void)ctx;
+    hugemem_free(p, size);
+}
+
+const hashtable_allocator hashtable_heap = {heap_alloc, heap_free, NULL};
+const hashtable_allocator hashtable_huge = {huge_alloc, huge_free, NULL};
+
+static int is_item(const void *item)
+{
+    return item != NULL && item != TOMBSTONE;
+}
+
+/* Items and tombstones (used) may fill at most 3/4 of a table's slots. */
+static int over_load(size_t used, size_t n_slots)
+{
+    return used * 4 > n_slots * 3;
+}
+
+void hashtable_init(hashtable *t, hashtable_equal_fn equal, size_t limit, const hashtable_allocator *allocator)
+{
+    HG_ASSERT(equal != NULL);
+    HG_ASSERT(limit >= 1 && limit <= HASHTABLE_LIMIT_MAX);
+    memset(t, 0, sizeof(*t));
+    t->equal = equal;
+    t->limit = limit;
+    t->allocator = allocator != NULL ? allocator : &hashtable_heap;
+    /* doubling needs items > 3/8 of the slots, so limit items never need more than this */
+    t->max_slots = HASHTABLE_MIN_SLOTS;
+    while (limit * 8 > t->max_slots * 3)
+        t->max_slots *= 2;
+}
+
+static void free_slots(const hashtable *t, hashtable_slot *slots, size_t n_slots)
+{
+    if (slots != NULL)
+        t->allocator->free(slots, n_slots * sizeof(*slots), t->allocator->ctx);
+}
+
+void hashtable_destroy(hashtable *t)
+{
+    free_slots(t, t->slots, t->n_slots);
+    free_slots(t, t->old, t->old_slots);
+    t->slots = t->old = NULL;
+    t->n_slots = t->old_slots = t->used = t->moved = t->count = 0;
+}
+
+/* The slot holding the item with this key, or NULL. Every table keeps an empty slot
+ * (over_load), which ends the probe. */
+static hashtable_slot *probe(const hashtable *t, hashtable_slot *slots, size_t n_slots, uint64_t hash,
+                             const void *key)
+{
+    size_t mask = n_slots - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        hashtable_slot *s = &slots[i];
+        if (s->item == NULL)
+            return NULL;
+        if (s->hash == hash && s->item != TOMBSTONE && t->equal(s->item, key))
+            return s;
+    }
+}
+
+/* The first slot on hash's probe chain that holds no item (empty or a tombstone). */
+static size_t free_slot(const hashtable_slot *slots, size_t n_slots, uint64_t hash)
+{
+    size_t mask = n_slots - 1, i = hash & mask;
+    while (is_item(slots[i].item))
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* The slot of the key's item in either table, or NULL; *in_new says which table. */
+static hashtable_slot *locate(const hashtable *t, uint64_t hash, const void *key, int *in_new)
+{
+    hashtable_slot *s = NULL;
+    if (t->slots != NULL)
+        s = probe(t, t->slots, t->n_slots, hash, key);
+    *in_new = s != NULL;
+    if (s == NULL && t->old != NULL)
+        s = probe(t, t->old, t->old_slots, hash, key);
+    return s;
+}
+
+void *hashtable_find(const hashtable *t, uint64_t hash, const void *key)
+{
+    int in_new;
+    const hashtable_slot *s = locate(t, hash, key, &in_new);
+    return s != NULL ? s->item : NULL;
+}
+
+/* Moves up to count slots of the old table across; frees it after its last slot. */
+static void migrate(hashtable *t, size_t count)
+{
+    for (; count > 0 && t->moved < t->old_slots; count--, t->moved++) {
+        hashtable_slot *e = &t->old[t->moved];
+        if (!is_item(e->item))
+            continue;
+        size_t j = free_slot(t->slots, t->n_slots, e->hash); /* keys are distinct: any free slot is its place */
+        t->used += t->slots[j].item == NULL;
+        t->slots[j] = *e;
+        e->item = TOMBSTONE; /* not empty: it may sit on another unmoved item's chain */
+    }
+    HG_ASSERT(t->moved <= t->old_slots);
+    if (t->old != NULL && t->moved == t->old_slots) {
+        free_slots(t, t->old, t->old_slots);
+        t->old = NULL;
+        t->old_slots = t->moved = 0;
+    }
+}
+
+static hashtable_result grow(hashtable *t)
+{
+    HG_ASSERT(t->old == NULL); /* see "Why a growth always finishes" above */
+    size_t n_slots = HASHTABLE_MIN_SLOTS;
+    if (t->slots != NULL)
+        n_slots = (t->count + 1) * 8 > t->n_slots * 3 ? t->n_slots * 2 : t->n_slots;
+    HG_ASSERT(n_slots <= t->max_slots);
+    hashtable_slot *slots = t->allocator->alloc(n_slots * sizeof(*slots), t->allocator->ctx);
+    if (slots == NULL)
+        return HASHTABLE_NO_MEMORY;
+    if (t->slots != NULL) {
+        t->old = t->slots;
+        t->old_slots = t->n_slots;
+        t->moved = 0;
+    }
+    t->slots = slots;
+    t->n_slots = n_slots;
+    t->used = 0;
+    return HASHTABLE_OK;
+}
+
+hashtable_result hashtable_insert(hashtable *t, uint64_t hash, void *item)
+{
+    HG_ASSERT(is_item(item));
+    if (t->count >= t->limit)
+        return HASHTABLE_FULL;
+    if (t->slots == NULL || over_load(t->used + 1, t->n_slots)) {
+        hashtable_result r = grow(t);
+        if (r != HASHTABLE_OK)
+            return r;
+    }
+    size_t i = free_slot(t->slots, t->n_slots, hash);
+    t->used += t->slots[i].item == NULL;
+    t->slots[i] = (hashtable_slot){hash, item};
+    t->count++;
+    if (t->old != NULL)
+        migrate(t, HASHTABLE_MOVE_PER_INSERT);
+    HG_ASSERT(!over_load(t->used, t->n_slots));
+    HG_ASSERT(t->count <= t->limit);
+    return HASHTABLE_OK;
+}
+
+void *hashtable_replace(hashtable *t, uint64_t hash, const void *key, void *item)
+{
+    HG_ASSERT(is_item(item));
+    int in_new;
+    hashtable_slot *s = locate(t, hash, key, &in_new);
+    if (s == NULL)
+        return NULL;
+    void *prior = s->item;
+    s->item = item;
+    return prior;
+}
+
+void *hashtable_remove(hashtable *t, uint64_t hash, const void *key)
+{
+    int in_new;
+    hashtable_slot *s = locate(t, hash, key, &in_new);
+    if (s == NULL)
+        return NULL;
+    void *item = s->item;
+    hashtable_slot *slots = in_new ? t->slots : t->old;
+    size_t mask = (in_new ? t->n_slots : t->old_slots) - 1;
+    if (slots[((size_t)(s - slots) + 1) & mask].item == NULL) {
+        s->item = NULL; /* the chain ends right after: nothing probes past this slot */
+        t->used -= in_new;
+    } else {
+        s->item = TOMBSTONE;
+    }
+    HG_ASSERT(t->count > 0);
+    t->count--;
+    return item;
+}
+
+size_t hashtable_count(const hashtable *t)
+{
+    return t->count;
+}
+
+void *hashtable_next(const hashtable *t, size_t *cursor)
+{
+    /* [0, n_slots) walks the new table, [n_slots, n_slots + old_slots) the old one */
+    for (; *cursor < t->n_slots + t->old_slots; (*cursor)++) {
+        size_t i = *cursor;
+        void *item = i < t->n_slots ? t->slots[i].item : t->old[i - t->n_slots].item;
+        if (is_item(item)) {
+            (*cursor)++;
+            return item;
+        }
+    }
+    return NULL;
+}
+
+/* Checks one table: returns its items, adds its non-empty slots to *used; every item is
+ * reachable from its home slot without crossing an empty one. */
+static size_t verify_table(const hashtable_slot *slots, size_t n_slots, size_t *used)
+{
+    size_t items = 0, mask = n_slots - 1;
+    HG_ASSERT(n_slots >= HASHTABLE_MIN_SLOTS && (n_slots & mask) == 0);
+    for (size_t i = 0; i < n_slots; i++) {
+        if (slots[i].item == NULL)
+            continue;
+        (*used)++;
+        if (!is_item(slots[i].item))
+            continue;
+        items++;
+        for (size_t j = slots[i].hash & mask; j != i; j = (j + 1) & mask)
+            HG_ASSERT(slots[j].item != NULL);
+    }
+    return items;
+}
+
+void hashtable_verify(const hashtable *t)
+{
+    HG_ASSERT(t->count <= t->limit && t->limit <= HASHTABLE_LIMIT_MAX);
+    if (t->slots == NULL) {
+        HG_ASSERT(t->count == 0 && t->old == NULL && t->used == 0);
+        return;
+    }
+    HG_ASSERT(t->n_slots <= t->max_slots);
+    size_t used = 0, items = verify_table(t->slots, t->n_slots, &used);
+    HG_ASSERT(used == t->used);
+    HG_ASSERT(!over_load(t->used, t->n_slots));
+    HG_ASSERT(t->count * 4 <= t->n_slots * 3);
+    if (t->old != NULL) {
+        size_t old_used = 0;
+        HG_ASSERT(t->moved < t->old_slots);
+        for (size_t i = 0; i < t->moved; i++)
+            HG_ASSERT(!is_item(t->old[i].item));
+        items += verify_table(t->old, t->old_slots, &old_used);
+        HG_ASSERT(!over_load(old_used, t->old_slots));
+    } else {
+        HG_ASSERT(t->old_slots == 0 && t->moved == 0);
+    }
+    HG_ASSERT(items == t->count);
+}
+
+/* Multiplies and folds: each step spreads every bit of h over the high bits, then folds
+ * them back down. */
+static uint64_t mix(uint64_t h)
+{
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 31);
+}
+
+uint64_t hashtable_hash_bytes(const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint64_t h = mix(0x9e3779b97f4a7c15ull ^ len), w;
+    for (; len > 8; len -= 8, p += 8) {
+        memcpy(&w, p, 8);
+        h = mix(h ^ w);
+    }
+    /* the last 1 to 8 bytes (fewer only for shorter inputs), read without a loop: two
+     * overlapping 4-byte words from 4 bytes on, else the first, middle and last byte */
+    if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + len - 4, 4);
+        w = (uint64_t)a << 32 | b;
+    } else if (len > 0) {
+        w = (uint64_t)p[0] << 16 | (uint64_t)p[len / 2] << 8 | p[len - 1];
+    } else {
+        w = 0;
+    }
+    /* splitmix64's finalizer: the low bits, which pick the slot, depend on every input bit */
+    h ^= w;
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    return h ^ (h >> 31);
+}

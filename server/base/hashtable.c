@@ -37,8 +37,8 @@ HG_STATIC_ASSERT((HASHTABLE_MIN_SLOTS & (HASHTABLE_MIN_SLOTS - 1)) == 0, "table 
 HG_STATIC_ASSERT(SIZE_MAX / sizeof(hashtable_slot) / 4 >= (uint64_t)HASHTABLE_LIMIT_MAX * 3,
                  "the largest table's byte size fits a size_t");
 
-static const char tombstone_mark;
-#define TOMBSTONE ((void *)&tombstone_mark) /* a removed item: probes pass it, inserts may reuse it */
+const char hashtable_tombstone;
+#define TOMBSTONE ((void *)&hashtable_tombstone) /* a removed item: probes pass it, inserts may reuse it */
 
 static void *heap_alloc(size_t size, void *ctx)
 {
@@ -106,9 +106,9 @@ void hashtable_destroy(hashtable *t)
     t->n_slots = t->old_slots = t->used = t->moved = t->count = 0;
 }
 
-/* The slot holding the item with this key, or NULL. Every table keeps an empty slot
- * (over_load), which ends the probe. */
-static hashtable_slot *probe(const hashtable *t, hashtable_slot *slots, size_t n_slots, uint64_t hash,
+/* The slot holding the item with this key, or NULL: hashtable_probe_ for callers that
+ * change the slot. */
+static inline __attribute__((always_inline)) hashtable_slot *probe(const hashtable *t, hashtable_slot *slots, size_t n_slots, uint64_t hash,
                              const void *key)
 {
     size_t mask = n_slots - 1;
@@ -131,7 +131,7 @@ static size_t free_slot(const hashtable_slot *slots, size_t n_slots, uint64_t ha
 }
 
 /* The slot of the key's item in either table, or NULL; *in_new says which table. */
-static hashtable_slot *locate(const hashtable *t, uint64_t hash, const void *key, int *in_new)
+static inline __attribute__((always_inline)) hashtable_slot *locate(const hashtable *t, uint64_t hash, const void *key, int *in_new)
 {
     hashtable_slot *s = NULL;
     if (t->slots != NULL)
@@ -144,9 +144,7 @@ static hashtable_slot *locate(const hashtable *t, uint64_t hash, const void *key
 
 void *hashtable_find(const hashtable *t, uint64_t hash, const void *key)
 {
-    int in_new;
-    const hashtable_slot *s = locate(t, hash, key, &in_new);
-    return s != NULL ? s->item : NULL;
+    return hashtable_find_inline(t, hash, key, t->equal);
 }
 
 /* Moves up to count slots of the old table across; frees it after its last slot. */
@@ -169,7 +167,7 @@ static void migrate(hashtable *t, size_t count)
     }
 }
 
-static hashtable_result grow(hashtable *t)
+__attribute__((cold)) static hashtable_result grow(hashtable *t)
 {
     HG_ASSERT(t->old == NULL); /* see "Why a growth always finishes" above */
     size_t n_slots = HASHTABLE_MIN_SLOTS;
@@ -190,16 +188,26 @@ static hashtable_result grow(hashtable *t)
     return HASHTABLE_OK;
 }
 
+static inline hashtable_result make_room(hashtable *t)
+{
+    if (t->count >= t->limit)
+        return HASHTABLE_FULL;
+    if (t->slots == NULL || over_load(t->used + 1, t->n_slots))
+        return grow(t);
+    return HASHTABLE_OK;
+}
+
+hashtable_result hashtable_reserve(hashtable *t)
+{
+    return make_room(t);
+}
+
 hashtable_result hashtable_insert(hashtable *t, uint64_t hash, void *item)
 {
     HG_ASSERT(is_item(item));
-    if (t->count >= t->limit)
-        return HASHTABLE_FULL;
-    if (t->slots == NULL || over_load(t->used + 1, t->n_slots)) {
-        hashtable_result r = grow(t);
-        if (r != HASHTABLE_OK)
-            return r;
-    }
+    hashtable_result r = make_room(t);
+    if (r != HASHTABLE_OK)
+        return r;
     size_t i = free_slot(t->slots, t->n_slots, hash);
     t->used += t->slots[i].item == NULL;
     t->slots[i] = (hashtable_slot){hash, item};
@@ -304,41 +312,4 @@ void hashtable_verify(const hashtable *t)
         HG_ASSERT(t->old_slots == 0 && t->moved == 0);
     }
     HG_ASSERT(items == t->count);
-}
-
-/* Multiplies and folds: each step spreads every bit of h over the high bits, then folds
- * them back down. */
-static uint64_t mix(uint64_t h)
-{
-    h *= 0xbf58476d1ce4e5b9ull;
-    return h ^ (h >> 31);
-}
-
-uint64_t hashtable_hash_bytes(const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    uint64_t h = mix(0x9e3779b97f4a7c15ull ^ len), w;
-    for (; len > 8; len -= 8, p += 8) {
-        memcpy(&w, p, 8);
-        h = mix(h ^ w);
-    }
-    /* the last 1 to 8 bytes (fewer only for shorter inputs), read without a loop: two
-     * overlapping 4-byte words from 4 bytes on, else the first, middle and last byte */
-    if (len >= 4) {
-        uint32_t a, b;
-        memcpy(&a, p, 4);
-        memcpy(&b, p + len - 4, 4);
-        w = (uint64_t)a << 32 | b;
-    } else if (len > 0) {
-        w = (uint64_t)p[0] << 16 | (uint64_t)p[len / 2] << 8 | p[len - 1];
-    } else {
-        w = 0;
-    }
-    /* splitmix64's finalizer: the low bits, which pick the slot, depend on every input bit */
-    h ^= w;
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebull;
-    return h ^ (h >> 31);
 }

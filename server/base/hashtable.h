@@ -13,6 +13,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "hg_assert.h"
 
 #define HASHTABLE_LIMIT_MAX (1u << 30) /* most items any table may be asked to hold */
 
@@ -66,6 +69,18 @@ void hashtable_destroy(hashtable *t);
 /* The item with this key (hash = its hash), or NULL. */
 void *hashtable_find(const hashtable *t, uint64_t hash, const void *key);
 
+/* hashtable_find for the few lookups hot enough to count instructions (the store's): the
+ * probe is compiled into the caller with `equal`, which must be the table's own, named at
+ * the call site so that it is inlined too. Defined below. */
+static inline void *hashtable_find_inline(const hashtable *t, uint64_t hash, const void *key,
+                                          hashtable_equal_fn equal);
+
+/* Makes room for one insert: HASHTABLE_FULL at the limit, else starts a growth now if the
+ * next insert would (HASHTABLE_NO_MEMORY when that fails). After HASHTABLE_OK the next
+ * hashtable_insert cannot fail, so a caller that must not be left half-done (an item in one
+ * table and not another) reserves in every table before it inserts in any. */
+hashtable_result hashtable_reserve(hashtable *t);
+
 /* Adds item (not NULL) under hash. Its key must not be in the table already (find it first):
  * insert does not compare keys, so a second copy would shadow nothing and never be found
  * by remove. May start a growth (allocates) and moves a few slots of one under way. */
@@ -89,10 +104,70 @@ void *hashtable_next(const hashtable *t, size_t *cursor);
 /* Checks every invariant by walking all slots (HG_ASSERT on failure): for tests, O(slots). */
 void hashtable_verify(const hashtable *t);
 
+/* --- inline definitions: not part of the interface ---------------------------------------- */
+
+extern const char hashtable_tombstone; /* its address marks a removed item's slot */
+
+/* The item with this key in one table, or NULL. Every table keeps an empty slot (its load
+ * is at most 3/4), which ends the probe; a tombstone never matches. */
+static inline void *hashtable_probe_(const hashtable_slot *slots, size_t n_slots, uint64_t hash, const void *key,
+                                     hashtable_equal_fn equal)
+{
+    size_t mask = n_slots - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        void *item = slots[i].item;
+        if (item == NULL)
+            return NULL;
+        if (slots[i].hash == hash && item != (const void *)&hashtable_tombstone && equal(item, key))
+            return item;
+    }
+}
+
+static inline void *hashtable_find_inline(const hashtable *t, uint64_t hash, const void *key,
+                                          hashtable_equal_fn equal)
+{
+    HG_ASSERT(equal == t->equal);
+    void *item = NULL;
+    if (t->slots != NULL)
+        item = hashtable_probe_(t->slots, t->n_slots, hash, key, equal);
+    if (item == NULL && t->old != NULL) /* growing: not moved yet */
+        item = hashtable_probe_(t->old, t->old_slots, hash, key, equal);
+    return item;
+}
+
 /* A 64-bit hash of len bytes, every input bit reaching the low bits that pick a slot.
  * Unkeyed and fast, not collision-resistant: fine for keys the server makes (ids, digests,
  * configured names, pointers); do not insert keys a client chooses freely. Depends on the
- * machine's byte order: never store it. */
-uint64_t hashtable_hash_bytes(const void *data, size_t len);
+ * machine's byte order: never store it. Inline, so that a fixed length (an id, a digest)
+ * compiles to a few multiplications without a loop. */
+static inline uint64_t hashtable_hash_bytes(const void *data, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)data;
+    uint64_t h = (0x9e3779b97f4a7c15ull ^ len) * 0xbf58476d1ce4e5b9ull, w;
+    for (; len > 8; len -= 8, p += 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull; /* each word spread over the high bits ... */
+        h ^= h >> 31;                        /* ... and folded back down */
+    }
+    /* the last 1 to 8 bytes (fewer only for shorter inputs), read without a loop: two
+     * overlapping 4-byte words from 4 bytes on, else the first, middle and last byte */
+    if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + len - 4, 4);
+        w = (uint64_t)a << 32 | b;
+    } else if (len > 0) {
+        w = (uint64_t)p[0] << 16 | (uint64_t)p[len / 2] << 8 | p[len - 1];
+    } else {
+        w = 0;
+    }
+    /* splitmix64's finalizer: the low bits, which pick the slot, depend on every input bit */
+    h ^= w;
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    return h ^ (h >> 31);
+}
 
 #endif

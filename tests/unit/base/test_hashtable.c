@@ -1,6 +1,6 @@
 /* test_hashtable: insert / find / replace / remove, growth with lookups and removals while
  * the old table is still being moved, tombstone churn, the size limit, iteration, the
- * byte hash, and an out-of-memory loop (the n-th allocation fails, n = 1, 2, ...). */
+ * byte hash, an out-of-memory loop (the n-th allocation fails, n = 1, 2, ...) and reserve. */
 #include "hashtable.h"
 #include "test.h"
 
@@ -341,6 +341,34 @@ static void test_out_of_memory(void)
     CHECK(n > 5); /* the build allocates once per growth: several times */
 }
 
+/* After hashtable_reserve succeeds the next insert allocates nothing (every allocation
+ * would fail) and succeeds; at the limit reserve says FULL. */
+static void test_reserve(void)
+{
+    enum { N = 3000 };
+    static item items[N];
+    failing f = {0};
+    hashtable_allocator a = {failing_alloc, failing_free, &f};
+    hashtable t;
+    hashtable_init(&t, item_equal, N, &a);
+    int ok = 1;
+    for (uint64_t i = 0; i < N; i++) {
+        items[i].key = i;
+        f.fail_at = 0;
+        if (hashtable_reserve(&t) != HASHTABLE_OK)
+            ok = 0;
+        f.fail_at = f.calls + 1;
+        if (hashtable_insert(&t, hash_of(i), &items[i]) != HASHTABLE_OK)
+            ok = 0;
+    }
+    CHECK(ok);
+    CHECK(f.failed == 0);
+    CHECK(hashtable_reserve(&t) == HASHTABLE_FULL);
+    hashtable_verify(&t);
+    hashtable_destroy(&t);
+    CHECK(f.outstanding == 0);
+}
+
 /* The byte hash: deterministic, every length read exactly (ASan catches a read past the
  * end of each exact-size buffer), each input bit changes the slot bits, and sequential
  * keys spread evenly over slots. */
@@ -391,6 +419,7 @@ int main(void)
     test_churn();
     test_limit();
     test_out_of_memory();
+    test_reserve();
     test_hash_bytes();
     return test_exit_code();
 }

@@ -1,27 +1,35 @@
 /* ratelimit: see ratelimit.h.
  *
- * Buckets live in an open-addressing table keyed by pointer, under one mutex: a take is a
- * few arithmetic operations, far shorter than any request. Tokens are counted in
- * thousandths so refill needs no floating point. */
+ * Buckets live in a hashtable keyed by pointer, under one mutex: a take is a few
+ * arithmetic operations, far shorter than any request. Tokens are counted in thousandths so
+ * refill needs no floating point. Buckets are never removed: keys are the configuration's
+ * tokens, few and bounded by RATELIMIT_MAX_KEYS. */
 #include "ratelimit.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "hashtable.h"
+
 #define MILLI 1000
+#define RATELIMIT_MAX_KEYS (1u << 20) /* buckets; a key past it is let through, as when out of memory */
 
 typedef struct bucket {
-    const void *key; /* NULL = empty slot */
-    int64_t milli;   /* thousandths of a unit available */
-    int64_t at_ms;   /* when milli was last brought up to date */
+    const void *key;
+    int64_t milli; /* thousandths of a unit available */
+    int64_t at_ms; /* when milli was last brought up to date */
 } bucket;
 
 struct ratelimit {
     pthread_mutex_t lock;
     int64_t rate;
-    bucket *slots;
-    size_t n_slots, n;
+    hashtable buckets; /* bucket by key */
 };
+
+static int bucket_equal(const void *item, const void *key)
+{
+    return ((const bucket *)item)->key == key;
+}
 
 ratelimit *ratelimit_create(unsigned rate)
 {
@@ -29,12 +37,11 @@ ratelimit *ratelimit_create(unsigned rate)
     if (rl == NULL)
         return NULL;
     rl->rate = rate > 0 ? rate : 1;
-    rl->n_slots = 64;
-    if ((rl->slots = calloc(rl->n_slots, sizeof(*rl->slots))) == NULL || pthread_mutex_init(&rl->lock, NULL) != 0) {
-        free(rl->slots);
+    if (pthread_mutex_init(&rl->lock, NULL) != 0) {
         free(rl);
         return NULL;
     }
+    hashtable_init(&rl->buckets, bucket_equal, RATELIMIT_MAX_KEYS, NULL);
     return rl;
 }
 
@@ -43,47 +50,40 @@ void ratelimit_destroy(ratelimit *rl)
     if (rl == NULL)
         return;
     pthread_mutex_destroy(&rl->lock);
-    free(rl->slots);
+    size_t cursor = 0;
+    for (bucket *b; (b = hashtable_next(&rl->buckets, &cursor)) != NULL;)
+        free(b);
+    hashtable_destroy(&rl->buckets);
     free(rl);
 }
 
-static size_t slot_of(const bucket *slots, size_t n_slots, const void *key)
+/* key's bucket, a full one added at now_ms if it has none; NULL when out of memory or
+ * RATELIMIT_MAX_KEYS are there. Lock held. */
+static bucket *bucket_of(ratelimit *rl, const void *key, uint64_t hash, int64_t now_ms)
 {
-    uint64_t h = (uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ull;
-    size_t i = (size_t)(h >> 32) & (n_slots - 1);
-    while (slots[i].key != NULL && slots[i].key != key)
-        i = (i + 1) & (n_slots - 1);
-    return i;
-}
-
-static int grow(ratelimit *rl)
-{
-    size_t n_slots = rl->n_slots * 2;
-    bucket *slots = calloc(n_slots, sizeof(*slots));
-    if (slots == NULL)
-        return -1;
-    for (size_t i = 0; i < rl->n_slots; i++)
-        if (rl->slots[i].key != NULL)
-            slots[slot_of(slots, n_slots, rl->slots[i].key)] = rl->slots[i];
-    free(rl->slots);
-    rl->slots = slots;
-    rl->n_slots = n_slots;
-    return 0;
+    bucket *b = hashtable_find(&rl->buckets, hash, key);
+    if (b != NULL)
+        return b;
+    if ((b = malloc(sizeof(*b))) == NULL)
+        return NULL;
+    *b = (bucket){key, rl->rate * MILLI, now_ms};
+    if (hashtable_insert(&rl->buckets, hash, b) != HASHTABLE_OK) {
+        free(b);
+        return NULL;
+    }
+    return b;
 }
 
 unsigned ratelimit_take(ratelimit *rl, const void *key, int64_t now_ms)
 {
     const int64_t full = rl->rate * MILLI;
     unsigned wait = 0;
+    uint64_t hash = hashtable_hash_bytes(&key, sizeof(key));
     pthread_mutex_lock(&rl->lock);
-    if ((rl->n + 1) * 2 > rl->n_slots && grow(rl) != 0) {
+    bucket *b = bucket_of(rl, key, hash, now_ms);
+    if (b == NULL) {
         pthread_mutex_unlock(&rl->lock);
-        return 0; /* out of memory: let the request through rather than refuse everyone */
-    }
-    bucket *b = &rl->slots[slot_of(rl->slots, rl->n_slots, key)];
-    if (b->key == NULL) {
-        *b = (bucket){key, full, now_ms};
-        rl->n++;
+        return 0; /* out of memory (or keys): let the request through rather than refuse everyone */
     }
     if (now_ms > b->at_ms) {
         int64_t refill = (now_ms - b->at_ms) * rl->rate; /* thousandths: ms x units/s */

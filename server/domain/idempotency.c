@@ -1,26 +1,38 @@
 /* idempotency: see idempotency.h.
  *
- * The in-flight set is a chained hash table behind one mutex. It holds only creates that
- * wait for the store, so it stays small. A create leaves the set only after its record is
- * in the store, and a second request looks in the store only after it entered the set
- * itself, so the second sees one or the other, never neither. */
+ * The in-flight set is a hashtable of digest copies behind one mutex. It holds only
+ * creates that wait for the store, so it stays small (and bounded by
+ * IDEMPOTENCY_MAX_IN_FLIGHT). A create leaves the set only after its record is in the
+ * store, and a second request looks in the store only after it entered the set itself, so
+ * the second sees one or the other, never neither. */
 #include "idempotency.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BUCKETS 1024 /* power of two */
+#include "hashtable.h"
+
+#define IDEMPOTENCY_MAX_IN_FLIGHT (1u << 20) /* creates begun and not ended; past it: NO_MEMORY */
 
 typedef struct entry {
-    struct entry *next;
     uint8_t digest[STORE_IDEMPOTENCY_LEN];
 } entry;
 
 struct idempotency {
     pthread_mutex_t lock;
-    entry *buckets[BUCKETS];
+    hashtable in_flight; /* entry by digest */
 };
+
+static int entry_equal(const void *item, const void *key)
+{
+    return memcmp(((const entry *)item)->digest, key, STORE_IDEMPOTENCY_LEN) == 0;
+}
+
+static uint64_t digest_hash(const uint8_t *digest)
+{
+    return hashtable_hash_bytes(digest, STORE_IDEMPOTENCY_LEN);
+}
 
 idempotency *idempotency_create(void)
 {
@@ -31,6 +43,7 @@ idempotency *idempotency_create(void)
         free(t);
         return NULL;
     }
+    hashtable_init(&t->in_flight, entry_equal, IDEMPOTENCY_MAX_IN_FLIGHT, NULL);
     return t;
 }
 
@@ -38,46 +51,29 @@ void idempotency_destroy(idempotency *t)
 {
     if (t == NULL)
         return;
-    for (size_t b = 0; b < BUCKETS; b++)
-        for (entry *e = t->buckets[b], *next; e != NULL; e = next) {
-            next = e->next;
-            free(e);
-        }
+    size_t cursor = 0;
+    for (entry *e; (e = hashtable_next(&t->in_flight, &cursor)) != NULL;)
+        free(e);
+    hashtable_destroy(&t->in_flight);
     pthread_mutex_destroy(&t->lock);
     free(t);
-}
-
-static entry **bucket_of(idempotency *t, const uint8_t *digest)
-{
-    uint64_t h;
-    memcpy(&h, digest, sizeof(h)); /* SHA-256 output: uniform already */
-    return &t->buckets[h & (BUCKETS - 1)];
-}
-
-/* The link pointing at digest's entry, or at the NULL ending its bucket. */
-static entry **find(idempotency *t, const uint8_t *digest)
-{
-    entry **link = bucket_of(t, digest);
-    while (*link != NULL && memcmp((*link)->digest, digest, STORE_IDEMPOTENCY_LEN) != 0)
-        link = &(*link)->next;
-    return link;
 }
 
 idempotency_outcome idempotency_begin(idempotency *t, const uint8_t digest[STORE_IDEMPOTENCY_LEN])
 {
     idempotency_outcome outcome = IDEMPOTENCY_NEW;
+    uint64_t hash = digest_hash(digest);
     pthread_mutex_lock(&t->lock);
-    entry **link = find(t, digest);
-    if (*link != NULL) {
+    if (hashtable_find(&t->in_flight, hash, digest) != NULL) {
         outcome = IDEMPOTENCY_IN_FLIGHT;
     } else {
+        /* a full set is refused as a failed allocation is (the caller answers "out of memory") */
         entry *e = malloc(sizeof(*e));
-        if (e == NULL) {
-            outcome = IDEMPOTENCY_NO_MEMORY;
-        } else {
+        if (e != NULL)
             memcpy(e->digest, digest, STORE_IDEMPOTENCY_LEN);
-            e->next = NULL;
-            *link = e;
+        if (e == NULL || hashtable_insert(&t->in_flight, hash, e) != HASHTABLE_OK) {
+            free(e);
+            outcome = IDEMPOTENCY_NO_MEMORY;
         }
     }
     pthread_mutex_unlock(&t->lock);
@@ -86,11 +82,9 @@ idempotency_outcome idempotency_begin(idempotency *t, const uint8_t digest[STORE
 
 void idempotency_end(idempotency *t, const uint8_t digest[STORE_IDEMPOTENCY_LEN])
 {
+    uint64_t hash = digest_hash(digest);
     pthread_mutex_lock(&t->lock);
-    entry **link = find(t, digest), *e = *link;
-    if (e != NULL) {
-        *link = e->next;
-        free(e);
-    }
+    entry *e = hashtable_remove(&t->in_flight, hash, digest);
     pthread_mutex_unlock(&t->lock);
+    free(e);
 }

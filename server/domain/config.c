@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "hashtable.h"
+
 #define CONFIG_FILE_MAX (1024 * 1024) /* bytes of a configuration file */
 #define CONFIG_PATH_MAX 4096          /* bytes of a file path in the configuration */
 #define CONFIG_TOKEN_MAX 4096         /* bytes of a token as written in the file */
@@ -39,56 +41,52 @@ HG_STATIC_ASSERT(3 * CONFIG_MAX_FIELD_LENGTH + 1024 <= RECORD_MAX_PAYLOAD,
 
 /* --- a set of 32-byte keys, to find duplicates in linear time ------------------------------- */
 
-/* Keys are SHA-256 digests, so their first bytes already hash well. A file author could
+/* Keys are SHA-256 digests (of tokens and ids), hashed like every key. A file author could
  * choose colliding "sha256:" tokens, but the file is the operator's and capped at 1 MiB,
- * which bounds the worst case. */
+ * which bounds the worst case, and the number of keys too: each takes a line's worth of
+ * bytes, so CONFIG_FILE_MAX keys can never be reached. */
+#define CONFIG_MAX_KEYS CONFIG_FILE_MAX
+
 typedef struct seen_entry {
     uint8_t key[CONFIG_TOKEN_DIGEST_LEN];
     size_t line, column; /* where the key first appeared, 0-based like yaml_mark_t */
-    int used;
 } seen_entry;
 
-typedef struct seen_set {
-    seen_entry *slots;
-    size_t cap; /* 0 or a power of two */
-    size_t n;
-} seen_set;
-
-static size_t seen_slot(const seen_set *s, const uint8_t key[CONFIG_TOKEN_DIGEST_LEN])
+static int seen_equal(const void *item, const void *key)
 {
-    size_t h;
-    memcpy(&h, key, sizeof h);
-    for (h &= s->cap - 1; s->slots[h].used; h = (h + 1) & (s->cap - 1))
-        if (memcmp(s->slots[h].key, key, CONFIG_TOKEN_DIGEST_LEN) == 0)
-            break;
-    return h;
+    return memcmp(((const seen_entry *)item)->key, key, CONFIG_TOKEN_DIGEST_LEN) == 0;
+}
+
+static void seen_init(hashtable *set)
+{
+    hashtable_init(set, seen_equal, CONFIG_MAX_KEYS, NULL);
+}
+
+static void seen_destroy(hashtable *set)
+{
+    size_t cursor = 0;
+    for (seen_entry *e; (e = hashtable_next(set, &cursor)) != NULL;)
+        free(e);
+    hashtable_destroy(set);
 }
 
 /* Adds key, first seen at mark. Returns 0 when added, 1 when already present (*prior then
  * points at the first occurrence), -1 when out of memory. */
-static int seen_add(seen_set *s, const uint8_t key[CONFIG_TOKEN_DIGEST_LEN], yaml_mark_t mark, const seen_entry **prior)
+static int seen_add(hashtable *set, const uint8_t key[CONFIG_TOKEN_DIGEST_LEN], yaml_mark_t mark, const seen_entry **prior)
 {
-    if (2 * (s->n + 1) > s->cap) { /* keep the load at most one half */
-        size_t cap = s->cap ? 2 * s->cap : 64, i;
-        seen_set grown = {calloc(cap, sizeof(seen_entry)), cap, s->n};
-        if (grown.slots == NULL)
-            return -1;
-        for (i = 0; i < s->cap; i++)
-            if (s->slots[i].used)
-                grown.slots[seen_slot(&grown, s->slots[i].key)] = s->slots[i];
-        free(s->slots);
-        *s = grown;
-    }
-    size_t h = seen_slot(s, key);
-    if (s->slots[h].used) {
-        *prior = &s->slots[h];
+    uint64_t hash = hashtable_hash_bytes(key, CONFIG_TOKEN_DIGEST_LEN);
+    if ((*prior = hashtable_find(set, hash, key)) != NULL)
         return 1;
+    seen_entry *e = malloc(sizeof(*e));
+    if (e == NULL)
+        return -1;
+    memcpy(e->key, key, CONFIG_TOKEN_DIGEST_LEN);
+    e->line = mark.line;
+    e->column = mark.column;
+    if (hashtable_insert(set, hash, e) != HASHTABLE_OK) { /* a full set is impossible: see CONFIG_MAX_KEYS */
+        free(e);
+        return -1;
     }
-    memcpy(s->slots[h].key, key, CONFIG_TOKEN_DIGEST_LEN);
-    s->slots[h].line = mark.line;
-    s->slots[h].column = mark.column;
-    s->slots[h].used = 1;
-    s->n++;
     return 0;
 }
 
@@ -105,7 +103,7 @@ typedef struct parse {
     char *err;                       /* CONFIG_ERROR_MAX bytes; the first error is kept */
     char path[CONFIG_PATH_TEXT_MAX]; /* the node being read, e.g. "server.listen[0].port" */
     size_t path_len;
-    seen_set tokens, accounts, ecosystems;
+    hashtable tokens, accounts, ecosystems; /* seen_entry sets: each key once */
     config *cfg;
 } parse;
 
@@ -712,7 +710,7 @@ static int read_token(parse *p, void *target, size_t index)
 }
 
 /* Adds an id to a uniqueness set (by its digest, so that every set holds 32-byte keys). */
-static int check_unique(parse *p, seen_set *set, const char *what, const char *id, size_t len, yaml_mark_t mark)
+static int check_unique(parse *p, hashtable *set, const char *what, const char *id, size_t len, yaml_mark_t mark)
 {
     uint8_t digest[CONFIG_TOKEN_DIGEST_LEN];
     const seen_entry *prior;
@@ -865,6 +863,9 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
         return NULL;
     }
     memset(&p, 0, sizeof p);
+    seen_init(&p.tokens);
+    seen_init(&p.accounts);
+    seen_init(&p.ecosystems);
     p.name = name;
     p.text = text;
     p.len = len;
@@ -899,9 +900,9 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
     if (p.have_event)
         yaml_event_delete(&p.event);
     yaml_parser_delete(&p.yaml);
-    free(p.tokens.slots);
-    free(p.accounts.slots);
-    free(p.ecosystems.slots);
+    seen_destroy(&p.tokens);
+    seen_destroy(&p.accounts);
+    seen_destroy(&p.ecosystems);
     if (rc) {
         config_destroy(p.cfg);
         return NULL;

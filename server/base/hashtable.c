@@ -16,9 +16,12 @@
  * and ends with at most 3/8 S + S / MOVE_PER_INSERT = S/2 < 3/4 S. Removals turn items into
  * tombstones and add nothing, so neither bound moves.
  *
- * Removal: a tombstone keeps probe chains that pass the slot intact. When the next slot
- * is empty, no chain passes, and the slot is emptied instead (most removals in a sparse
- * table), so a set that churns (idempotency's in-flight creates) rarely needs a rehash. */
+ * Removal leaves a tombstone, which keeps the probe chains that pass the slot intact and is
+ * reused by a later insert. Not backward-shift deletion: during a growth it would shift
+ * unmoved items of the old table behind the migration cursor, where they would never be
+ * moved. When the next slot is empty no chain passes, and the slot is emptied instead (most
+ * removals in a sparse table), so a set that churns (idempotency's in-flight creates)
+ * rarely needs a rehash; tombstones count towards the load that starts one. */
 #include "hashtable.h"
 
 #include <stdlib.h>
@@ -27,7 +30,7 @@
 #include "hg_assert.h"
 #include "hugemem.h"
 
-#define HASHTABLE_MIN_SLOTS 16       /* the first table's size; a power of two */
+#define HASHTABLE_MIN_SLOTS 16      /* the first table's size; a power of two */
 #define HASHTABLE_MOVE_PER_INSERT 8 /* old slots moved by each insert while growing */
 
 /* The load bound is 3/4 of the slots and a same-size rehash needs items <= 3/8 of them;
@@ -38,6 +41,10 @@ HG_STATIC_ASSERT(SIZE_MAX / sizeof(hashtable_slot) / 4 >= (uint64_t)HASHTABLE_LI
                  "the largest table's byte size fits a size_t");
 
 const char hashtable_tombstone;
+
+/* The table of a hashtable before its first insert: one empty slot, so that a lookup needs no
+ * test for "no table yet". Never written: the first insert finds it over its load and grows. */
+static hashtable_slot no_slots[1];
 #define TOMBSTONE ((void *)&hashtable_tombstone) /* a removed item: probes pass it, inserts may reuse it */
 
 static void *heap_alloc(size_t size, void *ctx)
@@ -83,6 +90,8 @@ void hashtable_init(hashtable *t, hashtable_equal_fn equal, size_t limit, const 
     HG_ASSERT(equal != NULL);
     HG_ASSERT(limit >= 1 && limit <= HASHTABLE_LIMIT_MAX);
     memset(t, 0, sizeof(*t));
+    t->slots = no_slots;
+    t->n_slots = 1;
     t->equal = equal;
     t->limit = limit;
     t->allocator = allocator != NULL ? allocator : &hashtable_heap;
@@ -94,7 +103,7 @@ void hashtable_init(hashtable *t, hashtable_equal_fn equal, size_t limit, const 
 
 static void free_slots(const hashtable *t, hashtable_slot *slots, size_t n_slots)
 {
-    if (slots != NULL)
+    if (slots != NULL && slots != no_slots)
         t->allocator->free(slots, n_slots * sizeof(*slots), t->allocator->ctx);
 }
 
@@ -102,23 +111,10 @@ void hashtable_destroy(hashtable *t)
 {
     free_slots(t, t->slots, t->n_slots);
     free_slots(t, t->old, t->old_slots);
-    t->slots = t->old = NULL;
-    t->n_slots = t->old_slots = t->used = t->moved = t->count = 0;
-}
-
-/* The slot holding the item with this key, or NULL: hashtable_probe_ for callers that
- * change the slot. */
-static inline __attribute__((always_inline)) hashtable_slot *probe(const hashtable *t, hashtable_slot *slots, size_t n_slots, uint64_t hash,
-                             const void *key)
-{
-    size_t mask = n_slots - 1;
-    for (size_t i = hash & mask;; i = (i + 1) & mask) {
-        hashtable_slot *s = &slots[i];
-        if (s->item == NULL)
-            return NULL;
-        if (s->hash == hash && s->item != TOMBSTONE && t->equal(s->item, key))
-            return s;
-    }
+    t->slots = no_slots;
+    t->n_slots = 1;
+    t->old = NULL;
+    t->old_slots = t->used = t->moved = t->count = 0;
 }
 
 /* The first slot on hash's probe chain that holds no item (empty or a tombstone). */
@@ -130,15 +126,14 @@ static size_t free_slot(const hashtable_slot *slots, size_t n_slots, uint64_t ha
     return i;
 }
 
-/* The slot of the key's item in either table, or NULL; *in_new says which table. */
-static inline __attribute__((always_inline)) hashtable_slot *locate(const hashtable *t, uint64_t hash, const void *key, int *in_new)
+/* The slot of the key's item in either table, or NULL; *in_new says which table. The
+ * same probes as hashtable_find_inline, for callers that change the slot. */
+static hashtable_slot *locate(const hashtable *t, uint64_t hash, const void *key, int *in_new)
 {
-    hashtable_slot *s = NULL;
-    if (t->slots != NULL)
-        s = probe(t, t->slots, t->n_slots, hash, key);
+    hashtable_slot *s = hashtable_probe_(t->slots, t->n_slots, hash, key, t->equal);
     *in_new = s != NULL;
     if (s == NULL && t->old != NULL)
-        s = probe(t, t->old, t->old_slots, hash, key);
+        s = hashtable_probe_(t->old, t->old_slots, hash, key, t->equal);
     return s;
 }
 
@@ -171,13 +166,13 @@ __attribute__((cold)) static hashtable_result grow(hashtable *t)
 {
     HG_ASSERT(t->old == NULL); /* see "Why a growth always finishes" above */
     size_t n_slots = HASHTABLE_MIN_SLOTS;
-    if (t->slots != NULL)
+    if (t->slots != no_slots)
         n_slots = (t->count + 1) * 8 > t->n_slots * 3 ? t->n_slots * 2 : t->n_slots;
     HG_ASSERT(n_slots <= t->max_slots);
     hashtable_slot *slots = t->allocator->alloc(n_slots * sizeof(*slots), t->allocator->ctx);
     if (slots == NULL)
         return HASHTABLE_NO_MEMORY;
-    if (t->slots != NULL) {
+    if (t->slots != no_slots) {
         t->old = t->slots;
         t->old_slots = t->n_slots;
         t->moved = 0;
@@ -192,7 +187,7 @@ static inline hashtable_result make_room(hashtable *t)
 {
     if (t->count >= t->limit)
         return HASHTABLE_FULL;
-    if (t->slots == NULL || over_load(t->used + 1, t->n_slots))
+    if (over_load(t->used + 1, t->n_slots)) /* always so for no_slots */
         return grow(t);
     return HASHTABLE_OK;
 }
@@ -215,7 +210,7 @@ hashtable_result hashtable_insert(hashtable *t, uint64_t hash, void *item)
     if (t->old != NULL)
         migrate(t, HASHTABLE_MOVE_PER_INSERT);
     HG_ASSERT(!over_load(t->used, t->n_slots));
-    HG_ASSERT(t->count <= t->limit);
+    HG_ASSERT(t->count * 4 <= t->n_slots * 3 && t->count <= t->limit);
     return HASHTABLE_OK;
 }
 
@@ -292,7 +287,8 @@ static size_t verify_table(const hashtable_slot *slots, size_t n_slots, size_t *
 void hashtable_verify(const hashtable *t)
 {
     HG_ASSERT(t->count <= t->limit && t->limit <= HASHTABLE_LIMIT_MAX);
-    if (t->slots == NULL) {
+    if (t->slots == no_slots) {
+        HG_ASSERT(t->n_slots == 1 && no_slots[0].item == NULL);
         HG_ASSERT(t->count == 0 && t->old == NULL && t->used == 0);
         return;
     }

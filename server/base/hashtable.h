@@ -21,7 +21,7 @@
 
 /* Where a table's slot arrays come from. */
 typedef struct hashtable_allocator {
-    void *(*alloc)(size_t size, void *ctx); /* size zeroed bytes, or NULL when out of memory */
+    void *(*alloc)(size_t size, void *ctx);        /* size zeroed bytes, or NULL when out of memory */
     void (*free)(void *p, size_t size, void *ctx); /* p from alloc with the same size; never NULL */
     void *ctx;
 } hashtable_allocator;
@@ -39,8 +39,8 @@ typedef struct hashtable_slot {
 
 /* Embed one and call hashtable_init; the fields are private to hashtable.c. */
 typedef struct hashtable {
-    hashtable_slot *slots; /* the table inserts go to; NULL before the first insert */
-    size_t n_slots;        /* 0 or a power of two, at most max_slots */
+    hashtable_slot *slots; /* the table inserts go to; before the first insert, one shared empty slot */
+    size_t n_slots;        /* a power of two, at most max_slots (1 for the shared empty slot) */
     size_t used;           /* slots of `slots` not empty (items and tombstones) */
     hashtable_slot *old;   /* while growing: the previous table, its unmoved items still in place */
     size_t old_slots;      /* its size */
@@ -72,8 +72,7 @@ void *hashtable_find(const hashtable *t, uint64_t hash, const void *key);
 /* hashtable_find for the few lookups hot enough to count instructions (the store's): the
  * probe is compiled into the caller with `equal`, which must be the table's own, named at
  * the call site so that it is inlined too. Defined below. */
-static inline void *hashtable_find_inline(const hashtable *t, uint64_t hash, const void *key,
-                                          hashtable_equal_fn equal);
+static inline void *hashtable_find_inline(const hashtable *t, uint64_t hash, const void *key, hashtable_equal_fn equal);
 
 /* Makes room for one insert: HASHTABLE_FULL at the limit, else starts a growth now if the
  * next insert would (HASHTABLE_NO_MEMORY when that fails). After HASHTABLE_OK the next
@@ -81,9 +80,10 @@ static inline void *hashtable_find_inline(const hashtable *t, uint64_t hash, con
  * table and not another) reserves in every table before it inserts in any. */
 hashtable_result hashtable_reserve(hashtable *t);
 
-/* Adds item (not NULL) under hash. Its key must not be in the table already (find it first):
- * insert does not compare keys, so a second copy would shadow nothing and never be found
- * by remove. May start a growth (allocates) and moves a few slots of one under way. */
+/* Adds item (not NULL) under hash. Its key must not be in the table already (find it
+ * first): insert compares no keys, and with two items of one key find, replace and remove
+ * would each act on either. May start a growth (allocates), and moves a few slots of a
+ * growth under way. */
 hashtable_result hashtable_insert(hashtable *t, uint64_t hash, void *item);
 
 /* Puts item (with the same key and hash) where the item with this key was, and returns
@@ -108,10 +108,10 @@ void hashtable_verify(const hashtable *t);
 
 extern const char hashtable_tombstone; /* its address marks a removed item's slot */
 
-/* The item with this key in one table, or NULL. Every table keeps an empty slot (its load
- * is at most 3/4), which ends the probe; a tombstone never matches. */
-static inline void *hashtable_probe_(const hashtable_slot *slots, size_t n_slots, uint64_t hash, const void *key,
-                                     hashtable_equal_fn equal)
+/* The slot holding the item with this key in one table, or NULL. Every table keeps an empty
+ * slot (its load is at most 3/4), which ends the probe; a tombstone never matches. */
+static inline hashtable_slot *hashtable_probe_(hashtable_slot *slots, size_t n_slots, uint64_t hash, const void *key,
+                                               hashtable_equal_fn equal)
 {
     size_t mask = n_slots - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
@@ -119,20 +119,17 @@ static inline void *hashtable_probe_(const hashtable_slot *slots, size_t n_slots
         if (item == NULL)
             return NULL;
         if (slots[i].hash == hash && item != (const void *)&hashtable_tombstone && equal(item, key))
-            return item;
+            return &slots[i];
     }
 }
 
-static inline void *hashtable_find_inline(const hashtable *t, uint64_t hash, const void *key,
-                                          hashtable_equal_fn equal)
+static inline void *hashtable_find_inline(const hashtable *t, uint64_t hash, const void *key, hashtable_equal_fn equal)
 {
     HG_ASSERT(equal == t->equal);
-    void *item = NULL;
-    if (t->slots != NULL)
-        item = hashtable_probe_(t->slots, t->n_slots, hash, key, equal);
-    if (item == NULL && t->old != NULL) /* growing: not moved yet */
-        item = hashtable_probe_(t->old, t->old_slots, hash, key, equal);
-    return item;
+    const hashtable_slot *s = hashtable_probe_(t->slots, t->n_slots, hash, key, equal);
+    if (s == NULL && t->old != NULL) /* growing: not moved yet */
+        s = hashtable_probe_(t->old, t->old_slots, hash, key, equal);
+    return s != NULL ? s->item : NULL;
 }
 
 /* A 64-bit hash of len bytes, every input bit reaching the low bits that pick a slot.
@@ -146,8 +143,7 @@ static inline uint64_t hashtable_hash_bytes(const void *data, size_t len)
     uint64_t h = (0x9e3779b97f4a7c15ull ^ len) * 0xbf58476d1ce4e5b9ull, w;
     for (; len > 8; len -= 8, p += 8) {
         memcpy(&w, p, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ull; /* each word spread over the high bits ... */
-        h ^= h >> 31;                        /* ... and folded back down */
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull; /* odd multiplier: a bijection, so words never cancel */
     }
     /* the last 1 to 8 bytes (fewer only for shorter inputs), read without a loop: two
      * overlapping 4-byte words from 4 bytes on, else the first, middle and last byte */

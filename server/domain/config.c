@@ -72,7 +72,8 @@ static void seen_destroy(hashtable *set)
 
 /* Adds key, first seen at mark. Returns 0 when added, 1 when already present (*prior then
  * points at the first occurrence), -1 when out of memory. */
-static int seen_add(hashtable *set, const uint8_t key[CONFIG_TOKEN_DIGEST_LEN], yaml_mark_t mark, const seen_entry **prior)
+static int seen_add(hashtable *set, const uint8_t key[CONFIG_TOKEN_DIGEST_LEN], yaml_mark_t mark,
+                    const seen_entry **prior)
 {
     uint64_t hash = hashtable_hash_bytes(key, CONFIG_TOKEN_DIGEST_LEN);
     if ((*prior = hashtable_find(set, hash, key)) != NULL)

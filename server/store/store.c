@@ -31,7 +31,7 @@
 #define STORE_BLOCK HUGEMEM_MIN /* bytes of a record block: one huge page */
 #define STORE_MAX_RECORDS ((size_t)STORE_CHUNK * STORE_MAX_CHUNKS)
 
-HG_STATIC_ASSERT((size_t)STORE_CHUNK * STORE_MAX_CHUNKS <= HASHTABLE_LIMIT_MAX,
+HG_STATIC_ASSERT(STORE_MAX_RECORDS <= HASHTABLE_LIMIT_MAX,
                  "every record the insertion-order index can hold fits the id table");
 
 typedef struct block {
@@ -46,11 +46,11 @@ typedef struct ecosystem_list {
 } ecosystem_list;
 
 struct store {
-    pthread_mutex_t lock; /* adaptive: sections are short, so waiting spins before it sleeps */
-    hashtable by_id;      /* store_webhook by id; on huge pages once large */
-    hashtable by_key;     /* store_webhook by idempotency digest: the newest with it */
-    hashtable ecosystems; /* ecosystem_list by name */
-    block *blocks;        /* the newest first; records are carved from its end */
+    pthread_mutex_t lock;                     /* adaptive: sections are short, so waiting spins before it sleeps */
+    hashtable by_id;                          /* store_webhook by id; on huge pages once large */
+    hashtable by_key;                         /* store_webhook by idempotency digest: the newest with it */
+    hashtable ecosystems;                     /* ecosystem_list by name */
+    block *blocks;                            /* the newest first; records are carved from its end */
     store_webhook **chunks[STORE_MAX_CHUNKS]; /* insertion order; a block is never moved */
     atomic_size_t published;                  /* records visible through store_nth */
 };

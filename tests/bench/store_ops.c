@@ -48,8 +48,12 @@ int main(int argc, char **argv)
     uint8_t digest[STORE_IDEMPOTENCY_LEN] = {0};
     double t0 = now_s();
     for (size_t i = 0; i < n; i++) {
-        store_webhook w = {.id = ids[i], .created_ms = (int64_t)i, .ecosystem_id = ecos[i % 16],
-                           .url = "https://example.com/hooks/bench", .secret = "", .description = "benchmark webhook"};
+        store_webhook w = {.id = ids[i],
+                           .created_ms = (int64_t)i,
+                           .ecosystem_id = ecos[i % 16],
+                           .url = "https://example.com/hooks/bench",
+                           .secret = "",
+                           .description = "benchmark webhook"};
         if (i % 8 == 0) {
             uint64_t x = (i + 1) * 0x9e3779b97f4a7c15ull; /* a stand-in for SHA-256 output */
             memcpy(digest, &x, sizeof x);

@@ -7,8 +7,8 @@
  * ids. Prints wall time per phase. Instruction counts come from running it under callgrind
  * (the inclusive cost of store_insert / store_get / store_get_idempotent):
  *
- *   cc -O2 -g -Iserver/base -Iserver/store tests/bench/store_ops.c build/libhookgate_core.a \
- *      -lssl -lcrypto -lpthread -o build/store_ops
+ *   cc -O2 -g -Iserver/base -Iserver/store tests/bench/store_ops.c build/libhookgate_store.a \
+ *      build/libhookgate_base.a -lcrypto -lpthread -o build/store_ops
  *   build/store_ops 1000000
  *   valgrind --tool=callgrind --callgrind-out-file=build/store_ops.cg build/store_ops 1000000
  *   callgrind_annotate --inclusive=yes build/store_ops.cg | grep -E 'store_(insert|get)'

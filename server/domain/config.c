@@ -8,6 +8,7 @@
  * config, so the single failure path is config_destroy. */
 #include "config.h"
 
+#include "hashtable.h"
 #include "hg_assert.h"
 #include "record.h"
 
@@ -23,8 +24,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <yaml.h>
-
-#include "hashtable.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024) /* bytes of a configuration file */
 #define CONFIG_PATH_MAX 4096          /* bytes of a file path in the configuration */

@@ -631,7 +631,7 @@ static const field limits_fields[] = {
 static int read_fsync(parse *p, void *target)
 {
     static const char *const names[] = {"always", "batch", "never", NULL}; /* config_fsync order */
-    int choice;
+    int choice = 0;
     if (read_choice(p, names, "must be always, batch or never", &choice))
         return -1;
     ((config *)target)->store_fsync = (config_fsync)choice;

@@ -18,6 +18,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 import unittest
@@ -67,9 +68,11 @@ def start_server(holder, name, config=None):
 
 
 def stop_server(holder):
+    """Stops the server and removes the class's temporary directory (config, log, store)."""
     holder.proc.terminate()
     holder.proc.wait(timeout=10)
     holder.log.close()
+    shutil.rmtree(holder.tmp, ignore_errors=True)
 
 
 def self_signed_certificate(tmp):
@@ -660,7 +663,21 @@ class TestMetrics(unittest.TestCase):
         self.assertGreaterEqual(after[("hookgate_connections_open", frozenset())], 1)
 
 
+def leftovers():
+    """This run's temporary directories (every class names its own hookgate-<name>-...)."""
+    root = tempfile.gettempdir()
+    return {n for n in os.listdir(root) if n.startswith("hookgate-")}
+
+
 if __name__ == "__main__":
     if not BINARY or not os.access(BINARY, os.X_OK):
         sys.exit("usage: test_ops.py PATH/TO/hookgate")
-    unittest.main(verbosity=2)
+    before = leftovers()
+    result = unittest.main(verbosity=2, exit=False).result
+    left = leftovers() - before
+    if left:  # other tests of the suite may run meanwhile: only names this file makes count
+        mine = {n for n in left if n.split("-")[1] in ("ops", "slow", "reset", "rate", "reload", "jsonlog", "metrics")}
+        if mine:
+            print("test_ops.py left temporary directories behind: %s" % ", ".join(sorted(mine)), file=sys.stderr)
+            sys.exit(1)
+    sys.exit(0 if result.wasSuccessful() else 1)

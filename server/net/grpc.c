@@ -16,6 +16,7 @@
 #include "accesslog.h"
 #include "codec_grpc.h"
 #include "metrics.h"
+#include "route.h"
 #include "rpc.h"
 #include "status.h"
 
@@ -246,7 +247,8 @@ static void log_call(grpc_stream *s, int status, size_t bytes)
         .request_id_len = id.len,
     };
     accesslog_write(&e);
-    metrics_request(e.method, e.method_len, e.path, e.path_len, METRICS_GRPC, status, e.duration_us);
+    route_match m;
+    metrics_request(route_find(e.method, e.method_len, e.path, e.path_len, &m), METRICS_GRPC, status, e.duration_us);
 }
 
 static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size_t len, int replayed)

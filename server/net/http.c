@@ -9,8 +9,9 @@
 
 #include "accesslog.h"
 #include "http_rest.h"
-#include "metrics.h"
 #include "http_rpc.h"
+#include "metrics.h"
+#include "route.h"
 
 #define HTTP_ENTITY_HEADROOM (1024 * 1024) /* bytes h2o buffers past our limit to answer 413 */
 
@@ -51,8 +52,12 @@ static void access_log(h2o_req_t *req, size_t bytes, h2o_iovec_t id)
         .request_id_len = id.len,
     };
     accesslog_write(&e);
-    metrics_request(e.method, e.method_len, e.path, e.path_len, req->version >= 0x200 ? METRICS_HTTP2 : METRICS_HTTP1,
-                    e.status, e.duration_us);
+    /* The route is a pure function of method and path: recomputed from the one table here
+     * rather than carried through every handler (h2o_req_t has no slot for it). */
+    route_match m;
+    route_id route = route_find(req->method.base, req->method.len, req->path_normalized.base,
+                                req->path_normalized.len, &m);
+    metrics_request(route, req->version >= 0x200 ? METRICS_HTTP2 : METRICS_HTTP1, e.status, e.duration_us);
 }
 
 void http_respond(h2o_req_t *req, int status, const char *reason, const char *content_type, const void *body,
@@ -209,21 +214,37 @@ static void on_context_dispose(h2o_handler_t *self, h2o_context_t *ctx)
     free(receiver);
 }
 
-static http_handler *add_handler(h2o_hostconf_t *host, const char *path, core *c,
-                                 int (*on_req)(h2o_handler_t *, h2o_req_t *))
+/* Every request: route.h's table decides, refusals are answered here. */
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
-    h2o_pathconf_t *pathconf = h2o_config_register_path(host, path, 0);
+    http_handler *h = (http_handler *)self;
+    route_match m;
+    switch (route_find(req->method.base, req->method.len, req->path_normalized.base, req->path_normalized.len, &m)) {
+    case ROUTE_NOT_FOUND:
+        http_respond_text(req, 404, "Not Found", "Not found.");
+        break;
+    case ROUTE_METHOD_NOT_ALLOWED:
+        http_respond_method_not_allowed(req, m.allow);
+        break;
+    case ROUTE_RPC_CREATE:
+    case ROUTE_RPC_GET:
+    case ROUTE_RPC_LIST:
+    case ROUTE_RPC_OTHER:
+        http_rpc_serve(h, req, &m);
+        break;
+    default:
+        http_rest_serve(h, req, &m);
+    }
+    return 0;
+}
+
+void http_register(h2o_hostconf_t *host, core *c)
+{
+    /* one handler for every path: h2o's own prefix matching is not used */
+    h2o_pathconf_t *pathconf = h2o_config_register_path(host, "/", 0);
     http_handler *h = (http_handler *)h2o_create_handler(pathconf, sizeof(*h));
     h->super.on_req = on_req;
     h->super.on_context_init = on_context_init;
     h->super.on_context_dispose = on_context_dispose;
     h->core = c;
-    return h;
-}
-
-void http_register(h2o_hostconf_t *host, core *c)
-{
-    /* h2o matches the first registered prefix: the specific RPC path goes first */
-    add_handler(host, http_rpc_path_prefix(), c, http_rpc_on_req);
-    add_handler(host, "/", c, http_rest_on_req);
 }

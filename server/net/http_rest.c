@@ -8,6 +8,7 @@
 #include "codec_json.h"
 #include "codec_proto.h"
 #include "codec_query.h"
+#include "hg_assert.h"
 #include "metrics.h"
 #include "rpc.h"
 #include "status.h"
@@ -228,11 +229,6 @@ static void get_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
     rest_call_run(h, req, rc, &local);
 }
 
-static int is_method(h2o_req_t *req, const char *method)
-{
-    return h2o_memis(req->method.base, req->method.len, method, strlen(method));
-}
-
 /* GET /metrics: Prometheus' text exposition format, without auth (bind it to a trusted
  * network, as usual for metrics). */
 static void respond_metrics(http_handler *h, h2o_req_t *req)
@@ -254,59 +250,32 @@ static void respond_metrics(http_handler *h, h2o_req_t *req)
     free(text);
 }
 
-int http_rest_on_req(h2o_handler_t *self, h2o_req_t *req)
+void http_rest_serve(http_handler *h, h2o_req_t *req, const route_match *m)
 {
-    http_handler *h = (http_handler *)self;
-    h2o_iovec_t path = req->path_normalized;
-    static const char collection[] = "/api/webhooks";
-    const size_t n = sizeof(collection) - 1;
-
-    if (h2o_memis(path.base, path.len, H2O_STRLIT("/healthz"))) {
-        if (!is_method(req, "GET") && !is_method(req, "HEAD"))
-            http_respond_method_not_allowed(req, "GET, HEAD");
-        else
-            http_respond_text(req, 200, "OK", "ok\n");
-        return 0;
-    }
-    if (h2o_memis(path.base, path.len, H2O_STRLIT("/metrics"))) {
-        if (!is_method(req, "GET"))
-            http_respond_method_not_allowed(req, "GET");
-        else
-            respond_metrics(h, req);
-        return 0;
-    }
-    if (h2o_memis(path.base, path.len, H2O_STRLIT("/readyz"))) {
-        const char *reason;
-        if (!is_method(req, "GET") && !is_method(req, "HEAD"))
-            http_respond_method_not_allowed(req, "GET, HEAD");
-        else if (core_is_ready(h->core, &reason))
+    const char *reason;
+    switch (m->id) {
+    case ROUTE_CREATE:
+        create_webhook(h, req);
+        break;
+    case ROUTE_LIST:
+        list_webhooks(h, req);
+        break;
+    case ROUTE_GET:
+        get_webhook(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
+        break;
+    case ROUTE_HEALTHZ:
+        http_respond_text(req, 200, "OK", "ok\n");
+        break;
+    case ROUTE_READYZ:
+        if (core_is_ready(h->core, &reason))
             http_respond_text(req, 200, "OK", "ready\n");
         else
             http_respond_text(req, 503, "Service Unavailable", reason);
-        return 0;
+        break;
+    case ROUTE_METRICS:
+        respond_metrics(h, req);
+        break;
+    default:
+        HG_ASSERT(!"a route http_rest does not serve");
     }
-    if (path.len > 3 && memcmp(path.base, "/v0/", 4) == 0)
-        path.base += 3, path.len -= 3; /* /v0/api/... is an alias of /api/... */
-
-    if (path.len < n || memcmp(path.base, collection, n) != 0 || (path.len > n && path.base[n] != '/')) {
-        http_respond_text(req, 404, "Not Found", "Not found.");
-        return 0;
-    }
-    if (path.len == n || path.len == n + 1) {
-        if (is_method(req, "POST"))
-            create_webhook(h, req);
-        else if (is_method(req, "GET"))
-            list_webhooks(h, req);
-        else
-            http_respond_method_not_allowed(req, "GET, POST");
-        return 0;
-    }
-    h2o_iovec_t id = h2o_iovec_init(path.base + n + 1, path.len - n - 1);
-    if (memchr(id.base, '/', id.len) != NULL)
-        http_respond_text(req, 404, "Not Found", "Not found.");
-    else if (is_method(req, "GET"))
-        get_webhook(h, req, id);
-    else
-        http_respond_method_not_allowed(req, "GET");
-    return 0;
 }

@@ -5,8 +5,10 @@
 #define HOOKGATE_HTTP_REST_H
 
 #include "http.h"
+#include "route.h"
 
-/* The h2o handler for "/": answers every request (404 for unknown paths). */
-int http_rest_on_req(h2o_handler_t *self, h2o_req_t *req);
+/* Answers a request the route table sent here: the REST routes, /healthz, /readyz and
+ * /metrics, with the method already checked. */
+void http_rest_serve(http_handler *h, h2o_req_t *req, const route_match *m);
 
 #endif

@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "codec_grpc.h"
+#include "hg_assert.h"
 #include "rpc.h"
 #include "status.h"
 
-#define SERVICE_PREFIX "/droplit.webhooks.v1.WebhookService"
 #define MEDIA_GRPC_WEB "application/grpc-web+proto"
 #define MEDIA_GRPC_WEB_TEXT "application/grpc-web-text+proto"
 
@@ -32,11 +32,6 @@ typedef struct rpc_call {
 static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol, rpc_codec codec,
                          const char *content_type, const ProtobufCMethodDescriptor *method, const uint8_t *body,
                          size_t len);
-
-const char *http_rpc_path_prefix(void)
-{
-    return SERVICE_PREFIX;
-}
 
 /* ---- Connect (unary) ----------------------------------------------------------------- */
 
@@ -230,15 +225,14 @@ static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol
 
 /* ---- dispatch ------------------------------------------------------------------------ */
 
-int http_rpc_on_req(h2o_handler_t *self, h2o_req_t *req)
+void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m)
 {
-    http_handler *h = (http_handler *)self;
+    HG_ASSERT(m->id == ROUTE_RPC_CREATE || m->id == ROUTE_RPC_GET || m->id == ROUTE_RPC_LIST ||
+              m->id == ROUTE_RPC_OTHER);
     h2o_iovec_t ct = http_header(req, H2O_TOKEN_CONTENT_TYPE);
     const ProtobufCMethodDescriptor *method = core_method_from_path(req->path_normalized.base, req->path_normalized.len);
 
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
-        http_respond_method_not_allowed(req, "POST");
-    else if (http_media_type_is(ct, "application/grpc-web") || http_media_type_is(ct, MEDIA_GRPC_WEB))
+    if (http_media_type_is(ct, "application/grpc-web") || http_media_type_is(ct, MEDIA_GRPC_WEB))
         serve_grpc_web(h, req, method, 0);
     else if (http_media_type_is(ct, "application/grpc-web-text") || http_media_type_is(ct, MEDIA_GRPC_WEB_TEXT))
         serve_grpc_web(h, req, method, 1);
@@ -256,5 +250,4 @@ int http_rpc_on_req(h2o_handler_t *self, h2o_req_t *req)
                               ? "Native gRPC is served on the server.grpc listeners, not here."
                               : "Unsupported content type.");
     }
-    return 0;
 }

@@ -6,11 +6,9 @@
 #define HOOKGATE_HTTP_RPC_H
 
 #include "http.h"
+#include "route.h"
 
-/* "/droplit.webhooks.v1.WebhookService": the path prefix these protocols are served under. */
-const char *http_rpc_path_prefix(void);
-
-/* The h2o handler for that prefix. */
-int http_rpc_on_req(h2o_handler_t *self, h2o_req_t *req);
+/* Answers a POST the route table sent to one of the service's routes (route_rpc_prefix). */
+void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m);
 
 #endif

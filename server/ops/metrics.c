@@ -12,22 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum route {
-    ROUTE_CREATE,
-    ROUTE_GET,
-    ROUTE_LIST,
-    ROUTE_RPC_CREATE,
-    ROUTE_RPC_GET,
-    ROUTE_RPC_LIST,
-    ROUTE_RPC_OTHER,
-    ROUTE_HEALTHZ,
-    ROUTE_READYZ,
-    ROUTE_METRICS,
-    ROUTE_OTHER,
-    ROUTES
-};
-static const char *const route_names[ROUTES] = {"create",    "get",     "list",   "rpc_create", "rpc_get", "rpc_list",
-                                                "rpc_other", "healthz", "readyz", "metrics",    "other"};
+#include "hg_assert.h"
+
 static const char *const protocol_names[METRICS_PROTOCOLS] = {"http1", "http2", "grpc"};
 
 #define STATUS_SLOTS 600 /* HTTP statuses 0..599 (gRPC's 0..16 fit too) */
@@ -43,8 +29,8 @@ typedef struct histogram {
 
 typedef struct shard {
     struct shard *next;
-    atomic_uint_fast64_t requests[ROUTES][METRICS_PROTOCOLS][STATUS_SLOTS];
-    histogram durations[ROUTES];
+    atomic_uint_fast64_t requests[ROUTE_COUNT][METRICS_PROTOCOLS][STATUS_SLOTS];
+    histogram durations[ROUTE_COUNT];
     histogram fsyncs;
 } shard;
 
@@ -70,39 +56,6 @@ static shard *my_shard(void)
 /* Runs the statement after it for the fallback shard and every thread's, as sh. */
 #define FOR_EACH_SHARD(sh) for (shard *sh = &shared; sh != NULL; sh = sh == &shared ? atomic_load(&shards) : sh->next)
 
-static int is(const char *s, size_t len, const char *lit)
-{
-    return len == strlen(lit) && memcmp(s, lit, len) == 0;
-}
-
-static int starts(const char *s, size_t len, const char *lit)
-{
-    return len >= strlen(lit) && memcmp(s, lit, strlen(lit)) == 0;
-}
-
-static enum route route_of(const char *method, size_t method_len, const char *path, size_t len)
-{
-    static const char rpc[] = "/droplit.webhooks.v1.WebhookService/";
-    if (starts(path, len, "/v0/"))
-        path += 3, len -= 3;
-    if (is(path, len, "/api/webhooks") || is(path, len, "/api/webhooks/"))
-        return is(method, method_len, "POST") ? ROUTE_CREATE : is(method, method_len, "GET") ? ROUTE_LIST : ROUTE_OTHER;
-    if (starts(path, len, "/api/webhooks/"))
-        return is(method, method_len, "GET") ? ROUTE_GET : ROUTE_OTHER;
-    if (starts(path, len, rpc)) {
-        const char *m = path + sizeof(rpc) - 1;
-        size_t ml = len - (sizeof(rpc) - 1);
-        return is(m, ml, "CreateWebhook")  ? ROUTE_RPC_CREATE
-               : is(m, ml, "GetWebhook")   ? ROUTE_RPC_GET
-               : is(m, ml, "ListWebhooks") ? ROUTE_RPC_LIST
-                                           : ROUTE_RPC_OTHER;
-    }
-    return is(path, len, "/healthz")   ? ROUTE_HEALTHZ
-           : is(path, len, "/readyz")  ? ROUTE_READYZ
-           : is(path, len, "/metrics") ? ROUTE_METRICS
-                                       : ROUTE_OTHER;
-}
-
 static void observe(histogram *h, int64_t us)
 {
     int b = 0;
@@ -115,10 +68,21 @@ static void observe(histogram *h, int64_t us)
     atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
 }
 
-void metrics_request(const char *method, size_t method_len, const char *path, size_t path_len,
-                     metrics_protocol protocol, int status, int64_t duration_us)
+/* Routes that share a name (both refusals are "other") share one series: each counts into
+ * the first route of its name, and rendering shows only the first of each name. */
+static route_id series_of(route_id r)
 {
-    enum route r = route_of(method, method_len, path, path_len);
+    for (int first = 0; first < (int)r; first++)
+        if (strcmp(route_name((route_id)first), route_name(r)) == 0)
+            return (route_id)first;
+    return r;
+}
+
+void metrics_request(route_id r, metrics_protocol protocol, int status, int64_t duration_us)
+{
+    HG_ASSERT(r >= 0 && r < ROUTE_COUNT);
+    HG_ASSERT(protocol >= 0 && protocol < METRICS_PROTOCOLS);
+    r = series_of(r);
     if (status < 0 || status >= STATUS_SLOTS)
         status = 0;
     shard *sh = my_shard();
@@ -211,8 +175,8 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
         return NULL;
     add(&t, "# HELP hookgate_requests_total Requests answered, by route, protocol and status (gRPC: grpc-status).\n"
             "# TYPE hookgate_requests_total counter\n");
-    for (int r = 0; r < ROUTES; r++)
-        for (int p = 0; p < METRICS_PROTOCOLS; p++)
+    for (int r = 0; r < ROUTE_COUNT; r++)
+        for (int p = 0; p < METRICS_PROTOCOLS; p++) /* a route counted into another stays at 0 */
             for (int s = 0; s < STATUS_SLOTS; s++) {
                 uint64_t n = 0;
                 FOR_EACH_SHARD(sh)
@@ -221,16 +185,16 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
                 }
                 if (n > 0)
                     add(&t, "hookgate_requests_total{route=\"%s\",protocol=\"%s\",status=\"%d\"} %llu\n",
-                        route_names[r], protocol_names[p], s, (unsigned long long)n);
+                        route_name((route_id)r), protocol_names[p], s, (unsigned long long)n);
             }
     add(&t, "# HELP hookgate_request_duration_seconds Time from the request's start to its answer, by route.\n"
             "# TYPE hookgate_request_duration_seconds histogram\n");
-    for (int r = 0; r < ROUTES; r++) {
+    for (int r = 0; r < ROUTE_COUNT; r++) {
         totals d = sum_histogram(offsetof(shard, durations) + (size_t)r * sizeof(histogram));
-        if (d.count == 0)
+        if (d.count == 0) /* also every route counted into an earlier one of its name */
             continue;
         char labels[64];
-        snprintf(labels, sizeof(labels), "route=\"%s\"", route_names[r]);
+        snprintf(labels, sizeof(labels), "route=\"%s\"", route_name((route_id)r));
         add_histogram(&t, "hookgate_request_duration_seconds", labels, &d);
     }
     add(&t,

@@ -2,19 +2,20 @@
  *
  * Recording is a few relaxed atomic additions to the calling thread's own counters (safe
  * from any thread, no lock, no cache line shared between event loops); rendering adds
- * every thread's up as they are. Routes are named from the request, so no label is ever a value a
- * client chose. */
+ * every thread's up as they are. Requests are counted by route id (route.h), whose names are
+ * fixed, so no label is ever a value a client chose. */
 #ifndef HOOKGATE_METRICS_H
 #define HOOKGATE_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "route.h"
+
 typedef enum metrics_protocol { METRICS_HTTP1, METRICS_HTTP2, METRICS_GRPC, METRICS_PROTOCOLS } metrics_protocol;
 
 /* One answered request: status is the HTTP status, or the grpc-status for native gRPC. */
-void metrics_request(const char *method, size_t method_len, const char *path, size_t path_len,
-                     metrics_protocol protocol, int status, int64_t duration_us);
+void metrics_request(route_id route, metrics_protocol protocol, int status, int64_t duration_us);
 
 /* A connection opened or closed, on any listener. */
 void metrics_connection(int delta);

@@ -1,0 +1,143 @@
+/* route: see route.h.
+ *
+ * A resource is a path shape with the methods it answers; the first resource whose path
+ * matches decides, so the specific RPC methods come before the rest of the service.
+ * Paths of different resources never overlap otherwise. */
+#include "route.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "hg_assert.h"
+#include "schema.h"
+
+#define SERVICE_DESCRIPTOR droplit__webhooks__v1__webhook_service__descriptor
+#define COLLECTION "/api/webhooks"
+#define V0 "/v0"
+#define RESOURCE_METHODS 2 /* methods a resource answers, at most */
+
+typedef enum path_kind {
+    PATH_EXACT,       /* the path itself */
+    PATH_COLLECTION,  /* COLLECTION or COLLECTION "/", also under /v0 */
+    PATH_ITEM,        /* COLLECTION "/<id>", <id> non-empty without '/', also under /v0 */
+    PATH_RPC_METHOD,  /* the service's prefix "/" the method's name */
+    PATH_RPC_SERVICE, /* the prefix, or anything under it */
+} path_kind;
+
+typedef struct resource {
+    path_kind kind;
+    const char *path;  /* PATH_EXACT: the path; PATH_RPC_METHOD: the method's name in the schema */
+    const char *allow; /* every method below, in this order, ", " between */
+    struct {
+        const char *method;
+        route_id id;
+    } methods[RESOURCE_METHODS];
+} resource;
+
+static const resource resources[] = {
+    {PATH_EXACT, "/healthz", "GET, HEAD", {{"GET", ROUTE_HEALTHZ}, {"HEAD", ROUTE_HEALTHZ}}},
+    {PATH_EXACT, "/readyz", "GET, HEAD", {{"GET", ROUTE_READYZ}, {"HEAD", ROUTE_READYZ}}},
+    {PATH_EXACT, "/metrics", "GET", {{"GET", ROUTE_METRICS}}},
+    {PATH_COLLECTION, NULL, "GET, POST", {{"GET", ROUTE_LIST}, {"POST", ROUTE_CREATE}}},
+    {PATH_ITEM, NULL, "GET", {{"GET", ROUTE_GET}}},
+    {PATH_RPC_METHOD, "CreateWebhook", "POST", {{"POST", ROUTE_RPC_CREATE}}},
+    {PATH_RPC_METHOD, "GetWebhook", "POST", {{"POST", ROUTE_RPC_GET}}},
+    {PATH_RPC_METHOD, "ListWebhooks", "POST", {{"POST", ROUTE_RPC_LIST}}},
+    {PATH_RPC_SERVICE, NULL, "POST", {{"POST", ROUTE_RPC_OTHER}}},
+};
+
+static const char *const names[ROUTE_COUNT] = {
+    [ROUTE_CREATE] = "create",        [ROUTE_GET] = "get",         [ROUTE_LIST] = "list",
+    [ROUTE_RPC_CREATE] = "rpc_create", [ROUTE_RPC_GET] = "rpc_get", [ROUTE_RPC_LIST] = "rpc_list",
+    [ROUTE_RPC_OTHER] = "rpc_other",   [ROUTE_HEALTHZ] = "healthz", [ROUTE_READYZ] = "readyz",
+    [ROUTE_METRICS] = "metrics",       [ROUTE_NOT_FOUND] = "other", [ROUTE_METHOD_NOT_ALLOWED] = "other",
+};
+HG_STATIC_ASSERT(sizeof(names) / sizeof(names[0]) == ROUTE_COUNT, "a name for every route");
+
+/* "/" + the service's full name, made once from the descriptor (it never changes). */
+#define RPC_PREFIX_MAX 128
+static char rpc_prefix[RPC_PREFIX_MAX];
+static pthread_once_t rpc_prefix_once = PTHREAD_ONCE_INIT;
+
+static void rpc_prefix_make(void)
+{
+    size_t n = strlen(SERVICE_DESCRIPTOR.name);
+    HG_ASSERT(n + 2 <= sizeof(rpc_prefix));
+    rpc_prefix[0] = '/';
+    memcpy(rpc_prefix + 1, SERVICE_DESCRIPTOR.name, n + 1);
+}
+
+const char *route_rpc_prefix(void)
+{
+    pthread_once(&rpc_prefix_once, rpc_prefix_make);
+    return rpc_prefix;
+}
+
+static int equals(const char *s, size_t len, const char *lit)
+{
+    return len == strlen(lit) && memcmp(s, lit, len) == 0;
+}
+
+static int starts(const char *s, size_t len, const char *lit)
+{
+    return len >= strlen(lit) && memcmp(s, lit, strlen(lit)) == 0;
+}
+
+/* Whether path has the resource's shape; for an item, where its id is. */
+static int path_matches(const resource *r, const char *path, size_t len, route_match *out)
+{
+    const char *prefix = route_rpc_prefix();
+    size_t pn = strlen(prefix), cn = sizeof(COLLECTION) - 1;
+    if (r->kind == PATH_COLLECTION || r->kind == PATH_ITEM) {
+        if (starts(path, len, V0 "/"))
+            path += sizeof(V0) - 1, len -= sizeof(V0) - 1;
+        if (!starts(path, len, COLLECTION))
+            return 0;
+        if (r->kind == PATH_COLLECTION)
+            return len == cn || (len == cn + 1 && path[cn] == '/');
+        if (len <= cn + 1 || path[cn] != '/' || memchr(path + cn + 1, '/', len - cn - 1) != NULL)
+            return 0;
+        out->item_id = path + cn + 1;
+        out->item_id_len = len - cn - 1;
+        return 1;
+    }
+    switch (r->kind) {
+    case PATH_EXACT:
+        return equals(path, len, r->path);
+    case PATH_RPC_METHOD:
+        return len == pn + 1 + strlen(r->path) && starts(path, len, prefix) && path[pn] == '/' &&
+               memcmp(path + pn + 1, r->path, len - pn - 1) == 0;
+    case PATH_RPC_SERVICE:
+        /* h2o's own rule for a registered path: the prefix ends at a segment boundary */
+        return starts(path, len, prefix) && (len == pn || path[pn] == '/');
+    default:
+        HG_ASSERT(!"a path kind without a matcher");
+        return 0;
+    }
+}
+
+route_id route_find(const char *method, size_t method_len, const char *path, size_t path_len, route_match *out)
+{
+    *out = (route_match){ROUTE_NOT_FOUND, NULL, NULL, 0};
+    for (size_t i = 0; i < sizeof(resources) / sizeof(resources[0]); i++) {
+        const resource *r = &resources[i];
+        if (!path_matches(r, path, path_len, out))
+            continue;
+        for (size_t m = 0; m < RESOURCE_METHODS && r->methods[m].method != NULL; m++)
+            if (method_len <= ROUTE_METHOD_MAX && equals(method, method_len, r->methods[m].method)) {
+                out->id = r->methods[m].id;
+                if (out->id != ROUTE_GET)
+                    out->item_id = NULL, out->item_id_len = 0;
+                return out->id;
+            }
+        *out = (route_match){ROUTE_METHOD_NOT_ALLOWED, r->allow, NULL, 0};
+        return out->id;
+    }
+    return out->id;
+}
+
+const char *route_name(route_id id)
+{
+    HG_ASSERT(id >= 0 && id < ROUTE_COUNT);
+    return names[id];
+}

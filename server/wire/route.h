@@ -1,0 +1,53 @@
+/* route: the one table of what hookgate serves over HTTP — every route's id and name, and
+ * the matcher from (method, path) to a route.
+ *
+ * Pure: no I/O, no h2o. The HTTP front dispatches on the id it returns, the metrics count
+ * by that id, and a 404 or a 405 (with its Allow header) is decided here and nowhere else.
+ * A route's name is the `route` label of the metrics, so it is never a value a client
+ * chose. */
+#ifndef HOOKGATE_ROUTE_H
+#define HOOKGATE_ROUTE_H
+
+#include <stddef.h>
+
+typedef enum route_id {
+    ROUTE_CREATE,     /* POST /api/webhooks */
+    ROUTE_GET,        /* GET /api/webhooks/<id> */
+    ROUTE_LIST,       /* GET /api/webhooks */
+    ROUTE_RPC_CREATE, /* POST /droplit.webhooks.v1.WebhookService/CreateWebhook */
+    ROUTE_RPC_GET,
+    ROUTE_RPC_LIST,
+    ROUTE_RPC_OTHER, /* POST under the service: a method the table does not name */
+    ROUTE_HEALTHZ,   /* GET or HEAD /healthz */
+    ROUTE_READYZ,
+    ROUTE_METRICS,
+    /* Update, delete and invoke go here: an id, a name, and one row of route.c's table
+     * (PATCH / DELETE on the item, POST on the item's :invoke). */
+    ROUTE_NOT_FOUND,          /* no resource has this path */
+    ROUTE_METHOD_NOT_ALLOWED, /* the resource exists, not with this method */
+    ROUTE_COUNT
+} route_id;
+
+#define ROUTE_METHOD_MAX 16 /* bytes of a method the matcher compares; longer ones match nothing */
+
+/* What the matcher decided. */
+typedef struct route_match {
+    route_id id;
+    const char *allow;   /* ROUTE_METHOD_NOT_ALLOWED: the Allow header's value; else NULL */
+    const char *item_id; /* ROUTE_GET: the <id> segment (points into path, not NUL terminated) */
+    size_t item_id_len;
+} route_match;
+
+/* Matches a request. path is the normalised path without the query; /v0/api/... is an
+ * alias of /api/... (the health and metrics paths have no alias). Returns out->id. */
+route_id route_find(const char *method, size_t method_len, const char *path, size_t path_len, route_match *out);
+
+/* The route's name ("create", "rpc_get", ...): the metrics' route label. Both refusals are
+ * named "other", the label every request the table does not serve has always had. */
+const char *route_name(route_id id);
+
+/* The path prefix of the RPC service, "/droplit.webhooks.v1.WebhookService", from the
+ * schema's service descriptor. */
+const char *route_rpc_prefix(void);
+
+#endif

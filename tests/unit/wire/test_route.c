@@ -1,0 +1,124 @@
+/* Tests route: every route of the table, the refusals with their Allow headers, the /v0
+ * alias, the item's id, and that the names are the metrics' labels. */
+#include <string.h>
+
+#include "route.h"
+#include "schema.h"
+#include "test.h"
+
+static route_id find(const char *method, const char *path, route_match *m)
+{
+    return route_find(method, strlen(method), path, strlen(path), m);
+}
+
+static void check_route(const char *method, const char *path, route_id want)
+{
+    route_match m;
+    route_id got = find(method, path, &m);
+    if (got != want)
+        fprintf(stderr, "  %s %s: got %s (%d), want %s (%d)\n", method, path, route_name(got), (int)got,
+                route_name(want), (int)want);
+    CHECK(got == want);
+    CHECK(m.id == got);
+}
+
+static void check_not_allowed(const char *method, const char *path, const char *allow)
+{
+    route_match m;
+    CHECK(find(method, path, &m) == ROUTE_METHOD_NOT_ALLOWED);
+    CHECK_STR(m.allow, allow);
+}
+
+static void check_item(const char *path, const char *id)
+{
+    route_match m;
+    CHECK(find("GET", path, &m) == ROUTE_GET);
+    CHECK(m.item_id != NULL && m.item_id_len == strlen(id) && memcmp(m.item_id, id, m.item_id_len) == 0);
+}
+
+int main(void)
+{
+    /* REST */
+    check_route("POST", "/api/webhooks", ROUTE_CREATE);
+    check_route("POST", "/api/webhooks/", ROUTE_CREATE);
+    check_route("GET", "/api/webhooks", ROUTE_LIST);
+    check_route("GET", "/v0/api/webhooks", ROUTE_LIST);
+    check_route("POST", "/v0/api/webhooks/", ROUTE_CREATE);
+    check_item("/api/webhooks/5f1b7c3e9d2a4b0012345678", "5f1b7c3e9d2a4b0012345678");
+    check_item("/v0/api/webhooks/abc", "abc");
+    check_item("/api/webhooks/not-an-id", "not-an-id");
+    check_not_allowed("PUT", "/api/webhooks", "GET, POST");
+    check_not_allowed("DELETE", "/v0/api/webhooks/", "GET, POST");
+    check_not_allowed("POST", "/api/webhooks/abc", "GET");
+    check_not_allowed("DELETE", "/api/webhooks/abc", "GET");
+    check_not_allowed("get", "/api/webhooks", "GET, POST"); /* methods are case-sensitive */
+    check_route("GET", "/api/webhooks/a/b", ROUTE_NOT_FOUND);
+    check_route("GET", "/api/webhooks//", ROUTE_NOT_FOUND);
+    check_route("GET", "/api/webhooks/a/", ROUTE_NOT_FOUND);
+    check_route("GET", "/api/webhooksx", ROUTE_NOT_FOUND);
+    check_route("GET", "/api/webhook", ROUTE_NOT_FOUND);
+    check_route("GET", "/api", ROUTE_NOT_FOUND);
+    check_route("GET", "/v0", ROUTE_NOT_FOUND);
+    check_route("GET", "/v0/", ROUTE_NOT_FOUND);
+    check_route("GET", "/v1/api/webhooks", ROUTE_NOT_FOUND);
+    check_route("GET", "/", ROUTE_NOT_FOUND);
+    check_route("GET", "", ROUTE_NOT_FOUND);
+
+    /* health and metrics, without the /v0 alias */
+    check_route("GET", "/healthz", ROUTE_HEALTHZ);
+    check_route("HEAD", "/healthz", ROUTE_HEALTHZ);
+    check_route("GET", "/readyz", ROUTE_READYZ);
+    check_route("HEAD", "/readyz", ROUTE_READYZ);
+    check_route("GET", "/metrics", ROUTE_METRICS);
+    check_not_allowed("POST", "/healthz", "GET, HEAD");
+    check_not_allowed("DELETE", "/readyz", "GET, HEAD");
+    check_not_allowed("HEAD", "/metrics", "GET");
+    check_route("GET", "/v0/healthz", ROUTE_NOT_FOUND);
+    check_route("GET", "/healthz/", ROUTE_NOT_FOUND);
+    check_route("GET", "/metricsx", ROUTE_NOT_FOUND);
+
+    /* RPC: the prefix comes from the schema's service */
+    CHECK_STR(route_rpc_prefix(), "/droplit.webhooks.v1.WebhookService");
+    check_route("POST", "/droplit.webhooks.v1.WebhookService/CreateWebhook", ROUTE_RPC_CREATE);
+    check_route("POST", "/droplit.webhooks.v1.WebhookService/GetWebhook", ROUTE_RPC_GET);
+    check_route("POST", "/droplit.webhooks.v1.WebhookService/ListWebhooks", ROUTE_RPC_LIST);
+    check_route("POST", "/droplit.webhooks.v1.WebhookService/DeleteWebhook", ROUTE_RPC_OTHER);
+    check_route("POST", "/droplit.webhooks.v1.WebhookService/CreateWebhook/", ROUTE_RPC_OTHER);
+    check_route("POST", "/droplit.webhooks.v1.WebhookService/CreateWebhookX", ROUTE_RPC_OTHER);
+    check_route("POST", "/droplit.webhooks.v1.WebhookService", ROUTE_RPC_OTHER);
+    check_route("POST", "/droplit.webhooks.v1.WebhookService/", ROUTE_RPC_OTHER);
+    check_route("POST", "/droplit.webhooks.v1.WebhookServiceX/CreateWebhook", ROUTE_NOT_FOUND);
+    check_route("POST", "/v0/droplit.webhooks.v1.WebhookService/CreateWebhook", ROUTE_NOT_FOUND);
+    check_not_allowed("GET", "/droplit.webhooks.v1.WebhookService/CreateWebhook", "POST");
+    check_not_allowed("GET", "/droplit.webhooks.v1.WebhookService/Nope", "POST");
+
+    /* a method longer than any the table names matches nothing */
+    char long_method[ROUTE_METHOD_MAX + 8];
+    memset(long_method, 'G', sizeof(long_method) - 1);
+    long_method[sizeof(long_method) - 1] = '\0';
+    check_not_allowed(long_method, "/healthz", "GET, HEAD");
+
+    /* the names are the metrics' route labels, as they always were */
+    static const char *const labels[ROUTE_COUNT] = {
+        [ROUTE_CREATE] = "create",        [ROUTE_GET] = "get",         [ROUTE_LIST] = "list",
+        [ROUTE_RPC_CREATE] = "rpc_create", [ROUTE_RPC_GET] = "rpc_get", [ROUTE_RPC_LIST] = "rpc_list",
+        [ROUTE_RPC_OTHER] = "rpc_other",   [ROUTE_HEALTHZ] = "healthz", [ROUTE_READYZ] = "readyz",
+        [ROUTE_METRICS] = "metrics",       [ROUTE_NOT_FOUND] = "other", [ROUTE_METHOD_NOT_ALLOWED] = "other",
+    };
+    for (int r = 0; r < ROUTE_COUNT; r++)
+        CHECK_STR(route_name((route_id)r), labels[r]);
+
+    /* every RPC route names a method of the schema's service, and every method has a route */
+    const ProtobufCServiceDescriptor *svc = &droplit__webhooks__v1__webhook_service__descriptor;
+    int routed = 0;
+    for (unsigned i = 0; i < svc->n_methods; i++) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/%s", route_rpc_prefix(), svc->methods[i].name);
+        route_match m;
+        route_id id = find("POST", path, &m);
+        CHECK(id == ROUTE_RPC_CREATE || id == ROUTE_RPC_GET || id == ROUTE_RPC_LIST);
+        routed |= 1 << id;
+    }
+    CHECK(routed == (1 << ROUTE_RPC_CREATE | 1 << ROUTE_RPC_GET | 1 << ROUTE_RPC_LIST));
+    return test_exit_code();
+}

@@ -8,8 +8,6 @@
 #include <sys/time.h>
 
 #include "accesslog.h"
-#include "http_rest.h"
-#include "http_rpc.h"
 #include "metrics.h"
 #include "route.h"
 
@@ -214,35 +212,8 @@ static void on_context_dispose(h2o_handler_t *self, h2o_context_t *ctx)
     free(receiver);
 }
 
-/* Every request: route.h's table decides, refusals are answered here. */
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
+void http_handler_init(http_handler *h, core *c, int (*on_req)(h2o_handler_t *self, h2o_req_t *req))
 {
-    http_handler *h = (http_handler *)self;
-    route_match m;
-    switch (route_find(req->method.base, req->method.len, req->path_normalized.base, req->path_normalized.len, &m)) {
-    case ROUTE_NOT_FOUND:
-        http_respond_text(req, 404, "Not Found", "Not found.");
-        break;
-    case ROUTE_METHOD_NOT_ALLOWED:
-        http_respond_method_not_allowed(req, m.allow);
-        break;
-    case ROUTE_RPC_CREATE:
-    case ROUTE_RPC_GET:
-    case ROUTE_RPC_LIST:
-    case ROUTE_RPC_OTHER:
-        http_rpc_serve(h, req, &m);
-        break;
-    default:
-        http_rest_serve(h, req, &m);
-    }
-    return 0;
-}
-
-void http_register(h2o_hostconf_t *host, core *c)
-{
-    /* one handler for every path: h2o's own prefix matching is not used */
-    h2o_pathconf_t *pathconf = h2o_config_register_path(host, "/", 0);
-    http_handler *h = (http_handler *)h2o_create_handler(pathconf, sizeof(*h));
     h->super.on_req = on_req;
     h->super.on_context_init = on_context_init;
     h->super.on_context_dispose = on_context_dispose;

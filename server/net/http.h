@@ -1,5 +1,6 @@
-/* http: hookgate's h2o front — the routes of every protocol served over HTTP/1.1 and
- * HTTP/2, and the few helpers they share.
+/* http: what the h2o route modules (http_rest, http_rpc, http_router) share — responses,
+ * request headers, the handler, and answers that wait on another thread. It includes none
+ * of them: http_router sits on top and wires them to h2o.
  *
  * Transports only: each decodes with the codecs, calls the core (directly or through rpc),
  * and renders the result or the error through the mapping table. Every response goes
@@ -12,10 +13,6 @@
 
 #include "core.h"
 
-/* Registers every route (the RPC paths, then the REST API and /healthz) on host. c must
- * outlive the server. */
-void http_register(h2o_hostconf_t *host, core *c);
-
 /* The byte limit h2o itself must be given (globalconf max_request_entity_size): above the
  * project's own so that a handler, not h2o, answers 413 (h2o resets HTTP/2 streams over
  * its limit instead of answering). */
@@ -27,6 +24,10 @@ typedef struct http_handler {
     h2o_handler_t super;
     core *core;
 } http_handler;
+
+/* Sets up a handler made by h2o_create_handler: on_req, the core (which must outlive the
+ * server), and the per-loop receiver that http_pending answers come back through. */
+void http_handler_init(http_handler *h, core *c, int (*on_req)(h2o_handler_t *self, h2o_req_t *req));
 
 /* Sends a complete response (body copied) and logs it. */
 void http_respond(h2o_req_t *req, int status, const char *reason, const char *content_type, const void *body,

@@ -26,6 +26,7 @@
 #include "grpc.h"
 #include "h2guard.h"
 #include "http.h"
+#include "http_router.h"
 #include "metrics.h"
 
 #define SERVER_BACKLOG 1024
@@ -314,7 +315,7 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
     /* HTTP/2 only through h2guard: prior knowledge or ALPN, never h2o's own Upgrade: h2c */
     s.globalconf.http1.upgrade_to_http2 = 0;
     h2o_hostconf_t *host = h2o_config_register_host(&s.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    http_register(host, c);
+    http_router_register(host, c);
 
     for (size_t i = 0; i < cfg->n_listeners; i++)
         if (listener_add(&s, &cfg->listeners[i], 0) != 0)

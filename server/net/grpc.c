@@ -15,6 +15,8 @@
 
 #include "accesslog.h"
 #include "codec_grpc.h"
+#include "completion.h"
+#include "hg_assert.h"
 #include "metrics.h"
 #include "route.h"
 #include "rpc.h"
@@ -57,19 +59,16 @@ typedef struct grpc_stream {
 
 /* A call that may wait for the journal; kept off the stream, which may close first. */
 struct grpc_call {
-    h2o_multithread_message_t msg; /* how the journal's thread hands it back */
+    completion done; /* first: completion.c frees the call through it */
     core_call call;
-    grpc_context *ctx;
     grpc_conn *conn;
     grpc_stream *stream; /* NULL once the stream is gone */
 };
 
-static void on_calls_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
-
 void grpc_context_init(grpc_context *ctx, core *c, h2o_loop_t *loop, h2o_multithread_queue_t *queue)
 {
     h2o_timeout_init(loop, &ctx->idle, core_config_now(c)->grpc_idle_timeout_ms);
-    h2o_multithread_register_receiver(queue, &ctx->receiver, on_calls_done);
+    completion_receiver_register(&ctx->receiver, queue);
     ctx->core = c;
     h2o_linklist_init_anchor(&ctx->connections);
     ctx->stopping = 0;
@@ -98,8 +97,10 @@ static void conn_free(grpc_conn *conn)
 
 static void stream_free(grpc_stream *s)
 {
-    if (s->call != NULL)
-        s->call->stream = NULL; /* its answer has nowhere to go */
+    if (s->call != NULL) { /* its answer has nowhere to go */
+        s->call->stream = NULL;
+        completion_vanish(&s->call->done);
+    }
     h2o_linklist_unlink(&s->link);
     h2o_buffer_dispose(&s->body);
     h2o_mem_clear_pool(&s->pool);
@@ -309,23 +310,17 @@ static void call_respond(grpc_call *call)
 /* From the journal's thread: back to the connection's loop. */
 static void on_call_done(core_call *c)
 {
-    grpc_call *call = c->data;
-    h2o_multithread_send_message(&call->ctx->receiver, &call->msg);
+    completion_post(&((grpc_call *)c->data)->done);
 }
 
-static void on_calls_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+/* On the loop, the stream still open (completion_vanish otherwise). */
+static void on_call_finished(completion *c)
 {
-    (void)receiver;
-    while (!h2o_linklist_is_empty(messages)) {
-        grpc_call *call = H2O_STRUCT_FROM_MEMBER(grpc_call, msg.link, messages->next);
-        h2o_linklist_unlink(&call->msg.link);
-        if (call->stream != NULL) { /* else the stream or its connection closed meanwhile */
-            call->stream->call = NULL;
-            call_respond(call);
-            conn_flush(call->conn);
-        }
-        free(call);
-    }
+    grpc_call *call = (grpc_call *)c;
+    HG_ASSERT(call->stream != NULL && call->stream->call == call);
+    call->stream->call = NULL;
+    call_respond(call);
+    conn_flush(call->conn);
 }
 
 /* application/grpc or application/grpc+proto, parameters allowed. */
@@ -375,8 +370,7 @@ static void serve(grpc_conn *conn, grpc_stream *s)
         error_set(&err, ERROR_INTERNAL, "Out of memory.");
         goto fail;
     }
-    memset(&call->msg, 0, sizeof(call->msg));
-    call->ctx = conn->ctx;
+    completion_start(&call->done, &conn->ctx->receiver, on_call_finished);
     call->conn = conn;
     call->stream = s;
     core_call_init(&call->call, CORE_METHODS);
@@ -388,6 +382,7 @@ static void serve(grpc_conn *conn, grpc_stream *s)
                            s->idempotency_key.len};
     if (rpc_handle(c, method, RPC_CODEC_PROTO, &headers, msg, msg_len, &alloc, &call->call) == CORE_PENDING)
         return;
+    completion_cancel(&call->done);
     s->call = NULL;
     call_respond(call);
     free(call);

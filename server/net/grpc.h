@@ -18,7 +18,7 @@
 /* The gRPC connections of one event loop. */
 typedef struct grpc_context {
     core *core;
-    h2o_multithread_receiver_t receiver; /* answers that waited for the journal */
+    h2o_multithread_receiver_t receiver; /* answers that waited for the journal (completion.h) */
     h2o_timeout_t idle;                  /* server.grpc.idle_timeout_ms: a connection silent this long is closed */
     h2o_linklist_t connections;
     int stopping;

@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include "accesslog.h"
+#include "hg_assert.h"
 #include "metrics.h"
 #include "route.h"
 
@@ -156,18 +157,28 @@ h2o_iovec_t http_query(h2o_req_t *req)
 
 /* ---- responses that wait on another thread ------------------------------------------ */
 
+/* h2o frees a request with its pool: the guard, allocated there, tells the completion. */
 static void on_req_gone(void *slot)
 {
     http_pending **guard = slot;
-    if (*guard != NULL)
+    if (*guard != NULL) {
         (*guard)->req = NULL;
+        completion_vanish(&(*guard)->done);
+    }
+}
+
+static void on_pending_finished(completion *c)
+{
+    http_pending *p = (http_pending *)c;
+    HG_ASSERT(p->req != NULL && *p->guard == p);
+    *p->guard = NULL;
+    p->finish(p, p->req);
 }
 
 void http_pending_start(http_pending *p, h2o_req_t *req, h2o_handler_t *handler,
                         void (*finish)(http_pending *p, h2o_req_t *req))
 {
-    memset(&p->msg, 0, sizeof(p->msg));
-    p->receiver = h2o_context_get_handler_context(req->conn->ctx, handler);
+    completion_start(&p->done, h2o_context_get_handler_context(req->conn->ctx, handler), on_pending_finished);
     p->req = req;
     p->finish = finish;
     p->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*p->guard), on_req_gone);
@@ -176,39 +187,26 @@ void http_pending_start(http_pending *p, h2o_req_t *req, h2o_handler_t *handler,
 
 void http_pending_cancel(http_pending *p)
 {
+    completion_cancel(&p->done);
     *p->guard = NULL;
 }
 
 void http_pending_post(http_pending *p)
 {
-    h2o_multithread_send_message(p->receiver, &p->msg);
-}
-
-static void on_pending_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
-{
-    (void)receiver;
-    while (!h2o_linklist_is_empty(messages)) {
-        http_pending *p = H2O_STRUCT_FROM_MEMBER(http_pending, msg.link, messages->next);
-        h2o_linklist_unlink(&p->msg.link);
-        if (p->req != NULL) {
-            *p->guard = NULL;
-            p->finish(p, p->req);
-        }
-        free(p);
-    }
+    completion_post(&p->done);
 }
 
 static void on_context_init(h2o_handler_t *self, h2o_context_t *ctx)
 {
     h2o_multithread_receiver_t *receiver = h2o_mem_alloc(sizeof(*receiver));
-    h2o_multithread_register_receiver(ctx->queue, receiver, on_pending_done);
+    completion_receiver_register(receiver, ctx->queue);
     h2o_context_set_handler_context(ctx, self, receiver);
 }
 
 static void on_context_dispose(h2o_handler_t *self, h2o_context_t *ctx)
 {
     h2o_multithread_receiver_t *receiver = h2o_context_get_handler_context(ctx, self);
-    h2o_multithread_unregister_receiver(ctx->queue, receiver);
+    completion_receiver_unregister(receiver, ctx->queue);
     free(receiver);
 }
 

@@ -11,6 +11,7 @@
 
 #include <h2o.h>
 
+#include "completion.h"
 #include "core.h"
 
 /* The byte limit h2o itself must be given (globalconf max_request_entity_size): above the
@@ -65,12 +66,12 @@ ProtobufCAllocator http_pool_allocator(h2o_req_t *req);
 /* The query string without '?', or "" when there is none. */
 h2o_iovec_t http_query(h2o_req_t *req);
 
-/* A response that waits for another thread (a create waiting for the journal). Embed it
- * first in a malloc'd struct: http.c frees that struct once it is finished, or at once
- * when the client went away meanwhile (h2o frees the request with its connection). */
+/* A response that waits for another thread (a create waiting for the journal), through
+ * completion.h. Embed it first in a malloc'd struct: it is freed once finished, or, when
+ * the client went away meanwhile (h2o frees the request with its connection), once the
+ * answer arrives, without finish. */
 typedef struct http_pending {
-    h2o_multithread_message_t msg; /* first: how the other thread hands it back */
-    h2o_multithread_receiver_t *receiver;
+    completion done;                                        /* first: freed through it */
     h2o_req_t *req;                                         /* NULL once the request is gone */
     struct http_pending **guard;                            /* in the request's pool: cleared when it is freed */
     void (*finish)(struct http_pending *p, h2o_req_t *req); /* on the loop thread, req alive */

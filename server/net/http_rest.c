@@ -99,7 +99,7 @@ static void respond_webhook(h2o_req_t *req, rest_format format, int status, cons
 /* A call of the core. It lives on the handler's stack unless it may wait for the store
  * (a create with a journal); then it is malloc'd, because it outlives on_req. */
 typedef struct rest_call {
-    http_pending pending; /* first: http.c frees the struct through it */
+    http_pending pending; /* first: completion.c frees the struct through it */
     core_call call;
     rest_format format;
 } rest_call;

@@ -22,7 +22,7 @@ typedef enum call_protocol { CALL_CONNECT, CALL_GRPC_WEB, CALL_GRPC_WEB_TEXT } c
 
 /* One call's state, off the request's pool: with a journal, a create outlives on_req. */
 typedef struct rpc_call {
-    http_pending pending; /* first: http.c frees the struct through it */
+    http_pending pending; /* first: completion.c frees the struct through it */
     core_call call;
     call_protocol protocol;
     rpc_codec codec;

@@ -13,12 +13,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "accesslog.h"
 #include "codec_grpc.h"
 #include "completion.h"
 #include "hg_assert.h"
-#include "metrics.h"
-#include "route.h"
+#include "media.h"
+#include "poolalloc.h"
+#include "reqlog.h"
 #include "rpc.h"
 #include "status.h"
 
@@ -43,7 +43,7 @@ typedef struct grpc_stream {
     grpc_call *call;       /* a call waiting for the journal, or NULL */
     h2o_linklist_t link;   /* in grpc_conn.streams */
     int reset_after_reply; /* stop the client's upload once our answer has gone out */
-    h2o_mem_pool_t pool;
+    h2o_mem_pool_t pool; /* message memory (poolalloc) and the request id go with the stream */
     char headers[GRPC_MAX_HEADER_BYTES]; /* the values kept, back to back */
     size_t headers_used;
     h2o_iovec_t path, content_type, authorization, request_id, idempotency_key; /* idempotency_key: {"", 0}
@@ -72,17 +72,6 @@ void grpc_context_init(grpc_context *ctx, core *c, h2o_loop_t *loop, h2o_multith
     ctx->core = c;
     h2o_linklist_init_anchor(&ctx->connections);
     ctx->stopping = 0;
-}
-
-/* Message memory for a stream comes from its pool and goes with it. */
-static void *pool_alloc(void *pool, size_t size)
-{
-    return h2o_mem_alloc_pool(pool, size);
-}
-
-static void pool_free(void *pool, void *ptr)
-{
-    (void)pool, (void)ptr;
 }
 
 /* ---- connection I/O ------------------------------------------------------------------ */
@@ -222,34 +211,18 @@ static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *b
  * for the answer's x-request-id and the access log. */
 static h2o_iovec_t stream_request_id(grpc_stream *s)
 {
-    if (s->request_id.base == NULL) {
-        char *id = h2o_mem_alloc_pool(&s->pool, ACCESSLOG_ID_MAX + 1);
-        s->request_id = h2o_iovec_init(id, accesslog_request_id(id));
-    }
-    return s->request_id;
+    return s->request_id = reqlog_request_id(&s->pool, s->request_id);
 }
 
-/* One access-log line per answered call; its status is the gRPC status. */
+/* One access-log line and metrics count per answered call; its status is the gRPC status. */
 static void log_call(grpc_stream *s, int status, size_t bytes)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    h2o_iovec_t id = stream_request_id(s);
-    accesslog_entry e = {
-        .method = s->is_post ? "POST" : "?",
-        .method_len = s->is_post ? 4 : 1,
-        .path = s->path.base != NULL ? s->path.base : "",
-        .path_len = s->path.len,
-        .status = status,
-        .bytes = bytes,
-        .duration_us = (int64_t)(now.tv_sec - s->started.tv_sec) * 1000000 + (now.tv_nsec - s->started.tv_nsec) / 1000,
-        .protocol = "gRPC",
-        .request_id = id.base,
-        .request_id_len = id.len,
-    };
-    accesslog_write(&e);
-    route_match m;
-    metrics_request(route_find(e.method, e.method_len, e.path, e.path_len, &m), METRICS_GRPC, status, e.duration_us);
+    int64_t duration_us =
+        (int64_t)(now.tv_sec - s->started.tv_sec) * 1000000 + (now.tv_nsec - s->started.tv_nsec) / 1000;
+    reqlog_write(s->is_post ? h2o_iovec_init(H2O_STRLIT("POST")) : h2o_iovec_init(H2O_STRLIT("?")), s->path,
+                 REQLOG_GRPC, status, bytes, duration_us, stream_request_id(s));
 }
 
 static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size_t len, int replayed)
@@ -272,7 +245,7 @@ static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size
 /* A trailers-only response: one HEADERS frame that ends the stream. */
 static void respond_error(grpc_conn *conn, grpc_stream *s, const error *err)
 {
-    ProtobufCAllocator alloc = {pool_alloc, pool_free, &s->pool};
+    ProtobufCAllocator alloc = poolalloc_make(&s->pool);
     char code[4];
     codec_grpc_status_make(err, &alloc, &s->status);
     int code_len = snprintf(code, sizeof(code), "%d", s->status.code);
@@ -295,7 +268,7 @@ static void call_respond(grpc_call *call)
 {
     grpc_stream *s = call->stream;
     core_call *c = &call->call;
-    ProtobufCAllocator alloc = {pool_alloc, pool_free, &s->pool};
+    ProtobufCAllocator alloc = poolalloc_make(&s->pool);
     size_t len;
     uint8_t *out = c->response != NULL ? rpc_encode(RPC_CODEC_PROTO, c->response, &alloc, &len) : NULL;
     if (out != NULL) {
@@ -323,14 +296,11 @@ static void on_call_finished(completion *c)
     conn_flush(call->conn);
 }
 
-/* application/grpc or application/grpc+proto, parameters allowed. */
+/* application/grpc or application/grpc+proto (media.h's rules: parameters allowed). */
 static int is_grpc_content_type(h2o_iovec_t ct)
 {
-    size_t n = 0;
-    while (n < ct.len && ct.base[n] != ';')
-        n++;
-    return h2o_memis(ct.base, n, H2O_STRLIT("application/grpc")) ||
-           h2o_memis(ct.base, n, H2O_STRLIT("application/grpc+proto"));
+    return media_type_is(ct.base, ct.len, "application/grpc") ||
+           media_type_is(ct.base, ct.len, "application/grpc+proto");
 }
 
 static void serve(grpc_conn *conn, grpc_stream *s)
@@ -364,7 +334,7 @@ static void serve(grpc_conn *conn, grpc_stream *s)
     size_t msg_len;
     if (codec_grpc_unframe((const uint8_t *)s->body->bytes, s->body->size, limit, &msg, &msg_len, &err) != 0)
         goto fail;
-    ProtobufCAllocator alloc = {pool_alloc, pool_free, &s->pool};
+    ProtobufCAllocator alloc = poolalloc_make(&s->pool);
     grpc_call *call = malloc(sizeof(*call));
     if (call == NULL) {
         error_set(&err, ERROR_INTERNAL, "Out of memory.");
@@ -442,10 +412,8 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
             s->idempotency_key = h2o_iovec_init("", 0); /* ambiguous: the core refuses it */
         else
             keep(s, &s->idempotency_key, value, valuelen);
-    }
-    else if (namelen == 12 && memcmp(name, "x-request-id", 12) == 0 &&
-             accesslog_id_is_acceptable((const char *)value, valuelen))
-        keep(s, &s->request_id, value, valuelen);
+    } else if (namelen == 12 && memcmp(name, "x-request-id", 12) == 0 && s->request_id.base == NULL)
+        keep(s, &s->request_id, value, valuelen); /* the first, as over HTTP; reqlog judges it */
     return 0;
 }
 

@@ -4,13 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/time.h>
 
-#include "accesslog.h"
 #include "hg_assert.h"
-#include "metrics.h"
-#include "route.h"
+#include "poolalloc.h"
+#include "reqlog.h"
 
 #define HTTP_ENTITY_HEADROOM (1024 * 1024) /* bytes h2o buffers past our limit to answer 413 */
 
@@ -19,44 +17,17 @@ size_t http_h2o_entity_limit(const config_limits *limits)
     return limits->max_body_bytes + HTTP_ENTITY_HEADROOM;
 }
 
-/* The request's id: the client's x-request-id when it is acceptable, else a new one; sent
- * back as x-request-id and written in the JSON access log. */
-static h2o_iovec_t request_id(h2o_req_t *req)
-{
-    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
-    if (i >= 0 && accesslog_id_is_acceptable(req->headers.entries[i].value.base, req->headers.entries[i].value.len))
-        return req->headers.entries[i].value;
-    char *id = h2o_mem_alloc_pool(&req->pool, ACCESSLOG_ID_MAX + 1);
-    size_t len = accesslog_request_id(id);
-    return h2o_iovec_init(id, len);
-}
-
-static void access_log(h2o_req_t *req, size_t bytes, h2o_iovec_t id)
+/* One access-log line and one metrics count for the response being sent. */
+static void log_response(h2o_req_t *req, size_t bytes, h2o_iovec_t id)
 {
     struct timeval now;
     gettimeofday(&now, NULL);
-    accesslog_entry e = {
-        .method = req->method.base,
-        .method_len = req->method.len,
-        .path = req->path_normalized.base,
-        .path_len = req->path_normalized.len,
-        .status = req->res.status,
-        .bytes = bytes,
-        .duration_us = (int64_t)(now.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1000000 +
-                       (now.tv_usec - req->timestamps.request_begin_at.tv_usec),
-        .protocol = req->version >= 0x200   ? "HTTP/2.0"
-                    : req->version == 0x100 ? "HTTP/1.0"
-                                            : "HTTP/1.1",
-        .request_id = id.base,
-        .request_id_len = id.len,
-    };
-    accesslog_write(&e);
-    /* The route is a pure function of method and path: recomputed from the one table here
-     * rather than carried through every handler (h2o_req_t has no slot for it). */
-    route_match m;
-    route_id route = route_find(req->method.base, req->method.len, req->path_normalized.base,
-                                req->path_normalized.len, &m);
-    metrics_request(route, req->version >= 0x200 ? METRICS_HTTP2 : METRICS_HTTP1, e.status, e.duration_us);
+    int64_t duration_us = (int64_t)(now.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1000000 +
+                          (now.tv_usec - req->timestamps.request_begin_at.tv_usec);
+    reqlog_protocol protocol = req->version >= 0x200   ? REQLOG_HTTP2
+                               : req->version == 0x100 ? REQLOG_HTTP1_0
+                                                       : REQLOG_HTTP1_1;
+    reqlog_write(req->method, req->path_normalized, protocol, req->res.status, bytes, duration_us, id);
 }
 
 void http_respond(h2o_req_t *req, int status, const char *reason, const char *content_type, const void *body,
@@ -66,9 +37,11 @@ void http_respond(h2o_req_t *req, int status, const char *reason, const char *co
     req->res.reason = reason;
     req->res.content_length = len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
-    h2o_iovec_t id = request_id(req);
+    /* the client's x-request-id when acceptable, else a new one; sent back, and logged */
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
+    h2o_iovec_t id = reqlog_request_id(&req->pool, i >= 0 ? req->headers.entries[i].value : h2o_iovec_init(NULL, 0));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
-    access_log(req, len, id);
+    log_response(req, len, id);
     h2o_send_inline(req, body, len);
 }
 
@@ -123,29 +96,9 @@ void http_add_replayed(h2o_req_t *req, int replayed)
                               H2O_STRLIT("true"));
 }
 
-int http_media_type_is(h2o_iovec_t value, const char *type)
-{
-    size_t n = 0;
-    while (n < value.len && value.base[n] != ';')
-        n++;
-    while (n > 0 && (value.base[n - 1] == ' ' || value.base[n - 1] == '\t'))
-        n--;
-    return n == strlen(type) && strncasecmp(value.base, type, n) == 0;
-}
-
-static void *pool_alloc(void *pool, size_t size)
-{
-    return h2o_mem_alloc_pool(pool, size);
-}
-
-static void pool_free(void *pool, void *ptr)
-{
-    (void)pool, (void)ptr; /* freed with the pool */
-}
-
 ProtobufCAllocator http_pool_allocator(h2o_req_t *req)
 {
-    return (ProtobufCAllocator){pool_alloc, pool_free, &req->pool};
+    return poolalloc_make(&req->pool);
 }
 
 h2o_iovec_t http_query(h2o_req_t *req)

@@ -57,10 +57,7 @@ h2o_iovec_t http_idempotency_key(h2o_req_t *req);
 /* Adds `Idempotent-Replayed: true` when a create was answered from its Idempotency-Key. */
 void http_add_replayed(h2o_req_t *req, int replayed);
 
-/* 1 when a media type (parameters after ';' ignored, case-insensitive) is `type`. */
-int http_media_type_is(h2o_iovec_t value, const char *type);
-
-/* An allocator over the request's pool: message memory goes with the request. */
+/* An allocator over the request's pool (poolalloc.h): message memory goes with the request. */
 ProtobufCAllocator http_pool_allocator(h2o_req_t *req);
 
 /* The query string without '?', or "" when there is none. */

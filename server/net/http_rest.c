@@ -9,6 +9,7 @@
 #include "codec_proto.h"
 #include "codec_query.h"
 #include "hg_assert.h"
+#include "media.h"
 #include "metrics.h"
 #include "rpc.h"
 #include "status.h"
@@ -28,9 +29,9 @@ typedef enum rest_format {
 /* The format a media type names; REST_JSON for anything not protobuf. */
 static rest_format format_of(h2o_iovec_t media)
 {
-    if (http_media_type_is(media, MEDIA_PROTO))
+    if (media_type_is(media.base, media.len, MEDIA_PROTO))
         return REST_PROTO;
-    return http_media_type_is(media, MEDIA_PROTO_ALT) ? REST_PROTO_ALT : REST_JSON;
+    return media_type_is(media.base, media.len, MEDIA_PROTO_ALT) ? REST_PROTO_ALT : REST_JSON;
 }
 
 static const char *media_of(rest_format format)
@@ -38,7 +39,7 @@ static const char *media_of(rest_format format)
     return format == REST_PROTO ? MEDIA_PROTO : format == REST_PROTO_ALT ? MEDIA_PROTO_ALT : MEDIA_JSON;
 }
 
-/* Reads ask for binary with Accept (any listed type; q-values are not weighed). */
+/* Reads ask for binary with Accept (the first protobuf type listed; q-values are not weighed). */
 static rest_format accepted_format(h2o_req_t *req)
 {
     h2o_iovec_t accept = http_header(req, H2O_TOKEN_ACCEPT);
@@ -46,8 +47,6 @@ static rest_format accepted_format(h2o_req_t *req)
         size_t end = i;
         while (end < accept.len && accept.base[end] != ',')
             end++;
-        while (i < end && accept.base[i] == ' ')
-            i++;
         rest_format format = format_of(h2o_iovec_init(accept.base + i, end - i));
         if (format != REST_JSON)
             return format;
@@ -191,7 +190,7 @@ static void create_webhook(http_handler *h, h2o_req_t *req)
         if (rc->format != REST_JSON) {
             body = (schema_create_request *)codec_proto_decode(
                 &schema_create_request_descriptor, (const uint8_t *)req->entity.base, req->entity.len, &alloc, err);
-        } else if (http_media_type_is(content_type, MEDIA_JSON) && req->entity.len > 0) {
+        } else if (media_type_is(content_type.base, content_type.len, MEDIA_JSON) && req->entity.len > 0) {
             /* a body not declared JSON is not read: Droplit then reports both required fields */
             body = (schema_create_request *)codec_json_decode(&schema_create_request_descriptor, req->entity.base,
                                                               req->entity.len, &alloc, err);

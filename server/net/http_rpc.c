@@ -12,6 +12,7 @@
 
 #include "codec_grpc.h"
 #include "hg_assert.h"
+#include "media.h"
 #include "rpc.h"
 #include "status.h"
 
@@ -66,11 +67,6 @@ static void serve_connect(http_handler *h, h2o_req_t *req, const ProtobufCMethod
     error_clear(&err);
     h2o_iovec_t encoding = http_header(req, H2O_TOKEN_CONTENT_ENCODING);
     size_t limit = core_config_now(h->core)->limits.max_body_bytes;
-    if (method == NULL) {
-        error_set(&err, ERROR_UNIMPLEMENTED, "Unknown method %.*s.", (int)req->path_normalized.len,
-                  req->path_normalized.base);
-        goto fail;
-    }
     if (encoding.len > 0 && !h2o_memis(encoding.base, encoding.len, H2O_STRLIT("identity"))) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCEPT_ENCODING, NULL, H2O_STRLIT("identity"));
         error_set(&err, ERROR_UNIMPLEMENTED, "Compression %.*s is not supported.", (int)encoding.len, encoding.base);
@@ -127,11 +123,6 @@ static void serve_grpc_web(http_handler *h, h2o_req_t *req, const ProtobufCMetho
     const uint8_t *body = (const uint8_t *)req->entity.base, *msg;
     size_t len = req->entity.len, msg_len, limit = core_config_now(h->core)->limits.max_body_bytes;
     size_t framed_limit = limit + CODEC_GRPC_FRAME_HEADER;
-    if (method == NULL) {
-        error_set(&err, ERROR_UNIMPLEMENTED, "Unknown method %.*s.", (int)req->path_normalized.len,
-                  req->path_normalized.base);
-        goto fail;
-    }
     if (len > (text ? (framed_limit + 2) / 3 * 4 : framed_limit)) {
         error_set(&err, ERROR_TOO_LARGE, "Request body exceeds the limit of %zu bytes.", limit);
         goto fail;
@@ -156,6 +147,15 @@ fail:
 
 static void grpc_web_respond(h2o_req_t *req, int text, const uint8_t *msg, size_t msg_len, const error *err);
 static void connect_respond_error(h2o_req_t *req, const error *err);
+
+/* An error before or instead of the call, in the protocol's form. */
+static void call_respond_error(h2o_req_t *req, call_protocol protocol, const error *err)
+{
+    if (protocol == CALL_CONNECT)
+        connect_respond_error(req, err);
+    else
+        grpc_web_respond(req, protocol == CALL_GRPC_WEB_TEXT, NULL, 0, err);
+}
 
 static void rpc_call_respond(rpc_call *call, h2o_req_t *req)
 {
@@ -196,10 +196,7 @@ static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol
     if (call == NULL) {
         error err;
         error_set(&err, ERROR_INTERNAL, "Out of memory.");
-        if (protocol == CALL_CONNECT)
-            connect_respond_error(req, &err);
-        else
-            grpc_web_respond(req, protocol == CALL_GRPC_WEB_TEXT, NULL, 0, &err);
+        call_respond_error(req, protocol, &err);
         return;
     }
     call->protocol = protocol;
@@ -231,23 +228,38 @@ void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m)
               m->id == ROUTE_RPC_OTHER);
     h2o_iovec_t ct = http_header(req, H2O_TOKEN_CONTENT_TYPE);
     const ProtobufCMethodDescriptor *method = core_method_from_path(req->path_normalized.base, req->path_normalized.len);
+    call_protocol protocol = CALL_CONNECT;
+    rpc_codec codec = RPC_CODEC_PROTO;
+    const char *answer_type = NULL;
 
-    if (http_media_type_is(ct, "application/grpc-web") || http_media_type_is(ct, MEDIA_GRPC_WEB))
-        serve_grpc_web(h, req, method, 0);
-    else if (http_media_type_is(ct, "application/grpc-web-text") || http_media_type_is(ct, MEDIA_GRPC_WEB_TEXT))
-        serve_grpc_web(h, req, method, 1);
-    else if (http_media_type_is(ct, "application/proto"))
-        serve_connect(h, req, method, RPC_CODEC_PROTO, "application/proto");
-    else if (http_media_type_is(ct, "application/json"))
-        serve_connect(h, req, method, RPC_CODEC_JSON, "application/json");
+    if (media_type_is(ct.base, ct.len, "application/grpc-web") || media_type_is(ct.base, ct.len, MEDIA_GRPC_WEB))
+        protocol = CALL_GRPC_WEB;
+    else if (media_type_is(ct.base, ct.len, "application/grpc-web-text") ||
+             media_type_is(ct.base, ct.len, MEDIA_GRPC_WEB_TEXT))
+        protocol = CALL_GRPC_WEB_TEXT;
+    else if (media_type_is(ct.base, ct.len, "application/proto"))
+        answer_type = "application/proto";
+    else if (media_type_is(ct.base, ct.len, "application/json"))
+        codec = RPC_CODEC_JSON, answer_type = "application/json";
     else {
         /* Connect's answer to an unsupported codec: 415 */
         h2o_add_header_by_str(
             &req->pool, &req->res.headers, H2O_STRLIT("accept-post"), 0, NULL,
             H2O_STRLIT("application/proto, application/json, " MEDIA_GRPC_WEB ", " MEDIA_GRPC_WEB_TEXT));
         http_respond_text(req, 415, "Unsupported Media Type",
-                          http_media_type_is(ct, "application/grpc")
+                          media_type_is(ct.base, ct.len, "application/grpc")
                               ? "Native gRPC is served on the server.grpc listeners, not here."
                               : "Unsupported content type.");
+        return;
     }
+    if (method == NULL) {
+        error err;
+        error_clear(&err);
+        error_set(&err, ERROR_UNIMPLEMENTED, "Unknown method %.*s.", (int)req->path_normalized.len,
+                  req->path_normalized.base);
+        call_respond_error(req, protocol, &err);
+    } else if (protocol == CALL_CONNECT)
+        serve_connect(h, req, method, codec, answer_type);
+    else
+        serve_grpc_web(h, req, method, protocol == CALL_GRPC_WEB_TEXT);
 }

@@ -100,7 +100,7 @@ int main(void)
 
     /* the names are the metrics' route labels, as they always were */
     static const char *const labels[ROUTE_COUNT] = {
-        [ROUTE_CREATE] = "create",        [ROUTE_GET] = "get",         [ROUTE_LIST] = "list",
+        [ROUTE_CREATE] = "create",         [ROUTE_GET] = "get",         [ROUTE_LIST] = "list",
         [ROUTE_RPC_CREATE] = "rpc_create", [ROUTE_RPC_GET] = "rpc_get", [ROUTE_RPC_LIST] = "rpc_list",
         [ROUTE_RPC_OTHER] = "rpc_other",   [ROUTE_HEALTHZ] = "healthz", [ROUTE_READYZ] = "readyz",
         [ROUTE_METRICS] = "metrics",       [ROUTE_NOT_FOUND] = "other", [ROUTE_METHOD_NOT_ALLOWED] = "other",

@@ -74,6 +74,13 @@ void grpc_context_init(grpc_context *ctx, core *c, h2o_loop_t *loop, h2o_multith
     ctx->stopping = 0;
 }
 
+void grpc_context_dispose(grpc_context *ctx, h2o_loop_t *loop, h2o_multithread_queue_t *queue)
+{
+    HG_ASSERT(h2o_linklist_is_empty(&ctx->connections));
+    completion_receiver_unregister(&ctx->receiver, queue);
+    h2o_timeout_dispose(loop, &ctx->idle);
+}
+
 /* ---- connection I/O ------------------------------------------------------------------ */
 
 static void conn_free(grpc_conn *conn)

@@ -27,6 +27,10 @@ typedef struct grpc_context {
 /* Sets up ctx for the loop that owns queue. */
 void grpc_context_init(grpc_context *ctx, core *c, h2o_loop_t *loop, h2o_multithread_queue_t *queue);
 
+/* Undoes grpc_context_init once every connection has closed (and no call can still post
+ * an answer to the context's receiver). The server itself never does: it exits instead. */
+void grpc_context_dispose(grpc_context *ctx, h2o_loop_t *loop, h2o_multithread_queue_t *queue);
+
 /* Takes over an accepted socket (TLS first when ssl_ctx is set; ALPN must offer "h2"). */
 void grpc_accept(grpc_context *ctx, h2o_socket_t *sock, SSL_CTX *ssl_ctx);
 

@@ -254,7 +254,6 @@ void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m)
     }
     if (method == NULL) {
         error err;
-        error_clear(&err);
         error_set(&err, ERROR_UNIMPLEMENTED, "Unknown method %.*s.", (int)req->path_normalized.len,
                   req->path_normalized.base);
         call_respond_error(req, protocol, &err);

@@ -1,0 +1,380 @@
+/* Tests grpc (native gRPC over nghttp2) with an nghttp2 client session in this process:
+ * the client's bytes (nghttp2_session_mem_send) go to grpc.c and its answer back to
+ * nghttp2_session_mem_recv, with the event loop run in between. No listener, no network.
+ *
+ * grpc.c reads and writes through an h2o_socket_t (that is how it gets TLS and the event
+ * loop), and h2o 2.2.5 can only make one over a file descriptor: the server end is one
+ * side of an AF_UNIX socketpair, the client end is the test's, pumped by hand.
+ *
+ * Checked: a create answered with headers, one length-prefixed message and grpc-status 0
+ * in trailers; trailers-only errors (unknown method, unauthenticated) with grpc-message;
+ * 415 for a request that is not gRPC; and, with a journal, a create answered from the
+ * writer's thread and one whose stream the client reset before the answer came back. */
+#include <errno.h>
+#include <fcntl.h>
+#include <nghttp2/nghttp2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "accesslog.h"
+#include "codec_grpc.h"
+#include "config.h"
+#include "core.h"
+#include "grpc.h"
+#include "idempotency.h"
+#include "journal.h"
+#include "objectid.h"
+#include "store.h"
+#include "test.h"
+
+#define ECO "C000000000000000000000a01"
+#define TOKEN "acme-token"
+#define SERVICE "/droplit.webhooks.v1.WebhookService/"
+#define PUMP_ROUNDS 500 /* loop runs a call may take */
+#define PUMP_MS 20
+
+static const char yaml_base[] = "server: { listen: [ {address: 127.0.0.1, port: 1} ] }\n"
+                                "accounts:\n"
+                                "  - id: acme\n"
+                                "    tokens: [ " TOKEN " ]\n"
+                                "    ecosystems: [ { id: " ECO " } ]\n";
+
+/* The server side: a core, an event loop with its queue, and grpc's context on it. */
+typedef struct server {
+    config *cfg;
+    core core;
+    h2o_evloop_t *loop;
+    h2o_multithread_queue_t *queue;
+    grpc_context grpc;
+} server;
+
+/* One call as the client sees it. */
+typedef struct call {
+    int32_t stream_id;
+    char status[8], grpc_status[8], grpc_message[256], content_type[64];
+    int in_trailers; /* grpc-status came after the data (not trailers-only) */
+    uint8_t body[4096];
+    size_t body_len;
+    int closed;
+    uint32_t close_code;
+} call;
+
+/* The client: an nghttp2 session whose bytes travel over fd. */
+typedef struct client {
+    nghttp2_session *session;
+    int fd;
+    server *s;
+} client;
+
+/* ---- server ---------------------------------------------------------------------------- */
+
+static int server_init(server *s, const char *yaml)
+{
+    char errtext[CONFIG_ERROR_MAX > JOURNAL_ERROR_MAX ? CONFIG_ERROR_MAX : JOURNAL_ERROR_MAX];
+    memset(s, 0, sizeof(*s));
+    s->cfg = config_parse("grpc.yaml", yaml, strlen(yaml), errtext);
+    if (s->cfg == NULL) {
+        fprintf(stderr, "config: %s\n", errtext);
+        CHECK(s->cfg != NULL);
+        return -1;
+    }
+    s->core.cfg = s->cfg;
+    s->core.store = store_create();
+    s->core.idempotency = idempotency_create(s->core.store);
+    if (s->cfg->store_path != NULL) {
+        journal_stats stats;
+        s->core.journal = journal_open(s->cfg, s->core.store, &stats, errtext);
+        CHECK(s->core.journal != NULL);
+        if (s->core.journal == NULL) {
+            fprintf(stderr, "journal: %s\n", errtext);
+            return -1;
+        }
+    }
+    s->loop = h2o_evloop_create();
+    s->queue = h2o_multithread_create_queue(s->loop);
+    grpc_context_init(&s->grpc, &s->core, s->loop, s->queue);
+    return 0;
+}
+
+/* Runs the loop until answers posted to grpc's receiver are taken. */
+static int server_drain(server *s)
+{
+    for (int round = 0; !h2o_linklist_is_empty(&s->grpc.receiver._messages) && round < PUMP_ROUNDS; round++)
+        h2o_evloop_run(s->loop, PUMP_MS);
+    return h2o_linklist_is_empty(&s->grpc.receiver._messages) ? 0 : -1;
+}
+
+static void server_dispose(server *s)
+{
+    if (s->core.journal != NULL)
+        journal_close(s->core.journal);
+    CHECK(server_drain(s) == 0);
+    grpc_context_dispose(&s->grpc, s->loop, s->queue);
+    h2o_multithread_destroy_queue(s->queue);
+    free(s->queue); /* h2o 2.2.5's destroy closes the queue but does not free it */
+    h2o_evloop_run(s->loop, 0); /* frees the sockets closed above */
+    h2o_evloop_destroy(s->loop);
+    idempotency_destroy(s->core.idempotency);
+    store_destroy(s->core.store);
+    config_destroy(s->cfg);
+}
+
+/* ---- client ---------------------------------------------------------------------------- */
+
+static void copy(char *dst, size_t cap, const uint8_t *v, size_t len)
+{
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(dst, v, len);
+    dst[len] = '\0';
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
+                     const uint8_t *value, size_t valuelen, uint8_t flags, void *user_data)
+{
+    (void)flags, (void)user_data;
+    call *c = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (c == NULL)
+        return 0;
+    if (namelen == 7 && memcmp(name, ":status", 7) == 0)
+        copy(c->status, sizeof(c->status), value, valuelen);
+    else if (namelen == 12 && memcmp(name, "content-type", 12) == 0)
+        copy(c->content_type, sizeof(c->content_type), value, valuelen);
+    else if (namelen == 11 && memcmp(name, "grpc-status", 11) == 0) {
+        copy(c->grpc_status, sizeof(c->grpc_status), value, valuelen);
+        c->in_trailers = frame->headers.cat == NGHTTP2_HCAT_HEADERS;
+    } else if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0)
+        copy(c->grpc_message, sizeof(c->grpc_message), value, valuelen);
+    return 0;
+}
+
+static int on_data(nghttp2_session *session, uint8_t flags, int32_t stream_id, const uint8_t *data, size_t len,
+                   void *user_data)
+{
+    (void)flags, (void)user_data;
+    call *c = nghttp2_session_get_stream_user_data(session, stream_id);
+    if (c != NULL && c->body_len + len <= sizeof(c->body)) {
+        memcpy(c->body + c->body_len, data, len);
+        c->body_len += len;
+    }
+    return 0;
+}
+
+static int on_close(nghttp2_session *session, int32_t stream_id, uint32_t code, void *user_data)
+{
+    (void)user_data;
+    call *c = nghttp2_session_get_stream_user_data(session, stream_id);
+    if (c != NULL)
+        c->closed = 1, c->close_code = code;
+    return 0;
+}
+
+static int client_open(client *cl, server *s)
+{
+    int fds[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+    CHECK(fcntl(fds[0], F_SETFL, O_NONBLOCK) == 0 && fcntl(fds[1], F_SETFL, O_NONBLOCK) == 0);
+    cl->fd = fds[1];
+    cl->s = s;
+    grpc_accept(&s->grpc, h2o_evloop_socket_create(s->loop, fds[0], 0), NULL);
+
+    nghttp2_session_callbacks *cb;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
+    int rc = nghttp2_session_client_new(&cl->session, cb, cl);
+    nghttp2_session_callbacks_del(cb);
+    CHECK(rc == 0);
+    CHECK(nghttp2_submit_settings(cl->session, NGHTTP2_FLAG_NONE, NULL, 0) == 0);
+    return rc;
+}
+
+/* Moves bytes both ways once: the client's out to the server, the loop once, the
+ * server's out into the client. */
+static void pump_once(client *cl)
+{
+    const uint8_t *data;
+    ssize_t n;
+    while ((n = nghttp2_session_mem_send(cl->session, &data)) > 0) {
+        /* a socketpair holds far more than these tests send: a short write is a failure */
+        CHECK(write(cl->fd, data, (size_t)n) == n);
+    }
+    h2o_evloop_run(cl->s->loop, PUMP_MS);
+    uint8_t buf[16384];
+    while ((n = read(cl->fd, buf, sizeof(buf))) > 0)
+        CHECK(nghttp2_session_mem_recv(cl->session, buf, (size_t)n) == n);
+}
+
+/* Pumps until c's stream is closed. */
+static void pump_until_closed(client *cl, call *c)
+{
+    for (int round = 0; !c->closed && round < PUMP_ROUNDS; round++)
+        pump_once(cl);
+    CHECK(c->closed);
+}
+
+static void client_close(client *cl)
+{
+    nghttp2_session_del(cl->session);
+    close(cl->fd);
+    /* the server reads the end of the stream and closes its side */
+    for (int round = 0; !h2o_linklist_is_empty(&cl->s->grpc.connections) && round < PUMP_ROUNDS; round++)
+        h2o_evloop_run(cl->s->loop, PUMP_MS);
+    CHECK(h2o_linklist_is_empty(&cl->s->grpc.connections));
+}
+
+typedef struct body_source {
+    const uint8_t *data;
+    size_t len, sent;
+} body_source;
+
+static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
+                         uint32_t *data_flags, nghttp2_data_source *source, void *user_data)
+{
+    (void)session, (void)stream_id, (void)user_data;
+    body_source *b = source->ptr;
+    size_t n = b->len - b->sent < length ? b->len - b->sent : length;
+    memcpy(buf, b->data + b->sent, n);
+    b->sent += n;
+    if (b->sent == b->len)
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
+#define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
+
+/* Starts a call of path with msg (framed here); token NULL = no authorization. */
+static void call_start(client *cl, call *c, body_source *b, const char *path, const char *content_type,
+                       const char *token, const ProtobufCMessage *msg, uint8_t *frame, size_t cap)
+{
+    memset(c, 0, sizeof(*c));
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    CHECK(n + CODEC_GRPC_FRAME_HEADER <= cap);
+    codec_grpc_frame_header(frame, 0, n);
+    protobuf_c_message_pack(msg, frame + CODEC_GRPC_FRAME_HEADER);
+    *b = (body_source){frame, n + CODEC_GRPC_FRAME_HEADER, 0};
+    nghttp2_nv hdrs[] = {NV(":method", "POST"),        NV(":scheme", "http"), NV(":path", path),
+                         NV(":authority", "localhost"), NV("te", "trailers"),  NV("content-type", content_type),
+                         NV("authorization", token != NULL ? token : "")};
+    nghttp2_data_provider provider = {.source.ptr = b, .read_callback = read_body};
+    c->stream_id = nghttp2_submit_request(cl->session, NULL, hdrs, token != NULL ? 7 : 6, &provider, c);
+    CHECK(c->stream_id > 0);
+}
+
+static schema_create_request create_request(void)
+{
+    schema_create_request r = DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT;
+    r.ecosystem_id = ECO;
+    r.url = "https://example.com/grpc";
+    return r;
+}
+
+/* ---- tests ----------------------------------------------------------------------------- */
+
+static void test_calls(server *s)
+{
+    client cl;
+    if (client_open(&cl, s) != 0)
+        return;
+    uint8_t frame[512];
+    body_source b;
+    call c;
+
+    schema_create_request cr = create_request();
+    call_start(&cl, &c, &b, SERVICE "CreateWebhook", "application/grpc", TOKEN, &cr.base, frame, sizeof(frame));
+    pump_until_closed(&cl, &c);
+    CHECK_STR(c.status, "200");
+    CHECK_STR(c.content_type, "application/grpc");
+    CHECK_STR(c.grpc_status, "0");
+    CHECK(c.in_trailers);
+    CHECK(c.close_code == NGHTTP2_NO_ERROR);
+    CHECK(c.body_len > CODEC_GRPC_FRAME_HEADER && c.body[0] == 0);
+    schema_webhook *w = (schema_webhook *)protobuf_c_message_unpack(
+        &schema_webhook_descriptor, NULL, c.body_len - CODEC_GRPC_FRAME_HEADER, c.body + CODEC_GRPC_FRAME_HEADER);
+    CHECK(w != NULL && strcmp(w->url, "https://example.com/grpc") == 0);
+    if (w != NULL)
+        protobuf_c_message_free_unpacked(&w->base, NULL);
+    CHECK(store_count(s->core.store) == 1);
+
+    /* on the same connection: errors are trailers-only */
+    call_start(&cl, &c, &b, SERVICE "Nope", "application/grpc+proto", TOKEN, &cr.base, frame, sizeof(frame));
+    pump_until_closed(&cl, &c);
+    CHECK_STR(c.status, "200");
+    CHECK_STR(c.grpc_status, "12");
+    CHECK(!c.in_trailers && c.body_len == 0);
+    CHECK(strstr(c.grpc_message, "Unknown method") != NULL);
+
+    call_start(&cl, &c, &b, SERVICE "CreateWebhook", "application/grpc", NULL, &cr.base, frame, sizeof(frame));
+    pump_until_closed(&cl, &c);
+    CHECK_STR(c.grpc_status, "16");
+    CHECK(store_count(s->core.store) == 1);
+
+    /* not gRPC at all: HTTP 415, no grpc-status */
+    call_start(&cl, &c, &b, SERVICE "CreateWebhook", "application/json", TOKEN, &cr.base, frame, sizeof(frame));
+    pump_until_closed(&cl, &c);
+    CHECK_STR(c.status, "415");
+    CHECK_STR(c.grpc_status, "");
+    client_close(&cl);
+}
+
+/* With a journal: a create waits for the writer and is answered through the loop's queue;
+ * a create whose stream the client resets in the same flight of bytes is stored, and its
+ * answer (taken by the loop after the stream is gone) goes nowhere. */
+static void test_journal(void)
+{
+    char dir[] = "/tmp/hookgate-test-grpc-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml), "%sstore: { path: %s, fsync: never }\n", yaml_base, dir);
+    server s;
+    if (server_init(&s, yaml) != 0)
+        return;
+    client cl;
+    if (client_open(&cl, &s) == 0) {
+        uint8_t frame[512];
+        body_source b;
+        call c;
+        schema_create_request cr = create_request();
+        call_start(&cl, &c, &b, SERVICE "CreateWebhook", "application/grpc", TOKEN, &cr.base, frame, sizeof(frame));
+        pump_until_closed(&cl, &c);
+        CHECK_STR(c.grpc_status, "0");
+        CHECK(c.body_len > CODEC_GRPC_FRAME_HEADER);
+
+        /* request and reset leave together: the server reads both in one go, so the stream
+         * is gone before the loop can take the journal's answer */
+        call_start(&cl, &c, &b, SERVICE "CreateWebhook", "application/grpc", TOKEN, &cr.base, frame, sizeof(frame));
+        const uint8_t *data;
+        ssize_t n;
+        while ((n = nghttp2_session_mem_send(cl.session, &data)) > 0)
+            CHECK(write(cl.fd, data, (size_t)n) == n);
+        CHECK(nghttp2_submit_rst_stream(cl.session, NGHTTP2_FLAG_NONE, c.stream_id, NGHTTP2_CANCEL) == 0);
+        pump_until_closed(&cl, &c);
+        CHECK(c.close_code == NGHTTP2_CANCEL);
+        CHECK_STR(c.grpc_status, "");
+        journal_close(s.core.journal); /* every append answered, and posted to the loop */
+        s.core.journal = NULL;
+        CHECK(server_drain(&s) == 0);
+        CHECK(store_count(s.core.store) == 2);
+        client_close(&cl);
+    }
+    server_dispose(&s);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+int main(void)
+{
+    CHECK(objectid_init() == 0);
+    accesslog_set_format(ACCESSLOG_OFF); /* test_accesslog covers the lines */
+    server s;
+    if (server_init(&s, yaml_base) == 0) {
+        test_calls(&s);
+        server_dispose(&s);
+    }
+    test_journal();
+    return test_exit_code();
+}

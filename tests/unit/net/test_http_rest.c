@@ -1,0 +1,238 @@
+/* Tests http_rest (through http_router, as h2o calls it) without sockets: creates, reads
+ * and lists in JSON and binary protobuf with their statuses, headers and bodies; errors as
+ * Droplit renders them; the body limit; /healthz, /readyz and /metrics; and, with a
+ * journal, a create answered from the journal's thread and one whose client went away
+ * before its answer came back. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loopback.h"
+
+#define ECO "C000000000000000000000a01"
+#define TOKEN "acme-token"
+
+static const char yaml_base[] = "server: { listen: [ {address: 127.0.0.1, port: 1} ] }\n"
+                                "limits: { max_body_bytes: 1024 }\n"
+                                "accounts:\n"
+                                "  - id: acme\n"
+                                "    tokens: [ " TOKEN " ]\n"
+                                "    ecosystems: [ { id: " ECO " } ]\n";
+
+static const char create_json[] = "{\"ecosystemId\":\"" ECO "\",\"url\":\"https://example.com/hook\"}";
+
+static void test_create_get_list(lb_server *s)
+{
+    lb_exchange x = {.method = "POST",
+                     .path = "/api/webhooks",
+                     .headers = {{"authorization", TOKEN}, {"content-type", "application/json"}},
+                     .body = create_json,
+                     .body_len = sizeof(create_json) - 1};
+    lb_send(s, &x);
+    CHECK(x.status == 201);
+    CHECK_STR(x.reason, "Created");
+    CHECK_STR(lb_header(&x, "content-type"), "application/json");
+    const char *location = lb_header(&x, "location");
+    CHECK(location != NULL && strncmp(location, "/api/webhooks/", 14) == 0 && strlen(location) == 14 + 24);
+    CHECK(lb_header(&x, "x-request-id") != NULL && strlen(lb_header(&x, "x-request-id")) == 16);
+    CHECK(strstr(lb_body(&x), "\"url\":\"https://example.com/hook\"") != NULL);
+    char item[64];
+    snprintf(item, sizeof(item), "%s", location != NULL ? location : "/api/webhooks/none");
+    lb_exchange_dispose(&x);
+
+    /* read back, in JSON and (Accept) in binary, also under /v0 */
+    lb_exchange g = {.method = "GET", .path = item, .headers = {{"authorization", TOKEN}}};
+    lb_send(s, &g);
+    CHECK(g.status == 200);
+    CHECK(strstr(lb_body(&g), item + 14) != NULL);
+    lb_exchange_dispose(&g);
+    char v0[80];
+    snprintf(v0, sizeof(v0), "/v0%s", item);
+    lb_exchange gp = {.method = "GET",
+                      .path = v0,
+                      .headers = {{"authorization", TOKEN}, {"accept", "text/html, application/x-protobuf;q=0.5"}}};
+    lb_send(s, &gp);
+    CHECK(gp.status == 200);
+    CHECK_STR(lb_header(&gp, "content-type"), "application/x-protobuf");
+    schema_webhook *w = (schema_webhook *)protobuf_c_message_unpack(
+        &schema_webhook_descriptor, NULL, gp.res_body->size, (const uint8_t *)gp.res_body->bytes);
+    CHECK(w != NULL && strcmp(w->url, "https://example.com/hook") == 0 && strcmp(w->ecosystem_id, ECO) == 0);
+    if (w != NULL)
+        protobuf_c_message_free_unpacked(&w->base, NULL);
+    lb_exchange_dispose(&gp);
+
+    /* the list has it */
+    lb_exchange l = {
+        .method = "GET", .path = "/api/webhooks/?ecosystemId=" ECO, .headers = {{"authorization", TOKEN}}, .version = 0x200};
+    lb_send(s, &l);
+    CHECK(l.status == 200);
+    CHECK(strstr(lb_body(&l), item + 14) != NULL);
+    lb_exchange_dispose(&l);
+}
+
+static void test_errors(lb_server *s)
+{
+    /* no token: 401, as text in JSON mode */
+    lb_exchange a = {.method = "GET", .path = "/api/webhooks?ecosystemId=" ECO};
+    lb_send(s, &a);
+    CHECK(a.status == 401);
+    CHECK(strncmp(lb_header(&a, "content-type") ? lb_header(&a, "content-type") : "", "text/plain", 10) == 0);
+    lb_exchange_dispose(&a);
+
+    /* a bad id: 400 with the parameter named in the path */
+    lb_exchange b = {.method = "GET", .path = "/api/webhooks/not-an-id", .headers = {{"authorization", TOKEN}}};
+    lb_send(s, &b);
+    CHECK(b.status == 400);
+    CHECK(strstr(lb_body(&b), "path") != NULL);
+    lb_exchange_dispose(&b);
+
+    /* missing fields: both reported */
+    lb_exchange m = {.method = "POST",
+                     .path = "/api/webhooks",
+                     .headers = {{"authorization", TOKEN}, {"content-type", "application/json"}},
+                     .body = "{}",
+                     .body_len = 2};
+    lb_send(s, &m);
+    CHECK(m.status == 400);
+    CHECK(strstr(lb_body(&m), "ecosystemId") != NULL && strstr(lb_body(&m), "url") != NULL);
+    lb_exchange_dispose(&m);
+
+    /* over limits.max_body_bytes: 413, and nothing stored */
+    size_t before = store_count(s->core.store);
+    static char big[2048];
+    memset(big, ' ', sizeof(big));
+    memcpy(big, create_json, sizeof(create_json) - 1);
+    lb_exchange t = {.method = "POST",
+                     .path = "/api/webhooks",
+                     .headers = {{"authorization", TOKEN}, {"content-type", "application/json"}},
+                     .body = big,
+                     .body_len = sizeof(big)};
+    lb_send(s, &t);
+    CHECK(t.status == 413);
+    CHECK(store_count(s->core.store) == before);
+    lb_exchange_dispose(&t);
+
+    /* a binary create with a bad body: an ErrorResponse, in the type asked for */
+    lb_exchange p = {.method = "POST",
+                     .path = "/api/webhooks",
+                     .headers = {{"authorization", TOKEN}, {"content-type", "application/protobuf"}},
+                     .body = "\xff\xff\xff",
+                     .body_len = 3};
+    lb_send(s, &p);
+    CHECK(p.status == 400);
+    CHECK_STR(lb_header(&p, "content-type"), "application/protobuf");
+    schema_error_response *er = (schema_error_response *)protobuf_c_message_unpack(
+        &schema_error_response_descriptor, NULL, p.res_body->size, (const uint8_t *)p.res_body->bytes);
+    CHECK(er != NULL);
+    if (er != NULL)
+        protobuf_c_message_free_unpacked(&er->base, NULL);
+    lb_exchange_dispose(&p);
+}
+
+static void test_router(lb_server *s)
+{
+    lb_exchange nf = {.method = "GET", .path = "/nowhere"};
+    lb_send(s, &nf);
+    CHECK(nf.status == 404);
+    CHECK_STR(lb_body(&nf), "Not found.");
+    CHECK(lb_header(&nf, "x-request-id") != NULL);
+    lb_exchange_dispose(&nf);
+
+    lb_exchange na = {.method = "DELETE", .path = "/v0/api/webhooks"};
+    lb_send(s, &na);
+    CHECK(na.status == 405);
+    CHECK_STR(lb_header(&na, "allow"), "GET, POST");
+    lb_exchange_dispose(&na);
+
+    lb_exchange ni = {.method = "PUT", .path = "/api/webhooks/5f1b7c3e9d2a4b0012345678"};
+    lb_send(s, &ni);
+    CHECK(ni.status == 405);
+    CHECK_STR(lb_header(&ni, "allow"), "GET");
+    lb_exchange_dispose(&ni);
+
+    lb_exchange h = {.method = "GET", .path = "/healthz"};
+    lb_send(s, &h);
+    CHECK(h.status == 200);
+    CHECK_STR(lb_body(&h), "ok\n");
+    lb_exchange_dispose(&h);
+
+    lb_exchange hp = {.method = "POST", .path = "/healthz"};
+    lb_send(s, &hp);
+    CHECK(hp.status == 405);
+    CHECK_STR(lb_header(&hp, "allow"), "GET, HEAD");
+    lb_exchange_dispose(&hp);
+
+    lb_exchange r = {.method = "GET", .path = "/readyz"};
+    lb_send(s, &r);
+    CHECK(r.status == 200);
+    CHECK_STR(lb_body(&r), "ready\n");
+    lb_exchange_dispose(&r);
+
+    /* /metrics counts what came before, by route */
+    lb_exchange m = {.method = "GET", .path = "/metrics"};
+    lb_send(s, &m);
+    CHECK(m.status == 200);
+    CHECK(strstr(lb_body(&m), "hookgate_requests_total{route=\"create\",protocol=\"http1\",status=\"201\"}") != NULL);
+    CHECK(strstr(lb_body(&m), "hookgate_requests_total{route=\"list\",protocol=\"http2\",status=\"200\"} 1") != NULL);
+    CHECK(strstr(lb_body(&m), "hookgate_requests_total{route=\"other\",protocol=\"http1\",status=\"405\"}") != NULL);
+    CHECK(strstr(lb_body(&m), "hookgate_requests_total{route=\"healthz\",protocol=\"http1\",status=\"200\"} 1") !=
+          NULL);
+    lb_exchange_dispose(&m);
+}
+
+/* With a journal: a create waits for the writer thread and is answered through the
+ * loop's queue; a create whose request is freed first (the client went away) is stored
+ * all the same, and its answer is dropped without touching the freed request. */
+static void test_journal(void)
+{
+    char dir[] = "/tmp/hookgate-test-http-rest-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml), "%sstore: { path: %s, fsync: never }\n", yaml_base, dir);
+    lb_server s;
+    if (lb_server_init(&s, yaml) != 0)
+        return;
+    CHECK(core_create_may_wait(&s.core));
+
+    lb_exchange x = {.method = "POST",
+                     .path = "/api/webhooks",
+                     .headers = {{"authorization", TOKEN}, {"content-type", "application/json"}},
+                     .body = create_json,
+                     .body_len = sizeof(create_json) - 1};
+    lb_send(&s, &x);
+    CHECK(x.status == 201);
+    CHECK(lb_header(&x, "location") != NULL);
+    lb_exchange_dispose(&x);
+
+    lb_exchange gone = x;
+    gone.completed = 0;
+    lb_conn *conn = lb_conn_create(&s, &gone);
+    h2o_process_request(&conn->req);
+    int answered_at_once = gone.completed;
+    lb_conn_destroy(conn); /* before the loop could take the journal's answer */
+    journal_close(s.core.journal);
+    s.core.journal = NULL;
+    CHECK(lb_drain(&s) == 0);
+    CHECK(!answered_at_once); /* it did wait for the journal */
+    CHECK(!gone.completed);   /* and its answer went nowhere */
+    CHECK(store_count(s.core.store) == 2);
+    lb_exchange_dispose(&gone);
+    lb_server_dispose(&s);
+
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+int main(void)
+{
+    lb_server s;
+    if (lb_server_init(&s, yaml_base) != 0)
+        return test_exit_code();
+    test_create_get_list(&s);
+    test_errors(&s);
+    test_router(&s);
+    lb_server_dispose(&s);
+    test_journal();
+    return test_exit_code();
+}

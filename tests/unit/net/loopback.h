@@ -2,8 +2,8 @@
  * t/00unit does: a connection object with no socket under it, a request filled in by hand
  * and run through h2o_process_request, and a final output stream that keeps what the
  * handler sends. The server side is real: an h2o globalconf with http_router registered,
- * a context on an evloop, and a core over a memory store (optionally with a journal, so
- * creates go through the journal's thread and back through completion.h).
+ * a context on an evloop, and core_fixture.h's core (with a journal when the YAML has a
+ * store.path, so creates go through the journal's thread and back through completion.h).
  *
  * Header-only: each net handler test includes it once. */
 #ifndef HOOKGATE_TEST_LOOPBACK_H
@@ -15,15 +15,8 @@
 #include <sys/time.h>
 
 #include "accesslog.h"
-#include "config.h"
-#include "core.h"
+#include "core_fixture.h"
 #include "http_router.h"
-#include "idempotency.h"
-#include "journal.h"
-#include "objectid.h"
-#include "ratelimit.h"
-#include "store.h"
-#include "test.h"
 
 #define LB_MAX_HEADERS 8
 #define LB_LOOP_ROUNDS 500 /* evloop runs (of at most LB_LOOP_MS each) a request may take */
@@ -33,7 +26,6 @@
 typedef struct lb_server {
     h2o_globalconf_t conf;
     h2o_context_t ctx;
-    config *cfg;
     core core;
 } lb_server;
 
@@ -109,31 +101,11 @@ static inline void lb_on_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *
  * through a journal. Returns 0, or -1 (with a CHECK failed) when it cannot. */
 static inline int lb_server_init(lb_server *s, const char *yaml)
 {
-    char errtext[CONFIG_ERROR_MAX > JOURNAL_ERROR_MAX ? CONFIG_ERROR_MAX : JOURNAL_ERROR_MAX];
     memset(s, 0, sizeof(*s));
     h2o_mem_init_pool(&lb_pool);
     accesslog_set_format(ACCESSLOG_OFF); /* test_accesslog covers the lines */
-    CHECK(objectid_init() == 0);
-    s->cfg = config_parse("loopback.yaml", yaml, strlen(yaml), errtext);
-    if (s->cfg == NULL) {
-        fprintf(stderr, "config: %s\n", errtext);
-        CHECK(s->cfg != NULL);
+    if (core_fixture_open(&s->core, yaml) != 0)
         return -1;
-    }
-    s->core.cfg = s->cfg;
-    s->core.store = store_create();
-    s->core.idempotency = idempotency_create(s->core.store);
-    if (s->cfg->limits.creates_per_second_per_token > 0)
-        s->core.create_limit = ratelimit_create(s->cfg->limits.creates_per_second_per_token);
-    if (s->cfg->store_path != NULL) {
-        journal_stats stats;
-        s->core.journal = journal_open(s->cfg, s->core.store, &stats, errtext);
-        if (s->core.journal == NULL) {
-            fprintf(stderr, "journal: %s\n", errtext);
-            CHECK(s->core.journal != NULL);
-            return -1;
-        }
-    }
     h2o_config_init(&s->conf);
     s->conf.server_name = h2o_iovec_init(H2O_STRLIT(""));
     h2o_hostconf_t *host = h2o_config_register_host(&s->conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
@@ -163,8 +135,7 @@ static inline int lb_drain(lb_server *s)
  * answers, then takes everything down. */
 static inline void lb_server_dispose(lb_server *s)
 {
-    if (s->core.journal != NULL)
-        journal_close(s->core.journal);
+    core_fixture_close_journal(&s->core);
     CHECK(lb_drain(s) == 0);
     h2o_loop_t *loop = s->ctx.loop;
     h2o_multithread_queue_t *queue = s->ctx.queue;
@@ -173,10 +144,7 @@ static inline void lb_server_dispose(lb_server *s)
     h2o_evloop_run(loop, 0); /* frees the queue's socket, closed by the dispose */
     h2o_evloop_destroy(loop);
     h2o_config_dispose(&s->conf);
-    ratelimit_destroy(atomic_load(&s->core.create_limit));
-    idempotency_destroy(s->core.idempotency);
-    store_destroy(s->core.store);
-    config_destroy(s->cfg);
+    core_fixture_close(&s->core);
     h2o_mem_clear_pool(&lb_pool);
 }
 

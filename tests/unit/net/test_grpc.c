@@ -20,14 +20,8 @@
 
 #include "accesslog.h"
 #include "codec_grpc.h"
-#include "config.h"
-#include "core.h"
+#include "core_fixture.h"
 #include "grpc.h"
-#include "idempotency.h"
-#include "journal.h"
-#include "objectid.h"
-#include "store.h"
-#include "test.h"
 
 #define ECO "C000000000000000000000a01"
 #define TOKEN "acme-token"
@@ -43,7 +37,6 @@ static const char yaml_base[] = "server: { listen: [ {address: 127.0.0.1, port: 
 
 /* The server side: a core, an event loop with its queue, and grpc's context on it. */
 typedef struct server {
-    config *cfg;
     core core;
     h2o_evloop_t *loop;
     h2o_multithread_queue_t *queue;
@@ -72,26 +65,9 @@ typedef struct client {
 
 static int server_init(server *s, const char *yaml)
 {
-    char errtext[CONFIG_ERROR_MAX > JOURNAL_ERROR_MAX ? CONFIG_ERROR_MAX : JOURNAL_ERROR_MAX];
     memset(s, 0, sizeof(*s));
-    s->cfg = config_parse("grpc.yaml", yaml, strlen(yaml), errtext);
-    if (s->cfg == NULL) {
-        fprintf(stderr, "config: %s\n", errtext);
-        CHECK(s->cfg != NULL);
+    if (core_fixture_open(&s->core, yaml) != 0)
         return -1;
-    }
-    s->core.cfg = s->cfg;
-    s->core.store = store_create();
-    s->core.idempotency = idempotency_create(s->core.store);
-    if (s->cfg->store_path != NULL) {
-        journal_stats stats;
-        s->core.journal = journal_open(s->cfg, s->core.store, &stats, errtext);
-        CHECK(s->core.journal != NULL);
-        if (s->core.journal == NULL) {
-            fprintf(stderr, "journal: %s\n", errtext);
-            return -1;
-        }
-    }
     s->loop = h2o_evloop_create();
     s->queue = h2o_multithread_create_queue(s->loop);
     grpc_context_init(&s->grpc, &s->core, s->loop, s->queue);
@@ -108,17 +84,14 @@ static int server_drain(server *s)
 
 static void server_dispose(server *s)
 {
-    if (s->core.journal != NULL)
-        journal_close(s->core.journal);
+    core_fixture_close_journal(&s->core);
     CHECK(server_drain(s) == 0);
     grpc_context_dispose(&s->grpc, s->loop, s->queue);
     h2o_multithread_destroy_queue(s->queue);
     free(s->queue); /* h2o 2.2.5's destroy closes the queue but does not free it */
     h2o_evloop_run(s->loop, 0); /* frees the sockets closed above */
     h2o_evloop_destroy(s->loop);
-    idempotency_destroy(s->core.idempotency);
-    store_destroy(s->core.store);
-    config_destroy(s->cfg);
+    core_fixture_close(&s->core);
 }
 
 /* ---- client ---------------------------------------------------------------------------- */
@@ -354,8 +327,7 @@ static void test_journal(void)
         pump_until_closed(&cl, &c);
         CHECK(c.close_code == NGHTTP2_CANCEL);
         CHECK_STR(c.grpc_status, "");
-        journal_close(s.core.journal); /* every append answered, and posted to the loop */
-        s.core.journal = NULL;
+        core_fixture_close_journal(&s.core); /* every append answered, and posted to the loop */
         CHECK(server_drain(&s) == 0);
         CHECK(store_count(s.core.store) == 2);
         client_close(&cl);
@@ -368,7 +340,6 @@ static void test_journal(void)
 
 int main(void)
 {
-    CHECK(objectid_init() == 0);
     accesslog_set_format(ACCESSLOG_OFF); /* test_accesslog covers the lines */
     server s;
     if (server_init(&s, yaml_base) == 0) {

@@ -210,8 +210,7 @@ static void test_journal(void)
     h2o_process_request(&conn->req);
     int answered_at_once = gone.completed;
     lb_conn_destroy(conn); /* before the loop could take the journal's answer */
-    journal_close(s.core.journal);
-    s.core.journal = NULL;
+    core_fixture_close_journal(&s.core);
     CHECK(lb_drain(&s) == 0);
     CHECK(!answered_at_once); /* it did wait for the journal */
     CHECK(!gone.completed);   /* and its answer went nowhere */

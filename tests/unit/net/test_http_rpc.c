@@ -152,6 +152,38 @@ static void test_refusals(lb_server *s)
     }
 }
 
+/* With a journal, each create is answered from the writer's thread: the answer must be the
+ * webhook every time (rpc_handle once overwrote the result after handing it to the
+ * journal, so a fast writer's answer came back empty). */
+static void test_journal(void)
+{
+    char dir[] = "/tmp/hookgate-test-http-rpc-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char with_store[1024];
+    snprintf(with_store, sizeof(with_store), "%sstore: { path: %s, fsync: never }\n", yaml, dir);
+    lb_server s;
+    if (lb_server_init(&s, with_store) == 0) {
+        static const char body[] = "{\"ecosystemId\":\"" ECO "\",\"url\":\"https://example.com/j\"}";
+        int answered = 0;
+        for (int i = 0; i < 20; i++) {
+            lb_exchange c = {.method = "POST",
+                             .path = SERVICE "CreateWebhook",
+                             .headers = {{"authorization", TOKEN}, {"content-type", "application/json"}},
+                             .body = body,
+                             .body_len = sizeof(body) - 1};
+            lb_send(&s, &c);
+            answered += c.status == 200 && strstr(lb_body(&c), "\"url\":\"https://example.com/j\"") != NULL;
+            lb_exchange_dispose(&c);
+        }
+        CHECK(answered == 20);
+        CHECK(store_count(s.core.store) == 20);
+        lb_server_dispose(&s);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     lb_server s;
@@ -161,5 +193,6 @@ int main(void)
     test_grpc_web(&s);
     test_refusals(&s);
     lb_server_dispose(&s);
+    test_journal();
     return test_exit_code();
 }

@@ -26,7 +26,7 @@
 typedef struct lb_server {
     h2o_globalconf_t conf;
     h2o_context_t ctx;
-    core core;
+    core *core;
 } lb_server;
 
 /* A request to send, and what came back. */
@@ -104,12 +104,12 @@ static inline int lb_server_init(lb_server *s, const char *yaml)
     memset(s, 0, sizeof(*s));
     h2o_mem_init_pool(&lb_pool);
     accesslog_set_format(ACCESSLOG_OFF); /* test_accesslog covers the lines */
-    if (core_fixture_open(&s->core, yaml) != 0)
+    if ((s->core = core_fixture_open(yaml)) == NULL)
         return -1;
     h2o_config_init(&s->conf);
     s->conf.server_name = h2o_iovec_init(H2O_STRLIT(""));
     h2o_hostconf_t *host = h2o_config_register_host(&s->conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    http_router_register(host, &s->core);
+    http_router_register(host, s->core);
     h2o_context_init(&s->ctx, h2o_evloop_create(), &s->conf);
     return 0;
 }
@@ -122,7 +122,7 @@ static inline h2o_multithread_receiver_t *lb_receiver(lb_server *s)
 }
 
 /* Runs the loop until every answer posted to it has been taken (call it once nothing can
- * post any more, e.g. after journal_close). 0 when they all were. */
+ * post any more, e.g. after core_destroy). 0 when they all were. */
 static inline int lb_drain(lb_server *s)
 {
     h2o_multithread_receiver_t *r = lb_receiver(s);
@@ -131,11 +131,11 @@ static inline int lb_drain(lb_server *s)
     return h2o_linklist_is_empty(&r->_messages) ? 0 : -1;
 }
 
-/* Stops the journal first (every append it holds is answered), lets the loop take the
- * answers, then takes everything down. */
+/* Destroys the core first (every call its store holds is answered), lets the loop take
+ * the answers, then takes the h2o side down. */
 static inline void lb_server_dispose(lb_server *s)
 {
-    core_fixture_close_journal(&s->core);
+    core_destroy(s->core);
     CHECK(lb_drain(s) == 0);
     h2o_loop_t *loop = s->ctx.loop;
     h2o_multithread_queue_t *queue = s->ctx.queue;
@@ -144,7 +144,6 @@ static inline void lb_server_dispose(lb_server *s)
     h2o_evloop_run(loop, 0); /* frees the queue's socket, closed by the dispose */
     h2o_evloop_destroy(loop);
     h2o_config_dispose(&s->conf);
-    core_fixture_close(&s->core);
     h2o_mem_clear_pool(&lb_pool);
 }
 

@@ -176,7 +176,7 @@ static void test_journal(void)
             lb_exchange_dispose(&c);
         }
         CHECK(answered == 20);
-        CHECK(store_count(s.core.store) == 20);
+        CHECK(core_fixture_stored(s.core) == 20);
         lb_server_dispose(&s);
     }
     char cmd[128];

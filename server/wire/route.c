@@ -11,7 +11,7 @@
 #include "hg_assert.h"
 #include "schema.h"
 
-#define SERVICE_DESCRIPTOR droplit__webhooks__v1__webhook_service__descriptor
+#define SERVICE_DESCRIPTOR schema_webhook_service_descriptor
 #define COLLECTION "/api/webhooks"
 #define V0 "/v0"
 #define RESOURCE_METHODS 2 /* methods a resource answers, at most */

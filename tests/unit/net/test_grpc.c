@@ -238,7 +238,7 @@ static void call_start(client *cl, call *c, body_source *b, const char *path, co
 
 static schema_create_request create_request(void)
 {
-    schema_create_request r = DROPLIT__WEBHOOKS__V1__CREATE_WEBHOOK_REQUEST__INIT;
+    schema_create_request r = SCHEMA_CREATE_REQUEST_INIT;
     r.ecosystem_id = ECO;
     r.url = "https://example.com/grpc";
     return r;

@@ -83,7 +83,7 @@ static void grpc_web_split(const uint8_t *b, size_t len, size_t *msg_len, const 
 
 static void test_grpc_web(lb_server *s)
 {
-    schema_list_request lr = DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_REQUEST__INIT;
+    schema_list_request lr = SCHEMA_LIST_REQUEST_INIT;
     lr.ecosystem_id = ECO;
     uint8_t framed[256];
     size_t n = protobuf_c_message_get_packed_size(&lr.base);

@@ -109,7 +109,7 @@ int main(void)
         CHECK_STR(route_name((route_id)r), labels[r]);
 
     /* every RPC route names a method of the schema's service, and every method has a route */
-    const ProtobufCServiceDescriptor *svc = &droplit__webhooks__v1__webhook_service__descriptor;
+    const ProtobufCServiceDescriptor *svc = &schema_webhook_service_descriptor;
     int routed = 0;
     for (unsigned i = 0; i < svc->n_methods; i++) {
         char path[256];

@@ -6,6 +6,8 @@
 #ifndef HOOKGATE_TEST_CORE_FIXTURE_H
 #define HOOKGATE_TEST_CORE_FIXTURE_H
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
@@ -42,6 +44,27 @@ static inline core *core_fixture_open(const char *yaml)
     core *c = core_create(cfg, b);
     CHECK(c != NULL);
     return c;
+}
+
+#define CORE_FIXTURE_YAML_MAX 2048 /* bytes of a configuration the fixture writes */
+
+/* A durable store for a test: makes a fresh directory in /tmp (dir, at least 64 bytes) and
+ * writes into yaml base followed by its store section. 0, or -1 with a failed CHECK. */
+static inline int core_fixture_store_yaml(const char *base, char *dir, char yaml[CORE_FIXTURE_YAML_MAX])
+{
+    strcpy(dir, "/tmp/hookgate-test-XXXXXX");
+    CHECK(mkdtemp(dir) != NULL);
+    int n = snprintf(yaml, CORE_FIXTURE_YAML_MAX, "%sstore: { path: %s, fsync: never }\n", base, dir);
+    CHECK(n > 0 && n < CORE_FIXTURE_YAML_MAX);
+    return dir[0] != '\0' && n > 0 && n < CORE_FIXTURE_YAML_MAX ? 0 : -1;
+}
+
+/* Removes what core_fixture_store_yaml made (the core must be destroyed). */
+static inline void core_fixture_store_remove(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
 }
 
 /* Webhooks in the store now. */

@@ -297,10 +297,9 @@ static void test_calls(server *s)
  * answer (taken by the loop after the stream is gone) goes nowhere. */
 static void test_journal(void)
 {
-    char dir[] = "/tmp/hookgate-test-grpc-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char yaml[1024];
-    snprintf(yaml, sizeof(yaml), "%sstore: { path: %s, fsync: never }\n", yaml_base, dir);
+    char dir[64], yaml[CORE_FIXTURE_YAML_MAX];
+    if (core_fixture_store_yaml(yaml_base, dir, yaml) != 0)
+        return;
     server s;
     if (server_init(&s, yaml) != 0)
         return;
@@ -333,9 +332,7 @@ static void test_journal(void)
         client_close(&cl);
     }
     server_dispose(&s);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    core_fixture_store_remove(dir);
 }
 
 int main(void)

@@ -185,10 +185,9 @@ static void test_router(lb_server *s)
  * all the same, and its answer is dropped without touching the freed request. */
 static void test_journal(void)
 {
-    char dir[] = "/tmp/hookgate-test-http-rest-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char yaml[1024];
-    snprintf(yaml, sizeof(yaml), "%sstore: { path: %s, fsync: never }\n", yaml_base, dir);
+    char dir[64], yaml[CORE_FIXTURE_YAML_MAX];
+    if (core_fixture_store_yaml(yaml_base, dir, yaml) != 0)
+        return;
     lb_server s;
     if (lb_server_init(&s, yaml) != 0)
         return;
@@ -219,9 +218,7 @@ static void test_journal(void)
     CHECK(!gone.completed); /* and it went nowhere */
     lb_exchange_dispose(&gone);
 
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    core_fixture_store_remove(dir);
 }
 
 int main(void)

@@ -157,10 +157,9 @@ static void test_refusals(lb_server *s)
  * journal, so a fast writer's answer came back empty). */
 static void test_journal(void)
 {
-    char dir[] = "/tmp/hookgate-test-http-rpc-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char with_store[1024];
-    snprintf(with_store, sizeof(with_store), "%sstore: { path: %s, fsync: never }\n", yaml, dir);
+    char dir[64], with_store[CORE_FIXTURE_YAML_MAX];
+    if (core_fixture_store_yaml(yaml, dir, with_store) != 0)
+        return;
     lb_server s;
     if (lb_server_init(&s, with_store) == 0) {
         static const char body[] = "{\"ecosystemId\":\"" ECO "\",\"url\":\"https://example.com/j\"}";
@@ -179,9 +178,7 @@ static void test_journal(void)
         CHECK(core_fixture_stored(s.core) == 20);
         lb_server_dispose(&s);
     }
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    core_fixture_store_remove(dir);
 }
 
 int main(void)

@@ -516,6 +516,7 @@ static ProtobufCMessage *decode_text(const ProtobufCMessageDescriptor *desc, con
 typedef struct arena {
     char *base;
     size_t used;
+    int failed; /* a malloc past the arena failed: jansson's result cannot be trusted */
 } arena;
 
 static __thread arena *current_arena;
@@ -529,7 +530,10 @@ static void *arena_malloc(size_t size)
         a->used += size;
         return p;
     }
-    return malloc(size);
+    void *p = malloc(size);
+    if (p == NULL && a != NULL)
+        a->failed = 1;
+    return p;
 }
 
 static void arena_free(void *p)
@@ -549,7 +553,7 @@ ProtobufCMessage *codec_json_decode(const ProtobufCMessageDescriptor *desc, cons
                                     ProtobufCAllocator *alloc, error *err)
 {
     _Alignas(16) char space[ARENA_BYTES];
-    arena a = {space, 0};
+    arena a = {space, 0, 0};
     current_arena = &a;
     ProtobufCMessage *msg = decode_text(desc, json, len, alloc, err);
     current_arena = NULL;
@@ -559,8 +563,19 @@ ProtobufCMessage *codec_json_decode(const ProtobufCMessageDescriptor *desc, cons
 static ProtobufCMessage *decode_text(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
                                      ProtobufCAllocator *alloc, error *err)
 {
-    json_error_t jerr;
+    json_error_t jerr = {0}; /* jansson leaves the code byte unset on some failures */
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* Out of memory is the server's fault, not the body's. jansson 2.14 does not always say
+     * so: a failed allocation in its lexer shows as a syntax error, or (lex_save ignores
+     * it) as a string missing a character in a tree it returns. Only the arena's allocator
+     * sees every failure, so with it installed (the server) a failure anywhere discards the
+     * parse; without it, json_error_code is all there is. */
+    if ((current_arena != NULL && current_arena->failed) ||
+        (root == NULL && json_error_code(&jerr) == json_error_out_of_memory)) {
+        json_decref(root);
+        error_set(err, ERROR_INTERNAL, "Out of memory.");
+        return NULL;
+    }
     if (root == NULL) {
         error_set(err, ERROR_INVALID_BODY, "unreadable JSON");
         /* jansson's text may quote the body near the error ("near '...'"): a secret could be

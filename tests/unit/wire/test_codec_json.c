@@ -6,6 +6,7 @@
  * default allocator and protobuf_c_message_free_unpacked show no leaks; a counting
  * allocator shows the same for a caller's allocator. */
 #include "codec_json.h"
+#include "oom.h"
 #include "schema.h"
 #include "status.h"
 #include "test.h"
@@ -874,6 +875,145 @@ static void test_allocator(void)
     CHECK(live_allocations == 0);
 }
 
+/* Out of memory, SQLite's way: every allocation of a decode and an encode fails in turn.
+ * A decode that runs out says ERROR_INTERNAL (never blames the client's body) and returns
+ * nothing, or returns exactly what was sent; an encode returns NULL; neither leaks. The
+ * first two promises hold only with the server's jansson arena installed (see decode_text
+ * in codec_json.c), so the decodes run both ways. */
+typedef struct json_oom {
+    const ProtobufCMessageDescriptor *desc;
+    int arena;             /* codec_json_install_arena is on: every failure is seen */
+    const char *json;      /* decode: the input */
+    const void *msg;       /* encode: the input */
+    const char *want;      /* encode: the whole output; decode: the input re-encoded */
+    ProtobufCMessage *out; /* decode's result */
+    char *text;            /* encode's result */
+    error err;
+} json_oom;
+
+static int json_oom_decode(void *ctx)
+{
+    json_oom *o = ctx;
+    error_clear(&o->err);
+    o->out = codec_json_decode(o->desc, o->json, strlen(o->json), NULL, &o->err);
+    return o->out != NULL ? 0 : -1;
+}
+
+static void json_oom_decode_check(void *ctx, int ok)
+{
+    json_oom *o = ctx;
+    if (!ok) {
+        CHECK(o->out == NULL);
+        /* without the arena, jansson may call its own out-of-memory a syntax error */
+        CHECK(o->err.kind == ERROR_INTERNAL || (!o->arena && o->err.kind == ERROR_INVALID_BODY));
+        return;
+    }
+    CHECK(o->err.kind == ERROR_NONE);
+    if (!o->arena)
+        return; /* and may drop a character of a string it returns (jansson 2.14's lex_save) */
+    char *again = codec_json_encode(o->out, &(size_t){0});
+    CHECK_STR(again, o->want);
+    free(again);
+}
+
+static void json_oom_encode_check(void *ctx, int ok)
+{
+    json_oom *o = ctx;
+    if (ok)
+        CHECK_STR(o->text, o->want);
+    else
+        CHECK(o->text == NULL);
+}
+
+static int json_oom_encode(void *ctx)
+{
+    json_oom *o = ctx;
+    size_t len = 0;
+    o->text = codec_json_encode(o->msg, &len);
+    return o->text != NULL ? 0 : -1;
+}
+
+static void json_oom_free(void *ctx)
+{
+    json_oom *o = ctx;
+    free_msg(o->out);
+    o->out = NULL;
+    free(o->text);
+    o->text = NULL;
+}
+
+static void test_out_of_memory(void)
+{
+    const char *create = "{\"ecosystemId\":\"" ECO "\",\"url\":\"https://example.com/hook\",\"secret\":\"s3cret\","
+                         "\"description\":\"d\"}";
+    json_oom o = {.desc = &schema_create_request_descriptor, .json = create, .want = create};
+    oom_op op = {"codec_json_decode(CreateWebhookRequest)", &o, NULL, json_oom_decode, json_oom_decode_check,
+                 json_oom_free};
+    CHECK(oom_loop(&op) == 0);
+
+    /* unknown keys and a wrong type: the problems are allocated too */
+    o.json = "{\"ecosystemId\":7,\"url\":\"https://example.com/hook\",\"foo\":1,\"bar\":[]}";
+    o.want = "{\"ecosystemId\":\"\",\"url\":\"https://example.com/hook\",\"secret\":\"\",\"description\":\"\"}";
+    op.check = NULL; /* err carries the problems; only the no-leak rule is checked */
+    op.name = "codec_json_decode(CreateWebhookRequest with problems)";
+    CHECK(oom_loop(&op) == 0);
+
+    schema_webhook a, b;
+    schema_timestamp ta, tb;
+    make_webhook(&a, &ta, 1519831018, 941000000);
+    make_webhook(&b, &tb, 1519831019, 0);
+    b.description = "second";
+    schema_webhook *items[] = {&a, &b};
+    schema_list_response list = SCHEMA_LIST_RESPONSE_INIT;
+    list.items = items;
+    list.n_items = 2;
+    char *want = codec_json_encode(&list.base, &(size_t){0});
+    CHECK(want != NULL);
+    json_oom e = {.msg = &list, .want = want};
+    oom_op enc = {"codec_json_encode(ListWebhooksResponse)", &e, NULL, json_oom_encode, json_oom_encode_check,
+                  json_oom_free};
+    CHECK(oom_loop(&enc) == 0);
+
+    json_oom d = {.desc = &schema_list_response_descriptor, .json = want, .want = want};
+    oom_op dec = {"codec_json_decode(ListWebhooksResponse)", &d, NULL, json_oom_decode, json_oom_decode_check,
+                  json_oom_free};
+    CHECK(oom_loop(&dec) == 0);
+    char *list_json = want;
+
+    schema_create_request req = SCHEMA_CREATE_REQUEST_INIT;
+    req.ecosystem_id = ECO;
+    req.url = "https://example.com/hook";
+    req.secret = "s3cret";
+    req.description = "d";
+    json_oom c = {.msg = &req, .want = create};
+    enc.ctx = &c;
+    enc.name = "codec_json_encode(CreateWebhookRequest)";
+    CHECK(oom_loop(&enc) == 0);
+
+    /* as the server runs it: jansson in the per-decode arena, malloc past it (a long body) */
+    codec_json_install_arena();
+    o = (json_oom){.desc = &schema_create_request_descriptor, .arena = 1, .json = create, .want = create};
+    op = (oom_op){"codec_json_decode(CreateWebhookRequest, arena)", &o, NULL, json_oom_decode, json_oom_decode_check,
+                  json_oom_free};
+    CHECK(oom_loop(&op) == 0);
+    d = (json_oom){.desc = &schema_list_response_descriptor, .arena = 1, .json = list_json, .want = list_json};
+    dec.name = "codec_json_decode(ListWebhooksResponse, arena)";
+    CHECK(oom_loop(&dec) == 0);
+    free(list_json);
+    size_t n = 20000; /* past ARENA_BYTES, so jansson's string falls back to malloc */
+    char *big = malloc(n + 200), *big_want = malloc(n + 200);
+    CHECK(big != NULL && big_want != NULL);
+    int len = snprintf(big, 200, "{\"ecosystemId\":\"" ECO "\",\"url\":\"https://example.com/hook\",\"secret\":\"\",\"description\":\"");
+    memset(big + len, 'x', n);
+    strcpy(big + len + n, "\"}");
+    strcpy(big_want, big);
+    o = (json_oom){.desc = &schema_create_request_descriptor, .arena = 1, .json = big, .want = big_want};
+    op.name = "codec_json_decode(CreateWebhookRequest, arena, long description)";
+    CHECK(oom_loop(&op) == 0);
+    free(big);
+    free(big_want);
+}
+
 int main(void)
 {
     test_names();
@@ -891,5 +1031,6 @@ int main(void)
     test_round_trip();
     test_integers();
     test_allocator();
+    test_out_of_memory();
     return test_exit_code();
 }

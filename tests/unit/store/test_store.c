@@ -1,5 +1,7 @@
 /* test_store: insert/get/each, copies of the caller's strings, creation order per ecosystem,
  * growth past the initial tables, duplicate ids, early stop, and concurrent inserts. */
+#include "hg_assert.h"
+#include "oom.h"
 #include "store.h"
 #include "test.h"
 
@@ -405,6 +407,143 @@ static void test_threads(void)
     store_destroy(s);
 }
 
+/* Out of memory, SQLite's way. The insert under test lands where every table of the store
+ * grows at once (ids past 3/4 of 1024 slots, a 49th ecosystem and a 49th digest past 3/4 of
+ * 64, a new ecosystem's first item list), so each of those allocations fails in some round.
+ * A failed insert reports ERROR_INTERNAL and leaves no trace: not by id, digest, ecosystem
+ * or count; and the store takes the same insert afterwards. */
+#define OOM_PREFILL 768
+#define OOM_PREFILL_ECOS 48
+
+typedef struct store_oom {
+    store *s;
+    char ecos[OOM_PREFILL_ECOS + 1][32];
+    uint8_t digests[OOM_PREFILL_ECOS + 1][STORE_IDEMPOTENCY_LEN];
+    store_webhook w; /* the insert under test */
+    store_webhook *record; /* store_record_new's result */
+    error err;
+} store_oom;
+
+static store_webhook oom_webhook(store_oom *o, uint32_t n, unsigned eco)
+{
+    store_webhook w = {.id = id_of(n), .created_ms = 1519831018941LL + n, .ecosystem_id = o->ecos[eco],
+                       .url = "https://example.com/hook", .secret = "s3cret", .description = "d",
+                       .idempotency = n < OOM_PREFILL_ECOS || n == OOM_PREFILL ? o->digests[eco] : NULL};
+    return w;
+}
+
+static void store_oom_setup(void *ctx)
+{
+    store_oom *o = ctx;
+    o->s = store_create();
+    HG_ASSERT(o->s != NULL);
+    for (uint32_t n = 0; n < OOM_PREFILL; n++) {
+        store_webhook w = oom_webhook(o, n, n % OOM_PREFILL_ECOS);
+        HG_ASSERT(store_insert(o->s, &w, &o->err) != NULL);
+    }
+    o->w = oom_webhook(o, OOM_PREFILL, OOM_PREFILL_ECOS);
+    error_clear(&o->err);
+}
+
+static int store_oom_insert(void *ctx)
+{
+    store_oom *o = ctx;
+    return store_insert(o->s, &o->w, &o->err) != NULL ? 0 : -1;
+}
+
+static int count_visit(const store_webhook *w, void *ctx)
+{
+    (void)w;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+static void store_oom_check(void *ctx, int ok)
+{
+    store_oom *o = ctx;
+    const store_webhook *got = store_get(o->s, &o->w.id);
+    size_t in_eco = 0;
+    store_each_in_ecosystem(o->s, o->w.ecosystem_id, count_visit, &in_eco);
+    if (!ok) {
+        CHECK(o->err.kind == ERROR_INTERNAL);
+        CHECK(got == NULL);
+        CHECK(store_count(o->s) == OOM_PREFILL);
+        CHECK(store_get_idempotent(o->s, o->w.idempotency) == NULL);
+        CHECK(in_eco == 0);
+        error_clear(&o->err);
+        got = store_insert(o->s, &o->w, &o->err); /* not wedged: the same insert goes in */
+        in_eco = 0;
+        store_each_in_ecosystem(o->s, o->w.ecosystem_id, count_visit, &in_eco);
+    }
+    CHECK(got != NULL && memcmp(got->id.bytes, o->w.id.bytes, OBJECTID_LEN) == 0);
+    CHECK(store_count(o->s) == OOM_PREFILL + 1);
+    CHECK(store_get_idempotent(o->s, o->w.idempotency) == got);
+    CHECK(in_eco == 1);
+    for (uint32_t n = 0; n < OOM_PREFILL; n += 97) { /* the old records, through the grown tables */
+        objectid id = id_of(n);
+        const store_webhook *old = store_get(o->s, &id);
+        CHECK(old != NULL && old->created_ms == 1519831018941LL + n);
+    }
+    CHECK(store_get_idempotent(o->s, o->digests[5]) != NULL);
+}
+
+static void store_oom_teardown(void *ctx)
+{
+    store_oom *o = ctx;
+    store_destroy(o->s);
+    o->s = NULL;
+    store_record_free(o->record);
+    o->record = NULL;
+}
+
+static int store_oom_create(void *ctx)
+{
+    store_oom *o = ctx;
+    o->s = store_create();
+    return o->s != NULL ? 0 : -1;
+}
+
+static int store_oom_record_new(void *ctx)
+{
+    store_oom *o = ctx;
+    o->record = store_record_new(&o->w);
+    return o->record != NULL ? 0 : -1;
+}
+
+static void store_oom_record_check(void *ctx, int ok)
+{
+    store_oom *o = ctx;
+    if (!ok) {
+        CHECK(o->record == NULL);
+        return;
+    }
+    CHECK(o->record != NULL && o->record->url != o->w.url);
+    if (o->record != NULL) {
+        CHECK_STR(o->record->url, o->w.url);
+        CHECK_STR(o->record->ecosystem_id, o->w.ecosystem_id);
+        CHECK(memcmp(o->record->idempotency, o->w.idempotency, STORE_IDEMPOTENCY_LEN) == 0);
+    }
+}
+
+static void test_out_of_memory(void)
+{
+    static store_oom o; /* large; and the loop keeps it across rounds */
+    for (unsigned k = 0; k <= OOM_PREFILL_ECOS; k++) {
+        snprintf(o.ecos[k], sizeof o.ecos[k], "C%024x", 0xe00 + k);
+        memset(o.digests[k], (int)k + 1, STORE_IDEMPOTENCY_LEN);
+    }
+    oom_op insert = {"store_insert (every table growing)", &o, store_oom_setup, store_oom_insert, store_oom_check,
+                     store_oom_teardown};
+    CHECK(oom_loop(&insert) == 0);
+
+    oom_op create = {"store_create", &o, NULL, store_oom_create, NULL, store_oom_teardown};
+    CHECK(oom_loop(&create) == 0);
+
+    o.w = oom_webhook(&o, OOM_PREFILL, 3);
+    oom_op record = {"store_record_new", &o, NULL, store_oom_record_new, store_oom_record_check, store_oom_teardown};
+    CHECK(oom_loop(&record) == 0);
+}
+
 int main(void)
 {
     test_idempotent();
@@ -413,5 +552,6 @@ int main(void)
     test_early_stop();
     test_growth();
     test_threads();
+    test_out_of_memory();
     return test_exit_code();
 }

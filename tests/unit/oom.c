@@ -17,6 +17,7 @@
 #include "oom.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -148,6 +149,7 @@ static int should_fail(void)
     if (atomic_fetch_sub(&countdown, 1) != 1)
         return 0;
     atomic_store(&injected, 1);
+    errno = ENOMEM; /* as glibc's malloc does: callers report strerror(errno) */
     return 1;
 }
 

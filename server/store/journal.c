@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "codec_proto.h"
 #include "hg_assert.h"
 #include "record.h"
 
@@ -519,10 +520,13 @@ static int load_snapshot(journal *j, uint64_t seq, journal_stats *stats, char *e
     error_clear(&e);
     schema_snapshot_header *h = NULL;
     if ((st = record_next(m.data, m.len, &offset, &payload, &len)) != RECORD_OK ||
-        (h = (schema_snapshot_header *)protobuf_c_message_unpack(&schema_snapshot_header_descriptor, NULL, len,
-                                                                 payload)) == NULL ||
+        (h = (schema_snapshot_header *)codec_proto_decode(&schema_snapshot_header_descriptor, payload, len, NULL,
+                                                          &e)) == NULL ||
         h->version != 1) {
-        rc = fail(err, "%s/%s: unreadable header at offset %d", j->dir, name, RECORD_MAGIC_LEN);
+        if (h != NULL)
+            protobuf_c_message_free_unpacked(&h->base, NULL);
+        rc = e.kind == ERROR_INTERNAL ? fail(err, "%s/%s: out of memory reading its header", j->dir, name)
+                                      : fail(err, "%s/%s: unreadable header at offset %d", j->dir, name, RECORD_MAGIC_LEN);
         goto out;
     }
     uint64_t count = h->count;
@@ -530,16 +534,22 @@ static int load_snapshot(journal *j, uint64_t seq, journal_stats *stats, char *e
     for (uint64_t i = 0; i < count; i++) {
         size_t at = offset;
         st = record_next(m.data, m.len, &offset, &payload, &len);
-        int malformed = 0;
-        if (st != RECORD_OK || record_load(j->store, payload, len, &malformed, &e) == NULL) {
+        record_load_failure failure = RECORD_LOAD_OK;
+        if (st == RECORD_OK && record_load(j->store, payload, len, &failure, &e) == NULL &&
+            failure == RECORD_LOAD_NO_MEMORY) {
+            rc = fail(err, "%s/%s: out of memory loading record %" PRIu64 " (the file may well be fine)", j->dir,
+                      name, i + 1);
+            goto out;
+        }
+        if (st != RECORD_OK || failure != RECORD_LOAD_OK) {
             rc = fail(err,
                       "%s/%s is corrupt at offset %zu (record %" PRIu64 " of %" PRIu64 ": %s). Snapshots are "
                       "written whole and renamed into place, so the disk or a copy damaged it: restore the "
                       "store directory from a backup.",
                       j->dir, name, at, i + 1, count,
-                      st != RECORD_OK ? damage(st)
-                      : malformed     ? "not a webhook"
-                                      : "a duplicate id");
+                      st != RECORD_OK                       ? damage(st)
+                      : failure == RECORD_LOAD_MALFORMED ? "not a webhook"
+                                                         : "a duplicate id");
             goto out;
         }
     }
@@ -578,12 +588,18 @@ static int replay_journal(journal *j, uint64_t seq, int last, journal_stats *sta
     error e;
     error_clear(&e);
     while (offset > 0 && (st = record_next(m.data, m.len, &offset, &payload, &len)) == RECORD_OK) {
-        int malformed;
-        if (record_load(j->store, payload, len, &malformed, &e) == NULL) {
+        record_load_failure failure;
+        if (record_load(j->store, payload, len, &failure, &e) == NULL && failure == RECORD_LOAD_NO_MEMORY) {
+            rc = fail(err, "%s/%s: out of memory loading the record at offset %zu (the file may well be fine)",
+                      j->dir, name, offset - len - RECORD_HEADER_LEN);
+            goto out;
+        }
+        if (failure != RECORD_LOAD_OK) {
             rc = fail(err,
                       "%s/%s is corrupt at offset %zu: %s. To start without the records from there on, cut the "
                       "file: truncate -s %zu %s/%s (keep a copy first)",
-                      j->dir, name, offset - len - RECORD_HEADER_LEN, malformed ? "not a webhook" : "a duplicate id",
+                      j->dir, name, offset - len - RECORD_HEADER_LEN,
+                      failure == RECORD_LOAD_MALFORMED ? "not a webhook" : "a duplicate id",
                       offset - len - RECORD_HEADER_LEN, j->dir, name);
             goto out;
         }
@@ -634,11 +650,15 @@ static int recover(journal *j, journal_stats *stats, char *err)
             say("removing %s/%s, a snapshot that was never finished", j->dir, e->d_name);
             unlinkat(j->dir_fd, e->d_name, 0);
         } else if (sscanf(e->d_name, "snapshot.%" SCNu64 "%n", &n, &used) == 1 && e->d_name[used] == '\0') {
-            if (file_list_add(&snapshots, n) != 0)
+            if (file_list_add(&snapshots, n) != 0) {
+                fail(err, "%s: out of memory listing its files", j->dir);
                 goto out;
+            }
         } else if (sscanf(e->d_name, "journal.%" SCNu64 "%n", &n, &used) == 1 && e->d_name[used] == '\0') {
-            if (file_list_add(&journals, n) != 0)
+            if (file_list_add(&journals, n) != 0) {
+                fail(err, "%s: out of memory listing its files", j->dir);
                 goto out;
+            }
         }
     }
     if (snapshots.n > 0)

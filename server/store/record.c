@@ -98,13 +98,15 @@ void record_from_webhook(const store_webhook *w, schema_stored_webhook *out)
 }
 
 /* Decodes a StoredWebhook payload into view, which points into the returned message (free
- * it with protobuf_c_message_free_unpacked); NULL when it is not a well-formed one. */
-static schema_stored_webhook *decode(const uint8_t *payload, size_t len, store_webhook *view)
+ * it with protobuf_c_message_free_unpacked); NULL when it is not a well-formed one, or with
+ * *no_memory set when out of memory. */
+static schema_stored_webhook *decode(const uint8_t *payload, size_t len, store_webhook *view, int *no_memory)
 {
     error err;
     error_clear(&err);
     schema_stored_webhook *m =
         (schema_stored_webhook *)codec_proto_decode(&schema_stored_webhook_descriptor, payload, len, NULL, &err);
+    *no_memory = m == NULL && err.kind == ERROR_INTERNAL;
     if (m == NULL)
         return NULL;
     /* a digest of any other length is no digest this server wrote */
@@ -126,7 +128,8 @@ static schema_stored_webhook *decode(const uint8_t *payload, size_t len, store_w
 store_webhook *record_to_webhook(const uint8_t *payload, size_t len)
 {
     store_webhook view;
-    schema_stored_webhook *m = decode(payload, len, &view);
+    int no_memory;
+    schema_stored_webhook *m = decode(payload, len, &view, &no_memory);
     if (m == NULL)
         return NULL;
     store_webhook *r = store_record_new(&view);
@@ -134,14 +137,23 @@ store_webhook *record_to_webhook(const uint8_t *payload, size_t len)
     return r;
 }
 
-const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, int *malformed, error *err)
+const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, record_load_failure *failure,
+                                 error *err)
 {
     store_webhook view;
-    schema_stored_webhook *m = decode(payload, len, &view);
-    *malformed = m == NULL;
-    if (m == NULL)
+    int no_memory;
+    schema_stored_webhook *m = decode(payload, len, &view, &no_memory);
+    if (m == NULL) {
+        *failure = no_memory ? RECORD_LOAD_NO_MEMORY : RECORD_LOAD_MALFORMED;
+        if (no_memory)
+            error_set(err, ERROR_INTERNAL, "Out of memory.");
         return NULL;
+    }
     const store_webhook *stored = store_insert(s, &view, err);
+    *failure = RECORD_LOAD_OK;
+    if (stored == NULL) /* store_insert says ERROR_INTERNAL for a duplicate and for out of memory alike */
+        *failure = err->kind == ERROR_INTERNAL && store_get(s, &view.id) == NULL ? RECORD_LOAD_NO_MEMORY
+                                                                                  : RECORD_LOAD_REFUSED;
     protobuf_c_message_free_unpacked(&m->base, NULL);
     return stored;
 }

@@ -44,12 +44,20 @@ size_t record_frame(const ProtobufCMessage *msg, uint8_t *out);
 void record_from_webhook(const store_webhook *w, schema_stored_webhook *out);
 
 /* Decodes a StoredWebhook payload into a new store record (store_record_new); NULL when
- * the payload is not a well-formed StoredWebhook. */
+ * the payload is not a well-formed StoredWebhook, or when out of memory. */
 store_webhook *record_to_webhook(const uint8_t *payload, size_t len);
 
+/* Why record_load stored nothing. Only the first two say anything about the file. */
+typedef enum record_load_failure {
+    RECORD_LOAD_OK = 0,
+    RECORD_LOAD_MALFORMED, /* not a well-formed StoredWebhook */
+    RECORD_LOAD_REFUSED,   /* the store refused it; err says why (a duplicate id, a full store) */
+    RECORD_LOAD_NO_MEMORY, /* out of memory (err: ERROR_INTERNAL): the record may be fine */
+} record_load_failure;
+
 /* Decodes a StoredWebhook payload straight into s (the record is copied once, by the
- * store). Returns the stored record, or NULL: *malformed is 1 when the payload is not a
- * well-formed StoredWebhook, else 0 and err says why the store refused it. */
-const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, int *malformed, error *err);
+ * store). Returns the stored record, or NULL with *failure saying why. */
+const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, record_load_failure *failure,
+                                 error *err);
 
 #endif

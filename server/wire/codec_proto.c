@@ -100,11 +100,44 @@ static const char *check_strings(const ProtobufCMessageDescriptor *desc, const u
     return NULL;
 }
 
+/* protobuf-c's unpack returns NULL alike for bad bytes and for a failed allocation; this
+ * allocator passes through to the caller's (or malloc) and remembers a failure, so out of
+ * memory is not mistaken for a client's (or a file's) bad bytes. */
+typedef struct watched_alloc {
+    ProtobufCAllocator base; /* first: protobuf-c passes &base back as allocator_data */
+    ProtobufCAllocator *inner;
+    int failed;
+} watched_alloc;
+
+static void *watched_alloc_alloc(void *data, size_t size)
+{
+    watched_alloc *w = data;
+    void *p = w->inner != NULL ? w->inner->alloc(w->inner->allocator_data, size) : malloc(size);
+    if (p == NULL)
+        w->failed = 1;
+    return p;
+}
+
+static void watched_alloc_free(void *data, void *p)
+{
+    watched_alloc *w = data;
+    if (w->inner != NULL)
+        w->inner->free(w->inner->allocator_data, p);
+    else
+        free(p);
+}
+
 ProtobufCMessage *codec_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
                                      ProtobufCAllocator *alloc, error *err)
 {
     const char *why = check_strings(desc, data, data + len, 0);
-    ProtobufCMessage *msg = why == NULL ? protobuf_c_message_unpack(desc, alloc, len, data) : NULL;
+    watched_alloc w = {{watched_alloc_alloc, watched_alloc_free, NULL}, alloc, 0};
+    w.base.allocator_data = &w;
+    ProtobufCMessage *msg = why == NULL ? protobuf_c_message_unpack(desc, &w.base, len, data) : NULL;
+    if (msg == NULL && w.failed) {
+        error_set(err, ERROR_INTERNAL, "Out of memory.");
+        return NULL;
+    }
     if (msg == NULL) {
         error_set(err, ERROR_INVALID_BODY, "unreadable protobuf");
         error_add_param(err, ERROR_IN_BODY, 0, "body", "%s %s", desc->name,

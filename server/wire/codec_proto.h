@@ -18,7 +18,8 @@
 
 /* Decodes len bytes into a new message of type desc allocated with alloc (NULL = malloc;
  * free with protobuf_c_message_free_unpacked). Returns NULL with ERROR_INVALID_BODY (one
- * param, path "body", saying why) for bytes that are not such a message. */
+ * param, path "body", saying why) for bytes that are not such a message, or with
+ * ERROR_INTERNAL when out of memory. */
 ProtobufCMessage *codec_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
                                      ProtobufCAllocator *alloc, error *err);
 

@@ -7,6 +7,7 @@
  * disk that refuses writes (RLIMIT_FSIZE) and then takes them again. No assertion depends
  * on timing: every wait is for a counted event. */
 #include "journal.h"
+#include "oom.h"
 #include "record.h"
 #include "test.h"
 
@@ -1265,6 +1266,91 @@ static void test_queue_bound(void)
     free(ids);
 }
 
+/* Start-up out of memory, SQLite's way: a directory with snapshot.2 (records 0..19), a
+ * leftover journal.1 and journal.2 (20..39), opened with allocation 1, 2, ... failing. A
+ * start-up that fails says it ran out of memory, never that a file is corrupt (its advice
+ * would be to cut or restore a good file), touches no file, frees everything and releases
+ * the lock: the same directory then opens whole. One that succeeds has every record. */
+#define OOM_RECORDS 40
+
+typedef struct journal_oom {
+    char dir[PATH_MAX];
+    objectid *ids;
+    uint8_t *files[3]; /* snapshot.2, journal.1, journal.2 as written */
+    size_t lens[3];
+    journal_options opts;
+    opened o;
+} journal_oom;
+
+static const char *const OOM_FILES[3] = {"snapshot.2", "journal.1", "journal.2"};
+
+static void journal_oom_setup(void *ctx)
+{
+    journal_oom *t = ctx;
+    memset(&t->o, 0, sizeof t->o);
+    t->o.store = store_create();
+    t->opts = options_of(t->dir, "always", 1000, BIG_SNAPSHOT);
+}
+
+static int journal_oom_open(void *ctx)
+{
+    journal_oom *t = ctx;
+    t->o.journal = journal_open(&t->opts, t->o.store, &t->o.stats, t->o.err);
+    return t->o.journal != NULL ? 0 : -1;
+}
+
+static void journal_oom_check(void *ctx, int ok)
+{
+    journal_oom *t = ctx;
+    if (ok) {
+        CHECK(store_count(t->o.store) == OOM_RECORDS);
+        CHECK(check_records(t->o.store, t->ids, 0, OOM_RECORDS) == 0);
+        CHECK(t->o.stats.snapshot == 2 && t->o.stats.journal_records == OOM_RECORDS / 2);
+        return;
+    }
+    if ((strstr(t->o.err, "out of memory") == NULL && strstr(t->o.err, strerror(ENOMEM)) == NULL) ||
+        strstr(t->o.err, "corrupt") != NULL ||
+        strstr(t->o.err, "truncate") != NULL || strstr(t->o.err, "restore") != NULL) {
+        fprintf(stderr, "journal_open out of memory said: %s\n", t->o.err);
+        test_failures++;
+    }
+    for (size_t k = 0; k < 3; k++) {
+        size_t len = 0;
+        uint8_t *now = file_read(t->dir, OOM_FILES[k], &len);
+        CHECK(now != NULL && len == t->lens[k] && memcmp(now, t->files[k], len) == 0);
+        free(now);
+    }
+    opened again; /* the lock is free and nothing was half-done to the files */
+    open_default(&again, t->dir);
+    CHECK(again.journal != NULL && store_count(again.store) == OOM_RECORDS);
+    close_all(&again);
+}
+
+static void journal_oom_teardown(void *ctx)
+{
+    journal_oom *t = ctx;
+    close_all(&t->o);
+}
+
+static void test_out_of_memory(void)
+{
+    static journal_oom t;
+    new_dir(t.dir, "oom");
+    CHECK(mkdir(t.dir, 0700) == 0);
+    t.ids = ids_make(OOM_RECORDS);
+    file_write_records(t.dir, "snapshot.2", RECORD_SNAPSHOT_MAGIC, t.ids, 0, OOM_RECORDS / 2);
+    file_write_records(t.dir, "journal.1", RECORD_JOURNAL_MAGIC, t.ids, 0, 3);
+    file_write_records(t.dir, "journal.2", RECORD_JOURNAL_MAGIC, t.ids, OOM_RECORDS / 2, OOM_RECORDS);
+    for (size_t k = 0; k < 3; k++)
+        t.files[k] = file_read(t.dir, OOM_FILES[k], &t.lens[k]);
+    oom_op op = {"journal_open (snapshot + journals)", &t, journal_oom_setup, journal_oom_open, journal_oom_check,
+                 journal_oom_teardown};
+    CHECK(oom_loop(&op) == 0);
+    for (size_t k = 0; k < 3; k++)
+        free(t.files[k]);
+    free(t.ids);
+}
+
 int main(void)
 {
     umask(022);
@@ -1283,6 +1369,7 @@ int main(void)
     test_leftovers_and_gaps();
     test_write_failure();
     test_queue_bound();
+    test_out_of_memory();
     remove_tree(root);
     return test_exit_code();
 }

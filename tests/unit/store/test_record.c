@@ -5,6 +5,7 @@
  * record_next is allocated at exactly its length, so an over-read shows under valgrind. */
 #include "record.h"
 #include "crc32c.h"
+#include "oom.h"
 #include "test.h"
 
 #include <stdint.h>
@@ -455,23 +456,103 @@ static void test_load(void)
     uint8_t buf[1024];
     error err;
     error_clear(&err);
-    int malformed = -1;
+    record_load_failure failure = RECORD_LOAD_NO_MEMORY;
     for (size_t i = 0; i < N_RECORDS; i++) {
         store_webhook w = webhook_of(i, eco);
         schema_stored_webhook m;
         record_from_webhook(&w, &m);
         size_t n = protobuf_c_message_pack(&m.base, buf);
-        const store_webhook *r = record_load(s, buf, n, &malformed, &err);
-        CHECK(r != NULL && webhook_equal(r, &w) && malformed == 0);
+        const store_webhook *r = record_load(s, buf, n, &failure, &err);
+        CHECK(r != NULL && webhook_equal(r, &w) && failure == RECORD_LOAD_OK);
         CHECK(r == NULL || store_get(s, &w.id) == r);
         /* the same again: well formed, refused by the store as a duplicate */
-        CHECK(record_load(s, buf, n, &malformed, &err) == NULL && malformed == 0 && err.kind == ERROR_INTERNAL);
+        CHECK(record_load(s, buf, n, &failure, &err) == NULL && failure == RECORD_LOAD_REFUSED &&
+              err.kind == ERROR_INTERNAL);
         error_clear(&err);
     }
     static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
-    CHECK(record_load(s, junk, sizeof junk, &malformed, &err) == NULL && malformed == 1);
+    CHECK(record_load(s, junk, sizeof junk, &failure, &err) == NULL && failure == RECORD_LOAD_MALFORMED);
     CHECK(store_count(s) == N_RECORDS);
     store_destroy(s);
+}
+
+/* Out of memory, SQLite's way, in both decoders. Running out is never mistaken for a
+ * malformed record (the journal would call the file corrupt and advise cutting it): a
+ * failed record_load says RECORD_LOAD_NO_MEMORY with nothing stored, and the same payload
+ * then loads. */
+typedef struct record_oom {
+    uint8_t buf[1024];
+    size_t n;
+    store_webhook w;
+    char eco[32];
+    store *s;
+    store_webhook *r;
+    const store_webhook *stored;
+    record_load_failure failure;
+    error err;
+} record_oom;
+
+static int record_oom_to_webhook(void *ctx)
+{
+    record_oom *o = ctx;
+    o->r = record_to_webhook(o->buf, o->n);
+    return o->r != NULL ? 0 : -1;
+}
+
+static void record_oom_to_webhook_check(void *ctx, int ok)
+{
+    record_oom *o = ctx;
+    CHECK(ok ? o->r != NULL && webhook_equal(o->r, &o->w) : o->r == NULL);
+}
+
+static void record_oom_setup(void *ctx)
+{
+    record_oom *o = ctx;
+    o->s = store_create();
+    error_clear(&o->err);
+}
+
+static int record_oom_load(void *ctx)
+{
+    record_oom *o = ctx;
+    o->stored = record_load(o->s, o->buf, o->n, &o->failure, &o->err);
+    return o->stored != NULL ? 0 : -1;
+}
+
+static void record_oom_load_check(void *ctx, int ok)
+{
+    record_oom *o = ctx;
+    if (!ok) {
+        CHECK(o->failure == RECORD_LOAD_NO_MEMORY && o->err.kind == ERROR_INTERNAL);
+        CHECK(store_count(o->s) == 0 && store_get(o->s, &o->w.id) == NULL);
+        o->stored = record_load(o->s, o->buf, o->n, &o->failure, &o->err);
+    }
+    CHECK(o->stored != NULL && o->failure == RECORD_LOAD_OK && webhook_equal(o->stored, &o->w));
+    CHECK(store_count(o->s) == 1 && store_get(o->s, &o->w.id) == o->stored);
+}
+
+static void record_oom_teardown(void *ctx)
+{
+    record_oom *o = ctx;
+    store_record_free(o->r);
+    o->r = NULL;
+    store_destroy(o->s);
+    o->s = NULL;
+}
+
+static void test_out_of_memory(void)
+{
+    static record_oom o;
+    o.w = webhook_of(3, o.eco); /* a digest and non-ASCII strings */
+    schema_stored_webhook m;
+    record_from_webhook(&o.w, &m);
+    CHECK(protobuf_c_message_get_packed_size(&m.base) <= sizeof o.buf);
+    o.n = protobuf_c_message_pack(&m.base, o.buf);
+    oom_op to = {"record_to_webhook", &o, NULL, record_oom_to_webhook, record_oom_to_webhook_check,
+                 record_oom_teardown};
+    CHECK(oom_loop(&to) == 0);
+    oom_op load = {"record_load", &o, record_oom_setup, record_oom_load, record_oom_load_check, record_oom_teardown};
+    CHECK(oom_loop(&load) == 0);
 }
 
 int main(void)
@@ -483,5 +564,6 @@ int main(void)
     test_bad_lengths();
     test_to_webhook_rejects();
     test_load();
+    test_out_of_memory();
     return test_exit_code();
 }

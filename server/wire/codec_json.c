@@ -148,6 +148,10 @@ static int parse_base64(decoder *d, const char *s, ProtobufCBinaryData *out)
     uint8_t *data = decoder_alloc(d, padded / 4 * 3 + 1);
     if (tmp == NULL || data == NULL) {
         free(tmp);
+        if (data != NULL && d->alloc != NULL)
+            d->alloc->free(d->alloc->allocator_data, data);
+        else
+            free(data);
         d->oom = 1;
         return -1;
     }

@@ -980,6 +980,14 @@ static void test_out_of_memory(void)
     CHECK(oom_loop(&dec) == 0);
     char *list_json = want;
 
+    /* bytes fields: base64 in JSON */
+    const char *stored = "{\"id\":\"WpbH6g5MGwABoLDA\",\"createdMs\":\"1519831018941\",\"disabled\":false,"
+                         "\"ecosystemId\":\"" ECO "\",\"url\":\"https://example.com/hook\",\"secret\":\"\","
+                         "\"description\":\"\",\"idempotencyKey\":\"AP+Afw==\"}";
+    d = (json_oom){.desc = &schema_stored_webhook_descriptor, .json = stored, .want = stored};
+    dec.name = "codec_json_decode(StoredWebhook)";
+    CHECK(oom_loop(&dec) == 0);
+
     schema_create_request req = SCHEMA_CREATE_REQUEST_INIT;
     req.ecosystem_id = ECO;
     req.url = "https://example.com/hook";

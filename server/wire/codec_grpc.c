@@ -1,9 +1,9 @@
 /* codec_grpc: see codec_grpc.h. */
 #include "codec_grpc.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 
+#include "base64.h"
 #include "hg_assert.h"
 #include "status.h"
 
@@ -69,41 +69,23 @@ size_t codec_grpc_percent_encode(const char *text, char *out, size_t out_size)
 
 char *codec_grpc_base64_encode(ProtobufCAllocator *alloc, const uint8_t *data, size_t len, int padded, size_t *out_len)
 {
-    char *out = alloc->alloc(alloc->allocator_data, 4 * ((len + 2) / 3) + 1);
+    char *out = alloc->alloc(alloc->allocator_data, BASE64_ENCODED_LEN(len) + 1);
     if (out == NULL)
         return NULL;
-    int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    while (!padded && n > 0 && out[n - 1] == '=')
-        out[--n] = '\0';
-    *out_len = (size_t)n;
+    *out_len = base64_encode(data, len, padded ? BASE64_PADDED : 0, out);
     return out;
 }
 
 int codec_grpc_base64_decode(ProtobufCAllocator *alloc, const char *text, size_t len, uint8_t **out, size_t *out_len)
 {
-    if (len % 4 != 0)
-        return -1;
-    /* EVP_DecodeBlock reads '=' anywhere as zero bits: only the last two may be padding */
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        int alphabet =
-            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-        int padding = c == '=' && i + 2 >= len && (i + 1 == len || text[len - 1] == '=');
-        if (!alphabet && !padding)
-            return -1;
-    }
-    uint8_t *buf = alloc->alloc(alloc->allocator_data, len / 4 * 3 + 1);
+    uint8_t *buf = alloc->alloc(alloc->allocator_data, BASE64_DECODED_MAX(len) + 1);
     if (buf == NULL)
         return -1;
-    int n = len ? EVP_DecodeBlock(buf, (const unsigned char *)text, (int)len) : 0;
-    if (n < 0) {
+    if (base64_decode(text, len, 0, buf, out_len) != 0) {
         alloc->free(alloc->allocator_data, buf);
         return -1;
     }
-    for (size_t i = len; i > 0 && text[i - 1] == '='; i--)
-        n--; /* EVP_DecodeBlock counts padding as zero bytes */
     *out = buf;
-    *out_len = (size_t)n;
     return 0;
 }
 

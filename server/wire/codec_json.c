@@ -10,12 +10,12 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "base64.h"
 #include "schema.h"
 
 #define NAME_MAX_LEN 128                       /* bytes of a JSON field name we compare against */
@@ -143,28 +143,11 @@ static int parse_double(json_t *v, double *out)
 
 static int parse_base64(decoder *d, const char *s, ProtobufCBinaryData *out)
 {
-    size_t len = strlen(s), padded = (len + 3) / 4 * 4;
-    char *tmp = malloc(padded + 1);
-    uint8_t *data = decoder_alloc(d, padded / 4 * 3 + 1);
-    if (tmp == NULL || data == NULL) {
-        free(tmp);
-        if (data != NULL && d->alloc != NULL)
-            d->alloc->free(d->alloc->allocator_data, data);
-        else
-            free(data);
-        d->oom = 1;
+    size_t len = strlen(s), n;
+    uint8_t *data = decoder_alloc(d, BASE64_DECODED_MAX(len) + 1);
+    if (data == NULL)
         return -1;
-    }
-    size_t pad = 0;
-    for (size_t i = 0; i < padded; i++) {
-        char c = i < len ? s[i] : '=';
-        tmp[i] = c == '-' ? '+' : c == '_' ? '/' : c;
-        pad = tmp[i] == '=' ? pad + 1 : (pad ? 99 : 0); /* '=' only at the end */
-    }
-    tmp[padded] = '\0';
-    int n = pad <= 2 ? EVP_DecodeBlock(data, (const unsigned char *)tmp, (int)padded) : -1;
-    free(tmp);
-    if (n < 0 || (len % 4 == 1)) {
+    if (base64_decode(s, len, BASE64_LENIENT, data, &n) != 0) {
         if (d->alloc != NULL)
             d->alloc->free(d->alloc->allocator_data, data);
         else
@@ -172,7 +155,7 @@ static int parse_base64(decoder *d, const char *s, ProtobufCBinaryData *out)
         return -1;
     }
     out->data = data;
-    out->len = (size_t)n - pad;
+    out->len = n;
     return 0;
 }
 
@@ -866,10 +849,10 @@ static int write_value(writer *w, const ProtobufCFieldDescriptor *f, const void 
     }
     case PROTOBUF_C_TYPE_BYTES: {
         const ProtobufCBinaryData *b = src;
-        size_t n = 4 * ((b->len + 2) / 3);
+        size_t n = BASE64_ENCODED_LEN(b->len);
         put_char(w, '"');
-        if (w->len + n + 1 <= w->cap) /* EVP_EncodeBlock writes a NUL after the text */
-            EVP_EncodeBlock((unsigned char *)w->out + w->len, b->data, (int)b->len);
+        if (w->len + n + 1 <= w->cap) /* base64_encode writes a NUL after the text */
+            base64_encode(b->data, b->len, BASE64_PADDED, w->out + w->len);
         w->len += n;
         put_char(w, '"');
         return 0;

@@ -64,6 +64,12 @@ int objectid_from_hex(const char *hex, size_t len, objectid *out)
     return 0;
 }
 
+int objectid_is_ecosystem_id(const char *s, size_t len)
+{
+    objectid ignored;
+    return len == OBJECTID_ECOSYSTEM_ID_LEN && s[0] == 'C' && objectid_from_hex(s + 1, OBJECTID_HEX_LEN, &ignored) == 0;
+}
+
 uint32_t objectid_seconds(const objectid *id)
 {
     return (uint32_t)id->bytes[0] << 24 | (uint32_t)id->bytes[1] << 16 | (uint32_t)id->bytes[2] << 8 | id->bytes[3];

@@ -30,6 +30,13 @@ void objectid_to_hex(const objectid *id, char out[OBJECTID_HEX_LEN + 1]);
 /* Parses exactly 24 lowercase hex digits (len must be 24). Returns 0, or -1 if malformed. */
 int objectid_from_hex(const char *hex, size_t len, objectid *out);
 
+/* An ecosystem id: "C" followed by an ObjectId's 24 lowercase hex digits. The one
+ * definition of its syntax, for the configuration and for requests alike. */
+#define OBJECTID_ECOSYSTEM_ID_LEN (1 + OBJECTID_HEX_LEN)
+
+/* 1 when s[0..len) is an ecosystem id, else 0. */
+int objectid_is_ecosystem_id(const char *s, size_t len);
+
 /* The seconds stamped into an id. */
 uint32_t objectid_seconds(const objectid *id);
 

@@ -729,13 +729,10 @@ static int read_ecosystem_id(parse *p, void *target)
 {
     config_ecosystem *eco = target;
     const char *s;
-    size_t len, i;
+    size_t len;
     if (read_string(p, &s, &len))
         return -1;
-    int ok = len == CONFIG_ECOSYSTEM_ID_LEN && s[0] == 'C';
-    for (i = 1; ok && i < len; i++)
-        ok = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f');
-    if (!ok)
+    if (!objectid_is_ecosystem_id(s, len))
         return fail(p, p->event.start_mark, "must be \"C\" followed by 24 lowercase hex digits");
     if (check_unique(p, &p->ecosystems, "ecosystem id", s, len, p->event.start_mark))
         return -1;

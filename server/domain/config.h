@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "objectid.h"
+
 #define CONFIG_ERROR_MAX 512  /* bytes of an error message, NUL included */
 #define CONFIG_ADDRESS_MAX 64 /* bytes of a listen address, NUL included */
 #define CONFIG_MAX_LISTENERS 16
@@ -18,7 +20,7 @@
 #define CONFIG_MAX_TOKENS 1024      /* tokens of one account, or server tokens of one ecosystem */
 #define CONFIG_TOKEN_DIGEST_LEN 32 /* SHA-256 */
 #define CONFIG_ID_MAX 128          /* bytes of an account id, NUL included */
-#define CONFIG_ECOSYSTEM_ID_LEN 25 /* "C" + 24 lowercase hex digits */
+#define CONFIG_ECOSYSTEM_ID_LEN OBJECTID_ECOSYSTEM_ID_LEN /* "C" + 24 lowercase hex digits */
 
 typedef struct config_listener {
     char address[CONFIG_ADDRESS_MAX]; /* numeric IPv4 or IPv6 address */

@@ -24,7 +24,7 @@ static void check_ecosystem_id(const char *id, const ProtobufCMessageDescriptor 
 {
     if (id == NULL || id[0] == '\0')
         problem(err, desc, field, VALIDATE_REQUIRED);
-    else if (!validate_is_ecosystem_id(id))
+    else if (!objectid_is_ecosystem_id(id, strlen(id)))
         problem(err, desc, field, VALIDATE_INVALID_ID);
 }
 
@@ -36,16 +36,6 @@ static void check_length(const char *s, size_t max, const ProtobufCMessageDescri
         snprintf(message, sizeof(message), "must be at most %zu bytes", max);
         problem(err, desc, field, message);
     }
-}
-
-int validate_is_ecosystem_id(const char *s)
-{
-    if (strlen(s) != 25 || s[0] != 'C')
-        return 0;
-    for (int i = 1; i < 25; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return 1;
 }
 
 static int range_equals(const UriTextRangeA *r, const char *s)

@@ -14,9 +14,6 @@
 #define VALIDATE_INVALID_ID "invalid id"
 #define VALIDATE_INVALID_URL "invalid url"
 
-/* 1 when s is "C" + 24 lowercase hex digits. */
-int validate_is_ecosystem_id(const char *s);
-
 /* 1 when s is an absolute http or https URL with a host (RFC 3986) of at most max_len bytes. */
 int validate_is_webhook_url(const char *s, size_t max_len);
 

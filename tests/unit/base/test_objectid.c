@@ -1,5 +1,6 @@
 /* test_objectid: the hex form both ways, the seconds stamp, the layout (fixed random part,
- * incrementing counter), and uniqueness from one thread and from four at once. */
+ * incrementing counter), uniqueness from one thread and from four at once, and the
+ * ecosystem-id syntax. */
 #include "objectid.h"
 #include "test.h"
 
@@ -156,6 +157,43 @@ static void test_threads(void)
     free(ids);
 }
 
+/* The one ecosystem-id rule, which the configuration and the validator both call. */
+static void test_ecosystem_id(void)
+{
+    static const char *const good[] = {"C5a96c3ea0e4c1b0001a0b0c0", "C000000000000000000000000",
+                                       "Cffffffffffffffffffffffff", "C0123456789abcdef01234567"};
+    static const char *const bad[] = {
+        "C5A96C3EA0E4C1B0001A0B0C0",  /* uppercase hex */
+        "C5a96c3ea0e4c1b0001a0b0cF",  "c5a96c3ea0e4c1b0001a0b0c0", /* 'c' prefix */
+        "5a96c3ea0e4c1b0001a0b0c0",   /* no prefix: 24 */
+        "C5a96c3ea0e4c1b0001a0b0c",   /* 24 chars */
+        "C5a96c3ea0e4c1b0001a0b0c00", /* 26 chars */
+        "D5a96c3ea0e4c1b0001a0b0c0",  "C5a96c3ea0e4c1b0001a0b0cg",  "C5a96c3ea0e4c1b0001a0b0c ",
+        " C5a96c3ea0e4c1b0001a0b0c",  "C5a96c3ea0e4c1b0001a0b0c\n", "C-5a96c3ea0e4c1b0001a0b0c",
+        "CC5a96c3ea0e4c1b0001a0b0c",  "C",                          "",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        CHECK(objectid_is_ecosystem_id(good[i], strlen(good[i])) == 1);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (objectid_is_ecosystem_id(bad[i], strlen(bad[i])) != 0) {
+            fprintf(stderr, "took \"%s\" as an ecosystem id\n", bad[i]);
+            test_failures++;
+        }
+    CHECK(OBJECTID_ECOSYSTEM_ID_LEN == 25);
+    /* the length is the caller's, not strlen's: a NUL inside (YAML allows one) is not hex */
+    CHECK(objectid_is_ecosystem_id("C5a96c3ea0e4c1b0001a0b0c\0", 25) == 0);
+    CHECK(objectid_is_ecosystem_id("C5a96c3ea0e4c1b0001a0b0c0junk", 25) == 1);
+    /* an ecosystem id is 'C' + an ObjectId's hex: every made id, prefixed, is one */
+    for (int i = 0; i < 100; i++) {
+        objectid id = objectid_make((uint32_t)(1519831018 + i * 7919));
+        char text[OBJECTID_ECOSYSTEM_ID_LEN + 1] = "C";
+        objectid_to_hex(&id, text + 1);
+        CHECK(objectid_is_ecosystem_id(text, strlen(text)) == 1);
+        text[1 + i % OBJECTID_HEX_LEN] = 'G';
+        CHECK(objectid_is_ecosystem_id(text, strlen(text)) == 0);
+    }
+}
+
 int main(void)
 {
     CHECK(objectid_init() == 0);
@@ -164,5 +202,6 @@ int main(void)
     test_make();
     test_unique_and_counter();
     test_threads();
+    test_ecosystem_id();
     return test_exit_code();
 }

@@ -163,14 +163,21 @@ static void test_ecosystem_id(void)
     static const char *const good[] = {"C5a96c3ea0e4c1b0001a0b0c0", "C000000000000000000000000",
                                        "Cffffffffffffffffffffffff", "C0123456789abcdef01234567"};
     static const char *const bad[] = {
-        "C5A96C3EA0E4C1B0001A0B0C0",  /* uppercase hex */
-        "C5a96c3ea0e4c1b0001a0b0cF",  "c5a96c3ea0e4c1b0001a0b0c0", /* 'c' prefix */
+        "C5A96C3EA0E4C1B0001A0B0C0", /* uppercase hex */
+        "C5a96c3ea0e4c1b0001a0b0cF",
+        "c5a96c3ea0e4c1b0001a0b0c0",  /* 'c' prefix */
         "5a96c3ea0e4c1b0001a0b0c0",   /* no prefix: 24 */
         "C5a96c3ea0e4c1b0001a0b0c",   /* 24 chars */
         "C5a96c3ea0e4c1b0001a0b0c00", /* 26 chars */
-        "D5a96c3ea0e4c1b0001a0b0c0",  "C5a96c3ea0e4c1b0001a0b0cg",  "C5a96c3ea0e4c1b0001a0b0c ",
-        " C5a96c3ea0e4c1b0001a0b0c",  "C5a96c3ea0e4c1b0001a0b0c\n", "C-5a96c3ea0e4c1b0001a0b0c",
-        "CC5a96c3ea0e4c1b0001a0b0c",  "C",                          "",
+        "D5a96c3ea0e4c1b0001a0b0c0",
+        "C5a96c3ea0e4c1b0001a0b0cg",
+        "C5a96c3ea0e4c1b0001a0b0c ",
+        " C5a96c3ea0e4c1b0001a0b0c",
+        "C5a96c3ea0e4c1b0001a0b0c\n",
+        "C-5a96c3ea0e4c1b0001a0b0c",
+        "CC5a96c3ea0e4c1b0001a0b0c",
+        "C",
+        "",
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         CHECK(objectid_is_ecosystem_id(good[i], strlen(good[i])) == 1);

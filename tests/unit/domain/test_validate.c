@@ -176,8 +176,13 @@ static void test_create(void)
     EXPECT_ONE(&err, "ecosystem_id", "invalid id", 1);
 
     /* the syntax is objectid_is_ecosystem_id's (tested in test_objectid): the verdicts agree */
-    static const char *const ids[] = {ECO, "C5A96C3EA0E4C1B0001A0B0C0", "C5a96c3ea0e4c1b0001a0b0c", "C5a96c3ea0e4c1b0001a0b0c00",
-                                      "Cffffffffffffffffffffffff", "D5a96c3ea0e4c1b0001a0b0c0", " C5a96c3ea0e4c1b0001a0b0c"};
+    static const char *const ids[] = {ECO,
+                                      "C5A96C3EA0E4C1B0001A0B0C0",
+                                      "C5a96c3ea0e4c1b0001a0b0c",
+                                      "C5a96c3ea0e4c1b0001a0b0c00",
+                                      "Cffffffffffffffffffffffff",
+                                      "D5a96c3ea0e4c1b0001a0b0c0",
+                                      " C5a96c3ea0e4c1b0001a0b0c"};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         r = create(ids[i], "https://example.com/h", "", "");
         error_clear(&err);

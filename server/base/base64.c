@@ -52,7 +52,7 @@ int base64_decode(const char *text, size_t len, unsigned flags, uint8_t *out, si
     size_t pad = 0;
     while (pad < len && pad < 3 && text[len - 1 - pad] == '=')
         pad++;
-    size_t chars = len - pad; /* characters that carry bits */
+    size_t chars = len - pad;            /* characters that carry bits */
     size_t needed = (4 - chars % 4) % 4; /* padding a padded encoding would have */
     if (chars % 4 == 1 || pad > needed || (!(flags & BASE64_LENIENT) && pad != needed))
         return -1;

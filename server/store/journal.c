@@ -525,8 +525,9 @@ static int load_snapshot(journal *j, uint64_t seq, journal_stats *stats, char *e
         h->version != 1) {
         if (h != NULL)
             protobuf_c_message_free_unpacked(&h->base, NULL);
-        rc = e.kind == ERROR_INTERNAL ? fail(err, "%s/%s: out of memory reading its header", j->dir, name)
-                                      : fail(err, "%s/%s: unreadable header at offset %d", j->dir, name, RECORD_MAGIC_LEN);
+        rc = e.kind == ERROR_INTERNAL
+                 ? fail(err, "%s/%s: out of memory reading its header", j->dir, name)
+                 : fail(err, "%s/%s: unreadable header at offset %d", j->dir, name, RECORD_MAGIC_LEN);
         goto out;
     }
     uint64_t count = h->count;
@@ -537,8 +538,8 @@ static int load_snapshot(journal *j, uint64_t seq, journal_stats *stats, char *e
         record_load_failure failure = RECORD_LOAD_OK;
         if (st == RECORD_OK && record_load(j->store, payload, len, &failure, &e) == NULL &&
             failure == RECORD_LOAD_NO_MEMORY) {
-            rc = fail(err, "%s/%s: out of memory loading record %" PRIu64 " (the file may well be fine)", j->dir,
-                      name, i + 1);
+            rc = fail(err, "%s/%s: out of memory loading record %" PRIu64 " (the file may well be fine)", j->dir, name,
+                      i + 1);
             goto out;
         }
         if (st != RECORD_OK || failure != RECORD_LOAD_OK) {
@@ -547,7 +548,7 @@ static int load_snapshot(journal *j, uint64_t seq, journal_stats *stats, char *e
                       "written whole and renamed into place, so the disk or a copy damaged it: restore the "
                       "store directory from a backup.",
                       j->dir, name, at, i + 1, count,
-                      st != RECORD_OK                       ? damage(st)
+                      st != RECORD_OK                    ? damage(st)
                       : failure == RECORD_LOAD_MALFORMED ? "not a webhook"
                                                          : "a duplicate id");
             goto out;
@@ -590,8 +591,8 @@ static int replay_journal(journal *j, uint64_t seq, int last, journal_stats *sta
     while (offset > 0 && (st = record_next(m.data, m.len, &offset, &payload, &len)) == RECORD_OK) {
         record_load_failure failure;
         if (record_load(j->store, payload, len, &failure, &e) == NULL && failure == RECORD_LOAD_NO_MEMORY) {
-            rc = fail(err, "%s/%s: out of memory loading the record at offset %zu (the file may well be fine)",
-                      j->dir, name, offset - len - RECORD_HEADER_LEN);
+            rc = fail(err, "%s/%s: out of memory loading the record at offset %zu (the file may well be fine)", j->dir,
+                      name, offset - len - RECORD_HEADER_LEN);
             goto out;
         }
         if (failure != RECORD_LOAD_OK) {

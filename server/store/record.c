@@ -137,8 +137,7 @@ store_webhook *record_to_webhook(const uint8_t *payload, size_t len)
     return r;
 }
 
-const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, record_load_failure *failure,
-                                 error *err)
+const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, record_load_failure *failure, error *err)
 {
     store_webhook view;
     int no_memory;
@@ -152,8 +151,8 @@ const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, r
     const store_webhook *stored = store_insert(s, &view, err);
     *failure = RECORD_LOAD_OK;
     if (stored == NULL) /* store_insert says ERROR_INTERNAL for a duplicate and for out of memory alike */
-        *failure = err->kind == ERROR_INTERNAL && store_get(s, &view.id) == NULL ? RECORD_LOAD_NO_MEMORY
-                                                                                  : RECORD_LOAD_REFUSED;
+        *failure =
+            err->kind == ERROR_INTERNAL && store_get(s, &view.id) == NULL ? RECORD_LOAD_NO_MEMORY : RECORD_LOAD_REFUSED;
     protobuf_c_message_free_unpacked(&m->base, NULL);
     return stored;
 }

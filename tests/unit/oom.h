@@ -25,12 +25,12 @@
 
 /* One operation under test. Only run is armed; the others run with memory available. */
 typedef struct oom_op {
-    const char *name;                /* for messages */
-    void *ctx;                       /* passed to each callback */
-    void (*setup)(void *ctx);        /* optional: builds the state run acts on */
-    int (*run)(void *ctx);           /* 0 when the operation completed, else it reported failure */
+    const char *name;                 /* for messages */
+    void *ctx;                        /* passed to each callback */
+    void (*setup)(void *ctx);         /* optional: builds the state run acts on */
+    int (*run)(void *ctx);            /* 0 when the operation completed, else it reported failure */
     void (*check)(void *ctx, int ok); /* optional: the state is whole (ok = 1) or untouched (0); CHECKs itself */
-    void (*teardown)(void *ctx);     /* optional: frees the state and whatever run made */
+    void (*teardown)(void *ctx);      /* optional: frees the state and whatever run made */
 } oom_op;
 
 /* 1 when allocations can be failed (0 under AddressSanitizer). */

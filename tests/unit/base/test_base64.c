@@ -60,9 +60,9 @@ static void test_vectors(void)
     CHECK_STR(decoded("Zh==", 0), "f"); /* leftover bits ignored, as EVP_DecodeBlock does */
 
     /* strict: the standard alphabet with exact padding, nothing else */
-    const char *strict_bad[] = {"Zg", "Zg=", "Zg===", "Z===", "====", "=", "Z", "Zm9vY", "Zm9v=", "Zm=v", "=Zm9",
-                                "Zm9v\n", " Zm9v", "Zm9v ", "Zm-v", "Zm_v", "Zm9v====", "Zm8==", "Zg=A", "Zm9*",
-                                "Zm\x80v"};
+    const char *strict_bad[] = {"Zg",    "Zg=",   "Zg===",    "Z===",  "====",   "=",     "Z",
+                                "Zm9vY", "Zm9v=", "Zm=v",     "=Zm9",  "Zm9v\n", " Zm9v", "Zm9v ",
+                                "Zm-v",  "Zm_v",  "Zm9v====", "Zm8==", "Zg=A",   "Zm9*",  "Zm\x80v"};
     for (size_t i = 0; i < sizeof strict_bad / sizeof strict_bad[0]; i++)
         if (strcmp(decoded(strict_bad[i], 0), "(rejected)") != 0) {
             fprintf(stderr, "strict base64 took \"%s\"\n", strict_bad[i]);
@@ -76,8 +76,8 @@ static void test_vectors(void)
     CHECK_STR(decoded("Zm8", BASE64_LENIENT), "fo");
     CHECK_STR(decoded("-_8", BASE64_LENIENT), "\xfb\xff");
     CHECK_STR(decoded("+_8=", BASE64_LENIENT), "\xfb\xff");
-    const char *lenient_bad[] = {"Z", "Z=", "Zg===", "Zm8==", "Zm9v=", "Zm9vY", "Zm9vY=", "Zg=A", " Zm9v", "Zm9v ",
-                                 "    Zm9v", "Zm9v\r\n", "Zm 9v", "Zm9*", "====", "="};
+    const char *lenient_bad[] = {"Z",     "Z=",    "Zg===",    "Zm8==",    "Zm9v=", "Zm9vY", "Zm9vY=", "Zg=A",
+                                 " Zm9v", "Zm9v ", "    Zm9v", "Zm9v\r\n", "Zm 9v", "Zm9*",  "====",   "="};
     for (size_t i = 0; i < sizeof lenient_bad / sizeof lenient_bad[0]; i++)
         if (strcmp(decoded(lenient_bad[i], BASE64_LENIENT), "(rejected)") != 0) {
             fprintf(stderr, "lenient base64 took \"%s\"\n", lenient_bad[i]);

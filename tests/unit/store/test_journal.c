@@ -1309,8 +1309,8 @@ static void journal_oom_check(void *ctx, int ok)
         return;
     }
     if ((strstr(t->o.err, "out of memory") == NULL && strstr(t->o.err, strerror(ENOMEM)) == NULL) ||
-        strstr(t->o.err, "corrupt") != NULL ||
-        strstr(t->o.err, "truncate") != NULL || strstr(t->o.err, "restore") != NULL) {
+        strstr(t->o.err, "corrupt") != NULL || strstr(t->o.err, "truncate") != NULL ||
+        strstr(t->o.err, "restore") != NULL) {
         fprintf(stderr, "journal_open out of memory said: %s\n", t->o.err);
         test_failures++;
     }
@@ -1343,7 +1343,11 @@ static void test_out_of_memory(void)
     file_write_records(t.dir, "journal.2", RECORD_JOURNAL_MAGIC, t.ids, OOM_RECORDS / 2, OOM_RECORDS);
     for (size_t k = 0; k < 3; k++)
         t.files[k] = file_read(t.dir, OOM_FILES[k], &t.lens[k]);
-    oom_op op = {"journal_open (snapshot + journals)", &t, journal_oom_setup, journal_oom_open, journal_oom_check,
+    oom_op op = {"journal_open (snapshot + journals)",
+                 &t,
+                 journal_oom_setup,
+                 journal_oom_open,
+                 journal_oom_check,
                  journal_oom_teardown};
     CHECK(oom_loop(&op) == 0);
     for (size_t k = 0; k < 3; k++)

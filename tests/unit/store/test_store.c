@@ -419,15 +419,19 @@ typedef struct store_oom {
     store *s;
     char ecos[OOM_PREFILL_ECOS + 1][32];
     uint8_t digests[OOM_PREFILL_ECOS + 1][STORE_IDEMPOTENCY_LEN];
-    store_webhook w; /* the insert under test */
+    store_webhook w;       /* the insert under test */
     store_webhook *record; /* store_record_new's result */
     error err;
 } store_oom;
 
 static store_webhook oom_webhook(store_oom *o, uint32_t n, unsigned eco)
 {
-    store_webhook w = {.id = id_of(n), .created_ms = 1519831018941LL + n, .ecosystem_id = o->ecos[eco],
-                       .url = "https://example.com/hook", .secret = "s3cret", .description = "d",
+    store_webhook w = {.id = id_of(n),
+                       .created_ms = 1519831018941LL + n,
+                       .ecosystem_id = o->ecos[eco],
+                       .url = "https://example.com/hook",
+                       .secret = "s3cret",
+                       .description = "d",
                        .idempotency = n < OOM_PREFILL_ECOS || n == OOM_PREFILL ? o->digests[eco] : NULL};
     return w;
 }
@@ -532,7 +536,11 @@ static void test_out_of_memory(void)
         snprintf(o.ecos[k], sizeof o.ecos[k], "C%024x", 0xe00 + k);
         memset(o.digests[k], (int)k + 1, STORE_IDEMPOTENCY_LEN);
     }
-    oom_op insert = {"store_insert (every table growing)", &o, store_oom_setup, store_oom_insert, store_oom_check,
+    oom_op insert = {"store_insert (every table growing)",
+                     &o,
+                     store_oom_setup,
+                     store_oom_insert,
+                     store_oom_check,
                      store_oom_teardown};
     CHECK(oom_loop(&insert) == 0);
 

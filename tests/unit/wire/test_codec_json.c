@@ -947,8 +947,8 @@ static void test_out_of_memory(void)
     const char *create = "{\"ecosystemId\":\"" ECO "\",\"url\":\"https://example.com/hook\",\"secret\":\"s3cret\","
                          "\"description\":\"d\"}";
     json_oom o = {.desc = &schema_create_request_descriptor, .json = create, .want = create};
-    oom_op op = {"codec_json_decode(CreateWebhookRequest)", &o, NULL, json_oom_decode, json_oom_decode_check,
-                 json_oom_free};
+    oom_op op = {
+        "codec_json_decode(CreateWebhookRequest)", &o, NULL, json_oom_decode, json_oom_decode_check, json_oom_free};
     CHECK(oom_loop(&op) == 0);
 
     /* unknown keys and a wrong type: the problems are allocated too */
@@ -970,13 +970,13 @@ static void test_out_of_memory(void)
     char *want = codec_json_encode(&list.base, &(size_t){0});
     CHECK(want != NULL);
     json_oom e = {.msg = &list, .want = want};
-    oom_op enc = {"codec_json_encode(ListWebhooksResponse)", &e, NULL, json_oom_encode, json_oom_encode_check,
-                  json_oom_free};
+    oom_op enc = {
+        "codec_json_encode(ListWebhooksResponse)", &e, NULL, json_oom_encode, json_oom_encode_check, json_oom_free};
     CHECK(oom_loop(&enc) == 0);
 
     json_oom d = {.desc = &schema_list_response_descriptor, .json = want, .want = want};
-    oom_op dec = {"codec_json_decode(ListWebhooksResponse)", &d, NULL, json_oom_decode, json_oom_decode_check,
-                  json_oom_free};
+    oom_op dec = {
+        "codec_json_decode(ListWebhooksResponse)", &d, NULL, json_oom_decode, json_oom_decode_check, json_oom_free};
     CHECK(oom_loop(&dec) == 0);
     char *list_json = want;
 
@@ -1001,7 +1001,11 @@ static void test_out_of_memory(void)
     /* as the server runs it: jansson in the per-decode arena, malloc past it (a long body) */
     codec_json_install_arena();
     o = (json_oom){.desc = &schema_create_request_descriptor, .arena = 1, .json = create, .want = create};
-    op = (oom_op){"codec_json_decode(CreateWebhookRequest, arena)", &o, NULL, json_oom_decode, json_oom_decode_check,
+    op = (oom_op){"codec_json_decode(CreateWebhookRequest, arena)",
+                  &o,
+                  NULL,
+                  json_oom_decode,
+                  json_oom_decode_check,
                   json_oom_free};
     CHECK(oom_loop(&op) == 0);
     d = (json_oom){.desc = &schema_list_response_descriptor, .arena = 1, .json = list_json, .want = list_json};
@@ -1011,7 +1015,9 @@ static void test_out_of_memory(void)
     size_t n = 20000; /* past ARENA_BYTES, so jansson's string falls back to malloc */
     char *big = malloc(n + 200), *big_want = malloc(n + 200);
     CHECK(big != NULL && big_want != NULL);
-    int len = snprintf(big, 200, "{\"ecosystemId\":\"" ECO "\",\"url\":\"https://example.com/hook\",\"secret\":\"\",\"description\":\"");
+    int len = snprintf(big, 200,
+                       "{\"ecosystemId\":\"" ECO
+                       "\",\"url\":\"https://example.com/hook\",\"secret\":\"\",\"description\":\"");
     memset(big + len, 'x', n);
     strcpy(big + len + n, "\"}");
     strcpy(big_want, big);

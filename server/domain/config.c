@@ -692,8 +692,8 @@ static int read_token(parse *p, void *target, size_t index)
                 return fail(p, mark, "\"sha256:\" must be followed by 64 hex digits");
             digest[i] = (uint8_t)(hi << 4 | lo);
         }
-    } else {
-        SHA256((const unsigned char *)s, len, digest);
+    } else if (SHA256((const unsigned char *)s, len, digest) == NULL) {
+        return fail_memory(p); /* OpenSSL 3 allocates; on failure digest is left unwritten */
     }
     switch (seen_add(&p->tokens, digest, mark, &prior)) {
     case -1:
@@ -714,7 +714,8 @@ static int check_unique(parse *p, hashtable *set, const char *what, const char *
 {
     uint8_t digest[CONFIG_TOKEN_DIGEST_LEN];
     const seen_entry *prior;
-    SHA256((const unsigned char *)id, len, digest);
+    if (SHA256((const unsigned char *)id, len, digest) == NULL)
+        return fail_memory(p);
     switch (seen_add(set, digest, mark, &prior)) {
     case -1:
         return fail_memory(p);

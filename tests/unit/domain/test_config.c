@@ -2,8 +2,10 @@
  * checked for its exact "name:line:column: ..." message. Run under valgrind, the bad files
  * also show that a failed parse frees everything it allocated. */
 #include "config.h"
+#include "oom.h"
 #include "test.h"
 
+#include <errno.h>
 #include <openssl/sha.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -552,6 +554,73 @@ static void test_load(void)
     config_destroy(NULL);
 }
 
+/* Out of memory, SQLite's way, over config_load of the shipped config/hookgate.yaml (run
+ * from the source tree: the tests' working directory). A load that runs out returns NULL
+ * with "out of memory" in err (not a YAML complaint about a good file, nor an empty
+ * message), frees everything, and one that completes is the same configuration as an
+ * unhindered load (config_same_server plus the accounts). */
+typedef struct config_oom {
+    config *cfg, *ref;
+    char err[CONFIG_ERROR_MAX];
+} config_oom;
+
+static int config_oom_load(void *ctx)
+{
+    config_oom *o = ctx;
+    o->err[0] = '\0';
+    o->cfg = config_load("config/hookgate.yaml", o->err);
+    return o->cfg != NULL ? 0 : -1;
+}
+
+static void config_oom_check(void *ctx, int ok)
+{
+    config_oom *o = ctx;
+    if (!ok) {
+        if (strstr(o->err, "out of memory") == NULL && strstr(o->err, strerror(ENOMEM)) == NULL) {
+            fprintf(stderr, "config_load out of memory said: \"%s\"\n", o->err);
+            test_failures++;
+        }
+        return;
+    }
+    CHECK(config_same_server(o->cfg, o->ref));
+    CHECK(o->cfg->n_accounts == o->ref->n_accounts);
+    for (size_t i = 0; i < o->cfg->n_accounts && i < o->ref->n_accounts; i++) {
+        const config_account *a = &o->cfg->accounts[i], *r = &o->ref->accounts[i];
+        CHECK_STR(a->id, r->id);
+        CHECK(a->n_tokens == r->n_tokens && a->n_ecosystems == r->n_ecosystems);
+        /* the token digests too: a digest that failed to compute is the worst outcome */
+        for (size_t k = 0; k < a->n_tokens && k < r->n_tokens; k++)
+            CHECK(memcmp(a->tokens[k].digest, r->tokens[k].digest, CONFIG_TOKEN_DIGEST_LEN) == 0);
+        for (size_t e = 0; e < a->n_ecosystems && e < r->n_ecosystems; e++) {
+            CHECK_STR(a->ecosystems[e].id, r->ecosystems[e].id);
+            CHECK(a->ecosystems[e].n_server_tokens == r->ecosystems[e].n_server_tokens);
+            for (size_t k = 0; k < a->ecosystems[e].n_server_tokens && k < r->ecosystems[e].n_server_tokens; k++)
+                CHECK(memcmp(a->ecosystems[e].server_tokens[k].digest, r->ecosystems[e].server_tokens[k].digest,
+                             CONFIG_TOKEN_DIGEST_LEN) == 0);
+        }
+    }
+}
+
+static void config_oom_teardown(void *ctx)
+{
+    config_oom *o = ctx;
+    config_destroy(o->cfg);
+    o->cfg = NULL;
+}
+
+static void test_out_of_memory(void)
+{
+    static config_oom o;
+    o.ref = config_load("config/hookgate.yaml", o.err);
+    CHECK(o.ref != NULL);
+    if (o.ref == NULL)
+        return;
+    oom_op op = {"config_load(config/hookgate.yaml)", &o, NULL, config_oom_load, config_oom_check,
+                 config_oom_teardown};
+    CHECK(oom_loop(&op) == 0);
+    config_destroy(o.ref);
+}
+
 int main(void)
 {
     test_default();
@@ -567,5 +636,6 @@ int main(void)
     test_yaml();
     test_size();
     test_load();
+    test_out_of_memory();
     return test_exit_code();
 }

@@ -2,6 +2,7 @@
  * (both spellings, unknown and repeated parameters, form-urlencoded decoding, the parameter
  * limit), and codec_query_reject for requests that take no query at all. */
 #include "codec_query.h"
+#include "oom.h"
 #include "schema.h"
 #include "test.h"
 
@@ -346,6 +347,76 @@ static void test_reject(void)
         CHECK(strstr(err.text + p->message, "[ a") != NULL);
 }
 
+/* Out of memory, SQLite's way: a decode that runs out returns NULL with ERROR_INTERNAL
+ * (never a problem blamed on the query) and frees what it had; one that completes is the
+ * same as an unhindered decode. */
+typedef struct query_oom {
+    const char *query;
+    schema_list_request *out;
+    error err;
+    size_t want_params; /* problems an unhindered decode reports */
+} query_oom;
+
+static int query_oom_decode(void *ctx)
+{
+    query_oom *o = ctx;
+    error_clear(&o->err);
+    o->out = (schema_list_request *)codec_query_decode(&schema_list_request_descriptor, o->query, strlen(o->query),
+                                                       NULL, &o->err);
+    return o->out != NULL ? 0 : -1;
+}
+
+static void query_oom_check(void *ctx, int ok)
+{
+    query_oom *o = ctx;
+    if (!ok) {
+        CHECK(o->out == NULL && o->err.kind == ERROR_INTERNAL);
+        return;
+    }
+    CHECK(o->out != NULL && o->out->ecosystem_id != NULL && strcmp(o->out->ecosystem_id, ECO) == 0);
+    CHECK(o->err.n_params == o->want_params);
+}
+
+static void query_oom_free(void *ctx)
+{
+    query_oom *o = ctx;
+    free_msg(o->out);
+    o->out = NULL;
+}
+
+/* codec_query_reject always reports something for a non-empty query: the names, or
+ * ERROR_INTERNAL when it ran out; "failed" here means the latter. */
+static int query_oom_reject(void *ctx)
+{
+    query_oom *o = ctx;
+    error_clear(&o->err);
+    CHECK(codec_query_reject(o->query, strlen(o->query), &o->err) == 1);
+    return o->err.kind == ERROR_INTERNAL ? -1 : 0;
+}
+
+static void query_oom_reject_check(void *ctx, int ok)
+{
+    query_oom *o = ctx;
+    const error_param *p = param_of(&o->err, "additional parameters");
+    if (ok)
+        CHECK(o->err.kind == ERROR_INVALID_PARAMS && p != NULL &&
+              strstr(error_param_message(&o->err, (size_t)(p - o->err.params)), "ecosystem_id, foo, bar") != NULL);
+}
+
+static void test_out_of_memory(void)
+{
+    query_oom o = {.query = "ecosystemId=" ECO};
+    oom_op op = {"codec_query_decode(ListWebhooksRequest)", &o, NULL, query_oom_decode, query_oom_check,
+                 query_oom_free};
+    CHECK(oom_loop(&op) == 0);
+    /* percent-decoding, the snake_case spelling, and unknown parameters to report */
+    o = (query_oom){.query = "ecosystem_id=" ECO "&foo=1&b%61r=%e2%9c%93", .want_params = 1};
+    op.name = "codec_query_decode(ListWebhooksRequest, unknown parameters)";
+    CHECK(oom_loop(&op) == 0);
+    oom_op reject = {"codec_query_reject", &o, NULL, query_oom_reject, query_oom_reject_check, NULL};
+    CHECK(oom_loop(&reject) == 0);
+}
+
 int main(void)
 {
     test_names();
@@ -354,5 +425,6 @@ int main(void)
     test_nul();
     test_limit();
     test_reject();
+    test_out_of_memory();
     return test_exit_code();
 }

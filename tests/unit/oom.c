@@ -59,6 +59,8 @@ static int live_overflow; /* the table filled up once: counts are no longer trus
 
 static atomic_long countdown; /* allocations left before the failure; <= 0 when disarmed */
 static atomic_int injected;
+static atomic_int persistent;  /* armed with oom_arm_persistent */
+static atomic_int failing_all; /* persistent, and the n-th allocation has come */
 
 static int in_boot(const void *p)
 {
@@ -145,11 +147,17 @@ static int live_remove(void *ptr)
 /* 1 when this allocation is the one to fail. */
 static int should_fail(void)
 {
+    if (atomic_load_explicit(&failing_all, memory_order_relaxed)) {
+        errno = ENOMEM;
+        return 1;
+    }
     if (atomic_load_explicit(&countdown, memory_order_relaxed) <= 0)
         return 0;
     if (atomic_fetch_sub(&countdown, 1) != 1)
         return 0;
     atomic_store(&injected, 1);
+    if (atomic_load(&persistent))
+        atomic_store(&failing_all, 1);
     errno = ENOMEM; /* as glibc's malloc does: callers report strerror(errno) */
     return 1;
 }
@@ -239,12 +247,22 @@ int oom_enabled(void)
 void oom_arm(unsigned long n)
 {
     atomic_store(&injected, 0);
+    atomic_store(&persistent, 0);
+    atomic_store(&failing_all, 0);
     atomic_store(&countdown, (long)n);
+}
+
+void oom_arm_persistent(unsigned long n)
+{
+    oom_arm(n);
+    atomic_store(&persistent, 1);
 }
 
 int oom_disarm(void)
 {
     atomic_store(&countdown, 0);
+    atomic_store(&persistent, 0);
+    atomic_store(&failing_all, 0);
     return atomic_exchange(&injected, 0);
 }
 
@@ -264,6 +282,11 @@ int oom_enabled(void)
 }
 
 void oom_arm(unsigned long n)
+{
+    (void)n;
+}
+
+void oom_arm_persistent(unsigned long n)
 {
     (void)n;
 }
@@ -304,7 +327,7 @@ static void call(void (*fn)(void *), void *ctx)
         fn(ctx);
 }
 
-int oom_loop(const oom_op *op)
+static int loop(const oom_op *op, int every_one_after)
 {
     int problems = 0;
     /* An unarmed round first: it must succeed, and it makes the libraries' lazy globals
@@ -335,7 +358,10 @@ int oom_loop(const oom_op *op)
         size_t before = oom_live();
         call(op->setup, op->ctx);
         crash_note_set(op->name, n);
-        oom_arm(n);
+        if (every_one_after)
+            oom_arm_persistent(n);
+        else
+            oom_arm(n);
         rc = op->run(op->ctx);
         int failed_one = oom_disarm();
         if (!failed_one && rc != 0) {
@@ -370,6 +396,16 @@ int oom_loop(const oom_op *op)
     sigaction(SIGSEGV, &old_segv, NULL);
     sigaction(SIGABRT, &old_abrt, NULL);
     sigaction(SIGBUS, &old_bus, NULL);
-    printf("oom: %s: %lu round(s), %d problem(s)\n", op->name, n, problems);
+    printf("oom: %s%s: %lu round(s), %d problem(s)\n", op->name, every_one_after ? " (persistent)" : "", n, problems);
     return problems;
+}
+
+int oom_loop(const oom_op *op)
+{
+    return loop(op, 0);
+}
+
+int oom_loop_persistent(const oom_op *op)
+{
+    return loop(op, 1);
 }

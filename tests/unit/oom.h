@@ -39,6 +39,10 @@ int oom_enabled(void);
 /* Fails the n-th allocation from now (1 = the next one), once. */
 void oom_arm(unsigned long n);
 
+/* Fails the n-th allocation from now and every one after it (SQLite's persistent mode:
+ * the recovery path runs out too), until oom_disarm. */
+void oom_arm_persistent(unsigned long n);
+
 /* Stops failing; returns 1 if a failure was injected since oom_arm. */
 int oom_disarm(void);
 
@@ -49,5 +53,8 @@ size_t oom_live(void);
 /* Runs op as described above. Returns the number of problems found (each printed to stderr
  * with op->name and the round), 0 when none: CHECK(oom_loop(&op) == 0). */
 int oom_loop(const oom_op *op);
+
+/* The same in persistent mode: from the n-th allocation on, every one fails. */
+int oom_loop_persistent(const oom_op *op);
 
 #endif

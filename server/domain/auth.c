@@ -29,8 +29,7 @@ static void sha256_fetch(void)
     }
 }
 
-/* SHA-256 of prefix (prefix_len bytes, may be 0) followed by data; prefix_len + len must
- * be at most CONFIG_TOKEN_DIGEST_LEN + AUTH_MAX_TOKEN_LEN (callers bound both). */
+/* SHA-256 of prefix (prefix_len bytes, may be 0) followed by data. Cannot fail. */
 static void digest2(const void *prefix, size_t prefix_len, const void *data, size_t len,
                     uint8_t digest[CONFIG_TOKEN_DIGEST_LEN])
 {
@@ -41,12 +40,19 @@ static void digest2(const void *prefix, size_t prefix_len, const void *data, siz
     if (ctx != NULL && EVP_DigestInit_ex2(ctx, sha256, NULL) == 1 && EVP_DigestUpdate(ctx, prefix, prefix_len) == 1 &&
         EVP_DigestUpdate(ctx, data, len) == 1 && EVP_DigestFinal_ex(ctx, digest, NULL) == 1)
         return;
-    unsigned char whole[CONFIG_TOKEN_DIGEST_LEN + AUTH_MAX_TOKEN_LEN]; /* the slow path still answers */
-    if (prefix_len + len > sizeof(whole))
-        len = sizeof(whole) - prefix_len; /* unreachable by the contract; never past the buffer */
-    memcpy(whole, prefix, prefix_len);
-    memcpy(whole + prefix_len, data, len);
-    SHA256(whole, prefix_len + len, digest);
+    /* The slow path must answer even when nothing can be allocated: SHA256() allocates in
+     * OpenSSL 3 and, when that fails, returns NULL with digest unwritten, and an unknown
+     * token then matched whatever digest the stack held (a good token's, on a thread stack
+     * glibc reused). The low-level functions use only the stack; OpenSSL 3 deprecates
+     * them, hence the pragma. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, prefix, prefix_len);
+    SHA256_Update(&c, data, len);
+    SHA256_Final(digest, &c);
+#pragma GCC diagnostic pop
 }
 
 static void token_digest(const char *token, size_t len, uint8_t digest[CONFIG_TOKEN_DIGEST_LEN])

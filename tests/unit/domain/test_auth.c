@@ -2,9 +2,11 @@
  * unknown tokens, the token length bound, and which ecosystems account and server tokens
  * reach (own, sibling, deleted, another account's). */
 #include "auth.h"
+#include "oom.h"
 #include "test.h"
 
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,6 +277,67 @@ static void test_ecosystems(const config *cfg)
     NOT_FOUND(&empty, ECO_A1);
 }
 
+/* Out of memory where OpenSSL can hash nothing: a new thread (no digest context yet) with
+ * every allocation failing. A token must then be refused or taken for exactly what it is,
+ * never for another: the digest must not be whatever the stack held. glibc hands a new
+ * thread the cached stack of one that just ended, so the first thread authenticates a good
+ * token at the same depth, leaving its digest where the second one's would go. Also
+ * auth_scoped_digest, which names Idempotency-Keys: the same input, the same name. */
+typedef struct auth_try {
+    const config *cfg;
+    const char *token;
+    int out_of_memory; /* fail every allocation while authenticating */
+    int rc, injected;
+    auth_principal who;
+    uint8_t scoped[CONFIG_TOKEN_DIGEST_LEN];
+} auth_try;
+
+static void *auth_thread(void *arg)
+{
+    auth_try *t = arg;
+    error err;
+    if (t->out_of_memory)
+        oom_arm_persistent(1);
+    t->rc = authenticate(t->cfg, t->token, &t->who, &err);
+    if (t->rc == 0)
+        auth_scoped_digest(&t->who, "key", 3, t->scoped);
+    if (t->out_of_memory)
+        t->injected = oom_disarm();
+    return NULL;
+}
+
+static void auth_in_thread(auth_try *t)
+{
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, auth_thread, t) == 0);
+    pthread_join(th, NULL);
+}
+
+static void test_out_of_memory(const config *cfg)
+{
+    if (!oom_enabled())
+        return;
+    static const char *const tokens[] = {"acme-token", "srv-a1", "other-token"};
+    for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++) {
+        auth_try good = {.cfg = cfg, .token = tokens[i]};
+        auth_in_thread(&good);
+        CHECK(good.rc == 0);
+
+        auth_try wrong = {.cfg = cfg, .token = "not-a-configured-token", .out_of_memory = 1};
+        auth_in_thread(&wrong);
+        CHECK(wrong.injected == 1);
+        if (wrong.rc == 0)
+            fprintf(stderr, "out of memory, an unknown token authenticated as account %s\n", wrong.who.account->id);
+        CHECK(wrong.rc == -1);
+
+        auth_try same = {.cfg = cfg, .token = tokens[i], .out_of_memory = 1};
+        auth_in_thread(&same);
+        CHECK(same.injected == 1);
+        CHECK(same.rc == -1 || (same.who.token == good.who.token &&
+                                memcmp(same.scoped, good.scoped, CONFIG_TOKEN_DIGEST_LEN) == 0));
+    }
+}
+
 int main(void)
 {
     config *cfg = make_config();
@@ -285,6 +348,7 @@ int main(void)
     if (cfg->n_accounts == 3 && cfg->accounts[0].n_ecosystems == 3 && cfg->accounts[1].n_ecosystems == 1) {
         test_authenticate(cfg);
         test_ecosystems(cfg);
+        test_out_of_memory(cfg);
     }
     config_destroy(cfg);
     return test_exit_code();

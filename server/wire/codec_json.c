@@ -10,12 +10,14 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "base64.h"
+#include "hg_assert.h"
 #include "schema.h"
 
 #define NAME_MAX_LEN 128                       /* bytes of a JSON field name we compare against */
@@ -497,13 +499,30 @@ static ProtobufCMessage *decode_text(const ProtobufCMessageDescriptor *desc, con
 /* With codec_json_install_arena, jansson's allocations during one decode come from a
  * buffer on the decoding thread's stack: a parse allocates a value, a string and a table
  * slot per key, and malloc was the largest cost of a create. The tree never outlives the
- * decode (it is freed before it returns), and what does not fit goes to malloc. */
+ * decode (it is freed before it returns), and what does not fit goes to malloc.
+ *
+ * jansson 2.14 cannot survive a failed allocation in the middle of a parse (its issue
+ * #362): lex_save drops the byte, and then the lexer asserts, returns a string missing a
+ * character, or runs past its buffer (a stack overflow when that buffer is in the arena).
+ * So during json_loadb a failed malloc never returns to jansson: it longjmps back to
+ * decode_text, which frees every block jansson took past the arena (each is listed, for
+ * that) and reports out of memory.
+ *
+ * Hazard: while current_arena is set, arena_free takes every pointer outside the arena
+ * for a listed block; only the decode's own tree may be freed then (decode_text's is). */
 #define ARENA_BYTES 16384
+
+/* A block past the arena: its header, then what jansson asked for. 16 bytes, so the
+ * block stays 16-byte aligned. */
+typedef struct spill {
+    struct spill *prev, *next;
+} spill;
 
 typedef struct arena {
     char *base;
     size_t used;
-    int failed; /* a malloc past the arena failed: jansson's result cannot be trusted */
+    spill *spills;            /* blocks past the arena that jansson holds */
+    jmp_buf *out_of_memory;   /* set during json_loadb: where a failed malloc goes */
 } arena;
 
 static __thread arena *current_arena;
@@ -512,23 +531,43 @@ static void *arena_malloc(size_t size)
 {
     arena *a = current_arena;
     size = (size + 15) & ~(size_t)15;
-    if (a != NULL && size <= ARENA_BYTES - a->used) {
+    if (a == NULL)
+        return malloc(size);
+    if (size <= ARENA_BYTES - a->used) {
         void *p = a->base + a->used;
         a->used += size;
         return p;
     }
-    void *p = malloc(size);
-    if (p == NULL && a != NULL)
-        a->failed = 1;
-    return p;
+    spill *s = size <= SIZE_MAX - sizeof(spill) ? malloc(sizeof(spill) + size) : NULL;
+    if (s == NULL && a->out_of_memory != NULL)
+        longjmp(*a->out_of_memory, 1);
+    if (s == NULL)
+        return NULL;
+    s->prev = NULL;
+    s->next = a->spills;
+    if (a->spills != NULL)
+        a->spills->prev = s;
+    a->spills = s;
+    return s + 1;
 }
 
 static void arena_free(void *p)
 {
     arena *a = current_arena;
-    if (a != NULL && (char *)p >= a->base && (char *)p < a->base + ARENA_BYTES)
+    if (a == NULL || p == NULL) {
+        free(p);
+        return;
+    }
+    if ((char *)p >= a->base && (char *)p < a->base + ARENA_BYTES)
         return; /* goes with the arena */
-    free(p);
+    spill *s = (spill *)p - 1;
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        a->spills = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    free(s);
 }
 
 void codec_json_install_arena(void)
@@ -540,26 +579,46 @@ ProtobufCMessage *codec_json_decode(const ProtobufCMessageDescriptor *desc, cons
                                     ProtobufCAllocator *alloc, error *err)
 {
     _Alignas(16) char space[ARENA_BYTES];
-    arena a = {space, 0, 0};
+    arena a = {space, 0, NULL, NULL};
     current_arena = &a;
     ProtobufCMessage *msg = decode_text(desc, json, len, alloc, err);
     current_arena = NULL;
+    HG_ASSERT(a.spills == NULL); /* the tree was freed, or its blocks were */
     return msg;
+}
+
+/* json_loadb, but a failed allocation (with the arena installed) returns NULL with
+ * *out_of_memory set instead of going back into jansson. */
+static json_t *load(const char *json, size_t len, json_error_t *jerr, int *out_of_memory)
+{
+    arena *a = current_arena;
+    jmp_buf jb;
+    *out_of_memory = 0;
+    if (a != NULL && setjmp(jb) != 0) {
+        /* jansson's parse is abandoned where it stood: free what it had taken */
+        a->out_of_memory = NULL;
+        while (a->spills != NULL)
+            arena_free(a->spills + 1);
+        *out_of_memory = 1;
+        return NULL;
+    }
+    if (a != NULL)
+        a->out_of_memory = &jb;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, jerr);
+    if (a != NULL)
+        a->out_of_memory = NULL;
+    return root;
 }
 
 static ProtobufCMessage *decode_text(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
                                      ProtobufCAllocator *alloc, error *err)
 {
     json_error_t jerr = {0}; /* jansson leaves the code byte unset on some failures */
-    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    /* Out of memory is the server's fault, not the body's. jansson 2.14 does not always say
-     * so: a failed allocation in its lexer shows as a syntax error, or (lex_save ignores
-     * it) as a string missing a character in a tree it returns. Only the arena's allocator
-     * sees every failure, so with it installed (the server) a failure anywhere discards the
-     * parse; without it, json_error_code is all there is. */
-    if ((current_arena != NULL && current_arena->failed) ||
-        (root == NULL && json_error_code(&jerr) == json_error_out_of_memory)) {
-        json_decref(root);
+    int out_of_memory;
+    json_t *root = load(json, len, &jerr, &out_of_memory);
+    /* Out of memory is the server's fault, not the body's. Without the arena (the SDK),
+     * jansson's own code is all there is, and it does not always say so (see above). */
+    if (out_of_memory || (root == NULL && json_error_code(&jerr) == json_error_out_of_memory)) {
         error_set(err, ERROR_INTERNAL, "Out of memory.");
         return NULL;
     }

@@ -950,6 +950,7 @@ static void test_out_of_memory(void)
     oom_op op = {
         "codec_json_decode(CreateWebhookRequest)", &o, NULL, json_oom_decode, json_oom_decode_check, json_oom_free};
     CHECK(oom_loop(&op) == 0);
+    CHECK(oom_loop_persistent(&op) == 0);
 
     /* unknown keys and a wrong type: the problems are allocated too */
     o.json = "{\"ecosystemId\":7,\"url\":\"https://example.com/hook\",\"foo\":1,\"bar\":[]}";
@@ -957,6 +958,7 @@ static void test_out_of_memory(void)
     op.check = NULL; /* err carries the problems; only the no-leak rule is checked */
     op.name = "codec_json_decode(CreateWebhookRequest with problems)";
     CHECK(oom_loop(&op) == 0);
+    CHECK(oom_loop_persistent(&op) == 0);
 
     schema_webhook a, b;
     schema_timestamp ta, tb;
@@ -973,11 +975,13 @@ static void test_out_of_memory(void)
     oom_op enc = {
         "codec_json_encode(ListWebhooksResponse)", &e, NULL, json_oom_encode, json_oom_encode_check, json_oom_free};
     CHECK(oom_loop(&enc) == 0);
+    CHECK(oom_loop_persistent(&enc) == 0);
 
     json_oom d = {.desc = &schema_list_response_descriptor, .json = want, .want = want};
     oom_op dec = {
         "codec_json_decode(ListWebhooksResponse)", &d, NULL, json_oom_decode, json_oom_decode_check, json_oom_free};
     CHECK(oom_loop(&dec) == 0);
+    CHECK(oom_loop_persistent(&dec) == 0);
     char *list_json = want;
 
     /* bytes fields: base64 in JSON */
@@ -987,6 +991,7 @@ static void test_out_of_memory(void)
     d = (json_oom){.desc = &schema_stored_webhook_descriptor, .json = stored, .want = stored};
     dec.name = "codec_json_decode(StoredWebhook)";
     CHECK(oom_loop(&dec) == 0);
+    CHECK(oom_loop_persistent(&dec) == 0);
 
     schema_create_request req = SCHEMA_CREATE_REQUEST_INIT;
     req.ecosystem_id = ECO;
@@ -997,6 +1002,7 @@ static void test_out_of_memory(void)
     enc.ctx = &c;
     enc.name = "codec_json_encode(CreateWebhookRequest)";
     CHECK(oom_loop(&enc) == 0);
+    CHECK(oom_loop_persistent(&enc) == 0);
 
     /* as the server runs it: jansson in the per-decode arena, malloc past it (a long body) */
     codec_json_install_arena();
@@ -1008,9 +1014,11 @@ static void test_out_of_memory(void)
                   json_oom_decode_check,
                   json_oom_free};
     CHECK(oom_loop(&op) == 0);
+    CHECK(oom_loop_persistent(&op) == 0);
     d = (json_oom){.desc = &schema_list_response_descriptor, .arena = 1, .json = list_json, .want = list_json};
     dec.name = "codec_json_decode(ListWebhooksResponse, arena)";
     CHECK(oom_loop(&dec) == 0);
+    CHECK(oom_loop_persistent(&dec) == 0);
     free(list_json);
     size_t n = 20000; /* past ARENA_BYTES, so jansson's string falls back to malloc */
     char *big = malloc(n + 200), *big_want = malloc(n + 200);
@@ -1024,6 +1032,7 @@ static void test_out_of_memory(void)
     o = (json_oom){.desc = &schema_create_request_descriptor, .arena = 1, .json = big, .want = big_want};
     op.name = "codec_json_decode(CreateWebhookRequest, arena, long description)";
     CHECK(oom_loop(&op) == 0);
+    CHECK(oom_loop_persistent(&op) == 0);
     free(big);
     free(big_want);
 }

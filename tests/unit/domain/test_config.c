@@ -618,6 +618,7 @@ static void test_out_of_memory(void)
     oom_op op = {"config_load(config/hookgate.yaml)", &o, NULL, config_oom_load, config_oom_check,
                  config_oom_teardown};
     CHECK(oom_loop(&op) == 0);
+    CHECK(oom_loop_persistent(&op) == 0);
     config_destroy(o.ref);
 }
 

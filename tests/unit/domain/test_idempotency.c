@@ -182,8 +182,10 @@ static void test_out_of_memory(void)
     digest_of(7, o.d);
     oom_op create = {"idempotency_create", &o, NULL, idem_oom_create, NULL, idem_oom_teardown};
     CHECK(oom_loop(&create) == 0);
+    CHECK(oom_loop_persistent(&create) == 0);
     oom_op begin = {"idempotency_begin", &o, idem_oom_setup, idem_oom_begin, idem_oom_begin_check, idem_oom_teardown};
     CHECK(oom_loop(&begin) == 0);
+    CHECK(oom_loop_persistent(&begin) == 0);
 }
 
 int main(void)

@@ -1350,6 +1350,7 @@ static void test_out_of_memory(void)
                  journal_oom_check,
                  journal_oom_teardown};
     CHECK(oom_loop(&op) == 0);
+    CHECK(oom_loop_persistent(&op) == 0);
     for (size_t k = 0; k < 3; k++)
         free(t.files[k]);
     free(t.ids);

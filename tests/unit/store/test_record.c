@@ -551,8 +551,10 @@ static void test_out_of_memory(void)
     oom_op to = {"record_to_webhook", &o, NULL, record_oom_to_webhook, record_oom_to_webhook_check,
                  record_oom_teardown};
     CHECK(oom_loop(&to) == 0);
+    CHECK(oom_loop_persistent(&to) == 0);
     oom_op load = {"record_load", &o, record_oom_setup, record_oom_load, record_oom_load_check, record_oom_teardown};
     CHECK(oom_loop(&load) == 0);
+    CHECK(oom_loop_persistent(&load) == 0);
 }
 
 int main(void)

@@ -543,13 +543,16 @@ static void test_out_of_memory(void)
                      store_oom_check,
                      store_oom_teardown};
     CHECK(oom_loop(&insert) == 0);
+    CHECK(oom_loop_persistent(&insert) == 0);
 
     oom_op create = {"store_create", &o, NULL, store_oom_create, NULL, store_oom_teardown};
     CHECK(oom_loop(&create) == 0);
+    CHECK(oom_loop_persistent(&create) == 0);
 
     o.w = oom_webhook(&o, OOM_PREFILL, 3);
     oom_op record = {"store_record_new", &o, NULL, store_oom_record_new, store_oom_record_check, store_oom_teardown};
     CHECK(oom_loop(&record) == 0);
+    CHECK(oom_loop_persistent(&record) == 0);
 }
 
 int main(void)

@@ -345,12 +345,15 @@ static void test_out_of_memory(void)
     grpc_oom o = {.data = (const uint8_t *)"foobar", .len = 6};
     oom_op enc = {"codec_grpc_base64_encode", &o, NULL, grpc_oom_encode, grpc_oom_encode_check, grpc_oom_free};
     CHECK(oom_loop(&enc) == 0);
+    CHECK(oom_loop_persistent(&enc) == 0);
     oom_op dec = {"codec_grpc_base64_decode", &o, NULL, grpc_oom_decode, grpc_oom_decode_check, grpc_oom_free};
     CHECK(oom_loop(&dec) == 0);
+    CHECK(oom_loop_persistent(&dec) == 0);
     error_clear(&o.err);
     error_add_param(&o.err, ERROR_IN_BODY, 2, "url", "field is required");
     oom_op st = {"codec_grpc_status_make", &o, NULL, grpc_oom_status, grpc_oom_status_check, grpc_oom_free};
     CHECK(oom_loop(&st) == 0);
+    CHECK(oom_loop_persistent(&st) == 0);
 }
 
 int main(void)

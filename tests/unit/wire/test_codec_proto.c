@@ -292,9 +292,11 @@ static void test_out_of_memory(void)
     oom_op dec = {
         "codec_proto_decode(CreateWebhookRequest)", &o, NULL, proto_oom_decode, proto_oom_decode_check, proto_oom_free};
     CHECK(oom_loop(&dec) == 0);
+    CHECK(oom_loop_persistent(&dec) == 0);
     oom_op enc = {
         "codec_proto_encode(CreateWebhookRequest)", &o, NULL, proto_oom_encode, proto_oom_encode_check, proto_oom_free};
     CHECK(oom_loop(&enc) == 0);
+    CHECK(oom_loop_persistent(&enc) == 0);
     free(o.bytes);
 
     schema_webhook a = SCHEMA_WEBHOOK_INIT;
@@ -308,6 +310,7 @@ static void test_out_of_memory(void)
     o.bytes = pack(&list.base, &o.len);
     dec.name = "codec_proto_decode(ListWebhooksResponse)";
     CHECK(oom_loop(&dec) == 0);
+    CHECK(oom_loop_persistent(&dec) == 0);
     free(o.bytes);
 }
 

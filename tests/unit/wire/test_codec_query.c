@@ -409,12 +409,15 @@ static void test_out_of_memory(void)
     oom_op op = {"codec_query_decode(ListWebhooksRequest)", &o, NULL, query_oom_decode, query_oom_check,
                  query_oom_free};
     CHECK(oom_loop(&op) == 0);
+    CHECK(oom_loop_persistent(&op) == 0);
     /* percent-decoding, the snake_case spelling, and unknown parameters to report */
     o = (query_oom){.query = "ecosystem_id=" ECO "&foo=1&b%61r=%e2%9c%93", .want_params = 1};
     op.name = "codec_query_decode(ListWebhooksRequest, unknown parameters)";
     CHECK(oom_loop(&op) == 0);
+    CHECK(oom_loop_persistent(&op) == 0);
     oom_op reject = {"codec_query_reject", &o, NULL, query_oom_reject, query_oom_reject_check, NULL};
     CHECK(oom_loop(&reject) == 0);
+    CHECK(oom_loop_persistent(&reject) == 0);
 }
 
 int main(void)

@@ -97,7 +97,7 @@ def closed_by_server(sock, timeout):
 class TestOps(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="hookgate-ops-")
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-ops-%d-" % os.getpid())
         cls.port = free_port()
         start_server(cls, "ops",
                      "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  threads: 2\n"
@@ -167,7 +167,7 @@ class TestSlowClients(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="hookgate-slow-")
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-slow-%d-" % os.getpid())
         cls.port, cls.tls_port = free_port(), free_port()
         cert, key = self_signed_certificate(cls.tmp)
         start_server(cls, "slow",
@@ -316,7 +316,7 @@ class TestRapidReset(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="hookgate-reset-")
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-reset-%d-" % os.getpid())
         cls.port, cls.tls_port, cls.grpc_port = free_port(), free_port(), free_port()
         cert, key = self_signed_certificate(cls.tmp)
         start_server(cls, "reset",
@@ -395,7 +395,7 @@ class TestCreateRate(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="hookgate-rate-")
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-rate-%d-" % os.getpid())
         cls.port = free_port()
         start_server(cls, "rate",
                      "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
@@ -459,7 +459,7 @@ class TestReload(unittest.TestCase):
                     % (self.port, description_limit, ", ".join(tokens), self.ECO, extra))
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="hookgate-reload-")
+        self.tmp = tempfile.mkdtemp(prefix="hookgate-reload-%d-" % os.getpid())
         self.port = free_port()
         self.config = os.path.join(self.tmp, "reload.yaml")
         self.write_config(["token-a"], 10)
@@ -517,7 +517,7 @@ class TestJsonAccessLog(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="hookgate-jsonlog-")
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-jsonlog-%d-" % os.getpid())
         cls.port = free_port()
         start_server(cls, "jsonlog",
                      "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  access_log: json\n"
@@ -603,7 +603,7 @@ class TestMetrics(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="hookgate-metrics-")
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-metrics-%d-" % os.getpid())
         cls.port = free_port()
         start_server(cls, "metrics",
                      "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
@@ -664,9 +664,9 @@ class TestMetrics(unittest.TestCase):
 
 
 def leftovers():
-    """This run's temporary directories (every class names its own hookgate-<name>-...)."""
-    root = tempfile.gettempdir()
-    return {n for n in os.listdir(root) if n.startswith("hookgate-")}
+    """This run's temporary directories: every class makes hookgate-<name>-<this pid>-..."""
+    pid = "-%d-" % os.getpid()
+    return {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("hookgate-") and pid in n}
 
 
 if __name__ == "__main__":
@@ -675,9 +675,7 @@ if __name__ == "__main__":
     before = leftovers()
     result = unittest.main(verbosity=2, exit=False).result
     left = leftovers() - before
-    if left:  # other tests of the suite may run meanwhile: only names this file makes count
-        mine = {n for n in left if n.split("-")[1] in ("ops", "slow", "reset", "rate", "reload", "jsonlog", "metrics")}
-        if mine:
-            print("test_ops.py left temporary directories behind: %s" % ", ".join(sorted(mine)), file=sys.stderr)
-            sys.exit(1)
+    if left:
+        print("test_ops.py left temporary directories behind: %s" % ", ".join(sorted(left)), file=sys.stderr)
+        sys.exit(1)
     sys.exit(0 if result.wasSuccessful() else 1)

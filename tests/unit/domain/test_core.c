@@ -6,12 +6,15 @@
  * the service descriptor; configuration reloads and their reclamation. */
 #include "core.h"
 #include "codec_json.h"
+#include "oom.h"
 #include "test.h"
 
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define ECO_A1 "C000000000000000000000a01"
 #define ECO_A2 "C000000000000000000000a02"
@@ -718,6 +721,141 @@ static void test_reload(void)
     core_destroy(c);
 }
 
+/* ---- out of memory ------------------------------------------------------------------------------ */
+
+/* One call under the OOM loop, on a core made in setup (unarmed): it answers or fails
+ * cleanly, and the store holds the webhook exactly when the call said so. */
+typedef struct oom_case {
+    const char *yaml;      /* with a store.path: the journal's writer thread allocates too */
+    core_method method;
+    const char *key;       /* Idempotency-Key for creates, or NULL */
+    core *core;
+    backend *store;
+    core_call call;
+    waiter w;
+    size_t before;         /* webhooks stored before run */
+    char id[OBJECTID_HEX_LEN + 1];
+} oom_case;
+
+static void oom_setup(void *ctx)
+{
+    oom_case *o = ctx;
+    char err[JOURNAL_ERROR_MAX];
+    backend_memory_stats stats;
+    config *cfg = config_of(o->yaml);
+    journal_options jo = {.path = cfg->store_path, .fsync = JOURNAL_FSYNC_NEVER, .snapshot_after_bytes = 1ull << 40,
+                          .max_queue = 64};
+    o->store = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, &stats, err);
+    o->core = core_create(cfg, o->store);
+    CHECK(o->core != NULL);
+    schema_create_request r = create_req(ECO_A1, "https://example.com/first", NULL, NULL);
+    core_call first;
+    waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    call_setup(&first, CORE_CREATE, "acme-token", &r.base);
+    first.idempotency_key = o->key;
+    first.idempotency_key_len = o->key != NULL ? strlen(o->key) : 0;
+    first.done = on_done;
+    first.data = &w;
+    if (core_call_start(o->core, &first) == CORE_PENDING) { /* with a journal */
+        pthread_mutex_lock(&w.lock);
+        while (w.done == 0)
+            pthread_cond_wait(&w.cond, &w.lock);
+        pthread_mutex_unlock(&w.lock);
+    }
+    CHECK(first.response != NULL);
+    strcpy(o->id, first.response != NULL ? ((const schema_webhook *)first.response)->id : "");
+    o->before = count(o->store);
+    o->w = (waiter){PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+}
+
+static int oom_run(void *ctx)
+{
+    oom_case *o = ctx;
+    static schema_create_request r;
+    static schema_get_request g;
+    static schema_list_request l;
+    r = create_req(ECO_A1, "https://example.com/first", NULL, NULL);
+    g = (schema_get_request)SCHEMA_GET_REQUEST_INIT;
+    g.id = o->id;
+    l = (schema_list_request)SCHEMA_LIST_REQUEST_INIT;
+    l.ecosystem_id = ECO_A1;
+    const ProtobufCMessage *req = o->method == CORE_CREATE ? &r.base : o->method == CORE_GET ? &g.base : &l.base;
+    call_setup(&o->call, o->method, "acme-token", req);
+    o->call.idempotency_key = o->key;
+    o->call.idempotency_key_len = o->key != NULL ? strlen(o->key) : 0;
+    o->call.done = on_done;
+    o->call.data = &o->w;
+    int rc = core_call_start(o->core, &o->call);
+    if (rc == CORE_PENDING) {
+        pthread_mutex_lock(&o->w.lock);
+        while (o->w.done == 0)
+            pthread_cond_wait(&o->w.cond, &o->w.lock);
+        pthread_mutex_unlock(&o->w.lock);
+        rc = o->call.response != NULL ? 0 : -1;
+    }
+    CHECK((rc == 0) == (o->call.response != NULL));
+    CHECK(rc == 0 || o->call.err.kind != ERROR_NONE); /* a failure always says why */
+    return rc;
+}
+
+static void oom_check(void *ctx, int ok)
+{
+    oom_case *o = ctx;
+    size_t now = count(o->store);
+    if (o->method != CORE_CREATE || o->key != NULL) {
+        CHECK(now == o->before); /* reads and replays store nothing */
+        return;
+    }
+    CHECK(now == o->before + (ok ? 1 : 0)); /* whole or untouched */
+}
+
+/* Besides freeing the round's core, puts back the thread's caches a failed allocation may
+ * have dropped or grown, so that the leak count sees only the operation's own blocks: the
+ * per-thread SHA-256 context (an unarmed authentication refills what a failure emptied)
+ * and OpenSSL's per-thread error state (whose data buffers it keeps for reuse after the
+ * first error; the harness's ERR_clear_error makes the state again). */
+static void oom_teardown(void *ctx)
+{
+    oom_case *o = ctx;
+    core_call warm;
+    schema_list_request l = SCHEMA_LIST_REQUEST_INIT;
+    l.ecosystem_id = ECO_A1;
+    call_setup(&warm, CORE_LIST, "acme-token", &l.base);
+    CHECK(run_now(o->core, &warm) == 0);
+    core_destroy(o->core);
+    arena_release();
+    OPENSSL_thread_stop();
+}
+
+static void test_out_of_memory(void)
+{
+    char dir[] = "/tmp/hookgate-test-core-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char durable[sizeof(yaml) + 128];
+    snprintf(durable, sizeof durable, "%sstore: { path: %s/data, fsync: never }\n", yaml, dir);
+    struct {
+        const char *name, *yaml;
+        core_method method;
+        const char *key;
+    } cases[] = {
+        {"core create", yaml, CORE_CREATE, NULL},
+        {"core create, replayed", yaml, CORE_CREATE, "k"},
+        {"core get", yaml, CORE_GET, NULL},
+        {"core list", yaml, CORE_LIST, NULL},
+        {"core create through the journal", durable, CORE_CREATE, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        oom_case o = {.yaml = cases[i].yaml, .method = cases[i].method, .key = cases[i].key};
+        oom_op op = {cases[i].name, &o, oom_setup, oom_run, oom_check, oom_teardown};
+        CHECK(oom_loop(&op) == 0);
+        CHECK(oom_loop_persistent(&op) == 0);
+        char cmd[sizeof dir + 32];
+        snprintf(cmd, sizeof cmd, "rm -rf %s/data", dir);
+        CHECK(system(cmd) == 0);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     CHECK(objectid_init() == 0);
@@ -730,5 +868,6 @@ int main(void)
     test_asynchronous_backend();
     test_reload();
     arena_release();
+    test_out_of_memory();
     return test_exit_code();
 }

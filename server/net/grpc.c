@@ -44,8 +44,7 @@ typedef struct grpc_stream {
     h2o_linklist_t link;   /* in grpc_conn.streams */
     int reset_after_reply; /* stop the client's upload once our answer has gone out */
     h2o_mem_pool_t pool; /* message memory (poolalloc) and the request id go with the stream */
-    char headers[GRPC_MAX_HEADER_BYTES]; /* the values kept, back to back */
-    size_t headers_used;
+    size_t headers_used; /* bytes of header values kept (in pool), at most GRPC_MAX_HEADER_BYTES */
     h2o_iovec_t path, content_type, authorization, request_id, idempotency_key; /* idempotency_key: {"", 0}
                                                                                 when sent twice */
     struct timespec started; /* for the access log */
@@ -387,15 +386,15 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     return 0;
 }
 
-/* Keeps a header value in the stream's fixed buffer; past the bound, flags the stream. */
+/* Keeps a header value in the stream's pool (a stream costs what its headers take, not a
+ * fixed buffer of the bound); past GRPC_MAX_HEADER_BYTES in all, flags the stream. */
 static void keep(grpc_stream *s, h2o_iovec_t *dst, const uint8_t *value, size_t len)
 {
-    if (s->headers_used + len > sizeof(s->headers)) {
+    if (s->headers_used + len > GRPC_MAX_HEADER_BYTES) {
         s->headers_too_large = 1;
         return;
     }
-    memcpy(s->headers + s->headers_used, value, len);
-    *dst = h2o_iovec_init(s->headers + s->headers_used, len);
+    *dst = h2o_strdup(&s->pool, (const char *)value, len);
     s->headers_used += len;
 }
 

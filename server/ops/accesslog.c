@@ -1,6 +1,8 @@
 /* accesslog: see accesslog.h. */
 #include "accesslog.h"
 
+#include "utf8.h"
+
 #include <limits.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -9,7 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LINE_MAX_BYTES 768 /* a line; the path is cut at 256 bytes, the method at 16 */
+#define LINE_MAX_BYTES 2048 /* a line: the path is cut at 256 bytes and the method at 16 before escaping,
+                                which makes each at most 6 times longer (\u00HH) */
 _Static_assert(LINE_MAX_BYTES <= PIPE_BUF, "a line must fit one atomic write");
 
 static accesslog_format format = ACCESSLOG_TEXT;
@@ -47,20 +50,48 @@ static size_t put_uint(char *line, size_t at, size_t cap, uint64_t v, int min_di
     return put(line, at, cap, p, (size_t)(digits + sizeof(digits) - p));
 }
 
-/* A JSON string body: ", \ and control bytes escaped; the rest as it is. */
+static const char hex[] = "0123456789abcdef";
+
+/* A client's bytes (a method, a path) in the text format: one field with no byte that could
+ * end it, start a line or move a terminal. Control bytes, space, DEL, backslash and bytes
+ * that are not well-formed UTF-8 become \xHH; characters of UTF-8 stay as they are. So a
+ * path can never forge a second line or a field, and what was sent can be read back. */
+static size_t put_field(char *line, size_t at, size_t cap, const char *text, size_t len)
+{
+    for (size_t i = 0, n; i < len && at < cap; i += n) {
+        unsigned char c = (unsigned char)text[i];
+        n = utf8_char_len((const uint8_t *)text + i, len - i);
+        if (n == 0 || c <= 0x20 || c == 0x7f || c == '\\') {
+            char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+            at = put(line, at, cap, esc, 4);
+            n = 1;
+        } else {
+            at = put(line, at, cap, text + i, n);
+        }
+    }
+    return at;
+}
+
+/* A JSON string body: ", \ and control bytes escaped (\u00HH), characters of UTF-8 as they
+ * are, and a byte that is not UTF-8 written as the six characters \\xHH (a JSON string must
+ * be UTF-8; the escape keeps the byte readable without passing for the character U+00HH). */
 static size_t put_escaped(char *line, size_t at, size_t cap, const char *text, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < len && at < cap; i++) {
+    for (size_t i = 0, n; i < len && at < cap; i += n) {
         unsigned char c = (unsigned char)text[i];
-        if (c == '"' || c == '\\') {
+        n = utf8_char_len((const uint8_t *)text + i, len - i);
+        if (n == 0) {
+            char esc[5] = {'\\', '\\', 'x', hex[c >> 4], hex[c & 15]};
+            at = put(line, at, cap, esc, 5);
+            n = 1;
+        } else if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
             at = put(line, at, cap, esc, 2);
         } else if (c < 0x20 || c == 0x7f) {
             char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             at = put(line, at, cap, esc, 6);
         } else {
-            line[at++] = (char)c;
+            at = put(line, at, cap, text + i, n);
         }
     }
     return at;
@@ -84,9 +115,9 @@ void accesslog_write(const accesslog_entry *e)
     size_t method_len = e->method_len < 16 ? e->method_len : 16, path_len = e->path_len < 256 ? e->path_len : 256;
     if (format == ACCESSLOG_TEXT) {
         n = put(line, n, cap, "access ", 7);
-        n = put(line, n, cap, e->method, method_len);
+        n = put_field(line, n, cap, e->method, method_len);
         n = put(line, n, cap, " ", 1);
-        n = put(line, n, cap, e->path, path_len);
+        n = put_field(line, n, cap, e->path, path_len);
         n = put(line, n, cap, " ", 1);
         n = put_uint(line, n, cap, (uint64_t)e->status, 1);
         n = put(line, n, cap, " ", 1);
@@ -150,7 +181,6 @@ void accesslog_flush(void)
 
 static void id_init(void)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char r[4] = {0};
     RAND_bytes(r, sizeof(r));
     for (int i = 0; i < 4; i++)
@@ -159,7 +189,7 @@ static void id_init(void)
 
 size_t accesslog_request_id(char out[ACCESSLOG_ID_MAX + 1])
 {
-    static const char hex[] = "0123456789abcdef";
+
     pthread_once(&id_once, id_init);
     uint32_t n = (uint32_t)atomic_fetch_add_explicit(&id_counter, 1, memory_order_relaxed);
     memcpy(out, id_prefix, 8);

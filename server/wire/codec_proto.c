@@ -1,43 +1,16 @@
 /* codec_proto: see codec_proto.h. */
 #include "codec_proto.h"
 
+#include "utf8.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 int codec_proto_is_text(const uint8_t *s, size_t len)
 {
-    size_t i = 0;
-    while (i < len) {
-        uint8_t c = s[i];
-        size_t n;
-        uint32_t cp;
-        if (c == 0)
+    for (size_t i = 0, n; i < len; i += n)
+        if (s[i] == 0 || (n = utf8_char_len(s + i, len - i)) == 0)
             return 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            n = 1, cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2, cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3, cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (i + n >= len) /* truncated sequence */
-            return 0;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        /* overlong forms, surrogates and values past U+10FFFF are not UTF-8 */
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += n + 1;
-    }
     return 1;
 }
 

@@ -579,6 +579,61 @@ class TestJsonAccessLog(unittest.TestCase):
             if line.startswith("{"):
                 json.loads(line)  # every access line is whole JSON
 
+    def test_bytes_that_are_not_utf8_keep_the_line_json(self):
+        """A path with bytes that are not UTF-8 (%c0%ae), over HTTP/1.1 and HTTP/2: the log
+        file is still UTF-8, every line of it parses, and the bytes read back escaped."""
+        for extra in ([], ["--http2-prior-knowledge"]):
+            rid = "utf8-check-%d" % len(extra)
+            subprocess.run(["curl", "-s", "-o", "/dev/null", "--path-as-is", "-H", "x-request-id: " + rid] + extra
+                           + ["http://127.0.0.1:%d/api/webhooks/%%c0%%ae%%ff/x" % self.port], check=True)
+            [entry] = self.entries('"request_id":"%s"' % rid)
+            self.assertIn("\\xc0\\xae\\xff", entry["path"])
+        with open(self.log_path, "rb") as f:
+            raw = f.read()
+        raw.decode("utf-8")  # raises on a byte that is not UTF-8
+        for line in raw.decode().splitlines():
+            if line.startswith("{"):
+                json.loads(line)
+
+
+class TestTextAccessLog(unittest.TestCase):
+    """The default text log: a path or method carrying CR, LF or ESC (percent-encoded, or
+    raw where the protocol lets them through) cannot forge an access line or a server line."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-textlog-%d-" % os.getpid())
+        cls.port = free_port()
+        start_server(cls, "textlog", "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\naccounts: []\n" % cls.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_server(cls)
+
+    def test_no_forged_lines(self):
+        paths = ["/api/webhooks/%0d%0aaccess%20POST%20/api/webhooks%20201%201%201.000ms%20HTTP/1.1",
+                 "/api/webhooks/%0ahookgate:%20reload:%20FORGED",
+                 "/api/webhooks/%1b%5b2J%1b%5d0;pwned%07"]
+        for extra in ([], ["--http2-prior-knowledge"]):
+            for path in paths:
+                subprocess.run(["curl", "-s", "-o", "/dev/null", "--path-as-is"] + extra
+                               + ["http://127.0.0.1:%d%s" % (self.port, path)], check=True)
+        expected = 2 * len(paths)
+        deadline = time.monotonic() + 5
+        while True:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().split(b"\n")
+            access = [l for l in lines if l.startswith(b"access GET /api/webhooks/")]
+            if len(access) >= expected or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(len(access), expected)  # one line per request, none forged
+        self.assertFalse([l for l in lines if b"FORGED" in l and not l.startswith(b"access GET ")])
+        self.assertFalse([l for l in lines if l.startswith(b"access POST")])
+        for line in (l for l in lines if l.startswith(b"access ")):
+            self.assertFalse(any(b < 0x20 or b == 0x7f for b in line), line)  # no control byte at all
+            self.assertEqual(len(line.split(b" ")), 7, line)  # access method path status bytes duration protocol
+
 
 def parse_exposition(text):
     """Prometheus text format -> {(name, frozenset(labels)): value}; checks every line's shape."""

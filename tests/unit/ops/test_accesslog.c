@@ -86,6 +86,43 @@ static void test_json(void)
     CHECK(strchr(line, '\n') == line + strlen(line) - 1); /* one line */
 }
 
+/* A client's bytes can forge nothing: in the text format every control byte, space, DEL,
+ * backslash and byte that is not UTF-8 is \xHH, so a path carrying CR LF or ESC stays one
+ * field of one line; in JSON a byte that is not UTF-8 is written as the text \\xHH, so
+ * the line is still JSON (UTF-8); characters of UTF-8 pass unchanged in both. */
+static void test_client_bytes(void)
+{
+    accesslog_set_format(ACCESSLOG_TEXT);
+    accesslog_entry e = entry("GET", "/api/webhooks/\r\naccess POST /x 201 0 0.000ms HTTP/1.1\x1b[2J\\\xc0\xae\xc3\xa9");
+    CAPTURED(accesslog_write(&e));
+    CHECK_STR(taken(), "access GET /api/webhooks/\\x0d\\x0aaccess\\x20POST\\x20/x\\x20201\\x200\\x200.000ms"
+                       "\\x20HTTP/1.1\\x1b[2J\\x5c\\xc0\\xae\xc3\xa9 201 181 1.234ms HTTP/1.1\n");
+    e = entry("G\nET", "/\nhookgate: reload: FORGED");
+    CAPTURED(accesslog_write(&e));
+    const char *line = taken();
+    CHECK(strchr(line, '\n') == line + strlen(line) - 1); /* one line */
+    CHECK(strncmp(line, "access G\\x0aET /\\x0ahookgate:\\x20reload:\\x20FORGED 201 ", 54) == 0);
+
+    /* the longest path of escapes still ends its line whole */
+    char worst[300];
+    memset(worst, '\n', sizeof worst - 1);
+    worst[sizeof worst - 1] = '\0';
+    e = entry("GET", worst);
+    CAPTURED(accesslog_write(&e));
+    line = taken();
+    CHECK(strlen(line) > 4 * 256 && strstr(line, " 201 181 1.234ms HTTP/1.1\n") != NULL);
+
+    accesslog_set_format(ACCESSLOG_JSON);
+    e = entry("GET", "/a\xc0\xae\xc3\xa9\xff");
+    CAPTURED(accesslog_write(&e));
+    line = taken();
+    CHECK(strstr(line, "\"path\":\"/a\\\\xc0\\\\xae\xc3\xa9\\\\xff\"") != NULL);
+    e = entry("GET", worst);
+    CAPTURED(accesslog_write(&e));
+    line = taken();
+    CHECK(strstr(line, "\"protocol\":\"HTTP/1.1\"}\n") != NULL); /* the line is whole */
+}
+
 static void test_off_and_batch(void)
 {
     accesslog_entry e = entry("GET", "/healthz");
@@ -134,6 +171,7 @@ int main(void)
     saved_stderr = dup(STDERR_FILENO);
     test_text();
     test_json();
+    test_client_bytes();
     test_off_and_batch();
     test_ids();
     fclose(capture);

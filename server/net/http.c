@@ -65,10 +65,22 @@ void http_respond_method_not_allowed(h2o_req_t *req, const char *allow)
     http_respond_text(req, 405, "Method Not Allowed", "Method not allowed.");
 }
 
+/* A field value without the whitespace around it (RFC 9110 §5.5: it is not part of the
+ * value). h2o 2.2.5's HTTP/1.1 parser drops the leading whitespace but keeps the
+ * trailing, so "Authorization:  token" and "Authorization: token " differed. */
+static h2o_iovec_t field_value(h2o_iovec_t v)
+{
+    while (v.len > 0 && (v.base[0] == ' ' || v.base[0] == '\t'))
+        v.base++, v.len--;
+    while (v.len > 0 && (v.base[v.len - 1] == ' ' || v.base[v.len - 1] == '\t'))
+        v.len--;
+    return v;
+}
+
 h2o_iovec_t http_header(h2o_req_t *req, const h2o_token_t *token)
 {
     ssize_t i = h2o_find_header(&req->headers, token, -1);
-    return i < 0 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
+    return i < 0 ? h2o_iovec_init(NULL, 0) : field_value(req->headers.entries[i].value);
 }
 
 h2o_iovec_t http_authorization(h2o_req_t *req)
@@ -76,7 +88,7 @@ h2o_iovec_t http_authorization(h2o_req_t *req)
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
     if (i < 0 || h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, i) >= 0)
         return h2o_iovec_init(NULL, 0);
-    return req->headers.entries[i].value;
+    return field_value(req->headers.entries[i].value);
 }
 
 h2o_iovec_t http_idempotency_key(h2o_req_t *req)
@@ -86,7 +98,7 @@ h2o_iovec_t http_idempotency_key(h2o_req_t *req)
         return h2o_iovec_init(NULL, 0);
     if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), i) >= 0)
         return h2o_iovec_init("", 0);
-    return req->headers.entries[i].value;
+    return field_value(req->headers.entries[i].value);
 }
 
 void http_add_replayed(h2o_req_t *req, int replayed)

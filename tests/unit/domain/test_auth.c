@@ -338,8 +338,45 @@ static void test_out_of_memory(const config *cfg)
     }
 }
 
+/* A configured digest that differs from the presented token's in one byte only (the
+ * last, the first, one in the middle) is another token: the whole digest is compared. */
+static void test_whole_digest_compared(void)
+{
+    uint8_t d[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)"near-token", 10, d);
+    const int positions[] = {SHA256_DIGEST_LENGTH - 1, 0, 13};
+    for (int k = -1; k < 3; k++) {
+        uint8_t near[SHA256_DIGEST_LENGTH];
+        memcpy(near, d, sizeof near);
+        if (k >= 0)
+            near[positions[k]] ^= 0x01;
+        char yaml[512];
+        int n = snprintf(yaml, sizeof yaml,
+                         "server: { listen: [ {address: 127.0.0.1, port: 1} ] }\n"
+                         "accounts: [ { id: acme, tokens: [ \"sha256:");
+        for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+            n += snprintf(yaml + n, sizeof yaml - (size_t)n, "%02x", near[i]);
+        snprintf(yaml + n, sizeof yaml - (size_t)n, "\" ] } ]\n");
+        char err[CONFIG_ERROR_MAX];
+        config *c = config_parse("near.yaml", yaml, strlen(yaml), err);
+        CHECK(c != NULL);
+        if (c == NULL)
+            continue;
+        auth_principal who;
+        error e;
+        error_clear(&e);
+        int rc = auth_authenticate(c, "near-token", 10, &who, &e);
+        if (k < 0)
+            CHECK(rc == 0); /* the control: the exact digest is the token */
+        else
+            CHECK(rc == -1 && e.kind == ERROR_UNAUTHENTICATED);
+        config_destroy(c);
+    }
+}
+
 int main(void)
 {
+    test_whole_digest_compared();
     config *cfg = make_config();
     CHECK(cfg != NULL);
     if (cfg == NULL)

@@ -72,6 +72,12 @@ static void test_headers(lb_server *s)
                             {"idempotency-key", "key-2"},
                             {NULL, NULL}};
     with_request(s, "/nowhere", two, twice);
+    /* the whitespace around a value is not part of it, at either end (RFC 9110 §5.5) */
+    const char *padded[][2] = {{"authorization", " \ttok \t"},
+                               {"idempotency-key", "key-1 "},
+                               {"accept", "\ttext/html  "},
+                               {NULL, NULL}};
+    with_request(s, "/nowhere?a=1&b=2", padded, once);
 }
 
 static void test_respond(lb_server *s)

@@ -131,9 +131,15 @@ static void test_unique_and_counter(void)
 #define THREADS 4
 #define PER_THREAD 50000
 
+/* Every thread waits here until all have started, so that they really make ids at the
+ * same time (without it the first thread could finish before the last begins, and a
+ * counter that is not atomic would pass). */
+static pthread_barrier_t start_line;
+
 static void *make_many(void *arg)
 {
     objectid *out = arg;
+    pthread_barrier_wait(&start_line);
     for (size_t i = 0; i < PER_THREAD; i++)
         out[i] = objectid_make(1700000001u);
     return NULL;
@@ -146,13 +152,17 @@ static void test_threads(void)
     if (ids == NULL)
         return;
     pthread_t t[THREADS];
+    CHECK(pthread_barrier_init(&start_line, NULL, THREADS) == 0);
     int started = 0;
     for (int i = 0; i < THREADS; i++)
         if (pthread_create(&t[i], NULL, make_many, ids + (size_t)i * PER_THREAD) == 0)
             started++;
-    CHECK(started == THREADS);
+    CHECK(started == THREADS); /* else the barrier would never open: stop here */
+    if (started != THREADS)
+        exit(test_exit_code());
     for (int i = 0; i < started; i++)
         pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&start_line);
     CHECK(all_unique(ids, (size_t)started * PER_THREAD));
     free(ids);
 }

@@ -15,9 +15,9 @@
 #include <h2o/http2.h>
 
 #include "metrics.h"
-#include "resetbudget.h"
+#include "framebudget.h"
 
-static const char preface[RESETBUDGET_PREFACE_LEN + 1] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+static const char preface[FRAMEBUDGET_PREFACE_LEN + 1] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 typedef struct guard {
     h2o_socket_t *sock;
@@ -25,7 +25,7 @@ typedef struct guard {
     struct timeval connected_at;
     h2o_timeout_entry_t timeout; /* the TLS handshake, or the cleartext preface */
     h2o_socket_cb h2o_read;      /* h2o's HTTP/2 reader, once it has the connection */
-    resetbudget budget;
+    framebudget budget;
     int entering; /* inside h2o_http2_accept, which may close the socket at once */
     int closed;   /* the socket closed while entering */
     int cut;      /* over budget: the socket is shut down, h2o is closing it */
@@ -58,15 +58,21 @@ static void charge(guard *g)
         in->size = 0;
         return;
     }
-    size_t ok = resetbudget_scan(&g->budget, (const uint8_t *)in->bytes, in->size, now_ms(g));
+    size_t ok = framebudget_scan(&g->budget, (const uint8_t *)in->bytes, in->size, now_ms(g));
     if (ok == in->size)
         return;
     in->size = ok;
     g->cut = 1;
-    metrics_reset_flood();
-    fprintf(stderr, "hookgate: closed an HTTP/2 connection: more than %u stream resets a second "
-                    "(limits.resets_per_second_per_connection)\n",
-            g->budget.rate);
+    if (g->budget.stop == FRAMEBUDGET_CONTINUATIONS) {
+        metrics_continuation_flood();
+        fprintf(stderr, "hookgate: closed an HTTP/2 connection: a header block of more than %d CONTINUATION frames\n",
+                FRAMEBUDGET_MAX_CONTINUATIONS);
+    } else {
+        metrics_reset_flood();
+        fprintf(stderr, "hookgate: closed an HTTP/2 connection: more than %u stream resets a second "
+                        "(limits.resets_per_second_per_connection)\n",
+                g->budget.rate);
+    }
     shutdown(h2o_socket_get_fd(g->sock), SHUT_RDWR);
 }
 
@@ -124,11 +130,11 @@ static void on_first_read(h2o_socket_t *sock, const char *err)
         h2o_socket_close(sock);
         return;
     }
-    size_t n = sock->input->size < RESETBUDGET_PREFACE_LEN ? sock->input->size : RESETBUDGET_PREFACE_LEN;
+    size_t n = sock->input->size < FRAMEBUDGET_PREFACE_LEN ? sock->input->size : FRAMEBUDGET_PREFACE_LEN;
     if (memcmp(sock->input->bytes, preface, n) != 0) {
         h2o_timeout_unlink(&g->timeout);
         h2o_http1_accept(g->accept, sock, g->connected_at);
-    } else if (n == RESETBUDGET_PREFACE_LEN) {
+    } else if (n == FRAMEBUDGET_PREFACE_LEN) {
         h2o_timeout_unlink(&g->timeout);
         enter_http2(g);
     } /* else a part of the preface: wait for the rest */
@@ -149,7 +155,7 @@ void h2guard_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, unsigned resets_p
     g->timeout.cb = on_timeout;
     g->on_close = on_close;
     g->close_data = close_data;
-    resetbudget_init(&g->budget, resets_per_second, h2o_now(ctx->ctx->loop));
+    framebudget_init(&g->budget, resets_per_second, h2o_now(ctx->ctx->loop));
     sock->on_close.cb = on_socket_close;
     sock->on_close.data = g;
     if (ctx->ssl_ctx != NULL) {

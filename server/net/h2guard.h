@@ -6,7 +6,7 @@
  * connection's 100 concurrent streams. The guard does what h2o_accept does (TLS handshake
  * within handshake_timeout_ms and ALPN; on cleartext, it looks for the prior-knowledge
  * preface itself), hands the connection to h2o's HTTP/1.1 or HTTP/2 code, and sees every
- * HTTP/2 frame header before h2o parses the frame (resetbudget.h). A client that sends
+ * HTTP/2 frame header before h2o parses the frame (framebudget.h). A client that sends
  * more RST_STREAM frames than its budget has its connection closed: the frames from the
  * one over budget on are dropped unread, and the socket is shut down, so h2o tears the
  * connection down through its own error path.

@@ -39,6 +39,7 @@ static shard shared;              /* for a thread whose own shard could not be a
 static __thread shard *this_shard;
 static atomic_int_fast64_t connections;
 static atomic_uint_fast64_t reset_floods;
+static atomic_uint_fast64_t continuation_floods;
 
 static shard *my_shard(void)
 {
@@ -98,6 +99,11 @@ void metrics_connection(int delta)
 void metrics_reset_flood(void)
 {
     atomic_fetch_add_explicit(&reset_floods, 1, memory_order_relaxed);
+}
+
+void metrics_continuation_flood(void)
+{
+    atomic_fetch_add_explicit(&continuation_floods, 1, memory_order_relaxed);
 }
 
 void metrics_fsync(int64_t duration_us)
@@ -210,6 +216,12 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
         "than limits.resets_per_second_per_connection.\n"
         "# TYPE hookgate_connections_reset_flood_total counter\nhookgate_connections_reset_flood_total %llu\n",
         (unsigned long long)atomic_load_explicit(&reset_floods, memory_order_relaxed));
+    add(&t,
+        "# HELP hookgate_connections_continuation_flood_total HTTP/2 connections closed for a header block of "
+        "more CONTINUATION frames than hookgate allows.\n"
+        "# TYPE hookgate_connections_continuation_flood_total counter\n"
+        "hookgate_connections_continuation_flood_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&continuation_floods, memory_order_relaxed));
     if (g->journal_writable >= 0) {
         add(&t,
             "# HELP hookgate_journal_queue_depth Creates waiting for the journal's writer.\n"

@@ -23,6 +23,9 @@ void metrics_connection(int delta);
 /* An HTTP/2 connection closed for sending more stream resets than its budget. */
 void metrics_reset_flood(void);
 
+/* An HTTP/2 connection closed for a header block of too many CONTINUATION frames. */
+void metrics_continuation_flood(void);
+
 /* One fdatasync of the journal. */
 void metrics_fsync(int64_t duration_us);
 

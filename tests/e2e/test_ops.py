@@ -385,6 +385,61 @@ class TestRapidReset(unittest.TestCase):
                 self.assertFalse(peer.eof, "port %d" % port)
 
 
+class TestContinuationFlood(unittest.TestCase):
+    """HTTP/2 CONTINUATION flood (the CVE-2024-27316 family; h2o 2.2.5 takes empty
+    CONTINUATION frames without end, one event loop at 100% CPU): a header block of more
+    CONTINUATION frames than hookgate allows closes the connection, counted in /metrics;
+    other clients, and a header block in a few CONTINUATION frames, are served throughout."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-cont-%d-" % os.getpid())
+        cls.port = free_port()
+        start_server(cls, "cont", "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
+                                  "  idle_timeout_ms: 60000\naccounts: []\n" % cls.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_server(cls)
+
+    def headers_in_pieces(self, stream, pieces, path=b"/healthz"):
+        """A GET whose header block is cut into HEADERS + pieces-1 CONTINUATION frames."""
+        block = b"\x82\x86\x04" + bytes([len(path)]) + path + b"\x01\x09127.0.0.1"
+        cuts = [block[:1]] + [b""] * (pieces - 2) + [block[1:]] if pieces > 1 else [block]
+        frames = h2_frame(1, 0x1 | (0x4 if pieces == 1 else 0), stream, cuts[0])
+        for i, piece in enumerate(cuts[1:], 1):
+            frames += h2_frame(9, 0x4 if i == pieces - 1 else 0, stream, piece)
+        return frames
+
+    def test_flood_is_cut_and_others_are_served(self):
+        before = parse_exposition(get(self.port, "/metrics")[1].decode())
+        with socket.create_connection(("127.0.0.1", self.port)) as sock:
+            peer = H2Peer(sock)
+            peer.send(H2_PREFACE + h2_frame(4, 0, 0) + h2_frame(1, 0x1, 1, b"\x82"))
+            empty = h2_frame(9, 0, 1) * 1000
+            for _ in range(200):  # 200,000 empty CONTINUATION frames, unless cut first
+                peer.send(empty)
+                if peer.eof:
+                    break
+            self.assertTrue(peer.closed_within(5), "the flooding connection stayed open")
+        self.assertEqual(get(self.port, "/healthz")[0], 200)
+        after = parse_exposition(get(self.port, "/metrics")[1].decode())
+        key = ("hookgate_connections_continuation_flood_total", frozenset())
+        self.assertGreaterEqual(after[key] - before.get(key, 0), 1)
+        with open(self.log_path) as log:
+            self.assertIn("CONTINUATION frames", log.read())
+
+    def test_a_header_block_in_a_few_pieces_is_served(self):
+        with socket.create_connection(("127.0.0.1", self.port)) as sock:
+            peer = H2Peer(sock)
+            peer.send(H2_PREFACE + h2_frame(4, 0, 0) + self.headers_in_pieces(1, 5) + h2_frame(6, 0, 0, b"12345678"))
+            deadline = time.monotonic() + 5
+            while peer.ping_acks == 0 and not peer.eof and time.monotonic() < deadline:
+                peer.pump(0.1)
+            self.assertEqual(peer.ping_acks, 1)
+            self.assertFalse(peer.eof)
+
+
 class TestCreateRate(unittest.TestCase):
     """5 creates a second per token, in bursts of 5: the sixth at once is 429 with
     Retry-After, on REST and Connect alike; another token is not affected; the bucket

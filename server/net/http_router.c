@@ -1,15 +1,63 @@
 /* http_router: see http_router.h. */
 #include "http_router.h"
 
+#include <stdint.h>
+#include <string.h>
+
 #include "http.h"
 #include "http_rest.h"
 #include "http_rpc.h"
 #include "route.h"
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Checks the request target before anything routes on it; 0 when it may be routed.
+ *
+ * h2o 2.2.5 routes on the decoded path, so "/api%2fwebhooks/<id>" read as
+ * "/api/webhooks/<id>" and "/api/webhooks/<id>%00junk" as the id cut at the NUL. A
+ * segment is decoded on its own here: a decoded "/" or NUL inside one is refused, and so
+ * is a target that is not a path (an HTTP/2 :path without its leading "/"). The
+ * absolute form of HTTP/1.1 ("GET http://host/api/webhooks", RFC 9112 §3.2.2) is read as
+ * its path: h2o keeps the whole URL as the path, which then matched nothing. */
+static int check_target(h2o_req_t *req)
+{
+    size_t end = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    h2o_iovec_t raw = h2o_iovec_init(req->path.base, end);
+    size_t scheme = raw.len >= 7 && h2o_lcstris(raw.base, 7, H2O_STRLIT("http://")) ? 7
+                    : raw.len >= 8 && h2o_lcstris(raw.base, 8, H2O_STRLIT("https://")) ? 8
+                                                                                        : 0;
+    if (scheme > 0) {
+        const char *slash = memchr(raw.base + scheme, '/', raw.len - scheme);
+        raw = slash != NULL ? h2o_iovec_init(slash, (size_t)(raw.base + raw.len - slash)) : h2o_iovec_init("/", 1);
+        size_t query_at;
+        size_t *norm_indexes = NULL;
+        req->path_normalized = h2o_url_normalize_path(&req->pool, raw.base, raw.len, &query_at, &norm_indexes);
+    }
+    if (raw.len == 0 || raw.base[0] != '/')
+        return -1;
+    for (size_t i = 0; i + 2 < raw.len; i++) {
+        if (raw.base[i] != '%')
+            continue;
+        int hi = hex_digit(raw.base[i + 1]), lo = hex_digit(raw.base[i + 2]);
+        if (hi >= 0 && lo >= 0 && (hi << 4 | lo) == 0)
+            return -1;
+        if (hi >= 0 && lo >= 0 && (hi << 4 | lo) == '/')
+            return -1;
+    }
+    return 0;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     http_handler *h = (http_handler *)self;
     route_match m;
+    if (check_target(req) != 0) {
+        http_respond_text(req, 400, "Bad Request", "Invalid request path.");
+        return 0;
+    }
     switch (route_find(req->method.base, req->method.len, req->path_normalized.base, req->path_normalized.len, &m)) {
     case ROUTE_NOT_FOUND:
         http_respond_text(req, 404, "Not Found", "Not found.");

@@ -440,6 +440,69 @@ class TestContinuationFlood(unittest.TestCase):
             self.assertFalse(peer.eof)
 
 
+class TestRequestTargets(unittest.TestCase):
+    """The request target is checked before it is routed: a percent-encoded "/" or NUL inside
+    a segment is a 400 (it was routed as a separator, or cut the id short), an HTTP/2 :path
+    without its leading "/" is a 400, and HTTP/1.1's absolute form is served by its path."""
+
+    ECO = "C5156b8ace57896adb6dae592"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-target-%d-" % os.getpid())
+        cls.port = free_port()
+        start_server(cls, "target", "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
+                                    "accounts: [ { id: acme, tokens: [ tok ], ecosystems: [ { id: %s } ] } ]\n"
+                                    % (cls.port, cls.ECO))
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_server(cls)
+
+    def curl(self, *args):
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "authorization: tok"]
+                             + list(args), capture_output=True, text=True, check=True).stdout
+        return int(out)
+
+    def test_encoded_separators_and_nul(self):
+        base = "http://127.0.0.1:%d" % self.port
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        conn.request("POST", "/api/webhooks", json.dumps({"ecosystemId": self.ECO, "url": "https://e.com/h"}),
+                     {"authorization": "tok", "content-type": "application/json"})
+        r = conn.getresponse()
+        webhook = json.loads(r.read())
+        conn.close()
+        self.assertEqual(self.curl(base + "/api/webhooks/" + webhook["id"]), 200)
+        for extra in ([], ["--http2-prior-knowledge"]):
+            self.assertEqual(self.curl(*extra, "--path-as-is", base + "/api/webhooks/%s%%00junk" % webhook["id"]), 400)
+            self.assertEqual(self.curl(*extra, "--path-as-is", base + "/api%%2fwebhooks/%s" % webhook["id"]), 400)
+            self.assertEqual(self.curl(*extra, "--path-as-is", base + "/api%%2Fwebhooks?ecosystemId=" + self.ECO), 400)
+            self.assertEqual(self.curl(*extra, base + "/api/webhooks?ecosystemId=" + self.ECO), 200)
+
+    def test_absolute_form(self):
+        self.assertEqual(self.curl("--request-target", "http://127.0.0.1:%d/healthz" % self.port,
+                                   "http://127.0.0.1:%d/" % self.port), 200)
+        self.assertEqual(self.curl("--request-target", "http://127.0.0.1:%d/api/webhooks?ecosystemId=%s"
+                                   % (self.port, self.ECO), "http://127.0.0.1:%d/" % self.port), 200)
+
+    def test_h2_path_without_slash(self):
+        with socket.create_connection(("127.0.0.1", self.port)) as sock:
+            block = b"\x82\x86\x04\x07healthz\x01\x09127.0.0.1"  # GET, http, :path "healthz"
+            sock.sendall(H2_PREFACE + h2_frame(4, 0, 0) + h2_frame(1, 0x5, 1, block))
+            sock.settimeout(5)
+            buf = b""
+            while True:
+                while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+                    length, kind, stream = int.from_bytes(buf[:3], "big"), buf[3], int.from_bytes(buf[5:9], "big")
+                    if kind == 1 and stream == 1:
+                        self.assertEqual(buf[9:10], b"\x8c")  # :status 400, from HPACK's static table
+                        return
+                    buf = buf[9 + length:]
+                data = sock.recv(65536)
+                self.assertTrue(data, "the connection closed without an answer")
+                buf += data
+
+
 class TestCreateRate(unittest.TestCase):
     """5 creates a second per token, in bursts of 5: the sixth at once is 429 with
     Retry-After, on REST and Connect alike; another token is not affected; the bucket

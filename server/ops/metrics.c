@@ -6,6 +6,7 @@
 #include "metrics.h"
 
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -70,13 +71,27 @@ static void observe(histogram *h, int64_t us)
 }
 
 /* Routes that share a name (both refusals are "other") share one series: each counts into
- * the first route of its name, and rendering shows only the first of each name. */
+ * the first route of its name, and rendering shows only the first of each name. The
+ * mapping is worked out once, not per request. */
+static route_id series[ROUTE_COUNT];
+static pthread_once_t series_once = PTHREAD_ONCE_INIT;
+
+static void series_init(void)
+{
+    for (int r = 0; r < ROUTE_COUNT; r++) {
+        series[r] = (route_id)r;
+        for (int first = 0; first < r; first++)
+            if (strcmp(route_name((route_id)first), route_name((route_id)r)) == 0) {
+                series[r] = (route_id)first;
+                break;
+            }
+    }
+}
+
 static route_id series_of(route_id r)
 {
-    for (int first = 0; first < (int)r; first++)
-        if (strcmp(route_name((route_id)first), route_name(r)) == 0)
-            return (route_id)first;
-    return r;
+    pthread_once(&series_once, series_init);
+    return series[r];
 }
 
 void metrics_request(route_id r, metrics_protocol protocol, int status, int64_t duration_us)

@@ -57,6 +57,7 @@ HG_STATIC_ASSERT(sizeof(names) / sizeof(names[0]) == ROUTE_COUNT, "a name for ev
 /* "/" + the service's full name, made once from the descriptor (it never changes). */
 #define RPC_PREFIX_MAX 128
 static char rpc_prefix[RPC_PREFIX_MAX];
+static size_t rpc_prefix_len;
 static pthread_once_t rpc_prefix_once = PTHREAD_ONCE_INIT;
 
 static void rpc_prefix_make(void)
@@ -65,6 +66,7 @@ static void rpc_prefix_make(void)
     HG_ASSERT(n + 2 <= sizeof(rpc_prefix));
     rpc_prefix[0] = '/';
     memcpy(rpc_prefix + 1, SERVICE_DESCRIPTOR.name, n + 1);
+    rpc_prefix_len = n + 1;
 }
 
 const char *route_rpc_prefix(void)
@@ -83,11 +85,12 @@ static int starts(const char *s, size_t len, const char *lit)
     return len >= strlen(lit) && memcmp(s, lit, strlen(lit)) == 0;
 }
 
-/* Whether path has the resource's shape; for an item, where its id is. */
-static int path_matches(const resource *r, const char *path, size_t len, route_match *out)
+/* Whether path has the resource's shape; for an item, where its id is. prefix (pn bytes)
+ * is route_rpc_prefix(), looked up once per request by the caller. */
+static int path_matches(const resource *r, const char *path, size_t len, const char *prefix, size_t pn,
+                        route_match *out)
 {
-    const char *prefix = route_rpc_prefix();
-    size_t pn = strlen(prefix), cn = sizeof(COLLECTION) - 1;
+    size_t cn = sizeof(COLLECTION) - 1;
     if (r->kind == PATH_COLLECTION || r->kind == PATH_ITEM) {
         if (starts(path, len, V0 "/"))
             path += sizeof(V0) - 1, len -= sizeof(V0) - 1;
@@ -119,9 +122,10 @@ static int path_matches(const resource *r, const char *path, size_t len, route_m
 route_id route_find(const char *method, size_t method_len, const char *path, size_t path_len, route_match *out)
 {
     *out = (route_match){ROUTE_NOT_FOUND, NULL, NULL, 0};
+    const char *prefix = route_rpc_prefix();
     for (size_t i = 0; i < sizeof(resources) / sizeof(resources[0]); i++) {
         const resource *r = &resources[i];
-        if (!path_matches(r, path, path_len, out))
+        if (!path_matches(r, path, path_len, prefix, rpc_prefix_len, out))
             continue;
         for (size_t m = 0; m < RESOURCE_METHODS && r->methods[m].method != NULL; m++)
             if (method_len <= ROUTE_METHOD_MAX && equals(method, method_len, r->methods[m].method)) {

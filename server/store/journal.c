@@ -26,6 +26,7 @@
 
 #define SNAPSHOT_BUFFER (1 << 20) /* bytes a snapshot is written in */
 #define NAME_MAX_LEN 64
+#define JOURNAL_TORN_COPIES_MAX 100 /* journal.N.torn-<offset>[.k] files kept per offset */
 
 struct journal {
     store *store;
@@ -566,6 +567,47 @@ out:
     return rc;
 }
 
+/* Copies the torn tail data[0..len) cut from journal name at offset into a new file
+ * <name>.torn-<offset> (".1", ".2", ... after it when a crash at the same offset left one
+ * before), durably, before the journal is cut; its name goes into kept ("" when the tail is
+ * all zeros: an extend that never got its data holds nothing to keep). -1 with err when
+ * the copy cannot be made: start-up stops rather than cut bytes it could not keep. */
+static int keep_torn_tail(journal *j, const char *name, const uint8_t *data, size_t len, size_t offset, char *kept,
+                          char *err)
+{
+    kept[0] = '\0';
+    int zero = 1;
+    for (size_t i = 0; i < len && zero; i++)
+        zero = data[i] == 0;
+    if (zero || (offset == 0 && len < RECORD_MAGIC_LEN && memcmp(data, RECORD_JOURNAL_MAGIC, len) == 0))
+        return 0; /* zeros, or part of the magic of a journal created just before the crash */
+    int fd = -1;
+    for (unsigned k = 0; k < JOURNAL_TORN_COPIES_MAX && fd < 0; k++) {
+        if (k == 0)
+            snprintf(kept, NAME_MAX_LEN + 32, "%s.torn-%zu", name, offset);
+        else
+            snprintf(kept, NAME_MAX_LEN + 32, "%s.torn-%zu.%u", name, offset, k);
+        fd = openat(j->dir_fd, kept, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    if (fd < 0 || write_at(fd, data, len, 0) != 0 || fdatasync(fd) != 0 || fsync(j->dir_fd) != 0) {
+        int e = fd < 0 && errno == EEXIST ? EEXIST : errno;
+        if (fd >= 0) {
+            close(fd);
+            unlinkat(j->dir_fd, kept, 0);
+        }
+        kept[0] = '\0';
+        return fail(err,
+                    "%s/%s ends in a torn tail of %zu bytes at offset %zu (what a crash mid-write leaves), and a "
+                    "copy of it cannot be kept: %s. Make room (or move old %s.torn-* files away) and start again, or "
+                    "drop the tail yourself: truncate -s %zu %s/%s (keep a copy first)",
+                    j->dir, name, len, offset, strerror(e), name, offset, j->dir, name);
+    }
+    close(fd);
+    return 0;
+}
+
 /* Replays journal.<seq>. Only the last journal may end torn: it is then cut back. */
 static int replay_journal(journal *j, uint64_t seq, int last, journal_stats *stats, char *err)
 {
@@ -608,15 +650,26 @@ static int replay_journal(journal *j, uint64_t seq, int last, journal_stats *sta
     }
     if (offset > 0 && st != RECORD_END && !(st == RECORD_TORN && last)) {
         rc = fail(err,
-                  "%s/%s is corrupt at offset %zu: %s, with %zu more bytes after it. Nothing was loaded. To start "
+                  "%s/%s is corrupt at offset %zu: %s (%zu bytes from there to the end). Nothing was loaded. To start "
                   "without the records from there on, cut the file: truncate -s %zu %s/%s (keep a copy first)",
                   j->dir, name, offset, damage(st), m.len - offset, offset, j->dir, name);
         goto out;
     }
     if (offset == 0 || st == RECORD_TORN) {
-        /* what a crash mid-append leaves: no acknowledged record is in it */
+        /* what a crash mid-append leaves: with fsync always no acknowledged record is in it
+         * (batch and never may have acknowledged it), so the bytes are kept for the operator
+         * before the file is cut */
         size_t keep = offset == 0 ? 0 : offset;
-        say("%s/%s: dropped a torn tail of %zu bytes at offset %zu", j->dir, name, m.len - keep, keep);
+        char kept[NAME_MAX_LEN + 32] = "";
+        if (keep_torn_tail(j, name, m.data + keep, m.len - keep, keep, kept, err) != 0)
+            goto out;
+        if (kept[0] != '\0')
+            say("%s/%s: dropped a torn tail of %zu bytes at offset %zu (what a crash mid-write leaves); "
+                "its bytes are kept in %s/%s",
+                j->dir, name, m.len - keep, keep, j->dir, kept);
+        else
+            say("%s/%s: dropped a torn tail of %zu bytes at offset %zu (all zeros: nothing to keep)", j->dir, name,
+                m.len - keep, keep);
         stats->torn_bytes += m.len - keep;
         int fd = openat(j->dir_fd, name, O_WRONLY | O_CLOEXEC);
         if (fd < 0 || ftruncate(fd, (off_t)keep) != 0 ||

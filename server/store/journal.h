@@ -65,7 +65,9 @@ typedef struct journal_stats {
  * the journals after it into s (which must be empty), then starts the writer and snapshot
  * threads. Returns NULL with a message in err: the directory is locked by another server,
  * cannot be created or read, or a file is corrupt (the message names the file, the offset
- * and how to recover). A torn tail of the last journal is truncated, not an error. */
+ * and how to recover), the last journal's last record included. A torn tail of the last
+ * journal (what a crash mid-write leaves, record.h) is copied to journal.N.torn-<offset>
+ * unless it is all zeros, then cut off: not an error. */
 journal *journal_open(const journal_options *o, store *s, journal_stats *stats, char err[JOURNAL_ERROR_MAX]);
 
 /* Queues op; op->done is called later on the writer thread. Never blocks on I/O. Returns

@@ -6,6 +6,7 @@
  * with advice that works when followed; leftover temp snapshots; missing journals; and a
  * disk that refuses writes (RLIMIT_FSIZE) and then takes them again. No assertion depends
  * on timing: every wait is for a counted event. */
+#include "hg_assert.h"
 #include "journal.h"
 #include "oom.h"
 #include "record.h"
@@ -778,6 +779,23 @@ static void torn_case(const char *label, const uint8_t *data, size_t len, const 
     CHECK(o.stats.journal_records == want);
     CHECK(check_records(o.store, ids, 0, want) == 0);
     CHECK(file_size(dir, "journal.1") == (long long)want_size);
+    /* the cut-off bytes are kept beside the journal for the operator, unless all zeros */
+    int zeros = 1;
+    for (size_t i = want_size; i < len; i++)
+        zeros = zeros && data[i] == 0;
+    char kept[64];
+    snprintf(kept, sizeof kept, "journal.1.torn-%zu", want_size);
+    size_t kept_len = 0;
+    uint8_t *kept_data = file_read(dir, kept, &kept_len);
+    if (zeros) {
+        CHECK(kept_data == NULL);
+    } else {
+        if (kept_data == NULL || kept_len != len - want_size || memcmp(kept_data, data + want_size, kept_len) != 0)
+            fprintf(stderr, "%s: %s missing or not the %zu bytes cut off\n", label, kept, len - want_size);
+        CHECK(kept_data != NULL && kept_len == len - want_size &&
+              memcmp(kept_data, data + want_size, len - want_size) == 0);
+    }
+    free(kept_data);
     CHECK(append_range(o.journal, ids, want, want + 3, 2) == 3);
     close_all(&o);
     CHECK(file_size(dir, "journal.1") == (long long)(want_size + framed_sizes(ids, want, want + 3)));
@@ -794,7 +812,7 @@ static void torn_case(const char *label, const uint8_t *data, size_t len, const 
 static void test_torn_tail(void)
 {
     enum { N = 20 };
-    objectid *ids = ids_make(N + 4);
+    objectid *ids = ids_make(N + 24);
     size_t base_len = 0;
     uint8_t *base = journal_made("torn-base", ids, N, &base_len);
     CHECK(base != NULL && base_len == RECORD_MAGIC_LEN + framed_sizes(ids, 0, N));
@@ -825,11 +843,21 @@ static void test_torn_tail(void)
     memcpy(data, base, base_len);
     memset(data + base_len, 0, sizeof extra);
     torn_case("torn-zeros", data, base_len + sizeof extra, ids, N, base_len);
-    /* a whole record whose payload does not match its checksum, nothing after it */
+    /* a whole record whose bytes from a sector boundary inside it on never reached the disk
+     * (zeros to the end of a file that grew): records N, N+1, ... appended whole until one
+     * crosses a boundary, which is then zeroed from the boundary on */
     memcpy(data, base, base_len);
-    memcpy(data + base_len, extra, extra_len);
-    data[base_len + extra_len - 3] ^= 0x20;
-    torn_case("torn-badcrc", data, base_len + extra_len, ids, N, base_len);
+    size_t rec = base_len, good = N, rec_len = 0;
+    for (;;) {
+        HG_ASSERT(good < N + 20 && rec + 4096 <= base_len + 2 * sizeof extra);
+        rec_len = frame_record(good, ids, data + rec);
+        if ((rec + 1) / RECORD_SECTOR != (rec + rec_len - 1) / RECORD_SECTOR)
+            break;
+        rec += rec_len, good++;
+    }
+    size_t boundary = (rec / RECORD_SECTOR + 1) * RECORD_SECTOR;
+    memset(data + boundary, 0, rec + rec_len - boundary);
+    torn_case("torn-sector-zeros", data, rec + rec_len, ids, good, rec);
     /* a header whose length runs past the end, then garbage */
     memcpy(data, base, base_len);
     memcpy(data + base_len, extra, RECORD_HEADER_LEN);
@@ -943,6 +971,19 @@ static void test_corrupt_middle(void)
     memcpy(data, base, base_len);
     data[at + 2] ^= 0x01;
     corrupt_case("corrupt-length-past-end", data, base_len, ids, at, BAD);
+
+    /* The last record, whole and acknowledged, with a byte flipped (payload, CRC, length):
+     * damage, not a torn tail (the disk or a copy changed it; a crash leaves a record cut
+     * short, or zeros). Start-up stops with the advice, as for any other record. */
+    size_t last = base_len - framed_size_of(N - 1, ids), last_len = framed_size_of(N - 1, ids);
+    const size_t last_flips[] = {RECORD_HEADER_LEN + 5, last_len - 1, last_len - 3, 4, 7, 0, 1};
+    for (size_t k = 0; k < sizeof last_flips / sizeof last_flips[0]; k++) {
+        memcpy(data, base, base_len);
+        data[last + last_flips[k]] ^= last_flips[k] == 1 ? 0x10 : 0x01; /* byte 1: a length that runs past the end */
+        char label[64];
+        snprintf(label, sizeof label, "corrupt-last-flip-%zu", last_flips[k]);
+        corrupt_case(label, data, base_len, ids, last, N - 1);
+    }
 
     /* a good checksum around something that is not a webhook */
     memcpy(data, base, at);

@@ -3,6 +3,7 @@
  * Threads: the writer owns the current journal file (appends, fdatasync, rotation); the
  * snapshotter writes snapshot files from the store's insertion-order index, which it can
  * read without locks (store_nth). They share only the snapshot hand-off below. */
+#define _GNU_SOURCE /* fallocate, FALLOC_FL_KEEP_SIZE */
 #include "journal.h"
 
 #include <dirent.h>
@@ -17,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +43,11 @@ struct journal {
     /* the writer thread's own */
     int fd;             /* journal.<seq>, written at `size` */
     uint64_t seq, size; /* size: bytes known good; after a failed write the file is cut back to it */
+    uint64_t reserved;  /* blocks are reserved (fallocate) up to this offset; >= size */
+    int no_reserve;     /* the file system cannot reserve (EOPNOTSUPP): appends just write */
+    uint64_t records_bytes; /* framed bytes of every record in the store: a snapshot's body */
+    unsigned snap_refusals; /* snapshots refused for want of room, in a row */
+    int64_t snap_not_before_ms; /* no snapshot attempt before this (CLOCK_MONOTONIC) */
     int broken;         /* a failed write may have left bytes past `size` */
     int dirty;          /* written since the last fdatasync */
     int64_t last_sync_ms;
@@ -132,6 +139,32 @@ static int write_at(int fd, const void *data, size_t len, uint64_t offset)
         p += n, len -= (size_t)n, offset += (uint64_t)n;
     }
     return 0;
+}
+
+/* Before a write that ends at `upto`: keeps at least half a chunk reserved past it, by
+ * reserving up to a whole chunk beyond it (fallocate keeping the file's size, so the
+ * reserved blocks are not part of the file and a crash leaves no zeros after the last
+ * record). A failure is not an error: the write that follows finds out for itself. */
+static void reserve(journal *j, uint64_t upto)
+{
+    if (j->no_reserve || upto + JOURNAL_PREALLOC_BYTES / 2 <= j->reserved)
+        return;
+    uint64_t end = upto + JOURNAL_PREALLOC_BYTES;
+    if (fallocate(j->fd, FALLOC_FL_KEEP_SIZE, (off_t)j->reserved, (off_t)(end - j->reserved)) == 0)
+        j->reserved = end;
+    else if (errno == EOPNOTSUPP)
+        j->no_reserve = 1;
+}
+
+/* Gives back what the current journal reserved past its end (before it is closed, so an
+ * old journal holds no unused blocks). A truncate to the same size does it (ext4, xfs and
+ * tmpfs drop blocks past the end on truncate); punching a hole past the end does not on
+ * ext4. */
+static void unreserve(journal *j)
+{
+    if (j->reserved > j->size)
+        (void)!ftruncate(j->fd, (off_t)j->size);
+    j->reserved = j->size;
 }
 
 /* Creates dir/name with just the magic, durably; returns its fd or -1. */
@@ -247,12 +280,57 @@ static void *snapshotter_main(void *arg)
 
 /* Starts journal.<seq+1> and asks for snapshot.<seq+1> of everything before it. Skipped
  * (and tried again after the next batch) while a snapshot is still being written. */
+int journal_snapshot_fits(uint64_t free_bytes, uint64_t snapshot_bytes, uint64_t margin_bytes)
+{
+    return free_bytes >= snapshot_bytes && free_bytes - snapshot_bytes >= margin_bytes;
+}
+
+int64_t journal_snapshot_retry_ms(unsigned refusals)
+{
+    HG_ASSERT(refusals >= 1);
+    int64_t ms = JOURNAL_SNAPSHOT_RETRY_MIN_MS;
+    for (unsigned k = 1; k < refusals && ms < JOURNAL_SNAPSHOT_RETRY_MAX_MS; k++)
+        ms *= 2;
+    return ms < JOURNAL_SNAPSHOT_RETRY_MAX_MS ? ms : JOURNAL_SNAPSHOT_RETRY_MAX_MS;
+}
+
+/* 1 when the file system has room for the next snapshot. Without it, a snapshot would fill
+ * the disk while it is written, and the creates meanwhile would be refused (503): instead
+ * the journal keeps growing and the snapshot is tried again later, with a growing wait. */
+static int snapshot_has_room(journal *j)
+{
+    int64_t now = now_ms(CLOCK_MONOTONIC);
+    if (j->snap_refusals > 0 && now < j->snap_not_before_ms)
+        return 0;
+    /* the snapshot: magic, a header (count and time: under 64 bytes), every record */
+    uint64_t need = RECORD_MAGIC_LEN + 64 + j->records_bytes;
+    struct statvfs sv;
+    if (fstatvfs(j->dir_fd, &sv) != 0)
+        return 1; /* cannot tell: try, as before; a failed snapshot costs only its attempt */
+    uint64_t free_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
+    if (journal_snapshot_fits(free_bytes, need, JOURNAL_SNAPSHOT_MARGIN_BYTES)) {
+        if (j->snap_refusals > 0)
+            say("room for a snapshot again (%" PRIu64 " bytes free, %" PRIu64 " needed)", free_bytes, need);
+        j->snap_refusals = 0;
+        return 1;
+    }
+    j->snap_refusals++;
+    int64_t wait = journal_snapshot_retry_ms(j->snap_refusals);
+    j->snap_not_before_ms = now + wait;
+    if (j->snap_refusals == 1) /* once per spell without room, not per attempt */
+        say("no room for a snapshot: it needs %" PRIu64 " bytes plus %" PRIu64 " to spare, %" PRIu64
+            " are free; creates go on in journal.%" PRIu64 ", a snapshot is tried again in %" PRId64
+            " ms and then less and less often (at most every %d ms)",
+            need, (uint64_t)JOURNAL_SNAPSHOT_MARGIN_BYTES, free_bytes, j->seq, wait, JOURNAL_SNAPSHOT_RETRY_MAX_MS);
+    return 0;
+}
+
 static void rotate(journal *j)
 {
     pthread_mutex_lock(&j->snap_lock);
     int busy = j->snap_busy;
     pthread_mutex_unlock(&j->snap_lock);
-    if (busy || fdatasync(j->fd) != 0)
+    if (busy || !snapshot_has_room(j) || fdatasync(j->fd) != 0)
         return;
     char name[NAME_MAX_LEN];
     file_name(name, "journal", j->seq + 1, "");
@@ -261,10 +339,11 @@ static void rotate(journal *j)
         say("could not start %s: %s; still appending to journal.%" PRIu64, name, strerror(errno), j->seq);
         return;
     }
+    unreserve(j);
     close(j->fd);
     j->fd = fd;
     j->seq++;
-    j->size = RECORD_MAGIC_LEN;
+    j->size = j->reserved = RECORD_MAGIC_LEN;
     j->dirty = 0;
     pthread_mutex_lock(&j->snap_lock);
     j->snap_seq = j->seq;
@@ -307,7 +386,8 @@ static void write_batch(journal *j, journal_op *batch)
         HG_ASSERT(used == total); /* framed exactly what was sized: the buffer holds the whole batch */
         /* bytes a failed write left behind go first, or they would sit before good records */
         if (j->broken && ftruncate(j->fd, (off_t)j->size) == 0)
-            j->broken = 0;
+            j->broken = 0, j->reserved = j->size; /* the cut gave back the reservation too */
+        reserve(j, j->size + used);
         rc = j->broken ? -1 : write_at(j->fd, j->buf, used, j->size);
         if (rc == 0 && j->fsync == JOURNAL_FSYNC_ALWAYS)
             rc = timed_fdatasync(j, j->fd);
@@ -318,12 +398,16 @@ static void write_batch(journal *j, journal_op *batch)
         j->broken = 1;
         if (ftruncate(j->fd, (off_t)j->size) == 0 && fdatasync(j->fd) == 0)
             j->broken = 0;
+        j->reserved = j->size; /* reserve again before the next write */
         if (journal_is_writable(j))
             say("cannot write journal.%" PRIu64 ": %s; creates are refused (503) until it can", j->seq,
                 strerror(saved_errno));
         set_writable(j, 0);
     } else {
         j->size += total;
+        j->records_bytes += total;
+        if (j->reserved < j->size)
+            j->reserved = j->size; /* written without a reservation: the blocks are the file's now */
         j->dirty = j->fsync != JOURNAL_FSYNC_ALWAYS;
         if (!journal_is_writable(j)) {
             say("journal.%" PRIu64 " is writable again", j->seq);
@@ -532,6 +616,7 @@ static int load_snapshot(journal *j, uint64_t seq, journal_stats *stats, char *e
         goto out;
     }
     uint64_t count = h->count;
+    size_t body = offset; /* the records start here */
     protobuf_c_message_free_unpacked(&h->base, NULL);
     for (uint64_t i = 0; i < count; i++) {
         size_t at = offset;
@@ -560,6 +645,7 @@ static int load_snapshot(journal *j, uint64_t seq, journal_stats *stats, char *e
                   name, m.len - offset, count, offset);
         goto out;
     }
+    j->records_bytes = m.len - body;
     stats->snapshot = seq;
     rc = 0;
 out:
@@ -682,8 +768,9 @@ static int replay_journal(journal *j, uint64_t seq, int last, journal_stats *sta
         close(fd);
         offset = keep == 0 ? RECORD_MAGIC_LEN : keep;
     }
+    j->records_bytes += offset - RECORD_MAGIC_LEN;
     if (last)
-        j->size = offset;
+        j->size = j->reserved = offset;
     rc = 0;
 out:
     unmap_file(&m);
@@ -757,7 +844,7 @@ static int recover(journal *j, journal_stats *stats, char *err)
         j->fd = openat(j->dir_fd, name, O_RDWR | O_CLOEXEC);
     } else {
         j->seq = from > 0 ? from : 1;
-        j->size = RECORD_MAGIC_LEN;
+        j->size = j->reserved = RECORD_MAGIC_LEN;
         file_name(name, "journal", j->seq, "");
         j->fd = create_file(j, name, RECORD_JOURNAL_MAGIC);
     }
@@ -855,6 +942,7 @@ void journal_close(journal *j)
     pthread_cond_signal(&j->snap_wake);
     pthread_mutex_unlock(&j->snap_lock);
     pthread_join(j->snapshotter, NULL);
+    unreserve(j);
     close(j->fd);
     close(j->lock_fd); /* releases the lock */
     close(j->dir_fd);

@@ -4,8 +4,10 @@
  * byte for byte and in creation order; each fsync policy; rotation with snapshots (one
  * snapshot and one journal left); torn tails cut back; corruption in the middle refused
  * with advice that works when followed; leftover temp snapshots; missing journals; and a
- * disk that refuses writes (RLIMIT_FSIZE) and then takes them again. No assertion depends
- * on timing: every wait is for a counted event. */
+ * disk that refuses writes (RLIMIT_FSIZE) and then takes them again; the room the journal
+ * reserves ahead of its writes; the free-space rule for snapshots and its back-off, as pure
+ * functions. No assertion depends on timing: every
+ * wait is for a counted event. */
 #include "hg_assert.h"
 #include "journal.h"
 #include "oom.h"
@@ -1397,6 +1399,72 @@ static void test_out_of_memory(void)
     free(t.ids);
 }
 
+/* The journal keeps room reserved ahead of its writes (blocks past its end, the size
+ * unchanged), and gives it back when closed. Checked through st_blocks, where the file
+ * system can reserve (the tests' /tmp: ext4 or tmpfs); the test fails on one that cannot. */
+static void test_reservation(void)
+{
+    char dir[PATH_MAX];
+    new_dir(dir, "reserve");
+    objectid *ids = ids_make(20);
+    opened o;
+    open_default(&o, dir);
+    CHECK(o.journal != NULL);
+    if (o.journal == NULL) {
+        free(ids);
+        return;
+    }
+    CHECK(append_range(o.journal, ids, 0, 20, 5) == 20);
+    char path[PATH_MAX];
+    path_of(path, dir, "journal.1");
+    struct stat st;
+    CHECK(stat(path, &st) == 0);
+    long long size = file_size(dir, "journal.1");
+    CHECK(size == (long long)(RECORD_MAGIC_LEN + framed_sizes(ids, 0, 20))); /* the size is the records' */
+    if ((long long)st.st_blocks * 512 < size + JOURNAL_PREALLOC_BYTES / 2)
+        fprintf(stderr, "test_reservation: %lld bytes allocated for a journal of %lld: no reservation ahead\n",
+                (long long)st.st_blocks * 512, size);
+    CHECK((long long)st.st_blocks * 512 >= size + JOURNAL_PREALLOC_BYTES / 2);
+    close_all(&o);
+    CHECK(stat(path, &st) == 0);
+    CHECK(st.st_size == size);
+    CHECK((long long)st.st_blocks * 512 < size + 64 * 1024); /* given back at close */
+    free(ids);
+}
+
+/* The snapshot's free-space rule: it starts only with room for itself plus the margin
+ * (no overflow near 2^64), and a refused one waits 1 s, 2 s, 4 s, ... up to the maximum. */
+static void test_snapshot_room(void)
+{
+    const uint64_t M = JOURNAL_SNAPSHOT_MARGIN_BYTES;
+    CHECK(M >= 2 * (uint64_t)JOURNAL_PREALLOC_BYTES); /* the journal's next reservations fit beside it */
+    CHECK(journal_snapshot_fits(100 + M, 100, M) == 1);
+    CHECK(journal_snapshot_fits(100 + M - 1, 100, M) == 0);
+    CHECK(journal_snapshot_fits(99, 100, 0) == 0);
+    CHECK(journal_snapshot_fits(100, 100, 0) == 1);
+    CHECK(journal_snapshot_fits(0, 0, 0) == 1);
+    CHECK(journal_snapshot_fits(0, 1, M) == 0);
+    /* a snapshot larger than the disk is free, with a margin that would wrap the sum */
+    CHECK(journal_snapshot_fits(UINT64_MAX - 1, UINT64_MAX, M) == 0);
+    CHECK(journal_snapshot_fits(UINT64_MAX, UINT64_MAX - 5, UINT64_MAX) == 0);
+    CHECK(journal_snapshot_fits(UINT64_MAX, 5, UINT64_MAX - 5) == 1);
+    /* 1 GiB of webhooks on a disk with 1 GiB + 1 MiB free: refused (the margin is 2 MiB) */
+    CHECK(journal_snapshot_fits((1ull << 30) + (1u << 20), 1ull << 30, M) == 0);
+    CHECK(journal_snapshot_fits((1ull << 30) + M, 1ull << 30, M) == 1);
+
+    CHECK(journal_snapshot_retry_ms(1) == JOURNAL_SNAPSHOT_RETRY_MIN_MS);
+    CHECK(journal_snapshot_retry_ms(2) == 2 * JOURNAL_SNAPSHOT_RETRY_MIN_MS);
+    CHECK(journal_snapshot_retry_ms(3) == 4 * JOURNAL_SNAPSHOT_RETRY_MIN_MS);
+    int64_t prev = 0;
+    for (unsigned k = 1; k < 100; k++) {
+        int64_t ms = journal_snapshot_retry_ms(k);
+        CHECK(ms >= prev && ms <= JOURNAL_SNAPSHOT_RETRY_MAX_MS);
+        prev = ms;
+    }
+    CHECK(prev == JOURNAL_SNAPSHOT_RETRY_MAX_MS);
+    CHECK(journal_snapshot_retry_ms(UINT32_MAX) == JOURNAL_SNAPSHOT_RETRY_MAX_MS);
+}
+
 int main(void)
 {
     umask(022);
@@ -1416,6 +1484,8 @@ int main(void)
     test_write_failure();
     test_queue_bound();
     test_out_of_memory();
+    test_reservation();
+    test_snapshot_room();
     remove_tree(root);
     return test_exit_code();
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "codec_proto.h"
+#include "diskio.h"
 #include "hg_assert.h"
 #include "record.h"
 
@@ -32,6 +33,7 @@
 
 struct journal {
     store *store;
+    const diskio *io; /* every call that changes the disk goes through it (diskio.h) */
     char *dir;
     int dir_fd, lock_fd;
     journal_fsync fsync;
@@ -87,7 +89,7 @@ static int64_t now_us(void)
 static int timed_fdatasync(const journal *j, int fd)
 {
     int64_t started = now_us();
-    int rc = fdatasync(fd);
+    int rc = j->io->fdatasync(fd);
     if (j->on_fsync != NULL)
         j->on_fsync(now_us() - started);
     return rc;
@@ -124,11 +126,11 @@ static void file_name(char *out, const char *kind, uint64_t seq, const char *suf
 }
 
 /* Writes all of len bytes at offset; -1 with errno on failure (short writes retried). */
-static int write_at(int fd, const void *data, size_t len, uint64_t offset)
+static int write_at(const journal *j, int fd, const void *data, size_t len, uint64_t offset)
 {
     const uint8_t *p = data;
     while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, (off_t)offset);
+        ssize_t n = j->io->pwrite(fd, p, len, (off_t)offset);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -150,7 +152,7 @@ static void reserve(journal *j, uint64_t upto)
     if (j->no_reserve || upto + JOURNAL_PREALLOC_BYTES / 2 <= j->reserved)
         return;
     uint64_t end = upto + JOURNAL_PREALLOC_BYTES;
-    if (fallocate(j->fd, FALLOC_FL_KEEP_SIZE, (off_t)j->reserved, (off_t)(end - j->reserved)) == 0)
+    if (j->io->fallocate(j->fd, FALLOC_FL_KEEP_SIZE, (off_t)j->reserved, (off_t)(end - j->reserved)) == 0)
         j->reserved = end;
     else if (errno == EOPNOTSUPP)
         j->no_reserve = 1;
@@ -163,20 +165,20 @@ static void reserve(journal *j, uint64_t upto)
 static void unreserve(journal *j)
 {
     if (j->reserved > j->size)
-        (void)!ftruncate(j->fd, (off_t)j->size);
+        (void)!j->io->ftruncate(j->fd, (off_t)j->size);
     j->reserved = j->size;
 }
 
 /* Creates dir/name with just the magic, durably; returns its fd or -1. */
 static int create_file(journal *j, const char *name, const char *magic)
 {
-    int fd = openat(j->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = j->io->openat(j->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
-    if (write_at(fd, magic, RECORD_MAGIC_LEN, 0) != 0 || fdatasync(fd) != 0 || fsync(j->dir_fd) != 0) {
+    if (write_at(j, fd, magic, RECORD_MAGIC_LEN, 0) != 0 || j->io->fdatasync(fd) != 0 || j->io->fsync(j->dir_fd) != 0) {
         int e = errno;
-        close(fd);
-        unlinkat(j->dir_fd, name, 0);
+        j->io->close(fd);
+        j->io->unlinkat(j->dir_fd, name);
         errno = e;
         return -1;
     }
@@ -192,8 +194,8 @@ static int snapshot_write(journal *j, uint64_t seq, size_t count)
     file_name(tmp, "snapshot", seq, ".tmp");
     file_name(name, "snapshot", seq, "");
     int64_t started = now_ms(CLOCK_MONOTONIC);
-    unlinkat(j->dir_fd, tmp, 0);
-    int fd = openat(j->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    j->io->unlinkat(j->dir_fd, tmp);
+    int fd = j->io->openat(j->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     uint8_t *buf = malloc(SNAPSHOT_BUFFER + RECORD_HEADER_LEN + RECORD_MAX_PAYLOAD);
     if (fd < 0 || buf == NULL)
         goto fail;
@@ -211,18 +213,18 @@ static int snapshot_write(journal *j, uint64_t seq, size_t count)
         HG_ASSERT(used < SNAPSHOT_BUFFER); /* room for one more record of RECORD_MAX_PAYLOAD */
         used += record_frame(&m.base, buf + used);
         if (used >= SNAPSHOT_BUFFER) {
-            if (write_at(fd, buf, used, offset) != 0)
+            if (write_at(j, fd, buf, used, offset) != 0)
                 goto fail;
             offset += used;
             used = 0;
         }
     }
-    if (write_at(fd, buf, used, offset) != 0 || fdatasync(fd) != 0 || close(fd) != 0) {
+    if (write_at(j, fd, buf, used, offset) != 0 || j->io->fdatasync(fd) != 0 || j->io->close(fd) != 0) {
         fd = -1;
         goto fail;
     }
     fd = -1;
-    if (renameat(j->dir_fd, tmp, j->dir_fd, name) != 0 || fsync(j->dir_fd) != 0)
+    if (j->io->renameat(j->dir_fd, tmp, name) != 0 || j->io->fsync(j->dir_fd) != 0)
         goto fail;
     free(buf);
     say("wrote %s (%zu webhooks) in %" PRId64 " ms", name, count, now_ms(CLOCK_MONOTONIC) - started);
@@ -230,8 +232,8 @@ static int snapshot_write(journal *j, uint64_t seq, size_t count)
 fail:
     say("could not write %s: %s; the journals keep everything, a snapshot is tried again later", name, strerror(errno));
     if (fd >= 0)
-        close(fd);
-    unlinkat(j->dir_fd, tmp, 0);
+        j->io->close(fd);
+    j->io->unlinkat(j->dir_fd, tmp);
     free(buf);
     return -1;
 }
@@ -248,10 +250,10 @@ static void remove_older(journal *j, uint64_t seq)
         if ((sscanf(e->d_name, "snapshot.%" SCNu64 "%n", &n, &used) == 1 ||
              sscanf(e->d_name, "journal.%" SCNu64 "%n", &n, &used) == 1) &&
             e->d_name[used] == '\0' && n < seq)
-            unlinkat(j->dir_fd, e->d_name, 0);
+            j->io->unlinkat(j->dir_fd, e->d_name);
     }
     closedir(d);
-    fsync(j->dir_fd);
+    j->io->fsync(j->dir_fd);
 }
 
 static void *snapshotter_main(void *arg)
@@ -330,7 +332,7 @@ static void rotate(journal *j)
     pthread_mutex_lock(&j->snap_lock);
     int busy = j->snap_busy;
     pthread_mutex_unlock(&j->snap_lock);
-    if (busy || !snapshot_has_room(j) || fdatasync(j->fd) != 0)
+    if (busy || !snapshot_has_room(j) || j->io->fdatasync(j->fd) != 0)
         return;
     char name[NAME_MAX_LEN];
     file_name(name, "journal", j->seq + 1, "");
@@ -340,7 +342,7 @@ static void rotate(journal *j)
         return;
     }
     unreserve(j);
-    close(j->fd);
+    j->io->close(j->fd);
     j->fd = fd;
     j->seq++;
     j->size = j->reserved = RECORD_MAGIC_LEN;
@@ -385,10 +387,10 @@ static void write_batch(journal *j, journal_op *batch)
         }
         HG_ASSERT(used == total); /* framed exactly what was sized: the buffer holds the whole batch */
         /* bytes a failed write left behind go first, or they would sit before good records */
-        if (j->broken && ftruncate(j->fd, (off_t)j->size) == 0)
+        if (j->broken && j->io->ftruncate(j->fd, (off_t)j->size) == 0)
             j->broken = 0, j->reserved = j->size; /* the cut gave back the reservation too */
         reserve(j, j->size + used);
-        rc = j->broken ? -1 : write_at(j->fd, j->buf, used, j->size);
+        rc = j->broken ? -1 : write_at(j, j->fd, j->buf, used, j->size);
         if (rc == 0 && j->fsync == JOURNAL_FSYNC_ALWAYS)
             rc = timed_fdatasync(j, j->fd);
         saved_errno = errno;
@@ -396,7 +398,7 @@ static void write_batch(journal *j, journal_op *batch)
     if (rc != 0) {
         /* nothing of this batch is acknowledged; cut the file back so it holds none of it */
         j->broken = 1;
-        if (ftruncate(j->fd, (off_t)j->size) == 0 && fdatasync(j->fd) == 0)
+        if (j->io->ftruncate(j->fd, (off_t)j->size) == 0 && j->io->fdatasync(j->fd) == 0)
             j->broken = 0;
         j->reserved = j->size; /* reserve again before the next write */
         if (journal_is_writable(j))
@@ -673,15 +675,15 @@ static int keep_torn_tail(journal *j, const char *name, const uint8_t *data, siz
             snprintf(kept, NAME_MAX_LEN + 32, "%s.torn-%zu", name, offset);
         else
             snprintf(kept, NAME_MAX_LEN + 32, "%s.torn-%zu.%u", name, offset, k);
-        fd = openat(j->dir_fd, kept, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        fd = j->io->openat(j->dir_fd, kept, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0 && errno != EEXIST)
             break;
     }
-    if (fd < 0 || write_at(fd, data, len, 0) != 0 || fdatasync(fd) != 0 || fsync(j->dir_fd) != 0) {
+    if (fd < 0 || write_at(j, fd, data, len, 0) != 0 || j->io->fdatasync(fd) != 0 || j->io->fsync(j->dir_fd) != 0) {
         int e = fd < 0 && errno == EEXIST ? EEXIST : errno;
         if (fd >= 0) {
-            close(fd);
-            unlinkat(j->dir_fd, kept, 0);
+            j->io->close(fd);
+            j->io->unlinkat(j->dir_fd, kept);
         }
         kept[0] = '\0';
         return fail(err,
@@ -690,7 +692,7 @@ static int keep_torn_tail(journal *j, const char *name, const uint8_t *data, siz
                     "drop the tail yourself: truncate -s %zu %s/%s (keep a copy first)",
                     j->dir, name, len, offset, strerror(e), name, offset, j->dir, name);
     }
-    close(fd);
+    j->io->close(fd);
     return 0;
 }
 
@@ -757,15 +759,15 @@ static int replay_journal(journal *j, uint64_t seq, int last, journal_stats *sta
             say("%s/%s: dropped a torn tail of %zu bytes at offset %zu (all zeros: nothing to keep)", j->dir, name,
                 m.len - keep, keep);
         stats->torn_bytes += m.len - keep;
-        int fd = openat(j->dir_fd, name, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || ftruncate(fd, (off_t)keep) != 0 ||
-            (keep == 0 && write_at(fd, RECORD_JOURNAL_MAGIC, RECORD_MAGIC_LEN, 0) != 0) || fdatasync(fd) != 0) {
+        int fd = j->io->openat(j->dir_fd, name, O_WRONLY | O_CLOEXEC, 0);
+        if (fd < 0 || j->io->ftruncate(fd, (off_t)keep) != 0 ||
+            (keep == 0 && write_at(j, fd, RECORD_JOURNAL_MAGIC, RECORD_MAGIC_LEN, 0) != 0) || j->io->fdatasync(fd) != 0) {
             rc = fail(err, "%s/%s: cannot cut its torn tail: %s", j->dir, name, strerror(errno));
             if (fd >= 0)
-                close(fd);
+                j->io->close(fd);
             goto out;
         }
-        close(fd);
+        j->io->close(fd);
         offset = keep == 0 ? RECORD_MAGIC_LEN : keep;
     }
     j->records_bytes += offset - RECORD_MAGIC_LEN;
@@ -789,7 +791,7 @@ static int recover(journal *j, journal_stats *stats, char *err)
         int used = 0;
         if (sscanf(e->d_name, "snapshot.%" SCNu64 "%n", &n, &used) == 1 && strcmp(e->d_name + used, ".tmp") == 0) {
             say("removing %s/%s, a snapshot that was never finished", j->dir, e->d_name);
-            unlinkat(j->dir_fd, e->d_name, 0);
+            j->io->unlinkat(j->dir_fd, e->d_name);
         } else if (sscanf(e->d_name, "snapshot.%" SCNu64 "%n", &n, &used) == 1 && e->d_name[used] == '\0') {
             if (file_list_add(&snapshots, n) != 0) {
                 fail(err, "%s: out of memory listing its files", j->dir);
@@ -841,7 +843,7 @@ static int recover(journal *j, journal_stats *stats, char *err)
     if (first < journals.n) {
         j->seq = journals.seqs[journals.n - 1];
         file_name(name, "journal", j->seq, "");
-        j->fd = openat(j->dir_fd, name, O_RDWR | O_CLOEXEC);
+        j->fd = j->io->openat(j->dir_fd, name, O_RDWR | O_CLOEXEC, 0);
     } else {
         j->seq = from > 0 ? from : 1;
         j->size = j->reserved = RECORD_MAGIC_LEN;
@@ -871,6 +873,7 @@ journal *journal_open(const journal_options *o, store *s, journal_stats *stats, 
     }
     memset(stats, 0, sizeof(*stats));
     j->store = s;
+    j->io = o->io != NULL ? o->io : &diskio_posix;
     HG_ASSERT(o->max_queue > 0 && o->snapshot_after_bytes > 0);
     j->fsync = o->fsync;
     j->fsync_interval_ms = o->fsync_interval_ms;
@@ -918,7 +921,7 @@ journal *journal_open(const journal_options *o, store *s, journal_stats *stats, 
     return j;
 fail:
     if (j->fd >= 0)
-        close(j->fd);
+        j->io->close(j->fd);
     if (j->lock_fd >= 0)
         close(j->lock_fd);
     if (j->dir_fd >= 0)
@@ -943,7 +946,7 @@ void journal_close(journal *j)
     pthread_mutex_unlock(&j->snap_lock);
     pthread_join(j->snapshotter, NULL);
     unreserve(j);
-    close(j->fd);
+    j->io->close(j->fd);
     close(j->lock_fd); /* releases the lock */
     close(j->dir_fd);
     pthread_mutex_destroy(&j->lock);

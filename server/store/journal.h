@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "diskio.h"
 #include "store.h"
 
 #define JOURNAL_ERROR_MAX 1024 /* bytes of a start-up error message */
@@ -37,6 +38,7 @@ typedef struct journal_options {
     uint64_t snapshot_after_bytes; /* a journal this long starts a new one and a snapshot */
     size_t max_queue;              /* appends waiting for the writer; past it journal_append refuses */
     void (*on_fsync)(int64_t duration_us); /* optional: after each fdatasync, on the writer thread */
+    const diskio *io;              /* optional: NULL is diskio_posix; tests record the calls */
 } journal_options;
 
 typedef struct journal journal;

@@ -43,15 +43,15 @@ struct journal {
     uint64_t snapshot_after;
 
     /* the writer thread's own */
-    int fd;             /* journal.<seq>, written at `size` */
-    uint64_t seq, size; /* size: bytes known good; after a failed write the file is cut back to it */
-    uint64_t reserved;  /* blocks are reserved (fallocate) up to this offset; >= size */
-    int no_reserve;     /* the file system cannot reserve (EOPNOTSUPP): appends just write */
-    uint64_t records_bytes; /* framed bytes of every record in the store: a snapshot's body */
-    unsigned snap_refusals; /* snapshots refused for want of room, in a row */
+    int fd;                     /* journal.<seq>, written at `size` */
+    uint64_t seq, size;         /* size: bytes known good; after a failed write the file is cut back to it */
+    uint64_t reserved;          /* blocks are reserved (fallocate) up to this offset; >= size */
+    int no_reserve;             /* the file system cannot reserve (EOPNOTSUPP): appends just write */
+    uint64_t records_bytes;     /* framed bytes of every record in the store: a snapshot's body */
+    unsigned snap_refusals;     /* snapshots refused for want of room, in a row */
     int64_t snap_not_before_ms; /* no snapshot attempt before this (CLOCK_MONOTONIC) */
-    int broken;         /* a failed write may have left bytes past `size` */
-    int dirty;          /* written since the last fdatasync */
+    int broken;                 /* a failed write may have left bytes past `size` */
+    int dirty;                  /* written since the last fdatasync */
     int64_t last_sync_ms;
     uint8_t *buf;
     size_t buf_cap;
@@ -761,7 +761,8 @@ static int replay_journal(journal *j, uint64_t seq, int last, journal_stats *sta
         stats->torn_bytes += m.len - keep;
         int fd = j->io->openat(j->dir_fd, name, O_WRONLY | O_CLOEXEC, 0);
         if (fd < 0 || j->io->ftruncate(fd, (off_t)keep) != 0 ||
-            (keep == 0 && write_at(j, fd, RECORD_JOURNAL_MAGIC, RECORD_MAGIC_LEN, 0) != 0) || j->io->fdatasync(fd) != 0) {
+            (keep == 0 && write_at(j, fd, RECORD_JOURNAL_MAGIC, RECORD_MAGIC_LEN, 0) != 0) ||
+            j->io->fdatasync(fd) != 0) {
             rc = fail(err, "%s/%s: cannot cut its torn tail: %s", j->dir, name, strerror(errno));
             if (fd >= 0)
                 j->io->close(fd);

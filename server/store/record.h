@@ -25,7 +25,7 @@
 #define RECORD_SNAPSHOT_MAGIC "HGSNAP01"
 #define RECORD_HEADER_LEN 8
 #define RECORD_MAX_PAYLOAD (1u << 20) /* far above any webhook the limits allow */
-#define RECORD_SECTOR 512 /* the smallest unit a disk writes whole: a crash loses data in these */
+#define RECORD_SECTOR 512             /* the smallest unit a disk writes whole: a crash loses data in these */
 
 typedef enum record_status {
     RECORD_OK,      /* a whole record with a good checksum */

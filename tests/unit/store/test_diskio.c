@@ -84,11 +84,11 @@ typedef struct logged {
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static logged ops_log[MAX_OPS];
 static size_t n_ops;
-static int fd_file[MAX_FDS];  /* fd -> file + 1 (0: not a file the recorder opened) */
-static int dir_fd_seen = -1;  /* the store directory's fd, learnt from openat */
-static int files;             /* files created so far */
+static int fd_file[MAX_FDS];                 /* fd -> file + 1 (0: not a file the recorder opened) */
+static int dir_fd_seen = -1;                 /* the store directory's fd, learnt from openat */
+static int files;                            /* files created so far */
 static char live_names[MAX_FILES][NAME_LEN]; /* the live directory: name of file i, "" if none */
-static int logging_broken;    /* the log overflowed: the test fails */
+static int logging_broken;                   /* the log overflowed: the test fails */
 
 static logged *log_add(op_kind kind)
 {
@@ -545,8 +545,8 @@ static int cut_and_recover(const model *m, outcome o, const char *dir, size_t at
 
 static const char *kind_name(op_kind k)
 {
-    static const char *const names[] = {"create", "write", "truncate", "extend", "sync",
-                                        "dirsync", "rename", "unlink", "ack"};
+    static const char *const names[] = {"create",  "write",  "truncate", "extend", "sync",
+                                        "dirsync", "rename", "unlink",   "ack"};
     return names[k];
 }
 

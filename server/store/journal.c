@@ -3,6 +3,7 @@
  * Threads: the writer owns the current journal file (appends, fdatasync, rotation); the
  * snapshotter writes snapshot files from the store's insertion-order index, which it can
  * read without locks (store_nth). They share only the snapshot hand-off below. */
+#define _GNU_SOURCE /* fallocate, FALLOC_FL_KEEP_SIZE */
 #include "journal.h"
 
 #include <dirent.h>
@@ -17,18 +18,22 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "codec_proto.h"
+#include "diskio.h"
 #include "hg_assert.h"
 #include "record.h"
 
 #define SNAPSHOT_BUFFER (1 << 20) /* bytes a snapshot is written in */
 #define NAME_MAX_LEN 64
+#define JOURNAL_TORN_COPIES_MAX 100 /* journal.N.torn-<offset>[.k] files kept per offset */
 
 struct journal {
     store *store;
+    const diskio *io; /* every call that changes the disk goes through it (diskio.h) */
     char *dir;
     int dir_fd, lock_fd;
     journal_fsync fsync;
@@ -38,10 +43,15 @@ struct journal {
     uint64_t snapshot_after;
 
     /* the writer thread's own */
-    int fd;             /* journal.<seq>, written at `size` */
-    uint64_t seq, size; /* size: bytes known good; after a failed write the file is cut back to it */
-    int broken;         /* a failed write may have left bytes past `size` */
-    int dirty;          /* written since the last fdatasync */
+    int fd;                     /* journal.<seq>, written at `size` */
+    uint64_t seq, size;         /* size: bytes known good; after a failed write the file is cut back to it */
+    uint64_t reserved;          /* blocks are reserved (fallocate) up to this offset; >= size */
+    int no_reserve;             /* the file system cannot reserve (EOPNOTSUPP): appends just write */
+    uint64_t records_bytes;     /* framed bytes of every record in the store: a snapshot's body */
+    unsigned snap_refusals;     /* snapshots refused for want of room, in a row */
+    int64_t snap_not_before_ms; /* no snapshot attempt before this (CLOCK_MONOTONIC) */
+    int broken;                 /* a failed write may have left bytes past `size` */
+    int dirty;                  /* written since the last fdatasync */
     int64_t last_sync_ms;
     uint8_t *buf;
     size_t buf_cap;
@@ -79,7 +89,7 @@ static int64_t now_us(void)
 static int timed_fdatasync(const journal *j, int fd)
 {
     int64_t started = now_us();
-    int rc = fdatasync(fd);
+    int rc = j->io->fdatasync(fd);
     if (j->on_fsync != NULL)
         j->on_fsync(now_us() - started);
     return rc;
@@ -116,11 +126,11 @@ static void file_name(char *out, const char *kind, uint64_t seq, const char *suf
 }
 
 /* Writes all of len bytes at offset; -1 with errno on failure (short writes retried). */
-static int write_at(int fd, const void *data, size_t len, uint64_t offset)
+static int write_at(const journal *j, int fd, const void *data, size_t len, uint64_t offset)
 {
     const uint8_t *p = data;
     while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, (off_t)offset);
+        ssize_t n = j->io->pwrite(fd, p, len, (off_t)offset);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -133,16 +143,42 @@ static int write_at(int fd, const void *data, size_t len, uint64_t offset)
     return 0;
 }
 
+/* Before a write that ends at `upto`: keeps at least half a chunk reserved past it, by
+ * reserving up to a whole chunk beyond it (fallocate keeping the file's size, so the
+ * reserved blocks are not part of the file and a crash leaves no zeros after the last
+ * record). A failure is not an error: the write that follows finds out for itself. */
+static void reserve(journal *j, uint64_t upto)
+{
+    if (j->no_reserve || upto + JOURNAL_PREALLOC_BYTES / 2 <= j->reserved)
+        return;
+    uint64_t end = upto + JOURNAL_PREALLOC_BYTES;
+    if (j->io->fallocate(j->fd, FALLOC_FL_KEEP_SIZE, (off_t)j->reserved, (off_t)(end - j->reserved)) == 0)
+        j->reserved = end;
+    else if (errno == EOPNOTSUPP)
+        j->no_reserve = 1;
+}
+
+/* Gives back what the current journal reserved past its end (before it is closed, so an
+ * old journal holds no unused blocks). A truncate to the same size does it (ext4, xfs and
+ * tmpfs drop blocks past the end on truncate); punching a hole past the end does not on
+ * ext4. */
+static void unreserve(journal *j)
+{
+    if (j->reserved > j->size)
+        (void)!j->io->ftruncate(j->fd, (off_t)j->size);
+    j->reserved = j->size;
+}
+
 /* Creates dir/name with just the magic, durably; returns its fd or -1. */
 static int create_file(journal *j, const char *name, const char *magic)
 {
-    int fd = openat(j->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = j->io->openat(j->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
-    if (write_at(fd, magic, RECORD_MAGIC_LEN, 0) != 0 || fdatasync(fd) != 0 || fsync(j->dir_fd) != 0) {
+    if (write_at(j, fd, magic, RECORD_MAGIC_LEN, 0) != 0 || j->io->fdatasync(fd) != 0 || j->io->fsync(j->dir_fd) != 0) {
         int e = errno;
-        close(fd);
-        unlinkat(j->dir_fd, name, 0);
+        j->io->close(fd);
+        j->io->unlinkat(j->dir_fd, name);
         errno = e;
         return -1;
     }
@@ -158,8 +194,8 @@ static int snapshot_write(journal *j, uint64_t seq, size_t count)
     file_name(tmp, "snapshot", seq, ".tmp");
     file_name(name, "snapshot", seq, "");
     int64_t started = now_ms(CLOCK_MONOTONIC);
-    unlinkat(j->dir_fd, tmp, 0);
-    int fd = openat(j->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    j->io->unlinkat(j->dir_fd, tmp);
+    int fd = j->io->openat(j->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     uint8_t *buf = malloc(SNAPSHOT_BUFFER + RECORD_HEADER_LEN + RECORD_MAX_PAYLOAD);
     if (fd < 0 || buf == NULL)
         goto fail;
@@ -177,18 +213,18 @@ static int snapshot_write(journal *j, uint64_t seq, size_t count)
         HG_ASSERT(used < SNAPSHOT_BUFFER); /* room for one more record of RECORD_MAX_PAYLOAD */
         used += record_frame(&m.base, buf + used);
         if (used >= SNAPSHOT_BUFFER) {
-            if (write_at(fd, buf, used, offset) != 0)
+            if (write_at(j, fd, buf, used, offset) != 0)
                 goto fail;
             offset += used;
             used = 0;
         }
     }
-    if (write_at(fd, buf, used, offset) != 0 || fdatasync(fd) != 0 || close(fd) != 0) {
+    if (write_at(j, fd, buf, used, offset) != 0 || j->io->fdatasync(fd) != 0 || j->io->close(fd) != 0) {
         fd = -1;
         goto fail;
     }
     fd = -1;
-    if (renameat(j->dir_fd, tmp, j->dir_fd, name) != 0 || fsync(j->dir_fd) != 0)
+    if (j->io->renameat(j->dir_fd, tmp, name) != 0 || j->io->fsync(j->dir_fd) != 0)
         goto fail;
     free(buf);
     say("wrote %s (%zu webhooks) in %" PRId64 " ms", name, count, now_ms(CLOCK_MONOTONIC) - started);
@@ -196,8 +232,8 @@ static int snapshot_write(journal *j, uint64_t seq, size_t count)
 fail:
     say("could not write %s: %s; the journals keep everything, a snapshot is tried again later", name, strerror(errno));
     if (fd >= 0)
-        close(fd);
-    unlinkat(j->dir_fd, tmp, 0);
+        j->io->close(fd);
+    j->io->unlinkat(j->dir_fd, tmp);
     free(buf);
     return -1;
 }
@@ -214,10 +250,10 @@ static void remove_older(journal *j, uint64_t seq)
         if ((sscanf(e->d_name, "snapshot.%" SCNu64 "%n", &n, &used) == 1 ||
              sscanf(e->d_name, "journal.%" SCNu64 "%n", &n, &used) == 1) &&
             e->d_name[used] == '\0' && n < seq)
-            unlinkat(j->dir_fd, e->d_name, 0);
+            j->io->unlinkat(j->dir_fd, e->d_name);
     }
     closedir(d);
-    fsync(j->dir_fd);
+    j->io->fsync(j->dir_fd);
 }
 
 static void *snapshotter_main(void *arg)
@@ -246,12 +282,57 @@ static void *snapshotter_main(void *arg)
 
 /* Starts journal.<seq+1> and asks for snapshot.<seq+1> of everything before it. Skipped
  * (and tried again after the next batch) while a snapshot is still being written. */
+int journal_snapshot_fits(uint64_t free_bytes, uint64_t snapshot_bytes, uint64_t margin_bytes)
+{
+    return free_bytes >= snapshot_bytes && free_bytes - snapshot_bytes >= margin_bytes;
+}
+
+int64_t journal_snapshot_retry_ms(unsigned refusals)
+{
+    HG_ASSERT(refusals >= 1);
+    int64_t ms = JOURNAL_SNAPSHOT_RETRY_MIN_MS;
+    for (unsigned k = 1; k < refusals && ms < JOURNAL_SNAPSHOT_RETRY_MAX_MS; k++)
+        ms *= 2;
+    return ms < JOURNAL_SNAPSHOT_RETRY_MAX_MS ? ms : JOURNAL_SNAPSHOT_RETRY_MAX_MS;
+}
+
+/* 1 when the file system has room for the next snapshot. Without it, a snapshot would fill
+ * the disk while it is written, and the creates meanwhile would be refused (503): instead
+ * the journal keeps growing and the snapshot is tried again later, with a growing wait. */
+static int snapshot_has_room(journal *j)
+{
+    int64_t now = now_ms(CLOCK_MONOTONIC);
+    if (j->snap_refusals > 0 && now < j->snap_not_before_ms)
+        return 0;
+    /* the snapshot: magic, a header (count and time: under 64 bytes), every record */
+    uint64_t need = RECORD_MAGIC_LEN + 64 + j->records_bytes;
+    struct statvfs sv;
+    if (fstatvfs(j->dir_fd, &sv) != 0)
+        return 1; /* cannot tell: try, as before; a failed snapshot costs only its attempt */
+    uint64_t free_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
+    if (journal_snapshot_fits(free_bytes, need, JOURNAL_SNAPSHOT_MARGIN_BYTES)) {
+        if (j->snap_refusals > 0)
+            say("room for a snapshot again (%" PRIu64 " bytes free, %" PRIu64 " needed)", free_bytes, need);
+        j->snap_refusals = 0;
+        return 1;
+    }
+    j->snap_refusals++;
+    int64_t wait = journal_snapshot_retry_ms(j->snap_refusals);
+    j->snap_not_before_ms = now + wait;
+    if (j->snap_refusals == 1) /* once per spell without room, not per attempt */
+        say("no room for a snapshot: it needs %" PRIu64 " bytes plus %" PRIu64 " to spare, %" PRIu64
+            " are free; creates go on in journal.%" PRIu64 ", a snapshot is tried again in %" PRId64
+            " ms and then less and less often (at most every %d ms)",
+            need, (uint64_t)JOURNAL_SNAPSHOT_MARGIN_BYTES, free_bytes, j->seq, wait, JOURNAL_SNAPSHOT_RETRY_MAX_MS);
+    return 0;
+}
+
 static void rotate(journal *j)
 {
     pthread_mutex_lock(&j->snap_lock);
     int busy = j->snap_busy;
     pthread_mutex_unlock(&j->snap_lock);
-    if (busy || fdatasync(j->fd) != 0)
+    if (busy || !snapshot_has_room(j) || j->io->fdatasync(j->fd) != 0)
         return;
     char name[NAME_MAX_LEN];
     file_name(name, "journal", j->seq + 1, "");
@@ -260,10 +341,11 @@ static void rotate(journal *j)
         say("could not start %s: %s; still appending to journal.%" PRIu64, name, strerror(errno), j->seq);
         return;
     }
-    close(j->fd);
+    unreserve(j);
+    j->io->close(j->fd);
     j->fd = fd;
     j->seq++;
-    j->size = RECORD_MAGIC_LEN;
+    j->size = j->reserved = RECORD_MAGIC_LEN;
     j->dirty = 0;
     pthread_mutex_lock(&j->snap_lock);
     j->snap_seq = j->seq;
@@ -305,9 +387,10 @@ static void write_batch(journal *j, journal_op *batch)
         }
         HG_ASSERT(used == total); /* framed exactly what was sized: the buffer holds the whole batch */
         /* bytes a failed write left behind go first, or they would sit before good records */
-        if (j->broken && ftruncate(j->fd, (off_t)j->size) == 0)
-            j->broken = 0;
-        rc = j->broken ? -1 : write_at(j->fd, j->buf, used, j->size);
+        if (j->broken && j->io->ftruncate(j->fd, (off_t)j->size) == 0)
+            j->broken = 0, j->reserved = j->size; /* the cut gave back the reservation too */
+        reserve(j, j->size + used);
+        rc = j->broken ? -1 : write_at(j, j->fd, j->buf, used, j->size);
         if (rc == 0 && j->fsync == JOURNAL_FSYNC_ALWAYS)
             rc = timed_fdatasync(j, j->fd);
         saved_errno = errno;
@@ -315,14 +398,18 @@ static void write_batch(journal *j, journal_op *batch)
     if (rc != 0) {
         /* nothing of this batch is acknowledged; cut the file back so it holds none of it */
         j->broken = 1;
-        if (ftruncate(j->fd, (off_t)j->size) == 0 && fdatasync(j->fd) == 0)
+        if (j->io->ftruncate(j->fd, (off_t)j->size) == 0 && j->io->fdatasync(j->fd) == 0)
             j->broken = 0;
+        j->reserved = j->size; /* reserve again before the next write */
         if (journal_is_writable(j))
             say("cannot write journal.%" PRIu64 ": %s; creates are refused (503) until it can", j->seq,
                 strerror(saved_errno));
         set_writable(j, 0);
     } else {
         j->size += total;
+        j->records_bytes += total;
+        if (j->reserved < j->size)
+            j->reserved = j->size; /* written without a reservation: the blocks are the file's now */
         j->dirty = j->fsync != JOURNAL_FSYNC_ALWAYS;
         if (!journal_is_writable(j)) {
             say("journal.%" PRIu64 " is writable again", j->seq);
@@ -531,6 +618,7 @@ static int load_snapshot(journal *j, uint64_t seq, journal_stats *stats, char *e
         goto out;
     }
     uint64_t count = h->count;
+    size_t body = offset; /* the records start here */
     protobuf_c_message_free_unpacked(&h->base, NULL);
     for (uint64_t i = 0; i < count; i++) {
         size_t at = offset;
@@ -559,11 +647,53 @@ static int load_snapshot(journal *j, uint64_t seq, journal_stats *stats, char *e
                   name, m.len - offset, count, offset);
         goto out;
     }
+    j->records_bytes = m.len - body;
     stats->snapshot = seq;
     rc = 0;
 out:
     unmap_file(&m);
     return rc;
+}
+
+/* Copies the torn tail data[0..len) cut from journal name at offset into a new file
+ * <name>.torn-<offset> (".1", ".2", ... after it when a crash at the same offset left one
+ * before), durably, before the journal is cut; its name goes into kept ("" when the tail is
+ * all zeros: an extend that never got its data holds nothing to keep). -1 with err when
+ * the copy cannot be made: start-up stops rather than cut bytes it could not keep. */
+static int keep_torn_tail(journal *j, const char *name, const uint8_t *data, size_t len, size_t offset, char *kept,
+                          char *err)
+{
+    kept[0] = '\0';
+    int zero = 1;
+    for (size_t i = 0; i < len && zero; i++)
+        zero = data[i] == 0;
+    if (zero || (offset == 0 && len < RECORD_MAGIC_LEN && memcmp(data, RECORD_JOURNAL_MAGIC, len) == 0))
+        return 0; /* zeros, or part of the magic of a journal created just before the crash */
+    int fd = -1;
+    for (unsigned k = 0; k < JOURNAL_TORN_COPIES_MAX && fd < 0; k++) {
+        if (k == 0)
+            snprintf(kept, NAME_MAX_LEN + 32, "%s.torn-%zu", name, offset);
+        else
+            snprintf(kept, NAME_MAX_LEN + 32, "%s.torn-%zu.%u", name, offset, k);
+        fd = j->io->openat(j->dir_fd, kept, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    if (fd < 0 || write_at(j, fd, data, len, 0) != 0 || j->io->fdatasync(fd) != 0 || j->io->fsync(j->dir_fd) != 0) {
+        int e = fd < 0 && errno == EEXIST ? EEXIST : errno;
+        if (fd >= 0) {
+            j->io->close(fd);
+            j->io->unlinkat(j->dir_fd, kept);
+        }
+        kept[0] = '\0';
+        return fail(err,
+                    "%s/%s ends in a torn tail of %zu bytes at offset %zu (what a crash mid-write leaves), and a "
+                    "copy of it cannot be kept: %s. Make room (or move old %s.torn-* files away) and start again, or "
+                    "drop the tail yourself: truncate -s %zu %s/%s (keep a copy first)",
+                    j->dir, name, len, offset, strerror(e), name, offset, j->dir, name);
+    }
+    j->io->close(fd);
+    return 0;
 }
 
 /* Replays journal.<seq>. Only the last journal may end torn: it is then cut back. */
@@ -608,29 +738,42 @@ static int replay_journal(journal *j, uint64_t seq, int last, journal_stats *sta
     }
     if (offset > 0 && st != RECORD_END && !(st == RECORD_TORN && last)) {
         rc = fail(err,
-                  "%s/%s is corrupt at offset %zu: %s, with %zu more bytes after it. Nothing was loaded. To start "
+                  "%s/%s is corrupt at offset %zu: %s (%zu bytes from there to the end). Nothing was loaded. To start "
                   "without the records from there on, cut the file: truncate -s %zu %s/%s (keep a copy first)",
                   j->dir, name, offset, damage(st), m.len - offset, offset, j->dir, name);
         goto out;
     }
     if (offset == 0 || st == RECORD_TORN) {
-        /* what a crash mid-append leaves: no acknowledged record is in it */
+        /* what a crash mid-append leaves: with fsync always no acknowledged record is in it
+         * (batch and never may have acknowledged it), so the bytes are kept for the operator
+         * before the file is cut */
         size_t keep = offset == 0 ? 0 : offset;
-        say("%s/%s: dropped a torn tail of %zu bytes at offset %zu", j->dir, name, m.len - keep, keep);
+        char kept[NAME_MAX_LEN + 32] = "";
+        if (keep_torn_tail(j, name, m.data + keep, m.len - keep, keep, kept, err) != 0)
+            goto out;
+        if (kept[0] != '\0')
+            say("%s/%s: dropped a torn tail of %zu bytes at offset %zu (what a crash mid-write leaves); "
+                "its bytes are kept in %s/%s",
+                j->dir, name, m.len - keep, keep, j->dir, kept);
+        else
+            say("%s/%s: dropped a torn tail of %zu bytes at offset %zu (all zeros: nothing to keep)", j->dir, name,
+                m.len - keep, keep);
         stats->torn_bytes += m.len - keep;
-        int fd = openat(j->dir_fd, name, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || ftruncate(fd, (off_t)keep) != 0 ||
-            (keep == 0 && write_at(fd, RECORD_JOURNAL_MAGIC, RECORD_MAGIC_LEN, 0) != 0) || fdatasync(fd) != 0) {
+        int fd = j->io->openat(j->dir_fd, name, O_WRONLY | O_CLOEXEC, 0);
+        if (fd < 0 || j->io->ftruncate(fd, (off_t)keep) != 0 ||
+            (keep == 0 && write_at(j, fd, RECORD_JOURNAL_MAGIC, RECORD_MAGIC_LEN, 0) != 0) ||
+            j->io->fdatasync(fd) != 0) {
             rc = fail(err, "%s/%s: cannot cut its torn tail: %s", j->dir, name, strerror(errno));
             if (fd >= 0)
-                close(fd);
+                j->io->close(fd);
             goto out;
         }
-        close(fd);
+        j->io->close(fd);
         offset = keep == 0 ? RECORD_MAGIC_LEN : keep;
     }
+    j->records_bytes += offset - RECORD_MAGIC_LEN;
     if (last)
-        j->size = offset;
+        j->size = j->reserved = offset;
     rc = 0;
 out:
     unmap_file(&m);
@@ -649,7 +792,7 @@ static int recover(journal *j, journal_stats *stats, char *err)
         int used = 0;
         if (sscanf(e->d_name, "snapshot.%" SCNu64 "%n", &n, &used) == 1 && strcmp(e->d_name + used, ".tmp") == 0) {
             say("removing %s/%s, a snapshot that was never finished", j->dir, e->d_name);
-            unlinkat(j->dir_fd, e->d_name, 0);
+            j->io->unlinkat(j->dir_fd, e->d_name);
         } else if (sscanf(e->d_name, "snapshot.%" SCNu64 "%n", &n, &used) == 1 && e->d_name[used] == '\0') {
             if (file_list_add(&snapshots, n) != 0) {
                 fail(err, "%s: out of memory listing its files", j->dir);
@@ -701,10 +844,10 @@ static int recover(journal *j, journal_stats *stats, char *err)
     if (first < journals.n) {
         j->seq = journals.seqs[journals.n - 1];
         file_name(name, "journal", j->seq, "");
-        j->fd = openat(j->dir_fd, name, O_RDWR | O_CLOEXEC);
+        j->fd = j->io->openat(j->dir_fd, name, O_RDWR | O_CLOEXEC, 0);
     } else {
         j->seq = from > 0 ? from : 1;
-        j->size = RECORD_MAGIC_LEN;
+        j->size = j->reserved = RECORD_MAGIC_LEN;
         file_name(name, "journal", j->seq, "");
         j->fd = create_file(j, name, RECORD_JOURNAL_MAGIC);
     }
@@ -731,6 +874,7 @@ journal *journal_open(const journal_options *o, store *s, journal_stats *stats, 
     }
     memset(stats, 0, sizeof(*stats));
     j->store = s;
+    j->io = o->io != NULL ? o->io : &diskio_posix;
     HG_ASSERT(o->max_queue > 0 && o->snapshot_after_bytes > 0);
     j->fsync = o->fsync;
     j->fsync_interval_ms = o->fsync_interval_ms;
@@ -778,7 +922,7 @@ journal *journal_open(const journal_options *o, store *s, journal_stats *stats, 
     return j;
 fail:
     if (j->fd >= 0)
-        close(j->fd);
+        j->io->close(j->fd);
     if (j->lock_fd >= 0)
         close(j->lock_fd);
     if (j->dir_fd >= 0)
@@ -802,7 +946,8 @@ void journal_close(journal *j)
     pthread_cond_signal(&j->snap_wake);
     pthread_mutex_unlock(&j->snap_lock);
     pthread_join(j->snapshotter, NULL);
-    close(j->fd);
+    unreserve(j);
+    j->io->close(j->fd);
     close(j->lock_fd); /* releases the lock */
     close(j->dir_fd);
     pthread_mutex_destroy(&j->lock);

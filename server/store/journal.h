@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "diskio.h"
 #include "store.h"
 
 #define JOURNAL_ERROR_MAX 1024 /* bytes of a start-up error message */
@@ -37,6 +38,7 @@ typedef struct journal_options {
     uint64_t snapshot_after_bytes; /* a journal this long starts a new one and a snapshot */
     size_t max_queue;              /* appends waiting for the writer; past it journal_append refuses */
     void (*on_fsync)(int64_t duration_us); /* optional: after each fdatasync, on the writer thread */
+    const diskio *io;              /* optional: NULL is diskio_posix; tests record the calls */
 } journal_options;
 
 typedef struct journal journal;
@@ -61,11 +63,33 @@ typedef struct journal_stats {
     double milliseconds;    /* time taken */
 } journal_stats;
 
+/* The journal reserves disk space ahead of its writes in chunks of this many bytes
+ * (fallocate, keeping the file's size), so that a snapshot or another process cannot take
+ * the room the next appends need. */
+#define JOURNAL_PREALLOC_BYTES (1u << 20)
+/* A snapshot starts only when the file system has room for it plus this much: the
+ * journal's next reservations while the snapshot is written. */
+#define JOURNAL_SNAPSHOT_MARGIN_BYTES (2 * (uint64_t)JOURNAL_PREALLOC_BYTES)
+/* A snapshot refused for want of room is tried again after this long, doubling with each
+ * refusal in a row up to the maximum. */
+#define JOURNAL_SNAPSHOT_RETRY_MIN_MS 1000
+#define JOURNAL_SNAPSHOT_RETRY_MAX_MS 60000
+
+/* The free-space rule (pure, for tests): 1 when a snapshot of snapshot_bytes fits in
+ * free_bytes with margin_bytes to spare; 0 when starting it would fill the disk. */
+int journal_snapshot_fits(uint64_t free_bytes, uint64_t snapshot_bytes, uint64_t margin_bytes);
+
+/* The wait in ms before the next snapshot attempt after `refusals` (>= 1) refusals in a
+ * row: JOURNAL_SNAPSHOT_RETRY_MIN_MS doubled per refusal, at most _MAX_MS. */
+int64_t journal_snapshot_retry_ms(unsigned refusals);
+
 /* Creates the directory if needed (0700), locks it, loads the newest snapshot and replays
  * the journals after it into s (which must be empty), then starts the writer and snapshot
  * threads. Returns NULL with a message in err: the directory is locked by another server,
  * cannot be created or read, or a file is corrupt (the message names the file, the offset
- * and how to recover). A torn tail of the last journal is truncated, not an error. */
+ * and how to recover), the last journal's last record included. A torn tail of the last
+ * journal (what a crash mid-write leaves, record.h) is copied to journal.N.torn-<offset>
+ * unless it is all zeros, then cut off: not an error. */
 journal *journal_open(const journal_options *o, store *s, journal_stats *stats, char err[JOURNAL_ERROR_MAX]);
 
 /* Queues op; op->done is called later on the writer thread. Never blocks on I/O. Returns

@@ -38,6 +38,36 @@ static int valid_record_in(const uint8_t *data, size_t len, size_t from)
     return 0;
 }
 
+/* Where the run of zeros that ends the file starts (len when the last byte is not 0). */
+static size_t zero_tail(const uint8_t *data, size_t len)
+{
+    while (len > 0 && data[len - 1] == 0)
+        len--;
+    return len;
+}
+
+/* 1 when the payload at data[at + RECORD_HEADER_LEN..] checksums to crc if it ends
+ * somewhere in the file's tail of zeros (or at its end): the record is all there and only
+ * its length field is wrong. A crash cannot make a prefix of a record match the checksum
+ * of the whole (the chance is 2^-32 per candidate end, and there is one candidate per
+ * trailing zero byte). */
+static int whole_under_other_length(const uint8_t *data, size_t len, size_t at, uint32_t crc)
+{
+    size_t from = at + RECORD_HEADER_LEN, tail = zero_tail(data, len);
+    if (tail <= from)
+        tail = from + 1;
+    if (tail > len)
+        return 0;
+    uint32_t c = crc32c_update(0, data + from, tail - from);
+    for (size_t end = tail;; end++) {
+        if (c == crc)
+            return 1;
+        if (end == len)
+            return 0;
+        c = crc32c_update(c, data + end, 1);
+    }
+}
+
 record_status record_next(const uint8_t *data, size_t len, size_t *offset, const uint8_t **payload, size_t *payload_len)
 {
     size_t at = *offset, left = len - at;
@@ -50,11 +80,25 @@ record_status record_next(const uint8_t *data, size_t len, size_t *offset, const
         /* a garbage length: a tail of zeros is what an interrupted extend leaves */
         return all_zero(data + at, left) ? RECORD_TORN : RECORD_CORRUPT;
     }
-    if (n > left - RECORD_HEADER_LEN) /* runs past the end: torn, unless a damaged length hides records */
-        return valid_record_in(data, len, at + RECORD_HEADER_LEN) ? RECORD_CORRUPT : RECORD_TORN;
+    if (n > left - RECORD_HEADER_LEN) {
+        /* runs past the end: what a crash leaves, unless a damaged length hides records
+         * after it, or the record is all there and only its length was damaged */
+        return valid_record_in(data, len, at + RECORD_HEADER_LEN) || whole_under_other_length(data, len, at, crc)
+                   ? RECORD_CORRUPT
+                   : RECORD_TORN;
+    }
     if (crc32c_update(0, data + at + RECORD_HEADER_LEN, n) != crc) {
-        size_t end = at + RECORD_HEADER_LEN + n;
-        return end == len || all_zero(data + end, len - end) ? RECORD_TORN : RECORD_CORRUPT;
+        /* All of its length is there, so the write that made it completed as far as the
+         * file's size goes. A crash can still have lost its data: the file grew but blocks
+         * (whole sectors at least) of it never reached the disk, and read back as zeros to
+         * the end of the file. Anything else, a record whose bytes are there but wrong, is
+         * damage, even as the very last record (it was acknowledged). */
+        size_t end = at + RECORD_HEADER_LEN + n, zeros = zero_tail(data, len);
+        if (zeros > end)
+            return RECORD_CORRUPT;
+        size_t lost = zeros > at + 1 ? zeros : at + 1; /* the header's first bytes are not 0 (n is not) */
+        lost = (lost + RECORD_SECTOR - 1) / RECORD_SECTOR * RECORD_SECTOR;
+        return lost < end ? RECORD_TORN : RECORD_CORRUPT;
     }
     *payload = data + at + RECORD_HEADER_LEN;
     *payload_len = n;

@@ -4,7 +4,13 @@
  * each a 4-byte little-endian payload length, the 4-byte little-endian CRC-32C of the
  * payload, and the payload: a schema message (StoredWebhook, or SnapshotHeader first in a
  * snapshot). record_next tells a clean end, a torn tail (what a crash mid-write leaves)
- * and corruption with data after it apart. */
+ * and damage apart.
+ *
+ * What a crash mid-append can leave on Linux, and so what counts as torn: a prefix of the
+ * write (the file ends inside a record), or a file that grew while some of the new blocks
+ * never got their data (zeros from a sector boundary to the end of the file). A record
+ * whose length is all there and whose bytes are present but wrong is damage wherever it
+ * is, the last record included: the last record was acknowledged too. */
 #ifndef HOOKGATE_RECORD_H
 #define HOOKGATE_RECORD_H
 
@@ -19,17 +25,22 @@
 #define RECORD_SNAPSHOT_MAGIC "HGSNAP01"
 #define RECORD_HEADER_LEN 8
 #define RECORD_MAX_PAYLOAD (1u << 20) /* far above any webhook the limits allow */
+#define RECORD_SECTOR 512             /* the smallest unit a disk writes whole: a crash loses data in these */
 
 typedef enum record_status {
     RECORD_OK,      /* a whole record with a good checksum */
     RECORD_END,     /* no bytes left */
-    RECORD_TORN,    /* what a crash mid-append leaves: an incomplete record, or one whose bytes
-                       are wrong, with only zeros after it and no good record anywhere after */
+    RECORD_TORN,    /* what a crash mid-append leaves: a record cut short (no good record anywhere
+                       after it, and not a whole record under a damaged length), only zeros, or
+                       a whole-length record whose bytes are zeros from a sector boundary inside
+                       it to the end of the file */
     RECORD_CORRUPT, /* anything else that is not a record: a length no writer makes (0 or over
-                       the maximum, not all zeros), or a bad record with data after it */
+                       the maximum, not all zeros), a bad record with data after it, or a
+                       whole-length record whose checksum fails without such a run of zeros */
 } record_status;
 
-/* Reads the record at data[*offset..len). On RECORD_OK sets payload/payload_len and moves
+/* Reads the record at data[*offset..len); data is the whole file from its first byte (the
+ * sector boundaries are file offsets). On RECORD_OK sets payload/payload_len and moves
  * *offset past it; otherwise *offset stays at the bad record. */
 record_status record_next(const uint8_t *data, size_t len, size_t *offset, const uint8_t **payload,
                           size_t *payload_len);

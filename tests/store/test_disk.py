@@ -10,7 +10,13 @@ file shares. Creates go on until the disk refuses them; then
 
 One test fills the disk from one client with same-sized records and no snapshots, so that
 once a record does not fit none does; the other from several clients with small
-snapshot_after_bytes, so that rotations and snapshots meet the full disk too.
+snapshot_after_bytes, so that rotations meet the full disk too (on 256 KiB no snapshot
+has room: they are skipped, see SnapshotRoom).
+
+SnapshotRoom: on an 8 MiB tmpfs, a store whose snapshot would not fit in the free space.
+The server must not start that snapshot (which would fill the disk for a moment and get
+the creates meanwhile refused): it logs once that there is no room, every create keeps
+getting 201, and once there is room again the snapshot is written by itself.
 
 The tests run as root (mount -t tmpfs); without that they fail, they do not skip.
 Run from the repository root:  /usr/bin/python3 tests/store/test_disk.py build/hookgate
@@ -21,6 +27,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -77,23 +84,25 @@ def grpc_web_trailers(body):
 
 
 class DiskCase(unittest.TestCase):
+    tmpfs_size = TMPFS_SIZE
+    filler_bytes = FILLER_BYTES
 
     def setUp(self):
         self.tmp = ss.make_tmpdir("disk")
         self.mnt = os.path.join(self.tmp, "tmpfs")
         os.mkdir(self.mnt)
         self.servers = []
-        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % TMPFS_SIZE, "tmpfs", self.mnt],
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % self.tmpfs_size, "tmpfs", self.mnt],
                            capture_output=True, text=True)
         self.mounted = p.returncode == 0
         if not self.mounted:
             self.fail("cannot mount a %s tmpfs on %s (exit %d: %s). This test fills a small disk and must run "
-                      "as root (or with CAP_SYS_ADMIN); it does not skip." % (TMPFS_SIZE, self.mnt, p.returncode,
+                      "as root (or with CAP_SYS_ADMIN); it does not skip." % (self.tmpfs_size, self.mnt, p.returncode,
                                                                             p.stderr.strip()))
         self.store_path = os.path.join(self.mnt, "store")
         self.filler = os.path.join(self.mnt, "filler")
         with open(self.filler, "wb") as f:
-            f.write(b"\xa5" * FILLER_BYTES)
+            f.write(b"\xa5" * self.filler_bytes)
             f.flush()
             os.fsync(f.fileno())
 
@@ -308,6 +317,80 @@ class FullDisk(DiskCase):
         self.assert_reads(s, acked, None, "after space was freed")
         self.stop(s)
         s = self.start(snapshot_after_bytes=16384)
+        self.assertEqual(s.loaded(), len(acked))
+        self.assert_reads(s, acked, None, "after a restart")
+        self.stop(s)
+
+
+MIB = 1 << 20
+
+
+class SnapshotRoom(DiskCase):
+    """12 MiB of disk, 8.5 MiB of it held by the filler, a snapshot asked for once the journal
+    passes 2 MiB: the snapshot needs 2 MiB plus the server's 2 MiB margin, and 1.5 MiB at
+    most is free (less the 0.5 to 1 MiB the journal keeps reserved ahead), while the
+    journal itself still has about 1 MiB to grow. Without the filler the snapshot fits even
+    after the journal grew by 2 MiB more."""
+    tmpfs_size = "12m"
+    filler_bytes = 17 * MIB // 2
+    SNAPSHOT_AFTER = 2 * MIB
+    AFTER_REFUSAL = 300          # creates that must all succeed while the snapshot has no room
+    ROOM_TIMEOUT = 90.0          # seconds for the snapshot to be written once there is room
+
+    def test_snapshot_without_room_is_put_off(self):
+        s = self.start(snapshot_after_bytes=self.SNAPSHOT_AFTER)
+        acked, refused = {}, []
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=ss.CALL_TIMEOUT)
+
+        def create(what):
+            d = ("%s " % what).ljust(DESCRIPTION_BYTES, "r")
+            status, headers, body = ss.create(s.port, d, conn=conn)
+            if status == 201:
+                acked[json.loads(body)["id"]] = body
+            else:
+                refused.append("%s: %d %r" % (what, status, body[:200]))
+
+        # until the journal passes 2 MiB and the server decides about the snapshot
+        n = 0
+        decided = ("no room for a snapshot", "wrote snapshot.", "could not write snapshot")
+        while not any(line in s.log() for line in decided):
+            self.assertLess(n, 4000, "4000 creates and the journal never asked for a snapshot; log:\n%s"
+                            % s.log()[-2000:])
+            create("before %05d" % n)
+            n += 1
+            self.assertEqual(refused, [], "a create refused before the snapshot (%d creates); log:\n%s"
+                             % (n, "\n".join(line for line in s.log().splitlines() if "store:" in line)))
+        # what the disk held then, for the failure message
+        st = os.statvfs(self.mnt)
+        state = "%d creates, %d bytes free on the tmpfs; log tail:\n%s" % (n, st.f_bavail * st.f_frsize,
+                                                                          s.log()[-2000:])
+        for k in range(self.AFTER_REFUSAL):
+            create("meanwhile %05d" % k)
+        self.assertEqual(refused, [], "creates refused while a snapshot had no room (%s)" % state)
+        failed = [line for line in s.log().splitlines() if "could not write snapshot" in line]
+        self.assertEqual(failed, [], "a snapshot was started without room and failed (it filled the disk for a "
+                         "moment): %s" % state)
+        self.assertEqual(s.log().count("no room for a snapshot"), 1,
+                         "the lack of room is logged once, not per attempt: %s" % state)
+
+        # room again: the snapshot is tried again by itself (after its back-off) and written
+        self.free_space()
+        deadline = time.monotonic() + self.ROOM_TIMEOUT
+        k = 0
+        while "wrote snapshot." not in s.log():
+            self.assertLess(time.monotonic(), deadline, "no snapshot %.0f s after room was made; log tail:\n%s"
+                            % (self.ROOM_TIMEOUT, s.log()[-2000:]))
+            create("after %05d" % k)  # a retry happens after a write, once its wait is over
+            k += 1
+            self.assertEqual(refused, [], "creates refused once there was room; log:\n%s"
+                             % "\n".join(line for line in s.log().splitlines() if "store:" in line))
+        conn.close()
+        self.assertEqual(refused, [], "creates refused once there was room")
+        self.assertIn("room for a snapshot again", s.log())
+        self.assert_reads(s, acked, None, "after the snapshot")
+        self.stop(s)
+        self.assertEqual(len(ss.store_files(self.store_path, "snapshot")), 1, os.listdir(self.store_path))
+        s = self.start(snapshot_after_bytes=self.SNAPSHOT_AFTER)
         self.assertEqual(s.loaded(), len(acked))
         self.assert_reads(s, acked, None, "after a restart")
         self.stop(s)

@@ -229,6 +229,8 @@ class Damage(StoreCase):
         self.stop(s)
 
     def test_torn_tails_after_the_last_record(self):
+        """What a crash mid-append leaves after the last record is cut off, logged, and its
+        bytes (unless all zeros) kept in journal.N.torn-<offset> for the operator."""
         made, path = self.journal_with(3, "torn")
         with open(path, "rb") as f:
             original = f.read()
@@ -237,9 +239,9 @@ class Damage(StoreCase):
             "zeros (an interrupted extend)": bytes(4096),
             "3 bytes of a header": last[:3],
             "a header whose record runs past the end": (200).to_bytes(4, "little") + b"\x5a" * 60,
-            "a whole record with a wrong checksum": last[:-1] + bytes([last[-1] ^ 0x40]),
-            "a whole record with a wrong checksum, then zeros": last[:-1] + bytes([last[-1] ^ 0x40]) + bytes(512),
+            "a whole record cut short": last[:-1],
         }
+        kept = path + ".torn-%d" % len(original)
         for name, tail in tails.items():
             with self.subTest(tail=name):
                 self.write(path, original + tail)
@@ -248,6 +250,41 @@ class Damage(StoreCase):
                 self.assertIn("dropped a torn tail of %d bytes" % len(tail), s.log())
                 self.stop(s)
                 self.assertEqual(os.path.getsize(path), len(original), "%s: not cut back" % name)
+                if tail.strip(b"\0"):
+                    self.assertIn(kept, s.log(), "%s: the log does not name the copy" % name)
+                    with open(kept, "rb") as f:
+                        self.assertEqual(f.read(), tail, "%s: %s is not the bytes cut off" % (name, kept))
+                    os.unlink(kept)
+                else:
+                    self.assertFalse(os.path.exists(kept), "%s: a copy of zeros was kept" % name)
+
+    def test_damaged_last_record(self):
+        """A whole last record whose checksum fails is damage (it was acknowledged), not a
+        torn tail: start-up stops naming the file and offset with the advice, which works."""
+        made, path = self.journal_with(3, "lastbad")
+        with open(path, "rb") as f:
+            original = f.read()
+        start = made[-2][2]
+        last = original[start:]
+        damaged = {
+            "a payload byte flipped": last[:-1] + bytes([last[-1] ^ 0x40]),
+            "a payload byte flipped, then zeros": last[:-1] + bytes([last[-1] ^ 0x40]) + bytes(512),
+            "a CRC byte flipped": last[:5] + bytes([last[5] ^ 0x01]) + last[6:],
+        }
+        for name, rec in damaged.items():
+            with self.subTest(damage=name):
+                self.write(path, original[:start] + rec)
+                s = self.start(snapshot_after_bytes=NO_SNAPSHOT, wait=False)
+                log = self.refused(s)
+                self.assertIn(path, log)
+                self.assertRegex(log, r"\boffset %d\b" % start)
+                self.assertIn("truncate -s %d %s" % (start, path), log)
+                self.assertNotIn("torn tail", log)
+                self.assertEqual(os.path.getsize(path), start + len(rec), "%s: the file was changed" % name)
+        subprocess.run(["truncate", "-s", str(start), path], check=True)
+        s = self.start(snapshot_after_bytes=NO_SNAPSHOT)
+        self.assert_exact(s, [m[:2] for m in made[:-1]], "after following the advice")
+        self.stop(s)
 
     def test_garbage_with_an_impossible_length_after_the_last_record(self):
         """Bytes no crash of an append leaves (a length field over the 1 MiB record limit,

@@ -4,8 +4,11 @@
  * byte for byte and in creation order; each fsync policy; rotation with snapshots (one
  * snapshot and one journal left); torn tails cut back; corruption in the middle refused
  * with advice that works when followed; leftover temp snapshots; missing journals; and a
- * disk that refuses writes (RLIMIT_FSIZE) and then takes them again. No assertion depends
- * on timing: every wait is for a counted event. */
+ * disk that refuses writes (RLIMIT_FSIZE) and then takes them again; the room the journal
+ * reserves ahead of its writes; the free-space rule for snapshots and its back-off, as pure
+ * functions. No assertion depends on timing: every
+ * wait is for a counted event. */
+#include "hg_assert.h"
 #include "journal.h"
 #include "oom.h"
 #include "record.h"
@@ -778,6 +781,23 @@ static void torn_case(const char *label, const uint8_t *data, size_t len, const 
     CHECK(o.stats.journal_records == want);
     CHECK(check_records(o.store, ids, 0, want) == 0);
     CHECK(file_size(dir, "journal.1") == (long long)want_size);
+    /* the cut-off bytes are kept beside the journal for the operator, unless all zeros */
+    int zeros = 1;
+    for (size_t i = want_size; i < len; i++)
+        zeros = zeros && data[i] == 0;
+    char kept[64];
+    snprintf(kept, sizeof kept, "journal.1.torn-%zu", want_size);
+    size_t kept_len = 0;
+    uint8_t *kept_data = file_read(dir, kept, &kept_len);
+    if (zeros) {
+        CHECK(kept_data == NULL);
+    } else {
+        if (kept_data == NULL || kept_len != len - want_size || memcmp(kept_data, data + want_size, kept_len) != 0)
+            fprintf(stderr, "%s: %s missing or not the %zu bytes cut off\n", label, kept, len - want_size);
+        CHECK(kept_data != NULL && kept_len == len - want_size &&
+              memcmp(kept_data, data + want_size, len - want_size) == 0);
+    }
+    free(kept_data);
     CHECK(append_range(o.journal, ids, want, want + 3, 2) == 3);
     close_all(&o);
     CHECK(file_size(dir, "journal.1") == (long long)(want_size + framed_sizes(ids, want, want + 3)));
@@ -794,7 +814,7 @@ static void torn_case(const char *label, const uint8_t *data, size_t len, const 
 static void test_torn_tail(void)
 {
     enum { N = 20 };
-    objectid *ids = ids_make(N + 4);
+    objectid *ids = ids_make(N + 24);
     size_t base_len = 0;
     uint8_t *base = journal_made("torn-base", ids, N, &base_len);
     CHECK(base != NULL && base_len == RECORD_MAGIC_LEN + framed_sizes(ids, 0, N));
@@ -825,11 +845,21 @@ static void test_torn_tail(void)
     memcpy(data, base, base_len);
     memset(data + base_len, 0, sizeof extra);
     torn_case("torn-zeros", data, base_len + sizeof extra, ids, N, base_len);
-    /* a whole record whose payload does not match its checksum, nothing after it */
+    /* a whole record whose bytes from a sector boundary inside it on never reached the disk
+     * (zeros to the end of a file that grew): records N, N+1, ... appended whole until one
+     * crosses a boundary, which is then zeroed from the boundary on */
     memcpy(data, base, base_len);
-    memcpy(data + base_len, extra, extra_len);
-    data[base_len + extra_len - 3] ^= 0x20;
-    torn_case("torn-badcrc", data, base_len + extra_len, ids, N, base_len);
+    size_t rec = base_len, good = N, rec_len = 0;
+    for (;;) {
+        HG_ASSERT(good < N + 20 && rec + 4096 <= base_len + 2 * sizeof extra);
+        rec_len = frame_record(good, ids, data + rec);
+        if ((rec + 1) / RECORD_SECTOR != (rec + rec_len - 1) / RECORD_SECTOR)
+            break;
+        rec += rec_len, good++;
+    }
+    size_t boundary = (rec / RECORD_SECTOR + 1) * RECORD_SECTOR;
+    memset(data + boundary, 0, rec + rec_len - boundary);
+    torn_case("torn-sector-zeros", data, rec + rec_len, ids, good, rec);
     /* a header whose length runs past the end, then garbage */
     memcpy(data, base, base_len);
     memcpy(data + base_len, extra, RECORD_HEADER_LEN);
@@ -943,6 +973,19 @@ static void test_corrupt_middle(void)
     memcpy(data, base, base_len);
     data[at + 2] ^= 0x01;
     corrupt_case("corrupt-length-past-end", data, base_len, ids, at, BAD);
+
+    /* The last record, whole and acknowledged, with a byte flipped (payload, CRC, length):
+     * damage, not a torn tail (the disk or a copy changed it; a crash leaves a record cut
+     * short, or zeros). Start-up stops with the advice, as for any other record. */
+    size_t last = base_len - framed_size_of(N - 1, ids), last_len = framed_size_of(N - 1, ids);
+    const size_t last_flips[] = {RECORD_HEADER_LEN + 5, last_len - 1, last_len - 3, 4, 7, 0, 1};
+    for (size_t k = 0; k < sizeof last_flips / sizeof last_flips[0]; k++) {
+        memcpy(data, base, base_len);
+        data[last + last_flips[k]] ^= last_flips[k] == 1 ? 0x10 : 0x01; /* byte 1: a length that runs past the end */
+        char label[64];
+        snprintf(label, sizeof label, "corrupt-last-flip-%zu", last_flips[k]);
+        corrupt_case(label, data, base_len, ids, last, N - 1);
+    }
 
     /* a good checksum around something that is not a webhook */
     memcpy(data, base, at);
@@ -1356,6 +1399,72 @@ static void test_out_of_memory(void)
     free(t.ids);
 }
 
+/* The journal keeps room reserved ahead of its writes (blocks past its end, the size
+ * unchanged), and gives it back when closed. Checked through st_blocks, where the file
+ * system can reserve (the tests' /tmp: ext4 or tmpfs); the test fails on one that cannot. */
+static void test_reservation(void)
+{
+    char dir[PATH_MAX];
+    new_dir(dir, "reserve");
+    objectid *ids = ids_make(20);
+    opened o;
+    open_default(&o, dir);
+    CHECK(o.journal != NULL);
+    if (o.journal == NULL) {
+        free(ids);
+        return;
+    }
+    CHECK(append_range(o.journal, ids, 0, 20, 5) == 20);
+    char path[PATH_MAX];
+    path_of(path, dir, "journal.1");
+    struct stat st;
+    CHECK(stat(path, &st) == 0);
+    long long size = file_size(dir, "journal.1");
+    CHECK(size == (long long)(RECORD_MAGIC_LEN + framed_sizes(ids, 0, 20))); /* the size is the records' */
+    if ((long long)st.st_blocks * 512 < size + JOURNAL_PREALLOC_BYTES / 2)
+        fprintf(stderr, "test_reservation: %lld bytes allocated for a journal of %lld: no reservation ahead\n",
+                (long long)st.st_blocks * 512, size);
+    CHECK((long long)st.st_blocks * 512 >= size + JOURNAL_PREALLOC_BYTES / 2);
+    close_all(&o);
+    CHECK(stat(path, &st) == 0);
+    CHECK(st.st_size == size);
+    CHECK((long long)st.st_blocks * 512 < size + 64 * 1024); /* given back at close */
+    free(ids);
+}
+
+/* The snapshot's free-space rule: it starts only with room for itself plus the margin
+ * (no overflow near 2^64), and a refused one waits 1 s, 2 s, 4 s, ... up to the maximum. */
+static void test_snapshot_room(void)
+{
+    const uint64_t M = JOURNAL_SNAPSHOT_MARGIN_BYTES;
+    CHECK(M >= 2 * (uint64_t)JOURNAL_PREALLOC_BYTES); /* the journal's next reservations fit beside it */
+    CHECK(journal_snapshot_fits(100 + M, 100, M) == 1);
+    CHECK(journal_snapshot_fits(100 + M - 1, 100, M) == 0);
+    CHECK(journal_snapshot_fits(99, 100, 0) == 0);
+    CHECK(journal_snapshot_fits(100, 100, 0) == 1);
+    CHECK(journal_snapshot_fits(0, 0, 0) == 1);
+    CHECK(journal_snapshot_fits(0, 1, M) == 0);
+    /* a snapshot larger than the disk is free, with a margin that would wrap the sum */
+    CHECK(journal_snapshot_fits(UINT64_MAX - 1, UINT64_MAX, M) == 0);
+    CHECK(journal_snapshot_fits(UINT64_MAX, UINT64_MAX - 5, UINT64_MAX) == 0);
+    CHECK(journal_snapshot_fits(UINT64_MAX, 5, UINT64_MAX - 5) == 1);
+    /* 1 GiB of webhooks on a disk with 1 GiB + 1 MiB free: refused (the margin is 2 MiB) */
+    CHECK(journal_snapshot_fits((1ull << 30) + (1u << 20), 1ull << 30, M) == 0);
+    CHECK(journal_snapshot_fits((1ull << 30) + M, 1ull << 30, M) == 1);
+
+    CHECK(journal_snapshot_retry_ms(1) == JOURNAL_SNAPSHOT_RETRY_MIN_MS);
+    CHECK(journal_snapshot_retry_ms(2) == 2 * JOURNAL_SNAPSHOT_RETRY_MIN_MS);
+    CHECK(journal_snapshot_retry_ms(3) == 4 * JOURNAL_SNAPSHOT_RETRY_MIN_MS);
+    int64_t prev = 0;
+    for (unsigned k = 1; k < 100; k++) {
+        int64_t ms = journal_snapshot_retry_ms(k);
+        CHECK(ms >= prev && ms <= JOURNAL_SNAPSHOT_RETRY_MAX_MS);
+        prev = ms;
+    }
+    CHECK(prev == JOURNAL_SNAPSHOT_RETRY_MAX_MS);
+    CHECK(journal_snapshot_retry_ms(UINT32_MAX) == JOURNAL_SNAPSHOT_RETRY_MAX_MS);
+}
+
 int main(void)
 {
     umask(022);
@@ -1375,6 +1484,8 @@ int main(void)
     test_write_failure();
     test_queue_bound();
     test_out_of_memory();
+    test_reservation();
+    test_snapshot_room();
     remove_tree(root);
     return test_exit_code();
 }

@@ -244,7 +244,7 @@ static const char *status_name(record_status st)
 /* Every byte of the middle record, header and payload, flipped in several ways, with good
  * records after it: the records before read back; the flipped one is never a good record
  * (the CRC catches every single-byte error) and is reported as corruption, not as a torn
- * tail, since what follows it is data. The same flips in the last record are a torn tail. */
+ * tail, since what follows it is data. */
 static void test_flip_every_byte(void)
 {
     static const uint8_t masks[] = {0x01, 0x02, 0x10, 0x80, 0xff};
@@ -283,20 +283,103 @@ static void test_flip_every_byte(void)
     CHECK(wrong_ok == 0);
     CHECK(torn_not_corrupt == 0);
 
-    /* payload and CRC flips of the last record: torn (nothing after it) */
-    size_t last = f.starts[N_RECORDS - 1];
-    size_t not_torn = 0;
-    for (size_t at = last + 4; at < f.len; at++) {
-        uint8_t *data = copy_of(f.data, f.len);
-        data[at] ^= 0x40;
-        size_t offset = last;
+    CHECK(wrong_ok == 0);
+    free(f.data);
+}
+
+/* The last record is as acknowledged as any other: a byte of it flipped (header or payload,
+ * nothing after it) is damage, not a torn tail. A torn tail is a record cut short, or one
+ * whose bytes are zeros from a sector boundary to the end of the file (the file grew, the
+ * data never reached the disk): both still read as RECORD_TORN. */
+static void test_last_record_damage(void)
+{
+    static const uint8_t masks[] = {0x01, 0x02, 0x10, 0x40, 0x80, 0xff};
+    framed f = frame_all();
+    size_t last = f.starts[N_RECORDS - 1], end = f.starts[N_RECORDS];
+    size_t not_corrupt = 0;
+    for (size_t at = last; at < end; at++) {
+        for (size_t k = 0; k < sizeof masks / sizeof masks[0]; k++) {
+            uint8_t *data = copy_of(f.data, f.len);
+            data[at] ^= masks[k];
+            size_t offset = RECORD_MAGIC_LEN;
+            CHECK(read_good(data, f.len, &offset, N_RECORDS - 1) == N_RECORDS - 1);
+            const uint8_t *payload = NULL;
+            size_t payload_len = 0;
+            record_status st = record_next(data, f.len, &offset, &payload, &payload_len);
+            if (st != RECORD_CORRUPT || offset != last) {
+                not_corrupt++;
+                fprintf(stderr, "flip 0x%02x at byte %zu of the last record (of %zu): %s at offset %zu\n", masks[k],
+                        at - last, end - last, status_name(st), offset);
+            }
+            free(data);
+        }
+    }
+    CHECK(not_corrupt == 0);
+
+    /* the same record placed so that a sector boundary falls inside it, then its bytes from
+     * that boundary on zeroed: torn. Zeroed from just after the boundary (not a unit a disk
+     * loses), or with a non-zero byte left after the zeros: corrupt. */
+    size_t rec_len = end - last, pad = RECORD_SECTOR - rec_len / 2; /* the boundary at rec_len / 2 */
+    size_t len = pad + rec_len;
+    uint8_t *data = calloc(1, len);
+    memcpy(data + pad, f.data + last, rec_len);
+    memset(data, 0x5a, pad); /* not a record: never read, record_next starts at pad */
+    const struct {
+        size_t zero_from; /* file offset */
+        int keep_last;    /* the record's last byte left as it was */
+        record_status want;
+    } cases[] = {
+        {RECORD_SECTOR, 0, RECORD_TORN},
+        {RECORD_SECTOR + 1, 0, RECORD_CORRUPT},
+        {RECORD_SECTOR, 1, RECORD_CORRUPT},
+        {len - 1, 0, RECORD_CORRUPT},
+    };
+    CHECK(data[RECORD_SECTOR] != 0); /* else zeros from RECORD_SECTOR + 1 start at the boundary */
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        uint8_t *d = copy_of(data, len);
+        memset(d + cases[k].zero_from, 0, len - cases[k].zero_from);
+        if (cases[k].keep_last)
+            d[len - 1] = data[len - 1] != 0 ? data[len - 1] : 1;
+        size_t offset = pad;
         const uint8_t *payload = NULL;
         size_t payload_len = 0;
-        if (record_next(data, f.len, &offset, &payload, &payload_len) != RECORD_TORN || offset != last)
-            not_torn++;
-        free(data);
+        record_status st = record_next(d, len, &offset, &payload, &payload_len);
+        if (st != cases[k].want)
+            fprintf(stderr, "zeros from %zu (record %zu..%zu, keep_last %d): %s, want %s\n", cases[k].zero_from, pad,
+                    len, cases[k].keep_last, status_name(st), status_name(cases[k].want));
+        CHECK(st == cases[k].want);
+        CHECK(offset == pad);
+        free(d);
     }
-    CHECK(not_torn == 0);
+    /* the same zeros from the boundary, the file ending further on (a page of zeros): torn */
+    uint8_t *d = calloc(1, len + 4096);
+    memcpy(d, data, RECORD_SECTOR);
+    size_t offset = pad;
+    const uint8_t *payload = NULL;
+    size_t payload_len = 0;
+    CHECK(record_next(d, len + 4096, &offset, &payload, &payload_len) == RECORD_TORN);
+    free(d);
+    free(data);
+
+    /* a length byte of the last record flipped upwards, so it claims more than the file
+     * has: its bytes are all there under the old length, so that is damage, not a record
+     * cut short; with zeros after it (a grown file) too */
+    for (size_t pad_zeros = 0; pad_zeros <= 4096; pad_zeros += 4096) {
+        for (int byte = 0; byte < 3; byte++) {
+            uint8_t *z = calloc(1, f.len + pad_zeros);
+            memcpy(z, f.data, f.len);
+            uint32_t n = (uint32_t)z[last] | (uint32_t)z[last + 1] << 8 | (uint32_t)z[last + 2] << 16;
+            z[last + byte] |= 0x10 << byte; /* stays at most RECORD_MAX_PAYLOAD */
+            uint32_t m = (uint32_t)z[last] | (uint32_t)z[last + 1] << 8 | (uint32_t)z[last + 2] << 16;
+            offset = last;
+            record_status st = record_next(z, f.len + pad_zeros, &offset, &payload, &payload_len);
+            if (m > n && m <= RECORD_MAX_PAYLOAD && st != RECORD_CORRUPT)
+                fprintf(stderr, "last record's length %u -> %u, %zu zeros after: %s\n", n, m, pad_zeros,
+                        status_name(st));
+            CHECK(m <= n || m > RECORD_MAX_PAYLOAD || st == RECORD_CORRUPT);
+            free(z);
+        }
+    }
     free(f.data);
 }
 
@@ -563,6 +646,7 @@ int main(void)
     test_torn_every_offset();
     test_zero_padding();
     test_flip_every_byte();
+    test_last_record_damage();
     test_bad_lengths();
     test_to_webhook_rejects();
     test_load();

@@ -227,7 +227,7 @@ static void log_call(grpc_stream *s, int status, size_t bytes)
     clock_gettime(CLOCK_MONOTONIC, &now);
     int64_t duration_us =
         (int64_t)(now.tv_sec - s->started.tv_sec) * 1000000 + (now.tv_nsec - s->started.tv_nsec) / 1000;
-    reqlog_write(s->is_post ? h2o_iovec_init(H2O_STRLIT("POST")) : h2o_iovec_init(H2O_STRLIT("?")), s->path,
+    reqlog_write(s->is_post ? h2o_iovec_init(H2O_STRLIT("POST")) : h2o_iovec_init(H2O_STRLIT("?")), s->path, ROUTE_COUNT,
                  REQLOG_GRPC, status, bytes, duration_us, stream_request_id(s));
 }
 

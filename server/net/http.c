@@ -17,6 +17,23 @@ size_t http_h2o_entity_limit(const config_limits *limits)
     return limits->max_body_bytes + HTTP_ENTITY_HEADROOM;
 }
 
+/* The request the router is dispatching now, and the route it found for it: a response
+ * sent from inside that dispatch is counted under it without matching the path again. A
+ * response sent later (after waiting for the store) finds nothing here and matches. */
+static __thread const h2o_req_t *routing_req;
+static __thread route_id routing_route;
+
+void http_routing_begin(h2o_req_t *req, route_id route)
+{
+    routing_req = req;
+    routing_route = route;
+}
+
+void http_routing_end(void)
+{
+    routing_req = NULL;
+}
+
 /* One access-log line and one metrics count for the response being sent. */
 static void log_response(h2o_req_t *req, size_t bytes, h2o_iovec_t id)
 {
@@ -27,7 +44,8 @@ static void log_response(h2o_req_t *req, size_t bytes, h2o_iovec_t id)
     reqlog_protocol protocol = req->version >= 0x200   ? REQLOG_HTTP2
                                : req->version == 0x100 ? REQLOG_HTTP1_0
                                                        : REQLOG_HTTP1_1;
-    reqlog_write(req->method, req->path_normalized, protocol, req->res.status, bytes, duration_us, id);
+    route_id route = req == routing_req ? routing_route : ROUTE_COUNT;
+    reqlog_write(req->method, req->path_normalized, route, protocol, req->res.status, bytes, duration_us, id);
 }
 
 void http_respond(h2o_req_t *req, int status, const char *reason, const char *content_type, const void *body,

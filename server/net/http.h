@@ -13,6 +13,7 @@
 
 #include "completion.h"
 #include "core.h"
+#include "route.h"
 
 /* The byte limit h2o itself must be given (globalconf max_request_entity_size): above the
  * project's own so that a handler, not h2o, answers 413 (h2o resets HTTP/2 streams over
@@ -31,6 +32,11 @@ typedef struct http_handler {
 void http_handler_init(http_handler *h, core *c, int (*on_req)(h2o_handler_t *self, h2o_req_t *req));
 
 /* Sends a complete response (body copied) and logs it. */
+/* The router matched req to route and is dispatching it now (until http_routing_end): a
+ * response sent meanwhile is counted under that route without matching its path again. */
+void http_routing_begin(h2o_req_t *req, route_id route);
+void http_routing_end(void);
+
 void http_respond(h2o_req_t *req, int status, const char *reason, const char *content_type, const void *body,
                   size_t len);
 

@@ -58,7 +58,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         http_respond_text(req, 400, "Bad Request", "Invalid request path.");
         return 0;
     }
-    switch (route_find(req->method.base, req->method.len, req->path_normalized.base, req->path_normalized.len, &m)) {
+    route_id route = route_find(req->method.base, req->method.len, req->path_normalized.base,
+                                req->path_normalized.len, &m);
+    http_routing_begin(req, route);
+    switch (route) {
     case ROUTE_NOT_FOUND:
         http_respond_text(req, 404, "Not Found", "Not found.");
         break;
@@ -74,6 +77,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     default:
         http_rest_serve(h, req, &m);
     }
+    http_routing_end();
     return 0;
 }
 

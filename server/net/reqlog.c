@@ -14,7 +14,8 @@ h2o_iovec_t reqlog_request_id(h2o_mem_pool_t *pool, h2o_iovec_t client_id)
     return h2o_iovec_init(id, accesslog_request_id(id));
 }
 
-void reqlog_write(h2o_iovec_t method, h2o_iovec_t path, reqlog_protocol protocol, int status, size_t bytes,
+void reqlog_write(h2o_iovec_t method, h2o_iovec_t path, route_id route, reqlog_protocol protocol, int status,
+                  size_t bytes,
                   int64_t duration_us, h2o_iovec_t request_id)
 {
     static const char *const names[] = {[REQLOG_HTTP1_0] = "HTTP/1.0",
@@ -40,7 +41,9 @@ void reqlog_write(h2o_iovec_t method, h2o_iovec_t path, reqlog_protocol protocol
         .request_id_len = request_id.len,
     };
     accesslog_write(&e);
-    route_match m;
-    route_id route = route_find(e.method, e.method_len, e.path, e.path_len, &m);
+    if (route == ROUTE_COUNT) {
+        route_match m;
+        route = route_find(e.method, e.method_len, e.path, e.path_len, &m);
+    }
     metrics_request(route, counted_as[protocol], status, duration_us);
 }

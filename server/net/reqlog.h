@@ -1,13 +1,16 @@
 /* reqlog: the record of one answered request, for every transport (h2o's HTTP and native
  * gRPC): one access-log line and one count in the metrics, from one set of values.
  *
- * The route is found here, from the method and path (route.h), so a transport cannot log
- * one route and count another. */
+ * The route comes from the method and path through route.h's one table (here, or by the
+ * router that just matched the same request), so a transport cannot log one route and
+ * count another. */
 #ifndef HOOKGATE_REQLOG_H
 #define HOOKGATE_REQLOG_H
 
 #include <h2o.h>
 #include <stdint.h>
+
+#include "route.h"
 
 typedef enum reqlog_protocol { REQLOG_HTTP1_0, REQLOG_HTTP1_1, REQLOG_HTTP2, REQLOG_GRPC } reqlog_protocol;
 
@@ -16,8 +19,10 @@ typedef enum reqlog_protocol { REQLOG_HTTP1_0, REQLOG_HTTP1_1, REQLOG_HTTP2, REQ
 h2o_iovec_t reqlog_request_id(h2o_mem_pool_t *pool, h2o_iovec_t client_id);
 
 /* Logs and counts an answered request. path is without the query; status is the HTTP
- * status, or for native gRPC the grpc-status (the HTTP status when there is none). */
-void reqlog_write(h2o_iovec_t method, h2o_iovec_t path, reqlog_protocol protocol, int status, size_t bytes,
-                  int64_t duration_us, h2o_iovec_t request_id);
+ * status, or for native gRPC the grpc-status (the HTTP status when there is none). route
+ * is what route_find answered for this method and path, or ROUTE_COUNT to have it found
+ * here. */
+void reqlog_write(h2o_iovec_t method, h2o_iovec_t path, route_id route, reqlog_protocol protocol, int status,
+                  size_t bytes, int64_t duration_us, h2o_iovec_t request_id);
 
 #endif

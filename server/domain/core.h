@@ -57,8 +57,8 @@ typedef struct core_call {
     size_t authorization_len;
     const char *idempotency_key; /* CORE_CREATE: the Idempotency-Key (NULL = absent) */
     size_t idempotency_key_len;
-    int64_t now_ms;              /* Unix time in milliseconds: the transport's clock */
-    int64_t monotonic_ms;        /* a monotonic clock in milliseconds (rate limits) */
+    int64_t now_ms;              /* CORE_CREATE: Unix time in milliseconds, the transport's clock */
+    int64_t monotonic_ms;        /* CORE_CREATE: a monotonic clock in milliseconds (rate limits) */
     ProtobufCAllocator *alloc;   /* memory for the response (a list), which it keeps until freed whole */
     error_in default_in;         /* where parameter problems without a location are */
     void (*done)(struct core_call *call); /* after CORE_PENDING: called once, maybe from another thread */

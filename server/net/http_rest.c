@@ -147,7 +147,8 @@ static rest_call *rest_call_begin(http_handler *h, h2o_req_t *req, rest_call *lo
     rc->call.default_in = where;
     rc->call.done = on_call_done;
     rc->call.data = rc;
-    rpc_clock(&rc->call);
+    if (method == CORE_CREATE) /* only a create reads the clocks */
+        rpc_clock(&rc->call);
     return rc;
 }
 

@@ -38,10 +38,9 @@ static int check_target(h2o_req_t *req)
     }
     if (raw.len == 0 || raw.base[0] != '/')
         return -1;
-    for (size_t i = 0; i + 2 < raw.len; i++) {
-        if (raw.base[i] != '%')
-            continue;
-        int hi = hex_digit(raw.base[i + 1]), lo = hex_digit(raw.base[i + 2]);
+    for (const char *pct = raw.base, *end = raw.base + raw.len;
+         (pct = memchr(pct, '%', (size_t)(end - pct))) != NULL && end - pct > 2; pct++) {
+        int hi = hex_digit(pct[1]), lo = hex_digit(pct[2]);
         if (hi >= 0 && lo >= 0 && (hi << 4 | lo) == 0)
             return -1;
         if (hi >= 0 && lo >= 0 && (hi << 4 | lo) == '/')

@@ -36,7 +36,8 @@ int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, con
     call->idempotency_key_len = headers->idempotency_key_len;
     call->alloc = alloc;
     call->default_in = ERROR_IN_BODY;
-    rpc_clock(call);
+    if (call->method == CORE_CREATE) /* only a create reads the clocks */
+        rpc_clock(call);
     /* a method the core lacks is not decoded: the core answers "unimplemented" */
     if (call->method != CORE_METHODS)
         call->request = decode(codec, m->input, body, len, alloc, &call->err);

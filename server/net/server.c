@@ -266,7 +266,7 @@ static int thread_start(server *s, loop_thread *t, core *c)
 
 /* ---- the server ---------------------------------------------------------------------- */
 
-static size_t thread_count(const config *cfg)
+size_t server_thread_count(const config *cfg)
 {
     if (cfg->threads > 0)
         return cfg->threads;
@@ -324,7 +324,7 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
         if (listener_add(&s, &cfg->grpc_listeners[i], 1) != 0)
             goto out;
 
-    s.n_threads = thread_count(cfg);
+    s.n_threads = server_thread_count(cfg);
     s.threads = calloc(s.n_threads, sizeof(*s.threads));
     if (s.threads == NULL)
         goto out;

@@ -12,6 +12,10 @@
 
 #define SERVER_STOP_DEADLINE_MS 3500 /* longest a stop waits for open connections */
 
+/* The event loops server_run starts for cfg: server.threads, or when it is 0 one per
+ * online CPU (at least 1, at most CONFIG_MAX_THREADS). */
+size_t server_thread_count(const config *cfg);
+
 /* Serves until SIGTERM or SIGINT; on SIGHUP calls reload(reload_arg) on the main thread
  * and goes on serving (connections are not touched). The caller must have blocked those
  * three signals (and ignored SIGPIPE) before any thread starts. Returns 0 after a clean

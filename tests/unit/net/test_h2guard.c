@@ -1,0 +1,554 @@
+/* Tests h2guard's cleartext accept path on an h2o event loop, over an AF_UNIX socketpair
+ * (h2o 2.2.5 makes an h2o_socket_t only over a file descriptor): no listener, no network.
+ * The server end goes to h2guard_accept as a just-accepted socket would; the test is the
+ * client on the other end, writing raw bytes and reading the server's between loop runs.
+ * The handler answers 200 with the HTTP version h2o saw, so the protocol a connection was
+ * handed to shows in the answer.
+ *
+ * Checked: HTTP/1.1 bytes (also a request starting with "P", like the preface) are served
+ * by h2o's HTTP/1.1; the prior-knowledge preface, whole or arriving in pieces, hands the
+ * connection to h2o's HTTP/2, which answers a request; a connection that never completes
+ * its preface is closed at http1.req_timeout; resets within the budget leave the connection
+ * serving; a flood of HEADERS + RST_STREAM pairs over the budget gets the connection closed
+ * (and counted in the metrics), and so does a header block of more CONTINUATION frames
+ * than framebudget allows (one of exactly that many is served); on_close runs once per
+ * connection, and the guard is freed (valgrind, ASan). Over TLS (a certificate made in memory, an OpenSSL client pumped by
+ * hand on the same socketpair): ALPN h2 goes to HTTP/2, ALPN http/1.1 or none to HTTP/1.1,
+ * a flood is cut as on cleartext, and a client that never starts its handshake is closed
+ * at handshake_timeout. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <h2o.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "framebudget.h"
+#include "h2guard.h"
+#include "metrics.h"
+#include "test.h"
+
+#define PUMP_ROUNDS 200 /* evloop runs (of at most PUMP_MS each) an exchange may take */
+#define PUMP_MS 20
+#define REQ_TIMEOUT_MS 1000 /* http1.req_timeout: also how long the guard waits for a preface */
+#define BUDGET 5            /* resets a second per connection */
+#define FLOOD 200           /* HEADERS + RST_STREAM pairs of a flood: far over BUDGET */
+
+static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+typedef struct server {
+    h2o_globalconf_t conf;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept;     /* cleartext */
+    h2o_accept_ctx_t tls_accept; /* TLS, ALPN offering h2 and http/1.1 */
+    SSL_CTX *client_tls;
+} server;
+
+/* One connection as the client sees it. */
+typedef struct conn {
+    int fd;
+    SSL *ssl; /* the client's TLS over fd, or NULL */
+    int closed;     /* on_close calls */
+    int eof;        /* the server's end is gone */
+    char in[65536]; /* what the server sent */
+    size_t in_len;
+} conn;
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    static const char h1[] = "HTTP/1.1", h2[] = "HTTP/2";
+    const char *body = req->version >= 0x200 ? h2 : h1;
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = strlen(body);
+    h2o_send_inline(req, body, strlen(body));
+    return 0;
+}
+
+/* A server TLS context with a self-signed certificate made in memory (no file), ALPN as
+ * the server registers it (h2o_alpn_protocols: h2, then http/1.1). */
+static SSL_CTX *tls_server_create(void)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *cert = X509_new();
+    CHECK(key != NULL && cert != NULL);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+    X509_set_pubkey(cert, key);
+    X509_NAME *name = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1, 0);
+    X509_set_issuer_name(cert, name);
+    CHECK(X509_sign(cert, key, EVP_sha256()) > 0);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    CHECK(ctx != NULL && SSL_CTX_use_certificate(ctx, cert) == 1 && SSL_CTX_use_PrivateKey(ctx, key) == 1);
+    h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return ctx;
+}
+
+static void server_init(server *s)
+{
+    memset(s, 0, sizeof(*s));
+    h2o_config_init(&s->conf);
+    s->conf.server_name = h2o_iovec_init(H2O_STRLIT(""));
+    s->conf.http1.req_timeout = REQ_TIMEOUT_MS;
+    s->conf.handshake_timeout = REQ_TIMEOUT_MS;
+    s->conf.http1.upgrade_to_http2 = 0; /* as h2guard.h requires */
+    h2o_hostconf_t *host = h2o_config_register_host(&s->conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_create_handler(path, sizeof(h2o_handler_t))->on_req = on_req;
+    h2o_context_init(&s->ctx, h2o_evloop_create(), &s->conf);
+    s->accept.ctx = &s->ctx;
+    s->accept.hosts = s->conf.hosts;
+    s->tls_accept = s->accept;
+    s->tls_accept.ssl_ctx = tls_server_create();
+    s->client_tls = SSL_CTX_new(TLS_client_method());
+    CHECK(s->client_tls != NULL);
+    SSL_CTX_set_verify(s->client_tls, SSL_VERIFY_NONE, NULL); /* the certificate is made up */
+}
+
+static void server_dispose(server *s)
+{
+    h2o_loop_t *loop = s->ctx.loop;
+    h2o_multithread_queue_t *queue = s->ctx.queue;
+    h2o_context_dispose(&s->ctx);
+    free(queue); /* h2o 2.2.5's h2o_multithread_destroy_queue closes it but never frees it */
+    h2o_evloop_run(loop, 0);
+    h2o_evloop_destroy(loop);
+    h2o_config_dispose(&s->conf);
+    SSL_CTX_free(s->tls_accept.ssl_ctx);
+    SSL_CTX_free(s->client_tls);
+}
+
+static void on_close(void *data)
+{
+    ((conn *)data)->closed++;
+}
+
+static void conn_accept(server *s, conn *c, h2o_accept_ctx_t *accept, unsigned budget)
+{
+    memset(c, 0, sizeof(*c));
+    int fds[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+    CHECK(fcntl(fds[0], F_SETFL, O_NONBLOCK) == 0 && fcntl(fds[1], F_SETFL, O_NONBLOCK) == 0);
+    c->fd = fds[1];
+    h2guard_accept(accept, h2o_evloop_socket_create(s->ctx.loop, fds[0], 0), budget, on_close, c);
+}
+
+static void conn_open(server *s, conn *c, unsigned budget)
+{
+    conn_accept(s, c, &s->accept, budget);
+}
+
+static void conn_send(conn *c, const void *bytes, size_t len)
+{
+    /* a socketpair holds far more than these tests send at once: a short write is a failure */
+    if (c->ssl != NULL)
+        CHECK(SSL_write(c->ssl, bytes, (int)len) == (int)len);
+    else
+        CHECK(write(c->fd, bytes, len) == (ssize_t)len);
+}
+
+/* One loop run, then whatever the server sent. */
+static void pump_once(server *s, conn *c)
+{
+    h2o_evloop_run(s->ctx.loop, PUMP_MS);
+    if (c->ssl != NULL) {
+        int n = 0;
+        while (c->in_len < sizeof(c->in) - 1 &&
+               (n = SSL_read(c->ssl, c->in + c->in_len, (int)(sizeof(c->in) - 1 - c->in_len))) > 0)
+            c->in_len += (size_t)n;
+        if (n <= 0) {
+            int e = SSL_get_error(c->ssl, n);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+                c->eof = 1;
+        }
+        c->in[c->in_len] = '\0';
+        return;
+    }
+    ssize_t n = -1;
+    errno = EAGAIN;
+    while (c->in_len < sizeof(c->in) - 1 && (n = read(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len)) > 0)
+        c->in_len += (size_t)n;
+    if (n == 0 || (n < 0 && errno != EAGAIN))
+        c->eof = 1;
+    c->in[c->in_len] = '\0';
+}
+
+/* Pumps until done(c) or the server's end is gone; done's last value. */
+static int pump(server *s, conn *c, int (*done)(const conn *))
+{
+    for (int round = 0; round < PUMP_ROUNDS && !done(c) && !c->eof; round++)
+        pump_once(s, c);
+    return done(c);
+}
+
+static int closed(const conn *c)
+{
+    return c->eof && c->closed > 0;
+}
+
+/* The client closes; the server notices on its next read. */
+static void conn_close(server *s, conn *c)
+{
+    SSL_free(c->ssl);
+    close(c->fd);
+    for (int round = 0; round < PUMP_ROUNDS && c->closed == 0; round++)
+        h2o_evloop_run(s->ctx.loop, PUMP_MS);
+    CHECK(c->closed == 1);
+}
+
+/* ---- HTTP/2 frames --------------------------------------------------------------------- */
+
+static size_t frame(uint8_t *out, uint8_t type, uint8_t flags, uint32_t stream, const void *payload, size_t len)
+{
+    out[0] = (uint8_t)(len >> 16), out[1] = (uint8_t)(len >> 8), out[2] = (uint8_t)len;
+    out[3] = type, out[4] = flags;
+    out[5] = (uint8_t)(stream >> 24 & 0x7f), out[6] = (uint8_t)(stream >> 16), out[7] = (uint8_t)(stream >> 8);
+    out[8] = (uint8_t)stream;
+    if (len > 0)
+        memcpy(out + 9, payload, len);
+    return 9 + len;
+}
+
+/* HEADERS (END_HEADERS | END_STREAM) for GET / (HPACK: static indexes and one literal). */
+static size_t get(uint8_t *out, uint32_t stream)
+{
+    static const uint8_t block[] = "\x82\x86\x84\x01\x09localhost"; /* GET, http, /, :authority */
+    return frame(out, 1, 0x5, stream, block, sizeof(block) - 1);
+}
+
+static size_t reset(uint8_t *out, uint32_t stream)
+{
+    static const uint8_t cancel[4] = {0, 0, 0, 8};
+    return frame(out, 3, 0, stream, cancel, 4);
+}
+
+/* 1 when the server's frames (after its SETTINGS) hold a HEADERS for stream with :status
+ * 200 (h2o sends it as static index 8) and DATA "HTTP/2" on it. */
+static int answered_h2(const conn *c, uint32_t stream)
+{
+    const uint8_t *p = (const uint8_t *)c->in;
+    size_t left = c->in_len;
+    int status = 0, body = 0, first = 1;
+    while (left >= 9) {
+        size_t len = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+        if (left < 9 + len)
+            break;
+        uint32_t id = (uint32_t)(p[5] & 0x7f) << 24 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 8 | p[8];
+        if (first && p[3] != 4)
+            return 0; /* an HTTP/2 server speaks SETTINGS first */
+        first = 0;
+        if (id == stream && p[3] == 1 && len > 0 && p[9] == 0x88)
+            status = 1;
+        if (id == stream && p[3] == 0 && len == 6 && memcmp(p + 9, "HTTP/2", 6) == 0)
+            body = 1;
+        p += 9 + len, left -= 9 + len;
+    }
+    return status && body;
+}
+
+static int answered_h2_stream1(const conn *c)
+{
+    return answered_h2(c, 1);
+}
+
+static int answered_h2_stream11(const conn *c)
+{
+    return answered_h2(c, 2 * BUDGET + 1);
+}
+
+static int answered_h1(const conn *c)
+{
+    return strstr(c->in, "\r\n\r\nHTTP/1.1") != NULL;
+}
+
+/* ---- tests ----------------------------------------------------------------------------- */
+
+static void test_http1(server *s)
+{
+    static const char *requests[] = {
+        "GET /x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        /* its first byte is the preface's */
+        "POST /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+        /* as many bytes as a preface, nothing like one */
+        "GET /a-path-long-enough-to-pass-24-bytes HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+        conn c;
+        conn_open(s, &c, BUDGET);
+        conn_send(&c, requests[i], strlen(requests[i]));
+        CHECK(pump(s, &c, answered_h1));
+        CHECK(strncmp(c.in, "HTTP/1.1 200 OK\r\n", 17) == 0);
+        CHECK(pump(s, &c, closed)); /* Connection: close */
+        CHECK(c.closed == 1);
+        close(c.fd);
+    }
+
+    /* one byte at a time: the guard decides on the first, h2o's HTTP/1.1 waits for the rest */
+    static const char slow[] = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    conn c;
+    conn_open(s, &c, BUDGET);
+    for (size_t i = 0; i < sizeof(slow) - 1; i++) {
+        conn_send(&c, slow + i, 1);
+        h2o_evloop_run(s->ctx.loop, 0);
+    }
+    CHECK(pump(s, &c, answered_h1));
+    CHECK(pump(s, &c, closed));
+    close(c.fd);
+}
+
+static void test_http2(server *s)
+{
+    uint8_t out[512];
+    size_t n = 0;
+    memcpy(out, preface, sizeof(preface) - 1);
+    n += sizeof(preface) - 1;
+    n += frame(out + n, 4, 0, 0, NULL, 0); /* SETTINGS */
+    n += get(out + n, 1);
+
+    conn c;
+    conn_open(s, &c, BUDGET);
+    conn_send(&c, out, n);
+    CHECK(pump(s, &c, answered_h2_stream1));
+    CHECK(!c.eof && c.closed == 0);
+    conn_close(s, &c);
+
+    /* the preface in pieces (the guard waits for all 24 bytes), then the rest */
+    conn_open(s, &c, BUDGET);
+    conn_send(&c, out, 3);
+    pump_once(s, &c);
+    conn_send(&c, out + 3, 15);
+    pump_once(s, &c);
+    CHECK(c.in_len == 0 && !c.eof); /* nothing said yet: neither HTTP/1.1 nor HTTP/2 */
+    conn_send(&c, out + 18, n - 18);
+    CHECK(pump(s, &c, answered_h2_stream1));
+    conn_close(s, &c);
+}
+
+/* A client that sends part of the preface and stops is closed at http1.req_timeout. */
+static void test_preface_timeout(server *s)
+{
+    conn c;
+    conn_open(s, &c, BUDGET);
+    conn_send(&c, preface, 10);
+    CHECK(pump(s, &c, closed));
+    CHECK(c.in_len == 0 && c.closed == 1);
+    close(c.fd);
+}
+
+/* A counter of the metrics' text now ("\nname "). */
+static unsigned long long counter(const char *key)
+{
+    metrics_gauges g = {.journal_writable = -1};
+    size_t len;
+    char *text = metrics_render(&g, &len);
+    CHECK(text != NULL);
+    if (text == NULL)
+        return 0;
+    const char *at = strstr(text, key);
+    CHECK(at != NULL);
+    unsigned long long n = at != NULL ? strtoull(at + strlen(key), NULL, 10) : 0;
+    free(text);
+    return n;
+}
+
+static unsigned long long reset_floods(void)
+{
+    return counter("\nhookgate_connections_reset_flood_total ");
+}
+
+static void test_resets(server *s)
+{
+    static uint8_t out[64 + FLOOD * 64];
+    size_t n = 0;
+    memcpy(out, preface, sizeof(preface) - 1);
+    n += sizeof(preface) - 1;
+    n += frame(out + n, 4, 0, 0, NULL, 0);
+    size_t head = n;
+
+    /* within the budget: the connection goes on serving */
+    unsigned long long floods = reset_floods();
+    for (uint32_t i = 0; i < BUDGET; i++) {
+        n += get(out + n, 2 * i + 1);
+        n += reset(out + n, 2 * i + 1);
+    }
+    n += get(out + n, 2 * BUDGET + 1);
+    conn c;
+    conn_open(s, &c, BUDGET);
+    conn_send(&c, out, n);
+    CHECK(pump(s, &c, answered_h2_stream11));
+    CHECK(!c.eof && c.closed == 0);
+    CHECK(reset_floods() == floods);
+    conn_close(s, &c);
+
+    /* a flood: closed, however much it sent, and counted */
+    n = head;
+    for (uint32_t i = 0; i < FLOOD; i++) {
+        n += get(out + n, 2 * i + 1);
+        n += reset(out + n, 2 * i + 1);
+    }
+    CHECK(n <= sizeof(out));
+    conn_open(s, &c, BUDGET);
+    conn_send(&c, out, n);
+    CHECK(pump(s, &c, closed));
+    CHECK(c.closed == 1);
+    CHECK(reset_floods() == floods + 1);
+    close(c.fd);
+
+    /* the same pairs arriving one write at a time are cut as well */
+    conn_open(s, &c, BUDGET);
+    conn_send(&c, out, head);
+    for (uint32_t i = 0; i < FLOOD && !c.eof; i++) {
+        uint8_t pair[64];
+        size_t m = get(pair, 2 * i + 1);
+        m += reset(pair + m, 2 * i + 1);
+        if (write(c.fd, pair, m) != (ssize_t)m)
+            break; /* the server end is gone */
+        pump_once(s, &c);
+    }
+    CHECK(pump(s, &c, closed));
+    CHECK(reset_floods() == floods + 2);
+    close(c.fd);
+}
+
+/* A header block of more CONTINUATION frames than FRAMEBUDGET_MAX_CONTINUATIONS (h2o
+ * 2.2.5 would take them without end): closed and counted; one of exactly that many is
+ * served. */
+static void test_continuations(server *s)
+{
+    static const uint8_t block[] = "\x82\x86\x84\x01\x09localhost";
+    static uint8_t out[1024];
+    unsigned long long floods = counter("\nhookgate_connections_continuation_flood_total ");
+    for (int over = 0; over < 2; over++) {
+        size_t n = 0;
+        memcpy(out, preface, sizeof(preface) - 1);
+        n += sizeof(preface) - 1;
+        n += frame(out + n, 4, 0, 0, NULL, 0);
+        n += frame(out + n, 1, 0x1, 1, block, sizeof(block) - 1); /* HEADERS, END_STREAM, no END_HEADERS */
+        int frames = FRAMEBUDGET_MAX_CONTINUATIONS + over;
+        for (int i = 0; i < frames; i++) /* empty CONTINUATIONs, the last one ending the block */
+            n += frame(out + n, 9, i == frames - 1 ? 0x4 : 0, 1, NULL, 0);
+        CHECK(n <= sizeof(out));
+        conn c;
+        conn_open(s, &c, BUDGET);
+        conn_send(&c, out, n);
+        if (over) {
+            CHECK(pump(s, &c, closed));
+            CHECK(c.closed == 1);
+            close(c.fd);
+        } else {
+            CHECK(pump(s, &c, answered_h2_stream1));
+            conn_close(s, &c);
+        }
+    }
+    CHECK(counter("\nhookgate_connections_continuation_flood_total ") == floods + 1);
+}
+
+/* ---- TLS ------------------------------------------------------------------------------- */
+
+/* A connection to the TLS accept path, the client offering alpn (wire format; NULL: no
+ * ALPN); 1 once the handshake is done. */
+static int tls_open(server *s, conn *c, const char *alpn, size_t alpn_len, unsigned budget)
+{
+    conn_accept(s, c, &s->tls_accept, budget);
+    c->ssl = SSL_new(s->client_tls);
+    CHECK(c->ssl != NULL && SSL_set_fd(c->ssl, c->fd) == 1);
+    if (alpn != NULL)
+        CHECK(SSL_set_alpn_protos(c->ssl, (const unsigned char *)alpn, (unsigned)alpn_len) == 0);
+    for (int round = 0; round < PUMP_ROUNDS; round++) {
+        int r = SSL_connect(c->ssl);
+        if (r == 1)
+            return 1;
+        int e = SSL_get_error(c->ssl, r);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+            return 0;
+        h2o_evloop_run(s->ctx.loop, PUMP_MS);
+    }
+    return 0;
+}
+
+static void tls_end(conn *c)
+{
+    SSL_free(c->ssl);
+    close(c->fd);
+}
+
+static void test_tls(server *s)
+{
+    static const char get_h1[] = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    uint8_t h2[512];
+    size_t n = 0;
+    memcpy(h2, preface, sizeof(preface) - 1);
+    n += sizeof(preface) - 1;
+    n += frame(h2 + n, 4, 0, 0, NULL, 0);
+    size_t head = n;
+    n += get(h2 + n, 1);
+
+    /* ALPN h2: h2o's HTTP/2 */
+    conn c;
+    CHECK(tls_open(s, &c, "\x02h2", 3, BUDGET));
+    const unsigned char *chosen = NULL;
+    unsigned chosen_len = 0;
+    SSL_get0_alpn_selected(c.ssl, &chosen, &chosen_len);
+    CHECK(chosen_len == 2 && memcmp(chosen, "h2", 2) == 0);
+    conn_send(&c, h2, n);
+    CHECK(pump(s, &c, answered_h2_stream1));
+    conn_close(s, &c);
+
+    /* ALPN http/1.1, or none: h2o's HTTP/1.1 */
+    for (int alpn = 0; alpn < 2; alpn++) {
+        CHECK(tls_open(s, &c, alpn ? "\x08http/1.1" : NULL, alpn ? 9 : 0, BUDGET));
+        conn_send(&c, get_h1, sizeof(get_h1) - 1);
+        CHECK(pump(s, &c, answered_h1));
+        CHECK(strncmp(c.in, "HTTP/1.1 200 OK\r\n", 17) == 0);
+        CHECK(pump(s, &c, closed));
+        CHECK(c.closed == 1);
+        tls_end(&c);
+    }
+
+    /* a reset flood over TLS is cut as on cleartext */
+    static uint8_t flood[64 + FLOOD * 64];
+    memcpy(flood, h2, head);
+    n = head;
+    for (uint32_t i = 0; i < FLOOD; i++) {
+        n += get(flood + n, 2 * i + 1);
+        n += reset(flood + n, 2 * i + 1);
+    }
+    unsigned long long floods = reset_floods();
+    CHECK(tls_open(s, &c, "\x02h2", 3, BUDGET));
+    conn_send(&c, flood, n);
+    CHECK(pump(s, &c, closed));
+    CHECK(c.closed == 1);
+    CHECK(reset_floods() == floods + 1);
+    tls_end(&c);
+
+    /* a client that never starts its handshake is closed at handshake_timeout */
+    conn_accept(s, &c, &s->tls_accept, BUDGET);
+    CHECK(pump(s, &c, closed));
+    CHECK(c.in_len == 0 && c.closed == 1);
+    close(c.fd);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* as the server: a write to a closed peer is an error, not a signal */
+    server s;
+    server_init(&s);
+    test_http1(&s);
+    test_http2(&s);
+    test_preface_timeout(&s);
+    test_resets(&s);
+    test_continuations(&s);
+    test_tls(&s);
+    server_dispose(&s);
+    return test_exit_code();
+}

@@ -26,9 +26,10 @@ static int check_target(h2o_req_t *req)
 {
     size_t end = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     h2o_iovec_t raw = h2o_iovec_init(req->path.base, end);
-    size_t scheme = raw.len >= 7 && h2o_lcstris(raw.base, 7, H2O_STRLIT("http://")) ? 7
+    size_t scheme = raw.len == 0 || raw.base[0] == '/'                             ? 0 /* the usual origin form */
+                    : raw.len >= 7 && h2o_lcstris(raw.base, 7, H2O_STRLIT("http://"))  ? 7
                     : raw.len >= 8 && h2o_lcstris(raw.base, 8, H2O_STRLIT("https://")) ? 8
-                                                                                        : 0;
+                                                                                       : 0;
     if (scheme > 0) {
         const char *slash = memchr(raw.base + scheme, '/', raw.len - scheme);
         raw = slash != NULL ? h2o_iovec_init(slash, (size_t)(raw.base + raw.len - slash)) : h2o_iovec_init("/", 1);

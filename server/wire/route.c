@@ -75,14 +75,22 @@ const char *route_rpc_prefix(void)
     return rpc_prefix;
 }
 
-static int equals(const char *s, size_t len, const char *lit)
+/* The literals here are short: compared byte by byte, inlined, without strlen first. */
+static inline int starts(const char *s, size_t len, const char *lit)
 {
-    return len == strlen(lit) && memcmp(s, lit, len) == 0;
+    size_t i = 0;
+    for (; lit[i] != '\0'; i++)
+        if (i == len || s[i] != lit[i])
+            return 0;
+    return 1;
 }
 
-static int starts(const char *s, size_t len, const char *lit)
+static inline int equals(const char *s, size_t len, const char *lit)
 {
-    return len >= strlen(lit) && memcmp(s, lit, strlen(lit)) == 0;
+    for (size_t i = 0; i < len; i++)
+        if (lit[i] == '\0' || lit[i] != s[i])
+            return 0;
+    return lit[len] == '\0'; /* within lit: its first len bytes were not its end */
 }
 
 /* Whether path has the resource's shape; for an item, where its id is. prefix (pn bytes)

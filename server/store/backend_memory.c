@@ -86,15 +86,17 @@ static int list_visit(const store_webhook *w, void *ctx)
 
 static void create(memory_backend *m, backend_call *c)
 {
+    if (m->journal == NULL) { /* copied once, straight into the index's blocks */
+        error err;
+        error_clear(&err);
+        const store_webhook *found = store_insert(m->index, c->webhook, &err);
+        finish(c, found != NULL ? 0 : err.kind == ERROR_UNAVAILABLE ? EOVERFLOW : ENOMEM, found);
+        return;
+    }
+    /* with a journal the record must outlive the caller's request: a copy of its own */
     store_webhook *record = store_record_new(c->webhook);
     if (record == NULL) {
         finish(c, ENOMEM, NULL);
-        return;
-    }
-    if (m->journal == NULL) {
-        const store_webhook *found;
-        int status = insert(m, record, &found);
-        finish(c, status, found);
         return;
     }
     c->journal.record = record;

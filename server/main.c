@@ -93,7 +93,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s\n", err);
                 return 1;
             }
+            int tls = server_check_tls(cfg); /* the files start-up would load */
             config_destroy(cfg);
+            if (tls != 0)
+                return 1;
             printf("%s: ok\n", optarg);
             return 0;
         }

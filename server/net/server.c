@@ -101,6 +101,24 @@ static SSL_CTX *tls_create(const config_listener *l, const h2o_iovec_t *alpn)
     return ctx;
 }
 
+int server_check_tls(const config *cfg)
+{
+    int rc = 0;
+    for (int grpc = 0; grpc < 2; grpc++) {
+        const config_listener *ls = grpc ? cfg->grpc_listeners : cfg->listeners;
+        size_t n = grpc ? cfg->n_grpc_listeners : cfg->n_listeners;
+        for (size_t i = 0; i < n; i++) {
+            if (ls[i].tls_certificate == NULL)
+                continue;
+            SSL_CTX *ctx = tls_create(&ls[i], grpc ? grpc_alpn_protocols : h2o_alpn_protocols);
+            if (ctx == NULL)
+                rc = -1; /* tls_create said why */
+            SSL_CTX_free(ctx);
+        }
+    }
+    return rc;
+}
+
 static int listener_open(const config_listener *l)
 {
     struct sockaddr_storage ss;

@@ -22,4 +22,9 @@ size_t server_thread_count(const config *cfg);
  * stop, -1 (with a message on stderr) when start-up fails. */
 int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *reload_arg);
 
+/* Loads every TLS certificate and key cfg's listeners name, as server_run would (which
+ * --check-config uses so that a file that would stop start-up fails the check). Returns 0,
+ * or -1 with a line per unusable pair on stderr. */
+int server_check_tls(const config *cfg);
+
 #endif

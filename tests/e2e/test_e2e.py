@@ -1278,6 +1278,21 @@ class TestCommandLine(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(path, p.stderr.decode())
 
+    def test_check_config_unusable_tls_files(self):
+        # the check loads what start-up would: a missing or unreadable file fails it
+        listeners = [(free_port(), ("/nonexistent/c.pem", "/nonexistent/k.pem"))]
+        path = self.write(config_yaml(listeners))
+        p = run_cli("--check-config", path)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("/nonexistent/c.pem", p.stderr.decode())
+        garbage = os.path.join(TMP, "not-a-cert.pem")
+        with open(garbage, "w") as f:
+            f.write("not a certificate\n")
+        path = self.write(config_yaml([(free_port(), (garbage, garbage))]))
+        p = run_cli("--check-config", path)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(garbage, p.stderr.decode())
+
     def test_config_unusable_tls_files_refuse_to_start(self):
         listeners = [(free_port(), ("/nonexistent/c.pem", "/nonexistent/k.pem"))]
         path = self.write(config_yaml(listeners))

@@ -893,15 +893,15 @@ journal *journal_open(const journal_options *o, store *s, journal_stats *stats, 
         snprintf(err, JOURNAL_ERROR_MAX, "%s: %s", j->dir, strerror(errno));
         goto fail;
     }
-    if ((j->lock_fd = openat(j->dir_fd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-        snprintf(err, JOURNAL_ERROR_MAX, "%s/LOCK: %s", j->dir, strerror(errno));
-        goto fail;
-    }
-    if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    /* The directory itself is locked (a LOCK file deleted by hand would free a lock held
+     * only on it), and LOCK too, for servers of earlier versions that lock only that. */
+    if (flock(j->dir_fd, LOCK_EX | LOCK_NB) != 0 ||
+        (j->lock_fd = openat(j->dir_fd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+        flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         snprintf(err, JOURNAL_ERROR_MAX,
                  errno == EWOULDBLOCK ? "%s is in use by another hookgate (it holds %s/LOCK); a store directory "
                                         "serves one server at a time"
-                                      : "%s: cannot lock: %s",
+                                      : "%s: cannot lock it or its LOCK file: %s",
                  j->dir, errno == EWOULDBLOCK ? j->dir : strerror(errno));
         goto fail;
     }

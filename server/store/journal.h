@@ -10,7 +10,7 @@
  * fsync, rename, fsync of the directory); then the older files are removed. Start-up
  * loads the newest snapshot and replays the journals after it.
  *
- * Files in store.path: LOCK (flock'd: one server per directory), snapshot.N (the state
+ * Files in store.path: LOCK (flock'd, as is the directory: one server per directory), snapshot.N (the state
  * at the start of journal.N), journal.N. Directory 0700, files 0600. */
 #ifndef HOOKGATE_JOURNAL_H
 #define HOOKGATE_JOURNAL_H

@@ -455,6 +455,13 @@ static void test_open_modes_lock(void)
     if (b.journal == NULL && strstr(b.err, "in use by another hookgate") == NULL)
         fprintf(stderr, "second journal_open said: %s\n", b.err);
     close_all(&b);
+    /* LOCK deleted by hand while a server runs: the directory itself is still locked */
+    path_of(path, dir, "LOCK");
+    CHECK(unlink(path) == 0);
+    open_default(&b, dir);
+    CHECK(b.journal == NULL);
+    CHECK(strstr(b.err, "in use by another hookgate") != NULL);
+    close_all(&b);
 
     objectid *ids = ids_make(3);
     CHECK(append_range(a.journal, ids, 0, 3, 3) == 3);

@@ -206,6 +206,13 @@ class FullDisk(DiskCase):
         self.assertEqual(self.native_grpc_status(s, desc(n + 2)), "14", "native gRPC create on a full disk")
         n += 3
 
+        # a create with an Idempotency-Key that the full disk refused leaves the key free
+        keyed = {"authorization": ss.TOKEN, "content-type": "application/json", "idempotency-key": "retry-me"}
+        keyed_body = ss.create_body(desc(n))
+        k_status, k_headers, k_body = ss.request(s.port, "POST", "/api/webhooks", keyed_body, keyed)
+        self.assert_refused(k_status, k_headers, k_body, "a keyed create on a full disk")
+        n += 1
+
         self.assert_reads(s, acked, order, "while the disk is full")
         self.assertIn("creates are refused (503)", s.log(), "no log line tells the disk refused writes")
         r_status, _, r_body = ss.request(s.port, "GET", "/readyz")
@@ -217,6 +224,14 @@ class FullDisk(DiskCase):
         self.assertEqual(status, 201, "the first create after space was freed: %r" % body[:300])
         acked[json.loads(body)["id"]] = body
         order.append(json.loads(body)["id"])
+        # the refused key, sent again with space back: a new webhook (201), not 409 forever
+        k_status, k_headers, k_body = ss.request(s.port, "POST", "/api/webhooks", keyed_body, keyed)
+        self.assertEqual(k_status, 201, "the refused Idempotency-Key retried after space was freed: %r" % k_body[:300])
+        self.assertNotIn("idempotent-replayed", k_headers)
+        acked[json.loads(k_body)["id"]] = k_body
+        order.append(json.loads(k_body)["id"])
+        r_status, r_headers, r_body = ss.request(s.port, "POST", "/api/webhooks", keyed_body, keyed)
+        self.assertEqual((r_status, r_headers.get("idempotent-replayed"), r_body), (201, "true", k_body))
         conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=ss.CALL_TIMEOUT)
         for k in range(1, 30):
             status, headers, body = ss.create(s.port, desc(n + k), conn=conn)

@@ -9,11 +9,6 @@
 #include "http_rpc.h"
 #include "route.h"
 
-static int hex_digit(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* Checks the request target before anything routes on it; 0 when it may be routed.
  *
  * h2o 2.2.5 routes on the decoded path, so "/api%2fwebhooks/<id>" read as
@@ -26,7 +21,7 @@ static int check_target(h2o_req_t *req)
 {
     size_t end = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     h2o_iovec_t raw = h2o_iovec_init(req->path.base, end);
-    size_t scheme = raw.len == 0 || raw.base[0] == '/'                             ? 0 /* the usual origin form */
+    size_t scheme = raw.len == 0 || raw.base[0] == '/'                                 ? 0 /* the usual origin form */
                     : raw.len >= 7 && h2o_lcstris(raw.base, 7, H2O_STRLIT("http://"))  ? 7
                     : raw.len >= 8 && h2o_lcstris(raw.base, 8, H2O_STRLIT("https://")) ? 8
                                                                                        : 0;
@@ -41,10 +36,8 @@ static int check_target(h2o_req_t *req)
         return -1;
     for (const char *pct = raw.base, *end = raw.base + raw.len;
          (pct = memchr(pct, '%', (size_t)(end - pct))) != NULL && end - pct > 2; pct++) {
-        int hi = hex_digit(pct[1]), lo = hex_digit(pct[2]);
-        if (hi >= 0 && lo >= 0 && (hi << 4 | lo) == 0)
-            return -1;
-        if (hi >= 0 && lo >= 0 && (hi << 4 | lo) == '/')
+        uint8_t byte; /* h2o decodes what it routes on; an escape that is not one stays as it is */
+        if (h2o_hex_decode(&byte, pct + 1, 2) == 0 && (byte == 0 || byte == '/'))
             return -1;
     }
     return 0;
@@ -58,8 +51,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         http_respond_text(req, 400, "Bad Request", "Invalid request path.");
         return 0;
     }
-    route_id route = route_find(req->method.base, req->method.len, req->path_normalized.base,
-                                req->path_normalized.len, &m);
+    route_id route =
+        route_find(req->method.base, req->method.len, req->path_normalized.base, req->path_normalized.len, &m);
     http_routing_begin(req, route);
     switch (route) {
     case ROUTE_NOT_FOUND:

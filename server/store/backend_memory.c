@@ -27,15 +27,12 @@ static void finish(backend_call *c, int status, const store_webhook *found)
     c->done(c);
 }
 
-/* Inserts a record the backend owns; the index takes it, also on failure. */
-static int insert(memory_backend *m, store_webhook *record, const store_webhook **found)
+/* A call's status from an insert into the index: 0, or why the index refused it. */
+static int insert_status(const store_webhook *found, const error *err)
 {
-    error err;
-    error_clear(&err);
-    *found = store_insert_record(m->index, record, &err);
-    if (*found != NULL)
+    if (found != NULL)
         return 0;
-    return err.kind == ERROR_UNAVAILABLE ? EOVERFLOW : ENOMEM; /* full, or out of memory */
+    return err->kind == ERROR_UNAVAILABLE ? EOVERFLOW : ENOMEM; /* full, or out of memory */
 }
 
 /* The journal's verdict, on its writer thread (see journal_op.done). */
@@ -50,9 +47,10 @@ static void on_journaled(journal_op *op)
         finish(c, op->status, NULL);
         return;
     }
-    const store_webhook *found;
-    int status = insert(m, record, &found);
-    finish(c, status, found);
+    error err;
+    error_clear(&err);
+    const store_webhook *found = store_insert_record(m->index, record, &err); /* takes it, also on failure */
+    finish(c, insert_status(found, &err), found);
 }
 
 typedef struct list_ctx {
@@ -60,7 +58,6 @@ typedef struct list_ctx {
     size_t cap;
     int oom;
 } list_ctx;
-
 
 static int list_visit(const store_webhook *w, void *ctx)
 {
@@ -90,7 +87,7 @@ static void create(memory_backend *m, backend_call *c)
         error err;
         error_clear(&err);
         const store_webhook *found = store_insert(m->index, c->webhook, &err);
-        finish(c, found != NULL ? 0 : err.kind == ERROR_UNAVAILABLE ? EOVERFLOW : ENOMEM, found);
+        finish(c, insert_status(found, &err), found);
         return;
     }
     /* with a journal the record must outlive the caller's request: a copy of its own */

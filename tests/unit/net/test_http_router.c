@@ -12,6 +12,7 @@
 
 #include "loopback.h"
 #include "metrics.h"
+#include "requests_total.h"
 
 #define ECO "C000000000000000000000a01"
 #define TOKEN "acme-token"
@@ -24,24 +25,6 @@ static const char yaml[] = "server: { listen: [ {address: 127.0.0.1, port: 1} ] 
                            "    ecosystems: [ { id: " ECO " } ]\n";
 
 static const char create_json[] = "{\"ecosystemId\":\"" ECO "\",\"url\":\"https://example.com/hook\"}";
-
-/* The count of hookgate_requests_total{route,protocol,status} now (0 when absent). */
-static unsigned long long requests(const char *route, const char *protocol, int status)
-{
-    metrics_gauges g = {.journal_writable = -1};
-    size_t len;
-    char *text = metrics_render(&g, &len);
-    CHECK(text != NULL);
-    if (text == NULL)
-        return 0;
-    char key[128];
-    snprintf(key, sizeof(key), "hookgate_requests_total{route=\"%s\",protocol=\"%s\",status=\"%d\"} ", route, protocol,
-             status);
-    const char *at = strstr(text, key);
-    unsigned long long n = at != NULL ? strtoull(at + strlen(key), NULL, 10) : 0;
-    free(text);
-    return n;
-}
 
 static void test_not_found(lb_server *s)
 {
@@ -73,7 +56,7 @@ static void test_method_not_allowed(lb_server *s)
         {"GET", SERVICE "GetWebhook", "POST"},
         {"GET", SERVICE "Nope", "POST"},
     };
-    unsigned long long before = requests("other", "http1", 405);
+    unsigned long long before = requests_total("other", "http1", 405);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         lb_exchange x = {.method = cases[i].method, .path = cases[i].path, .headers = {{"authorization", TOKEN}}};
         lb_send(s, &x);
@@ -84,7 +67,7 @@ static void test_method_not_allowed(lb_server *s)
         CHECK(lb_header(&x, "x-request-id") != NULL);
         lb_exchange_dispose(&x);
     }
-    CHECK(requests("other", "http1", 405) == before + sizeof(cases) / sizeof(cases[0]));
+    CHECK(requests_total("other", "http1", 405) == before + sizeof(cases) / sizeof(cases[0]));
 }
 
 /* The target is checked before routing: a "/" or NUL hidden in a segment, or a target that

@@ -15,6 +15,7 @@
 
 #include "accesslog.h"
 #include "metrics.h"
+#include "requests_total.h"
 #include "reqlog.h"
 #include "test.h"
 
@@ -40,24 +41,6 @@ static const char *taken(void)
         n += (size_t)r;
     buf[n] = '\0';
     return buf;
-}
-
-/* The count of hookgate_requests_total{route,protocol,status} now (0 when absent). */
-static unsigned long long requests(const char *route, const char *protocol, int status)
-{
-    metrics_gauges g = {.journal_writable = -1};
-    size_t len;
-    char *text = metrics_render(&g, &len);
-    CHECK(text != NULL);
-    if (text == NULL)
-        return 0;
-    char key[128];
-    snprintf(key, sizeof(key), "hookgate_requests_total{route=\"%s\",protocol=\"%s\",status=\"%d\"} ", route, protocol,
-             status);
-    const char *at = strstr(text, key);
-    unsigned long long n = at != NULL ? strtoull(at + strlen(key), NULL, 10) : 0;
-    free(text);
-    return n;
 }
 
 static void test_request_id(void)
@@ -118,7 +101,7 @@ static void test_write(void)
     accesslog_set_format(ACCESSLOG_TEXT);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const answered *a = &cases[i];
-        unsigned long long before = requests(a->route, a->counted_as, a->status);
+        unsigned long long before = requests_total(a->route, a->counted_as, a->status);
         h2o_iovec_t method = a->method != NULL ? h2o_iovec_init(a->method, strlen(a->method)) : h2o_iovec_init(NULL, 0);
         CAPTURED(reqlog_write(method, h2o_iovec_init(a->path, strlen(a->path)), ROUTE_COUNT, a->protocol, a->status, 42,
                               1500, h2o_iovec_init(H2O_STRLIT("the-id"))));
@@ -126,26 +109,26 @@ static void test_write(void)
         snprintf(want, sizeof(want), "access %s %s %d 42 1.500ms %s\n", a->method != NULL ? a->method : "", a->path,
                  a->status, a->logged_as);
         CHECK_STR(taken(), want); /* one line, exactly */
-        CHECK(requests(a->route, a->counted_as, a->status) == before + 1);
+        CHECK(requests_total(a->route, a->counted_as, a->status) == before + 1);
     }
 
     /* the JSON line carries the request id */
     accesslog_set_format(ACCESSLOG_JSON);
-    unsigned long long before = requests("healthz", "http1", 200);
+    unsigned long long before = requests_total("healthz", "http1", 200);
     CAPTURED(reqlog_write(h2o_iovec_init(H2O_STRLIT("GET")), h2o_iovec_init(H2O_STRLIT("/healthz")), ROUTE_COUNT,
                           REQLOG_HTTP1_1, 200, 3, 10, h2o_iovec_init(H2O_STRLIT("abc-123"))));
     const char *line = taken();
     CHECK(strstr(line, "\"request_id\":\"abc-123\",\"method\":\"GET\",\"path\":\"/healthz\",\"status\":200") != NULL);
     CHECK(strchr(line, '\n') == line + strlen(line) - 1);
-    CHECK(requests("healthz", "http1", 200) == before + 1);
+    CHECK(requests_total("healthz", "http1", 200) == before + 1);
 
     /* with the log off, the request is still counted */
     accesslog_set_format(ACCESSLOG_OFF);
-    before = requests("metrics", "http2", 200);
+    before = requests_total("metrics", "http2", 200);
     CAPTURED(reqlog_write(h2o_iovec_init(H2O_STRLIT("GET")), h2o_iovec_init(H2O_STRLIT("/metrics")), ROUTE_COUNT,
                           REQLOG_HTTP2, 200, 3, 10, h2o_iovec_init(H2O_STRLIT("abc"))));
     CHECK_STR(taken(), "");
-    CHECK(requests("metrics", "http2", 200) == before + 1);
+    CHECK(requests_total("metrics", "http2", 200) == before + 1);
 
     /* the route the router already found is counted as given */
     accesslog_set_format(ACCESSLOG_TEXT);
@@ -157,12 +140,12 @@ static void test_write(void)
                  {"GET", "/nowhere", ROUTE_NOT_FOUND, "other"},
                  {"POST", "/droplit.webhooks.v1.WebhookService/GetWebhook", ROUTE_RPC_GET, "rpc_get"}};
     for (size_t i = 0; i < sizeof(found) / sizeof(found[0]); i++) {
-        before = requests(found[i].name, "http1", 200);
+        before = requests_total(found[i].name, "http1", 200);
         CAPTURED(reqlog_write(h2o_iovec_init(found[i].method, strlen(found[i].method)),
                               h2o_iovec_init(found[i].path, strlen(found[i].path)), found[i].route, REQLOG_HTTP1_1, 200,
                               1, 1, h2o_iovec_init(H2O_STRLIT("id"))));
         CHECK(strncmp(taken(), "access ", 7) == 0);
-        CHECK(requests(found[i].name, "http1", 200) == before + 1);
+        CHECK(requests_total(found[i].name, "http1", 200) == before + 1);
     }
 }
 

@@ -1,0 +1,31 @@
+/* requests_total: what /metrics says of one series, for the net tests that check a request
+ * was counted where it belongs. */
+#ifndef HOOKGATE_TEST_REQUESTS_TOTAL_H
+#define HOOKGATE_TEST_REQUESTS_TOTAL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "test.h"
+
+/* The count of hookgate_requests_total{route,protocol,status} now (0 when absent). */
+static inline unsigned long long requests_total(const char *route, const char *protocol, int status)
+{
+    metrics_gauges g = {.journal_writable = -1};
+    size_t len;
+    char *text = metrics_render(&g, &len);
+    CHECK(text != NULL);
+    if (text == NULL)
+        return 0;
+    char key[128];
+    snprintf(key, sizeof(key), "hookgate_requests_total{route=\"%s\",protocol=\"%s\",status=\"%d\"} ", route, protocol,
+             status);
+    const char *at = strstr(text, key);
+    unsigned long long n = at != NULL ? strtoull(at + strlen(key), NULL, 10) : 0;
+    free(text);
+    return n;
+}
+
+#endif

@@ -4,9 +4,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "h1framing.h"
+#include "hg_assert.h"
 #include "http.h"
 #include "http_rest.h"
 #include "http_rpc.h"
+#include "metrics.h"
 #include "route.h"
 
 /* Checks the request target before anything routes on it; 0 when it may be routed.
@@ -43,10 +46,43 @@ static int check_target(h2o_req_t *req)
     return 0;
 }
 
+/* HTTP/1.x: checks the framing of the request's head (h1framing.h) before anything else;
+ * 0 when it may be served, else it has answered 400 and the connection closes after it.
+ *
+ * h2o hands a handler neither Content-Length nor Transfer-Encoding, so the head is read
+ * again where h2o parsed it: the socket's input, which h2o 2.2.5 keeps from the head of
+ * the current request on (http1.c consumes a request's bytes only once its response is
+ * sent, in on_send_complete; a TLS socket's input is the decrypted bytes). Every request of
+ * a connection, pipelined ones included, reaches this handler before h2o reads past it,
+ * and a refused one ends the connection: the bytes after that head — a body h2o framed
+ * one way, a request hidden in it — are never read as a request. */
+static int check_framing(h2o_req_t *req)
+{
+    if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL)
+        return 0; /* HTTP/2; or a request made without a socket (unit tests) */
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (sock == NULL)
+        return 0;
+    const char *head = sock->input->bytes;
+    size_t len = sock->input->size;
+    size_t skip = len > 0 && head[0] == '\n' ? 1 : len > 1 && head[0] == '\r' && head[1] == '\n' ? 2 : 0;
+    HG_ASSERT(len - skip >= req->input.method.len &&
+              memcmp(head + skip, req->input.method.base, req->input.method.len) == 0);
+    h1framing_verdict v = h1framing_check(head, len, req->version);
+    if (v == H1FRAMING_OK)
+        return 0;
+    metrics_http1_framing_refused();
+    req->http1_is_persistent = 0;
+    http_respond_text(req, 400, "Bad Request", h1framing_reason(v));
+    return -1;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     http_handler *h = (http_handler *)self;
     route_match m;
+    if (check_framing(req) != 0)
+        return 0;
     if (check_target(req) != 0) {
         http_respond_text(req, 400, "Bad Request", "Invalid request path.");
         return 0;

@@ -41,6 +41,7 @@ static __thread shard *this_shard;
 static atomic_int_fast64_t connections;
 static atomic_uint_fast64_t reset_floods;
 static atomic_uint_fast64_t continuation_floods;
+static atomic_uint_fast64_t http1_framing_refusals;
 
 static shard *my_shard(void)
 {
@@ -119,6 +120,11 @@ void metrics_reset_flood(void)
 void metrics_continuation_flood(void)
 {
     atomic_fetch_add_explicit(&continuation_floods, 1, memory_order_relaxed);
+}
+
+void metrics_http1_framing_refused(void)
+{
+    atomic_fetch_add_explicit(&http1_framing_refusals, 1, memory_order_relaxed);
 }
 
 void metrics_fsync(int64_t duration_us)
@@ -237,6 +243,11 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
         "# TYPE hookgate_connections_continuation_flood_total counter\n"
         "hookgate_connections_continuation_flood_total %llu\n",
         (unsigned long long)atomic_load_explicit(&continuation_floods, memory_order_relaxed));
+    add(&t,
+        "# HELP hookgate_http1_framing_refused_total HTTP/1.x requests answered 400, their connection closed, "
+        "for framing another hop could read differently (Content-Length and Transfer-Encoding).\n"
+        "# TYPE hookgate_http1_framing_refused_total counter\nhookgate_http1_framing_refused_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&http1_framing_refusals, memory_order_relaxed));
     if (g->journal_writable >= 0) {
         add(&t,
             "# HELP hookgate_journal_queue_depth Creates waiting for the journal's writer.\n"

@@ -26,6 +26,10 @@ void metrics_reset_flood(void);
 /* An HTTP/2 connection closed for a header block of too many CONTINUATION frames. */
 void metrics_continuation_flood(void);
 
+/* An HTTP/1.x request answered 400 and its connection closed for framing that another hop
+ * could read differently (two Content-Lengths, Content-Length with Transfer-Encoding, ...). */
+void metrics_http1_framing_refused(void);
+
 /* One fdatasync of the journal. */
 void metrics_fsync(int64_t duration_us);
 

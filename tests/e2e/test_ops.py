@@ -503,6 +503,105 @@ class TestRequestTargets(unittest.TestCase):
                 buf += data
 
 
+class TestRequestFraming(unittest.TestCase):
+    """HTTP/1.1 request smuggling's building blocks (RFC 9112 §6.1, §6.3): a head whose body
+    length another hop could read differently — two different Content-Lengths, Content-Length
+    with Transfer-Encoding, Transfer-Encoding other than one "chunked" or on HTTP/1.0, obs-fold
+    — is answered 400 and its connection closed, so the request hidden behind it is never
+    served; on cleartext and TLS, and on the second request of a pipelined connection too.
+    Counted in /metrics. A Content-Length that is not a number, or white space before a colon,
+    was already refused by h2o itself."""
+
+    HIDDEN = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"  # 34 bytes
+    POST = b"POST /healthz HTTP/1.1\r\nHost: x\r\n"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-framing-%d-" % os.getpid())
+        cls.port, cls.tls_port = free_port(), free_port()
+        cert, key = self_signed_certificate(cls.tmp)
+        start_server(cls, "framing",
+                     "server:\n  listen:\n    - { address: 127.0.0.1, port: %d }\n"
+                     "    - { address: 127.0.0.1, port: %d, tls: { certificate: %s, key: %s } }\n"
+                     "accounts: []\n" % (cls.port, cls.tls_port, cert, key))
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_server(cls)
+
+    def exchange(self, data, tls=False, answers=None):
+        """Sends data on a new connection and reads until the server closes it, or, with
+        answers, until that many answers to GET /healthz ("ok\\n") have come; the status lines
+        read, and whether the server closed the connection."""
+        sock = socket.create_connection(("127.0.0.1", self.tls_port if tls else self.port))
+        if tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.set_alpn_protocols(["http/1.1"])
+            sock = ctx.wrap_socket(sock)
+        with sock:
+            sock.sendall(data)
+            sock.settimeout(5)
+            got, closed = b"", False
+            while answers is None or got.count(b"\r\n\r\nok\n") < answers:
+                try:
+                    chunk = sock.recv(65536)
+                except ConnectionResetError:
+                    chunk = b""
+                if not chunk:
+                    closed = True
+                    break
+                got += chunk
+        return re.findall(rb"HTTP/1\.1 (\d+)", got), closed
+
+    def assert_refused(self, head_and_body, tls=False):
+        statuses, closed = self.exchange(head_and_body + self.HIDDEN, tls)
+        self.assertEqual(statuses, [b"400"], head_and_body)
+        self.assertTrue(closed, head_and_body)
+
+    def test_ambiguous_lengths_are_refused_and_close(self):
+        before = parse_exposition(get(self.port, "/metrics")[1].decode())
+        refused = [
+            b"Content-Length: 0\r\nContent-Length: 34\r\n\r\n",
+            b"Content-Length: 0\r\nContent-Length: +0\r\n\r\n",
+            b"Content-Length: 39\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"Transfer-Encoding: chunked\r\nContent-Length: 39\r\n\r\n0\r\n\r\n",
+            b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"Content-Length: 0\r\n 34\r\n\r\n",
+        ]
+        for tls in (False, True):
+            for headers in refused:
+                self.assert_refused(self.POST + headers, tls)
+            self.assert_refused(b"POST /healthz HTTP/1.0\r\nConnection: keep-alive\r\n"
+                                b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", tls)
+        after = parse_exposition(get(self.port, "/metrics")[1].decode())
+        key = ("hookgate_http1_framing_refused_total", frozenset())
+        self.assertEqual(after[key] - before.get(key, 0), 2 * (len(refused) + 1))
+
+    def test_already_refused_by_h2o(self):
+        for headers in (b"Content-Length: +0\r\n\r\n", b"Content-Length: 0, 0\r\n\r\n",
+                        b"Content-Length : 0\r\n\r\n"):
+            self.assert_refused(self.POST + headers)
+
+    def test_every_pipelined_request_is_checked(self):
+        smuggling = self.POST + b"Content-Length: 39\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        for tls in (False, True):
+            statuses, closed = self.exchange(self.HIDDEN + smuggling + self.HIDDEN, tls)
+            self.assertEqual(statuses, [b"200", b"400"])
+            self.assertTrue(closed)
+
+    def test_plain_framing_keeps_the_connection(self):
+        for tls in (False, True):
+            for headers in (b"Content-Length: 2\r\n\r\nhi", b"Content-Length: 2\r\nContent-Length: 2\r\n\r\nhi",
+                            b"Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"):
+                # the answer to the request after the body shows the connection went on
+                statuses, closed = self.exchange(self.POST + headers + self.HIDDEN + self.HIDDEN, tls, answers=2)
+                self.assertEqual(statuses, [b"405", b"200", b"200"], headers)
+                self.assertFalse(closed, headers)
+
+
 class TestCreateRate(unittest.TestCase):
     """5 creates a second per token, in bursts of 5: the sixth at once is 429 with
     Retry-After, on REST and Connect alike; another token is not affected; the bucket

@@ -17,6 +17,7 @@
 #include "completion.h"
 #include "hg_assert.h"
 #include "media.h"
+#include "metrics.h"
 #include "poolalloc.h"
 #include "reqlog.h"
 #include "rpc.h"
@@ -33,6 +34,7 @@ typedef struct grpc_conn {
     h2o_linklist_t link;
     h2o_linklist_t streams;   /* nghttp2_session_del does not report closing streams: we free them */
     h2o_timeout_entry_t idle; /* restarted by every read */
+    int32_t max_stream_id;    /* the highest stream id of the client's HEADERS so far */
     int closing;
 } grpc_conn;
 
@@ -369,6 +371,32 @@ fail:
 
 /* ---- nghttp2 callbacks --------------------------------------------------------------- */
 
+/* A client's new streams take ever higher ids, and a HEADERS frame that goes back to a lower
+ * id is a connection error PROTOCOL_ERROR (RFC 9113 §5.1.1). nghttp2 1.52 ignores a HEADERS
+ * frame on a lower id it holds no stream for (nghttp2_session_on_request_headers_received:
+ * it cannot tell an id never used from a stream it closed and forgot, on which a client
+ * may still send trailers it wrote before our RST_STREAM reached it), and no session
+ * option changes that. So, as Go's server does, hookgate ends the connection with GOAWAY
+ * PROTOCOL_ERROR (counted in /metrics) for HEADERS on an id at or below the highest the
+ * client used that is no stream nghttp2 still holds; nghttp2 judges frames on the streams
+ * it holds. The price is that late trailers on a stream already reset cost their
+ * connection; gRPC clients send no trailers. */
+static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd, void *user_data)
+{
+    grpc_conn *conn = user_data;
+    if (hd->type != NGHTTP2_HEADERS || (hd->stream_id & 1) == 0)
+        return 0; /* an even id is nghttp2's to refuse */
+    if (hd->stream_id > conn->max_stream_id) {
+        conn->max_stream_id = hd->stream_id;
+        return 0;
+    }
+    if (nghttp2_session_find_stream(session, hd->stream_id) != NULL)
+        return 0;
+    metrics_stream_id_backwards();
+    /* nghttp2 reads nothing more of the connection once this is queued */
+    return nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR) == 0 ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     grpc_conn *conn = user_data;
@@ -489,6 +517,7 @@ static nghttp2_session_callbacks *callbacks; /* made once, read-only afterwards 
 static void callbacks_make(void)
 {
     nghttp2_session_callbacks_new(&callbacks);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk);

@@ -42,6 +42,7 @@ static atomic_int_fast64_t connections;
 static atomic_uint_fast64_t reset_floods;
 static atomic_uint_fast64_t continuation_floods;
 static atomic_uint_fast64_t http1_framing_refusals;
+static atomic_uint_fast64_t stream_ids_backwards;
 
 static shard *my_shard(void)
 {
@@ -125,6 +126,11 @@ void metrics_continuation_flood(void)
 void metrics_http1_framing_refused(void)
 {
     atomic_fetch_add_explicit(&http1_framing_refusals, 1, memory_order_relaxed);
+}
+
+void metrics_stream_id_backwards(void)
+{
+    atomic_fetch_add_explicit(&stream_ids_backwards, 1, memory_order_relaxed);
 }
 
 void metrics_fsync(int64_t duration_us)
@@ -248,6 +254,12 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
         "for framing another hop could read differently (Content-Length and Transfer-Encoding).\n"
         "# TYPE hookgate_http1_framing_refused_total counter\nhookgate_http1_framing_refused_total %llu\n",
         (unsigned long long)atomic_load_explicit(&http1_framing_refusals, memory_order_relaxed));
+    add(&t,
+        "# HELP hookgate_connections_stream_id_backwards_total Native gRPC connections ended with GOAWAY "
+        "PROTOCOL_ERROR for a HEADERS frame on a stream id below one the client had already used.\n"
+        "# TYPE hookgate_connections_stream_id_backwards_total counter\n"
+        "hookgate_connections_stream_id_backwards_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&stream_ids_backwards, memory_order_relaxed));
     if (g->journal_writable >= 0) {
         add(&t,
             "# HELP hookgate_journal_queue_depth Creates waiting for the journal's writer.\n"

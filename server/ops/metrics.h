@@ -30,6 +30,10 @@ void metrics_continuation_flood(void);
  * could read differently (two Content-Lengths, Content-Length with Transfer-Encoding, ...). */
 void metrics_http1_framing_refused(void);
 
+/* A native gRPC connection ended with GOAWAY PROTOCOL_ERROR for a HEADERS frame on a stream id
+ * below one the client had already used. */
+void metrics_stream_id_backwards(void);
+
 /* One fdatasync of the journal. */
 void metrics_fsync(int64_t duration_us);
 

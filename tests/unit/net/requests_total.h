@@ -1,5 +1,5 @@
 /* requests_total: what /metrics says of one series, for the net tests that check a request
- * was counted where it belongs. */
+ * (or a refused connection) was counted where it belongs. */
 #ifndef HOOKGATE_TEST_REQUESTS_TOTAL_H
 #define HOOKGATE_TEST_REQUESTS_TOTAL_H
 
@@ -10,8 +10,8 @@
 #include "metrics.h"
 #include "test.h"
 
-/* The count of hookgate_requests_total{route,protocol,status} now (0 when absent). */
-static inline unsigned long long requests_total(const char *route, const char *protocol, int status)
+/* The value of the series named series (with its labels, if any) now; 0 when absent. */
+static inline unsigned long long metrics_series(const char *series)
 {
     metrics_gauges g = {.journal_writable = -1};
     size_t len;
@@ -19,13 +19,21 @@ static inline unsigned long long requests_total(const char *route, const char *p
     CHECK(text != NULL);
     if (text == NULL)
         return 0;
-    char key[128];
-    snprintf(key, sizeof(key), "hookgate_requests_total{route=\"%s\",protocol=\"%s\",status=\"%d\"} ", route, protocol,
-             status);
+    char key[160];
+    snprintf(key, sizeof(key), "\n%s ", series);
     const char *at = strstr(text, key);
     unsigned long long n = at != NULL ? strtoull(at + strlen(key), NULL, 10) : 0;
     free(text);
     return n;
+}
+
+/* The count of hookgate_requests_total{route,protocol,status} now (0 when absent). */
+static inline unsigned long long requests_total(const char *route, const char *protocol, int status)
+{
+    char series[128];
+    snprintf(series, sizeof(series), "hookgate_requests_total{route=\"%s\",protocol=\"%s\",status=\"%d\"}", route,
+             protocol, status);
+    return metrics_series(series);
 }
 
 #endif

@@ -9,7 +9,10 @@
  * Checked: a create answered with headers, one length-prefixed message and grpc-status 0
  * in trailers; trailers-only errors (unknown method, unauthenticated) with grpc-message;
  * 415 for a request that is not gRPC; and, with a journal, a create answered from the
- * writer's thread and one whose stream the client reset before the answer came back. */
+ * writer's thread and one whose stream the client reset before the answer came back.
+ * From raw frames: a HEADERS frame whose stream id goes back below one the client used ends
+ * the connection with GOAWAY PROTOCOL_ERROR (counted), while ids going up and trailers on
+ * an open stream leave it serving. */
 #include <errno.h>
 #include <fcntl.h>
 #include <nghttp2/nghttp2.h>
@@ -22,6 +25,7 @@
 #include "codec_grpc.h"
 #include "core_fixture.h"
 #include "grpc.h"
+#include "requests_total.h"
 
 #define ECO "C000000000000000000000a01"
 #define TOKEN "acme-token"
@@ -335,12 +339,117 @@ static void test_journal(void)
     core_fixture_store_remove(dir);
 }
 
+/* ---- raw frames ------------------------------------------------------------------------ */
+
+static size_t raw_frame(uint8_t *out, uint8_t type, uint8_t flags, uint32_t stream, const void *payload, size_t len)
+{
+    out[0] = (uint8_t)(len >> 16), out[1] = (uint8_t)(len >> 8), out[2] = (uint8_t)len;
+    out[3] = type, out[4] = flags;
+    out[5] = (uint8_t)(stream >> 24 & 0x7f), out[6] = (uint8_t)(stream >> 16), out[7] = (uint8_t)(stream >> 8);
+    out[8] = (uint8_t)stream;
+    if (len > 0)
+        memcpy(out + 9, payload, len);
+    return 9 + len;
+}
+
+/* What the server said to a client of raw frames. */
+typedef struct raw_result {
+    int goaway;        /* a GOAWAY came */
+    uint32_t goaway_code;
+    int ping_acked;    /* the PING the client sent last was answered */
+    int eof;           /* the server closed the connection */
+} raw_result;
+
+/* Sends bytes (preface included) on a new connection, then a PING, and reads the server's
+ * frames until the PING is answered or the connection ends. */
+static raw_result raw_exchange(server *s, const uint8_t *bytes, size_t len)
+{
+    raw_result r = {0};
+    int fds[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+    CHECK(fcntl(fds[0], F_SETFL, O_NONBLOCK) == 0 && fcntl(fds[1], F_SETFL, O_NONBLOCK) == 0);
+    grpc_accept(&s->grpc, h2o_evloop_socket_create(s->loop, fds[0], 0), NULL);
+    uint8_t ping[17];
+    size_t ping_len = raw_frame(ping, 6, 0, 0, "12345678", 8);
+    CHECK(write(fds[1], bytes, len) == (ssize_t)len);
+    CHECK(write(fds[1], ping, ping_len) == (ssize_t)ping_len);
+    static uint8_t in[65536];
+    size_t in_len = 0, at = 0;
+    for (int round = 0; round < PUMP_ROUNDS && !r.eof && !r.ping_acked; round++) {
+        h2o_evloop_run(s->loop, PUMP_MS);
+        ssize_t n;
+        while (in_len < sizeof(in) && (n = read(fds[1], in + in_len, sizeof(in) - in_len)) > 0)
+            in_len += (size_t)n;
+        if (n == 0 || (n < 0 && errno != EAGAIN))
+            r.eof = 1;
+        while (in_len - at >= 9 && in_len - at - 9 >= ((size_t)in[at] << 16 | (size_t)in[at + 1] << 8 | in[at + 2])) {
+            const uint8_t *f = in + at;
+            size_t flen = (size_t)f[0] << 16 | (size_t)f[1] << 8 | f[2];
+            if (f[3] == 7 && flen >= 8) {
+                r.goaway = 1;
+                r.goaway_code = (uint32_t)f[13] << 24 | (uint32_t)f[14] << 16 | (uint32_t)f[15] << 8 | f[16];
+            }
+            if (f[3] == 6 && (f[4] & 1) && flen == 8 && memcmp(f + 9, "12345678", 8) == 0)
+                r.ping_acked = 1;
+            at += 9 + flen;
+        }
+    }
+    close(fds[1]);
+    for (int round = 0; !h2o_linklist_is_empty(&s->grpc.connections) && round < PUMP_ROUNDS; round++)
+        h2o_evloop_run(s->loop, PUMP_MS);
+    CHECK(h2o_linklist_is_empty(&s->grpc.connections));
+    return r;
+}
+
+/* HEADERS for a gRPC call on stream (HPACK: POST, http, a literal :path, content-type). */
+static size_t raw_call(uint8_t *out, uint32_t stream, uint8_t flags)
+{
+    static const uint8_t block[] = "\x83\x86\x04\x0b/x.Svc/Call\x0f\x10\x10" "application/grpc";
+    return raw_frame(out, 1, flags, stream, block, sizeof(block) - 1);
+}
+
+static void test_stream_id_backwards(server *s)
+{
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    uint8_t out[512];
+    size_t head = sizeof(preface) - 1, n;
+    memcpy(out, preface, head);
+    head += raw_frame(out + head, 4, 0, 0, NULL, 0);
+    unsigned long long before = metrics_series("hookgate_connections_stream_id_backwards_total");
+
+    /* stream 5, then 3: GOAWAY PROTOCOL_ERROR and the end, the PING after it unanswered */
+    n = head + raw_call(out + head, 5, 0x4);
+    n += raw_call(out + n, 3, 0x5);
+    raw_result r = raw_exchange(s, out, n);
+    CHECK(r.goaway && r.goaway_code == NGHTTP2_PROTOCOL_ERROR);
+    CHECK(r.eof && !r.ping_acked);
+    CHECK(metrics_series("hookgate_connections_stream_id_backwards_total") == before + 1);
+
+    /* HEADERS again on a stream nghttp2 still holds, its request whole: nghttp2's own
+     * GOAWAY STREAM_CLOSED (RFC 9113 §5.1, half-closed (remote)), not counted as ours */
+    n = head + raw_call(out + head, 1, 0x5);
+    n += raw_call(out + n, 1, 0x5);
+    r = raw_exchange(s, out, n);
+    CHECK(r.goaway && r.goaway_code == NGHTTP2_STREAM_CLOSED && r.eof);
+    CHECK(metrics_series("hookgate_connections_stream_id_backwards_total") == before + 1);
+
+    /* ids going up, and trailers on a stream still open: served, no GOAWAY */
+    static const uint8_t trailer[] = "\x00\x01x\x01y";
+    n = head + raw_call(out + head, 3, 0x4);
+    n += raw_call(out + n, 5, 0x5);
+    n += raw_frame(out + n, 1, 0x5, 3, trailer, sizeof(trailer) - 1);
+    r = raw_exchange(s, out, n);
+    CHECK(!r.goaway && r.ping_acked && !r.eof);
+    CHECK(metrics_series("hookgate_connections_stream_id_backwards_total") == before + 1);
+}
+
 int main(void)
 {
     accesslog_set_format(ACCESSLOG_OFF); /* test_accesslog covers the lines */
     server s;
     if (server_init(&s, yaml_base) == 0) {
         test_calls(&s);
+        test_stream_id_backwards(&s);
         server_dispose(&s);
     }
     test_journal();

@@ -31,6 +31,7 @@
 #include "framebudget.h"
 #include "h2guard.h"
 #include "metrics.h"
+#include "requests_total.h"
 #include "test.h"
 
 #define PUMP_ROUNDS 200 /* evloop runs (of at most PUMP_MS each) an exchange may take */
@@ -345,25 +346,9 @@ static void test_preface_timeout(server *s)
     close(c.fd);
 }
 
-/* A counter of the metrics' text now ("\nname "). */
-static unsigned long long counter(const char *key)
-{
-    metrics_gauges g = {.journal_writable = -1};
-    size_t len;
-    char *text = metrics_render(&g, &len);
-    CHECK(text != NULL);
-    if (text == NULL)
-        return 0;
-    const char *at = strstr(text, key);
-    CHECK(at != NULL);
-    unsigned long long n = at != NULL ? strtoull(at + strlen(key), NULL, 10) : 0;
-    free(text);
-    return n;
-}
-
 static unsigned long long reset_floods(void)
 {
-    return counter("\nhookgate_connections_reset_flood_total ");
+    return metrics_series("hookgate_connections_reset_flood_total");
 }
 
 static void test_resets(server *s)
@@ -427,7 +412,7 @@ static void test_continuations(server *s)
 {
     static const uint8_t block[] = "\x82\x86\x84\x01\x09localhost";
     static uint8_t out[1024];
-    unsigned long long floods = counter("\nhookgate_connections_continuation_flood_total ");
+    unsigned long long floods = metrics_series("hookgate_connections_continuation_flood_total");
     for (int over = 0; over < 2; over++) {
         size_t n = 0;
         memcpy(out, preface, sizeof(preface) - 1);
@@ -450,7 +435,7 @@ static void test_continuations(server *s)
             conn_close(s, &c);
         }
     }
-    CHECK(counter("\nhookgate_connections_continuation_flood_total ") == floods + 1);
+    CHECK(metrics_series("hookgate_connections_continuation_flood_total") == floods + 1);
 }
 
 /* ---- TLS ------------------------------------------------------------------------------- */

@@ -1,26 +1,42 @@
 /* framebudget: the limits hookgate puts on an HTTP/2 client's frames before h2o parses
  * them, read from the raw bytes of one connection: stream resets against a token bucket
- * (the guard against rapid reset, CVE-2023-44487), and CONTINUATION frames per header
- * block (the CONTINUATION flood, CVE-2024-27316 and its family: h2o 2.2.5 takes an
- * endless run of empty CONTINUATION frames, spinning a loop).
+ * (the guard against rapid reset, CVE-2023-44487), CONTINUATION frames per header block
+ * (the CONTINUATION flood, CVE-2024-27316 and its family: h2o 2.2.5 takes an endless run
+ * of empty CONTINUATION frames, spinning a loop), and requests with two different
+ * content-length values (malformed, RFC 9113 §8.1.1; h2o 2.2.5's HPACK decoder keeps only
+ * the last one).
  *
- * It reads only frame headers (9 bytes: length, type, flags, stream), never a payload,
- * and needs no HTTP/2 library: it sits in front of one (see h2guard.h). */
+ * For the last, it decodes every header block the client sends with nghttp2's HPACK
+ * decoder, beside h2o's own: both start from the same empty dynamic table of the size
+ * h2o advertises (4,096 bytes, nghttp2's default too; h2guard asserts it), read the same
+ * blocks in the same order (HEADERS and their CONTINUATION frames, padding and priority
+ * taken off), and so keep the same table. It decides nothing about a stream itself: it
+ * remembers the malformed ones, and the handler asks (framebudget_take_malformed) when the
+ * request reaches it (see h2guard.h). */
 #ifndef HOOKGATE_FRAMEBUDGET_H
 #define HOOKGATE_FRAMEBUDGET_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nghttp2/nghttp2.h>
+
 #define FRAMEBUDGET_PREFACE_LEN 24 /* "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", the client's first bytes */
 #define FRAMEBUDGET_MAX_CONTINUATIONS 16 /* CONTINUATION frames after one HEADERS: 16 x 16 KiB frames, \
                                             far beyond any request header block h2o accepts */
+#define FRAMEBUDGET_MAX_MALFORMED 16 /* malformed requests remembered until their handler runs: h2o \
+                                        runs it as soon as the request is whole, so more waiting is a \
+                                        client that sends them and resets them */
+#define FRAMEBUDGET_LENGTH_MAX 24    /* bytes of a content-length value kept to compare: 20 digits \
+                                        are SIZE_MAX already */
 
 /* Why a scan stopped the stream. */
 typedef enum framebudget_stop {
     FRAMEBUDGET_WITHIN,        /* not stopped */
     FRAMEBUDGET_RESETS,        /* more RST_STREAM frames than the rate allows */
     FRAMEBUDGET_CONTINUATIONS, /* a header block longer than FRAMEBUDGET_MAX_CONTINUATIONS frames */
+    FRAMEBUDGET_HEADER_BLOCK,  /* a header block HPACK cannot decode (h2o would end the connection too), \
+                                  or more than FRAMEBUDGET_MAX_MALFORMED malformed requests waiting */
 } framebudget_stop;
 
 typedef struct framebudget {
@@ -31,14 +47,32 @@ typedef struct framebudget {
     int in_header_block;    /* a HEADERS or PUSH_PROMISE without END_HEADERS was the last header frame */
     unsigned continuations; /* CONTINUATION frames of that block so far */
     framebudget_stop stop;  /* why the last scan stopped, if it did */
+
+    nghttp2_hd_inflater *hpack; /* the client's header blocks, decoded as h2o decodes them */
+    int decoding;               /* the header block being read is a HEADERS one (PUSH_PROMISE: h2o's error) */
+    uint32_t block_stream;      /* its stream */
+    char length[FRAMEBUDGET_LENGTH_MAX]; /* its first content-length value */
+    size_t length_len;                   /* SIZE_MAX: none yet; over FRAMEBUDGET_LENGTH_MAX: too long to keep */
+    int block_malformed;                 /* it has two different content-length values */
+    uint32_t malformed[FRAMEBUDGET_MAX_MALFORMED]; /* streams whose request is malformed, not yet taken */
+    unsigned malformed_count;
 } framebudget;
 
-/* A full budget of rate (>= 1) resets a second, at now_ms (a monotonic clock). */
-void framebudget_init(framebudget *b, unsigned rate, uint64_t now_ms);
+/* A full budget of rate (>= 1) resets a second, at now_ms (a monotonic clock), and an
+ * empty HPACK table. 0, or -1 when out of memory (nothing to dispose then). */
+int framebudget_init(framebudget *b, unsigned rate, uint64_t now_ms);
+
+/* Frees what framebudget_init allocated. */
+void framebudget_dispose(framebudget *b);
+
+/* 1 when the request on stream_id was found malformed (two different content-length
+ * values), which it then forgets; else 0. */
+int framebudget_take_malformed(framebudget *b, uint32_t stream_id);
 
 /* Reads the whole frames at the start of data[0..len), the client's bytes not yet parsed
  * by the HTTP/2 library (they begin at a frame boundary, or with the preface), charges
- * each RST_STREAM and counts the CONTINUATION frames of each header block. Returns len
+ * each RST_STREAM, counts the CONTINUATION frames of each header block and decodes the
+ * HEADERS blocks, remembering the streams whose request is malformed. Returns len
  * when every frame is within budget; else the offset of the first frame over it (b->stop
  * says which budget): the caller drops the input from there and closes the connection.
  * A partial frame at the end is left for the next call, which sees it again whole. */

@@ -14,8 +14,9 @@
 #include <h2o/http1.h>
 #include <h2o/http2.h>
 
-#include "metrics.h"
 #include "framebudget.h"
+#include "hg_assert.h"
+#include "metrics.h"
 
 static const char preface[FRAMEBUDGET_PREFACE_LEN + 1] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -37,6 +38,7 @@ static void on_socket_close(void *data)
 {
     guard *g = data;
     h2o_timeout_unlink(&g->timeout);
+    framebudget_dispose(&g->budget);
     g->on_close(g->close_data);
     if (g->entering)
         g->closed = 1; /* freed by enter_http2 once h2o returns */
@@ -67,6 +69,11 @@ static void charge(guard *g)
         metrics_continuation_flood();
         fprintf(stderr, "hookgate: closed an HTTP/2 connection: a header block of more than %d CONTINUATION frames\n",
                 FRAMEBUDGET_MAX_CONTINUATIONS);
+    } else if (g->budget.stop == FRAMEBUDGET_HEADER_BLOCK) {
+        metrics_header_block_closed();
+        fprintf(stderr, "hookgate: closed an HTTP/2 connection: a header block that cannot be decoded, or more than %d "
+                        "malformed requests waiting\n",
+                FRAMEBUDGET_MAX_MALFORMED);
     } else {
         metrics_reset_flood();
         fprintf(stderr, "hookgate: closed an HTTP/2 connection: more than %u stream resets a second "
@@ -155,7 +162,14 @@ void h2guard_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, unsigned resets_p
     g->timeout.cb = on_timeout;
     g->on_close = on_close;
     g->close_data = close_data;
-    framebudget_init(&g->budget, resets_per_second, h2o_now(ctx->ctx->loop));
+    /* framebudget's HPACK decoder starts with nghttp2's table size: h2o must advertise no other */
+    HG_ASSERT(H2O_HTTP2_SETTINGS_HOST.header_table_size == NGHTTP2_DEFAULT_HEADER_TABLE_SIZE);
+    if (framebudget_init(&g->budget, resets_per_second, h2o_now(ctx->ctx->loop)) != 0) {
+        free(g);
+        on_close(close_data);
+        h2o_socket_close(sock);
+        return;
+    }
     sock->on_close.cb = on_socket_close;
     sock->on_close.data = g;
     if (ctx->ssl_ctx != NULL) {
@@ -165,4 +179,24 @@ void h2guard_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, unsigned resets_p
         h2o_timeout_link(ctx->ctx->loop, &ctx->ctx->http1.req_timeout, &g->timeout);
         h2o_socket_read_start(sock, on_first_read);
     }
+}
+
+int h2guard_take_malformed(h2o_req_t *req)
+{
+    if (req->version < 0x200 || req->conn->callbacks->get_socket == NULL)
+        return 0;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (sock == NULL || sock->on_close.cb != on_socket_close)
+        return 0; /* not a connection the guard accepted */
+    guard *g = sock->on_close.data;
+    /* h2o 2.2.5 tells a request's stream id only to its loggers, in decimal (http2_internal.h,
+     * which has it as a field, cannot be included without h2o's sources) */
+    HG_ASSERT(req->conn->callbacks->log_.http2.stream_id != NULL);
+    h2o_iovec_t id = req->conn->callbacks->log_.http2.stream_id(req);
+    uint32_t stream = 0;
+    for (size_t i = 0; i < id.len; i++) {
+        HG_ASSERT(id.base[i] >= '0' && id.base[i] <= '9' && stream <= (UINT32_MAX - 9) / 10);
+        stream = stream * 10 + (uint32_t)(id.base[i] - '0');
+    }
+    return framebudget_take_malformed(&g->budget, stream);
 }

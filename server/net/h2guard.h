@@ -11,6 +11,13 @@
  * one over budget on are dropped unread, and the socket is shut down, so h2o tears the
  * connection down through its own error path.
  *
+ * The frame scanner also decodes the client's header blocks beside h2o and remembers the
+ * requests that are malformed for having two different content-length values (h2o keeps
+ * the last): the handler asks h2guard_take_malformed and answers them 400. (Once h2o has
+ * sent GOAWAY it skips new streams' header blocks undecoded while the scanner decodes
+ * them; only trailers of streams still in flight are read after that, and only their
+ * content-length could then be judged wrong.)
+ *
  * HTTP/1.1's `Upgrade: h2c` would take a connection to HTTP/2 past the guard, so it is not
  * offered: the globalconf must have http1.upgrade_to_http2 = 0 (those clients stay on
  * HTTP/1.1). */
@@ -25,5 +32,10 @@
  * sock->on_close. */
 void h2guard_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, unsigned resets_per_second, void (*on_close)(void *),
                     void *close_data);
+
+/* 1 when req, an HTTP/2 request on a connection the guard accepted, is malformed: its
+ * header block has two different content-length values (RFC 9113 §8.1.1). Asked once per
+ * request; 0 for any other request. */
+int h2guard_take_malformed(h2o_req_t *req);
 
 #endif

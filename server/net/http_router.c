@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "h1framing.h"
+#include "h2guard.h"
 #include "hg_assert.h"
 #include "http.h"
 #include "http_rest.h"
@@ -46,8 +47,9 @@ static int check_target(h2o_req_t *req)
     return 0;
 }
 
-/* HTTP/1.x: checks the framing of the request's head (h1framing.h) before anything else;
- * 0 when it may be served, else it has answered 400 and the connection closes after it.
+/* Checks the request's framing before anything else: an HTTP/2 request the frame scanner
+ * found malformed (h2guard.h), an HTTP/1.x head (h1framing.h). 0 when it may be served;
+ * else it has answered 400 (HTTP/1.x: and the connection closes after it).
  *
  * h2o hands a handler neither Content-Length nor Transfer-Encoding, so the head is read
  * again where h2o parsed it: the socket's input, which h2o 2.2.5 keeps from the head of
@@ -58,8 +60,17 @@ static int check_target(h2o_req_t *req)
  * one way, a request hidden in it — are never read as a request. */
 static int check_framing(h2o_req_t *req)
 {
-    if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL)
-        return 0; /* HTTP/2; or a request made without a socket (unit tests) */
+    if (req->version >= 0x200) {
+        /* a stream error (RFC 9113 §8.1.1), answered with a response before the stream ends,
+         * as the RFC allows: the client learns why, and nothing of the request is served */
+        if (!h2guard_take_malformed(req))
+            return 0;
+        metrics_http2_content_length_refused();
+        http_respond_text(req, 400, "Bad Request", h1framing_reason(H1FRAMING_CONTENT_LENGTH));
+        return -1;
+    }
+    if (req->conn->callbacks->get_socket == NULL)
+        return 0; /* a request made without a socket (unit tests) */
     h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
     if (sock == NULL)
         return 0;

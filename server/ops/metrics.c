@@ -43,6 +43,8 @@ static atomic_uint_fast64_t reset_floods;
 static atomic_uint_fast64_t continuation_floods;
 static atomic_uint_fast64_t http1_framing_refusals;
 static atomic_uint_fast64_t stream_ids_backwards;
+static atomic_uint_fast64_t http2_content_length_refusals;
+static atomic_uint_fast64_t header_blocks_closed;
 
 static shard *my_shard(void)
 {
@@ -131,6 +133,16 @@ void metrics_http1_framing_refused(void)
 void metrics_stream_id_backwards(void)
 {
     atomic_fetch_add_explicit(&stream_ids_backwards, 1, memory_order_relaxed);
+}
+
+void metrics_http2_content_length_refused(void)
+{
+    atomic_fetch_add_explicit(&http2_content_length_refusals, 1, memory_order_relaxed);
+}
+
+void metrics_header_block_closed(void)
+{
+    atomic_fetch_add_explicit(&header_blocks_closed, 1, memory_order_relaxed);
 }
 
 void metrics_fsync(int64_t duration_us)
@@ -260,6 +272,18 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
         "# TYPE hookgate_connections_stream_id_backwards_total counter\n"
         "hookgate_connections_stream_id_backwards_total %llu\n",
         (unsigned long long)atomic_load_explicit(&stream_ids_backwards, memory_order_relaxed));
+    add(&t,
+        "# HELP hookgate_http2_content_length_refused_total HTTP/2 requests answered 400 for two different "
+        "content-length values.\n"
+        "# TYPE hookgate_http2_content_length_refused_total counter\n"
+        "hookgate_http2_content_length_refused_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&http2_content_length_refusals, memory_order_relaxed));
+    add(&t,
+        "# HELP hookgate_connections_header_block_closed_total HTTP/2 connections closed for a header block that "
+        "cannot be decoded, or too many malformed requests waiting.\n"
+        "# TYPE hookgate_connections_header_block_closed_total counter\n"
+        "hookgate_connections_header_block_closed_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&header_blocks_closed, memory_order_relaxed));
     if (g->journal_writable >= 0) {
         add(&t,
             "# HELP hookgate_journal_queue_depth Creates waiting for the journal's writer.\n"

@@ -34,6 +34,13 @@ void metrics_http1_framing_refused(void);
  * below one the client had already used. */
 void metrics_stream_id_backwards(void);
 
+/* An HTTP/2 request answered 400 for two different content-length values. */
+void metrics_http2_content_length_refused(void);
+
+/* An HTTP/2 connection closed for a header block HPACK cannot decode, or too many malformed
+ * requests waiting. */
+void metrics_header_block_closed(void);
+
 /* One fdatasync of the journal. */
 void metrics_fsync(int64_t duration_us);
 

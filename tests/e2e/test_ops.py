@@ -510,7 +510,9 @@ class TestRequestFraming(unittest.TestCase):
     — is answered 400 and its connection closed, so the request hidden behind it is never
     served; on cleartext and TLS, and on the second request of a pipelined connection too.
     Counted in /metrics. A Content-Length that is not a number, or white space before a colon,
-    was already refused by h2o itself."""
+    was already refused by h2o itself. An HTTP/2 request with two different content-length
+    values (h2o keeps the last) is malformed (RFC 9113 §8.1.1): answered 400, on cleartext and
+    TLS, while the connection's other requests are served."""
 
     HIDDEN = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"  # 34 bytes
     POST = b"POST /healthz HTTP/1.1\r\nHost: x\r\n"
@@ -591,6 +593,54 @@ class TestRequestFraming(unittest.TestCase):
             statuses, closed = self.exchange(self.HIDDEN + smuggling + self.HIDDEN, tls)
             self.assertEqual(statuses, [b"200", b"400"])
             self.assertTrue(closed)
+
+    def h2_statuses(self, streams, tls=False):
+        """Sends, on one HTTP/2 connection, a POST /healthz on each of streams (id: list of
+        content-length values; the body is 2 bytes, as the last value says, which is all h2o
+        checks) and returns {id: first byte of the answer's header block} (0x8c is :status 400
+        from HPACK's static table)."""
+        sock = socket.create_connection(("127.0.0.1", self.tls_port if tls else self.port))
+        if tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.set_alpn_protocols(["h2"])
+            sock = ctx.wrap_socket(sock)
+        out = H2_PREFACE + h2_frame(4, 0, 0)
+        for stream, lengths in streams.items():
+            block = b"\x83\x86\x04\x08/healthz\x01\x09127.0.0.1"  # POST, http, :path, :authority
+            for value in lengths:
+                block += b"\x0f\x0d" + bytes([len(value)]) + value  # content-length (static 28), not indexed
+            out += h2_frame(1, 0x4, stream, block) + h2_frame(0, 0x1, stream, b"hi")
+        answers, buf = {}, b""
+        with sock:
+            sock.sendall(out)
+            sock.settimeout(5)
+            while len(answers) < len(streams):
+                while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+                    length, kind, stream = int.from_bytes(buf[:3], "big"), buf[3], int.from_bytes(buf[5:9], "big")
+                    if kind == 1 and stream in streams:
+                        answers[stream] = buf[9]
+                    self.assertNotEqual(kind, 3, "stream %d was reset" % stream)
+                    buf = buf[9 + length:]
+                if len(answers) == len(streams):
+                    break
+                data = sock.recv(65536)
+                self.assertTrue(data, "the connection closed before every answer")
+                buf += data
+        return answers
+
+    def test_http2_content_length_given_twice(self):
+        before = parse_exposition(get(self.port, "/metrics")[1].decode())
+        for tls in (False, True):
+            answers = self.h2_statuses({1: [b"5", b"2"], 3: [b"2", b"2"], 5: [b"2"], 7: [b"9", b"2"]}, tls)
+            self.assertEqual(answers[1], 0x8c)
+            self.assertEqual(answers[7], 0x8c)
+            self.assertNotEqual(answers[3], 0x8c)  # 405: POST /healthz is served as usual
+            self.assertNotEqual(answers[5], 0x8c)
+        after = parse_exposition(get(self.port, "/metrics")[1].decode())
+        key = ("hookgate_http2_content_length_refused_total", frozenset())
+        self.assertEqual(after[key] - before.get(key, 0), 4)
 
     def test_plain_framing_keeps_the_connection(self):
         for tls in (False, True):

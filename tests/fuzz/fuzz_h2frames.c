@@ -6,8 +6,9 @@
  * read the whole frames are consumed the way h2o consumes them, leaving a partial frame for
  * the next read. Whatever the cuts, the budget must stop the stream at the same byte and
  * for the same reason as one scan of the whole stream, that byte must begin an RST_STREAM
- * frame (over the reset budget) or a CONTINUATION frame (over the CONTINUATION budget),
- * and no reset may be charged twice or missed. */
+ * frame (over the reset budget), a CONTINUATION frame (over the CONTINUATION budget) or a
+ * frame with a header block (one HPACK cannot decode), no reset may be charged twice or
+ * missed, and the same requests must be found malformed. */
 #include <stdint.h>
 #include <string.h>
 
@@ -42,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* one scan of everything */
     framebudget whole_scan;
-    framebudget_init(&whole_scan, rate, 0);
+    if (framebudget_init(&whole_scan, rate, 0) != 0)
+        return 0;
     size_t stop = framebudget_scan(&whole_scan, stream, len, 0);
     FUZZ_CHECK(stop <= len, "the budget stopped past the end");
     if (stop < len) {
@@ -50,6 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (whole_scan.stop == FRAMEBUDGET_RESETS) {
             FUZZ_CHECK(stream[stop + 3] == 3, "over the reset budget at something that is not an RST_STREAM frame");
             FUZZ_CHECK(whole_scan.tokens < 1.0, "the budget stopped with resets left");
+        } else if (whole_scan.stop == FRAMEBUDGET_HEADER_BLOCK) {
+            FUZZ_CHECK(stream[stop + 3] == 1 || stream[stop + 3] == 9,
+                       "a header block refused at a frame that carries none");
         } else {
             FUZZ_CHECK(whole_scan.stop == FRAMEBUDGET_CONTINUATIONS, "stopped without a reason");
             FUZZ_CHECK(stream[stop + 3] == 9, "over the CONTINUATION budget at something that is not one");
@@ -62,7 +67,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* the same stream, read by read, consumed as h2o consumes it */
     framebudget b;
-    framebudget_init(&b, rate, 0);
+    if (framebudget_init(&b, rate, 0) != 0) {
+        framebudget_dispose(&whole_scan);
+        return 0;
+    }
     size_t delivered = 0, consumed = 0, chunked_stop = len;
     unsigned x = cut_seed * 2654435761u + 1;
     while (delivered < len) {
@@ -82,7 +90,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     FUZZ_CHECK(chunked_stop == stop, "read by read, the budget stopped elsewhere than one scan");
     FUZZ_CHECK(b.stop == whole_scan.stop, "read by read, the budget stopped for another reason");
-    if (stop == len)
+    if (stop == len) {
         FUZZ_CHECK(b.tokens == whole_scan.tokens, "read by read, a reset was charged twice or missed");
+        FUZZ_CHECK(b.malformed_count == whole_scan.malformed_count &&
+                       memcmp(b.malformed, whole_scan.malformed, sizeof(b.malformed)) == 0,
+                   "read by read, other requests were found malformed");
+    }
+    framebudget_dispose(&whole_scan);
+    framebudget_dispose(&b);
     return 0;
 }

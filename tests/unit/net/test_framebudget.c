@@ -1,7 +1,13 @@
 /* Tests framebudget: frames read from raw client bytes, only RST_STREAM charged, the
  * offset of the frame over budget, partial frames left whole for the next call, refill;
- * and the CONTINUATION budget: a header block may have FRAMEBUDGET_MAX_CONTINUATIONS
- * frames after its HEADERS, the next one stops the stream, END_HEADERS starts afresh. */
+ * the CONTINUATION budget: a header block may have FRAMEBUDGET_MAX_CONTINUATIONS
+ * frames after its HEADERS, the next one stops the stream, END_HEADERS starts afresh;
+ * and the header blocks decoded beside h2o (blocks made by nghttp2's HPACK encoder, as a
+ * client's): two different content-length values mark the stream's request malformed,
+ * identical ones do not; the dynamic table follows the client's (values sent again as
+ * indexes), padding, priority and CONTINUATION pieces are taken off, a frame at a time
+ * or all at once; an undecodable block, or one malformed request too many waiting,
+ * stops the stream at that frame. */
 #include <stdint.h>
 #include <string.h>
 
@@ -41,11 +47,13 @@ static void test_continuations(void)
     size_t over = n;
     flagged(buf, &n, 9, 0);
     flagged(buf, &n, 9, 0);
+    framebudget_dispose(&b);
     framebudget_init(&b, 100, 0);
     CHECK(framebudget_scan(&b, buf, n, 0) == over);
     CHECK(b.stop == FRAMEBUDGET_CONTINUATIONS);
 
     /* the same frames read one at a time (each call sees what h2o has not consumed) */
+    framebudget_dispose(&b);
     framebudget_init(&b, 100, 0);
     size_t consumed = 0, stop = n;
     CHECK(framebudget_scan(&b, buf, 24, 0) == 24);
@@ -71,6 +79,7 @@ static void test_continuations(void)
         flagged(buf, &n, 9, 0);
     flagged(buf, &n, 1, 0x4); /* a HEADERS with END_HEADERS ends nothing it did not start */
     flagged(buf, &n, 9, 0);   /* a CONTINUATION outside a block is h2o's to refuse */
+    framebudget_dispose(&b);
     framebudget_init(&b, 100, 0);
     CHECK(framebudget_scan(&b, buf, n, 0) == n && b.stop == FRAMEBUDGET_WITHIN);
     /* PUSH_PROMISE opens a block too */
@@ -78,8 +87,125 @@ static void test_continuations(void)
     flagged(buf, &n, 5, 0);
     for (int i = 0; i <= FRAMEBUDGET_MAX_CONTINUATIONS; i++)
         flagged(buf, &n, 9, 0);
+    framebudget_dispose(&b);
     framebudget_init(&b, 100, 0);
     CHECK(framebudget_scan(&b, buf, n, 0) == n - 9 && b.stop == FRAMEBUDGET_CONTINUATIONS);
+    framebudget_dispose(&b);
+}
+
+/* Appends a frame with flags and payload at out[*n]. */
+static void with_payload(uint8_t *out, size_t *n, uint8_t type, uint8_t flags, uint32_t stream, const uint8_t *p,
+                         size_t len)
+{
+    uint8_t *h = out + *n;
+    h[0] = (uint8_t)(len >> 16), h[1] = (uint8_t)(len >> 8), h[2] = (uint8_t)len;
+    h[3] = type, h[4] = flags;
+    h[5] = (uint8_t)(stream >> 24), h[6] = (uint8_t)(stream >> 16), h[7] = (uint8_t)(stream >> 8), h[8] = (uint8_t)stream;
+    memcpy(h + 9, p, len);
+    *n += 9 + len;
+}
+
+/* A POST's header block with the given content-length values (NULL-terminated). */
+static size_t block(nghttp2_hd_deflater *d, uint8_t *out, size_t cap, const char *const *lengths)
+{
+    nghttp2_nv nv[8] = {
+        {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
+        {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
+        {(uint8_t *)":path", (uint8_t *)"/api/webhooks", 5, 13, 0},
+        {(uint8_t *)":authority", (uint8_t *)"localhost", 10, 9, 0},
+    };
+    size_t count = 4;
+    for (; *lengths != NULL; lengths++, count++)
+        nv[count] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)*lengths, 14, strlen(*lengths), 0};
+    ssize_t len = nghttp2_hd_deflate_hd(d, out, cap, nv, count);
+    CHECK(len > 0);
+    return len > 0 ? (size_t)len : 0;
+}
+
+static void test_content_length(void)
+{
+    static uint8_t buf[1 << 16];
+    uint8_t blk[512], padded[600];
+    static const char *const two[] = {"5", "6", NULL}, *const same[] = {"5", "5", NULL}, *const one[] = {"7", NULL};
+    nghttp2_hd_deflater *d;
+    CHECK(nghttp2_hd_deflate_new(&d, 4096) == 0);
+    framebudget b;
+    CHECK(framebudget_init(&b, 100, 0) == 0);
+    size_t n = 24, len;
+    memcpy(buf, preface, 24);
+    len = block(d, blk, sizeof(blk), two);
+    with_payload(buf, &n, 1, 0x5, 1, blk, len);
+    len = block(d, blk, sizeof(blk), same);
+    with_payload(buf, &n, 1, 0x5, 3, blk, len);
+    len = block(d, blk, sizeof(blk), one);
+    with_payload(buf, &n, 1, 0x5, 5, blk, len);
+    /* written by hand: both values into the dynamic table (literal with incremental
+     * indexing; nghttp2's encoder never indexes content-length), then sent again as indexes
+     * (62: the newest, "6"; 63: "5"), and the newest one twice */
+    static const uint8_t insert[] = {0x83, 0x86, 0x84, 0x5c, 1, '5', 0x5c, 1, '6'};
+    static const uint8_t indexed[] = {0x83, 0x86, 0x84, 0xbe, 0xbf}, indexed_same[] = {0x83, 0x86, 0x84, 0xbe, 0xbe};
+    with_payload(buf, &n, 1, 0x5, 7, insert, sizeof(insert));
+    with_payload(buf, &n, 1, 0x5, 21, indexed_same, sizeof(indexed_same));
+    with_payload(buf, &n, 1, 0x5, 23, indexed, sizeof(indexed));
+    /* padded, with a priority, and cut into HEADERS + 2 CONTINUATION frames */
+    len = block(d, blk, sizeof(blk), (const char *const[]){"10", "1", NULL});
+    padded[0] = 3;                /* pad length */
+    memset(padded + 1, 0, 5);     /* priority */
+    memcpy(padded + 6, blk, 2);   /* the first two bytes of the block */
+    memset(padded + 8, 0xff, 3);  /* padding */
+    with_payload(buf, &n, 1, 0x8 | 0x20 | 0x1, 9, padded, 11);
+    with_payload(buf, &n, 9, 0, 9, blk + 2, 1);
+    with_payload(buf, &n, 9, 0x4, 9, blk + 3, len - 3);
+    CHECK(framebudget_scan(&b, buf, n, 0) == n && b.stop == FRAMEBUDGET_WITHIN);
+    CHECK(b.malformed_count == 4);
+    CHECK(framebudget_take_malformed(&b, 1) && !framebudget_take_malformed(&b, 1));
+    CHECK(!framebudget_take_malformed(&b, 3) && !framebudget_take_malformed(&b, 5));
+    CHECK(framebudget_take_malformed(&b, 7) && !framebudget_take_malformed(&b, 21));
+    CHECK(framebudget_take_malformed(&b, 23) && framebudget_take_malformed(&b, 9));
+    CHECK(b.malformed_count == 0);
+
+    /* the same bytes a frame at a time, as h2o consumes them */
+    framebudget_dispose(&b);
+    CHECK(framebudget_init(&b, 100, 0) == 0);
+    size_t at = 0;
+    while (at < n) {
+        size_t whole = at == 0 ? 24 : 9 + ((size_t)buf[at] << 16 | (size_t)buf[at + 1] << 8 | buf[at + 2]);
+        CHECK(framebudget_scan(&b, buf + at, whole, 0) == whole);
+        at += whole;
+    }
+    CHECK(b.malformed_count == 4 && framebudget_take_malformed(&b, 23));
+
+    /* malformed requests nobody takes: the one over FRAMEBUDGET_MAX_MALFORMED stops the stream
+     * (a new connection: a new encoder too) */
+    nghttp2_hd_deflate_del(d);
+    CHECK(nghttp2_hd_deflate_new(&d, 4096) == 0);
+    framebudget_dispose(&b);
+    CHECK(framebudget_init(&b, 100, 0) == 0);
+    n = 24;
+    size_t over = 0;
+    for (uint32_t i = 0; i <= FRAMEBUDGET_MAX_MALFORMED; i++) {
+        over = n;
+        len = block(d, blk, sizeof(blk), two);
+        with_payload(buf, &n, 1, 0x5, 11 + 2 * i, blk, len);
+    }
+    CHECK(framebudget_scan(&b, buf, n, 0) == over && b.stop == FRAMEBUDGET_HEADER_BLOCK);
+    framebudget_dispose(&b);
+
+    /* a block HPACK cannot read (index 0; a table size over the 4,096 h2o advertises), and
+     * padding longer than the frame: stopped at that frame */
+    static const uint8_t index0[] = {0x80}, table_size[] = {0x3f, 0xe2, 0x1f}, too_padded[] = {9, 0x82};
+    const uint8_t *bad[] = {index0, table_size, too_padded};
+    size_t bad_len[] = {sizeof(index0), sizeof(table_size), sizeof(too_padded)};
+    for (int i = 0; i < 3; i++) {
+        CHECK(framebudget_init(&b, 100, 0) == 0);
+        n = 24;
+        frame(buf, &n, 4, 0);
+        over = n;
+        with_payload(buf, &n, 1, i == 2 ? 0x8 | 0x5 : 0x5, 1, bad[i], bad_len[i]);
+        CHECK(framebudget_scan(&b, buf, n, 0) == over && b.stop == FRAMEBUDGET_HEADER_BLOCK);
+        framebudget_dispose(&b);
+    }
+    nghttp2_hd_deflate_del(d);
 }
 
 int main(void)
@@ -106,6 +232,7 @@ int main(void)
     CHECK(b.preface_passed);
 
     /* other frame types cost nothing, however many */
+    framebudget_dispose(&b);
     framebudget_init(&b, 1, 0);
     b.preface_passed = 1, n = 0;
     for (int i = 0; i < 1000; i++)
@@ -113,6 +240,7 @@ int main(void)
     CHECK(framebudget_scan(&b, buf, n, 0) == n);
 
     /* a partial frame is not charged; whole, next time, it is */
+    framebudget_dispose(&b);
     framebudget_init(&b, 1, 0);
     b.preface_passed = 1, n = 0;
     frame(buf, &n, 3, 4);
@@ -124,6 +252,7 @@ int main(void)
     CHECK(framebudget_scan(&b, buf, 5, 0) == 5);
 
     /* refill: 10 a second, so one more every 100 ms, never above the burst */
+    framebudget_dispose(&b);
     framebudget_init(&b, 10, 0);
     b.preface_passed = 1, n = 0;
     for (int i = 0; i < 10; i++)
@@ -138,7 +267,10 @@ int main(void)
     CHECK(framebudget_scan(&b, buf, n, 100000) == at[0]);
 
     /* a rate of 0 is taken as 1 */
+    framebudget_dispose(&b);
     framebudget_init(&b, 0, 0);
     CHECK(b.rate == 1);
+    framebudget_dispose(&b);
+    test_content_length();
     return test_exit_code();
 }

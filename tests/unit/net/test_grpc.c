@@ -12,7 +12,7 @@
  * writer's thread and one whose stream the client reset before the answer came back.
  * From raw frames: a HEADERS frame whose stream id goes back below one the client used ends
  * the connection with GOAWAY PROTOCOL_ERROR (counted), while ids going up and trailers on
- * an open stream leave it serving. */
+ * an open stream leave it serving; two content-length values reset the stream. */
 #include <errno.h>
 #include <fcntl.h>
 #include <nghttp2/nghttp2.h>
@@ -357,6 +357,8 @@ typedef struct raw_result {
     int goaway;        /* a GOAWAY came */
     uint32_t goaway_code;
     int ping_acked;    /* the PING the client sent last was answered */
+    int reset;         /* an RST_STREAM came, */
+    uint32_t reset_code; /* with this error code */
     int eof;           /* the server closed the connection */
 } raw_result;
 
@@ -388,6 +390,10 @@ static raw_result raw_exchange(server *s, const uint8_t *bytes, size_t len)
             if (f[3] == 7 && flen >= 8) {
                 r.goaway = 1;
                 r.goaway_code = (uint32_t)f[13] << 24 | (uint32_t)f[14] << 16 | (uint32_t)f[15] << 8 | f[16];
+            }
+            if (f[3] == 3 && flen == 4) {
+                r.reset = 1;
+                r.reset_code = (uint32_t)f[9] << 24 | (uint32_t)f[10] << 16 | (uint32_t)f[11] << 8 | f[12];
             }
             if (f[3] == 6 && (f[4] & 1) && flen == 8 && memcmp(f + 9, "12345678", 8) == 0)
                 r.ping_acked = 1;
@@ -443,6 +449,28 @@ static void test_stream_id_backwards(server *s)
     CHECK(metrics_series("hookgate_connections_stream_id_backwards_total") == before + 1);
 }
 
+/* Two content-length values (RFC 9113 §8.1.1: malformed): nghttp2's own HTTP checks reset
+ * the stream with PROTOCOL_ERROR, the connection goes on; identical ones too (nghttp2 takes
+ * content-length once). */
+static void test_content_length_twice(server *s)
+{
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    static const uint8_t lengths[][8] = {{0x0f, 0x0d, 1, '5', 0x0f, 0x0d, 1, '6'}, {0x0f, 0x0d, 1, '5', 0x0f, 0x0d, 1, '5'}};
+    for (int i = 0; i < 2; i++) {
+        uint8_t out[512], block[64];
+        size_t n = sizeof(preface) - 1;
+        memcpy(out, preface, n);
+        n += raw_frame(out + n, 4, 0, 0, NULL, 0);
+        size_t len = raw_call(block, 1, 0x4) - 9; /* the call's block, without its frame header */
+        memmove(block, block + 9, len);
+        memcpy(block + len, lengths[i], sizeof(lengths[i]));
+        n += raw_frame(out + n, 1, 0x4, 1, block, len + sizeof(lengths[i]));
+        raw_result r = raw_exchange(s, out, n);
+        CHECK(r.reset && r.reset_code == NGHTTP2_PROTOCOL_ERROR);
+        CHECK(!r.goaway && r.ping_acked);
+    }
+}
+
 int main(void)
 {
     accesslog_set_format(ACCESSLOG_OFF); /* test_accesslog covers the lines */
@@ -450,6 +478,7 @@ int main(void)
     if (server_init(&s, yaml_base) == 0) {
         test_calls(&s);
         test_stream_id_backwards(&s);
+        test_content_length_twice(&s);
         server_dispose(&s);
     }
     test_journal();

@@ -154,9 +154,12 @@ size_t framebudget_scan(framebudget *b, const uint8_t *data, size_t len, uint64_
         const uint8_t *fragment = h + FRAME_HEADER_LEN;
         size_t fragment_len = payload;
         int piece = 0; /* the frame carries a piece of a header block to decode */
-        if (type == FRAME_RST_STREAM && !take(b, now_ms)) {
-            b->stop = FRAMEBUDGET_RESETS;
-            return off;
+        if (type == FRAME_RST_STREAM) {
+            if (!take(b, now_ms)) {
+                b->stop = FRAMEBUDGET_RESETS;
+                return off;
+            }
+            framebudget_take_malformed(b, stream); /* its handler will not run: forget it */
         }
         if (type == FRAME_HEADERS || type == FRAME_PUSH_PROMISE) {
             b->in_header_block = !(flags & FLAG_END_HEADERS);

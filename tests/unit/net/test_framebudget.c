@@ -7,7 +7,7 @@
  * identical ones do not; the dynamic table follows the client's (values sent again as
  * indexes), padding, priority and CONTINUATION pieces are taken off, a frame at a time
  * or all at once; an undecodable block, or one malformed request too many waiting,
- * stops the stream at that frame. */
+ * stops the stream at that frame; a client's RST_STREAM forgets its stream. */
 #include <stdint.h>
 #include <string.h>
 
@@ -174,6 +174,11 @@ static void test_content_length(void)
         at += whole;
     }
     CHECK(b.malformed_count == 4 && framebudget_take_malformed(&b, 23));
+    /* a malformed request the client resets will never reach its handler: forgotten */
+    n = 0;
+    frame(buf, &n, 3, 4);
+    buf[8] = 9; /* RST_STREAM on stream 9 */
+    CHECK(framebudget_scan(&b, buf, n, 0) == n && b.malformed_count == 2 && !framebudget_take_malformed(&b, 9));
 
     /* malformed requests nobody takes: the one over FRAMEBUDGET_MAX_MALFORMED stops the stream
      * (a new connection: a new encoder too) */

@@ -28,6 +28,8 @@ static int name_is(const char *name, size_t len, const char *lower)
 /* The next line of head[*at..len), without its LF and a CR before it; 0 when no LF is left. */
 static int next_line(const char *head, size_t len, size_t *at, const char **line, size_t *line_len)
 {
+    if (*at >= len)
+        return 0; /* (memchr must not see a NULL head, even for 0 bytes) */
     const char *lf = memchr(head + *at, '\n', len - *at);
     if (lf == NULL)
         return 0;

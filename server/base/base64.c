@@ -3,24 +3,26 @@
 
 #include "hg_assert.h"
 
-static const char ALPHABET[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char ALPHABET_STD[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char ALPHABET_URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 size_t base64_encode(const uint8_t *data, size_t len, unsigned flags, char *out)
 {
+    const char *alphabet = (flags & BASE64_URL) ? ALPHABET_URL : ALPHABET_STD;
     size_t o = 0, i = 0;
     for (; i + 3 <= len; i += 3) {
         uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
-        out[o++] = ALPHABET[v >> 18];
-        out[o++] = ALPHABET[v >> 12 & 63];
-        out[o++] = ALPHABET[v >> 6 & 63];
-        out[o++] = ALPHABET[v & 63];
+        out[o++] = alphabet[v >> 18];
+        out[o++] = alphabet[v >> 12 & 63];
+        out[o++] = alphabet[v >> 6 & 63];
+        out[o++] = alphabet[v & 63];
     }
     if (i < len) {
         uint32_t v = (uint32_t)data[i] << 16 | (i + 1 < len ? (uint32_t)data[i + 1] << 8 : 0);
-        out[o++] = ALPHABET[v >> 18];
-        out[o++] = ALPHABET[v >> 12 & 63];
+        out[o++] = alphabet[v >> 18];
+        out[o++] = alphabet[v >> 12 & 63];
         if (i + 1 < len)
-            out[o++] = ALPHABET[v >> 6 & 63];
+            out[o++] = alphabet[v >> 6 & 63];
         else if (flags & BASE64_PADDED)
             out[o++] = '=';
         if (flags & BASE64_PADDED)
@@ -40,6 +42,8 @@ static int value_of(char c, unsigned flags)
         return c - 'a' + 26;
     if (c >= '0' && c <= '9')
         return c - '0' + 52;
+    if (flags & BASE64_URL)
+        return c == '-' ? 62 : c == '_' ? 63 : -1;
     if (c == '+' || (c == '-' && (flags & BASE64_LENIENT)))
         return 62;
     if (c == '/' || (c == '_' && (flags & BASE64_LENIENT)))
@@ -54,7 +58,7 @@ int base64_decode(const char *text, size_t len, unsigned flags, uint8_t *out, si
         pad++;
     size_t chars = len - pad;            /* characters that carry bits */
     size_t needed = (4 - chars % 4) % 4; /* padding a padded encoding would have */
-    if (chars % 4 == 1 || pad > needed || (!(flags & BASE64_LENIENT) && pad != needed))
+    if (chars % 4 == 1 || pad > needed || (!(flags & (BASE64_LENIENT | BASE64_URL)) && pad != needed))
         return -1;
     size_t o = 0;
     uint32_t acc = 0;

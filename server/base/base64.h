@@ -1,7 +1,9 @@
 /* base64: RFC 4648 base64, the one encoder and decoder of hookgate.
  *
- * Encoding writes the standard alphabet, padded or not. Decoding takes the standard
- * alphabet with exact padding (gRPC binary headers, gRPC-Web-text), or, with
+ * Encoding writes the standard alphabet, padded or not, or with BASE64_URL the URL-safe
+ * one (RFC 4648 section 5: '-' and '_', which a query string carries as they are). Decoding
+ * takes the standard alphabet with exact padding (gRPC binary headers, gRPC-Web-text); with
+ * BASE64_URL only the URL-safe alphabet, padding optional (page tokens); or, with
  * BASE64_LENIENT, what the proto3 JSON mapping accepts for bytes: the standard or the
  * URL-safe alphabet (even mixed), padding optional. Either way it rejects anything else:
  * whitespace, '=' before the end, more padding than the text needs, and a length that no
@@ -21,6 +23,7 @@
 enum {
     BASE64_PADDED = 1,  /* encode: end with '=' to a multiple of 4 */
     BASE64_LENIENT = 2, /* decode: URL-safe characters too, padding optional */
+    BASE64_URL = 4,     /* encode and decode: the URL-safe alphabet instead of '+' and '/'; decode: padding optional */
 };
 
 /* Writes the encoding of data[0..len) and a NUL into out, which has room for

@@ -188,9 +188,39 @@ static void test_same_as_before(void)
     CHECK(tried > 1000000);
 }
 
+/* BASE64_URL: RFC 4648 section 5's alphabet both ways (what a page token is written in),
+ * padding optional on the way in, and never the standard alphabet's '+' or '/'. */
+static void test_url_alphabet(void)
+{
+    char out[16];
+    CHECK(base64_encode((const uint8_t *)"\xfb\xff\xbf", 3, BASE64_URL, out) == 4);
+    CHECK_STR(out, "-_-_");
+    CHECK(base64_encode((const uint8_t *)"\xfb\xff", 2, BASE64_URL, out) == 3);
+    CHECK_STR(out, "-_8");
+    CHECK(base64_encode((const uint8_t *)"\xfb\xff", 2, BASE64_URL | BASE64_PADDED, out) == 4);
+    CHECK_STR(out, "-_8=");
+    CHECK_STR(decoded("-_8", BASE64_URL), "\xfb\xff");
+    CHECK_STR(decoded("-_8=", BASE64_URL), "\xfb\xff");
+    CHECK_STR(decoded("Zm9vYmFy", BASE64_URL), "foobar");
+    CHECK_STR(decoded("+/8", BASE64_URL), "(rejected)");
+    CHECK_STR(decoded("-/8", BASE64_URL), "(rejected)");
+    CHECK_STR(decoded("-_8==", BASE64_URL), "(rejected)");
+    CHECK_STR(decoded("-_8", 0), "(rejected)"); /* the strict decoder still refuses them */
+    for (size_t len = 0; len < 10; len++) {
+        uint8_t data[10], back[16];
+        size_t n = 0;
+        for (size_t i = 0; i < len; i++)
+            data[i] = (uint8_t)(0xf8 + i);
+        base64_encode(data, len, BASE64_URL, out);
+        CHECK(strpbrk(out, "+/=") == NULL);
+        CHECK(base64_decode(out, strlen(out), BASE64_URL, back, &n) == 0 && n == len && memcmp(back, data, len) == 0);
+    }
+}
+
 int main(void)
 {
     test_vectors();
+    test_url_alphabet();
     test_round_trips();
     test_same_as_before();
     return test_exit_code();

@@ -25,11 +25,12 @@
 typedef enum backend_verb {
     BACKEND_CREATE,          /* in: webhook; out: found = the stored record */
     BACKEND_GET,             /* in: id; out: found, or status BACKEND_NOT_FOUND */
-    BACKEND_LIST,            /* in: ecosystem_id; out: items, n_items (oldest first) */
+    BACKEND_LIST,            /* in: ecosystem_id, after, limit; out: items, n_items, more (a page, oldest first) */
     BACKEND_FIND_IDEMPOTENT, /* in: digest; out: found = the newest record created with it, or NOT_FOUND */
     BACKEND_VERBS
 } backend_verb;
 
+#define BACKEND_LIST_MAX 65536 /* the largest LIST limit a caller may ask for */
 #define BACKEND_NOT_FOUND (-1) /* status: no such record (every other non-zero status is an errno) */
 
 typedef struct backend_call backend_call;
@@ -39,6 +40,8 @@ struct backend_call {
     const store_webhook *webhook; /* CREATE: copied by the backend before submit returns */
     objectid id;                  /* GET */
     const char *ecosystem_id;     /* LIST */
+    const store_cursor *after;    /* LIST: the page starts after it (store_page's rules); NULL = at the first */
+    size_t limit;                 /* LIST: at most this many items, >= 1; the backend's work is O(limit), not O(all) */
     const uint8_t *digest;        /* FIND_IDEMPOTENT: STORE_IDEMPOTENCY_LEN bytes */
     ProtobufCAllocator *alloc;    /* LIST: memory for items (the caller frees it with alloc, or with its pool) */
     void (*done)(backend_call *c); /* called once with the outcome */
@@ -47,8 +50,9 @@ struct backend_call {
     int status; /* 0; BACKEND_NOT_FOUND; ENOMEM; EAGAIN (too many writes queued); or the
                    errno the disk or the network refused a write with */
     const store_webhook *found;
-    const store_webhook **items;
+    const store_webhook **items; /* LIST: from alloc (NULL when n_items is 0) */
     size_t n_items;
+    int more; /* LIST: 1 when the ecosystem has records after items[n_items - 1] */
     /* the backend's */
     journal_op journal;
     void *backend;

@@ -53,32 +53,21 @@ static void on_journaled(journal_op *op)
     finish(c, insert_status(found, &err), found);
 }
 
-typedef struct list_ctx {
-    backend_call *c;
-    size_t cap;
-    int oom;
-} list_ctx;
-
-static int list_visit(const store_webhook *w, void *ctx)
+/* A page: room for limit pointers (not for the whole ecosystem), filled by the index. */
+static void list(memory_backend *m, backend_call *c)
 {
-    list_ctx *l = ctx;
-    backend_call *c = l->c;
-    if (c->n_items == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        const store_webhook **items = c->alloc->alloc(c->alloc->allocator_data, cap * sizeof(*items));
-        if (items == NULL) {
-            l->oom = 1;
-            return -1;
-        }
-        if (c->n_items)
-            memcpy(items, c->items, c->n_items * sizeof(*items));
-        if (c->items != NULL)
-            c->alloc->free(c->alloc->allocator_data, c->items);
-        c->items = items;
-        l->cap = cap;
+    const store_webhook **items = c->alloc->alloc(c->alloc->allocator_data, c->limit * sizeof(*items));
+    if (items == NULL) {
+        finish(c, ENOMEM, NULL);
+        return;
     }
-    c->items[c->n_items++] = w;
-    return 0;
+    c->n_items = store_page(m->index, c->ecosystem_id, c->after, items, c->limit, &c->more);
+    if (c->n_items > 0) {
+        c->items = items;
+    } else {
+        c->alloc->free(c->alloc->allocator_data, items);
+    }
+    finish(c, 0, NULL);
 }
 
 static void create(memory_backend *m, backend_call *c)
@@ -112,6 +101,7 @@ static void memory_submit(void *self, backend_call *c)
     c->found = NULL;
     c->items = NULL;
     c->n_items = 0;
+    c->more = 0;
     switch (c->verb) {
     case BACKEND_CREATE:
         create(m, c);
@@ -126,18 +116,9 @@ static void memory_submit(void *self, backend_call *c)
         finish(c, w != NULL ? 0 : BACKEND_NOT_FOUND, w);
         return;
     }
-    case BACKEND_LIST: {
-        list_ctx l = {.c = c};
-        store_each_in_ecosystem(m->index, c->ecosystem_id, list_visit, &l);
-        if (l.oom) {
-            if (c->items != NULL)
-                c->alloc->free(c->alloc->allocator_data, c->items);
-            c->items = NULL;
-            c->n_items = 0;
-        }
-        finish(c, l.oom ? ENOMEM : 0, NULL);
+    case BACKEND_LIST:
+        list(m, c);
         return;
-    }
     case BACKEND_VERBS:
         break;
     }

@@ -2,7 +2,7 @@
  *
  * Three hash tables (hashtable.h) under one lock: records by id, records created with an
  * idempotency digest by that digest, and ecosystems by name, each ecosystem holding a
- * growing array of its records in creation order. Another index keeps every record in
+ * growing array of its records in creation order (so sorted by seq). Another index keeps every record in
  * insertion order in fixed blocks that never move, so store_nth can read it without the
  * lock. The lock is an adaptive mutex: every section is short, so a waiter spins briefly
  * instead of sleeping in the kernel.
@@ -253,6 +253,7 @@ const store_webhook *store_insert(store *s, const store_webhook *w, error *err)
         goto oom;
     /* from here on nothing fails: the tables have reserved their room */
     record_copy(r, w);
+    r->seq = n;
     hashtable_result reserved = hashtable_insert(&s->by_id, hash, r);
     HG_ASSERT(reserved == HASHTABLE_OK);
     /* a digest seen before (its window over, or a replayed journal) now names this one */
@@ -315,6 +316,46 @@ int store_each_in_ecosystem(store *s, const char *ecosystem_id, int (*visit)(con
         ret = visit(e->items[i], ctx);
     pthread_mutex_unlock(&s->lock);
     return ret;
+}
+
+/* The index in e->items of its first record whose seq is above seq: items are sorted by it. */
+static size_t first_after(const ecosystem_list *e, uint64_t seq)
+{
+    size_t lo = 0, hi = e->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (e->items[mid]->seq <= seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+size_t store_page(store *s, const char *ecosystem_id, const store_cursor *after, const store_webhook **out, size_t max,
+                  int *more)
+{
+    uint64_t hash = name_hash(ecosystem_id);
+    uint64_t id_h = after != NULL ? id_hash(&after->id) : 0;
+    size_t n = 0;
+    *more = 0;
+    pthread_mutex_lock(&s->lock);
+    const ecosystem_list *e = hashtable_find_inline(&s->ecosystems, hash, ecosystem_id, ecosystem_equal);
+    if (e != NULL) {
+        size_t start = 0;
+        if (after != NULL) {
+            const store_webhook *last = hashtable_find_inline(&s->by_id, id_h, &after->id, id_equal);
+            /* the id names the place exactly while its record is here and of this ecosystem */
+            uint64_t seq = last != NULL && strcmp(last->ecosystem_id, ecosystem_id) == 0 ? last->seq : after->seq;
+            start = first_after(e, seq);
+        }
+        for (size_t i = start; i < e->n && n < max; i++)
+            out[n++] = e->items[i];
+        *more = start + n < e->n;
+    }
+    pthread_mutex_unlock(&s->lock);
+    HG_ASSERT(n <= max);
+    return n;
 }
 
 size_t store_count(store *s)

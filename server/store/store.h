@@ -2,7 +2,8 @@
  *
  * Records are immutable once inserted and live until store_destroy, so a pointer the store
  * returns stays valid and unchanging without any lock held by the caller. Lookups by id are
- * O(1); an ecosystem's webhooks are kept in insertion (= creation) order. */
+ * O(1); an ecosystem's webhooks are kept in insertion (= creation) order, and a page of them
+ * after a cursor costs O(log n + page). */
 #ifndef HOOKGATE_STORE_H
 #define HOOKGATE_STORE_H
 
@@ -24,6 +25,9 @@ typedef struct store_webhook {
     const char *description;
     const uint8_t *idempotency; /* STORE_IDEMPOTENCY_LEN bytes naming the token and Idempotency-Key it was
                                    created with, or NULL */
+    uint64_t seq; /* set by the store on insert (what the caller gave is ignored): the record's place in
+                     insertion order, 0 for the first; the same after a restart, which inserts the journal's
+                     records again in the order they were first inserted */
 } store_webhook;
 
 typedef struct store store;
@@ -67,6 +71,22 @@ const store_webhook *store_get_idempotent(store *s, const uint8_t digest[STORE_I
  * value visit returns; else returns 0. */
 int store_each_in_ecosystem(store *s, const char *ecosystem_id, int (*visit)(const store_webhook *w, void *ctx),
                             void *ctx);
+
+/* Where a page of an ecosystem starts: after the last record the previous page ended with.
+ * The id finds that record while it is stored; seq is its place, used when it is gone (a
+ * future delete), so that a page goes on where the deleted record was. */
+typedef struct store_cursor {
+    uint64_t seq;
+    objectid id;
+} store_cursor;
+
+/* The ecosystem's records that come after `after` (NULL: from its first) in insertion
+ * order: at most max of them into out, returning how many; *more is 1 when records follow
+ * the last one written, else 0. A record inserted after a page was read comes after it, so
+ * walking page by page meets every record stored throughout the walk exactly once. Costs
+ * O(log n + max) under the lock (a binary search of the ecosystem's array by seq). */
+size_t store_page(store *s, const char *ecosystem_id, const store_cursor *after, const store_webhook **out, size_t max,
+                  int *more);
 
 /* How many webhooks are stored. */
 size_t store_count(store *s);

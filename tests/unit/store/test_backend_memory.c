@@ -52,6 +52,12 @@ static void heap_free(void *data, void *p)
 }
 static ProtobufCAllocator heap = {heap_alloc, heap_free, NULL};
 
+static void *no_alloc(void *data, size_t size)
+{
+    (void)data, (void)size;
+    return NULL;
+}
+
 static store_webhook webhook(const char *eco, uint32_t seconds, const uint8_t *digest)
 {
     return (store_webhook){.id = objectid_make(seconds),
@@ -109,12 +115,26 @@ static void test_memory_only(void)
     find.digest = other;
     CHECK(submit_now(b, &find) == BACKEND_NOT_FOUND);
 
-    backend_call list = {.verb = BACKEND_LIST, .ecosystem_id = ECO, .alloc = &heap};
+    backend_call list = {.verb = BACKEND_LIST, .ecosystem_id = ECO, .alloc = &heap, .limit = 10};
     CHECK(submit_now(b, &list) == 0);
-    CHECK(list.n_items == 2 && list.items[0] == made[0] && list.items[1] == made[2]);
+    CHECK(list.n_items == 2 && list.items[0] == made[0] && list.items[1] == made[2] && list.more == 0);
     free(list.items);
+    /* a page of one, then the page after it */
+    list.limit = 1;
+    CHECK(submit_now(b, &list) == 0 && list.n_items == 1 && list.items[0] == made[0] && list.more == 1);
+    free(list.items);
+    store_cursor after = {made[0]->seq, made[0]->id};
+    list.after = &after;
+    CHECK(submit_now(b, &list) == 0 && list.n_items == 1 && list.items[0] == made[2] && list.more == 0);
+    free(list.items);
+    list.after = NULL;
+    /* no room for the page: ENOMEM, nothing handed out */
+    ProtobufCAllocator none = {no_alloc, heap_free, NULL};
+    list.alloc = &none;
+    CHECK(submit_now(b, &list) == ENOMEM && list.n_items == 0 && list.items == NULL);
+    list.alloc = &heap;
     list.ecosystem_id = "C000000000000000000000fff";
-    CHECK(submit_now(b, &list) == 0 && list.n_items == 0);
+    CHECK(submit_now(b, &list) == 0 && list.n_items == 0 && list.items == NULL && list.more == 0);
     backend_destroy(b);
 }
 
@@ -158,7 +178,7 @@ static void test_with_journal(void)
     CHECK(!pthread_equal(a.thread, pthread_self()));
     for (int i = 0; i < N; i++)
         CHECK(calls[i].status == 0 && calls[i].found != NULL);
-    backend_call list = {.verb = BACKEND_LIST, .ecosystem_id = ECO, .alloc = &heap};
+    backend_call list = {.verb = BACKEND_LIST, .ecosystem_id = ECO, .alloc = &heap, .limit = N};
     CHECK(submit_now(b, &list) == 0 && list.n_items == N);
     if (list.n_items == N) /* in the order they were journaled, which is the order queued */
         for (int i = 0; i < N; i++)
@@ -172,6 +192,14 @@ static void test_with_journal(void)
     if (b != NULL) {
         backend_call get = {.verb = BACKEND_GET, .id = w[N - 1].id};
         CHECK(submit_now(b, &get) == 0 && get.found != NULL && strcmp(get.found->secret, "s") == 0);
+        /* a cursor taken before the restart goes on at the same place after it */
+        store_cursor after = {calls[9].found->seq, calls[9].found->id};
+        backend_call list = {.verb = BACKEND_LIST, .ecosystem_id = ECO, .alloc = &heap, .limit = 3, .after = &after};
+        CHECK(submit_now(b, &list) == 0 && list.n_items == 3 && list.more == 1);
+        for (size_t i = 0; i < list.n_items; i++)
+            CHECK(memcmp(list.items[i]->id.bytes, w[10 + i].id.bytes, OBJECTID_LEN) == 0 &&
+                  list.items[i]->seq == 10 + i);
+        free(list.items);
         backend_destroy(b);
     }
     remove_dir(dir);

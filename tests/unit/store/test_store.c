@@ -1,5 +1,6 @@
 /* test_store: insert/get/each, copies of the caller's strings, creation order per ecosystem,
- * growth past the initial tables, duplicate ids, early stop, and concurrent inserts. */
+ * pages after a cursor, growth past the initial tables, duplicate ids, early stop, and
+ * concurrent inserts. */
 #include "hg_assert.h"
 #include "oom.h"
 #include "store.h"
@@ -555,10 +556,106 @@ static void test_out_of_memory(void)
     CHECK(oom_loop_persistent(&record) == 0);
 }
 
+static const store_webhook *insert_n(store *s, const char *eco, uint32_t n)
+{
+    error err;
+    error_clear(&err);
+    store_webhook w = {.id = id_of(n), .created_ms = n, .ecosystem_id = eco, .url = "http://x", .secret = "",
+                       .description = "", .seq = 12345 /* ignored: the store numbers its records */};
+    const store_webhook *r = store_insert(s, &w, &err);
+    CHECK(r != NULL);
+    return r;
+}
+
+/* store_page: records after a cursor in insertion order, at most max, *more when others
+ * follow; the cursor's id names its place while the record is there (and of the same
+ * ecosystem), its seq otherwise; a walk page by page with inserts between the pages meets
+ * every record that was there from the start exactly once, in order. */
+static void test_page(void)
+{
+    store *s = store_create();
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    const char *A = "C00000000000000000000000a", *B = "C00000000000000000000000b";
+    const store_webhook *a[10], *out[16];
+    int more = -1;
+    CHECK(store_page(s, A, NULL, out, 4, &more) == 0 && more == 0);
+    for (uint32_t i = 0; i < 10; i++) {
+        a[i] = insert_n(s, A, 100 + i);
+        if (i % 2 == 0)
+            insert_n(s, B, 200 + i);
+        if (a[i] == NULL) {
+            store_destroy(s);
+            return;
+        }
+    }
+    CHECK(a[0]->seq == 0 && a[1]->seq == 2 && a[9]->seq == 14); /* B's records took 1, 3, ... */
+    CHECK(store_page(s, A, NULL, out, 4, &more) == 4 && more == 1);
+    CHECK(out[0] == a[0] && out[3] == a[3]);
+    store_cursor after = {a[3]->seq, a[3]->id};
+    CHECK(store_page(s, A, &after, out, 4, &more) == 4 && more == 1 && out[0] == a[4] && out[3] == a[7]);
+    after = (store_cursor){a[7]->seq, a[7]->id};
+    CHECK(store_page(s, A, &after, out, 4, &more) == 2 && more == 0 && out[0] == a[8] && out[1] == a[9]);
+    CHECK(store_page(s, A, &after, out, 2, &more) == 2 && more == 0); /* exactly the rest */
+    CHECK(store_page(s, A, NULL, out, 16, &more) == 10 && more == 0);
+    after = (store_cursor){a[9]->seq, a[9]->id};
+    CHECK(store_page(s, A, &after, out, 4, &more) == 0 && more == 0);
+    CHECK(store_page(s, "C00000000000000000000000c", NULL, out, 4, &more) == 0 && more == 0);
+
+    /* the id wins over the seq beside it */
+    after = (store_cursor){0, a[5]->id};
+    CHECK(store_page(s, A, &after, out, 1, &more) == 1 && out[0] == a[6] && more == 1);
+    /* an id not stored (a deleted record): the seq places the page */
+    after = (store_cursor){a[3]->seq, id_of(999)};
+    CHECK(store_page(s, A, &after, out, 1, &more) == 1 && out[0] == a[4]);
+    after = (store_cursor){a[2]->seq + 1, id_of(999)}; /* between two of A's records (B's seq) */
+    CHECK(a[3]->seq == a[2]->seq + 2 && store_page(s, A, &after, out, 1, &more) == 1 && out[0] == a[3]);
+    /* another ecosystem's id does not place a page of this one: its seq does */
+    objectid b_id = id_of(200);
+    const store_webhook *b0 = store_get(s, &b_id);
+    after = (store_cursor){a[6]->seq, b_id};
+    CHECK(b0 != NULL && b0->seq == 1);
+    CHECK(store_page(s, A, &after, out, 1, &more) == 1 && out[0] == a[7]);
+
+    /* walk A three at a time, inserting into A and B between the pages */
+    int seen[10] = {0};
+    size_t total = 0;
+    uint64_t last_seq = 0;
+    int first = 1;
+    store_cursor cur;
+    uint32_t next_id = 300;
+    for (int page = 0; page < 20; page++) {
+        size_t n = store_page(s, A, first ? NULL : &cur, out, 3, &more);
+        for (size_t k = 0; k < n; k++) {
+            CHECK(first || out[k]->seq > last_seq); /* never twice, never backwards */
+            last_seq = out[k]->seq;
+            first = 0;
+            for (int i = 0; i < 10; i++)
+                seen[i] += out[k] == a[i];
+            total++;
+        }
+        if (n > 0)
+            cur = (store_cursor){out[n - 1]->seq, out[n - 1]->id};
+        if (!more)
+            break;
+        if (page < 4) { /* new records come after every page read so far */
+            insert_n(s, A, next_id++);
+            insert_n(s, B, next_id++);
+        }
+    }
+    CHECK(more == 0);
+    for (int i = 0; i < 10; i++)
+        CHECK(seen[i] == 1);
+    CHECK(total == 10 + 4);
+    store_destroy(s);
+}
+
 int main(void)
 {
     test_idempotent();
     test_basic();
+    test_page();
     test_duplicate();
     test_early_stop();
     test_growth();

@@ -105,6 +105,8 @@ typedef struct parse {
     size_t path_len;
     hashtable tokens, accounts, ecosystems; /* seen_entry sets: each key once */
     config *cfg;
+    yaml_mark_t default_page_mark, max_page_mark; /* where limits.default_page_size / max_page_size were */
+    int default_page_given, max_page_given;
 } parse;
 
 /* Records "name:line:column: path: message" (path left out at the top level). Returns -1 so
@@ -619,6 +621,30 @@ static const field server_fields[] = {
     FIELD_CUSTOM_("access_log", 0, read_access_log),
 };
 
+/* limits.default_page_size and max_page_size: read as plain numbers, their places kept
+ * so that read_limits can name the one at fault when the default exceeds the maximum. */
+static int read_page_size(parse *p, unsigned *dst, yaml_mark_t *mark, int *given)
+{
+    unsigned long long v;
+    if (read_uint(p, 1, CONFIG_MAX_PAGE_SIZE, &v))
+        return -1;
+    *dst = (unsigned)v;
+    *mark = p->event.start_mark;
+    *given = 1;
+    return 0;
+}
+
+static int read_default_page_size(parse *p, void *target)
+{
+    return read_page_size(p, &((config_limits *)target)->default_page_size, &p->default_page_mark,
+                          &p->default_page_given);
+}
+
+static int read_max_page_size(parse *p, void *target)
+{
+    return read_page_size(p, &((config_limits *)target)->max_page_size, &p->max_page_mark, &p->max_page_given);
+}
+
 static const field limits_fields[] = {
     FIELD_UINT_("max_body_bytes", 0, config_limits, max_body_bytes, 1, 64 * 1024 * 1024),
     FIELD_UINT_("max_url_length", 0, config_limits, max_url_length, 1, CONFIG_MAX_FIELD_LENGTH),
@@ -626,7 +652,25 @@ static const field limits_fields[] = {
     FIELD_UINT_("max_secret_length", 0, config_limits, max_secret_length, 0, CONFIG_MAX_FIELD_LENGTH),
     FIELD_UINT_("creates_per_second_per_token", 0, config_limits, creates_per_second_per_token, 0, 1000000),
     FIELD_UINT_("resets_per_second_per_connection", 0, config_limits, resets_per_second_per_connection, 1, 1000000),
+    FIELD_CUSTOM_("default_page_size", 0, read_default_page_size),
+    FIELD_CUSTOM_("max_page_size", 0, read_max_page_size),
 };
+
+/* The limits mapping, then the one rule between two of its keys: a list without a limit
+ * must get a page the maximum allows. Blamed on the default when the file gave it. */
+static int read_limits(parse *p, void *target)
+{
+    config_limits *l = &((config *)target)->limits;
+    if (read_mapping(p, limits_fields, COUNT(limits_fields), l))
+        return -1;
+    if (l->default_page_size <= l->max_page_size)
+        return 0;
+    if (p->default_page_given)
+        return fail(p, p->default_page_mark, "default_page_size (%u) must be at most max_page_size (%u)",
+                    l->default_page_size, l->max_page_size);
+    return fail(p, p->max_page_mark, "max_page_size (%u) must be at least default_page_size (%u)", l->max_page_size,
+                l->default_page_size);
+}
 
 static int read_fsync(parse *p, void *target)
 {
@@ -818,7 +862,7 @@ static int read_accounts(parse *p, void *target)
 
 static const field root_fields[] = {
     FIELD_MAPPING_("server", 1, 0, server_fields),
-    FIELD_MAPPING_("limits", 0, offsetof(config, limits), limits_fields),
+    FIELD_CUSTOM_("limits", 0, read_limits),
     FIELD_MAPPING_("store", 0, 0, store_fields),
     FIELD_CUSTOM_("accounts", 0, read_accounts),
 };
@@ -886,6 +930,8 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
     p.cfg->limits.max_description_length = 1024;
     p.cfg->limits.max_secret_length = 256;
     p.cfg->limits.resets_per_second_per_connection = 100;
+    p.cfg->limits.default_page_size = 100;
+    p.cfg->limits.max_page_size = 1000;
 
     if (!yaml_parser_initialize(&p.yaml)) {
         fail_memory(&p);

@@ -33,6 +33,10 @@ typedef struct config_listener {
  * webhook at these maxima must still fit one journal record (static_assert in config.c). */
 #define CONFIG_MAX_FIELD_LENGTH 65536
 
+/* The largest limits.max_page_size: a page of this many webhooks at the default field
+ * lengths is about 3 KiB each in JSON, 30 MiB in all; well past gRPC's default 4 MiB. */
+#define CONFIG_MAX_PAGE_SIZE 10000
+
 typedef struct config_limits {
     size_t max_body_bytes;                 /* request body, 1..64 MiB (default 65536) */
     size_t max_url_length;                 /* webhook url bytes, 1..65536 (default 2048) */
@@ -40,6 +44,8 @@ typedef struct config_limits {
     size_t max_secret_length;              /* secret bytes, 0..65536 (default 256) */
     unsigned creates_per_second_per_token; /* 0 = no limit, else 1..1000000 (burst of the same size) */
     unsigned resets_per_second_per_connection; /* HTTP/2 stream resets a client may send, 1..1000000 (default 100) */
+    unsigned default_page_size; /* webhooks in a list page without a limit, 1..max_page_size (default 100) */
+    unsigned max_page_size;     /* the largest limit a list may ask for, 1..CONFIG_MAX_PAGE_SIZE (default 1000) */
 } config_limits;
 
 /* When the journal is flushed to disk (store.fsync). */

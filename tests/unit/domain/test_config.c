@@ -75,6 +75,7 @@ static void test_default(void)
     CHECK(cfg->limits.max_url_length == 2048);
     CHECK(cfg->limits.max_description_length == 1024);
     CHECK(cfg->limits.max_secret_length == 256);
+    CHECK(cfg->limits.default_page_size == 100 && cfg->limits.max_page_size == 1000);
     CHECK(cfg->store_path == NULL);
     CHECK(cfg->n_accounts == 1);
     if (cfg->n_accounts == 1) {
@@ -111,6 +112,8 @@ static const char full_yaml[] = "server:\n"
                                 "  max_url_length: 1\n"
                                 "  max_description_length: 0\n"
                                 "  max_secret_length: 65536\n"
+                                "  default_page_size: 10000\n"
+                                "  max_page_size: 10000\n"
                                 "store:\n"
                                 "  path: /var/lib/hookgate\n"
                                 "accounts:\n"
@@ -138,7 +141,7 @@ static void test_full(void)
     CHECK(bad != NULL);
     if (bad == NULL)
         return;
-    EXPECT_ERROR(full_yaml, "t.yaml:30:15: accounts[2].tokens[0]: \"sha256:\" must be followed by 64 hex digits");
+    EXPECT_ERROR(full_yaml, "t.yaml:32:15: accounts[2].tokens[0]: \"sha256:\" must be followed by 64 hex digits");
     strcpy(bad, "    tokens: []\n");
 
     config *cfg = parse_ok(__LINE__, text);
@@ -160,6 +163,7 @@ static void test_full(void)
     CHECK(cfg->limits.max_url_length == 1);
     CHECK(cfg->limits.max_description_length == 0);
     CHECK(cfg->limits.max_secret_length == 65536);
+    CHECK(cfg->limits.default_page_size == 10000 && cfg->limits.max_page_size == 10000);
     CHECK_STR(cfg->store_path, "/var/lib/hookgate");
     CHECK(cfg->n_accounts == 3);
     if (cfg->n_accounts == 3) {
@@ -297,6 +301,19 @@ static void test_integers(void)
                  "t.yaml:5:27: limits.max_description_length: must be an integer between 0 and 65536");
     EXPECT_ERROR(LISTEN "limits:\n  max_secret_length: 65537\n",
                  "t.yaml:5:22: limits.max_secret_length: must be an integer between 0 and 65536");
+    EXPECT_ERROR(LISTEN "limits:\n  max_page_size: 10001\n",
+                 "t.yaml:5:18: limits.max_page_size: must be an integer between 1 and 10000");
+    EXPECT_ERROR(LISTEN "limits:\n  default_page_size: 0\n",
+                 "t.yaml:5:22: limits.default_page_size: must be an integer between 1 and 10000");
+    /* the default must fit the maximum: blamed on the default when given, else on the maximum */
+    EXPECT_ERROR(LISTEN "limits:\n  default_page_size: 20\n  max_page_size: 10\n",
+                 "t.yaml:5:22: limits: default_page_size (20) must be at most max_page_size (10)");
+    EXPECT_ERROR(LISTEN "limits:\n  max_page_size: 10\n  default_page_size: 20\n",
+                 "t.yaml:6:22: limits: default_page_size (20) must be at most max_page_size (10)");
+    EXPECT_ERROR(LISTEN "limits:\n  max_page_size: 99\n",
+                 "t.yaml:5:18: limits: max_page_size (99) must be at least default_page_size (100)");
+    EXPECT_ERROR(LISTEN "limits:\n  default_page_size: 1001\n",
+                 "t.yaml:5:22: limits: default_page_size (1001) must be at most max_page_size (1000)");
     EXPECT_ERROR(LISTEN "  threads: 257\n", "t.yaml:4:12: server.threads: must be an integer between 0 and 256");
 }
 

@@ -18,6 +18,7 @@
 #include "validate.h"
 
 HG_STATIC_ASSERT(CONFIG_MAX_THREADS <= CORE_MAX_LOOPS, "every event loop the configuration allows has an epoch slot");
+HG_STATIC_ASSERT(CONFIG_MAX_PAGE_SIZE <= BACKEND_LIST_MAX, "every page size the configuration allows is a valid list limit");
 
 struct core_config {
     config *cfg;
@@ -320,9 +321,17 @@ static int handle_result(core_call *call)
             error_set(&call->err, ERROR_INTERNAL, "Out of memory.");
             return fail(call);
         }
+        HG_ASSERT(n <= b->limit && (n > 0 || !b->more));
         for (size_t i = 0; i < n; i++) {
             webhook_fill(&items[i], b->items[i]);
             ptrs[i] = &items[i].msg;
+        }
+        if (b->more) { /* the next page starts after this one's last webhook */
+            const store_webhook *last = b->items[n - 1];
+            store_cursor next = {last->seq, last->id};
+            pagetoken_encode(b->ecosystem_id, &next, call->next_page_token);
+            call->list.next_page_case = SCHEMA_LIST_RESPONSE_NEXT_PAGE_TOKEN;
+            call->list.next_page_token = call->next_page_token;
         }
         if (b->items != NULL)
             call->alloc->free(call->alloc->allocator_data, b->items);
@@ -453,11 +462,16 @@ static int start_get(core_call *call)
 static int start_list(core_call *call)
 {
     const schema_list_request *req = (const schema_list_request *)call->request;
-    validate_list_request(req, &call->err);
+    const config_limits *limits = &call->snap->cfg->limits;
+    int paged = validate_list_request(req, limits, &call->after, &call->err);
+    /* the ecosystem is authorized on every page: a page token grants nothing by itself */
     if (validation_failed(&call->err) || auth_ecosystem(&call->who, req->ecosystem_id, &call->err) == NULL)
         return fail(call);
     call->step = STEP_LIST;
-    call->store = (backend_call){.verb = BACKEND_LIST, .ecosystem_id = req->ecosystem_id};
+    call->store = (backend_call){.verb = BACKEND_LIST,
+                                 .ecosystem_id = req->ecosystem_id,
+                                 .after = paged ? &call->after : NULL,
+                                 .limit = req->limit > 0 ? req->limit : limits->default_page_size};
     return run(call);
 }
 

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "error.h"
 #include "idempotency.h"
+#include "pagetoken.h"
 #include "ratelimit.h"
 #include "schema.h"
 
@@ -82,6 +83,8 @@ typedef struct core_call {
     backend_call store;
     core_webhook webhook;
     schema_list_response list;
+    store_cursor after;                       /* CORE_LIST: where the page starts, from page_token */
+    char next_page_token[PAGETOKEN_LEN + 1]; /* CORE_LIST: list.next_page_token when set */
 } core_call;
 
 /* A core over a backend, with cfg as its first configuration (both owned by the core from

@@ -9,6 +9,7 @@
 
 #include "hg_assert.h"
 #include "objectid.h"
+#include "pagetoken.h"
 
 /* Adds a problem for the named field of desc (by its schema name and number) unless a
  * codec already reported that field. */
@@ -162,7 +163,25 @@ void validate_get_request(const schema_get_request *req, error *err)
         problem(err, &schema_get_request_descriptor, "id", VALIDATE_INVALID_ID);
 }
 
-void validate_list_request(const schema_list_request *req, error *err)
+int validate_list_request(const schema_list_request *req, const config_limits *limits, store_cursor *after,
+                          error *err)
 {
-    check_ecosystem_id(req->ecosystem_id, &schema_list_request_descriptor, "ecosystem_id", err);
+    const ProtobufCMessageDescriptor *desc = &schema_list_request_descriptor;
+    int eco_ok = req->ecosystem_id != NULL && objectid_is_ecosystem_id(req->ecosystem_id, strlen(req->ecosystem_id));
+    check_ecosystem_id(req->ecosystem_id, desc, "ecosystem_id", err);
+    if (req->limit > limits->max_page_size) {
+        char message[64];
+        snprintf(message, sizeof(message), "must be at most %u", limits->max_page_size);
+        problem(err, desc, "limit", message);
+    }
+    if (req->page_token == NULL || req->page_token[0] == '\0')
+        return 0;
+    /* a token is bound to its ecosystem: without a valid one it cannot be checked, and the
+     * ecosystem's own problem is the one to fix first */
+    if (!eco_ok || pagetoken_decode(req->page_token, strlen(req->page_token), req->ecosystem_id, after) != 0) {
+        if (eco_ok)
+            problem(err, desc, "page_token", VALIDATE_INVALID_PAGE_TOKEN);
+        return 0;
+    }
+    return err->kind == ERROR_NONE;
 }

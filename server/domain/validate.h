@@ -9,10 +9,12 @@
 #include "config.h"
 #include "error.h"
 #include "schema.h"
+#include "store.h"
 
 #define VALIDATE_REQUIRED "field is required"
 #define VALIDATE_INVALID_ID "invalid id"
 #define VALIDATE_INVALID_URL "invalid url"
+#define VALIDATE_INVALID_PAGE_TOKEN "invalid page token (not one this server gave for this ecosystem's list)"
 
 /* 1 when s is an absolute http or https URL with a host (RFC 3986) of at most max_len bytes. */
 int validate_is_webhook_url(const char *s, size_t max_len);
@@ -25,6 +27,11 @@ void validate_idempotency_key(const char *key, size_t len, error *err);
 
 void validate_create_request(const schema_create_request *req, const config_limits *limits, error *err);
 void validate_get_request(const schema_get_request *req, error *err);
-void validate_list_request(const schema_list_request *req, error *err);
+/* Also reads page_token (made for the request's ecosystem) into *after: returns 1 when it
+ * did, 0 for the first page or when a problem was found. limit may be 0 (the default page
+ * size) up to limits->max_page_size: over it is a problem, not a smaller page, as every
+ * other limit here answers. */
+int validate_list_request(const schema_list_request *req, const config_limits *limits, store_cursor *after,
+                          error *err);
 
 #endif

@@ -17,7 +17,7 @@ _Noreturn void fuzz_fail(const char *what, const char *file, int line)
     abort();
 }
 
-const config_limits fuzz_limits = {65536, 2048, 1024, 256, 0, 100};
+const config_limits fuzz_limits = {65536, 2048, 1024, 256, 0, 100, 100, 1000};
 
 const ProtobufCMessageDescriptor *const fuzz_messages[] = {
     &schema_create_request_descriptor, &schema_get_request_descriptor,   &schema_list_request_descriptor,
@@ -86,7 +86,7 @@ void fuzz_validate(const ProtobufCMessage *msg, error *err)
     else if (msg->descriptor == &schema_get_request_descriptor)
         validate_get_request((const schema_get_request *)msg, err);
     else if (msg->descriptor == &schema_list_request_descriptor)
-        validate_list_request((const schema_list_request *)msg, err);
+        validate_list_request((const schema_list_request *)msg, &fuzz_limits, &(store_cursor){0}, err);
 }
 
 static void print_pair(const char *what, const char *a, size_t a_len, const char *b, size_t b_len)

@@ -394,6 +394,113 @@ static void test_get_and_list(void)
 
 /* ---- dispatch ------------------------------------------------------------------------------------ */
 
+/* Lists walk page by page: limit (absent = limits.default_page_size, over
+ * limits.max_page_size = 400 naming limit), nextPageToken only when more follow (the JSON
+ * is Droplit's {"items":[...]} on the last page), creates between pages seen after the
+ * pages already read, every webhook that was there from the start exactly once; a token
+ * is good only for its ecosystem, and the ecosystem is authorized on every page. */
+static const char paging_yaml[] = "server: { listen: [ {address: 127.0.0.1, port: 1} ] }\n"
+                                  "limits: { default_page_size: 2, max_page_size: 3 }\n" YAML_ACCOUNTS;
+
+static int list_page(core *c, const char *token, const char *eco, uint32_t limit, const char *page_token,
+                     core_call *call, const schema_list_response **out)
+{
+    static schema_list_request l;
+    l = (schema_list_request)SCHEMA_LIST_REQUEST_INIT;
+    l.ecosystem_id = (char *)eco;
+    l.limit = limit;
+    l.page_token = (char *)page_token;
+    call_setup(call, CORE_LIST, token, &l.base);
+    call->default_in = ERROR_IN_QUERY;
+    int rc = run_now(c, call);
+    *out = (const schema_list_response *)call->response;
+    return rc;
+}
+
+static void test_list_pages(void)
+{
+    core *c = core_of(paging_yaml, memory_backend());
+    if (c == NULL)
+        return;
+    char ids[7][OBJECTID_HEX_LEN + 1];
+    core_call call;
+    for (int i = 0; i < 7; i++) {
+        schema_create_request r = create_req(ECO_A1, "https://example.com/h", NULL, NULL);
+        CHECK(create(c, "acme-token", &r, NULL, &call) == 0);
+        strcpy(ids[i], call.response != NULL ? ((const schema_webhook *)call.response)->id : "");
+        r = create_req(ECO_A2, "https://example.com/other", NULL, NULL);
+        CHECK(create(c, "acme-token", &r, NULL, &call) == 0);
+    }
+    const schema_list_response *page;
+
+    /* no limit: the default page size; the backend is asked for that many, not for all */
+    CHECK(list_page(c, "acme-token", ECO_A1, 0, NULL, &call, &page) == 0 && page->n_items == 2);
+    CHECK(call.store.limit == 2 && call.store.after == NULL);
+    CHECK(page->next_page_case == SCHEMA_LIST_RESPONSE_NEXT_PAGE_TOKEN && strlen(page->next_page_token) == PAGETOKEN_LEN);
+    size_t len;
+    char *json = codec_json_encode(&page->base, &len);
+    CHECK(json != NULL && strstr(json, "],\"nextPageToken\":\"") != NULL);
+    free(json);
+
+    /* limit over the maximum: a parameter problem naming it, in the query */
+    CHECK(list_page(c, "acme-token", ECO_A1, 4, NULL, &call, &page) == -1);
+    EXPECT_ERROR(&call, ERROR_INVALID_PARAMS, NULL);
+    CHECK(call.err.n_params == 1 && call.err.params[0].in == ERROR_IN_QUERY);
+    if (call.err.n_params == 1) {
+        CHECK_STR(error_param_path(&call.err, 0), "limit");
+        CHECK_STR(error_param_message(&call.err, 0), "must be at most 3");
+    }
+
+    /* walk three at a time, creating one webhook after each page */
+    int seen[7] = {0};
+    size_t total = 0, pages = 0;
+    char token[PAGETOKEN_LEN + 1] = "", first_token[PAGETOKEN_LEN + 1] = "";
+    for (;;) {
+        CHECK(list_page(c, "acme-token", ECO_A1, 3, token[0] ? token : NULL, &call, &page) == 0);
+        if (page == NULL)
+            break;
+        pages++;
+        for (size_t k = 0; k < page->n_items; k++) {
+            for (int i = 0; i < 7; i++)
+                seen[i] += strcmp(page->items[k]->id, ids[i]) == 0;
+            total++;
+        }
+        if (page->next_page_case != SCHEMA_LIST_RESPONSE_NEXT_PAGE_TOKEN) {
+            json = codec_json_encode(&page->base, &len); /* the last page: Droplit's shape, nothing more */
+            CHECK(json != NULL && strncmp(json, "{\"items\":[", 10) == 0 && strstr(json, "nextPageToken") == NULL);
+            free(json);
+            break;
+        }
+        CHECK(page->n_items == 3);
+        strcpy(token, page->next_page_token);
+        if (first_token[0] == '\0')
+            strcpy(first_token, token);
+        if (pages <= 2) {
+            schema_create_request r = create_req(ECO_A1, "https://example.com/new", NULL, NULL);
+            CHECK(create(c, "acme-token", &r, NULL, &call) == 0);
+        }
+    }
+    for (int i = 0; i < 7; i++)
+        CHECK(seen[i] == 1);
+    CHECK(total == 9 && pages == 3); /* 7 + 2 created while walking; a full last page has no token after it */
+
+    /* a token is bound to its ecosystem: another one's list refuses it, naming pageToken */
+    CHECK(list_page(c, "acme-token", ECO_A2, 0, first_token, &call, &page) == -1);
+    EXPECT_ERROR(&call, ERROR_INVALID_PARAMS, NULL);
+    CHECK(call.err.n_params == 1 && strcmp(error_param_path(&call.err, 0), "page_token") == 0 &&
+          call.err.params[0].in == ERROR_IN_QUERY);
+    CHECK(list_page(c, "acme-token", ECO_A1, 0, "garbage", &call, &page) == -1);
+    CHECK(call.err.n_params == 1 && strcmp(error_param_path(&call.err, 0), "page_token") == 0);
+    /* and grants nothing: the ecosystem is authorized on every page */
+    CHECK(list_page(c, "other-token", ECO_A1, 0, first_token, &call, &page) == -1);
+    EXPECT_ERROR(&call, ERROR_NOT_FOUND, NULL);
+    CHECK(list_page(c, "srv-a1", ECO_A1, 1, first_token, &call, &page) == 0 && page->n_items == 1);
+    CHECK(call.store.after != NULL && call.store.limit == 1);
+    CHECK(strcmp(page->items[0]->id, ids[3]) == 0);
+    core_destroy(c);
+    arena_release();
+}
+
 static void test_dispatch(void)
 {
     const ProtobufCServiceDescriptor *s = &schema_webhook_service_descriptor;
@@ -862,6 +969,7 @@ int main(void)
     test_create();
     test_create_errors();
     test_get_and_list();
+    test_list_pages();
     test_dispatch();
     test_rate_limit();
     test_idempotency();

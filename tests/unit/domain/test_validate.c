@@ -3,14 +3,17 @@
  * a codec already reported is not reported again. */
 #include "validate.h"
 #include "objectid.h"
+#include "pagetoken.h"
 #include "test.h"
+
+#include <stdint.h>
 
 #include <stdlib.h>
 #include <string.h>
 
 #define ECO "C5a96c3ea0e4c1b0001a0b0c0"
 
-static const config_limits default_limits = {65536, 2048, 1024, 256, 0, 100};
+static const config_limits default_limits = {65536, 2048, 1024, 256, 0, 100, 100, 1000};
 
 static void test_url(void)
 {
@@ -209,7 +212,7 @@ static void test_create(void)
 static void test_create_limits(void)
 {
     error err;
-    config_limits small = {1024, 30, 10, 5, 0, 100};
+    config_limits small = {1024, 30, 10, 5, 0, 100, 100, 1000};
     schema_create_request r = create(ECO, "https://example.com/123456789", "12345", "1234567890"); /* 29 url */
     error_clear(&err);
     validate_create_request(&r, &small, &err);
@@ -246,7 +249,7 @@ static void test_create_limits(void)
     EXPECT_ONE(&err, "secret", "must be at most 5 bytes", 3);
 
     /* a zero limit allows only the empty string */
-    config_limits zero = {1024, 2048, 0, 0, 0, 100};
+    config_limits zero = {1024, 2048, 0, 0, 0, 100, 100, 1000};
     r = create(ECO, "https://example.com/", "", "");
     error_clear(&err);
     validate_create_request(&r, &zero, &err);
@@ -328,7 +331,7 @@ static void test_skip_reported(void)
     error_add_param(&err, ERROR_IN_BODY, 3, "secret", "must be a string");
     error_add_param(&err, ERROR_IN_BODY, 4, "description", "must be a string");
     r = create("bad", "bad", "toolong", "toolongtoolong");
-    config_limits small = {1024, 30, 1, 1, 0, 100};
+    config_limits small = {1024, 30, 1, 1, 0, 100, 100, 1000};
     validate_create_request(&r, &small, &err);
     CHECK(err.n_params == 4);
 
@@ -384,26 +387,94 @@ static void test_get_and_list(void)
     CHECK(err.n_params == 1);
 
     schema_list_request l = SCHEMA_LIST_REQUEST_INIT;
+    store_cursor after;
     l.ecosystem_id = ECO;
     error_clear(&err);
-    validate_list_request(&l, &err);
+    CHECK(validate_list_request(&l, &default_limits, &after, &err) == 0);
     CHECK(err.kind == ERROR_NONE);
     l.ecosystem_id = "";
     error_clear(&err);
-    validate_list_request(&l, &err);
+    validate_list_request(&l, &default_limits, &after, &err);
     EXPECT_ONE(&err, "ecosystem_id", "field is required", 1);
     l.ecosystem_id = NULL;
     error_clear(&err);
-    validate_list_request(&l, &err);
+    validate_list_request(&l, &default_limits, &after, &err);
     EXPECT_ONE(&err, "ecosystem_id", "field is required", 1);
     l.ecosystem_id = "C5A96C3EA0E4C1B0001A0B0C0";
     error_clear(&err);
-    validate_list_request(&l, &err);
+    validate_list_request(&l, &default_limits, &after, &err);
     EXPECT_ONE(&err, "ecosystem_id", "invalid id", 1);
     error_clear(&err);
     error_add_field(&err, ERROR_IN_QUERY, 1, "ecosystem_id", "is given twice");
-    validate_list_request(&l, &err);
+    validate_list_request(&l, &default_limits, &after, &err);
     CHECK(err.n_params == 1);
+}
+
+/* limit: 0 (the default) up to limits.max_page_size, one more is a problem; page_token: a
+ * token made for the request's ecosystem is read into the cursor, anything else (another
+ * ecosystem's, changed, cut short) is "invalid page token"; with the ecosystem itself
+ * wrong only the ecosystem is reported. */
+static void test_list_paging(void)
+{
+    error err;
+    store_cursor after, got;
+    config_limits limits = default_limits;
+    limits.max_page_size = 50;
+    schema_list_request l = SCHEMA_LIST_REQUEST_INIT;
+    l.ecosystem_id = ECO;
+    l.limit = 50;
+    error_clear(&err);
+    CHECK(validate_list_request(&l, &limits, &got, &err) == 0 && err.kind == ERROR_NONE);
+    l.limit = 51;
+    validate_list_request(&l, &limits, &got, &err);
+    EXPECT_ONE(&err, "limit", "must be at most 50", 2);
+    l.limit = UINT32_MAX;
+    error_clear(&err);
+    validate_list_request(&l, &limits, &got, &err);
+    EXPECT_ONE(&err, "limit", "must be at most 50", 2);
+    l.limit = 0;
+
+    after.seq = 0x0102030405060708ull;
+    CHECK(objectid_from_hex("5a96c3ea0e4c1b0001a0b0c0", 24, &after.id) == 0);
+    char token[PAGETOKEN_LEN + 1];
+    pagetoken_encode(ECO, &after, token);
+    l.page_token = token;
+    error_clear(&err);
+    memset(&got, 0, sizeof got);
+    CHECK(validate_list_request(&l, &limits, &got, &err) == 1 && err.kind == ERROR_NONE);
+    CHECK(got.seq == after.seq && memcmp(got.id.bytes, after.id.bytes, OBJECTID_LEN) == 0);
+
+    /* a good token with a bad limit: the limit is reported and no cursor is handed out */
+    l.limit = 51;
+    error_clear(&err);
+    CHECK(validate_list_request(&l, &limits, &got, &err) == 0);
+    EXPECT_ONE(&err, "limit", "must be at most 50", 2);
+    l.limit = 0;
+
+    const char *other = "C5a96c3ea0e4c1b0001a0b0c1";
+    char other_token[PAGETOKEN_LEN + 1], changed[PAGETOKEN_LEN + 1];
+    pagetoken_encode(other, &after, other_token);
+    memcpy(changed, token, sizeof changed);
+    changed[5] = changed[5] == 'A' ? 'B' : 'A';
+    const char *bad[] = {other_token, changed, "x", "not a token at all", token + 1};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        l.page_token = (char *)bad[i];
+        error_clear(&err);
+        CHECK(validate_list_request(&l, &limits, &got, &err) == 0);
+        EXPECT_ONE(&err, "page_token", VALIDATE_INVALID_PAGE_TOKEN, 3);
+    }
+    /* every problem at once, in field order */
+    l.limit = 51;
+    error_clear(&err);
+    validate_list_request(&l, &limits, &got, &err);
+    CHECK(err.n_params == 2 && err.params[0].order == 2 && err.params[1].order == 3);
+    /* the ecosystem wrong: the token cannot be checked against it, and is not reported */
+    l.limit = 0;
+    l.page_token = token;
+    l.ecosystem_id = "bad";
+    error_clear(&err);
+    CHECK(validate_list_request(&l, &limits, &got, &err) == 0);
+    EXPECT_ONE(&err, "ecosystem_id", "invalid id", 1);
 }
 
 int main(void)
@@ -413,5 +484,6 @@ int main(void)
     test_create_limits();
     test_skip_reported();
     test_get_and_list();
+    test_list_paging();
     return test_exit_code();
 }

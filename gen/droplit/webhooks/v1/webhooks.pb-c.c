@@ -675,7 +675,7 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__get_webhook_request__des
   (ProtobufCMessageInit) droplit__webhooks__v1__get_webhook_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor droplit__webhooks__v1__list_webhooks_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__list_webhooks_request__field_descriptors[3] =
 {
   {
     "ecosystem_id",
@@ -689,14 +689,40 @@ static const ProtobufCFieldDescriptor droplit__webhooks__v1__list_webhooks_reque
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "limit",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__ListWebhooksRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_token",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__ListWebhooksRequest, page_token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned droplit__webhooks__v1__list_webhooks_request__field_indices_by_name[] = {
   0,   /* field[0] = ecosystem_id */
+  1,   /* field[1] = limit */
+  2,   /* field[2] = page_token */
 };
 static const ProtobufCIntRange droplit__webhooks__v1__list_webhooks_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor droplit__webhooks__v1__list_webhooks_request__descriptor =
 {
@@ -706,14 +732,14 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__list_webhooks_request__d
   "Droplit__Webhooks__V1__ListWebhooksRequest",
   "droplit.webhooks.v1",
   sizeof(Droplit__Webhooks__V1__ListWebhooksRequest),
-  1,
+  3,
   droplit__webhooks__v1__list_webhooks_request__field_descriptors,
   droplit__webhooks__v1__list_webhooks_request__field_indices_by_name,
   1,  droplit__webhooks__v1__list_webhooks_request__number_ranges,
   (ProtobufCMessageInit) droplit__webhooks__v1__list_webhooks_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor droplit__webhooks__v1__list_webhooks_response__field_descriptors[1] =
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__list_webhooks_response__field_descriptors[2] =
 {
   {
     "items",
@@ -727,14 +753,27 @@ static const ProtobufCFieldDescriptor droplit__webhooks__v1__list_webhooks_respo
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "next_page_token",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Droplit__Webhooks__V1__ListWebhooksResponse, next_page_case),
+    offsetof(Droplit__Webhooks__V1__ListWebhooksResponse, next_page_token),
+    NULL,
+    &protobuf_c_empty_string,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned droplit__webhooks__v1__list_webhooks_response__field_indices_by_name[] = {
   0,   /* field[0] = items */
+  1,   /* field[1] = next_page_token */
 };
 static const ProtobufCIntRange droplit__webhooks__v1__list_webhooks_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor droplit__webhooks__v1__list_webhooks_response__descriptor =
 {
@@ -744,7 +783,7 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__list_webhooks_response__
   "Droplit__Webhooks__V1__ListWebhooksResponse",
   "droplit.webhooks.v1",
   sizeof(Droplit__Webhooks__V1__ListWebhooksResponse),
-  1,
+  2,
   droplit__webhooks__v1__list_webhooks_response__field_descriptors,
   droplit__webhooks__v1__list_webhooks_response__field_indices_by_name,
   1,  droplit__webhooks__v1__list_webhooks_response__number_ranges,

@@ -98,30 +98,52 @@ struct  Droplit__Webhooks__V1__GetWebhookRequest
 
 
 /*
- * GET /api/webhooks?ecosystemId=<id> and WebhookService.ListWebhooks.
+ * GET /api/webhooks?ecosystemId=<id>&limit=<n>&pageToken=<token> and
+ * WebhookService.ListWebhooks: one page of an ecosystem's webhooks.
  */
 struct  Droplit__Webhooks__V1__ListWebhooksRequest
 {
   ProtobufCMessage base;
   char *ecosystem_id;
+  /*
+   * webhooks per page: 0 = limits.default_page_size, at most limits.max_page_size
+   */
+  uint32_t limit;
+  /*
+   * "" = the first page; else a next_page_token of the same ecosystem's list
+   */
+  char *page_token;
 };
 #define DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__list_webhooks_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
+
+typedef enum {
+  DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_RESPONSE__NEXT_PAGE__NOT_SET = 0,
+  DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_RESPONSE__NEXT_PAGE_NEXT_PAGE_TOKEN = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_RESPONSE__NEXT_PAGE__CASE)
+} Droplit__Webhooks__V1__ListWebhooksResponse__NextPageCase;
 
 /*
- * The webhooks of one ecosystem, in creation order.
+ * One page of an ecosystem's webhooks, oldest first (the order they were stored in).
  */
 struct  Droplit__Webhooks__V1__ListWebhooksResponse
 {
   ProtobufCMessage base;
   size_t n_items;
   Droplit__Webhooks__V1__Webhook **items;
+  Droplit__Webhooks__V1__ListWebhooksResponse__NextPageCase next_page_case;
+  union {
+    /*
+     * set only when more webhooks follow: pass it as page_token
+     */
+    char *next_page_token;
+  };
 };
 #define DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__list_webhooks_response__descriptor) \
-    , 0,NULL }
+    , 0,NULL, DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_RESPONSE__NEXT_PAGE__NOT_SET, {0} }
 
 
 /*

@@ -52,11 +52,15 @@ ECO_EMPTY = eco(0xe0)                            # acme, nothing is ever created
 ECO_LIST = {"1.1": eco(0x1a1), "2": eco(0x1a2)}  # acme, one per protocol for list order
 ECO_BURST = {"1.1": eco(0x1b1), "2": eco(0x1b2)} # acme, one per protocol for the burst
 ECO_MUX = eco(0x1c2)                             # acme, for the multiplexed HTTP/2 burst
+ECO_PAGES = {"1.1": eco(0x1d1), "2": eco(0x1d2)} # acme, one per protocol for paging
+ECO_PAGE_ERRORS = {"1.1": eco(0x1e1), "2": eco(0x1e2)}  # acme, one per protocol for paging errors
 ECO_OTHER = eco(0xaa)                            # the other account
 ECO_UNKNOWN = eco(0xdead)                        # well formed, configured nowhere
 
 LIMITS = {"max_body_bytes": 2048, "max_url_length": 256,
-          "max_description_length": 128, "max_secret_length": 64}
+          "max_description_length": 128, "max_secret_length": 64,
+          "default_page_size": 5, "max_page_size": 100}
+PAGE_TOKEN_MESSAGE = "invalid page token (not one this server gave for this ecosystem's list)"
 
 WEBHOOK_KEYS = ["id", "description", "ecosystemId", "url", "disabled", "createdAt"]
 ID_RE = re.compile(r"^[0-9a-f]{24}$")
@@ -84,7 +88,8 @@ def config_yaml(listeners, limits=None, threads=2):
         '      - { id: %s, server_tokens: [ "%s" ] }' % (ECO, SRV_TOKEN),
         "      - { id: %s, deleted: true }" % ECO_DELETED,
     ]
-    for e in [ECO2, ECO_EMPTY] + list(ECO_LIST.values()) + list(ECO_BURST.values()) + [ECO_MUX]:
+    for e in ([ECO2, ECO_EMPTY] + list(ECO_LIST.values()) + list(ECO_BURST.values()) + [ECO_MUX]
+              + list(ECO_PAGES.values()) + list(ECO_PAGE_ERRORS.values())):
         lines.append("      - { id: %s }" % e)
     lines += [
         "  - id: other",
@@ -379,6 +384,32 @@ class HttpCases:
         expected = {"errorType": "InvalidParams",
                     "errors": [{"in": i, "path": p, "message": m} for i, p, m in errors]}
         self.assertEqual(r.json(), expected, r)
+
+    def list_page(self, e, limit=None, token=None, auth=TOKEN, path="/api/webhooks"):
+        """One page: (items, nextPageToken or None); the body is {"items":[...]}, plus
+        nextPageToken (after items) only when another page follows."""
+        q = "?ecosystemId=" + e
+        if limit is not None:
+            q += "&limit=%d" % limit
+        if token is not None:
+            q += "&pageToken=" + token
+        r = self.get(path + q, token=auth)
+        self.assertEqual(r.status, 200, r)
+        obj = r.json()
+        self.assertIn(list(obj.keys()), (["items"], ["items", "nextPageToken"]), r)
+        nxt = obj.get("nextPageToken")
+        if nxt is not None:
+            self.assertRegex(nxt, r"^[A-Za-z0-9_-]+$")
+            self.assertTrue(obj["items"], "a token after an empty page: %r" % r)
+        return obj["items"], nxt
+
+    def list_all(self, e, limit=LIMITS["max_page_size"]):
+        """Every webhook of e, page by page."""
+        items, token = self.list_page(e, limit)
+        while token is not None:
+            more, token = self.list_page(e, limit, token)
+            items += more
+        return items
 
     def assertInvalidBody(self, r):
         self.assertEqual(r.status, 400, r)
@@ -852,6 +883,66 @@ class HttpCases:
             with self.subTest(ecosystem=e, token=tok):
                 self.assertEcosystemNotFound(self.get("/api/webhooks?ecosystemId=" + e, token=tok), e)
 
+    def test_list_pages(self):
+        """Walking the pages meets every webhook that was there from the start exactly once,
+        oldest first, although webhooks are created between the pages; the default page size
+        applies without a limit; /v0 takes the same tokens; a full last page has no token."""
+        e = ECO_PAGES[self.PROTO]
+        created = [self.create(e, url="https://example.com/page/%d" % i).json() for i in range(7)]
+        items, token = self.list_page(e)
+        self.assertEqual(items, created[:LIMITS["default_page_size"]])
+        self.assertIsNotNone(token)
+        walked, token, pages = [], None, 0
+        while True:
+            items, token = self.list_page(e, 3, token, path="/v0/api/webhooks" if pages % 2 else "/api/webhooks")
+            walked += items
+            pages += 1
+            if token is None:
+                break
+            self.assertEqual(len(items), 3)
+            if pages <= 2:
+                created.append(self.create(e, url="https://example.com/page/new%d" % pages).json())
+        self.assertEqual(walked, created)  # 7, then the 2 made while walking, in order, once each
+        self.assertEqual(pages, 3)         # 9 in pages of 3: no empty page after the last
+        # the largest page; the same walk with the snake_case name of the token
+        items, token = self.list_page(e, LIMITS["max_page_size"])
+        self.assertEqual((items, token), (created, None))
+        items, token = self.list_page(e, 4)
+        r = self.get("/api/webhooks?ecosystemId=%s&limit=5&page_token=%s" % (e, token))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"items": created[4:]})
+
+    def test_list_page_errors(self):
+        e = ECO_PAGE_ERRORS[self.PROTO]
+        self.create(e, url="https://example.com/page/e1")
+        self.create(e, url="https://example.com/page/e2")
+        _, token = self.list_page(e, 1)
+        max_page = LIMITS["max_page_size"]
+        base = "/api/webhooks?ecosystemId=" + e
+        self.assertInvalidParams(self.get(base + "&limit=%d" % (max_page + 1)),
+                                 [("query", "limit", "must be at most %d" % max_page)])
+        for bad in ("-1", "abc", "1.5", "4294967296"):
+            with self.subTest(limit=bad):
+                self.assertInvalidParams(self.get(base + "&limit=" + bad),
+                                         [("query", "limit", "must be an integer in range")])
+        # a token changed, cut short, made up, or made for another ecosystem's list
+        changed = token[:5] + ("A" if token[5] != "A" else "B") + token[6:]
+        self.create(ECO2, url="https://example.com/page/o1")
+        self.create(ECO2, url="https://example.com/page/o2")
+        _, other = self.list_page(ECO2, 1)
+        for bad in (changed, token[:-1], "x", other):
+            with self.subTest(pageToken=bad):
+                self.assertInvalidParams(self.get(base + "&pageToken=" + bad),
+                                         [("query", "pageToken", PAGE_TOKEN_MESSAGE)])
+        # every problem at once, in the schema's order
+        self.assertInvalidParams(self.get(base + "&pageToken=x&limit=%d" % (max_page + 1)),
+                                 [("query", "limit", "must be at most %d" % max_page),
+                                  ("query", "pageToken", PAGE_TOKEN_MESSAGE)])
+        # a token grants nothing: the other account, or a server token of another ecosystem,
+        # is refused as without one
+        self.assertEcosystemNotFound(self.get(base + "&pageToken=" + token, token=OTHER_TOKEN), e)
+        self.assertPlain(self.get(base + "&pageToken=" + token, token=SRV_TOKEN), 403)
+
     def test_list_auth(self):
         self.assertPlain(self.get("/api/webhooks?ecosystemId=" + ECO, token=None), 401)
         self.assertPlain(self.get("/api/webhooks?ecosystemId=" + ECO, token="nope"), 401)
@@ -910,7 +1001,7 @@ class HttpCases:
         self.assertEqual(again.header("location"), first.header("location"))
         # without the key the same body is a new webhook; with it, only one was made
         self.assertNotEqual(self.create(url=url).json()["id"], first.json()["id"])
-        items = self.get("/api/webhooks?ecosystemId=" + ECO).json()["items"]
+        items = self.list_all(ECO)
         self.assertEqual(len([i for i in items if i["url"] == url]), 2)
         # the key is the token's: another token's identical request is its own create
         other = self.keyed(key, url=url, token=SRV_TOKEN)
@@ -961,13 +1052,12 @@ class HttpCases:
         self.assertEqual(len(set(ids)), n, "duplicate ids in the burst")
         for wid in ids:
             self.assertRegex(wid, ID_RE)
-        r = self.get("/api/webhooks?ecosystemId=" + e)
-        self.assertEqual(r.status, 200, r)
-        listed = [it["id"] for it in r.json()["items"]]
+        items = self.list_all(e)
+        listed = [it["id"] for it in items]
         self.assertEqual(len(listed), n)
         self.assertEqual(set(listed), set(ids))
         by_id = {x.json()["id"]: x.json() for x in rs}
-        for item in r.json()["items"]:
+        for item in items:
             self.assertEqual(item, by_id[item["id"]])
 
 
@@ -1019,9 +1109,7 @@ class TestHTTP2(HttpCases, unittest.TestCase):
         self.assertIn("requests: %d total, %d started, %d done, %d succeeded, 0 failed, 0 errored"
                       % (n, n, n, n), out)
         self.assertIn("status codes: %d 2xx, 0 3xx, 0 4xx, 0 5xx" % n, out)
-        r = self.get("/api/webhooks?ecosystemId=" + ECO_MUX)
-        self.assertEqual(r.status, 200, r)
-        items = r.json()["items"]
+        items = self.list_all(ECO_MUX)
         self.assertEqual(len(items), n)
         self.assertEqual(len({it["id"] for it in items}), n, "duplicate ids")
         for it in items:

@@ -48,12 +48,15 @@ const ECO_REST = eco(0x21);
 const ECO_CROSS = eco(0x22);
 const ECO_BAD = eco(0x23); // must stay empty
 const ECO_TRANSPORT = (i) => eco(0x100 + i); // one per transport, so that lists are exact
+const ECO_PAGES = (i) => eco(0x200 + i); // one per transport, paged
 const N_TRANSPORTS = 16;
 const LIMIT = 65536;
+const MAX_PAGE = 1000; // limits.max_page_size
+const PAGE_TOKEN_MESSAGE = "invalid page token (not one this server gave for this ecosystem's list)";
 
 function configYaml(httpPort, grpcPort) {
   const acme = [ECO2, ECO_REST, ECO_CROSS, ECO_BAD];
-  for (let i = 0; i < N_TRANSPORTS; i++) acme.push(ECO_TRANSPORT(i));
+  for (let i = 0; i < N_TRANSPORTS; i++) acme.push(ECO_TRANSPORT(i), ECO_PAGES(i));
   return [
     "server:",
     "  listen:",
@@ -62,7 +65,7 @@ function configYaml(httpPort, grpcPort) {
     "    listen:",
     `      - { address: 127.0.0.1, port: ${grpcPort} }`,
     "  threads: 2",
-    `limits: { max_body_bytes: ${LIMIT}, max_url_length: 2048, max_description_length: 1024, max_secret_length: 256 }`,
+    `limits: { max_body_bytes: ${LIMIT}, max_url_length: 2048, max_description_length: 1024, max_secret_length: 256, default_page_size: 100, max_page_size: ${MAX_PAGE} }`,
     "accounts:",
     "  - id: acme",
     `    tokens: [ "${TOKEN}" ]`,
@@ -259,6 +262,35 @@ describe("every transport", () => {
         assert.deepEqual(list.items.map((w) => toBinary(WebhookSchema, w)), made.map((w) => toBinary(WebhookSchema, w)));
         const empty = await client.listWebhooks({ ecosystemId: ECO_BAD }, auth());
         assert.equal(empty.items.length, 0);
+      });
+
+      test("pages: limit and pageToken in, nextPageToken out only while more follow", async () => {
+        const e = ECO_PAGES(i);
+        const bin = (w) => toBinary(WebhookSchema, w);
+        const made = [];
+        for (let k = 0; k < 5; k++) made.push(await client.createWebhook({ ecosystemId: e, url: `https://example.com/p/${k}` }, auth()));
+        const walked = [];
+        let pageToken = "";
+        let pages = 0;
+        for (;;) {
+          const page = await client.listWebhooks({ ecosystemId: e, limit: 2, pageToken }, auth());
+          walked.push(...page.items);
+          pages++;
+          if (page.nextPage.case !== "nextPageToken") break;
+          assert.equal(page.items.length, 2);
+          pageToken = page.nextPage.value;
+          if (pages === 1) made.push(await client.createWebhook({ ecosystemId: e, url: "https://example.com/p/new" }, auth()));
+        }
+        assert.deepEqual(walked.map(bin), made.map(bin)); // 5, and the one made while walking, once each
+        assert.equal(pages, 3);
+        const whole = await client.listWebhooks({ ecosystemId: e, limit: MAX_PAGE }, auth());
+        assert.deepEqual([whole.items.map(bin), whole.nextPage.case], [made.map(bin), undefined]);
+        await assertConnectError(() => client.listWebhooks({ ecosystemId: e, limit: MAX_PAGE + 1 }, auth()),
+          Code.InvalidArgument, `InvalidParams: limit: must be at most ${MAX_PAGE}`, "InvalidParams",
+          [["body", "limit", `must be at most ${MAX_PAGE}`]]);
+        await assertConnectError(() => client.listWebhooks({ ecosystemId: e, pageToken: "garbage" }, auth()),
+          Code.InvalidArgument, `InvalidParams: pageToken: ${PAGE_TOKEN_MESSAGE}`, "InvalidParams",
+          [["body", "pageToken", PAGE_TOKEN_MESSAGE]]);
       });
 
       test("server token on its own ecosystem", async () => {

@@ -56,10 +56,16 @@ ECO_CROSS = eco(0x14)
 ECO_TLS = eco(0x15)
 ECO_BAD = eco(0x16)                # bad input aims here: it must stay empty
 ECO_BIG = eco(0x17)                # a list larger than HTTP/2's initial flow-control window
-ACME_ECOSYSTEMS = [ECO2, ECO_LIST, ECO_EMPTY, ECO_BURST, ECO_CROSS, ECO_TLS, ECO_BAD, ECO_BIG]
+ECO_PAGES = eco(0x18)              # paged over native gRPC, with creates between the pages
+ECO_PAGES_CROSS = eco(0x19)        # paged over every protocol of the h2o listener
+ECO_PAGE_ERRORS = eco(0x1a)        # tokens for the paging error cases
+ACME_ECOSYSTEMS = [ECO2, ECO_LIST, ECO_EMPTY, ECO_BURST, ECO_CROSS, ECO_TLS, ECO_BAD, ECO_BIG, ECO_PAGES,
+                   ECO_PAGES_CROSS, ECO_PAGE_ERRORS]
 
 LIMITS = {"max_body_bytes": 65536, "max_url_length": 2048,
-          "max_description_length": 1024, "max_secret_length": 256}
+          "max_description_length": 1024, "max_secret_length": 256,
+          "default_page_size": 100, "max_page_size": 1000}
+PAGE_TOKEN_MESSAGE = "invalid page token (not one this server gave for this ecosystem's list)"
 
 
 def config_yaml(http_port, grpc_ports, limits=None, threads=2, grpc_idle_ms=None):

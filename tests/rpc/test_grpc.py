@@ -177,8 +177,18 @@ class GrpcTestCase(unittest.TestCase):
         self.assertEqual((own.code, own.message), (st.code, st.message))
         return er
 
+    def list_all(self, ecosystem_id, limit=rs.LIMITS["max_page_size"]):
+        """Every webhook of the ecosystem, page by page."""
+        items, token = [], ""
+        while True:
+            page = self.client.list(pb.ListWebhooksRequest(ecosystem_id=ecosystem_id, limit=limit, page_token=token))
+            items += page.items
+            if not page.HasField("next_page_token"):
+                return items
+            token = page.next_page_token
+
     def list_ids(self, ecosystem_id):
-        return [w.id for w in self.client.list(pb.ListWebhooksRequest(ecosystem_id=ecosystem_id)).items]
+        return [w.id for w in self.list_all(ecosystem_id)]
 
 
 # --- the three methods -----------------------------------------------------------------------
@@ -223,6 +233,58 @@ class TestMethods(GrpcTestCase):
         self.assertEqual(self.client.get(pb.GetWebhookRequest(id=w.id), token=rs.SRV_TOKEN), w)
         self.assertIn(w.id, [x.id for x in self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO),
                                                             token=rs.SRV_TOKEN).items])
+
+    def test_list_pages(self):
+        """Pages over native gRPC: limit and page_token in, next_page_token out (set only when
+        more follow); creates between pages come after what was read; every webhook that
+        was there from the start exactly once, oldest first; no limit = the default size."""
+        made = [self.client.create(pb.CreateWebhookRequest(ecosystem_id=rs.ECO_PAGES, url="https://example.com/p/%d" % i))
+                for i in range(7)]
+        whole = self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_PAGES))
+        self.assertEqual(list(whole.items), made)  # 7 < the default page size
+        self.assertIsNone(whole.WhichOneof("next_page"))
+        walked, token, pages = [], "", 0
+        while True:
+            page = self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_PAGES, limit=3, page_token=token))
+            walked += page.items
+            pages += 1
+            if not page.HasField("next_page_token"):
+                break
+            self.assertEqual(len(page.items), 3)
+            token = page.next_page_token
+            if pages <= 2:
+                made.append(self.client.create(pb.CreateWebhookRequest(ecosystem_id=rs.ECO_PAGES,
+                                                                       url="https://example.com/p/new")))
+        self.assertEqual(walked, made)
+        self.assertEqual(pages, 3)
+        top = self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_PAGES, limit=rs.LIMITS["max_page_size"]))
+        self.assertEqual((list(top.items), top.HasField("next_page_token")), (made, False))
+
+    def test_list_page_errors(self):
+        max_page = rs.LIMITS["max_page_size"]
+        self.client.create(pb.CreateWebhookRequest(ecosystem_id=rs.ECO_PAGE_ERRORS, url="https://example.com/p/e"))
+        self.client.create(pb.CreateWebhookRequest(ecosystem_id=rs.ECO_PAGE_ERRORS, url="https://example.com/p/e"))
+        token = self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_PAGE_ERRORS, limit=1)).next_page_token
+        self.assertTrue(token)
+        self.assertRpcError(
+            lambda: self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_PAGE_ERRORS, limit=max_page + 1)),
+            grpc.StatusCode.INVALID_ARGUMENT, "InvalidParams: limit: must be at most %d" % max_page, "InvalidParams",
+            [("body", "limit", "must be at most %d" % max_page)])
+        for bad in (token[:-1], "x" + token[1:], "garbage"):
+            self.assertRpcError(
+                lambda: self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_PAGE_ERRORS, page_token=bad)),
+                grpc.StatusCode.INVALID_ARGUMENT, "InvalidParams: pageToken: " + rs.PAGE_TOKEN_MESSAGE,
+                "InvalidParams", [("body", "pageToken", rs.PAGE_TOKEN_MESSAGE)])
+        # bound to its ecosystem, and no key to another account's
+        self.assertRpcError(
+            lambda: self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_LIST, page_token=token)),
+            grpc.StatusCode.INVALID_ARGUMENT, "InvalidParams: pageToken: " + rs.PAGE_TOKEN_MESSAGE,
+            "InvalidParams", [("body", "pageToken", rs.PAGE_TOKEN_MESSAGE)])
+        msg = "Ecosystem with id %s does not exist." % rs.ECO_PAGE_ERRORS
+        self.assertRpcError(
+            lambda: self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_PAGE_ERRORS, page_token=token),
+                                     token=rs.OTHER_TOKEN),
+            grpc.StatusCode.NOT_FOUND, msg, "NotFound", [("", "", msg)])
 
     def test_list_empty(self):
         listed = self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_EMPTY))
@@ -445,7 +507,7 @@ class TestConcurrency(GrpcTestCase):
         self.assertEqual(len(set(ids)), self.CALLS)
         for i, w in results:
             self.assertWebhook(w, rs.ECO_BURST, "https://example.com/burst/%d" % i)
-        listed = self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_BURST)).items
+        listed = self.list_all(rs.ECO_BURST, limit=64)
         self.assertEqual(sorted(w.id for w in listed), sorted(ids))
         by_id = {w.id: w for _, w in results}
         for w in listed:
@@ -677,16 +739,69 @@ class H2oProtocols:
         return self._call(protocol, "GetWebhook", pb.GetWebhookRequest(id=id_), pb.Webhook)
 
     def list(self, protocol, ecosystem_id):
+        """Every webhook of the ecosystem, page by page."""
+        items, token = [], ""
+        while True:
+            page = self.list_page(protocol, pb.ListWebhooksRequest(ecosystem_id=ecosystem_id, page_token=token))
+            items += page.items
+            if not page.HasField("next_page_token"):
+                return items
+            token = page.next_page_token
+
+    @staticmethod
+    def _query(req):
+        q = "?ecosystemId=" + req.ecosystem_id
+        if req.limit:
+            q += "&limit=%d" % req.limit
+        if req.page_token:
+            q += "&pageToken=" + req.page_token
+        return q
+
+    def list_page(self, protocol, req):
+        """One ListWebhooksResponse; the JSON REST body must be {"items":[...]}, with
+        nextPageToken after items only when another page follows."""
+        from google.protobuf import json_format
         if protocol == "json-rest":
-            status, _, body = self._get("/api/webhooks?ecosystemId=" + ecosystem_id)
+            status, _, body = self._get("/api/webhooks" + self._query(req))
             assert status == 200, (status, body)
-            return [webhook_from_json(o) for o in json.loads(body)["items"]]
+            obj = json.loads(body)
+            assert list(obj.keys()) in (["items"], ["items", "nextPageToken"]), obj.keys()
+            return json_format.ParseDict(obj, pb.ListWebhooksResponse())
         if protocol == "binary-rest":
-            status, _, body = self._get("/api/webhooks?ecosystemId=" + ecosystem_id, accept="application/x-protobuf")
+            status, _, body = self._get("/api/webhooks" + self._query(req), accept="application/x-protobuf")
             assert status == 200, (status, body)
-            return list(pb.ListWebhooksResponse.FromString(body).items)
-        return list(self._call(protocol, "ListWebhooks", pb.ListWebhooksRequest(ecosystem_id=ecosystem_id),
-                               pb.ListWebhooksResponse).items)
+            return pb.ListWebhooksResponse.FromString(body)
+        return self._call(protocol, "ListWebhooks", req, pb.ListWebhooksResponse)
+
+    def list_refusal(self, protocol, req):
+        """A list the server must refuse as invalid: its ErrorResponse's [(path, message)],
+        read from each protocol's own error form."""
+        from google.protobuf import json_format
+        path = METHOD_PATH % "ListWebhooks"
+        if protocol in ("json-rest", "binary-rest"):
+            binary = protocol == "binary-rest"
+            status, _, body = self._get("/api/webhooks" + self._query(req),
+                                        accept="application/x-protobuf" if binary else None)
+            assert status == 400, (status, body)
+            er = pb.ErrorResponse.FromString(body) if binary else json_format.Parse(body, pb.ErrorResponse())
+        elif protocol in ("connect-json", "connect-proto"):
+            if protocol == "connect-json":
+                status, _, body = self._post(path, "application/json", json_format.MessageToJson(req).encode())
+            else:
+                status, _, body = self._post(path, "application/proto", req.SerializeToString())
+            obj = json.loads(body)
+            assert status == 400 and obj["code"] == "invalid_argument", (status, body)
+            er = pb.ErrorResponse.FromString(rs.b64decode_any(obj["details"][0]["value"]))
+        elif protocol == "grpc-web":
+            status, _, body = self._post(path, "application/grpc-web+proto", rs.frame(req.SerializeToString()))
+            messages, trailers = rs.grpc_web_parse(body)
+            assert status == 200 and trailers.get("grpc-status") == "3" and not messages, (status, trailers)
+            st = pb.RpcStatus.FromString(rs.b64decode_any(trailers["grpc-status-details-bin"]))
+            er = pb.ErrorResponse.FromString(st.details[0].value)
+        else:
+            raise ValueError(protocol)
+        assert er.error_type == "InvalidParams", er
+        return [(e.path, e.message) for e in er.errors]
 
     def _call(self, protocol, method, req, response_class):
         from google.protobuf import json_format
@@ -778,6 +893,39 @@ class TestCrossProtocol(GrpcTestCase):
                 got = self.client.get(pb.GetWebhookRequest(id=w.id))
                 self.assertEqual(got, w)
                 self.assertEqual(created_at_ms(got.created_at), created_at_ms(w.created_at))
+
+    def test_pages_everywhere(self):
+        """Every protocol pages alike: the same pages, and tokens that are the same
+        whichever protocol gave them (a walk may change protocol between pages); over
+        the maximum page size, or with a made-up token, each refuses naming the field."""
+        made = [self.client.create(pb.CreateWebhookRequest(ecosystem_id=rs.ECO_PAGES_CROSS,
+                                                           url="https://example.com/x/%d" % i)) for i in range(7)]
+        h = H2oProtocols(SERVER.port)
+        first_tokens = set()
+        for protocol in self.PROTOCOLS:
+            with self.subTest(protocol=protocol):
+                walked, token, pages = [], "", 0
+                while True:
+                    req = pb.ListWebhooksRequest(ecosystem_id=rs.ECO_PAGES_CROSS, limit=3, page_token=token)
+                    page = h.list_page(protocol, req)
+                    walked += page.items
+                    pages += 1
+                    if not page.HasField("next_page_token"):
+                        break
+                    token = page.next_page_token
+                    if pages == 1:
+                        first_tokens.add(token)
+                self.assertEqual((walked, pages), (made, 3))
+                max_page = rs.LIMITS["max_page_size"]
+                over = pb.ListWebhooksRequest(ecosystem_id=rs.ECO_PAGES_CROSS, limit=max_page + 1)
+                self.assertEqual(h.list_refusal(protocol, over), [("limit", "must be at most %d" % max_page)])
+                bad = pb.ListWebhooksRequest(ecosystem_id=rs.ECO_PAGES_CROSS, page_token="garbage")
+                self.assertEqual(h.list_refusal(protocol, bad), [("pageToken", rs.PAGE_TOKEN_MESSAGE)])
+        self.assertEqual(len(first_tokens), 1)
+        # a token from one protocol goes on over native gRPC
+        page = self.client.list(pb.ListWebhooksRequest(ecosystem_id=rs.ECO_PAGES_CROSS, limit=3,
+                                                       page_token=first_tokens.pop()))
+        self.assertEqual(list(page.items), made[3:6])
 
     def test_large_list_everywhere(self):
         """A list answer of ~100 KB: larger than HTTP/2's initial flow-control window and its

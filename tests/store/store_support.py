@@ -261,16 +261,30 @@ def get_many(port, ids, window=64):
     return out
 
 
+LIST_PAGE_SIZE = 1000  # limits.max_page_size by default: the fewest pages
+
+
 def list_items(port, conn=None):
-    """GET /api/webhooks?ecosystemId=ECO: (status, body bytes, items or None)."""
-    status, _, body = request(port, "GET", "/api/webhooks?ecosystemId=" + ECO,
-                              headers={"authorization": TOKEN}, conn=conn)
-    items = None
-    if status == 200:
+    """Every webhook of ECO, walking GET /api/webhooks?ecosystemId=ECO page by page:
+    (status, body bytes, items or None). The first failed page gives its status and body,
+    and None; so does a page that is not {"items": [...]} (with "nextPageToken" after
+    items when another page follows)."""
+    items, token = [], None
+    while True:
+        path = "/api/webhooks?ecosystemId=%s&limit=%d" % (ECO, LIST_PAGE_SIZE)
+        if token is not None:
+            path += "&pageToken=" + token
+        status, _, body = request(port, "GET", path, headers={"authorization": TOKEN}, conn=conn)
+        if status != 200:
+            return status, body, None
         obj = json.loads(body)
-        if isinstance(obj, dict) and list(obj.keys()) == ["items"] and isinstance(obj["items"], list):
-            items = obj["items"]
-    return status, body, items
+        if (not isinstance(obj, dict) or list(obj.keys()) not in (["items"], ["items", "nextPageToken"])
+                or not isinstance(obj["items"], list)):
+            return status, body, None
+        items += obj["items"]
+        token = obj.get("nextPageToken")
+        if token is None:
+            return status, body, items
 
 
 def webhook_problem(obj, description=None):

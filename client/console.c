@@ -3,13 +3,14 @@
  *   droplit webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]
  *                          [--idempotency-key K]
  *   droplit webhook info ID
- *   droplit webhook list --ecosystemId ECOSYSTEM-ID
+ *   droplit webhook list --ecosystemId ECOSYSTEM-ID [--limit N] [--page-token TOKEN]
  *
  * It parses arguments, calls the SDK and prints; every business rule stays on the server,
  * whose problems come back one `error: <path>: <message>` line each, with an exit code per
  * kind of failure (the table below, also printed by --help). */
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -70,13 +71,13 @@ static const command_help HELPS[] = {
      "Commands:\n"
      "  webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
      "  webhook info ID\n"
-     "  webhook list --ecosystemId ECOSYSTEM-ID\n"},
+     "  webhook list --ecosystemId ECOSYSTEM-ID [--limit N] [--page-token TOKEN]\n"},
     {CMD_WEBHOOK, "droplit webhook COMMAND [ARGUMENTS] [OPTIONS]",
      "Commands:\n"
      "  create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
      "                      create a webhook\n"
      "  info ID             show one webhook\n"
-     "  list --ecosystemId ECOSYSTEM-ID\n"
+     "  list --ecosystemId ECOSYSTEM-ID [--limit N] [--page-token TOKEN]\n"
      "                      list an ecosystem's webhooks, oldest first\n"},
     {CMD_CREATE,
      "droplit webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
@@ -89,9 +90,14 @@ static const command_help HELPS[] = {
      "  --idempotency-key K the same K again within 24 h shows the webhook the first run made\n"
      "                      instead of creating another: retry a create whose answer was lost\n"},
     {CMD_INFO, "droplit webhook info ID", "Show one webhook.\n"},
-    {CMD_LIST, "droplit webhook list --ecosystemId ECOSYSTEM-ID",
-     "List the webhooks of an ecosystem, oldest first.\n\n"
-     "  --ecosystemId ID    the ecosystem (required)\n"},
+    {CMD_LIST, "droplit webhook list --ecosystemId ECOSYSTEM-ID [--limit N] [--page-token TOKEN]",
+     "List the webhooks of an ecosystem, oldest first: all of them, fetched page by page,\n"
+     "unless --limit or --page-token asks for one page.\n\n"
+     "  --ecosystemId ID    the ecosystem (required)\n"
+     "  --limit N           one page of at most N webhooks (the server's maximum applies)\n"
+     "  --page-token TOKEN  the page after the one that gave TOKEN; when more follow a page,\n"
+     "                      JSON output has its nextPageToken, other outputs print\n"
+     "                      \"next page: --page-token TOKEN\" on stderr\n"},
 };
 
 /* Every option; `commands` is a bit set of the commands that take it (0 = all). */
@@ -104,7 +110,7 @@ typedef struct option {
 
 typedef struct args {
     const char *server, *token, *output, *timeout, *http, *encoding, *cacert;
-    const char *ecosystem_id, *secret, *description, *idempotency_key;
+    const char *ecosystem_id, *secret, *description, *idempotency_key, *limit, *page_token;
     const char *help, *version; /* non-NULL when given */
     const char *words[MAX_POSITIONALS];
     int n_words;
@@ -123,6 +129,8 @@ static const option OPTIONS[] = {
     {"--secret", 1, BIT(CMD_CREATE), offsetof(args, secret)},
     {"--description", 1, BIT(CMD_CREATE), offsetof(args, description)},
     {"--idempotency-key", 1, BIT(CMD_CREATE), offsetof(args, idempotency_key)},
+    {"--limit", 1, BIT(CMD_LIST), offsetof(args, limit)},
+    {"--page-token", 1, BIT(CMD_LIST), offsetof(args, page_token)},
     {"--help", 0, 0, offsetof(args, help)},
     {"-h", 0, 0, offsetof(args, help)},
     {"--version", 0, 0, offsetof(args, version)},
@@ -449,6 +457,15 @@ int main(int argc, char **argv)
     if ((cmd == CMD_CREATE || cmd == CMD_LIST) && a.ecosystem_id == NULL)
         return usage_error(cmd, "%s", "missing --ecosystemId ECOSYSTEM-ID");
 
+    droplit_list_options page = {.page_token = a.page_token};
+    if (a.limit != NULL) {
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(a.limit, &end, 10);
+        if (errno != 0 || end == a.limit || *end != '\0' || a.limit[0] == '-' || n < 1 || n > UINT_MAX)
+            return usage_error(cmd, "--limit must be a whole number of at least 1, not '%s'", a.limit);
+        page.limit = (unsigned)n;
+    }
     droplit_client_options opts = {0};
     output out = OUTPUT_JSON;
     if (a.output != NULL) {
@@ -499,9 +516,14 @@ int main(int argc, char **argv)
     int failed = 0;
     if (cmd == CMD_LIST) {
         droplit_webhooks *list = NULL;
-        if (droplit_webhook_list(client, a.ecosystem_id, &list, &err) == 0) {
+        int one_page = a.limit != NULL || a.page_token != NULL;
+        int listed = one_page ? droplit_webhook_list_page(client, a.ecosystem_id, &page, &list, &err)
+                              : droplit_webhook_list(client, a.ecosystem_id, &list, &err);
+        if (listed == 0) {
             failed = print_webhooks(out, list->items, list->count,
                                     out == OUTPUT_JSON ? droplit_webhooks_to_json(list) : NULL);
+            if (!failed && out != OUTPUT_JSON && list->next_page_token[0] != '\0')
+                fprintf(stderr, "next page: --page-token %s\n", list->next_page_token);
             droplit_webhooks_free(list);
         }
     } else {

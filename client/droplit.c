@@ -43,9 +43,14 @@ typedef struct webhook_impl {
     char created_at[DROPLIT_CREATED_AT_MAX];
 } webhook_impl;
 
+/* A list: the pages as the server sent them (the items point into them), and one message
+ * that shows them as one list (the only page itself, or a view over every page's items). */
 typedef struct webhooks_impl {
     droplit_webhooks pub;
-    schema_list_response *msg;
+    schema_list_response **pages;
+    size_t n_pages;
+    schema_list_response whole; /* more than one page: every page's items, no token */
+    const schema_list_response *msg; /* pages[0], or &whole */
     webhook_impl *items;
     droplit_webhook **ptrs;
 } webhooks_impl;
@@ -540,45 +545,147 @@ int droplit_webhook_get(droplit_client *c, const char *id, droplit_webhook **out
     return rc != 0 ? rc : give_webhook(msg, out, err);
 }
 
-int droplit_webhook_list(droplit_client *c, const char *ecosystem_id, droplit_webhooks **out, droplit_error **err)
+/* GET one page into a message: 0, or fails into err. */
+static int get_page(droplit_client *c, const char *ecosystem_id, unsigned limit, const char *page_token,
+                    schema_list_response **page, droplit_error **err)
 {
-    if (check_call(c, out, err) != 0)
-        return -1;
-    *out = NULL;
     char *target = make_url(c, ecosystem_id != NULL ? "/api/webhooks?ecosystemId=" : "/api/webhooks", ecosystem_id);
-    if (target == NULL)
+    size_t token_len = page_token != NULL ? strlen(page_token) : 0;
+    char *grown = target != NULL ? realloc(target, strlen(target) + 32 + 3 * token_len) : NULL;
+    if (grown == NULL) {
+        free(target);
         return fail(err, NULL);
+    }
+    target = grown;
+    const char *sep = ecosystem_id != NULL ? "&" : "?";
+    if (limit > 0) {
+        sprintf(target + strlen(target), "%slimit=%u", sep, limit);
+        sep = "&";
+    }
+    if (token_len > 0) {
+        sprintf(target + strlen(target), "%spageToken=", sep);
+        append_escaped(target, page_token);
+    }
     ProtobufCMessage *msg;
     int rc = call(c, target, NULL, 0, NULL, &schema_list_response_descriptor, &msg, err);
     free(target);
-    if (rc != 0)
-        return rc;
+    if (rc == 0)
+        *page = (schema_list_response *)msg;
+    return rc;
+}
 
-    schema_list_response *lr = (schema_list_response *)msg;
+static const char *next_token(const schema_list_response *page)
+{
+    return page->next_page_case == SCHEMA_LIST_RESPONSE_NEXT_PAGE_TOKEN && page->next_page_token != NULL
+               ? page->next_page_token
+               : "";
+}
+
+/* Hands out the list made of pages[0..n) (taken, also on failure): 0, or fails into err. */
+static int give_list(schema_list_response **pages, size_t n, droplit_webhooks **out, droplit_error **err)
+{
     webhooks_impl *l = calloc(1, sizeof(*l));
     if (l == NULL) {
-        protobuf_c_message_free_unpacked(msg, NULL);
+        for (size_t p = 0; p < n; p++)
+            protobuf_c_message_free_unpacked(&pages[p]->base, NULL);
+        free(pages);
         return fail(err, NULL);
     }
-    l->msg = lr;
-    if (lr->n_items > 0) {
-        l->items = calloc(lr->n_items, sizeof(*l->items));
-        l->ptrs = calloc(lr->n_items, sizeof(*l->ptrs));
+    l->pages = pages;
+    l->n_pages = n;
+    size_t total = 0;
+    for (size_t p = 0; p < n; p++)
+        total += pages[p]->n_items;
+    if (n == 1) {
+        l->msg = pages[0];
+        l->pub.next_page_token = next_token(pages[0]);
+    } else {
+        schema_list_response whole = SCHEMA_LIST_RESPONSE_INIT;
+        l->whole = whole;
+        l->msg = &l->whole;
+        l->pub.next_page_token = "";
+        if (total > 0 && (l->whole.items = calloc(total, sizeof(*l->whole.items))) == NULL)
+            goto oom;
+        for (size_t p = 0; p < n; p++)
+            for (size_t i = 0; i < pages[p]->n_items; i++)
+                l->whole.items[l->whole.n_items++] = pages[p]->items[i];
+    }
+    if (total > 0) {
+        l->items = calloc(total, sizeof(*l->items));
+        l->ptrs = calloc(total, sizeof(*l->ptrs));
         if (l->items == NULL || l->ptrs == NULL)
             goto oom;
-        for (size_t i = 0; i < lr->n_items; i++) {
-            if (webhook_view(&l->items[i], lr->items[i]) != 0)
+        for (size_t i = 0; i < total; i++) {
+            if (webhook_view(&l->items[i], l->msg->items[i]) != 0)
                 goto oom;
             l->ptrs[i] = &l->items[i].pub;
         }
     }
-    l->pub.count = lr->n_items;
+    l->pub.count = total;
     l->pub.items = l->ptrs;
     *out = &l->pub;
     return 0;
 oom:
     droplit_webhooks_free(&l->pub);
     return fail(err, NULL);
+}
+
+int droplit_webhook_list_page(droplit_client *c, const char *ecosystem_id, const droplit_list_options *opts,
+                              droplit_webhooks **out, droplit_error **err)
+{
+    if (check_call(c, out, err) != 0)
+        return -1;
+    *out = NULL;
+    schema_list_response **pages = malloc(sizeof(*pages));
+    if (pages == NULL)
+        return fail(err, NULL);
+    int rc = get_page(c, ecosystem_id, opts != NULL ? opts->limit : 0, opts != NULL ? opts->page_token : NULL,
+                      &pages[0], err);
+    if (rc != 0) {
+        free(pages);
+        return rc;
+    }
+    return give_list(pages, 1, out, err);
+}
+
+int droplit_webhook_list(droplit_client *c, const char *ecosystem_id, droplit_webhooks **out, droplit_error **err)
+{
+    if (check_call(c, out, err) != 0)
+        return -1;
+    *out = NULL;
+    schema_list_response **pages = NULL;
+    size_t n = 0, cap = 0, total = 0;
+    const char *token = NULL;
+    for (;;) {
+        if (n == cap) {
+            size_t grown_cap = cap ? cap * 2 : 4;
+            schema_list_response **grown = realloc(pages, grown_cap * sizeof(*pages));
+            if (grown == NULL) {
+                fail(err, NULL);
+                goto failed;
+            }
+            pages = grown;
+            cap = grown_cap;
+        }
+        if (get_page(c, ecosystem_id, 0, token, &pages[n], err) != 0)
+            goto failed;
+        total += pages[n]->n_items;
+        token = next_token(pages[n++]);
+        if (*token == '\0')
+            return give_list(pages, n, out, err);
+        /* a page with a token must move on: an empty one, or too many in all, never ends */
+        if (pages[n - 1]->n_items == 0 || total > DROPLIT_MAX_LIST_ITEMS) {
+            fail_cause(err, DROPLIT_ERROR_RESPONSE, 200, "a list that does not end: %s",
+                       total > DROPLIT_MAX_LIST_ITEMS ? "more webhooks than DROPLIT_MAX_LIST_ITEMS"
+                                                      : "an empty page with a next page token");
+            goto failed;
+        }
+    }
+failed:
+    for (size_t p = 0; p < n; p++)
+        protobuf_c_message_free_unpacked(&pages[p]->base, NULL);
+    free(pages);
+    return -1;
 }
 
 char *droplit_webhook_to_json(const droplit_webhook *webhook)
@@ -615,7 +722,10 @@ void droplit_webhooks_free(droplit_webhooks *list)
     if (list == NULL)
         return;
     webhooks_impl *l = (webhooks_impl *)list;
-    protobuf_c_message_free_unpacked(&l->msg->base, NULL);
+    for (size_t p = 0; p < l->n_pages; p++)
+        protobuf_c_message_free_unpacked(&l->pages[p]->base, NULL);
+    free(l->pages);
+    free(l->whole.items);
     free(l->items);
     free(l->ptrs);
     free(l);

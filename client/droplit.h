@@ -68,11 +68,27 @@ typedef struct droplit_webhook {
     const char *created_at; /* RFC 3339 UTC with milliseconds: "2018-02-28T15:16:58.941Z" */
 } droplit_webhook;
 
-/* The webhooks of one ecosystem, oldest first. */
+/* The webhooks of one ecosystem, oldest first: all of them (droplit_webhook_list) or one
+ * page (droplit_webhook_list_page). */
 typedef struct droplit_webhooks {
     size_t count;
     droplit_webhook *const *items; /* owned by the list: droplit_webhook_free ignores them */
+    const char *next_page_token;   /* a page that more webhooks follow: pass it as page_token to get
+                                      them; "" on the last page and for a whole list */
 } droplit_webhooks;
+
+/* Which page droplit_webhook_list_page asks for. A zeroed struct (or NULL) is the first page
+ * at the server's default size. */
+typedef struct droplit_list_options {
+    unsigned limit;         /* webhooks per page; 0 = the server's limits.default_page_size; above its
+                               limits.max_page_size the server answers 400 naming `limit` */
+    const char *page_token; /* NULL or "" = the first page; else the next_page_token of a page of the
+                               same ecosystem's list (any other is a 400 naming `pageToken`) */
+} droplit_list_options;
+
+/* The most webhooks droplit_webhook_list gathers: past it (a server that pages forever) the
+ * call fails with DROPLIT_ERROR_RESPONSE. */
+#define DROPLIT_MAX_LIST_ITEMS (1u << 24)
 
 /* What failed. */
 typedef enum droplit_error_kind {
@@ -134,17 +150,27 @@ int droplit_webhook_create(droplit_client *client, const char *ecosystem_id, con
  * an ARGUMENT error (it cannot name a webhook in a path). */
 int droplit_webhook_get(droplit_client *client, const char *id, droplit_webhook **out, droplit_error **err);
 
-/* GET /api/webhooks?ecosystemId=<id>; NULL ecosystem_id is sent as absent. On success
- * returns 0 and the list in *out (free with droplit_webhooks_free). Fails as
- * droplit_webhook_create. */
+/* Every webhook of the ecosystem, oldest first: GET /api/webhooks?ecosystemId=<id>, then
+ * each next page with its pageToken, at the server's default page size, until the last.
+ * A webhook created during the walk may or may not be in it; one that existed throughout
+ * is there exactly once. NULL ecosystem_id is sent as absent. On success returns 0 and the
+ * list in *out (free with droplit_webhooks_free). Fails as droplit_webhook_create, on the
+ * first page that fails (nothing of the earlier pages is returned). */
 int droplit_webhook_list(droplit_client *client, const char *ecosystem_id, droplit_webhooks **out, droplit_error **err);
+
+/* One page of the ecosystem's webhooks: GET /api/webhooks?ecosystemId=<id>&limit=<n>&pageToken=<t>
+ * as opts says (NULL: the first page, default size). (*out)->next_page_token is "" on the
+ * last page. Returns and fails as droplit_webhook_list. */
+int droplit_webhook_list_page(droplit_client *client, const char *ecosystem_id, const droplit_list_options *opts,
+                              droplit_webhooks **out, droplit_error **err);
 
 /* The webhook as the API's JSON (compact, keys in the schema's order, no secret), from the
  * message the server sent. webhook must come from this library (a list item is fine).
  * Returns a malloc'd string (free with free), or NULL when memory runs out. */
 char *droplit_webhook_to_json(const droplit_webhook *webhook);
 
-/* The list as the API's JSON, {"items":[...]}. As droplit_webhook_to_json. */
+/* The list as the API's JSON, {"items":[...]} (a page that more follow: with its
+ * "nextPageToken" after the items, as the server sent it). As droplit_webhook_to_json. */
 char *droplit_webhooks_to_json(const droplit_webhooks *list);
 
 /* Frees a webhook returned by droplit_webhook_create or droplit_webhook_get. */

@@ -38,11 +38,13 @@ ECO_DELETED = "C59b343ae9ca1fbc8287a3196"
 ECO2 = "C000000000000000000000002"
 ECO_EMPTY = "C0000000000000000000000e0"
 ECO_LIST = "C0000000000000000000000a1"
+ECO_PAGES = "C0000000000000000000000a2"
 ECO_OTHER = "C0000000000000000000000aa"
 ECO_UNKNOWN = "C00000000000000000000dead"
 HOOK = "https://example.com/hook"
 LIMITS = {"max_body_bytes": 2048, "max_url_length": 256,
-          "max_description_length": 128, "max_secret_length": 64}
+          "max_description_length": 128, "max_secret_length": 64,
+          "default_page_size": 2, "max_page_size": 3}  # small pages: every list of 3 or more is walked
 
 WEBHOOK_KEYS = ["id", "description", "ecosystemId", "url", "disabled", "createdAt"]
 ID_RE = re.compile(r"^[0-9a-f]{24}$")
@@ -92,6 +94,7 @@ class Server:
                 "      - { id: %s }" % ECO2,
                 "      - { id: %s }" % ECO_EMPTY,
                 "      - { id: %s }" % ECO_LIST,
+                "      - { id: %s }" % ECO_PAGES,
                 "  - id: other",
                 '    tokens: [ "%s" ]' % OTHER_TOKEN,
                 "    ecosystems:",
@@ -347,6 +350,50 @@ class OutputTest(ConsoleCase):
                 lines = r.out.splitlines()
                 self.assertEqual(len(lines), 4, r)
                 self.assertEqual([line.split()[0] for line in lines[1:]], ids)
+
+    def test_list_pages(self):
+        """`list` walks every page; --limit / --page-token ask for one, and say how to get the
+        next (JSON: its nextPageToken; other outputs: a line on stderr)."""
+        ids = [self.create("https://example.com/page/%d" % i, ECO_PAGES, "--output", "id").out.strip()
+               for i in range(5)]
+        for encoding in ENCODINGS:
+            with self.subTest(encoding=encoding):
+                r = droplit("webhook", "list", "--ecosystemId", ECO_PAGES, "--encoding", encoding)
+                self.assertOk(r)
+                self.assertEqual(json.loads(r.out), {"items": json.loads(r.out)["items"]})
+                self.assertEqual([w["id"] for w in json.loads(r.out)["items"]], ids)  # 5 in pages of 2
+                walked, token, pages = [], None, 0
+                while True:
+                    args = ["webhook", "list", "--ecosystemId", ECO_PAGES, "--limit", "3", "--encoding", encoding]
+                    r = droplit(*args + (["--page-token", token] if token else []))
+                    self.assertOk(r)
+                    obj = json.loads(r.out)
+                    walked += [w["id"] for w in obj["items"]]
+                    pages += 1
+                    token = obj.get("nextPageToken")
+                    self.assertEqual(list(obj.keys()), ["items", "nextPageToken"] if token else ["items"])
+                    if token is None:
+                        break
+                self.assertEqual((walked, pages), (ids, 2))
+                r = droplit("webhook", "list", "--ecosystemId", ECO_PAGES, "--limit", "2", "--output", "id",
+                            "--encoding", encoding)
+                self.assertEqual(r.code, 0, r)
+                self.assertEqual(r.out, ids[0] + "\n" + ids[1] + "\n")
+                m = re.fullmatch(r"next page: --page-token ([A-Za-z0-9_-]+)\n", r.err)
+                self.assertIsNotNone(m, r)
+                r = droplit("webhook", "list", "--ecosystemId", ECO_PAGES, "--page-token", m.group(1), "--output", "id",
+                            "--encoding", encoding)
+                self.assertEqual((r.code, r.out), (0, ids[2] + "\n" + ids[3] + "\n"), r)  # the default size
+        for encoding in ENCODINGS:
+            self.assertFails(droplit("webhook", "list", "--ecosystemId", ECO_PAGES, "--limit", "4",
+                                     "--encoding", encoding), EXIT_INVALID, ["error: limit: must be at most 3"])
+            self.assertFails(droplit("webhook", "list", "--ecosystemId", ECO_PAGES, "--page-token", "nope",
+                                     "--encoding", encoding), EXIT_INVALID,
+                             ["error: pageToken: invalid page token (not one this server gave for this ecosystem's list)"])
+        for bad in ("0", "-1", "x", "99999999999"):
+            self.assertUsage(droplit("webhook", "list", "--ecosystemId", ECO_PAGES, "--limit", bad),
+                             "--limit must be a whole number of at least 1")
+        self.assertUsage(droplit("webhook", "info", "x", "--limit", "2"), "--limit does not apply")
 
     def test_list_empty(self):
         r = droplit("webhook", "list", "--ecosystemId", ECO_EMPTY)

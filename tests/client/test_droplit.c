@@ -45,6 +45,9 @@ static const char ECO_THREADS[] = "C0000000000000000000000f0";
 static const char ECO_OTHER[] = "C0000000000000000000000aa";
 static const char ECO_UNKNOWN[] = "C00000000000000000000dead";
 #define ECO_LIST_FMT "C0000000000000000000001%02x" /* one per mode, for list order */
+#define ECO_PAGES_FMT "C0000000000000000000002%02x" /* one per mode, paged */
+#define DEFAULT_PAGE 2 /* limits.default_page_size: a list of 3 or more is more than a page */
+#define MAX_PAGE 3     /* limits.max_page_size */
 #define MAX_MODES 16
 #define HOOK "https://example.com/hook"
 
@@ -107,7 +110,7 @@ static void write_config(int port, int tls_port)
             "    - { address: 127.0.0.1, port: %d, tls: { certificate: %s, key: %s } }\n"
             "  threads: 2\n"
             "limits: { max_body_bytes: %d, max_url_length: %d, max_description_length: %d, "
-            "max_secret_length: %d }\n"
+            "max_secret_length: %d, default_page_size: %d, max_page_size: %d }\n"
             "accounts:\n"
             "  - id: acme\n"
             "    tokens: [ \"%s\" ]\n"
@@ -117,10 +120,11 @@ static void write_config(int port, int tls_port)
             "      - { id: %s }\n"
             "      - { id: %s }\n"
             "      - { id: %s }\n",
-            port, tls_port, cert_path, key_path, BODY_LIMIT, URL_LIMIT, DESCRIPTION_LIMIT, SECRET_LIMIT, TOKEN, ECO,
+            port, tls_port, cert_path, key_path, BODY_LIMIT, URL_LIMIT, DESCRIPTION_LIMIT, SECRET_LIMIT, DEFAULT_PAGE,
+            MAX_PAGE, TOKEN, ECO,
             SERVER_TOKEN, ECO_DELETED, ECO2, ECO_EMPTY, ECO_THREADS);
     for (int m = 0; m < MAX_MODES; m++)
-        fprintf(f, "      - { id: " ECO_LIST_FMT " }\n", m);
+        fprintf(f, "      - { id: " ECO_LIST_FMT " }\n      - { id: " ECO_PAGES_FMT " }\n", m, m);
     fprintf(f,
             "  - id: other\n"
             "    tokens: [ \"%s\" ]\n"
@@ -421,6 +425,74 @@ static char *repeat(char c, size_t n)
 }
 
 /* ---- the cases, run once per mode ------------------------------------------------------ */
+
+/* droplit_webhook_list walks every page (DEFAULT_PAGE at a time) into one list whose JSON is
+ * {"items":[...]}; droplit_webhook_list_page gets one, with the token of the next ("" on the
+ * last); a limit over the server's maximum and a made-up token are 400s naming them. */
+static void test_list_pages(int mode_index)
+{
+    droplit_client *c = client_for(TOKEN);
+    char eco[32];
+    snprintf(eco, sizeof(eco), ECO_PAGES_FMT, mode_index);
+    droplit_webhook *made[5];
+    for (int i = 0; i < 5; i++)
+        made[i] = create_ok(c, eco, "https://example.com/page", NULL);
+
+    droplit_webhooks *l = NULL;
+    droplit_error *e = NULL;
+    CHECK(droplit_webhook_list(c, eco, &l, &e) == 0 && e == NULL);
+    if (l != NULL) {
+        CHECK(l->count == 5);
+        for (size_t i = 0; i < 5 && i < l->count; i++)
+            CHECK_STR(l->items[i]->id, made[i] != NULL ? made[i]->id : "");
+        CHECK_STR(l->next_page_token, "");
+        char *lj = droplit_webhooks_to_json(l);
+        CHECK(lj != NULL && strncmp(lj, "{\"items\":[{", 11) == 0 && strstr(lj, "nextPageToken") == NULL);
+        free(lj);
+    }
+    droplit_webhooks_free(l);
+
+    /* page by page, 3 then 2 */
+    char token[128] = "";
+    size_t seen = 0;
+    for (int page = 0; page < 2; page++) {
+        droplit_list_options opts = {.limit = MAX_PAGE, .page_token = token};
+        l = NULL;
+        CHECK(droplit_webhook_list_page(c, eco, &opts, &l, &e) == 0 && e == NULL);
+        if (l == NULL)
+            break;
+        CHECK(l->count == (page == 0 ? 3u : 2u));
+        for (size_t i = 0; i < l->count && seen < 5; i++, seen++)
+            CHECK_STR(l->items[i]->id, made[seen] != NULL ? made[seen]->id : "");
+        char *lj = droplit_webhooks_to_json(l);
+        CHECK(lj != NULL && (strstr(lj, "],\"nextPageToken\":\"") != NULL) == (page == 0));
+        free(lj);
+        CHECK((l->next_page_token[0] != '\0') == (page == 0) && strlen(l->next_page_token) < sizeof(token));
+        snprintf(token, sizeof(token), "%s", l->next_page_token);
+        droplit_webhooks_free(l);
+    }
+    CHECK(seen == 5);
+    l = NULL;
+    CHECK(droplit_webhook_list_page(c, eco, NULL, &l, NULL) == 0); /* no options: the default size */
+    CHECK(l != NULL && l->count == DEFAULT_PAGE && l->next_page_token[0] != '\0');
+    droplit_webhooks_free(l);
+
+    droplit_list_options over = {.limit = MAX_PAGE + 1}, bad = {.page_token = "made&up=1"};
+    const droplit_list_options *refused[] = {&over, &bad};
+    const char *field[] = {"limit", "pageToken"};
+    for (int k = 0; k < 2; k++) {
+        l = NULL;
+        e = NULL;
+        CHECK(droplit_webhook_list_page(c, eco, refused[k], &l, &e) == -1 && l == NULL);
+        CHECK(e != NULL && e->kind == DROPLIT_ERROR_HTTP && e->http_status == 400 && e->n_params == 1);
+        if (e != NULL && e->n_params == 1)
+            CHECK_STR(e->params[0].path, field[k]);
+        droplit_error_free(e);
+    }
+    for (int i = 0; i < 5; i++)
+        droplit_webhook_free(made[i]);
+    droplit_client_free(c);
+}
 
 static void test_create_get_list(int mode_index)
 {
@@ -895,6 +967,7 @@ int main(int argc, char **argv)
         mode_name = cur->name;
         long from = log_size_settled();
         test_create_get_list((int)m);
+        test_list_pages((int)m);
         test_create_errors();
         test_get_list_errors();
         test_response_limit();

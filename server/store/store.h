@@ -27,7 +27,10 @@ typedef struct store_webhook {
                                    created with, or NULL */
     uint64_t seq; /* set by the store on insert (what the caller gave is ignored): the record's place in
                      insertion order, 0 for the first; the same after a restart, which inserts the journal's
-                     records again in the order they were first inserted */
+                     records again in the order they were first inserted. Hazard for whoever adds updates
+                     and deletes: an ecosystem's array must stay sorted by seq (store_page searches it),
+                     and a record that replaces another must keep its seq, or a walk of the pages meets
+                     it twice or not at all */
 } store_webhook;
 
 typedef struct store store;

@@ -49,7 +49,7 @@ typedef struct webhooks_impl {
     droplit_webhooks pub;
     schema_list_response **pages;
     size_t n_pages;
-    schema_list_response whole; /* more than one page: every page's items, no token */
+    schema_list_response whole;      /* more than one page: every page's items, no token */
     const schema_list_response *msg; /* pages[0], or &whole */
     webhook_impl *items;
     droplit_webhook **ptrs;

@@ -18,7 +18,8 @@
 #include "validate.h"
 
 HG_STATIC_ASSERT(CONFIG_MAX_THREADS <= CORE_MAX_LOOPS, "every event loop the configuration allows has an epoch slot");
-HG_STATIC_ASSERT(CONFIG_MAX_PAGE_SIZE <= BACKEND_LIST_MAX, "every page size the configuration allows is a valid list limit");
+HG_STATIC_ASSERT(CONFIG_MAX_PAGE_SIZE <= BACKEND_LIST_MAX,
+                 "every page size the configuration allows is a valid list limit");
 
 struct core_config {
     config *cfg;

@@ -83,7 +83,7 @@ typedef struct core_call {
     backend_call store;
     core_webhook webhook;
     schema_list_response list;
-    store_cursor after;                       /* CORE_LIST: where the page starts, from page_token */
+    store_cursor after;                      /* CORE_LIST: where the page starts, from page_token */
     char next_page_token[PAGETOKEN_LEN + 1]; /* CORE_LIST: list.next_page_token when set */
 } core_call;
 

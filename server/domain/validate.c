@@ -163,8 +163,7 @@ void validate_get_request(const schema_get_request *req, error *err)
         problem(err, &schema_get_request_descriptor, "id", VALIDATE_INVALID_ID);
 }
 
-int validate_list_request(const schema_list_request *req, const config_limits *limits, store_cursor *after,
-                          error *err)
+int validate_list_request(const schema_list_request *req, const config_limits *limits, store_cursor *after, error *err)
 {
     const ProtobufCMessageDescriptor *desc = &schema_list_request_descriptor;
     int eco_ok = req->ecosystem_id != NULL && objectid_is_ecosystem_id(req->ecosystem_id, strlen(req->ecosystem_id));

@@ -31,7 +31,6 @@ void validate_get_request(const schema_get_request *req, error *err);
  * did, 0 for the first page or when a problem was found. limit may be 0 (the default page
  * size) up to limits->max_page_size: over it is a problem, not a smaller page, as every
  * other limit here answers. */
-int validate_list_request(const schema_list_request *req, const config_limits *limits, store_cursor *after,
-                          error *err);
+int validate_list_request(const schema_list_request *req, const config_limits *limits, store_cursor *after, error *err);
 
 #endif

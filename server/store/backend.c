@@ -7,8 +7,8 @@ void backend_submit(backend *b, backend_call *c)
 {
     HG_ASSERT(c->done != NULL && (unsigned)c->verb < BACKEND_VERBS);
     HG_ASSERT(c->verb != BACKEND_CREATE || c->webhook != NULL);
-    HG_ASSERT(c->verb != BACKEND_LIST || (c->ecosystem_id != NULL && c->alloc != NULL && c->limit >= 1 &&
-                                             c->limit <= BACKEND_LIST_MAX));
+    HG_ASSERT(c->verb != BACKEND_LIST ||
+              (c->ecosystem_id != NULL && c->alloc != NULL && c->limit >= 1 && c->limit <= BACKEND_LIST_MAX));
     HG_ASSERT(c->verb != BACKEND_FIND_IDEMPOTENT || c->digest != NULL);
     b->ops->submit(b->self, c);
 }

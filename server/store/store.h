@@ -25,12 +25,13 @@ typedef struct store_webhook {
     const char *description;
     const uint8_t *idempotency; /* STORE_IDEMPOTENCY_LEN bytes naming the token and Idempotency-Key it was
                                    created with, or NULL */
-    uint64_t seq; /* set by the store on insert (what the caller gave is ignored): the record's place in
-                     insertion order, 0 for the first; the same after a restart, which inserts the journal's
-                     records again in the order they were first inserted. Hazard for whoever adds updates
-                     and deletes: an ecosystem's array must stay sorted by seq (store_page searches it),
-                     and a record that replaces another must keep its seq, or a walk of the pages meets
-                     it twice or not at all */
+    /* Set by the store on insert (what the caller gave is ignored): the record's place in
+     * insertion order, 0 for the first; the same after a restart, which inserts the journal's
+     * records again in the order they were first inserted. Hazard for whoever adds updates and
+     * deletes: an ecosystem's array must stay sorted by seq (store_page searches it), and a
+     * record that replaces another must keep its seq, or a walk of the pages meets it twice or
+     * not at all. */
+    uint64_t seq;
 } store_webhook;
 
 typedef struct store store;

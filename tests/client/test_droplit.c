@@ -121,8 +121,7 @@ static void write_config(int port, int tls_port)
             "      - { id: %s }\n"
             "      - { id: %s }\n",
             port, tls_port, cert_path, key_path, BODY_LIMIT, URL_LIMIT, DESCRIPTION_LIMIT, SECRET_LIMIT, DEFAULT_PAGE,
-            MAX_PAGE, TOKEN, ECO,
-            SERVER_TOKEN, ECO_DELETED, ECO2, ECO_EMPTY, ECO_THREADS);
+            MAX_PAGE, TOKEN, ECO, SERVER_TOKEN, ECO_DELETED, ECO2, ECO_EMPTY, ECO_THREADS);
     for (int m = 0; m < MAX_MODES; m++)
         fprintf(f, "      - { id: " ECO_LIST_FMT " }\n      - { id: " ECO_PAGES_FMT " }\n", m, m);
     fprintf(f,

@@ -436,7 +436,8 @@ static void test_list_pages(void)
     /* no limit: the default page size; the backend is asked for that many, not for all */
     CHECK(list_page(c, "acme-token", ECO_A1, 0, NULL, &call, &page) == 0 && page->n_items == 2);
     CHECK(call.store.limit == 2 && call.store.after == NULL);
-    CHECK(page->next_page_case == SCHEMA_LIST_RESPONSE_NEXT_PAGE_TOKEN && strlen(page->next_page_token) == PAGETOKEN_LEN);
+    CHECK(page->next_page_case == SCHEMA_LIST_RESPONSE_NEXT_PAGE_TOKEN &&
+          strlen(page->next_page_token) == PAGETOKEN_LEN);
     size_t len;
     char *json = codec_json_encode(&page->base, &len);
     CHECK(json != NULL && strstr(json, "],\"nextPageToken\":\"") != NULL);

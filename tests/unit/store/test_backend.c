@@ -107,8 +107,8 @@ int main(void)
     CHECK(refused(&b, &create_without_webhook));
     CHECK(refused(&b, &find_without_digest));
     CHECK(refused(&b, &unknown_verb));
-    backend_call list_without_limit = {.verb = BACKEND_LIST, .ecosystem_id = "C000000000000000000000a01",
-                                       .alloc = &alloc, .done = on_done};
+    backend_call list_without_limit = {
+        .verb = BACKEND_LIST, .ecosystem_id = "C000000000000000000000a01", .alloc = &alloc, .done = on_done};
     backend_call list_over_max = list_without_limit;
     list_over_max.limit = BACKEND_LIST_MAX + 1;
     CHECK(refused(&b, &list_without_limit));

@@ -560,8 +560,13 @@ static const store_webhook *insert_n(store *s, const char *eco, uint32_t n)
 {
     error err;
     error_clear(&err);
-    store_webhook w = {.id = id_of(n), .created_ms = n, .ecosystem_id = eco, .url = "http://x", .secret = "",
-                       .description = "", .seq = 12345 /* ignored: the store numbers its records */};
+    store_webhook w = {.id = id_of(n),
+                       .created_ms = n,
+                       .ecosystem_id = eco,
+                       .url = "http://x",
+                       .secret = "",
+                       .description = "",
+                       .seq = 12345 /* ignored: the store numbers its records */};
     const store_webhook *r = store_insert(s, &w, &err);
     CHECK(r != NULL);
     return r;

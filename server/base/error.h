@@ -32,6 +32,7 @@ typedef enum error_kind {
     ERROR_UNAVAILABLE,       /* 503: the store cannot take writes now */
     ERROR_UNIMPLEMENTED,     /* an RPC method or feature this server does not have */
     ERROR_INTERNAL,          /* 500: a bug or resource exhaustion; reason says which */
+    ERROR_OVERLOADED,        /* 503: unsent output fills the connection's or the server's buffer budget */
     ERROR_KIND_COUNT
 } error_kind;
 

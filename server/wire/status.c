@@ -23,6 +23,8 @@ static const status_mapping mappings[ERROR_KIND_COUNT] = {
     [ERROR_UNAVAILABLE] = {503, "Service Unavailable", "Unavailable", 1, "unavailable", 503, 14},
     [ERROR_UNIMPLEMENTED] = {501, "Not Implemented", "Unimplemented", 1, "unimplemented", 501, 12},
     [ERROR_INTERNAL] = {500, "Internal Server Error", "Internal", 1, "internal", 500, 13},
+    /* a 503 over HTTP, but "retry later, more slowly" in the RPC protocols' terms */
+    [ERROR_OVERLOADED] = {503, "Service Unavailable", "Overloaded", 1, "resource_exhausted", 429, 8},
 };
 
 const status_mapping *status_of(error_kind kind)

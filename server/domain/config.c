@@ -618,6 +618,9 @@ static const field server_fields[] = {
     FIELD_UINT_("request_timeout_ms", 0, config, request_timeout_ms, 100, 3600000),
     FIELD_UINT_("idle_timeout_ms", 0, config, idle_timeout_ms, 100, 3600000),
     FIELD_UINT_("handshake_timeout_ms", 0, config, handshake_timeout_ms, 100, 3600000),
+    FIELD_UINT_("write_timeout_ms", 0, config, write_timeout_ms, 100, 3600000),
+    FIELD_UINT_("max_connection_output_bytes", 0, config, max_connection_output_bytes, 65536, 1ull << 40),
+    FIELD_UINT_("max_buffered_bytes", 0, config, max_buffered_bytes, 1ull << 20, 1ull << 44),
     FIELD_CUSTOM_("access_log", 0, read_access_log),
 };
 
@@ -921,6 +924,9 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
     p.cfg->request_timeout_ms = 10000;
     p.cfg->idle_timeout_ms = 10000;
     p.cfg->handshake_timeout_ms = 10000;
+    p.cfg->write_timeout_ms = 10000;
+    p.cfg->max_connection_output_bytes = 4u << 20;
+    p.cfg->max_buffered_bytes = 256u << 20;
     p.cfg->store_fsync = CONFIG_FSYNC_ALWAYS;
     p.cfg->store_fsync_interval_ms = 1000;
     p.cfg->store_snapshot_after_bytes = 64ull << 20;
@@ -1015,6 +1021,9 @@ int config_same_server(const config *a, const config *b)
            a->threads == b->threads && a->max_connections == b->max_connections &&
            a->request_timeout_ms == b->request_timeout_ms && a->idle_timeout_ms == b->idle_timeout_ms &&
            a->handshake_timeout_ms == b->handshake_timeout_ms && a->grpc_idle_timeout_ms == b->grpc_idle_timeout_ms &&
+           a->write_timeout_ms == b->write_timeout_ms &&
+           a->max_connection_output_bytes == b->max_connection_output_bytes &&
+           a->max_buffered_bytes == b->max_buffered_bytes &&
            same_text(a->store_path, b->store_path) && a->store_fsync == b->store_fsync &&
            a->store_fsync_interval_ms == b->store_fsync_interval_ms &&
            a->store_snapshot_after_bytes == b->store_snapshot_after_bytes &&

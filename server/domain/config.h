@@ -85,6 +85,11 @@ typedef struct config {
     unsigned request_timeout_ms;   /* server.request_timeout_ms: HTTP/1.1 request read, and keep-alive idle (10000) */
     unsigned idle_timeout_ms;      /* server.idle_timeout_ms: an HTTP/2 connection with no frame (10000) */
     unsigned handshake_timeout_ms; /* server.handshake_timeout_ms: a TLS handshake (10000) */
+    unsigned write_timeout_ms;     /* server.write_timeout_ms: pending output that does not move (10000) */
+    uint64_t max_connection_output_bytes; /* server.max_connection_output_bytes: a connection's held bytes
+                                             past which its new requests get 503: 65536..2^40 (4 MiB) */
+    uint64_t max_buffered_bytes; /* server.max_buffered_bytes: all connections' held bytes past which new
+                                    requests get 503: 1 MiB..2^44 (256 MiB) */
     int access_log;                /* server.access_log: 0 text (default), 1 json, 2 off (accesslog_format) */
     config_limits limits;
     char *store_path;                    /* NULL = memory only */

@@ -76,6 +76,9 @@ static void test_default(void)
     CHECK(cfg->limits.max_description_length == 1024);
     CHECK(cfg->limits.max_secret_length == 256);
     CHECK(cfg->limits.default_page_size == 100 && cfg->limits.max_page_size == 1000);
+    CHECK(cfg->write_timeout_ms == 10000);
+    CHECK(cfg->max_connection_output_bytes == 4u << 20);
+    CHECK(cfg->max_buffered_bytes == 256u << 20);
     CHECK(cfg->store_path == NULL);
     CHECK(cfg->n_accounts == 1);
     if (cfg->n_accounts == 1) {
@@ -315,6 +318,26 @@ static void test_integers(void)
     EXPECT_ERROR(LISTEN "limits:\n  default_page_size: 1001\n",
                  "t.yaml:5:22: limits: default_page_size (1001) must be at most max_page_size (1000)");
     EXPECT_ERROR(LISTEN "  threads: 257\n", "t.yaml:4:12: server.threads: must be an integer between 0 and 256");
+    /* the output bounds (outflow.h) */
+    EXPECT_ERROR(LISTEN "  write_timeout_ms: 99\n",
+                 "t.yaml:4:21: server.write_timeout_ms: must be an integer between 100 and 3600000");
+    EXPECT_ERROR(LISTEN "  write_timeout_ms: 3600001\n",
+                 "t.yaml:4:21: server.write_timeout_ms: must be an integer between 100 and 3600000");
+    EXPECT_ERROR(LISTEN "  max_connection_output_bytes: 65535\n",
+                 "t.yaml:4:32: server.max_connection_output_bytes: must be an integer between 65536 and 1099511627776");
+    EXPECT_ERROR(LISTEN "  max_connection_output_bytes: 1099511627777\n",
+                 "t.yaml:4:32: server.max_connection_output_bytes: must be an integer between 65536 and 1099511627776");
+    EXPECT_ERROR(LISTEN "  max_buffered_bytes: 1048575\n",
+                 "t.yaml:4:23: server.max_buffered_bytes: must be an integer between 1048576 and 17592186044416");
+    EXPECT_ERROR(LISTEN "  max_buffered_bytes: 17592186044417\n",
+                 "t.yaml:4:23: server.max_buffered_bytes: must be an integer between 1048576 and 17592186044416");
+    char err[CONFIG_ERROR_MAX];
+    static const char yaml[] = LISTEN "  write_timeout_ms: 100\n  max_connection_output_bytes: 65536\n"
+                                      "  max_buffered_bytes: 17592186044416\n";
+    config *cfg = config_parse("t.yaml", yaml, sizeof(yaml) - 1, err);
+    CHECK(cfg != NULL && cfg->write_timeout_ms == 100 && cfg->max_connection_output_bytes == 65536 &&
+          cfg->max_buffered_bytes == 1ull << 44);
+    config_destroy(cfg);
 }
 
 static void test_listeners(void)

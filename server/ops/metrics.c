@@ -45,6 +45,8 @@ static atomic_uint_fast64_t http1_framing_refusals;
 static atomic_uint_fast64_t stream_ids_backwards;
 static atomic_uint_fast64_t http2_content_length_refusals;
 static atomic_uint_fast64_t header_blocks_closed;
+static atomic_uint_fast64_t write_timeouts;
+static atomic_uint_fast64_t output_refused[2]; /* [0] a connection's cap, [1] the server's budget */
 
 static shard *my_shard(void)
 {
@@ -143,6 +145,16 @@ void metrics_http2_content_length_refused(void)
 void metrics_header_block_closed(void)
 {
     atomic_fetch_add_explicit(&header_blocks_closed, 1, memory_order_relaxed);
+}
+
+void metrics_write_timeout(void)
+{
+    atomic_fetch_add_explicit(&write_timeouts, 1, memory_order_relaxed);
+}
+
+void metrics_output_refused(int server_wide)
+{
+    atomic_fetch_add_explicit(&output_refused[server_wide != 0], 1, memory_order_relaxed);
 }
 
 void metrics_fsync(int64_t duration_us)
@@ -284,6 +296,24 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
         "# TYPE hookgate_connections_header_block_closed_total counter\n"
         "hookgate_connections_header_block_closed_total %llu\n",
         (unsigned long long)atomic_load_explicit(&header_blocks_closed, memory_order_relaxed));
+    add(&t,
+        "# HELP hookgate_connections_write_timeout_total Connections closed because their pending output did not "
+        "move for server.write_timeout_ms.\n"
+        "# TYPE hookgate_connections_write_timeout_total counter\nhookgate_connections_write_timeout_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&write_timeouts, memory_order_relaxed));
+    add(&t,
+        "# HELP hookgate_requests_refused_buffered_total Requests answered 503 / RESOURCE_EXHAUSTED because their "
+        "connection held server.max_connection_output_bytes (scope connection) or all connections held "
+        "server.max_buffered_bytes (scope server).\n"
+        "# TYPE hookgate_requests_refused_buffered_total counter\n"
+        "hookgate_requests_refused_buffered_total{scope=\"connection\"} %llu\n"
+        "hookgate_requests_refused_buffered_total{scope=\"server\"} %llu\n",
+        (unsigned long long)atomic_load_explicit(&output_refused[0], memory_order_relaxed),
+        (unsigned long long)atomic_load_explicit(&output_refused[1], memory_order_relaxed));
+    add(&t,
+        "# HELP hookgate_buffered_bytes Request and response bytes held by all connections (server.max_buffered_bytes).\n"
+        "# TYPE hookgate_buffered_bytes gauge\nhookgate_buffered_bytes %zu\n",
+        g->buffered_bytes);
     if (g->journal_writable >= 0) {
         add(&t,
             "# HELP hookgate_journal_queue_depth Creates waiting for the journal's writer.\n"

@@ -41,6 +41,14 @@ void metrics_http2_content_length_refused(void);
  * requests waiting. */
 void metrics_header_block_closed(void);
 
+/* A connection closed because its pending output did not move for server.write_timeout_ms. */
+void metrics_write_timeout(void);
+
+/* A request refused (503 / RESOURCE_EXHAUSTED) because its connection held
+ * server.max_connection_output_bytes (server_wide 0) or all connections held
+ * server.max_buffered_bytes (server_wide 1). */
+void metrics_output_refused(int server_wide);
+
 /* One fdatasync of the journal. */
 void metrics_fsync(int64_t duration_us);
 
@@ -49,6 +57,7 @@ typedef struct metrics_gauges {
     size_t webhooks_stored;
     size_t journal_queue_depth;
     int journal_writable; /* -1: no journal */
+    size_t buffered_bytes; /* request and response bytes connections hold (server.max_buffered_bytes) */
 } metrics_gauges;
 
 /* The exposition text; malloc'd (free with free), its length in *len; NULL when out of memory. */

@@ -48,6 +48,23 @@ int main(void)
     CHECK(strstr(text, "hookgate_requests_total{") == NULL); /* nothing counted yet */
     CHECK(strstr(text, "hookgate_journal") == NULL);         /* no journal, no journal gauges */
     CHECK(sample(text, "hookgate_webhooks_stored") == 7);
+    CHECK(sample(text, "hookgate_connections_write_timeout_total") == 0);
+    CHECK(sample(text, "hookgate_requests_refused_buffered_total{scope=\"server\"}") == 0);
+    free(text);
+
+    /* the output bounds (outflow.h): closes, refusals by scope, the bytes held */
+    metrics_write_timeout();
+    metrics_output_refused(0);
+    metrics_output_refused(1);
+    metrics_output_refused(1);
+    metrics_gauges held = {.journal_writable = -1, .buffered_bytes = 12345};
+    size_t held_len;
+    text = metrics_render(&held, &held_len);
+    CHECK(text != NULL);
+    CHECK(sample(text, "hookgate_connections_write_timeout_total") == 1);
+    CHECK(sample(text, "hookgate_requests_refused_buffered_total{scope=\"connection\"}") == 1);
+    CHECK(sample(text, "hookgate_requests_refused_buffered_total{scope=\"server\"}") == 2);
+    CHECK(sample(text, "hookgate_buffered_bytes") == 12345);
     free(text);
 
     metrics_request(ROUTE_CREATE, METRICS_HTTP1, 201, 50);

@@ -9,6 +9,7 @@
 #include <nghttp2/nghttp2.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +19,7 @@
 #include "hg_assert.h"
 #include "media.h"
 #include "metrics.h"
+#include "outflow.h"
 #include "poolalloc.h"
 #include "reqlog.h"
 #include "rpc.h"
@@ -35,6 +37,7 @@ typedef struct grpc_conn {
     h2o_linklist_t streams;   /* nghttp2_session_del does not report closing streams: we free them */
     h2o_timeout_entry_t idle; /* restarted by every read */
     int32_t max_stream_id;    /* the highest stream id of the client's HEADERS so far */
+    outflow out;              /* what its streams hold, and the write timer of their answers */
     int closing;
 } grpc_conn;
 
@@ -53,6 +56,8 @@ typedef struct grpc_stream {
     int is_post, headers_too_large;
     h2o_buffer_t *body;
     int body_too_large, responded;
+    int answering; /* an answer submitted (outflow_begin), ended when the stream goes */
+    size_t held;   /* bytes charged to the connection's outflow: request body and answer */
     const uint8_t *out; /* the response message frame, read by the data provider */
     size_t out_len, out_sent;
     codec_grpc_status status;
@@ -86,18 +91,22 @@ void grpc_context_dispose(grpc_context *ctx, h2o_loop_t *loop, h2o_multithread_q
 
 static void conn_free(grpc_conn *conn)
 {
+    outflow_dispose(&conn->out);
     h2o_buffer_dispose(&conn->pending);
     h2o_buffer_dispose(&conn->inflight);
     h2o_socket_close(conn->sock);
     free(conn);
 }
 
-static void stream_free(grpc_stream *s)
+static void stream_free(grpc_conn *conn, grpc_stream *s)
 {
     if (s->call != NULL) { /* its answer has nowhere to go */
         s->call->stream = NULL;
         completion_vanish(&s->call->done);
     }
+    outflow_release(&conn->out, s->held);
+    if (s->answering)
+        outflow_end(&conn->out);
     h2o_linklist_unlink(&s->link);
     h2o_buffer_dispose(&s->body);
     h2o_mem_clear_pool(&s->pool);
@@ -111,7 +120,7 @@ static void conn_close(grpc_conn *conn)
     h2o_linklist_unlink(&conn->link);
     nghttp2_session_del(conn->session);
     while (!h2o_linklist_is_empty(&conn->streams))
-        stream_free(H2O_STRUCT_FROM_MEMBER(grpc_stream, link, conn->streams.next));
+        stream_free(conn, H2O_STRUCT_FROM_MEMBER(grpc_stream, link, conn->streams.next));
     conn_free(conn);
 }
 
@@ -129,12 +138,14 @@ static void on_write_complete(h2o_socket_t *sock, const char *err)
 }
 
 /* Moves nghttp2's output to the socket; closes the connection when neither side has
- * anything more to say. */
+ * anything more to say. At most about OUTFLOW_CHUNK_BYTES are taken from nghttp2 per write,
+ * so an answer waits in its stream (charged to the outflow) rather than as a second copy in
+ * `pending` that a client with a large window and a full socket would make grow. */
 static void conn_flush(grpc_conn *conn)
 {
     if (h2o_socket_is_writing(conn->sock))
         return; /* on_write_complete calls back */
-    for (;;) {
+    while (conn->pending->size < OUTFLOW_CHUNK_BYTES) {
         const uint8_t *data;
         ssize_t n = nghttp2_session_mem_send(conn->session, &data);
         if (n < 0) {
@@ -168,6 +179,17 @@ static void on_idle(h2o_timeout_entry_t *entry)
     conn_close(H2O_STRUCT_FROM_MEMBER(grpc_conn, idle, entry));
 }
 
+/* Its answers did not move for write_timeout_ms: reset the connection (SO_LINGER 0: the
+ * kernel drops what the client never took). */
+static void on_stall(outflow *o)
+{
+    grpc_conn *conn = H2O_STRUCT_FROM_MEMBER(grpc_conn, out, o);
+    struct linger reset = {1, 0};
+    setsockopt(h2o_socket_get_fd(conn->sock), SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    fprintf(stderr, "hookgate: closed a gRPC connection: its answers did not move for server.write_timeout_ms\n");
+    conn_close(conn);
+}
+
 static void on_read(h2o_socket_t *sock, const char *err)
 {
     grpc_conn *conn = sock->data;
@@ -196,13 +218,15 @@ static void on_read(h2o_socket_t *sock, const char *err)
 static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length, uint32_t *data_flags,
                          nghttp2_data_source *source, void *user_data)
 {
-    (void)user_data;
+    grpc_conn *conn = user_data;
     grpc_stream *s = source->ptr;
     size_t n = s->out_len - s->out_sent;
     if (n > length)
         n = length;
     memcpy(buf, s->out + s->out_sent, n);
     s->out_sent += n;
+    if (n > 0)
+        outflow_progress(&conn->out); /* the client's window let a chunk of the answer go */
     if (s->out_sent == s->out_len) {
         /* the status follows in trailers, which end the stream */
         *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -233,6 +257,17 @@ static void log_call(grpc_stream *s, int status, size_t bytes)
                  REQLOG_GRPC, status, bytes, duration_us, stream_request_id(s));
 }
 
+/* s's answer is submitted: from now on it must move (outflow.h), and its bytes are held
+ * until the stream goes. */
+static void answer_begin(grpc_conn *conn, grpc_stream *s, size_t bytes)
+{
+    HG_ASSERT(!s->answering);
+    s->answering = 1;
+    s->held += bytes;
+    outflow_charge(&conn->out, bytes);
+    outflow_begin(&conn->out);
+}
+
 static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size_t len, int replayed)
 {
     uint8_t *frame = h2o_mem_alloc_pool(&s->pool, CODEC_GRPC_FRAME_HEADER + len);
@@ -247,6 +282,7 @@ static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size
     nghttp2_data_provider provider = {.source.ptr = s, .read_callback = read_body};
     nghttp2_submit_response(conn->session, s->id, headers, replayed ? 4 : 3, &provider);
     s->responded = 1;
+    answer_begin(conn, s, len + s->out_len); /* the encoded message, and its framed copy */
     log_call(s, 0, s->out_len);
 }
 
@@ -268,6 +304,7 @@ static void respond_error(grpc_conn *conn, grpc_stream *s, const error *err)
     };
     nghttp2_submit_response(conn->session, s->id, headers, s->status.details_len ? 6 : 5, NULL);
     s->responded = 1;
+    answer_begin(conn, s, 0); /* headers only: what they hold is the stream's pool */
     log_call(s, s->status.code, 0);
 }
 
@@ -326,6 +363,7 @@ static void serve(grpc_conn *conn, grpc_stream *s)
         nghttp2_nv headers[] = {NV(":status", "415", 3)};
         nghttp2_submit_response(conn->session, s->id, headers, 1, NULL);
         s->responded = 1;
+        answer_begin(conn, s, 0);
         log_call(s, 415, 0);
         return;
     }
@@ -338,6 +376,8 @@ static void serve(grpc_conn *conn, grpc_stream *s)
         error_set(&err, ERROR_TOO_LARGE, "The message exceeds the limit of %zu bytes.", limit);
         goto fail;
     }
+    if (outflow_admit(&conn->out, &err) != OUTFLOW_ADMITTED)
+        goto fail;
     const uint8_t *msg;
     size_t msg_len;
     if (codec_grpc_unframe((const uint8_t *)s->body->bytes, s->body->size, limit, &msg, &msg_len, &err) != 0)
@@ -466,11 +506,20 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
         serve(conn, s);
         return 0;
     }
+    error err;
+    if (outflow_admit(&conn->out, &err) != OUTFLOW_ADMITTED) {
+        /* the buffers are full: answer now and stop the upload rather than buffer it */
+        s->reset_after_reply = 1;
+        respond_error(conn, s, &err);
+        return 0;
+    }
     h2o_iovec_t room = h2o_buffer_reserve(&s->body, len);
     if (room.base == NULL)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     memcpy(room.base, data, len);
     s->body->size += len;
+    s->held += len;
+    outflow_charge(&conn->out, len);
     return 0;
 }
 
@@ -488,11 +537,11 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 
 static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code, void *user_data)
 {
-    (void)error_code, (void)user_data;
+    (void)error_code;
     grpc_stream *s = nghttp2_session_get_stream_user_data(session, stream_id);
     if (s != NULL) {
         nghttp2_session_set_stream_user_data(session, stream_id, NULL);
-        stream_free(s);
+        stream_free(user_data, s);
     }
     return 0;
 }
@@ -580,6 +629,7 @@ void grpc_accept(grpc_context *ctx, h2o_socket_t *sock, SSL_CTX *ssl_ctx)
     }
     conn->ctx = ctx;
     conn->sock = sock;
+    outflow_init(&conn->out, on_stall);
     h2o_linklist_init_anchor(&conn->streams);
     sock->data = conn;
     h2o_buffer_init(&conn->pending, &h2o_socket_buffer_prototype);

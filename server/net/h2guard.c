@@ -32,6 +32,7 @@ typedef struct guard {
     int cut;      /* over budget: the socket is shut down, h2o is closing it */
     void (*on_close)(void *);
     void *close_data;
+    outflow out; /* what the connection's requests and answers hold (http.c charges it) */
 } guard;
 
 static void on_socket_close(void *data)
@@ -39,6 +40,7 @@ static void on_socket_close(void *data)
     guard *g = data;
     h2o_timeout_unlink(&g->timeout);
     framebudget_dispose(&g->budget);
+    outflow_dispose(&g->out); /* h2o frees a connection's requests before its socket */
     g->on_close(g->close_data);
     if (g->entering)
         g->closed = 1; /* freed by enter_http2 once h2o returns */
@@ -147,6 +149,24 @@ static void on_first_read(h2o_socket_t *sock, const char *err)
     } /* else a part of the preface: wait for the rest */
 }
 
+/* The connection's answers stopped moving for write_timeout_ms: reset it (SO_LINGER 0, so the
+ * kernel drops what the client never took instead of keeping it for the orphaned socket) and
+ * shut it down, so h2o closes it through its own error path, as for a flood. */
+static void on_stall(outflow *o)
+{
+    guard *g = H2O_STRUCT_FROM_MEMBER(guard, out, o);
+    int fd = h2o_socket_get_fd(g->sock);
+    struct linger reset = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    shutdown(fd, SHUT_RDWR);
+    fprintf(stderr, "hookgate: closed a connection: its answers did not move for server.write_timeout_ms\n");
+}
+
+outflow *h2guard_outflow(h2o_socket_t *sock)
+{
+    return sock->on_close.cb == on_socket_close ? &((guard *)sock->on_close.data)->out : NULL;
+}
+
 void h2guard_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, unsigned resets_per_second, void (*on_close)(void *),
                     void *close_data)
 {
@@ -162,6 +182,7 @@ void h2guard_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, unsigned resets_p
     g->timeout.cb = on_timeout;
     g->on_close = on_close;
     g->close_data = close_data;
+    outflow_init(&g->out, on_stall);
     /* framebudget's HPACK decoder starts with nghttp2's table size: h2o must advertise no other */
     HG_ASSERT(H2O_HTTP2_SETTINGS_HOST.header_table_size == NGHTTP2_DEFAULT_HEADER_TABLE_SIZE);
     if (framebudget_init(&g->budget, resets_per_second, h2o_now(ctx->ctx->loop)) != 0) {

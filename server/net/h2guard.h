@@ -26,6 +26,8 @@
 
 #include <h2o.h>
 
+#include "outflow.h"
+
 /* Takes over sock, just accepted on an h2o listener, as h2o_accept(ctx, sock) would.
  * resets_per_second (>= 1) is the connection's budget of client stream resets (bursts of
  * as many). on_close(close_data) is called once, when the socket closes: the guard owns
@@ -37,5 +39,10 @@ void h2guard_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, unsigned resets_p
  * header block has two different content-length values (RFC 9113 §8.1.1). Asked once per
  * request; 0 for any other request. */
 int h2guard_take_malformed(h2o_req_t *req);
+
+/* The outflow of a connection the guard accepted (what its requests and answers hold, and
+ * its write timer: on a stall the guard resets the connection), or NULL for a socket the
+ * guard does not own. */
+outflow *h2guard_outflow(h2o_socket_t *sock);
 
 #endif

@@ -6,7 +6,10 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "h2guard.h"
 #include "hg_assert.h"
+#include "metrics.h"
+#include "outflow.h"
 #include "poolalloc.h"
 #include "reqlog.h"
 
@@ -48,8 +51,78 @@ static void log_response(h2o_req_t *req, size_t bytes, h2o_iovec_t id)
     reqlog_write(req->method, req->path_normalized, route, protocol, req->res.status, bytes, duration_us, id);
 }
 
-void http_respond(h2o_req_t *req, int status, const char *reason, const char *content_type, const void *body,
-                  size_t len)
+/* The outflow of req's connection (h2guard's), or NULL for a connection without one. */
+static outflow *outflow_of(h2o_req_t *req)
+{
+    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    return sock != NULL ? h2guard_outflow(sock) : NULL;
+}
+
+/* Bytes a request holds against its connection's outflow, given back with the request's
+ * pool (h2o frees it once the answer is written whole, or with the connection). h2o frees
+ * a connection's requests before its socket, so the outflow outlives the record. */
+typedef struct http_held {
+    outflow *out;
+    size_t bytes;
+    int answer; /* an answer under way (outflow_begin), ended with the record */
+} http_held;
+
+static void on_held_gone(void *p)
+{
+    http_held *h = p;
+    outflow_release(h->out, h->bytes);
+    if (h->answer)
+        outflow_end(h->out);
+}
+
+
+/* The answer to req begins: what the request holds (its body, buffered by h2o, and the
+ * answer's) is charged until the request is freed, and its output must move from now. */
+static void hold(h2o_req_t *req, outflow *out, size_t bytes)
+{
+    http_held *h = h2o_mem_alloc_shared(&req->pool, sizeof(*h), on_held_gone);
+    *h = (http_held){out, bytes, 1};
+    outflow_charge(out, bytes);
+    outflow_begin(out);
+}
+
+int http_admit(h2o_req_t *req, error *err)
+{
+    return outflow_admit(outflow_of(req), err) == OUTFLOW_ADMITTED ? 0 : -1;
+}
+
+/* An answer's body, handed to h2o a chunk at a time: each chunk that h2o has written to the
+ * socket (its proceed) is the progress outflow.h's write timer waits for, and a TLS socket
+ * encrypts one chunk at a time instead of a copy of the whole body. */
+typedef struct http_body {
+    h2o_generator_t super;
+    const char *data;
+    size_t len, sent;
+    outflow *out;
+} http_body;
+
+static void body_send(h2o_req_t *req, http_body *b)
+{
+    size_t n = b->len - b->sent < OUTFLOW_CHUNK_BYTES ? b->len - b->sent : OUTFLOW_CHUNK_BYTES;
+    h2o_iovec_t chunk = h2o_iovec_init(b->data + b->sent, n);
+    b->sent += n;
+    h2o_send(req, &chunk, 1, b->sent == b->len ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void on_body_proceed(h2o_generator_t *g, h2o_req_t *req)
+{
+    http_body *b = (http_body *)g;
+    outflow_progress(b->out);
+    body_send(req, b);
+}
+
+static void on_body_stop(h2o_generator_t *g, h2o_req_t *req)
+{
+    (void)g, (void)req; /* the body lives in the request's pool: nothing to give back */
+}
+
+static void respond(h2o_req_t *req, int status, const char *reason, const char *content_type, const void *body,
+                    size_t len, int copy)
 {
     req->res.status = status;
     req->res.reason = reason;
@@ -60,7 +133,28 @@ void http_respond(h2o_req_t *req, int status, const char *reason, const char *co
     h2o_iovec_t id = reqlog_request_id(&req->pool, i >= 0 ? req->headers.entries[i].value : h2o_iovec_init(NULL, 0));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
     log_response(req, len, id);
-    h2o_send_inline(req, body, len);
+    http_body *b = h2o_mem_alloc_pool(&req->pool, sizeof(*b));
+    *b = (http_body){.super = {on_body_proceed, on_body_stop}, .data = body, .len = len, .out = outflow_of(req)};
+    if (copy && len > 0) {
+        char *data = h2o_mem_alloc_pool(&req->pool, len);
+        memcpy(data, body, len);
+        b->data = data;
+    }
+    hold(req, b->out, req->entity.len + len);
+    h2o_start_response(req, &b->super);
+    body_send(req, b);
+}
+
+void http_respond(h2o_req_t *req, int status, const char *reason, const char *content_type, const void *body,
+                  size_t len)
+{
+    respond(req, status, reason, content_type, body, len, 1);
+}
+
+void http_respond_pooled(h2o_req_t *req, int status, const char *reason, const char *content_type, const void *body,
+                         size_t len)
+{
+    respond(req, status, reason, content_type, body, len, 0);
 }
 
 void http_add_retry_after(h2o_req_t *req, const error *err)

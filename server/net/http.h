@@ -31,14 +31,26 @@ typedef struct http_handler {
  * server), and the per-loop receiver that http_pending answers come back through. */
 void http_handler_init(http_handler *h, core *c, int (*on_req)(h2o_handler_t *self, h2o_req_t *req));
 
-/* Sends a complete response (body copied) and logs it. */
 /* The router matched req to route and is dispatching it now (until http_routing_end): a
  * response sent meanwhile is counted under that route without matching its path again. */
 void http_routing_begin(h2o_req_t *req, route_id route);
 void http_routing_end(void);
 
+/* Sends a complete response (body copied) and logs it. */
 void http_respond(h2o_req_t *req, int status, const char *reason, const char *content_type, const void *body,
                   size_t len);
+
+/* http_respond for a body that already lives in req's pool (an encoder's output): not
+ * copied, so a large answer is held once. */
+void http_respond_pooled(h2o_req_t *req, int status, const char *reason, const char *content_type, const void *body,
+                         size_t len);
+
+/* Admits new work on req (outflow.h): 0, or -1 with err set to ERROR_OVERLOADED (its
+ * connection, or the whole server, holds too much unsent output) for the route module to
+ * answer in its protocol's form. It allocates nothing. Every response (http_respond) charges
+ * the request's body and its own to the connection until the request is freed, and the
+ * connection is reset when the answer stops moving for server.write_timeout_ms. */
+int http_admit(h2o_req_t *req, error *err);
 
 /* Adds Retry-After when err is ERROR_RATE_LIMITED (before a response is sent). */
 void http_add_retry_after(h2o_req_t *req, const error *err);

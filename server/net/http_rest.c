@@ -11,6 +11,7 @@
 #include "hg_assert.h"
 #include "media.h"
 #include "metrics.h"
+#include "outflow.h"
 #include "rpc.h"
 #include "status.h"
 
@@ -64,7 +65,7 @@ static void respond_message(h2o_req_t *req, rest_format format, int status, cons
     if (body == NULL)
         http_respond_text(req, 500, "Internal Server Error", "Out of memory.");
     else
-        http_respond(req, status, reason, media_of(format), body, len);
+        http_respond_pooled(req, status, reason, media_of(format), body, len);
 }
 
 static void respond_error(h2o_req_t *req, rest_format format, const error *err)
@@ -239,6 +240,7 @@ static void respond_metrics(http_handler *h, h2o_req_t *req)
         .webhooks_stored = st.webhooks,
         .journal_queue_depth = st.queue_depth,
         .journal_writable = st.writable,
+        .buffered_bytes = outflow_held_total(),
     };
     size_t len;
     char *text = metrics_render(&g, &len);
@@ -253,6 +255,14 @@ static void respond_metrics(http_handler *h, h2o_req_t *req)
 void http_rest_serve(http_handler *h, h2o_req_t *req, const route_match *m)
 {
     const char *reason;
+    error err;
+    /* the API's calls are new work, refused while unread answers fill the buffers; the
+     * operator's /healthz, /readyz and /metrics (small, answered inline) stay open */
+    if ((m->id == ROUTE_CREATE || m->id == ROUTE_LIST || m->id == ROUTE_GET) && http_admit(req, &err) != 0) {
+        respond_error(req, m->id == ROUTE_CREATE ? format_of(http_header(req, H2O_TOKEN_CONTENT_TYPE)) : accepted_format(req),
+                      &err);
+        return;
+    }
     switch (m->id) {
     case ROUTE_CREATE:
         create_webhook(h, req);

@@ -107,12 +107,12 @@ static void grpc_web_respond(h2o_req_t *req, int text, const uint8_t *msg, size_
     codec_grpc_frame_header(p, CODEC_GRPC_FLAG_TRAILER, (size_t)tlen);
     memcpy(p + CODEC_GRPC_FRAME_HEADER, trailer, (size_t)tlen);
     if (!text) {
-        http_respond(req, 200, "OK", MEDIA_GRPC_WEB, body, total);
+        http_respond_pooled(req, 200, "OK", MEDIA_GRPC_WEB, body, total);
         return;
     }
     size_t b64_len;
     char *b64 = codec_grpc_base64_encode(&alloc, body, total, 1, &b64_len);
-    http_respond(req, 200, "OK", MEDIA_GRPC_WEB_TEXT, b64, b64_len);
+    http_respond_pooled(req, 200, "OK", MEDIA_GRPC_WEB_TEXT, b64, b64_len);
 }
 
 static void serve_grpc_web(http_handler *h, h2o_req_t *req, const ProtobufCMethodDescriptor *method, int text)
@@ -169,7 +169,7 @@ static void rpc_call_respond(rpc_call *call, h2o_req_t *req)
         http_add_replayed(req, c->replayed);
     if (call->protocol == CALL_CONNECT) {
         if (out != NULL)
-            http_respond(req, 200, "OK", call->content_type, out, len);
+            http_respond_pooled(req, 200, "OK", call->content_type, out, len);
         else
             connect_respond_error(req, &c->err);
     } else {
@@ -252,10 +252,12 @@ void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m)
                               : "Unsupported content type.");
         return;
     }
+    error err;
     if (method == NULL) {
-        error err;
         error_set(&err, ERROR_UNIMPLEMENTED, "Unknown method %.*s.", (int)req->path_normalized.len,
                   req->path_normalized.base);
+        call_respond_error(req, protocol, &err);
+    } else if (http_admit(req, &err) != 0) {
         call_respond_error(req, protocol, &err);
     } else if (protocol == CALL_CONNECT)
         serve_connect(h, req, method, codec, answer_type);

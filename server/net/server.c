@@ -28,6 +28,7 @@
 #include "http.h"
 #include "http_router.h"
 #include "metrics.h"
+#include "outflow.h"
 
 #define SERVER_BACKLOG 1024
 #define SERVER_ACCEPT_BATCH 16              /* connections accepted per readiness event */
@@ -203,6 +204,7 @@ static int loop_setup(loop_thread *t)
 {
     server *s = t->server;
     h2o_context_init(&t->ctx, h2o_evloop_create(), &s->globalconf);
+    outflow_loop_init(t->ctx.loop, core_config_now(t->core)->write_timeout_ms);
     h2o_multithread_register_receiver(t->ctx.queue, &t->wake, on_wake);
     grpc_context_init(&t->grpc, t->core, t->ctx.loop, t->ctx.queue);
     for (size_t i = 0; i < s->n_listeners; i++) {
@@ -326,6 +328,8 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
     s.globalconf.max_request_entity_size = http_h2o_entity_limit(&cfg->limits);
     s.globalconf.http2.graceful_shutdown_timeout = SERVER_HTTP2_GOAWAY_TIMEOUT_MS;
     s.max_connections = cfg->max_connections;
+    /* clients that do not read: what their answers may hold, and for how long (outflow.h) */
+    outflow_configure(cfg->max_connection_output_bytes, cfg->max_buffered_bytes);
     /* slow clients: a request must arrive whole, a connection must keep talking */
     s.globalconf.http1.req_timeout = cfg->request_timeout_ms;
     s.globalconf.http2.idle_timeout = cfg->idle_timeout_ms;

@@ -1,6 +1,7 @@
 /* hookgate's command line: load the configuration, then serve. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -35,6 +36,8 @@ static const char usage[] = "Usage: hookgate [--config FILE]\n"
                             "stderr.\n";
 
 enum { OPT_CHECK = 256, OPT_PRINT_DEFAULT };
+
+#define MAIN_MMAP_THRESHOLD (128 * 1024) /* glibc's own initial value, kept fixed (see main) */
 
 /* What SIGHUP reloads. */
 typedef struct reloader {
@@ -132,6 +135,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "hookgate: no system randomness for webhook ids\n");
         return 1;
     }
+    /* Large answers go back to the kernel when freed. glibc serves a block of 128 KiB or more
+     * with its own mmap, but after the first such block is freed it raises that threshold to
+     * the block's size (up to 32 MiB): every later list answer then came from the loops'
+     * arenas, whose free space returns to the kernel only from the top, and a burst of
+     * unread answers left hundreds of MB resident after its connections closed. Setting the
+     * threshold fixes it at 128 KiB (it also stops the dynamic trim threshold); what is
+     * smaller stays in the arenas, where it is reused. */
+    mallopt(M_MMAP_THRESHOLD, MAIN_MMAP_THRESHOLD);
+
     /* every thread inherits this mask; the main thread takes the signals with sigwait */
     sigset_t signals;
     sigemptyset(&signals);

@@ -170,8 +170,8 @@ class TestUnreadAnswers(unittest.TestCase):
 
     def test_h2_window_zero_healthz_is_closed_despite_pings(self):
         before = self.metric("hookgate_connections_write_timeout_total")
-        for sock in (socket.create_connection(("127.0.0.1", self.port)), self.tls_h2()):
-            with sock:
+        for connect in (lambda: socket.create_connection(("127.0.0.1", self.port)), self.tls_h2):
+            with connect() as sock:
                 peer = window_zero(sock)
                 peer.send(h2_get(1, b"/healthz"))
                 self.assertTrue(peer.wait_for(lambda: peer.status(1) == 200), "no answer's HEADERS came")

@@ -9,9 +9,9 @@
 #include <nghttp2/nghttp2.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "codec_grpc.h"

@@ -8,7 +8,6 @@
 
 #include "h2guard.h"
 #include "hg_assert.h"
-#include "metrics.h"
 #include "outflow.h"
 #include "poolalloc.h"
 #include "reqlog.h"
@@ -58,30 +57,28 @@ static outflow *outflow_of(h2o_req_t *req)
     return sock != NULL ? h2guard_outflow(sock) : NULL;
 }
 
-/* Bytes a request holds against its connection's outflow, given back with the request's
- * pool (h2o frees it once the answer is written whole, or with the connection). h2o frees
- * a connection's requests before its socket, so the outflow outlives the record. */
+/* A request's answer under way, and the bytes it holds against its connection's outflow,
+ * given back with the request's pool (h2o frees it once the answer is written whole, or
+ * with the connection). h2o frees a connection's requests before its socket, so the
+ * outflow outlives the record. */
 typedef struct http_held {
     outflow *out;
     size_t bytes;
-    int answer; /* an answer under way (outflow_begin), ended with the record */
 } http_held;
 
 static void on_held_gone(void *p)
 {
     http_held *h = p;
     outflow_release(h->out, h->bytes);
-    if (h->answer)
-        outflow_end(h->out);
+    outflow_end(h->out);
 }
-
 
 /* The answer to req begins: what the request holds (its body, buffered by h2o, and the
  * answer's) is charged until the request is freed, and its output must move from now. */
 static void hold(h2o_req_t *req, outflow *out, size_t bytes)
 {
     http_held *h = h2o_mem_alloc_shared(&req->pool, sizeof(*h), on_held_gone);
-    *h = (http_held){out, bytes, 1};
+    *h = (http_held){out, bytes};
     outflow_charge(out, bytes);
     outflow_begin(out);
 }

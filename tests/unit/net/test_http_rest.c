@@ -3,7 +3,9 @@
  * Droplit renders them; the body limit; /healthz, /readyz and /metrics (404, 405 and the
  * dispatch are test_http_router's); and, with a journal, a create answered from the
  * journal's thread, one whose client went away before its answer came back, and one whose
- * state cannot be allocated. */
+ * state cannot be allocated; an answer of many 16 KiB chunks arriving whole, and the API's
+ * calls refused (503, or an ErrorResponse "Overloaded") while unread answers fill the
+ * process budget, /healthz not. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include "codec_proto.h"
 #include "loopback.h"
 #include "oom.h"
+#include "outflow.h"
 
 #define ECO "C000000000000000000000a01"
 #define TOKEN "acme-token"
@@ -285,6 +288,75 @@ static void test_create_out_of_memory(void)
     core_fixture_store_remove(dir);
 }
 
+static size_t count(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+#define LARGE_WEBHOOKS 150 /* a list answer of about 50 KB: several OUTFLOW_CHUNK_BYTES chunks */
+
+static void test_large_answer_and_budget(lb_server *s)
+{
+    char url[300], body[512];
+    memset(url, 'a', 250);
+    url[250] = '\0';
+    for (int i = 0; i < LARGE_WEBHOOKS; i++) {
+        int len = snprintf(body, sizeof(body), "{\"ecosystemId\":\"" ECO "\",\"url\":\"https://example.com/%s/%d\"}",
+                           url, i);
+        lb_exchange x = {.method = "POST",
+                         .path = "/api/webhooks",
+                         .headers = {{"authorization", TOKEN}, {"content-type", "application/json"}},
+                         .body = body,
+                         .body_len = (size_t)len};
+        lb_send(s, &x);
+        CHECK(x.status == 201);
+        lb_exchange_dispose(&x);
+    }
+    lb_exchange l = {.method = "GET", .path = "/api/webhooks?ecosystemId=" ECO, .headers = {{"authorization", TOKEN}}};
+    lb_send(s, &l);
+    CHECK(l.status == 200 && l.res_body->size > 3 * OUTFLOW_CHUNK_BYTES);
+    const char *text = lb_body(&l);
+    CHECK(strlen(text) == l.res_body->size && text[0] == '{' && text[l.res_body->size - 1] == '}');
+    CHECK(count(text, "\"ecosystemId\"") >= LARGE_WEBHOOKS);
+    char last[32];
+    snprintf(last, sizeof(last), "/%d\"", LARGE_WEBHOOKS - 1);
+    CHECK(strstr(text, last) != NULL);
+    lb_exchange_dispose(&l);
+
+    /* the process budget is full (as if other connections held unread answers) */
+    outflow_configure(UINT64_MAX, 1);
+    outflow_charge(NULL, 1);
+    lb_exchange r = {.method = "GET", .path = "/api/webhooks?ecosystemId=" ECO, .headers = {{"authorization", TOKEN}}};
+    lb_send(s, &r);
+    CHECK(r.status == 503);
+    CHECK_STR(lb_header(&r, "content-type"), "text/plain; charset=utf-8");
+    CHECK(strstr(lb_body(&r), "retry later") != NULL);
+    lb_exchange_dispose(&r);
+    lb_exchange p = {.method = "GET",
+                     .path = "/api/webhooks?ecosystemId=" ECO,
+                     .headers = {{"authorization", TOKEN}, {"accept", "application/x-protobuf"}}};
+    lb_send(s, &p);
+    CHECK(p.status == 503);
+    error err;
+    error_clear(&err);
+    schema_error_response *e = (schema_error_response *)codec_proto_decode(
+        &schema_error_response_descriptor, (const uint8_t *)p.res_body->bytes, p.res_body->size, NULL, &err);
+    CHECK(e != NULL && strcmp(e->error_type, "Overloaded") == 0);
+    if (e != NULL)
+        protobuf_c_message_free_unpacked(&e->base, NULL);
+    lb_exchange_dispose(&p);
+    lb_exchange h = {.method = "GET", .path = "/healthz"};
+    lb_send(s, &h);
+    CHECK(h.status == 200); /* the operator's routes stay open */
+    lb_exchange_dispose(&h);
+    outflow_release(NULL, 1);
+    outflow_configure(UINT64_MAX, UINT64_MAX);
+    CHECK(outflow_held_total() == 0); /* every answer gave its bytes back with its request */
+}
+
 int main(void)
 {
     lb_server s;
@@ -293,6 +365,7 @@ int main(void)
     test_create_get_list(&s);
     test_errors(&s);
     test_health_and_metrics(&s);
+    test_large_answer_and_budget(&s);
     lb_server_dispose(&s);
     test_journal();
     test_create_out_of_memory();

@@ -15,7 +15,9 @@ Scenarios:
   h1       50 HTTP/1.1 connections that send a list request and never read (h1xN: N of them)
   healthz  one HTTP/2 connection, window 0, one GET /healthz
 
-Usage: tests/bench/unread.py BINARY SCENARIO [--webhooks N] [--wait S] [--server-yaml LINES]
+Usage: tests/bench/unread.py BINARY SCENARIO [--webhooks N] [--limit N] [--wait S] [--server-yaml LINES]
+--limit asks for pages of N webhooks (0, the default: the server's default page size; a build
+from before paging answers every webhook whatever it is).
 e.g.   tests/bench/unread.py build/hookgate h2 --server-yaml '  write_timeout_ms: 2000'
 """
 import argparse
@@ -58,8 +60,16 @@ def h2_get(stream, path):
     return frame(1, 0x5, stream, block)
 
 
-def grpc_list(stream):
-    msg = b"\x0a" + bytes([len(ECO)]) + ECO.encode()
+def varint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([n & 0x7f | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def grpc_list(stream, limit):
+    msg = b"\x0a" + bytes([len(ECO)]) + ECO.encode() + (b"\x10" + varint(limit) if limit else b"")
     block = (b"\x83\x86" + literal(b":path", b"/droplit.webhooks.v1.WebhookService/ListWebhooks") +
              literal(b":authority", b"x") + literal(b"content-type", b"application/grpc") +
              literal(b"te", b"trailers") + literal(b"authorization", b"t"))
@@ -104,6 +114,7 @@ def main():
     ap.add_argument("binary")
     ap.add_argument("scenario")
     ap.add_argument("--webhooks", type=int, default=20000)
+    ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--wait", type=float, default=60)
     ap.add_argument("--server-yaml", default="")
     a = ap.parse_args()
@@ -134,7 +145,7 @@ def main():
         c.close()
         before = rss_mb(proc.pid)
         started = time.monotonic()
-        path = b"/api/webhooks?ecosystemId=" + ECO.encode()
+        path = b"/api/webhooks?ecosystemId=" + ECO.encode() + (b"&limit=%d" % a.limit if a.limit else b"")
         sc = a.scenario
         if sc.startswith("h2x") or sc == "h2":
             socks = [window_zero(hp, [h2_get(2 * i + 1, path) for i in range(100)])
@@ -142,7 +153,7 @@ def main():
         elif sc == "healthz":
             socks = [window_zero(hp, [h2_get(1, b"/healthz")])]
         elif sc == "grpc":
-            socks = [window_zero(gp, [grpc_list(2 * i + 1) for i in range(100)])]
+            socks = [window_zero(gp, [grpc_list(2 * i + 1, a.limit) for i in range(100)])]
         elif sc.startswith("h1"):
             socks = []
             for _ in range(int(sc[3:]) if sc.startswith("h1x") else 50):

@@ -42,7 +42,8 @@ def h2_get(stream, path):
 
 
 def grpc_list(stream):
-    msg = b"\x0a" + bytes([len(ECO)]) + ECO.encode()  # ListWebhooksRequest.ecosystem_id
+    # ListWebhooksRequest: ecosystem_id, limit (varint)
+    msg = b"\x0a" + bytes([len(ECO)]) + ECO.encode() + b"\x10" + bytes([WEBHOOKS & 0x7f | 0x80, WEBHOOKS >> 7])
     block = (b"\x83\x86" + literal(b":path", b"/droplit.webhooks.v1.WebhookService/ListWebhooks") +
              literal(b":authority", b"x") + literal(b"content-type", b"application/grpc") +
              literal(b"te", b"trailers") + literal(b"authorization", TOKEN))
@@ -144,7 +145,7 @@ class TestUnreadAnswers(unittest.TestCase):
             r = conn.getresponse()
             r.read()
             assert r.status == 201, r.status
-        cls.list_path = b"/api/webhooks?ecosystemId=" + ECO.encode()
+        cls.list_path = b"/api/webhooks?ecosystemId=%s&limit=%d" % (ECO.encode(), WEBHOOKS)  # one page, all
         conn.request("GET", cls.list_path.decode(), headers={"authorization": "demo-token"})
         cls.answer_len = len(conn.getresponse().read())
         assert CONNECTION_CAP < cls.answer_len < BUDGET // 6, cls.answer_len

@@ -72,15 +72,24 @@ static void list(memory_backend *m, backend_call *c)
 
 static void create(memory_backend *m, backend_call *c)
 {
+    /* sealed here, once: the plain text goes no further than the caller's request */
+    store_webhook sealed;
+    uint8_t *buf;
+    if (seal_webhook(m->pub.keys, c->webhook, &sealed, &buf) != 0) {
+        finish(c, ENOMEM, NULL);
+        return;
+    }
     if (m->journal == NULL) { /* copied once, straight into the index's blocks */
         error err;
         error_clear(&err);
-        const store_webhook *found = store_insert(m->index, c->webhook, &err);
+        const store_webhook *found = store_insert(m->index, &sealed, &err);
+        free(buf);
         finish(c, insert_status(found, &err), found);
         return;
     }
     /* with a journal the record must outlive the caller's request: a copy of its own */
-    store_webhook *record = store_record_new(c->webhook);
+    store_webhook *record = store_record_new(&sealed);
+    free(buf);
     if (record == NULL) {
         finish(c, ENOMEM, NULL);
         return;
@@ -144,6 +153,7 @@ static void memory_destroy(void *self)
     memory_backend *m = self;
     journal_close(m->journal); /* every queued create is written (and inserted) first */
     store_destroy(m->index);
+    seal_keyring_destroy((seal_keyring *)m->pub.keys);
     free(m);
 }
 
@@ -155,21 +165,28 @@ static const backend_ops memory_ops = {
     .destroy = memory_destroy,
 };
 
-backend *backend_memory_open(const journal_options *journal_opts, backend_memory_stats *stats,
+backend *backend_memory_open(const journal_options *journal_opts, seal_keyring *keys, backend_memory_stats *stats,
                              char err[JOURNAL_ERROR_MAX])
 {
     memset(stats, 0, sizeof(*stats));
     memory_backend *m = calloc(1, sizeof(*m));
     if (m == NULL || (m->index = store_create()) == NULL) {
         free(m);
+        seal_keyring_destroy(keys);
         snprintf(err, JOURNAL_ERROR_MAX, "out of memory");
         return NULL;
     }
-    if (journal_opts != NULL && (m->journal = journal_open(journal_opts, m->index, &stats->journal, err)) == NULL) {
-        store_destroy(m->index);
-        free(m);
-        return NULL;
+    if (journal_opts != NULL) {
+        journal_options o = *journal_opts;
+        o.keys = keys;
+        if ((m->journal = journal_open(&o, m->index, &stats->journal, err)) == NULL) {
+            store_destroy(m->index);
+            seal_keyring_destroy(keys);
+            free(m);
+            return NULL;
+        }
     }
+    m->pub.keys = keys;
     m->pub.ops = &memory_ops;
     m->pub.self = m;
     return &m->pub;

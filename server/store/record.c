@@ -1,6 +1,8 @@
 /* record: see record.h. */
 #include "record.h"
 
+#include <openssl/crypto.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec_proto.h"
@@ -139,6 +141,11 @@ void record_from_webhook(const store_webhook *w, schema_stored_webhook *out)
         out->idempotency_key.data = (uint8_t *)w->idempotency;
         out->idempotency_key.len = STORE_IDEMPOTENCY_LEN;
     }
+    if (w->sealed_secret != NULL) {
+        HG_ASSERT(w->secret[0] == '\0'); /* one form only: never the plain text beside its seal */
+        out->sealed_secret.data = (uint8_t *)w->sealed_secret;
+        out->sealed_secret.len = w->sealed_secret_len;
+    }
 }
 
 /* Decodes a StoredWebhook payload into view, which points into the returned message (free
@@ -153,8 +160,12 @@ static schema_stored_webhook *decode(const uint8_t *payload, size_t len, store_w
     *no_memory = m == NULL && err.kind == ERROR_INTERNAL;
     if (m == NULL)
         return NULL;
-    /* a digest of any other length is no digest this server wrote */
-    if (m->id.len != OBJECTID_LEN || (m->idempotency_key.len != 0 && m->idempotency_key.len != STORE_IDEMPOTENCY_LEN)) {
+    /* a digest of any other length is no digest this server wrote, nor a secret both plain
+     * and sealed, nor a sealed form it does not know */
+    uint8_t key_id[SEAL_KEY_ID_LEN];
+    if (m->id.len != OBJECTID_LEN || (m->idempotency_key.len != 0 && m->idempotency_key.len != STORE_IDEMPOTENCY_LEN) ||
+        (m->sealed_secret.len != 0 &&
+         (m->secret[0] != '\0' || seal_key_id_of(m->sealed_secret.data, m->sealed_secret.len, key_id) != 0))) {
         protobuf_c_message_free_unpacked(&m->base, NULL);
         return NULL;
     }
@@ -164,7 +175,9 @@ static schema_stored_webhook *decode(const uint8_t *payload, size_t len, store_w
                             .url = m->url,
                             .secret = m->secret,
                             .description = m->description,
-                            .idempotency = m->idempotency_key.len > 0 ? m->idempotency_key.data : NULL};
+                            .idempotency = m->idempotency_key.len > 0 ? m->idempotency_key.data : NULL,
+                            .sealed_secret = m->sealed_secret.len > 0 ? m->sealed_secret.data : NULL,
+                            .sealed_secret_len = m->sealed_secret.len};
     memcpy(view->id.bytes, m->id.data, OBJECTID_LEN);
     return m;
 }
@@ -181,22 +194,100 @@ store_webhook *record_to_webhook(const uint8_t *payload, size_t len)
     return r;
 }
 
-const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, record_load_failure *failure, error *err)
+static size_t framed_size_of(const store_webhook *w)
 {
-    store_webhook view;
+    schema_stored_webhook m;
+    record_from_webhook(w, &m);
+    return record_framed_size(protobuf_c_message_get_packed_size(&m.base));
+}
+
+/* Puts view's secret under the current key: into *resealed (pointing into *buf, which the
+ * caller frees) when it was plain or under a previous key, else leaves it. */
+static record_load_failure reseal(record_loader *l, const store_webhook *view, store_webhook *resealed, uint8_t **buf)
+{
+    *resealed = *view;
+    *buf = NULL;
+    if (view->sealed_secret == NULL) {
+        if (seal_keyring_can_seal(l->keys) && view->secret[0] != '\0') {
+            if (seal_webhook(l->keys, view, resealed, buf) != 0)
+                return RECORD_LOAD_NO_MEMORY;
+            l->resealed++;
+        }
+        return RECORD_LOAD_OK;
+    }
+    int ok = seal_key_id_of(view->sealed_secret, view->sealed_secret_len, l->key_id) == 0;
+    HG_ASSERT(ok); /* decode checked the form */
+    switch (seal_keyring_role(l->keys, l->key_id)) {
+    case SEAL_KEY_UNKNOWN:
+        return RECORD_LOAD_NO_KEY;
+    case SEAL_KEY_CURRENT:
+        return RECORD_LOAD_OK;
+    case SEAL_KEY_PREVIOUS:
+        break;
+    }
+    /* a ring with previous keys always has a current one (config.c refuses the others) */
+    HG_ASSERT(seal_keyring_can_seal(l->keys));
+    size_t len = view->sealed_secret_len - SEAL_OVERHEAD;
+    char *plain = malloc(len + 1);
+    if (plain == NULL)
+        return RECORD_LOAD_NO_MEMORY;
+    record_load_failure f = RECORD_LOAD_OK;
+    store_webhook opened = *view;
+    switch (seal_open(l->keys, &view->id, view->sealed_secret, view->sealed_secret_len, plain, &len)) {
+    case SEAL_OK:
+        opened.secret = plain;
+        opened.sealed_secret = NULL;
+        opened.sealed_secret_len = 0;
+        if (seal_webhook(l->keys, &opened, resealed, buf) != 0)
+            f = RECORD_LOAD_NO_MEMORY;
+        else
+            l->resealed++;
+        break;
+    case SEAL_NO_MEMORY:
+        f = RECORD_LOAD_NO_MEMORY;
+        break;
+    case SEAL_MALFORMED:
+    case SEAL_UNKNOWN_KEY:
+    case SEAL_FORGED:
+        f = RECORD_LOAD_UNOPENED;
+        break;
+    }
+    OPENSSL_cleanse(plain, len);
+    free(plain);
+    return f;
+}
+
+const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, record_loader *l, error *err)
+{
+    store_webhook view, resealed;
     int no_memory;
     schema_stored_webhook *m = decode(payload, len, &view, &no_memory);
     if (m == NULL) {
-        *failure = no_memory ? RECORD_LOAD_NO_MEMORY : RECORD_LOAD_MALFORMED;
+        l->failure = no_memory ? RECORD_LOAD_NO_MEMORY : RECORD_LOAD_MALFORMED;
         if (no_memory)
             error_set(err, ERROR_INTERNAL, "Out of memory.");
         return NULL;
     }
-    const store_webhook *stored = store_insert(s, &view, err);
-    *failure = RECORD_LOAD_OK;
-    if (stored == NULL) /* store_insert says ERROR_INTERNAL for a duplicate and for out of memory alike */
-        *failure =
+    uint8_t *buf;
+    size_t before = l->resealed;
+    l->failure = reseal(l, &view, &resealed, &buf);
+    if (l->failure != RECORD_LOAD_OK) {
+        if (l->failure == RECORD_LOAD_NO_MEMORY)
+            error_set(err, ERROR_INTERNAL, "Out of memory.");
+        l->resealed = before;
+        free(buf);
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+        return NULL;
+    }
+    const store_webhook *stored = store_insert(s, &resealed, err);
+    if (stored == NULL) { /* store_insert says ERROR_INTERNAL for a duplicate and for out of memory alike */
+        l->failure =
             err->kind == ERROR_INTERNAL && store_get(s, &view.id) == NULL ? RECORD_LOAD_NO_MEMORY : RECORD_LOAD_REFUSED;
+        l->resealed = before;
+    } else if (l->resealed != before) {
+        l->resealed_growth += (int64_t)framed_size_of(&resealed) - (int64_t)record_framed_size(len);
+    }
+    free(buf);
     protobuf_c_message_free_unpacked(&m->base, NULL);
     return stored;
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "schema.h"
+#include "seal.h"
 #include "store.h"
 
 #define RECORD_MAGIC_LEN 8
@@ -58,17 +59,31 @@ void record_from_webhook(const store_webhook *w, schema_stored_webhook *out);
  * the payload is not a well-formed StoredWebhook, or when out of memory. */
 store_webhook *record_to_webhook(const uint8_t *payload, size_t len);
 
-/* Why record_load stored nothing. Only the first two say anything about the file. */
+/* Why record_load stored nothing. Only MALFORMED, NO_KEY and UNOPENED say anything about
+ * the file. */
 typedef enum record_load_failure {
     RECORD_LOAD_OK = 0,
     RECORD_LOAD_MALFORMED, /* not a well-formed StoredWebhook */
     RECORD_LOAD_REFUSED,   /* the store refused it; err says why (a duplicate id, a full store) */
     RECORD_LOAD_NO_MEMORY, /* out of memory (err: ERROR_INTERNAL): the record may be fine */
+    RECORD_LOAD_NO_KEY,    /* its secret is sealed under a key the keyring lacks (key_id names it) */
+    RECORD_LOAD_UNOPENED,  /* its secret, sealed under a previous key, does not open: damaged */
 } record_load_failure;
 
+/* What record_load is given and what it reports. With a keyring that can seal, every
+ * record is stored with its secret sealed under the current key: a plain-text secret (a
+ * store written without a key) is sealed, one sealed under a previous key is opened and
+ * sealed again. The files still hold the old form until the next snapshot. */
+typedef struct record_loader {
+    const seal_keyring *keys;             /* in: NULL, or the server's keys */
+    record_load_failure failure;          /* out: of the last call */
+    uint8_t key_id[SEAL_KEY_ID_LEN];      /* out: the missing key, with RECORD_LOAD_NO_KEY */
+    size_t resealed;                      /* out, added up over calls: records sealed (again) under the current key */
+    int64_t resealed_growth;              /* out, added up: framed bytes those records gained (or lost) */
+} record_loader;
+
 /* Decodes a StoredWebhook payload straight into s (the record is copied once, by the
- * store). Returns the stored record, or NULL with *failure saying why. */
-const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, record_load_failure *failure,
-                                 error *err);
+ * store). Returns the stored record, or NULL with l->failure saying why. */
+const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, record_loader *l, error *err);
 
 #endif

@@ -14,6 +14,7 @@
 #include "objectid.h"
 
 #define STORE_IDEMPOTENCY_LEN 32 /* bytes of an idempotency digest (SHA-256) */
+#define STORE_SECRET_MAX 65536   /* bytes of a secret the store takes (the configuration's ceiling) */
 
 typedef struct store_webhook {
     objectid id;
@@ -21,10 +22,13 @@ typedef struct store_webhook {
     int64_t created_ms; /* Unix time in milliseconds */
     const char *ecosystem_id; /* never NULL; "" allowed for the optional strings */
     const char *url;
-    const char *secret;
+    const char *secret; /* "" when the secret is sealed (or none was given) */
     const char *description;
     const uint8_t *idempotency; /* STORE_IDEMPOTENCY_LEN bytes naming the token and Idempotency-Key it was
                                    created with, or NULL */
+    const uint8_t *sealed_secret; /* the secret sealed with the server's key (seal.h), or NULL: a record
+                                     holds its secret in one form only. Open it with backend_secret_open. */
+    size_t sealed_secret_len;
     /* Set by the store on insert (what the caller gave is ignored): the record's place in
      * insertion order, 0 for the first; the same after a restart, which inserts the journal's
      * records again in the order they were first inserted. Hazard for whoever adds updates and

@@ -61,7 +61,7 @@ static backend *memory_backend(void)
 {
     backend_memory_stats stats;
     char err[JOURNAL_ERROR_MAX];
-    backend *b = backend_memory_open(NULL, &stats, err);
+    backend *b = backend_memory_open(NULL, NULL, &stats, err);
     CHECK(b != NULL);
     return b;
 }
@@ -853,7 +853,7 @@ static void oom_setup(void *ctx)
     config *cfg = config_of(o->yaml);
     journal_options jo = {.path = cfg->store_path, .fsync = JOURNAL_FSYNC_NEVER, .snapshot_after_bytes = 1ull << 40,
                           .max_queue = 64};
-    o->store = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, &stats, err);
+    o->store = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, NULL, &stats, err);
     o->core = core_create(cfg, o->store);
     CHECK(o->core != NULL);
     schema_create_request r = create_req(ECO_A1, "https://example.com/first", NULL, NULL);

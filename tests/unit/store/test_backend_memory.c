@@ -84,7 +84,7 @@ static void test_memory_only(void)
 {
     backend_memory_stats stats;
     char err[JOURNAL_ERROR_MAX];
-    backend *b = backend_memory_open(NULL, &stats, err);
+    backend *b = backend_memory_open(NULL, NULL, &stats, err);
     CHECK(b != NULL);
     if (b == NULL)
         return;
@@ -156,7 +156,7 @@ static void test_with_journal(void)
                           .max_queue = 1024};
     backend_memory_stats stats;
     char err[JOURNAL_ERROR_MAX];
-    backend *b = backend_memory_open(&jo, &stats, err);
+    backend *b = backend_memory_open(&jo, NULL, &stats, err);
     CHECK(b != NULL);
     if (b == NULL) {
         fprintf(stderr, "backend_memory_open: %s\n", err);
@@ -187,7 +187,7 @@ static void test_with_journal(void)
     backend_destroy(b);
 
     /* reopened: exactly those, from the journal */
-    b = backend_memory_open(&jo, &stats, err);
+    b = backend_memory_open(&jo, NULL, &stats, err);
     CHECK(b != NULL && stats.journal.webhooks == N);
     if (b != NULL) {
         backend_call get = {.verb = BACKEND_GET, .id = w[N - 1].id};
@@ -231,7 +231,7 @@ static void test_queue_full(void)
     journal_options jo = {.path = dir, .fsync = JOURNAL_FSYNC_NEVER, .snapshot_after_bytes = 1ull << 40, .max_queue = 2};
     backend_memory_stats stats;
     char err[JOURNAL_ERROR_MAX];
-    backend *b = backend_memory_open(&jo, &stats, err);
+    backend *b = backend_memory_open(&jo, NULL, &stats, err);
     CHECK(b != NULL);
     if (b == NULL)
         return;

@@ -539,22 +539,23 @@ static void test_load(void)
     uint8_t buf[1024];
     error err;
     error_clear(&err);
-    record_load_failure failure = RECORD_LOAD_NO_MEMORY;
+    record_loader l = {.failure = RECORD_LOAD_NO_MEMORY};
     for (size_t i = 0; i < N_RECORDS; i++) {
         store_webhook w = webhook_of(i, eco);
         schema_stored_webhook m;
         record_from_webhook(&w, &m);
         size_t n = protobuf_c_message_pack(&m.base, buf);
-        const store_webhook *r = record_load(s, buf, n, &failure, &err);
-        CHECK(r != NULL && webhook_equal(r, &w) && failure == RECORD_LOAD_OK);
+        const store_webhook *r = record_load(s, buf, n, &l, &err);
+        CHECK(r != NULL && webhook_equal(r, &w) && l.failure == RECORD_LOAD_OK);
         CHECK(r == NULL || store_get(s, &w.id) == r);
         /* the same again: well formed, refused by the store as a duplicate */
-        CHECK(record_load(s, buf, n, &failure, &err) == NULL && failure == RECORD_LOAD_REFUSED &&
+        CHECK(record_load(s, buf, n, &l, &err) == NULL && l.failure == RECORD_LOAD_REFUSED &&
               err.kind == ERROR_INTERNAL);
         error_clear(&err);
     }
     static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
-    CHECK(record_load(s, junk, sizeof junk, &failure, &err) == NULL && failure == RECORD_LOAD_MALFORMED);
+    CHECK(record_load(s, junk, sizeof junk, &l, &err) == NULL && l.failure == RECORD_LOAD_MALFORMED);
+    CHECK(l.resealed == 0); /* without keys nothing is sealed */
     CHECK(store_count(s) == N_RECORDS);
     store_destroy(s);
 }
@@ -571,7 +572,7 @@ typedef struct record_oom {
     store *s;
     store_webhook *r;
     const store_webhook *stored;
-    record_load_failure failure;
+    record_loader loader;
     error err;
 } record_oom;
 
@@ -598,7 +599,7 @@ static void record_oom_setup(void *ctx)
 static int record_oom_load(void *ctx)
 {
     record_oom *o = ctx;
-    o->stored = record_load(o->s, o->buf, o->n, &o->failure, &o->err);
+    o->stored = record_load(o->s, o->buf, o->n, &o->loader, &o->err);
     return o->stored != NULL ? 0 : -1;
 }
 
@@ -606,11 +607,11 @@ static void record_oom_load_check(void *ctx, int ok)
 {
     record_oom *o = ctx;
     if (!ok) {
-        CHECK(o->failure == RECORD_LOAD_NO_MEMORY && o->err.kind == ERROR_INTERNAL);
+        CHECK(o->loader.failure == RECORD_LOAD_NO_MEMORY && o->err.kind == ERROR_INTERNAL);
         CHECK(store_count(o->s) == 0 && store_get(o->s, &o->w.id) == NULL);
-        o->stored = record_load(o->s, o->buf, o->n, &o->failure, &o->err);
+        o->stored = record_load(o->s, o->buf, o->n, &o->loader, &o->err);
     }
-    CHECK(o->stored != NULL && o->failure == RECORD_LOAD_OK && webhook_equal(o->stored, &o->w));
+    CHECK(o->stored != NULL && o->loader.failure == RECORD_LOAD_OK && webhook_equal(o->stored, &o->w));
     CHECK(store_count(o->s) == 1 && store_get(o->s, &o->w.id) == o->stored);
 }
 

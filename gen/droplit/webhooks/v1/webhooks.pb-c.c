@@ -969,7 +969,7 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__rpc_status__descriptor =
   (ProtobufCMessageInit) droplit__webhooks__v1__rpc_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__field_descriptors[8] =
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__field_descriptors[9] =
 {
   {
     "id",
@@ -1067,6 +1067,18 @@ static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "sealed_secret",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredWebhook, sealed_secret),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned droplit__webhooks__v1__stored_webhook__field_indices_by_name[] = {
   1,   /* field[1] = created_ms */
@@ -1075,13 +1087,14 @@ static const unsigned droplit__webhooks__v1__stored_webhook__field_indices_by_na
   3,   /* field[3] = ecosystem_id */
   0,   /* field[0] = id */
   7,   /* field[7] = idempotency_key */
+  8,   /* field[8] = sealed_secret */
   5,   /* field[5] = secret */
   4,   /* field[4] = url */
 };
 static const ProtobufCIntRange droplit__webhooks__v1__stored_webhook__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor droplit__webhooks__v1__stored_webhook__descriptor =
 {
@@ -1091,7 +1104,7 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__stored_webhook__descript
   "Droplit__Webhooks__V1__StoredWebhook",
   "droplit.webhooks.v1",
   sizeof(Droplit__Webhooks__V1__StoredWebhook),
-  8,
+  9,
   droplit__webhooks__v1__stored_webhook__field_descriptors,
   droplit__webhooks__v1__stored_webhook__field_indices_by_name,
   1,  droplit__webhooks__v1__stored_webhook__number_ranges,

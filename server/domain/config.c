@@ -33,9 +33,11 @@
 #define CONFIG_KEY_SHOWN_MAX 48       /* bytes of an unknown key echoed in an error */
 
 /* A webhook with every string at its largest allowed length, plus the ecosystem id, the
- * id, the digest and protobuf's tags and lengths (well under 1 KiB), is one record. */
-HG_STATIC_ASSERT(3 * CONFIG_MAX_FIELD_LENGTH + 1024 <= RECORD_MAX_PAYLOAD,
+ * id, the digest, a sealed secret's overhead and protobuf's tags and lengths (well under
+ * 1 KiB), is one record. */
+HG_STATIC_ASSERT(3 * CONFIG_MAX_FIELD_LENGTH + SEAL_OVERHEAD + 1024 <= RECORD_MAX_PAYLOAD,
                  "the largest webhook the limits allow must fit one journal record");
+HG_STATIC_ASSERT(CONFIG_MAX_FIELD_LENGTH <= SEAL_MAX_SECRET, "the longest secret the limits allow can be sealed");
 
 #define TOKEN_SHA256_PREFIX "sha256:"
 

@@ -619,6 +619,8 @@ static const field server_fields[] = {
     FIELD_MAPPING_("grpc", 0, 0, grpc_fields),
     FIELD_UINT_("threads", 0, config, threads, 0, CONFIG_MAX_THREADS),
     FIELD_UINT_("max_connections", 0, config, max_connections, 1, 1000000),
+    FIELD_UINT_("max_connections_per_address", 0, config, max_connections_per_address, 0, 1000000),
+    FIELD_UINT_("idle_eviction_ms", 0, config, idle_eviction_ms, 0, 3600000),
     FIELD_UINT_("request_timeout_ms", 0, config, request_timeout_ms, 100, 3600000),
     FIELD_UINT_("idle_timeout_ms", 0, config, idle_timeout_ms, 100, 3600000),
     FIELD_UINT_("handshake_timeout_ms", 0, config, handshake_timeout_ms, 100, 3600000),
@@ -970,6 +972,8 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
     }
     p.cfg->grpc_idle_timeout_ms = 30000;
     p.cfg->max_connections = 10000;
+    p.cfg->max_connections_per_address = 256;
+    p.cfg->idle_eviction_ms = 1000;
     p.cfg->request_timeout_ms = 10000;
     p.cfg->idle_timeout_ms = 10000;
     p.cfg->handshake_timeout_ms = 10000;
@@ -1120,6 +1124,8 @@ int config_same_server(const config *a, const config *b)
     return same_listeners(a->listeners, a->n_listeners, b->listeners, b->n_listeners) &&
            same_listeners(a->grpc_listeners, a->n_grpc_listeners, b->grpc_listeners, b->n_grpc_listeners) &&
            a->threads == b->threads && a->max_connections == b->max_connections &&
+           a->max_connections_per_address == b->max_connections_per_address &&
+           a->idle_eviction_ms == b->idle_eviction_ms &&
            a->request_timeout_ms == b->request_timeout_ms && a->idle_timeout_ms == b->idle_timeout_ms &&
            a->handshake_timeout_ms == b->handshake_timeout_ms && a->grpc_idle_timeout_ms == b->grpc_idle_timeout_ms &&
            a->write_timeout_ms == b->write_timeout_ms &&

@@ -30,6 +30,8 @@ static void check_config(const config *cfg)
     FUZZ_CHECK(cfg->grpc_idle_timeout_ms >= 100 && cfg->grpc_idle_timeout_ms <= 3600000, "grpc idle timeout");
     FUZZ_CHECK(cfg->threads <= CONFIG_MAX_THREADS, "threads out of range");
     FUZZ_CHECK(cfg->max_connections >= 1 && cfg->max_connections <= 1000000, "max_connections out of range");
+    FUZZ_CHECK(cfg->max_connections_per_address <= 1000000, "max_connections_per_address out of range");
+    FUZZ_CHECK(cfg->idle_eviction_ms <= 3600000, "idle_eviction_ms out of range");
     const config_limits *l = &cfg->limits;
     FUZZ_CHECK(l->max_body_bytes >= 1 && l->max_body_bytes <= 64u << 20, "max_body_bytes out of range");
     FUZZ_CHECK(l->max_url_length >= 1 && l->max_url_length <= 65536, "max_url_length out of range");

@@ -72,6 +72,9 @@ static void test_default(void)
     CHECK(cfg->listeners[0].tls_certificate == NULL);
     CHECK(cfg->listeners[0].tls_key == NULL);
     CHECK(cfg->threads == 0);
+    CHECK(cfg->max_connections == 10000);
+    CHECK(cfg->max_connections_per_address == 256);
+    CHECK(cfg->idle_eviction_ms == 1000);
     CHECK(cfg->limits.max_body_bytes == 65536);
     CHECK(cfg->limits.max_url_length == 2048);
     CHECK(cfg->limits.max_description_length == 1024);
@@ -111,6 +114,8 @@ static const char full_yaml[] = "server:\n"
                                 "    - address: 0.0.0.0\n"
                                 "      port: 65535\n"
                                 "  threads: 256\n"
+                                "  max_connections_per_address: 0\n"
+                                "  idle_eviction_ms: 3600000\n"
                                 "limits:\n"
                                 "  max_body_bytes: 67108864\n"
                                 "  max_url_length: 1\n"
@@ -145,7 +150,7 @@ static void test_full(void)
     CHECK(bad != NULL);
     if (bad == NULL)
         return;
-    EXPECT_ERROR(full_yaml, "t.yaml:32:15: accounts[2].tokens[0]: \"sha256:\" must be followed by 64 hex digits");
+    EXPECT_ERROR(full_yaml, "t.yaml:34:15: accounts[2].tokens[0]: \"sha256:\" must be followed by 64 hex digits");
     strcpy(bad, "    tokens: []\n");
 
     config *cfg = parse_ok(__LINE__, text);
@@ -163,6 +168,7 @@ static void test_full(void)
     CHECK(cfg->listeners[2].port == 65535);
     CHECK(cfg->listeners[2].tls_certificate == NULL);
     CHECK(cfg->threads == 256);
+    CHECK(cfg->max_connections_per_address == 0 && cfg->idle_eviction_ms == 3600000);
     CHECK(cfg->limits.max_body_bytes == 67108864);
     CHECK(cfg->limits.max_url_length == 1);
     CHECK(cfg->limits.max_description_length == 0);
@@ -319,6 +325,12 @@ static void test_integers(void)
     EXPECT_ERROR(LISTEN "limits:\n  default_page_size: 1001\n",
                  "t.yaml:5:22: limits: default_page_size (1001) must be at most max_page_size (1000)");
     EXPECT_ERROR(LISTEN "  threads: 257\n", "t.yaml:4:12: server.threads: must be an integer between 0 and 256");
+    EXPECT_ERROR(LISTEN "  max_connections_per_address: 1000001\n",
+                 "t.yaml:4:32: server.max_connections_per_address: must be an integer between 0 and 1000000");
+    EXPECT_ERROR(LISTEN "  max_connections_per_address: -1\n",
+                 "t.yaml:4:32: server.max_connections_per_address: must be an integer between 0 and 1000000");
+    EXPECT_ERROR(LISTEN "  idle_eviction_ms: 3600001\n",
+                 "t.yaml:4:21: server.idle_eviction_ms: must be an integer between 0 and 3600000");
     /* the output bounds (outflow.h) */
     EXPECT_ERROR(LISTEN "  write_timeout_ms: 99\n",
                  "t.yaml:4:21: server.write_timeout_ms: must be an integer between 100 and 3600000");

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define CONNLIMIT_EVICT_SLACK 64 /* newcomers counted over the cap while their victims close */
+#define CONNLIMIT_EVICT_SLACK 16 /* newcomers counted over the cap while their victims close */
 #define CONNLIMIT_KEY_LEN 9      /* family byte + an IPv4 address or an IPv6 /64 */
 
 /* One connection's place. Embed it in the connection's own state; the fields are private

@@ -23,6 +23,7 @@
 #include "poolalloc.h"
 #include "reqlog.h"
 #include "rpc.h"
+#include "server.h"
 #include "status.h"
 
 static const h2o_iovec_t alpn_h2[] = {{H2O_STRLIT("h2")}, {NULL, 0}};
@@ -35,7 +36,7 @@ typedef struct grpc_conn {
     h2o_buffer_t *pending, *inflight;
     h2o_linklist_t link;
     h2o_linklist_t streams;   /* nghttp2_session_del does not report closing streams: we free them */
-    h2o_timeout_entry_t idle; /* restarted by every read */
+    h2o_timeout_entry_t idle; /* restarted by every frame but PING (on_begin_frame) */
     int32_t max_stream_id;    /* the highest stream id of the client's HEADERS so far */
     outflow out;              /* what its streams hold, and the write timer of their answers */
     int closing;
@@ -174,9 +175,18 @@ static void conn_flush(grpc_conn *conn)
         conn_close(conn);
 }
 
+/* Silent for idle_timeout_ms, or sending PINGs only, which keep no connection open (a
+ * squatter sends them to hold a place): closed, unless a call of its own waits for the
+ * journal, when the client has nothing to say. */
 static void on_idle(h2o_timeout_entry_t *entry)
 {
-    conn_close(H2O_STRUCT_FROM_MEMBER(grpc_conn, idle, entry));
+    grpc_conn *conn = H2O_STRUCT_FROM_MEMBER(grpc_conn, idle, entry);
+    for (h2o_linklist_t *l = conn->streams.next; l != &conn->streams; l = l->next)
+        if (H2O_STRUCT_FROM_MEMBER(grpc_stream, link, l)->call != NULL) {
+            h2o_timeout_link(h2o_socket_get_loop(conn->sock), &conn->ctx->idle, &conn->idle);
+            return;
+        }
+    conn_close(conn);
 }
 
 /* Its answers did not move for write_timeout_ms: reset the connection (SO_LINGER 0: the
@@ -197,8 +207,6 @@ static void on_read(h2o_socket_t *sock, const char *err)
         conn_close(conn);
         return;
     }
-    h2o_timeout_unlink(&conn->idle);
-    h2o_timeout_link(h2o_socket_get_loop(conn->sock), &conn->ctx->idle, &conn->idle);
     ssize_t n = nghttp2_session_mem_recv(conn->session, (const uint8_t *)sock->input->bytes, sock->input->size);
     if (n < 0) {
         conn_close(conn);
@@ -424,6 +432,10 @@ fail:
 static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd, void *user_data)
 {
     grpc_conn *conn = user_data;
+    if (hd->type != NGHTTP2_PING) {
+        h2o_timeout_unlink(&conn->idle);
+        h2o_timeout_link(h2o_socket_get_loop(conn->sock), &conn->ctx->idle, &conn->idle);
+    }
     if (hd->type != NGHTTP2_HEADERS || (hd->stream_id & 1) == 0)
         return 0; /* an even id is nghttp2's to refuse */
     if (hd->stream_id > conn->max_stream_id) {
@@ -530,8 +542,10 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
     grpc_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
-    if (s != NULL && !s->responded)
+    if (s != NULL && !s->responded) {
+        server_connection_seen(conn->sock); /* a whole request: not a squatter */
         serve(conn, s);
+    }
     return 0;
 }
 

@@ -165,6 +165,13 @@ static void on_stall(outflow *o)
 outflow *h2guard_outflow(h2o_socket_t *sock)
 {
     return sock->on_close.cb == on_socket_close ? &((guard *)sock->on_close.data)->out : NULL;
+
+void *h2guard_close_data(h2o_socket_t *sock, void (*on_close)(void *))
+{
+    if (sock->on_close.cb != on_socket_close)
+        return NULL;
+    guard *g = sock->on_close.data;
+    return g->on_close == on_close ? g->close_data : NULL;
 }
 
 void h2guard_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, unsigned resets_per_second, void (*on_close)(void *),

@@ -45,4 +45,8 @@ int h2guard_take_malformed(h2o_req_t *req);
  * guard does not own. */
 outflow *h2guard_outflow(h2o_socket_t *sock);
 
+/* The close_data h2guard_accept was given for sock, when sock is a guarded connection's
+ * and on_close is the function it was given with it; else NULL. */
+void *h2guard_close_data(h2o_socket_t *sock, void (*on_close)(void *));
+
 #endif

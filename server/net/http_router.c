@@ -12,6 +12,7 @@
 #include "http_rpc.h"
 #include "metrics.h"
 #include "route.h"
+#include "server.h"
 
 /* Checks the request target before anything routes on it; 0 when it may be routed.
  *
@@ -92,6 +93,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     http_handler *h = (http_handler *)self;
     route_match m;
+    /* h2o calls a handler once the whole request is in: the connection is no squatter */
+    server_connection_seen(req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn)
+                                                                     : NULL);
     if (check_framing(req) != 0)
         return 0;
     if (check_target(req) != 0) {

@@ -15,7 +15,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,16 +25,21 @@
 #include <h2o.h>
 
 #include "accesslog.h"
+#include "connlimit.h"
 #include "grpc.h"
 #include "h2guard.h"
 #include "http.h"
 #include "http_router.h"
+#include "journal.h"
 #include "metrics.h"
 #include "outflow.h"
 
 #define SERVER_BACKLOG 1024
 #define SERVER_ACCEPT_BATCH 16              /* connections accepted per readiness event */
 #define SERVER_HTTP2_GOAWAY_TIMEOUT_MS 2000 /* after GOAWAY, force-close HTTP/2 connections */
+#define SERVER_ACCEPT_PAUSE_MS 100          /* out of descriptors: a loop stops accepting this long */
+#define SERVER_FD_SPARE 8 /* descriptors kept free besides the connections' and the store's: a reload's \
+                             configuration file, the count of open descriptors itself */
 
 typedef struct listener {
     int fd;
@@ -52,16 +59,28 @@ typedef struct loop_listener {
 struct loop_thread {
     pthread_t tid;
     h2o_context_t ctx;
-    h2o_multithread_receiver_t wake; /* lets the main thread interrupt h2o_evloop_run */
+    h2o_multithread_receiver_t wake; /* wakes h2o_evloop_run: a stop, a reload, squatters to evict */
     grpc_context grpc;
     loop_listener listeners[2 * CONFIG_MAX_LISTENERS];
     size_t n_listeners;
     size_t open_connections;
+    h2o_timeout_t accept_pause;          /* SERVER_ACCEPT_PAUSE_MS */
+    h2o_timeout_entry_t accept_resume;   /* linked while this loop does not accept */
     struct server *server;
     core *core;
+    unsigned index; /* in server.threads: the loop number connlimit knows it by */
     sem_t ready; /* posted once loop_setup is done; setup_rc says how it went */
     int setup_rc;
 };
+
+/* One accepted connection's place (connlimit.h); the socket's on_close data (through the
+ * guard on HTTP listeners). */
+typedef struct server_conn {
+    connlimit_conn place;
+    loop_thread *thread;
+    h2o_socket_t *sock;
+    int seen; /* connlimit_seen was called; read and written on the connection's loop only */
+} server_conn;
 
 typedef struct server {
     h2o_globalconf_t globalconf;
@@ -70,8 +89,8 @@ typedef struct server {
     loop_thread *threads;
     size_t n_threads;
     atomic_int stopping;
-    atomic_size_t connections; /* open on every loop; capped by server.max_connections */
-    size_t max_connections;
+    connlimit *places;      /* server.max_connections, per address, evictions */
+    atomic_int fd_shortage; /* a loop found no descriptor to accept with, and none has since */
 } server;
 
 static int64_t now_ms(void)
@@ -154,45 +173,130 @@ static int listener_open(const config_listener *l)
 
 static void on_connection_close(void *data)
 {
-    loop_thread *t = data;
+    server_conn *sc = data;
+    loop_thread *t = sc->thread;
+    connlimit_release(t->server->places, &sc->place);
     t->open_connections--;
-    atomic_fetch_sub(&t->server->connections, 1);
     metrics_connection(-1);
+    free(sc);
+}
+
+void server_connection_seen(h2o_socket_t *sock)
+{
+    if (sock == NULL)
+        return;
+    server_conn *sc = sock->on_close.cb == on_connection_close ? sock->on_close.data
+                                                                : h2guard_close_data(sock, on_connection_close);
+    if (sc == NULL || sc->seen)
+        return;
+    sc->seen = 1;
+    connlimit_seen(sc->thread->server->places, &sc->place);
+}
+
+/* Closes this loop's connections that connlimit chose to make room. A connection may be in
+ * h2o's HTTP/1.1 or HTTP/2 code, the guard's or gRPC's, any of which may hold it: a
+ * shutdown makes each see the end of its input and close it through its own path. */
+static void evict_chosen(loop_thread *t)
+{
+    connlimit_conn *chosen[64];
+    size_t n;
+    do {
+        n = connlimit_take_evicted(t->server->places, t->index, chosen, 64);
+        for (size_t i = 0; i < n; i++) {
+            server_conn *sc = (server_conn *)chosen[i];
+            shutdown(h2o_socket_get_fd(sc->sock), SHUT_RDWR);
+            metrics_connection_evicted();
+        }
+    } while (n == 64);
+}
+
+static void on_accept(h2o_socket_t *listen_sock, const char *err);
+
+static void on_accept_resume(h2o_timeout_entry_t *entry)
+{
+    loop_thread *t = H2O_STRUCT_FROM_MEMBER(loop_thread, accept_resume, entry);
+    for (size_t i = 0; i < t->n_listeners; i++)
+        h2o_socket_read_start(t->listeners[i].sock, on_accept);
+}
+
+/* accept() found no descriptor (or no kernel memory) for a waiting connection. The listener
+ * stays readable, so trying again at once would spin the loop until a descriptor frees
+ * up: this loop stops accepting for SERVER_ACCEPT_PAUSE_MS instead (as nginx does), and
+ * the waiting connections stay in the backlog. One line is logged per shortage, not per
+ * pause; hookgate_accept_pauses_total counts the pauses. */
+static void accept_pause(loop_thread *t, int error)
+{
+    if (h2o_timeout_is_linked(&t->accept_resume))
+        return;
+    for (size_t i = 0; i < t->n_listeners; i++)
+        h2o_socket_read_stop(t->listeners[i].sock);
+    h2o_timeout_link(t->ctx.loop, &t->accept_pause, &t->accept_resume);
+    metrics_accept_paused();
+    if (atomic_exchange(&t->server->fd_shortage, 1) == 0)
+        fprintf(stderr,
+                "hookgate: cannot accept a connection: %s; accepting pauses for %d ms at a time until it can "
+                "(connections wait in the listen backlog)\n",
+                strerror(error), SERVER_ACCEPT_PAUSE_MS);
 }
 
 static void on_accept(h2o_socket_t *listen_sock, const char *err)
 {
     loop_listener *ll = listen_sock->data;
+    loop_thread *t = ll->thread;
+    server *s = t->server;
     if (err != NULL)
         return;
     for (int i = 0; i < SERVER_ACCEPT_BATCH; i++) {
+        errno = 0;
         h2o_socket_t *sock = h2o_evloop_socket_accept(listen_sock);
-        if (sock == NULL)
+        if (sock == NULL) { /* h2o_evloop_socket_accept leaves accept4's errno */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_pause(t, errno);
             return;
-        server *s = ll->thread->server;
-        if (atomic_fetch_add(&s->connections, 1) >= s->max_connections) {
-            /* over the cap: accepted only to be closed, so the backlog does not fill */
-            atomic_fetch_sub(&s->connections, 1);
+        }
+        if (atomic_load_explicit(&s->fd_shortage, memory_order_relaxed) && atomic_exchange(&s->fd_shortage, 0))
+            fprintf(stderr, "hookgate: accepting connections again\n");
+        struct sockaddr_storage peer;
+        server_conn *sc = malloc(sizeof(*sc));
+        unsigned victim_loop = 0;
+        connlimit_verdict v = CONNLIMIT_NO_ADDRESS;
+        if (sc != NULL && h2o_socket_getpeername(sock, (struct sockaddr *)&peer) != 0)
+            v = connlimit_admit(s->places, &sc->place, (struct sockaddr *)&peer, t->index, h2o_now(t->ctx.loop),
+                                &victim_loop);
+        if (v != CONNLIMIT_ADMITTED && v != CONNLIMIT_EVICTING) {
+            /* accepted only to be closed, so the backlog does not fill */
+            metrics_connection_refused(v == CONNLIMIT_ADDRESS_FULL);
+            free(sc);
             h2o_socket_close(sock);
             continue;
         }
-        ll->thread->open_connections++;
+        if (v == CONNLIMIT_EVICTING) {
+            if (victim_loop == t->index)
+                evict_chosen(t);
+            else
+                h2o_multithread_send_message(&s->threads[victim_loop].wake, NULL);
+        }
+        sc->thread = t;
+        sc->sock = sock;
+        sc->seen = 0;
+        t->open_connections++;
         metrics_connection(1);
         if (ll->grpc) {
             sock->on_close.cb = on_connection_close;
-            sock->on_close.data = ll->thread;
-            grpc_accept(&ll->thread->grpc, sock, ll->accept_ctx.ssl_ctx);
+            sock->on_close.data = sc;
+            grpc_accept(&t->grpc, sock, ll->accept_ctx.ssl_ctx);
         } else {
-            const config *cfg = core_config_now(ll->thread->core);
+            const config *cfg = core_config_now(t->core);
             h2guard_accept(&ll->accept_ctx, sock, cfg->limits.resets_per_second_per_connection, on_connection_close,
-                           ll->thread);
+                           sc);
         }
     }
 }
 
 static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
-    (void)receiver, (void)messages; /* waking the loop is all it is for */
+    (void)messages; /* none: waking the loop is what it is for */
+    evict_chosen(H2O_STRUCT_FROM_MEMBER(loop_thread, wake, receiver));
 }
 
 /* Builds the loop's context and listening sockets. This must run on the loop's own
@@ -206,6 +310,8 @@ static int loop_setup(loop_thread *t)
     h2o_context_init(&t->ctx, h2o_evloop_create(), &s->globalconf);
     outflow_loop_init(t->ctx.loop, core_config_now(t->core)->write_timeout_ms);
     h2o_multithread_register_receiver(t->ctx.queue, &t->wake, on_wake);
+    h2o_timeout_init(t->ctx.loop, &t->accept_pause, SERVER_ACCEPT_PAUSE_MS);
+    t->accept_resume.cb = on_accept_resume;
     grpc_context_init(&t->grpc, t->core, t->ctx.loop, t->ctx.queue);
     for (size_t i = 0; i < s->n_listeners; i++) {
         loop_listener *ll = &t->listeners[i];
@@ -230,24 +336,25 @@ static int loop_setup(loop_thread *t)
 static void *loop_main(void *arg)
 {
     loop_thread *t = arg;
-    server *s = t->server;
     t->setup_rc = loop_setup(t);
     sem_post(&t->ready);
     if (t->setup_rc != 0)
         return NULL;
+    server *s = t->server;
     h2o_evloop_t *loop = t->ctx.loop;
 
     /* access-log lines go out once per loop iteration, not once per request; the end of an
      * iteration is also where this loop holds no configuration snapshot (core_quiescent) */
     accesslog_batch();
-    unsigned index = (unsigned)(t - s->threads);
     while (!atomic_load(&s->stopping)) {
         h2o_evloop_run(loop, INT32_MAX);
         accesslog_flush();
-        core_quiescent(t->core, index);
+        core_quiescent(t->core, t->index);
     }
 
     /* stop accepting, tell HTTP/2 peers (GOAWAY), let requests in flight finish */
+    if (h2o_timeout_is_linked(&t->accept_resume))
+        h2o_timeout_unlink(&t->accept_resume);
     for (size_t i = 0; i < t->n_listeners; i++) {
         h2o_socket_read_stop(t->listeners[i].sock);
         h2o_socket_close(t->listeners[i].sock);
@@ -270,6 +377,7 @@ static int thread_start(server *s, loop_thread *t, core *c)
 {
     t->server = s;
     t->core = c;
+    t->index = (unsigned)(t - s->threads);
     sem_init(&t->ready, 0, 0);
     if (pthread_create(&t->tid, NULL, loop_main, t) != 0) {
         fprintf(stderr, "hookgate: cannot start a thread\n");
@@ -319,15 +427,80 @@ static int listener_add(server *s, const config_listener *l, int grpc)
     return 0;
 }
 
+size_t server_connection_cap(uint64_t fd_limit, size_t fds_open, size_t n_threads, size_t max_connections)
+{
+    /* each loop may hold one descriptor of a connection it accepted only to close */
+    uint64_t kept = (uint64_t)fds_open + JOURNAL_MAX_EXTRA_FDS + SERVER_FD_SPARE + n_threads + CONNLIMIT_EVICT_SLACK;
+    if (fd_limit <= kept)
+        return 0;
+    return fd_limit - kept < max_connections ? (size_t)(fd_limit - kept) : max_connections;
+}
+
+/* Raises the soft RLIMIT_NOFILE to the hard one (the soft one is often 1024, far below
+ * server.max_connections); returns the soft limit now. */
+static uint64_t fd_limit_raise(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return UINT64_MAX;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = was;
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
+/* Descriptors open in this process (0 when /proc cannot tell). */
+static size_t fd_count(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return 0;
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own */
+}
+
+/* Once every loop holds its descriptors: lowers the connection cap to what the descriptor
+ * limit leaves after what the process holds and what the store and the accept path still
+ * need, so that connections can never take the journal's next file. Refuses to start (-1)
+ * when not one connection fits. */
+static int fd_budget(server *s, const config *cfg, uint64_t fd_limit)
+{
+    size_t open = fd_count();
+    size_t cap = server_connection_cap(fd_limit, open, s->n_threads, cfg->max_connections);
+    if (cap == 0) {
+        fprintf(stderr,
+                "hookgate: the file descriptor limit (%llu) leaves no room for a connection: %zu are open and "
+                "%d more are kept for the store and the accept path; raise it (ulimit -n, systemd LimitNOFILE=)\n",
+                (unsigned long long)fd_limit, open,
+                JOURNAL_MAX_EXTRA_FDS + SERVER_FD_SPARE + (int)s->n_threads + CONNLIMIT_EVICT_SLACK);
+        return -1;
+    }
+    if (cap < cfg->max_connections) {
+        connlimit_set_max(s->places, cap);
+        fprintf(stderr,
+                "hookgate: WARNING: the file descriptor limit (%llu) allows %zu connections, not "
+                "server.max_connections (%u): the cap is %zu; raise the limit (ulimit -n, systemd LimitNOFILE=) "
+                "or lower max_connections\n",
+                (unsigned long long)fd_limit, cap, cfg->max_connections, cap);
+    }
+    return 0;
+}
+
 int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *reload_arg)
 {
     static server s; /* its address is the globalconf every context points at */
     int rc = -1;
+    uint64_t fd_limit = fd_limit_raise();
     h2o_config_init(&s.globalconf);
     s.globalconf.server_name = h2o_iovec_init(H2O_STRLIT(""));
     s.globalconf.max_request_entity_size = http_h2o_entity_limit(&cfg->limits);
     s.globalconf.http2.graceful_shutdown_timeout = SERVER_HTTP2_GOAWAY_TIMEOUT_MS;
-    s.max_connections = cfg->max_connections;
     /* clients that do not read: what their answers may hold, and for how long (outflow.h) */
     outflow_configure(cfg->max_connection_output_bytes, cfg->max_buffered_bytes);
     /* slow clients: a request must arrive whole, a connection must keep talking */
@@ -348,14 +521,16 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
 
     s.n_threads = server_thread_count(cfg);
     s.threads = calloc(s.n_threads, sizeof(*s.threads));
-    if (s.threads == NULL)
+    s.places = connlimit_create(cfg->max_connections, cfg->max_connections_per_address, cfg->idle_eviction_ms,
+                                (unsigned)s.n_threads);
+    if (s.threads == NULL || s.places == NULL)
         goto out;
     core_set_loops(c, (unsigned)s.n_threads);
     size_t started = 0;
     for (; started < s.n_threads; started++)
         if (thread_start(&s, &s.threads[started], c) != 0)
             break;
-    if (started == s.n_threads) {
+    if (started == s.n_threads && fd_budget(&s, cfg, fd_limit) == 0) {
         fprintf(stderr, "hookgate: %zu event loop thread(s)\n", s.n_threads);
         sigset_t signals;
         sigemptyset(&signals);

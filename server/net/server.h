@@ -7,6 +7,11 @@
 #ifndef HOOKGATE_SERVER_H
 #define HOOKGATE_SERVER_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include <h2o.h>
+
 #include "config.h"
 #include "core.h"
 
@@ -21,6 +26,17 @@ size_t server_thread_count(const config *cfg);
  * three signals (and ignored SIGPIPE) before any thread starts. Returns 0 after a clean
  * stop, -1 (with a message on stderr) when start-up fails. */
 int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *reload_arg);
+
+/* The connection cap a process can keep: max_connections, or less when the descriptor
+ * limit fd_limit, after the fds_open descriptors held, the store's spare ones and the
+ * accept path's (which grow with n_threads), leaves less; 0 when not one connection fits. */
+size_t server_connection_cap(uint64_t fd_limit, size_t fds_open, size_t n_threads, size_t max_connections);
+
+/* sock, an accepted connection's socket (or NULL), has brought a whole request: it is no
+ * longer among the first to be closed when the connection cap is full (connlimit.h).
+ * Called by the HTTP router and the native gRPC transport for each request; a socket the
+ * server did not accept is ignored. */
+void server_connection_seen(h2o_socket_t *sock);
 
 /* Loads every TLS certificate and key cfg's listeners name, as server_run would (which
  * --check-config uses so that a file that would stop start-up fails the check). Returns 0,

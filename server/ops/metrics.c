@@ -40,6 +40,9 @@ static shard shared;              /* for a thread whose own shard could not be a
 static __thread shard *this_shard;
 static atomic_int_fast64_t connections;
 static atomic_uint_fast64_t reset_floods;
+static atomic_uint_fast64_t refused[2]; /* [per_address] */
+static atomic_uint_fast64_t evicted;
+static atomic_uint_fast64_t accept_pauses;
 static atomic_uint_fast64_t continuation_floods;
 static atomic_uint_fast64_t http1_framing_refusals;
 static atomic_uint_fast64_t stream_ids_backwards;
@@ -115,6 +118,21 @@ void metrics_request(route_id r, metrics_protocol protocol, int status, int64_t 
 void metrics_connection(int delta)
 {
     atomic_fetch_add_explicit(&connections, delta, memory_order_relaxed);
+}
+
+void metrics_connection_refused(int per_address)
+{
+    atomic_fetch_add_explicit(&refused[per_address != 0], 1, memory_order_relaxed);
+}
+
+void metrics_connection_evicted(void)
+{
+    atomic_fetch_add_explicit(&evicted, 1, memory_order_relaxed);
+}
+
+void metrics_accept_paused(void)
+{
+    atomic_fetch_add_explicit(&accept_pauses, 1, memory_order_relaxed);
 }
 
 void metrics_reset_flood(void)
@@ -262,6 +280,24 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
         "# HELP hookgate_connections_open Connections open on every listener.\n"
         "# TYPE hookgate_connections_open gauge\nhookgate_connections_open %lld\n",
         (long long)atomic_load_explicit(&connections, memory_order_relaxed));
+    add(&t,
+        "# HELP hookgate_connections_refused_total Connections closed as they were accepted: over "
+        "server.max_connections (cap) or server.max_connections_per_address (address).\n"
+        "# TYPE hookgate_connections_refused_total counter\n"
+        "hookgate_connections_refused_total{reason=\"cap\"} %llu\n"
+        "hookgate_connections_refused_total{reason=\"address\"} %llu\n",
+        (unsigned long long)atomic_load_explicit(&refused[0], memory_order_relaxed),
+        (unsigned long long)atomic_load_explicit(&refused[1], memory_order_relaxed));
+    add(&t,
+        "# HELP hookgate_connections_evicted_total Connections closed to make room at server.max_connections: "
+        "they had brought no whole request within server.idle_eviction_ms.\n"
+        "# TYPE hookgate_connections_evicted_total counter\nhookgate_connections_evicted_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&evicted, memory_order_relaxed));
+    add(&t,
+        "# HELP hookgate_accept_pauses_total Times an event loop stopped accepting for 100 ms because no file "
+        "descriptor was left.\n"
+        "# TYPE hookgate_accept_pauses_total counter\nhookgate_accept_pauses_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&accept_pauses, memory_order_relaxed));
     add(&t,
         "# HELP hookgate_connections_reset_flood_total HTTP/2 connections closed for sending more stream resets "
         "than limits.resets_per_second_per_connection.\n"

@@ -20,6 +20,17 @@ void metrics_request(route_id route, metrics_protocol protocol, int status, int6
 /* A connection opened or closed, on any listener. */
 void metrics_connection(int delta);
 
+/* A connection refused at once: over server.max_connections_per_address (per_address = 1)
+ * or over the cap with no connection to evict (0). */
+void metrics_connection_refused(int per_address);
+
+/* A connection closed to make room at the cap: it had brought no whole request within
+ * server.idle_eviction_ms. */
+void metrics_connection_evicted(void);
+
+/* An event loop stopped accepting for a while: no descriptor was left to accept with. */
+void metrics_accept_paused(void);
+
 /* An HTTP/2 connection closed for sending more stream resets than its budget. */
 void metrics_reset_flood(void);
 

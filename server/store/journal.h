@@ -23,6 +23,9 @@
 #include "store.h"
 
 #define JOURNAL_ERROR_MAX 1024 /* bytes of a start-up error message */
+#define JOURNAL_MAX_EXTRA_FDS 4 /* descriptors a running journal opens besides those it holds, at most at once: \
+                                   the next journal while the last is open, and the snapshotter's temp file \
+                                   and directory listing. The server keeps them free (server.c) */
 
 /* When the journal is flushed to disk. */
 typedef enum journal_fsync {

@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""Connection squatting (issue 12, item 2): a figure, not a test.
+
+Starts hookgate (the binary given) with server.max_connections CAP, opens SQUATTERS
+cleartext connections that send only the HTTP/2 preface, SETTINGS and a PING every 3 s,
+then tries real clients (GET /healthz over HTTP/1.1) and prints what they got and how many
+squatters the server closed.
+
+Usage: tests/bench/squat.py PATH/TO/hookgate [--cap 50] [--squatters 60] [--clients 5]
+"""
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+PING = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"12345678"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def real_client(port):
+    """The status line a fresh HTTP/1.1 client gets, or why it got none."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = s.recv(4096)
+            return answer.split(b"\r\n", 1)[0].decode() if answer else "closed without an answer"
+    except OSError as e:
+        return "error: %s" % e
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("binary")
+    ap.add_argument("--cap", type=int, default=50)
+    ap.add_argument("--squatters", type=int, default=60)
+    ap.add_argument("--clients", type=int, default=5)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="squat-")
+    port = free_port()
+    config = os.path.join(tmp, "squat.yaml")
+    with open(config, "w") as f:
+        f.write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  threads: 2\n"
+                "  max_connections: %d\naccounts: []\n" % (port, args.cap))
+    log = open(os.path.join(tmp, "log"), "w")
+    proc = subprocess.Popen([args.binary, "--config", config], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 10
+        while real_client(port) != "HTTP/1.1 200 OK":
+            if time.monotonic() > deadline:
+                sys.exit("hookgate did not start")
+            time.sleep(0.05)
+        squatters = []
+        for _ in range(args.squatters):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(PREFACE + SETTINGS + PING)
+            squatters.append(s)
+        for round_ in range(3):  # 9 s of PINGs every 3 s
+            time.sleep(3)
+            for s in squatters:
+                try:
+                    s.sendall(PING)
+                except OSError:
+                    pass
+            answers = [real_client(port) for _ in range(args.clients)]
+            print("after %2d s: real clients got %s" % (3 * (round_ + 1), answers))
+        closed = 0
+        for s in squatters:
+            s.setblocking(False)
+            try:
+                while True:
+                    data = s.recv(65536)
+                    if data == b"":
+                        closed += 1
+                        break
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed += 1
+        print("squatters closed by the server: %d of %d (cap %d)" % (closed, args.squatters, args.cap))
+        for s in squatters:
+            s.close()
+    finally:
+        proc.terminate()
+        proc.wait()
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+main()

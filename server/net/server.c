@@ -59,7 +59,7 @@ typedef struct loop_listener {
 struct loop_thread {
     pthread_t tid;
     h2o_context_t ctx;
-    h2o_multithread_receiver_t wake; /* wakes h2o_evloop_run: a stop, a reload, squatters to evict */
+    h2o_multithread_receiver_t wake; /* makes h2o_evloop_run return: a stop, a reload, squatters to evict */
     grpc_context grpc;
     loop_listener listeners[2 * CONFIG_MAX_LISTENERS];
     size_t n_listeners;
@@ -69,6 +69,7 @@ struct loop_thread {
     struct server *server;
     core *core;
     unsigned index; /* in server.threads: the loop number connlimit knows it by */
+    atomic_int evict_pending; /* another loop chose squatters of this one (connlimit_take_evicted) */
     sem_t ready; /* posted once loop_setup is done; setup_rc says how it went */
     int setup_rc;
 };
@@ -273,7 +274,7 @@ static void on_accept(h2o_socket_t *listen_sock, const char *err)
         if (v == CONNLIMIT_EVICTING) {
             if (victim_loop == t->index)
                 evict_chosen(t);
-            else
+            else if (atomic_exchange(&s->threads[victim_loop].evict_pending, 1) == 0)
                 h2o_multithread_send_message(&s->threads[victim_loop].wake, NULL);
         }
         sc->thread = t;
@@ -295,8 +296,9 @@ static void on_accept(h2o_socket_t *listen_sock, const char *err)
 
 static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
-    (void)messages; /* none: waking the loop is what it is for */
-    evict_chosen(H2O_STRUCT_FROM_MEMBER(loop_thread, wake, receiver));
+    /* never called: h2o calls a receiver only for messages, and wake gets none; the write
+     * to the queue's pipe is what makes h2o_evloop_run return to loop_main */
+    (void)receiver, (void)messages;
 }
 
 /* Builds the loop's context and listening sockets. This must run on the loop's own
@@ -349,6 +351,8 @@ static void *loop_main(void *arg)
     while (!atomic_load(&s->stopping)) {
         h2o_evloop_run(loop, INT32_MAX);
         accesslog_flush();
+        if (atomic_load_explicit(&t->evict_pending, memory_order_relaxed) && atomic_exchange(&t->evict_pending, 0))
+            evict_chosen(t);
         core_quiescent(t->core, t->index);
     }
 

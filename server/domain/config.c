@@ -972,7 +972,7 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
     }
     p.cfg->grpc_idle_timeout_ms = 30000;
     p.cfg->max_connections = 10000;
-    p.cfg->max_connections_per_address = 256;
+    p.cfg->max_connections_per_address = 1024;
     p.cfg->idle_eviction_ms = 1000;
     p.cfg->request_timeout_ms = 10000;
     p.cfg->idle_timeout_ms = 10000;

@@ -92,7 +92,7 @@ typedef struct config {
     unsigned threads;              /* 0 = one per CPU, else 1..CONFIG_MAX_THREADS */
     unsigned max_connections;      /* server.max_connections: open connections at most, 1..1000000 (default 10000) */
     unsigned max_connections_per_address; /* server.max_connections_per_address: of one IPv4 address or IPv6
-                                             /64, 0 = no limit, else 1..1000000 (default 256) */
+                                             /64, 0 = no limit, else 1..1000000 (default 1024) */
     unsigned idle_eviction_ms; /* server.idle_eviction_ms: at the cap, a connection without a whole request
                                   this long after it opened makes room for a new one, 0..3600000 (1000) */
     unsigned request_timeout_ms;   /* server.request_timeout_ms: HTTP/1.1 request read, and keep-alive idle (10000) */

@@ -6,6 +6,7 @@
 #include "hg_assert.h"
 
 #define FRAME_HEADER_LEN 9
+#define FRAME_DATA 0
 #define FRAME_HEADERS 1
 #define FRAME_RST_STREAM 3
 #define FRAME_PUSH_PROMISE 5
@@ -22,6 +23,7 @@ int framebudget_init(framebudget *b, unsigned rate, uint64_t now_ms)
     b->tokens = b->rate;
     b->last_ms = now_ms;
     b->stop = FRAMEBUDGET_WITHIN;
+    b->active_ms = now_ms;
     return nghttp2_hd_inflate_new(&b->hpack) == 0 ? 0 : -1;
 }
 
@@ -154,6 +156,8 @@ size_t framebudget_scan(framebudget *b, const uint8_t *data, size_t len, uint64_
         const uint8_t *fragment = h + FRAME_HEADER_LEN;
         size_t fragment_len = payload;
         int piece = 0; /* the frame carries a piece of a header block to decode */
+        if (type == FRAME_DATA || type == FRAME_HEADERS || type == FRAME_CONTINUATION)
+            b->active_ms = now_ms;
         if (type == FRAME_RST_STREAM) {
             if (!take(b, now_ms)) {
                 b->stop = FRAMEBUDGET_RESETS;

@@ -12,7 +12,9 @@
  * blocks in the same order (HEADERS and their CONTINUATION frames, padding and priority
  * taken off), and so keep the same table. It decides nothing about a stream itself: it
  * remembers the malformed ones, and the handler asks (framebudget_take_malformed) when the
- * request reaches it (see h2guard.h). */
+ * request reaches it (see h2guard.h).
+ *
+ * It also notes when the client last sent a frame of a request, for the guard's idle timer. */
 #ifndef HOOKGATE_FRAMEBUDGET_H
 #define HOOKGATE_FRAMEBUDGET_H
 
@@ -56,6 +58,8 @@ typedef struct framebudget {
     int block_malformed;                 /* it has two different content-length values */
     uint32_t malformed[FRAMEBUDGET_MAX_MALFORMED]; /* streams whose request is malformed, not yet taken */
     unsigned malformed_count;
+    uint64_t active_ms;     /* when the last frame of a request (HEADERS, CONTINUATION, DATA) was read, or
+                               init's now_ms: other frames (PING above all) keep no connection busy */
 } framebudget;
 
 /* A full budget of rate (>= 1) resets a second, at now_ms (a monotonic clock), and an

@@ -36,7 +36,7 @@ typedef struct grpc_conn {
     h2o_buffer_t *pending, *inflight;
     h2o_linklist_t link;
     h2o_linklist_t streams;   /* nghttp2_session_del does not report closing streams: we free them */
-    h2o_timeout_entry_t idle; /* restarted by every frame but PING (on_begin_frame) */
+    h2o_timeout_entry_t idle; /* restarted by every frame of a request (on_begin_frame) */
     int32_t max_stream_id;    /* the highest stream id of the client's HEADERS so far */
     outflow out;              /* what its streams hold, and the write timer of their answers */
     int closing;
@@ -175,9 +175,10 @@ static void conn_flush(grpc_conn *conn)
         conn_close(conn);
 }
 
-/* Silent for idle_timeout_ms, or sending PINGs only, which keep no connection open (a
- * squatter sends them to hold a place): closed, unless a call of its own waits for the
- * journal, when the client has nothing to say. */
+/* No frame of a request (HEADERS, CONTINUATION, DATA) for idle_timeout_ms: closed, as
+ * PINGs, SETTINGS or WINDOW_UPDATEs keep no connection open (a squatter sends them to hold
+ * a place); unless a call of its own waits for the journal, when the client has nothing
+ * to say. */
 static void on_idle(h2o_timeout_entry_t *entry)
 {
     grpc_conn *conn = H2O_STRUCT_FROM_MEMBER(grpc_conn, idle, entry);
@@ -432,7 +433,8 @@ fail:
 static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd, void *user_data)
 {
     grpc_conn *conn = user_data;
-    if (hd->type != NGHTTP2_PING) {
+    if (hd->type == NGHTTP2_HEADERS || hd->type == NGHTTP2_DATA || hd->type == NGHTTP2_CONTINUATION) {
+        /* the idle timer: frames of a request only (a PING keeps no connection open) */
         h2o_timeout_unlink(&conn->idle);
         h2o_timeout_link(h2o_socket_get_loop(conn->sock), &conn->ctx->idle, &conn->idle);
     }

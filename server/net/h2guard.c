@@ -27,13 +27,23 @@ typedef struct guard {
     h2o_timeout_entry_t timeout; /* the TLS handshake, or the cleartext preface */
     h2o_socket_cb h2o_read;      /* h2o's HTTP/2 reader, once it has the connection */
     framebudget budget;
-    int entering; /* inside h2o_http2_accept, which may close the socket at once */
-    int closed;   /* the socket closed while entering */
-    int cut;      /* over budget: the socket is shut down, h2o is closing it */
+    int entering;  /* inside h2o_http2_accept, which may close the socket at once */
+    int closed;    /* the socket has closed */
+    int cut;       /* over budget or quiet: the socket is shut down, h2o is closing it */
+    unsigned busy; /* requests h2o is answering (h2guard_request_begin) */
     void (*on_close)(void *);
     void *close_data;
     outflow out; /* what the connection's requests and answers hold (http.c charges it) */
 } guard;
+
+/* A guard goes once its socket has closed, h2o_http2_accept has returned, and every
+ * request that began on it has been disposed of (h2o disposes of them before it closes the
+ * socket, but a guard that outlives its requests costs nothing to be sure). */
+static void guard_release(guard *g)
+{
+    if (g->closed && !g->entering && g->busy == 0)
+        free(g);
+}
 
 static void on_socket_close(void *data)
 {
@@ -42,10 +52,8 @@ static void on_socket_close(void *data)
     framebudget_dispose(&g->budget);
     outflow_dispose(&g->out); /* h2o frees a connection's requests before its socket */
     g->on_close(g->close_data);
-    if (g->entering)
-        g->closed = 1; /* freed by enter_http2 once h2o returns */
-    else
-        free(g);
+    g->closed = 1;
+    guard_release(g);
 }
 
 static uint64_t now_ms(guard *g)
@@ -93,6 +101,27 @@ static void on_http2_read(h2o_socket_t *sock, const char *err)
     g->h2o_read(sock, err);
 }
 
+/* HTTP/2's idle timer. h2o restarts its own on every read, so a client that sends a PING
+ * now and then would hold its connection, and a place under server.max_connections, for
+ * ever. This one runs every http2.idle_timeout and closes a connection that has sent no
+ * frame of a request (framebudget's active_ms) for that long and has no request being
+ * answered (h2o stops its own timer then too). So a connection that sends only PINGs,
+ * SETTINGS or WINDOW_UPDATEs goes between one and two idle timeouts after its last
+ * request frame. */
+static void on_quiet(h2o_timeout_entry_t *entry)
+{
+    guard *g = H2O_STRUCT_FROM_MEMBER(guard, timeout, entry);
+    h2o_context_t *ctx = g->accept->ctx;
+    if (g->cut)
+        return;
+    if (g->busy == 0 && now_ms(g) - g->budget.active_ms >= ctx->globalconf->http2.idle_timeout) {
+        g->cut = 1;
+        shutdown(h2o_socket_get_fd(g->sock), SHUT_RDWR); /* h2o closes it through its error path */
+        return;
+    }
+    h2o_timeout_link(ctx->loop, &ctx->http2.idle_timeout, &g->timeout);
+}
+
 static void enter_http2(guard *g)
 {
     h2o_socket_t *sock = g->sock;
@@ -101,11 +130,13 @@ static void enter_http2(guard *g)
     h2o_http2_accept(g->accept, sock, g->connected_at);
     g->entering = 0;
     if (g->closed) {
-        free(g);
+        guard_release(g);
         return;
     }
     g->h2o_read = sock->_cb.read;
     sock->_cb.read = on_http2_read;
+    g->timeout.cb = on_quiet;
+    h2o_timeout_link(g->accept->ctx->loop, &g->accept->ctx->http2.idle_timeout, &g->timeout);
 }
 
 static void on_timeout(h2o_timeout_entry_t *entry)
@@ -165,6 +196,27 @@ static void on_stall(outflow *o)
 outflow *h2guard_outflow(h2o_socket_t *sock)
 {
     return sock->on_close.cb == on_socket_close ? &((guard *)sock->on_close.data)->out : NULL;
+}
+
+static void on_request_disposed(void *p)
+{
+    guard *g = *(guard **)p;
+    HG_ASSERT(g->busy > 0);
+    g->busy--;
+    guard_release(g);
+}
+
+void h2guard_request_begin(h2o_req_t *req)
+{
+    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    if (sock == NULL || sock->on_close.cb != on_socket_close)
+        return;
+    guard *g = sock->on_close.data;
+    /* a shared chunk of the request's pool: h2o calls its dispose when it disposes of the request */
+    guard **p = h2o_mem_alloc_shared(&req->pool, sizeof(*p), on_request_disposed);
+    *p = g;
+    g->busy++;
+}
 
 void *h2guard_close_data(h2o_socket_t *sock, void (*on_close)(void *))
 {

@@ -18,6 +18,9 @@
  * them; only trailers of streams still in flight are read after that, and only their
  * content-length could then be judged wrong.)
  *
+ * An HTTP/2 connection whose client sends no frame of a request (only PINGs, say) for
+ * http2.idle_timeout, and that has no request being answered, is closed too.
+ *
  * HTTP/1.1's `Upgrade: h2c` would take a connection to HTTP/2 past the guard, so it is not
  * offered: the globalconf must have http1.upgrade_to_http2 = 0 (those clients stay on
  * HTTP/1.1). */
@@ -44,6 +47,12 @@ int h2guard_take_malformed(h2o_req_t *req);
  * its write timer: on a stall the guard resets the connection), or NULL for a socket the
  * guard does not own. */
 outflow *h2guard_outflow(h2o_socket_t *sock);
+
+/* req, on a guarded connection (else nothing happens), is being answered: until h2o
+ * disposes of it, the connection's HTTP/2 idle timer does not close it. The guard's timer
+ * counts only the frames of a request as activity: a PING, SETTINGS or WINDOW_UPDATE does
+ * not keep a connection open. Called by the router for every request. */
+void h2guard_request_begin(h2o_req_t *req);
 
 /* The close_data h2guard_accept was given for sock, when sock is a guarded connection's
  * and on_close is the function it was given with it; else NULL. */

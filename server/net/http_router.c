@@ -93,9 +93,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     http_handler *h = (http_handler *)self;
     route_match m;
-    /* h2o calls a handler once the whole request is in: the connection is no squatter */
+    /* h2o calls a handler once the whole request is in: the connection is no squatter, and
+     * it is busy until the answer is done */
     server_connection_seen(req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn)
                                                                      : NULL);
+    h2guard_request_begin(req);
     if (check_framing(req) != 0)
         return 0;
     if (check_target(req) != 0) {

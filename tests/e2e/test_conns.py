@@ -2,8 +2,8 @@
 """Connection places and file descriptors (issue 12, items 2 and 6): squatters that send
 only the HTTP/2 preface and PINGs are closed to make room for a real client when
 server.max_connections is full, and a connection that brought a request is not;
-server.max_connections_per_address; a gRPC connection that sends only PINGs is closed as
-idle; under a low descriptor limit the cap is lowered at start so the journal still
+server.max_connections_per_address; an HTTP/2 or gRPC connection that sends only PINGs is
+closed as idle; under a low descriptor limit the cap is lowered at start so the journal still
 rotates; when accept() runs out of descriptors the server pauses (one log line, counted
 in /metrics) and answers again once connections close.
 
@@ -185,15 +185,16 @@ class TestPerAddress(unittest.TestCase):
                 s.close()
 
 
-class TestGrpcPings(unittest.TestCase):
-    """A native gRPC connection that sends only PINGs is idle: closed after idle_timeout_ms."""
+class TestPings(unittest.TestCase):
+    """An HTTP/2 connection (h2o's listener, or native gRPC) that sends only PINGs is idle:
+    closed after server.idle_timeout_ms (within two of them) or server.grpc.idle_timeout_ms."""
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="hookgate-grpcping-%d-" % os.getpid())
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-pings-%d-" % os.getpid())
         cls.port, cls.grpc_port = ops.free_port(), ops.free_port()
-        ops.start_server(cls, "grpcping",
-                         "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
+        ops.start_server(cls, "pings",
+                         "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  idle_timeout_ms: 300\n"
                          "  grpc: { listen: [ { address: 127.0.0.1, port: %d } ], idle_timeout_ms: 300 }\n"
                          "accounts: []\n" % (cls.port, cls.grpc_port))
 
@@ -201,8 +202,8 @@ class TestGrpcPings(unittest.TestCase):
     def tearDownClass(cls):
         ops.stop_server(cls)
 
-    def test_pings_do_not_keep_a_connection(self):
-        peer = ops.H2Peer(squat(self.grpc_port))
+    def assert_pings_do_not_keep(self, port):
+        peer = ops.H2Peer(squat(port))
         deadline = time.monotonic() + 10  # PINGs every 100 ms for up to 10 s
         while not peer.eof and time.monotonic() < deadline:
             peer.send(PING)
@@ -210,6 +211,12 @@ class TestGrpcPings(unittest.TestCase):
         self.assertGreater(peer.ping_acks, 0)  # the PINGs were read and answered
         self.assertTrue(peer.eof, "a connection sending only PINGs stayed open")
         peer.sock.close()
+
+    def test_http2(self):
+        self.assert_pings_do_not_keep(self.port)
+
+    def test_grpc(self):
+        self.assert_pings_do_not_keep(self.grpc_port)
 
 
 def create(port, n):

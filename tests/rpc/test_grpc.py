@@ -17,6 +17,7 @@ import json
 import os
 import re
 import socket
+import struct
 import ssl
 import subprocess
 import sys
@@ -827,7 +828,7 @@ class H2oProtocols:
 
 class TestIdleTimeout(unittest.TestCase):
     """server.grpc.idle_timeout_ms: a connection that sends nothing is closed; one that
-    keeps talking is not."""
+    keeps sending requests is not. (One that sends only PINGs is closed: tests/e2e/test_conns.py.)"""
 
     @classmethod
     def setUpClass(cls):
@@ -853,12 +854,13 @@ class TestIdleTimeout(unittest.TestCase):
     def test_talking_connection_stays_open(self):
         preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
         settings = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
-        ping = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"12345678"
+        # HEADERS (END_STREAM | END_HEADERS) of a call: POST, http, :path /x, content-type
+        block = b"\x83\x86\x04\x02/x\x00\x0ccontent-type\x10application/grpc"
         with socket.create_connection(("127.0.0.1", self.server.grpc_ports[0])) as sock:
             sock.sendall(preface + settings)
-            for _ in range(30):  # 30 x 100 ms: three idle periods, with room for a slow machine
+            for i in range(30):  # 30 x 100 ms: three idle periods, with room for a slow machine
                 time.sleep(0.1)
-                sock.sendall(ping)
+                sock.sendall(struct.pack(">I", len(block))[1:] + b"\x01\x05" + struct.pack(">I", 2 * i + 1) + block)
             sock.setblocking(False)
             try:
                 while sock.recv(65536):

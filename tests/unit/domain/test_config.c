@@ -73,7 +73,7 @@ static void test_default(void)
     CHECK(cfg->listeners[0].tls_key == NULL);
     CHECK(cfg->threads == 0);
     CHECK(cfg->max_connections == 10000);
-    CHECK(cfg->max_connections_per_address == 256);
+    CHECK(cfg->max_connections_per_address == 1024);
     CHECK(cfg->idle_eviction_ms == 1000);
     CHECK(cfg->limits.max_body_bytes == 65536);
     CHECK(cfg->limits.max_url_length == 2048);

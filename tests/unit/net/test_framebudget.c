@@ -213,9 +213,40 @@ static void test_content_length(void)
     nghttp2_hd_deflate_del(d);
 }
 
+/* Only the frames of a request (HEADERS, CONTINUATION, DATA) mark the connection active:
+ * PINGs, SETTINGS, WINDOW_UPDATE, PRIORITY and resets keep no connection open. */
+static void test_activity(void)
+{
+    static uint8_t buf[1024];
+    size_t n = 24;
+    framebudget b;
+    framebudget_init(&b, 100, 500);
+    CHECK(b.active_ms == 500);
+    memcpy(buf, preface, 24);
+    frame(buf, &n, 4, 6); /* SETTINGS */
+    frame(buf, &n, 6, 8); /* PING */
+    CHECK(framebudget_scan(&b, buf, n, 1000) == n && b.active_ms == 500);
+    static const uint8_t control[] = {2, 3, 4, 6, 7, 8}; /* PRIORITY, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE */
+    for (size_t i = 0; i < sizeof(control); i++) {
+        n = 0, frame(buf, &n, control[i], 8);
+        CHECK(framebudget_scan(&b, buf, n, 2000) == n && b.active_ms == 500);
+    }
+    n = 0, frame(buf, &n, 1, 8); /* HEADERS */
+    CHECK(framebudget_scan(&b, buf, n, 3000) == n && b.active_ms == 3000);
+    n = 0, frame(buf, &n, 0, 8); /* DATA, then a PING: active since the DATA */
+    frame(buf, &n, 6, 8);
+    CHECK(framebudget_scan(&b, buf, n, 4000) == n && b.active_ms == 4000);
+    n = 0, frame(buf, &n, 6, 8);
+    CHECK(framebudget_scan(&b, buf, n, 9000) == n && b.active_ms == 4000);
+    /* a DATA frame not yet whole is not activity yet */
+    n = 0, frame(buf, &n, 0, 100);
+    CHECK(framebudget_scan(&b, buf, 50, 9500) == 50 && b.active_ms == 4000);
+}
+
 int main(void)
 {
     test_continuations();
+    test_activity();
     static uint8_t buf[1 << 16];
     size_t n = 0, at[8];
     framebudget b;

@@ -15,7 +15,8 @@
  * connection, and the guard is freed (valgrind, ASan). Over TLS (a certificate made in memory, an OpenSSL client pumped by
  * hand on the same socketpair): ALPN h2 goes to HTTP/2, ALPN http/1.1 or none to HTTP/1.1,
  * a flood is cut as on cleartext, and a client that never starts its handshake is closed
- * at handshake_timeout. */
+ * at handshake_timeout. A connection that sends only PINGs is closed by the guard's idle
+ * timer, unless a request of its own is still being answered (h2guard_request_begin). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -42,6 +43,7 @@
 #define HANDSHAKE_TIMEOUT_MS 5000
 #define BUDGET 5            /* resets a second per connection */
 #define FLOOD 200           /* HEADERS + RST_STREAM pairs of a flood: far over BUDGET */
+#define IDLE_MS 1000        /* http2.idle_timeout */
 
 static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -63,15 +65,29 @@ typedef struct conn {
     size_t in_len;
 } conn;
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
+static int hold_next; /* the next request is kept unanswered, as one waiting for the journal */
+static h2o_req_t *held;
+
+static void answer(h2o_req_t *req)
 {
-    (void)self;
     static const char h1[] = "HTTP/1.1", h2[] = "HTTP/2";
     const char *body = req->version >= 0x200 ? h2 : h1;
     req->res.status = 200;
     req->res.reason = "OK";
     req->res.content_length = strlen(body);
     h2o_send_inline(req, body, strlen(body));
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    h2guard_request_begin(req); /* as the router does */
+    if (hold_next) {
+        hold_next = 0;
+        held = req;
+        return 0;
+    }
+    answer(req);
     return 0;
 }
 
@@ -106,6 +122,7 @@ static void server_init(server *s)
     s->conf.http1.req_timeout = REQ_TIMEOUT_MS;
     s->conf.handshake_timeout = HANDSHAKE_TIMEOUT_MS;
     s->conf.http1.upgrade_to_http2 = 0; /* as h2guard.h requires */
+    s->conf.http2.idle_timeout = IDLE_MS;
     h2o_hostconf_t *host = h2o_config_register_host(&s->conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_create_handler(path, sizeof(h2o_handler_t))->on_req = on_req;
@@ -349,6 +366,68 @@ static void test_preface_timeout(server *s)
     close(c.fd);
 }
 
+/* Sends a PING every PUMP_MS or so, running the loop in between, for ms milliseconds of
+ * the loop's clock or until the server's end is gone. */
+static void ping_for(server *s, conn *c, uint64_t ms)
+{
+    uint8_t ping[32];
+    size_t n = frame(ping, 6, 0, 0, "12345678", 8);
+    h2o_evloop_t *loop = s->ctx.loop;
+    uint64_t end = h2o_now(loop) + ms;
+    while (!c->eof && h2o_now(loop) < end) {
+        conn_send(c, ping, n);
+        uint64_t next = h2o_now(loop) + PUMP_MS;
+        while (!c->eof && h2o_now(loop) < next)
+            pump_once(s, c);
+    }
+}
+
+/* Runs the loop until the server has closed its end (it may see the end of its input a
+ * round after the client saw the server's). */
+static void settle(server *s, conn *c)
+{
+    for (int round = 0; round < PUMP_ROUNDS && c->closed == 0; round++)
+        h2o_evloop_run(s->ctx.loop, PUMP_MS);
+}
+
+/* HTTP/2's idle timer counts frames of a request only: a connection that sends PINGs and
+ * nothing else is closed within two idle timeouts (h2o's own timer, restarted by every
+ * read, would keep it), unless a request of its own is still being answered. */
+static void test_pings_are_not_activity(server *s)
+{
+    enum { LONG = 3 * IDLE_MS }; /* past two idle timeouts, the most the guard's timer takes */
+    uint8_t out[512];
+    size_t n = 0;
+    memcpy(out, preface, sizeof(preface) - 1);
+    n += sizeof(preface) - 1;
+    n += frame(out + n, 4, 0, 0, NULL, 0); /* SETTINGS */
+    n += get(out + n, 1);
+    conn c;
+    conn_open(s, &c, BUDGET);
+    conn_send(&c, out, n);
+    CHECK(pump(s, &c, answered_h2_stream1));
+    ping_for(s, &c, LONG);
+    settle(s, &c);
+    CHECK(closed(&c));
+    close(c.fd);
+
+    /* a request being answered keeps its connection, however long; its answer ends that */
+    conn_open(s, &c, BUDGET);
+    hold_next = 1;
+    conn_send(&c, out, n);
+    ping_for(s, &c, LONG);
+    CHECK(held != NULL);
+    CHECK(!c.eof && c.closed == 0);
+    if (held != NULL)
+        answer(held);
+    held = NULL, hold_next = 0;
+    CHECK(pump(s, &c, answered_h2_stream1));
+    ping_for(s, &c, LONG);
+    settle(s, &c);
+    CHECK(closed(&c));
+    close(c.fd);
+}
+
 static unsigned long long reset_floods(void)
 {
     return metrics_series("hookgate_connections_reset_flood_total");
@@ -534,6 +613,7 @@ int main(void)
     test_http1(&s);
     test_http2(&s);
     test_preface_timeout(&s);
+    test_pings_are_not_activity(&s);
     test_resets(&s);
     test_continuations(&s);
     test_tls(&s);

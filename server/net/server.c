@@ -38,8 +38,6 @@
 #define SERVER_ACCEPT_BATCH 16              /* connections accepted per readiness event */
 #define SERVER_HTTP2_GOAWAY_TIMEOUT_MS 2000 /* after GOAWAY, force-close HTTP/2 connections */
 #define SERVER_ACCEPT_PAUSE_MS 100          /* out of descriptors: a loop stops accepting this long */
-#define SERVER_FD_SPARE 8 /* descriptors kept free besides the connections' and the store's: a reload's \
-                             configuration file, the count of open descriptors itself */
 
 typedef struct listener {
     int fd;

@@ -16,6 +16,8 @@
 #include "core.h"
 
 #define SERVER_STOP_DEADLINE_MS 3500 /* longest a stop waits for open connections */
+#define SERVER_FD_SPARE 8 /* descriptors kept free besides the connections' and the store's: a reload's \
+                             configuration file, the count of open descriptors itself */
 
 /* The event loops server_run starts for cfg: server.threads, or when it is 0 one per
  * online CPU (at least 1, at most CONFIG_MAX_THREADS). */

@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #include "core_fixture.h"
+#include "connlimit.h"
+#include "journal.h"
 #include "server.h"
 
 #define WAIT_MS 30000 /* longest the test waits for a line of the child's (valgrind is slow) */
@@ -189,6 +191,21 @@ static int healthz(int fd, int keep_alive)
 
 /* ---- tests ------------------------------------------------------------------------------- */
 
+/* The cap the descriptor limit leaves: what is held, the journal's JOURNAL_MAX_EXTRA_FDS,
+ * the spares, one per loop and the eviction slack are set aside first. */
+static void test_connection_cap(void)
+{
+    size_t kept = 20 + JOURNAL_MAX_EXTRA_FDS + SERVER_FD_SPARE + 2 + CONNLIMIT_EVICT_SLACK; /* 20 open, 2 loops */
+    CHECK(server_connection_cap(1048576, 20, 2, 10000) == 10000);       /* plenty: the configured cap */
+    CHECK(server_connection_cap(kept + 100, 20, 2, 10000) == 100);      /* lowered to what is left */
+    CHECK(server_connection_cap(kept + 100, 20, 2, 100) == 100);        /* exactly enough */
+    CHECK(server_connection_cap(kept + 1, 20, 2, 10000) == 1);
+    CHECK(server_connection_cap(kept, 20, 2, 10000) == 0);              /* not one: start-up is refused */
+    CHECK(server_connection_cap(10, 20, 2, 10000) == 0);
+    CHECK(server_connection_cap(UINT64_MAX, 20, 2, 10000) == 10000);    /* RLIM_INFINITY */
+    CHECK(server_connection_cap(kept + 100, 20, 3, 10000) == 99);       /* a loop more, a descriptor more */
+}
+
 static void test_thread_count(void)
 {
     char yaml[512], errtext[CONFIG_ERROR_MAX];
@@ -271,6 +288,7 @@ int main(int argc, char **argv)
         return serve(argv[2], atoi(argv[3]), atoi(argv[4]));
     self = strchr(argv[0], '/') != NULL ? argv[0] : "/proc/self/exe";
     test_thread_count();
+    test_connection_cap();
     test_start_up_fails();
     test_run_reload_stop();
     return test_exit_code();

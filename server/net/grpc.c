@@ -77,6 +77,7 @@ void grpc_context_init(grpc_context *ctx, core *c, h2o_loop_t *loop, h2o_multith
     h2o_timeout_init(loop, &ctx->idle, core_config_now(c)->grpc_idle_timeout_ms);
     completion_receiver_register(&ctx->receiver, queue);
     ctx->core = c;
+    ctx->handshake = NULL;
     h2o_linklist_init_anchor(&ctx->connections);
     ctx->stopping = 0;
 }
@@ -625,9 +626,18 @@ static void start_session(grpc_conn *conn)
         conn_flush(conn);
 }
 
+/* A TLS handshake that does not finish in time: a client that never starts one would
+ * otherwise hold its connection, and a place under server.max_connections, for ever. */
+static void on_handshake_timeout(h2o_timeout_entry_t *entry)
+{
+    conn_free(H2O_STRUCT_FROM_MEMBER(grpc_conn, idle, entry));
+}
+
 static void on_handshake(h2o_socket_t *sock, const char *err)
 {
     grpc_conn *conn = sock->data;
+    if (h2o_timeout_is_linked(&conn->idle))
+        h2o_timeout_unlink(&conn->idle);
     h2o_iovec_t proto = err == NULL ? h2o_socket_ssl_get_selected_protocol(sock) : h2o_iovec_init(NULL, 0);
     if (err != NULL || !h2o_memis(proto.base, proto.len, H2O_STRLIT("h2"))) {
         conn_free(conn); /* gRPC is HTTP/2 only */
@@ -650,9 +660,13 @@ void grpc_accept(grpc_context *ctx, h2o_socket_t *sock, SSL_CTX *ssl_ctx)
     sock->data = conn;
     h2o_buffer_init(&conn->pending, &h2o_socket_buffer_prototype);
     h2o_buffer_init(&conn->inflight, &h2o_socket_buffer_prototype);
-    if (ssl_ctx != NULL)
+    if (ssl_ctx != NULL) {
+        if (ctx->handshake != NULL) {
+            conn->idle.cb = on_handshake_timeout; /* start_session makes it the idle timer */
+            h2o_timeout_link(h2o_socket_get_loop(sock), ctx->handshake, &conn->idle);
+        }
         h2o_socket_ssl_handshake(sock, ssl_ctx, NULL, on_handshake);
-    else
+    } else
         start_session(conn);
 }
 

@@ -20,6 +20,9 @@ typedef struct grpc_context {
     core *core;
     h2o_multithread_receiver_t receiver; /* answers that waited for the journal (completion.h) */
     h2o_timeout_t idle;                  /* server.grpc.idle_timeout_ms: a connection silent this long is closed */
+    h2o_timeout_t *handshake;            /* a TLS handshake longer than this is cut; NULL (grpc_context_init's
+                                            default): no limit. The server points it at its loop's
+                                            server.handshake_timeout_ms */
     h2o_linklist_t connections;
     int stopping;
 } grpc_context;

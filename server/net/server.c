@@ -313,6 +313,7 @@ static int loop_setup(loop_thread *t)
     h2o_timeout_init(t->ctx.loop, &t->accept_pause, SERVER_ACCEPT_PAUSE_MS);
     t->accept_resume.cb = on_accept_resume;
     grpc_context_init(&t->grpc, t->core, t->ctx.loop, t->ctx.queue);
+    t->grpc.handshake = &t->ctx.handshake_timeout; /* server.handshake_timeout_ms, as on the HTTP listeners */
     for (size_t i = 0; i < s->n_listeners; i++) {
         loop_listener *ll = &t->listeners[i];
         int fd = dup(s->listeners[i].fd);

@@ -219,6 +219,29 @@ class TestPings(unittest.TestCase):
         self.assert_pings_do_not_keep(self.grpc_port)
 
 
+class TestGrpcHandshake(unittest.TestCase):
+    """A client of the native gRPC TLS listener that never starts its handshake is closed
+    after server.handshake_timeout_ms (it held its place for ever)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-grpctls-%d-" % os.getpid())
+        cls.port, cls.grpc_port = ops.free_port(), ops.free_port()
+        cert, key = ops.self_signed_certificate(cls.tmp)
+        ops.start_server(cls, "grpctls",
+                         "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  handshake_timeout_ms: 300\n"
+                         "  grpc: { listen: [ { address: 127.0.0.1, port: %d, tls: { certificate: %s, key: %s } } ] }\n"
+                         "accounts: []\n" % (cls.port, cls.grpc_port, cert, key))
+
+    @classmethod
+    def tearDownClass(cls):
+        ops.stop_server(cls)
+
+    def test_a_handshake_that_never_comes_is_cut(self):
+        with socket.create_connection(("127.0.0.1", self.grpc_port)) as s:
+            self.assertTrue(ends(s, 10), "a gRPC TLS connection that never started its handshake stayed open")
+
+
 def create(port, n):
     """A create (POST /api/webhooks) on a new connection; its status, or None."""
     body = json.dumps({"ecosystemId": ECO, "url": "https://example.com/hook/%d" % n,

@@ -264,7 +264,8 @@ static void on_accept(h2o_socket_t *listen_sock, const char *err)
                                 &victim_loop);
         if (v != CONNLIMIT_ADMITTED && v != CONNLIMIT_EVICTING) {
             /* accepted only to be closed, so the backlog does not fill */
-            metrics_connection_refused(v == CONNLIMIT_ADDRESS_FULL);
+            if (v == CONNLIMIT_FULL || v == CONNLIMIT_ADDRESS_FULL)
+                metrics_connection_refused(v == CONNLIMIT_ADDRESS_FULL);
             free(sc);
             h2o_socket_close(sock);
             continue;

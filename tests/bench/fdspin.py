@@ -85,10 +85,13 @@ def main():
         proc.terminate()
         proc.wait()
         log.close()
+        print("server exit status: %s" % proc.returncode)
         lines = [l for l in open(log_path) if "descriptor" in l or "EMFILE" in l or "open files" in l
-                 or "accept" in l]
+                 or "accept" in l or "assert" in l or "ERROR" in l]
         print("log lines about descriptors/accepting: %d" % len(lines))
-        for l in lines[:5]:
+        if proc.returncode not in (0, -15):
+            lines = open(log_path).readlines()[-15:]
+        for l in lines[:15]:
             print("  " + l.rstrip())
         shutil.rmtree(tmp, ignore_errors=True)
 

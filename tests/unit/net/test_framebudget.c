@@ -220,7 +220,7 @@ static void test_activity(void)
     static uint8_t buf[1024];
     size_t n = 24;
     framebudget b;
-    framebudget_init(&b, 100, 500);
+    CHECK(framebudget_init(&b, 100, 500) == 0);
     CHECK(b.active_ms == 500);
     memcpy(buf, preface, 24);
     frame(buf, &n, 4, 6); /* SETTINGS */
@@ -241,6 +241,7 @@ static void test_activity(void)
     /* a DATA frame not yet whole is not activity yet */
     n = 0, frame(buf, &n, 0, 100);
     CHECK(framebudget_scan(&b, buf, 50, 9500) == 50 && b.active_ms == 4000);
+    framebudget_dispose(&b);
 }
 
 int main(void)

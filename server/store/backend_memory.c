@@ -1,10 +1,13 @@
 /* backend_memory: the backend of backend.h over the in-memory index (store.h), made
  * durable by the journal (journal.h) when a store directory is configured.
  *
- * Reads complete before backend_submit returns. A create is inserted at once without a
- * journal; with one, it is copied into a record, queued, and inserted by this module on
- * the journal's writer thread once written: the index has this one writer while serving
- * (start-up's recovery fills it before anyone can submit). */
+ * Reads complete before backend_submit returns. A write (create, update, delete) is applied
+ * at once without a journal; with one, it is copied into a record, queued, and applied by
+ * this module on the journal's writer thread once written: the index has this one writer
+ * while serving (start-up's recovery fills it before anyone can submit), and the journal's
+ * order is the order of application. An update or a delete is checked against the index
+ * only then, so one that finds its webhook gone by its turn is written all the same and
+ * answers NOT_FOUND; replaying it changes nothing either (record.h). */
 #include "backend.h"
 
 #include <errno.h>
@@ -27,12 +30,31 @@ static void finish(backend_call *c, int status, const store_webhook *found)
     c->done(c);
 }
 
-/* A call's status from an insert into the index: 0, or why the index refused it. */
-static int insert_status(const store_webhook *found, const error *err)
+/* A call's status from a change of the index: 0, or why the index refused it. */
+static int change_status(const store_webhook *found, const error *err)
 {
     if (found != NULL)
         return 0;
+    if (err->kind == ERROR_NOT_FOUND)
+        return BACKEND_NOT_FOUND;
     return err->kind == ERROR_UNAVAILABLE ? EOVERFLOW : ENOMEM; /* full, or out of memory */
+}
+
+/* Applies the change c stands for (the record a write carries) to the index. */
+static const store_webhook *apply(memory_backend *m, backend_call *c, const store_webhook *record, error *err)
+{
+    switch (c->verb) {
+    case BACKEND_CREATE:
+        return store_insert(m->index, record, err);
+    case BACKEND_UPDATE:
+        return store_update(m->index, &c->id, c->changes, err);
+    case BACKEND_DELETE:
+        return store_delete(m->index, &c->id, err);
+    default:
+        break;
+    }
+    HG_ASSERT(!"a backend verb that writes nothing");
+    return NULL;
 }
 
 /* The journal's verdict, on its writer thread (see journal_op.done). */
@@ -49,8 +71,11 @@ static void on_journaled(journal_op *op)
     }
     error err;
     error_clear(&err);
-    const store_webhook *found = store_insert_record(m->index, record, &err); /* takes it, also on failure */
-    finish(c, insert_status(found, &err), found);
+    if (c->verb == BACKEND_UPDATE) /* the changes point into the record: they are applied before it goes */
+        c->changes = &c->journal_changes;
+    const store_webhook *found = apply(m, c, record, &err);
+    store_record_free(record);
+    finish(c, change_status(found, &err), found);
 }
 
 /* A page: room for limit pointers (not for the whole ecosystem), filled by the index. */
@@ -70,17 +95,49 @@ static void list(memory_backend *m, backend_call *c)
     finish(c, 0, NULL);
 }
 
-static void create(memory_backend *m, backend_call *c)
+/* A create, update or delete: applied now without a journal, else once written. */
+static void submit_write(memory_backend *m, backend_call *c)
 {
-    if (m->journal == NULL) { /* copied once, straight into the index's blocks */
+    if (m->journal == NULL) { /* a create is copied once, straight into the index's blocks */
         error err;
         error_clear(&err);
-        const store_webhook *found = store_insert(m->index, c->webhook, &err);
-        finish(c, insert_status(found, &err), found);
+        const store_webhook *found = apply(m, c, c->webhook, &err);
+        finish(c, change_status(found, &err), found);
         return;
     }
-    /* with a journal the record must outlive the caller's request: a copy of its own */
-    store_webhook *record = store_record_new(c->webhook);
+    /* with a journal the record must outlive the caller's request: a copy of its own. An
+     * update's carries the id and the new values; a delete's, the webhook as it is now,
+     * marked deleted (what a snapshot keeps of it) */
+    store_webhook *record = NULL;
+    c->journal.sets = 0;
+    if (c->verb == BACKEND_CREATE) {
+        record = store_record_new(c->webhook);
+    } else if (c->verb == BACKEND_UPDATE) {
+        const store_changes *ch = c->changes;
+        store_webhook w = {.id = c->id,
+                           .disabled = ch->disabled != 0,
+                           .ecosystem_id = "",
+                           .url = ch->sets & STORE_SET_URL ? ch->url : "",
+                           .secret = ch->sets & STORE_SET_SECRET ? ch->secret : "",
+                           .description = ch->sets & STORE_SET_DESCRIPTION ? ch->description : ""};
+        record = store_record_new(&w);
+        c->journal.sets = ch->sets;
+        if (record != NULL)
+            c->journal_changes = (store_changes){.sets = ch->sets,
+                                                 .disabled = record->disabled,
+                                                 .url = record->url,
+                                                 .secret = record->secret,
+                                                 .description = record->description};
+    } else {
+        const store_webhook *now = store_get(m->index, &c->id);
+        if (now == NULL) { /* gone already; one that goes while this waits is found at its turn */
+            finish(c, BACKEND_NOT_FOUND, NULL);
+            return;
+        }
+        store_webhook w = *now;
+        w.deleted = 1;
+        record = store_record_new(&w);
+    }
     if (record == NULL) {
         finish(c, ENOMEM, NULL);
         return;
@@ -104,7 +161,9 @@ static void memory_submit(void *self, backend_call *c)
     c->more = 0;
     switch (c->verb) {
     case BACKEND_CREATE:
-        create(m, c);
+    case BACKEND_UPDATE:
+    case BACKEND_DELETE:
+        submit_write(m, c);
         return;
     case BACKEND_GET: {
         const store_webhook *w = store_get(m->index, &c->id);
@@ -128,7 +187,7 @@ static void memory_submit(void *self, backend_call *c)
 static int memory_is_synchronous(void *self, backend_verb verb)
 {
     memory_backend *m = self;
-    return verb != BACKEND_CREATE || m->journal == NULL;
+    return (verb != BACKEND_CREATE && verb != BACKEND_UPDATE && verb != BACKEND_DELETE) || m->journal == NULL;
 }
 
 static void memory_stats(void *self, backend_stats *out)
@@ -142,7 +201,7 @@ static void memory_stats(void *self, backend_stats *out)
 static void memory_destroy(void *self)
 {
     memory_backend *m = self;
-    journal_close(m->journal); /* every queued create is written (and inserted) first */
+    journal_close(m->journal); /* every queued write is written (and applied) first */
     store_destroy(m->index);
     free(m);
 }

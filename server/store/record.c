@@ -139,6 +139,26 @@ void record_from_webhook(const store_webhook *w, schema_stored_webhook *out)
         out->idempotency_key.data = (uint8_t *)w->idempotency;
         out->idempotency_key.len = STORE_IDEMPOTENCY_LEN;
     }
+    out->change = w->deleted ? SCHEMA_STORED_DELETE : SCHEMA_STORED_CREATE;
+}
+
+void record_from_update(const store_webhook *w, unsigned sets, schema_stored_webhook *out)
+{
+    HG_ASSERT(sets != 0 && (sets & ~STORE_SET_ALL) == 0);
+    schema_stored_webhook init = SCHEMA_STORED_WEBHOOK_INIT;
+    *out = init;
+    out->id.data = (uint8_t *)w->id.bytes;
+    out->id.len = OBJECTID_LEN;
+    out->change = SCHEMA_STORED_UPDATE;
+    out->sets = sets;
+    if (sets & STORE_SET_URL)
+        out->url = (char *)w->url;
+    if (sets & STORE_SET_SECRET)
+        out->secret = (char *)w->secret;
+    if (sets & STORE_SET_DESCRIPTION)
+        out->description = (char *)w->description;
+    if (sets & STORE_SET_DISABLED)
+        out->disabled = w->disabled;
 }
 
 /* Decodes a StoredWebhook payload into view, which points into the returned message (free
@@ -153,8 +173,12 @@ static schema_stored_webhook *decode(const uint8_t *payload, size_t len, store_w
     *no_memory = m == NULL && err.kind == ERROR_INTERNAL;
     if (m == NULL)
         return NULL;
-    /* a digest of any other length is no digest this server wrote */
-    if (m->id.len != OBJECTID_LEN || (m->idempotency_key.len != 0 && m->idempotency_key.len != STORE_IDEMPOTENCY_LEN)) {
+    /* a digest of any other length is no digest this server wrote; nor is a change it does
+     * not know, or an update that sets nothing or a field it cannot set */
+    int update = m->change == SCHEMA_STORED_UPDATE;
+    if (m->id.len != OBJECTID_LEN || (m->idempotency_key.len != 0 && m->idempotency_key.len != STORE_IDEMPOTENCY_LEN) ||
+        (m->change != SCHEMA_STORED_CREATE && !update && m->change != SCHEMA_STORED_DELETE) ||
+        (update ? m->sets == 0 || (m->sets & ~STORE_SET_ALL) != 0 : m->sets != 0)) {
         protobuf_c_message_free_unpacked(&m->base, NULL);
         return NULL;
     }
@@ -164,7 +188,8 @@ static schema_stored_webhook *decode(const uint8_t *payload, size_t len, store_w
                             .url = m->url,
                             .secret = m->secret,
                             .description = m->description,
-                            .idempotency = m->idempotency_key.len > 0 ? m->idempotency_key.data : NULL};
+                            .idempotency = m->idempotency_key.len > 0 ? m->idempotency_key.data : NULL,
+                            .deleted = m->change == SCHEMA_STORED_DELETE};
     memcpy(view->id.bytes, m->id.data, OBJECTID_LEN);
     return m;
 }
@@ -192,11 +217,31 @@ const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, r
             error_set(err, ERROR_INTERNAL, "Out of memory.");
         return NULL;
     }
-    const store_webhook *stored = store_insert(s, &view, err);
+    const store_webhook *stored;
+    error_clear(err);
+    if (m->change == SCHEMA_STORED_UPDATE) {
+        store_changes changes = {.sets = m->sets,
+                                 .disabled = view.disabled,
+                                 .url = view.url,
+                                 .secret = view.secret,
+                                 .description = view.description};
+        stored = store_update(s, &view.id, &changes, err);
+    } else if (m->change == SCHEMA_STORED_DELETE) {
+        stored = store_delete(s, &view.id, err);
+        if (stored == NULL && err->kind == ERROR_NOT_FOUND) {
+            error_clear(err);
+            stored = store_insert(s, &view, err); /* unknown: a tombstone; already one: a conflict */
+        }
+    } else {
+        stored = store_insert(s, &view, err);
+    }
     *failure = RECORD_LOAD_OK;
-    if (stored == NULL) /* store_insert says ERROR_INTERNAL for a duplicate and for out of memory alike */
-        *failure =
-            err->kind == ERROR_INTERNAL && store_get(s, &view.id) == NULL ? RECORD_LOAD_NO_MEMORY : RECORD_LOAD_REFUSED;
+    if (stored == NULL && err->kind == ERROR_INTERNAL)
+        *failure = RECORD_LOAD_NO_MEMORY;
+    else if (stored == NULL && (m->change == SCHEMA_STORED_CREATE || err->kind == ERROR_UNAVAILABLE))
+        *failure = RECORD_LOAD_REFUSED; /* a duplicate id, or a full store */
+    else if (stored == NULL)
+        error_clear(err); /* an update or a delete that changes nothing (see record.h) */
     protobuf_c_message_free_unpacked(&m->base, NULL);
     return stored;
 }

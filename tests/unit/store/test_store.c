@@ -185,7 +185,7 @@ static void test_duplicate(void)
     dup.ecosystem_id = "C000000000000000000000002"; /* same id, other ecosystem */
     dup.description = "b";
     CHECK(store_insert(s, &dup, &err) == NULL);
-    CHECK(err.kind == ERROR_INTERNAL);
+    CHECK(err.kind == ERROR_CONFLICT);
     CHECK(err.reason[0] != '\0');
     CHECK(store_count(s) == 1);
     /* the first record is untouched and neither ecosystem gained the duplicate */
@@ -202,7 +202,7 @@ static void test_duplicate(void)
     /* same id, same ecosystem */
     error_clear(&err);
     CHECK(store_insert(s, &w, &err) == NULL);
-    CHECK(err.kind == ERROR_INTERNAL);
+    CHECK(err.kind == ERROR_CONFLICT);
     CHECK(store_count(s) == 1);
     c.n = 0;
     store_each_in_ecosystem(s, "C000000000000000000000001", collect_visit, &c);
@@ -275,7 +275,7 @@ static void test_growth(void)
             error dup_err;
             error_clear(&dup_err);
             w.id = id_of(i / 3);
-            if (store_insert(s, &w, &dup_err) != NULL || dup_err.kind != ERROR_INTERNAL)
+            if (store_insert(s, &w, &dup_err) != NULL || dup_err.kind != ERROR_CONFLICT)
                 all_ok = 0;
         }
     }

@@ -550,7 +550,7 @@ static void test_load(void)
         CHECK(r == NULL || store_get(s, &w.id) == r);
         /* the same again: well formed, refused by the store as a duplicate */
         CHECK(record_load(s, buf, n, &failure, &err) == NULL && failure == RECORD_LOAD_REFUSED &&
-              err.kind == ERROR_INTERNAL);
+              err.kind == ERROR_CONFLICT);
         error_clear(&err);
     }
     static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};

@@ -640,6 +640,102 @@ static void test_out_of_memory(void)
     CHECK(oom_loop_persistent(&load) == 0);
 }
 
+/* Packs m into buf and applies it to s with record_load; the stored version (or NULL). */
+static const store_webhook *load_message(store *s, const schema_stored_webhook *m, record_load_failure *failure,
+                                         error *err)
+{
+    uint8_t buf[1024];
+    size_t n = protobuf_c_message_pack(&m->base, buf);
+    return record_load(s, buf, n, failure, err);
+}
+
+/* Update and delete records: an update sets only the fields it names, and its record
+ * carries nothing else; a delete leaves a tombstone; an update or a delete of an id the
+ * store does not hold (or holds deleted) changes nothing and is no failure, except that a
+ * delete of an unknown id brings its tombstone along (what a snapshot keeps); a second
+ * tombstone of one id, an unknown change and an update that sets nothing or an unknown
+ * field are refused. */
+static void test_load_changes(void)
+{
+    store *s = store_create();
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    char eco[32];
+    error err;
+    error_clear(&err);
+    record_load_failure failure;
+    store_webhook w = webhook_of(1, eco);
+    schema_stored_webhook m;
+    record_from_webhook(&w, &m);
+    CHECK(m.change == SCHEMA_STORED_CREATE);
+    CHECK(load_message(s, &m, &failure, &err) != NULL && failure == RECORD_LOAD_OK);
+
+    store_webhook u = {.id = w.id, .disabled = 0, .ecosystem_id = "", .url = "https://new.example/x",
+                       .secret = "", .description = "changed"};
+    record_from_update(&u, STORE_SET_URL | STORE_SET_DESCRIPTION, &m);
+    CHECK(m.change == SCHEMA_STORED_UPDATE && m.sets == (STORE_SET_URL | STORE_SET_DESCRIPTION));
+    CHECK_STR(m.secret, ""); /* only what it sets */
+    CHECK_STR(m.ecosystem_id, "");
+    CHECK(m.idempotency_key.len == 0 && m.created_ms == 0);
+    const store_webhook *v = load_message(s, &m, &failure, &err);
+    CHECK(v != NULL && failure == RECORD_LOAD_OK);
+    if (v != NULL) {
+        CHECK_STR(v->url, "https://new.example/x");
+        CHECK_STR(v->description, "changed");
+        CHECK_STR(v->secret, w.secret);
+        CHECK(v->disabled == w.disabled && v->created_ms == w.created_ms && v->idempotency != NULL);
+        CHECK(store_get(s, &w.id) == v);
+    }
+    /* the same update again (a journal replayed over a snapshot that has it): the same state */
+    v = load_message(s, &m, &failure, &err);
+    CHECK(v != NULL && failure == RECORD_LOAD_OK && strcmp(v->description, "changed") == 0);
+    /* disabled alone, to false */
+    u.disabled = 0;
+    record_from_update(&u, STORE_SET_DISABLED, &m);
+    v = load_message(s, &m, &failure, &err);
+    CHECK(v != NULL && v->disabled == 0 && strcmp(v->url, "https://new.example/x") == 0);
+
+    /* delete: a tombstone, out of reach of store_get */
+    store_webhook dead = *store_get(s, &w.id);
+    dead.deleted = 1;
+    record_from_webhook(&dead, &m);
+    CHECK(m.change == SCHEMA_STORED_DELETE);
+    const store_webhook *t = load_message(s, &m, &failure, &err);
+    CHECK(t != NULL && t->deleted && failure == RECORD_LOAD_OK);
+    CHECK(store_get(s, &w.id) == NULL && store_count(s) == 0);
+    /* again, and an update after it: nothing changes, no failure */
+    CHECK(load_message(s, &m, &failure, &err) == NULL && failure == RECORD_LOAD_OK && err.kind == ERROR_NONE);
+    record_from_update(&u, STORE_SET_URL, &m);
+    CHECK(load_message(s, &m, &failure, &err) == NULL && failure == RECORD_LOAD_OK && err.kind == ERROR_NONE);
+    CHECK(store_get(s, &w.id) == NULL && store_count(s) == 0 && store_slots(s) == 1);
+    /* an update of an id never seen: nothing */
+    store_webhook other = webhook_of(2, eco);
+    u.id = other.id;
+    record_from_update(&u, STORE_SET_URL, &m);
+    CHECK(load_message(s, &m, &failure, &err) == NULL && failure == RECORD_LOAD_OK);
+    CHECK(store_slots(s) == 1);
+    /* a delete of an id never seen: its tombstone (kept by a snapshot for its key) */
+    other.deleted = 1;
+    record_from_webhook(&other, &m);
+    t = load_message(s, &m, &failure, &err);
+    CHECK(t != NULL && t->deleted && store_slots(s) == 2 && store_get(s, &other.id) == NULL);
+
+    /* what no writer makes */
+    record_from_update(&u, STORE_SET_URL, &m);
+    m.sets = 0;
+    CHECK(load_message(s, &m, &failure, &err) == NULL && failure == RECORD_LOAD_MALFORMED);
+    m.sets = STORE_SET_URL | 1u << 4; /* ecosystem_id cannot change */
+    CHECK(load_message(s, &m, &failure, &err) == NULL && failure == RECORD_LOAD_MALFORMED);
+    record_from_webhook(&w, &m);
+    m.sets = STORE_SET_URL; /* a create that names fields */
+    CHECK(load_message(s, &m, &failure, &err) == NULL && failure == RECORD_LOAD_MALFORMED);
+    m.sets = 0;
+    m.change = 3;
+    CHECK(load_message(s, &m, &failure, &err) == NULL && failure == RECORD_LOAD_MALFORMED);
+    store_destroy(s);
+}
+
 int main(void)
 {
     test_round_trip();
@@ -650,6 +746,7 @@ int main(void)
     test_bad_lengths();
     test_to_webhook_rejects();
     test_load();
+    test_load_changes();
     test_out_of_memory();
     return test_exit_code();
 }

@@ -62,7 +62,7 @@ struct journal_op {
 /* What start-up found, for the log. */
 typedef struct journal_stats {
     size_t webhooks;        /* loaded in all */
-    size_t journal_records; /* of which replayed from journals */
+    size_t journal_records; /* records replayed from journals: creates, updates and deletes */
     uint64_t snapshot;      /* number of the snapshot loaded; 0 = none */
     size_t torn_bytes;      /* dropped from a torn journal tail */
     double milliseconds;    /* time taken */

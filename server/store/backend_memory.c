@@ -40,14 +40,16 @@ static int change_status(const store_webhook *found, const error *err)
     return err->kind == ERROR_UNAVAILABLE ? EOVERFLOW : ENOMEM; /* full, or out of memory */
 }
 
-/* Applies the change c stands for (the record a write carries) to the index. */
-static const store_webhook *apply(memory_backend *m, backend_call *c, const store_webhook *record, error *err)
+/* Applies the write c to the index: a create of `record`, an update of c->id by `changes`,
+ * or the delete of c->id. */
+static const store_webhook *apply(memory_backend *m, backend_call *c, const store_webhook *record,
+                                  const store_changes *changes, error *err)
 {
     switch (c->verb) {
     case BACKEND_CREATE:
         return store_insert(m->index, record, err);
     case BACKEND_UPDATE:
-        return store_update(m->index, &c->id, c->changes, err);
+        return store_update(m->index, &c->id, changes, err);
     case BACKEND_DELETE:
         return store_delete(m->index, &c->id, err);
     default:
@@ -71,9 +73,8 @@ static void on_journaled(journal_op *op)
     }
     error err;
     error_clear(&err);
-    if (c->verb == BACKEND_UPDATE) /* the changes point into the record: they are applied before it goes */
-        c->changes = &c->journal_changes;
-    const store_webhook *found = apply(m, c, record, &err);
+    /* an update's journal_changes point into the record: applied before it goes */
+    const store_webhook *found = apply(m, c, record, &c->journal_changes, &err);
     store_record_free(record);
     finish(c, change_status(found, &err), found);
 }
@@ -101,7 +102,7 @@ static void submit_write(memory_backend *m, backend_call *c)
     if (m->journal == NULL) { /* a create is copied once, straight into the index's blocks */
         error err;
         error_clear(&err);
-        const store_webhook *found = apply(m, c, c->webhook, &err);
+        const store_webhook *found = apply(m, c, c->webhook, c->changes, &err);
         finish(c, change_status(found, &err), found);
         return;
     }

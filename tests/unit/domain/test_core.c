@@ -1070,12 +1070,28 @@ static int oom_run(void *ctx)
     static schema_create_request r;
     static schema_get_request g;
     static schema_list_request l;
+    static schema_update_request u;
+    static schema_webhook_changes ch;
+    static schema_delete_request d;
     r = create_req(ECO_A1, "https://example.com/first", NULL, NULL);
     g = (schema_get_request)SCHEMA_GET_REQUEST_INIT;
     g.id = o->id;
     l = (schema_list_request)SCHEMA_LIST_REQUEST_INIT;
     l.ecosystem_id = ECO_A1;
-    const ProtobufCMessage *req = o->method == CORE_CREATE ? &r.base : o->method == CORE_GET ? &g.base : &l.base;
+    ch = (schema_webhook_changes)SCHEMA_WEBHOOK_CHANGES_INIT;
+    ch.url = "https://example.com/second";
+    ch.description_set_case = SCHEMA_CHANGES_DESCRIPTION_SET;
+    ch.description = "changed";
+    u = (schema_update_request)SCHEMA_UPDATE_REQUEST_INIT;
+    u.id = o->id;
+    u.changes = &ch;
+    d = (schema_delete_request)SCHEMA_DELETE_REQUEST_INIT;
+    d.id = o->id;
+    const ProtobufCMessage *req = o->method == CORE_CREATE   ? &r.base
+                                  : o->method == CORE_GET    ? &g.base
+                                  : o->method == CORE_UPDATE ? &u.base
+                                  : o->method == CORE_DELETE ? &d.base
+                                                             : &l.base;
     call_setup(&o->call, o->method, "acme-token", req);
     o->call.idempotency_key = o->key;
     o->call.idempotency_key_len = o->key != NULL ? strlen(o->key) : 0;
@@ -1098,6 +1114,18 @@ static void oom_check(void *ctx, int ok)
 {
     oom_case *o = ctx;
     size_t now = count(o->store);
+    if (o->method == CORE_UPDATE) { /* the new url and description together, or neither */
+        const store_webhook *w = stored(o->store, o->id);
+        CHECK(now == o->before && w != NULL);
+        if (w != NULL)
+            CHECK(ok ? strcmp(w->url, "https://example.com/second") == 0 && strcmp(w->description, "changed") == 0
+                     : strcmp(w->url, "https://example.com/first") == 0 && strcmp(w->description, "") == 0);
+        return;
+    }
+    if (o->method == CORE_DELETE) {
+        CHECK(now == o->before - (ok ? 1 : 0) && (stored(o->store, o->id) == NULL) == ok);
+        return;
+    }
     if (o->method != CORE_CREATE || o->key != NULL) {
         CHECK(now == o->before); /* reads and replays store nothing */
         return;
@@ -1139,6 +1167,10 @@ static void test_out_of_memory(void)
         {"core get", yaml, CORE_GET, NULL},
         {"core list", yaml, CORE_LIST, NULL},
         {"core create through the journal", durable, CORE_CREATE, NULL},
+        {"core update", yaml, CORE_UPDATE, NULL},
+        {"core update through the journal", durable, CORE_UPDATE, NULL},
+        {"core delete", yaml, CORE_DELETE, NULL},
+        {"core delete through the journal", durable, CORE_DELETE, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         oom_case o = {.yaml = cases[i].yaml, .method = cases[i].method, .key = cases[i].key};

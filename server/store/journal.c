@@ -209,12 +209,15 @@ static int snapshot_write(journal *j, uint64_t seq, size_t slots)
 {
     int64_t clock_ms = now_ms(CLOCK_REALTIME);
     uint8_t *keep = calloc(slots / 8 + 1, 1);
-    size_t count = 0;
-    for (size_t i = 0; keep != NULL && i < slots; i++)
-        if (snapshot_keeps(j, store_nth(j->store, i), clock_ms)) {
+    size_t count = 0, deleted = 0;
+    for (size_t i = 0; keep != NULL && i < slots; i++) {
+        const store_webhook *v = store_nth(j->store, i);
+        if (snapshot_keeps(j, v, clock_ms)) {
             keep[i / 8] |= (uint8_t)(1u << (i % 8));
             count++;
+            deleted += (size_t)v->deleted;
         }
+    }
     char tmp[NAME_MAX_LEN], name[NAME_MAX_LEN];
     file_name(tmp, "snapshot", seq, ".tmp");
     file_name(name, "snapshot", seq, "");
@@ -258,7 +261,11 @@ static int snapshot_write(journal *j, uint64_t seq, size_t slots)
         goto fail;
     free(buf);
     free(keep);
-    say("wrote %s (%zu webhooks) in %" PRId64 " ms", name, count, now_ms(CLOCK_MONOTONIC) - started);
+    if (deleted == 0)
+        say("wrote %s (%zu webhooks) in %" PRId64 " ms", name, count, now_ms(CLOCK_MONOTONIC) - started);
+    else
+        say("wrote %s (%zu webhooks, and %zu deleted ones kept for their Idempotency-Key) in %" PRId64 " ms", name,
+            count - deleted, deleted, now_ms(CLOCK_MONOTONIC) - started);
     return 0;
 fail:
     say("could not write %s: %s; the journals keep everything, a snapshot is tried again later", name, strerror(errno));

@@ -342,9 +342,16 @@ static void test_writes_in_order(int with_journal)
             CHECK_STR(get.found->description, "d");
             CHECK(get.found->disabled == 1 && get.found->created_ms == y.created_ms);
         }
-        backend_call list = {.verb = BACKEND_LIST, .ecosystem_id = ECO, .alloc = &heap};
+        backend_call list = {.verb = BACKEND_LIST, .ecosystem_id = ECO, .alloc = &heap, .limit = 10};
         CHECK(submit_now(b, &list) == 0 && list.n_items == 1);
         free(list.items);
+        /* a page cursor at the deleted webhook (the last of a page read before the delete)
+         * goes on after its place */
+        store_cursor at_x = {.seq = 0, .id = x.id};
+        backend_call page = {.verb = BACKEND_LIST, .ecosystem_id = ECO, .alloc = &heap, .limit = 10, .after = &at_x};
+        CHECK(submit_now(b, &page) == 0 && page.n_items == 1 && page.more == 0);
+        CHECK(page.n_items != 1 || memcmp(page.items[0]->id.bytes, y.id.bytes, OBJECTID_LEN) == 0);
+        free(page.items);
         backend_destroy(b);
         b = NULL;
         if (round == 0 && with_journal) { /* the same after a restart */

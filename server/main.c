@@ -97,8 +97,13 @@ int main(int argc, char **argv)
                 return 1;
             }
             int tls = server_check_tls(cfg); /* the files start-up would load */
+            seal_keyring *keys = NULL;
+            int sealing = config_secret_keys(cfg, &keys, err);
+            if (sealing != 0)
+                fprintf(stderr, "%s\n", err);
+            seal_keyring_destroy(keys);
             config_destroy(cfg);
-            if (tls != 0)
+            if (tls != 0 || sealing != 0)
                 return 1;
             printf("%s: ok\n", optarg);
             return 0;
@@ -153,6 +158,17 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    seal_keyring *keys;
+    if (config_secret_keys(cfg, &keys, err) != 0) {
+        fprintf(stderr, "hookgate: %s\n", err);
+        config_destroy(cfg);
+        return 1;
+    }
+    if (keys != NULL) {
+        char have[SEAL_DESCRIBE_MAX];
+        seal_keyring_describe(keys, have);
+        fprintf(stderr, "hookgate: store: webhook secrets are sealed (keys %s)\n", have);
+    }
     char serr[JOURNAL_ERROR_MAX];
     backend_memory_stats stats;
     journal_options jo = {
@@ -166,7 +182,7 @@ int main(int argc, char **argv)
         .on_fsync = metrics_fsync,
         .keep_deleted_keys_ms = IDEMPOTENCY_WINDOW_MS, /* a deleted webhook's key stays taken as long as a live one's */
     };
-    backend *store = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, &stats, serr);
+    backend *store = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, keys, &stats, serr); /* takes keys */
     if (store == NULL) {
         fprintf(stderr, "hookgate: store: %s\n", serr);
         config_destroy(cfg);

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,9 +33,11 @@
 #define CONFIG_KEY_SHOWN_MAX 48       /* bytes of an unknown key echoed in an error */
 
 /* A webhook with every string at its largest allowed length, plus the ecosystem id, the
- * id, the digest and protobuf's tags and lengths (well under 1 KiB), is one record. */
-HG_STATIC_ASSERT(3 * CONFIG_MAX_FIELD_LENGTH + 1024 <= RECORD_MAX_PAYLOAD,
+ * id, the digest, a sealed secret's overhead and protobuf's tags and lengths (well under
+ * 1 KiB), is one record. */
+HG_STATIC_ASSERT(3 * CONFIG_MAX_FIELD_LENGTH + SEAL_OVERHEAD + 1024 <= RECORD_MAX_PAYLOAD,
                  "the largest webhook the limits allow must fit one journal record");
+HG_STATIC_ASSERT(CONFIG_MAX_FIELD_LENGTH <= SEAL_MAX_SECRET, "the longest secret the limits allow can be sealed");
 
 #define TOKEN_SHA256_PREFIX "sha256:"
 
@@ -104,6 +107,7 @@ typedef struct parse {
     char path[CONFIG_PATH_TEXT_MAX]; /* the node being read, e.g. "server.listen[0].port" */
     size_t path_len;
     hashtable tokens, accounts, ecosystems; /* seen_entry sets: each key once */
+    yaml_mark_t previous_keys_mark;         /* store.previous_secret_key_files, for a check after the store */
     config *cfg;
     yaml_mark_t default_page_mark, max_page_mark; /* where limits.default_page_size / max_page_size were */
     int default_page_given, max_page_given;
@@ -685,8 +689,47 @@ static int read_fsync(parse *p, void *target)
     return 0;
 }
 
+/* A key file's path, and where the file named it (for the errors of config_secret_keys). */
+static int read_key_file(parse *p, config_key_file *k)
+{
+    const char *s;
+    size_t len;
+    if (read_string(p, &s, &len))
+        return -1;
+    if (len == 0 || len > CONFIG_PATH_MAX)
+        return fail(p, p->event.start_mark, "must be between 1 and %d bytes", CONFIG_PATH_MAX);
+    yaml_mark_t m = p->event.start_mark;
+    int n = snprintf(NULL, 0, "%s:%zu:%zu: %s", p->name, m.line + 1, m.column + 1, p->path);
+    if ((k->path = malloc(len + 1)) == NULL || n < 0 || (k->where = malloc((size_t)n + 1)) == NULL)
+        return fail_memory(p);
+    memcpy(k->path, s, len);
+    k->path[len] = '\0';
+    snprintf(k->where, (size_t)n + 1, "%s:%zu:%zu: %s", p->name, m.line + 1, m.column + 1, p->path);
+    return 0;
+}
+
+static int read_secret_key_file(parse *p, void *target)
+{
+    return read_key_file(p, &((config *)target)->store_secret_key);
+}
+
+static int read_previous_key(parse *p, void *target, size_t index)
+{
+    config *cfg = target;
+    cfg->n_store_previous_keys = index + 1; /* counted before it is filled, so destroy frees its parts */
+    return read_key_file(p, &cfg->store_previous_keys[index]);
+}
+
+static int read_previous_key_files(parse *p, void *target)
+{
+    p->previous_keys_mark = p->event.start_mark;
+    return read_list(p, 0, CONFIG_MAX_PREVIOUS_KEYS, "key files", read_previous_key, target);
+}
+
 static const field store_fields[] = {
     FIELD_PATH_("path", 0, config, store_path),
+    FIELD_CUSTOM_("secret_key_file", 0, read_secret_key_file),
+    FIELD_CUSTOM_("previous_secret_key_files", 0, read_previous_key_files),
     FIELD_CUSTOM_("fsync", 0, read_fsync),
     FIELD_UINT_("fsync_interval_ms", 0, config, store_fsync_interval_ms, 1, 60000),
     FIELD_UINT_("snapshot_after_bytes", 0, config, store_snapshot_after_bytes, 4096, 1ull << 40),
@@ -886,6 +929,12 @@ static int read_stream(parse *p)
     push_back(p);
     if (read_mapping(p, root_fields, COUNT(root_fields), p->cfg))
         return -1;
+    if (p->cfg->n_store_previous_keys > 0 && p->cfg->store_secret_key.path == NULL) {
+        /* previous keys only open; with no current key new secrets would be stored as given */
+        strcpy(p->path, "store.previous_secret_key_files");
+        p->path_len = strlen(p->path);
+        return fail(p, p->previous_keys_mark, "needs store.secret_key_file (the key that seals from now on)");
+    }
     if (next(p)) /* DOCUMENT-END */
         return -1;
     if (next(p))
@@ -1003,6 +1052,50 @@ static int same_text(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* Adds one key file to the ring; -1 with the message in err. */
+static int add_key_file(seal_keyring *r, const config_key_file *k, int current, char err[CONFIG_ERROR_MAX])
+{
+    uint8_t key[SEAL_KEY_LEN];
+    char why[SEAL_ERROR_MAX];
+    int rc = seal_key_read(k->path, key, why);
+    if (rc == 0 && seal_keyring_add(r, key, current) != 0) {
+        char id[SEAL_KEY_ID_TEXT];
+        uint8_t id_of[SEAL_KEY_ID_LEN];
+        seal_key_id(key, id_of);
+        seal_key_id_text(id_of, id);
+        snprintf(why, sizeof why, "%s: the same key (id %s) is named twice", k->path, id);
+        rc = -1;
+    }
+    OPENSSL_cleanse(key, sizeof key);
+    if (rc != 0 && snprintf(err, CONFIG_ERROR_MAX, "%s: %s", k->where, why) < 0)
+        err[0] = '\0';
+    return rc;
+}
+
+int config_secret_keys(const config *cfg, seal_keyring **keys, char err[CONFIG_ERROR_MAX])
+{
+    *keys = NULL;
+    err[0] = '\0';
+    if (cfg->store_secret_key.path == NULL)
+        return 0;
+    seal_keyring *r = seal_keyring_create();
+    if (r == NULL) {
+        snprintf(err, CONFIG_ERROR_MAX, "%s: out of memory (or no ChaCha20-Poly1305 in OpenSSL)",
+                 cfg->store_secret_key.where);
+        return -1;
+    }
+    if (add_key_file(r, &cfg->store_secret_key, 1, err) != 0)
+        goto fail;
+    for (size_t i = 0; i < cfg->n_store_previous_keys; i++)
+        if (add_key_file(r, &cfg->store_previous_keys[i], 0, err) != 0)
+            goto fail;
+    *keys = r;
+    return 0;
+fail:
+    seal_keyring_destroy(r);
+    return -1;
+}
+
 static int same_listeners(const config_listener *a, size_t na, const config_listener *b, size_t nb)
 {
     if (na != nb)
@@ -1010,6 +1103,14 @@ static int same_listeners(const config_listener *a, size_t na, const config_list
     for (size_t i = 0; i < na; i++)
         if (strcmp(a[i].address, b[i].address) != 0 || a[i].port != b[i].port ||
             !same_text(a[i].tls_certificate, b[i].tls_certificate) || !same_text(a[i].tls_key, b[i].tls_key))
+            return 0;
+    return 1;
+}
+
+static int same_previous_keys(const config *a, const config *b)
+{
+    for (size_t i = 0; i < a->n_store_previous_keys && i < b->n_store_previous_keys; i++)
+        if (!same_text(a->store_previous_keys[i].path, b->store_previous_keys[i].path))
             return 0;
     return 1;
 }
@@ -1027,7 +1128,9 @@ int config_same_server(const config *a, const config *b)
            same_text(a->store_path, b->store_path) && a->store_fsync == b->store_fsync &&
            a->store_fsync_interval_ms == b->store_fsync_interval_ms &&
            a->store_snapshot_after_bytes == b->store_snapshot_after_bytes &&
-           a->store_max_queued_creates == b->store_max_queued_creates;
+           a->store_max_queued_creates == b->store_max_queued_creates &&
+           same_text(a->store_secret_key.path, b->store_secret_key.path) &&
+           a->n_store_previous_keys == b->n_store_previous_keys && same_previous_keys(a, b);
 }
 
 void config_destroy(config *cfg)
@@ -1052,5 +1155,11 @@ void config_destroy(config *cfg)
     }
     free(cfg->accounts);
     free(cfg->store_path);
+    free(cfg->store_secret_key.path);
+    free(cfg->store_secret_key.where);
+    for (i = 0; i < cfg->n_store_previous_keys; i++) {
+        free(cfg->store_previous_keys[i].path);
+        free(cfg->store_previous_keys[i].where);
+    }
     free(cfg);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "objectid.h"
+#include "seal.h"
 
 #define CONFIG_ERROR_MAX 512  /* bytes of an error message, NUL included */
 #define CONFIG_ADDRESS_MAX 64 /* bytes of a listen address, NUL included */
@@ -47,6 +48,14 @@ typedef struct config_limits {
     unsigned default_page_size; /* webhooks in a list page without a limit, 1..max_page_size (default 100) */
     unsigned max_page_size;     /* the largest limit a list may ask for, 1..CONFIG_MAX_PAGE_SIZE (default 1000) */
 } config_limits;
+
+/* A key file of store.secret_key_file or store.previous_secret_key_files. */
+typedef struct config_key_file {
+    char *path;  /* NULL: none */
+    char *where; /* "FILE:line:column: store.secret_key_file", where it was named, for messages */
+} config_key_file;
+
+#define CONFIG_MAX_PREVIOUS_KEYS (SEAL_MAX_KEYS - 1)
 
 /* When the journal is flushed to disk (store.fsync). */
 typedef enum config_fsync {
@@ -97,6 +106,9 @@ typedef struct config {
     unsigned store_fsync_interval_ms;    /* batch: 1..60000 (default 1000) */
     uint64_t store_snapshot_after_bytes; /* journal bytes before a snapshot: 4096..2^40 (default 64 MiB) */
     size_t store_max_queued_creates;     /* creates waiting for the journal; past it 503: 1..10^6 (default 65536) */
+    config_key_file store_secret_key;    /* seals and opens webhook secrets; path NULL = kept as given */
+    config_key_file store_previous_keys[CONFIG_MAX_PREVIOUS_KEYS]; /* open only (a rotation); needs the above */
+    size_t n_store_previous_keys;
     config_account *accounts;
     size_t n_accounts;
 } config;
@@ -111,6 +123,13 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
 
 /* Reads and parses a file; a file that cannot be read is reported as "path: strerror". */
 config *config_load(const char *path, char err[CONFIG_ERROR_MAX]);
+
+/* Reads the key files the configuration names (store.secret_key_file and
+ * store.previous_secret_key_files) into a new keyring: *keys is NULL when none is named.
+ * 0, or -1 with "FILE:line:column: store.secret_key_file: PATH: what is wrong" in err (a
+ * file missing or unreadable, not 32 bytes, readable by group or others, the same key
+ * twice). Start-up and --check-config both call it, so the check refuses what start-up would. */
+int config_secret_keys(const config *cfg, seal_keyring **keys, char err[CONFIG_ERROR_MAX]);
 
 /* 1 when a and b agree on what a running server cannot change: listeners, threads,
  * timeouts, the connection cap and the store. A reload takes accounts, tokens,

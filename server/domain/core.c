@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "hg_assert.h"
 #include "validate.h"
 
@@ -286,6 +288,26 @@ static int same_text(const char *stored, const char *requested)
     return strcmp(stored, requested != NULL ? requested : "") == 0;
 }
 
+/* 1 when the stored webhook's secret is the requested one, 0 when not, -1 when it cannot
+ * be told (out of memory, or a sealed secret that does not open: err says which). The
+ * stored secret is opened only for this comparison and wiped at once; the comparison
+ * takes the same time wherever the first difference is. */
+static int same_secret(core_call *call, const store_webhook *stored, const char *requested)
+{
+    char *secret;
+    size_t len;
+    int rc = backend_secret_open(call->core->store, stored, &secret, &len);
+    if (rc != 0) {
+        error_set(&call->err, ERROR_INTERNAL,
+                  rc == ENOMEM ? "Out of memory." : "The stored webhook's secret cannot be opened (damaged).");
+        return -1;
+    }
+    const char *want = requested != NULL ? requested : "";
+    int same = strlen(want) == len && CRYPTO_memcmp(secret, want, len) == 0;
+    backend_secret_free(secret, len);
+    return same;
+}
+
 static void prepare_create(core_call *call)
 {
     call->step = STEP_CREATE;
@@ -308,8 +330,12 @@ static int handle_result(core_call *call)
             return NEXT;
         }
         const schema_create_request *req = (const schema_create_request *)call->request;
+        int secret = 1;
         if (!same_text(first->ecosystem_id, req->ecosystem_id) || !same_text(first->url, req->url) ||
-            !same_text(first->secret, req->secret) || !same_text(first->description, req->description)) {
+            !same_text(first->description, req->description) ||
+            (secret = same_secret(call, first, req->secret)) != 1) {
+            if (secret < 0)
+                return fail(call);
             error_set(&call->err, ERROR_UNPROCESSABLE,
                       "This Idempotency-Key was used for a different request in the last 24 hours.");
             return fail(call);

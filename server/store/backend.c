@@ -1,6 +1,11 @@
 /* backend: see backend.h. The interface's checks, shared by every backend. */
 #include "backend.h"
 
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "hg_assert.h"
 
 void backend_submit(backend *b, backend_call *c)
@@ -28,4 +33,42 @@ void backend_destroy(backend *b)
 {
     if (b != NULL)
         b->ops->destroy(b->self);
+}
+
+int backend_secret_open(const backend *b, const store_webhook *w, char **secret, size_t *len)
+{
+    *secret = NULL;
+    *len = 0;
+    size_t cap = w->sealed_secret != NULL ? w->sealed_secret_len - SEAL_OVERHEAD : strlen(w->secret);
+    char *out = malloc(cap + 1);
+    if (out == NULL)
+        return ENOMEM;
+    if (w->sealed_secret == NULL) {
+        memcpy(out, w->secret, cap + 1);
+        *len = cap;
+    } else {
+        HG_ASSERT(w->sealed_secret_len >= SEAL_OVERHEAD && w->secret[0] == '\0');
+        switch (seal_open(b->keys, &w->id, w->sealed_secret, w->sealed_secret_len, out, len)) {
+        case SEAL_OK:
+            break;
+        case SEAL_NO_MEMORY:
+            free(out);
+            return ENOMEM;
+        case SEAL_MALFORMED:
+        case SEAL_UNKNOWN_KEY:
+        case SEAL_FORGED:
+            free(out);
+            return EBADMSG;
+        }
+    }
+    *secret = out;
+    return 0;
+}
+
+void backend_secret_free(char *secret, size_t len)
+{
+    if (secret == NULL)
+        return;
+    OPENSSL_cleanse(secret, len);
+    free(secret);
 }

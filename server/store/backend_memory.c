@@ -40,6 +40,19 @@ static int change_status(const store_webhook *found, const error *err)
     return err->kind == ERROR_UNAVAILABLE ? EOVERFLOW : ENOMEM; /* full, or out of memory */
 }
 
+/* The changes an update's record makes (sets 0: none, not an update): its values, the
+ * secret in the form it is stored in (sealed, or plain without a key). */
+static store_changes changes_of(const store_webhook *r, unsigned sets)
+{
+    return (store_changes){.sets = sets,
+                           .disabled = r->disabled,
+                           .url = r->url,
+                           .secret = r->secret,
+                           .sealed_secret = r->sealed_secret,
+                           .sealed_secret_len = r->sealed_secret_len,
+                           .description = r->description};
+}
+
 /* Applies the write c to the index: a create of `record`, an update of c->id by `changes`,
  * or the delete of c->id. */
 static const store_webhook *apply(memory_backend *m, backend_call *c, const store_webhook *record,
@@ -99,50 +112,56 @@ static void list(memory_backend *m, backend_call *c)
 /* A create, update or delete: applied now without a journal, else once written. */
 static void submit_write(memory_backend *m, backend_call *c)
 {
-    if (m->journal == NULL) { /* a create is copied once, straight into the index's blocks */
-        error err;
-        error_clear(&err);
-        const store_webhook *found = apply(m, c, c->webhook, c->changes, &err);
-        finish(c, change_status(found, &err), found);
-        return;
-    }
-    /* with a journal the record must outlive the caller's request: a copy of its own. An
-     * update's carries the id and the new values; a delete's, the webhook as it is now,
-     * marked deleted (what a snapshot keeps of it) */
-    store_webhook *record = NULL;
-    c->journal.sets = 0;
+    /* sealed here, once: the plain text goes no further than the caller's request. A
+     * create's record is the webhook; an update's carries the id and the new values (a new
+     * secret sealed as a create's); a delete's, the webhook as it is now, marked deleted
+     * (what a snapshot keeps of it: the index holds its secret sealed already) */
+    store_webhook w;
+    unsigned sets = 0;
     if (c->verb == BACKEND_CREATE) {
-        record = store_record_new(c->webhook);
+        w = *c->webhook;
     } else if (c->verb == BACKEND_UPDATE) {
         const store_changes *ch = c->changes;
-        store_webhook w = {.id = c->id,
-                           .disabled = ch->disabled != 0,
-                           .ecosystem_id = "",
-                           .url = ch->sets & STORE_SET_URL ? ch->url : "",
-                           .secret = ch->sets & STORE_SET_SECRET ? ch->secret : "",
-                           .description = ch->sets & STORE_SET_DESCRIPTION ? ch->description : ""};
-        record = store_record_new(&w);
-        c->journal.sets = ch->sets;
-        if (record != NULL)
-            c->journal_changes = (store_changes){.sets = ch->sets,
-                                                 .disabled = record->disabled,
-                                                 .url = record->url,
-                                                 .secret = record->secret,
-                                                 .description = record->description};
+        sets = ch->sets;
+        w = (store_webhook){.id = c->id,
+                            .disabled = ch->disabled != 0,
+                            .ecosystem_id = "",
+                            .url = ch->sets & STORE_SET_URL ? ch->url : "",
+                            .secret = ch->sets & STORE_SET_SECRET ? ch->secret : "",
+                            .description = ch->sets & STORE_SET_DESCRIPTION ? ch->description : ""};
     } else {
         const store_webhook *now = store_get(m->index, &c->id);
         if (now == NULL) { /* gone already; one that goes while this waits is found at its turn */
             finish(c, BACKEND_NOT_FOUND, NULL);
             return;
         }
-        store_webhook w = *now;
+        w = *now;
         w.deleted = 1;
-        record = store_record_new(&w);
     }
+    store_webhook sealed;
+    uint8_t *buf;
+    if (seal_webhook(m->pub.keys, &w, &sealed, &buf) != 0) {
+        finish(c, ENOMEM, NULL);
+        return;
+    }
+    if (m->journal == NULL) { /* a create is copied once, straight into the index's blocks */
+        error err;
+        error_clear(&err);
+        store_changes changes = changes_of(&sealed, sets);
+        const store_webhook *found = apply(m, c, &sealed, &changes, &err);
+        free(buf);
+        finish(c, change_status(found, &err), found);
+        return;
+    }
+    /* with a journal the record must outlive the caller's request: a copy of its own */
+    store_webhook *record = store_record_new(&sealed);
+    free(buf);
+    c->journal.sets = sets;
     if (record == NULL) {
         finish(c, ENOMEM, NULL);
         return;
     }
+    c->journal_changes = changes_of(record, sets); /* points into the record: see on_journaled */
     c->journal.record = record;
     c->journal.done = on_journaled;
     if (journal_append(m->journal, &c->journal) != 0) {
@@ -204,6 +223,7 @@ static void memory_destroy(void *self)
     memory_backend *m = self;
     journal_close(m->journal); /* every queued write is written (and applied) first */
     store_destroy(m->index);
+    seal_keyring_destroy((seal_keyring *)m->pub.keys);
     free(m);
 }
 
@@ -215,21 +235,28 @@ static const backend_ops memory_ops = {
     .destroy = memory_destroy,
 };
 
-backend *backend_memory_open(const journal_options *journal_opts, backend_memory_stats *stats,
+backend *backend_memory_open(const journal_options *journal_opts, seal_keyring *keys, backend_memory_stats *stats,
                              char err[JOURNAL_ERROR_MAX])
 {
     memset(stats, 0, sizeof(*stats));
     memory_backend *m = calloc(1, sizeof(*m));
     if (m == NULL || (m->index = store_create()) == NULL) {
         free(m);
+        seal_keyring_destroy(keys);
         snprintf(err, JOURNAL_ERROR_MAX, "out of memory");
         return NULL;
     }
-    if (journal_opts != NULL && (m->journal = journal_open(journal_opts, m->index, &stats->journal, err)) == NULL) {
-        store_destroy(m->index);
-        free(m);
-        return NULL;
+    if (journal_opts != NULL) {
+        journal_options o = *journal_opts;
+        o.keys = keys;
+        if ((m->journal = journal_open(&o, m->index, &stats->journal, err)) == NULL) {
+            store_destroy(m->index);
+            seal_keyring_destroy(keys);
+            free(m);
+            return NULL;
+        }
     }
+    m->pub.keys = keys;
     m->pub.ops = &memory_ops;
     m->pub.self = m;
     return &m->pub;

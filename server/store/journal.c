@@ -39,6 +39,7 @@ struct journal {
     journal_fsync fsync;
     size_t max_queue;
     void (*on_fsync)(int64_t duration_us);
+    record_loader loader; /* start-up's: the keys, and what they found */
     unsigned fsync_interval_ms;
     uint64_t snapshot_after;
     int64_t keep_deleted_keys_ms;
@@ -52,6 +53,7 @@ struct journal {
     unsigned snap_refusals;     /* snapshots refused for want of room, in a row */
     int64_t snap_not_before_ms; /* no snapshot attempt before this (CLOCK_MONOTONIC) */
     int broken;                 /* a failed write may have left bytes past `size` */
+    int reseal_pending;         /* the files hold secrets not sealed under the current key: snapshot soon */
     int dirty;                  /* written since the last fdatasync */
     int64_t last_sync_ms;
     uint8_t *buf;
@@ -390,6 +392,7 @@ static void rotate(journal *j)
     j->snap_seq = j->seq;
     j->snap_count = store_slots(j->store); /* every change applied so far is in a journal before j->seq */
     j->snap_busy = 1;
+    j->reseal_pending = 0; /* the snapshot writes the index, where every secret is sealed under the current key */
     pthread_cond_signal(&j->snap_wake);
     pthread_mutex_unlock(&j->snap_lock);
 }
@@ -473,7 +476,7 @@ static void write_batch(journal *j, journal_op *batch)
         op->status = rc == 0 ? 0 : saved_errno != 0 ? saved_errno : EIO;
         op->done(op);
     }
-    if (rc == 0 && j->size >= j->snapshot_after)
+    if (rc == 0 && (j->size >= j->snapshot_after || j->reseal_pending))
         rotate(j);
 }
 
@@ -634,6 +637,32 @@ static const char *damage(record_status st)
     return st == RECORD_TORN ? "an incomplete record" : "a record whose checksum or length is wrong";
 }
 
+/* The start-up error for a record whose sealed secret cannot be opened: the key is not
+ * configured (NO_KEY), or the blob does not open under its previous key (UNOPENED).
+ * Starting anyway would lose the secret, so start-up stops. */
+static int fail_secret(journal *j, const char *name, size_t at, char *err)
+{
+    char id[SEAL_KEY_ID_TEXT], have[SEAL_DESCRIBE_MAX];
+    seal_key_id_text(j->loader.key_id, id);
+    seal_keyring_describe(j->loader.keys, have);
+    if (j->loader.failure == RECORD_LOAD_NO_KEY)
+        return fail(err,
+                    "%s/%s: the webhook secret in the record at offset %zu is sealed under key id %s, which is not "
+                    "configured (configured: %s). Set store.secret_key_file, or add to "
+                    "store.previous_secret_key_files, the key file whose id is %s: "
+                    "(printf hookgate-secret-key-id:; cat FILE) | sha256sum | cut -c1-8 prints a file's id",
+                    j->dir, name, at, id, have, id);
+    return fail(err,
+                "%s/%s: the webhook secret in the record at offset %zu, sealed under the previous key %s, does not "
+                "open: the record is damaged. Restore the store directory from a backup.",
+                j->dir, name, at, id);
+}
+
+static int secret_failure(record_load_failure f)
+{
+    return f == RECORD_LOAD_NO_KEY || f == RECORD_LOAD_UNOPENED;
+}
+
 static int load_snapshot(journal *j, uint64_t seq, journal_stats *stats, char *err)
 {
     char name[NAME_MAX_LEN];
@@ -672,8 +701,13 @@ static int load_snapshot(journal *j, uint64_t seq, journal_stats *stats, char *e
         size_t at = offset;
         st = record_next(m.data, m.len, &offset, &payload, &len);
         record_load_failure failure = RECORD_LOAD_OK;
-        if (st == RECORD_OK && record_load(j->store, payload, len, &failure, &e) == NULL &&
-            failure == RECORD_LOAD_NO_MEMORY) {
+        if (st == RECORD_OK && record_load(j->store, payload, len, &j->loader, &e) == NULL)
+            failure = j->loader.failure;
+        if (secret_failure(failure)) {
+            rc = fail_secret(j, name, at, err);
+            goto out;
+        }
+        if (failure == RECORD_LOAD_NO_MEMORY) {
             rc = fail(err, "%s/%s: out of memory loading record %" PRIu64 " (the file may well be fine)", j->dir, name,
                       i + 1);
             goto out;
@@ -767,8 +801,14 @@ static int replay_journal(journal *j, uint64_t seq, int last, journal_stats *sta
     error e;
     error_clear(&e);
     while (offset > 0 && (st = record_next(m.data, m.len, &offset, &payload, &len)) == RECORD_OK) {
-        record_load_failure failure;
-        if (record_load(j->store, payload, len, &failure, &e) == NULL && failure == RECORD_LOAD_NO_MEMORY) {
+        record_load_failure failure = RECORD_LOAD_OK;
+        if (record_load(j->store, payload, len, &j->loader, &e) == NULL)
+            failure = j->loader.failure;
+        if (secret_failure(failure)) {
+            rc = fail_secret(j, name, offset - len - RECORD_HEADER_LEN, err);
+            goto out;
+        }
+        if (failure == RECORD_LOAD_NO_MEMORY) {
             rc = fail(err, "%s/%s: out of memory loading the record at offset %zu (the file may well be fine)", j->dir,
                       name, offset - len - RECORD_HEADER_LEN);
             goto out;
@@ -930,6 +970,7 @@ journal *journal_open(const journal_options *o, store *s, journal_stats *stats, 
     j->keep_deleted_keys_ms = o->keep_deleted_keys_ms;
     j->max_queue = o->max_queue;
     j->on_fsync = o->on_fsync;
+    j->loader.keys = o->keys;
     j->dir_fd = j->lock_fd = j->fd = -1;
     j->tail = &j->head;
     j->writable = 1;
@@ -961,6 +1002,20 @@ journal *journal_open(const journal_options *o, store *s, journal_stats *stats, 
     pthread_cond_init(&j->wake, NULL);
     pthread_mutex_init(&j->snap_lock, NULL);
     pthread_cond_init(&j->snap_wake, NULL);
+    /* the index holds those secrets sealed under the current key, the files do not yet:
+     * a snapshot of the index rewrites them now rather than once the journal is full
+     * (if there is no room for it, after the next write that finds room) */
+    stats->resealed = j->loader.resealed;
+    j->records_bytes = (uint64_t)((int64_t)j->records_bytes + j->loader.resealed_growth);
+    if (j->loader.resealed > 0) {
+        char id[SEAL_KEY_ID_TEXT];
+        seal_key_id_text(seal_keyring_current_id(o->keys), id);
+        j->reseal_pending = 1;
+        say("%zu webhook secrets are on disk in plain text or under a previous key: sealed under key %s as they "
+            "loaded; snapshot.%" PRIu64 " rewrites the store with them sealed so",
+            j->loader.resealed, id, j->seq + 1);
+        rotate(j); /* the threads are not running yet: this is the writer's only caller so far */
+    }
     if (pthread_create(&j->writer, NULL, writer_main, j) != 0 ||
         pthread_create(&j->snapshotter, NULL, snapshotter_main, j) != 0) {
         snprintf(err, JOURNAL_ERROR_MAX, "cannot start the store's threads");

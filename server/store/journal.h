@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "diskio.h"
+#include "seal.h"
 #include "store.h"
 
 #define JOURNAL_ERROR_MAX 1024 /* bytes of a start-up error message */
@@ -41,6 +42,7 @@ typedef struct journal_options {
     int64_t keep_deleted_keys_ms;  /* a snapshot keeps a deleted webhook created with an Idempotency-Key
                                       this long (the key's window), so its key makes no second webhook */
     const diskio *io;              /* optional: NULL is diskio_posix; tests record the calls */
+    const seal_keyring *keys;      /* optional: the secret keys (seal.h); must outlive the journal */
 } journal_options;
 
 typedef struct journal journal;
@@ -65,6 +67,8 @@ typedef struct journal_stats {
     size_t journal_records; /* records replayed from journals: creates, updates and deletes */
     uint64_t snapshot;      /* number of the snapshot loaded; 0 = none */
     size_t torn_bytes;      /* dropped from a torn journal tail */
+    size_t resealed;        /* secrets the files hold in plain text or under a previous key, sealed under
+                               the current key in memory; a snapshot was asked for at once to rewrite them */
     double milliseconds;    /* time taken */
 } journal_stats;
 
@@ -94,7 +98,11 @@ int64_t journal_snapshot_retry_ms(unsigned refusals);
  * cannot be created or read, or a file is corrupt (the message names the file, the offset
  * and how to recover), the last journal's last record included. A torn tail of the last
  * journal (what a crash mid-write leaves, record.h) is copied to journal.N.torn-<offset>
- * unless it is all zeros, then cut off: not an error. */
+ * unless it is all zeros, then cut off: not an error. With o->keys, a secret sealed under
+ * a key the ring lacks refuses start-up (naming the key id: the secret would be lost
+ * otherwise); secrets in plain text or under a previous key are sealed under the current
+ * key as they load, and a snapshot is started at once so that the files soon hold them
+ * only in that form. */
 journal *journal_open(const journal_options *o, store *s, journal_stats *stats, char err[JOURNAL_ERROR_MAX]);
 
 /* Queues op; op->done is called later on the writer thread. Never blocks on I/O. Returns

@@ -1,6 +1,8 @@
 /* record: see record.h. */
 #include "record.h"
 
+#include <openssl/crypto.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec_proto.h"
@@ -139,6 +141,11 @@ void record_from_webhook(const store_webhook *w, schema_stored_webhook *out)
         out->idempotency_key.data = (uint8_t *)w->idempotency;
         out->idempotency_key.len = STORE_IDEMPOTENCY_LEN;
     }
+    if (w->sealed_secret != NULL) {
+        HG_ASSERT(w->secret[0] == '\0'); /* one form only: never the plain text beside its seal */
+        out->sealed_secret.data = (uint8_t *)w->sealed_secret;
+        out->sealed_secret.len = w->sealed_secret_len;
+    }
     out->change = w->deleted ? SCHEMA_STORED_DELETE : SCHEMA_STORED_CREATE;
 }
 
@@ -153,8 +160,14 @@ void record_from_update(const store_webhook *w, unsigned sets, schema_stored_web
     out->sets = sets;
     if (sets & STORE_SET_URL)
         out->url = (char *)w->url;
-    if (sets & STORE_SET_SECRET)
+    if (sets & STORE_SET_SECRET) {
         out->secret = (char *)w->secret;
+        if (w->sealed_secret != NULL) { /* sealed as a create's: never the plain text beside it */
+            HG_ASSERT(w->secret[0] == '\0');
+            out->sealed_secret.data = (uint8_t *)w->sealed_secret;
+            out->sealed_secret.len = w->sealed_secret_len;
+        }
+    }
     if (sets & STORE_SET_DESCRIPTION)
         out->description = (char *)w->description;
     if (sets & STORE_SET_DISABLED)
@@ -173,12 +186,18 @@ static schema_stored_webhook *decode(const uint8_t *payload, size_t len, store_w
     *no_memory = m == NULL && err.kind == ERROR_INTERNAL;
     if (m == NULL)
         return NULL;
-    /* a digest of any other length is no digest this server wrote; nor is a change it does
-     * not know, or an update that sets nothing or a field it cannot set */
+    /* a digest of any other length is no digest this server wrote, nor a secret both plain
+     * and sealed, nor a sealed form it does not know; nor is a change it does not know, or
+     * an update that sets nothing or a field it cannot set, or a sealed secret it does not set */
+    uint8_t key_id[SEAL_KEY_ID_LEN];
     int update = m->change == SCHEMA_STORED_UPDATE;
     if (m->id.len != OBJECTID_LEN || (m->idempotency_key.len != 0 && m->idempotency_key.len != STORE_IDEMPOTENCY_LEN) ||
+        (m->sealed_secret.len != 0 &&
+         (m->secret[0] != '\0' || seal_key_id_of(m->sealed_secret.data, m->sealed_secret.len, key_id) != 0)) ||
         (m->change != SCHEMA_STORED_CREATE && !update && m->change != SCHEMA_STORED_DELETE) ||
-        (update ? m->sets == 0 || (m->sets & ~STORE_SET_ALL) != 0 : m->sets != 0)) {
+        (update ? m->sets == 0 || (m->sets & ~STORE_SET_ALL) != 0 ||
+                      (m->sealed_secret.len != 0 && !(m->sets & STORE_SET_SECRET))
+                : m->sets != 0)) {
         protobuf_c_message_free_unpacked(&m->base, NULL);
         return NULL;
     }
@@ -189,7 +208,9 @@ static schema_stored_webhook *decode(const uint8_t *payload, size_t len, store_w
                             .secret = m->secret,
                             .description = m->description,
                             .idempotency = m->idempotency_key.len > 0 ? m->idempotency_key.data : NULL,
-                            .deleted = m->change == SCHEMA_STORED_DELETE};
+                            .deleted = m->change == SCHEMA_STORED_DELETE,
+                            .sealed_secret = m->sealed_secret.len > 0 ? m->sealed_secret.data : NULL,
+                            .sealed_secret_len = m->sealed_secret.len};
     memcpy(view->id.bytes, m->id.data, OBJECTID_LEN);
     return m;
 }
@@ -206,42 +227,129 @@ store_webhook *record_to_webhook(const uint8_t *payload, size_t len)
     return r;
 }
 
-const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, record_load_failure *failure, error *err)
+/* The framed size of w written as a create or a tombstone (sets 0) or as an update. */
+static size_t framed_size_of(const store_webhook *w, unsigned sets)
 {
-    store_webhook view;
+    schema_stored_webhook m;
+    if (sets != 0)
+        record_from_update(w, sets, &m);
+    else
+        record_from_webhook(w, &m);
+    return record_framed_size(protobuf_c_message_get_packed_size(&m.base));
+}
+
+/* Puts view's secret under the current key: into *resealed (pointing into *buf, which the
+ * caller frees) when it was plain or under a previous key, else leaves it. */
+static record_load_failure reseal(record_loader *l, const store_webhook *view, store_webhook *resealed, uint8_t **buf)
+{
+    *resealed = *view;
+    *buf = NULL;
+    if (view->sealed_secret == NULL) {
+        if (seal_keyring_can_seal(l->keys) && view->secret[0] != '\0') {
+            if (seal_webhook(l->keys, view, resealed, buf) != 0)
+                return RECORD_LOAD_NO_MEMORY;
+            l->resealed++;
+        }
+        return RECORD_LOAD_OK;
+    }
+    int ok = seal_key_id_of(view->sealed_secret, view->sealed_secret_len, l->key_id) == 0;
+    HG_ASSERT(ok); /* decode checked the form */
+    switch (seal_keyring_role(l->keys, l->key_id)) {
+    case SEAL_KEY_UNKNOWN:
+        return RECORD_LOAD_NO_KEY;
+    case SEAL_KEY_CURRENT:
+        return RECORD_LOAD_OK;
+    case SEAL_KEY_PREVIOUS:
+        break;
+    }
+    /* a ring with previous keys always has a current one (config.c refuses the others) */
+    HG_ASSERT(seal_keyring_can_seal(l->keys));
+    size_t len = view->sealed_secret_len - SEAL_OVERHEAD;
+    char *plain = malloc(len + 1);
+    if (plain == NULL)
+        return RECORD_LOAD_NO_MEMORY;
+    record_load_failure f = RECORD_LOAD_OK;
+    store_webhook opened = *view;
+    switch (seal_open(l->keys, &view->id, view->sealed_secret, view->sealed_secret_len, plain, &len)) {
+    case SEAL_OK:
+        opened.secret = plain;
+        opened.sealed_secret = NULL;
+        opened.sealed_secret_len = 0;
+        if (seal_webhook(l->keys, &opened, resealed, buf) != 0)
+            f = RECORD_LOAD_NO_MEMORY;
+        else
+            l->resealed++;
+        break;
+    case SEAL_NO_MEMORY:
+        f = RECORD_LOAD_NO_MEMORY;
+        break;
+    case SEAL_MALFORMED:
+    case SEAL_UNKNOWN_KEY:
+    case SEAL_FORGED:
+        f = RECORD_LOAD_UNOPENED;
+        break;
+    }
+    OPENSSL_cleanse(plain, len);
+    free(plain);
+    return f;
+}
+
+const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, record_loader *l, error *err)
+{
+    store_webhook view, resealed;
     int no_memory;
     schema_stored_webhook *m = decode(payload, len, &view, &no_memory);
     if (m == NULL) {
-        *failure = no_memory ? RECORD_LOAD_NO_MEMORY : RECORD_LOAD_MALFORMED;
+        l->failure = no_memory ? RECORD_LOAD_NO_MEMORY : RECORD_LOAD_MALFORMED;
         if (no_memory)
             error_set(err, ERROR_INTERNAL, "Out of memory.");
+        return NULL;
+    }
+    uint8_t *buf;
+    size_t before = l->resealed;
+    /* every kind is resealed: a create's or a tombstone's secret, and an update's new one */
+    l->failure = reseal(l, &view, &resealed, &buf);
+    if (l->failure != RECORD_LOAD_OK) {
+        if (l->failure == RECORD_LOAD_NO_MEMORY)
+            error_set(err, ERROR_INTERNAL, "Out of memory.");
+        l->resealed = before;
+        free(buf);
+        protobuf_c_message_free_unpacked(&m->base, NULL);
         return NULL;
     }
     const store_webhook *stored;
     error_clear(err);
     if (m->change == SCHEMA_STORED_UPDATE) {
         store_changes changes = {.sets = m->sets,
-                                 .disabled = view.disabled,
-                                 .url = view.url,
-                                 .secret = view.secret,
-                                 .description = view.description};
-        stored = store_update(s, &view.id, &changes, err);
+                                 .disabled = resealed.disabled,
+                                 .url = resealed.url,
+                                 .secret = resealed.secret,
+                                 .sealed_secret = resealed.sealed_secret,
+                                 .sealed_secret_len = resealed.sealed_secret_len,
+                                 .description = resealed.description};
+        stored = store_update(s, &resealed.id, &changes, err);
     } else if (m->change == SCHEMA_STORED_DELETE) {
-        stored = store_delete(s, &view.id, err);
+        stored = store_delete(s, &resealed.id, err);
         if (stored == NULL && err->kind == ERROR_NOT_FOUND) {
             error_clear(err);
-            stored = store_insert(s, &view, err); /* unknown: a tombstone; already one: a conflict */
+            stored = store_insert(s, &resealed, err); /* unknown: a tombstone; already one: a conflict */
         }
     } else {
-        stored = store_insert(s, &view, err);
+        stored = store_insert(s, &resealed, err);
     }
-    *failure = RECORD_LOAD_OK;
+    l->failure = RECORD_LOAD_OK;
     if (stored == NULL && err->kind == ERROR_INTERNAL)
-        *failure = RECORD_LOAD_NO_MEMORY;
+        l->failure = RECORD_LOAD_NO_MEMORY;
     else if (stored == NULL && (m->change == SCHEMA_STORED_CREATE || err->kind == ERROR_UNAVAILABLE))
-        *failure = RECORD_LOAD_REFUSED; /* a duplicate id, or a full store */
+        l->failure = RECORD_LOAD_REFUSED; /* a duplicate id, or a full store */
     else if (stored == NULL)
         error_clear(err); /* an update or a delete that changes nothing (see record.h) */
+    if (stored == NULL)
+        l->resealed = before;
+    else if (l->resealed != before)
+        l->resealed_growth += (int64_t)framed_size_of(&resealed, m->change == SCHEMA_STORED_UPDATE ? m->sets : 0) -
+                              (int64_t)record_framed_size(len);
+    free(buf);
     protobuf_c_message_free_unpacked(&m->base, NULL);
     return stored;
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "schema.h"
+#include "seal.h"
 #include "store.h"
 
 #define RECORD_MAGIC_LEN 8
@@ -63,17 +64,33 @@ void record_from_update(const store_webhook *w, unsigned sets, schema_stored_web
  * the payload is not a well-formed StoredWebhook, or when out of memory. */
 store_webhook *record_to_webhook(const uint8_t *payload, size_t len);
 
-/* Why record_load stored nothing. Only the first two say anything about the file. */
+/* Why record_load stored nothing. Only MALFORMED, NO_KEY and UNOPENED say anything about
+ * the file. */
 typedef enum record_load_failure {
     RECORD_LOAD_OK = 0,
     RECORD_LOAD_MALFORMED, /* not a well-formed StoredWebhook */
     RECORD_LOAD_REFUSED,   /* the store refused it; err says why (a duplicate id, a full store) */
     RECORD_LOAD_NO_MEMORY, /* out of memory (err: ERROR_INTERNAL): the record may be fine */
+    RECORD_LOAD_NO_KEY,    /* its secret is sealed under a key the keyring lacks (key_id names it) */
+    RECORD_LOAD_UNOPENED,  /* its secret, sealed under a previous key, does not open: damaged */
 } record_load_failure;
+
+/* What record_load is given and what it reports. With a keyring that can seal, every
+ * record is stored with its secret sealed under the current key: a plain-text secret (a
+ * store written without a key) is sealed, one sealed under a previous key is opened and
+ * sealed again. The files still hold the old form until the next snapshot. */
+typedef struct record_loader {
+    const seal_keyring *keys;             /* in: NULL, or the server's keys */
+    record_load_failure failure;          /* out: of the last call */
+    uint8_t key_id[SEAL_KEY_ID_LEN];      /* out: the missing key, with RECORD_LOAD_NO_KEY */
+    size_t resealed;                      /* out, added up over calls: records sealed (again) under the current key */
+    int64_t resealed_growth;              /* out, added up: framed bytes those records gained (or lost) */
+} record_loader;
 
 /* Applies a StoredWebhook payload to s, as the writer applied it when it was written:
  * a create is copied once, by the store; an update or a delete replaces the webhook's
- * newest version. Returns the stored version, or NULL with *failure saying why.
+ * newest version. The secret of every kind (a create's, a tombstone's, an update's new
+ * one) is resealed as above. Returns the stored version, or NULL with l->failure saying why.
  *
  * An update or a delete of an id s does not hold (or holds deleted) changes nothing and
  * is not a failure (NULL with RECORD_LOAD_OK): the writer checks each change against the
@@ -83,7 +100,6 @@ typedef enum record_load_failure {
  * inserts the record as a tombstone: what a snapshot keeps of a deleted webhook whose
  * Idempotency-Key may still come back. The checksum already tells damage apart, so an
  * unknown id is no sign of it. */
-const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, record_load_failure *failure,
-                                 error *err);
+const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, record_loader *l, error *err);
 
 #endif

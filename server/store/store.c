@@ -164,7 +164,8 @@ static ecosystem_list *ecosystem_get_or_add(store *s, const char *name, uint64_t
 static size_t record_size(const store_webhook *w)
 {
     return sizeof(*w) + strlen(w->ecosystem_id) + 1 + strlen(w->url) + 1 + strlen(w->secret) + 1 +
-           strlen(w->description) + 1 + (w->idempotency != NULL ? STORE_IDEMPOTENCY_LEN : 0);
+           strlen(w->description) + 1 + (w->idempotency != NULL ? STORE_IDEMPOTENCY_LEN : 0) +
+           (w->sealed_secret != NULL ? w->sealed_secret_len : 0);
 }
 
 /* Copies w and what it points to into r (record_size(w) bytes); returns r. */
@@ -178,7 +179,12 @@ static store_webhook *record_copy(store_webhook *r, const store_webhook *w)
     n = strlen(w->secret) + 1, r->secret = memcpy(p, w->secret, n), p += n;
     n = strlen(w->description) + 1, r->description = memcpy(p, w->description, n), p += n;
     if (w->idempotency != NULL)
-        r->idempotency = memcpy(p, w->idempotency, STORE_IDEMPOTENCY_LEN);
+        r->idempotency = memcpy(p, w->idempotency, STORE_IDEMPOTENCY_LEN), p += STORE_IDEMPOTENCY_LEN;
+    HG_ASSERT(w->sealed_secret == NULL || (w->secret[0] == '\0' && w->sealed_secret_len > 0));
+    if (w->sealed_secret != NULL)
+        r->sealed_secret = memcpy(p, w->sealed_secret, w->sealed_secret_len);
+    else
+        r->sealed_secret_len = 0;
     return r;
 }
 
@@ -368,8 +374,11 @@ const store_webhook *store_update(store *s, const objectid *id, const store_chan
         store_webhook w = *old; /* the strings stay old's until copied into the new version */
         if (changes->sets & STORE_SET_URL)
             w.url = changes->url;
-        if (changes->sets & STORE_SET_SECRET)
+        if (changes->sets & STORE_SET_SECRET) { /* the new secret replaces both forms of the old */
             w.secret = changes->secret;
+            w.sealed_secret = changes->sealed_secret;
+            w.sealed_secret_len = changes->sealed_secret != NULL ? changes->sealed_secret_len : 0;
+        }
         if (changes->sets & STORE_SET_DESCRIPTION)
             w.description = changes->description;
         if (changes->sets & STORE_SET_DISABLED)

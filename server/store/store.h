@@ -17,6 +17,7 @@
 #include "objectid.h"
 
 #define STORE_IDEMPOTENCY_LEN 32 /* bytes of an idempotency digest (SHA-256) */
+#define STORE_SECRET_MAX 65536   /* bytes of a secret the store takes (the configuration's ceiling) */
 
 typedef struct store_webhook {
     objectid id;
@@ -25,10 +26,13 @@ typedef struct store_webhook {
     int64_t created_ms; /* Unix time in milliseconds */
     const char *ecosystem_id; /* never NULL; "" allowed for the optional strings */
     const char *url;
-    const char *secret;
+    const char *secret; /* "" when the secret is sealed (or none was given) */
     const char *description;
     const uint8_t *idempotency; /* STORE_IDEMPOTENCY_LEN bytes naming the token and Idempotency-Key it was
                                    created with, or NULL */
+    const uint8_t *sealed_secret; /* the secret sealed with the server's key (seal.h), or NULL: a record
+                                     holds its secret in one form only. Open it with backend_secret_open. */
+    size_t sealed_secret_len;
     /* Set by the store on insert (what the caller gave is ignored): the record's place in
      * insertion order, 0 for the first, and its slot for store_nth. An update's new version
      * and a delete's tombstone keep it, so an ecosystem's array (which a delete leaves
@@ -54,7 +58,9 @@ typedef struct store_changes {
     unsigned sets;
     int disabled;
     const char *url; /* each not NULL when its bit is set */
-    const char *secret;
+    const char *secret;                /* "" with sealed_secret set: the secret sealed (seal.h) */
+    const uint8_t *sealed_secret;      /* with STORE_SET_SECRET: the new sealed form, or NULL (none) */
+    size_t sealed_secret_len;
     const char *description;
 } store_changes;
 

@@ -5,8 +5,11 @@
  * get fuzzed, an even one leaves the magic to the input. journal_open must then either
  * load the store or refuse with a message, never anything worse; when it loads, what it
  * repaired (a torn tail cut off) must stay repaired: a second start-up loads the same
- * webhooks and finds nothing torn. The directory goes on tmpfs (/dev/shm) unless TMPDIR
- * names another place, and is removed after each input. */
+ * webhooks and finds nothing torn. Start-up has a secret key (FUZZ_KEY): plain secrets
+ * are sealed as they load and a snapshot rewrites them at once, so the second start-up
+ * also finds nothing left to seal; a secret sealed under another key id refuses start-up,
+ * naming the file. The directory goes on tmpfs (/dev/shm) unless TMPDIR names another
+ * place, and is removed after each input. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,6 +23,10 @@
 #include "fuzz.h"
 #include "journal.h"
 #include "record.h"
+
+/* The key start-up is given; corpus/journal/sealed_webhook holds a record sealed under it. */
+static const uint8_t FUZZ_KEY[SEAL_KEY_LEN] = "hookgate-fuzz-journal-secret-key";
+static seal_keyring *keys;
 
 static char base[PATH_MAX - 64]; /* this process's own directory, made at the first input */
 static char dir[PATH_MAX];       /* the store directory inside it */
@@ -84,6 +91,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (base[0] == '\0')
         make_base();
+    if (keys == NULL) {
+        keys = seal_keyring_create();
+        FUZZ_CHECK(keys != NULL && seal_keyring_add(keys, FUZZ_KEY, 1) == 0, "cannot make the keyring");
+    }
     write_journal(data[0] & 1, data + 1, size - 1);
     journal_options cfg = {
         .path = dir,
@@ -91,6 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .fsync_interval_ms = 1000,
         .snapshot_after_bytes = 1ull << 40,
         .max_queue = 1,
+        .keys = keys,
     };
 
     char err[JOURNAL_ERROR_MAX];
@@ -103,6 +115,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(start_up(&cfg, &again, &loaded_again, err) == 0, "a store that started once does not start again");
         FUZZ_CHECK(loaded_again == loaded && again.torn_bytes == 0,
                    "a second start-up does not find what the first one left");
+        FUZZ_CHECK(again.resealed == 0 && (first.resealed == 0 || again.snapshot == 2),
+                   "the first start-up's snapshot did not leave every secret sealed under the key");
     } else {
         FUZZ_CHECK(memchr(err, '\0', JOURNAL_ERROR_MAX) != NULL && strstr(err, "journal.1") != NULL,
                    "a refused start-up does not name the file");

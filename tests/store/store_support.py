@@ -78,14 +78,17 @@ def free_ports(n):
 
 
 def config_yaml(port, store_path, fsync="always", fsync_interval_ms=1000, snapshot_after_bytes=65536,
-                grpc_port=None, threads=2):
+                grpc_port=None, threads=2, secret_key_file=None, previous_secret_key_files=None):
     lines = ["server:", "  listen: [ { address: 127.0.0.1, port: %d } ]" % port]
     if grpc_port is not None:
         lines.append("  grpc: { listen: [ { address: 127.0.0.1, port: %d } ] }" % grpc_port)
     lines += [
         "  threads: %d" % threads,
-        "store: { path: %s, fsync: %s, fsync_interval_ms: %d, snapshot_after_bytes: %d }"
-        % (json.dumps(store_path), fsync, fsync_interval_ms, snapshot_after_bytes),
+        "store: { path: %s, fsync: %s, fsync_interval_ms: %d, snapshot_after_bytes: %d%s%s }"
+        % (json.dumps(store_path), fsync, fsync_interval_ms, snapshot_after_bytes,
+           "" if secret_key_file is None else ", secret_key_file: %s" % json.dumps(secret_key_file),
+           "" if previous_secret_key_files is None
+           else ", previous_secret_key_files: [ %s ]" % ", ".join(json.dumps(k) for k in previous_secret_key_files)),
         "accounts:",
         "  - id: acme",
         '    tokens: [ "%s" ]' % TOKEN,

@@ -9,6 +9,7 @@
 #include <openssl/sha.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The smallest valid server section: three lines, so appended text starts on line 4. */
@@ -662,6 +663,74 @@ static void test_out_of_memory(void)
     config_destroy(o.ref);
 }
 
+/* store.secret_key_file and store.previous_secret_key_files: parsed with where they were
+ * named; previous keys need a current one, at most CONFIG_MAX_PREVIOUS_KEYS; a key change
+ * needs a restart; config_secret_keys reads the files and names the key at fault. */
+static void test_secret_keys(void)
+{
+    config *cfg = parse_ok(__LINE__, LISTEN "store:\n  secret_key_file: /k/current\n"
+                                            "  previous_secret_key_files: [ /k/old1, /k/old2 ]\n");
+    if (cfg != NULL) {
+        CHECK_STR(cfg->store_secret_key.path, "/k/current");
+        CHECK_STR(cfg->store_secret_key.where, "t.yaml:5:20: store.secret_key_file");
+        CHECK(cfg->n_store_previous_keys == 2);
+        CHECK_STR(cfg->store_previous_keys[1].path, "/k/old2");
+        CHECK_STR(cfg->store_previous_keys[1].where, "t.yaml:6:41: store.previous_secret_key_files[1]");
+        config *other = parse_ok(__LINE__, LISTEN "store:\n  secret_key_file: /k/current\n");
+        CHECK(other != NULL && !config_same_server(cfg, other)); /* a key change takes a restart */
+        config_destroy(other);
+    }
+    config_destroy(cfg);
+    EXPECT_ERROR(LISTEN "store:\n  previous_secret_key_files: [ /k/old ]\n",
+                 "t.yaml:5:3: store.previous_secret_key_files: needs store.secret_key_file (the key that seals from "
+                 "now on)");
+    EXPECT_ERROR(LISTEN "store:\n  secret_key_file: /k\n  previous_secret_key_files: [ a, b, c, d, e, f, g, h ]\n",
+                 "t.yaml:6:53: store.previous_secret_key_files: must have between 0 and 7 key files");
+    EXPECT_ERROR(LISTEN "store:\n  secret_key_file: \"\"\n",
+                 "t.yaml:5:20: store.secret_key_file: must be between 1 and 4096 bytes");
+
+    /* the files */
+    char dir[] = "/tmp/test_config.XXXXXX", k1[64], k2[64], yaml[512], err[CONFIG_ERROR_MAX], want[CONFIG_ERROR_MAX];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(k1, sizeof k1, "%s/k1", dir);
+    snprintf(k2, sizeof k2, "%s/k2", dir);
+    uint8_t key[SEAL_KEY_LEN];
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = (uint8_t)(i * 7 + 1);
+    CHECK(write_file(k1, (const char *)key, sizeof key) == 0 && chmod(k1, 0600) == 0);
+    key[0] ^= 0xff;
+    CHECK(write_file(k2, (const char *)key, sizeof key) == 0 && chmod(k2, 0644) == 0);
+    seal_keyring *keys = (seal_keyring *)&keys; /* not NULL: config_secret_keys must set it */
+    cfg = parse_ok(__LINE__, LISTEN);
+    CHECK(cfg != NULL && config_secret_keys(cfg, &keys, err) == 0 && keys == NULL);
+    config_destroy(cfg);
+    snprintf(yaml, sizeof yaml, LISTEN "store:\n  secret_key_file: %s\n", k1);
+    cfg = parse_ok(__LINE__, yaml);
+    CHECK(cfg != NULL && config_secret_keys(cfg, &keys, err) == 0 && seal_keyring_can_seal(keys));
+    seal_keyring_destroy(keys);
+    config_destroy(cfg);
+    snprintf(yaml, sizeof yaml, LISTEN "store:\n  secret_key_file: %s\n  previous_secret_key_files: [ %s ]\n", k1, k2);
+    cfg = parse_ok(__LINE__, yaml);
+    CHECK(cfg != NULL && config_secret_keys(cfg, &keys, err) == -1 && keys == NULL);
+    snprintf(want, sizeof want,
+             "t.yaml:6:32: store.previous_secret_key_files[0]: %s: group or others may read or write it (mode 0644)",
+             k2);
+    CHECK(strncmp(err, want, strlen(want)) == 0);
+    config_destroy(cfg);
+    CHECK(chmod(k2, 0400) == 0);
+    cfg = parse_ok(__LINE__, yaml);
+    CHECK(cfg != NULL && config_secret_keys(cfg, &keys, err) == 0 && keys != NULL);
+    seal_keyring_destroy(keys);
+    config_destroy(cfg);
+    CHECK(unlink(k1) == 0 && unlink(k2) == 0);
+    cfg = parse_ok(__LINE__, yaml);
+    CHECK(cfg != NULL && config_secret_keys(cfg, &keys, err) == -1 && keys == NULL);
+    snprintf(want, sizeof want, "t.yaml:5:20: store.secret_key_file: %s: No such file or directory", k1);
+    CHECK(strncmp(err, want, strlen(want)) == 0);
+    config_destroy(cfg);
+    CHECK(rmdir(dir) == 0);
+}
+
 int main(void)
 {
     test_default();
@@ -677,6 +746,7 @@ int main(void)
     test_yaml();
     test_size();
     test_load();
+    test_secret_keys();
     test_out_of_memory();
     return test_exit_code();
 }

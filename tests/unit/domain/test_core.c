@@ -61,7 +61,7 @@ static backend *memory_backend(void)
 {
     backend_memory_stats stats;
     char err[JOURNAL_ERROR_MAX];
-    backend *b = backend_memory_open(NULL, &stats, err);
+    backend *b = backend_memory_open(NULL, NULL, &stats, err);
     CHECK(b != NULL);
     return b;
 }
@@ -809,6 +809,45 @@ static void test_idempotency(void)
     core_destroy(c);
 }
 
+/* With sealed secrets the replay check still compares the secret (opened for the
+ * comparison), and a stored secret that does not open is an internal error, never a replay. */
+static void test_idempotency_sealed(void)
+{
+    backend_memory_stats stats;
+    char err[JOURNAL_ERROR_MAX];
+    seal_keyring *keys = seal_keyring_create();
+    uint8_t key[SEAL_KEY_LEN];
+    memset(key, 0x5c, sizeof key);
+    CHECK(keys != NULL && seal_keyring_add(keys, key, 1) == 0);
+    backend *b = backend_memory_open(NULL, keys, &stats, err);
+    CHECK(b != NULL);
+    if (b == NULL)
+        return;
+    core *c = core_of(yaml, b);
+    core_call first, again;
+    schema_create_request r = create_req(ECO_A1, "https://example.com/once", "s3cret", "d");
+    CHECK(create(c, "acme-token", &r, "order-18", &first) == 0 && first.replayed == 0);
+    const char *id = ((const schema_webhook *)first.response)->id;
+    const store_webhook *w = stored(b, id);
+    CHECK(w != NULL && w->sealed_secret != NULL && strcmp(w->secret, "") == 0);
+    CHECK(create(c, "acme-token", &r, "order-18", &again) == 0 && again.replayed == 1);
+    CHECK_STR(((const schema_webhook *)again.response)->id, id);
+    static const char *const others[] = {"s3crex", "s3cre", "s3cret!", "", NULL};
+    for (int i = 0; i < 5; i++) {
+        schema_create_request o = create_req(ECO_A1, "https://example.com/once", others[i], "d");
+        CHECK(create(c, "acme-token", &o, "order-18", &again) == -1);
+        EXPECT_ERROR(&again, ERROR_UNPROCESSABLE, NULL);
+    }
+    /* damage the stored blob (the index is immutable to everyone but this test) */
+    if (w != NULL && w->sealed_secret != NULL) {
+        ((uint8_t *)w->sealed_secret)[w->sealed_secret_len - 1] ^= 1;
+        CHECK(create(c, "acme-token", &r, "order-18", &again) == -1);
+        EXPECT_ERROR(&again, ERROR_INTERNAL, "The stored webhook's secret cannot be opened (damaged).");
+    }
+    CHECK(count(b) == 1);
+    core_destroy(c);
+}
+
 /* ---- a backend whose every answer comes later, from another thread --------------------------------- */
 
 /* Wraps the memory backend: submit only queues; deferred_release answers the queued calls
@@ -1041,7 +1080,7 @@ static void oom_setup(void *ctx)
     config *cfg = config_of(o->yaml);
     journal_options jo = {.path = cfg->store_path, .fsync = JOURNAL_FSYNC_NEVER, .snapshot_after_bytes = 1ull << 40,
                           .max_queue = 64};
-    o->store = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, &stats, err);
+    o->store = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, NULL, &stats, err);
     o->core = core_create(cfg, o->store);
     CHECK(o->core != NULL);
     schema_create_request r = create_req(ECO_A1, "https://example.com/first", NULL, NULL);
@@ -1196,6 +1235,7 @@ int main(void)
     test_dispatch();
     test_rate_limit();
     test_idempotency();
+    test_idempotency_sealed();
     test_asynchronous_backend();
     test_reload();
     arena_release();

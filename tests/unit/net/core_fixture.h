@@ -34,7 +34,7 @@ static inline core *core_fixture_open(const char *yaml)
                           .snapshot_after_bytes = cfg->store_snapshot_after_bytes,
                           .max_queue = cfg->store_max_queued_creates};
     backend_memory_stats stats;
-    backend *b = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, &stats, errtext);
+    backend *b = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, NULL, &stats, errtext);
     if (b == NULL) {
         fprintf(stderr, "store: %s\n", errtext);
         CHECK(b != NULL);

@@ -81,7 +81,7 @@ static int refused(backend *b, backend_call *c)
 int main(void)
 {
     recorder r = {0};
-    backend b = {&rec_ops, &r};
+    backend b = {&rec_ops, &r, NULL};
 
     backend_call get = {.verb = BACKEND_GET, .done = on_done};
     backend_submit(&b, &get);

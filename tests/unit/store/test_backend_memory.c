@@ -2,8 +2,12 @@
  * journal: every verb's outcome, calls answered inside submit (reads; creates without a
  * journal) or later on the journal's thread (creates with one), EAGAIN past the journal's
  * queue bound, a reopened journal holding exactly the creates that were answered 0, and
- * updates and deletes queued together, checked when they take effect, in queue order. */
+ * updates and deletes queued together, checked when they take effect, in queue order.
+ * With a key: secrets sealed before they are stored (index and journal), an update's new
+ * secret too, opened by backend_secret_open, and a journal reopened without its key refused. */
+#define _GNU_SOURCE /* memmem */
 #include "backend.h"
+#include "oom.h"
 #include "test.h"
 
 #include <errno.h>
@@ -85,7 +89,7 @@ static void test_memory_only(void)
 {
     backend_memory_stats stats;
     char err[JOURNAL_ERROR_MAX];
-    backend *b = backend_memory_open(NULL, &stats, err);
+    backend *b = backend_memory_open(NULL, NULL, &stats, err);
     CHECK(b != NULL);
     if (b == NULL)
         return;
@@ -157,7 +161,7 @@ static void test_with_journal(void)
                           .max_queue = 1024};
     backend_memory_stats stats;
     char err[JOURNAL_ERROR_MAX];
-    backend *b = backend_memory_open(&jo, &stats, err);
+    backend *b = backend_memory_open(&jo, NULL, &stats, err);
     CHECK(b != NULL);
     if (b == NULL) {
         fprintf(stderr, "backend_memory_open: %s\n", err);
@@ -188,7 +192,7 @@ static void test_with_journal(void)
     backend_destroy(b);
 
     /* reopened: exactly those, from the journal */
-    b = backend_memory_open(&jo, &stats, err);
+    b = backend_memory_open(&jo, NULL, &stats, err);
     CHECK(b != NULL && stats.journal.webhooks == N);
     if (b != NULL) {
         backend_call get = {.verb = BACKEND_GET, .id = w[N - 1].id};
@@ -232,7 +236,7 @@ static void test_queue_full(void)
     journal_options jo = {.path = dir, .fsync = JOURNAL_FSYNC_NEVER, .snapshot_after_bytes = 1ull << 40, .max_queue = 2};
     backend_memory_stats stats;
     char err[JOURNAL_ERROR_MAX];
-    backend *b = backend_memory_open(&jo, &stats, err);
+    backend *b = backend_memory_open(&jo, NULL, &stats, err);
     CHECK(b != NULL);
     if (b == NULL)
         return;
@@ -281,7 +285,7 @@ static void test_writes_in_order(int with_journal)
     journal_options jo = {.path = dir, .fsync = JOURNAL_FSYNC_ALWAYS, .snapshot_after_bytes = 1ull << 40, .max_queue = 64};
     backend_memory_stats stats;
     char err[JOURNAL_ERROR_MAX];
-    backend *b = backend_memory_open(with_journal ? &jo : NULL, &stats, err);
+    backend *b = backend_memory_open(with_journal ? &jo : NULL, NULL, &stats, err);
     CHECK(b != NULL);
     if (b == NULL)
         return;
@@ -355,12 +359,189 @@ static void test_writes_in_order(int with_journal)
         backend_destroy(b);
         b = NULL;
         if (round == 0 && with_journal) { /* the same after a restart */
-            b = backend_memory_open(&jo, &stats, err);
+            b = backend_memory_open(&jo, NULL, &stats, err);
             CHECK(b != NULL && stats.journal.webhooks == 2 && stats.journal.journal_records == 9);
             if (b == NULL)
                 break;
         }
     }
+    remove_dir(dir);
+}
+
+/* ---- sealed secrets ------------------------------------------------------------------- */
+
+static const uint8_t KEY[SEAL_KEY_LEN] = {0x9e, 0x37, 0x79, 0xb9, 0x7f, 0x4a, 0x7c, 0x15, 0xf3, 0x9c, 0xc0,
+                                          0x60, 0x5c, 0xed, 0xc8, 0x34, 0x10, 0x82, 0x27, 0x6b, 0xf3, 0xa2,
+                                          0x72, 0x04, 0xda, 0x5b, 0x1d, 0x0e, 0x6d, 0x4b, 0x2e, 0x01};
+#define SECRET "a-secret-to-seal-0123456789"
+
+static seal_keyring *keyring(void)
+{
+    seal_keyring *r = seal_keyring_create();
+    CHECK(r != NULL && seal_keyring_add(r, KEY, 1) == 0);
+    return r;
+}
+
+/* 1 when the record holds no plain secret and backend_secret_open gives want. */
+static int opens_to(const backend *b, const store_webhook *w, const char *want)
+{
+    char *secret;
+    size_t len;
+    int ok = w != NULL && strcmp(w->secret, "") == 0 && w->sealed_secret != NULL &&
+             memmem(w->sealed_secret, w->sealed_secret_len, want, strlen(want)) == NULL &&
+             backend_secret_open(b, w, &secret, &len) == 0 && len == strlen(want) && strcmp(secret, want) == 0;
+    if (ok)
+        backend_secret_free(secret, len);
+    return ok;
+}
+
+static void test_sealed_memory_only(void)
+{
+    backend_memory_stats stats;
+    char err[JOURNAL_ERROR_MAX];
+    backend *b = backend_memory_open(NULL, keyring(), &stats, err);
+    CHECK(b != NULL);
+    if (b == NULL)
+        return;
+    store_webhook w = webhook(ECO, 500, NULL);
+    w.secret = SECRET;
+    backend_call c = {.verb = BACKEND_CREATE, .webhook = &w};
+    CHECK(submit_now(b, &c) == 0 && opens_to(b, c.found, SECRET));
+    /* no secret: nothing sealed, and "" opens */
+    store_webhook none = webhook(ECO, 501, NULL);
+    none.secret = "";
+    backend_call c2 = {.verb = BACKEND_CREATE, .webhook = &none};
+    char *secret;
+    size_t len;
+    CHECK(submit_now(b, &c2) == 0 && c2.found != NULL && c2.found->sealed_secret == NULL);
+    CHECK(c2.found != NULL && backend_secret_open(b, c2.found, &secret, &len) == 0 && len == 0 &&
+          strcmp(secret, "") == 0);
+    backend_secret_free(secret, len);
+    backend_destroy(b);
+
+    /* without a key the secret is kept as given, and opens as it is */
+    b = backend_memory_open(NULL, NULL, &stats, err);
+    CHECK(b != NULL);
+    if (b == NULL)
+        return;
+    CHECK(submit_now(b, &c) == 0 && c.found != NULL && c.found->sealed_secret == NULL &&
+          strcmp(c.found->secret, SECRET) == 0);
+    CHECK(c.found != NULL && backend_secret_open(b, c.found, &secret, &len) == 0 && strcmp(secret, SECRET) == 0);
+    backend_secret_free(secret, len);
+    backend_destroy(b);
+}
+
+/* backend_secret_open under out of memory: ENOMEM, nothing handed out. */
+typedef struct open_oom {
+    backend *b;
+    const store_webhook *w;
+    char *secret;
+    size_t len;
+    int rc;
+} open_oom;
+
+static int open_oom_run(void *ctx)
+{
+    open_oom *o = ctx;
+    o->rc = backend_secret_open(o->b, o->w, &o->secret, &o->len);
+    return o->rc == 0 ? 0 : -1;
+}
+
+static void open_oom_check(void *ctx, int ok)
+{
+    open_oom *o = ctx;
+    CHECK(ok ? o->secret != NULL && strcmp(o->secret, SECRET) == 0 : o->rc == ENOMEM && o->secret == NULL);
+}
+
+static void open_oom_teardown(void *ctx)
+{
+    open_oom *o = ctx;
+    backend_secret_free(o->secret, o->len);
+    o->secret = NULL;
+}
+
+static void test_secret_open_out_of_memory(void)
+{
+    backend_memory_stats stats;
+    char err[JOURNAL_ERROR_MAX];
+    static open_oom o;
+    o.b = backend_memory_open(NULL, keyring(), &stats, err);
+    CHECK(o.b != NULL);
+    if (o.b == NULL)
+        return;
+    store_webhook w = webhook(ECO, 600, NULL);
+    w.secret = SECRET;
+    backend_call c = {.verb = BACKEND_CREATE, .webhook = &w};
+    CHECK(submit_now(o.b, &c) == 0 && c.found != NULL);
+    o.w = c.found;
+    oom_op op = {"backend_secret_open", &o, NULL, open_oom_run, open_oom_check, open_oom_teardown};
+    CHECK(oom_loop(&op) == 0);
+    CHECK(oom_loop_persistent(&op) == 0);
+    /* a damaged blob is EBADMSG, not out of memory */
+    store_webhook damaged = *c.found;
+    uint8_t blob[sizeof SECRET - 1 + SEAL_OVERHEAD];
+    CHECK(damaged.sealed_secret_len == sizeof blob);
+    memcpy(blob, damaged.sealed_secret, sizeof blob);
+    blob[sizeof blob - 1] ^= 1;
+    damaged.sealed_secret = blob;
+    char *secret = NULL;
+    size_t len = 0;
+    CHECK(backend_secret_open(o.b, &damaged, &secret, &len) == EBADMSG && secret == NULL);
+    backend_destroy(o.b);
+}
+
+static int file_holds(const char *dir, const char *name, const char *text)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    if (f == NULL)
+        return -1;
+    static char data[1 << 16];
+    size_t n = fread(data, 1, sizeof data, f);
+    fclose(f);
+    return memmem(data, n, text, strlen(text)) != NULL;
+}
+
+static void test_sealed_journal(void)
+{
+    char dir[] = "/tmp/hookgate-test-backend-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    journal_options jo = {.path = dir, .fsync = JOURNAL_FSYNC_ALWAYS, .snapshot_after_bytes = 1ull << 40, .max_queue = 8};
+    backend_memory_stats stats;
+    char err[JOURNAL_ERROR_MAX];
+    backend *b = backend_memory_open(&jo, keyring(), &stats, err);
+    CHECK(b != NULL);
+    if (b == NULL)
+        return;
+    store_webhook w = webhook(ECO, 700, NULL);
+    w.secret = SECRET;
+    backend_call c = {.verb = BACKEND_CREATE, .webhook = &w, .done = on_done};
+    answer a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    c.data = &a;
+    backend_submit(b, &c);
+    wait_done(&a, 1);
+    CHECK(c.status == 0 && opens_to(b, c.found, SECRET));
+    backend_destroy(b);
+    CHECK(file_holds(dir, "journal.1", SECRET) == 0);
+    CHECK(file_holds(dir, "journal.1", "https://example.com/h") == 1); /* the search finds what is there */
+
+    /* reopened with the key: the secret opens; without it: refused, naming the key */
+    b = backend_memory_open(&jo, keyring(), &stats, err);
+    CHECK(b != NULL && stats.journal.webhooks == 1 && stats.journal.resealed == 0);
+    if (b != NULL) {
+        backend_call get = {.verb = BACKEND_GET, .id = w.id};
+        CHECK(submit_now(b, &get) == 0 && opens_to(b, get.found, SECRET));
+        backend_destroy(b);
+    }
+    CHECK(backend_memory_open(&jo, NULL, &stats, err) == NULL);
+    uint8_t id[SEAL_KEY_ID_LEN];
+    char text[SEAL_KEY_ID_TEXT], want[64];
+    seal_key_id(KEY, id);
+    seal_key_id_text(id, text);
+    snprintf(want, sizeof want, "sealed under key id %s", text);
+    CHECK(strstr(err, want) != NULL && strstr(err, "(configured: none)") != NULL);
     remove_dir(dir);
 }
 
@@ -372,5 +553,8 @@ int main(void)
     test_queue_full();
     test_writes_in_order(0);
     test_writes_in_order(1);
+    test_sealed_memory_only();
+    test_secret_open_out_of_memory();
+    test_sealed_journal();
     return test_exit_code();
 }

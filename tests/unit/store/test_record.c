@@ -3,6 +3,7 @@
  * last record is a torn tail; a flip of any byte of a middle record is corruption and never
  * a good record; bad lengths; and record_to_webhook's refusals. Every buffer handed to
  * record_next is allocated at exactly its length, so an over-read shows under valgrind. */
+#define _GNU_SOURCE /* memmem */
 #include "record.h"
 #include "crc32c.h"
 #include "oom.h"
@@ -539,22 +540,23 @@ static void test_load(void)
     uint8_t buf[1024];
     error err;
     error_clear(&err);
-    record_load_failure failure = RECORD_LOAD_NO_MEMORY;
+    record_loader l = {.failure = RECORD_LOAD_NO_MEMORY};
     for (size_t i = 0; i < N_RECORDS; i++) {
         store_webhook w = webhook_of(i, eco);
         schema_stored_webhook m;
         record_from_webhook(&w, &m);
         size_t n = protobuf_c_message_pack(&m.base, buf);
-        const store_webhook *r = record_load(s, buf, n, &failure, &err);
-        CHECK(r != NULL && webhook_equal(r, &w) && failure == RECORD_LOAD_OK);
+        const store_webhook *r = record_load(s, buf, n, &l, &err);
+        CHECK(r != NULL && webhook_equal(r, &w) && l.failure == RECORD_LOAD_OK);
         CHECK(r == NULL || store_get(s, &w.id) == r);
         /* the same again: well formed, refused by the store as a duplicate */
-        CHECK(record_load(s, buf, n, &failure, &err) == NULL && failure == RECORD_LOAD_REFUSED &&
+        CHECK(record_load(s, buf, n, &l, &err) == NULL && l.failure == RECORD_LOAD_REFUSED &&
               err.kind == ERROR_CONFLICT);
         error_clear(&err);
     }
     static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
-    CHECK(record_load(s, junk, sizeof junk, &failure, &err) == NULL && failure == RECORD_LOAD_MALFORMED);
+    CHECK(record_load(s, junk, sizeof junk, &l, &err) == NULL && l.failure == RECORD_LOAD_MALFORMED);
+    CHECK(l.resealed == 0); /* without keys nothing is sealed */
     CHECK(store_count(s) == N_RECORDS);
     store_destroy(s);
 }
@@ -571,7 +573,7 @@ typedef struct record_oom {
     store *s;
     store_webhook *r;
     const store_webhook *stored;
-    record_load_failure failure;
+    record_loader loader;
     error err;
 } record_oom;
 
@@ -598,7 +600,7 @@ static void record_oom_setup(void *ctx)
 static int record_oom_load(void *ctx)
 {
     record_oom *o = ctx;
-    o->stored = record_load(o->s, o->buf, o->n, &o->failure, &o->err);
+    o->stored = record_load(o->s, o->buf, o->n, &o->loader, &o->err);
     return o->stored != NULL ? 0 : -1;
 }
 
@@ -606,11 +608,11 @@ static void record_oom_load_check(void *ctx, int ok)
 {
     record_oom *o = ctx;
     if (!ok) {
-        CHECK(o->failure == RECORD_LOAD_NO_MEMORY && o->err.kind == ERROR_INTERNAL);
+        CHECK(o->loader.failure == RECORD_LOAD_NO_MEMORY && o->err.kind == ERROR_INTERNAL);
         CHECK(store_count(o->s) == 0 && store_get(o->s, &o->w.id) == NULL);
-        o->stored = record_load(o->s, o->buf, o->n, &o->failure, &o->err);
+        o->stored = record_load(o->s, o->buf, o->n, &o->loader, &o->err);
     }
-    CHECK(o->stored != NULL && o->failure == RECORD_LOAD_OK && webhook_equal(o->stored, &o->w));
+    CHECK(o->stored != NULL && o->loader.failure == RECORD_LOAD_OK && webhook_equal(o->stored, &o->w));
     CHECK(store_count(o->s) == 1 && store_get(o->s, &o->w.id) == o->stored);
 }
 
@@ -640,13 +642,24 @@ static void test_out_of_memory(void)
     CHECK(oom_loop_persistent(&load) == 0);
 }
 
-/* Packs m into buf and applies it to s with record_load; the stored version (or NULL). */
+/* Packs m into buf and applies it to s with record_load under keys (or none); the stored
+ * version (or NULL). */
+static const store_webhook *load_keyed(store *s, const schema_stored_webhook *m, const seal_keyring *keys,
+                                       record_load_failure *failure, error *err)
+{
+    uint8_t buf[1024];
+    CHECK(protobuf_c_message_get_packed_size(&m->base) <= sizeof buf);
+    size_t n = protobuf_c_message_pack(&m->base, buf);
+    record_loader l = {.keys = keys};
+    const store_webhook *r = record_load(s, buf, n, &l, err);
+    *failure = l.failure;
+    return r;
+}
+
 static const store_webhook *load_message(store *s, const schema_stored_webhook *m, record_load_failure *failure,
                                          error *err)
 {
-    uint8_t buf[1024];
-    size_t n = protobuf_c_message_pack(&m->base, buf);
-    return record_load(s, buf, n, failure, err);
+    return load_keyed(s, m, NULL, failure, err);
 }
 
 /* Update and delete records: an update sets only the fields it names, and its record
@@ -736,6 +749,285 @@ static void test_load_changes(void)
     store_destroy(s);
 }
 
+/* ---- sealed secrets ------------------------------------------------------------------- */
+
+static seal_keyring *ring_of(const uint8_t *current, const uint8_t *previous)
+{
+    seal_keyring *r = seal_keyring_create();
+    CHECK(r != NULL && (current == NULL || seal_keyring_add(r, current, 1) == 0) &&
+          (previous == NULL || seal_keyring_add(r, previous, 0) == 0));
+    return r;
+}
+
+/* w as a StoredWebhook payload in buf (1024 bytes); its size. */
+static size_t pack_webhook(const store_webhook *w, uint8_t *buf)
+{
+    schema_stored_webhook m;
+    record_from_webhook(w, &m);
+    CHECK(protobuf_c_message_get_packed_size(&m.base) <= 1024);
+    return protobuf_c_message_pack(&m.base, buf);
+}
+
+/* 1 when r's secret is sealed under the key with this id and opens to want. */
+static int sealed_as(const seal_keyring *keys, const store_webhook *r, const uint8_t *key, const char *want)
+{
+    uint8_t id[SEAL_KEY_ID_LEN], named[SEAL_KEY_ID_LEN];
+    char out[64];
+    size_t n;
+    seal_key_id(key, id);
+    return r != NULL && r->secret[0] == '\0' && r->sealed_secret != NULL &&
+           seal_key_id_of(r->sealed_secret, r->sealed_secret_len, named) == 0 &&
+           memcmp(named, id, SEAL_KEY_ID_LEN) == 0 &&
+           seal_open(keys, &r->id, r->sealed_secret, r->sealed_secret_len, out, &n) == SEAL_OK && strcmp(out, want) == 0;
+}
+
+/* record_load with keys: plain secrets are sealed, secrets under a previous key sealed
+ * again under the current one, secrets under the current key kept as they are; a key the
+ * ring lacks is NO_KEY naming it, a blob under a previous key that does not open is
+ * UNOPENED; a record both plain and sealed, or of an unknown sealed form, is malformed. */
+static void test_load_sealed(void)
+{
+    uint8_t k1[SEAL_KEY_LEN], k2[SEAL_KEY_LEN], id1[SEAL_KEY_ID_LEN];
+    for (size_t i = 0; i < SEAL_KEY_LEN; i++)
+        k1[i] = (uint8_t)(i + 1), k2[i] = (uint8_t)(200 - i);
+    seal_key_id(k1, id1);
+    seal_keyring *ring1 = ring_of(k1, NULL), *ring2 = ring_of(k2, k1), *only2 = ring_of(k2, NULL);
+    char eco[32];
+    uint8_t buf[1024], sealed_buf[1024];
+    error err;
+    error_clear(&err);
+    store_webhook w = webhook_of(1, eco); /* secret "s3cret" */
+
+    /* plain text, loaded with a key: sealed in the index */
+    store *s = store_create();
+    record_loader l = {.keys = ring1};
+    size_t n = pack_webhook(&w, buf);
+    const store_webhook *r = record_load(s, buf, n, &l, &err);
+    CHECK(l.failure == RECORD_LOAD_OK && sealed_as(ring1, r, k1, "s3cret") && l.resealed == 1);
+    CHECK(r != NULL && l.resealed_growth == (int64_t)(pack_webhook(r, sealed_buf) - n));
+    size_t sealed_n = r != NULL ? pack_webhook(r, sealed_buf) : 0; /* sealed under k1 */
+    CHECK(memmem(sealed_buf, sealed_n, "s3cret", 6) == NULL);
+    store_destroy(s);
+
+    /* an empty secret is left as it is */
+    store_webhook empty = webhook_of(0, eco);
+    s = store_create();
+    l = (record_loader){.keys = ring1};
+    n = pack_webhook(&empty, buf);
+    r = record_load(s, buf, n, &l, &err);
+    CHECK(r != NULL && r->sealed_secret == NULL && strcmp(r->secret, "") == 0 && l.resealed == 0);
+    store_destroy(s);
+
+    /* under the current key: kept byte for byte */
+    s = store_create();
+    l = (record_loader){.keys = ring1};
+    r = record_load(s, sealed_buf, sealed_n, &l, &err);
+    CHECK(sealed_as(ring1, r, k1, "s3cret") && l.resealed == 0);
+    uint8_t again[1024];
+    CHECK(r != NULL && pack_webhook(r, again) == sealed_n && memcmp(again, sealed_buf, sealed_n) == 0);
+    store_destroy(s);
+
+    /* under a previous key: sealed again under the current one */
+    s = store_create();
+    l = (record_loader){.keys = ring2};
+    r = record_load(s, sealed_buf, sealed_n, &l, &err);
+    CHECK(l.failure == RECORD_LOAD_OK && sealed_as(ring2, r, k2, "s3cret") && l.resealed == 1);
+    store_destroy(s);
+
+    /* a key the ring lacks: nothing stored, the key named */
+    const seal_keyring *lacking[] = {NULL, only2};
+    for (size_t i = 0; i < 2; i++) {
+        s = store_create();
+        l = (record_loader){.keys = lacking[i]};
+        CHECK(record_load(s, sealed_buf, sealed_n, &l, &err) == NULL && l.failure == RECORD_LOAD_NO_KEY &&
+              memcmp(l.key_id, id1, SEAL_KEY_ID_LEN) == 0 && store_count(s) == 0);
+        store_destroy(s);
+    }
+
+    /* damaged under a previous key: UNOPENED (under the current key it is only found when
+     * opened to sign: start-up does not open every secret) */
+    uint8_t damaged[1024];
+    memcpy(damaged, sealed_buf, sealed_n);
+    uint8_t *at = memmem(damaged, sealed_n, id1, SEAL_KEY_ID_LEN); /* the blob's key id, after its format byte */
+    CHECK(at != NULL);
+    if (at != NULL) {
+        at[SEAL_KEY_ID_LEN + SEAL_NONCE_LEN] ^= 0x40; /* the ciphertext's first byte */
+        s = store_create();
+        l = (record_loader){.keys = ring2};
+        CHECK(record_load(s, damaged, sealed_n, &l, &err) == NULL && l.failure == RECORD_LOAD_UNOPENED &&
+              store_count(s) == 0 && l.resealed == 0);
+        store_destroy(s);
+        at[-1] = 7; /* the format byte: a sealed form this server never wrote */
+        s = store_create();
+        l = (record_loader){.keys = ring1};
+        CHECK(record_load(s, damaged, sealed_n, &l, &err) == NULL && l.failure == RECORD_LOAD_MALFORMED);
+        store_destroy(s);
+    }
+
+    /* both a plain and a sealed secret: malformed */
+    schema_stored_webhook m;
+    store_webhook both = webhook_of(1, eco);
+    record_from_webhook(&both, &m);
+    m.sealed_secret.data = sealed_buf;
+    m.sealed_secret.len = SEAL_OVERHEAD + 6;
+    n = protobuf_c_message_pack(&m.base, buf);
+    s = store_create();
+    l = (record_loader){.keys = ring1};
+    CHECK(record_load(s, buf, n, &l, &err) == NULL && l.failure == RECORD_LOAD_MALFORMED);
+    CHECK(record_to_webhook(buf, n) == NULL);
+    store_destroy(s);
+    seal_keyring_destroy(ring1);
+    seal_keyring_destroy(ring2);
+    seal_keyring_destroy(only2);
+}
+
+/* Out of memory while a record is sealed (plain text) or sealed again (previous key). */
+typedef struct reseal_oom {
+    uint8_t buf[1024];
+    size_t n;
+    const seal_keyring *keys;
+    const uint8_t *key;
+    store *s;
+    const store_webhook *stored;
+    record_loader loader;
+    error err;
+} reseal_oom;
+
+static void reseal_oom_setup(void *ctx)
+{
+    reseal_oom *o = ctx;
+    o->s = store_create();
+    o->loader = (record_loader){.keys = o->keys};
+    error_clear(&o->err);
+}
+
+static int reseal_oom_load(void *ctx)
+{
+    reseal_oom *o = ctx;
+    o->stored = record_load(o->s, o->buf, o->n, &o->loader, &o->err);
+    return o->stored != NULL ? 0 : -1;
+}
+
+static void reseal_oom_check(void *ctx, int ok)
+{
+    reseal_oom *o = ctx;
+    if (!ok) {
+        CHECK(o->loader.failure == RECORD_LOAD_NO_MEMORY && o->err.kind == ERROR_INTERNAL);
+        CHECK(store_count(o->s) == 0 && o->loader.resealed == 0 && o->loader.resealed_growth == 0);
+        o->stored = record_load(o->s, o->buf, o->n, &o->loader, &o->err);
+    }
+    CHECK(sealed_as(o->keys, o->stored, o->key, "s3cret") && o->loader.resealed == 1);
+}
+
+static void reseal_oom_teardown(void *ctx)
+{
+    reseal_oom *o = ctx;
+    store_destroy(o->s);
+    o->s = NULL;
+}
+
+static void test_reseal_out_of_memory(void)
+{
+    uint8_t k1[SEAL_KEY_LEN], k2[SEAL_KEY_LEN];
+    for (size_t i = 0; i < SEAL_KEY_LEN; i++)
+        k1[i] = (uint8_t)(i + 3), k2[i] = (uint8_t)(100 + i);
+    seal_keyring *ring1 = ring_of(k1, NULL), *ring2 = ring_of(k2, k1);
+    static reseal_oom o;
+    char eco[32];
+    store_webhook w = webhook_of(1, eco);
+    o.n = pack_webhook(&w, o.buf);
+    o.keys = ring1, o.key = k1;
+    oom_op plain = {"record_load sealing a plain secret", &o, reseal_oom_setup, reseal_oom_load, reseal_oom_check,
+                    reseal_oom_teardown};
+    CHECK(oom_loop(&plain) == 0);
+    CHECK(oom_loop_persistent(&plain) == 0);
+    /* the same record sealed under k1, loaded where k1 is a previous key */
+    store_webhook sealed;
+    uint8_t *blob;
+    CHECK(seal_webhook(ring1, &w, &sealed, &blob) == 0);
+    o.n = pack_webhook(&sealed, o.buf);
+    free(blob);
+    o.keys = ring2, o.key = k2;
+    oom_op previous = {"record_load sealing again under the current key", &o, reseal_oom_setup, reseal_oom_load,
+                       reseal_oom_check, reseal_oom_teardown};
+    CHECK(oom_loop(&previous) == 0);
+    CHECK(oom_loop_persistent(&previous) == 0);
+    seal_keyring_destroy(ring1);
+    seal_keyring_destroy(ring2);
+}
+
+/* An update record's secret is resealed as a create's: a plain one loaded with a key is
+ * sealed (in the index, and in the update record written from it), one sealed under a
+ * previous key sealed again; an update that sets "" leaves no sealed blob; a tombstone
+ * of a sealed webhook keeps it sealed. */
+static void test_load_update_sealed(void)
+{
+    uint8_t k1[SEAL_KEY_LEN], k2[SEAL_KEY_LEN];
+    for (size_t i = 0; i < SEAL_KEY_LEN; i++)
+        k1[i] = (uint8_t)(i + 7), k2[i] = (uint8_t)(99 - i);
+    seal_keyring *ring1 = ring_of(k1, NULL), *ring2 = ring_of(k2, k1);
+    char eco[32];
+    error err;
+    error_clear(&err);
+    record_load_failure failure;
+    store *s = store_create();
+    store_webhook w = webhook_of(1, eco);
+    schema_stored_webhook m;
+    record_from_webhook(&w, &m);
+    CHECK(load_keyed(s, &m, ring1, &failure, &err) != NULL && failure == RECORD_LOAD_OK);
+
+    /* a plain new secret (a keyless writer's record) loaded with a key: sealed */
+    store_webhook u = {.id = w.id, .ecosystem_id = "", .url = "", .secret = "n3w-secret", .description = ""};
+    record_from_update(&u, STORE_SET_SECRET, &m);
+    const store_webhook *v = load_keyed(s, &m, ring1, &failure, &err);
+    CHECK(failure == RECORD_LOAD_OK && sealed_as(ring1, v, k1, "n3w-secret"));
+    CHECK(v != NULL && strcmp(v->url, w.url) == 0);
+    /* the update record written from a sealed version carries the blob, not the text */
+    uint8_t buf[1024];
+    if (v != NULL) {
+        record_from_update(v, STORE_SET_SECRET, &m);
+        CHECK(m.sealed_secret.len == v->sealed_secret_len && strcmp(m.secret, "") == 0);
+        size_t n = protobuf_c_message_pack(&m.base, buf);
+        CHECK(memmem(buf, n, "n3w-secret", 10) == NULL);
+        /* replayed under a ring where k1 is previous: sealed again under k2 */
+        store *s2 = store_create();
+        schema_stored_webhook c;
+        record_from_webhook(&w, &c);
+        CHECK(load_keyed(s2, &c, ring2, &failure, &err) != NULL);
+        const store_webhook *v2 = load_keyed(s2, &m, ring2, &failure, &err);
+        CHECK(failure == RECORD_LOAD_OK && sealed_as(ring2, v2, k2, "n3w-secret"));
+        /* and under no key at all: refused, the key missing */
+        CHECK(load_keyed(s2, &m, NULL, &failure, &err) == NULL && failure == RECORD_LOAD_NO_KEY);
+        store_destroy(s2);
+    }
+    /* a sealed secret in an update that does not set the secret is no record a writer makes */
+    if (v != NULL) {
+        record_from_update(v, STORE_SET_SECRET, &m);
+        m.sets = STORE_SET_URL;
+        CHECK(load_keyed(s, &m, ring1, &failure, &err) == NULL && failure == RECORD_LOAD_MALFORMED);
+    }
+
+    /* "" removes it: no sealed blob left */
+    u.secret = "";
+    record_from_update(&u, STORE_SET_SECRET, &m);
+    v = load_keyed(s, &m, ring1, &failure, &err);
+    CHECK(v != NULL && failure == RECORD_LOAD_OK && v->sealed_secret == NULL && v->sealed_secret_len == 0 &&
+          strcmp(v->secret, "") == 0);
+
+    /* a tombstone of a webhook with a sealed secret: still sealed */
+    u.secret = "an0ther";
+    record_from_update(&u, STORE_SET_SECRET, &m);
+    CHECK(load_keyed(s, &m, ring1, &failure, &err) != NULL);
+    store_webhook dead = *store_get(s, &w.id);
+    dead.deleted = 1;
+    record_from_webhook(&dead, &m);
+    const store_webhook *t = load_keyed(s, &m, ring1, &failure, &err);
+    CHECK(t != NULL && t->deleted && sealed_as(ring1, t, k1, "an0ther"));
+    store_destroy(s);
+    seal_keyring_destroy(ring1);
+    seal_keyring_destroy(ring2);
+}
+
 int main(void)
 {
     test_round_trip();
@@ -748,5 +1040,8 @@ int main(void)
     test_load();
     test_load_changes();
     test_out_of_memory();
+    test_load_sealed();
+    test_load_update_sealed();
+    test_reseal_out_of_memory();
     return test_exit_code();
 }

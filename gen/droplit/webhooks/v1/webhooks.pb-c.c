@@ -1397,7 +1397,7 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__rpc_status__descriptor =
   (ProtobufCMessageInit) droplit__webhooks__v1__rpc_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__field_descriptors[10] =
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__field_descriptors[11] =
 {
   {
     "id",
@@ -1496,8 +1496,20 @@ static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__fie
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "change",
+    "sealed_secret",
     9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredWebhook, sealed_secret),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "change",
+    10,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
@@ -1509,7 +1521,7 @@ static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__fie
   },
   {
     "sets",
-    10,
+    11,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_UINT32,
     0,   /* quantifier_offset */
@@ -1521,21 +1533,22 @@ static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__fie
   },
 };
 static const unsigned droplit__webhooks__v1__stored_webhook__field_indices_by_name[] = {
-  8,   /* field[8] = change */
+  9,   /* field[9] = change */
   1,   /* field[1] = created_ms */
   6,   /* field[6] = description */
   2,   /* field[2] = disabled */
   3,   /* field[3] = ecosystem_id */
   0,   /* field[0] = id */
   7,   /* field[7] = idempotency_key */
+  8,   /* field[8] = sealed_secret */
   5,   /* field[5] = secret */
-  9,   /* field[9] = sets */
+  10,   /* field[10] = sets */
   4,   /* field[4] = url */
 };
 static const ProtobufCIntRange droplit__webhooks__v1__stored_webhook__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor droplit__webhooks__v1__stored_webhook__descriptor =
 {
@@ -1545,7 +1558,7 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__stored_webhook__descript
   "Droplit__Webhooks__V1__StoredWebhook",
   "droplit.webhooks.v1",
   sizeof(Droplit__Webhooks__V1__StoredWebhook),
-  10,
+  11,
   droplit__webhooks__v1__stored_webhook__field_descriptors,
   droplit__webhooks__v1__stored_webhook__field_indices_by_name,
   1,  droplit__webhooks__v1__stored_webhook__number_ranges,

@@ -333,7 +333,8 @@ struct  Droplit__Webhooks__V1__RpcStatus
 
 
 /*
- * A webhook as the journal and the snapshot keep it: everything, the secret included.
+ * A webhook as the journal and the snapshot keep it: everything, the secret included
+ * (sealed when store.secret_key_file is set: server/store/seal.h).
  */
 struct  Droplit__Webhooks__V1__StoredWebhook
 {
@@ -355,6 +356,11 @@ struct  Droplit__Webhooks__V1__StoredWebhook
    * SHA-256 of the creating token and its Idempotency-Key; empty when none was sent
    */
   ProtobufCBinaryData idempotency_key;
+  /*
+   * The secret sealed with a key of store.secret_key_file (AEAD, bound to `id`; format in
+   * server/store/seal.h); `secret` is then "". Empty for a store kept without a key.
+   */
+  ProtobufCBinaryData sealed_secret;
   Droplit__Webhooks__V1__StoredChange change;
   /*
    * STORED_UPDATE: a bit (1 << field number) per field it sets: url, secret, description, disabled
@@ -363,7 +369,7 @@ struct  Droplit__Webhooks__V1__StoredWebhook
 };
 #define DROPLIT__WEBHOOKS__V1__STORED_WEBHOOK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__stored_webhook__descriptor) \
-    , {0,NULL}, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, DROPLIT__WEBHOOKS__V1__STORED_CHANGE__STORED_CREATE, 0 }
+    , {0,NULL}, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, DROPLIT__WEBHOOKS__V1__STORED_CHANGE__STORED_CREATE, 0 }
 
 
 /*

@@ -4,6 +4,8 @@
  *                          [--idempotency-key K]
  *   droplit webhook info ID
  *   droplit webhook list --ecosystemId ECOSYSTEM-ID [--limit N] [--page-token TOKEN]
+ *   droplit webhook update ID PROPERTY VALUE      (PROPERTY: url, secret, description, disabled)
+ *   droplit webhook delete ID
  *
  * It parses arguments, calls the SDK and prints; every business rule stays on the server,
  * whose problems come back one `error: <path>: <message>` line each, with an exit code per
@@ -57,7 +59,7 @@ static const char COMMON_HELP[] =
     "  -h, --help          show help (after a command: that command's help)\n"
     "  --version           print the version\n";
 
-typedef enum command { CMD_NONE = 0, CMD_WEBHOOK, CMD_CREATE, CMD_INFO, CMD_LIST } command;
+typedef enum command { CMD_NONE = 0, CMD_WEBHOOK, CMD_CREATE, CMD_INFO, CMD_LIST, CMD_UPDATE, CMD_DELETE } command;
 
 typedef struct command_help {
     command cmd;
@@ -71,14 +73,19 @@ static const command_help HELPS[] = {
      "Commands:\n"
      "  webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
      "  webhook info ID\n"
-     "  webhook list --ecosystemId ECOSYSTEM-ID [--limit N] [--page-token TOKEN]\n"},
+     "  webhook list --ecosystemId ECOSYSTEM-ID [--limit N] [--page-token TOKEN]\n"
+     "  webhook update ID PROPERTY VALUE\n"
+     "  webhook delete ID\n"},
     {CMD_WEBHOOK, "droplit webhook COMMAND [ARGUMENTS] [OPTIONS]",
      "Commands:\n"
      "  create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
      "                      create a webhook\n"
      "  info ID             show one webhook\n"
      "  list --ecosystemId ECOSYSTEM-ID [--limit N] [--page-token TOKEN]\n"
-     "                      list an ecosystem's webhooks, oldest first\n"},
+     "                      list an ecosystem's webhooks, oldest first\n"
+     "  update ID PROPERTY VALUE\n"
+     "                      change one property: url, secret, description or disabled\n"
+     "  delete ID           delete a webhook\n"},
     {CMD_CREATE,
      "droplit webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
      "                      [--idempotency-key K]",
@@ -98,6 +105,17 @@ static const command_help HELPS[] = {
      "  --page-token TOKEN  the page after the one that gave TOKEN; when more follow a page,\n"
      "                      JSON output has its nextPageToken, other outputs print\n"
      "                      \"next page: --page-token TOKEN\" on stderr\n"},
+    {CMD_UPDATE, "droplit webhook update ID PROPERTY VALUE",
+     "Change one property of a webhook; the others keep their values. Prints nothing.\n\n"
+     "  url VALUE           the callback URL\n"
+     "  secret VALUE        a new secret; \"\" removes it. Hazard: other local users may see\n"
+     "                      command lines (ps)\n"
+     "  description VALUE   free text\n"
+     "  disabled VALUE      true or false\n\n"
+     "The server wants the url with every update, so for the other properties the\n"
+     "webhook's url is read first and sent back: a url changed by someone else between\n"
+     "the two requests is set back.\n"},
+    {CMD_DELETE, "droplit webhook delete ID", "Delete a webhook. Prints nothing.\n"},
 };
 
 /* Every option; `commands` is a bit set of the commands that take it (0 = all). */
@@ -410,6 +428,10 @@ static command command_of(const args *a, int *bad_word)
         return CMD_INFO;
     if (strcmp(a->words[1], "list") == 0)
         return CMD_LIST;
+    if (strcmp(a->words[1], "update") == 0)
+        return CMD_UPDATE;
+    if (strcmp(a->words[1], "delete") == 0)
+        return CMD_DELETE;
     *bad_word = 1;
     return CMD_WEBHOOK;
 }
@@ -444,18 +466,41 @@ int main(int argc, char **argv)
     if (cmd == CMD_NONE)
         return usage_error(cmd, "%s", "no command given");
     if (cmd == CMD_WEBHOOK)
-        return usage_error(cmd, "%s", "no webhook command given (create, info or list)");
+        return usage_error(cmd, "%s", "no webhook command given (create, info, list, update or delete)");
 
     for (size_t i = 0; i < n_seen; i++)
         if (seen[i]->commands != 0 && !(seen[i]->commands & BIT(cmd)))
             return usage_error(cmd, "%s does not apply to this command", seen[i]->name);
-    int want_words = cmd == CMD_LIST ? 2 : 3;
+    int want_words = cmd == CMD_LIST ? 2 : cmd == CMD_UPDATE ? 5 : 3;
     if (a.n_words < want_words)
-        return usage_error(cmd, "%s", cmd == CMD_CREATE ? "missing CALLBACK-URL" : "missing ID");
+        return usage_error(cmd, "%s",
+                           cmd == CMD_CREATE ? "missing CALLBACK-URL"
+                           : a.n_words < 3   ? "missing ID"
+                           : a.n_words < 4   ? "missing PROPERTY (url, secret, description or disabled)"
+                                             : "missing VALUE");
     if (a.n_words > want_words)
         return usage_error(cmd, "unexpected argument '%s'", a.words[want_words]);
     if ((cmd == CMD_CREATE || cmd == CMD_LIST) && a.ecosystem_id == NULL)
         return usage_error(cmd, "%s", "missing --ecosystemId ECOSYSTEM-ID");
+    droplit_update_options uo = {0};
+    const char *new_url = NULL;
+    if (cmd == CMD_UPDATE) {
+        const char *property = a.words[3], *value = a.words[4];
+        if (strcmp(property, "url") == 0)
+            new_url = value;
+        else if (strcmp(property, "secret") == 0)
+            uo.secret = value;
+        else if (strcmp(property, "description") == 0)
+            uo.description = value;
+        else if (strcmp(property, "disabled") != 0)
+            return usage_error(cmd, "PROPERTY must be url, secret, description or disabled, not '%s'", property);
+        else if (strcmp(value, "true") == 0)
+            uo.disabled = DROPLIT_SET_TRUE;
+        else if (strcmp(value, "false") == 0)
+            uo.disabled = DROPLIT_SET_FALSE;
+        else
+            return usage_error(cmd, "disabled must be true or false, not '%s'", value);
+    }
 
     droplit_list_options page = {.page_token = a.page_token};
     if (a.limit != NULL) {
@@ -526,6 +571,13 @@ int main(int argc, char **argv)
                 fprintf(stderr, "next page: --page-token %s\n", list->next_page_token);
             droplit_webhooks_free(list);
         }
+    } else if (cmd == CMD_DELETE) {
+        droplit_webhook_delete(client, a.words[2], &err);
+    } else if (cmd == CMD_UPDATE) {
+        droplit_webhook *now = NULL;
+        if (new_url != NULL || droplit_webhook_get(client, a.words[2], &now, &err) == 0)
+            droplit_webhook_update(client, a.words[2], new_url != NULL ? new_url : now->url, &uo, &err);
+        droplit_webhook_free(now);
     } else {
         droplit_webhook *w = NULL;
         droplit_create_options co = {

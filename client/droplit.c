@@ -373,8 +373,11 @@ static char *make_url(const droplit_client *c, const char *path, const char *val
 
 /* One call: sends body (when not NULL, as POST), and decodes a 2xx answer into a message of
  * type want. Returns 0 and *out, or fails into err. */
-static int call(droplit_client *c, const char *url, const void *body, size_t body_len, const char *extra_header,
-                const ProtobufCMessageDescriptor *want, ProtobufCMessage **out, droplit_error **err)
+/* One exchange. method NULL: POST with a body, else GET. want NULL: the answer of a
+ * success carries nothing to read (update, delete), and *out is left alone. */
+static int call_method(droplit_client *c, const char *method, const char *url, const void *body, size_t body_len,
+                       const char *extra_header, const ProtobufCMessageDescriptor *want, ProtobufCMessage **out,
+                       droplit_error **err)
 {
     const char *mime = c->encoding == DROPLIT_ENCODING_PROTOBUF ? MIME_PROTOBUF : MIME_JSON;
     char accept[64], content_type[64];
@@ -392,8 +395,9 @@ static int call(droplit_client *c, const char *url, const void *body, size_t bod
         headers[n++] = extra_header;
     headers[n] = NULL;
 
-    transport_request req = {
-        .method = body != NULL ? "POST" : "GET", .url = url, .headers = headers, .body = body, .body_len = body_len};
+    if (method == NULL)
+        method = body != NULL ? "POST" : "GET";
+    transport_request req = {.method = method, .url = url, .headers = headers, .body = body, .body_len = body_len};
     transport_response res;
     transport_failure tf;
     switch (transport_perform(c->transport, &req, &res, &tf)) {
@@ -414,6 +418,8 @@ static int call(droplit_client *c, const char *url, const void *body, size_t bod
     int rc;
     if (res.status < 200 || res.status > 299) {
         rc = fail_http(err, &res);
+    } else if (want == NULL) {
+        rc = 0;
     } else {
         char cause[DROPLIT_CAUSE_MAX];
         *out = decode_body(want, &res, cause, sizeof(cause));
@@ -421,6 +427,12 @@ static int call(droplit_client *c, const char *url, const void *body, size_t bod
     }
     free(res.body);
     return rc;
+}
+
+static int call(droplit_client *c, const char *url, const void *body, size_t body_len, const char *extra_header,
+                const ProtobufCMessageDescriptor *want, ProtobufCMessage **out, droplit_error **err)
+{
+    return call_method(c, NULL, url, body, body_len, extra_header, want, out, err);
 }
 
 /* ---- webhooks ------------------------------------------------------------------------- */
@@ -481,6 +493,19 @@ static int check_call(const droplit_client *c, const void *out, droplit_error **
     return 0;
 }
 
+/* A request message in the client's encoding: malloc'd bytes in *body, or -1. */
+static int encode_request(const droplit_client *c, const ProtobufCMessage *msg, char **body, size_t *len)
+{
+    if (c->encoding == DROPLIT_ENCODING_PROTOBUF) {
+        *len = protobuf_c_message_get_packed_size(msg);
+        if ((*body = malloc(*len + 1)) != NULL) /* +1: a zero-length malloc may answer NULL */
+            protobuf_c_message_pack(msg, (uint8_t *)*body);
+    } else {
+        *body = codec_json_encode(msg, len);
+    }
+    return *body != NULL ? 0 : -1;
+}
+
 int droplit_webhook_create(droplit_client *c, const char *ecosystem_id, const char *url,
                            const droplit_create_options *opts, droplit_webhook **out, droplit_error **err)
 {
@@ -505,15 +530,9 @@ int droplit_webhook_create(droplit_client *c, const char *ecosystem_id, const ch
         snprintf(key_header, n, "idempotency-key: %s", opts->idempotency_key);
     }
 
-    size_t len;
-    char *body;
-    if (c->encoding == DROPLIT_ENCODING_PROTOBUF) {
-        len = protobuf_c_message_get_packed_size(&req.base);
-        if ((body = malloc(len + 1)) != NULL) /* +1: a zero-length malloc may answer NULL */
-            protobuf_c_message_pack(&req.base, (uint8_t *)body);
-    } else {
-        body = codec_json_encode(&req.base, &len);
-    }
+    size_t len = 0;
+    char *body = NULL;
+    encode_request(c, &req.base, &body, &len);
     char *target = make_url(c, "/api/webhooks", NULL);
     if (body == NULL || target == NULL) {
         free(body);
@@ -686,6 +705,57 @@ failed:
         protobuf_c_message_free_unpacked(&pages[p]->base, NULL);
     free(pages);
     return -1;
+}
+
+/* The checks of a call on one webhook by id. */
+static int check_id_call(const droplit_client *c, const char *id, droplit_error **err)
+{
+    static int nothing; /* update and delete give nothing back: check_call wants a place */
+    if (check_call(c, &nothing, err) != 0)
+        return -1;
+    if (id == NULL || *id == '\0')
+        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "a webhook id is required");
+    return 0;
+}
+
+int droplit_webhook_update(droplit_client *c, const char *id, const char *url, const droplit_update_options *opts,
+                           droplit_error **err)
+{
+    if (check_id_call(c, id, err) != 0)
+        return -1;
+    if (opts != NULL && (unsigned)opts->disabled > DROPLIT_SET_TRUE)
+        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "disabled must be DROPLIT_KEEP, _SET_FALSE or _SET_TRUE");
+    /* the body is the changes alone: the id goes in the path */
+    schema_webhook_changes ch = SCHEMA_WEBHOOK_CHANGES_INIT;
+    ch.url = (char *)(url != NULL ? url : "");
+    if (opts != NULL && opts->secret != NULL)
+        ch.secret_set_case = SCHEMA_CHANGES_SECRET_SET, ch.secret = (char *)opts->secret;
+    if (opts != NULL && opts->description != NULL)
+        ch.description_set_case = SCHEMA_CHANGES_DESCRIPTION_SET, ch.description = (char *)opts->description;
+    if (opts != NULL && opts->disabled != DROPLIT_KEEP)
+        ch.disabled_set_case = SCHEMA_CHANGES_DISABLED_SET, ch.disabled = opts->disabled == DROPLIT_SET_TRUE;
+    char *body = NULL, *target = make_url(c, "/api/webhooks/", id);
+    size_t len = 0;
+    if (target == NULL || encode_request(c, &ch.base, &body, &len) != 0) {
+        free(target);
+        return fail(err, NULL);
+    }
+    int rc = call_method(c, "PUT", target, body, len, NULL, NULL, NULL, err);
+    free(body);
+    free(target);
+    return rc;
+}
+
+int droplit_webhook_delete(droplit_client *c, const char *id, droplit_error **err)
+{
+    if (check_id_call(c, id, err) != 0)
+        return -1;
+    char *target = make_url(c, "/api/webhooks/", id);
+    if (target == NULL)
+        return fail(err, NULL);
+    int rc = call_method(c, "DELETE", target, NULL, 0, NULL, NULL, NULL, err);
+    free(target);
+    return rc;
 }
 
 char *droplit_webhook_to_json(const droplit_webhook *webhook)

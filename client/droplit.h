@@ -1,7 +1,8 @@
 /* droplit: a C client for the Droplit IoE webhooks API as hookgate serves it.
  *
  * The SDK twin of the documented `droplit.webhooks.create("ECOSYSTEM-ID", "CALLBACK-URL")`:
- * make a client from a server URL and a token, then create, read and list webhooks. It
+ * make a client from a server URL and a token, then create, read, list, update and delete
+ * webhooks. It
  * speaks HTTP/1.1 or HTTP/2 through libcurl, JSON by default or binary protobuf, and every
  * message on the wire goes through hookgate's own schema and codecs.
  *
@@ -57,6 +58,20 @@ typedef struct droplit_create_options {
     const char *idempotency_key; /* sent as Idempotency-Key (1..255 printable ASCII): a retry with the
                                     same key within 24 h returns the first create's webhook */
 } droplit_create_options;
+
+/* What an update does with the disabled flag. */
+typedef enum droplit_toggle {
+    DROPLIT_KEEP = 0, /* leave it as it is (a zeroed struct's value) */
+    DROPLIT_SET_FALSE,
+    DROPLIT_SET_TRUE,
+} droplit_toggle;
+
+/* Optional fields of an update. NULL (the struct or a member) leaves the stored value. */
+typedef struct droplit_update_options {
+    const char *secret; /* "" removes the secret */
+    const char *description;
+    droplit_toggle disabled;
+} droplit_update_options;
 
 /* A stored webhook, as the server returns it. */
 typedef struct droplit_webhook {
@@ -163,6 +178,18 @@ int droplit_webhook_list(droplit_client *client, const char *ecosystem_id, dropl
  * last page. Returns and fails as droplit_webhook_list. */
 int droplit_webhook_list_page(droplit_client *client, const char *ecosystem_id, const droplit_list_options *opts,
                               droplit_webhooks **out, droplit_error **err);
+
+/* PUT /api/webhooks/<id>: sets the url (required by the server: NULL is sent as absent, so
+ * it reports "field is required") and what opts gives (may be NULL). Returns 0 (the server
+ * answers 200 with no body), or -1 with the error in *err as droplit_webhook_create. An empty
+ * or NULL id is an ARGUMENT error. Updating the same webhook twice with the same values is
+ * harmless, so a call whose answer was lost can simply be repeated. */
+int droplit_webhook_update(droplit_client *client, const char *id, const char *url,
+                           const droplit_update_options *opts, droplit_error **err);
+
+/* DELETE /api/webhooks/<id>. Returns 0, or -1 with the error in *err. A repeat after a lost
+ * answer says 404: the webhook is gone either way. */
+int droplit_webhook_delete(droplit_client *client, const char *id, droplit_error **err);
 
 /* The webhook as the API's JSON (compact, keys in the schema's order, no secret), from the
  * message the server sent. webhook must come from this library (a list item is fine).

@@ -145,13 +145,17 @@ static CURLcode configure(transport *t, const transport_request *req, struct cur
         SET(CURLOPT_USERAGENT, t->opts.user_agent);
     if (t->opts.ca_file != NULL)
         SET(CURLOPT_CAINFO, t->opts.ca_file);
-    if (strcmp(req->method, "POST") == 0) {
+    int with_body = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0;
+    if (with_body) {
         SET(CURLOPT_POST, 1L);
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
         SET(CURLOPT_POSTFIELDS, req->body);
     } else {
         SET(CURLOPT_HTTPGET, 1L);
     }
+    /* PUT sends its body as a POST would, DELETE none as a GET; NULL: the method above */
+    int custom = strcmp(req->method, "PUT") == 0 || strcmp(req->method, "DELETE") == 0;
+    SET(CURLOPT_CUSTOMREQUEST, custom ? req->method : NULL);
 #undef SET
     return rc;
 }

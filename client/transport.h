@@ -27,9 +27,9 @@ typedef struct transport_options {
 } transport_options;
 
 /* One request. headers: complete header lines ("name: value"), NULL-terminated. A body
- * (method POST) must stay valid for the call. */
+ * (methods POST and PUT) must stay valid for the call. */
 typedef struct transport_request {
-    const char *method; /* "GET" or "POST" */
+    const char *method; /* "GET", "POST", "PUT" or "DELETE" */
     const char *url;
     const char *const *headers;
     const void *body;

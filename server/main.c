@@ -180,6 +180,7 @@ int main(int argc, char **argv)
         .snapshot_after_bytes = cfg->store_snapshot_after_bytes,
         .max_queue = cfg->store_max_queued_creates,
         .on_fsync = metrics_fsync,
+        .keep_deleted_keys_ms = IDEMPOTENCY_WINDOW_MS, /* a deleted webhook's key stays taken as long as a live one's */
     };
     backend *store = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, keys, &stats, serr); /* takes keys */
     if (store == NULL) {

@@ -1,7 +1,8 @@
 /* core: see core.h.
  *
  * A call runs as a short sequence of steps, each ending in one backend call (find the
- * Idempotency-Key's first webhook, create, get, list). The backend answers through
+ * Idempotency-Key's first webhook, create, get, list; an update or a delete first gets the
+ * webhook, to check that the token may see it, then writes). The backend answers through
  * on_store_done, either inside backend_submit or later on another thread; `sync` tells
  * the two apart without a lock: whoever comes second of "submit returned" and "the answer
  * arrived" carries the call on. */
@@ -48,7 +49,7 @@ struct core {
     size_t n_retired;
 };
 
-enum { STEP_FIND_KEY = 1, STEP_CREATE, STEP_GET, STEP_LIST };
+enum { STEP_FIND_KEY = 1, STEP_CREATE, STEP_GET, STEP_LIST, STEP_FIND_TARGET, STEP_UPDATE, STEP_DELETE };
 enum { SYNC_SUBMITTING, SYNC_RETURNED, SYNC_ANSWERED };
 enum { NEXT = 2 }; /* a step's result: submit the backend call it prepared */
 
@@ -222,6 +223,31 @@ static int fail(core_call *call)
     return finish(call, 1);
 }
 
+/* The webhook id of a get, update or delete call (validated). */
+static const char *call_webhook_id(const core_call *call)
+{
+    switch (call->method) {
+    case CORE_GET:
+        return ((const schema_get_request *)call->request)->id;
+    case CORE_UPDATE:
+        return ((const schema_update_request *)call->request)->id;
+    case CORE_DELETE:
+        return ((const schema_delete_request *)call->request)->id;
+    default:
+        break;
+    }
+    HG_ASSERT(!"a method without a webhook id");
+    return "";
+}
+
+/* Unknown, deleted, or outside the token's ecosystems: the same answer, so a token learns
+ * nothing about webhooks it may not see. */
+static int fail_not_found(core_call *call, const char *id_hex)
+{
+    error_set(&call->err, ERROR_NOT_FOUND, "Webhook with id %s does not exist.", id_hex);
+    return fail(call);
+}
+
 static int fail_store(core_call *call, int status)
 {
     switch (status) {
@@ -314,6 +340,11 @@ static int handle_result(core_call *call)
                       "This Idempotency-Key was used for a different request in the last 24 hours.");
             return fail(call);
         }
+        if (first->deleted) { /* the key made a webhook, since deleted: never a second one */
+            char id_hex[OBJECTID_HEX_LEN + 1];
+            objectid_to_hex(&first->id, id_hex);
+            return fail_not_found(call, id_hex);
+        }
         call->created = 1;
         call->replayed = 1;
         return answer_webhook(call, first);
@@ -324,15 +355,37 @@ static int handle_result(core_call *call)
         HG_ASSERT(b->found != NULL && memcmp(b->found->id.bytes, call->record.id.bytes, OBJECTID_LEN) == 0);
         call->created = 1;
         return answer_webhook(call, b->found);
-    case STEP_GET: {
-        const schema_get_request *req = (const schema_get_request *)call->request;
+    case STEP_GET:
         if (b->status != 0 && b->status != BACKEND_NOT_FOUND)
             return fail_store(call, b->status);
-        if (b->found == NULL || !auth_can_read(&call->who, b->found->ecosystem_id)) {
-            error_set(&call->err, ERROR_NOT_FOUND, "Webhook with id %s does not exist.", req->id);
-            return fail(call);
-        }
+        if (b->found == NULL || !auth_can_read(&call->who, b->found->ecosystem_id))
+            return fail_not_found(call, call_webhook_id(call));
         return answer_webhook(call, b->found);
+    case STEP_FIND_TARGET: {
+        if (b->status != 0 && b->status != BACKEND_NOT_FOUND)
+            return fail_store(call, b->status);
+        if (b->found == NULL || !auth_can_read(&call->who, b->found->ecosystem_id))
+            return fail_not_found(call, call_webhook_id(call));
+        /* a webhook never changes ecosystem, so the check holds when the write takes
+         * effect; whether it still exists then is the backend's to say */
+        objectid id = b->found->id;
+        int update = call->method == CORE_UPDATE;
+        call->step = update ? STEP_UPDATE : STEP_DELETE;
+        call->store = (backend_call){.verb = update ? BACKEND_UPDATE : BACKEND_DELETE, .id = id};
+        if (update)
+            call->store.changes = &call->changes;
+        return NEXT;
+    }
+    case STEP_UPDATE:
+    case STEP_DELETE: {
+        if (b->status == BACKEND_NOT_FOUND) /* deleted while this call waited */
+            return fail_not_found(call, call_webhook_id(call));
+        if (b->status != 0)
+            return fail_store(call, b->status);
+        static const schema_update_response updated = SCHEMA_UPDATE_RESPONSE_INIT;
+        static const schema_delete_response deleted = SCHEMA_DELETE_RESPONSE_INIT;
+        call->response = call->step == STEP_UPDATE ? &updated.base : &deleted.base;
+        return finish(call, 0);
     }
     case STEP_LIST: {
         schema_list_response init = SCHEMA_LIST_RESPONSE_INIT;
@@ -486,6 +539,48 @@ static int start_get(core_call *call)
     return run(call);
 }
 
+/* An update or a delete starts by reading the webhook: is it there, may the token see it? */
+static int start_find_target(core_call *call, const char *id_hex)
+{
+    call->step = STEP_FIND_TARGET;
+    call->store = (backend_call){.verb = BACKEND_GET};
+    objectid_from_hex(id_hex, strlen(id_hex), &call->store.id);
+    return run(call);
+}
+
+static int start_update(core_call *call)
+{
+    const schema_update_request *req = (const schema_update_request *)call->request;
+    validate_update_request(req, &call->snap->cfg->limits, call->id_in, &call->err);
+    if (validation_failed(&call->err))
+        return fail(call);
+    const schema_webhook_changes *c = req->changes;
+    HG_ASSERT(c != NULL && c->url != NULL); /* validated: url is required */
+    call->changes = (store_changes){.sets = STORE_SET_URL, .url = c->url};
+    if (c->secret_set_case == SCHEMA_CHANGES_SECRET_SET) {
+        call->changes.sets |= STORE_SET_SECRET;
+        call->changes.secret = c->secret != NULL ? c->secret : "";
+    }
+    if (c->description_set_case == SCHEMA_CHANGES_DESCRIPTION_SET) {
+        call->changes.sets |= STORE_SET_DESCRIPTION;
+        call->changes.description = c->description != NULL ? c->description : "";
+    }
+    if (c->disabled_set_case == SCHEMA_CHANGES_DISABLED_SET) {
+        call->changes.sets |= STORE_SET_DISABLED;
+        call->changes.disabled = c->disabled != 0;
+    }
+    return start_find_target(call, req->id);
+}
+
+static int start_delete(core_call *call)
+{
+    const schema_delete_request *req = (const schema_delete_request *)call->request;
+    validate_delete_request(req, &call->err);
+    if (validation_failed(&call->err))
+        return fail(call);
+    return start_find_target(call, req->id);
+}
+
 static int start_list(core_call *call)
 {
     const schema_list_request *req = (const schema_list_request *)call->request;
@@ -512,6 +607,8 @@ static const struct {
     [CORE_CREATE] = {&schema_create_request_descriptor, start_create, 1},
     [CORE_GET] = {&schema_get_request_descriptor, start_get, 0},
     [CORE_LIST] = {&schema_list_request_descriptor, start_list, 0},
+    [CORE_UPDATE] = {&schema_update_request_descriptor, start_update, 1},
+    [CORE_DELETE] = {&schema_delete_request_descriptor, start_delete, 1},
 };
 
 core_method core_method_of(const ProtobufCMethodDescriptor *m)

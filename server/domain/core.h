@@ -33,7 +33,7 @@
 #define CORE_MAX_RETIRED 64 /* replaced configurations awaiting their last reader; past it a reload is refused */
 
 /* The methods of WebhookService the core implements, in the schema's order. */
-typedef enum core_method { CORE_CREATE, CORE_GET, CORE_LIST, CORE_METHODS } core_method;
+typedef enum core_method { CORE_CREATE, CORE_GET, CORE_LIST, CORE_UPDATE, CORE_DELETE, CORE_METHODS } core_method;
 
 typedef struct core core;
 
@@ -62,6 +62,8 @@ typedef struct core_call {
     int64_t monotonic_ms;        /* CORE_CREATE: a monotonic clock in milliseconds (rate limits) */
     ProtobufCAllocator *alloc;   /* memory for the response (a list), which it keeps until freed whole */
     error_in default_in;         /* where parameter problems without a location are */
+    error_in id_in;              /* CORE_UPDATE: where a problem with the webhook id is, when not default_in
+                                    (REST: the path, the changes being the body); ERROR_IN_UNSET: default_in */
     void (*done)(struct core_call *call); /* after CORE_PENDING: called once, maybe from another thread */
     void *data;                           /* the caller's */
     /* in: problems the transport found (codecs, body size); out: why the call failed */
@@ -80,6 +82,7 @@ typedef struct core_call {
     int keyed;
     uint8_t key_digest[STORE_IDEMPOTENCY_LEN];
     store_webhook record;
+    store_changes changes;
     backend_call store;
     core_webhook webhook;
     schema_list_response list;

@@ -144,23 +144,64 @@ void validate_idempotency_key(const char *key, size_t len, error *err)
                         "must be one value of 1 to %d printable ASCII characters", VALIDATE_IDEMPOTENCY_KEY_MAX);
 }
 
+/* The url of a create or an update. */
+static void check_url(const char *url, const config_limits *limits, const ProtobufCMessageDescriptor *desc,
+                      error *err)
+{
+    if (url == NULL || url[0] == '\0')
+        problem(err, desc, "url", VALIDATE_REQUIRED);
+    else if (!validate_is_webhook_url(url, limits->max_url_length))
+        problem(err, desc, "url", VALIDATE_INVALID_URL);
+}
+
 void validate_create_request(const schema_create_request *req, const config_limits *limits, error *err)
 {
     const ProtobufCMessageDescriptor *desc = &schema_create_request_descriptor;
     check_ecosystem_id(req->ecosystem_id, desc, "ecosystem_id", err);
-    if (req->url == NULL || req->url[0] == '\0')
-        problem(err, desc, "url", VALIDATE_REQUIRED);
-    else if (!validate_is_webhook_url(req->url, limits->max_url_length))
-        problem(err, desc, "url", VALIDATE_INVALID_URL);
+    check_url(req->url, limits, desc, err);
     check_length(req->secret, limits->max_secret_length, desc, "secret", err);
     check_length(req->description, limits->max_description_length, desc, "description", err);
 }
 
+/* A webhook id field: 24 lowercase hex digits. */
+static void check_webhook_id(const char *id, const ProtobufCMessageDescriptor *desc, error_in in, error *err)
+{
+    objectid parsed;
+    if (id != NULL && objectid_from_hex(id, strlen(id), &parsed) == 0)
+        return;
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, "id");
+    HG_ASSERT(f != NULL);
+    if (!error_has_order(err, f->id))
+        error_add_field(err, in, f->id, f->name, "%s", VALIDATE_INVALID_ID);
+}
+
 void validate_get_request(const schema_get_request *req, error *err)
 {
-    objectid id;
-    if (req->id == NULL || objectid_from_hex(req->id, strlen(req->id), &id) != 0)
-        problem(err, &schema_get_request_descriptor, "id", VALIDATE_INVALID_ID);
+    check_webhook_id(req->id, &schema_get_request_descriptor, ERROR_IN_UNSET, err);
+}
+
+void validate_update_request(const schema_update_request *req, const config_limits *limits, error_in id_in,
+                             error *err)
+{
+    check_webhook_id(req->id, &schema_update_request_descriptor, id_in, err);
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
+        &schema_update_request_descriptor, "changes");
+    HG_ASSERT(f != NULL);
+    if (error_has_order(err, f->id))
+        return; /* a codec reported the changes (a nested decode): those problems stand for them */
+    static const schema_webhook_changes none = SCHEMA_WEBHOOK_CHANGES_INIT;
+    const schema_webhook_changes *c = req->changes != NULL ? req->changes : &none;
+    const ProtobufCMessageDescriptor *desc = &schema_webhook_changes_descriptor;
+    check_url(c->url, limits, desc, err);
+    if (c->secret_set_case == SCHEMA_CHANGES_SECRET_SET)
+        check_length(c->secret, limits->max_secret_length, desc, "secret", err);
+    if (c->description_set_case == SCHEMA_CHANGES_DESCRIPTION_SET)
+        check_length(c->description, limits->max_description_length, desc, "description", err);
+}
+
+void validate_delete_request(const schema_delete_request *req, error *err)
+{
+    check_webhook_id(req->id, &schema_delete_request_descriptor, ERROR_IN_UNSET, err);
 }
 
 int validate_list_request(const schema_list_request *req, const config_limits *limits, store_cursor *after, error *err)

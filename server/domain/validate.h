@@ -33,4 +33,11 @@ void validate_get_request(const schema_get_request *req, error *err);
  * other limit here answers. */
 int validate_list_request(const schema_list_request *req, const config_limits *limits, store_cursor *after, error *err);
 
+/* An update: the id (its problem placed at id_in, ERROR_IN_UNSET to leave it with the
+ * others: REST takes the id from the path, the body from the body), then the changes by
+ * create's rules: url required and valid, secret and description within their limits. */
+void validate_update_request(const schema_update_request *req, const config_limits *limits, error_in id_in,
+                             error *err);
+void validate_delete_request(const schema_delete_request *req, error *err);
+
 #endif

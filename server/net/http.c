@@ -124,7 +124,9 @@ static void respond(h2o_req_t *req, int status, const char *reason, const char *
     req->res.status = status;
     req->res.reason = reason;
     req->res.content_length = len;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    if (content_type != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                       strlen(content_type));
     /* the client's x-request-id when acceptable, else a new one; sent back, and logged */
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
     h2o_iovec_t id = reqlog_request_id(&req->pool, i >= 0 ? req->headers.entries[i].value : h2o_iovec_init(NULL, 0));

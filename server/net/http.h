@@ -36,7 +36,8 @@ void http_handler_init(http_handler *h, core *c, int (*on_req)(h2o_handler_t *se
 void http_routing_begin(h2o_req_t *req, route_id route);
 void http_routing_end(void);
 
-/* Sends a complete response (body copied) and logs it. */
+/* Sends a complete response (body copied) and logs it; content_type NULL sends none (an
+ * empty body that is no document, as Droplit's update and delete answer). */
 void http_respond(h2o_req_t *req, int status, const char *reason, const char *content_type, const void *body,
                   size_t len);
 

@@ -112,6 +112,8 @@ static void rest_respond(rest_call *rc, h2o_req_t *req)
     } else if (c->created) {
         http_add_replayed(req, c->replayed);
         respond_webhook(req, rc->format, 201, "Created", &c->webhook);
+    } else if (c->method == CORE_UPDATE || c->method == CORE_DELETE) {
+        http_respond(req, 200, "OK", NULL, "", 0); /* Droplit's answer has no body */
     } else {
         respond_message(req, rc->format, 200, "OK", c->response);
     }
@@ -168,6 +170,32 @@ static void rest_call_run(http_handler *h, h2o_req_t *req, rest_call *rc, rest_c
         free(rc);
 }
 
+/* The body of a create or an update as desc's message, and the query's problems (neither
+ * takes a query string). Binary when the content type names protobuf; JSON when it names
+ * JSON; a body not declared JSON is not read: the empty message, for which Droplit reports
+ * every required field. NULL when the body is over the limit or unreadable (err says why). */
+static ProtobufCMessage *read_body(http_handler *h, h2o_req_t *req, rest_call *rc,
+                                   const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc)
+{
+    error *err = &rc->call.err;
+    size_t limit = core_config_now(h->core)->limits.max_body_bytes;
+    if (req->entity.len > limit) {
+        /* reported after the token is checked: the core decides the order */
+        error_set(err, ERROR_TOO_LARGE, "Request body exceeds the limit of %zu bytes.", limit);
+        return NULL;
+    }
+    h2o_iovec_t query = http_query(req);
+    codec_query_reject(query.base, query.len, err);
+    h2o_iovec_t content_type = http_header(req, H2O_TOKEN_CONTENT_TYPE);
+    if (rc->format != REST_JSON)
+        return codec_proto_decode(desc, (const uint8_t *)req->entity.base, req->entity.len, alloc, err);
+    if (media_type_is(content_type.base, content_type.len, MEDIA_JSON) && req->entity.len > 0)
+        return codec_json_decode(desc, req->entity.base, req->entity.len, alloc, err);
+    ProtobufCMessage *empty = h2o_mem_alloc_pool(&req->pool, desc->sizeof_message);
+    desc->message_init(empty);
+    return empty;
+}
+
 static void create_webhook(http_handler *h, h2o_req_t *req)
 {
     h2o_iovec_t content_type = http_header(req, H2O_TOKEN_CONTENT_TYPE);
@@ -176,29 +204,52 @@ static void create_webhook(http_handler *h, h2o_req_t *req)
         rest_call_begin(h, req, &local, CORE_CREATE, format_of(content_type), &alloc, ERROR_IN_BODY);
     if (rc == NULL)
         return;
-    error *err = &rc->call.err;
     h2o_iovec_t key = http_idempotency_key(req);
     rc->call.idempotency_key = key.base;
     rc->call.idempotency_key_len = key.len;
-    size_t limit = core_config_now(h->core)->limits.max_body_bytes;
-    if (req->entity.len > limit) {
-        /* reported after the token is checked: the core decides the order */
-        error_set(err, ERROR_TOO_LARGE, "Request body exceeds the limit of %zu bytes.", limit);
-    } else {
-        h2o_iovec_t query = http_query(req);
-        codec_query_reject(query.base, query.len, err);
-        static const schema_create_request empty = SCHEMA_CREATE_REQUEST_INIT;
-        const schema_create_request *body = &empty;
-        if (rc->format != REST_JSON) {
-            body = (schema_create_request *)codec_proto_decode(
-                &schema_create_request_descriptor, (const uint8_t *)req->entity.base, req->entity.len, &alloc, err);
-        } else if (media_type_is(content_type.base, content_type.len, MEDIA_JSON) && req->entity.len > 0) {
-            /* a body not declared JSON is not read: Droplit then reports both required fields */
-            body = (schema_create_request *)codec_json_decode(&schema_create_request_descriptor, req->entity.base,
-                                                              req->entity.len, &alloc, err);
-        }
-        rc->call.request = body != NULL ? &body->base : NULL;
+    rc->call.request = read_body(h, req, rc, &schema_create_request_descriptor, &alloc);
+    rest_call_run(h, req, rc, &local);
+}
+
+/* PUT /api/webhooks/<id>: the id from the path, the changes from the body. Answered in the
+ * body's format (binary errors for a binary body), as a create is. */
+static void update_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
+{
+    h2o_iovec_t content_type = http_header(req, H2O_TOKEN_CONTENT_TYPE);
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    rest_call local, *rc =
+        rest_call_begin(h, req, &local, CORE_UPDATE, format_of(content_type), &alloc, ERROR_IN_BODY);
+    if (rc == NULL)
+        return;
+    rc->call.id_in = ERROR_IN_PATH;
+    schema_webhook_changes *changes =
+        (schema_webhook_changes *)read_body(h, req, rc, &schema_webhook_changes_descriptor, &alloc);
+    if (changes != NULL) {
+        schema_update_request *ur = h2o_mem_alloc_pool(&req->pool, sizeof(*ur));
+        schema_update_request init = SCHEMA_UPDATE_REQUEST_INIT;
+        *ur = init;
+        ur->id = h2o_strdup(&req->pool, id.base, id.len).base;
+        ur->changes = changes;
+        rc->call.request = &ur->base;
     }
+    rest_call_run(h, req, rc, &local);
+}
+
+/* DELETE /api/webhooks/<id>. */
+static void delete_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
+{
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    rest_call local, *rc =
+        rest_call_begin(h, req, &local, CORE_DELETE, accepted_format(req), &alloc, ERROR_IN_PATH);
+    if (rc == NULL)
+        return;
+    schema_delete_request *dr = h2o_mem_alloc_pool(&req->pool, sizeof(*dr));
+    schema_delete_request init = SCHEMA_DELETE_REQUEST_INIT;
+    *dr = init;
+    dr->id = h2o_strdup(&req->pool, id.base, id.len).base;
+    h2o_iovec_t query = http_query(req);
+    codec_query_reject(query.base, query.len, &rc->call.err);
+    rc->call.request = &dr->base;
     rest_call_run(h, req, rc, &local);
 }
 
@@ -272,6 +323,12 @@ void http_rest_serve(http_handler *h, h2o_req_t *req, const route_match *m)
         break;
     case ROUTE_GET:
         get_webhook(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
+        break;
+    case ROUTE_UPDATE:
+        update_webhook(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
+        break;
+    case ROUTE_DELETE:
+        delete_webhook(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
         break;
     case ROUTE_HEALTHZ:
         http_respond_text(req, 200, "OK", "ok\n");

@@ -15,6 +15,7 @@ void backend_submit(backend *b, backend_call *c)
     HG_ASSERT(c->verb != BACKEND_LIST ||
               (c->ecosystem_id != NULL && c->alloc != NULL && c->limit >= 1 && c->limit <= BACKEND_LIST_MAX));
     HG_ASSERT(c->verb != BACKEND_FIND_IDEMPOTENT || c->digest != NULL);
+    HG_ASSERT(c->verb != BACKEND_UPDATE || (c->changes != NULL && c->changes->sets != 0));
     b->ops->submit(b->self, c);
 }
 

@@ -10,6 +10,11 @@
  * backend_destroy (the memory backend's live in its index; a backend that fetches rows
  * copies them into memory from the call's allocator).
  *
+ * Writes (create, update, delete) of one backend take effect in one order, the order the
+ * index shows them in; an update or a delete is checked against the index when it takes
+ * effect, not when it is submitted, so two racing writes never undo each other's check
+ * (the second delete of a webhook answers NOT_FOUND, whichever was submitted first).
+ *
  * Today's backend is memory + journal (backend_memory.c): the in-memory index (store.h),
  * made durable by the journal (journal.h). It is the only writer of its index. */
 #ifndef HOOKGATE_BACKEND_H
@@ -27,7 +32,10 @@ typedef enum backend_verb {
     BACKEND_CREATE,          /* in: webhook; out: found = the stored record */
     BACKEND_GET,             /* in: id; out: found, or status BACKEND_NOT_FOUND */
     BACKEND_LIST,            /* in: ecosystem_id, after, limit; out: items, n_items, more (a page, oldest first) */
-    BACKEND_FIND_IDEMPOTENT, /* in: digest; out: found = the newest record created with it, or NOT_FOUND */
+    BACKEND_FIND_IDEMPOTENT, /* in: digest; out: found = the newest record created with it (a tombstone when
+                                deleted), or NOT_FOUND */
+    BACKEND_UPDATE,          /* in: id, changes; out: found = the new version, or NOT_FOUND (also when deleted) */
+    BACKEND_DELETE,          /* in: id; out: found = its tombstone, or NOT_FOUND (also when already deleted) */
     BACKEND_VERBS
 } backend_verb;
 
@@ -39,7 +47,8 @@ struct backend_call {
     /* in */
     backend_verb verb;
     const store_webhook *webhook; /* CREATE: copied by the backend before submit returns */
-    objectid id;                  /* GET */
+    objectid id;                  /* GET, UPDATE, DELETE */
+    const store_changes *changes; /* UPDATE: copied by the backend before submit returns */
     const char *ecosystem_id;     /* LIST */
     const store_cursor *after;    /* LIST: the page starts after it (store_page's rules); NULL = at the first */
     size_t limit;                 /* LIST: at most this many items, >= 1; the backend's work is O(limit), not O(all) */
@@ -56,6 +65,7 @@ struct backend_call {
     int more; /* LIST: 1 when the ecosystem has records after items[n_items - 1] */
     /* the backend's */
     journal_op journal;
+    store_changes journal_changes; /* UPDATE with a journal: the changes, pointing into journal.record */
     void *backend;
 };
 

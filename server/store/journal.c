@@ -42,6 +42,7 @@ struct journal {
     record_loader loader; /* start-up's: the keys, and what they found */
     unsigned fsync_interval_ms;
     uint64_t snapshot_after;
+    int64_t keep_deleted_keys_ms;
 
     /* the writer thread's own */
     int fd;                     /* journal.<seq>, written at `size` */
@@ -67,7 +68,7 @@ struct journal {
 
     pthread_mutex_t snap_lock; /* the snapshot hand-off */
     pthread_cond_t snap_wake;
-    uint64_t snap_seq; /* write snapshot.<snap_seq> of the first snap_count records; 0 = none asked */
+    uint64_t snap_seq; /* write snapshot.<snap_seq> of the first snap_count slots; 0 = none asked */
     size_t snap_count;
     int snap_busy, snap_stop;
     pthread_t snapshotter;
@@ -189,9 +190,36 @@ static int create_file(journal *j, const char *name, const char *magic)
 
 /* ---- the snapshotter ----------------------------------------------------------------- */
 
-/* Writes snapshot.<seq> holding the first `count` records, atomically; 0 or -1 (logged). */
-static int snapshot_write(journal *j, uint64_t seq, size_t count)
+/* 1 when a snapshot taken at now_ms keeps the version v of a slot: every webhook, and a
+ * tombstone while its Idempotency-Key may be replayed (a key's window is counted from the
+ * create, as the core counts it), so that the key makes no second webhook after a
+ * restart. Other tombstones are left out: the deleted webhook is simply not there. */
+static int snapshot_keeps(const journal *j, const store_webhook *v, int64_t now_ms)
 {
+    return !v->deleted || (v->idempotency != NULL && now_ms - v->created_ms < j->keep_deleted_keys_ms);
+}
+
+/* Writes snapshot.<seq> of the first `slots` slots, atomically; 0 or -1 (logged).
+ *
+ * Changes go on meanwhile, so a slot may show a version newer than the journals before
+ * snapshot.<seq>: the journal after it holds that change too, and replaying it again over
+ * the snapshot gives the same state (record.h). The header's count comes first, so a
+ * first pass decides which slots are written (`keep`, a bit each) and the second writes
+ * those, whatever version each shows by then (a webhook deleted in between is written as
+ * the tombstone it now is, which the loader takes as such). */
+static int snapshot_write(journal *j, uint64_t seq, size_t slots)
+{
+    int64_t clock_ms = now_ms(CLOCK_REALTIME);
+    uint8_t *keep = calloc(slots / 8 + 1, 1);
+    size_t count = 0, deleted = 0;
+    for (size_t i = 0; keep != NULL && i < slots; i++) {
+        const store_webhook *v = store_nth(j->store, i);
+        if (snapshot_keeps(j, v, clock_ms)) {
+            keep[i / 8] |= (uint8_t)(1u << (i % 8));
+            count++;
+            deleted += (size_t)v->deleted;
+        }
+    }
     char tmp[NAME_MAX_LEN], name[NAME_MAX_LEN];
     file_name(tmp, "snapshot", seq, ".tmp");
     file_name(name, "snapshot", seq, "");
@@ -199,7 +227,7 @@ static int snapshot_write(journal *j, uint64_t seq, size_t count)
     j->io->unlinkat(j->dir_fd, tmp);
     int fd = j->io->openat(j->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     uint8_t *buf = malloc(SNAPSHOT_BUFFER + RECORD_HEADER_LEN + RECORD_MAX_PAYLOAD);
-    if (fd < 0 || buf == NULL)
+    if (fd < 0 || buf == NULL || keep == NULL)
         goto fail;
     size_t used = RECORD_MAGIC_LEN;
     uint64_t offset = 0;
@@ -207,9 +235,13 @@ static int snapshot_write(journal *j, uint64_t seq, size_t count)
     schema_snapshot_header header = SCHEMA_SNAPSHOT_HEADER_INIT;
     header.version = 1;
     header.count = count;
-    header.created_ms = now_ms(CLOCK_REALTIME);
+    header.created_ms = clock_ms;
     used += record_frame(&header.base, buf + used);
-    for (size_t i = 0; i < count; i++) {
+    size_t written = 0;
+    for (size_t i = 0; i < slots; i++) {
+        if (!(keep[i / 8] & (1u << (i % 8))))
+            continue;
+        written++;
         schema_stored_webhook m;
         record_from_webhook(store_nth(j->store, i), &m);
         HG_ASSERT(used < SNAPSHOT_BUFFER); /* room for one more record of RECORD_MAX_PAYLOAD */
@@ -221,6 +253,7 @@ static int snapshot_write(journal *j, uint64_t seq, size_t count)
             used = 0;
         }
     }
+    HG_ASSERT(written == count); /* the header tells the loader how many records follow */
     if (write_at(j, fd, buf, used, offset) != 0 || j->io->fdatasync(fd) != 0 || j->io->close(fd) != 0) {
         fd = -1;
         goto fail;
@@ -229,7 +262,12 @@ static int snapshot_write(journal *j, uint64_t seq, size_t count)
     if (j->io->renameat(j->dir_fd, tmp, name) != 0 || j->io->fsync(j->dir_fd) != 0)
         goto fail;
     free(buf);
-    say("wrote %s (%zu webhooks) in %" PRId64 " ms", name, count, now_ms(CLOCK_MONOTONIC) - started);
+    free(keep);
+    if (deleted == 0)
+        say("wrote %s (%zu webhooks) in %" PRId64 " ms", name, count, now_ms(CLOCK_MONOTONIC) - started);
+    else
+        say("wrote %s (%zu webhooks, and %zu deleted ones kept for their Idempotency-Key) in %" PRId64 " ms", name,
+            count - deleted, deleted, now_ms(CLOCK_MONOTONIC) - started);
     return 0;
 fail:
     say("could not write %s: %s; the journals keep everything, a snapshot is tried again later", name, strerror(errno));
@@ -237,6 +275,7 @@ fail:
         j->io->close(fd);
     j->io->unlinkat(j->dir_fd, tmp);
     free(buf);
+    free(keep);
     return -1;
 }
 
@@ -351,7 +390,7 @@ static void rotate(journal *j)
     j->dirty = 0;
     pthread_mutex_lock(&j->snap_lock);
     j->snap_seq = j->seq;
-    j->snap_count = store_count(j->store); /* every record is in a journal before j->seq */
+    j->snap_count = store_slots(j->store); /* every change applied so far is in a journal before j->seq */
     j->snap_busy = 1;
     j->reseal_pending = 0; /* the snapshot writes the index, where every secret is sealed under the current key */
     pthread_cond_signal(&j->snap_wake);
@@ -365,13 +404,22 @@ static void set_writable(journal *j, int writable)
     pthread_mutex_unlock(&j->lock);
 }
 
+/* The record an op writes. */
+static void op_message(const journal_op *op, schema_stored_webhook *m)
+{
+    if (op->sets != 0)
+        record_from_update(op->record, op->sets, m);
+    else
+        record_from_webhook(op->record, m);
+}
+
 /* Appends one batch: one write, one fdatasync (for `always`), then every op's outcome. */
 static void write_batch(journal *j, journal_op *batch)
 {
     size_t total = 0;
     for (journal_op *op = batch; op != NULL; op = op->next) {
         schema_stored_webhook m;
-        record_from_webhook(op->record, &m);
+        op_message(op, &m);
         total += record_framed_size(protobuf_c_message_get_packed_size(&m.base));
     }
     if (total > j->buf_cap) {
@@ -384,7 +432,7 @@ static void write_batch(journal *j, journal_op *batch)
         size_t used = 0;
         for (journal_op *op = batch; op != NULL; op = op->next) {
             schema_stored_webhook m;
-            record_from_webhook(op->record, &m);
+            op_message(op, &m);
             used += record_frame(&m.base, j->buf + used);
             HG_ASSERT(used <= total);
         }
@@ -420,9 +468,9 @@ static void write_batch(journal *j, journal_op *batch)
         }
     }
     /* done runs here, on this thread, before the next batch and before rotate: the caller
-     * inserts each written record into the index there, so the index holds records in
-     * journal order and a snapshot of its first store_count() records covers every
-     * journal before the new one */
+     * applies each written change to the index there, so the index holds changes in
+     * journal order and a snapshot of its first store_slots() slots covers every journal
+     * before the new one */
     for (journal_op *op = batch, *next; op != NULL; op = next) {
         next = op->next;
         op->status = rc == 0 ? 0 : saved_errno != 0 ? saved_errno : EIO;
@@ -919,6 +967,7 @@ journal *journal_open(const journal_options *o, store *s, journal_stats *stats, 
     j->fsync = o->fsync;
     j->fsync_interval_ms = o->fsync_interval_ms;
     j->snapshot_after = o->snapshot_after_bytes;
+    j->keep_deleted_keys_ms = o->keep_deleted_keys_ms;
     j->max_queue = o->max_queue;
     j->on_fsync = o->on_fsync;
     j->loader.keys = o->keys;

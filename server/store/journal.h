@@ -1,8 +1,8 @@
 /* journal: makes the store durable — Redis' snapshot + append-only file, in hookgate's
  * own schema.
  *
- * Every create is appended to the journal (and flushed per store.fsync) before the store
- * shows it and before its caller hears back (the caller, backend_memory.c, inserts the
+ * Every create, update and delete is appended to the journal (and flushed per store.fsync)
+ * before the store shows it and before its caller hears back (the caller, backend_memory.c, inserts the
  * record into the index when the journal reports it written); one writer thread does the I/O, so an event
  * loop never waits on the disk, and one fdatasync covers every record queued meanwhile
  * (group commit). When the journal passes store.snapshot_after_bytes, a new journal is
@@ -42,6 +42,8 @@ typedef struct journal_options {
     uint64_t snapshot_after_bytes; /* a journal this long starts a new one and a snapshot */
     size_t max_queue;              /* appends waiting for the writer; past it journal_append refuses */
     void (*on_fsync)(int64_t duration_us); /* optional: after each fdatasync, on the writer thread */
+    int64_t keep_deleted_keys_ms;  /* a snapshot keeps a deleted webhook created with an Idempotency-Key
+                                      this long (the key's window), so its key makes no second webhook */
     const diskio *io;              /* optional: NULL is diskio_posix; tests record the calls */
     const seal_keyring *keys;      /* optional: the secret keys (seal.h); must outlive the journal */
 } journal_options;
@@ -50,19 +52,22 @@ typedef struct journal journal;
 
 typedef struct journal_op journal_op;
 struct journal_op {
-    store_webhook *record;        /* in: from store_record_new; the caller's again when done runs */
+    store_webhook *record;        /* in: from store_record_new; the caller's again when done runs. A create,
+                                     or with record->deleted the delete of record->id */
+    unsigned sets;                /* in: not 0: an update of record->id setting these fields (STORE_SET_*)
+                                     to record's values */
     int status;                   /* out: 0 (written, and flushed per the fsync policy), or the errno
                                      the disk refused the write with */
     void (*done)(journal_op *op); /* called once, on the writer thread, with the outcome; on success it
-                                     must insert op->record into the journal's store before returning
-                                     (snapshots rely on the index holding records in journal order) */
+                                     must apply the change to the journal's store before returning
+                                     (snapshots rely on the index holding changes in journal order) */
     journal_op *next;             /* the journal's queue */
 };
 
 /* What start-up found, for the log. */
 typedef struct journal_stats {
     size_t webhooks;        /* loaded in all */
-    size_t journal_records; /* of which replayed from journals */
+    size_t journal_records; /* records replayed from journals: creates, updates and deletes */
     uint64_t snapshot;      /* number of the snapshot loaded; 0 = none */
     size_t torn_bytes;      /* dropped from a torn journal tail */
     size_t resealed;        /* secrets the files hold in plain text or under a previous key, sealed under

@@ -146,6 +146,32 @@ void record_from_webhook(const store_webhook *w, schema_stored_webhook *out)
         out->sealed_secret.data = (uint8_t *)w->sealed_secret;
         out->sealed_secret.len = w->sealed_secret_len;
     }
+    out->change = w->deleted ? SCHEMA_STORED_DELETE : SCHEMA_STORED_CREATE;
+}
+
+void record_from_update(const store_webhook *w, unsigned sets, schema_stored_webhook *out)
+{
+    HG_ASSERT(sets != 0 && (sets & ~STORE_SET_ALL) == 0);
+    schema_stored_webhook init = SCHEMA_STORED_WEBHOOK_INIT;
+    *out = init;
+    out->id.data = (uint8_t *)w->id.bytes;
+    out->id.len = OBJECTID_LEN;
+    out->change = SCHEMA_STORED_UPDATE;
+    out->sets = sets;
+    if (sets & STORE_SET_URL)
+        out->url = (char *)w->url;
+    if (sets & STORE_SET_SECRET) {
+        out->secret = (char *)w->secret;
+        if (w->sealed_secret != NULL) { /* sealed as a create's: never the plain text beside it */
+            HG_ASSERT(w->secret[0] == '\0');
+            out->sealed_secret.data = (uint8_t *)w->sealed_secret;
+            out->sealed_secret.len = w->sealed_secret_len;
+        }
+    }
+    if (sets & STORE_SET_DESCRIPTION)
+        out->description = (char *)w->description;
+    if (sets & STORE_SET_DISABLED)
+        out->disabled = w->disabled;
 }
 
 /* Decodes a StoredWebhook payload into view, which points into the returned message (free
@@ -161,11 +187,17 @@ static schema_stored_webhook *decode(const uint8_t *payload, size_t len, store_w
     if (m == NULL)
         return NULL;
     /* a digest of any other length is no digest this server wrote, nor a secret both plain
-     * and sealed, nor a sealed form it does not know */
+     * and sealed, nor a sealed form it does not know; nor is a change it does not know, or
+     * an update that sets nothing or a field it cannot set, or a sealed secret it does not set */
     uint8_t key_id[SEAL_KEY_ID_LEN];
+    int update = m->change == SCHEMA_STORED_UPDATE;
     if (m->id.len != OBJECTID_LEN || (m->idempotency_key.len != 0 && m->idempotency_key.len != STORE_IDEMPOTENCY_LEN) ||
         (m->sealed_secret.len != 0 &&
-         (m->secret[0] != '\0' || seal_key_id_of(m->sealed_secret.data, m->sealed_secret.len, key_id) != 0))) {
+         (m->secret[0] != '\0' || seal_key_id_of(m->sealed_secret.data, m->sealed_secret.len, key_id) != 0)) ||
+        (m->change != SCHEMA_STORED_CREATE && !update && m->change != SCHEMA_STORED_DELETE) ||
+        (update ? m->sets == 0 || (m->sets & ~STORE_SET_ALL) != 0 ||
+                      (m->sealed_secret.len != 0 && !(m->sets & STORE_SET_SECRET))
+                : m->sets != 0)) {
         protobuf_c_message_free_unpacked(&m->base, NULL);
         return NULL;
     }
@@ -176,6 +208,7 @@ static schema_stored_webhook *decode(const uint8_t *payload, size_t len, store_w
                             .secret = m->secret,
                             .description = m->description,
                             .idempotency = m->idempotency_key.len > 0 ? m->idempotency_key.data : NULL,
+                            .deleted = m->change == SCHEMA_STORED_DELETE,
                             .sealed_secret = m->sealed_secret.len > 0 ? m->sealed_secret.data : NULL,
                             .sealed_secret_len = m->sealed_secret.len};
     memcpy(view->id.bytes, m->id.data, OBJECTID_LEN);
@@ -194,10 +227,14 @@ store_webhook *record_to_webhook(const uint8_t *payload, size_t len)
     return r;
 }
 
-static size_t framed_size_of(const store_webhook *w)
+/* The framed size of w written as a create or a tombstone (sets 0) or as an update. */
+static size_t framed_size_of(const store_webhook *w, unsigned sets)
 {
     schema_stored_webhook m;
-    record_from_webhook(w, &m);
+    if (sets != 0)
+        record_from_update(w, sets, &m);
+    else
+        record_from_webhook(w, &m);
     return record_framed_size(protobuf_c_message_get_packed_size(&m.base));
 }
 
@@ -270,6 +307,7 @@ const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, r
     }
     uint8_t *buf;
     size_t before = l->resealed;
+    /* every kind is resealed: a create's or a tombstone's secret, and an update's new one */
     l->failure = reseal(l, &view, &resealed, &buf);
     if (l->failure != RECORD_LOAD_OK) {
         if (l->failure == RECORD_LOAD_NO_MEMORY)
@@ -279,14 +317,38 @@ const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, r
         protobuf_c_message_free_unpacked(&m->base, NULL);
         return NULL;
     }
-    const store_webhook *stored = store_insert(s, &resealed, err);
-    if (stored == NULL) { /* store_insert says ERROR_INTERNAL for a duplicate and for out of memory alike */
-        l->failure =
-            err->kind == ERROR_INTERNAL && store_get(s, &view.id) == NULL ? RECORD_LOAD_NO_MEMORY : RECORD_LOAD_REFUSED;
-        l->resealed = before;
-    } else if (l->resealed != before) {
-        l->resealed_growth += (int64_t)framed_size_of(&resealed) - (int64_t)record_framed_size(len);
+    const store_webhook *stored;
+    error_clear(err);
+    if (m->change == SCHEMA_STORED_UPDATE) {
+        store_changes changes = {.sets = m->sets,
+                                 .disabled = resealed.disabled,
+                                 .url = resealed.url,
+                                 .secret = resealed.secret,
+                                 .sealed_secret = resealed.sealed_secret,
+                                 .sealed_secret_len = resealed.sealed_secret_len,
+                                 .description = resealed.description};
+        stored = store_update(s, &resealed.id, &changes, err);
+    } else if (m->change == SCHEMA_STORED_DELETE) {
+        stored = store_delete(s, &resealed.id, err);
+        if (stored == NULL && err->kind == ERROR_NOT_FOUND) {
+            error_clear(err);
+            stored = store_insert(s, &resealed, err); /* unknown: a tombstone; already one: a conflict */
+        }
+    } else {
+        stored = store_insert(s, &resealed, err);
     }
+    l->failure = RECORD_LOAD_OK;
+    if (stored == NULL && err->kind == ERROR_INTERNAL)
+        l->failure = RECORD_LOAD_NO_MEMORY;
+    else if (stored == NULL && (m->change == SCHEMA_STORED_CREATE || err->kind == ERROR_UNAVAILABLE))
+        l->failure = RECORD_LOAD_REFUSED; /* a duplicate id, or a full store */
+    else if (stored == NULL)
+        error_clear(err); /* an update or a delete that changes nothing (see record.h) */
+    if (stored == NULL)
+        l->resealed = before;
+    else if (l->resealed != before)
+        l->resealed_growth += (int64_t)framed_size_of(&resealed, m->change == SCHEMA_STORED_UPDATE ? m->sets : 0) -
+                              (int64_t)record_framed_size(len);
     free(buf);
     protobuf_c_message_free_unpacked(&m->base, NULL);
     return stored;

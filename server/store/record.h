@@ -52,8 +52,13 @@ size_t record_framed_size(size_t payload_len);
 /* Frames a message into out (record_framed_size(packed size) bytes). Returns bytes written. */
 size_t record_frame(const ProtobufCMessage *msg, uint8_t *out);
 
-/* The StoredWebhook message for a store record; it points into w (no copies). */
+/* The StoredWebhook message for a store record; it points into w (no copies). A tombstone
+ * (w->deleted) makes a STORED_DELETE record, anything else a STORED_CREATE. */
 void record_from_webhook(const store_webhook *w, schema_stored_webhook *out);
+
+/* The STORED_UPDATE record of an update of w->id that sets the fields in `sets`
+ * (STORE_SET_*, not 0) to w's values; the other fields stay empty. Points into w. */
+void record_from_update(const store_webhook *w, unsigned sets, schema_stored_webhook *out);
 
 /* Decodes a StoredWebhook payload into a new store record (store_record_new); NULL when
  * the payload is not a well-formed StoredWebhook, or when out of memory. */
@@ -82,8 +87,19 @@ typedef struct record_loader {
     int64_t resealed_growth;              /* out, added up: framed bytes those records gained (or lost) */
 } record_loader;
 
-/* Decodes a StoredWebhook payload straight into s (the record is copied once, by the
- * store). Returns the stored record, or NULL with l->failure saying why. */
+/* Applies a StoredWebhook payload to s, as the writer applied it when it was written:
+ * a create is copied once, by the store; an update or a delete replaces the webhook's
+ * newest version. The secret of every kind (a create's, a tombstone's, an update's new
+ * one) is resealed as above. Returns the stored version, or NULL with l->failure saying why.
+ *
+ * An update or a delete of an id s does not hold (or holds deleted) changes nothing and
+ * is not a failure (NULL with RECORD_LOAD_OK): the writer checks each change against the
+ * index only when it applies it, after writing it (a delete racing an update of the same
+ * webhook writes both, and the later one answers 404), and a snapshot may already hold
+ * changes that the journals after it replay again. A delete of an id s does not hold
+ * inserts the record as a tombstone: what a snapshot keeps of a deleted webhook whose
+ * Idempotency-Key may still come back. The checksum already tells damage apart, so an
+ * unknown id is no sign of it. */
 const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, record_loader *l, error *err);
 
 #endif

@@ -15,7 +15,13 @@
  * (hugemem.h), which cut the TLB misses and page faults of a large store 512-fold.
  *
  * An insert either happens whole or not at all: every table reserves its room and every
- * array grows before the record is put anywhere, so no step after the first change fails. */
+ * array grows before the record is put anywhere, so no step after the first change fails.
+ *
+ * An update or a delete carves a new version, with the old one's seq, and puts it where
+ * the old one was: in the id table, the digest table (when it named the old one), the
+ * ecosystem's array (found by binary search on seq, the array's order; a delete takes it
+ * out, so the array stays sorted and a page cursor past it still finds its place by seq)
+ * and the insertion-order slot seq (an atomic store, for store_nth's lock-free readers). Nothing is reserved for it, so once the version is carved nothing fails. */
 #define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "store.h"
 
@@ -53,6 +59,7 @@ struct store {
     block *blocks;                            /* the newest first; records are carved from its end */
     store_webhook **chunks[STORE_MAX_CHUNKS]; /* insertion order; a block is never moved */
     atomic_size_t published;                  /* records visible through store_nth */
+    size_t live;                              /* records that are not tombstones */
 };
 
 static int lock_init(pthread_mutex_t *lock)
@@ -252,7 +259,7 @@ const store_webhook *store_insert(store *s, const store_webhook *w, error *err)
     }
     if (hashtable_find_inline(&s->by_id, hash, &w->id, id_equal) != NULL) {
         pthread_mutex_unlock(&s->lock);
-        error_set(err, ERROR_INTERNAL, "Duplicate webhook id.");
+        error_set(err, ERROR_CONFLICT, "Duplicate webhook id.");
         return NULL;
     }
     if ((r = block_carve(s, size)) == NULL)
@@ -267,7 +274,10 @@ const store_webhook *store_insert(store *s, const store_webhook *w, error *err)
         reserved = hashtable_insert(&s->by_key, key_hash, r);
         HG_ASSERT(reserved == HASHTABLE_OK);
     }
-    e->items[e->n++] = r;
+    if (!r->deleted) {
+        e->items[e->n++] = r;
+        s->live++;
+    }
     s->chunks[chunk][n % STORE_CHUNK] = r;
     atomic_store_explicit(&s->published, n + 1, memory_order_release);
     pthread_mutex_unlock(&s->lock);
@@ -286,11 +296,126 @@ const store_webhook *store_insert_record(store *s, store_webhook *r, error *err)
     return stored;
 }
 
+/* The index in e->items of its first record whose seq is above seq: items are sorted by it. */
+static size_t first_after(const ecosystem_list *e, uint64_t seq)
+{
+    size_t lo = 0, hi = e->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (e->items[mid]->seq <= seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Puts version `next` of the live record `old` in its place everywhere (next->deleted: a
+ * tombstone, which leaves the ecosystem's array). Lock held; never fails. */
+static void version_replace(store *s, const store_webhook *old, store_webhook *next)
+{
+    HG_ASSERT(!old->deleted && next->seq == old->seq && id_equal(old, &next->id));
+    void *was = hashtable_replace(&s->by_id, id_hash(&old->id), &old->id, next);
+    HG_ASSERT(was == old);
+    if (old->idempotency != NULL) {
+        uint64_t key_hash = digest_hash(old->idempotency);
+        if (hashtable_find_inline(&s->by_key, key_hash, old->idempotency, digest_equal) == old)
+            hashtable_replace(&s->by_key, key_hash, old->idempotency, next);
+    }
+    ecosystem_list *e = hashtable_find_inline(&s->ecosystems, name_hash(old->ecosystem_id), old->ecosystem_id,
+                                              ecosystem_equal);
+    HG_ASSERT(e != NULL);
+    /* its place: the array is sorted by seq, and old's seq is in it */
+    size_t at = first_after(e, old->seq) - 1;
+    HG_ASSERT(at < e->n && e->items[at] == old);
+    if (next->deleted) {
+        memmove(&e->items[at], &e->items[at + 1], (e->n - at - 1) * sizeof(*e->items));
+        e->n--;
+        s->live--;
+    } else {
+        e->items[at] = next;
+    }
+    /* release: a lock-free store_nth reader sees the version's bytes before its pointer */
+    __atomic_store_n(&s->chunks[old->seq / STORE_CHUNK][old->seq % STORE_CHUNK], next, __ATOMIC_RELEASE);
+}
+
+/* Carves the new version of `old` that `w` describes and puts it in old's place. NULL with
+ * err set when there is no live `old` or no memory. Lock held. */
+static const store_webhook *version_add(store *s, const store_webhook *old, const store_webhook *w, error *err)
+{
+    if (old == NULL || old->deleted) {
+        error_set(err, ERROR_NOT_FOUND, "No such webhook.");
+        return NULL;
+    }
+    store_webhook *next = block_carve(s, record_size(w));
+    if (next == NULL) {
+        error_set(err, ERROR_INTERNAL, "Out of memory.");
+        return NULL;
+    }
+    record_copy(next, w);
+    next->seq = old->seq; /* its place in insertion order, and so in the ecosystem's pages */
+    version_replace(s, old, next);
+    return next;
+}
+
+const store_webhook *store_update(store *s, const objectid *id, const store_changes *changes, error *err)
+{
+    HG_ASSERT((changes->sets & ~STORE_SET_ALL) == 0);
+    HG_ASSERT(!(changes->sets & STORE_SET_URL) || changes->url != NULL);
+    HG_ASSERT(!(changes->sets & STORE_SET_SECRET) || changes->secret != NULL);
+    HG_ASSERT(!(changes->sets & STORE_SET_DESCRIPTION) || changes->description != NULL);
+    uint64_t hash = id_hash(id);
+    pthread_mutex_lock(&s->lock);
+    const store_webhook *old = hashtable_find_inline(&s->by_id, hash, id, id_equal);
+    const store_webhook *next = NULL;
+    if (old == NULL || old->deleted) {
+        error_set(err, ERROR_NOT_FOUND, "No such webhook.");
+    } else {
+        store_webhook w = *old; /* the strings stay old's until copied into the new version */
+        if (changes->sets & STORE_SET_URL)
+            w.url = changes->url;
+        if (changes->sets & STORE_SET_SECRET) { /* the new secret replaces both forms of the old */
+            w.secret = changes->secret;
+            w.sealed_secret = changes->sealed_secret;
+            w.sealed_secret_len = changes->sealed_secret != NULL ? changes->sealed_secret_len : 0;
+        }
+        if (changes->sets & STORE_SET_DESCRIPTION)
+            w.description = changes->description;
+        if (changes->sets & STORE_SET_DISABLED)
+            w.disabled = changes->disabled != 0;
+        next = version_add(s, old, &w, err);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return next;
+}
+
+const store_webhook *store_delete(store *s, const objectid *id, error *err)
+{
+    uint64_t hash = id_hash(id);
+    pthread_mutex_lock(&s->lock);
+    const store_webhook *old = hashtable_find_inline(&s->by_id, hash, id, id_equal);
+    const store_webhook *next = NULL;
+    if (old == NULL || old->deleted) {
+        error_set(err, ERROR_NOT_FOUND, "No such webhook.");
+    } else {
+        store_webhook w = *old;
+        w.deleted = 1;
+        next = version_add(s, old, &w, err);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return next;
+}
+
 const store_webhook *store_nth(store *s, size_t i)
 {
     if (i >= atomic_load_explicit(&s->published, memory_order_acquire))
         return NULL;
-    return s->chunks[i / STORE_CHUNK][i % STORE_CHUNK];
+    return __atomic_load_n(&s->chunks[i / STORE_CHUNK][i % STORE_CHUNK], __ATOMIC_ACQUIRE);
+}
+
+size_t store_slots(store *s)
+{
+    return atomic_load_explicit(&s->published, memory_order_acquire);
 }
 
 const store_webhook *store_get(store *s, const objectid *id)
@@ -299,7 +424,7 @@ const store_webhook *store_get(store *s, const objectid *id)
     pthread_mutex_lock(&s->lock);
     const store_webhook *r = hashtable_find_inline(&s->by_id, hash, id, id_equal);
     pthread_mutex_unlock(&s->lock);
-    return r;
+    return r != NULL && !r->deleted ? r : NULL;
 }
 
 const store_webhook *store_get_idempotent(store *s, const uint8_t digest[STORE_IDEMPOTENCY_LEN])
@@ -322,20 +447,6 @@ int store_each_in_ecosystem(store *s, const char *ecosystem_id, int (*visit)(con
         ret = visit(e->items[i], ctx);
     pthread_mutex_unlock(&s->lock);
     return ret;
-}
-
-/* The index in e->items of its first record whose seq is above seq: items are sorted by it. */
-static size_t first_after(const ecosystem_list *e, uint64_t seq)
-{
-    size_t lo = 0, hi = e->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (e->items[mid]->seq <= seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
 }
 
 size_t store_page(store *s, const char *ecosystem_id, const store_cursor *after, const store_webhook **out, size_t max,
@@ -367,7 +478,7 @@ size_t store_page(store *s, const char *ecosystem_id, const store_cursor *after,
 size_t store_count(store *s)
 {
     pthread_mutex_lock(&s->lock);
-    size_t n = hashtable_count(&s->by_id);
+    size_t n = s->live;
     pthread_mutex_unlock(&s->lock);
     return n;
 }

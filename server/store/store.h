@@ -1,9 +1,12 @@
 /* store: every webhook hookgate knows, in memory, safe to share between event loops.
  *
  * Records are immutable once inserted and live until store_destroy, so a pointer the store
- * returns stays valid and unchanging without any lock held by the caller. Lookups by id are
- * O(1); an ecosystem's webhooks are kept in insertion (= creation) order, and a page of them
- * after a cursor costs O(log n + page). */
+ * returns stays valid and unchanging without any lock held by the caller. An update or a
+ * delete does not change a record: it adds a new version (a delete's is a tombstone) that
+ * takes the old one's place in every index, while the old one stays readable by whoever
+ * holds it. The price is memory: every version lives until store_destroy (a restart
+ * loads only the newest). Lookups by id are O(1); an ecosystem's webhooks are kept in
+ * insertion (= creation) order, and a page of them after a cursor costs O(log n + page). */
 #ifndef HOOKGATE_STORE_H
 #define HOOKGATE_STORE_H
 
@@ -19,6 +22,7 @@
 typedef struct store_webhook {
     objectid id;
     int disabled;
+    int deleted;        /* a tombstone: only store_nth and store_get_idempotent return them */
     int64_t created_ms; /* Unix time in milliseconds */
     const char *ecosystem_id; /* never NULL; "" allowed for the optional strings */
     const char *url;
@@ -30,15 +34,35 @@ typedef struct store_webhook {
                                      holds its secret in one form only. Open it with backend_secret_open. */
     size_t sealed_secret_len;
     /* Set by the store on insert (what the caller gave is ignored): the record's place in
-     * insertion order, 0 for the first; the same after a restart, which inserts the journal's
-     * records again in the order they were first inserted. Hazard for whoever adds updates and
-     * deletes: an ecosystem's array must stay sorted by seq (store_page searches it), and a
-     * record that replaces another must keep its seq, or a walk of the pages meets it twice or
-     * not at all. */
+     * insertion order, 0 for the first, and its slot for store_nth. An update's new version
+     * and a delete's tombstone keep it, so an ecosystem's array (which a delete leaves
+     * sorted) and a walk of the pages see no change of place. After a restart the records
+     * are inserted again in their first order, but without the deleted webhooks a snapshot
+     * left out: seqs then close up, and a page cursor whose own record was deleted before
+     * the restart resumes by a seq of the old numbering: it may skip as many records as the
+     * snapshot left out before it. */
     uint64_t seq;
 } store_webhook;
 
 typedef struct store store;
+
+/* What an update sets: the fields whose bit is in `sets` (a bit per StoredWebhook field
+ * number, as the journal's update records name them); the others keep their value. */
+#define STORE_SET_DISABLED (1u << 3)
+#define STORE_SET_URL (1u << 5)
+#define STORE_SET_SECRET (1u << 6)
+#define STORE_SET_DESCRIPTION (1u << 7)
+#define STORE_SET_ALL (STORE_SET_DISABLED | STORE_SET_URL | STORE_SET_SECRET | STORE_SET_DESCRIPTION)
+
+typedef struct store_changes {
+    unsigned sets;
+    int disabled;
+    const char *url; /* each not NULL when its bit is set */
+    const char *secret;                /* "" with sealed_secret set: the secret sealed (seal.h) */
+    const uint8_t *sealed_secret;      /* with STORE_SET_SECRET: the new sealed form, or NULL (none) */
+    size_t sealed_secret_len;
+    const char *description;
+} store_changes;
 
 /* A new, empty store, or NULL when out of memory. */
 store *store_create(void);
@@ -58,20 +82,38 @@ void store_record_free(store_webhook *r);
  * (then it is freed). Returns it, or NULL with err set as store_insert does. */
 const store_webhook *store_insert_record(store *s, store_webhook *r, error *err);
 
-/* The i-th record in insertion order. Safe without any lock for i below a store_count()
- * the caller has seen (records never move and never change); used to write snapshots
- * while inserts go on. */
+/* The newest version of the i-th webhook in insertion order, a tombstone when it was
+ * deleted. Safe without any lock for i below a store_slots() the caller has seen (a slot
+ * only ever points to a newer immutable version); used to write snapshots while changes go
+ * on, so the version read may be newer than the moment the caller counted the slots. */
 const store_webhook *store_nth(store *s, size_t i);
 
+/* Webhooks ever inserted, deleted ones included: the slots store_nth reads. */
+size_t store_slots(store *s);
+
 /* Copies w (and its strings) into the store. Returns the stored record, or NULL with err
- * set: ERROR_INTERNAL when out of memory or when the id is already present (a caller bug:
- * ids are unique by construction). */
+ * set: ERROR_INTERNAL when out of memory, ERROR_CONFLICT when the id is already present
+ * (a caller bug, or a damaged file: ids are unique by construction). With w->deleted the id is inserted as a tombstone
+ * (what a snapshot keeps of a deleted webhook whose Idempotency-Key may come back). */
 const store_webhook *store_insert(store *s, const store_webhook *w, error *err);
 
-/* The record with this id, or NULL. */
+/* Replaces the webhook with this id by a new version with the changes applied; id,
+ * created_ms, ecosystem and idempotency digest stay. Returns the new version, or NULL with
+ * err set: ERROR_NOT_FOUND when no webhook has this id or it was deleted, ERROR_INTERNAL
+ * when out of memory (then nothing changed). */
+const store_webhook *store_update(store *s, const objectid *id, const store_changes *changes, error *err);
+
+/* Deletes the webhook with this id: a tombstone takes its place (store_get, the
+ * ecosystem's list and store_count no longer show it; store_get_idempotent still finds it,
+ * so its Idempotency-Key makes no second webhook). Returns the tombstone, or NULL with err
+ * set as store_update does. */
+const store_webhook *store_delete(store *s, const objectid *id, error *err);
+
+/* The webhook with this id, or NULL (also when deleted). */
 const store_webhook *store_get(store *s, const objectid *id);
 
-/* The newest record created with this idempotency digest, or NULL. */
+/* The newest record created with this idempotency digest, a tombstone when that webhook
+ * was deleted, or NULL. */
 const store_webhook *store_get_idempotent(store *s, const uint8_t digest[STORE_IDEMPOTENCY_LEN]);
 
 /* Calls visit(record, ctx) for each webhook of the ecosystem, oldest first, while holding
@@ -96,7 +138,7 @@ typedef struct store_cursor {
 size_t store_page(store *s, const char *ecosystem_id, const store_cursor *after, const store_webhook **out, size_t max,
                   int *more);
 
-/* How many webhooks are stored. */
+/* How many webhooks are stored (deleted ones not counted). */
 size_t store_count(store *s);
 
 #endif

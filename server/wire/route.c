@@ -14,7 +14,7 @@
 #define SERVICE_DESCRIPTOR schema_webhook_service_descriptor
 #define COLLECTION "/api/webhooks"
 #define V0 "/v0"
-#define RESOURCE_METHODS 2 /* methods a resource answers, at most */
+#define RESOURCE_METHODS 3 /* methods a resource answers, at most */
 
 typedef enum path_kind {
     PATH_EXACT,       /* the path itself */
@@ -38,10 +38,12 @@ typedef struct resource {
  * API first, then the RPC service, then the operational paths. */
 static const resource resources[] = {
     {PATH_COLLECTION, NULL, "GET, POST", {{"GET", ROUTE_LIST}, {"POST", ROUTE_CREATE}}},
-    {PATH_ITEM, NULL, "GET", {{"GET", ROUTE_GET}}},
+    {PATH_ITEM, NULL, "GET, PUT, DELETE", {{"GET", ROUTE_GET}, {"PUT", ROUTE_UPDATE}, {"DELETE", ROUTE_DELETE}}},
     {PATH_RPC_METHOD, "CreateWebhook", "POST", {{"POST", ROUTE_RPC_CREATE}}},
     {PATH_RPC_METHOD, "GetWebhook", "POST", {{"POST", ROUTE_RPC_GET}}},
     {PATH_RPC_METHOD, "ListWebhooks", "POST", {{"POST", ROUTE_RPC_LIST}}},
+    {PATH_RPC_METHOD, "UpdateWebhook", "POST", {{"POST", ROUTE_RPC_UPDATE}}},
+    {PATH_RPC_METHOD, "DeleteWebhook", "POST", {{"POST", ROUTE_RPC_DELETE}}},
     {PATH_RPC_SERVICE, NULL, "POST", {{"POST", ROUTE_RPC_OTHER}}},
     {PATH_EXACT, "/healthz", "GET, HEAD", {{"GET", ROUTE_HEALTHZ}, {"HEAD", ROUTE_HEALTHZ}}},
     {PATH_EXACT, "/readyz", "GET, HEAD", {{"GET", ROUTE_READYZ}, {"HEAD", ROUTE_READYZ}}},
@@ -50,7 +52,9 @@ static const resource resources[] = {
 
 static const char *const names[ROUTE_COUNT] = {
     [ROUTE_CREATE] = "create",         [ROUTE_GET] = "get",         [ROUTE_LIST] = "list",
+    [ROUTE_UPDATE] = "update",         [ROUTE_DELETE] = "delete",
     [ROUTE_RPC_CREATE] = "rpc_create", [ROUTE_RPC_GET] = "rpc_get", [ROUTE_RPC_LIST] = "rpc_list",
+    [ROUTE_RPC_UPDATE] = "rpc_update", [ROUTE_RPC_DELETE] = "rpc_delete",
     [ROUTE_RPC_OTHER] = "rpc_other",   [ROUTE_HEALTHZ] = "healthz", [ROUTE_READYZ] = "readyz",
     [ROUTE_METRICS] = "metrics",       [ROUTE_NOT_FOUND] = "other", [ROUTE_METHOD_NOT_ALLOWED] = "other",
 };
@@ -141,7 +145,7 @@ route_id route_find(const char *method, size_t method_len, const char *path, siz
         for (size_t m = 0; m < RESOURCE_METHODS && r->methods[m].method != NULL; m++)
             if (method_len <= ROUTE_METHOD_MAX && equals(method, method_len, r->methods[m].method)) {
                 out->id = r->methods[m].id;
-                if (out->id != ROUTE_GET)
+                if (r->kind != PATH_ITEM)
                     out->item_id = NULL, out->item_id_len = 0;
                 return out->id;
             }

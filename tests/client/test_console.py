@@ -228,7 +228,9 @@ class UsageTest(ConsoleCase):
                             (["webhook", "create", "--help"], "droplit webhook create CALLBACK-URL --ecosystemId"),
                             (["webhook", "create", "-h"], "droplit webhook create CALLBACK-URL --ecosystemId"),
                             (["webhook", "info", "--help"], "droplit webhook info ID"),
-                            (["webhook", "list", "--help"], "droplit webhook list --ecosystemId")]:
+                            (["webhook", "list", "--help"], "droplit webhook list --ecosystemId"),
+                            (["webhook", "update", "--help"], "droplit webhook update ID PROPERTY VALUE"),
+                            (["webhook", "delete", "--help"], "droplit webhook delete ID")]:
             with self.subTest(args=args):
                 r = droplit(*args, server=None, token=None)
                 self.assertOk(r)
@@ -260,7 +262,17 @@ class UsageTest(ConsoleCase):
             ([], "no command given"),
             (["hook"], "unknown command 'hook'"),
             (["webhook"], "no webhook command given"),
-            (["webhook", "delete", "x"], "unknown command 'delete'"),
+            (["webhook", "remove", "x"], "unknown command 'remove'"),
+            (["webhook", "update"], "missing ID"),
+            (["webhook", "update", "x"], "missing PROPERTY"),
+            (["webhook", "update", "x", "url"], "missing VALUE"),
+            (["webhook", "update", "x", "url", "u", "more"], "unexpected argument 'more'"),
+            (["webhook", "update", "x", "color", "red"], "PROPERTY must be url, secret, description or disabled"),
+            (["webhook", "update", "x", "disabled", "yes"], "disabled must be true or false"),
+            (["webhook", "update", "x", "url", "u", "--secret", "s"], "--secret does not apply"),
+            (["webhook", "delete"], "missing ID"),
+            (["webhook", "delete", "a", "b"], "unexpected argument 'b'"),
+            (["webhook", "delete", "x", "--ecosystemId", ECO], "--ecosystemId does not apply"),
             (["webhook", "create", "--ecosystemId", ECO], "missing CALLBACK-URL"),
             (["webhook", "create", url], "missing --ecosystemId"),
             (["webhook", "create", url, "extra", "--ecosystemId", ECO], "unexpected argument 'extra'"),
@@ -522,6 +534,51 @@ class ServerErrorTest(ConsoleCase):
         wid = self.create(HOOK, ECO, "--output", "id").out.strip()
         self.check(["webhook", "info", wid], EXIT_NOT_FOUND,
                    ["error: Webhook with id %s does not exist." % wid], token=OTHER_TOKEN)
+
+    def test_update_and_delete(self):
+        for encoding in ENCODINGS:
+            with self.subTest(encoding=encoding):
+                obj = json.loads(self.create(HOOK, ECO, "--description", "before").out)
+                wid = obj["id"]
+                # each property alone; nothing printed; the others kept
+                for prop, value in [("url", "https://example.com/new"), ("description", "after"),
+                                    ("disabled", "true"), ("secret", "")]:
+                    r = droplit("webhook", "update", wid, prop, value, "--encoding", encoding)
+                    self.assertOk(r)
+                    self.assertEqual(r.out, "", r)
+                info = json.loads(droplit("webhook", "info", wid).out)
+                self.assertEqual(info, dict(obj, url="https://example.com/new", description="after", disabled=True))
+                self.assertOk(droplit("webhook", "update", wid, "disabled", "false", "--encoding", encoding,
+                                      token=SERVER_TOKEN))
+                self.assertIs(json.loads(droplit("webhook", "info", wid).out)["disabled"], False)
+                r = droplit("webhook", "delete", wid, "--encoding", encoding)
+                self.assertOk(r)
+                self.assertEqual(r.out, "", r)
+                gone = ["error: Webhook with id %s does not exist." % wid]
+                self.assertFails(droplit("webhook", "info", wid), EXIT_NOT_FOUND, gone)
+                self.assertFails(droplit("webhook", "delete", wid, "--encoding", encoding), EXIT_NOT_FOUND, gone)
+                self.assertFails(droplit("webhook", "update", wid, "url", HOOK, "--encoding", encoding),
+                                 EXIT_NOT_FOUND, gone)
+
+    def test_update_and_delete_errors(self):
+        wid = self.create(HOOK, ECO, "--output", "id").out.strip()
+        self.check(["webhook", "update", wid, "url", "ftp://example.com/"], EXIT_INVALID, ["error: url: invalid url"])
+        self.check(["webhook", "update", wid, "url", ""], EXIT_INVALID, ["error: url: field is required"])
+        self.check(["webhook", "update", wid, "description", "d" * 129], EXIT_INVALID,
+                   ["error: description: must be at most 128 bytes"])
+        self.check(["webhook", "update", "xyz", "url", HOOK], EXIT_INVALID, ["error: id: invalid id"])
+        self.check(["webhook", "delete", "xyz"], EXIT_INVALID, ["error: id: invalid id"])
+        self.check(["webhook", "delete", wid], EXIT_AUTH, ["error: Missing authorization token."], token=None)
+        self.check(["webhook", "update", wid, "url", HOOK], EXIT_AUTH, ["error: Invalid authorization token."],
+                   token="no-such-token")
+        # out of scope: another account's token, a server token of another ecosystem
+        other = self.create(HOOK, ECO2, "--output", "id").out.strip()
+        for token, target in [(OTHER_TOKEN, wid), (SERVER_TOKEN, other)]:
+            gone = ["error: Webhook with id %s does not exist." % target]
+            self.check(["webhook", "update", target, "url", HOOK], EXIT_NOT_FOUND, gone, token=token)
+            self.check(["webhook", "update", target, "description", "x"], EXIT_NOT_FOUND, gone, token=token)
+            self.check(["webhook", "delete", target], EXIT_NOT_FOUND, gone, token=token)
+        self.assertEqual(droplit("webhook", "info", other).code, 0)
 
     def test_list_errors(self):
         self.check(["webhook", "list", "--ecosystemId", ""], EXIT_INVALID, ["error: ecosystemId: field is required"])

@@ -950,6 +950,95 @@ static void test_threads(void)
     droplit_client_free(c);
 }
 
+/* Update and delete, in every mode: an update sets what it names and keeps the rest (the
+ * secret's removal included), answers nothing; create's problems, 404 for unknown,
+ * out-of-scope and deleted ids; a delete, then the webhook is gone for get, update and a
+ * second delete. */
+static void test_update_delete(void)
+{
+    droplit_client *c = client_for(TOKEN);
+    droplit_create_options co = {.secret = "s", .description = "before"};
+    droplit_webhook *w = create_ok(c, ECO, HOOK, &co);
+    if (w == NULL) {
+        droplit_client_free(c);
+        return;
+    }
+    droplit_error *e = NULL;
+    droplit_update_options uo = {.description = "after", .disabled = DROPLIT_SET_TRUE};
+    CHECK(droplit_webhook_update(c, w->id, "https://example.com/changed", &uo, &e) == 0 && e == NULL);
+    droplit_webhook *got = NULL;
+    CHECK(droplit_webhook_get(c, w->id, &got, &e) == 0);
+    if (got != NULL) {
+        CHECK_STR(got->url, "https://example.com/changed");
+        CHECK_STR(got->description, "after");
+        CHECK(got->disabled == 1);
+        CHECK_STR(got->created_at, w->created_at);
+    }
+    droplit_webhook_free(got);
+    /* url alone (NULL options), then disabled back to false with the secret removed */
+    CHECK(droplit_webhook_update(c, w->id, HOOK, NULL, &e) == 0);
+    droplit_update_options off = {.secret = "", .disabled = DROPLIT_SET_FALSE};
+    droplit_client *srv = client_for(SERVER_TOKEN);
+    CHECK(droplit_webhook_update(srv, w->id, HOOK, &off, &e) == 0);
+    got = NULL;
+    CHECK(droplit_webhook_get(c, w->id, &got, &e) == 0);
+    if (got != NULL) {
+        CHECK_STR(got->url, HOOK);
+        CHECK_STR(got->description, "after");
+        CHECK(got->disabled == 0);
+    }
+    droplit_webhook_free(got);
+
+    /* create's problems, all at once, the id's in the path */
+    CHECK(droplit_webhook_update(c, "xyz", "ftp://x", NULL, &e) == -1);
+    check_params(e, "InvalidParams", 2, "path|id|invalid id", "body|url|invalid url");
+    droplit_error_free(e);
+    CHECK(droplit_webhook_update(c, w->id, NULL, NULL, &e) == -1);
+    check_params(e, "InvalidParams", 1, "body|url|field is required");
+    droplit_error_free(e);
+    CHECK(droplit_webhook_delete(c, "xyz", &e) == -1);
+    check_params(e, "InvalidParams", 1, "path|id|invalid id");
+    droplit_error_free(e);
+    /* out of scope: simply not there */
+    char reason[128];
+    snprintf(reason, sizeof(reason), "Webhook with id %s does not exist.", w->id);
+    droplit_client *other = client_for(OTHER_TOKEN);
+    CHECK(droplit_webhook_update(other, w->id, HOOK, NULL, &e) == -1);
+    check_plain(e, 404, "NotFound", reason);
+    droplit_error_free(e);
+    CHECK(droplit_webhook_delete(other, w->id, &e) == -1);
+    check_plain(e, 404, "NotFound", reason);
+    droplit_error_free(e);
+    /* delete, then gone */
+    CHECK(droplit_webhook_delete(c, w->id, &e) == 0 && e == NULL);
+    got = NULL;
+    CHECK(droplit_webhook_get(c, w->id, &got, &e) == -1 && got == NULL);
+    check_plain(e, 404, "NotFound", reason);
+    droplit_error_free(e);
+    CHECK(droplit_webhook_delete(c, w->id, &e) == -1);
+    check_plain(e, 404, "NotFound", reason);
+    droplit_error_free(e);
+    CHECK(droplit_webhook_update(c, w->id, HOOK, NULL, &e) == -1);
+    check_plain(e, 404, "NotFound", reason);
+    droplit_error_free(e);
+    /* arguments the SDK refuses itself */
+    CHECK(droplit_webhook_delete(c, "", &e) == -1 && e != NULL && e->kind == DROPLIT_ERROR_ARGUMENT);
+    droplit_error_free(e);
+    CHECK(droplit_webhook_update(c, NULL, HOOK, NULL, &e) == -1 && e != NULL && e->kind == DROPLIT_ERROR_ARGUMENT);
+    droplit_error_free(e);
+    droplit_update_options bad = {.disabled = (droplit_toggle)7};
+    CHECK(droplit_webhook_update(c, "000000000000000000000000", HOOK, &bad, &e) == -1 && e != NULL &&
+          e->kind == DROPLIT_ERROR_ARGUMENT);
+    droplit_error_free(e);
+    CHECK(droplit_webhook_delete(NULL, "000000000000000000000000", &e) == -1 && e != NULL &&
+          e->kind == DROPLIT_ERROR_ARGUMENT);
+    droplit_error_free(e);
+    droplit_webhook_free(w);
+    droplit_client_free(other);
+    droplit_client_free(srv);
+    droplit_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -969,6 +1058,7 @@ int main(int argc, char **argv)
         test_list_pages((int)m);
         test_create_errors();
         test_get_list_errors();
+        test_update_delete();
         test_response_limit();
         log_size_settled();
         check_log_protocol(from);

@@ -54,6 +54,7 @@ ECO_BURST = {"1.1": eco(0x1b1), "2": eco(0x1b2)} # acme, one per protocol for th
 ECO_MUX = eco(0x1c2)                             # acme, for the multiplexed HTTP/2 burst
 ECO_PAGES = {"1.1": eco(0x1d1), "2": eco(0x1d2)} # acme, one per protocol for paging
 ECO_PAGE_ERRORS = {"1.1": eco(0x1e1), "2": eco(0x1e2)}  # acme, one per protocol for paging errors
+ECO_MUTATE = {"1.1": eco(0x1f1), "2": eco(0x1f2)} # acme, one per protocol for updates and deletes
 ECO_OTHER = eco(0xaa)                            # the other account
 ECO_UNKNOWN = eco(0xdead)                        # well formed, configured nowhere
 
@@ -89,7 +90,7 @@ def config_yaml(listeners, limits=None, threads=2):
         "      - { id: %s, deleted: true }" % ECO_DELETED,
     ]
     for e in ([ECO2, ECO_EMPTY] + list(ECO_LIST.values()) + list(ECO_BURST.values()) + [ECO_MUX]
-              + list(ECO_PAGES.values()) + list(ECO_PAGE_ERRORS.values())):
+              + list(ECO_PAGES.values()) + list(ECO_PAGE_ERRORS.values()) + list(ECO_MUTATE.values())):
         lines.append("      - { id: %s }" % e)
     lines += [
         "  - id: other",
@@ -774,13 +775,12 @@ class HttpCases:
     def test_method_not_allowed_item(self):
         wid = self.create().json()["id"]
         for method, body in [("POST", {"ecosystemId": ECO, "url": "https://example.com/"}),
-                             ("DELETE", None), ("PUT", {"url": "https://example.com/"})]:
+                             ("PATCH", {"url": "https://example.com/"})]:
             with self.subTest(method=method):
                 r = self.req(method, "/api/webhooks/" + wid, body)
                 self.assertEqual(r.status, 405, r)
-                allow = {a.strip() for a in (r.header("allow") or "").split(",")}
-                self.assertIn("GET", allow, r)
-                self.assertNotIn("POST", allow, r)
+                allow = [a.strip() for a in (r.header("allow") or "").split(",")]
+                self.assertEqual(allow, ["GET", "PUT", "DELETE"], r)
 
     def test_unknown_paths(self):
         for path in ["/", "/nope", "/api", "/api/webhook", "/api/webhooksx", "/v1/api/webhooks",
@@ -834,6 +834,116 @@ class HttpCases:
         wid = self.create().json()["id"]
         self.assertPlain(self.get("/api/webhooks/" + wid, token=None), 401)
         self.assertPlain(self.get("/api/webhooks/" + wid, token="nope"), 401)
+
+    # update and delete
+
+    def put(self, wid, body, **kw):
+        return self.req("PUT", "/api/webhooks/" + wid, body, **kw)
+
+    def delete(self, wid, **kw):
+        return self.req("DELETE", "/api/webhooks/" + wid, **kw)
+
+    def assertEmpty200(self, r):
+        """Droplit's update and delete answer: 200 and no body at all."""
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, b"", r)
+        self.assertIsNone(r.header("content-type"), r)
+
+    def test_update_then_get_and_list(self):
+        eco = ECO_MUTATE[self.PROTO]
+        first = self.create(eco, url="https://example.com/u1", secret="s", description="d").json()
+        second = self.create(eco, url="https://example.com/u2").json()
+        self.assertEmpty200(self.put(first["id"], {"url": "https://example.com/changed", "disabled": True}))
+        g = self.get("/api/webhooks/" + first["id"])
+        self.assertEqual(g.status, 200, g)
+        obj = g.json()
+        self.assertEqual(list(obj.keys()), WEBHOOK_KEYS, g)
+        self.assertEqual(obj, dict(first, url="https://example.com/changed", disabled=True), g)
+        # absent fields stay; description set; disabled back to false; null is absent
+        self.assertEmpty200(self.put(first["id"], {"url": "https://example.com/c2", "description": "new",
+                                                    "disabled": False, "secret": None},
+                                      token="Bearer " + HASHED_TOKEN))
+        obj = self.get("/api/webhooks/" + first["id"]).json()
+        self.assertEqual(obj, dict(first, url="https://example.com/c2", description="new"))
+        self.assertIs(obj["disabled"], False)
+        # the list shows the new version in its old place, the same bytes as a get
+        items = [w for w in self.get("/api/webhooks?ecosystemId=" + eco).json()["items"]
+                 if w["id"] in (first["id"], second["id"])]
+        self.assertEqual(items, [obj, second])
+        # the /v0 alias, and a secret removed with ""
+        self.assertEmpty200(self.req("PUT", "/v0/api/webhooks/" + first["id"],
+                                     {"url": "https://example.com/c3", "secret": ""}))
+        self.assertEqual(self.get("/api/webhooks/" + first["id"]).json()["url"], "https://example.com/c3")
+
+    def test_update_errors(self):
+        wid = self.create(description="keep").json()["id"]
+        self.assertInvalidParams(self.put(wid, {}), [("body", "url", "field is required")])
+        self.assertInvalidParams(self.put(wid, {"url": ""}), [("body", "url", "field is required")])
+        self.assertInvalidParams(self.put(wid, {"url": "ftp://example.com/"}), [("body", "url", "invalid url")])
+        self.assertInvalidParams(
+            self.put("xyz", {"url": "https://example.com/" + "a" * 300, "secret": "s" * 65,
+                             "description": "d" * 129, "disabled": "yes",
+                             "ecosystemId": ECO, "id": wid, "createdAt": "2020-01-01T00:00:00.000Z"}),
+            [("path", "id", "invalid id"), ("body", "url", "invalid url"),
+             ("body", "secret", "must be at most 64 bytes"),
+             ("body", "description", "must be at most 128 bytes"),
+             ("body", "disabled", "must be a boolean"),
+             ("body", "additional parameters",
+              "contains fields that are not allowed: [ ecosystemId, id, createdAt ]")])
+        self.assertInvalidParams(self.put(wid, {"url": "https://example.com/"}, content_type="text/plain"),
+                                 [("body", "url", "field is required")])
+        self.assertInvalidParams(
+            self.req("PUT", "/api/webhooks/%s?x=1" % wid, {"url": "https://example.com/"}),
+            [("query", "additional parameters", "contains fields that are not allowed: [ x ]")])
+        self.assertInvalidBody(self.put(wid, "{nope"))
+        self.assertPlain(self.put(wid, {"url": "https://example.com/" + "a" * 2100}), 413)
+        self.assertPlain(self.put(wid, {"url": "https://example.com/"}, token=None), 401)
+        self.assertPlain(self.put(wid, {"url": "https://example.com/"}, token="nope"), 401)
+        # nothing of it was applied
+        self.assertEqual(self.get("/api/webhooks/" + wid).json()["description"], "keep")
+
+    def test_update_delete_not_found_and_scope(self):
+        unknown = "000000000000000000000000"
+        self.assertWebhookNotFound(self.put(unknown, {"url": "https://example.com/"}), unknown)
+        self.assertWebhookNotFound(self.delete(unknown), unknown)
+        wid = self.create(ECO2, url="https://example.com/mine").json()["id"]
+        # a server token of another ecosystem, and another account: simply not there
+        for token in (SRV_TOKEN, OTHER_TOKEN):
+            with self.subTest(token=token):
+                self.assertWebhookNotFound(self.put(wid, {"url": "https://evil.example/"}, token=token), wid)
+                self.assertWebhookNotFound(self.delete(wid, token=token), wid)
+        self.assertEqual(self.get("/api/webhooks/" + wid).json()["url"], "https://example.com/mine")
+        other = self.create(ECO_OTHER, token=OTHER_TOKEN).json()["id"]
+        self.assertWebhookNotFound(self.put(other, {"url": "https://evil.example/"}), other)
+        self.assertWebhookNotFound(self.delete(other), other)
+        self.assertEqual(self.get("/api/webhooks/" + other, token=OTHER_TOKEN).status, 200)
+
+    def test_delete(self):
+        eco = ECO_MUTATE[self.PROTO]
+        keep = self.create(eco, url="https://example.com/keep").json()
+        wid = self.create(eco, url="https://example.com/gone").json()["id"]
+        self.assertInvalidParams(self.delete("XYZ"), [("path", "id", "invalid id")])
+        self.assertInvalidParams(self.req("DELETE", "/api/webhooks/%s?a=1" % wid),
+                                 [("query", "additional parameters", "contains fields that are not allowed: [ a ]")])
+        self.assertPlain(self.delete(wid, token=None), 401)
+        self.assertEmpty200(self.req("DELETE", "/v0/api/webhooks/" + wid))
+        self.assertWebhookNotFound(self.get("/api/webhooks/" + wid), wid)
+        self.assertWebhookNotFound(self.delete(wid), wid)
+        self.assertWebhookNotFound(self.put(wid, {"url": "https://example.com/"}), wid)
+        ids = [w["id"] for w in self.get("/api/webhooks?ecosystemId=" + eco).json()["items"]]
+        self.assertNotIn(wid, ids)
+        self.assertIn(keep["id"], ids)
+
+    def test_delete_then_idempotency_key(self):
+        key = "del-%d-%s-%f" % (os.getpid(), self.PROTO, time.time())
+        url = "https://example.com/idem-del/" + key
+        first = self.keyed(key, url=url)
+        self.assertEqual(first.status, 201, first)
+        wid = first.json()["id"]
+        self.assertEmpty200(self.delete(wid))
+        # never a second webhook: the same request is told its webhook is gone
+        self.assertWebhookNotFound(self.keyed(key, url=url), wid)
+        self.assertPlain(self.keyed(key, url=url + "/other"), 422)
 
     # list
 

@@ -969,6 +969,36 @@ class TestMetrics(unittest.TestCase):
         self.assertEqual(self.count(after, "create", "http1", 201) - self.count(before, "create", "http1", 201), 3)
         self.assertEqual(self.count(after, "get", "http1", 400) - self.count(before, "get", "http1", 400), 1)
         self.assertEqual(self.count(after, "list", "http2", 200) - self.count(before, "list", "http2", 200), 1)
+        # update and delete count under their own routes, with an access-log line each
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        conn.request("POST", "/api/webhooks", body, {"authorization": "token-a", "content-type": "application/json"})
+        wid = json.loads(conn.getresponse().read())["id"]
+        before = self.scrape()
+        conn.request("PUT", "/api/webhooks/" + wid, json.dumps({"url": "https://example.com/u"}),
+                     {"authorization": "token-a", "content-type": "application/json"})
+        self.assertEqual((conn.getresponse().read(), 200)[1], 200)
+        for want in (200, 404):
+            conn.request("DELETE", "/api/webhooks/" + wid, headers={"authorization": "token-a"})
+            r = conn.getresponse()
+            r.read()
+            self.assertEqual(r.status, want)
+        conn.close()
+        later = self.scrape()
+        self.assertEqual(self.count(later, "update", "http1", 200) - self.count(before, "update", "http1", 200), 1)
+        self.assertEqual(self.count(later, "delete", "http1", 200) - self.count(before, "delete", "http1", 200), 1)
+        self.assertEqual(self.count(later, "delete", "http1", 404) - self.count(before, "delete", "http1", 404), 1)
+        self.assertEqual(later[("hookgate_webhooks_stored", frozenset())], before[("hookgate_webhooks_stored", frozenset())] - 1)
+        wanted = ["PUT /api/webhooks/%s 200" % wid, "DELETE /api/webhooks/%s 200" % wid,
+                  "DELETE /api/webhooks/%s 404" % wid]
+        deadline = time.monotonic() + 5  # each loop writes its lines at the end of an iteration
+        while True:
+            with open(self.log_path) as f:
+                log = f.read()
+            if all(w in log for w in wanted) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        for w in wanted:
+            self.assertIn(w, log)
         # the histogram's count is the route's requests, its buckets cumulative and ending at +Inf
         created = sum(v for (n, l), v in after.items() if n == "hookgate_requests_total" and ("route", "create") in l)
         self.assertEqual(after[("hookgate_request_duration_seconds_count", frozenset({("route", "create")}))], created)

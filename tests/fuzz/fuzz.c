@@ -22,14 +22,16 @@ const config_limits fuzz_limits = {65536, 2048, 1024, 256, 0, 100, 100, 1000};
 const ProtobufCMessageDescriptor *const fuzz_messages[] = {
     &schema_create_request_descriptor, &schema_get_request_descriptor,   &schema_list_request_descriptor,
     &schema_webhook_descriptor,        &schema_list_response_descriptor, &schema_error_response_descriptor,
-    &schema_rpc_status_descriptor,
+    &schema_rpc_status_descriptor,     &schema_update_request_descriptor, &schema_webhook_changes_descriptor,
+    &schema_delete_request_descriptor, &schema_update_response_descriptor, &schema_delete_response_descriptor,
 };
 const size_t fuzz_n_messages = sizeof(fuzz_messages) / sizeof(fuzz_messages[0]);
 
 int fuzz_is_request(const ProtobufCMessageDescriptor *desc)
 {
     return desc == &schema_create_request_descriptor || desc == &schema_get_request_descriptor ||
-           desc == &schema_list_request_descriptor;
+           desc == &schema_list_request_descriptor || desc == &schema_update_request_descriptor ||
+           desc == &schema_delete_request_descriptor;
 }
 
 /* ---- arenas -------------------------------------------------------------------------- */
@@ -87,6 +89,10 @@ void fuzz_validate(const ProtobufCMessage *msg, error *err)
         validate_get_request((const schema_get_request *)msg, err);
     else if (msg->descriptor == &schema_list_request_descriptor)
         validate_list_request((const schema_list_request *)msg, &fuzz_limits, &(store_cursor){0}, err);
+    else if (msg->descriptor == &schema_update_request_descriptor)
+        validate_update_request((const schema_update_request *)msg, &fuzz_limits, ERROR_IN_PATH, err);
+    else if (msg->descriptor == &schema_delete_request_descriptor)
+        validate_delete_request((const schema_delete_request *)msg, err);
 }
 
 static void print_pair(const char *what, const char *a, size_t a_len, const char *b, size_t b_len)

@@ -109,7 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     journal_stats first, again;
     size_t loaded, loaded_again;
     if (start_up(&cfg, &first, &loaded, err) == 0) {
-        FUZZ_CHECK(first.webhooks == loaded && first.journal_records == loaded && first.snapshot == 0,
+        /* every webhook came from a create record; updates and deletes are records too */
+        FUZZ_CHECK(first.webhooks == loaded && first.journal_records >= loaded && first.snapshot == 0,
                    "start-up's stats disagree with the store");
         FUZZ_CHECK(start_up(&cfg, &again, &loaded_again, err) == 0, "a store that started once does not start again");
         FUZZ_CHECK(loaded_again == loaded && again.torn_bytes == 0,

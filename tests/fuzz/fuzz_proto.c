@@ -19,6 +19,11 @@ static int strings_are_text(const ProtobufCMessage *msg)
     const ProtobufCMessageDescriptor *desc = msg->descriptor;
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue; /* only pointers are read below (a bool in a oneof sits at any 4-byte offset) */
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)((const char *)msg + f->quantifier_offset) != f->id)
+            continue; /* another member of its oneof, or none, holds the union */
         const char *member = (const char *)msg + f->offset;
         size_t n = 1;
         const void *const *values = (const void *const *)member;

@@ -95,7 +95,10 @@ const WebhookSchema = registry.getMessage(`${PKG}.Webhook`);
 const ListWebhooksResponseSchema = registry.getMessage(`${PKG}.ListWebhooksResponse`);
 const ErrorResponseSchema = registry.getMessage(`${PKG}.ErrorResponse`);
 const RpcStatusSchema = registry.getMessage(`${PKG}.RpcStatus`);
-for (const d of [WebhookService, CreateWebhookRequestSchema, WebhookSchema, ErrorResponseSchema, RpcStatusSchema]) {
+const UpdateWebhookResponseSchema = registry.getMessage(`${PKG}.UpdateWebhookResponse`);
+const DeleteWebhookResponseSchema = registry.getMessage(`${PKG}.DeleteWebhookResponse`);
+for (const d of [WebhookService, CreateWebhookRequestSchema, WebhookSchema, ErrorResponseSchema, RpcStatusSchema,
+  UpdateWebhookResponseSchema, DeleteWebhookResponseSchema]) {
   assert.ok(d, "descriptor missing from the set");
 }
 
@@ -109,7 +112,7 @@ function alteredService(alter) {
 }
 const ServiceWithExtraMethod = alteredService((s) =>
   s.method.push(create(MethodDescriptorProtoSchema, {
-    name: "DeleteWebhook", inputType: `.${PKG}.GetWebhookRequest`, outputType: `.${PKG}.Webhook`,
+    name: "RenameWebhook", inputType: `.${PKG}.GetWebhookRequest`, outputType: `.${PKG}.Webhook`,
   })));
 const ServiceUnknown = alteredService((s) => { s.name = "NoSuchService"; });
 
@@ -293,6 +296,43 @@ describe("every transport", () => {
           [["body", "pageToken", PAGE_TOKEN_MESSAGE]]);
       });
 
+      test("update and delete", async () => {
+        const w = await client.createWebhook({ ecosystemId: t.eco, url: `https://example.com/${i}/u`, description: "d" }, auth());
+        const answer = await client.updateWebhook(
+          { id: w.id, changes: { url: `https://example.com/${i}/changed`, disabledSet: { case: "disabled", value: true } } },
+          auth());
+        assert.equal(toBinary(UpdateWebhookResponseSchema, answer).length, 0); // the empty message
+        const got = await client.getWebhook({ id: w.id }, auth());
+        assert.equal(got.url, `https://example.com/${i}/changed`);
+        assert.equal(got.disabled, true);
+        assert.equal(got.description, "d"); // left out: kept
+        assert.equal(timestampMs(got.createdAt), timestampMs(w.createdAt));
+        // a field given as its default value is set: presence (each optional field is alone in a
+        // oneof), not value
+        await client.updateWebhook({ id: w.id, changes: { url: got.url, descriptionSet: { case: "description", value: "" },
+          disabledSet: { case: "disabled", value: false } } }, auth());
+        const again = await client.getWebhook({ id: w.id }, auth());
+        assert.deepEqual([again.description, again.disabled], ["", false]);
+        await assertConnectError(
+          () => client.updateWebhook({ id: "XYZ", changes: { url: "ftp://x" } }, auth()), Code.InvalidArgument,
+          "InvalidParams: id: invalid id; url: invalid url", "InvalidParams",
+          [["body", "id", "invalid id"], ["body", "url", "invalid url"]]);
+        const msg = `Webhook with id ${w.id} does not exist.`;
+        for (const token of [SRV_TOKEN, OTHER_TOKEN]) {
+          await assertConnectError(() => client.updateWebhook({ id: w.id, changes: { url: "https://evil.example" } },
+            auth(token)), Code.NotFound, msg, "NotFound", [["", "", msg]]);
+          await assertConnectError(() => client.deleteWebhook({ id: w.id }, auth(token)), Code.NotFound, msg,
+            "NotFound", [["", "", msg]]);
+        }
+        const deleted = await client.deleteWebhook({ id: w.id }, auth());
+        assert.equal(toBinary(DeleteWebhookResponseSchema, deleted).length, 0);
+        await assertConnectError(() => client.getWebhook({ id: w.id }, auth()), Code.NotFound, msg, "NotFound",
+          [["", "", msg]]);
+        await assertConnectError(() => client.deleteWebhook({ id: w.id }, auth()), Code.NotFound, msg, "NotFound",
+          [["", "", msg]]);
+        assert.ok(!(await client.listWebhooks({ ecosystemId: t.eco }, auth())).items.some((x) => x.id === w.id));
+      });
+
       test("server token on its own ecosystem", async () => {
         const w = await client.createWebhook({ ecosystemId: ECO, url: "https://example.com/srv" }, auth(SRV_TOKEN));
         assertWebhook(w, ECO, "https://example.com/srv");
@@ -358,8 +398,8 @@ describe("every transport", () => {
 
       test("unknown method and unknown service: unimplemented", async () => {
         const extra = createClient(ServiceWithExtraMethod, t.transport);
-        const msg = `Unknown method /${PKG}.WebhookService/DeleteWebhook.`;
-        await assertConnectError(() => extra.deleteWebhook({ id: "0".repeat(24) }, auth()), Code.Unimplemented, msg,
+        const msg = `Unknown method /${PKG}.WebhookService/RenameWebhook.`;
+        await assertConnectError(() => extra.renameWebhook({ id: "0".repeat(24) }, auth()), Code.Unimplemented, msg,
           "Unimplemented", [["", "", msg]]);
         // the extended client still calls the real methods
         assert.equal((await extra.listWebhooks({ ecosystemId: ECO_BAD }, auth())).items.length, 0);

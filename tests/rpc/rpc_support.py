@@ -59,8 +59,9 @@ ECO_BIG = eco(0x17)                # a list larger than HTTP/2's initial flow-co
 ECO_PAGES = eco(0x18)              # paged over native gRPC, with creates between the pages
 ECO_PAGES_CROSS = eco(0x19)        # paged over every protocol of the h2o listener
 ECO_PAGE_ERRORS = eco(0x1a)        # tokens for the paging error cases
+ECO_MUTATE = eco(0x1b)             # updates and deletes
 ACME_ECOSYSTEMS = [ECO2, ECO_LIST, ECO_EMPTY, ECO_BURST, ECO_CROSS, ECO_TLS, ECO_BAD, ECO_BIG, ECO_PAGES,
-                   ECO_PAGES_CROSS, ECO_PAGE_ERRORS]
+                   ECO_PAGES_CROSS, ECO_PAGE_ERRORS, ECO_MUTATE]
 
 LIMITS = {"max_body_bytes": 65536, "max_url_length": 2048,
           "max_description_length": 1024, "max_secret_length": 256,

@@ -208,7 +208,7 @@ class TestConnect(BadInputCase):
 
     def test_unknown_method(self):
         for version in VERSIONS:
-            for method in ("DeleteWebhook", "createWebhook", "CreateWebhook/extra"):
+            for method in ("RenameWebhook", "createWebhook", "CreateWebhook/extra"):
                 msg = "Unknown method %s." % (METHOD_PATH % method)
                 self.assertConnectError(self.post(version, good_create().SerializeToString(), method=method), 501,
                                         "unimplemented", "Unimplemented", [("", "", msg)], msg)
@@ -342,7 +342,7 @@ class TestGrpcWeb(BadInputCase):
 
     def test_unknown_method(self):
         for version, text in self.each():
-            for method in ("DeleteWebhook", "createWebhook"):
+            for method in ("RenameWebhook", "createWebhook"):
                 path = METHOD_PATH % method
                 self.assertStatus(self.post(version, rs.frame(good_create().SerializeToString()), text, method),
                                   12, "Unknown method %s." % path, "Unimplemented", text)

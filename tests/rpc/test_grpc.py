@@ -97,13 +97,15 @@ def auth(token=rs.TOKEN):
 
 
 class Client:
-    """The three methods of WebhookService over one grpcio channel."""
+    """The methods of WebhookService over one grpcio channel."""
 
     def __init__(self, channel):
         self.channel = channel
         self.create = self.method("CreateWebhook", pb.CreateWebhookRequest, pb.Webhook)
         self.get = self.method("GetWebhook", pb.GetWebhookRequest, pb.Webhook)
         self.list = self.method("ListWebhooks", pb.ListWebhooksRequest, pb.ListWebhooksResponse)
+        self.update = self.method("UpdateWebhook", pb.UpdateWebhookRequest, pb.UpdateWebhookResponse)
+        self.delete = self.method("DeleteWebhook", pb.DeleteWebhookRequest, pb.DeleteWebhookResponse)
 
     def method(self, name, request_class, response_class):
         callable_ = self.channel.unary_unary(METHOD_PATH % name,
@@ -384,7 +386,7 @@ class TestErrors(GrpcTestCase):
                             [("body", "description", "must be at most 1024 bytes")])
 
     def test_unimplemented(self):
-        for path in ("/%s/DeleteWebhook" % rs.SERVICE, "/%s/createWebhook" % rs.SERVICE,
+        for path in ("/%s/RenameWebhook" % rs.SERVICE, "/%s/createWebhook" % rs.SERVICE,
                      "/droplit.webhooks.v1.OtherService/CreateWebhook", "/grpc.health.v1.Health/Check"):
             msg = "Unknown method %s." % path
             call = self.client.channel.unary_unary(path, request_serializer=lambda b: b,
@@ -400,6 +402,123 @@ class TestErrors(GrpcTestCase):
                                                    response_deserializer=lambda b: b)
             self.assertRpcError(lambda: call(b"", metadata=auth(), timeout=rs.CALL_TIMEOUT),
                                 grpc.StatusCode.UNIMPLEMENTED, msg, "Unimplemented", [("", "", msg)])
+
+
+# --- update and delete --------------------------------------------------------------------------
+
+
+class TestUpdateDelete(GrpcTestCase):
+    """UpdateWebhook and DeleteWebhook over native gRPC, Connect (JSON and binary) and
+    gRPC-Web, with create's errors; their answers are the schema's empty messages."""
+
+    def make(self, eco=rs.ECO_MUTATE, token=rs.TOKEN, **fields):
+        return self.client.create(pb.CreateWebhookRequest(ecosystem_id=eco, url="https://example.com/m", **fields),
+                                  token=token)
+
+    def test_grpc_update_then_get(self):
+        w = self.make(secret="s", description="d")
+        changes = pb.WebhookChanges(url="https://example.com/changed", disabled=True)
+        answer = self.client.raw("UpdateWebhook", pb.UpdateWebhookRequest(id=w.id, changes=changes).SerializeToString())
+        self.assertEqual(answer, b"")  # UpdateWebhookResponse, empty
+        got = self.client.get(pb.GetWebhookRequest(id=w.id))
+        want = pb.Webhook()
+        want.CopyFrom(w)
+        want.url, want.disabled = "https://example.com/changed", True
+        self.assertEqual(got, want)
+        # a field left out keeps its value; one given as its default is set (presence, not value)
+        self.client.update(pb.UpdateWebhookRequest(id=w.id, changes=pb.WebhookChanges(
+            url="https://example.com/c2", description="", disabled=False)), token="Bearer " + rs.TOKEN)
+        got = self.client.get(pb.GetWebhookRequest(id=w.id))
+        self.assertEqual((got.url, got.description, got.disabled, got.created_at), ("https://example.com/c2", "", False,
+                                                                                   w.created_at))
+
+    def test_grpc_delete(self):
+        w = self.make()
+        self.assertEqual(self.client.raw("DeleteWebhook", pb.DeleteWebhookRequest(id=w.id).SerializeToString()), b"")
+        msg = "Webhook with id %s does not exist." % w.id
+        for call in (lambda: self.client.get(pb.GetWebhookRequest(id=w.id)),
+                     lambda: self.client.delete(pb.DeleteWebhookRequest(id=w.id)),
+                     lambda: self.client.update(pb.UpdateWebhookRequest(
+                         id=w.id, changes=pb.WebhookChanges(url="https://example.com/")))):
+            self.assertRpcError(call, grpc.StatusCode.NOT_FOUND, msg, "NotFound", [("", "", msg)])
+        self.assertNotIn(w.id, self.list_ids(rs.ECO_MUTATE))
+
+    def test_grpc_errors(self):
+        self.assertRpcError(
+            lambda: self.client.update(pb.UpdateWebhookRequest(id="nope", changes=pb.WebhookChanges(
+                url="ftp://x", secret="s" * 257, description="d" * 1025))),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "InvalidParams: id: invalid id; url: invalid url; secret: must be at most 256 bytes; "
+            "description: must be at most 1024 bytes", "InvalidParams",
+            [("body", "id", "invalid id"), ("body", "url", "invalid url"),
+             ("body", "secret", "must be at most 256 bytes"), ("body", "description", "must be at most 1024 bytes")])
+        w = self.make()
+        self.assertRpcError(lambda: self.client.update(pb.UpdateWebhookRequest(id=w.id)),
+                            grpc.StatusCode.INVALID_ARGUMENT, "InvalidParams: url: field is required",
+                            "InvalidParams", [("body", "url", "field is required")])
+        self.assertRpcError(lambda: self.client.delete(pb.DeleteWebhookRequest()), grpc.StatusCode.INVALID_ARGUMENT,
+                            "InvalidParams: id: invalid id", "InvalidParams", [("body", "id", "invalid id")])
+        for token, msg in ((None, "Missing authorization token."), ("wrong", "Invalid authorization token.")):
+            self.assertRpcError(lambda: self.client.delete(pb.DeleteWebhookRequest(id=w.id), token=token),
+                                grpc.StatusCode.UNAUTHENTICATED, msg, "Unauthenticated", [("", "", msg)])
+        # scopes: a server token of another ecosystem, another account
+        msg = "Webhook with id %s does not exist." % w.id
+        for token in (rs.SRV_TOKEN, rs.OTHER_TOKEN):
+            self.assertRpcError(lambda: self.client.update(pb.UpdateWebhookRequest(
+                id=w.id, changes=pb.WebhookChanges(url="https://evil.example/")), token=token),
+                grpc.StatusCode.NOT_FOUND, msg, "NotFound", [("", "", msg)])
+            self.assertRpcError(lambda: self.client.delete(pb.DeleteWebhookRequest(id=w.id), token=token),
+                                grpc.StatusCode.NOT_FOUND, msg, "NotFound", [("", "", msg)])
+        self.assertEqual(self.client.get(pb.GetWebhookRequest(id=w.id)).url, "https://example.com/m")
+
+    def connect(self, method, body, content_type="application/json"):
+        headers = {"content-type": content_type, "authorization": rs.TOKEN}
+        return rs.http1(SERVER.port, "POST", METHOD_PATH % method, headers, body)
+
+    def test_connect(self):
+        w = self.make()
+        # JSON: the response is the empty message, {}
+        status, fields, body = self.connect("UpdateWebhook", json.dumps(
+            {"id": w.id, "changes": {"url": "https://example.com/connect", "description": "c"}}).encode())
+        self.assertEqual((status, body), (200, b"{}"), body)
+        got = self.client.get(pb.GetWebhookRequest(id=w.id))
+        self.assertEqual((got.url, got.description), ("https://example.com/connect", "c"))
+        # an unknown key inside the changes, a wrong type: named under changes
+        status, fields, body = self.connect("UpdateWebhook", json.dumps(
+            {"id": w.id, "changes": {"url": "https://example.com/", "ecosystemId": rs.ECO, "disabled": 1}}).encode())
+        self.assertEqual(status, 400, body)
+        details = json.loads(body)["details"][0]
+        er = pb.ErrorResponse.FromString(rs.b64decode_any(details["value"]))
+        self.assertEqual([(getattr(p, "in"), p.path, p.message) for p in er.errors],
+                         [("body", "changes.disabled", "must be a boolean"),
+                          ("body", "changes.additional parameters", "contains fields that are not allowed: [ ecosystemId ]")])
+        # binary: an empty body back
+        status, fields, body = self.connect("DeleteWebhook", pb.DeleteWebhookRequest(id=w.id).SerializeToString(),
+                                            "application/proto")
+        self.assertEqual((status, body), (200, b""), body)
+        status, fields, body = self.connect("DeleteWebhook", json.dumps({"id": w.id}).encode())
+        self.assertEqual(status, 404, body)
+        self.assertEqual(json.loads(body)["code"], "not_found")
+
+    def test_grpc_web(self):
+        w = self.make()
+        req = pb.UpdateWebhookRequest(id=w.id, changes=pb.WebhookChanges(url="https://example.com/web", disabled=True))
+        status, fields, body = rs.http1(SERVER.port, "POST", METHOD_PATH % "UpdateWebhook",
+                                        {"content-type": "application/grpc-web+proto", "authorization": rs.TOKEN},
+                                        rs.frame(req.SerializeToString()))
+        messages, trailers = rs.grpc_web_parse(body)
+        self.assertEqual((status, messages, trailers.get("grpc-status")), (200, [b""], "0"))
+        self.assertTrue(self.client.get(pb.GetWebhookRequest(id=w.id)).disabled)
+        status, fields, body = rs.http1(SERVER.port, "POST", METHOD_PATH % "DeleteWebhook",
+                                        {"content-type": "application/grpc-web+proto", "authorization": rs.TOKEN},
+                                        rs.frame(pb.DeleteWebhookRequest(id=w.id).SerializeToString()))
+        messages, trailers = rs.grpc_web_parse(body)
+        self.assertEqual((messages, trailers.get("grpc-status")), ([b""], "0"))
+        status, fields, body = rs.http1(SERVER.port, "POST", METHOD_PATH % "DeleteWebhook",
+                                        {"content-type": "application/grpc-web+proto", "authorization": rs.TOKEN},
+                                        rs.frame(pb.DeleteWebhookRequest(id=w.id).SerializeToString()))
+        messages, trailers = rs.grpc_web_parse(body)
+        self.assertEqual((messages, trailers.get("grpc-status")), ([], "5"))
 
 
 # --- TLS --------------------------------------------------------------------------------------

@@ -11,6 +11,13 @@ one store directory, restarting each time. After every restart:
   cut off (those may or may not be there), and once seen after a restart it stays.
 
 snapshot_after_bytes is small, so kills also land while a snapshot is being written.
+
+ChangesCrashTest does the same with a mix of creates, updates and deletes (each thread
+changes only the webhooks it made, so each webhook has one history): after every restart
+each webhook shows its last acknowledged change, or the one change in flight when the kill
+came, whole (an update sets url, description and disabled together); a deleted one is gone
+from GET and the list; nothing else appears.
+
 The RNG seed is printed; HOOKGATE_CRASH_SEED=N repeats a run's choices (the timing of a
 kill against the server's work is never exactly the same).
 
@@ -215,6 +222,177 @@ class CrashTest(unittest.TestCase):
               "unfinished snapshot; %.1f s" % (len(acked), len(seen), torn, unfinished, time.monotonic() - started),
               flush=True)
         self.assertGreater(len(acked), 0, "no create succeeded in any round")
+
+
+CHANGE_ROUNDS = int(os.environ.get("HOOKGATE_CRASH_CHANGE_ROUNDS", "10"))
+AUTH = {"authorization": ss.TOKEN}
+JSON_AUTH = {"authorization": ss.TOKEN, "content-type": "application/json"}
+
+
+def updated_state(n):
+    """The fields an update number n sets, all at once."""
+    return {"url": "https://example.com/u/%d" % n, "description": "updated %d" % n, "disabled": n % 2 == 0}
+
+
+class ChangesLoad:
+    """One round of creates, updates and deletes from n threads until the server dies. Each
+    thread creates webhooks and then updates or deletes only its own."""
+
+    def __init__(self, port, round_no, n, rng_seed):
+        self.port, self.round_no, self.n, self.seed = port, round_no, n, rng_seed
+        self.killed = threading.Event()
+        self.lock = threading.Lock()
+        self.acked = {}        # id -> its state after its last acknowledged change (None: deleted)
+        self.in_flight = {}    # id -> the state its unanswered change would leave (None: deleted)
+        self.created_uncertain = set()  # descriptions of creates whose answer the kill cut off
+        self.counts = {"create": 0, "update": 0, "delete": 0}
+        self.errors = []
+        self.threads = [threading.Thread(target=self._run, args=(t,)) for t in range(n)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def join(self):
+        for t in self.threads:
+            t.join()
+
+    def _run(self, t):
+        rng = random.Random(self.seed * 1000 + t)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=ss.CALL_TIMEOUT)
+        mine = []  # ids this thread made and has not deleted
+        try:
+            for i in range(10 ** 9):
+                roll = rng.random()
+                if not mine or roll < 0.4:
+                    kind = "create"
+                    desc = "chg r%02d t%02d n%06d" % (self.round_no, t, i)
+                    method, path, body = "POST", "/api/webhooks", ss.create_body(desc)
+                elif roll < 0.8:
+                    kind, wid = "update", rng.choice(mine)
+                    after = updated_state(self.round_no * 10 ** 7 + t * 10 ** 5 + i)
+                    method, path, body = "PUT", "/api/webhooks/" + wid, json.dumps(after).encode()
+                else:
+                    kind, wid = "delete", mine.pop(rng.randrange(len(mine)))
+                    after, method, path, body = None, "DELETE", "/api/webhooks/" + wid, None
+                if kind != "create":
+                    with self.lock:
+                        self.in_flight[wid] = after
+                try:
+                    status, _, answer = ss.request(self.port, method, path, body,
+                                                   JSON_AUTH if body is not None else AUTH, conn=conn)
+                except (OSError, http.client.HTTPException) as e:
+                    if kind == "create":
+                        with self.lock:
+                            self.created_uncertain.add(desc)
+                    if not self.killed.is_set():
+                        with self.lock:
+                            self.errors.append("%s failed before the kill: %r" % (kind, e))
+                    return
+                want = 201 if kind == "create" else 200
+                if status != want or (kind != "create" and answer != b""):
+                    with self.lock:
+                        self.errors.append("%s %s: %d %r, expected %d" % (method, path, status, answer[:200], want))
+                    return
+                with self.lock:
+                    self.counts[kind] += 1
+                    if kind == "create":
+                        obj = json.loads(answer)
+                        mine.append(obj["id"])
+                        self.acked[obj["id"]] = {k: obj[k] for k in ("url", "description", "disabled")}
+                    else:
+                        del self.in_flight[wid]
+                        self.acked[wid] = after
+        finally:
+            conn.close()
+
+
+class ChangesCrashTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = ss.make_tmpdir("crash-changes")
+        self.store_path = os.path.join(self.tmp, "store")
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.kill()
+        ss.remove_tmpdir(self.tmp)
+
+    def verify(self, s, round_no, state, in_flight, new_uncertain, gone_descs):
+        """state: id -> expected fields (None: deleted) after every acknowledged change;
+        in_flight: id -> the fields (None: deleted) of a change the last kill cut off, which
+        may or may not have happened, but whole; new_uncertain: descriptions of creates the
+        last kill cut off; gone_descs: those of earlier kills found absent (absent for good).
+        Updates state with what the restart shows."""
+        where = "after restart %d (log %s)" % (round_no, s.log_path)
+        status, body, items = ss.list_items(s.port)
+        self.assertEqual(status, 200, "%s: list: %r" % (where, body[:300]))
+        by_id = {}
+        for item in items:
+            self.assertNotIn(item["id"], by_id, "%s: id %s twice in the list" % (where, item["id"]))
+            by_id[item["id"]] = item
+        self.assertEqual(s.loaded(), len(items), "%s: the start-up line's count differs from the list" % where)
+        for wid, fields in list(state.items()):
+            item = by_id.get(wid)
+            shown = None if item is None else {k: item[k] for k in ("url", "description", "disabled")}
+            allowed = [fields] + ([in_flight[wid]] if wid in in_flight else [])
+            self.assertIn(shown, allowed, "%s: webhook %s shows %r; its last acknowledged change left %r, the one "
+                          "in flight %r" % (where, wid, shown, fields, in_flight.get(wid, "(none)")))
+            state[wid] = shown
+            if shown is None:
+                st, _, got = ss.get(s.port, wid)
+                self.assertEqual(st, 404, "%s: deleted webhook %s answers GET %d %r" % (where, wid, st, got[:200]))
+        for wid, item in by_id.items():
+            if wid in state:
+                continue
+            d = item["description"]
+            self.assertNotIn(d, gone_descs, "%s: %r, absent after the restart after its kill, appeared" % (where, d))
+            self.assertIn(d, new_uncertain, "%s: a webhook nobody created: %r" % (where, item))
+            state[wid] = {k: item[k] for k in ("url", "description", "disabled")}
+        gone_descs |= new_uncertain - {item["description"] for item in items}
+        # every present webhook reads back as the list shows it
+        ids = list(by_id)
+        bad = [(i, st) for i, (st, got) in zip(ids, ss.get_many(s.port, ids)) if st != 200 or json.loads(got) != by_id[i]]
+        self.assertEqual(bad, [], "%s: GET differs from the list: %r" % (where, bad[:3]))
+        return len(items)
+
+    def test_sigkill_under_creates_updates_deletes(self):
+        seed = int(os.environ.get("HOOKGATE_CRASH_SEED", "0")) or random.SystemRandom().randrange(1, 2 ** 31)
+        print("\ncrash test of changes: seed %d, %d rounds" % (seed, CHANGE_ROUNDS), flush=True)
+        rng = random.Random(seed)
+        state, in_flight, new_uncertain, gone_descs = {}, {}, set(), set()
+        totals = {"create": 0, "update": 0, "delete": 0}
+        for round_no in range(CHANGE_ROUNDS + 1):
+            s = ss.Server(BINARY, self.tmp, self.store_path, fsync="always", snapshot_after_bytes=SNAPSHOT_AFTER)
+            self.servers.append(s)
+            present = self.verify(s, round_no, state, in_flight, new_uncertain, gone_descs)
+            if round_no == CHANGE_ROUNDS:
+                self.assertEqual(s.stop(), 0, "exit code after SIGTERM; log:\n%s" % s.log()[-3000:])
+                break
+            n, delay = rng.randint(*THREADS), rng.uniform(*KILL_DELAY)
+            load = ChangesLoad(s.port, round_no, n, rng.randrange(1, 2 ** 31))
+            load.start()
+            time.sleep(delay)
+            load.killed.set()
+            died = s.proc.poll()
+            s.kill()
+            load.join()
+            self.assertIsNone(died, "round %d (seed %d): the server died by itself; log tail:\n%s"
+                              % (round_no, seed, s.log()[-3000:]))
+            self.assertEqual(load.errors, [], "round %d (seed %d): %s; log %s"
+                             % (round_no, seed, load.errors[:5], s.log_path))
+            state.update(load.acked)
+            in_flight, new_uncertain = load.in_flight, load.created_uncertain
+            for k in totals:
+                totals[k] += load.counts[k]
+            print("round %2d: %2d threads, kill after %.3f s: %d creates, %d updates, %d deletes acknowledged, "
+                  "%d changes cut off; %d present before"
+                  % (round_no, n, delay, load.counts["create"], load.counts["update"], load.counts["delete"],
+                     len(load.in_flight) + len(load.created_uncertain), present), flush=True)
+        print("crash test of changes: %r acknowledged" % totals, flush=True)
+        self.assertGreater(totals["update"], 0, "no update succeeded in any round")
+        self.assertGreater(totals["delete"], 0, "no delete succeeded in any round")
 
 
 def main():

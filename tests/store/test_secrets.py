@@ -11,6 +11,10 @@
 - rotation, as the README's steps: the new key as secret_key_file and the old one in
   previous_secret_key_files; once the snapshot is written the old key is no longer needed,
   and a server given only the old key refuses to start, naming the new key's id;
+- an update that sets a new secret stores it as a create does: in plain text without a key
+  (the control), in no journal or snapshot with one, while the Idempotency-Key replay
+  compares the new secret, before and after a restart; a deleted webhook's tombstone
+  keeps it sealed, and its Idempotency-Key replays as 404;
 - refusals: a sealed store started without its key or with another key names the missing
   key id and exits 1 (nothing is lost silently); a key file that is missing, not 32 bytes,
   or readable by group or others fails --check-config and start-up with FILE:line:column;
@@ -37,7 +41,8 @@ NO_SNAPSHOT = 1 << 30
 SNAPSHOT_TIMEOUT = 20.0  # seconds for a snapshot the log announced to be written
 SECRET = "whsec_Zq81xVv-Kj2m0TnR4pLs"  # sought byte for byte in the files
 OTHER_SECRET = "whsec_another-one-Pq9"
-WROTE_RE = re.compile(r"hookgate: store: wrote snapshot\.(\d+) \((\d+) webhooks\)")
+NEW_SECRET = "whsec_updated-Hk3w9Yq2Lm"  # set by PUT, sought like SECRET
+WROTE_RE = re.compile(r"hookgate: store: wrote snapshot\.(\d+) \((\d+) webhooks[,)]")  # ", and N deleted ones kept ..."
 
 
 def key_id(path):
@@ -187,6 +192,64 @@ class AtRest(SecretsCase):
         self.assert_replays(s, "retry-me", first)
         self.stop(s)
 
+
+
+class Updates(SecretsCase):
+
+    def put_secret(self, s, wid, secret):
+        status, _, body = ss.request(s.port, "PUT", "/api/webhooks/" + wid, json.dumps({"url": ss.URL, "secret": secret}).encode(),
+                                     {"authorization": ss.TOKEN, "content-type": "application/json"})
+        self.assertEqual(status, 200, body[:300])
+        self.assertNotIn(secret.encode(), body)
+
+    def updated_secrets(self, **store):
+        """A webhook created with SECRET (Idempotency-Key "upd") whose secret is then set to
+        NEW_SECRET, once before a snapshot and once after (so both kinds of file hold an
+        update record or the updated webhook); another one, keyed "del", updated the same
+        way and then deleted. Returns [{file: occurrences of NEW_SECRET}] as the first
+        server left the files and as they are after a restart."""
+        s = self.start(snapshot_after_bytes=SMALL_SNAPSHOT, **store)
+        status, _, first = self.keyed(s, "upd")
+        self.assertEqual(status, 201, first[:300])
+        status, _, gone = self.keyed(s, "del", description="deleted")
+        self.assertEqual(status, 201, gone[:300])
+        wid, gone_id = json.loads(first)["id"], json.loads(gone)["id"]
+        self.put_secret(s, wid, NEW_SECRET)
+        self.put_secret(s, gone_id, NEW_SECRET)
+        status, _, body = ss.request(s.port, "DELETE", "/api/webhooks/" + gone_id, None, {"authorization": ss.TOKEN})
+        self.assertEqual(status, 200, body[:300])
+        self.with_both_files(s, "around updates", secret=OTHER_SECRET)
+        self.put_secret(s, wid, NEW_SECRET)
+        seen = []  # the files before the restart (which would seal a plain secret and snapshot it away) and after
+        for restart in (False, True):
+            if restart:
+                self.stop(s)
+                seen.append(self.occurrences(NEW_SECRET))
+                s = self.start(snapshot_after_bytes=SMALL_SNAPSHOT, **store)
+            # the replay compares the new secret, not the first one
+            status, headers, body = self.keyed(s, "upd", secret=NEW_SECRET)
+            self.assertEqual((status, headers.get("idempotent-replayed")), (201, "true"), body[:300])
+            status, _, body = self.keyed(s, "upd", secret=SECRET)
+            self.assertEqual(status, 422, body[:300])
+            status, _, body = self.keyed(s, "del", secret=NEW_SECRET, description="deleted")
+            self.assertEqual(status, 404, body[:300])
+            self.assertIn(gone_id.encode(), body)
+        self.stop(s)
+        self.assertNotIn(NEW_SECRET, s.log())
+        seen.append(self.occurrences(NEW_SECRET))
+        for found in seen:
+            self.assertTrue(any(n.startswith("snapshot.") for n in found) and any(n.startswith("journal.") for n in found),
+                            found)
+        return seen
+
+    def test_without_a_key_an_updated_secret_is_in_the_files(self):
+        found = self.updated_secrets()[0]  # as the server that took the updates left them
+        for kind in ("snapshot.", "journal."):
+            self.assertGreater(sum(v for n, v in found.items() if n.startswith(kind)), 0, found)
+
+    def test_with_a_key_no_file_holds_an_updated_secret(self):
+        for found in self.updated_secrets(secret_key_file=self.key("k1")):
+            self.assertEqual(sum(found.values()), 0, found)
 
 class Rotation(SecretsCase):
 

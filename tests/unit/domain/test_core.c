@@ -392,6 +392,194 @@ static void test_get_and_list(void)
     core_destroy(c);
 }
 
+/* ---- update and delete --------------------------------------------------------------------------- */
+
+/* An update request as REST makes it: the id from the path, the changes from the body.
+ * secret, description and disabled are set when given (NULL / -1: absent). */
+typedef struct update_req {
+    schema_update_request r;
+    schema_webhook_changes ch;
+} update_req;
+
+static int update(core *c, const char *token, const char *id, const char *url, const char *secret, const char *desc,
+                  int disabled, core_call *call)
+{
+    static update_req u;
+    schema_update_request r = SCHEMA_UPDATE_REQUEST_INIT;
+    schema_webhook_changes ch = SCHEMA_WEBHOOK_CHANGES_INIT;
+    u.r = r;
+    u.ch = ch;
+    u.r.id = (char *)id;
+    u.r.changes = &u.ch;
+    u.ch.url = (char *)url;
+    if (secret != NULL)
+        u.ch.secret_set_case = SCHEMA_CHANGES_SECRET_SET, u.ch.secret = (char *)secret;
+    if (desc != NULL)
+        u.ch.description_set_case = SCHEMA_CHANGES_DESCRIPTION_SET, u.ch.description = (char *)desc;
+    if (disabled >= 0)
+        u.ch.disabled_set_case = SCHEMA_CHANGES_DISABLED_SET, u.ch.disabled = disabled;
+    call_setup(call, CORE_UPDATE, token, &u.r.base);
+    call->id_in = ERROR_IN_PATH;
+    return run_now(c, call);
+}
+
+static int delete(core *c, const char *token, const char *id, core_call *call)
+{
+    static schema_delete_request d;
+    schema_delete_request init = SCHEMA_DELETE_REQUEST_INIT;
+    d = init;
+    d.id = (char *)id;
+    call_setup(call, CORE_DELETE, token, &d.base);
+    call->default_in = ERROR_IN_PATH;
+    return run_now(c, call);
+}
+
+/* Updates set what they name and keep the rest (a secret of "" removes it), answer the
+ * empty UpdateWebhookResponse, and keep id and createdAt; the problems are create's, all
+ * at once, the id's in the path; unknown, out-of-scope and deleted ids are 404 naming the
+ * id. A delete answers DeleteWebhookResponse, then the webhook is gone from get, list,
+ * update and a second delete. */
+static void test_update_delete(void)
+{
+    backend *b = memory_backend();
+    core *c = core_of(yaml, b);
+    core_call call;
+    char id[OBJECTID_HEX_LEN + 1], other_id[OBJECTID_HEX_LEN + 1];
+    schema_create_request r = create_req(ECO_A1, "https://example.com/h", "s3cret", "first");
+    CHECK(create(c, "acme-token", &r, NULL, &call) == 0);
+    strcpy(id, ((const schema_webhook *)call.response)->id);
+    r = create_req(ECO_A2, "https://example.com/a2", NULL, NULL);
+    CHECK(create(c, "acme-token", &r, NULL, &call) == 0);
+    strcpy(other_id, ((const schema_webhook *)call.response)->id);
+
+    /* url alone: the rest stays */
+    CHECK(update(c, "acme-token", id, "https://example.com/new", NULL, NULL, -1, &call) == 0);
+    CHECK(call.response != NULL && call.response->descriptor == &schema_update_response_descriptor);
+    CHECK(call.created == 0);
+    const store_webhook *rec = stored(b, id);
+    CHECK(rec != NULL && strcmp(rec->url, "https://example.com/new") == 0 && strcmp(rec->secret, "s3cret") == 0 &&
+          strcmp(rec->description, "first") == 0 && rec->disabled == 0 && rec->created_ms == NOW_MS);
+    /* every field; the secret removed with "" */
+    CHECK(update(c, "srv-a1", id, "http://example.com/x", "", "second", 1, &call) == 0);
+    CHECK(get(c, "acme-token", id, &call) == 0);
+    const schema_webhook *w = (const schema_webhook *)call.response;
+    CHECK_STR(w->id, id);
+    CHECK_STR(w->url, "http://example.com/x");
+    CHECK_STR(w->description, "second");
+    CHECK(w->disabled == 1);
+    CHECK(w->created_at->seconds * 1000 + w->created_at->nanos / 1000000 == NOW_MS);
+    rec = stored(b, id);
+    CHECK(rec != NULL && strcmp(rec->secret, "") == 0);
+    /* disabled back to false, alone */
+    CHECK(update(c, "acme-token", id, "http://example.com/x", NULL, NULL, 0, &call) == 0);
+    rec = stored(b, id);
+    CHECK(rec != NULL && rec->disabled == 0 && strcmp(rec->description, "second") == 0);
+
+    /* every problem at once, in field order, the id's in the path and the body's in the body */
+    CHECK(update(c, "acme-token", "XYZ", "ftp://x", "123456789", "0123456789abcdefg", 1, &call) == -1);
+    EXPECT_ERROR(&call, ERROR_INVALID_PARAMS, NULL);
+    CHECK(call.err.n_params == 4);
+    static const char *const paths[] = {"id", "url", "secret", "description"};
+    static const char *const messages[] = {"invalid id", "invalid url", "must be at most 8 bytes",
+                                           "must be at most 16 bytes"};
+    for (size_t i = 0; i < 4 && i < call.err.n_params; i++) {
+        CHECK_STR(error_param_path(&call.err, i), paths[i]);
+        CHECK_STR(error_param_message(&call.err, i), messages[i]);
+        CHECK(call.err.params[i].in == (i == 0 ? ERROR_IN_PATH : ERROR_IN_BODY));
+    }
+    CHECK(update(c, "acme-token", id, "", NULL, NULL, -1, &call) == -1);
+    CHECK(call.err.n_params == 1 && strcmp(error_param_message(&call.err, 0), "field is required") == 0);
+    CHECK(update(c, "acme-token", id, NULL, NULL, NULL, -1, &call) == -1);
+    CHECK(call.err.n_params == 1 && strcmp(error_param_path(&call.err, 0), "url") == 0);
+    /* no changes message at all (an empty RPC body): url is required */
+    schema_update_request bare = SCHEMA_UPDATE_REQUEST_INIT;
+    bare.id = id;
+    call_setup(&call, CORE_UPDATE, "acme-token", &bare.base);
+    CHECK(run_now(c, &call) == -1);
+    CHECK(call.err.n_params == 1 && strcmp(error_param_path(&call.err, 0), "url") == 0 &&
+          call.err.params[0].in == ERROR_IN_BODY);
+    rec = stored(b, id);
+    CHECK(rec != NULL && strcmp(rec->url, "http://example.com/x") == 0); /* refused: unchanged */
+    /* the token first */
+    CHECK(update(c, "nobody", "XYZ", NULL, NULL, NULL, -1, &call) == -1);
+    EXPECT_ERROR(&call, ERROR_UNAUTHENTICATED, NULL);
+    CHECK(delete(c, NULL, id, &call) == -1);
+    EXPECT_ERROR(&call, ERROR_UNAUTHENTICATED, NULL);
+
+    /* out of scope, unknown: 404 naming the id, nothing changed */
+    char want[96];
+    snprintf(want, sizeof want, "Webhook with id %s does not exist.", id);
+    CHECK(update(c, "other-token", id, "https://evil.example/", NULL, NULL, -1, &call) == -1);
+    EXPECT_ERROR(&call, ERROR_NOT_FOUND, want);
+    CHECK(delete(c, "other-token", id, &call) == -1);
+    EXPECT_ERROR(&call, ERROR_NOT_FOUND, want);
+    snprintf(want, sizeof want, "Webhook with id %s does not exist.", other_id);
+    CHECK(update(c, "srv-a1", other_id, "https://evil.example/", NULL, NULL, -1, &call) == -1);
+    EXPECT_ERROR(&call, ERROR_NOT_FOUND, want);
+    CHECK(delete(c, "srv-a1", other_id, &call) == -1);
+    EXPECT_ERROR(&call, ERROR_NOT_FOUND, want);
+    CHECK(stored(b, id) != NULL && stored(b, other_id) != NULL);
+    rec = stored(b, id);
+    CHECK(rec != NULL && strcmp(rec->url, "http://example.com/x") == 0);
+    CHECK(update(c, "acme-token", "000000000000000000000000", "https://example.com/", NULL, NULL, -1, &call) == -1);
+    EXPECT_ERROR(&call, ERROR_NOT_FOUND, "Webhook with id 000000000000000000000000 does not exist.");
+    CHECK(delete(c, "acme-token", "000000000000000000000000", &call) == -1);
+    EXPECT_ERROR(&call, ERROR_NOT_FOUND, "Webhook with id 000000000000000000000000 does not exist.");
+    CHECK(delete(c, "acme-token", "abc", &call) == -1);
+    EXPECT_ERROR(&call, ERROR_INVALID_PARAMS, NULL);
+    CHECK(call.err.n_params == 1 && call.err.params[0].in == ERROR_IN_PATH &&
+          strcmp(error_param_message(&call.err, 0), "invalid id") == 0);
+
+    /* delete; then it is gone everywhere */
+    CHECK(delete(c, "srv-a1", id, &call) == 0);
+    CHECK(call.response != NULL && call.response->descriptor == &schema_delete_response_descriptor);
+    CHECK(count(b) == 1 && stored(b, id) == NULL);
+    snprintf(want, sizeof want, "Webhook with id %s does not exist.", id);
+    CHECK(get(c, "acme-token", id, &call) == -1);
+    EXPECT_ERROR(&call, ERROR_NOT_FOUND, want);
+    CHECK(delete(c, "acme-token", id, &call) == -1);
+    EXPECT_ERROR(&call, ERROR_NOT_FOUND, want);
+    CHECK(update(c, "acme-token", id, "https://example.com/", NULL, NULL, -1, &call) == -1);
+    EXPECT_ERROR(&call, ERROR_NOT_FOUND, want);
+    schema_list_request l = SCHEMA_LIST_REQUEST_INIT;
+    l.ecosystem_id = ECO_A1;
+    call_setup(&call, CORE_LIST, "acme-token", &l.base);
+    CHECK(run_now(c, &call) == 0 && ((const schema_list_response *)call.response)->n_items == 0);
+    core_destroy(c);
+}
+
+/* A create's Idempotency-Key after its webhook was deleted: never a second webhook. The same
+ * request answers 404 naming the deleted webhook; a different one is still 422; past the
+ * key's window it creates anew, as for any key. */
+static void test_idempotency_after_delete(void)
+{
+    backend *b = memory_backend();
+    core *c = core_of(yaml, b);
+    core_call call;
+    char id[OBJECTID_HEX_LEN + 1];
+    schema_create_request r = create_req(ECO_A1, "https://example.com/once", "s3", "d");
+    CHECK(create(c, "acme-token", &r, "order-9", &call) == 0);
+    strcpy(id, ((const schema_webhook *)call.response)->id);
+    CHECK(delete(c, "acme-token", id, &call) == 0);
+    char want[96];
+    snprintf(want, sizeof want, "Webhook with id %s does not exist.", id);
+    CHECK(create(c, "acme-token", &r, "order-9", &call) == -1);
+    EXPECT_ERROR(&call, ERROR_NOT_FOUND, want);
+    CHECK(call.created == 0 && call.replayed == 0);
+    schema_create_request changed = create_req(ECO_A1, "https://example.com/twice", "s3", "d");
+    CHECK(create(c, "acme-token", &changed, "order-9", &call) == -1);
+    EXPECT_ERROR(&call, ERROR_UNPROCESSABLE, NULL);
+    CHECK(count(b) == 0);
+    /* the key is free once its window is over */
+    call_setup(&call, CORE_CREATE, "acme-token", &r.base);
+    call.idempotency_key = "order-9";
+    call.idempotency_key_len = 7;
+    call.now_ms = NOW_MS + IDEMPOTENCY_WINDOW_MS;
+    CHECK(run_now(c, &call) == 0 && call.created == 1 && call.replayed == 0);
+    CHECK(count(b) == 1);
+    core_destroy(c);
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------------ */
 
 /* Lists walk page by page: limit (absent = limits.default_page_size, over
@@ -921,12 +1109,28 @@ static int oom_run(void *ctx)
     static schema_create_request r;
     static schema_get_request g;
     static schema_list_request l;
+    static schema_update_request u;
+    static schema_webhook_changes ch;
+    static schema_delete_request d;
     r = create_req(ECO_A1, "https://example.com/first", NULL, NULL);
     g = (schema_get_request)SCHEMA_GET_REQUEST_INIT;
     g.id = o->id;
     l = (schema_list_request)SCHEMA_LIST_REQUEST_INIT;
     l.ecosystem_id = ECO_A1;
-    const ProtobufCMessage *req = o->method == CORE_CREATE ? &r.base : o->method == CORE_GET ? &g.base : &l.base;
+    ch = (schema_webhook_changes)SCHEMA_WEBHOOK_CHANGES_INIT;
+    ch.url = "https://example.com/second";
+    ch.description_set_case = SCHEMA_CHANGES_DESCRIPTION_SET;
+    ch.description = "changed";
+    u = (schema_update_request)SCHEMA_UPDATE_REQUEST_INIT;
+    u.id = o->id;
+    u.changes = &ch;
+    d = (schema_delete_request)SCHEMA_DELETE_REQUEST_INIT;
+    d.id = o->id;
+    const ProtobufCMessage *req = o->method == CORE_CREATE   ? &r.base
+                                  : o->method == CORE_GET    ? &g.base
+                                  : o->method == CORE_UPDATE ? &u.base
+                                  : o->method == CORE_DELETE ? &d.base
+                                                             : &l.base;
     call_setup(&o->call, o->method, "acme-token", req);
     o->call.idempotency_key = o->key;
     o->call.idempotency_key_len = o->key != NULL ? strlen(o->key) : 0;
@@ -949,6 +1153,18 @@ static void oom_check(void *ctx, int ok)
 {
     oom_case *o = ctx;
     size_t now = count(o->store);
+    if (o->method == CORE_UPDATE) { /* the new url and description together, or neither */
+        const store_webhook *w = stored(o->store, o->id);
+        CHECK(now == o->before && w != NULL);
+        if (w != NULL)
+            CHECK(ok ? strcmp(w->url, "https://example.com/second") == 0 && strcmp(w->description, "changed") == 0
+                     : strcmp(w->url, "https://example.com/first") == 0 && strcmp(w->description, "") == 0);
+        return;
+    }
+    if (o->method == CORE_DELETE) {
+        CHECK(now == o->before - (ok ? 1 : 0) && (stored(o->store, o->id) == NULL) == ok);
+        return;
+    }
     if (o->method != CORE_CREATE || o->key != NULL) {
         CHECK(now == o->before); /* reads and replays store nothing */
         return;
@@ -990,6 +1206,10 @@ static void test_out_of_memory(void)
         {"core get", yaml, CORE_GET, NULL},
         {"core list", yaml, CORE_LIST, NULL},
         {"core create through the journal", durable, CORE_CREATE, NULL},
+        {"core update", yaml, CORE_UPDATE, NULL},
+        {"core update through the journal", durable, CORE_UPDATE, NULL},
+        {"core delete", yaml, CORE_DELETE, NULL},
+        {"core delete through the journal", durable, CORE_DELETE, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         oom_case o = {.yaml = cases[i].yaml, .method = cases[i].method, .key = cases[i].key};
@@ -1010,6 +1230,8 @@ int main(void)
     test_create_errors();
     test_get_and_list();
     test_list_pages();
+    test_update_delete();
+    test_idempotency_after_delete();
     test_dispatch();
     test_rate_limit();
     test_idempotency();

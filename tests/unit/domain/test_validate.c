@@ -477,6 +477,77 @@ static void test_list_paging(void)
     EXPECT_ONE(&err, "ecosystem_id", "invalid id", 1);
 }
 
+/* Update: the id (placed where the caller says), then the changes by create's rules: url
+ * required and valid, secret and description within limits only when given; no changes
+ * message is an empty one; a codec's report on the changes stands for them. Delete: the id. */
+static void test_update_and_delete(void)
+{
+    config_limits limits = default_limits;
+    limits.max_secret_length = 4;
+    limits.max_description_length = 5;
+    error err;
+    schema_webhook_changes ch = SCHEMA_WEBHOOK_CHANGES_INIT;
+    schema_update_request u = SCHEMA_UPDATE_REQUEST_INIT;
+    u.id = "5a96c7ea0e4c1b0001a0b0c0";
+    u.changes = &ch;
+    ch.url = "https://example.com/h";
+    error_clear(&err);
+    validate_update_request(&u, &limits, ERROR_IN_PATH, &err);
+    CHECK(err.kind == ERROR_NONE && err.n_params == 0);
+    /* an over-long secret or description counts only when given */
+    ch.secret = "12345";
+    ch.description = "123456";
+    error_clear(&err);
+    validate_update_request(&u, &limits, ERROR_IN_PATH, &err);
+    CHECK(err.n_params == 0);
+    ch.secret_set_case = SCHEMA_CHANGES_SECRET_SET;
+    ch.description_set_case = SCHEMA_CHANGES_DESCRIPTION_SET;
+    u.id = "nope";
+    ch.url = "ftp://x";
+    error_clear(&err);
+    validate_update_request(&u, &limits, ERROR_IN_PATH, &err);
+    error_sort_params(&err);
+    CHECK(err.kind == ERROR_INVALID_PARAMS && err.n_params == 4);
+    static const char *const paths[] = {"id", "url", "secret", "description"};
+    static const char *const messages[] = {"invalid id", "invalid url", "must be at most 4 bytes",
+                                           "must be at most 5 bytes"};
+    for (size_t i = 0; i < 4 && i < err.n_params; i++) {
+        CHECK_STR(error_param_path(&err, i), paths[i]);
+        CHECK_STR(error_param_message(&err, i), messages[i]);
+        CHECK(err.params[i].in == (i == 0 ? ERROR_IN_PATH : ERROR_IN_UNSET));
+    }
+    /* the id left with the others */
+    error_clear(&err);
+    validate_update_request(&u, &limits, ERROR_IN_UNSET, &err);
+    CHECK(err.n_params == 4 && err.params[0].in == ERROR_IN_UNSET);
+    /* no url; no changes at all */
+    u.id = "5a96c7ea0e4c1b0001a0b0c0";
+    ch = (schema_webhook_changes)SCHEMA_WEBHOOK_CHANGES_INIT;
+    ch.url = "";
+    error_clear(&err);
+    validate_update_request(&u, &limits, ERROR_IN_PATH, &err);
+    EXPECT_ONE(&err, "url", "field is required", 2);
+    u.changes = NULL;
+    error_clear(&err);
+    validate_update_request(&u, &limits, ERROR_IN_PATH, &err);
+    EXPECT_ONE(&err, "url", "field is required", 2);
+    /* a codec's problem with the changes (field 6 of the request) stands for them */
+    error_clear(&err);
+    error_add_field(&err, ERROR_IN_UNSET, 6, "changes.url", "must be a string");
+    validate_update_request(&u, &limits, ERROR_IN_PATH, &err);
+    CHECK(err.n_params == 1);
+
+    schema_delete_request d = SCHEMA_DELETE_REQUEST_INIT;
+    d.id = "5a96c7ea0e4c1b0001a0b0c0";
+    error_clear(&err);
+    validate_delete_request(&d, &err);
+    CHECK(err.kind == ERROR_NONE);
+    d.id = "5A96C7EA0E4C1B0001A0B0C0";
+    error_clear(&err);
+    validate_delete_request(&d, &err);
+    EXPECT_ONE(&err, "id", "invalid id", 1);
+}
+
 int main(void)
 {
     test_url();
@@ -485,5 +556,6 @@ int main(void)
     test_skip_reported();
     test_get_and_list();
     test_list_paging();
+    test_update_and_delete();
     return test_exit_code();
 }

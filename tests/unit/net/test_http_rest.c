@@ -358,6 +358,130 @@ static void test_large_answer_and_budget(lb_server *s)
     CHECK(outflow_held_total() == 0); /* every answer gave its bytes back with its request */
 }
 
+/* Creates a webhook over s; its path ("/api/webhooks/<id>") in item. */
+static void create_item(lb_server *s, char item[64])
+{
+    lb_exchange x = {.method = "POST",
+                     .path = "/api/webhooks",
+                     .headers = {{"authorization", TOKEN}, {"content-type", "application/json"}},
+                     .body = create_json,
+                     .body_len = sizeof(create_json) - 1};
+    lb_send(s, &x);
+    CHECK(x.status == 201);
+    const char *location = lb_header(&x, "location");
+    snprintf(item, 64, "%s", location != NULL ? location : "/api/webhooks/none");
+    lb_exchange_dispose(&x);
+}
+
+/* PUT and DELETE on the item: 200 with no body and no content-type (Droplit's answer),
+ * the change read back; a binary body (WebhookChanges) too; the id's problem in the path
+ * and the body's in the body, the binary ones in binary; 404 after a delete. Run over
+ * memory and over a journal (where the answer waits for the writer). */
+static void test_update_delete(lb_server *s)
+{
+    char item[64];
+    create_item(s, item);
+    static const char change[] = "{\"url\":\"https://example.com/changed\",\"disabled\":true}";
+    lb_exchange u = {.method = "PUT",
+                     .path = item,
+                     .headers = {{"authorization", TOKEN}, {"content-type", "application/json"}},
+                     .body = change,
+                     .body_len = sizeof(change) - 1};
+    lb_send(s, &u);
+    CHECK(u.status == 200);
+    CHECK_STR(u.reason, "OK");
+    CHECK(u.res_body == NULL || u.res_body->size == 0);
+    CHECK(lb_header(&u, "content-type") == NULL);
+    CHECK(lb_header(&u, "x-request-id") != NULL);
+    lb_exchange_dispose(&u);
+    lb_exchange g = {.method = "GET", .path = item, .headers = {{"authorization", TOKEN}}};
+    lb_send(s, &g);
+    CHECK(g.status == 200 && strstr(lb_body(&g), "\"url\":\"https://example.com/changed\",\"disabled\":true") != NULL);
+    lb_exchange_dispose(&g);
+
+    /* binary: a WebhookChanges body */
+    schema_webhook_changes ch = SCHEMA_WEBHOOK_CHANGES_INIT;
+    ch.url = "https://example.com/binary";
+    ch.description_set_case = SCHEMA_CHANGES_DESCRIPTION_SET;
+    ch.description = "bin";
+    uint8_t bin[256];
+    size_t bin_len = protobuf_c_message_pack(&ch.base, bin);
+    lb_exchange b = {.method = "PUT",
+                     .path = item,
+                     .headers = {{"authorization", TOKEN}, {"content-type", "application/x-protobuf"}},
+                     .body = (const char *)bin,
+                     .body_len = bin_len,
+                     .version = 0x200};
+    lb_send(s, &b);
+    CHECK(b.status == 200 && (b.res_body == NULL || b.res_body->size == 0));
+    lb_exchange_dispose(&b);
+    lb_send(s, &g);
+    CHECK(g.status == 200 && strstr(lb_body(&g), "\"description\":\"bin\"") != NULL &&
+          strstr(lb_body(&g), "https://example.com/binary") != NULL);
+    lb_exchange_dispose(&g);
+    /* a binary body without the url: the error in binary */
+    ch.url = "";
+    bin_len = protobuf_c_message_pack(&ch.base, bin);
+    b.body_len = bin_len;
+    lb_send(s, &b);
+    CHECK(b.status == 400);
+    CHECK_STR(lb_header(&b, "content-type"), "application/x-protobuf");
+    schema_error_response *er = (schema_error_response *)protobuf_c_message_unpack(
+        &schema_error_response_descriptor, NULL, b.res_body != NULL ? b.res_body->size : 0,
+        b.res_body != NULL ? (const uint8_t *)b.res_body->bytes : (const uint8_t *)"");
+    CHECK(er != NULL && er->n_errors == 1 && strcmp(er->errors[0]->path, "url") == 0 &&
+          strcmp(er->errors[0]->in, "body") == 0);
+    if (er != NULL)
+        protobuf_c_message_free_unpacked(&er->base, NULL);
+    lb_exchange_dispose(&b);
+
+    /* problems: the id in the path, the rest in the body, all at once */
+    static const char bad[] = "{\"id\":\"x\",\"url\":\"ftp://x\"}";
+    lb_exchange p = {.method = "PUT",
+                     .path = "/api/webhooks/nope",
+                     .headers = {{"authorization", TOKEN}, {"content-type", "application/json"}},
+                     .body = bad,
+                     .body_len = sizeof(bad) - 1};
+    lb_send(s, &p);
+    CHECK(p.status == 400);
+    CHECK_STR(lb_body(&p), "{\"errorType\":\"InvalidParams\",\"errors\":["
+                           "{\"in\":\"path\",\"path\":\"id\",\"message\":\"invalid id\"},"
+                           "{\"in\":\"body\",\"path\":\"url\",\"message\":\"invalid url\"},"
+                           "{\"in\":\"body\",\"path\":\"additional parameters\","
+                           "\"message\":\"contains fields that are not allowed: [ id ]\"}]}");
+    lb_exchange_dispose(&p);
+
+    /* delete; then 404 for get and a second delete */
+    lb_exchange d = {.method = "DELETE", .path = item, .headers = {{"authorization", TOKEN}}};
+    lb_send(s, &d);
+    CHECK(d.status == 200 && (d.res_body == NULL || d.res_body->size == 0));
+    CHECK(lb_header(&d, "content-type") == NULL);
+    lb_exchange_dispose(&d);
+    lb_send(s, &d);
+    CHECK(d.status == 404);
+    char want[96];
+    snprintf(want, sizeof(want), "Webhook with id %s does not exist.", item + 14);
+    CHECK_STR(lb_body(&d), want);
+    lb_exchange_dispose(&d);
+    lb_send(s, &g);
+    CHECK(g.status == 404);
+    lb_exchange_dispose(&g);
+}
+
+static void test_update_delete_journal(void)
+{
+    char dir[64], yaml[CORE_FIXTURE_YAML_MAX];
+    if (core_fixture_store_yaml(yaml_base, dir, yaml) != 0)
+        return;
+    lb_server s;
+    if (lb_server_init(&s, yaml) != 0)
+        return;
+    CHECK(core_call_may_wait(s.core, CORE_UPDATE) && core_call_may_wait(s.core, CORE_DELETE));
+    test_update_delete(&s);
+    lb_server_dispose(&s);
+    core_fixture_store_remove(dir);
+}
+
 int main(void)
 {
     lb_server s;
@@ -367,8 +491,10 @@ int main(void)
     test_errors(&s);
     test_health_and_metrics(&s);
     test_large_answer_and_budget(&s);
+    test_update_delete(&s);
     lb_server_dispose(&s);
     test_journal();
+    test_update_delete_journal();
     test_create_out_of_memory();
     return test_exit_code();
 }

@@ -51,7 +51,7 @@ static void test_method_not_allowed(lb_server *s)
     } cases[] = {
         {"DELETE", "/v0/api/webhooks", "GET, POST"},
         {"PUT", "/api/webhooks", "GET, POST"},
-        {"PUT", "/api/webhooks/5f1b7c3e9d2a4b0012345678", "GET"},
+        {"PATCH", "/api/webhooks/5f1b7c3e9d2a4b0012345678", "GET, PUT, DELETE"},
         {"POST", "/healthz", "GET, HEAD"},
         {"GET", SERVICE "GetWebhook", "POST"},
         {"GET", SERVICE "Nope", "POST"},

@@ -47,7 +47,7 @@ static void test_connect(lb_server *s)
     lb_exchange_dispose(&p);
 
     lb_exchange u = {.method = "POST",
-                     .path = SERVICE "DeleteWebhook",
+                     .path = SERVICE "InvokeWebhookX",
                      .headers = {{"authorization", TOKEN}, {"content-type", "application/json"}}};
     lb_send(s, &u);
     CHECK(u.status == 501);

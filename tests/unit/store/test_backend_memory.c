@@ -1,9 +1,10 @@
 /* test_backend_memory: the store interface over the memory backend, without and with a
  * journal: every verb's outcome, calls answered inside submit (reads; creates without a
  * journal) or later on the journal's thread (creates with one), EAGAIN past the journal's
- * queue bound, and a reopened journal holding exactly the creates that were answered 0.
- * With a key: secrets sealed before they are stored (index and journal), opened by
- * backend_secret_open, and a journal reopened without its key refused. */
+ * queue bound, a reopened journal holding exactly the creates that were answered 0, and
+ * updates and deletes queued together, checked when they take effect, in queue order.
+ * With a key: secrets sealed before they are stored (index and journal), an update's new
+ * secret too, opened by backend_secret_open, and a journal reopened without its key refused. */
 #define _GNU_SOURCE /* memmem */
 #include "backend.h"
 #include "oom.h"
@@ -271,6 +272,102 @@ static void test_queue_full(void)
     remove_dir(dir);
 }
 
+/* Writes queued together behind a held writer take effect in queue order and are checked
+ * then: of an update, a delete, an update and a delete of one webhook, the first two
+ * succeed and the last two find it gone (NOT_FOUND, though it was there when they were
+ * submitted); two updates of another webhook setting different fields both hold, neither
+ * undoing the other. Reopened from the journal (which holds all six, the refused two
+ * included), the store is the same. */
+static void test_writes_in_order(int with_journal)
+{
+    char dir[] = "/tmp/hookgate-test-backend-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    journal_options jo = {.path = dir, .fsync = JOURNAL_FSYNC_ALWAYS, .snapshot_after_bytes = 1ull << 40, .max_queue = 64};
+    backend_memory_stats stats;
+    char err[JOURNAL_ERROR_MAX];
+    backend *b = backend_memory_open(with_journal ? &jo : NULL, NULL, &stats, err);
+    CHECK(b != NULL);
+    if (b == NULL)
+        return;
+    store_webhook x = webhook(ECO, 400, NULL), y = webhook(ECO, 401, NULL), hold = webhook(ECO2, 402, NULL);
+    answer a = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    backend_call cx = {.verb = BACKEND_CREATE, .webhook = &x, .done = on_done, .data = &a};
+    backend_call cy = {.verb = BACKEND_CREATE, .webhook = &y, .done = on_done, .data = &a};
+    backend_submit(b, &cx);
+    backend_submit(b, &cy);
+    wait_done(&a, 2);
+    CHECK(cx.status == 0 && cy.status == 0);
+
+    /* with a journal, the writer waits in this create's done while the rest queue up */
+    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, !with_journal};
+    backend_call ch = {.verb = BACKEND_CREATE, .webhook = &hold, .done = held_done, .data = &g};
+    backend_submit(b, &ch);
+    pthread_mutex_lock(&g.lock);
+    while (g.entered == 0)
+        pthread_cond_wait(&g.cond, &g.lock);
+    pthread_mutex_unlock(&g.lock);
+
+    store_changes url = {.sets = STORE_SET_URL, .url = "https://example.com/changed"};
+    store_changes desc = {.sets = STORE_SET_DESCRIPTION | STORE_SET_DISABLED, .description = "d", .disabled = 1};
+    answer q = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    backend_call w[6] = {
+        {.verb = BACKEND_UPDATE, .id = x.id, .changes = &url},
+        {.verb = BACKEND_DELETE, .id = x.id},
+        {.verb = BACKEND_UPDATE, .id = x.id, .changes = &url},
+        {.verb = BACKEND_DELETE, .id = x.id},
+        {.verb = BACKEND_UPDATE, .id = y.id, .changes = &url},
+        {.verb = BACKEND_UPDATE, .id = y.id, .changes = &desc},
+    };
+    for (int i = 0; i < 6; i++) {
+        w[i].done = on_done;
+        w[i].data = &q;
+        backend_submit(b, &w[i]);
+    }
+    pthread_mutex_lock(&g.lock);
+    g.open = 1;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.lock);
+    wait_done(&q, 6);
+    static const int want[6] = {0, 0, BACKEND_NOT_FOUND, BACKEND_NOT_FOUND, 0, 0};
+    for (int i = 0; i < 6; i++) {
+        if (w[i].status != want[i])
+            fprintf(stderr, "  write %d (%s journal): status %d, want %d\n", i, with_journal ? "with" : "without",
+                    w[i].status, want[i]);
+        CHECK(w[i].status == want[i]);
+    }
+    CHECK(w[1].found != NULL && w[1].found->deleted);
+    for (int round = 0; round < 1 + with_journal; round++) {
+        backend_call get = {.verb = BACKEND_GET, .id = x.id};
+        CHECK(submit_now(b, &get) == BACKEND_NOT_FOUND);
+        get.id = y.id;
+        CHECK(submit_now(b, &get) == 0 && get.found != NULL);
+        if (get.found != NULL) {
+            CHECK_STR(get.found->url, "https://example.com/changed");
+            CHECK_STR(get.found->description, "d");
+            CHECK(get.found->disabled == 1 && get.found->created_ms == y.created_ms);
+        }
+        backend_call list = {.verb = BACKEND_LIST, .ecosystem_id = ECO, .alloc = &heap, .limit = 10};
+        CHECK(submit_now(b, &list) == 0 && list.n_items == 1);
+        free(list.items);
+        /* a page cursor at the deleted webhook (the last of a page read before the delete)
+         * goes on after its place */
+        store_cursor at_x = {.seq = 0, .id = x.id};
+        backend_call page = {.verb = BACKEND_LIST, .ecosystem_id = ECO, .alloc = &heap, .limit = 10, .after = &at_x};
+        CHECK(submit_now(b, &page) == 0 && page.n_items == 1 && page.more == 0);
+        CHECK(page.n_items != 1 || memcmp(page.items[0]->id.bytes, y.id.bytes, OBJECTID_LEN) == 0);
+        free(page.items);
+        backend_destroy(b);
+        b = NULL;
+        if (round == 0 && with_journal) { /* the same after a restart */
+            b = backend_memory_open(&jo, NULL, &stats, err);
+            CHECK(b != NULL && stats.journal.webhooks == 2 && stats.journal.journal_records == 9);
+            if (b == NULL)
+                break;
+        }
+    }
+    remove_dir(dir);
+}
+
 /* ---- sealed secrets ------------------------------------------------------------------- */
 
 static const uint8_t KEY[SEAL_KEY_LEN] = {0x9e, 0x37, 0x79, 0xb9, 0x7f, 0x4a, 0x7c, 0x15, 0xf3, 0x9c, 0xc0,
@@ -454,6 +551,8 @@ int main(void)
     test_memory_only();
     test_with_journal();
     test_queue_full();
+    test_writes_in_order(0);
+    test_writes_in_order(1);
     test_sealed_memory_only();
     test_secret_open_out_of_memory();
     test_sealed_journal();

@@ -25,15 +25,18 @@
  *   removed since are gone as well (a file system without ordered metadata may write a
  *   removal and not an earlier addition).
  *
- * The run: creates through journal_append in batches, fsync always, snapshot_after small
+ * The run: creates through journal_append in batches, each create followed by an update or
+ * a delete of a webhook made a few creates before (CHANGE_LAG) for most of them, fsync
+ * always, snapshot_after small
  * so that rotations and snapshots (temp file, rename, directory fsync, removal of the
  * older files) happen several times (the run goes on until N_SNAPSHOTS were renamed into
  * place, counted in the log, not timed). Then for every prefix of the log (a cut after each
  * call) and each outcome, the surviving files are written to a fresh directory, and
- * journal_open (real I/O) must start and hold every create acknowledged before the cut;
- * and (for the "lost" outcome) so must a start-up with a secret key, which seals the plain
- * secrets the run wrote and snapshots them at once, after which a second start-up finds
- * every create again and nothing left to seal. */
+ * journal_open (real I/O) must start and hold every create, update and delete
+ * acknowledged before the cut (a change not yet acknowledged may or may not be there,
+ * whole); and (for the "lost" outcome) so must a start-up with a secret key, which seals
+ * the plain secrets the run wrote and snapshots them at once, after which a second
+ * start-up finds every change again and nothing left to seal. */
 #include "diskio.h"
 #include "journal.h"
 #include "record.h"
@@ -61,6 +64,9 @@
 #define MAX_FDS 1024
 #define MAX_OPS 4096
 #define NAME_LEN 64
+#define CHANGE_LAG 8 /* create i is followed by a change of webhook i - CHANGE_LAG: */
+/* webhook n is updated when n % 4 == 1, deleted when n % 4 == 2, left alone otherwise */
+enum { CHANGE_CREATE, CHANGE_UPDATE, CHANGE_DELETE };
 
 static char root[64];
 
@@ -75,7 +81,8 @@ typedef enum op_kind {
     OP_DIRSYNC,  /* fsync of the directory */
     OP_RENAME,   /* name -> name2 */
     OP_UNLINK,   /* name */
-    OP_ACK,      /* create `index` acknowledged (done with status 0) */
+    OP_ACK,      /* change `index` acknowledged (done with status 0): create, update or delete of webhook
+                    index % MAX_CREATES, by index / MAX_CREATES (CHANGE_*) */
 } op_kind;
 
 typedef struct logged {
@@ -307,14 +314,23 @@ static void spec_make(spec *sp, size_t i)
 typedef struct run_op {
     journal_op op; /* first: done gets &op */
     size_t index;
+    int change; /* CHANGE_* */
 } run_op;
+
+/* The change made to webhook n after its create, CHANGE_CREATE for none. */
+static int change_of(size_t n)
+{
+    return n % 4 == 1 ? CHANGE_UPDATE : n % 4 == 2 ? CHANGE_DELETE : CHANGE_CREATE;
+}
+
+static int issued[MAX_CREATES]; /* the run queued webhook n's change */
 
 static store *run_store;
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;
 static size_t n_done;
 
-/* On the writer thread: insert (as backend_memory.c does), then the acknowledgement. */
+/* On the writer thread: apply (as backend_memory.c does), then the acknowledgement. */
 static void run_done(journal_op *op)
 {
     run_op *r = (run_op *)op;
@@ -323,15 +339,18 @@ static void run_done(journal_op *op)
     if (op->status == 0) {
         error err;
         error_clear(&err);
-        CHECK(store_insert_record(run_store, record, &err) != NULL);
+        store_changes ch = {.sets = op->sets, .url = record->url};
+        const store_webhook *v = r->change == CHANGE_UPDATE   ? store_update(run_store, &record->id, &ch, &err)
+                                 : r->change == CHANGE_DELETE ? store_delete(run_store, &record->id, &err)
+                                                              : store_insert(run_store, record, &err);
+        CHECK(v != NULL);
         pthread_mutex_lock(&log_lock);
         logged *l = log_add(OP_ACK);
         if (l != NULL)
-            l->index = r->index;
+            l->index = r->index + (size_t)r->change * MAX_CREATES;
         pthread_mutex_unlock(&log_lock);
-    } else {
-        store_record_free(record);
     }
+    store_record_free(record);
     pthread_mutex_lock(&done_lock);
     n_done++;
     pthread_cond_broadcast(&done_cond);
@@ -371,8 +390,8 @@ static size_t record_run(const char *dir, size_t *acked)
         fprintf(stderr, "journal_open: %s\n", err);
         return 0;
     }
-    static run_op ops[MAX_CREATES];
-    size_t i = 0;
+    static run_op ops[MAX_CREATES], changes[MAX_CREATES];
+    size_t i = 0, queued = 0;
     for (size_t batch = 1; i < MAX_CREATES && (i < N_CREATES || renames_logged() < N_SNAPSHOTS);
          batch = batch % 5 + 1) {
         size_t end = i + batch < MAX_CREATES ? i + batch : MAX_CREATES;
@@ -380,18 +399,38 @@ static size_t record_run(const char *dir, size_t *acked)
             spec sp;
             spec_make(&sp, k);
             ops[k].index = k;
+            ops[k].change = CHANGE_CREATE;
             ops[k].op.record = store_record_new(&sp.w);
             ops[k].op.done = run_done;
             CHECK(journal_append(j, &ops[k].op) == 0);
+            queued++;
+            size_t n = k - CHANGE_LAG;
+            if (k < CHANGE_LAG || change_of(n) == CHANGE_CREATE)
+                continue;
+            spec_make(&sp, n); /* an update sets the url to the description; a delete carries the webhook */
+            if (change_of(n) == CHANGE_UPDATE)
+                sp.w.url = sp.description;
+            else
+                sp.w.deleted = 1;
+            changes[n] = (run_op){.index = n, .change = change_of(n)};
+            changes[n].op.record = store_record_new(&sp.w);
+            changes[n].op.sets = change_of(n) == CHANGE_UPDATE ? STORE_SET_URL : 0;
+            changes[n].op.done = run_done;
+            issued[n] = 1;
+            CHECK(journal_append(j, &changes[n].op) == 0);
+            queued++;
         }
         pthread_mutex_lock(&done_lock);
-        while (n_done < end)
+        while (n_done < queued)
             pthread_cond_wait(&done_cond, &done_lock);
         pthread_mutex_unlock(&done_lock);
         i = end;
     }
     journal_close(j);
-    *acked = store_count(run_store);
+    size_t deleted = 0;
+    for (size_t n = 0; n < i; n++)
+        deleted += issued[n] && change_of(n) == CHANGE_DELETE;
+    *acked = store_count(run_store) + deleted;
     store_destroy(run_store);
     return i;
 }
@@ -438,7 +477,8 @@ typedef struct model {
     bytes now[MAX_FILES], synced[MAX_FILES];
     char names[MAX_FILES][NAME_LEN];        /* the live directory */
     char synced_names[MAX_FILES][NAME_LEN]; /* the directory at its last fsync */
-    int acked[MAX_CREATES];
+    int acked[MAX_CREATES];   /* created */
+    int changed[MAX_CREATES]; /* updated or deleted, as its number says */
 } model;
 
 static void model_apply(model *m, const logged *l)
@@ -477,7 +517,10 @@ static void model_apply(model *m, const logged *l)
                 m->names[f][0] = '\0';
         break;
     case OP_ACK:
-        m->acked[l->index] = 1;
+        if (l->index < MAX_CREATES)
+            m->acked[l->index] = 1;
+        else
+            m->changed[l->index % MAX_CREATES] = 1;
         break;
     }
 }
@@ -530,14 +573,32 @@ static int recover_check(const model *m, outcome o, const char *dir, size_t at, 
     } else {
         size_t missing = 0, first = 0, plain = 0;
         for (size_t i = 0; i < MAX_CREATES; i++) {
-            const store_webhook *r = m->acked[i] ? store_get(s, &ids[i]) : NULL;
-            if (m->acked[i] && r == NULL && missing++ == 0)
+            if (!m->acked[i])
+                continue;
+            spec sp;
+            spec_make(&sp, i);
+            const store_webhook *w = store_get(s, &ids[i]);
+            /* done: its change was acknowledged, so it must show; maybe: queued and not
+             * acknowledged, so either state will do, but nothing else */
+            int change = change_of(i), done = m->changed[i], maybe = issued[i] && !done;
+            int is_new = w != NULL && strcmp(w->url, sp.url) == 0;
+            int is_updated = w != NULL && strcmp(w->url, sp.description) == 0;
+            int good;
+            if (change == CHANGE_DELETE)
+                good = done ? w == NULL : is_new || (maybe && w == NULL);
+            else if (change == CHANGE_UPDATE)
+                good = done ? is_updated : is_new || (maybe && is_updated);
+            else
+                good = is_new;
+            if (!good && missing++ == 0)
                 first = i;
-            plain += r != NULL && keys != NULL && r->sealed_secret == NULL;
+            plain += w != NULL && keys != NULL && w->secret[0] != '\0';
         }
         if (missing > 0 || plain > 0) {
-            snprintf(why, why_len, "cut after call %zu (%s), %s: %zu acknowledged create(s) lost, the first #%zu; %zu "
-                     "secret(s) not sealed", at, OUTCOME_NAMES[o], what, missing, first, plain);
+            snprintf(why, why_len,
+                     "cut after call %zu (%s), %s: %zu acknowledged change(s) lost or unacknowledged ones half there, "
+                     "the first of webhook #%zu; %zu secret(s) not sealed",
+                     at, OUTCOME_NAMES[o], what, missing, first, plain);
             ok = 0;
         }
         dup2(null, STDERR_FILENO); /* the snapshot it writes when it sealed secrets at start-up */

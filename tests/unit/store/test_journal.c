@@ -1476,6 +1476,182 @@ static void test_snapshot_room(void)
     CHECK(journal_snapshot_retry_ms(UINT32_MAX) == JOURNAL_SNAPSHOT_RETRY_MAX_MS);
 }
 
+/* ---- updates and deletes ------------------------------------------------------------------------ */
+
+typedef struct change_op {
+    journal_op op; /* first: done gets &op */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done, status, applied;
+} change_op;
+
+/* Applies a written change to the index as backend_memory.c does: an update (sets), a
+ * delete (a record marked deleted) or a create. */
+static void change_done(journal_op *op)
+{
+    change_op *c = (change_op *)op;
+    store_webhook *r = op->record;
+    op->record = NULL;
+    const store_webhook *v = NULL;
+    if (op->status == 0) {
+        error err;
+        error_clear(&err);
+        store_changes ch = {.sets = op->sets, .disabled = r->disabled, .url = r->url, .secret = r->secret,
+                            .sealed_secret = r->sealed_secret, .sealed_secret_len = r->sealed_secret_len,
+                            .description = r->description};
+        v = op->sets != 0 ? store_update(appending_to, &r->id, &ch, &err)
+            : r->deleted  ? store_delete(appending_to, &r->id, &err)
+                          : store_insert(appending_to, r, &err);
+    }
+    store_record_free(r);
+    pthread_mutex_lock(&c->lock);
+    c->status = op->status;
+    c->applied = v != NULL;
+    c->done = 1;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Journals one change of w (an update setting `sets`, or w itself: a create, or a delete
+ * when w->deleted) and waits until it is applied; 1 when it changed the index. */
+static int journal_change(journal *j, const store_webhook *w, unsigned sets)
+{
+    change_op c;
+    memset(&c, 0, sizeof c);
+    pthread_mutex_init(&c.lock, NULL);
+    pthread_cond_init(&c.cond, NULL);
+    c.op.record = store_record_new(w);
+    c.op.sets = sets;
+    c.op.done = change_done;
+    CHECK(c.op.record != NULL && journal_append(j, &c.op) == 0);
+    pthread_mutex_lock(&c.lock);
+    while (!c.done)
+        pthread_cond_wait(&c.cond, &c.lock);
+    pthread_mutex_unlock(&c.lock);
+    pthread_mutex_destroy(&c.lock);
+    pthread_cond_destroy(&c.cond);
+    CHECK(c.status == 0);
+    return c.applied;
+}
+
+/* Updates and deletes survive snapshots and replays: after enough creates behind them to
+ * rotate (so a snapshot holds them), a reopen shows every update, no deleted webhook
+ * (store_count, store_get, their ecosystems), and the tombstone of a deleted webhook whose
+ * Idempotency-Key is within keep_deleted_keys_ms, but not of one past it. A second reopen
+ * (from a snapshot written by a journal that replayed the changes) is the same. */
+static void test_snapshot_changes(void)
+{
+    enum { N = 120, MORE = 120 };
+    char dir[PATH_MAX];
+    new_dir(dir, "changes");
+    objectid *ids = ids_make(N + MORE + 2);
+    journal_options opts = options_of(dir, "always", 1000, "4096");
+    opts.keep_deleted_keys_ms = 3600 * 1000;
+    opened a;
+    memset(&a, 0, sizeof a);
+    a.store = store_create();
+    a.journal = journal_open(&opts, a.store, &a.stats, a.err);
+    CHECK(a.journal != NULL);
+    if (a.journal == NULL) {
+        fprintf(stderr, "open: %s\n", a.err);
+        close_all(&a);
+        free(ids);
+        return;
+    }
+    appending_to = a.store;
+    CHECK(append_range(a.journal, ids, 0, N, 20) == N);
+    /* two keyed webhooks: one created now, one long before the key's window */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    uint8_t recent[STORE_IDEMPOTENCY_LEN], old[STORE_IDEMPOTENCY_LEN];
+    memset(recent, 0x11, sizeof recent);
+    memset(old, 0x22, sizeof old);
+    spec keyed[2];
+    for (int k = 0; k < 2; k++) {
+        spec_make(&keyed[k], N + MORE + (size_t)k, &ids[N + MORE + k]);
+        keyed[k].w.idempotency = k == 0 ? recent : old;
+        keyed[k].w.created_ms = k == 0 ? now_ms : now_ms - 48 * 3600 * 1000LL;
+        CHECK(journal_change(a.journal, &keyed[k].w, 0));
+    }
+    /* every third deleted, the one after it updated */
+    size_t deleted = 0;
+    for (size_t i = 0; i < N; i += 3) {
+        spec sp;
+        spec_make(&sp, i, &ids[i]);
+        sp.w.deleted = 1;
+        CHECK(journal_change(a.journal, &sp.w, 0));
+        CHECK(!journal_change(a.journal, &sp.w, 0)); /* a second delete: written, changes nothing */
+        deleted++;
+        spec up;
+        spec_make(&up, i + 1, &ids[i + 1]);
+        up.w.url = "https://changed.example/";
+        up.w.disabled = 1;
+        CHECK(journal_change(a.journal, &up.w, STORE_SET_URL | STORE_SET_DISABLED));
+    }
+    for (int k = 0; k < 2; k++) {
+        keyed[k].w.deleted = 1;
+        CHECK(journal_change(a.journal, &keyed[k].w, 0));
+    }
+    /* creates behind them until a snapshot holds them all */
+    CHECK(append_range(a.journal, ids, N, N + MORE, 20) == MORE);
+    journal_close(a.journal);
+    a.journal = NULL;
+
+    for (int round = 0; round < 2; round++) {
+        opened b;
+        memset(&b, 0, sizeof b);
+        b.store = store_create();
+        b.journal = journal_open(&opts, b.store, &b.stats, b.err);
+        CHECK(b.journal != NULL);
+        if (b.journal == NULL) {
+            fprintf(stderr, "reopen: %s\n", b.err);
+            close_all(&b);
+            break;
+        }
+        CHECK(b.stats.snapshot >= 2 && b.stats.journal_records < MORE); /* the changes came from a snapshot */
+        CHECK(b.stats.webhooks == N + MORE - deleted);
+        CHECK(store_count(b.store) == N + MORE - deleted);
+        size_t wrong = 0;
+        for (size_t i = 0; i < N + MORE; i++) {
+            spec sp;
+            spec_make(&sp, i, &ids[i]);
+            const store_webhook *r = store_get(b.store, &ids[i]);
+            if (i < N && i % 3 == 0)
+                wrong += r != NULL;
+            else if (i < N && i % 3 == 1)
+                wrong += r == NULL || strcmp(r->url, "https://changed.example/") != 0 || r->disabled != 1 ||
+                         strcmp(r->description, sp.w.description) != 0 || strcmp(r->secret, sp.w.secret) != 0;
+            else
+                wrong += r == NULL || !webhook_equal(r, &sp.w);
+        }
+        CHECK(wrong == 0);
+        const store_webhook *t = store_get_idempotent(b.store, recent);
+        CHECK(t != NULL && t->deleted);
+        CHECK(store_get_idempotent(b.store, old) == NULL);
+        CHECK(store_get(b.store, &ids[N + MORE]) == NULL && store_get(b.store, &ids[N + MORE + 1]) == NULL);
+        size_t listed = 0;
+        for (size_t k = 0; k < N_ECOSYSTEMS; k++) {
+            eco_list l;
+            eco_collect(b.store, k, &l);
+            listed += l.n;
+        }
+        CHECK(listed == N + MORE - deleted);
+        /* rotate once more from the reloaded state before the second round */
+        if (round == 0) {
+            appending_to = b.store;
+            spec sp;
+            spec_make(&sp, 1, &ids[1]);
+            sp.w.url = "https://changed.example/";
+            for (int k = 0; k < 120; k++) /* enough bytes to rotate again */
+                CHECK(journal_change(b.journal, &sp.w, STORE_SET_URL));
+        }
+        close_all(&b);
+    }
+    close_all(&a);
+    free(ids);
+}
+
 /* ---- sealed secrets -------------------------------------------------------------------- */
 
 /* Opens dir with keys (none when keys is NULL). */
@@ -1610,6 +1786,7 @@ int main(void)
     test_concurrent_round_trip();
     test_fsync_policies();
     test_snapshots();
+    test_snapshot_changes();
     test_torn_tail();
     test_corrupt_middle();
     test_leftovers_and_gaps();

@@ -551,7 +551,7 @@ static void test_load(void)
         CHECK(r == NULL || store_get(s, &w.id) == r);
         /* the same again: well formed, refused by the store as a duplicate */
         CHECK(record_load(s, buf, n, &l, &err) == NULL && l.failure == RECORD_LOAD_REFUSED &&
-              err.kind == ERROR_INTERNAL);
+              err.kind == ERROR_CONFLICT);
         error_clear(&err);
     }
     static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
@@ -640,6 +640,113 @@ static void test_out_of_memory(void)
     oom_op load = {"record_load", &o, record_oom_setup, record_oom_load, record_oom_load_check, record_oom_teardown};
     CHECK(oom_loop(&load) == 0);
     CHECK(oom_loop_persistent(&load) == 0);
+}
+
+/* Packs m into buf and applies it to s with record_load under keys (or none); the stored
+ * version (or NULL). */
+static const store_webhook *load_keyed(store *s, const schema_stored_webhook *m, const seal_keyring *keys,
+                                       record_load_failure *failure, error *err)
+{
+    uint8_t buf[1024];
+    CHECK(protobuf_c_message_get_packed_size(&m->base) <= sizeof buf);
+    size_t n = protobuf_c_message_pack(&m->base, buf);
+    record_loader l = {.keys = keys};
+    const store_webhook *r = record_load(s, buf, n, &l, err);
+    *failure = l.failure;
+    return r;
+}
+
+static const store_webhook *load_message(store *s, const schema_stored_webhook *m, record_load_failure *failure,
+                                         error *err)
+{
+    return load_keyed(s, m, NULL, failure, err);
+}
+
+/* Update and delete records: an update sets only the fields it names, and its record
+ * carries nothing else; a delete leaves a tombstone; an update or a delete of an id the
+ * store does not hold (or holds deleted) changes nothing and is no failure, except that a
+ * delete of an unknown id brings its tombstone along (what a snapshot keeps); a second
+ * tombstone of one id, an unknown change and an update that sets nothing or an unknown
+ * field are refused. */
+static void test_load_changes(void)
+{
+    store *s = store_create();
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    char eco[32];
+    error err;
+    error_clear(&err);
+    record_load_failure failure;
+    store_webhook w = webhook_of(1, eco);
+    schema_stored_webhook m;
+    record_from_webhook(&w, &m);
+    CHECK(m.change == SCHEMA_STORED_CREATE);
+    CHECK(load_message(s, &m, &failure, &err) != NULL && failure == RECORD_LOAD_OK);
+
+    store_webhook u = {.id = w.id, .disabled = 0, .ecosystem_id = "", .url = "https://new.example/x",
+                       .secret = "", .description = "changed"};
+    record_from_update(&u, STORE_SET_URL | STORE_SET_DESCRIPTION, &m);
+    CHECK(m.change == SCHEMA_STORED_UPDATE && m.sets == (STORE_SET_URL | STORE_SET_DESCRIPTION));
+    CHECK_STR(m.secret, ""); /* only what it sets */
+    CHECK_STR(m.ecosystem_id, "");
+    CHECK(m.idempotency_key.len == 0 && m.created_ms == 0);
+    const store_webhook *v = load_message(s, &m, &failure, &err);
+    CHECK(v != NULL && failure == RECORD_LOAD_OK);
+    if (v != NULL) {
+        CHECK_STR(v->url, "https://new.example/x");
+        CHECK_STR(v->description, "changed");
+        CHECK_STR(v->secret, w.secret);
+        CHECK(v->disabled == w.disabled && v->created_ms == w.created_ms && v->idempotency != NULL);
+        CHECK(store_get(s, &w.id) == v);
+    }
+    /* the same update again (a journal replayed over a snapshot that has it): the same state */
+    v = load_message(s, &m, &failure, &err);
+    CHECK(v != NULL && failure == RECORD_LOAD_OK && strcmp(v->description, "changed") == 0);
+    /* disabled alone, to false */
+    u.disabled = 0;
+    record_from_update(&u, STORE_SET_DISABLED, &m);
+    v = load_message(s, &m, &failure, &err);
+    CHECK(v != NULL && v->disabled == 0 && strcmp(v->url, "https://new.example/x") == 0);
+
+    /* delete: a tombstone, out of reach of store_get */
+    store_webhook dead = *store_get(s, &w.id);
+    dead.deleted = 1;
+    record_from_webhook(&dead, &m);
+    CHECK(m.change == SCHEMA_STORED_DELETE);
+    const store_webhook *t = load_message(s, &m, &failure, &err);
+    CHECK(t != NULL && t->deleted && failure == RECORD_LOAD_OK);
+    CHECK(store_get(s, &w.id) == NULL && store_count(s) == 0);
+    /* again, and an update after it: nothing changes, no failure */
+    CHECK(load_message(s, &m, &failure, &err) == NULL && failure == RECORD_LOAD_OK && err.kind == ERROR_NONE);
+    record_from_update(&u, STORE_SET_URL, &m);
+    CHECK(load_message(s, &m, &failure, &err) == NULL && failure == RECORD_LOAD_OK && err.kind == ERROR_NONE);
+    CHECK(store_get(s, &w.id) == NULL && store_count(s) == 0 && store_slots(s) == 1);
+    /* an update of an id never seen: nothing */
+    store_webhook other = webhook_of(2, eco);
+    u.id = other.id;
+    record_from_update(&u, STORE_SET_URL, &m);
+    CHECK(load_message(s, &m, &failure, &err) == NULL && failure == RECORD_LOAD_OK);
+    CHECK(store_slots(s) == 1);
+    /* a delete of an id never seen: its tombstone (kept by a snapshot for its key) */
+    other.deleted = 1;
+    record_from_webhook(&other, &m);
+    t = load_message(s, &m, &failure, &err);
+    CHECK(t != NULL && t->deleted && store_slots(s) == 2 && store_get(s, &other.id) == NULL);
+
+    /* what no writer makes */
+    record_from_update(&u, STORE_SET_URL, &m);
+    m.sets = 0;
+    CHECK(load_message(s, &m, &failure, &err) == NULL && failure == RECORD_LOAD_MALFORMED);
+    m.sets = STORE_SET_URL | 1u << 4; /* ecosystem_id cannot change */
+    CHECK(load_message(s, &m, &failure, &err) == NULL && failure == RECORD_LOAD_MALFORMED);
+    record_from_webhook(&w, &m);
+    m.sets = STORE_SET_URL; /* a create that names fields */
+    CHECK(load_message(s, &m, &failure, &err) == NULL && failure == RECORD_LOAD_MALFORMED);
+    m.sets = 0;
+    m.change = 3;
+    CHECK(load_message(s, &m, &failure, &err) == NULL && failure == RECORD_LOAD_MALFORMED);
+    store_destroy(s);
 }
 
 /* ---- sealed secrets ------------------------------------------------------------------- */
@@ -849,6 +956,78 @@ static void test_reseal_out_of_memory(void)
     seal_keyring_destroy(ring2);
 }
 
+/* An update record's secret is resealed as a create's: a plain one loaded with a key is
+ * sealed (in the index, and in the update record written from it), one sealed under a
+ * previous key sealed again; an update that sets "" leaves no sealed blob; a tombstone
+ * of a sealed webhook keeps it sealed. */
+static void test_load_update_sealed(void)
+{
+    uint8_t k1[SEAL_KEY_LEN], k2[SEAL_KEY_LEN];
+    for (size_t i = 0; i < SEAL_KEY_LEN; i++)
+        k1[i] = (uint8_t)(i + 7), k2[i] = (uint8_t)(99 - i);
+    seal_keyring *ring1 = ring_of(k1, NULL), *ring2 = ring_of(k2, k1);
+    char eco[32];
+    error err;
+    error_clear(&err);
+    record_load_failure failure;
+    store *s = store_create();
+    store_webhook w = webhook_of(1, eco);
+    schema_stored_webhook m;
+    record_from_webhook(&w, &m);
+    CHECK(load_keyed(s, &m, ring1, &failure, &err) != NULL && failure == RECORD_LOAD_OK);
+
+    /* a plain new secret (a keyless writer's record) loaded with a key: sealed */
+    store_webhook u = {.id = w.id, .ecosystem_id = "", .url = "", .secret = "n3w-secret", .description = ""};
+    record_from_update(&u, STORE_SET_SECRET, &m);
+    const store_webhook *v = load_keyed(s, &m, ring1, &failure, &err);
+    CHECK(failure == RECORD_LOAD_OK && sealed_as(ring1, v, k1, "n3w-secret"));
+    CHECK(v != NULL && strcmp(v->url, w.url) == 0);
+    /* the update record written from a sealed version carries the blob, not the text */
+    uint8_t buf[1024];
+    if (v != NULL) {
+        record_from_update(v, STORE_SET_SECRET, &m);
+        CHECK(m.sealed_secret.len == v->sealed_secret_len && strcmp(m.secret, "") == 0);
+        size_t n = protobuf_c_message_pack(&m.base, buf);
+        CHECK(memmem(buf, n, "n3w-secret", 10) == NULL);
+        /* replayed under a ring where k1 is previous: sealed again under k2 */
+        store *s2 = store_create();
+        schema_stored_webhook c;
+        record_from_webhook(&w, &c);
+        CHECK(load_keyed(s2, &c, ring2, &failure, &err) != NULL);
+        const store_webhook *v2 = load_keyed(s2, &m, ring2, &failure, &err);
+        CHECK(failure == RECORD_LOAD_OK && sealed_as(ring2, v2, k2, "n3w-secret"));
+        /* and under no key at all: refused, the key missing */
+        CHECK(load_keyed(s2, &m, NULL, &failure, &err) == NULL && failure == RECORD_LOAD_NO_KEY);
+        store_destroy(s2);
+    }
+    /* a sealed secret in an update that does not set the secret is no record a writer makes */
+    if (v != NULL) {
+        record_from_update(v, STORE_SET_SECRET, &m);
+        m.sets = STORE_SET_URL;
+        CHECK(load_keyed(s, &m, ring1, &failure, &err) == NULL && failure == RECORD_LOAD_MALFORMED);
+    }
+
+    /* "" removes it: no sealed blob left */
+    u.secret = "";
+    record_from_update(&u, STORE_SET_SECRET, &m);
+    v = load_keyed(s, &m, ring1, &failure, &err);
+    CHECK(v != NULL && failure == RECORD_LOAD_OK && v->sealed_secret == NULL && v->sealed_secret_len == 0 &&
+          strcmp(v->secret, "") == 0);
+
+    /* a tombstone of a webhook with a sealed secret: still sealed */
+    u.secret = "an0ther";
+    record_from_update(&u, STORE_SET_SECRET, &m);
+    CHECK(load_keyed(s, &m, ring1, &failure, &err) != NULL);
+    store_webhook dead = *store_get(s, &w.id);
+    dead.deleted = 1;
+    record_from_webhook(&dead, &m);
+    const store_webhook *t = load_keyed(s, &m, ring1, &failure, &err);
+    CHECK(t != NULL && t->deleted && sealed_as(ring1, t, k1, "an0ther"));
+    store_destroy(s);
+    seal_keyring_destroy(ring1);
+    seal_keyring_destroy(ring2);
+}
+
 int main(void)
 {
     test_round_trip();
@@ -859,8 +1038,10 @@ int main(void)
     test_bad_lengths();
     test_to_webhook_rejects();
     test_load();
+    test_load_changes();
     test_out_of_memory();
     test_load_sealed();
+    test_load_update_sealed();
     test_reseal_out_of_memory();
     return test_exit_code();
 }

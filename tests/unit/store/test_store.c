@@ -1,6 +1,7 @@
 /* test_store: insert/get/each, copies of the caller's strings, creation order per ecosystem,
- * pages after a cursor, growth past the initial tables, duplicate ids, early stop, and
- * concurrent inserts. */
+ * pages after a cursor, growth past the initial tables, duplicate ids, early stop,
+ * concurrent inserts, and updates and deletes (new versions in every index, tombstones, old
+ * versions left readable, pages that go on past a deleted record). */
 #include "hg_assert.h"
 #include "oom.h"
 #include "store.h"
@@ -185,7 +186,7 @@ static void test_duplicate(void)
     dup.ecosystem_id = "C000000000000000000000002"; /* same id, other ecosystem */
     dup.description = "b";
     CHECK(store_insert(s, &dup, &err) == NULL);
-    CHECK(err.kind == ERROR_INTERNAL);
+    CHECK(err.kind == ERROR_CONFLICT);
     CHECK(err.reason[0] != '\0');
     CHECK(store_count(s) == 1);
     /* the first record is untouched and neither ecosystem gained the duplicate */
@@ -202,7 +203,7 @@ static void test_duplicate(void)
     /* same id, same ecosystem */
     error_clear(&err);
     CHECK(store_insert(s, &w, &err) == NULL);
-    CHECK(err.kind == ERROR_INTERNAL);
+    CHECK(err.kind == ERROR_CONFLICT);
     CHECK(store_count(s) == 1);
     c.n = 0;
     store_each_in_ecosystem(s, "C000000000000000000000001", collect_visit, &c);
@@ -275,7 +276,7 @@ static void test_growth(void)
             error dup_err;
             error_clear(&dup_err);
             w.id = id_of(i / 3);
-            if (store_insert(s, &w, &dup_err) != NULL || dup_err.kind != ERROR_INTERNAL)
+            if (store_insert(s, &w, &dup_err) != NULL || dup_err.kind != ERROR_CONFLICT)
                 all_ok = 0;
         }
     }
@@ -656,6 +657,119 @@ static void test_page(void)
     store_destroy(s);
 }
 
+/* Visits an ecosystem and checks its records are exactly want[0..n) in that order. */
+static void check_ecosystem(store *s, const char *eco, const store_webhook *const *want, size_t n)
+{
+    collect c = {.n = 0};
+    store_each_in_ecosystem(s, eco, collect_visit, &c);
+    CHECK(c.n == n);
+    for (size_t i = 0; i < n && i < c.n; i++)
+        CHECK(c.seen[i] == want[i]);
+}
+
+/* An update makes a new version with only the fields it sets changed, which takes the old
+ * one's place by id, by digest, in the ecosystem's order and in its insertion-order slot,
+ * while the old version stays readable and unchanged; a delete puts a tombstone there that
+ * only store_nth and store_get_idempotent show; neither finds a deleted or unknown id; a
+ * tombstone can be inserted as such (what a snapshot keeps). */
+static void test_update_delete(void)
+{
+    store *s = store_create();
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    error err;
+    error_clear(&err);
+    uint8_t digest[STORE_IDEMPOTENCY_LEN];
+    memset(digest, 7, sizeof digest);
+    const char *eco = "C000000000000000000000001";
+    const store_webhook *made[5];
+    for (uint32_t i = 0; i < 5; i++) {
+        store_webhook w = {.id = id_of(i), .created_ms = 100 + i, .ecosystem_id = eco, .url = "http://a",
+                           .secret = "s", .description = "d", .idempotency = i == 2 ? digest : NULL};
+        made[i] = store_insert(s, &w, &err);
+        CHECK(made[i] != NULL);
+    }
+    if (made[2] == NULL)
+        goto out;
+    /* one field at a time keeps the others */
+    objectid id2 = id_of(2);
+    store_changes url = {.sets = STORE_SET_URL, .url = "https://b"};
+    const store_webhook *v1 = store_update(s, &id2, &url, &err);
+    CHECK(v1 != NULL && v1 != made[2]);
+    if (v1 == NULL)
+        goto out;
+    CHECK_STR(v1->url, "https://b");
+    CHECK_STR(v1->secret, "s");
+    CHECK_STR(v1->description, "d");
+    CHECK(v1->disabled == 0 && v1->created_ms == 102 && v1->idempotency != NULL);
+    CHECK(memcmp(v1->id.bytes, id2.bytes, OBJECTID_LEN) == 0);
+    CHECK_STR(v1->ecosystem_id, eco);
+    CHECK_STR(made[2]->url, "http://a"); /* the old version as it was, still readable */
+    store_changes rest = {.sets = STORE_SET_SECRET | STORE_SET_DESCRIPTION | STORE_SET_DISABLED,
+                          .secret = "",
+                          .description = "new",
+                          .disabled = 7};
+    const store_webhook *v2 = store_update(s, &id2, &rest, &err);
+    CHECK(v2 != NULL);
+    if (v2 == NULL)
+        goto out;
+    CHECK_STR(v2->url, "https://b");
+    CHECK_STR(v2->secret, "");
+    CHECK_STR(v2->description, "new");
+    CHECK(v2->disabled == 1);
+    CHECK(store_get(s, &id2) == v2);
+    CHECK(store_get_idempotent(s, digest) == v2);
+    CHECK(store_nth(s, 2) == v2);
+    CHECK(store_count(s) == 5 && store_slots(s) == 5);
+    const store_webhook *order[5] = {made[0], made[1], v2, made[3], made[4]};
+    check_ecosystem(s, eco, order, 5);
+
+    /* delete: out of get, the list and the count; a tombstone in its slot and by digest */
+    const store_webhook *t = store_delete(s, &id2, &err);
+    CHECK(t != NULL && t->deleted);
+    CHECK(store_get(s, &id2) == NULL);
+    CHECK(store_get_idempotent(s, digest) == t);
+    CHECK(store_nth(s, 2) == t);
+    CHECK(store_count(s) == 4 && store_slots(s) == 5);
+    const store_webhook *after[4] = {made[0], made[1], made[3], made[4]};
+    check_ecosystem(s, eco, after, 4);
+    CHECK_STR(v2->description, "new"); /* still readable by whoever held it */
+    /* a second delete, an update of it, and either of an unknown id: not found, no change */
+    error_clear(&err);
+    CHECK(store_delete(s, &id2, &err) == NULL && err.kind == ERROR_NOT_FOUND);
+    error_clear(&err);
+    CHECK(store_update(s, &id2, &url, &err) == NULL && err.kind == ERROR_NOT_FOUND);
+    objectid unknown = id_of(99);
+    error_clear(&err);
+    CHECK(store_update(s, &unknown, &url, &err) == NULL && err.kind == ERROR_NOT_FOUND);
+    error_clear(&err);
+    CHECK(store_delete(s, &unknown, &err) == NULL && err.kind == ERROR_NOT_FOUND);
+    CHECK(store_count(s) == 4 && store_slots(s) == 5);
+    /* the first and the last of an ecosystem go too (the search's ends) */
+    CHECK(store_delete(s, &made[0]->id, &err) != NULL);
+    CHECK(store_delete(s, &made[4]->id, &err) != NULL);
+    const store_webhook *middle[2] = {made[1], made[3]};
+    check_ecosystem(s, eco, middle, 2);
+    /* a tombstone inserted as such: found by digest, nowhere else; its id stays taken */
+    uint8_t other[STORE_IDEMPOTENCY_LEN];
+    memset(other, 9, sizeof other);
+    store_webhook dead = {.id = id_of(50), .created_ms = 1, .ecosystem_id = eco, .url = "http://z", .secret = "",
+                          .description = "", .idempotency = other, .deleted = 1};
+    const store_webhook *d = store_insert(s, &dead, &err);
+    CHECK(d != NULL && d->deleted);
+    CHECK(store_get(s, &dead.id) == NULL && store_get_idempotent(s, other) == d);
+    CHECK(store_count(s) == 2 && store_slots(s) == 6);
+    check_ecosystem(s, eco, middle, 2);
+    error_clear(&err);
+    CHECK(store_delete(s, &dead.id, &err) == NULL && err.kind == ERROR_NOT_FOUND);
+    error_clear(&err);
+    dead.deleted = 0;
+    CHECK(store_insert(s, &dead, &err) == NULL && err.kind == ERROR_CONFLICT);
+out:
+    store_destroy(s);
+}
+
 int main(void)
 {
     test_idempotent();
@@ -666,5 +780,6 @@ int main(void)
     test_growth();
     test_threads();
     test_out_of_memory();
+    test_update_delete();
     return test_exit_code();
 }

@@ -49,8 +49,19 @@ int main(void)
     check_item("/api/webhooks/not-an-id", "not-an-id");
     check_not_allowed("PUT", "/api/webhooks", "GET, POST");
     check_not_allowed("DELETE", "/v0/api/webhooks/", "GET, POST");
-    check_not_allowed("POST", "/api/webhooks/abc", "GET");
-    check_not_allowed("DELETE", "/api/webhooks/abc", "GET");
+    check_not_allowed("POST", "/api/webhooks/abc", "GET, PUT, DELETE");
+    check_not_allowed("PATCH", "/api/webhooks/abc", "GET, PUT, DELETE");
+    /* update and delete on the item, with its id as a get has it */
+    check_route("PUT", "/api/webhooks/5f1b7c3e9d2a4b0012345678", ROUTE_UPDATE);
+    check_route("PUT", "/v0/api/webhooks/abc", ROUTE_UPDATE);
+    check_route("DELETE", "/api/webhooks/abc", ROUTE_DELETE);
+    check_route("DELETE", "/v0/api/webhooks/5f1b7c3e9d2a4b0012345678", ROUTE_DELETE);
+    check_route("PUT", "/api/webhooks/a/b", ROUTE_NOT_FOUND);
+    for (int k = 0; k < 2; k++) {
+        route_match m;
+        CHECK(find(k ? "DELETE" : "PUT", "/v0/api/webhooks/abc", &m) == (k ? ROUTE_DELETE : ROUTE_UPDATE));
+        CHECK(m.item_id != NULL && m.item_id_len == 3 && memcmp(m.item_id, "abc", 3) == 0);
+    }
     check_not_allowed("get", "/api/webhooks", "GET, POST"); /* methods are case-sensitive */
     check_route("GET", "/api/webhooks/a/b", ROUTE_NOT_FOUND);
     check_route("GET", "/api/webhooks//", ROUTE_NOT_FOUND);
@@ -82,7 +93,9 @@ int main(void)
     check_route("POST", "/droplit.webhooks.v1.WebhookService/CreateWebhook", ROUTE_RPC_CREATE);
     check_route("POST", "/droplit.webhooks.v1.WebhookService/GetWebhook", ROUTE_RPC_GET);
     check_route("POST", "/droplit.webhooks.v1.WebhookService/ListWebhooks", ROUTE_RPC_LIST);
-    check_route("POST", "/droplit.webhooks.v1.WebhookService/DeleteWebhook", ROUTE_RPC_OTHER);
+    check_route("POST", "/droplit.webhooks.v1.WebhookService/UpdateWebhook", ROUTE_RPC_UPDATE);
+    check_route("POST", "/droplit.webhooks.v1.WebhookService/DeleteWebhook", ROUTE_RPC_DELETE);
+    check_route("POST", "/droplit.webhooks.v1.WebhookService/InvokeWebhookX", ROUTE_RPC_OTHER);
     check_route("POST", "/droplit.webhooks.v1.WebhookService/CreateWebhook/", ROUTE_RPC_OTHER);
     check_route("POST", "/droplit.webhooks.v1.WebhookService/CreateWebhookX", ROUTE_RPC_OTHER);
     check_route("POST", "/droplit.webhooks.v1.WebhookService", ROUTE_RPC_OTHER);
@@ -101,7 +114,9 @@ int main(void)
     /* the names are the metrics' route labels, as they always were */
     static const char *const labels[ROUTE_COUNT] = {
         [ROUTE_CREATE] = "create",         [ROUTE_GET] = "get",         [ROUTE_LIST] = "list",
+        [ROUTE_UPDATE] = "update",         [ROUTE_DELETE] = "delete",
         [ROUTE_RPC_CREATE] = "rpc_create", [ROUTE_RPC_GET] = "rpc_get", [ROUTE_RPC_LIST] = "rpc_list",
+        [ROUTE_RPC_UPDATE] = "rpc_update", [ROUTE_RPC_DELETE] = "rpc_delete",
         [ROUTE_RPC_OTHER] = "rpc_other",   [ROUTE_HEALTHZ] = "healthz", [ROUTE_READYZ] = "readyz",
         [ROUTE_METRICS] = "metrics",       [ROUTE_NOT_FOUND] = "other", [ROUTE_METHOD_NOT_ALLOWED] = "other",
     };
@@ -116,9 +131,11 @@ int main(void)
         snprintf(path, sizeof(path), "%s/%s", route_rpc_prefix(), svc->methods[i].name);
         route_match m;
         route_id id = find("POST", path, &m);
-        CHECK(id == ROUTE_RPC_CREATE || id == ROUTE_RPC_GET || id == ROUTE_RPC_LIST);
+        CHECK(id == ROUTE_RPC_CREATE || id == ROUTE_RPC_GET || id == ROUTE_RPC_LIST || id == ROUTE_RPC_UPDATE ||
+              id == ROUTE_RPC_DELETE);
         routed |= 1 << id;
     }
-    CHECK(routed == (1 << ROUTE_RPC_CREATE | 1 << ROUTE_RPC_GET | 1 << ROUTE_RPC_LIST));
+    CHECK(routed == (1 << ROUTE_RPC_CREATE | 1 << ROUTE_RPC_GET | 1 << ROUTE_RPC_LIST | 1 << ROUTE_RPC_UPDATE |
+                     1 << ROUTE_RPC_DELETE));
     return test_exit_code();
 }

@@ -187,6 +187,231 @@ void   droplit__webhooks__v1__list_webhooks_request__free_unpacked
   assert(message->base.descriptor == &droplit__webhooks__v1__list_webhooks_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   droplit__webhooks__v1__webhook_changes__init
+                     (Droplit__Webhooks__V1__WebhookChanges         *message)
+{
+  static const Droplit__Webhooks__V1__WebhookChanges init_value = DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__webhook_changes__get_packed_size
+                     (const Droplit__Webhooks__V1__WebhookChanges *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__webhook_changes__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__webhook_changes__pack
+                     (const Droplit__Webhooks__V1__WebhookChanges *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__webhook_changes__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__webhook_changes__pack_to_buffer
+                     (const Droplit__Webhooks__V1__WebhookChanges *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__webhook_changes__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__WebhookChanges *
+       droplit__webhooks__v1__webhook_changes__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__WebhookChanges *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__webhook_changes__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__webhook_changes__free_unpacked
+                     (Droplit__Webhooks__V1__WebhookChanges *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__webhook_changes__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__update_webhook_request__init
+                     (Droplit__Webhooks__V1__UpdateWebhookRequest         *message)
+{
+  static const Droplit__Webhooks__V1__UpdateWebhookRequest init_value = DROPLIT__WEBHOOKS__V1__UPDATE_WEBHOOK_REQUEST__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__update_webhook_request__get_packed_size
+                     (const Droplit__Webhooks__V1__UpdateWebhookRequest *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__update_webhook_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__update_webhook_request__pack
+                     (const Droplit__Webhooks__V1__UpdateWebhookRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__update_webhook_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__update_webhook_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__UpdateWebhookRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__update_webhook_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__UpdateWebhookRequest *
+       droplit__webhooks__v1__update_webhook_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__UpdateWebhookRequest *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__update_webhook_request__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__update_webhook_request__free_unpacked
+                     (Droplit__Webhooks__V1__UpdateWebhookRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__update_webhook_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__update_webhook_response__init
+                     (Droplit__Webhooks__V1__UpdateWebhookResponse         *message)
+{
+  static const Droplit__Webhooks__V1__UpdateWebhookResponse init_value = DROPLIT__WEBHOOKS__V1__UPDATE_WEBHOOK_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__update_webhook_response__get_packed_size
+                     (const Droplit__Webhooks__V1__UpdateWebhookResponse *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__update_webhook_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__update_webhook_response__pack
+                     (const Droplit__Webhooks__V1__UpdateWebhookResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__update_webhook_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__update_webhook_response__pack_to_buffer
+                     (const Droplit__Webhooks__V1__UpdateWebhookResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__update_webhook_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__UpdateWebhookResponse *
+       droplit__webhooks__v1__update_webhook_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__UpdateWebhookResponse *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__update_webhook_response__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__update_webhook_response__free_unpacked
+                     (Droplit__Webhooks__V1__UpdateWebhookResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__update_webhook_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__delete_webhook_request__init
+                     (Droplit__Webhooks__V1__DeleteWebhookRequest         *message)
+{
+  static const Droplit__Webhooks__V1__DeleteWebhookRequest init_value = DROPLIT__WEBHOOKS__V1__DELETE_WEBHOOK_REQUEST__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__delete_webhook_request__get_packed_size
+                     (const Droplit__Webhooks__V1__DeleteWebhookRequest *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__delete_webhook_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__delete_webhook_request__pack
+                     (const Droplit__Webhooks__V1__DeleteWebhookRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__delete_webhook_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__delete_webhook_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__DeleteWebhookRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__delete_webhook_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__DeleteWebhookRequest *
+       droplit__webhooks__v1__delete_webhook_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__DeleteWebhookRequest *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__delete_webhook_request__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__delete_webhook_request__free_unpacked
+                     (Droplit__Webhooks__V1__DeleteWebhookRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__delete_webhook_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__delete_webhook_response__init
+                     (Droplit__Webhooks__V1__DeleteWebhookResponse         *message)
+{
+  static const Droplit__Webhooks__V1__DeleteWebhookResponse init_value = DROPLIT__WEBHOOKS__V1__DELETE_WEBHOOK_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__delete_webhook_response__get_packed_size
+                     (const Droplit__Webhooks__V1__DeleteWebhookResponse *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__delete_webhook_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__delete_webhook_response__pack
+                     (const Droplit__Webhooks__V1__DeleteWebhookResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__delete_webhook_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__delete_webhook_response__pack_to_buffer
+                     (const Droplit__Webhooks__V1__DeleteWebhookResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__delete_webhook_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__DeleteWebhookResponse *
+       droplit__webhooks__v1__delete_webhook_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__DeleteWebhookResponse *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__delete_webhook_response__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__delete_webhook_response__free_unpacked
+                     (Droplit__Webhooks__V1__DeleteWebhookResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__delete_webhook_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   droplit__webhooks__v1__list_webhooks_response__init
                      (Droplit__Webhooks__V1__ListWebhooksResponse         *message)
 {
@@ -739,6 +964,209 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__list_webhooks_request__d
   (ProtobufCMessageInit) droplit__webhooks__v1__list_webhooks_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__webhook_changes__field_descriptors[4] =
+{
+  {
+    "url",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__WebhookChanges, url),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "secret",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Droplit__Webhooks__V1__WebhookChanges, secret_set_case),
+    offsetof(Droplit__Webhooks__V1__WebhookChanges, secret),
+    NULL,
+    &protobuf_c_empty_string,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "description",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Droplit__Webhooks__V1__WebhookChanges, description_set_case),
+    offsetof(Droplit__Webhooks__V1__WebhookChanges, description),
+    NULL,
+    &protobuf_c_empty_string,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "disabled",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Droplit__Webhooks__V1__WebhookChanges, disabled_set_case),
+    offsetof(Droplit__Webhooks__V1__WebhookChanges, disabled),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__webhook_changes__field_indices_by_name[] = {
+  2,   /* field[2] = description */
+  3,   /* field[3] = disabled */
+  1,   /* field[1] = secret */
+  0,   /* field[0] = url */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__webhook_changes__number_ranges[1 + 1] =
+{
+  { 2, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__webhook_changes__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.WebhookChanges",
+  "WebhookChanges",
+  "Droplit__Webhooks__V1__WebhookChanges",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__WebhookChanges),
+  4,
+  droplit__webhooks__v1__webhook_changes__field_descriptors,
+  droplit__webhooks__v1__webhook_changes__field_indices_by_name,
+  1,  droplit__webhooks__v1__webhook_changes__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__webhook_changes__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__update_webhook_request__field_descriptors[2] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__UpdateWebhookRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "changes",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__UpdateWebhookRequest, changes),
+    &droplit__webhooks__v1__webhook_changes__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__update_webhook_request__field_indices_by_name[] = {
+  1,   /* field[1] = changes */
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__update_webhook_request__number_ranges[2 + 1] =
+{
+  { 1, 0 },
+  { 6, 1 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__update_webhook_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.UpdateWebhookRequest",
+  "UpdateWebhookRequest",
+  "Droplit__Webhooks__V1__UpdateWebhookRequest",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__UpdateWebhookRequest),
+  2,
+  droplit__webhooks__v1__update_webhook_request__field_descriptors,
+  droplit__webhooks__v1__update_webhook_request__field_indices_by_name,
+  2,  droplit__webhooks__v1__update_webhook_request__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__update_webhook_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define droplit__webhooks__v1__update_webhook_response__field_descriptors NULL
+#define droplit__webhooks__v1__update_webhook_response__field_indices_by_name NULL
+#define droplit__webhooks__v1__update_webhook_response__number_ranges NULL
+const ProtobufCMessageDescriptor droplit__webhooks__v1__update_webhook_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.UpdateWebhookResponse",
+  "UpdateWebhookResponse",
+  "Droplit__Webhooks__V1__UpdateWebhookResponse",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__UpdateWebhookResponse),
+  0,
+  droplit__webhooks__v1__update_webhook_response__field_descriptors,
+  droplit__webhooks__v1__update_webhook_response__field_indices_by_name,
+  0,  droplit__webhooks__v1__update_webhook_response__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__update_webhook_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__delete_webhook_request__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__DeleteWebhookRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__delete_webhook_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__delete_webhook_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__delete_webhook_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.DeleteWebhookRequest",
+  "DeleteWebhookRequest",
+  "Droplit__Webhooks__V1__DeleteWebhookRequest",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__DeleteWebhookRequest),
+  1,
+  droplit__webhooks__v1__delete_webhook_request__field_descriptors,
+  droplit__webhooks__v1__delete_webhook_request__field_indices_by_name,
+  1,  droplit__webhooks__v1__delete_webhook_request__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__delete_webhook_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define droplit__webhooks__v1__delete_webhook_response__field_descriptors NULL
+#define droplit__webhooks__v1__delete_webhook_response__field_indices_by_name NULL
+#define droplit__webhooks__v1__delete_webhook_response__number_ranges NULL
+const ProtobufCMessageDescriptor droplit__webhooks__v1__delete_webhook_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.DeleteWebhookResponse",
+  "DeleteWebhookResponse",
+  "Droplit__Webhooks__V1__DeleteWebhookResponse",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__DeleteWebhookResponse),
+  0,
+  droplit__webhooks__v1__delete_webhook_response__field_descriptors,
+  droplit__webhooks__v1__delete_webhook_response__field_indices_by_name,
+  0,  droplit__webhooks__v1__delete_webhook_response__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__delete_webhook_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor droplit__webhooks__v1__list_webhooks_response__field_descriptors[2] =
 {
   {
@@ -969,7 +1397,7 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__rpc_status__descriptor =
   (ProtobufCMessageInit) droplit__webhooks__v1__rpc_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__field_descriptors[9] =
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__field_descriptors[11] =
 {
   {
     "id",
@@ -1079,8 +1507,33 @@ static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "change",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredWebhook, change),
+    &droplit__webhooks__v1__stored_change__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sets",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredWebhook, sets),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned droplit__webhooks__v1__stored_webhook__field_indices_by_name[] = {
+  9,   /* field[9] = change */
   1,   /* field[1] = created_ms */
   6,   /* field[6] = description */
   2,   /* field[2] = disabled */
@@ -1089,12 +1542,13 @@ static const unsigned droplit__webhooks__v1__stored_webhook__field_indices_by_na
   7,   /* field[7] = idempotency_key */
   8,   /* field[8] = sealed_secret */
   5,   /* field[5] = secret */
+  10,   /* field[10] = sets */
   4,   /* field[4] = url */
 };
 static const ProtobufCIntRange droplit__webhooks__v1__stored_webhook__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor droplit__webhooks__v1__stored_webhook__descriptor =
 {
@@ -1104,7 +1558,7 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__stored_webhook__descript
   "Droplit__Webhooks__V1__StoredWebhook",
   "droplit.webhooks.v1",
   sizeof(Droplit__Webhooks__V1__StoredWebhook),
-  9,
+  11,
   droplit__webhooks__v1__stored_webhook__field_descriptors,
   droplit__webhooks__v1__stored_webhook__field_indices_by_name,
   1,  droplit__webhooks__v1__stored_webhook__number_ranges,
@@ -1175,16 +1629,50 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__snapshot_header__descrip
   (ProtobufCMessageInit) droplit__webhooks__v1__snapshot_header__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor droplit__webhooks__v1__webhook_service__method_descriptors[3] =
+static const ProtobufCEnumValue droplit__webhooks__v1__stored_change__enum_values_by_number[3] =
+{
+  { "STORED_CREATE", "DROPLIT__WEBHOOKS__V1__STORED_CHANGE__STORED_CREATE", 0 },
+  { "STORED_UPDATE", "DROPLIT__WEBHOOKS__V1__STORED_CHANGE__STORED_UPDATE", 1 },
+  { "STORED_DELETE", "DROPLIT__WEBHOOKS__V1__STORED_CHANGE__STORED_DELETE", 2 },
+};
+static const ProtobufCIntRange droplit__webhooks__v1__stored_change__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex droplit__webhooks__v1__stored_change__enum_values_by_name[3] =
+{
+  { "STORED_CREATE", 0 },
+  { "STORED_DELETE", 2 },
+  { "STORED_UPDATE", 1 },
+};
+const ProtobufCEnumDescriptor droplit__webhooks__v1__stored_change__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.StoredChange",
+  "StoredChange",
+  "Droplit__Webhooks__V1__StoredChange",
+  "droplit.webhooks.v1",
+  3,
+  droplit__webhooks__v1__stored_change__enum_values_by_number,
+  3,
+  droplit__webhooks__v1__stored_change__enum_values_by_name,
+  1,
+  droplit__webhooks__v1__stored_change__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor droplit__webhooks__v1__webhook_service__method_descriptors[5] =
 {
   { "CreateWebhook", &droplit__webhooks__v1__create_webhook_request__descriptor, &droplit__webhooks__v1__webhook__descriptor },
   { "GetWebhook", &droplit__webhooks__v1__get_webhook_request__descriptor, &droplit__webhooks__v1__webhook__descriptor },
   { "ListWebhooks", &droplit__webhooks__v1__list_webhooks_request__descriptor, &droplit__webhooks__v1__list_webhooks_response__descriptor },
+  { "UpdateWebhook", &droplit__webhooks__v1__update_webhook_request__descriptor, &droplit__webhooks__v1__update_webhook_response__descriptor },
+  { "DeleteWebhook", &droplit__webhooks__v1__delete_webhook_request__descriptor, &droplit__webhooks__v1__delete_webhook_response__descriptor },
 };
 const unsigned droplit__webhooks__v1__webhook_service__method_indices_by_name[] = {
   0,        /* CreateWebhook */
+  4,        /* DeleteWebhook */
   1,        /* GetWebhook */
-  2         /* ListWebhooks */
+  2,        /* ListWebhooks */
+  3         /* UpdateWebhook */
 };
 const ProtobufCServiceDescriptor droplit__webhooks__v1__webhook_service__descriptor =
 {
@@ -1193,7 +1681,7 @@ const ProtobufCServiceDescriptor droplit__webhooks__v1__webhook_service__descrip
   "WebhookService",
   "Droplit__Webhooks__V1__WebhookService",
   "droplit.webhooks.v1",
-  3,
+  5,
   droplit__webhooks__v1__webhook_service__method_descriptors,
   droplit__webhooks__v1__webhook_service__method_indices_by_name
 };
@@ -1220,6 +1708,22 @@ void droplit__webhooks__v1__webhook_service__list_webhooks(ProtobufCService *ser
 {
   assert(service->descriptor == &droplit__webhooks__v1__webhook_service__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void droplit__webhooks__v1__webhook_service__update_webhook(ProtobufCService *service,
+                                                            const Droplit__Webhooks__V1__UpdateWebhookRequest *input,
+                                                            Droplit__Webhooks__V1__UpdateWebhookResponse_Closure closure,
+                                                            void *closure_data)
+{
+  assert(service->descriptor == &droplit__webhooks__v1__webhook_service__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void droplit__webhooks__v1__webhook_service__delete_webhook(ProtobufCService *service,
+                                                            const Droplit__Webhooks__V1__DeleteWebhookRequest *input,
+                                                            Droplit__Webhooks__V1__DeleteWebhookResponse_Closure closure,
+                                                            void *closure_data)
+{
+  assert(service->descriptor == &droplit__webhooks__v1__webhook_service__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void droplit__webhooks__v1__webhook_service__init (Droplit__Webhooks__V1__WebhookService_Service *service,
                                                    Droplit__Webhooks__V1__WebhookService_ServiceDestroy destroy)

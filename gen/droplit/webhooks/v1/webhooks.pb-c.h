@@ -21,6 +21,11 @@ typedef struct Droplit__Webhooks__V1__CreateWebhookRequest Droplit__Webhooks__V1
 typedef struct Droplit__Webhooks__V1__Webhook Droplit__Webhooks__V1__Webhook;
 typedef struct Droplit__Webhooks__V1__GetWebhookRequest Droplit__Webhooks__V1__GetWebhookRequest;
 typedef struct Droplit__Webhooks__V1__ListWebhooksRequest Droplit__Webhooks__V1__ListWebhooksRequest;
+typedef struct Droplit__Webhooks__V1__WebhookChanges Droplit__Webhooks__V1__WebhookChanges;
+typedef struct Droplit__Webhooks__V1__UpdateWebhookRequest Droplit__Webhooks__V1__UpdateWebhookRequest;
+typedef struct Droplit__Webhooks__V1__UpdateWebhookResponse Droplit__Webhooks__V1__UpdateWebhookResponse;
+typedef struct Droplit__Webhooks__V1__DeleteWebhookRequest Droplit__Webhooks__V1__DeleteWebhookRequest;
+typedef struct Droplit__Webhooks__V1__DeleteWebhookResponse Droplit__Webhooks__V1__DeleteWebhookResponse;
 typedef struct Droplit__Webhooks__V1__ListWebhooksResponse Droplit__Webhooks__V1__ListWebhooksResponse;
 typedef struct Droplit__Webhooks__V1__ParamError Droplit__Webhooks__V1__ParamError;
 typedef struct Droplit__Webhooks__V1__ErrorResponse Droplit__Webhooks__V1__ErrorResponse;
@@ -31,6 +36,24 @@ typedef struct Droplit__Webhooks__V1__SnapshotHeader Droplit__Webhooks__V1__Snap
 
 /* --- enums --- */
 
+/*
+ * What a StoredWebhook record does. Records are applied in file order.
+ */
+typedef enum _Droplit__Webhooks__V1__StoredChange {
+  /*
+   * a new webhook (every record written before updates existed)
+   */
+  DROPLIT__WEBHOOKS__V1__STORED_CHANGE__STORED_CREATE = 0,
+  /*
+   * id, and the fields named in `sets`: the rest of the record is empty
+   */
+  DROPLIT__WEBHOOKS__V1__STORED_CHANGE__STORED_UPDATE = 1,
+  /*
+   * the webhook with id is gone; the other fields are what it was (a
+   */
+  DROPLIT__WEBHOOKS__V1__STORED_CHANGE__STORED_DELETE = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DROPLIT__WEBHOOKS__V1__STORED_CHANGE)
+} Droplit__Webhooks__V1__StoredChange;
 
 /* --- messages --- */
 
@@ -117,6 +140,111 @@ struct  Droplit__Webhooks__V1__ListWebhooksRequest
 #define DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__list_webhooks_request__descriptor) \
     , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+typedef enum {
+  DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__SECRET_SET__NOT_SET = 0,
+  DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__SECRET_SET_SECRET = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__SECRET_SET__CASE)
+} Droplit__Webhooks__V1__WebhookChanges__SecretSetCase;
+
+typedef enum {
+  DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__DESCRIPTION_SET__NOT_SET = 0,
+  DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__DESCRIPTION_SET_DESCRIPTION = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__DESCRIPTION_SET__CASE)
+} Droplit__Webhooks__V1__WebhookChanges__DescriptionSetCase;
+
+typedef enum {
+  DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__DISABLED_SET__NOT_SET = 0,
+  DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__DISABLED_SET_DISABLED = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__DISABLED_SET__CASE)
+} Droplit__Webhooks__V1__WebhookChanges__DisabledSetCase;
+
+/*
+ * The changes of PUT /api/webhooks/<id> (its whole JSON or binary body), and of
+ * UpdateWebhookRequest.changes. A field left out keeps its stored value: each optional one
+ * sits alone in a oneof, which gives it presence (protoc-c 1.4 has no proto3 `optional`).
+ * The field numbers start at 2 and differ from UpdateWebhookRequest's: a problem is
+ * ordered by its field number, so they must not meet.
+ */
+struct  Droplit__Webhooks__V1__WebhookChanges
+{
+  ProtobufCMessage base;
+  /*
+   * required, as on create
+   */
+  char *url;
+  Droplit__Webhooks__V1__WebhookChanges__SecretSetCase secret_set_case;
+  union {
+    /*
+     * "" removes the secret
+     */
+    char *secret;
+  };
+  Droplit__Webhooks__V1__WebhookChanges__DescriptionSetCase description_set_case;
+  union {
+    char *description;
+  };
+  Droplit__Webhooks__V1__WebhookChanges__DisabledSetCase disabled_set_case;
+  union {
+    protobuf_c_boolean disabled;
+  };
+};
+#define DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__webhook_changes__descriptor) \
+    , (char *)protobuf_c_empty_string, DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__SECRET_SET__NOT_SET, {0}, DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__DESCRIPTION_SET__NOT_SET, {0}, DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__DISABLED_SET__NOT_SET, {0} }
+
+
+/*
+ * WebhookService.UpdateWebhook; PUT /api/webhooks/<id> takes the id from the path and the
+ * changes from the body.
+ */
+struct  Droplit__Webhooks__V1__UpdateWebhookRequest
+{
+  ProtobufCMessage base;
+  char *id;
+  Droplit__Webhooks__V1__WebhookChanges *changes;
+};
+#define DROPLIT__WEBHOOKS__V1__UPDATE_WEBHOOK_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__update_webhook_request__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * An update succeeded: nothing more to say (REST answers 200 with an empty body).
+ */
+struct  Droplit__Webhooks__V1__UpdateWebhookResponse
+{
+  ProtobufCMessage base;
+};
+#define DROPLIT__WEBHOOKS__V1__UPDATE_WEBHOOK_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__update_webhook_response__descriptor) \
+     }
+
+
+/*
+ * DELETE /api/webhooks/<id> and WebhookService.DeleteWebhook.
+ */
+struct  Droplit__Webhooks__V1__DeleteWebhookRequest
+{
+  ProtobufCMessage base;
+  char *id;
+};
+#define DROPLIT__WEBHOOKS__V1__DELETE_WEBHOOK_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__delete_webhook_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * A delete succeeded (REST answers 200 with an empty body).
+ */
+struct  Droplit__Webhooks__V1__DeleteWebhookResponse
+{
+  ProtobufCMessage base;
+};
+#define DROPLIT__WEBHOOKS__V1__DELETE_WEBHOOK_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__delete_webhook_response__descriptor) \
+     }
 
 
 typedef enum {
@@ -233,10 +361,15 @@ struct  Droplit__Webhooks__V1__StoredWebhook
    * server/store/seal.h); `secret` is then "". Empty for a store kept without a key.
    */
   ProtobufCBinaryData sealed_secret;
+  Droplit__Webhooks__V1__StoredChange change;
+  /*
+   * STORED_UPDATE: a bit (1 << field number) per field it sets: url, secret, description, disabled
+   */
+  uint32_t sets;
 };
 #define DROPLIT__WEBHOOKS__V1__STORED_WEBHOOK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__stored_webhook__descriptor) \
-    , {0,NULL}, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL} }
+    , {0,NULL}, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, DROPLIT__WEBHOOKS__V1__STORED_CHANGE__STORED_CREATE, 0 }
 
 
 /*
@@ -332,6 +465,101 @@ Droplit__Webhooks__V1__ListWebhooksRequest *
                       const uint8_t       *data);
 void   droplit__webhooks__v1__list_webhooks_request__free_unpacked
                      (Droplit__Webhooks__V1__ListWebhooksRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__WebhookChanges methods */
+void   droplit__webhooks__v1__webhook_changes__init
+                     (Droplit__Webhooks__V1__WebhookChanges         *message);
+size_t droplit__webhooks__v1__webhook_changes__get_packed_size
+                     (const Droplit__Webhooks__V1__WebhookChanges   *message);
+size_t droplit__webhooks__v1__webhook_changes__pack
+                     (const Droplit__Webhooks__V1__WebhookChanges   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__webhook_changes__pack_to_buffer
+                     (const Droplit__Webhooks__V1__WebhookChanges   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__WebhookChanges *
+       droplit__webhooks__v1__webhook_changes__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__webhook_changes__free_unpacked
+                     (Droplit__Webhooks__V1__WebhookChanges *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__UpdateWebhookRequest methods */
+void   droplit__webhooks__v1__update_webhook_request__init
+                     (Droplit__Webhooks__V1__UpdateWebhookRequest         *message);
+size_t droplit__webhooks__v1__update_webhook_request__get_packed_size
+                     (const Droplit__Webhooks__V1__UpdateWebhookRequest   *message);
+size_t droplit__webhooks__v1__update_webhook_request__pack
+                     (const Droplit__Webhooks__V1__UpdateWebhookRequest   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__update_webhook_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__UpdateWebhookRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__UpdateWebhookRequest *
+       droplit__webhooks__v1__update_webhook_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__update_webhook_request__free_unpacked
+                     (Droplit__Webhooks__V1__UpdateWebhookRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__UpdateWebhookResponse methods */
+void   droplit__webhooks__v1__update_webhook_response__init
+                     (Droplit__Webhooks__V1__UpdateWebhookResponse         *message);
+size_t droplit__webhooks__v1__update_webhook_response__get_packed_size
+                     (const Droplit__Webhooks__V1__UpdateWebhookResponse   *message);
+size_t droplit__webhooks__v1__update_webhook_response__pack
+                     (const Droplit__Webhooks__V1__UpdateWebhookResponse   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__update_webhook_response__pack_to_buffer
+                     (const Droplit__Webhooks__V1__UpdateWebhookResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__UpdateWebhookResponse *
+       droplit__webhooks__v1__update_webhook_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__update_webhook_response__free_unpacked
+                     (Droplit__Webhooks__V1__UpdateWebhookResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__DeleteWebhookRequest methods */
+void   droplit__webhooks__v1__delete_webhook_request__init
+                     (Droplit__Webhooks__V1__DeleteWebhookRequest         *message);
+size_t droplit__webhooks__v1__delete_webhook_request__get_packed_size
+                     (const Droplit__Webhooks__V1__DeleteWebhookRequest   *message);
+size_t droplit__webhooks__v1__delete_webhook_request__pack
+                     (const Droplit__Webhooks__V1__DeleteWebhookRequest   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__delete_webhook_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__DeleteWebhookRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__DeleteWebhookRequest *
+       droplit__webhooks__v1__delete_webhook_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__delete_webhook_request__free_unpacked
+                     (Droplit__Webhooks__V1__DeleteWebhookRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__DeleteWebhookResponse methods */
+void   droplit__webhooks__v1__delete_webhook_response__init
+                     (Droplit__Webhooks__V1__DeleteWebhookResponse         *message);
+size_t droplit__webhooks__v1__delete_webhook_response__get_packed_size
+                     (const Droplit__Webhooks__V1__DeleteWebhookResponse   *message);
+size_t droplit__webhooks__v1__delete_webhook_response__pack
+                     (const Droplit__Webhooks__V1__DeleteWebhookResponse   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__delete_webhook_response__pack_to_buffer
+                     (const Droplit__Webhooks__V1__DeleteWebhookResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__DeleteWebhookResponse *
+       droplit__webhooks__v1__delete_webhook_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__delete_webhook_response__free_unpacked
+                     (Droplit__Webhooks__V1__DeleteWebhookResponse *message,
                       ProtobufCAllocator *allocator);
 /* Droplit__Webhooks__V1__ListWebhooksResponse methods */
 void   droplit__webhooks__v1__list_webhooks_response__init
@@ -461,6 +689,21 @@ typedef void (*Droplit__Webhooks__V1__GetWebhookRequest_Closure)
 typedef void (*Droplit__Webhooks__V1__ListWebhooksRequest_Closure)
                  (const Droplit__Webhooks__V1__ListWebhooksRequest *message,
                   void *closure_data);
+typedef void (*Droplit__Webhooks__V1__WebhookChanges_Closure)
+                 (const Droplit__Webhooks__V1__WebhookChanges *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__UpdateWebhookRequest_Closure)
+                 (const Droplit__Webhooks__V1__UpdateWebhookRequest *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__UpdateWebhookResponse_Closure)
+                 (const Droplit__Webhooks__V1__UpdateWebhookResponse *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__DeleteWebhookRequest_Closure)
+                 (const Droplit__Webhooks__V1__DeleteWebhookRequest *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__DeleteWebhookResponse_Closure)
+                 (const Droplit__Webhooks__V1__DeleteWebhookResponse *message,
+                  void *closure_data);
 typedef void (*Droplit__Webhooks__V1__ListWebhooksResponse_Closure)
                  (const Droplit__Webhooks__V1__ListWebhooksResponse *message,
                   void *closure_data);
@@ -498,6 +741,14 @@ struct Droplit__Webhooks__V1__WebhookService_Service
                         const Droplit__Webhooks__V1__ListWebhooksRequest *input,
                         Droplit__Webhooks__V1__ListWebhooksResponse_Closure closure,
                         void *closure_data);
+  void (*update_webhook)(Droplit__Webhooks__V1__WebhookService_Service *service,
+                         const Droplit__Webhooks__V1__UpdateWebhookRequest *input,
+                         Droplit__Webhooks__V1__UpdateWebhookResponse_Closure closure,
+                         void *closure_data);
+  void (*delete_webhook)(Droplit__Webhooks__V1__WebhookService_Service *service,
+                         const Droplit__Webhooks__V1__DeleteWebhookRequest *input,
+                         Droplit__Webhooks__V1__DeleteWebhookResponse_Closure closure,
+                         void *closure_data);
 };
 typedef void (*Droplit__Webhooks__V1__WebhookService_ServiceDestroy)(Droplit__Webhooks__V1__WebhookService_Service *);
 void droplit__webhooks__v1__webhook_service__init (Droplit__Webhooks__V1__WebhookService_Service *service,
@@ -508,7 +759,9 @@ void droplit__webhooks__v1__webhook_service__init (Droplit__Webhooks__V1__Webhoo
     { DROPLIT__WEBHOOKS__V1__WEBHOOK_SERVICE__BASE_INIT,\
       function_prefix__ ## create_webhook,\
       function_prefix__ ## get_webhook,\
-      function_prefix__ ## list_webhooks  }
+      function_prefix__ ## list_webhooks,\
+      function_prefix__ ## update_webhook,\
+      function_prefix__ ## delete_webhook  }
 void droplit__webhooks__v1__webhook_service__create_webhook(ProtobufCService *service,
                                                             const Droplit__Webhooks__V1__CreateWebhookRequest *input,
                                                             Droplit__Webhooks__V1__Webhook_Closure closure,
@@ -521,13 +774,27 @@ void droplit__webhooks__v1__webhook_service__list_webhooks(ProtobufCService *ser
                                                            const Droplit__Webhooks__V1__ListWebhooksRequest *input,
                                                            Droplit__Webhooks__V1__ListWebhooksResponse_Closure closure,
                                                            void *closure_data);
+void droplit__webhooks__v1__webhook_service__update_webhook(ProtobufCService *service,
+                                                            const Droplit__Webhooks__V1__UpdateWebhookRequest *input,
+                                                            Droplit__Webhooks__V1__UpdateWebhookResponse_Closure closure,
+                                                            void *closure_data);
+void droplit__webhooks__v1__webhook_service__delete_webhook(ProtobufCService *service,
+                                                            const Droplit__Webhooks__V1__DeleteWebhookRequest *input,
+                                                            Droplit__Webhooks__V1__DeleteWebhookResponse_Closure closure,
+                                                            void *closure_data);
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    droplit__webhooks__v1__stored_change__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__create_webhook_request__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__webhook__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__get_webhook_request__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__list_webhooks_request__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__webhook_changes__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__update_webhook_request__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__update_webhook_response__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__delete_webhook_request__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__delete_webhook_response__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__list_webhooks_response__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__param_error__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__error_response__descriptor;

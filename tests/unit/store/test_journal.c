@@ -1593,7 +1593,22 @@ static void test_snapshot_changes(void)
         keyed[k].w.deleted = 1;
         CHECK(journal_change(a.journal, &keyed[k].w, 0));
     }
-    /* creates behind them until a snapshot holds them all */
+    /* creates behind them until a snapshot holds them all. A snapshot starts at a rotation
+     * only when none is in progress, and one started by the rotations above may still be
+     * writing (slowly, on a loaded machine): reopen first (journal_close waits for it), so
+     * that the first rotation below starts a snapshot of everything before it, changes
+     * included, whatever the snapshot thread's speed. */
+    close_all(&a);
+    a.store = store_create();
+    a.journal = journal_open(&opts, a.store, &a.stats, a.err);
+    CHECK(a.journal != NULL);
+    if (a.journal == NULL) {
+        fprintf(stderr, "reopen before the creates: %s\n", a.err);
+        close_all(&a);
+        free(ids);
+        return;
+    }
+    appending_to = a.store;
     CHECK(append_range(a.journal, ids, N, N + MORE, 20) == MORE);
     journal_close(a.journal);
     a.journal = NULL;

@@ -17,12 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from netprobe import free_port, real_client
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid):
@@ -30,14 +27,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def real_client(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            answer = s.recv(4096)
-            return answer.split(b"\r\n", 1)[0].decode() if answer else "closed without an answer"
-    except OSError as e:
-        return "error: %s" % e
 
 
 def main():
@@ -61,7 +50,7 @@ def main():
     idle = []
     try:
         deadline = time.monotonic() + 10
-        while real_client(port) != "HTTP/1.1 200 OK":
+        while real_client(port, 3) != "HTTP/1.1 200 OK":
             if proc.poll() is not None or time.monotonic() > deadline:
                 sys.exit("hookgate did not start:\n" + open(log_path).read())
             time.sleep(0.05)
@@ -73,12 +62,12 @@ def main():
         used = cpu_seconds(proc.pid) - before
         print("RLIMIT_NOFILE %d, %d idle connections: %.2f s of CPU in %.1f s (%.2f s/s)"
               % (limit, args.idle, used, args.seconds, used / args.seconds))
-        print("a real client while they are open: %s" % real_client(port))
+        print("a real client while they are open: %s" % real_client(port, 3))
         for s in idle:
             s.close()
         idle = []
         time.sleep(0.5)
-        print("a real client once they closed: %s" % real_client(port))
+        print("a real client once they closed: %s" % real_client(port, 3))
     finally:
         for s in idle:
             s.close()

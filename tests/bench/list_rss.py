@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from netprobe import free_port
 
 ECO = "C5156b8ace57896adb6dae592"
 TOKEN = "bench-token"
@@ -31,12 +32,6 @@ BODY = json.dumps({"ecosystemId": ECO, "url": "https://example.com/hooks/bench",
                    "description": "benchmark webhook"}).encode()
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def status_kib(pid, key):

@@ -16,27 +16,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from netprobe import free_port, real_client
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 PING = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"12345678"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def real_client(port):
-    """The status line a fresh HTTP/1.1 client gets, or why it got none."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            answer = s.recv(4096)
-            return answer.split(b"\r\n", 1)[0].decode() if answer else "closed without an answer"
-    except OSError as e:
-        return "error: %s" % e
 
 
 def main():
@@ -56,7 +44,7 @@ def main():
     proc = subprocess.Popen([args.binary, "--config", config], stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 10
-        while real_client(port) != "HTTP/1.1 200 OK":
+        while real_client(port, 5) != "HTTP/1.1 200 OK":
             if time.monotonic() > deadline:
                 sys.exit("hookgate did not start")
             time.sleep(0.05)
@@ -72,7 +60,7 @@ def main():
                     s.sendall(PING)
                 except OSError:
                     pass
-            answers = [real_client(port) for _ in range(args.clients)]
+            answers = [real_client(port, 5) for _ in range(args.clients)]
             print("after %2d s: real clients got %s" % (3 * (round_ + 1), answers))
         closed = 0
         for s in squatters:

@@ -29,14 +29,11 @@ import struct
 import subprocess
 import tempfile
 import time
+from netprobe import free_port
 
 ECO = "C5156b8ace57896adb6dae592"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid):

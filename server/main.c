@@ -15,6 +15,7 @@
 #include "core.h"
 #include "metrics.h"
 #include "objectid.h"
+#include "outbound.h"
 #include "server.h"
 
 static const char usage[] = "Usage: hookgate [--config FILE]\n"
@@ -201,6 +202,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "hookgate: out of memory\n");
         return 1;
     }
+    char why[256];
+    delivery *outbound = outbound_create("hookgate/" HOOKGATE_VERSION, why, sizeof why);
+    if (outbound == NULL) {
+        fprintf(stderr, "hookgate: %s\n", why);
+        core_destroy(c);
+        return 1;
+    }
+    core_set_delivery(c, outbound);
     reloader r = {.path = config_path, .core = c};
     int rc = server_run(core_config_now(c), c, reload, &r);
     core_destroy(c); /* after the loops: every queued create is written first */

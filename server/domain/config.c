@@ -908,9 +908,42 @@ static int read_accounts(parse *p, void *target)
     return read_list(p, 0, CONFIG_MAX_ACCOUNTS, "accounts", read_account, target);
 }
 
+/* delivery.allow_networks: CIDR ranges a webhook's url may reach although the policy
+ * denies them (netpolicy.h), at most NETPOLICY_MAX_ALLOW. */
+static int read_allow_network(parse *p, void *target, size_t index)
+{
+    (void)index;
+    const char *s;
+    size_t len;
+    char why[NETPOLICY_WHY_MAX];
+    if (read_string(p, &s, &len))
+        return -1;
+    if (netpolicy_allow(&((config_delivery *)target)->policy, s, why, sizeof why) != 0)
+        return fail(p, p->event.start_mark, "%s", why);
+    return 0;
+}
+
+static int read_allow_networks(parse *p, void *target)
+{
+    return read_list(p, 0, NETPOLICY_MAX_ALLOW, "networks", read_allow_network, target);
+}
+
+static const field delivery_fields[] = {
+    FIELD_UINT_("connect_timeout_ms", 0, config_delivery, connect_timeout_ms, 1, 600000),
+    FIELD_UINT_("timeout_ms", 0, config_delivery, timeout_ms, 1, 600000),
+    FIELD_UINT_("max_concurrent_invokes", 0, config_delivery, max_concurrent_invokes, 1, 100000),
+    FIELD_CUSTOM_("allow_networks", 0, read_allow_networks),
+};
+
+static int read_delivery(parse *p, void *target)
+{
+    return read_mapping(p, delivery_fields, COUNT(delivery_fields), &((config *)target)->delivery);
+}
+
 static const field root_fields[] = {
     FIELD_MAPPING_("server", 1, 0, server_fields),
     FIELD_CUSTOM_("limits", 0, read_limits),
+    FIELD_CUSTOM_("delivery", 0, read_delivery),
     FIELD_MAPPING_("store", 0, 0, store_fields),
     FIELD_CUSTOM_("accounts", 0, read_accounts),
 };
@@ -991,6 +1024,9 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
     p.cfg->limits.resets_per_second_per_connection = 100;
     p.cfg->limits.default_page_size = 100;
     p.cfg->limits.max_page_size = 1000;
+    p.cfg->delivery.connect_timeout_ms = 5000;
+    p.cfg->delivery.timeout_ms = 10000;
+    p.cfg->delivery.max_concurrent_invokes = 64;
 
     if (!yaml_parser_initialize(&p.yaml)) {
         fail_memory(&p);

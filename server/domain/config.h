@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netpolicy.h"
 #include "objectid.h"
 #include "seal.h"
 
@@ -50,6 +51,14 @@ typedef struct config_limits {
 } config_limits;
 
 /* A key file of store.secret_key_file or store.previous_secret_key_files. */
+/* delivery: how hookgate calls webhooks' urls (an invoke). */
+typedef struct config_delivery {
+    unsigned connect_timeout_ms;     /* delivery.connect_timeout_ms: 1..600000 (5000) */
+    unsigned timeout_ms;             /* delivery.timeout_ms: the whole call, 1..600000 (10000) */
+    unsigned max_concurrent_invokes; /* delivery.max_concurrent_invokes: calls in flight, 1..100000 (64) */
+    netpolicy policy;                /* the denied ranges, less delivery.allow_networks */
+} config_delivery;
+
 typedef struct config_key_file {
     char *path;  /* NULL: none */
     char *where; /* "FILE:line:column: store.secret_key_file", where it was named, for messages */
@@ -105,6 +114,7 @@ typedef struct config {
                                     requests get 503: 1 MiB..2^44 (256 MiB) */
     int access_log;                /* server.access_log: 0 text (default), 1 json, 2 off (accesslog_format) */
     config_limits limits;
+    config_delivery delivery;
     char *store_path;                    /* NULL = memory only */
     config_fsync store_fsync;            /* default CONFIG_FSYNC_ALWAYS */
     unsigned store_fsync_interval_ms;    /* batch: 1..60000 (default 1000) */

@@ -2,10 +2,11 @@
  *
  * A call runs as a short sequence of steps, each ending in one backend call (find the
  * Idempotency-Key's first webhook, create, get, list; an update or a delete first gets the
- * webhook, to check that the token may see it, then writes). The backend answers through
- * on_store_done, either inside backend_submit or later on another thread; `sync` tells
- * the two apart without a lock: whoever comes second of "submit returned" and "the answer
- * arrived" carries the call on. */
+ * webhook, to check that the token may see it, then writes; an invoke gets the webhook,
+ * then calls its url through the delivery). The backend and the delivery answer through
+ * on_store_done / on_delivery_done, either inside their submit or later on another
+ * thread; `sync` tells the two apart without a lock: whoever comes second of "submit
+ * returned" and "the answer arrived" carries the call on. */
 #include "core.h"
 
 #include <errno.h>
@@ -47,9 +48,21 @@ struct core {
     atomic_size_t n_retired_hint; /* read without the lock by core_quiescent */
     core_config *retired[CORE_MAX_RETIRED];
     size_t n_retired;
+    delivery *delivery;   /* calls webhooks' urls; NULL = invokes answer 503 */
+    atomic_uint invoking; /* invokes whose url is being called (delivery.max_concurrent_invokes) */
 };
 
-enum { STEP_FIND_KEY = 1, STEP_CREATE, STEP_GET, STEP_LIST, STEP_FIND_TARGET, STEP_UPDATE, STEP_DELETE };
+enum {
+    STEP_FIND_KEY = 1,
+    STEP_CREATE,
+    STEP_GET,
+    STEP_LIST,
+    STEP_FIND_TARGET,
+    STEP_UPDATE,
+    STEP_DELETE,
+    STEP_FIND_INVOKED,
+    STEP_INVOKE
+};
 enum { SYNC_SUBMITTING, SYNC_RETURNED, SYNC_ANSWERED };
 enum { NEXT = 2 }; /* a step's result: submit the backend call it prepared */
 
@@ -117,10 +130,18 @@ core *core_create(config *cfg, backend *store)
     return c;
 }
 
+void core_set_delivery(core *c, delivery *d)
+{
+    HG_ASSERT(c->delivery == NULL);
+    c->delivery = d;
+}
+
 void core_destroy(core *c)
 {
     if (c == NULL)
         return;
+    delivery_destroy(c->delivery); /* every call of a url finishes first */
+    HG_ASSERT(atomic_load(&c->invoking) == 0);
     backend_destroy(c->store); /* every waiting call finishes first */
     for (size_t i = 0; i < c->n_retired; i++)
         snapshot_free(c->retired[i]);
@@ -233,6 +254,8 @@ static const char *call_webhook_id(const core_call *call)
         return ((const schema_update_request *)call->request)->id;
     case CORE_DELETE:
         return ((const schema_delete_request *)call->request)->id;
+    case CORE_INVOKE:
+        return ((const schema_invoke_request *)call->request)->id;
     default:
         break;
     }
@@ -315,6 +338,84 @@ static void prepare_create(core_call *call)
     call->store = (backend_call){.verb = BACKEND_CREATE, .webhook = &call->record};
 }
 
+static void on_store_done(backend_call *b);
+static void on_delivery_done(delivery_call *d);
+
+/* Takes one of delivery.max_concurrent_invokes, and prepares the call of w's url: its
+ * body, its secret opened, a fresh message id. NEXT, or -1 with the reason. */
+static int prepare_invoke(core_call *call, const store_webhook *w)
+{
+    core *c = call->core;
+    const config_delivery *cfg = &call->snap->cfg->delivery;
+    core_invoke *inv = &call->invoke;
+    memset(inv, 0, sizeof(*inv));
+    if (backend_secret_open(c->store, w, &inv->secret, &inv->secret_len) != 0) {
+        error_set(&call->err, ERROR_INTERNAL, "The webhook's secret cannot be opened.");
+        return fail(call);
+    }
+    if (atomic_fetch_add(&c->invoking, 1) >= cfg->max_concurrent_invokes) {
+        atomic_fetch_sub(&c->invoking, 1);
+        backend_secret_free(inv->secret, inv->secret_len);
+        error_set(&call->err, ERROR_UNAVAILABLE,
+                  "Too many webhook calls are in progress (delivery.max_concurrent_invokes is %u); retry later.",
+                  cfg->max_concurrent_invokes);
+        return fail(call);
+    }
+    objectid_to_hex(&w->id, inv->webhook_id);
+    inv->timestamp = (schema_timestamp)SCHEMA_TIMESTAMP_INIT;
+    inv->timestamp.seconds = call->now_ms / 1000;
+    inv->timestamp.nanos = (int32_t)(call->now_ms % 1000) * 1000000;
+    inv->notification = (schema_notification)SCHEMA_NOTIFICATION_INIT;
+    inv->notification.type = "Info";
+    inv->notification.ecosystem_id = (char *)w->ecosystem_id;
+    inv->notification.webhook_id = inv->webhook_id;
+    inv->notification.message = "Webhook verification";
+    inv->notification.timestamp = &inv->timestamp;
+    inv->items[0] = &inv->notification;
+    inv->transaction = (schema_transaction)SCHEMA_TRANSACTION_INIT;
+    inv->transaction.n_items = 1;
+    inv->transaction.items = inv->items;
+
+    delivery_call *d = &inv->call;
+    d->url = w->url; /* a record stays valid until the backend is destroyed (backend.h) */
+    d->body = &inv->transaction.base;
+    d->secret = inv->secret_len > 0 ? inv->secret : NULL;
+    d->secret_len = inv->secret_len;
+    char msg_hex[OBJECTID_HEX_LEN + 1];
+    objectid id = objectid_make((uint32_t)(call->now_ms / 1000));
+    objectid_to_hex(&id, msg_hex);
+    snprintf(d->message_id, sizeof d->message_id, "msg_%s", msg_hex);
+    d->policy = &cfg->policy;
+    d->connect_timeout_ms = cfg->connect_timeout_ms;
+    d->timeout_ms = cfg->timeout_ms;
+    d->done = on_delivery_done;
+    d->data = call;
+    call->step = STEP_INVOKE;
+    return NEXT;
+}
+
+/* The url's answer: "Webhook verified" for a 2xx, else a BadGateway that says what happened. */
+static int invoked(core_call *call)
+{
+    core_invoke *inv = &call->invoke;
+    backend_secret_free(inv->secret, inv->secret_len);
+    inv->secret = NULL;
+    HG_ASSERT(atomic_load(&call->core->invoking) > 0);
+    atomic_fetch_sub(&call->core->invoking, 1);
+    const delivery_call *d = &inv->call;
+    if (d->outcome != DELIVERY_OK) {
+        HG_ASSERT(d->detail[0] != '\0');
+        error_set(&call->err, ERROR_BAD_GATEWAY, "Webhook call failed: %s", d->detail);
+        return fail(call);
+    }
+    inv->response = (schema_invoke_response)SCHEMA_INVOKE_RESPONSE_INIT;
+    inv->response.message = "Webhook verified";
+    inv->response.status_code = d->status;
+    inv->response.duration_ms = d->duration_ms;
+    call->response = &inv->response.base;
+    return finish(call, 0);
+}
+
 /* The outcome of the backend call of call->step: 0 or -1 when the call is finished, NEXT
  * when the step prepared another backend call. */
 static int handle_result(core_call *call)
@@ -387,6 +488,14 @@ static int handle_result(core_call *call)
         call->response = call->step == STEP_UPDATE ? &updated.base : &deleted.base;
         return finish(call, 0);
     }
+    case STEP_FIND_INVOKED:
+        if (b->status != 0 && b->status != BACKEND_NOT_FOUND)
+            return fail_store(call, b->status);
+        if (b->found == NULL || !auth_can_read(&call->who, b->found->ecosystem_id))
+            return fail_not_found(call, call_webhook_id(call));
+        return prepare_invoke(call, b->found); /* a disabled webhook too: how a fix is checked */
+    case STEP_INVOKE:
+        return invoked(call);
     case STEP_LIST: {
         schema_list_response init = SCHEMA_LIST_RESPONSE_INIT;
         call->list = init;
@@ -426,21 +535,25 @@ static int handle_result(core_call *call)
     return -1;
 }
 
-static void on_store_done(backend_call *b);
-
-/* Submits call->store; 1 when its answer is already here. */
+/* Submits what the step prepared (call->store, or the invoke's call of a url); 1 when its
+ * answer is already here. */
 static int submit(core_call *call)
 {
     core *c = call->core;
-    if (!call->holds_snap && !backend_is_synchronous(c->store, call->store.verb)) {
+    int invoke = call->step == STEP_INVOKE;
+    if (!call->holds_snap && (invoke || !backend_is_synchronous(c->store, call->store.verb))) {
         atomic_fetch_add(&call->snap->waiting, 1); /* before the answer can come on another thread */
         call->holds_snap = 1;
     }
-    call->store.done = on_store_done;
-    call->store.data = call;
-    call->store.alloc = call->alloc;
     atomic_store(&call->sync, SYNC_SUBMITTING);
-    backend_submit(c->store, &call->store);
+    if (invoke) {
+        delivery_submit(c->delivery, &call->invoke.call);
+    } else {
+        call->store.done = on_store_done;
+        call->store.data = call;
+        call->store.alloc = call->alloc;
+        backend_submit(c->store, &call->store);
+    }
     return atomic_exchange(&call->sync, SYNC_RETURNED) == SYNC_ANSWERED;
 }
 
@@ -464,9 +577,9 @@ static void release_snapshot(core_call *call)
     }
 }
 
-static void on_store_done(backend_call *b)
+/* A backend's or a delivery's answer: carries the call on, unless submit is still running. */
+static void answered(core_call *call)
 {
-    core_call *call = b->data;
     if (atomic_exchange(&call->sync, SYNC_ANSWERED) != SYNC_RETURNED)
         return; /* submit has not returned yet: it carries the call on */
     int r = handle_result(call);
@@ -474,6 +587,16 @@ static void on_store_done(backend_call *b)
         return;
     release_snapshot(call); /* before done: the caller may free call at once */
     call->done(call);
+}
+
+static void on_store_done(backend_call *b)
+{
+    answered(b->data);
+}
+
+static void on_delivery_done(delivery_call *d)
+{
+    answered(d->data);
 }
 
 /* ---- the methods ---------------------------------------------------------------------------- */
@@ -581,6 +704,22 @@ static int start_delete(core_call *call)
     return start_find_target(call, req->id);
 }
 
+static int start_invoke(core_call *call)
+{
+    const schema_invoke_request *req = (const schema_invoke_request *)call->request;
+    validate_invoke_request(req, &call->err);
+    if (validation_failed(&call->err))
+        return fail(call);
+    if (call->core->delivery == NULL) {
+        error_set(&call->err, ERROR_UNAVAILABLE, "This server does not call webhooks.");
+        return fail(call);
+    }
+    call->step = STEP_FIND_INVOKED;
+    call->store = (backend_call){.verb = BACKEND_GET};
+    objectid_from_hex(req->id, strlen(req->id), &call->store.id);
+    return run(call);
+}
+
 static int start_list(core_call *call)
 {
     const schema_list_request *req = (const schema_list_request *)call->request;
@@ -609,6 +748,7 @@ static const struct {
     [CORE_LIST] = {&schema_list_request_descriptor, start_list, 0},
     [CORE_UPDATE] = {&schema_update_request_descriptor, start_update, 1},
     [CORE_DELETE] = {&schema_delete_request_descriptor, start_delete, 1},
+    [CORE_INVOKE] = {&schema_invoke_request_descriptor, start_invoke, 1},
 };
 
 core_method core_method_of(const ProtobufCMethodDescriptor *m)
@@ -642,6 +782,8 @@ void core_call_init(core_call *call, core_method method)
 
 int core_call_may_wait(const core *c, core_method method)
 {
+    if (method == CORE_INVOKE) /* a url's answer always comes later */
+        return 1;
     return (unsigned)method < CORE_METHODS && methods[method].may_wait &&
            !backend_is_synchronous(c->store, BACKEND_CREATE);
 }

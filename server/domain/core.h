@@ -22,6 +22,7 @@
 #include "auth.h"
 #include "backend.h"
 #include "config.h"
+#include "delivery.h"
 #include "error.h"
 #include "idempotency.h"
 #include "pagetoken.h"
@@ -33,7 +34,7 @@
 #define CORE_MAX_RETIRED 64 /* replaced configurations awaiting their last reader; past it a reload is refused */
 
 /* The methods of WebhookService the core implements, in the schema's order. */
-typedef enum core_method { CORE_CREATE, CORE_GET, CORE_LIST, CORE_UPDATE, CORE_DELETE, CORE_METHODS } core_method;
+typedef enum core_method { CORE_CREATE, CORE_GET, CORE_LIST, CORE_UPDATE, CORE_DELETE, CORE_INVOKE, CORE_METHODS } core_method;
 
 typedef struct core core;
 
@@ -48,6 +49,20 @@ typedef struct core_webhook {
     char id_hex[OBJECTID_HEX_LEN + 1];
 } core_webhook;
 
+/* CORE_INVOKE's own state: the call of the url, its body, the opened secret. Part of the
+ * call, not of the request's memory: a url's answer may come after the client has gone. */
+typedef struct core_invoke {
+    delivery_call call;
+    schema_transaction transaction; /* the body: one Info notification */
+    schema_notification notification;
+    schema_notification *items[1];
+    schema_timestamp timestamp;
+    char webhook_id[OBJECTID_HEX_LEN + 1];
+    char *secret; /* opened for this call (backend_secret_open); wiped when it ends */
+    size_t secret_len;
+    schema_invoke_response response;
+} core_invoke;
+
 /* A call in flight. The caller owns it and keeps it in place until the outcome is known:
  * when core_call_start returns 0 or -1, or, after CORE_PENDING, when done runs. */
 typedef struct core_call {
@@ -58,7 +73,7 @@ typedef struct core_call {
     size_t authorization_len;
     const char *idempotency_key; /* CORE_CREATE: the Idempotency-Key (NULL = absent) */
     size_t idempotency_key_len;
-    int64_t now_ms;              /* CORE_CREATE: Unix time in milliseconds, the transport's clock */
+    int64_t now_ms;              /* CORE_CREATE, CORE_INVOKE: Unix time in milliseconds, the transport's clock */
     int64_t monotonic_ms;        /* CORE_CREATE: a monotonic clock in milliseconds (rate limits) */
     ProtobufCAllocator *alloc;   /* memory for the response (a list), which it keeps until freed whole */
     error_in default_in;         /* where parameter problems without a location are */
@@ -88,14 +103,19 @@ typedef struct core_call {
     schema_list_response list;
     store_cursor after;                      /* CORE_LIST: where the page starts, from page_token */
     char next_page_token[PAGETOKEN_LEN + 1]; /* CORE_LIST: list.next_page_token when set */
+    core_invoke invoke;                      /* CORE_INVOKE */
 } core_call;
 
 /* A core over a backend, with cfg as its first configuration (both owned by the core from
  * now on, also on failure). NULL when out of memory. */
 core *core_create(config *cfg, backend *store);
 
-/* Frees the core, its configurations and its backend (after finishing every call the
- * backend holds). */
+/* Gives the core the way it calls webhooks' urls (CORE_INVOKE), owned by the core from
+ * now on. Without one an invoke answers ERROR_UNAVAILABLE. Call before the first call. */
+void core_set_delivery(core *c, delivery *d);
+
+/* Frees the core, its configurations, its delivery and its backend (after finishing every
+ * call each holds). */
 void core_destroy(core *c);
 
 /* Replaces the configuration for calls that start from now on. Returns 0, or -1 with a

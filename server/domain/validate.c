@@ -204,6 +204,11 @@ void validate_delete_request(const schema_delete_request *req, error *err)
     check_webhook_id(req->id, &schema_delete_request_descriptor, ERROR_IN_UNSET, err);
 }
 
+void validate_invoke_request(const schema_invoke_request *req, error *err)
+{
+    check_webhook_id(req->id, &schema_invoke_request_descriptor, ERROR_IN_UNSET, err);
+}
+
 int validate_list_request(const schema_list_request *req, const config_limits *limits, store_cursor *after, error *err)
 {
     const ProtobufCMessageDescriptor *desc = &schema_list_request_descriptor;

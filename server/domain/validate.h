@@ -40,4 +40,7 @@ void validate_update_request(const schema_update_request *req, const config_limi
                              error *err);
 void validate_delete_request(const schema_delete_request *req, error *err);
 
+/* An invoke: the id. */
+void validate_invoke_request(const schema_invoke_request *req, error *err);
+
 #endif

@@ -114,6 +114,9 @@ static void rest_respond(rest_call *rc, h2o_req_t *req)
         respond_webhook(req, rc->format, 201, "Created", &c->webhook);
     } else if (c->method == CORE_UPDATE || c->method == CORE_DELETE) {
         http_respond(req, 200, "OK", NULL, "", 0); /* Droplit's answer has no body */
+    } else if (c->method == CORE_INVOKE && rc->format == REST_JSON) {
+        /* Droplit's answer is the text; binary callers get the whole InvokeWebhookResponse */
+        http_respond_text(req, 200, "OK", ((const schema_invoke_response *)c->response)->message);
     } else {
         respond_message(req, rc->format, 200, "OK", c->response);
     }
@@ -150,7 +153,7 @@ static rest_call *rest_call_begin(http_handler *h, h2o_req_t *req, rest_call *lo
     rc->call.default_in = where;
     rc->call.done = on_call_done;
     rc->call.data = rc;
-    if (method == CORE_CREATE) /* only a create reads the clocks */
+    if (method == CORE_CREATE || method == CORE_INVOKE) /* only these read the clocks */
         rpc_clock(&rc->call);
     return rc;
 }
@@ -253,6 +256,24 @@ static void delete_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
     rest_call_run(h, req, rc, &local);
 }
 
+/* POST /api/webhooks/<id>/invoke: no body is read (the call has no parameters). */
+static void invoke_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
+{
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    rest_call local, *rc =
+        rest_call_begin(h, req, &local, CORE_INVOKE, accepted_format(req), &alloc, ERROR_IN_PATH);
+    if (rc == NULL)
+        return;
+    schema_invoke_request *ir = h2o_mem_alloc_pool(&req->pool, sizeof(*ir));
+    schema_invoke_request init = SCHEMA_INVOKE_REQUEST_INIT;
+    *ir = init;
+    ir->id = h2o_strdup(&req->pool, id.base, id.len).base;
+    h2o_iovec_t query = http_query(req);
+    codec_query_reject(query.base, query.len, &rc->call.err);
+    rc->call.request = &ir->base;
+    rest_call_run(h, req, rc, &local);
+}
+
 static void list_webhooks(http_handler *h, h2o_req_t *req)
 {
     ProtobufCAllocator alloc = http_pool_allocator(req);
@@ -329,6 +350,9 @@ void http_rest_serve(http_handler *h, h2o_req_t *req, const route_match *m)
         break;
     case ROUTE_DELETE:
         delete_webhook(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
+        break;
+    case ROUTE_INVOKE:
+        invoke_webhook(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
         break;
     case ROUTE_HEALTHZ:
         http_respond_text(req, 200, "OK", "ok\n");

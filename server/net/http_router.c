@@ -119,6 +119,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     case ROUTE_RPC_LIST:
     case ROUTE_RPC_UPDATE:
     case ROUTE_RPC_DELETE:
+    case ROUTE_RPC_INVOKE:
     case ROUTE_RPC_OTHER:
         http_rpc_serve(h, req, &m);
         break;

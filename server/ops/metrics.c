@@ -18,10 +18,13 @@
 static const char *const protocol_names[METRICS_PROTOCOLS] = {"http1", "http2", "grpc"};
 
 #define STATUS_SLOTS 600 /* HTTP statuses 0..599 (gRPC's 0..16 fit too) */
-#define BUCKETS 12
-static const int64_t bucket_us[BUCKETS - 1] = {100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000};
-static const char *const bucket_le[BUCKETS] = {"0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
-                                               "0.01",   "0.025",   "0.05",   "0.1",   "1",      "+Inf"};
+/* from a cached read (100 us) to an invoke's default timeout (10 s) */
+#define BUCKETS 15
+static const int64_t bucket_us[BUCKETS - 1] = {100,    250,    500,     1000,    2500,    5000,    10000,
+                                               25000,  50000,  100000,  1000000, 2500000, 5000000, 10000000};
+static const char *const bucket_le[BUCKETS] = {"0.0001", "0.00025", "0.0005", "0.001", "0.0025",
+                                               "0.005",  "0.01",    "0.025",  "0.05",  "0.1",
+                                               "1",      "2.5",     "5",      "10",    "+Inf"};
 
 typedef struct histogram {
     atomic_uint_fast64_t buckets[BUCKETS]; /* not cumulative; rendering adds them up */
@@ -33,6 +36,7 @@ typedef struct shard {
     atomic_uint_fast64_t requests[ROUTE_COUNT][METRICS_PROTOCOLS][STATUS_SLOTS];
     histogram durations[ROUTE_COUNT];
     histogram fsyncs;
+    histogram invokes;
 } shard;
 
 static _Atomic(shard *) shards;   /* every shard, newest first */
@@ -50,6 +54,7 @@ static atomic_uint_fast64_t http2_content_length_refusals;
 static atomic_uint_fast64_t header_blocks_closed;
 static atomic_uint_fast64_t write_timeouts;
 static atomic_uint_fast64_t output_refused[2]; /* [0] a connection's cap, [1] the server's budget */
+static atomic_uint_fast64_t invoke_outcomes[DELIVERY_OUTCOMES];
 
 static shard *my_shard(void)
 {
@@ -178,6 +183,13 @@ void metrics_output_refused(int server_wide)
 void metrics_fsync(int64_t duration_us)
 {
     observe(&my_shard()->fsyncs, duration_us);
+}
+
+void metrics_invoke(delivery_outcome outcome, int64_t duration_us)
+{
+    HG_ASSERT((unsigned)outcome < DELIVERY_OUTCOMES);
+    atomic_fetch_add_explicit(&invoke_outcomes[outcome], 1, memory_order_relaxed);
+    observe(&my_shard()->invokes, duration_us);
 }
 
 /* A growing text buffer; on allocation failure it stops growing and says so at the end. */
@@ -346,6 +358,15 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
         "hookgate_requests_refused_buffered_total{scope=\"server\"} %llu\n",
         (unsigned long long)atomic_load_explicit(&output_refused[0], memory_order_relaxed),
         (unsigned long long)atomic_load_explicit(&output_refused[1], memory_order_relaxed));
+    add(&t, "# HELP hookgate_invokes_total Calls of webhooks' urls by invoke, by outcome (ok: a 2xx answer).\n"
+            "# TYPE hookgate_invokes_total counter\n");
+    for (int o = 0; o < DELIVERY_OUTCOMES; o++)
+        add(&t, "hookgate_invokes_total{outcome=\"%s\"} %llu\n", delivery_outcome_name((delivery_outcome)o),
+            (unsigned long long)atomic_load_explicit(&invoke_outcomes[o], memory_order_relaxed));
+    add(&t, "# HELP hookgate_invoke_duration_seconds Time of each call of a webhook's url by invoke, to its "
+            "outcome.\n# TYPE hookgate_invoke_duration_seconds histogram\n");
+    totals inv = sum_histogram(offsetof(shard, invokes));
+    add_histogram(&t, "hookgate_invoke_duration_seconds", "", &inv);
     add(&t,
         "# HELP hookgate_buffered_bytes Request and response bytes held by all connections (server.max_buffered_bytes).\n"
         "# TYPE hookgate_buffered_bytes gauge\nhookgate_buffered_bytes %zu\n",

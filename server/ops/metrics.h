@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "delivery.h"
 #include "route.h"
 
 typedef enum metrics_protocol { METRICS_HTTP1, METRICS_HTTP2, METRICS_GRPC, METRICS_PROTOCOLS } metrics_protocol;
@@ -62,6 +63,9 @@ void metrics_output_refused(int server_wide);
 
 /* One fdatasync of the journal. */
 void metrics_fsync(int64_t duration_us);
+
+/* One call of a webhook's url by an invoke: its outcome and how long it took. */
+void metrics_invoke(delivery_outcome outcome, int64_t duration_us);
 
 /* Values read when rendering. */
 typedef struct metrics_gauges {

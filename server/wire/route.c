@@ -20,13 +20,15 @@ typedef enum path_kind {
     PATH_EXACT,       /* the path itself */
     PATH_COLLECTION,  /* COLLECTION or COLLECTION "/", also under /v0 */
     PATH_ITEM,        /* COLLECTION "/<id>", <id> non-empty without '/', also under /v0 */
+    PATH_ITEM_ACTION, /* COLLECTION "/<id>/" the action (path), also under /v0 */
     PATH_RPC_METHOD,  /* the service's prefix "/" the method's name */
     PATH_RPC_SERVICE, /* the prefix, or anything under it */
 } path_kind;
 
 typedef struct resource {
     path_kind kind;
-    const char *path;  /* PATH_EXACT: the path; PATH_RPC_METHOD: the method's name in the schema */
+    const char *path;  /* PATH_EXACT: the path; PATH_ITEM_ACTION: the action; PATH_RPC_METHOD: the method's
+                          name in the schema */
     const char *allow; /* every method below, in this order, ", " between */
     struct {
         const char *method;
@@ -39,11 +41,13 @@ typedef struct resource {
 static const resource resources[] = {
     {PATH_COLLECTION, NULL, "GET, POST", {{"GET", ROUTE_LIST}, {"POST", ROUTE_CREATE}}},
     {PATH_ITEM, NULL, "GET, PUT, DELETE", {{"GET", ROUTE_GET}, {"PUT", ROUTE_UPDATE}, {"DELETE", ROUTE_DELETE}}},
+    {PATH_ITEM_ACTION, "invoke", "POST", {{"POST", ROUTE_INVOKE}}},
     {PATH_RPC_METHOD, "CreateWebhook", "POST", {{"POST", ROUTE_RPC_CREATE}}},
     {PATH_RPC_METHOD, "GetWebhook", "POST", {{"POST", ROUTE_RPC_GET}}},
     {PATH_RPC_METHOD, "ListWebhooks", "POST", {{"POST", ROUTE_RPC_LIST}}},
     {PATH_RPC_METHOD, "UpdateWebhook", "POST", {{"POST", ROUTE_RPC_UPDATE}}},
     {PATH_RPC_METHOD, "DeleteWebhook", "POST", {{"POST", ROUTE_RPC_DELETE}}},
+    {PATH_RPC_METHOD, "InvokeWebhook", "POST", {{"POST", ROUTE_RPC_INVOKE}}},
     {PATH_RPC_SERVICE, NULL, "POST", {{"POST", ROUTE_RPC_OTHER}}},
     {PATH_EXACT, "/healthz", "GET, HEAD", {{"GET", ROUTE_HEALTHZ}, {"HEAD", ROUTE_HEALTHZ}}},
     {PATH_EXACT, "/readyz", "GET, HEAD", {{"GET", ROUTE_READYZ}, {"HEAD", ROUTE_READYZ}}},
@@ -52,9 +56,9 @@ static const resource resources[] = {
 
 static const char *const names[ROUTE_COUNT] = {
     [ROUTE_CREATE] = "create",         [ROUTE_GET] = "get",         [ROUTE_LIST] = "list",
-    [ROUTE_UPDATE] = "update",         [ROUTE_DELETE] = "delete",
+    [ROUTE_UPDATE] = "update",         [ROUTE_DELETE] = "delete",   [ROUTE_INVOKE] = "invoke",
     [ROUTE_RPC_CREATE] = "rpc_create", [ROUTE_RPC_GET] = "rpc_get", [ROUTE_RPC_LIST] = "rpc_list",
-    [ROUTE_RPC_UPDATE] = "rpc_update", [ROUTE_RPC_DELETE] = "rpc_delete",
+    [ROUTE_RPC_UPDATE] = "rpc_update", [ROUTE_RPC_DELETE] = "rpc_delete", [ROUTE_RPC_INVOKE] = "rpc_invoke",
     [ROUTE_RPC_OTHER] = "rpc_other",   [ROUTE_HEALTHZ] = "healthz", [ROUTE_READYZ] = "readyz",
     [ROUTE_METRICS] = "metrics",       [ROUTE_NOT_FOUND] = "other", [ROUTE_METHOD_NOT_ALLOWED] = "other",
 };
@@ -105,7 +109,7 @@ static int path_matches(const resource *r, const char *path, size_t len, const c
                         route_match *out)
 {
     size_t cn = sizeof(COLLECTION) - 1;
-    if (r->kind == PATH_COLLECTION || r->kind == PATH_ITEM) {
+    if (r->kind == PATH_COLLECTION || r->kind == PATH_ITEM || r->kind == PATH_ITEM_ACTION) {
         /* literal lengths known here: memcmp of a constant size compiles to a few compares */
         if (len >= sizeof(V0 "/") - 1 && memcmp(path, V0 "/", sizeof(V0 "/") - 1) == 0)
             path += sizeof(V0) - 1, len -= sizeof(V0) - 1;
@@ -113,10 +117,20 @@ static int path_matches(const resource *r, const char *path, size_t len, const c
             return 0;
         if (r->kind == PATH_COLLECTION)
             return len == cn || (len == cn + 1 && path[cn] == '/');
-        if (len <= cn + 1 || path[cn] != '/' || memchr(path + cn + 1, '/', len - cn - 1) != NULL)
+        if (len <= cn + 1 || path[cn] != '/')
             return 0;
-        out->item_id = path + cn + 1;
-        out->item_id_len = len - cn - 1;
+        const char *id = path + cn + 1, *end = path + len;
+        const char *slash = memchr(id, '/', (size_t)(end - id));
+        if (r->kind == PATH_ITEM) {
+            if (slash != NULL)
+                return 0;
+        } else { /* <id>/<action>: a non-empty id, then exactly the action */
+            if (slash == NULL || slash == id || !equals(slash + 1, (size_t)(end - slash - 1), r->path))
+                return 0;
+            end = slash;
+        }
+        out->item_id = id;
+        out->item_id_len = (size_t)(end - id);
         return 1;
     }
     switch (r->kind) {
@@ -145,7 +159,7 @@ route_id route_find(const char *method, size_t method_len, const char *path, siz
         for (size_t m = 0; m < RESOURCE_METHODS && r->methods[m].method != NULL; m++)
             if (method_len <= ROUTE_METHOD_MAX && equals(method, method_len, r->methods[m].method)) {
                 out->id = r->methods[m].id;
-                if (r->kind != PATH_ITEM)
+                if (r->kind != PATH_ITEM && r->kind != PATH_ITEM_ACTION)
                     out->item_id = NULL, out->item_id_len = 0;
                 return out->id;
             }

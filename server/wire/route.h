@@ -16,17 +16,17 @@ typedef enum route_id {
     ROUTE_LIST,       /* GET /api/webhooks */
     ROUTE_UPDATE,     /* PUT /api/webhooks/<id> */
     ROUTE_DELETE,     /* DELETE /api/webhooks/<id> */
+    ROUTE_INVOKE,     /* POST /api/webhooks/<id>/invoke */
     ROUTE_RPC_CREATE, /* POST /droplit.webhooks.v1.WebhookService/CreateWebhook */
     ROUTE_RPC_GET,
     ROUTE_RPC_LIST,
     ROUTE_RPC_UPDATE,
     ROUTE_RPC_DELETE,
+    ROUTE_RPC_INVOKE,
     ROUTE_RPC_OTHER, /* POST under the service: a method the table does not name */
     ROUTE_HEALTHZ,   /* GET or HEAD /healthz */
     ROUTE_READYZ,
     ROUTE_METRICS,
-    /* Invoke goes here: an id, a name, and one row of route.c's table (POST on the item's
-     * :invoke). */
     ROUTE_NOT_FOUND,          /* no resource has this path */
     ROUTE_METHOD_NOT_ALLOWED, /* the resource exists, not with this method */
     ROUTE_COUNT
@@ -38,7 +38,7 @@ typedef enum route_id {
 typedef struct route_match {
     route_id id;
     const char *allow;   /* ROUTE_METHOD_NOT_ALLOWED: the Allow header's value; else NULL */
-    const char *item_id; /* ROUTE_GET, _UPDATE, _DELETE: the <id> segment (points into path, not NUL terminated) */
+    const char *item_id; /* ROUTE_GET, _UPDATE, _DELETE, _INVOKE: the <id> segment (points into path, not NUL terminated) */
     size_t item_id_len;
 } route_match;
 

@@ -25,6 +25,8 @@ static const status_mapping mappings[ERROR_KIND_COUNT] = {
     [ERROR_INTERNAL] = {500, "Internal Server Error", "Internal", 1, "internal", 500, 13},
     /* a 503 over HTTP, but "retry later, more slowly" in the RPC protocols' terms */
     [ERROR_OVERLOADED] = {503, "Service Unavailable", "Overloaded", 1, "resource_exhausted", 429, 8},
+    /* the upstream (a webhook's url) failed: gRPC's and Connect's "unavailable", as proxies answer */
+    [ERROR_BAD_GATEWAY] = {502, "Bad Gateway", "BadGateway", 1, "unavailable", 503, 14},
 };
 
 const status_mapping *status_of(error_kind kind)

@@ -57,6 +57,21 @@ int main(void)
     check_route("DELETE", "/api/webhooks/abc", ROUTE_DELETE);
     check_route("DELETE", "/v0/api/webhooks/5f1b7c3e9d2a4b0012345678", ROUTE_DELETE);
     check_route("PUT", "/api/webhooks/a/b", ROUTE_NOT_FOUND);
+    /* invoke: POST on the item's /invoke, with the item's id */
+    check_route("POST", "/api/webhooks/5f1b7c3e9d2a4b0012345678/invoke", ROUTE_INVOKE);
+    check_route("POST", "/v0/api/webhooks/abc/invoke", ROUTE_INVOKE);
+    check_not_allowed("GET", "/api/webhooks/abc/invoke", "POST");
+    check_route("POST", "/api/webhooks//invoke", ROUTE_NOT_FOUND);
+    check_route("POST", "/api/webhooks/abc/invoke/", ROUTE_NOT_FOUND);
+    check_route("POST", "/api/webhooks/abc/invokex", ROUTE_NOT_FOUND);
+    check_route("POST", "/api/webhooks/abc/invok", ROUTE_NOT_FOUND);
+    check_route("POST", "/api/webhooks/a/b/invoke", ROUTE_NOT_FOUND);
+    check_not_allowed("POST", "/api/webhooks/invoke", "GET, PUT, DELETE"); /* an item whose id is "invoke" */
+    {
+        route_match m;
+        CHECK(find("POST", "/v0/api/webhooks/abc/invoke", &m) == ROUTE_INVOKE);
+        CHECK(m.item_id != NULL && m.item_id_len == 3 && memcmp(m.item_id, "abc", 3) == 0);
+    }
     for (int k = 0; k < 2; k++) {
         route_match m;
         CHECK(find(k ? "DELETE" : "PUT", "/v0/api/webhooks/abc", &m) == (k ? ROUTE_DELETE : ROUTE_UPDATE));
@@ -95,6 +110,7 @@ int main(void)
     check_route("POST", "/droplit.webhooks.v1.WebhookService/ListWebhooks", ROUTE_RPC_LIST);
     check_route("POST", "/droplit.webhooks.v1.WebhookService/UpdateWebhook", ROUTE_RPC_UPDATE);
     check_route("POST", "/droplit.webhooks.v1.WebhookService/DeleteWebhook", ROUTE_RPC_DELETE);
+    check_route("POST", "/droplit.webhooks.v1.WebhookService/InvokeWebhook", ROUTE_RPC_INVOKE);
     check_route("POST", "/droplit.webhooks.v1.WebhookService/InvokeWebhookX", ROUTE_RPC_OTHER);
     check_route("POST", "/droplit.webhooks.v1.WebhookService/CreateWebhook/", ROUTE_RPC_OTHER);
     check_route("POST", "/droplit.webhooks.v1.WebhookService/CreateWebhookX", ROUTE_RPC_OTHER);
@@ -114,9 +130,9 @@ int main(void)
     /* the names are the metrics' route labels, as they always were */
     static const char *const labels[ROUTE_COUNT] = {
         [ROUTE_CREATE] = "create",         [ROUTE_GET] = "get",         [ROUTE_LIST] = "list",
-        [ROUTE_UPDATE] = "update",         [ROUTE_DELETE] = "delete",
+        [ROUTE_UPDATE] = "update",         [ROUTE_DELETE] = "delete",   [ROUTE_INVOKE] = "invoke",
         [ROUTE_RPC_CREATE] = "rpc_create", [ROUTE_RPC_GET] = "rpc_get", [ROUTE_RPC_LIST] = "rpc_list",
-        [ROUTE_RPC_UPDATE] = "rpc_update", [ROUTE_RPC_DELETE] = "rpc_delete",
+        [ROUTE_RPC_UPDATE] = "rpc_update", [ROUTE_RPC_DELETE] = "rpc_delete", [ROUTE_RPC_INVOKE] = "rpc_invoke",
         [ROUTE_RPC_OTHER] = "rpc_other",   [ROUTE_HEALTHZ] = "healthz", [ROUTE_READYZ] = "readyz",
         [ROUTE_METRICS] = "metrics",       [ROUTE_NOT_FOUND] = "other", [ROUTE_METHOD_NOT_ALLOWED] = "other",
     };
@@ -132,10 +148,10 @@ int main(void)
         route_match m;
         route_id id = find("POST", path, &m);
         CHECK(id == ROUTE_RPC_CREATE || id == ROUTE_RPC_GET || id == ROUTE_RPC_LIST || id == ROUTE_RPC_UPDATE ||
-              id == ROUTE_RPC_DELETE);
+              id == ROUTE_RPC_DELETE || id == ROUTE_RPC_INVOKE);
         routed |= 1 << id;
     }
     CHECK(routed == (1 << ROUTE_RPC_CREATE | 1 << ROUTE_RPC_GET | 1 << ROUTE_RPC_LIST | 1 << ROUTE_RPC_UPDATE |
-                     1 << ROUTE_RPC_DELETE));
+                     1 << ROUTE_RPC_DELETE | 1 << ROUTE_RPC_INVOKE));
     return test_exit_code();
 }

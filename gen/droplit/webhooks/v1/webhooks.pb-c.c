@@ -412,6 +412,186 @@ void   droplit__webhooks__v1__delete_webhook_response__free_unpacked
   assert(message->base.descriptor == &droplit__webhooks__v1__delete_webhook_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   droplit__webhooks__v1__invoke_webhook_request__init
+                     (Droplit__Webhooks__V1__InvokeWebhookRequest         *message)
+{
+  static const Droplit__Webhooks__V1__InvokeWebhookRequest init_value = DROPLIT__WEBHOOKS__V1__INVOKE_WEBHOOK_REQUEST__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__invoke_webhook_request__get_packed_size
+                     (const Droplit__Webhooks__V1__InvokeWebhookRequest *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__invoke_webhook_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__invoke_webhook_request__pack
+                     (const Droplit__Webhooks__V1__InvokeWebhookRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__invoke_webhook_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__invoke_webhook_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__InvokeWebhookRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__invoke_webhook_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__InvokeWebhookRequest *
+       droplit__webhooks__v1__invoke_webhook_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__InvokeWebhookRequest *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__invoke_webhook_request__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__invoke_webhook_request__free_unpacked
+                     (Droplit__Webhooks__V1__InvokeWebhookRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__invoke_webhook_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__invoke_webhook_response__init
+                     (Droplit__Webhooks__V1__InvokeWebhookResponse         *message)
+{
+  static const Droplit__Webhooks__V1__InvokeWebhookResponse init_value = DROPLIT__WEBHOOKS__V1__INVOKE_WEBHOOK_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__invoke_webhook_response__get_packed_size
+                     (const Droplit__Webhooks__V1__InvokeWebhookResponse *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__invoke_webhook_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__invoke_webhook_response__pack
+                     (const Droplit__Webhooks__V1__InvokeWebhookResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__invoke_webhook_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__invoke_webhook_response__pack_to_buffer
+                     (const Droplit__Webhooks__V1__InvokeWebhookResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__invoke_webhook_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__InvokeWebhookResponse *
+       droplit__webhooks__v1__invoke_webhook_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__InvokeWebhookResponse *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__invoke_webhook_response__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__invoke_webhook_response__free_unpacked
+                     (Droplit__Webhooks__V1__InvokeWebhookResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__invoke_webhook_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__transaction__init
+                     (Droplit__Webhooks__V1__Transaction         *message)
+{
+  static const Droplit__Webhooks__V1__Transaction init_value = DROPLIT__WEBHOOKS__V1__TRANSACTION__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__transaction__get_packed_size
+                     (const Droplit__Webhooks__V1__Transaction *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__transaction__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__transaction__pack
+                     (const Droplit__Webhooks__V1__Transaction *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__transaction__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__transaction__pack_to_buffer
+                     (const Droplit__Webhooks__V1__Transaction *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__transaction__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__Transaction *
+       droplit__webhooks__v1__transaction__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__Transaction *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__transaction__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__transaction__free_unpacked
+                     (Droplit__Webhooks__V1__Transaction *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__transaction__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__notification__init
+                     (Droplit__Webhooks__V1__Notification         *message)
+{
+  static const Droplit__Webhooks__V1__Notification init_value = DROPLIT__WEBHOOKS__V1__NOTIFICATION__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__notification__get_packed_size
+                     (const Droplit__Webhooks__V1__Notification *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__notification__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__notification__pack
+                     (const Droplit__Webhooks__V1__Notification *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__notification__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__notification__pack_to_buffer
+                     (const Droplit__Webhooks__V1__Notification *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__notification__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__Notification *
+       droplit__webhooks__v1__notification__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__Notification *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__notification__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__notification__free_unpacked
+                     (Droplit__Webhooks__V1__Notification *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__notification__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   droplit__webhooks__v1__list_webhooks_response__init
                      (Droplit__Webhooks__V1__ListWebhooksResponse         *message)
 {
@@ -1167,6 +1347,236 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__delete_webhook_response_
   (ProtobufCMessageInit) droplit__webhooks__v1__delete_webhook_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__invoke_webhook_request__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__InvokeWebhookRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__invoke_webhook_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__invoke_webhook_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__invoke_webhook_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.InvokeWebhookRequest",
+  "InvokeWebhookRequest",
+  "Droplit__Webhooks__V1__InvokeWebhookRequest",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__InvokeWebhookRequest),
+  1,
+  droplit__webhooks__v1__invoke_webhook_request__field_descriptors,
+  droplit__webhooks__v1__invoke_webhook_request__field_indices_by_name,
+  1,  droplit__webhooks__v1__invoke_webhook_request__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__invoke_webhook_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__invoke_webhook_response__field_descriptors[3] =
+{
+  {
+    "message",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__InvokeWebhookResponse, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__InvokeWebhookResponse, status_code),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "duration_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__InvokeWebhookResponse, duration_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__invoke_webhook_response__field_indices_by_name[] = {
+  2,   /* field[2] = duration_ms */
+  0,   /* field[0] = message */
+  1,   /* field[1] = status_code */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__invoke_webhook_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__invoke_webhook_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.InvokeWebhookResponse",
+  "InvokeWebhookResponse",
+  "Droplit__Webhooks__V1__InvokeWebhookResponse",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__InvokeWebhookResponse),
+  3,
+  droplit__webhooks__v1__invoke_webhook_response__field_descriptors,
+  droplit__webhooks__v1__invoke_webhook_response__field_indices_by_name,
+  1,  droplit__webhooks__v1__invoke_webhook_response__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__invoke_webhook_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__transaction__field_descriptors[1] =
+{
+  {
+    "items",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Droplit__Webhooks__V1__Transaction, n_items),
+    offsetof(Droplit__Webhooks__V1__Transaction, items),
+    &droplit__webhooks__v1__notification__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__transaction__field_indices_by_name[] = {
+  0,   /* field[0] = items */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__transaction__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__transaction__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.Transaction",
+  "Transaction",
+  "Droplit__Webhooks__V1__Transaction",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__Transaction),
+  1,
+  droplit__webhooks__v1__transaction__field_descriptors,
+  droplit__webhooks__v1__transaction__field_indices_by_name,
+  1,  droplit__webhooks__v1__transaction__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__transaction__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__notification__field_descriptors[5] =
+{
+  {
+    "type",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Notification, type),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ecosystem_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Notification, ecosystem_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "webhook_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Notification, webhook_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Notification, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "timestamp",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Notification, timestamp),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__notification__field_indices_by_name[] = {
+  1,   /* field[1] = ecosystem_id */
+  3,   /* field[3] = message */
+  4,   /* field[4] = timestamp */
+  0,   /* field[0] = type */
+  2,   /* field[2] = webhook_id */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__notification__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__notification__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.Notification",
+  "Notification",
+  "Droplit__Webhooks__V1__Notification",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__Notification),
+  5,
+  droplit__webhooks__v1__notification__field_descriptors,
+  droplit__webhooks__v1__notification__field_indices_by_name,
+  1,  droplit__webhooks__v1__notification__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__notification__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor droplit__webhooks__v1__list_webhooks_response__field_descriptors[2] =
 {
   {
@@ -1659,18 +2069,20 @@ const ProtobufCEnumDescriptor droplit__webhooks__v1__stored_change__descriptor =
   droplit__webhooks__v1__stored_change__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor droplit__webhooks__v1__webhook_service__method_descriptors[5] =
+static const ProtobufCMethodDescriptor droplit__webhooks__v1__webhook_service__method_descriptors[6] =
 {
   { "CreateWebhook", &droplit__webhooks__v1__create_webhook_request__descriptor, &droplit__webhooks__v1__webhook__descriptor },
   { "GetWebhook", &droplit__webhooks__v1__get_webhook_request__descriptor, &droplit__webhooks__v1__webhook__descriptor },
   { "ListWebhooks", &droplit__webhooks__v1__list_webhooks_request__descriptor, &droplit__webhooks__v1__list_webhooks_response__descriptor },
   { "UpdateWebhook", &droplit__webhooks__v1__update_webhook_request__descriptor, &droplit__webhooks__v1__update_webhook_response__descriptor },
   { "DeleteWebhook", &droplit__webhooks__v1__delete_webhook_request__descriptor, &droplit__webhooks__v1__delete_webhook_response__descriptor },
+  { "InvokeWebhook", &droplit__webhooks__v1__invoke_webhook_request__descriptor, &droplit__webhooks__v1__invoke_webhook_response__descriptor },
 };
 const unsigned droplit__webhooks__v1__webhook_service__method_indices_by_name[] = {
   0,        /* CreateWebhook */
   4,        /* DeleteWebhook */
   1,        /* GetWebhook */
+  5,        /* InvokeWebhook */
   2,        /* ListWebhooks */
   3         /* UpdateWebhook */
 };
@@ -1681,7 +2093,7 @@ const ProtobufCServiceDescriptor droplit__webhooks__v1__webhook_service__descrip
   "WebhookService",
   "Droplit__Webhooks__V1__WebhookService",
   "droplit.webhooks.v1",
-  5,
+  6,
   droplit__webhooks__v1__webhook_service__method_descriptors,
   droplit__webhooks__v1__webhook_service__method_indices_by_name
 };
@@ -1724,6 +2136,14 @@ void droplit__webhooks__v1__webhook_service__delete_webhook(ProtobufCService *se
 {
   assert(service->descriptor == &droplit__webhooks__v1__webhook_service__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void droplit__webhooks__v1__webhook_service__invoke_webhook(ProtobufCService *service,
+                                                            const Droplit__Webhooks__V1__InvokeWebhookRequest *input,
+                                                            Droplit__Webhooks__V1__InvokeWebhookResponse_Closure closure,
+                                                            void *closure_data)
+{
+  assert(service->descriptor == &droplit__webhooks__v1__webhook_service__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void droplit__webhooks__v1__webhook_service__init (Droplit__Webhooks__V1__WebhookService_Service *service,
                                                    Droplit__Webhooks__V1__WebhookService_ServiceDestroy destroy)

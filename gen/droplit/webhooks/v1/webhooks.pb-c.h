@@ -26,6 +26,10 @@ typedef struct Droplit__Webhooks__V1__UpdateWebhookRequest Droplit__Webhooks__V1
 typedef struct Droplit__Webhooks__V1__UpdateWebhookResponse Droplit__Webhooks__V1__UpdateWebhookResponse;
 typedef struct Droplit__Webhooks__V1__DeleteWebhookRequest Droplit__Webhooks__V1__DeleteWebhookRequest;
 typedef struct Droplit__Webhooks__V1__DeleteWebhookResponse Droplit__Webhooks__V1__DeleteWebhookResponse;
+typedef struct Droplit__Webhooks__V1__InvokeWebhookRequest Droplit__Webhooks__V1__InvokeWebhookRequest;
+typedef struct Droplit__Webhooks__V1__InvokeWebhookResponse Droplit__Webhooks__V1__InvokeWebhookResponse;
+typedef struct Droplit__Webhooks__V1__Transaction Droplit__Webhooks__V1__Transaction;
+typedef struct Droplit__Webhooks__V1__Notification Droplit__Webhooks__V1__Notification;
 typedef struct Droplit__Webhooks__V1__ListWebhooksResponse Droplit__Webhooks__V1__ListWebhooksResponse;
 typedef struct Droplit__Webhooks__V1__ParamError Droplit__Webhooks__V1__ParamError;
 typedef struct Droplit__Webhooks__V1__ErrorResponse Droplit__Webhooks__V1__ErrorResponse;
@@ -245,6 +249,82 @@ struct  Droplit__Webhooks__V1__DeleteWebhookResponse
 #define DROPLIT__WEBHOOKS__V1__DELETE_WEBHOOK_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__delete_webhook_response__descriptor) \
      }
+
+
+/*
+ * POST /api/webhooks/<id>/invoke and WebhookService.InvokeWebhook: call the webhook's url
+ * once, now, with a verification transaction (a Transaction of one Info notification),
+ * signed with the webhook's secret. A disabled webhook can be invoked.
+ */
+struct  Droplit__Webhooks__V1__InvokeWebhookRequest
+{
+  ProtobufCMessage base;
+  char *id;
+};
+#define DROPLIT__WEBHOOKS__V1__INVOKE_WEBHOOK_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__invoke_webhook_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * The webhook's url answered 2xx within delivery.timeout_ms (REST answers 200 text/plain
+ * "Webhook verified"). Any other outcome is an error of kind BadGateway, whose message says
+ * what happened.
+ */
+struct  Droplit__Webhooks__V1__InvokeWebhookResponse
+{
+  ProtobufCMessage base;
+  /*
+   * "Webhook verified"
+   */
+  char *message;
+  /*
+   * what the webhook's url answered
+   */
+  uint32_t status_code;
+  /*
+   * from the call's start to the answer's end
+   */
+  uint32_t duration_ms;
+};
+#define DROPLIT__WEBHOOKS__V1__INVOKE_WEBHOOK_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__invoke_webhook_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * What hookgate sends to a webhook's url, as JSON: a transaction of notifications in
+ * Droplit's style ({"items":[...]}). An invoke sends one, of type "Info".
+ */
+struct  Droplit__Webhooks__V1__Transaction
+{
+  ProtobufCMessage base;
+  size_t n_items;
+  Droplit__Webhooks__V1__Notification **items;
+};
+#define DROPLIT__WEBHOOKS__V1__TRANSACTION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__transaction__descriptor) \
+    , 0,NULL }
+
+
+struct  Droplit__Webhooks__V1__Notification
+{
+  ProtobufCMessage base;
+  /*
+   * "Info" for an invoke's verification
+   */
+  char *type;
+  char *ecosystem_id;
+  char *webhook_id;
+  /*
+   * "Webhook verification"
+   */
+  char *message;
+  Google__Protobuf__Timestamp *timestamp;
+};
+#define DROPLIT__WEBHOOKS__V1__NOTIFICATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__notification__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
 
 
 typedef enum {
@@ -561,6 +641,82 @@ Droplit__Webhooks__V1__DeleteWebhookResponse *
 void   droplit__webhooks__v1__delete_webhook_response__free_unpacked
                      (Droplit__Webhooks__V1__DeleteWebhookResponse *message,
                       ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__InvokeWebhookRequest methods */
+void   droplit__webhooks__v1__invoke_webhook_request__init
+                     (Droplit__Webhooks__V1__InvokeWebhookRequest         *message);
+size_t droplit__webhooks__v1__invoke_webhook_request__get_packed_size
+                     (const Droplit__Webhooks__V1__InvokeWebhookRequest   *message);
+size_t droplit__webhooks__v1__invoke_webhook_request__pack
+                     (const Droplit__Webhooks__V1__InvokeWebhookRequest   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__invoke_webhook_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__InvokeWebhookRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__InvokeWebhookRequest *
+       droplit__webhooks__v1__invoke_webhook_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__invoke_webhook_request__free_unpacked
+                     (Droplit__Webhooks__V1__InvokeWebhookRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__InvokeWebhookResponse methods */
+void   droplit__webhooks__v1__invoke_webhook_response__init
+                     (Droplit__Webhooks__V1__InvokeWebhookResponse         *message);
+size_t droplit__webhooks__v1__invoke_webhook_response__get_packed_size
+                     (const Droplit__Webhooks__V1__InvokeWebhookResponse   *message);
+size_t droplit__webhooks__v1__invoke_webhook_response__pack
+                     (const Droplit__Webhooks__V1__InvokeWebhookResponse   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__invoke_webhook_response__pack_to_buffer
+                     (const Droplit__Webhooks__V1__InvokeWebhookResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__InvokeWebhookResponse *
+       droplit__webhooks__v1__invoke_webhook_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__invoke_webhook_response__free_unpacked
+                     (Droplit__Webhooks__V1__InvokeWebhookResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__Transaction methods */
+void   droplit__webhooks__v1__transaction__init
+                     (Droplit__Webhooks__V1__Transaction         *message);
+size_t droplit__webhooks__v1__transaction__get_packed_size
+                     (const Droplit__Webhooks__V1__Transaction   *message);
+size_t droplit__webhooks__v1__transaction__pack
+                     (const Droplit__Webhooks__V1__Transaction   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__transaction__pack_to_buffer
+                     (const Droplit__Webhooks__V1__Transaction   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__Transaction *
+       droplit__webhooks__v1__transaction__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__transaction__free_unpacked
+                     (Droplit__Webhooks__V1__Transaction *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__Notification methods */
+void   droplit__webhooks__v1__notification__init
+                     (Droplit__Webhooks__V1__Notification         *message);
+size_t droplit__webhooks__v1__notification__get_packed_size
+                     (const Droplit__Webhooks__V1__Notification   *message);
+size_t droplit__webhooks__v1__notification__pack
+                     (const Droplit__Webhooks__V1__Notification   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__notification__pack_to_buffer
+                     (const Droplit__Webhooks__V1__Notification   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__Notification *
+       droplit__webhooks__v1__notification__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__notification__free_unpacked
+                     (Droplit__Webhooks__V1__Notification *message,
+                      ProtobufCAllocator *allocator);
 /* Droplit__Webhooks__V1__ListWebhooksResponse methods */
 void   droplit__webhooks__v1__list_webhooks_response__init
                      (Droplit__Webhooks__V1__ListWebhooksResponse         *message);
@@ -704,6 +860,18 @@ typedef void (*Droplit__Webhooks__V1__DeleteWebhookRequest_Closure)
 typedef void (*Droplit__Webhooks__V1__DeleteWebhookResponse_Closure)
                  (const Droplit__Webhooks__V1__DeleteWebhookResponse *message,
                   void *closure_data);
+typedef void (*Droplit__Webhooks__V1__InvokeWebhookRequest_Closure)
+                 (const Droplit__Webhooks__V1__InvokeWebhookRequest *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__InvokeWebhookResponse_Closure)
+                 (const Droplit__Webhooks__V1__InvokeWebhookResponse *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__Transaction_Closure)
+                 (const Droplit__Webhooks__V1__Transaction *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__Notification_Closure)
+                 (const Droplit__Webhooks__V1__Notification *message,
+                  void *closure_data);
 typedef void (*Droplit__Webhooks__V1__ListWebhooksResponse_Closure)
                  (const Droplit__Webhooks__V1__ListWebhooksResponse *message,
                   void *closure_data);
@@ -749,6 +917,10 @@ struct Droplit__Webhooks__V1__WebhookService_Service
                          const Droplit__Webhooks__V1__DeleteWebhookRequest *input,
                          Droplit__Webhooks__V1__DeleteWebhookResponse_Closure closure,
                          void *closure_data);
+  void (*invoke_webhook)(Droplit__Webhooks__V1__WebhookService_Service *service,
+                         const Droplit__Webhooks__V1__InvokeWebhookRequest *input,
+                         Droplit__Webhooks__V1__InvokeWebhookResponse_Closure closure,
+                         void *closure_data);
 };
 typedef void (*Droplit__Webhooks__V1__WebhookService_ServiceDestroy)(Droplit__Webhooks__V1__WebhookService_Service *);
 void droplit__webhooks__v1__webhook_service__init (Droplit__Webhooks__V1__WebhookService_Service *service,
@@ -761,7 +933,8 @@ void droplit__webhooks__v1__webhook_service__init (Droplit__Webhooks__V1__Webhoo
       function_prefix__ ## get_webhook,\
       function_prefix__ ## list_webhooks,\
       function_prefix__ ## update_webhook,\
-      function_prefix__ ## delete_webhook  }
+      function_prefix__ ## delete_webhook,\
+      function_prefix__ ## invoke_webhook  }
 void droplit__webhooks__v1__webhook_service__create_webhook(ProtobufCService *service,
                                                             const Droplit__Webhooks__V1__CreateWebhookRequest *input,
                                                             Droplit__Webhooks__V1__Webhook_Closure closure,
@@ -782,6 +955,10 @@ void droplit__webhooks__v1__webhook_service__delete_webhook(ProtobufCService *se
                                                             const Droplit__Webhooks__V1__DeleteWebhookRequest *input,
                                                             Droplit__Webhooks__V1__DeleteWebhookResponse_Closure closure,
                                                             void *closure_data);
+void droplit__webhooks__v1__webhook_service__invoke_webhook(ProtobufCService *service,
+                                                            const Droplit__Webhooks__V1__InvokeWebhookRequest *input,
+                                                            Droplit__Webhooks__V1__InvokeWebhookResponse_Closure closure,
+                                                            void *closure_data);
 
 /* --- descriptors --- */
 
@@ -795,6 +972,10 @@ extern const ProtobufCMessageDescriptor droplit__webhooks__v1__update_webhook_re
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__update_webhook_response__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__delete_webhook_request__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__delete_webhook_response__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__invoke_webhook_request__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__invoke_webhook_response__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__transaction__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__notification__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__list_webhooks_response__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__param_error__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__error_response__descriptor;

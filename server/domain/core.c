@@ -349,13 +349,19 @@ static int prepare_invoke(core_call *call, const store_webhook *w)
     const config_delivery *cfg = &call->snap->cfg->delivery;
     core_invoke *inv = &call->invoke;
     memset(inv, 0, sizeof(*inv));
+    if ((inv->url = validate_url_ascii(w->url)) == NULL) { /* stored valid: only memory fails */
+        error_set(&call->err, ERROR_INTERNAL, "Out of memory.");
+        return fail(call);
+    }
     if (backend_secret_open(c->store, w, &inv->secret, &inv->secret_len) != 0) {
+        free(inv->url);
         error_set(&call->err, ERROR_INTERNAL, "The webhook's secret cannot be opened.");
         return fail(call);
     }
     if (atomic_fetch_add(&c->invoking, 1) >= cfg->max_concurrent_invokes) {
         atomic_fetch_sub(&c->invoking, 1);
         backend_secret_free(inv->secret, inv->secret_len);
+        free(inv->url);
         error_set(&call->err, ERROR_UNAVAILABLE,
                   "Too many webhook calls are in progress (delivery.max_concurrent_invokes is %u); retry later.",
                   cfg->max_concurrent_invokes);
@@ -377,7 +383,7 @@ static int prepare_invoke(core_call *call, const store_webhook *w)
     inv->transaction.items = inv->items;
 
     delivery_call *d = &inv->call;
-    d->url = w->url; /* a record stays valid until the backend is destroyed (backend.h) */
+    d->url = inv->url;
     d->body = &inv->transaction.base;
     d->secret = inv->secret_len > 0 ? inv->secret : NULL;
     d->secret_len = inv->secret_len;
@@ -400,6 +406,8 @@ static int invoked(core_call *call)
     core_invoke *inv = &call->invoke;
     backend_secret_free(inv->secret, inv->secret_len);
     inv->secret = NULL;
+    free(inv->url);
+    inv->url = NULL;
     HG_ASSERT(atomic_load(&call->core->invoking) > 0);
     atomic_fetch_sub(&call->core->invoking, 1);
     const delivery_call *d = &inv->call;
@@ -616,6 +624,7 @@ static int start_create(core_call *call)
         }
     }
     validate_create_request(req, &cfg->limits, err);
+    validate_url_destination(req->url, &cfg->delivery.policy, &schema_create_request_descriptor, err);
     if (call->idempotency_key != NULL)
         validate_idempotency_key(call->idempotency_key, call->idempotency_key_len, err);
     if (validation_failed(err) || auth_ecosystem(&call->who, req->ecosystem_id, err) == NULL)
@@ -675,6 +684,9 @@ static int start_update(core_call *call)
 {
     const schema_update_request *req = (const schema_update_request *)call->request;
     validate_update_request(req, &call->snap->cfg->limits, call->id_in, &call->err);
+    if (req->changes != NULL)
+        validate_url_destination(req->changes->url, &call->snap->cfg->delivery.policy,
+                                 &schema_webhook_changes_descriptor, &call->err);
     if (validation_failed(&call->err))
         return fail(call);
     const schema_webhook_changes *c = req->changes;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <idn2.h>
 #include <uriparser/Uri.h>
 
 #include "hg_assert.h"
@@ -110,17 +111,60 @@ static void *url_reallocarray(UriMemoryManager *m, void *ptr, size_t n, size_t s
     return url_realloc(m, ptr, n * size);
 }
 
-int validate_is_webhook_url(const char *s, size_t max_len)
+/* A URL as RFC 3986 sees it, with what an IDN host needs: `text` is s with every byte
+ * >= 0x80 percent-encoded (WHATWG's parsers accept such URLs; uriparser wants ASCII), and
+ * `host` the host, percent-decoded (IDN2 input), when it is not plain ASCII. */
+typedef struct url_parts {
+    char *text; /* s, or a malloc'd encoded copy */
+    size_t host_first, host_end; /* the host's bytes within text */
+    char *idn_host;              /* malloc'd: the decoded host when it holds non-ASCII bytes, else NULL */
+    int ok;
+} url_parts;
+
+static void url_parts_free(url_parts *u, const char *s)
 {
-    size_t len = strlen(s);
-    if (len == 0 || len > max_len)
-        return 0;
+    if (u->text != s)
+        free(u->text);
+    free(u->idn_host);
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Parses s (len bytes); 0, or -1 when out of memory. u->ok says whether it is an absolute
+ * http or https URL with a host and a TCP port, whose host (if not ASCII) IDNA accepts. */
+static int url_parse(const char *s, size_t len, url_parts *u)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    *u = (url_parts){(char *)s, 0, 0, NULL, 0};
+    size_t high = 0;
+    for (size_t i = 0; i < len; i++)
+        high += (unsigned char)s[i] >= 0x80;
+    if (high > 0) {
+        if ((u->text = malloc(len + 2 * high + 1)) == NULL)
+            return -1;
+        size_t n = 0;
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c >= 0x80) {
+                u->text[n++] = '%';
+                u->text[n++] = hex[c >> 4];
+                u->text[n++] = hex[c & 15];
+            } else {
+                u->text[n++] = (char)c;
+            }
+        }
+        u->text[n] = '\0';
+        len = n;
+    }
     url_arena arena;
     arena.used = 0;
     UriMemoryManager memory = {url_malloc, url_calloc, url_realloc, url_reallocarray, url_free, &arena};
     UriUriA uri;
     const char *error_pos;
-    if (uriParseSingleUriExMmA(&uri, s, s + len, &error_pos, &memory) != URI_SUCCESS)
+    if (uriParseSingleUriExMmA(&uri, u->text, u->text + len, &error_pos, &memory) != URI_SUCCESS)
         return 0;
     int ok = (range_equals(&uri.scheme, "http") || range_equals(&uri.scheme, "https")) && uri.hostText.first != NULL &&
              uri.hostText.afterLast > uri.hostText.first;
@@ -130,8 +174,94 @@ int validate_is_webhook_url(const char *s, size_t max_len)
             port = port * 10 + (unsigned long)(*c - '0');
         ok = ok && port <= 65535;
     }
+    if (ok) {
+        u->host_first = (size_t)(uri.hostText.first - u->text);
+        u->host_end = (size_t)(uri.hostText.afterLast - u->text);
+    }
     uriFreeUriMembersMmA(&uri, &memory);
+    if (ok && high > 0 && memchr(u->text + u->host_first, '%', u->host_end - u->host_first) != NULL) {
+        /* a host with escapes: decoded, it must be a name IDNA takes (never an address) */
+        size_t n = u->host_end - u->host_first, m = 0;
+        if ((u->idn_host = malloc(n + 1)) == NULL)
+            return -1;
+        for (size_t i = u->host_first; i < u->host_end; i++) {
+            int hi, lo;
+            if (u->text[i] == '%' && i + 2 < u->host_end && (hi = hex_digit(u->text[i + 1])) >= 0 &&
+                (lo = hex_digit(u->text[i + 2])) >= 0) {
+                u->idn_host[m++] = (char)(hi << 4 | lo);
+                i += 2;
+            } else {
+                u->idn_host[m++] = u->text[i];
+            }
+        }
+        u->idn_host[m] = '\0';
+        char *ascii = NULL;
+        ok = memchr(u->idn_host, '\0', m) == NULL &&
+             idn2_to_ascii_8z(u->idn_host, &ascii, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL | IDN2_USE_STD3_ASCII_RULES) ==
+                 IDN2_OK &&
+             ascii[0] != '\0' && ascii[0] != '.'; /* a host of ignored characters only is none */
+        free(u->idn_host);
+        u->idn_host = ok ? strdup(ascii) : NULL; /* the ASCII form: what a call connects to */
+        idn2_free(ascii);
+        if (ok && u->idn_host == NULL)
+            return -1;
+    }
+    u->ok = ok;
+    return 0;
+}
+
+int validate_is_webhook_url(const char *s, size_t max_len)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > max_len)
+        return 0;
+    url_parts u;
+    int rc = url_parse(s, len, &u);
+    int ok = rc == 0 && u.ok;
+    url_parts_free(&u, s);
     return ok;
+}
+
+char *validate_url_ascii(const char *s)
+{
+    size_t len = strlen(s);
+    url_parts u;
+    if (url_parse(s, len, &u) != 0 || !u.ok) {
+        url_parts_free(&u, s);
+        return NULL;
+    }
+    const char *host = u.idn_host != NULL ? u.idn_host : u.text + u.host_first;
+    size_t host_len = u.idn_host != NULL ? strlen(u.idn_host) : u.host_end - u.host_first;
+    size_t tail = strlen(u.text + u.host_end);
+    char *out = malloc(u.host_first + host_len + tail + 1);
+    if (out != NULL) {
+        memcpy(out, u.text, u.host_first);
+        memcpy(out + u.host_first, host, host_len);
+        memcpy(out + u.host_first + host_len, u.text + u.host_end, tail + 1);
+    }
+    url_parts_free(&u, s);
+    return out;
+}
+
+void validate_url_destination(const char *url, const netpolicy *policy, const ProtobufCMessageDescriptor *desc,
+                              error *err)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, "url");
+    HG_ASSERT(f != NULL);
+    if (url == NULL || error_has_order(err, f->id))
+        return; /* missing or invalid already */
+    url_parts u;
+    if (url_parse(url, strlen(url), &u) == 0 && u.ok && u.idn_host == NULL) {
+        char host[NETPOLICY_HOST_MAX + 1];
+        size_t n = u.host_end - u.host_first;
+        if (n <= NETPOLICY_HOST_MAX) {
+            memcpy(host, u.text + u.host_first, n);
+            host[n] = '\0';
+            if (netpolicy_check_literal(policy, host, NULL, 0) != NETPOLICY_ALLOWED)
+                problem(err, desc, "url", VALIDATE_INVALID_URL);
+        }
+    }
+    url_parts_free(&u, url);
 }
 
 void validate_idempotency_key(const char *key, size_t len, error *err)

@@ -16,8 +16,23 @@
 #define VALIDATE_INVALID_URL "invalid url"
 #define VALIDATE_INVALID_PAGE_TOKEN "invalid page token (not one this server gave for this ecosystem's list)"
 
-/* 1 when s is an absolute http or https URL with a host (RFC 3986) of at most max_len bytes. */
+/* 1 when s is an absolute http or https URL with a host (RFC 3986) of at most max_len
+ * bytes. As WHATWG's parsers (browsers, Node), it accepts non-ASCII bytes (UTF-8): in the
+ * path and query as if percent-encoded, and in the host when IDNA (libidn2, UTS #46
+ * non-transitional) turns it into an ASCII name: "https://exämple.com/hook". */
 int validate_is_webhook_url(const char *s, size_t max_len);
+
+/* The form of a valid webhook url that is called: the IDNA (punycode) host, every other
+ * non-ASCII byte percent-encoded; s itself, copied, when it is ASCII. malloc'd; NULL when
+ * out of memory or s is not valid. */
+char *validate_url_ascii(const char *s);
+
+/* A create's or an update's url (desc: its message) whose host is an IP literal that the
+ * policy denies (loopback, private, link-local, ...): the problem "invalid url". A host name
+ * is not judged here (the call judges the address it resolves to). Skips a url already
+ * reported. */
+void validate_url_destination(const char *url, const netpolicy *policy, const ProtobufCMessageDescriptor *desc,
+                              error *err);
 
 #define VALIDATE_IDEMPOTENCY_KEY_MAX 255 /* bytes of an Idempotency-Key */
 

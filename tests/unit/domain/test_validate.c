@@ -95,6 +95,72 @@ static void test_url(void)
     }
 }
 
+/* Internationalized hosts: accepted as WHATWG parsers accept them, called by their IDNA
+ * (punycode) form; non-ASCII bytes elsewhere are percent-encoded in the called form. */
+static void test_url_idn(void)
+{
+    CHECK(validate_is_webhook_url("https://ex\xc3\xa4mple.com/hook", 2048) == 1);
+    CHECK(validate_is_webhook_url("https://\xe4\xbe\x8b\xe3\x81\x88.jp/", 2048) == 1);
+    CHECK(validate_is_webhook_url("https://example.com/p\xc3\xa4th?q=\xc3\xa4", 2048) == 1);
+    CHECK(validate_is_webhook_url("https://ex\xc3\xa4mple.com/hook", 12) == 0); /* bytes, not characters */
+    CHECK(validate_is_webhook_url("https://ex\xc3\xa4 mple.com/", 2048) == 0);   /* still no spaces */
+    CHECK(validate_is_webhook_url("https://\xe2\x80\x8b/", 2048) == 0);          /* IDNA refuses a zero-width space */
+    CHECK(validate_is_webhook_url("ftp://ex\xc3\xa4mple.com/", 2048) == 0);
+
+    char *a = validate_url_ascii("https://ex\xc3\xa4mple.com:8443/h\xc3\xa4?x=1");
+    CHECK(a != NULL);
+    if (a != NULL)
+        CHECK_STR(a, "https://xn--exmple-cua.com:8443/h%C3%A4?x=1");
+    free(a);
+    a = validate_url_ascii("https://user:pw@example.com/x");
+    CHECK(a != NULL);
+    if (a != NULL)
+        CHECK_STR(a, "https://user:pw@example.com/x"); /* ASCII: as stored */
+    free(a);
+    CHECK(validate_url_ascii("not a url") == NULL);
+}
+
+/* An IP-literal host the policy denies is "invalid url" at create and update; a name is
+ * left to the call; allow_networks opens a range. */
+static void test_url_destination(void)
+{
+    netpolicy none = {0}, loopback = {0};
+    char why[NETPOLICY_WHY_MAX];
+    CHECK(netpolicy_allow(&loopback, "127.0.0.0/8", why, sizeof why) == 0);
+    static const char *denied[] = {"http://127.0.0.1/x", "http://10.1.2.3/", "http://[::1]:8080/", "http://169.254.169.254/latest",
+                                   "http://0x7f.1/", "http://2130706433/", "https://user:pw@192.168.0.1/", "http://[::ffff:10.0.0.1]/"};
+    for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
+        error err;
+        error_clear(&err);
+        validate_url_destination(denied[i], &none, &schema_create_request_descriptor, &err);
+        if (err.n_params != 1)
+            fprintf(stderr, "  not denied: %s\n", denied[i]);
+        CHECK(err.n_params == 1 && strcmp(error_param_message(&err, 0), VALIDATE_INVALID_URL) == 0);
+    }
+    static const char *allowed[] = {"http://localhost:8080/", "https://example.com/", "http://8.8.8.8/", "http://[2606:4700::1111]/",
+                                    "https://ex\xc3\xa4mple.com/"};
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
+        error err;
+        error_clear(&err);
+        validate_url_destination(allowed[i], &none, &schema_create_request_descriptor, &err);
+        CHECK(err.n_params == 0);
+    }
+    error err;
+    error_clear(&err);
+    validate_url_destination("http://127.0.0.1/x", &loopback, &schema_create_request_descriptor, &err);
+    CHECK(err.n_params == 0);
+    validate_url_destination("http://[::1]/x", &loopback, &schema_webhook_changes_descriptor, &err);
+    CHECK(err.n_params == 1); /* an IPv4 range opens no IPv6 address but mapped ones */
+    /* a url already reported is not reported twice */
+    error_clear(&err);
+    schema_create_request r = SCHEMA_CREATE_REQUEST_INIT;
+    r.ecosystem_id = ECO;
+    r.url = "http://10.0.0.1:99999/";
+    validate_create_request(&r, &default_limits, &err);
+    validate_url_destination(r.url, &none, &schema_create_request_descriptor, &err);
+    CHECK(err.n_params == 1);
+}
+
 static const error_param *param_of(const error *err, const char *path)
 {
     for (size_t i = 0; i < err->n_params; i++)
@@ -551,6 +617,8 @@ static void test_update_and_delete(void)
 int main(void)
 {
     test_url();
+    test_url_idn();
+    test_url_destination();
     test_create();
     test_create_limits();
     test_skip_reported();

@@ -507,13 +507,24 @@ class HttpCases:
         self.assertEqual(r.status, 201, r)
 
     def test_create_valid_urls(self):
-        for url in ["http://example.com", "https://example.com/", "http://127.0.0.1:9/x",
-                    "http://[::1]:8080/p", "https://user:pw@example.com/p?q=1#f",
-                    "https://example.com/%E2%9C%93"]:
+        for url in ["http://example.com", "https://example.com/", "http://localhost:9/x",
+                    "http://[2606:4700::1111]:8080/p", "https://user:pw@example.com/p?q=1#f",
+                    "https://example.com/%E2%9C%93", "https://ex\u00e4mple.com/hook",
+                    "https://example.com/p\u00e4th"]:
             with self.subTest(url=url):
                 r = self.post({"ecosystemId": ECO, "url": url})
                 self.assertEqual(r.status, 201, r)
-                self.assertEqual(r.json()["url"], url)
+                self.assertEqual(r.json()["url"], url)  # stored as given, also a non-ASCII host
+
+    def test_create_private_address_urls(self):
+        # an IP literal hookgate will never call is refused at once (this server has no
+        # delivery.allow_networks); a name is judged when called
+        for url in ["http://127.0.0.1:9/x", "http://[::1]:8080/p", "http://10.1.2.3/", "http://169.254.169.254/",
+                    "http://0x7f.1/", "http://2130706433/", "https://user:pw@192.168.1.1/", "http://[::ffff:10.0.0.1]/"]:
+            with self.subTest(url=url):
+                r = self.post({"ecosystemId": ECO, "url": url})
+                self.assertEqual(r.status, 400, r)
+                self.assertEqual(r.json()["errors"], [{"in": "body", "path": "url", "message": "invalid url"}])
 
     # auth
 

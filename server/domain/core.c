@@ -373,7 +373,8 @@ static int prepare_invoke(core_call *call, const store_webhook *w)
     inv->timestamp.nanos = (int32_t)(call->now_ms % 1000) * 1000000;
     inv->notification = (schema_notification)SCHEMA_NOTIFICATION_INIT;
     inv->notification.type = "Info";
-    inv->notification.ecosystem_id = (char *)w->ecosystem_id;
+    snprintf(inv->ecosystem_id, sizeof inv->ecosystem_id, "%s", w->ecosystem_id);
+    inv->notification.ecosystem_id = inv->ecosystem_id;
     inv->notification.webhook_id = inv->webhook_id;
     inv->notification.message = "Webhook verification";
     inv->notification.timestamp = &inv->timestamp;

@@ -58,6 +58,7 @@ typedef struct core_invoke {
     schema_notification *items[1];
     schema_timestamp timestamp;
     char webhook_id[OBJECTID_HEX_LEN + 1];
+    char ecosystem_id[OBJECTID_ECOSYSTEM_ID_LEN + 1]; /* copied: a backend's record may live in the request's memory */
     char *url;    /* the url as called (validate_url_ascii), malloc'd */
     char *secret; /* opened for this call (backend_secret_open); wiped when it ends */
     size_t secret_len;

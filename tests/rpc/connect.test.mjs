@@ -6,32 +6,25 @@
 // protocols reads back byte-equal over every one of them.
 //
 // Run from the repository root (after `npm ci --prefix tests`):
-//   HOOKGATE_BINARY=build/hookgate node --test tests/rpc/
+//   HOOKGATE_BINARY=build/hookgate node --test tests/rpc/connect.test.mjs
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
 import { create, createFileRegistry, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema, MethodDescriptorProtoSchema, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import {
-  Http2SessionManager,
-  createConnectTransport,
-  createGrpcTransport,
-  createGrpcWebTransport,
-} from "@connectrpc/connect-node";
+import { createGrpcWebTransport } from "@connectrpc/connect-node";
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-const BINARY = path.resolve(process.env.HOOKGATE_BINARY ?? path.join(REPO, "build", "hookgate"));
+import {
+  CALL_TIMEOUT_MS, PKG, TRANSPORT_NAMES, connectErrorAsserter, loadSchema, makeTransport, startHookgate,
+} from "./support.mjs";
+
 const TMP = mkdtempSync(path.join(os.tmpdir(), "hookgate-connect-"));
-const CALL_TIMEOUT_MS = 20000; // a deadline on every call, so that a hang fails instead of blocking
 
 // --- the test configuration -------------------------------------------------------------------
 
@@ -83,12 +76,7 @@ function configYaml(httpPort, grpcPort) {
 
 // --- the schema, from protoc's descriptor set -------------------------------------------------
 
-const SET_PATH = path.join(TMP, "set.bin");
-execFileSync("protoc", ["--include_imports", `--descriptor_set_out=${SET_PATH}`, "-I", path.join(REPO, "proto"),
-  "-I", "/usr/include", path.join(REPO, "proto", "droplit", "webhooks", "v1", "webhooks.proto")]);
-const SET_BYTES = readFileSync(SET_PATH);
-const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, SET_BYTES));
-const PKG = "droplit.webhooks.v1";
+const { setBytes: SET_BYTES, registry } = loadSchema(TMP);
 const WebhookService = registry.getService(`${PKG}.WebhookService`);
 const CreateWebhookRequestSchema = registry.getMessage(`${PKG}.CreateWebhookRequest`);
 const WebhookSchema = registry.getMessage(`${PKG}.Webhook`);
@@ -118,85 +106,31 @@ const ServiceUnknown = alteredService((s) => { s.name = "NoSuchService"; });
 
 // --- the server ---------------------------------------------------------------------------------
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const server = { httpPort: 0, grpcPort: 0, proc: null, exit: null, logPath: path.join(TMP, "hookgate.log") };
+let server = null;
 const sessionManagers = [];
 
 async function startServer() {
-  server.httpPort = await freePort();
-  server.grpcPort = await freePort();
-  const configPath = path.join(TMP, "hookgate.yaml");
-  writeFileSync(configPath, configYaml(server.httpPort, server.grpcPort));
-  const log = openSync(server.logPath, "w");
-  server.proc = spawn(BINARY, ["--config", configPath], { stdio: ["ignore", log, log] });
-  server.exit = new Promise((resolve) => server.proc.on("exit", (code, signal) => resolve({ code, signal })));
-  const deadline = Date.now() + 10000;
-  for (;;) {
-    if (server.proc.exitCode !== null) throw new Error(`hookgate exited at start:\n${readFileSync(server.logPath)}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${server.httpPort}/healthz`);
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`hookgate did not become healthy:\n${readFileSync(server.logPath)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  server = await startHookgate({ dir: TMP, yaml: configYaml });
 }
 
 async function stopServer() {
   for (const m of sessionManagers) m.abort();
-  if (server.proc === null) return;
-  server.proc.kill("SIGTERM");
-  const timer = setTimeout(() => server.proc.kill("SIGKILL"), 5000);
-  const { code, signal } = await server.exit;
-  clearTimeout(timer);
-  const log = readFileSync(server.logPath, "utf8").slice(-4000);
-  if (!process.env.HOOKGATE_KEEP_TMP) rmSync(TMP, { recursive: true, force: true });
-  assert.equal(signal, null, `hookgate died of ${signal}:\n${log}`);
-  assert.equal(code, 0, `hookgate exited with ${code}:\n${log}`);
+  if (server === null) return;
+  try {
+    await server.stop();
+  } finally {
+    if (!process.env.HOOKGATE_KEEP_TMP) rmSync(TMP, { recursive: true, force: true });
+  }
 }
 
 function alive() {
-  return server.proc.exitCode === null && server.proc.signalCode === null;
+  return server.alive();
 }
 
 const httpBase = () => `http://127.0.0.1:${server.httpPort}`;
 const grpcBase = () => `http://127.0.0.1:${server.grpcPort}`;
 
-function h2options(baseUrl) {
-  const m = new Http2SessionManager(baseUrl);
-  sessionManagers.push(m);
-  return { httpVersion: "2", sessionManager: m };
-}
-
-// Every client transport under test, made once the server's ports are known. grpc-web+json
-// is not among them: the server speaks gRPC-Web with protobuf only (tested below).
 const DEADLINE = { defaultTimeoutMs: CALL_TIMEOUT_MS };
-const TRANSPORTS = [
-  ["connect http/1.1 proto", () => createConnectTransport({ ...DEADLINE, baseUrl: httpBase(), httpVersion: "1.1", useBinaryFormat: true })],
-  ["connect http/1.1 json", () => createConnectTransport({ ...DEADLINE, baseUrl: httpBase(), httpVersion: "1.1", useBinaryFormat: false })],
-  ["connect http/2 proto", () => createConnectTransport({ ...DEADLINE, baseUrl: httpBase(), ...h2options(httpBase()), useBinaryFormat: true })],
-  ["connect http/2 json", () => createConnectTransport({ ...DEADLINE, baseUrl: httpBase(), ...h2options(httpBase()), useBinaryFormat: false })],
-  ["grpc-web http/1.1", () => createGrpcWebTransport({ ...DEADLINE, baseUrl: httpBase(), httpVersion: "1.1", useBinaryFormat: true })],
-  ["grpc-web http/2", () => createGrpcWebTransport({ ...DEADLINE, baseUrl: httpBase(), ...h2options(httpBase()), useBinaryFormat: true })],
-  ["grpc (connect-node)", () => createGrpcTransport({ ...DEADLINE, baseUrl: grpcBase(), ...h2options(grpcBase()) })],
-];
-
-function makeTransport(name) {
-  const [, make] = TRANSPORTS.find(([n]) => n === name);
-  return make();
-}
 
 const auth = (token = TOKEN) => ({ headers: token === null ? {} : { authorization: token } });
 
@@ -215,24 +149,7 @@ function assertWebhook(w, ecosystemId, url, description = "") {
   assert.equal(w.createdAt.seconds, BigInt(parseInt(w.id.slice(0, 8), 16)), "the id's second is createdAt's");
 }
 
-// The call must fail with code, and carry one ErrorResponse detail of errorType and errors
-// [[in, path, message], ...]; rawMessage (grpc-message / Connect's message) is message.
-async function assertConnectError(call, code, message, errorType, errors) {
-  let err = null;
-  try {
-    await call();
-  } catch (e) {
-    err = ConnectError.from(e);
-  }
-  assert.ok(err !== null, "the call succeeded");
-  assert.equal(Code[err.code], Code[code], `${err.message}`);
-  if (message !== undefined) assert.equal(err.rawMessage, message);
-  const details = err.findDetails(ErrorResponseSchema);
-  assert.equal(details.length, 1, `details: ${JSON.stringify(err.details)}`);
-  assert.equal(details[0].errorType, errorType);
-  assert.deepEqual(details[0].errors.map((p) => [p.in, p.path, p.message]), errors);
-  return err;
-}
+const assertConnectError = connectErrorAsserter(ErrorResponseSchema);
 
 // --- one suite per client transport ----------------------------------------------------------------
 
@@ -240,12 +157,12 @@ before(startServer);
 after(stopServer);
 
 describe("every transport", () => {
-  TRANSPORTS.forEach(([name], i) => {
+  TRANSPORT_NAMES.forEach((name, i) => { // every client transport (support.mjs)
     describe(name, () => {
       const t = { name, eco: ECO_TRANSPORT(i) };
       let client;
       before(() => {
-        t.transport = makeTransport(name);
+        t.transport = makeTransport(name, server, sessionManagers);
         client = createClient(WebhookService, t.transport);
       });
 
@@ -635,7 +552,7 @@ describe("gRPC-Web-text (raw)", () => {
 describe("cross-protocol", () => {
   let protocols;
   before(() => {
-    const byName = (n) => createClient(WebhookService, makeTransport(n));
+    const byName = (n) => createClient(WebhookService, makeTransport(n, server, sessionManagers));
     const rpc = (client) => ({
       create: (req) => client.createWebhook(req, auth()),
       get: (id) => client.getWebhook({ id }, auth()),

@@ -6,6 +6,7 @@
  *   droplit webhook list --ecosystemId ECOSYSTEM-ID [--limit N] [--page-token TOKEN]
  *   droplit webhook update ID PROPERTY VALUE      (PROPERTY: url, secret, description, disabled)
  *   droplit webhook delete ID
+ *   droplit webhook invoke ID
  *
  * It parses arguments, calls the SDK and prints; every business rule stays on the server,
  * whose problems come back one `error: <path>: <message>` line each, with an exit code per
@@ -59,7 +60,16 @@ static const char COMMON_HELP[] =
     "  -h, --help          show help (after a command: that command's help)\n"
     "  --version           print the version\n";
 
-typedef enum command { CMD_NONE = 0, CMD_WEBHOOK, CMD_CREATE, CMD_INFO, CMD_LIST, CMD_UPDATE, CMD_DELETE } command;
+typedef enum command {
+    CMD_NONE = 0,
+    CMD_WEBHOOK,
+    CMD_CREATE,
+    CMD_INFO,
+    CMD_LIST,
+    CMD_UPDATE,
+    CMD_DELETE,
+    CMD_INVOKE,
+} command;
 
 typedef struct command_help {
     command cmd;
@@ -75,7 +85,8 @@ static const command_help HELPS[] = {
      "  webhook info ID\n"
      "  webhook list --ecosystemId ECOSYSTEM-ID [--limit N] [--page-token TOKEN]\n"
      "  webhook update ID PROPERTY VALUE\n"
-     "  webhook delete ID\n"},
+     "  webhook delete ID\n"
+     "  webhook invoke ID\n"},
     {CMD_WEBHOOK, "droplit webhook COMMAND [ARGUMENTS] [OPTIONS]",
      "Commands:\n"
      "  create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
@@ -85,7 +96,8 @@ static const command_help HELPS[] = {
      "                      list an ecosystem's webhooks, oldest first\n"
      "  update ID PROPERTY VALUE\n"
      "                      change one property: url, secret, description or disabled\n"
-     "  delete ID           delete a webhook\n"},
+     "  delete ID           delete a webhook\n"
+     "  invoke ID           have the server call the webhook's url once, now\n"},
     {CMD_CREATE,
      "droplit webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
      "                      [--idempotency-key K]",
@@ -116,6 +128,12 @@ static const command_help HELPS[] = {
      "webhook's url is read first and sent back: a url changed by someone else between\n"
      "the two requests is set back.\n"},
     {CMD_DELETE, "droplit webhook delete ID", "Delete a webhook. Prints nothing.\n"},
+    {CMD_INVOKE, "droplit webhook invoke ID",
+     "Have the server call the webhook's url once, now, with a signed verification\n"
+     "notification (a disabled webhook too). Prints the server's \"Webhook verified\" when\n"
+     "the url answers 2xx (whatever --output says); otherwise the server's reason\n"
+     "(\"Webhook call failed: the url answered 500\") on stderr, exit status 1. Every run\n"
+     "is one more call of the url.\n"},
 };
 
 /* Every option; `commands` is a bit set of the commands that take it (0 = all). */
@@ -177,6 +195,7 @@ static int usage_error(command cmd, const char *fmt, const char *detail)
             cmd == CMD_CREATE    ? " webhook create"
             : cmd == CMD_INFO    ? " webhook info"
             : cmd == CMD_LIST    ? " webhook list"
+            : cmd == CMD_INVOKE  ? " webhook invoke"
             : cmd == CMD_WEBHOOK ? " webhook"
                                  : "");
     return EXIT_USAGE;
@@ -432,6 +451,8 @@ static command command_of(const args *a, int *bad_word)
         return CMD_UPDATE;
     if (strcmp(a->words[1], "delete") == 0)
         return CMD_DELETE;
+    if (strcmp(a->words[1], "invoke") == 0)
+        return CMD_INVOKE;
     *bad_word = 1;
     return CMD_WEBHOOK;
 }
@@ -466,7 +487,7 @@ int main(int argc, char **argv)
     if (cmd == CMD_NONE)
         return usage_error(cmd, "%s", "no command given");
     if (cmd == CMD_WEBHOOK)
-        return usage_error(cmd, "%s", "no webhook command given (create, info, list, update or delete)");
+        return usage_error(cmd, "%s", "no webhook command given (create, info, list, update, delete or invoke)");
 
     for (size_t i = 0; i < n_seen; i++)
         if (seen[i]->commands != 0 && !(seen[i]->commands & BIT(cmd)))
@@ -573,6 +594,13 @@ int main(int argc, char **argv)
         }
     } else if (cmd == CMD_DELETE) {
         droplit_webhook_delete(client, a.words[2], &err);
+    } else if (cmd == CMD_INVOKE) {
+        droplit_invocation *inv = NULL;
+        if (droplit_webhook_invoke(client, a.words[2], &inv, &err) == 0) {
+            put_clean(stdout, inv->message);
+            putchar('\n');
+        }
+        droplit_invocation_free(inv);
     } else if (cmd == CMD_UPDATE) {
         droplit_webhook *now = NULL;
         if (new_url != NULL || droplit_webhook_get(client, a.words[2], &now, &err) == 0)

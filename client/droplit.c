@@ -23,10 +23,12 @@
 #define DROPLIT_CREATED_AT_MAX 48        /* bytes of a createdAt string, NUL included */
 #define DROPLIT_CAUSE_MAX 512            /* bytes of a cause this file writes, NUL included */
 #define DROPLIT_MAX_TIMEOUT_MS 86400000L /* a day: anything longer is a mistake */
+#define DROPLIT_HTTP_STATUS_MAX 999      /* a larger status_code in an answer is not an HTTP status */
 
 static const char ADDITIONAL[] = "additional parameters";
 static const char MIME_JSON[] = "application/json";
 static const char MIME_PROTOBUF[] = "application/x-protobuf";
+static const char MIME_TEXT[] = "text/plain";
 
 struct droplit_client {
     transport *transport;
@@ -54,6 +56,14 @@ typedef struct webhooks_impl {
     webhook_impl *items;
     droplit_webhook **ptrs;
 } webhooks_impl;
+
+/* An invoke's outcome: the message points into msg (a decoded InvokeWebhookResponse) or
+ * is text (the plain-text answer of the JSON API). */
+typedef struct invocation_impl {
+    droplit_invocation pub;
+    ProtobufCMessage *msg;
+    char *text;
+} invocation_impl;
 
 typedef struct error_impl {
     droplit_error pub;
@@ -214,6 +224,16 @@ static ProtobufCMessage *decode_body(const ProtobufCMessageDescriptor *desc, con
     return msg;
 }
 
+/* A plain-text answer's text, malloc'd: trailing white space dropped, cut at
+ * DROPLIT_REASON_MAX bytes. NULL out of memory. */
+static char *answer_text(const transport_response *res)
+{
+    size_t n = res->len < DROPLIT_REASON_MAX ? res->len : DROPLIT_REASON_MAX;
+    while (n > 0 && strchr(" \t\r\n", res->body[n - 1]) != NULL)
+        n--;
+    return dup_n(res->body, n);
+}
+
 /* The error an answer with a failing status stands for. */
 static int fail_http(droplit_error **err, const transport_response *res)
 {
@@ -226,10 +246,7 @@ static int fail_http(droplit_error **err, const transport_response *res)
         msg = (schema_error_response *)decode_body(&schema_error_response_descriptor, res, cause, sizeof(cause));
     if (msg == NULL) {
         /* plain text, or a body that is not the standard structure: its text is the reason */
-        size_t n = res->len < DROPLIT_REASON_MAX ? res->len : DROPLIT_REASON_MAX;
-        while (n > 0 && strchr(" \t\r\n", res->body[n - 1]) != NULL)
-            n--;
-        if ((e->reason = dup_n(res->body, n)) == NULL)
+        if ((e->reason = answer_text(res)) == NULL)
             goto oom;
         e->pub.reason = e->reason;
         return fail(err, e);
@@ -358,26 +375,26 @@ static void append_escaped(char *out, const char *s)
     *o = '\0';
 }
 
-/* base_url + path + (value percent-encoded), malloc'd. */
-static char *make_url(const droplit_client *c, const char *path, const char *value)
+/* base_url + path + (value percent-encoded) + tail, malloc'd; value and tail may be NULL. */
+static char *make_url(const droplit_client *c, const char *path, const char *value, const char *tail)
 {
-    size_t len = strlen(c->base_url) + strlen(path) + (value != NULL ? 3 * strlen(value) : 0) + 1;
+    size_t len = strlen(c->base_url) + strlen(path) + (value != NULL ? 3 * strlen(value) : 0) +
+                 (tail != NULL ? strlen(tail) : 0) + 1;
     char *url = malloc(len);
     if (url == NULL)
         return NULL;
     snprintf(url, len, "%s%s", c->base_url, path);
     if (value != NULL)
         append_escaped(url, value);
+    if (tail != NULL)
+        strcat(url, tail);
     return url;
 }
 
-/* One call: sends body (when not NULL, as POST), and decodes a 2xx answer into a message of
- * type want. Returns 0 and *out, or fails into err. */
-/* One exchange. method NULL: POST with a body, else GET. want NULL: the answer of a
- * success carries nothing to read (update, delete), and *out is left alone. */
-static int call_method(droplit_client *c, const char *method, const char *url, const void *body, size_t body_len,
-                       const char *extra_header, const ProtobufCMessageDescriptor *want, ProtobufCMessage **out,
-                       droplit_error **err)
+/* One exchange. method NULL: POST with a body, else GET. A 2xx answer returns 0 with *res
+ * (free res->body); any other outcome fails into err. */
+static int exchange(droplit_client *c, const char *method, const char *url, const void *body, size_t body_len,
+                    const char *extra_header, transport_response *res, droplit_error **err)
 {
     const char *mime = c->encoding == DROPLIT_ENCODING_PROTOBUF ? MIME_PROTOBUF : MIME_JSON;
     char accept[64], content_type[64];
@@ -398,9 +415,8 @@ static int call_method(droplit_client *c, const char *method, const char *url, c
     if (method == NULL)
         method = body != NULL ? "POST" : "GET";
     transport_request req = {.method = method, .url = url, .headers = headers, .body = body, .body_len = body_len};
-    transport_response res;
     transport_failure tf;
-    switch (transport_perform(c->transport, &req, &res, &tf)) {
+    switch (transport_perform(c->transport, &req, res, &tf)) {
     case TRANSPORT_OK:
         break;
     case TRANSPORT_FAILED: {
@@ -410,17 +426,30 @@ static int call_method(droplit_client *c, const char *method, const char *url, c
         return rc;
     }
     case TRANSPORT_TOO_LARGE:
-        return fail_cause(err, DROPLIT_ERROR_RESPONSE, res.status, "%s", tf.cause);
+        return fail_cause(err, DROPLIT_ERROR_RESPONSE, res->status, "%s", tf.cause);
     case TRANSPORT_NO_MEMORY:
         return fail(err, NULL);
     }
+    if (res->status >= 200 && res->status <= 299)
+        return 0;
+    int rc = fail_http(err, res);
+    free(res->body);
+    res->body = NULL;
+    return rc;
+}
 
-    int rc;
-    if (res.status < 200 || res.status > 299) {
-        rc = fail_http(err, &res);
-    } else if (want == NULL) {
-        rc = 0;
-    } else {
+/* One call: exchange, then a 2xx answer decoded into a message of type want. want NULL:
+ * the answer of a success carries nothing to read (update, delete), and *out is left
+ * alone. Returns 0 (and *out), or fails into err. */
+static int call_method(droplit_client *c, const char *method, const char *url, const void *body, size_t body_len,
+                       const char *extra_header, const ProtobufCMessageDescriptor *want, ProtobufCMessage **out,
+                       droplit_error **err)
+{
+    transport_response res;
+    if (exchange(c, method, url, body, body_len, extra_header, &res, err) != 0)
+        return -1;
+    int rc = 0;
+    if (want != NULL) {
         char cause[DROPLIT_CAUSE_MAX];
         *out = decode_body(want, &res, cause, sizeof(cause));
         rc = *out != NULL ? 0 : fail_cause(err, DROPLIT_ERROR_RESPONSE, res.status, "%s", cause);
@@ -533,7 +562,7 @@ int droplit_webhook_create(droplit_client *c, const char *ecosystem_id, const ch
     size_t len = 0;
     char *body = NULL;
     encode_request(c, &req.base, &body, &len);
-    char *target = make_url(c, "/api/webhooks", NULL);
+    char *target = make_url(c, "/api/webhooks", NULL, NULL);
     if (body == NULL || target == NULL) {
         free(body);
         free(target);
@@ -555,7 +584,7 @@ int droplit_webhook_get(droplit_client *c, const char *id, droplit_webhook **out
     *out = NULL;
     if (id == NULL || *id == '\0')
         return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "a webhook id is required");
-    char *target = make_url(c, "/api/webhooks/", id);
+    char *target = make_url(c, "/api/webhooks/", id, NULL);
     if (target == NULL)
         return fail(err, NULL);
     ProtobufCMessage *msg;
@@ -568,7 +597,8 @@ int droplit_webhook_get(droplit_client *c, const char *id, droplit_webhook **out
 static int get_page(droplit_client *c, const char *ecosystem_id, unsigned limit, const char *page_token,
                     schema_list_response **page, droplit_error **err)
 {
-    char *target = make_url(c, ecosystem_id != NULL ? "/api/webhooks?ecosystemId=" : "/api/webhooks", ecosystem_id);
+    char *target =
+        make_url(c, ecosystem_id != NULL ? "/api/webhooks?ecosystemId=" : "/api/webhooks", ecosystem_id, NULL);
     size_t token_len = page_token != NULL ? strlen(page_token) : 0;
     char *grown = target != NULL ? realloc(target, strlen(target) + 32 + 3 * token_len) : NULL;
     if (grown == NULL) {
@@ -734,7 +764,7 @@ int droplit_webhook_update(droplit_client *c, const char *id, const char *url, c
         ch.description_set_case = SCHEMA_CHANGES_DESCRIPTION_SET, ch.description = (char *)opts->description;
     if (opts != NULL && opts->disabled != DROPLIT_KEEP)
         ch.disabled_set_case = SCHEMA_CHANGES_DISABLED_SET, ch.disabled = opts->disabled == DROPLIT_SET_TRUE;
-    char *body = NULL, *target = make_url(c, "/api/webhooks/", id);
+    char *body = NULL, *target = make_url(c, "/api/webhooks/", id, NULL);
     size_t len = 0;
     if (target == NULL || encode_request(c, &ch.base, &body, &len) != 0) {
         free(target);
@@ -750,12 +780,74 @@ int droplit_webhook_delete(droplit_client *c, const char *id, droplit_error **er
 {
     if (check_id_call(c, id, err) != 0)
         return -1;
-    char *target = make_url(c, "/api/webhooks/", id);
+    char *target = make_url(c, "/api/webhooks/", id, NULL);
     if (target == NULL)
         return fail(err, NULL);
     int rc = call_method(c, "DELETE", target, NULL, 0, NULL, NULL, NULL, err);
     free(target);
     return rc;
+}
+
+int droplit_webhook_invoke(droplit_client *c, const char *id, droplit_invocation **out, droplit_error **err)
+{
+    if (check_call(c, out, err) != 0)
+        return -1;
+    *out = NULL;
+    if (id == NULL || *id == '\0')
+        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "a webhook id is required");
+    char *target = make_url(c, "/api/webhooks/", id, "/invoke");
+    invocation_impl *inv = calloc(1, sizeof(*inv));
+    if (target == NULL || inv == NULL) {
+        free(target);
+        free(inv);
+        return fail(err, NULL);
+    }
+    /* a POST without parameters: an empty body, not none (libcurl would read stdin) */
+    transport_response res;
+    int rc = exchange(c, "POST", target, "", 0, NULL, &res, err);
+    free(target);
+    if (rc != 0) {
+        free(inv);
+        return rc;
+    }
+    if (is_media(res.content_type, MIME_TEXT)) {
+        /* the JSON API answers Droplit's text alone: what the url answered is not told */
+        if ((inv->text = answer_text(&res)) == NULL)
+            rc = fail(err, NULL);
+        inv->pub.message = inv->text;
+    } else {
+        char cause[DROPLIT_CAUSE_MAX];
+        inv->msg = decode_body(&schema_invoke_response_descriptor, &res, cause, sizeof(cause));
+        if (inv->msg == NULL) {
+            rc = fail_cause(err, DROPLIT_ERROR_RESPONSE, res.status, "%s", cause);
+        } else if (((const schema_invoke_response *)inv->msg)->status_code > DROPLIT_HTTP_STATUS_MAX) {
+            rc = fail_cause(err, DROPLIT_ERROR_RESPONSE, res.status, "the answer's statusCode %u is not an HTTP status",
+                            (unsigned)((const schema_invoke_response *)inv->msg)->status_code);
+        } else {
+            const schema_invoke_response *r = (const schema_invoke_response *)inv->msg;
+            inv->pub.message = r->message != NULL ? r->message : "";
+            inv->pub.status_code = (int)r->status_code;
+            inv->pub.duration_ms = r->duration_ms;
+        }
+    }
+    free(res.body);
+    if (rc != 0) {
+        droplit_invocation_free(&inv->pub);
+        return rc;
+    }
+    *out = &inv->pub;
+    return 0;
+}
+
+void droplit_invocation_free(droplit_invocation *invocation)
+{
+    if (invocation == NULL)
+        return;
+    invocation_impl *inv = (invocation_impl *)invocation;
+    if (inv->msg != NULL)
+        protobuf_c_message_free_unpacked(inv->msg, NULL);
+    free(inv->text);
+    free(inv);
 }
 
 char *droplit_webhook_to_json(const droplit_webhook *webhook)

@@ -1,8 +1,8 @@
 /* droplit: a C client for the Droplit IoE webhooks API as hookgate serves it.
  *
  * The SDK twin of the documented `droplit.webhooks.create("ECOSYSTEM-ID", "CALLBACK-URL")`:
- * make a client from a server URL and a token, then create, read, list, update and delete
- * webhooks. It
+ * make a client from a server URL and a token, then create, read, list, update, delete and
+ * invoke webhooks. It
  * speaks HTTP/1.1 or HTTP/2 through libcurl, JSON by default or binary protobuf, and every
  * message on the wire goes through hookgate's own schema and codecs.
  *
@@ -191,6 +191,25 @@ int droplit_webhook_update(droplit_client *client, const char *id, const char *u
  * answer says 404: the webhook is gone either way. */
 int droplit_webhook_delete(droplit_client *client, const char *id, droplit_error **err);
 
+/* What a successful invoke tells: the webhook's url answered 2xx in time. */
+typedef struct droplit_invocation {
+    const char *message;       /* the server's words: "Webhook verified" */
+    int status_code;           /* what the url answered (2xx); 0 when the server did not say, as the
+                                  JSON API does not (its answer is the message alone): use
+                                  DROPLIT_ENCODING_PROTOBUF to learn it */
+    unsigned long duration_ms; /* the url's call, start to answer; meaningful when status_code is not 0 */
+} droplit_invocation;
+
+/* POST /api/webhooks/<id>/invoke: the server calls the webhook's url once, now, with a
+ * signed verification notification (a disabled webhook too). On success returns 0 and the
+ * outcome in *out (free with droplit_invocation_free). On failure returns -1, *out NULL and
+ * the error in *err as droplit_webhook_create: a url that failed (refused, timed out, not
+ * 2xx, blocked by the server's delivery policy) is an HTTP error 502 whose reason says what
+ * happened ("Webhook call failed: the url answered 500"); a 503 says the server has too many
+ * calls in progress. An empty or NULL id is an ARGUMENT error. Hazard: each call (and so
+ * each retry) is one more call of the url. */
+int droplit_webhook_invoke(droplit_client *client, const char *id, droplit_invocation **out, droplit_error **err);
+
 /* The webhook as the API's JSON (compact, keys in the schema's order, no secret), from the
  * message the server sent. webhook must come from this library (a list item is fine).
  * Returns a malloc'd string (free with free), or NULL when memory runs out. */
@@ -205,6 +224,9 @@ void droplit_webhook_free(droplit_webhook *webhook);
 
 /* Frees a list and the webhooks in it. */
 void droplit_webhooks_free(droplit_webhooks *list);
+
+/* Frees what droplit_webhook_invoke returned. */
+void droplit_invocation_free(droplit_invocation *invocation);
 
 /* Frees an error. */
 void droplit_error_free(droplit_error *err);

@@ -4,7 +4,7 @@
  *
  * Proves the installed header stands alone and the library links and runs: the version
  * matches pkg-config's, a bad URL makes no client, and a refused connection comes back as
- * a transport error value. */
+ * a transport error value, for a create and an invoke. */
 #include <droplit.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +38,15 @@ int main(int argc, char **argv)
     int ok = c != NULL && rc == -1 && w == NULL && e != NULL && e->kind == DROPLIT_ERROR_TRANSPORT;
     if (!ok)
         fprintf(stderr, "expected a transport error, got rc %d kind %d\n", rc, e != NULL ? (int)e->kind : -1);
+    droplit_error_free(e);
+    droplit_invocation *inv = NULL;
+    e = NULL;
+    rc = droplit_webhook_invoke(c, "6b0a818ede1ef4d1c35e4e66", &inv, &e);
+    if (rc != -1 || inv != NULL || e == NULL || e->kind != DROPLIT_ERROR_TRANSPORT) {
+        fprintf(stderr, "invoke: expected a transport error, got rc %d kind %d\n", rc, e != NULL ? (int)e->kind : -1);
+        ok = 0;
+    }
+    droplit_invocation_free(inv);
     droplit_error_free(e);
     droplit_client_free(c);
     close(fd);

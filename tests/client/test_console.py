@@ -7,8 +7,10 @@ Run from the repository root:
 Starts hookgate on free loopback ports (cleartext and TLS, with a certificate made by the
 openssl tool) and runs the console as a subprocess: output formats, server and token from
 flags and environment, every error of the "Create a webhook" page and the other statuses in
-both encodings, usage errors, a server that is down and one that never answers. The
-server's access log proves which HTTP version each call used. Standard library only.
+both encodings, usage errors, a server that is down and one that never answers, invokes
+against local receivers (http.server threads on loopback, which the server's delivery policy
+allows) that count what reached them. The server's access log proves which HTTP version each
+call used. Standard library only.
 """
 import json
 import os
@@ -21,6 +23,7 @@ import threading
 import time
 import unittest
 import http.client
+import http.server
 
 DROPLIT = None
 HOOKGATE = None
@@ -29,6 +32,7 @@ SERVER = None
 
 STARTUP_TIMEOUT = 10.0   # seconds until GET /healthz must answer 200
 RUN_TIMEOUT = 60         # seconds a console run may take before the test gives up on it
+DELIVERY_TIMEOUT_MS = 2000  # delivery.timeout_ms: the receivers answer at once
 
 TOKEN = "acme-token-Hq4Vz8"
 SERVER_TOKEN = "acme-server-token-Pm2Kx6"  # acme, acts on ECO only
@@ -84,6 +88,7 @@ class Server:
                 "    - { address: 127.0.0.1, port: %d, tls: { certificate: %s, key: %s } }"
                 % (self.tls_port, self.cert, self.key),
                 "  threads: 2",
+                "delivery: { allow_networks: [127.0.0.0/8], timeout_ms: %d }" % DELIVERY_TIMEOUT_MS,
                 "limits: { %s }" % ", ".join("%s: %d" % kv for kv in LIMITS.items()),
                 "accounts:",
                 "  - id: acme",
@@ -230,7 +235,8 @@ class UsageTest(ConsoleCase):
                             (["webhook", "info", "--help"], "droplit webhook info ID"),
                             (["webhook", "list", "--help"], "droplit webhook list --ecosystemId"),
                             (["webhook", "update", "--help"], "droplit webhook update ID PROPERTY VALUE"),
-                            (["webhook", "delete", "--help"], "droplit webhook delete ID")]:
+                            (["webhook", "delete", "--help"], "droplit webhook delete ID"),
+                            (["webhook", "invoke", "--help"], "droplit webhook invoke ID")]:
             with self.subTest(args=args):
                 r = droplit(*args, server=None, token=None)
                 self.assertOk(r)
@@ -273,6 +279,9 @@ class UsageTest(ConsoleCase):
             (["webhook", "delete"], "missing ID"),
             (["webhook", "delete", "a", "b"], "unexpected argument 'b'"),
             (["webhook", "delete", "x", "--ecosystemId", ECO], "--ecosystemId does not apply"),
+            (["webhook", "invoke"], "missing ID"),
+            (["webhook", "invoke", "a", "b"], "unexpected argument 'b'"),
+            (["webhook", "invoke", "x", "--secret", "s"], "--secret does not apply"),
             (["webhook", "create", "--ecosystemId", ECO], "missing CALLBACK-URL"),
             (["webhook", "create", url], "missing --ecosystemId"),
             (["webhook", "create", url, "extra", "--ecosystemId", ECO], "unexpected argument 'extra'"),
@@ -304,8 +313,9 @@ class UsageTest(ConsoleCase):
                 with self.subTest(args=args):
                     self.assertUsage(droplit(*args, env=env, server=None, token=None), fragment)
             # an empty id cannot make a path: the SDK refuses it before any call
-            r = droplit("webhook", "info", "", env=env, server=None, token=None)
-            self.assertFails(r, EXIT_USAGE, ["error: a webhook id is required"])
+            for command in ("info", "invoke"):
+                r = droplit("webhook", command, "", env=env, server=None, token=None)
+                self.assertFails(r, EXIT_USAGE, ["error: a webhook id is required"])
         finally:
             down.close()
 
@@ -586,6 +596,101 @@ class ServerErrorTest(ConsoleCase):
                    ["error: ecosystemId: invalid id"])
         self.check(["webhook", "list", "--ecosystemId", ECO_DELETED], EXIT_NOT_FOUND,
                    ["error: Ecosystem with id %s does not exist." % ECO_DELETED])
+
+
+class Receiver:
+    """A webhook url on loopback: answers every request with `status`, counting POSTs."""
+
+    def __init__(self, status):
+        receiver = self
+        self.posts, self.others, self.paths = 0, 0, []
+        self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                with receiver.lock:
+                    receiver.posts += 1
+                    receiver.paths.append(self.path)
+                self.send_response(status)
+                if status != 204:
+                    self.send_header("content-length", "0")
+                self.send_header("connection", "close")
+                self.end_headers()
+
+            def do_GET(self):
+                with receiver.lock:
+                    receiver.others += 1
+                self.send_response(405)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def count(self):
+        with self.lock:
+            return self.posts
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class InvokeTest(ConsoleCase):
+    """`webhook invoke ID` in both encodings: the server calls the url once per run."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ok, cls.failing = Receiver(204), Receiver(500)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ok.close()
+        cls.failing.close()
+
+    def test_verified(self):
+        wid = self.create(self.ok.url + "/hook", ECO, "--secret", "s3cr3t", "--output", "id").out.strip()
+        for encoding in ENCODINGS:
+            for disabled in ("false", "true"):  # a disabled webhook can be invoked
+                with self.subTest(encoding=encoding, disabled=disabled):
+                    self.assertOk(droplit("webhook", "update", wid, "disabled", disabled))
+                    before = self.ok.count()
+                    r = droplit("webhook", "invoke", wid, "--encoding", encoding)
+                    self.assertOk(r)
+                    self.assertEqual(r.out, "Webhook verified\n", r)
+                    self.assertEqual(self.ok.count(), before + 1)
+                    self.assertEqual(self.ok.paths[-1], "/hook")
+        self.assertEqual(self.ok.others, 0)
+
+    def test_url_fails(self):
+        wid = self.create(self.failing.url + "/failing", ECO, "--output", "id").out.strip()
+        for encoding in ENCODINGS:
+            with self.subTest(encoding=encoding):
+                before = self.failing.count()
+                self.assertFails(droplit("webhook", "invoke", wid, "--encoding", encoding), EXIT_OTHER,
+                                 ["error: Webhook call failed: the url answered 500"])
+                self.assertEqual(self.failing.count(), before + 1)
+
+    def test_id_errors(self):
+        wid = self.create(self.ok.url + "/hook", ECO, "--output", "id").out.strip()
+        before = self.ok.count()
+        for encoding in ENCODINGS:
+            with self.subTest(encoding=encoding):
+                self.assertFails(droplit("webhook", "invoke", "xyz", "--encoding", encoding), EXIT_INVALID,
+                                 ["error: id: invalid id"])
+                self.assertFails(droplit("webhook", "invoke", "0" * 24, "--encoding", encoding), EXIT_NOT_FOUND,
+                                 ["error: Webhook with id %s does not exist." % ("0" * 24)])
+                self.assertFails(droplit("webhook", "invoke", wid, "--encoding", encoding, token=OTHER_TOKEN),
+                                 EXIT_NOT_FOUND, ["error: Webhook with id %s does not exist." % wid])
+                self.assertFails(droplit("webhook", "invoke", wid, "--encoding", encoding, token=None), EXIT_AUTH,
+                                 ["error: Missing authorization token."])
+        self.assertEqual(self.ok.count(), before)
 
 
 class ProtocolTest(ConsoleCase):

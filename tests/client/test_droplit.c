@@ -6,8 +6,10 @@
  * through the public API only, in each encoding over HTTP/1.1 and HTTP/2: successes, every
  * error the "Create a webhook" page lists, the other error statuses, a server that is down
  * and one that never answers, the response size limit, argument checks and concurrent
- * clients on several threads. The server's access log proves which HTTP version was used.
- * A failed CHECK prints file:line and goes on; the exit code says whether any failed. */
+ * clients on several threads. Invokes call local receivers (threads on loopback ports that
+ * the server's delivery policy is told to allow) and count what reached them. The server's
+ * access log proves which HTTP version was used. A failed CHECK prints file:line and goes
+ * on; the exit code says whether any failed. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -33,6 +36,8 @@
 #define DESCRIPTION_LIMIT 128
 #define SECRET_LIMIT 64
 #define BODY_LIMIT 2048
+#define DELIVERY_TIMEOUT_MS 2000  /* delivery.timeout_ms: a receiver answers at once */
+#define RECEIVER_REQUEST_MAX 8192 /* bytes of a request a receiver reads; hookgate's are smaller */
 
 static const char TOKEN[] = "acme-token-5Jd8Lq2";
 static const char SERVER_TOKEN[] = "acme-server-token-Wq7Zp1"; /* acme, for ECO only */
@@ -109,6 +114,7 @@ static void write_config(int port, int tls_port)
             "    - { address: 127.0.0.1, port: %d }\n"
             "    - { address: 127.0.0.1, port: %d, tls: { certificate: %s, key: %s } }\n"
             "  threads: 2\n"
+            "delivery: { allow_networks: [127.0.0.0/8], timeout_ms: %d }\n"
             "limits: { max_body_bytes: %d, max_url_length: %d, max_description_length: %d, "
             "max_secret_length: %d, default_page_size: %d, max_page_size: %d }\n"
             "accounts:\n"
@@ -120,8 +126,8 @@ static void write_config(int port, int tls_port)
             "      - { id: %s }\n"
             "      - { id: %s }\n"
             "      - { id: %s }\n",
-            port, tls_port, cert_path, key_path, BODY_LIMIT, URL_LIMIT, DESCRIPTION_LIMIT, SECRET_LIMIT, DEFAULT_PAGE,
-            MAX_PAGE, TOKEN, ECO, SERVER_TOKEN, ECO_DELETED, ECO2, ECO_EMPTY, ECO_THREADS);
+            port, tls_port, cert_path, key_path, DELIVERY_TIMEOUT_MS, BODY_LIMIT, URL_LIMIT, DESCRIPTION_LIMIT,
+            SECRET_LIMIT, DEFAULT_PAGE, MAX_PAGE, TOKEN, ECO, SERVER_TOKEN, ECO_DELETED, ECO2, ECO_EMPTY, ECO_THREADS);
     for (int m = 0; m < MAX_MODES; m++)
         fprintf(f, "      - { id: " ECO_LIST_FMT " }\n      - { id: " ECO_PAGES_FMT " }\n", m, m);
     fprintf(f,
@@ -754,6 +760,203 @@ static void test_response_limit(void)
     droplit_client_free(c);
 }
 
+/* ---- webhook receivers ---------------------------------------------------------------- */
+
+/* A loopback HTTP/1.1 server on its own thread that answers every request with `status`
+ * and closes the connection, counting the requests and keeping the last one's line. */
+typedef struct receiver {
+    int status; /* in: what it answers */
+    int fd;
+    int port;
+    pthread_t thread;
+    int posts;           /* POST requests answered (atomic) */
+    int others;          /* any other request (atomic): hookgate must send none */
+    char last_line[256]; /* the last POST's request line, written before posts is counted */
+    char last_type[128]; /* and its content-type */
+} receiver;
+
+/* The value of header `name` (lowercase, with ':') in the request head, copied to out. */
+static void header_value(const char *head, const char *name, char *out, size_t out_size)
+{
+    out[0] = '\0';
+    for (const char *line = strstr(head, "\r\n"); line != NULL; line = strstr(line + 2, "\r\n")) {
+        if (strncasecmp(line + 2, name, strlen(name)) == 0) {
+            const char *v = line + 2 + strlen(name);
+            v += strspn(v, " \t");
+            snprintf(out, out_size, "%.*s", (int)strcspn(v, "\r\n"), v);
+            return;
+        }
+    }
+}
+
+/* Reads one request (head and content-length body) from fd; 0 when it is complete. */
+static int read_request(int fd, char *buf, size_t size, size_t *head_len)
+{
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n <= 0)
+            return -1;
+        len += (size_t)n;
+        buf[len] = '\0';
+        const char *end = strstr(buf, "\r\n\r\n");
+        if (end != NULL) {
+            *head_len = (size_t)(end - buf) + 4;
+            char cl[32];
+            buf[*head_len - 2] = '\0'; /* header_value looks at the head alone */
+            header_value(buf, "content-length:", cl, sizeof(cl));
+            buf[*head_len - 2] = '\r';
+            size_t want = *head_len + (size_t)strtoul(cl, NULL, 10);
+            if (len >= want)
+                return 0;
+        }
+        if (len == size - 1)
+            return -1;
+    }
+}
+
+static void *receive(void *arg)
+{
+    receiver *r = arg;
+    for (;;) {
+        int conn = accept(r->fd, NULL, NULL);
+        if (conn < 0)
+            return NULL; /* shut down */
+        char buf[RECEIVER_REQUEST_MAX];
+        size_t head_len;
+        if (read_request(conn, buf, sizeof(buf), &head_len) == 0) {
+            buf[head_len - 2] = '\0';
+            if (strncmp(buf, "POST ", 5) == 0) {
+                snprintf(r->last_line, sizeof(r->last_line), "%.*s", (int)strcspn(buf, "\r\n"), buf);
+                header_value(buf, "content-type:", r->last_type, sizeof(r->last_type));
+                __atomic_add_fetch(&r->posts, 1, __ATOMIC_SEQ_CST);
+            } else {
+                __atomic_add_fetch(&r->others, 1, __ATOMIC_SEQ_CST);
+            }
+            char res[128];
+            int n = snprintf(res, sizeof(res), "HTTP/1.1 %d Answer\r\n%sconnection: close\r\n\r\n", r->status,
+                             r->status == 204 ? "" : "content-length: 0\r\n");
+            if (write(conn, res, (size_t)n) != n)
+                perror("receiver write");
+        }
+        close(conn);
+    }
+}
+
+static void receiver_start(receiver *r, int status)
+{
+    memset(r, 0, sizeof(*r));
+    r->status = status;
+    r->fd = bound_socket(1, &r->port);
+    if (pthread_create(&r->thread, NULL, receive, r) != 0) {
+        perror("pthread_create");
+        exit(2);
+    }
+}
+
+static void receiver_stop(receiver *r)
+{
+    shutdown(r->fd, SHUT_RDWR); /* wakes accept */
+    pthread_join(r->thread, NULL);
+    close(r->fd);
+}
+
+static int posts(receiver *r)
+{
+    return __atomic_load_n(&r->posts, __ATOMIC_SEQ_CST);
+}
+
+static receiver ok_receiver, failing_receiver; /* answering 204 and 500, for every mode */
+
+/* Invoke in every mode: a url that answers 204 is verified (the status and duration known
+ * in protobuf, where the server sends the InvokeWebhookResponse, not in JSON, where it
+ * sends Droplit's text) and got exactly one POST per invoke, a disabled webhook too; a url
+ * that answers 500 is a 502 saying so; unknown and out-of-scope ids are 404, a malformed
+ * one a 400 naming the path's id; the SDK refuses an empty id and no result pointer. */
+static void test_invoke(void)
+{
+    droplit_client *c = client_for(TOKEN);
+    char ok_url[64], failing_url[64];
+    snprintf(ok_url, sizeof(ok_url), "http://127.0.0.1:%d/hook", ok_receiver.port);
+    snprintf(failing_url, sizeof(failing_url), "http://127.0.0.1:%d/failing", failing_receiver.port);
+    droplit_create_options signed_opts = {.secret = "invoke-secret"};
+    droplit_webhook *ok = create_ok(c, ECO, ok_url, &signed_opts);
+    droplit_webhook *failing = create_ok(c, ECO, failing_url, NULL);
+    if (ok == NULL || failing == NULL) {
+        droplit_webhook_free(ok);
+        droplit_webhook_free(failing);
+        droplit_client_free(c);
+        return;
+    }
+    int protobuf = cur->encoding == DROPLIT_ENCODING_PROTOBUF;
+
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) /* a disabled webhook can be invoked */
+            CHECK(droplit_webhook_update(c, ok->id, ok_url, &(droplit_update_options){.disabled = DROPLIT_SET_TRUE},
+                                         NULL) == 0);
+        int before = posts(&ok_receiver);
+        droplit_invocation *inv = NULL;
+        droplit_error *e = NULL;
+        CHECK(droplit_webhook_invoke(c, ok->id, &inv, &e) == 0);
+        CHECK(e == NULL);
+        if (e != NULL)
+            fprintf(stderr, "  unexpected error: %s %d %s %s\n", droplit_error_kind_name(e->kind), e->http_status,
+                    e->reason, e->cause);
+        droplit_error_free(e);
+        CHECK(posts(&ok_receiver) == before + 1);
+        CHECK_STR(ok_receiver.last_line, "POST /hook HTTP/1.1");
+        CHECK(strncmp(ok_receiver.last_type, "application/json", 16) == 0);
+        if (inv != NULL) {
+            CHECK_STR(inv->message, "Webhook verified");
+            CHECK(inv->status_code == (protobuf ? 204 : 0));
+            CHECK(inv->duration_ms <= (protobuf ? DELIVERY_TIMEOUT_MS : 0));
+        }
+        droplit_invocation_free(inv);
+    }
+    CHECK(__atomic_load_n(&ok_receiver.others, __ATOMIC_SEQ_CST) == 0);
+
+    /* the url answers 500: the server's 502 says so, and the url was called once */
+    int before = posts(&failing_receiver);
+    droplit_invocation *inv = NULL;
+    droplit_error *e = NULL;
+    CHECK(droplit_webhook_invoke(c, failing->id, &inv, &e) == -1);
+    CHECK(inv == NULL);
+    check_plain(e, 502, "BadGateway", "Webhook call failed: the url answered 500");
+    droplit_error_free(e);
+    CHECK(posts(&failing_receiver) == before + 1);
+
+    /* ids: malformed, unknown, out of scope; none reaches a url */
+    before = posts(&ok_receiver);
+    CHECK(droplit_webhook_invoke(c, "xyz", &inv, &e) == -1 && inv == NULL);
+    check_params(e, "InvalidParams", 1, "path|id|invalid id");
+    droplit_error_free(e);
+    CHECK(droplit_webhook_invoke(c, "000000000000000000000000", &inv, &e) == -1 && inv == NULL);
+    check_plain(e, 404, "NotFound", "Webhook with id 000000000000000000000000 does not exist.");
+    droplit_error_free(e);
+    char reason[128];
+    snprintf(reason, sizeof(reason), "Webhook with id %s does not exist.", ok->id);
+    droplit_client *other = client_for(OTHER_TOKEN);
+    CHECK(droplit_webhook_invoke(other, ok->id, &inv, &e) == -1 && inv == NULL);
+    check_plain(e, 404, "NotFound", reason);
+    droplit_error_free(e);
+    droplit_client_free(other);
+    CHECK(posts(&ok_receiver) == before);
+
+    /* arguments the SDK refuses itself */
+    CHECK(droplit_webhook_invoke(c, "", &inv, &e) == -1 && e != NULL && e->kind == DROPLIT_ERROR_ARGUMENT);
+    droplit_error_free(e);
+    CHECK(droplit_webhook_invoke(c, NULL, &inv, NULL) == -1);
+    CHECK(droplit_webhook_invoke(c, ok->id, NULL, &e) == -1 && e != NULL && e->kind == DROPLIT_ERROR_ARGUMENT);
+    droplit_error_free(e);
+    CHECK(droplit_webhook_invoke(NULL, ok->id, &inv, &e) == -1 && e != NULL && e->kind == DROPLIT_ERROR_ARGUMENT);
+    droplit_error_free(e);
+    CHECK(posts(&ok_receiver) == before);
+
+    droplit_webhook_free(ok);
+    droplit_webhook_free(failing);
+    droplit_client_free(c);
+}
+
 static const mode MODES[] = {
     {"json http/1.1", DROPLIT_ENCODING_JSON, DROPLIT_HTTP_1_1, 0, "HTTP/1.1"},
     {"json h2c", DROPLIT_ENCODING_JSON, DROPLIT_HTTP_2_PRIOR_KNOWLEDGE, 0, "HTTP/2.0"},
@@ -1049,6 +1252,8 @@ int main(int argc, char **argv)
     unsetenv("http_proxy"), unsetenv("HTTP_PROXY"), unsetenv("https_proxy"), unsetenv("HTTPS_PROXY"),
         unsetenv("all_proxy"), unsetenv("ALL_PROXY");
     start_server(argv[1]);
+    receiver_start(&ok_receiver, 204);
+    receiver_start(&failing_receiver, 500);
 
     for (size_t m = 0; m < N_MODES; m++) {
         cur = &MODES[m];
@@ -1059,6 +1264,7 @@ int main(int argc, char **argv)
         test_create_errors();
         test_get_list_errors();
         test_update_delete();
+        test_invoke();
         test_response_limit();
         log_size_settled();
         check_log_protocol(from);
@@ -1066,8 +1272,11 @@ int main(int argc, char **argv)
     test_transport_errors();
     test_arguments();
     test_threads();
+    droplit_invocation_free(NULL);
 
     stop_server();
+    receiver_stop(&ok_receiver);
+    receiver_stop(&failing_receiver);
     if (failures)
         fprintf(stderr, "%d check(s) failed\n", failures);
     return failures ? 1 : 0;

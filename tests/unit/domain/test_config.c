@@ -353,6 +353,90 @@ static void test_integers(void)
     config_destroy(cfg);
 }
 
+/* delivery: the defaults, each key's bounds, allow_networks (read by netpolicy_allow, whose
+ * reason the message carries), its length bound, unknown keys. */
+static void test_delivery(void)
+{
+    config *cfg = parse_ok(__LINE__, LISTEN);
+    if (cfg != NULL) {
+        CHECK(cfg->delivery.connect_timeout_ms == 5000);
+        CHECK(cfg->delivery.timeout_ms == 10000);
+        CHECK(cfg->delivery.max_concurrent_invokes == 64);
+        CHECK(cfg->delivery.policy.n_allow == 0);
+    }
+    config_destroy(cfg);
+
+    cfg = parse_ok(__LINE__, LISTEN "delivery:\n  connect_timeout_ms: 1\n  timeout_ms: 600000\n"
+                                    "  max_concurrent_invokes: 100000\n"
+                                    "  allow_networks: [ 127.0.0.0/8, \"fd00::/8\", 10.1.2.3, \"::1\" ]\n");
+    if (cfg != NULL) {
+        CHECK(cfg->delivery.connect_timeout_ms == 1);
+        CHECK(cfg->delivery.timeout_ms == 600000);
+        CHECK(cfg->delivery.max_concurrent_invokes == 100000);
+        const netpolicy *p = &cfg->delivery.policy;
+        CHECK(p->n_allow == 4);
+        if (p->n_allow == 4) {
+            CHECK(p->allow[0].family == 4 && p->allow[0].bits == 8 && p->allow[0].addr[0] == 127);
+            CHECK(p->allow[1].family == 6 && p->allow[1].bits == 8 && p->allow[1].addr[0] == 0xfd);
+            CHECK(p->allow[2].family == 4 && p->allow[2].bits == 32 && p->allow[2].addr[3] == 3);
+            CHECK(p->allow[3].family == 6 && p->allow[3].bits == 128 && p->allow[3].addr[15] == 1);
+        }
+    }
+    config_destroy(cfg);
+    cfg = parse_ok(__LINE__, LISTEN "delivery:\n  connect_timeout_ms: 600000\n  timeout_ms: 1\n"
+                                    "  max_concurrent_invokes: 1\n  allow_networks: []\n");
+    CHECK(cfg != NULL && cfg->delivery.connect_timeout_ms == 600000 && cfg->delivery.timeout_ms == 1 &&
+          cfg->delivery.max_concurrent_invokes == 1 && cfg->delivery.policy.n_allow == 0);
+    config_destroy(cfg);
+
+    /* each key's bounds, min-1 and max+1 */
+    EXPECT_ERROR(LISTEN "delivery:\n  connect_timeout_ms: 0\n",
+                 "t.yaml:5:23: delivery.connect_timeout_ms: must be an integer between 1 and 600000");
+    EXPECT_ERROR(LISTEN "delivery:\n  connect_timeout_ms: 600001\n",
+                 "t.yaml:5:23: delivery.connect_timeout_ms: must be an integer between 1 and 600000");
+    EXPECT_ERROR(LISTEN "delivery:\n  timeout_ms: 0\n",
+                 "t.yaml:5:15: delivery.timeout_ms: must be an integer between 1 and 600000");
+    EXPECT_ERROR(LISTEN "delivery:\n  timeout_ms: 600001\n",
+                 "t.yaml:5:15: delivery.timeout_ms: must be an integer between 1 and 600000");
+    EXPECT_ERROR(LISTEN "delivery:\n  max_concurrent_invokes: 0\n",
+                 "t.yaml:5:27: delivery.max_concurrent_invokes: must be an integer between 1 and 100000");
+    EXPECT_ERROR(LISTEN "delivery:\n  max_concurrent_invokes: 100001\n",
+                 "t.yaml:5:27: delivery.max_concurrent_invokes: must be an integer between 1 and 100000");
+    EXPECT_ERROR(LISTEN "delivery:\n  timeout_ms: -1\n",
+                 "t.yaml:5:15: delivery.timeout_ms: must be an integer between 1 and 600000");
+
+    /* allow_networks: a bad entry is refused naming why, at the entry */
+    EXPECT_ERROR(LISTEN "delivery:\n  allow_networks: [ 127.0.0.0/8, 10.0.0.1/8 ]\n",
+                 "t.yaml:5:34: delivery.allow_networks[1]: 10.0.0.1/8 has bits set past the prefix length: the "
+                 "network is 10.0.0.0/8 (or write 10.0.0.1 alone for the one host)");
+    EXPECT_ERROR_PREFIX(LISTEN "delivery:\n  allow_networks: [ nonsense ]\n",
+                        "t.yaml:5:21: delivery.allow_networks[0]: ");
+    EXPECT_ERROR_PREFIX(LISTEN "delivery:\n  allow_networks: [ 10.0.0.0/33 ]\n",
+                        "t.yaml:5:21: delivery.allow_networks[0]: ");
+    EXPECT_ERROR(LISTEN "delivery:\n  allow_networks: 10.0.0.0/8\n",
+                 "t.yaml:5:19: delivery.allow_networks: expected a list, not a scalar");
+    EXPECT_ERROR(LISTEN "delivery:\n  allow_networks: [ [ 10.0.0.0/8 ] ]\n",
+                 "t.yaml:5:21: delivery.allow_networks[0]: expected a string, not a list");
+    /* at most NETPOLICY_MAX_ALLOW entries */
+    char text[4096];
+    size_t len = (size_t)snprintf(text, sizeof text, "%sdelivery:\n  allow_networks:\n", LISTEN);
+    for (int i = 0; i < NETPOLICY_MAX_ALLOW; i++)
+        len += (size_t)snprintf(text + len, sizeof text - len, "    - 10.0.%d.0/24\n", i);
+    cfg = parse_ok(__LINE__, text);
+    CHECK(cfg != NULL && cfg->delivery.policy.n_allow == NETPOLICY_MAX_ALLOW);
+    config_destroy(cfg);
+    len += (size_t)snprintf(text + len, sizeof text - len, "    - 10.1.0.0/16\n");
+    CHECK(len < sizeof text);
+    char want[CONFIG_ERROR_MAX];
+    snprintf(want, sizeof want, "t.yaml:%d:7: delivery.allow_networks: must have between 0 and %d networks",
+             6 + NETPOLICY_MAX_ALLOW, NETPOLICY_MAX_ALLOW);
+    expect_error(__LINE__, text, len, want, 0);
+
+    /* unknown keys, a wrong type */
+    EXPECT_ERROR(LISTEN "delivery:\n  retries: 3\n", "t.yaml:5:3: delivery: unknown key \"retries\"");
+    EXPECT_ERROR(LISTEN "delivery: 5\n", "t.yaml:4:11: delivery: expected a mapping, not a scalar");
+}
+
 static void test_listeners(void)
 {
     EXPECT_ERROR("server:\n  threads: 1\n", "t.yaml:2:3: server: missing key \"listen\"");
@@ -751,6 +835,7 @@ int main(void)
     test_unknown_keys();
     test_wrong_types();
     test_integers();
+    test_delivery();
     test_listeners();
     test_accounts();
     test_ecosystems();

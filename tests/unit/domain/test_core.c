@@ -3,7 +3,9 @@
  * another thread: what a create stores and returns; the order of checks (token, transport
  * problems, rate, parameters in schema order, ecosystem); reads scoped to the caller;
  * lists in creation order; Idempotency-Key replays, conflicts and windows; dispatch from
- * the service descriptor; configuration reloads and their reclamation. */
+ * the service descriptor; invokes through a fake delivery (what the call carries, its
+ * outcomes, max_concurrent_invokes) and the url policy of create and update;
+ * configuration reloads and their reclamation. */
 #include "core.h"
 #include "codec_json.h"
 #include "oom.h"
@@ -1017,6 +1019,375 @@ static void test_asynchronous_backend(void)
     core_destroy(c);
 }
 
+/* ---- invoke ------------------------------------------------------------------------------------ */
+
+/* A delivery that notes every call it is given (copies: the url and the secret are freed
+ * when the call ends) and answers with the outcome set here, at once inside submit or,
+ * when holding, later from another thread (fake_release). */
+typedef struct fake_delivery {
+    delivery base;
+    pthread_mutex_t lock;
+    int hold;            /* keep calls for fake_release */
+    delivery_call *held; /* the call kept */
+    int submits, destroyed;
+    /* what the last call carried */
+    char url[128];
+    char secret[64];
+    size_t secret_len;
+    int had_secret;
+    char message_id[DELIVERY_MESSAGE_ID_MAX];
+    const netpolicy *policy;
+    unsigned connect_timeout_ms, timeout_ms;
+    char type[32], ecosystem_id[32], webhook_id[32], message[64];
+    size_t n_items;
+    int64_t timestamp_ms;
+    int body_is_transaction;
+    /* the answer */
+    delivery_outcome outcome;
+    unsigned status;
+    uint32_t duration_ms;
+    const char *detail;
+} fake_delivery;
+
+static void fake_answer(fake_delivery *f, delivery_call *call)
+{
+    call->outcome = f->outcome;
+    call->status = f->status;
+    call->duration_ms = f->duration_ms;
+    snprintf(call->detail, sizeof call->detail, "%s", f->detail);
+    call->done(call);
+}
+
+static void fake_submit(delivery *d, delivery_call *call)
+{
+    fake_delivery *f = (fake_delivery *)d;
+    pthread_mutex_lock(&f->lock);
+    f->submits++;
+    snprintf(f->url, sizeof f->url, "%s", call->url);
+    f->had_secret = call->secret != NULL;
+    f->secret_len = call->secret_len;
+    memset(f->secret, 0, sizeof f->secret);
+    if (call->secret != NULL && call->secret_len < sizeof f->secret)
+        memcpy(f->secret, call->secret, call->secret_len);
+    memcpy(f->message_id, call->message_id, sizeof f->message_id);
+    f->policy = call->policy;
+    f->connect_timeout_ms = call->connect_timeout_ms;
+    f->timeout_ms = call->timeout_ms;
+    f->body_is_transaction = call->body->descriptor == &schema_transaction_descriptor;
+    const schema_transaction *t = (const schema_transaction *)call->body;
+    f->n_items = f->body_is_transaction ? t->n_items : 0;
+    if (f->n_items == 1) {
+        const schema_notification *n = t->items[0];
+        snprintf(f->type, sizeof f->type, "%s", n->type);
+        snprintf(f->ecosystem_id, sizeof f->ecosystem_id, "%s", n->ecosystem_id);
+        snprintf(f->webhook_id, sizeof f->webhook_id, "%s", n->webhook_id);
+        snprintf(f->message, sizeof f->message, "%s", n->message);
+        f->timestamp_ms = n->timestamp != NULL ? n->timestamp->seconds * 1000 + n->timestamp->nanos / 1000000 : -1;
+    }
+    int hold = f->hold;
+    if (hold) {
+        CHECK(f->held == NULL);
+        f->held = call;
+    }
+    pthread_mutex_unlock(&f->lock);
+    if (!hold)
+        fake_answer(f, call);
+}
+
+static void fake_destroy(delivery *d)
+{
+    fake_delivery *f = (fake_delivery *)d;
+    CHECK(f->held == NULL); /* the tests answer every call they hold */
+    f->destroyed++;
+}
+
+static const delivery_ops fake_delivery_ops = {fake_submit, fake_destroy};
+
+/* A fake answering 204 "the url answered 204" in 42 ms, at once. Lives on the test's stack:
+ * its destroy only counts. */
+static void fake_init(fake_delivery *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->base.ops = &fake_delivery_ops;
+    pthread_mutex_init(&f->lock, NULL);
+    f->outcome = DELIVERY_OK;
+    f->status = 204;
+    f->duration_ms = 42;
+    f->detail = "the url answered 204";
+}
+
+static void *release_held(void *arg)
+{
+    fake_delivery *f = arg;
+    pthread_mutex_lock(&f->lock);
+    delivery_call *call = f->held;
+    f->held = NULL;
+    pthread_mutex_unlock(&f->lock);
+    CHECK(call != NULL);
+    if (call != NULL)
+        fake_answer(f, call);
+    return NULL;
+}
+
+/* Answers the held call from another thread, and waits for that thread. */
+static void fake_release(fake_delivery *f)
+{
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, release_held, f) == 0);
+    pthread_join(t, NULL);
+}
+
+static int invoke(core *c, const char *token, const char *id, core_call *call, waiter *w)
+{
+    static schema_invoke_request r;
+    r = (schema_invoke_request)SCHEMA_INVOKE_REQUEST_INIT;
+    r.id = (char *)id;
+    call_setup(call, CORE_INVOKE, token, &r.base);
+    call->default_in = ERROR_IN_PATH;
+    call->done = on_done;
+    call->data = w;
+    int rc = core_call_start(c, call);
+    CHECK(rc == CORE_PENDING ? call->response == NULL : (rc == 0) == (call->response != NULL));
+    return rc;
+}
+
+static void created_id(core *c, const char *token, const char *eco, const char *url, const char *secret,
+                       char id[OBJECTID_HEX_LEN + 1])
+{
+    core_call call;
+    schema_create_request r = create_req(eco, url, secret, NULL);
+    CHECK(create(c, token, &r, NULL, &call) == 0);
+    strcpy(id, call.response != NULL ? ((const schema_webhook *)call.response)->id : "");
+}
+
+static const char invoke_yaml[] = "server: { listen: [ {address: 127.0.0.1, port: 1} ] }\n"
+                                  "limits: { max_url_length: 64, max_secret_length: 8 }\n"
+                                  "delivery: { connect_timeout_ms: 1234, timeout_ms: 5678 }\n" YAML_ACCOUNTS;
+
+/* An invoke calls the webhook's url through the delivery with the call the core prepared,
+ * and says what came of it. */
+static void test_invoke(void)
+{
+    fake_delivery f;
+    fake_init(&f);
+    backend *b = memory_backend();
+    core *c = core_of(invoke_yaml, b);
+    core_set_delivery(c, &f.base);
+    CHECK(core_call_may_wait(c, CORE_INVOKE));
+    waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    core_call call;
+    char signed_id[OBJECTID_HEX_LEN + 1], plain_id[OBJECTID_HEX_LEN + 1], idn_id[OBJECTID_HEX_LEN + 1],
+        a2_id[OBJECTID_HEX_LEN + 1];
+    created_id(c, "acme-token", ECO_A1, "https://example.com/h?x=1", "s3cret", signed_id);
+    created_id(c, "acme-token", ECO_A1, "http://example.com/plain", NULL, plain_id);
+    created_id(c, "acme-token", ECO_A1, "https://ex\xc3\xa4mple.com/h", "k", idn_id);
+    created_id(c, "acme-token", ECO_A2, "https://example.com/a2", NULL, a2_id);
+
+    /* success: the url's status and the time it took */
+    CHECK(invoke(c, "acme-token", signed_id, &call, &w) == 0);
+    CHECK(w.done == 0); /* answered inside start: no done */
+    CHECK(f.submits == 1);
+    CHECK(call.response != NULL && call.response->descriptor == &schema_invoke_response_descriptor);
+    if (call.response != NULL) {
+        const schema_invoke_response *r = (const schema_invoke_response *)call.response;
+        CHECK_STR(r->message, "Webhook verified");
+        CHECK(r->status_code == 204 && r->duration_ms == 42);
+    }
+    /* what the delivery was given */
+    CHECK_STR(f.url, "https://example.com/h?x=1");
+    CHECK(f.had_secret && f.secret_len == 6 && memcmp(f.secret, "s3cret", 6) == 0);
+    CHECK(strncmp(f.message_id, "msg_", 4) == 0 && is_hex24(f.message_id + 4));
+    CHECK(f.policy == &core_config_now(c)->delivery.policy);
+    CHECK(f.connect_timeout_ms == 1234 && f.timeout_ms == 5678);
+    CHECK(f.body_is_transaction && f.n_items == 1);
+    CHECK_STR(f.type, "Info");
+    CHECK_STR(f.ecosystem_id, ECO_A1);
+    CHECK_STR(f.webhook_id, signed_id);
+    CHECK_STR(f.message, "Webhook verification");
+    CHECK(f.timestamp_ms == NOW_MS);
+    char first_message_id[DELIVERY_MESSAGE_ID_MAX];
+    memcpy(first_message_id, f.message_id, sizeof first_message_id);
+
+    /* without a secret: unsigned; each call its own message id */
+    CHECK(invoke(c, "srv-a1", plain_id, &call, &w) == 0);
+    CHECK(f.submits == 2 && !f.had_secret && f.secret_len == 0);
+    CHECK_STR(f.url, "http://example.com/plain");
+    CHECK(strncmp(f.message_id, "msg_", 4) == 0 && is_hex24(f.message_id + 4));
+    CHECK(strcmp(f.message_id, first_message_id) != 0);
+    /* an internationalized host is called by its IDNA form */
+    CHECK(invoke(c, "acme-token", idn_id, &call, &w) == 0);
+    CHECK_STR(f.url, "https://xn--exmple-cua.com/h");
+    CHECK(f.had_secret && f.secret_len == 1 && f.secret[0] == 'k');
+
+    /* a disabled webhook is invoked too */
+    CHECK(update(c, "acme-token", plain_id, "http://example.com/plain", NULL, NULL, 1, &call) == 0);
+    CHECK(invoke(c, "acme-token", plain_id, &call, &w) == 0);
+    CHECK(f.submits == 4 && call.response != NULL);
+
+    /* any other outcome: BadGateway saying what happened */
+    f.outcome = DELIVERY_STATUS;
+    f.status = 500;
+    f.detail = "the url answered 500";
+    CHECK(invoke(c, "acme-token", signed_id, &call, &w) == -1);
+    EXPECT_ERROR(&call, ERROR_BAD_GATEWAY, "Webhook call failed: the url answered 500");
+    f.outcome = DELIVERY_TIMEOUT;
+    f.status = 0;
+    f.detail = "timed out after 5678 ms";
+    CHECK(invoke(c, "acme-token", signed_id, &call, &w) == -1);
+    EXPECT_ERROR(&call, ERROR_BAD_GATEWAY, "Webhook call failed: timed out after 5678 ms");
+    f.outcome = DELIVERY_BLOCKED;
+    f.detail = "blocked: 10.0.0.1 is a private address";
+    CHECK(invoke(c, "acme-token", signed_id, &call, &w) == -1);
+    EXPECT_ERROR(&call, ERROR_BAD_GATEWAY, "Webhook call failed: blocked: 10.0.0.1 is a private address");
+    CHECK(f.submits == 7);
+    fake_init(&f); /* answers 204 again */
+
+    /* not found: unknown, another account's, another ecosystem's server token; never called */
+    CHECK(invoke(c, "acme-token", "000000000000000000000000", &call, &w) == -1);
+    EXPECT_ERROR(&call, ERROR_NOT_FOUND, "Webhook with id 000000000000000000000000 does not exist.");
+    char want[96];
+    snprintf(want, sizeof want, "Webhook with id %s does not exist.", a2_id);
+    CHECK(invoke(c, "srv-a1", a2_id, &call, &w) == -1);
+    EXPECT_ERROR(&call, ERROR_NOT_FOUND, want);
+    snprintf(want, sizeof want, "Webhook with id %s does not exist.", signed_id);
+    CHECK(invoke(c, "other-token", signed_id, &call, &w) == -1);
+    EXPECT_ERROR(&call, ERROR_NOT_FOUND, want);
+    /* a malformed id: a parameter problem in the path; no token: 401 first */
+    CHECK(invoke(c, "acme-token", "XYZ", &call, &w) == -1);
+    EXPECT_ERROR(&call, ERROR_INVALID_PARAMS, NULL);
+    CHECK(call.err.n_params == 1 && call.err.params[0].in == ERROR_IN_PATH);
+    if (call.err.n_params == 1) {
+        CHECK_STR(error_param_path(&call.err, 0), "id");
+        CHECK_STR(error_param_message(&call.err, 0), "invalid id");
+    }
+    CHECK(invoke(c, NULL, signed_id, &call, &w) == -1);
+    EXPECT_ERROR(&call, ERROR_UNAUTHENTICATED, NULL);
+    CHECK(f.submits == 0 && w.done == 0);
+
+    /* a deleted webhook is gone for invokes too */
+    CHECK(delete(c, "acme-token", plain_id, &call) == 0);
+    snprintf(want, sizeof want, "Webhook with id %s does not exist.", plain_id);
+    CHECK(invoke(c, "acme-token", plain_id, &call, &w) == -1);
+    EXPECT_ERROR(&call, ERROR_NOT_FOUND, want);
+    CHECK(f.submits == 0);
+
+    core_destroy(c);
+    CHECK(f.destroyed == 1); /* the core owns its delivery */
+    pthread_mutex_destroy(&f.lock);
+
+    /* no delivery: this server does not call webhooks */
+    c = core_of(invoke_yaml, memory_backend());
+    created_id(c, "acme-token", ECO_A1, "https://example.com/h", NULL, signed_id);
+    CHECK(invoke(c, "acme-token", signed_id, &call, &w) == -1);
+    EXPECT_ERROR(&call, ERROR_UNAVAILABLE, "This server does not call webhooks.");
+    core_destroy(c);
+}
+
+/* delivery.max_concurrent_invokes: with one call of a url held, the next is refused at once;
+ * when the held one ends (its answer from another thread), a new one goes through. */
+static void test_invoke_concurrency(void)
+{
+    fake_delivery f;
+    fake_init(&f);
+    core *c = core_of("server: { listen: [ {address: 127.0.0.1, port: 1} ] }\n"
+                      "delivery: { max_concurrent_invokes: 1 }\n" YAML_ACCOUNTS,
+                      memory_backend());
+    core_set_delivery(c, &f.base);
+    waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    char id[OBJECTID_HEX_LEN + 1];
+    created_id(c, "acme-token", ECO_A1, "https://example.com/h", "s", id);
+    /* the configuration's defaults reach the call */
+    CHECK(invoke(c, "acme-token", id, &(core_call){0}, &w) == 0);
+    CHECK(f.connect_timeout_ms == 5000 && f.timeout_ms == 10000);
+
+    f.hold = 1;
+    core_call first, second;
+    CHECK(invoke(c, "acme-token", id, &first, &w) == CORE_PENDING);
+    CHECK(f.held == &first.invoke.call && w.done == 0);
+    CHECK(invoke(c, "acme-token", id, &second, &w) == -1);
+    EXPECT_ERROR(&second, ERROR_UNAVAILABLE,
+                 "Too many webhook calls are in progress (delivery.max_concurrent_invokes is 1); retry later.");
+    CHECK(f.submits == 2); /* the second never reached the delivery */
+    fake_release(&f);
+    CHECK(w.done == 1);
+    CHECK(first.response != NULL && first.response->descriptor == &schema_invoke_response_descriptor);
+    if (first.response != NULL)
+        CHECK(((const schema_invoke_response *)first.response)->status_code == 204);
+
+    /* a held call that fails also gives its place back */
+    f.outcome = DELIVERY_REFUSED;
+    f.status = 0;
+    f.detail = "connection refused";
+    CHECK(invoke(c, "acme-token", id, &first, &w) == CORE_PENDING);
+    fake_release(&f);
+    CHECK(w.done == 2 && first.response == NULL);
+    EXPECT_ERROR(&first, ERROR_BAD_GATEWAY, "Webhook call failed: connection refused");
+    f.hold = 0;
+    f.outcome = DELIVERY_OK;
+    f.status = 200;
+    CHECK(invoke(c, "acme-token", id, &second, &w) == 0);
+    CHECK(second.response != NULL && f.submits == 4);
+
+    /* a call held across a reload keeps its configuration (and so its policy) alive */
+    core_set_loops(c, 1);
+    f.hold = 1;
+    CHECK(invoke(c, "acme-token", id, &first, &w) == CORE_PENDING);
+    char why[128];
+    CHECK(core_reload(c, config_of(invoke_yaml), why, sizeof why) == 0);
+    core_quiescent(c, 0);
+    fake_release(&f); /* under ASan or valgrind, a freed configuration here is a finding */
+    CHECK(w.done == 3 && first.response != NULL);
+    core_quiescent(c, 0);
+    core_destroy(c);
+    CHECK(f.destroyed == 1);
+    pthread_mutex_destroy(&f.lock);
+}
+
+/* Create and update refuse a url whose host is an IP literal the policy denies, on field url;
+ * delivery.allow_networks opens a range. */
+static void test_url_destination(void)
+{
+    core *c = core_of(yaml, memory_backend());
+    core_call call;
+    static const char *const denied[] = {"http://127.0.0.1/h", "http://10.1.2.3/h", "http://[::1]/h",
+                                         "http://169.254.169.254/latest", "http://0x7f.1/h", "http://2130706433/h",
+                                         "http://192.168.0.1:8080/h"};
+    for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
+        schema_create_request r = create_req(ECO_A1, denied[i], NULL, NULL);
+        CHECK(create(c, "acme-token", &r, NULL, &call) == -1);
+        EXPECT_ERROR(&call, ERROR_INVALID_PARAMS, NULL);
+        CHECK(call.err.n_params == 1);
+        if (call.err.n_params == 1) {
+            CHECK_STR(error_param_path(&call.err, 0), "url");
+            CHECK_STR(error_param_message(&call.err, 0), "invalid url");
+        }
+    }
+    char id[OBJECTID_HEX_LEN + 1];
+    created_id(c, "acme-token", ECO_A1, "https://example.com/h", NULL, id);
+    /* a public literal, and a name (judged when called) */
+    created_id(c, "acme-token", ECO_A1, "http://93.184.216.34/h", NULL, id);
+    created_id(c, "acme-token", ECO_A1, "http://localhost/h", NULL, id);
+    CHECK(update(c, "acme-token", id, "http://10.0.0.7/h", NULL, NULL, -1, &call) == -1);
+    EXPECT_ERROR(&call, ERROR_INVALID_PARAMS, NULL);
+    CHECK(call.err.n_params == 1 && call.err.params[0].in == ERROR_IN_BODY);
+    if (call.err.n_params == 1) {
+        CHECK_STR(error_param_path(&call.err, 0), "url");
+        CHECK_STR(error_param_message(&call.err, 0), "invalid url");
+    }
+    core_destroy(c);
+
+    c = core_of("server: { listen: [ {address: 127.0.0.1, port: 1} ] }\n"
+                "delivery: { allow_networks: [ 127.0.0.0/8 ] }\n" YAML_ACCOUNTS,
+                memory_backend());
+    created_id(c, "acme-token", ECO_A1, "http://127.0.0.1:8080/h", NULL, id);
+    CHECK(is_hex24(id));
+    CHECK(update(c, "acme-token", id, "http://127.9.9.9/h", NULL, NULL, -1, &call) == 0);
+    schema_create_request r = create_req(ECO_A1, "http://10.0.0.1/h", NULL, NULL); /* still denied */
+    CHECK(create(c, "acme-token", &r, NULL, &call) == -1);
+    EXPECT_ERROR(&call, ERROR_INVALID_PARAMS, NULL);
+    core_destroy(c);
+}
+
 /* ---- reloads ------------------------------------------------------------------------------------------ */
 
 static void test_reload(void)
@@ -1237,6 +1608,9 @@ int main(void)
     test_idempotency();
     test_idempotency_sealed();
     test_asynchronous_backend();
+    test_invoke();
+    test_invoke_concurrency();
+    test_url_destination();
     test_reload();
     arena_release();
     test_out_of_memory();

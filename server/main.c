@@ -183,13 +183,22 @@ int main(int argc, char **argv)
         .on_fsync = metrics_fsync,
         .keep_deleted_keys_ms = IDEMPOTENCY_WINDOW_MS, /* a deleted webhook's key stays taken as long as a live one's */
     };
-    backend *store = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, keys, &stats, serr); /* takes keys */
+    backend *store;
+    if (cfg->store_pg_conninfo != NULL) {
+        backend_postgres_options po = {cfg->store_pg_conninfo, cfg->store_pg_connections,
+                                       cfg->store_pg_statement_timeout_ms, IDEMPOTENCY_WINDOW_MS};
+        store = backend_postgres_open(&po, keys, serr); /* takes keys */
+    } else {
+        store = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, keys, &stats, serr); /* takes keys */
+    }
     if (store == NULL) {
         fprintf(stderr, "hookgate: store: %s\n", serr);
         config_destroy(cfg);
         return 1;
     }
-    if (cfg->store_path != NULL)
+    if (cfg->store_pg_conninfo != NULL)
+        fprintf(stderr, "hookgate: store: PostgreSQL, %u connection(s)\n", cfg->store_pg_connections);
+    else if (cfg->store_path != NULL)
         fprintf(stderr,
                 "hookgate: store: loaded %zu webhooks from %s (snapshot.%" PRIu64
                 " + %zu journal records) in %.0f ms\n",

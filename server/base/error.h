@@ -57,7 +57,7 @@ typedef struct error_param {
 
 typedef struct error {
     error_kind kind;
-    uint32_t retry_after_s; /* ERROR_RATE_LIMITED: seconds until a retry can succeed */
+    uint32_t retry_after_s; /* seconds until a retry can succeed (Retry-After): always for ERROR_RATE_LIMITED, else 0 = unsaid */
     uint16_t n_params;
     uint16_t text_used;
     error_param params[ERROR_MAX_PARAMS];

@@ -109,6 +109,7 @@ typedef struct parse {
     hashtable tokens, accounts, ecosystems; /* seen_entry sets: each key once */
     yaml_mark_t previous_keys_mark;         /* store.previous_secret_key_files, for a check after the store */
     config *cfg;
+    yaml_mark_t postgres_mark; /* where store.postgres was */
     yaml_mark_t default_page_mark, max_page_mark; /* where limits.default_page_size / max_page_size were */
     int default_page_given, max_page_given;
 } parse;
@@ -728,8 +729,38 @@ static int read_previous_key_files(parse *p, void *target)
     return read_list(p, 0, CONFIG_MAX_PREVIOUS_KEYS, "key files", read_previous_key, target);
 }
 
+/* store.postgres.conninfo: libpq's keywords or URI, kept as given (a password in it is
+ * never printed: libpq's PGPASSFILE and PGPASSWORD keep it out of the file). */
+static int read_conninfo(parse *p, void *target)
+{
+    const char *s;
+    size_t len;
+    if (read_string(p, &s, &len))
+        return -1;
+    if (len == 0 || len > CONFIG_PATH_MAX)
+        return fail(p, p->event.start_mark, "must be between 1 and %d bytes", CONFIG_PATH_MAX);
+    config *cfg = target;
+    free(cfg->store_pg_conninfo);
+    if ((cfg->store_pg_conninfo = strndup(s, len)) == NULL)
+        return fail_memory(p);
+    return 0;
+}
+
+static const field postgres_fields[] = {
+    FIELD_CUSTOM_("conninfo", 1, read_conninfo),
+    FIELD_UINT_("connections", 0, config, store_pg_connections, 1, 64),
+    FIELD_UINT_("statement_timeout_ms", 0, config, store_pg_statement_timeout_ms, 100, 600000),
+};
+
+static int read_postgres(parse *p, void *target)
+{
+    p->postgres_mark = p->event.start_mark;
+    return read_mapping(p, postgres_fields, COUNT(postgres_fields), target);
+}
+
 static const field store_fields[] = {
     FIELD_PATH_("path", 0, config, store_path),
+    FIELD_CUSTOM_("postgres", 0, read_postgres),
     FIELD_CUSTOM_("secret_key_file", 0, read_secret_key_file),
     FIELD_CUSTOM_("previous_secret_key_files", 0, read_previous_key_files),
     FIELD_CUSTOM_("fsync", 0, read_fsync),
@@ -970,6 +1001,11 @@ static int read_stream(parse *p)
         p->path_len = strlen(p->path);
         return fail(p, p->previous_keys_mark, "needs store.secret_key_file (the key that seals from now on)");
     }
+    if (p->cfg->store_pg_conninfo != NULL && p->cfg->store_path != NULL) {
+        strcpy(p->path, "store.postgres");
+        p->path_len = strlen(p->path);
+        return fail(p, p->postgres_mark, "store.path and store.postgres are exclusive (one store per node)");
+    }
     if (next(p)) /* DOCUMENT-END */
         return -1;
     if (next(p))
@@ -1017,6 +1053,8 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
     p.cfg->store_fsync_interval_ms = 1000;
     p.cfg->store_snapshot_after_bytes = 64ull << 20;
     p.cfg->store_max_queued_creates = 65536;
+    p.cfg->store_pg_connections = 2;
+    p.cfg->store_pg_statement_timeout_ms = 5000;
     p.cfg->limits.max_body_bytes = 65536;
     p.cfg->limits.max_url_length = 2048;
     p.cfg->limits.max_description_length = 1024;
@@ -1167,7 +1205,9 @@ int config_same_server(const config *a, const config *b)
            a->write_timeout_ms == b->write_timeout_ms &&
            a->max_connection_output_bytes == b->max_connection_output_bytes &&
            a->max_buffered_bytes == b->max_buffered_bytes &&
-           same_text(a->store_path, b->store_path) && a->store_fsync == b->store_fsync &&
+           same_text(a->store_path, b->store_path) && same_text(a->store_pg_conninfo, b->store_pg_conninfo) &&
+           a->store_pg_connections == b->store_pg_connections &&
+           a->store_pg_statement_timeout_ms == b->store_pg_statement_timeout_ms && a->store_fsync == b->store_fsync &&
            a->store_fsync_interval_ms == b->store_fsync_interval_ms &&
            a->store_snapshot_after_bytes == b->store_snapshot_after_bytes &&
            a->store_max_queued_creates == b->store_max_queued_creates &&
@@ -1197,6 +1237,7 @@ void config_destroy(config *cfg)
     }
     free(cfg->accounts);
     free(cfg->store_path);
+    free(cfg->store_pg_conninfo);
     free(cfg->store_secret_key.path);
     free(cfg->store_secret_key.where);
     for (i = 0; i < cfg->n_store_previous_keys; i++) {

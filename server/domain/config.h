@@ -115,7 +115,10 @@ typedef struct config {
     int access_log;                /* server.access_log: 0 text (default), 1 json, 2 off (accesslog_format) */
     config_limits limits;
     config_delivery delivery;
-    char *store_path;                    /* NULL = memory only */
+    char *store_path;                    /* NULL = memory only (or PostgreSQL) */
+    char *store_pg_conninfo;             /* store.postgres.conninfo: libpq keywords or URI; NULL = not PostgreSQL */
+    unsigned store_pg_connections;       /* store.postgres.connections: 1..64 (default 2) */
+    unsigned store_pg_statement_timeout_ms; /* store.postgres.statement_timeout_ms: 100..600000 (default 5000) */
     config_fsync store_fsync;            /* default CONFIG_FSYNC_ALWAYS */
     unsigned store_fsync_interval_ms;    /* batch: 1..60000 (default 1000) */
     uint64_t store_snapshot_after_bytes; /* journal bytes before a snapshot: 4096..2^40 (default 64 MiB) */

@@ -284,6 +284,14 @@ static int fail_store(core_call *call, int status)
         error_set(&call->err, ERROR_UNAVAILABLE,
                   "The store cannot save webhooks right now (too many creates are waiting to be written).");
         break;
+    case ECONNREFUSED:
+    case ECONNRESET:
+    case ETIMEDOUT:
+    case EIO: /* a database that is down, gone silent, or refusing: the node retries by itself */
+        error_set(&call->err, ERROR_UNAVAILABLE, "The store cannot be reached right now (%s); retry shortly.",
+                  status == EIO ? "the database refused the statement" : strerror(status));
+        call->err.retry_after_s = 1;
+        break;
     default:
         error_set(&call->err, ERROR_UNAVAILABLE, "The store cannot save webhooks right now (%s).", strerror(status));
     }
@@ -460,6 +468,17 @@ static int handle_result(core_call *call)
         return answer_webhook(call, first);
     }
     case STEP_CREATE:
+        if (b->status == EEXIST && call->keyed && !call->key_raced) {
+            /* another create with this key won (on another node): answer as a retry of it */
+            call->key_raced = 1;
+            call->step = STEP_FIND_KEY;
+            call->store = (backend_call){.verb = BACKEND_FIND_IDEMPOTENT, .digest = call->key_digest};
+            return NEXT;
+        }
+        if (b->status == EEXIST) {
+            error_set(&call->err, ERROR_CONFLICT, "A create with this Idempotency-Key is still in progress; retry it.");
+            return fail(call);
+        }
         if (b->status != 0)
             return fail_store(call, b->status);
         HG_ASSERT(b->found != NULL && memcmp(b->found->id.bytes, call->record.id.bytes, OBJECTID_LEN) == 0);
@@ -754,7 +773,7 @@ static int start_list(core_call *call)
 static const struct {
     const ProtobufCMessageDescriptor *input;
     int (*start)(core_call *call);
-    int may_wait; /* its backend call can be a write */
+    int may_wait; /* its backend calls include a write */
 } methods[CORE_METHODS] = {
     [CORE_CREATE] = {&schema_create_request_descriptor, start_create, 1},
     [CORE_GET] = {&schema_get_request_descriptor, start_get, 0},
@@ -797,15 +816,18 @@ int core_call_may_wait(const core *c, core_method method)
 {
     if (method == CORE_INVOKE) /* a url's answer always comes later */
         return 1;
-    return (unsigned)method < CORE_METHODS && methods[method].may_wait &&
-           !backend_is_synchronous(c->store, BACKEND_CREATE);
+    if ((unsigned)method >= CORE_METHODS)
+        return 0;
+    /* a backend's reads are all alike (the memory index answers them at once, a database
+     * later), and so are its writes */
+    return !backend_is_synchronous(c->store, methods[method].may_wait ? BACKEND_CREATE : BACKEND_GET);
 }
 
 int core_call_start(core *c, core_call *call)
 {
     call->core = c;
     call->response = NULL;
-    call->created = call->replayed = call->keyed = call->holds_snap = 0;
+    call->created = call->replayed = call->keyed = call->holds_snap = call->key_raced = 0;
     call->step = 0;
     call->snap = atomic_load(&c->current); /* the one configuration this call sees */
     error *err = &call->err;
@@ -840,7 +862,7 @@ int core_is_ready(core *c, const char **reason)
     backend_stats s;
     backend_stats_get(c->store, &s);
     if (s.writable == 0) {
-        *reason = "the journal cannot be written (creates answer 503; reads work)";
+        *reason = s.unwritable;
         return 0;
     }
     *reason = "ready";

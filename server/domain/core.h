@@ -97,6 +97,7 @@ typedef struct core_call {
     atomic_int sync;
     auth_principal who;
     int keyed;
+    int key_raced; /* CORE_CREATE: the store refused its create for another with the same key (EEXIST) */
     uint8_t key_digest[STORE_IDEMPOTENCY_LEN];
     store_webhook record;
     store_changes changes;

@@ -158,8 +158,8 @@ void http_respond_pooled(h2o_req_t *req, int status, const char *reason, const c
 
 void http_add_retry_after(h2o_req_t *req, const error *err)
 {
-    if (err->kind != ERROR_RATE_LIMITED)
-        return;
+    if (err->kind != ERROR_RATE_LIMITED && err->retry_after_s == 0)
+        return; /* a rate limit always says when; another kind when its reason knows */
     char *value = h2o_mem_alloc_pool(&req->pool, 16);
     int n = snprintf(value, 16, "%u", err->retry_after_s > 0 ? err->retry_after_s : 1);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, value, (size_t)n);

@@ -57,8 +57,9 @@ struct backend_call {
     void (*done)(backend_call *c); /* called once with the outcome */
     void *data;                    /* the caller's */
     /* out */
-    int status; /* 0; BACKEND_NOT_FOUND; ENOMEM; EAGAIN (too many writes queued); or the
-                   errno the disk or the network refused a write with */
+    int status; /* 0; BACKEND_NOT_FOUND; ENOMEM; EAGAIN (too many writes queued); EEXIST (a CREATE
+                   whose idempotency digest another record took first: a database shared by
+                   nodes); or the errno the disk or the network refused the call with */
     const store_webhook *found;
     const store_webhook **items; /* LIST: from alloc (NULL when n_items is 0) */
     size_t n_items;
@@ -74,6 +75,7 @@ typedef struct backend_stats {
     size_t webhooks;    /* stored */
     size_t queue_depth; /* writes waiting for the disk */
     int writable;       /* 1, 0 while writes fail, -1 when the backend keeps nothing durable */
+    const char *unwritable; /* writable 0: why, for /readyz (a constant string) */
 } backend_stats;
 
 typedef struct backend_ops {
@@ -129,5 +131,21 @@ typedef struct backend_memory_stats {
  * stored, in the index as on disk (journal_opts->keys is ignored: these are used). */
 backend *backend_memory_open(const journal_options *journal_opts, seal_keyring *keys, backend_memory_stats *stats,
                              char err[JOURNAL_ERROR_MAX]);
+
+/* ---- PostgreSQL ----------------------------------------------------------------------- */
+
+typedef struct backend_postgres_options {
+    const char *conninfo;          /* libpq keywords or URI */
+    unsigned connections;          /* libpq connections of the store thread, 1..64 */
+    unsigned statement_timeout_ms; /* a statement over it is cancelled: 503 */
+    int64_t key_window_ms;         /* an Idempotency-Key older than this may name a new webhook */
+} backend_postgres_options;
+
+/* The PostgreSQL backend (backend_postgres.c): connects once now, applying the schema's
+ * migrations. NULL with the reason in err when the database's schema is newer than this
+ * hookgate knows, or out of memory; an unreachable database is not an error (calls
+ * answer ECONNREFUSED until a connection is made, retried with backoff). keys becomes the
+ * backend's, also on failure. */
+backend *backend_postgres_open(const backend_postgres_options *o, seal_keyring *keys, char err[JOURNAL_ERROR_MAX]);
 
 #endif

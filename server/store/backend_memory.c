@@ -216,6 +216,7 @@ static void memory_stats(void *self, backend_stats *out)
     out->webhooks = store_count(m->index);
     out->queue_depth = m->journal != NULL ? journal_queue_depth(m->journal) : 0;
     out->writable = m->journal != NULL ? journal_is_writable(m->journal) : -1;
+    out->unwritable = "the journal cannot be written (creates answer 503; reads work)";
 }
 
 static void memory_destroy(void *self)

@@ -313,6 +313,10 @@ static void respond_metrics(http_handler *h, h2o_req_t *req)
         .journal_queue_depth = st.queue_depth,
         .journal_writable = st.writable,
         .buffered_bytes = outflow_held_total(),
+        .database = st.database,
+        .database_connections = st.connections,
+        .database_connections_up = st.connections_up,
+        .database_in_flight = st.database ? st.queue_depth : 0,
     };
     size_t len;
     char *text = metrics_render(&g, &len);

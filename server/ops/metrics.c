@@ -37,6 +37,7 @@ typedef struct shard {
     histogram durations[ROUTE_COUNT];
     histogram fsyncs;
     histogram invokes;
+    histogram database;
 } shard;
 
 static _Atomic(shard *) shards;   /* every shard, newest first */
@@ -55,6 +56,11 @@ static atomic_uint_fast64_t header_blocks_closed;
 static atomic_uint_fast64_t write_timeouts;
 static atomic_uint_fast64_t output_refused[2]; /* [0] a connection's cap, [1] the server's budget */
 static atomic_uint_fast64_t invoke_outcomes[DELIVERY_OUTCOMES];
+
+/* SQLSTATE classes counted by name; any other is "other" (the last). */
+static const char *const sql_classes[] = {"08", "23", "40", "53", "54", "57", "58", "XX", "other"};
+#define SQL_CLASSES (sizeof(sql_classes) / sizeof(sql_classes[0]))
+static atomic_uint_fast64_t database_errors[SQL_CLASSES];
 
 static shard *my_shard(void)
 {
@@ -183,6 +189,20 @@ void metrics_output_refused(int server_wide)
 void metrics_fsync(int64_t duration_us)
 {
     observe(&my_shard()->fsyncs, duration_us);
+}
+
+void metrics_database_round_trip(int64_t duration_us)
+{
+    observe(&my_shard()->database, duration_us);
+}
+
+void metrics_database_error(const char *sqlstate)
+{
+    size_t k = SQL_CLASSES - 1;
+    for (size_t i = 0; i + 1 < SQL_CLASSES; i++)
+        if (strlen(sqlstate) >= 2 && memcmp(sqlstate, sql_classes[i], 2) == 0)
+            k = i;
+    atomic_fetch_add_explicit(&database_errors[k], 1, memory_order_relaxed);
 }
 
 void metrics_invoke(delivery_outcome outcome, int64_t duration_us)
@@ -371,7 +391,27 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
         "# HELP hookgate_buffered_bytes Request and response bytes held by all connections (server.max_buffered_bytes).\n"
         "# TYPE hookgate_buffered_bytes gauge\nhookgate_buffered_bytes %zu\n",
         g->buffered_bytes);
-    if (g->journal_writable >= 0) {
+    if (g->database) {
+        add(&t,
+            "# HELP hookgate_database_connections PostgreSQL connections of the store: configured, and up now.\n"
+            "# TYPE hookgate_database_connections gauge\n"
+            "hookgate_database_connections{state=\"configured\"} %zu\nhookgate_database_connections{state=\"up\"} %zu\n",
+            g->database_connections, g->database_connections_up);
+        add(&t,
+            "# HELP hookgate_database_in_flight Statements sent to PostgreSQL and not yet answered.\n"
+            "# TYPE hookgate_database_in_flight gauge\nhookgate_database_in_flight %zu\n",
+            g->database_in_flight);
+        add(&t, "# HELP hookgate_database_round_trip_seconds Time from a statement's sending to its answer.\n"
+                "# TYPE hookgate_database_round_trip_seconds histogram\n");
+        totals rt = sum_histogram(offsetof(shard, database));
+        add_histogram(&t, "hookgate_database_round_trip_seconds", "", &rt);
+        add(&t, "# HELP hookgate_database_errors_total Statements PostgreSQL failed, by SQLSTATE class.\n"
+                "# TYPE hookgate_database_errors_total counter\n");
+        for (size_t i = 0; i < SQL_CLASSES; i++)
+            add(&t, "hookgate_database_errors_total{class=\"%s\"} %llu\n", sql_classes[i],
+                (unsigned long long)atomic_load_explicit(&database_errors[i], memory_order_relaxed));
+    }
+    if (g->journal_writable >= 0 && !g->database) {
         add(&t,
             "# HELP hookgate_journal_queue_depth Creates waiting for the journal's writer.\n"
             "# TYPE hookgate_journal_queue_depth gauge\nhookgate_journal_queue_depth %zu\n",

@@ -64,6 +64,12 @@ void metrics_output_refused(int server_wide);
 /* One fdatasync of the journal. */
 void metrics_fsync(int64_t duration_us);
 
+/* A database statement's round trip, from its sending to its answer. */
+void metrics_database_round_trip(int64_t duration_us);
+
+/* A database statement failed with sqlstate (5 characters; "" unknown): counted by its class. */
+void metrics_database_error(const char *sqlstate);
+
 /* One call of a webhook's url by an invoke: its outcome and how long it took. */
 void metrics_invoke(delivery_outcome outcome, int64_t duration_us);
 
@@ -73,6 +79,10 @@ typedef struct metrics_gauges {
     size_t journal_queue_depth;
     int journal_writable; /* -1: no journal */
     size_t buffered_bytes; /* request and response bytes connections hold (server.max_buffered_bytes) */
+    int database;                 /* 1: the store is PostgreSQL; the next three are its pool */
+    size_t database_connections;  /* configured */
+    size_t database_connections_up;
+    size_t database_in_flight;    /* statements sent, not yet answered */
 } metrics_gauges;
 
 /* The exposition text; malloc'd (free with free), its length in *len; NULL when out of memory. */

@@ -26,6 +26,7 @@ int backend_is_synchronous(const backend *b, backend_verb verb)
 
 void backend_stats_get(backend *b, backend_stats *out)
 {
+    memset(out, 0, sizeof(*out)); /* what a backend does not say is 0 */
     b->ops->stats(b->self, out);
 }
 

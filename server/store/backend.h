@@ -76,6 +76,9 @@ typedef struct backend_stats {
     size_t queue_depth; /* writes waiting for the disk */
     int writable;       /* 1, 0 while writes fail, -1 when the backend keeps nothing durable */
     const char *unwritable; /* writable 0: why, for /readyz (a constant string) */
+    int database;            /* 1: a database backend; the next two are its pool */
+    size_t connections;      /* configured */
+    size_t connections_up;   /* connected now */
 } backend_stats;
 
 typedef struct backend_ops {
@@ -139,6 +142,8 @@ typedef struct backend_postgres_options {
     unsigned connections;          /* libpq connections of the store thread, 1..64 */
     unsigned statement_timeout_ms; /* a statement over it is cancelled: 503 */
     int64_t key_window_ms;         /* an Idempotency-Key older than this may name a new webhook */
+    void (*on_round_trip)(int64_t us);     /* a statement's answer came, us after it was sent; may be NULL */
+    void (*on_error)(const char *sqlstate); /* a statement failed with this SQLSTATE ("" unknown); may be NULL */
 } backend_postgres_options;
 
 /* The PostgreSQL backend (backend_postgres.c): connects once now, applying the schema's

@@ -88,7 +88,7 @@ static const char *const expire_sql =
 typedef struct sent {
     backend_call *call; /* NULL: a statement of the backend's own (hg_expire_key) */
     PGresult *result; /* its result, kept until the sync that ends it */
-    uint64_t sent_ms;
+    uint64_t sent_us;
 } sent;
 
 typedef struct pg_conn {
@@ -103,6 +103,8 @@ typedef struct pg_backend {
     char *conninfo;
     unsigned statement_timeout_ms;
     int64_t key_window_ms;
+    void (*on_round_trip)(int64_t us);
+    void (*on_error)(const char *sqlstate);
     unsigned n_conns;
     pg_conn conns[PG_MAX_CONNECTIONS];
     pthread_t thread;
@@ -118,11 +120,16 @@ typedef struct pg_backend {
     char why[256]; /* the last connection failure, for the log */
 } pg_backend;
 
-static uint64_t now_ms(void)
+static uint64_t now_us(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+    return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
+}
+
+static uint64_t now_ms(void)
+{
+    return now_us() / 1000;
 }
 
 static void finish(backend_call *c, int status, const store_webhook *found)
@@ -516,7 +523,7 @@ static void dispatch(pg_backend *pg, backend_call *c)
         int lengths[2] = {STORE_IDEMPOTENCY_LEN, 0}, formats[2] = {1, 0};
         int ok = PQsendQueryPrepared(best->conn, expire_name, 2, values, lengths, formats, 0) &&
                  PQpipelineSync(best->conn);
-        best->fifo[(best->head + best->count) % best->cap] = (sent){NULL, NULL, now_ms()};
+        best->fifo[(best->head + best->count) % best->cap] = (sent){NULL, NULL, now_us()};
         best->count++;
         atomic_fetch_add(&pg->in_flight, 1);
         if (!ok) {
@@ -531,7 +538,7 @@ static void dispatch(pg_backend *pg, backend_call *c)
         return;
     }
     sent *s = &best->fifo[(best->head + best->count) % best->cap];
-    *s = (sent){c, NULL, now_ms()};
+    *s = (sent){c, NULL, now_us()};
     best->count++;
     atomic_fetch_add(&pg->in_flight, 1);
     if (rc != 0) {
@@ -560,6 +567,12 @@ static void drain(pg_backend *pg, pg_conn *pc)
             atomic_fetch_sub(&pg->in_flight, 1);
             PGresult *result = s->result;
             backend_call *c = s->call;
+            if (pg->on_round_trip != NULL)
+                pg->on_round_trip((int64_t)(now_us() - s->sent_us));
+            if (pg->on_error != NULL && (result == NULL || PQresultStatus(result) == PGRES_FATAL_ERROR)) {
+                const char *state = result != NULL ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
+                pg->on_error(state != NULL ? state : "");
+            }
             if (c != NULL)
                 conclude(c, result);
             PQclear(result);
@@ -602,7 +615,7 @@ static void *run(void *arg)
                 else
                     pc->want_write = f == 1;
             }
-            if (pc->conn != NULL && pc->count > 0 && now - pc->fifo[pc->head].sent_ms > limit)
+            if (pc->conn != NULL && pc->count > 0 && now - pc->fifo[pc->head].sent_us / 1000 > limit)
                 conn_drop(pg, pc, ETIMEDOUT); /* the database went silent */
         }
         if (stopping) {
@@ -684,6 +697,9 @@ static void pg_stats(void *self, backend_stats *out)
     out->queue_depth = atomic_load(&pg->in_flight);
     out->writable = atomic_load(&pg->up) > 0;
     out->unwritable = "PostgreSQL cannot be reached (every call answers 503 until a connection is made again)";
+    out->database = 1;
+    out->connections = pg->n_conns;
+    out->connections_up = (size_t)atomic_load(&pg->up);
 }
 
 static void pg_destroy(void *self)
@@ -731,6 +747,8 @@ backend *backend_postgres_open(const backend_postgres_options *o, seal_keyring *
     pg->n_conns = o->connections;
     pg->statement_timeout_ms = o->statement_timeout_ms;
     pg->key_window_ms = o->key_window_ms;
+    pg->on_round_trip = o->on_round_trip;
+    pg->on_error = o->on_error;
     pthread_mutex_init(&pg->lock, NULL);
     /* the first connection now: a schema newer than this node stops start-up; an
      * unreachable database does not (the node answers 503 and keeps trying) */

@@ -437,6 +437,38 @@ static void test_delivery(void)
     EXPECT_ERROR(LISTEN "delivery: 5\n", "t.yaml:4:11: delivery: expected a mapping, not a scalar");
 }
 
+/* store.postgres: its keys, their bounds, and that it excludes store.path. */
+static void test_postgres(void)
+{
+    config *cfg = parse_ok(__LINE__, LISTEN);
+    CHECK(cfg != NULL && cfg->store_pg_conninfo == NULL && cfg->store_pg_connections == 2 &&
+          cfg->store_pg_statement_timeout_ms == 5000);
+    config_destroy(cfg);
+    cfg = parse_ok(__LINE__, LISTEN "store:\n  postgres: { conninfo: \"host=127.0.0.1 dbname=hookgate\" }\n");
+    CHECK(cfg != NULL && cfg->store_pg_conninfo != NULL && cfg->store_path == NULL);
+    if (cfg != NULL && cfg->store_pg_conninfo != NULL)
+        CHECK_STR(cfg->store_pg_conninfo, "host=127.0.0.1 dbname=hookgate");
+    config_destroy(cfg);
+    cfg = parse_ok(__LINE__, LISTEN "store:\n  postgres:\n    conninfo: postgresql://h/db\n    connections: 64\n"
+                                    "    statement_timeout_ms: 100\n");
+    CHECK(cfg != NULL && cfg->store_pg_connections == 64 && cfg->store_pg_statement_timeout_ms == 100);
+    config_destroy(cfg);
+    EXPECT_ERROR(LISTEN "store:\n  postgres: { connections: 2 }\n",
+                 "t.yaml:5:13: store.postgres: missing key \"conninfo\"");
+    EXPECT_ERROR(LISTEN "store:\n  postgres: { conninfo: \"\" }\n",
+                 "t.yaml:5:25: store.postgres.conninfo: must be between 1 and 4096 bytes");
+    EXPECT_ERROR(LISTEN "store:\n  postgres: { conninfo: x, connections: 0 }\n",
+                 "t.yaml:5:41: store.postgres.connections: must be an integer between 1 and 64");
+    EXPECT_ERROR(LISTEN "store:\n  postgres: { conninfo: x, connections: 65 }\n",
+                 "t.yaml:5:41: store.postgres.connections: must be an integer between 1 and 64");
+    EXPECT_ERROR(LISTEN "store:\n  postgres: { conninfo: x, statement_timeout_ms: 99 }\n",
+                 "t.yaml:5:50: store.postgres.statement_timeout_ms: must be an integer between 100 and 600000");
+    EXPECT_ERROR(LISTEN "store:\n  path: /tmp/x\n  postgres: { conninfo: x }\n",
+                 "t.yaml:6:3: store.postgres: store.path and store.postgres are exclusive (one store per node)");
+    EXPECT_ERROR(LISTEN "store:\n  postgres: { conninfo: x }\n  path: /tmp/x\n",
+                 "t.yaml:5:3: store.postgres: store.path and store.postgres are exclusive (one store per node)");
+}
+
 static void test_listeners(void)
 {
     EXPECT_ERROR("server:\n  threads: 1\n", "t.yaml:2:3: server: missing key \"listen\"");
@@ -836,6 +868,7 @@ int main(void)
     test_wrong_types();
     test_integers();
     test_delivery();
+    test_postgres();
     test_listeners();
     test_accounts();
     test_ecosystems();

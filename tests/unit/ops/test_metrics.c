@@ -110,6 +110,35 @@ int main(void)
     CHECK(sample(text, "hookgate_journal_fsync_duration_seconds_bucket{le=\"0.001\"}") == 1);
     free(text);
 
+    /* the database's series: only with a database store (and then no journal series) */
+    CHECK(strstr(text = render(1), "hookgate_database") == NULL);
+    free(text);
+    metrics_database_round_trip(800);
+    metrics_database_round_trip(3000);
+    metrics_database_error("57014");
+    metrics_database_error("57P01");
+    metrics_database_error("23505");
+    metrics_database_error("");
+    metrics_database_error("P0001");
+    metrics_gauges dg = {.journal_writable = 1, .database = 1, .database_connections = 4,
+                         .database_connections_up = 3, .database_in_flight = 9};
+    size_t dlen;
+    text = metrics_render(&dg, &dlen);
+    CHECK(text != NULL);
+    if (text != NULL) {
+        CHECK(sample(text, "hookgate_database_connections{state=\"configured\"}") == 4);
+        CHECK(sample(text, "hookgate_database_connections{state=\"up\"}") == 3);
+        CHECK(sample(text, "hookgate_database_in_flight") == 9);
+        CHECK(sample(text, "hookgate_database_round_trip_seconds_count") == 2);
+        CHECK(sample(text, "hookgate_database_round_trip_seconds_bucket{le=\"0.001\"}") == 1);
+        CHECK(sample(text, "hookgate_database_errors_total{class=\"57\"}") == 2);
+        CHECK(sample(text, "hookgate_database_errors_total{class=\"23\"}") == 1);
+        CHECK(sample(text, "hookgate_database_errors_total{class=\"other\"}") == 2);
+        CHECK(sample(text, "hookgate_database_errors_total{class=\"08\"}") == 0);
+        CHECK(strstr(text, "hookgate_journal") == NULL);
+    }
+    free(text);
+
     /* every thread counts into its own shard; the render adds them all up */
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++)

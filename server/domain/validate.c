@@ -243,13 +243,30 @@ char *validate_url_ascii(const char *s)
     return out;
 }
 
+/* 0 when the authority's host of a URL with "://" starts with neither a digit nor '[': a
+ * name, which no parse would judge here; 1 when a parse must tell. Saves a create with an
+ * ordinary url its second parse (callgrind: about 3,000 instructions). */
+static int host_may_be_literal(const char *url)
+{
+    const char *a = strstr(url, "://");
+    if (a == NULL)
+        return 1;
+    a += 3;
+    size_t n = strcspn(a, "/?#");
+    const char *h = a; /* after the authority's last '@' (userinfo) */
+    for (size_t i = 0; i < n; i++)
+        if (a[i] == '@')
+            h = a + i + 1;
+    return *h == '[' || (*h >= '0' && *h <= '9');
+}
+
 void validate_url_destination(const char *url, const netpolicy *policy, const ProtobufCMessageDescriptor *desc,
                               error *err)
 {
     const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, "url");
     HG_ASSERT(f != NULL);
-    if (url == NULL || error_has_order(err, f->id))
-        return; /* missing or invalid already */
+    if (url == NULL || error_has_order(err, f->id) || !host_may_be_literal(url))
+        return; /* missing or invalid already, or a name */
     url_parts u;
     if (url_parse(url, strlen(url), &u) == 0 && u.ok && u.idn_host == NULL) {
         char host[NETPOLICY_HOST_MAX + 1];

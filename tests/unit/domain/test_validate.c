@@ -138,6 +138,7 @@ static void test_url_destination(void)
         CHECK(err.n_params == 1 && strcmp(error_param_message(&err, 0), VALIDATE_INVALID_URL) == 0);
     }
     static const char *allowed[] = {"http://localhost:8080/", "https://example.com/", "http://8.8.8.8/", "http://[2606:4700::1111]/",
+                                    "http://1password.example/", "http://user@host.example/x@10.0.0.1", "http://a@b@example.com/",
                                     "https://ex\xc3\xa4mple.com/"};
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
         error err;

@@ -198,7 +198,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (cfg->store_pg_conninfo != NULL)
-        fprintf(stderr, "hookgate: store: PostgreSQL, %u connection(s)\n", cfg->store_pg_connections);
+        fprintf(stderr, "hookgate: store: PostgreSQL, %u connection(s) per event loop\n", cfg->store_pg_connections);
     else if (cfg->store_path != NULL)
         fprintf(stderr,
                 "hookgate: store: loaded %zu webhooks from %s (snapshot.%" PRIu64

@@ -748,7 +748,7 @@ static int read_conninfo(parse *p, void *target)
 
 static const field postgres_fields[] = {
     FIELD_CUSTOM_("conninfo", 1, read_conninfo),
-    FIELD_UINT_("connections", 0, config, store_pg_connections, 1, 64),
+    FIELD_UINT_("connections_per_loop", 0, config, store_pg_connections, 1, 64),
     FIELD_UINT_("statement_timeout_ms", 0, config, store_pg_statement_timeout_ms, 100, 600000),
 };
 

@@ -117,7 +117,7 @@ typedef struct config {
     config_delivery delivery;
     char *store_path;                    /* NULL = memory only (or PostgreSQL) */
     char *store_pg_conninfo;             /* store.postgres.conninfo: libpq keywords or URI; NULL = not PostgreSQL */
-    unsigned store_pg_connections;       /* store.postgres.connections: 1..64 (default 2) */
+    unsigned store_pg_connections;       /* store.postgres.connections_per_loop: of each event loop, 1..64 (default 2) */
     unsigned store_pg_statement_timeout_ms; /* store.postgres.statement_timeout_ms: 100..600000 (default 5000) */
     config_fsync store_fsync;            /* default CONFIG_FSYNC_ALWAYS */
     unsigned store_fsync_interval_ms;    /* batch: 1..60000 (default 1000) */

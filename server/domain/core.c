@@ -32,9 +32,11 @@ struct core_config {
     uint64_t retired_at;     /* the epoch in which it was replaced */
 };
 
-/* Each loop's last quiescent epoch, on its own cache line. */
+/* Each loop's last quiescent epoch, on its own cache line, and the loop's share of the
+ * store (backend_loop_attach; only that loop's thread touches it). */
 typedef struct loop_epoch {
     _Alignas(64) atomic_uint_fast64_t seen;
+    void *store;
 } loop_epoch;
 
 struct core {
@@ -190,9 +192,29 @@ void core_set_loops(core *c, unsigned n_loops)
     c->n_loops = n_loops;
 }
 
+void core_loop_start(core *c, unsigned loop, const store_poller *poller)
+{
+    HG_ASSERT(loop < CORE_MAX_LOOPS && c->loops[loop].store == NULL);
+    c->loops[loop].store = backend_loop_attach(c->store, poller);
+}
+
+void core_loop_tick(core *c, unsigned loop)
+{
+    HG_ASSERT(loop < CORE_MAX_LOOPS);
+    backend_loop_tick(c->store, c->loops[loop].store);
+}
+
+void core_loop_stop(core *c, unsigned loop)
+{
+    HG_ASSERT(loop < CORE_MAX_LOOPS);
+    backend_loop_detach(c->store, c->loops[loop].store);
+    c->loops[loop].store = NULL;
+}
+
 void core_quiescent(core *c, unsigned loop)
 {
     HG_ASSERT(loop < c->n_loops);
+    backend_loop_flush(c->store, c->loops[loop].store); /* what this iteration submitted, in one write */
     atomic_store(&c->loops[loop].seen, atomic_load(&c->epoch));
     if (atomic_load_explicit(&c->n_retired_hint, memory_order_relaxed) > 0 &&
         pthread_mutex_trylock(&c->retire_lock) == 0) {

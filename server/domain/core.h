@@ -134,8 +134,20 @@ const config *core_config_now(core *c);
  * before its loops start). Without loops, replaced configurations are freed by core_destroy. */
 void core_set_loops(core *c, unsigned n_loops);
 
+/* On loop `loop`'s own thread, before it serves: the store's share of the loop (its
+ * database connections, for a backend that has them), watched through poller. */
+void core_loop_start(core *c, unsigned loop, const store_poller *poller);
+
+/* The store's timers of loop `loop` (the poller's tick_soon asked for it). */
+void core_loop_tick(core *c, unsigned loop);
+
+/* On the loop's thread when it stops serving: the store's share answers or fails what is
+ * in flight and is closed. */
+void core_loop_stop(core *c, unsigned loop);
+
 /* Event loop `loop` holds no configuration snapshot outside a waiting call: called at the
- * end of every loop iteration. Frees what no loop and no waiting call can still read. */
+ * end of every loop iteration. Frees what no loop and no waiting call can still read, and
+ * sends what the iteration submitted to the store. */
 void core_quiescent(core *c, unsigned loop);
 
 /* Sets up call for method with the fields a transport fills zeroed (err cleared). */

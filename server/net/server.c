@@ -3,6 +3,7 @@
  * Each listener is bound once in the main thread, so a port in use fails loudly; every
  * loop thread watches a dup() of it, as h2o's own server does. */
 #include "server.h"
+#include "storepoll.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -64,6 +65,7 @@ struct loop_thread {
     size_t open_connections;
     h2o_timeout_t accept_pause;          /* SERVER_ACCEPT_PAUSE_MS */
     h2o_timeout_entry_t accept_resume;   /* linked while this loop does not accept */
+    storepoll store;                     /* the store's view of this loop (its database connections) */
     struct server *server;
     core *core;
     unsigned index; /* in server.threads: the loop number connlimit knows it by */
@@ -300,6 +302,12 @@ static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
     (void)receiver, (void)messages;
 }
 
+static void on_store_tick(void *arg)
+{
+    loop_thread *t = arg;
+    core_loop_tick(t->core, t->index);
+}
+
 /* Builds the loop's context and listening sockets. This must run on the loop's own
  * thread: h2o 2.2.5 takes a socket's buffers from a per-thread free list (the __thread
  * h2o_socket_buffer_prototype) of the thread that created the socket, and returns them
@@ -314,6 +322,8 @@ static int loop_setup(loop_thread *t)
     h2o_timeout_init(t->ctx.loop, &t->accept_pause, SERVER_ACCEPT_PAUSE_MS);
     t->accept_resume.cb = on_accept_resume;
     grpc_context_init(&t->grpc, t->core, t->ctx.loop, t->ctx.queue);
+    storepoll_init(&t->store, t->ctx.loop, on_store_tick, t);
+    core_loop_start(t->core, t->index, &t->store.poller);
     t->grpc.handshake = &t->ctx.handshake_timeout; /* server.handshake_timeout_ms, as on the HTTP listeners */
     for (size_t i = 0; i < s->n_listeners; i++) {
         loop_listener *ll = &t->listeners[i];
@@ -369,7 +379,10 @@ static void *loop_main(void *arg)
     while (t->open_connections > 0 && now_ms() < deadline) {
         h2o_evloop_run(loop, 50);
         accesslog_flush();
+        core_quiescent(t->core, t->index);
     }
+    core_loop_stop(t->core, t->index); /* the store's calls of this loop answered or failed */
+    storepoll_dispose(&t->store);
     accesslog_flush();
     /* The context is not disposed: connections past the deadline still reference it, and
      * the process exits right after the loops end. */

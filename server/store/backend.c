@@ -30,6 +30,29 @@ void backend_stats_get(backend *b, backend_stats *out)
     b->ops->stats(b->self, out);
 }
 
+void *backend_loop_attach(backend *b, const store_poller *poller)
+{
+    return b->ops->loop_attach != NULL ? b->ops->loop_attach(b->self, poller) : NULL;
+}
+
+void backend_loop_flush(backend *b, void *loop)
+{
+    if (loop != NULL)
+        b->ops->loop_flush(loop);
+}
+
+void backend_loop_tick(backend *b, void *loop)
+{
+    if (loop != NULL)
+        b->ops->loop_tick(loop);
+}
+
+void backend_loop_detach(backend *b, void *loop)
+{
+    if (loop != NULL)
+        b->ops->loop_detach(loop);
+}
+
 void backend_destroy(backend *b)
 {
     if (b != NULL)

@@ -81,12 +81,34 @@ typedef struct backend_stats {
     size_t connections_up;   /* connected now */
 } backend_stats;
 
+/* An event loop as a backend sees it, given by the network layer: a backend whose calls
+ * are network round trips (PostgreSQL) keeps its connections in the loops that submit to
+ * it, so a loop never waits for the database and no thread hands calls over. Every
+ * function runs on the loop's own thread. */
+typedef struct store_poller {
+    void *ctx;
+    /* Watches fd: on_ready(arg) runs on the loop whenever fd is readable. A handle, or NULL
+     * when out of memory. fd stays the caller's: it may even be closed before unwatch. */
+    void *(*watch)(void *ctx, int fd, void (*on_ready)(void *arg), void *arg);
+    /* on_ready runs once more as soon as the watched fd can be written. */
+    void (*want_write)(void *handle);
+    /* Stops watching (never closes the caller's fd). */
+    void (*unwatch)(void *handle);
+    /* The backend's tick (backend_loop_tick) runs on this loop within about 100 ms. */
+    void (*tick_soon)(void *ctx);
+} store_poller;
+
 typedef struct backend_ops {
     const char *name;
     void (*submit)(void *self, backend_call *c);
     int (*is_synchronous)(void *self, backend_verb verb);
     void (*stats)(void *self, backend_stats *out);
     void (*destroy)(void *self); /* finishes every submitted call first */
+    /* optional (NULL: the backend needs no loop): a loop's share of the backend */
+    void *(*loop_attach)(void *self, const store_poller *poller);
+    void (*loop_flush)(void *loop); /* the end of a loop iteration: send what it submitted */
+    void (*loop_tick)(void *loop);  /* timers: reconnects, answers overdue */
+    void (*loop_detach)(void *loop); /* the loop stops: its calls are answered or failed, its connections closed */
 } backend_ops;
 
 typedef struct backend {
@@ -104,6 +126,20 @@ void backend_submit(backend *b, backend_call *c);
 int backend_is_synchronous(const backend *b, backend_verb verb);
 
 void backend_stats_get(backend *b, backend_stats *out);
+
+/* Called on a loop's thread before it submits anything: the backend's per-loop state
+ * (NULL for a backend that needs no loop, and when out of memory: that loop's calls then
+ * fail with ECONNREFUSED). Calls submitted on this thread afterwards use it. */
+void *backend_loop_attach(backend *b, const store_poller *poller);
+
+/* At the end of every iteration of the loop (NULL loop: nothing). */
+void backend_loop_flush(backend *b, void *loop);
+
+/* When the poller's tick_soon was asked for. */
+void backend_loop_tick(backend *b, void *loop);
+
+/* On the loop's thread as it stops, after its last request (NULL loop: nothing). */
+void backend_loop_detach(backend *b, void *loop);
 
 /* Finishes every submitted call, then frees the backend (NULL is a no-op). */
 void backend_destroy(backend *b);
@@ -139,7 +175,7 @@ backend *backend_memory_open(const journal_options *journal_opts, seal_keyring *
 
 typedef struct backend_postgres_options {
     const char *conninfo;          /* libpq keywords or URI */
-    unsigned connections;          /* libpq connections of the store thread, 1..64 */
+    unsigned connections;          /* libpq connections of each event loop, 1..64 */
     unsigned statement_timeout_ms; /* a statement over it is cancelled: 503 */
     int64_t key_window_ms;         /* an Idempotency-Key older than this may name a new webhook */
     void (*on_round_trip)(int64_t us);     /* a statement's answer came, us after it was sent; may be NULL */
@@ -147,10 +183,10 @@ typedef struct backend_postgres_options {
 } backend_postgres_options;
 
 /* The PostgreSQL backend (backend_postgres.c): connects once now, applying the schema's
- * migrations. NULL with the reason in err when the database's schema is newer than this
- * hookgate knows, or out of memory; an unreachable database is not an error (calls
- * answer ECONNREFUSED until a connection is made, retried with backoff). keys becomes the
- * backend's, also on failure. */
+ * migrations; each event loop then makes its own connections (backend_loop_attach). NULL
+ * with the reason in err when the database's schema is newer than this hookgate knows, or
+ * out of memory; an unreachable database is not an error (calls answer ECONNREFUSED until
+ * a connection is made, retried with backoff). keys becomes the backend's, also on failure. */
 backend *backend_postgres_open(const backend_postgres_options *o, seal_keyring *keys, char err[JOURNAL_ERROR_MAX]);
 
 #endif

@@ -1,19 +1,23 @@
 /* backend_postgres: the backend of backend.h over PostgreSQL, so any number of hookgate
  * nodes serve one set of webhooks.
  *
- * One store thread owns `connections` libpq connections in non-blocking pipeline mode with
- * prepared statements. A submitted call is queued and the thread woken (an eventfd); the
- * thread sends every queued call at once, each statement followed by its own sync (so each
- * commits, or fails, alone: one client's conflict never aborts another's create), flushes,
- * and reads answers as they come, in order. Many calls are thus in flight on one
- * connection and a burst of creates costs one round trip. Every answer is read from the
- * database: no node caches what another may change.
+ * Each event loop owns `connections` libpq connections (backend_loop_attach), in
+ * non-blocking pipeline mode with prepared statements, driven by the loop's own socket
+ * events (store_poller): a call submitted on a loop goes into one of that loop's
+ * connections at once, each statement followed by its own sync (so each commits, or fails,
+ * alone: one client's conflict never aborts another's create), and everything the loop
+ * iteration submitted leaves in one write at its end (backend_loop_flush). Answers are read
+ * as they come, in order, on the same loop, so no thread hands calls over and no loop ever
+ * waits for the database. Every answer is read from the database: no node caches what
+ * another may change.
  *
- * A call's record is copied into the call's allocator. When no connection is up, calls
- * fail at once with ECONNREFUSED (the core answers 503); a call whose answer has not come
- * within statement_timeout_ms plus a margin fails with ETIMEDOUT and its connection is
- * dropped (a database that vanished without a word). Connections are re-made on the
- * store thread with a doubling backoff, never on an event loop. */
+ * A call's record is copied into the call's allocator. When no connection of the loop is
+ * up, calls fail at once with ECONNREFUSED (the core answers 503). A call whose answer has
+ * not come within statement_timeout_ms plus a margin fails with ETIMEDOUT and its
+ * connection is dropped (a database that vanished without a word). Connections are made
+ * again with a doubling backoff, without blocking (PQconnectStartParams / PQconnectPoll).
+ * The schema's migrations are applied by blocking connections off the loops: at start-up,
+ * or by a thread of their own while the database is away; loops connect only after. */
 #include "backend.h"
 
 #include <errno.h>
@@ -24,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,40 +88,69 @@ static const char *const expire_sql =
     "UPDATE hookgate_webhooks SET idempotency_key = NULL WHERE idempotency_key = $1 AND created_ms <= $2";
 
 /* A call on the wire: its answer comes in the order it was sent. */
+/* What an entry of a connection's pipeline is. */
+typedef enum sent_kind {
+    SENT_CALL,   /* a backend_call's statement */
+    SENT_SETUP,  /* a statement of the connection's set-up: a failure drops the connection */
+    SENT_EXPIRE, /* hg_expire_key before a keyed create: its outcome is the create's concern */
+} sent_kind;
+
+/* A statement on the wire, and its sync: answers come in the order they were sent. */
 typedef struct sent {
-    backend_call *call; /* NULL: a statement of the backend's own (hg_expire_key) */
-    PGresult *result; /* its result, kept until the sync that ends it */
+    sent_kind kind;
+    backend_call *call; /* SENT_CALL */
+    PGresult *result;   /* its result, kept until the sync that ends it */
     uint64_t sent_us;
 } sent;
 
+enum { CONN_DOWN, CONN_CONNECTING, CONN_UP };
+
+typedef struct pg_loop pg_loop;
+
 typedef struct pg_conn {
+    pg_loop *loop;
     PGconn *conn;
-    sent *fifo; /* a ring of `cap` entries */
+    int state;
+    int sock;         /* the descriptor watched (PQsocket may change while connecting) */
+    void *watch;      /* the poller's handle */
+    sent *fifo;       /* a ring of `cap` entries */
     size_t head, count, cap;
-    int want_write; /* PQflush said more is to send */
+    int unflushed;    /* sent since the last PQflush, or PQflush said more is to send */
+    unsigned backoff_ms;
+    uint64_t retry_at_ms;
 } pg_conn;
 
-typedef struct pg_backend {
+typedef struct pg_backend pg_backend;
+
+/* A loop's share: its connections, used only on its thread. */
+struct pg_loop {
+    pg_backend *pg;
+    store_poller poller;
+    unsigned n_conns;
+    pg_conn conns[PG_MAX_CONNECTIONS];
+};
+
+struct pg_backend {
     backend pub;
     char *conninfo;
     unsigned statement_timeout_ms;
+    unsigned connections_per_loop;
     int64_t key_window_ms;
     void (*on_round_trip)(int64_t us);
     void (*on_error)(const char *sqlstate);
-    unsigned n_conns;
-    pg_conn conns[PG_MAX_CONNECTIONS];
-    pthread_t thread;
-    int wake; /* eventfd */
-    pthread_mutex_t lock;  /* queue, stopping */
-    backend_call **queue;  /* submitted, not yet sent */
-    size_t queued, queue_cap;
-    int stopping;
-    atomic_int up;         /* connections up: writable when > 0 */
-    atomic_size_t in_flight;
-    unsigned backoff_ms;
-    uint64_t retry_at_ms;
-    char why[256]; /* the last connection failure, for the log */
-} pg_backend;
+    atomic_int migrated;     /* the schema is current: loops may connect */
+    atomic_int loops;        /* attached */
+    atomic_int up;           /* connections up, every loop's */
+    atomic_size_t in_flight; /* statements sent, not answered, every loop's */
+    pthread_t migrator;      /* running when the database was not reachable at start */
+    int has_migrator;
+    atomic_int stopping;
+    pthread_mutex_t log_lock; /* why */
+    char why[256];            /* the last connection failure logged: said once, not at every retry */
+};
+
+/* The loop whose thread is running (backend_loop_attach); NULL on other threads. */
+static __thread pg_loop *this_loop;
 
 static uint64_t now_us(void)
 {
@@ -324,27 +356,6 @@ static void conclude(backend_call *c, PGresult *r)
     finish(c, w != NULL ? 0 : ENOMEM, w);
 }
 
-/* ---- connections (on the store thread) ------------------------------------------------- */
-
-static void conn_drop(pg_backend *pg, pg_conn *pc, int status)
-{
-    if (pc->conn == NULL)
-        return;
-    PQfinish(pc->conn);
-    pc->conn = NULL;
-    atomic_fetch_sub(&pg->up, 1);
-    while (pc->count > 0) { /* what was in flight: its outcome is unknown, so a failure */
-        sent *s = &pc->fifo[pc->head];
-        pc->head = (pc->head + 1) % pc->cap;
-        pc->count--;
-        atomic_fetch_sub(&pg->in_flight, 1);
-        PQclear(s->result);
-        if (s->call != NULL)
-            finish(s->call, status, NULL);
-    }
-    pc->want_write = 0;
-}
-
 /* Runs one statement synchronously (start-up of a connection only). */
 static int exec_ok(PGconn *conn, const char *sql, ExecStatusType want, char *why, size_t why_size)
 {
@@ -402,49 +413,6 @@ static void ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
-/* Opens one connection: the statement timeout set, the schema current, the statements
- * prepared, then non-blocking pipeline mode. NULL with why. *newer is set when the
- * database's schema is newer than this node's. */
-static PGconn *connect_one(pg_backend *pg, char *why, size_t why_size, int *newer)
-{
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *values[] = {pg->conninfo, PG_CONNECT_TIMEOUT_S, "hookgate", NULL};
-    *newer = 0;
-    PGconn *conn = PQconnectdbParams(keys, values, 1); /* dbname expands the conninfo */
-    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
-        snprintf(why, why_size, "%s", conn != NULL ? PQerrorMessage(conn) : "out of memory");
-        PQfinish(conn);
-        return NULL;
-    }
-    PQsetNoticeProcessor(conn, ignore_notice, NULL);
-    char sql[96];
-    snprintf(sql, sizeof sql, "SET statement_timeout = %u", pg->statement_timeout_ms);
-    int m = exec_ok(conn, sql, PGRES_COMMAND_OK, why, why_size) ? migrate(conn, why, why_size) : -1;
-    if (m != 0) {
-        *newer = m == 1;
-        PQfinish(conn);
-        return NULL;
-    }
-    for (int v = 0; v <= BACKEND_VERBS; v++) {
-        PGresult *r = v < BACKEND_VERBS ? PQprepare(conn, statements[v].name, statements[v].sql, statements[v].n_params, NULL)
-                                        : PQprepare(conn, expire_name, expire_sql, 2, NULL);
-        int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok)
-            snprintf(why, why_size, "%s", r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(conn));
-        PQclear(r);
-        if (!ok) {
-            PQfinish(conn);
-            return NULL;
-        }
-    }
-    if (PQsetnonblocking(conn, 1) != 0 || PQenterPipelineMode(conn) != 1) {
-        snprintf(why, why_size, "%s", PQerrorMessage(conn));
-        PQfinish(conn);
-        return NULL;
-    }
-    return conn;
-}
-
 /* libpq's messages span lines ("...failed: Connection refused\n\tIs the server running");
  * the log has one line per event, so every control character becomes a space. */
 static void one_line(char *s)
@@ -457,102 +425,226 @@ static void one_line(char *s)
             *p = ' ';
 }
 
-/* Re-makes missing connections when their backoff has passed. */
-static void reconnect(pg_backend *pg)
+/* Logs a connection failure once (every loop's connections retry: the same words would
+ * fill the log); an empty why says the database is back. */
+static void log_why(pg_backend *pg, const char *why)
 {
-    uint64_t now = now_ms();
-    if (now < pg->retry_at_ms)
-        return;
-    for (unsigned i = 0; i < pg->n_conns; i++) {
-        pg_conn *pc = &pg->conns[i];
-        if (pc->conn != NULL)
-            continue;
-        char why[sizeof pg->why];
-        int newer;
-        if ((pc->conn = connect_one(pg, why, sizeof why, &newer)) == NULL) {
-            one_line(why);
-            if (strcmp(why, pg->why) != 0) { /* said once, not at every retry */
-                fprintf(stderr, "hookgate: store: PostgreSQL: %s\n", why);
-                snprintf(pg->why, sizeof pg->why, "%s", why);
-            }
-            pg->backoff_ms = pg->backoff_ms == 0 ? PG_BACKOFF_MIN_MS : pg->backoff_ms * 2;
-            if (pg->backoff_ms > PG_BACKOFF_MAX_MS)
-                pg->backoff_ms = PG_BACKOFF_MAX_MS;
-            pg->retry_at_ms = now_ms() + pg->backoff_ms;
-            return;
-        }
-        if (pg->why[0] != '\0')
+    pthread_mutex_lock(&pg->log_lock);
+    if (strcmp(why, pg->why) != 0) {
+        if (why[0] != '\0')
+            fprintf(stderr, "hookgate: store: PostgreSQL: %s\n", why);
+        else
             fprintf(stderr, "hookgate: store: PostgreSQL: connected again\n");
-        pg->why[0] = '\0';
-        pg->backoff_ms = 0;
-        atomic_fetch_add(&pg->up, 1);
+        snprintf(pg->why, sizeof pg->why, "%s", why);
     }
+    pthread_mutex_unlock(&pg->log_lock);
 }
 
-/* Sends a call on the least busy connection; without one, fails it now. */
-static void dispatch(pg_backend *pg, backend_call *c)
+/* A blocking connection that brings the schema up to date (start-up, and the migrator
+ * thread while the database is away: never on an event loop). 0; -1 with why; 1 when the
+ * database's schema is newer than this node knows. */
+static int connect_and_migrate(pg_backend *pg, char *why, size_t why_size)
 {
-    pg_conn *best = NULL;
-    for (unsigned i = 0; i < pg->n_conns; i++) {
-        pg_conn *pc = &pg->conns[i];
-        if (pc->conn != NULL && (best == NULL || pc->count < best->count))
-            best = pc;
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *values[] = {pg->conninfo, PG_CONNECT_TIMEOUT_S, "hookgate", NULL};
+    PGconn *conn = PQconnectdbParams(keys, values, 1); /* dbname expands the conninfo */
+    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        snprintf(why, why_size, "%s", conn != NULL ? PQerrorMessage(conn) : "out of memory");
+        PQfinish(conn);
+        one_line(why);
+        return -1;
     }
-    if (best == NULL) {
-        finish(c, ECONNREFUSED, NULL);
-        return;
-    }
-    if (best->count + 2 > best->cap) { /* room for a keyed create's two statements */
-        size_t cap = best->cap == 0 ? 64 : 2 * best->cap;
-        sent *grown = malloc(cap * sizeof(*grown));
-        if (grown == NULL) {
-            finish(c, ENOMEM, NULL);
-            return;
-        }
-        for (size_t i = 0; i < best->count; i++)
-            grown[i] = best->fifo[(best->head + i) % best->cap];
-        free(best->fifo);
-        best->fifo = grown;
-        best->head = 0;
-        best->cap = cap;
-    }
-    if (c->verb == BACKEND_CREATE && c->webhook->idempotency != NULL) {
-        char cutoff[24];
-        snprintf(cutoff, sizeof cutoff, "%lld", (long long)(c->webhook->created_ms - pg->key_window_ms));
-        const char *values[2] = {(const char *)c->webhook->idempotency, cutoff};
-        int lengths[2] = {STORE_IDEMPOTENCY_LEN, 0}, formats[2] = {1, 0};
-        int ok = PQsendQueryPrepared(best->conn, expire_name, 2, values, lengths, formats, 0) &&
-                 PQpipelineSync(best->conn);
-        best->fifo[(best->head + best->count) % best->cap] = (sent){NULL, NULL, now_us()};
-        best->count++;
-        atomic_fetch_add(&pg->in_flight, 1);
-        if (!ok) {
-            conn_drop(pg, best, ECONNRESET);
-            finish(c, ECONNRESET, NULL);
-            return;
-        }
-    }
-    int rc = send_call(pg, best, c);
-    if (rc == ENOMEM) {
-        finish(c, ENOMEM, NULL);
-        return;
-    }
-    sent *s = &best->fifo[(best->head + best->count) % best->cap];
-    *s = (sent){c, NULL, now_us()};
-    best->count++;
-    atomic_fetch_add(&pg->in_flight, 1);
-    if (rc != 0) {
-        conn_drop(pg, best, ECONNRESET);
-        return;
-    }
-    best->want_write = 1;
+    PQsetNoticeProcessor(conn, ignore_notice, NULL);
+    int rc = migrate(conn, why, why_size);
+    PQfinish(conn);
+    one_line(why);
+    return rc;
 }
 
-/* Reads what pc's server sent and finishes the calls whose answers are whole. */
-static void drain(pg_backend *pg, pg_conn *pc)
+/* While the database was unreachable at start: retries the migrations with backoff until
+ * they are done (then the loops connect) or the backend stops. */
+static void *run_migrator(void *arg)
 {
+    pg_backend *pg = arg;
+    unsigned backoff = PG_BACKOFF_MIN_MS;
+    while (!atomic_load(&pg->stopping)) {
+        char why[sizeof pg->why];
+        int rc = connect_and_migrate(pg, why, sizeof why);
+        if (rc == 0) {
+            log_why(pg, "");
+            atomic_store(&pg->migrated, 1);
+            return NULL;
+        }
+        log_why(pg, why);
+        for (unsigned slept = 0; slept < backoff && !atomic_load(&pg->stopping); slept += 50)
+            usleep(50 * 1000);
+        backoff = backoff * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : backoff * 2;
+    }
+    return NULL;
+}
+
+/* ---- a loop's connections ---------------------------------------------------------------- */
+
+static void conn_on_ready(void *arg);
+
+/* Appends an entry to pc's pipeline (room was made by the caller). */
+static sent *conn_push(pg_conn *pc, sent_kind kind, backend_call *c)
+{
+    HG_ASSERT(pc->count < pc->cap);
+    sent *s = &pc->fifo[(pc->head + pc->count) % pc->cap];
+    *s = (sent){kind, c, NULL, now_us()};
+    pc->count++;
+    atomic_fetch_add(&pc->loop->pg->in_flight, 1);
+    pc->unflushed = 1;
+    return s;
+}
+
+/* Makes room for n more entries; -1 when out of memory. */
+static int conn_reserve(pg_conn *pc, size_t n)
+{
+    if (pc->count + n <= pc->cap)
+        return 0;
+    size_t cap = pc->cap == 0 ? 64 : 2 * pc->cap;
+    while (cap < pc->count + n)
+        cap *= 2;
+    sent *grown = malloc(cap * sizeof(*grown));
+    if (grown == NULL)
+        return -1;
+    for (size_t i = 0; i < pc->count; i++)
+        grown[i] = pc->fifo[(pc->head + i) % pc->cap];
+    free(pc->fifo);
+    pc->fifo = grown;
+    pc->head = 0;
+    pc->cap = cap;
+    return 0;
+}
+
+/* Closes pc (its calls in flight fail with status: their outcome is unknown) and plans
+ * the next attempt. */
+static void conn_drop(pg_conn *pc, int status, const char *why)
+{
+    pg_backend *pg = pc->loop->pg;
+    if (pc->state == CONN_DOWN)
+        return;
+    if (pc->state == CONN_UP)
+        atomic_fetch_sub(&pg->up, 1);
+    pc->loop->poller.unwatch(pc->watch);
+    pc->watch = NULL;
+    PQfinish(pc->conn);
+    pc->conn = NULL;
+    pc->state = CONN_DOWN;
+    pc->unflushed = 0;
+    while (pc->count > 0) {
+        sent *s = &pc->fifo[pc->head];
+        pc->head = (pc->head + 1) % pc->cap;
+        pc->count--;
+        atomic_fetch_sub(&pg->in_flight, 1);
+        PQclear(s->result);
+        if (s->kind == SENT_CALL)
+            finish(s->call, status, NULL);
+    }
+    if (why != NULL && why[0] != '\0')
+        log_why(pg, why);
+    pc->backoff_ms = pc->backoff_ms == 0 ? PG_BACKOFF_MIN_MS : 2 * pc->backoff_ms;
+    if (pc->backoff_ms > PG_BACKOFF_MAX_MS)
+        pc->backoff_ms = PG_BACKOFF_MAX_MS;
+    pc->retry_at_ms = now_ms() + pc->backoff_ms;
+    pc->loop->poller.tick_soon(pc->loop->poller.ctx);
+}
+
+/* Watches pc's current socket (a new one after libpq changed it). -1 when out of memory. */
+static int conn_watch(pg_conn *pc)
+{
+    int sock = PQsocket(pc->conn);
+    if (pc->watch != NULL && sock == pc->sock)
+        return 0;
+    pc->loop->poller.unwatch(pc->watch);
+    pc->sock = sock;
+    pc->watch = sock >= 0 ? pc->loop->poller.watch(pc->loop->poller.ctx, sock, conn_on_ready, pc) : NULL;
+    return pc->watch != NULL ? 0 : -1;
+}
+
+/* Starts connecting without waiting (PQconnectStartParams; a host name in conninfo is
+ * resolved here, so name the database by address or hostaddr). */
+static void conn_start(pg_conn *pc)
+{
+    pg_backend *pg = pc->loop->pg;
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *values[] = {pg->conninfo, PG_CONNECT_TIMEOUT_S, "hookgate", NULL};
+    pc->conn = PQconnectStartParams(keys, values, 1);
+    pc->state = CONN_CONNECTING;
+    pc->watch = NULL;
+    pc->sock = -1;
+    if (pc->conn == NULL || PQstatus(pc->conn) == CONNECTION_BAD || conn_watch(pc) != 0) {
+        char why[sizeof pg->why];
+        snprintf(why, sizeof why, "%s", pc->conn != NULL ? PQerrorMessage(pc->conn) : "out of memory");
+        one_line(why);
+        conn_drop(pc, ECONNREFUSED, why);
+        return;
+    }
+    PQsetNoticeProcessor(pc->conn, ignore_notice, NULL);
+    pc->retry_at_ms = now_ms() + 1000 * (uint64_t)atoi(PG_CONNECT_TIMEOUT_S); /* the connect's own deadline */
+    pc->loop->poller.want_write(pc->watch); /* PQconnectStart's first wait is for writing */
+    pc->loop->poller.tick_soon(pc->loop->poller.ctx);
+}
+
+/* Connected: non-blocking pipeline mode, then the set-up statements (the statement
+ * timeout, the prepared statements), each with its sync; calls may follow at once. */
+static void conn_ready(pg_conn *pc)
+{
+    pg_backend *pg = pc->loop->pg;
+    char sql[96];
+    snprintf(sql, sizeof sql, "SET statement_timeout = %u", pg->statement_timeout_ms);
+    int ok = PQsetnonblocking(pc->conn, 1) == 0 && PQenterPipelineMode(pc->conn) == 1 &&
+             conn_reserve(pc, BACKEND_VERBS + 2) == 0 && PQsendQueryParams(pc->conn, sql, 0, NULL, NULL, NULL, NULL, 0) &&
+             PQpipelineSync(pc->conn);
+    if (ok)
+        conn_push(pc, SENT_SETUP, NULL);
+    for (int v = 0; ok && v <= BACKEND_VERBS; v++) {
+        ok = (v < BACKEND_VERBS ? PQsendPrepare(pc->conn, statements[v].name, statements[v].sql, statements[v].n_params, NULL)
+                                : PQsendPrepare(pc->conn, expire_name, expire_sql, 2, NULL)) &&
+             PQpipelineSync(pc->conn);
+        if (ok)
+            conn_push(pc, SENT_SETUP, NULL);
+    }
+    if (!ok) {
+        char why[sizeof pg->why];
+        snprintf(why, sizeof why, "%s", PQerrorMessage(pc->conn));
+        one_line(why);
+        conn_drop(pc, ECONNRESET, why);
+        return;
+    }
+    pc->state = CONN_UP;
+    pc->backoff_ms = 0;
+    atomic_fetch_add(&pg->up, 1);
+    log_why(pg, "");
+}
+
+/* Sends what was queued in libpq's buffer; asks to be told when more can go. */
+static void conn_flush(pg_conn *pc)
+{
+    int f = PQflush(pc->conn);
+    if (f < 0) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", PQerrorMessage(pc->conn));
+        one_line(why);
+        conn_drop(pc, ECONNRESET, why);
+        return;
+    }
+    pc->unflushed = f == 1;
+    if (f == 1)
+        pc->loop->poller.want_write(pc->watch);
+}
+
+/* Reads what the server sent and finishes the entries whose answers are whole. */
+static void conn_drain(pg_conn *pc)
+{
+    pg_backend *pg = pc->loop->pg;
     if (!PQconsumeInput(pc->conn)) {
-        conn_drop(pg, pc, ECONNRESET);
+        char why[256];
+        snprintf(why, sizeof why, "%s", PQerrorMessage(pc->conn));
+        one_line(why);
+        conn_drop(pc, ECONNRESET, why);
         return;
     }
     while (pc->count > 0 && !PQisBusy(pc->conn)) {
@@ -560,127 +652,215 @@ static void drain(pg_backend *pg, pg_conn *pc)
         PGresult *r = PQgetResult(pc->conn);
         if (r == NULL)
             continue; /* the end of this statement's results: its sync comes next */
-        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
-            PQclear(r);
-            pc->head = (pc->head + 1) % pc->cap;
-            pc->count--;
-            atomic_fetch_sub(&pg->in_flight, 1);
-            PGresult *result = s->result;
-            backend_call *c = s->call;
-            if (pg->on_round_trip != NULL)
-                pg->on_round_trip((int64_t)(now_us() - s->sent_us));
-            if (pg->on_error != NULL && (result == NULL || PQresultStatus(result) == PGRES_FATAL_ERROR)) {
-                const char *state = result != NULL ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
-                pg->on_error(state != NULL ? state : "");
-            }
-            if (c != NULL)
-                conclude(c, result);
-            PQclear(result);
+        if (PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+            if (s->result == NULL)
+                s->result = r; /* one result per statement here */
+            else
+                PQclear(r);
             continue;
         }
-        if (s->result == NULL)
-            s->result = r; /* a statement has one result here */
-        else
-            PQclear(r);
+        PQclear(r);
+        pc->head = (pc->head + 1) % pc->cap;
+        pc->count--;
+        atomic_fetch_sub(&pg->in_flight, 1);
+        sent done = *s;
+        ExecStatusType st = done.result != NULL ? PQresultStatus(done.result) : PGRES_FATAL_ERROR;
+        if (pg->on_round_trip != NULL)
+            pg->on_round_trip((int64_t)(now_us() - done.sent_us));
+        if (pg->on_error != NULL && st == PGRES_FATAL_ERROR) {
+            const char *state = done.result != NULL ? PQresultErrorField(done.result, PG_DIAG_SQLSTATE) : NULL;
+            pg->on_error(state != NULL ? state : "");
+        }
+        if (done.kind == SENT_CALL) {
+            conclude(done.call, done.result);
+        } else if (done.kind == SENT_SETUP && st != PGRES_COMMAND_OK) {
+            char why[256];
+            snprintf(why, sizeof why, "%s",
+                     done.result != NULL ? PQresultErrorMessage(done.result) : "a set-up statement failed");
+            one_line(why);
+            PQclear(done.result);
+            conn_drop(pc, ECONNRESET, why);
+            return;
+        }
+        PQclear(done.result);
     }
-    if (PQstatus(pc->conn) == CONNECTION_BAD)
-        conn_drop(pg, pc, ECONNRESET);
 }
 
-static void *run(void *arg)
+static void conn_on_ready(void *arg)
 {
-    pg_backend *pg = arg;
-    struct pollfd fds[PG_MAX_CONNECTIONS + 1];
-    for (;;) {
-        reconnect(pg);
-        pthread_mutex_lock(&pg->lock);
-        backend_call **batch = pg->queue;
-        size_t n = pg->queued;
-        int stopping = pg->stopping;
-        pg->queue = NULL;
-        pg->queued = pg->queue_cap = 0;
-        pthread_mutex_unlock(&pg->lock);
-        for (size_t i = 0; i < n; i++)
-            dispatch(pg, batch[i]);
-        free(batch);
-        uint64_t now = now_ms(), limit = pg->statement_timeout_ms + PG_TIMEOUT_MARGIN_MS;
-        for (unsigned i = 0; i < pg->n_conns; i++) {
-            pg_conn *pc = &pg->conns[i];
-            if (pc->conn == NULL)
-                continue;
-            if (pc->want_write) {
-                int f = PQflush(pc->conn);
-                if (f < 0)
-                    conn_drop(pg, pc, ECONNRESET);
-                else
-                    pc->want_write = f == 1;
+    pg_conn *pc = arg;
+    if (pc->state == CONN_CONNECTING) {
+        switch (PQconnectPoll(pc->conn)) {
+        case PGRES_POLLING_OK:
+            if (conn_watch(pc) != 0) {
+                conn_drop(pc, ENOMEM, "out of memory");
+                return;
             }
-            if (pc->conn != NULL && pc->count > 0 && now - pc->fifo[pc->head].sent_us / 1000 > limit)
-                conn_drop(pg, pc, ETIMEDOUT); /* the database went silent */
+            conn_ready(pc);
+            if (pc->state == CONN_UP)
+                conn_flush(pc);
+            return;
+        case PGRES_POLLING_FAILED: {
+            char why[256];
+            snprintf(why, sizeof why, "%s", PQerrorMessage(pc->conn));
+            one_line(why);
+            conn_drop(pc, ECONNREFUSED, why);
+            return;
         }
-        if (stopping) {
-            int busy = 0;
-            for (unsigned i = 0; i < pg->n_conns; i++)
-                busy |= pg->conns[i].conn != NULL && pg->conns[i].count > 0;
-            if (!busy)
-                break; /* every submitted call has its answer */
+        case PGRES_POLLING_WRITING:
+            if (conn_watch(pc) == 0)
+                pc->loop->poller.want_write(pc->watch);
+            return;
+        default: /* reading: the watch reports it */
+            if (conn_watch(pc) != 0)
+                conn_drop(pc, ENOMEM, "out of memory");
+            return;
         }
-        nfds_t nfds = 0;
-        fds[nfds++] = (struct pollfd){pg->wake, POLLIN, 0};
-        pg_conn *polled[PG_MAX_CONNECTIONS];
-        for (unsigned i = 0; i < pg->n_conns; i++) {
-            pg_conn *pc = &pg->conns[i];
-            if (pc->conn == NULL)
-                continue;
-            polled[nfds - 1] = pc;
-            fds[nfds++] = (struct pollfd){PQsocket(pc->conn), (short)(POLLIN | (pc->want_write ? POLLOUT : 0)), 0};
-        }
-        int wait = pg->up < (int)pg->n_conns ? (int)PG_BACKOFF_MIN_MS : 1000;
-        if (poll(fds, nfds, wait) < 0)
-            continue;
-        if (fds[0].revents & POLLIN) {
-            uint64_t v;
-            (void)!read(pg->wake, &v, sizeof v);
-        }
-        for (nfds_t i = 1; i < nfds; i++)
-            if (fds[i].revents != 0 && polled[i - 1]->conn != NULL)
-                drain(pg, polled[i - 1]);
     }
-    for (unsigned i = 0; i < pg->n_conns; i++)
-        conn_drop(pg, &pg->conns[i], ECONNRESET);
-    return NULL;
+    if (pc->state != CONN_UP)
+        return;
+    if (pc->unflushed)
+        conn_flush(pc);
+    if (pc->state == CONN_UP)
+        conn_drain(pc);
+}
+
+/* Sends a call on the least busy connection of the loop; without one, fails it now. */
+static void dispatch(pg_loop *l, backend_call *c)
+{
+    pg_backend *pg = l->pg;
+    pg_conn *best = NULL;
+    for (unsigned i = 0; i < l->n_conns; i++) {
+        pg_conn *pc = &l->conns[i];
+        if (pc->state == CONN_UP && (best == NULL || pc->count < best->count))
+            best = pc;
+    }
+    if (best == NULL) {
+        finish(c, ECONNREFUSED, NULL);
+        return;
+    }
+    if (conn_reserve(best, 2) != 0) {
+        finish(c, ENOMEM, NULL);
+        return;
+    }
+    if (c->verb == BACKEND_CREATE && c->webhook->idempotency != NULL) {
+        char cutoff[24];
+        snprintf(cutoff, sizeof cutoff, "%lld", (long long)(c->webhook->created_ms - pg->key_window_ms));
+        const char *values[2] = {(const char *)c->webhook->idempotency, cutoff};
+        int lengths[2] = {STORE_IDEMPOTENCY_LEN, 0}, formats[2] = {1, 0};
+        if (!PQsendQueryPrepared(best->conn, expire_name, 2, values, lengths, formats, 0) ||
+            !PQpipelineSync(best->conn)) {
+            finish(c, ECONNRESET, NULL);
+            conn_drop(best, ECONNRESET, NULL);
+            return;
+        }
+        conn_push(best, SENT_EXPIRE, NULL);
+    }
+    int rc = send_call(pg, best, c);
+    if (rc == ENOMEM) {
+        finish(c, ENOMEM, NULL);
+        return;
+    }
+    conn_push(best, SENT_CALL, c);
+    if (rc != 0)
+        conn_drop(best, ECONNRESET, NULL);
+    else
+        best->loop->poller.tick_soon(best->loop->poller.ctx); /* the overdue check */
 }
 
 /* ---- the interface --------------------------------------------------------------------- */
 
 static void pg_submit(void *self, backend_call *c)
 {
-    pg_backend *pg = self;
-    c->backend = pg;
+    (void)self;
+    c->backend = self;
     c->found = NULL;
     c->items = NULL;
     c->n_items = 0;
     c->more = 0;
-    if (atomic_load(&pg->up) == 0) { /* no database: say so now, not after a queue */
+    if (this_loop == NULL) { /* a thread without a loop has no connection */
         finish(c, ECONNREFUSED, NULL);
         return;
     }
-    pthread_mutex_lock(&pg->lock);
-    if (pg->queued == pg->queue_cap) {
-        size_t cap = pg->queue_cap == 0 ? 64 : 2 * pg->queue_cap;
-        backend_call **grown = realloc(pg->queue, cap * sizeof(*grown));
-        if (grown == NULL) {
-            pthread_mutex_unlock(&pg->lock);
-            finish(c, ENOMEM, NULL);
-            return;
+    dispatch(this_loop, c); /* sent at the loop iteration's end (pg_loop_flush) */
+}
+
+static void *pg_loop_attach(void *self, const store_poller *poller)
+{
+    pg_backend *pg = self;
+    pg_loop *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return NULL;
+    l->pg = pg;
+    l->poller = *poller;
+    l->n_conns = pg->connections_per_loop;
+    for (unsigned i = 0; i < l->n_conns; i++)
+        l->conns[i] = (pg_conn){.loop = l, .state = CONN_DOWN, .sock = -1};
+    this_loop = l;
+    atomic_fetch_add(&pg->loops, 1);
+    poller->tick_soon(poller->ctx); /* connects on the first tick */
+    return l;
+}
+
+static void pg_loop_flush(void *loop)
+{
+    pg_loop *l = loop;
+    for (unsigned i = 0; i < l->n_conns; i++)
+        if (l->conns[i].state == CONN_UP && l->conns[i].unflushed)
+            conn_flush(&l->conns[i]);
+}
+
+static void pg_loop_tick(void *loop)
+{
+    pg_loop *l = loop;
+    pg_backend *pg = l->pg;
+    uint64_t now = now_ms(), overdue = pg->statement_timeout_ms + PG_TIMEOUT_MARGIN_MS;
+    int again = 0;
+    for (unsigned i = 0; i < l->n_conns; i++) {
+        pg_conn *pc = &l->conns[i];
+        if (pc->state == CONN_DOWN) {
+            if (atomic_load(&pg->migrated) && now >= pc->retry_at_ms)
+                conn_start(pc);
+            again = 1;
+        } else if (pc->state == CONN_CONNECTING) {
+            if (now >= pc->retry_at_ms) /* connect_timeout passed without an answer */
+                conn_drop(pc, ETIMEDOUT, "connecting timed out");
+            again = 1;
+        } else if (pc->count > 0) {
+            if (now - pc->fifo[pc->head].sent_us / 1000 > overdue)
+                conn_drop(pc, ETIMEDOUT, "no answer within statement_timeout_ms and a second: the connection is made again");
+            again = 1;
         }
-        pg->queue = grown;
-        pg->queue_cap = cap;
     }
-    pg->queue[pg->queued++] = c;
-    pthread_mutex_unlock(&pg->lock);
-    uint64_t one = 1;
-    (void)!write(pg->wake, &one, sizeof one);
+    if (again)
+        l->poller.tick_soon(l->poller.ctx);
+}
+
+/* Waits (blocking: the loop is stopping) for the answers in flight, up to the overdue
+ * bound, then closes every connection. */
+static void pg_loop_detach(void *loop)
+{
+    pg_loop *l = loop;
+    pg_backend *pg = l->pg;
+    uint64_t deadline = now_ms() + pg->statement_timeout_ms + PG_TIMEOUT_MARGIN_MS;
+    for (unsigned i = 0; i < l->n_conns; i++) {
+        pg_conn *pc = &l->conns[i];
+        while (pc->state == CONN_UP && pc->count > 0 && now_ms() < deadline) {
+            struct pollfd p = {PQsocket(pc->conn), (short)(POLLIN | (pc->unflushed ? POLLOUT : 0)), 0};
+            if (poll(&p, 1, 50) > 0) {
+                if (pc->unflushed)
+                    conn_flush(pc);
+                if (pc->state == CONN_UP)
+                    conn_drain(pc);
+            }
+        }
+        conn_drop(pc, ECONNRESET, NULL);
+        free(pc->fifo);
+    }
+    if (this_loop == l)
+        this_loop = NULL;
+    atomic_fetch_sub(&pg->loops, 1);
+    free(l);
 }
 
 static int pg_is_synchronous(void *self, backend_verb verb)
@@ -698,26 +878,18 @@ static void pg_stats(void *self, backend_stats *out)
     out->writable = atomic_load(&pg->up) > 0;
     out->unwritable = "PostgreSQL cannot be reached (every call answers 503 until a connection is made again)";
     out->database = 1;
-    out->connections = pg->n_conns;
+    out->connections = (size_t)atomic_load(&pg->loops) * pg->connections_per_loop;
     out->connections_up = (size_t)atomic_load(&pg->up);
 }
 
 static void pg_destroy(void *self)
 {
     pg_backend *pg = self;
-    pthread_mutex_lock(&pg->lock);
-    pg->stopping = 1;
-    pthread_mutex_unlock(&pg->lock);
-    uint64_t one = 1;
-    (void)!write(pg->wake, &one, sizeof one);
-    pthread_join(pg->thread, NULL);
-    for (size_t i = 0; i < pg->queued; i++) /* submitted after the thread's last look */
-        finish(pg->queue[i], ECONNRESET, NULL);
-    for (unsigned i = 0; i < pg->n_conns; i++)
-        free(pg->conns[i].fifo);
-    free(pg->queue);
-    close(pg->wake);
-    pthread_mutex_destroy(&pg->lock);
+    /* every loop detached first (server.c): their calls are answered or failed */
+    atomic_store(&pg->stopping, 1);
+    if (pg->has_migrator)
+        pthread_join(pg->migrator, NULL);
+    pthread_mutex_destroy(&pg->log_lock);
     seal_keyring_destroy((seal_keyring *)pg->pub.keys);
     free(pg->conninfo);
     free(pg);
@@ -729,6 +901,10 @@ static const backend_ops pg_ops = {
     .is_synchronous = pg_is_synchronous,
     .stats = pg_stats,
     .destroy = pg_destroy,
+    .loop_attach = pg_loop_attach,
+    .loop_flush = pg_loop_flush,
+    .loop_tick = pg_loop_tick,
+    .loop_detach = pg_loop_detach,
 };
 
 backend *backend_postgres_open(const backend_postgres_options *o, seal_keyring *keys, char err[JOURNAL_ERROR_MAX])
@@ -744,39 +920,32 @@ backend *backend_postgres_open(const backend_postgres_options *o, seal_keyring *
     pg->pub.keys = keys;
     pg->pub.ops = &pg_ops;
     pg->pub.self = pg;
-    pg->n_conns = o->connections;
+    pg->connections_per_loop = o->connections;
     pg->statement_timeout_ms = o->statement_timeout_ms;
     pg->key_window_ms = o->key_window_ms;
     pg->on_round_trip = o->on_round_trip;
     pg->on_error = o->on_error;
-    pthread_mutex_init(&pg->lock, NULL);
-    /* the first connection now: a schema newer than this node stops start-up; an
-     * unreachable database does not (the node answers 503 and keeps trying) */
-    int newer;
+    pthread_mutex_init(&pg->log_lock, NULL);
+    /* the schema now: a newer one than this node knows stops start-up; an unreachable
+     * database does not (calls answer 503 while a thread keeps trying) */
     char why[sizeof pg->why];
-    pg->wake = -1;
-    if ((pg->conns[0].conn = connect_one(pg, why, sizeof why, &newer)) != NULL) {
-        atomic_store(&pg->up, 1);
-    } else if (newer) {
-        one_line(why);
+    int rc = connect_and_migrate(pg, why, sizeof why);
+    if (rc == 0) {
+        atomic_store(&pg->migrated, 1);
+        return &pg->pub;
+    }
+    if (rc == 1) {
         snprintf(err, JOURNAL_ERROR_MAX, "PostgreSQL: %s", why);
-        goto fail;
     } else {
-        one_line(why);
-        fprintf(stderr, "hookgate: store: PostgreSQL: %s (answering 503 until it can connect)\n", why);
-        snprintf(pg->why, sizeof pg->why, "%s", why);
+        log_why(pg, why);
+        fprintf(stderr, "hookgate: store: PostgreSQL: answering 503 until it can connect\n");
+        if (pthread_create(&pg->migrator, NULL, run_migrator, pg) == 0) {
+            pg->has_migrator = 1;
+            return &pg->pub;
+        }
+        snprintf(err, JOURNAL_ERROR_MAX, "cannot start a thread");
     }
-    if ((pg->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 || pthread_create(&pg->thread, NULL, run, pg) != 0) {
-        snprintf(err, JOURNAL_ERROR_MAX, "cannot start the PostgreSQL store's thread");
-        goto fail;
-    }
-    return &pg->pub;
-fail:
-    if (pg->conns[0].conn != NULL)
-        PQfinish(pg->conns[0].conn);
-    if (pg->wake >= 0)
-        close(pg->wake);
-    pthread_mutex_destroy(&pg->lock);
+    pthread_mutex_destroy(&pg->log_lock);
     seal_keyring_destroy(keys);
     free(pg->conninfo);
     free(pg);

@@ -449,18 +449,18 @@ static void test_postgres(void)
     if (cfg != NULL && cfg->store_pg_conninfo != NULL)
         CHECK_STR(cfg->store_pg_conninfo, "host=127.0.0.1 dbname=hookgate");
     config_destroy(cfg);
-    cfg = parse_ok(__LINE__, LISTEN "store:\n  postgres:\n    conninfo: postgresql://h/db\n    connections: 64\n"
+    cfg = parse_ok(__LINE__, LISTEN "store:\n  postgres:\n    conninfo: postgresql://h/db\n    connections_per_loop: 64\n"
                                     "    statement_timeout_ms: 100\n");
     CHECK(cfg != NULL && cfg->store_pg_connections == 64 && cfg->store_pg_statement_timeout_ms == 100);
     config_destroy(cfg);
-    EXPECT_ERROR(LISTEN "store:\n  postgres: { connections: 2 }\n",
+    EXPECT_ERROR(LISTEN "store:\n  postgres: { connections_per_loop: 2 }\n",
                  "t.yaml:5:13: store.postgres: missing key \"conninfo\"");
     EXPECT_ERROR(LISTEN "store:\n  postgres: { conninfo: \"\" }\n",
                  "t.yaml:5:25: store.postgres.conninfo: must be between 1 and 4096 bytes");
-    EXPECT_ERROR(LISTEN "store:\n  postgres: { conninfo: x, connections: 0 }\n",
-                 "t.yaml:5:41: store.postgres.connections: must be an integer between 1 and 64");
-    EXPECT_ERROR(LISTEN "store:\n  postgres: { conninfo: x, connections: 65 }\n",
-                 "t.yaml:5:41: store.postgres.connections: must be an integer between 1 and 64");
+    EXPECT_ERROR(LISTEN "store:\n  postgres: { conninfo: x, connections_per_loop: 0 }\n",
+                 "t.yaml:5:41: store.postgres.connections_per_loop: must be an integer between 1 and 64");
+    EXPECT_ERROR(LISTEN "store:\n  postgres: { conninfo: x, connections_per_loop: 65 }\n",
+                 "t.yaml:5:41: store.postgres.connections_per_loop: must be an integer between 1 and 64");
     EXPECT_ERROR(LISTEN "store:\n  postgres: { conninfo: x, statement_timeout_ms: 99 }\n",
                  "t.yaml:5:50: store.postgres.statement_timeout_ms: must be an integer between 100 and 600000");
     EXPECT_ERROR(LISTEN "store:\n  path: /tmp/x\n  postgres: { conninfo: x }\n",

@@ -892,8 +892,11 @@ static void deferred_destroy(void *self)
     free(d);
 }
 
-static const backend_ops deferred_ops = {"deferred", deferred_submit, deferred_is_synchronous, deferred_stats,
-                                         deferred_destroy};
+static const backend_ops deferred_ops = {.name = "deferred",
+                                         .submit = deferred_submit,
+                                         .is_synchronous = deferred_is_synchronous,
+                                         .stats = deferred_stats,
+                                         .destroy = deferred_destroy};
 
 static deferred *deferred_new(void)
 {

@@ -45,7 +45,8 @@ static void rec_destroy(void *self)
     ((recorder *)self)->destroys++;
 }
 
-static const backend_ops rec_ops = {"recorder", rec_submit, rec_is_synchronous, rec_stats, rec_destroy};
+static const backend_ops rec_ops = {
+    .name = "recorder", .submit = rec_submit, .is_synchronous = rec_is_synchronous, .stats = rec_stats, .destroy = rec_destroy};
 
 static int answered;
 static void on_done(backend_call *c)

@@ -334,7 +334,7 @@ def setUpModule():
     if POSTGRES:
         sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "store"))
         import pg_support
-        pg_support.install_sigterm_exit()
+        pg_support.install_sigterm_interrupt()
         PG = pg_support.PgCluster().__enter__()
         unittest.addModuleCleanup(PG.close)  # after tearDownModule stopped MAIN; also if MAIN fails to start
         store = PG.store_yaml()

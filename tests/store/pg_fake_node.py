@@ -18,6 +18,7 @@ import http.server
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -180,6 +181,7 @@ def main():
     conninfo = re.search(r'conninfo: "([^"]*)"', config).group(1)
     timeout_ms = int(re.search(r"statement_timeout_ms: (\d+)", config).group(1))
     db = Db(conninfo, timeout_ms)
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))  # as hookgate: SIGTERM is a clean exit
 
     def migrate():  # like the real node: serves (503) until the database is there
         while True:
@@ -190,6 +192,7 @@ def main():
             except Unavailable:
                 time.sleep(0.2)
     threading.Thread(target=migrate, daemon=True).start()
+    http.server.ThreadingHTTPServer.request_queue_size = 128  # h2load opens its clients at once
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     server.db = db

@@ -64,11 +64,12 @@ def pg_bindir():
     return os.path.dirname(initdb)
 
 
-def install_sigterm_exit():
-    """Turns SIGTERM (ctest's timeout, a CI cancel) into SystemExit, so that `with PgCluster()`
-    and unittest's cleanups run and stop the cluster and the nodes."""
+def install_sigterm_interrupt():
+    """Turns SIGTERM (ctest's timeout, a CI cancel) into KeyboardInterrupt, which unittest lets
+    through (it records SystemExit as one more error and goes on), so that `with PgCluster()`,
+    finally blocks and atexit hooks stop the cluster and the nodes."""
     def handler(signum, frame):
-        raise SystemExit("terminated by signal %d" % signum)
+        raise KeyboardInterrupt("terminated by signal %d" % signum)
     signal.signal(signal.SIGTERM, handler)
 
 
@@ -387,5 +388,5 @@ def _postgres_on(tmp):
 if __name__ == "__main__":
     if sys.argv[1:] != ["--self-check"]:
         sys.exit("usage: %s --self-check" % sys.argv[0])
-    install_sigterm_exit()
+    install_sigterm_interrupt()
     self_check()

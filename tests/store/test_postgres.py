@@ -23,6 +23,7 @@ what they contain (PgCluster.rows_mentioning).
 
 Run from the repository root:  /usr/bin/python3 tests/store/test_postgres.py build/hookgate
 """
+import atexit
 import http.client
 import json
 import os
@@ -88,11 +89,13 @@ def mine(items, prefix):
 
 def setUpModule():
     global PG, TMP
-    pgs.install_sigterm_exit()
+    pgs.install_sigterm_interrupt()
     TMP = ss.make_tmpdir("postgres")
     unittest.addModuleCleanup(ss.remove_tmpdir, TMP)
+    atexit.register(ss.remove_tmpdir, TMP)  # last (atexit runs in reverse)
     PG = pgs.PgCluster().__enter__()
     unittest.addModuleCleanup(PG.close)  # runs before remove_tmpdir, and also when this function fails
+    atexit.register(PG.close)  # an interrupted run skips unittest's cleanups (close is idempotent)
     # one node first: a binary without the PostgreSQL store fails here, once, saying so
     try:
         probe = ss.Server(BINARY, TMP, None, store_yaml=PG.store_yaml(), threads=NODE_THREADS)
@@ -116,6 +119,7 @@ class PostgresNodesTest(unittest.TestCase):
     def start_node(self, ready=True):
         n = ss.Server(BINARY, TMP, None, store_yaml=PG.store_yaml(), threads=NODE_THREADS)
         self.addCleanup(n.kill)
+        atexit.register(n.kill)  # also when an interrupt skips the test's cleanups
         if ready:
             pgs.wait_readyz(n.port, READY_TIMEOUT)
         return n
@@ -406,7 +410,8 @@ class Load:
         self.cut = set()                 # descriptions of creates whose answer never came
         self.calls = []
         self.errors = []
-        self.threads = [threading.Thread(target=self._run, args=(t,)) for t in range(n)]
+        # daemons: an interrupted run must not wait for them before its atexit hooks kill the nodes
+        self.threads = [threading.Thread(target=self._run, args=(t,), daemon=True) for t in range(n)]
 
     def start(self):
         for t in self.threads:

@@ -273,6 +273,10 @@ class PostgresNodesTest(unittest.TestCase):
                             "round %s: rows holding its description per table %r (expected one webhook row)"
                             % (key, rows))
             self.assertTrue(any(PG.rows_mentioning(wid).values()), "round %s: webhook %s not in the database" % (key, wid))
+        answers = [a for _, _, round_answers in rounds for a in round_answers]
+        print("\n  %d rounds: %d replays, %d answered 409 first" % (
+            len(rounds), sum(1 for a in answers if a[0] == 201 and a[1].get("idempotent-replayed")),
+            sum(1 for a in answers if a[0] == 409)), file=sys.stderr, end=" ")
         items = mine(self.list_ok(self.ports[1]), prefix)
         self.assertEqual(sorted(it["description"] for it in items), sorted(d for _, d, _ in rounds),
                          "the list does not hold exactly one webhook per key")

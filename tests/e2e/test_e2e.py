@@ -5,6 +5,12 @@ plus TLS with ALPN, the command line, shutdown on signals and a concurrent burst
 
 Run from the repository root:  /usr/bin/python3 tests/e2e/test_e2e.py build/hookgate
 Only the Python standard library and the curl command line tool are used.
+
+The backend: by default the main server (every HTTP case) keeps webhooks in memory. With
+HOOKGATE_E2E_POSTGRES=1 it uses the PostgreSQL store on a throw-away cluster
+(tests/store/pg_support.py), so that the same cases hold both backends to one contract; the
+classes that start servers of their own (TLS, shutdown, command line) do not touch the main
+server's store and are skipped in that mode (ctest e2e runs them).
 """
 import concurrent.futures
 import datetime
@@ -29,6 +35,9 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 TMP = None                         # one temporary directory for the whole run
 
 STARTUP_TIMEOUT = 10.0             # seconds until GET /healthz must answer 200
+READY_TIMEOUT = 20.0               # and then, on PostgreSQL, until GET /readyz does (migrations)
+POSTGRES = os.environ.get("HOOKGATE_E2E_POSTGRES", "") not in ("", "0")
+PG = None                          # the PgCluster of the main server in that mode
 SHUTDOWN_TIMEOUT = 5.0             # seconds the server may take to exit after SIGTERM
 
 # --- the test configuration ------------------------------------------------------------
@@ -68,9 +77,9 @@ ID_RE = re.compile(r"^[0-9a-f]{24}$")
 CREATED_AT_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def config_yaml(listeners, limits=None, threads=2):
+def config_yaml(listeners, limits=None, threads=2, store=None):
     """The test configuration. listeners: list of (port, tls) where tls is None or
-    (certificate, key)."""
+    (certificate, key); store: the `store:` value (flow style), None for memory."""
     limits = limits or LIMITS
     lines = ["server:", "  listen:"]
     for port, tls in listeners:
@@ -81,6 +90,8 @@ def config_yaml(listeners, limits=None, threads=2):
             lines.append("    - { address: 127.0.0.1, port: %d }" % port)
     lines.append("  threads: %d" % threads)
     lines.append("limits: { %s }" % ", ".join("%s: %d" % kv for kv in limits.items()))
+    if store is not None:
+        lines.append("store: " + store)
     lines += [
         "accounts:",
         "  - id: acme",
@@ -125,9 +136,10 @@ def tmp_path(suffix):
 
 
 class Server:
-    """A running hookgate. Its stderr (the access log) is captured in a file."""
+    """A running hookgate. Its stderr (the access log) is captured in a file. store: the
+    config's `store:` value; a server with one is waited for until /readyz answers 200."""
 
-    def __init__(self, listeners=None, limits=None, threads=2):
+    def __init__(self, listeners=None, limits=None, threads=2, store=None):
         if listeners is None:
             listeners = [(free_port(), None)]
         self.listeners = listeners
@@ -135,7 +147,8 @@ class Server:
         self.tls = listeners[0][1] is not None
         self.config_path = tmp_path(".yaml")
         with open(self.config_path, "w") as f:
-            f.write(config_yaml(listeners, limits, threads))
+            f.write(config_yaml(listeners, limits, threads, store))
+        self.store = store
         self.stderr_path = tmp_path(".stderr")
         self.stdout_path = tmp_path(".stdout")
         self._err = open(self.stderr_path, "wb")
@@ -153,7 +166,12 @@ class Server:
         return "%s://127.0.0.1:%d" % ("https" if tls else "http", port)
 
     def _wait_ready(self):
-        deadline = time.monotonic() + STARTUP_TIMEOUT
+        self._wait_200("/healthz", STARTUP_TIMEOUT)
+        if self.store is not None:
+            self._wait_200("/readyz", READY_TIMEOUT)
+
+    def _wait_200(self, path, timeout):
+        deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -166,7 +184,7 @@ class Server:
                         context=ssl._create_unverified_context())
                 else:
                     conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
-                conn.request("GET", "/healthz")
+                conn.request("GET", path)
                 status = conn.getresponse().status
                 conn.close()
                 if status == 200:
@@ -175,8 +193,8 @@ class Server:
             except OSError as e:
                 last = repr(e)
             time.sleep(0.05)
-        raise AssertionError("GET /healthz did not answer 200 within %ss (last: %s); stderr:\n%s"
-                             % (STARTUP_TIMEOUT, last, self.log()))
+        raise AssertionError("GET %s did not answer 200 within %ss (last: %s); stderr:\n%s"
+                             % (path, timeout, last, self.log()))
 
     def log(self):
         if not self._err.closed:
@@ -311,8 +329,21 @@ MAIN = None
 
 
 def setUpModule():
-    global MAIN
-    MAIN = Server()
+    global MAIN, PG
+    store = None
+    if POSTGRES:
+        sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "store"))
+        import pg_support
+        pg_support.install_sigterm_interrupt()
+        PG = pg_support.PgCluster().__enter__()
+        unittest.addModuleCleanup(PG.close)  # after tearDownModule stopped MAIN; also if MAIN fails to start
+        store = PG.store_yaml()
+    MAIN = Server(store=store)
+
+
+# Classes whose servers are their own (never MAIN): the PostgreSQL mode has nothing to add to them.
+own_servers = unittest.skipIf(POSTGRES, "starts its own memory-store servers, not the main one: "
+                                        "covered by the memory run (ctest e2e)")
 
 
 def tearDownModule():
@@ -1241,6 +1272,7 @@ class TestHTTP2(HttpCases, unittest.TestCase):
 # --- TLS -------------------------------------------------------------------------------------
 
 
+@own_servers
 class TestTLS(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -1297,6 +1329,7 @@ class TestTLS(unittest.TestCase):
 # --- lifecycle: signals ----------------------------------------------------------------------
 
 
+@own_servers
 class TestShutdown(unittest.TestCase):
     def test_sigterm_idle(self):
         s = Server()
@@ -1402,6 +1435,7 @@ def run_cli(*args, timeout=10):
                           stdin=subprocess.DEVNULL)
 
 
+@own_servers
 class TestCommandLine(unittest.TestCase):
     def write(self, text):
         path = tmp_path(".yaml")

@@ -78,17 +78,23 @@ def free_ports(n):
 
 
 def config_yaml(port, store_path, fsync="always", fsync_interval_ms=1000, snapshot_after_bytes=65536,
-                grpc_port=None, threads=2, secret_key_file=None, previous_secret_key_files=None):
+                grpc_port=None, threads=2, secret_key_file=None, previous_secret_key_files=None, store_yaml=None):
+    """The test configuration; store_yaml (a flow-style `store:` value, e.g. PgCluster.store_yaml())
+    replaces the durable store of store_path."""
     lines = ["server:", "  listen: [ { address: 127.0.0.1, port: %d } ]" % port]
     if grpc_port is not None:
         lines.append("  grpc: { listen: [ { address: 127.0.0.1, port: %d } ] }" % grpc_port)
+    lines.append("  threads: %d" % threads)
+    if store_yaml is not None:
+        lines.append("store: " + store_yaml)
+    else:
+        lines.append(
+            "store: { path: %s, fsync: %s, fsync_interval_ms: %d, snapshot_after_bytes: %d%s%s }"
+            % (json.dumps(store_path), fsync, fsync_interval_ms, snapshot_after_bytes,
+               "" if secret_key_file is None else ", secret_key_file: %s" % json.dumps(secret_key_file),
+               "" if previous_secret_key_files is None
+               else ", previous_secret_key_files: [ %s ]" % ", ".join(json.dumps(k) for k in previous_secret_key_files)))
     lines += [
-        "  threads: %d" % threads,
-        "store: { path: %s, fsync: %s, fsync_interval_ms: %d, snapshot_after_bytes: %d%s%s }"
-        % (json.dumps(store_path), fsync, fsync_interval_ms, snapshot_after_bytes,
-           "" if secret_key_file is None else ", secret_key_file: %s" % json.dumps(secret_key_file),
-           "" if previous_secret_key_files is None
-           else ", previous_secret_key_files: [ %s ]" % ", ".join(json.dumps(k) for k in previous_secret_key_files)),
         "accounts:",
         "  - id: acme",
         '    tokens: [ "%s" ]' % TOKEN,

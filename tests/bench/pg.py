@@ -178,7 +178,7 @@ def main():
             one = pg.psql("SELECT encode(id, 'hex') FROM pgbench_hookgate.webhooks LIMIT 1")[0][0]
             sel = pgbench(pg, work, SELECT % one, args.clients, seconds)
             rows.append(("pgbench select by id", sel, None))
-            store = {"postgres": "{ conninfo: %s, connections: %d, statement_timeout_ms: %d }"
+            store = {"postgres": "{ conninfo: %s, connections_per_loop: %d, statement_timeout_ms: %d }"
                      % (json.dumps(pg.conninfo()), pgs.NODE_CONNECTIONS, pgs.NODE_STATEMENT_TIMEOUT_MS)}
             tables = None
             for count in counts:

@@ -250,7 +250,7 @@ class PgCluster:
 
     def store_yaml(self, connections=NODE_CONNECTIONS, statement_timeout_ms=NODE_STATEMENT_TIMEOUT_MS):
         """The `store:` value of a node's config on this cluster (flow style, one line)."""
-        return ("{ postgres: { conninfo: %s, connections: %d, statement_timeout_ms: %d } }"
+        return ("{ postgres: { conninfo: %s, connections_per_loop: %d, statement_timeout_ms: %d } }"
                 % (json.dumps(self.conninfo()), connections, statement_timeout_ms))
 
     def psql(self, sql, db=DATABASE, user=SUPERUSER, timeout=PSQL_TIMEOUT):

@@ -52,7 +52,7 @@ IDEMPOTENCY_ROUNDS = 20
 KILL_ROUNDS = 3
 LOAD_THREADS = 8
 CROSS_CREATES = 30
-UNAVAILABLE_RE = re.compile(r"^The store cannot .+ right now \(.+\)\.?\n?$")
+UNAVAILABLE_RE = re.compile(r"^The store cannot .+ right now \(.+\)(; retry shortly)?\.?\n?$")
 RUN = "%d%04d" % (os.getpid(), random.randrange(10000))  # in every marker: a rerun never meets an old row
 
 

@@ -831,7 +831,45 @@ void core_call_init(core_call *call, core_method method)
 {
     memset(call, 0, offsetof(core_call, err));
     call->method = method;
+    call->blocks = NULL;
     error_clear(&call->err);
+}
+
+/* core_call_memory's blocks: each malloc'd with a link to the previous one. */
+typedef struct call_block {
+    struct call_block *next;
+    max_align_t data[];
+} call_block;
+
+static void *memory_alloc(void *data, size_t size)
+{
+    core_call *call = data;
+    call_block *b = malloc(sizeof(*b) + size);
+    if (b == NULL)
+        return NULL;
+    b->next = call->blocks;
+    call->blocks = b;
+    return b->data;
+}
+
+static void memory_free(void *data, void *p)
+{
+    (void)data, (void)p; /* with the call, all at once */
+}
+
+ProtobufCAllocator *core_call_memory(core_call *call)
+{
+    call->memory = (ProtobufCAllocator){memory_alloc, memory_free, call};
+    return &call->memory;
+}
+
+void core_call_release(core_call *call)
+{
+    for (call_block *b = call->blocks, *next; b != NULL; b = next) {
+        next = b->next;
+        free(b);
+    }
+    call->blocks = NULL;
 }
 
 int core_call_may_wait(const core *c, core_method method)
@@ -868,6 +906,10 @@ int core_call_start(core *c, core_call *call)
     }
     HG_ASSERT(call->request->descriptor == methods[call->method].input);
     HG_ASSERT(call->alloc != NULL);
+    /* a call that may wait answers after its start returned: never from the transport's
+     * memory, which may be gone with the client by then */
+    if (core_call_may_wait(c, call->method))
+        call->alloc = core_call_memory(call);
     int r = methods[call->method].start(call);
     if (r != CORE_PENDING)
         release_snapshot(call);

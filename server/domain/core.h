@@ -77,7 +77,8 @@ typedef struct core_call {
     size_t idempotency_key_len;
     int64_t now_ms;              /* CORE_CREATE, CORE_INVOKE: Unix time in milliseconds, the transport's clock */
     int64_t monotonic_ms;        /* CORE_CREATE: a monotonic clock in milliseconds (rate limits) */
-    ProtobufCAllocator *alloc;   /* memory for the response (a list), which it keeps until freed whole */
+    ProtobufCAllocator *alloc;   /* memory for the response (a list), which it keeps until freed whole; for a
+                                    call that may wait, core_call_memory (the core sees to it) */
     error_in default_in;         /* where parameter problems without a location are */
     error_in id_in;              /* CORE_UPDATE: where a problem with the webhook id is, when not default_in
                                     (REST: the path, the changes being the body); ERROR_IN_UNSET: default_in */
@@ -107,6 +108,8 @@ typedef struct core_call {
     store_cursor after;                      /* CORE_LIST: where the page starts, from page_token */
     char next_page_token[PAGETOKEN_LEN + 1]; /* CORE_LIST: list.next_page_token when set */
     core_invoke invoke;                      /* CORE_INVOKE */
+    ProtobufCAllocator memory;               /* core_call_memory: blocks freed by core_call_release */
+    void *blocks;
 } core_call;
 
 /* A core over a backend, with cfg as its first configuration (both owned by the core from
@@ -152,6 +155,16 @@ void core_quiescent(core *c, unsigned loop);
 
 /* Sets up call for method with the fields a transport fills zeroed (err cleared). */
 void core_call_init(core_call *call, core_method method);
+
+/* Memory that lives as long as the call, not as long as its request: what a call that may
+ * wait (core_call_may_wait) is decoded into and answered from, so the answer of a backend
+ * or a url that comes after the client left touches nothing of the client's. Freed by
+ * core_call_release. */
+ProtobufCAllocator *core_call_memory(core_call *call);
+
+/* Frees what core_call_memory gave, once the answer is encoded or the client has gone (a
+ * call without such memory: nothing). The call may be reused after core_call_init. */
+void core_call_release(core_call *call);
 
 /* Runs the call. Returns 0 with call->response, -1 with call->err, or CORE_PENDING: done
  * reports the outcome later (possibly from another thread before this returns, so the

@@ -21,6 +21,8 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
         HG_ASSERT(c->state == COMPLETION_POSTED);
         if (!c->vanished)
             c->finish(c);
+        if (c->release != NULL)
+            c->release(c);
         free(c);
     }
 }
@@ -44,6 +46,7 @@ void completion_start(completion *c, h2o_multithread_receiver_t *receiver, void 
     c->state = COMPLETION_STARTED;
     c->vanished = 0;
     c->finish = finish;
+    c->release = NULL;
 }
 
 void completion_cancel(completion *c)

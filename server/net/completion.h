@@ -30,6 +30,8 @@ struct completion {
     completion_state state;               /* private: written by whoever moves it on */
     int vanished;                         /* private, loop thread only: the owner is gone */
     void (*finish)(completion *c);        /* in: on the loop's thread, the owner still there */
+    void (*release)(completion *c);       /* in, optional: on the loop's thread just before the struct is
+                                             freed, whether finish ran or not */
 };
 
 /* Makes receiver (owned by the caller, on the loop that owns queue) the one completions

@@ -341,6 +341,12 @@ static void on_call_done(core_call *c)
     completion_post(&((grpc_call *)c->data)->done);
 }
 
+/* Just before the completion frees the call (answered, or its stream gone). */
+static void on_call_released(completion *c)
+{
+    core_call_release(&((grpc_call *)c)->call);
+}
+
 /* On the loop, the stream still open (completion_vanish otherwise). */
 static void on_call_finished(completion *c)
 {
@@ -392,13 +398,13 @@ static void serve(grpc_conn *conn, grpc_stream *s)
     size_t msg_len;
     if (codec_grpc_unframe((const uint8_t *)s->body->bytes, s->body->size, limit, &msg, &msg_len, &err) != 0)
         goto fail;
-    ProtobufCAllocator alloc = poolalloc_make(&s->pool);
     grpc_call *call = malloc(sizeof(*call));
     if (call == NULL) {
         error_set(&err, ERROR_INTERNAL, "Out of memory.");
         goto fail;
     }
     completion_start(&call->done, &conn->ctx->receiver, on_call_finished);
+    call->done.release = on_call_released;
     call->conn = conn;
     call->stream = s;
     core_call_init(&call->call, CORE_METHODS);
@@ -408,11 +414,14 @@ static void serve(grpc_conn *conn, grpc_stream *s)
     s->responded = 1; /* the request is consumed; what follows it is ignored */
     rpc_headers headers = {s->authorization.base, s->authorization.len, s->idempotency_key.base,
                            s->idempotency_key.len};
-    if (rpc_handle(c, method, RPC_CODEC_PROTO, &headers, msg, msg_len, &alloc, &call->call) == CORE_PENDING)
+    /* decoded into the call's own memory: the stream may close before a waiting call ends */
+    if (rpc_handle(c, method, RPC_CODEC_PROTO, &headers, msg, msg_len, core_call_memory(&call->call), &call->call) ==
+        CORE_PENDING)
         return;
     completion_cancel(&call->done);
     s->call = NULL;
     call_respond(call);
+    core_call_release(&call->call);
     free(call);
     return;
 fail:

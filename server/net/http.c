@@ -251,12 +251,21 @@ static void on_pending_finished(completion *c)
     p->finish(p, p->req);
 }
 
+static void on_pending_released(completion *c)
+{
+    http_pending *p = (http_pending *)c;
+    p->release(p);
+}
+
 void http_pending_start(http_pending *p, h2o_req_t *req, h2o_handler_t *handler,
-                        void (*finish)(http_pending *p, h2o_req_t *req))
+                        void (*finish)(http_pending *p, h2o_req_t *req), void (*release)(http_pending *p))
 {
     completion_start(&p->done, h2o_context_get_handler_context(req->conn->ctx, handler), on_pending_finished);
     p->req = req;
     p->finish = finish;
+    p->release = release;
+    if (release != NULL)
+        p->done.release = on_pending_released;
     p->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*p->guard), on_req_gone);
     *p->guard = p;
 }

@@ -91,11 +91,13 @@ typedef struct http_pending {
     h2o_req_t *req;                                         /* NULL once the request is gone */
     struct http_pending **guard;                            /* in the request's pool: cleared when it is freed */
     void (*finish)(struct http_pending *p, h2o_req_t *req); /* on the loop thread, req alive */
+    void (*release)(struct http_pending *p);                /* NULL, or: just before p is freed */
 } http_pending;
 
-/* Ties p to req, on req's loop thread, before the wait begins. */
+/* Ties p to req, on req's loop thread, before the wait begins. release (may be NULL) runs
+ * on the loop thread just before p is freed, after finish or instead of it. */
 void http_pending_start(http_pending *p, h2o_req_t *req, h2o_handler_t *handler,
-                        void (*finish)(http_pending *p, h2o_req_t *req));
+                        void (*finish)(http_pending *p, h2o_req_t *req), void (*release)(http_pending *p));
 
 /* Undoes http_pending_start when the wait turned out not to be needed (the caller frees p). */
 void http_pending_cancel(http_pending *p);

@@ -127,6 +127,12 @@ static void on_call_finished(http_pending *p, h2o_req_t *req)
     rest_respond((rest_call *)p, req);
 }
 
+/* The call's struct is freed (answered, or its client gone): its memory goes with it. */
+static void on_call_released(http_pending *p)
+{
+    core_call_release(&((rest_call *)p)->call);
+}
+
 static void on_call_done(core_call *c)
 {
     http_pending_post(&((rest_call *)c->data)->pending);
@@ -149,7 +155,8 @@ static rest_call *rest_call_begin(http_handler *h, h2o_req_t *req, rest_call *lo
     h2o_iovec_t token = http_authorization(req);
     rc->call.authorization = token.base;
     rc->call.authorization_len = token.len;
-    rc->call.alloc = alloc;
+    /* a call that may wait is decoded into its own memory: the client may leave first */
+    rc->call.alloc = rc != local ? core_call_memory(&rc->call) : alloc;
     rc->call.default_in = where;
     rc->call.done = on_call_done;
     rc->call.data = rc;
@@ -158,17 +165,36 @@ static rest_call *rest_call_begin(http_handler *h, h2o_req_t *req, rest_call *lo
     return rc;
 }
 
+/* Memory of the call's request (see rest_call_begin). */
+static void *rest_alloc(rest_call *rc, size_t size)
+{
+    return rc->call.alloc->alloc(rc->call.alloc->allocator_data, size);
+}
+
+/* A copy of s, NUL-terminated, in the call's memory; "" when out of memory (the id is then
+ * invalid, and said so). */
+static char *rest_strdup(rest_call *rc, h2o_iovec_t s)
+{
+    char *copy = rest_alloc(rc, s.len + 1);
+    if (copy == NULL)
+        return "";
+    memcpy(copy, s.base, s.len);
+    copy[s.len] = '\0';
+    return copy;
+}
+
 /* Runs the call and answers, now or when the store answers. */
 static void rest_call_run(http_handler *h, h2o_req_t *req, rest_call *rc, rest_call *local)
 {
     /* ready before the core runs: the store may answer from its thread at once */
     if (rc != local)
-        http_pending_start(&rc->pending, req, &h->super, on_call_finished);
+        http_pending_start(&rc->pending, req, &h->super, on_call_finished, on_call_released);
     if (core_call_start(h->core, &rc->call) == CORE_PENDING)
         return;
     if (rc != local)
         http_pending_cancel(&rc->pending);
     rest_respond(rc, req);
+    core_call_release(&rc->call);
     if (rc != local)
         free(rc);
 }
@@ -194,7 +220,11 @@ static ProtobufCMessage *read_body(http_handler *h, h2o_req_t *req, rest_call *r
         return codec_proto_decode(desc, (const uint8_t *)req->entity.base, req->entity.len, alloc, err);
     if (media_type_is(content_type.base, content_type.len, MEDIA_JSON) && req->entity.len > 0)
         return codec_json_decode(desc, req->entity.base, req->entity.len, alloc, err);
-    ProtobufCMessage *empty = h2o_mem_alloc_pool(&req->pool, desc->sizeof_message);
+    ProtobufCMessage *empty = alloc->alloc(alloc->allocator_data, desc->sizeof_message);
+    if (empty == NULL) {
+        error_set(err, ERROR_INTERNAL, "Out of memory.");
+        return NULL;
+    }
     desc->message_init(empty);
     return empty;
 }
@@ -210,7 +240,7 @@ static void create_webhook(http_handler *h, h2o_req_t *req)
     h2o_iovec_t key = http_idempotency_key(req);
     rc->call.idempotency_key = key.base;
     rc->call.idempotency_key_len = key.len;
-    rc->call.request = read_body(h, req, rc, &schema_create_request_descriptor, &alloc);
+    rc->call.request = read_body(h, req, rc, &schema_create_request_descriptor, rc->call.alloc);
     rest_call_run(h, req, rc, &local);
 }
 
@@ -226,12 +256,12 @@ static void update_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
         return;
     rc->call.id_in = ERROR_IN_PATH;
     schema_webhook_changes *changes =
-        (schema_webhook_changes *)read_body(h, req, rc, &schema_webhook_changes_descriptor, &alloc);
+        (schema_webhook_changes *)read_body(h, req, rc, &schema_webhook_changes_descriptor, rc->call.alloc);
     if (changes != NULL) {
-        schema_update_request *ur = h2o_mem_alloc_pool(&req->pool, sizeof(*ur));
+        schema_update_request *ur = rest_alloc(rc, sizeof(*ur));
         schema_update_request init = SCHEMA_UPDATE_REQUEST_INIT;
         *ur = init;
-        ur->id = h2o_strdup(&req->pool, id.base, id.len).base;
+        ur->id = rest_strdup(rc, id);
         ur->changes = changes;
         rc->call.request = &ur->base;
     }
@@ -246,10 +276,10 @@ static void delete_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
         rest_call_begin(h, req, &local, CORE_DELETE, accepted_format(req), &alloc, ERROR_IN_PATH);
     if (rc == NULL)
         return;
-    schema_delete_request *dr = h2o_mem_alloc_pool(&req->pool, sizeof(*dr));
+    schema_delete_request *dr = rest_alloc(rc, sizeof(*dr));
     schema_delete_request init = SCHEMA_DELETE_REQUEST_INIT;
     *dr = init;
-    dr->id = h2o_strdup(&req->pool, id.base, id.len).base;
+    dr->id = rest_strdup(rc, id);
     h2o_iovec_t query = http_query(req);
     codec_query_reject(query.base, query.len, &rc->call.err);
     rc->call.request = &dr->base;
@@ -264,10 +294,10 @@ static void invoke_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
         rest_call_begin(h, req, &local, CORE_INVOKE, accepted_format(req), &alloc, ERROR_IN_PATH);
     if (rc == NULL)
         return;
-    schema_invoke_request *ir = h2o_mem_alloc_pool(&req->pool, sizeof(*ir));
+    schema_invoke_request *ir = rest_alloc(rc, sizeof(*ir));
     schema_invoke_request init = SCHEMA_INVOKE_REQUEST_INIT;
     *ir = init;
-    ir->id = h2o_strdup(&req->pool, id.base, id.len).base;
+    ir->id = rest_strdup(rc, id);
     h2o_iovec_t query = http_query(req);
     codec_query_reject(query.base, query.len, &rc->call.err);
     rc->call.request = &ir->base;
@@ -282,7 +312,7 @@ static void list_webhooks(http_handler *h, h2o_req_t *req)
         return;
     h2o_iovec_t query = http_query(req);
     rc->call.request =
-        codec_query_decode(&schema_list_request_descriptor, query.base, query.len, &alloc, &rc->call.err);
+        codec_query_decode(&schema_list_request_descriptor, query.base, query.len, rc->call.alloc, &rc->call.err);
     rest_call_run(h, req, rc, &local);
 }
 
@@ -292,10 +322,10 @@ static void get_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
     rest_call local, *rc = rest_call_begin(h, req, &local, CORE_GET, accepted_format(req), &alloc, ERROR_IN_PATH);
     if (rc == NULL)
         return;
-    schema_get_request *gr = h2o_mem_alloc_pool(&req->pool, sizeof(*gr));
+    schema_get_request *gr = rest_alloc(rc, sizeof(*gr));
     schema_get_request init = SCHEMA_GET_REQUEST_INIT;
     *gr = init;
-    gr->id = h2o_strdup(&req->pool, id.base, id.len).base;
+    gr->id = rest_strdup(rc, id);
     h2o_iovec_t query = http_query(req);
     codec_query_reject(query.base, query.len, &rc->call.err);
     rc->call.request = &gr->base;

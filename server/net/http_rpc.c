@@ -187,6 +187,12 @@ static void on_call_done(core_call *c)
     http_pending_post(&((rpc_call *)c->data)->pending);
 }
 
+/* The call's struct is freed (answered, or its client gone): its memory goes with it. */
+static void on_call_released(http_pending *p)
+{
+    core_call_release(&((rpc_call *)p)->call);
+}
+
 static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol, rpc_codec codec,
                          const char *content_type, const ProtobufCMethodDescriptor *method, const uint8_t *body,
                          size_t len)
@@ -205,17 +211,20 @@ static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol
     core_call_init(&call->call, CORE_METHODS);
     call->call.done = on_call_done;
     call->call.data = call;
-    ProtobufCAllocator alloc = http_pool_allocator(req);
+    /* a call that may wait is decoded into its own memory: the client may leave first */
+    ProtobufCAllocator pool = http_pool_allocator(req);
+    ProtobufCAllocator *alloc = call != &local ? core_call_memory(&call->call) : &pool;
     h2o_iovec_t token = http_authorization(req), key = http_idempotency_key(req);
     rpc_headers headers = {token.base, token.len, key.base, key.len};
     /* ready before the core runs: the journal may answer from its thread at once */
     if (call != &local)
-        http_pending_start(&call->pending, req, &h->super, on_call_finished);
-    if (rpc_handle(h->core, method, codec, &headers, body, len, &alloc, &call->call) == CORE_PENDING)
+        http_pending_start(&call->pending, req, &h->super, on_call_finished, on_call_released);
+    if (rpc_handle(h->core, method, codec, &headers, body, len, alloc, &call->call) == CORE_PENDING)
         return;
     if (call != &local)
         http_pending_cancel(&call->pending);
     rpc_call_respond(call, req);
+    core_call_release(&call->call);
     if (call != &local)
         free(call);
 }

@@ -17,7 +17,8 @@ static void on_event(h2o_socket_t *sock, const char *err)
 {
     (void)err; /* a descriptor h2o never reads or writes has no error of h2o's to report */
     watch *w = sock->data;
-    w->on_ready(w->arg);
+    if (w != NULL) /* NULL: unwatched during this iteration (h2o may still report it once) */
+        w->on_ready(w->arg);
 }
 
 static void *poll_watch(void *ctx, int fd, void (*on_ready)(void *arg), void *arg)
@@ -50,6 +51,7 @@ static void poll_unwatch(void *handle)
     if (w == NULL)
         return;
     h2o_socket_read_stop(w->sock);
+    w->sock->data = NULL; /* a readiness h2o reports after this (read and write in one go) finds no watch */
     h2o_socket_close(w->sock); /* closes the duplicate only */
     free(w);
 }

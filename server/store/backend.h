@@ -67,6 +67,7 @@ struct backend_call {
     /* the backend's */
     journal_op journal;
     store_changes journal_changes; /* UPDATE with a journal: the changes, pointing into journal.record */
+    int retry_alone; /* PostgreSQL: a create batched with one that failed goes again on its own */
     void *backend;
 };
 

@@ -35,9 +35,10 @@
 
 #define PG_MAX_CONNECTIONS 64
 #define PG_BACKOFF_MIN_MS 100
-#define PG_BACKOFF_MAX_MS 5000
+#define PG_BACKOFF_MAX_MS 2000
 #define PG_TIMEOUT_MARGIN_MS 1000 /* beyond statement_timeout: the network's share */
 #define PG_CONNECT_TIMEOUT_S "5"
+#define PG_BATCH_MAX 256 /* creates committed together, at most */
 #define PG_ADVISORY_LOCK 0x686f6f6b67617465LL /* "hookgate": serialises migrations of N nodes */
 
 /* The embedded migrations (server/store/migrations/NNNN_*.sql, by the build), in order. */
@@ -95,12 +96,15 @@ typedef enum sent_kind {
     SENT_EXPIRE, /* hg_expire_key before a keyed create: its outcome is the create's concern */
 } sent_kind;
 
-/* A statement on the wire, and its sync: answers come in the order they were sent. */
+/* A statement on the wire: answers come in the order they were sent. A sync follows each
+ * statement, except within a batch of creates, which the sync after the last commits
+ * together (a pipeline's statements between syncs are one implicit transaction). */
 typedef struct sent {
     sent_kind kind;
     backend_call *call; /* SENT_CALL */
-    PGresult *result;   /* its result, kept until the sync that ends it */
+    PGresult *result;   /* its result, kept until the sync that ends its transaction */
     uint64_t sent_us;
+    int synced;         /* a sync follows it */
 } sent;
 
 enum { CONN_DOWN, CONN_CONNECTING, CONN_UP };
@@ -116,8 +120,11 @@ typedef struct pg_conn {
     sent *fifo;       /* a ring of `cap` entries */
     size_t head, count, cap;
     int unflushed;    /* sent since the last PQflush, or PQflush said more is to send */
+    size_t batch;     /* creates sent since the last sync: the open batch */
+    size_t reading;   /* entries from head whose results are whole: they wait for their sync */
     unsigned backoff_ms;
     uint64_t retry_at_ms;
+    uint64_t tried_ms;   /* the last connection attempt's start */
 } pg_conn;
 
 typedef struct pg_backend pg_backend;
@@ -126,6 +133,7 @@ typedef struct pg_backend pg_backend;
 struct pg_loop {
     pg_backend *pg;
     store_poller poller;
+    unsigned up; /* its connections up */
     unsigned n_conns;
     pg_conn conns[PG_MAX_CONNECTIONS];
 };
@@ -141,6 +149,8 @@ struct pg_backend {
     atomic_int migrated;     /* the schema is current: loops may connect */
     atomic_int loops;        /* attached */
     atomic_int up;           /* connections up, every loop's */
+    atomic_int loops_up;     /* loops with a connection up: writable when every loop has one */
+    atomic_uint_fast64_t connected_ms; /* when a loop last connected: the others try again at once */
     atomic_size_t in_flight; /* statements sent, not answered, every loop's */
     pthread_t migrator;      /* running when the database was not reachable at start */
     int has_migrator;
@@ -238,8 +248,8 @@ static store_webhook *record_of(const PGresult *r, int row, ProtobufCAllocator *
 
 /* ---- one call's statement -------------------------------------------------------------- */
 
-/* Sends c's statement and a sync on pc. 0, or -1 when libpq refused (the connection is
- * then broken). The record to write is sealed first: plain secrets go no further. */
+/* Sends c's statement on pc (its sync is the caller's). 0, or -1 when libpq refused (the
+ * connection is then broken). The record to write is sealed first: plain secrets go no further. */
 static int send_call(pg_backend *pg, pg_conn *pc, backend_call *c)
 {
     const char *values[10] = {0};
@@ -308,8 +318,7 @@ static int send_call(pg_backend *pg, pg_conn *pc, backend_call *c)
     }
 #undef BINARY
     int ok = PQsendQueryPrepared(pc->conn, statements[c->verb].name, statements[c->verb].n_params, values, lengths,
-                                 formats, 0) &&
-             PQpipelineSync(pc->conn);
+                                 formats, 0);
     free(buf);
     return ok ? 0 : -1;
 }
@@ -492,7 +501,7 @@ static sent *conn_push(pg_conn *pc, sent_kind kind, backend_call *c)
 {
     HG_ASSERT(pc->count < pc->cap);
     sent *s = &pc->fifo[(pc->head + pc->count) % pc->cap];
-    *s = (sent){kind, c, NULL, now_us()};
+    *s = (sent){kind, c, NULL, now_us(), 0};
     pc->count++;
     atomic_fetch_add(&pc->loop->pg->in_flight, 1);
     pc->unflushed = 1;
@@ -526,14 +535,19 @@ static void conn_drop(pg_conn *pc, int status, const char *why)
     pg_backend *pg = pc->loop->pg;
     if (pc->state == CONN_DOWN)
         return;
-    if (pc->state == CONN_UP)
+    if (pc->state == CONN_UP) {
         atomic_fetch_sub(&pg->up, 1);
+        if (--pc->loop->up == 0)
+            atomic_fetch_sub(&pg->loops_up, 1);
+    }
     pc->loop->poller.unwatch(pc->watch);
     pc->watch = NULL;
     PQfinish(pc->conn);
     pc->conn = NULL;
     pc->state = CONN_DOWN;
     pc->unflushed = 0;
+    pc->batch = 0;
+    pc->reading = 0;
     while (pc->count > 0) {
         sent *s = &pc->fifo[pc->head];
         pc->head = (pc->head + 1) % pc->cap;
@@ -573,6 +587,7 @@ static void conn_start(pg_conn *pc)
     const char *values[] = {pg->conninfo, PG_CONNECT_TIMEOUT_S, "hookgate", NULL};
     pc->conn = PQconnectStartParams(keys, values, 1);
     pc->state = CONN_CONNECTING;
+    pc->tried_ms = now_ms();
     pc->watch = NULL;
     pc->sock = -1;
     if (pc->conn == NULL || PQstatus(pc->conn) == CONNECTION_BAD || conn_watch(pc) != 0) {
@@ -599,13 +614,13 @@ static void conn_ready(pg_conn *pc)
              conn_reserve(pc, BACKEND_VERBS + 2) == 0 && PQsendQueryParams(pc->conn, sql, 0, NULL, NULL, NULL, NULL, 0) &&
              PQpipelineSync(pc->conn);
     if (ok)
-        conn_push(pc, SENT_SETUP, NULL);
+        conn_push(pc, SENT_SETUP, NULL)->synced = 1;
     for (int v = 0; ok && v <= BACKEND_VERBS; v++) {
         ok = (v < BACKEND_VERBS ? PQsendPrepare(pc->conn, statements[v].name, statements[v].sql, statements[v].n_params, NULL)
                                 : PQsendPrepare(pc->conn, expire_name, expire_sql, 2, NULL)) &&
              PQpipelineSync(pc->conn);
         if (ok)
-            conn_push(pc, SENT_SETUP, NULL);
+            conn_push(pc, SENT_SETUP, NULL)->synced = 1;
     }
     if (!ok) {
         char why[sizeof pg->why];
@@ -617,12 +632,32 @@ static void conn_ready(pg_conn *pc)
     pc->state = CONN_UP;
     pc->backoff_ms = 0;
     atomic_fetch_add(&pg->up, 1);
+    if (pc->loop->up++ == 0)
+        atomic_fetch_add(&pg->loops_up, 1);
+    atomic_store(&pg->connected_ms, now_ms());
     log_why(pg, "");
+}
+
+/* Ends the open batch of creates with its sync (its commit). -1 when libpq refused: the
+ * connection is then dropped. */
+static int conn_sync(pg_conn *pc)
+{
+    if (pc->batch == 0)
+        return 0;
+    pc->batch = 0;
+    if (!PQpipelineSync(pc->conn)) {
+        conn_drop(pc, ECONNRESET, NULL);
+        return -1;
+    }
+    pc->fifo[(pc->head + pc->count - 1) % pc->cap].synced = 1;
+    return 0;
 }
 
 /* Sends what was queued in libpq's buffer; asks to be told when more can go. */
 static void conn_flush(pg_conn *pc)
 {
+    if (conn_sync(pc) != 0)
+        return;
     int f = PQflush(pc->conn);
     if (f < 0) {
         char why[256];
@@ -636,10 +671,57 @@ static void conn_flush(pg_conn *pc)
         pc->loop->poller.want_write(pc->watch);
 }
 
-/* Reads what the server sent and finishes the entries whose answers are whole. */
-static void conn_drain(pg_conn *pc)
+static void dispatch(pg_loop *l, backend_call *c);
+
+/* The end of a transaction: the first n entries are answered. When one of them failed the
+ * transaction rolled back, so the creates batched with it, whatever their own results said,
+ * stored nothing: each goes again alone (retry_alone), and only the failed one fails. */
+static void conn_conclude(pg_conn *pc, size_t n)
 {
     pg_backend *pg = pc->loop->pg;
+    sent done[PG_BATCH_MAX * 2 + 2];
+    HG_ASSERT(n >= 1 && n <= sizeof(done) / sizeof(done[0]) && n <= pc->count);
+    int rolled_back = 0;
+    for (size_t i = 0; i < n; i++) {
+        done[i] = pc->fifo[pc->head];
+        pc->head = (pc->head + 1) % pc->cap;
+        pc->count--;
+        atomic_fetch_sub(&pg->in_flight, 1);
+        ExecStatusType st = done[i].result != NULL ? PQresultStatus(done[i].result) : PGRES_FATAL_ERROR;
+        rolled_back |= st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sent *d = &done[i];
+        ExecStatusType st = d->result != NULL ? PQresultStatus(d->result) : PGRES_FATAL_ERROR;
+        if (pg->on_round_trip != NULL)
+            pg->on_round_trip((int64_t)(now_us() - d->sent_us));
+        if (pg->on_error != NULL && st == PGRES_FATAL_ERROR) {
+            const char *state = d->result != NULL ? PQresultErrorField(d->result, PG_DIAG_SQLSTATE) : NULL;
+            pg->on_error(state != NULL ? state : "");
+        }
+        if (d->kind == SENT_CALL) {
+            if (n > 1 && rolled_back && st != PGRES_FATAL_ERROR) {
+                d->call->retry_alone = 1; /* batched with a failure: not stored, so sent again */
+                dispatch(pc->loop, d->call);
+            } else {
+                conclude(d->call, d->result);
+            }
+        } else if (d->kind == SENT_SETUP && st != PGRES_COMMAND_OK && pc->state == CONN_UP) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", d->result != NULL ? PQresultErrorMessage(d->result) : "a set-up statement failed");
+            one_line(why);
+            for (size_t j = i; j < n; j++)
+                PQclear(done[j].result);
+            conn_drop(pc, ECONNRESET, why);
+            return;
+        }
+        PQclear(d->result);
+    }
+}
+
+/* Reads what the server sent and answers every transaction whose sync has come. */
+static void conn_drain(pg_conn *pc)
+{
     if (!PQconsumeInput(pc->conn)) {
         char why[256];
         snprintf(why, sizeof why, "%s", PQerrorMessage(pc->conn));
@@ -647,42 +729,35 @@ static void conn_drain(pg_conn *pc)
         conn_drop(pc, ECONNRESET, why);
         return;
     }
-    while (pc->count > 0 && !PQisBusy(pc->conn)) {
-        sent *s = &pc->fifo[pc->head];
+    while (pc->state == CONN_UP && pc->count > 0 && !PQisBusy(pc->conn)) {
         PGresult *r = PQgetResult(pc->conn);
-        if (r == NULL)
-            continue; /* the end of this statement's results: its sync comes next */
-        if (PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
-            if (s->result == NULL)
-                s->result = r; /* one result per statement here */
-            else
-                PQclear(r);
+        if (r == NULL) { /* the end of one statement's results */
+            if (pc->reading < pc->count)
+                pc->reading++;
             continue;
         }
-        PQclear(r);
-        pc->head = (pc->head + 1) % pc->cap;
-        pc->count--;
-        atomic_fetch_sub(&pg->in_flight, 1);
-        sent done = *s;
-        ExecStatusType st = done.result != NULL ? PQresultStatus(done.result) : PGRES_FATAL_ERROR;
-        if (pg->on_round_trip != NULL)
-            pg->on_round_trip((int64_t)(now_us() - done.sent_us));
-        if (pg->on_error != NULL && st == PGRES_FATAL_ERROR) {
-            const char *state = done.result != NULL ? PQresultErrorField(done.result, PG_DIAG_SQLSTATE) : NULL;
-            pg->on_error(state != NULL ? state : "");
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            /* the transaction is every entry up to the first that a sync followed */
+            size_t n = 0;
+            while (n < pc->count && !pc->fifo[(pc->head + n) % pc->cap].synced)
+                n++;
+            HG_ASSERT(n < pc->count);
+            pc->reading = 0;
+            conn_conclude(pc, n + 1);
+            continue;
         }
-        if (done.kind == SENT_CALL) {
-            conclude(done.call, done.result);
-        } else if (done.kind == SENT_SETUP && st != PGRES_COMMAND_OK) {
-            char why[256];
-            snprintf(why, sizeof why, "%s",
-                     done.result != NULL ? PQresultErrorMessage(done.result) : "a set-up statement failed");
-            one_line(why);
-            PQclear(done.result);
-            conn_drop(pc, ECONNRESET, why);
-            return;
+        if (pc->reading >= pc->count) { /* more results than statements: not one of ours */
+            PQclear(r);
+            continue;
         }
-        PQclear(done.result);
+        sent *s = &pc->fifo[(pc->head + pc->reading) % pc->cap];
+        if (s->result == NULL)
+            s->result = r; /* one result per statement here */
+        else
+            PQclear(r);
+        if (PQresultStatus(r) == PGRES_PIPELINE_ABORTED)
+            continue; /* an aborted statement's results end with NULL too */
     }
 }
 
@@ -725,17 +800,36 @@ static void conn_on_ready(void *arg)
         conn_drain(pc);
 }
 
-/* Sends a call on the least busy connection of the loop; without one, fails it now. */
+/* Sends a call on one of the loop's connections; without one, fails it now. A create joins
+ * the open batch of the least busy connection (its commit comes with the batch's sync, at
+ * the loop iteration's end or when the batch is full); anything else ends that batch and
+ * goes with a sync of its own. */
 static void dispatch(pg_loop *l, backend_call *c)
 {
     pg_backend *pg = l->pg;
+    int batched = c->verb == BACKEND_CREATE && !c->retry_alone;
     pg_conn *best = NULL;
     for (unsigned i = 0; i < l->n_conns; i++) {
         pg_conn *pc = &l->conns[i];
-        if (pc->state == CONN_UP && (best == NULL || pc->count < best->count))
+        if (pc->state != CONN_UP)
+            continue;
+        if (batched && pc->batch > 0) { /* fewer, larger batches: fewer commits */
+            best = pc;
+            break;
+        }
+        if (best == NULL || pc->count < best->count)
             best = pc;
     }
     if (best == NULL) {
+        /* the database is wanted now: a connection not tried in the last moment tries at once */
+        uint64_t now = now_ms();
+        for (unsigned i = 0; i < l->n_conns; i++) {
+            pg_conn *pc = &l->conns[i];
+            if (pc->state == CONN_DOWN && now >= pc->tried_ms + PG_BACKOFF_MIN_MS && pc->retry_at_ms > now) {
+                pc->retry_at_ms = now;
+                l->poller.tick_soon(l->poller.ctx);
+            }
+        }
         finish(c, ECONNREFUSED, NULL);
         return;
     }
@@ -743,13 +837,16 @@ static void dispatch(pg_loop *l, backend_call *c)
         finish(c, ENOMEM, NULL);
         return;
     }
+    if (!batched && conn_sync(best) != 0) {
+        finish(c, ECONNRESET, NULL);
+        return;
+    }
     if (c->verb == BACKEND_CREATE && c->webhook->idempotency != NULL) {
         char cutoff[24];
         snprintf(cutoff, sizeof cutoff, "%lld", (long long)(c->webhook->created_ms - pg->key_window_ms));
         const char *values[2] = {(const char *)c->webhook->idempotency, cutoff};
         int lengths[2] = {STORE_IDEMPOTENCY_LEN, 0}, formats[2] = {1, 0};
-        if (!PQsendQueryPrepared(best->conn, expire_name, 2, values, lengths, formats, 0) ||
-            !PQpipelineSync(best->conn)) {
+        if (!PQsendQueryPrepared(best->conn, expire_name, 2, values, lengths, formats, 0)) {
             finish(c, ECONNRESET, NULL);
             conn_drop(best, ECONNRESET, NULL);
             return;
@@ -757,15 +854,25 @@ static void dispatch(pg_loop *l, backend_call *c)
         conn_push(best, SENT_EXPIRE, NULL);
     }
     int rc = send_call(pg, best, c);
-    if (rc == ENOMEM) {
+    if (rc == ENOMEM) { /* nothing of it sent (the expire, if any, is harmless alone) */
         finish(c, ENOMEM, NULL);
         return;
     }
     conn_push(best, SENT_CALL, c);
-    if (rc != 0)
+    if (rc != 0) {
         conn_drop(best, ECONNRESET, NULL);
-    else
-        best->loop->poller.tick_soon(best->loop->poller.ctx); /* the overdue check */
+        return;
+    }
+    if (batched) {
+        if (++best->batch >= PG_BATCH_MAX)
+            conn_sync(best);
+    } else if (!PQpipelineSync(best->conn)) {
+        conn_drop(best, ECONNRESET, NULL);
+        return;
+    } else {
+        best->fifo[(best->head + best->count - 1) % best->cap].synced = 1;
+    }
+    best->loop->poller.tick_soon(best->loop->poller.ctx); /* the overdue check */
 }
 
 /* ---- the interface --------------------------------------------------------------------- */
@@ -774,6 +881,7 @@ static void pg_submit(void *self, backend_call *c)
 {
     (void)self;
     c->backend = self;
+    c->retry_alone = 0;
     c->found = NULL;
     c->items = NULL;
     c->n_items = 0;
@@ -819,7 +927,9 @@ static void pg_loop_tick(void *loop)
     for (unsigned i = 0; i < l->n_conns; i++) {
         pg_conn *pc = &l->conns[i];
         if (pc->state == CONN_DOWN) {
-            if (atomic_load(&pg->migrated) && now >= pc->retry_at_ms)
+            /* its backoff passed, or another loop has just connected: the database is back */
+            if (atomic_load(&pg->migrated) &&
+                (now >= pc->retry_at_ms || atomic_load(&pg->connected_ms) > pc->tried_ms))
                 conn_start(pc);
             again = 1;
         } else if (pc->state == CONN_CONNECTING) {
@@ -875,7 +985,8 @@ static void pg_stats(void *self, backend_stats *out)
     pg_backend *pg = self;
     out->webhooks = 0; /* not counted: that is a query, and /metrics must not cost one */
     out->queue_depth = atomic_load(&pg->in_flight);
-    out->writable = atomic_load(&pg->up) > 0;
+    /* writable when every loop can reach the database: a request lands on any of them */
+    out->writable = atomic_load(&pg->migrated) && atomic_load(&pg->loops_up) == atomic_load(&pg->loops);
     out->unwritable = "PostgreSQL cannot be reached (every call answers 503 until a connection is made again)";
     out->database = 1;
     out->connections = (size_t)atomic_load(&pg->loops) * pg->connections_per_loop;

@@ -458,9 +458,9 @@ static void test_postgres(void)
     EXPECT_ERROR(LISTEN "store:\n  postgres: { conninfo: \"\" }\n",
                  "t.yaml:5:25: store.postgres.conninfo: must be between 1 and 4096 bytes");
     EXPECT_ERROR(LISTEN "store:\n  postgres: { conninfo: x, connections_per_loop: 0 }\n",
-                 "t.yaml:5:41: store.postgres.connections_per_loop: must be an integer between 1 and 64");
+                 "t.yaml:5:50: store.postgres.connections_per_loop: must be an integer between 1 and 64");
     EXPECT_ERROR(LISTEN "store:\n  postgres: { conninfo: x, connections_per_loop: 65 }\n",
-                 "t.yaml:5:41: store.postgres.connections_per_loop: must be an integer between 1 and 64");
+                 "t.yaml:5:50: store.postgres.connections_per_loop: must be an integer between 1 and 64");
     EXPECT_ERROR(LISTEN "store:\n  postgres: { conninfo: x, statement_timeout_ms: 99 }\n",
                  "t.yaml:5:50: store.postgres.statement_timeout_ms: must be an integer between 100 and 600000");
     EXPECT_ERROR(LISTEN "store:\n  path: /tmp/x\n  postgres: { conninfo: x }\n",

@@ -283,6 +283,9 @@ class H2Peer:
         try:
             self.sock.sendall(data)
         except OSError:
+            # the server closed while we were writing (a reset, when our bytes reached a
+            # closed socket): what it sent before closing is still ours to read
+            self.pump(0.5)
             self.eof = True
 
     def closed_within(self, seconds):

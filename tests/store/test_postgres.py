@@ -385,6 +385,19 @@ class PostgresNodesTest(unittest.TestCase):
             self.assertEqual(ss.get(self.ports[1], wid)[::2], (200, body))
         self.assert_alive()
 
+    def test_a_newer_schema_stops_start_up(self):
+        # a database migrated by a newer hookgate: this one must not write there
+        PG.psql("INSERT INTO hookgate_schema_version VALUES (99)")
+        try:
+            with self.assertRaises(AssertionError) as failed:
+                self.start_node(ready=False)
+            self.assertIn("exited with 1", str(failed.exception))
+            self.assertIn("the database's schema is version 99; this hookgate knows up to 1", str(failed.exception))
+        finally:
+            PG.psql("DELETE FROM hookgate_schema_version WHERE version = 99")
+        self.assertEqual(PG.psql("SELECT max(version) FROM hookgate_schema_version"), [["1"]])
+        self.assert_alive()
+
     def test_node_started_while_postgres_is_down(self):
         PG.stop("immediate")
         node = self.start_node(ready=False)  # /healthz answers: the process serves

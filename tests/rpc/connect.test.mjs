@@ -7,6 +7,8 @@
 //
 // Run from the repository root (after `npm ci --prefix tests`):
 //   HOOKGATE_BINARY=build/hookgate node --test tests/rpc/connect.test.mjs
+// and on the PostgreSQL store:
+//   HOOKGATE_BINARY=build/hookgate /usr/bin/python3 tests/store/with_postgres.py node --test tests/rpc/connect.test.mjs
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";

@@ -24,7 +24,14 @@ export const BINARY = path.resolve(process.env.HOOKGATE_BINARY ?? path.join(REPO
 export const CALL_TIMEOUT_MS = 20000; // a deadline on every call, so that a hang fails instead of blocking
 export const PKG = "droplit.webhooks.v1";
 const STARTUP_TIMEOUT_MS = 10000; // until GET /healthz must answer 200
+const READY_TIMEOUT_MS = 20000; // and then, with a store configured, until GET /readyz does (migrations)
 const STOP_TIMEOUT_MS = 5000; // from SIGTERM to SIGKILL
+
+// The backend: the config's `store:` value (one line, flow style) from $HOOKGATE_TEST_STORE,
+// which tests/store/with_postgres.py sets to a throw-away PostgreSQL; unset, every server
+// keeps its webhooks in memory. Every server a test starts gets the same store, so servers
+// of one run share one database.
+const STORE = process.env.HOOKGATE_TEST_STORE || null;
 
 // The schema: protoc's FileDescriptorSet of proto/ (written into dir), its bytes and a registry.
 export function loadSchema(dir) {
@@ -47,13 +54,17 @@ export function freePort() {
   });
 }
 
-// Starts hookgate with the configuration yaml(httpPort, grpcPort) written to dir/<name>.yaml,
-// its output in dir/<name>.log; resolves once /healthz answers 200 (polled, no fixed sleep).
-// The handle's stop() sends SIGTERM and asserts a clean exit.
+// Starts hookgate with the configuration yaml(httpPort, grpcPort) (and STORE's `store:`
+// line) written to dir/<name>.yaml, its output in dir/<name>.log; resolves once /healthz
+// answers 200 and, with a store configured, /readyz too (a node of the PostgreSQL store is
+// healthy before it has a connection), polled, no fixed sleep. The handle's stop() sends
+// SIGTERM and asserts a clean exit.
 export async function startHookgate({ dir, name = "hookgate", yaml }) {
   const hg = { httpPort: await freePort(), grpcPort: await freePort(), logPath: path.join(dir, `${name}.log`) };
   const configPath = path.join(dir, `${name}.yaml`);
-  writeFileSync(configPath, yaml(hg.httpPort, hg.grpcPort));
+  let config = yaml(hg.httpPort, hg.grpcPort);
+  if (STORE !== null) config += `${config.endsWith("\n") ? "" : "\n"}store: ${STORE}\n`;
+  writeFileSync(configPath, config);
   const log = openSync(hg.logPath, "w");
   hg.proc = spawn(BINARY, ["--config", configPath], { stdio: ["ignore", log, log] });
   hg.exit = new Promise((resolve) => hg.proc.on("exit", (code, signal) => resolve({ code, signal })));
@@ -70,16 +81,32 @@ export async function startHookgate({ dir, name = "hookgate", yaml }) {
     assert.equal(signal, null, `${name} died of ${signal}:\n${tail}`);
     assert.equal(code, 0, `${name} exited with ${code}:\n${tail}`);
   };
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  try {
+    await waitFor200(hg, name, "/healthz", STARTUP_TIMEOUT_MS);
+    if (STORE !== null) await waitFor200(hg, name, "/readyz", READY_TIMEOUT_MS);
+  } catch (e) {
+    hg.proc.kill("SIGKILL");
+    throw e;
+  }
+  return hg;
+}
+
+async function waitFor200(hg, name, pathName, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let last = null;
   for (;;) {
     if (hg.proc.exitCode !== null) throw new Error(`${name} exited at start:\n${readFileSync(hg.logPath)}`);
     try {
-      const res = await fetch(`${hg.httpBase}/healthz`, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
-      if (res.status === 200) return hg;
-    } catch {
-      // not listening yet
+      const res = await fetch(`${hg.httpBase}${pathName}`, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+      last = `${res.status} ${await res.text()}`;
+      if (res.status === 200) return;
+    } catch (e) {
+      last = String(e); // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`${name} did not become healthy:\n${readFileSync(hg.logPath)}`);
+    if (Date.now() > deadline) {
+      throw new Error(`${name}: GET ${pathName} did not answer 200 within ${timeoutMs} ms (last: ${last}):\n`
+        + readFileSync(hg.logPath));
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -6,6 +6,8 @@ hang or reset, and nothing may be stored (every body here names ECO_BAD, whose l
 stay empty). Native gRPC's bad input is in test_grpc.py.
 
 Run from the repository root:  /usr/bin/python3 tests/rpc/test_bad_input.py build/hookgate
+On the PostgreSQL store:
+  /usr/bin/python3 tests/store/with_postgres.py /usr/bin/python3 tests/rpc/test_bad_input.py build/hookgate
 """
 import base64
 import json

@@ -1,7 +1,7 @@
 /* pagetoken: the opaque page_token of a list, made from a store cursor and read back.
  *
- * A token names where the next page starts (store_cursor: the last webhook's insertion seq
- * and its id) and is bound to the ecosystem it was made for: its check value is a CRC-32C
+ * A token names where the next page starts (store_cursor: the last webhook's place in the
+ * list order, its seq, and its id) and is bound to the ecosystem it was made for: its check value is a CRC-32C
  * over that ecosystem's id and the token's other bytes, so a token changed by hand, cut
  * short, or sent with another ecosystem's list does not decode. It is no secret and needs
  * no key: whatever cursor a client forges, a page only ever holds webhooks of the

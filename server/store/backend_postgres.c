@@ -46,9 +46,9 @@ extern const char pg_migration_1[];
 static const char *const migrations[] = {pg_migration_1};
 #define PG_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-#define COLUMNS "id, seq, created_ms, ecosystem_id, url, secret, sealed_secret, description, disabled, " \
+#define COLUMNS "id, created_ms, ecosystem_id, url, secret, sealed_secret, description, disabled, " \
                 "idempotency_key, deleted"
-enum { COL_ID, COL_SEQ, COL_CREATED, COL_ECOSYSTEM, COL_URL, COL_SECRET, COL_SEALED, COL_DESCRIPTION, COL_DISABLED,
+enum { COL_ID, COL_CREATED, COL_ECOSYSTEM, COL_URL, COL_SECRET, COL_SEALED, COL_DESCRIPTION, COL_DISABLED,
        COL_IDEMPOTENCY, COL_DELETED, COL_COUNT };
 
 /* The prepared statements, one per verb. */
@@ -65,8 +65,8 @@ static const struct {
     [BACKEND_GET] = {"hg_get", "SELECT " COLUMNS " FROM hookgate_webhooks WHERE id = $1 AND NOT deleted", 1},
     [BACKEND_LIST] = {"hg_list",
                       "SELECT " COLUMNS " FROM hookgate_webhooks WHERE ecosystem_id = $1 AND NOT deleted "
-                      "AND seq > $2 ORDER BY seq LIMIT $3",
-                      3},
+                      "AND (created_ms, id) > ($2, $3) ORDER BY created_ms, id LIMIT $4",
+                      4},
     [BACKEND_FIND_IDEMPOTENT] = {"hg_find", "SELECT " COLUMNS " FROM hookgate_webhooks WHERE idempotency_key = $1", 1},
     [BACKEND_UPDATE] = {"hg_update",
                         "UPDATE hookgate_webhooks SET "
@@ -214,8 +214,11 @@ static store_webhook *record_of(const PGresult *r, int row, ProtobufCAllocator *
     const char *end = block + size;
     if (bytea_of(r, row, COL_ID, w->id.bytes, OBJECTID_LEN) != OBJECTID_LEN)
         return NULL;
-    w->seq = strtoull(PQgetvalue(r, row, COL_SEQ), NULL, 10);
     w->created_ms = strtoll(PQgetvalue(r, row, COL_CREATED), NULL, 10);
+    /* a list is in (created_ms, id) order, the same on every node (no sequence, whose
+     * numbers would follow the order statements ran in, not createdAt): a record's place
+     * in it, which a page cursor carries as its seq, is its created_ms, the id breaking ties */
+    w->seq = (uint64_t)w->created_ms;
     w->disabled = PQgetvalue(r, row, COL_DISABLED)[0] == 't';
     w->deleted = PQgetvalue(r, row, COL_DELETED)[0] == 't';
     const char **strings[] = {&w->ecosystem_id, &w->url, &w->secret, NULL, &w->description};
@@ -288,10 +291,15 @@ static int send_call(pg_backend *pg, pg_conn *pc, backend_call *c)
         break;
     case BACKEND_LIST:
         values[0] = c->ecosystem_id;
+        /* after the cursor's (created_ms, id); the first page after (-1, ''): before every record */
         snprintf(seq, sizeof seq, "%lld", c->after != NULL ? (long long)c->after->seq : -1LL);
         values[1] = seq;
+        if (c->after != NULL)
+            BINARY(2, c->after->id.bytes, OBJECTID_LEN);
+        else
+            BINARY(2, "", 0);
         snprintf(limit, sizeof limit, "%zu", c->limit + 1); /* one more: is there a next page? */
-        values[2] = limit;
+        values[3] = limit;
         break;
     case BACKEND_UPDATE: {
         /* a new secret sealed as a create's would be: through a record of the changes */

@@ -124,7 +124,9 @@ int store_each_in_ecosystem(store *s, const char *ecosystem_id, int (*visit)(con
 
 /* Where a page of an ecosystem starts: after the last record the previous page ended with.
  * The id finds that record while it is stored; seq is its place, used when it is gone (a
- * future delete), so that a page goes on where the deleted record was. */
+ * future delete), so that a page goes on where the deleted record was. A backend with an
+ * order of its own gives its records the seq that places them in it (the PostgreSQL
+ * backend: created_ms, the id breaking ties). */
 typedef struct store_cursor {
     uint64_t seq;
     objectid id;

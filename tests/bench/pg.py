@@ -57,7 +57,6 @@ BODY = json.loads(run.BODY)
 TABLE = """
 CREATE SCHEMA pgbench_hookgate;
 CREATE TABLE pgbench_hookgate.webhooks (
-  seq bigserial NOT NULL,
   id bytea PRIMARY KEY,
   ecosystem_id text NOT NULL,
   url text NOT NULL,
@@ -66,7 +65,7 @@ CREATE TABLE pgbench_hookgate.webhooks (
   disabled boolean NOT NULL DEFAULT false,
   created_at timestamptz NOT NULL,
   idempotency_digest bytea UNIQUE);
-CREATE INDEX ON pgbench_hookgate.webhooks (ecosystem_id, seq);
+CREATE INDEX ON pgbench_hookgate.webhooks (ecosystem_id, created_at, id);
 """
 
 INSERT = """INSERT INTO pgbench_hookgate.webhooks (id, ecosystem_id, url, description, secret, created_at)

@@ -42,12 +42,6 @@ CALL_TIMEOUT = 20.0       # a deadline on every call, so that a hang fails inste
 STORE = os.environ.get("HOOKGATE_TEST_STORE") or None
 
 
-def known_store_difference(reason):
-    """Skips a case in a run on the PostgreSQL store because hookgate answers it otherwise
-    there than on the memory store: a known difference, to be fixed (then this goes)."""
-    return unittest.skipIf(STORE is not None, "known difference of the PostgreSQL store, to be fixed: " + reason)
-
-
 def eco(n):
     """An ecosystem id: C + 24 lowercase hex digits."""
     return "C%024x" % n

@@ -641,9 +641,6 @@ class TestConcurrency(GrpcTestCase):
         for w in listed:
             self.assertEqual(w, by_id[w.id])
 
-    @rs.known_store_difference(
-        "a list is in the order of the table's sequence (taken at INSERT), not of createdAt and the id "
-        "(taken earlier, by the event loop): concurrent creates list out of createdAt order")
     def test_concurrent_creates_listed_oldest_first(self):
         """Oldest first: creation times never go backwards along the list."""
         times = [created_at_ms(w.created_at) for w in self.list_all(rs.ECO_BURST, limit=64)]

@@ -1053,7 +1053,7 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
     p.cfg->store_fsync_interval_ms = 1000;
     p.cfg->store_snapshot_after_bytes = 64ull << 20;
     p.cfg->store_max_queued_creates = 65536;
-    p.cfg->store_pg_connections = 2;
+    p.cfg->store_pg_connections = 4;
     p.cfg->store_pg_statement_timeout_ms = 5000;
     p.cfg->limits.max_body_bytes = 65536;
     p.cfg->limits.max_url_length = 2048;

@@ -68,6 +68,7 @@ struct backend_call {
     journal_op journal;
     store_changes journal_changes; /* UPDATE with a journal: the changes, pointing into journal.record */
     int retry_alone; /* PostgreSQL: a create batched with one that failed goes again on its own */
+    backend_call *batch_next; /* PostgreSQL: the next GET that one statement answers with this one */
     void *backend;
 };
 

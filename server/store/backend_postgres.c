@@ -20,6 +20,8 @@
  * or by a thread of their own while the database is away; loops connect only after. */
 #include "backend.h"
 
+#include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -38,7 +40,12 @@
 #define PG_BACKOFF_MAX_MS 2000
 #define PG_TIMEOUT_MARGIN_MS 1000 /* beyond statement_timeout: the network's share */
 #define PG_CONNECT_TIMEOUT_S "5"
-#define PG_BATCH_MAX 256 /* creates committed together, at most */
+#define PG_BATCH_MAX 256 /* creates committed together, and GETs read by one statement, at most */
+/* the element types of the array parameters */
+#define PG_BOOL_OID 16
+#define PG_BYTEA_OID 17
+#define PG_INT8_OID 20
+#define PG_TEXT_OID 25
 #define PG_ADVISORY_LOCK 0x686f6f6b67617465LL /* "hookgate": serialises migrations of N nodes */
 
 /* The embedded migrations (server/store/migrations/NNNN_*.sql, by the build), in order. */
@@ -51,21 +58,44 @@ static const char *const migrations[] = {pg_migration_1};
 enum { COL_ID, COL_CREATED, COL_ECOSYSTEM, COL_URL, COL_SECRET, COL_SEALED, COL_DESCRIPTION, COL_DISABLED,
        COL_IDEMPOTENCY, COL_DELETED, COL_COUNT };
 
-/* The prepared statements, one per verb. */
+/* The prepared statements: one per verb, then those of the creates of a loop iteration
+ * and of a keyed create. */
+enum { STMT_CREATE_MANY = BACKEND_VERBS, STMT_CREATE_KEYED, STMT_EXPIRE, STMT_COUNT };
+
+#define INSERT "INSERT INTO hookgate_webhooks (id, created_ms, ecosystem_id, url, secret, sealed_secret, " \
+               "description, disabled, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+
 static const struct {
     const char *name;
     const char *sql;
     int n_params;
-} statements[BACKEND_VERBS] = {
-    [BACKEND_CREATE] = {"hg_create",
-                        "INSERT INTO hookgate_webhooks (id, created_ms, ecosystem_id, url, secret, sealed_secret, "
-                        "description, disabled, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-                        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING " COLUMNS,
-                        9},
-    [BACKEND_GET] = {"hg_get", "SELECT " COLUMNS " FROM hookgate_webhooks WHERE id = $1 AND NOT deleted", 1},
+} statements[STMT_COUNT] = {
+    /* a create answers with the record it was given (nothing of it is the database's), so
+     * no RETURNING; one without a key cannot conflict but on a new id, which is an error */
+    [BACKEND_CREATE] = {"hg_create", INSERT, 9},
+    /* the creates without a key of one loop iteration: one statement, its columns as arrays
+     * (rows inserted in the arrays' order, so the sequence numbers them as they came) */
+    [STMT_CREATE_MANY] = {"hg_create_many",
+                          "INSERT INTO hookgate_webhooks (id, created_ms, ecosystem_id, url, secret, sealed_secret, "
+                          "description, disabled) SELECT * FROM unnest($1::bytea[], $2::int8[], $3::text[], "
+                          "$4::text[], $5::text[], $6::bytea[], $7::text[], $8::bool[])",
+                          8},
+    /* one with a key met by another create (on any node) inserts nothing: the caller looks
+     * that one up */
+    [STMT_CREATE_KEYED] = {"hg_create_keyed", INSERT " ON CONFLICT (idempotency_key) DO NOTHING", 9},
+    /* before a keyed create: the key of a webhook created with it longer ago than the
+     * window is released (the unique index would refuse the new one; the memory store
+     * forgets it) */
+    [STMT_EXPIRE] = {"hg_expire_key",
+                     "UPDATE hookgate_webhooks SET idempotency_key = NULL WHERE idempotency_key = $1 AND created_ms <= $2",
+                     2},
+    /* the GETs of one loop iteration: one statement, one index scan (an id asked twice is
+     * one row) */
+    [BACKEND_GET] = {"hg_get", "SELECT " COLUMNS " FROM hookgate_webhooks WHERE id = ANY ($1) AND NOT deleted", 1},
     [BACKEND_LIST] = {"hg_list",
                       "SELECT " COLUMNS " FROM hookgate_webhooks WHERE ecosystem_id = $1 AND NOT deleted "
-                      "AND (created_ms, id) > ($2, $3) ORDER BY created_ms, id LIMIT $4",
+                      "AND (created_ms, seq) > ($2, coalesce((SELECT seq FROM hookgate_webhooks WHERE id = $3), -1)) "
+                      "ORDER BY created_ms, seq LIMIT $4",
                       4},
     [BACKEND_FIND_IDEMPOTENT] = {"hg_find", "SELECT " COLUMNS " FROM hookgate_webhooks WHERE idempotency_key = $1", 1},
     [BACKEND_UPDATE] = {"hg_update",
@@ -82,11 +112,6 @@ static const struct {
                         1},
 };
 
-/* Before a keyed create: the key of a webhook created with it longer ago than the window
- * is released (the unique index would refuse the new one; the memory store forgets it). */
-static const char *const expire_name = "hg_expire_key";
-static const char *const expire_sql =
-    "UPDATE hookgate_webhooks SET idempotency_key = NULL WHERE idempotency_key = $1 AND created_ms <= $2";
 
 /* A call on the wire: its answer comes in the order it was sent. */
 /* What an entry of a connection's pipeline is. */
@@ -134,6 +159,12 @@ struct pg_loop {
     pg_backend *pg;
     store_poller poller;
     unsigned up; /* its connections up */
+    backend_call *gets;        /* the GETs submitted since the last flush, read by one statement */
+    backend_call **gets_tail;  /* where the next one goes */
+    size_t n_gets;
+    backend_call *creates;     /* the creates without a key since the last flush, one statement */
+    backend_call **creates_tail;
+    size_t n_creates;
     unsigned n_conns;
     pg_conn conns[PG_MAX_CONNECTIONS];
 };
@@ -181,6 +212,72 @@ static void finish(backend_call *c, int status, const store_webhook *found)
     c->done(c);
 }
 
+/* Finishes c and the calls chained to it (batch_next) with status: each done may free its call. */
+static void finish_all(backend_call *c, int status)
+{
+    while (c != NULL) {
+        backend_call *next = c->batch_next;
+        finish(c, status, NULL);
+        c = next;
+    }
+}
+
+/* ---- array parameters ------------------------------------------------------------------ */
+
+/* A one-dimensional array parameter in PostgreSQL's binary format (array_recv): dimensions,
+ * a has-nulls flag, the element type, the length and lower bound, then each element as its
+ * length (-1: NULL) and bytes. */
+typedef struct pg_array {
+    uint8_t *data;
+    size_t len, cap;
+    int failed; /* out of memory */
+} pg_array;
+
+static void array_put(pg_array *a, const void *p, size_t n)
+{
+    if (a->failed)
+        return;
+    if (a->len + n > a->cap) {
+        size_t cap = a->cap == 0 ? 256 : a->cap;
+        while (cap < a->len + n)
+            cap *= 2;
+        uint8_t *grown = realloc(a->data, cap);
+        if (grown == NULL) {
+            a->failed = 1;
+            return;
+        }
+        a->data = grown;
+        a->cap = cap;
+    }
+    memcpy(a->data + a->len, p, n);
+    a->len += n;
+}
+
+static void array_u32(pg_array *a, uint32_t v)
+{
+    v = htonl(v);
+    array_put(a, &v, 4);
+}
+
+static void array_begin(pg_array *a, uint32_t element_oid, size_t n)
+{
+    array_u32(a, 1);
+    array_u32(a, 0); /* array_recv finds the nulls itself */
+    array_u32(a, element_oid);
+    array_u32(a, (uint32_t)n);
+    array_u32(a, 1);
+}
+
+static void array_element(pg_array *a, const void *p, size_t n)
+{
+    if (p == NULL) {
+        array_u32(a, UINT32_MAX); /* NULL */
+        return;
+    }
+    array_u32(a, (uint32_t)n);
+    array_put(a, p, n);
+}
+
 /* ---- rows into records ----------------------------------------------------------------- */
 
 /* A bytea column (text format) into dst (at most cap bytes); its length, or -1. */
@@ -215,9 +312,11 @@ static store_webhook *record_of(const PGresult *r, int row, ProtobufCAllocator *
     if (bytea_of(r, row, COL_ID, w->id.bytes, OBJECTID_LEN) != OBJECTID_LEN)
         return NULL;
     w->created_ms = strtoll(PQgetvalue(r, row, COL_CREATED), NULL, 10);
-    /* a list is in (created_ms, id) order, the same on every node (no sequence, whose
-     * numbers would follow the order statements ran in, not createdAt): a record's place
-     * in it, which a page cursor carries as its seq, is its created_ms, the id breaking ties */
+    /* a list is in (created_ms, seq) order, the same on every node: createdAt never goes
+     * backwards along it (seq alone follows the order INSERTs ran in, which concurrent
+     * creates do not take in createdAt order), and creates of one millisecond, on any
+     * node, come in the order the database took them. A page cursor carries created_ms as
+     * its seq, and the id, which finds the row's seq */
     w->seq = (uint64_t)w->created_ms;
     w->disabled = PQgetvalue(r, row, COL_DISABLED)[0] == 't';
     w->deleted = PQgetvalue(r, row, COL_DELETED)[0] == 't';
@@ -282,7 +381,20 @@ static int send_call(pg_backend *pg, pg_conn *pc, backend_call *c)
         if (w->idempotency != NULL)
             BINARY(8, w->idempotency, STORE_IDEMPOTENCY_LEN);
         break;
-    case BACKEND_GET:
+    case BACKEND_GET: { /* the chain's ids, one bytea[] */
+        pg_array ids = {0};
+        size_t n = 0;
+        for (const backend_call *g = c; g != NULL; g = g->batch_next)
+            n++;
+        array_begin(&ids, PG_BYTEA_OID, n);
+        for (const backend_call *g = c; g != NULL; g = g->batch_next)
+            array_element(&ids, g->id.bytes, OBJECTID_LEN);
+        buf = ids.data;
+        if (ids.failed)
+            return free(buf), ENOMEM;
+        BINARY(0, buf, ids.len);
+        break;
+    }
     case BACKEND_DELETE:
         BINARY(0, id, OBJECTID_LEN);
         break;
@@ -291,7 +403,8 @@ static int send_call(pg_backend *pg, pg_conn *pc, backend_call *c)
         break;
     case BACKEND_LIST:
         values[0] = c->ecosystem_id;
-        /* after the cursor's (created_ms, id); the first page after (-1, ''): before every record */
+        /* after the cursor's created_ms and the seq of its id's row; the first page after
+         * (-1, no row): before every record */
         snprintf(seq, sizeof seq, "%lld", c->after != NULL ? (long long)c->after->seq : -1LL);
         values[1] = seq;
         if (c->after != NULL)
@@ -325,20 +438,127 @@ static int send_call(pg_backend *pg, pg_conn *pc, backend_call *c)
         HG_ASSERT(!"an unknown backend verb");
     }
 #undef BINARY
-    int ok = PQsendQueryPrepared(pc->conn, statements[c->verb].name, statements[c->verb].n_params, values, lengths,
+    int stmt = c->verb == BACKEND_CREATE && c->webhook->idempotency != NULL ? STMT_CREATE_KEYED : (int)c->verb;
+    int ok = PQsendQueryPrepared(pc->conn, statements[stmt].name, statements[stmt].n_params, values, lengths,
                                  formats, 0);
     free(buf);
     return ok ? 0 : -1;
 }
 
-/* The outcome of c from its statement's result. */
+/* Sends the creates chained from c (their records sealed first) as hg_create_many, one
+ * array per column (its sync is the caller's). 0, ENOMEM with nothing sent, or -1 when
+ * libpq refused (the connection is then broken). */
+static int send_creates(pg_backend *pg, pg_conn *pc, backend_call *c)
+{
+    enum { ID, CREATED, ECOSYSTEM, URL, SECRET, SEALED, DESCRIPTION, DISABLED, N };
+    static const uint32_t oids[N] = {PG_BYTEA_OID, PG_INT8_OID, PG_TEXT_OID, PG_TEXT_OID,
+                                     PG_TEXT_OID,  PG_BYTEA_OID, PG_TEXT_OID, PG_BOOL_OID};
+    pg_array cols[N] = {0};
+    size_t n = 0;
+    for (const backend_call *x = c; x != NULL; x = x->batch_next)
+        n++;
+    for (int i = 0; i < N; i++)
+        array_begin(&cols[i], oids[i], n);
+    int failed = 0;
+    for (const backend_call *x = c; x != NULL && !failed; x = x->batch_next) {
+        store_webhook w;
+        uint8_t *sealed = NULL;
+        if (seal_webhook(pg->pub.keys, x->webhook, &w, &sealed) != 0) {
+            failed = 1;
+            break;
+        }
+        uint64_t created = htobe64((uint64_t)w.created_ms);
+        uint8_t disabled = w.disabled != 0;
+        array_element(&cols[ID], w.id.bytes, OBJECTID_LEN);
+        array_element(&cols[CREATED], &created, sizeof created);
+        array_element(&cols[ECOSYSTEM], w.ecosystem_id, strlen(w.ecosystem_id));
+        array_element(&cols[URL], w.url, strlen(w.url));
+        array_element(&cols[SECRET], w.secret, strlen(w.secret));
+        array_element(&cols[SEALED], w.sealed_secret, w.sealed_secret_len);
+        array_element(&cols[DESCRIPTION], w.description, strlen(w.description));
+        array_element(&cols[DISABLED], &disabled, 1);
+        free(sealed);
+    }
+    const char *values[N];
+    int lengths[N], formats[N];
+    for (int i = 0; i < N; i++) {
+        failed |= cols[i].failed;
+        values[i] = (const char *)cols[i].data;
+        lengths[i] = (int)cols[i].len;
+        formats[i] = 1;
+    }
+    int rc = failed ? ENOMEM
+                    : PQsendQueryPrepared(pc->conn, statements[STMT_CREATE_MANY].name, N, values, lengths, formats, 0)
+                          ? 0
+                          : -1;
+    for (int i = 0; i < N; i++)
+        free(cols[i].data);
+    return rc;
+}
+
+/* Each GET of the chain from c gets its row of r (a copy of its own, from its own memory),
+ * or BACKEND_NOT_FOUND. */
+static void conclude_gets(backend_call *c, PGresult *r)
+{
+    int rows = PQntuples(r);
+    objectid ids[PG_BATCH_MAX];
+    if (rows > PG_BATCH_MAX) { /* more rows than ids asked for: not an answer of ours */
+        finish_all(c, EIO);
+        return;
+    }
+    for (int i = 0; i < rows; i++)
+        if (bytea_of(r, i, COL_ID, ids[i].bytes, OBJECTID_LEN) != OBJECTID_LEN) {
+            finish_all(c, EIO);
+            return;
+        }
+    while (c != NULL) {
+        backend_call *next = c->batch_next;
+        int row = 0;
+        while (row < rows && memcmp(ids[row].bytes, c->id.bytes, OBJECTID_LEN) != 0)
+            row++;
+        if (row == rows) {
+            finish(c, BACKEND_NOT_FOUND, NULL);
+        } else {
+            const store_webhook *w = record_of(r, row, c->alloc);
+            finish(c, w != NULL ? 0 : ENOMEM, w);
+        }
+        c = next;
+    }
+}
+
+/* The outcome of c (and of the GETs chained to it) from its statement's result. */
 static void conclude(backend_call *c, PGresult *r)
 {
     ExecStatusType st = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (st != PGRES_TUPLES_OK) {
+    if (st != (c->verb == BACKEND_CREATE ? PGRES_COMMAND_OK : PGRES_TUPLES_OK)) {
         /* 57014 query_canceled: statement_timeout; anything else: the database refused */
         const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-        finish(c, state != NULL && strcmp(state, "57014") == 0 ? ETIMEDOUT : EIO, NULL);
+        finish_all(c, state != NULL && strcmp(state, "57014") == 0 ? ETIMEDOUT : EIO);
+        return;
+    }
+    if (c->verb == BACKEND_GET) {
+        conclude_gets(c, r);
+        return;
+    }
+    if (c->verb == BACKEND_CREATE && c->batch_next != NULL) { /* hg_create_many: every row, or an error */
+        size_t n = 0;
+        for (const backend_call *x = c; x != NULL; x = x->batch_next)
+            n++;
+        if (strtoull(PQcmdTuples(r), NULL, 10) != n) {
+            finish_all(c, EIO);
+            return;
+        }
+        while (c != NULL) {
+            backend_call *next = c->batch_next;
+            finish(c, 0, c->webhook);
+            c = next;
+        }
+        return;
+    }
+    if (c->verb == BACKEND_CREATE) {
+        /* "INSERT 0 1", or "INSERT 0 0": a create that met another with its Idempotency-Key */
+        int inserted = strcmp(PQcmdTuples(r), "1") == 0;
+        finish(c, inserted ? 0 : EEXIST, inserted ? c->webhook : NULL);
         return;
     }
     int rows = PQntuples(r);
@@ -364,9 +584,8 @@ static void conclude(backend_call *c, PGresult *r)
         return;
     }
     if (rows == 0) {
-        /* a create that met another with its Idempotency-Key (on any node): the caller
-         * looks that one up; an update or delete of a webhook that is not there */
-        finish(c, c->verb == BACKEND_CREATE ? EEXIST : BACKEND_NOT_FOUND, NULL);
+        /* an update or delete of a webhook that is not there */
+        finish(c, BACKEND_NOT_FOUND, NULL);
         return;
     }
     const store_webhook *w = record_of(r, 0, c->alloc);
@@ -563,7 +782,7 @@ static void conn_drop(pg_conn *pc, int status, const char *why)
         atomic_fetch_sub(&pg->in_flight, 1);
         PQclear(s->result);
         if (s->kind == SENT_CALL)
-            finish(s->call, status, NULL);
+            finish_all(s->call, status);
     }
     if (why != NULL && why[0] != '\0')
         log_why(pg, why);
@@ -619,13 +838,12 @@ static void conn_ready(pg_conn *pc)
     char sql[96];
     snprintf(sql, sizeof sql, "SET statement_timeout = %u", pg->statement_timeout_ms);
     int ok = PQsetnonblocking(pc->conn, 1) == 0 && PQenterPipelineMode(pc->conn) == 1 &&
-             conn_reserve(pc, BACKEND_VERBS + 2) == 0 && PQsendQueryParams(pc->conn, sql, 0, NULL, NULL, NULL, NULL, 0) &&
+             conn_reserve(pc, STMT_COUNT + 1) == 0 && PQsendQueryParams(pc->conn, sql, 0, NULL, NULL, NULL, NULL, 0) &&
              PQpipelineSync(pc->conn);
     if (ok)
         conn_push(pc, SENT_SETUP, NULL)->synced = 1;
-    for (int v = 0; ok && v <= BACKEND_VERBS; v++) {
-        ok = (v < BACKEND_VERBS ? PQsendPrepare(pc->conn, statements[v].name, statements[v].sql, statements[v].n_params, NULL)
-                                : PQsendPrepare(pc->conn, expire_name, expire_sql, 2, NULL)) &&
+    for (int v = 0; ok && v < STMT_COUNT; v++) {
+        ok = PQsendPrepare(pc->conn, statements[v].name, statements[v].sql, statements[v].n_params, NULL) &&
              PQpipelineSync(pc->conn);
         if (ok)
             conn_push(pc, SENT_SETUP, NULL)->synced = 1;
@@ -708,9 +926,20 @@ static void conn_conclude(pg_conn *pc, size_t n)
             pg->on_error(state != NULL ? state : "");
         }
         if (d->kind == SENT_CALL) {
-            if (n > 1 && rolled_back && st != PGRES_FATAL_ERROR) {
-                d->call->retry_alone = 1; /* batched with a failure: not stored, so sent again */
-                dispatch(pc->loop, d->call);
+            /* creates in one statement, refused for what one of them holds (SQLSTATE class
+             * 22 data exception, 23 integrity): sent again one by one, so only that one fails */
+            const char *state = st == PGRES_FATAL_ERROR && d->result != NULL
+                                    ? PQresultErrorField(d->result, PG_DIAG_SQLSTATE) : NULL;
+            int many = d->call->verb == BACKEND_CREATE && d->call->batch_next != NULL;
+            int row_error = state != NULL && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0);
+            if (rolled_back && ((n > 1 && st != PGRES_FATAL_ERROR) || (many && row_error))) {
+                /* batched with a failure: not stored, so sent again */
+                for (backend_call *c = d->call, *next; c != NULL; c = next) {
+                    next = c->batch_next;
+                    c->batch_next = NULL;
+                    c->retry_alone = 1;
+                    dispatch(pc->loop, c);
+                }
             } else {
                 conclude(d->call, d->result);
             }
@@ -808,14 +1037,10 @@ static void conn_on_ready(void *arg)
         conn_drain(pc);
 }
 
-/* Sends a call on one of the loop's connections; without one, fails it now. A create joins
- * the open batch of the least busy connection (its commit comes with the batch's sync, at
- * the loop iteration's end or when the batch is full); anything else ends that batch and
- * goes with a sync of its own. */
-static void dispatch(pg_loop *l, backend_call *c)
+/* The connection a call goes on: for a batched create, one with its batch open, else the
+ * least busy. NULL when none is up: then those that may try again now are told to. */
+static pg_conn *pick(pg_loop *l, int batched)
 {
-    pg_backend *pg = l->pg;
-    int batched = c->verb == BACKEND_CREATE && !c->retry_alone;
     pg_conn *best = NULL;
     for (unsigned i = 0; i < l->n_conns; i++) {
         pg_conn *pc = &l->conns[i];
@@ -838,6 +1063,90 @@ static void dispatch(pg_loop *l, backend_call *c)
                 l->poller.tick_soon(l->poller.ctx);
             }
         }
+    }
+    return best;
+}
+
+/* Sends the loop's GETs, chained, as one statement with a sync of its own; and its creates
+ * without a key as one statement in the open batch of creates (the flush that follows
+ * commits it). */
+static void send_chains(pg_loop *l)
+{
+    for (int creates = 0; creates <= 1; creates++) {
+        backend_call *chain = creates ? l->creates : l->gets;
+        if (creates) {
+            l->creates = NULL;
+            l->creates_tail = &l->creates;
+            l->n_creates = 0;
+        } else {
+            l->gets = NULL;
+            l->gets_tail = &l->gets;
+            l->n_gets = 0;
+        }
+        if (chain == NULL)
+            continue;
+        pg_conn *best = pick(l, creates);
+        if (best == NULL) {
+            finish_all(chain, ECONNREFUSED);
+            continue;
+        }
+        if (conn_reserve(best, 1) != 0) {
+            finish_all(chain, ENOMEM);
+            continue;
+        }
+        if (!creates && conn_sync(best) != 0) {
+            finish_all(chain, ECONNRESET);
+            continue;
+        }
+        int rc = creates ? send_creates(l->pg, best, chain) : send_call(l->pg, best, chain);
+        if (rc == ENOMEM) {
+            finish_all(chain, ENOMEM);
+            continue;
+        }
+        conn_push(best, SENT_CALL, chain);
+        if (rc != 0) {
+            conn_drop(best, ECONNRESET, NULL);
+            continue;
+        }
+        if (creates) {
+            best->batch++; /* the flush's sync commits it, with the keyed creates of the batch */
+        } else if (!PQpipelineSync(best->conn)) {
+            conn_drop(best, ECONNRESET, NULL);
+            continue;
+        } else {
+            best->fifo[(best->head + best->count - 1) % best->cap].synced = 1;
+        }
+        l->poller.tick_soon(l->poller.ctx); /* the overdue check */
+    }
+}
+
+/* Sends a call on one of the loop's connections; without one, fails it now. A create joins
+ * the open batch of the least busy connection (its commit comes with the batch's sync, at
+ * the loop iteration's end or when the batch is full); a GET joins the loop's GETs, read by
+ * one statement at the iteration's end; anything else ends the open batch and goes with a
+ * sync of its own. */
+static void dispatch(pg_loop *l, backend_call *c)
+{
+    pg_backend *pg = l->pg;
+    if (c->verb == BACKEND_GET) {
+        c->batch_next = NULL;
+        *l->gets_tail = c;
+        l->gets_tail = &c->batch_next;
+        if (++l->n_gets >= PG_BATCH_MAX)
+            send_chains(l);
+        return;
+    }
+    if (c->verb == BACKEND_CREATE && c->webhook->idempotency == NULL && !c->retry_alone) {
+        c->batch_next = NULL;
+        *l->creates_tail = c;
+        l->creates_tail = &c->batch_next;
+        if (++l->n_creates >= PG_BATCH_MAX)
+            send_chains(l);
+        return;
+    }
+    int batched = c->verb == BACKEND_CREATE && !c->retry_alone;
+    pg_conn *best = pick(l, batched);
+    if (best == NULL) {
         finish(c, ECONNREFUSED, NULL);
         return;
     }
@@ -854,7 +1163,7 @@ static void dispatch(pg_loop *l, backend_call *c)
         snprintf(cutoff, sizeof cutoff, "%lld", (long long)(c->webhook->created_ms - pg->key_window_ms));
         const char *values[2] = {(const char *)c->webhook->idempotency, cutoff};
         int lengths[2] = {STORE_IDEMPOTENCY_LEN, 0}, formats[2] = {1, 0};
-        if (!PQsendQueryPrepared(best->conn, expire_name, 2, values, lengths, formats, 0)) {
+        if (!PQsendQueryPrepared(best->conn, statements[STMT_EXPIRE].name, 2, values, lengths, formats, 0)) {
             finish(c, ECONNRESET, NULL);
             conn_drop(best, ECONNRESET, NULL);
             return;
@@ -890,6 +1199,7 @@ static void pg_submit(void *self, backend_call *c)
     (void)self;
     c->backend = self;
     c->retry_alone = 0;
+    c->batch_next = NULL;
     c->found = NULL;
     c->items = NULL;
     c->n_items = 0;
@@ -910,6 +1220,8 @@ static void *pg_loop_attach(void *self, const store_poller *poller)
     l->pg = pg;
     l->poller = *poller;
     l->n_conns = pg->connections_per_loop;
+    l->gets_tail = &l->gets;
+    l->creates_tail = &l->creates;
     for (unsigned i = 0; i < l->n_conns; i++)
         l->conns[i] = (pg_conn){.loop = l, .state = CONN_DOWN, .sock = -1};
     this_loop = l;
@@ -921,6 +1233,7 @@ static void *pg_loop_attach(void *self, const store_poller *poller)
 static void pg_loop_flush(void *loop)
 {
     pg_loop *l = loop;
+    send_chains(l);
     for (unsigned i = 0; i < l->n_conns; i++)
         if (l->conns[i].state == CONN_UP && l->conns[i].unflushed)
             conn_flush(&l->conns[i]);
@@ -960,6 +1273,7 @@ static void pg_loop_detach(void *loop)
 {
     pg_loop *l = loop;
     pg_backend *pg = l->pg;
+    send_chains(l);
     uint64_t deadline = now_ms() + pg->statement_timeout_ms + PG_TIMEOUT_MARGIN_MS;
     for (unsigned i = 0; i < l->n_conns; i++) {
         pg_conn *pc = &l->conns[i];

@@ -126,7 +126,7 @@ int store_each_in_ecosystem(store *s, const char *ecosystem_id, int (*visit)(con
  * The id finds that record while it is stored; seq is its place, used when it is gone (a
  * future delete), so that a page goes on where the deleted record was. A backend with an
  * order of its own gives its records the seq that places them in it (the PostgreSQL
- * backend: created_ms, the id breaking ties). */
+ * backend: created_ms; it breaks ties by the id's row). */
 typedef struct store_cursor {
     uint64_t seq;
     objectid id;

@@ -58,6 +58,7 @@ TABLE = """
 CREATE SCHEMA pgbench_hookgate;
 CREATE TABLE pgbench_hookgate.webhooks (
   id bytea PRIMARY KEY,
+  seq bigserial NOT NULL,
   ecosystem_id text NOT NULL,
   url text NOT NULL,
   description text NOT NULL,
@@ -65,7 +66,7 @@ CREATE TABLE pgbench_hookgate.webhooks (
   disabled boolean NOT NULL DEFAULT false,
   created_at timestamptz NOT NULL,
   idempotency_digest bytea UNIQUE);
-CREATE INDEX ON pgbench_hookgate.webhooks (ecosystem_id, created_at, id);
+CREATE INDEX ON pgbench_hookgate.webhooks (ecosystem_id, created_at, seq);
 """
 
 INSERT = """INSERT INTO pgbench_hookgate.webhooks (id, ecosystem_id, url, description, secret, created_at)
@@ -86,6 +87,7 @@ def percentiles(times_us):
 
 def pgbench(pg, work, script, clients, seconds):
     """req/s (tps without connection time), p50, p99 in ms."""
+    pg.psql("CHECKPOINT")  # every row starts from a clean WAL, not in the last one's checkpoint
     path = os.path.join(work, "script.sql")
     with open(path, "w") as f:
         f.write(script)
@@ -107,12 +109,13 @@ def pgbench(pg, work, script, clients, seconds):
     return {"rps": rate, "p50": p50, "p99": p99, "failed": 0}
 
 
-def h2load_nodes(ports, path, clients, streams, seconds, work, method="POST", h1=False):
+def h2load_nodes(pg, ports, path, clients, streams, seconds, work, method="POST", h1=False):
     """One h2load per node at once, the clients split between them: summed req/s, p50/p99
     over every request, and the count of non-2xx answers."""
     body = os.path.join(work, "body.json")
     with open(body, "wb") as f:
         f.write(run.BODY)
+    pg.psql("CHECKPOINT")
     procs = []
     for i, port in enumerate(ports):
         n = clients // len(ports) + (1 if i < clients % len(ports) else 0)
@@ -152,6 +155,8 @@ def main():
     ap.add_argument("--nodes", default="1,2,3", help="the node counts to measure")
     ap.add_argument("--h1", action="store_true", help="HTTP/1.1 instead of h2c (one request in flight per connection)")
     ap.add_argument("--threads", type=int, default=1, help="server.threads of each node")
+    ap.add_argument("--connections", type=int, default=4,
+                    help="store.postgres.connections_per_loop of each node (4: the default)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build-release"))
     ap.add_argument("--binary", help="an existing hookgate to measure (no Release build)")
     args = ap.parse_args()
@@ -178,7 +183,7 @@ def main():
             sel = pgbench(pg, work, SELECT % one, args.clients, seconds)
             rows.append(("pgbench select by id", sel, None))
             store = {"postgres": "{ conninfo: %s, connections_per_loop: %d, statement_timeout_ms: %d }"
-                     % (json.dumps(pg.conninfo()), pgs.NODE_CONNECTIONS, pgs.NODE_STATEMENT_TIMEOUT_MS)}
+                     % (json.dumps(pg.conninfo()), args.connections, pgs.NODE_STATEMENT_TIMEOUT_MS)}
             tables = None
             for count in counts:
                 nodes = []
@@ -193,12 +198,12 @@ def main():
                         pgs.wait_readyz(nodes[-1].port, 30)
                     ports = [n.port for n in nodes]
                     tables = tables or [t for t in pg.tables() if not t.startswith("pgbench_hookgate.")]
-                    made = h2load_nodes(ports, "/api/webhooks", args.clients, args.streams, seconds, work,
+                    made = h2load_nodes(pg, ports, "/api/webhooks", args.clients, args.streams, seconds, work,
                                         h1=args.h1)
                     rows.append(("hookgate create, %d node%s" % (count, "s" if count > 1 else ""), made,
                                  made["rps"] / ins["rps"]))
                     wid = run.create_one(ports[0])
-                    got = h2load_nodes(ports, "/api/webhooks/" + wid, args.clients, args.streams, seconds, work,
+                    got = h2load_nodes(pg, ports, "/api/webhooks/" + wid, args.clients, args.streams, seconds, work,
                                        method="GET", h1=args.h1)
                     rows.append(("hookgate get, %d node%s" % (count, "s" if count > 1 else ""), got,
                                  got["rps"] / sel["rps"]))
@@ -209,10 +214,10 @@ def main():
         if not os.environ.get("HOOKGATE_KEEP_TMP"):
             subprocess.run(["rm", "-rf", work])
 
-    print("hookgate on PostgreSQL vs pgbench: %s, %d CPUs, %ds per row, %d clients in all (h2load %s), node server.threads %d, one cluster (fsync on, synchronous_commit on)"
+    print("hookgate on PostgreSQL vs pgbench: %s, %d CPUs, %ds per row, %d clients in all (h2load %s), node server.threads %d, connections_per_loop %d, one cluster (fsync on, synchronous_commit on, a CHECKPOINT before each row)"
           % (os.uname().machine, os.cpu_count(), seconds, args.clients,
              "HTTP/1.1" if args.h1 else "h2c, %d stream%s per connection" % (args.streams, "s" if args.streams > 1 else ""),
-             args.threads))
+             args.threads, args.connections))
     print("%-28s %10s %8s %8s %8s %8s" % ("configuration", "req/s", "p50 ms", "p99 ms", "ratio", "non-2xx"))
     for name, r, ratio in rows:
         print("%-28s %10.0f %8.2f %8.2f %8s %8s" % (name, r["rps"], r["p50"], r["p99"],

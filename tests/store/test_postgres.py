@@ -16,7 +16,10 @@ held to the PostgreSQL store's contract:
   without a restart, and every acknowledged create is there, no refused update or delete
   applied;
 - a node started while the database is down starts, is not ready, answers 503, and serves
-  once the database is up.
+  once the database is up;
+- creates that reach a node together go to the database as one statement: when the
+  database refuses one of them (a trigger of the test's), that one alone answers 503 and
+  every other is stored.
 
 The database is checked through psql without knowing the backend's tables: rows are found by
 what they contain (PgCluster.rows_mentioning).
@@ -29,6 +32,8 @@ import json
 import os
 import random
 import re
+import socket
+import struct
 import sys
 import threading
 import time
@@ -80,6 +85,54 @@ def delete(port, wid, conn=None, timeout=ss.CALL_TIMEOUT):
 def keyed_create(port, key, description, conn=None):
     return ss.request(port, "POST", "/api/webhooks", ss.create_body(description),
                       json_headers(**{"idempotency-key": key}), conn=conn)
+
+
+def h2_creates(port, bodies, timeout=ss.CALL_TIMEOUT):
+    """POSTs each body to /api/webhooks on its own stream of one cleartext HTTP/2 connection,
+    every stream in one write (so the node reads them together); each stream's DATA bytes,
+    once every stream has ended. Frames by hand, HPACK literals only: the answers' bodies
+    are all this needs, and DATA is not compressed."""
+    def frame(kind, flags, stream, payload=b""):
+        return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+
+    def literal(name, value):  # without indexing, new name, no Huffman (lengths under 127)
+        return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+    out = [b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", frame(4, 0, 0)]
+    for i, body in enumerate(bodies):
+        block = (b"\x83\x86"  # :method POST, :scheme http
+                 + literal(b":path", b"/api/webhooks") + literal(b":authority", b"127.0.0.1")
+                 + literal(b"authorization", ss.TOKEN.encode()) + literal(b"content-type", b"application/json")
+                 + literal(b"content-length", str(len(body)).encode()))
+        out += [frame(1, 0x4, 2 * i + 1, block), frame(0, 0x1, 2 * i + 1, body)]  # END_HEADERS; END_STREAM
+    data, ended, buf = {}, set(), b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(b"".join(out))
+        while len(ended) < len(bodies):
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise AssertionError("the connection closed with %d of %d answers" % (len(ended), len(bodies)))
+            buf += chunk
+            while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+                n, kind, flags = int.from_bytes(buf[:3], "big"), buf[3], buf[4]
+                stream = int.from_bytes(buf[5:9], "big") & 0x7fffffff
+                payload, buf = buf[9:9 + n], buf[9 + n:]
+                if kind == 0:
+                    data[stream] = data.get(stream, b"") + payload
+                if kind in (0, 1) and flags & 0x1:
+                    ended.add(stream)
+                if kind == 4 and not flags & 0x1:
+                    sock.sendall(frame(4, 0x1, 0))  # SETTINGS ACK
+                if kind == 7:
+                    raise AssertionError("GOAWAY with %d of %d answers" % (len(ended), len(bodies)))
+    return [data.get(2 * i + 1, b"") for i in range(len(bodies))]
+
+
+def database_errors(port, sqlstate_class):
+    """hookgate_database_errors_total{class=...} of the node on port (0 before the first)."""
+    status, _, body = ss.request(port, "GET", "/metrics")
+    assert status == 200, body[:200]
+    m = re.search(r'^hookgate_database_errors_total\{class="%s"\} (\d+)$' % sqlstate_class, body.decode(), re.M)
+    return int(m.group(1)) if m else 0
 
 
 def mine(items, prefix):
@@ -383,6 +436,38 @@ class PostgresNodesTest(unittest.TestCase):
         self.assert_all_readable(acked, self.ports, "after PostgreSQL came back")
         for wid, body in bystanders:  # the refused update and delete left nothing behind
             self.assertEqual(ss.get(self.ports[1], wid)[::2], (200, body))
+        self.assert_alive()
+
+    def test_a_create_the_database_refuses_fails_alone(self):
+        port = self.ports[0]
+        prefix = marker("refused")
+        # a trigger on every table the migrations made: a row naming "<prefix>-bad" is refused
+        # with SQLSTATE 23514, as a constraint would refuse it
+        fn = "hookgate_test_refuse_%s" % RUN
+        PG.psql("CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF to_jsonb(NEW)::text LIKE '%%%s-bad%%' THEN "
+                "RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation'; END IF; "
+                "RETURN NEW; END $$" % (fn, prefix))
+        self.addCleanup(PG.psql, "DROP FUNCTION %s CASCADE" % fn)  # and its triggers
+        for table in PG.tables():
+            if not table.endswith("schema_version"):
+                PG.psql("CREATE TRIGGER %s BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION %s()" % (fn, table, fn))
+        errors_before = database_errors(port, "23")
+        descriptions = ["%s-%s-%02d" % (prefix, "bad" if i % 5 == 2 else "ok", i) for i in range(20)]
+        bad = [d for d in descriptions if "-bad-" in d]
+        answers = h2_creates(port, [ss.create_body(d) for d in descriptions])
+        for d, body in zip(descriptions, answers):
+            if d in bad:
+                self.assertRegex(body.decode(), UNAVAILABLE_RE, d)
+                self.assertIn("the database refused the statement", body.decode())
+            else:
+                self.assertIsNone(ss.webhook_problem(json.loads(body), d), body[:300])
+        listed = sorted(it["description"] for it in mine(self.list_ok(self.ports[1]), prefix))
+        self.assertEqual(listed, sorted(d for d in descriptions if d not in bad))
+        # the node sent them together: the statement of all of them failed once, then each
+        # refused one again alone
+        self.assertGreater(database_errors(port, "23") - errors_before, len(bad),
+                           "the creates did not reach the database in one statement")
         self.assert_alive()
 
     def test_a_newer_schema_stops_start_up(self):

@@ -4,6 +4,7 @@
 -- add the next one (0002_....sql) and list it in backend_postgres.c.
 CREATE TABLE hookgate_webhooks (
     id              bytea PRIMARY KEY CHECK (length(id) = 12),  -- the ObjectId's 12 bytes
+    seq             bigserial NOT NULL,         -- the order of INSERTs: ties of created_ms in lists
     created_ms      bigint NOT NULL,
     ecosystem_id    text NOT NULL,
     url             text NOT NULL,
@@ -14,6 +15,6 @@ CREATE TABLE hookgate_webhooks (
     idempotency_key bytea UNIQUE,               -- SHA-256 of the token and its Idempotency-Key
     deleted         boolean NOT NULL DEFAULT false  -- kept while its idempotency_key may be replayed
 );
--- an ecosystem's list, oldest first (createdAt, then the id), without the deleted: the
--- same order on every node, and a page token's cursor
-CREATE INDEX hookgate_webhooks_list ON hookgate_webhooks (ecosystem_id, created_ms, id) WHERE NOT deleted;
+-- an ecosystem's list, oldest first (createdAt, then the order of INSERTs), without the
+-- deleted: the same order on every node
+CREATE INDEX hookgate_webhooks_list ON hookgate_webhooks (ecosystem_id, created_ms, seq) WHERE NOT deleted;

@@ -441,7 +441,7 @@ static void test_delivery(void)
 static void test_postgres(void)
 {
     config *cfg = parse_ok(__LINE__, LISTEN);
-    CHECK(cfg != NULL && cfg->store_pg_conninfo == NULL && cfg->store_pg_connections == 2 &&
+    CHECK(cfg != NULL && cfg->store_pg_conninfo == NULL && cfg->store_pg_connections == 4 &&
           cfg->store_pg_statement_timeout_ms == 5000);
     config_destroy(cfg);
     cfg = parse_ok(__LINE__, LISTEN "store:\n  postgres: { conninfo: \"host=127.0.0.1 dbname=hookgate\" }\n");

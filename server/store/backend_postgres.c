@@ -94,7 +94,7 @@ static const struct {
     [BACKEND_GET] = {"hg_get", "SELECT " COLUMNS " FROM hookgate_webhooks WHERE id = ANY ($1) AND NOT deleted", 1},
     [BACKEND_LIST] = {"hg_list",
                       "SELECT " COLUMNS " FROM hookgate_webhooks WHERE ecosystem_id = $1 AND NOT deleted "
-                      "AND (created_ms, seq) > ($2, coalesce((SELECT seq FROM hookgate_webhooks WHERE id = $3), -1)) "
+                      "AND (created_ms, seq) > ($2, coalesce((SELECT seq FROM hookgate_webhooks WHERE id = $3 AND ecosystem_id = $1), -1)) "
                       "ORDER BY created_ms, seq LIMIT $4",
                       4},
     [BACKEND_FIND_IDEMPOTENT] = {"hg_find", "SELECT " COLUMNS " FROM hookgate_webhooks WHERE idempotency_key = $1", 1},
@@ -147,6 +147,7 @@ typedef struct pg_conn {
     int unflushed;    /* sent since the last PQflush, or PQflush said more is to send */
     size_t batch;     /* creates sent since the last sync: the open batch */
     size_t reading;   /* entries from head whose results are whole: they wait for their sync */
+    PGresult *commit_error; /* the head transaction's commit failed: its sync is next */
     unsigned backoff_ms;
     uint64_t retry_at_ms;
     uint64_t tried_ms;   /* the last connection attempt's start */
@@ -775,6 +776,8 @@ static void conn_drop(pg_conn *pc, int status, const char *why)
     pc->unflushed = 0;
     pc->batch = 0;
     pc->reading = 0;
+    PQclear(pc->commit_error);
+    pc->commit_error = NULL;
     while (pc->count > 0) {
         sent *s = &pc->fifo[pc->head];
         pc->head = (pc->head + 1) % pc->cap;
@@ -899,15 +902,20 @@ static void conn_flush(pg_conn *pc)
 
 static void dispatch(pg_loop *l, backend_call *c);
 
-/* The end of a transaction: the first n entries are answered. When one of them failed the
- * transaction rolled back, so the creates batched with it, whatever their own results said,
- * stored nothing: each goes again alone (retry_alone), and only the failed one fails. */
-static void conn_conclude(pg_conn *pc, size_t n)
+/* The end of a transaction: the first n entries are answered. When one of them failed, or
+ * its commit did (commit_error: a deferred constraint, a serialization failure), the
+ * transaction rolled back, so the creates batched with it, whatever their own results
+ * said, stored nothing: each goes again alone (retry_alone), and only the failed one fails. */
+static void conn_conclude(pg_conn *pc, size_t n, PGresult *commit_error)
 {
     pg_backend *pg = pc->loop->pg;
     sent done[PG_BATCH_MAX * 2 + 2];
     HG_ASSERT(n >= 1 && n <= sizeof(done) / sizeof(done[0]) && n <= pc->count);
-    int rolled_back = 0;
+    int rolled_back = commit_error != NULL;
+    if (commit_error != NULL && pg->on_error != NULL) {
+        const char *state = PQresultErrorField(commit_error, PG_DIAG_SQLSTATE);
+        pg->on_error(state != NULL ? state : "");
+    }
     for (size_t i = 0; i < n; i++) {
         done[i] = pc->fifo[pc->head];
         pc->head = (pc->head + 1) % pc->cap;
@@ -926,14 +934,18 @@ static void conn_conclude(pg_conn *pc, size_t n)
             pg->on_error(state != NULL ? state : "");
         }
         if (d->kind == SENT_CALL) {
+            /* its own failure, else its commit's: what it is answered with */
+            PGresult *outcome = st != PGRES_FATAL_ERROR && commit_error != NULL ? commit_error : d->result;
+            ExecStatusType ost = outcome != NULL ? PQresultStatus(outcome) : PGRES_FATAL_ERROR;
             /* creates in one statement, refused for what one of them holds (SQLSTATE class
              * 22 data exception, 23 integrity): sent again one by one, so only that one fails */
-            const char *state = st == PGRES_FATAL_ERROR && d->result != NULL
-                                    ? PQresultErrorField(d->result, PG_DIAG_SQLSTATE) : NULL;
+            const char *state = ost == PGRES_FATAL_ERROR && outcome != NULL
+                                    ? PQresultErrorField(outcome, PG_DIAG_SQLSTATE) : NULL;
             int many = d->call->verb == BACKEND_CREATE && d->call->batch_next != NULL;
             int row_error = state != NULL && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0);
-            if (rolled_back && ((n > 1 && st != PGRES_FATAL_ERROR) || (many && row_error))) {
-                /* batched with a failure: not stored, so sent again */
+            if (rolled_back && !d->call->retry_alone && ((n > 1 && ost != PGRES_FATAL_ERROR) || (many && row_error))) {
+                /* batched with a failure: not stored, so sent again, once (a call sent alone
+                 * whose keyed create's expire failed is answered with that failure) */
                 for (backend_call *c = d->call, *next; c != NULL; c = next) {
                     next = c->batch_next;
                     c->batch_next = NULL;
@@ -941,7 +953,7 @@ static void conn_conclude(pg_conn *pc, size_t n)
                     dispatch(pc->loop, c);
                 }
             } else {
-                conclude(d->call, d->result);
+                conclude(d->call, outcome);
             }
         } else if (d->kind == SENT_SETUP && st != PGRES_COMMAND_OK && pc->state == CONN_UP) {
             char why[256];
@@ -954,6 +966,7 @@ static void conn_conclude(pg_conn *pc, size_t n)
         }
         PQclear(d->result);
     }
+    PQclear(commit_error);
 }
 
 /* Reads what the server sent and answers every transaction whose sync has come. */
@@ -968,8 +981,11 @@ static void conn_drain(pg_conn *pc)
     }
     while (pc->state == CONN_UP && pc->count > 0 && !PQisBusy(pc->conn)) {
         PGresult *r = PQgetResult(pc->conn);
+        /* every statement of the transaction at the head has its results: what comes before
+         * its sync is its commit's */
+        int all_read = pc->reading > 0 && pc->fifo[(pc->head + pc->reading - 1) % pc->cap].synced;
         if (r == NULL) { /* the end of one statement's results */
-            if (pc->reading < pc->count)
+            if (pc->reading < pc->count && !all_read)
                 pc->reading++;
             continue;
         }
@@ -980,12 +996,19 @@ static void conn_drain(pg_conn *pc)
             while (n < pc->count && !pc->fifo[(pc->head + n) % pc->cap].synced)
                 n++;
             HG_ASSERT(n < pc->count);
+            PGresult *commit_error = pc->commit_error;
+            pc->commit_error = NULL;
             pc->reading = 0;
-            conn_conclude(pc, n + 1);
+            conn_conclude(pc, n + 1, commit_error);
             continue;
         }
-        if (pc->reading >= pc->count) { /* more results than statements: not one of ours */
-            PQclear(r);
+        if (all_read || pc->reading >= pc->count) {
+            /* after its statements: the commit failed (the transaction rolled back), which
+             * every statement of it shares */
+            if (PQresultStatus(r) == PGRES_FATAL_ERROR && pc->commit_error == NULL)
+                pc->commit_error = r;
+            else
+                PQclear(r);
             continue;
         }
         sent *s = &pc->fifo[(pc->head + pc->reading) % pc->cap];
@@ -993,8 +1016,6 @@ static void conn_drain(pg_conn *pc)
             s->result = r; /* one result per statement here */
         else
             PQclear(r);
-        if (PQresultStatus(r) == PGRES_PIPELINE_ABORTED)
-            continue; /* an aborted statement's results end with NULL too */
     }
 }
 
@@ -1109,7 +1130,9 @@ static void send_chains(pg_loop *l)
             continue;
         }
         if (creates) {
-            best->batch++; /* the flush's sync commits it, with the keyed creates of the batch */
+            /* the flush's sync commits it, with the keyed creates of the batch */
+            if (++best->batch >= PG_BATCH_MAX && conn_sync(best) != 0)
+                continue;
         } else if (!PQpipelineSync(best->conn)) {
             conn_drop(best, ECONNRESET, NULL);
             continue;
@@ -1237,6 +1260,10 @@ static void pg_loop_flush(void *loop)
     for (unsigned i = 0; i < l->n_conns; i++)
         if (l->conns[i].state == CONN_UP && l->conns[i].unflushed)
             conn_flush(&l->conns[i]);
+    /* a call finished meanwhile (a connection dropped) may have led its caller to submit
+     * another: it goes at the next tick, not at an iteration that may not come soon */
+    if (l->gets != NULL || l->creates != NULL)
+        l->poller.tick_soon(l->poller.ctx);
 }
 
 static void pg_loop_tick(void *loop)
@@ -1265,6 +1292,8 @@ static void pg_loop_tick(void *loop)
     }
     if (again)
         l->poller.tick_soon(l->poller.ctx);
+    if (l->gets != NULL || l->creates != NULL)
+        pg_loop_flush(l);
 }
 
 /* Waits (blocking: the loop is stopping) for the answers in flight, up to the overdue
@@ -1288,6 +1317,16 @@ static void pg_loop_detach(void *loop)
         }
         conn_drop(pc, ECONNRESET, NULL);
         free(pc->fifo);
+    }
+    /* what was submitted while the connections closed has none left */
+    while (l->gets != NULL || l->creates != NULL) {
+        backend_call *gets = l->gets, *creates = l->creates;
+        l->gets = l->creates = NULL;
+        l->gets_tail = &l->gets;
+        l->creates_tail = &l->creates;
+        l->n_gets = l->n_creates = 0;
+        finish_all(gets, ECONNRESET);
+        finish_all(creates, ECONNRESET);
     }
     if (this_loop == l)
         this_loop = NULL;

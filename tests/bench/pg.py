@@ -13,6 +13,8 @@ both sides in the same run:
   pgbench select   SELECT of one row by id from that table;
   hookgate create  POST /api/webhooks with h2load, on 1, 2 and 3 nodes of the same database
                    (the clients split between the nodes, one h2load per node at once);
+  hookgate create at half that rate: the same, offered half the rate just measured (h2load
+                   --rps): its latency when not saturated;
   hookgate get     GET /api/webhooks/<id> of one webhook, likewise.
 
 Both sides get the same number of clients (--clients) and the same duration; h2load keeps
@@ -109,9 +111,10 @@ def pgbench(pg, work, script, clients, seconds):
     return {"rps": rate, "p50": p50, "p99": p99, "failed": 0}
 
 
-def h2load_nodes(pg, ports, path, clients, streams, seconds, work, method="POST", h1=False):
+def h2load_nodes(pg, ports, path, clients, streams, seconds, work, method="POST", h1=False, rate=None):
     """One h2load per node at once, the clients split between them: summed req/s, p50/p99
-    over every request, and the count of non-2xx answers."""
+    over every request, and the count of non-2xx answers. rate: the req/s to offer in all
+    (h2load --rps per client), None for as fast as answers come."""
     body = os.path.join(work, "body.json")
     with open(body, "wb") as f:
         f.write(run.BODY)
@@ -124,6 +127,8 @@ def h2load_nodes(pg, ports, path, clients, streams, seconds, work, method="POST"
             os.remove(log)
         args = ["h2load", "-D", str(seconds), "-c", str(n), "--log-file", log, "-H", "authorization: " + run.TOKEN]
         args += ["--h1"] if h1 else ["-m", str(streams)]
+        if rate is not None:
+            args += ["--rps", "%d" % max(1, round(rate / clients))]
         if method != "GET":
             args += ["-d", body, "-H", "content-type: application/json"]
         procs.append((subprocess.Popen(args + ["http://127.0.0.1:%d%s" % (port, path)], stdout=subprocess.PIPE,
@@ -202,6 +207,9 @@ def main():
                                         h1=args.h1)
                     rows.append(("hookgate create, %d node%s" % (count, "s" if count > 1 else ""), made,
                                  made["rps"] / ins["rps"]))
+                    half = h2load_nodes(pg, ports, "/api/webhooks", args.clients, args.streams, seconds, work,
+                                        h1=args.h1, rate=made["rps"] / 2)
+                    rows.append(("  offered half that rate", half, None))
                     wid = run.create_one(ports[0])
                     got = h2load_nodes(pg, ports, "/api/webhooks/" + wid, args.clients, args.streams, seconds, work,
                                        method="GET", h1=args.h1)
@@ -222,7 +230,7 @@ def main():
     for name, r, ratio in rows:
         print("%-28s %10.0f %8.2f %8.2f %8s %8s" % (name, r["rps"], r["p50"], r["p99"],
                                                    "%.0f%%" % (ratio * 100) if ratio is not None else "",
-                                                   r["failed"] if name.startswith("hookgate") else ""))
+                                                   r["failed"] if not name.startswith("pgbench") else ""))
     print("ratios: hookgate create / pgbench insert, hookgate get / pgbench select, same clients, same cluster, "
           "same run")
     print("nodes: on %d CPUs PostgreSQL, every node and the load generators share the machine, so the 2- and "

@@ -19,7 +19,8 @@ held to the PostgreSQL store's contract:
   once the database is up;
 - creates that reach a node together go to the database as one statement: when the
   database refuses one of them (a trigger of the test's), that one alone answers 503 and
-  every other is stored.
+  every other is stored; and when it refuses the commit (a deferred constraint trigger),
+  no create of that transaction is acknowledged unless it was then stored alone.
 
 The database is checked through psql without knowing the backend's tables: rows are found by
 what they contain (PgCluster.rows_mentioning).
@@ -468,6 +469,32 @@ class PostgresNodesTest(unittest.TestCase):
         # refused one again alone
         self.assertGreater(database_errors(port, "23") - errors_before, len(bad),
                            "the creates did not reach the database in one statement")
+        self.assert_alive()
+
+    def test_a_commit_the_database_refuses_acknowledges_nothing(self):
+        port = self.ports[0]
+        prefix = marker("late")
+        # a constraint trigger deferred to COMMIT: the whole transaction is refused at its end
+        fn = "hookgate_test_late_%s" % RUN
+        PG.psql("CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF to_jsonb(NEW)::text LIKE '%%%s-bad%%' THEN "
+                "RAISE EXCEPTION 'refused at commit by the test' USING ERRCODE = 'check_violation'; END IF; "
+                "RETURN NEW; END $$" % (fn, prefix))
+        self.addCleanup(PG.psql, "DROP FUNCTION %s CASCADE" % fn)
+        for table in PG.tables():
+            if not table.endswith("schema_version"):
+                PG.psql("CREATE CONSTRAINT TRIGGER %s AFTER INSERT ON %s DEFERRABLE INITIALLY DEFERRED "
+                        "FOR EACH ROW EXECUTE FUNCTION %s()" % (fn, table, fn))
+        descriptions = ["%s-%s-%02d" % (prefix, "bad" if i == 7 else "ok", i) for i in range(20)]
+        answers = h2_creates(port, [ss.create_body(d) for d in descriptions])
+        listed = {it["description"] for it in mine(self.list_ok(self.ports[1]), prefix)}
+        # nothing acknowledged that the failed commit took with it: each create went again
+        # alone, and only the refused one failed
+        for d, body in zip(descriptions, answers):
+            self.assertEqual(body.startswith(b"{"), d in listed,
+                             "%s: answered %r, and %s" % (d, body[:120], "listed" if d in listed else "not stored"))
+        self.assertEqual(listed, set(descriptions) - {descriptions[7]})
+        self.assertRegex(answers[7].decode(), UNAVAILABLE_RE)
         self.assert_alive()
 
     def test_a_newer_schema_stops_start_up(self):

@@ -7,16 +7,18 @@
  * reads) or later from another thread (a write waiting for the journal's fdatasync; every
  * call of a backend whose calls are network round trips). Nothing here assumes that a
  * read is synchronous. Records a backend returns are immutable and stay valid until
- * backend_destroy (the memory backend's live in its index; a backend that fetches rows
- * copies them into memory from the call's allocator).
+ * backend_destroy (the memory backend's live in its index), or, from a backend that
+ * fetches rows, as long as the call's memory: rows are copied into memory from the call's
+ * allocator, and a create answers with the call's own webhook.
  *
  * Writes (create, update, delete) of one backend take effect in one order, the order the
  * index shows them in; an update or a delete is checked against the index when it takes
  * effect, not when it is submitted, so two racing writes never undo each other's check
  * (the second delete of a webhook answers NOT_FOUND, whichever was submitted first).
  *
- * Today's backend is memory + journal (backend_memory.c): the in-memory index (store.h),
- * made durable by the journal (journal.h). It is the only writer of its index. */
+ * Two backends: memory + journal (backend_memory.c), the in-memory index (store.h) made
+ * durable by the journal (journal.h), the only writer of its index; and PostgreSQL
+ * (backend_postgres.c), shared by any number of nodes. */
 #ifndef HOOKGATE_BACKEND_H
 #define HOOKGATE_BACKEND_H
 
@@ -46,7 +48,7 @@ typedef struct backend_call backend_call;
 struct backend_call {
     /* in */
     backend_verb verb;
-    const store_webhook *webhook; /* CREATE: copied by the backend before submit returns */
+    const store_webhook *webhook; /* CREATE: read until done (the memory backend copies it at once) */
     objectid id;                  /* GET, UPDATE, DELETE */
     const store_changes *changes; /* UPDATE: copied by the backend before submit returns */
     const char *ecosystem_id;     /* LIST */

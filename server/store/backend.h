@@ -70,7 +70,7 @@ struct backend_call {
     journal_op journal;
     store_changes journal_changes; /* UPDATE with a journal: the changes, pointing into journal.record */
     int retry_alone; /* PostgreSQL: a create batched with one that failed goes again on its own */
-    backend_call *batch_next; /* PostgreSQL: the next GET that one statement answers with this one */
+    backend_call *batch_next; /* PostgreSQL: the next call (a GET, a create without a key) one statement answers with this one */
     void *backend;
 };
 

@@ -635,7 +635,7 @@ static const field server_fields[] = {
  * so that read_limits can name the one at fault when the default exceeds the maximum. */
 static int read_page_size(parse *p, unsigned *dst, yaml_mark_t *mark, int *given)
 {
-    unsigned long long v;
+    unsigned long long v = 0;
     if (read_uint(p, 1, CONFIG_MAX_PAGE_SIZE, &v))
         return -1;
     *dst = (unsigned)v;

@@ -1088,6 +1088,33 @@ static pg_conn *pick(pg_loop *l, int batched)
     return best;
 }
 
+/* Sends c (one call, or the head of a chain) on pc with send, then ends it: in the open
+ * batch of creates (its sync, at the flush or now when the batch is full, commits it), or
+ * with a sync of its own. On failure its calls are answered. */
+static void conn_send(pg_conn *pc, backend_call *c, int batched, int (*send)(pg_backend *, pg_conn *, backend_call *))
+{
+    int rc = send(pc->loop->pg, pc, c);
+    if (rc == ENOMEM) { /* nothing of it sent (a keyed create's expire, if any, is harmless alone) */
+        finish_all(c, ENOMEM);
+        return;
+    }
+    conn_push(pc, SENT_CALL, c);
+    if (rc != 0) {
+        conn_drop(pc, ECONNRESET, NULL);
+        return;
+    }
+    if (batched) {
+        if (++pc->batch >= PG_BATCH_MAX && conn_sync(pc) != 0)
+            return;
+    } else if (!PQpipelineSync(pc->conn)) {
+        conn_drop(pc, ECONNRESET, NULL);
+        return;
+    } else {
+        pc->fifo[(pc->head + pc->count - 1) % pc->cap].synced = 1;
+    }
+    pc->loop->poller.tick_soon(pc->loop->poller.ctx); /* the overdue check */
+}
+
 /* Sends the loop's GETs, chained, as one statement with a sync of its own; and its creates
  * without a key as one statement in the open batch of creates (the flush that follows
  * commits it). */
@@ -1119,27 +1146,8 @@ static void send_chains(pg_loop *l)
             finish_all(chain, ECONNRESET);
             continue;
         }
-        int rc = creates ? send_creates(l->pg, best, chain) : send_call(l->pg, best, chain);
-        if (rc == ENOMEM) {
-            finish_all(chain, ENOMEM);
-            continue;
-        }
-        conn_push(best, SENT_CALL, chain);
-        if (rc != 0) {
-            conn_drop(best, ECONNRESET, NULL);
-            continue;
-        }
-        if (creates) {
-            /* the flush's sync commits it, with the keyed creates of the batch */
-            if (++best->batch >= PG_BATCH_MAX && conn_sync(best) != 0)
-                continue;
-        } else if (!PQpipelineSync(best->conn)) {
-            conn_drop(best, ECONNRESET, NULL);
-            continue;
-        } else {
-            best->fifo[(best->head + best->count - 1) % best->cap].synced = 1;
-        }
-        l->poller.tick_soon(l->poller.ctx); /* the overdue check */
+        /* creates join the open batch: the flush's sync commits them with its keyed creates */
+        conn_send(best, chain, creates, creates ? send_creates : send_call);
     }
 }
 
@@ -1193,26 +1201,7 @@ static void dispatch(pg_loop *l, backend_call *c)
         }
         conn_push(best, SENT_EXPIRE, NULL);
     }
-    int rc = send_call(pg, best, c);
-    if (rc == ENOMEM) { /* nothing of it sent (the expire, if any, is harmless alone) */
-        finish(c, ENOMEM, NULL);
-        return;
-    }
-    conn_push(best, SENT_CALL, c);
-    if (rc != 0) {
-        conn_drop(best, ECONNRESET, NULL);
-        return;
-    }
-    if (batched) {
-        if (++best->batch >= PG_BATCH_MAX)
-            conn_sync(best);
-    } else if (!PQpipelineSync(best->conn)) {
-        conn_drop(best, ECONNRESET, NULL);
-        return;
-    } else {
-        best->fifo[(best->head + best->count - 1) % best->cap].synced = 1;
-    }
-    best->loop->poller.tick_soon(best->loop->poller.ctx); /* the overdue check */
+    conn_send(best, c, batched, send_call);
 }
 
 /* ---- the interface --------------------------------------------------------------------- */

@@ -439,20 +439,27 @@ class PostgresNodesTest(unittest.TestCase):
             self.assertEqual(ss.get(self.ports[1], wid)[::2], (200, body))
         self.assert_alive()
 
-    def test_a_create_the_database_refuses_fails_alone(self):
-        port = self.ports[0]
-        prefix = marker("refused")
-        # a trigger on every table the migrations made: a row naming "<prefix>-bad" is refused
-        # with SQLSTATE 23514, as a constraint would refuse it
-        fn = "hookgate_test_refuse_%s" % RUN
+    def refuse_rows(self, prefix, at_commit):
+        """A trigger on every table the migrations made, until the test ends: a row naming
+        "<prefix>-bad" is refused with SQLSTATE 23514, as a constraint would refuse it, when
+        inserted, or at_commit (a constraint trigger deferred to COMMIT: the whole
+        transaction is refused at its end)."""
+        fn = "hookgate_test_refuse_%s_%s" % (RUN, "late" if at_commit else "now")
         PG.psql("CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
                 "IF to_jsonb(NEW)::text LIKE '%%%s-bad%%' THEN "
                 "RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation'; END IF; "
                 "RETURN NEW; END $$" % (fn, prefix))
         self.addCleanup(PG.psql, "DROP FUNCTION %s CASCADE" % fn)  # and its triggers
+        when = "CONSTRAINT TRIGGER %s AFTER INSERT ON %s DEFERRABLE INITIALLY DEFERRED" if at_commit \
+            else "TRIGGER %s BEFORE INSERT ON %s"
         for table in PG.tables():
             if not table.endswith("schema_version"):
-                PG.psql("CREATE TRIGGER %s BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION %s()" % (fn, table, fn))
+                PG.psql(("CREATE " + when + " FOR EACH ROW EXECUTE FUNCTION %s()") % (fn, table, fn))
+
+    def test_a_create_the_database_refuses_fails_alone(self):
+        port = self.ports[0]
+        prefix = marker("refused")
+        self.refuse_rows(prefix, at_commit=False)
         errors_before = database_errors(port, "23")
         descriptions = ["%s-%s-%02d" % (prefix, "bad" if i % 5 == 2 else "ok", i) for i in range(20)]
         bad = [d for d in descriptions if "-bad-" in d]
@@ -474,17 +481,7 @@ class PostgresNodesTest(unittest.TestCase):
     def test_a_commit_the_database_refuses_acknowledges_nothing(self):
         port = self.ports[0]
         prefix = marker("late")
-        # a constraint trigger deferred to COMMIT: the whole transaction is refused at its end
-        fn = "hookgate_test_late_%s" % RUN
-        PG.psql("CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                "IF to_jsonb(NEW)::text LIKE '%%%s-bad%%' THEN "
-                "RAISE EXCEPTION 'refused at commit by the test' USING ERRCODE = 'check_violation'; END IF; "
-                "RETURN NEW; END $$" % (fn, prefix))
-        self.addCleanup(PG.psql, "DROP FUNCTION %s CASCADE" % fn)
-        for table in PG.tables():
-            if not table.endswith("schema_version"):
-                PG.psql("CREATE CONSTRAINT TRIGGER %s AFTER INSERT ON %s DEFERRABLE INITIALLY DEFERRED "
-                        "FOR EACH ROW EXECUTE FUNCTION %s()" % (fn, table, fn))
+        self.refuse_rows(prefix, at_commit=True)
         descriptions = ["%s-%s-%02d" % (prefix, "bad" if i == 7 else "ok", i) for i in range(20)]
         answers = h2_creates(port, [ss.create_body(d) for d in descriptions])
         listed = {it["description"] for it in mine(self.list_ok(self.ports[1]), prefix)}

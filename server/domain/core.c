@@ -22,6 +22,7 @@
 #include "validate.h"
 
 HG_STATIC_ASSERT(CONFIG_MAX_THREADS <= CORE_MAX_LOOPS, "every event loop the configuration allows has an epoch slot");
+HG_STATIC_ASSERT(CONFIG_MAX_THREADS <= BACKEND_MAX_LOOPS, "every event loop the configuration allows is told apart in the database metrics");
 HG_STATIC_ASSERT(CONFIG_MAX_PAGE_SIZE <= BACKEND_LIST_MAX,
                  "every page size the configuration allows is a valid list limit");
 

@@ -347,6 +347,8 @@ static void respond_metrics(http_handler *h, h2o_req_t *req)
         .database_connections = st.connections,
         .database_connections_up = st.connections_up,
         .database_in_flight = st.database ? st.queue_depth : 0,
+        .database_loops = st.database ? st.loops : 0,
+        .database_loop_up = st.loop_up,
     };
     size_t len;
     char *text = metrics_render(&g, &len);

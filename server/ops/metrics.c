@@ -397,6 +397,11 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
             "# TYPE hookgate_database_connections gauge\n"
             "hookgate_database_connections{state=\"configured\"} %zu\nhookgate_database_connections{state=\"up\"} %zu\n",
             g->database_connections, g->database_connections_up);
+        add(&t, "# HELP hookgate_database_loop_connections_up PostgreSQL connections up, per event loop "
+                "(of store.postgres.connections_per_loop each).\n"
+                "# TYPE hookgate_database_loop_connections_up gauge\n");
+        for (size_t i = 0; i < g->database_loops; i++)
+            add(&t, "hookgate_database_loop_connections_up{loop=\"%zu\"} %u\n", i, g->database_loop_up[i]);
         add(&t,
             "# HELP hookgate_database_in_flight Statements sent to PostgreSQL and not yet answered.\n"
             "# TYPE hookgate_database_in_flight gauge\nhookgate_database_in_flight %zu\n",

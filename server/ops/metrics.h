@@ -83,6 +83,8 @@ typedef struct metrics_gauges {
     size_t database_connections;  /* configured */
     size_t database_connections_up;
     size_t database_in_flight;    /* statements sent, not yet answered */
+    size_t database_loops;        /* event loops, each with its connections up below */
+    const unsigned *database_loop_up;
 } metrics_gauges;
 
 /* The exposition text; malloc'd (free with free), its length in *len; NULL when out of memory. */

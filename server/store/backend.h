@@ -42,6 +42,7 @@ typedef enum backend_verb {
 } backend_verb;
 
 #define BACKEND_LIST_MAX 65536 /* the largest LIST limit a caller may ask for */
+#define BACKEND_MAX_LOOPS 256 /* event loops whose share stats tell apart (config's thread bound) */
 #define BACKEND_NOT_FOUND (-1) /* status: no such record (every other non-zero status is an errno) */
 
 typedef struct backend_call backend_call;
@@ -83,6 +84,8 @@ typedef struct backend_stats {
     int database;            /* 1: a database backend; the next two are its pool */
     size_t connections;      /* configured */
     size_t connections_up;   /* connected now */
+    size_t loops;            /* database: the event loops attached, at most BACKEND_MAX_LOOPS counted */
+    unsigned loop_up[BACKEND_MAX_LOOPS]; /* database: each loop's connections up, by attach order */
 } backend_stats;
 
 /* An event loop as a backend sees it, given by the network layer: a backend whose calls

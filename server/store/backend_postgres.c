@@ -160,6 +160,7 @@ struct pg_loop {
     pg_backend *pg;
     store_poller poller;
     unsigned up; /* its connections up */
+    unsigned index; /* in attach order: its place in pg->loop_up (none past BACKEND_MAX_LOOPS) */
     backend_call *gets;        /* the GETs submitted since the last flush, read by one statement */
     backend_call **gets_tail;  /* where the next one goes */
     size_t n_gets;
@@ -180,8 +181,9 @@ struct pg_backend {
     void (*on_error)(const char *sqlstate);
     atomic_int migrated;     /* the schema is current: loops may connect */
     atomic_int loops;        /* attached */
-    atomic_int up;           /* connections up, every loop's */
     atomic_int loops_up;     /* loops with a connection up: writable when every loop has one */
+    atomic_uint next_loop;   /* the index the next attached loop gets */
+    atomic_uint loop_up[BACKEND_MAX_LOOPS]; /* each loop's connections up, for /metrics */
     atomic_uint_fast64_t connected_ms; /* when a loop last connected: the others try again at once */
     atomic_size_t in_flight; /* statements sent, not answered, every loop's */
     pthread_t migrator;      /* running when the database was not reachable at start */
@@ -724,6 +726,13 @@ static void *run_migrator(void *arg)
 
 static void conn_on_ready(void *arg);
 
+/* l's count of connections up, as /metrics shows it. */
+static void loop_up_changed(pg_loop *l)
+{
+    if (l->index < BACKEND_MAX_LOOPS)
+        atomic_store(&l->pg->loop_up[l->index], l->up);
+}
+
 /* Appends an entry to pc's pipeline (room was made by the caller). */
 static sent *conn_push(pg_conn *pc, sent_kind kind, backend_call *c)
 {
@@ -764,9 +773,9 @@ static void conn_drop(pg_conn *pc, int status, const char *why)
     if (pc->state == CONN_DOWN)
         return;
     if (pc->state == CONN_UP) {
-        atomic_fetch_sub(&pg->up, 1);
         if (--pc->loop->up == 0)
             atomic_fetch_sub(&pg->loops_up, 1);
+        loop_up_changed(pc->loop);
     }
     pc->loop->poller.unwatch(pc->watch);
     pc->watch = NULL;
@@ -860,9 +869,9 @@ static void conn_ready(pg_conn *pc)
     }
     pc->state = CONN_UP;
     pc->backoff_ms = 0;
-    atomic_fetch_add(&pg->up, 1);
     if (pc->loop->up++ == 0)
         atomic_fetch_add(&pg->loops_up, 1);
+    loop_up_changed(pc->loop);
     atomic_store(&pg->connected_ms, now_ms());
     log_why(pg, "");
 }
@@ -1237,6 +1246,7 @@ static void *pg_loop_attach(void *self, const store_poller *poller)
     for (unsigned i = 0; i < l->n_conns; i++)
         l->conns[i] = (pg_conn){.loop = l, .state = CONN_DOWN, .sock = -1};
     this_loop = l;
+    l->index = atomic_fetch_add(&pg->next_loop, 1);
     atomic_fetch_add(&pg->loops, 1);
     poller->tick_soon(poller->ctx); /* connects on the first tick */
     return l;
@@ -1340,7 +1350,12 @@ static void pg_stats(void *self, backend_stats *out)
     out->unwritable = "PostgreSQL cannot be reached (every call answers 503 until a connection is made again)";
     out->database = 1;
     out->connections = (size_t)atomic_load(&pg->loops) * pg->connections_per_loop;
-    out->connections_up = (size_t)atomic_load(&pg->up);
+    /* one reading of each loop's count: the total is their sum */
+    unsigned loops = atomic_load(&pg->next_loop);
+    out->loops = loops < BACKEND_MAX_LOOPS ? loops : BACKEND_MAX_LOOPS;
+    out->connections_up = 0;
+    for (size_t i = 0; i < out->loops; i++)
+        out->connections_up += out->loop_up[i] = atomic_load(&pg->loop_up[i]);
 }
 
 static void pg_destroy(void *self)

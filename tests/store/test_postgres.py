@@ -494,6 +494,17 @@ class PostgresNodesTest(unittest.TestCase):
         self.assertRegex(answers[7].decode(), UNAVAILABLE_RE)
         self.assert_alive()
 
+    def test_metrics_count_each_loops_connections(self):
+        status, _, body = ss.request(self.ports[0], "GET", "/metrics")
+        self.assertEqual(status, 200)
+        text = body.decode()
+        per_loop = [int(v) for v in re.findall(r'^hookgate_database_loop_connections_up\{loop="\d+"\} (\d+)$', text, re.M)]
+        up = int(re.search(r'^hookgate_database_connections\{state="up"\} (\d+)$', text, re.M).group(1))
+        # ready: every loop has a connection; the loops' counts add up to the node's
+        self.assertEqual(len(per_loop), NODE_THREADS, text)
+        self.assertTrue(all(1 <= n <= pgs.NODE_CONNECTIONS for n in per_loop), per_loop)
+        self.assertEqual(sum(per_loop), up)
+
     def test_a_newer_schema_stops_start_up(self):
         # a database migrated by a newer hookgate: this one must not write there
         PG.psql("INSERT INTO hookgate_schema_version VALUES (99)")

@@ -120,8 +120,10 @@ int main(void)
     metrics_database_error("23505");
     metrics_database_error("");
     metrics_database_error("P0001");
+    static const unsigned loop_up[2] = {2, 1};
     metrics_gauges dg = {.journal_writable = 1, .database = 1, .database_connections = 4,
-                         .database_connections_up = 3, .database_in_flight = 9};
+                         .database_connections_up = 3, .database_in_flight = 9,
+                         .database_loops = 2, .database_loop_up = loop_up};
     size_t dlen;
     text = metrics_render(&dg, &dlen);
     CHECK(text != NULL);
@@ -129,6 +131,8 @@ int main(void)
         CHECK(sample(text, "hookgate_database_connections{state=\"configured\"}") == 4);
         CHECK(sample(text, "hookgate_database_connections{state=\"up\"}") == 3);
         CHECK(sample(text, "hookgate_database_in_flight") == 9);
+        CHECK(sample(text, "hookgate_database_loop_connections_up{loop=\"0\"}") == 2);
+        CHECK(sample(text, "hookgate_database_loop_connections_up{loop=\"1\"}") == 1);
         CHECK(sample(text, "hookgate_database_round_trip_seconds_count") == 2);
         CHECK(sample(text, "hookgate_database_round_trip_seconds_bucket{le=\"0.001\"}") == 1);
         CHECK(sample(text, "hookgate_database_errors_total{class=\"57\"}") == 2);

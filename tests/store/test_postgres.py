@@ -17,6 +17,9 @@ held to the PostgreSQL store's contract:
   applied;
 - a node started while the database is down starts, is not ready, answers 503, and serves
   once the database is up;
+- a statement held up past statement_timeout_ms (another session locks the tables) answers
+  503 with Retry-After, a create and a read alike, and the cancelled create leaves nothing;
+- /metrics counts each event loop's connections;
 - creates that reach a node together go to the database as one statement: when the
   database refuses one of them (a trigger of the test's), that one alone answers 503 and
   every other is stored; and when it refuses the commit (a deferred constraint trigger),
@@ -35,6 +38,7 @@ import random
 import re
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -492,6 +496,49 @@ class PostgresNodesTest(unittest.TestCase):
                              "%s: answered %r, and %s" % (d, body[:120], "listed" if d in listed else "not stored"))
         self.assertEqual(listed, set(descriptions) - {descriptions[7]})
         self.assertRegex(answers[7].decode(), UNAVAILABLE_RE)
+        self.assert_alive()
+
+    def test_a_statement_over_the_timeout_answers_503_and_leaves_nothing(self):
+        prefix = marker("slow")
+        wid, body = self.create_ok(self.ports[1], prefix + "-before")
+        # another session holds every table the migrations made, longer than the timeout
+        tables = [t for t in PG.tables() if not t.endswith("schema_version")]
+        hold_s = STATEMENT_TIMEOUT_MS / 1000 + 4
+        holder = subprocess.Popen(
+            [os.path.join(PG.bindir, "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(PG.port), "-U", pgs.SUPERUSER,
+             "-d", pgs.DATABASE, "-c", "BEGIN; LOCK TABLE %s IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(%d); COMMIT;"
+             % (", ".join(tables), hold_s)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(holder.kill)
+        deadline = time.monotonic() + 10
+        while PG.psql("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted "
+                      "AND relation IS NOT NULL AND pid <> pg_backend_pid()") == [["0"]]:
+            self.assertLess(time.monotonic(), deadline, "the lock was not taken")
+            time.sleep(0.05)
+        answers = {}
+
+        def call(name, fn):
+            started = time.monotonic()
+            status, headers, answer = fn()
+            answers[name] = (status, headers, answer.decode(), time.monotonic() - started)
+        threads = [threading.Thread(target=call, args=("create", lambda: ss.create(self.ports[0], prefix + "-during"))),
+                   threading.Thread(target=call, args=("get", lambda: ss.get(self.ports[2], wid)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for name, (status, headers, answer, took) in answers.items():
+            # cancelled by PostgreSQL at statement_timeout_ms: 503 with Retry-After, not a hang
+            self.assertEqual(status, 503, "%s: %s" % (name, answer))
+            self.assertRegex(answer, UNAVAILABLE_RE, name)
+            self.assertEqual(headers.get("retry-after"), "1", name)
+            self.assertGreater(took, STATEMENT_TIMEOUT_MS / 1000 - 1, name)
+            self.assertLess(took, ANSWER_BOUND, name)
+        self.assertEqual(holder.wait(timeout=hold_s + 10), 0, holder.stderr.read())
+        # the cancelled create left nothing; the nodes serve at once
+        self.assertEqual([it["description"] for it in mine(self.list_ok(self.ports[1]), prefix)], [prefix + "-before"])
+        self.assertFalse(any(PG.rows_mentioning(prefix + "-during").values()), "the cancelled create is stored")
+        self.assertEqual(ss.get(self.ports[0], wid)[::2], (200, body))
+        self.create_ok(self.ports[0], prefix + "-after")
         self.assert_alive()
 
     def test_metrics_count_each_loops_connections(self):

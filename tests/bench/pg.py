@@ -25,7 +25,7 @@ Everything runs on this machine: on 2 CPUs, PostgreSQL, the nodes and the load g
 share them, so more nodes show the cost of more processes (overhead), not scaling.
 
 Usage: tests/bench/pg.py [--smoke] [--seconds N] [--clients N] [--streams N] [--nodes 1,2,3]
-                         [--build DIR | --binary PATH]
+                         [--h1] [--threads N] [--connections N] [--build DIR | --binary PATH]
 """
 import argparse
 import importlib.machinery

@@ -7,10 +7,11 @@ Run from the repository root:  /usr/bin/python3 tests/e2e/test_e2e.py build/hook
 Only the Python standard library and the curl command line tool are used.
 
 The backend: by default the main server (every HTTP case) keeps webhooks in memory. With
-HOOKGATE_E2E_POSTGRES=1 it uses the PostgreSQL store on a throw-away cluster
-(tests/store/pg_support.py), so that the same cases hold both backends to one contract; the
-classes that start servers of their own (TLS, shutdown, command line) do not touch the main
-server's store and are skipped in that mode (ctest e2e runs them).
+HOOKGATE_TEST_STORE set (the config's `store:` value; tests/store/with_postgres.py sets it to
+a throw-away PostgreSQL cluster: ctest e2e_postgres) it uses that store, so that the same
+cases hold both backends to one contract; the classes that start servers of their own (TLS,
+shutdown, command line) do not touch the main server's store and are skipped in that mode
+(ctest e2e runs them).
 """
 import concurrent.futures
 import datetime
@@ -36,8 +37,7 @@ TMP = None                         # one temporary directory for the whole run
 
 STARTUP_TIMEOUT = 10.0             # seconds until GET /healthz must answer 200
 READY_TIMEOUT = 20.0               # and then, on PostgreSQL, until GET /readyz does (migrations)
-POSTGRES = os.environ.get("HOOKGATE_E2E_POSTGRES", "") not in ("", "0")
-PG = None                          # the PgCluster of the main server in that mode
+STORE = os.environ.get("HOOKGATE_TEST_STORE") or None  # the main server's `store:` value
 SHUTDOWN_TIMEOUT = 5.0             # seconds the server may take to exit after SIGTERM
 
 # --- the test configuration ------------------------------------------------------------
@@ -329,20 +329,12 @@ MAIN = None
 
 
 def setUpModule():
-    global MAIN, PG
-    store = None
-    if POSTGRES:
-        sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "store"))
-        import pg_support
-        pg_support.install_sigterm_interrupt()
-        PG = pg_support.PgCluster().__enter__()
-        unittest.addModuleCleanup(PG.close)  # after tearDownModule stopped MAIN; also if MAIN fails to start
-        store = PG.store_yaml()
-    MAIN = Server(store=store)
+    global MAIN
+    MAIN = Server(store=STORE)
 
 
 # Classes whose servers are their own (never MAIN): the PostgreSQL mode has nothing to add to them.
-own_servers = unittest.skipIf(POSTGRES, "starts its own memory-store servers, not the main one: "
+own_servers = unittest.skipIf(STORE is not None, "starts its own memory-store servers, not the main one: "
                                         "covered by the memory run (ctest e2e)")
 
 

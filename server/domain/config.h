@@ -50,7 +50,6 @@ typedef struct config_limits {
     unsigned max_page_size;     /* the largest limit a list may ask for, 1..CONFIG_MAX_PAGE_SIZE (default 1000) */
 } config_limits;
 
-/* A key file of store.secret_key_file or store.previous_secret_key_files. */
 /* delivery: how hookgate calls webhooks' urls (an invoke). */
 typedef struct config_delivery {
     unsigned connect_timeout_ms;     /* delivery.connect_timeout_ms: 1..600000 (5000) */
@@ -59,6 +58,7 @@ typedef struct config_delivery {
     netpolicy policy;                /* the denied ranges, less delivery.allow_networks */
 } config_delivery;
 
+/* A key file of store.secret_key_file or store.previous_secret_key_files. */
 typedef struct config_key_file {
     char *path;  /* NULL: none */
     char *where; /* "FILE:line:column: store.secret_key_file", where it was named, for messages */
@@ -117,7 +117,7 @@ typedef struct config {
     config_delivery delivery;
     char *store_path;                    /* NULL = memory only (or PostgreSQL) */
     char *store_pg_conninfo;             /* store.postgres.conninfo: libpq keywords or URI; NULL = not PostgreSQL */
-    unsigned store_pg_connections;       /* store.postgres.connections_per_loop: of each event loop, 1..64 (default 2) */
+    unsigned store_pg_connections;       /* store.postgres.connections_per_loop: of each event loop, 1..64 (default 4) */
     unsigned store_pg_statement_timeout_ms; /* store.postgres.statement_timeout_ms: 100..600000 (default 5000) */
     config_fsync store_fsync;            /* default CONFIG_FSYNC_ALWAYS */
     unsigned store_fsync_interval_ms;    /* batch: 1..60000 (default 1000) */

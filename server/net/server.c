@@ -444,10 +444,12 @@ static int listener_add(server *s, const config_listener *l, int grpc)
     return 0;
 }
 
-size_t server_connection_cap(uint64_t fd_limit, size_t fds_open, size_t n_threads, size_t max_connections)
+size_t server_connection_cap(uint64_t fd_limit, size_t fds_open, size_t fds_later, size_t n_threads,
+                             size_t max_connections)
 {
     /* each loop may hold one descriptor of a connection it accepted only to close */
-    uint64_t kept = (uint64_t)fds_open + JOURNAL_MAX_EXTRA_FDS + SERVER_FD_SPARE + n_threads + CONNLIMIT_EVICT_SLACK;
+    uint64_t kept = (uint64_t)fds_open + fds_later + JOURNAL_MAX_EXTRA_FDS + SERVER_FD_SPARE + n_threads +
+                    CONNLIMIT_EVICT_SLACK;
     if (fd_limit <= kept)
         return 0;
     return fd_limit - kept < max_connections ? (size_t)(fd_limit - kept) : max_connections;
@@ -489,13 +491,20 @@ static size_t fd_count(void)
 static int fd_budget(server *s, const config *cfg, uint64_t fd_limit)
 {
     size_t open = fd_count();
-    size_t cap = server_connection_cap(fd_limit, open, s->n_threads, cfg->max_connections);
+    /* what is opened later: every outbound call that may be in flight, and the database
+     * connections (some may be open already: counted twice, on the safe side) */
+    size_t later = (size_t)cfg->delivery.max_concurrent_invokes * SERVER_FDS_PER_INVOKE +
+                   (cfg->store_pg_conninfo != NULL
+                        ? s->n_threads * cfg->store_pg_connections * SERVER_FDS_PER_DB_CONNECTION
+                        : 0);
+    size_t cap = server_connection_cap(fd_limit, open, later, s->n_threads, cfg->max_connections);
     if (cap == 0) {
         fprintf(stderr,
                 "hookgate: the file descriptor limit (%llu) leaves no room for a connection: %zu are open and "
-                "%d more are kept for the store and the accept path; raise it (ulimit -n, systemd LimitNOFILE=)\n",
+                "%zu more are kept for outbound calls, the store and the accept path; raise it (ulimit -n, "
+                "systemd LimitNOFILE=) or lower delivery.max_concurrent_invokes\n",
                 (unsigned long long)fd_limit, open,
-                JOURNAL_MAX_EXTRA_FDS + SERVER_FD_SPARE + (int)s->n_threads + CONNLIMIT_EVICT_SLACK);
+                later + JOURNAL_MAX_EXTRA_FDS + SERVER_FD_SPARE + s->n_threads + CONNLIMIT_EVICT_SLACK);
         return -1;
     }
     if (cap < cfg->max_connections) {

@@ -18,6 +18,8 @@
 #define SERVER_STOP_DEADLINE_MS 3500 /* longest a stop waits for open connections */
 #define SERVER_FD_SPARE 8 /* descriptors kept free besides the connections' and the store's: a reload's \
                              configuration file, the count of open descriptors itself */
+#define SERVER_FDS_PER_INVOKE 3 /* an outbound call's socket and its resolver's pair (libcurl's threaded one) */
+#define SERVER_FDS_PER_DB_CONNECTION 2 /* a PostgreSQL connection's socket and the loop's watch on it */
 
 /* The event loops server_run starts for cfg: server.threads, or when it is 0 one per
  * online CPU (at least 1, at most CONFIG_MAX_THREADS). */
@@ -30,9 +32,11 @@ size_t server_thread_count(const config *cfg);
 int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *reload_arg);
 
 /* The connection cap a process can keep: max_connections, or less when the descriptor
- * limit fd_limit, after the fds_open descriptors held, the store's spare ones and the
- * accept path's (which grow with n_threads), leaves less; 0 when not one connection fits. */
-size_t server_connection_cap(uint64_t fd_limit, size_t fds_open, size_t n_threads, size_t max_connections);
+ * limit fd_limit, after the fds_open descriptors held, the fds_later it may open after
+ * start-up (outbound calls, database connections), the store's spare ones and the accept
+ * path's (which grow with n_threads), leaves less; 0 when not one connection fits. */
+size_t server_connection_cap(uint64_t fd_limit, size_t fds_open, size_t fds_later, size_t n_threads,
+                             size_t max_connections);
 
 /* sock, an accepted connection's socket (or NULL), has brought a whole request: it is no
  * longer among the first to be closed when the connection cap is full (connlimit.h).

@@ -10,6 +10,8 @@ in /metrics) and answers again once connections close.
 Usage: tests/e2e/test_conns.py PATH/TO/hookgate   (standard library only; the helpers are
 test_ops.py's)
 """
+import concurrent.futures
+import http.server
 import json
 import os
 import resource
@@ -17,8 +19,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -294,6 +298,7 @@ class TestLowDescriptorLimit(unittest.TestCase):
                       "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  threads: 2\n"
                       "  max_connections_per_address: 0\n  idle_eviction_ms: 200\n"
                       "store: { path: %s, snapshot_after_bytes: 4096 }\n"
+                      "delivery: { max_concurrent_invokes: 2 }\n"  # their descriptors are set aside too
                       "accounts:\n  - id: acme\n    tokens: [ token-a ]\n    ecosystems: [ { id: %s } ]\n"
                       % (cls.port, cls.data, ECO), 64)
 
@@ -319,6 +324,76 @@ class TestLowDescriptorLimit(unittest.TestCase):
         finally:
             for s in idle:
                 s.close()
+
+
+class TestInvokesUnderLowDescriptorLimit(unittest.TestCase):
+    """RLIMIT_NOFILE 200, idle connections holding every place the cap allows: as many invokes
+    as delivery.max_concurrent_invokes allows, at once, each still finds descriptors for its
+    outbound call (socket and resolver), set aside from the cap at start."""
+
+    INVOKES = 32
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-nofile-invoke-%d-" % os.getpid())
+        cls.port = ops.free_port()
+
+        class Slow(http.server.BaseHTTPRequestHandler):  # answers after a while: the calls overlap
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                time.sleep(0.5)
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+        cls.receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+        threading.Thread(target=cls.receiver.serve_forever, daemon=True).start()
+        start_limited(cls, "nofile-invoke",
+                      "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  threads: 2\n"
+                      "  max_connections_per_address: 0\n  idle_eviction_ms: 200\n"
+                      "delivery: { max_concurrent_invokes: %d, allow_networks: [ 127.0.0.0/8 ] }\n"
+                      "accounts:\n  - id: acme\n    tokens: [ token-a ]\n    ecosystems: [ { id: %s } ]\n"
+                      % (cls.port, cls.INVOKES, ECO), 200)
+
+    @classmethod
+    def tearDownClass(cls):
+        ops.stop_server(cls)
+        cls.receiver.shutdown()
+        cls.receiver.server_close()
+
+    def call(self, method, path, body=None):
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path), data=body, method=method,
+                                     headers={"authorization": "token-a", "content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def test_every_invoke_allowed_finds_its_descriptors(self):
+        status, answer = self.call("POST", "/api/webhooks", json.dumps(
+            {"ecosystemId": ECO, "url": "http://127.0.0.1:%d/hook" % self.receiver.server_address[1]}).encode())
+        self.assertEqual(status, 201, answer)
+        wid = json.loads(answer)["id"]
+        # idle connections up to the cap (more than it allows: the rest are refused)
+        idle = []
+        try:
+            for _ in range(200):
+                try:
+                    idle.append(socket.create_connection(("127.0.0.1", self.port)))
+                except OSError:
+                    break
+            time.sleep(0.4)  # accepted (or refused) all, and past their grace: the first to go for a real client
+            with concurrent.futures.ThreadPoolExecutor(self.INVOKES) as ex:
+                got = list(ex.map(lambda _: self.call("POST", "/api/webhooks/%s/invoke" % wid), range(self.INVOKES)))
+        finally:
+            for sock in idle:
+                sock.close()
+        # a refused invoke may only be a connection the full cap refused, never a call without a descriptor
+        self.assertEqual([g for g in got if g != (200, "Webhook verified")], [])
+        self.assertEqual(log_lines(self, "Too many open files"), [])
 
 
 class TestAcceptPause(unittest.TestCase):

@@ -191,19 +191,22 @@ static int healthz(int fd, int keep_alive)
 
 /* ---- tests ------------------------------------------------------------------------------- */
 
-/* The cap the descriptor limit leaves: what is held, the journal's JOURNAL_MAX_EXTRA_FDS,
- * the spares, one per loop and the eviction slack are set aside first. */
+/* The cap the descriptor limit leaves: what is held, what is opened later (outbound calls,
+ * database connections), the journal's JOURNAL_MAX_EXTRA_FDS, the spares, one per loop and
+ * the eviction slack are set aside first. */
 static void test_connection_cap(void)
 {
     size_t kept = 20 + JOURNAL_MAX_EXTRA_FDS + SERVER_FD_SPARE + 2 + CONNLIMIT_EVICT_SLACK; /* 20 open, 2 loops */
-    CHECK(server_connection_cap(1048576, 20, 2, 10000) == 10000);       /* plenty: the configured cap */
-    CHECK(server_connection_cap(kept + 100, 20, 2, 10000) == 100);      /* lowered to what is left */
-    CHECK(server_connection_cap(kept + 100, 20, 2, 100) == 100);        /* exactly enough */
-    CHECK(server_connection_cap(kept + 1, 20, 2, 10000) == 1);
-    CHECK(server_connection_cap(kept, 20, 2, 10000) == 0);              /* not one: start-up is refused */
-    CHECK(server_connection_cap(10, 20, 2, 10000) == 0);
-    CHECK(server_connection_cap(UINT64_MAX, 20, 2, 10000) == 10000);    /* RLIM_INFINITY */
-    CHECK(server_connection_cap(kept + 100, 20, 3, 10000) == 99);       /* a loop more, a descriptor more */
+    CHECK(server_connection_cap(1048576, 20, 0, 2, 10000) == 10000);       /* plenty: the configured cap */
+    CHECK(server_connection_cap(kept + 100, 20, 0, 2, 10000) == 100);      /* lowered to what is left */
+    CHECK(server_connection_cap(kept + 100, 20, 0, 2, 100) == 100);        /* exactly enough */
+    CHECK(server_connection_cap(kept + 1, 20, 0, 2, 10000) == 1);
+    CHECK(server_connection_cap(kept, 20, 0, 2, 10000) == 0);              /* not one: start-up is refused */
+    CHECK(server_connection_cap(10, 20, 0, 2, 10000) == 0);
+    CHECK(server_connection_cap(UINT64_MAX, 20, 0, 2, 10000) == 10000);    /* RLIM_INFINITY */
+    CHECK(server_connection_cap(kept + 100, 20, 0, 3, 10000) == 99);       /* a loop more, a descriptor more */
+    CHECK(server_connection_cap(kept + 100, 20, 30, 2, 10000) == 70);      /* 10 outbound calls' 30 */
+    CHECK(server_connection_cap(kept + 30, 20, 30, 2, 10000) == 0);        /* they take all there is */
 }
 
 static void test_thread_count(void)

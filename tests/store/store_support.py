@@ -114,33 +114,50 @@ class Server:
     _n = 0
 
     def __init__(self, binary, tmp, store_path, wait=True, grpc=False, umask=None, **store):
-        Server._n += 1
-        ports = free_ports(2)
-        self.port = ports[0]
-        self.grpc_port = ports[1] if grpc else None
-        self.store_path = store_path
-        self.config_path = os.path.join(tmp, "hookgate-%03d.yaml" % Server._n)
-        with open(self.config_path, "w") as f:
-            f.write(config_yaml(self.port, store_path, grpc_port=self.grpc_port, **store))
-        self.log_path = os.path.join(tmp, "hookgate-%03d.log" % Server._n)
-        self._log = open(self.log_path, "wb")
-        kw = {} if umask is None else {"umask": umask}
-        self.proc = subprocess.Popen([binary, "--config", self.config_path], stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=self._log, **kw)
-        if wait:
+        for attempt in range(PORT_ATTEMPTS):
+            Server._n += 1
+            ports = free_ports(2)
+            self.port = ports[0]
+            self.grpc_port = ports[1] if grpc else None
+            self.store_path = store_path
+            self.config_path = os.path.join(tmp, "hookgate-%03d.yaml" % Server._n)
+            with open(self.config_path, "w") as f:
+                f.write(config_yaml(self.port, store_path, grpc_port=self.grpc_port, **store))
+            self.log_path = os.path.join(tmp, "hookgate-%03d.log" % Server._n)
+            self._log = open(self.log_path, "wb")
+            kw = {} if umask is None else {"umask": umask}
+            self.proc = subprocess.Popen([binary, "--config", self.config_path], stdin=subprocess.DEVNULL,
+                                         stdout=self._log, stderr=self._log, **kw)
+            if not wait:
+                return
             try:
                 self._wait_ready()
+                return
             except BaseException:
                 self.kill()
+                # a free port taken by another process (a test running beside this one) before
+                # the server bound it: again on other ports
+                if attempt + 1 < PORT_ATTEMPTS and "Address already in use" in self.log():
+                    continue
                 raise
 
     def _wait_ready(self):
+        """/healthz answers 200 from this process: its log says it listens on the port first
+        (else another process holding the port could answer for it)."""
         deadline = time.monotonic() + STARTUP_TIMEOUT
         last = None
+        mine = "listening on http://127.0.0.1:%d\n" % self.port
         while True:
             if self.proc.poll() is not None:
                 raise AssertionError("hookgate exited with %s during start-up; log:\n%s"
                                      % (self.proc.returncode, self.log()))
+            if mine not in self.log():
+                last = "not listening yet"
+                if time.monotonic() > deadline:
+                    raise AssertionError("hookgate did not listen on port %d within %ss; log:\n%s"
+                                         % (self.port, STARTUP_TIMEOUT, self.log()))
+                time.sleep(0.02)
+                continue
             try:
                 status, _, _ = request(self.port, "GET", "/healthz", timeout=2)
                 if status == 200:
@@ -270,6 +287,7 @@ def get_many(port, ids, window=64):
     return out
 
 
+PORT_ATTEMPTS = 3  # starts of a server whose free port another process took first
 LIST_PAGE_SIZE = 1000  # limits.max_page_size by default: the fewest pages
 
 

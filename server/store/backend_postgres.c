@@ -283,17 +283,13 @@ static void array_element(pg_array *a, const void *p, size_t n)
 
 /* ---- rows into records ----------------------------------------------------------------- */
 
-/* A bytea column (text format) into dst (at most cap bytes); its length, or -1. */
+/* A bytea column (results are binary: its bytes) into dst (at most cap bytes); its length, or -1. */
 static long bytea_of(const PGresult *r, int row, int col, uint8_t *dst, size_t cap)
 {
-    size_t n;
-    unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), &n);
-    if (raw == NULL || n > cap) {
-        PQfreemem(raw);
+    size_t n = (size_t)PQgetlength(r, row, col);
+    if (PQgetisnull(r, row, col) || n > cap)
         return -1;
-    }
-    memcpy(dst, raw, n);
-    PQfreemem(raw);
+    memcpy(dst, PQgetvalue(r, row, col), n);
     return (long)n;
 }
 
@@ -303,7 +299,7 @@ static store_webhook *record_of(const PGresult *r, int row, ProtobufCAllocator *
 {
     size_t text = 0;
     for (int col = COL_ECOSYSTEM; col <= COL_DESCRIPTION; col++)
-        text += (size_t)PQgetlength(r, row, col) + 1; /* bytea's hex text is longer than its bytes */
+        text += (size_t)PQgetlength(r, row, col) + 1;
     size_t size = sizeof(store_webhook) + STORE_IDEMPOTENCY_LEN + text;
     char *block = alloc->alloc(alloc->allocator_data, size);
     if (block == NULL)
@@ -312,17 +308,20 @@ static store_webhook *record_of(const PGresult *r, int row, ProtobufCAllocator *
     memset(w, 0, sizeof(*w));
     char *p = block + sizeof(store_webhook) + STORE_IDEMPOTENCY_LEN;
     const char *end = block + size;
-    if (bytea_of(r, row, COL_ID, w->id.bytes, OBJECTID_LEN) != OBJECTID_LEN)
+    if (bytea_of(r, row, COL_ID, w->id.bytes, OBJECTID_LEN) != OBJECTID_LEN || PQgetlength(r, row, COL_CREATED) != 8 ||
+        PQgetlength(r, row, COL_DISABLED) != 1 || PQgetlength(r, row, COL_DELETED) != 1)
         return NULL;
-    w->created_ms = strtoll(PQgetvalue(r, row, COL_CREATED), NULL, 10);
+    uint64_t created;
+    memcpy(&created, PQgetvalue(r, row, COL_CREATED), 8); /* int8, big-endian */
+    w->created_ms = (int64_t)be64toh(created);
     /* a list is in (created_ms, seq) order, the same on every node: createdAt never goes
      * backwards along it (seq alone follows the order INSERTs ran in, which concurrent
      * creates do not take in createdAt order), and creates of one millisecond, on any
      * node, come in the order the database took them. A page cursor carries created_ms as
      * its seq, and the id, which finds the row's seq */
     w->seq = (uint64_t)w->created_ms;
-    w->disabled = PQgetvalue(r, row, COL_DISABLED)[0] == 't';
-    w->deleted = PQgetvalue(r, row, COL_DELETED)[0] == 't';
+    w->disabled = PQgetvalue(r, row, COL_DISABLED)[0] != 0; /* bool: one byte */
+    w->deleted = PQgetvalue(r, row, COL_DELETED)[0] != 0;
     const char **strings[] = {&w->ecosystem_id, &w->url, &w->secret, NULL, &w->description};
     for (int col = COL_ECOSYSTEM; col <= COL_DESCRIPTION; col++) {
         if (col == COL_SEALED) {
@@ -336,9 +335,10 @@ static store_webhook *record_of(const PGresult *r, int row, ProtobufCAllocator *
             p += n;
             continue;
         }
-        size_t n = (size_t)PQgetlength(r, row, col);
+        size_t n = (size_t)PQgetlength(r, row, col); /* text: its bytes (never a NUL) */
         HG_ASSERT(p + n + 1 <= end);
-        memcpy(p, PQgetvalue(r, row, col), n + 1);
+        memcpy(p, PQgetvalue(r, row, col), n);
+        p[n] = '\0';
         *strings[col - COL_ECOSYSTEM] = p;
         p += n + 1;
     }
@@ -443,7 +443,7 @@ static int send_call(pg_backend *pg, pg_conn *pc, backend_call *c)
 #undef BINARY
     int stmt = c->verb == BACKEND_CREATE && c->webhook->idempotency != NULL ? STMT_CREATE_KEYED : (int)c->verb;
     int ok = PQsendQueryPrepared(pc->conn, statements[stmt].name, statements[stmt].n_params, values, lengths,
-                                 formats, 0);
+                                 formats, 1); /* rows in binary: no bytea or number text to parse */
     free(buf);
     return ok ? 0 : -1;
 }

@@ -78,9 +78,10 @@ def free_ports(n):
 
 
 def config_yaml(port, store_path, fsync="always", fsync_interval_ms=1000, snapshot_after_bytes=65536,
-                grpc_port=None, threads=2, secret_key_file=None, previous_secret_key_files=None, store_yaml=None):
+                grpc_port=None, threads=2, secret_key_file=None, previous_secret_key_files=None, store_yaml=None,
+                delivery_yaml=None):
     """The test configuration; store_yaml (a flow-style `store:` value, e.g. PgCluster.store_yaml())
-    replaces the durable store of store_path."""
+    replaces the durable store of store_path; delivery_yaml is the `delivery:` value (flow style)."""
     lines = ["server:", "  listen: [ { address: 127.0.0.1, port: %d } ]" % port]
     if grpc_port is not None:
         lines.append("  grpc: { listen: [ { address: 127.0.0.1, port: %d } ] }" % grpc_port)
@@ -94,6 +95,8 @@ def config_yaml(port, store_path, fsync="always", fsync_interval_ms=1000, snapsh
                "" if secret_key_file is None else ", secret_key_file: %s" % json.dumps(secret_key_file),
                "" if previous_secret_key_files is None
                else ", previous_secret_key_files: [ %s ]" % ", ".join(json.dumps(k) for k in previous_secret_key_files)))
+    if delivery_yaml is not None:
+        lines.append("delivery: " + delivery_yaml)
     lines += [
         "accounts:",
         "  - id: acme",

@@ -31,7 +31,10 @@ what they contain (PgCluster.rows_mentioning).
 Run from the repository root:  /usr/bin/python3 tests/store/test_postgres.py build/hookgate
 """
 import atexit
+import hashlib
+import hmac
 import http.client
+import http.server
 import json
 import os
 import random
@@ -540,6 +543,47 @@ class PostgresNodesTest(unittest.TestCase):
         self.assertEqual(ss.get(self.ports[0], wid)[::2], (200, body))
         self.create_ok(self.ports[0], prefix + "-after")
         self.assert_alive()
+
+    def test_a_sealed_secret_is_stored_sealed_and_signs_invokes(self):
+        key = os.path.join(TMP, "secret-%s.key" % RUN)
+        with open(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+            f.write(os.urandom(32))
+        calls = []
+
+        class Receiver(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                calls.append((dict((k.lower(), v) for k, v in self.headers.items()),
+                              self.rfile.read(int(self.headers["content-length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+        receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=receiver.serve_forever, daemon=True).start()
+        self.addCleanup(receiver.server_close)
+        self.addCleanup(receiver.shutdown)
+        store = PG.store_yaml()
+        self.assertTrue(store.endswith(" } }"))
+        store = store[:-2] + ", secret_key_file: %s }" % json.dumps(key)
+        node = ss.Server(BINARY, TMP, None, store_yaml=store, threads=NODE_THREADS,
+                         delivery_yaml="{ allow_networks: [ 127.0.0.0/8 ] }")
+        self.addCleanup(node.kill)
+        pgs.wait_readyz(node.port, READY_TIMEOUT)
+        secret = "pgsealed" + RUN
+        status, _, body = ss.create(node.port, marker("sealed"), secret=secret,
+                                    url="http://127.0.0.1:%d/hook" % receiver.server_address[1])
+        self.assertEqual(status, 201, body[:300])
+        wid = json.loads(body)["id"]
+        # the database holds it sealed: its text is nowhere
+        self.assertFalse(any(PG.rows_mentioning(secret).values()), "the secret is stored in plain text")
+        status, _, answer = ss.request(node.port, "POST", "/api/webhooks/%s/invoke" % wid,
+                                       headers={"authorization": ss.TOKEN})
+        self.assertEqual((status, answer), (200, b"Webhook verified"))
+        # read back from PostgreSQL and opened with the key: the call is signed with the secret
+        self.assertEqual(len(calls), 1)
+        headers, sent = calls[0]
+        self.assertEqual(headers["x-droplit-signature"], hmac.new(secret.encode(), sent, hashlib.sha256).hexdigest())
 
     def test_metrics_count_each_loops_connections(self):
         status, _, body = ss.request(self.ports[0], "GET", "/metrics")

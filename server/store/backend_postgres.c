@@ -62,8 +62,9 @@ enum { COL_ID, COL_CREATED, COL_ECOSYSTEM, COL_URL, COL_SECRET, COL_SEALED, COL_
  * and of a keyed create. */
 enum { STMT_CREATE_MANY = BACKEND_VERBS, STMT_CREATE_KEYED, STMT_EXPIRE, STMT_COUNT };
 
-#define INSERT "INSERT INTO hookgate_webhooks (id, created_ms, ecosystem_id, url, secret, sealed_secret, " \
-               "description, disabled, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+#define INSERT_INTO "INSERT INTO hookgate_webhooks (id, created_ms, ecosystem_id, url, secret, sealed_secret, " \
+                    "description, disabled"
+#define INSERT INSERT_INTO ", idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 
 static const struct {
     const char *name;
@@ -76,8 +77,7 @@ static const struct {
     /* the creates without a key of one loop iteration: one statement, its columns as arrays
      * (rows inserted in the arrays' order, so the sequence numbers them as they came) */
     [STMT_CREATE_MANY] = {"hg_create_many",
-                          "INSERT INTO hookgate_webhooks (id, created_ms, ecosystem_id, url, secret, sealed_secret, "
-                          "description, disabled) SELECT * FROM unnest($1::bytea[], $2::int8[], $3::text[], "
+                          INSERT_INTO ") SELECT * FROM unnest($1::bytea[], $2::int8[], $3::text[], "
                           "$4::text[], $5::text[], $6::bytea[], $7::text[], $8::bool[])",
                           8},
     /* one with a key met by another create (on any node) inserts nothing: the caller looks
@@ -136,6 +136,13 @@ enum { CONN_DOWN, CONN_CONNECTING, CONN_UP };
 
 typedef struct pg_loop pg_loop;
 
+/* Calls one statement answers together, in the order they came (linked by batch_next). */
+typedef struct pg_chain {
+    backend_call *head;
+    backend_call **tail; /* where the next one goes */
+    size_t n;
+} pg_chain;
+
 typedef struct pg_conn {
     pg_loop *loop;
     PGconn *conn;
@@ -161,12 +168,8 @@ struct pg_loop {
     store_poller poller;
     unsigned up; /* its connections up */
     unsigned index; /* in attach order: its place in pg->loop_up (none past BACKEND_MAX_LOOPS) */
-    backend_call *gets;        /* the GETs submitted since the last flush, read by one statement */
-    backend_call **gets_tail;  /* where the next one goes */
-    size_t n_gets;
-    backend_call *creates;     /* the creates without a key since the last flush, one statement */
-    backend_call **creates_tail;
-    size_t n_creates;
+    pg_chain gets;    /* the GETs submitted since the last flush, read by one statement */
+    pg_chain creates; /* the creates without a key since the last flush, one statement */
     unsigned n_conns;
     pg_conn conns[PG_MAX_CONNECTIONS];
 };
@@ -223,6 +226,34 @@ static void finish_all(backend_call *c, int status)
         finish(c, status, NULL);
         c = next;
     }
+}
+
+/* Appends c to ch; the chain's length now. */
+static size_t chain_push(pg_chain *ch, backend_call *c)
+{
+    c->batch_next = NULL;
+    *ch->tail = c;
+    ch->tail = &c->batch_next;
+    return ++ch->n;
+}
+
+/* The calls of ch, which is left empty (also how an unused chain is made ready). */
+static backend_call *chain_take(pg_chain *ch)
+{
+    backend_call *head = ch->head;
+    ch->head = NULL;
+    ch->tail = &ch->head;
+    ch->n = 0;
+    return head;
+}
+
+/* How many calls are chained from c. */
+static size_t chain_length(const backend_call *c)
+{
+    size_t n = 0;
+    for (; c != NULL; c = c->batch_next)
+        n++;
+    return n;
 }
 
 /* ---- array parameters ------------------------------------------------------------------ */
@@ -386,10 +417,7 @@ static int send_call(pg_backend *pg, pg_conn *pc, backend_call *c)
         break;
     case BACKEND_GET: { /* the chain's ids, one bytea[] */
         pg_array ids = {0};
-        size_t n = 0;
-        for (const backend_call *g = c; g != NULL; g = g->batch_next)
-            n++;
-        array_begin(&ids, PG_BYTEA_OID, n);
+        array_begin(&ids, PG_BYTEA_OID, chain_length(c));
         for (const backend_call *g = c; g != NULL; g = g->batch_next)
             array_element(&ids, g->id.bytes, OBJECTID_LEN);
         buf = ids.data;
@@ -457,9 +485,7 @@ static int send_creates(pg_backend *pg, pg_conn *pc, backend_call *c)
     static const uint32_t oids[N] = {PG_BYTEA_OID, PG_INT8_OID, PG_TEXT_OID, PG_TEXT_OID,
                                      PG_TEXT_OID,  PG_BYTEA_OID, PG_TEXT_OID, PG_BOOL_OID};
     pg_array cols[N] = {0};
-    size_t n = 0;
-    for (const backend_call *x = c; x != NULL; x = x->batch_next)
-        n++;
+    size_t n = chain_length(c);
     for (int i = 0; i < N; i++)
         array_begin(&cols[i], oids[i], n);
     int failed = 0;
@@ -544,10 +570,7 @@ static void conclude(backend_call *c, PGresult *r)
         return;
     }
     if (c->verb == BACKEND_CREATE && c->batch_next != NULL) { /* hg_create_many: every row, or an error */
-        size_t n = 0;
-        for (const backend_call *x = c; x != NULL; x = x->batch_next)
-            n++;
-        if (strtoull(PQcmdTuples(r), NULL, 10) != n) {
+        if (strtoull(PQcmdTuples(r), NULL, 10) != chain_length(c)) {
             finish_all(c, EIO);
             return;
         }
@@ -1130,16 +1153,7 @@ static void conn_send(pg_conn *pc, backend_call *c, int batched, int (*send)(pg_
 static void send_chains(pg_loop *l)
 {
     for (int creates = 0; creates <= 1; creates++) {
-        backend_call *chain = creates ? l->creates : l->gets;
-        if (creates) {
-            l->creates = NULL;
-            l->creates_tail = &l->creates;
-            l->n_creates = 0;
-        } else {
-            l->gets = NULL;
-            l->gets_tail = &l->gets;
-            l->n_gets = 0;
-        }
+        backend_call *chain = chain_take(creates ? &l->creates : &l->gets);
         if (chain == NULL)
             continue;
         pg_conn *best = pick(l, creates);
@@ -1168,19 +1182,13 @@ static void send_chains(pg_loop *l)
 static void dispatch(pg_loop *l, backend_call *c)
 {
     pg_backend *pg = l->pg;
-    if (c->verb == BACKEND_GET) {
-        c->batch_next = NULL;
-        *l->gets_tail = c;
-        l->gets_tail = &c->batch_next;
-        if (++l->n_gets >= PG_BATCH_MAX)
-            send_chains(l);
-        return;
-    }
-    if (c->verb == BACKEND_CREATE && c->webhook->idempotency == NULL && !c->retry_alone) {
-        c->batch_next = NULL;
-        *l->creates_tail = c;
-        l->creates_tail = &c->batch_next;
-        if (++l->n_creates >= PG_BATCH_MAX)
+    pg_chain *chain = NULL;
+    if (c->verb == BACKEND_GET)
+        chain = &l->gets;
+    else if (c->verb == BACKEND_CREATE && c->webhook->idempotency == NULL && !c->retry_alone)
+        chain = &l->creates;
+    if (chain != NULL) {
+        if (chain_push(chain, c) >= PG_BATCH_MAX)
             send_chains(l);
         return;
     }
@@ -1241,8 +1249,8 @@ static void *pg_loop_attach(void *self, const store_poller *poller)
     l->pg = pg;
     l->poller = *poller;
     l->n_conns = pg->connections_per_loop;
-    l->gets_tail = &l->gets;
-    l->creates_tail = &l->creates;
+    chain_take(&l->gets);
+    chain_take(&l->creates);
     for (unsigned i = 0; i < l->n_conns; i++)
         l->conns[i] = (pg_conn){.loop = l, .state = CONN_DOWN, .sock = -1};
     this_loop = l;
@@ -1261,7 +1269,7 @@ static void pg_loop_flush(void *loop)
             conn_flush(&l->conns[i]);
     /* a call finished meanwhile (a connection dropped) may have led its caller to submit
      * another: it goes at the next tick, not at an iteration that may not come soon */
-    if (l->gets != NULL || l->creates != NULL)
+    if (l->gets.n > 0 || l->creates.n > 0)
         l->poller.tick_soon(l->poller.ctx);
 }
 
@@ -1291,7 +1299,7 @@ static void pg_loop_tick(void *loop)
     }
     if (again)
         l->poller.tick_soon(l->poller.ctx);
-    if (l->gets != NULL || l->creates != NULL)
+    if (l->gets.n > 0 || l->creates.n > 0)
         pg_loop_flush(l);
 }
 
@@ -1318,14 +1326,9 @@ static void pg_loop_detach(void *loop)
         free(pc->fifo);
     }
     /* what was submitted while the connections closed has none left */
-    while (l->gets != NULL || l->creates != NULL) {
-        backend_call *gets = l->gets, *creates = l->creates;
-        l->gets = l->creates = NULL;
-        l->gets_tail = &l->gets;
-        l->creates_tail = &l->creates;
-        l->n_gets = l->n_creates = 0;
-        finish_all(gets, ECONNRESET);
-        finish_all(creates, ECONNRESET);
+    while (l->gets.n > 0 || l->creates.n > 0) {
+        finish_all(chain_take(&l->gets), ECONNRESET);
+        finish_all(chain_take(&l->creates), ECONNRESET);
     }
     if (this_loop == l)
         this_loop = NULL;

@@ -8,9 +8,9 @@ native gRPC listener of one server (two event loops, memory only).
 Prints, per listener, the frames written before the server closed the connection, how long
 that took, the server's CPU time meanwhile, and whether a real client is served after.
 usage: tests/bench/contflood.py BINARY [SECONDS]"""
-import os, select, socket, struct, subprocess, sys, tempfile, time, shutil, urllib.request
+import os, select, socket, struct, sys, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netprobe import free_port, real_client
+from netprobe import free_port, real_client, running_server
 
 def frame(kind, flags, stream, payload=b""):
     return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
@@ -57,20 +57,11 @@ def flood(port, pid, seconds):
 
 def main():
     binary, seconds = sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 10
-    tmp = tempfile.mkdtemp(prefix="contflood-")
     hp, gp = free_port(), free_port()
-    cfg = os.path.join(tmp, "c.yaml")
-    open(cfg, "w").write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
-                         "  grpc: { listen: [ { address: 127.0.0.1, port: %d } ] }\n  threads: 2\n"
-                         "  access_log: off\naccounts: []\n" % (hp, gp))
-    log = open(os.path.join(tmp, "log"), "w")
-    proc = subprocess.Popen([binary, "--config", cfg], stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 10
-        while real_client(hp, 2) != "HTTP/1.1 200 OK":
-            if time.monotonic() > deadline:
-                sys.exit("hookgate did not start")
-            time.sleep(0.05)
+    config = ("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
+              "  grpc: { listen: [ { address: 127.0.0.1, port: %d } ] }\n  threads: 2\n"
+              "  access_log: off\naccounts: []\n" % (hp, gp))
+    with running_server(binary, "contflood", config, hp) as proc:
         for name, port in (("h2o listener (cleartext h2)", hp), ("native gRPC listener", gp)):
             sent, closed_at, used, took = flood(port, proc.pid, seconds)
             print("%s: %d empty CONTINUATION frames written; %s; server CPU %.2f s in %.1f s; real client after: %s"
@@ -79,11 +70,6 @@ def main():
         for line in urllib.request.urlopen("http://127.0.0.1:%d/metrics" % hp, timeout=5).read().decode().splitlines():
             if line.startswith("hookgate_connections_continuation_flood_total"):
                 print(line)
-    finally:
-        proc.terminate()
-        proc.wait()
-        log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 if __name__ == "__main__":
     main()

@@ -9,14 +9,9 @@ squatters the server closed.
 Usage: tests/bench/squat.py PATH/TO/hookgate [--cap 50] [--squatters 60] [--clients 5]
 """
 import argparse
-import os
-import shutil
 import socket
-import subprocess
-import sys
-import tempfile
 import time
-from netprobe import free_port, real_client
+from netprobe import free_port, real_client, running_server
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
@@ -34,20 +29,10 @@ def main():
     ap.add_argument("--squatters", type=int, default=60)
     ap.add_argument("--clients", type=int, default=5)
     args = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="squat-")
     port = free_port()
-    config = os.path.join(tmp, "squat.yaml")
-    with open(config, "w") as f:
-        f.write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  threads: 2\n"
-                "  max_connections: %d\naccounts: []\n" % (port, args.cap))
-    log = open(os.path.join(tmp, "log"), "w")
-    proc = subprocess.Popen([args.binary, "--config", config], stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 10
-        while real_client(port, 5) != "HTTP/1.1 200 OK":
-            if time.monotonic() > deadline:
-                sys.exit("hookgate did not start")
-            time.sleep(0.05)
+    config = ("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  threads: 2\n"
+              "  max_connections: %d\naccounts: []\n" % (port, args.cap))
+    with running_server(args.binary, "squat", config, port):
         squatters = []
         for _ in range(args.squatters):
             s = socket.create_connection(("127.0.0.1", port))
@@ -78,11 +63,6 @@ def main():
         print("squatters closed by the server: %d of %d (cap %d)" % (closed, args.squatters, args.cap))
         for s in squatters:
             s.close()
-    finally:
-        proc.terminate()
-        proc.wait()
-        log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 main()

@@ -22,14 +22,10 @@ e.g.   tests/bench/unread.py build/hookgate h2 --server-yaml '  write_timeout_ms
 """
 import argparse
 import http.client
-import os
-import shutil
 import socket
 import struct
-import subprocess
-import tempfile
 import time
-from netprobe import free_port
+from netprobe import free_port, running_server
 
 ECO = "C5156b8ace57896adb6dae592"
 
@@ -115,23 +111,12 @@ def main():
     ap.add_argument("--wait", type=float, default=60)
     ap.add_argument("--server-yaml", default="")
     a = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="unread-bench-")
     hp, gp = free_port(), free_port()
-    cfg = os.path.join(tmp, "c.yaml")
-    with open(cfg, "w") as f:
-        f.write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
-                "  grpc: { listen: [ { address: 127.0.0.1, port: %d } ] }\n  threads: 2\n%s\n"
-                "accounts:\n  - id: demo\n    tokens: [ t ]\n    ecosystems: [ { id: %s } ]\n"
-                % (hp, gp, a.server_yaml, ECO))
-    log = open(os.path.join(tmp, "log"), "w")
-    proc = subprocess.Popen([a.binary, "--config", cfg], stdout=log, stderr=log)
-    try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", hp)).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+    config = ("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
+              "  grpc: { listen: [ { address: 127.0.0.1, port: %d } ] }\n  threads: 2\n%s\n"
+              "accounts:\n  - id: demo\n    tokens: [ t ]\n    ecosystems: [ { id: %s } ]\n"
+              % (hp, gp, a.server_yaml, ECO))
+    with running_server(a.binary, "unread-bench", config, hp) as proc:
         c = http.client.HTTPConnection("127.0.0.1", hp)
         body = '{"ecosystemId":"%s","url":"https://example.com/hook/with/a/somewhat/longer/path/%%d"}' % ECO
         for i in range(a.webhooks):
@@ -185,11 +170,6 @@ def main():
                   sc, a.webhooks, before, peak, during,
                   "closed after %.1f s" % open_for if open_for else "still open after %.0f s" % a.wait,
                   health, rss_mb(proc.pid), gauge))
-    finally:
-        proc.terminate()
-        proc.wait()
-        log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 """Runs a test command against a throw-away PostgreSQL: starts a PgCluster
 (tests/store/pg_support.py), sets HOOKGATE_TEST_STORE to the `store:` value of a node on
 it (flow style, one line), runs the command, stops and removes the cluster, and exits with
-the command's status. The RPC suites (tests/rpc) read HOOKGATE_TEST_STORE and configure
-every server they start with it, so that the same cases hold both backends to one
-contract.
+the command's status. The RPC suites (tests/rpc) and the e2e suite (tests/e2e/test_e2e.py)
+read HOOKGATE_TEST_STORE and configure the servers they start with it, so that the same
+cases hold both backends to one contract.
 
 Usage:  /usr/bin/python3 tests/store/with_postgres.py [--] COMMAND [ARG...]
 e.g.    /usr/bin/python3 tests/store/with_postgres.py node --test tests/rpc/connect.test.mjs
@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pg_support  # noqa: E402
 
-STORE_ENV = "HOOKGATE_TEST_STORE"  # the variable the tests read (rpc_support.py, support.mjs)
+STORE_ENV = "HOOKGATE_TEST_STORE"  # the variable the tests read (rpc_support.py, support.mjs, test_e2e.py)
 CHILD_STOP_TIMEOUT = 10.0          # seconds the command may take to exit after SIGTERM
 
 

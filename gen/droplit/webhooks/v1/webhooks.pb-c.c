@@ -637,6 +637,546 @@ void   droplit__webhooks__v1__list_webhooks_response__free_unpacked
   assert(message->base.descriptor == &droplit__webhooks__v1__list_webhooks_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   droplit__webhooks__v1__publish_event_request__init
+                     (Droplit__Webhooks__V1__PublishEventRequest         *message)
+{
+  static const Droplit__Webhooks__V1__PublishEventRequest init_value = DROPLIT__WEBHOOKS__V1__PUBLISH_EVENT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__publish_event_request__get_packed_size
+                     (const Droplit__Webhooks__V1__PublishEventRequest *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__publish_event_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__publish_event_request__pack
+                     (const Droplit__Webhooks__V1__PublishEventRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__publish_event_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__publish_event_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__PublishEventRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__publish_event_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__PublishEventRequest *
+       droplit__webhooks__v1__publish_event_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__PublishEventRequest *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__publish_event_request__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__publish_event_request__free_unpacked
+                     (Droplit__Webhooks__V1__PublishEventRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__publish_event_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__publish_event_response__init
+                     (Droplit__Webhooks__V1__PublishEventResponse         *message)
+{
+  static const Droplit__Webhooks__V1__PublishEventResponse init_value = DROPLIT__WEBHOOKS__V1__PUBLISH_EVENT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__publish_event_response__get_packed_size
+                     (const Droplit__Webhooks__V1__PublishEventResponse *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__publish_event_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__publish_event_response__pack
+                     (const Droplit__Webhooks__V1__PublishEventResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__publish_event_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__publish_event_response__pack_to_buffer
+                     (const Droplit__Webhooks__V1__PublishEventResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__publish_event_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__PublishEventResponse *
+       droplit__webhooks__v1__publish_event_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__PublishEventResponse *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__publish_event_response__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__publish_event_response__free_unpacked
+                     (Droplit__Webhooks__V1__PublishEventResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__publish_event_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__event_body__init
+                     (Droplit__Webhooks__V1__EventBody         *message)
+{
+  static const Droplit__Webhooks__V1__EventBody init_value = DROPLIT__WEBHOOKS__V1__EVENT_BODY__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__event_body__get_packed_size
+                     (const Droplit__Webhooks__V1__EventBody *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__event_body__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__event_body__pack
+                     (const Droplit__Webhooks__V1__EventBody *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__event_body__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__event_body__pack_to_buffer
+                     (const Droplit__Webhooks__V1__EventBody *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__event_body__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__EventBody *
+       droplit__webhooks__v1__event_body__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__EventBody *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__event_body__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__event_body__free_unpacked
+                     (Droplit__Webhooks__V1__EventBody *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__event_body__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__get_event_request__init
+                     (Droplit__Webhooks__V1__GetEventRequest         *message)
+{
+  static const Droplit__Webhooks__V1__GetEventRequest init_value = DROPLIT__WEBHOOKS__V1__GET_EVENT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__get_event_request__get_packed_size
+                     (const Droplit__Webhooks__V1__GetEventRequest *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__get_event_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__get_event_request__pack
+                     (const Droplit__Webhooks__V1__GetEventRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__get_event_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__get_event_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__GetEventRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__get_event_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__GetEventRequest *
+       droplit__webhooks__v1__get_event_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__GetEventRequest *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__get_event_request__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__get_event_request__free_unpacked
+                     (Droplit__Webhooks__V1__GetEventRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__get_event_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__event_delivery__init
+                     (Droplit__Webhooks__V1__EventDelivery         *message)
+{
+  static const Droplit__Webhooks__V1__EventDelivery init_value = DROPLIT__WEBHOOKS__V1__EVENT_DELIVERY__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__event_delivery__get_packed_size
+                     (const Droplit__Webhooks__V1__EventDelivery *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__event_delivery__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__event_delivery__pack
+                     (const Droplit__Webhooks__V1__EventDelivery *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__event_delivery__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__event_delivery__pack_to_buffer
+                     (const Droplit__Webhooks__V1__EventDelivery *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__event_delivery__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__EventDelivery *
+       droplit__webhooks__v1__event_delivery__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__EventDelivery *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__event_delivery__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__event_delivery__free_unpacked
+                     (Droplit__Webhooks__V1__EventDelivery *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__event_delivery__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__event__init
+                     (Droplit__Webhooks__V1__Event         *message)
+{
+  static const Droplit__Webhooks__V1__Event init_value = DROPLIT__WEBHOOKS__V1__EVENT__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__event__get_packed_size
+                     (const Droplit__Webhooks__V1__Event *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__event__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__event__pack
+                     (const Droplit__Webhooks__V1__Event *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__event__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__event__pack_to_buffer
+                     (const Droplit__Webhooks__V1__Event *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__event__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__Event *
+       droplit__webhooks__v1__event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__Event *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__event__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__event__free_unpacked
+                     (Droplit__Webhooks__V1__Event *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__list_attempts_request__init
+                     (Droplit__Webhooks__V1__ListAttemptsRequest         *message)
+{
+  static const Droplit__Webhooks__V1__ListAttemptsRequest init_value = DROPLIT__WEBHOOKS__V1__LIST_ATTEMPTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__list_attempts_request__get_packed_size
+                     (const Droplit__Webhooks__V1__ListAttemptsRequest *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_attempts_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__list_attempts_request__pack
+                     (const Droplit__Webhooks__V1__ListAttemptsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_attempts_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__list_attempts_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__ListAttemptsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_attempts_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__ListAttemptsRequest *
+       droplit__webhooks__v1__list_attempts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__ListAttemptsRequest *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__list_attempts_request__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__list_attempts_request__free_unpacked
+                     (Droplit__Webhooks__V1__ListAttemptsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_attempts_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__attempt__init
+                     (Droplit__Webhooks__V1__Attempt         *message)
+{
+  static const Droplit__Webhooks__V1__Attempt init_value = DROPLIT__WEBHOOKS__V1__ATTEMPT__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__attempt__get_packed_size
+                     (const Droplit__Webhooks__V1__Attempt *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__attempt__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__attempt__pack
+                     (const Droplit__Webhooks__V1__Attempt *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__attempt__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__attempt__pack_to_buffer
+                     (const Droplit__Webhooks__V1__Attempt *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__attempt__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__Attempt *
+       droplit__webhooks__v1__attempt__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__Attempt *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__attempt__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__attempt__free_unpacked
+                     (Droplit__Webhooks__V1__Attempt *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__attempt__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__list_attempts_response__init
+                     (Droplit__Webhooks__V1__ListAttemptsResponse         *message)
+{
+  static const Droplit__Webhooks__V1__ListAttemptsResponse init_value = DROPLIT__WEBHOOKS__V1__LIST_ATTEMPTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__list_attempts_response__get_packed_size
+                     (const Droplit__Webhooks__V1__ListAttemptsResponse *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_attempts_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__list_attempts_response__pack
+                     (const Droplit__Webhooks__V1__ListAttemptsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_attempts_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__list_attempts_response__pack_to_buffer
+                     (const Droplit__Webhooks__V1__ListAttemptsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_attempts_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__ListAttemptsResponse *
+       droplit__webhooks__v1__list_attempts_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__ListAttemptsResponse *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__list_attempts_response__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__list_attempts_response__free_unpacked
+                     (Droplit__Webhooks__V1__ListAttemptsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_attempts_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__resend_event_request__init
+                     (Droplit__Webhooks__V1__ResendEventRequest         *message)
+{
+  static const Droplit__Webhooks__V1__ResendEventRequest init_value = DROPLIT__WEBHOOKS__V1__RESEND_EVENT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__resend_event_request__get_packed_size
+                     (const Droplit__Webhooks__V1__ResendEventRequest *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__resend_event_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__resend_event_request__pack
+                     (const Droplit__Webhooks__V1__ResendEventRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__resend_event_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__resend_event_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__ResendEventRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__resend_event_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__ResendEventRequest *
+       droplit__webhooks__v1__resend_event_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__ResendEventRequest *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__resend_event_request__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__resend_event_request__free_unpacked
+                     (Droplit__Webhooks__V1__ResendEventRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__resend_event_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__recover_webhook_request__init
+                     (Droplit__Webhooks__V1__RecoverWebhookRequest         *message)
+{
+  static const Droplit__Webhooks__V1__RecoverWebhookRequest init_value = DROPLIT__WEBHOOKS__V1__RECOVER_WEBHOOK_REQUEST__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__recover_webhook_request__get_packed_size
+                     (const Droplit__Webhooks__V1__RecoverWebhookRequest *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__recover_webhook_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__recover_webhook_request__pack
+                     (const Droplit__Webhooks__V1__RecoverWebhookRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__recover_webhook_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__recover_webhook_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__RecoverWebhookRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__recover_webhook_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__RecoverWebhookRequest *
+       droplit__webhooks__v1__recover_webhook_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__RecoverWebhookRequest *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__recover_webhook_request__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__recover_webhook_request__free_unpacked
+                     (Droplit__Webhooks__V1__RecoverWebhookRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__recover_webhook_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__resend_response__init
+                     (Droplit__Webhooks__V1__ResendResponse         *message)
+{
+  static const Droplit__Webhooks__V1__ResendResponse init_value = DROPLIT__WEBHOOKS__V1__RESEND_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__resend_response__get_packed_size
+                     (const Droplit__Webhooks__V1__ResendResponse *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__resend_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__resend_response__pack
+                     (const Droplit__Webhooks__V1__ResendResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__resend_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__resend_response__pack_to_buffer
+                     (const Droplit__Webhooks__V1__ResendResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__resend_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__ResendResponse *
+       droplit__webhooks__v1__resend_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__ResendResponse *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__resend_response__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__resend_response__free_unpacked
+                     (Droplit__Webhooks__V1__ResendResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__resend_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   droplit__webhooks__v1__param_error__init
                      (Droplit__Webhooks__V1__ParamError         *message)
 {
@@ -817,6 +1357,51 @@ void   droplit__webhooks__v1__stored_webhook__free_unpacked
   assert(message->base.descriptor == &droplit__webhooks__v1__stored_webhook__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   droplit__webhooks__v1__stored_event__init
+                     (Droplit__Webhooks__V1__StoredEvent         *message)
+{
+  static const Droplit__Webhooks__V1__StoredEvent init_value = DROPLIT__WEBHOOKS__V1__STORED_EVENT__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__stored_event__get_packed_size
+                     (const Droplit__Webhooks__V1__StoredEvent *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__stored_event__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__stored_event__pack
+                     (const Droplit__Webhooks__V1__StoredEvent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__stored_event__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__stored_event__pack_to_buffer
+                     (const Droplit__Webhooks__V1__StoredEvent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__stored_event__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__StoredEvent *
+       droplit__webhooks__v1__stored_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__StoredEvent *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__stored_event__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__stored_event__free_unpacked
+                     (Droplit__Webhooks__V1__StoredEvent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__stored_event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   droplit__webhooks__v1__snapshot_header__init
                      (Droplit__Webhooks__V1__SnapshotHeader         *message)
 {
@@ -939,7 +1524,7 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__create_webhook_request__
   (ProtobufCMessageInit) droplit__webhooks__v1__create_webhook_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor droplit__webhooks__v1__webhook__field_descriptors[6] =
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__webhook__field_descriptors[8] =
 {
   {
     "id",
@@ -1013,11 +1598,37 @@ static const ProtobufCFieldDescriptor droplit__webhooks__v1__webhook__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "disabled_reason",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Droplit__Webhooks__V1__Webhook, disabled_reason_set_case),
+    offsetof(Droplit__Webhooks__V1__Webhook, disabled_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "disabled_at",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Droplit__Webhooks__V1__Webhook, disabled_at_set_case),
+    offsetof(Droplit__Webhooks__V1__Webhook, disabled_at),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned droplit__webhooks__v1__webhook__field_indices_by_name[] = {
   5,   /* field[5] = created_at */
   1,   /* field[1] = description */
   4,   /* field[4] = disabled */
+  7,   /* field[7] = disabled_at */
+  6,   /* field[6] = disabled_reason */
   2,   /* field[2] = ecosystem_id */
   0,   /* field[0] = id */
   3,   /* field[3] = url */
@@ -1025,7 +1636,7 @@ static const unsigned droplit__webhooks__v1__webhook__field_indices_by_name[] = 
 static const ProtobufCIntRange droplit__webhooks__v1__webhook__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor droplit__webhooks__v1__webhook__descriptor =
 {
@@ -1035,7 +1646,7 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__webhook__descriptor =
   "Droplit__Webhooks__V1__Webhook",
   "droplit.webhooks.v1",
   sizeof(Droplit__Webhooks__V1__Webhook),
-  6,
+  8,
   droplit__webhooks__v1__webhook__field_descriptors,
   droplit__webhooks__v1__webhook__field_indices_by_name,
   1,  droplit__webhooks__v1__webhook__number_ranges,
@@ -1628,6 +2239,774 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__list_webhooks_response__
   (ProtobufCMessageInit) droplit__webhooks__v1__list_webhooks_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__publish_event_request__field_descriptors[2] =
+{
+  {
+    "ecosystem_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__PublishEventRequest, ecosystem_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "items",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Droplit__Webhooks__V1__PublishEventRequest, n_items),
+    offsetof(Droplit__Webhooks__V1__PublishEventRequest, items),
+    &google__protobuf__struct__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__publish_event_request__field_indices_by_name[] = {
+  0,   /* field[0] = ecosystem_id */
+  1,   /* field[1] = items */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__publish_event_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__publish_event_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.PublishEventRequest",
+  "PublishEventRequest",
+  "Droplit__Webhooks__V1__PublishEventRequest",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__PublishEventRequest),
+  2,
+  droplit__webhooks__v1__publish_event_request__field_descriptors,
+  droplit__webhooks__v1__publish_event_request__field_indices_by_name,
+  1,  droplit__webhooks__v1__publish_event_request__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__publish_event_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__publish_event_response__field_descriptors[2] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__PublishEventResponse, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "webhooks",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__PublishEventResponse, webhooks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__publish_event_response__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  1,   /* field[1] = webhooks */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__publish_event_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__publish_event_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.PublishEventResponse",
+  "PublishEventResponse",
+  "Droplit__Webhooks__V1__PublishEventResponse",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__PublishEventResponse),
+  2,
+  droplit__webhooks__v1__publish_event_response__field_descriptors,
+  droplit__webhooks__v1__publish_event_response__field_indices_by_name,
+  1,  droplit__webhooks__v1__publish_event_response__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__publish_event_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__event_body__field_descriptors[1] =
+{
+  {
+    "items",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Droplit__Webhooks__V1__EventBody, n_items),
+    offsetof(Droplit__Webhooks__V1__EventBody, items),
+    &google__protobuf__struct__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__event_body__field_indices_by_name[] = {
+  0,   /* field[0] = items */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__event_body__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__event_body__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.EventBody",
+  "EventBody",
+  "Droplit__Webhooks__V1__EventBody",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__EventBody),
+  1,
+  droplit__webhooks__v1__event_body__field_descriptors,
+  droplit__webhooks__v1__event_body__field_indices_by_name,
+  1,  droplit__webhooks__v1__event_body__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__event_body__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__get_event_request__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__GetEventRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__get_event_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__get_event_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__get_event_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.GetEventRequest",
+  "GetEventRequest",
+  "Droplit__Webhooks__V1__GetEventRequest",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__GetEventRequest),
+  1,
+  droplit__webhooks__v1__get_event_request__field_descriptors,
+  droplit__webhooks__v1__get_event_request__field_indices_by_name,
+  1,  droplit__webhooks__v1__get_event_request__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__get_event_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__event_delivery__field_descriptors[6] =
+{
+  {
+    "webhook_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__EventDelivery, webhook_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__EventDelivery, state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "attempts",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__EventDelivery, attempts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_attempt_at",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__EventDelivery, next_attempt_at),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_status_code",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__EventDelivery, last_status_code),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_error",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__EventDelivery, last_error),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__event_delivery__field_indices_by_name[] = {
+  2,   /* field[2] = attempts */
+  5,   /* field[5] = last_error */
+  4,   /* field[4] = last_status_code */
+  3,   /* field[3] = next_attempt_at */
+  1,   /* field[1] = state */
+  0,   /* field[0] = webhook_id */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__event_delivery__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__event_delivery__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.EventDelivery",
+  "EventDelivery",
+  "Droplit__Webhooks__V1__EventDelivery",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__EventDelivery),
+  6,
+  droplit__webhooks__v1__event_delivery__field_descriptors,
+  droplit__webhooks__v1__event_delivery__field_indices_by_name,
+  1,  droplit__webhooks__v1__event_delivery__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__event_delivery__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__event__field_descriptors[5] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Event, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ecosystem_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Event, ecosystem_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Event, created_at),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "items",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Droplit__Webhooks__V1__Event, n_items),
+    offsetof(Droplit__Webhooks__V1__Event, items),
+    &google__protobuf__struct__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "deliveries",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Droplit__Webhooks__V1__Event, n_deliveries),
+    offsetof(Droplit__Webhooks__V1__Event, deliveries),
+    &droplit__webhooks__v1__event_delivery__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__event__field_indices_by_name[] = {
+  2,   /* field[2] = created_at */
+  4,   /* field[4] = deliveries */
+  1,   /* field[1] = ecosystem_id */
+  0,   /* field[0] = id */
+  3,   /* field[3] = items */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__event__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__event__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.Event",
+  "Event",
+  "Droplit__Webhooks__V1__Event",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__Event),
+  5,
+  droplit__webhooks__v1__event__field_descriptors,
+  droplit__webhooks__v1__event__field_indices_by_name,
+  1,  droplit__webhooks__v1__event__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__list_attempts_request__field_descriptors[3] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__ListAttemptsRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__ListAttemptsRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "before",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__ListAttemptsRequest, before),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__list_attempts_request__field_indices_by_name[] = {
+  2,   /* field[2] = before */
+  0,   /* field[0] = id */
+  1,   /* field[1] = limit */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__list_attempts_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__list_attempts_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.ListAttemptsRequest",
+  "ListAttemptsRequest",
+  "Droplit__Webhooks__V1__ListAttemptsRequest",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__ListAttemptsRequest),
+  3,
+  droplit__webhooks__v1__list_attempts_request__field_descriptors,
+  droplit__webhooks__v1__list_attempts_request__field_indices_by_name,
+  1,  droplit__webhooks__v1__list_attempts_request__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__list_attempts_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__attempt__field_descriptors[9] =
+{
+  {
+    "seq",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Attempt, seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "event_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Attempt, event_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "attempt",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Attempt, attempt),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "trigger",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Attempt, trigger),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "started_at",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Attempt, started_at),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "duration_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Attempt, duration_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status_code",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Attempt, status_code),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "error",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Attempt, error),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "response",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Attempt, response),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__attempt__field_indices_by_name[] = {
+  2,   /* field[2] = attempt */
+  5,   /* field[5] = duration_ms */
+  7,   /* field[7] = error */
+  1,   /* field[1] = event_id */
+  8,   /* field[8] = response */
+  0,   /* field[0] = seq */
+  4,   /* field[4] = started_at */
+  6,   /* field[6] = status_code */
+  3,   /* field[3] = trigger */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__attempt__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__attempt__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.Attempt",
+  "Attempt",
+  "Droplit__Webhooks__V1__Attempt",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__Attempt),
+  9,
+  droplit__webhooks__v1__attempt__field_descriptors,
+  droplit__webhooks__v1__attempt__field_indices_by_name,
+  1,  droplit__webhooks__v1__attempt__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__attempt__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__list_attempts_response__field_descriptors[2] =
+{
+  {
+    "items",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Droplit__Webhooks__V1__ListAttemptsResponse, n_items),
+    offsetof(Droplit__Webhooks__V1__ListAttemptsResponse, items),
+    &droplit__webhooks__v1__attempt__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_before",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Droplit__Webhooks__V1__ListAttemptsResponse, next_page_case),
+    offsetof(Droplit__Webhooks__V1__ListAttemptsResponse, next_before),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__list_attempts_response__field_indices_by_name[] = {
+  0,   /* field[0] = items */
+  1,   /* field[1] = next_before */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__list_attempts_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__list_attempts_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.ListAttemptsResponse",
+  "ListAttemptsResponse",
+  "Droplit__Webhooks__V1__ListAttemptsResponse",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__ListAttemptsResponse),
+  2,
+  droplit__webhooks__v1__list_attempts_response__field_descriptors,
+  droplit__webhooks__v1__list_attempts_response__field_indices_by_name,
+  1,  droplit__webhooks__v1__list_attempts_response__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__list_attempts_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__resend_event_request__field_descriptors[2] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__ResendEventRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "webhook_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__ResendEventRequest, webhook_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__resend_event_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  1,   /* field[1] = webhook_id */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__resend_event_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__resend_event_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.ResendEventRequest",
+  "ResendEventRequest",
+  "Droplit__Webhooks__V1__ResendEventRequest",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__ResendEventRequest),
+  2,
+  droplit__webhooks__v1__resend_event_request__field_descriptors,
+  droplit__webhooks__v1__resend_event_request__field_indices_by_name,
+  1,  droplit__webhooks__v1__resend_event_request__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__resend_event_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__recover_webhook_request__field_descriptors[2] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__RecoverWebhookRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "since",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__RecoverWebhookRequest, since),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__recover_webhook_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  1,   /* field[1] = since */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__recover_webhook_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__recover_webhook_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.RecoverWebhookRequest",
+  "RecoverWebhookRequest",
+  "Droplit__Webhooks__V1__RecoverWebhookRequest",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__RecoverWebhookRequest),
+  2,
+  droplit__webhooks__v1__recover_webhook_request__field_descriptors,
+  droplit__webhooks__v1__recover_webhook_request__field_indices_by_name,
+  1,  droplit__webhooks__v1__recover_webhook_request__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__recover_webhook_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__resend_response__field_descriptors[1] =
+{
+  {
+    "deliveries",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__ResendResponse, deliveries),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__resend_response__field_indices_by_name[] = {
+  0,   /* field[0] = deliveries */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__resend_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__resend_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.ResendResponse",
+  "ResendResponse",
+  "Droplit__Webhooks__V1__ResendResponse",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__ResendResponse),
+  1,
+  droplit__webhooks__v1__resend_response__field_descriptors,
+  droplit__webhooks__v1__resend_response__field_indices_by_name,
+  1,  droplit__webhooks__v1__resend_response__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__resend_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor droplit__webhooks__v1__param_error__field_descriptors[3] =
 {
   {
@@ -1807,7 +3186,7 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__rpc_status__descriptor =
   (ProtobufCMessageInit) droplit__webhooks__v1__rpc_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__field_descriptors[11] =
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__field_descriptors[14] =
 {
   {
     "id",
@@ -1941,13 +3320,52 @@ static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_webhook__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "disabled_reason",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredWebhook, disabled_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "disabled_ms",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredWebhook, disabled_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "event",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredWebhook, event),
+    &droplit__webhooks__v1__stored_event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned droplit__webhooks__v1__stored_webhook__field_indices_by_name[] = {
   9,   /* field[9] = change */
   1,   /* field[1] = created_ms */
   6,   /* field[6] = description */
   2,   /* field[2] = disabled */
+  12,   /* field[12] = disabled_ms */
+  11,   /* field[11] = disabled_reason */
   3,   /* field[3] = ecosystem_id */
+  13,   /* field[13] = event */
   0,   /* field[0] = id */
   7,   /* field[7] = idempotency_key */
   8,   /* field[8] = sealed_secret */
@@ -1958,7 +3376,7 @@ static const unsigned droplit__webhooks__v1__stored_webhook__field_indices_by_na
 static const ProtobufCIntRange droplit__webhooks__v1__stored_webhook__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor droplit__webhooks__v1__stored_webhook__descriptor =
 {
@@ -1968,14 +3386,325 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__stored_webhook__descript
   "Droplit__Webhooks__V1__StoredWebhook",
   "droplit.webhooks.v1",
   sizeof(Droplit__Webhooks__V1__StoredWebhook),
-  11,
+  14,
   droplit__webhooks__v1__stored_webhook__field_descriptors,
   droplit__webhooks__v1__stored_webhook__field_indices_by_name,
   1,  droplit__webhooks__v1__stored_webhook__number_ranges,
   (ProtobufCMessageInit) droplit__webhooks__v1__stored_webhook__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor droplit__webhooks__v1__snapshot_header__field_descriptors[3] =
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__stored_event__field_descriptors[22] =
+{
+  {
+    "change",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, change),
+    &droplit__webhooks__v1__stored_event_change__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ecosystem_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, ecosystem_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, created_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "body",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, body),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "webhook_ids",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Droplit__Webhooks__V1__StoredEvent, n_webhook_ids),
+    offsetof(Droplit__Webhooks__V1__StoredEvent, webhook_ids),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "idempotency_key",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, idempotency_key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "webhook_id",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, webhook_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, state),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "attempts",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, attempts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_ms",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, next_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_status",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, last_status),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_error",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, last_error),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "failing_since_ms",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, failing_since_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "attempt",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, attempt),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "trigger",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, trigger),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "started_ms",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, started_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "duration_ms",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, duration_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status_code",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, status_code),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "error",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, error),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "response",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, response),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seq",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__StoredEvent, seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__stored_event__field_indices_by_name[] = {
+  14,   /* field[14] = attempt */
+  9,   /* field[9] = attempts */
+  4,   /* field[4] = body */
+  0,   /* field[0] = change */
+  3,   /* field[3] = created_ms */
+  17,   /* field[17] = duration_ms */
+  2,   /* field[2] = ecosystem_id */
+  19,   /* field[19] = error */
+  13,   /* field[13] = failing_since_ms */
+  1,   /* field[1] = id */
+  6,   /* field[6] = idempotency_key */
+  12,   /* field[12] = last_error */
+  11,   /* field[11] = last_status */
+  10,   /* field[10] = next_ms */
+  20,   /* field[20] = response */
+  21,   /* field[21] = seq */
+  16,   /* field[16] = started_ms */
+  8,   /* field[8] = state */
+  18,   /* field[18] = status_code */
+  15,   /* field[15] = trigger */
+  7,   /* field[7] = webhook_id */
+  5,   /* field[5] = webhook_ids */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__stored_event__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 22 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__stored_event__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.StoredEvent",
+  "StoredEvent",
+  "Droplit__Webhooks__V1__StoredEvent",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__StoredEvent),
+  22,
+  droplit__webhooks__v1__stored_event__field_descriptors,
+  droplit__webhooks__v1__stored_event__field_indices_by_name,
+  1,  droplit__webhooks__v1__stored_event__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__stored_event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__snapshot_header__field_descriptors[4] =
 {
   {
     "version",
@@ -2013,16 +3742,29 @@ static const ProtobufCFieldDescriptor droplit__webhooks__v1__snapshot_header__fi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "event_records",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__SnapshotHeader, event_records),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned droplit__webhooks__v1__snapshot_header__field_indices_by_name[] = {
   1,   /* field[1] = count */
   2,   /* field[2] = created_ms */
+  3,   /* field[3] = event_records */
   0,   /* field[0] = version */
 };
 static const ProtobufCIntRange droplit__webhooks__v1__snapshot_header__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor droplit__webhooks__v1__snapshot_header__descriptor =
 {
@@ -2032,7 +3774,7 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__snapshot_header__descrip
   "Droplit__Webhooks__V1__SnapshotHeader",
   "droplit.webhooks.v1",
   sizeof(Droplit__Webhooks__V1__SnapshotHeader),
-  3,
+  4,
   droplit__webhooks__v1__snapshot_header__field_descriptors,
   droplit__webhooks__v1__snapshot_header__field_indices_by_name,
   1,  droplit__webhooks__v1__snapshot_header__number_ranges,
@@ -2069,7 +3811,39 @@ const ProtobufCEnumDescriptor droplit__webhooks__v1__stored_change__descriptor =
   droplit__webhooks__v1__stored_change__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor droplit__webhooks__v1__webhook_service__method_descriptors[6] =
+static const ProtobufCEnumValue droplit__webhooks__v1__stored_event_change__enum_values_by_number[4] =
+{
+  { "EVENT_PUBLISHED", "DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE__EVENT_PUBLISHED", 0 },
+  { "EVENT_DELIVERY", "DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE__EVENT_DELIVERY", 1 },
+  { "EVENT_ATTEMPT", "DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE__EVENT_ATTEMPT", 2 },
+  { "EVENT_HEALTH", "DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE__EVENT_HEALTH", 3 },
+};
+static const ProtobufCIntRange droplit__webhooks__v1__stored_event_change__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex droplit__webhooks__v1__stored_event_change__enum_values_by_name[4] =
+{
+  { "EVENT_ATTEMPT", 2 },
+  { "EVENT_DELIVERY", 1 },
+  { "EVENT_HEALTH", 3 },
+  { "EVENT_PUBLISHED", 0 },
+};
+const ProtobufCEnumDescriptor droplit__webhooks__v1__stored_event_change__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.StoredEventChange",
+  "StoredEventChange",
+  "Droplit__Webhooks__V1__StoredEventChange",
+  "droplit.webhooks.v1",
+  4,
+  droplit__webhooks__v1__stored_event_change__enum_values_by_number,
+  4,
+  droplit__webhooks__v1__stored_event_change__enum_values_by_name,
+  1,
+  droplit__webhooks__v1__stored_event_change__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor droplit__webhooks__v1__webhook_service__method_descriptors[11] =
 {
   { "CreateWebhook", &droplit__webhooks__v1__create_webhook_request__descriptor, &droplit__webhooks__v1__webhook__descriptor },
   { "GetWebhook", &droplit__webhooks__v1__get_webhook_request__descriptor, &droplit__webhooks__v1__webhook__descriptor },
@@ -2077,13 +3851,23 @@ static const ProtobufCMethodDescriptor droplit__webhooks__v1__webhook_service__m
   { "UpdateWebhook", &droplit__webhooks__v1__update_webhook_request__descriptor, &droplit__webhooks__v1__update_webhook_response__descriptor },
   { "DeleteWebhook", &droplit__webhooks__v1__delete_webhook_request__descriptor, &droplit__webhooks__v1__delete_webhook_response__descriptor },
   { "InvokeWebhook", &droplit__webhooks__v1__invoke_webhook_request__descriptor, &droplit__webhooks__v1__invoke_webhook_response__descriptor },
+  { "PublishEvent", &droplit__webhooks__v1__publish_event_request__descriptor, &droplit__webhooks__v1__publish_event_response__descriptor },
+  { "GetEvent", &droplit__webhooks__v1__get_event_request__descriptor, &droplit__webhooks__v1__event__descriptor },
+  { "ListAttempts", &droplit__webhooks__v1__list_attempts_request__descriptor, &droplit__webhooks__v1__list_attempts_response__descriptor },
+  { "ResendEvent", &droplit__webhooks__v1__resend_event_request__descriptor, &droplit__webhooks__v1__resend_response__descriptor },
+  { "RecoverWebhook", &droplit__webhooks__v1__recover_webhook_request__descriptor, &droplit__webhooks__v1__resend_response__descriptor },
 };
 const unsigned droplit__webhooks__v1__webhook_service__method_indices_by_name[] = {
   0,        /* CreateWebhook */
   4,        /* DeleteWebhook */
+  7,        /* GetEvent */
   1,        /* GetWebhook */
   5,        /* InvokeWebhook */
+  8,        /* ListAttempts */
   2,        /* ListWebhooks */
+  6,        /* PublishEvent */
+  10,        /* RecoverWebhook */
+  9,        /* ResendEvent */
   3         /* UpdateWebhook */
 };
 const ProtobufCServiceDescriptor droplit__webhooks__v1__webhook_service__descriptor =
@@ -2093,7 +3877,7 @@ const ProtobufCServiceDescriptor droplit__webhooks__v1__webhook_service__descrip
   "WebhookService",
   "Droplit__Webhooks__V1__WebhookService",
   "droplit.webhooks.v1",
-  6,
+  11,
   droplit__webhooks__v1__webhook_service__method_descriptors,
   droplit__webhooks__v1__webhook_service__method_indices_by_name
 };
@@ -2144,6 +3928,46 @@ void droplit__webhooks__v1__webhook_service__invoke_webhook(ProtobufCService *se
 {
   assert(service->descriptor == &droplit__webhooks__v1__webhook_service__descriptor);
   service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void droplit__webhooks__v1__webhook_service__publish_event(ProtobufCService *service,
+                                                           const Droplit__Webhooks__V1__PublishEventRequest *input,
+                                                           Droplit__Webhooks__V1__PublishEventResponse_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &droplit__webhooks__v1__webhook_service__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void droplit__webhooks__v1__webhook_service__get_event(ProtobufCService *service,
+                                                       const Droplit__Webhooks__V1__GetEventRequest *input,
+                                                       Droplit__Webhooks__V1__Event_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &droplit__webhooks__v1__webhook_service__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void droplit__webhooks__v1__webhook_service__list_attempts(ProtobufCService *service,
+                                                           const Droplit__Webhooks__V1__ListAttemptsRequest *input,
+                                                           Droplit__Webhooks__V1__ListAttemptsResponse_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &droplit__webhooks__v1__webhook_service__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void droplit__webhooks__v1__webhook_service__resend_event(ProtobufCService *service,
+                                                          const Droplit__Webhooks__V1__ResendEventRequest *input,
+                                                          Droplit__Webhooks__V1__ResendResponse_Closure closure,
+                                                          void *closure_data)
+{
+  assert(service->descriptor == &droplit__webhooks__v1__webhook_service__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void droplit__webhooks__v1__webhook_service__recover_webhook(ProtobufCService *service,
+                                                             const Droplit__Webhooks__V1__RecoverWebhookRequest *input,
+                                                             Droplit__Webhooks__V1__ResendResponse_Closure closure,
+                                                             void *closure_data)
+{
+  assert(service->descriptor == &droplit__webhooks__v1__webhook_service__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void droplit__webhooks__v1__webhook_service__init (Droplit__Webhooks__V1__WebhookService_Service *service,
                                                    Droplit__Webhooks__V1__WebhookService_ServiceDestroy destroy)

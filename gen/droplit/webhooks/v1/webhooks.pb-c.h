@@ -15,6 +15,7 @@ PROTOBUF_C__BEGIN_DECLS
 #endif
 
 #include "google/protobuf/any.pb-c.h"
+#include "google/protobuf/struct.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
 
 typedef struct Droplit__Webhooks__V1__CreateWebhookRequest Droplit__Webhooks__V1__CreateWebhookRequest;
@@ -31,10 +32,23 @@ typedef struct Droplit__Webhooks__V1__InvokeWebhookResponse Droplit__Webhooks__V
 typedef struct Droplit__Webhooks__V1__Transaction Droplit__Webhooks__V1__Transaction;
 typedef struct Droplit__Webhooks__V1__Notification Droplit__Webhooks__V1__Notification;
 typedef struct Droplit__Webhooks__V1__ListWebhooksResponse Droplit__Webhooks__V1__ListWebhooksResponse;
+typedef struct Droplit__Webhooks__V1__PublishEventRequest Droplit__Webhooks__V1__PublishEventRequest;
+typedef struct Droplit__Webhooks__V1__PublishEventResponse Droplit__Webhooks__V1__PublishEventResponse;
+typedef struct Droplit__Webhooks__V1__EventBody Droplit__Webhooks__V1__EventBody;
+typedef struct Droplit__Webhooks__V1__GetEventRequest Droplit__Webhooks__V1__GetEventRequest;
+typedef struct Droplit__Webhooks__V1__EventDelivery Droplit__Webhooks__V1__EventDelivery;
+typedef struct Droplit__Webhooks__V1__Event Droplit__Webhooks__V1__Event;
+typedef struct Droplit__Webhooks__V1__ListAttemptsRequest Droplit__Webhooks__V1__ListAttemptsRequest;
+typedef struct Droplit__Webhooks__V1__Attempt Droplit__Webhooks__V1__Attempt;
+typedef struct Droplit__Webhooks__V1__ListAttemptsResponse Droplit__Webhooks__V1__ListAttemptsResponse;
+typedef struct Droplit__Webhooks__V1__ResendEventRequest Droplit__Webhooks__V1__ResendEventRequest;
+typedef struct Droplit__Webhooks__V1__RecoverWebhookRequest Droplit__Webhooks__V1__RecoverWebhookRequest;
+typedef struct Droplit__Webhooks__V1__ResendResponse Droplit__Webhooks__V1__ResendResponse;
 typedef struct Droplit__Webhooks__V1__ParamError Droplit__Webhooks__V1__ParamError;
 typedef struct Droplit__Webhooks__V1__ErrorResponse Droplit__Webhooks__V1__ErrorResponse;
 typedef struct Droplit__Webhooks__V1__RpcStatus Droplit__Webhooks__V1__RpcStatus;
 typedef struct Droplit__Webhooks__V1__StoredWebhook Droplit__Webhooks__V1__StoredWebhook;
+typedef struct Droplit__Webhooks__V1__StoredEvent Droplit__Webhooks__V1__StoredEvent;
 typedef struct Droplit__Webhooks__V1__SnapshotHeader Droplit__Webhooks__V1__SnapshotHeader;
 
 
@@ -58,6 +72,34 @@ typedef enum _Droplit__Webhooks__V1__StoredChange {
   DROPLIT__WEBHOOKS__V1__STORED_CHANGE__STORED_DELETE = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DROPLIT__WEBHOOKS__V1__STORED_CHANGE)
 } Droplit__Webhooks__V1__StoredChange;
+/*
+ * What a StoredEvent record does.
+ */
+typedef enum _Droplit__Webhooks__V1__StoredEventChange {
+  /*
+   * id, ecosystem_id, created_ms, body, webhook_ids (each a pending delivery, due at
+   */
+  DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE__EVENT_PUBLISHED = 0,
+  /*
+   * created_ms), idempotency_key
+   */
+  /*
+   * the delivery (id, webhook_id) is now as state..last_error say; with started_ms
+   */
+  DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE__EVENT_DELIVERY = 1,
+  /*
+   * set, the attempt that made it so is appended to the webhook's attempts
+   */
+  /*
+   * snapshots only: an attempt of the webhook's history (no state changes)
+   */
+  DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE__EVENT_ATTEMPT = 2,
+  /*
+   * snapshots only: webhook_id's failure clock (failing_since_ms)
+   */
+  DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE__EVENT_HEALTH = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE)
+} Droplit__Webhooks__V1__StoredEventChange;
 
 /* --- messages --- */
 
@@ -89,6 +131,18 @@ struct  Droplit__Webhooks__V1__CreateWebhookRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+typedef enum {
+  DROPLIT__WEBHOOKS__V1__WEBHOOK__DISABLED_REASON_SET__NOT_SET = 0,
+  DROPLIT__WEBHOOKS__V1__WEBHOOK__DISABLED_REASON_SET_DISABLED_REASON = 7
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DROPLIT__WEBHOOKS__V1__WEBHOOK__DISABLED_REASON_SET__CASE)
+} Droplit__Webhooks__V1__Webhook__DisabledReasonSetCase;
+
+typedef enum {
+  DROPLIT__WEBHOOKS__V1__WEBHOOK__DISABLED_AT_SET__NOT_SET = 0,
+  DROPLIT__WEBHOOKS__V1__WEBHOOK__DISABLED_AT_SET_DISABLED_AT = 8
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DROPLIT__WEBHOOKS__V1__WEBHOOK__DISABLED_AT_SET__CASE)
+} Droplit__Webhooks__V1__Webhook__DisabledAtSetCase;
+
 /*
  * A stored webhook, as every read and create returns it. The secret is not
  * part of it.
@@ -105,10 +159,18 @@ struct  Droplit__Webhooks__V1__Webhook
   char *url;
   protobuf_c_boolean disabled;
   Google__Protobuf__Timestamp *created_at;
+  Droplit__Webhooks__V1__Webhook__DisabledReasonSetCase disabled_reason_set_case;
+  union {
+    char *disabled_reason;
+  };
+  Droplit__Webhooks__V1__Webhook__DisabledAtSetCase disabled_at_set_case;
+  union {
+    Google__Protobuf__Timestamp *disabled_at;
+  };
 };
 #define DROPLIT__WEBHOOKS__V1__WEBHOOK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__webhook__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, DROPLIT__WEBHOOKS__V1__WEBHOOK__DISABLED_REASON_SET__NOT_SET, {0}, DROPLIT__WEBHOOKS__V1__WEBHOOK__DISABLED_AT_SET__NOT_SET, {0} }
 
 
 /*
@@ -355,6 +417,264 @@ struct  Droplit__Webhooks__V1__ListWebhooksResponse
 
 
 /*
+ * POST /api/events and WebhookService.PublishEvent: a transaction of notifications, each
+ * an arbitrary JSON object, delivered to every enabled webhook of the ecosystem.
+ */
+struct  Droplit__Webhooks__V1__PublishEventRequest
+{
+  ProtobufCMessage base;
+  /*
+   * required
+   */
+  char *ecosystem_id;
+  /*
+   * 1..delivery.max_items
+   */
+  size_t n_items;
+  Google__Protobuf__Struct **items;
+};
+#define DROPLIT__WEBHOOKS__V1__PUBLISH_EVENT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__publish_event_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
+/*
+ * 202 Accepted: the event and its deliveries are durable.
+ */
+struct  Droplit__Webhooks__V1__PublishEventResponse
+{
+  ProtobufCMessage base;
+  /*
+   * the event's ObjectId (the webhook-id header of its deliveries)
+   */
+  char *id;
+  /*
+   * enabled webhooks it will be delivered to
+   */
+  uint32_t webhooks;
+};
+#define DROPLIT__WEBHOOKS__V1__PUBLISH_EVENT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__publish_event_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * What every delivery of an event sends, as JSON: the items exactly as published.
+ */
+struct  Droplit__Webhooks__V1__EventBody
+{
+  ProtobufCMessage base;
+  size_t n_items;
+  Google__Protobuf__Struct **items;
+};
+#define DROPLIT__WEBHOOKS__V1__EVENT_BODY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__event_body__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * GET /api/events/<id> and WebhookService.GetEvent.
+ */
+struct  Droplit__Webhooks__V1__GetEventRequest
+{
+  ProtobufCMessage base;
+  char *id;
+};
+#define DROPLIT__WEBHOOKS__V1__GET_EVENT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__get_event_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * An event's delivery to one webhook.
+ */
+struct  Droplit__Webhooks__V1__EventDelivery
+{
+  ProtobufCMessage base;
+  char *webhook_id;
+  /*
+   * "pending", "delivered", "failed" or "cancelled"
+   */
+  char *state;
+  /*
+   * made so far
+   */
+  uint32_t attempts;
+  /*
+   * pending: when it is due
+   */
+  Google__Protobuf__Timestamp *next_attempt_at;
+  /*
+   * what the url answered last (0: no answer)
+   */
+  uint32_t last_status_code;
+  /*
+   * the last attempt's error class ("" when it succeeded or none was made)
+   */
+  char *last_error;
+};
+#define DROPLIT__WEBHOOKS__V1__EVENT_DELIVERY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__event_delivery__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Droplit__Webhooks__V1__Event
+{
+  ProtobufCMessage base;
+  char *id;
+  char *ecosystem_id;
+  Google__Protobuf__Timestamp *created_at;
+  size_t n_items;
+  Google__Protobuf__Struct **items;
+  size_t n_deliveries;
+  Droplit__Webhooks__V1__EventDelivery **deliveries;
+};
+#define DROPLIT__WEBHOOKS__V1__EVENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__event__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, 0,NULL }
+
+
+/*
+ * GET /api/webhooks/<id>/attempts?limit=&before= and WebhookService.ListAttempts: the
+ * webhook's attempts, newest first.
+ */
+struct  Droplit__Webhooks__V1__ListAttemptsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * the webhook
+   */
+  char *id;
+  /*
+   * 0 = limits.default_page_size, at most limits.max_page_size
+   */
+  uint32_t limit;
+  /*
+   * 0 = the newest; else a next_before of the previous page
+   */
+  uint64_t before;
+};
+#define DROPLIT__WEBHOOKS__V1__LIST_ATTEMPTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__list_attempts_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * One call of a webhook's url.
+ */
+struct  Droplit__Webhooks__V1__Attempt
+{
+  ProtobufCMessage base;
+  /*
+   * its place: larger is newer
+   */
+  uint64_t seq;
+  /*
+   * "" for an invoke
+   */
+  char *event_id;
+  /*
+   * 1 for the first attempt of a delivery
+   */
+  uint32_t attempt;
+  /*
+   * "scheduled", "manual" or "invoke"
+   */
+  char *trigger;
+  Google__Protobuf__Timestamp *started_at;
+  uint32_t duration_ms;
+  /*
+   * 0: no answer
+   */
+  uint32_t status_code;
+  /*
+   * "" on success; else "timeout", "connect", "dns", "tls", "http" or "blocked"
+   */
+  char *error;
+  /*
+   * the first 1 KiB of the answer's body (as UTF-8, invalid bytes replaced)
+   */
+  char *response;
+};
+#define DROPLIT__WEBHOOKS__V1__ATTEMPT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__attempt__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, NULL, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+typedef enum {
+  DROPLIT__WEBHOOKS__V1__LIST_ATTEMPTS_RESPONSE__NEXT_PAGE__NOT_SET = 0,
+  DROPLIT__WEBHOOKS__V1__LIST_ATTEMPTS_RESPONSE__NEXT_PAGE_NEXT_BEFORE = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DROPLIT__WEBHOOKS__V1__LIST_ATTEMPTS_RESPONSE__NEXT_PAGE__CASE)
+} Droplit__Webhooks__V1__ListAttemptsResponse__NextPageCase;
+
+struct  Droplit__Webhooks__V1__ListAttemptsResponse
+{
+  ProtobufCMessage base;
+  size_t n_items;
+  Droplit__Webhooks__V1__Attempt **items;
+  Droplit__Webhooks__V1__ListAttemptsResponse__NextPageCase next_page_case;
+  union {
+    /*
+     * set when older attempts follow: pass it as before
+     */
+    uint64_t next_before;
+  };
+};
+#define DROPLIT__WEBHOOKS__V1__LIST_ATTEMPTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__list_attempts_response__descriptor) \
+    , 0,NULL, DROPLIT__WEBHOOKS__V1__LIST_ATTEMPTS_RESPONSE__NEXT_PAGE__NOT_SET, {0} }
+
+
+/*
+ * POST /api/events/<id>/resend and WebhookService.ResendEvent: a manual delivery of the
+ * event now, to one webhook or to every webhook it was delivered to.
+ */
+struct  Droplit__Webhooks__V1__ResendEventRequest
+{
+  ProtobufCMessage base;
+  char *id;
+  /*
+   * "" = each webhook of the event that is still enabled
+   */
+  char *webhook_id;
+};
+#define DROPLIT__WEBHOOKS__V1__RESEND_EVENT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__resend_event_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * POST /api/webhooks/<id>/recover and WebhookService.RecoverWebhook: every failed delivery
+ * to the webhook since a time is delivered again (at most delivery.max_recover).
+ */
+struct  Droplit__Webhooks__V1__RecoverWebhookRequest
+{
+  ProtobufCMessage base;
+  char *id;
+  /*
+   * required
+   */
+  Google__Protobuf__Timestamp *since;
+};
+#define DROPLIT__WEBHOOKS__V1__RECOVER_WEBHOOK_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__recover_webhook_request__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * Resend and recover: how many manual deliveries were queued.
+ */
+struct  Droplit__Webhooks__V1__ResendResponse
+{
+  ProtobufCMessage base;
+  uint32_t deliveries;
+};
+#define DROPLIT__WEBHOOKS__V1__RESEND_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__resend_response__descriptor) \
+    , 0 }
+
+
+/*
  * One problem with one parameter of a request.
  */
 struct  Droplit__Webhooks__V1__ParamError
@@ -446,14 +766,95 @@ struct  Droplit__Webhooks__V1__StoredWebhook
    * STORED_UPDATE: a bit (1 << field number) per field it sets: url, secret, description, disabled
    */
   uint32_t sets;
+  /*
+   * Set with disabled when hookgate disabled the webhook (a 410, or failing too long): why
+   * and when. An update that sets disabled sets these too ("" and 0 when a client did).
+   */
+  char *disabled_reason;
+  int64_t disabled_ms;
+  /*
+   * A record of the event log (server/store/events.h) rides in the same files, so that
+   * webhook changes and event changes have one order: with `event` set, fields 1-13 are
+   * empty and the record is the event log's.
+   */
+  Droplit__Webhooks__V1__StoredEvent *event;
 };
 #define DROPLIT__WEBHOOKS__V1__STORED_WEBHOOK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__stored_webhook__descriptor) \
-    , {0,NULL}, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, DROPLIT__WEBHOOKS__V1__STORED_CHANGE__STORED_CREATE, 0 }
+    , {0,NULL}, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, DROPLIT__WEBHOOKS__V1__STORED_CHANGE__STORED_CREATE, 0, (char *)protobuf_c_empty_string, 0, NULL }
 
 
 /*
- * The first record of a snapshot file; `count` StoredWebhook records follow it.
+ * A change of the event log. Deliveries are named by (event id, webhook id).
+ */
+struct  Droplit__Webhooks__V1__StoredEvent
+{
+  ProtobufCMessage base;
+  Droplit__Webhooks__V1__StoredEventChange change;
+  /*
+   * the event's ObjectId
+   */
+  ProtobufCBinaryData id;
+  char *ecosystem_id;
+  int64_t created_ms;
+  /*
+   * an EventBody, packed
+   */
+  ProtobufCBinaryData body;
+  size_t n_webhook_ids;
+  ProtobufCBinaryData *webhook_ids;
+  /*
+   * SHA-256 of the publishing token and its Idempotency-Key; empty when none
+   */
+  ProtobufCBinaryData idempotency_key;
+  ProtobufCBinaryData webhook_id;
+  /*
+   * 0 pending, 1 delivered, 2 failed, 3 cancelled
+   */
+  uint32_t state;
+  uint32_t attempts;
+  int64_t next_ms;
+  uint32_t last_status;
+  /*
+   * an error class (events.h)
+   */
+  uint32_t last_error;
+  /*
+   * the webhook's failure clock after this change (0: not failing)
+   */
+  int64_t failing_since_ms;
+  /*
+   * the attempt's number (1 = the first of its delivery)
+   */
+  uint32_t attempt;
+  /*
+   * 0 scheduled, 1 manual, 2 invoke
+   */
+  uint32_t trigger;
+  /*
+   * 0: no attempt is recorded
+   */
+  int64_t started_ms;
+  uint32_t duration_ms;
+  uint32_t status_code;
+  uint32_t error;
+  /*
+   * the answer's first bytes
+   */
+  ProtobufCBinaryData response;
+  /*
+   * the attempt's place in the history
+   */
+  uint64_t seq;
+};
+#define DROPLIT__WEBHOOKS__V1__STORED_EVENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__stored_event__descriptor) \
+    , DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE__EVENT_PUBLISHED, {0,NULL}, (char *)protobuf_c_empty_string, 0, {0,NULL}, 0,NULL, {0,NULL}, {0,NULL}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0,NULL}, 0 }
+
+
+/*
+ * The first record of a snapshot file; `count` StoredWebhook records follow it, then
+ * `event_records` records of the event log.
  */
 struct  Droplit__Webhooks__V1__SnapshotHeader
 {
@@ -464,10 +865,11 @@ struct  Droplit__Webhooks__V1__SnapshotHeader
   uint32_t version;
   uint64_t count;
   int64_t created_ms;
+  uint64_t event_records;
 };
 #define DROPLIT__WEBHOOKS__V1__SNAPSHOT_HEADER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__snapshot_header__descriptor) \
-    , 0, 0, 0 }
+    , 0, 0, 0, 0 }
 
 
 /* Droplit__Webhooks__V1__CreateWebhookRequest methods */
@@ -736,6 +1138,234 @@ Droplit__Webhooks__V1__ListWebhooksResponse *
 void   droplit__webhooks__v1__list_webhooks_response__free_unpacked
                      (Droplit__Webhooks__V1__ListWebhooksResponse *message,
                       ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__PublishEventRequest methods */
+void   droplit__webhooks__v1__publish_event_request__init
+                     (Droplit__Webhooks__V1__PublishEventRequest         *message);
+size_t droplit__webhooks__v1__publish_event_request__get_packed_size
+                     (const Droplit__Webhooks__V1__PublishEventRequest   *message);
+size_t droplit__webhooks__v1__publish_event_request__pack
+                     (const Droplit__Webhooks__V1__PublishEventRequest   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__publish_event_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__PublishEventRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__PublishEventRequest *
+       droplit__webhooks__v1__publish_event_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__publish_event_request__free_unpacked
+                     (Droplit__Webhooks__V1__PublishEventRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__PublishEventResponse methods */
+void   droplit__webhooks__v1__publish_event_response__init
+                     (Droplit__Webhooks__V1__PublishEventResponse         *message);
+size_t droplit__webhooks__v1__publish_event_response__get_packed_size
+                     (const Droplit__Webhooks__V1__PublishEventResponse   *message);
+size_t droplit__webhooks__v1__publish_event_response__pack
+                     (const Droplit__Webhooks__V1__PublishEventResponse   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__publish_event_response__pack_to_buffer
+                     (const Droplit__Webhooks__V1__PublishEventResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__PublishEventResponse *
+       droplit__webhooks__v1__publish_event_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__publish_event_response__free_unpacked
+                     (Droplit__Webhooks__V1__PublishEventResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__EventBody methods */
+void   droplit__webhooks__v1__event_body__init
+                     (Droplit__Webhooks__V1__EventBody         *message);
+size_t droplit__webhooks__v1__event_body__get_packed_size
+                     (const Droplit__Webhooks__V1__EventBody   *message);
+size_t droplit__webhooks__v1__event_body__pack
+                     (const Droplit__Webhooks__V1__EventBody   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__event_body__pack_to_buffer
+                     (const Droplit__Webhooks__V1__EventBody   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__EventBody *
+       droplit__webhooks__v1__event_body__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__event_body__free_unpacked
+                     (Droplit__Webhooks__V1__EventBody *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__GetEventRequest methods */
+void   droplit__webhooks__v1__get_event_request__init
+                     (Droplit__Webhooks__V1__GetEventRequest         *message);
+size_t droplit__webhooks__v1__get_event_request__get_packed_size
+                     (const Droplit__Webhooks__V1__GetEventRequest   *message);
+size_t droplit__webhooks__v1__get_event_request__pack
+                     (const Droplit__Webhooks__V1__GetEventRequest   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__get_event_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__GetEventRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__GetEventRequest *
+       droplit__webhooks__v1__get_event_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__get_event_request__free_unpacked
+                     (Droplit__Webhooks__V1__GetEventRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__EventDelivery methods */
+void   droplit__webhooks__v1__event_delivery__init
+                     (Droplit__Webhooks__V1__EventDelivery         *message);
+size_t droplit__webhooks__v1__event_delivery__get_packed_size
+                     (const Droplit__Webhooks__V1__EventDelivery   *message);
+size_t droplit__webhooks__v1__event_delivery__pack
+                     (const Droplit__Webhooks__V1__EventDelivery   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__event_delivery__pack_to_buffer
+                     (const Droplit__Webhooks__V1__EventDelivery   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__EventDelivery *
+       droplit__webhooks__v1__event_delivery__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__event_delivery__free_unpacked
+                     (Droplit__Webhooks__V1__EventDelivery *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__Event methods */
+void   droplit__webhooks__v1__event__init
+                     (Droplit__Webhooks__V1__Event         *message);
+size_t droplit__webhooks__v1__event__get_packed_size
+                     (const Droplit__Webhooks__V1__Event   *message);
+size_t droplit__webhooks__v1__event__pack
+                     (const Droplit__Webhooks__V1__Event   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__event__pack_to_buffer
+                     (const Droplit__Webhooks__V1__Event   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__Event *
+       droplit__webhooks__v1__event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__event__free_unpacked
+                     (Droplit__Webhooks__V1__Event *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__ListAttemptsRequest methods */
+void   droplit__webhooks__v1__list_attempts_request__init
+                     (Droplit__Webhooks__V1__ListAttemptsRequest         *message);
+size_t droplit__webhooks__v1__list_attempts_request__get_packed_size
+                     (const Droplit__Webhooks__V1__ListAttemptsRequest   *message);
+size_t droplit__webhooks__v1__list_attempts_request__pack
+                     (const Droplit__Webhooks__V1__ListAttemptsRequest   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__list_attempts_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__ListAttemptsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__ListAttemptsRequest *
+       droplit__webhooks__v1__list_attempts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__list_attempts_request__free_unpacked
+                     (Droplit__Webhooks__V1__ListAttemptsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__Attempt methods */
+void   droplit__webhooks__v1__attempt__init
+                     (Droplit__Webhooks__V1__Attempt         *message);
+size_t droplit__webhooks__v1__attempt__get_packed_size
+                     (const Droplit__Webhooks__V1__Attempt   *message);
+size_t droplit__webhooks__v1__attempt__pack
+                     (const Droplit__Webhooks__V1__Attempt   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__attempt__pack_to_buffer
+                     (const Droplit__Webhooks__V1__Attempt   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__Attempt *
+       droplit__webhooks__v1__attempt__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__attempt__free_unpacked
+                     (Droplit__Webhooks__V1__Attempt *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__ListAttemptsResponse methods */
+void   droplit__webhooks__v1__list_attempts_response__init
+                     (Droplit__Webhooks__V1__ListAttemptsResponse         *message);
+size_t droplit__webhooks__v1__list_attempts_response__get_packed_size
+                     (const Droplit__Webhooks__V1__ListAttemptsResponse   *message);
+size_t droplit__webhooks__v1__list_attempts_response__pack
+                     (const Droplit__Webhooks__V1__ListAttemptsResponse   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__list_attempts_response__pack_to_buffer
+                     (const Droplit__Webhooks__V1__ListAttemptsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__ListAttemptsResponse *
+       droplit__webhooks__v1__list_attempts_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__list_attempts_response__free_unpacked
+                     (Droplit__Webhooks__V1__ListAttemptsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__ResendEventRequest methods */
+void   droplit__webhooks__v1__resend_event_request__init
+                     (Droplit__Webhooks__V1__ResendEventRequest         *message);
+size_t droplit__webhooks__v1__resend_event_request__get_packed_size
+                     (const Droplit__Webhooks__V1__ResendEventRequest   *message);
+size_t droplit__webhooks__v1__resend_event_request__pack
+                     (const Droplit__Webhooks__V1__ResendEventRequest   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__resend_event_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__ResendEventRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__ResendEventRequest *
+       droplit__webhooks__v1__resend_event_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__resend_event_request__free_unpacked
+                     (Droplit__Webhooks__V1__ResendEventRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__RecoverWebhookRequest methods */
+void   droplit__webhooks__v1__recover_webhook_request__init
+                     (Droplit__Webhooks__V1__RecoverWebhookRequest         *message);
+size_t droplit__webhooks__v1__recover_webhook_request__get_packed_size
+                     (const Droplit__Webhooks__V1__RecoverWebhookRequest   *message);
+size_t droplit__webhooks__v1__recover_webhook_request__pack
+                     (const Droplit__Webhooks__V1__RecoverWebhookRequest   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__recover_webhook_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__RecoverWebhookRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__RecoverWebhookRequest *
+       droplit__webhooks__v1__recover_webhook_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__recover_webhook_request__free_unpacked
+                     (Droplit__Webhooks__V1__RecoverWebhookRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__ResendResponse methods */
+void   droplit__webhooks__v1__resend_response__init
+                     (Droplit__Webhooks__V1__ResendResponse         *message);
+size_t droplit__webhooks__v1__resend_response__get_packed_size
+                     (const Droplit__Webhooks__V1__ResendResponse   *message);
+size_t droplit__webhooks__v1__resend_response__pack
+                     (const Droplit__Webhooks__V1__ResendResponse   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__resend_response__pack_to_buffer
+                     (const Droplit__Webhooks__V1__ResendResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__ResendResponse *
+       droplit__webhooks__v1__resend_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__resend_response__free_unpacked
+                     (Droplit__Webhooks__V1__ResendResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Droplit__Webhooks__V1__ParamError methods */
 void   droplit__webhooks__v1__param_error__init
                      (Droplit__Webhooks__V1__ParamError         *message);
@@ -812,6 +1442,25 @@ Droplit__Webhooks__V1__StoredWebhook *
 void   droplit__webhooks__v1__stored_webhook__free_unpacked
                      (Droplit__Webhooks__V1__StoredWebhook *message,
                       ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__StoredEvent methods */
+void   droplit__webhooks__v1__stored_event__init
+                     (Droplit__Webhooks__V1__StoredEvent         *message);
+size_t droplit__webhooks__v1__stored_event__get_packed_size
+                     (const Droplit__Webhooks__V1__StoredEvent   *message);
+size_t droplit__webhooks__v1__stored_event__pack
+                     (const Droplit__Webhooks__V1__StoredEvent   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__stored_event__pack_to_buffer
+                     (const Droplit__Webhooks__V1__StoredEvent   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__StoredEvent *
+       droplit__webhooks__v1__stored_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__stored_event__free_unpacked
+                     (Droplit__Webhooks__V1__StoredEvent *message,
+                      ProtobufCAllocator *allocator);
 /* Droplit__Webhooks__V1__SnapshotHeader methods */
 void   droplit__webhooks__v1__snapshot_header__init
                      (Droplit__Webhooks__V1__SnapshotHeader         *message);
@@ -875,6 +1524,42 @@ typedef void (*Droplit__Webhooks__V1__Notification_Closure)
 typedef void (*Droplit__Webhooks__V1__ListWebhooksResponse_Closure)
                  (const Droplit__Webhooks__V1__ListWebhooksResponse *message,
                   void *closure_data);
+typedef void (*Droplit__Webhooks__V1__PublishEventRequest_Closure)
+                 (const Droplit__Webhooks__V1__PublishEventRequest *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__PublishEventResponse_Closure)
+                 (const Droplit__Webhooks__V1__PublishEventResponse *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__EventBody_Closure)
+                 (const Droplit__Webhooks__V1__EventBody *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__GetEventRequest_Closure)
+                 (const Droplit__Webhooks__V1__GetEventRequest *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__EventDelivery_Closure)
+                 (const Droplit__Webhooks__V1__EventDelivery *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__Event_Closure)
+                 (const Droplit__Webhooks__V1__Event *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__ListAttemptsRequest_Closure)
+                 (const Droplit__Webhooks__V1__ListAttemptsRequest *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__Attempt_Closure)
+                 (const Droplit__Webhooks__V1__Attempt *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__ListAttemptsResponse_Closure)
+                 (const Droplit__Webhooks__V1__ListAttemptsResponse *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__ResendEventRequest_Closure)
+                 (const Droplit__Webhooks__V1__ResendEventRequest *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__RecoverWebhookRequest_Closure)
+                 (const Droplit__Webhooks__V1__RecoverWebhookRequest *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__ResendResponse_Closure)
+                 (const Droplit__Webhooks__V1__ResendResponse *message,
+                  void *closure_data);
 typedef void (*Droplit__Webhooks__V1__ParamError_Closure)
                  (const Droplit__Webhooks__V1__ParamError *message,
                   void *closure_data);
@@ -886,6 +1571,9 @@ typedef void (*Droplit__Webhooks__V1__RpcStatus_Closure)
                   void *closure_data);
 typedef void (*Droplit__Webhooks__V1__StoredWebhook_Closure)
                  (const Droplit__Webhooks__V1__StoredWebhook *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__StoredEvent_Closure)
+                 (const Droplit__Webhooks__V1__StoredEvent *message,
                   void *closure_data);
 typedef void (*Droplit__Webhooks__V1__SnapshotHeader_Closure)
                  (const Droplit__Webhooks__V1__SnapshotHeader *message,
@@ -921,6 +1609,26 @@ struct Droplit__Webhooks__V1__WebhookService_Service
                          const Droplit__Webhooks__V1__InvokeWebhookRequest *input,
                          Droplit__Webhooks__V1__InvokeWebhookResponse_Closure closure,
                          void *closure_data);
+  void (*publish_event)(Droplit__Webhooks__V1__WebhookService_Service *service,
+                        const Droplit__Webhooks__V1__PublishEventRequest *input,
+                        Droplit__Webhooks__V1__PublishEventResponse_Closure closure,
+                        void *closure_data);
+  void (*get_event)(Droplit__Webhooks__V1__WebhookService_Service *service,
+                    const Droplit__Webhooks__V1__GetEventRequest *input,
+                    Droplit__Webhooks__V1__Event_Closure closure,
+                    void *closure_data);
+  void (*list_attempts)(Droplit__Webhooks__V1__WebhookService_Service *service,
+                        const Droplit__Webhooks__V1__ListAttemptsRequest *input,
+                        Droplit__Webhooks__V1__ListAttemptsResponse_Closure closure,
+                        void *closure_data);
+  void (*resend_event)(Droplit__Webhooks__V1__WebhookService_Service *service,
+                       const Droplit__Webhooks__V1__ResendEventRequest *input,
+                       Droplit__Webhooks__V1__ResendResponse_Closure closure,
+                       void *closure_data);
+  void (*recover_webhook)(Droplit__Webhooks__V1__WebhookService_Service *service,
+                          const Droplit__Webhooks__V1__RecoverWebhookRequest *input,
+                          Droplit__Webhooks__V1__ResendResponse_Closure closure,
+                          void *closure_data);
 };
 typedef void (*Droplit__Webhooks__V1__WebhookService_ServiceDestroy)(Droplit__Webhooks__V1__WebhookService_Service *);
 void droplit__webhooks__v1__webhook_service__init (Droplit__Webhooks__V1__WebhookService_Service *service,
@@ -934,7 +1642,12 @@ void droplit__webhooks__v1__webhook_service__init (Droplit__Webhooks__V1__Webhoo
       function_prefix__ ## list_webhooks,\
       function_prefix__ ## update_webhook,\
       function_prefix__ ## delete_webhook,\
-      function_prefix__ ## invoke_webhook  }
+      function_prefix__ ## invoke_webhook,\
+      function_prefix__ ## publish_event,\
+      function_prefix__ ## get_event,\
+      function_prefix__ ## list_attempts,\
+      function_prefix__ ## resend_event,\
+      function_prefix__ ## recover_webhook  }
 void droplit__webhooks__v1__webhook_service__create_webhook(ProtobufCService *service,
                                                             const Droplit__Webhooks__V1__CreateWebhookRequest *input,
                                                             Droplit__Webhooks__V1__Webhook_Closure closure,
@@ -959,10 +1672,31 @@ void droplit__webhooks__v1__webhook_service__invoke_webhook(ProtobufCService *se
                                                             const Droplit__Webhooks__V1__InvokeWebhookRequest *input,
                                                             Droplit__Webhooks__V1__InvokeWebhookResponse_Closure closure,
                                                             void *closure_data);
+void droplit__webhooks__v1__webhook_service__publish_event(ProtobufCService *service,
+                                                           const Droplit__Webhooks__V1__PublishEventRequest *input,
+                                                           Droplit__Webhooks__V1__PublishEventResponse_Closure closure,
+                                                           void *closure_data);
+void droplit__webhooks__v1__webhook_service__get_event(ProtobufCService *service,
+                                                       const Droplit__Webhooks__V1__GetEventRequest *input,
+                                                       Droplit__Webhooks__V1__Event_Closure closure,
+                                                       void *closure_data);
+void droplit__webhooks__v1__webhook_service__list_attempts(ProtobufCService *service,
+                                                           const Droplit__Webhooks__V1__ListAttemptsRequest *input,
+                                                           Droplit__Webhooks__V1__ListAttemptsResponse_Closure closure,
+                                                           void *closure_data);
+void droplit__webhooks__v1__webhook_service__resend_event(ProtobufCService *service,
+                                                          const Droplit__Webhooks__V1__ResendEventRequest *input,
+                                                          Droplit__Webhooks__V1__ResendResponse_Closure closure,
+                                                          void *closure_data);
+void droplit__webhooks__v1__webhook_service__recover_webhook(ProtobufCService *service,
+                                                             const Droplit__Webhooks__V1__RecoverWebhookRequest *input,
+                                                             Droplit__Webhooks__V1__ResendResponse_Closure closure,
+                                                             void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    droplit__webhooks__v1__stored_change__descriptor;
+extern const ProtobufCEnumDescriptor    droplit__webhooks__v1__stored_event_change__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__create_webhook_request__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__webhook__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__get_webhook_request__descriptor;
@@ -977,10 +1711,23 @@ extern const ProtobufCMessageDescriptor droplit__webhooks__v1__invoke_webhook_re
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__transaction__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__notification__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__list_webhooks_response__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__publish_event_request__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__publish_event_response__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__event_body__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__get_event_request__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__event_delivery__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__event__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__list_attempts_request__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__attempt__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__list_attempts_response__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__resend_event_request__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__recover_webhook_request__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__resend_response__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__param_error__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__error_response__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__rpc_status__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__stored_webhook__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__stored_event__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__snapshot_header__descriptor;
 extern const ProtobufCServiceDescriptor droplit__webhooks__v1__webhook_service__descriptor;
 

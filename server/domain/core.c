@@ -240,6 +240,15 @@ static void webhook_fill(core_webhook *out, const store_webhook *w)
     msg.url = (char *)w->url;
     msg.disabled = w->disabled;
     msg.created_at = &out->created_at;
+    if (w->disabled && w->disabled_reason != NULL && w->disabled_reason[0] != '\0') {
+        msg.disabled_reason_set_case = SCHEMA_WEBHOOK_DISABLED_REASON;
+        msg.disabled_reason = (char *)w->disabled_reason;
+        out->disabled_at = (schema_timestamp)SCHEMA_TIMESTAMP_INIT;
+        out->disabled_at.seconds = w->disabled_ms / 1000;
+        out->disabled_at.nanos = (int32_t)(w->disabled_ms % 1000) * 1000000;
+        msg.disabled_at_set_case = SCHEMA_WEBHOOK_DISABLED_AT;
+        msg.disabled_at = &out->disabled_at;
+    }
     out->msg = msg;
 }
 

@@ -42,10 +42,11 @@ typedef struct core core;
 typedef struct core_config core_config;
 
 /* A webhook as the schema shows it, built in place: msg.created_at points at created_at
- * and msg.id at id_hex, so the struct must not be copied after core_webhook_fill. */
+ * (msg.disabled_at at disabled_at) and msg.id at id_hex, so the struct must not be copied after core_webhook_fill. */
 typedef struct core_webhook {
     schema_webhook msg;
     schema_timestamp created_at;
+    schema_timestamp disabled_at; /* msg.disabled_at, when hookgate disabled it */
     char id_hex[OBJECTID_HEX_LEN + 1];
 } core_webhook;
 

@@ -50,7 +50,9 @@ static store_changes changes_of(const store_webhook *r, unsigned sets)
                            .secret = r->secret,
                            .sealed_secret = r->sealed_secret,
                            .sealed_secret_len = r->sealed_secret_len,
-                           .description = r->description};
+                           .description = r->description,
+                           .disabled_reason = r->disabled_reason,
+                           .disabled_ms = r->disabled_ms};
 }
 
 /* Applies the write c to the index: a create of `record`, an update of c->id by `changes`,
@@ -128,7 +130,9 @@ static void submit_write(memory_backend *m, backend_call *c)
                             .ecosystem_id = "",
                             .url = ch->sets & STORE_SET_URL ? ch->url : "",
                             .secret = ch->sets & STORE_SET_SECRET ? ch->secret : "",
-                            .description = ch->sets & STORE_SET_DESCRIPTION ? ch->description : ""};
+                            .description = ch->sets & STORE_SET_DESCRIPTION ? ch->description : "",
+                            .disabled_reason = ch->disabled_reason,
+                            .disabled_ms = ch->disabled_ms};
     } else {
         const store_webhook *now = store_get(m->index, &c->id);
         if (now == NULL) { /* gone already; one that goes while this waits is found at its turn */

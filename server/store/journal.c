@@ -43,6 +43,8 @@ struct journal {
     unsigned fsync_interval_ms;
     uint64_t snapshot_after;
     int64_t keep_deleted_keys_ms;
+    uint8_t *(*event_snapshot)(void *ctx, size_t *len, uint64_t *records);
+    void *event_ctx;
 
     /* the writer thread's own */
     int fd;                     /* journal.<seq>, written at `size` */
@@ -70,6 +72,9 @@ struct journal {
     pthread_cond_t snap_wake;
     uint64_t snap_seq; /* write snapshot.<snap_seq> of the first snap_count slots; 0 = none asked */
     size_t snap_count;
+    uint8_t *snap_events; /* the event log's records for it (events_snapshot), or NULL */
+    size_t snap_events_len;
+    uint64_t snap_event_records;
     int snap_busy, snap_stop;
     pthread_t snapshotter;
 };
@@ -207,7 +212,8 @@ static int snapshot_keeps(const journal *j, const store_webhook *v, int64_t now_
  * first pass decides which slots are written (`keep`, a bit each) and the second writes
  * those, whatever version each shows by then (a webhook deleted in between is written as
  * the tombstone it now is, which the loader takes as such). */
-static int snapshot_write(journal *j, uint64_t seq, size_t slots)
+static int snapshot_write(journal *j, uint64_t seq, size_t slots, const uint8_t *events, size_t events_len,
+                          uint64_t event_records)
 {
     int64_t clock_ms = now_ms(CLOCK_REALTIME);
     uint8_t *keep = calloc(slots / 8 + 1, 1);
@@ -236,6 +242,7 @@ static int snapshot_write(journal *j, uint64_t seq, size_t slots)
     header.version = 1;
     header.count = count;
     header.created_ms = clock_ms;
+    header.event_records = event_records;
     used += record_frame(&header.base, buf + used);
     size_t written = 0;
     for (size_t i = 0; i < slots; i++) {
@@ -254,7 +261,9 @@ static int snapshot_write(journal *j, uint64_t seq, size_t slots)
         }
     }
     HG_ASSERT(written == count); /* the header tells the loader how many records follow */
-    if (write_at(j, fd, buf, used, offset) != 0 || j->io->fdatasync(fd) != 0 || j->io->close(fd) != 0) {
+    if (write_at(j, fd, buf, used, offset) != 0 ||
+        (events_len > 0 && write_at(j, fd, events, events_len, offset + used) != 0) || j->io->fdatasync(fd) != 0 ||
+        j->io->close(fd) != 0) {
         fd = -1;
         goto fail;
     }
@@ -308,10 +317,13 @@ static void *snapshotter_main(void *arg)
             break;
         uint64_t seq = j->snap_seq;
         size_t count = j->snap_count;
+        uint8_t *events = j->snap_events;
+        j->snap_events = NULL;
         j->snap_seq = 0;
         pthread_mutex_unlock(&j->snap_lock);
-        if (snapshot_write(j, seq, count) == 0)
+        if (snapshot_write(j, seq, count, events, j->snap_events_len, j->snap_event_records) == 0)
             remove_older(j, seq);
+        free(events);
         pthread_mutex_lock(&j->snap_lock);
         j->snap_busy = 0;
     }
@@ -375,11 +387,23 @@ static void rotate(journal *j)
     pthread_mutex_unlock(&j->snap_lock);
     if (busy || !snapshot_has_room(j) || j->io->fdatasync(j->fd) != 0)
         return;
+    /* the event log as it is now: every change applied so far, as for the index below */
+    uint8_t *events = NULL;
+    size_t events_len = 0;
+    uint64_t event_records = 0;
+    if (j->event_snapshot != NULL) {
+        events = j->event_snapshot(j->event_ctx, &events_len, &event_records);
+        if (events == NULL && event_records != 0) {
+            say("no memory to snapshot the event log; still appending to journal.%" PRIu64, j->seq);
+            return;
+        }
+    }
     char name[NAME_MAX_LEN];
     file_name(name, "journal", j->seq + 1, "");
     int fd = create_file(j, name, RECORD_JOURNAL_MAGIC);
     if (fd < 0) {
         say("could not start %s: %s; still appending to journal.%" PRIu64, name, strerror(errno), j->seq);
+        free(events);
         return;
     }
     unreserve(j);
@@ -391,6 +415,9 @@ static void rotate(journal *j)
     pthread_mutex_lock(&j->snap_lock);
     j->snap_seq = j->seq;
     j->snap_count = store_slots(j->store); /* every change applied so far is in a journal before j->seq */
+    j->snap_events = events;
+    j->snap_events_len = events_len;
+    j->snap_event_records = event_records;
     j->snap_busy = 1;
     j->reseal_pending = 0; /* the snapshot writes the index, where every secret is sealed under the current key */
     pthread_cond_signal(&j->snap_wake);
@@ -404,10 +431,20 @@ static void set_writable(journal *j, int writable)
     pthread_mutex_unlock(&j->lock);
 }
 
-/* The record an op writes. */
-static void op_message(const journal_op *op, schema_stored_webhook *m)
+/* How many records an op writes. */
+static size_t op_records(const journal_op *op)
 {
-    if (op->sets != 0)
+    return op->record != NULL ? 1 : op->n_events;
+}
+
+/* The i-th record an op writes. */
+static void op_message(const journal_op *op, size_t i, schema_stored_webhook *m)
+{
+    if (op->record == NULL) {
+        schema_stored_webhook init = SCHEMA_STORED_WEBHOOK_INIT;
+        *m = init;
+        m->event = op->events[i];
+    } else if (op->sets != 0)
         record_from_update(op->record, op->sets, m);
     else
         record_from_webhook(op->record, m);
@@ -418,9 +455,11 @@ static void write_batch(journal *j, journal_op *batch)
 {
     size_t total = 0;
     for (journal_op *op = batch; op != NULL; op = op->next) {
-        schema_stored_webhook m;
-        op_message(op, &m);
-        total += record_framed_size(protobuf_c_message_get_packed_size(&m.base));
+        for (size_t i = 0; i < op_records(op); i++) {
+            schema_stored_webhook m;
+            op_message(op, i, &m);
+            total += record_framed_size(protobuf_c_message_get_packed_size(&m.base));
+        }
     }
     if (total > j->buf_cap) {
         uint8_t *buf = realloc(j->buf, total);
@@ -431,10 +470,12 @@ static void write_batch(journal *j, journal_op *batch)
     if (total <= j->buf_cap) {
         size_t used = 0;
         for (journal_op *op = batch; op != NULL; op = op->next) {
-            schema_stored_webhook m;
-            op_message(op, &m);
-            used += record_frame(&m.base, j->buf + used);
-            HG_ASSERT(used <= total);
+            for (size_t i = 0; i < op_records(op); i++) {
+                schema_stored_webhook m;
+                op_message(op, i, &m);
+                used += record_frame(&m.base, j->buf + used);
+                HG_ASSERT(used <= total);
+            }
         }
         HG_ASSERT(used == total); /* framed exactly what was sized: the buffer holds the whole batch */
         /* bytes a failed write left behind go first, or they would sit before good records */
@@ -532,7 +573,7 @@ static void *writer_main(void *arg)
 
 int journal_append(journal *j, journal_op *op)
 {
-    HG_ASSERT(op->record != NULL && op->done != NULL);
+    HG_ASSERT((op->record != NULL) != (op->n_events > 0) && op->done != NULL);
     op->next = NULL;
     pthread_mutex_lock(&j->lock);
     HG_ASSERT(j->queued <= j->max_queue);
@@ -694,7 +735,7 @@ static int load_snapshot(journal *j, uint64_t seq, journal_stats *stats, char *e
                  : fail(err, "%s/%s: unreadable header at offset %d", j->dir, name, RECORD_MAGIC_LEN);
         goto out;
     }
-    uint64_t count = h->count;
+    uint64_t count = h->count + h->event_records;
     size_t body = offset; /* the records start here */
     protobuf_c_message_free_unpacked(&h->base, NULL);
     for (uint64_t i = 0; i < count; i++) {
@@ -719,7 +760,7 @@ static int load_snapshot(journal *j, uint64_t seq, journal_stats *stats, char *e
                       "store directory from a backup.",
                       j->dir, name, at, i + 1, count,
                       st != RECORD_OK                    ? damage(st)
-                      : failure == RECORD_LOAD_MALFORMED ? "not a webhook"
+                      : failure == RECORD_LOAD_MALFORMED ? "not a webhook, nor a record of the event log"
                                                          : "a duplicate id");
             goto out;
         }
@@ -971,6 +1012,10 @@ journal *journal_open(const journal_options *o, store *s, journal_stats *stats, 
     j->max_queue = o->max_queue;
     j->on_fsync = o->on_fsync;
     j->loader.keys = o->keys;
+    j->loader.on_event = o->event_load;
+    j->loader.event_ctx = o->event_ctx;
+    j->event_snapshot = o->event_snapshot;
+    j->event_ctx = o->event_ctx;
     j->dir_fd = j->lock_fd = j->fd = -1;
     j->tail = &j->head;
     j->writable = 1;
@@ -1058,6 +1103,7 @@ void journal_close(journal *j)
     pthread_cond_destroy(&j->wake);
     pthread_mutex_destroy(&j->snap_lock);
     pthread_cond_destroy(&j->snap_wake);
+    free(j->snap_events);
     free(j->buf);
     free(j->dir);
     free(j);

@@ -46,6 +46,14 @@ typedef struct journal_options {
                                       this long (the key's window), so its key makes no second webhook */
     const diskio *io;              /* optional: NULL is diskio_posix; tests record the calls */
     const seal_keyring *keys;      /* optional: the secret keys (seal.h); must outlive the journal */
+    /* optional: the event log that rides in the same files (events.h; StoredWebhook.event).
+     * event_load applies a record at start-up (0, or -1 with err: start-up stops);
+     * event_snapshot is called on the writer thread when a new journal starts, and returns
+     * the framed records that rebuild the log as it is then (malloc'd; NULL with *records 0
+     * when there are none, NULL with *records 1 when out of memory: the snapshot is skipped). */
+    int (*event_load)(void *ctx, const schema_stored_event *r, error *err);
+    uint8_t *(*event_snapshot)(void *ctx, size_t *len, uint64_t *records);
+    void *event_ctx;
 } journal_options;
 
 typedef struct journal journal;
@@ -56,6 +64,9 @@ struct journal_op {
                                      or with record->deleted the delete of record->id */
     unsigned sets;                /* in: not 0: an update of record->id setting these fields (STORE_SET_*)
                                      to record's values */
+    schema_stored_event *const *events; /* in, instead of record (then NULL): records of the event log,
+                                           written in this order, read until done runs */
+    size_t n_events;
     int status;                   /* out: 0 (written, and flushed per the fsync policy), or the errno
                                      the disk refused the write with */
     void (*done)(journal_op *op); /* called once, on the writer thread, with the outcome; on success it

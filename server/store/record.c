@@ -137,6 +137,8 @@ void record_from_webhook(const store_webhook *w, schema_stored_webhook *out)
     out->url = (char *)w->url;
     out->secret = (char *)w->secret;
     out->description = (char *)w->description;
+    out->disabled_reason = (char *)(w->disabled_reason != NULL ? w->disabled_reason : "");
+    out->disabled_ms = w->disabled_ms;
     if (w->idempotency != NULL) {
         out->idempotency_key.data = (uint8_t *)w->idempotency;
         out->idempotency_key.len = STORE_IDEMPOTENCY_LEN;
@@ -170,8 +172,11 @@ void record_from_update(const store_webhook *w, unsigned sets, schema_stored_web
     }
     if (sets & STORE_SET_DESCRIPTION)
         out->description = (char *)w->description;
-    if (sets & STORE_SET_DISABLED)
+    if (sets & STORE_SET_DISABLED) {
         out->disabled = w->disabled;
+        out->disabled_reason = (char *)(w->disabled_reason != NULL ? w->disabled_reason : "");
+        out->disabled_ms = w->disabled_ms;
+    }
 }
 
 /* Decodes a StoredWebhook payload into view, which points into the returned message (free
@@ -189,6 +194,13 @@ static schema_stored_webhook *decode(const uint8_t *payload, size_t len, store_w
     /* a digest of any other length is no digest this server wrote, nor a secret both plain
      * and sealed, nor a sealed form it does not know; nor is a change it does not know, or
      * an update that sets nothing or a field it cannot set, or a sealed secret it does not set */
+    if (m->event != NULL) { /* the event log's: the webhook's fields stay empty */
+        if (m->id.len != 0 || m->sets != 0 || m->change != SCHEMA_STORED_CREATE) {
+            protobuf_c_message_free_unpacked(&m->base, NULL);
+            return NULL;
+        }
+        return m;
+    }
     uint8_t key_id[SEAL_KEY_ID_LEN];
     int update = m->change == SCHEMA_STORED_UPDATE;
     if (m->id.len != OBJECTID_LEN || (m->idempotency_key.len != 0 && m->idempotency_key.len != STORE_IDEMPOTENCY_LEN) ||
@@ -210,7 +222,9 @@ static schema_stored_webhook *decode(const uint8_t *payload, size_t len, store_w
                             .idempotency = m->idempotency_key.len > 0 ? m->idempotency_key.data : NULL,
                             .deleted = m->change == SCHEMA_STORED_DELETE,
                             .sealed_secret = m->sealed_secret.len > 0 ? m->sealed_secret.data : NULL,
-                            .sealed_secret_len = m->sealed_secret.len};
+                            .sealed_secret_len = m->sealed_secret.len,
+                            .disabled_reason = m->disabled_reason,
+                            .disabled_ms = m->disabled_ms};
     memcpy(view->id.bytes, m->id.data, OBJECTID_LEN);
     return m;
 }
@@ -222,6 +236,10 @@ store_webhook *record_to_webhook(const uint8_t *payload, size_t len)
     schema_stored_webhook *m = decode(payload, len, &view, &no_memory);
     if (m == NULL)
         return NULL;
+    if (m->event != NULL) { /* not a webhook */
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+        return NULL;
+    }
     store_webhook *r = store_record_new(&view);
     protobuf_c_message_free_unpacked(&m->base, NULL);
     return r;
@@ -305,6 +323,14 @@ const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, r
             error_set(err, ERROR_INTERNAL, "Out of memory.");
         return NULL;
     }
+    if (m->event != NULL) { /* the event log's */
+        l->failure = RECORD_LOAD_OK;
+        error_clear(err);
+        if (l->on_event != NULL && l->on_event(l->event_ctx, m->event, err) != 0)
+            l->failure = err->kind == ERROR_INTERNAL ? RECORD_LOAD_NO_MEMORY : RECORD_LOAD_MALFORMED;
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+        return NULL;
+    }
     uint8_t *buf;
     size_t before = l->resealed;
     /* every kind is resealed: a create's or a tombstone's secret, and an update's new one */
@@ -326,7 +352,9 @@ const store_webhook *record_load(store *s, const uint8_t *payload, size_t len, r
                                  .secret = resealed.secret,
                                  .sealed_secret = resealed.sealed_secret,
                                  .sealed_secret_len = resealed.sealed_secret_len,
-                                 .description = resealed.description};
+                                 .description = resealed.description,
+                                 .disabled_reason = resealed.disabled_reason,
+                                 .disabled_ms = resealed.disabled_ms};
         stored = store_update(s, &resealed.id, &changes, err);
     } else if (m->change == SCHEMA_STORED_DELETE) {
         stored = store_delete(s, &resealed.id, err);

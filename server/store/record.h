@@ -84,6 +84,10 @@ typedef struct record_loader {
     record_load_failure failure;          /* out: of the last call */
     uint8_t key_id[SEAL_KEY_ID_LEN];      /* out: the missing key, with RECORD_LOAD_NO_KEY */
     size_t resealed;                      /* out, added up over calls: records sealed (again) under the current key */
+    /* in, optional: applies a record of the event log (StoredWebhook.event); NULL: such
+     * records are skipped. -1 with err set: MALFORMED (ERROR_INVALID_BODY) or NO_MEMORY. */
+    int (*on_event)(void *ctx, const schema_stored_event *r, error *err);
+    void *event_ctx;
     int64_t resealed_growth;              /* out, added up: framed bytes those records gained (or lost) */
 } record_loader;
 

@@ -165,7 +165,8 @@ static size_t record_size(const store_webhook *w)
 {
     return sizeof(*w) + strlen(w->ecosystem_id) + 1 + strlen(w->url) + 1 + strlen(w->secret) + 1 +
            strlen(w->description) + 1 + (w->idempotency != NULL ? STORE_IDEMPOTENCY_LEN : 0) +
-           (w->sealed_secret != NULL ? w->sealed_secret_len : 0);
+           (w->sealed_secret != NULL ? w->sealed_secret_len : 0) +
+           (w->disabled_reason != NULL ? strlen(w->disabled_reason) : 0) + 1;
 }
 
 /* Copies w and what it points to into r (record_size(w) bytes); returns r. */
@@ -178,6 +179,8 @@ static store_webhook *record_copy(store_webhook *r, const store_webhook *w)
     n = strlen(w->url) + 1, r->url = memcpy(p, w->url, n), p += n;
     n = strlen(w->secret) + 1, r->secret = memcpy(p, w->secret, n), p += n;
     n = strlen(w->description) + 1, r->description = memcpy(p, w->description, n), p += n;
+    const char *reason = w->disabled_reason != NULL ? w->disabled_reason : "";
+    n = strlen(reason) + 1, r->disabled_reason = memcpy(p, reason, n), p += n;
     if (w->idempotency != NULL)
         r->idempotency = memcpy(p, w->idempotency, STORE_IDEMPOTENCY_LEN), p += STORE_IDEMPOTENCY_LEN;
     HG_ASSERT(w->sealed_secret == NULL || (w->secret[0] == '\0' && w->sealed_secret_len > 0));
@@ -381,8 +384,11 @@ const store_webhook *store_update(store *s, const objectid *id, const store_chan
         }
         if (changes->sets & STORE_SET_DESCRIPTION)
             w.description = changes->description;
-        if (changes->sets & STORE_SET_DISABLED)
+        if (changes->sets & STORE_SET_DISABLED) {
             w.disabled = changes->disabled != 0;
+            w.disabled_reason = changes->disabled_reason != NULL ? changes->disabled_reason : "";
+            w.disabled_ms = changes->disabled_reason != NULL ? changes->disabled_ms : 0;
+        }
         next = version_add(s, old, &w, err);
     }
     pthread_mutex_unlock(&s->lock);

@@ -33,6 +33,8 @@ typedef struct store_webhook {
     const uint8_t *sealed_secret; /* the secret sealed with the server's key (seal.h), or NULL: a record
                                      holds its secret in one form only. Open it with backend_secret_open. */
     size_t sealed_secret_len;
+    const char *disabled_reason; /* why hookgate disabled it (a 410, failing too long); NULL or "" when it did not */
+    int64_t disabled_ms;         /* when, with disabled_reason */
     /* Set by the store on insert (what the caller gave is ignored): the record's place in
      * insertion order, 0 for the first, and its slot for store_nth. An update's new version
      * and a delete's tombstone keep it, so an ecosystem's array (which a delete leaves
@@ -62,6 +64,8 @@ typedef struct store_changes {
     const uint8_t *sealed_secret;      /* with STORE_SET_SECRET: the new sealed form, or NULL (none) */
     size_t sealed_secret_len;
     const char *description;
+    const char *disabled_reason; /* with STORE_SET_DISABLED: why hookgate disabled it (NULL: a client did) */
+    int64_t disabled_ms;
 } store_changes;
 
 /* A new, empty store, or NULL when out of memory. */

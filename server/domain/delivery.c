@@ -16,6 +16,9 @@ void delivery_submit(delivery *d, delivery_call *call)
     call->status = 0;
     call->duration_ms = 0;
     call->detail[0] = '\0';
+    call->retry_after[0] = '\0';
+    memset(call->response, 0, sizeof call->response); /* not even past response_len: nothing of a previous answer */
+    call->response_len = 0;
     d->ops->submit(d, call);
 }
 

@@ -16,7 +16,11 @@
 
 #define DELIVERY_DETAIL_MAX 256     /* bytes of what happened, NUL included */
 #define DELIVERY_MESSAGE_ID_MAX 40  /* bytes of a webhook-id, NUL included */
-#define DELIVERY_MAX_RESPONSE_BYTES (16 * 1024) /* of a target's answer body: read, then discarded */
+#define DELIVERY_MAX_RESPONSE_BYTES (16 * 1024) /* of a target's answer body: read, past it the call stops */
+#define DELIVERY_RESPONSE_KEEP 1024  /* of that body: the first bytes kept (response), the rest discarded */
+#define DELIVERY_RETRY_AFTER_MAX 64  /* bytes of a Retry-After value kept, NUL included */
+
+_Static_assert(DELIVERY_RESPONSE_KEEP <= DELIVERY_MAX_RESPONSE_BYTES, "the kept bytes are read ones");
 
 /* What became of a call, by class (the metrics' `outcome` label is delivery_outcome_name). */
 typedef enum delivery_outcome {
@@ -50,6 +54,13 @@ typedef struct delivery_call {
     unsigned status;       /* DELIVERY_OK, DELIVERY_STATUS: the target's HTTP status */
     uint32_t duration_ms;  /* from submit to the outcome */
     char detail[DELIVERY_DETAIL_MAX]; /* what happened, for a person: "timed out after 10000 ms" */
+    /* What the target answered, for DELIVERY_OK and DELIVERY_STATUS only: "" and 0 for every
+     * other outcome (a body begun before a timeout or a broken connection is no answer). */
+    char retry_after[DELIVERY_RETRY_AFTER_MAX]; /* its Retry-After header's raw value, trimmed of
+                                                   blanks, not parsed (the first if repeated); ""
+                                                   when absent or too long to keep whole */
+    uint8_t response[DELIVERY_RESPONSE_KEEP];   /* the first bytes of its body, as sent (not decoded) */
+    size_t response_len;                        /* of them: the body's length up to DELIVERY_RESPONSE_KEEP */
 } delivery_call;
 
 typedef struct delivery delivery;

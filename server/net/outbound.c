@@ -22,6 +22,10 @@
 #include "metrics.h"
 #include "sign.h"
 
+#if LIBCURL_VERSION_NUM < 0x075400
+#error "outbound reads Retry-After with curl_easy_header: libcurl 7.84.0 or later"
+#endif
+
 #define OUTBOUND_POLL_MS 1000 /* the longest the thread sleeps without a wakeup */
 
 /* One call in flight. */
@@ -32,7 +36,7 @@ typedef struct transfer {
     struct curl_slist *headers;
     char *body;
     size_t body_len;
-    size_t received;    /* bytes of the answer's body read (and discarded) */
+    size_t received;    /* bytes of the answer's body read (the first kept in the call's response) */
     uint64_t start_ms;  /* monotonic */
     int blocked;        /* an address was refused by the policy */
     char why[NETPOLICY_WHY_MAX];
@@ -99,6 +103,10 @@ static void finish(transfer *t, delivery_outcome outcome, unsigned status, const
     uint64_t took = t->start_ms > 0 ? monotonic_ms() - t->start_ms : 0;
     call->outcome = outcome;
     call->status = status;
+    if (outcome != DELIVERY_OK && outcome != DELIVERY_STATUS) { /* no answer: what came of one is dropped */
+        call->retry_after[0] = '\0';
+        call->response_len = 0;
+    }
     call->duration_ms = took > UINT32_MAX ? UINT32_MAX : (uint32_t)took;
     va_list ap;
     va_start(ap, fmt);
@@ -123,14 +131,22 @@ static curl_socket_t open_socket(void *data, curlsocktype purpose, struct curl_s
     return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
-/* The answer's body: counted and dropped; past the bound the transfer stops (its status
- * is already known). */
-static size_t discard(char *data, size_t size, size_t n, void *user)
+/* The answer's body: its first DELIVERY_RESPONSE_KEEP bytes kept in the call (which its
+ * owner leaves alone until done), the rest counted and dropped; past
+ * DELIVERY_MAX_RESPONSE_BYTES the transfer stops (its status is already known). */
+static size_t take_body(char *data, size_t size, size_t n, void *user)
 {
-    (void)data;
     transfer *t = user;
-    t->received += size * n;
-    return t->received > DELIVERY_MAX_RESPONSE_BYTES ? 0 : size * n;
+    delivery_call *call = t->call;
+    size_t len = size * n;
+    HG_ASSERT(call->response_len <= sizeof call->response);
+    size_t keep = sizeof call->response - call->response_len;
+    if (keep > len)
+        keep = len;
+    memcpy(call->response + call->response_len, data, keep);
+    call->response_len += keep;
+    t->received += len;
+    return t->received > DELIVERY_MAX_RESPONSE_BYTES ? 0 : len;
 }
 
 /* ---- preparing a call (on the submitting thread) ------------------------------------------ */
@@ -207,7 +223,7 @@ static int set_options(outbound *o, transfer *t)
     SET(CURLOPT_FORBID_REUSE, 1L);
     SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
     SET(CURLOPT_OPENSOCKETDATA, t);
-    SET(CURLOPT_WRITEFUNCTION, discard);
+    SET(CURLOPT_WRITEFUNCTION, take_body);
     SET(CURLOPT_WRITEDATA, t);
     SET(CURLOPT_ERRORBUFFER, t->errbuf);
     SET(CURLOPT_PRIVATE, t);
@@ -247,6 +263,22 @@ static void outbound_submit(delivery *d, delivery_call *call)
 
 /* ---- the client's thread ------------------------------------------------------------------ */
 
+/* The answer's Retry-After, raw, into the call: curl's header API reads the final answer's
+ * headers only (not a 1xx's, not trailers), the first when repeated, its value already
+ * stripped of surrounding whitespace (curl's documented contract). A value too long for the
+ * call's buffer is dropped whole: a cut one could parse as another time. */
+static void take_retry_after(transfer *t)
+{
+    delivery_call *call = t->call;
+    struct curl_header *h = NULL;
+    call->retry_after[0] = '\0';
+    if (curl_easy_header(t->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK || h->value == NULL)
+        return;
+    size_t len = strlen(h->value);
+    if (len < sizeof call->retry_after)
+        memcpy(call->retry_after, h->value, len + 1);
+}
+
 /* A finished transfer's outcome, in words a client can act on. The url is never repeated:
  * it may hold userinfo. */
 static void conclude(transfer *t, CURLcode result)
@@ -255,6 +287,7 @@ static void conclude(transfer *t, CURLcode result)
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
     const delivery_call *call = t->call;
     if (status > 0 && (result == CURLE_OK || (result == CURLE_WRITE_ERROR && t->received > DELIVERY_MAX_RESPONSE_BYTES))) {
+        take_retry_after(t);
         if (status >= 200 && status < 300)
             finish(t, DELIVERY_OK, (unsigned)status, "the url answered %ld", status);
         else if (status >= 300 && status < 400)

@@ -7,7 +7,9 @@
  * call's netpolicy judged as the socket was opened (a name that resolves to a denied
  * address is never connected to, whatever DNS said before), redirects never followed,
  * proxies from the environment never used, the answer's body read up to
- * DELIVERY_MAX_RESPONSE_BYTES and discarded. Outcomes are counted (metrics_invoke). */
+ * DELIVERY_MAX_RESPONSE_BYTES (its first DELIVERY_RESPONSE_KEEP bytes and its Retry-After
+ * kept in the call, the rest discarded). Outcomes are counted (metrics_invoke). Needs
+ * libcurl 7.84.0 or later (its header API). */
 #ifndef HOOKGATE_OUTBOUND_H
 #define HOOKGATE_OUTBOUND_H
 

@@ -1,6 +1,6 @@
 /* test_delivery: the interface's own code. delivery_outcome_name names every outcome (the
  * metrics' label); delivery_submit hands a call to the implementation with its out fields
- * reset, and aborts on a call that breaks the contract (checked in a forked child, as
+ * reset (nothing of a previous answer left: no Retry-After, no body byte), and aborts on a call that breaks the contract (checked in a forked child, as
  * test_sign does): a webhook-id that is empty, holds a '.' or fills its buffer without a
  * NUL, no done, no policy, a secret length without a secret. */
 #include "delivery.h"
@@ -21,6 +21,9 @@ typedef struct fake {
     unsigned seen_status;
     uint32_t seen_duration;
     char seen_detail[DELIVERY_DETAIL_MAX];
+    char seen_retry_after[DELIVERY_RETRY_AFTER_MAX];
+    uint8_t seen_response[DELIVERY_RESPONSE_KEEP];
+    size_t seen_response_len;
 } fake;
 
 static void fake_submit(delivery *d, delivery_call *call)
@@ -31,10 +34,16 @@ static void fake_submit(delivery *d, delivery_call *call)
     f->seen_status = call->status;
     f->seen_duration = call->duration_ms;
     memcpy(f->seen_detail, call->detail, sizeof f->seen_detail);
+    memcpy(f->seen_retry_after, call->retry_after, sizeof f->seen_retry_after);
+    memcpy(f->seen_response, call->response, sizeof f->seen_response);
+    f->seen_response_len = call->response_len;
     call->outcome = DELIVERY_OK;
     call->status = 204;
     call->duration_ms = 7;
     strcpy(call->detail, "the url answered 204");
+    strcpy(call->retry_after, "120");
+    memcpy(call->response, "{}", 2);
+    call->response_len = 2;
     call->done(call);
 }
 
@@ -81,14 +90,22 @@ static void test_submit_resets(void)
     c.status = 500;
     c.duration_ms = 1234;
     strcpy(c.detail, "stale");
+    strcpy(c.retry_after, "Wed, 21 Oct 2015 07:28:00 GMT");
+    memset(c.response, 'x', sizeof c.response);
+    c.response_len = sizeof c.response;
     done_count = 0;
     delivery_submit(&f.base, &c);
     CHECK(f.submits == 1 && done_count == 1);
     CHECK(f.seen_outcome == DELIVERY_FAILED && f.seen_status == 0 && f.seen_duration == 0);
     CHECK_STR(f.seen_detail, "");
+    CHECK_STR(f.seen_retry_after, "");
+    static const uint8_t zero[DELIVERY_RESPONSE_KEEP];
+    CHECK(f.seen_response_len == 0 && memcmp(f.seen_response, zero, sizeof zero) == 0);
     /* what the implementation wrote stays */
     CHECK(c.outcome == DELIVERY_OK && c.status == 204 && c.duration_ms == 7);
     CHECK_STR(c.detail, "the url answered 204");
+    CHECK_STR(c.retry_after, "120");
+    CHECK(c.response_len == 2 && memcmp(c.response, "{}", 2) == 0);
     /* a secret with its length */
     c.secret = "s3cret";
     c.secret_len = 6;

@@ -6,7 +6,9 @@
  * redirect not followed, an answer body past DELIVERY_MAX_RESPONSE_BYTES, no answer
  * (timeout), a connection closed unanswered, a refused port, a name under .invalid, an
  * address the policy denies (never connected to), and a call in flight when the delivery
- * is destroyed. */
+ * is destroyed. And what is kept of an answer: its Retry-After, raw (a number, an HTTP-date,
+ * trimmed, absent, too long), the first DELIVERY_RESPONSE_KEEP bytes of its body, nothing of
+ * one cut short, nothing of a previous call's. */
 #include "outbound.h"
 #include "codec_json.h"
 #include "sign.h"
@@ -40,7 +42,11 @@ typedef enum answer {
     ANSWER_HANG,  /* reads the request, never answers, waits for the client to go */
     ANSWER_CLOSE, /* reads the request, closes without a byte */
     ANSWER_BIG,   /* 200 with a body past DELIVERY_MAX_RESPONSE_BYTES */
+    ANSWER_RAW,   /* the bytes receiver_expect_raw was given (in two writes, if told), then
+                     closes (or hangs, if told) */
 } answer;
+
+#define RAW_MAX 4096 /* bytes of one ANSWER_RAW answer */
 
 static struct {
     pthread_mutex_t lock;
@@ -48,6 +54,10 @@ static struct {
     int fd;
     unsigned short port;
     answer mode;
+    char raw[RAW_MAX]; /* ANSWER_RAW's answer */
+    size_t raw_len;
+    size_t raw_split; /* where a pause cuts it in two writes (the client reads two pieces); 0 = none */
+    int raw_hang;
     int stop;
     unsigned connections; /* accepted */
     unsigned requests;    /* read whole */
@@ -115,6 +125,15 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
+/* Until the client closes or the test stops. */
+static void hang(int fd)
+{
+    char sink[256];
+    while (!stopping())
+        if (readable(fd) && read(fd, sink, sizeof sink) <= 0)
+            break;
+}
+
 static void answer_request(int fd, answer mode)
 {
     char head[256];
@@ -145,11 +164,24 @@ static void answer_request(int fd, answer mode)
         write_all(fd, body, sizeof body); /* the client may stop reading: write fails, that is fine */
         break;
     }
-    case ANSWER_HANG: { /* until the client closes or the test stops */
-        char sink[256];
-        while (!stopping())
-            if (readable(fd) && read(fd, sink, sizeof sink) <= 0)
-                break;
+    case ANSWER_HANG:
+        hang(fd);
+        break;
+    case ANSWER_RAW: {
+        static char raw[RAW_MAX]; /* the receiver's copy: the test may set the next one meanwhile */
+        pthread_mutex_lock(&rx.lock);
+        size_t n = rx.raw_len, split = rx.raw_split;
+        int then_hang = rx.raw_hang;
+        memcpy(raw, rx.raw, n);
+        pthread_mutex_unlock(&rx.lock);
+        if (split > 0) {
+            write_all(fd, raw, split);
+            struct timespec pause = {0, 50 * 1000000};
+            nanosleep(&pause, NULL);
+        }
+        write_all(fd, raw + split, n - split);
+        if (then_hang)
+            hang(fd);
         break;
     }
     case ANSWER_CLOSE:
@@ -223,6 +255,28 @@ static unsigned receiver_expect(answer mode)
     unsigned n = rx.connections;
     pthread_mutex_unlock(&rx.lock);
     return n;
+}
+
+/* The next connections are answered with raw's n bytes (strlen(raw) when n is 0), in two
+ * writes cut at split when it is not 0, then closed, or left open until the client goes
+ * when hang is set. */
+static unsigned receiver_expect_split(const char *raw, size_t n, size_t split, int hang)
+{
+    if (n == 0)
+        n = strlen(raw);
+    CHECK(n <= RAW_MAX && split < n);
+    pthread_mutex_lock(&rx.lock);
+    memcpy(rx.raw, raw, n);
+    rx.raw_len = n;
+    rx.raw_split = split;
+    rx.raw_hang = hang;
+    pthread_mutex_unlock(&rx.lock);
+    return receiver_expect(ANSWER_RAW);
+}
+
+static unsigned receiver_expect_raw(const char *raw, size_t n, int hang)
+{
+    return receiver_expect_split(raw, n, 0, hang);
 }
 
 static void deadline_in(struct timespec *t, int ms)
@@ -531,6 +585,175 @@ static void test_outcomes(delivery *d)
     CHECK(receiver_connections() == before + 1);
 }
 
+/* 1 when call's response is exactly the n bytes at want. */
+static int response_is(const delivery_call *c, const void *want, size_t n)
+{
+    return c->response_len == n && memcmp(c->response, want, n) == 0;
+}
+
+/* 1 when nothing of an answer is in call: no Retry-After, no body byte. */
+static int nothing_kept(const delivery_call *c)
+{
+    static const uint8_t zero[DELIVERY_RESPONSE_KEEP];
+    return c->retry_after[0] == '\0' && c->response_len == 0 && memcmp(c->response, zero, sizeof zero) == 0;
+}
+
+/* Retry-After as the target sent it: raw, trimmed, never parsed here. */
+static void test_retry_after(delivery *d)
+{
+    delivery_call c;
+    waited w;
+
+    receiver_expect_raw("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 4\r\n"
+                        "Connection: close\r\n\r\nbusy",
+                        0, 0);
+    call_init(&c, url_hook, &loopback_allowed, 1000, &w);
+    call_run(d, &c, &w);
+    EXPECT(&c, DELIVERY_STATUS, 503, "the url answered 503");
+    CHECK_STR(c.retry_after, "7");
+    CHECK(response_is(&c, "busy", 4));
+
+    /* an HTTP-date, the blanks around it trimmed, the name in any case */
+    receiver_expect_raw("HTTP/1.1 429 Too Many Requests\r\nretry-after: \t Wed, 21 Oct 2015 07:28:00 GMT \t\r\n"
+                        "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                        0, 0);
+    call_init(&c, url_hook, &loopback_allowed, 1000, &w);
+    call_run(d, &c, &w);
+    EXPECT(&c, DELIVERY_STATUS, 429, "the url answered 429");
+    CHECK_STR(c.retry_after, "Wed, 21 Oct 2015 07:28:00 GMT");
+    CHECK(c.response_len == 0);
+
+    /* repeated: the first */
+    receiver_expect_raw("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\nRetry-After: 60\r\n"
+                        "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                        0, 0);
+    call_init(&c, url_hook, &loopback_allowed, 1000, &w);
+    call_run(d, &c, &w);
+    CHECK_STR(c.retry_after, "30");
+
+    /* the longest value kept, and one byte more: dropped whole, never cut */
+    char value[DELIVERY_RETRY_AFTER_MAX + 1], raw[512];
+    memset(value, '9', DELIVERY_RETRY_AFTER_MAX - 1);
+    value[DELIVERY_RETRY_AFTER_MAX - 1] = '\0';
+    snprintf(raw, sizeof raw,
+             "HTTP/1.1 503 Service Unavailable\r\nRetry-After: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+             value);
+    receiver_expect_raw(raw, 0, 0);
+    call_init(&c, url_hook, &loopback_allowed, 1000, &w);
+    call_run(d, &c, &w);
+    CHECK_STR(c.retry_after, value);
+    strcat(value, "9");
+    snprintf(raw, sizeof raw,
+             "HTTP/1.1 503 Service Unavailable\r\nRetry-After: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+             value);
+    receiver_expect_raw(raw, 0, 0);
+    call_init(&c, url_hook, &loopback_allowed, 1000, &w);
+    call_run(d, &c, &w);
+    EXPECT(&c, DELIVERY_STATUS, 503, "the url answered 503");
+    CHECK_STR(c.retry_after, "");
+
+    /* absent */
+    receiver_expect(ANSWER_500);
+    call_init(&c, url_hook, &loopback_allowed, 1000, &w);
+    call_run(d, &c, &w);
+    EXPECT(&c, DELIVERY_STATUS, 500, "the url answered 500");
+    CHECK_STR(c.retry_after, "");
+}
+
+/* The answer's body: its first DELIVERY_RESPONSE_KEEP bytes, for a 2xx as for another status. */
+static void test_response(delivery *d)
+{
+    delivery_call c;
+    waited w;
+
+    /* a 2xx's short body, whole */
+    receiver_expect(ANSWER_200);
+    call_init(&c, url_hook, &loopback_allowed, 1000, &w);
+    call_run(d, &c, &w);
+    EXPECT(&c, DELIVERY_OK, 200, "the url answered 200");
+    CHECK(response_is(&c, "ok", 2));
+
+    /* none at all */
+    receiver_expect(ANSWER_204);
+    call_init(&c, url_hook, &loopback_allowed, 1000, &w);
+    call_run(d, &c, &w);
+    EXPECT(&c, DELIVERY_OK, 204, "the url answered 204");
+    CHECK(c.response_len == 0);
+
+    /* bytes no text has (NULs among them): each in its place, the first KEEP of a longer body,
+     * then a body of exactly KEEP bytes, whole, then one byte less; each read in two pieces */
+    enum { LONG = DELIVERY_RESPONSE_KEEP + 500 };
+    static char pattern[LONG], raw[RAW_MAX];
+    for (size_t i = 0; i < LONG; i++)
+        pattern[i] = (char)(i % 251);
+    size_t sizes[] = {LONG, DELIVERY_RESPONSE_KEEP, DELIVERY_RESPONSE_KEEP - 1};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int n = snprintf(raw, sizeof raw, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                         sizes[k]);
+        memcpy(raw + n, pattern, sizes[k]);
+        receiver_expect_split(raw, (size_t)n + sizes[k], (size_t)n + 300, 0);
+        call_init(&c, url_hook, &loopback_allowed, 1000, &w);
+        call_run(d, &c, &w);
+        EXPECT(&c, DELIVERY_STATUS, 502, "the url answered 502");
+        size_t want = sizes[k] < DELIVERY_RESPONSE_KEEP ? sizes[k] : DELIVERY_RESPONSE_KEEP;
+        CHECK(response_is(&c, pattern, want));
+    }
+
+    /* past DELIVERY_MAX_RESPONSE_BYTES, where the call stops reading: still the first bytes */
+    receiver_expect(ANSWER_BIG);
+    call_init(&c, url_hook, &loopback_allowed, 1000, &w);
+    call_run(d, &c, &w);
+    EXPECT(&c, DELIVERY_OK, 200, "the url answered 200");
+    static char bs[DELIVERY_RESPONSE_KEEP];
+    memset(bs, 'b', sizeof bs);
+    CHECK(response_is(&c, bs, sizeof bs));
+}
+
+/* An answer cut short is no answer: nothing of it is kept. Nor is anything of a previous call. */
+static void test_nothing_stale(delivery *d)
+{
+    delivery_call c;
+    waited w;
+    static const char cut[] = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 100\r\n"
+                              "Connection: close\r\n\r\npartial";
+
+    /* the headers and a part of the body, then nothing: the total timeout */
+    receiver_expect_raw(cut, 0, 1);
+    call_init(&c, url_hook, &loopback_allowed, 300, &w);
+    call_run(d, &c, &w);
+    EXPECT(&c, DELIVERY_TIMEOUT, 0, "timed out after 300 ms");
+    CHECK(c.retry_after[0] == '\0' && c.response_len == 0);
+    /* the same, then the connection closed */
+    receiver_expect_raw(cut, 0, 0);
+    call_init(&c, url_hook, &loopback_allowed, 1000, &w);
+    call_run(d, &c, &w);
+    EXPECT(&c, DELIVERY_CLOSED, 0, "the connection closed before a whole answer");
+    CHECK(c.retry_after[0] == '\0' && c.response_len == 0);
+
+    /* one call used again and again: an answer with both, then one with neither, then no answer */
+    receiver_expect_raw("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 4\r\n"
+                        "Connection: close\r\n\r\nbusy",
+                        0, 0);
+    call_init(&c, url_hook, &loopback_allowed, 1000, &w);
+    call_run(d, &c, &w);
+    CHECK_STR(c.retry_after, "7");
+    CHECK(response_is(&c, "busy", 4));
+    receiver_expect(ANSWER_204);
+    w.done = 0;
+    call_run(d, &c, &w);
+    EXPECT(&c, DELIVERY_OK, 204, "the url answered 204");
+    CHECK(nothing_kept(&c));
+    receiver_expect(ANSWER_200);
+    w.done = 0;
+    call_run(d, &c, &w);
+    CHECK(response_is(&c, "ok", 2));
+    w.done = 0;
+    c.policy = &nothing_allowed;
+    call_run(d, &c, &w);
+    CHECK(c.outcome == DELIVERY_BLOCKED);
+    CHECK(nothing_kept(&c));
+}
+
 /* A url curl cannot call: failed, saying so, without a connection. */
 static void test_bad_url(delivery *d)
 {
@@ -589,6 +812,9 @@ int main(void)
         test_request(d);
         test_outcomes(d);
         test_bad_url(d);
+        test_retry_after(d);
+        test_response(d);
+        test_nothing_stale(d);
         delivery_destroy(d);
     }
     test_destroy_in_flight();

@@ -19,6 +19,8 @@
 #include <stdint.h>
 
 #include "diskio.h"
+#include "error.h"
+#include "schema.h"
 #include "seal.h"
 #include "store.h"
 

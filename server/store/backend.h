@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "events.h"
 #include "journal.h"
 #include "seal.h"
 #include "store.h"
@@ -38,12 +39,57 @@ typedef enum backend_verb {
                                 deleted), or NOT_FOUND */
     BACKEND_UPDATE,          /* in: id, changes; out: found = the new version, or NOT_FOUND (also when deleted) */
     BACKEND_DELETE,          /* in: id; out: found = its tombstone, or NOT_FOUND (also when already deleted) */
+    /* the event log (events.h); a backend without one answers ENOSYS */
+    BACKEND_PUBLISH,       /* in: ev.publish; out: ev.webhooks (deliveries made), ev.replayed with ev.event_id (an
+                              earlier event had the digest) */
+    BACKEND_GET_EVENT,     /* in: id, alloc; out: ev.event, or NOT_FOUND */
+    BACKEND_LIST_ATTEMPTS, /* in: id (the webhook), ev.before, limit, alloc; out: ev.attempts */
+    BACKEND_RESEND,        /* in: id (the event), ev.webhook (NULL: each of its webhooks still enabled), ev.now_ms;
+                              out: ev.count deliveries made manual and due now, or NOT_FOUND */
+    BACKEND_RECOVER,       /* in: id (the webhook), ev.since_ms, ev.max, ev.now_ms; out: ev.count */
+    BACKEND_CLAIM,         /* in: ev.now_ms, ev.per_webhook, ev.claims (room for ev.max); out: ev.count claimed,
+                              ev.next_due_ms (events_claim_due) */
+    BACKEND_RECORD,        /* in: ev.records, ev.n_records (outcomes of claimed deliveries, DELIVERY records) */
+    BACKEND_EXPIRE,        /* in: ev.since_ms: events published before it and attempts started before it go;
+                              out: ev.count events dropped */
     BACKEND_VERBS
 } backend_verb;
 
 #define BACKEND_LIST_MAX 65536 /* the largest LIST limit a caller may ask for */
 #define BACKEND_MAX_LOOPS 256 /* event loops whose share stats tell apart (config's thread bound) */
 #define BACKEND_NOT_FOUND (-1) /* status: no such record (every other non-zero status is an errno) */
+
+/* What an event call carries (backend_call.ev). */
+typedef struct backend_event_args {
+    /* in */
+    struct {
+        objectid id;
+        const char *ecosystem_id;
+        int64_t created_ms;
+        const uint8_t *body; /* an EventBody, packed */
+        size_t body_len;
+        const uint8_t *digest; /* EVENTS_DIGEST_LEN bytes, or NULL */
+    } publish;
+    const objectid *webhook; /* RESEND */
+    int64_t now_ms, since_ms;
+    uint64_t before;
+    size_t max;
+    unsigned per_webhook;
+    events_claim *claims;
+    schema_stored_event *const *records;
+    size_t n_records;
+    /* out */
+    unsigned webhooks;
+    int replayed;
+    objectid event_id;
+    schema_event *event;
+    schema_attempts_response attempts;
+    size_t count;
+    int64_t next_due_ms;
+    /* the backend's */
+    schema_stored_event *owned; /* records it made for the journal, freed when written */
+    void *owned_memory;
+} backend_event_args;
 
 typedef struct backend_call backend_call;
 struct backend_call {
@@ -68,6 +114,7 @@ struct backend_call {
     size_t n_items;
     int more; /* LIST: 1 when the ecosystem has records after items[n_items - 1] */
     /* the backend's */
+    backend_event_args ev;
     journal_op journal;
     store_changes journal_changes; /* UPDATE with a journal: the changes, pointing into journal.record */
     int retry_alone; /* PostgreSQL: a create batched with one that failed goes again on its own */
@@ -86,6 +133,8 @@ typedef struct backend_stats {
     size_t connections_up;   /* connected now */
     size_t loops;            /* database: the event loops attached, at most BACKEND_MAX_LOOPS counted */
     unsigned loop_up[BACKEND_MAX_LOOPS]; /* database: each loop's connections up, by attach order */
+    int events;              /* 1: the backend keeps an event log; the next are its gauges */
+    events_stats event_stats;
 } backend_stats;
 
 /* An event loop as a backend sees it, given by the network layer: a backend whose calls

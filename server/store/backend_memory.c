@@ -20,8 +20,11 @@
 typedef struct memory_backend {
     backend pub;
     store *index;
+    events *log;      /* the event log, durable through the same journal */
     journal *journal; /* NULL: memory only */
 } memory_backend;
+
+static void cancel_deliveries(memory_backend *m, const objectid *webhook_id);
 
 static void finish(backend_call *c, int status, const store_webhook *found)
 {
@@ -91,6 +94,8 @@ static void on_journaled(journal_op *op)
     /* an update's journal_changes point into the record: applied before it goes */
     const store_webhook *found = apply(m, c, record, &c->journal_changes, &err);
     store_record_free(record);
+    if (found != NULL && (c->verb == BACKEND_DELETE || found->disabled))
+        cancel_deliveries(m, &found->id);
     finish(c, change_status(found, &err), found);
 }
 
@@ -154,6 +159,8 @@ static void submit_write(memory_backend *m, backend_call *c)
         store_changes changes = changes_of(&sealed, sets);
         const store_webhook *found = apply(m, c, &sealed, &changes, &err);
         free(buf);
+        if (found != NULL && (c->verb == BACKEND_DELETE || found->disabled))
+            cancel_deliveries(m, &found->id);
         finish(c, change_status(found, &err), found);
         return;
     }
@@ -173,6 +180,279 @@ static void submit_write(memory_backend *m, backend_call *c)
         store_record_free(record);
         finish(c, EAGAIN, NULL);
     }
+}
+
+/* ---- the event log --------------------------------------------------------------------- */
+
+/* Records the backend wrote for an op of its own (a cancel), freed once written. */
+typedef struct own_op {
+    journal_op op;
+    schema_stored_event record;
+    schema_stored_event *records[1];
+    objectid webhook_id;
+    memory_backend *m;
+} own_op;
+
+static void on_cancel_written(journal_op *op)
+{
+    own_op *o = (own_op *)op;
+    error err;
+    if (op->status == 0)
+        (void)events_apply(o->m->log, &o->record, &err); /* a failure leaves the dispatcher to cancel each */
+    free(o);
+}
+
+/* The webhook was disabled or deleted: a record cancels its pending deliveries. A cancel
+ * that cannot be written (the queue is full) is left to the dispatcher, which cancels a
+ * delivery to a disabled or deleted webhook when it comes due. */
+static void cancel_deliveries(memory_backend *m, const objectid *webhook_id)
+{
+    own_op *o = calloc(1, sizeof(*o));
+    if (o == NULL)
+        return;
+    o->m = m;
+    o->webhook_id = *webhook_id;
+    o->record = (schema_stored_event)SCHEMA_STORED_EVENT_INIT;
+    o->record.change = SCHEMA_EVENT_DELIVERY;
+    o->record.webhook_id = (ProtobufCBinaryData){OBJECTID_LEN, o->webhook_id.bytes};
+    o->record.state = EVENTS_CANCELLED;
+    o->records[0] = &o->record;
+    o->op.events = o->records;
+    o->op.n_events = 1;
+    o->op.done = on_cancel_written;
+    if (m->journal == NULL) {
+        o->op.status = 0;
+        on_cancel_written(&o->op);
+    } else if (journal_append(m->journal, &o->op) != 0) {
+        free(o);
+    }
+}
+
+/* The records of an event call are written: applied to the log in journal order. */
+static void on_events_written(journal_op *op)
+{
+    backend_call *c = (backend_call *)((char *)op - offsetof(backend_call, journal));
+    memory_backend *m = c->backend;
+    int status = op->status;
+    for (size_t i = 0; status == 0 && i < op->n_events; i++) {
+        error err;
+        if (events_apply(m->log, op->events[i], &err) != 0)
+            status = err.kind == ERROR_INTERNAL ? ENOMEM : EINVAL;
+    }
+    if (status == 0 && c->verb == BACKEND_PUBLISH && c->ev.publish.digest != NULL) {
+        /* a publish that raced another with the same key: the first one stands */
+        objectid id;
+        unsigned n;
+        if (events_find_idempotent(m->log, c->ev.publish.digest, &id, &n) == 0 &&
+            memcmp(id.bytes, c->ev.publish.id.bytes, OBJECTID_LEN) != 0) {
+            c->ev.replayed = 1;
+            c->ev.event_id = id;
+            c->ev.webhooks = n;
+        }
+    }
+    free(c->ev.owned);
+    free(c->ev.owned_memory);
+    c->ev.owned = NULL;
+    c->ev.owned_memory = NULL;
+    c->journal.events = NULL;
+    c->journal.n_events = 0;
+    finish(c, status, NULL);
+}
+
+/* Writes the call's records (c->journal.events), then applies them; without a journal at once. */
+static void write_events(memory_backend *m, backend_call *c)
+{
+    c->journal.record = NULL;
+    c->journal.done = on_events_written;
+    if (m->journal == NULL) {
+        c->journal.status = 0;
+        on_events_written(&c->journal);
+    } else if (journal_append(m->journal, &c->journal) != 0) {
+        c->journal.status = EAGAIN;
+        on_events_written(&c->journal);
+    }
+}
+
+typedef struct enabled_ids {
+    ProtobufCBinaryData *ids;
+    objectid *bytes;
+    size_t n, max;
+} enabled_ids;
+
+static int collect_enabled(const store_webhook *w, void *ctx)
+{
+    enabled_ids *e = ctx;
+    if (w->disabled || w->deleted)
+        return 0;
+    if (e->n == e->max)
+        return 1;
+    e->bytes[e->n] = w->id;
+    e->ids[e->n] = (ProtobufCBinaryData){OBJECTID_LEN, e->bytes[e->n].bytes};
+    e->n++;
+    return 0;
+}
+
+/* A publish: the record names the ecosystem's enabled webhooks now, one delivery each. */
+static void publish(memory_backend *m, backend_call *c)
+{
+    if (c->ev.publish.digest != NULL &&
+        events_find_idempotent(m->log, c->ev.publish.digest, &c->ev.event_id, &c->ev.webhooks) == 0) {
+        c->ev.replayed = 1;
+        finish(c, 0, NULL);
+        return;
+    }
+    size_t max = store_count(m->index);
+    if (max > EVENTS_MAX_DELIVERIES)
+        max = EVENTS_MAX_DELIVERIES;
+    enabled_ids e = {.max = max};
+    schema_stored_event *r = calloc(1, sizeof(*r) + sizeof(schema_stored_event *));
+    void *memory = malloc((max > 0 ? max : 1) * (sizeof(ProtobufCBinaryData) + sizeof(objectid)));
+    if (r == NULL || memory == NULL) {
+        free(r);
+        free(memory);
+        finish(c, ENOMEM, NULL);
+        return;
+    }
+    e.ids = memory;
+    e.bytes = (objectid *)(e.ids + max);
+    store_each_in_ecosystem(m->index, c->ev.publish.ecosystem_id, collect_enabled, &e);
+    *r = (schema_stored_event)SCHEMA_STORED_EVENT_INIT;
+    r->change = SCHEMA_EVENT_PUBLISHED;
+    r->id = (ProtobufCBinaryData){OBJECTID_LEN, c->ev.publish.id.bytes};
+    r->ecosystem_id = (char *)c->ev.publish.ecosystem_id;
+    r->created_ms = c->ev.publish.created_ms;
+    r->body = (ProtobufCBinaryData){c->ev.publish.body_len, (uint8_t *)c->ev.publish.body};
+    r->n_webhook_ids = e.n;
+    r->webhook_ids = e.ids;
+    if (c->ev.publish.digest != NULL)
+        r->idempotency_key = (ProtobufCBinaryData){EVENTS_DIGEST_LEN, (uint8_t *)c->ev.publish.digest};
+    schema_stored_event **list = (schema_stored_event **)(r + 1);
+    list[0] = r;
+    c->ev.owned = r;
+    c->ev.owned_memory = memory;
+    c->ev.event_id = c->ev.publish.id;
+    c->ev.webhooks = (unsigned)e.n;
+    c->journal.events = list;
+    c->journal.n_events = 1;
+    write_events(m, c);
+}
+
+/* Resend and recover: a record per delivery, each made pending, manual, due now. */
+static void make_manual(memory_backend *m, backend_call *c, const objectid *events_of, const objectid *webhooks_of,
+                        size_t n)
+{
+    if (n == 0) {
+        finish(c, 0, NULL);
+        return;
+    }
+    schema_stored_event *r = calloc(n, sizeof(*r) + sizeof(schema_stored_event *));
+    if (r == NULL) {
+        finish(c, ENOMEM, NULL);
+        return;
+    }
+    schema_stored_event **list = (schema_stored_event **)(r + n);
+    for (size_t i = 0; i < n; i++) {
+        r[i] = (schema_stored_event)SCHEMA_STORED_EVENT_INIT;
+        r[i].change = SCHEMA_EVENT_DELIVERY;
+        r[i].id = (ProtobufCBinaryData){OBJECTID_LEN, (uint8_t *)events_of[events_of == &c->id ? 0 : i].bytes};
+        r[i].webhook_id = (ProtobufCBinaryData){OBJECTID_LEN, (uint8_t *)webhooks_of[webhooks_of == &c->id ? 0 : i].bytes};
+        r[i].state = EVENTS_PENDING;
+        r[i].trigger = EVENTS_MANUAL;
+        r[i].next_ms = c->ev.now_ms;
+        r[i].failing_since_ms = events_failing_since(m->log, &webhooks_of[webhooks_of == &c->id ? 0 : i]);
+        list[i] = &r[i];
+    }
+    c->ev.owned = r;
+    c->ev.count = n;
+    c->journal.events = list;
+    c->journal.n_events = n;
+    write_events(m, c);
+}
+
+static void resend(memory_backend *m, backend_call *c)
+{
+    objectid *targets = malloc(EVENTS_MAX_DELIVERIES * sizeof(*targets));
+    char ecosystem[OBJECTID_ECOSYSTEM_ID_LEN + 1];
+    long n = targets != NULL ? events_resend_targets(m->log, &c->id, c->ev.webhook, targets, EVENTS_MAX_DELIVERIES,
+                                                     ecosystem)
+                             : 0;
+    if (targets == NULL || n < 0) {
+        free(targets);
+        finish(c, targets == NULL ? ENOMEM : BACKEND_NOT_FOUND, NULL);
+        return;
+    }
+    size_t kept = 0; /* to webhooks still enabled only */
+    for (long i = 0; i < n; i++) {
+        const store_webhook *w = store_get(m->index, &targets[i]);
+        if (w != NULL && !w->disabled)
+            targets[kept++] = targets[i];
+    }
+    c->ev.owned_memory = targets;
+    make_manual(m, c, &c->id, targets, kept);
+    if (c->ev.owned == NULL) { /* finished already: nothing to write, or no memory */
+        free(targets);
+        c->ev.owned_memory = NULL;
+    }
+}
+
+static void recover(memory_backend *m, backend_call *c)
+{
+    objectid *targets = malloc((c->ev.max > 0 ? c->ev.max : 1) * sizeof(*targets));
+    if (targets == NULL) {
+        finish(c, ENOMEM, NULL);
+        return;
+    }
+    size_t n = events_recover_targets(m->log, &c->id, c->ev.since_ms, targets, c->ev.max);
+    c->ev.owned_memory = targets;
+    make_manual(m, c, targets, &c->id, n);
+    if (c->ev.owned == NULL) {
+        free(targets);
+        c->ev.owned_memory = NULL;
+    }
+}
+
+static void submit_event(memory_backend *m, backend_call *c)
+{
+    c->ev.owned = NULL;
+    c->ev.owned_memory = NULL;
+    c->ev.replayed = 0;
+    c->ev.count = 0;
+    switch (c->verb) {
+    case BACKEND_PUBLISH:
+        publish(m, c);
+        return;
+    case BACKEND_GET_EVENT: {
+        int rc = events_view(m->log, &c->id, c->alloc, &c->ev.event);
+        finish(c, rc == -1 ? BACKEND_NOT_FOUND : rc, NULL);
+        return;
+    }
+    case BACKEND_LIST_ATTEMPTS:
+        finish(c, events_attempts(m->log, &c->id, c->ev.before, c->limit, c->alloc, &c->ev.attempts), NULL);
+        return;
+    case BACKEND_RESEND:
+        resend(m, c);
+        return;
+    case BACKEND_RECOVER:
+        recover(m, c);
+        return;
+    case BACKEND_CLAIM:
+        c->ev.count = events_claim_due(m->log, c->ev.now_ms, c->ev.per_webhook, c->ev.claims, c->ev.max,
+                                       &c->ev.next_due_ms);
+        finish(c, 0, NULL);
+        return;
+    case BACKEND_EXPIRE:
+        c->ev.count = events_expire(m->log, c->ev.since_ms);
+        finish(c, 0, NULL);
+        return;
+    case BACKEND_RECORD:
+        c->journal.events = c->ev.records;
+        c->journal.n_events = c->ev.n_records;
+        write_events(m, c);
+        return;
+    default:
+        break;
+    }
+    HG_ASSERT(!"not a verb of the event log");
 }
 
 static void memory_submit(void *self, backend_call *c)
@@ -202,6 +482,16 @@ static void memory_submit(void *self, backend_call *c)
     case BACKEND_LIST:
         list(m, c);
         return;
+    case BACKEND_PUBLISH:
+    case BACKEND_GET_EVENT:
+    case BACKEND_LIST_ATTEMPTS:
+    case BACKEND_RESEND:
+    case BACKEND_RECOVER:
+    case BACKEND_CLAIM:
+    case BACKEND_RECORD:
+    case BACKEND_EXPIRE:
+        submit_event(m, c);
+        return;
     case BACKEND_VERBS:
         break;
     }
@@ -211,7 +501,9 @@ static void memory_submit(void *self, backend_call *c)
 static int memory_is_synchronous(void *self, backend_verb verb)
 {
     memory_backend *m = self;
-    return (verb != BACKEND_CREATE && verb != BACKEND_UPDATE && verb != BACKEND_DELETE) || m->journal == NULL;
+    int writes = verb == BACKEND_CREATE || verb == BACKEND_UPDATE || verb == BACKEND_DELETE || verb == BACKEND_PUBLISH ||
+                 verb == BACKEND_RESEND || verb == BACKEND_RECOVER || verb == BACKEND_RECORD;
+    return !writes || m->journal == NULL;
 }
 
 static void memory_stats(void *self, backend_stats *out)
@@ -221,6 +513,8 @@ static void memory_stats(void *self, backend_stats *out)
     out->queue_depth = m->journal != NULL ? journal_queue_depth(m->journal) : 0;
     out->writable = m->journal != NULL ? journal_is_writable(m->journal) : -1;
     out->unwritable = "the journal cannot be written (creates answer 503; reads work)";
+    out->events = 1;
+    events_stats_get(m->log, &out->event_stats);
 }
 
 static void memory_destroy(void *self)
@@ -228,6 +522,7 @@ static void memory_destroy(void *self)
     memory_backend *m = self;
     journal_close(m->journal); /* every queued write is written (and applied) first */
     store_destroy(m->index);
+    events_destroy(m->log);
     seal_keyring_destroy((seal_keyring *)m->pub.keys);
     free(m);
 }
@@ -240,12 +535,25 @@ static const backend_ops memory_ops = {
     .destroy = memory_destroy,
 };
 
+static int load_event(void *ctx, const schema_stored_event *r, error *err)
+{
+    return events_apply(ctx, r, err);
+}
+
+/* Everything the log holds: expiry (BACKEND_EXPIRE) has dropped what is past retention. */
+static uint8_t *snapshot_events(void *ctx, size_t *len, uint64_t *records)
+{
+    return events_snapshot(ctx, INT64_MIN, len, records);
+}
+
 backend *backend_memory_open(const journal_options *journal_opts, seal_keyring *keys, backend_memory_stats *stats,
                              char err[JOURNAL_ERROR_MAX])
 {
     memset(stats, 0, sizeof(*stats));
     memory_backend *m = calloc(1, sizeof(*m));
-    if (m == NULL || (m->index = store_create()) == NULL) {
+    if (m == NULL || (m->index = store_create()) == NULL || (m->log = events_create()) == NULL) {
+        if (m != NULL)
+            store_destroy(m->index);
         free(m);
         seal_keyring_destroy(keys);
         snprintf(err, JOURNAL_ERROR_MAX, "out of memory");
@@ -254,8 +562,12 @@ backend *backend_memory_open(const journal_options *journal_opts, seal_keyring *
     if (journal_opts != NULL) {
         journal_options o = *journal_opts;
         o.keys = keys;
+        o.event_load = load_event;
+        o.event_snapshot = snapshot_events;
+        o.event_ctx = m->log;
         if ((m->journal = journal_open(&o, m->index, &stats->journal, err)) == NULL) {
             store_destroy(m->index);
+            events_destroy(m->log);
             seal_keyring_destroy(keys);
             free(m);
             return NULL;

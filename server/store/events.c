@@ -426,10 +426,12 @@ static int apply_delivery(events *e, const schema_stored_event *r, error *err)
     }
     end_flight(e, d);
     set_state(e, d, (events_state)r->state);
-    d->attempts = r->attempts;
     d->next_ms = r->next_ms;
-    d->last_status = r->last_status;
-    d->last_error = (uint8_t)r->last_error;
+    if (r->started_ms != 0 || r->attempts != 0) { /* else a resend's or a cancel's: the history stays */
+        d->attempts = r->attempts;
+        d->last_status = r->last_status;
+        d->last_error = (uint8_t)r->last_error;
+    }
     /* the recorded attempt's trigger was spent; a change without one names the next's */
     d->trigger = (uint8_t)(r->started_ms != 0 ? EVENTS_SCHEDULED : r->trigger);
     d->hook->failing_since_ms = r->failing_since_ms;
@@ -928,7 +930,7 @@ uint8_t *events_snapshot(events *e, int64_t cutoff_ms, size_t *len, uint64_t *re
     if (f.failed) {
         free(f.buf);
         *len = 0;
-        *records = 0;
+        *records = 1; /* NULL with records: out of memory */
         return NULL;
     }
     *len = f.len;

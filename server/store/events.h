@@ -135,8 +135,8 @@ size_t events_expire(events *e, int64_t cutoff_ms);
 
 /* Every record a snapshot needs to rebuild the log as it is now (events published at or
  * after cutoff_ms), framed as the journal frames records (record.h), in a malloc'd buffer:
- * its length in *len and its record count in *records. NULL when out of memory (or empty:
- * then *records is 0). */
+ * its length in *len and its record count in *records. NULL with *records 0 when the log is
+ * empty; NULL with *records not 0 when out of memory. */
 uint8_t *events_snapshot(events *e, int64_t cutoff_ms, size_t *len, uint64_t *records);
 
 #endif

@@ -88,7 +88,9 @@ typedef enum _Droplit__Webhooks__V1__StoredEventChange {
    */
   DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE__EVENT_DELIVERY = 1,
   /*
-   * set, the attempt that made it so is appended to the webhook's attempts
+   * set, the attempt that made it so is appended to the webhook's attempts. With
+   * neither an attempt nor attempts (a resend, a cancel) only state, next_ms and
+   * trigger change. Without id: every pending delivery of webhook_id is cancelled.
    */
   /*
    * snapshots only: an attempt of the webhook's history (no state changes)

@@ -299,11 +299,13 @@ static int read_string(parse *p, const char **value, size_t *len)
     return 0;
 }
 
-/* Reads an unsigned integer in [min, max]. Only plain decimal digits: no sign, no exponent,
- * no hex, and no leading zero (YAML 1.1 reads 010 as octal, so we refuse to guess). Quoted
- * numbers ("8080") are refused too: quotes make a string, and a config that says what it
- * means is worth the strictness. At most 19 digits, so the value cannot overflow. */
-static int read_uint(parse *p, unsigned long long min, unsigned long long max, unsigned long long *out)
+/* Reads an unsigned integer in [min, max], or 0 as well when zero_too (a key whose 0 means
+ * "off" and whose other values have a floor). Only plain decimal digits: no sign, no
+ * exponent, no hex, and no leading zero (YAML 1.1 reads 010 as octal, so we refuse to guess).
+ * Quoted numbers ("8080") are refused too: quotes make a string, and a config that says what
+ * it means is worth the strictness. At most 19 digits, so the value cannot overflow. */
+static int read_uint_or_zero(parse *p, int zero_too, unsigned long long min, unsigned long long max,
+                             unsigned long long *out)
 {
     if (next(p))
         return -1;
@@ -314,12 +316,19 @@ static int read_uint(parse *p, unsigned long long min, unsigned long long max, u
         unsigned long long v = 0;
         for (i = 0; i < n && i < 19 && s[i] >= '0' && s[i] <= '9'; i++)
             v = 10 * v + (unsigned long long)(s[i] - '0');
-        if (n > 0 && i == n && !(n > 1 && s[0] == '0') && v >= min && v <= max) {
+        if (n > 0 && i == n && !(n > 1 && s[0] == '0') && ((v >= min && v <= max) || (zero_too && v == 0))) {
             *out = v;
             return 0;
         }
     }
+    if (zero_too && min > 0)
+        return fail(p, e->start_mark, "must be 0 or an integer between %llu and %llu", min, max);
     return fail(p, e->start_mark, "must be an integer between %llu and %llu", min, max);
+}
+
+static int read_uint(parse *p, unsigned long long min, unsigned long long max, unsigned long long *out)
+{
+    return read_uint_or_zero(p, 0, min, max, out);
 }
 
 /* Reads `true` or `false`, unquoted; YAML 1.1's yes/no/on/off are refused as ambiguous. */
@@ -344,7 +353,7 @@ static int read_bool(parse *p, int *out)
 /* --- mappings and lists, driven by tables ------------------------------------------------ */
 
 typedef enum field_kind {
-    FIELD_UINT,    /* unsigned integer of `size` bytes in [min, max] */
+    FIELD_UINT,    /* unsigned integer of `size` bytes in [min, max], or 0 when zero_too */
     FIELD_BOOL,    /* int, 0 or 1 */
     FIELD_PATH,    /* char *, allocated, 1..CONFIG_PATH_MAX bytes */
     FIELD_MAPPING, /* a nested mapping described by `fields`, filling target + offset */
@@ -357,6 +366,7 @@ typedef struct field {
     field_kind kind;
     size_t offset, size; /* where the value goes in the target struct */
     unsigned long long min, max;
+    int zero_too; /* FIELD_UINT: 0 is allowed as well (it means "off") */
     const struct field *fields;
     size_t n_fields;
     int (*custom)(parse *p, void *target);
@@ -368,6 +378,12 @@ typedef struct field {
     {                                                                                                                  \
         .key = k, .required = req, .kind = FIELD_UINT, .offset = offsetof(type, member),                               \
         .size = sizeof(((type *)0)->member), .min = lo, .max = hi                                                      \
+    }
+/* An unsigned integer whose 0 means "off", any other value in [lo, hi]. */
+#define FIELD_UINT_OR_ZERO_(k, type, member, lo, hi)                                                                   \
+    {                                                                                                                  \
+        .key = k, .kind = FIELD_UINT, .offset = offsetof(type, member), .size = sizeof(((type *)0)->member),           \
+        .min = lo, .max = hi, .zero_too = 1                                                                            \
     }
 #define FIELD_BOOL_(k, type, member)                                                                                   \
     {                                                                                                                  \
@@ -445,7 +461,7 @@ static int read_field(parse *p, const field *f, char *target)
 
     switch (f->kind) {
     case FIELD_UINT:
-        if (read_uint(p, f->min, f->max, &v))
+        if (read_uint_or_zero(p, f->zero_too, f->min, f->max, &v))
             break;
         /* memcpy through a value of the member's width: no aliasing or endianness games. */
         if (f->size == sizeof(uint16_t)) {
@@ -959,11 +975,40 @@ static int read_allow_networks(parse *p, void *target)
     return read_list(p, 0, NETPOLICY_MAX_ALLOW, "networks", read_allow_network, target);
 }
 
+/* delivery.retry_schedule_ms: a list of waits that replaces the default schedule whole. */
+static int read_retry_wait(parse *p, void *target, size_t index)
+{
+    config_delivery *d = target;
+    unsigned long long v = 0;
+    HG_ASSERT(index < CONFIG_MAX_RETRY_SCHEDULE); /* read_list stops at the maximum */
+    if (read_uint(p, 0, CONFIG_MAX_RETRY_WAIT_MS, &v))
+        return -1;
+    d->retry_schedule_ms[index] = (uint32_t)v;
+    d->n_retry_schedule = index + 1;
+    return 0;
+}
+
+static int read_retry_schedule(parse *p, void *target)
+{
+    return read_list(p, 1, CONFIG_MAX_RETRY_SCHEDULE, "waits", read_retry_wait, target);
+}
+
+HG_STATIC_ASSERT(CONFIG_MAX_RETRY_WAIT_MS <= UINT32_MAX, "a wait of the schedule fits its uint32_t");
+
 static const field delivery_fields[] = {
     FIELD_UINT_("connect_timeout_ms", 0, config_delivery, connect_timeout_ms, 1, 600000),
     FIELD_UINT_("timeout_ms", 0, config_delivery, timeout_ms, 1, 600000),
     FIELD_UINT_("max_concurrent_invokes", 0, config_delivery, max_concurrent_invokes, 1, 100000),
     FIELD_CUSTOM_("allow_networks", 0, read_allow_networks),
+    FIELD_UINT_("max_items", 0, config_delivery, max_items, 1, 1000),
+    FIELD_CUSTOM_("retry_schedule_ms", 0, read_retry_schedule),
+    FIELD_UINT_("retry_jitter_percent", 0, config_delivery, retry_jitter_percent, 0, 50),
+    FIELD_UINT_("throttle_wait_ms", 0, config_delivery, throttle_wait_ms, 0, CONFIG_MAX_RETRY_WAIT_MS),
+    FIELD_UINT_("max_in_flight", 0, config_delivery, max_in_flight, 1, 100000),
+    FIELD_UINT_("max_in_flight_per_webhook", 0, config_delivery, max_in_flight_per_webhook, 1, 1000),
+    FIELD_UINT_OR_ZERO_("disable_after_ms", config_delivery, disable_after_ms, 1000, CONFIG_MAX_KEEP_MS),
+    FIELD_UINT_("retention_ms", 0, config_delivery, retention_ms, 1000, CONFIG_MAX_KEEP_MS),
+    FIELD_UINT_("max_recover", 0, config_delivery, max_recover, 1, 100000),
 };
 
 static int read_delivery(parse *p, void *target)
@@ -1065,6 +1110,18 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
     p.cfg->delivery.connect_timeout_ms = 5000;
     p.cfg->delivery.timeout_ms = 10000;
     p.cfg->delivery.max_concurrent_invokes = 64;
+    p.cfg->delivery.max_items = 100;
+    static const uint32_t svix_schedule[] = {0, 5000, 300000, 1800000, 7200000, 18000000, 36000000, 36000000};
+    HG_STATIC_ASSERT(COUNT(svix_schedule) <= CONFIG_MAX_RETRY_SCHEDULE, "the default schedule fits");
+    memcpy(p.cfg->delivery.retry_schedule_ms, svix_schedule, sizeof svix_schedule);
+    p.cfg->delivery.n_retry_schedule = COUNT(svix_schedule);
+    p.cfg->delivery.retry_jitter_percent = 20;
+    p.cfg->delivery.throttle_wait_ms = 60000;
+    p.cfg->delivery.max_in_flight = 256;
+    p.cfg->delivery.max_in_flight_per_webhook = 4;
+    p.cfg->delivery.disable_after_ms = 432000000; /* 5 days */
+    p.cfg->delivery.retention_ms = 604800000;     /* 7 days */
+    p.cfg->delivery.max_recover = 1000;
 
     if (!yaml_parser_initialize(&p.yaml)) {
         fail_memory(&p);

@@ -50,12 +50,37 @@ typedef struct config_limits {
     unsigned max_page_size;     /* the largest limit a list may ask for, 1..CONFIG_MAX_PAGE_SIZE (default 1000) */
 } config_limits;
 
-/* delivery: how hookgate calls webhooks' urls (an invoke). */
+/* delivery.retry_schedule_ms: at most this many waits, so at most this many attempts. */
+#define CONFIG_MAX_RETRY_SCHEDULE 32
+#define CONFIG_MAX_RETRY_WAIT_MS 86400000ull /* one day: a wait of the schedule, throttle_wait_ms */
+#define CONFIG_MAX_KEEP_MS 31536000000ull   /* 365 days: disable_after_ms, retention_ms */
+
+/* delivery: how hookgate calls webhooks' urls (an invoke), and how it delivers events to
+ * them: attempts on a schedule (retry.h decides each next one), in-flight caps, when a
+ * failing webhook is disabled and how long the record of it all is kept. */
 typedef struct config_delivery {
     unsigned connect_timeout_ms;     /* delivery.connect_timeout_ms: 1..600000 (5000) */
     unsigned timeout_ms;             /* delivery.timeout_ms: the whole call, 1..600000 (10000) */
     unsigned max_concurrent_invokes; /* delivery.max_concurrent_invokes: calls in flight, 1..100000 (64) */
     netpolicy policy;                /* the denied ranges, less delivery.allow_networks */
+    unsigned max_items;              /* delivery.max_items: notifications in one event, 1..1000 (100) */
+    /* delivery.retry_schedule_ms: entry i is the wait before attempt i + 1 (entry 0 normally
+     * 0); when the attempt after the last wait fails, the delivery has failed. 1..32
+     * entries of 0..86400000 (Svix's: 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h). */
+    uint32_t retry_schedule_ms[CONFIG_MAX_RETRY_SCHEDULE];
+    size_t n_retry_schedule;          /* 1..CONFIG_MAX_RETRY_SCHEDULE */
+    unsigned retry_jitter_percent;    /* delivery.retry_jitter_percent: each wait +-this %, 0..50 (20) */
+    unsigned throttle_wait_ms;        /* delivery.throttle_wait_ms: the least wait after a timeout or a
+                                         429, 0..86400000 (60000) */
+    unsigned max_in_flight;           /* delivery.max_in_flight: attempts in flight in the server,
+                                         1..100000 (256) */
+    unsigned max_in_flight_per_webhook; /* delivery.max_in_flight_per_webhook: of one webhook, 1..1000 (4) */
+    uint64_t disable_after_ms;        /* delivery.disable_after_ms: failing with no 2xx this long disables
+                                         a webhook; 0 = never, else 1000..CONFIG_MAX_KEEP_MS (432000000, 5 d) */
+    uint64_t retention_ms;            /* delivery.retention_ms: events, deliveries and attempts are kept
+                                         this long, 1000..CONFIG_MAX_KEEP_MS (604800000, 7 d) */
+    unsigned max_recover;             /* delivery.max_recover: deliveries one recover call may queue,
+                                         1..100000 (1000) */
 } config_delivery;
 
 /* A key file of store.secret_key_file or store.previous_secret_key_files. */

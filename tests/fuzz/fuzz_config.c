@@ -38,6 +38,21 @@ static void check_config(const config *cfg)
     FUZZ_CHECK(l->max_description_length <= 65536, "max_description_length out of range");
     FUZZ_CHECK(l->max_secret_length <= 65536, "max_secret_length out of range");
     FUZZ_CHECK(l->creates_per_second_per_token <= 1000000, "creates_per_second_per_token out of range");
+    const config_delivery *d = &cfg->delivery;
+    FUZZ_CHECK(d->max_items >= 1 && d->max_items <= 1000, "delivery.max_items out of range");
+    FUZZ_CHECK(d->n_retry_schedule >= 1 && d->n_retry_schedule <= CONFIG_MAX_RETRY_SCHEDULE,
+               "delivery.retry_schedule_ms has no waits or too many");
+    for (size_t i = 0; i < d->n_retry_schedule && i < CONFIG_MAX_RETRY_SCHEDULE; i++)
+        FUZZ_CHECK(d->retry_schedule_ms[i] <= CONFIG_MAX_RETRY_WAIT_MS, "a retry wait out of range");
+    FUZZ_CHECK(d->retry_jitter_percent <= 50, "delivery.retry_jitter_percent out of range");
+    FUZZ_CHECK(d->throttle_wait_ms <= CONFIG_MAX_RETRY_WAIT_MS, "delivery.throttle_wait_ms out of range");
+    FUZZ_CHECK(d->max_in_flight >= 1 && d->max_in_flight <= 100000, "delivery.max_in_flight out of range");
+    FUZZ_CHECK(d->max_in_flight_per_webhook >= 1 && d->max_in_flight_per_webhook <= 1000,
+               "delivery.max_in_flight_per_webhook out of range");
+    FUZZ_CHECK(d->disable_after_ms == 0 || (d->disable_after_ms >= 1000 && d->disable_after_ms <= CONFIG_MAX_KEEP_MS),
+               "delivery.disable_after_ms out of range");
+    FUZZ_CHECK(d->retention_ms >= 1000 && d->retention_ms <= CONFIG_MAX_KEEP_MS, "delivery.retention_ms out of range");
+    FUZZ_CHECK(d->max_recover >= 1 && d->max_recover <= 100000, "delivery.max_recover out of range");
     FUZZ_CHECK(cfg->store_fsync_interval_ms >= 1 && cfg->store_fsync_interval_ms <= 60000, "fsync_interval_ms");
     FUZZ_CHECK(cfg->store_snapshot_after_bytes >= 4096 && cfg->store_snapshot_after_bytes <= (1ull << 40),
                "snapshot_after_bytes out of range");

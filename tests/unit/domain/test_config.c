@@ -437,6 +437,126 @@ static void test_delivery(void)
     EXPECT_ERROR(LISTEN "delivery: 5\n", "t.yaml:4:11: delivery: expected a mapping, not a scalar");
 }
 
+/* The delivery keys of events: each one's default, a good value (both ends where they
+ * matter), min-1 and max+1, and a wrong type; retry_schedule_ms's list bounds and entries. */
+static void test_delivery_events(void)
+{
+    static const uint32_t svix[] = {0, 5000, 300000, 1800000, 7200000, 18000000, 36000000, 36000000};
+    config *cfg = parse_ok(__LINE__, LISTEN);
+    if (cfg != NULL) {
+        const config_delivery *d = &cfg->delivery;
+        CHECK(d->max_items == 100);
+        CHECK(d->n_retry_schedule == 8);
+        CHECK(d->n_retry_schedule == 8 && memcmp(d->retry_schedule_ms, svix, sizeof svix) == 0);
+        CHECK(d->retry_jitter_percent == 20);
+        CHECK(d->throttle_wait_ms == 60000);
+        CHECK(d->max_in_flight == 256);
+        CHECK(d->max_in_flight_per_webhook == 4);
+        CHECK(d->disable_after_ms == 432000000);
+        CHECK(d->retention_ms == 604800000);
+        CHECK(d->max_recover == 1000);
+    }
+    config_destroy(cfg);
+
+    /* the largest values */
+    cfg = parse_ok(__LINE__, LISTEN "delivery:\n  max_items: 1000\n  retry_schedule_ms: [ 86400000 ]\n"
+                                    "  retry_jitter_percent: 50\n  throttle_wait_ms: 86400000\n"
+                                    "  max_in_flight: 100000\n  max_in_flight_per_webhook: 1000\n"
+                                    "  disable_after_ms: 31536000000\n  retention_ms: 31536000000\n"
+                                    "  max_recover: 100000\n");
+    if (cfg != NULL) {
+        const config_delivery *d = &cfg->delivery;
+        CHECK(d->max_items == 1000);
+        CHECK(d->n_retry_schedule == 1 && d->retry_schedule_ms[0] == 86400000);
+        CHECK(d->retry_jitter_percent == 50 && d->throttle_wait_ms == 86400000);
+        CHECK(d->max_in_flight == 100000 && d->max_in_flight_per_webhook == 1000);
+        CHECK(d->disable_after_ms == 31536000000ull && d->retention_ms == 31536000000ull);
+        CHECK(d->max_recover == 100000);
+        CHECK(d->timeout_ms == 10000); /* the others keep their defaults */
+    }
+    config_destroy(cfg);
+    /* the smallest values; disable_after_ms 0 is "never" */
+    cfg = parse_ok(__LINE__, LISTEN "delivery:\n  max_items: 1\n  retry_schedule_ms:\n    - 0\n    - 1\n"
+                                    "  retry_jitter_percent: 0\n  throttle_wait_ms: 0\n  max_in_flight: 1\n"
+                                    "  max_in_flight_per_webhook: 1\n  disable_after_ms: 0\n  retention_ms: 1000\n"
+                                    "  max_recover: 1\n");
+    if (cfg != NULL) {
+        const config_delivery *d = &cfg->delivery;
+        CHECK(d->max_items == 1);
+        CHECK(d->n_retry_schedule == 2 && d->retry_schedule_ms[0] == 0 && d->retry_schedule_ms[1] == 1);
+        CHECK(d->retry_jitter_percent == 0 && d->throttle_wait_ms == 0);
+        CHECK(d->max_in_flight == 1 && d->max_in_flight_per_webhook == 1);
+        CHECK(d->disable_after_ms == 0 && d->retention_ms == 1000);
+        CHECK(d->max_recover == 1);
+    }
+    config_destroy(cfg);
+    cfg = parse_ok(__LINE__, LISTEN "delivery:\n  disable_after_ms: 1000\n");
+    CHECK(cfg != NULL && cfg->delivery.disable_after_ms == 1000);
+    config_destroy(cfg);
+
+    /* min-1, max+1 and a wrong type, key by key */
+    static const struct {
+        const char *key, *range;
+        const char *below, *above; /* NULL: min is 0 */
+    } keys[] = {
+        {"max_items", "between 1 and 1000", "0", "1001"},
+        {"retry_jitter_percent", "between 0 and 50", NULL, "51"},
+        {"throttle_wait_ms", "between 0 and 86400000", NULL, "86400001"},
+        {"max_in_flight", "between 1 and 100000", "0", "100001"},
+        {"max_in_flight_per_webhook", "between 1 and 1000", "0", "1001"},
+        {"disable_after_ms", "0 or an integer between 1000 and 31536000000", "999", "31536000001"},
+        {"retention_ms", "between 1000 and 31536000000", "999", "31536000001"},
+        {"max_recover", "between 1 and 100000", "0", "100001"},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *values[] = {keys[i].below ? keys[i].below : "-1", keys[i].above, "\"5\"", "[ 5 ]", "~"};
+        for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
+            char yaml[256], want[CONFIG_ERROR_MAX];
+            snprintf(yaml, sizeof yaml, LISTEN "delivery:\n  %s: %s\n", keys[i].key, values[v]);
+            snprintf(want, sizeof want, "t.yaml:5:%zu: delivery.%s: must be %s%s", strlen(keys[i].key) + 5,
+                     keys[i].key, strncmp(keys[i].range, "0 or", 4) == 0 ? "" : "an integer ", keys[i].range);
+            expect_error(__LINE__, yaml, strlen(yaml), want, 0);
+        }
+    }
+    /* a value that read_uint would take, but under the floor of a key whose 0 means never */
+    EXPECT_ERROR(LISTEN "delivery:\n  disable_after_ms: 1\n",
+                 "t.yaml:5:21: delivery.disable_after_ms: must be 0 or an integer between 1000 and 31536000000");
+
+    /* retry_schedule_ms: 1..32 entries, each 0..86400000 */
+    EXPECT_ERROR(LISTEN "delivery:\n  retry_schedule_ms: []\n",
+                 "t.yaml:5:22: delivery.retry_schedule_ms: must have between 1 and 32 waits");
+    EXPECT_ERROR(LISTEN "delivery:\n  retry_schedule_ms: 5000\n",
+                 "t.yaml:5:22: delivery.retry_schedule_ms: expected a list, not a scalar");
+    EXPECT_ERROR(LISTEN "delivery:\n  retry_schedule_ms: { a: 1 }\n",
+                 "t.yaml:5:22: delivery.retry_schedule_ms: expected a list, not a mapping");
+    EXPECT_ERROR(LISTEN "delivery:\n  retry_schedule_ms: [ 0, 86400001 ]\n",
+                 "t.yaml:5:27: delivery.retry_schedule_ms[1]: must be an integer between 0 and 86400000");
+    EXPECT_ERROR(LISTEN "delivery:\n  retry_schedule_ms: [ -1 ]\n",
+                 "t.yaml:5:24: delivery.retry_schedule_ms[0]: must be an integer between 0 and 86400000");
+    EXPECT_ERROR(LISTEN "delivery:\n  retry_schedule_ms: [ 0, \"5000\" ]\n",
+                 "t.yaml:5:27: delivery.retry_schedule_ms[1]: must be an integer between 0 and 86400000");
+    EXPECT_ERROR(LISTEN "delivery:\n  retry_schedule_ms: [ [ 0 ] ]\n",
+                 "t.yaml:5:24: delivery.retry_schedule_ms[0]: must be an integer between 0 and 86400000");
+    /* exactly CONFIG_MAX_RETRY_SCHEDULE waits load, in order; one more does not */
+    char text[2048];
+    size_t len = (size_t)snprintf(text, sizeof text, "%sdelivery:\n  retry_schedule_ms:\n", LISTEN);
+    for (int i = 0; i < CONFIG_MAX_RETRY_SCHEDULE; i++)
+        len += (size_t)snprintf(text + len, sizeof text - len, "    - %d\n", 1000 * i);
+    cfg = parse_ok(__LINE__, text);
+    CHECK(cfg != NULL && cfg->delivery.n_retry_schedule == CONFIG_MAX_RETRY_SCHEDULE);
+    for (int i = 0; cfg != NULL && i < CONFIG_MAX_RETRY_SCHEDULE; i++)
+        CHECK(cfg->delivery.retry_schedule_ms[i] == 1000u * (unsigned)i);
+    config_destroy(cfg);
+    len += (size_t)snprintf(text + len, sizeof text - len, "    - 5\n");
+    CHECK(len < sizeof text);
+    char want[CONFIG_ERROR_MAX];
+    snprintf(want, sizeof want, "t.yaml:%d:7: delivery.retry_schedule_ms: must have between 1 and %d waits",
+             6 + CONFIG_MAX_RETRY_SCHEDULE, CONFIG_MAX_RETRY_SCHEDULE);
+    expect_error(__LINE__, text, len, want, 0);
+    EXPECT_ERROR(LISTEN "delivery:\n  retry_schedule_ms: [ 0 ]\n  retry_schedule_ms: [ 1 ]\n",
+                 "t.yaml:6:3: delivery: duplicate key \"retry_schedule_ms\"");
+}
+
 /* store.postgres: its keys, their bounds, and that it excludes store.path. */
 static void test_postgres(void)
 {
@@ -868,6 +988,7 @@ int main(void)
     test_wrong_types();
     test_integers();
     test_delivery();
+    test_delivery_events();
     test_postgres();
     test_listeners();
     test_accounts();

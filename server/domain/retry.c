@@ -6,25 +6,14 @@
 
 #include "hg_assert.h"
 
-const char *retry_class_name(retry_class c)
+events_error retry_class_of(delivery_outcome o)
 {
-    static const char *const names[RETRY_CLASSES] = {
-        [RETRY_CLASS_NONE] = "",           [RETRY_CLASS_TIMEOUT] = "timeout", [RETRY_CLASS_CONNECT] = "connect",
-        [RETRY_CLASS_DNS] = "dns",         [RETRY_CLASS_TLS] = "tls",         [RETRY_CLASS_HTTP] = "http",
-        [RETRY_CLASS_BLOCKED] = "blocked",
-    };
-    HG_ASSERT((unsigned)c < RETRY_CLASSES);
-    return names[c];
-}
-
-retry_class retry_class_of(delivery_outcome o)
-{
-    static const retry_class classes[DELIVERY_OUTCOMES] = {
-        [DELIVERY_OK] = RETRY_CLASS_NONE,         [DELIVERY_STATUS] = RETRY_CLASS_HTTP,
-        [DELIVERY_TIMEOUT] = RETRY_CLASS_TIMEOUT, [DELIVERY_REFUSED] = RETRY_CLASS_CONNECT,
-        [DELIVERY_NO_HOST] = RETRY_CLASS_DNS,     [DELIVERY_BLOCKED] = RETRY_CLASS_BLOCKED,
-        [DELIVERY_TLS] = RETRY_CLASS_TLS,         [DELIVERY_CLOSED] = RETRY_CLASS_CONNECT,
-        [DELIVERY_FAILED] = RETRY_CLASS_CONNECT,
+    static const events_error classes[DELIVERY_OUTCOMES] = {
+        [DELIVERY_OK] = EVENTS_ERROR_NONE,         [DELIVERY_STATUS] = EVENTS_ERROR_HTTP,
+        [DELIVERY_TIMEOUT] = EVENTS_ERROR_TIMEOUT, [DELIVERY_REFUSED] = EVENTS_ERROR_CONNECT,
+        [DELIVERY_NO_HOST] = EVENTS_ERROR_DNS,     [DELIVERY_BLOCKED] = EVENTS_ERROR_BLOCKED,
+        [DELIVERY_TLS] = EVENTS_ERROR_TLS,         [DELIVERY_CLOSED] = EVENTS_ERROR_CONNECT,
+        [DELIVERY_FAILED] = EVENTS_ERROR_CONNECT,
     };
     HG_ASSERT((unsigned)o < DELIVERY_OUTCOMES);
     return classes[o];

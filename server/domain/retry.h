@@ -11,28 +11,16 @@
 
 #include "config.h"
 #include "delivery.h"
+#include "events.h"
 
-/* Why an attempt failed, coarser than delivery_outcome: what an attempt record and the
- * metrics say, and what a person acts on. */
-typedef enum retry_class {
-    RETRY_CLASS_NONE,    /* no failure: the target answered 2xx */
-    RETRY_CLASS_TIMEOUT, /* no answer in time */
-    RETRY_CLASS_CONNECT, /* no connection, or it broke before a whole answer */
-    RETRY_CLASS_DNS,     /* the host name does not resolve */
-    RETRY_CLASS_TLS,     /* the handshake or the certificate check failed */
-    RETRY_CLASS_HTTP,    /* an answer that is not 2xx (3xx included: redirects are never followed) */
-    RETRY_CLASS_BLOCKED, /* every address is one the policy denies */
-    RETRY_CLASSES
-} retry_class;
-
-/* "", "timeout", "connect", "dns", "tls", "http", "blocked". */
-const char *retry_class_name(retry_class c);
+/* Why an attempt failed is an events_error (store/events.h): what an attempt record keeps,
+ * what the API and the metrics name (events_error_name). */
 
 /* OK -> NONE, STATUS -> HTTP, TIMEOUT -> TIMEOUT, REFUSED and CLOSED -> CONNECT, NO_HOST ->
  * DNS, TLS -> TLS, BLOCKED -> BLOCKED. FAILED (out of memory, shutting down, a url the
  * caller could not use) has no class of its own and counts as CONNECT: like the others
  * there, the target never gave an answer. */
-retry_class retry_class_of(delivery_outcome o);
+events_error retry_class_of(delivery_outcome o);
 
 /* The longest Retry-After value read, in bytes as received (a date is at most 33; a longer
  * value is unreadable), and the longest wait one can ask for: 2^31 seconds, RFC 9111's

@@ -51,22 +51,22 @@ static uint64_t next_random(uint64_t *state)
 
 static void test_classes(void)
 {
-    CHECK(retry_class_of(DELIVERY_OK) == RETRY_CLASS_NONE);
-    CHECK(retry_class_of(DELIVERY_STATUS) == RETRY_CLASS_HTTP);
-    CHECK(retry_class_of(DELIVERY_TIMEOUT) == RETRY_CLASS_TIMEOUT);
-    CHECK(retry_class_of(DELIVERY_REFUSED) == RETRY_CLASS_CONNECT);
-    CHECK(retry_class_of(DELIVERY_CLOSED) == RETRY_CLASS_CONNECT);
-    CHECK(retry_class_of(DELIVERY_NO_HOST) == RETRY_CLASS_DNS);
-    CHECK(retry_class_of(DELIVERY_TLS) == RETRY_CLASS_TLS);
-    CHECK(retry_class_of(DELIVERY_BLOCKED) == RETRY_CLASS_BLOCKED);
-    CHECK(retry_class_of(DELIVERY_FAILED) == RETRY_CLASS_CONNECT);
-    CHECK_STR(retry_class_name(RETRY_CLASS_NONE), "");
-    CHECK_STR(retry_class_name(RETRY_CLASS_TIMEOUT), "timeout");
-    CHECK_STR(retry_class_name(RETRY_CLASS_CONNECT), "connect");
-    CHECK_STR(retry_class_name(RETRY_CLASS_DNS), "dns");
-    CHECK_STR(retry_class_name(RETRY_CLASS_TLS), "tls");
-    CHECK_STR(retry_class_name(RETRY_CLASS_HTTP), "http");
-    CHECK_STR(retry_class_name(RETRY_CLASS_BLOCKED), "blocked");
+    CHECK(retry_class_of(DELIVERY_OK) == EVENTS_ERROR_NONE);
+    CHECK(retry_class_of(DELIVERY_STATUS) == EVENTS_ERROR_HTTP);
+    CHECK(retry_class_of(DELIVERY_TIMEOUT) == EVENTS_ERROR_TIMEOUT);
+    CHECK(retry_class_of(DELIVERY_REFUSED) == EVENTS_ERROR_CONNECT);
+    CHECK(retry_class_of(DELIVERY_CLOSED) == EVENTS_ERROR_CONNECT);
+    CHECK(retry_class_of(DELIVERY_NO_HOST) == EVENTS_ERROR_DNS);
+    CHECK(retry_class_of(DELIVERY_TLS) == EVENTS_ERROR_TLS);
+    CHECK(retry_class_of(DELIVERY_BLOCKED) == EVENTS_ERROR_BLOCKED);
+    CHECK(retry_class_of(DELIVERY_FAILED) == EVENTS_ERROR_CONNECT);
+    CHECK_STR(events_error_name(EVENTS_ERROR_NONE), "");
+    CHECK_STR(events_error_name(EVENTS_ERROR_TIMEOUT), "timeout");
+    CHECK_STR(events_error_name(EVENTS_ERROR_CONNECT), "connect");
+    CHECK_STR(events_error_name(EVENTS_ERROR_DNS), "dns");
+    CHECK_STR(events_error_name(EVENTS_ERROR_TLS), "tls");
+    CHECK_STR(events_error_name(EVENTS_ERROR_HTTP), "http");
+    CHECK_STR(events_error_name(EVENTS_ERROR_BLOCKED), "blocked");
 }
 
 /* Parses `text` from an exactly sized heap copy, so that a read past its end shows under

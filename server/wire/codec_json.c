@@ -7,6 +7,7 @@
 #include "codec_json.h"
 
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -46,6 +47,15 @@ void codec_json_name(const char *field_name, char *out, size_t out_size)
 static int is_timestamp(const ProtobufCFieldDescriptor *f)
 {
     return f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor == &schema_timestamp_descriptor;
+}
+
+/* 1 for google.protobuf.Struct, Value and ListValue: their JSON form is JSON itself (an
+ * object, any value, an array), not an object of their fields. Known by descriptor
+ * identity, wherever the schema uses them. */
+static int is_dynamic(const ProtobufCMessageDescriptor *desc)
+{
+    return desc == &schema_struct_descriptor || desc == &schema_value_descriptor ||
+           desc == &schema_list_value_descriptor;
 }
 
 /* ---- decoding ------------------------------------------------------------------------ */
@@ -214,6 +224,153 @@ static int parse_timestamp(const char *s, int64_t *seconds, int32_t *nanos)
     return *seconds < TIMESTAMP_MIN_SECONDS || *seconds > TIMESTAMP_MAX_SECONDS ? -1 : 0;
 }
 
+/* ---- Struct, Value, ListValue in ------------------------------------------------------
+ *
+ * Each node is allocated, linked into its parent and counted there before it is filled,
+ * so that whatever was built when an allocation fails is reachable, and freed, by
+ * protobuf_c_message_free_unpacked (the caller sees d->oom and frees the whole message).
+ * depth is the JSON nesting of the node (the body's object is 0). too_deep has already
+ * bounded the whole body by CODEC_JSON_MAX_DEPTH, so the check here only guards callers
+ * that would skip it. Problems inside the JSON itself cannot occur (every JSON value is a
+ * Value); the one that can is reported at the field's path ("items[1]"), never at a
+ * client's key, which keeps client text out of error paths. */
+
+static schema_value *decode_any(decoder *d, json_t *v, const char *path, int depth);
+
+static char *copy_string(decoder *d, const char *s, size_t len)
+{
+    char *out = decoder_alloc(d, len + 1);
+    if (out != NULL)
+        memcpy(out, s, len + 1);
+    return out;
+}
+
+static int nested_too_deeply(decoder *d, const char *path, int depth)
+{
+    if (depth < CODEC_JSON_MAX_DEPTH)
+        return 0;
+    bad_value(d, path, "is nested too deeply");
+    return 1;
+}
+
+/* A JSON object into a Struct, its keys in the object's order (jansson keeps insertion
+ * order; duplicates were refused by the parse). NULL when out of memory or too deep. */
+static schema_struct *decode_struct(decoder *d, json_t *obj, const char *path, int depth)
+{
+    HG_ASSERT(json_is_object(obj));
+    if (nested_too_deeply(d, path, depth))
+        return NULL;
+    schema_struct *s = decoder_alloc(d, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    protobuf_c_message_init(&schema_struct_descriptor, s);
+    size_t n = json_object_size(obj);
+    if (n == 0 || (s->fields = decoder_alloc(d, n * sizeof(*s->fields))) == NULL)
+        return s;
+    const char *key;
+    json_t *item;
+    json_object_foreach(obj, key, item)
+    {
+        HG_ASSERT(s->n_fields < n);
+        schema_struct_entry *e = decoder_alloc(d, sizeof(*e));
+        if (e == NULL)
+            break;
+        protobuf_c_message_init(&schema_struct_entry_descriptor, e);
+        s->fields[s->n_fields++] = e;
+        char *k = copy_string(d, key, strlen(key)); /* jansson refuses NUL in keys */
+        if (k == NULL)
+            break;
+        e->key = k;
+        e->value = decode_any(d, item, path, depth + 1);
+        if (d->oom)
+            break;
+    }
+    return s;
+}
+
+/* A JSON array into a ListValue. NULL when out of memory or too deep. */
+static schema_list_value *decode_list(decoder *d, json_t *array, const char *path, int depth)
+{
+    HG_ASSERT(json_is_array(array));
+    if (nested_too_deeply(d, path, depth))
+        return NULL;
+    schema_list_value *l = decoder_alloc(d, sizeof(*l));
+    if (l == NULL)
+        return NULL;
+    protobuf_c_message_init(&schema_list_value_descriptor, l);
+    size_t n = json_array_size(array);
+    if (n == 0 || (l->values = decoder_alloc(d, n * sizeof(*l->values))) == NULL)
+        return l;
+    for (size_t i = 0; i < n && !d->oom; i++) {
+        schema_value *v = decode_any(d, json_array_get(array, i), path, depth + 1);
+        if (v == NULL)
+            break;
+        l->values[l->n_values++] = v;
+    }
+    return l;
+}
+
+/* Any JSON value into a Value; numbers become doubles (integers past 2^53 round, as in
+ * JavaScript). NULL only when out of memory. */
+static schema_value *decode_any(decoder *d, json_t *v, const char *path, int depth)
+{
+    schema_value *val = decoder_alloc(d, sizeof(*val));
+    if (val == NULL)
+        return NULL;
+    protobuf_c_message_init(&schema_value_descriptor, val);
+    switch (json_typeof(v)) {
+    case JSON_NULL:
+        val->kind_case = SCHEMA_VALUE_NULL; /* null_value is its only value, 0 */
+        break;
+    case JSON_INTEGER:
+    case JSON_REAL:
+        val->kind_case = SCHEMA_VALUE_NUMBER;
+        val->number_value = json_number_value(v);
+        break;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        val->kind_case = SCHEMA_VALUE_BOOL;
+        val->bool_value = json_is_true(v);
+        break;
+    case JSON_STRING:
+        /* the case says which member free_unpacked frees: set only once it is there */
+        if ((val->string_value = copy_string(d, json_string_value(v), json_string_length(v))) != NULL)
+            val->kind_case = SCHEMA_VALUE_STRING;
+        break;
+    case JSON_OBJECT:
+        if ((val->struct_value = decode_struct(d, v, path, depth)) != NULL)
+            val->kind_case = SCHEMA_VALUE_STRUCT;
+        break;
+    case JSON_ARRAY:
+        if ((val->list_value = decode_list(d, v, path, depth)) != NULL)
+            val->kind_case = SCHEMA_VALUE_LIST;
+        break;
+    }
+    return val;
+}
+
+/* A Struct, Value or ListValue (desc) from v, whose JSON nesting is depth. Reports a
+ * JSON type that cannot be desc at path and returns NULL; NULL too when out of memory. */
+static ProtobufCMessage *decode_dynamic(decoder *d, const ProtobufCMessageDescriptor *desc, json_t *v, const char *path,
+                                        int depth)
+{
+    HG_ASSERT(is_dynamic(desc));
+    if (desc == &schema_value_descriptor)
+        return (ProtobufCMessage *)decode_any(d, v, path, depth);
+    if (desc == &schema_struct_descriptor) {
+        if (!json_is_object(v)) {
+            bad_value(d, path, "must be an object");
+            return NULL;
+        }
+        return (ProtobufCMessage *)decode_struct(d, v, path, depth);
+    }
+    if (!json_is_array(v)) {
+        bad_value(d, path, "must be an array");
+        return NULL;
+    }
+    return (ProtobufCMessage *)decode_list(d, v, path, depth);
+}
+
 static size_t element_size(ProtobufCType type)
 {
     switch (type) {
@@ -350,6 +507,14 @@ static int decode_value(decoder *d, const ProtobufCFieldDescriptor *f, json_t *v
             *(ProtobufCMessage **)dst = &ts->base;
             return DECODE_OK;
         }
+        if (is_dynamic(md)) {
+            /* v is one level below the object holding the field (see decode_field) */
+            ProtobufCMessage *sub = decode_dynamic(d, md, v, path, depth + 1);
+            if (sub == NULL)
+                return DECODE_BAD;
+            *(ProtobufCMessage **)dst = sub;
+            return DECODE_OK;
+        }
         if (!json_is_object(v)) {
             bad_value(d, path, "must be an object");
             return DECODE_BAD;
@@ -476,7 +641,9 @@ static ProtobufCMessage *decode_message(decoder *d, const ProtobufCMessageDescri
             bad_value(d, path, "is given twice (under its JSON name and its field name)");
             continue;
         }
-        if (json_is_null(v))
+        /* a Value field is the one place null is a value, not absence */
+        if (json_is_null(v) && !(f->type == PROTOBUF_C_TYPE_MESSAGE && f->label != PROTOBUF_C_LABEL_REPEATED &&
+                                 f->descriptor == &schema_value_descriptor))
             continue;
         decode_field(d, msg, f, v, path, depth);
         if (d->oom)
@@ -670,13 +837,21 @@ ProtobufCMessage *codec_json_decode_object(const ProtobufCMessageDescriptor *des
                         CODEC_JSON_MAX_DEPTH);
         return NULL;
     }
-    if (!json_is_object(root)) {
+    /* a body is an object, unless it is a Value (anything) or a ListValue (an array) */
+    int readable = json_is_object(root);
+    if (desc == &schema_value_descriptor)
+        readable = 1;
+    else if (desc == &schema_list_value_descriptor)
+        readable = json_is_array(root);
+    if (!readable) {
         error_set(err, ERROR_INVALID_BODY, "not an object");
-        error_add_param(err, ERROR_IN_BODY, 0, "body", "must be a JSON object");
+        error_add_param(err, ERROR_IN_BODY, 0, "body", "must be a JSON %s",
+                        desc == &schema_list_value_descriptor ? "array" : "object");
         return NULL;
     }
     decoder d = {.alloc = alloc, .err = err};
-    ProtobufCMessage *msg = decode_message(&d, desc, root, "", 0);
+    ProtobufCMessage *msg =
+        is_dynamic(desc) ? decode_dynamic(&d, desc, root, "body", 0) : decode_message(&d, desc, root, "", 0);
     if (d.oom) {
         if (msg != NULL)
             protobuf_c_message_free_unpacked(msg, alloc);
@@ -849,6 +1024,134 @@ static void put_timestamp(writer *w, const schema_timestamp *ts)
     put(w, buf, (size_t)(p - buf));
 }
 
+#define DOUBLE_TEXT_MAX 32 /* "-1.2345678901234567e-308" and its NUL, with room */
+
+/* The shortest text strtod reads back as exactly x (finite) into buf; returns its length.
+ * An integer of magnitude up to 2^53 is plain digits ("1", "-42", "9007199254740992");
+ * anything else is the first of %.15g, %.16g and %.17g that reads back as x ("1.5",
+ * "0.1", "1e+300"; %.17g always does). That is the shortest: a decimal of up to 15
+ * digits (DBL_DIG) comes back from %.15g as itself, and %g drops trailing zeros. Only a
+ * subnormal, with fewer bits, can read back from fewer digits than %.15g writes, so it
+ * tries from one digit up ("5e-324"). %g takes an exponent from 1e17 on, so no integer
+ * literal is written past the int64 range jansson reads. -0 is "-0.0", because jansson
+ * reads "-0" as the integer 0, which would lose the sign on the way back. */
+static size_t format_double(double x, char buf[DOUBLE_TEXT_MAX])
+{
+    HG_ASSERT(isfinite(x));
+    if (x == 0 && signbit(x)) {
+        memcpy(buf, "-0.0", 5);
+        return 4;
+    }
+    int n;
+    if (x == floor(x) && fabs(x) <= 9007199254740992.0) { /* 2^53: every integer up to it is a double */
+        n = snprintf(buf, DOUBLE_TEXT_MAX, "%" PRId64, (int64_t)x);
+        return (size_t)n;
+    }
+    for (int precision = fabs(x) < DBL_MIN ? 1 : 15;; precision++) {
+        n = snprintf(buf, DOUBLE_TEXT_MAX, "%.*g", precision, x);
+        if (precision == 17 || strtod(buf, NULL) == x)
+            return (size_t)n;
+    }
+}
+
+/* A double as format_double writes it, or, not being a JSON number, NaN and the
+ * infinities as the strings "NaN", "Infinity" and "-Infinity" (proto3 JSON's spelling).
+ * fraction: an integral value keeps a ".0" (the double and float fields do; Value's
+ * numbers do not, since JSON has only numbers). */
+static void put_double(writer *w, double x, int fraction)
+{
+    if (!isfinite(x)) {
+        put_string(w, isnan(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    char buf[DOUBLE_TEXT_MAX];
+    size_t n = format_double(x, buf);
+    put(w, buf, n);
+    if (fraction && strpbrk(buf, ".e") == NULL)
+        put(w, ".0", 2);
+}
+
+/* Struct, Value and ListValue out: JSON itself. Keys and list items in stored order. A
+ * Value with no kind (which proto3 calls invalid), or whose struct or list is missing, is
+ * null. Keys are written as stored: a Struct from binary protobuf may repeat one (a map
+ * would keep the last), and the JSON then repeats it too. Recursion follows the message,
+ * whose depth each decoder bounds. */
+static void write_any(writer *w, const schema_value *v);
+
+static void write_struct(writer *w, const schema_struct *s)
+{
+    int first = 1;
+    put_char(w, '{');
+    for (size_t i = 0; i < s->n_fields; i++) {
+        const schema_struct_entry *e = s->fields[i];
+        if (e == NULL)
+            continue;
+        if (!first)
+            put_char(w, ',');
+        first = 0;
+        put_string(w, e->key != NULL ? e->key : "");
+        put_char(w, ':');
+        write_any(w, e->value);
+    }
+    put_char(w, '}');
+}
+
+static void write_list(writer *w, const schema_list_value *l)
+{
+    put_char(w, '[');
+    for (size_t i = 0; i < l->n_values; i++) {
+        if (i > 0)
+            put_char(w, ',');
+        write_any(w, l->values[i]);
+    }
+    put_char(w, ']');
+}
+
+static void write_any(writer *w, const schema_value *v)
+{
+    if (v != NULL) {
+        switch (v->kind_case) {
+        case SCHEMA_VALUE_NUMBER:
+            put_double(w, v->number_value, 0);
+            return;
+        case SCHEMA_VALUE_STRING:
+            put_string(w, v->string_value != NULL ? v->string_value : "");
+            return;
+        case SCHEMA_VALUE_BOOL:
+            if (v->bool_value)
+                put(w, "true", 4);
+            else
+                put(w, "false", 5);
+            return;
+        case SCHEMA_VALUE_STRUCT:
+            if (v->struct_value != NULL) {
+                write_struct(w, v->struct_value);
+                return;
+            }
+            break;
+        case SCHEMA_VALUE_LIST:
+            if (v->list_value != NULL) {
+                write_list(w, v->list_value);
+                return;
+            }
+            break;
+        default: /* null_value, or no kind */
+            break;
+        }
+    }
+    put(w, "null", 4);
+}
+
+static void write_dynamic(writer *w, const ProtobufCMessage *msg)
+{
+    if (msg->descriptor == &schema_struct_descriptor)
+        write_struct(w, (const schema_struct *)msg);
+    else if (msg->descriptor == &schema_list_value_descriptor)
+        write_list(w, (const schema_list_value *)msg);
+    else
+        write_any(w, (const schema_value *)msg);
+}
+
 static int write_message(writer *w, const ProtobufCMessage *msg);
 
 static int write_value(writer *w, const ProtobufCFieldDescriptor *f, const void *src)
@@ -873,19 +1176,9 @@ static int write_value(writer *w, const ProtobufCFieldDescriptor *f, const void 
         put_uint(w, *(const uint64_t *)src, 1);
         return 0;
     case PROTOBUF_C_TYPE_FLOAT:
-    case PROTOBUF_C_TYPE_DOUBLE: {
-        double x = f->type == PROTOBUF_C_TYPE_FLOAT ? *(const float *)src : *(const double *)src;
-        if (isnan(x) || isinf(x)) {
-            put_string(w, isnan(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity");
-            return 0;
-        }
-        char buf[40];
-        int n = snprintf(buf, sizeof(buf), "%.17g", x);
-        put(w, buf, (size_t)n);
-        if (strpbrk(buf, ".e") == NULL)
-            put(w, ".0", 2);
+    case PROTOBUF_C_TYPE_DOUBLE:
+        put_double(w, f->type == PROTOBUF_C_TYPE_FLOAT ? *(const float *)src : *(const double *)src, 1);
         return 0;
-    }
     case PROTOBUF_C_TYPE_BOOL:
         if (*(const protobuf_c_boolean *)src)
             put(w, "true", 4);
@@ -933,6 +1226,10 @@ static int write_value(writer *w, const ProtobufCFieldDescriptor *f, const void 
 static int write_message(writer *w, const ProtobufCMessage *msg)
 {
     const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    if (is_dynamic(desc)) {
+        write_dynamic(w, msg);
+        return 0;
+    }
     int first = 1;
     put_char(w, '{');
     for (unsigned i = 0; i < desc->n_fields; i++) {

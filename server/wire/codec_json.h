@@ -2,11 +2,25 @@
  * descriptors (the proto3 JSON mapping).
  *
  * Names are lowerCamelCase; decoding also accepts the original field names. `null` means
- * absent. int64 kinds are strings on output and strings or numbers on input; bytes are
+ * absent (except as a Value, below). int64 kinds are strings on output and strings or numbers on input; bytes are
  * base64; enums are names (numbers accepted on input). google.protobuf.Timestamp is an
  * RFC 3339 string in UTC with `Z` and at least millisecond precision
  * ("2018-02-28T15:16:58.941Z"). Encoding writes every field, defaults included, in field
- * number order. Map fields are not supported (the schema has none). */
+ * number order. Map fields are not supported (the schema has none; Struct's map is
+ * handled as Struct, below).
+ *
+ * google.protobuf.Struct, Value and ListValue (known by descriptor, wherever they are
+ * used) are JSON itself: a Struct is an object (keys kept in the order given), a Value
+ * any JSON value, a ListValue an array; a decode then encode gives back the same text for
+ * text this encoder writes. Numbers are doubles: integers up to 2^53 are written as plain
+ * digits ("1", "-42"), others in the shortest form that reads back exactly ("1.5",
+ * "1e+300"), -0 as "-0.0". NaN and the infinities, which no JSON input can make but
+ * binary protobuf can, are written as the strings "NaN", "Infinity" and "-Infinity" (so
+ * an encode never fails on them; they read back as strings). A Value with no kind is
+ * null. Struct nesting counts toward CODEC_JSON_MAX_DEPTH like any other; an integer
+ * literal past the int64 range is unreadable JSON (jansson's rule), even inside a Struct.
+ * Hazard: in binary protobuf each object inside a Struct is three nested messages (Struct,
+ * entry, Value), so what this codec accepts can be deeper than CODEC_PROTO_MAX_DEPTH. */
 #ifndef HOOKGATE_CODEC_JSON_H
 #define HOOKGATE_CODEC_JSON_H
 
@@ -16,13 +30,14 @@
 
 #include "error.h"
 
-#define CODEC_JSON_MAX_DEPTH 32 /* nesting of objects and arrays a decode accepts */
+#define CODEC_JSON_MAX_DEPTH 32 /* nesting of objects and arrays a decode accepts, the body's own object included */
 
 /* Decodes `json` (len bytes, need not be NUL-terminated) into a new message of type desc,
  * allocated with alloc (NULL = protobuf-c's default; free with
  * protobuf_c_message_free_unpacked).
  *
- * - Unreadable input (syntax, invalid UTF-8, duplicate keys, not an object, too deep):
+ * - Unreadable input (syntax, invalid UTF-8, duplicate keys, not an object (an array for a
+ *   ListValue, anything for a Value), too deep):
  *   returns NULL with err ERROR_INVALID_BODY and one param (path "body") saying where and why.
  * - A value of the wrong type, or unknown keys: adds params (path = the field's JSON name,
  *   or "additional parameters", order = field number) to err, leaves those fields at their

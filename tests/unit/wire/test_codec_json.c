@@ -11,6 +11,8 @@
 #include "status.h"
 #include "test.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -829,6 +831,343 @@ static void test_integers(void)
     }
 }
 
+/* ---- Struct, Value, ListValue ------------------------------------------------------------ */
+
+/* Decodes json as desc, which must read without a problem, and checks that it encodes as
+ * want (json itself when want is NULL), also after a trip through binary protobuf (which
+ * keeps keys and values in order). Returns the message (free it), or NULL. */
+static ProtobufCMessage *json_trip(int line, const ProtobufCMessageDescriptor *desc, const char *json, const char *want)
+{
+    error err;
+    ProtobufCMessage *m = decode(desc, json, &err);
+    if (m == NULL || err.kind != ERROR_NONE) {
+        fprintf(stderr, "test_codec_json.c:%d: %s was not read (kind %d%s%s)\n", line, json, (int)err.kind,
+                err.n_params ? ": " : "", err.n_params ? error_param_message(&err, 0) : "");
+        test_failures++;
+        free_msg(m);
+        return NULL;
+    }
+    check_encoded(line, m, want != NULL ? want : json);
+    size_t n = protobuf_c_message_get_packed_size(m);
+    uint8_t *bin = malloc(n + 1);
+    CHECK(bin != NULL);
+    if (bin != NULL) {
+        protobuf_c_message_pack(m, bin);
+        ProtobufCMessage *back = protobuf_c_message_unpack(desc, NULL, n, bin);
+        CHECK(back != NULL);
+        if (back != NULL)
+            check_encoded(line, back, want != NULL ? want : json);
+        free_msg(back);
+        free(bin);
+    }
+    return m;
+}
+
+#define ROUND_TRIP(desc, json) free_msg(json_trip(__LINE__, desc, json, NULL))
+#define NORMALISED(desc, json, want) free_msg(json_trip(__LINE__, desc, json, want))
+
+/* Every kind of value, nested in objects and arrays, keys in an order that is not sorted. */
+#define EVENT_ITEMS                                                                                                    \
+    "[{\"id\":7,\"name\":\"lamp\",\"on\":true,\"off\":false,\"none\":null,"                                            \
+    "\"tags\":[\"a\",1.5,null,true,{\"k\":[]},[[]],-3],\"nested\":{\"deeper\":{\"deepest\":{}}},\"empty\":{}},"        \
+    "{},{\"z\":1,\"a\":2,\"m\":3}]"
+#define PUBLISH_JSON "{\"ecosystemId\":\"" ECO "\",\"items\":" EVENT_ITEMS "}"
+
+static const schema_value *entry_value(const schema_struct *s, size_t i, const char *key)
+{
+    if (s == NULL || i >= s->n_fields || s->fields[i] == NULL || strcmp(s->fields[i]->key, key) != 0) {
+        fprintf(stderr, "  no entry %zu named %s\n", i, key);
+        return NULL;
+    }
+    return s->fields[i]->value;
+}
+
+static void test_struct_round_trips(void)
+{
+    schema_publish_request *r =
+        (schema_publish_request *)json_trip(__LINE__, &schema_publish_request_descriptor, PUBLISH_JSON, NULL);
+    CHECK(r != NULL);
+    if (r != NULL) {
+        CHECK_STR(r->ecosystem_id, ECO);
+        CHECK(r->n_items == 3);
+        if (r->n_items == 3) {
+            const schema_struct *first = r->items[0], *last = r->items[2];
+            CHECK(first->n_fields == 8);
+            CHECK(r->items[1]->n_fields == 0);
+            /* the body's order, not sorted */
+            CHECK(last->n_fields == 3);
+            const schema_value *v = entry_value(last, 0, "z");
+            CHECK(v != NULL && v->kind_case == SCHEMA_VALUE_NUMBER && v->number_value == 1);
+            CHECK(entry_value(last, 1, "a") != NULL);
+            CHECK(entry_value(last, 2, "m") != NULL);
+            v = entry_value(first, 1, "name");
+            CHECK(v != NULL && v->kind_case == SCHEMA_VALUE_STRING && strcmp(v->string_value, "lamp") == 0);
+            v = entry_value(first, 2, "on");
+            CHECK(v != NULL && v->kind_case == SCHEMA_VALUE_BOOL && v->bool_value);
+            v = entry_value(first, 4, "none");
+            CHECK(v != NULL && v->kind_case == SCHEMA_VALUE_NULL);
+            v = entry_value(first, 5, "tags");
+            CHECK(v != NULL && v->kind_case == SCHEMA_VALUE_LIST && v->list_value->n_values == 7);
+            if (v != NULL && v->kind_case == SCHEMA_VALUE_LIST && v->list_value->n_values == 7) {
+                CHECK(v->list_value->values[1]->number_value == 1.5);
+                CHECK(v->list_value->values[2]->kind_case == SCHEMA_VALUE_NULL);
+                CHECK(v->list_value->values[4]->kind_case == SCHEMA_VALUE_STRUCT);
+                CHECK(v->list_value->values[5]->kind_case == SCHEMA_VALUE_LIST);
+            }
+            v = entry_value(first, 6, "nested");
+            CHECK(v != NULL && v->kind_case == SCHEMA_VALUE_STRUCT && v->struct_value->n_fields == 1);
+        }
+    }
+    free_msg(r);
+
+    /* what every delivery sends, and the event as GetEvent shows it */
+    ROUND_TRIP(&schema_event_body_descriptor, "{\"items\":" EVENT_ITEMS "}");
+    ROUND_TRIP(&schema_event_body_descriptor, "{\"items\":[]}");
+    ROUND_TRIP(&schema_event_descriptor, "{\"id\":\"e\",\"ecosystemId\":\"" ECO "\",\"createdAt\":null,\"items\":"
+                                         "[{\"a\":[1,{}]}],\"deliveries\":[]}");
+    /* strings escaped as everywhere else; any key, the empty one too */
+    ROUND_TRIP(&schema_event_body_descriptor,
+               "{\"items\":[{\"text\":\"q\\\" b\\\\ n\\n t\\t c\\u0001 \xc3\xa9 \xf0\x9f\x98\x80\",\"\":\"\","
+               "\"k\\\"ey \xc3\xa9\":{\"\\n\":[\"\"]}}]}");
+    /* one top-level object with many keys, in the order given */
+    ROUND_TRIP(&schema_event_body_descriptor, "{\"items\":[{\"b\":1,\"a\":2,\"d\":3,\"c\":4,\"f\":5,\"e\":6,\"h\":7,"
+                                              "\"g\":8,\"j\":9,\"i\":10,\"l\":11,\"k\":12}]}");
+    /* past the encoder's stack buffer: measured, then written in a second pass */
+    char *big = malloc(16384);
+    CHECK(big != NULL);
+    if (big != NULL) {
+        char *p = big + sprintf(big, "{\"items\":[{\"first\":{}");
+        for (int i = 0; i < 300; i++)
+            p += sprintf(p, ",\"k%d\":[%d,\"v%d\",{\"x\":%s}]", 299 - i, i, i, i % 2 ? "true" : "null");
+        strcpy(p, "},{}]}");
+        CHECK(strlen(big) > 2 * 2048); /* CODEC_JSON_STACK_BYTES, private to codec_json.c */
+        ROUND_TRIP(&schema_event_body_descriptor, big);
+        free(big);
+    }
+    /* other spellings of the same JSON come out in the one canonical form */
+    NORMALISED(&schema_event_body_descriptor, " { \"items\" : [ { \"a\" : [ 1.0 , 1E3 , 0.10 ] , \"b\":{ } } ] } ",
+               "{\"items\":[{\"a\":[1,1000,0.1],\"b\":{}}]}");
+    NORMALISED(&schema_publish_request_descriptor, "{\"items\":[{}],\"ecosystem_id\":\"x\"}",
+               "{\"ecosystemId\":\"x\",\"items\":[{}]}");
+
+    /* the three by themselves: an object, any value (in a body: an object or array), an array */
+    ROUND_TRIP(&schema_struct_descriptor, "{\"b\":[1,{\"c\":null}],\"a\":\"x\"}");
+    ROUND_TRIP(&schema_value_descriptor, "[1,\"two\",{\"three\":[]}]");
+    ROUND_TRIP(&schema_value_descriptor, "{}");
+    ROUND_TRIP(&schema_list_value_descriptor, "[1,[],{},null]");
+    error err;
+    ProtobufCMessage *m = decode(&schema_list_value_descriptor, "{}", &err);
+    CHECK(m == NULL && err.kind == ERROR_INVALID_BODY && err.n_params == 1);
+    if (err.n_params == 1)
+        CHECK_STR(error_param_message(&err, 0), "must be a JSON array");
+    free_msg(m);
+    m = decode(&schema_struct_descriptor, "[]", &err);
+    CHECK(m == NULL && err.kind == ERROR_INVALID_BODY);
+    free_msg(m);
+
+    /* a Value field is the one place null is a value rather than absence */
+    schema_struct_entry *e = (schema_struct_entry *)json_trip(__LINE__, &schema_struct_entry_descriptor,
+                                                              "{\"key\":\"k\",\"value\":null}", NULL);
+    CHECK(e != NULL && e->value != NULL && e->value->kind_case == SCHEMA_VALUE_NULL);
+    free_msg(e);
+}
+
+/* text, read into a Value, is the double want, and is written back as the same text */
+static void check_number(int line, const char *text, double want)
+{
+    char json[128];
+    snprintf(json, sizeof json, "{\"items\":[{\"n\":%s}]}", text);
+    schema_event_body *b = (schema_event_body *)json_trip(line, &schema_event_body_descriptor, json, NULL);
+    const schema_value *v = b != NULL && b->n_items == 1 ? entry_value(b->items[0], 0, "n") : NULL;
+    int ok = v != NULL && v->kind_case == SCHEMA_VALUE_NUMBER && v->number_value == want &&
+             !signbit(v->number_value) == !signbit(want);
+    if (!ok)
+        fprintf(stderr, "test_codec_json.c:%d: %s was read as %.17g, not %.17g\n", line, text,
+                v != NULL ? v->number_value : 0.0, want);
+    CHECK(ok);
+    free_msg(b);
+}
+
+#define NUMBER(text, want) check_number(__LINE__, text, want)
+
+static void test_struct_numbers(void)
+{
+    NUMBER("0", 0.0);
+    NUMBER("-0.0", -0.0); /* jansson reads "-0" as the integer 0: the sign needs the fraction */
+    NUMBER("1", 1.0);
+    NUMBER("-42", -42.0);
+    NUMBER("1.5", 1.5);
+    NUMBER("0.1", 0.1);
+    NUMBER("0.30000000000000004", 0.1 + 0.2);
+    NUMBER("123456.789", 123456.789);
+    NUMBER("1e-07", 1e-7);
+    NUMBER("1e+300", 1e300);
+    NUMBER("-1e+300", -1e300);
+    NUMBER("9007199254740992", 9007199254740992.0); /* 2^53 */
+    NUMBER("-9007199254740992", -9007199254740992.0);
+    NUMBER("9007199254740994", 9007199254740994.0); /* past 2^53, still exact as digits */
+    NUMBER("1000000000000000", 1e15);               /* where %g would take an exponent */
+    NUMBER("1e+16", 1e16);
+    NUMBER("1.7976931348623157e+308", DBL_MAX);
+    NUMBER("2.2250738585072014e-308", DBL_MIN);
+    NUMBER("5e-324", 4.9406564584124654e-324); /* the smallest subnormal */
+    NUMBER("1.2345678901234567e+19", 12345678901234567000.0);
+
+    /* other spellings of the same numbers */
+    NORMALISED(&schema_event_body_descriptor,
+               "{\"items\":[{\"a\":-0,\"b\":1.0,\"c\":1e300,\"d\":9007199254740993,\"e\":100e-2,\"f\":-0.0e0}]}",
+               "{\"items\":[{\"a\":0,\"b\":1,\"c\":1e+300,\"d\":9007199254740992,\"e\":1,\"f\":-0.0}]}");
+
+    /* what binary protobuf can hold but JSON numbers cannot: strings; and null for a
+     * Value that holds nothing */
+    schema_value nan, inf, ninf, unset, no_struct;
+    schema_value *values[6] = {&nan, &inf, &ninf, &unset, &no_struct, NULL};
+    for (int i = 0; i < 5; i++)
+        protobuf_c_message_init(&schema_value_descriptor, values[i]);
+    nan.kind_case = inf.kind_case = ninf.kind_case = SCHEMA_VALUE_NUMBER;
+    nan.number_value = NAN;
+    inf.number_value = INFINITY;
+    ninf.number_value = -INFINITY;
+    no_struct.kind_case = SCHEMA_VALUE_STRUCT;
+    static const char *keys[6] = {"nan", "inf", "ninf", "unset", "no_struct", "none"};
+    schema_struct_entry entries[6], *fields[6];
+    for (int i = 0; i < 6; i++) {
+        protobuf_c_message_init(&schema_struct_entry_descriptor, &entries[i]);
+        entries[i].key = (char *)keys[i];
+        entries[i].value = values[i];
+        fields[i] = &entries[i];
+    }
+    schema_struct item;
+    protobuf_c_message_init(&schema_struct_descriptor, &item);
+    item.fields = fields;
+    item.n_fields = 6;
+    schema_struct *items[] = {&item};
+    schema_event_body body = SCHEMA_EVENT_BODY_INIT;
+    body.items = items;
+    body.n_items = 1;
+    ENCODED(&body, "{\"items\":[{\"nan\":\"NaN\",\"inf\":\"Infinity\",\"ninf\":\"-Infinity\",\"unset\":null,"
+                   "\"no_struct\":null,\"none\":null}]}");
+    ENCODED(&nan, "\"NaN\"");
+    ENCODED(&item, "{\"nan\":\"NaN\",\"inf\":\"Infinity\",\"ninf\":\"-Infinity\",\"unset\":null,\"no_struct\":null,"
+                   "\"none\":null}");
+}
+
+/* {"items":[ then `objects` objects (each under key "a") around `arrays` arrays around 1 ]}:
+ * nesting 2 + objects + arrays with the body's object and the items array. */
+static char *nested_items(int objects, int arrays)
+{
+    char *s = malloc((size_t)(objects * 6 + arrays * 2) + 32);
+    if (s == NULL)
+        return NULL;
+    char *p = s + sprintf(s, "{\"items\":[");
+    for (int i = 0; i < objects; i++)
+        p += sprintf(p, "{\"a\":");
+    for (int i = 0; i < arrays; i++)
+        *p++ = '[';
+    *p++ = '1';
+    for (int i = 0; i < arrays; i++)
+        *p++ = ']';
+    for (int i = 0; i < objects; i++)
+        *p++ = '}';
+    strcpy(p, "]}");
+    return s;
+}
+
+static void expect_too_deep(int line, char *body)
+{
+    error err;
+    ProtobufCMessage *m = body != NULL ? decode(&schema_publish_request_descriptor, body, &err) : NULL;
+    int ok = body != NULL && m == NULL && err.kind == ERROR_INVALID_BODY && err.n_params == 1 &&
+             strcmp(error_param_path(&err, 0), "body") == 0 &&
+             strstr(error_param_message(&err, 0), "deeper than 32 levels") != NULL;
+    if (!ok)
+        fprintf(stderr, "test_codec_json.c:%d: not refused as too deep (kind %d)\n", line, (int)err.kind);
+    CHECK(ok);
+    free_msg(m);
+    free(body);
+}
+
+static void test_struct_depth(void)
+{
+    _Static_assert(CODEC_JSON_MAX_DEPTH == 32, "the messages below say 32");
+    /* the limit counts every level: body, items array, then the Struct's own */
+    char *s = nested_items(CODEC_JSON_MAX_DEPTH - 2, 0);
+    CHECK(s != NULL);
+    if (s != NULL)
+        ROUND_TRIP(&schema_event_body_descriptor, s);
+    free(s);
+    s = nested_items(1, CODEC_JSON_MAX_DEPTH - 3);
+    CHECK(s != NULL);
+    if (s != NULL)
+        ROUND_TRIP(&schema_event_body_descriptor, s);
+    free(s);
+    s = nested_items(10, CODEC_JSON_MAX_DEPTH - 12);
+    CHECK(s != NULL);
+    if (s != NULL)
+        ROUND_TRIP(&schema_event_body_descriptor, s);
+    free(s);
+    expect_too_deep(__LINE__, nested_items(CODEC_JSON_MAX_DEPTH - 1, 0));
+    expect_too_deep(__LINE__, nested_items(1, CODEC_JSON_MAX_DEPTH - 2));
+    expect_too_deep(__LINE__, nested_items(10, CODEC_JSON_MAX_DEPTH - 11));
+    expect_too_deep(__LINE__, nested_items(1000, 0)); /* far deeper, still within what jansson reads */
+}
+
+static void test_struct_wrong_types(void)
+{
+    /* an item that is not an object: a problem at its path, the others still read */
+    static const char *bad[] = {"\"lamp\"", "1", "true", "null", "[]", "[{}]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char json[128];
+        snprintf(json, sizeof json, "{\"ecosystemId\":\"x\",\"items\":[{\"a\":1},%s,{}]}", bad[i]);
+        error err;
+        schema_publish_request *r = (schema_publish_request *)decode(&schema_publish_request_descriptor, json, &err);
+        CHECK(r != NULL);
+        CHECK(err.kind == ERROR_INVALID_PARAMS);
+        CHECK(err.n_params == 1);
+        if (err.n_params == 1) {
+            CHECK_STR(error_param_path(&err, 0), "items[1]");
+            CHECK_STR(error_param_message(&err, 0), "must be an object");
+            CHECK(err.params[0].order == 2); /* items is field 2 */
+        }
+        if (r != NULL) {
+            CHECK_STR(r->ecosystem_id, "x");
+            CHECK(r->n_items == 1); /* what read before the problem, freed with the message */
+        }
+        free_msg(r);
+    }
+    /* items that are not an array */
+    static const char *not_array[] = {"{}", "{\"a\":1}", "\"x\"", "1"};
+    for (size_t i = 0; i < sizeof not_array / sizeof not_array[0]; i++) {
+        char json[128];
+        snprintf(json, sizeof json, "{\"items\":%s}", not_array[i]);
+        error err;
+        ProtobufCMessage *m = decode(&schema_event_body_descriptor, json, &err);
+        CHECK(m != NULL);
+        CHECK(err.kind == ERROR_INVALID_PARAMS && err.n_params == 1);
+        if (err.n_params == 1) {
+            CHECK_STR(error_param_path(&err, 0), "items");
+            CHECK_STR(error_param_message(&err, 0), "must be an array");
+        }
+        free_msg(m);
+    }
+    /* jansson's rule, inside a Struct too: an integer literal past int64 is unreadable */
+    error err;
+    ProtobufCMessage *m = decode(&schema_event_body_descriptor, "{\"items\":[{\"n\":18446744073709551616}]}", &err);
+    CHECK(m == NULL && err.kind == ERROR_INVALID_BODY);
+    free_msg(m);
+    /* null is absent, as for any field */
+    schema_event_body *b = (schema_event_body *)decode(&schema_event_body_descriptor, "{\"items\":null}", &err);
+    CHECK(b != NULL && err.kind == ERROR_NONE && b->n_items == 0);
+    free_msg(b);
+    /* and a Struct's values are anything: a Struct field of another message, as unknown keys */
+    schema_publish_request *r = (schema_publish_request *)decode(
+        &schema_publish_request_descriptor, "{\"items\":[{\"ecosystemId\":5,\"items\":\"no\"}],\"x\":{}}", &err);
+    CHECK(r != NULL && err.kind == ERROR_INVALID_PARAMS && err.n_params == 1);
+    if (err.n_params == 1)
+        CHECK_STR(error_param_path(&err, 0), "additional parameters");
+    free_msg(r);
+}
+
 /* A caller's allocator: every allocation a decode makes is freed by free_unpacked with it. */
 static long live_allocations;
 
@@ -866,6 +1205,22 @@ static void test_allocator(void)
             protobuf_c_message_free_unpacked(m, &alloc);
         if (live_allocations != 0)
             fprintf(stderr, "  body %zu: %ld allocations left\n", i, live_allocations);
+        CHECK(live_allocations == 0);
+        live_allocations = 0;
+    }
+    /* Struct, Value and ListValue come from the caller's allocator too, a problem or not */
+    const char *events[] = {PUBLISH_JSON, "{\"items\":[{\"a\":[1,{\"b\":\"c\"}]},\"not an object\"]}"};
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
+        error_clear(&err);
+        ProtobufCMessage *m =
+            codec_json_decode(&schema_publish_request_descriptor, events[i], strlen(events[i]), &alloc, &err);
+        CHECK(m != NULL);
+        CHECK(err.kind == (i == 0 ? ERROR_NONE : ERROR_INVALID_PARAMS));
+        CHECK(live_allocations > 10);
+        if (m != NULL)
+            protobuf_c_message_free_unpacked(m, &alloc);
+        if (live_allocations != 0)
+            fprintf(stderr, "  event %zu: %ld allocations left\n", i, live_allocations);
         CHECK(live_allocations == 0);
         live_allocations = 0;
     }
@@ -993,6 +1348,21 @@ static void test_out_of_memory(void)
     CHECK(oom_loop(&dec) == 0);
     CHECK(oom_loop_persistent(&dec) == 0);
 
+    /* an event's items: every Struct, entry, key, Value and ListValue is an allocation */
+    d = (json_oom){.desc = &schema_publish_request_descriptor, .json = PUBLISH_JSON, .want = PUBLISH_JSON};
+    dec.name = "codec_json_decode(PublishEventRequest)";
+    CHECK(oom_loop(&dec) == 0);
+    CHECK(oom_loop_persistent(&dec) == 0);
+    error err;
+    ProtobufCMessage *event = decode(&schema_publish_request_descriptor, PUBLISH_JSON, &err);
+    CHECK(event != NULL);
+    json_oom ev = {.msg = event, .want = PUBLISH_JSON};
+    enc.ctx = &ev;
+    enc.name = "codec_json_encode(PublishEventRequest)";
+    CHECK(oom_loop(&enc) == 0);
+    CHECK(oom_loop_persistent(&enc) == 0);
+    free_msg(event);
+
     schema_create_request req = SCHEMA_CREATE_REQUEST_INIT;
     req.ecosystem_id = ECO;
     req.url = "https://example.com/hook";
@@ -1020,6 +1390,10 @@ static void test_out_of_memory(void)
     CHECK(oom_loop(&dec) == 0);
     CHECK(oom_loop_persistent(&dec) == 0);
     free(list_json);
+    d = (json_oom){.desc = &schema_publish_request_descriptor, .arena = 1, .json = PUBLISH_JSON, .want = PUBLISH_JSON};
+    dec.name = "codec_json_decode(PublishEventRequest, arena)";
+    CHECK(oom_loop(&dec) == 0);
+    CHECK(oom_loop_persistent(&dec) == 0);
     size_t n = 20000; /* past ARENA_BYTES, so jansson's string falls back to malloc */
     char *big = malloc(n + 200), *big_want = malloc(n + 200);
     CHECK(big != NULL && big_want != NULL);
@@ -1053,6 +1427,10 @@ int main(void)
     test_decode_timestamps();
     test_round_trip();
     test_integers();
+    test_struct_round_trips();
+    test_struct_numbers();
+    test_struct_depth();
+    test_struct_wrong_types();
     test_allocator();
     test_out_of_memory();
     return test_exit_code();

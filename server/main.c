@@ -220,6 +220,12 @@ int main(int argc, char **argv)
         return 1;
     }
     core_set_delivery(c, outbound);
+    dispatch_hooks hooks = {metrics_delivery_attempt, metrics_delivery_finished, metrics_webhook_disabled};
+    if (core_start_delivering(c, &hooks, why, sizeof why) != 0) {
+        fprintf(stderr, "hookgate: %s\n", why);
+        core_destroy(c);
+        return 1;
+    }
     reloader r = {.path = config_path, .core = c};
     int rc = server_run(core_config_now(c), c, reload, &r);
     core_destroy(c); /* after the loops: every queued create is written first */

@@ -52,6 +52,7 @@ struct core {
     core_config *retired[CORE_MAX_RETIRED];
     size_t n_retired;
     delivery *delivery;   /* calls webhooks' urls; NULL = invokes answer 503 */
+    dispatch *dispatch;   /* delivers events; NULL: not started (core_start_delivering) */
     atomic_uint invoking; /* invokes whose url is being called (delivery.max_concurrent_invokes) */
 };
 
@@ -64,7 +65,15 @@ enum {
     STEP_UPDATE,
     STEP_DELETE,
     STEP_FIND_INVOKED,
-    STEP_INVOKE
+    STEP_INVOKE,
+    STEP_PUBLISH,
+    STEP_GET_EVENT,
+    STEP_FIND_EVENT,      /* a resend reads its event first: is it there, may the token see it? */
+    STEP_RESEND,
+    STEP_FIND_ATTEMPTED,  /* a list of attempts reads its webhook first */
+    STEP_ATTEMPTS,
+    STEP_FIND_RECOVERED,  /* a recover reads its webhook first */
+    STEP_RECOVER
 };
 enum { SYNC_SUBMITTING, SYNC_RETURNED, SYNC_ANSWERED };
 enum { NEXT = 2 }; /* a step's result: submit the backend call it prepared */
@@ -139,11 +148,24 @@ void core_set_delivery(core *c, delivery *d)
     c->delivery = d;
 }
 
+int core_start_delivering(core *c, const dispatch_hooks *hooks, char *why, size_t why_size)
+{
+    backend_stats st;
+    backend_stats_get(c->store, &st);
+    if (!st.events || c->delivery == NULL)
+        return 0;
+    c->dispatch = dispatch_create(c->store, c->delivery, &atomic_load(&c->current)->cfg->delivery, hooks, why,
+                                  why_size);
+    return c->dispatch != NULL ? 0 : -1;
+}
+
 void core_destroy(core *c)
 {
     if (c == NULL)
         return;
+    dispatch_stop(c->dispatch);    /* no new attempts; those in flight end unrecorded: due again at start */
     delivery_destroy(c->delivery); /* every call of a url finishes first */
+    dispatch_destroy(c->dispatch); /* the outcomes being written are written */
     HG_ASSERT(atomic_load(&c->invoking) == 0);
     backend_destroy(c->store); /* every waiting call finishes first */
     for (size_t i = 0; i < c->n_retired; i++)
@@ -171,6 +193,8 @@ int core_reload(core *c, config *next, char *why, size_t why_size)
         return -1;
     }
     core_config *old = atomic_exchange(&c->current, snap);
+    if (c->dispatch != NULL)
+        dispatch_configure(c->dispatch, &next->delivery);
     /* after the exchange: a loop that sees this epoch has dropped any reference to old */
     old->retired_at = atomic_fetch_add(&c->epoch, 1) + 1;
     c->retired[c->n_retired++] = old;
@@ -288,6 +312,10 @@ static const char *call_webhook_id(const core_call *call)
         return ((const schema_delete_request *)call->request)->id;
     case CORE_INVOKE:
         return ((const schema_invoke_request *)call->request)->id;
+    case CORE_LIST_ATTEMPTS:
+        return ((const schema_attempts_request *)call->request)->id;
+    case CORE_RECOVER:
+        return ((const schema_recover_request *)call->request)->id;
     default:
         break;
     }
@@ -303,9 +331,20 @@ static int fail_not_found(core_call *call, const char *id_hex)
     return fail(call);
 }
 
+/* As fail_not_found, for an event. */
+static int fail_no_event(core_call *call, const char *id_hex)
+{
+    error_set(&call->err, ERROR_NOT_FOUND, "Event with id %s does not exist.", id_hex);
+    return fail(call);
+}
+
 static int fail_store(core_call *call, int status)
 {
     switch (status) {
+    case ENOSYS:
+        error_set(&call->err, ERROR_UNIMPLEMENTED,
+                  "This server's store does not keep events (the memory store does; PostgreSQL does not yet).");
+        break;
     case ENOMEM:
         error_set(&call->err, ERROR_INTERNAL, "Out of memory.");
         break;
@@ -556,6 +595,85 @@ static int handle_result(core_call *call)
         return prepare_invoke(call, b->found); /* a disabled webhook too: how a fix is checked */
     case STEP_INVOKE:
         return invoked(call);
+    case STEP_PUBLISH: {
+        if (b->status != 0)
+            return fail_store(call, b->status);
+        core_events *ev = &call->events;
+        objectid_to_hex(&b->ev.event_id, ev->id_hex);
+        ev->publish = (schema_publish_response)SCHEMA_PUBLISH_RESPONSE_INIT;
+        ev->publish.id = ev->id_hex;
+        ev->publish.webhooks = b->ev.webhooks;
+        call->replayed = b->ev.replayed;
+        call->created = !b->ev.replayed;
+        call->response = &ev->publish.base;
+        dispatch_wake(call->core->dispatch);
+        return finish(call, 0);
+    }
+    case STEP_GET_EVENT:
+    case STEP_FIND_EVENT: {
+        const char *id_hex = ((const schema_get_event_request *)call->request)->id;
+        if (call->method == CORE_RESEND)
+            id_hex = ((const schema_resend_request *)call->request)->id;
+        if (b->status != 0 && b->status != BACKEND_NOT_FOUND)
+            return fail_store(call, b->status);
+        if (b->status == BACKEND_NOT_FOUND || !auth_can_read(&call->who, b->ev.event->ecosystem_id))
+            return fail_no_event(call, id_hex);
+        if (call->step == STEP_GET_EVENT) {
+            call->response = &b->ev.event->base;
+            return finish(call, 0);
+        }
+        objectid id = b->id;
+        const schema_resend_request *req = (const schema_resend_request *)call->request;
+        int one = req->webhook_id != NULL && req->webhook_id[0] != '\0';
+        if (one)
+            objectid_from_hex(req->webhook_id, strlen(req->webhook_id), &call->events.webhook);
+        call->step = STEP_RESEND;
+        call->store = (backend_call){.verb = BACKEND_RESEND, .id = id};
+        call->store.ev.webhook = one ? &call->events.webhook : NULL;
+        call->store.ev.now_ms = call->now_ms;
+        return NEXT;
+    }
+    case STEP_RESEND:
+    case STEP_RECOVER: {
+        if (b->status == BACKEND_NOT_FOUND)
+            return fail_no_event(call, ((const schema_resend_request *)call->request)->id);
+        if (b->status != 0)
+            return fail_store(call, b->status);
+        call->events.resend = (schema_resend_response)SCHEMA_RESEND_RESPONSE_INIT;
+        call->events.resend.deliveries = (uint32_t)b->ev.count;
+        call->response = &call->events.resend.base;
+        dispatch_wake(call->core->dispatch);
+        return finish(call, 0);
+    }
+    case STEP_FIND_ATTEMPTED:
+    case STEP_FIND_RECOVERED: {
+        if (b->status != 0 && b->status != BACKEND_NOT_FOUND)
+            return fail_store(call, b->status);
+        if (b->found == NULL || !auth_can_read(&call->who, b->found->ecosystem_id))
+            return fail_not_found(call, call_webhook_id(call));
+        objectid id = b->found->id;
+        if (call->step == STEP_FIND_ATTEMPTED) {
+            const schema_attempts_request *req = (const schema_attempts_request *)call->request;
+            call->step = STEP_ATTEMPTS;
+            call->store = (backend_call){.verb = BACKEND_LIST_ATTEMPTS, .id = id,
+                                         .limit = req->limit > 0 ? req->limit
+                                                                 : call->snap->cfg->limits.default_page_size};
+            call->store.ev.before = req->before;
+            return NEXT;
+        }
+        const schema_recover_request *req = (const schema_recover_request *)call->request;
+        call->step = STEP_RECOVER;
+        call->store = (backend_call){.verb = BACKEND_RECOVER, .id = id};
+        call->store.ev.since_ms = req->since->seconds * 1000 + req->since->nanos / 1000000;
+        call->store.ev.max = call->snap->cfg->delivery.max_recover;
+        call->store.ev.now_ms = call->now_ms;
+        return NEXT;
+    }
+    case STEP_ATTEMPTS:
+        if (b->status != 0)
+            return fail_store(call, b->status);
+        call->response = &b->ev.attempts.base;
+        return finish(call, 0);
     case STEP_LIST: {
         schema_list_response init = SCHEMA_LIST_RESPONSE_INIT;
         call->list = init;
@@ -800,6 +918,101 @@ static int start_list(core_call *call)
     return run(call);
 }
 
+static int start_publish(core_call *call)
+{
+    core *c = call->core;
+    const config *cfg = call->snap->cfg;
+    const schema_publish_request *req = (const schema_publish_request *)call->request;
+    error *err = &call->err;
+    validate_publish_request(req, &cfg->delivery, err);
+    if (call->idempotency_key != NULL)
+        validate_idempotency_key(call->idempotency_key, call->idempotency_key_len, err);
+    if (validation_failed(err) || auth_ecosystem(&call->who, req->ecosystem_id, err) == NULL)
+        return fail(call);
+    /* the items as every delivery sends them: packed once, kept by the store as bytes */
+    schema_event_body body = SCHEMA_EVENT_BODY_INIT;
+    body.n_items = req->n_items;
+    body.items = req->items;
+    size_t len = protobuf_c_message_get_packed_size(&body.base);
+    core_events *ev = &call->events;
+    if ((ev->body = call_alloc(call, len > 0 ? len : 1)) == NULL) {
+        error_set(err, ERROR_INTERNAL, "Out of memory.");
+        return fail(call);
+    }
+    protobuf_c_message_pack(&body.base, ev->body);
+    call->step = STEP_PUBLISH;
+    call->store = (backend_call){.verb = BACKEND_PUBLISH};
+    call->store.ev.publish.id = objectid_make((uint32_t)(call->now_ms / 1000));
+    call->store.ev.publish.ecosystem_id = req->ecosystem_id;
+    call->store.ev.publish.created_ms = call->now_ms;
+    call->store.ev.publish.body = ev->body;
+    call->store.ev.publish.body_len = len;
+    if (call->idempotency_key != NULL) {
+        auth_scoped_digest(&call->who, call->idempotency_key, call->idempotency_key_len, call->key_digest);
+        switch (idempotency_begin(c->idempotency, call->key_digest)) {
+        case IDEMPOTENCY_IN_FLIGHT:
+            error_set(err, ERROR_CONFLICT, "A publish with this Idempotency-Key is still in progress; retry it.");
+            return fail(call);
+        case IDEMPOTENCY_NO_MEMORY:
+            error_set(err, ERROR_INTERNAL, "Out of memory.");
+            return fail(call);
+        case IDEMPOTENCY_NEW:
+            break;
+        }
+        call->keyed = 1;
+        call->store.ev.publish.digest = call->key_digest;
+    }
+    return run(call);
+}
+
+static int start_get_event(core_call *call)
+{
+    const schema_get_event_request *req = (const schema_get_event_request *)call->request;
+    validate_get_event_request(req, &call->err);
+    if (validation_failed(&call->err))
+        return fail(call);
+    call->step = STEP_GET_EVENT;
+    call->store = (backend_call){.verb = BACKEND_GET_EVENT};
+    objectid_from_hex(req->id, strlen(req->id), &call->store.id);
+    return run(call);
+}
+
+static int start_resend(core_call *call)
+{
+    const schema_resend_request *req = (const schema_resend_request *)call->request;
+    validate_resend_request(req, call->id_in, &call->err);
+    if (validation_failed(&call->err))
+        return fail(call);
+    call->step = STEP_FIND_EVENT;
+    call->store = (backend_call){.verb = BACKEND_GET_EVENT};
+    objectid_from_hex(req->id, strlen(req->id), &call->store.id);
+    return run(call);
+}
+
+static int start_list_attempts(core_call *call)
+{
+    const schema_attempts_request *req = (const schema_attempts_request *)call->request;
+    validate_attempts_request(req, &call->snap->cfg->limits, &call->err);
+    if (validation_failed(&call->err))
+        return fail(call);
+    call->step = STEP_FIND_ATTEMPTED;
+    call->store = (backend_call){.verb = BACKEND_GET};
+    objectid_from_hex(req->id, strlen(req->id), &call->store.id);
+    return run(call);
+}
+
+static int start_recover(core_call *call)
+{
+    const schema_recover_request *req = (const schema_recover_request *)call->request;
+    validate_recover_request(req, call->id_in, &call->err);
+    if (validation_failed(&call->err))
+        return fail(call);
+    call->step = STEP_FIND_RECOVERED;
+    call->store = (backend_call){.verb = BACKEND_GET};
+    objectid_from_hex(req->id, strlen(req->id), &call->store.id);
+    return run(call);
+}
+
 /* The dispatch table: WebhookService's methods, by their input message. A method of the
  * schema that is not here answers ERROR_UNIMPLEMENTED. */
 static const struct {
@@ -813,7 +1026,18 @@ static const struct {
     [CORE_UPDATE] = {&schema_update_request_descriptor, start_update, 1},
     [CORE_DELETE] = {&schema_delete_request_descriptor, start_delete, 1},
     [CORE_INVOKE] = {&schema_invoke_request_descriptor, start_invoke, 1},
+    [CORE_PUBLISH] = {&schema_publish_request_descriptor, start_publish, 1},
+    [CORE_GET_EVENT] = {&schema_get_event_request_descriptor, start_get_event, 0},
+    [CORE_LIST_ATTEMPTS] = {&schema_attempts_request_descriptor, start_list_attempts, 0},
+    [CORE_RESEND] = {&schema_resend_request_descriptor, start_resend, 1},
+    [CORE_RECOVER] = {&schema_recover_request_descriptor, start_recover, 1},
 };
+
+int core_method_reads_clock(core_method method)
+{
+    return method == CORE_CREATE || method == CORE_INVOKE || method == CORE_PUBLISH || method == CORE_RESEND ||
+           method == CORE_RECOVER;
+}
 
 core_method core_method_of(const ProtobufCMethodDescriptor *m)
 {

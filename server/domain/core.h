@@ -23,6 +23,7 @@
 #include "backend.h"
 #include "config.h"
 #include "delivery.h"
+#include "dispatch.h"
 #include "error.h"
 #include "idempotency.h"
 #include "pagetoken.h"
@@ -34,7 +35,20 @@
 #define CORE_MAX_RETIRED 64 /* replaced configurations awaiting their last reader; past it a reload is refused */
 
 /* The methods of WebhookService the core implements, in the schema's order. */
-typedef enum core_method { CORE_CREATE, CORE_GET, CORE_LIST, CORE_UPDATE, CORE_DELETE, CORE_INVOKE, CORE_METHODS } core_method;
+typedef enum core_method {
+    CORE_CREATE,
+    CORE_GET,
+    CORE_LIST,
+    CORE_UPDATE,
+    CORE_DELETE,
+    CORE_INVOKE,
+    CORE_PUBLISH,       /* an event, delivered to the ecosystem's enabled webhooks */
+    CORE_GET_EVENT,     /* an event and its deliveries */
+    CORE_LIST_ATTEMPTS, /* a webhook's attempts, newest first */
+    CORE_RESEND,        /* an event's deliveries again, now */
+    CORE_RECOVER,       /* a webhook's failed deliveries since a time, again, now */
+    CORE_METHODS
+} core_method;
 
 typedef struct core core;
 
@@ -66,6 +80,15 @@ typedef struct core_invoke {
     schema_invoke_response response;
 } core_invoke;
 
+/* The event methods' own answers. */
+typedef struct core_events {
+    schema_publish_response publish;
+    schema_resend_response resend;
+    char id_hex[OBJECTID_HEX_LEN + 1];
+    objectid webhook; /* CORE_RESEND: the one webhook asked for */
+    uint8_t *body;    /* CORE_PUBLISH: the packed EventBody, from the call's memory */
+} core_events;
+
 /* A call in flight. The caller owns it and keeps it in place until the outcome is known:
  * when core_call_start returns 0 or -1, or, after CORE_PENDING, when done runs. */
 typedef struct core_call {
@@ -74,9 +97,10 @@ typedef struct core_call {
     const ProtobufCMessage *request; /* the method's input message; NULL when a codec could not read one */
     const char *authorization;       /* the Authorization value (NULL = absent) */
     size_t authorization_len;
-    const char *idempotency_key; /* CORE_CREATE: the Idempotency-Key (NULL = absent) */
+    const char *idempotency_key; /* CORE_CREATE, CORE_PUBLISH: the Idempotency-Key (NULL = absent) */
     size_t idempotency_key_len;
-    int64_t now_ms;              /* CORE_CREATE, CORE_INVOKE: Unix time in milliseconds, the transport's clock */
+    int64_t now_ms;              /* CORE_CREATE, CORE_INVOKE and the event methods: Unix time in milliseconds,
+                                    the transport's clock */
     int64_t monotonic_ms;        /* CORE_CREATE: a monotonic clock in milliseconds (rate limits) */
     ProtobufCAllocator *alloc;   /* memory for the response (a list), which it keeps until freed whole; for a
                                     call that may wait, core_call_memory (the core sees to it) */
@@ -90,7 +114,8 @@ typedef struct core_call {
     /* out */
     const ProtobufCMessage *response; /* NULL when the call failed */
     int created;                      /* CORE_CREATE: a webhook was stored by this call (REST: 201) */
-    int replayed; /* CORE_CREATE: the answer is the webhook an earlier create with the same Idempotency-Key made */
+    int replayed; /* CORE_CREATE, CORE_PUBLISH: the answer is what an earlier call with the same Idempotency-Key
+                     made */
     /* the core's */
     core *core;
     core_config *snap;
@@ -109,6 +134,7 @@ typedef struct core_call {
     store_cursor after;                      /* CORE_LIST: where the page starts, from page_token */
     char next_page_token[PAGETOKEN_LEN + 1]; /* CORE_LIST: list.next_page_token when set */
     core_invoke invoke;                      /* CORE_INVOKE */
+    core_events events;                      /* the event methods */
     ProtobufCAllocator memory;               /* core_call_memory: blocks freed by core_call_release */
     void *blocks;
 } core_call;
@@ -120,6 +146,11 @@ core *core_create(config *cfg, backend *store);
 /* Gives the core the way it calls webhooks' urls (CORE_INVOKE), owned by the core from
  * now on. Without one an invoke answers ERROR_UNAVAILABLE. Call before the first call. */
 void core_set_delivery(core *c, delivery *d);
+
+/* Starts delivering events (dispatch.h) with the core's delivery, when its backend keeps
+ * an event log (else nothing: the event methods answer that the store does not keep
+ * events). Call after core_set_delivery. Returns 0, or -1 with why. */
+int core_start_delivering(core *c, const dispatch_hooks *hooks, char *why, size_t why_size);
 
 /* Frees the core, its configurations, its delivery and its backend (after finishing every
  * call each holds). */
@@ -178,6 +209,10 @@ int core_call_start(core *c, core_call *call);
 /* 1 when core_call_start may answer CORE_PENDING for this method: the caller's call must
  * then live off the stack. */
 int core_call_may_wait(const core *c, core_method method);
+
+/* 1 when the method reads the call's clocks (now_ms, monotonic_ms): a transport reads them
+ * for these only (a read costs a system call's worth of instructions). */
+int core_method_reads_clock(core_method method);
 
 /* The method a WebhookService method descriptor names, or CORE_METHODS when the core has
  * none for it. */

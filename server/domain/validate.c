@@ -377,3 +377,49 @@ int validate_list_request(const schema_list_request *req, const config_limits *l
     }
     return err->kind == ERROR_NONE;
 }
+
+/* ---- events ------------------------------------------------------------------------------ */
+
+void validate_publish_request(const schema_publish_request *req, const config_delivery *delivery, error *err)
+{
+    const ProtobufCMessageDescriptor *desc = &schema_publish_request_descriptor;
+    check_ecosystem_id(req->ecosystem_id, desc, "ecosystem_id", err);
+    char message[64];
+    if (req->n_items == 0) {
+        problem(err, desc, "items", VALIDATE_REQUIRED);
+    } else if (req->n_items > delivery->max_items) {
+        snprintf(message, sizeof(message), "must hold at most %u items", delivery->max_items);
+        problem(err, desc, "items", message);
+    }
+}
+
+void validate_get_event_request(const schema_get_event_request *req, error *err)
+{
+    check_webhook_id(req->id, &schema_get_event_request_descriptor, ERROR_IN_UNSET, err);
+}
+
+void validate_attempts_request(const schema_attempts_request *req, const config_limits *limits, error *err)
+{
+    check_webhook_id(req->id, &schema_attempts_request_descriptor, ERROR_IN_UNSET, err);
+    if (req->limit > limits->max_page_size) {
+        char message[64];
+        snprintf(message, sizeof(message), "must be at most %u", limits->max_page_size);
+        problem(err, &schema_attempts_request_descriptor, "limit", message);
+    }
+}
+
+void validate_resend_request(const schema_resend_request *req, error_in id_in, error *err)
+{
+    check_webhook_id(req->id, &schema_resend_request_descriptor, id_in, err);
+    objectid parsed;
+    if (req->webhook_id != NULL && req->webhook_id[0] != '\0' &&
+        objectid_from_hex(req->webhook_id, strlen(req->webhook_id), &parsed) != 0)
+        problem(err, &schema_resend_request_descriptor, "webhook_id", VALIDATE_INVALID_ID);
+}
+
+void validate_recover_request(const schema_recover_request *req, error_in id_in, error *err)
+{
+    check_webhook_id(req->id, &schema_recover_request_descriptor, id_in, err);
+    if (req->since == NULL)
+        problem(err, &schema_recover_request_descriptor, "since", VALIDATE_REQUIRED);
+}

@@ -58,4 +58,13 @@ void validate_delete_request(const schema_delete_request *req, error *err);
 /* An invoke: the id. */
 void validate_invoke_request(const schema_invoke_request *req, error *err);
 
+/* The event calls: an ecosystem and 1..delivery.max_items items to publish; an event or a
+ * webhook id (id_in: where it is, when not the message: REST's path); a page limit within
+ * limits->max_page_size; a recover's required `since`. */
+void validate_publish_request(const schema_publish_request *req, const config_delivery *delivery, error *err);
+void validate_get_event_request(const schema_get_event_request *req, error *err);
+void validate_attempts_request(const schema_attempts_request *req, const config_limits *limits, error *err);
+void validate_resend_request(const schema_resend_request *req, error_in id_in, error *err);
+void validate_recover_request(const schema_recover_request *req, error_in id_in, error *err);
+
 #endif

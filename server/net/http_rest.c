@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec_json.h"
 #include "codec_proto.h"
@@ -109,6 +110,9 @@ static void rest_respond(rest_call *rc, h2o_req_t *req)
     core_call *c = &rc->call;
     if (c->response == NULL) {
         respond_error(req, rc->format, &c->err);
+    } else if (c->method == CORE_PUBLISH) {
+        http_add_replayed(req, c->replayed);
+        respond_message(req, rc->format, 202, "Accepted", c->response);
     } else if (c->created) {
         http_add_replayed(req, c->replayed);
         respond_webhook(req, rc->format, 201, "Created", &c->webhook);
@@ -160,7 +164,7 @@ static rest_call *rest_call_begin(http_handler *h, h2o_req_t *req, rest_call *lo
     rc->call.default_in = where;
     rc->call.done = on_call_done;
     rc->call.data = rc;
-    if (method == CORE_CREATE || method == CORE_INVOKE) /* only these read the clocks */
+    if (core_method_reads_clock(method))
         rpc_clock(&rc->call);
     return rc;
 }
@@ -304,6 +308,85 @@ static void invoke_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
     rest_call_run(h, req, rc, &local);
 }
 
+/* POST /api/events: answered in the body's format, as a create is. */
+static void publish_event(http_handler *h, h2o_req_t *req)
+{
+    h2o_iovec_t content_type = http_header(req, H2O_TOKEN_CONTENT_TYPE);
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    rest_call local, *rc =
+        rest_call_begin(h, req, &local, CORE_PUBLISH, format_of(content_type), &alloc, ERROR_IN_BODY);
+    if (rc == NULL)
+        return;
+    h2o_iovec_t key = http_idempotency_key(req);
+    rc->call.idempotency_key = key.base;
+    rc->call.idempotency_key_len = key.len;
+    rc->call.request = read_body(h, req, rc, &schema_publish_request_descriptor, rc->call.alloc);
+    rest_call_run(h, req, rc, &local);
+}
+
+/* GET /api/events/<id>. */
+static void get_event(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
+{
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    rest_call local, *rc =
+        rest_call_begin(h, req, &local, CORE_GET_EVENT, accepted_format(req), &alloc, ERROR_IN_PATH);
+    if (rc == NULL)
+        return;
+    schema_get_event_request *gr = rest_alloc(rc, sizeof(*gr));
+    if (gr != NULL) {
+        *gr = (schema_get_event_request)SCHEMA_GET_EVENT_REQUEST_INIT;
+        gr->id = rest_strdup(rc, id);
+        h2o_iovec_t query = http_query(req);
+        codec_query_reject(query.base, query.len, &rc->call.err);
+        rc->call.request = &gr->base;
+    } else {
+        error_set(&rc->call.err, ERROR_INTERNAL, "Out of memory.");
+    }
+    rest_call_run(h, req, rc, &local);
+}
+
+/* POST /api/events/<id>/resend and POST /api/webhooks/<id>/recover: the id from the path,
+ * the rest (a webhookId; a since) from the body, which may be empty for a resend. */
+static void post_action(http_handler *h, h2o_req_t *req, h2o_iovec_t id, core_method method)
+{
+    h2o_iovec_t content_type = http_header(req, H2O_TOKEN_CONTENT_TYPE);
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    rest_call local, *rc = rest_call_begin(h, req, &local, method, format_of(content_type), &alloc, ERROR_IN_BODY);
+    if (rc == NULL)
+        return;
+    rc->call.id_in = ERROR_IN_PATH;
+    const ProtobufCMessageDescriptor *desc =
+        method == CORE_RESEND ? &schema_resend_request_descriptor : &schema_recover_request_descriptor;
+    ProtobufCMessage *body = read_body(h, req, rc, desc, rc->call.alloc);
+    if (body != NULL) {
+        char *path_id = rest_strdup(rc, id);
+        if (method == CORE_RESEND)
+            ((schema_resend_request *)body)->id = path_id;
+        else
+            ((schema_recover_request *)body)->id = path_id;
+        rc->call.request = body;
+    }
+    rest_call_run(h, req, rc, &local);
+}
+
+/* GET /api/webhooks/<id>/attempts?limit=&before=. */
+static void list_attempts(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
+{
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    rest_call local, *rc =
+        rest_call_begin(h, req, &local, CORE_LIST_ATTEMPTS, accepted_format(req), &alloc, ERROR_IN_QUERY);
+    if (rc == NULL)
+        return;
+    rc->call.id_in = ERROR_IN_PATH;
+    h2o_iovec_t query = http_query(req);
+    schema_attempts_request *ar = (schema_attempts_request *)codec_query_decode(
+        &schema_attempts_request_descriptor, query.base, query.len, rc->call.alloc, &rc->call.err);
+    if (ar != NULL)
+        ar->id = rest_strdup(rc, id);
+    rc->call.request = ar != NULL ? &ar->base : NULL;
+    rest_call_run(h, req, rc, &local);
+}
+
 static void list_webhooks(http_handler *h, h2o_req_t *req)
 {
     ProtobufCAllocator alloc = http_pool_allocator(req);
@@ -349,7 +432,17 @@ static void respond_metrics(http_handler *h, h2o_req_t *req)
         .database_in_flight = st.database ? st.queue_depth : 0,
         .database_loops = st.database ? st.loops : 0,
         .database_loop_up = st.loop_up,
+        .events = st.events,
+        .events_stored = st.event_stats.events,
+        .deliveries_pending = st.event_stats.pending,
+        .deliveries_in_flight = st.event_stats.in_flight,
     };
+    if (st.events && st.event_stats.oldest_due_ms != 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t lag_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - st.event_stats.oldest_due_ms;
+        g.delivery_lag_seconds = lag_ms > 0 ? (double)lag_ms / 1000 : 0;
+    }
     size_t len;
     char *text = metrics_render(&g, &len);
     if (text == NULL) {
@@ -366,8 +459,9 @@ void http_rest_serve(http_handler *h, h2o_req_t *req, const route_match *m)
     error err;
     /* the API's calls are new work, refused while unread answers fill the buffers; the
      * operator's /healthz, /readyz and /metrics (small, answered inline) stay open */
-    if ((m->id == ROUTE_CREATE || m->id == ROUTE_LIST || m->id == ROUTE_GET) && http_admit(req, &err) != 0) {
-        respond_error(req, m->id == ROUTE_CREATE ? format_of(http_header(req, H2O_TOKEN_CONTENT_TYPE)) : accepted_format(req),
+    if ((m->id == ROUTE_CREATE || m->id == ROUTE_LIST || m->id == ROUTE_GET || m->id == ROUTE_PUBLISH) &&
+        http_admit(req, &err) != 0) {
+        respond_error(req, m->id == ROUTE_CREATE || m->id == ROUTE_PUBLISH ? format_of(http_header(req, H2O_TOKEN_CONTENT_TYPE)) : accepted_format(req),
                       &err);
         return;
     }
@@ -389,6 +483,21 @@ void http_rest_serve(http_handler *h, h2o_req_t *req, const route_match *m)
         break;
     case ROUTE_INVOKE:
         invoke_webhook(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
+        break;
+    case ROUTE_PUBLISH:
+        publish_event(h, req);
+        break;
+    case ROUTE_GET_EVENT:
+        get_event(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
+        break;
+    case ROUTE_RESEND:
+        post_action(h, req, h2o_iovec_init(m->item_id, m->item_id_len), CORE_RESEND);
+        break;
+    case ROUTE_RECOVER:
+        post_action(h, req, h2o_iovec_init(m->item_id, m->item_id_len), CORE_RECOVER);
+        break;
+    case ROUTE_ATTEMPTS:
+        list_attempts(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
         break;
     case ROUTE_HEALTHZ:
         http_respond_text(req, 200, "OK", "ok\n");

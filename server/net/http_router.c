@@ -120,6 +120,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     case ROUTE_RPC_UPDATE:
     case ROUTE_RPC_DELETE:
     case ROUTE_RPC_INVOKE:
+    case ROUTE_RPC_PUBLISH:
+    case ROUTE_RPC_GET_EVENT:
+    case ROUTE_RPC_ATTEMPTS:
+    case ROUTE_RPC_RESEND:
+    case ROUTE_RPC_RECOVER:
     case ROUTE_RPC_OTHER:
         http_rpc_serve(h, req, &m);
         break;

@@ -233,9 +233,7 @@ static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol
 
 void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m)
 {
-    HG_ASSERT(m->id == ROUTE_RPC_CREATE || m->id == ROUTE_RPC_GET || m->id == ROUTE_RPC_LIST ||
-              m->id == ROUTE_RPC_UPDATE || m->id == ROUTE_RPC_DELETE || m->id == ROUTE_RPC_INVOKE ||
-              m->id == ROUTE_RPC_OTHER);
+    HG_ASSERT((m->id >= ROUTE_RPC_CREATE && m->id <= ROUTE_RPC_RECOVER) || m->id == ROUTE_RPC_OTHER);
     h2o_iovec_t ct = http_header(req, H2O_TOKEN_CONTENT_TYPE);
     const ProtobufCMethodDescriptor *method = core_method_from_path(req->path_normalized.base, req->path_normalized.len);
     call_protocol protocol = CALL_CONNECT;

@@ -36,7 +36,7 @@ int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, con
     call->idempotency_key_len = headers->idempotency_key_len;
     call->alloc = alloc;
     call->default_in = ERROR_IN_BODY;
-    if (call->method == CORE_CREATE || call->method == CORE_INVOKE) /* only these read the clocks */
+    if (core_method_reads_clock(call->method))
         rpc_clock(call);
     /* a method the core lacks is not decoded: the core answers "unimplemented" */
     if (call->method != CORE_METHODS)

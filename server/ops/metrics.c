@@ -37,6 +37,7 @@ typedef struct shard {
     histogram durations[ROUTE_COUNT];
     histogram fsyncs;
     histogram invokes;
+    histogram attempts;
     histogram database;
 } shard;
 
@@ -56,6 +57,9 @@ static atomic_uint_fast64_t header_blocks_closed;
 static atomic_uint_fast64_t write_timeouts;
 static atomic_uint_fast64_t output_refused[2]; /* [0] a connection's cap, [1] the server's budget */
 static atomic_uint_fast64_t invoke_outcomes[DELIVERY_OUTCOMES];
+static atomic_uint_fast64_t attempt_errors[EVENTS_ERRORS];
+static atomic_uint_fast64_t deliveries_ended[EVENTS_STATES];
+static atomic_uint_fast64_t webhooks_disabled;
 
 /* SQLSTATE classes counted by name; any other is "other" (the last). */
 static const char *const sql_classes[] = {"08", "23", "40", "53", "54", "57", "58", "XX", "other"};
@@ -210,6 +214,25 @@ void metrics_invoke(delivery_outcome outcome, int64_t duration_us)
     HG_ASSERT((unsigned)outcome < DELIVERY_OUTCOMES);
     atomic_fetch_add_explicit(&invoke_outcomes[outcome], 1, memory_order_relaxed);
     observe(&my_shard()->invokes, duration_us);
+}
+
+void metrics_delivery_attempt(events_error error, uint32_t duration_ms)
+{
+    HG_ASSERT((unsigned)error < EVENTS_ERRORS);
+    atomic_fetch_add_explicit(&attempt_errors[error], 1, memory_order_relaxed);
+    observe(&my_shard()->attempts, (int64_t)duration_ms * 1000);
+}
+
+void metrics_delivery_finished(events_state state)
+{
+    HG_ASSERT((unsigned)state < EVENTS_STATES);
+    atomic_fetch_add_explicit(&deliveries_ended[state], 1, memory_order_relaxed);
+}
+
+void metrics_webhook_disabled(const char *why)
+{
+    (void)why;
+    atomic_fetch_add_explicit(&webhooks_disabled, 1, memory_order_relaxed);
 }
 
 /* A growing text buffer; on allocation failure it stops growing and says so at the end. */
@@ -387,6 +410,36 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
             "outcome.\n# TYPE hookgate_invoke_duration_seconds histogram\n");
     totals inv = sum_histogram(offsetof(shard, invokes));
     add_histogram(&t, "hookgate_invoke_duration_seconds", "", &inv);
+    add(&t, "# HELP hookgate_delivery_attempts_total Attempts of event deliveries, by error class (\"\": a 2xx).\n"
+            "# TYPE hookgate_delivery_attempts_total counter\n");
+    for (int e = 0; e < EVENTS_ERRORS; e++)
+        add(&t, "hookgate_delivery_attempts_total{error=\"%s\"} %llu\n", events_error_name((unsigned)e),
+            (unsigned long long)atomic_load_explicit(&attempt_errors[e], memory_order_relaxed));
+    add(&t, "# HELP hookgate_deliveries_total Event deliveries ended, by outcome.\n"
+            "# TYPE hookgate_deliveries_total counter\n");
+    for (int s = EVENTS_DELIVERED; s < EVENTS_STATES; s++)
+        add(&t, "hookgate_deliveries_total{outcome=\"%s\"} %llu\n", events_state_name((events_state)s),
+            (unsigned long long)atomic_load_explicit(&deliveries_ended[s], memory_order_relaxed));
+    add(&t, "# HELP hookgate_webhooks_disabled_total Webhooks hookgate disabled (a 410, or failing past "
+            "delivery.disable_after_ms).\n# TYPE hookgate_webhooks_disabled_total counter\n"
+            "hookgate_webhooks_disabled_total %llu\n",
+            (unsigned long long)atomic_load_explicit(&webhooks_disabled, memory_order_relaxed));
+    add(&t, "# HELP hookgate_delivery_attempt_duration_seconds Time of each attempt of an event delivery.\n"
+            "# TYPE hookgate_delivery_attempt_duration_seconds histogram\n");
+    totals att = sum_histogram(offsetof(shard, attempts));
+    add_histogram(&t, "hookgate_delivery_attempt_duration_seconds", "", &att);
+    if (g->events) {
+        add(&t,
+            "# HELP hookgate_events_stored Events held (within delivery.retention_ms).\n"
+            "# TYPE hookgate_events_stored gauge\nhookgate_events_stored %zu\n"
+            "# HELP hookgate_deliveries_pending Deliveries not yet ended (in flight included).\n"
+            "# TYPE hookgate_deliveries_pending gauge\nhookgate_deliveries_pending %zu\n"
+            "# HELP hookgate_deliveries_in_flight Attempts being made now.\n"
+            "# TYPE hookgate_deliveries_in_flight gauge\nhookgate_deliveries_in_flight %zu\n"
+            "# HELP hookgate_delivery_lag_seconds How long the oldest due delivery not in flight has waited (0: none).\n"
+            "# TYPE hookgate_delivery_lag_seconds gauge\nhookgate_delivery_lag_seconds %.3f\n",
+            g->events_stored, g->deliveries_pending, g->deliveries_in_flight, g->delivery_lag_seconds);
+    }
     add(&t,
         "# HELP hookgate_buffered_bytes Request and response bytes held by all connections (server.max_buffered_bytes).\n"
         "# TYPE hookgate_buffered_bytes gauge\nhookgate_buffered_bytes %zu\n",

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "delivery.h"
+#include "events.h"
 #include "route.h"
 
 typedef enum metrics_protocol { METRICS_HTTP1, METRICS_HTTP2, METRICS_GRPC, METRICS_PROTOCOLS } metrics_protocol;
@@ -73,6 +74,15 @@ void metrics_database_error(const char *sqlstate);
 /* One call of a webhook's url by an invoke: its outcome and how long it took. */
 void metrics_invoke(delivery_outcome outcome, int64_t duration_us);
 
+/* An attempt of an event delivery ended with this error class (EVENTS_ERROR_NONE: a 2xx). */
+void metrics_delivery_attempt(events_error error, uint32_t duration_ms);
+
+/* A delivery ended: delivered, failed or cancelled. */
+void metrics_delivery_finished(events_state state);
+
+/* hookgate disabled a webhook. */
+void metrics_webhook_disabled(const char *why);
+
 /* Values read when rendering. */
 typedef struct metrics_gauges {
     size_t webhooks_stored;
@@ -85,6 +95,11 @@ typedef struct metrics_gauges {
     size_t database_in_flight;    /* statements sent, not yet answered */
     size_t database_loops;        /* event loops, each with its connections up below */
     const unsigned *database_loop_up;
+    int events;                   /* 1: the store keeps an event log; the next four are its gauges */
+    size_t events_stored;
+    size_t deliveries_pending;
+    size_t deliveries_in_flight;
+    double delivery_lag_seconds;
 } metrics_gauges;
 
 /* The exposition text; malloc'd (free with free), its length in *len; NULL when out of memory. */

@@ -239,6 +239,19 @@ static void on_events_written(journal_op *op)
         if (events_apply(m->log, op->events[i], &err) != 0)
             status = err.kind == ERROR_INTERNAL ? ENOMEM : EINVAL;
     }
+    if (op->status != 0 && c->verb == BACKEND_RECORD) {
+        /* outcomes the disk refused: their deliveries go back in their queues, due again
+         * after the attempt's time plus a second (never at once: the disk may still refuse) */
+        for (size_t i = 0; i < op->n_events; i++) {
+            const schema_stored_event *r = op->events[i];
+            objectid event_id, webhook_id;
+            if (r->id.len != OBJECTID_LEN || r->webhook_id.len != OBJECTID_LEN)
+                continue;
+            memcpy(event_id.bytes, r->id.data, OBJECTID_LEN);
+            memcpy(webhook_id.bytes, r->webhook_id.data, OBJECTID_LEN);
+            events_release(m->log, &event_id, &webhook_id, r->started_ms + r->duration_ms + 1000);
+        }
+    }
     if (status == 0 && c->verb == BACKEND_PUBLISH && c->ev.publish.digest != NULL) {
         /* a publish that raced another with the same key: the first one stands */
         objectid id;

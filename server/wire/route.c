@@ -12,21 +12,24 @@
 #include "schema.h"
 
 #define SERVICE_DESCRIPTOR schema_webhook_service_descriptor
-#define COLLECTION "/api/webhooks"
+#define WEBHOOKS "/api/webhooks"
+#define EVENTS "/api/events"
 #define V0 "/v0"
 #define RESOURCE_METHODS 3 /* methods a resource answers, at most */
 
 typedef enum path_kind {
     PATH_EXACT,       /* the path itself */
-    PATH_COLLECTION,  /* COLLECTION or COLLECTION "/", also under /v0 */
-    PATH_ITEM,        /* COLLECTION "/<id>", <id> non-empty without '/', also under /v0 */
-    PATH_ITEM_ACTION, /* COLLECTION "/<id>/" the action (path), also under /v0 */
+    PATH_COLLECTION,  /* the collection, or it and "/", also under /v0 */
+    PATH_ITEM,        /* the collection "/<id>", <id> non-empty without '/', also under /v0 */
+    PATH_ITEM_ACTION, /* the collection "/<id>/" the action (path), also under /v0 */
     PATH_RPC_METHOD,  /* the service's prefix "/" the method's name */
     PATH_RPC_SERVICE, /* the prefix, or anything under it */
 } path_kind;
 
 typedef struct resource {
     path_kind kind;
+    const char *collection; /* the collection's path: WEBHOOKS or EVENTS */
+    size_t collection_len;
     const char *path;  /* PATH_EXACT: the path; PATH_ITEM_ACTION: the action; PATH_RPC_METHOD: the method's
                           name in the schema */
     const char *allow; /* every method below, in this order, ", " between */
@@ -38,20 +41,32 @@ typedef struct resource {
 
 /* Tried in this order; no two shapes overlap, so the order only saves time: the webhook
  * API first, then the RPC service, then the operational paths. */
+#define IN(c) c, sizeof(c) - 1
+#define NONE NULL, 0
 static const resource resources[] = {
-    {PATH_COLLECTION, NULL, "GET, POST", {{"GET", ROUTE_LIST}, {"POST", ROUTE_CREATE}}},
-    {PATH_ITEM, NULL, "GET, PUT, DELETE", {{"GET", ROUTE_GET}, {"PUT", ROUTE_UPDATE}, {"DELETE", ROUTE_DELETE}}},
-    {PATH_ITEM_ACTION, "invoke", "POST", {{"POST", ROUTE_INVOKE}}},
-    {PATH_RPC_METHOD, "CreateWebhook", "POST", {{"POST", ROUTE_RPC_CREATE}}},
-    {PATH_RPC_METHOD, "GetWebhook", "POST", {{"POST", ROUTE_RPC_GET}}},
-    {PATH_RPC_METHOD, "ListWebhooks", "POST", {{"POST", ROUTE_RPC_LIST}}},
-    {PATH_RPC_METHOD, "UpdateWebhook", "POST", {{"POST", ROUTE_RPC_UPDATE}}},
-    {PATH_RPC_METHOD, "DeleteWebhook", "POST", {{"POST", ROUTE_RPC_DELETE}}},
-    {PATH_RPC_METHOD, "InvokeWebhook", "POST", {{"POST", ROUTE_RPC_INVOKE}}},
-    {PATH_RPC_SERVICE, NULL, "POST", {{"POST", ROUTE_RPC_OTHER}}},
-    {PATH_EXACT, "/healthz", "GET, HEAD", {{"GET", ROUTE_HEALTHZ}, {"HEAD", ROUTE_HEALTHZ}}},
-    {PATH_EXACT, "/readyz", "GET, HEAD", {{"GET", ROUTE_READYZ}, {"HEAD", ROUTE_READYZ}}},
-    {PATH_EXACT, "/metrics", "GET", {{"GET", ROUTE_METRICS}}},
+    {PATH_COLLECTION, IN(WEBHOOKS), NULL, "GET, POST", {{"GET", ROUTE_LIST}, {"POST", ROUTE_CREATE}}},
+    {PATH_ITEM, IN(WEBHOOKS), NULL, "GET, PUT, DELETE", {{"GET", ROUTE_GET}, {"PUT", ROUTE_UPDATE}, {"DELETE", ROUTE_DELETE}}},
+    {PATH_ITEM_ACTION, IN(WEBHOOKS), "invoke", "POST", {{"POST", ROUTE_INVOKE}}},
+    {PATH_ITEM_ACTION, IN(WEBHOOKS), "attempts", "GET", {{"GET", ROUTE_ATTEMPTS}}},
+    {PATH_ITEM_ACTION, IN(WEBHOOKS), "recover", "POST", {{"POST", ROUTE_RECOVER}}},
+    {PATH_COLLECTION, IN(EVENTS), NULL, "POST", {{"POST", ROUTE_PUBLISH}}},
+    {PATH_ITEM, IN(EVENTS), NULL, "GET", {{"GET", ROUTE_GET_EVENT}}},
+    {PATH_ITEM_ACTION, IN(EVENTS), "resend", "POST", {{"POST", ROUTE_RESEND}}},
+    {PATH_RPC_METHOD, NONE, "CreateWebhook", "POST", {{"POST", ROUTE_RPC_CREATE}}},
+    {PATH_RPC_METHOD, NONE, "GetWebhook", "POST", {{"POST", ROUTE_RPC_GET}}},
+    {PATH_RPC_METHOD, NONE, "ListWebhooks", "POST", {{"POST", ROUTE_RPC_LIST}}},
+    {PATH_RPC_METHOD, NONE, "UpdateWebhook", "POST", {{"POST", ROUTE_RPC_UPDATE}}},
+    {PATH_RPC_METHOD, NONE, "DeleteWebhook", "POST", {{"POST", ROUTE_RPC_DELETE}}},
+    {PATH_RPC_METHOD, NONE, "InvokeWebhook", "POST", {{"POST", ROUTE_RPC_INVOKE}}},
+    {PATH_RPC_METHOD, NONE, "PublishEvent", "POST", {{"POST", ROUTE_RPC_PUBLISH}}},
+    {PATH_RPC_METHOD, NONE, "GetEvent", "POST", {{"POST", ROUTE_RPC_GET_EVENT}}},
+    {PATH_RPC_METHOD, NONE, "ListAttempts", "POST", {{"POST", ROUTE_RPC_ATTEMPTS}}},
+    {PATH_RPC_METHOD, NONE, "ResendEvent", "POST", {{"POST", ROUTE_RPC_RESEND}}},
+    {PATH_RPC_METHOD, NONE, "RecoverWebhook", "POST", {{"POST", ROUTE_RPC_RECOVER}}},
+    {PATH_RPC_SERVICE, NONE, NULL, "POST", {{"POST", ROUTE_RPC_OTHER}}},
+    {PATH_EXACT, NONE, "/healthz", "GET, HEAD", {{"GET", ROUTE_HEALTHZ}, {"HEAD", ROUTE_HEALTHZ}}},
+    {PATH_EXACT, NONE, "/readyz", "GET, HEAD", {{"GET", ROUTE_READYZ}, {"HEAD", ROUTE_READYZ}}},
+    {PATH_EXACT, NONE, "/metrics", "GET", {{"GET", ROUTE_METRICS}}},
 };
 
 static const char *const names[ROUTE_COUNT] = {
@@ -61,6 +76,10 @@ static const char *const names[ROUTE_COUNT] = {
     [ROUTE_RPC_UPDATE] = "rpc_update", [ROUTE_RPC_DELETE] = "rpc_delete", [ROUTE_RPC_INVOKE] = "rpc_invoke",
     [ROUTE_RPC_OTHER] = "rpc_other",   [ROUTE_HEALTHZ] = "healthz", [ROUTE_READYZ] = "readyz",
     [ROUTE_METRICS] = "metrics",       [ROUTE_NOT_FOUND] = "other", [ROUTE_METHOD_NOT_ALLOWED] = "other",
+    [ROUTE_ATTEMPTS] = "attempts",     [ROUTE_RECOVER] = "recover", [ROUTE_PUBLISH] = "publish",
+    [ROUTE_GET_EVENT] = "get_event",   [ROUTE_RESEND] = "resend",   [ROUTE_RPC_PUBLISH] = "rpc_publish",
+    [ROUTE_RPC_GET_EVENT] = "rpc_get_event", [ROUTE_RPC_ATTEMPTS] = "rpc_attempts",
+    [ROUTE_RPC_RESEND] = "rpc_resend", [ROUTE_RPC_RECOVER] = "rpc_recover",
 };
 HG_STATIC_ASSERT(sizeof(names) / sizeof(names[0]) == ROUTE_COUNT, "a name for every route");
 
@@ -108,12 +127,12 @@ static inline int equals(const char *s, size_t len, const char *lit)
 static int path_matches(const resource *r, const char *path, size_t len, const char *prefix, size_t pn,
                         route_match *out)
 {
-    size_t cn = sizeof(COLLECTION) - 1;
+    size_t cn = r->collection_len;
     if (r->kind == PATH_COLLECTION || r->kind == PATH_ITEM || r->kind == PATH_ITEM_ACTION) {
         /* literal lengths known here: memcmp of a constant size compiles to a few compares */
         if (len >= sizeof(V0 "/") - 1 && memcmp(path, V0 "/", sizeof(V0 "/") - 1) == 0)
             path += sizeof(V0) - 1, len -= sizeof(V0) - 1;
-        if (len < cn || memcmp(path, COLLECTION, cn) != 0)
+        if (len < cn || memcmp(path, r->collection, cn) != 0)
             return 0;
         if (r->kind == PATH_COLLECTION)
             return len == cn || (len == cn + 1 && path[cn] == '/');

@@ -17,12 +17,22 @@ typedef enum route_id {
     ROUTE_UPDATE,     /* PUT /api/webhooks/<id> */
     ROUTE_DELETE,     /* DELETE /api/webhooks/<id> */
     ROUTE_INVOKE,     /* POST /api/webhooks/<id>/invoke */
+    ROUTE_ATTEMPTS,   /* GET /api/webhooks/<id>/attempts */
+    ROUTE_RECOVER,    /* POST /api/webhooks/<id>/recover */
+    ROUTE_PUBLISH,    /* POST /api/events */
+    ROUTE_GET_EVENT,  /* GET /api/events/<id> */
+    ROUTE_RESEND,     /* POST /api/events/<id>/resend */
     ROUTE_RPC_CREATE, /* POST /droplit.webhooks.v1.WebhookService/CreateWebhook */
     ROUTE_RPC_GET,
     ROUTE_RPC_LIST,
     ROUTE_RPC_UPDATE,
     ROUTE_RPC_DELETE,
     ROUTE_RPC_INVOKE,
+    ROUTE_RPC_PUBLISH,
+    ROUTE_RPC_GET_EVENT,
+    ROUTE_RPC_ATTEMPTS,
+    ROUTE_RPC_RESEND,
+    ROUTE_RPC_RECOVER,
     ROUTE_RPC_OTHER, /* POST under the service: a method the table does not name */
     ROUTE_HEALTHZ,   /* GET or HEAD /healthz */
     ROUTE_READYZ,
@@ -38,7 +48,7 @@ typedef enum route_id {
 typedef struct route_match {
     route_id id;
     const char *allow;   /* ROUTE_METHOD_NOT_ALLOWED: the Allow header's value; else NULL */
-    const char *item_id; /* ROUTE_GET, _UPDATE, _DELETE, _INVOKE: the <id> segment (points into path, not NUL terminated) */
+    const char *item_id; /* a route of one webhook or event: the <id> segment (points into path, not NUL terminated) */
     size_t item_id_len;
 } route_match;
 

@@ -94,7 +94,7 @@ static void on_journaled(journal_op *op)
     /* an update's journal_changes point into the record: applied before it goes */
     const store_webhook *found = apply(m, c, record, &c->journal_changes, &err);
     store_record_free(record);
-    if (found != NULL && (c->verb == BACKEND_DELETE || found->disabled))
+    if (found != NULL && (c->verb == BACKEND_DELETE || (found->disabled && (op->sets & STORE_SET_DISABLED))))
         cancel_deliveries(m, &found->id);
     finish(c, change_status(found, &err), found);
 }
@@ -159,7 +159,7 @@ static void submit_write(memory_backend *m, backend_call *c)
         store_changes changes = changes_of(&sealed, sets);
         const store_webhook *found = apply(m, c, &sealed, &changes, &err);
         free(buf);
-        if (found != NULL && (c->verb == BACKEND_DELETE || found->disabled))
+        if (found != NULL && (c->verb == BACKEND_DELETE || (found->disabled && (sets & STORE_SET_DISABLED))))
             cancel_deliveries(m, &found->id);
         finish(c, change_status(found, &err), found);
         return;

@@ -67,6 +67,20 @@ int main(void)
     check_route("POST", "/api/webhooks/abc/invok", ROUTE_NOT_FOUND);
     check_route("POST", "/api/webhooks/a/b/invoke", ROUTE_NOT_FOUND);
     check_not_allowed("POST", "/api/webhooks/invoke", "GET, PUT, DELETE"); /* an item whose id is "invoke" */
+
+    /* the event routes: a collection of their own, and two more actions of a webhook */
+    check_route("POST", "/api/events", ROUTE_PUBLISH);
+    check_route("POST", "/v0/api/events/", ROUTE_PUBLISH);
+    check_not_allowed("GET", "/api/events", "POST");
+    check_route("GET", "/api/events/5f1b7c3e9d2a4b0012345678", ROUTE_GET_EVENT);
+    check_not_allowed("DELETE", "/api/events/abc", "GET");
+    check_route("POST", "/api/events/abc/resend", ROUTE_RESEND);
+    check_route("POST", "/api/events/abc/invoke", ROUTE_NOT_FOUND); /* actions belong to their collection */
+    check_route("GET", "/api/webhooks/abc/attempts", ROUTE_ATTEMPTS);
+    check_not_allowed("POST", "/api/webhooks/abc/attempts", "GET");
+    check_route("POST", "/api/webhooks/abc/recover", ROUTE_RECOVER);
+    check_route("POST", "/api/webhooks/abc/resend", ROUTE_NOT_FOUND);
+    check_route("POST", "/api/eventsx", ROUTE_NOT_FOUND);
     {
         route_match m;
         CHECK(find("POST", "/v0/api/webhooks/abc/invoke", &m) == ROUTE_INVOKE);
@@ -135,6 +149,10 @@ int main(void)
         [ROUTE_RPC_UPDATE] = "rpc_update", [ROUTE_RPC_DELETE] = "rpc_delete", [ROUTE_RPC_INVOKE] = "rpc_invoke",
         [ROUTE_RPC_OTHER] = "rpc_other",   [ROUTE_HEALTHZ] = "healthz", [ROUTE_READYZ] = "readyz",
         [ROUTE_METRICS] = "metrics",       [ROUTE_NOT_FOUND] = "other", [ROUTE_METHOD_NOT_ALLOWED] = "other",
+        [ROUTE_ATTEMPTS] = "attempts",     [ROUTE_RECOVER] = "recover", [ROUTE_PUBLISH] = "publish",
+        [ROUTE_GET_EVENT] = "get_event",   [ROUTE_RESEND] = "resend",   [ROUTE_RPC_PUBLISH] = "rpc_publish",
+        [ROUTE_RPC_GET_EVENT] = "rpc_get_event", [ROUTE_RPC_ATTEMPTS] = "rpc_attempts",
+        [ROUTE_RPC_RESEND] = "rpc_resend", [ROUTE_RPC_RECOVER] = "rpc_recover",
     };
     for (int r = 0; r < ROUTE_COUNT; r++)
         CHECK_STR(route_name((route_id)r), labels[r]);
@@ -147,11 +165,13 @@ int main(void)
         snprintf(path, sizeof(path), "%s/%s", route_rpc_prefix(), svc->methods[i].name);
         route_match m;
         route_id id = find("POST", path, &m);
-        CHECK(id == ROUTE_RPC_CREATE || id == ROUTE_RPC_GET || id == ROUTE_RPC_LIST || id == ROUTE_RPC_UPDATE ||
-              id == ROUTE_RPC_DELETE || id == ROUTE_RPC_INVOKE);
+        CHECK(id >= ROUTE_RPC_CREATE && id <= ROUTE_RPC_RECOVER);
         routed |= 1 << id;
     }
-    CHECK(routed == (1 << ROUTE_RPC_CREATE | 1 << ROUTE_RPC_GET | 1 << ROUTE_RPC_LIST | 1 << ROUTE_RPC_UPDATE |
-                     1 << ROUTE_RPC_DELETE | 1 << ROUTE_RPC_INVOKE));
+    int every = 0;
+    for (int id = ROUTE_RPC_CREATE; id <= ROUTE_RPC_RECOVER; id++)
+        every |= 1 << id;
+    CHECK(routed == every);
+    CHECK(svc->n_methods == (unsigned)(ROUTE_RPC_RECOVER - ROUTE_RPC_CREATE + 1));
     return test_exit_code();
 }

@@ -491,9 +491,10 @@ static size_t fd_count(void)
 static int fd_budget(server *s, const config *cfg, uint64_t fd_limit)
 {
     size_t open = fd_count();
-    /* what is opened later: every outbound call that may be in flight, and the database
-     * connections (some may be open already: counted twice, on the safe side) */
-    size_t later = (size_t)cfg->delivery.max_concurrent_invokes * SERVER_FDS_PER_INVOKE +
+    /* what is opened later: every outbound call that may be in flight (invokes, and event
+     * deliveries), and the database connections (some may be open already: counted twice,
+     * on the safe side) */
+    size_t later = ((size_t)cfg->delivery.max_concurrent_invokes + cfg->delivery.max_in_flight) * SERVER_FDS_PER_INVOKE +
                    (cfg->store_pg_conninfo != NULL
                         ? s->n_threads * cfg->store_pg_connections * SERVER_FDS_PER_DB_CONNECTION
                         : 0);
@@ -502,7 +503,7 @@ static int fd_budget(server *s, const config *cfg, uint64_t fd_limit)
         fprintf(stderr,
                 "hookgate: the file descriptor limit (%llu) leaves no room for a connection: %zu are open and "
                 "%zu more are kept for outbound calls, the store and the accept path; raise it (ulimit -n, "
-                "systemd LimitNOFILE=) or lower delivery.max_concurrent_invokes\n",
+                "systemd LimitNOFILE=) or lower delivery.max_concurrent_invokes and delivery.max_in_flight\n",
                 (unsigned long long)fd_limit, open,
                 later + JOURNAL_MAX_EXTRA_FDS + SERVER_FD_SPARE + s->n_threads + CONNLIMIT_EVICT_SLACK);
         return -1;

@@ -41,7 +41,7 @@ def main():
     config = os.path.join(tmp, "fdspin.yaml")
     with open(config, "w") as f:
         f.write("server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  threads: 2\n"
-                "store: { path: %s/data }\ndelivery: { max_concurrent_invokes: 2 }\naccounts: []\n" % (port, tmp))
+                "store: { path: %s/data }\ndelivery: { max_concurrent_invokes: 2, max_in_flight: 2 }\naccounts: []\n" % (port, tmp))
     log_path = os.path.join(tmp, "log")
     log = open(log_path, "w")
     limit = args.limit

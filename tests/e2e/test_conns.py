@@ -298,7 +298,7 @@ class TestLowDescriptorLimit(unittest.TestCase):
                       "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  threads: 2\n"
                       "  max_connections_per_address: 0\n  idle_eviction_ms: 200\n"
                       "store: { path: %s, snapshot_after_bytes: 4096 }\n"
-                      "delivery: { max_concurrent_invokes: 2 }\n"  # their descriptors are set aside too
+                      "delivery: { max_concurrent_invokes: 2, max_in_flight: 2 }\n"  # their descriptors are set aside too
                       "accounts:\n  - id: acme\n    tokens: [ token-a ]\n    ecosystems: [ { id: %s } ]\n"
                       % (cls.port, cls.data, ECO), 64)
 
@@ -353,7 +353,7 @@ class TestInvokesUnderLowDescriptorLimit(unittest.TestCase):
         start_limited(cls, "nofile-invoke",
                       "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  threads: 2\n"
                       "  max_connections_per_address: 0\n  idle_eviction_ms: 200\n"
-                      "delivery: { max_concurrent_invokes: %d, allow_networks: [ 127.0.0.0/8 ] }\n"
+                      "delivery: { max_concurrent_invokes: %d, max_in_flight: 2, allow_networks: [ 127.0.0.0/8 ] }\n"
                       "accounts:\n  - id: acme\n    tokens: [ token-a ]\n    ecosystems: [ { id: %s } ]\n"
                       % (cls.port, cls.INVOKES, ECO), 200)
 

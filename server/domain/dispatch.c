@@ -198,9 +198,72 @@ static void cancel(attempt *a)
     record(a);
 }
 
-static void on_webhook(backend_call *c)
+/* A backend call the dispatcher's thread waits for (a claim, an expiry): the memory
+ * backend answers before submit returns, a database's worker later. */
+typedef struct waited {
+    backend_call call;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+} waited;
+
+static void on_waited(backend_call *c)
 {
-    (void)c; /* read synchronously: see start */
+    waited *w = (waited *)c;
+    pthread_mutex_lock(&w->lock);
+    w->done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void submit_and_wait(backend *b, waited *w)
+{
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    w->done = 0;
+    w->call.done = on_waited;
+    backend_submit(b, &w->call);
+    pthread_mutex_lock(&w->lock);
+    while (!w->done)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+}
+
+/* The claim batch's memory (a database backend's rows), freed once its attempts started. */
+typedef struct arena {
+    void **blocks;
+    size_t n, cap;
+} arena;
+
+static void *arena_alloc(void *data, size_t size)
+{
+    arena *a = data;
+    if (a->n == a->cap) {
+        size_t cap = a->cap == 0 ? 16 : a->cap * 2;
+        void **blocks = realloc(a->blocks, cap * sizeof(*blocks));
+        if (blocks == NULL)
+            return NULL;
+        a->blocks = blocks, a->cap = cap;
+    }
+    void *p = malloc(size);
+    if (p != NULL)
+        a->blocks[a->n++] = p;
+    return p;
+}
+
+static void arena_free_one(void *data, void *p)
+{
+    (void)data, (void)p; /* with the arena */
+}
+
+static void arena_release(arena *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->blocks[i]);
+    free(a->blocks);
+    *a = (arena){0};
 }
 
 /* Starts the attempt of one claimed delivery. On the dispatcher's thread, lock not held. */
@@ -216,12 +279,8 @@ static void start(dispatch *p, const events_claim *claim, const config_delivery 
     a->p = p;
     a->claim = *claim;
     a->started_ms = now_ms();
-    /* the backends the dispatcher runs over read a webhook synchronously (the memory one) */
-    HG_ASSERT(backend_is_synchronous(p->b, BACKEND_GET));
-    backend_call get = {.verb = BACKEND_GET, .id = claim->webhook_id, .done = on_webhook};
-    backend_submit(p->b, &get);
-    const store_webhook *w = get.status == 0 ? get.found : NULL;
-    if (w == NULL || w->disabled) {
+    const store_webhook *w = claim->webhook; /* as the claim found it */
+    if (w == NULL || w->disabled || w->deleted) {
         cancel(a);
         return;
     }
@@ -254,10 +313,9 @@ static void start(dispatch *p, const events_claim *claim, const config_delivery 
 
 static void expire(dispatch *p, int64_t now, uint64_t retention_ms)
 {
-    backend_call c = {.verb = BACKEND_EXPIRE, .done = on_webhook};
-    c.ev.since_ms = now - (int64_t)retention_ms;
-    if (backend_is_synchronous(p->b, BACKEND_EXPIRE))
-        backend_submit(p->b, &c);
+    waited w = {.call = {.verb = BACKEND_EXPIRE}};
+    w.call.ev.since_ms = now - (int64_t)retention_ms;
+    submit_and_wait(p->b, &w);
 }
 
 static void *dispatch_main(void *arg)
@@ -280,24 +338,29 @@ static void *dispatch_main(void *arg)
             config_delivery cfg = p->cfg; /* this batch's settings */
             p->woken = 0;
             pthread_mutex_unlock(&p->lock);
-            backend_call c = {.verb = BACKEND_CLAIM, .done = on_webhook};
-            c.ev.now_ms = now;
-            c.ev.per_webhook = cfg.max_in_flight_per_webhook;
-            c.ev.claims = p->claims;
-            c.ev.max = max;
-            HG_ASSERT(backend_is_synchronous(p->b, BACKEND_CLAIM));
-            backend_submit(p->b, &c);
-            size_t n = c.status == 0 ? c.ev.count : 0;
+            arena batch = {0};
+            ProtobufCAllocator alloc = {arena_alloc, arena_free_one, &batch};
+            waited w = {.call = {.verb = BACKEND_CLAIM, .alloc = &alloc}};
+            backend_call *c = &w.call;
+            c->ev.now_ms = now;
+            c->ev.per_webhook = cfg.max_in_flight_per_webhook;
+            c->ev.lease_ms = (int64_t)cfg.timeout_ms + DISPATCH_LEASE_MARGIN_MS;
+            c->ev.claims = p->claims;
+            c->ev.max = max;
+            submit_and_wait(p->b, &w);
+            size_t n = c->status == 0 ? c->ev.count : 0;
+            HG_ASSERT(n <= max);
             pthread_mutex_lock(&p->lock);
             p->in_flight += (unsigned)n;
             pthread_mutex_unlock(&p->lock);
             for (size_t i = 0; i < n; i++)
                 start(p, &p->claims[i], &cfg);
+            arena_release(&batch); /* each attempt copied what it keeps */
             pthread_mutex_lock(&p->lock);
             if (n == max)
                 continue; /* more may be due */
-            if (c.status == 0 && c.ev.next_due_ms < wake_at)
-                wake_at = c.ev.next_due_ms;
+            if (c->status == 0 && c->ev.next_due_ms < wake_at)
+                wake_at = c->ev.next_due_ms;
         }
         if (p->woken || p->stopping) {
             p->woken = 0;
@@ -308,6 +371,11 @@ static void *dispatch_main(void *arg)
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
+}
+
+static void wake_from_store(void *ctx)
+{
+    dispatch_wake(ctx);
 }
 
 dispatch *dispatch_create(backend *b, delivery *d, const config_delivery *cfg, const dispatch_hooks *hooks,
@@ -329,6 +397,7 @@ dispatch *dispatch_create(backend *b, delivery *d, const config_delivery *cfg, c
         p->random_state = 1;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
+    backend_set_event_wake(b, wake_from_store, p);
     int rc = pthread_create(&p->thread, NULL, dispatch_main, p);
     if (rc != 0) {
         snprintf(why, why_size, "cannot start the delivery thread: %s", strerror(rc));
@@ -363,6 +432,7 @@ void dispatch_stop(dispatch *p)
 {
     if (p == NULL)
         return;
+    backend_set_event_wake(p->b, NULL, NULL);
     pthread_mutex_lock(&p->lock);
     int running = !p->stopping;
     p->stopping = 1;

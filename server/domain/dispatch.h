@@ -23,7 +23,7 @@
 
 #define DISPATCH_CLAIM_BATCH 64       /* deliveries one claim takes at most */
 #define DISPATCH_EXPIRE_EVERY_MS 1000 /* how often what is past delivery.retention_ms is dropped */
-#define DISPATCH_RELEASE_MS 1000      /* an outcome the store could not record: due again this much later */
+#define DISPATCH_LEASE_MARGIN_MS 30000 /* a claim's lease: delivery.timeout_ms and this, for recording the outcome */
 
 /* What the dispatcher reports, for metrics (each may be NULL; called on any thread). */
 typedef struct dispatch_hooks {

@@ -96,3 +96,9 @@ void backend_secret_free(char *secret, size_t len)
     OPENSSL_cleanse(secret, len);
     free(secret);
 }
+
+void backend_set_event_wake(backend *b, void (*wake)(void *ctx), void *ctx)
+{
+    if (b->ops->set_event_wake != NULL)
+        b->ops->set_event_wake(b->self, wake, ctx);
+}

@@ -47,7 +47,8 @@ typedef enum backend_verb {
     BACKEND_RESEND,        /* in: id (the event), ev.webhook (NULL: each of its webhooks still enabled), ev.now_ms;
                               out: ev.count deliveries made manual and due now, or NOT_FOUND */
     BACKEND_RECOVER,       /* in: id (the webhook), ev.since_ms, ev.max, ev.now_ms; out: ev.count */
-    BACKEND_CLAIM,         /* in: ev.now_ms, ev.per_webhook, ev.claims (room for ev.max); out: ev.count claimed,
+    BACKEND_CLAIM,         /* in: ev.now_ms, ev.per_webhook, ev.claims (room for ev.max), alloc; out: ev.count
+                              claimed, each with its webhook as it is now (from alloc, or the index's),
                               ev.next_due_ms (events_claim_due) */
     BACKEND_RECORD,        /* in: ev.records, ev.n_records (outcomes of claimed deliveries, DELIVERY records) */
     BACKEND_EXPIRE,        /* in: ev.since_ms: events published before it and attempts started before it go;
@@ -75,6 +76,8 @@ typedef struct backend_event_args {
     uint64_t before;
     size_t max;
     unsigned per_webhook;
+    int64_t lease_ms; /* CLAIM: a claimed delivery is another claimer's again after this long without an
+                         outcome (a database shared by nodes: the node may have died); memory ignores it */
     events_claim *claims;
     schema_stored_event *const *records;
     size_t n_records;
@@ -165,6 +168,10 @@ typedef struct backend_ops {
     void (*loop_flush)(void *loop); /* the end of a loop iteration: send what it submitted */
     void (*loop_tick)(void *loop);  /* timers: reconnects, answers overdue */
     void (*loop_detach)(void *loop); /* the loop stops: its calls are answered or failed, its connections closed */
+    /* optional (NULL: none needed): wake(ctx) is called, on any thread, when deliveries may
+     * have become due that this process did not make (another node's publish: a database's
+     * LISTEN/NOTIFY) */
+    void (*set_event_wake)(void *self, void (*wake)(void *ctx), void *ctx);
 } backend_ops;
 
 typedef struct backend {
@@ -196,6 +203,10 @@ void backend_loop_tick(backend *b, void *loop);
 
 /* On the loop's thread as it stops, after its last request (NULL loop: nothing). */
 void backend_loop_detach(backend *b, void *loop);
+
+/* Registers the dispatcher's wake-up (see backend_ops.set_event_wake); a no-op for a
+ * backend without one. */
+void backend_set_event_wake(backend *b, void (*wake)(void *ctx), void *ctx);
 
 /* Finishes every submitted call, then frees the backend (NULL is a no-op). */
 void backend_destroy(backend *b);

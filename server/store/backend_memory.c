@@ -451,6 +451,8 @@ static void submit_event(memory_backend *m, backend_call *c)
     case BACKEND_CLAIM:
         c->ev.count = events_claim_due(m->log, c->ev.now_ms, c->ev.per_webhook, c->ev.claims, c->ev.max,
                                        &c->ev.next_due_ms);
+        for (size_t i = 0; i < c->ev.count; i++) /* the index's records are immutable and live on */
+            c->ev.claims[i].webhook = store_get(m->index, &c->ev.claims[i].webhook_id);
         finish(c, 0, NULL);
         return;
     case BACKEND_EXPIRE:

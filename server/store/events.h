@@ -76,6 +76,8 @@ typedef struct events_claim {
     int64_t failing_since_ms; /* the webhook's failure clock (0: not failing) */
     const uint8_t *body;      /* the event's EventBody, packed */
     size_t body_len;
+    const struct store_webhook *webhook; /* filled by the backend's CLAIM: the webhook as it is now, NULL when
+                                            deleted; valid until the claiming thread starts the next claim */
 } events_claim;
 
 /* Claims up to max deliveries due at now_ms, earliest first, at most per_webhook in flight

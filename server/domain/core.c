@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "hg_assert.h"
+#include "retry.h"
 #include "validate.h"
 
 HG_STATIC_ASSERT(CONFIG_MAX_THREADS <= CORE_MAX_LOOPS, "every event loop the configuration allows has an epoch slot");
@@ -480,10 +481,54 @@ static int prepare_invoke(core_call *call, const store_webhook *w)
     return NEXT;
 }
 
+/* An invoke's attempt, written to the webhook's attempts (trigger "invoke") after the
+ * answer, on its own: the caller does not wait for it, and a failure to write it is not
+ * the invoke's. Without an event log: nothing. */
+typedef struct invoke_record {
+    backend_call store;
+    schema_stored_event record;
+    schema_stored_event *records[1];
+    objectid webhook_id;
+    uint8_t response[DELIVERY_RESPONSE_KEEP];
+} invoke_record;
+
+static void on_invoke_recorded(backend_call *b)
+{
+    free(b->data);
+}
+
+static void record_invoke(core_call *call, const delivery_call *d)
+{
+    core *c = call->core;
+    if (c->dispatch == NULL) /* no event log */
+        return;
+    invoke_record *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return;
+    objectid_from_hex(call->invoke.webhook_id, OBJECTID_HEX_LEN, &r->webhook_id);
+    memcpy(r->response, d->response, d->response_len);
+    r->record = (schema_stored_event)SCHEMA_STORED_EVENT_INIT;
+    r->record.change = SCHEMA_EVENT_ATTEMPT;
+    r->record.webhook_id = (ProtobufCBinaryData){OBJECTID_LEN, r->webhook_id.bytes};
+    r->record.attempt = 1;
+    r->record.trigger = EVENTS_INVOKE;
+    r->record.started_ms = call->now_ms;
+    r->record.duration_ms = d->duration_ms;
+    r->record.status_code = d->status;
+    r->record.error = retry_class_of(d->outcome);
+    r->record.response = (ProtobufCBinaryData){d->response_len, r->response};
+    r->records[0] = &r->record;
+    r->store = (backend_call){.verb = BACKEND_RECORD, .done = on_invoke_recorded, .data = r};
+    r->store.ev.records = r->records;
+    r->store.ev.n_records = 1;
+    backend_submit(c->store, &r->store);
+}
+
 /* The url's answer: "Webhook verified" for a 2xx, else a BadGateway that says what happened. */
 static int invoked(core_call *call)
 {
     core_invoke *inv = &call->invoke;
+    record_invoke(call, &inv->call);
     backend_secret_free(inv->secret, inv->secret_len);
     inv->secret = NULL;
     free(inv->url);

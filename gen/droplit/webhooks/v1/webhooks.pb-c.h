@@ -93,9 +93,12 @@ typedef enum _Droplit__Webhooks__V1__StoredEventChange {
    * trigger change. Without id: every pending delivery of webhook_id is cancelled.
    */
   /*
-   * snapshots only: an attempt of the webhook's history (no state changes)
+   * an attempt of the webhook's history, no state changes: an invoke's (no id), and
    */
   DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE__EVENT_ATTEMPT = 2,
+  /*
+   * in snapshots every kept attempt
+   */
   /*
    * snapshots only: webhook_id's failure clock (failing_since_ms)
    */

@@ -19,8 +19,9 @@
  * an encode never fails on them; they read back as strings). A Value with no kind is
  * null. Struct nesting counts toward CODEC_JSON_MAX_DEPTH like any other; an integer
  * literal past the int64 range is unreadable JSON (jansson's rule), even inside a Struct.
- * Hazard: in binary protobuf each object inside a Struct is three nested messages (Struct,
- * entry, Value), so what this codec accepts can be deeper than CODEC_PROTO_MAX_DEPTH. */
+ * In binary protobuf each object inside a Struct is three nested messages (Struct, entry,
+ * Value); codec_proto counts only the Struct (and ListValue) levels, as this codec counts
+ * objects and arrays, so both accept the same events. */
 #ifndef HOOKGATE_CODEC_JSON_H
 #define HOOKGATE_CODEC_JSON_H
 

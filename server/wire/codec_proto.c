@@ -1,6 +1,7 @@
 /* codec_proto: see codec_proto.h. */
 #include "codec_proto.h"
 
+#include "schema.h"
 #include "utf8.h"
 
 #include <stdlib.h>
@@ -64,7 +65,11 @@ static const char *check_strings(const ProtobufCMessageDescriptor *desc, const u
         if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING && !codec_proto_is_text(p, len))
             return "has a string that is not UTF-8 text (or contains NUL)";
         if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE) {
-            const char *why = check_strings(f->descriptor, p, p + len, depth + 1);
+            /* a Struct's entry and a Value are levels JSON does not have (an object inside a
+             * Struct is three messages here, one there): only what JSON nests counts, so both
+             * codecs take the same events */
+            int invisible = f->descriptor == &schema_struct_entry_descriptor || f->descriptor == &schema_value_descriptor;
+            const char *why = check_strings(f->descriptor, p, p + len, depth + !invisible);
             if (why != NULL)
                 return why;
         }

@@ -14,7 +14,7 @@
 
 #include "error.h"
 
-#define CODEC_PROTO_MAX_DEPTH 32 /* nesting of messages a decode accepts */
+#define CODEC_PROTO_MAX_DEPTH 32 /* nesting of messages a decode accepts (a Struct's entries and Values not counted) */
 
 /* Decodes len bytes into a new message of type desc allocated with alloc (NULL = malloc;
  * free with protobuf_c_message_free_unpacked). Returns NULL with ERROR_INVALID_BODY (one

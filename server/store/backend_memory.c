@@ -24,7 +24,7 @@ typedef struct memory_backend {
     journal *journal; /* NULL: memory only */
 } memory_backend;
 
-static void cancel_deliveries(memory_backend *m, const objectid *webhook_id);
+static void webhook_changed(memory_backend *m, const store_webhook *w, backend_verb verb, unsigned sets);
 
 static void finish(backend_call *c, int status, const store_webhook *found)
 {
@@ -94,8 +94,8 @@ static void on_journaled(journal_op *op)
     /* an update's journal_changes point into the record: applied before it goes */
     const store_webhook *found = apply(m, c, record, &c->journal_changes, &err);
     store_record_free(record);
-    if (found != NULL && (c->verb == BACKEND_DELETE || (found->disabled && (op->sets & STORE_SET_DISABLED))))
-        cancel_deliveries(m, &found->id);
+    if (found != NULL)
+        webhook_changed(m, found, c->verb, op->sets);
     finish(c, change_status(found, &err), found);
 }
 
@@ -159,8 +159,8 @@ static void submit_write(memory_backend *m, backend_call *c)
         store_changes changes = changes_of(&sealed, sets);
         const store_webhook *found = apply(m, c, &sealed, &changes, &err);
         free(buf);
-        if (found != NULL && (c->verb == BACKEND_DELETE || (found->disabled && (sets & STORE_SET_DISABLED))))
-            cancel_deliveries(m, &found->id);
+        if (found != NULL)
+            webhook_changed(m, found, c->verb, sets);
         finish(c, change_status(found, &err), found);
         return;
     }
@@ -202,20 +202,31 @@ static void on_cancel_written(journal_op *op)
     free(o);
 }
 
-/* The webhook was disabled or deleted: a record cancels its pending deliveries. A cancel
- * that cannot be written (the queue is full) is left to the dispatcher, which cancels a
- * delivery to a disabled or deleted webhook when it comes due. */
-static void cancel_deliveries(memory_backend *m, const objectid *webhook_id)
+/* What a webhook's change means for its deliveries, as a record of the event log:
+ * - disabled or deleted: its pending deliveries are cancelled. A cancel that cannot be
+ *   written (the queue is full) is left to the dispatcher, which cancels a delivery to a
+ *   disabled or deleted webhook when it comes due;
+ * - enabled by a client: its failure clock starts again (else the next failure would
+ *   disable it at once, its clock having run while it was disabled). */
+static void webhook_changed(memory_backend *m, const store_webhook *w, backend_verb verb, unsigned sets)
 {
+    int cancel = verb == BACKEND_DELETE || (verb == BACKEND_UPDATE && (sets & STORE_SET_DISABLED) && w->disabled);
+    int enable = verb == BACKEND_UPDATE && (sets & STORE_SET_DISABLED) && !w->disabled;
+    if ((!cancel && !enable) || (enable && events_failing_since(m->log, &w->id) == 0))
+        return;
     own_op *o = calloc(1, sizeof(*o));
     if (o == NULL)
         return;
     o->m = m;
-    o->webhook_id = *webhook_id;
+    o->webhook_id = w->id;
     o->record = (schema_stored_event)SCHEMA_STORED_EVENT_INIT;
-    o->record.change = SCHEMA_EVENT_DELIVERY;
     o->record.webhook_id = (ProtobufCBinaryData){OBJECTID_LEN, o->webhook_id.bytes};
-    o->record.state = EVENTS_CANCELLED;
+    if (cancel) {
+        o->record.change = SCHEMA_EVENT_DELIVERY;
+        o->record.state = EVENTS_CANCELLED;
+    } else {
+        o->record.change = SCHEMA_EVENT_HEALTH; /* failing_since_ms 0 */
+    }
     o->records[0] = &o->record;
     o->op.events = o->records;
     o->op.n_events = 1;

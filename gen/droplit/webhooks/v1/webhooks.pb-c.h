@@ -100,7 +100,7 @@ typedef enum _Droplit__Webhooks__V1__StoredEventChange {
    * in snapshots every kept attempt
    */
   /*
-   * snapshots only: webhook_id's failure clock (failing_since_ms)
+   * webhook_id's failure clock is failing_since_ms: in snapshots, and when a client
    */
   DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE__EVENT_HEALTH = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE)

@@ -7,9 +7,13 @@
  * disk that refuses writes (RLIMIT_FSIZE) and then takes them again; the room the journal
  * reserves ahead of its writes; the free-space rule for snapshots and its back-off, as pure
  * functions; secret keys: a keyless store sealed at open with a snapshot at once, a
- * rotation, and a refusal naming the missing key. No assertion depends on timing: every
- * wait is for a counted event. */
+ * rotation, and a refusal naming the missing key. The event log's records: replayed in
+ * order through event_load, and carried by snapshots (event_snapshot's records after the
+ * webhooks, as many as the header's event_records says). No assertion depends on timing:
+ * every wait is for a counted event. */
 #define _GNU_SOURCE /* memmem */
+#include "codec_proto.h"
+#include "events.h"
 #include "hg_assert.h"
 #include "journal.h"
 #include "oom.h"
@@ -1788,6 +1792,473 @@ static void test_secret_keys(void)
     free(ids);
 }
 
+/* ---- the event log's records ------------------------------------------------------------ */
+
+#define EV_HOOKS 5     /* webhooks the event records name: ids 1..EV_HOOKS */
+#define EV_PER_OP 3    /* records one op writes */
+#define EV_MAX_LOG 4096 /* records a sink remembers */
+
+static objectid ev_id(uint32_t n)
+{
+    objectid id;
+    memset(id.bytes, 0, OBJECTID_LEN);
+    id.bytes[0] = 0x6b;
+    id.bytes[8] = (uint8_t)(n >> 24);
+    id.bytes[9] = (uint8_t)(n >> 16);
+    id.bytes[10] = (uint8_t)(n >> 8);
+    id.bytes[11] = (uint8_t)n;
+    return id;
+}
+
+/* What a record was, enough to tell records and their order apart. */
+typedef struct ev_sig {
+    int change;
+    uint8_t id[OBJECTID_LEN], webhook[OBJECTID_LEN];
+    uint32_t state;
+    int64_t started_ms, next_ms;
+} ev_sig;
+
+static ev_sig sig_of(const schema_stored_event *r)
+{
+    ev_sig g;
+    memset(&g, 0, sizeof g);
+    g.change = (int)r->change;
+    if (r->id.len == OBJECTID_LEN)
+        memcpy(g.id, r->id.data, OBJECTID_LEN);
+    if (r->webhook_id.len == OBJECTID_LEN)
+        memcpy(g.webhook, r->webhook_id.data, OBJECTID_LEN);
+    g.state = r->state;
+    g.started_ms = r->started_ms;
+    g.next_ms = r->next_ms;
+    return g;
+}
+
+/* The event log a journal feeds: records applied to `log` (at load, or when written, as
+ * backend_memory.c does) and remembered in order; snapshots counted. */
+typedef struct ev_sink {
+    events *log;
+    ev_sig seen[EV_MAX_LOG];
+    size_t n_seen;
+    size_t snapshots;
+    uint64_t last_records; /* event_snapshot's count the last time it was asked */
+} ev_sink;
+
+static void sink_note(ev_sink *k, const schema_stored_event *r)
+{
+    if (k->n_seen < EV_MAX_LOG)
+        k->seen[k->n_seen] = sig_of(r);
+    k->n_seen++;
+}
+
+static int sink_load(void *ctx, const schema_stored_event *r, error *err)
+{
+    ev_sink *k = ctx;
+    sink_note(k, r);
+    return events_apply(k->log, r, err);
+}
+
+static uint8_t *sink_snapshot(void *ctx, size_t *len, uint64_t *records)
+{
+    ev_sink *k = ctx;
+    uint8_t *buf = events_snapshot(k->log, 0, len, records);
+    k->snapshots++;
+    k->last_records = *records;
+    return buf;
+}
+
+/* One op of EV_PER_OP records about event n: its publish to two webhooks, an attempt's
+ * outcome at the first, a resend to the second. */
+typedef struct ev_op {
+    journal_op op; /* first: done gets &op */
+    ev_sink *sink;
+    schema_stored_event r[EV_PER_OP];
+    schema_stored_event *list[EV_PER_OP];
+    objectid event, hooks[2];
+    ProtobufCBinaryData hook_ids[2];
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done, status;
+} ev_op;
+
+static void ev_op_done(journal_op *op)
+{
+    ev_op *o = (ev_op *)op;
+    if (op->status == 0) { /* applied in journal order, on the writer thread */
+        for (size_t i = 0; i < op->n_events; i++) {
+            error err;
+            sink_note(o->sink, op->events[i]);
+            CHECK(events_apply(o->sink->log, op->events[i], &err) == 0);
+        }
+    }
+    pthread_mutex_lock(&o->lock);
+    o->status = op->status;
+    o->done = 1;
+    pthread_cond_broadcast(&o->cond);
+    pthread_mutex_unlock(&o->lock);
+}
+
+static ProtobufCBinaryData ev_bin(const void *data, size_t len)
+{
+    return (ProtobufCBinaryData){.len = len, .data = (uint8_t *)data};
+}
+
+static void ev_op_make(ev_op *o, ev_sink *sink, uint32_t n)
+{
+    memset(o, 0, sizeof(*o));
+    pthread_mutex_init(&o->lock, NULL);
+    pthread_cond_init(&o->cond, NULL);
+    o->sink = sink;
+    o->event = ev_id(1000 + n);
+    o->hooks[0] = ev_id(1 + n % EV_HOOKS);
+    o->hooks[1] = ev_id(1 + (n + 2) % EV_HOOKS);
+    for (int i = 0; i < 2; i++)
+        o->hook_ids[i] = ev_bin(o->hooks[i].bytes, OBJECTID_LEN);
+    int64_t t = 1519831018941LL + (int64_t)n * 1000;
+    for (int i = 0; i < EV_PER_OP; i++) {
+        o->r[i] = (schema_stored_event)SCHEMA_STORED_EVENT_INIT;
+        o->r[i].id = ev_bin(o->event.bytes, OBJECTID_LEN);
+        o->list[i] = &o->r[i];
+    }
+    o->r[0].change = SCHEMA_EVENT_PUBLISHED;
+    o->r[0].ecosystem_id = "C5a96c3ea0000000000000001";
+    o->r[0].created_ms = t;
+    o->r[0].n_webhook_ids = 2;
+    o->r[0].webhook_ids = o->hook_ids; /* an empty body: an EventBody of no items */
+    o->r[1].change = SCHEMA_EVENT_DELIVERY;
+    o->r[1].webhook_id = o->hook_ids[0];
+    o->r[1].state = n % 3 == 0 ? EVENTS_PENDING : n % 3 == 1 ? EVENTS_DELIVERED : EVENTS_FAILED;
+    o->r[1].attempts = o->r[1].attempt = 1;
+    o->r[1].next_ms = o->r[1].state == EVENTS_PENDING ? t + 5000 : 0;
+    o->r[1].last_status = o->r[1].status_code = o->r[1].state == EVENTS_DELIVERED ? 200 : 500;
+    o->r[1].last_error = o->r[1].error = o->r[1].state == EVENTS_DELIVERED ? EVENTS_ERROR_NONE : EVENTS_ERROR_HTTP;
+    o->r[1].failing_since_ms = o->r[1].state == EVENTS_DELIVERED ? 0 : t;
+    o->r[1].started_ms = t + 1;
+    o->r[1].duration_ms = n;
+    o->r[1].response = ev_bin("answer", 6);
+    o->r[2].change = SCHEMA_EVENT_DELIVERY;
+    o->r[2].webhook_id = o->hook_ids[1];
+    o->r[2].state = EVENTS_PENDING;
+    o->r[2].trigger = EVENTS_MANUAL;
+    o->r[2].next_ms = t + 7;
+    o->op.events = o->list;
+    o->op.n_events = EV_PER_OP;
+    o->op.done = ev_op_done;
+}
+
+static void ev_op_wait(ev_op *o)
+{
+    pthread_mutex_lock(&o->lock);
+    while (!o->done)
+        pthread_cond_wait(&o->cond, &o->lock);
+    pthread_mutex_unlock(&o->lock);
+    pthread_mutex_destroy(&o->lock);
+    pthread_cond_destroy(&o->cond);
+}
+
+/* Appends ops for events from..to-1 in groups (each group queued at once: several ops per
+ * batch); returns how many were written. */
+static size_t ev_append(journal *j, ev_sink *sink, uint32_t from, uint32_t to, size_t group)
+{
+    size_t written = 0;
+    ev_op *ops = calloc(to - from, sizeof(*ops));
+    for (uint32_t g = from; g < to; g += (uint32_t)group) {
+        uint32_t end = g + (uint32_t)group < to ? g + (uint32_t)group : to;
+        for (uint32_t n = g; n < end; n++) {
+            ev_op_make(&ops[n - from], sink, n);
+            CHECK(journal_append(j, &ops[n - from].op) == 0);
+        }
+        for (uint32_t n = g; n < end; n++) {
+            ev_op_wait(&ops[n - from]);
+            written += ops[n - from].status == 0;
+        }
+    }
+    free(ops);
+    return written;
+}
+
+static void *ev_alloc(void *data, size_t size)
+{
+    (void)data;
+    return malloc(size > 0 ? size : 1);
+}
+
+static void ev_free(void *data, void *p)
+{
+    (void)data, (void)p; /* the blocks are listed and freed by ev_pool_release */
+}
+
+/* Blocks of the views a comparison makes, freed together. */
+typedef struct ev_pool {
+    void *blocks[65536];
+    size_t n;
+} ev_pool;
+
+static void *ev_pool_alloc(void *data, size_t size)
+{
+    ev_pool *p = data;
+    if (p->n == sizeof p->blocks / sizeof p->blocks[0])
+        return NULL;
+    void *b = ev_alloc(NULL, size);
+    if (b != NULL)
+        p->blocks[p->n++] = b;
+    return b;
+}
+
+static void ev_pool_release(ev_pool *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->blocks[i]);
+    p->n = 0;
+}
+
+static int ev_same_packed(const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+    size_t la = protobuf_c_message_get_packed_size(a), lb = protobuf_c_message_get_packed_size(b);
+    uint8_t *pa = malloc(la + 1), *pb = malloc(lb + 1);
+    protobuf_c_message_pack(a, pa);
+    protobuf_c_message_pack(b, pb);
+    int same = la == lb && memcmp(pa, pb, la) == 0;
+    free(pa);
+    free(pb);
+    return same;
+}
+
+/* The differences a reader of events from..to-1 and of the webhooks' attempts would see. */
+static size_t ev_differences(events *a, events *b, uint32_t from, uint32_t to)
+{
+    ev_pool *pool = calloc(1, sizeof(*pool));
+    ProtobufCAllocator alloc = {ev_pool_alloc, ev_free, pool};
+    size_t diff = 0;
+    for (uint32_t n = from; n < to; n++) {
+        objectid id = ev_id(1000 + n);
+        schema_event *ma = NULL, *mb = NULL;
+        int ra = events_view(a, &id, &alloc, &ma), rb = events_view(b, &id, &alloc, &mb);
+        if (ra != 0 || rb != 0 || !ev_same_packed(&ma->base, &mb->base)) {
+            if (diff < 3)
+                fprintf(stderr, "  event %u differs (view %d / %d)\n", n, ra, rb);
+            diff++;
+        }
+        ev_pool_release(pool);
+    }
+    for (uint32_t h = 1; h <= EV_HOOKS; h++) {
+        objectid hook = ev_id(h);
+        schema_attempts_response ra, rb;
+        if (events_attempts(a, &hook, 0, 100000, &alloc, &ra) != 0 ||
+            events_attempts(b, &hook, 0, 100000, &alloc, &rb) != 0 || !ev_same_packed(&ra.base, &rb.base) ||
+            events_failing_since(a, &hook) != events_failing_since(b, &hook)) {
+            fprintf(stderr, "  attempts of webhook %u differ\n", h);
+            diff++;
+        }
+        ev_pool_release(pool);
+    }
+    events_stats sa, sb;
+    events_stats_get(a, &sa);
+    events_stats_get(b, &sb);
+    if (sa.events != sb.events || sa.pending != sb.pending || sa.oldest_due_ms != sb.oldest_due_ms)
+        diff++;
+    free(pool);
+    return diff;
+}
+
+/* Opens dir with the event log of sink (a new log); o->journal NULL on failure. */
+static void open_events(opened *o, const char *dir, const char *snapshot_after, ev_sink *sink)
+{
+    memset(o, 0, sizeof(*o));
+    memset(sink, 0, sizeof(*sink));
+    sink->log = events_create();
+    o->store = store_create();
+    journal_options opts = options_of(dir, "always", 1000, snapshot_after);
+    opts.event_load = sink_load;
+    opts.event_snapshot = sink_snapshot;
+    opts.event_ctx = sink;
+    o->journal = journal_open(&opts, o->store, &o->stats, o->err);
+    if (o->journal != NULL)
+        appending_to = o->store;
+}
+
+/* Event records appended between webhook creates come back through event_load on reopen,
+ * every one, in the order they were written, and rebuild the same log; webhooks load as
+ * before beside them. */
+static void test_event_records(void)
+{
+    enum { N = 40, WEBHOOKS = 12 };
+    char dir[PATH_MAX];
+    new_dir(dir, "events");
+    objectid *ids = ids_make(WEBHOOKS);
+    ev_sink *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    opened oa, ob;
+    open_events(&oa, dir, BIG_SNAPSHOT, a);
+    CHECK(oa.journal != NULL);
+    if (oa.journal == NULL) {
+        fprintf(stderr, "open: %s\n", oa.err);
+        goto out;
+    }
+    CHECK(a->n_seen == 0);
+    CHECK(ev_append(oa.journal, a, 0, N / 2, 4) == N / 2);
+    CHECK(append_range(oa.journal, ids, 0, WEBHOOKS, 3) == WEBHOOKS);
+    CHECK(ev_append(oa.journal, a, N / 2, N, 1) == N / 2);
+    CHECK(a->n_seen == N * EV_PER_OP);
+    journal_close(oa.journal);
+    oa.journal = NULL;
+
+    open_events(&ob, dir, BIG_SNAPSHOT, b);
+    CHECK(ob.journal != NULL);
+    if (ob.journal == NULL) {
+        fprintf(stderr, "reopen: %s\n", ob.err);
+        goto out;
+    }
+    CHECK(ob.stats.webhooks == WEBHOOKS && check_records(ob.store, ids, 0, WEBHOOKS) == 0);
+    CHECK(ob.stats.journal_records == WEBHOOKS + N * EV_PER_OP);
+    CHECK(b->n_seen == a->n_seen);
+    size_t out_of_order = 0;
+    for (size_t i = 0; i < a->n_seen && i < b->n_seen && i < EV_MAX_LOG; i++)
+        out_of_order += memcmp(&a->seen[i], &b->seen[i], sizeof(ev_sig)) != 0;
+    CHECK(out_of_order == 0);
+    CHECK(ev_differences(a->log, b->log, 0, N) == 0);
+    size_t retries = 0;
+    for (uint32_t n = 0; n < N; n++)
+        retries += n % 3 == 0;
+    events_stats st;
+    events_stats_get(b->log, &st);
+    CHECK(st.events == N && st.pending == N + retries); /* every resend, and the outcomes that are retries */
+    close_all(&ob);
+out:
+    close_all(&oa);
+    events_destroy(a->log);
+    events_destroy(b->log);
+    free(a);
+    free(b);
+    free(ids);
+}
+
+/* The header of dir/name (a snapshot): its event_records, or -1 when unreadable. */
+static long long snapshot_event_records(const char *dir, const char *name)
+{
+    size_t len = 0, offset = RECORD_MAGIC_LEN, plen;
+    uint8_t *data = file_read(dir, name, &len);
+    const uint8_t *payload;
+    long long n = -1;
+    if (data != NULL && len > RECORD_MAGIC_LEN && record_next(data, len, &offset, &payload, &plen) == RECORD_OK) {
+        error err;
+        schema_snapshot_header *h = (schema_snapshot_header *)codec_proto_decode(&schema_snapshot_header_descriptor,
+                                                                                 payload, plen, NULL, &err);
+        if (h != NULL) {
+            n = (long long)h->event_records;
+            protobuf_c_message_free_unpacked(&h->base, NULL);
+        }
+    }
+    free(data);
+    return n;
+}
+
+/* Rewrites dir/name's header with event_records changed by delta; returns the old bytes. */
+static uint8_t *snapshot_shift_event_records(const char *dir, const char *name, long long delta, size_t *old_len)
+{
+    size_t offset = RECORD_MAGIC_LEN, plen;
+    uint8_t *data = file_read(dir, name, old_len);
+    const uint8_t *payload;
+    CHECK(data != NULL && record_next(data, *old_len, &offset, &payload, &plen) == RECORD_OK);
+    error err;
+    schema_snapshot_header *h =
+        (schema_snapshot_header *)codec_proto_decode(&schema_snapshot_header_descriptor, payload, plen, NULL, &err);
+    CHECK(h != NULL);
+    if (h == NULL)
+        return data;
+    h->event_records = (uint64_t)((long long)h->event_records + delta);
+    size_t framed = record_framed_size(protobuf_c_message_get_packed_size(&h->base));
+    uint8_t *out = malloc(RECORD_MAGIC_LEN + framed + (*old_len - offset));
+    memcpy(out, data, RECORD_MAGIC_LEN);
+    size_t used = RECORD_MAGIC_LEN + record_frame(&h->base, out + RECORD_MAGIC_LEN);
+    memcpy(out + used, data + offset, *old_len - offset);
+    used += *old_len - offset;
+    protobuf_c_message_free_unpacked(&h->base, NULL);
+    file_write(dir, name, "wb", out, used);
+    free(out);
+    return data;
+}
+
+/* A small snapshot_after_bytes: rotations ask event_snapshot for the log's records, the
+ * snapshot holds them after the webhooks with their count in the header, and a reopen
+ * loads them (then the last journal's) into a log equal to the one written. A header
+ * that miscounts them is refused. */
+static void test_event_snapshot(void)
+{
+    enum { N = 240, WEBHOOKS = 30 };
+    char dir[PATH_MAX];
+    new_dir(dir, "event-snapshots");
+    objectid *ids = ids_make(WEBHOOKS);
+    ev_sink *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b)), *c = calloc(1, sizeof(*c));
+    opened oa, ob, oc;
+    memset(&ob, 0, sizeof ob);
+    memset(&oc, 0, sizeof oc);
+    open_events(&oa, dir, "4096", a);
+    CHECK(oa.journal != NULL);
+    if (oa.journal == NULL) {
+        fprintf(stderr, "open: %s\n", oa.err);
+        goto out;
+    }
+    for (uint32_t g = 0; g < N; g += N / 6) {
+        CHECK(ev_append(oa.journal, a, g, g + N / 6, 5) == N / 6);
+        size_t k = g / (N / 6) * (WEBHOOKS / 6);
+        CHECK(append_range(oa.journal, ids, k, k + WEBHOOKS / 6, 5) == WEBHOOKS / 6);
+    }
+    journal_close(oa.journal); /* finishes the snapshot asked for last */
+    oa.journal = NULL;
+    /* at least the first rotation asked (how many more depends on the snapshot thread's speed) */
+    CHECK(a->snapshots >= 1 && a->last_records > 0);
+    if (a->snapshots < 1 || a->last_records == 0)
+        fprintf(stderr, "event_snapshot asked %zu times, last for %llu records\n", a->snapshots,
+                (unsigned long long)a->last_records);
+
+    unsigned long long snap = 0;
+    CHECK(count_files(dir, "snapshot", &snap) == 1 && count_files(dir, "journal", NULL) == 1);
+    char name[64];
+    snprintf(name, sizeof name, "snapshot.%llu", snap);
+    long long in_header = snapshot_event_records(dir, name);
+    CHECK(in_header > 0 && (unsigned long long)in_header == a->last_records);
+
+    open_events(&ob, dir, "4096", b);
+    CHECK(ob.journal != NULL);
+    if (ob.journal == NULL) {
+        fprintf(stderr, "reopen: %s\n", ob.err);
+        goto out;
+    }
+    CHECK(ob.stats.snapshot == snap);
+    CHECK(ob.stats.webhooks == WEBHOOKS && check_records(ob.store, ids, 0, WEBHOOKS) == 0);
+    /* the snapshot's event records, then the last journal's */
+    CHECK(b->n_seen >= (size_t)in_header && b->n_seen - (size_t)in_header <= ob.stats.journal_records);
+    CHECK(ev_differences(a->log, b->log, 0, N) == 0);
+    journal_close(ob.journal);
+    ob.journal = NULL;
+
+    /* a header that says one event record fewer leaves one after the count: refused */
+    size_t old_len = 0;
+    uint8_t *old = snapshot_shift_event_records(dir, name, -1, &old_len);
+    open_events(&oc, dir, "4096", c);
+    CHECK(oc.journal == NULL);
+    CHECK(strstr(oc.err, "unexpected bytes") != NULL);
+    if (oc.journal != NULL || strstr(oc.err, "unexpected bytes") == NULL)
+        fprintf(stderr, "a miscounted header: %s\n", oc.journal != NULL ? "opened" : oc.err);
+    close_all(&oc);
+    events_destroy(c->log);
+    file_write(dir, name, "wb", old, old_len);
+    free(old);
+    open_events(&oc, dir, "4096", c);
+    CHECK(oc.journal != NULL);
+    CHECK(ev_differences(a->log, c->log, 0, N) == 0);
+out:
+    close_all(&oc);
+    close_all(&ob);
+    close_all(&oa);
+    events_destroy(a->log);
+    events_destroy(b->log);
+    events_destroy(c->log);
+    free(a);
+    free(b);
+    free(c);
+    free(ids);
+}
+
 int main(void)
 {
     umask(022);
@@ -1811,6 +2282,8 @@ int main(void)
     test_secret_keys();
     test_reservation();
     test_snapshot_room();
+    test_event_records();
+    test_event_snapshot();
     remove_tree(root);
     return test_exit_code();
 }

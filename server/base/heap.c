@@ -56,21 +56,30 @@ static void sift_down(heap *h, size_t i)
     place(h, i, n);
 }
 
+int heap_reserve(heap *h, size_t n)
+{
+    if (n > h->limit - h->count)
+        return -1;
+    if (h->count + n <= h->cap)
+        return 0;
+    size_t cap = h->cap == 0 ? HEAP_FIRST_CAP : h->cap;
+    while (cap < h->count + n)
+        cap *= 2;
+    if (cap > h->limit)
+        cap = h->limit;
+    heap_node **items = realloc(h->items, cap * sizeof(*items));
+    if (items == NULL)
+        return -1;
+    h->items = items;
+    h->cap = cap;
+    return 0;
+}
+
 int heap_push(heap *h, heap_node *n)
 {
     HG_ASSERT(n->pos == HEAP_NOT_IN);
-    if (h->count == h->limit)
+    if (heap_reserve(h, 1) != 0)
         return -1;
-    if (h->count == h->cap) {
-        size_t cap = h->cap == 0 ? HEAP_FIRST_CAP : h->cap * 2;
-        if (cap > h->limit)
-            cap = h->limit;
-        heap_node **items = realloc(h->items, cap * sizeof(*items));
-        if (items == NULL)
-            return -1;
-        h->items = items;
-        h->cap = cap;
-    }
     place(h, h->count++, n);
     sift_up(h, n->pos);
     return 0;

@@ -45,6 +45,10 @@ static inline int heap_node_in(const heap_node *n)
  * nothing changed). */
 int heap_push(heap *h, heap_node *n);
 
+/* Makes room for n more nodes, so that the next n pushes cannot fail. Returns 0, or -1
+ * (out of memory, or past `limit`: nothing changed). */
+int heap_reserve(heap *h, size_t n);
+
 /* The smallest node, or NULL when empty. */
 static inline heap_node *heap_top(const heap *h)
 {

@@ -83,6 +83,7 @@ static void attempt_free(attempt *a)
     pthread_mutex_lock(&p->lock);
     HG_ASSERT(p->in_flight > 0);
     p->in_flight--;
+    p->woken = 1; /* its webhook may have another due: claim again (the thread may not be waiting yet) */
     pthread_cond_broadcast(&p->wake); /* room for another, or dispatch_destroy waits for none */
     pthread_mutex_unlock(&p->lock);
 }

@@ -57,11 +57,14 @@ typedef struct ev_attempt {
 
 struct ev_hook {
     objectid id;
-    heap_node ready; /* in the log's `ready` while its queue can be claimed from */
+    heap_node ready; /* in the log's `ready` while its queue can be claimed from, else in `capped` while
+                        its queue is not empty (at its in-flight cap): both keyed by its earliest */
     heap queue;      /* its pending deliveries not in flight */
     unsigned in_flight;
+    int in_capped; /* its node is in `capped`, not `ready` */
     int64_t failing_since_ms;
     ev_delivery *first, *last;
+    size_t n_deliveries; /* in that list: its queue has room for each */
     ev_attempt *attempts; /* [head, head + count) in seq order */
     size_t head, count, cap;
 };
@@ -69,7 +72,7 @@ struct ev_hook {
 struct events {
     pthread_mutex_t lock;
     hashtable by_id, by_digest, hooks;
-    heap ready;
+    heap ready, capped; /* room for every hook in each, reserved as a hook is made: moves never fail */
     ev_event *oldest, *newest;
     unsigned per_webhook; /* the cap the last claim used: a hook at it is out of `ready` */
     uint64_t last_seq;
@@ -130,6 +133,7 @@ events *events_create(void)
     hashtable_init(&e->by_digest, event_digest_equal, EVENTS_MAX_EVENTS, NULL);
     hashtable_init(&e->hooks, hook_id_equal, EVENTS_MAX_WEBHOOKS, NULL);
     heap_init(&e->ready, EVENTS_MAX_WEBHOOKS);
+    heap_init(&e->capped, EVENTS_MAX_WEBHOOKS);
     e->per_webhook = 1;
     return e;
 }
@@ -159,27 +163,32 @@ void events_destroy(events *e)
     hashtable_destroy(&e->by_digest);
     hashtable_destroy(&e->hooks);
     heap_destroy(&e->ready);
+    heap_destroy(&e->capped);
     pthread_mutex_destroy(&e->lock);
     free(e);
 }
 
 /* ---- the queues ------------------------------------------------------------------------ */
 
-/* Puts h in `ready` exactly when it has a due delivery and room for one more in flight,
- * keyed by its earliest. */
+/* Puts h in `ready` when it has a pending delivery and room for one more in flight, in
+ * `capped` when it has one and no room, else in neither; keyed by its earliest. The node
+ * is the same: a hook is in one heap at most, and each has room for every hook. */
 static void hook_sync(events *e, ev_hook *h)
 {
     heap_node *top = heap_top(&h->queue);
-    int want = top != NULL && h->in_flight < e->per_webhook;
-    if (want && !heap_node_in(&h->ready)) {
+    heap *want = top == NULL ? NULL : h->in_flight < e->per_webhook ? &e->ready : &e->capped;
+    heap *now = !heap_node_in(&h->ready) ? NULL : h->in_capped ? &e->capped : &e->ready;
+    if (now != want && now != NULL)
+        heap_remove(now, &h->ready);
+    if (want == NULL)
+        return;
+    if (now != want) {
         h->ready.key = top->key;
-        if (heap_push(&e->ready, &h->ready) != 0)
-            return; /* out of memory: found again when its next delivery changes */
-    } else if (want) {
-        if (h->ready.key != top->key)
-            heap_rekey(&e->ready, &h->ready, top->key);
-    } else if (heap_node_in(&h->ready)) {
-        heap_remove(&e->ready, &h->ready);
+        int pushed = heap_push(want, &h->ready);
+        HG_ASSERT(pushed == 0); /* reserved when the hook was made */
+        h->in_capped = want == &e->capped;
+    } else if (h->ready.key != top->key) {
+        heap_rekey(want, &h->ready, top->key);
     }
 }
 
@@ -198,7 +207,11 @@ static ev_hook *hook_get(events *e, const objectid *id)
     h->id = *id;
     heap_node_init(&h->ready);
     heap_init(&h->queue, EVENTS_MAX_EVENTS);
-    if (hashtable_insert(&e->hooks, id_hash(id), h) != HASHTABLE_OK) {
+    /* room for it in both heaps now, so that hook_sync never fails */
+    size_t hooks = hashtable_count(&e->hooks) + 1;
+    if (heap_reserve(&e->ready, hooks - heap_count(&e->ready)) != 0 ||
+        heap_reserve(&e->capped, hooks - heap_count(&e->capped)) != 0 ||
+        hashtable_insert(&e->hooks, id_hash(id), h) != HASHTABLE_OK) {
         free(h);
         return NULL;
     }
@@ -206,13 +219,15 @@ static ev_hook *hook_get(events *e, const objectid *id)
 }
 
 /* Makes d's place in its hook's queue match its state: queued at next_ms while pending
- * and not in flight, else out. */
+ * and not in flight, else out. A queue has room for every delivery of its hook (reserved
+ * at publish; a queue never shrinks), so the push cannot fail. */
 static void delivery_sync(events *e, ev_delivery *d)
 {
     int want = d->state == EVENTS_PENDING && !d->in_flight;
     if (want && !heap_node_in(&d->due)) {
         d->due.key = d->next_ms;
-        (void)heap_push(&d->hook->queue, &d->due); /* out of memory: due again after a restart */
+        int pushed = heap_push(&d->hook->queue, &d->due);
+        HG_ASSERT(pushed == 0);
     } else if (want && d->due.key != d->next_ms) {
         heap_rekey(&d->hook->queue, &d->due, d->next_ms);
     } else if (!want && heap_node_in(&d->due)) {
@@ -303,9 +318,13 @@ static int apply_published(events *e, const schema_stored_event *r, error *err)
     if (hashtable_reserve(&e->by_id) != HASHTABLE_OK ||
         (r->idempotency_key.len != 0 && hashtable_reserve(&e->by_digest) != HASHTABLE_OK))
         goto no_memory;
-    for (size_t i = 0; i < n; i++)
-        if (hook_get(e, &ids[i]) == NULL)
+    for (size_t i = 0; i < n; i++) {
+        ev_hook *h = hook_get(e, &ids[i]);
+        /* room for each delivery in its hook's queue (one per hook: ids are distinct, or
+         * dropped below as repeats), for its whole life: requeues never fail */
+        if (h == NULL || heap_reserve(&h->queue, h->n_deliveries + 1 - heap_count(&h->queue)) != 0)
             goto no_memory;
+    }
     ev->id = id;
     ev->created_ms = r->created_ms;
     strcpy(ev->ecosystem_id, r->ecosystem_id);
@@ -327,6 +346,7 @@ static int apply_published(events *e, const schema_stored_event *r, error *err)
         d->hook = hook_find(e, &ids[i]);
         d->state = EVENTS_PENDING;
         d->next_ms = r->created_ms;
+        d->hook->n_deliveries++;
         d->hook_prev = d->hook->last;
         if (d->hook->last != NULL)
             d->hook->last->hook_next = d;
@@ -424,7 +444,10 @@ static int apply_delivery(events *e, const schema_stored_event *r, error *err)
         error_set(err, ERROR_INTERNAL, "Out of memory.");
         return -1;
     }
-    end_flight(e, d);
+    /* an outcome of a claim ends its flight (an attempt, or the dispatcher's cancel); a
+     * resend's record does not: the attempt under way goes on, and its outcome decides */
+    if (r->started_ms != 0 || r->state != EVENTS_PENDING)
+        end_flight(e, d);
     set_state(e, d, (events_state)r->state);
     d->next_ms = r->next_ms;
     if (r->started_ms != 0 || r->attempts != 0) { /* else a resend's or a cancel's: the history stays */
@@ -497,8 +520,8 @@ size_t events_claim_due(events *e, int64_t now_ms, unsigned per_webhook, events_
     heap_node *top;
     while (n < max && (top = heap_top(&e->ready)) != NULL && top->key <= now_ms) {
         ev_hook *h = CONTAINER(top, ev_hook, ready);
-        if (h->in_flight >= per_webhook) { /* a lowered cap */
-            heap_remove(&e->ready, top);
+        if (h->in_flight >= per_webhook) { /* a lowered cap: over to `capped` */
+            hook_sync(e, h);
             continue;
         }
         ev_delivery *d = CONTAINER(heap_top(&h->queue), ev_delivery, due);
@@ -547,12 +570,13 @@ size_t events_in_flight(events *e)
 void events_stats_get(events *e, events_stats *out)
 {
     pthread_mutex_lock(&e->lock);
-    heap_node *top = heap_top(&e->ready);
+    /* a hook at its cap is in `capped`, and its due deliveries are late all the same */
+    heap_node *ready = heap_top(&e->ready), *capped = heap_top(&e->capped);
+    heap_node *top = ready == NULL ? capped : capped == NULL || ready->key <= capped->key ? ready : capped;
     *out = (events_stats){.events = hashtable_count(&e->by_id),
                           .pending = e->pending,
                           .in_flight = e->in_flight,
                           .oldest_due_ms = top != NULL ? top->key : 0};
-    /* a hook at its cap is out of `ready`, but its due deliveries are late all the same */
     pthread_mutex_unlock(&e->lock);
 }
 
@@ -729,8 +753,9 @@ long events_resend_targets(events *e, const objectid *event_id, const objectid *
     if (ev != NULL) {
         strcpy(ecosystem_id, ev->ecosystem_id);
         n = 0;
-        for (size_t i = 0; i < ev->n && (size_t)n < max; i++)
-            if (webhook_id == NULL || memcmp(ev->d[i].hook->id.bytes, webhook_id->bytes, OBJECTID_LEN) == 0)
+        for (size_t i = 0; i < ev->n && (size_t)n < max; i++) /* one being attempted now is left to it */
+            if (!ev->d[i].in_flight &&
+                (webhook_id == NULL || memcmp(ev->d[i].hook->id.bytes, webhook_id->bytes, OBJECTID_LEN) == 0))
                 out[n++] = ev->d[i].hook->id;
     }
     pthread_mutex_unlock(&e->lock);
@@ -768,6 +793,7 @@ static void event_drop(events *e, ev_event *ev)
             e->pending--;
         d->state = EVENTS_CANCELLED;
         delivery_sync(e, d); /* out of its hook's queue */
+        d->hook->n_deliveries--;
         if (d->hook_prev != NULL)
             d->hook_prev->hook_next = d->hook_next;
         else

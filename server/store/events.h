@@ -118,7 +118,7 @@ int events_attempts(events *e, const objectid *webhook_id, uint64_t before, size
                     schema_attempts_response *out);
 
 /* The deliveries a resend makes manual: the event's to webhook_id (NULL: to each of its
- * webhooks), into out (their webhook ids); returns how many, or -1 when the log does not
+ * webhooks) that are not being attempted now, into out (their webhook ids); returns how many, or -1 when the log does not
  * hold the event. *ecosystem_id gets the event's (a copy, at most
  * OBJECTID_ECOSYSTEM_ID_LEN + 1 bytes) for the permission check. */
 long events_resend_targets(events *e, const objectid *event_id, const objectid *webhook_id, objectid *out, size_t max,

@@ -612,11 +612,15 @@ static void test_resend(void)
     CHECK(claim(e, 8000, 1, c, 4, NULL) == 1);
     CHECK(c[0].trigger == EVENTS_SCHEDULED && c[0].attempt == 5); /* the manual trigger was spent */
 
-    /* resend targets: every webhook of the event, or the one named; -1 for an unknown event */
+    /* resend targets: every webhook of the event not being attempted now, or the one named;
+     * -1 for an unknown event. h1's delivery was just claimed: it is left to its attempt */
     objectid out[4];
     char eco[OBJECTID_ECOSYSTEM_ID_LEN + 1] = "";
-    CHECK(events_resend_targets(e, &id, NULL, out, 4, eco) == 2);
     objectid h1 = oid(1), h2 = oid(2), unknown = oid(61);
+    CHECK(c[0].webhook_id.bytes[OBJECTID_LEN - 1] == 1); /* the claim above was h1's */
+    CHECK(events_resend_targets(e, &id, NULL, out, 4, eco) == 1 && id_equal(&out[0], &h2));
+    events_release(e, &c[0].event_id, &c[0].webhook_id, 8000);
+    CHECK(events_resend_targets(e, &id, NULL, out, 4, eco) == 2);
     CHECK(id_equal(&out[0], &h1) && id_equal(&out[1], &h2));
     CHECK_STR(eco, ECO);
     CHECK(events_resend_targets(e, &id, &h2, out, 4, eco) == 1 && id_equal(&out[0], &h2));
@@ -969,7 +973,7 @@ static void test_malformed(void)
         case 1: x.r.webhook_ids[1] = bin(five, sizeof five); break;
         case 2: x.r.idempotency_key = bin(five, sizeof five); break;
         case 3: x.r.ecosystem_id = "C5a96c3ea00000000000000011"; break; /* one past OBJECTID_ECOSYSTEM_ID_LEN */
-        case 4: x.r.change = (Droplit__Webhooks__V1__StoredEventChange)9; break;
+        case 4: x.r.change = SCHEMA_EVENT_HEALTH + 6; /* no such kind */ break;
         case 5: x.r.webhook_id = bin(eleven, sizeof eleven); break;
         case 6: x.r.id = bin(five, sizeof five); break;
         case 7: x.r.state = EVENTS_STATES; break;
@@ -1119,10 +1123,14 @@ static size_t differences(events *a, events *b, const universe *u)
         }
         char eco_a[OBJECTID_ECOSYSTEM_ID_LEN + 1], eco_b[OBJECTID_ECOSYSTEM_ID_LEN + 1];
         objectid ta[MAX_HOOKS], tb[MAX_HOOKS];
-        long na = events_resend_targets(a, &id, NULL, ta, MAX_HOOKS, eco_a);
-        long nb = events_resend_targets(b, &id, NULL, tb, MAX_HOOKS, eco_b);
-        if (na != nb || (na > 0 && memcmp(ta, tb, (size_t)na * sizeof(*ta)) != 0))
-            diff++;
+        /* a resend leaves a delivery being attempted to its attempt: the targets agree when
+         * the same deliveries are in flight (a rebuilt log has none until it claims) */
+        if (events_in_flight(a) == events_in_flight(b)) {
+            long na = events_resend_targets(a, &id, NULL, ta, MAX_HOOKS, eco_a);
+            long nb = events_resend_targets(b, &id, NULL, tb, MAX_HOOKS, eco_b);
+            if (na != nb || (na > 0 && memcmp(ta, tb, (size_t)na * sizeof(*ta)) != 0))
+                diff++;
+        }
     }
     for (uint32_t h = 0; h < u->n_hooks; h++) {
         objectid hook = oid(u->first_hook + h);

@@ -226,7 +226,7 @@ class PgEventsTest(unittest.TestCase):
         time.sleep(SETTLE_S)
         calls, _ = self.rx.snapshot()
         dup = {k: v for k, v in calls.items() if v != 1}
-        self.assertFalse(dup, "delivered more than once: %r" % list(dup.items())[:5])
+        self.assertFalse(bool(dup), "delivered more than once: %r" % list(dup.items())[:5])
         self.assertEqual(len(calls), EVENTS * WEBHOOKS)
         for port in self.ports:  # every node shows every delivery delivered
             status, ev = get_event(port, eids[-1])

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "hg_assert.h"
+#include "pg_events.h"
 
 #define PG_MAX_CONNECTIONS 64
 #define PG_BACKOFF_MIN_MS 100
@@ -49,14 +50,14 @@
 #define PG_ADVISORY_LOCK 0x686f6f6b67617465LL /* "hookgate": serialises migrations of N nodes */
 
 /* The embedded migrations (server/store/migrations/NNNN_*.sql, by the build), in order. */
-extern const char pg_migration_1[];
-static const char *const migrations[] = {pg_migration_1};
+extern const char pg_migration_1[], pg_migration_2[];
+static const char *const migrations[] = {pg_migration_1, pg_migration_2};
 #define PG_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-#define COLUMNS "id, created_ms, ecosystem_id, url, secret, sealed_secret, description, disabled, " \
-                "idempotency_key, deleted"
+#define COLUMNS PG_WEBHOOK_COLUMNS
 enum { COL_ID, COL_CREATED, COL_ECOSYSTEM, COL_URL, COL_SECRET, COL_SEALED, COL_DESCRIPTION, COL_DISABLED,
-       COL_IDEMPOTENCY, COL_DELETED, COL_COUNT };
+       COL_IDEMPOTENCY, COL_DELETED, COL_DISABLED_REASON, COL_DISABLED_MS, COL_COUNT };
+_Static_assert(COL_COUNT == PG_WEBHOOK_NCOLS, "pg_events.h names the webhook columns");
 
 /* The prepared statements: one per verb, then those of the creates of a loop iteration
  * and of a keyed create. */
@@ -98,17 +99,28 @@ static const struct {
                       "ORDER BY created_ms, seq LIMIT $4",
                       4},
     [BACKEND_FIND_IDEMPOTENT] = {"hg_find", "SELECT " COLUMNS " FROM hookgate_webhooks WHERE idempotency_key = $1", 1},
+    /* an update that disables, and a delete, cancel the webhook's pending deliveries in
+     * the same statement (the event log's DELIVERY record without an event id) */
     [BACKEND_UPDATE] = {"hg_update",
-                        "UPDATE hookgate_webhooks SET "
+                        "WITH w AS (UPDATE hookgate_webhooks SET "
                         "url = CASE WHEN $2 THEN $3 ELSE url END, "
                         "secret = CASE WHEN $4 THEN $5 ELSE secret END, "
                         "sealed_secret = CASE WHEN $4 THEN $6 ELSE sealed_secret END, "
                         "description = CASE WHEN $7 THEN $8 ELSE description END, "
-                        "disabled = CASE WHEN $9 THEN $10 ELSE disabled END "
-                        "WHERE id = $1 AND NOT deleted RETURNING " COLUMNS,
-                        10},
+                        "disabled = CASE WHEN $9 THEN $10 ELSE disabled END, "
+                        "disabled_reason = CASE WHEN $9 THEN $11::text ELSE disabled_reason END, "
+                        "disabled_ms = CASE WHEN $9 THEN $12::int8 ELSE disabled_ms END "
+                        "WHERE id = $1 AND NOT deleted RETURNING " COLUMNS "), "
+                        "c AS (UPDATE hookgate_deliveries SET state = 3, lease_until = NULL WHERE webhook_id = $1 "
+                        "AND state = 0 AND $9 AND $10 AND EXISTS (SELECT 1 FROM w)) "
+                        "SELECT " COLUMNS " FROM w",
+                        12},
     [BACKEND_DELETE] = {"hg_delete",
-                        "UPDATE hookgate_webhooks SET deleted = true WHERE id = $1 AND NOT deleted RETURNING " COLUMNS,
+                        "WITH w AS (UPDATE hookgate_webhooks SET deleted = true WHERE id = $1 AND NOT deleted "
+                        "RETURNING " COLUMNS "), "
+                        "c AS (UPDATE hookgate_deliveries SET state = 3, lease_until = NULL WHERE webhook_id = $1 "
+                        "AND state = 0 AND EXISTS (SELECT 1 FROM w)) "
+                        "SELECT " COLUMNS " FROM w",
                         1},
 };
 
@@ -194,6 +206,7 @@ struct pg_backend {
     atomic_int stopping;
     pthread_mutex_t log_lock; /* why */
     char why[256];            /* the last connection failure logged: said once, not at every retry */
+    pg_events *events;        /* the event log's worker (pg_events.h) */
 };
 
 /* The loop whose thread is running (backend_loop_attach); NULL on other threads. */
@@ -326,11 +339,12 @@ static long bytea_of(const PGresult *r, int row, int col, uint8_t *dst, size_t c
 
 /* Copies row `row` into one block from alloc: the record and its strings. NULL when out
  * of memory or the row is not one hookgate wrote. */
-static store_webhook *record_of(const PGresult *r, int row, ProtobufCAllocator *alloc)
+store_webhook *pg_webhook_of(const PGresult *r, int row, int base, ProtobufCAllocator *alloc)
 {
     size_t text = 0;
     for (int col = COL_ECOSYSTEM; col <= COL_DESCRIPTION; col++)
-        text += (size_t)PQgetlength(r, row, col) + 1;
+        text += (size_t)PQgetlength(r, row, base + col) + 1;
+    text += (size_t)PQgetlength(r, row, base + COL_DISABLED_REASON) + 1;
     size_t size = sizeof(store_webhook) + STORE_IDEMPOTENCY_LEN + text;
     char *block = alloc->alloc(alloc->allocator_data, size);
     if (block == NULL)
@@ -339,11 +353,12 @@ static store_webhook *record_of(const PGresult *r, int row, ProtobufCAllocator *
     memset(w, 0, sizeof(*w));
     char *p = block + sizeof(store_webhook) + STORE_IDEMPOTENCY_LEN;
     const char *end = block + size;
-    if (bytea_of(r, row, COL_ID, w->id.bytes, OBJECTID_LEN) != OBJECTID_LEN || PQgetlength(r, row, COL_CREATED) != 8 ||
-        PQgetlength(r, row, COL_DISABLED) != 1 || PQgetlength(r, row, COL_DELETED) != 1)
+    if (bytea_of(r, row, base + COL_ID, w->id.bytes, OBJECTID_LEN) != OBJECTID_LEN ||
+        PQgetlength(r, row, base + COL_CREATED) != 8 || PQgetlength(r, row, base + COL_DISABLED) != 1 ||
+        PQgetlength(r, row, base + COL_DELETED) != 1 || PQgetlength(r, row, base + COL_DISABLED_MS) != 8)
         return NULL;
     uint64_t created;
-    memcpy(&created, PQgetvalue(r, row, COL_CREATED), 8); /* int8, big-endian */
+    memcpy(&created, PQgetvalue(r, row, base + COL_CREATED), 8); /* int8, big-endian */
     w->created_ms = (int64_t)be64toh(created);
     /* a list is in (created_ms, seq) order, the same on every node: createdAt never goes
      * backwards along it (seq alone follows the order INSERTs ran in, which concurrent
@@ -351,14 +366,14 @@ static store_webhook *record_of(const PGresult *r, int row, ProtobufCAllocator *
      * node, come in the order the database took them. A page cursor carries created_ms as
      * its seq, and the id, which finds the row's seq */
     w->seq = (uint64_t)w->created_ms;
-    w->disabled = PQgetvalue(r, row, COL_DISABLED)[0] != 0; /* bool: one byte */
-    w->deleted = PQgetvalue(r, row, COL_DELETED)[0] != 0;
+    w->disabled = PQgetvalue(r, row, base + COL_DISABLED)[0] != 0; /* bool: one byte */
+    w->deleted = PQgetvalue(r, row, base + COL_DELETED)[0] != 0;
     const char **strings[] = {&w->ecosystem_id, &w->url, &w->secret, NULL, &w->description};
     for (int col = COL_ECOSYSTEM; col <= COL_DESCRIPTION; col++) {
         if (col == COL_SEALED) {
-            if (PQgetisnull(r, row, col))
+            if (PQgetisnull(r, row, base + col))
                 continue;
-            long n = bytea_of(r, row, col, (uint8_t *)p, (size_t)(end - p));
+            long n = bytea_of(r, row, base + col, (uint8_t *)p, (size_t)(end - p));
             if (n < 0)
                 return NULL;
             w->sealed_secret = (const uint8_t *)p;
@@ -366,19 +381,30 @@ static store_webhook *record_of(const PGresult *r, int row, ProtobufCAllocator *
             p += n;
             continue;
         }
-        size_t n = (size_t)PQgetlength(r, row, col); /* text: its bytes (never a NUL) */
+        size_t n = (size_t)PQgetlength(r, row, base + col); /* text: its bytes (never a NUL) */
         HG_ASSERT(p + n + 1 <= end);
-        memcpy(p, PQgetvalue(r, row, col), n);
+        memcpy(p, PQgetvalue(r, row, base + col), n);
         p[n] = '\0';
         *strings[col - COL_ECOSYSTEM] = p;
         p += n + 1;
     }
-    if (!PQgetisnull(r, row, COL_IDEMPOTENCY)) {
+    if (!PQgetisnull(r, row, base + COL_IDEMPOTENCY)) {
         uint8_t *digest = (uint8_t *)block + sizeof(store_webhook);
-        if (bytea_of(r, row, COL_IDEMPOTENCY, digest, STORE_IDEMPOTENCY_LEN) != STORE_IDEMPOTENCY_LEN)
+        if (bytea_of(r, row, base + COL_IDEMPOTENCY, digest, STORE_IDEMPOTENCY_LEN) != STORE_IDEMPOTENCY_LEN)
             return NULL;
         w->idempotency = digest;
     }
+    if (!PQgetisnull(r, row, base + COL_DISABLED_REASON)) { /* why hookgate disabled it */
+        size_t n = (size_t)PQgetlength(r, row, base + COL_DISABLED_REASON);
+        HG_ASSERT(p + n + 1 <= end);
+        memcpy(p, PQgetvalue(r, row, base + COL_DISABLED_REASON), n);
+        p[n] = '\0';
+        w->disabled_reason = p;
+        p += n + 1;
+    }
+    uint64_t disabled_ms;
+    memcpy(&disabled_ms, PQgetvalue(r, row, base + COL_DISABLED_MS), 8);
+    w->disabled_ms = (int64_t)be64toh(disabled_ms);
     return w;
 }
 
@@ -386,11 +412,11 @@ static store_webhook *record_of(const PGresult *r, int row, ProtobufCAllocator *
 
 /* Sends c's statement on pc (its sync is the caller's). 0, or -1 when libpq refused (the
  * connection is then broken). The record to write is sealed first: plain secrets go no further. */
-static int send_call(pg_backend *pg, pg_conn *pc, backend_call *c)
+static int send_call_on(pg_backend *pg, PGconn *conn, backend_call *c, PGresult **result)
 {
-    const char *values[10] = {0};
-    int lengths[10] = {0}, formats[10] = {0};
-    char created[24], seq[24], limit[24];
+    const char *values[12] = {0};
+    int lengths[12] = {0}, formats[12] = {0};
+    char created[24], seq[24], limit[24], disabled_ms[24];
     store_webhook sealed;
     uint8_t *buf = NULL;
     const uint8_t *id = c->id.bytes;
@@ -463,6 +489,10 @@ static int send_call(pg_backend *pg, pg_conn *pc, backend_call *c)
         values[7] = ch.sets & STORE_SET_DESCRIPTION ? ch.description : "";
         values[8] = ch.sets & STORE_SET_DISABLED ? "t" : "f";
         values[9] = ch.disabled ? "t" : "f";
+        /* as the memory store: a client's change of disabled clears hookgate's reason */
+        values[10] = ch.disabled_reason != NULL ? ch.disabled_reason : NULL;
+        snprintf(disabled_ms, sizeof disabled_ms, "%lld", ch.disabled_reason != NULL ? (long long)ch.disabled_ms : 0LL);
+        values[11] = disabled_ms;
         break;
     }
     case BACKEND_PUBLISH:
@@ -478,10 +508,22 @@ static int send_call(pg_backend *pg, pg_conn *pc, backend_call *c)
     }
 #undef BINARY
     int stmt = c->verb == BACKEND_CREATE && c->webhook->idempotency != NULL ? STMT_CREATE_KEYED : (int)c->verb;
-    int ok = PQsendQueryPrepared(pc->conn, statements[stmt].name, statements[stmt].n_params, values, lengths,
-                                 formats, 1); /* rows in binary: no bytea or number text to parse */
+    int ok;
+    if (result != NULL) { /* blocking, on a connection that has not prepared it (the event worker's) */
+        *result = PQexecParams(conn, statements[stmt].sql, statements[stmt].n_params, NULL, values, lengths,
+                               formats, 1);
+        ok = 1;
+    } else {
+        ok = PQsendQueryPrepared(conn, statements[stmt].name, statements[stmt].n_params, values, lengths, formats,
+                                 1); /* rows in binary: no bytea or number text to parse */
+    }
     free(buf);
     return ok ? 0 : -1;
+}
+
+static int send_call(pg_backend *pg, pg_conn *pc, backend_call *c)
+{
+    return send_call_on(pg, pc->conn, c, NULL);
 }
 
 /* Sends the creates chained from c (their records sealed first) as hg_create_many, one
@@ -556,7 +598,7 @@ static void conclude_gets(backend_call *c, PGresult *r)
         if (row == rows) {
             finish(c, BACKEND_NOT_FOUND, NULL);
         } else {
-            const store_webhook *w = record_of(r, row, c->alloc);
+            const store_webhook *w = pg_webhook_of(r, row, 0, c->alloc);
             finish(c, w != NULL ? 0 : ENOMEM, w);
         }
         c = next;
@@ -605,7 +647,7 @@ static void conclude(backend_call *c, PGresult *r)
         }
         const store_webhook **items = c->alloc->alloc(c->alloc->allocator_data, n * sizeof(*items));
         for (size_t i = 0; items != NULL && i < n; i++)
-            if ((items[i] = record_of(r, (int)i, c->alloc)) == NULL)
+            if ((items[i] = pg_webhook_of(r, (int)i, 0, c->alloc)) == NULL)
                 items = NULL; /* from the call's pool: freed with it */
         if (items == NULL) {
             c->more = 0;
@@ -622,7 +664,7 @@ static void conclude(backend_call *c, PGresult *r)
         finish(c, BACKEND_NOT_FOUND, NULL);
         return;
     }
-    const store_webhook *w = record_of(r, 0, c->alloc);
+    const store_webhook *w = pg_webhook_of(r, 0, 0, c->alloc);
     finish(c, w != NULL ? 0 : ENOMEM, w);
 }
 
@@ -886,7 +928,7 @@ static void conn_ready(pg_conn *pc)
     if (ok)
         conn_push(pc, SENT_SETUP, NULL)->synced = 1;
     for (int v = 0; ok && v < STMT_COUNT; v++) {
-        if (statements[v].name == NULL) /* a verb of the event log, which this backend does not keep yet */
+        if (statements[v].name == NULL) /* a verb of the event log: its worker runs it (pg_events.c) */
             continue;
         ok = PQsendPrepare(pc->conn, statements[v].name, statements[v].sql, statements[v].n_params, NULL) &&
              PQpipelineSync(pc->conn);
@@ -1231,6 +1273,22 @@ static void dispatch(pg_loop *l, backend_call *c)
     conn_send(best, c, batched, send_call);
 }
 
+/* A webhook verb submitted on a thread without a loop (the dispatcher disabling a
+ * webhook, from an outcome's done on the event worker): run there, blocking. */
+static void run_webhook_call(void *ctx, PGconn *conn, backend_call *c)
+{
+    pg_backend *pg = ctx;
+    PGresult *r = NULL;
+    int rc = send_call_on(pg, conn, c, &r);
+    if (rc != 0) {
+        PQclear(r);
+        finish(c, rc == ENOMEM ? ENOMEM : ECONNRESET, NULL);
+        return;
+    }
+    conclude(c, r);
+    PQclear(r);
+}
+
 /* ---- the interface --------------------------------------------------------------------- */
 
 static void pg_submit(void *self, backend_call *c)
@@ -1243,12 +1301,16 @@ static void pg_submit(void *self, backend_call *c)
     c->items = NULL;
     c->n_items = 0;
     c->more = 0;
-    if (c->verb >= BACKEND_PUBLISH) { /* the event log is the memory backend's only, for now */
-        finish(c, ENOSYS, NULL);
+    pg_backend *pg = self;
+    if (c->verb >= BACKEND_PUBLISH) { /* the event log: its worker */
+        pg_events_submit(pg->events, c);
         return;
     }
-    if (this_loop == NULL) { /* a thread without a loop has no connection */
-        finish(c, ECONNREFUSED, NULL);
+    if (this_loop == NULL) { /* a thread without a loop has no connection of its own: the worker's */
+        if (c->verb == BACKEND_GET || c->verb == BACKEND_UPDATE || c->verb == BACKEND_DELETE)
+            pg_events_submit(pg->events, c);
+        else
+            finish(c, ECONNREFUSED, NULL);
         return;
     }
     dispatch(this_loop, c); /* sent at the loop iteration's end (pg_loop_flush) */
@@ -1353,7 +1415,8 @@ static void pg_loop_detach(void *loop)
 static int pg_is_synchronous(void *self, backend_verb verb)
 {
     (void)self;
-    return verb >= BACKEND_PUBLISH; /* refused at once (ENOSYS) */
+    (void)verb;
+    return 0; /* every answer is the database's, later */
 }
 
 static void pg_stats(void *self, backend_stats *out)
@@ -1372,6 +1435,14 @@ static void pg_stats(void *self, backend_stats *out)
     out->connections_up = 0;
     for (size_t i = 0; i < out->loops; i++)
         out->connections_up += out->loop_up[i] = atomic_load(&pg->loop_up[i]);
+    out->events = 1;
+    pg_events_stats(pg->events, &out->event_stats); /* the worker's last reading: no query */
+}
+
+static void pg_set_event_wake(void *self, void (*wake)(void *ctx), void *ctx)
+{
+    pg_backend *pg = self;
+    pg_events_set_wake(pg->events, wake, ctx);
 }
 
 static void pg_destroy(void *self)
@@ -1381,6 +1452,7 @@ static void pg_destroy(void *self)
     atomic_store(&pg->stopping, 1);
     if (pg->has_migrator)
         pthread_join(pg->migrator, NULL);
+    pg_events_destroy(pg->events);
     pthread_mutex_destroy(&pg->log_lock);
     seal_keyring_destroy((seal_keyring *)pg->pub.keys);
     free(pg->conninfo);
@@ -1397,6 +1469,7 @@ static const backend_ops pg_ops = {
     .loop_flush = pg_loop_flush,
     .loop_tick = pg_loop_tick,
     .loop_detach = pg_loop_detach,
+    .set_event_wake = pg_set_event_wake,
 };
 
 backend *backend_postgres_open(const backend_postgres_options *o, seal_keyring *keys, char err[JOURNAL_ERROR_MAX])
@@ -1418,6 +1491,19 @@ backend *backend_postgres_open(const backend_postgres_options *o, seal_keyring *
     pg->on_round_trip = o->on_round_trip;
     pg->on_error = o->on_error;
     pthread_mutex_init(&pg->log_lock, NULL);
+    pg_events_options eo = {.conninfo = o->conninfo,
+                            .statement_timeout_ms = o->statement_timeout_ms,
+                            .migrated = &pg->migrated,
+                            .run_webhook_call = run_webhook_call,
+                            .ctx = pg};
+    if ((pg->events = pg_events_create(&eo)) == NULL) {
+        pthread_mutex_destroy(&pg->log_lock);
+        seal_keyring_destroy(keys);
+        free(pg->conninfo);
+        free(pg);
+        snprintf(err, JOURNAL_ERROR_MAX, "out of memory, or no thread for the event log");
+        return NULL;
+    }
     /* the schema now: a newer one than this node knows stops start-up; an unreachable
      * database does not (calls answer 503 while a thread keeps trying) */
     char why[sizeof pg->why];
@@ -1437,6 +1523,7 @@ backend *backend_postgres_open(const backend_postgres_options *o, seal_keyring *
         }
         snprintf(err, JOURNAL_ERROR_MAX, "cannot start a thread");
     }
+    pg_events_destroy(pg->events);
     pthread_mutex_destroy(&pg->log_lock);
     seal_keyring_destroy(keys);
     free(pg->conninfo);

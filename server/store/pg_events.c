@@ -1,0 +1,1049 @@
+/* pg_events: see pg_events.h.
+ *
+ * Statements run with PQexecParams on the worker's blocking connection, parameters as
+ * text (numbers) or binary (bytea), results in binary. Every write that makes a delivery
+ * due (publish, resend, recover) notifies hookgate_events in its transaction, so every
+ * node's dispatcher hears of it at commit.
+ *
+ * Claims are serialised across nodes by a transaction-level advisory lock, so that the
+ * count of unexpired leases a webhook has (delivery.max_in_flight_per_webhook, across all
+ * nodes) is exact when the claim reads it; rows an outcome is being recorded for are
+ * skipped (SKIP LOCKED), not waited for. */
+#include "pg_events.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hg_assert.h"
+#include "utf8.h"
+
+#define PG_EVENTS_BACKOFF_MIN_MS 100
+#define PG_EVENTS_BACKOFF_MAX_MS 2000
+#define PG_EVENTS_IDLE_POLL_MS 1000     /* the slow backstop of LISTEN: the worker looks again this often */
+#define PG_EVENTS_CLAIM_LOCK 0x686f6f6b65767473LL /* "hookevts": one claim at a time, across nodes */
+#define PG_EVENTS_MAX_PARAMS 20
+
+struct pg_events {
+    pg_events_options o;
+    char *conninfo;
+    pthread_t thread;
+    pthread_mutex_t lock; /* the queue, stopping, stats */
+    backend_call *head, **tail;
+    size_t queued;
+    int stopping;
+    events_stats stats;
+    int pipe[2]; /* a byte written: a call was queued, or stop */
+    pthread_mutex_t wake_lock;
+    void (*wake)(void *ctx);
+    void *wake_ctx;
+    /* the worker's own */
+    PGconn *conn;
+    unsigned backoff_ms;
+    int64_t retry_at_ms, stats_at_ms;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void finish(backend_call *c, int status)
+{
+    c->status = status;
+    c->done(c);
+}
+
+/* ---- statements ------------------------------------------------------------------------ */
+
+typedef struct params {
+    int n;
+    const char *values[PG_EVENTS_MAX_PARAMS];
+    int lengths[PG_EVENTS_MAX_PARAMS], formats[PG_EVENTS_MAX_PARAMS];
+    char text[PG_EVENTS_MAX_PARAMS][24];
+} params;
+
+static void p_bytes(params *p, const void *bytes, size_t len)
+{
+    HG_ASSERT(p->n < PG_EVENTS_MAX_PARAMS);
+    p->values[p->n] = bytes != NULL ? (const char *)bytes : "";
+    p->lengths[p->n] = (int)len;
+    p->formats[p->n] = 1;
+    p->n++;
+}
+
+static void p_null(params *p)
+{
+    HG_ASSERT(p->n < PG_EVENTS_MAX_PARAMS);
+    p->values[p->n] = NULL;
+    p->lengths[p->n] = 0;
+    p->formats[p->n] = 0;
+    p->n++;
+}
+
+static void p_int(params *p, int64_t v)
+{
+    HG_ASSERT(p->n < PG_EVENTS_MAX_PARAMS);
+    snprintf(p->text[p->n], sizeof p->text[0], "%lld", (long long)v);
+    p->values[p->n] = p->text[p->n];
+    p->lengths[p->n] = 0;
+    p->formats[p->n] = 0;
+    p->n++;
+}
+
+static void p_text(params *p, const char *s)
+{
+    HG_ASSERT(p->n < PG_EVENTS_MAX_PARAMS);
+    p->values[p->n] = s;
+    p->lengths[p->n] = 0;
+    p->formats[p->n] = 0;
+    p->n++;
+}
+
+static void p_bool(params *p, int v)
+{
+    p_text(p, v ? "t" : "f");
+}
+
+/* The status a failed statement gives its call: ETIMEDOUT for statement_timeout, EIO for
+ * any other refusal, ECONNRESET when the connection broke (it is then dropped). */
+static int status_of(pg_events *e, const PGresult *r)
+{
+    if (PQstatus(e->conn) != CONNECTION_OK)
+        return ECONNRESET;
+    const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (state != NULL && strcmp(state, "57014") == 0)
+        return ETIMEDOUT;
+    return EIO;
+}
+
+/* Runs sql; the result when its status is `want`, else NULL with *status set. */
+static PGresult *run(pg_events *e, const char *sql, const params *p, ExecStatusType want, int *status)
+{
+    PGresult *r = PQexecParams(e->conn, sql, p != NULL ? p->n : 0, NULL, p != NULL ? p->values : NULL,
+                               p != NULL ? p->lengths : NULL, p != NULL ? p->formats : NULL, 1);
+    if (r != NULL && PQresultStatus(r) == want)
+        return r;
+    *status = status_of(e, r);
+    if (*status == EIO && r != NULL)
+        fprintf(stderr, "hookgate: events: PostgreSQL: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    return NULL;
+}
+
+static int command(pg_events *e, const char *sql)
+{
+    int status = 0;
+    PGresult *r = run(e, sql, NULL, PGRES_COMMAND_OK, &status);
+    PQclear(r);
+    return r != NULL ? 0 : status;
+}
+
+static void rollback(pg_events *e)
+{
+    PQclear(PQexec(e->conn, "ROLLBACK"));
+}
+
+/* A number column of a binary result (int2, int4 or int8, big-endian). */
+static int64_t int_at(const PGresult *r, int row, int col)
+{
+    const char *v = PQgetvalue(r, row, col);
+    switch (PQgetlength(r, row, col)) {
+    case 2: {
+        uint16_t x;
+        memcpy(&x, v, 2);
+        return (int16_t)be16toh(x);
+    }
+    case 4: {
+        uint32_t x;
+        memcpy(&x, v, 4);
+        return (int32_t)be32toh(x);
+    }
+    case 8: {
+        uint64_t x;
+        memcpy(&x, v, 8);
+        return (int64_t)be64toh(x);
+    }
+    default:
+        return 0; /* NULL */
+    }
+}
+
+static int id_at(const PGresult *r, int row, int col, objectid *out)
+{
+    if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != OBJECTID_LEN)
+        return -1;
+    memcpy(out->bytes, PQgetvalue(r, row, col), OBJECTID_LEN);
+    return 0;
+}
+
+/* ---- the views' memory (from the call's allocator) --------------------------------------- */
+
+static void *alloc_of(ProtobufCAllocator *a, size_t size)
+{
+    return a->alloc(a->allocator_data, size);
+}
+
+static char *hex_of(ProtobufCAllocator *a, const objectid *id)
+{
+    char *hex = alloc_of(a, OBJECTID_HEX_LEN + 1);
+    if (hex != NULL)
+        objectid_to_hex(id, hex);
+    return hex;
+}
+
+static char *text_copy(ProtobufCAllocator *a, const char *s, size_t n)
+{
+    char *copy = alloc_of(a, n + 1);
+    if (copy != NULL) {
+        memcpy(copy, s, n);
+        copy[n] = '\0';
+    }
+    return copy;
+}
+
+static schema_timestamp *timestamp_of(ProtobufCAllocator *a, int64_t ms)
+{
+    schema_timestamp *ts = alloc_of(a, sizeof(*ts));
+    if (ts == NULL)
+        return NULL;
+    *ts = (schema_timestamp)SCHEMA_TIMESTAMP_INIT;
+    ts->seconds = ms / 1000;
+    ts->nanos = (int32_t)(ms % 1000) * 1000000;
+    return ts;
+}
+
+/* The response bytes as UTF-8 (invalid bytes become U+FFFD), as events_attempts shows them. */
+static char *utf8_of(ProtobufCAllocator *a, const uint8_t *bytes, size_t len)
+{
+    char *s = alloc_of(a, len * 3 + 1);
+    if (s == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_char_len(bytes + i, len - i);
+        if (n == 0) {
+            memcpy(s + o, "\xEF\xBF\xBD", 3), o += 3, i++;
+        } else {
+            memcpy(s + o, bytes + i, n), o += n, i += n;
+        }
+    }
+    s[o] = '\0';
+    return s;
+}
+
+/* ---- the verbs ----------------------------------------------------------------------------- */
+
+static void publish(pg_events *e, backend_call *c)
+{
+    const backend_event_args *ev = &c->ev;
+    int status = 0;
+    params p = {0};
+    p_bytes(&p, ev->publish.id.bytes, OBJECTID_LEN);
+    p_text(&p, ev->publish.ecosystem_id);
+    p_int(&p, ev->publish.created_ms);
+    p_bytes(&p, ev->publish.body, ev->publish.body_len);
+    if (ev->publish.digest != NULL)
+        p_bytes(&p, ev->publish.digest, EVENTS_DIGEST_LEN);
+    else
+        p_null(&p);
+    if ((status = command(e, "BEGIN")) != 0) {
+        finish(c, status);
+        return;
+    }
+    /* a key another publish took (on any node) inserts nothing: that event is the answer */
+    PGresult *r = run(e,
+                      "INSERT INTO hookgate_events (id, ecosystem_id, created_ms, body, idempotency_key) "
+                      "VALUES ($1::bytea, $2::text, $3::int8, $4::bytea, $5::bytea) "
+                      "ON CONFLICT (idempotency_key) DO NOTHING",
+                      &p, PGRES_COMMAND_OK, &status);
+    if (r == NULL)
+        goto fail;
+    int inserted = strcmp(PQcmdTuples(r), "1") == 0;
+    PQclear(r);
+    if (!inserted) {
+        params k = {0};
+        p_bytes(&k, ev->publish.digest, EVENTS_DIGEST_LEN);
+        r = run(e, "SELECT id, webhooks FROM hookgate_events WHERE idempotency_key = $1::bytea", &k,
+                PGRES_TUPLES_OK, &status);
+        if (r == NULL)
+            goto fail;
+        if (PQntuples(r) != 1 || id_at(r, 0, 0, &c->ev.event_id) != 0) {
+            PQclear(r);
+            status = EIO;
+            goto fail;
+        }
+        c->ev.webhooks = (unsigned)int_at(r, 0, 1);
+        c->ev.replayed = 1;
+        PQclear(r);
+        rollback(e);
+        finish(c, 0);
+        return;
+    }
+    params d = {0};
+    p_bytes(&d, ev->publish.id.bytes, OBJECTID_LEN);
+    p_int(&d, ev->publish.created_ms);
+    p_text(&d, ev->publish.ecosystem_id);
+    p_int(&d, EVENTS_MAX_DELIVERIES);
+    r = run(e,
+            "WITH ins AS (INSERT INTO hookgate_deliveries (event_id, webhook_id, created_ms, next_ms) "
+            "SELECT $1::bytea, id, $2::int8, $2::int8 FROM hookgate_webhooks "
+            "WHERE ecosystem_id = $3::text AND NOT disabled AND NOT deleted LIMIT $4::int8 RETURNING 1) "
+            "UPDATE hookgate_events SET webhooks = (SELECT count(*) FROM ins) WHERE id = $1::bytea "
+            "RETURNING webhooks, pg_notify('hookgate_events', '')",
+            &d, PGRES_TUPLES_OK, &status);
+    if (r == NULL)
+        goto fail;
+    c->ev.webhooks = PQntuples(r) == 1 ? (unsigned)int_at(r, 0, 0) : 0;
+    PQclear(r);
+    if ((status = command(e, "COMMIT")) != 0) /* durable before done */
+        goto fail;
+    c->ev.event_id = ev->publish.id;
+    finish(c, 0);
+    return;
+fail:
+    rollback(e);
+    finish(c, status);
+}
+
+static void get_event(pg_events *e, backend_call *c)
+{
+    ProtobufCAllocator *a = c->alloc;
+    int status = 0;
+    params p = {0};
+    p_bytes(&p, c->id.bytes, OBJECTID_LEN);
+    PGresult *ev = run(e, "SELECT ecosystem_id, created_ms, body FROM hookgate_events WHERE id = $1::bytea", &p,
+                       PGRES_TUPLES_OK, &status);
+    if (ev == NULL) {
+        finish(c, status);
+        return;
+    }
+    if (PQntuples(ev) != 1) {
+        PQclear(ev);
+        finish(c, BACKEND_NOT_FOUND);
+        return;
+    }
+    PGresult *ds = run(e,
+                       "SELECT webhook_id, state, attempts, next_ms, last_status, last_error FROM hookgate_deliveries "
+                       "WHERE event_id = $1::bytea ORDER BY webhook_id",
+                       &p, PGRES_TUPLES_OK, &status);
+    if (ds == NULL) {
+        PQclear(ev);
+        finish(c, status);
+        return;
+    }
+    status = ENOMEM;
+    schema_event *m = alloc_of(a, sizeof(*m));
+    if (m == NULL)
+        goto out;
+    *m = (schema_event)SCHEMA_EVENT_INIT;
+    schema_event_body *body = (schema_event_body *)protobuf_c_message_unpack(
+        &schema_event_body_descriptor, a, (size_t)PQgetlength(ev, 0, 2), (const uint8_t *)PQgetvalue(ev, 0, 2));
+    if (body == NULL || (m->id = hex_of(a, &c->id)) == NULL ||
+        (m->ecosystem_id = text_copy(a, PQgetvalue(ev, 0, 0), (size_t)PQgetlength(ev, 0, 0))) == NULL ||
+        (m->created_at = timestamp_of(a, int_at(ev, 0, 1))) == NULL)
+        goto out;
+    m->n_items = body->n_items;
+    m->items = body->items;
+    int n = PQntuples(ds);
+    if ((m->deliveries = alloc_of(a, (n > 0 ? (size_t)n : 1) * sizeof(*m->deliveries))) == NULL)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        schema_event_delivery *v = alloc_of(a, sizeof(*v));
+        objectid hook;
+        if (v == NULL)
+            goto out;
+        *v = (schema_event_delivery)SCHEMA_EVENT_DELIVERY_INIT;
+        int64_t state = int_at(ds, i, 1);
+        if (id_at(ds, i, 0, &hook) != 0 || state < 0 || state >= EVENTS_STATES) {
+            status = EIO;
+            goto out;
+        }
+        if ((v->webhook_id = hex_of(a, &hook)) == NULL)
+            goto out;
+        v->state = (char *)events_state_name((events_state)state);
+        v->attempts = (uint32_t)int_at(ds, i, 2);
+        v->last_status_code = (uint32_t)int_at(ds, i, 4);
+        v->last_error = (char *)events_error_name((unsigned)int_at(ds, i, 5));
+        if (state == EVENTS_PENDING && (v->next_attempt_at = timestamp_of(a, int_at(ds, i, 3))) == NULL)
+            goto out;
+        m->deliveries[m->n_deliveries++] = v;
+    }
+    c->ev.event = m;
+    status = 0;
+out:
+    PQclear(ev);
+    PQclear(ds);
+    finish(c, status);
+}
+
+static void list_attempts(pg_events *e, backend_call *c)
+{
+    HG_ASSERT(c->limit >= 1);
+    ProtobufCAllocator *a = c->alloc;
+    schema_attempts_response *out = &c->ev.attempts;
+    *out = (schema_attempts_response)SCHEMA_ATTEMPTS_RESPONSE_INIT;
+    int status = 0;
+    params p = {0};
+    p_bytes(&p, c->id.bytes, OBJECTID_LEN);
+    p_int(&p, (int64_t)(c->ev.before > INT64_MAX ? INT64_MAX : c->ev.before));
+    p_int(&p, (int64_t)c->limit + 1); /* one more: do older ones follow? */
+    PGresult *r = run(e,
+                      "SELECT seq, event_id, attempt, trigger, started_ms, duration_ms, status, error, response "
+                      "FROM hookgate_attempts WHERE webhook_id = $1::bytea AND ($2::int8 = 0 OR seq < $2::int8) "
+                      "ORDER BY seq DESC LIMIT $3::int8",
+                      &p, PGRES_TUPLES_OK, &status);
+    if (r == NULL) {
+        finish(c, status);
+        return;
+    }
+    size_t rows = (size_t)PQntuples(r), n = rows < c->limit ? rows : c->limit;
+    status = ENOMEM;
+    if (n > 0 && (out->items = alloc_of(a, n * sizeof(*out->items))) == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        int row = (int)i;
+        schema_attempt *v = alloc_of(a, sizeof(*v));
+        if (v == NULL)
+            goto out;
+        *v = (schema_attempt)SCHEMA_ATTEMPT_INIT;
+        objectid event;
+        int64_t trigger = int_at(r, row, 3);
+        v->seq = (uint64_t)int_at(r, row, 0);
+        v->event_id = id_at(r, row, 1, &event) == 0 ? hex_of(a, &event) : "";
+        v->attempt = (uint32_t)int_at(r, row, 2);
+        v->trigger = (char *)events_trigger_name(trigger >= 0 && trigger < EVENTS_TRIGGERS ? (events_trigger)trigger
+                                                                                        : EVENTS_SCHEDULED);
+        v->started_at = timestamp_of(a, int_at(r, row, 4));
+        v->duration_ms = (uint32_t)int_at(r, row, 5);
+        v->status_code = (uint32_t)int_at(r, row, 6);
+        v->error = (char *)events_error_name((unsigned)int_at(r, row, 7));
+        v->response = utf8_of(a, (const uint8_t *)PQgetvalue(r, row, 8), (size_t)PQgetlength(r, row, 8));
+        if (v->event_id == NULL || v->started_at == NULL || v->response == NULL)
+            goto out;
+        out->items[out->n_items++] = v;
+    }
+    if (rows > n) {
+        out->next_page_case = SCHEMA_ATTEMPTS_RESPONSE_NEXT_BEFORE;
+        out->next_before = out->items[n - 1]->seq;
+    }
+    status = 0;
+out:
+    PQclear(r);
+    finish(c, status);
+}
+
+/* Resend: the event's deliveries (to one webhook, or each) whose webhook is still enabled
+ * become pending, manual and due now; NOT_FOUND when the event is not held. */
+static void resend(pg_events *e, backend_call *c)
+{
+    int status = 0;
+    params p = {0};
+    p_bytes(&p, c->id.bytes, OBJECTID_LEN);
+    if (c->ev.webhook != NULL)
+        p_bytes(&p, c->ev.webhook->bytes, OBJECTID_LEN);
+    else
+        p_null(&p);
+    p_int(&p, c->ev.now_ms);
+    PGresult *r = run(e,
+                      "WITH u AS (UPDATE hookgate_deliveries d SET state = 0, trigger = 1, next_ms = $3::int8, "
+                      "lease_until = NULL FROM hookgate_webhooks w WHERE d.event_id = $1::bytea "
+                      "AND ($2::bytea IS NULL OR d.webhook_id = $2::bytea) AND w.id = d.webhook_id "
+                      "AND NOT w.disabled AND NOT w.deleted RETURNING 1) "
+                      "SELECT EXISTS (SELECT 1 FROM hookgate_events WHERE id = $1::bytea), (SELECT count(*) FROM u), "
+                      "pg_notify('hookgate_events', '')",
+                      &p, PGRES_TUPLES_OK, &status);
+    if (r == NULL) {
+        finish(c, status);
+        return;
+    }
+    int found = PQntuples(r) == 1 && PQgetlength(r, 0, 0) == 1 && PQgetvalue(r, 0, 0)[0] != 0;
+    c->ev.count = found ? (size_t)int_at(r, 0, 1) : 0;
+    PQclear(r);
+    finish(c, found ? 0 : BACKEND_NOT_FOUND);
+}
+
+/* Recover: the webhook's failed deliveries of events since since_ms, oldest first, at most max. */
+static void recover(pg_events *e, backend_call *c)
+{
+    int status = 0;
+    params p = {0};
+    p_bytes(&p, c->id.bytes, OBJECTID_LEN);
+    p_int(&p, c->ev.since_ms);
+    p_int(&p, c->ev.now_ms);
+    p_int(&p, (int64_t)c->ev.max);
+    PGresult *r = run(e,
+                      "WITH t AS (SELECT event_id FROM hookgate_deliveries WHERE webhook_id = $1::bytea AND state = 2 "
+                      "AND created_ms >= $2::int8 ORDER BY created_ms, event_id LIMIT $4::int8), "
+                      "u AS (UPDATE hookgate_deliveries d SET state = 0, trigger = 1, next_ms = $3::int8, "
+                      "lease_until = NULL FROM t WHERE d.webhook_id = $1::bytea AND d.event_id = t.event_id RETURNING 1) "
+                      "SELECT count(*), pg_notify('hookgate_events', '') FROM u",
+                      &p, PGRES_TUPLES_OK, &status);
+    if (r == NULL) {
+        finish(c, status);
+        return;
+    }
+    c->ev.count = PQntuples(r) == 1 ? (size_t)int_at(r, 0, 0) : 0;
+    PQclear(r);
+    finish(c, 0);
+}
+
+/* The columns of a claimed row after the webhook's (PG_WEBHOOK_NCOLS of them, NULL when
+ * the webhook row is gone). */
+enum { CL_EVENT = PG_WEBHOOK_NCOLS, CL_WEBHOOK, CL_ATTEMPTS, CL_TRIGGER, CL_NEXT, CL_BODY, CL_FAILING, CL_COUNT };
+
+#define CLAIM_SQL                                                                                                     \
+    "WITH due AS (SELECT DISTINCT webhook_id FROM hookgate_deliveries WHERE state = 0 AND next_ms <= $1::int8 "      \
+    "AND (lease_until IS NULL OR lease_until <= $1::int8)), "                                                         \
+    "room AS (SELECT u.webhook_id, $3::int8 - (SELECT count(*) FROM hookgate_deliveries b "                           \
+    "WHERE b.webhook_id = u.webhook_id AND b.state = 0 AND b.lease_until > $1::int8) AS n FROM due u), "              \
+    "chosen AS (SELECT x.event_id, x.webhook_id, x.next_ms FROM room r CROSS JOIN LATERAL ("                          \
+    "SELECT d.event_id, d.webhook_id, d.next_ms FROM hookgate_deliveries d WHERE d.webhook_id = r.webhook_id "        \
+    "AND d.state = 0 AND d.next_ms <= $1::int8 AND (d.lease_until IS NULL OR d.lease_until <= $1::int8) "             \
+    "ORDER BY d.next_ms LIMIT greatest(r.n, 0) FOR UPDATE SKIP LOCKED) x ORDER BY x.next_ms LIMIT $2::int8), "        \
+    "claimed AS (UPDATE hookgate_deliveries d SET lease_until = $4::int8 FROM chosen ch "                             \
+    "WHERE d.event_id = ch.event_id AND d.webhook_id = ch.webhook_id "                                                \
+    "RETURNING d.event_id, d.webhook_id, d.attempts, d.trigger, d.next_ms) "                                          \
+    "SELECT w.*, c.event_id, c.webhook_id, c.attempts, c.trigger, c.next_ms, e.body, "                                \
+    "coalesce(h.failing_since_ms, 0) FROM claimed c JOIN hookgate_events e ON e.id = c.event_id "                     \
+    "LEFT JOIN (SELECT " PG_WEBHOOK_COLUMNS " FROM hookgate_webhooks) w ON w.id = c.webhook_id "                      \
+    "LEFT JOIN hookgate_webhook_health h ON h.webhook_id = c.webhook_id ORDER BY c.next_ms"
+
+/* When the earliest pending delivery that could be claimed now is due: not leased, and
+ * its webhook under the cap (a webhook at it is claimed from again when an outcome comes:
+ * the dispatcher looks again after each attempt, and every second). */
+#define NEXT_DUE_SQL                                                                                                  \
+    "SELECT d.next_ms FROM hookgate_deliveries d WHERE d.state = 0 "                                                  \
+    "AND (d.lease_until IS NULL OR d.lease_until <= $1::int8) AND (SELECT count(*) FROM hookgate_deliveries b "       \
+    "WHERE b.webhook_id = d.webhook_id AND b.state = 0 AND b.lease_until > $1::int8) < $2::int8 "                     \
+    "ORDER BY d.next_ms LIMIT 1"
+
+static void claim(pg_events *e, backend_call *c)
+{
+    backend_event_args *ev = &c->ev;
+    ev->count = 0;
+    ev->next_due_ms = INT64_MAX;
+    int status = 0;
+    char lock[96];
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", PG_EVENTS_CLAIM_LOCK);
+    params p = {0};
+    p_int(&p, ev->now_ms);
+    p_int(&p, (int64_t)ev->max);
+    p_int(&p, ev->per_webhook);
+    p_int(&p, ev->now_ms + ev->lease_ms);
+    PGresult *r = NULL, *next = NULL;
+    if ((status = command(e, "BEGIN")) != 0)
+        goto fail;
+    if ((r = run(e, lock, NULL, PGRES_TUPLES_OK, &status)) == NULL)
+        goto fail;
+    PQclear(r);
+    if ((r = run(e, CLAIM_SQL, &p, PGRES_TUPLES_OK, &status)) == NULL)
+        goto fail;
+    params q = {0};
+    p_int(&q, ev->now_ms);
+    p_int(&q, ev->per_webhook);
+    if ((next = run(e, NEXT_DUE_SQL, &q, PGRES_TUPLES_OK, &status)) == NULL)
+        goto fail;
+    /* committed at once: the leases are the claim, and no transaction waits for a url */
+    if ((status = command(e, "COMMIT")) != 0)
+        goto fail;
+    int rows = PQntuples(r);
+    if ((size_t)rows > ev->max || PQnfields(r) != CL_COUNT) {
+        status = EIO; /* not an answer to this statement: the leases expire */
+        goto out;
+    }
+    for (int i = 0; i < rows; i++) {
+        events_claim *cl = &ev->claims[ev->count];
+        int64_t trigger = int_at(r, i, CL_TRIGGER);
+        size_t body_len = (size_t)PQgetlength(r, i, CL_BODY);
+        uint8_t *body = alloc_of(c->alloc, body_len > 0 ? body_len : 1);
+        if (body == NULL) { /* the rest stay leased until the lease ends: due again then */
+            status = ev->count > 0 ? 0 : ENOMEM;
+            goto out;
+        }
+        memcpy(body, PQgetvalue(r, i, CL_BODY), body_len);
+        *cl = (events_claim){.attempt = (unsigned)int_at(r, i, CL_ATTEMPTS) + 1,
+                             .trigger = trigger == EVENTS_MANUAL ? EVENTS_MANUAL : EVENTS_SCHEDULED,
+                             .due_ms = int_at(r, i, CL_NEXT),
+                             .failing_since_ms = int_at(r, i, CL_FAILING),
+                             .body = body,
+                             .body_len = body_len};
+        if (id_at(r, i, CL_EVENT, &cl->event_id) != 0 || id_at(r, i, CL_WEBHOOK, &cl->webhook_id) != 0) {
+            status = EIO;
+            goto out;
+        }
+        if (!PQgetisnull(r, i, 0) && (cl->webhook = pg_webhook_of(r, i, 0, c->alloc)) == NULL) {
+            status = ev->count > 0 ? 0 : ENOMEM;
+            goto out;
+        }
+        ev->count++;
+    }
+    if (PQntuples(next) == 1)
+        ev->next_due_ms = int_at(next, 0, 0);
+    status = 0;
+    goto out;
+fail:
+    rollback(e);
+out:
+    PQclear(r);
+    PQclear(next);
+    finish(c, status);
+}
+
+/* RECORD's order of work: by webhook, then event, so that two batches (two nodes) lock
+ * rows in one order and never deadlock each other. */
+static int compare_records(const void *a, const void *b)
+{
+    const schema_stored_event *x = *(schema_stored_event *const *)a, *y = *(schema_stored_event *const *)b;
+    int d = memcmp(x->webhook_id.data, y->webhook_id.data, OBJECTID_LEN);
+    if (d != 0)
+        return d;
+    if (x->id.len != y->id.len)
+        return x->id.len < y->id.len ? -1 : 1;
+    return x->id.len == 0 ? 0 : memcmp(x->id.data, y->id.data, OBJECTID_LEN);
+}
+
+#define RECORD_SQL                                                                                                    \
+    "WITH u AS (UPDATE hookgate_deliveries SET state = $3::int2, next_ms = $4::int8, trigger = $5::int2, "            \
+    "lease_until = NULL, attempts = CASE WHEN $6::bool THEN $7::int4 ELSE attempts END, "                             \
+    "last_status = CASE WHEN $6::bool THEN $8::int4 ELSE last_status END, "                                           \
+    "last_error = CASE WHEN $6::bool THEN $9::int2 ELSE last_error END "                                              \
+    "WHERE event_id = $1::bytea AND webhook_id = $2::bytea RETURNING 1), "                                            \
+    "a AS (INSERT INTO hookgate_attempts (webhook_id, event_id, attempt, trigger, started_ms, duration_ms, status, "  \
+    "error, response) SELECT $2::bytea, $1::bytea, $12::int4, $13::int2, $14::int8, $15::int4, $16::int4, "           \
+    "$17::int2, $18::bytea WHERE $11::bool AND EXISTS (SELECT 1 FROM u)), "                                           \
+    "h AS (INSERT INTO hookgate_webhook_health (webhook_id, failing_since_ms) SELECT $2::bytea, $10::int8 "           \
+    "WHERE EXISTS (SELECT 1 FROM u) ON CONFLICT (webhook_id) DO UPDATE SET failing_since_ms = "                      \
+    "EXCLUDED.failing_since_ms) SELECT count(*) FROM u"
+
+/* One DELIVERY record (StoredEvent's meaning): 0 or a status. */
+static int record_one(pg_events *e, const schema_stored_event *r)
+{
+    int status = 0;
+    params p = {0};
+    PGresult *res;
+    if (r->id.len == 0) { /* every pending delivery of the webhook is cancelled */
+        if (r->state != EVENTS_CANCELLED)
+            return 0;
+        p_bytes(&p, r->webhook_id.data, OBJECTID_LEN);
+        res = run(e, "UPDATE hookgate_deliveries SET state = 3, lease_until = NULL WHERE webhook_id = $1::bytea "
+                     "AND state = 0",
+                  &p, PGRES_COMMAND_OK, &status);
+        PQclear(res);
+        return res != NULL ? 0 : status;
+    }
+    int attempted = r->started_ms != 0;
+    size_t keep = r->response.len < EVENTS_RESPONSE_KEEP ? r->response.len : EVENTS_RESPONSE_KEEP;
+    p_bytes(&p, r->id.data, OBJECTID_LEN);
+    p_bytes(&p, r->webhook_id.data, OBJECTID_LEN);
+    p_int(&p, r->state);
+    p_int(&p, r->next_ms);
+    /* the recorded attempt's trigger was spent; a change without one names the next's */
+    p_int(&p, attempted ? EVENTS_SCHEDULED : r->trigger);
+    p_bool(&p, attempted || r->attempts != 0); /* else a resend's or a cancel's: the history stays */
+    p_int(&p, r->attempts);
+    p_int(&p, r->last_status);
+    p_int(&p, r->last_error);
+    p_int(&p, r->failing_since_ms);
+    p_bool(&p, attempted);
+    p_int(&p, r->attempt);
+    p_int(&p, r->trigger);
+    p_int(&p, r->started_ms);
+    p_int(&p, r->duration_ms);
+    p_int(&p, r->status_code);
+    p_int(&p, r->error);
+    p_bytes(&p, r->response.data, keep);
+    res = run(e, RECORD_SQL, &p, PGRES_TUPLES_OK, &status);
+    PQclear(res);
+    return res != NULL ? 0 : status;
+}
+
+static int record_valid(const schema_stored_event *r)
+{
+    return r->change == SCHEMA_EVENT_DELIVERY && r->webhook_id.len == OBJECTID_LEN &&
+           (r->id.len == 0 || r->id.len == OBJECTID_LEN) && r->state < EVENTS_STATES && r->trigger < EVENTS_TRIGGERS;
+}
+
+/* Every RECORD call of `calls` (linked by batch_next) in one transaction: their outcomes
+ * commit together, or all fail. A deadlock (a cancel of a webhook racing the batch) is
+ * tried again once. */
+static void record_batch(pg_events *e, backend_call *calls)
+{
+    size_t n = 0;
+    int status = 0;
+    for (backend_call *c = calls; c != NULL; c = c->batch_next)
+        for (size_t i = 0; i < c->ev.n_records; i++)
+            n++;
+    const schema_stored_event **all = malloc((n > 0 ? n : 1) * sizeof(*all));
+    if (all == NULL) {
+        status = ENOMEM;
+        goto out;
+    }
+    n = 0;
+    for (backend_call *c = calls; c != NULL; c = c->batch_next)
+        for (size_t i = 0; i < c->ev.n_records; i++) {
+            if (!record_valid(c->ev.records[i])) {
+                status = EINVAL;
+                goto out;
+            }
+            all[n++] = c->ev.records[i];
+        }
+    qsort(all, n, sizeof(*all), compare_records);
+    for (int tries = 0; tries < 2; tries++) {
+        if ((status = command(e, "BEGIN")) != 0)
+            break;
+        for (size_t i = 0; status == 0 && i < n; i++)
+            status = record_one(e, all[i]);
+        if (status == 0 && (status = command(e, "COMMIT")) == 0)
+            break;
+        rollback(e);
+        if (status != EIO)
+            break; /* a deadlock is EIO too: once more */
+    }
+out:
+    free(all);
+    while (calls != NULL) {
+        backend_call *next = calls->batch_next;
+        finish(calls, status);
+        calls = next;
+    }
+}
+
+/* Expiry: at most PG_EVENTS_EXPIRE_BATCH events published before since_ms (and their
+ * deliveries), and attempts started before it, per call: the dispatcher asks every second,
+ * so a backlog goes in short transactions rather than one long delete. */
+static void expire(pg_events *e, backend_call *c)
+{
+    int status = 0;
+    params p = {0};
+    p_int(&p, c->ev.since_ms);
+    p_int(&p, PG_EVENTS_EXPIRE_BATCH);
+    PGresult *r = run(e,
+                      "WITH old AS (SELECT id FROM hookgate_events WHERE created_ms < $1::int8 ORDER BY created_ms "
+                      "LIMIT $2::int8), dd AS (DELETE FROM hookgate_deliveries WHERE event_id IN (SELECT id FROM old)), "
+                      "de AS (DELETE FROM hookgate_events WHERE id IN (SELECT id FROM old) RETURNING 1), "
+                      "da AS (DELETE FROM hookgate_attempts WHERE seq IN (SELECT seq FROM hookgate_attempts "
+                      "WHERE started_ms < $1::int8 ORDER BY started_ms LIMIT 5 * $2::int8)) "
+                      "SELECT count(*) FROM de",
+                      &p, PGRES_TUPLES_OK, &status);
+    if (r == NULL) {
+        finish(c, status);
+        return;
+    }
+    c->ev.count = PQntuples(r) == 1 ? (size_t)int_at(r, 0, 0) : 0;
+    PQclear(r);
+    finish(c, 0);
+}
+
+/* ---- the worker ---------------------------------------------------------------------------- */
+
+static void disconnect(pg_events *e)
+{
+    PQfinish(e->conn);
+    e->conn = NULL;
+    e->backoff_ms = e->backoff_ms == 0 ? PG_EVENTS_BACKOFF_MIN_MS
+                    : e->backoff_ms * 2 > PG_EVENTS_BACKOFF_MAX_MS ? PG_EVENTS_BACKOFF_MAX_MS
+                                                                   : e->backoff_ms * 2;
+    e->retry_at_ms = mono_ms() + e->backoff_ms;
+}
+
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg, (void)message;
+}
+
+/* Connects when the schema is current and the backoff has passed: 0 when up. */
+static int ensure_connected(pg_events *e)
+{
+    if (e->conn != NULL && PQstatus(e->conn) == CONNECTION_OK)
+        return 0;
+    if (e->conn != NULL)
+        disconnect(e);
+    if (!atomic_load(e->o.migrated) || mono_ms() < e->retry_at_ms)
+        return -1;
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *values[] = {e->conninfo, "5", "hookgate-events", NULL};
+    e->conn = PQconnectdbParams(keys, values, 1);
+    if (e->conn == NULL || PQstatus(e->conn) != CONNECTION_OK) {
+        disconnect(e);
+        return -1;
+    }
+    PQsetNoticeProcessor(e->conn, ignore_notice, NULL);
+    char sql[64];
+    snprintf(sql, sizeof sql, "SET statement_timeout = %u", e->o.statement_timeout_ms);
+    if (command(e, sql) != 0 || command(e, "LISTEN hookgate_events") != 0) {
+        disconnect(e);
+        return -1;
+    }
+    e->backoff_ms = 0;
+    return 0;
+}
+
+/* Hands every notification read so far to the wake (several are one wake). */
+static void notify_wake(pg_events *e)
+{
+    int any = 0;
+    for (PGnotify *n; e->conn != NULL && (n = PQnotifies(e->conn)) != NULL;) {
+        PQfreemem(n);
+        any = 1;
+    }
+    if (!any)
+        return;
+    pthread_mutex_lock(&e->wake_lock);
+    if (e->wake != NULL)
+        e->wake(e->wake_ctx);
+    pthread_mutex_unlock(&e->wake_lock);
+}
+
+static void refresh_stats(pg_events *e)
+{
+    int64_t now = mono_ms();
+    if (e->conn == NULL || now < e->stats_at_ms)
+        return;
+    e->stats_at_ms = now + PG_EVENTS_STATS_EVERY_MS;
+    int status = 0;
+    params p = {0};
+    p_int(&p, wall_ms());
+    /* events held: the planner's estimate (a count would read the whole table every second) */
+    PGresult *r = run(e,
+                      "SELECT (SELECT greatest(reltuples, 0)::int8 FROM pg_class WHERE oid = 'hookgate_events'::regclass), "
+                      "(SELECT count(*) FROM hookgate_deliveries WHERE state = 0), "
+                      "(SELECT count(*) FROM hookgate_deliveries WHERE state = 0 AND lease_until > $1::int8), "
+                      "(SELECT coalesce(min(next_ms), 0) FROM hookgate_deliveries WHERE state = 0 "
+                      "AND next_ms <= $1::int8 AND (lease_until IS NULL OR lease_until <= $1::int8))",
+                      &p, PGRES_TUPLES_OK, &status);
+    if (r == NULL || PQntuples(r) != 1) {
+        PQclear(r);
+        return;
+    }
+    events_stats s = {.events = (size_t)int_at(r, 0, 0),
+                      .pending = (size_t)int_at(r, 0, 1),
+                      .in_flight = (size_t)int_at(r, 0, 2),
+                      .oldest_due_ms = int_at(r, 0, 3)};
+    PQclear(r);
+    pthread_mutex_lock(&e->lock);
+    e->stats = s;
+    pthread_mutex_unlock(&e->lock);
+}
+
+static void run_call(pg_events *e, backend_call *c)
+{
+    switch (c->verb) {
+    case BACKEND_PUBLISH:
+        publish(e, c);
+        return;
+    case BACKEND_GET_EVENT:
+        get_event(e, c);
+        return;
+    case BACKEND_LIST_ATTEMPTS:
+        list_attempts(e, c);
+        return;
+    case BACKEND_RESEND:
+        resend(e, c);
+        return;
+    case BACKEND_RECOVER:
+        recover(e, c);
+        return;
+    case BACKEND_CLAIM:
+        claim(e, c);
+        return;
+    case BACKEND_EXPIRE:
+        expire(e, c);
+        return;
+    case BACKEND_GET:
+    case BACKEND_UPDATE:
+    case BACKEND_DELETE:
+        e->o.run_webhook_call(e->o.ctx, e->conn, c);
+        return;
+    default:
+        break;
+    }
+    HG_ASSERT(!"a verb the event worker does not run");
+}
+
+/* Runs the calls taken from the queue: the RECORDs together, the others in order. */
+static void run_calls(pg_events *e, backend_call *calls)
+{
+    backend_call *records = NULL, **records_tail = &records;
+    while (calls != NULL) {
+        backend_call *c = calls;
+        calls = c->batch_next;
+        c->batch_next = NULL;
+        if (ensure_connected(e) != 0) {
+            finish(c, ECONNREFUSED);
+            continue;
+        }
+        if (c->verb == BACKEND_RECORD) {
+            *records_tail = c;
+            records_tail = &c->batch_next;
+            continue;
+        }
+        run_call(e, c);
+        if (e->conn != NULL && PQstatus(e->conn) != CONNECTION_OK)
+            disconnect(e);
+        notify_wake(e);
+    }
+    if (records != NULL) {
+        if (ensure_connected(e) != 0) {
+            while (records != NULL) {
+                backend_call *next = records->batch_next;
+                finish(records, ECONNREFUSED);
+                records = next;
+            }
+        } else {
+            record_batch(e, records);
+            if (PQstatus(e->conn) != CONNECTION_OK)
+                disconnect(e);
+            notify_wake(e);
+        }
+    }
+}
+
+/* Idle: waits for a queued call, a notification, or the backstop. */
+static void wait_idle(pg_events *e)
+{
+    struct pollfd fds[2] = {{e->pipe[0], POLLIN, 0}, {e->conn != NULL ? PQsocket(e->conn) : -1, POLLIN, 0}};
+    int timeout = PG_EVENTS_IDLE_POLL_MS;
+    if (e->conn == NULL) {
+        int64_t until = e->retry_at_ms - mono_ms();
+        timeout = until < 0 ? 0 : until < timeout ? (int)until : timeout;
+    }
+    if (poll(fds, fds[1].fd >= 0 ? 2 : 1, timeout) > 0) {
+        char buf[64];
+        if (fds[0].revents != 0)
+            while (read(e->pipe[0], buf, sizeof buf) > 0) {
+            }
+        if (fds[1].fd >= 0 && fds[1].revents != 0) {
+            if (!PQconsumeInput(e->conn))
+                disconnect(e);
+            else
+                notify_wake(e);
+        }
+    }
+}
+
+static void *worker(void *arg)
+{
+    pg_events *e = arg;
+    pthread_mutex_lock(&e->lock);
+    for (;;) {
+        backend_call *calls = e->head;
+        e->head = NULL;
+        e->tail = &e->head;
+        e->queued = 0;
+        int stopping = e->stopping;
+        pthread_mutex_unlock(&e->lock);
+        if (calls != NULL) {
+            run_calls(e, calls);
+        } else if (stopping) {
+            break;
+        } else {
+            (void)ensure_connected(e);
+            refresh_stats(e);
+            wait_idle(e);
+        }
+        pthread_mutex_lock(&e->lock);
+    }
+    PQfinish(e->conn);
+    e->conn = NULL;
+    return NULL;
+}
+
+/* ---- the interface -------------------------------------------------------------------------- */
+
+pg_events *pg_events_create(const pg_events_options *o)
+{
+    HG_ASSERT(o->conninfo != NULL && o->migrated != NULL && o->run_webhook_call != NULL);
+    pg_events *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    e->o = *o;
+    e->tail = &e->head;
+    if ((e->conninfo = strdup(o->conninfo)) == NULL || pipe(e->pipe) != 0) {
+        free(e->conninfo);
+        free(e);
+        return NULL;
+    }
+    e->o.conninfo = e->conninfo;
+    for (int i = 0; i < 2; i++)
+        fcntl(e->pipe[i], F_SETFL, fcntl(e->pipe[i], F_GETFL) | O_NONBLOCK);
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_mutex_init(&e->wake_lock, NULL);
+    if (pthread_create(&e->thread, NULL, worker, e) != 0) {
+        close(e->pipe[0]);
+        close(e->pipe[1]);
+        pthread_mutex_destroy(&e->lock);
+        pthread_mutex_destroy(&e->wake_lock);
+        free(e->conninfo);
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void pg_events_submit(pg_events *e, backend_call *c)
+{
+    c->batch_next = NULL;
+    pthread_mutex_lock(&e->lock);
+    if (e->queued >= PG_EVENTS_QUEUE_MAX) {
+        pthread_mutex_unlock(&e->lock);
+        finish(c, EAGAIN);
+        return;
+    }
+    int was_empty = e->head == NULL;
+    *e->tail = c;
+    e->tail = &c->batch_next;
+    e->queued++;
+    pthread_mutex_unlock(&e->lock);
+    if (was_empty)
+        (void)!write(e->pipe[1], "", 1); /* full: a byte is there already */
+}
+
+void pg_events_stats(pg_events *e, events_stats *out)
+{
+    pthread_mutex_lock(&e->lock);
+    *out = e->stats;
+    pthread_mutex_unlock(&e->lock);
+}
+
+void pg_events_set_wake(pg_events *e, void (*wake)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&e->wake_lock);
+    e->wake = wake;
+    e->wake_ctx = ctx;
+    pthread_mutex_unlock(&e->wake_lock);
+}
+
+void pg_events_destroy(pg_events *e)
+{
+    if (e == NULL)
+        return;
+    pthread_mutex_lock(&e->lock);
+    e->stopping = 1;
+    pthread_mutex_unlock(&e->lock);
+    (void)!write(e->pipe[1], "", 1);
+    pthread_join(e->thread, NULL);
+    close(e->pipe[0]);
+    close(e->pipe[1]);
+    pthread_mutex_destroy(&e->lock);
+    pthread_mutex_destroy(&e->wake_lock);
+    free(e->conninfo);
+    free(e);
+}

@@ -1,0 +1,401 @@
+#!/usr/bin/python3
+"""Events on the PostgreSQL store: three hookgate nodes on one database (a throw-away cluster,
+tests/store/pg_support.py) publishing and delivering to local receivers, held to the
+delivery contract (README "Delivering events"):
+
+- K events published round-robin across the nodes to W webhooks reach each webhook exactly
+  once in total (no node crashed: no duplicate);
+- a url that fails twice then answers 200 gets 3 attempts, and GET /api/events/<id> and the
+  webhook's attempts show it alike from every node;
+- a node SIGKILLed while its attempts are in flight (a slow receiver): every event still
+  reaches every webhook (another node claims the dead node's deliveries once their lease
+  ends), and a delivery reaches its url twice only when the first call was one whose answer
+  could not be written (the killed node's);
+- disabling or deleting a webhook on one node cancels its pending deliveries: those never
+  reach the url, and GET shows them cancelled from every node;
+- one Idempotency-Key sent to the three nodes at once makes one event (every answer names
+  it) delivered once.
+
+Run from the repository root:  /usr/bin/python3 tests/store/test_pg_events.py build/hookgate
+"""
+import atexit
+import http.server
+import json
+import os
+import socketserver
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import store_support as ss  # noqa: E402
+import pg_support as pgs  # noqa: E402
+
+BINARY = None
+PG = None
+TMP = None
+
+NODES = 3
+NODE_THREADS = 2
+READY_TIMEOUT = 20.0
+DELIVERY_TIMEOUT_MS = 5000   # delivery.timeout_ms: a claim's lease is this + 30 s (dispatch.h)
+LEASE_S = DELIVERY_TIMEOUT_MS / 1000 + 30
+DELIVERY = ("{ allow_networks: [127.0.0.0/8], retry_schedule_ms: [0, 50, 100, 200, 400], "
+            "retry_jitter_percent: 0, throttle_wait_ms: 0, timeout_ms: %d }" % DELIVERY_TIMEOUT_MS)
+EVENTS = 30                  # K
+WEBHOOKS = 4                 # W
+SETTLE_S = 1.5               # after everything arrived: long enough for a duplicate to show
+
+
+class Receiver:
+    """Local urls: POST /<name> counts (webhook-id header, name) and answers by name's kind:
+    ok-* 200; fail2-* 500 twice per webhook-id then 200; slow-* 200 after `slow_s`;
+    down-* 503 always. `broken` counts the answers that could not be written (the caller
+    was gone)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.calls = {}     # (event id, name) -> calls received
+        self.broken = {}    # (event id, name) -> answers not written
+        self.inflight = {}  # (event id, name) -> calls being answered now
+        self.slow_s = 3.0
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("content-length") or 0)
+                self.rfile.read(n)
+                key = (self.headers.get("webhook-id"), self.path.lstrip("/"))
+                with receiver.lock:
+                    receiver.calls[key] = receiver.calls.get(key, 0) + 1
+                    receiver.inflight[key] = receiver.inflight.get(key, 0) + 1
+                    count = receiver.calls[key]
+                name = key[1]
+                status = 200
+                if name.startswith("fail2-") and count <= 2:
+                    status = 500
+                elif name.startswith("down-"):
+                    status = 503
+                elif name.startswith("slow-"):
+                    time.sleep(receiver.slow_s)
+                try:
+                    self.send_response(status)
+                    self.send_header("content-length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                    self.wfile.flush()
+                except OSError:
+                    with receiver.lock:
+                        receiver.broken[key] = receiver.broken.get(key, 0) + 1
+                finally:
+                    with receiver.lock:
+                        receiver.inflight[key] -= 1
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, name):
+        return "http://127.0.0.1:%d/%s" % (self.port, name)
+
+    def snapshot(self):
+        with self.lock:
+            return dict(self.calls), dict(self.broken)
+
+    def in_flight(self):
+        with self.lock:
+            return {k for k, v in self.inflight.items() if v > 0}
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def headers(**extra):
+    h = {"authorization": ss.TOKEN, "content-type": "application/json"}
+    h.update(extra)
+    return h
+
+
+def publish(port, items, key=None, conn=None):
+    h = headers(**({"idempotency-key": key} if key else {}))
+    return ss.request(port, "POST", "/api/events", json.dumps({"ecosystemId": ss.ECO, "items": items}).encode(), h,
+                      conn=conn)
+
+
+def get_event(port, eid):
+    status, _, body = ss.request(port, "GET", "/api/events/" + eid, headers={"authorization": ss.TOKEN})
+    return status, (json.loads(body) if status == 200 else body)
+
+
+def wait_for(what, check, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError("%s: not within %ss" % (what, timeout))
+        time.sleep(0.05)
+
+
+def setUpModule():
+    global PG, TMP
+    pgs.install_sigterm_interrupt()
+    TMP = ss.make_tmpdir("pg-events")
+    unittest.addModuleCleanup(ss.remove_tmpdir, TMP)
+    atexit.register(ss.remove_tmpdir, TMP)
+    PG = pgs.PgCluster().__enter__()
+    unittest.addModuleCleanup(PG.close)
+    atexit.register(PG.close)
+
+
+class PgEventsTest(unittest.TestCase):
+
+    def setUp(self):
+        self.rx = Receiver()
+        self.addCleanup(self.rx.close)
+        self.nodes = [self.start_node() for _ in range(NODES)]
+        self.ports = [n.port for n in self.nodes]
+        self.addCleanup(self.delete_all)
+
+    def start_node(self):
+        n = ss.Server(BINARY, TMP, None, store_yaml=PG.store_yaml(), threads=NODE_THREADS, delivery_yaml=DELIVERY)
+        self.addCleanup(n.kill)
+        atexit.register(n.kill)
+        pgs.wait_readyz(n.port, READY_TIMEOUT)
+        return n
+
+    def delete_all(self):
+        """Every webhook of ECO goes (the next test's events reach its own only)."""
+        port = [n.port for n in self.nodes if n.proc.poll() is None][0]
+        status, body, items = ss.list_items(port)
+        for it in items or []:
+            ss.request(port, "DELETE", "/api/webhooks/" + it["id"], headers={"authorization": ss.TOKEN})
+
+    def webhook(self, name, port=None):
+        status, _, body = ss.create(port or self.ports[0], name, url=self.rx.url(name))
+        self.assertEqual(status, 201, body)
+        return json.loads(body)["id"]
+
+    def publish_ok(self, port, items, webhooks, key=None):
+        status, h, body = publish(port, items, key)
+        self.assertEqual(status, 202, body)
+        obj = json.loads(body)
+        self.assertEqual(obj["webhooks"], webhooks, body)
+        return obj["id"], h
+
+    def assert_alive(self):
+        for n in self.nodes:
+            self.assertIsNone(n.proc.poll(), "node on port %d died; log:\n%s" % (n.port, n.log()[-3000:]))
+
+    def wait_delivered(self, eids, names, timeout):
+        """Every (event, name) received at least once; the calls then."""
+        want = {(e, n) for e in eids for n in names}
+
+        def done():
+            calls, _ = self.rx.snapshot()
+            return not (want - set(calls))
+        try:
+            wait_for("deliveries", done, timeout)
+        except AssertionError:
+            calls, _ = self.rx.snapshot()
+            missing = sorted(want - set(calls))
+            raise AssertionError("%d of %d deliveries never arrived, e.g. %r" % (len(missing), len(want), missing[:5]))
+        return self.rx.snapshot()
+
+    # --- (a) --------------------------------------------------------------------------------
+
+    def test_each_event_reaches_each_webhook_exactly_once(self):
+        names = ["ok-a%d" % i for i in range(WEBHOOKS)]
+        for i, name in enumerate(names):
+            self.webhook(name, self.ports[i % NODES])
+        eids = [self.publish_ok(self.ports[i % NODES], [{"n": i}], WEBHOOKS)[0] for i in range(EVENTS)]
+        self.assertEqual(len(set(eids)), EVENTS)
+        self.wait_delivered(eids, names, 30)
+        time.sleep(SETTLE_S)
+        calls, _ = self.rx.snapshot()
+        dup = {k: v for k, v in calls.items() if v != 1}
+        self.assertFalse(bool(dup), "delivered more than once: %r" % list(dup.items())[:5])
+        self.assertEqual(len(calls), EVENTS * WEBHOOKS)
+        for port in self.ports:  # every node shows every delivery delivered
+            status, ev = get_event(port, eids[-1])
+            self.assertEqual(status, 200, ev)
+            self.assertEqual(sorted(d["state"] for d in ev["deliveries"]), ["delivered"] * WEBHOOKS, ev)
+            self.assertEqual(ev["items"], [{"n": EVENTS - 1}])
+        status, _, metrics = ss.request(self.ports[0], "GET", "/metrics")
+        self.assertIn(b"hookgate_events_stored", metrics)
+        self.assert_alive()
+
+    # --- (b) --------------------------------------------------------------------------------
+
+    def test_fail_then_succeed_is_retried_and_seen_from_every_node(self):
+        wid = self.webhook("fail2-b")
+        eid, _ = self.publish_ok(self.ports[1], [{"kind": "retry"}], 1)
+
+        def delivered():
+            status, ev = get_event(self.ports[2], eid)
+            return ev if status == 200 and ev["deliveries"][0]["state"] == "delivered" else None
+        wait_for("delivered after two failures", delivered, 20)
+        for port in self.ports:
+            status, ev = get_event(port, eid)
+            self.assertEqual(status, 200, ev)
+            self.assertEqual(ev["id"], eid)
+            self.assertEqual(ev["ecosystemId"], ss.ECO)
+            self.assertEqual(ev["items"], [{"kind": "retry"}])
+            d = ev["deliveries"]
+            self.assertEqual(len(d), 1, ev)
+            self.assertEqual((d[0]["webhookId"], d[0]["state"], d[0]["attempts"], d[0]["lastStatusCode"]),
+                             (wid, "delivered", 3, 200), ev)
+            self.assertIsNone(d[0].get("nextAttemptAt"), ev)
+            status, _, body = ss.request(port, "GET", "/api/webhooks/%s/attempts" % wid,
+                                         headers={"authorization": ss.TOKEN})
+            self.assertEqual(status, 200, body)
+            items = json.loads(body)["items"]
+            self.assertEqual([(a["attempt"], a["statusCode"], a["error"], a["eventId"]) for a in items],
+                             [(3, 200, "", eid), (2, 500, "http", eid), (1, 500, "http", eid)], body)
+            self.assertEqual([a["trigger"] for a in items], ["scheduled"] * 3)
+            seqs = [int(a["seq"]) for a in items]
+            self.assertEqual(seqs, sorted(seqs, reverse=True))
+            # a page of one, then the rest from its nextBefore
+            status, _, body = ss.request(port, "GET", "/api/webhooks/%s/attempts?limit=1" % wid,
+                                         headers={"authorization": ss.TOKEN})
+            page = json.loads(body)
+            self.assertEqual(len(page["items"]), 1, body)
+            self.assertEqual(int(page["nextBefore"]), seqs[0], body)
+        self.assertEqual(self.rx.snapshot()[0], {(eid, "fail2-b"): 3})
+        # a resend on another node: one manual attempt more
+        status, _, body = ss.request(self.ports[0], "POST", "/api/events/%s/resend" % eid, b"{}", headers())
+        self.assertEqual((status, json.loads(body)), (200, {"deliveries": 1}), body)
+        wait_for("the resend", lambda: self.rx.snapshot()[0].get((eid, "fail2-b")) == 4, 10)
+        status, ev = get_event(self.ports[1], eid)
+        self.assertEqual(status, 200)
+        wait_for("the resend recorded",
+                 lambda: get_event(self.ports[1], eid)[1]["deliveries"][0]["attempts"] == 4, 10)
+        status, ev = get_event(self.ports[1], "0" * 24)
+        self.assertEqual(status, 404, ev)
+        self.assert_alive()
+
+    # --- (c) --------------------------------------------------------------------------------
+
+    def test_a_node_killed_with_attempts_in_flight_loses_nothing(self):
+        names = ["slow-c%d" % i for i in range(2)]
+        for name in names:
+            self.webhook(name)
+        # published on the node to be killed: its dispatcher is woken first and claims first
+        victim = self.nodes[0]
+        eids = [self.publish_ok(victim.port, [{"n": i}], len(names))[0] for i in range(12)]
+        # attempts are held by the receiver (slow_s): wait until some arrived, then kill it
+        wait_for("attempts in flight", lambda: len(self.rx.in_flight()) >= 4, 10)
+        victim.kill()
+        at_kill = self.rx.in_flight()
+        survivors = self.ports[1:]
+        t0 = time.monotonic()
+
+        def all_delivered():
+            for eid in eids:
+                status, ev = get_event(survivors[0], eid)
+                if status != 200 or any(d["state"] != "delivered" for d in ev["deliveries"]):
+                    return False
+            return True
+        wait_for("every delivery recorded delivered", all_delivered, LEASE_S + 40)
+        took = time.monotonic() - t0
+        time.sleep(SETTLE_S)
+        calls, broken = self.rx.snapshot()
+        self.assertEqual({(e, n) for e in eids for n in names}, set(calls), "a delivery never arrived")
+        dups = {k: v for k, v in calls.items() if v > 1}
+        # a second call only of a delivery whose first call was in flight when the node died
+        self.assertFalse(set(dups) - at_kill, "delivered twice without a crash in between: %r"
+                         % sorted(set(dups) - at_kill)[:5])
+        self.assertFalse([k for k, v in dups.items() if v > 2], dups)
+        self.assertTrue(dups, "no delivery was made again: the killed node had no attempt in flight, "
+                        "the test did not test a crash")
+        print("crash test: %d deliveries, %d made again after the kill (%d in flight at it), all recorded "
+              "within %.1fs (the lease is %ss)" % (len(calls), len(dups), len(at_kill), took, LEASE_S),
+              file=sys.stderr)
+        self.nodes = self.nodes[1:]
+        self.assert_alive()
+
+    # --- (d) --------------------------------------------------------------------------------
+
+    def test_disable_and_delete_cancel_pending_deliveries(self):
+        # slow urls: per_webhook (4) attempts each are held in flight; the rest wait, pending
+        disabled = self.webhook("slow-d-disable")
+        deleted = self.webhook("slow-d-delete")
+        eids = [self.publish_ok(self.ports[i % NODES], [{"n": i}], 2)[0] for i in range(10)]
+        wait_for("attempts in flight", lambda: len(self.rx.snapshot()[0]) >= 2, 10)
+        status, _, body = ss.request(self.ports[1], "PUT", "/api/webhooks/" + disabled,
+                                     json.dumps({"url": self.rx.url("slow-d-disable"), "disabled": True}).encode(),
+                                     headers())
+        self.assertEqual(status, 200, body)
+        status, _, body = ss.request(self.ports[2], "DELETE", "/api/webhooks/" + deleted,
+                                     headers={"authorization": ss.TOKEN})
+        self.assertEqual(status, 200, body)
+        started, _ = self.rx.snapshot()
+        time.sleep(self.rx.slow_s + 2)  # the attempts in flight end; nothing else may start
+        calls, _ = self.rx.snapshot()
+        self.assertEqual(calls, started, "calls after the disable / delete")
+        for name in ("slow-d-disable", "slow-d-delete"):
+            n = sum(1 for (e, nm) in calls if nm == name)
+            self.assertLessEqual(n, 4, "%s: more than max_in_flight_per_webhook calls" % name)
+        cancelled = 0
+        for eid in eids:
+            status, ev = get_event(self.ports[0], eid)
+            self.assertEqual(status, 200, ev)
+            for d in ev["deliveries"]:
+                name = "slow-d-disable" if d["webhookId"] == disabled else "slow-d-delete"
+                if (eid, name) in calls:
+                    self.assertIn(d["state"], ("delivered", "cancelled"), ev)
+                else:
+                    self.assertEqual(d["state"], "cancelled", ev)
+                    cancelled += 1
+        self.assertGreaterEqual(cancelled, 12)
+        self.assert_alive()
+
+    # --- (e) --------------------------------------------------------------------------------
+
+    def test_one_idempotency_key_on_every_node_is_one_event(self):
+        self.webhook("ok-e")
+        for r in range(5):
+            key = "pg-events-key-%d-%d" % (os.getpid(), r)
+            barrier = threading.Barrier(NODES)
+            answers = [None] * NODES
+
+            def send(i):
+                barrier.wait(10)
+                answers[i] = publish(self.ports[i], [{"round": r}], key)
+            threads = [threading.Thread(target=send, args=(i,)) for i in range(NODES)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            for status, h, body in answers:
+                self.assertEqual(status, 202, body)
+            ids = {json.loads(body)["id"] for _, _, body in answers}
+            self.assertEqual(len(ids), 1, answers)
+            firsts = [a for a in answers if a[1].get("idempotent-replayed") is None]
+            self.assertEqual(len(firsts), 1, answers)
+            for status, h, body in answers:
+                self.assertEqual(json.loads(body)["webhooks"], 1, body)
+            eid = ids.pop()
+            wait_for("delivery of %s" % eid, lambda: (eid, "ok-e") in self.rx.snapshot()[0], 10)
+        time.sleep(SETTLE_S)
+        calls, _ = self.rx.snapshot()
+        self.assertEqual(len(calls), 5, calls)
+        self.assertEqual(set(calls.values()), {1}, calls)
+        self.assert_alive()
+
+
+if __name__ == "__main__":
+    BINARY = ss.binary_from_argv()
+    unittest.main(argv=sys.argv, verbosity=2)

@@ -7,12 +7,16 @@
  *   droplit webhook update ID PROPERTY VALUE      (PROPERTY: url, secret, description, disabled)
  *   droplit webhook delete ID
  *   droplit webhook invoke ID
+ *   droplit webhook attempts ID [--limit N] [--before SEQ]
+ *   droplit webhook recover ID --since TIME
+ *   droplit event publish --ecosystemId ECOSYSTEM-ID [--idempotency-key K] ITEM-JSON...
+ *   droplit event get ID
+ *   droplit event resend ID [--webhookId W]
  *
  * It parses arguments, calls the SDK and prints; every business rule stays on the server,
  * whose problems come back one `error: <path>: <message>` line each, with an exit code per
  * kind of failure (the table below, also printed by --help). */
 #include <errno.h>
-#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -23,8 +27,8 @@
 #include "droplit.h"
 
 #define DEFAULT_SERVER "http://127.0.0.1:8080" /* the embedded default configuration's listener */
-#define MAX_POSITIONALS 8                      /* more words than any command takes */
 #define MAX_ARGUMENTS 256                      /* options and words of one command line */
+#define MAX_POSITIONALS MAX_ARGUMENTS          /* words: a publish takes as many items as fit */
 #define MAX_TIMEOUT_SECONDS 86400.0
 #define DEFAULT_TIMEOUT_SECONDS 30
 
@@ -51,7 +55,8 @@ static const char COMMON_HELP[] =
     "Options of every command:\n"
     "  --server URL        the server (default: $DROPLIT_SERVER, else " DEFAULT_SERVER ")\n"
     "  --token TOKEN       an account or server token (default: $DROPLIT_TOKEN)\n"
-    "  --output FORMAT     json (default: the webhook as pretty JSON), table, or id\n"
+    "  --output FORMAT     json (default: the answer as pretty JSON), table, or id (the\n"
+    "                      commands that print webhooks; id also for event publish)\n"
     "  --timeout SECONDS   for the whole request, fractions allowed (default: 30)\n"
     "  --http VERSION      2 (default: HTTP/2 over TLS when the server agrees, else 1.1),\n"
     "                      1.1, or 2-prior-knowledge (HTTP/2 also on cleartext http)\n"
@@ -69,7 +74,30 @@ typedef enum command {
     CMD_UPDATE,
     CMD_DELETE,
     CMD_INVOKE,
+    CMD_ATTEMPTS,
+    CMD_RECOVER,
+    CMD_EVENT,
+    CMD_PUBLISH,
+    CMD_EVENT_GET,
+    CMD_RESEND,
 } command;
+
+/* The words of each command: its group's ("webhook" or "event"), then its own. */
+static const struct {
+    command cmd, group;
+    const char *word;
+} COMMANDS[] = {
+    {CMD_CREATE, CMD_WEBHOOK, "create"},     {CMD_INFO, CMD_WEBHOOK, "info"},       {CMD_LIST, CMD_WEBHOOK, "list"},
+    {CMD_UPDATE, CMD_WEBHOOK, "update"},     {CMD_DELETE, CMD_WEBHOOK, "delete"},   {CMD_INVOKE, CMD_WEBHOOK, "invoke"},
+    {CMD_ATTEMPTS, CMD_WEBHOOK, "attempts"}, {CMD_RECOVER, CMD_WEBHOOK, "recover"}, {CMD_PUBLISH, CMD_EVENT, "publish"},
+    {CMD_EVENT_GET, CMD_EVENT, "get"},       {CMD_RESEND, CMD_EVENT, "resend"},
+};
+#define N_COMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
+
+static const char *group_word(command group)
+{
+    return group == CMD_EVENT ? "event" : "webhook";
+}
 
 typedef struct command_help {
     command cmd;
@@ -78,15 +106,20 @@ typedef struct command_help {
 } command_help;
 
 static const command_help HELPS[] = {
-    {CMD_NONE, "droplit webhook COMMAND [ARGUMENTS] [OPTIONS]",
-     "Manage the webhooks of a Droplit IoE server.\n\n"
+    {CMD_NONE, "droplit webhook|event COMMAND [ARGUMENTS] [OPTIONS]",
+     "Manage the webhooks of a Droplit IoE server and publish events to them.\n\n"
      "Commands:\n"
      "  webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
      "  webhook info ID\n"
      "  webhook list --ecosystemId ECOSYSTEM-ID [--limit N] [--page-token TOKEN]\n"
      "  webhook update ID PROPERTY VALUE\n"
      "  webhook delete ID\n"
-     "  webhook invoke ID\n"},
+     "  webhook invoke ID\n"
+     "  webhook attempts ID [--limit N] [--before SEQ]\n"
+     "  webhook recover ID --since TIME\n"
+     "  event publish --ecosystemId ECOSYSTEM-ID [--idempotency-key K] ITEM-JSON...\n"
+     "  event get ID\n"
+     "  event resend ID [--webhookId W]\n"},
     {CMD_WEBHOOK, "droplit webhook COMMAND [ARGUMENTS] [OPTIONS]",
      "Commands:\n"
      "  create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
@@ -97,7 +130,18 @@ static const command_help HELPS[] = {
      "  update ID PROPERTY VALUE\n"
      "                      change one property: url, secret, description or disabled\n"
      "  delete ID           delete a webhook\n"
-     "  invoke ID           have the server call the webhook's url once, now\n"},
+     "  invoke ID           have the server call the webhook's url once, now\n"
+     "  attempts ID [--limit N] [--before SEQ]\n"
+     "                      the calls of the webhook's url, newest first\n"
+     "  recover ID --since TIME\n"
+     "                      deliver again the webhook's failed deliveries since TIME\n"},
+    {CMD_EVENT, "droplit event COMMAND [ARGUMENTS] [OPTIONS]",
+     "Commands:\n"
+     "  publish --ecosystemId ECOSYSTEM-ID [--idempotency-key K] ITEM-JSON...\n"
+     "                      deliver notifications to every enabled webhook of an ecosystem\n"
+     "  get ID              show an event and its deliveries\n"
+     "  resend ID [--webhookId W]\n"
+     "                      deliver an event again, now\n"},
     {CMD_CREATE,
      "droplit webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
      "                      [--idempotency-key K]",
@@ -134,6 +178,40 @@ static const command_help HELPS[] = {
      "the url answers 2xx (whatever --output says); otherwise the server's reason\n"
      "(\"Webhook call failed: the url answered 500\") on stderr, exit status 1. Every run\n"
      "is one more call of the url.\n"},
+    {CMD_ATTEMPTS, "droplit webhook attempts ID [--limit N] [--before SEQ]",
+     "Show one page of the calls of the webhook's url (deliveries, resends and invokes),\n"
+     "newest first: when, which event and attempt, what the url answered (statusCode, the\n"
+     "start of its body) or the error. When older attempts follow, the JSON ends with\n"
+     "\"nextBefore\": pass it as --before to see them.\n\n"
+     "  --limit N           at most N attempts (default: the server's page size; its\n"
+     "                      maximum applies)\n"
+     "  --before SEQ        the attempts older than SEQ (a nextBefore, or an attempt's seq)\n"},
+    {CMD_RECOVER, "droplit webhook recover ID --since TIME",
+     "Deliver again, now, each of the webhook's failed deliveries of events published at\n"
+     "or after TIME (at most the server's delivery.max_recover). Prints {\"deliveries\": N},\n"
+     "how many were queued. Every run delivers them once more.\n\n"
+     "  --since TIME        an RFC 3339 time: 2026-11-28T07:00:00Z, fractions and an offset\n"
+     "                      (+02:00) allowed (required)\n"},
+    {CMD_PUBLISH, "droplit event publish --ecosystemId ECOSYSTEM-ID [--idempotency-key K] ITEM-JSON...",
+     "Publish an event: the server stores the items, one notification each (at most its\n"
+     "delivery.max_items), and delivers them in one call to each enabled webhook of the\n"
+     "ecosystem, retrying on its schedule. Prints the event's id and how many webhooks it\n"
+     "goes to ({\"id\": ..., \"webhooks\": N}; --output id: the id alone).\n\n"
+     "  ITEM-JSON           one JSON object per argument, such as '{\"door\":\"open\"}'; an\n"
+     "                      error names them items[0], items[1], ... (a usage error)\n"
+     "  --ecosystemId ID    the ecosystem (required)\n"
+     "  --idempotency-key K the same K again within 24 h shows the event the first run\n"
+     "                      published instead of publishing another: retry a publish whose\n"
+     "                      answer was lost\n"},
+    {CMD_EVENT_GET, "droplit event get ID",
+     "Show an event: its ecosystem, creation time, items and, per webhook, its delivery:\n"
+     "state (pending, delivered, failed or cancelled), attempts made, nextAttemptAt,\n"
+     "lastStatusCode and lastError.\n"},
+    {CMD_RESEND, "droplit event resend ID [--webhookId W]",
+     "Deliver the event again, now: to webhook W, or to each of its webhooks that is still\n"
+     "enabled. Prints {\"deliveries\": N}, how many were queued. Every run delivers once\n"
+     "more.\n\n"
+     "  --webhookId W       only to this webhook\n"},
 };
 
 /* Every option; `commands` is a bit set of the commands that take it (0 = all). */
@@ -147,6 +225,7 @@ typedef struct option {
 typedef struct args {
     const char *server, *token, *output, *timeout, *http, *encoding, *cacert;
     const char *ecosystem_id, *secret, *description, *idempotency_key, *limit, *page_token;
+    const char *before, *since, *webhook_id;
     const char *help, *version; /* non-NULL when given */
     const char *words[MAX_POSITIONALS];
     int n_words;
@@ -161,12 +240,15 @@ static const option OPTIONS[] = {
     {"--http", 1, 0, offsetof(args, http)},
     {"--encoding", 1, 0, offsetof(args, encoding)},
     {"--cacert", 1, 0, offsetof(args, cacert)},
-    {"--ecosystemId", 1, BIT(CMD_CREATE) | BIT(CMD_LIST), offsetof(args, ecosystem_id)},
+    {"--ecosystemId", 1, BIT(CMD_CREATE) | BIT(CMD_LIST) | BIT(CMD_PUBLISH), offsetof(args, ecosystem_id)},
     {"--secret", 1, BIT(CMD_CREATE), offsetof(args, secret)},
     {"--description", 1, BIT(CMD_CREATE), offsetof(args, description)},
-    {"--idempotency-key", 1, BIT(CMD_CREATE), offsetof(args, idempotency_key)},
-    {"--limit", 1, BIT(CMD_LIST), offsetof(args, limit)},
+    {"--idempotency-key", 1, BIT(CMD_CREATE) | BIT(CMD_PUBLISH), offsetof(args, idempotency_key)},
+    {"--limit", 1, BIT(CMD_LIST) | BIT(CMD_ATTEMPTS), offsetof(args, limit)},
     {"--page-token", 1, BIT(CMD_LIST), offsetof(args, page_token)},
+    {"--before", 1, BIT(CMD_ATTEMPTS), offsetof(args, before)},
+    {"--since", 1, BIT(CMD_RECOVER), offsetof(args, since)},
+    {"--webhookId", 1, BIT(CMD_RESEND), offsetof(args, webhook_id)},
     {"--help", 0, 0, offsetof(args, help)},
     {"-h", 0, 0, offsetof(args, help)},
     {"--version", 0, 0, offsetof(args, version)},
@@ -191,13 +273,12 @@ static int usage_error(command cmd, const char *fmt, const char *detail)
         if (HELPS[i].cmd == cmd)
             usage = HELPS[i].usage;
     fprintf(stderr, "usage: %s\n", usage);
-    fprintf(stderr, "Run 'droplit%s --help' for more.\n",
-            cmd == CMD_CREATE    ? " webhook create"
-            : cmd == CMD_INFO    ? " webhook info"
-            : cmd == CMD_LIST    ? " webhook list"
-            : cmd == CMD_INVOKE  ? " webhook invoke"
-            : cmd == CMD_WEBHOOK ? " webhook"
-                                 : "");
+    const char *group = cmd == CMD_WEBHOOK || cmd == CMD_EVENT ? group_word(cmd) : NULL, *word = NULL;
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (COMMANDS[i].cmd == cmd)
+            group = group_word(COMMANDS[i].group), word = COMMANDS[i].word;
+    fprintf(stderr, "Run 'droplit%s%s%s%s --help' for more.\n", group != NULL ? " " : "", group != NULL ? group : "",
+            word != NULL ? " " : "", word != NULL ? word : "");
     return EXIT_USAGE;
 }
 
@@ -273,20 +354,69 @@ static void print_table(droplit_webhook *const *items, size_t count)
     }
 }
 
-/* Prints the SDK's compact JSON indented, keys in their order. */
+static void put_indent(int depth)
+{
+    putchar('\n');
+    for (int i = 0; i < depth; i++)
+        fputs("  ", stdout);
+}
+
+/* Prints the SDK's compact JSON (takes it; NULL: out of memory, -1) indented by two
+ * spaces, a space after each colon, [] and {} when empty. Only white space is added: the
+ * text stays the codec's, so numbers keep the shortest form that reads back exactly (a
+ * parse and dump would print 0.1 as 0.10000000000000001), and control characters inside
+ * strings stay escaped. */
 static int print_json(char *compact)
 {
     if (compact == NULL)
         return -1;
-    json_t *root = json_loads(compact, 0, NULL);
+    int depth = 0;
+    for (const char *p = compact; *p != '\0'; p++) {
+        switch (*p) {
+        case '"': {
+            const char *end = p + 1;
+            while (*end != '\0' && *end != '"')
+                end += end[0] == '\\' && end[1] != '\0' ? 2 : 1;
+            fwrite(p, 1, (size_t)(end - p) + (*end != '\0'), stdout);
+            p = *end != '\0' ? end : end - 1;
+            break;
+        }
+        case '{':
+        case '[':
+            putchar(*p);
+            if (p[1] == (*p == '{' ? '}' : ']'))
+                putchar(*++p);
+            else
+                put_indent(++depth);
+            break;
+        case '}':
+        case ']':
+            put_indent(--depth);
+            putchar(*p);
+            break;
+        case ',':
+            putchar(',');
+            put_indent(depth);
+            break;
+        case ':':
+            fputs(": ", stdout);
+            break;
+        default:
+            putchar(*p);
+        }
+    }
+    putchar('\n');
     free(compact);
-    char *pretty = root != NULL ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(root);
-    if (pretty == NULL)
-        return -1;
-    puts(pretty);
-    free(pretty);
     return 0;
+}
+
+/* Prints a resend's or a recover's count as the API's JSON, {"deliveries": N}. */
+static int print_deliveries(unsigned deliveries)
+{
+    char *json = malloc(32);
+    if (json != NULL)
+        snprintf(json, 32, "{\"deliveries\":%u}", deliveries);
+    return print_json(json);
 }
 
 typedef enum output { OUTPUT_JSON, OUTPUT_TABLE, OUTPUT_ID } output;
@@ -435,26 +565,20 @@ static command command_of(const args *a, int *bad_word)
     *bad_word = -1;
     if (a->n_words == 0)
         return CMD_NONE;
-    if (strcmp(a->words[0], "webhook") != 0) {
+    command group = strcmp(a->words[0], "webhook") == 0 ? CMD_WEBHOOK
+                    : strcmp(a->words[0], "event") == 0 ? CMD_EVENT
+                                                        : CMD_NONE;
+    if (group == CMD_NONE) {
         *bad_word = 0;
         return CMD_NONE;
     }
     if (a->n_words == 1)
-        return CMD_WEBHOOK;
-    if (strcmp(a->words[1], "create") == 0)
-        return CMD_CREATE;
-    if (strcmp(a->words[1], "info") == 0)
-        return CMD_INFO;
-    if (strcmp(a->words[1], "list") == 0)
-        return CMD_LIST;
-    if (strcmp(a->words[1], "update") == 0)
-        return CMD_UPDATE;
-    if (strcmp(a->words[1], "delete") == 0)
-        return CMD_DELETE;
-    if (strcmp(a->words[1], "invoke") == 0)
-        return CMD_INVOKE;
+        return group;
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (COMMANDS[i].group == group && strcmp(a->words[1], COMMANDS[i].word) == 0)
+            return COMMANDS[i].cmd;
     *bad_word = 1;
-    return CMD_WEBHOOK;
+    return group;
 }
 
 static const char *env(const char *name)
@@ -487,22 +611,32 @@ int main(int argc, char **argv)
     if (cmd == CMD_NONE)
         return usage_error(cmd, "%s", "no command given");
     if (cmd == CMD_WEBHOOK)
-        return usage_error(cmd, "%s", "no webhook command given (create, info, list, update, delete or invoke)");
+        return usage_error(
+            cmd, "%s", "no webhook command given (create, info, list, update, delete, invoke, attempts or recover)");
+    if (cmd == CMD_EVENT)
+        return usage_error(cmd, "%s", "no event command given (publish, get or resend)");
 
     for (size_t i = 0; i < n_seen; i++)
         if (seen[i]->commands != 0 && !(seen[i]->commands & BIT(cmd)))
             return usage_error(cmd, "%s does not apply to this command", seen[i]->name);
+    /* the words each command takes; a publish's items are the rest, one at least */
     int want_words = cmd == CMD_LIST ? 2 : cmd == CMD_UPDATE ? 5 : 3;
     if (a.n_words < want_words)
         return usage_error(cmd, "%s",
-                           cmd == CMD_CREATE ? "missing CALLBACK-URL"
-                           : a.n_words < 3   ? "missing ID"
-                           : a.n_words < 4   ? "missing PROPERTY (url, secret, description or disabled)"
-                                             : "missing VALUE");
-    if (a.n_words > want_words)
+                           cmd == CMD_CREATE    ? "missing CALLBACK-URL"
+                           : cmd == CMD_PUBLISH ? "missing ITEM-JSON (one JSON object per notification)"
+                           : a.n_words < 3      ? "missing ID"
+                           : a.n_words < 4      ? "missing PROPERTY (url, secret, description or disabled)"
+                                                : "missing VALUE");
+    if (a.n_words > want_words && cmd != CMD_PUBLISH)
         return usage_error(cmd, "unexpected argument '%s'", a.words[want_words]);
-    if ((cmd == CMD_CREATE || cmd == CMD_LIST) && a.ecosystem_id == NULL)
+    if ((cmd == CMD_CREATE || cmd == CMD_LIST || cmd == CMD_PUBLISH) && a.ecosystem_id == NULL)
         return usage_error(cmd, "%s", "missing --ecosystemId ECOSYSTEM-ID");
+    if (cmd == CMD_RECOVER && a.since == NULL)
+        return usage_error(cmd, "%s", "missing --since TIME");
+    /* "" would mean every webhook to the server: leaving the option out says that */
+    if (a.webhook_id != NULL && *a.webhook_id == '\0')
+        return usage_error(cmd, "%s", "--webhookId must not be empty (leave it out to resend to every webhook)");
     droplit_update_options uo = {0};
     const char *new_url = NULL;
     if (cmd == CMD_UPDATE) {
@@ -524,6 +658,14 @@ int main(int argc, char **argv)
     }
 
     droplit_list_options page = {.page_token = a.page_token};
+    unsigned long long before = 0;
+    if (a.before != NULL) {
+        char *end;
+        errno = 0;
+        before = strtoull(a.before, &end, 10);
+        if (errno != 0 || end == a.before || *end != '\0' || a.before[0] == '-' || before < 1)
+            return usage_error(cmd, "--before must be a whole number of at least 1, not '%s'", a.before);
+    }
     if (a.limit != NULL) {
         char *end;
         errno = 0;
@@ -541,6 +683,10 @@ int main(int argc, char **argv)
             out = OUTPUT_ID;
         else if (strcmp(a.output, "json") != 0)
             return usage_error(cmd, "--output must be json, table or id, not '%s'", a.output);
+        /* the answers that are no webhooks print as JSON; a publish's has one id to print */
+        if (out != OUTPUT_JSON && (cmd == CMD_ATTEMPTS || cmd == CMD_RECOVER || cmd == CMD_EVENT_GET ||
+                                   cmd == CMD_RESEND || (cmd == CMD_PUBLISH && out == OUTPUT_TABLE)))
+            return usage_error(cmd, "--output %s does not apply to this command", a.output);
     }
     double timeout = DEFAULT_TIMEOUT_SECONDS;
     if (a.timeout != NULL) {
@@ -592,6 +738,30 @@ int main(int argc, char **argv)
                 fprintf(stderr, "next page: --page-token %s\n", list->next_page_token);
             droplit_webhooks_free(list);
         }
+    } else if (cmd == CMD_PUBLISH) {
+        droplit_publication *pub = NULL;
+        droplit_publish_options po = {.idempotency_key = a.idempotency_key};
+        if (droplit_event_publish(client, a.ecosystem_id, a.words + 2, (size_t)a.n_words - 2, &po, &pub, &err) == 0) {
+            if (out == OUTPUT_ID) {
+                put_clean(stdout, pub->id);
+                putchar('\n');
+            } else {
+                failed = print_json(droplit_publication_to_json(pub));
+            }
+        }
+        droplit_publication_free(pub);
+    } else if (cmd == CMD_EVENT_GET || cmd == CMD_ATTEMPTS) {
+        char *json = NULL;
+        int got = cmd == CMD_EVENT_GET ? droplit_event_get(client, a.words[2], &json, &err)
+                                       : droplit_webhook_attempts(client, a.words[2], page.limit, before, &json, &err);
+        if (got == 0)
+            failed = print_json(json);
+    } else if (cmd == CMD_RESEND || cmd == CMD_RECOVER) {
+        unsigned deliveries;
+        int done = cmd == CMD_RESEND ? droplit_event_resend(client, a.words[2], a.webhook_id, &deliveries, &err)
+                                     : droplit_webhook_recover(client, a.words[2], a.since, &deliveries, &err);
+        if (done == 0)
+            failed = print_deliveries(deliveries);
     } else if (cmd == CMD_DELETE) {
         droplit_webhook_delete(client, a.words[2], &err);
     } else if (cmd == CMD_INVOKE) {

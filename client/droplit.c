@@ -4,7 +4,8 @@
  * messages encoded by codec_json or protobuf-c, answers are decoded into generated messages
  * by the same means (chosen by the answer's content-type, so a plain-text 404 is read as
  * text whichever encoding was asked for). The public structs are views into those decoded
- * messages: a droplit_webhook's strings point into its schema_webhook. */
+ * messages: a droplit_webhook's strings point into its schema_webhook. Binary answers are
+ * read by codec_proto, whose depth limit keeps a hostile server's nesting off the stack. */
 #include "droplit.h"
 
 #include <jansson.h>
@@ -15,6 +16,7 @@
 #include <strings.h>
 
 #include "codec_json.h"
+#include "codec_proto.h"
 #include "error.h"
 #include "schema.h"
 #include "transport.h"
@@ -26,6 +28,8 @@
 #define DROPLIT_HTTP_STATUS_MAX 999      /* a larger status_code in an answer is not an HTTP status */
 
 static const char ADDITIONAL[] = "additional parameters";
+static const char NO_WEBHOOK_ID[] = "a webhook id is required";
+static const char NO_EVENT_ID[] = "an event id is required";
 static const char MIME_JSON[] = "application/json";
 static const char MIME_PROTOBUF[] = "application/x-protobuf";
 static const char MIME_TEXT[] = "text/plain";
@@ -64,6 +68,12 @@ typedef struct invocation_impl {
     ProtobufCMessage *msg;
     char *text;
 } invocation_impl;
+
+/* A publish's answer: the view points into msg (a decoded PublishEventResponse). */
+typedef struct publication_impl {
+    droplit_publication pub;
+    ProtobufCMessage *msg;
+} publication_impl;
 
 typedef struct error_impl {
     droplit_error pub;
@@ -194,10 +204,14 @@ static int ends_with(const char *s, const char *suffix)
 static ProtobufCMessage *decode_body(const ProtobufCMessageDescriptor *desc, const transport_response *res, char *cause,
                                      size_t cause_size)
 {
+    error derr;
+    error_clear(&derr);
     if (is_protobuf(res->content_type)) {
-        ProtobufCMessage *msg = protobuf_c_message_unpack(desc, NULL, res->len, (const uint8_t *)res->body);
-        if (msg == NULL)
-            snprintf(cause, cause_size, "the answer is not a binary %s", desc->name);
+        ProtobufCMessage *msg = codec_proto_decode(desc, (const uint8_t *)res->body, res->len, NULL, &derr);
+        if (msg == NULL && derr.n_params > 0) /* the message names the type */
+            snprintf(cause, cause_size, "the answer is unreadable: %s", error_param_message(&derr, 0));
+        else if (msg == NULL)
+            snprintf(cause, cause_size, "the answer is not a binary %s: %s", desc->name, derr.reason);
         return msg;
     }
     if (!is_media(res->content_type, MIME_JSON)) {
@@ -205,8 +219,6 @@ static ProtobufCMessage *decode_body(const ProtobufCMessageDescriptor *desc, con
                  MIME_PROTOBUF);
         return NULL;
     }
-    error derr;
-    error_clear(&derr);
     ProtobufCMessage *msg = codec_json_decode(desc, res->body, res->len, NULL, &derr);
     if (msg == NULL) {
         const char *why = derr.n_params > 0 ? error_param_message(&derr, 0) : derr.reason;
@@ -535,6 +547,22 @@ static int encode_request(const droplit_client *c, const ProtobufCMessage *msg, 
     return *body != NULL ? 0 : -1;
 }
 
+/* The Idempotency-Key header line for key (NULL: none) in *header, malloc'd: 0, or fails
+ * into err. */
+static int key_header_of(const char *key, char **header, droplit_error **err)
+{
+    *header = NULL;
+    if (key == NULL)
+        return 0;
+    if (strpbrk(key, "\r\n") != NULL)
+        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "an idempotency key cannot hold a line break");
+    size_t n = strlen("idempotency-key: ") + strlen(key) + 1;
+    if ((*header = malloc(n)) == NULL)
+        return fail(err, NULL);
+    snprintf(*header, n, "idempotency-key: %s", key);
+    return 0;
+}
+
 int droplit_webhook_create(droplit_client *c, const char *ecosystem_id, const char *url,
                            const droplit_create_options *opts, droplit_webhook **out, droplit_error **err)
 {
@@ -549,15 +577,9 @@ int droplit_webhook_create(droplit_client *c, const char *ecosystem_id, const ch
         req.secret = (char *)opts->secret;
     if (opts != NULL && opts->description != NULL)
         req.description = (char *)opts->description;
-    char *key_header = NULL;
-    if (opts != NULL && opts->idempotency_key != NULL) {
-        if (strpbrk(opts->idempotency_key, "\r\n") != NULL)
-            return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "an idempotency key cannot hold a line break");
-        size_t n = strlen("idempotency-key: ") + strlen(opts->idempotency_key) + 1;
-        if ((key_header = malloc(n)) == NULL)
-            return fail(err, NULL);
-        snprintf(key_header, n, "idempotency-key: %s", opts->idempotency_key);
-    }
+    char *key_header;
+    if (key_header_of(opts != NULL ? opts->idempotency_key : NULL, &key_header, err) != 0)
+        return -1;
 
     size_t len = 0;
     char *body = NULL;
@@ -583,7 +605,7 @@ int droplit_webhook_get(droplit_client *c, const char *id, droplit_webhook **out
         return -1;
     *out = NULL;
     if (id == NULL || *id == '\0')
-        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "a webhook id is required");
+        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "%s", NO_WEBHOOK_ID);
     char *target = make_url(c, "/api/webhooks/", id, NULL);
     if (target == NULL)
         return fail(err, NULL);
@@ -737,21 +759,21 @@ failed:
     return -1;
 }
 
-/* The checks of a call on one webhook by id. */
-static int check_id_call(const droplit_client *c, const char *id, droplit_error **err)
+/* The checks of a call by id whose result is optional; missing is the cause when id is empty. */
+static int check_id_call(const droplit_client *c, const char *id, const char *missing, droplit_error **err)
 {
     static int nothing; /* update and delete give nothing back: check_call wants a place */
     if (check_call(c, &nothing, err) != 0)
         return -1;
     if (id == NULL || *id == '\0')
-        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "a webhook id is required");
+        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "%s", missing);
     return 0;
 }
 
 int droplit_webhook_update(droplit_client *c, const char *id, const char *url, const droplit_update_options *opts,
                            droplit_error **err)
 {
-    if (check_id_call(c, id, err) != 0)
+    if (check_id_call(c, id, NO_WEBHOOK_ID, err) != 0)
         return -1;
     if (opts != NULL && (unsigned)opts->disabled > DROPLIT_SET_TRUE)
         return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "disabled must be DROPLIT_KEEP, _SET_FALSE or _SET_TRUE");
@@ -778,7 +800,7 @@ int droplit_webhook_update(droplit_client *c, const char *id, const char *url, c
 
 int droplit_webhook_delete(droplit_client *c, const char *id, droplit_error **err)
 {
-    if (check_id_call(c, id, err) != 0)
+    if (check_id_call(c, id, NO_WEBHOOK_ID, err) != 0)
         return -1;
     char *target = make_url(c, "/api/webhooks/", id, NULL);
     if (target == NULL)
@@ -794,7 +816,7 @@ int droplit_webhook_invoke(droplit_client *c, const char *id, droplit_invocation
         return -1;
     *out = NULL;
     if (id == NULL || *id == '\0')
-        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "a webhook id is required");
+        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "%s", NO_WEBHOOK_ID);
     char *target = make_url(c, "/api/webhooks/", id, "/invoke");
     invocation_impl *inv = calloc(1, sizeof(*inv));
     if (target == NULL || inv == NULL) {
@@ -849,6 +871,222 @@ void droplit_invocation_free(droplit_invocation *invocation)
     free(inv->text);
     free(inv);
 }
+
+/* ---- events --------------------------------------------------------------------------- */
+
+/* items_json[i] as a Struct in *out: 0, or fails into err (an ARGUMENT error naming it). */
+static int decode_item(const char *text, size_t i, schema_struct **out, droplit_error **err)
+{
+    if (text == NULL)
+        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "items[%zu]: must not be NULL", i);
+    error derr;
+    error_clear(&derr);
+    ProtobufCMessage *msg = codec_json_decode(&schema_struct_descriptor, text, strlen(text), NULL, &derr);
+    if (msg == NULL && derr.kind == ERROR_INTERNAL)
+        return fail(err, NULL);
+    if (msg == NULL || derr.n_params > 0) {
+        /* a Struct takes any object; what is left is unreadable text or another JSON value */
+        if (msg != NULL)
+            protobuf_c_message_free_unpacked(msg, NULL);
+        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "items[%zu]: %s", i,
+                          derr.n_params > 0 ? error_param_message(&derr, 0) : derr.reason);
+    }
+    *out = (schema_struct *)msg;
+    return 0;
+}
+
+int droplit_event_publish(droplit_client *c, const char *ecosystem_id, const char *const *items_json, size_t n_items,
+                          const droplit_publish_options *opts, droplit_publication **out, droplit_error **err)
+{
+    if (check_call(c, out, err) != 0)
+        return -1;
+    *out = NULL;
+    if (n_items > 0 && items_json == NULL)
+        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "no items_json for %zu items", n_items);
+    char *key_header;
+    if (key_header_of(opts != NULL ? opts->idempotency_key : NULL, &key_header, err) != 0)
+        return -1;
+    schema_publish_request req = SCHEMA_PUBLISH_REQUEST_INIT;
+    req.ecosystem_id = (char *)(ecosystem_id != NULL ? ecosystem_id : "");
+    int rc = -1;
+    char *body = NULL, *target = NULL;
+    publication_impl *p = NULL;
+    if (n_items > 0 && (req.items = calloc(n_items, sizeof(*req.items))) == NULL) {
+        fail(err, NULL);
+        goto done;
+    }
+    /* n_items counts the decoded ones, which are the ones to free */
+    for (; req.n_items < n_items; req.n_items++)
+        if (decode_item(items_json[req.n_items], req.n_items, &req.items[req.n_items], err) != 0)
+            goto done;
+    size_t len = 0;
+    target = make_url(c, "/api/events", NULL, NULL);
+    p = calloc(1, sizeof(*p));
+    if (target == NULL || p == NULL || encode_request(c, &req.base, &body, &len) != 0) {
+        fail(err, NULL);
+        goto done;
+    }
+    if ((rc = call(c, target, body, len, key_header, &schema_publish_response_descriptor, &p->msg, err)) == 0) {
+        const schema_publish_response *r = (const schema_publish_response *)p->msg;
+        p->pub.id = r->id != NULL ? r->id : "";
+        p->pub.webhooks = r->webhooks;
+        *out = &p->pub;
+        p = NULL;
+    }
+done:
+    for (size_t i = 0; i < req.n_items; i++)
+        protobuf_c_message_free_unpacked(&req.items[i]->base, NULL);
+    free(req.items);
+    free(p);
+    free(body);
+    free(target);
+    free(key_header);
+    return rc;
+}
+
+/* One call whose answer the caller gets as the API's JSON: the message decoded as desc,
+ * encoded again by the codec, so both encodings give the same text. */
+static int call_for_json(droplit_client *c, const char *url, const ProtobufCMessageDescriptor *desc, char **json_out,
+                         droplit_error **err)
+{
+    ProtobufCMessage *msg;
+    if (call(c, url, NULL, 0, NULL, desc, &msg, err) != 0)
+        return -1;
+    size_t len;
+    *json_out = codec_json_encode(msg, &len);
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return *json_out != NULL ? 0 : fail(err, NULL);
+}
+
+int droplit_event_get(droplit_client *c, const char *id, char **json_out, droplit_error **err)
+{
+    if (check_call(c, json_out, err) != 0)
+        return -1;
+    *json_out = NULL;
+    if (id == NULL || *id == '\0')
+        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "%s", NO_EVENT_ID);
+    char *target = make_url(c, "/api/events/", id, NULL);
+    if (target == NULL)
+        return fail(err, NULL);
+    int rc = call_for_json(c, target, &schema_event_descriptor, json_out, err);
+    free(target);
+    return rc;
+}
+
+int droplit_webhook_attempts(droplit_client *c, const char *id, unsigned limit, uint64_t before, char **json_out,
+                             droplit_error **err)
+{
+    if (check_call(c, json_out, err) != 0)
+        return -1;
+    *json_out = NULL;
+    if (id == NULL || *id == '\0')
+        return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "%s", NO_WEBHOOK_ID);
+    char query[64] = "/attempts"; /* two decimal numbers and their names fit */
+    const char *sep = "?";
+    if (limit > 0) {
+        snprintf(query + strlen(query), sizeof(query) - strlen(query), "%slimit=%u", sep, limit);
+        sep = "&";
+    }
+    if (before > 0)
+        snprintf(query + strlen(query), sizeof(query) - strlen(query), "%sbefore=%llu", sep,
+                 (unsigned long long)before);
+    char *target = make_url(c, "/api/webhooks/", id, query);
+    if (target == NULL)
+        return fail(err, NULL);
+    int rc = call_for_json(c, target, &schema_attempts_response_descriptor, json_out, err);
+    free(target);
+    return rc;
+}
+
+/* POSTs req to base_url + path + id + tail and reads a ResendResponse: 0 with its count in
+ * *deliveries (when not NULL), or fails into err. */
+static int post_for_count(droplit_client *c, const char *path, const char *id, const char *tail,
+                          const ProtobufCMessage *req, unsigned *deliveries, droplit_error **err)
+{
+    /* the id goes in the path; the body's empty id is replaced by it */
+    char *body = NULL, *target = make_url(c, path, id, tail);
+    size_t len = 0;
+    if (target == NULL || encode_request(c, req, &body, &len) != 0) {
+        free(target);
+        return fail(err, NULL);
+    }
+    ProtobufCMessage *msg;
+    int rc = call(c, target, body, len, NULL, &schema_resend_response_descriptor, &msg, err);
+    free(body);
+    free(target);
+    if (rc != 0)
+        return rc;
+    if (deliveries != NULL)
+        *deliveries = ((const schema_resend_response *)msg)->deliveries;
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return 0;
+}
+
+int droplit_event_resend(droplit_client *c, const char *id, const char *webhook_id, unsigned *deliveries,
+                         droplit_error **err)
+{
+    if (deliveries != NULL)
+        *deliveries = 0;
+    if (check_id_call(c, id, NO_EVENT_ID, err) != 0)
+        return -1;
+    schema_resend_request req = SCHEMA_RESEND_REQUEST_INIT;
+    req.webhook_id = (char *)(webhook_id != NULL ? webhook_id : "");
+    return post_for_count(c, "/api/events/", id, "/resend", &req.base, deliveries, err);
+}
+
+int droplit_webhook_recover(droplit_client *c, const char *id, const char *since_rfc3339, unsigned *deliveries,
+                            droplit_error **err)
+{
+    if (deliveries != NULL)
+        *deliveries = 0;
+    if (check_id_call(c, id, NO_WEBHOOK_ID, err) != 0)
+        return -1;
+    if (since_rfc3339 == NULL) {
+        schema_recover_request absent = SCHEMA_RECOVER_REQUEST_INIT;
+        return post_for_count(c, "/api/webhooks/", id, "/recover", &absent.base, deliveries, err);
+    }
+    /* the time is read by the codec that reads it on the server: {"since": <the text>}.
+     * Unchecked: a string that is not UTF-8 is simply not a time, which the codec says. */
+    json_t *root = json_object();
+    if (root == NULL || json_object_set_new(root, "since", json_string_nocheck(since_rfc3339)) != 0) {
+        json_decref(root);
+        return fail(err, NULL);
+    }
+    error derr;
+    error_clear(&derr);
+    ProtobufCMessage *req = codec_json_decode_object(&schema_recover_request_descriptor, root, NULL, &derr);
+    json_decref(root);
+    int rc;
+    if (req == NULL && derr.kind == ERROR_INTERNAL)
+        rc = fail(err, NULL);
+    else if (req == NULL || derr.n_params > 0)
+        rc = fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "since: %s",
+                        derr.n_params > 0 ? error_param_message(&derr, 0) : derr.reason);
+    else
+        rc = post_for_count(c, "/api/webhooks/", id, "/recover", req, deliveries, err);
+    if (req != NULL)
+        protobuf_c_message_free_unpacked(req, NULL);
+    return rc;
+}
+
+char *droplit_publication_to_json(const droplit_publication *publication)
+{
+    if (publication == NULL)
+        return NULL;
+    size_t len;
+    return codec_json_encode(((const publication_impl *)publication)->msg, &len);
+}
+
+void droplit_publication_free(droplit_publication *publication)
+{
+    if (publication == NULL)
+        return;
+    publication_impl *p = (publication_impl *)publication;
+    protobuf_c_message_free_unpacked(p->msg, NULL);
+    free(p);
+}
+
+/* ---- JSON views ------------------------------------------------------------------------ */
 
 char *droplit_webhook_to_json(const droplit_webhook *webhook)
 {

@@ -2,9 +2,10 @@
  *
  * The SDK twin of the documented `droplit.webhooks.create("ECOSYSTEM-ID", "CALLBACK-URL")`:
  * make a client from a server URL and a token, then create, read, list, update, delete and
- * invoke webhooks. It
- * speaks HTTP/1.1 or HTTP/2 through libcurl, JSON by default or binary protobuf, and every
- * message on the wire goes through hookgate's own schema and codecs.
+ * invoke webhooks, publish events to an ecosystem's webhooks, follow their deliveries and
+ * deliver them again. It speaks HTTP/1.1 or HTTP/2 through libcurl, JSON by default or
+ * binary protobuf, and every message on the wire goes through hookgate's own schema and
+ * codecs.
  *
  * Ownership: every pointer a droplit_ function returns through an out-parameter belongs to
  * the caller and is released with the matching droplit_*_free (NULL is always accepted);
@@ -19,6 +20,7 @@
 #define DROPLIT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -209,6 +211,87 @@ typedef struct droplit_invocation {
  * calls in progress. An empty or NULL id is an ARGUMENT error. Hazard: each call (and so
  * each retry) is one more call of the url. */
 int droplit_webhook_invoke(droplit_client *client, const char *id, droplit_invocation **out, droplit_error **err);
+
+/* ---- events ----------------------------------------------------------------------------
+ * An event is one publication of notifications to an ecosystem: the server stores it and
+ * delivers it to each of the ecosystem's enabled webhooks, retrying on its schedule. */
+
+/* Optional settings of a publish. NULL (the struct or a member) means not given. */
+typedef struct droplit_publish_options {
+    const char *idempotency_key; /* sent as Idempotency-Key (1..255 printable ASCII): a retry with the
+                                    same key within 24 h answers the first publish's event, which is
+                                    delivered once */
+} droplit_publish_options;
+
+/* What a publish answers: the event is stored and its deliveries are queued (HTTP 202). */
+typedef struct droplit_publication {
+    const char *id;    /* the event's id, 24 lowercase hex digits (the webhook-id header of its
+                          deliveries) */
+    unsigned webhooks; /* the ecosystem's enabled webhooks it will be delivered to; 0 is no error */
+} droplit_publication;
+
+/* POST /api/events: publishes n_items notifications to the ecosystem. Each items_json[i] is
+ * the text of one JSON object (NUL-terminated), sent as it reads: keys in their order,
+ * numbers as doubles (integers exact up to 2^53), nesting up to the codec's depth. An item
+ * that is NULL, not a JSON object or unreadable is an ARGUMENT error whose cause names it
+ * ("items[2]: must be a JSON object"), and nothing is sent. NULL ecosystem_id and
+ * n_items 0 (items_json may then be NULL) are sent as absent, so the server reports them
+ * ("field is required"); over its delivery.max_items, or a body over its max_body_bytes, is
+ * its 400 or 413. opts may be NULL. On success returns 0 and the answer in *out (free with
+ * droplit_publication_free). Fails as droplit_webhook_create.
+ * Hazard: a TRANSPORT error after the request left (a timeout) or a RESPONSE error does not
+ * say whether the server stored the event; a plain retry may deliver it twice. Give
+ * opts->idempotency_key and retry with the same key.
+ * Hazard: the server reads at most 32 levels of nesting. In JSON that leaves an item 30
+ * levels of objects and arrays (its own object included); in DROPLIT_ENCODING_PROTOBUF,
+ * where each object inside an item costs three nested messages, 10. Deeper items are the
+ * server's 400, and an event holding them (published in JSON) cannot be read in protobuf. */
+int droplit_event_publish(droplit_client *client, const char *ecosystem_id, const char *const *items_json,
+                          size_t n_items, const droplit_publish_options *opts, droplit_publication **out,
+                          droplit_error **err);
+
+/* GET /api/events/<id>: the event, its items and each webhook's delivery (state, attempts,
+ * next attempt, last status and error), as the API's JSON (compact, keys in the schema's
+ * order) made from the message the server sent, in either encoding. On success returns 0
+ * and a malloc'd string in *json_out (free with free). An empty or NULL id is an ARGUMENT
+ * error; an event that is not there, expired or outside the token's ecosystems is a 404.
+ * Otherwise fails as droplit_webhook_create. Hazard: in DROPLIT_ENCODING_PROTOBUF an event
+ * whose items nest deeper than a protobuf publish allows (see droplit_event_publish) is a
+ * RESPONSE error ("... is nested too deeply"); the JSON encoding reads it. */
+int droplit_event_get(droplit_client *client, const char *id, char **json_out, droplit_error **err);
+
+/* POST /api/events/<id>/resend: the server queues a manual delivery of the event, due now,
+ * to webhook_id, or (NULL or "") to each of its webhooks that is still enabled. On success
+ * returns 0 and, when deliveries is not NULL, how many were queued in *deliveries. An empty
+ * or NULL id is an ARGUMENT error; otherwise fails as droplit_webhook_create. Hazard: each
+ * call (and so each retry) delivers the event once more. */
+int droplit_event_resend(droplit_client *client, const char *id, const char *webhook_id, unsigned *deliveries,
+                         droplit_error **err);
+
+/* GET /api/webhooks/<id>/attempts?limit=<n>&before=<seq>: one page of the calls of the
+ * webhook's url (deliveries, resends and invokes), newest first, as the API's JSON:
+ * {"items":[...]} with "nextBefore" after the items when older attempts follow (a uint64,
+ * so a string in JSON: pass its value as before for the next page). limit 0 is the
+ * server's limits.default_page_size (above its max_page_size, a 400 naming `limit`);
+ * before 0 starts at the newest. Returns as droplit_event_get. */
+int droplit_webhook_attempts(droplit_client *client, const char *id, unsigned limit, uint64_t before, char **json_out,
+                             droplit_error **err);
+
+/* POST /api/webhooks/<id>/recover: the server delivers again, as manual deliveries due now,
+ * each of the webhook's failed deliveries of events published at or after since (at most its
+ * delivery.max_recover). since_rfc3339 is an RFC 3339 time ("2026-11-28T07:00:00Z", an
+ * offset or fractions allowed), read by the codec the server uses: one it cannot read is an
+ * ARGUMENT error ("since: must be an RFC 3339 timestamp") and nothing is sent; NULL is sent
+ * as absent (the server's "field is required"). On success returns 0 and the count in
+ * *deliveries when it is not NULL. Fails as droplit_event_resend, with the same hazard. */
+int droplit_webhook_recover(droplit_client *client, const char *id, const char *since_rfc3339, unsigned *deliveries,
+                            droplit_error **err);
+
+/* The publication as the API's JSON, {"id":"...","webhooks":n}. As droplit_webhook_to_json. */
+char *droplit_publication_to_json(const droplit_publication *publication);
+
+/* Frees what droplit_event_publish returned. */
+void droplit_publication_free(droplit_publication *publication);
 
 /* The webhook as the API's JSON (compact, keys in the schema's order, no secret), from the
  * message the server sent. webhook must come from this library (a list item is fine).

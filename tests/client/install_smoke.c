@@ -4,7 +4,7 @@
  *
  * Proves the installed header stands alone and the library links and runs: the version
  * matches pkg-config's, a bad URL makes no client, and a refused connection comes back as
- * a transport error value, for a create and an invoke. */
+ * a transport error value, for a create, an invoke and a publish. */
 #include <droplit.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +47,16 @@ int main(int argc, char **argv)
         ok = 0;
     }
     droplit_invocation_free(inv);
+    droplit_error_free(e);
+    const char *items[] = {"{\"door\":\"open\"}"};
+    droplit_publication *pub = NULL;
+    e = NULL;
+    rc = droplit_event_publish(c, "C5156b8ace57896adb6dae592", items, 1, NULL, &pub, &e);
+    if (rc != -1 || pub != NULL || e == NULL || e->kind != DROPLIT_ERROR_TRANSPORT) {
+        fprintf(stderr, "publish: expected a transport error, got rc %d kind %d\n", rc, e != NULL ? (int)e->kind : -1);
+        ok = 0;
+    }
+    droplit_publication_free(pub);
     droplit_error_free(e);
     droplit_client_free(c);
     close(fd);

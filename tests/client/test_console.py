@@ -9,8 +9,9 @@ openssl tool) and runs the console as a subprocess: output formats, server and t
 flags and environment, every error of the "Create a webhook" page and the other statuses in
 both encodings, usage errors, a server that is down and one that never answers, invokes
 against local receivers (http.server threads on loopback, which the server's delivery policy
-allows) that count what reached them. The server's access log proves which HTTP version each
-call used. Standard library only.
+allows) that count what reached them, events published, read back (their JSON exactly as the
+codec wrote it, only indented), delivered to a receiver and paged through their attempts. The
+server's access log proves which HTTP version each call used. Standard library only.
 """
 import json
 import os
@@ -33,6 +34,8 @@ SERVER = None
 STARTUP_TIMEOUT = 10.0   # seconds until GET /healthz must answer 200
 RUN_TIMEOUT = 60         # seconds a console run may take before the test gives up on it
 DELIVERY_TIMEOUT_MS = 2000  # delivery.timeout_ms: the receivers answer at once
+MAX_ITEMS = 3               # delivery.max_items
+SETTLE_TIMEOUT = 10.0       # seconds until an event's deliveries must have ended
 
 TOKEN = "acme-token-Hq4Vz8"
 SERVER_TOKEN = "acme-server-token-Pm2Kx6"  # acme, acts on ECO only
@@ -43,6 +46,7 @@ ECO2 = "C000000000000000000000002"
 ECO_EMPTY = "C0000000000000000000000e0"
 ECO_LIST = "C0000000000000000000000a1"
 ECO_PAGES = "C0000000000000000000000a2"
+ECO_EVENTS = "C0000000000000000000000b1"  # events delivered to a receiver
 ECO_OTHER = "C0000000000000000000000aa"
 ECO_UNKNOWN = "C00000000000000000000dead"
 HOOK = "https://example.com/hook"
@@ -88,7 +92,8 @@ class Server:
                 "    - { address: 127.0.0.1, port: %d, tls: { certificate: %s, key: %s } }"
                 % (self.tls_port, self.cert, self.key),
                 "  threads: 2",
-                "delivery: { allow_networks: [127.0.0.0/8], timeout_ms: %d }" % DELIVERY_TIMEOUT_MS,
+                "delivery: { allow_networks: [127.0.0.0/8], timeout_ms: %d, max_items: %d }"
+                % (DELIVERY_TIMEOUT_MS, MAX_ITEMS),
                 "limits: { %s }" % ", ".join("%s: %d" % kv for kv in LIMITS.items()),
                 "accounts:",
                 "  - id: acme",
@@ -100,6 +105,7 @@ class Server:
                 "      - { id: %s }" % ECO_EMPTY,
                 "      - { id: %s }" % ECO_LIST,
                 "      - { id: %s }" % ECO_PAGES,
+                "      - { id: %s }" % ECO_EVENTS,
                 "  - id: other",
                 '    tokens: [ "%s" ]' % OTHER_TOKEN,
                 "    ecosystems:",
@@ -227,9 +233,16 @@ class UsageTest(ConsoleCase):
         self.assertRegex(r.out, r"^droplit \d+\.\d+\.\d+\n$")
 
     def test_help_of_every_command(self):
-        for args, usage in [(["--help"], "droplit webhook COMMAND"),
-                            (["-h"], "droplit webhook COMMAND"),
+        for args, usage in [(["--help"], "droplit webhook|event COMMAND"),
+                            (["-h"], "droplit webhook|event COMMAND"),
                             (["webhook", "--help"], "droplit webhook COMMAND"),
+                            (["event", "--help"], "droplit event COMMAND"),
+                            (["webhook", "attempts", "--help"], "droplit webhook attempts ID [--limit N] [--before SEQ]"),
+                            (["webhook", "recover", "--help"], "droplit webhook recover ID --since TIME"),
+                            (["event", "publish", "--help"],
+                             "droplit event publish --ecosystemId ECOSYSTEM-ID [--idempotency-key K] ITEM-JSON..."),
+                            (["event", "get", "-h"], "droplit event get ID"),
+                            (["event", "resend", "--help"], "droplit event resend ID [--webhookId W]"),
                             (["webhook", "create", "--help"], "droplit webhook create CALLBACK-URL --ecosystemId"),
                             (["webhook", "create", "-h"], "droplit webhook create CALLBACK-URL --ecosystemId"),
                             (["webhook", "info", "--help"], "droplit webhook info ID"),
@@ -249,6 +262,9 @@ class UsageTest(ConsoleCase):
         r = droplit("webhook", "create", "--help", server=None, token=None)
         for option in ["--ecosystemId", "--secret", "--description"]:
             self.assertIn(option, r.out)
+        r = droplit("--help", server=None, token=None)
+        for command in ["webhook attempts", "webhook recover", "event publish", "event get", "event resend"]:
+            self.assertIn("  " + command + " ", r.out)
 
     def test_default_server_is_the_embedded_configuration(self):
         config = subprocess.run([HOOKGATE, "--print-default-config"], capture_output=True, check=True).stdout
@@ -307,15 +323,56 @@ class UsageTest(ConsoleCase):
             (["webhook", "info", "x", "--server", "ftp://example.com"], "the server must be an http://"),
             (["webhook", "info", "x", "--server", "127.0.0.1:8080"], "the server must be an http://"),
             (["webhook", "info", "x", "--token", "two\nlines"], "the token must be one line"),
+            (["event"], "no event command given (publish, get or resend)"),
+            (["event", "send", "x"], "unknown command 'send'"),
+            (["event", "publish", "--ecosystemId", ECO], "missing ITEM-JSON"),
+            (["event", "publish", "{}"], "missing --ecosystemId"),
+            (["event", "publish", "{}", "--ecosystemId", ECO, "--secret", "s"], "--secret does not apply"),
+            (["event", "publish", "{}", "--ecosystemId", ECO, "--output", "table"], "--output table does not apply"),
+            (["event", "get"], "missing ID"),
+            (["event", "get", "a", "b"], "unexpected argument 'b'"),
+            (["event", "get", "a", "--output", "id"], "--output id does not apply"),
+            (["event", "get", "a", "--ecosystemId", ECO], "--ecosystemId does not apply"),
+            (["event", "resend"], "missing ID"),
+            (["event", "resend", "a", "b"], "unexpected argument 'b'"),
+            (["event", "resend", "a", "--webhookId", ""], "--webhookId must not be empty"),
+            (["event", "resend", "a", "--limit", "2"], "--limit does not apply"),
+            (["event", "resend", "a", "--output", "table"], "--output table does not apply"),
+            (["webhook", "attempts"], "missing ID"),
+            (["webhook", "attempts", "a", "b"], "unexpected argument 'b'"),
+            (["webhook", "attempts", "a", "--limit", "0"], "--limit must be a whole number of at least 1"),
+            (["webhook", "attempts", "a", "--before", "0"], "--before must be a whole number of at least 1"),
+            (["webhook", "attempts", "a", "--before", "-1"], "--before must be a whole number of at least 1"),
+            (["webhook", "attempts", "a", "--before", "x"], "--before must be a whole number of at least 1"),
+            (["webhook", "attempts", "a", "--before", "1" * 21], "--before must be a whole number of at least 1"),
+            (["webhook", "attempts", "a", "--since", "t"], "--since does not apply"),
+            (["webhook", "attempts", "a", "--output", "id"], "--output id does not apply"),
+            (["webhook", "recover", "a"], "missing --since TIME"),
+            (["webhook", "recover", "--since", "t"], "missing ID"),
+            (["webhook", "recover", "a", "--since", "t", "--webhookId", "w"], "--webhookId does not apply"),
+            (["webhook", "info", "x", "--before", "1"], "--before does not apply"),
+            (["webhook", "list", "--ecosystemId", ECO, "--since", "t"], "--since does not apply"),
         ]
         try:
             for args, fragment in cases:
                 with self.subTest(args=args):
                     self.assertUsage(droplit(*args, env=env, server=None, token=None), fragment)
             # an empty id cannot make a path: the SDK refuses it before any call
-            for command in ("info", "invoke"):
-                r = droplit("webhook", command, "", env=env, server=None, token=None)
+            for command in (["webhook", "info"], ["webhook", "invoke"], ["webhook", "attempts"],
+                            ["webhook", "recover", "--since", "2026-01-01T00:00:00Z"]):
+                r = droplit(*command[:2], "", *command[2:], env=env, server=None, token=None)
                 self.assertFails(r, EXIT_USAGE, ["error: a webhook id is required"])
+            for command in ("get", "resend"):
+                r = droplit("event", command, "", env=env, server=None, token=None)
+                self.assertFails(r, EXIT_USAGE, ["error: an event id is required"])
+            # items the SDK cannot read are usage errors naming them; nothing is sent
+            for items, line in [(["{}", "[1]"], "error: items[1]: must be a JSON object"),
+                                (['{"a":'], "error: items[0]: invalid JSON at line 1, column 5: unexpected token"),
+                                (['{"a":1,"a":2}'], "error: items[0]: invalid JSON at line 1, column 10: duplicate object key")]:
+                r = droplit("event", "publish", "--ecosystemId", ECO, *items, env=env, server=None, token=None)
+                self.assertFails(r, EXIT_USAGE, [line])
+            r = droplit("webhook", "recover", "a", "--since", "yesterday", env=env, server=None, token=None)
+            self.assertFails(r, EXIT_USAGE, ["error: since: must be an RFC 3339 timestamp"])
         finally:
             down.close()
 
@@ -693,6 +750,154 @@ class InvokeTest(ConsoleCase):
         self.assertEqual(self.ok.count(), before)
 
 
+class EventTest(ConsoleCase):
+    """`event publish|get|resend` and `webhook attempts|recover` in both encodings."""
+
+    ITEMS = ['{"temperature":21.5,"unit":"C"}', '{"x":0.1,"tags":["a",{"b":null}],"name":"\u00e9t\u00e9"}']
+    EVENT_KEYS = ["id", "ecosystemId", "createdAt", "items", "deliveries"]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.receiver = Receiver(204)
+        cls.webhook = None
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.receiver.close()
+
+    def hook(self):
+        """The one webhook of ECO_EVENTS, a url of the receiver (made once)."""
+        if EventTest.webhook is None:
+            EventTest.webhook = self.create(self.receiver.url + "/events", ECO_EVENTS, "--output", "id").out.strip()
+        return EventTest.webhook
+
+    def publish(self, eco, *args):
+        r = droplit("event", "publish", "--ecosystemId", eco, *args)
+        self.assertOk(r)
+        return r
+
+    def settled(self, eid, deliveries):
+        """The event once it has its deliveries and none is pending."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while True:
+            r = droplit("event", "get", eid)
+            self.assertOk(r)
+            ev = json.loads(r.out)
+            if len(ev["deliveries"]) == deliveries and all(d["state"] != "pending" for d in ev["deliveries"]):
+                return ev
+            self.assertLess(time.monotonic(), deadline, r)
+            time.sleep(0.05)
+
+    def test_publish_and_get(self):
+        for encoding in ENCODINGS:
+            with self.subTest(encoding=encoding):
+                r = self.publish(ECO_EMPTY, *self.ITEMS, "--encoding", encoding)
+                self.assertTrue(r.out.startswith('{\n  "id": "'), r)
+                obj = json.loads(r.out)
+                self.assertEqual(list(obj.keys()), ["id", "webhooks"])
+                self.assertRegex(obj["id"], ID_RE)
+                self.assertEqual(obj["webhooks"], 0)  # an ecosystem without webhooks
+                r = droplit("event", "get", obj["id"], "--encoding", encoding)
+                self.assertOk(r)
+                ev = json.loads(r.out)
+                self.assertEqual(list(ev.keys()), self.EVENT_KEYS)
+                self.assertEqual((ev["id"], ev["ecosystemId"]), (obj["id"], ECO_EMPTY))
+                self.assertRegex(ev["createdAt"], CREATED_AT_RE)
+                self.assertEqual(ev["items"], [json.loads(i) for i in self.ITEMS])
+                self.assertEqual(ev["deliveries"], [])
+                # the codec's text, indented: 0.1 stays 0.1, the nesting shows, non-ASCII as is
+                self.assertIn('\n  "items": [\n    {\n      "temperature": 21.5,\n      "unit": "C"\n    },\n'
+                              '    {\n      "x": 0.1,\n      "tags": [\n        "a",\n        {\n'
+                              '          "b": null\n        }\n      ],\n      "name": "\u00e9t\u00e9"\n    }\n  ],\n'
+                              '  "deliveries": []\n}\n', r.out)
+                r = droplit("event", "resend", obj["id"], "--encoding", encoding)
+                self.assertOk(r)
+                self.assertEqual(r.out, '{\n  "deliveries": 0\n}\n')
+                r = self.publish(ECO_EMPTY, "{}", "--output", "id", "--encoding", encoding)
+                self.assertRegex(r.out, r"^[0-9a-f]{24}\n$")
+
+    def test_publish_with_an_idempotency_key_twice_shows_one_event(self):
+        key = "console-event-%d-%f" % (os.getpid(), time.time())
+        first = self.publish(ECO_EMPTY, "{}", "--output", "id", "--idempotency-key", key)
+        again = self.publish(ECO_EMPTY, "{}", "--output", "id", "--idempotency-key", key, "--encoding", "protobuf")
+        self.assertEqual(again.out, first.out)
+        self.assertNotEqual(self.publish(ECO_EMPTY, "{}", "--output", "id").out, first.out)
+
+    def test_delivered_and_attempts(self):
+        wid = self.hook()
+        before = self.receiver.count()
+        ids = []
+        for encoding in ENCODINGS:
+            obj = json.loads(self.publish(ECO_EVENTS, '{"door":"open"}', "--encoding", encoding).out)
+            self.assertEqual(obj["webhooks"], 1)
+            ev = self.settled(obj["id"], 1)
+            self.assertEqual(ev["deliveries"], [{"webhookId": wid, "state": "delivered", "attempts": 1,
+                                                 "nextAttemptAt": None, "lastStatusCode": 204, "lastError": ""}])
+            ids.append(obj["id"])
+        self.assertEqual(self.receiver.count(), before + 2)
+        self.assertEqual(self.receiver.paths[-1], "/events")
+        for encoding in ENCODINGS:
+            with self.subTest(encoding=encoding):
+                r = droplit("webhook", "attempts", wid, "--encoding", encoding)
+                self.assertOk(r)
+                page = json.loads(r.out)
+                self.assertEqual(list(page.keys()), ["items"])
+                self.assertEqual([a["eventId"] for a in page["items"]][:2], ids[::-1])  # newest first
+                a = page["items"][0]
+                self.assertEqual(list(a.keys()), ["seq", "eventId", "attempt", "trigger", "startedAt", "durationMs",
+                                                  "statusCode", "error", "response"])
+                self.assertEqual((a["attempt"], a["trigger"], a["statusCode"], a["error"]), (1, "scheduled", 204, ""))
+                # one at a time: nextBefore (a uint64, so a string) leads to the older one
+                r = droplit("webhook", "attempts", wid, "--limit", "1", "--encoding", encoding)
+                self.assertOk(r)
+                page = json.loads(r.out)
+                self.assertEqual(list(page.keys()), ["items", "nextBefore"])
+                self.assertEqual(page["items"][0]["eventId"], ids[1])
+                self.assertRegex(page["nextBefore"], r"^[0-9]+$")
+                r = droplit("webhook", "attempts", wid, "--limit", "1", "--before", page["nextBefore"],
+                            "--encoding", encoding)
+                self.assertOk(r)
+                self.assertEqual(json.loads(r.out)["items"][0]["eventId"], ids[0])
+                # nothing failed, so nothing to recover
+                r = droplit("webhook", "recover", wid, "--since", "2000-01-01T00:00:00Z", "--encoding", encoding)
+                self.assertOk(r)
+                self.assertEqual(r.out, '{\n  "deliveries": 0\n}\n')
+        self.assertEqual(self.receiver.count(), before + 2)
+
+    def check(self, args, code, lines, **kw):
+        for encoding in ENCODINGS:
+            with self.subTest(args=args, encoding=encoding):
+                self.assertFails(droplit(*args, "--encoding", encoding, **kw), code, lines)
+
+    def test_errors(self):
+        wid = self.hook()
+        self.check(["event", "publish", "--ecosystemId", "", "{}"], EXIT_INVALID,
+                   ["error: ecosystemId: field is required"])
+        self.check(["event", "publish", "--ecosystemId", "C1"] + ["{}"] * (MAX_ITEMS + 1), EXIT_INVALID,
+                   ["error: ecosystemId: invalid id", "error: items: must hold at most 3 items"])
+        self.check(["event", "publish", "--ecosystemId", ECO_DELETED, "{}"], EXIT_NOT_FOUND,
+                   ["error: Ecosystem with id %s does not exist." % ECO_DELETED])
+        self.check(["event", "publish", "--ecosystemId", ECO_EMPTY, "{}"], EXIT_AUTH,
+                   ["error: Missing authorization token."], token=None)
+        self.check(["event", "get", "xyz"], EXIT_INVALID, ["error: id: invalid id"])
+        self.check(["event", "get", "0" * 24], EXIT_NOT_FOUND,
+                   ["error: Event with id %s does not exist." % ("0" * 24)])
+        self.check(["event", "resend", "0" * 24], EXIT_NOT_FOUND,
+                   ["error: Event with id %s does not exist." % ("0" * 24)])
+        self.check(["event", "resend", "0" * 24, "--webhookId", "xyz"], EXIT_INVALID,
+                   ["error: webhookId: invalid id"])
+        self.check(["webhook", "attempts", wid, "--limit", "4"], EXIT_INVALID, ["error: limit: must be at most 3"])
+        self.check(["webhook", "attempts", "0" * 24], EXIT_NOT_FOUND,
+                   ["error: Webhook with id %s does not exist." % ("0" * 24)])
+        self.check(["webhook", "attempts", wid], EXIT_NOT_FOUND,
+                   ["error: Webhook with id %s does not exist." % wid], token=OTHER_TOKEN)
+        self.check(["webhook", "recover", "0" * 24, "--since", "2026-01-01T00:00:00+02:00"], EXIT_NOT_FOUND,
+                   ["error: Webhook with id %s does not exist." % ("0" * 24)])
+        eid = self.publish(ECO_EMPTY, "{}", "--output", "id").out.strip()
+        self.check(["event", "get", eid], EXIT_NOT_FOUND, ["error: Event with id %s does not exist." % eid],
+                   token=OTHER_TOKEN)
+
+
 class ProtocolTest(ConsoleCase):
     """The access log shows the HTTP version each call used."""
 
@@ -770,6 +975,7 @@ class TransportTest(ConsoleCase):
         try:
             for args in (["webhook", "create", HOOK, "--ecosystemId", ECO],
                          ["webhook", "info", "0" * 24],
+                         ["event", "get", "0" * 24],
                          ["webhook", "list", "--ecosystemId", ECO]):
                 with self.subTest(args=args):
                     r = droplit(*args, server=url)

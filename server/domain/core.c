@@ -344,7 +344,7 @@ static int fail_store(core_call *call, int status)
     switch (status) {
     case ENOSYS:
         error_set(&call->err, ERROR_UNIMPLEMENTED,
-                  "This server's store does not keep events (the memory store does; PostgreSQL does not yet).");
+                  "This server's store does not keep events.");
         break;
     case ENOMEM:
         error_set(&call->err, ERROR_INTERNAL, "Out of memory.");

@@ -362,16 +362,16 @@ static void publish(memory_backend *m, backend_call *c)
 }
 
 /* Resend and recover: a record per delivery, each made pending, manual, due now. */
+/* Takes c->ev.owned_memory (the targets): freed once written, or here when nothing is.
+ * c may be gone when this returns (its done may have run): the caller touches it no more. */
 static void make_manual(memory_backend *m, backend_call *c, const objectid *events_of, const objectid *webhooks_of,
                         size_t n)
 {
-    if (n == 0) {
-        finish(c, 0, NULL);
-        return;
-    }
-    schema_stored_event *r = calloc(n, sizeof(*r) + sizeof(schema_stored_event *));
+    schema_stored_event *r = n > 0 ? calloc(n, sizeof(*r) + sizeof(schema_stored_event *)) : NULL;
     if (r == NULL) {
-        finish(c, ENOMEM, NULL);
+        free(c->ev.owned_memory);
+        c->ev.owned_memory = NULL;
+        finish(c, n == 0 ? 0 : ENOMEM, NULL);
         return;
     }
     schema_stored_event **list = (schema_stored_event **)(r + n);
@@ -413,10 +413,6 @@ static void resend(memory_backend *m, backend_call *c)
     }
     c->ev.owned_memory = targets;
     make_manual(m, c, &c->id, targets, kept);
-    if (c->ev.owned == NULL) { /* finished already: nothing to write, or no memory */
-        free(targets);
-        c->ev.owned_memory = NULL;
-    }
 }
 
 static void recover(memory_backend *m, backend_call *c)
@@ -429,10 +425,6 @@ static void recover(memory_backend *m, backend_call *c)
     size_t n = events_recover_targets(m->log, &c->id, c->ev.since_ms, targets, c->ev.max);
     c->ev.owned_memory = targets;
     make_manual(m, c, targets, &c->id, n);
-    if (c->ev.owned == NULL) {
-        free(targets);
-        c->ev.owned_memory = NULL;
-    }
 }
 
 static void submit_event(memory_backend *m, backend_call *c)

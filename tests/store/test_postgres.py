@@ -603,7 +603,7 @@ class PostgresNodesTest(unittest.TestCase):
             with self.assertRaises(AssertionError) as failed:
                 self.start_node(ready=False)
             self.assertIn("exited with 1", str(failed.exception))
-            self.assertIn("the database's schema is version 99; this hookgate knows up to 1", str(failed.exception))
+            self.assertIn("the database's schema is version 99; this hookgate knows up to 2", str(failed.exception))
         finally:
             PG.psql("DELETE FROM hookgate_schema_version WHERE version = 99")
         self.assertEqual(PG.psql("SELECT max(version) FROM hookgate_schema_version"), [["1"]])

@@ -436,6 +436,7 @@ static void respond_metrics(http_handler *h, h2o_req_t *req)
         .events_stored = st.event_stats.events,
         .deliveries_pending = st.event_stats.pending,
         .deliveries_in_flight = st.event_stats.in_flight,
+        .deliveries_cancelled_by_store = st.event_stats.cancelled,
     };
     if (st.events && st.event_stats.oldest_due_ms != 0) {
         struct timespec now;

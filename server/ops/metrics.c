@@ -419,7 +419,8 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
             "# TYPE hookgate_deliveries_total counter\n");
     for (int s = EVENTS_DELIVERED; s < EVENTS_STATES; s++)
         add(&t, "hookgate_deliveries_total{outcome=\"%s\"} %llu\n", events_state_name((events_state)s),
-            (unsigned long long)atomic_load_explicit(&deliveries_ended[s], memory_order_relaxed));
+            (unsigned long long)(atomic_load_explicit(&deliveries_ended[s], memory_order_relaxed) +
+                                 (s == EVENTS_CANCELLED ? g->deliveries_cancelled_by_store : 0)));
     add(&t, "# HELP hookgate_webhooks_disabled_total Webhooks hookgate disabled (a 410, or failing past "
             "delivery.disable_after_ms).\n# TYPE hookgate_webhooks_disabled_total counter\n"
             "hookgate_webhooks_disabled_total %llu\n",

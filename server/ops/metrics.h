@@ -100,6 +100,7 @@ typedef struct metrics_gauges {
     size_t deliveries_pending;
     size_t deliveries_in_flight;
     double delivery_lag_seconds;
+    uint64_t deliveries_cancelled_by_store; /* cancelled by a webhook's disable or delete (the store counts them) */
 } metrics_gauges;
 
 /* The exposition text; malloc'd (free with free), its length in *len; NULL when out of memory. */

@@ -77,6 +77,7 @@ struct events {
     unsigned per_webhook; /* the cap the last claim used: a hook at it is out of `ready` */
     uint64_t last_seq;
     size_t in_flight, pending;
+    uint64_t cancelled; /* by a webhook's disable or delete */
 };
 
 #define CONTAINER(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -432,6 +433,7 @@ static int apply_delivery(events *e, const schema_stored_event *r, error *err)
             ev_delivery *d = CONTAINER(top, ev_delivery, due);
             heap_remove(&h->queue, top);
             set_state(e, d, EVENTS_CANCELLED);
+            e->cancelled++;
         }
         hook_sync(e, h);
         return 0;
@@ -576,7 +578,8 @@ void events_stats_get(events *e, events_stats *out)
     *out = (events_stats){.events = hashtable_count(&e->by_id),
                           .pending = e->pending,
                           .in_flight = e->in_flight,
-                          .oldest_due_ms = top != NULL ? top->key : 0};
+                          .oldest_due_ms = top != NULL ? top->key : 0,
+                          .cancelled = e->cancelled};
     pthread_mutex_unlock(&e->lock);
 }
 

@@ -100,6 +100,8 @@ typedef struct events_stats {
     size_t pending;          /* deliveries not finished (in flight included) */
     size_t in_flight;
     int64_t oldest_due_ms;   /* when the earliest due delivery not in flight became due (0: none) */
+    uint64_t cancelled;      /* deliveries cancelled by their webhook's disable or delete since start (the
+                                dispatcher counts those it cancels as they come due) */
 } events_stats;
 void events_stats_get(events *e, events_stats *out);
 

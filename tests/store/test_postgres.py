@@ -606,7 +606,7 @@ class PostgresNodesTest(unittest.TestCase):
             self.assertIn("the database's schema is version 99; this hookgate knows up to 2", str(failed.exception))
         finally:
             PG.psql("DELETE FROM hookgate_schema_version WHERE version = 99")
-        self.assertEqual(PG.psql("SELECT max(version) FROM hookgate_schema_version"), [["1"]])
+        self.assertEqual(PG.psql("SELECT max(version) FROM hookgate_schema_version"), [["2"]])
         self.assert_alive()
 
     def test_node_started_while_postgres_is_down(self):

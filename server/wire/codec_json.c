@@ -865,8 +865,8 @@ ProtobufCMessage *codec_json_decode_object(const ProtobufCMessageDescriptor *des
 
 /* The encoder writes text directly, in two passes over the message: one to measure, one
  * to write into a buffer of exactly that size. No JSON tree, one allocation. Its output is
- * what jansson's JSON_COMPACT would print: ", \ and control characters escaped (\uXXXX in
- * capitals where there is no short form), everything else as is. */
+ * what JSON.stringify prints: ", \ and control characters escaped (\uxxxx in lowercase
+ * where there is no short form), everything else as is. */
 typedef struct writer {
     char *out;  /* NULL while measuring */
     size_t len; /* bytes written, or that would have been */
@@ -889,7 +889,7 @@ static inline void put_char(writer *w, char c)
 
 static void put_string(writer *w, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
+    static const char hex[] = "0123456789abcdef";
     put_char(w, '"');
     const char *run = s;
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
@@ -1026,32 +1026,66 @@ static void put_timestamp(writer *w, const schema_timestamp *ts)
 
 #define DOUBLE_TEXT_MAX 32 /* "-1.2345678901234567e-308" and its NUL, with room */
 
-/* The shortest text strtod reads back as exactly x (finite) into buf; returns its length.
- * An integer of magnitude up to 2^53 is plain digits ("1", "-42", "9007199254740992");
- * anything else is the first of %.15g, %.16g and %.17g that reads back as x ("1.5",
- * "0.1", "1e+300"; %.17g always does). That is the shortest: a decimal of up to 15
- * digits (DBL_DIG) comes back from %.15g as itself, and %g drops trailing zeros. Only a
- * subnormal, with fewer bits, can read back from fewer digits than %.15g writes, so it
- * tries from one digit up ("5e-324"). %g takes an exponent from 1e17 on, so no integer
- * literal is written past the int64 range jansson reads. -0 is "-0.0", because jansson
- * reads "-0" as the integer 0, which would lose the sign on the way back. */
+/* The shortest text strtod reads back as exactly x (finite) into buf, laid out as
+ * JavaScript's Number to String (ECMA-262) lays it out, so that what JSON.stringify wrote
+ * comes back byte for byte: "1", "-42", "1.5", "0.000001", "1e-7", "1.5e+300". The
+ * digits are the fewest that read back as x (tried from one up to 17, which always do).
+ * Two departures, both so that jansson reads the text back as the same number: an
+ * integer from 1e18 on takes the exponent form (JavaScript writes up to 21 digits, past
+ * the int64 range jansson reads integer literals in), and -0 is "-0.0" (jansson reads
+ * "-0" as the integer 0, which would lose the sign). */
 static size_t format_double(double x, char buf[DOUBLE_TEXT_MAX])
 {
     HG_ASSERT(isfinite(x));
-    if (x == 0 && signbit(x)) {
-        memcpy(buf, "-0.0", 5);
-        return 4;
+    if (x == 0) {
+        memcpy(buf, signbit(x) ? "-0.0" : "0", signbit(x) ? 5 : 2);
+        return signbit(x) ? 4 : 1;
     }
-    int n;
-    if (x == floor(x) && fabs(x) <= 9007199254740992.0) { /* 2^53: every integer up to it is a double */
-        n = snprintf(buf, DOUBLE_TEXT_MAX, "%" PRId64, (int64_t)x);
-        return (size_t)n;
+    char e[DOUBLE_TEXT_MAX];
+    for (int precision = 1; precision <= 17; precision++) {
+        snprintf(e, sizeof e, "%.*e", precision - 1, x);
+        if (strtod(e, NULL) == x)
+            break;
     }
-    for (int precision = fabs(x) < DBL_MIN ? 1 : 15;; precision++) {
-        n = snprintf(buf, DOUBLE_TEXT_MAX, "%.*g", precision, x);
-        if (precision == 17 || strtod(buf, NULL) == x)
-            return (size_t)n;
+    /* e is "[-]d[.ddd]e[+-]XX": its digits without the point, and the decimal point's place */
+    char digits[20];
+    size_t k = 0;
+    const char *p = e;
+    int negative = *p == '-';
+    p += negative;
+    for (; *p != 'e'; p++)
+        if (*p != '.')
+            digits[k++] = *p;
+    while (k > 1 && digits[k - 1] == '0')
+        k--;
+    int point = atoi(p + 1) + 1; /* x = 0.digits * 10^point */
+    size_t n = 0;
+    if (negative)
+        buf[n++] = '-';
+    if ((int)k <= point && point <= 18) { /* an integer: digits, then zeros */
+        memcpy(buf + n, digits, k), n += k;
+        for (int i = (int)k; i < point; i++)
+            buf[n++] = '0';
+    } else if (0 < point && point <= 21 && (int)k > point) { /* digits with a point inside */
+        memcpy(buf + n, digits, (size_t)point), n += (size_t)point;
+        buf[n++] = '.';
+        memcpy(buf + n, digits + point, k - (size_t)point), n += k - (size_t)point;
+    } else if (-6 < point && point <= 0) { /* 0.000ddd */
+        buf[n++] = '0', buf[n++] = '.';
+        for (int i = point; i < 0; i++)
+            buf[n++] = '0';
+        memcpy(buf + n, digits, k), n += k;
+    } else { /* d[.ddd]e+X */
+        buf[n++] = digits[0];
+        if (k > 1) {
+            buf[n++] = '.';
+            memcpy(buf + n, digits + 1, k - 1), n += k - 1;
+        }
+        n += (size_t)snprintf(buf + n, DOUBLE_TEXT_MAX - n, "e%c%d", point - 1 < 0 ? '-' : '+', abs(point - 1));
     }
+    buf[n] = '\0';
+    HG_ASSERT(n < DOUBLE_TEXT_MAX);
+    return n;
 }
 
 /* A double as format_double writes it, or, not being a JSON number, NaN and the

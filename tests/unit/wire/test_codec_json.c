@@ -1000,14 +1000,21 @@ static void test_struct_numbers(void)
     NUMBER("0.1", 0.1);
     NUMBER("0.30000000000000004", 0.1 + 0.2);
     NUMBER("123456.789", 123456.789);
-    NUMBER("1e-07", 1e-7);
+    NUMBER("1e-7", 1e-7);   /* JavaScript's layout (JSON.stringify): no padded exponent */
+    NUMBER("0.000001", 1e-6); /* the smallest written without one */
+    NUMBER("0.00001", 1e-5);
+    NUMBER("1.5e-7", 1.5e-7);
     NUMBER("1e+300", 1e300);
     NUMBER("-1e+300", -1e300);
     NUMBER("9007199254740992", 9007199254740992.0); /* 2^53 */
     NUMBER("-9007199254740992", -9007199254740992.0);
     NUMBER("9007199254740994", 9007199254740994.0); /* past 2^53, still exact as digits */
     NUMBER("1000000000000000", 1e15);               /* where %g would take an exponent */
-    NUMBER("1e+16", 1e16);
+    NUMBER("10000000000000000", 1e16);
+    NUMBER("100000000000000000", 1e17);
+    NUMBER("1e+18", 1e18);          /* JavaScript writes 19 digits; jansson reads no integer past int64 */
+    NUMBER("1e+21", 1e21);
+    NUMBER("1.23456e-298", 123.456e-300);
     NUMBER("1.7976931348623157e+308", DBL_MAX);
     NUMBER("2.2250738585072014e-308", DBL_MIN);
     NUMBER("5e-324", 4.9406564584124654e-324); /* the smallest subnormal */

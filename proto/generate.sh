@@ -6,4 +6,5 @@ set -eu
 out=$1
 mkdir -p "$out"
 exec protoc-c --c_out="$out" -Iproto -I/usr/include \
-  proto/droplit/webhooks/v1/webhooks.proto google/protobuf/any.proto google/protobuf/timestamp.proto google/protobuf/struct.proto
+  proto/droplit/webhooks/v1/webhooks.proto proto/grpc/health/v1/health.proto \
+  google/protobuf/any.proto google/protobuf/timestamp.proto google/protobuf/struct.proto

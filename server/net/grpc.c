@@ -22,6 +22,7 @@
 #include "outflow.h"
 #include "poolalloc.h"
 #include "reqlog.h"
+#include "route.h"
 #include "rpc.h"
 #include "server.h"
 #include "status.h"
@@ -383,7 +384,7 @@ static void serve(grpc_conn *conn, grpc_stream *s)
         log_call(s, 415, 0);
         return;
     }
-    const ProtobufCMethodDescriptor *method = core_method_from_path(s->path.base, s->path.len);
+    const ProtobufCMethodDescriptor *method = route_rpc_method(s->path.base, s->path.len);
     if (!s->is_post || method == NULL) {
         error_set(&err, ERROR_UNIMPLEMENTED, "Unknown method %.*s.", (int)s->path.len, s->path.base);
         goto fail;

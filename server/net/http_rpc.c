@@ -235,7 +235,7 @@ void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m)
 {
     HG_ASSERT((m->id >= ROUTE_RPC_CREATE && m->id <= ROUTE_RPC_RECOVER) || m->id == ROUTE_RPC_OTHER);
     h2o_iovec_t ct = http_header(req, H2O_TOKEN_CONTENT_TYPE);
-    const ProtobufCMethodDescriptor *method = core_method_from_path(req->path_normalized.base, req->path_normalized.len);
+    const ProtobufCMethodDescriptor *method = route_rpc_method(req->path_normalized.base, req->path_normalized.len);
     call_protocol protocol = CALL_CONNECT;
     rpc_codec codec = RPC_CODEC_PROTO;
     const char *answer_type = NULL;

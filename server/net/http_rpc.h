@@ -1,5 +1,6 @@
-/* http_rpc: WebhookService over h2o — the Connect protocol (unary; application/proto and
- * application/json) and gRPC-Web (application/grpc-web[+proto], application/grpc-web-text).
+/* http_rpc: the RPC services (WebhookService, grpc.health.v1.Health) over h2o — the Connect
+ * protocol (unary; application/proto and application/json) and gRPC-Web
+ * (application/grpc-web[+proto], application/grpc-web-text).
  * Native gRPC needs HTTP trailers, which h2o 2.2.5 cannot send: it has its own listener
  * (grpc.h). */
 #ifndef HOOKGATE_HTTP_RPC_H
@@ -8,7 +9,7 @@
 #include "http.h"
 #include "route.h"
 
-/* Answers a POST the route table sent to one of the service's routes (route_rpc_prefix). */
+/* Answers a POST the route table sent to one of the RPC routes (a served service's path). */
 void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m);
 
 #endif

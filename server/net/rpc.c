@@ -1,10 +1,13 @@
 /* rpc: see rpc.h. */
 #include "rpc.h"
 
+#include <string.h>
 #include <time.h>
 
 #include "codec_json.h"
 #include "codec_proto.h"
+#include "hg_assert.h"
+#include "schema.h"
 
 void rpc_clock(core_call *call)
 {
@@ -26,16 +29,73 @@ static ProtobufCMessage *decode(rpc_codec codec, const ProtobufCMessageDescripto
     return codec_json_decode(desc, (const char *)body, len, alloc, err);
 }
 
+/* ---- grpc.health.v1.Health ---------------------------------------------------------- */
+
+#define HEALTH_CHECK "Check"
+
+static int is_health_method(const ProtobufCMethodDescriptor *m)
+{
+    const ProtobufCServiceDescriptor *s = &schema_health_service_descriptor;
+    for (unsigned i = 0; i < s->n_methods; i++)
+        if (m == &s->methods[i])
+            return 1;
+    return 0;
+}
+
+/* Check answers for the server as a whole ("") and for WebhookService, the one service
+ * behind it: SERVING while the core can take writes, NOT_SERVING while it cannot (the
+ * store's journal or database), exactly when GET /readyz answers 503. Another name is
+ * NOT_FOUND, as the protocol asks. No token: a probe carries none, and the answer tells a
+ * stranger no more than /readyz does. Watch would hold a stream open per watcher and push
+ * changes, which no transport here does: "unimplemented" (clients poll Check). */
+static int health_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, const uint8_t *body, size_t len,
+                         ProtobufCAllocator *alloc, core_call *call)
+{
+    HG_ASSERT(m->input == &schema_health_request_descriptor);
+    call->response = NULL;
+    if (strcmp(m->name, HEALTH_CHECK) != 0) {
+        error_set(&call->err, ERROR_UNIMPLEMENTED, "%s/%s is not implemented: poll %s/" HEALTH_CHECK ".",
+                  schema_health_service_descriptor.name, m->name, schema_health_service_descriptor.name);
+        return -1;
+    }
+    const schema_health_request *req =
+        (const schema_health_request *)decode(codec, m->input, body, len, alloc, &call->err);
+    if (req == NULL || call->err.kind != ERROR_NONE) { /* JSON: a wrong type is a problem, with a message */
+        HG_ASSERT(call->err.kind != ERROR_NONE);       /* a codec that read nothing says why */
+        error_set_default_in(&call->err, call->default_in);
+        return -1;
+    }
+    if (req->service[0] != '\0' && strcmp(req->service, schema_webhook_service_descriptor.name) != 0) {
+        error_set(&call->err, ERROR_NOT_FOUND, "Unknown service %s.", req->service);
+        return -1;
+    }
+    schema_health_response *res = alloc->alloc(alloc->allocator_data, sizeof(*res));
+    if (res == NULL) {
+        error_set(&call->err, ERROR_INTERNAL, "Out of memory.");
+        return -1;
+    }
+    *res = (schema_health_response)SCHEMA_HEALTH_RESPONSE_INIT;
+    const char *reason;
+    res->status = core_is_ready(c, &reason) ? SCHEMA_HEALTH_SERVING : SCHEMA_HEALTH_NOT_SERVING;
+    call->response = &res->base;
+    return 0;
+}
+
+/* ---- every method ------------------------------------------------------------------- */
+
 int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, const rpc_headers *headers,
                const uint8_t *body, size_t len, ProtobufCAllocator *alloc, core_call *call)
 {
+    HG_ASSERT(m != NULL);
+    call->alloc = alloc;
+    call->default_in = ERROR_IN_BODY;
+    if (is_health_method(m))
+        return health_handle(c, m, codec, body, len, alloc, call);
     call->method = core_method_of(m);
     call->authorization = headers->authorization;
     call->authorization_len = headers->authorization_len;
     call->idempotency_key = headers->idempotency_key;
     call->idempotency_key_len = headers->idempotency_key_len;
-    call->alloc = alloc;
-    call->default_in = ERROR_IN_BODY;
     if (core_method_reads_clock(call->method))
         rpc_clock(call);
     /* a method the core lacks is not decoded: the core answers "unimplemented" */

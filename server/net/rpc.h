@@ -1,11 +1,13 @@
-/* rpc: WebhookService's methods for the protocols that carry whole request messages
+/* rpc: the services served over the protocols that carry whole request messages
  * (Connect, gRPC-Web, gRPC): the body decoded into the method's input message and handed
  * to the core, the core's answer encoded.
  *
- * Methods are found through the service descriptor protoc-c generates, so the RPC surface
- * is exactly the schema's; the core dispatches them (core_method_of) and answers
- * "unimplemented" for a method it does not have. A transport only frames bytes and
- * renders the error. */
+ * Methods are found through the service descriptors protoc-c generates (route_rpc_method),
+ * so the RPC surface is exactly the schema's. WebhookService's go to the core, which
+ * dispatches them (core_method_of) and answers "unimplemented" for a method it does not
+ * have. The standard health service (grpc.health.v1.Health) is answered here from
+ * core_is_ready, as GET /readyz is: Check without a token, Watch "unimplemented". A
+ * transport only frames bytes and renders the error. */
 #ifndef HOOKGATE_RPC_H
 #define HOOKGATE_RPC_H
 
@@ -28,11 +30,12 @@ typedef struct rpc_headers {
 /* Sets call's clocks (Unix time and a monotonic clock, in milliseconds) to now. */
 void rpc_clock(core_call *call);
 
-/* Runs method m: decodes body with codec into its input message (memory from alloc;
- * problems located in the body), fills call from headers and the clock, and starts it
- * (core_call_start: the token is checked first). call must have been set up with
- * core_call_init and its done/data set. Returns as core_call_start does: 0 with
- * call->response, -1 with call->err, or CORE_PENDING. */
+/* Runs method m (from route_rpc_method): decodes body with codec into its input message
+ * (memory from alloc; problems located in the body), fills call from headers and the
+ * clock, and starts it (core_call_start: the token is checked first). call must have been
+ * set up with core_call_init and its done/data set. Returns as core_call_start does: 0
+ * with call->response, -1 with call->err, or CORE_PENDING. A health method answers at
+ * once (0 or -1; core_call_may_wait is 0 for it, as for every method the core lacks). */
 int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, const rpc_headers *headers,
                const uint8_t *body, size_t len, ProtobufCAllocator *alloc, core_call *call);
 

@@ -1,7 +1,7 @@
 /* route: see route.h.
  *
  * A resource is a path shape with the methods it answers; the first resource whose path
- * matches decides, so the specific RPC methods come before the rest of the service.
+ * matches decides, so the specific RPC methods come before the rest of the services.
  * Paths of different resources never overlap otherwise. */
 #include "route.h"
 
@@ -11,7 +11,6 @@
 #include "hg_assert.h"
 #include "schema.h"
 
-#define SERVICE_DESCRIPTOR schema_webhook_service_descriptor
 #define WEBHOOKS "/api/webhooks"
 #define EVENTS "/api/events"
 #define V0 "/v0"
@@ -22,8 +21,8 @@ typedef enum path_kind {
     PATH_COLLECTION,  /* the collection, or it and "/", also under /v0 */
     PATH_ITEM,        /* the collection "/<id>", <id> non-empty without '/', also under /v0 */
     PATH_ITEM_ACTION, /* the collection "/<id>/" the action (path), also under /v0 */
-    PATH_RPC_METHOD,  /* the service's prefix "/" the method's name */
-    PATH_RPC_SERVICE, /* the prefix, or anything under it */
+    PATH_RPC_METHOD,  /* WebhookService's prefix "/" the method's name */
+    PATH_RPC_SERVICE, /* a served service's prefix, or anything under it */
 } path_kind;
 
 typedef struct resource {
@@ -83,25 +82,36 @@ static const char *const names[ROUTE_COUNT] = {
 };
 HG_STATIC_ASSERT(sizeof(names) / sizeof(names[0]) == ROUTE_COUNT, "a name for every route");
 
-/* "/" + the service's full name, made once from the descriptor (it never changes). */
+/* The services served over RPC. WebhookService comes first: its methods have routes of
+ * their own (PATH_RPC_METHOD); every other served method is ROUTE_RPC_OTHER, so that the
+ * metrics' route labels stay the table's. */
+static const ProtobufCServiceDescriptor *const rpc_services[] = {
+    &schema_webhook_service_descriptor,
+    &schema_health_service_descriptor,
+};
+#define RPC_SERVICES (sizeof(rpc_services) / sizeof(rpc_services[0]))
+
+/* "/" + each service's full name, made once from the descriptors (they never change). */
 #define RPC_PREFIX_MAX 128
-static char rpc_prefix[RPC_PREFIX_MAX];
-static size_t rpc_prefix_len;
+static char rpc_prefixes[RPC_SERVICES][RPC_PREFIX_MAX];
+static size_t rpc_prefix_lens[RPC_SERVICES];
 static pthread_once_t rpc_prefix_once = PTHREAD_ONCE_INIT;
 
 static void rpc_prefix_make(void)
 {
-    size_t n = strlen(SERVICE_DESCRIPTOR.name);
-    HG_ASSERT(n + 2 <= sizeof(rpc_prefix));
-    rpc_prefix[0] = '/';
-    memcpy(rpc_prefix + 1, SERVICE_DESCRIPTOR.name, n + 1);
-    rpc_prefix_len = n + 1;
+    for (size_t i = 0; i < RPC_SERVICES; i++) {
+        size_t n = strlen(rpc_services[i]->name);
+        HG_ASSERT(n + 2 <= RPC_PREFIX_MAX);
+        rpc_prefixes[i][0] = '/';
+        memcpy(rpc_prefixes[i] + 1, rpc_services[i]->name, n + 1);
+        rpc_prefix_lens[i] = n + 1;
+    }
 }
 
 const char *route_rpc_prefix(void)
 {
     pthread_once(&rpc_prefix_once, rpc_prefix_make);
-    return rpc_prefix;
+    return rpc_prefixes[0];
 }
 
 /* The literals here are short: compared byte by byte, inlined, without strlen first. */
@@ -160,7 +170,12 @@ static int path_matches(const resource *r, const char *path, size_t len, const c
                memcmp(path + pn + 1, r->path, len - pn - 1) == 0;
     case PATH_RPC_SERVICE:
         /* h2o's own rule for a registered path: the prefix ends at a segment boundary */
-        return starts(path, len, prefix) && (len == pn || path[pn] == '/');
+        for (size_t i = 0; i < RPC_SERVICES; i++) {
+            size_t n = rpc_prefix_lens[i];
+            if (starts(path, len, rpc_prefixes[i]) && (len == n || path[n] == '/'))
+                return 1;
+        }
+        return 0;
     default:
         HG_ASSERT(!"a path kind without a matcher");
         return 0;
@@ -173,7 +188,7 @@ route_id route_find(const char *method, size_t method_len, const char *path, siz
     const char *prefix = route_rpc_prefix();
     for (size_t i = 0; i < sizeof(resources) / sizeof(resources[0]); i++) {
         const resource *r = &resources[i];
-        if (!path_matches(r, path, path_len, prefix, rpc_prefix_len, out))
+        if (!path_matches(r, path, path_len, prefix, rpc_prefix_lens[0], out))
             continue;
         for (size_t m = 0; m < RESOURCE_METHODS && r->methods[m].method != NULL; m++)
             if (method_len <= ROUTE_METHOD_MAX && equals(method, method_len, r->methods[m].method)) {
@@ -192,4 +207,22 @@ const char *route_name(route_id id)
 {
     HG_ASSERT(id >= 0 && id < ROUTE_COUNT);
     return names[id];
+}
+
+const ProtobufCMethodDescriptor *route_rpc_method(const char *path, size_t len)
+{
+    pthread_once(&rpc_prefix_once, rpc_prefix_make);
+    for (size_t i = 0; i < RPC_SERVICES; i++) {
+        size_t pn = rpc_prefix_lens[i];
+        if (len <= pn + 1 || !starts(path, len, rpc_prefixes[i]) || path[pn] != '/')
+            continue;
+        const char *name = path + pn + 1;
+        size_t name_len = len - pn - 1;
+        const ProtobufCServiceDescriptor *s = rpc_services[i];
+        for (unsigned m = 0; m < s->n_methods; m++)
+            if (equals(name, name_len, s->methods[m].name))
+                return &s->methods[m];
+        return NULL; /* a path names one service at most: names hold no '/' */
+    }
+    return NULL;
 }

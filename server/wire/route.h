@@ -1,5 +1,6 @@
-/* route: the one table of what hookgate serves over HTTP — every route's id and name, and
- * the matcher from (method, path) to a route.
+/* route: the one table of what hookgate serves over HTTP — every route's id and name, the
+ * matcher from (method, path) to a route, and the services served over RPC (the method an
+ * RPC path names).
  *
  * Pure: no I/O, no h2o. The HTTP front dispatches on the id it returns, the metrics count
  * by that id, and a 404 or a 405 (with its Allow header) is decided here and nowhere else.
@@ -8,6 +9,7 @@
 #ifndef HOOKGATE_ROUTE_H
 #define HOOKGATE_ROUTE_H
 
+#include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 
 typedef enum route_id {
@@ -33,7 +35,8 @@ typedef enum route_id {
     ROUTE_RPC_ATTEMPTS,
     ROUTE_RPC_RESEND,
     ROUTE_RPC_RECOVER,
-    ROUTE_RPC_OTHER, /* POST under the service: a method the table does not name */
+    ROUTE_RPC_OTHER, /* POST under a served service: a method the table does not name (grpc.health.v1.Health's
+                        among them) */
     ROUTE_HEALTHZ,   /* GET or HEAD /healthz */
     ROUTE_READYZ,
     ROUTE_METRICS,
@@ -63,5 +66,10 @@ const char *route_name(route_id id);
 /* The path prefix of the RPC service, "/droplit.webhooks.v1.WebhookService", from the
  * schema's service descriptor. */
 const char *route_rpc_prefix(void);
+
+/* The method of path "/<service>/<Method>" among the services served over RPC
+ * (WebhookService and the standard grpc.health.v1.Health), or NULL: another path, or a
+ * method the service's schema does not have. */
+const ProtobufCMethodDescriptor *route_rpc_method(const char *path, size_t len);
 
 #endif

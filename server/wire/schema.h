@@ -7,6 +7,7 @@
 
 #include "droplit/webhooks/v1/webhooks.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
+#include "grpc/health/v1/health.pb-c.h"
 #include "google/protobuf/struct.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
 
@@ -42,6 +43,8 @@ typedef Droplit__Webhooks__V1__ResendEventRequest schema_resend_request;
 typedef Droplit__Webhooks__V1__RecoverWebhookRequest schema_recover_request;
 typedef Droplit__Webhooks__V1__ResendResponse schema_resend_response;
 typedef Droplit__Webhooks__V1__StoredEvent schema_stored_event;
+typedef Grpc__Health__V1__HealthCheckRequest schema_health_request;
+typedef Grpc__Health__V1__HealthCheckResponse schema_health_response;
 typedef Google__Protobuf__Struct schema_struct;
 typedef Google__Protobuf__Value schema_value;
 typedef Google__Protobuf__ListValue schema_list_value;
@@ -87,6 +90,9 @@ typedef Google__Protobuf__Any schema_any;
 #define schema_struct_entry_descriptor google__protobuf__struct__fields_entry__descriptor
 #define schema_timestamp_descriptor google__protobuf__timestamp__descriptor
 #define schema_webhook_service_descriptor droplit__webhooks__v1__webhook_service__descriptor
+#define schema_health_request_descriptor grpc__health__v1__health_check_request__descriptor
+#define schema_health_response_descriptor grpc__health__v1__health_check_response__descriptor
+#define schema_health_service_descriptor grpc__health__v1__health__descriptor
 
 /* The oneof cases that say a WebhookChanges field is present. */
 #define SCHEMA_CHANGES_SECRET_SET DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__SECRET_SET_SECRET
@@ -133,6 +139,8 @@ typedef Google__Protobuf__Any schema_any;
 #define SCHEMA_STORED_EVENT_INIT DROPLIT__WEBHOOKS__V1__STORED_EVENT__INIT
 #define SCHEMA_TIMESTAMP_INIT GOOGLE__PROTOBUF__TIMESTAMP__INIT
 #define SCHEMA_ANY_INIT GOOGLE__PROTOBUF__ANY__INIT
+#define SCHEMA_HEALTH_REQUEST_INIT GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT
+#define SCHEMA_HEALTH_RESPONSE_INIT GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT
 
 /* ListWebhooksResponse.next_page: which member is set (the token, or none on a last page). */
 #define SCHEMA_LIST_RESPONSE_NEXT_PAGE_TOKEN DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_RESPONSE__NEXT_PAGE_NEXT_PAGE_TOKEN
@@ -150,6 +158,10 @@ typedef Google__Protobuf__Any schema_any;
 #define SCHEMA_EVENT_DELIVERY DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE__EVENT_DELIVERY
 #define SCHEMA_EVENT_ATTEMPT DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE__EVENT_ATTEMPT
 #define SCHEMA_EVENT_HEALTH DROPLIT__WEBHOOKS__V1__STORED_EVENT_CHANGE__EVENT_HEALTH
+
+/* HealthCheckResponse.status (grpc.health.v1). */
+#define SCHEMA_HEALTH_SERVING GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+#define SCHEMA_HEALTH_NOT_SERVING GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
 
 /* google.protobuf.Value.kind. */
 #define SCHEMA_VALUE_NULL GOOGLE__PROTOBUF__VALUE__KIND_NULL_VALUE

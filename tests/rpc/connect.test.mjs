@@ -3,7 +3,9 @@
 // and JSON; gRPC-Web; gRPC) and @bufbuild/protobuf 2 for the messages. No code generation:
 // the service and message descriptors come at run time from the FileDescriptorSet protoc
 // makes of proto/. Ends with the cross-protocol test: a webhook created over each of six
-// protocols reads back byte-equal over every one of them.
+// protocols reads back byte-equal over every one of them. The standard health service
+// (grpc.health.v1.Health, from proto/grpc/health/v1/health.proto's descriptor set) is called
+// over every transport too.
 //
 // Run from the repository root (after `npm ci --prefix tests`):
 //   HOOKGATE_BINARY=build/hookgate node --test tests/rpc/connect.test.mjs
@@ -11,7 +13,8 @@
 //   HOOKGATE_BINARY=build/hookgate /usr/bin/python3 tests/store/with_postgres.py node --test tests/rpc/connect.test.mjs
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
 import os from "node:os";
@@ -23,7 +26,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-node";
 
 import {
-  CALL_TIMEOUT_MS, PKG, TRANSPORT_NAMES, connectErrorAsserter, loadSchema, makeTransport, startHookgate,
+  CALL_TIMEOUT_MS, PKG, REPO, TRANSPORT_NAMES, connectErrorAsserter, loadSchema, makeTransport, startHookgate,
 } from "./support.mjs";
 
 const TMP = mkdtempSync(path.join(os.tmpdir(), "hookgate-connect-"));
@@ -105,6 +108,18 @@ const ServiceWithExtraMethod = alteredService((s) =>
     name: "RenameWebhook", inputType: `.${PKG}.GetWebhookRequest`, outputType: `.${PKG}.Webhook`,
   })));
 const ServiceUnknown = alteredService((s) => { s.name = "NoSuchService"; });
+
+// The standard health service, from protoc's descriptor set of the server's health.proto.
+function loadHealthRegistry(dir) {
+  const setPath = path.join(dir, "health.bin");
+  execFileSync("protoc", [`--descriptor_set_out=${setPath}`, "-I", path.join(REPO, "proto"),
+    path.join(REPO, "proto", "grpc", "health", "v1", "health.proto")]);
+  return createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(setPath)));
+}
+const healthRegistry = loadHealthRegistry(TMP);
+const HealthService = healthRegistry.getService("grpc.health.v1.Health");
+const ServingStatus = healthRegistry.getEnum("grpc.health.v1.HealthCheckResponse.ServingStatus");
+assert.ok(HealthService && ServingStatus, "health descriptors missing from the set");
 
 // --- the server ---------------------------------------------------------------------------------
 
@@ -313,6 +328,18 @@ describe("every transport", () => {
             ? `The message exceeds the limit of ${LIMIT} bytes.` // native gRPC limits the message
             : `Request body exceeds the limit of ${LIMIT} bytes.`]]);
         assert.equal((await client.listWebhooks({ ecosystemId: ECO_BAD }, auth())).items.length, 0);
+      });
+
+      test("grpc.health.v1.Health/Check: SERVING without a token; NOT_FOUND for another service", async () => {
+        const health = createClient(HealthService, t.transport);
+        for (const service of ["", `${PKG}.WebhookService`]) {
+          const res = await health.check({ service }); // no token: a probe carries none
+          assert.equal(ServingStatus.value[res.status]?.name, "SERVING", `service ${JSON.stringify(service)}`);
+        }
+        for (const service of [`${PKG}.OtherService`, "grpc.health.v1.Health", `${PKG}.WebhookService/GetWebhook`]) {
+          const msg = `Unknown service ${service}.`;
+          await assertConnectError(() => health.check({ service }), Code.NotFound, msg, "NotFound", [["", "", msg]]);
+        }
       });
 
       test("unknown method and unknown service: unimplemented", async () => {

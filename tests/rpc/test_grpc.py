@@ -8,7 +8,11 @@ Covers the three methods, every error code with its rich details (grpc-status-de
 read as google.rpc.Status), unknown methods, the TLS listener, concurrent calls, the body
 limit, bad input (garbage payloads through grpcio; frames whose length lies, through curl
 over HTTP/2) and a cross-protocol round trip between grpcio and every protocol on the h2o
-listener.
+listener. The standard health service too (grpc.health.v1.Health, its classes generated
+from proto/grpc/health/v1/health.proto): Check without a token, NOT_FOUND for a service
+the server does not have, and NOT_SERVING on every protocol while the journal cannot be
+written (a store on a full tmpfs: that test mounts one, so it must run as root; it fails,
+it does not skip).
 
 Run from the repository root:  /usr/bin/python3 tests/rpc/test_grpc.py build/hookgate
 On the PostgreSQL store:
@@ -28,7 +32,9 @@ import textwrap
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "store"))
 import rpc_support as rs  # noqa: E402
+import store_support as ss  # noqa: E402  (a server on a durable store, for the health test on a full disk)
 
 import grpc  # noqa: E402
 
@@ -36,6 +42,7 @@ BINARY = None
 TMP = None
 pb = None              # webhooks_pb2, generated at run time
 status_pb2 = None      # google.rpc.Status, generated at run time from its published definition
+health_pb2 = None      # grpc.health.v1, generated at run time from proto/grpc/health/v1/health.proto
 SERVER = None
 CERT = None
 
@@ -72,11 +79,27 @@ def generate_google_rpc_status(tmp):
     return mod
 
 
+def generate_health(tmp):
+    """protoc --python_out of the server's own health.proto, loaded from its file: the
+    package is grpc.health.v1, and `grpc` is grpcio's package, which must stay as it is."""
+    import importlib.util
+    out = os.path.join(tmp, "healthpy")
+    os.makedirs(out, exist_ok=True)
+    subprocess.run(["protoc", "--python_out=" + out, "-I", rs.PROTO_DIR,
+                    os.path.join(rs.PROTO_DIR, "grpc", "health", "v1", "health.proto")], check=True)
+    spec = importlib.util.spec_from_file_location("health_pb2", os.path.join(out, "grpc", "health", "v1",
+                                                                             "health_pb2.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def setUpModule():
-    global BINARY, TMP, pb, status_pb2, SERVER, CERT
+    global BINARY, TMP, pb, status_pb2, health_pb2, SERVER, CERT
     TMP = rs.make_tmpdir()
     pb = rs.generate_schema(TMP)
     status_pb2 = generate_google_rpc_status(TMP)
+    health_pb2 = generate_health(TMP)
     CERT = rs.make_certificate(TMP)
     SERVER = rs.Server(BINARY, TMP, grpc=[None, CERT])
 
@@ -389,7 +412,8 @@ class TestErrors(GrpcTestCase):
 
     def test_unimplemented(self):
         for path in ("/%s/RenameWebhook" % rs.SERVICE, "/%s/createWebhook" % rs.SERVICE,
-                     "/droplit.webhooks.v1.OtherService/CreateWebhook", "/grpc.health.v1.Health/Check"):
+                     "/droplit.webhooks.v1.OtherService/CreateWebhook", "/grpc.health.v1.Health/Nope",
+                     "/grpc.health.v1.Health/check"):
             msg = "Unknown method %s." % path
             call = self.client.channel.unary_unary(path, request_serializer=lambda b: b,
                                                    response_deserializer=lambda b: b)
@@ -953,6 +977,178 @@ class H2oProtocols:
             assert trailers.get("grpc-status") == "0" and len(messages) == 1, trailers
             return response_class.FromString(messages[0])
         raise ValueError(protocol)
+
+
+# --- grpc.health.v1.Health ----------------------------------------------------------------------
+
+HEALTH = "grpc.health.v1.Health"
+TMPFS_SIZE = "256k"      # the full disk of TestHealthNotServing
+MAX_CREATES = 200        # creates until the full disk refuses one (a few fit in the journal's last page)
+FILL_CHUNK = 4096
+
+
+def health_check(channel, service, token=None):
+    """Check over native gRPC: the HealthCheckResponse's status (raises grpc.RpcError)."""
+    call = channel.unary_unary("/%s/Check" % HEALTH, request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                               response_deserializer=health_pb2.HealthCheckResponse.FromString)
+    return call(health_pb2.HealthCheckRequest(service=service), metadata=auth(token), timeout=rs.CALL_TIMEOUT).status
+
+
+def h2o_health_check(port, protocol, service):
+    """Check over the h2o listener, written out from the Connect and gRPC-Web specifications,
+    without a token: the status's name."""
+    from google.protobuf import json_format
+    path = "/%s/Check" % HEALTH
+    req = health_pb2.HealthCheckRequest(service=service)
+    res = health_pb2.HealthCheckResponse()
+    if protocol == "connect-json":
+        status, _, body = rs.http1(port, "POST", path, {"content-type": "application/json"},
+                                   json_format.MessageToJson(req).encode())
+        assert status == 200, (status, body)
+        json_format.Parse(body, res)
+    elif protocol == "connect-proto":
+        status, fields, body = rs.http1(port, "POST", path, {"content-type": "application/proto"},
+                                        req.SerializeToString())
+        assert status == 200 and fields["content-type"] == "application/proto", (status, fields, body)
+        res.ParseFromString(body)
+    elif protocol == "grpc-web":
+        status, _, body = rs.http1(port, "POST", path, {"content-type": "application/grpc-web+proto"},
+                                   rs.frame(req.SerializeToString()))
+        messages, trailers = rs.grpc_web_parse(body)
+        assert status == 200 and trailers.get("grpc-status") == "0" and len(messages) == 1, (status, trailers)
+        res.ParseFromString(messages[0])
+    else:
+        raise ValueError(protocol)
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(res.status)
+
+
+H2O_PROTOCOLS = ("connect-json", "connect-proto", "grpc-web")
+
+
+class TestHealth(GrpcTestCase):
+    def test_check_serving_without_a_token(self):
+        serving = health_pb2.HealthCheckResponse.SERVING
+        for service in ("", rs.SERVICE):
+            self.assertEqual(health_check(self.client.channel, service), serving, service)
+            # a token, even a wrong one, is not looked at: a probe carries none
+            self.assertEqual(health_check(self.client.channel, service, token="wrong-token"), serving)
+            for protocol in H2O_PROTOCOLS:
+                self.assertEqual(h2o_health_check(SERVER.port, protocol, service), "SERVING", (protocol, service))
+
+    def test_check_unknown_service_is_not_found(self):
+        # the health protocol's answer for a service the server does not know: NOT_FOUND
+        for service in ("droplit.webhooks.v1.OtherService", HEALTH, rs.SERVICE + "/CreateWebhook",
+                        rs.SERVICE.lower(), "ä" * 300):
+            msg = "Unknown service %s." % service
+            if len(msg.encode()) > 255:  # the reason's bound (ERROR_MESSAGE_MAX), cut at a character
+                msg = msg.encode()[:255].decode("utf-8", "ignore")
+            self.assertRpcError(lambda: health_check(self.client.channel, service), grpc.StatusCode.NOT_FOUND, msg,
+                                "NotFound", [("", "", msg)])
+
+    def test_watch_is_unimplemented(self):
+        watch = self.client.channel.unary_stream(
+            "/%s/Watch" % HEALTH, request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+            response_deserializer=health_pb2.HealthCheckResponse.FromString)
+        with self.assertRaises(grpc.RpcError) as cm:
+            list(watch(health_pb2.HealthCheckRequest(service=""), timeout=rs.CALL_TIMEOUT))
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNIMPLEMENTED, cm.exception.details())
+
+    def test_route_labels_stay_bounded(self):
+        """Checks count under the table's route "rpc_other": a service name, known or not,
+        never becomes a metrics label."""
+        names = ["label-probe-%d" % i for i in range(5)]
+        for name in names:
+            with self.assertRaises(grpc.RpcError):
+                health_check(self.client.channel, name)
+            self.assertEqual(rs.http1(SERVER.port, "POST", "/%s/Check" % HEALTH, {"content-type": "application/json"},
+                                      json.dumps({"service": name}).encode())[0], 404)
+        status, _, body = rs.http1(SERVER.port, "GET", "/metrics")
+        self.assertEqual(status, 200)
+        text = body.decode()
+        for name in names + [HEALTH]:
+            self.assertNotIn(name, text)
+        self.assertRegex(text, r'hookgate_requests_total\{route="rpc_other",protocol="grpc",status="5"\} [1-9]')
+        self.assertRegex(text, r'hookgate_requests_total\{route="rpc_other",protocol="http1",status="404"\} [1-9]')
+
+
+class TestHealthNotServing(unittest.TestCase):
+    """NOT_SERVING while the journal cannot be written, on every protocol, exactly when GET
+    /readyz answers 503; SERVING again once a write succeeds. The store is on a 256 KiB
+    tmpfs that a filler file fills (as tests/store/test_disk.py does)."""
+
+    def setUp(self):
+        self.tmp = ss.make_tmpdir("health")
+        self.mnt = os.path.join(self.tmp, "tmpfs")
+        os.mkdir(self.mnt)
+        self.server = None
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % TMPFS_SIZE, "tmpfs", self.mnt],
+                           capture_output=True, text=True)
+        self.mounted = p.returncode == 0
+        if not self.mounted:
+            self.fail("cannot mount a %s tmpfs on %s (exit %d: %s). This test fills a small disk and must run "
+                      "as root (or with CAP_SYS_ADMIN); it does not skip." % (TMPFS_SIZE, self.mnt, p.returncode,
+                                                                            p.stderr.strip()))
+        self.filler = os.path.join(self.mnt, "filler")
+
+    def tearDown(self):
+        if self.server is not None:
+            self.server.kill()
+        if self.mounted:
+            if subprocess.run(["umount", self.mnt]).returncode != 0:
+                subprocess.run(["umount", "-l", self.mnt])
+        ss.remove_tmpdir(self.tmp)
+
+    def fill_disk(self):
+        """Writes the filler until the tmpfs has no byte left."""
+        with open(self.filler, "wb", buffering=0) as f:  # unbuffered: nothing left to flush at close
+            try:
+                while True:
+                    f.write(b"\xa5" * FILL_CHUNK)
+            except OSError:
+                pass
+        self.assertGreater(os.path.getsize(self.filler), 0)
+
+    def assert_health(self, channel, port, name):
+        """Check answers name for "" and for WebhookService on every protocol."""
+        want = health_pb2.HealthCheckResponse.ServingStatus.Value(name)
+        for service in ("", rs.SERVICE):
+            self.assertEqual(health_check(channel, service), want, "native gRPC, service %r" % service)
+            for protocol in H2O_PROTOCOLS:
+                self.assertEqual(h2o_health_check(port, protocol, service), name, (protocol, service))
+
+    def test_not_serving_while_the_journal_cannot_be_written(self):
+        s = self.server = ss.Server(BINARY, self.tmp, os.path.join(self.mnt, "store"), grpc=True,
+                                    snapshot_after_bytes=1 << 30)
+        channel = grpc.insecure_channel("127.0.0.1:%d" % s.grpc_port)
+        try:
+            self.assert_health(channel, s.port, "SERVING")
+            self.assertEqual(ss.request(s.port, "GET", "/readyz")[0], 200)
+            self.fill_disk()
+            for n in range(MAX_CREATES):
+                status, _, body = ss.create(s.port, ("full %04d " % n).ljust(900, "z"))
+                if status == 503:
+                    break
+                self.assertEqual(status, 201, body[:300])
+            else:
+                self.fail("%d creates and the full %s disk never refused one" % (MAX_CREATES, TMPFS_SIZE))
+            r_status, _, r_body = ss.request(s.port, "GET", "/readyz")
+            self.assertEqual(r_status, 503, "/readyz while the journal cannot be written: %r" % r_body[:300])
+            self.assert_health(channel, s.port, "NOT_SERVING")
+            # the service name is still judged first
+            with self.assertRaises(grpc.RpcError) as cm:
+                health_check(channel, "droplit.webhooks.v1.OtherService")
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+
+            os.unlink(self.filler)
+            status, _, body = ss.create(s.port, "after the disk had room again")
+            self.assertEqual(status, 201, "the first create after space was freed: %r" % body[:300])
+            self.assertEqual(ss.request(s.port, "GET", "/readyz")[0], 200)
+            self.assert_health(channel, s.port, "SERVING")
+        finally:
+            channel.close()
+        rc = s.stop()
+        self.server = None
+        self.assertEqual(rc, 0, "exit code after SIGTERM; log:\n%s" % s.log()[-3000:])
 
 
 class TestIdleTimeout(unittest.TestCase):

@@ -13,6 +13,7 @@
 #include "codec_json.h"
 #include "codec_proto.h"
 #include "core_fixture.h"
+#include "oom.h"
 #include "poolalloc.h"
 #include "rpc.h"
 
@@ -232,6 +233,98 @@ static void test_encode_round_trip(void)
     h2o_mem_clear_pool(&pool);
 }
 
+typedef struct health_oom {
+    core *c;
+    const ProtobufCMethodDescriptor *check;
+    core_call call;
+    int rc;
+} health_oom;
+
+static int health_oom_run(void *arg)
+{
+    health_oom *x = arg;
+    /* service: "droplit.webhooks.v1.WebhookService", in binary: jansson drops a byte of a
+     * string when its buffer cannot grow rather than fail, so JSON is not used here */
+    static const char service[] = "droplit.webhooks.v1.WebhookService";
+    uint8_t body[2 + sizeof(service)];
+    body[0] = 0x0a;
+    body[1] = (uint8_t)(sizeof(service) - 1);
+    memcpy(body + 2, service, sizeof(service) - 1);
+    core_call_init(&x->call, CORE_METHODS);
+    rpc_headers h = {0};
+    x->rc =
+        rpc_handle(x->c, x->check, RPC_CODEC_PROTO, &h, body, sizeof(body) - 1, core_call_memory(&x->call), &x->call);
+    return x->rc;
+}
+
+static void health_oom_check(void *arg, int ok)
+{
+    health_oom *x = arg;
+    if (ok)
+        CHECK(x->call.response != NULL &&
+              ((const schema_health_response *)x->call.response)->status == SCHEMA_HEALTH_SERVING);
+    else
+        CHECK(x->rc == -1 && x->call.response == NULL && x->call.err.kind == ERROR_INTERNAL);
+}
+
+static void health_oom_teardown(void *arg)
+{
+    core_call_release(&((health_oom *)arg)->call);
+}
+
+/* grpc.health.v1.Health over rpc_handle: Check without a token, SERVING for "" and
+ * WebhookService (the memory store always takes writes), NOT_FOUND for another service,
+ * a body that does not decode refused, Watch unimplemented; never pending. */
+static void test_health(core *c)
+{
+    const ProtobufCServiceDescriptor *hs = &schema_health_service_descriptor;
+    const ProtobufCMethodDescriptor *check = &hs->methods[0], *watch = &hs->methods[1];
+    CHECK_STR(check->name, "Check");
+    CHECK_STR(watch->name, "Watch");
+    CHECK(core_method_of(check) == CORE_METHODS && !core_call_may_wait(c, core_method_of(check)));
+    static const char *const serving[] = {"{}", "{\"service\":\"\"}",
+                                          "{\"service\":\"droplit.webhooks.v1.WebhookService\"}"};
+    call k;
+    for (size_t i = 0; i < sizeof(serving) / sizeof(serving[0]); i++) {
+        run(&k, c, check, RPC_CODEC_JSON, NULL, NULL, serving[i], strlen(serving[i]));
+        const schema_health_response *r = (const schema_health_response *)k.c.response;
+        CHECK(k.rc == 0 && r != NULL && r->base.descriptor == &schema_health_response_descriptor);
+        CHECK(r != NULL && r->status == SCHEMA_HEALTH_SERVING);
+        done(&k);
+    }
+    run(&k, c, check, RPC_CODEC_PROTO, "wrong-token", NULL, "", 0); /* the token is not looked at */
+    CHECK(k.rc == 0 && k.c.response != NULL &&
+          ((const schema_health_response *)k.c.response)->status == SCHEMA_HEALTH_SERVING);
+    done(&k);
+
+    static const uint8_t other[] = {0x0a, 0x05, 'o', 't', 'h', 'e', 'r'}; /* service: "other" */
+    run(&k, c, check, RPC_CODEC_PROTO, NULL, NULL, other, sizeof(other));
+    CHECK(k.rc == -1 && k.c.response == NULL && k.c.err.kind == ERROR_NOT_FOUND);
+    CHECK_STR(k.c.err.reason, "Unknown service other.");
+    done(&k);
+
+    static const char wrong_type[] = "{\"service\":3}";
+    run(&k, c, check, RPC_CODEC_JSON, NULL, NULL, wrong_type, sizeof(wrong_type) - 1);
+    CHECK(k.rc == -1 && k.c.response == NULL && k.c.err.kind == ERROR_INVALID_PARAMS);
+    CHECK(k.c.err.n_params == 1 && k.c.err.params[0].in == ERROR_IN_BODY);
+    done(&k);
+
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff};
+    run(&k, c, check, RPC_CODEC_PROTO, NULL, NULL, garbage, sizeof(garbage));
+    CHECK(k.rc == -1 && k.c.err.kind == ERROR_INVALID_BODY);
+    done(&k);
+
+    run(&k, c, watch, RPC_CODEC_PROTO, NULL, NULL, "", 0);
+    CHECK(k.rc == -1 && k.c.err.kind == ERROR_UNIMPLEMENTED);
+    done(&k);
+
+    /* out of memory at every allocation of a Check (into the call's own memory, as native
+     * gRPC decodes): Internal, never a crash or a wrong answer, nothing left allocated */
+    health_oom x = {.c = c, .check = check};
+    oom_op op = {"health Check", &x, NULL, health_oom_run, health_oom_check, health_oom_teardown};
+    CHECK(oom_loop(&op) == 0);
+}
+
 int main(void)
 {
     core *c = core_fixture_open(yaml);
@@ -241,6 +334,7 @@ int main(void)
     test_refusals(c);
     test_headers_and_clock(c);
     test_encode_round_trip();
+    test_health(c);
     core_destroy(c);
     return test_exit_code();
 }

@@ -1,5 +1,6 @@
 /* Tests route: every route of the table, the refusals with their Allow headers, the /v0
- * alias, the item's id, and that the names are the metrics' labels. */
+ * alias, the item's id, that the names are the metrics' labels, and the method an RPC path
+ * names in each served service (route_rpc_method). */
 #include <string.h>
 
 #include "route.h"
@@ -134,6 +135,44 @@ int main(void)
     check_route("POST", "/v0/droplit.webhooks.v1.WebhookService/CreateWebhook", ROUTE_NOT_FOUND);
     check_not_allowed("GET", "/droplit.webhooks.v1.WebhookService/CreateWebhook", "POST");
     check_not_allowed("GET", "/droplit.webhooks.v1.WebhookService/Nope", "POST");
+
+    /* the health service: served, counted as rpc_other (no label of its own) */
+    check_route("POST", "/grpc.health.v1.Health/Check", ROUTE_RPC_OTHER);
+    check_route("POST", "/grpc.health.v1.Health/Nope", ROUTE_RPC_OTHER);
+    check_route("POST", "/grpc.health.v1.Health", ROUTE_RPC_OTHER);
+    check_route("POST", "/grpc.health.v1.HealthX/Check", ROUTE_NOT_FOUND);
+    check_route("POST", "/v0/grpc.health.v1.Health/Check", ROUTE_NOT_FOUND);
+    check_not_allowed("GET", "/grpc.health.v1.Health/Check", "POST");
+
+    /* route_rpc_method: the method an RPC path names, in either service */
+    const ProtobufCServiceDescriptor *hs = &schema_health_service_descriptor;
+    static const struct {
+        const char *path;
+        const char *method; /* NULL: no method */
+    } rpc_paths[] = {
+        {"/grpc.health.v1.Health/Check", "Check"},
+        {"/grpc.health.v1.Health/Watch", "Watch"},
+        {"/droplit.webhooks.v1.WebhookService/GetWebhook", "GetWebhook"},
+        {"/grpc.health.v1.Health/check", NULL},
+        {"/grpc.health.v1.Health/Check/", NULL},
+        {"/grpc.health.v1.Health/CheckX", NULL},
+        {"/grpc.health.v1.Health/", NULL},
+        {"/grpc.health.v1.Health", NULL},
+        {"/grpc.health.v1.HealthCheck", NULL},
+        {"/droplit.webhooks.v1.WebhookService/Check", NULL},
+        {"/other.Service/Check", NULL},
+        {"grpc.health.v1.Health/Check", NULL},
+        {"", NULL},
+    };
+    for (size_t i = 0; i < sizeof(rpc_paths) / sizeof(rpc_paths[0]); i++) {
+        const ProtobufCMethodDescriptor *got = route_rpc_method(rpc_paths[i].path, strlen(rpc_paths[i].path));
+        if (rpc_paths[i].method == NULL)
+            CHECK(got == NULL);
+        else
+            CHECK(got != NULL && strcmp(got->name, rpc_paths[i].method) == 0);
+    }
+    CHECK(route_rpc_method("/grpc.health.v1.Health/Check", 28) == &hs->methods[0]);
+    CHECK(route_rpc_method("/grpc.health.v1.Health/Checkered", 28) == &hs->methods[0]); /* len, not NUL, ends it */
 
     /* a method longer than any the table names matches nothing */
     char long_method[ROUTE_METHOD_MAX + 8];

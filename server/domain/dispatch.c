@@ -35,6 +35,41 @@ struct dispatch {
     events_claim claims[DISPATCH_CLAIM_BATCH];
 };
 
+/* The claim batch's memory (a database backend's rows), freed once its attempts started. */
+typedef struct arena {
+    void **blocks;
+    size_t n, cap;
+} arena;
+
+static void *arena_alloc(void *data, size_t size)
+{
+    arena *a = data;
+    if (a->n == a->cap) {
+        size_t cap = a->cap == 0 ? 16 : a->cap * 2;
+        void **blocks = realloc(a->blocks, cap * sizeof(*blocks));
+        if (blocks == NULL)
+            return NULL;
+        a->blocks = blocks, a->cap = cap;
+    }
+    void *p = malloc(size);
+    if (p != NULL)
+        a->blocks[a->n++] = p;
+    return p;
+}
+
+static void arena_free_one(void *data, void *p)
+{
+    (void)data, (void)p; /* with the arena */
+}
+
+static void arena_release(arena *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->blocks[i]);
+    free(a->blocks);
+    *a = (arena){0};
+}
+
 typedef struct attempt {
     dispatch *p;
     events_claim claim;
@@ -52,6 +87,8 @@ typedef struct attempt {
     int disable;
     char reason[DISPATCH_REASON_MAX];
     store_changes changes;
+    arena rows; /* what a database backend answers the disable with, freed with the attempt */
+    ProtobufCAllocator rows_alloc;
 } attempt;
 
 static int64_t now_ms(void)
@@ -79,6 +116,7 @@ static void attempt_free(attempt *a)
     free(a->url);
     if (a->body != NULL)
         protobuf_c_message_free_unpacked(&a->body->base, NULL);
+    arena_release(&a->rows);
     free(a);
     pthread_mutex_lock(&p->lock);
     HG_ASSERT(p->in_flight > 0);
@@ -107,8 +145,9 @@ static void on_recorded(backend_call *c)
                                  .disabled = 1,
                                  .disabled_reason = a->reason,
                                  .disabled_ms = a->started_ms + a->call.duration_ms};
+    a->rows_alloc = (ProtobufCAllocator){arena_alloc, arena_free_one, &a->rows};
     a->store = (backend_call){.verb = BACKEND_UPDATE, .id = a->claim.webhook_id, .changes = &a->changes,
-                              .done = on_disabled, .data = a};
+                              .alloc = &a->rows_alloc, .done = on_disabled, .data = a};
     backend_submit(a->p->b, &a->store);
 }
 
@@ -232,40 +271,6 @@ static void submit_and_wait(backend *b, waited *w)
     pthread_cond_destroy(&w->cond);
 }
 
-/* The claim batch's memory (a database backend's rows), freed once its attempts started. */
-typedef struct arena {
-    void **blocks;
-    size_t n, cap;
-} arena;
-
-static void *arena_alloc(void *data, size_t size)
-{
-    arena *a = data;
-    if (a->n == a->cap) {
-        size_t cap = a->cap == 0 ? 16 : a->cap * 2;
-        void **blocks = realloc(a->blocks, cap * sizeof(*blocks));
-        if (blocks == NULL)
-            return NULL;
-        a->blocks = blocks, a->cap = cap;
-    }
-    void *p = malloc(size);
-    if (p != NULL)
-        a->blocks[a->n++] = p;
-    return p;
-}
-
-static void arena_free_one(void *data, void *p)
-{
-    (void)data, (void)p; /* with the arena */
-}
-
-static void arena_release(arena *a)
-{
-    for (size_t i = 0; i < a->n; i++)
-        free(a->blocks[i]);
-    free(a->blocks);
-    *a = (arena){0};
-}
 
 /* Starts the attempt of one claimed delivery. On the dispatcher's thread, lock not held. */
 static void start(dispatch *p, const events_claim *claim, const config_delivery *cfg)

@@ -105,7 +105,9 @@ struct backend_call {
     const store_cursor *after;    /* LIST: the page starts after it (store_page's rules); NULL = at the first */
     size_t limit;                 /* LIST: at most this many items, >= 1; the backend's work is O(limit), not O(all) */
     const uint8_t *digest;        /* FIND_IDEMPOTENT: STORE_IDEMPOTENCY_LEN bytes */
-    ProtobufCAllocator *alloc;    /* LIST: memory for items (the caller frees it with alloc, or with its pool) */
+    ProtobufCAllocator *alloc;    /* memory for what the backend answers with: LIST's items; a database backend's
+                                     rows (every verb that returns a record); the caller frees it (with alloc,
+                                     or with its pool) */
     void (*done)(backend_call *c); /* called once with the outcome */
     void *data;                    /* the caller's */
     /* out */

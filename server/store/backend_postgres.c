@@ -111,14 +111,14 @@ static const struct {
                         "disabled_reason = CASE WHEN $9 THEN $11::text ELSE disabled_reason END, "
                         "disabled_ms = CASE WHEN $9 THEN $12::int8 ELSE disabled_ms END "
                         "WHERE id = $1 AND NOT deleted RETURNING " COLUMNS "), "
-                        "c AS (UPDATE hookgate_deliveries SET state = 3, lease_until = NULL WHERE webhook_id = $1 "
+                        "c AS (UPDATE hookgate_deliveries SET state = 3 WHERE webhook_id = $1 AND lease_until IS NULL "
                         "AND state = 0 AND $9 AND $10 AND EXISTS (SELECT 1 FROM w)) "
                         "SELECT " COLUMNS " FROM w",
                         12},
     [BACKEND_DELETE] = {"hg_delete",
                         "WITH w AS (UPDATE hookgate_webhooks SET deleted = true WHERE id = $1 AND NOT deleted "
                         "RETURNING " COLUMNS "), "
-                        "c AS (UPDATE hookgate_deliveries SET state = 3, lease_until = NULL WHERE webhook_id = $1 "
+                        "c AS (UPDATE hookgate_deliveries SET state = 3 WHERE webhook_id = $1 AND lease_until IS NULL "
                         "AND state = 0 AND EXISTS (SELECT 1 FROM w)) "
                         "SELECT " COLUMNS " FROM w",
                         1},

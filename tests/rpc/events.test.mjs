@@ -43,7 +43,8 @@ const ECO_SRV = eco(0x31); // acme, server token SRV_TOKEN
 const ECO_SRV2 = eco(0x32); // acme; SRV_TOKEN may not touch it
 const ECO_DELETED = eco(0x33); // acme, marked deleted
 const ECO_OTHER = eco(0x34); // the other account
-const ECOS = 48; // free ecosystems per server: one per case (eco(0x100 + i))
+const ECOS = 48; // ecosystems every server knows (eco(0x100 + i)): one per case, over all the servers, so
+                 // that servers sharing one database (the PostgreSQL run) never share an ecosystem
 const MAX_ITEMS = 4; // delivery.max_items
 
 // The configuration with `delivery:` {allow_networks: [127.0.0.0/8], retry_jitter_percent: 0,
@@ -200,16 +201,16 @@ async function startReceiver() {
 // --- the servers -------------------------------------------------------------------------------------
 
 const servers = [];
+let nextEco = 0;
 const receivers = [];
 const sessionManagers = [];
 
 async function startServer(name, delivery) {
   const hg = await startHookgate({ dir: TMP, name, yaml: configYaml(delivery) });
   hg.name = name;
-  let next = 0;
   hg.nextEco = () => {
-    assert.ok(next < ECOS, `${name}: out of ecosystems`);
-    return eco(0x100 + next++);
+    assert.ok(nextEco < ECOS, `${name}: out of ecosystems`);
+    return eco(0x100 + nextEco++);
   };
   servers.push(hg);
   return hg;

@@ -488,6 +488,8 @@ static size_t fd_count(void)
  * limit leaves after what the process holds and what the store and the accept path still
  * need, so that connections can never take the journal's next file. Refuses to start (-1)
  * when not one connection fits. */
+#define SERVER_DB_WORKERS 2 /* the PostgreSQL event log's workers (backend_postgres.c): a connection each */
+
 static int fd_budget(server *s, const config *cfg, uint64_t fd_limit)
 {
     size_t open = fd_count();
@@ -496,7 +498,8 @@ static int fd_budget(server *s, const config *cfg, uint64_t fd_limit)
      * on the safe side) */
     size_t later = ((size_t)cfg->delivery.max_concurrent_invokes + cfg->delivery.max_in_flight) * SERVER_FDS_PER_INVOKE +
                    (cfg->store_pg_conninfo != NULL
-                        ? s->n_threads * cfg->store_pg_connections * SERVER_FDS_PER_DB_CONNECTION
+                        ? (s->n_threads * cfg->store_pg_connections + SERVER_DB_WORKERS) * SERVER_FDS_PER_DB_CONNECTION +
+                              SERVER_DB_WORKERS * 2 /* each worker's wake-up pipe */
                         : 0);
     size_t cap = server_connection_cap(fd_limit, open, later, s->n_threads, cfg->max_connections);
     if (cap == 0) {

@@ -206,7 +206,10 @@ struct pg_backend {
     atomic_int stopping;
     pthread_mutex_t log_lock; /* why */
     char why[256];            /* the last connection failure logged: said once, not at every retry */
-    pg_events *events;        /* the event log's worker (pg_events.h) */
+    pg_events *events;        /* the event log's worker for the API's calls: publish, get, attempts, resend,
+                                 recover (pg_events.h) */
+    pg_events *delivery;      /* and one for the dispatcher's: claims, outcomes, expiry, and the webhook calls
+                                 of threads without a loop; so that a publish never waits behind them */
 };
 
 /* The loop whose thread is running (backend_loop_attach); NULL on other threads. */
@@ -1302,13 +1305,14 @@ static void pg_submit(void *self, backend_call *c)
     c->n_items = 0;
     c->more = 0;
     pg_backend *pg = self;
-    if (c->verb >= BACKEND_PUBLISH) { /* the event log: its worker */
-        pg_events_submit(pg->events, c);
+    if (c->verb >= BACKEND_PUBLISH) { /* the event log: its workers */
+        int delivering = c->verb == BACKEND_CLAIM || c->verb == BACKEND_RECORD || c->verb == BACKEND_EXPIRE;
+        pg_events_submit(delivering ? pg->delivery : pg->events, c);
         return;
     }
     if (this_loop == NULL) { /* a thread without a loop has no connection of its own: the worker's */
         if (c->verb == BACKEND_GET || c->verb == BACKEND_UPDATE || c->verb == BACKEND_DELETE)
-            pg_events_submit(pg->events, c);
+            pg_events_submit(pg->delivery, c);
         else
             finish(c, ECONNREFUSED, NULL);
         return;
@@ -1436,13 +1440,13 @@ static void pg_stats(void *self, backend_stats *out)
     for (size_t i = 0; i < out->loops; i++)
         out->connections_up += out->loop_up[i] = atomic_load(&pg->loop_up[i]);
     out->events = 1;
-    pg_events_stats(pg->events, &out->event_stats); /* the worker's last reading: no query */
+    pg_events_stats(pg->delivery, &out->event_stats); /* the worker's last reading: no query */
 }
 
 static void pg_set_event_wake(void *self, void (*wake)(void *ctx), void *ctx)
 {
     pg_backend *pg = self;
-    pg_events_set_wake(pg->events, wake, ctx);
+    pg_events_set_wake(pg->delivery, wake, ctx);
 }
 
 static void pg_destroy(void *self)
@@ -1453,6 +1457,7 @@ static void pg_destroy(void *self)
     if (pg->has_migrator)
         pthread_join(pg->migrator, NULL);
     pg_events_destroy(pg->events);
+    pg_events_destroy(pg->delivery);
     pthread_mutex_destroy(&pg->log_lock);
     seal_keyring_destroy((seal_keyring *)pg->pub.keys);
     free(pg->conninfo);
@@ -1496,7 +1501,8 @@ backend *backend_postgres_open(const backend_postgres_options *o, seal_keyring *
                             .migrated = &pg->migrated,
                             .run_webhook_call = run_webhook_call,
                             .ctx = pg};
-    if ((pg->events = pg_events_create(&eo)) == NULL) {
+    if ((pg->events = pg_events_create(&eo)) == NULL || (pg->delivery = pg_events_create(&eo)) == NULL) {
+        pg_events_destroy(pg->events);
         pthread_mutex_destroy(&pg->log_lock);
         seal_keyring_destroy(keys);
         free(pg->conninfo);
@@ -1524,6 +1530,7 @@ backend *backend_postgres_open(const backend_postgres_options *o, seal_keyring *
         snprintf(err, JOURNAL_ERROR_MAX, "cannot start a thread");
     }
     pg_events_destroy(pg->events);
+    pg_events_destroy(pg->delivery);
     pthread_mutex_destroy(&pg->log_lock);
     seal_keyring_destroy(keys);
     free(pg->conninfo);

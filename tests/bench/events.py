@@ -34,8 +34,10 @@ The exit status is 1 when a publish or a request of the receiver alone was not a
 SIGTERM: the figures are then not what they say. The servers' log lines other than
 access lines and start and stop lines are printed after the table.
 
-Usage: tests/bench/events.py [--smoke] [--rate N] [--threads N] [--no-pin] [--build DIR | --binary PATH]
+Usage: tests/bench/events.py [--smoke] [--postgres] [--rate N] [--threads N] [--no-pin] [--build DIR | --binary PATH]
   --smoke    tiny counts (CI uses it to check the script runs; figures meaningless)
+  --postgres a third column: the PostgreSQL store, on a throw-away cluster (tests/store/pg_support.py)
+             that shares the CPUs with everything else, emptied before each server
 """
 import argparse
 import contextlib
@@ -51,6 +53,9 @@ import tempfile
 import time
 
 from netprobe import free_port, running_server
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "store"))
+import pg_support  # noqa: E402  (tests/store: a throw-away PostgreSQL cluster, for --postgres)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ECO = "C5156b8ace57896adb6dae592"
@@ -160,12 +165,17 @@ class Api:
         self.conn.close()
 
 
+PG = None  # --postgres: the PgCluster every PostgreSQL server uses (emptied before each)
+
+
 def config(port, threads, store):
     lines = ["server:", "  listen: [ { address: 127.0.0.1, port: %d } ]" % port, "  threads: %d" % threads,
              "accounts:", "  - id: bench", '    tokens: [ "%s" ]' % TOKEN, "    ecosystems: [ { id: %s } ]" % ECO,
              "delivery: { allow_networks: [ 127.0.0.0/8 ], max_in_flight: %d, max_in_flight_per_webhook: %d }"
              % (MAX_IN_FLIGHT, PER_WEBHOOK)]
-    if store:
+    if store == "postgres":
+        lines.append("store: { postgres: { conninfo: %s } }" % json.dumps(PG.conninfo()))
+    elif store:
         lines.append("store: { path: %s, fsync: batch }" % store)
     return "\n".join(lines) + "\n"
 
@@ -175,6 +185,21 @@ PROBLEMS = []  # what makes a figure not what it says (exit status 1)
 ROUTINE = re.compile(r"^hookgate: (store: |listening on |\d+ event loop|SIGTERM received, stopping$|stopped$)")
 
 
+def wait_ready(port, seconds=15):
+    deadline = time.monotonic() + seconds
+    while True:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", "/readyz")
+            if conn.getresponse().status == 200:
+                return
+        finally:
+            conn.close()
+        if time.monotonic() > deadline:
+            raise RuntimeError("hookgate on PostgreSQL not ready after %d s" % seconds)
+        time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def server(binary, work, threads, durable):
     """A new hookgate (netprobe.running_server) on its own CPUs, with an empty store;
@@ -182,7 +207,12 @@ def server(binary, work, threads, durable):
     status other than 0."""
     port = free_port()
     store = None
-    if durable:
+    if durable == "postgres":  # an empty database: what an earlier server stored is gone
+        store = "postgres"
+        for table in ("hookgate_attempts", "hookgate_deliveries", "hookgate_events", "hookgate_webhook_health",
+                      "hookgate_webhooks"):
+            PG.psql("DO $$ BEGIN IF to_regclass('%s') IS NOT NULL THEN TRUNCATE %s; END IF; END $$" % (table, table))
+    elif durable:
         store = tempfile.mkdtemp(prefix="data-", dir=work)
         os.rmdir(store)  # hookgate creates it (0700)
     if SERVER_CPUS:
@@ -192,6 +222,8 @@ def server(binary, work, threads, durable):
             if CLIENT_CPUS:
                 os.sched_setaffinity(0, CLIENT_CPUS)
             log = os.readlink("/proc/%d/fd/2" % proc.pid)
+            if store == "postgres":  # /healthz answers before the loops have their connections
+                wait_ready(port)
             api = Api(port)
             try:
                 yield api
@@ -208,7 +240,7 @@ def server(binary, work, threads, durable):
     finally:
         if CLIENT_CPUS:
             os.sched_setaffinity(0, CLIENT_CPUS)
-        if store:
+        if store and store != "postgres":
             shutil.rmtree(store, ignore_errors=True)
 
 
@@ -371,6 +403,7 @@ def main():
     ap.add_argument("--binary", help="an existing hookgate to measure (no Release build)")
     ap.add_argument("--threads", type=int, default=1, help="server.threads of every server started")
     ap.add_argument("--rate", type=int, default=200, help="events/s of the steady row")
+    ap.add_argument("--postgres", action="store_true", help="a third column: the PostgreSQL store")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the clients and the server to separate CPUs")
     args = ap.parse_args()
     global SERVER_CPUS, CLIENT_CPUS
@@ -395,7 +428,12 @@ def main():
     receiver = Receiver()
     results = {}
     try:
-        for store, durable in (("memory", False), ("fsync batch", True)):
+        kinds = [("memory", False), ("fsync batch", True)]
+        if args.postgres:
+            global PG
+            PG = pg_support.PgCluster().__enter__()
+            kinds.append(("postgres", "postgres"))
+        for store, durable in kinds:
             res = results[store] = {}
             with server(binary, work, args.threads, durable) as api:
                 res["publish"] = measure_publish(api, receiver, work, n)
@@ -415,6 +453,8 @@ def main():
     finally:
         receiver.stop()
         shutil.rmtree(work, ignore_errors=True)
+        if PG is not None:
+            PG.__exit__(None, None, None)
 
     def num(v, fmt="%.0f"):
         return "-" if v is None else fmt % v
@@ -446,9 +486,9 @@ def main():
                                " on CPUs 1-%d" % args.threads if pinned else "",
                                subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
                                ", with h2load and this script on CPU 0" if pinned else ""))
-    print("%-46s %18s %18s" % ("measurement", *stores))
+    print("%-46s" % "measurement" + "".join(" %18s" % s for s in stores))
     for name, value in rows:
-        print("%-46s %18s %18s" % (name, *(value(results[s]) for s in stores)))
+        print("%-46s" % name + "".join(" %18s" % value(results[s]) for s in stores))
     print("deliveries/s: K*W over the time from the first publish to /metrics counting K*W delivered; each of "
           "hookgate's attempts opens a new connection (curl, no reuse), so the receiver-alone h2load sends "
           "\"connection: close\" (%d connections for %d requests in the first store's first run) from the server's "

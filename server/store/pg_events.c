@@ -251,7 +251,24 @@ static char *utf8_of(ProtobufCAllocator *a, const uint8_t *bytes, size_t len)
 
 /* ---- the verbs ----------------------------------------------------------------------------- */
 
-static void publish(pg_events *e, backend_call *c)
+/* A publish's one statement: the event with the count of the ecosystem's enabled webhooks,
+ * and a pending delivery to each, due at once. A key another publish took (on any node, or
+ * earlier in the same batch) inserts nothing: no row comes back. */
+#define PUBLISH_SQL                                                                                                   \
+    "WITH hooks AS (SELECT id FROM hookgate_webhooks WHERE ecosystem_id = $2::text AND NOT disabled AND NOT deleted " \
+    "LIMIT $6::int8), "                                                                                               \
+    "ev AS (INSERT INTO hookgate_events (id, ecosystem_id, created_ms, body, idempotency_key, webhooks) "             \
+    "SELECT $1::bytea, $2::text, $3::int8, $4::bytea, $5::bytea, (SELECT count(*) FROM hooks) "                      \
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, webhooks), "                                             \
+    "ins AS (INSERT INTO hookgate_deliveries (event_id, webhook_id, created_ms, next_ms) "                           \
+    "SELECT ev.id, hooks.id, $3::int8, $3::int8 FROM ev, hooks RETURNING 1) "                                        \
+    "SELECT ev.webhooks, (SELECT count(*) FROM ins) FROM ev"
+
+static int ensure_connected(pg_events *e);
+
+/* One publish inside the caller's transaction: 0 with c's answer set (done not called
+ * yet), or a status. */
+static int publish_in(pg_events *e, backend_call *c)
 {
     const backend_event_args *ev = &c->ev;
     int status = 0;
@@ -264,63 +281,67 @@ static void publish(pg_events *e, backend_call *c)
         p_bytes(&p, ev->publish.digest, EVENTS_DIGEST_LEN);
     else
         p_null(&p);
-    if ((status = command(e, "BEGIN")) != 0) {
-        finish(c, status);
-        return;
-    }
-    /* a key another publish took (on any node) inserts nothing: that event is the answer */
-    PGresult *r = run(e,
-                      "INSERT INTO hookgate_events (id, ecosystem_id, created_ms, body, idempotency_key) "
-                      "VALUES ($1::bytea, $2::text, $3::int8, $4::bytea, $5::bytea) "
-                      "ON CONFLICT (idempotency_key) DO NOTHING",
-                      &p, PGRES_COMMAND_OK, &status);
+    p_int(&p, EVENTS_MAX_DELIVERIES);
+    PGresult *r = run(e, PUBLISH_SQL, &p, PGRES_TUPLES_OK, &status);
     if (r == NULL)
-        goto fail;
-    int inserted = strcmp(PQcmdTuples(r), "1") == 0;
-    PQclear(r);
-    if (!inserted) {
-        params k = {0};
-        p_bytes(&k, ev->publish.digest, EVENTS_DIGEST_LEN);
-        r = run(e, "SELECT id, webhooks FROM hookgate_events WHERE idempotency_key = $1::bytea", &k,
-                PGRES_TUPLES_OK, &status);
-        if (r == NULL)
-            goto fail;
-        if (PQntuples(r) != 1 || id_at(r, 0, 0, &c->ev.event_id) != 0) {
-            PQclear(r);
-            status = EIO;
-            goto fail;
-        }
-        c->ev.webhooks = (unsigned)int_at(r, 0, 1);
-        c->ev.replayed = 1;
+        return status;
+    if (PQntuples(r) == 1) {
+        c->ev.webhooks = (unsigned)int_at(r, 0, 0);
+        c->ev.event_id = ev->publish.id;
+        c->ev.replayed = 0;
         PQclear(r);
-        rollback(e);
-        finish(c, 0);
+        return 0;
+    }
+    PQclear(r);
+    if (ev->publish.digest == NULL)
+        return EIO; /* no row without a key to conflict on: the statement did not do its work */
+    params k = {0};
+    p_bytes(&k, ev->publish.digest, EVENTS_DIGEST_LEN);
+    r = run(e, "SELECT id, webhooks FROM hookgate_events WHERE idempotency_key = $1::bytea", &k, PGRES_TUPLES_OK,
+            &status);
+    if (r == NULL)
+        return status;
+    if (PQntuples(r) != 1 || id_at(r, 0, 0, &c->ev.event_id) != 0) {
+        PQclear(r);
+        return EIO;
+    }
+    c->ev.webhooks = (unsigned)int_at(r, 0, 1);
+    c->ev.replayed = 1;
+    PQclear(r);
+    return 0;
+}
+
+/* The publishes taken from the queue together: one transaction, one commit (group commit,
+ * as the journal's), one NOTIFY. Should any statement fail, each is run again in a
+ * transaction of its own, so that one bad publish fails alone. Every call is durable before
+ * its done. */
+static void publish_batch(pg_events *e, backend_call *calls)
+{
+    int status = command(e, "BEGIN");
+    for (backend_call *c = calls; status == 0 && c != NULL; c = c->batch_next)
+        status = publish_in(e, c);
+    if (status == 0)
+        status = command(e, "NOTIFY hookgate_events");
+    if (status == 0 && (status = command(e, "COMMIT")) == 0) {
+        while (calls != NULL) {
+            backend_call *next = calls->batch_next;
+            finish(calls, 0);
+            calls = next;
+        }
         return;
     }
-    params d = {0};
-    p_bytes(&d, ev->publish.id.bytes, OBJECTID_LEN);
-    p_int(&d, ev->publish.created_ms);
-    p_text(&d, ev->publish.ecosystem_id);
-    p_int(&d, EVENTS_MAX_DELIVERIES);
-    r = run(e,
-            "WITH ins AS (INSERT INTO hookgate_deliveries (event_id, webhook_id, created_ms, next_ms) "
-            "SELECT $1::bytea, id, $2::int8, $2::int8 FROM hookgate_webhooks "
-            "WHERE ecosystem_id = $3::text AND NOT disabled AND NOT deleted LIMIT $4::int8 RETURNING 1) "
-            "UPDATE hookgate_events SET webhooks = (SELECT count(*) FROM ins) WHERE id = $1::bytea "
-            "RETURNING webhooks, pg_notify('hookgate_events', '')",
-            &d, PGRES_TUPLES_OK, &status);
-    if (r == NULL)
-        goto fail;
-    c->ev.webhooks = PQntuples(r) == 1 ? (unsigned)int_at(r, 0, 0) : 0;
-    PQclear(r);
-    if ((status = command(e, "COMMIT")) != 0) /* durable before done */
-        goto fail;
-    c->ev.event_id = ev->publish.id;
-    finish(c, 0);
-    return;
-fail:
     rollback(e);
-    finish(c, status);
+    while (calls != NULL) { /* one by one */
+        backend_call *c = calls, *next = calls->batch_next;
+        c->batch_next = NULL;
+        status = ensure_connected(e) != 0 ? ECONNREFUSED : command(e, "BEGIN");
+        if (status == 0 && (status = publish_in(e, c)) == 0 && (status = command(e, "NOTIFY hookgate_events")) == 0)
+            status = command(e, "COMMIT");
+        if (status != 0 && e->conn != NULL)
+            rollback(e);
+        finish(c, status);
+        calls = next;
+    }
 }
 
 static void get_event(pg_events *e, backend_call *c)
@@ -847,7 +868,7 @@ static void run_call(pg_events *e, backend_call *c)
 {
     switch (c->verb) {
     case BACKEND_PUBLISH:
-        publish(e, c);
+        publish_batch(e, c); /* run_calls batches them; one alone is a batch of one */
         return;
     case BACKEND_GET_EVENT:
         get_event(e, c);
@@ -882,6 +903,7 @@ static void run_call(pg_events *e, backend_call *c)
 static void run_calls(pg_events *e, backend_call *calls)
 {
     backend_call *records = NULL, **records_tail = &records;
+    backend_call *publishes = NULL, **publishes_tail = &publishes;
     while (calls != NULL) {
         backend_call *c = calls;
         calls = c->batch_next;
@@ -895,10 +917,28 @@ static void run_calls(pg_events *e, backend_call *calls)
             records_tail = &c->batch_next;
             continue;
         }
+        if (c->verb == BACKEND_PUBLISH) {
+            *publishes_tail = c;
+            publishes_tail = &c->batch_next;
+            continue;
+        }
         run_call(e, c);
         if (e->conn != NULL && PQstatus(e->conn) != CONNECTION_OK)
             disconnect(e);
         notify_wake(e);
+    }
+    if (publishes != NULL) {
+        if (ensure_connected(e) != 0) {
+            while (publishes != NULL) {
+                backend_call *next = publishes->batch_next;
+                finish(publishes, ECONNREFUSED);
+                publishes = next;
+            }
+        } else {
+            publish_batch(e, publishes);
+            if (e->conn != NULL && PQstatus(e->conn) != CONNECTION_OK)
+                disconnect(e);
+        }
     }
     if (records != NULL) {
         if (ensure_connected(e) != 0) {

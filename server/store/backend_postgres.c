@@ -112,7 +112,10 @@ static const struct {
                         "disabled_ms = CASE WHEN $9 THEN $12::int8 ELSE disabled_ms END "
                         "WHERE id = $1 AND NOT deleted RETURNING " COLUMNS "), "
                         "c AS (UPDATE hookgate_deliveries SET state = 3 WHERE webhook_id = $1 AND lease_until IS NULL "
-                        "AND state = 0 AND $9 AND $10 AND EXISTS (SELECT 1 FROM w)) "
+                        "AND state = 0 AND $9 AND $10 AND EXISTS (SELECT 1 FROM w)), "
+                        /* enabled again by a client: its failure clock starts over */
+                        "h AS (UPDATE hookgate_webhook_health SET failing_since_ms = 0 WHERE webhook_id = $1 "
+                        "AND $9 AND NOT $10 AND $11::text IS NULL AND EXISTS (SELECT 1 FROM w)) "
                         "SELECT " COLUMNS " FROM w",
                         12},
     [BACKEND_DELETE] = {"hg_delete",

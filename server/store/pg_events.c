@@ -660,6 +660,24 @@ static int record_one(pg_events *e, const schema_stored_event *r)
     int status = 0;
     params p = {0};
     PGresult *res;
+    if (r->change == SCHEMA_EVENT_ATTEMPT) { /* an invoke's call: one more attempt of the webhook */
+        size_t kept = r->response.len < EVENTS_RESPONSE_KEEP ? r->response.len : EVENTS_RESPONSE_KEEP;
+        p_bytes(&p, r->webhook_id.data, OBJECTID_LEN);
+        p_int(&p, r->attempt);
+        p_int(&p, r->trigger);
+        p_int(&p, r->started_ms);
+        p_int(&p, r->duration_ms);
+        p_int(&p, r->status_code);
+        p_int(&p, r->error);
+        p_bytes(&p, r->response.data, kept);
+        res = run(e,
+                  "INSERT INTO hookgate_attempts (webhook_id, event_id, attempt, trigger, started_ms, duration_ms, "
+                  "status, error, response) VALUES ($1::bytea, NULL, $2::int4, $3::int2, $4::int8, $5::int4, "
+                  "$6::int4, $7::int2, $8::bytea)",
+                  &p, PGRES_COMMAND_OK, &status);
+        PQclear(res);
+        return res != NULL ? 0 : status;
+    }
     if (r->id.len == 0) { /* every pending delivery of the webhook is cancelled */
         if (r->state != EVENTS_CANCELLED)
             return 0;
@@ -698,6 +716,9 @@ static int record_one(pg_events *e, const schema_stored_event *r)
 
 static int record_valid(const schema_stored_event *r)
 {
+    if (r->change == SCHEMA_EVENT_ATTEMPT) /* an invoke's: no event */
+        return r->webhook_id.len == OBJECTID_LEN && r->id.len == 0 && r->started_ms != 0 &&
+               r->trigger < EVENTS_TRIGGERS && r->error < EVENTS_ERRORS;
     return r->change == SCHEMA_EVENT_DELIVERY && r->webhook_id.len == OBJECTID_LEN &&
            (r->id.len == 0 || r->id.len == OBJECTID_LEN) && r->state < EVENTS_STATES && r->trigger < EVENTS_TRIGGERS;
 }

@@ -1,7 +1,9 @@
 /* pg_events: see pg_events.h.
  *
- * Statements run with PQexecParams on the worker's blocking connection, parameters as
- * text (numbers) or binary (bytea), results in binary. Every write that makes a delivery
+ * Statements are prepared once per connection (ensure_connected, again after a reconnect)
+ * and run with PQexecPrepared on the worker's blocking connection, parameters as text
+ * (numbers) or binary (bytea), results in binary: a verb costs no parse nor (once the plan
+ * cache has a generic plan) planning. Every write that makes a delivery
  * due (publish, resend, recover) notifies hookgate_events in its transaction, so every
  * node's dispatcher hears of it at commit.
  *
@@ -122,6 +124,34 @@ static void p_bool(params *p, int v)
     p_text(p, v ? "t" : "f");
 }
 
+/* The worker's statements, prepared on each connection as "hg_ev_<id>" (stmt_sql, after
+ * the verbs, holds their text; every parameter has its type cast in the text). */
+typedef enum stmt {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_NOTIFY,
+    ST_PUBLISH,
+    ST_REPLAYED,
+    ST_GET_EVENT,
+    ST_GET_DELIVERIES,
+    ST_ATTEMPTS,
+    ST_RESEND,
+    ST_RECOVER,
+    ST_CLAIM_LOCK,
+    ST_CLAIM,
+    ST_NEXT_DUE,
+    ST_CANCEL,
+    ST_RECORD,
+    ST_EXPIRE,
+    ST_STATS,
+    ST_COUNT
+} stmt;
+
+static void stmt_name(stmt s, char name[static 16])
+{
+    snprintf(name, 16, "hg_ev_%d", (int)s);
+}
+
 /* The status a failed statement gives its call: ETIMEDOUT for statement_timeout, EIO for
  * any other refusal, ECONNRESET when the connection broke (it is then dropped). */
 static int status_of(pg_events *e, const PGresult *r)
@@ -134,11 +164,10 @@ static int status_of(pg_events *e, const PGresult *r)
     return EIO;
 }
 
-/* Runs sql; the result when its status is `want`, else NULL with *status set. */
-static PGresult *run(pg_events *e, const char *sql, const params *p, ExecStatusType want, int *status)
+/* Checks r (a statement's result, consumed): r when its status is `want`, else NULL with
+ * *status set. */
+static PGresult *result_of(pg_events *e, PGresult *r, ExecStatusType want, int *status)
 {
-    PGresult *r = PQexecParams(e->conn, sql, p != NULL ? p->n : 0, NULL, p != NULL ? p->values : NULL,
-                               p != NULL ? p->lengths : NULL, p != NULL ? p->formats : NULL, 1);
     if (r != NULL && PQresultStatus(r) == want)
         return r;
     *status = status_of(e, r);
@@ -148,10 +177,31 @@ static PGresult *run(pg_events *e, const char *sql, const params *p, ExecStatusT
     return NULL;
 }
 
-static int command(pg_events *e, const char *sql)
+/* Runs the prepared statement s; the result when its status is `want`, else NULL with
+ * *status set. */
+static PGresult *run(pg_events *e, stmt s, const params *p, ExecStatusType want, int *status)
+{
+    char name[16];
+    stmt_name(s, name);
+    return result_of(e,
+                     PQexecPrepared(e->conn, name, p != NULL ? p->n : 0, p != NULL ? p->values : NULL,
+                                    p != NULL ? p->lengths : NULL, p != NULL ? p->formats : NULL, 1),
+                     want, status);
+}
+
+/* A statement not prepared (the session's setup). */
+static int command_sql(pg_events *e, const char *sql)
 {
     int status = 0;
-    PGresult *r = run(e, sql, NULL, PGRES_COMMAND_OK, &status);
+    PGresult *r = result_of(e, PQexecParams(e->conn, sql, 0, NULL, NULL, NULL, NULL, 1), PGRES_COMMAND_OK, &status);
+    PQclear(r);
+    return r != NULL ? 0 : status;
+}
+
+static int command(pg_events *e, stmt s)
+{
+    int status = 0;
+    PGresult *r = run(e, s, NULL, PGRES_COMMAND_OK, &status);
     PQclear(r);
     return r != NULL ? 0 : status;
 }
@@ -282,7 +332,7 @@ static int publish_in(pg_events *e, backend_call *c)
     else
         p_null(&p);
     p_int(&p, EVENTS_MAX_DELIVERIES);
-    PGresult *r = run(e, PUBLISH_SQL, &p, PGRES_TUPLES_OK, &status);
+    PGresult *r = run(e, ST_PUBLISH, &p, PGRES_TUPLES_OK, &status);
     if (r == NULL)
         return status;
     if (PQntuples(r) == 1) {
@@ -297,8 +347,7 @@ static int publish_in(pg_events *e, backend_call *c)
         return EIO; /* no row without a key to conflict on: the statement did not do its work */
     params k = {0};
     p_bytes(&k, ev->publish.digest, EVENTS_DIGEST_LEN);
-    r = run(e, "SELECT id, webhooks FROM hookgate_events WHERE idempotency_key = $1::bytea", &k, PGRES_TUPLES_OK,
-            &status);
+    r = run(e, ST_REPLAYED, &k, PGRES_TUPLES_OK, &status);
     if (r == NULL)
         return status;
     if (PQntuples(r) != 1 || id_at(r, 0, 0, &c->ev.event_id) != 0) {
@@ -317,12 +366,12 @@ static int publish_in(pg_events *e, backend_call *c)
  * its done. */
 static void publish_batch(pg_events *e, backend_call *calls)
 {
-    int status = command(e, "BEGIN");
+    int status = command(e, ST_BEGIN);
     for (backend_call *c = calls; status == 0 && c != NULL; c = c->batch_next)
         status = publish_in(e, c);
     if (status == 0)
-        status = command(e, "NOTIFY hookgate_events");
-    if (status == 0 && (status = command(e, "COMMIT")) == 0) {
+        status = command(e, ST_NOTIFY);
+    if (status == 0 && (status = command(e, ST_COMMIT)) == 0) {
         while (calls != NULL) {
             backend_call *next = calls->batch_next;
             finish(calls, 0);
@@ -334,9 +383,9 @@ static void publish_batch(pg_events *e, backend_call *calls)
     while (calls != NULL) { /* one by one */
         backend_call *c = calls, *next = calls->batch_next;
         c->batch_next = NULL;
-        status = ensure_connected(e) != 0 ? ECONNREFUSED : command(e, "BEGIN");
-        if (status == 0 && (status = publish_in(e, c)) == 0 && (status = command(e, "NOTIFY hookgate_events")) == 0)
-            status = command(e, "COMMIT");
+        status = ensure_connected(e) != 0 ? ECONNREFUSED : command(e, ST_BEGIN);
+        if (status == 0 && (status = publish_in(e, c)) == 0 && (status = command(e, ST_NOTIFY)) == 0)
+            status = command(e, ST_COMMIT);
         if (status != 0 && e->conn != NULL)
             rollback(e);
         finish(c, status);
@@ -350,8 +399,7 @@ static void get_event(pg_events *e, backend_call *c)
     int status = 0;
     params p = {0};
     p_bytes(&p, c->id.bytes, OBJECTID_LEN);
-    PGresult *ev = run(e, "SELECT ecosystem_id, created_ms, body FROM hookgate_events WHERE id = $1::bytea", &p,
-                       PGRES_TUPLES_OK, &status);
+    PGresult *ev = run(e, ST_GET_EVENT, &p, PGRES_TUPLES_OK, &status);
     if (ev == NULL) {
         finish(c, status);
         return;
@@ -361,10 +409,7 @@ static void get_event(pg_events *e, backend_call *c)
         finish(c, BACKEND_NOT_FOUND);
         return;
     }
-    PGresult *ds = run(e,
-                       "SELECT webhook_id, state, attempts, next_ms, last_status, last_error FROM hookgate_deliveries "
-                       "WHERE event_id = $1::bytea ORDER BY webhook_id",
-                       &p, PGRES_TUPLES_OK, &status);
+    PGresult *ds = run(e, ST_GET_DELIVERIES, &p, PGRES_TUPLES_OK, &status);
     if (ds == NULL) {
         PQclear(ev);
         finish(c, status);
@@ -426,11 +471,7 @@ static void list_attempts(pg_events *e, backend_call *c)
     p_bytes(&p, c->id.bytes, OBJECTID_LEN);
     p_int(&p, (int64_t)(c->ev.before > INT64_MAX ? INT64_MAX : c->ev.before));
     p_int(&p, (int64_t)c->limit + 1); /* one more: do older ones follow? */
-    PGresult *r = run(e,
-                      "SELECT seq, event_id, attempt, trigger, started_ms, duration_ms, status, error, response "
-                      "FROM hookgate_attempts WHERE webhook_id = $1::bytea AND ($2::int8 = 0 OR seq < $2::int8) "
-                      "ORDER BY seq DESC LIMIT $3::int8",
-                      &p, PGRES_TUPLES_OK, &status);
+    PGresult *r = run(e, ST_ATTEMPTS, &p, PGRES_TUPLES_OK, &status);
     if (r == NULL) {
         finish(c, status);
         return;
@@ -483,14 +524,7 @@ static void resend(pg_events *e, backend_call *c)
     else
         p_null(&p);
     p_int(&p, c->ev.now_ms);
-    PGresult *r = run(e,
-                      "WITH u AS (UPDATE hookgate_deliveries d SET state = 0, trigger = 1, next_ms = $3::int8, "
-                      "lease_until = NULL FROM hookgate_webhooks w WHERE d.event_id = $1::bytea "
-                      "AND ($2::bytea IS NULL OR d.webhook_id = $2::bytea) AND w.id = d.webhook_id "
-                      "AND NOT w.disabled AND NOT w.deleted RETURNING 1) "
-                      "SELECT EXISTS (SELECT 1 FROM hookgate_events WHERE id = $1::bytea), (SELECT count(*) FROM u), "
-                      "pg_notify('hookgate_events', '')",
-                      &p, PGRES_TUPLES_OK, &status);
+    PGresult *r = run(e, ST_RESEND, &p, PGRES_TUPLES_OK, &status);
     if (r == NULL) {
         finish(c, status);
         return;
@@ -510,13 +544,7 @@ static void recover(pg_events *e, backend_call *c)
     p_int(&p, c->ev.since_ms);
     p_int(&p, c->ev.now_ms);
     p_int(&p, (int64_t)c->ev.max);
-    PGresult *r = run(e,
-                      "WITH t AS (SELECT event_id FROM hookgate_deliveries WHERE webhook_id = $1::bytea AND state = 2 "
-                      "AND created_ms >= $2::int8 ORDER BY created_ms, event_id LIMIT $4::int8), "
-                      "u AS (UPDATE hookgate_deliveries d SET state = 0, trigger = 1, next_ms = $3::int8, "
-                      "lease_until = NULL FROM t WHERE d.webhook_id = $1::bytea AND d.event_id = t.event_id RETURNING 1) "
-                      "SELECT count(*), pg_notify('hookgate_events', '') FROM u",
-                      &p, PGRES_TUPLES_OK, &status);
+    PGresult *r = run(e, ST_RECOVER, &p, PGRES_TUPLES_OK, &status);
     if (r == NULL) {
         finish(c, status);
         return;
@@ -562,28 +590,28 @@ static void claim(pg_events *e, backend_call *c)
     ev->count = 0;
     ev->next_due_ms = INT64_MAX;
     int status = 0;
-    char lock[96];
-    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", PG_EVENTS_CLAIM_LOCK);
+    params l = {0};
+    p_int(&l, PG_EVENTS_CLAIM_LOCK);
     params p = {0};
     p_int(&p, ev->now_ms);
     p_int(&p, (int64_t)ev->max);
     p_int(&p, ev->per_webhook);
     p_int(&p, ev->now_ms + ev->lease_ms);
     PGresult *r = NULL, *next = NULL;
-    if ((status = command(e, "BEGIN")) != 0)
+    if ((status = command(e, ST_BEGIN)) != 0)
         goto fail;
-    if ((r = run(e, lock, NULL, PGRES_TUPLES_OK, &status)) == NULL)
+    if ((r = run(e, ST_CLAIM_LOCK, &l, PGRES_TUPLES_OK, &status)) == NULL)
         goto fail;
     PQclear(r);
-    if ((r = run(e, CLAIM_SQL, &p, PGRES_TUPLES_OK, &status)) == NULL)
+    if ((r = run(e, ST_CLAIM, &p, PGRES_TUPLES_OK, &status)) == NULL)
         goto fail;
     params q = {0};
     p_int(&q, ev->now_ms);
     p_int(&q, ev->per_webhook);
-    if ((next = run(e, NEXT_DUE_SQL, &q, PGRES_TUPLES_OK, &status)) == NULL)
+    if ((next = run(e, ST_NEXT_DUE, &q, PGRES_TUPLES_OK, &status)) == NULL)
         goto fail;
     /* committed at once: the leases are the claim, and no transaction waits for a url */
-    if ((status = command(e, "COMMIT")) != 0)
+    if ((status = command(e, ST_COMMIT)) != 0)
         goto fail;
     int rows = PQntuples(r);
     if ((size_t)rows > ev->max || PQnfields(r) != CL_COUNT) {
@@ -664,9 +692,7 @@ static int record_one(pg_events *e, const schema_stored_event *r)
         if (r->state != EVENTS_CANCELLED)
             return 0;
         p_bytes(&p, r->webhook_id.data, OBJECTID_LEN);
-        res = run(e, "UPDATE hookgate_deliveries SET state = 3, lease_until = NULL WHERE webhook_id = $1::bytea "
-                     "AND state = 0",
-                  &p, PGRES_COMMAND_OK, &status);
+        res = run(e, ST_CANCEL, &p, PGRES_COMMAND_OK, &status);
         PQclear(res);
         return res != NULL ? 0 : status;
     }
@@ -691,7 +717,7 @@ static int record_one(pg_events *e, const schema_stored_event *r)
     p_int(&p, r->status_code);
     p_int(&p, r->error);
     p_bytes(&p, r->response.data, keep);
-    res = run(e, RECORD_SQL, &p, PGRES_TUPLES_OK, &status);
+    res = run(e, ST_RECORD, &p, PGRES_TUPLES_OK, &status);
     PQclear(res);
     return res != NULL ? 0 : status;
 }
@@ -728,11 +754,11 @@ static void record_batch(pg_events *e, backend_call *calls)
         }
     qsort(all, n, sizeof(*all), compare_records);
     for (int tries = 0; tries < 2; tries++) {
-        if ((status = command(e, "BEGIN")) != 0)
+        if ((status = command(e, ST_BEGIN)) != 0)
             break;
         for (size_t i = 0; status == 0 && i < n; i++)
             status = record_one(e, all[i]);
-        if (status == 0 && (status = command(e, "COMMIT")) == 0)
+        if (status == 0 && (status = command(e, ST_COMMIT)) == 0)
             break;
         rollback(e);
         if (status != EIO)
@@ -756,14 +782,7 @@ static void expire(pg_events *e, backend_call *c)
     params p = {0};
     p_int(&p, c->ev.since_ms);
     p_int(&p, PG_EVENTS_EXPIRE_BATCH);
-    PGresult *r = run(e,
-                      "WITH old AS (SELECT id FROM hookgate_events WHERE created_ms < $1::int8 ORDER BY created_ms "
-                      "LIMIT $2::int8), dd AS (DELETE FROM hookgate_deliveries WHERE event_id IN (SELECT id FROM old)), "
-                      "de AS (DELETE FROM hookgate_events WHERE id IN (SELECT id FROM old) RETURNING 1), "
-                      "da AS (DELETE FROM hookgate_attempts WHERE seq IN (SELECT seq FROM hookgate_attempts "
-                      "WHERE started_ms < $1::int8 ORDER BY started_ms LIMIT 5 * $2::int8)) "
-                      "SELECT count(*) FROM de",
-                      &p, PGRES_TUPLES_OK, &status);
+    PGresult *r = run(e, ST_EXPIRE, &p, PGRES_TUPLES_OK, &status);
     if (r == NULL) {
         finish(c, status);
         return;
@@ -771,6 +790,65 @@ static void expire(pg_events *e, backend_call *c)
     c->ev.count = PQntuples(r) == 1 ? (size_t)int_at(r, 0, 0) : 0;
     PQclear(r);
     finish(c, 0);
+}
+
+/* The text of every statement, by id. */
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN",
+    [ST_COMMIT] = "COMMIT",
+    [ST_NOTIFY] = "NOTIFY hookgate_events",
+    [ST_PUBLISH] = PUBLISH_SQL,
+    [ST_REPLAYED] = "SELECT id, webhooks FROM hookgate_events WHERE idempotency_key = $1::bytea",
+    [ST_GET_EVENT] = "SELECT ecosystem_id, created_ms, body FROM hookgate_events WHERE id = $1::bytea",
+    [ST_GET_DELIVERIES] = "SELECT webhook_id, state, attempts, next_ms, last_status, last_error FROM hookgate_deliveries "
+                          "WHERE event_id = $1::bytea ORDER BY webhook_id",
+    [ST_ATTEMPTS] = "SELECT seq, event_id, attempt, trigger, started_ms, duration_ms, status, error, response "
+                    "FROM hookgate_attempts WHERE webhook_id = $1::bytea AND ($2::int8 = 0 OR seq < $2::int8) "
+                    "ORDER BY seq DESC LIMIT $3::int8",
+    [ST_RESEND] = "WITH u AS (UPDATE hookgate_deliveries d SET state = 0, trigger = 1, next_ms = $3::int8, "
+                  "lease_until = NULL FROM hookgate_webhooks w WHERE d.event_id = $1::bytea "
+                  "AND ($2::bytea IS NULL OR d.webhook_id = $2::bytea) AND w.id = d.webhook_id "
+                  "AND NOT w.disabled AND NOT w.deleted RETURNING 1) "
+                  "SELECT EXISTS (SELECT 1 FROM hookgate_events WHERE id = $1::bytea), (SELECT count(*) FROM u), "
+                  "pg_notify('hookgate_events', '')",
+    [ST_RECOVER] = "WITH t AS (SELECT event_id FROM hookgate_deliveries WHERE webhook_id = $1::bytea AND state = 2 "
+                   "AND created_ms >= $2::int8 ORDER BY created_ms, event_id LIMIT $4::int8), "
+                   "u AS (UPDATE hookgate_deliveries d SET state = 0, trigger = 1, next_ms = $3::int8, "
+                   "lease_until = NULL FROM t WHERE d.webhook_id = $1::bytea AND d.event_id = t.event_id RETURNING 1) "
+                   "SELECT count(*), pg_notify('hookgate_events', '') FROM u",
+    [ST_CLAIM_LOCK] = "SELECT pg_advisory_xact_lock($1::int8)",
+    [ST_CLAIM] = CLAIM_SQL,
+    [ST_NEXT_DUE] = NEXT_DUE_SQL,
+    [ST_CANCEL] = "UPDATE hookgate_deliveries SET state = 3, lease_until = NULL WHERE webhook_id = $1::bytea "
+                  "AND state = 0",
+    [ST_RECORD] = RECORD_SQL,
+    [ST_EXPIRE] = "WITH old AS (SELECT id FROM hookgate_events WHERE created_ms < $1::int8 ORDER BY created_ms "
+                  "LIMIT $2::int8), dd AS (DELETE FROM hookgate_deliveries WHERE event_id IN (SELECT id FROM old)), "
+                  "de AS (DELETE FROM hookgate_events WHERE id IN (SELECT id FROM old) RETURNING 1), "
+                  "da AS (DELETE FROM hookgate_attempts WHERE seq IN (SELECT seq FROM hookgate_attempts "
+                  "WHERE started_ms < $1::int8 ORDER BY started_ms LIMIT 5 * $2::int8)) "
+                  "SELECT count(*) FROM de",
+    [ST_STATS] = "SELECT (SELECT greatest(reltuples, 0)::int8 FROM pg_class WHERE oid = 'hookgate_events'::regclass), "
+                 "(SELECT count(*) FROM hookgate_deliveries WHERE state = 0), "
+                 "(SELECT count(*) FROM hookgate_deliveries WHERE state = 0 AND lease_until > $1::int8), "
+                 "(SELECT coalesce(min(next_ms), 0) FROM hookgate_deliveries WHERE state = 0 "
+                 "AND next_ms <= $1::int8 AND (lease_until IS NULL OR lease_until <= $1::int8))",
+};
+
+/* Prepares every statement on the new connection: 0, or -1 when one is refused. */
+static int prepare_all(pg_events *e)
+{
+    for (int s = 0; s < ST_COUNT; s++) {
+        char name[16];
+        int status = 0;
+        stmt_name((stmt)s, name);
+        HG_ASSERT(stmt_sql[s] != NULL);
+        PGresult *r = result_of(e, PQprepare(e->conn, name, stmt_sql[s], 0, NULL), PGRES_COMMAND_OK, &status);
+        PQclear(r);
+        if (r == NULL)
+            return -1;
+    }
+    return 0;
 }
 
 /* ---- the worker ---------------------------------------------------------------------------- */
@@ -809,7 +887,8 @@ static int ensure_connected(pg_events *e)
     PQsetNoticeProcessor(e->conn, ignore_notice, NULL);
     char sql[64];
     snprintf(sql, sizeof sql, "SET statement_timeout = %u", e->o.statement_timeout_ms);
-    if (command(e, sql) != 0 || command(e, "LISTEN hookgate_events") != 0) {
+    /* prepared again on every connection: a statement lives as long as its session */
+    if (command_sql(e, sql) != 0 || command_sql(e, "LISTEN hookgate_events") != 0 || prepare_all(e) != 0) {
         disconnect(e);
         return -1;
     }
@@ -843,13 +922,7 @@ static void refresh_stats(pg_events *e)
     params p = {0};
     p_int(&p, wall_ms());
     /* events held: the planner's estimate (a count would read the whole table every second) */
-    PGresult *r = run(e,
-                      "SELECT (SELECT greatest(reltuples, 0)::int8 FROM pg_class WHERE oid = 'hookgate_events'::regclass), "
-                      "(SELECT count(*) FROM hookgate_deliveries WHERE state = 0), "
-                      "(SELECT count(*) FROM hookgate_deliveries WHERE state = 0 AND lease_until > $1::int8), "
-                      "(SELECT coalesce(min(next_ms), 0) FROM hookgate_deliveries WHERE state = 0 "
-                      "AND next_ms <= $1::int8 AND (lease_until IS NULL OR lease_until <= $1::int8))",
-                      &p, PGRES_TUPLES_OK, &status);
+    PGresult *r = run(e, ST_STATS, &p, PGRES_TUPLES_OK, &status);
     if (r == NULL || PQntuples(r) != 1) {
         PQclear(r);
         return;

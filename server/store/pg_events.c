@@ -139,7 +139,6 @@ typedef enum stmt {
     ST_RECOVER,
     ST_CLAIM_LOCK,
     ST_CLAIM,
-    ST_NEXT_DUE,
     ST_CANCEL,
     ST_RECORD,
     ST_EXPIRE,
@@ -555,34 +554,46 @@ static void recover(pg_events *e, backend_call *c)
 }
 
 /* The columns of a claimed row after the webhook's (PG_WEBHOOK_NCOLS of them, NULL when
- * the webhook row is gone). */
-enum { CL_EVENT = PG_WEBHOOK_NCOLS, CL_WEBHOOK, CL_ATTEMPTS, CL_TRIGGER, CL_NEXT, CL_BODY, CL_FAILING, CL_COUNT };
+ * the webhook row is gone), then the next due time (the same in every row). */
+enum { CL_EVENT = PG_WEBHOOK_NCOLS, CL_WEBHOOK, CL_ATTEMPTS, CL_TRIGGER, CL_NEXT, CL_BODY, CL_FAILING, CL_NEXT_DUE, CL_COUNT };
 
+/* The claim, with its next due time, in one statement after the advisory lock.
+ * - hooks: each webhook with a pending row, by a skip scan of hookgate_deliveries_pending
+ *   (one probe per webhook, where a DISTINCT over the due rows read the whole backlog);
+ * - room: what its cap leaves, counting its unexpired leases on hookgate_deliveries_leased;
+ * - chosen: its earliest due rows not leased, as many as room, locked (SKIP LOCKED: one an
+ *   outcome is being recorded for is passed over), the earliest $2 of all;
+ * - next_due: when the earliest pending row not leased and not chosen now is due, among the
+ *   webhooks still under the cap once chosen is leased: what a second statement after the
+ *   UPDATE read, computed from this statement's snapshot (the UPDATE's leases are not
+ *   visible in it, hence chosen subtracted by hand); NULL when there is none.
+ * One row per claim, or a single row of NULLs but next_due when nothing was claimed. */
 #define CLAIM_SQL                                                                                                     \
-    "WITH due AS (SELECT DISTINCT webhook_id FROM hookgate_deliveries WHERE state = 0 AND next_ms <= $1::int8 "      \
-    "AND (lease_until IS NULL OR lease_until <= $1::int8)), "                                                         \
-    "room AS (SELECT u.webhook_id, $3::int8 - (SELECT count(*) FROM hookgate_deliveries b "                           \
-    "WHERE b.webhook_id = u.webhook_id AND b.state = 0 AND b.lease_until > $1::int8) AS n FROM due u), "              \
+    "WITH RECURSIVE hooks (webhook_id) AS ((SELECT webhook_id FROM hookgate_deliveries WHERE state = 0 "            \
+    "ORDER BY webhook_id LIMIT 1) UNION ALL SELECT (SELECT d.webhook_id FROM hookgate_deliveries d "                 \
+    "WHERE d.state = 0 AND d.webhook_id > h.webhook_id ORDER BY d.webhook_id LIMIT 1) FROM hooks h "                 \
+    "WHERE h.webhook_id IS NOT NULL), "                                                                               \
+    "room AS (SELECT h.webhook_id, $3::int8 - (SELECT count(*) FROM hookgate_deliveries b "                           \
+    "WHERE b.webhook_id = h.webhook_id AND b.state = 0 AND b.lease_until > $1::int8) AS n FROM hooks h "             \
+    "WHERE h.webhook_id IS NOT NULL), "                                                                               \
     "chosen AS (SELECT x.event_id, x.webhook_id, x.next_ms FROM room r CROSS JOIN LATERAL ("                          \
     "SELECT d.event_id, d.webhook_id, d.next_ms FROM hookgate_deliveries d WHERE d.webhook_id = r.webhook_id "        \
     "AND d.state = 0 AND d.next_ms <= $1::int8 AND (d.lease_until IS NULL OR d.lease_until <= $1::int8) "             \
     "ORDER BY d.next_ms LIMIT greatest(r.n, 0) FOR UPDATE SKIP LOCKED) x ORDER BY x.next_ms LIMIT $2::int8), "        \
+    "taken AS (SELECT webhook_id, count(*) AS n FROM chosen GROUP BY webhook_id), "                                   \
+    "next_due AS (SELECT min(x.next_ms) AS next_ms FROM room r LEFT JOIN taken t ON t.webhook_id = r.webhook_id "     \
+    "CROSS JOIN LATERAL (SELECT d.next_ms FROM hookgate_deliveries d WHERE d.webhook_id = r.webhook_id "              \
+    "AND d.state = 0 AND (d.lease_until IS NULL OR d.lease_until <= $1::int8) AND NOT EXISTS (SELECT 1 "             \
+    "FROM chosen ch WHERE ch.event_id = d.event_id AND ch.webhook_id = d.webhook_id) ORDER BY d.next_ms LIMIT 1) x " \
+    "WHERE r.n - coalesce(t.n, 0) > 0), "                                                                             \
     "claimed AS (UPDATE hookgate_deliveries d SET lease_until = $4::int8 FROM chosen ch "                             \
     "WHERE d.event_id = ch.event_id AND d.webhook_id = ch.webhook_id "                                                \
     "RETURNING d.event_id, d.webhook_id, d.attempts, d.trigger, d.next_ms) "                                          \
     "SELECT w.*, c.event_id, c.webhook_id, c.attempts, c.trigger, c.next_ms, e.body, "                                \
-    "coalesce(h.failing_since_ms, 0) FROM claimed c JOIN hookgate_events e ON e.id = c.event_id "                     \
+    "coalesce(h.failing_since_ms, 0), nd.next_ms FROM next_due nd LEFT JOIN (claimed c "                              \
+    "JOIN hookgate_events e ON e.id = c.event_id "                                                                    \
     "LEFT JOIN (SELECT " PG_WEBHOOK_COLUMNS " FROM hookgate_webhooks) w ON w.id = c.webhook_id "                      \
-    "LEFT JOIN hookgate_webhook_health h ON h.webhook_id = c.webhook_id ORDER BY c.next_ms"
-
-/* When the earliest pending delivery that could be claimed now is due: not leased, and
- * its webhook under the cap (a webhook at it is claimed from again when an outcome comes:
- * the dispatcher looks again after each attempt, and every second). */
-#define NEXT_DUE_SQL                                                                                                  \
-    "SELECT d.next_ms FROM hookgate_deliveries d WHERE d.state = 0 "                                                  \
-    "AND (d.lease_until IS NULL OR d.lease_until <= $1::int8) AND (SELECT count(*) FROM hookgate_deliveries b "       \
-    "WHERE b.webhook_id = d.webhook_id AND b.state = 0 AND b.lease_until > $1::int8) < $2::int8 "                     \
-    "ORDER BY d.next_ms LIMIT 1"
+    "LEFT JOIN hookgate_webhook_health h ON h.webhook_id = c.webhook_id) ON true ORDER BY c.next_ms"
 
 static void claim(pg_events *e, backend_call *c)
 {
@@ -597,7 +608,7 @@ static void claim(pg_events *e, backend_call *c)
     p_int(&p, (int64_t)ev->max);
     p_int(&p, ev->per_webhook);
     p_int(&p, ev->now_ms + ev->lease_ms);
-    PGresult *r = NULL, *next = NULL;
+    PGresult *r = NULL;
     if ((status = command(e, ST_BEGIN)) != 0)
         goto fail;
     if ((r = run(e, ST_CLAIM_LOCK, &l, PGRES_TUPLES_OK, &status)) == NULL)
@@ -605,15 +616,15 @@ static void claim(pg_events *e, backend_call *c)
     PQclear(r);
     if ((r = run(e, ST_CLAIM, &p, PGRES_TUPLES_OK, &status)) == NULL)
         goto fail;
-    params q = {0};
-    p_int(&q, ev->now_ms);
-    p_int(&q, ev->per_webhook);
-    if ((next = run(e, ST_NEXT_DUE, &q, PGRES_TUPLES_OK, &status)) == NULL)
-        goto fail;
     /* committed at once: the leases are the claim, and no transaction waits for a url */
     if ((status = command(e, ST_COMMIT)) != 0)
         goto fail;
     int rows = PQntuples(r);
+    if (rows == 1 && PQnfields(r) == CL_COUNT && PQgetisnull(r, 0, CL_EVENT)) {
+        rows = 0; /* nothing claimed: the row only carries next_due */
+        if (!PQgetisnull(r, 0, CL_NEXT_DUE))
+            ev->next_due_ms = int_at(r, 0, CL_NEXT_DUE);
+    }
     if ((size_t)rows > ev->max || PQnfields(r) != CL_COUNT) {
         status = EIO; /* not an answer to this statement: the leases expire */
         goto out;
@@ -644,15 +655,14 @@ static void claim(pg_events *e, backend_call *c)
         }
         ev->count++;
     }
-    if (PQntuples(next) == 1)
-        ev->next_due_ms = int_at(next, 0, 0);
+    if (rows > 0 && !PQgetisnull(r, 0, CL_NEXT_DUE))
+        ev->next_due_ms = int_at(r, 0, CL_NEXT_DUE);
     status = 0;
     goto out;
 fail:
     rollback(e);
 out:
     PQclear(r);
-    PQclear(next);
     finish(c, status);
 }
 
@@ -818,7 +828,6 @@ static const char *const stmt_sql[ST_COUNT] = {
                    "SELECT count(*), pg_notify('hookgate_events', '') FROM u",
     [ST_CLAIM_LOCK] = "SELECT pg_advisory_xact_lock($1::int8)",
     [ST_CLAIM] = CLAIM_SQL,
-    [ST_NEXT_DUE] = NEXT_DUE_SQL,
     [ST_CANCEL] = "UPDATE hookgate_deliveries SET state = 3, lease_until = NULL WHERE webhook_id = $1::bytea "
                   "AND state = 0",
     [ST_RECORD] = RECORD_SQL,
@@ -887,8 +896,11 @@ static int ensure_connected(pg_events *e)
     PQsetNoticeProcessor(e->conn, ignore_notice, NULL);
     char sql[64];
     snprintf(sql, sizeof sql, "SET statement_timeout = %u", e->o.statement_timeout_ms);
+    /* no JIT: the claim's estimated cost over a backlog passes jit_above_cost, and compiling
+     * it took ~750 ms on every execution (200k pending rows) for a statement that runs in ~10 */
     /* prepared again on every connection: a statement lives as long as its session */
-    if (command_sql(e, sql) != 0 || command_sql(e, "LISTEN hookgate_events") != 0 || prepare_all(e) != 0) {
+    if (command_sql(e, sql) != 0 || command_sql(e, "SET jit = off") != 0 ||
+        command_sql(e, "LISTEN hookgate_events") != 0 || prepare_all(e) != 0) {
         disconnect(e);
         return -1;
     }

@@ -205,6 +205,81 @@ static int command(pg_events *e, stmt s)
     return r != NULL ? 0 : status;
 }
 
+static void disconnect(pg_events *e);
+
+/* ---- pipelines: a transaction's statements sent together, one round trip -------------- */
+
+static int pipeline_start(pg_events *e)
+{
+    return PQenterPipelineMode(e->conn) ? 0 : status_of(e, NULL);
+}
+
+/* Queues the prepared statement s in the pipeline: 0 or a status. libpq reads the server's
+ * answers while it waits to send, so a long pipeline cannot deadlock a blocking connection. */
+static int pipeline_send(pg_events *e, stmt s, const params *p)
+{
+    char name[16];
+    stmt_name(s, name);
+    if (PQsendQueryPrepared(e->conn, name, p != NULL ? p->n : 0, p != NULL ? p->values : NULL,
+                            p != NULL ? p->lengths : NULL, p != NULL ? p->formats : NULL, 1))
+        return 0;
+    return status_of(e, NULL);
+}
+
+/* Syncs the pipeline of the n statements sent and reads their answers, leaving pipeline
+ * mode: 0, or the status of the first that failed (the server skips the rest of the
+ * pipeline, so a transaction it opened is left aborted: the caller rolls back). Each
+ * result that succeeded goes to results[i] when results is not NULL (the caller clears
+ * them, NULL for the others). */
+static int pipeline_finish(pg_events *e, size_t n, PGresult **results)
+{
+    int status = 0;
+    if (results != NULL)
+        for (size_t i = 0; i < n; i++)
+            results[i] = NULL;
+    if (!PQpipelineSync(e->conn))
+        return status_of(e, NULL);
+    for (size_t i = 0; i < n; i++) {
+        PGresult *r = PQgetResult(e->conn);
+        if (r == NULL)
+            return status != 0 ? status : ECONNRESET; /* the connection broke: it is dropped */
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            if (results != NULL)
+                results[i] = r;
+            else
+                PQclear(r);
+        } else if (st == PGRES_PIPELINE_ABORTED) {
+            PQclear(r);
+        } else {
+            if (status == 0 && (status = status_of(e, r)) == EIO)
+                fprintf(stderr, "hookgate: events: PostgreSQL: %s", PQresultErrorMessage(r));
+            PQclear(r);
+        }
+        PGresult *end;
+        while ((end = PQgetResult(e->conn)) != NULL) /* one result each: NULL follows it */
+            PQclear(end);
+        if (PQstatus(e->conn) != CONNECTION_OK)
+            return ECONNRESET;
+    }
+    PGresult *sync = PQgetResult(e->conn);
+    int synced = sync != NULL && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (!synced || !PQexitPipelineMode(e->conn))
+        return status != 0 ? status : status_of(e, NULL);
+    return status;
+}
+
+/* After a pipeline failed: 1 when the connection was left in pipeline mode (broken, or a
+ * send refused), and is dropped; 0 when it can roll back. */
+static int pipeline_abandoned(pg_events *e)
+{
+    if (PQpipelineStatus(e->conn) == PQ_PIPELINE_OFF)
+        return 0;
+    disconnect(e);
+    return 1;
+}
+
 static void rollback(pg_events *e)
 {
     PQclear(PQexec(e->conn, "ROLLBACK"));
@@ -608,17 +683,26 @@ static void claim(pg_events *e, backend_call *c)
     p_int(&p, (int64_t)ev->max);
     p_int(&p, ev->per_webhook);
     p_int(&p, ev->now_ms + ev->lease_ms);
-    PGresult *r = NULL;
-    if ((status = command(e, ST_BEGIN)) != 0)
+    PGresult *r = NULL, *results[4] = {NULL, NULL, NULL, NULL};
+    /* one round trip: the lock is a statement of its own (the claim's snapshot is taken once
+     * it is held, so the leases it counts are every node's); committed at once: the leases
+     * are the claim, and no transaction waits for a url */
+    if ((status = pipeline_start(e)) != 0)
+        goto out;
+    if ((status = pipeline_send(e, ST_BEGIN, NULL)) == 0 && (status = pipeline_send(e, ST_CLAIM_LOCK, &l)) == 0 &&
+        (status = pipeline_send(e, ST_CLAIM, &p)) == 0 && (status = pipeline_send(e, ST_COMMIT, NULL)) == 0)
+        status = pipeline_finish(e, 4, results);
+    if (status != 0) {
+        for (int i = 0; i < 4; i++)
+            PQclear(results[i]);
+        if (pipeline_abandoned(e))
+            goto out;
         goto fail;
-    if ((r = run(e, ST_CLAIM_LOCK, &l, PGRES_TUPLES_OK, &status)) == NULL)
-        goto fail;
-    PQclear(r);
-    if ((r = run(e, ST_CLAIM, &p, PGRES_TUPLES_OK, &status)) == NULL)
-        goto fail;
-    /* committed at once: the leases are the claim, and no transaction waits for a url */
-    if ((status = command(e, ST_COMMIT)) != 0)
-        goto fail;
+    }
+    PQclear(results[0]);
+    PQclear(results[1]);
+    PQclear(results[3]);
+    r = results[2];
     int rows = PQntuples(r);
     if (rows == 1 && PQnfields(r) == CL_COUNT && PQgetisnull(r, 0, CL_EVENT)) {
         rows = 0; /* nothing claimed: the row only carries next_due */
@@ -692,19 +776,19 @@ static int compare_records(const void *a, const void *b)
     "WHERE EXISTS (SELECT 1 FROM u) ON CONFLICT (webhook_id) DO UPDATE SET failing_since_ms = "                      \
     "EXCLUDED.failing_since_ms) SELECT count(*) FROM u"
 
-/* One DELIVERY record (StoredEvent's meaning): 0 or a status. */
-static int record_one(pg_events *e, const schema_stored_event *r)
+/* Queues one DELIVERY record (StoredEvent's meaning) in the pipeline, counting it in *sent
+ * (a record that changes nothing sends nothing): 0 or a status. */
+static int record_send(pg_events *e, const schema_stored_event *r, size_t *sent)
 {
-    int status = 0;
+    int status;
     params p = {0};
-    PGresult *res;
     if (r->id.len == 0) { /* every pending delivery of the webhook is cancelled */
         if (r->state != EVENTS_CANCELLED)
             return 0;
         p_bytes(&p, r->webhook_id.data, OBJECTID_LEN);
-        res = run(e, ST_CANCEL, &p, PGRES_COMMAND_OK, &status);
-        PQclear(res);
-        return res != NULL ? 0 : status;
+        if ((status = pipeline_send(e, ST_CANCEL, &p)) == 0)
+            (*sent)++;
+        return status;
     }
     int attempted = r->started_ms != 0;
     size_t keep = r->response.len < EVENTS_RESPONSE_KEEP ? r->response.len : EVENTS_RESPONSE_KEEP;
@@ -727,9 +811,9 @@ static int record_one(pg_events *e, const schema_stored_event *r)
     p_int(&p, r->status_code);
     p_int(&p, r->error);
     p_bytes(&p, r->response.data, keep);
-    res = run(e, ST_RECORD, &p, PGRES_TUPLES_OK, &status);
-    PQclear(res);
-    return res != NULL ? 0 : status;
+    if ((status = pipeline_send(e, ST_RECORD, &p)) == 0)
+        (*sent)++;
+    return status;
 }
 
 static int record_valid(const schema_stored_event *r)
@@ -738,9 +822,9 @@ static int record_valid(const schema_stored_event *r)
            (r->id.len == 0 || r->id.len == OBJECTID_LEN) && r->state < EVENTS_STATES && r->trigger < EVENTS_TRIGGERS;
 }
 
-/* Every RECORD call of `calls` (linked by batch_next) in one transaction: their outcomes
- * commit together, or all fail. A deadlock (a cancel of a webhook racing the batch) is
- * tried again once. */
+/* Every RECORD call of `calls` (linked by batch_next) in one transaction, sent as one
+ * pipeline: their outcomes commit together, or all fail. A deadlock (a cancel of a webhook
+ * racing the batch) is tried again once. */
 static void record_batch(pg_events *e, backend_call *calls)
 {
     size_t n = 0;
@@ -764,11 +848,18 @@ static void record_batch(pg_events *e, backend_call *calls)
         }
     qsort(all, n, sizeof(*all), compare_records);
     for (int tries = 0; tries < 2; tries++) {
-        if ((status = command(e, ST_BEGIN)) != 0)
+        size_t sent = 0;
+        if ((status = pipeline_start(e)) != 0)
             break;
+        if ((status = pipeline_send(e, ST_BEGIN, NULL)) == 0)
+            sent++;
         for (size_t i = 0; status == 0 && i < n; i++)
-            status = record_one(e, all[i]);
-        if (status == 0 && (status = command(e, ST_COMMIT)) == 0)
+            status = record_send(e, all[i], &sent);
+        if (status == 0 && (status = pipeline_send(e, ST_COMMIT, NULL)) == 0)
+            sent++;
+        if (status == 0 && (status = pipeline_finish(e, sent, NULL)) == 0)
+            break;
+        if (pipeline_abandoned(e))
             break;
         rollback(e);
         if (status != EIO)
@@ -1034,7 +1125,7 @@ static void run_calls(pg_events *e, backend_call *calls)
             }
         } else {
             record_batch(e, records);
-            if (PQstatus(e->conn) != CONNECTION_OK)
+            if (e->conn != NULL && PQstatus(e->conn) != CONNECTION_OK)
                 disconnect(e);
             notify_wake(e);
         }

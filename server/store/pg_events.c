@@ -390,25 +390,28 @@ static char *utf8_of(ProtobufCAllocator *a, const uint8_t *bytes, size_t len)
 
 static int ensure_connected(pg_events *e);
 
-/* One publish inside the caller's transaction: 0 with c's answer set (done not called
- * yet), or a status. */
-static int publish_in(pg_events *e, backend_call *c)
+/* A publish's parameters (c's args, which outlive p). */
+static void publish_params(const backend_call *c, params *p)
+{
+    const backend_event_args *ev = &c->ev;
+    p_bytes(p, ev->publish.id.bytes, OBJECTID_LEN);
+    p_text(p, ev->publish.ecosystem_id);
+    p_int(p, ev->publish.created_ms);
+    p_bytes(p, ev->publish.body, ev->publish.body_len);
+    if (ev->publish.digest != NULL)
+        p_bytes(p, ev->publish.digest, EVENTS_DIGEST_LEN);
+    else
+        p_null(p);
+    p_int(p, EVENTS_MAX_DELIVERIES);
+}
+
+/* c's answer from r, its PUBLISH's result (cleared): 0, or a status. No row is a key
+ * another publish took (on any node, or earlier in the same batch), whose event is then
+ * read (a replay). */
+static int publish_answer(pg_events *e, backend_call *c, PGresult *r)
 {
     const backend_event_args *ev = &c->ev;
     int status = 0;
-    params p = {0};
-    p_bytes(&p, ev->publish.id.bytes, OBJECTID_LEN);
-    p_text(&p, ev->publish.ecosystem_id);
-    p_int(&p, ev->publish.created_ms);
-    p_bytes(&p, ev->publish.body, ev->publish.body_len);
-    if (ev->publish.digest != NULL)
-        p_bytes(&p, ev->publish.digest, EVENTS_DIGEST_LEN);
-    else
-        p_null(&p);
-    p_int(&p, EVENTS_MAX_DELIVERIES);
-    PGresult *r = run(e, ST_PUBLISH, &p, PGRES_TUPLES_OK, &status);
-    if (r == NULL)
-        return status;
     if (PQntuples(r) == 1) {
         c->ev.webhooks = (unsigned)int_at(r, 0, 0);
         c->ev.event_id = ev->publish.id;
@@ -434,30 +437,24 @@ static int publish_in(pg_events *e, backend_call *c)
     return 0;
 }
 
-/* The publishes taken from the queue together: one transaction, one commit (group commit,
- * as the journal's), one NOTIFY. Should any statement fail, each is run again in a
- * transaction of its own, so that one bad publish fails alone. Every call is durable before
- * its done. */
-static void publish_batch(pg_events *e, backend_call *calls)
+/* One publish inside the caller's transaction: 0 with c's answer set (done not called
+ * yet), or a status. */
+static int publish_in(pg_events *e, backend_call *c)
 {
-    int status = command(e, ST_BEGIN);
-    for (backend_call *c = calls; status == 0 && c != NULL; c = c->batch_next)
-        status = publish_in(e, c);
-    if (status == 0)
-        status = command(e, ST_NOTIFY);
-    if (status == 0 && (status = command(e, ST_COMMIT)) == 0) {
-        while (calls != NULL) {
-            backend_call *next = calls->batch_next;
-            finish(calls, 0);
-            calls = next;
-        }
-        return;
-    }
-    rollback(e);
-    while (calls != NULL) { /* one by one */
+    int status = 0;
+    params p = {0};
+    publish_params(c, &p);
+    PGresult *r = run(e, ST_PUBLISH, &p, PGRES_TUPLES_OK, &status);
+    return r != NULL ? publish_answer(e, c, r) : status;
+}
+
+/* Each publish alone: its own transaction, so that one bad publish fails alone. */
+static void publish_each(pg_events *e, backend_call *calls)
+{
+    while (calls != NULL) {
         backend_call *c = calls, *next = calls->batch_next;
         c->batch_next = NULL;
-        status = ensure_connected(e) != 0 ? ECONNREFUSED : command(e, ST_BEGIN);
+        int status = ensure_connected(e) != 0 ? ECONNREFUSED : command(e, ST_BEGIN);
         if (status == 0 && (status = publish_in(e, c)) == 0 && (status = command(e, ST_NOTIFY)) == 0)
             status = command(e, ST_COMMIT);
         if (status != 0 && e->conn != NULL)
@@ -465,6 +462,59 @@ static void publish_batch(pg_events *e, backend_call *calls)
         finish(c, status);
         calls = next;
     }
+}
+
+/* The publishes taken from the queue together: one transaction, one commit (group commit,
+ * as the journal's), one NOTIFY, sent as one pipeline (one round trip). A replay's event is
+ * read after the commit (it was committed before, or by this batch; READ COMMITTED reads
+ * it the same either side of the commit). Should any statement fail, each is run again in
+ * a transaction of its own, so that one bad publish fails alone. Every call is durable
+ * before its done. */
+static void publish_batch(pg_events *e, backend_call *calls)
+{
+    size_t n = 0, sent = 0;
+    for (backend_call *c = calls; c != NULL; c = c->batch_next)
+        n++;
+    PGresult **results = malloc((n + 3) * sizeof(*results));
+    if (results == NULL) {
+        publish_each(e, calls);
+        return;
+    }
+    int status = pipeline_start(e);
+    if (status == 0 && (status = pipeline_send(e, ST_BEGIN, NULL)) == 0)
+        sent++;
+    for (backend_call *c = calls; status == 0 && c != NULL; c = c->batch_next) {
+        params p = {0};
+        publish_params(c, &p);
+        if ((status = pipeline_send(e, ST_PUBLISH, &p)) == 0)
+            sent++;
+    }
+    if (status == 0 && (status = pipeline_send(e, ST_NOTIFY, NULL)) == 0)
+        sent++;
+    if (status == 0 && (status = pipeline_send(e, ST_COMMIT, NULL)) == 0)
+        sent++;
+    if (status == 0)
+        status = pipeline_finish(e, sent, results);
+    if (status == 0) {
+        PQclear(results[0]);
+        PQclear(results[n + 1]);
+        PQclear(results[n + 2]);
+        size_t i = 1;
+        while (calls != NULL) {
+            backend_call *next = calls->batch_next;
+            finish(calls, publish_answer(e, calls, results[i++]));
+            calls = next;
+        }
+        free(results);
+        return;
+    }
+    if (sent == n + 3) /* pipeline_finish set them all */
+        for (size_t i = 0; i < n + 3; i++)
+            PQclear(results[i]);
+    free(results);
+    if (!pipeline_abandoned(e))
+        rollback(e);
+    publish_each(e, calls);
 }
 
 static void get_event(pg_events *e, backend_call *c)

@@ -680,7 +680,17 @@ static void recover(pg_events *e, backend_call *c)
 
 /* The columns of a claimed row after the webhook's (PG_WEBHOOK_NCOLS of them, NULL when
  * the webhook row is gone), then the next due time (the same in every row). */
-enum { CL_EVENT = PG_WEBHOOK_NCOLS, CL_WEBHOOK, CL_ATTEMPTS, CL_TRIGGER, CL_NEXT, CL_BODY, CL_FAILING, CL_NEXT_DUE, CL_COUNT };
+enum {
+    CL_EVENT = PG_WEBHOOK_NCOLS,
+    CL_WEBHOOK,
+    CL_ATTEMPTS,
+    CL_TRIGGER,
+    CL_NEXT,
+    CL_BODY,
+    CL_FAILING,
+    CL_NEXT_DUE,
+    CL_COUNT
+};
 
 /* The claim, with its next due time, in one statement after the advisory lock.
  * - hooks: each webhook with a pending row, by a skip scan of hookgate_deliveries_pending
@@ -693,31 +703,31 @@ enum { CL_EVENT = PG_WEBHOOK_NCOLS, CL_WEBHOOK, CL_ATTEMPTS, CL_TRIGGER, CL_NEXT
  *   UPDATE read, computed from this statement's snapshot (the UPDATE's leases are not
  *   visible in it, hence chosen subtracted by hand); NULL when there is none.
  * One row per claim, or a single row of NULLs but next_due when nothing was claimed. */
-#define CLAIM_SQL                                                                                                     \
-    "WITH RECURSIVE hooks (webhook_id) AS ((SELECT webhook_id FROM hookgate_deliveries WHERE state = 0 "            \
-    "ORDER BY webhook_id LIMIT 1) UNION ALL SELECT (SELECT d.webhook_id FROM hookgate_deliveries d "                 \
-    "WHERE d.state = 0 AND d.webhook_id > h.webhook_id ORDER BY d.webhook_id LIMIT 1) FROM hooks h "                 \
-    "WHERE h.webhook_id IS NOT NULL), "                                                                               \
-    "room AS (SELECT h.webhook_id, $3::int8 - (SELECT count(*) FROM hookgate_deliveries b "                           \
-    "WHERE b.webhook_id = h.webhook_id AND b.state = 0 AND b.lease_until > $1::int8) AS n FROM hooks h "             \
-    "WHERE h.webhook_id IS NOT NULL), "                                                                               \
-    "chosen AS (SELECT x.event_id, x.webhook_id, x.next_ms FROM room r CROSS JOIN LATERAL ("                          \
-    "SELECT d.event_id, d.webhook_id, d.next_ms FROM hookgate_deliveries d WHERE d.webhook_id = r.webhook_id "        \
-    "AND d.state = 0 AND d.next_ms <= $1::int8 AND (d.lease_until IS NULL OR d.lease_until <= $1::int8) "             \
-    "ORDER BY d.next_ms LIMIT greatest(r.n, 0) FOR UPDATE SKIP LOCKED) x ORDER BY x.next_ms LIMIT $2::int8), "        \
-    "taken AS (SELECT webhook_id, count(*) AS n FROM chosen GROUP BY webhook_id), "                                   \
-    "next_due AS (SELECT min(x.next_ms) AS next_ms FROM room r LEFT JOIN taken t ON t.webhook_id = r.webhook_id "     \
-    "CROSS JOIN LATERAL (SELECT d.next_ms FROM hookgate_deliveries d WHERE d.webhook_id = r.webhook_id "              \
-    "AND d.state = 0 AND (d.lease_until IS NULL OR d.lease_until <= $1::int8) AND NOT EXISTS (SELECT 1 "             \
-    "FROM chosen ch WHERE ch.event_id = d.event_id AND ch.webhook_id = d.webhook_id) ORDER BY d.next_ms LIMIT 1) x " \
-    "WHERE r.n - coalesce(t.n, 0) > 0), "                                                                             \
-    "claimed AS (UPDATE hookgate_deliveries d SET lease_until = $4::int8 FROM chosen ch "                             \
-    "WHERE d.event_id = ch.event_id AND d.webhook_id = ch.webhook_id "                                                \
-    "RETURNING d.event_id, d.webhook_id, d.attempts, d.trigger, d.next_ms) "                                          \
-    "SELECT w.*, c.event_id, c.webhook_id, c.attempts, c.trigger, c.next_ms, e.body, "                                \
-    "coalesce(h.failing_since_ms, 0), nd.next_ms FROM next_due nd LEFT JOIN (claimed c "                              \
-    "JOIN hookgate_events e ON e.id = c.event_id "                                                                    \
-    "LEFT JOIN (SELECT " PG_WEBHOOK_COLUMNS " FROM hookgate_webhooks) w ON w.id = c.webhook_id "                      \
+#define CLAIM_SQL                                                                                                      \
+    "WITH RECURSIVE hooks (webhook_id) AS ((SELECT webhook_id FROM hookgate_deliveries WHERE state = 0 "               \
+    "ORDER BY webhook_id LIMIT 1) UNION ALL SELECT (SELECT d.webhook_id FROM hookgate_deliveries d "                   \
+    "WHERE d.state = 0 AND d.webhook_id > h.webhook_id ORDER BY d.webhook_id LIMIT 1) FROM hooks h "                   \
+    "WHERE h.webhook_id IS NOT NULL), "                                                                                \
+    "room AS (SELECT h.webhook_id, $3::int8 - (SELECT count(*) FROM hookgate_deliveries b "                            \
+    "WHERE b.webhook_id = h.webhook_id AND b.state = 0 AND b.lease_until > $1::int8) AS n FROM hooks h "               \
+    "WHERE h.webhook_id IS NOT NULL), "                                                                                \
+    "chosen AS (SELECT x.event_id, x.webhook_id, x.next_ms FROM room r CROSS JOIN LATERAL ("                           \
+    "SELECT d.event_id, d.webhook_id, d.next_ms FROM hookgate_deliveries d WHERE d.webhook_id = r.webhook_id "         \
+    "AND d.state = 0 AND d.next_ms <= $1::int8 AND (d.lease_until IS NULL OR d.lease_until <= $1::int8) "              \
+    "ORDER BY d.next_ms LIMIT greatest(r.n, 0) FOR UPDATE SKIP LOCKED) x ORDER BY x.next_ms LIMIT $2::int8), "         \
+    "taken AS (SELECT webhook_id, count(*) AS n FROM chosen GROUP BY webhook_id), "                                    \
+    "next_due AS (SELECT min(x.next_ms) AS next_ms FROM room r LEFT JOIN taken t ON t.webhook_id = r.webhook_id "      \
+    "CROSS JOIN LATERAL (SELECT d.next_ms FROM hookgate_deliveries d WHERE d.webhook_id = r.webhook_id "               \
+    "AND d.state = 0 AND (d.lease_until IS NULL OR d.lease_until <= $1::int8) AND NOT EXISTS (SELECT 1 "               \
+    "FROM chosen ch WHERE ch.event_id = d.event_id AND ch.webhook_id = d.webhook_id) ORDER BY d.next_ms LIMIT 1) x "   \
+    "WHERE r.n - coalesce(t.n, 0) > 0), "                                                                              \
+    "claimed AS (UPDATE hookgate_deliveries d SET lease_until = $4::int8 FROM chosen ch "                              \
+    "WHERE d.event_id = ch.event_id AND d.webhook_id = ch.webhook_id "                                                 \
+    "RETURNING d.event_id, d.webhook_id, d.attempts, d.trigger, d.next_ms) "                                           \
+    "SELECT w.*, c.event_id, c.webhook_id, c.attempts, c.trigger, c.next_ms, e.body, "                                 \
+    "coalesce(h.failing_since_ms, 0), nd.next_ms FROM next_due nd LEFT JOIN (claimed c "                               \
+    "JOIN hookgate_events e ON e.id = c.event_id "                                                                     \
+    "LEFT JOIN (SELECT " PG_WEBHOOK_COLUMNS " FROM hookgate_webhooks) w ON w.id = c.webhook_id "                       \
     "LEFT JOIN hookgate_webhook_health h ON h.webhook_id = c.webhook_id) ON true ORDER BY c.next_ms"
 
 static void claim(pg_events *e, backend_call *c)
@@ -951,8 +961,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PUBLISH] = PUBLISH_SQL,
     [ST_REPLAYED] = "SELECT id, webhooks FROM hookgate_events WHERE idempotency_key = $1::bytea",
     [ST_GET_EVENT] = "SELECT ecosystem_id, created_ms, body FROM hookgate_events WHERE id = $1::bytea",
-    [ST_GET_DELIVERIES] = "SELECT webhook_id, state, attempts, next_ms, last_status, last_error FROM hookgate_deliveries "
-                          "WHERE event_id = $1::bytea ORDER BY webhook_id",
+    [ST_GET_DELIVERIES] =
+        "SELECT webhook_id, state, attempts, next_ms, last_status, last_error FROM hookgate_deliveries "
+        "WHERE event_id = $1::bytea ORDER BY webhook_id",
     [ST_ATTEMPTS] = "SELECT seq, event_id, attempt, trigger, started_ms, duration_ms, status, error, response "
                     "FROM hookgate_attempts WHERE webhook_id = $1::bytea AND ($2::int8 = 0 OR seq < $2::int8) "
                     "ORDER BY seq DESC LIMIT $3::int8",

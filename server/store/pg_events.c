@@ -1,7 +1,9 @@
 /* pg_events: see pg_events.h.
  *
- * Statements run with PQexecParams on the worker's blocking connection, parameters as
- * text (numbers) or binary (bytea), results in binary. Every write that makes a delivery
+ * Statements are prepared once per connection (ensure_connected, again after a reconnect)
+ * and run with PQexecPrepared on the worker's blocking connection, parameters as text
+ * (numbers) or binary (bytea), results in binary: a verb costs no parse nor (once the plan
+ * cache has a generic plan) planning. Every write that makes a delivery
  * due (publish, resend, recover) notifies hookgate_events in its transaction, so every
  * node's dispatcher hears of it at commit.
  *
@@ -122,6 +124,34 @@ static void p_bool(params *p, int v)
     p_text(p, v ? "t" : "f");
 }
 
+/* The worker's statements, prepared on each connection as "hg_ev_<id>" (stmt_sql, after
+ * the verbs, holds their text; every parameter has its type cast in the text). */
+typedef enum stmt {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_NOTIFY,
+    ST_PUBLISH,
+    ST_REPLAYED,
+    ST_GET_EVENT,
+    ST_GET_DELIVERIES,
+    ST_ATTEMPTS,
+    ST_RESEND,
+    ST_RECOVER,
+    ST_CLAIM_LOCK,
+    ST_CLAIM,
+    ST_CANCEL,
+    ST_RECORD,
+    ST_INVOKE_ATTEMPT,
+    ST_EXPIRE,
+    ST_STATS,
+    ST_COUNT
+} stmt;
+
+static void stmt_name(stmt s, char name[static 16])
+{
+    snprintf(name, 16, "hg_ev_%d", (int)s);
+}
+
 /* The status a failed statement gives its call: ETIMEDOUT for statement_timeout, EIO for
  * any other refusal, ECONNRESET when the connection broke (it is then dropped). */
 static int status_of(pg_events *e, const PGresult *r)
@@ -134,11 +164,10 @@ static int status_of(pg_events *e, const PGresult *r)
     return EIO;
 }
 
-/* Runs sql; the result when its status is `want`, else NULL with *status set. */
-static PGresult *run(pg_events *e, const char *sql, const params *p, ExecStatusType want, int *status)
+/* Checks r (a statement's result, consumed): r when its status is `want`, else NULL with
+ * *status set. */
+static PGresult *result_of(pg_events *e, PGresult *r, ExecStatusType want, int *status)
 {
-    PGresult *r = PQexecParams(e->conn, sql, p != NULL ? p->n : 0, NULL, p != NULL ? p->values : NULL,
-                               p != NULL ? p->lengths : NULL, p != NULL ? p->formats : NULL, 1);
     if (r != NULL && PQresultStatus(r) == want)
         return r;
     *status = status_of(e, r);
@@ -148,12 +177,108 @@ static PGresult *run(pg_events *e, const char *sql, const params *p, ExecStatusT
     return NULL;
 }
 
-static int command(pg_events *e, const char *sql)
+/* Runs the prepared statement s; the result when its status is `want`, else NULL with
+ * *status set. */
+static PGresult *run(pg_events *e, stmt s, const params *p, ExecStatusType want, int *status)
+{
+    char name[16];
+    stmt_name(s, name);
+    return result_of(e,
+                     PQexecPrepared(e->conn, name, p != NULL ? p->n : 0, p != NULL ? p->values : NULL,
+                                    p != NULL ? p->lengths : NULL, p != NULL ? p->formats : NULL, 1),
+                     want, status);
+}
+
+/* A statement not prepared (the session's setup). */
+static int command_sql(pg_events *e, const char *sql)
 {
     int status = 0;
-    PGresult *r = run(e, sql, NULL, PGRES_COMMAND_OK, &status);
+    PGresult *r = result_of(e, PQexecParams(e->conn, sql, 0, NULL, NULL, NULL, NULL, 1), PGRES_COMMAND_OK, &status);
     PQclear(r);
     return r != NULL ? 0 : status;
+}
+
+static int command(pg_events *e, stmt s)
+{
+    int status = 0;
+    PGresult *r = run(e, s, NULL, PGRES_COMMAND_OK, &status);
+    PQclear(r);
+    return r != NULL ? 0 : status;
+}
+
+static void disconnect(pg_events *e);
+
+/* ---- pipelines: a transaction's statements sent together, one round trip -------------- */
+
+static int pipeline_start(pg_events *e)
+{
+    return PQenterPipelineMode(e->conn) ? 0 : status_of(e, NULL);
+}
+
+/* Queues the prepared statement s in the pipeline: 0 or a status. libpq reads the server's
+ * answers while it waits to send, so a long pipeline cannot deadlock a blocking connection. */
+static int pipeline_send(pg_events *e, stmt s, const params *p)
+{
+    char name[16];
+    stmt_name(s, name);
+    if (PQsendQueryPrepared(e->conn, name, p != NULL ? p->n : 0, p != NULL ? p->values : NULL,
+                            p != NULL ? p->lengths : NULL, p != NULL ? p->formats : NULL, 1))
+        return 0;
+    return status_of(e, NULL);
+}
+
+/* Syncs the pipeline of the n statements sent and reads their answers, leaving pipeline
+ * mode: 0, or the status of the first that failed (the server skips the rest of the
+ * pipeline, so a transaction it opened is left aborted: the caller rolls back). Each
+ * result that succeeded goes to results[i] when results is not NULL (the caller clears
+ * them, NULL for the others). */
+static int pipeline_finish(pg_events *e, size_t n, PGresult **results)
+{
+    int status = 0;
+    if (results != NULL)
+        for (size_t i = 0; i < n; i++)
+            results[i] = NULL;
+    if (!PQpipelineSync(e->conn))
+        return status_of(e, NULL);
+    for (size_t i = 0; i < n; i++) {
+        PGresult *r = PQgetResult(e->conn);
+        if (r == NULL)
+            return status != 0 ? status : ECONNRESET; /* the connection broke: it is dropped */
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            if (results != NULL)
+                results[i] = r;
+            else
+                PQclear(r);
+        } else if (st == PGRES_PIPELINE_ABORTED) {
+            PQclear(r);
+        } else {
+            if (status == 0 && (status = status_of(e, r)) == EIO)
+                fprintf(stderr, "hookgate: events: PostgreSQL: %s", PQresultErrorMessage(r));
+            PQclear(r);
+        }
+        PGresult *end;
+        while ((end = PQgetResult(e->conn)) != NULL) /* one result each: NULL follows it */
+            PQclear(end);
+        if (PQstatus(e->conn) != CONNECTION_OK)
+            return ECONNRESET;
+    }
+    PGresult *sync = PQgetResult(e->conn);
+    int synced = sync != NULL && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (!synced || !PQexitPipelineMode(e->conn))
+        return status != 0 ? status : status_of(e, NULL);
+    return status;
+}
+
+/* After a pipeline failed: 1 when the connection was left in pipeline mode (broken, or a
+ * send refused), and is dropped; 0 when it can roll back. */
+static int pipeline_abandoned(pg_events *e)
+{
+    if (PQpipelineStatus(e->conn) == PQ_PIPELINE_OFF)
+        return 0;
+    disconnect(e);
+    return 1;
 }
 
 static void rollback(pg_events *e)
@@ -266,25 +391,28 @@ static char *utf8_of(ProtobufCAllocator *a, const uint8_t *bytes, size_t len)
 
 static int ensure_connected(pg_events *e);
 
-/* One publish inside the caller's transaction: 0 with c's answer set (done not called
- * yet), or a status. */
-static int publish_in(pg_events *e, backend_call *c)
+/* A publish's parameters (c's args, which outlive p). */
+static void publish_params(const backend_call *c, params *p)
+{
+    const backend_event_args *ev = &c->ev;
+    p_bytes(p, ev->publish.id.bytes, OBJECTID_LEN);
+    p_text(p, ev->publish.ecosystem_id);
+    p_int(p, ev->publish.created_ms);
+    p_bytes(p, ev->publish.body, ev->publish.body_len);
+    if (ev->publish.digest != NULL)
+        p_bytes(p, ev->publish.digest, EVENTS_DIGEST_LEN);
+    else
+        p_null(p);
+    p_int(p, EVENTS_MAX_DELIVERIES);
+}
+
+/* c's answer from r, its PUBLISH's result (cleared): 0, or a status. No row is a key
+ * another publish took (on any node, or earlier in the same batch), whose event is then
+ * read (a replay). */
+static int publish_answer(pg_events *e, backend_call *c, PGresult *r)
 {
     const backend_event_args *ev = &c->ev;
     int status = 0;
-    params p = {0};
-    p_bytes(&p, ev->publish.id.bytes, OBJECTID_LEN);
-    p_text(&p, ev->publish.ecosystem_id);
-    p_int(&p, ev->publish.created_ms);
-    p_bytes(&p, ev->publish.body, ev->publish.body_len);
-    if (ev->publish.digest != NULL)
-        p_bytes(&p, ev->publish.digest, EVENTS_DIGEST_LEN);
-    else
-        p_null(&p);
-    p_int(&p, EVENTS_MAX_DELIVERIES);
-    PGresult *r = run(e, PUBLISH_SQL, &p, PGRES_TUPLES_OK, &status);
-    if (r == NULL)
-        return status;
     if (PQntuples(r) == 1) {
         c->ev.webhooks = (unsigned)int_at(r, 0, 0);
         c->ev.event_id = ev->publish.id;
@@ -297,8 +425,7 @@ static int publish_in(pg_events *e, backend_call *c)
         return EIO; /* no row without a key to conflict on: the statement did not do its work */
     params k = {0};
     p_bytes(&k, ev->publish.digest, EVENTS_DIGEST_LEN);
-    r = run(e, "SELECT id, webhooks FROM hookgate_events WHERE idempotency_key = $1::bytea", &k, PGRES_TUPLES_OK,
-            &status);
+    r = run(e, ST_REPLAYED, &k, PGRES_TUPLES_OK, &status);
     if (r == NULL)
         return status;
     if (PQntuples(r) != 1 || id_at(r, 0, 0, &c->ev.event_id) != 0) {
@@ -311,37 +438,84 @@ static int publish_in(pg_events *e, backend_call *c)
     return 0;
 }
 
-/* The publishes taken from the queue together: one transaction, one commit (group commit,
- * as the journal's), one NOTIFY. Should any statement fail, each is run again in a
- * transaction of its own, so that one bad publish fails alone. Every call is durable before
- * its done. */
-static void publish_batch(pg_events *e, backend_call *calls)
+/* One publish inside the caller's transaction: 0 with c's answer set (done not called
+ * yet), or a status. */
+static int publish_in(pg_events *e, backend_call *c)
 {
-    int status = command(e, "BEGIN");
-    for (backend_call *c = calls; status == 0 && c != NULL; c = c->batch_next)
-        status = publish_in(e, c);
-    if (status == 0)
-        status = command(e, "NOTIFY hookgate_events");
-    if (status == 0 && (status = command(e, "COMMIT")) == 0) {
-        while (calls != NULL) {
-            backend_call *next = calls->batch_next;
-            finish(calls, 0);
-            calls = next;
-        }
-        return;
-    }
-    rollback(e);
-    while (calls != NULL) { /* one by one */
+    int status = 0;
+    params p = {0};
+    publish_params(c, &p);
+    PGresult *r = run(e, ST_PUBLISH, &p, PGRES_TUPLES_OK, &status);
+    return r != NULL ? publish_answer(e, c, r) : status;
+}
+
+/* Each publish alone: its own transaction, so that one bad publish fails alone. */
+static void publish_each(pg_events *e, backend_call *calls)
+{
+    while (calls != NULL) {
         backend_call *c = calls, *next = calls->batch_next;
         c->batch_next = NULL;
-        status = ensure_connected(e) != 0 ? ECONNREFUSED : command(e, "BEGIN");
-        if (status == 0 && (status = publish_in(e, c)) == 0 && (status = command(e, "NOTIFY hookgate_events")) == 0)
-            status = command(e, "COMMIT");
+        int status = ensure_connected(e) != 0 ? ECONNREFUSED : command(e, ST_BEGIN);
+        if (status == 0 && (status = publish_in(e, c)) == 0 && (status = command(e, ST_NOTIFY)) == 0)
+            status = command(e, ST_COMMIT);
         if (status != 0 && e->conn != NULL)
             rollback(e);
         finish(c, status);
         calls = next;
     }
+}
+
+/* The publishes taken from the queue together: one transaction, one commit (group commit,
+ * as the journal's), one NOTIFY, sent as one pipeline (one round trip). A replay's event is
+ * read after the commit (it was committed before, or by this batch; READ COMMITTED reads
+ * it the same either side of the commit). Should any statement fail, each is run again in
+ * a transaction of its own, so that one bad publish fails alone. Every call is durable
+ * before its done. */
+static void publish_batch(pg_events *e, backend_call *calls)
+{
+    size_t n = 0, sent = 0;
+    for (backend_call *c = calls; c != NULL; c = c->batch_next)
+        n++;
+    PGresult **results = malloc((n + 3) * sizeof(*results));
+    if (results == NULL) {
+        publish_each(e, calls);
+        return;
+    }
+    int status = pipeline_start(e);
+    if (status == 0 && (status = pipeline_send(e, ST_BEGIN, NULL)) == 0)
+        sent++;
+    for (backend_call *c = calls; status == 0 && c != NULL; c = c->batch_next) {
+        params p = {0};
+        publish_params(c, &p);
+        if ((status = pipeline_send(e, ST_PUBLISH, &p)) == 0)
+            sent++;
+    }
+    if (status == 0 && (status = pipeline_send(e, ST_NOTIFY, NULL)) == 0)
+        sent++;
+    if (status == 0 && (status = pipeline_send(e, ST_COMMIT, NULL)) == 0)
+        sent++;
+    if (status == 0)
+        status = pipeline_finish(e, sent, results);
+    if (status == 0) {
+        PQclear(results[0]);
+        PQclear(results[n + 1]);
+        PQclear(results[n + 2]);
+        size_t i = 1;
+        while (calls != NULL) {
+            backend_call *next = calls->batch_next;
+            finish(calls, publish_answer(e, calls, results[i++]));
+            calls = next;
+        }
+        free(results);
+        return;
+    }
+    if (sent == n + 3) /* pipeline_finish set them all */
+        for (size_t i = 0; i < n + 3; i++)
+            PQclear(results[i]);
+    free(results);
+    if (!pipeline_abandoned(e))
+        rollback(e);
+    publish_each(e, calls);
 }
 
 static void get_event(pg_events *e, backend_call *c)
@@ -350,8 +524,7 @@ static void get_event(pg_events *e, backend_call *c)
     int status = 0;
     params p = {0};
     p_bytes(&p, c->id.bytes, OBJECTID_LEN);
-    PGresult *ev = run(e, "SELECT ecosystem_id, created_ms, body FROM hookgate_events WHERE id = $1::bytea", &p,
-                       PGRES_TUPLES_OK, &status);
+    PGresult *ev = run(e, ST_GET_EVENT, &p, PGRES_TUPLES_OK, &status);
     if (ev == NULL) {
         finish(c, status);
         return;
@@ -361,10 +534,7 @@ static void get_event(pg_events *e, backend_call *c)
         finish(c, BACKEND_NOT_FOUND);
         return;
     }
-    PGresult *ds = run(e,
-                       "SELECT webhook_id, state, attempts, next_ms, last_status, last_error FROM hookgate_deliveries "
-                       "WHERE event_id = $1::bytea ORDER BY webhook_id",
-                       &p, PGRES_TUPLES_OK, &status);
+    PGresult *ds = run(e, ST_GET_DELIVERIES, &p, PGRES_TUPLES_OK, &status);
     if (ds == NULL) {
         PQclear(ev);
         finish(c, status);
@@ -426,11 +596,7 @@ static void list_attempts(pg_events *e, backend_call *c)
     p_bytes(&p, c->id.bytes, OBJECTID_LEN);
     p_int(&p, (int64_t)(c->ev.before > INT64_MAX ? INT64_MAX : c->ev.before));
     p_int(&p, (int64_t)c->limit + 1); /* one more: do older ones follow? */
-    PGresult *r = run(e,
-                      "SELECT seq, event_id, attempt, trigger, started_ms, duration_ms, status, error, response "
-                      "FROM hookgate_attempts WHERE webhook_id = $1::bytea AND ($2::int8 = 0 OR seq < $2::int8) "
-                      "ORDER BY seq DESC LIMIT $3::int8",
-                      &p, PGRES_TUPLES_OK, &status);
+    PGresult *r = run(e, ST_ATTEMPTS, &p, PGRES_TUPLES_OK, &status);
     if (r == NULL) {
         finish(c, status);
         return;
@@ -483,14 +649,7 @@ static void resend(pg_events *e, backend_call *c)
     else
         p_null(&p);
     p_int(&p, c->ev.now_ms);
-    PGresult *r = run(e,
-                      "WITH u AS (UPDATE hookgate_deliveries d SET state = 0, trigger = 1, next_ms = $3::int8, "
-                      "lease_until = NULL FROM hookgate_webhooks w WHERE d.event_id = $1::bytea "
-                      "AND ($2::bytea IS NULL OR d.webhook_id = $2::bytea) AND w.id = d.webhook_id "
-                      "AND NOT w.disabled AND NOT w.deleted RETURNING 1) "
-                      "SELECT EXISTS (SELECT 1 FROM hookgate_events WHERE id = $1::bytea), (SELECT count(*) FROM u), "
-                      "pg_notify('hookgate_events', '')",
-                      &p, PGRES_TUPLES_OK, &status);
+    PGresult *r = run(e, ST_RESEND, &p, PGRES_TUPLES_OK, &status);
     if (r == NULL) {
         finish(c, status);
         return;
@@ -510,13 +669,7 @@ static void recover(pg_events *e, backend_call *c)
     p_int(&p, c->ev.since_ms);
     p_int(&p, c->ev.now_ms);
     p_int(&p, (int64_t)c->ev.max);
-    PGresult *r = run(e,
-                      "WITH t AS (SELECT event_id FROM hookgate_deliveries WHERE webhook_id = $1::bytea AND state = 2 "
-                      "AND created_ms >= $2::int8 ORDER BY created_ms, event_id LIMIT $4::int8), "
-                      "u AS (UPDATE hookgate_deliveries d SET state = 0, trigger = 1, next_ms = $3::int8, "
-                      "lease_until = NULL FROM t WHERE d.webhook_id = $1::bytea AND d.event_id = t.event_id RETURNING 1) "
-                      "SELECT count(*), pg_notify('hookgate_events', '') FROM u",
-                      &p, PGRES_TUPLES_OK, &status);
+    PGresult *r = run(e, ST_RECOVER, &p, PGRES_TUPLES_OK, &status);
     if (r == NULL) {
         finish(c, status);
         return;
@@ -527,34 +680,56 @@ static void recover(pg_events *e, backend_call *c)
 }
 
 /* The columns of a claimed row after the webhook's (PG_WEBHOOK_NCOLS of them, NULL when
- * the webhook row is gone). */
-enum { CL_EVENT = PG_WEBHOOK_NCOLS, CL_WEBHOOK, CL_ATTEMPTS, CL_TRIGGER, CL_NEXT, CL_BODY, CL_FAILING, CL_COUNT };
+ * the webhook row is gone), then the next due time (the same in every row). */
+enum {
+    CL_EVENT = PG_WEBHOOK_NCOLS,
+    CL_WEBHOOK,
+    CL_ATTEMPTS,
+    CL_TRIGGER,
+    CL_NEXT,
+    CL_BODY,
+    CL_FAILING,
+    CL_NEXT_DUE,
+    CL_COUNT
+};
 
-#define CLAIM_SQL                                                                                                     \
-    "WITH due AS (SELECT DISTINCT webhook_id FROM hookgate_deliveries WHERE state = 0 AND next_ms <= $1::int8 "      \
-    "AND (lease_until IS NULL OR lease_until <= $1::int8)), "                                                         \
-    "room AS (SELECT u.webhook_id, $3::int8 - (SELECT count(*) FROM hookgate_deliveries b "                           \
-    "WHERE b.webhook_id = u.webhook_id AND b.state = 0 AND b.lease_until > $1::int8) AS n FROM due u), "              \
-    "chosen AS (SELECT x.event_id, x.webhook_id, x.next_ms FROM room r CROSS JOIN LATERAL ("                          \
-    "SELECT d.event_id, d.webhook_id, d.next_ms FROM hookgate_deliveries d WHERE d.webhook_id = r.webhook_id "        \
-    "AND d.state = 0 AND d.next_ms <= $1::int8 AND (d.lease_until IS NULL OR d.lease_until <= $1::int8) "             \
-    "ORDER BY d.next_ms LIMIT greatest(r.n, 0) FOR UPDATE SKIP LOCKED) x ORDER BY x.next_ms LIMIT $2::int8), "        \
-    "claimed AS (UPDATE hookgate_deliveries d SET lease_until = $4::int8 FROM chosen ch "                             \
-    "WHERE d.event_id = ch.event_id AND d.webhook_id = ch.webhook_id "                                                \
-    "RETURNING d.event_id, d.webhook_id, d.attempts, d.trigger, d.next_ms) "                                          \
-    "SELECT w.*, c.event_id, c.webhook_id, c.attempts, c.trigger, c.next_ms, e.body, "                                \
-    "coalesce(h.failing_since_ms, 0) FROM claimed c JOIN hookgate_events e ON e.id = c.event_id "                     \
-    "LEFT JOIN (SELECT " PG_WEBHOOK_COLUMNS " FROM hookgate_webhooks) w ON w.id = c.webhook_id "                      \
-    "LEFT JOIN hookgate_webhook_health h ON h.webhook_id = c.webhook_id ORDER BY c.next_ms"
-
-/* When the earliest pending delivery that could be claimed now is due: not leased, and
- * its webhook under the cap (a webhook at it is claimed from again when an outcome comes:
- * the dispatcher looks again after each attempt, and every second). */
-#define NEXT_DUE_SQL                                                                                                  \
-    "SELECT d.next_ms FROM hookgate_deliveries d WHERE d.state = 0 "                                                  \
-    "AND (d.lease_until IS NULL OR d.lease_until <= $1::int8) AND (SELECT count(*) FROM hookgate_deliveries b "       \
-    "WHERE b.webhook_id = d.webhook_id AND b.state = 0 AND b.lease_until > $1::int8) < $2::int8 "                     \
-    "ORDER BY d.next_ms LIMIT 1"
+/* The claim, with its next due time, in one statement after the advisory lock.
+ * - hooks: each webhook with a pending row, by a skip scan of hookgate_deliveries_pending
+ *   (one probe per webhook, where a DISTINCT over the due rows read the whole backlog);
+ * - room: what its cap leaves, counting its unexpired leases on hookgate_deliveries_leased;
+ * - chosen: its earliest due rows not leased, as many as room, locked (SKIP LOCKED: one an
+ *   outcome is being recorded for is passed over), the earliest $2 of all;
+ * - next_due: when the earliest pending row not leased and not chosen now is due, among the
+ *   webhooks still under the cap once chosen is leased: what a second statement after the
+ *   UPDATE read, computed from this statement's snapshot (the UPDATE's leases are not
+ *   visible in it, hence chosen subtracted by hand); NULL when there is none.
+ * One row per claim, or a single row of NULLs but next_due when nothing was claimed. */
+#define CLAIM_SQL                                                                                                      \
+    "WITH RECURSIVE hooks (webhook_id) AS ((SELECT webhook_id FROM hookgate_deliveries WHERE state = 0 "               \
+    "ORDER BY webhook_id LIMIT 1) UNION ALL SELECT (SELECT d.webhook_id FROM hookgate_deliveries d "                   \
+    "WHERE d.state = 0 AND d.webhook_id > h.webhook_id ORDER BY d.webhook_id LIMIT 1) FROM hooks h "                   \
+    "WHERE h.webhook_id IS NOT NULL), "                                                                                \
+    "room AS (SELECT h.webhook_id, $3::int8 - (SELECT count(*) FROM hookgate_deliveries b "                            \
+    "WHERE b.webhook_id = h.webhook_id AND b.state = 0 AND b.lease_until > $1::int8) AS n FROM hooks h "               \
+    "WHERE h.webhook_id IS NOT NULL), "                                                                                \
+    "chosen AS (SELECT x.event_id, x.webhook_id, x.next_ms FROM room r CROSS JOIN LATERAL ("                           \
+    "SELECT d.event_id, d.webhook_id, d.next_ms FROM hookgate_deliveries d WHERE d.webhook_id = r.webhook_id "         \
+    "AND d.state = 0 AND d.next_ms <= $1::int8 AND (d.lease_until IS NULL OR d.lease_until <= $1::int8) "              \
+    "ORDER BY d.next_ms LIMIT greatest(r.n, 0) FOR UPDATE SKIP LOCKED) x ORDER BY x.next_ms LIMIT $2::int8), "         \
+    "taken AS (SELECT webhook_id, count(*) AS n FROM chosen GROUP BY webhook_id), "                                    \
+    "next_due AS (SELECT min(x.next_ms) AS next_ms FROM room r LEFT JOIN taken t ON t.webhook_id = r.webhook_id "      \
+    "CROSS JOIN LATERAL (SELECT d.next_ms FROM hookgate_deliveries d WHERE d.webhook_id = r.webhook_id "               \
+    "AND d.state = 0 AND (d.lease_until IS NULL OR d.lease_until <= $1::int8) AND NOT EXISTS (SELECT 1 "               \
+    "FROM chosen ch WHERE ch.event_id = d.event_id AND ch.webhook_id = d.webhook_id) ORDER BY d.next_ms LIMIT 1) x "   \
+    "WHERE r.n - coalesce(t.n, 0) > 0), "                                                                              \
+    "claimed AS (UPDATE hookgate_deliveries d SET lease_until = $4::int8 FROM chosen ch "                              \
+    "WHERE d.event_id = ch.event_id AND d.webhook_id = ch.webhook_id "                                                 \
+    "RETURNING d.event_id, d.webhook_id, d.attempts, d.trigger, d.next_ms) "                                           \
+    "SELECT w.*, c.event_id, c.webhook_id, c.attempts, c.trigger, c.next_ms, e.body, "                                 \
+    "coalesce(h.failing_since_ms, 0), nd.next_ms FROM next_due nd LEFT JOIN (claimed c "                               \
+    "JOIN hookgate_events e ON e.id = c.event_id "                                                                     \
+    "LEFT JOIN (SELECT " PG_WEBHOOK_COLUMNS " FROM hookgate_webhooks) w ON w.id = c.webhook_id "                       \
+    "LEFT JOIN hookgate_webhook_health h ON h.webhook_id = c.webhook_id) ON true ORDER BY c.next_ms"
 
 static void claim(pg_events *e, backend_call *c)
 {
@@ -562,30 +737,39 @@ static void claim(pg_events *e, backend_call *c)
     ev->count = 0;
     ev->next_due_ms = INT64_MAX;
     int status = 0;
-    char lock[96];
-    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", PG_EVENTS_CLAIM_LOCK);
+    params l = {0};
+    p_int(&l, PG_EVENTS_CLAIM_LOCK);
     params p = {0};
     p_int(&p, ev->now_ms);
     p_int(&p, (int64_t)ev->max);
     p_int(&p, ev->per_webhook);
     p_int(&p, ev->now_ms + ev->lease_ms);
-    PGresult *r = NULL, *next = NULL;
-    if ((status = command(e, "BEGIN")) != 0)
+    PGresult *r = NULL, *results[4] = {NULL, NULL, NULL, NULL};
+    /* one round trip: the lock is a statement of its own (the claim's snapshot is taken once
+     * it is held, so the leases it counts are every node's); committed at once: the leases
+     * are the claim, and no transaction waits for a url */
+    if ((status = pipeline_start(e)) != 0)
+        goto out;
+    if ((status = pipeline_send(e, ST_BEGIN, NULL)) == 0 && (status = pipeline_send(e, ST_CLAIM_LOCK, &l)) == 0 &&
+        (status = pipeline_send(e, ST_CLAIM, &p)) == 0 && (status = pipeline_send(e, ST_COMMIT, NULL)) == 0)
+        status = pipeline_finish(e, 4, results);
+    if (status != 0) {
+        for (int i = 0; i < 4; i++)
+            PQclear(results[i]);
+        if (pipeline_abandoned(e))
+            goto out;
         goto fail;
-    if ((r = run(e, lock, NULL, PGRES_TUPLES_OK, &status)) == NULL)
-        goto fail;
-    PQclear(r);
-    if ((r = run(e, CLAIM_SQL, &p, PGRES_TUPLES_OK, &status)) == NULL)
-        goto fail;
-    params q = {0};
-    p_int(&q, ev->now_ms);
-    p_int(&q, ev->per_webhook);
-    if ((next = run(e, NEXT_DUE_SQL, &q, PGRES_TUPLES_OK, &status)) == NULL)
-        goto fail;
-    /* committed at once: the leases are the claim, and no transaction waits for a url */
-    if ((status = command(e, "COMMIT")) != 0)
-        goto fail;
+    }
+    PQclear(results[0]);
+    PQclear(results[1]);
+    PQclear(results[3]);
+    r = results[2];
     int rows = PQntuples(r);
+    if (rows == 1 && PQnfields(r) == CL_COUNT && PQgetisnull(r, 0, CL_EVENT)) {
+        rows = 0; /* nothing claimed: the row only carries next_due */
+        if (!PQgetisnull(r, 0, CL_NEXT_DUE))
+            ev->next_due_ms = int_at(r, 0, CL_NEXT_DUE);
+    }
     if ((size_t)rows > ev->max || PQnfields(r) != CL_COUNT) {
         status = EIO; /* not an answer to this statement: the leases expire */
         goto out;
@@ -616,15 +800,14 @@ static void claim(pg_events *e, backend_call *c)
         }
         ev->count++;
     }
-    if (PQntuples(next) == 1)
-        ev->next_due_ms = int_at(next, 0, 0);
+    if (rows > 0 && !PQgetisnull(r, 0, CL_NEXT_DUE))
+        ev->next_due_ms = int_at(r, 0, CL_NEXT_DUE);
     status = 0;
     goto out;
 fail:
     rollback(e);
 out:
     PQclear(r);
-    PQclear(next);
     finish(c, status);
 }
 
@@ -654,12 +837,12 @@ static int compare_records(const void *a, const void *b)
     "WHERE EXISTS (SELECT 1 FROM u) ON CONFLICT (webhook_id) DO UPDATE SET failing_since_ms = "                      \
     "EXCLUDED.failing_since_ms) SELECT count(*) FROM u"
 
-/* One DELIVERY record (StoredEvent's meaning): 0 or a status. */
-static int record_one(pg_events *e, const schema_stored_event *r)
+/* Queues one DELIVERY record, or an invoke's ATTEMPT record (StoredEvent's meaning), in the pipeline, counting it in *sent
+ * (a record that changes nothing sends nothing): 0 or a status. */
+static int record_send(pg_events *e, const schema_stored_event *r, size_t *sent)
 {
-    int status = 0;
+    int status;
     params p = {0};
-    PGresult *res;
     if (r->change == SCHEMA_EVENT_ATTEMPT) { /* an invoke's call: one more attempt of the webhook */
         size_t kept = r->response.len < EVENTS_RESPONSE_KEEP ? r->response.len : EVENTS_RESPONSE_KEEP;
         p_bytes(&p, r->webhook_id.data, OBJECTID_LEN);
@@ -670,23 +853,17 @@ static int record_one(pg_events *e, const schema_stored_event *r)
         p_int(&p, r->status_code);
         p_int(&p, r->error);
         p_bytes(&p, r->response.data, kept);
-        res = run(e,
-                  "INSERT INTO hookgate_attempts (webhook_id, event_id, attempt, trigger, started_ms, duration_ms, "
-                  "status, error, response) VALUES ($1::bytea, NULL, $2::int4, $3::int2, $4::int8, $5::int4, "
-                  "$6::int4, $7::int2, $8::bytea)",
-                  &p, PGRES_COMMAND_OK, &status);
-        PQclear(res);
-        return res != NULL ? 0 : status;
+        if ((status = pipeline_send(e, ST_INVOKE_ATTEMPT, &p)) == 0)
+            (*sent)++;
+        return status;
     }
     if (r->id.len == 0) { /* every pending delivery of the webhook is cancelled */
         if (r->state != EVENTS_CANCELLED)
             return 0;
         p_bytes(&p, r->webhook_id.data, OBJECTID_LEN);
-        res = run(e, "UPDATE hookgate_deliveries SET state = 3, lease_until = NULL WHERE webhook_id = $1::bytea "
-                     "AND state = 0",
-                  &p, PGRES_COMMAND_OK, &status);
-        PQclear(res);
-        return res != NULL ? 0 : status;
+        if ((status = pipeline_send(e, ST_CANCEL, &p)) == 0)
+            (*sent)++;
+        return status;
     }
     int attempted = r->started_ms != 0;
     size_t keep = r->response.len < EVENTS_RESPONSE_KEEP ? r->response.len : EVENTS_RESPONSE_KEEP;
@@ -709,9 +886,9 @@ static int record_one(pg_events *e, const schema_stored_event *r)
     p_int(&p, r->status_code);
     p_int(&p, r->error);
     p_bytes(&p, r->response.data, keep);
-    res = run(e, RECORD_SQL, &p, PGRES_TUPLES_OK, &status);
-    PQclear(res);
-    return res != NULL ? 0 : status;
+    if ((status = pipeline_send(e, ST_RECORD, &p)) == 0)
+        (*sent)++;
+    return status;
 }
 
 static int record_valid(const schema_stored_event *r)
@@ -723,9 +900,9 @@ static int record_valid(const schema_stored_event *r)
            (r->id.len == 0 || r->id.len == OBJECTID_LEN) && r->state < EVENTS_STATES && r->trigger < EVENTS_TRIGGERS;
 }
 
-/* Every RECORD call of `calls` (linked by batch_next) in one transaction: their outcomes
- * commit together, or all fail. A deadlock (a cancel of a webhook racing the batch) is
- * tried again once. */
+/* Every RECORD call of `calls` (linked by batch_next) in one transaction, sent as one
+ * pipeline: their outcomes commit together, or all fail. A deadlock (a cancel of a webhook
+ * racing the batch) is tried again once. */
 static void record_batch(pg_events *e, backend_call *calls)
 {
     size_t n = 0;
@@ -749,11 +926,18 @@ static void record_batch(pg_events *e, backend_call *calls)
         }
     qsort(all, n, sizeof(*all), compare_records);
     for (int tries = 0; tries < 2; tries++) {
-        if ((status = command(e, "BEGIN")) != 0)
+        size_t sent = 0;
+        if ((status = pipeline_start(e)) != 0)
             break;
+        if ((status = pipeline_send(e, ST_BEGIN, NULL)) == 0)
+            sent++;
         for (size_t i = 0; status == 0 && i < n; i++)
-            status = record_one(e, all[i]);
-        if (status == 0 && (status = command(e, "COMMIT")) == 0)
+            status = record_send(e, all[i], &sent);
+        if (status == 0 && (status = pipeline_send(e, ST_COMMIT, NULL)) == 0)
+            sent++;
+        if (status == 0 && (status = pipeline_finish(e, sent, NULL)) == 0)
+            break;
+        if (pipeline_abandoned(e))
             break;
         rollback(e);
         if (status != EIO)
@@ -777,14 +961,7 @@ static void expire(pg_events *e, backend_call *c)
     params p = {0};
     p_int(&p, c->ev.since_ms);
     p_int(&p, PG_EVENTS_EXPIRE_BATCH);
-    PGresult *r = run(e,
-                      "WITH old AS (SELECT id FROM hookgate_events WHERE created_ms < $1::int8 ORDER BY created_ms "
-                      "LIMIT $2::int8), dd AS (DELETE FROM hookgate_deliveries WHERE event_id IN (SELECT id FROM old)), "
-                      "de AS (DELETE FROM hookgate_events WHERE id IN (SELECT id FROM old) RETURNING 1), "
-                      "da AS (DELETE FROM hookgate_attempts WHERE seq IN (SELECT seq FROM hookgate_attempts "
-                      "WHERE started_ms < $1::int8 ORDER BY started_ms LIMIT 5 * $2::int8)) "
-                      "SELECT count(*) FROM de",
-                      &p, PGRES_TUPLES_OK, &status);
+    PGresult *r = run(e, ST_EXPIRE, &p, PGRES_TUPLES_OK, &status);
     if (r == NULL) {
         finish(c, status);
         return;
@@ -792,6 +969,68 @@ static void expire(pg_events *e, backend_call *c)
     c->ev.count = PQntuples(r) == 1 ? (size_t)int_at(r, 0, 0) : 0;
     PQclear(r);
     finish(c, 0);
+}
+
+/* The text of every statement, by id. */
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN",
+    [ST_COMMIT] = "COMMIT",
+    [ST_NOTIFY] = "NOTIFY hookgate_events",
+    [ST_PUBLISH] = PUBLISH_SQL,
+    [ST_REPLAYED] = "SELECT id, webhooks FROM hookgate_events WHERE idempotency_key = $1::bytea",
+    [ST_GET_EVENT] = "SELECT ecosystem_id, created_ms, body FROM hookgate_events WHERE id = $1::bytea",
+    [ST_GET_DELIVERIES] =
+        "SELECT webhook_id, state, attempts, next_ms, last_status, last_error FROM hookgate_deliveries "
+        "WHERE event_id = $1::bytea ORDER BY webhook_id",
+    [ST_ATTEMPTS] = "SELECT seq, event_id, attempt, trigger, started_ms, duration_ms, status, error, response "
+                    "FROM hookgate_attempts WHERE webhook_id = $1::bytea AND ($2::int8 = 0 OR seq < $2::int8) "
+                    "ORDER BY seq DESC LIMIT $3::int8",
+    [ST_RESEND] = "WITH u AS (UPDATE hookgate_deliveries d SET state = 0, trigger = 1, next_ms = $3::int8, "
+                  "lease_until = NULL FROM hookgate_webhooks w WHERE d.event_id = $1::bytea "
+                  "AND ($2::bytea IS NULL OR d.webhook_id = $2::bytea) AND w.id = d.webhook_id "
+                  "AND NOT w.disabled AND NOT w.deleted RETURNING 1) "
+                  "SELECT EXISTS (SELECT 1 FROM hookgate_events WHERE id = $1::bytea), (SELECT count(*) FROM u), "
+                  "pg_notify('hookgate_events', '')",
+    [ST_RECOVER] = "WITH t AS (SELECT event_id FROM hookgate_deliveries WHERE webhook_id = $1::bytea AND state = 2 "
+                   "AND created_ms >= $2::int8 ORDER BY created_ms, event_id LIMIT $4::int8), "
+                   "u AS (UPDATE hookgate_deliveries d SET state = 0, trigger = 1, next_ms = $3::int8, "
+                   "lease_until = NULL FROM t WHERE d.webhook_id = $1::bytea AND d.event_id = t.event_id RETURNING 1) "
+                   "SELECT count(*), pg_notify('hookgate_events', '') FROM u",
+    [ST_CLAIM_LOCK] = "SELECT pg_advisory_xact_lock($1::int8)",
+    [ST_CLAIM] = CLAIM_SQL,
+    [ST_CANCEL] = "UPDATE hookgate_deliveries SET state = 3 WHERE webhook_id = $1::bytea AND state = 0 "
+                  "AND lease_until IS NULL", /* one in flight is left to its outcome, as in memory */
+    [ST_RECORD] = RECORD_SQL,
+    [ST_INVOKE_ATTEMPT] = "INSERT INTO hookgate_attempts (webhook_id, event_id, attempt, trigger, started_ms, "
+                          "duration_ms, status, error, response) VALUES ($1::bytea, NULL, $2::int4, $3::int2, "
+                          "$4::int8, $5::int4, $6::int4, $7::int2, $8::bytea)",
+    [ST_EXPIRE] = "WITH old AS (SELECT id FROM hookgate_events WHERE created_ms < $1::int8 ORDER BY created_ms "
+                  "LIMIT $2::int8), dd AS (DELETE FROM hookgate_deliveries WHERE event_id IN (SELECT id FROM old)), "
+                  "de AS (DELETE FROM hookgate_events WHERE id IN (SELECT id FROM old) RETURNING 1), "
+                  "da AS (DELETE FROM hookgate_attempts WHERE seq IN (SELECT seq FROM hookgate_attempts "
+                  "WHERE started_ms < $1::int8 ORDER BY started_ms LIMIT 5 * $2::int8)) "
+                  "SELECT count(*) FROM de",
+    [ST_STATS] = "SELECT (SELECT greatest(reltuples, 0)::int8 FROM pg_class WHERE oid = 'hookgate_events'::regclass), "
+                 "(SELECT count(*) FROM hookgate_deliveries WHERE state = 0), "
+                 "(SELECT count(*) FROM hookgate_deliveries WHERE state = 0 AND lease_until > $1::int8), "
+                 "(SELECT coalesce(min(next_ms), 0) FROM hookgate_deliveries WHERE state = 0 "
+                 "AND next_ms <= $1::int8 AND (lease_until IS NULL OR lease_until <= $1::int8))",
+};
+
+/* Prepares every statement on the new connection: 0, or -1 when one is refused. */
+static int prepare_all(pg_events *e)
+{
+    for (int s = 0; s < ST_COUNT; s++) {
+        char name[16];
+        int status = 0;
+        stmt_name((stmt)s, name);
+        HG_ASSERT(stmt_sql[s] != NULL);
+        PGresult *r = result_of(e, PQprepare(e->conn, name, stmt_sql[s], 0, NULL), PGRES_COMMAND_OK, &status);
+        PQclear(r);
+        if (r == NULL)
+            return -1;
+    }
+    return 0;
 }
 
 /* ---- the worker ---------------------------------------------------------------------------- */
@@ -830,7 +1069,11 @@ static int ensure_connected(pg_events *e)
     PQsetNoticeProcessor(e->conn, ignore_notice, NULL);
     char sql[64];
     snprintf(sql, sizeof sql, "SET statement_timeout = %u", e->o.statement_timeout_ms);
-    if (command(e, sql) != 0 || command(e, "LISTEN hookgate_events") != 0) {
+    /* no JIT: the claim's estimated cost over a backlog passes jit_above_cost, and compiling
+     * it took ~750 ms on every execution (200k pending rows) for a statement that runs in ~10 */
+    /* prepared again on every connection: a statement lives as long as its session */
+    if (command_sql(e, sql) != 0 || command_sql(e, "SET jit = off") != 0 ||
+        command_sql(e, "LISTEN hookgate_events") != 0 || prepare_all(e) != 0) {
         disconnect(e);
         return -1;
     }
@@ -864,13 +1107,7 @@ static void refresh_stats(pg_events *e)
     params p = {0};
     p_int(&p, wall_ms());
     /* events held: the planner's estimate (a count would read the whole table every second) */
-    PGresult *r = run(e,
-                      "SELECT (SELECT greatest(reltuples, 0)::int8 FROM pg_class WHERE oid = 'hookgate_events'::regclass), "
-                      "(SELECT count(*) FROM hookgate_deliveries WHERE state = 0), "
-                      "(SELECT count(*) FROM hookgate_deliveries WHERE state = 0 AND lease_until > $1::int8), "
-                      "(SELECT coalesce(min(next_ms), 0) FROM hookgate_deliveries WHERE state = 0 "
-                      "AND next_ms <= $1::int8 AND (lease_until IS NULL OR lease_until <= $1::int8))",
-                      &p, PGRES_TUPLES_OK, &status);
+    PGresult *r = run(e, ST_STATS, &p, PGRES_TUPLES_OK, &status);
     if (r == NULL || PQntuples(r) != 1) {
         PQclear(r);
         return;
@@ -970,7 +1207,7 @@ static void run_calls(pg_events *e, backend_call *calls)
             }
         } else {
             record_batch(e, records);
-            if (PQstatus(e->conn) != CONNECTION_OK)
+            if (e->conn != NULL && PQstatus(e->conn) != CONNECTION_OK)
                 disconnect(e);
             notify_wake(e);
         }

@@ -988,7 +988,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RESEND] = "WITH u AS (UPDATE hookgate_deliveries d SET state = 0, trigger = 1, next_ms = $3::int8, "
                   "lease_until = NULL FROM hookgate_webhooks w WHERE d.event_id = $1::bytea "
                   "AND ($2::bytea IS NULL OR d.webhook_id = $2::bytea) AND w.id = d.webhook_id "
-                  "AND NOT w.disabled AND NOT w.deleted RETURNING 1) "
+                  "AND NOT w.disabled AND NOT w.deleted "
+                  /* one being attempted now is left to its attempt, as in memory */
+                  "AND (d.lease_until IS NULL OR d.lease_until <= $3::int8) RETURNING 1) "
                   "SELECT EXISTS (SELECT 1 FROM hookgate_events WHERE id = $1::bytea), (SELECT count(*) FROM u), "
                   "pg_notify('hookgate_events', '')",
     [ST_RECOVER] = "WITH t AS (SELECT event_id FROM hookgate_deliveries WHERE webhook_id = $1::bytea AND state = 2 "

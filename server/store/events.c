@@ -334,7 +334,8 @@ static int apply_published(events *e, const schema_stored_event *r, error *err)
         memcpy(ev->digest, r->idempotency_key.data, EVENTS_DIGEST_LEN);
         hashtable_insert(&e->by_digest, hashtable_hash_bytes(ev->digest, EVENTS_DIGEST_LEN), ev);
     }
-    memcpy(body, r->body.data, r->body.len);
+    if (r->body.len > 0) /* an empty body's data may be NULL */
+        memcpy(body, r->body.data, r->body.len);
     ev->body = body;
     ev->body_len = r->body.len;
     size_t kept = 0;

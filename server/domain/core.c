@@ -643,6 +643,11 @@ static int handle_result(core_call *call)
     case STEP_PUBLISH: {
         if (b->status != 0)
             return fail_store(call, b->status);
+        if (b->ev.replayed && b->ev.key_conflict) {
+            error_set(&call->err, ERROR_UNPROCESSABLE,
+                      "This Idempotency-Key was used to publish a different event.");
+            return fail(call);
+        }
         core_events *ev = &call->events;
         objectid_to_hex(&b->ev.event_id, ev->id_hex);
         ev->publish = (schema_publish_response)SCHEMA_PUBLISH_RESPONSE_INIT;

@@ -84,6 +84,7 @@ typedef struct backend_event_args {
     /* out */
     unsigned webhooks;
     int replayed;
+    int key_conflict; /* PUBLISH, replayed: the key's event was published with another ecosystem or items */
     objectid event_id;
     schema_event *event;
     schema_attempts_response attempts;

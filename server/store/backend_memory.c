@@ -272,6 +272,8 @@ static void on_events_written(journal_op *op)
             c->ev.replayed = 1;
             c->ev.event_id = id;
             c->ev.webhooks = n;
+            c->ev.key_conflict = events_same_publish(m->log, c->ev.publish.digest, c->ev.publish.ecosystem_id,
+                                                     c->ev.publish.body, c->ev.publish.body_len) == 0;
         }
     }
     free(c->ev.owned);
@@ -322,6 +324,8 @@ static void publish(memory_backend *m, backend_call *c)
     if (c->ev.publish.digest != NULL &&
         events_find_idempotent(m->log, c->ev.publish.digest, &c->ev.event_id, &c->ev.webhooks) == 0) {
         c->ev.replayed = 1;
+        c->ev.key_conflict = events_same_publish(m->log, c->ev.publish.digest, c->ev.publish.ecosystem_id,
+                                                 c->ev.publish.body, c->ev.publish.body_len) == 0;
         finish(c, 0, NULL);
         return;
     }
@@ -432,6 +436,7 @@ static void submit_event(memory_backend *m, backend_call *c)
     c->ev.owned = NULL;
     c->ev.owned_memory = NULL;
     c->ev.replayed = 0;
+    c->ev.key_conflict = 0;
     c->ev.count = 0;
     switch (c->verb) {
     case BACKEND_PUBLISH:

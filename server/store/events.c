@@ -598,6 +598,18 @@ int events_find_idempotent(events *e, const uint8_t digest[EVENTS_DIGEST_LEN], o
     return ev != NULL ? 0 : -1;
 }
 
+int events_same_publish(events *e, const uint8_t digest[EVENTS_DIGEST_LEN], const char *ecosystem_id,
+                        const uint8_t *body, size_t body_len)
+{
+    pthread_mutex_lock(&e->lock);
+    const ev_event *ev = hashtable_find(&e->by_digest, hashtable_hash_bytes(digest, EVENTS_DIGEST_LEN), digest);
+    int same = ev == NULL ? -1
+                          : strcmp(ev->ecosystem_id, ecosystem_id) == 0 && ev->body_len == body_len &&
+                                (body_len == 0 || memcmp(ev->body, body, body_len) == 0);
+    pthread_mutex_unlock(&e->lock);
+    return same;
+}
+
 static void *alloc_of(ProtobufCAllocator *a, size_t size)
 {
     return a->alloc(a->allocator_data, size);

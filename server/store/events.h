@@ -109,6 +109,11 @@ void events_stats_get(events *e, events_stats *out);
  * when none. */
 int events_find_idempotent(events *e, const uint8_t digest[EVENTS_DIGEST_LEN], objectid *id, unsigned *webhooks);
 
+/* 1 when the event published with this digest has this ecosystem and body (a retry of
+ * the same request), 0 when it differs, -1 when there is none. */
+int events_same_publish(events *e, const uint8_t digest[EVENTS_DIGEST_LEN], const char *ecosystem_id,
+                        const uint8_t *body, size_t body_len);
+
 /* The event as the schema shows it, its items decoded and every delivery listed, from
  * alloc. 0; -1 when the log does not hold it; ENOMEM. *ecosystem_id (from alloc too) is
  * the event's, for the caller's permission check. */

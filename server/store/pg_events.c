@@ -287,6 +287,12 @@ static void rollback(pg_events *e)
 }
 
 /* A number column of a binary result (int2, int4 or int8, big-endian). */
+/* A bool column in binary format (one byte); NULL is false. */
+static int bool_at(const PGresult *r, int row, int col)
+{
+    return PQgetlength(r, row, col) == 1 && PQgetvalue(r, row, col)[0] != 0;
+}
+
 static int64_t int_at(const PGresult *r, int row, int col)
 {
     const char *v = PQgetvalue(r, row, col);
@@ -417,6 +423,7 @@ static int publish_answer(pg_events *e, backend_call *c, PGresult *r)
         c->ev.webhooks = (unsigned)int_at(r, 0, 0);
         c->ev.event_id = ev->publish.id;
         c->ev.replayed = 0;
+        c->ev.key_conflict = 0;
         PQclear(r);
         return 0;
     }
@@ -425,6 +432,8 @@ static int publish_answer(pg_events *e, backend_call *c, PGresult *r)
         return EIO; /* no row without a key to conflict on: the statement did not do its work */
     params k = {0};
     p_bytes(&k, ev->publish.digest, EVENTS_DIGEST_LEN);
+    p_text(&k, ev->publish.ecosystem_id);
+    p_bytes(&k, ev->publish.body, ev->publish.body_len);
     r = run(e, ST_REPLAYED, &k, PGRES_TUPLES_OK, &status);
     if (r == NULL)
         return status;
@@ -434,6 +443,7 @@ static int publish_answer(pg_events *e, backend_call *c, PGresult *r)
     }
     c->ev.webhooks = (unsigned)int_at(r, 0, 1);
     c->ev.replayed = 1;
+    c->ev.key_conflict = !bool_at(r, 0, 2); /* the key's event was another request */
     PQclear(r);
     return 0;
 }
@@ -977,7 +987,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_COMMIT] = "COMMIT",
     [ST_NOTIFY] = "NOTIFY hookgate_events",
     [ST_PUBLISH] = PUBLISH_SQL,
-    [ST_REPLAYED] = "SELECT id, webhooks FROM hookgate_events WHERE idempotency_key = $1::bytea",
+    [ST_REPLAYED] = "SELECT id, webhooks, ecosystem_id = $2::text AND body = $3::bytea FROM hookgate_events "
+                    "WHERE idempotency_key = $1::bytea",
     [ST_GET_EVENT] = "SELECT ecosystem_id, created_ms, body FROM hookgate_events WHERE id = $1::bytea",
     [ST_GET_DELIVERIES] =
         "SELECT webhook_id, state, attempts, next_ms, last_status, last_error FROM hookgate_deliveries "

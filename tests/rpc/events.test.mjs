@@ -794,6 +794,14 @@ describe("Idempotency-Key", () => {
     const other = await publishRaw(hg, body, { key: "evt-key-2" });
     assert.equal(other.status, 202);
     assert.notEqual(other.json.id, first.json.id);
+    // the key again with other items, or another ecosystem: 422, as a create's key, and nothing published
+    const eventsBefore = (await metrics(hg)).get("hookgate_events_stored");
+    for (const changed of [{ ecosystemId: e, items: [{ once: false }] }, { ecosystemId: hg.nextEco(), items: body.items }]) {
+      const res = await publishRaw(hg, changed, { key: "evt-key-1" });
+      assert.equal(res.status, 422, res.text);
+      assert.match(res.text, /Idempotency-Key was used to publish a different event/);
+    }
+    assert.equal((await metrics(hg)).get("hookgate_events_stored"), eventsBefore);
     await waitDelivery(hg, first.json.id, w.id, "delivered");
     await waitDelivery(hg, other.json.id, w.id, "delivered");
     await sleep(200);

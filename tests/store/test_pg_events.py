@@ -523,6 +523,11 @@ class PgEventsTest(NodesCase):
                 self.assertEqual(json.loads(body)["webhooks"], 1, body)
             eid = ids.pop()
             wait_for("delivery of %s" % eid, lambda: (eid, "ok-e") in self.rx.snapshot()[0], 10)
+        # the last key with other items, on every node: 422, and no sixth event
+        for port in self.ports:
+            status, _, body = publish(port, [{"round": "other"}], key)
+            self.assertEqual(status, 422, body)
+            self.assertIn(b"Idempotency-Key was used to publish a different event", body)
         time.sleep(SETTLE_S)
         calls, _ = self.rx.snapshot()
         self.assertEqual(len(calls), 5, calls)

@@ -710,6 +710,18 @@ static void test_idempotency(void)
     CHECK(events_find_idempotent(e, digest, &id, &n) == 0);
     objectid want = oid(90);
     CHECK(id_equal(&id, &want) && n == 2);
+    /* the same request (ecosystem and body) or another: a retry, or the key reused (422) */
+    size_t len90, len91;
+    uint8_t *body90 = body_make(90, &len90), *body91 = body_make(91, &len91);
+    CHECK(events_same_publish(e, digest, ECO, body90, len90) == 1);
+    CHECK(events_same_publish(e, digest, ECO, body91, len91) == 0);
+    CHECK(events_same_publish(e, digest, "C5a96c3ea0000000000000002", body90, len90) == 0);
+    CHECK(events_same_publish(e, digest, ECO, body90, len90 - 1) == 0);
+    uint8_t other[EVENTS_DIGEST_LEN];
+    memset(other, 0x43, sizeof other);
+    CHECK(events_same_publish(e, other, ECO, body90, len90) == -1);
+    free(body90);
+    free(body91);
     publish(e, 91, 1001, c3, 1, 0x42); /* the same key: ignored, not an error */
     events_stats st = stats_of(e);
     CHECK(st.events == 1 && st.pending == 2);

@@ -879,25 +879,29 @@ static int start_create(core_call *call)
     return run(call);
 }
 
+/* Starts a call with its first step: a read of the webhook or event id_hex (validated)
+ * names, answered to `step`. */
+static int start_read(core_call *call, int step, backend_verb verb, const char *id_hex)
+{
+    call->step = step;
+    call->store = (backend_call){.verb = verb};
+    objectid_from_hex(id_hex, strlen(id_hex), &call->store.id);
+    return run(call);
+}
+
 static int start_get(core_call *call)
 {
     const schema_get_request *req = (const schema_get_request *)call->request;
     validate_get_request(req, &call->err);
     if (validation_failed(&call->err))
         return fail(call);
-    call->step = STEP_GET;
-    call->store = (backend_call){.verb = BACKEND_GET};
-    objectid_from_hex(req->id, strlen(req->id), &call->store.id);
-    return run(call);
+    return start_read(call, STEP_GET, BACKEND_GET, req->id);
 }
 
 /* An update or a delete starts by reading the webhook: is it there, may the token see it? */
 static int start_find_target(core_call *call, const char *id_hex)
 {
-    call->step = STEP_FIND_TARGET;
-    call->store = (backend_call){.verb = BACKEND_GET};
-    objectid_from_hex(id_hex, strlen(id_hex), &call->store.id);
-    return run(call);
+    return start_read(call, STEP_FIND_TARGET, BACKEND_GET, id_hex);
 }
 
 static int start_update(core_call *call)
@@ -946,10 +950,7 @@ static int start_invoke(core_call *call)
         error_set(&call->err, ERROR_UNAVAILABLE, "This server does not call webhooks.");
         return fail(call);
     }
-    call->step = STEP_FIND_INVOKED;
-    call->store = (backend_call){.verb = BACKEND_GET};
-    objectid_from_hex(req->id, strlen(req->id), &call->store.id);
-    return run(call);
+    return start_read(call, STEP_FIND_INVOKED, BACKEND_GET, req->id);
 }
 
 static int start_list(core_call *call)
@@ -1021,10 +1022,7 @@ static int start_get_event(core_call *call)
     validate_get_event_request(req, &call->err);
     if (validation_failed(&call->err))
         return fail(call);
-    call->step = STEP_GET_EVENT;
-    call->store = (backend_call){.verb = BACKEND_GET_EVENT};
-    objectid_from_hex(req->id, strlen(req->id), &call->store.id);
-    return run(call);
+    return start_read(call, STEP_GET_EVENT, BACKEND_GET_EVENT, req->id);
 }
 
 static int start_resend(core_call *call)
@@ -1033,10 +1031,7 @@ static int start_resend(core_call *call)
     validate_resend_request(req, call->id_in, &call->err);
     if (validation_failed(&call->err))
         return fail(call);
-    call->step = STEP_FIND_EVENT;
-    call->store = (backend_call){.verb = BACKEND_GET_EVENT};
-    objectid_from_hex(req->id, strlen(req->id), &call->store.id);
-    return run(call);
+    return start_read(call, STEP_FIND_EVENT, BACKEND_GET_EVENT, req->id);
 }
 
 static int start_list_attempts(core_call *call)
@@ -1045,10 +1040,7 @@ static int start_list_attempts(core_call *call)
     validate_attempts_request(req, &call->snap->cfg->limits, &call->err);
     if (validation_failed(&call->err))
         return fail(call);
-    call->step = STEP_FIND_ATTEMPTED;
-    call->store = (backend_call){.verb = BACKEND_GET};
-    objectid_from_hex(req->id, strlen(req->id), &call->store.id);
-    return run(call);
+    return start_read(call, STEP_FIND_ATTEMPTED, BACKEND_GET, req->id);
 }
 
 static int start_recover(core_call *call)
@@ -1057,10 +1049,7 @@ static int start_recover(core_call *call)
     validate_recover_request(req, call->id_in, &call->err);
     if (validation_failed(&call->err))
         return fail(call);
-    call->step = STEP_FIND_RECOVERED;
-    call->store = (backend_call){.verb = BACKEND_GET};
-    objectid_from_hex(req->id, strlen(req->id), &call->store.id);
-    return run(call);
+    return start_read(call, STEP_FIND_RECOVERED, BACKEND_GET, req->id);
 }
 
 /* The dispatch table: WebhookService's methods, by their input message. A method of the

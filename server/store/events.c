@@ -623,11 +623,14 @@ static char *hex_of(ProtobufCAllocator *a, const objectid *id)
     return hex;
 }
 
-static char *strdup_of(ProtobufCAllocator *a, const char *s)
+static char *text_copy(ProtobufCAllocator *a, const char *s, size_t n)
 {
-    size_t n = strlen(s) + 1;
-    char *copy = alloc_of(a, n);
-    return copy != NULL ? memcpy(copy, s, n) : NULL;
+    char *copy = alloc_of(a, n + 1);
+    if (copy != NULL) {
+        memcpy(copy, s, n);
+        copy[n] = '\0';
+    }
+    return copy;
 }
 
 static schema_timestamp *timestamp_of(ProtobufCAllocator *a, int64_t ms)
@@ -639,52 +642,6 @@ static schema_timestamp *timestamp_of(ProtobufCAllocator *a, int64_t ms)
     ts->seconds = ms / 1000;
     ts->nanos = (int32_t)(ms % 1000) * 1000000;
     return ts;
-}
-
-int events_view(events *e, const objectid *id, ProtobufCAllocator *alloc, schema_event **out)
-{
-    pthread_mutex_lock(&e->lock);
-    const ev_event *ev = hashtable_find(&e->by_id, id_hash(id), id);
-    int rc = -1;
-    if (ev == NULL)
-        goto out;
-    rc = ENOMEM;
-    schema_event *m = alloc_of(alloc, sizeof(*m));
-    if (m == NULL)
-        goto out;
-    *m = (schema_event)SCHEMA_EVENT_INIT;
-    schema_event_body *body = (schema_event_body *)protobuf_c_message_unpack(&schema_event_body_descriptor, alloc,
-                                                                            ev->body_len, ev->body);
-    if (body == NULL || (m->id = hex_of(alloc, &ev->id)) == NULL ||
-        (m->ecosystem_id = strdup_of(alloc, ev->ecosystem_id)) == NULL ||
-        (m->created_at = timestamp_of(alloc, ev->created_ms)) == NULL)
-        goto out;
-    m->n_items = body->n_items;
-    m->items = body->items;
-    m->deliveries = alloc_of(alloc, (ev->n > 0 ? ev->n : 1) * sizeof(*m->deliveries));
-    if (m->deliveries == NULL)
-        goto out;
-    for (size_t i = 0; i < ev->n; i++) {
-        const ev_delivery *d = &ev->d[i];
-        schema_event_delivery *v = alloc_of(alloc, sizeof(*v));
-        if (v == NULL)
-            goto out;
-        *v = (schema_event_delivery)SCHEMA_EVENT_DELIVERY_INIT;
-        if ((v->webhook_id = hex_of(alloc, &d->hook->id)) == NULL)
-            goto out;
-        v->state = (char *)events_state_name((events_state)d->state);
-        v->attempts = d->attempts;
-        v->last_status_code = d->last_status;
-        v->last_error = (char *)events_error_name(d->last_error);
-        if (d->state == EVENTS_PENDING && (v->next_attempt_at = timestamp_of(alloc, d->next_ms)) == NULL)
-            goto out;
-        m->deliveries[m->n_deliveries++] = v;
-    }
-    *out = m;
-    rc = 0;
-out:
-    pthread_mutex_unlock(&e->lock);
-    return rc;
 }
 
 /* The response bytes as a UTF-8 string (what JSON can carry): invalid bytes become U+FFFD. */
@@ -704,6 +661,93 @@ static char *text_of(ProtobufCAllocator *a, const uint8_t *bytes, size_t len)
     }
     s[o] = '\0';
     return s;
+}
+
+schema_event *events_view_event(ProtobufCAllocator *a, const objectid *id, const char *ecosystem_id,
+                                size_t ecosystem_len, int64_t created_ms, const uint8_t *body, size_t body_len,
+                                size_t n_deliveries)
+{
+    schema_event *m = alloc_of(a, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    *m = (schema_event)SCHEMA_EVENT_INIT;
+    schema_event_body *items =
+        (schema_event_body *)protobuf_c_message_unpack(&schema_event_body_descriptor, a, body_len, body);
+    if (items == NULL || (m->id = hex_of(a, id)) == NULL ||
+        (m->ecosystem_id = text_copy(a, ecosystem_id, ecosystem_len)) == NULL ||
+        (m->created_at = timestamp_of(a, created_ms)) == NULL ||
+        (m->deliveries = alloc_of(a, (n_deliveries > 0 ? n_deliveries : 1) * sizeof(*m->deliveries))) == NULL)
+        return NULL;
+    m->n_items = items->n_items;
+    m->items = items->items;
+    return m;
+}
+
+schema_event_delivery *events_view_delivery(ProtobufCAllocator *a, const objectid *webhook_id, events_state state,
+                                            uint32_t attempts, int64_t next_ms, uint32_t last_status,
+                                            unsigned last_error)
+{
+    schema_event_delivery *v = alloc_of(a, sizeof(*v));
+    if (v == NULL)
+        return NULL;
+    *v = (schema_event_delivery)SCHEMA_EVENT_DELIVERY_INIT;
+    v->state = (char *)events_state_name(state);
+    v->attempts = attempts;
+    v->last_status_code = last_status;
+    v->last_error = (char *)events_error_name(last_error);
+    if ((v->webhook_id = hex_of(a, webhook_id)) == NULL ||
+        (state == EVENTS_PENDING && (v->next_attempt_at = timestamp_of(a, next_ms)) == NULL))
+        return NULL;
+    return v;
+}
+
+schema_attempt *events_view_attempt(ProtobufCAllocator *a, uint64_t seq, const objectid *event_id, uint32_t attempt,
+                                    events_trigger trigger, int64_t started_ms, uint32_t duration_ms, uint32_t status,
+                                    unsigned error, const uint8_t *response, size_t response_len)
+{
+    schema_attempt *v = alloc_of(a, sizeof(*v));
+    if (v == NULL)
+        return NULL;
+    *v = (schema_attempt)SCHEMA_ATTEMPT_INIT;
+    v->seq = seq;
+    v->event_id = event_id != NULL ? hex_of(a, event_id) : "";
+    v->attempt = attempt;
+    v->trigger = (char *)events_trigger_name(trigger);
+    v->started_at = timestamp_of(a, started_ms);
+    v->duration_ms = duration_ms;
+    v->status_code = status;
+    v->error = (char *)events_error_name(error);
+    v->response = text_of(a, response, response_len);
+    if (v->event_id == NULL || v->started_at == NULL || v->response == NULL)
+        return NULL;
+    return v;
+}
+
+int events_view(events *e, const objectid *id, ProtobufCAllocator *alloc, schema_event **out)
+{
+    pthread_mutex_lock(&e->lock);
+    const ev_event *ev = hashtable_find(&e->by_id, id_hash(id), id);
+    int rc = -1;
+    if (ev == NULL)
+        goto out;
+    rc = ENOMEM;
+    schema_event *m = events_view_event(alloc, &ev->id, ev->ecosystem_id, strlen(ev->ecosystem_id), ev->created_ms,
+                                        ev->body, ev->body_len, ev->n);
+    if (m == NULL)
+        goto out;
+    for (size_t i = 0; i < ev->n; i++) {
+        const ev_delivery *d = &ev->d[i];
+        schema_event_delivery *v = events_view_delivery(alloc, &d->hook->id, (events_state)d->state, d->attempts,
+                                                        d->next_ms, d->last_status, d->last_error);
+        if (v == NULL)
+            goto out;
+        m->deliveries[m->n_deliveries++] = v;
+    }
+    *out = m;
+    rc = 0;
+out:
+    pthread_mutex_unlock(&e->lock);
+    return rc;
 }
 
 int events_attempts(events *e, const objectid *webhook_id, uint64_t before, size_t limit, ProtobufCAllocator *alloc,
@@ -732,21 +776,12 @@ int events_attempts(events *e, const objectid *webhook_id, uint64_t before, size
         goto out;
     for (size_t i = 0; i < n; i++) {
         const ev_attempt *at = &a[end - 1 - i];
-        schema_attempt *v = alloc_of(alloc, sizeof(*v));
-        if (v == NULL)
-            goto out;
-        *v = (schema_attempt)SCHEMA_ATTEMPT_INIT;
         static const objectid none;
-        v->seq = at->seq;
-        v->event_id = memcmp(&at->event_id, &none, sizeof(none)) != 0 ? hex_of(alloc, &at->event_id) : "";
-        v->attempt = at->attempt;
-        v->trigger = (char *)events_trigger_name((events_trigger)at->trigger);
-        v->started_at = timestamp_of(alloc, at->started_ms);
-        v->duration_ms = at->duration_ms;
-        v->status_code = at->status;
-        v->error = (char *)events_error_name(at->error);
-        v->response = text_of(alloc, at->response, at->response_len);
-        if (v->event_id == NULL || v->started_at == NULL || v->response == NULL)
+        schema_attempt *v = events_view_attempt(
+            alloc, at->seq, memcmp(&at->event_id, &none, sizeof(none)) != 0 ? &at->event_id : NULL, at->attempt,
+            (events_trigger)at->trigger, at->started_ms, at->duration_ms, at->status, at->error, at->response,
+            at->response_len);
+        if (v == NULL)
             goto out;
         out->items[out->n_items++] = v;
     }

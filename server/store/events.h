@@ -119,6 +119,23 @@ int events_same_publish(events *e, const uint8_t digest[EVENTS_DIGEST_LEN], cons
  * the event's, for the caller's permission check. */
 int events_view(events *e, const objectid *id, ProtobufCAllocator *alloc, schema_event **out);
 
+/* The schema's views of an event, of one of its deliveries and of one attempt, built from
+ * a: what every store answers GET_EVENT and LIST_ATTEMPTS with (this log, and the
+ * PostgreSQL one), so that both show the same fields alike. The event's items are the
+ * packed EventBody decoded; its deliveries array has room for n_deliveries (filled by the
+ * caller). A delivery's next attempt shows only while pending; an attempt's event_id NULL
+ * (an invoke's) shows as "", its response as UTF-8 (invalid bytes become U+FFFD). NULL
+ * when out of memory, or a body that does not decode. */
+schema_event *events_view_event(ProtobufCAllocator *a, const objectid *id, const char *ecosystem_id,
+                                size_t ecosystem_len, int64_t created_ms, const uint8_t *body, size_t body_len,
+                                size_t n_deliveries);
+schema_event_delivery *events_view_delivery(ProtobufCAllocator *a, const objectid *webhook_id, events_state state,
+                                            uint32_t attempts, int64_t next_ms, uint32_t last_status,
+                                            unsigned last_error);
+schema_attempt *events_view_attempt(ProtobufCAllocator *a, uint64_t seq, const objectid *event_id, uint32_t attempt,
+                                    events_trigger trigger, int64_t started_ms, uint32_t duration_ms, uint32_t status,
+                                    unsigned error, const uint8_t *response, size_t response_len);
+
 /* A page of the webhook's attempts, newest first, those with seq < before (0: from the
  * newest), at most limit, from alloc. 0 or ENOMEM. */
 int events_attempts(events *e, const objectid *webhook_id, uint64_t before, size_t limit, ProtobufCAllocator *alloc,

@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #include "hg_assert.h"
-#include "utf8.h"
 
 #define PG_EVENTS_BACKOFF_MIN_MS 100
 #define PG_EVENTS_BACKOFF_MAX_MS 2000
@@ -332,54 +331,6 @@ static void *alloc_of(ProtobufCAllocator *a, size_t size)
     return a->alloc(a->allocator_data, size);
 }
 
-static char *hex_of(ProtobufCAllocator *a, const objectid *id)
-{
-    char *hex = alloc_of(a, OBJECTID_HEX_LEN + 1);
-    if (hex != NULL)
-        objectid_to_hex(id, hex);
-    return hex;
-}
-
-static char *text_copy(ProtobufCAllocator *a, const char *s, size_t n)
-{
-    char *copy = alloc_of(a, n + 1);
-    if (copy != NULL) {
-        memcpy(copy, s, n);
-        copy[n] = '\0';
-    }
-    return copy;
-}
-
-static schema_timestamp *timestamp_of(ProtobufCAllocator *a, int64_t ms)
-{
-    schema_timestamp *ts = alloc_of(a, sizeof(*ts));
-    if (ts == NULL)
-        return NULL;
-    *ts = (schema_timestamp)SCHEMA_TIMESTAMP_INIT;
-    ts->seconds = ms / 1000;
-    ts->nanos = (int32_t)(ms % 1000) * 1000000;
-    return ts;
-}
-
-/* The response bytes as UTF-8 (invalid bytes become U+FFFD), as events_attempts shows them. */
-static char *utf8_of(ProtobufCAllocator *a, const uint8_t *bytes, size_t len)
-{
-    char *s = alloc_of(a, len * 3 + 1);
-    if (s == NULL)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len;) {
-        size_t n = utf8_char_len(bytes + i, len - i);
-        if (n == 0) {
-            memcpy(s + o, "\xEF\xBF\xBD", 3), o += 3, i++;
-        } else {
-            memcpy(s + o, bytes + i, n), o += n, i += n;
-        }
-    }
-    s[o] = '\0';
-    return s;
-}
-
 /* ---- the verbs ----------------------------------------------------------------------------- */
 
 /* A publish's one statement: the event with the count of the ecosystem's enabled webhooks,
@@ -551,39 +502,23 @@ static void get_event(pg_events *e, backend_call *c)
         return;
     }
     status = ENOMEM;
-    schema_event *m = alloc_of(a, sizeof(*m));
+    int n = PQntuples(ds);
+    schema_event *m = events_view_event(a, &c->id, PQgetvalue(ev, 0, 0), (size_t)PQgetlength(ev, 0, 0),
+                                        int_at(ev, 0, 1), (const uint8_t *)PQgetvalue(ev, 0, 2),
+                                        (size_t)PQgetlength(ev, 0, 2), (size_t)n);
     if (m == NULL)
         goto out;
-    *m = (schema_event)SCHEMA_EVENT_INIT;
-    schema_event_body *body = (schema_event_body *)protobuf_c_message_unpack(
-        &schema_event_body_descriptor, a, (size_t)PQgetlength(ev, 0, 2), (const uint8_t *)PQgetvalue(ev, 0, 2));
-    if (body == NULL || (m->id = hex_of(a, &c->id)) == NULL ||
-        (m->ecosystem_id = text_copy(a, PQgetvalue(ev, 0, 0), (size_t)PQgetlength(ev, 0, 0))) == NULL ||
-        (m->created_at = timestamp_of(a, int_at(ev, 0, 1))) == NULL)
-        goto out;
-    m->n_items = body->n_items;
-    m->items = body->items;
-    int n = PQntuples(ds);
-    if ((m->deliveries = alloc_of(a, (n > 0 ? (size_t)n : 1) * sizeof(*m->deliveries))) == NULL)
-        goto out;
     for (int i = 0; i < n; i++) {
-        schema_event_delivery *v = alloc_of(a, sizeof(*v));
         objectid hook;
-        if (v == NULL)
-            goto out;
-        *v = (schema_event_delivery)SCHEMA_EVENT_DELIVERY_INIT;
         int64_t state = int_at(ds, i, 1);
         if (id_at(ds, i, 0, &hook) != 0 || state < 0 || state >= EVENTS_STATES) {
             status = EIO;
             goto out;
         }
-        if ((v->webhook_id = hex_of(a, &hook)) == NULL)
-            goto out;
-        v->state = (char *)events_state_name((events_state)state);
-        v->attempts = (uint32_t)int_at(ds, i, 2);
-        v->last_status_code = (uint32_t)int_at(ds, i, 4);
-        v->last_error = (char *)events_error_name((unsigned)int_at(ds, i, 5));
-        if (state == EVENTS_PENDING && (v->next_attempt_at = timestamp_of(a, int_at(ds, i, 3))) == NULL)
+        schema_event_delivery *v =
+            events_view_delivery(a, &hook, (events_state)state, (uint32_t)int_at(ds, i, 2), int_at(ds, i, 3),
+                                 (uint32_t)int_at(ds, i, 4), (unsigned)int_at(ds, i, 5));
+        if (v == NULL)
             goto out;
         m->deliveries[m->n_deliveries++] = v;
     }
@@ -617,23 +552,15 @@ static void list_attempts(pg_events *e, backend_call *c)
         goto out;
     for (size_t i = 0; i < n; i++) {
         int row = (int)i;
-        schema_attempt *v = alloc_of(a, sizeof(*v));
-        if (v == NULL)
-            goto out;
-        *v = (schema_attempt)SCHEMA_ATTEMPT_INIT;
         objectid event;
         int64_t trigger = int_at(r, row, 3);
-        v->seq = (uint64_t)int_at(r, row, 0);
-        v->event_id = id_at(r, row, 1, &event) == 0 ? hex_of(a, &event) : "";
-        v->attempt = (uint32_t)int_at(r, row, 2);
-        v->trigger = (char *)events_trigger_name(trigger >= 0 && trigger < EVENTS_TRIGGERS ? (events_trigger)trigger
-                                                                                        : EVENTS_SCHEDULED);
-        v->started_at = timestamp_of(a, int_at(r, row, 4));
-        v->duration_ms = (uint32_t)int_at(r, row, 5);
-        v->status_code = (uint32_t)int_at(r, row, 6);
-        v->error = (char *)events_error_name((unsigned)int_at(r, row, 7));
-        v->response = utf8_of(a, (const uint8_t *)PQgetvalue(r, row, 8), (size_t)PQgetlength(r, row, 8));
-        if (v->event_id == NULL || v->started_at == NULL || v->response == NULL)
+        schema_attempt *v = events_view_attempt(
+            a, (uint64_t)int_at(r, row, 0), id_at(r, row, 1, &event) == 0 ? &event : NULL,
+            (uint32_t)int_at(r, row, 2),
+            trigger >= 0 && trigger < EVENTS_TRIGGERS ? (events_trigger)trigger : EVENTS_SCHEDULED,
+            int_at(r, row, 4), (uint32_t)int_at(r, row, 5), (uint32_t)int_at(r, row, 6), (unsigned)int_at(r, row, 7),
+            (const uint8_t *)PQgetvalue(r, row, 8), (size_t)PQgetlength(r, row, 8));
+        if (v == NULL)
             goto out;
         out->items[out->n_items++] = v;
     }

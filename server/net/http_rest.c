@@ -233,18 +233,20 @@ static ProtobufCMessage *read_body(http_handler *h, h2o_req_t *req, rest_call *r
     return empty;
 }
 
-static void create_webhook(http_handler *h, h2o_req_t *req)
+/* POST /api/webhooks (CORE_CREATE) and POST /api/events (CORE_PUBLISH): the body is the
+ * request, an Idempotency-Key may come with it; answered in the body's format. */
+static void post_collection(http_handler *h, h2o_req_t *req, core_method method,
+                            const ProtobufCMessageDescriptor *desc)
 {
     h2o_iovec_t content_type = http_header(req, H2O_TOKEN_CONTENT_TYPE);
     ProtobufCAllocator alloc = http_pool_allocator(req);
-    rest_call local, *rc =
-        rest_call_begin(h, req, &local, CORE_CREATE, format_of(content_type), &alloc, ERROR_IN_BODY);
+    rest_call local, *rc = rest_call_begin(h, req, &local, method, format_of(content_type), &alloc, ERROR_IN_BODY);
     if (rc == NULL)
         return;
     h2o_iovec_t key = http_idempotency_key(req);
     rc->call.idempotency_key = key.base;
     rc->call.idempotency_key_len = key.len;
-    rc->call.request = read_body(h, req, rc, &schema_create_request_descriptor, rc->call.alloc);
+    rc->call.request = read_body(h, req, rc, desc, rc->call.alloc);
     rest_call_run(h, req, rc, &local);
 }
 
@@ -272,73 +274,30 @@ static void update_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
     rest_call_run(h, req, rc, &local);
 }
 
-/* DELETE /api/webhooks/<id>. */
-static void delete_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
-{
-    ProtobufCAllocator alloc = http_pool_allocator(req);
-    rest_call local, *rc =
-        rest_call_begin(h, req, &local, CORE_DELETE, accepted_format(req), &alloc, ERROR_IN_PATH);
-    if (rc == NULL)
-        return;
-    schema_delete_request *dr = rest_alloc(rc, sizeof(*dr));
-    schema_delete_request init = SCHEMA_DELETE_REQUEST_INIT;
-    *dr = init;
-    dr->id = rest_strdup(rc, id);
-    h2o_iovec_t query = http_query(req);
-    codec_query_reject(query.base, query.len, &rc->call.err);
-    rc->call.request = &dr->base;
-    rest_call_run(h, req, rc, &local);
-}
 
-/* POST /api/webhooks/<id>/invoke: no body is read (the call has no parameters). */
-static void invoke_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
-{
-    ProtobufCAllocator alloc = http_pool_allocator(req);
-    rest_call local, *rc =
-        rest_call_begin(h, req, &local, CORE_INVOKE, accepted_format(req), &alloc, ERROR_IN_PATH);
-    if (rc == NULL)
-        return;
-    schema_invoke_request *ir = rest_alloc(rc, sizeof(*ir));
-    schema_invoke_request init = SCHEMA_INVOKE_REQUEST_INIT;
-    *ir = init;
-    ir->id = rest_strdup(rc, id);
-    h2o_iovec_t query = http_query(req);
-    codec_query_reject(query.base, query.len, &rc->call.err);
-    rc->call.request = &ir->base;
-    rest_call_run(h, req, rc, &local);
-}
 
-/* POST /api/events: answered in the body's format, as a create is. */
-static void publish_event(http_handler *h, h2o_req_t *req)
-{
-    h2o_iovec_t content_type = http_header(req, H2O_TOKEN_CONTENT_TYPE);
-    ProtobufCAllocator alloc = http_pool_allocator(req);
-    rest_call local, *rc =
-        rest_call_begin(h, req, &local, CORE_PUBLISH, format_of(content_type), &alloc, ERROR_IN_BODY);
-    if (rc == NULL)
-        return;
-    h2o_iovec_t key = http_idempotency_key(req);
-    rc->call.idempotency_key = key.base;
-    rc->call.idempotency_key_len = key.len;
-    rc->call.request = read_body(h, req, rc, &schema_publish_request_descriptor, rc->call.alloc);
-    rest_call_run(h, req, rc, &local);
-}
 
-/* GET /api/events/<id>. */
-static void get_event(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
+/* A call whose one parameter is the webhook's or event's id in the path (GET or DELETE a
+ * webhook, invoke it, GET an event): desc's message with its `id` field set, no body read,
+ * no query string taken. Inline: with desc a constant, the field's place folds away (a GET
+ * costs what its own handler did). */
+static inline void path_call(http_handler *h, h2o_req_t *req, h2o_iovec_t id, core_method method,
+                             const ProtobufCMessageDescriptor *desc)
 {
     ProtobufCAllocator alloc = http_pool_allocator(req);
-    rest_call local, *rc =
-        rest_call_begin(h, req, &local, CORE_GET_EVENT, accepted_format(req), &alloc, ERROR_IN_PATH);
+    rest_call local, *rc = rest_call_begin(h, req, &local, method, accepted_format(req), &alloc, ERROR_IN_PATH);
     if (rc == NULL)
         return;
-    schema_get_event_request *gr = rest_alloc(rc, sizeof(*gr));
-    if (gr != NULL) {
-        *gr = (schema_get_event_request)SCHEMA_GET_EVENT_REQUEST_INIT;
-        gr->id = rest_strdup(rc, id);
+    const ProtobufCFieldDescriptor *f = &desc->fields[0]; /* each of these messages is its id, field 1 */
+    HG_ASSERT(desc->n_fields >= 1 && f->id == 1 && f->type == PROTOBUF_C_TYPE_STRING &&
+              f->label != PROTOBUF_C_LABEL_REPEATED);
+    ProtobufCMessage *m = rest_alloc(rc, desc->sizeof_message);
+    if (m != NULL) {
+        desc->message_init(m);
+        *(char **)((char *)m + f->offset) = rest_strdup(rc, id);
         h2o_iovec_t query = http_query(req);
         codec_query_reject(query.base, query.len, &rc->call.err);
-        rc->call.request = &gr->base;
+        rc->call.request = m;
     } else {
         error_set(&rc->call.err, ERROR_INTERNAL, "Out of memory.");
     }
@@ -399,21 +358,6 @@ static void list_webhooks(http_handler *h, h2o_req_t *req)
     rest_call_run(h, req, rc, &local);
 }
 
-static void get_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
-{
-    ProtobufCAllocator alloc = http_pool_allocator(req);
-    rest_call local, *rc = rest_call_begin(h, req, &local, CORE_GET, accepted_format(req), &alloc, ERROR_IN_PATH);
-    if (rc == NULL)
-        return;
-    schema_get_request *gr = rest_alloc(rc, sizeof(*gr));
-    schema_get_request init = SCHEMA_GET_REQUEST_INIT;
-    *gr = init;
-    gr->id = rest_strdup(rc, id);
-    h2o_iovec_t query = http_query(req);
-    codec_query_reject(query.base, query.len, &rc->call.err);
-    rc->call.request = &gr->base;
-    rest_call_run(h, req, rc, &local);
-}
 
 /* GET /metrics: Prometheus' text exposition format, without auth (bind it to a trusted
  * network, as usual for metrics). */
@@ -468,28 +412,31 @@ void http_rest_serve(http_handler *h, h2o_req_t *req, const route_match *m)
     }
     switch (m->id) {
     case ROUTE_CREATE:
-        create_webhook(h, req);
+        post_collection(h, req, CORE_CREATE, &schema_create_request_descriptor);
         break;
     case ROUTE_LIST:
         list_webhooks(h, req);
         break;
     case ROUTE_GET:
-        get_webhook(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
+        path_call(h, req, h2o_iovec_init(m->item_id, m->item_id_len), CORE_GET, &schema_get_request_descriptor);
         break;
     case ROUTE_UPDATE:
         update_webhook(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
         break;
     case ROUTE_DELETE:
-        delete_webhook(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
+        path_call(h, req, h2o_iovec_init(m->item_id, m->item_id_len), CORE_DELETE,
+                  &schema_delete_request_descriptor);
         break;
     case ROUTE_INVOKE:
-        invoke_webhook(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
+        path_call(h, req, h2o_iovec_init(m->item_id, m->item_id_len), CORE_INVOKE,
+                  &schema_invoke_request_descriptor);
         break;
     case ROUTE_PUBLISH:
-        publish_event(h, req);
+        post_collection(h, req, CORE_PUBLISH, &schema_publish_request_descriptor);
         break;
     case ROUTE_GET_EVENT:
-        get_event(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
+        path_call(h, req, h2o_iovec_init(m->item_id, m->item_id_len), CORE_GET_EVENT,
+                  &schema_get_event_request_descriptor);
         break;
     case ROUTE_RESEND:
         post_action(h, req, h2o_iovec_init(m->item_id, m->item_id_len), CORE_RESEND);

@@ -72,6 +72,16 @@ static void finish(backend_call *c, int status)
     c->done(c);
 }
 
+/* finish for each call of a batch (linked by batch_next). */
+static void finish_all(backend_call *calls, int status)
+{
+    while (calls != NULL) {
+        backend_call *next = calls->batch_next;
+        finish(calls, status);
+        calls = next;
+    }
+}
+
 /* ---- statements ------------------------------------------------------------------------ */
 
 typedef struct params {
@@ -882,11 +892,7 @@ static void record_batch(pg_events *e, backend_call *calls)
     }
 out:
     free(all);
-    while (calls != NULL) {
-        backend_call *next = calls->batch_next;
-        finish(calls, status);
-        calls = next;
-    }
+    finish_all(calls, status);
 }
 
 /* Expiry: at most PG_EVENTS_EXPIRE_BATCH events published before since_ms (and their
@@ -1097,7 +1103,24 @@ static void run_call(pg_events *e, backend_call *c)
     HG_ASSERT(!"a verb the event worker does not run");
 }
 
-/* Runs the calls taken from the queue: the RECORDs together, the others in order. */
+/* Runs a batch (calls linked by batch_next) with `batch`, or fails each when there is no
+ * connection; then as after any call: a broken connection dropped, notifications passed on. */
+static void run_batch(pg_events *e, backend_call *calls, void (*batch)(pg_events *e, backend_call *calls))
+{
+    if (calls == NULL)
+        return;
+    if (ensure_connected(e) != 0) {
+        finish_all(calls, ECONNREFUSED);
+        return;
+    }
+    batch(e, calls);
+    if (e->conn != NULL && PQstatus(e->conn) != CONNECTION_OK)
+        disconnect(e);
+    notify_wake(e);
+}
+
+/* Runs the calls taken from the queue: the PUBLISHes together, the RECORDs together, the
+ * others in order. */
 static void run_calls(pg_events *e, backend_call *calls)
 {
     backend_call *records = NULL, **records_tail = &records;
@@ -1125,33 +1148,8 @@ static void run_calls(pg_events *e, backend_call *calls)
             disconnect(e);
         notify_wake(e);
     }
-    if (publishes != NULL) {
-        if (ensure_connected(e) != 0) {
-            while (publishes != NULL) {
-                backend_call *next = publishes->batch_next;
-                finish(publishes, ECONNREFUSED);
-                publishes = next;
-            }
-        } else {
-            publish_batch(e, publishes);
-            if (e->conn != NULL && PQstatus(e->conn) != CONNECTION_OK)
-                disconnect(e);
-        }
-    }
-    if (records != NULL) {
-        if (ensure_connected(e) != 0) {
-            while (records != NULL) {
-                backend_call *next = records->batch_next;
-                finish(records, ECONNREFUSED);
-                records = next;
-            }
-        } else {
-            record_batch(e, records);
-            if (e->conn != NULL && PQstatus(e->conn) != CONNECTION_OK)
-                disconnect(e);
-            notify_wake(e);
-        }
-    }
+    run_batch(e, publishes, publish_batch);
+    run_batch(e, records, record_batch);
 }
 
 /* Idle: waits for a queued call, a notification, or the backstop. */

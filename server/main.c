@@ -187,7 +187,8 @@ int main(int argc, char **argv)
     if (cfg->store_pg_conninfo != NULL) {
         backend_postgres_options po = {cfg->store_pg_conninfo, cfg->store_pg_connections,
                                        cfg->store_pg_statement_timeout_ms, IDEMPOTENCY_WINDOW_MS,
-                                       metrics_database_round_trip, metrics_database_error};
+                                       metrics_database_round_trip, metrics_database_error,
+                                       (int64_t)cfg->delivery.retention_ms};
         store = backend_postgres_open(&po, keys, serr); /* takes keys */
     } else {
         store = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, keys, &stats, serr); /* takes keys */

@@ -320,6 +320,7 @@ static void start(dispatch *p, const events_claim *claim, const config_delivery 
 static void expire(dispatch *p, int64_t now, uint64_t retention_ms)
 {
     waited w = {.call = {.verb = BACKEND_EXPIRE}};
+    w.call.ev.now_ms = now;
     w.call.ev.since_ms = now - (int64_t)retention_ms;
     submit_and_wait(p->b, &w);
 }

@@ -51,8 +51,9 @@ typedef enum backend_verb {
                               claimed, each with its webhook as it is now (from alloc, or the index's),
                               ev.next_due_ms (events_claim_due) */
     BACKEND_RECORD,        /* in: ev.records, ev.n_records (outcomes of claimed deliveries, DELIVERY records) */
-    BACKEND_EXPIRE,        /* in: ev.since_ms: events published before it and attempts started before it go;
-                              out: ev.count events dropped */
+    BACKEND_EXPIRE,        /* in: ev.since_ms: events published before it and attempts started before it go
+                              (on PostgreSQL within a partition's period of it; ev.now_ms, the partitions
+                              kept ahead); out: ev.count events dropped (memory; PostgreSQL: 0) */
     BACKEND_VERBS
 } backend_verb;
 
@@ -250,6 +251,8 @@ typedef struct backend_postgres_options {
     int64_t key_window_ms;         /* an Idempotency-Key older than this may name a new webhook */
     void (*on_round_trip)(int64_t us);     /* a statement's answer came, us after it was sent; may be NULL */
     void (*on_error)(const char *sqlstate); /* a statement failed with this SQLSTATE ("" unknown); may be NULL */
+    int64_t retention_ms;          /* delivery.retention_ms at start: the event log's partitions until the
+                                      first BACKEND_EXPIRE brings the current one */
 } backend_postgres_options;
 
 /* The PostgreSQL backend (backend_postgres.c): connects once now, applying the schema's

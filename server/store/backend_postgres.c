@@ -50,8 +50,8 @@
 #define PG_ADVISORY_LOCK 0x686f6f6b67617465LL /* "hookgate": serialises migrations of N nodes */
 
 /* The embedded migrations (server/store/migrations/NNNN_*.sql, by the build), in order. */
-extern const char pg_migration_1[], pg_migration_2[];
-static const char *const migrations[] = {pg_migration_1, pg_migration_2};
+extern const char pg_migration_1[], pg_migration_2[], pg_migration_3[];
+static const char *const migrations[] = {pg_migration_1, pg_migration_2, pg_migration_3};
 #define PG_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 #define COLUMNS PG_WEBHOOK_COLUMNS
@@ -1502,6 +1502,7 @@ backend *backend_postgres_open(const backend_postgres_options *o, seal_keyring *
     pg_events_options eo = {.conninfo = o->conninfo,
                             .statement_timeout_ms = o->statement_timeout_ms,
                             .migrated = &pg->migrated,
+                            .retention_ms = o->retention_ms,
                             .run_webhook_call = run_webhook_call,
                             .ctx = pg};
     if ((pg->events = pg_events_create(&eo)) == NULL || (pg->delivery = pg_events_create(&eo)) == NULL) {

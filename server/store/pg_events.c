@@ -30,7 +30,14 @@
 #define PG_EVENTS_BACKOFF_MIN_MS 100
 #define PG_EVENTS_BACKOFF_MAX_MS 2000
 #define PG_EVENTS_IDLE_POLL_MS 1000     /* the slow backstop of LISTEN: the worker looks again this often */
-#define PG_EVENTS_CLAIM_LOCK 0x686f6f6b65767473LL /* "hookevts": one claim at a time, across nodes */
+#define PG_EVENTS_CLAIM_LOCK 0x686f6f6b65767473LL     /* "hookevts": one claim at a time, across nodes */
+#define PG_EVENTS_PARTITION_LOCK 0x686f6f6b70617274LL /* "hookpart": one node keeps the partitions at a time */
+#define PG_EVENTS_KEY_LOCK_SPACE 0x686f6f6b             /* "hook": a publish's Idempotency-Key, (this, key) */
+#define PG_EVENTS_PERIOD_MAX_S 86400                  /* a partition's period at most: a day */
+#define PG_EVENTS_RETENTION_DEFAULT_MS 604800000LL     /* delivery.retention_ms when the options have none: 7 days */
+#define PG_EVENTS_DDL_LOCK_TIMEOUT_MS 200             /* partition DDL waits for a lock this long at most */
+#define PG_EVENTS_DDL_MAX 16384                       /* one maintenance's SQL */
+#define PG_EVENTS_DDL_CREATES_ROOM 4096               /* of which kept for three periods' creates */
 #define PG_EVENTS_MAX_PARAMS 20
 
 struct pg_events {
@@ -50,6 +57,7 @@ struct pg_events {
     PGconn *conn;
     unsigned backoff_ms;
     int64_t retry_at_ms, stats_at_ms;
+    int64_t retention_ms; /* delivery.retention_ms, as the last expiry had it */
 };
 
 static int64_t mono_ms(void)
@@ -139,6 +147,7 @@ typedef enum stmt {
     ST_BEGIN,
     ST_COMMIT,
     ST_NOTIFY,
+    ST_KEY_LOCK,
     ST_PUBLISH,
     ST_REPLAYED,
     ST_GET_EVENT,
@@ -151,7 +160,6 @@ typedef enum stmt {
     ST_CANCEL,
     ST_RECORD,
     ST_INVOKE_ATTEMPT,
-    ST_EXPIRE,
     ST_STATS,
     ST_COUNT
 } stmt;
@@ -345,13 +353,17 @@ static void *alloc_of(ProtobufCAllocator *a, size_t size)
 
 /* A publish's one statement: the event with the count of the ecosystem's enabled webhooks,
  * and a pending delivery to each, due at once. A key another publish took (on any node, or
- * earlier in the same batch) inserts nothing: no row comes back. */
+ * earlier in the same batch) inserts nothing: no row comes back. The key is unique because
+ * the transaction holds its advisory lock (ST_KEY_LOCK) before this looks for it: a publish
+ * of the same key waits for this one's commit, then finds its event (READ COMMITTED: each
+ * statement sees what committed before it began). */
 #define PUBLISH_SQL                                                                                                   \
     "WITH hooks AS (SELECT id FROM hookgate_webhooks WHERE ecosystem_id = $2::text AND NOT disabled AND NOT deleted " \
     "LIMIT $6::int8), "                                                                                               \
     "ev AS (INSERT INTO hookgate_events (id, ecosystem_id, created_ms, body, idempotency_key, webhooks) "             \
     "SELECT $1::bytea, $2::text, $3::int8, $4::bytea, $5::bytea, (SELECT count(*) FROM hooks) "                      \
-    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, webhooks), "                                             \
+    "WHERE $5::bytea IS NULL OR NOT EXISTS (SELECT 1 FROM hookgate_events WHERE idempotency_key = $5::bytea) "       \
+    "RETURNING id, webhooks), "                                                                                       \
     "ins AS (INSERT INTO hookgate_deliveries (event_id, webhook_id, created_ms, next_ms) "                           \
     "SELECT ev.id, hooks.id, $3::int8, $3::int8 FROM ev, hooks RETURNING 1) "                                        \
     "SELECT ev.webhooks, (SELECT count(*) FROM ins) FROM ev"
@@ -409,6 +421,27 @@ static int publish_answer(pg_events *e, backend_call *c, PGresult *r)
     return 0;
 }
 
+/* The advisory lock of a publish's Idempotency-Key (its digest's first bytes: two keys that
+ * share them only wait for each other). */
+static int32_t key_lock_of(const uint8_t *digest)
+{
+    uint32_t k;
+    memcpy(&k, digest, sizeof k);
+    return (int32_t)k;
+}
+
+static void key_lock_params(const uint8_t *digest, params *p)
+{
+    p_int(p, PG_EVENTS_KEY_LOCK_SPACE);
+    p_int(p, key_lock_of(digest));
+}
+
+static int compare_key_locks(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* One publish inside the caller's transaction: 0 with c's answer set (done not called
  * yet), or a status. */
 static int publish_in(pg_events *e, backend_call *c)
@@ -427,6 +460,12 @@ static void publish_each(pg_events *e, backend_call *calls)
         backend_call *c = calls, *next = calls->batch_next;
         c->batch_next = NULL;
         int status = ensure_connected(e) != 0 ? ECONNREFUSED : command(e, ST_BEGIN);
+        if (status == 0 && c->ev.publish.digest != NULL) {
+            params k = {0};
+            key_lock_params(c->ev.publish.digest, &k);
+            PGresult *r = run(e, ST_KEY_LOCK, &k, PGRES_TUPLES_OK, &status);
+            PQclear(r);
+        }
         if (status == 0 && (status = publish_in(e, c)) == 0 && (status = command(e, ST_NOTIFY)) == 0)
             status = command(e, ST_COMMIT);
         if (status != 0 && e->conn != NULL)
@@ -444,17 +483,34 @@ static void publish_each(pg_events *e, backend_call *calls)
  * before its done. */
 static void publish_batch(pg_events *e, backend_call *calls)
 {
-    size_t n = 0, sent = 0;
-    for (backend_call *c = calls; c != NULL; c = c->batch_next)
+    size_t n = 0, keys = 0, sent = 0;
+    for (backend_call *c = calls; c != NULL; c = c->batch_next) {
         n++;
-    PGresult **results = malloc((n + 3) * sizeof(*results));
+        keys += c->ev.publish.digest != NULL;
+    }
+    /* the statements' results, then the keys' locks */
+    PGresult **results = malloc((n + keys + 3) * sizeof(*results) + (keys > 0 ? keys : 1) * sizeof(int32_t));
     if (results == NULL) {
         publish_each(e, calls);
         return;
     }
+    int32_t *locks = (int32_t *)(results + n + keys + 3);
+    size_t k = 0;
+    for (backend_call *c = calls; c != NULL; c = c->batch_next)
+        if (c->ev.publish.digest != NULL)
+            locks[k++] = key_lock_of(c->ev.publish.digest);
+    /* every key locked first, in one order: two nodes' batches never wait for each other in a circle */
+    qsort(locks, keys, sizeof(*locks), compare_key_locks);
     int status = pipeline_start(e);
     if (status == 0 && (status = pipeline_send(e, ST_BEGIN, NULL)) == 0)
         sent++;
+    for (size_t i = 0; status == 0 && i < keys; i++) {
+        params p = {0};
+        p_int(&p, PG_EVENTS_KEY_LOCK_SPACE);
+        p_int(&p, locks[i]);
+        if ((status = pipeline_send(e, ST_KEY_LOCK, &p)) == 0)
+            sent++;
+    }
     for (backend_call *c = calls; status == 0 && c != NULL; c = c->batch_next) {
         params p = {0};
         publish_params(c, &p);
@@ -468,10 +524,11 @@ static void publish_batch(pg_events *e, backend_call *calls)
     if (status == 0)
         status = pipeline_finish(e, sent, results);
     if (status == 0) {
-        PQclear(results[0]);
-        PQclear(results[n + 1]);
-        PQclear(results[n + 2]);
-        size_t i = 1;
+        for (size_t i = 0; i < 1 + keys; i++)
+            PQclear(results[i]);
+        PQclear(results[keys + n + 1]);
+        PQclear(results[keys + n + 2]);
+        size_t i = keys + 1;
         while (calls != NULL) {
             backend_call *next = calls->batch_next;
             finish(calls, publish_answer(e, calls, results[i++]));
@@ -480,8 +537,8 @@ static void publish_batch(pg_events *e, backend_call *calls)
         free(results);
         return;
     }
-    if (sent == n + 3) /* pipeline_finish set them all */
-        for (size_t i = 0; i < n + 3; i++)
+    if (sent == n + keys + 3) /* pipeline_finish set them all */
+        for (size_t i = 0; i < n + keys + 3; i++)
             PQclear(results[i]);
     free(results);
     if (!pipeline_abandoned(e))
@@ -781,8 +838,10 @@ static int compare_records(const void *a, const void *b)
     "error, response) SELECT $2::bytea, $1::bytea, $12::int4, $13::int2, $14::int8, $15::int4, $16::int4, "           \
     "$17::int2, $18::bytea WHERE $11::bool AND EXISTS (SELECT 1 FROM u)), "                                           \
     "h AS (INSERT INTO hookgate_webhook_health (webhook_id, failing_since_ms) SELECT $2::bytea, $10::int8 "           \
-    "WHERE EXISTS (SELECT 1 FROM u) ON CONFLICT (webhook_id) DO UPDATE SET failing_since_ms = "                      \
-    "EXCLUDED.failing_since_ms) SELECT count(*) FROM u"
+    "WHERE $10::int8 <> 0 AND EXISTS (SELECT 1 FROM u) ON CONFLICT (webhook_id) DO UPDATE SET failing_since_ms = "   \
+    "EXCLUDED.failing_since_ms WHERE hookgate_webhook_health.failing_since_ms <> EXCLUDED.failing_since_ms), "       \
+    "hd AS (DELETE FROM hookgate_webhook_health WHERE webhook_id = $2::bytea AND $10::int8 = 0 "                     \
+    "AND EXISTS (SELECT 1 FROM u)) SELECT count(*) FROM u"
 
 /* Queues one DELIVERY record, or an invoke's ATTEMPT record (StoredEvent's meaning), in the pipeline, counting it in *sent
  * (a record that changes nothing sends nothing): 0 or a status. */
@@ -895,23 +954,109 @@ out:
     finish_all(calls, status);
 }
 
-/* Expiry: at most PG_EVENTS_EXPIRE_BATCH events published before since_ms (and their
- * deliveries), and attempts started before it, per call: the dispatcher asks every second,
- * so a backlog goes in short transactions rather than one long delete. */
+/* ---- partitions: the event log by period (migrations/0003_partitions.sql) ------------------- */
+
+/* A period's length for a retention: a seventh of it (an event is then held at most a
+ * seventh longer than retention_ms), whole seconds, at least 1 s and at most a day. */
+static int64_t period_s_of(int64_t retention_ms)
+{
+    int64_t p = retention_ms / 7000;
+    return p < 1 ? 1 : p > PG_EVENTS_PERIOD_MAX_S ? PG_EVENTS_PERIOD_MAX_S : p;
+}
+
+/* Appends to sql the DDL that creates the period [from_s, to_s) of the three tables and
+ * lists it: 0, or -1 when sql has no room. Each table is made apart and attached (ATTACH
+ * takes a SHARE UPDATE EXCLUSIVE lock on the parent, where CREATE ... PARTITION OF takes an
+ * ACCESS EXCLUSIVE one, which would stop every publish and claim while it waits). */
+static int period_create_sql(char *sql, size_t size, int64_t from_s, int64_t to_s)
+{
+    size_t used = strlen(sql);
+    uint32_t from = (uint32_t)from_s, to = (uint32_t)to_s; /* an ObjectId's time: 4 bytes, to 2106 */
+    int n = snprintf(sql + used, size - used,
+                     "CREATE TABLE hookgate_events_p%1$lld (LIKE hookgate_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS);"
+                     "ALTER TABLE hookgate_events ATTACH PARTITION hookgate_events_p%1$lld "
+                     "FOR VALUES FROM ('\\x%3$08x') TO ('\\x%4$08x');"
+                     "CREATE TABLE hookgate_deliveries_p%1$lld (LIKE hookgate_deliveries INCLUDING DEFAULTS "
+                     "INCLUDING CONSTRAINTS) WITH (fillfactor = 80);" /* room for a claim's update beside its row */
+                     "ALTER TABLE hookgate_deliveries ATTACH PARTITION hookgate_deliveries_p%1$lld "
+                     "FOR VALUES FROM ('\\x%3$08x') TO ('\\x%4$08x');"
+                     "CREATE TABLE hookgate_attempts_p%1$lld (LIKE hookgate_attempts INCLUDING CONSTRAINTS);"
+                     "ALTER TABLE hookgate_attempts ATTACH PARTITION hookgate_attempts_p%1$lld "
+                     "FOR VALUES FROM (%1$lld000) TO (%2$lld000);"
+                     "INSERT INTO hookgate_partitions VALUES (%1$lld, %2$lld);",
+                     (long long)from_s, (long long)to_s, from, to);
+    return n > 0 && (size_t)n < size - used ? 0 : -1;
+}
+
+/* Keeps the partitions: drops every period that ended before since_ms (retention), and
+ * creates periods until one ends at least two periods past now_ms (a gap since the last
+ * period, a node long stopped, is filled by one period). One transaction under an advisory
+ * lock, so that nodes take turns; locks waited for at most PG_EVENTS_DDL_LOCK_TIMEOUT_MS
+ * (a scan of a period being dropped holds it up; the next call tries again). 0 or a status. */
+static int maintain(pg_events *e, int64_t now_ms, int64_t since_ms)
+{
+    int64_t period = period_s_of(now_ms - since_ms), now_s = now_ms / 1000;
+    char sql[PG_EVENTS_DDL_MAX];
+    snprintf(sql, sizeof sql,
+             "BEGIN; SET LOCAL lock_timeout = %d; SELECT pg_advisory_xact_lock(%lld); "
+             "SELECT from_s, to_s FROM hookgate_partitions ORDER BY from_s",
+             PG_EVENTS_DDL_LOCK_TIMEOUT_MS, (long long)PG_EVENTS_PARTITION_LOCK);
+    PGresult *r = PQexec(e->conn, sql);
+    int status = 0;
+    if ((r = result_of(e, r, PGRES_TUPLES_OK, &status)) == NULL) {
+        rollback(e);
+        return status;
+    }
+    sql[0] = '\0';
+    int64_t last_to = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int64_t from_s = strtoll(PQgetvalue(r, i, 0), NULL, 10), to_s = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        if (to_s > last_to)
+            last_to = to_s;
+        if (to_s * 1000 > since_ms)
+            continue;
+        size_t used = strlen(sql);
+        int n = snprintf(sql + used, sizeof sql - used,
+                         "DROP TABLE hookgate_events_p%1$lld, hookgate_deliveries_p%1$lld, hookgate_attempts_p%1$lld;"
+                         "DELETE FROM hookgate_partitions WHERE from_s = %1$lld;",
+                         (long long)from_s);
+        if (n <= 0 || (size_t)n >= sizeof sql - used - PG_EVENTS_DDL_CREATES_ROOM) {
+            sql[used] = '\0'; /* the creates' room is kept: the rest go at the next call */
+            break;
+        }
+    }
+    PQclear(r);
+    int ok = 1;
+    if (last_to == 0)
+        last_to = now_s; /* no period at all (the migration makes the first): from now */
+    if (last_to < now_s - period && ok) {
+        ok = period_create_sql(sql, sizeof sql, last_to, now_s) == 0;
+        last_to = now_s;
+    }
+    while (ok && last_to < now_s + 2 * period) {
+        ok = period_create_sql(sql, sizeof sql, last_to, last_to + period) == 0;
+        last_to += period;
+    }
+    HG_ASSERT(ok); /* PG_EVENTS_DDL_MAX holds every drop a call can make and three creates */
+    if (sql[0] != '\0') {
+        size_t used = strlen(sql);
+        snprintf(sql + used, sizeof sql - used, "COMMIT");
+    } else {
+        snprintf(sql, sizeof sql, "COMMIT");
+    }
+    r = result_of(e, PQexec(e->conn, sql), PGRES_COMMAND_OK, &status);
+    PQclear(r);
+    if (r == NULL)
+        rollback(e);
+    return r != NULL ? 0 : status;
+}
+
+/* Expiry: the periods older than since_ms go whole, and the next ones are made. */
 static void expire(pg_events *e, backend_call *c)
 {
-    int status = 0;
-    params p = {0};
-    p_int(&p, c->ev.since_ms);
-    p_int(&p, PG_EVENTS_EXPIRE_BATCH);
-    PGresult *r = run(e, ST_EXPIRE, &p, PGRES_TUPLES_OK, &status);
-    if (r == NULL) {
-        finish(c, status);
-        return;
-    }
-    c->ev.count = PQntuples(r) == 1 ? (size_t)int_at(r, 0, 0) : 0;
-    PQclear(r);
-    finish(c, 0);
+    c->ev.count = 0;
+    e->retention_ms = c->ev.now_ms - c->ev.since_ms; /* the current configuration's */
+    finish(c, maintain(e, c->ev.now_ms, c->ev.since_ms));
 }
 
 /* The text of every statement, by id. */
@@ -919,6 +1064,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
     [ST_NOTIFY] = "NOTIFY hookgate_events",
+    [ST_KEY_LOCK] = "SELECT pg_advisory_xact_lock($1::int4, $2::int4)",
     [ST_PUBLISH] = PUBLISH_SQL,
     [ST_REPLAYED] = "SELECT id, webhooks, ecosystem_id = $2::text AND body = $3::bytea FROM hookgate_events "
                     "WHERE idempotency_key = $1::bytea",
@@ -942,7 +1088,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                    "u AS (UPDATE hookgate_deliveries d SET state = 0, trigger = 1, next_ms = $3::int8, "
                    "lease_until = NULL FROM t WHERE d.webhook_id = $1::bytea AND d.event_id = t.event_id RETURNING 1) "
                    "SELECT count(*), pg_notify('hookgate_events', '') FROM u",
-    [ST_CLAIM_LOCK] = "SELECT pg_advisory_xact_lock($1::int8)",
+    /* a claim's leases are committed without waiting for the disk: a crash of the database
+     * that loses them returns those deliveries to pending, and they are attempted again */
+    [ST_CLAIM_LOCK] = "SELECT pg_advisory_xact_lock($1::int8), set_config('synchronous_commit', 'off', true)",
     [ST_CLAIM] = CLAIM_SQL,
     [ST_CANCEL] = "UPDATE hookgate_deliveries SET state = 3 WHERE webhook_id = $1::bytea AND state = 0 "
                   "AND lease_until IS NULL", /* one in flight is left to its outcome, as in memory */
@@ -950,13 +1098,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_INVOKE_ATTEMPT] = "INSERT INTO hookgate_attempts (webhook_id, event_id, attempt, trigger, started_ms, "
                           "duration_ms, status, error, response) VALUES ($1::bytea, NULL, $2::int4, $3::int2, "
                           "$4::int8, $5::int4, $6::int4, $7::int2, $8::bytea)",
-    [ST_EXPIRE] = "WITH old AS (SELECT id FROM hookgate_events WHERE created_ms < $1::int8 ORDER BY created_ms "
-                  "LIMIT $2::int8), dd AS (DELETE FROM hookgate_deliveries WHERE event_id IN (SELECT id FROM old)), "
-                  "de AS (DELETE FROM hookgate_events WHERE id IN (SELECT id FROM old) RETURNING 1), "
-                  "da AS (DELETE FROM hookgate_attempts WHERE seq IN (SELECT seq FROM hookgate_attempts "
-                  "WHERE started_ms < $1::int8 ORDER BY started_ms LIMIT 5 * $2::int8)) "
-                  "SELECT count(*) FROM de",
-    [ST_STATS] = "SELECT (SELECT greatest(reltuples, 0)::int8 FROM pg_class WHERE oid = 'hookgate_events'::regclass), "
+    [ST_STATS] = "SELECT (SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::int8 FROM pg_inherits i JOIN pg_class c "
+                 "ON c.oid = i.inhrelid WHERE i.inhparent = 'hookgate_events'::regclass), "
                  "(SELECT count(*) FROM hookgate_deliveries WHERE state = 0), "
                  "(SELECT count(*) FROM hookgate_deliveries WHERE state = 0 AND lease_until > $1::int8), "
                  "(SELECT coalesce(min(next_ms), 0) FROM hookgate_deliveries WHERE state = 0 "
@@ -1020,6 +1163,13 @@ static int ensure_connected(pg_events *e)
     /* prepared again on every connection: a statement lives as long as its session */
     if (command_sql(e, sql) != 0 || command_sql(e, "SET jit = off") != 0 ||
         command_sql(e, "LISTEN hookgate_events") != 0 || prepare_all(e) != 0) {
+        disconnect(e);
+        return -1;
+    }
+    /* the current period exists before the first publish (else it would find no partition);
+     * should another node hold the lock too long, the dispatcher's next expiry makes it */
+    int64_t now = wall_ms(), retention = e->retention_ms;
+    if (maintain(e, now, now - retention) != 0 && PQstatus(e->conn) != CONNECTION_OK) {
         disconnect(e);
         return -1;
     }
@@ -1211,6 +1361,7 @@ pg_events *pg_events_create(const pg_events_options *o)
     if (e == NULL)
         return NULL;
     e->o = *o;
+    e->retention_ms = o->retention_ms > 0 ? o->retention_ms : PG_EVENTS_RETENTION_DEFAULT_MS;
     e->tail = &e->head;
     if ((e->conninfo = strdup(o->conninfo)) == NULL || pipe(e->pipe) != 0) {
         free(e->conninfo);

@@ -19,7 +19,6 @@
 
 #define PG_EVENTS_QUEUE_MAX 65536    /* calls waiting for the worker; past it a call answers EAGAIN */
 #define PG_EVENTS_STATS_EVERY_MS 1000 /* how often the worker refreshes the gauges /metrics shows */
-#define PG_EVENTS_EXPIRE_BATCH 1000   /* events (and 5x as many attempts) one expiry deletes at most */
 
 /* A webhook row as backend_postgres.c reads it: these columns, in this order (qualified by
  * no table), PG_WEBHOOK_NCOLS of them. */
@@ -37,6 +36,7 @@ typedef struct pg_events_options {
     const char *conninfo;
     unsigned statement_timeout_ms;
     const atomic_int *migrated; /* the worker connects only once this is 1 (the schema is current) */
+    int64_t retention_ms;       /* the partitions a new connection makes sure of (BACKEND_EXPIRE's since then) */
     /* runs a webhook verb (GET, UPDATE, DELETE) submitted on a thread without an event loop
      * (the dispatcher disabling a webhook, from an outcome's done) on the worker's
      * connection, calling its done */

@@ -126,7 +126,7 @@ class PgCluster:
         else:
             raise last
         self.psql("CREATE ROLE %s LOGIN" % ROLE, db="postgres")
-        self.psql("CREATE DATABASE %s OWNER %s" % (DATABASE, ROLE), db="postgres")
+        self.create_database(DATABASE)
 
     def _write_conf(self):
         """The server settings, in postgresql.conf so that every later start keeps them."""
@@ -248,10 +248,14 @@ class PgCluster:
         """libpq keywords a node uses (TCP on loopback, as in production)."""
         return "host=127.0.0.1 port=%d dbname=%s user=%s" % (self.port, db, user)
 
-    def store_yaml(self, connections=NODE_CONNECTIONS, statement_timeout_ms=NODE_STATEMENT_TIMEOUT_MS):
+    def store_yaml(self, connections=NODE_CONNECTIONS, statement_timeout_ms=NODE_STATEMENT_TIMEOUT_MS, db=DATABASE):
         """The `store:` value of a node's config on this cluster (flow style, one line)."""
         return ("{ postgres: { conninfo: %s, connections_per_loop: %d, statement_timeout_ms: %d } }"
-                % (json.dumps(self.conninfo()), connections, statement_timeout_ms))
+                % (json.dumps(self.conninfo(db)), connections, statement_timeout_ms))
+
+    def create_database(self, db):
+        """A new empty database db, owned by the nodes' role (as DATABASE is)."""
+        self.psql("CREATE DATABASE %s OWNER %s" % (db, ROLE), db="postgres")
 
     def psql(self, sql, db=DATABASE, user=SUPERUSER, timeout=PSQL_TIMEOUT):
         """Runs sql (one or more statements, stopping at the first error) and returns the rows
@@ -270,10 +274,13 @@ class PgCluster:
 
     def tables(self, db=DATABASE):
         """The qualified names of the user tables in db (whatever schema the node's
-        migrations made)."""
-        rows = self.psql("SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) "
-                         "FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
-                         "AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1", db=db)
+        migrations made): a partitioned table by its own name, which covers its partitions
+        (a trigger made on it is made on each of them, a scan of it reads them all)."""
+        rows = self.psql("SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) "
+                         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                         "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+                         "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                         "AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1", db=db)
         return [r[0] for r in rows]
 
     def rows_mentioning(self, needle, db=DATABASE):

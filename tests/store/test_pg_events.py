@@ -21,9 +21,14 @@ delivery contract (README "Delivering events"):
   neighbour stays enabled);
 - a recover on any node makes the failed deliveries pending again, and they are delivered;
 - attempts pages are the same from every node, and an invoke is one of the attempts;
-- events and attempts older than delivery.retention_ms are gone from every node.
+- events and attempts older than delivery.retention_ms are gone from every node, by their
+  time partition dropped whole (no row deleted);
+- a database of schema version 2 with an event, a pending delivery and an attempt is
+  migrated by a node's start-up: the event is read and delivered, the attempt listed.
 
-(g) and (j) need another delivery config: PgEventsWithAgingTest runs its own two nodes.
+(g) and (j) need another delivery config: PgEventsWithAgingTest runs its own two nodes, on a
+database of its own (a node keeps partitions ahead of the clock as long as its retention
+asks, a day for the default: the short retention of (j) must not meet them).
 
 Run from the repository root:  /usr/bin/python3 tests/store/test_pg_events.py build/hookgate
 """
@@ -249,6 +254,7 @@ class NodesCase(unittest.TestCase):
     """N_NODES nodes on PG with DELIVERY_YAML, a Receiver, and every webhook deleted after."""
     N_NODES = NODES
     DELIVERY_YAML = DELIVERY
+    DB = pgs.DATABASE
 
     def setUp(self):
         self.rx = Receiver()
@@ -258,7 +264,7 @@ class NodesCase(unittest.TestCase):
         self.addCleanup(self.delete_all)
 
     def start_node(self):
-        n = ss.Server(BINARY, TMP, None, store_yaml=PG.store_yaml(), threads=NODE_THREADS,
+        n = ss.Server(BINARY, TMP, None, store_yaml=PG.store_yaml(db=self.DB), threads=NODE_THREADS,
                       delivery_yaml=self.DELIVERY_YAML)
         self.addCleanup(n.kill)
         atexit.register(n.kill)
@@ -717,6 +723,11 @@ class PgEventsWithAgingTest(NodesCase):
     RETENTION_MS: (g) and (j)."""
     N_NODES = AGING_NODES
     DELIVERY_YAML = AGING_DELIVERY
+    DB = "hookgate_aging"
+
+    @classmethod
+    def setUpClass(cls):
+        PG.create_database(cls.DB)
 
     # --- (g) --------------------------------------------------------------------------------
 
@@ -754,8 +765,15 @@ class PgEventsWithAgingTest(NodesCase):
         self.wait_delivered([eid], ["ok-j"], 5)
         wait_for("recorded", lambda: self.delivery_of(self.ports[0], eid, wid)["state"] == "delivered", 5)
         self.assertEqual([a["eventId"] for a in attempts_page(self.ports[1], wid, 10)["items"]], [eid])
-        self.assertTrue(any(PG.rows_mentioning(eid).values()), "the premise: the event is in the database")
+        self.assertTrue(any(PG.rows_mentioning(eid, db=self.DB).values()), "the premise: the event is in the database")
+        partition = PG.psql("SELECT tableoid::regclass FROM hookgate_events WHERE id = '\\x%s'" % eid, db=self.DB)
+        self.assertEqual(len(partition), 1, "the premise: the event is in one partition")
         self.assertLess(time.monotonic() - t0, RETENTION_MS / 1000, "the premise: checked before it was old")
+        PG.psql("CREATE TABLE hookgate_test_deleted (n int); "
+                "CREATE FUNCTION hookgate_test_count_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "INSERT INTO hookgate_test_deleted VALUES (1); RETURN OLD; END $$; "
+                "CREATE TRIGGER hookgate_test_count_delete BEFORE DELETE ON hookgate_events "
+                "FOR EACH ROW EXECUTE FUNCTION hookgate_test_count_delete()", db=self.DB)
 
         def gone():
             return all(get_event(port, eid)[0] == 404 for port in self.ports)
@@ -764,9 +782,69 @@ class PgEventsWithAgingTest(NodesCase):
         self.assertGreaterEqual(time.monotonic() - t0, RETENTION_MS / 1000 - 0.05, "dropped before retention_ms")
         for port in self.ports:
             self.assertEqual(attempts_page(port, wid, 10), {"items": []})
-        left = {t: n for t, n in PG.rows_mentioning(eid).items() if n}
+        left = {t: n for t, n in PG.rows_mentioning(eid, db=self.DB).items() if n}
         self.assertFalse(left, "rows of the expired event left in the database")
+        # its partition went whole: the table is gone, no row of the events was deleted
+        self.assertEqual(PG.psql("SELECT to_regclass('%s') IS NULL" % partition[0][0], db=self.DB), [["t"]])
+        self.assertEqual(PG.psql("SELECT count(*) FROM hookgate_test_deleted", db=self.DB), [["0"]])
+        # and the periods ahead of the clock are there: one of them takes a new event
+        new, _ = self.publish_ok(self.ports[1], [{"n": 2}], 1)
+        self.wait_delivered([new], ["ok-j"], 5)
         self.assert_enabled(self.ports[0], wid)  # the webhook stays
+        self.assert_alive()
+
+
+class PgMigrationTest(NodesCase):
+    """A node started on a database of schema version 2 that holds an event, its pending
+    delivery and an attempt: the start-up migrates it, and nothing of it is lost."""
+    N_NODES = 0
+    DB = "hookgate_v2"
+    MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "server", "store",
+                              "migrations")
+
+    @classmethod
+    def setUpClass(cls):
+        PG.create_database(cls.DB)
+        for name in ("0001_webhooks.sql", "0002_events.sql"):
+            with open(os.path.join(cls.MIGRATIONS, name)) as f:
+                PG.psql(f.read(), db=cls.DB, user=pgs.ROLE)
+        PG.psql("CREATE TABLE hookgate_schema_version (version integer NOT NULL); "
+                "INSERT INTO hookgate_schema_version VALUES (1), (2)", db=cls.DB, user=pgs.ROLE)
+
+    def delete_all(self):
+        pass  # the database is this test's own
+
+    def test_a_version_2_database_is_migrated_with_its_rows(self):
+        now_ms = int(time.time() * 1000)
+        wid = "%08x" % (now_ms // 1000 - 120) + "00000000000000a1"
+        eid = "%08x" % (now_ms // 1000 - 60) + "00000000000000e1"
+        # EventBody {items: [{"v": "migrated"}]}, packed: Struct {"v": Value {string_value}}
+        value = b"\x1a\x08migrated"
+        entry = b"\x0a\x01v\x12" + bytes([len(value)]) + value
+        struct = b"\x0a" + bytes([len(entry)]) + entry
+        body = b"\x0a" + bytes([len(struct)]) + struct
+        PG.psql("INSERT INTO hookgate_webhooks (id, created_ms, ecosystem_id, url) VALUES ('\\x%s', %d, '%s', '%s'); "
+                "INSERT INTO hookgate_events (id, ecosystem_id, created_ms, body, webhooks) "
+                "VALUES ('\\x%s', '%s', %d, '\\x%s', 1); "
+                "INSERT INTO hookgate_deliveries (event_id, webhook_id, created_ms, next_ms) "
+                "VALUES ('\\x%s', '\\x%s', %d, %d); "
+                "INSERT INTO hookgate_attempts (webhook_id, event_id, attempt, trigger, started_ms, duration_ms, "
+                "status, error, response) VALUES ('\\x%s', NULL, 1, 2, %d, 7, 204, 0, '')"
+                % (wid, now_ms - 120000, ss.ECO, self.rx.url("ok-m"), eid, ss.ECO, now_ms - 60000, body.hex(),
+                   eid, wid, now_ms - 60000, now_ms - 60000, wid, now_ms - 90000), db=self.DB, user=pgs.ROLE)
+        node = self.start_node()
+        self.nodes, self.ports = [node], [node.port]
+        self.assertEqual(PG.psql("SELECT max(version) FROM hookgate_schema_version", db=self.DB), [["3"]])
+        self.wait_delivered([eid], ["ok-m"], 10)
+        wait_for("recorded", lambda: self.delivery_of(node.port, eid, wid)["state"] == "delivered", 5)
+        status, ev = get_event(node.port, eid)
+        self.assertEqual(ev["items"], [{"v": "migrated"}])
+        attempts = attempts_page(node.port, wid, 10)["items"]
+        self.assertEqual([a["eventId"] for a in attempts], [eid, ""], attempts)  # an invoke has none
+        self.assertEqual(attempts[1]["trigger"], "invoke")
+        # the version 2 rows are in the first period, [0, the migration's time)
+        self.assertEqual(PG.psql("SELECT tableoid::regclass FROM hookgate_events WHERE id = '\\x%s'" % eid,
+                                 db=self.DB), [["hookgate_events_p0"]])
         self.assert_alive()
 
 

@@ -55,6 +55,9 @@ BINARY = None
 PG = None                    # the module's PgCluster
 TMP = None                   # the module's directory for node configs and logs
 
+# the schema version this tree's hookgate migrates to: one per file in server/store/migrations
+LATEST_SCHEMA = len([f for f in os.listdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                                        "server", "store", "migrations")) if f.endswith(".sql")])
 NODES = 3
 NODE_THREADS = 2             # server.threads of each node
 STATEMENT_TIMEOUT_MS = pgs.NODE_STATEMENT_TIMEOUT_MS
@@ -603,10 +606,11 @@ class PostgresNodesTest(unittest.TestCase):
             with self.assertRaises(AssertionError) as failed:
                 self.start_node(ready=False)
             self.assertIn("exited with 1", str(failed.exception))
-            self.assertIn("the database's schema is version 99; this hookgate knows up to 2", str(failed.exception))
+            self.assertIn("the database's schema is version 99; this hookgate knows up to %d" % LATEST_SCHEMA,
+                          str(failed.exception))
         finally:
             PG.psql("DELETE FROM hookgate_schema_version WHERE version = 99")
-        self.assertEqual(PG.psql("SELECT max(version) FROM hookgate_schema_version"), [["2"]])
+        self.assertEqual(PG.psql("SELECT max(version) FROM hookgate_schema_version"), [[str(LATEST_SCHEMA)]])
         self.assert_alive()
 
     def test_node_started_while_postgres_is_down(self):

@@ -40,7 +40,7 @@ typedef struct grpc_conn {
     h2o_timeout_entry_t idle; /* restarted by every frame of a request (on_begin_frame) */
     int32_t max_stream_id;    /* the highest stream id of the client's HEADERS so far */
     outflow out;              /* what its streams hold, and the write timer of their answers */
-    int closing;
+    int idle_goaway;          /* on_idle sent GOAWAY: the next idle period ends the connection */
 } grpc_conn;
 
 typedef struct grpc_call grpc_call;
@@ -180,16 +180,32 @@ static void conn_flush(grpc_conn *conn)
 /* No frame of a request (HEADERS, CONTINUATION, DATA) for idle_timeout_ms: closed, as
  * PINGs, SETTINGS or WINDOW_UPDATEs keep no connection open (a squatter sends them to hold
  * a place); unless a call of its own waits for the journal, when the client has nothing
- * to say. */
+ * to say. The close is HTTP/2's graceful one, as h2o's listener does it: GOAWAY (NO_ERROR,
+ * the last stream id nghttp2 processed, so the client knows no request of its was lost),
+ * and the connection closes once that is written (conn_flush: nghttp2 then wants neither
+ * to read nor to write). A client that does not take those few bytes within one more idle
+ * period is closed then without waiting further. */
 static void on_idle(h2o_timeout_entry_t *entry)
 {
     grpc_conn *conn = H2O_STRUCT_FROM_MEMBER(grpc_conn, idle, entry);
+    h2o_loop_t *loop = h2o_socket_get_loop(conn->sock);
+    if (conn->idle_goaway) {
+        conn_close(conn);
+        return;
+    }
     for (h2o_linklist_t *l = conn->streams.next; l != &conn->streams; l = l->next)
         if (H2O_STRUCT_FROM_MEMBER(grpc_stream, link, l)->call != NULL) {
-            h2o_timeout_link(h2o_socket_get_loop(conn->sock), &conn->ctx->idle, &conn->idle);
+            h2o_timeout_link(loop, &conn->ctx->idle, &conn->idle);
             return;
         }
-    conn_close(conn);
+    /* nghttp2 reads no frame after this: on_begin_frame no longer restarts the timer */
+    if (nghttp2_session_terminate_session(conn->session, NGHTTP2_NO_ERROR) != 0) {
+        conn_close(conn);
+        return;
+    }
+    conn->idle_goaway = 1;
+    h2o_timeout_link(loop, &conn->ctx->idle, &conn->idle);
+    conn_flush(conn); /* may close conn */
 }
 
 /* Its answers did not move for write_timeout_ms: reset the connection (SO_LINGER 0: the

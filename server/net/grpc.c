@@ -273,15 +273,16 @@ static h2o_iovec_t stream_request_id(grpc_stream *s)
     return s->request_id = reqlog_request_id(&s->pool, s->request_id);
 }
 
-/* One access-log line and metrics count per answered call; its status is the gRPC status. */
-static void log_call(grpc_stream *s, int status, size_t bytes)
+/* One access-log line and metrics count per answered call: its HTTP status, and its
+ * grpc-status (-1: none, as for the 415 to a request that is no gRPC call). */
+static void log_call(grpc_stream *s, int status, int grpc_status, size_t bytes)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     int64_t duration_us =
         (int64_t)(now.tv_sec - s->started.tv_sec) * 1000000 + (now.tv_nsec - s->started.tv_nsec) / 1000;
     reqlog_write(s->is_post ? h2o_iovec_init(H2O_STRLIT("POST")) : h2o_iovec_init(H2O_STRLIT("?")), s->path, ROUTE_COUNT,
-                 REQLOG_GRPC, status, bytes, duration_us, stream_request_id(s));
+                 REQLOG_GRPC, status, grpc_status, bytes, duration_us, stream_request_id(s));
 }
 
 /* s's answer is submitted: from now on it must move (outflow.h), and its bytes are held
@@ -310,7 +311,7 @@ static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size
     nghttp2_submit_response(conn->session, s->id, headers, replayed ? 4 : 3, &provider);
     s->responded = 1;
     answer_begin(conn, s, len + s->out_len); /* the encoded message, and its framed copy */
-    log_call(s, 0, s->out_len);
+    log_call(s, 200, 0, s->out_len);
 }
 
 /* A trailers-only response: one HEADERS frame that ends the stream. */
@@ -332,7 +333,7 @@ static void respond_error(grpc_conn *conn, grpc_stream *s, const error *err)
     nghttp2_submit_response(conn->session, s->id, headers, s->status.details_len ? 6 : 5, NULL);
     s->responded = 1;
     answer_begin(conn, s, 0); /* headers only: what they hold is the stream's pool */
-    log_call(s, s->status.code, 0);
+    log_call(s, 200, s->status.code, 0);
 }
 
 /* Answers a call whose stream is still open. */
@@ -397,7 +398,7 @@ static void serve(grpc_conn *conn, grpc_stream *s)
         nghttp2_submit_response(conn->session, s->id, headers, 1, NULL);
         s->responded = 1;
         answer_begin(conn, s, 0);
-        log_call(s, 415, 0);
+        log_call(s, 415, -1, 0);
         return;
     }
     const ProtobufCMethodDescriptor *method = route_rpc_method(s->path.base, s->path.len);

@@ -16,8 +16,13 @@
 
 typedef enum metrics_protocol { METRICS_HTTP1, METRICS_HTTP2, METRICS_GRPC, METRICS_PROTOCOLS } metrics_protocol;
 
-/* One answered request: status is the HTTP status, or the grpc-status for native gRPC. */
-void metrics_request(route_id route, metrics_protocol protocol, int status, int64_t duration_us);
+#define METRICS_GRPC_CODES 17 /* grpc-status 0 (OK) to 16 (UNAUTHENTICATED) */
+
+/* One answered request: status is its HTTP status, grpc_status the grpc-status it carries
+ * (0 .. METRICS_GRPC_CODES - 1, its HTTP status then 200 as gRPC requires), or -1 when it
+ * carries none: every request on the HTTP listeners, and a native gRPC request answered
+ * before gRPC, such as the 415 to a request that is no gRPC call. */
+void metrics_request(route_id route, metrics_protocol protocol, int status, int grpc_status, int64_t duration_us);
 
 /* A connection opened or closed, on any listener. */
 void metrics_connection(int delta);

@@ -781,10 +781,25 @@ class TestBadInput(GrpcTestCase):
 
     def test_wrong_content_type(self):
         # not a gRPC request at all: the gRPC spec's answer is HTTP 415
+        series = 'hookgate_requests_total{route="rpc_create",protocol="grpc",status="415"} '
+        before = self.metric(series)
         for ct in ("application/json", "text/plain", "application/proto"):
             status, fields, _ = self.raw_h2(rs.frame(self.valid_payload()), content_type=ct)
             self.assertEqual(status, 415, ct)
             self.assertNotIn("grpc-status", fields)
+        # counted under its HTTP status, with no grpc_status label: it carried none
+        self.assertEqual(self.metric(series), before + 3)
+        text = rs.http1(SERVER.port, "GET", "/metrics")[2].decode()
+        self.assertNotIn('grpc_status="415"', text)
+        self.assertNotRegex(text, r'protocol="grpc",status="(?!200"|415")')
+
+    @staticmethod
+    def metric(series):
+        """The value of one series of /metrics now (0 when absent)."""
+        for line in rs.http1(SERVER.port, "GET", "/metrics")[2].decode().splitlines():
+            if line.startswith(series):
+                return int(line[len(series):])
+        return 0
 
     def read_until_closed(self, sock):
         """Reads what the server sends until it closes the connection; a hang fails the test
@@ -1069,7 +1084,8 @@ class TestHealth(GrpcTestCase):
         text = body.decode()
         for name in names + [HEALTH]:
             self.assertNotIn(name, text)
-        self.assertRegex(text, r'hookgate_requests_total\{route="rpc_other",protocol="grpc",status="5"\} [1-9]')
+        self.assertRegex(text, r'hookgate_requests_total\{route="rpc_other",protocol="grpc",status="200",'
+                               r'grpc_status="5"\} [1-9]')
         self.assertRegex(text, r'hookgate_requests_total\{route="rpc_other",protocol="http1",status="404"\} [1-9]')
 
 

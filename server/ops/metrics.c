@@ -51,6 +51,7 @@ static atomic_uint_fast64_t refused[2]; /* [per_address] */
 static atomic_uint_fast64_t evicted;
 static atomic_uint_fast64_t accept_pauses;
 static atomic_uint_fast64_t continuation_floods;
+static atomic_uint_fast64_t unknown_frames;
 static atomic_uint_fast64_t http1_framing_refusals;
 static atomic_uint_fast64_t stream_ids_backwards;
 static atomic_uint_fast64_t http2_content_length_refusals;
@@ -162,6 +163,11 @@ void metrics_reset_flood(void)
 void metrics_continuation_flood(void)
 {
     atomic_fetch_add_explicit(&continuation_floods, 1, memory_order_relaxed);
+}
+
+void metrics_unknown_frames(uint64_t n)
+{
+    atomic_fetch_add_explicit(&unknown_frames, n, memory_order_relaxed);
 }
 
 void metrics_http1_framing_refused(void)
@@ -382,6 +388,11 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
         "# TYPE hookgate_connections_continuation_flood_total counter\n"
         "hookgate_connections_continuation_flood_total %llu\n",
         (unsigned long long)atomic_load_explicit(&continuation_floods, memory_order_relaxed));
+    add(&t,
+        "# HELP hookgate_http2_unknown_frames_total HTTP/2 frames of a type HTTP/2 does not define, discarded "
+        "unread on the HTTP listeners.\n"
+        "# TYPE hookgate_http2_unknown_frames_total counter\nhookgate_http2_unknown_frames_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&unknown_frames, memory_order_relaxed));
     add(&t,
         "# HELP hookgate_http1_framing_refused_total HTTP/1.x requests answered 400, their connection closed, "
         "for framing another hop could read differently (Content-Length and Transfer-Encoding).\n"

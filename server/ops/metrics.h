@@ -44,6 +44,9 @@ void metrics_reset_flood(void);
 /* An HTTP/2 connection closed for a header block of too many CONTINUATION frames. */
 void metrics_continuation_flood(void);
 
+/* n HTTP/2 frames of a type HTTP/2 does not define were discarded unread (framebudget.h). */
+void metrics_unknown_frames(uint64_t n);
+
 /* An HTTP/1.x request answered 400 and its connection closed for framing that another hop
  * could read differently (two Content-Lengths, Content-Length with Transfer-Encoding, ...). */
 void metrics_http1_framing_refused(void);

@@ -136,15 +136,26 @@ static int block_end(framebudget *b)
     return 0;
 }
 
-size_t framebudget_scan(framebudget *b, const uint8_t *data, size_t len, uint64_t now_ms)
+/* Stops the scan for why at the frame at data[off]: the bytes from there move down to
+ * data[out], where the library's input ends. */
+static size_t stop_at(framebudget *b, framebudget_stop why, uint8_t *data, size_t out, size_t off, size_t len)
+{
+    b->stop = why;
+    if (out != off)
+        memmove(data + out, data + off, len - off);
+    return out;
+}
+
+size_t framebudget_scan(framebudget *b, uint8_t *data, size_t len, uint64_t now_ms)
 {
     HG_ASSERT(b->hpack != NULL);
     size_t off = 0;
+    size_t out = 0; /* data[0..out) is what the library reads of data[0..off): off less the frames taken out */
     if (!b->preface_passed) {
         if (len < FRAMEBUDGET_PREFACE_LEN)
             return len;
         b->preface_passed = 1;
-        off = FRAMEBUDGET_PREFACE_LEN;
+        off = out = FRAMEBUDGET_PREFACE_LEN;
     }
     while (len - off >= FRAME_HEADER_LEN) {
         const uint8_t *h = data + off;
@@ -160,8 +171,7 @@ size_t framebudget_scan(framebudget *b, const uint8_t *data, size_t len, uint64_
             b->active_ms = now_ms;
         if (type == FRAME_RST_STREAM) {
             if (!take(b, now_ms)) {
-                b->stop = FRAMEBUDGET_RESETS;
-                return off;
+                return stop_at(b, FRAMEBUDGET_RESETS, data, out, off, len);
             }
             framebudget_take_malformed(b, stream); /* its handler will not run: forget it */
         }
@@ -170,14 +180,12 @@ size_t framebudget_scan(framebudget *b, const uint8_t *data, size_t len, uint64_
             b->continuations = 0;
             b->decoding = piece = type == FRAME_HEADERS;
             if (b->decoding && block_begin(b, flags, stream, fragment, payload, &fragment, &fragment_len) != 0) {
-                b->stop = FRAMEBUDGET_HEADER_BLOCK;
-                return off;
+                return stop_at(b, FRAMEBUDGET_HEADER_BLOCK, data, out, off, len);
             }
         } else if (type == FRAME_CONTINUATION && b->in_header_block) {
             /* (a CONTINUATION outside a block is h2o's to refuse: a connection error) */
             if (++b->continuations > FRAMEBUDGET_MAX_CONTINUATIONS) {
-                b->stop = FRAMEBUDGET_CONTINUATIONS;
-                return off;
+                return stop_at(b, FRAMEBUDGET_CONTINUATIONS, data, out, off, len);
             }
             b->in_header_block = !(flags & FLAG_END_HEADERS);
             piece = b->decoding;
@@ -185,12 +193,21 @@ size_t framebudget_scan(framebudget *b, const uint8_t *data, size_t len, uint64_
         if (piece) {
             int final = !b->in_header_block;
             if (decode(b, fragment, fragment_len, final) != 0 || (final && block_end(b) != 0)) {
-                b->stop = FRAMEBUDGET_HEADER_BLOCK;
-                return off;
+                return stop_at(b, FRAMEBUDGET_HEADER_BLOCK, data, out, off, len);
             }
         }
-        off += FRAME_HEADER_LEN + payload;
+        size_t frame_len = FRAME_HEADER_LEN + payload;
+        if (type > FRAME_CONTINUATION && !b->in_header_block && payload <= FRAMEBUDGET_MAX_FRAME_SIZE) {
+            b->unknown_frames++; /* RFC 9113 §5.5: ignored and discarded, here rather than by h2o */
+        } else {
+            if (out != off)
+                memmove(data + out, data + off, frame_len);
+            out += frame_len;
+        }
+        off += frame_len;
     }
-    HG_ASSERT(off <= len);
-    return len;
+    HG_ASSERT(out <= off && off <= len);
+    if (out != off)
+        memmove(data + out, data + off, len - off); /* the partial frame, for the next call */
+    return out + (len - off);
 }

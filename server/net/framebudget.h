@@ -14,7 +14,12 @@
  * remembers the malformed ones, and the handler asks (framebudget_take_malformed) when the
  * request reaches it (see h2guard.h).
  *
- * It also notes when the client last sent a frame of a request, for the guard's idle timer. */
+ * It also notes when the client last sent a frame of a request, for the guard's idle timer,
+ * and takes frames of a type HTTP/2 does not define out of the bytes before h2o reads
+ * them: RFC 9113 §5.5 has them ignored, and h2o 2.2.5 writes a "skipping frame" line to
+ * stderr for each one, so a client could flood the log (1,000 PRIORITY_UPDATE frames, 1,000
+ * lines). Such a frame inside a header block, or longer than h2o's SETTINGS_MAX_FRAME_SIZE,
+ * stays: h2o ends the connection for it, as it must. */
 #ifndef HOOKGATE_FRAMEBUDGET_H
 #define HOOKGATE_FRAMEBUDGET_H
 
@@ -31,6 +36,7 @@
                                         client that sends them and resets them */
 #define FRAMEBUDGET_LENGTH_MAX 24    /* bytes of a content-length value kept to compare: 20 digits \
                                         are SIZE_MAX already */
+#define FRAMEBUDGET_MAX_FRAME_SIZE 16384 /* h2o's SETTINGS_MAX_FRAME_SIZE (h2guard asserts it) */
 
 /* Why a scan stopped the stream. */
 typedef enum framebudget_stop {
@@ -60,6 +66,7 @@ typedef struct framebudget {
     unsigned malformed_count;
     uint64_t active_ms;     /* when the last frame of a request (HEADERS, CONTINUATION, DATA) was read, or
                                init's now_ms: other frames (PING above all) keep no connection busy */
+    uint64_t unknown_frames; /* frames of an unknown type taken out, so far */
 } framebudget;
 
 /* A full budget of rate (>= 1) resets a second, at now_ms (a monotonic clock), and an
@@ -76,10 +83,13 @@ int framebudget_take_malformed(framebudget *b, uint32_t stream_id);
 /* Reads the whole frames at the start of data[0..len), the client's bytes not yet parsed
  * by the HTTP/2 library (they begin at a frame boundary, or with the preface), charges
  * each RST_STREAM, counts the CONTINUATION frames of each header block and decodes the
- * HEADERS blocks, remembering the streams whose request is malformed. Returns len
- * when every frame is within budget; else the offset of the first frame over it (b->stop
- * says which budget): the caller drops the input from there and closes the connection.
- * A partial frame at the end is left for the next call, which sees it again whole. */
-size_t framebudget_scan(framebudget *b, const uint8_t *data, size_t len, uint64_t now_ms);
+ * HEADERS blocks, remembering the streams whose request is malformed. Frames of an
+ * unknown type outside a header block, within FRAMEBUDGET_MAX_FRAME_SIZE, are taken out:
+ * the bytes after each move down over it. Returns how many bytes of data the library is
+ * to read: all that remain when every frame is within budget (b->stop stays
+ * FRAMEBUDGET_WITHIN); else up to the first frame over it (b->stop says which budget):
+ * the caller drops the input from there and closes the connection. A partial frame at
+ * the end is left for the next call, which sees it again whole. */
+size_t framebudget_scan(framebudget *b, uint8_t *data, size_t len, uint64_t now_ms);
 
 #endif

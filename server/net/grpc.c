@@ -40,7 +40,7 @@ typedef struct grpc_conn {
     h2o_timeout_entry_t idle; /* restarted by every frame of a request (on_begin_frame) */
     int32_t max_stream_id;    /* the highest stream id of the client's HEADERS so far */
     outflow out;              /* what its streams hold, and the write timer of their answers */
-    int closing;
+    int idle_goaway;          /* on_idle sent GOAWAY: the next idle period ends the connection */
 } grpc_conn;
 
 typedef struct grpc_call grpc_call;
@@ -180,16 +180,32 @@ static void conn_flush(grpc_conn *conn)
 /* No frame of a request (HEADERS, CONTINUATION, DATA) for idle_timeout_ms: closed, as
  * PINGs, SETTINGS or WINDOW_UPDATEs keep no connection open (a squatter sends them to hold
  * a place); unless a call of its own waits for the journal, when the client has nothing
- * to say. */
+ * to say. The close is HTTP/2's graceful one, as h2o's listener does it: GOAWAY (NO_ERROR,
+ * the last stream id nghttp2 processed, so the client knows no request of its was lost),
+ * and the connection closes once that is written (conn_flush: nghttp2 then wants neither
+ * to read nor to write). A client that does not take those few bytes within one more idle
+ * period is closed then without waiting further. */
 static void on_idle(h2o_timeout_entry_t *entry)
 {
     grpc_conn *conn = H2O_STRUCT_FROM_MEMBER(grpc_conn, idle, entry);
+    h2o_loop_t *loop = h2o_socket_get_loop(conn->sock);
+    if (conn->idle_goaway) {
+        conn_close(conn);
+        return;
+    }
     for (h2o_linklist_t *l = conn->streams.next; l != &conn->streams; l = l->next)
         if (H2O_STRUCT_FROM_MEMBER(grpc_stream, link, l)->call != NULL) {
-            h2o_timeout_link(h2o_socket_get_loop(conn->sock), &conn->ctx->idle, &conn->idle);
+            h2o_timeout_link(loop, &conn->ctx->idle, &conn->idle);
             return;
         }
-    conn_close(conn);
+    /* nghttp2 reads no frame after this: on_begin_frame no longer restarts the timer */
+    if (nghttp2_session_terminate_session(conn->session, NGHTTP2_NO_ERROR) != 0) {
+        conn_close(conn);
+        return;
+    }
+    conn->idle_goaway = 1;
+    h2o_timeout_link(loop, &conn->ctx->idle, &conn->idle);
+    conn_flush(conn); /* may close conn */
 }
 
 /* Its answers did not move for write_timeout_ms: reset the connection (SO_LINGER 0: the
@@ -257,15 +273,16 @@ static h2o_iovec_t stream_request_id(grpc_stream *s)
     return s->request_id = reqlog_request_id(&s->pool, s->request_id);
 }
 
-/* One access-log line and metrics count per answered call; its status is the gRPC status. */
-static void log_call(grpc_stream *s, int status, size_t bytes)
+/* One access-log line and metrics count per answered call: its HTTP status, and its
+ * grpc-status (-1: none, as for the 415 to a request that is no gRPC call). */
+static void log_call(grpc_stream *s, int status, int grpc_status, size_t bytes)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     int64_t duration_us =
         (int64_t)(now.tv_sec - s->started.tv_sec) * 1000000 + (now.tv_nsec - s->started.tv_nsec) / 1000;
     reqlog_write(s->is_post ? h2o_iovec_init(H2O_STRLIT("POST")) : h2o_iovec_init(H2O_STRLIT("?")), s->path, ROUTE_COUNT,
-                 REQLOG_GRPC, status, bytes, duration_us, stream_request_id(s));
+                 REQLOG_GRPC, status, grpc_status, bytes, duration_us, stream_request_id(s));
 }
 
 /* s's answer is submitted: from now on it must move (outflow.h), and its bytes are held
@@ -294,7 +311,7 @@ static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size
     nghttp2_submit_response(conn->session, s->id, headers, replayed ? 4 : 3, &provider);
     s->responded = 1;
     answer_begin(conn, s, len + s->out_len); /* the encoded message, and its framed copy */
-    log_call(s, 0, s->out_len);
+    log_call(s, 200, 0, s->out_len);
 }
 
 /* A trailers-only response: one HEADERS frame that ends the stream. */
@@ -316,7 +333,7 @@ static void respond_error(grpc_conn *conn, grpc_stream *s, const error *err)
     nghttp2_submit_response(conn->session, s->id, headers, s->status.details_len ? 6 : 5, NULL);
     s->responded = 1;
     answer_begin(conn, s, 0); /* headers only: what they hold is the stream's pool */
-    log_call(s, s->status.code, 0);
+    log_call(s, 200, s->status.code, 0);
 }
 
 /* Answers a call whose stream is still open. */
@@ -381,7 +398,7 @@ static void serve(grpc_conn *conn, grpc_stream *s)
         nghttp2_submit_response(conn->session, s->id, headers, 1, NULL);
         s->responded = 1;
         answer_begin(conn, s, 0);
-        log_call(s, 415, 0);
+        log_call(s, 415, -1, 0);
         return;
     }
     const ProtobufCMethodDescriptor *method = route_rpc_method(s->path.base, s->path.len);

@@ -61,8 +61,9 @@ static uint64_t now_ms(guard *g)
     return h2o_now(h2o_socket_get_loop(g->sock));
 }
 
-/* Charges the input h2o has not read yet; over budget, drops it from the offending frame
- * and shuts the socket down. */
+/* Charges the input h2o has not read yet, taking out the frames of unknown types (h2o
+ * would log each one); over budget, drops it from the offending frame and shuts the
+ * socket down. */
 static void charge(guard *g)
 {
     h2o_buffer_t *in = g->sock->input;
@@ -70,10 +71,12 @@ static void charge(guard *g)
         in->size = 0;
         return;
     }
-    size_t ok = framebudget_scan(&g->budget, (const uint8_t *)in->bytes, in->size, now_ms(g));
-    if (ok == in->size)
+    uint64_t unknown = g->budget.unknown_frames;
+    in->size = framebudget_scan(&g->budget, (uint8_t *)in->bytes, in->size, now_ms(g));
+    if (g->budget.unknown_frames != unknown)
+        metrics_unknown_frames(g->budget.unknown_frames - unknown);
+    if (g->budget.stop == FRAMEBUDGET_WITHIN)
         return;
-    in->size = ok;
     g->cut = 1;
     if (g->budget.stop == FRAMEBUDGET_CONTINUATIONS) {
         metrics_continuation_flood();
@@ -244,6 +247,8 @@ void h2guard_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, unsigned resets_p
     outflow_init(&g->out, on_stall);
     /* framebudget's HPACK decoder starts with nghttp2's table size: h2o must advertise no other */
     HG_ASSERT(H2O_HTTP2_SETTINGS_HOST.header_table_size == NGHTTP2_DEFAULT_HEADER_TABLE_SIZE);
+    /* an unknown frame longer than h2o's limit is left for h2o to refuse (FRAME_SIZE_ERROR) */
+    HG_ASSERT(H2O_HTTP2_SETTINGS_HOST.max_frame_size == FRAMEBUDGET_MAX_FRAME_SIZE);
     if (framebudget_init(&g->budget, resets_per_second, h2o_now(ctx->ctx->loop)) != 0) {
         free(g);
         on_close(close_data);

@@ -47,7 +47,7 @@ static void log_response(h2o_req_t *req, size_t bytes, h2o_iovec_t id)
                                : req->version == 0x100 ? REQLOG_HTTP1_0
                                                        : REQLOG_HTTP1_1;
     route_id route = req == routing_req ? routing_route : ROUTE_COUNT;
-    reqlog_write(req->method, req->path_normalized, route, protocol, req->res.status, bytes, duration_us, id);
+    reqlog_write(req->method, req->path_normalized, route, protocol, req->res.status, -1, bytes, duration_us, id);
 }
 
 /* The outflow of req's connection (h2guard's), or NULL for a connection without one. */

@@ -15,8 +15,7 @@ h2o_iovec_t reqlog_request_id(h2o_mem_pool_t *pool, h2o_iovec_t client_id)
 }
 
 void reqlog_write(h2o_iovec_t method, h2o_iovec_t path, route_id route, reqlog_protocol protocol, int status,
-                  size_t bytes,
-                  int64_t duration_us, h2o_iovec_t request_id)
+                  int grpc_status, size_t bytes, int64_t duration_us, h2o_iovec_t request_id)
 {
     static const char *const names[] = {[REQLOG_HTTP1_0] = "HTTP/1.0",
                                         [REQLOG_HTTP1_1] = "HTTP/1.1",
@@ -33,7 +32,7 @@ void reqlog_write(h2o_iovec_t method, h2o_iovec_t path, route_id route, reqlog_p
         .method_len = method.len,
         .path = path.base != NULL ? path.base : "",
         .path_len = path.len,
-        .status = status,
+        .status = grpc_status >= 0 ? grpc_status : status,
         .bytes = bytes,
         .duration_us = duration_us,
         .protocol = names[protocol],
@@ -45,5 +44,5 @@ void reqlog_write(h2o_iovec_t method, h2o_iovec_t path, route_id route, reqlog_p
         route_match m;
         route = route_find(e.method, e.method_len, e.path, e.path_len, &m);
     }
-    metrics_request(route, counted_as[protocol], status, duration_us);
+    metrics_request(route, counted_as[protocol], status, grpc_status, duration_us);
 }

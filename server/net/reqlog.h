@@ -19,10 +19,11 @@ typedef enum reqlog_protocol { REQLOG_HTTP1_0, REQLOG_HTTP1_1, REQLOG_HTTP2, REQ
 h2o_iovec_t reqlog_request_id(h2o_mem_pool_t *pool, h2o_iovec_t client_id);
 
 /* Logs and counts an answered request. path is without the query; status is the HTTP
- * status, or for native gRPC the grpc-status (the HTTP status when there is none). route
- * is what route_find answered for this method and path, or ROUTE_COUNT to have it found
- * here. */
+ * status; grpc_status the grpc-status of a native gRPC answer (its HTTP status then 200),
+ * or -1 when it carries none (metrics_request). The access log shows the grpc-status when
+ * there is one, else the HTTP status. route is what route_find answered for this method
+ * and path, or ROUTE_COUNT to have it found here. */
 void reqlog_write(h2o_iovec_t method, h2o_iovec_t path, route_id route, reqlog_protocol protocol, int status,
-                  size_t bytes, int64_t duration_us, h2o_iovec_t request_id);
+                  int grpc_status, size_t bytes, int64_t duration_us, h2o_iovec_t request_id);
 
 #endif

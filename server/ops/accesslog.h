@@ -21,7 +21,7 @@ typedef struct accesslog_entry {
     size_t method_len;
     const char *path; /* without the query */
     size_t path_len;
-    int status;   /* the HTTP status; for native gRPC the grpc-status */
+    int status;   /* the HTTP status; for native gRPC the grpc-status (the HTTP status when there is none) */
     size_t bytes; /* of the response body */
     int64_t duration_us;
     const char *protocol; /* "HTTP/1.1", "HTTP/2.0", "gRPC" */

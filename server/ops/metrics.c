@@ -33,7 +33,8 @@ typedef struct histogram {
 
 typedef struct shard {
     struct shard *next;
-    atomic_uint_fast64_t requests[ROUTE_COUNT][METRICS_PROTOCOLS][STATUS_SLOTS];
+    atomic_uint_fast64_t requests[ROUTE_COUNT][METRICS_PROTOCOLS][STATUS_SLOTS];       /* no grpc-status */
+    atomic_uint_fast64_t grpc_answers[ROUTE_COUNT][METRICS_PROTOCOLS][METRICS_GRPC_CODES]; /* HTTP 200 with one */
     histogram durations[ROUTE_COUNT];
     histogram fsyncs;
     histogram invokes;
@@ -50,6 +51,7 @@ static atomic_uint_fast64_t refused[2]; /* [per_address] */
 static atomic_uint_fast64_t evicted;
 static atomic_uint_fast64_t accept_pauses;
 static atomic_uint_fast64_t continuation_floods;
+static atomic_uint_fast64_t unknown_frames;
 static atomic_uint_fast64_t http1_framing_refusals;
 static atomic_uint_fast64_t stream_ids_backwards;
 static atomic_uint_fast64_t http2_content_length_refusals;
@@ -118,15 +120,18 @@ static route_id series_of(route_id r)
     return series[r];
 }
 
-void metrics_request(route_id r, metrics_protocol protocol, int status, int64_t duration_us)
+void metrics_request(route_id r, metrics_protocol protocol, int status, int grpc_status, int64_t duration_us)
 {
     HG_ASSERT(r >= 0 && r < ROUTE_COUNT);
     HG_ASSERT(protocol >= 0 && protocol < METRICS_PROTOCOLS);
+    HG_ASSERT(grpc_status >= -1 && grpc_status < METRICS_GRPC_CODES && (grpc_status < 0 || status == 200));
     r = series_of(r);
     if (status < 0 || status >= STATUS_SLOTS)
         status = 0;
     shard *sh = my_shard();
-    atomic_fetch_add_explicit(&sh->requests[r][protocol][status], 1, memory_order_relaxed);
+    atomic_uint_fast64_t *n =
+        grpc_status >= 0 ? &sh->grpc_answers[r][protocol][grpc_status] : &sh->requests[r][protocol][status];
+    atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
     observe(&sh->durations[r], duration_us);
 }
 
@@ -158,6 +163,11 @@ void metrics_reset_flood(void)
 void metrics_continuation_flood(void)
 {
     atomic_fetch_add_explicit(&continuation_floods, 1, memory_order_relaxed);
+}
+
+void metrics_unknown_frames(uint64_t n)
+{
+    atomic_fetch_add_explicit(&unknown_frames, n, memory_order_relaxed);
 }
 
 void metrics_http1_framing_refused(void)
@@ -303,10 +313,11 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
     text t = {malloc(8192), 0, 8192, 0};
     if (t.data == NULL)
         return NULL;
-    add(&t, "# HELP hookgate_requests_total Requests answered, by route, protocol and status (gRPC: grpc-status).\n"
+    add(&t, "# HELP hookgate_requests_total Requests answered, by route, protocol, HTTP status and, for answers "
+            "that carry one, grpc-status.\n"
             "# TYPE hookgate_requests_total counter\n");
     for (int r = 0; r < ROUTE_COUNT; r++)
-        for (int p = 0; p < METRICS_PROTOCOLS; p++) /* a route counted into another stays at 0 */
+        for (int p = 0; p < METRICS_PROTOCOLS; p++) { /* a route counted into another stays at 0 */
             for (int s = 0; s < STATUS_SLOTS; s++) {
                 uint64_t n = 0;
                 FOR_EACH_SHARD(sh)
@@ -317,6 +328,19 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
                     add(&t, "hookgate_requests_total{route=\"%s\",protocol=\"%s\",status=\"%d\"} %llu\n",
                         route_name((route_id)r), protocol_names[p], s, (unsigned long long)n);
             }
+            for (int c = 0; c < METRICS_GRPC_CODES; c++) {
+                uint64_t n = 0;
+                FOR_EACH_SHARD(sh)
+                {
+                    n += atomic_load_explicit(&sh->grpc_answers[r][p][c], memory_order_relaxed);
+                }
+                if (n > 0)
+                    add(&t,
+                        "hookgate_requests_total{route=\"%s\",protocol=\"%s\",status=\"200\",grpc_status=\"%d\"} "
+                        "%llu\n",
+                        route_name((route_id)r), protocol_names[p], c, (unsigned long long)n);
+            }
+        }
     add(&t, "# HELP hookgate_request_duration_seconds Time from the request's start to its answer, by route.\n"
             "# TYPE hookgate_request_duration_seconds histogram\n");
     for (int r = 0; r < ROUTE_COUNT; r++) {
@@ -364,6 +388,11 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
         "# TYPE hookgate_connections_continuation_flood_total counter\n"
         "hookgate_connections_continuation_flood_total %llu\n",
         (unsigned long long)atomic_load_explicit(&continuation_floods, memory_order_relaxed));
+    add(&t,
+        "# HELP hookgate_http2_unknown_frames_total HTTP/2 frames of a type HTTP/2 does not define, discarded "
+        "unread on the HTTP listeners.\n"
+        "# TYPE hookgate_http2_unknown_frames_total counter\nhookgate_http2_unknown_frames_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&unknown_frames, memory_order_relaxed));
     add(&t,
         "# HELP hookgate_http1_framing_refused_total HTTP/1.x requests answered 400, their connection closed, "
         "for framing another hop could read differently (Content-Length and Transfer-Encoding).\n"

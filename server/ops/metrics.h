@@ -16,8 +16,13 @@
 
 typedef enum metrics_protocol { METRICS_HTTP1, METRICS_HTTP2, METRICS_GRPC, METRICS_PROTOCOLS } metrics_protocol;
 
-/* One answered request: status is the HTTP status, or the grpc-status for native gRPC. */
-void metrics_request(route_id route, metrics_protocol protocol, int status, int64_t duration_us);
+#define METRICS_GRPC_CODES 17 /* grpc-status 0 (OK) to 16 (UNAUTHENTICATED) */
+
+/* One answered request: status is its HTTP status, grpc_status the grpc-status it carries
+ * (0 .. METRICS_GRPC_CODES - 1, its HTTP status then 200 as gRPC requires), or -1 when it
+ * carries none: every request on the HTTP listeners, and a native gRPC request answered
+ * before gRPC, such as the 415 to a request that is no gRPC call. */
+void metrics_request(route_id route, metrics_protocol protocol, int status, int grpc_status, int64_t duration_us);
 
 /* A connection opened or closed, on any listener. */
 void metrics_connection(int delta);
@@ -38,6 +43,9 @@ void metrics_reset_flood(void);
 
 /* An HTTP/2 connection closed for a header block of too many CONTINUATION frames. */
 void metrics_continuation_flood(void);
+
+/* n HTTP/2 frames of a type HTTP/2 does not define were discarded unread (framebudget.h). */
+void metrics_unknown_frames(uint64_t n);
 
 /* An HTTP/1.x request answered 400 and its connection closed for framing that another hop
  * could read differently (two Content-Lengths, Content-Length with Transfer-Encoding, ...). */

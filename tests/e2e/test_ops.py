@@ -388,6 +388,78 @@ class TestRapidReset(unittest.TestCase):
                 self.assertFalse(peer.eof, "port %d" % port)
 
 
+class TestUnknownFrames(unittest.TestCase):
+    """Frames of a type HTTP/2 does not define (here PRIORITY_UPDATE, RFC 9218, which neither
+    library knows) are ignored, as RFC 9113 §5.5 wants, without a log line each: h2o 2.2.5
+    would write "skipping frame" to stderr for every one, so 1,000 of them were 1,000 lines.
+    On the h2o listener the frame scanner discards them unread and counts them in
+    hookgate_http2_unknown_frames_total; on the gRPC listener nghttp2 ignores them quietly.
+    Inside a header block such a frame is still a connection error (RFC 9113 §6.10)."""
+
+    N = 1000
+    BOUND = 2  # new log lines allowed for the whole run of frames (the server writes none)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-unknown-%d-" % os.getpid())
+        cls.port, cls.grpc_port = free_port(), free_port()
+        start_server(cls, "unknown",
+                     "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  access_log: \"off\"\n"
+                     "  grpc: { listen: [ { address: 127.0.0.1, port: %d } ] }\naccounts: []\n"
+                     % (cls.port, cls.grpc_port))
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_server(cls)
+
+    def log_lines(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read().splitlines()
+
+    def unknown_total(self):
+        return parse_exposition(get(self.port, "/metrics")[1].decode())[("hookgate_http2_unknown_frames_total",
+                                                                           frozenset())]
+
+    def flood(self, port):
+        """N PRIORITY_UPDATE frames (type 0x10) in one write, then a PING: its ACK comes once
+        every frame before it was read. Returns the peer, still connected."""
+        update = h2_frame(0x10, 0, 0, struct.pack(">I", 1) + b"u=1")
+        peer = H2Peer(socket.create_connection(("127.0.0.1", port)))
+        peer.send(H2_PREFACE + h2_frame(4, 0, 0) + update * self.N + h2_frame(6, 0, 0, b"8 bytes!"))
+        deadline = time.monotonic() + 10
+        while peer.ping_acks == 0 and not peer.eof and time.monotonic() < deadline:
+            peer.pump(0.1)
+        self.assertEqual(peer.ping_acks, 1, "no PING ACK after the frames")
+        self.assertFalse(peer.eof or peer.goaway, "the connection ended over frames to be ignored")
+        return peer
+
+    def assert_bounded_log(self, port):
+        before = self.log_lines()
+        peer = self.flood(port)
+        peer.sock.close()
+        added = self.log_lines()[len(before):]
+        self.assertLessEqual(len(added), self.BOUND, added[:5])
+        self.assertFalse([line for line in added if "skipping frame" in line], added[:5])
+
+    def test_h2o_listener(self):
+        before = self.unknown_total()
+        self.assert_bounded_log(self.port)
+        self.assertEqual(self.unknown_total() - before, self.N)
+
+    def test_grpc_listener(self):
+        self.assert_bounded_log(self.grpc_port)
+
+    def test_unknown_frame_inside_a_header_block_is_a_connection_error(self):
+        block = b"\x82\x86\x04\x08/healthz"  # GET, http, :path; :authority comes in the CONTINUATION
+        peer = H2Peer(socket.create_connection(("127.0.0.1", self.port)))
+        peer.send(H2_PREFACE + h2_frame(4, 0, 0) + h2_frame(1, 0x1, 1, block)  # END_STREAM, no END_HEADERS
+                  + h2_frame(0x10, 0, 0, struct.pack(">I", 1) + b"u=1")
+                  + h2_frame(9, 0x4, 1, b"\x01\x09127.0.0.1"))
+        self.assertTrue(peer.closed_within(10), "an unknown frame inside a header block was let through")
+        self.assertTrue(peer.goaway)
+        peer.sock.close()
+
+
 class TestContinuationFlood(unittest.TestCase):
     """HTTP/2 CONTINUATION flood (the CVE-2024-27316 family; h2o 2.2.5 takes empty
     CONTINUATION frames without end, one event loop at 100% CPU): a header block of more

@@ -306,7 +306,7 @@ class TestUnreadAnswers(unittest.TestCase):
         self.assertEqual(self.refused("connection") - before_refused, 1)
         samples = ops.parse_exposition(ops.get(self.port, "/metrics")[1].decode())
         exhausted = sum(v for (n, l), v in samples.items()
-                        if n == "hookgate_requests_total" and ("protocol", "grpc") in l and ("status", "8") in l)
+                        if n == "hookgate_requests_total" and ("protocol", "grpc") in l and ("grpc_status", "8") in l)
         self.assertGreaterEqual(exhausted, 1)
 
 

@@ -8,8 +8,11 @@
  * for the same reason as one scan of the whole stream, that byte must begin an RST_STREAM
  * frame (over the reset budget), a CONTINUATION frame (over the CONTINUATION budget) or a
  * frame with a header block (one HPACK cannot decode), no reset may be charged twice or
- * missed, and the same requests must be found malformed. */
+ * missed, and the same requests must be found malformed. Frames of unknown types are taken
+ * out: whatever the cuts, h2o must be handed the same bytes, and none of them a frame of an
+ * unknown type outside a header block within the frame size limit. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
@@ -33,21 +36,48 @@ static size_t whole(const uint8_t *data, size_t len, int preface_passed)
     return off;
 }
 
+/* 1 when data[0..len) (after the preface) has a whole frame of an unknown type, outside a
+ * header block and within the frame size limit: one the scan should have taken out. */
+static int has_droppable(const uint8_t *data, size_t len)
+{
+    size_t off = len >= FRAMEBUDGET_PREFACE_LEN ? FRAMEBUDGET_PREFACE_LEN : len;
+    int in_block = 0;
+    while (len - off >= 9) {
+        size_t payload = (size_t)data[off] << 16 | (size_t)data[off + 1] << 8 | data[off + 2];
+        if (len - off - 9 < payload)
+            break;
+        uint8_t type = data[off + 3], flags = data[off + 4];
+        if (type == 1 || type == 5 || (type == 9 && in_block))
+            in_block = !(flags & 0x4);
+        else if (type > 9 && !in_block && payload <= FRAMEBUDGET_MAX_FRAME_SIZE)
+            return 1;
+        off += 9 + payload;
+    }
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
     unsigned rate = (unsigned)data[0] + 1, cut_seed = data[1];
-    const uint8_t *stream = data + 2;
     size_t len = size - 2;
+    uint8_t *stream = malloc(len + 1), *input = malloc(len + 1), *handed = malloc(len + 1);
+    framebudget whole_scan, b;
+    int whole_ok = 0, b_ok = 0;
+    if (stream == NULL || input == NULL || handed == NULL)
+        goto out;
+    memcpy(stream, data + 2, len);
 
-    /* one scan of everything */
-    framebudget whole_scan;
+    /* one scan of everything: stream[0..stop) is what h2o is handed, stream[stop..] from the
+     * frame over budget on */
     if (framebudget_init(&whole_scan, rate, 0) != 0)
-        return 0;
+        goto out;
+    whole_ok = 1;
     size_t stop = framebudget_scan(&whole_scan, stream, len, 0);
+    size_t dropped_len = 0; /* bytes taken out */
     FUZZ_CHECK(stop <= len, "the budget stopped past the end");
-    if (stop < len) {
+    if (whole_scan.stop != FRAMEBUDGET_WITHIN) {
         FUZZ_CHECK(stop >= FRAMEBUDGET_PREFACE_LEN && len - stop >= 9, "the budget stopped inside a frame header");
         if (whole_scan.stop == FRAMEBUDGET_RESETS) {
             FUZZ_CHECK(stream[stop + 3] == 3, "over the reset budget at something that is not an RST_STREAM frame");
@@ -62,41 +92,59 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        "stopped at another count of CONTINUATION frames");
         }
     } else {
-        FUZZ_CHECK(whole_scan.stop == FRAMEBUDGET_WITHIN, "a reason to stop, but no stop");
+        dropped_len = len - stop;
+        FUZZ_CHECK(dropped_len >= 9 * whole_scan.unknown_frames, "frames taken out, fewer bytes gone");
     }
+    FUZZ_CHECK(!has_droppable(stream, stop), "a frame of an unknown type was left for h2o");
 
-    /* the same stream, read by read, consumed as h2o consumes it */
-    framebudget b;
-    if (framebudget_init(&b, rate, 0) != 0) {
-        framebudget_dispose(&whole_scan);
-        return 0;
-    }
-    size_t delivered = 0, consumed = 0, chunked_stop = len;
+    /* the same stream, read by read into a buffer, consumed as h2o consumes it */
+    if (framebudget_init(&b, rate, 0) != 0)
+        goto out;
+    b_ok = 1;
+    size_t delivered = 0, have = 0, handed_len = 0, chunked_stop = SIZE_MAX;
     unsigned x = cut_seed * 2654435761u + 1;
     while (delivered < len) {
         x = x * 1103515245u + 12345u;
         size_t n = 1 + (x >> 16) % 97;
-        delivered = delivered + n < len ? delivered + n : len;
-        const uint8_t *input = stream + consumed;
-        size_t input_len = delivered - consumed;
+        if (n > len - delivered)
+            n = len - delivered;
+        memcpy(input + have, data + 2 + delivered, n);
+        delivered += n, have += n;
         int preface_passed = b.preface_passed;
-        size_t ok = framebudget_scan(&b, input, input_len, 0);
-        FUZZ_CHECK(ok <= input_len, "a read's scan stopped past its input");
-        if (ok < input_len) {
-            chunked_stop = consumed + ok;
+        size_t kept = framebudget_scan(&b, input, have, 0);
+        FUZZ_CHECK(kept <= have, "a read's scan kept more than its input");
+        if (b.stop != FRAMEBUDGET_WITHIN) {
+            memcpy(handed + handed_len, input, kept);
+            chunked_stop = handed_len + kept;
             break;
         }
-        consumed += whole(input, input_len, preface_passed);
+        size_t w = whole(input, kept, preface_passed);
+        memcpy(handed + handed_len, input, w);
+        handed_len += w;
+        memmove(input, input + w, kept - w);
+        have = kept - w;
     }
-    FUZZ_CHECK(chunked_stop == stop, "read by read, the budget stopped elsewhere than one scan");
+    if (chunked_stop == SIZE_MAX) { /* the rest, a partial frame, is h2o's too */
+        memcpy(handed + handed_len, input, have);
+        chunked_stop = handed_len + have;
+    }
+    FUZZ_CHECK(chunked_stop == stop, "read by read, h2o was handed more or less than by one scan");
+    FUZZ_CHECK(memcmp(handed, stream, stop) == 0, "read by read, h2o was handed other bytes than by one scan");
     FUZZ_CHECK(b.stop == whole_scan.stop, "read by read, the budget stopped for another reason");
-    if (stop == len) {
+    if (whole_scan.stop == FRAMEBUDGET_WITHIN) {
         FUZZ_CHECK(b.tokens == whole_scan.tokens, "read by read, a reset was charged twice or missed");
+        FUZZ_CHECK(b.unknown_frames == whole_scan.unknown_frames, "read by read, other frames were taken out");
         FUZZ_CHECK(b.malformed_count == whole_scan.malformed_count &&
                        memcmp(b.malformed, whole_scan.malformed, sizeof(b.malformed)) == 0,
                    "read by read, other requests were found malformed");
     }
-    framebudget_dispose(&whole_scan);
-    framebudget_dispose(&b);
+out:
+    if (whole_ok)
+        framebudget_dispose(&whole_scan);
+    if (b_ok)
+        framebudget_dispose(&b);
+    free(stream);
+    free(input);
+    free(handed);
     return 0;
 }

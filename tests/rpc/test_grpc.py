@@ -22,6 +22,7 @@ import concurrent.futures
 import json
 import os
 import re
+import signal
 import socket
 import struct
 import ssl
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import time
 import textwrap
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -779,10 +781,25 @@ class TestBadInput(GrpcTestCase):
 
     def test_wrong_content_type(self):
         # not a gRPC request at all: the gRPC spec's answer is HTTP 415
+        series = 'hookgate_requests_total{route="rpc_create",protocol="grpc",status="415"} '
+        before = self.metric(series)
         for ct in ("application/json", "text/plain", "application/proto"):
             status, fields, _ = self.raw_h2(rs.frame(self.valid_payload()), content_type=ct)
             self.assertEqual(status, 415, ct)
             self.assertNotIn("grpc-status", fields)
+        # counted under its HTTP status, with no grpc_status label: it carried none
+        self.assertEqual(self.metric(series), before + 3)
+        text = rs.http1(SERVER.port, "GET", "/metrics")[2].decode()
+        self.assertNotIn('grpc_status="415"', text)
+        self.assertNotRegex(text, r'protocol="grpc",status="(?!200"|415")')
+
+    @staticmethod
+    def metric(series):
+        """The value of one series of /metrics now (0 when absent)."""
+        for line in rs.http1(SERVER.port, "GET", "/metrics")[2].decode().splitlines():
+            if line.startswith(series):
+                return int(line[len(series):])
+        return 0
 
     def read_until_closed(self, sock):
         """Reads what the server sends until it closes the connection; a hang fails the test
@@ -1067,7 +1084,8 @@ class TestHealth(GrpcTestCase):
         text = body.decode()
         for name in names + [HEALTH]:
             self.assertNotIn(name, text)
-        self.assertRegex(text, r'hookgate_requests_total\{route="rpc_other",protocol="grpc",status="5"\} [1-9]')
+        self.assertRegex(text, r'hookgate_requests_total\{route="rpc_other",protocol="grpc",status="200",'
+                               r'grpc_status="5"\} [1-9]')
         self.assertRegex(text, r'hookgate_requests_total\{route="rpc_other",protocol="http1",status="404"\} [1-9]')
 
 
@@ -1151,6 +1169,73 @@ class TestHealthNotServing(unittest.TestCase):
         self.assertEqual(rc, 0, "exit code after SIGTERM; log:\n%s" % s.log()[-3000:])
 
 
+# --- raw HTTP/2 to the gRPC listener (RFC 9113's framing, written out) ---------------------
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+H2_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+# HEADERS (END_STREAM | END_HEADERS) of a call: POST, http, :path /x, :authority, content-type
+H2_CALL_BLOCK = b"\x83\x86\x04\x02/x\x01\x09127.0.0.1\x00\x0ccontent-type\x10application/grpc"
+H2_HEADERS, H2_GOAWAY = 1, 7
+H2_END_STREAM = 0x1
+
+
+def h2_call(stream):
+    """A whole call (HEADERS that end the stream) on stream: /x, answered UNIMPLEMENTED."""
+    return struct.pack(">I", len(H2_CALL_BLOCK))[1:] + b"\x01\x05" + struct.pack(">I", stream) + H2_CALL_BLOCK
+
+
+class H2Frames:
+    """What the server sends on a raw connection, as whole frames (type, flags, stream, payload)."""
+
+    def __init__(self, sock):
+        self.sock, self.buf, self.frames, self.eof = sock, b"", [], False
+
+    def read(self, seconds):
+        """Reads once (at most seconds); False when nothing came in time."""
+        self.sock.settimeout(seconds)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        if not chunk:
+            self.eof = True
+        self.buf += chunk
+        while len(self.buf) >= 9 and len(self.buf) >= 9 + int.from_bytes(self.buf[:3], "big"):
+            n = int.from_bytes(self.buf[:3], "big")
+            self.frames.append((self.buf[3], self.buf[4], int.from_bytes(self.buf[5:9], "big") & 0x7fffffff,
+                                self.buf[9:9 + n]))
+            self.buf = self.buf[9 + n:]
+        return True
+
+    def until(self, done, seconds):
+        """Reads until done(self) or the end of the connection; False if neither came within seconds
+        of quiet."""
+        while not done(self) and not self.eof:
+            if not self.read(seconds):
+                return False
+        return done(self)
+
+    def until_closed(self, seconds):
+        return self.until(lambda f: f.eof, seconds)
+
+    def answered(self, stream):
+        return any(f[0] == H2_HEADERS and f[1] & H2_END_STREAM and f[2] == stream for f in self.frames)
+
+
+def assert_goaway_last(test, peer, last_stream):
+    """The connection ended gracefully: whole frames only, and the last one before the end is
+    the one GOAWAY, NO_ERROR, naming last_stream."""
+    test.assertTrue(peer.eof)
+    test.assertEqual(peer.buf, b"", "a partial frame before the end of the connection")
+    test.assertTrue(peer.frames, "the server closed without a frame")
+    kind, _, stream, payload = peer.frames[-1]
+    test.assertEqual(kind, H2_GOAWAY, "the last frame before the close is not GOAWAY: %r" % (peer.frames[-1],))
+    test.assertEqual(stream, 0)
+    last, code = struct.unpack(">II", payload[:8])
+    test.assertEqual((last & 0x7fffffff, code), (last_stream, 0))  # 0: NO_ERROR
+    test.assertEqual(sum(f[0] == H2_GOAWAY for f in peer.frames), 1)
+
+
 class TestIdleTimeout(unittest.TestCase):
     """server.grpc.idle_timeout_ms: a connection that sends nothing is closed; one that
     keeps sending requests is not. (One that sends only PINGs is closed: tests/e2e/test_conns.py.)"""
@@ -1163,29 +1248,51 @@ class TestIdleTimeout(unittest.TestCase):
     def tearDownClass(cls):
         cls.server.stop()
 
-    def closed_within(self, sock, seconds):
-        sock.settimeout(seconds)
-        try:
-            while sock.recv(4096):
-                pass  # the server's SETTINGS; then EOF when it closes
-            return True
-        except socket.timeout:
-            return False
-
     def test_silent_connection_is_closed(self):
+        """With GOAWAY (NO_ERROR, no stream processed), then the end of the connection."""
         with socket.create_connection(("127.0.0.1", self.server.grpc_ports[0])) as sock:
-            self.assertTrue(self.closed_within(sock, 10), "a silent connection stayed open")
+            sock.sendall(H2_PREFACE + H2_SETTINGS)
+            peer = H2Frames(sock)
+            self.assertTrue(peer.until_closed(10), "a silent connection stayed open")
+            assert_goaway_last(self, peer, 0)
+
+    def test_idle_after_calls_goaway_names_the_last(self):
+        """Closed for idleness after three calls: the GOAWAY tells the client that stream 5
+        was the last one processed, and that nothing went wrong."""
+        with socket.create_connection(("127.0.0.1", self.server.grpc_ports[0])) as sock:
+            sock.sendall(H2_PREFACE + H2_SETTINGS + b"".join(h2_call(i) for i in (1, 3, 5)))
+            peer = H2Frames(sock)
+            self.assertTrue(peer.until_closed(10), "an idle connection stayed open")
+            assert_goaway_last(self, peer, 5)
+            self.assertTrue(all(peer.answered(i) for i in (1, 3, 5)))  # every call was answered first
+
+    def test_grpcio_calls_again_after_an_idle_close(self):
+        """grpcio sees the idle close (its channel leaves READY) and connects again for the
+        next call, twice over."""
+        client = Client(grpc.insecure_channel("127.0.0.1:%d" % self.server.grpc_ports[0]))
+        try:
+            for _ in range(2):
+                with self.assertRaises(grpc.RpcError) as cm:
+                    client.get(pb.GetWebhookRequest(id="0123456789abcdef01234567"))
+                self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+                # wait for the idle close through the channel's own state, not a sleep
+                idle = threading.Event()
+
+                def watch(state):
+                    if state in (grpc.ChannelConnectivity.IDLE, grpc.ChannelConnectivity.TRANSIENT_FAILURE):
+                        idle.set()
+                client.channel.subscribe(watch)
+                self.assertTrue(idle.wait(10), "the channel never saw the connection close")
+                client.channel.unsubscribe(watch)
+        finally:
+            client.channel.close()
 
     def test_talking_connection_stays_open(self):
-        preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-        settings = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
-        # HEADERS (END_STREAM | END_HEADERS) of a call: POST, http, :path /x, content-type
-        block = b"\x83\x86\x04\x02/x\x00\x0ccontent-type\x10application/grpc"
         with socket.create_connection(("127.0.0.1", self.server.grpc_ports[0])) as sock:
-            sock.sendall(preface + settings)
+            sock.sendall(H2_PREFACE + H2_SETTINGS)
             for i in range(30):  # 30 x 100 ms: three idle periods, with room for a slow machine
                 time.sleep(0.1)
-                sock.sendall(struct.pack(">I", len(block))[1:] + b"\x01\x05" + struct.pack(">I", 2 * i + 1) + block)
+                sock.sendall(h2_call(2 * i + 1))
             sock.setblocking(False)
             try:
                 while sock.recv(65536):
@@ -1193,6 +1300,24 @@ class TestIdleTimeout(unittest.TestCase):
                 self.fail("the server closed a connection that kept sending")
             except BlockingIOError:
                 pass  # still open, nothing more to read
+
+
+class TestShutdownGoaway(unittest.TestCase):
+    """SIGTERM: an open gRPC connection gets GOAWAY (NO_ERROR, its last stream) before it closes."""
+
+    def test_goaway_on_sigterm(self):
+        server = rs.Server(BINARY, TMP, grpc=[None])
+        try:
+            with socket.create_connection(("127.0.0.1", server.grpc_ports[0])) as sock:
+                sock.sendall(H2_PREFACE + H2_SETTINGS + h2_call(1))
+                peer = H2Frames(sock)
+                # the call's answer first: then stream 1 is surely processed
+                self.assertTrue(peer.until(lambda p: p.answered(1), 10), "the call was not answered")
+                server.proc.send_signal(signal.SIGTERM)
+                self.assertTrue(peer.until_closed(10), "the connection stayed open after SIGTERM")
+                assert_goaway_last(self, peer, 1)
+        finally:
+            self.assertEqual(server.stop(), 0, server.log()[-3000:])
 
 
 class TestCrossProtocol(GrpcTestCase):

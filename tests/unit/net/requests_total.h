@@ -19,7 +19,7 @@ static inline unsigned long long metrics_series(const char *series)
     CHECK(text != NULL);
     if (text == NULL)
         return 0;
-    char key[160];
+    char key[200];
     snprintf(key, sizeof(key), "\n%s ", series);
     const char *at = strstr(text, key);
     unsigned long long n = at != NULL ? strtoull(at + strlen(key), NULL, 10) : 0;
@@ -27,13 +27,22 @@ static inline unsigned long long metrics_series(const char *series)
     return n;
 }
 
-/* The count of hookgate_requests_total{route,protocol,status} now (0 when absent). */
+/* The count of hookgate_requests_total{route,protocol,status} now (0 when absent); with
+ * grpc_status >= 0, of the series that has that grpc_status label too. */
+static inline unsigned long long requests_total_grpc(const char *route, const char *protocol, int status,
+                                                     int grpc_status)
+{
+    char series[160], grpc[32] = "";
+    if (grpc_status >= 0)
+        snprintf(grpc, sizeof(grpc), ",grpc_status=\"%d\"", grpc_status);
+    snprintf(series, sizeof(series), "hookgate_requests_total{route=\"%s\",protocol=\"%s\",status=\"%d\"%s}", route,
+             protocol, status, grpc);
+    return metrics_series(series);
+}
+
 static inline unsigned long long requests_total(const char *route, const char *protocol, int status)
 {
-    char series[128];
-    snprintf(series, sizeof(series), "hookgate_requests_total{route=\"%s\",protocol=\"%s\",status=\"%d\"}", route,
-             protocol, status);
-    return metrics_series(series);
+    return requests_total_grpc(route, protocol, status, -1);
 }
 
 #endif

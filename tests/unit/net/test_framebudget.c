@@ -7,7 +7,9 @@
  * identical ones do not; the dynamic table follows the client's (values sent again as
  * indexes), padding, priority and CONTINUATION pieces are taken off, a frame at a time
  * or all at once; an undecodable block, or one malformed request too many waiting,
- * stops the stream at that frame; a client's RST_STREAM forgets its stream. */
+ * stops the stream at that frame; a client's RST_STREAM forgets its stream; frames of
+ * unknown types taken out of the bytes, unless inside a header block or over the frame
+ * size limit, the partial frame at the end moved down with the rest. */
 #include <stdint.h>
 #include <string.h>
 
@@ -244,9 +246,46 @@ static void test_activity(void)
     framebudget_dispose(&b);
 }
 
+static void test_unknown(void)
+{
+    static uint8_t buf[1 << 16], want[1 << 16];
+    size_t n = 24, w = 24;
+    framebudget b;
+    framebudget_init(&b, 100, 0);
+    memcpy(buf, preface, 24), memcpy(want, preface, 24);
+    frame(buf, &n, 0x10, 7); /* PRIORITY_UPDATE: out */
+    frame(buf, &n, 6, 8), frame(want, &w, 6, 8); /* PING: stays */
+    frame(buf, &n, 0xff, 0); /* out */
+    frame(buf, &n, 0xa, FRAMEBUDGET_MAX_FRAME_SIZE + 1); /* too long: h2o's to refuse */
+    frame(want, &w, 0xa, FRAMEBUDGET_MAX_FRAME_SIZE + 1);
+    flagged(buf, &n, 1, 0), flagged(want, &w, 1, 0); /* HEADERS without END_HEADERS */
+    frame(buf, &n, 0x10, 7), frame(want, &w, 0x10, 7); /* inside the block: h2o's connection error */
+    size_t partial = n;
+    frame(buf, &n, 0x10, 7); /* its last 3 bytes not read yet: left whole for the next call */
+    n -= 3;
+    memcpy(want + w, buf + partial, n - partial);
+    w += n - partial;
+    CHECK(framebudget_scan(&b, buf, n, 0) == w && b.stop == FRAMEBUDGET_WITHIN);
+    CHECK(memcmp(buf, want, w) == 0);
+    CHECK(b.unknown_frames == 2);
+    framebudget_dispose(&b);
+
+    /* over a budget after frames taken out: the frame over it starts where the input ends */
+    framebudget_init(&b, 1, 0);
+    n = 24;
+    frame(buf, &n, 0x10, 7);
+    frame(buf, &n, 3, 4);
+    size_t over = n;
+    frame(buf, &n, 3, 4); /* the second reset: over a budget of one */
+    CHECK(framebudget_scan(&b, buf, n, 0) == over - 16 && b.stop == FRAMEBUDGET_RESETS);
+    CHECK(buf[over - 16 + 3] == 3 && b.unknown_frames == 1);
+    framebudget_dispose(&b);
+}
+
 int main(void)
 {
     test_continuations();
+    test_unknown();
     test_activity();
     static uint8_t buf[1 << 16];
     size_t n = 0, at[8];

@@ -79,44 +79,46 @@ static void test_request_id(void)
 typedef struct answered {
     const char *method, *path; /* method NULL: none (a gRPC stream that never sent :method) */
     reqlog_protocol protocol;
-    int status;
+    int status, grpc_status; /* grpc_status -1: none */
     const char *route, *counted_as, *logged_as;
 } answered;
 
 static void test_write(void)
 {
     static const answered cases[] = {
-        {"POST", "/api/webhooks", REQLOG_HTTP1_1, 201, "create", "http1", "HTTP/1.1"},
-        {"GET", "/v0/api/webhooks", REQLOG_HTTP1_0, 200, "list", "http1", "HTTP/1.0"},
-        {"GET", "/api/webhooks/5f1b7c3e9d2a4b0012345678", REQLOG_HTTP2, 404, "get", "http2", "HTTP/2.0"},
-        {"DELETE", "/api/webhooks", REQLOG_HTTP2, 405, "other", "http2", "HTTP/2.0"},
-        {"GET", "/nowhere", REQLOG_HTTP1_1, 404, "other", "http1", "HTTP/1.1"},
-        {"POST", "/droplit.webhooks.v1.WebhookService/CreateWebhook", REQLOG_HTTP2, 200, "rpc_create", "http2",
+        {"POST", "/api/webhooks", REQLOG_HTTP1_1, 201, -1, "create", "http1", "HTTP/1.1"},
+        {"GET", "/v0/api/webhooks", REQLOG_HTTP1_0, 200, -1, "list", "http1", "HTTP/1.0"},
+        {"GET", "/api/webhooks/5f1b7c3e9d2a4b0012345678", REQLOG_HTTP2, 404, -1, "get", "http2", "HTTP/2.0"},
+        {"DELETE", "/api/webhooks", REQLOG_HTTP2, 405, -1, "other", "http2", "HTTP/2.0"},
+        {"GET", "/nowhere", REQLOG_HTTP1_1, 404, -1, "other", "http1", "HTTP/1.1"},
+        {"POST", "/droplit.webhooks.v1.WebhookService/CreateWebhook", REQLOG_HTTP2, 200, -1, "rpc_create", "http2",
          "HTTP/2.0"},
-        /* native gRPC: the status is the grpc-status */
-        {"POST", "/droplit.webhooks.v1.WebhookService/ListWebhooks", REQLOG_GRPC, 0, "rpc_list", "grpc", "gRPC"},
-        {"POST", "/droplit.webhooks.v1.WebhookService/Nope", REQLOG_GRPC, 12, "rpc_other", "grpc", "gRPC"},
-        {NULL, "/droplit.webhooks.v1.WebhookService/GetWebhook", REQLOG_GRPC, 3, "other", "grpc", "gRPC"},
+        /* native gRPC: HTTP 200 and a grpc-status, which the access log shows and the metrics
+         * count in their own label; or no gRPC call at all (415), with no grpc-status */
+        {"POST", "/droplit.webhooks.v1.WebhookService/ListWebhooks", REQLOG_GRPC, 200, 0, "rpc_list", "grpc", "gRPC"},
+        {"POST", "/droplit.webhooks.v1.WebhookService/Nope", REQLOG_GRPC, 200, 12, "rpc_other", "grpc", "gRPC"},
+        {NULL, "/droplit.webhooks.v1.WebhookService/GetWebhook", REQLOG_GRPC, 200, 3, "other", "grpc", "gRPC"},
+        {"POST", "/droplit.webhooks.v1.WebhookService/GetWebhook", REQLOG_GRPC, 415, -1, "rpc_get", "grpc", "gRPC"},
     };
     accesslog_set_format(ACCESSLOG_TEXT);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const answered *a = &cases[i];
-        unsigned long long before = requests_total(a->route, a->counted_as, a->status);
+        unsigned long long before = requests_total_grpc(a->route, a->counted_as, a->status, a->grpc_status);
         h2o_iovec_t method = a->method != NULL ? h2o_iovec_init(a->method, strlen(a->method)) : h2o_iovec_init(NULL, 0);
-        CAPTURED(reqlog_write(method, h2o_iovec_init(a->path, strlen(a->path)), ROUTE_COUNT, a->protocol, a->status, 42,
-                              1500, h2o_iovec_init(H2O_STRLIT("the-id"))));
+        CAPTURED(reqlog_write(method, h2o_iovec_init(a->path, strlen(a->path)), ROUTE_COUNT, a->protocol, a->status,
+                              a->grpc_status, 42, 1500, h2o_iovec_init(H2O_STRLIT("the-id"))));
         char want[256];
         snprintf(want, sizeof(want), "access %s %s %d 42 1.500ms %s\n", a->method != NULL ? a->method : "", a->path,
-                 a->status, a->logged_as);
+                 a->grpc_status >= 0 ? a->grpc_status : a->status, a->logged_as);
         CHECK_STR(taken(), want); /* one line, exactly */
-        CHECK(requests_total(a->route, a->counted_as, a->status) == before + 1);
+        CHECK(requests_total_grpc(a->route, a->counted_as, a->status, a->grpc_status) == before + 1);
     }
 
     /* the JSON line carries the request id */
     accesslog_set_format(ACCESSLOG_JSON);
     unsigned long long before = requests_total("healthz", "http1", 200);
     CAPTURED(reqlog_write(h2o_iovec_init(H2O_STRLIT("GET")), h2o_iovec_init(H2O_STRLIT("/healthz")), ROUTE_COUNT,
-                          REQLOG_HTTP1_1, 200, 3, 10, h2o_iovec_init(H2O_STRLIT("abc-123"))));
+                          REQLOG_HTTP1_1, 200, -1, 3, 10, h2o_iovec_init(H2O_STRLIT("abc-123"))));
     const char *line = taken();
     CHECK(strstr(line, "\"request_id\":\"abc-123\",\"method\":\"GET\",\"path\":\"/healthz\",\"status\":200") != NULL);
     CHECK(strchr(line, '\n') == line + strlen(line) - 1);
@@ -126,7 +128,7 @@ static void test_write(void)
     accesslog_set_format(ACCESSLOG_OFF);
     before = requests_total("metrics", "http2", 200);
     CAPTURED(reqlog_write(h2o_iovec_init(H2O_STRLIT("GET")), h2o_iovec_init(H2O_STRLIT("/metrics")), ROUTE_COUNT,
-                          REQLOG_HTTP2, 200, 3, 10, h2o_iovec_init(H2O_STRLIT("abc"))));
+                          REQLOG_HTTP2, 200, -1, 3, 10, h2o_iovec_init(H2O_STRLIT("abc"))));
     CHECK_STR(taken(), "");
     CHECK(requests_total("metrics", "http2", 200) == before + 1);
 
@@ -143,7 +145,7 @@ static void test_write(void)
         before = requests_total(found[i].name, "http1", 200);
         CAPTURED(reqlog_write(h2o_iovec_init(found[i].method, strlen(found[i].method)),
                               h2o_iovec_init(found[i].path, strlen(found[i].path)), found[i].route, REQLOG_HTTP1_1, 200,
-                              1, 1, h2o_iovec_init(H2O_STRLIT("id"))));
+                              -1, 1, 1, h2o_iovec_init(H2O_STRLIT("id"))));
         CHECK(strncmp(taken(), "access ", 7) == 0);
         CHECK(requests_total(found[i].name, "http1", 200) == before + 1);
     }

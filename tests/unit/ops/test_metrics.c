@@ -1,4 +1,4 @@
-/* Tests metrics: counts by route id, protocol and status in the exposition text; routes
+/* Tests metrics: counts by route id, protocol, status and grpc-status in the exposition text; routes
  * that share a name sharing one series; statuses out of range; cumulative histograms;
  * gauges with and without a journal; counts from many threads adding up. */
 #include <pthread.h>
@@ -37,7 +37,7 @@ static void *count_many(void *arg)
 {
     (void)arg;
     for (int i = 0; i < PER_THREAD; i++)
-        metrics_request(ROUTE_RPC_GET, METRICS_GRPC, 0, 10);
+        metrics_request(ROUTE_RPC_GET, METRICS_GRPC, 200, 0, 10);
     return NULL;
 }
 
@@ -67,14 +67,19 @@ int main(void)
     CHECK(sample(text, "hookgate_buffered_bytes") == 12345);
     free(text);
 
-    metrics_request(ROUTE_CREATE, METRICS_HTTP1, 201, 50);
-    metrics_request(ROUTE_CREATE, METRICS_HTTP1, 201, 300);
-    metrics_request(ROUTE_CREATE, METRICS_HTTP2, 400, 20000000); /* past the last bound: +Inf only */
-    metrics_request(ROUTE_NOT_FOUND, METRICS_HTTP1, 404, 1);
-    metrics_request(ROUTE_METHOD_NOT_ALLOWED, METRICS_HTTP1, 405, 1);
-    metrics_request(ROUTE_METHOD_NOT_ALLOWED, METRICS_HTTP1, 404, 1);
-    metrics_request(ROUTE_HEALTHZ, METRICS_HTTP1, 999, 1); /* out of range: counted as status 0 */
-    metrics_request(ROUTE_HEALTHZ, METRICS_HTTP1, -5, -7);
+    metrics_request(ROUTE_CREATE, METRICS_HTTP1, 201, -1, 50);
+    metrics_request(ROUTE_CREATE, METRICS_HTTP1, 201, -1, 300);
+    metrics_request(ROUTE_CREATE, METRICS_HTTP2, 400, -1, 20000000); /* past the last bound: +Inf only */
+    metrics_request(ROUTE_NOT_FOUND, METRICS_HTTP1, 404, -1, 1);
+    metrics_request(ROUTE_METHOD_NOT_ALLOWED, METRICS_HTTP1, 405, -1, 1);
+    metrics_request(ROUTE_METHOD_NOT_ALLOWED, METRICS_HTTP1, 404, -1, 1);
+    metrics_request(ROUTE_HEALTHZ, METRICS_HTTP1, 999, -1, 1); /* out of range: counted as status 0 */
+    metrics_request(ROUTE_HEALTHZ, METRICS_HTTP1, -5, -1, -7);
+    /* native gRPC: the HTTP status, and the grpc-status in its own label when there is one */
+    metrics_request(ROUTE_RPC_CREATE, METRICS_GRPC, 200, 5, 1);
+    metrics_request(ROUTE_RPC_CREATE, METRICS_GRPC, 200, 5, 1);
+    metrics_request(ROUTE_RPC_CREATE, METRICS_GRPC, 200, 16, 1);
+    metrics_request(ROUTE_RPC_CREATE, METRICS_GRPC, 415, -1, 1); /* no gRPC call: no grpc-status */
     metrics_connection(1);
     metrics_connection(1);
     metrics_connection(-1);
@@ -91,6 +96,14 @@ int main(void)
     CHECK(first != NULL && strstr(first + 1, "route=\"other\",protocol=\"http1\",status=\"404\"") == NULL);
     CHECK(sample(text, "hookgate_request_duration_seconds_count{route=\"other\"}") == 3);
     CHECK(sample(text, "hookgate_requests_total{route=\"healthz\",protocol=\"http1\",status=\"0\"}") == 2);
+    CHECK(sample(text, "hookgate_requests_total{route=\"rpc_create\",protocol=\"grpc\",status=\"200\","
+                       "grpc_status=\"5\"}") == 2);
+    CHECK(sample(text, "hookgate_requests_total{route=\"rpc_create\",protocol=\"grpc\",status=\"200\","
+                       "grpc_status=\"16\"}") == 1);
+    CHECK(sample(text, "hookgate_requests_total{route=\"rpc_create\",protocol=\"grpc\",status=\"415\"}") == 1);
+    /* an HTTP status is never put where a grpc-status belongs, nor the other way round */
+    CHECK(sample(text, "hookgate_requests_total{route=\"rpc_create\",protocol=\"grpc\",status=\"5\"}") == -1);
+    CHECK(strstr(text, "grpc_status=\"415\"") == NULL);
 
     /* the create histogram: cumulative, 50 us in the first bucket, 300 us by 0.0005 s */
     CHECK(sample(text, "hookgate_request_duration_seconds_bucket{route=\"create\",le=\"0.0001\"}") == 1);
@@ -150,8 +163,8 @@ int main(void)
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
     text = render(0);
-    CHECK(sample(text, "hookgate_requests_total{route=\"rpc_get\",protocol=\"grpc\",status=\"0\"}") ==
-          THREADS * PER_THREAD);
+    CHECK(sample(text, "hookgate_requests_total{route=\"rpc_get\",protocol=\"grpc\",status=\"200\","
+                       "grpc_status=\"0\"}") == THREADS * PER_THREAD);
     CHECK(sample(text, "hookgate_request_duration_seconds_count{route=\"rpc_get\"}") == THREADS * PER_THREAD);
     free(text);
     return test_exit_code();

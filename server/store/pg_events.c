@@ -136,11 +136,6 @@ static void p_text(params *p, const char *s)
     p->n++;
 }
 
-static void p_bool(params *p, int v)
-{
-    p_text(p, v ? "t" : "f");
-}
-
 /* The worker's statements, prepared on each connection as "hg_ev_<id>" (stmt_sql, after
  * the verbs, holds their text; every parameter has its type cast in the text). */
 typedef enum stmt {
@@ -158,7 +153,7 @@ typedef enum stmt {
     ST_CLAIM_LOCK,
     ST_CLAIM,
     ST_CANCEL,
-    ST_RECORD,
+    ST_OUTCOMES,
     ST_INVOKE_ATTEMPT,
     ST_STATS,
     ST_COUNT
@@ -828,23 +823,124 @@ static int compare_records(const void *a, const void *b)
     return x->id.len == 0 ? 0 : memcmp(x->id.data, y->id.data, OBJECTID_LEN);
 }
 
-#define RECORD_SQL                                                                                                    \
-    "WITH u AS (UPDATE hookgate_deliveries SET state = $3::int2, next_ms = $4::int8, trigger = $5::int2, "            \
-    "lease_until = NULL, attempts = CASE WHEN $6::bool THEN $7::int4 ELSE attempts END, "                             \
-    "last_status = CASE WHEN $6::bool THEN $8::int4 ELSE last_status END, "                                           \
-    "last_error = CASE WHEN $6::bool THEN $9::int2 ELSE last_error END "                                              \
-    "WHERE event_id = $1::bytea AND webhook_id = $2::bytea RETURNING 1), "                                            \
+/* Every outcome of a batch (a DELIVERY record of one delivery) in one statement, the records'
+ * fields as arrays (OUTCOMES_COLUMNS, one element per record): the cost of running a
+ * statement (its plan's start-up, a lock on each partition) is paid once per batch rather
+ * than once per delivery. The webhook's failure clock is written only when it changes, from
+ * the batch's last record of that webhook (RECORD's order: its latest event). */
+#define OUTCOMES_SQL                                                                                                  \
+    "WITH k AS (SELECT decode(e, 'hex') AS event_id, decode(w, 'hex') AS webhook_id, v.* FROM unnest($1::text[], "    \
+    "$2::text[], $3::int2[], $4::int8[], $5::int2[], $6::bool[], $7::int4[], $8::int4[], $9::int2[], $10::int8[], "   \
+    "$11::bool[], $12::int4[], $13::int2[], $14::int8[], $15::int4[], $16::int4[], $17::int2[], $18::text[]) AS "     \
+    "v(e, w, state, next_ms, trig, counted, attempts, last_status, last_error, failing, attempted, attempt, "         \
+    "a_trigger, started, duration, status, error, response)), "                                                      \
+    "u AS (UPDATE hookgate_deliveries d SET state = k.state, next_ms = k.next_ms, trigger = k.trig, "                \
+    "lease_until = NULL, attempts = CASE WHEN k.counted THEN k.attempts ELSE d.attempts END, "                       \
+    "last_status = CASE WHEN k.counted THEN k.last_status ELSE d.last_status END, "                                  \
+    "last_error = CASE WHEN k.counted THEN k.last_error ELSE d.last_error END "                                      \
+    "FROM k WHERE d.event_id = k.event_id AND d.webhook_id = k.webhook_id RETURNING d.event_id, d.webhook_id), "     \
     "a AS (INSERT INTO hookgate_attempts (webhook_id, event_id, attempt, trigger, started_ms, duration_ms, status, "  \
-    "error, response) SELECT $2::bytea, $1::bytea, $12::int4, $13::int2, $14::int8, $15::int4, $16::int4, "           \
-    "$17::int2, $18::bytea WHERE $11::bool AND EXISTS (SELECT 1 FROM u)), "                                           \
-    "h AS (INSERT INTO hookgate_webhook_health (webhook_id, failing_since_ms) SELECT $2::bytea, $10::int8 "           \
-    "WHERE $10::int8 <> 0 AND EXISTS (SELECT 1 FROM u) ON CONFLICT (webhook_id) DO UPDATE SET failing_since_ms = "   \
-    "EXCLUDED.failing_since_ms WHERE hookgate_webhook_health.failing_since_ms <> EXCLUDED.failing_since_ms), "       \
-    "hd AS (DELETE FROM hookgate_webhook_health WHERE webhook_id = $2::bytea AND $10::int8 = 0 "                     \
-    "AND EXISTS (SELECT 1 FROM u)) SELECT count(*) FROM u"
+    "error, response) SELECT k.webhook_id, k.event_id, k.attempt, k.a_trigger, k.started, k.duration, k.status, "    \
+    "k.error, decode(k.response, 'hex') FROM k JOIN u USING (event_id, webhook_id) WHERE k.attempted "               \
+    "ORDER BY k.started), "                                                                                           \
+    "last AS (SELECT DISTINCT ON (k.webhook_id) k.webhook_id, k.failing FROM k JOIN u USING (event_id, webhook_id) " \
+    "ORDER BY k.webhook_id, k.event_id DESC), "                                                                      \
+    "h AS (INSERT INTO hookgate_webhook_health (webhook_id, failing_since_ms) SELECT webhook_id, failing FROM last "  \
+    "WHERE failing <> 0 ON CONFLICT (webhook_id) DO UPDATE SET failing_since_ms = EXCLUDED.failing_since_ms "        \
+    "WHERE hookgate_webhook_health.failing_since_ms <> EXCLUDED.failing_since_ms), "                                 \
+    "hd AS (DELETE FROM hookgate_webhook_health hh USING last WHERE hh.webhook_id = last.webhook_id "               \
+    "AND last.failing = 0) SELECT count(*) FROM u"
+#define OUTCOMES_COLUMNS 18
 
-/* Queues one DELIVERY record, or an invoke's ATTEMPT record (StoredEvent's meaning), in the pipeline, counting it in *sent
- * (a record that changes nothing sends nothing): 0 or a status. */
+/* OUTCOMES_SQL's parameters being written: a text array literal per column. */
+typedef struct outcomes {
+    FILE *col[OUTCOMES_COLUMNS];
+    char *text[OUTCOMES_COLUMNS];
+    size_t len[OUTCOMES_COLUMNS];
+    size_t n; /* records added */
+} outcomes;
+
+/* 0, or ENOMEM. */
+static int outcomes_open(outcomes *o)
+{
+    *o = (outcomes){0};
+    for (int i = 0; i < OUTCOMES_COLUMNS; i++)
+        if ((o->col[i] = open_memstream(&o->text[i], &o->len[i])) == NULL || fputc('{', o->col[i]) == EOF)
+            return ENOMEM;
+    return 0;
+}
+
+static void outcomes_free(outcomes *o)
+{
+    for (int i = 0; i < OUTCOMES_COLUMNS; i++) {
+        if (o->col[i] != NULL)
+            fclose(o->col[i]);
+        free(o->text[i]);
+    }
+    *o = (outcomes){0};
+}
+
+static void put_hex(FILE *f, const uint8_t *bytes, size_t len)
+{
+    fputc('"', f); /* an array element: quoted, so that an empty one is one */
+    for (size_t i = 0; i < len; i++)
+        fprintf(f, "%02x", bytes[i]);
+    fputc('"', f);
+}
+
+/* Adds one outcome (a DELIVERY record with an event) to o. */
+static void outcomes_add(outcomes *o, const schema_stored_event *r)
+{
+    HG_ASSERT(r->change == SCHEMA_EVENT_DELIVERY && r->id.len == OBJECTID_LEN);
+    int attempted = r->started_ms != 0;
+    size_t keep = r->response.len < EVENTS_RESPONSE_KEEP ? r->response.len : EVENTS_RESPONSE_KEEP;
+    if (o->n > 0)
+        for (int i = 0; i < OUTCOMES_COLUMNS; i++)
+            fputc(',', o->col[i]);
+    put_hex(o->col[0], r->id.data, OBJECTID_LEN);
+    put_hex(o->col[1], r->webhook_id.data, OBJECTID_LEN);
+    fprintf(o->col[2], "%d", (int)r->state);
+    fprintf(o->col[3], "%lld", (long long)r->next_ms);
+    /* the recorded attempt's trigger was spent; a change without one names the next's */
+    fprintf(o->col[4], "%d", attempted ? EVENTS_SCHEDULED : (int)r->trigger);
+    fputc(attempted || r->attempts != 0 ? 't' : 'f', o->col[5]); /* else a resend's or a cancel's: the history stays */
+    fprintf(o->col[6], "%u", (unsigned)r->attempts);
+    fprintf(o->col[7], "%u", (unsigned)r->last_status);
+    fprintf(o->col[8], "%u", (unsigned)r->last_error);
+    fprintf(o->col[9], "%lld", (long long)r->failing_since_ms);
+    fputc(attempted ? 't' : 'f', o->col[10]);
+    fprintf(o->col[11], "%u", (unsigned)r->attempt);
+    fprintf(o->col[12], "%u", (unsigned)r->trigger);
+    fprintf(o->col[13], "%lld", (long long)r->started_ms);
+    fprintf(o->col[14], "%u", (unsigned)r->duration_ms);
+    fprintf(o->col[15], "%u", (unsigned)r->status_code);
+    fprintf(o->col[16], "%u", (unsigned)r->error);
+    put_hex(o->col[17], r->response.data, keep);
+    o->n++;
+}
+
+/* Queues OUTCOMES_SQL with o's records in the pipeline (o must outlive the pipeline's
+ * finish): 0, or a status. */
+static int outcomes_send(pg_events *e, outcomes *o, size_t *sent)
+{
+    params p = {0};
+    for (int i = 0; i < OUTCOMES_COLUMNS; i++) {
+        if (fputc('}', o->col[i]) == EOF || fflush(o->col[i]) != 0 || ferror(o->col[i]))
+            return ENOMEM;
+        p.values[i] = o->text[i];
+        p.lengths[i] = 0;
+        p.formats[i] = 0;
+        p.n++;
+    }
+    int status = pipeline_send(e, ST_OUTCOMES, &p);
+    if (status == 0)
+        (*sent)++;
+    return status;
+}
+
+/* Queues a record that is not one delivery's outcome in the pipeline, counting it in *sent:
+ * a webhook's cancel (a DELIVERY record without an event; one that changes nothing sends
+ * nothing) or an invoke's ATTEMPT record (StoredEvent's meaning). 0 or a status. */
 static int record_send(pg_events *e, const schema_stored_event *r, size_t *sent)
 {
     int status;
@@ -871,30 +967,8 @@ static int record_send(pg_events *e, const schema_stored_event *r, size_t *sent)
             (*sent)++;
         return status;
     }
-    int attempted = r->started_ms != 0;
-    size_t keep = r->response.len < EVENTS_RESPONSE_KEEP ? r->response.len : EVENTS_RESPONSE_KEEP;
-    p_bytes(&p, r->id.data, OBJECTID_LEN);
-    p_bytes(&p, r->webhook_id.data, OBJECTID_LEN);
-    p_int(&p, r->state);
-    p_int(&p, r->next_ms);
-    /* the recorded attempt's trigger was spent; a change without one names the next's */
-    p_int(&p, attempted ? EVENTS_SCHEDULED : r->trigger);
-    p_bool(&p, attempted || r->attempts != 0); /* else a resend's or a cancel's: the history stays */
-    p_int(&p, r->attempts);
-    p_int(&p, r->last_status);
-    p_int(&p, r->last_error);
-    p_int(&p, r->failing_since_ms);
-    p_bool(&p, attempted);
-    p_int(&p, r->attempt);
-    p_int(&p, r->trigger);
-    p_int(&p, r->started_ms);
-    p_int(&p, r->duration_ms);
-    p_int(&p, r->status_code);
-    p_int(&p, r->error);
-    p_bytes(&p, r->response.data, keep);
-    if ((status = pipeline_send(e, ST_RECORD, &p)) == 0)
-        (*sent)++;
-    return status;
+    HG_ASSERT(!"an outcome is sent with the batch's (outcomes_send)");
+    return EINVAL;
 }
 
 static int record_valid(const schema_stored_event *r)
@@ -933,15 +1007,29 @@ static void record_batch(pg_events *e, backend_call *calls)
     qsort(all, n, sizeof(*all), compare_records);
     for (int tries = 0; tries < 2; tries++) {
         size_t sent = 0;
-        if ((status = pipeline_start(e)) != 0)
+        outcomes o;
+        if ((status = outcomes_open(&o)) != 0 || (status = pipeline_start(e)) != 0) {
+            outcomes_free(&o);
             break;
+        }
         if ((status = pipeline_send(e, ST_BEGIN, NULL)) == 0)
             sent++;
-        for (size_t i = 0; status == 0 && i < n; i++)
-            status = record_send(e, all[i], &sent);
+        /* a webhook's cancel and an invoke's attempt alone (rare); the outcomes together, after
+         * them (a cancel passes over a leased row, an outcome's: the order does not matter) */
+        for (size_t i = 0; status == 0 && i < n; i++) {
+            if (all[i]->change == SCHEMA_EVENT_DELIVERY && all[i]->id.len == OBJECTID_LEN)
+                outcomes_add(&o, all[i]);
+            else
+                status = record_send(e, all[i], &sent);
+        }
+        if (status == 0 && o.n > 0)
+            status = outcomes_send(e, &o, &sent);
         if (status == 0 && (status = pipeline_send(e, ST_COMMIT, NULL)) == 0)
             sent++;
-        if (status == 0 && (status = pipeline_finish(e, sent, NULL)) == 0)
+        if (status == 0)
+            status = pipeline_finish(e, sent, NULL);
+        outcomes_free(&o);
+        if (status == 0)
             break;
         if (pipeline_abandoned(e))
             break;
@@ -1094,7 +1182,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CLAIM] = CLAIM_SQL,
     [ST_CANCEL] = "UPDATE hookgate_deliveries SET state = 3 WHERE webhook_id = $1::bytea AND state = 0 "
                   "AND lease_until IS NULL", /* one in flight is left to its outcome, as in memory */
-    [ST_RECORD] = RECORD_SQL,
+    [ST_OUTCOMES] = OUTCOMES_SQL,
     [ST_INVOKE_ATTEMPT] = "INSERT INTO hookgate_attempts (webhook_id, event_id, attempt, trigger, started_ms, "
                           "duration_ms, status, error, response) VALUES ($1::bytea, NULL, $2::int4, $3::int2, "
                           "$4::int8, $5::int4, $6::int4, $7::int2, $8::bytea)",

@@ -37,7 +37,7 @@ access lines and start and stop lines are printed after the table.
 Usage: tests/bench/events.py [--smoke] [--postgres] [--rate N] [--threads N] [--no-pin] [--build DIR | --binary PATH]
   --smoke    tiny counts (CI uses it to check the script runs; figures meaningless)
   --postgres a third column: the PostgreSQL store, on a throw-away cluster (tests/store/pg_support.py)
-             that shares the CPUs with everything else, emptied before each server
+             that runs on every CPU (the scheduler places its processes), emptied before each server
 """
 import argparse
 import contextlib
@@ -431,7 +431,11 @@ def main():
         kinds = [("memory", False), ("fsync batch", True)]
         if args.postgres:
             global PG
+            if pinned:  # the cluster on every CPU: pinned, it would take CPU 0 from the receiver alone
+                os.sched_setaffinity(0, SERVER_CPUS | CLIENT_CPUS)
             PG = pg_support.PgCluster().__enter__()
+            if pinned:
+                os.sched_setaffinity(0, CLIENT_CPUS)
             kinds.append(("postgres", "postgres"))
         for store, durable in kinds:
             res = results[store] = {}

@@ -1505,7 +1505,9 @@ backend *backend_postgres_open(const backend_postgres_options *o, seal_keyring *
                             .retention_ms = o->retention_ms,
                             .run_webhook_call = run_webhook_call,
                             .ctx = pg};
-    if ((pg->events = pg_events_create(&eo)) == NULL || (pg->delivery = pg_events_create(&eo)) == NULL) {
+    pg_events_options delivery = eo;
+    delivery.keeps_stats = 1; /* pg_stats reads the delivery worker's gauges */
+    if ((pg->events = pg_events_create(&eo)) == NULL || (pg->delivery = pg_events_create(&delivery)) == NULL) {
         pg_events_destroy(pg->events);
         pthread_mutex_destroy(&pg->log_lock);
         seal_keyring_destroy(keys);

@@ -1284,7 +1284,7 @@ static void notify_wake(pg_events *e)
 static void refresh_stats(pg_events *e)
 {
     int64_t now = mono_ms();
-    if (e->conn == NULL || now < e->stats_at_ms)
+    if (!e->o.keeps_stats || e->conn == NULL || now < e->stats_at_ms)
         return;
     e->stats_at_ms = now + PG_EVENTS_STATS_EVERY_MS;
     int status = 0;
@@ -1426,6 +1426,7 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&e->lock);
         if (calls != NULL) {
             run_calls(e, calls);
+            refresh_stats(e); /* when due: a worker never idle (under load) keeps its gauges current */
         } else if (stopping) {
             break;
         } else {

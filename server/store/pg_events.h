@@ -37,6 +37,7 @@ typedef struct pg_events_options {
     unsigned statement_timeout_ms;
     const atomic_int *migrated; /* the worker connects only once this is 1 (the schema is current) */
     int64_t retention_ms;       /* the partitions a new connection makes sure of (BACKEND_EXPIRE's since then) */
+    int keeps_stats;            /* reads the gauges (pg_events_stats) every PG_EVENTS_STATS_EVERY_MS */
     /* runs a webhook verb (GET, UPDATE, DELETE) submitted on a thread without an event loop
      * (the dispatcher disabling a webhook, from an outcome's done) on the worker's
      * connection, calling its done */

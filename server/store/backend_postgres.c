@@ -100,7 +100,8 @@ static const struct {
                       4},
     [BACKEND_FIND_IDEMPOTENT] = {"hg_find", "SELECT " COLUMNS " FROM hookgate_webhooks WHERE idempotency_key = $1", 1},
     /* an update that disables, and a delete, cancel the webhook's pending deliveries in
-     * the same statement (the event log's DELIVERY record without an event id) */
+     * the same statement (the event log's DELIVERY record without an event id), and say how
+     * many after the webhook's columns (COL_COUNT) */
     [BACKEND_UPDATE] = {"hg_update",
                         "WITH w AS (UPDATE hookgate_webhooks SET "
                         "url = CASE WHEN $2 THEN $3 ELSE url END, "
@@ -112,18 +113,18 @@ static const struct {
                         "disabled_ms = CASE WHEN $9 THEN $12::int8 ELSE disabled_ms END "
                         "WHERE id = $1 AND NOT deleted RETURNING " COLUMNS "), "
                         "c AS (UPDATE hookgate_deliveries SET state = 3 WHERE webhook_id = $1 AND lease_until IS NULL "
-                        "AND state = 0 AND $9 AND $10 AND EXISTS (SELECT 1 FROM w)), "
+                        "AND state = 0 AND $9 AND $10 AND EXISTS (SELECT 1 FROM w) RETURNING 1), "
                         /* enabled again by a client: its failure clock starts over */
                         "h AS (UPDATE hookgate_webhook_health SET failing_since_ms = 0 WHERE webhook_id = $1 "
                         "AND $9 AND NOT $10 AND $11::text IS NULL AND EXISTS (SELECT 1 FROM w)) "
-                        "SELECT " COLUMNS " FROM w",
+                        "SELECT " COLUMNS ", (SELECT count(*) FROM c) FROM w",
                         12},
     [BACKEND_DELETE] = {"hg_delete",
                         "WITH w AS (UPDATE hookgate_webhooks SET deleted = true WHERE id = $1 AND NOT deleted "
                         "RETURNING " COLUMNS "), "
                         "c AS (UPDATE hookgate_deliveries SET state = 3 WHERE webhook_id = $1 AND lease_until IS NULL "
-                        "AND state = 0 AND EXISTS (SELECT 1 FROM w)) "
-                        "SELECT " COLUMNS " FROM w",
+                        "AND state = 0 AND EXISTS (SELECT 1 FROM w) RETURNING 1) "
+                        "SELECT " COLUMNS ", (SELECT count(*) FROM c) FROM w",
                         1},
 };
 
@@ -204,6 +205,7 @@ struct pg_backend {
     atomic_uint loop_up[BACKEND_MAX_LOOPS]; /* each loop's connections up, for /metrics */
     atomic_uint_fast64_t connected_ms; /* when a loop last connected: the others try again at once */
     atomic_size_t in_flight; /* statements sent, not answered, every loop's */
+    atomic_uint_fast64_t cancelled; /* deliveries this node's disables and deletes cancelled */
     pthread_t migrator;      /* running when the database was not reachable at start */
     int has_migrator;
     atomic_int stopping;
@@ -669,6 +671,11 @@ static void conclude(backend_call *c, PGresult *r)
         /* an update or delete of a webhook that is not there */
         finish(c, BACKEND_NOT_FOUND, NULL);
         return;
+    }
+    if (PQnfields(r) > COL_COUNT && PQgetlength(r, 0, COL_COUNT) == 8) { /* deliveries it cancelled */
+        uint64_t n;
+        memcpy(&n, PQgetvalue(r, 0, COL_COUNT), 8);
+        atomic_fetch_add(&((pg_backend *)c->backend)->cancelled, be64toh(n));
     }
     const store_webhook *w = pg_webhook_of(r, 0, 0, c->alloc);
     finish(c, w != NULL ? 0 : ENOMEM, w);
@@ -1444,6 +1451,7 @@ static void pg_stats(void *self, backend_stats *out)
         out->connections_up += out->loop_up[i] = atomic_load(&pg->loop_up[i]);
     out->events = 1;
     pg_events_stats(pg->delivery, &out->event_stats); /* the worker's last reading: no query */
+    out->event_stats.cancelled = atomic_load(&pg->cancelled);
 }
 
 static void pg_set_event_wake(void *self, void (*wake)(void *ctx), void *ctx)

@@ -1,6 +1,7 @@
 /* http_rpc: the RPC services (WebhookService, grpc.health.v1.Health) over h2o — the Connect
  * protocol (unary; application/proto and application/json) and gRPC-Web
- * (application/grpc-web[+proto], application/grpc-web-text).
+ * (application/grpc-web[+proto], application/grpc-web-text[+proto], and the same with +json,
+ * whose frames hold the proto3 JSON of the message).
  * Native gRPC needs HTTP trailers, which h2o 2.2.5 cannot send: it has its own listener
  * (grpc.h). */
 #ifndef HOOKGATE_HTTP_RPC_H

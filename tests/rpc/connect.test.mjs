@@ -1,8 +1,8 @@
 // Connect, gRPC-Web, native gRPC and binary REST against a real hookgate, with clients
-// nobody here wrote: @connectrpc/connect-node 2.1.1 (Connect over HTTP/1.1 and HTTP/2, binary
-// and JSON; gRPC-Web; gRPC) and @bufbuild/protobuf 2 for the messages. No code generation:
+// nobody here wrote: @connectrpc/connect-node 2.1.1 (Connect, gRPC-Web and gRPC, each
+// with binary and JSON messages; over HTTP/1.1 and HTTP/2 where the protocol allows) and @bufbuild/protobuf 2 for the messages. No code generation:
 // the service and message descriptors come at run time from the FileDescriptorSet protoc
-// makes of proto/. Ends with the cross-protocol test: a webhook created over each of six
+// makes of proto/. Ends with the cross-protocol test: a webhook created over each of eight
 // protocols reads back byte-equal over every one of them. The standard health service
 // (grpc.health.v1.Health, from proto/grpc/health/v1/health.proto's descriptor set) is called
 // over every transport too.
@@ -23,7 +23,6 @@ import path from "node:path";
 import { create, createFileRegistry, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema, MethodDescriptorProtoSchema, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcWebTransport } from "@connectrpc/connect-node";
 
 import {
   CALL_TIMEOUT_MS, PKG, REPO, TRANSPORT_NAMES, connectErrorAsserter, loadSchema, makeTransport, startHookgate,
@@ -147,7 +146,6 @@ function alive() {
 const httpBase = () => `http://127.0.0.1:${server.httpPort}`;
 const grpcBase = () => `http://127.0.0.1:${server.grpcPort}`;
 
-const DEADLINE = { defaultTimeoutMs: CALL_TIMEOUT_MS };
 
 const auth = (token = TOKEN) => ({ headers: token === null ? {} : { authorization: token } });
 
@@ -563,16 +561,124 @@ describe("gRPC-Web-text (raw)", () => {
       assert.deepEqual(er.errors.map((p) => [p.in, p.path, p.message]), [["body", "id", "invalid id"]]);
     });
   }
+});
 
-  test("grpc-web+json, which the server does not speak, fails cleanly and stores nothing", async () => {
-    const t = createGrpcWebTransport({ ...DEADLINE, baseUrl: httpBase(), httpVersion: "1.1", useBinaryFormat: false });
-    const client = createClient(WebhookService, t);
-    await assert.rejects(() => client.createWebhook({ ecosystemId: ECO_BAD, url: "https://e.com" }, auth()), (e) => {
-      // HTTP 415; a gRPC-Web client maps a non-200 status it has no rule for to Unknown
-      assert.equal(Code[ConnectError.from(e).code], Code[Code.Unknown]);
-      return true;
+// --- JSON inside gRPC frames, raw: the content type is echoed and the frames hold proto3 JSON -------
+
+// A native gRPC call over node:http2 to the gRPC listener: the answer's headers, its data
+// frames and its trailers.
+function rawGrpc(pathName, headers, body) {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(grpcBase());
+    session.on("error", reject);
+    const req = session.request({ ":method": "POST", ":path": pathName, te: "trailers", ...headers });
+    req.setTimeout(CALL_TIMEOUT_MS, () => req.close(http2.constants.NGHTTP2_CANCEL));
+    const chunks = [];
+    let head;
+    let trailers = {};
+    req.on("response", (h) => { head = h; });
+    req.on("trailers", (t) => { trailers = t; });
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      session.close();
+      resolve({ status: head[":status"], headers: head, trailers, body: Buffer.concat(chunks) });
     });
-    assert.ok(alive());
+    req.on("error", (e) => { session.close(); reject(e); });
+    req.end(body);
+  });
+}
+
+// The data frames of a native gRPC answer (no trailer frame: those are HTTP/2 trailers).
+function grpcMessages(body) {
+  const messages = [];
+  for (let i = 0; i < body.length;) {
+    assert.equal(body[i], 0, "a data frame");
+    const n = body.readUInt32BE(i + 1);
+    messages.push(body.subarray(i + 5, i + 5 + n));
+    i += 5 + n;
+  }
+  return messages;
+}
+
+describe("JSON in gRPC frames (raw)", () => {
+  const GetSchema = () => registry.getMessage(`${PKG}.GetWebhookRequest`);
+  const jsonFrame = (obj) => frame(Buffer.from(JSON.stringify(obj)));
+  // what each answer's single message frame must be: the webhook's proto3 JSON, all six keys
+  const assertJsonWebhook = (payload, url) => {
+    const obj = JSON.parse(payload.toString("utf8"));
+    assert.deepEqual(Object.keys(obj), ["id", "description", "ecosystemId", "url", "disabled", "createdAt"]);
+    assertWebhook(fromJson(WebhookSchema, obj), ECO_CROSS, url);
+    return obj;
+  };
+
+  for (const [version, post] of [["http/1.1", rawPost1], ["http/2", rawPost2]]) {
+    for (const text of [false, true]) {
+      const ct = text ? "application/grpc-web-text+json" : "application/grpc-web+json";
+      test(`${ct} over ${version}: create, get, an error; the answer is ${ct}`, async () => {
+        const call = async (method, obj) => {
+          const bytes = jsonFrame(obj);
+          const res = await post(`/${PKG}.WebhookService/${method}`, {
+            "content-type": ct, "x-grpc-web": "1", authorization: TOKEN,
+          }, text ? bytes.toString("base64") : bytes);
+          assert.equal(res.status, 200);
+          assert.equal(res.headers["content-type"], ct);
+          return parseGrpcWeb(text ? Buffer.from(res.body.toString("latin1"), "base64") : res.body);
+        };
+        const url = `https://example.com/raw-json?text=${text}&v=${version}`;
+        const made = await call("CreateWebhook", { ecosystemId: ECO_CROSS, url });
+        assert.equal(made.trailers["grpc-status"], "0");
+        assert.equal(made.messages.length, 1);
+        const w = assertJsonWebhook(made.messages[0], url);
+        const got = await call("GetWebhook", { id: w.id });
+        assert.equal(got.trailers["grpc-status"], "0");
+        assert.deepEqual(got.messages[0].toString(), made.messages[0].toString());
+        // a JSON problem is named by its JSON key, in the trailer frame as for protobuf
+        const bad = await call("GetWebhook", { id: 5, extra: true });
+        assert.equal(bad.messages.length, 0);
+        assert.equal(bad.trailers["grpc-status"], "3");
+        const st = fromBinary(RpcStatusSchema, Buffer.from(bad.trailers["grpc-status-details-bin"], "base64"));
+        const er = fromBinary(ErrorResponseSchema, st.details[0].value);
+        assert.deepEqual(er.errors.map((p) => [p.in, p.path, p.message]), [["body", "id", "must be a string"],
+          ["body", "additional parameters", "contains fields that are not allowed: [ extra ]"]]);
+        // JSON that does not parse: InvalidBody
+        const broken = await post(`/${PKG}.WebhookService/GetWebhook`, { "content-type": ct, authorization: TOKEN },
+          text ? frame(Buffer.from("{")).toString("base64") : frame(Buffer.from("{")));
+        assert.equal(broken.headers["content-type"], ct);
+        const b = parseGrpcWeb(text ? Buffer.from(broken.body.toString("latin1"), "base64") : broken.body);
+        assert.equal(b.trailers["grpc-status"], "3");
+        assert.match(decodeURIComponent(b.trailers["grpc-message"]), /^InvalidBody: body: /);
+      });
+    }
+  }
+
+  test("application/grpc+json on the gRPC listener: create, get, an error; the answer is application/grpc+json", async () => {
+    const call = (method, obj, ct = "application/grpc+json") => rawGrpc(`/${PKG}.WebhookService/${method}`,
+      { "content-type": ct, authorization: TOKEN }, jsonFrame(obj));
+    const url = "https://example.com/raw-grpc-json";
+    const made = await call("CreateWebhook", { ecosystemId: ECO_CROSS, url });
+    assert.equal(made.status, 200);
+    assert.equal(made.headers["content-type"], "application/grpc+json");
+    assert.equal(made.trailers["grpc-status"], "0");
+    const [payload] = grpcMessages(made.body);
+    const w = assertJsonWebhook(payload, url);
+    const got = await call("GetWebhook", { id: w.id });
+    assert.equal(got.headers["content-type"], "application/grpc+json");
+    assert.deepEqual(grpcMessages(got.body).map(String), [payload.toString()]);
+    // the list, with its JSON names (nextPageToken is absent on the last page)
+    const list = await call("ListWebhooks", { ecosystemId: ECO_CROSS, limit: 1000 });
+    assert.equal(list.headers["content-type"], "application/grpc+json");
+    assert.ok(JSON.parse(grpcMessages(list.body)[0]).items.some((x) => x.id === w.id));
+    // an error: trailers-only, with the request's content type too
+    const bad = await call("GetWebhook", { id: "nope" });
+    assert.equal(bad.status, 200);
+    assert.equal(bad.headers["content-type"], "application/grpc+json");
+    assert.equal(bad.headers["grpc-status"], "3");
+    assert.equal(decodeURIComponent(bad.headers["grpc-message"]), "InvalidParams: id: invalid id");
+    // the same JSON sent as protobuf is no protobuf: the codec follows the content type
+    const asProto = await call("GetWebhook", { id: w.id }, "application/grpc+proto");
+    assert.equal(asProto.headers["content-type"], "application/grpc+proto");
+    assert.equal(asProto.headers["grpc-status"], "3");
+    assert.match(decodeURIComponent(asProto.headers["grpc-message"]), /^InvalidBody: /);
   });
 });
 
@@ -631,7 +737,9 @@ describe("cross-protocol", () => {
       "Connect JSON": rpc(byName("connect http/1.1 json")),
       "Connect proto": rpc(byName("connect http/2 proto")),
       "gRPC-Web": rpc(byName("grpc-web http/2")),
+      "gRPC-Web JSON": rpc(byName("grpc-web http/1.1 json")),
       "native gRPC": rpc(byName("grpc (connect-node)")),
+      "native gRPC JSON": rpc(byName("grpc (connect-node) json")),
     };
   });
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_connect_get.h"
 #include "codec_grpc.h"
 #include "hg_assert.h"
 #include "media.h"
@@ -83,6 +84,32 @@ static void serve_connect(http_handler *h, h2o_req_t *req, const ProtobufCMethod
     return;
 fail:
     connect_respond_error(req, &err);
+}
+
+/* A Connect unary GET (route_find let it through only for a NO_SIDE_EFFECTS method): the
+ * message and its codec come from the query string, held to the body's limit; then it is
+ * a Connect call like a POST's. */
+static void serve_connect_get(http_handler *h, h2o_req_t *req, const ProtobufCMethodDescriptor *method)
+{
+    HG_ASSERT(route_rpc_no_side_effects(method));
+    error err;
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    h2o_iovec_t query = http_query(req);
+    codec_connect_get get;
+    if (codec_connect_get_decode(query.base, query.len, core_config_now(h->core)->limits.max_body_bytes, &alloc, &get,
+                                 &err) != 0) {
+        if (err.kind == ERROR_UNIMPLEMENTED)
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCEPT_ENCODING, NULL, H2O_STRLIT("identity"));
+        connect_respond_error(req, &err);
+        return;
+    }
+    if (get.encoding == CODEC_CONNECT_UNSUPPORTED) {
+        http_respond_text(req, 415, "Unsupported Media Type", "Unsupported encoding: use encoding=json or encoding=proto.");
+        return;
+    }
+    int json = get.encoding == CODEC_CONNECT_JSON;
+    rpc_call_run(h, req, CALL_CONNECT, json ? RPC_CODEC_JSON : RPC_CODEC_PROTO,
+                 json ? "application/json" : "application/proto", method, get.message, get.message_len);
 }
 
 /* ---- gRPC-Web ------------------------------------------------------------------------ */
@@ -240,6 +267,15 @@ void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m)
     HG_ASSERT((m->id >= ROUTE_RPC_CREATE && m->id <= ROUTE_RPC_RECOVER) || m->id == ROUTE_RPC_OTHER);
     h2o_iovec_t ct = http_header(req, H2O_TOKEN_CONTENT_TYPE);
     const ProtobufCMethodDescriptor *method = route_rpc_method(req->path_normalized.base, req->path_normalized.len);
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+        HG_ASSERT(method != NULL); /* route_find routes GET to the schema's NO_SIDE_EFFECTS methods only */
+        error err;
+        if (http_admit(req, &err) != 0)
+            connect_respond_error(req, &err);
+        else
+            serve_connect_get(h, req, method);
+        return;
+    }
     call_protocol protocol = CALL_CONNECT;
     rpc_codec codec = RPC_CODEC_PROTO;
     const char *answer_type = NULL;

@@ -2,8 +2,8 @@
 // nobody here wrote: @connectrpc/connect-node 2.1.1 (Connect, gRPC-Web and gRPC, each
 // with binary and JSON messages; over HTTP/1.1 and HTTP/2 where the protocol allows) and @bufbuild/protobuf 2 for the messages. No code generation:
 // the service and message descriptors come at run time from the FileDescriptorSet protoc
-// makes of proto/. Ends with the cross-protocol test: a webhook created over each of eight
-// protocols reads back byte-equal over every one of them. The standard health service
+// makes of proto/. Ends with the cross-protocol test: a webhook created over each of nine
+// protocols (Connect GET reading) reads back byte-equal over every one of them. The standard health service
 // (grpc.health.v1.Health, from proto/grpc/health/v1/health.proto's descriptor set) is called
 // over every transport too.
 //
@@ -47,6 +47,7 @@ const ECO_BAD = eco(0x23); // must stay empty
 const ECO_TRANSPORT = (i) => eco(0x100 + i); // one per transport, so that lists are exact
 const ECO_PAGES = (i) => eco(0x200 + i); // one per transport, paged
 const N_TRANSPORTS = 16;
+const ECO_GET = ECO_TRANSPORT(N_TRANSPORTS - 1); // no transport's: no webhook, so events there go nowhere
 const LIMIT = 65536;
 const MAX_PAGE = 1000; // limits.max_page_size
 const PAGE_TOKEN_MESSAGE = "invalid page token (not one this server gave for this ecosystem's list)";
@@ -167,6 +168,8 @@ function assertWebhook(w, ecosystemId, url, description = "") {
 const assertConnectError = connectErrorAsserter(ErrorResponseSchema);
 
 // --- one suite per client transport ----------------------------------------------------------------
+
+assert.ok(TRANSPORT_NAMES.length < N_TRANSPORTS, "an ecosystem per transport, and ECO_GET");
 
 before(startServer);
 after(stopServer);
@@ -682,6 +685,57 @@ describe("JSON in gRPC frames (raw)", () => {
   });
 });
 
+// --- Connect GET: the read methods, and only they, go as GET -----------------------------------------
+
+describe("Connect GET", () => {
+  // the access log's lines for the RPC method m: "access <METHOD> /<service>/<m> <status> ..."
+  const accessLines = (m) => readFileSync(server.logPath, "utf8").split("\n")
+    .filter((l) => l.startsWith("access ") && l.includes(` /${PKG}.WebhookService/${m} `));
+
+  test("useHttpGet sends GetWebhook, ListWebhooks, GetEvent and ListAttempts as GET, the rest as POST", async () => {
+    for (const name of ["connect get http/1.1 json", "connect get http/2 proto"]) {
+      const client = createClient(WebhookService, makeTransport(name, server, sessionManagers));
+      const before = new Map(["CreateWebhook", "GetWebhook", "ListWebhooks", "ListAttempts", "GetEvent", "PublishEvent"]
+        .map((m) => [m, accessLines(m).length]));
+      const w = await client.createWebhook({ ecosystemId: ECO_CROSS, url: "https://example.com/get" }, auth());
+      assert.equal((await client.getWebhook({ id: w.id }, auth())).id, w.id);
+      assert.ok((await client.listWebhooks({ ecosystemId: ECO_CROSS, limit: MAX_PAGE }, auth())).items.some((x) => x.id === w.id));
+      assert.equal((await client.listAttempts({ id: w.id }, auth())).items.length, 0);
+      const ev = await client.publishEvent({ ecosystemId: ECO_GET, items: [{ get: true }] }, auth());
+      assert.equal((await client.getEvent({ id: ev.id }, auth())).id, ev.id);
+      const seen = (m) => accessLines(m).slice(before.get(m)).map((l) => l.split(" ")[1]);
+      // a loop's access-log lines are written once per turn of the loop, which may be just
+      // after the answer left: wait for the six, however they were sent
+      const deadline = Date.now() + CALL_TIMEOUT_MS;
+      while ([...before.keys()].some((m) => seen(m).length === 0)) {
+        assert.ok(Date.now() < deadline, `access-log lines missing:\n${server.log()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual(seen("CreateWebhook"), ["POST"], name);
+      assert.deepEqual(seen("PublishEvent"), ["POST"], name);
+      for (const m of ["GetWebhook", "ListWebhooks", "ListAttempts", "GetEvent"]) assert.deepEqual(seen(m), ["GET"], `${name} ${m}`);
+      // an error over GET is Connect's error, its detail included
+      const msg = `Webhook with id ${"0".repeat(24)} does not exist.`;
+      await assertConnectError(() => client.getWebhook({ id: "0".repeat(24) }, auth()), Code.NotFound, msg, "NotFound",
+        [["", "", msg]]);
+    }
+  });
+
+  test("a raw GET: the URL connect-es would make, answered in the encoding it names", async () => {
+    const message = encodeURIComponent(JSON.stringify({ ecosystemId: ECO_BAD }));
+    const res = await fetch(`${httpBase()}/${PKG}.WebhookService/ListWebhooks?connect=v1&encoding=json&message=${message}`,
+      { headers: { authorization: TOKEN } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/json");
+    assert.deepEqual(await res.json(), { items: [] });
+    // CreateWebhook has side effects: GET is not allowed
+    const post = await fetch(`${httpBase()}/${PKG}.WebhookService/CreateWebhook?connect=v1&encoding=json&message=%7B%7D`,
+      { headers: { authorization: TOKEN } });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get("allow"), "POST");
+  });
+});
+
 // --- across protocols ----------------------------------------------------------------------------
 
 describe("cross-protocol", () => {
@@ -736,6 +790,7 @@ describe("cross-protocol", () => {
       "binary REST": binaryRest,
       "Connect JSON": rpc(byName("connect http/1.1 json")),
       "Connect proto": rpc(byName("connect http/2 proto")),
+      "Connect GET": rpc(byName("connect get http/1.1 json")),
       "gRPC-Web": rpc(byName("grpc-web http/2")),
       "gRPC-Web JSON": rpc(byName("grpc-web http/1.1 json")),
       "native gRPC": rpc(byName("grpc (connect-node)")),

@@ -1,6 +1,6 @@
 /* Tests http_rpc (through http_router) without sockets: Connect in JSON and protobuf,
  * gRPC-Web and gRPC-Web-text (with protobuf and with JSON), with their statuses, content types, bodies and trailer
- * frames; Connect's error body; an unknown method in each protocol; 405 and 415. */
+ * frames; Connect's error body; Connect GET; an unknown method in each protocol; 405 and 415. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,9 +177,50 @@ static void test_grpc_web_json(lb_server *s)
     lb_exchange_dispose(&t);
 }
 
+/* Connect GET on a NO_SIDE_EFFECTS method: the query's message, answered in its encoding;
+ * the query's problems as Connect errors; an unknown encoding 415. */
+static void test_connect_get(lb_server *s)
+{
+    lb_exchange l = {.method = "GET",
+                     .path = SERVICE "ListWebhooks?connect=v1&encoding=json&message=%7B%22ecosystemId%22%3A%22" ECO
+                                     "%22%7D",
+                     .headers = {{"authorization", TOKEN}}};
+    lb_send(s, &l);
+    CHECK(l.status == 200);
+    CHECK_STR(lb_header(&l, "content-type"), "application/json");
+    CHECK(strncmp(lb_body(&l), "{\"items\":[{", 11) == 0);
+    lb_exchange_dispose(&l);
+
+    /* GetWebhookRequest{id: 24 zeros} in base64url: not found, in Connect's form */
+    lb_exchange p = {.method = "GET",
+                     .path = SERVICE "GetWebhook?encoding=proto&base64=1&message=ChgwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA",
+                     .headers = {{"authorization", TOKEN}}};
+    lb_send(s, &p);
+    CHECK(p.status == 404);
+    CHECK(strstr(lb_body(&p), "\"code\":\"not_found\"") != NULL);
+    lb_exchange_dispose(&p);
+
+    lb_exchange b = {.method = "GET", .path = SERVICE "GetWebhook?encoding=json&message=%7B", .headers = {{"authorization", TOKEN}}};
+    lb_send(s, &b);
+    CHECK(b.status == 400);
+    CHECK(strstr(lb_body(&b), "InvalidBody") != NULL);
+    lb_exchange_dispose(&b);
+
+    lb_exchange q = {.method = "GET", .path = SERVICE "GetWebhook?encoding=json"};
+    lb_send(s, &q);
+    CHECK(q.status == 400);
+    CHECK(strstr(lb_body(&q), "message: field is required") != NULL);
+    lb_exchange_dispose(&q);
+
+    lb_exchange u = {.method = "GET", .path = SERVICE "GetWebhook?encoding=xml&message=x"};
+    lb_send(s, &u);
+    CHECK(u.status == 415);
+    lb_exchange_dispose(&u);
+}
+
 static void test_refusals(lb_server *s)
 {
-    lb_exchange g = {.method = "GET", .path = SERVICE "GetWebhook"};
+    lb_exchange g = {.method = "GET", .path = SERVICE "CreateWebhook"};
     lb_send(s, &g);
     CHECK(g.status == 405);
     CHECK_STR(lb_header(&g, "allow"), "POST");
@@ -235,6 +276,7 @@ int main(void)
     test_connect(&s);
     test_grpc_web(&s);
     test_grpc_web_json(&s);
+    test_connect_get(&s);
     test_refusals(&s);
     lb_server_dispose(&s);
     test_journal();

@@ -27,6 +27,10 @@
 #include "server.h"
 #include "status.h"
 
+#define MEDIA_GRPC "application/grpc"
+#define MEDIA_GRPC_PROTO "application/grpc+proto"
+#define MEDIA_GRPC_JSON "application/grpc+json"
+
 static const h2o_iovec_t alpn_h2[] = {{H2O_STRLIT("h2")}, {NULL, 0}};
 const h2o_iovec_t *grpc_alpn_protocols = alpn_h2;
 
@@ -56,6 +60,8 @@ typedef struct grpc_stream {
                                                                                 when sent twice */
     struct timespec started; /* for the access log */
     int is_post, headers_too_large;
+    rpc_codec codec;             /* the content type's: +proto (or none) or +json */
+    h2o_iovec_t answer_type;     /* the answer's content-type: the request's media type */
     h2o_buffer_t *body;
     int body_too_large, responded;
     int answering; /* an answer submitted (outflow_begin), ended when the stream goes */
@@ -305,7 +311,7 @@ static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size
     s->out_len = CODEC_GRPC_FRAME_HEADER + len;
     s->status.code = 0;
     h2o_iovec_t id = stream_request_id(s);
-    nghttp2_nv headers[] = {NV(":status", "200", 3), NV("content-type", "application/grpc", 16),
+    nghttp2_nv headers[] = {NV(":status", "200", 3), NV("content-type", s->answer_type.base, s->answer_type.len),
                             NV("x-request-id", id.base, id.len), NV("idempotent-replayed", "true", 4)};
     nghttp2_data_provider provider = {.source.ptr = s, .read_callback = read_body};
     nghttp2_submit_response(conn->session, s->id, headers, replayed ? 4 : 3, &provider);
@@ -324,7 +330,7 @@ static void respond_error(grpc_conn *conn, grpc_stream *s, const error *err)
     h2o_iovec_t id = stream_request_id(s);
     nghttp2_nv headers[] = {
         NV(":status", "200", 3),
-        NV("content-type", "application/grpc", 16),
+        NV("content-type", s->answer_type.base, s->answer_type.len),
         NV("x-request-id", id.base, id.len),
         NV("grpc-status", code, (size_t)code_len),
         NV("grpc-message", s->status.message, strlen(s->status.message)),
@@ -343,7 +349,7 @@ static void call_respond(grpc_call *call)
     core_call *c = &call->call;
     ProtobufCAllocator alloc = poolalloc_make(&s->pool);
     size_t len;
-    uint8_t *out = c->response != NULL ? rpc_encode(RPC_CODEC_PROTO, c->response, &alloc, &len) : NULL;
+    uint8_t *out = c->response != NULL ? rpc_encode(s->codec, c->response, &alloc, &len) : NULL;
     if (out != NULL) {
         respond_ok(call->conn, s, out, len, c->replayed);
         return;
@@ -375,11 +381,22 @@ static void on_call_finished(completion *c)
     conn_flush(call->conn);
 }
 
-/* application/grpc or application/grpc+proto (media.h's rules: parameters allowed). */
-static int is_grpc_content_type(h2o_iovec_t ct)
+/* Reads the stream's content type (media.h's rules: parameters allowed): application/grpc
+ * or application/grpc+proto carry protobuf, application/grpc+json the proto3 JSON of the
+ * same message. Sets the stream's codec and the answer's content type (the type the
+ * request named, without parameters) and returns 1; 0 for anything else. */
+static int read_content_type(grpc_stream *s)
 {
-    return media_type_is(ct.base, ct.len, "application/grpc") ||
-           media_type_is(ct.base, ct.len, "application/grpc+proto");
+    h2o_iovec_t ct = s->content_type;
+    if (media_type_is(ct.base, ct.len, MEDIA_GRPC))
+        s->codec = RPC_CODEC_PROTO, s->answer_type = h2o_iovec_init(H2O_STRLIT(MEDIA_GRPC));
+    else if (media_type_is(ct.base, ct.len, MEDIA_GRPC_PROTO))
+        s->codec = RPC_CODEC_PROTO, s->answer_type = h2o_iovec_init(H2O_STRLIT(MEDIA_GRPC_PROTO));
+    else if (media_type_is(ct.base, ct.len, MEDIA_GRPC_JSON))
+        s->codec = RPC_CODEC_JSON, s->answer_type = h2o_iovec_init(H2O_STRLIT(MEDIA_GRPC_JSON));
+    else
+        return 0;
+    return 1;
 }
 
 static void serve(grpc_conn *conn, grpc_stream *s)
@@ -392,7 +409,7 @@ static void serve(grpc_conn *conn, grpc_stream *s)
         error_set(&err, ERROR_TOO_LARGE, "Request headers exceed %d bytes.", GRPC_MAX_HEADER_BYTES);
         goto fail;
     }
-    if (!is_grpc_content_type(s->content_type)) {
+    if (!read_content_type(s)) {
         /* not a gRPC call at all: the gRPC spec's answer is HTTP 415 */
         nghttp2_nv headers[] = {NV(":status", "415", 3)};
         nghttp2_submit_response(conn->session, s->id, headers, 1, NULL);
@@ -433,7 +450,7 @@ static void serve(grpc_conn *conn, grpc_stream *s)
     rpc_headers headers = {s->authorization.base, s->authorization.len, s->idempotency_key.base,
                            s->idempotency_key.len};
     /* decoded into the call's own memory: the stream may close before a waiting call ends */
-    if (rpc_handle(c, method, RPC_CODEC_PROTO, &headers, msg, msg_len, core_call_memory(&call->call), &call->call) ==
+    if (rpc_handle(c, method, s->codec, &headers, msg, msg_len, core_call_memory(&call->call), &call->call) ==
         CORE_PENDING)
         return;
     completion_cancel(&call->done);
@@ -488,6 +505,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     if (s == NULL)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     s->id = frame->hd.stream_id;
+    s->answer_type = h2o_iovec_init(H2O_STRLIT(MEDIA_GRPC)); /* until read_content_type knows better */
     h2o_mem_init_pool(&s->pool);
     h2o_buffer_init(&s->body, &h2o_socket_buffer_prototype);
     clock_gettime(CLOCK_MONOTONIC, &s->started);

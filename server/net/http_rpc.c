@@ -2,7 +2,8 @@
  *
  * Both protocols end in rpc_handle; this file only unwraps their framing and renders
  * results and errors their way (kinds map to Connect and gRPC codes in wire/status.c's
- * table). */
+ * table). gRPC-Web's message codec is the content type's suffix (+proto, +json: the same
+ * codecs as Connect's), and its answer carries the media type the request named. */
 #include "http_rpc.h"
 
 #include <jansson.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_connect_get.h"
 #include "codec_grpc.h"
 #include "hg_assert.h"
 #include "media.h"
@@ -18,6 +20,8 @@
 
 #define MEDIA_GRPC_WEB "application/grpc-web+proto"
 #define MEDIA_GRPC_WEB_TEXT "application/grpc-web-text+proto"
+#define MEDIA_GRPC_WEB_JSON "application/grpc-web+json"
+#define MEDIA_GRPC_WEB_TEXT_JSON "application/grpc-web-text+json"
 
 typedef enum call_protocol { CALL_CONNECT, CALL_GRPC_WEB, CALL_GRPC_WEB_TEXT } call_protocol;
 
@@ -27,7 +31,7 @@ typedef struct rpc_call {
     core_call call;
     call_protocol protocol;
     rpc_codec codec;
-    const char *content_type; /* Connect's answer type */
+    const char *content_type; /* the answer's media type (a string literal) */
 } rpc_call;
 
 static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol, rpc_codec codec,
@@ -82,11 +86,39 @@ fail:
     connect_respond_error(req, &err);
 }
 
+/* A Connect unary GET (route_find let it through only for a NO_SIDE_EFFECTS method): the
+ * message and its codec come from the query string, held to the body's limit; then it is
+ * a Connect call like a POST's. */
+static void serve_connect_get(http_handler *h, h2o_req_t *req, const ProtobufCMethodDescriptor *method)
+{
+    HG_ASSERT(route_rpc_no_side_effects(method));
+    error err;
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    h2o_iovec_t query = http_query(req);
+    codec_connect_get get;
+    if (codec_connect_get_decode(query.base, query.len, core_config_now(h->core)->limits.max_body_bytes, &alloc, &get,
+                                 &err) != 0) {
+        if (err.kind == ERROR_UNIMPLEMENTED)
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCEPT_ENCODING, NULL, H2O_STRLIT("identity"));
+        connect_respond_error(req, &err);
+        return;
+    }
+    if (get.encoding == CODEC_CONNECT_UNSUPPORTED) {
+        http_respond_text(req, 415, "Unsupported Media Type", "Unsupported encoding: use encoding=json or encoding=proto.");
+        return;
+    }
+    int json = get.encoding == CODEC_CONNECT_JSON;
+    rpc_call_run(h, req, CALL_CONNECT, json ? RPC_CODEC_JSON : RPC_CODEC_PROTO,
+                 json ? "application/json" : "application/proto", method, get.message, get.message_len);
+}
+
 /* ---- gRPC-Web ------------------------------------------------------------------------ */
 
-/* Sends [data frame] + trailer frame, base64 as a whole for -text. Errors ride in the
- * trailer frame (HTTP status 200), as gRPC-Web has no HTTP trailers to put them in. */
-static void grpc_web_respond(h2o_req_t *req, int text, const uint8_t *msg, size_t msg_len, const error *err)
+/* Sends [data frame] + trailer frame, base64 as a whole for -text, as content_type (the
+ * request's gRPC-Web media type, with its codec). Errors ride in the trailer frame (HTTP
+ * status 200), as gRPC-Web has no HTTP trailers to put them in. */
+static void grpc_web_respond(h2o_req_t *req, int text, const char *content_type, const uint8_t *msg, size_t msg_len,
+                             const error *err)
 {
     ProtobufCAllocator alloc = http_pool_allocator(req);
     codec_grpc_status st;
@@ -107,15 +139,16 @@ static void grpc_web_respond(h2o_req_t *req, int text, const uint8_t *msg, size_
     codec_grpc_frame_header(p, CODEC_GRPC_FLAG_TRAILER, (size_t)tlen);
     memcpy(p + CODEC_GRPC_FRAME_HEADER, trailer, (size_t)tlen);
     if (!text) {
-        http_respond_pooled(req, 200, "OK", MEDIA_GRPC_WEB, body, total);
+        http_respond_pooled(req, 200, "OK", content_type, body, total);
         return;
     }
     size_t b64_len;
     char *b64 = codec_grpc_base64_encode(&alloc, body, total, 1, &b64_len);
-    http_respond_pooled(req, 200, "OK", MEDIA_GRPC_WEB_TEXT, b64, b64_len);
+    http_respond_pooled(req, 200, "OK", content_type, b64, b64_len);
 }
 
-static void serve_grpc_web(http_handler *h, h2o_req_t *req, const ProtobufCMethodDescriptor *method, int text)
+static void serve_grpc_web(http_handler *h, h2o_req_t *req, const ProtobufCMethodDescriptor *method, int text,
+                           rpc_codec codec, const char *content_type)
 {
     error err;
     error_clear(&err);
@@ -137,24 +170,21 @@ static void serve_grpc_web(http_handler *h, h2o_req_t *req, const ProtobufCMetho
     }
     if (codec_grpc_unframe(body, len, limit, &msg, &msg_len, &err) != 0)
         goto fail;
-    rpc_call_run(h, req, text ? CALL_GRPC_WEB_TEXT : CALL_GRPC_WEB, RPC_CODEC_PROTO, NULL, method, msg, msg_len);
+    rpc_call_run(h, req, text ? CALL_GRPC_WEB_TEXT : CALL_GRPC_WEB, codec, content_type, method, msg, msg_len);
     return;
 fail:
-    grpc_web_respond(req, text, NULL, 0, &err);
+    grpc_web_respond(req, text, content_type, NULL, 0, &err);
 }
 
 /* ---- the call, which may wait for the journal ----------------------------------------- */
 
-static void grpc_web_respond(h2o_req_t *req, int text, const uint8_t *msg, size_t msg_len, const error *err);
-static void connect_respond_error(h2o_req_t *req, const error *err);
-
 /* An error before or instead of the call, in the protocol's form. */
-static void call_respond_error(h2o_req_t *req, call_protocol protocol, const error *err)
+static void call_respond_error(h2o_req_t *req, call_protocol protocol, const char *content_type, const error *err)
 {
     if (protocol == CALL_CONNECT)
         connect_respond_error(req, err);
     else
-        grpc_web_respond(req, protocol == CALL_GRPC_WEB_TEXT, NULL, 0, err);
+        grpc_web_respond(req, protocol == CALL_GRPC_WEB_TEXT, content_type, NULL, 0, err);
 }
 
 static void rpc_call_respond(rpc_call *call, h2o_req_t *req)
@@ -173,7 +203,8 @@ static void rpc_call_respond(rpc_call *call, h2o_req_t *req)
         else
             connect_respond_error(req, &c->err);
     } else {
-        grpc_web_respond(req, call->protocol == CALL_GRPC_WEB_TEXT, out, len, out != NULL ? NULL : &c->err);
+        grpc_web_respond(req, call->protocol == CALL_GRPC_WEB_TEXT, call->content_type, out, len,
+                         out != NULL ? NULL : &c->err);
     }
 }
 
@@ -202,7 +233,7 @@ static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol
     if (call == NULL) {
         error err;
         error_set(&err, ERROR_INTERNAL, "Out of memory.");
-        call_respond_error(req, protocol, &err);
+        call_respond_error(req, protocol, content_type, &err);
         return;
     }
     call->protocol = protocol;
@@ -236,15 +267,30 @@ void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m)
     HG_ASSERT((m->id >= ROUTE_RPC_CREATE && m->id <= ROUTE_RPC_RECOVER) || m->id == ROUTE_RPC_OTHER);
     h2o_iovec_t ct = http_header(req, H2O_TOKEN_CONTENT_TYPE);
     const ProtobufCMethodDescriptor *method = route_rpc_method(req->path_normalized.base, req->path_normalized.len);
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+        HG_ASSERT(method != NULL); /* route_find routes GET to the schema's NO_SIDE_EFFECTS methods only */
+        error err;
+        if (http_admit(req, &err) != 0)
+            connect_respond_error(req, &err);
+        else
+            serve_connect_get(h, req, method);
+        return;
+    }
     call_protocol protocol = CALL_CONNECT;
     rpc_codec codec = RPC_CODEC_PROTO;
     const char *answer_type = NULL;
 
+    /* gRPC-Web answers in the media type it was asked in: with the suffix when the
+     * request had one (a bare type means +proto) */
     if (media_type_is(ct.base, ct.len, "application/grpc-web") || media_type_is(ct.base, ct.len, MEDIA_GRPC_WEB))
-        protocol = CALL_GRPC_WEB;
+        protocol = CALL_GRPC_WEB, answer_type = MEDIA_GRPC_WEB;
+    else if (media_type_is(ct.base, ct.len, MEDIA_GRPC_WEB_JSON))
+        protocol = CALL_GRPC_WEB, codec = RPC_CODEC_JSON, answer_type = MEDIA_GRPC_WEB_JSON;
     else if (media_type_is(ct.base, ct.len, "application/grpc-web-text") ||
              media_type_is(ct.base, ct.len, MEDIA_GRPC_WEB_TEXT))
-        protocol = CALL_GRPC_WEB_TEXT;
+        protocol = CALL_GRPC_WEB_TEXT, answer_type = MEDIA_GRPC_WEB_TEXT;
+    else if (media_type_is(ct.base, ct.len, MEDIA_GRPC_WEB_TEXT_JSON))
+        protocol = CALL_GRPC_WEB_TEXT, codec = RPC_CODEC_JSON, answer_type = MEDIA_GRPC_WEB_TEXT_JSON;
     else if (media_type_is(ct.base, ct.len, "application/proto"))
         answer_type = "application/proto";
     else if (media_type_is(ct.base, ct.len, "application/json"))
@@ -253,7 +299,8 @@ void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m)
         /* Connect's answer to an unsupported codec: 415 */
         h2o_add_header_by_str(
             &req->pool, &req->res.headers, H2O_STRLIT("accept-post"), 0, NULL,
-            H2O_STRLIT("application/proto, application/json, " MEDIA_GRPC_WEB ", " MEDIA_GRPC_WEB_TEXT));
+            H2O_STRLIT("application/proto, application/json, " MEDIA_GRPC_WEB ", " MEDIA_GRPC_WEB_TEXT
+                       ", " MEDIA_GRPC_WEB_JSON ", " MEDIA_GRPC_WEB_TEXT_JSON));
         http_respond_text(req, 415, "Unsupported Media Type",
                           media_type_is(ct.base, ct.len, "application/grpc")
                               ? "Native gRPC is served on the server.grpc listeners, not here."
@@ -264,11 +311,11 @@ void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m)
     if (method == NULL) {
         error_set(&err, ERROR_UNIMPLEMENTED, "Unknown method %.*s.", (int)req->path_normalized.len,
                   req->path_normalized.base);
-        call_respond_error(req, protocol, &err);
+        call_respond_error(req, protocol, answer_type, &err);
     } else if (http_admit(req, &err) != 0) {
-        call_respond_error(req, protocol, &err);
+        call_respond_error(req, protocol, answer_type, &err);
     } else if (protocol == CALL_CONNECT)
         serve_connect(h, req, method, codec, answer_type);
     else
-        serve_grpc_web(h, req, method, protocol == CALL_GRPC_WEB_TEXT);
+        serve_grpc_web(h, req, method, protocol == CALL_GRPC_WEB_TEXT, codec, answer_type);
 }

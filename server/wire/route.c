@@ -6,6 +6,7 @@
 #include "route.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hg_assert.h"
@@ -39,7 +40,10 @@ typedef struct resource {
 } resource;
 
 /* Tried in this order; no two shapes overlap, so the order only saves time: the webhook
- * API first, then the RPC service, then the operational paths. */
+ * API first, then the RPC service, then the operational paths. An RPC method
+ * answers GET (Connect's GET) exactly when the schema marks it NO_SIDE_EFFECTS: the table
+ * says so by hand, and route_rpc_no_side_effects, from the generated list, is checked
+ * against it once (rpc_prefix_make), so the two cannot drift apart. */
 #define IN(c) c, sizeof(c) - 1
 #define NONE NULL, 0
 static const resource resources[] = {
@@ -52,14 +56,14 @@ static const resource resources[] = {
     {PATH_ITEM, IN(EVENTS), NULL, "GET", {{"GET", ROUTE_GET_EVENT}}},
     {PATH_ITEM_ACTION, IN(EVENTS), "resend", "POST", {{"POST", ROUTE_RESEND}}},
     {PATH_RPC_METHOD, NONE, "CreateWebhook", "POST", {{"POST", ROUTE_RPC_CREATE}}},
-    {PATH_RPC_METHOD, NONE, "GetWebhook", "POST", {{"POST", ROUTE_RPC_GET}}},
-    {PATH_RPC_METHOD, NONE, "ListWebhooks", "POST", {{"POST", ROUTE_RPC_LIST}}},
+    {PATH_RPC_METHOD, NONE, "GetWebhook", "GET, POST", {{"GET", ROUTE_RPC_GET}, {"POST", ROUTE_RPC_GET}}},
+    {PATH_RPC_METHOD, NONE, "ListWebhooks", "GET, POST", {{"GET", ROUTE_RPC_LIST}, {"POST", ROUTE_RPC_LIST}}},
     {PATH_RPC_METHOD, NONE, "UpdateWebhook", "POST", {{"POST", ROUTE_RPC_UPDATE}}},
     {PATH_RPC_METHOD, NONE, "DeleteWebhook", "POST", {{"POST", ROUTE_RPC_DELETE}}},
     {PATH_RPC_METHOD, NONE, "InvokeWebhook", "POST", {{"POST", ROUTE_RPC_INVOKE}}},
     {PATH_RPC_METHOD, NONE, "PublishEvent", "POST", {{"POST", ROUTE_RPC_PUBLISH}}},
-    {PATH_RPC_METHOD, NONE, "GetEvent", "POST", {{"POST", ROUTE_RPC_GET_EVENT}}},
-    {PATH_RPC_METHOD, NONE, "ListAttempts", "POST", {{"POST", ROUTE_RPC_ATTEMPTS}}},
+    {PATH_RPC_METHOD, NONE, "GetEvent", "GET, POST", {{"GET", ROUTE_RPC_GET_EVENT}, {"POST", ROUTE_RPC_GET_EVENT}}},
+    {PATH_RPC_METHOD, NONE, "ListAttempts", "GET, POST", {{"GET", ROUTE_RPC_ATTEMPTS}, {"POST", ROUTE_RPC_ATTEMPTS}}},
     {PATH_RPC_METHOD, NONE, "ResendEvent", "POST", {{"POST", ROUTE_RPC_RESEND}}},
     {PATH_RPC_METHOD, NONE, "RecoverWebhook", "POST", {{"POST", ROUTE_RPC_RECOVER}}},
     {PATH_RPC_SERVICE, NONE, NULL, "POST", {{"POST", ROUTE_RPC_OTHER}}},
@@ -82,38 +86,6 @@ static const char *const names[ROUTE_COUNT] = {
 };
 HG_STATIC_ASSERT(sizeof(names) / sizeof(names[0]) == ROUTE_COUNT, "a name for every route");
 
-/* The services served over RPC. WebhookService comes first: its methods have routes of
- * their own (PATH_RPC_METHOD); every other served method is ROUTE_RPC_OTHER, so that the
- * metrics' route labels stay the table's. */
-static const ProtobufCServiceDescriptor *const rpc_services[] = {
-    &schema_webhook_service_descriptor,
-    &schema_health_service_descriptor,
-};
-#define RPC_SERVICES (sizeof(rpc_services) / sizeof(rpc_services[0]))
-
-/* "/" + each service's full name, made once from the descriptors (they never change). */
-#define RPC_PREFIX_MAX 128
-static char rpc_prefixes[RPC_SERVICES][RPC_PREFIX_MAX];
-static size_t rpc_prefix_lens[RPC_SERVICES];
-static pthread_once_t rpc_prefix_once = PTHREAD_ONCE_INIT;
-
-static void rpc_prefix_make(void)
-{
-    for (size_t i = 0; i < RPC_SERVICES; i++) {
-        size_t n = strlen(rpc_services[i]->name);
-        HG_ASSERT(n + 2 <= RPC_PREFIX_MAX);
-        rpc_prefixes[i][0] = '/';
-        memcpy(rpc_prefixes[i] + 1, rpc_services[i]->name, n + 1);
-        rpc_prefix_lens[i] = n + 1;
-    }
-}
-
-const char *route_rpc_prefix(void)
-{
-    pthread_once(&rpc_prefix_once, rpc_prefix_make);
-    return rpc_prefixes[0];
-}
-
 /* The literals here are short: compared byte by byte, inlined, without strlen first. */
 static inline int starts(const char *s, size_t len, const char *lit)
 {
@@ -130,6 +102,76 @@ static inline int equals(const char *s, size_t len, const char *lit)
         if (lit[i] == '\0' || lit[i] != s[i])
             return 0;
     return lit[len] == '\0'; /* within lit: its first len bytes were not its end */
+}
+
+/* The services served over RPC. WebhookService comes first: its methods have routes of
+ * their own (PATH_RPC_METHOD); every other served method is ROUTE_RPC_OTHER, so that the
+ * metrics' route labels stay the table's. */
+static const ProtobufCServiceDescriptor *const rpc_services[] = {
+    &schema_webhook_service_descriptor,
+    &schema_health_service_descriptor,
+};
+#define RPC_SERVICES (sizeof(rpc_services) / sizeof(rpc_services[0]))
+
+/* "/" + each service's full name, made once from the descriptors (they never change). */
+#define RPC_PREFIX_MAX 128
+static char rpc_prefixes[RPC_SERVICES][RPC_PREFIX_MAX];
+static size_t rpc_prefix_lens[RPC_SERVICES];
+static pthread_once_t rpc_prefix_once = PTHREAD_ONCE_INIT;
+
+/* The methods marked NO_SIDE_EFFECTS in the schema, by path (gen/droplit/method_options.h). */
+static const char *const no_side_effects[] = {METHOD_OPTIONS_NO_SIDE_EFFECTS NULL};
+
+static int path_is_no_side_effects(const char *path, size_t len)
+{
+    for (size_t i = 0; no_side_effects[i] != NULL; i++)
+        if (equals(path, len, no_side_effects[i]))
+            return 1;
+    return 0;
+}
+
+static int resource_allows(const resource *r, const char *method)
+{
+    for (size_t m = 0; m < RESOURCE_METHODS && r->methods[m].method != NULL; m++)
+        if (strcmp(r->methods[m].method, method) == 0)
+            return 1;
+    return 0;
+}
+
+static void rpc_prefix_make(void)
+{
+    for (size_t i = 0; i < RPC_SERVICES; i++) {
+        size_t n = strlen(rpc_services[i]->name);
+        HG_ASSERT(n + 2 <= RPC_PREFIX_MAX);
+        rpc_prefixes[i][0] = '/';
+        memcpy(rpc_prefixes[i] + 1, rpc_services[i]->name, n + 1);
+        rpc_prefix_lens[i] = n + 1;
+    }
+    /* the table's GETs are the schema's NO_SIDE_EFFECTS methods, and those are WebhookService's */
+    char path[RPC_PREFIX_MAX * 2];
+    size_t marked = 0;
+    for (size_t i = 0; i < sizeof(resources) / sizeof(resources[0]); i++) {
+        const resource *r = &resources[i];
+        if (r->kind != PATH_RPC_METHOD) {
+            HG_ASSERT(r->kind != PATH_RPC_SERVICE || !resource_allows(r, "GET"));
+            continue;
+        }
+        int n = snprintf(path, sizeof(path), "%s/%s", rpc_prefixes[0], r->path);
+        HG_ASSERT(n > 0 && (size_t)n < sizeof(path));
+        int safe = path_is_no_side_effects(path, (size_t)n);
+        HG_ASSERT(resource_allows(r, "GET") == safe);
+        marked += (size_t)safe;
+    }
+    size_t listed = 0;
+    while (no_side_effects[listed] != NULL)
+        listed++;
+    HG_ASSERT(marked == listed);
+}
+
+const char *route_rpc_prefix(void)
+{
+    pthread_once(&rpc_prefix_once, rpc_prefix_make);
+    return rpc_prefixes[0];
 }
 
 /* Whether path has the resource's shape; for an item, where its id is. prefix (pn bytes)
@@ -207,6 +249,20 @@ const char *route_name(route_id id)
 {
     HG_ASSERT(id >= 0 && id < ROUTE_COUNT);
     return names[id];
+}
+
+int route_rpc_no_side_effects(const ProtobufCMethodDescriptor *m)
+{
+    pthread_once(&rpc_prefix_once, rpc_prefix_make);
+    for (size_t i = 0; i < RPC_SERVICES; i++) {
+        const ProtobufCServiceDescriptor *s = rpc_services[i];
+        if (m < s->methods || m >= s->methods + s->n_methods)
+            continue;
+        char path[RPC_PREFIX_MAX * 2];
+        int n = snprintf(path, sizeof(path), "%s/%s", rpc_prefixes[i], m->name);
+        return n > 0 && (size_t)n < sizeof(path) && path_is_no_side_effects(path, (size_t)n);
+    }
+    return 0;
 }
 
 const ProtobufCMethodDescriptor *route_rpc_method(const char *path, size_t len)

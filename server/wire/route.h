@@ -72,4 +72,9 @@ const char *route_rpc_prefix(void);
  * method the service's schema does not have. */
 const ProtobufCMethodDescriptor *route_rpc_method(const char *path, size_t len);
 
+/* 1 when m (a method route_rpc_method returned) is marked
+ * `option idempotency_level = NO_SIDE_EFFECTS;` in the schema: Connect may call it with GET,
+ * and route_find routes GET to it (else GET is 405, Allow: POST). */
+int route_rpc_no_side_effects(const ProtobufCMethodDescriptor *m);
+
 #endif

@@ -5,6 +5,7 @@
 #ifndef HOOKGATE_SCHEMA_H
 #define HOOKGATE_SCHEMA_H
 
+#include "droplit/method_options.h" /* METHOD_OPTIONS_NO_SIDE_EFFECTS: see proto/generate.sh */
 #include "droplit/webhooks/v1/webhooks.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"

@@ -1,9 +1,9 @@
 // Connect, gRPC-Web, native gRPC and binary REST against a real hookgate, with clients
-// nobody here wrote: @connectrpc/connect-node 2.1.1 (Connect over HTTP/1.1 and HTTP/2, binary
-// and JSON; gRPC-Web; gRPC) and @bufbuild/protobuf 2 for the messages. No code generation:
+// nobody here wrote: @connectrpc/connect-node 2.1.1 (Connect, gRPC-Web and gRPC, each
+// with binary and JSON messages; over HTTP/1.1 and HTTP/2 where the protocol allows) and @bufbuild/protobuf 2 for the messages. No code generation:
 // the service and message descriptors come at run time from the FileDescriptorSet protoc
-// makes of proto/. Ends with the cross-protocol test: a webhook created over each of six
-// protocols reads back byte-equal over every one of them. The standard health service
+// makes of proto/. Ends with the cross-protocol test: a webhook created over each of nine
+// protocols (Connect GET reading) reads back byte-equal over every one of them. The standard health service
 // (grpc.health.v1.Health, from proto/grpc/health/v1/health.proto's descriptor set) is called
 // over every transport too.
 //
@@ -23,7 +23,6 @@ import path from "node:path";
 import { create, createFileRegistry, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema, MethodDescriptorProtoSchema, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcWebTransport } from "@connectrpc/connect-node";
 
 import {
   CALL_TIMEOUT_MS, PKG, REPO, TRANSPORT_NAMES, connectErrorAsserter, loadSchema, makeTransport, startHookgate,
@@ -48,6 +47,7 @@ const ECO_BAD = eco(0x23); // must stay empty
 const ECO_TRANSPORT = (i) => eco(0x100 + i); // one per transport, so that lists are exact
 const ECO_PAGES = (i) => eco(0x200 + i); // one per transport, paged
 const N_TRANSPORTS = 16;
+const ECO_GET = ECO_TRANSPORT(N_TRANSPORTS - 1); // no transport's: no webhook, so events there go nowhere
 const LIMIT = 65536;
 const MAX_PAGE = 1000; // limits.max_page_size
 const PAGE_TOKEN_MESSAGE = "invalid page token (not one this server gave for this ecosystem's list)";
@@ -147,7 +147,6 @@ function alive() {
 const httpBase = () => `http://127.0.0.1:${server.httpPort}`;
 const grpcBase = () => `http://127.0.0.1:${server.grpcPort}`;
 
-const DEADLINE = { defaultTimeoutMs: CALL_TIMEOUT_MS };
 
 const auth = (token = TOKEN) => ({ headers: token === null ? {} : { authorization: token } });
 
@@ -169,6 +168,8 @@ function assertWebhook(w, ecosystemId, url, description = "") {
 const assertConnectError = connectErrorAsserter(ErrorResponseSchema);
 
 // --- one suite per client transport ----------------------------------------------------------------
+
+assert.ok(TRANSPORT_NAMES.length < N_TRANSPORTS, "an ecosystem per transport, and ECO_GET");
 
 before(startServer);
 after(stopServer);
@@ -563,16 +564,175 @@ describe("gRPC-Web-text (raw)", () => {
       assert.deepEqual(er.errors.map((p) => [p.in, p.path, p.message]), [["body", "id", "invalid id"]]);
     });
   }
+});
 
-  test("grpc-web+json, which the server does not speak, fails cleanly and stores nothing", async () => {
-    const t = createGrpcWebTransport({ ...DEADLINE, baseUrl: httpBase(), httpVersion: "1.1", useBinaryFormat: false });
-    const client = createClient(WebhookService, t);
-    await assert.rejects(() => client.createWebhook({ ecosystemId: ECO_BAD, url: "https://e.com" }, auth()), (e) => {
-      // HTTP 415; a gRPC-Web client maps a non-200 status it has no rule for to Unknown
-      assert.equal(Code[ConnectError.from(e).code], Code[Code.Unknown]);
-      return true;
+// --- JSON inside gRPC frames, raw: the content type is echoed and the frames hold proto3 JSON -------
+
+// A native gRPC call over node:http2 to the gRPC listener: the answer's headers, its data
+// frames and its trailers.
+function rawGrpc(pathName, headers, body) {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(grpcBase());
+    session.on("error", reject);
+    const req = session.request({ ":method": "POST", ":path": pathName, te: "trailers", ...headers });
+    req.setTimeout(CALL_TIMEOUT_MS, () => req.close(http2.constants.NGHTTP2_CANCEL));
+    const chunks = [];
+    let head;
+    let trailers = {};
+    req.on("response", (h) => { head = h; });
+    req.on("trailers", (t) => { trailers = t; });
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      session.close();
+      resolve({ status: head[":status"], headers: head, trailers, body: Buffer.concat(chunks) });
     });
-    assert.ok(alive());
+    req.on("error", (e) => { session.close(); reject(e); });
+    req.end(body);
+  });
+}
+
+// The data frames of a native gRPC answer (no trailer frame: those are HTTP/2 trailers).
+function grpcMessages(body) {
+  const messages = [];
+  for (let i = 0; i < body.length;) {
+    assert.equal(body[i], 0, "a data frame");
+    const n = body.readUInt32BE(i + 1);
+    messages.push(body.subarray(i + 5, i + 5 + n));
+    i += 5 + n;
+  }
+  return messages;
+}
+
+describe("JSON in gRPC frames (raw)", () => {
+  const GetSchema = () => registry.getMessage(`${PKG}.GetWebhookRequest`);
+  const jsonFrame = (obj) => frame(Buffer.from(JSON.stringify(obj)));
+  // what each answer's single message frame must be: the webhook's proto3 JSON, all six keys
+  const assertJsonWebhook = (payload, url) => {
+    const obj = JSON.parse(payload.toString("utf8"));
+    assert.deepEqual(Object.keys(obj), ["id", "description", "ecosystemId", "url", "disabled", "createdAt"]);
+    assertWebhook(fromJson(WebhookSchema, obj), ECO_CROSS, url);
+    return obj;
+  };
+
+  for (const [version, post] of [["http/1.1", rawPost1], ["http/2", rawPost2]]) {
+    for (const text of [false, true]) {
+      const ct = text ? "application/grpc-web-text+json" : "application/grpc-web+json";
+      test(`${ct} over ${version}: create, get, an error; the answer is ${ct}`, async () => {
+        const call = async (method, obj) => {
+          const bytes = jsonFrame(obj);
+          const res = await post(`/${PKG}.WebhookService/${method}`, {
+            "content-type": ct, "x-grpc-web": "1", authorization: TOKEN,
+          }, text ? bytes.toString("base64") : bytes);
+          assert.equal(res.status, 200);
+          assert.equal(res.headers["content-type"], ct);
+          return parseGrpcWeb(text ? Buffer.from(res.body.toString("latin1"), "base64") : res.body);
+        };
+        const url = `https://example.com/raw-json?text=${text}&v=${version}`;
+        const made = await call("CreateWebhook", { ecosystemId: ECO_CROSS, url });
+        assert.equal(made.trailers["grpc-status"], "0");
+        assert.equal(made.messages.length, 1);
+        const w = assertJsonWebhook(made.messages[0], url);
+        const got = await call("GetWebhook", { id: w.id });
+        assert.equal(got.trailers["grpc-status"], "0");
+        assert.deepEqual(got.messages[0].toString(), made.messages[0].toString());
+        // a JSON problem is named by its JSON key, in the trailer frame as for protobuf
+        const bad = await call("GetWebhook", { id: 5, extra: true });
+        assert.equal(bad.messages.length, 0);
+        assert.equal(bad.trailers["grpc-status"], "3");
+        const st = fromBinary(RpcStatusSchema, Buffer.from(bad.trailers["grpc-status-details-bin"], "base64"));
+        const er = fromBinary(ErrorResponseSchema, st.details[0].value);
+        assert.deepEqual(er.errors.map((p) => [p.in, p.path, p.message]), [["body", "id", "must be a string"],
+          ["body", "additional parameters", "contains fields that are not allowed: [ extra ]"]]);
+        // JSON that does not parse: InvalidBody
+        const broken = await post(`/${PKG}.WebhookService/GetWebhook`, { "content-type": ct, authorization: TOKEN },
+          text ? frame(Buffer.from("{")).toString("base64") : frame(Buffer.from("{")));
+        assert.equal(broken.headers["content-type"], ct);
+        const b = parseGrpcWeb(text ? Buffer.from(broken.body.toString("latin1"), "base64") : broken.body);
+        assert.equal(b.trailers["grpc-status"], "3");
+        assert.match(decodeURIComponent(b.trailers["grpc-message"]), /^InvalidBody: body: /);
+      });
+    }
+  }
+
+  test("application/grpc+json on the gRPC listener: create, get, an error; the answer is application/grpc+json", async () => {
+    const call = (method, obj, ct = "application/grpc+json") => rawGrpc(`/${PKG}.WebhookService/${method}`,
+      { "content-type": ct, authorization: TOKEN }, jsonFrame(obj));
+    const url = "https://example.com/raw-grpc-json";
+    const made = await call("CreateWebhook", { ecosystemId: ECO_CROSS, url });
+    assert.equal(made.status, 200);
+    assert.equal(made.headers["content-type"], "application/grpc+json");
+    assert.equal(made.trailers["grpc-status"], "0");
+    const [payload] = grpcMessages(made.body);
+    const w = assertJsonWebhook(payload, url);
+    const got = await call("GetWebhook", { id: w.id });
+    assert.equal(got.headers["content-type"], "application/grpc+json");
+    assert.deepEqual(grpcMessages(got.body).map(String), [payload.toString()]);
+    // the list, with its JSON names (nextPageToken is absent on the last page)
+    const list = await call("ListWebhooks", { ecosystemId: ECO_CROSS, limit: 1000 });
+    assert.equal(list.headers["content-type"], "application/grpc+json");
+    assert.ok(JSON.parse(grpcMessages(list.body)[0]).items.some((x) => x.id === w.id));
+    // an error: trailers-only, with the request's content type too
+    const bad = await call("GetWebhook", { id: "nope" });
+    assert.equal(bad.status, 200);
+    assert.equal(bad.headers["content-type"], "application/grpc+json");
+    assert.equal(bad.headers["grpc-status"], "3");
+    assert.equal(decodeURIComponent(bad.headers["grpc-message"]), "InvalidParams: id: invalid id");
+    // the same JSON sent as protobuf is no protobuf: the codec follows the content type
+    const asProto = await call("GetWebhook", { id: w.id }, "application/grpc+proto");
+    assert.equal(asProto.headers["content-type"], "application/grpc+proto");
+    assert.equal(asProto.headers["grpc-status"], "3");
+    assert.match(decodeURIComponent(asProto.headers["grpc-message"]), /^InvalidBody: /);
+  });
+});
+
+// --- Connect GET: the read methods, and only they, go as GET -----------------------------------------
+
+describe("Connect GET", () => {
+  // the access log's lines for the RPC method m: "access <METHOD> /<service>/<m> <status> ..."
+  const accessLines = (m) => readFileSync(server.logPath, "utf8").split("\n")
+    .filter((l) => l.startsWith("access ") && l.includes(` /${PKG}.WebhookService/${m} `));
+
+  test("useHttpGet sends GetWebhook, ListWebhooks, GetEvent and ListAttempts as GET, the rest as POST", async () => {
+    for (const name of ["connect get http/1.1 json", "connect get http/2 proto"]) {
+      const client = createClient(WebhookService, makeTransport(name, server, sessionManagers));
+      const before = new Map(["CreateWebhook", "GetWebhook", "ListWebhooks", "ListAttempts", "GetEvent", "PublishEvent"]
+        .map((m) => [m, accessLines(m).length]));
+      const w = await client.createWebhook({ ecosystemId: ECO_CROSS, url: "https://example.com/get" }, auth());
+      assert.equal((await client.getWebhook({ id: w.id }, auth())).id, w.id);
+      assert.ok((await client.listWebhooks({ ecosystemId: ECO_CROSS, limit: MAX_PAGE }, auth())).items.some((x) => x.id === w.id));
+      assert.equal((await client.listAttempts({ id: w.id }, auth())).items.length, 0);
+      const ev = await client.publishEvent({ ecosystemId: ECO_GET, items: [{ get: true }] }, auth());
+      assert.equal((await client.getEvent({ id: ev.id }, auth())).id, ev.id);
+      const seen = (m) => accessLines(m).slice(before.get(m)).map((l) => l.split(" ")[1]);
+      // a loop's access-log lines are written once per turn of the loop, which may be just
+      // after the answer left: wait for the six, however they were sent
+      const deadline = Date.now() + CALL_TIMEOUT_MS;
+      while ([...before.keys()].some((m) => seen(m).length === 0)) {
+        assert.ok(Date.now() < deadline, `access-log lines missing:\n${server.log()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual(seen("CreateWebhook"), ["POST"], name);
+      assert.deepEqual(seen("PublishEvent"), ["POST"], name);
+      for (const m of ["GetWebhook", "ListWebhooks", "ListAttempts", "GetEvent"]) assert.deepEqual(seen(m), ["GET"], `${name} ${m}`);
+      // an error over GET is Connect's error, its detail included
+      const msg = `Webhook with id ${"0".repeat(24)} does not exist.`;
+      await assertConnectError(() => client.getWebhook({ id: "0".repeat(24) }, auth()), Code.NotFound, msg, "NotFound",
+        [["", "", msg]]);
+    }
+  });
+
+  test("a raw GET: the URL connect-es would make, answered in the encoding it names", async () => {
+    const message = encodeURIComponent(JSON.stringify({ ecosystemId: ECO_BAD }));
+    const res = await fetch(`${httpBase()}/${PKG}.WebhookService/ListWebhooks?connect=v1&encoding=json&message=${message}`,
+      { headers: { authorization: TOKEN } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/json");
+    assert.deepEqual(await res.json(), { items: [] });
+    // CreateWebhook has side effects: GET is not allowed
+    const post = await fetch(`${httpBase()}/${PKG}.WebhookService/CreateWebhook?connect=v1&encoding=json&message=%7B%7D`,
+      { headers: { authorization: TOKEN } });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get("allow"), "POST");
   });
 });
 
@@ -630,8 +790,11 @@ describe("cross-protocol", () => {
       "binary REST": binaryRest,
       "Connect JSON": rpc(byName("connect http/1.1 json")),
       "Connect proto": rpc(byName("connect http/2 proto")),
+      "Connect GET": rpc(byName("connect get http/1.1 json")),
       "gRPC-Web": rpc(byName("grpc-web http/2")),
+      "gRPC-Web JSON": rpc(byName("grpc-web http/1.1 json")),
       "native gRPC": rpc(byName("grpc (connect-node)")),
+      "native gRPC JSON": rpc(byName("grpc (connect-node) json")),
     };
   });
 

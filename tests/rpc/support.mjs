@@ -133,11 +133,16 @@ export function connectErrorAsserter(ErrorResponseSchema) {
   };
 }
 
-// Every client transport the tests run through, by name. grpc-web+json is not among them:
-// the server speaks gRPC-Web with protobuf only.
+// Every client transport the tests run through, by name: each protocol with both message
+// codecs (the "json" ones send application/json, application/grpc-web+json and
+// application/grpc+json, their frames holding the proto3 JSON of the message). The
+// "connect get" ones call the schema's NO_SIDE_EFFECTS methods with GET (useHttpGet), the
+// others with POST.
 export const TRANSPORT_NAMES = [
   "connect http/1.1 proto", "connect http/1.1 json", "connect http/2 proto", "connect http/2 json",
-  "grpc-web http/1.1", "grpc-web http/2", "grpc (connect-node)",
+  "connect get http/1.1 json", "connect get http/2 proto",
+  "grpc-web http/1.1", "grpc-web http/2", "grpc-web http/1.1 json", "grpc-web http/2 json",
+  "grpc (connect-node)", "grpc (connect-node) json",
 ];
 
 // The transport called name to the started hookgate hg, with a deadline on every call; an
@@ -154,10 +159,20 @@ export function makeTransport(name, hg, sessionManagers) {
   case "connect http/1.1 json": return createConnectTransport({ ...common, httpVersion: "1.1", useBinaryFormat: false });
   case "connect http/2 proto": return createConnectTransport({ ...common, ...h2(hg.httpBase), useBinaryFormat: true });
   case "connect http/2 json": return createConnectTransport({ ...common, ...h2(hg.httpBase), useBinaryFormat: false });
+  case "connect get http/1.1 json":
+    return createConnectTransport({ ...common, httpVersion: "1.1", useBinaryFormat: false, useHttpGet: true });
+  case "connect get http/2 proto":
+    return createConnectTransport({ ...common, ...h2(hg.httpBase), useBinaryFormat: true, useHttpGet: true });
   case "grpc-web http/1.1": return createGrpcWebTransport({ ...common, httpVersion: "1.1", useBinaryFormat: true });
   case "grpc-web http/2": return createGrpcWebTransport({ ...common, ...h2(hg.httpBase), useBinaryFormat: true });
+  case "grpc-web http/1.1 json":
+    return createGrpcWebTransport({ ...common, httpVersion: "1.1", useBinaryFormat: false });
+  case "grpc-web http/2 json":
+    return createGrpcWebTransport({ ...common, ...h2(hg.httpBase), useBinaryFormat: false });
   case "grpc (connect-node)":
     return createGrpcTransport({ ...common, baseUrl: hg.grpcBase, ...h2(hg.grpcBase) });
+  case "grpc (connect-node) json":
+    return createGrpcTransport({ ...common, baseUrl: hg.grpcBase, ...h2(hg.grpcBase), useBinaryFormat: false });
   }
   throw new Error(`no transport called ${name}`);
 }

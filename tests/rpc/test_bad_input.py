@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Bad input to the protobuf protocols of the h2o listener — binary REST, Connect, gRPC-Web
-and gRPC-Web-text — over HTTP/1.1 (http.client) and HTTP/2 (curl, prior knowledge): bytes
+"""Bad input to the protobuf protocols of the h2o listener — binary REST, Connect (POST and
+GET), gRPC-Web and gRPC-Web-text — over HTTP/1.1 (http.client) and HTTP/2 (curl, prior knowledge): bytes
 no client library would send. Each must get its protocol's proper error, never a crash,
 hang or reset, and nothing may be stored (every body here names ECO_BAD, whose list must
 stay empty). Native gRPC's bad input is in test_grpc.py.
@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rpc_support as rs  # noqa: E402
@@ -236,10 +237,129 @@ class TestConnect(BadInputCase):
 
     def test_other_http_methods(self):
         for version in VERSIONS:
-            for method in ("GET", "PUT"):
-                status, fields, _ = exchange(version, method, METHOD_PATH % "ListWebhooks")
+            # a method with side effects takes POST only; a read method GET too (Connect GET)
+            for method in ("GET", "PUT", "DELETE"):
+                status, fields, _ = exchange(version, method, METHOD_PATH % "CreateWebhook")
                 self.assertEqual(status, 405)
                 self.assertEqual(fields.get("allow"), "POST")
+            for rpc in ("GetWebhook", "ListWebhooks", "GetEvent", "ListAttempts"):
+                status, fields, _ = exchange(version, "PUT", METHOD_PATH % rpc)
+                self.assertEqual(status, 405)
+                self.assertEqual(fields.get("allow"), "GET, POST")
+            status, fields, _ = exchange(version, "GET", "/grpc.health.v1.Health/Check?encoding=json&message=%7B%7D")
+            self.assertEqual((status, fields.get("allow")), (405, "POST"))
+
+
+# --- Connect GET (the schema's NO_SIDE_EFFECTS methods) -----------------------------------------
+
+
+def quote(text):
+    return urllib.parse.quote(text, safe="")
+
+
+class TestConnectGet(BadInputCase):
+    assertConnectError = TestConnect.assertConnectError
+
+    def get(self, version, method, query, token=rs.TOKEN):
+        return exchange(version, "GET", (METHOD_PATH % method) + "?" + query, token=token)
+
+    def test_served(self):
+        # the control: JSON percent-encoded, protobuf in base64url with and without padding
+        msg = "Webhook with id %s does not exist." % ("0" * 24)
+        proto = base64.urlsafe_b64encode(pb.GetWebhookRequest(id="0" * 24).SerializeToString()).decode()
+        for version in VERSIONS:
+            for query in ("connect=v1&encoding=json&message=" + quote('{"id": "%s"}' % ("0" * 24)),
+                          "encoding=json&message=" + quote('{"id": "%s"}' % ("0" * 24)) + "&cachebust=7",
+                          "encoding=proto&base64=1&message=" + proto,
+                          "encoding=proto&base64=1&message=" + proto.rstrip("=") + "&connect=v1"):
+                with self.subTest(version=version, query=query):
+                    self.assertConnectError(self.get(version, "GetWebhook", query), 404, "not_found", "NotFound",
+                                            [("", "", msg)], msg)
+            status, fields, body = self.get(version, "ListWebhooks",
+                                            "encoding=json&message=" + quote('{"ecosystemId": "%s"}' % rs.ECO_BAD))
+            self.assertEqual((status, fields.get("content-type"), body), (200, "application/json", b'{"items":[]}'))
+            status, fields, body = self.get(version, "ListWebhooks", "encoding=proto&base64=1&message=" +
+                                            base64.urlsafe_b64encode(pb.ListWebhooksRequest(
+                                                ecosystem_id=rs.ECO_BAD).SerializeToString()).decode())
+            self.assertEqual((status, fields.get("content-type"), body), (200, "application/proto", b""))
+
+    def test_malformed_message(self):
+        for version in VERSIONS:
+            status, _, data = self.get(version, "GetWebhook", "encoding=json&message=%7B")
+            self.assertEqual(status, 400, data)
+            err = json.loads(data)
+            self.assertEqual(err["code"], "invalid_argument")
+            er = pb.ErrorResponse.FromString(rs.b64decode_any(err["details"][0]["value"]))
+            self.assertEqual((er.error_type, [(getattr(p, "in"), p.path) for p in er.errors]),
+                             ("InvalidBody", [("body", "body")]))
+            self.assertConnectError(self.get(version, "GetWebhook", "encoding=json&message=" + quote('{"id": 5}')),
+                                    400, "invalid_argument", "InvalidParams", [("body", "id", "must be a string")])
+            for payload in garbage_payloads()[:3]:
+                query = "encoding=proto&base64=1&message=" + base64.urlsafe_b64encode(payload).decode()
+                self.assertEqual(self.get(version, "GetWebhook", query)[0], 400)
+            self.assertConnectError(self.get(version, "GetWebhook", "encoding=proto&base64=1&message=a+b/"), 400,
+                                    "invalid_argument", "InvalidParams", [("query", "message", "not base64url")])
+
+    def test_bad_parameters(self):
+        for version in VERSIONS:
+            self.assertConnectError(self.get(version, "GetWebhook", "encoding=json"), 400, "invalid_argument",
+                                    "InvalidParams", [("query", "message", "field is required")])
+            self.assertConnectError(
+                self.get(version, "GetWebhook", "connect=v2&base64=2&encoding=json&message=x&message=y"), 400,
+                "invalid_argument", "InvalidParams",
+                [("query", "message", "given more than once"), ("query", "base64", "must be 0 or 1"),
+                 ("query", "connect", "must be v1")])
+            for query in ("message=%7B%7D", "encoding=xml&message=%7B%7D", "encoding=JSON&message=%7B%7D"):
+                status, _, _ = self.get(version, "GetWebhook", query)
+                self.assertEqual(status, 415, query)
+            answer = self.get(version, "GetWebhook", "encoding=proto&base64=1&compression=gzip&message=")
+            self.assertEqual(answer[1].get("accept-encoding"), "identity")
+            self.assertConnectError(answer, 501, "unimplemented", "Unimplemented",
+                                    [("", "", "Compression gzip is not supported.")])
+            # identity is no compression; an empty message is the empty message
+            self.assertConnectError(self.get(version, "ListWebhooks", "encoding=proto&compression=identity&message="),
+                                    400, "invalid_argument", "InvalidParams",
+                                    [("body", "ecosystemId", "field is required")])
+
+    def test_authorization_as_for_post(self):
+        query = "encoding=json&message=" + quote('{"ecosystemId": "%s"}' % rs.ECO_BAD)
+        for version in VERSIONS:
+            self.assertConnectError(self.get(version, "ListWebhooks", query, token=None), 401, "unauthenticated",
+                                    "Unauthenticated", [("", "", "Missing authorization token.")])
+
+    def test_post_only_method(self):
+        # CreateWebhook has side effects: GET is 405 whatever the query, and nothing is stored
+        query = "encoding=json&message=" + quote('{"ecosystemId": "%s", "url": "https://e.com"}' % rs.ECO_BAD)
+        for version in VERSIONS:
+            for method in ("CreateWebhook", "DeleteWebhook", "InvokeWebhook", "PublishEvent"):
+                status, fields, _ = self.get(version, method, query)
+                self.assertEqual((status, fields.get("allow")), (405, "POST"), method)
+
+    def test_query_over_the_body_limit(self):
+        # the query string is held to limits.max_body_bytes, as a POST's body is
+        limit = 300
+        server = rs.Server(BINARY, TMP, grpc=[], limits=dict(rs.LIMITS, max_body_bytes=limit))
+        try:
+            def query(n):
+                # {"ecosystemId": "...", "pageToken": "xxx..."}, the whole query exactly n bytes
+                head = "encoding=json&message=" + quote('{"ecosystemId": "%s", "pageToken": "' % rs.ECO_BAD)
+                tail = quote('"}')
+                return head + "x" * (n - len(head) - len(tail)) + tail
+            for version in VERSIONS:
+                status, _, body = rs.http1(server.port, "GET", METHOD_PATH % "ListWebhooks" + "?" + query(limit),
+                                           {"authorization": rs.TOKEN}) if version == "1.1" else \
+                    rs.h2(TMP, server.port, "GET", METHOD_PATH % "ListWebhooks" + "?" + query(limit),
+                          {"authorization": rs.TOKEN})
+                self.assertEqual(status, 400, body)  # read: the page token is not one the server gave
+                self.assertIn(b"pageToken", body)
+                msg = "The query string exceeds the limit of %d bytes." % limit
+                answer = rs.http1(server.port, "GET", METHOD_PATH % "ListWebhooks" + "?" + query(limit + 1),
+                                  {"authorization": rs.TOKEN}) if version == "1.1" else \
+                    rs.h2(TMP, server.port, "GET", METHOD_PATH % "ListWebhooks" + "?" + query(limit + 1),
+                          {"authorization": rs.TOKEN})
+                self.assertConnectError(answer, 429, "resource_exhausted", "PayloadTooLarge", [("", "", msg)], msg)
+        finally:
+            self.assertEqual(server.stop(), 0, server.log()[-4000:])
 
 
 # --- gRPC-Web (binary and text) --------------------------------------------------------------

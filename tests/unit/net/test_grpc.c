@@ -222,15 +222,13 @@ static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *b
 
 #define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
 
-/* Starts a call of path with msg (framed here); token NULL = no authorization. */
-static void call_start(client *cl, call *c, body_source *b, const char *path, const char *content_type,
-                       const char *token, const ProtobufCMessage *msg, uint8_t *frame, size_t cap)
+/* Starts a call of path whose message is frame[CODEC_GRPC_FRAME_HEADER, +n) (framed
+ * here); token NULL = no authorization. */
+static void call_start_framed(client *cl, call *c, body_source *b, const char *path, const char *content_type,
+                              const char *token, uint8_t *frame, size_t n)
 {
     memset(c, 0, sizeof(*c));
-    size_t n = protobuf_c_message_get_packed_size(msg);
-    CHECK(n + CODEC_GRPC_FRAME_HEADER <= cap);
     codec_grpc_frame_header(frame, 0, n);
-    protobuf_c_message_pack(msg, frame + CODEC_GRPC_FRAME_HEADER);
     *b = (body_source){frame, n + CODEC_GRPC_FRAME_HEADER, 0};
     nghttp2_nv hdrs[] = {NV(":method", "POST"),        NV(":scheme", "http"), NV(":path", path),
                          NV(":authority", "localhost"), NV("te", "trailers"),  NV("content-type", content_type),
@@ -238,6 +236,26 @@ static void call_start(client *cl, call *c, body_source *b, const char *path, co
     nghttp2_data_provider provider = {.source.ptr = b, .read_callback = read_body};
     c->stream_id = nghttp2_submit_request(cl->session, NULL, hdrs, token != NULL ? 7 : 6, &provider, c);
     CHECK(c->stream_id > 0);
+}
+
+/* Starts a call of path with msg in protobuf (framed here, in frame). */
+static void call_start(client *cl, call *c, body_source *b, const char *path, const char *content_type,
+                       const char *token, const ProtobufCMessage *msg, uint8_t *frame, size_t cap)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    CHECK(n + CODEC_GRPC_FRAME_HEADER <= cap);
+    protobuf_c_message_pack(msg, frame + CODEC_GRPC_FRAME_HEADER);
+    call_start_framed(cl, c, b, path, content_type, token, frame, n);
+}
+
+/* Starts a call of path with json as its message (framed here, in frame). */
+static void call_start_json(client *cl, call *c, body_source *b, const char *path, const char *content_type,
+                            const char *json, uint8_t *frame, size_t cap)
+{
+    size_t n = strlen(json);
+    CHECK(n + CODEC_GRPC_FRAME_HEADER <= cap);
+    memcpy(frame + CODEC_GRPC_FRAME_HEADER, json, n);
+    call_start_framed(cl, c, b, path, content_type, TOKEN, frame, n);
 }
 
 static schema_create_request create_request(void)
@@ -287,6 +305,33 @@ static void test_calls(server *s)
     pump_until_closed(&cl, &c);
     CHECK_STR(c.grpc_status, "16");
     CHECK(core_fixture_stored(s->core) == 1);
+
+    /* application/grpc+json: the frame holds the proto3 JSON of the message, the answer's too,
+     * and the answer's content type is the request's; so are a JSON problem's */
+    call_start_json(&cl, &c, &b, SERVICE "CreateWebhook", "application/grpc+json; charset=utf-8",
+                    "{\"ecosystemId\":\"" ECO "\",\"url\":\"https://example.com/json\"}", frame, sizeof(frame));
+    pump_until_closed(&cl, &c);
+    CHECK_STR(c.status, "200");
+    CHECK_STR(c.content_type, "application/grpc+json");
+    CHECK_STR(c.grpc_status, "0");
+    CHECK(c.body_len > CODEC_GRPC_FRAME_HEADER && c.body[0] == 0 && c.body[CODEC_GRPC_FRAME_HEADER] == '{');
+    CHECK(c.body_len < sizeof(c.body) &&
+          strstr((const char *)c.body + CODEC_GRPC_FRAME_HEADER, "\"url\":\"https://example.com/json\"") != NULL);
+    CHECK(core_fixture_stored(s->core) == 2);
+    call_start_json(&cl, &c, &b, SERVICE "GetWebhook", "application/grpc+json", "{\"id\":5}", frame, sizeof(frame));
+    pump_until_closed(&cl, &c);
+    CHECK_STR(c.content_type, "application/grpc+json");
+    CHECK_STR(c.grpc_status, "3");
+    CHECK(strstr(c.grpc_message, "id: must be a string") != NULL);
+    call_start_json(&cl, &c, &b, SERVICE "GetWebhook", "application/grpc+json", "{", frame, sizeof(frame));
+    pump_until_closed(&cl, &c);
+    CHECK_STR(c.grpc_status, "3");
+    CHECK(strstr(c.grpc_message, "InvalidBody") != NULL);
+    /* +proto is answered as +proto */
+    call_start(&cl, &c, &b, SERVICE "CreateWebhook", "application/grpc+proto", NULL, &cr.base, frame, sizeof(frame));
+    pump_until_closed(&cl, &c);
+    CHECK_STR(c.content_type, "application/grpc+proto");
+    CHECK_STR(c.grpc_status, "16");
 
     /* not gRPC at all: HTTP 415, no grpc-status */
     call_start(&cl, &c, &b, SERVICE "CreateWebhook", "application/json", TOKEN, &cr.base, frame, sizeof(frame));

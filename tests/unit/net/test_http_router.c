@@ -53,7 +53,8 @@ static void test_method_not_allowed(lb_server *s)
         {"PUT", "/api/webhooks", "GET, POST"},
         {"PATCH", "/api/webhooks/5f1b7c3e9d2a4b0012345678", "GET, PUT, DELETE"},
         {"POST", "/healthz", "GET, HEAD"},
-        {"GET", SERVICE "GetWebhook", "POST"},
+        {"GET", SERVICE "CreateWebhook", "POST"},
+        {"PUT", SERVICE "GetWebhook", "GET, POST"},
         {"GET", SERVICE "Nope", "POST"},
     };
     unsigned long long before = requests_total("other", "http1", 405);

@@ -1,6 +1,6 @@
 /* Tests http_rpc (through http_router) without sockets: Connect in JSON and protobuf,
- * gRPC-Web and gRPC-Web-text, with their statuses, content types, bodies and trailer
- * frames; Connect's error body; an unknown method in each protocol; 405 and 415. */
+ * gRPC-Web and gRPC-Web-text (with protobuf and with JSON), with their statuses, content types, bodies and trailer
+ * frames; Connect's error body; Connect GET; an unknown method in each protocol; 405 and 415. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,9 +131,96 @@ static void test_grpc_web(lb_server *s)
     lb_exchange_dispose(&t);
 }
 
+/* gRPC-Web with JSON in the frames: +json and -text+json, answered in the request's type. */
+static void test_grpc_web_json(lb_server *s)
+{
+    static const char json[] = "{\"ecosystemId\":\"" ECO "\"}";
+    uint8_t framed[128];
+    codec_grpc_frame_header(framed, 0, sizeof(json) - 1);
+    memcpy(framed + 5, json, sizeof(json) - 1);
+    lb_exchange w = {.method = "POST",
+                     .path = SERVICE "ListWebhooks",
+                     .headers = {{"authorization", TOKEN}, {"content-type", "application/grpc-web+json"}},
+                     .body = framed,
+                     .body_len = sizeof(json) - 1 + 5};
+    lb_send(s, &w);
+    CHECK(w.status == 200);
+    CHECK_STR(lb_header(&w, "content-type"), "application/grpc-web+json");
+    size_t msg_len, tlen;
+    const char *trailers;
+    grpc_web_split((const uint8_t *)w.res_body->bytes, w.res_body->size, &msg_len, &trailers, &tlen);
+    CHECK(msg_len > 0 && w.res_body->size > 5 && memcmp(w.res_body->bytes + 5, "{\"items\":[{\"id\":\"", 16) == 0);
+    CHECK(trailers != NULL && tlen >= 14 && memcmp(trailers, "grpc-status: 0", 14) == 0);
+    lb_exchange_dispose(&w);
+
+    /* -text+json: a JSON problem in the trailers; the body is {"id":5} framed, in base64 */
+    lb_exchange t = {.method = "POST",
+                     .path = SERVICE "GetWebhook",
+                     .headers = {{"authorization", TOKEN}, {"content-type", "application/grpc-web-text+json"}},
+                     .body = "AAAAAAh7ImlkIjo1fQ==",
+                     .body_len = 20};
+    lb_send(s, &t);
+    CHECK(t.status == 200);
+    CHECK_STR(lb_header(&t, "content-type"), "application/grpc-web-text+json");
+    uint8_t *decoded = NULL;
+    size_t decoded_len = 0;
+    h2o_mem_pool_t pool;
+    h2o_mem_init_pool(&pool);
+    ProtobufCAllocator palloc = poolalloc_make(&pool);
+    CHECK(codec_grpc_base64_decode(&palloc, t.res_body->bytes, t.res_body->size, &decoded, &decoded_len) == 0);
+    if (decoded != NULL) {
+        grpc_web_split(decoded, decoded_len, &msg_len, &trailers, &tlen);
+        CHECK(msg_len == 0);
+        CHECK(trailers != NULL && tlen >= 14 && memcmp(trailers, "grpc-status: 3", 14) == 0);
+    }
+    h2o_mem_clear_pool(&pool);
+    lb_exchange_dispose(&t);
+}
+
+/* Connect GET on a NO_SIDE_EFFECTS method: the query's message, answered in its encoding;
+ * the query's problems as Connect errors; an unknown encoding 415. */
+static void test_connect_get(lb_server *s)
+{
+    lb_exchange l = {.method = "GET",
+                     .path = SERVICE "ListWebhooks?connect=v1&encoding=json&message=%7B%22ecosystemId%22%3A%22" ECO
+                                     "%22%7D",
+                     .headers = {{"authorization", TOKEN}}};
+    lb_send(s, &l);
+    CHECK(l.status == 200);
+    CHECK_STR(lb_header(&l, "content-type"), "application/json");
+    CHECK(strncmp(lb_body(&l), "{\"items\":[{", 11) == 0);
+    lb_exchange_dispose(&l);
+
+    /* GetWebhookRequest{id: 24 zeros} in base64url: not found, in Connect's form */
+    lb_exchange p = {.method = "GET",
+                     .path = SERVICE "GetWebhook?encoding=proto&base64=1&message=ChgwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA",
+                     .headers = {{"authorization", TOKEN}}};
+    lb_send(s, &p);
+    CHECK(p.status == 404);
+    CHECK(strstr(lb_body(&p), "\"code\":\"not_found\"") != NULL);
+    lb_exchange_dispose(&p);
+
+    lb_exchange b = {.method = "GET", .path = SERVICE "GetWebhook?encoding=json&message=%7B", .headers = {{"authorization", TOKEN}}};
+    lb_send(s, &b);
+    CHECK(b.status == 400);
+    CHECK(strstr(lb_body(&b), "InvalidBody") != NULL);
+    lb_exchange_dispose(&b);
+
+    lb_exchange q = {.method = "GET", .path = SERVICE "GetWebhook?encoding=json"};
+    lb_send(s, &q);
+    CHECK(q.status == 400);
+    CHECK(strstr(lb_body(&q), "message: field is required") != NULL);
+    lb_exchange_dispose(&q);
+
+    lb_exchange u = {.method = "GET", .path = SERVICE "GetWebhook?encoding=xml&message=x"};
+    lb_send(s, &u);
+    CHECK(u.status == 415);
+    lb_exchange_dispose(&u);
+}
+
 static void test_refusals(lb_server *s)
 {
-    lb_exchange g = {.method = "GET", .path = SERVICE "GetWebhook"};
+    lb_exchange g = {.method = "GET", .path = SERVICE "CreateWebhook"};
     lb_send(s, &g);
     CHECK(g.status == 405);
     CHECK_STR(lb_header(&g, "allow"), "POST");
@@ -188,6 +275,8 @@ int main(void)
         return test_exit_code();
     test_connect(&s);
     test_grpc_web(&s);
+    test_grpc_web_json(&s);
+    test_connect_get(&s);
     test_refusals(&s);
     lb_server_dispose(&s);
     test_journal();

@@ -1,6 +1,7 @@
 /* Tests route: every route of the table, the refusals with their Allow headers, the /v0
  * alias, the item's id, that the names are the metrics' labels, and the method an RPC path
  * names in each served service (route_rpc_method). */
+#include <stdio.h>
 #include <string.h>
 
 #include "route.h"
@@ -134,6 +135,26 @@ int main(void)
     check_route("POST", "/droplit.webhooks.v1.WebhookServiceX/CreateWebhook", ROUTE_NOT_FOUND);
     check_route("POST", "/v0/droplit.webhooks.v1.WebhookService/CreateWebhook", ROUTE_NOT_FOUND);
     check_not_allowed("GET", "/droplit.webhooks.v1.WebhookService/CreateWebhook", "POST");
+    /* GET (Connect GET) for exactly the schema's NO_SIDE_EFFECTS methods */
+    check_route("GET", "/droplit.webhooks.v1.WebhookService/GetWebhook", ROUTE_RPC_GET);
+    check_route("GET", "/droplit.webhooks.v1.WebhookService/ListWebhooks", ROUTE_RPC_LIST);
+    check_route("GET", "/droplit.webhooks.v1.WebhookService/GetEvent", ROUTE_RPC_GET_EVENT);
+    check_route("GET", "/droplit.webhooks.v1.WebhookService/ListAttempts", ROUTE_RPC_ATTEMPTS);
+    check_not_allowed("PUT", "/droplit.webhooks.v1.WebhookService/GetWebhook", "GET, POST");
+    {
+        const ProtobufCServiceDescriptor *ws = &schema_webhook_service_descriptor;
+        unsigned gets = 0;
+        for (unsigned i = 0; i < ws->n_methods; i++) {
+            char path[128];
+            snprintf(path, sizeof(path), "%s/%s", route_rpc_prefix(), ws->methods[i].name);
+            route_match m;
+            int get = find("GET", path, &m) != ROUTE_METHOD_NOT_ALLOWED;
+            CHECK(get == route_rpc_no_side_effects(&ws->methods[i]));
+            gets += (unsigned)get;
+        }
+        CHECK(gets == 4);
+        CHECK(!route_rpc_no_side_effects(&schema_health_service_descriptor.methods[0]));
+    }
     check_not_allowed("GET", "/droplit.webhooks.v1.WebhookService/Nope", "POST");
 
     /* the health service: served, counted as rpc_other (no label of its own) */

@@ -34,6 +34,7 @@ typedef enum error_kind {
     ERROR_INTERNAL,          /* 500: a bug or resource exhaustion; reason says which */
     ERROR_OVERLOADED,        /* 503: unsent output fills the connection's or the server's buffer budget */
     ERROR_BAD_GATEWAY,       /* 502: an invoked webhook's url did not answer 2xx; reason says what happened */
+    ERROR_DEADLINE_EXCEEDED, /* 504: an RPC's deadline (grpc-timeout, connect-timeout-ms) passed before its answer */
     ERROR_KIND_COUNT
 } error_kind;
 

@@ -27,6 +27,8 @@ static const status_mapping mappings[ERROR_KIND_COUNT] = {
     [ERROR_OVERLOADED] = {503, "Service Unavailable", "Overloaded", 1, "resource_exhausted", 429, 8},
     /* the upstream (a webhook's url) failed: gRPC's and Connect's "unavailable", as proxies answer */
     [ERROR_BAD_GATEWAY] = {502, "Bad Gateway", "BadGateway", 1, "unavailable", 503, 14},
+    /* only the RPC protocols carry a deadline; 504 is what Connect gives deadline_exceeded */
+    [ERROR_DEADLINE_EXCEEDED] = {504, "Gateway Timeout", "DeadlineExceeded", 1, "deadline_exceeded", 504, 4},
 };
 
 const status_mapping *status_of(error_kind kind)

@@ -43,6 +43,7 @@ static void test_mapping(void)
     check_row(ERROR_INTERNAL, 500, "Internal Server Error", "Internal", 1, "internal", 500, 13);
     check_row(ERROR_OVERLOADED, 503, "Service Unavailable", "Overloaded", 1, "resource_exhausted", 429, 8);
     check_row(ERROR_BAD_GATEWAY, 502, "Bad Gateway", "BadGateway", 1, "unavailable", 503, 14);
+    check_row(ERROR_DEADLINE_EXCEEDED, 504, "Gateway Timeout", "DeadlineExceeded", 1, "deadline_exceeded", 504, 4);
 
     /* never NULL, even for a kind outside the enum */
     CHECK(status_of(ERROR_NONE) != NULL);

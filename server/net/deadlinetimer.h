@@ -1,0 +1,53 @@
+/* deadlinetimer: timers that fire at an arbitrary moment on an h2o event loop, for the
+ * RPC deadlines a client sets per call (grpc-timeout, connect-timeout-ms).
+ *
+ * h2o 2.2.5's timeouts have one fixed duration per h2o_timeout_t, and an h2o_timeout_t may
+ * not be disposed while the loop runs its entries (the loop walks them from inside the
+ * callbacks), so a timeout per call is no option. A wheel holds DEADLINETIMER_BUCKETS
+ * timeouts of 1, 2, 4, ... ms that live as long as the loop: a timer waits in the longest
+ * bucket that does not pass its moment, then in the next, so it fires at its millisecond
+ * (as the loop's clock, h2o_now, reads it), never before, after at most one wait per bucket.
+ *
+ * Loop thread only. A timer may be stopped or started again from any callback, its own
+ * included. */
+#ifndef HOOKGATE_DEADLINETIMER_H
+#define HOOKGATE_DEADLINETIMER_H
+
+#include <h2o.h>
+#include <stdint.h>
+
+#define DEADLINETIMER_BUCKETS 28 /* 1 ms .. 2^27 ms (37 h): past any deadline kept (wire/deadline.h) */
+
+typedef struct deadlinetimer_wheel {
+    h2o_loop_t *loop;
+    h2o_timeout_t buckets[DEADLINETIMER_BUCKETS]; /* bucket i waits 2^i ms */
+} deadlinetimer_wheel;
+
+typedef struct deadlinetimer deadlinetimer;
+struct deadlinetimer {
+    h2o_timeout_entry_t entry;      /* private: in one bucket while armed */
+    deadlinetimer_wheel *wheel;     /* private */
+    uint64_t at;                    /* private: the loop time (h2o_now) it fires at */
+    void (*cb)(deadlinetimer *t);   /* private: called once, at or after `at`, unless stopped */
+};
+
+/* Sets up the wheel's buckets on loop. */
+void deadlinetimer_wheel_init(deadlinetimer_wheel *w, h2o_loop_t *loop);
+
+/* Undoes deadlinetimer_wheel_init; no timer may be armed on it. */
+void deadlinetimer_wheel_dispose(deadlinetimer_wheel *w);
+
+/* The loop's time now, in the clock `at` is read on. */
+uint64_t deadlinetimer_now(deadlinetimer_wheel *w);
+
+/* Arms t (zeroed, or stopped, or fired) to call cb at loop time `at`; an `at` already
+ * passed fires on the loop's next turn, never from inside this call. */
+void deadlinetimer_start(deadlinetimer_wheel *w, deadlinetimer *t, uint64_t at, void (*cb)(deadlinetimer *t));
+
+/* Disarms t; a no-op when it is not armed. */
+void deadlinetimer_stop(deadlinetimer *t);
+
+/* 1 while t is armed. */
+int deadlinetimer_is_armed(deadlinetimer *t);
+
+#endif

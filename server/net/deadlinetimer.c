@@ -68,3 +68,8 @@ int deadlinetimer_is_armed(deadlinetimer *t)
 {
     return h2o_timeout_is_linked(&t->entry);
 }
+
+int deadlinetimer_is_due(deadlinetimer *t)
+{
+    return deadlinetimer_is_armed(t) && h2o_now(t->wheel->loop) >= t->at;
+}

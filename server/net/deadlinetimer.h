@@ -50,4 +50,8 @@ void deadlinetimer_stop(deadlinetimer *t);
 /* 1 while t is armed. */
 int deadlinetimer_is_armed(deadlinetimer *t);
 
+/* 1 when t is armed and its moment has come by the loop's clock, though the loop has not
+ * called it yet (an event handled on the same turn of the loop may see this first). */
+int deadlinetimer_is_due(deadlinetimer *t);
+
 #endif

@@ -16,6 +16,8 @@
 
 #include "codec_grpc.h"
 #include "completion.h"
+#include "deadline.h"
+#include "deadlinetimer.h"
 #include "hg_assert.h"
 #include "media.h"
 #include "metrics.h"
@@ -51,6 +53,7 @@ typedef struct grpc_call grpc_call;
 
 typedef struct grpc_stream {
     int32_t id;
+    grpc_conn *conn;
     grpc_call *call;       /* a call waiting for the journal, or NULL */
     h2o_linklist_t link;   /* in grpc_conn.streams */
     int reset_after_reply; /* stop the client's upload once our answer has gone out */
@@ -58,6 +61,8 @@ typedef struct grpc_stream {
     size_t headers_used; /* bytes of header values kept (in pool), at most GRPC_MAX_HEADER_BYTES */
     h2o_iovec_t path, content_type, authorization, request_id, idempotency_key; /* idempotency_key: {"", 0}
                                                                                 when sent twice */
+    h2o_iovec_t timeout; /* grpc-timeout as sent; {"", 0} when sent twice (malformed) */
+    deadlinetimer deadline; /* armed from the end of the headers until the answer goes out */
     struct timespec started; /* for the access log */
     int is_post, headers_too_large;
     rpc_codec codec;             /* the content type's: +proto (or none) or +json */
@@ -82,6 +87,7 @@ struct grpc_call {
 void grpc_context_init(grpc_context *ctx, core *c, h2o_loop_t *loop, h2o_multithread_queue_t *queue)
 {
     h2o_timeout_init(loop, &ctx->idle, core_config_now(c)->grpc_idle_timeout_ms);
+    deadlinetimer_wheel_init(&ctx->deadlines, loop);
     completion_receiver_register(&ctx->receiver, queue);
     ctx->core = c;
     ctx->handshake = NULL;
@@ -94,6 +100,7 @@ void grpc_context_dispose(grpc_context *ctx, h2o_loop_t *loop, h2o_multithread_q
     HG_ASSERT(h2o_linklist_is_empty(&ctx->connections));
     completion_receiver_unregister(&ctx->receiver, queue);
     h2o_timeout_dispose(loop, &ctx->idle);
+    deadlinetimer_wheel_dispose(&ctx->deadlines);
 }
 
 /* ---- connection I/O ------------------------------------------------------------------ */
@@ -113,6 +120,7 @@ static void stream_free(grpc_conn *conn, grpc_stream *s)
         s->call->stream = NULL;
         completion_vanish(&s->call->done);
     }
+    deadlinetimer_stop(&s->deadline);
     outflow_release(&conn->out, s->held);
     if (s->answering)
         outflow_end(&conn->out);
@@ -297,6 +305,7 @@ static void answer_begin(grpc_conn *conn, grpc_stream *s, size_t bytes)
 {
     HG_ASSERT(!s->answering);
     s->answering = 1;
+    deadlinetimer_stop(&s->deadline); /* answered: the deadline no longer matters */
     s->held += bytes;
     outflow_charge(&conn->out, bytes);
     outflow_begin(&conn->out);
@@ -399,6 +408,55 @@ static int read_content_type(grpc_stream *s)
     return 1;
 }
 
+/* ---- deadlines (grpc-timeout) ------------------------------------------------------- */
+
+static void deadline_error(grpc_stream *s, error *err)
+{
+    error_set(err, ERROR_DEADLINE_EXCEEDED, "The call's deadline (grpc-timeout %.*s) passed before its answer.",
+              (int)s->timeout.len, s->timeout.base);
+}
+
+/* The deadline came before the answer: DEADLINE_EXCEEDED now. A call handed to the core
+ * is let go as when its client disconnects (its late answer is dropped, its memory freed
+ * with it); a body still coming is refused with a reset once the answer is out. */
+static void on_deadline(deadlinetimer *t)
+{
+    grpc_stream *s = H2O_STRUCT_FROM_MEMBER(grpc_stream, deadline, t);
+    grpc_conn *conn = s->conn;
+    HG_ASSERT(!s->answering); /* an answer stops the timer */
+    if (s->call != NULL) {
+        s->call->stream = NULL;
+        completion_vanish(&s->call->done);
+        s->call = NULL;
+    } else if (!nghttp2_session_get_stream_remote_close(conn->session, s->id))
+        s->reset_after_reply = 1;
+    error err;
+    deadline_error(s, &err);
+    respond_error(conn, s, &err);
+    conn_flush(conn); /* last: may close conn */
+}
+
+/* The request's headers are complete: arms the deadline its grpc-timeout sets, or answers
+ * INVALID_ARGUMENT (and refuses the body) for a malformed one. A request that is no gRPC
+ * call or whose headers were too large is left to serve, which says so. */
+static void deadline_begin(grpc_conn *conn, grpc_stream *s, int body_ended)
+{
+    if (s->timeout.base == NULL || s->headers_too_large || !read_content_type(s))
+        return;
+    uint64_t ms;
+    if (deadline_grpc_parse(s->timeout.base, s->timeout.len, &ms) != 0) {
+        error err;
+        error_clear(&err);
+        error_add_param(&err, ERROR_IN_HEADER, ERROR_ORDER_HEADER, "grpc-timeout",
+                        "must be given once, as 1 to 8 digits and a unit (H, M, S, m, u or n)");
+        s->reset_after_reply = !body_ended;
+        respond_error(conn, s, &err);
+        return;
+    }
+    deadlinetimer_wheel *w = &conn->ctx->deadlines;
+    deadlinetimer_start(w, &s->deadline, deadlinetimer_now(w) + ms, on_deadline);
+}
+
 static void serve(grpc_conn *conn, grpc_stream *s)
 {
     core *c = conn->ctx->core;
@@ -425,6 +483,10 @@ static void serve(grpc_conn *conn, grpc_stream *s)
     }
     if (s->body_too_large) {
         error_set(&err, ERROR_TOO_LARGE, "The message exceeds the limit of %zu bytes.", limit);
+        goto fail;
+    }
+    if (deadlinetimer_is_due(&s->deadline)) { /* work whose deadline passed is not begun */
+        deadline_error(s, &err);
         goto fail;
     }
     if (outflow_admit(&conn->out, &err) != OUTFLOW_ADMITTED)
@@ -505,6 +567,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     if (s == NULL)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     s->id = frame->hd.stream_id;
+    s->conn = conn;
     s->answer_type = h2o_iovec_init(H2O_STRLIT(MEDIA_GRPC)); /* until read_content_type knows better */
     h2o_mem_init_pool(&s->pool);
     h2o_buffer_init(&s->body, &h2o_socket_buffer_prototype);
@@ -546,6 +609,11 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
             s->idempotency_key = h2o_iovec_init("", 0); /* ambiguous: the core refuses it */
         else
             keep(s, &s->idempotency_key, value, valuelen);
+    } else if (namelen == 12 && memcmp(name, "grpc-timeout", 12) == 0) {
+        if (s->timeout.base != NULL)
+            s->timeout = h2o_iovec_init("", 0); /* ambiguous: refused as malformed */
+        else
+            keep(s, &s->timeout, value, valuelen);
     } else if (namelen == 12 && memcmp(name, "x-request-id", 12) == 0 && s->request_id.base == NULL)
         keep(s, &s->request_id, value, valuelen); /* the first, as over HTTP; reqlog judges it */
     return 0;
@@ -586,11 +654,13 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     grpc_conn *conn = user_data;
-    if ((frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) ||
-        !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+    if (frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS)
         return 0;
     grpc_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
-    if (s != NULL && !s->responded) {
+    int ended = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (s != NULL && !s->responded && frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+        deadline_begin(conn, s, ended); /* may answer */
+    if (s != NULL && !s->responded && ended) {
         server_connection_seen(conn->sock); /* a whole request: not a squatter */
         serve(conn, s);
     }

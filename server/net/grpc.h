@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 
 #include "core.h"
+#include "deadlinetimer.h"
 
 #define GRPC_MAX_CONCURRENT_STREAMS 100
 #define GRPC_MAX_HEADER_BYTES 16384 /* bytes of one request's header fields we keep */
@@ -23,6 +24,7 @@ typedef struct grpc_context {
     h2o_timeout_t *handshake;            /* a TLS handshake longer than this is cut; NULL (grpc_context_init's
                                             default): no limit. The server points it at its loop's
                                             server.handshake_timeout_ms */
+    deadlinetimer_wheel deadlines;       /* the calls' grpc-timeout */
     h2o_linklist_t connections;
     int stopping;
 } grpc_context;

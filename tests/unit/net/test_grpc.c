@@ -12,10 +12,13 @@
  * writer's thread and one whose stream the client reset before the answer came back.
  * From raw frames: a HEADERS frame whose stream id goes back below one the client used ends
  * the connection with GOAWAY PROTOCOL_ERROR (counted), while ids going up and trailers on
- * an open stream leave it serving; two content-length values reset the stream. */
+ * an open stream leave it serving; two content-length values reset the stream. Deadlines
+ * (grpc-timeout): a body that never ends, a deadline already passed, malformed values, and
+ * creates whose deadline passes while the journal's writer has them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <nghttp2/nghttp2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -384,6 +387,144 @@ static void test_journal(void)
     core_fixture_store_remove(dir);
 }
 
+/* ---- deadlines (grpc-timeout) ---------------------------------------------------------- */
+
+/* A body that never ends: the frame's first bytes, then nothing, END_STREAM never. */
+static ssize_t read_body_forever(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
+                                 uint32_t *data_flags, nghttp2_data_source *source, void *user_data)
+{
+    (void)session, (void)stream_id, (void)user_data, (void)data_flags;
+    body_source *b = source->ptr;
+    if (b->sent > 0 || length < 3)
+        return NGHTTP2_ERR_DEFERRED;
+    memcpy(buf, b->data, 3);
+    b->sent = 3;
+    return 3;
+}
+
+/* Starts a create with grpc-timeout (NULL: none; "\n"-separated: sent as several fields),
+ * whose body ends (forever = 0) or never does (1). */
+static void call_start_deadline(client *cl, call *c, body_source *b, const char *timeout, int forever, uint8_t *frame,
+                                size_t cap)
+{
+    memset(c, 0, sizeof(*c));
+    schema_create_request cr = create_request();
+    size_t n = protobuf_c_message_get_packed_size(&cr.base);
+    CHECK(n + CODEC_GRPC_FRAME_HEADER <= cap);
+    protobuf_c_message_pack(&cr.base, frame + CODEC_GRPC_FRAME_HEADER);
+    codec_grpc_frame_header(frame, 0, n);
+    *b = (body_source){frame, n + CODEC_GRPC_FRAME_HEADER, 0};
+    char t1[32] = "", t2[32] = "";
+    const char *nl = timeout != NULL ? strchr(timeout, '\n') : NULL;
+    if (timeout != NULL)
+        snprintf(t1, sizeof(t1), "%.*s", nl != NULL ? (int)(nl - timeout) : (int)strlen(timeout), timeout);
+    if (nl != NULL)
+        snprintf(t2, sizeof(t2), "%s", nl + 1);
+    nghttp2_nv hdrs[] = {NV(":method", "POST"),        NV(":scheme", "http"),
+                         NV(":path", SERVICE "CreateWebhook"), NV(":authority", "localhost"),
+                         NV("te", "trailers"),          NV("content-type", "application/grpc"),
+                         NV("authorization", TOKEN),    NV("grpc-timeout", t1),
+                         NV("grpc-timeout", t2)};
+    nghttp2_data_provider provider = {.source.ptr = b, .read_callback = forever ? read_body_forever : read_body};
+    c->stream_id = nghttp2_submit_request(cl->session, NULL, hdrs, timeout == NULL ? 7 : nl == NULL ? 8 : 9,
+                                          &provider, c);
+    CHECK(c->stream_id > 0);
+}
+
+/* Without a store's wait: a body that never ends gets DEADLINE_EXCEEDED (trailers-only,
+ * then a reset that stops the upload) and is never served; a deadline already passed ("0n")
+ * is not begun; a malformed or repeated grpc-timeout is INVALID_ARGUMENT; a generous one
+ * changes nothing. */
+static void test_deadline(server *s)
+{
+    client cl;
+    if (client_open(&cl, s) != 0)
+        return;
+    uint8_t frame[512];
+    body_source b;
+    call c;
+    size_t stored = core_fixture_stored(s->core);
+
+    call_start_deadline(&cl, &c, &b, "30m", 1, frame, sizeof(frame));
+    pump_until_closed(&cl, &c);
+    CHECK_STR(c.status, "200");
+    CHECK_STR(c.grpc_status, "4");
+    CHECK(!c.in_trailers && c.body_len == 0);
+    CHECK_STR(c.grpc_message, "The call's deadline (grpc-timeout 30m) passed before its answer.");
+    CHECK(c.close_code == NGHTTP2_NO_ERROR); /* the answer, then RST_STREAM NO_ERROR */
+    CHECK(core_fixture_stored(s->core) == stored);
+
+    call_start_deadline(&cl, &c, &b, "0n", 0, frame, sizeof(frame));
+    pump_until_closed(&cl, &c);
+    CHECK_STR(c.grpc_status, "4");
+    CHECK(core_fixture_stored(s->core) == stored);
+
+    static const char *const malformed[] = {"30", "30x", "123456789m", "-1m", "1 m", "1M5", "1m\n1m", ""};
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+        for (int forever = 0; forever < 2; forever++) {
+            call_start_deadline(&cl, &c, &b, malformed[i], forever, frame, sizeof(frame));
+            pump_until_closed(&cl, &c);
+            if (strcmp(c.grpc_status, "3") != 0)
+                fprintf(stderr, "grpc-timeout \"%s\" (body %s): stream closed with %u\n", malformed[i],
+                        forever ? "open" : "ended", c.close_code);
+            CHECK_STR(c.grpc_status, "3");
+            CHECK(strstr(c.grpc_message, "grpc-timeout: must be given once") != NULL);
+        }
+    }
+    CHECK(core_fixture_stored(s->core) == stored);
+
+    call_start_deadline(&cl, &c, &b, "20S", 0, frame, sizeof(frame));
+    pump_until_closed(&cl, &c);
+    CHECK_STR(c.grpc_status, "0");
+    CHECK(core_fixture_stored(s->core) == stored + 1);
+    /* the connection still serves */
+    call_start_deadline(&cl, &c, &b, NULL, 0, frame, sizeof(frame));
+    pump_until_closed(&cl, &c);
+    CHECK_STR(c.grpc_status, "0");
+    client_close(&cl);
+}
+
+/* With a journal: creates whose 1 ms deadline may pass while the writer has them. Each
+ * gets exactly one answer, OK or DEADLINE_EXCEEDED, whichever came first (the client would
+ * see a second as a protocol error); every create handed over is stored all the same, and a
+ * late answer from the writer is dropped (ASan and the completion's assertions watch that). */
+static void test_deadline_journal(void)
+{
+    char dir[64], yaml[CORE_FIXTURE_YAML_MAX];
+    if (core_fixture_store_yaml(yaml_base, dir, yaml) != 0)
+        return;
+    server s;
+    if (server_init(&s, yaml) != 0)
+        return;
+    client cl;
+    if (client_open(&cl, &s) == 0) {
+        enum { N = 8 };
+        uint8_t frames[N][512];
+        body_source b[N];
+        call c[N];
+        for (int i = 0; i < N; i++)
+            call_start_deadline(&cl, &c[i], &b[i], "1m", 0, frames[i], sizeof(frames[i]));
+        for (int round = 0; round < PUMP_ROUNDS; round++) {
+            int open = 0;
+            for (int i = 0; i < N; i++)
+                open += !c[i].closed;
+            if (open == 0)
+                break;
+            pump_once(&cl);
+        }
+        int exceeded = 0;
+        for (int i = 0; i < N; i++) {
+            CHECK(c[i].closed && c[i].close_code == NGHTTP2_NO_ERROR);
+            CHECK(strcmp(c[i].grpc_status, "0") == 0 || strcmp(c[i].grpc_status, "4") == 0);
+            exceeded += strcmp(c[i].grpc_status, "4") == 0;
+        }
+        fprintf(stderr, "test_deadline_journal: %d of %d creates answered DEADLINE_EXCEEDED\n", exceeded, N);
+        client_close(&cl);
+    }
+    server_dispose(&s); /* takes the writer's late answers */
+    core_fixture_store_remove(dir);
+}
+
 /* ---- raw frames ------------------------------------------------------------------------ */
 
 static size_t raw_frame(uint8_t *out, uint8_t type, uint8_t flags, uint32_t stream, const void *payload, size_t len)
@@ -524,8 +665,10 @@ int main(void)
         test_calls(&s);
         test_stream_id_backwards(&s);
         test_content_length_twice(&s);
+        test_deadline(&s);
         server_dispose(&s);
     }
     test_journal();
+    test_deadline_journal();
     return test_exit_code();
 }

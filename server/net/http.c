@@ -257,10 +257,17 @@ static void on_pending_released(completion *c)
     p->release(p);
 }
 
+/* What a handler keeps per event loop. */
+typedef struct http_loop_context {
+    h2o_multithread_receiver_t receiver; /* first: answers come back through it (tests read it so) */
+    deadlinetimer_wheel deadlines;
+} http_loop_context;
+
 void http_pending_start(http_pending *p, h2o_req_t *req, h2o_handler_t *handler,
                         void (*finish)(http_pending *p, h2o_req_t *req), void (*release)(http_pending *p))
 {
-    completion_start(&p->done, h2o_context_get_handler_context(req->conn->ctx, handler), on_pending_finished);
+    http_loop_context *lc = h2o_context_get_handler_context(req->conn->ctx, handler);
+    completion_start(&p->done, &lc->receiver, on_pending_finished);
     p->req = req;
     p->finish = finish;
     p->release = release;
@@ -281,18 +288,34 @@ void http_pending_post(http_pending *p)
     completion_post(&p->done);
 }
 
+void http_pending_abandon(http_pending *p)
+{
+    HG_ASSERT(p->req != NULL && *p->guard == p);
+    *p->guard = NULL;
+    p->req = NULL;
+    completion_vanish(&p->done);
+}
+
+deadlinetimer_wheel *http_deadlines(h2o_req_t *req, h2o_handler_t *handler)
+{
+    http_loop_context *lc = h2o_context_get_handler_context(req->conn->ctx, handler);
+    return &lc->deadlines;
+}
+
 static void on_context_init(h2o_handler_t *self, h2o_context_t *ctx)
 {
-    h2o_multithread_receiver_t *receiver = h2o_mem_alloc(sizeof(*receiver));
-    completion_receiver_register(receiver, ctx->queue);
-    h2o_context_set_handler_context(ctx, self, receiver);
+    http_loop_context *lc = h2o_mem_alloc(sizeof(*lc));
+    completion_receiver_register(&lc->receiver, ctx->queue);
+    deadlinetimer_wheel_init(&lc->deadlines, ctx->loop);
+    h2o_context_set_handler_context(ctx, self, lc);
 }
 
 static void on_context_dispose(h2o_handler_t *self, h2o_context_t *ctx)
 {
-    h2o_multithread_receiver_t *receiver = h2o_context_get_handler_context(ctx, self);
-    completion_receiver_unregister(receiver, ctx->queue);
-    free(receiver);
+    http_loop_context *lc = h2o_context_get_handler_context(ctx, self);
+    completion_receiver_unregister(&lc->receiver, ctx->queue);
+    deadlinetimer_wheel_dispose(&lc->deadlines);
+    free(lc);
 }
 
 void http_handler_init(http_handler *h, core *c, int (*on_req)(h2o_handler_t *self, h2o_req_t *req))

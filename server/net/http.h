@@ -13,6 +13,7 @@
 
 #include "completion.h"
 #include "core.h"
+#include "deadlinetimer.h"
 #include "route.h"
 
 /* The byte limit h2o itself must be given (globalconf max_request_entity_size): above the
@@ -105,5 +106,13 @@ void http_pending_cancel(http_pending *p);
 /* From any thread: hands p back to its loop, which calls finish (if the request is still
  * there) and frees p. */
 void http_pending_post(http_pending *p);
+
+/* On the loop thread, p's request still there: the request is answered otherwise (its
+ * deadline passed), so the answer the wait brings is dropped, as when the client goes;
+ * finish will not run, release still does, and p->req is NULL from now on. */
+void http_pending_abandon(http_pending *p);
+
+/* The timers of RPC deadlines on req's event loop (one wheel per loop and handler). */
+deadlinetimer_wheel *http_deadlines(h2o_req_t *req, h2o_handler_t *handler);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "codec_connect_get.h"
 #include "codec_grpc.h"
+#include "deadline.h"
 #include "hg_assert.h"
 #include "media.h"
 #include "rpc.h"
@@ -25,6 +26,13 @@
 
 typedef enum call_protocol { CALL_CONNECT, CALL_GRPC_WEB, CALL_GRPC_WEB_TEXT } call_protocol;
 
+/* A call's deadline, from connect-timeout-ms (Connect) or grpc-timeout (gRPC-Web). */
+typedef struct rpc_deadline {
+    int set;          /* 0: the request named none */
+    uint64_t at;      /* the moment, on the loop's clock (deadlinetimer_now) */
+    const char *name; /* the header that set it */
+} rpc_deadline;
+
 /* One call's state, off the request's pool: with a journal, a create outlives on_req. */
 typedef struct rpc_call {
     http_pending pending; /* first: completion.c frees the struct through it */
@@ -32,11 +40,13 @@ typedef struct rpc_call {
     call_protocol protocol;
     rpc_codec codec;
     const char *content_type; /* the answer's media type (a string literal) */
+    const char *deadline_name; /* the header that set the deadline */
+    deadlinetimer deadline;    /* armed while a call with a deadline waits for the store */
 } rpc_call;
 
 static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol, rpc_codec codec,
                          const char *content_type, const ProtobufCMethodDescriptor *method, const uint8_t *body,
-                         size_t len);
+                         size_t len, const rpc_deadline *dl);
 
 /* ---- Connect (unary) ----------------------------------------------------------------- */
 
@@ -65,7 +75,7 @@ static void connect_respond_error(h2o_req_t *req, const error *err)
 }
 
 static void serve_connect(http_handler *h, h2o_req_t *req, const ProtobufCMethodDescriptor *method, rpc_codec codec,
-                          const char *content_type)
+                          const char *content_type, const rpc_deadline *dl)
 {
     error err;
     error_clear(&err);
@@ -80,7 +90,8 @@ static void serve_connect(http_handler *h, h2o_req_t *req, const ProtobufCMethod
         error_set(&err, ERROR_TOO_LARGE, "Request body exceeds the limit of %zu bytes.", limit);
         goto fail;
     }
-    rpc_call_run(h, req, CALL_CONNECT, codec, content_type, method, (const uint8_t *)req->entity.base, req->entity.len);
+    rpc_call_run(h, req, CALL_CONNECT, codec, content_type, method, (const uint8_t *)req->entity.base, req->entity.len,
+                 dl);
     return;
 fail:
     connect_respond_error(req, &err);
@@ -89,7 +100,8 @@ fail:
 /* A Connect unary GET (route_find let it through only for a NO_SIDE_EFFECTS method): the
  * message and its codec come from the query string, held to the body's limit; then it is
  * a Connect call like a POST's. */
-static void serve_connect_get(http_handler *h, h2o_req_t *req, const ProtobufCMethodDescriptor *method)
+static void serve_connect_get(http_handler *h, h2o_req_t *req, const ProtobufCMethodDescriptor *method,
+                              const rpc_deadline *dl)
 {
     HG_ASSERT(route_rpc_no_side_effects(method));
     error err;
@@ -109,7 +121,7 @@ static void serve_connect_get(http_handler *h, h2o_req_t *req, const ProtobufCMe
     }
     int json = get.encoding == CODEC_CONNECT_JSON;
     rpc_call_run(h, req, CALL_CONNECT, json ? RPC_CODEC_JSON : RPC_CODEC_PROTO,
-                 json ? "application/json" : "application/proto", method, get.message, get.message_len);
+                 json ? "application/json" : "application/proto", method, get.message, get.message_len, dl);
 }
 
 /* ---- gRPC-Web ------------------------------------------------------------------------ */
@@ -148,7 +160,7 @@ static void grpc_web_respond(h2o_req_t *req, int text, const char *content_type,
 }
 
 static void serve_grpc_web(http_handler *h, h2o_req_t *req, const ProtobufCMethodDescriptor *method, int text,
-                           rpc_codec codec, const char *content_type)
+                           rpc_codec codec, const char *content_type, const rpc_deadline *dl)
 {
     error err;
     error_clear(&err);
@@ -170,7 +182,7 @@ static void serve_grpc_web(http_handler *h, h2o_req_t *req, const ProtobufCMetho
     }
     if (codec_grpc_unframe(body, len, limit, &msg, &msg_len, &err) != 0)
         goto fail;
-    rpc_call_run(h, req, text ? CALL_GRPC_WEB_TEXT : CALL_GRPC_WEB, codec, content_type, method, msg, msg_len);
+    rpc_call_run(h, req, text ? CALL_GRPC_WEB_TEXT : CALL_GRPC_WEB, codec, content_type, method, msg, msg_len, dl);
     return;
 fail:
     grpc_web_respond(req, text, content_type, NULL, 0, &err);
@@ -210,6 +222,7 @@ static void rpc_call_respond(rpc_call *call, h2o_req_t *req)
 
 static void on_call_finished(http_pending *p, h2o_req_t *req)
 {
+    deadlinetimer_stop(&((rpc_call *)p)->deadline);
     rpc_call_respond((rpc_call *)p, req);
 }
 
@@ -221,13 +234,46 @@ static void on_call_done(core_call *c)
 /* The call's struct is freed (answered, or its client gone): its memory goes with it. */
 static void on_call_released(http_pending *p)
 {
+    deadlinetimer_stop(&((rpc_call *)p)->deadline);
     core_call_release(&((rpc_call *)p)->call);
+}
+
+static void deadline_error(h2o_req_t *req, const char *name, error *err)
+{
+    h2o_iovec_t v = h2o_iovec_init(NULL, 0);
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    if (i != -1)
+        v = req->headers.entries[i].value;
+    error_set(err, ERROR_DEADLINE_EXCEEDED, "The call's deadline (%s %.*s) passed before its answer.", name,
+              (int)v.len, v.base);
+}
+
+/* The deadline passed while the store has the call: answered now, and the store's answer,
+ * when it comes, is dropped (as when the client goes). A request already gone has nobody
+ * to answer. */
+static void on_call_deadline(deadlinetimer *t)
+{
+    rpc_call *call = H2O_STRUCT_FROM_MEMBER(rpc_call, deadline, t);
+    h2o_req_t *req = call->pending.req;
+    if (req == NULL)
+        return;
+    http_pending_abandon(&call->pending);
+    error err;
+    deadline_error(req, call->deadline_name, &err);
+    call_respond_error(req, call->protocol, call->content_type, &err);
 }
 
 static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol, rpc_codec codec,
                          const char *content_type, const ProtobufCMethodDescriptor *method, const uint8_t *body,
-                         size_t len)
+                         size_t len, const rpc_deadline *dl)
 {
+    deadlinetimer_wheel *wheel = http_deadlines(req, &h->super);
+    if (dl->set && deadlinetimer_now(wheel) >= dl->at) { /* work whose deadline passed is not begun */
+        error err;
+        deadline_error(req, dl->name, &err);
+        call_respond_error(req, protocol, content_type, &err);
+        return;
+    }
     /* off the stack only when the call may wait for the store (see http_rest.c) */
     rpc_call local, *call = core_call_may_wait(h->core, core_method_of(method)) ? malloc(sizeof(*call)) : &local;
     if (call == NULL) {
@@ -239,6 +285,8 @@ static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol
     call->protocol = protocol;
     call->codec = codec;
     call->content_type = content_type;
+    call->deadline_name = dl->name;
+    call->deadline = (deadlinetimer){0};
     core_call_init(&call->call, CORE_METHODS);
     call->call.done = on_call_done;
     call->call.data = call;
@@ -250,14 +298,51 @@ static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol
     /* ready before the core runs: the journal may answer from its thread at once */
     if (call != &local)
         http_pending_start(&call->pending, req, &h->super, on_call_finished, on_call_released);
-    if (rpc_handle(h->core, method, codec, &headers, body, len, alloc, &call->call) == CORE_PENDING)
+    if (rpc_handle(h->core, method, codec, &headers, body, len, alloc, &call->call) == CORE_PENDING) {
+        if (dl->set) /* the answer is on the journal's thread: this loop cannot take it yet */
+            deadlinetimer_start(wheel, &call->deadline, dl->at, on_call_deadline);
         return;
+    }
     if (call != &local)
         http_pending_cancel(&call->pending);
     rpc_call_respond(call, req);
     core_call_release(&call->call);
     if (call != &local)
         free(call);
+}
+
+/* ---- deadlines ----------------------------------------------------------------------- */
+
+/* Reads the request's deadline header (name) into dl: 0, or -1 with err set to
+ * INVALID_ARGUMENT when it is malformed or given more than once. The deadline counts from
+ * the moment the request began to arrive, as h2o recorded it: h2o hands a request over
+ * only once its whole body is in. */
+static int read_deadline(h2o_req_t *req, const char *name, deadlinetimer_wheel *wheel, rpc_deadline *dl, error *err)
+{
+    dl->set = 0;
+    dl->name = name;
+    size_t name_len = strlen(name);
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, name_len, -1);
+    if (i == -1)
+        return 0;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    uint64_t ms;
+    int twice = h2o_find_header_by_str(&req->headers, name, name_len, i) != -1;
+    int connect = strcmp(name, "connect-timeout-ms") == 0;
+    if (twice || (connect ? deadline_connect_parse(v.base, v.len, &ms) : deadline_grpc_parse(v.base, v.len, &ms)) != 0) {
+        error_clear(err);
+        error_add_param(err, ERROR_IN_HEADER, ERROR_ORDER_HEADER, name, "%s",
+                        connect ? "must be given once, as 1 to 10 digits (milliseconds)"
+                                : "must be given once, as 1 to 8 digits and a unit (H, M, S, m, u or n)");
+        return -1;
+    }
+    const struct timeval *now = h2o_get_timestamp(req->conn->ctx, NULL, NULL), *begin = &req->timestamps.request_begin_at;
+    int64_t elapsed = ((int64_t)now->tv_sec - begin->tv_sec) * 1000 + ((int64_t)now->tv_usec - begin->tv_usec) / 1000;
+    if (begin->tv_sec == 0 || elapsed < 0)
+        elapsed = 0; /* no record, or a clock stepped back: count from now */
+    dl->set = 1;
+    dl->at = deadlinetimer_now(wheel) + (ms > (uint64_t)elapsed ? ms - (uint64_t)elapsed : 0);
+    return 0;
 }
 
 /* ---- dispatch ------------------------------------------------------------------------ */
@@ -270,10 +355,12 @@ void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m)
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
         HG_ASSERT(method != NULL); /* route_find routes GET to the schema's NO_SIDE_EFFECTS methods only */
         error err;
-        if (http_admit(req, &err) != 0)
+        rpc_deadline dl;
+        if (http_admit(req, &err) != 0 ||
+            read_deadline(req, "connect-timeout-ms", http_deadlines(req, &h->super), &dl, &err) != 0)
             connect_respond_error(req, &err);
         else
-            serve_connect_get(h, req, method);
+            serve_connect_get(h, req, method, &dl);
         return;
     }
     call_protocol protocol = CALL_CONNECT;
@@ -308,14 +395,17 @@ void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m)
         return;
     }
     error err;
+    rpc_deadline dl;
     if (method == NULL) {
         error_set(&err, ERROR_UNIMPLEMENTED, "Unknown method %.*s.", (int)req->path_normalized.len,
                   req->path_normalized.base);
         call_respond_error(req, protocol, answer_type, &err);
-    } else if (http_admit(req, &err) != 0) {
+    } else if (http_admit(req, &err) != 0 ||
+               read_deadline(req, protocol == CALL_CONNECT ? "connect-timeout-ms" : "grpc-timeout",
+                             http_deadlines(req, &h->super), &dl, &err) != 0) {
         call_respond_error(req, protocol, answer_type, &err);
     } else if (protocol == CALL_CONNECT)
-        serve_connect(h, req, method, codec, answer_type);
+        serve_connect(h, req, method, codec, answer_type, &dl);
     else
-        serve_grpc_web(h, req, method, protocol == CALL_GRPC_WEB_TEXT, codec, answer_type);
+        serve_grpc_web(h, req, method, protocol == CALL_GRPC_WEB_TEXT, codec, answer_type, &dl);
 }

@@ -1,7 +1,9 @@
 /* Tests http_rpc (through http_router) without sockets: Connect in JSON and protobuf,
  * gRPC-Web and gRPC-Web-text (with protobuf and with JSON), with their statuses, content types, bodies and trailer
- * frames; Connect's error body; Connect GET; an unknown method in each protocol; 405 and 415. */
+ * frames; Connect's error body; Connect GET; an unknown method in each protocol; 405 and 415;
+ * deadlines (connect-timeout-ms, grpc-timeout). */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -239,6 +241,153 @@ static void test_refusals(lb_server *s)
     }
 }
 
+/* 1 when x's body (which may hold NULs: gRPC-Web frames) contains text. */
+static int body_has(lb_exchange *x, const char *text)
+{
+    size_t n = strlen(text), len = x->res_body->size;
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(x->res_body->bytes + i, text, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Sends x with its request's start moved back by ago_ms (a body that took that long to
+ * arrive: h2o hands a request over only once it is whole). */
+static void send_begun_ago(lb_server *s, lb_exchange *x, int ago_ms)
+{
+    lb_conn *conn = lb_conn_create(s, x);
+    conn->req.timestamps.request_begin_at.tv_sec -= ago_ms / 1000;
+    h2o_process_request(&conn->req);
+    CHECK(lb_wait(s, x) == 0);
+    lb_conn_destroy(conn);
+}
+
+/* connect-timeout-ms (Connect, POST and GET) and grpc-timeout (gRPC-Web): malformed or
+ * repeated is invalid_argument; a deadline that passed before the request was whole, or
+ * "0", is deadline_exceeded (504 for Connect, grpc-status 4 for gRPC-Web) and the call is
+ * never begun (nothing stored); a generous one changes nothing. */
+static void test_deadlines(lb_server *s)
+{
+    static const char body[] = "{\"ecosystemId\":\"" ECO "\",\"url\":\"https://example.com/d\"}";
+    size_t stored = core_fixture_stored(s->core);
+    static const char *const bad_connect[] = {"", "1.5", "-1", "300m", "10000000000", "1 0"};
+    for (size_t i = 0; i < sizeof(bad_connect) / sizeof(bad_connect[0]); i++) {
+        lb_exchange c = {.method = "POST",
+                         .path = SERVICE "CreateWebhook",
+                         .headers = {{"authorization", TOKEN},
+                                     {"content-type", "application/json"},
+                                     {"connect-timeout-ms", bad_connect[i]}},
+                         .body = body,
+                         .body_len = sizeof(body) - 1};
+        lb_send(s, &c);
+        CHECK(c.status == 400);
+        CHECK(strstr(lb_body(&c), "\"code\":\"invalid_argument\"") != NULL);
+        CHECK(strstr(lb_body(&c), "connect-timeout-ms: must be given once, as 1 to 10 digits") != NULL);
+        lb_exchange_dispose(&c);
+    }
+    lb_exchange twice = {.method = "POST",
+                         .path = SERVICE "CreateWebhook",
+                         .headers = {{"authorization", TOKEN},
+                                     {"content-type", "application/json"},
+                                     {"connect-timeout-ms", "5000"},
+                                     {"connect-timeout-ms", "5000"}},
+                         .body = body,
+                         .body_len = sizeof(body) - 1};
+    lb_send(s, &twice);
+    CHECK(twice.status == 400);
+    lb_exchange_dispose(&twice);
+
+    lb_exchange web = {.method = "POST",
+                       .path = SERVICE "ListWebhooks",
+                       .headers = {{"authorization", TOKEN},
+                                   {"content-type", "application/grpc-web+json"},
+                                   {"grpc-timeout", "5s"}},
+                       .body = "\0\0\0\0\x02{}",
+                       .body_len = 7};
+    lb_send(s, &web);
+    CHECK(web.status == 200);
+    CHECK(body_has(&web, "grpc-status: 3\r\n"));
+    CHECK(body_has(&web, "grpc-timeout: must be given once"));
+    lb_exchange_dispose(&web);
+    CHECK(core_fixture_stored(s->core) == stored);
+
+    /* passed before the call could begin */
+    lb_exchange late = {.method = "POST",
+                        .path = SERVICE "CreateWebhook",
+                        .headers = {{"authorization", TOKEN},
+                                    {"content-type", "application/json"},
+                                    {"connect-timeout-ms", "5000"}},
+                        .body = body,
+                        .body_len = sizeof(body) - 1};
+    send_begun_ago(s, &late, 10000);
+    CHECK(late.status == 504);
+    CHECK(strstr(lb_body(&late), "\"code\":\"deadline_exceeded\"") != NULL);
+    CHECK(strstr(lb_body(&late), "The call's deadline (connect-timeout-ms 5000) passed before its answer.") != NULL);
+    lb_exchange_dispose(&late);
+    lb_exchange zero = {.method = "GET",
+                        .path = SERVICE "ListWebhooks?connect=v1&encoding=json&message=%7B%7D",
+                        .headers = {{"authorization", TOKEN}, {"connect-timeout-ms", "0"}}};
+    lb_send(s, &zero);
+    CHECK(zero.status == 504);
+    lb_exchange_dispose(&zero);
+    lb_exchange web_late = {.method = "POST",
+                            .path = SERVICE "CreateWebhook",
+                            .headers = {{"authorization", TOKEN},
+                                        {"content-type", "application/grpc-web+json"},
+                                        {"grpc-timeout", "2S"}},
+                            .body = "\0\0\0\0\x02{}",
+                            .body_len = 7};
+    send_begun_ago(s, &web_late, 3000);
+    CHECK(web_late.status == 200);
+    CHECK(body_has(&web_late, "grpc-status: 4\r\n"));
+    lb_exchange_dispose(&web_late);
+    CHECK(core_fixture_stored(s->core) == stored);
+
+    /* generous: served, the time already spent on the request counted against it */
+    lb_exchange ok = {.method = "POST",
+                      .path = SERVICE "CreateWebhook",
+                      .headers = {{"authorization", TOKEN},
+                                  {"content-type", "application/json"},
+                                  {"connect-timeout-ms", "60000"}},
+                      .body = body,
+                      .body_len = sizeof(body) - 1};
+    send_begun_ago(s, &ok, 10000);
+    CHECK(ok.status == 200);
+    lb_exchange_dispose(&ok);
+    CHECK(core_fixture_stored(s->core) == stored + 1);
+}
+
+/* With a journal: creates whose 1 ms deadline may pass while the writer has them get
+ * exactly one answer each, 200 or 504 deadline_exceeded; their late answers are dropped
+ * (ASan, and the completion's assertions, watch that). */
+static void test_deadline_journal(void)
+{
+    char dir[64], with_store[CORE_FIXTURE_YAML_MAX];
+    if (core_fixture_store_yaml(yaml, dir, with_store) != 0)
+        return;
+    lb_server s;
+    if (lb_server_init(&s, with_store) == 0) {
+        static const char body[] = "{\"ecosystemId\":\"" ECO "\",\"url\":\"https://example.com/dj\"}";
+        int exceeded = 0;
+        for (int i = 0; i < 10; i++) {
+            lb_exchange c = {.method = "POST",
+                             .path = SERVICE "CreateWebhook",
+                             .headers = {{"authorization", TOKEN},
+                                         {"content-type", "application/json"},
+                                         {"connect-timeout-ms", "1"}},
+                             .body = body,
+                             .body_len = sizeof(body) - 1};
+            lb_send(&s, &c);
+            CHECK(c.status == 200 || c.status == 504);
+            exceeded += c.status == 504;
+            lb_exchange_dispose(&c);
+        }
+        fprintf(stderr, "test_deadline_journal: %d of 10 creates answered deadline_exceeded\n", exceeded);
+        lb_server_dispose(&s); /* takes the writer's late answers */
+    }
+    core_fixture_store_remove(dir);
+}
+
 /* With a journal, each create is answered from the writer's thread: the answer must be the
  * webhook every time (rpc_handle once overwrote the result after handing it to the
  * journal, so a fast writer's answer came back empty). */
@@ -278,7 +427,9 @@ int main(void)
     test_grpc_web_json(&s);
     test_connect_get(&s);
     test_refusals(&s);
+    test_deadlines(&s);
     lb_server_dispose(&s);
     test_journal();
+    test_deadline_journal();
     return test_exit_code();
 }

@@ -437,9 +437,11 @@ static void on_deadline(deadlinetimer *t)
 }
 
 /* The request's headers are complete: arms the deadline its grpc-timeout sets, or answers
- * INVALID_ARGUMENT (and refuses the body) for a malformed one. A request that is no gRPC
- * call or whose headers were too large is left to serve, which says so. */
-static void deadline_begin(grpc_conn *conn, grpc_stream *s, int body_ended)
+ * INVALID_ARGUMENT for a malformed one at once (the rest of its body is read and dropped,
+ * as after any early answer: a reset would make some clients, curl among them, drop the
+ * answer too). A request that is no gRPC call or whose headers were too large is left to
+ * serve, which says so. */
+static void deadline_begin(grpc_conn *conn, grpc_stream *s)
 {
     if (s->timeout.base == NULL || s->headers_too_large || !read_content_type(s))
         return;
@@ -449,7 +451,6 @@ static void deadline_begin(grpc_conn *conn, grpc_stream *s, int body_ended)
         error_clear(&err);
         error_add_param(&err, ERROR_IN_HEADER, ERROR_ORDER_HEADER, "grpc-timeout",
                         "must be given once, as 1 to 8 digits and a unit (H, M, S, m, u or n)");
-        s->reset_after_reply = !body_ended;
         respond_error(conn, s, &err);
         return;
     }
@@ -659,7 +660,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
     grpc_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
     int ended = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     if (s != NULL && !s->responded && frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
-        deadline_begin(conn, s, ended); /* may answer */
+        deadline_begin(conn, s); /* may answer */
     if (s != NULL && !s->responded && ended) {
         server_connection_seen(conn->sock); /* a whole request: not a squatter */
         serve(conn, s);

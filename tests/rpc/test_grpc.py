@@ -855,6 +855,45 @@ class TestBadInput(GrpcTestCase):
                             grpc.StatusCode.RESOURCE_EXHAUSTED, msg, "PayloadTooLarge", [("", "", msg)])
 
 
+class TestDeadlines(GrpcTestCase):
+    """grpc-timeout: every grpcio call here sends one (timeout=), so a generous deadline is the
+    common case; these are the others. A body that never ends is in connect.test.mjs (Node's
+    HTTP/2 client can hold a request open; curl cannot while it waits on its input)."""
+
+    raw_h2 = TestBadInput.raw_h2
+    assertGrpcStatus = TestBadInput.assertGrpcStatus
+
+    def tearDown(self):
+        self.assertTrue(SERVER.alive(), "hookgate died; log:\n" + SERVER.log()[-4000:])
+        self.assertEqual(self.list_ids(rs.ECO_BAD), [])
+
+    def test_deadline_passed_before_the_call(self):
+        body = rs.frame(pb.CreateWebhookRequest(ecosystem_id=rs.ECO_BAD, url="https://example.com/x")
+                        .SerializeToString())
+        status, fields, _ = rs.h2(TMP, SERVER.grpc_ports[0], "POST", METHOD_PATH % "CreateWebhook",
+                                  {"content-type": "application/grpc", "te": "trailers",
+                                   "authorization": rs.TOKEN, "grpc-timeout": "0n"}, body)
+        self.assertEqual((status, fields.get("grpc-status")), (200, "4"), fields)
+
+    def test_malformed(self):
+        body = rs.frame(pb.CreateWebhookRequest(ecosystem_id=rs.ECO_BAD, url="https://example.com/x")
+                        .SerializeToString())
+        msg = "InvalidParams: grpc-timeout: must be given once, as 1 to 8 digits and a unit (H, M, S, m, u or n)"
+        for value in ("300", "300ms", "1.5S", "123456789m", "-1S"):
+            status, fields, answer = rs.h2(TMP, SERVER.grpc_ports[0], "POST", METHOD_PATH % "CreateWebhook",
+                                           {"content-type": "application/grpc", "te": "trailers",
+                                            "authorization": rs.TOKEN, "grpc-timeout": value}, body)
+            self.assertGrpcStatus((status, fields, answer), grpc.StatusCode.INVALID_ARGUMENT, msg, "InvalidParams")
+
+    def test_generous_deadline(self):
+        req = pb.ListWebhooksRequest(ecosystem_id=rs.ECO_BAD)
+        callable_ = self.client.channel.unary_unary(METHOD_PATH % "ListWebhooks",
+                                                    request_serializer=pb.ListWebhooksRequest.SerializeToString,
+                                                    response_deserializer=pb.ListWebhooksResponse.FromString)
+        for timeout in (60, 3600, 10 ** 7):  # the last beyond the one-day cap
+            self.assertEqual(list(callable_(req, metadata=auth(), timeout=timeout).items), [])
+
+
 # --- across protocols -------------------------------------------------------------------------
 
 

@@ -463,10 +463,12 @@ static void test_deadline(server *s)
     for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
         for (int forever = 0; forever < 2; forever++) {
             call_start_deadline(&cl, &c, &b, malformed[i], forever, frame, sizeof(frame));
+            /* answered at once, body or not; the client ends the stream it holds open */
+            for (int round = 0; c.grpc_status[0] == '\0' && round < PUMP_ROUNDS; round++)
+                pump_once(&cl);
+            if (forever)
+                CHECK(nghttp2_submit_rst_stream(cl.session, NGHTTP2_FLAG_NONE, c.stream_id, NGHTTP2_CANCEL) == 0);
             pump_until_closed(&cl, &c);
-            if (strcmp(c.grpc_status, "3") != 0)
-                fprintf(stderr, "grpc-timeout \"%s\" (body %s): stream closed with %u\n", malformed[i],
-                        forever ? "open" : "ended", c.close_code);
             CHECK_STR(c.grpc_status, "3");
             CHECK(strstr(c.grpc_message, "grpc-timeout: must be given once") != NULL);
         }

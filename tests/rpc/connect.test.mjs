@@ -528,6 +528,93 @@ function rawPost2(pathName, headers, body) {
   });
 }
 
+// --- deadlines: connect-timeout-ms and grpc-timeout ------------------------------------------------
+// Every transport above sends a generous one on every call (defaultTimeoutMs); these are the
+// deadlines that pass, and the malformed ones, through Node's own HTTP/2 client and fetch.
+
+describe("deadlines", () => {
+  const frame = (bytes) => {
+    const out = new Uint8Array(5 + bytes.length);
+    new DataView(out.buffer).setUint32(1, bytes.length);
+    out.set(bytes, 5);
+    return out;
+  };
+  const createBytes = () => toBinary(CreateWebhookRequestSchema,
+    create(CreateWebhookRequestSchema, { ecosystemId: ECO_BAD, url: "https://example.com/deadline" }));
+
+  test("native gRPC: a body that never ends gets DEADLINE_EXCEEDED while it is still open", async () => {
+    const session = http2.connect(grpcBase());
+    try {
+      const started = Date.now();
+      const stream = session.request({
+        ":method": "POST", ":path": `/${PKG}.WebhookService/CreateWebhook`, "content-type": "application/grpc",
+        te: "trailers", authorization: TOKEN, "grpc-timeout": "300m",
+      });
+      stream.write(frame(createBytes()).subarray(0, 7)); // part of the message; the stream stays open
+      const headers = await new Promise((resolve, reject) => {
+        stream.on("response", resolve);
+        stream.on("error", reject);
+        setTimeout(() => reject(new Error("no answer while the body was open")), CALL_TIMEOUT_MS);
+      });
+      const elapsed = Date.now() - started;
+      assert.equal(headers["grpc-status"], "4");
+      assert.equal(decodeURIComponent(headers["grpc-message"]),
+        "The call's deadline (grpc-timeout 300m) passed before its answer.");
+      assert.ok(elapsed >= 300, `answered after ${elapsed} ms, before the deadline`);
+      stream.close();
+    } finally {
+      session.close();
+    }
+    assert.equal((await createClient(WebhookService, makeTransport("connect http/1.1 json", server, sessionManagers))
+      .listWebhooks({ ecosystemId: ECO_BAD }, auth())).items.length, 0);
+  });
+
+  test("Connect: a malformed connect-timeout-ms is invalid_argument; 0 is deadline_exceeded (504)", async () => {
+    const call = (value, method = "CreateWebhook") => fetch(`${httpBase()}/${PKG}.WebhookService/${method}`, {
+      method: "POST",
+      headers: { "content-type": "application/proto", authorization: TOKEN, "connect-timeout-ms": value },
+      body: createBytes(),
+    });
+    for (const value of ["-1", "1.5", "300m", "10000000000", "0x10"]) {
+      const res = await call(value);
+      assert.equal(res.status, 400, value);
+      const body = await res.json();
+      assert.equal(body.code, "invalid_argument");
+      assert.match(body.message, /connect-timeout-ms: must be given once, as 1 to 10 digits/);
+    }
+    const res = await call("0");
+    assert.equal(res.status, 504);
+    const body = await res.json();
+    assert.equal(body.code, "deadline_exceeded");
+    assert.equal(body.message, "The call's deadline (connect-timeout-ms 0) passed before its answer.");
+    const get = await fetch(`${httpBase()}/${PKG}.WebhookService/ListWebhooks?connect=v1&encoding=json&message=`
+      + encodeURIComponent(JSON.stringify({ ecosystemId: ECO_BAD })), { headers: { authorization: TOKEN,
+      "connect-timeout-ms": "0" } });
+    assert.equal(get.status, 504);
+    assert.equal((await get.json()).code, "deadline_exceeded");
+  });
+
+  test("gRPC-Web: a malformed grpc-timeout is INVALID_ARGUMENT; 0n is DEADLINE_EXCEEDED", async () => {
+    const call = async (value) => {
+      const res = await fetch(`${httpBase()}/${PKG}.WebhookService/CreateWebhook`, {
+        method: "POST",
+        headers: { "content-type": "application/grpc-web+proto", authorization: TOKEN, "grpc-timeout": value },
+        body: frame(createBytes()),
+      });
+      assert.equal(res.status, 200);
+      return Buffer.from(await res.arrayBuffer()).toString("latin1");
+    };
+    for (const value of ["300", "300ms", "1.5S", "123456789m"]) {
+      const text = await call(value);
+      assert.match(text, /grpc-status: 3\r\n/, value);
+      assert.match(text, /grpc-timeout: must be given once/);
+    }
+    assert.match(await call("0n"), /grpc-status: 4\r\n/);
+    assert.equal((await createClient(WebhookService, makeTransport("connect http/1.1 json", server, sessionManagers))
+      .listWebhooks({ ecosystemId: ECO_BAD }, auth())).items.length, 0);
+  });
+});
+
 describe("gRPC-Web-text (raw)", () => {
   for (const [version, post] of [["http/1.1", rawPost1], ["http/2", rawPost2]]) {
     test(`create and get over ${version}`, async () => {

@@ -51,7 +51,8 @@ void completion_cancel(completion *c);
 /* From any thread, exactly once: hands c back to its loop. */
 void completion_post(completion *c);
 
-/* On the loop's thread: the request or stream c answers is gone; finish will not run. */
+/* On the loop's thread: the request or stream c answers is gone, or was answered without
+ * it (its deadline passed); finish will not run. */
 void completion_vanish(completion *c);
 
 #endif

@@ -3,7 +3,9 @@
  * h2o 2.2.5 cannot send HTTP trailers, so these connections bypass h2o's HTTP layer:
  * libnghttp2 does the HTTP/2 framing while h2o's sockets (TLS included) and event loop do
  * the I/O. Requests go through rpc_handle like every other protocol; a failure ends in a
- * trailers-only response with grpc-status, grpc-message and grpc-status-details-bin. */
+ * trailers-only response with grpc-status, grpc-message and grpc-status-details-bin. A
+ * call's grpc-timeout runs from the end of its headers: past it, the call is answered
+ * DEADLINE_EXCEEDED whether its body has ended or the core still has it. */
 #ifndef HOOKGATE_GRPC_H
 #define HOOKGATE_GRPC_H
 

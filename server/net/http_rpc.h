@@ -3,7 +3,9 @@
  * (application/grpc-web[+proto], application/grpc-web-text[+proto], and the same with +json,
  * whose frames hold the proto3 JSON of the message).
  * Native gRPC needs HTTP trailers, which h2o 2.2.5 cannot send: it has its own listener
- * (grpc.h). */
+ * (grpc.h). A call's deadline (connect-timeout-ms, grpc-timeout) runs from the moment its
+ * request began to arrive: one passed before the call begins is answered deadline_exceeded
+ * without beginning it, and one that passes while the store has it is answered then. */
 #ifndef HOOKGATE_HTTP_RPC_H
 #define HOOKGATE_HTTP_RPC_H
 

@@ -62,6 +62,7 @@ typedef struct grpc_stream {
     h2o_iovec_t path, content_type, authorization, request_id, idempotency_key; /* idempotency_key: {"", 0}
                                                                                 when sent twice */
     h2o_iovec_t timeout; /* grpc-timeout as sent; {"", 0} when sent twice (malformed) */
+    int timeout_malformed;
     deadlinetimer deadline; /* armed from the end of the headers until the answer goes out */
     struct timespec started; /* for the access log */
     int is_post, headers_too_large;
@@ -436,22 +437,17 @@ static void on_deadline(deadlinetimer *t)
     conn_flush(conn); /* last: may close conn */
 }
 
-/* The request's headers are complete: arms the deadline its grpc-timeout sets, or answers
- * INVALID_ARGUMENT for a malformed one at once (the rest of its body is read and dropped,
- * as after any early answer: a reset would make some clients, curl among them, drop the
- * answer too). A request that is no gRPC call or whose headers were too large is left to
- * serve, which says so. */
+/* The request's headers are complete: arms the deadline its grpc-timeout sets. A malformed
+ * one is answered INVALID_ARGUMENT by serve once the request is whole, as every other
+ * problem with the headers is (an answer racing ahead of its own request's body makes some
+ * clients, curl among them, wait for ever; a reset after it makes them drop the answer). */
 static void deadline_begin(grpc_conn *conn, grpc_stream *s)
 {
-    if (s->timeout.base == NULL || s->headers_too_large || !read_content_type(s))
-        return;
     uint64_t ms;
+    if (s->timeout.base == NULL || s->headers_too_large || !read_content_type(s))
+        return; /* serve answers what it is */
     if (deadline_grpc_parse(s->timeout.base, s->timeout.len, &ms) != 0) {
-        error err;
-        error_clear(&err);
-        error_add_param(&err, ERROR_IN_HEADER, ERROR_ORDER_HEADER, "grpc-timeout",
-                        "must be given once, as 1 to 8 digits and a unit (H, M, S, m, u or n)");
-        respond_error(conn, s, &err);
+        s->timeout_malformed = 1;
         return;
     }
     deadlinetimer_wheel *w = &conn->ctx->deadlines;
@@ -484,6 +480,11 @@ static void serve(grpc_conn *conn, grpc_stream *s)
     }
     if (s->body_too_large) {
         error_set(&err, ERROR_TOO_LARGE, "The message exceeds the limit of %zu bytes.", limit);
+        goto fail;
+    }
+    if (s->timeout_malformed) {
+        error_add_param(&err, ERROR_IN_HEADER, ERROR_ORDER_HEADER, "grpc-timeout",
+                        "must be given once, as 1 to 8 digits and a unit (H, M, S, m, u or n)");
         goto fail;
     }
     if (deadlinetimer_is_due(&s->deadline)) { /* work whose deadline passed is not begun */
@@ -660,7 +661,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
     grpc_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
     int ended = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     if (s != NULL && !s->responded && frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
-        deadline_begin(conn, s); /* may answer */
+        deadline_begin(conn, s);
     if (s != NULL && !s->responded && ended) {
         server_connection_seen(conn->sock); /* a whole request: not a squatter */
         serve(conn, s);

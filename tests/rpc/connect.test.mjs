@@ -569,6 +569,28 @@ describe("deadlines", () => {
       .listWebhooks({ ecosystemId: ECO_BAD }, auth())).items.length, 0);
   });
 
+  test("native gRPC: 0n is DEADLINE_EXCEEDED, and the call is never begun", async () => {
+    const session = http2.connect(grpcBase());
+    try {
+      const stream = session.request({
+        ":method": "POST", ":path": `/${PKG}.WebhookService/CreateWebhook`, "content-type": "application/grpc",
+        te: "trailers", authorization: TOKEN, "grpc-timeout": "0n",
+      });
+      stream.end(frame(createBytes()));
+      const headers = await new Promise((resolve, reject) => {
+        stream.on("response", resolve);
+        stream.on("error", reject);
+        setTimeout(() => reject(new Error("no answer")), CALL_TIMEOUT_MS);
+      });
+      assert.equal(headers["grpc-status"], "4");
+      stream.close();
+    } finally {
+      session.close();
+    }
+    assert.equal((await createClient(WebhookService, makeTransport("connect http/1.1 json", server, sessionManagers))
+      .listWebhooks({ ecosystemId: ECO_BAD }, auth())).items.length, 0);
+  });
+
   test("Connect: a malformed connect-timeout-ms is invalid_argument; 0 is deadline_exceeded (504)", async () => {
     const call = (value, method = "CreateWebhook") => fetch(`${httpBase()}/${PKG}.WebhookService/${method}`, {
       method: "POST",

@@ -132,7 +132,10 @@ before(async () => {
     platform: "browser", target: "chrome120", logLevel: "silent",
   });
   const files = {
-    "/index.html": { type: "text/html; charset=utf-8", body: '<!doctype html><meta charset="utf-8"><title>hookgate CORS</title><script src="/page.js"></script>\n' },
+    "/index.html": {
+      type: "text/html; charset=utf-8",
+      body: '<!doctype html><meta charset="utf-8"><title>hookgate CORS</title><script src="/page.js"></script>\n',
+    },
     "/page.js": { type: "text/javascript; charset=utf-8", body: bundle.outputFiles[0].contents },
     "/set.bin": { type: "application/octet-stream", body: loadSchema(TMP).setBytes },
   };

@@ -111,7 +111,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
          * page as a network error. */
         http_routing_begin(req, ROUTE_PREFLIGHT);
         if (cors_preflight(req) == 0)
-            http_respond(req, 204, "No Content", NULL, NULL, 0);
+            http_respond(req, 204, "No Content", NULL, "", 0);
         else
             http_respond_text(req, 403, "Forbidden", "Origin not allowed.");
         http_routing_end();

@@ -626,6 +626,96 @@ static int read_access_log(parse *p, void *target)
     return read_choice(p, names, "must be text, json or off", &((config *)target)->access_log);
 }
 
+/* Why s is not an origin as a browser serialises it in an Origin header (RFC 6454 §6.1),
+ * or NULL: "http" or "https", "://", a host of lowercase letters, digits, dots and hyphens
+ * (or a bracketed IPv6 address), an optional port without the scheme's default, no path.
+ * Origins are compared byte for byte, so a spelling no browser sends would never match. */
+static const char *origin_problem(const char *s, size_t len)
+{
+    size_t i, host;
+    if (len == 1 && s[0] == '*')
+        return "\"*\" is not accepted: list each origin whose pages may call the API";
+    if (len >= 7 && memcmp(s, "http://", 7) == 0)
+        host = 7;
+    else if (len >= 8 && memcmp(s, "https://", 8) == 0)
+        host = 8;
+    else
+        return "must be http://host[:port] or https://host[:port] (lowercase, as a browser sends it)";
+    i = host;
+    if (i < len && s[i] == '[') {
+        const char *close = memchr(s + i, ']', len - i);
+        char addr[INET6_ADDRSTRLEN];
+        unsigned char bin[sizeof(struct in6_addr)];
+        size_t n = close != NULL ? (size_t)(close - s) - i - 1 : 0;
+        if (close == NULL || n == 0 || n >= sizeof addr)
+            return "must have a host: a name, an IPv4 address or a bracketed IPv6 address";
+        memcpy(addr, s + i + 1, n);
+        addr[n] = '\0';
+        if (inet_pton(AF_INET6, addr, bin) != 1)
+            return "must have a host: a name, an IPv4 address or a bracketed IPv6 address";
+        for (size_t k = 0; k < n; k++)
+            if (addr[k] >= 'A' && addr[k] <= 'Z')
+                return "must be lowercase, as a browser sends it";
+        i += n + 2;
+    } else {
+        for (; i < len && s[i] != ':' && s[i] != '/'; i++) {
+            char c = s[i];
+            if (c >= 'A' && c <= 'Z')
+                return "must be lowercase, as a browser sends it";
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+                return "must be http://host[:port] or https://host[:port]: no path, query, user or other characters";
+        }
+        if (i == host)
+            return "must have a host: a name, an IPv4 address or a bracketed IPv6 address";
+    }
+    if (i == len)
+        return NULL;
+    if (s[i] != ':')
+        return "must be http://host[:port] or https://host[:port]: no path, query, user or other characters";
+    unsigned long port = 0;
+    size_t digits = 0;
+    for (i++; i < len && s[i] >= '0' && s[i] <= '9' && digits < 6; i++, digits++)
+        port = port * 10 + (unsigned long)(s[i] - '0');
+    if (i != len)
+        return "must be http://host[:port] or https://host[:port]: no path, query, user or other characters";
+    if (digits == 0 || s[len - digits] == '0' || port > 65535)
+        return "must have a port of 1..65535, without leading zeros";
+    if ((host == 7 && port == 80) || (host == 8 && port == 443))
+        return "must leave out the scheme's default port, as a browser does";
+    return NULL;
+}
+
+static int read_cors_origin(parse *p, void *target, size_t index)
+{
+    config *cfg = target;
+    const char *s;
+    size_t len;
+    HG_ASSERT(index < CONFIG_MAX_CORS_ORIGINS); /* read_list stops at the maximum */
+    if (read_string(p, &s, &len))
+        return -1;
+    if (len >= CONFIG_ORIGIN_MAX)
+        return fail(p, p->event.start_mark, "must be at most %d bytes", CONFIG_ORIGIN_MAX - 1);
+    const char *problem = origin_problem(s, len);
+    if (problem != NULL)
+        return fail(p, p->event.start_mark, "%s", problem);
+    for (size_t i = 0; i < index; i++)
+        if (strlen(cfg->cors_origins[i]) == len && memcmp(cfg->cors_origins[i], s, len) == 0)
+            return fail(p, p->event.start_mark, "is listed twice");
+    memcpy(cfg->cors_origins[index], s, len);
+    cfg->cors_origins[index][len] = '\0';
+    cfg->n_cors_origins = index + 1;
+    return 0;
+}
+
+static int read_cors_origins(parse *p, void *target)
+{
+    return read_list(p, 0, CONFIG_MAX_CORS_ORIGINS, "origins", read_cors_origin, target);
+}
+
+static const field cors_fields[] = {
+    FIELD_CUSTOM_("allowed_origins", 0, read_cors_origins),
+};
+
 static const field grpc_fields[] = {
     FIELD_CUSTOM_("listen", 1, read_grpc_listen),
     FIELD_UINT_("idle_timeout_ms", 0, config, grpc_idle_timeout_ms, 100, 3600000),
@@ -645,6 +735,7 @@ static const field server_fields[] = {
     FIELD_UINT_("max_connection_output_bytes", 0, config, max_connection_output_bytes, 65536, 1ull << 40),
     FIELD_UINT_("max_buffered_bytes", 0, config, max_buffered_bytes, 1ull << 20, 1ull << 44),
     FIELD_CUSTOM_("access_log", 0, read_access_log),
+    FIELD_MAPPING_("cors", 0, 0, cors_fields),
 };
 
 /* limits.default_page_size and max_page_size: read as plain numbers, their places kept
@@ -1250,6 +1341,16 @@ static int same_previous_keys(const config *a, const config *b)
     return 1;
 }
 
+static int same_origins(const config *a, const config *b)
+{
+    if (a->n_cors_origins != b->n_cors_origins)
+        return 0;
+    for (size_t i = 0; i < a->n_cors_origins; i++)
+        if (strcmp(a->cors_origins[i], b->cors_origins[i]) != 0)
+            return 0;
+    return 1;
+}
+
 int config_same_server(const config *a, const config *b)
 {
     return same_listeners(a->listeners, a->n_listeners, b->listeners, b->n_listeners) &&
@@ -1261,7 +1362,7 @@ int config_same_server(const config *a, const config *b)
            a->handshake_timeout_ms == b->handshake_timeout_ms && a->grpc_idle_timeout_ms == b->grpc_idle_timeout_ms &&
            a->write_timeout_ms == b->write_timeout_ms &&
            a->max_connection_output_bytes == b->max_connection_output_bytes &&
-           a->max_buffered_bytes == b->max_buffered_bytes &&
+           a->max_buffered_bytes == b->max_buffered_bytes && same_origins(a, b) &&
            same_text(a->store_path, b->store_path) && same_text(a->store_pg_conninfo, b->store_pg_conninfo) &&
            a->store_pg_connections == b->store_pg_connections &&
            a->store_pg_statement_timeout_ms == b->store_pg_statement_timeout_ms && a->store_fsync == b->store_fsync &&

@@ -23,6 +23,8 @@
 #define CONFIG_TOKEN_DIGEST_LEN 32 /* SHA-256 */
 #define CONFIG_ID_MAX 128          /* bytes of an account id, NUL included */
 #define CONFIG_ECOSYSTEM_ID_LEN OBJECTID_ECOSYSTEM_ID_LEN /* "C" + 24 lowercase hex digits */
+#define CONFIG_MAX_CORS_ORIGINS 32 /* server.cors.allowed_origins entries */
+#define CONFIG_ORIGIN_MAX 256      /* bytes of one allowed origin, NUL included */
 
 typedef struct config_listener {
     char address[CONFIG_ADDRESS_MAX]; /* numeric IPv4 or IPv6 address */
@@ -138,6 +140,11 @@ typedef struct config {
     uint64_t max_buffered_bytes; /* server.max_buffered_bytes: all connections' held bytes past which new
                                     requests get 503: 1 MiB..2^44 (256 MiB) */
     int access_log;                /* server.access_log: 0 text (default), 1 json, 2 off (accesslog_format) */
+    /* server.cors.allowed_origins: the browser origins (RFC 6454 serialisation, as a browser
+     * sends them in Origin: "scheme://host[:port]", lowercase, no default port, no path)
+     * whose pages may call the API; none by default. "*" is not accepted. */
+    char cors_origins[CONFIG_MAX_CORS_ORIGINS][CONFIG_ORIGIN_MAX];
+    size_t n_cors_origins;
     config_limits limits;
     config_delivery delivery;
     char *store_path;                    /* NULL = memory only (or PostgreSQL) */
@@ -174,7 +181,7 @@ config *config_load(const char *path, char err[CONFIG_ERROR_MAX]);
 int config_secret_keys(const config *cfg, seal_keyring **keys, char err[CONFIG_ERROR_MAX]);
 
 /* 1 when a and b agree on what a running server cannot change: listeners, threads,
- * timeouts, the connection cap and the store. A reload takes accounts, tokens,
+ * timeouts, the connection cap, the CORS origins and the store. A reload takes accounts, tokens,
  * ecosystems and limits. */
 int config_same_server(const config *a, const config *b);
 

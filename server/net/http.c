@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "cors.h"
 #include "h2guard.h"
 #include "hg_assert.h"
 #include "outflow.h"
@@ -131,6 +132,7 @@ static void respond(h2o_req_t *req, int status, const char *reason, const char *
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
     h2o_iovec_t id = reqlog_request_id(&req->pool, i >= 0 ? req->headers.entries[i].value : h2o_iovec_init(NULL, 0));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
+    cors_add_headers(req); /* every answer on every route: an error's too, or the page cannot read it */
     log_response(req, len, id);
     http_body *b = h2o_mem_alloc_pool(&req->pool, sizeof(*b));
     *b = (http_body){.super = {on_body_proceed, on_body_stop}, .data = body, .len = len, .out = outflow_of(req)};

@@ -5,7 +5,8 @@
  * Transports only: each decodes with the codecs, calls the core (directly or through rpc),
  * and renders the result or the error through the mapping table. Every response goes
  * through http_respond, which writes one access-log line (method, path without query,
- * status, bytes, duration, protocol) — never a token, secret or body. */
+ * status, bytes, duration, protocol) — never a token, secret or body — and adds the CORS
+ * headers (cors.h). */
 #ifndef HOOKGATE_HTTP_H
 #define HOOKGATE_HTTP_H
 

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cors.h"
 #include "h1framing.h"
 #include "h2guard.h"
 #include "hg_assert.h"
@@ -102,6 +103,18 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     if (check_target(req) != 0) {
         http_respond_text(req, 400, "Bad Request", "Invalid request path.");
+        return 0;
+    }
+    if (cors_is_preflight(req)) {
+        /* before routing and authentication: a browser sends no Authorization with it.
+         * Another origin's gets 403 and no CORS header, which the browser reports to the
+         * page as a network error. */
+        http_routing_begin(req, ROUTE_PREFLIGHT);
+        if (cors_preflight(req) == 0)
+            http_respond(req, 204, "No Content", NULL, "", 0);
+        else
+            http_respond_text(req, 403, "Forbidden", "Origin not allowed.");
+        http_routing_end();
         return 0;
     }
     route_id route =

@@ -82,7 +82,7 @@ static const char *const names[ROUTE_COUNT] = {
     [ROUTE_ATTEMPTS] = "attempts",     [ROUTE_RECOVER] = "recover", [ROUTE_PUBLISH] = "publish",
     [ROUTE_GET_EVENT] = "get_event",   [ROUTE_RESEND] = "resend",   [ROUTE_RPC_PUBLISH] = "rpc_publish",
     [ROUTE_RPC_GET_EVENT] = "rpc_get_event", [ROUTE_RPC_ATTEMPTS] = "rpc_attempts",
-    [ROUTE_RPC_RESEND] = "rpc_resend", [ROUTE_RPC_RECOVER] = "rpc_recover",
+    [ROUTE_RPC_RESEND] = "rpc_resend", [ROUTE_RPC_RECOVER] = "rpc_recover", [ROUTE_PREFLIGHT] = "preflight",
 };
 HG_STATIC_ASSERT(sizeof(names) / sizeof(names[0]) == ROUTE_COUNT, "a name for every route");
 

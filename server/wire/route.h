@@ -40,6 +40,8 @@ typedef enum route_id {
     ROUTE_HEALTHZ,   /* GET or HEAD /healthz */
     ROUTE_READYZ,
     ROUTE_METRICS,
+    ROUTE_PREFLIGHT, /* a CORS preflight (OPTIONS with Origin and Access-Control-Request-Method): decided by the
+                        router from the headers, never by route_find */
     ROUTE_NOT_FOUND,          /* no resource has this path */
     ROUTE_METHOD_NOT_ALLOWED, /* the resource exists, not with this method */
     ROUTE_COUNT

@@ -50,6 +50,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from netprobe import free_port, running_server
@@ -180,6 +181,7 @@ def config(port, threads, store):
     return "\n".join(lines) + "\n"
 
 
+CPU_USED = []  # (store, {part: CPU seconds per delivery}) of each deliveries run
 ODD = []  # what the servers said besides access, start and stop lines; failed attempts
 PROBLEMS = []  # what makes a figure not what it says (exit status 1)
 ROUTINE = re.compile(r"^hookgate: (store: |listening on |\d+ event loop|SIGTERM received, stopping$|stopped$)")
@@ -225,6 +227,7 @@ def server(binary, work, threads, durable):
             if store == "postgres":  # /healthz answers before the loops have their connections
                 wait_ready(port)
             api = Api(port)
+            api.pid = proc.pid
             try:
                 yield api
             finally:
@@ -320,21 +323,72 @@ def measure_publish(api, receiver, work, n):
     return r
 
 
+class CpuTime:
+    """CPU time (user + system, from /proc/PID/stat) used from start() to stop() by each
+    part: {name: pid} counts the process and its children (PostgreSQL's postmaster: every
+    backend); sampled every 50 ms, so a child that came and went between samples is missed."""
+    PARTS = ("hookgate", "PostgreSQL", "receiver")
+    HZ = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, pids):
+        self.roots = {pid: name for name, pid in pids.items() if pid is not None}
+        self.first, self.last, self.stopping = {}, {}, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self):
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            name = self.roots.get(int(pid)) or self.roots.get(int(fields[1]))  # itself, or its parent
+            if name is not None:
+                cpu = (int(fields[11]) + int(fields[12])) / self.HZ
+                self.first.setdefault((pid, name), cpu)
+                self.last[(pid, name)] = cpu
+
+    def _run(self):
+        while not self.stopping.wait(0.05):
+            self._sample()
+
+    def start(self):
+        self._sample()
+        self.thread.start()
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+        self._sample()
+        used = {name: 0.0 for name in self.PARTS}
+        for key, cpu in self.last.items():
+            used[key[1]] += cpu - self.first[key]
+        return used
+
+
 def measure_deliveries(binary, work, threads, durable, receiver, k, w):
-    """hookgate's deliveries/s on a new server."""
+    """hookgate's deliveries/s on a new server, and the CPU seconds each part used for them."""
     with server(binary, work, threads, durable) as api:
         for i in range(w):
             api.create_webhook("http://127.0.0.1:%d/d/%d" % (receiver.port, i))
         before = receiver.get("/stats")
+        cpu = CpuTime({"hookgate": api.pid, "PostgreSQL": PG.postmaster_pid() if PG else None,
+                       "receiver": receiver.proc.pid})
+        cpu.start()
         start = time.monotonic()
         r = h2load(work, "http://127.0.0.1:%d/api/events" % api.port, k, 16, PUBLISH, streams=8,
                    headers=["authorization: Bearer " + TOKEN])
         when, m = wait_delivered(api, k * w, 120)
+        used = cpu.stop()
         check("deliveries", r["ok"], k, when, m, k * w)
         after = receiver.get("/stats")
         if after["connections"] - before["connections"] < k * w:
             ODD.append("deliveries: %d deliveries over %d connections" % (
                 after["requests"] - before["requests"], after["connections"] - before["connections"]))
+        CPU_USED.append((durable, {name: seconds / (k * w) for name, seconds in used.items()}))
         return k * w / (when - start) if when else None
 
 
@@ -447,7 +501,9 @@ def main():
                 rates.append(measure_deliveries(binary, work, args.threads, durable, receiver, k, w))
                 bases.append(measure_receiver(work, receiver, k * w, concurrency))
             done = [x for x in rates if x is not None]
-            res["deliveries"] = {"rate": statistics.median(done) if done else None, "rates": rates,
+            runs_cpu = [used for store_of, used in CPU_USED if store_of == durable]
+            cpu_us = {part: 1e6 * statistics.median(u[part] for u in runs_cpu) for part in CpuTime.PARTS}
+            res["deliveries"] = {"rate": statistics.median(done) if done else None, "rates": rates, "cpu": cpu_us,
                                  "base": statistics.median(b["rps"] for b in bases), "bases": bases,
                                  "concurrency": concurrency}
             with server(binary, work, args.threads, durable) as api:
@@ -476,6 +532,9 @@ def main():
         ("receiver alone: h2load --h1 -c %d, req/s" % d0["concurrency"], lambda r: num(r["deliveries"]["base"])),
         ("  deliveries / receiver alone",
          lambda r: num(r["deliveries"]["rate"] and 100 * r["deliveries"]["rate"] / r["deliveries"]["base"], "%.0f%%")),
+        ("  CPU per delivery, us: hookgate", lambda r: num(r["deliveries"]["cpu"]["hookgate"])),
+        ("    PostgreSQL", lambda r: num(r["deliveries"]["cpu"]["PostgreSQL"])),
+        ("    receiver", lambda r: num(r["deliveries"]["cpu"]["receiver"])),
         ("fan-out, 1 event x %d webhooks: last, ms" % f, lambda r: num(r["fanout"]["last"], "%.1f")),
         ("  arrival - publish p50 / p99 ms", lambda r: pair(r["fanout"]["p50"], r["fanout"]["p99"], "%.1f")),
         ("  all delivered in /metrics, ms", lambda r: num(r["fanout"]["seen"], "%.1f")),
@@ -503,6 +562,10 @@ def main():
                      s, ", ".join(num(x) for x in results[s]["deliveries"]["rates"]),
                      ", ".join(num(b["rps"]) for b in results[s]["deliveries"]["bases"])) for s in stores))
              if runs > 1 else "one run"))
+    print("CPU per delivery: user + system time of hookgate, the PostgreSQL cluster and the receiver from the first "
+          "publish until every delivery was counted, over K*W (the publishes' share included), medians of the runs; "
+          "with %d CPUs, K*W deliveries cannot go faster than %d CPU-seconds over their sum" % (os.cpu_count(),
+                                                                                              os.cpu_count()))
     print("fan-out: times at the receiver (CLOCK_MONOTONIC) from just before the publish was sent; steady: "
           "/metrics sampled every 0.5 s while h2load --rps published (%d samples in the first store's run)"
           % results[stores[0]]["steady"]["samples"])

@@ -977,6 +977,136 @@ class TestTextAccessLog(unittest.TestCase):
             self.assertEqual(len(line.split(b" ")), 7, line)  # access method path status bytes duration protocol
 
 
+class TestCors(unittest.TestCase):
+    """server.cors.allowed_origins over real sockets (HTTP/1.1, http.client): an answer to an
+    allowed Origin carries Access-Control-Allow-Origin and -Expose-Headers on REST, Connect
+    and gRPC-Web routes, errors included; another origin or none gets only Vary: Origin; a
+    preflight needs no token, is 204 for an allowed origin and 403 without CORS headers for
+    another, and is logged and counted (route "preflight"); a reload keeps the origins."""
+
+    ECO = "C5156b8ace57896adb6dae592"
+    ORIGIN = "http://127.0.0.1:8081"
+    SERVICE = "/droplit.webhooks.v1.WebhookService/"
+    MISSING = "5f1b7c3e9d2a4b0012345678"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-cors-%d-" % os.getpid())
+        cls.port = free_port()
+        start_server(cls, "cors", "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n"
+                     "  cors: { allowed_origins: [ \"%s\", \"https://app.example\" ] }\n"
+                     "accounts:\n  - id: acme\n    tokens: [ t ]\n    ecosystems: [ { id: %s } ]\n"
+                     % (cls.port, cls.ORIGIN, cls.ECO))
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_server(cls)
+
+    def call(self, method, path, origin, body=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        h = dict(headers or {})
+        if origin is not None:
+            h["origin"] = origin
+        conn.request(method, path, body, h)
+        r = conn.getresponse()
+        r.body = r.read()
+        conn.close()
+        return r
+
+    def requests(self):
+        create = json.dumps({"ecosystemId": self.ECO, "url": "https://example.com/h"})
+        get = json.dumps({"id": self.MISSING})
+        return [
+            ("POST", "/api/webhooks", create, {"authorization": "t", "content-type": "application/json"}, 201),
+            ("GET", "/api/webhooks/" + self.MISSING, None, {"authorization": "t"}, 404),
+            ("GET", "/api/webhooks?ecosystemId=" + self.ECO, None, {}, 401),
+            ("POST", self.SERVICE + "CreateWebhook", create, {"authorization": "t", "content-type": "application/json"},
+             200),
+            ("POST", self.SERVICE + "GetWebhook", get, {"authorization": "t", "content-type": "application/json"}, 404),
+            # gRPC-Web: GetWebhook of a missing id
+            ("POST", self.SERVICE + "GetWebhook", b"\0" + struct.pack(">I", 26) + b"\x0a\x18" + self.MISSING.encode(),
+             {"authorization": "t", "content-type": "application/grpc-web+proto", "x-grpc-web": "1"}, 200),
+            ("GET", "/nowhere", None, {}, 404),
+        ]
+
+    def test_allowed_origin(self):
+        for method, path, body, headers, status in self.requests():
+            r = self.call(method, path, self.ORIGIN, body, headers)
+            self.assertEqual(r.status, status, (method, path))
+            self.assertEqual(r.getheader("access-control-allow-origin"), self.ORIGIN, path)
+            self.assertEqual(r.getheader("vary"), "origin")
+            expose = [h.strip() for h in r.getheader("access-control-expose-headers", "").split(",")]
+            for h in ("grpc-status", "grpc-message", "grpc-status-details-bin", "x-request-id", "retry-after"):
+                self.assertIn(h, expose)
+            if "grpc-web" in headers.get("content-type", ""):
+                self.assertIn(b"grpc-status: 5\r\n", r.body)  # NOT_FOUND, in the trailer frame
+
+    def test_other_origin_and_none(self):
+        for origin in ("http://127.0.0.1:8082", "https://app.example.evil", "null", None):
+            for method, path, body, headers, status in self.requests():
+                r = self.call(method, path, origin, body, headers)
+                self.assertEqual(r.status, status, (origin, method, path))
+                self.assertIsNone(r.getheader("access-control-allow-origin"))
+                self.assertIsNone(r.getheader("access-control-expose-headers"))
+                self.assertEqual(r.getheader("vary"), "origin")
+
+    def test_preflight(self):
+        def count(status):
+            text = get(self.port, "/metrics")[1].decode()
+            m = re.search(r'hookgate_requests_total\{route="preflight",protocol="http1",status="%d"\} (\d+)' % status,
+                          text)
+            return int(m.group(1)) if m else 0
+        before = (count(204), count(403))
+        paths = [self.SERVICE + "CreateWebhook", "/api/webhooks", "/api/webhooks/" + self.MISSING]
+        for path in paths:
+            r = self.call("OPTIONS", path, self.ORIGIN, headers={
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "authorization, content-type, connect-protocol-version"})
+            self.assertEqual(r.status, 204, path)
+            self.assertEqual(r.getheader("access-control-allow-origin"), self.ORIGIN)
+            self.assertIn("POST", r.getheader("access-control-allow-methods"))
+            allow = [h.strip() for h in r.getheader("access-control-allow-headers").split(",")]
+            for h in ("authorization", "content-type", "connect-protocol-version", "connect-timeout-ms",
+                      "grpc-timeout", "x-grpc-web", "x-user-agent", "idempotency-key"):
+                self.assertIn(h, allow)
+            self.assertEqual(r.getheader("access-control-max-age"), "7200")
+            r = self.call("OPTIONS", path, "http://127.0.0.1:8082", headers={"access-control-request-method": "POST"})
+            self.assertEqual(r.status, 403, path)
+            self.assertEqual([h for h, _ in r.getheaders() if h.lower().startswith("access-control-")], [])
+        self.assertEqual((count(204), count(403)), (before[0] + len(paths), before[1] + len(paths)))
+        deadline = time.monotonic() + 5
+        while True:
+            with open(self.log_path) as f:
+                lines = [l for l in f.read().split("\n") if l.startswith("access OPTIONS /api/webhooks ")]
+            if len(lines) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        # each event loop writes its own lines: the two need not come in the order they were sent
+        self.assertEqual(sorted(l.split(" ")[3] for l in lines), ["204", "403"])
+
+    def test_reload_keeps_origins(self):
+        with open(self.config) as f:
+            text = f.read()
+        with open(self.config, "w") as f:
+            f.write(text.replace(self.ORIGIN, "http://127.0.0.1:9999"))
+        try:
+            self.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 5
+            while True:
+                with open(self.log_path) as f:
+                    if "server.* and store.* take effect at the next start" in f.read():
+                        break
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.05)
+            r = self.call("GET", "/healthz", self.ORIGIN)
+            self.assertEqual(r.getheader("access-control-allow-origin"), self.ORIGIN)
+            self.assertIsNone(self.call("GET", "/healthz", "http://127.0.0.1:9999").getheader(
+                "access-control-allow-origin"))
+        finally:
+            with open(self.config, "w") as f:
+                f.write(text)
+
+
 def parse_exposition(text):
     """Prometheus text format -> {(name, frozenset(labels)): value}; checks every line's shape."""
     samples = {}

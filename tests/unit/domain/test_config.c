@@ -627,6 +627,90 @@ static void test_listeners(void)
     EXPECT_ERROR(yaml, "t.yaml:19:7: server.listen: must have between 1 and 16 listeners");
 }
 
+/* server.cors.allowed_origins: exact origins as browsers send them, at most
+ * CONFIG_MAX_CORS_ORIGINS, none by default; a change takes a restart. */
+static void test_cors(void)
+{
+    config *cfg = parse_ok(__LINE__, LISTEN);
+    CHECK(cfg != NULL && cfg->n_cors_origins == 0);
+    config *with = parse_ok(__LINE__, LISTEN "  cors:\n    allowed_origins: [ \"http://127.0.0.1:8081\", "
+                                             "\"https://app.example.com\", \"http://[::1]:3000\", "
+                                             "\"https://xn--bcher-kva.example:8443\" ]\n");
+    CHECK(with != NULL && with->n_cors_origins == 4 && strcmp(with->cors_origins[0], "http://127.0.0.1:8081") == 0 &&
+          strcmp(with->cors_origins[1], "https://app.example.com") == 0 &&
+          strcmp(with->cors_origins[2], "http://[::1]:3000") == 0 &&
+          strcmp(with->cors_origins[3], "https://xn--bcher-kva.example:8443") == 0);
+    CHECK(cfg != NULL && with != NULL && !config_same_server(cfg, with)); /* the origins take a restart */
+    config_destroy(with);
+    with = parse_ok(__LINE__, LISTEN "  cors: { allowed_origins: [] }\n");
+    CHECK(with != NULL && with->n_cors_origins == 0 && config_same_server(cfg, with));
+    config_destroy(with);
+    config_destroy(cfg);
+
+#define ORIGIN(o) LISTEN "  cors:\n    allowed_origins: [ \"" o "\" ]\n"
+    static const struct {
+        const char *yaml, *want;
+    } bad[] = {
+        {ORIGIN("*"), "\"*\" is not accepted: list each origin whose pages may call the API"},
+        {ORIGIN("null"), "must be http://host[:port] or https://host[:port] (lowercase, as a browser sends it)"},
+        {ORIGIN("HTTP://a.example"),
+         "must be http://host[:port] or https://host[:port] (lowercase, as a browser sends it)"},
+        {ORIGIN("ftp://a.example"),
+         "must be http://host[:port] or https://host[:port] (lowercase, as a browser sends it)"},
+        {ORIGIN("http://A.example"), "must be lowercase, as a browser sends it"},
+        {ORIGIN("http://[::ABCD]:1"), "must be lowercase, as a browser sends it"},
+        {ORIGIN("http://a.example/"),
+         "must be http://host[:port] or https://host[:port]: no path, query, user or other characters"},
+        {ORIGIN("http://a.example:8080/app"),
+         "must be http://host[:port] or https://host[:port]: no path, query, user or other characters"},
+        {ORIGIN("http://user@a.example"),
+         "must be http://host[:port] or https://host[:port]: no path, query, user or other characters"},
+        {ORIGIN("http://"), "must have a host: a name, an IPv4 address or a bracketed IPv6 address"},
+        {ORIGIN("http://:8080"), "must have a host: a name, an IPv4 address or a bracketed IPv6 address"},
+        {ORIGIN("http://[nope]"), "must have a host: a name, an IPv4 address or a bracketed IPv6 address"},
+        {ORIGIN("http://[::1"), "must have a host: a name, an IPv4 address or a bracketed IPv6 address"},
+        {ORIGIN("http://a.example:"), "must have a port of 1..65535, without leading zeros"},
+        {ORIGIN("http://a.example:0"), "must have a port of 1..65535, without leading zeros"},
+        {ORIGIN("http://a.example:08080"), "must have a port of 1..65535, without leading zeros"},
+        {ORIGIN("http://a.example:65536"), "must have a port of 1..65535, without leading zeros"},
+        {ORIGIN("http://a.example:80"), "must leave out the scheme's default port, as a browser does"},
+        {ORIGIN("https://a.example:443"), "must leave out the scheme's default port, as a browser does"},
+    };
+#undef ORIGIN
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char want[CONFIG_ERROR_MAX];
+        snprintf(want, sizeof want, "t.yaml:5:24: server.cors.allowed_origins[0]: %s", bad[i].want);
+        expect_error(__LINE__, bad[i].yaml, strlen(bad[i].yaml), want, 0);
+    }
+    EXPECT_ERROR(LISTEN "  cors:\n    allowed_origins: [ \"https://a.example:8443\", \"https://a.example:8443\" ]\n",
+                 "t.yaml:5:50: server.cors.allowed_origins[1]: is listed twice");
+    EXPECT_ERROR(LISTEN "  cors:\n    allowed_origins: \"http://a.example\"\n",
+                 "t.yaml:5:22: server.cors.allowed_origins: expected a list, not a scalar");
+    EXPECT_ERROR(LISTEN "  cors:\n    origins: []\n", "t.yaml:5:5: server.cors: unknown key \"origins\"");
+
+    /* the longest origin loads, one byte more does not */
+    char host[CONFIG_ORIGIN_MAX], yaml[2048];
+    memset(host, 'a', sizeof host);
+    host[CONFIG_ORIGIN_MAX - 1 - 7] = '\0'; /* "http://" + host = CONFIG_ORIGIN_MAX - 1 bytes */
+    snprintf(yaml, sizeof yaml, LISTEN "  cors:\n    allowed_origins: [ http://%s ]\n", host);
+    cfg = parse_ok(__LINE__, yaml);
+    CHECK(cfg != NULL && cfg->n_cors_origins == 1 && strlen(cfg->cors_origins[0]) == CONFIG_ORIGIN_MAX - 1);
+    config_destroy(cfg);
+    snprintf(yaml, sizeof yaml, LISTEN "  cors:\n    allowed_origins: [ http://a%s ]\n", host);
+    EXPECT_ERROR(yaml, "t.yaml:5:24: server.cors.allowed_origins[0]: must be at most 255 bytes");
+
+    /* CONFIG_MAX_CORS_ORIGINS origins load; one more does not */
+    size_t len = (size_t)snprintf(yaml, sizeof yaml, LISTEN "  cors:\n    allowed_origins:\n");
+    for (int i = 0; i < CONFIG_MAX_CORS_ORIGINS; i++)
+        len += (size_t)snprintf(yaml + len, sizeof yaml - len, "      - http://127.0.0.1:%d\n", 8000 + i);
+    cfg = parse_ok(__LINE__, yaml);
+    CHECK(cfg != NULL && cfg->n_cors_origins == CONFIG_MAX_CORS_ORIGINS &&
+          strcmp(cfg->cors_origins[CONFIG_MAX_CORS_ORIGINS - 1], "http://127.0.0.1:8031") == 0);
+    config_destroy(cfg);
+    snprintf(yaml + len, sizeof yaml - len, "      - http://127.0.0.1:9000\n");
+    EXPECT_ERROR(yaml, "t.yaml:38:9: server.cors.allowed_origins: must have between 0 and 32 origins");
+}
+
 static void test_accounts(void)
 {
     EXPECT_ERROR(LISTEN "accounts:\n  - tokens: []\n", "t.yaml:5:5: accounts[0]: missing key \"id\"");
@@ -991,6 +1075,7 @@ int main(void)
     test_delivery_events();
     test_postgres();
     test_listeners();
+    test_cors();
     test_accounts();
     test_ecosystems();
     test_tokens();

@@ -213,6 +213,7 @@ int main(void)
         [ROUTE_GET_EVENT] = "get_event",   [ROUTE_RESEND] = "resend",   [ROUTE_RPC_PUBLISH] = "rpc_publish",
         [ROUTE_RPC_GET_EVENT] = "rpc_get_event", [ROUTE_RPC_ATTEMPTS] = "rpc_attempts",
         [ROUTE_RPC_RESEND] = "rpc_resend", [ROUTE_RPC_RECOVER] = "rpc_recover",
+        [ROUTE_PREFLIGHT] = "preflight",
     };
     for (int r = 0; r < ROUTE_COUNT; r++)
         CHECK_STR(route_name((route_id)r), labels[r]);

@@ -425,10 +425,10 @@ static int32_t key_lock_of(const uint8_t *digest)
     return (int32_t)k;
 }
 
-static void key_lock_params(const uint8_t *digest, params *p)
+static void key_lock_params(int32_t key, params *p)
 {
     p_int(p, PG_EVENTS_KEY_LOCK_SPACE);
-    p_int(p, key_lock_of(digest));
+    p_int(p, key);
 }
 
 static int compare_key_locks(const void *a, const void *b)
@@ -457,7 +457,7 @@ static void publish_each(pg_events *e, backend_call *calls)
         int status = ensure_connected(e) != 0 ? ECONNREFUSED : command(e, ST_BEGIN);
         if (status == 0 && c->ev.publish.digest != NULL) {
             params k = {0};
-            key_lock_params(c->ev.publish.digest, &k);
+            key_lock_params(key_lock_of(c->ev.publish.digest), &k);
             PGresult *r = run(e, ST_KEY_LOCK, &k, PGRES_TUPLES_OK, &status);
             PQclear(r);
         }
@@ -501,8 +501,7 @@ static void publish_batch(pg_events *e, backend_call *calls)
         sent++;
     for (size_t i = 0; status == 0 && i < keys; i++) {
         params p = {0};
-        p_int(&p, PG_EVENTS_KEY_LOCK_SPACE);
-        p_int(&p, locks[i]);
+        key_lock_params(locks[i], &p);
         if ((status = pipeline_send(e, ST_KEY_LOCK, &p)) == 0)
             sent++;
     }

@@ -306,8 +306,15 @@ def openapi(schema, rules):
                              MEDIA_PROTO: {"schema": {"type": "string", "contentMediaType": MEDIA_PROTO}}}
         else:
             ok["description"] = "Success, with an empty body."
+        headers = {}
         if r.status == 201:
-            ok["headers"] = {"Location": {"schema": {"type": "string"}, "description": "the new resource's path"}}
+            headers["Location"] = {"schema": {"type": "string"}, "description": "the new resource's path"}
+        if r.rest.idempotency_key:
+            headers["Idempotent-Replayed"] = {"schema": {"type": "string", "enum": ["true"]},
+                                              "description": "present when the answer is a replay of an earlier "
+                                                             "call's, made with the same Idempotency-Key"}
+        if headers:
+            ok["headers"] = headers
         op["responses"] = {str(r.status): ok}
         op["responses"].update(error_responses())
         paths.setdefault(path, {})[r.verb] = op

@@ -237,7 +237,7 @@ class TestConnect(BadInputCase):
                                     [("", "", "The request's content-encoding is not supported: use gzip or identity.")])
             answer = self.post(version, good_create().SerializeToString(), extra={"content-encoding": "gzip"})
             self.assertConnectError(answer, 400, "invalid_argument", "InvalidBody",
-                                    [("body", "body", "The message is not one whole gzip stream.")])
+                                    [("", "", "The message is not one whole gzip stream.")])
 
     def test_other_http_methods(self):
         for version in VERSIONS:

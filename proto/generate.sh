@@ -1,16 +1,26 @@
 #!/bin/sh
-# Writes protoc-c's output for proto/ (and the well-known types it imports) into $1, and
+# Writes protoc-c's output for proto/ (and the well-known types it imports) into $1,
 # $1/droplit/method_options.h: what protoc-c leaves out of its descriptors, the methods'
-# options (see method_options below).
+# options (see method_options below), and the REST surface proto/rest.py makes of the
+# schema's google.api.http options: $1/droplit/rest_rules.h and $1/openapi.json.
 # Run from the repository root. The build target `gen` runs it on gen/; tests/gen_fresh.sh
 # runs it on a scratch folder and compares.
 set -eu
 out=$1
 mkdir -p "$out"
 protos="proto/droplit/webhooks/v1/webhooks.proto proto/grpc/health/v1/health.proto"
-# shellcheck disable=SC2086 # $protos is a list of paths without spaces
-protoc-c --c_out="$out" -Iproto -I/usr/include $protos \
+# google/api/{annotations,http}.proto (the REST mapping's options), from Debian's
+# golang-github-gogo-googleapis-dev
+googleapis=/usr/share/gocode/src/github.com/gogo/googleapis
+includes="-Iproto -I$googleapis -I/usr/include"
+# shellcheck disable=SC2086 # $protos and $includes are lists of words without spaces
+protoc-c --c_out="$out" $includes $protos \
   google/protobuf/any.proto google/protobuf/timestamp.proto google/protobuf/struct.proto
+# The options' own files (droplit/api/rest.proto, google/api/annotations.proto) hold only
+# extensions of descriptor.proto, which protoc-c's output never uses: their #include lines
+# go, rather than compiling descriptor.proto into the server.
+sed -i -e '/^#include "droplit\/api\/rest.pb-c.h"$/d' -e '/^#include "google\/api\/annotations.pb-c.h"$/d' \
+  "$out/droplit/webhooks/v1/webhooks.pb-c.h"
 
 # protoc-c 1.4's ProtobufCMethodDescriptor has a name, an input and an output, no options, so
 # `option idempotency_level = NO_SIDE_EFFECTS;` (which lets Connect clients call a method
@@ -21,7 +31,7 @@ method_options() {
   set_file=$(mktemp)
   trap 'rm -f "$set_file" "$set_file.txt"' EXIT
   # shellcheck disable=SC2086
-  protoc --descriptor_set_out="$set_file" -Iproto -I/usr/include $protos
+  protoc --descriptor_set_out="$set_file" $includes $protos
   # into a file, not a pipe: a failure here stops the script (set -e)
   protoc --decode=google.protobuf.FileDescriptorSet -I/usr/include google/protobuf/descriptor.proto \
     < "$set_file" > "$set_file.txt"
@@ -53,3 +63,17 @@ method_options() {
 }
 mkdir -p "$out/droplit"
 method_options > "$out/droplit/method_options.h"
+
+# The REST route table and the OpenAPI document: proto/rest.py reads the schema's options
+# with Python's protobuf (Debian's python3-protobuf, the version of this protoc), given the
+# options' own .proto files compiled for it.
+rest() {
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  # shellcheck disable=SC2086
+  protoc --descriptor_set_out="$work/set" --include_imports --include_source_info $includes $protos
+  mkdir "$work/py"
+  protoc --python_out="$work/py" $includes google/api/http.proto google/api/annotations.proto droplit/api/rest.proto
+  /usr/bin/python3 proto/rest.py "$out" "$work/set" "$work/py"
+}
+rest

@@ -17,6 +17,10 @@
 #include "rpc.h"
 #include "status.h"
 
+/* gen/openapi.json, embedded by the build (config/embed.cmake) */
+extern const char openapi_json[];
+extern const size_t openapi_json_len;
+
 #define MEDIA_JSON "application/json"
 #define MEDIA_PROTO "application/x-protobuf"
 #define MEDIA_PROTO_ALT "application/protobuf"
@@ -477,6 +481,9 @@ void http_rest_serve(http_handler *h, h2o_req_t *req, const route_match *m)
         break;
     case ROUTE_METRICS:
         respond_metrics(h, req);
+        break;
+    case ROUTE_OPENAPI: /* the document, as generated from the schema: static, so no token */
+        http_respond_pooled(req, 200, "OK", MEDIA_JSON, openapi_json, openapi_json_len); /* static: not copied */
         break;
     default:
         HG_ASSERT(!"a route http_rest does not serve");

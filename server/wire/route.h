@@ -1,6 +1,7 @@
 /* route: the one table of what hookgate serves over HTTP — every route's id and name, the
  * matcher from (method, path) to a route, and the services served over RPC (the method an
- * RPC path names).
+ * RPC path names). The REST routes are the schema's: the google.api.http option of each
+ * WebhookService method (gen/droplit/rest_rules.h, made by proto/rest.py).
  *
  * Pure: no I/O, no h2o. The HTTP front dispatches on the id it returns, the metrics count
  * by that id, and a 404 or a 405 (with its Allow header) is decided here and nowhere else.
@@ -40,6 +41,7 @@ typedef enum route_id {
     ROUTE_HEALTHZ,   /* GET or HEAD /healthz */
     ROUTE_READYZ,
     ROUTE_METRICS,
+    ROUTE_OPENAPI,   /* GET /openapi.json: the OpenAPI document generated from the schema (gen/openapi.json) */
     ROUTE_PREFLIGHT, /* a CORS preflight (OPTIONS with Origin and Access-Control-Request-Method): decided by the
                         router from the headers, never by route_find */
     ROUTE_NOT_FOUND,          /* no resource has this path */
@@ -60,6 +62,12 @@ typedef struct route_match {
 /* Matches a request. path is the normalised path without the query; /v0/api/... is an
  * alias of /api/... (the health and metrics paths have no alias). Returns out->id. */
 route_id route_find(const char *method, size_t method_len, const char *path, size_t path_len, route_match *out);
+
+/* The i-th path the table answers other than the RPC services': its template as the
+ * OpenAPI document writes it ("/api/webhooks/{id}/invoke"; a REST path is answered under
+ * /v0 too) into path, and its methods (Allow's value, "GET, PUT, DELETE") into *allow.
+ * 0 when i is past the last; -1 when the template does not fit in size bytes. */
+int route_describe(size_t i, char *path, size_t size, const char **allow);
 
 /* The route's name ("create", "rpc_get", ...): the metrics' route label. Both refusals are
  * named "other", the label every request the table does not serve has always had. */

@@ -21,7 +21,9 @@ import protoLoader from "@grpc/proto-loader";
 import { createClient } from "@connectrpc/connect";
 import { compressionGzip } from "@connectrpc/connect-node";
 
-import { CALL_TIMEOUT_MS, PKG, REPO, TRANSPORT_NAMES, loadSchema, makeTransport, startHookgate } from "./support.mjs";
+import {
+  CALL_TIMEOUT_MS, GOOGLEAPIS, PKG, REPO, TRANSPORT_NAMES, loadSchema, makeTransport, startHookgate,
+} from "./support.mjs";
 
 const TMP = mkdtempSync(path.join(os.tmpdir(), "hookgate-compression-"));
 const TOKEN = "plain-token";
@@ -77,7 +79,7 @@ describe("grpc-js with gzip", () => {
   let client = null;
   before(() => {
     const def = protoLoader.loadSync(path.join(REPO, "proto", "droplit", "webhooks", "v1", "webhooks.proto"), {
-      includeDirs: [path.join(REPO, "proto"), "/usr/include"], longs: String, defaults: true,
+      includeDirs: [path.join(REPO, "proto"), GOOGLEAPIS, "/usr/include"], longs: String, defaults: true,
     });
     const Service = grpc.loadPackageDefinition(def).droplit.webhooks.v1.WebhookService;
     client = new Service(`127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure(),

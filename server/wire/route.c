@@ -56,8 +56,14 @@ typedef struct rest_rule {
     const char *verb;
     const char *path; /* the template: "/api/webhooks", "/api/webhooks/{id}", "/api/webhooks/{id}/invoke" */
     const char *method;
+    const char *body;
+    unsigned status;
+    route_answer answer;
+    const char *text_field;
+    int idempotency_key;
 } rest_rule;
-#define REST_RULE(verb, path, method, body, status) {verb, path, method},
+#define REST_RULE(verb, path, method, body, status, answer, text_field, idempotency_key) \
+    {verb, path, method, body, status, answer, text_field, idempotency_key},
 static const rest_rule rest_rules[] = {REST_RULES};
 #undef REST_RULE
 #define REST_RULE_COUNT (sizeof(rest_rules) / sizeof(rest_rules[0]))
@@ -92,6 +98,8 @@ static const resource fixed[] = {
 #define RESOURCES_MAX (REST_RULE_COUNT + FIXED)
 #define ALLOW_MAX (RESOURCE_METHODS * (ROUTE_METHOD_MAX + 2))
 static resource resources[RESOURCES_MAX];
+static route_rest rests[REST_RULE_COUNT];
+static const route_rest *rest_of[ROUTE_COUNT]; /* a REST route's rule; NULL for the others */
 static char allows[REST_RULE_COUNT][ALLOW_MAX];
 static size_t resource_count;
 
@@ -210,6 +218,34 @@ static int same_shape(const resource *a, const resource *b)
            (a->path == NULL) == (b->path == NULL) && (a->path == NULL || strcmp(a->path, b->path) == 0);
 }
 
+/* How a rule's method takes its request and answers, from the schema's descriptors. */
+static route_rest rest_describe(const rest_rule *rule, int has_id)
+{
+    const ProtobufCServiceDescriptor *svc = &schema_webhook_service_descriptor;
+    route_rest rest = {.status = rule->status, .answer = rule->answer, .idempotency_key = rule->idempotency_key};
+    rest.method = protobuf_c_service_descriptor_get_method_by_name(svc, rule->method);
+    HG_ASSERT(rest.method != NULL);
+    const ProtobufCMessageDescriptor *in = rest.method->input;
+    if (has_id) {
+        rest.path_field = protobuf_c_message_descriptor_get_field_by_name(in, "id");
+        HG_ASSERT(rest.path_field != NULL && rest.path_field->type == PROTOBUF_C_TYPE_STRING &&
+                  rest.path_field->label != PROTOBUF_C_LABEL_REPEATED);
+    }
+    rest.body_all = strcmp(rule->body, "*") == 0;
+    if (rule->body[0] != '\0' && !rest.body_all) {
+        rest.body_field = protobuf_c_message_descriptor_get_field_by_name(in, rule->body);
+        HG_ASSERT(rest.body_field != NULL && rest.body_field->type == PROTOBUF_C_TYPE_MESSAGE &&
+                  rest.body_field->label != PROTOBUF_C_LABEL_REPEATED);
+    }
+    rest.query = rule->body[0] == '\0' && in->n_fields > (rest.path_field != NULL ? 1u : 0u);
+    if (rule->answer == REST_ANSWER_TEXT) {
+        rest.text_field = protobuf_c_message_descriptor_get_field_by_name(rest.method->output, rule->text_field);
+        HG_ASSERT(rest.text_field != NULL && rest.text_field->type == PROTOBUF_C_TYPE_STRING &&
+                  rest.text_field->label != PROTOBUF_C_LABEL_REPEATED);
+    }
+    return rest;
+}
+
 /* The REST resources from the rules: one per path shape, its methods in Allow's order. */
 static void rest_make(void)
 {
@@ -236,6 +272,9 @@ static void rest_make(void)
             r->methods[m] = r->methods[m - 1];
         r->methods[m].method = rule->verb;
         r->methods[m].id = rest_route_of(rule->method);
+        HG_ASSERT(rest_of[r->methods[m].id] == NULL);
+        rests[i] = rest_describe(rule, shape.kind != PATH_COLLECTION);
+        rest_of[r->methods[m].id] = &rests[i];
         routes_seen++;
     }
     HG_ASSERT(routes_seen == REST_ROUTES); /* a rule for every REST route id, and (above) a route for every rule */
@@ -344,7 +383,7 @@ static int path_matches(const resource *r, const char *path, size_t len, const c
 
 route_id route_find(const char *method, size_t method_len, const char *path, size_t path_len, route_match *out)
 {
-    *out = (route_match){ROUTE_NOT_FOUND, NULL, NULL, 0};
+    *out = (route_match){ROUTE_NOT_FOUND, NULL, NULL, NULL, 0};
     const char *prefix = route_rpc_prefix();
     for (size_t i = 0; i < resource_count; i++) {
         const resource *r = &resources[i];
@@ -353,11 +392,12 @@ route_id route_find(const char *method, size_t method_len, const char *path, siz
         for (size_t m = 0; m < RESOURCE_METHODS && r->methods[m].method != NULL; m++)
             if (method_len <= ROUTE_METHOD_MAX && equals(method, method_len, r->methods[m].method)) {
                 out->id = r->methods[m].id;
+                out->rest = rest_of[out->id];
                 if (r->kind != PATH_ITEM && r->kind != PATH_ITEM_ACTION)
                     out->item_id = NULL, out->item_id_len = 0;
                 return out->id;
             }
-        *out = (route_match){ROUTE_METHOD_NOT_ALLOWED, r->allow, NULL, 0};
+        *out = (route_match){ROUTE_METHOD_NOT_ALLOWED, NULL, r->allow, NULL, 0};
         return out->id;
     }
     return out->id;

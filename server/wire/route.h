@@ -51,9 +51,31 @@ typedef enum route_id {
 
 #define ROUTE_METHOD_MAX 16 /* bytes of a method the matcher compares; longer ones match nothing */
 
+/* What a REST answer holds on success (the schema's droplit.api.rest body). */
+typedef enum route_answer {
+    REST_ANSWER_MESSAGE, /* the response message (JSON, or binary when asked for) */
+    REST_ANSWER_EMPTY,   /* no body */
+    REST_ANSWER_TEXT,    /* JSON callers: the response's text_field as text/plain; binary callers: the message */
+} route_answer;
+
+/* A REST route as the schema declares it (its google.api.http and droplit.api.rest
+ * options): which RPC method it calls and where that method's request comes from. */
+typedef struct route_rest {
+    const ProtobufCMethodDescriptor *method;    /* of WebhookService */
+    const ProtobufCFieldDescriptor *path_field; /* the request's string field the path's {id} is, or NULL */
+    const ProtobufCFieldDescriptor *body_field; /* body "<field>": that message field is the body; else NULL */
+    int body_all;                               /* body "*": the body is the request (path_field set after) */
+    int query;              /* no body, and the request has fields besides path_field: they are the query */
+    int idempotency_key;    /* the call takes an Idempotency-Key header */
+    unsigned status;        /* on success */
+    route_answer answer;
+    const ProtobufCFieldDescriptor *text_field; /* REST_ANSWER_TEXT: the response's string field; else NULL */
+} route_rest;
+
 /* What the matcher decided. */
 typedef struct route_match {
     route_id id;
+    const route_rest *rest; /* a REST route: how its request is read and answered; else NULL */
     const char *allow;   /* ROUTE_METHOD_NOT_ALLOWED: the Allow header's value; else NULL */
     const char *item_id; /* a route of one webhook or event: the <id> segment (points into path, not NUL terminated) */
     size_t item_id_len;

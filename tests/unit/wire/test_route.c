@@ -87,6 +87,33 @@ static void check_openapi_matches_table(void)
     json_decref(doc);
 }
 
+/* Each REST route carries its schema rule: the method, and where its request comes from. */
+static void check_rest_rules(void)
+{
+    route_match m;
+    const ProtobufCServiceDescriptor *svc = &schema_webhook_service_descriptor;
+    CHECK(find("POST", "/api/webhooks", &m) == ROUTE_CREATE && m.rest != NULL);
+    CHECK(m.rest->method == protobuf_c_service_descriptor_get_method_by_name(svc, "CreateWebhook"));
+    CHECK(m.rest->body_all && m.rest->path_field == NULL && !m.rest->query && m.rest->idempotency_key);
+    CHECK(m.rest->status == 201 && m.rest->answer == REST_ANSWER_MESSAGE);
+    CHECK(find("PUT", "/v0/api/webhooks/abc", &m) == ROUTE_UPDATE && m.rest != NULL);
+    CHECK(m.rest->body_field != NULL && strcmp(m.rest->body_field->name, "changes") == 0 && !m.rest->body_all);
+    CHECK(m.rest->path_field != NULL && strcmp(m.rest->path_field->name, "id") == 0);
+    CHECK(m.rest->answer == REST_ANSWER_EMPTY && !m.rest->idempotency_key);
+    CHECK(find("GET", "/api/webhooks", &m) == ROUTE_LIST && m.rest->query && m.rest->path_field == NULL);
+    CHECK(find("GET", "/api/webhooks/abc/attempts", &m) == ROUTE_ATTEMPTS && m.rest->query && m.rest->path_field);
+    CHECK(find("GET", "/api/webhooks/abc", &m) == ROUTE_GET && !m.rest->query && m.rest->path_field != NULL &&
+          !m.rest->body_all && m.rest->body_field == NULL);
+    CHECK(find("POST", "/api/webhooks/abc/invoke", &m) == ROUTE_INVOKE && m.rest->answer == REST_ANSWER_TEXT);
+    CHECK(m.rest->text_field != NULL && strcmp(m.rest->text_field->name, "message") == 0);
+    CHECK(find("POST", "/api/events", &m) == ROUTE_PUBLISH && m.rest->status == 202 && m.rest->idempotency_key);
+    CHECK(find("POST", "/api/events/e1/resend", &m) == ROUTE_RESEND && m.rest->body_all && m.rest->path_field);
+    /* the other routes have none */
+    CHECK(find("GET", "/healthz", &m) == ROUTE_HEALTHZ && m.rest == NULL);
+    CHECK(find("POST", "/droplit.webhooks.v1.WebhookService/GetWebhook", &m) == ROUTE_RPC_GET && m.rest == NULL);
+    CHECK(find("PATCH", "/api/webhooks/abc", &m) == ROUTE_METHOD_NOT_ALLOWED && m.rest == NULL);
+}
+
 static void check_item(const char *path, const char *id)
 {
     route_match m;
@@ -295,6 +322,7 @@ int main(void)
     check_not_allowed("POST", "/openapi.json", "GET");
     check_route("GET", "/v0/openapi.json", ROUTE_NOT_FOUND); /* /v0 aliases the API, not the document */
     check_openapi_matches_table();
+    check_rest_rules();
     /* a template that does not fit is said so */
     char tiny[4];
     const char *allow;

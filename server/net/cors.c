@@ -15,9 +15,9 @@ static size_t n_origins;
 /* The request headers Connect, gRPC-Web and the REST API read, beyond the CORS-safelisted
  * ones (a Content-Type other than a form's needs listing too). */
 #define CORS_ALLOW_HEADERS                                                                                             \
-    "authorization, content-type, connect-protocol-version, connect-timeout-ms, connect-content-encoding, "            \
-    "connect-accept-encoding, grpc-timeout, grpc-accept-encoding, x-grpc-web, x-user-agent, idempotency-key, "         \
-    "x-request-id"
+    "authorization, content-type, content-encoding, connect-protocol-version, connect-timeout-ms, "                    \
+    "connect-content-encoding, connect-accept-encoding, grpc-timeout, grpc-encoding, grpc-accept-encoding, "           \
+    "x-grpc-web, x-user-agent, idempotency-key, x-request-id"
 /* The response headers a client reads that are not CORS-safelisted: gRPC-Web's status (in
  * the headers of a trailers-only answer), Connect's and gRPC-Web's encodings, and the REST
  * API's own. */

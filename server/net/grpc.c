@@ -18,6 +18,7 @@
 #include "completion.h"
 #include "deadline.h"
 #include "deadlinetimer.h"
+#include "gzip.h"
 #include "hg_assert.h"
 #include "media.h"
 #include "metrics.h"
@@ -62,6 +63,7 @@ typedef struct grpc_stream {
     h2o_iovec_t path, content_type, authorization, request_id, idempotency_key; /* idempotency_key: {"", 0}
                                                                                 when sent twice */
     h2o_iovec_t timeout; /* grpc-timeout as sent; {"", 0} when sent twice (malformed) */
+    h2o_iovec_t encoding, accept_encoding; /* grpc-encoding, grpc-accept-encoding */
     int timeout_malformed;
     deadlinetimer deadline; /* armed from the end of the headers until the answer goes out */
     struct timespec started; /* for the access log */
@@ -312,21 +314,39 @@ static void answer_begin(grpc_conn *conn, grpc_stream *s, size_t bytes)
     outflow_begin(&conn->out);
 }
 
+/* The answer's message goes compressed when the client accepts gzip and it is long enough
+ * (gzip.h); the frame's flag and grpc-encoding say so. */
 static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size_t len, int replayed)
 {
+    size_t encoded_len = len;
+    uint8_t flag = 0;
+    if (gzip_answer_wanted(s->accept_encoding.base, s->accept_encoding.len, len)) {
+        ProtobufCAllocator alloc = poolalloc_make(&s->pool);
+        size_t packed_len;
+        uint8_t *packed = gzip_encode(msg, len, &alloc, &packed_len);
+        if (packed != NULL) /* else it goes as it is */
+            msg = packed, len = packed_len, flag = CODEC_GRPC_FLAG_COMPRESSED;
+    }
     uint8_t *frame = h2o_mem_alloc_pool(&s->pool, CODEC_GRPC_FRAME_HEADER + len);
-    codec_grpc_frame_header(frame, 0, len);
+    codec_grpc_frame_header(frame, flag, len);
     memcpy(frame + CODEC_GRPC_FRAME_HEADER, msg, len);
     s->out = frame;
     s->out_len = CODEC_GRPC_FRAME_HEADER + len;
     s->status.code = 0;
     h2o_iovec_t id = stream_request_id(s);
-    nghttp2_nv headers[] = {NV(":status", "200", 3), NV("content-type", s->answer_type.base, s->answer_type.len),
-                            NV("x-request-id", id.base, id.len), NV("idempotent-replayed", "true", 4)};
+    nghttp2_nv headers[6] = {NV(":status", "200", 3), NV("content-type", s->answer_type.base, s->answer_type.len),
+                             NV("x-request-id", id.base, id.len),
+                             NV("grpc-accept-encoding", GZIP_NAME, sizeof(GZIP_NAME) - 1)};
+    size_t n = 4;
+    if (flag == CODEC_GRPC_FLAG_COMPRESSED)
+        headers[n++] = (nghttp2_nv)NV("grpc-encoding", GZIP_NAME, sizeof(GZIP_NAME) - 1);
+    if (replayed)
+        headers[n++] = (nghttp2_nv)NV("idempotent-replayed", "true", 4);
     nghttp2_data_provider provider = {.source.ptr = s, .read_callback = read_body};
-    nghttp2_submit_response(conn->session, s->id, headers, replayed ? 4 : 3, &provider);
+    nghttp2_submit_response(conn->session, s->id, headers, n, &provider);
     s->responded = 1;
-    answer_begin(conn, s, len + s->out_len); /* the encoded message, and its framed copy */
+    /* the encoded message (and its compressed copy), and its framed copy */
+    answer_begin(conn, s, encoded_len + (flag ? len : 0) + s->out_len);
     log_call(s, 200, 0, s->out_len);
 }
 
@@ -344,9 +364,10 @@ static void respond_error(grpc_conn *conn, grpc_stream *s, const error *err)
         NV("x-request-id", id.base, id.len),
         NV("grpc-status", code, (size_t)code_len),
         NV("grpc-message", s->status.message, strlen(s->status.message)),
+        NV("grpc-accept-encoding", GZIP_NAME, sizeof(GZIP_NAME) - 1),
         NV("grpc-status-details-bin", s->status.details, s->status.details_len),
     };
-    nghttp2_submit_response(conn->session, s->id, headers, s->status.details_len ? 6 : 5, NULL);
+    nghttp2_submit_response(conn->session, s->id, headers, s->status.details_len ? 7 : 6, NULL);
     s->responded = 1;
     answer_begin(conn, s, 0); /* headers only: what they hold is the stream's pool */
     log_call(s, 200, s->status.code, 0);
@@ -487,6 +508,11 @@ static void serve(grpc_conn *conn, grpc_stream *s)
                         "must be given once, as 1 to 8 digits and a unit (H, M, S, m, u or n)");
         goto fail;
     }
+    gzip_coding coding = gzip_coding_of(s->encoding.base, s->encoding.len);
+    if (coding == GZIP_UNSUPPORTED) { /* the spec's answer; grpc-accept-encoding names what is */
+        error_set(&err, ERROR_UNIMPLEMENTED, "The call's grpc-encoding is not supported: use " GZIP_NAME " or identity.");
+        goto fail;
+    }
     if (deadlinetimer_is_due(&s->deadline)) { /* work whose deadline passed is not begun */
         deadline_error(s, &err);
         goto fail;
@@ -495,8 +521,14 @@ static void serve(grpc_conn *conn, grpc_stream *s)
         goto fail;
     const uint8_t *msg;
     size_t msg_len;
-    if (codec_grpc_unframe((const uint8_t *)s->body->bytes, s->body->size, limit, &msg, &msg_len, &err) != 0)
+    ProtobufCAllocator pool = poolalloc_make(&s->pool); /* an inflated message lives as the body does */
+    if (codec_grpc_unframe((const uint8_t *)s->body->bytes, s->body->size, limit, coding, &pool, &msg, &msg_len, &err) !=
+        0)
         goto fail;
+    if (msg != (const uint8_t *)s->body->bytes + CODEC_GRPC_FRAME_HEADER) { /* inflated: held as the body is */
+        s->held += msg_len;
+        outflow_charge(&conn->out, msg_len);
+    }
     grpc_call *call = malloc(sizeof(*call));
     if (call == NULL) {
         error_set(&err, ERROR_INTERNAL, "Out of memory.");
@@ -616,7 +648,11 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
             s->timeout = h2o_iovec_init("", 0); /* ambiguous: refused as malformed */
         else
             keep(s, &s->timeout, value, valuelen);
-    } else if (namelen == 12 && memcmp(name, "x-request-id", 12) == 0 && s->request_id.base == NULL)
+    } else if (namelen == 13 && memcmp(name, "grpc-encoding", 13) == 0)
+        keep(s, &s->encoding, value, valuelen);
+    else if (namelen == 20 && memcmp(name, "grpc-accept-encoding", 20) == 0)
+        keep(s, &s->accept_encoding, value, valuelen);
+    else if (namelen == 12 && memcmp(name, "x-request-id", 12) == 0 && s->request_id.base == NULL)
         keep(s, &s->request_id, value, valuelen); /* the first, as over HTTP; reqlog judges it */
     return 0;
 }

@@ -9,6 +9,7 @@
 #include "codec_json.h"
 #include "codec_proto.h"
 #include "codec_query.h"
+#include "gzip.h"
 #include "hg_assert.h"
 #include "media.h"
 #include "metrics.h"
@@ -233,13 +234,23 @@ static ProtobufCMessage *read_body(http_handler *h, h2o_req_t *req, rest_call *r
         error_set(err, ERROR_TOO_LARGE, "Request body exceeds the limit of %zu bytes.", limit);
         return NULL;
     }
+    const uint8_t *body = (const uint8_t *)req->entity.base;
+    size_t len = req->entity.len;
+    h2o_iovec_t encoding = http_header(req, H2O_TOKEN_CONTENT_ENCODING);
+    if (gzip_coding_of(encoding.base, encoding.len) == GZIP_GZIP) {
+        /* held to the same limit once inflated (http_rest_serve refused other codings) */
+        uint8_t *inflated;
+        if (gzip_decode(body, len, limit, alloc, &inflated, &len, err) != 0)
+            return NULL;
+        body = inflated;
+    }
     h2o_iovec_t query = http_query(req);
     codec_query_reject(query.base, query.len, err);
     h2o_iovec_t content_type = http_header(req, H2O_TOKEN_CONTENT_TYPE);
     if (rc->format != REST_JSON)
-        return codec_proto_decode(desc, (const uint8_t *)req->entity.base, req->entity.len, alloc, err);
-    if (media_type_is(content_type.base, content_type.len, MEDIA_JSON) && req->entity.len > 0)
-        return codec_json_decode(desc, req->entity.base, req->entity.len, alloc, err);
+        return codec_proto_decode(desc, body, len, alloc, err);
+    if (media_type_is(content_type.base, content_type.len, MEDIA_JSON) && len > 0)
+        return codec_json_decode(desc, (const char *)body, len, alloc, err);
     ProtobufCMessage *empty = alloc->alloc(alloc->allocator_data, desc->sizeof_message);
     if (empty == NULL) {
         error_set(err, ERROR_INTERNAL, "Out of memory.");
@@ -361,6 +372,14 @@ void http_rest_serve(http_handler *h, h2o_req_t *req, const route_match *m)
 {
     const char *reason;
     error err;
+    h2o_iovec_t encoding = http_header(req, H2O_TOKEN_CONTENT_ENCODING);
+    if (gzip_coding_of(encoding.base, encoding.len) == GZIP_UNSUPPORTED) {
+        /* a body in a coding this server cannot read: RFC 9110's 415, and what it can read */
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCEPT_ENCODING, NULL, H2O_STRLIT(GZIP_NAME));
+        http_respond_text(req, 415, "Unsupported Media Type",
+                          "Unsupported content-encoding: send the body as " GZIP_NAME " or identity.");
+        return;
+    }
     /* the API's calls are new work, refused while unread answers fill the buffers; the
      * operator's /healthz, /readyz and /metrics (small, answered inline) stay open */
     if ((m->id == ROUTE_CREATE || m->id == ROUTE_LIST || m->id == ROUTE_GET || m->id == ROUTE_PUBLISH) &&

@@ -6,6 +6,7 @@
 
 #include "cors.h"
 #include "h1framing.h"
+#include "gzip.h"
 #include "h2guard.h"
 #include "hg_assert.h"
 #include "http.h"
@@ -153,4 +154,10 @@ void http_router_register(h2o_hostconf_t *host, core *c)
     /* one handler for every path: h2o's own prefix matching is not used */
     h2o_pathconf_t *pathconf = h2o_config_register_path(host, "/", 0);
     http_handler_init((http_handler *)h2o_create_handler(pathconf, sizeof(http_handler)), c, on_req);
+    /* h2o's compress filter gzips REST answers for a client whose accept-encoding takes gzip
+     * (and adds vary: accept-encoding): those of a compressible type (JSON, text) and at
+     * least GZIP_ANSWER_MIN_BYTES long, the threshold the RPC protocols use. The RPC routes
+     * opt out (http_rpc.c) and compress their messages themselves with wire/gzip. No brotli. */
+    h2o_compress_args_t args = {.min_size = GZIP_ANSWER_MIN_BYTES, .gzip = {GZIP_LEVEL}, .brotli = {-1}};
+    h2o_compress_register(pathconf, &args);
 }

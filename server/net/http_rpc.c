@@ -14,6 +14,7 @@
 #include "codec_connect_get.h"
 #include "codec_grpc.h"
 #include "deadline.h"
+#include "gzip.h"
 #include "hg_assert.h"
 #include "media.h"
 #include "rpc.h"
@@ -25,6 +26,13 @@
 #define MEDIA_GRPC_WEB_TEXT_JSON "application/grpc-web-text+json"
 
 typedef enum call_protocol { CALL_CONNECT, CALL_GRPC_WEB, CALL_GRPC_WEB_TEXT } call_protocol;
+
+/* A request header by name (h2o has tokens for HTTP's, not for gRPC's); {NULL, 0} when absent. */
+static h2o_iovec_t header_named(h2o_req_t *req, const char *name, size_t len)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, len, -1);
+    return i >= 0 ? req->headers.entries[i].value : h2o_iovec_init(NULL, 0);
+}
 
 /* A call's deadline, from connect-timeout-ms (Connect) or grpc-timeout (gRPC-Web). */
 typedef struct rpc_deadline {
@@ -74,24 +82,52 @@ static void connect_respond_error(h2o_req_t *req, const error *err)
     free(text);
 }
 
+/* A Connect answer's message: compressed when the client accepts gzip and it is long
+ * enough (gzip.h). Its encoding then depends on accept-encoding, which vary tells caches
+ * (a Connect GET's answer may be cached). */
+static void connect_respond(h2o_req_t *req, const char *content_type, const uint8_t *out, size_t len)
+{
+    if (len >= GZIP_ANSWER_MIN_BYTES)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("accept-encoding"));
+    h2o_iovec_t accept = http_header(req, H2O_TOKEN_ACCEPT_ENCODING);
+    if (gzip_answer_wanted(accept.base, accept.len, len)) {
+        ProtobufCAllocator alloc = http_pool_allocator(req);
+        size_t packed_len;
+        uint8_t *packed = gzip_encode(out, len, &alloc, &packed_len);
+        if (packed != NULL) { /* else it goes as it is */
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL, H2O_STRLIT(GZIP_NAME));
+            out = packed, len = packed_len;
+        }
+    }
+    http_respond_pooled(req, 200, "OK", content_type, out, len);
+}
+
 static void serve_connect(http_handler *h, h2o_req_t *req, const ProtobufCMethodDescriptor *method, rpc_codec codec,
                           const char *content_type, const rpc_deadline *dl)
 {
     error err;
     error_clear(&err);
     h2o_iovec_t encoding = http_header(req, H2O_TOKEN_CONTENT_ENCODING);
-    size_t limit = core_config_now(h->core)->limits.max_body_bytes;
-    if (encoding.len > 0 && !h2o_memis(encoding.base, encoding.len, H2O_STRLIT("identity"))) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCEPT_ENCODING, NULL, H2O_STRLIT("identity"));
-        error_set(&err, ERROR_UNIMPLEMENTED, "Compression %.*s is not supported.", (int)encoding.len, encoding.base);
+    size_t limit = core_config_now(h->core)->limits.max_body_bytes, len = req->entity.len;
+    gzip_coding coding = gzip_coding_of(encoding.base, encoding.len);
+    const uint8_t *body = (const uint8_t *)req->entity.base;
+    if (coding == GZIP_UNSUPPORTED) { /* Connect's answer: unimplemented; accept-encoding names what is */
+        error_set(&err, ERROR_UNIMPLEMENTED, "The request's content-encoding is not supported: use " GZIP_NAME
+                                             " or identity.");
         goto fail;
     }
-    if (req->entity.len > limit) {
+    if (len > limit) {
         error_set(&err, ERROR_TOO_LARGE, "Request body exceeds the limit of %zu bytes.", limit);
         goto fail;
     }
-    rpc_call_run(h, req, CALL_CONNECT, codec, content_type, method, (const uint8_t *)req->entity.base, req->entity.len,
-                 dl);
+    if (coding == GZIP_GZIP) { /* held to the same limit once inflated */
+        ProtobufCAllocator alloc = http_pool_allocator(req);
+        uint8_t *inflated;
+        if (gzip_decode(body, len, limit, &alloc, &inflated, &len, &err) != 0)
+            goto fail;
+        body = inflated;
+    }
+    rpc_call_run(h, req, CALL_CONNECT, codec, content_type, method, body, len, dl);
     return;
 fail:
     connect_respond_error(req, &err);
@@ -110,8 +146,6 @@ static void serve_connect_get(http_handler *h, h2o_req_t *req, const ProtobufCMe
     codec_connect_get get;
     if (codec_connect_get_decode(query.base, query.len, core_config_now(h->core)->limits.max_body_bytes, &alloc, &get,
                                  &err) != 0) {
-        if (err.kind == ERROR_UNIMPLEMENTED)
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCEPT_ENCODING, NULL, H2O_STRLIT("identity"));
         connect_respond_error(req, &err);
         return;
     }
@@ -141,10 +175,22 @@ static void grpc_web_respond(h2o_req_t *req, int text, const char *content_type,
     if (st.details_len > 0)
         tlen += snprintf(trailer + tlen, tcap - (size_t)tlen, "grpc-status-details-bin: %s\r\n", st.details);
 
+    /* the message compressed as native gRPC's is (grpc.c), the trailer frame never */
+    uint8_t flag = 0;
+    h2o_iovec_t accept = header_named(req, H2O_STRLIT("grpc-accept-encoding"));
+    if (msg != NULL && gzip_answer_wanted(accept.base, accept.len, msg_len)) {
+        size_t packed_len;
+        uint8_t *packed = gzip_encode(msg, msg_len, &alloc, &packed_len);
+        if (packed != NULL) { /* else it goes as it is */
+            msg = packed, msg_len = packed_len, flag = CODEC_GRPC_FLAG_COMPRESSED;
+            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("grpc-encoding"), 0, NULL,
+                                  H2O_STRLIT(GZIP_NAME));
+        }
+    }
     size_t total = (msg != NULL ? CODEC_GRPC_FRAME_HEADER + msg_len : 0) + CODEC_GRPC_FRAME_HEADER + (size_t)tlen;
     uint8_t *body = h2o_mem_alloc_pool(&req->pool, total), *p = body;
     if (msg != NULL) {
-        codec_grpc_frame_header(p, 0, msg_len);
+        codec_grpc_frame_header(p, flag, msg_len);
         memcpy(p + CODEC_GRPC_FRAME_HEADER, msg, msg_len);
         p += CODEC_GRPC_FRAME_HEADER + msg_len;
     }
@@ -180,7 +226,13 @@ static void serve_grpc_web(http_handler *h, h2o_req_t *req, const ProtobufCMetho
         }
         body = decoded;
     }
-    if (codec_grpc_unframe(body, len, limit, &msg, &msg_len, &err) != 0)
+    h2o_iovec_t encoding = header_named(req, H2O_STRLIT("grpc-encoding"));
+    gzip_coding coding = gzip_coding_of(encoding.base, encoding.len);
+    if (coding == GZIP_UNSUPPORTED) { /* the gRPC spec's answer; grpc-accept-encoding names what is */
+        error_set(&err, ERROR_UNIMPLEMENTED, "The call's grpc-encoding is not supported: use " GZIP_NAME " or identity.");
+        goto fail;
+    }
+    if (codec_grpc_unframe(body, len, limit, coding, &alloc, &msg, &msg_len, &err) != 0)
         goto fail;
     rpc_call_run(h, req, text ? CALL_GRPC_WEB_TEXT : CALL_GRPC_WEB, codec, content_type, method, msg, msg_len, dl);
     return;
@@ -211,7 +263,7 @@ static void rpc_call_respond(rpc_call *call, h2o_req_t *req)
         http_add_replayed(req, c->replayed);
     if (call->protocol == CALL_CONNECT) {
         if (out != NULL)
-            http_respond_pooled(req, 200, "OK", call->content_type, out, len);
+            connect_respond(req, call->content_type, out, len);
         else
             connect_respond_error(req, &c->err);
     } else {
@@ -351,9 +403,13 @@ void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m)
 {
     HG_ASSERT((m->id >= ROUTE_RPC_CREATE && m->id <= ROUTE_RPC_RECOVER) || m->id == ROUTE_RPC_OTHER);
     h2o_iovec_t ct = http_header(req, H2O_TOKEN_CONTENT_TYPE);
+    /* the protocols compress their messages themselves (a gRPC-Web frame, a Connect body
+     * by its own rules): h2o's filter, which compresses REST answers, stays out */
+    req->compress_hint = H2O_COMPRESS_HINT_DISABLE;
     const ProtobufCMethodDescriptor *method = route_rpc_method(req->path_normalized.base, req->path_normalized.len);
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
         HG_ASSERT(method != NULL); /* route_find routes GET to the schema's NO_SIDE_EFFECTS methods only */
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCEPT_ENCODING, NULL, H2O_STRLIT(GZIP_NAME));
         error err;
         rpc_deadline dl;
         if (http_admit(req, &err) != 0 ||
@@ -394,6 +450,13 @@ void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m)
                               : "Unsupported content type.");
         return;
     }
+    /* what the answer says the server reads: every answer, errors too (a client learns it
+     * from the first) */
+    if (protocol == CALL_CONNECT)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCEPT_ENCODING, NULL, H2O_STRLIT(GZIP_NAME));
+    else
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("grpc-accept-encoding"), 0, NULL,
+                              H2O_STRLIT(GZIP_NAME));
     error err;
     rpc_deadline dl;
     if (method == NULL) {

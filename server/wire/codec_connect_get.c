@@ -5,6 +5,7 @@
 #include <uriparser/Uri.h>
 
 #include "base64.h"
+#include "gzip.h"
 #include "hg_assert.h"
 
 #define COMPRESSION_ECHO_MAX 32 /* bytes of a compression name an error repeats */
@@ -71,17 +72,21 @@ int codec_connect_get_decode(const char *query, size_t len, size_t limit, Protob
         if (twice[i])
             error_add_param(err, ERROR_IN_QUERY, (unsigned)i, param_names[i], "given more than once");
 
-    if (value[P_COMPRESSION] != NULL && !twice[P_COMPRESSION] &&
-        !value_is(value[P_COMPRESSION], value_len[P_COMPRESSION], "identity")) {
+    gzip_coding coding =
+        value[P_COMPRESSION] != NULL ? gzip_coding_of(value[P_COMPRESSION], value_len[P_COMPRESSION]) : GZIP_IDENTITY;
+    if (value[P_COMPRESSION] != NULL && value_len[P_COMPRESSION] == 0)
+        coding = GZIP_UNSUPPORTED; /* named, but empty: not identity's spelling */
+    if (!twice[P_COMPRESSION] && coding == GZIP_UNSUPPORTED) {
         /* named back only when it is a token (the error is JSON and protobuf text) */
         size_t n = value_len[P_COMPRESSION];
         int token = n > 0 && n <= COMPRESSION_ECHO_MAX;
         for (size_t i = 0; token && i < n; i++)
             token = value[P_COMPRESSION][i] > ' ' && value[P_COMPRESSION][i] < 0x7f;
         if (token)
-            error_set(err, ERROR_UNIMPLEMENTED, "Compression %.*s is not supported.", (int)n, value[P_COMPRESSION]);
+            error_set(err, ERROR_UNIMPLEMENTED, "Compression %.*s is not supported: use " GZIP_NAME " or identity.",
+                      (int)n, value[P_COMPRESSION]);
         else
-            error_set(err, ERROR_UNIMPLEMENTED, "Compression is not supported: send identity.");
+            error_set(err, ERROR_UNIMPLEMENTED, "Compression is not supported: use " GZIP_NAME " or identity.");
         return -1;
     }
     if (value[P_CONNECT] != NULL && !value_is(value[P_CONNECT], value_len[P_CONNECT], "v1"))
@@ -107,6 +112,18 @@ int codec_connect_get_decode(const char *query, size_t len, size_t limit, Protob
     if (err->kind != ERROR_NONE) {
         error_sort_params(err);
         return -1;
+    }
+    if (coding == GZIP_GZIP && !twice[P_COMPRESSION]) { /* held to the body's limit once inflated */
+        uint8_t *inflated;
+        if (gzip_decode(out->message, out->message_len, limit, alloc, &inflated, &out->message_len, err) != 0) {
+            out->message = NULL;
+            if (err->kind == ERROR_INVALID_BODY) { /* the bytes are the query's, not a body's */
+                error_clear(err);
+                error_add_param(err, ERROR_IN_QUERY, P_MESSAGE, "message", "not a whole gzip stream");
+            }
+            return -1;
+        }
+        out->message = inflated;
     }
     if (value[P_ENCODING] != NULL && value_is(value[P_ENCODING], value_len[P_ENCODING], "proto"))
         out->encoding = CODEC_CONNECT_PROTO;

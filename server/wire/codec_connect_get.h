@@ -1,5 +1,5 @@
 /* codec_connect_get: the query string of a Connect unary GET request
- * (`?connect=v1&encoding=json|proto&message=...[&base64=1][&compression=...]`) read into
+ * (`?connect=v1&encoding=json|proto&message=...[&base64=1][&compression=gzip]`) read into
  * the message bytes and their codec, which then go where a POST's body goes.
  *
  * Values are percent-decoded by the form-urlencoded rules (uriparser; `+` is a space), as
@@ -29,7 +29,8 @@ typedef struct codec_connect_get {
 
 /* Reads query (len bytes, without the '?'; at most `limit` bytes, the body limit) into out,
  * memory from alloc. Returns 0, or -1 with err: ERROR_TOO_LARGE for a query over limit,
- * ERROR_UNIMPLEMENTED for a compression other than identity, ERROR_INVALID_PARAMS (in
+ * ERROR_UNIMPLEMENTED for a compression other than identity and gzip (gzip: the message
+ * is inflated, held to `limit` too: ERROR_TOO_LARGE past it), ERROR_INVALID_PARAMS (in
  * query) for `connect` other than v1, `base64` other than 0 or 1, `message` absent or not
  * base64url, a parameter given twice; ERROR_INTERNAL when out of memory. out->encoding
  * is set whenever 0 is returned: the caller answers 415 for CODEC_CONNECT_UNSUPPORTED. */

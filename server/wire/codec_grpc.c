@@ -7,21 +7,21 @@
 #include "hg_assert.h"
 #include "status.h"
 
-#define FLAG_COMPRESSED 0x01
-
-int codec_grpc_unframe(const uint8_t *body, size_t len, size_t limit, const uint8_t **msg, size_t *msg_len, error *err)
+int codec_grpc_unframe(const uint8_t *body, size_t len, size_t limit, gzip_coding coding, ProtobufCAllocator *alloc,
+                       const uint8_t **msg, size_t *msg_len, error *err)
 {
+    HG_ASSERT(coding == GZIP_IDENTITY || coding == GZIP_GZIP);
     if (len < CODEC_GRPC_FRAME_HEADER) {
         error_set(err, ERROR_INVALID_BODY, "The request holds no complete gRPC frame.");
         return -1;
     }
     size_t n = (size_t)body[1] << 24 | (size_t)body[2] << 16 | (size_t)body[3] << 8 | body[4];
-    if (body[0] == FLAG_COMPRESSED) {
-        error_set(err, ERROR_UNIMPLEMENTED, "Compressed messages are not supported.");
+    if (body[0] != 0 && body[0] != CODEC_GRPC_FLAG_COMPRESSED) {
+        error_set(err, ERROR_INVALID_BODY, "The request's frame is not a data frame.");
         return -1;
     }
-    if (body[0] != 0) {
-        error_set(err, ERROR_INVALID_BODY, "The request's frame is not a data frame.");
+    if (body[0] == CODEC_GRPC_FLAG_COMPRESSED && coding == GZIP_IDENTITY) {
+        error_set(err, ERROR_INVALID_BODY, "The message is flagged compressed but the call names no grpc-encoding.");
         return -1;
     }
     if (n > limit) {
@@ -33,9 +33,17 @@ int codec_grpc_unframe(const uint8_t *body, size_t len, size_t limit, const uint
                   len - CODEC_GRPC_FRAME_HEADER);
         return -1;
     }
-    *msg = body + CODEC_GRPC_FRAME_HEADER;
-    *msg_len = n;
-    HG_ASSERT(*msg_len <= limit && *msg + *msg_len == body + len); /* exactly one frame, all of it */
+    HG_ASSERT(body + CODEC_GRPC_FRAME_HEADER + n == body + len); /* exactly one frame, all of it */
+    if (body[0] == CODEC_GRPC_FLAG_COMPRESSED) {
+        uint8_t *inflated;
+        if (gzip_decode(body + CODEC_GRPC_FRAME_HEADER, n, limit, alloc, &inflated, msg_len, err) != 0)
+            return -1;
+        *msg = inflated;
+    } else {
+        *msg = body + CODEC_GRPC_FRAME_HEADER;
+        *msg_len = n;
+    }
+    HG_ASSERT(*msg_len <= limit);
     return 0;
 }
 

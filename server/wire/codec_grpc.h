@@ -2,7 +2,8 @@
  * gRPC-Web (on h2o) and native gRPC (on nghttp2).
  *
  * A frame is a flag byte (0x00 data, 0x01 compressed, 0x80 trailer), a 4-byte big-endian
- * length and the payload. A unary request carries exactly one uncompressed data frame. */
+ * length and the payload. A unary request carries exactly one data frame, compressed
+ * (gzip, as its grpc-encoding says) or not. */
 #ifndef HOOKGATE_CODEC_GRPC_H
 #define HOOKGATE_CODEC_GRPC_H
 
@@ -11,15 +12,23 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "gzip.h"
 
 #define CODEC_GRPC_FRAME_HEADER 5
+#define CODEC_GRPC_FLAG_COMPRESSED 0x01
 #define CODEC_GRPC_FLAG_TRAILER 0x80
 #define CODEC_GRPC_MESSAGE_MAX (ERROR_MESSAGE_MAX * 6) /* bytes of a percent-encoded grpc-message */
 
-/* Finds the one data frame of a unary request body. Returns 0 with msg/msg_len set, or -1
- * with err: ERROR_TOO_LARGE for a frame over `limit`, ERROR_UNIMPLEMENTED for compression,
- * ERROR_INVALID_BODY for anything else (no frame, a length that lies, extra bytes). */
-int codec_grpc_unframe(const uint8_t *body, size_t len, size_t limit, const uint8_t **msg, size_t *msg_len, error *err);
+/* Finds the one data frame of a unary request body and, when its compressed flag is set,
+ * inflates it (coding: the request's grpc-encoding, GZIP_IDENTITY or GZIP_GZIP; a
+ * transport answers GZIP_UNSUPPORTED itself) into memory from alloc. Returns 0 with
+ * msg/msg_len set (into body, or the inflated copy), or -1 with err: ERROR_TOO_LARGE for a
+ * frame over `limit`, or a message over it once inflated (gzip_decode: never more than
+ * limit + 1 bytes are inflated); ERROR_INTERNAL when out of memory; ERROR_INVALID_BODY for
+ * anything else (no frame, a length that lies, extra bytes, the compressed flag under
+ * identity, a gzip stream that is not one). */
+int codec_grpc_unframe(const uint8_t *body, size_t len, size_t limit, gzip_coding coding, ProtobufCAllocator *alloc,
+                       const uint8_t **msg, size_t *msg_len, error *err);
 
 /* Writes a frame header for a payload of len bytes. */
 void codec_grpc_frame_header(uint8_t out[CODEC_GRPC_FRAME_HEADER], uint8_t flag, size_t len);

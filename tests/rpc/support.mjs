@@ -150,13 +150,14 @@ export const TRANSPORT_NAMES = [
 
 // The transport called name to the started hookgate hg, with a deadline on every call; an
 // HTTP/2 transport's session manager is pushed onto sessionManagers, for the caller to abort.
-export function makeTransport(name, hg, sessionManagers) {
+// extra: more options for the transport (compression, interceptors).
+export function makeTransport(name, hg, sessionManagers, extra = {}) {
   const h2 = (baseUrl) => {
     const m = new Http2SessionManager(baseUrl);
     sessionManagers.push(m);
     return { httpVersion: "2", sessionManager: m };
   };
-  const common = { defaultTimeoutMs: CALL_TIMEOUT_MS, baseUrl: hg.httpBase };
+  const common = { defaultTimeoutMs: CALL_TIMEOUT_MS, baseUrl: hg.httpBase, ...extra };
   switch (name) {
   case "connect http/1.1 proto": return createConnectTransport({ ...common, httpVersion: "1.1", useBinaryFormat: true });
   case "connect http/1.1 json": return createConnectTransport({ ...common, httpVersion: "1.1", useBinaryFormat: false });

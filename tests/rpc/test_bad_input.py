@@ -229,11 +229,15 @@ class TestConnect(BadInputCase):
 
     def test_compressed_body(self):
         # Connect: an encoding the server does not support is unimplemented, with accept-encoding
+        # naming what it does; gzip that is not gzip is a body that cannot be read
         for version in VERSIONS:
-            answer = self.post(version, good_create().SerializeToString(), extra={"content-encoding": "gzip"})
-            self.assertEqual(answer[1].get("accept-encoding"), "identity")
+            answer = self.post(version, good_create().SerializeToString(), extra={"content-encoding": "br"})
+            self.assertEqual(answer[1].get("accept-encoding"), "gzip")
             self.assertConnectError(answer, 501, "unimplemented", "Unimplemented",
-                                    [("", "", "Compression gzip is not supported.")])
+                                    [("", "", "The request's content-encoding is not supported: use gzip or identity.")])
+            answer = self.post(version, good_create().SerializeToString(), extra={"content-encoding": "gzip"})
+            self.assertConnectError(answer, 400, "invalid_argument", "InvalidBody",
+                                    [("", "", "The message is not one whole gzip stream.")])
 
     def test_other_http_methods(self):
         for version in VERSIONS:
@@ -312,10 +316,14 @@ class TestConnectGet(BadInputCase):
             for query in ("message=%7B%7D", "encoding=xml&message=%7B%7D", "encoding=JSON&message=%7B%7D"):
                 status, _, _ = self.get(version, "GetWebhook", query)
                 self.assertEqual(status, 415, query)
-            answer = self.get(version, "GetWebhook", "encoding=proto&base64=1&compression=gzip&message=")
-            self.assertEqual(answer[1].get("accept-encoding"), "identity")
+            answer = self.get(version, "GetWebhook", "encoding=proto&base64=1&compression=br&message=")
+            self.assertEqual(answer[1].get("accept-encoding"), "gzip")
             self.assertConnectError(answer, 501, "unimplemented", "Unimplemented",
-                                    [("", "", "Compression gzip is not supported.")])
+                                    [("", "", "Compression br is not supported: use gzip or identity.")])
+            # gzip that is not gzip: the message parameter's problem
+            self.assertConnectError(self.get(version, "GetWebhook", "encoding=proto&base64=1&compression=gzip&message="),
+                                    400, "invalid_argument", "InvalidParams",
+                                    [("query", "message", "not a whole gzip stream")])
             # identity is no compression; an empty message is the empty message
             self.assertConnectError(self.get(version, "ListWebhooks", "encoding=proto&compression=identity&message="),
                                     400, "invalid_argument", "InvalidParams",
@@ -430,8 +438,9 @@ class TestGrpcWeb(BadInputCase):
     def test_frame_flags(self):
         good = good_create().SerializeToString()
         for version, text in self.each():
-            self.assertStatus(self.post(version, rs.frame(good, flag=1), text), 12,
-                              "Compressed messages are not supported.", "Unimplemented", text)
+            self.assertStatus(self.post(version, rs.frame(good, flag=1), text), 3,
+                              "The message is flagged compressed but the call names no grpc-encoding.", "InvalidBody",
+                              text)
             self.assertStatus(self.post(version, rs.frame(good, flag=0x80), text), 3,
                               "The request's frame is not a data frame.", "InvalidBody", text)
 

@@ -767,8 +767,8 @@ class TestBadInput(GrpcTestCase):
 
     def test_frame_flags(self):
         good = self.valid_payload()
-        self.assertGrpcStatus(self.raw_h2(rs.frame(good, flag=1)), grpc.StatusCode.UNIMPLEMENTED,
-                              "Compressed messages are not supported.", "Unimplemented")
+        self.assertGrpcStatus(self.raw_h2(rs.frame(good, flag=1)), grpc.StatusCode.INVALID_ARGUMENT,
+                              "The message is flagged compressed but the call names no grpc-encoding.", "InvalidBody")
         self.assertGrpcStatus(self.raw_h2(rs.frame(good, flag=0x80)), grpc.StatusCode.INVALID_ARGUMENT,
                               "The request's frame is not a data frame.", "InvalidBody")
 

@@ -1,11 +1,14 @@
 /* test_codec_connect_get: Connect GET query strings — both encodings, base64url with and
  * without padding, percent and `+` decoding, NUL bytes in a message, ignored parameters,
- * every refusal (limit, compression, connect, base64, message, a parameter twice) — and an
+ * gzip messages inflated and held to the limit, every refusal (limit, compression, connect, base64, message, a parameter twice) — and an
  * out-of-memory loop over the two allocations. */
+#include "base64.h"
 #include "codec_connect_get.h"
+#include "gzip.h"
 #include "oom.h"
 #include "test.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,11 +110,32 @@ static void test_refused(void)
           strcmp(error_param_path(&err, 1), "base64") == 0 && strcmp(error_param_path(&err, 2), "connect") == 0);
     CHECK(has_param(&err, "message", "given more than once") && has_param(&err, "base64", "must be 0 or 1") &&
           has_param(&err, "connect", "must be v1"));
-    /* compression: unimplemented, named only when it is a token */
-    CHECK(decode("encoding=proto&compression=gzip&message=", &g, &err) == -1);
-    CHECK(err.kind == ERROR_UNIMPLEMENTED && strcmp(err.reason, "Compression gzip is not supported.") == 0);
+    /* compression other than gzip: unimplemented, named only when it is a token */
+    CHECK(decode("encoding=proto&compression=br&message=", &g, &err) == -1);
+    CHECK(err.kind == ERROR_UNIMPLEMENTED &&
+          strcmp(err.reason, "Compression br is not supported: use gzip or identity.") == 0);
     CHECK(decode("encoding=proto&compression=%FF%FE&message=", &g, &err) == -1);
-    CHECK(err.kind == ERROR_UNIMPLEMENTED && strcmp(err.reason, "Compression is not supported: send identity.") == 0);
+    CHECK(err.kind == ERROR_UNIMPLEMENTED &&
+          strcmp(err.reason, "Compression is not supported: use gzip or identity.") == 0);
+    CHECK(decode("encoding=proto&compression=&message=", &g, &err) == -1 && err.kind == ERROR_UNIMPLEMENTED);
+    /* gzip: the message inflated, held to the limit; bytes that are no gzip are the message's problem */
+    CHECK(decode("encoding=proto&compression=gzip&message=", &g, &err) == -1);
+    CHECK(err.kind == ERROR_INVALID_PARAMS && has_param(&err, "message", "not a whole gzip stream"));
+    for (size_t n = LIMIT - 1; n <= LIMIT + 1; n++) {
+        uint8_t plain[LIMIT + 1];
+        memset(plain, '7', n);
+        size_t packed_len;
+        uint8_t *packed = gzip_encode(plain, n, &pool, &packed_len);
+        char query[64 + BASE64_ENCODED_LEN(LIMIT)];
+        size_t used = (size_t)snprintf(query, sizeof query, "encoding=json&base64=1&compression=gzip&message=");
+        used += base64_encode(packed, packed_len, BASE64_URL, query + used);
+        query[used] = '\0';
+        int rc = decode(query, &g, &err);
+        if (n <= LIMIT)
+            CHECK(rc == 0 && g.message_len == n && memcmp(g.message, plain, n) == 0 && g.encoding == CODEC_CONNECT_JSON);
+        else
+            CHECK(rc == -1 && err.kind == ERROR_TOO_LARGE);
+    }
     /* the limit: the query's own length, as a body's */
     char q[LIMIT + 2];
     memset(q, 'x', sizeof(q) - 1);

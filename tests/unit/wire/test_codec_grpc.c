@@ -2,7 +2,7 @@
  * ends with, and its base64.
  *
  * Frames: the header's exact bytes, round trips at lengths around each byte boundary,
- * every refusal with its error kind (short, compressed, a trailer or unknown flag, over
+ * every refusal with its error kind (short, compressed without grpc-encoding, a trailer or unknown flag, over
  * the limit, a length that lies either way). grpc-message: percent-encoding and a
  * truncation that never splits an escape. Base64: both paddings, strict decoding, round
  * trips. Status: OK, and an error whose grpc-status-details-bin decodes back to an
@@ -93,7 +93,7 @@ static error_kind unframe(const uint8_t *body, size_t len, size_t limit, const u
 {
     error err;
     error_clear(&err);
-    int rc = codec_grpc_unframe(body, len, limit, msg, msg_len, &err);
+    int rc = codec_grpc_unframe(body, len, limit, GZIP_IDENTITY, &heap, msg, msg_len, &err);
     CHECK((rc == 0) == (err.kind == ERROR_NONE));
     return err.kind;
 }
@@ -132,9 +132,9 @@ static void test_unframe(void)
     CHECK(unframe(b, total, 100, &msg, &msg_len) == ERROR_INVALID_BODY);
     free(b);
 
-    /* flags: compressed is unimplemented, a trailer or an unknown flag is not a request */
-    b = frame_of(0x01, 3, 3, &total);
-    CHECK(unframe(b, total, 100, &msg, &msg_len) == ERROR_UNIMPLEMENTED);
+    /* flags: compressed without a grpc-encoding, a trailer or an unknown flag is not a request */
+    b = frame_of(CODEC_GRPC_FLAG_COMPRESSED, 3, 3, &total);
+    CHECK(unframe(b, total, 100, &msg, &msg_len) == ERROR_INVALID_BODY);
     free(b);
     b = frame_of(CODEC_GRPC_FLAG_TRAILER, 3, 3, &total);
     CHECK(unframe(b, total, 100, &msg, &msg_len) == ERROR_INVALID_BODY);
@@ -148,6 +148,40 @@ static void test_unframe(void)
     for (size_t n = 0; n < CODEC_GRPC_FRAME_HEADER; n++)
         CHECK(unframe(zeros, n, 100, &msg, &msg_len) == ERROR_INVALID_BODY);
     CHECK(unframe(zeros, CODEC_GRPC_FRAME_HEADER, 100, &msg, &msg_len) == ERROR_NONE && msg_len == 0);
+}
+
+/* A compressed frame under grpc-encoding gzip: inflated, held to the limit once inflated,
+ * a frame that is no gzip refused; an uncompressed frame under gzip is read as it is. */
+static void test_unframe_gzip(void)
+{
+    uint8_t plain[300];
+    for (size_t i = 0; i < sizeof plain; i++)
+        plain[i] = (uint8_t)(i % 7);
+    size_t packed_len, total;
+    uint8_t *packed = gzip_encode(plain, sizeof plain, &heap, &packed_len);
+    CHECK(packed != NULL && packed_len < sizeof plain);
+    uint8_t *b = malloc(CODEC_GRPC_FRAME_HEADER + packed_len);
+    codec_grpc_frame_header(b, CODEC_GRPC_FLAG_COMPRESSED, packed_len);
+    memcpy(b + CODEC_GRPC_FRAME_HEADER, packed, packed_len);
+    total = CODEC_GRPC_FRAME_HEADER + packed_len;
+    const uint8_t *msg;
+    size_t msg_len;
+    error err;
+    CHECK(codec_grpc_unframe(b, total, sizeof plain, GZIP_GZIP, &pool, &msg, &msg_len, &err) == 0);
+    CHECK(msg_len == sizeof plain && memcmp(msg, plain, sizeof plain) == 0);
+    /* the frame fits, its message does not: one byte over once inflated */
+    CHECK(codec_grpc_unframe(b, total, sizeof plain - 1, GZIP_GZIP, &pool, &msg, &msg_len, &err) == -1);
+    CHECK(err.kind == ERROR_TOO_LARGE);
+    b[total - 1] ^= 0xff; /* the gzip trailer's length: not the stream it says */
+    CHECK(codec_grpc_unframe(b, total, sizeof plain, GZIP_GZIP, &pool, &msg, &msg_len, &err) == -1);
+    CHECK(err.kind == ERROR_INVALID_BODY);
+    free(b);
+    free(packed);
+    b = frame_of(0, 3, 3, &total);
+    CHECK(codec_grpc_unframe(b, total, 100, GZIP_GZIP, &pool, &msg, &msg_len, &err) == 0);
+    CHECK(msg == b + CODEC_GRPC_FRAME_HEADER && msg_len == 3);
+    free(b);
+    pool_clear();
 }
 
 static void test_percent_encode(void)
@@ -360,6 +394,7 @@ int main(void)
 {
     test_frame_header();
     test_unframe();
+    test_unframe_gzip();
     test_percent_encode();
     test_base64();
     test_status();

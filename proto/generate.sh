@@ -9,12 +9,15 @@ set -eu
 out=$1
 mkdir -p "$out"
 protos="proto/droplit/webhooks/v1/webhooks.proto proto/grpc/health/v1/health.proto"
+# where imports are found, for every protoc run below: the descriptor set must be made from
+# the same files protoc-c compiled
+includes="-Iproto -I/usr/share/grpc-proto -I/usr/include"
 # shellcheck disable=SC2086 # $protos is a list of paths without spaces
 # gRPC server reflection's own schema, from Debian's grpc-proto: v1 and v1alpha (the same
 # messages in two packages; clients speak either)
 reflection="grpc/reflection/v1/reflection.proto grpc/reflection/v1alpha/reflection.proto"
 # shellcheck disable=SC2086
-protoc-c --c_out="$out" -Iproto -I/usr/share/grpc-proto -I/usr/include $protos $reflection \
+protoc-c --c_out="$out" $includes $protos $reflection \
   google/protobuf/any.proto google/protobuf/timestamp.proto google/protobuf/struct.proto
 
 # protoc-c 1.4's ProtobufCMethodDescriptor has a name, an input and an output, no options, so
@@ -27,7 +30,7 @@ method_options() {
   set_file=$(mktemp)
   trap 'rm -f "$set_file" "$set_file.txt"' EXIT
   # shellcheck disable=SC2086
-  protoc --descriptor_set_out="$set_file" -Iproto -I/usr/share/grpc-proto -I/usr/include $protos $reflection
+  protoc --descriptor_set_out="$set_file" $includes $protos $reflection
   # into a file, not a pipe: a failure here stops the script (set -e)
   protoc --decode=google.protobuf.FileDescriptorSet -I/usr/include google/protobuf/descriptor.proto \
     < "$set_file" > "$set_file.txt"
@@ -73,8 +76,7 @@ descriptors() {
   desc_file=$(mktemp)
   trap 'rm -f "$set_file" "$set_file.txt" "$desc_file"' EXIT # method_options's too
   # shellcheck disable=SC2086
-  protoc --descriptor_set_out="$desc_file" --include_imports -Iproto -I/usr/share/grpc-proto -I/usr/include \
-    $protos $reflection
+  protoc --descriptor_set_out="$desc_file" --include_imports $includes $protos $reflection
   /usr/bin/python3 proto/descriptors.py "$out/droplit" < "$desc_file"
 }
 descriptors

@@ -288,7 +288,8 @@ static ssize_t read_stream_body(nghttp2_session *session, grpc_conn *conn, grpc_
     size_t n = s->answers->size < length ? s->answers->size : length;
     if (n == 0 && !s->finished)
         return NGHTTP2_ERR_DEFERRED;
-    memcpy(buf, s->answers->bytes, n);
+    if (n > 0) /* an empty buffer may have no bytes at all */
+        memcpy(buf, s->answers->bytes, n);
     h2o_buffer_consume(&s->answers, n);
     s->sent += n;
     s->held -= n;

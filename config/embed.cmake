@@ -1,5 +1,6 @@
 # Turns a file into a C array (NAME, default config_default_yaml, and NAME_len) so the
-# binary carries it byte for byte: config/hookgate.yaml, the PostgreSQL migrations.
+# binary carries it byte for byte: config/hookgate.yaml, the PostgreSQL migrations, the
+# OpenAPI document (gen/openapi.json).
 # Invoked by the build as: cmake -DIN= -DOUT= [-DNAME=] -P.
 if(NOT NAME)
   set(NAME config_default_yaml)

@@ -1,24 +1,33 @@
 #!/bin/sh
-# Writes protoc-c's output for proto/ (and the well-known types it imports) into $1, and
+# Writes protoc-c's output for proto/ (and the well-known types it imports) into $1,
 # $1/droplit/method_options.h: what protoc-c leaves out of its descriptors, the methods'
-# options (see method_options below); and $1/droplit/descriptors.[ch]: the serialized
-# descriptors server reflection answers from (see descriptors below).
+# options (see method_options below); $1/droplit/descriptors.[ch]: the serialized
+# descriptors server reflection answers from (see descriptors below); and the REST surface
+# proto/rest.py makes of the schema's google.api.http options: $1/droplit/rest_rules.h and
+# $1/openapi.json.
 # Run from the repository root. The build target `gen` runs it on gen/; tests/gen_fresh.sh
 # runs it on a scratch folder and compares.
 set -eu
 out=$1
 mkdir -p "$out"
 protos="proto/droplit/webhooks/v1/webhooks.proto proto/grpc/health/v1/health.proto"
-# where imports are found, for every protoc run below: the descriptor set must be made from
-# the same files protoc-c compiled
-includes="-Iproto -I/usr/share/grpc-proto -I/usr/include"
-# shellcheck disable=SC2086 # $protos is a list of paths without spaces
-# gRPC server reflection's own schema, from Debian's grpc-proto: v1 and v1alpha (the same
-# messages in two packages; clients speak either)
+# google/api/{annotations,http}.proto (the REST mapping's options), from Debian's
+# golang-github-gogo-googleapis-dev; gRPC server reflection's from Debian's grpc-proto.
+# Every protoc run below uses these: reflection's descriptor set must be made from the same
+# files protoc-c compiled.
+googleapis=/usr/share/gocode/src/github.com/gogo/googleapis
+includes="-Iproto -I$googleapis -I/usr/share/grpc-proto -I/usr/include"
+# gRPC server reflection's own schema: v1 and v1alpha (the same messages in two packages;
+# clients speak either)
 reflection="grpc/reflection/v1/reflection.proto grpc/reflection/v1alpha/reflection.proto"
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086 # $protos, $includes and $reflection are lists of words without spaces
 protoc-c --c_out="$out" $includes $protos $reflection \
   google/protobuf/any.proto google/protobuf/timestamp.proto google/protobuf/struct.proto
+# The options' own files (droplit/api/rest.proto, google/api/annotations.proto) hold only
+# extensions of descriptor.proto, which protoc-c's output never uses: their #include lines
+# go, rather than compiling descriptor.proto into the server.
+sed -i -e '/^#include "droplit\/api\/rest.pb-c.h"$/d' -e '/^#include "google\/api\/annotations.pb-c.h"$/d' \
+  "$out/droplit/webhooks/v1/webhooks.pb-c.h"
 
 # protoc-c 1.4's ProtobufCMethodDescriptor has a name, an input and an output, no options, so
 # `option idempotency_level = NO_SIDE_EFFECTS;` (which lets Connect clients call a method
@@ -78,5 +87,20 @@ descriptors() {
   # shellcheck disable=SC2086
   protoc --descriptor_set_out="$desc_file" --include_imports $includes $protos $reflection
   /usr/bin/python3 proto/descriptors.py "$out/droplit" < "$desc_file"
+  rm -f "$desc_file"
 }
 descriptors
+
+# The REST route table and the OpenAPI document: proto/rest.py reads the schema's options
+# with Python's protobuf (Debian's python3-protobuf, the version of this protoc), given the
+# options' own .proto files compiled for it.
+rest() {
+  work=$(mktemp -d)
+  trap 'rm -rf "$work" "$set_file" "$set_file.txt"' EXIT # method_options's too
+  # shellcheck disable=SC2086
+  protoc --descriptor_set_out="$work/set" --include_imports --include_source_info $includes $protos
+  mkdir "$work/py"
+  protoc --python_out="$work/py" $includes google/api/http.proto google/api/annotations.proto droplit/api/rest.proto
+  /usr/bin/python3 proto/rest.py "$out" "$work/set" "$work/py"
+}
+rest

@@ -45,15 +45,15 @@ typedef struct descriptor_set_extension {
     uint16_t file;
 } descriptor_set_extension;
 
-#define DESCRIPTOR_SET_FILES 7
-#define DESCRIPTOR_SET_SYMBOLS 280
-#define DESCRIPTOR_SET_EXTENSIONS 0
+#define DESCRIPTOR_SET_FILES 11
+#define DESCRIPTOR_SET_SYMBOLS 501
+#define DESCRIPTOR_SET_EXTENSIONS 2
 
 /* In the set's order: a file comes after every file it imports. */
 extern const descriptor_set_file descriptor_set_files[DESCRIPTOR_SET_FILES];
 /* Sorted by name (strcmp), for bsearch; each name once. */
 extern const descriptor_set_symbol descriptor_set_symbols[DESCRIPTOR_SET_SYMBOLS];
 /* Sorted by extendee (strcmp), then number. */
-extern const descriptor_set_extension descriptor_set_extensions[DESCRIPTOR_SET_EXTENSIONS + 1];
+extern const descriptor_set_extension descriptor_set_extensions[DESCRIPTOR_SET_EXTENSIONS];
 
 #endif

@@ -16,6 +16,10 @@
 #include "rpc.h"
 #include "status.h"
 
+/* gen/openapi.json, embedded by the build (config/embed.cmake) */
+extern const char openapi_json[];
+extern const size_t openapi_json_len;
+
 #define MEDIA_JSON "application/json"
 #define MEDIA_PROTO "application/x-protobuf"
 #define MEDIA_PROTO_ALT "application/protobuf"
@@ -103,26 +107,37 @@ typedef struct rest_call {
     http_pending pending; /* first: completion.c frees the struct through it */
     core_call call;
     rest_format format;
+    const route_rest *rest; /* the route's rule: how it answers */
 } rest_call;
 
+static const char *reason_of(unsigned status)
+{
+    return status == 201 ? "Created" : status == 202 ? "Accepted" : "OK";
+}
+
+/* The answer the route's rule declares (proto/droplit/api/rest.proto), or the error. */
 static void rest_respond(rest_call *rc, h2o_req_t *req)
 {
     core_call *c = &rc->call;
+    const route_rest *rest = rc->rest;
+    HG_ASSERT(rest->status >= 200 && rest->status < 300);
     if (c->response == NULL) {
         respond_error(req, rc->format, &c->err);
-    } else if (c->method == CORE_PUBLISH) {
+        return;
+    }
+    if (rest->idempotency_key)
         http_add_replayed(req, c->replayed);
-        respond_message(req, rc->format, 202, "Accepted", c->response);
-    } else if (c->created) {
-        http_add_replayed(req, c->replayed);
-        respond_webhook(req, rc->format, 201, "Created", &c->webhook);
-    } else if (c->method == CORE_UPDATE || c->method == CORE_DELETE) {
-        http_respond(req, 200, "OK", NULL, "", 0); /* Droplit's answer has no body */
-    } else if (c->method == CORE_INVOKE && rc->format == REST_JSON) {
-        /* Droplit's answer is the text; binary callers get the whole InvokeWebhookResponse */
-        http_respond_text(req, 200, "OK", ((const schema_invoke_response *)c->response)->message);
+    if (rest->answer == REST_ANSWER_EMPTY) {
+        http_respond(req, (int)rest->status, reason_of(rest->status), NULL, "", 0); /* no document at all */
+    } else if (rest->answer == REST_ANSWER_TEXT && rc->format == REST_JSON) {
+        /* Droplit's answer is the text; binary callers get the whole message */
+        HG_ASSERT(c->response->descriptor == rest->method->output);
+        const char *text = *(char *const *)((const char *)c->response + rest->text_field->offset);
+        http_respond_text(req, (int)rest->status, reason_of(rest->status), text);
+    } else if (c->method == CORE_CREATE) {
+        respond_webhook(req, rc->format, (int)rest->status, reason_of(rest->status), &c->webhook);
     } else {
-        respond_message(req, rc->format, 200, "OK", c->response);
+        respond_message(req, rc->format, (int)rest->status, reason_of(rest->status), c->response);
     }
 }
 
@@ -144,8 +159,8 @@ static void on_call_done(core_call *c)
 
 /* Sets up a call of method: the token, the clock, the allocator, and where its parameter
  * problems are. Returns NULL (having answered 500) when out of memory. */
-static rest_call *rest_call_begin(http_handler *h, h2o_req_t *req, rest_call *local, core_method method,
-                                  rest_format format, ProtobufCAllocator *alloc, error_in where)
+static rest_call *rest_call_begin(http_handler *h, h2o_req_t *req, rest_call *local, const route_rest *rest,
+                                  core_method method, rest_format format, ProtobufCAllocator *alloc, error_in where)
 {
     rest_call *rc = core_call_may_wait(h->core, method) ? malloc(sizeof(*rc)) : local;
     if (rc == NULL) {
@@ -156,6 +171,7 @@ static rest_call *rest_call_begin(http_handler *h, h2o_req_t *req, rest_call *lo
     }
     core_call_init(&rc->call, method);
     rc->format = format;
+    rc->rest = rest;
     h2o_iovec_t token = http_authorization(req);
     rc->call.authorization = token.base;
     rc->call.authorization_len = token.len;
@@ -203,8 +219,8 @@ static void rest_call_run(http_handler *h, h2o_req_t *req, rest_call *rc, rest_c
         free(rc);
 }
 
-/* The body of a create or an update as desc's message, and the query's problems (neither
- * takes a query string). Binary when the content type names protobuf; JSON when it names
+/* The body of a route with one (body "*" or a field) as desc's message, and the query's
+ * problems (such a route takes no query string). Binary when the content type names protobuf; JSON when it names
  * JSON; a body not declared JSON is not read: the empty message, for which Droplit reports
  * every required field. NULL when the body is over the limit or unreadable (err says why). */
 static ProtobufCMessage *read_body(http_handler *h, h2o_req_t *req, rest_call *rc,
@@ -233,131 +249,74 @@ static ProtobufCMessage *read_body(http_handler *h, h2o_req_t *req, rest_call *r
     return empty;
 }
 
-/* POST /api/webhooks (CORE_CREATE) and POST /api/events (CORE_PUBLISH): the body is the
- * request, an Idempotency-Key may come with it; answered in the body's format. */
-static void post_collection(http_handler *h, h2o_req_t *req, core_method method,
-                            const ProtobufCMessageDescriptor *desc)
+/* A new message of desc in the call's memory; NULL (err says so) when out of memory. */
+static ProtobufCMessage *rest_message(rest_call *rc, const ProtobufCMessageDescriptor *desc)
 {
-    h2o_iovec_t content_type = http_header(req, H2O_TOKEN_CONTENT_TYPE);
-    ProtobufCAllocator alloc = http_pool_allocator(req);
-    rest_call local, *rc = rest_call_begin(h, req, &local, method, format_of(content_type), &alloc, ERROR_IN_BODY);
-    if (rc == NULL)
-        return;
-    h2o_iovec_t key = http_idempotency_key(req);
-    rc->call.idempotency_key = key.base;
-    rc->call.idempotency_key_len = key.len;
-    rc->call.request = read_body(h, req, rc, desc, rc->call.alloc);
-    rest_call_run(h, req, rc, &local);
-}
-
-/* PUT /api/webhooks/<id>: the id from the path, the changes from the body. Answered in the
- * body's format (binary errors for a binary body), as a create is. */
-static void update_webhook(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
-{
-    h2o_iovec_t content_type = http_header(req, H2O_TOKEN_CONTENT_TYPE);
-    ProtobufCAllocator alloc = http_pool_allocator(req);
-    rest_call local, *rc =
-        rest_call_begin(h, req, &local, CORE_UPDATE, format_of(content_type), &alloc, ERROR_IN_BODY);
-    if (rc == NULL)
-        return;
-    rc->call.id_in = ERROR_IN_PATH;
-    schema_webhook_changes *changes =
-        (schema_webhook_changes *)read_body(h, req, rc, &schema_webhook_changes_descriptor, rc->call.alloc);
-    if (changes != NULL) {
-        schema_update_request *ur = rest_alloc(rc, sizeof(*ur));
-        schema_update_request init = SCHEMA_UPDATE_REQUEST_INIT;
-        *ur = init;
-        ur->id = rest_strdup(rc, id);
-        ur->changes = changes;
-        rc->call.request = &ur->base;
-    }
-    rest_call_run(h, req, rc, &local);
-}
-
-
-
-
-/* A call whose one parameter is the webhook's or event's id in the path (GET or DELETE a
- * webhook, invoke it, GET an event): desc's message with its `id` field set, no body read,
- * no query string taken. Inline: with desc a constant, the field's place folds away (a GET
- * costs what its own handler did). */
-static inline void path_call(http_handler *h, h2o_req_t *req, h2o_iovec_t id, core_method method,
-                             const ProtobufCMessageDescriptor *desc)
-{
-    ProtobufCAllocator alloc = http_pool_allocator(req);
-    rest_call local, *rc = rest_call_begin(h, req, &local, method, accepted_format(req), &alloc, ERROR_IN_PATH);
-    if (rc == NULL)
-        return;
-    const ProtobufCFieldDescriptor *f = &desc->fields[0]; /* each of these messages is its id, field 1 */
-    HG_ASSERT(desc->n_fields >= 1 && f->id == 1 && f->type == PROTOBUF_C_TYPE_STRING &&
-              f->label != PROTOBUF_C_LABEL_REPEATED);
     ProtobufCMessage *m = rest_alloc(rc, desc->sizeof_message);
-    if (m != NULL) {
-        desc->message_init(m);
-        *(char **)((char *)m + f->offset) = rest_strdup(rc, id);
+    if (m == NULL) {
+        error_set(&rc->call.err, ERROR_INTERNAL, "Out of memory.");
+        return NULL;
+    }
+    desc->message_init(m);
+    return m;
+}
+
+/* The request of a REST route, read where its rule says (route.h's route_rest, from the
+ * schema's google.api.http option): the path's {id}; then the body as the whole request
+ * (body "*") or as one field of it (body "changes"), or, without a body, the other fields
+ * from the query by their JSON names. A route that reads neither a body nor a query refuses
+ * any query parameter. NULL when the request cannot be read (the call's err says why). */
+static ProtobufCMessage *rest_request(http_handler *h, h2o_req_t *req, rest_call *rc, h2o_iovec_t id)
+{
+    const route_rest *rest = rc->rest;
+    const ProtobufCMessageDescriptor *in = rest->method->input;
+    ProtobufCMessage *m;
+    if (rest->body_all) {
+        m = read_body(h, req, rc, in, rc->call.alloc);
+    } else if (rest->body_field != NULL) {
+        ProtobufCMessage *body =
+            read_body(h, req, rc, rest->body_field->descriptor, rc->call.alloc);
+        m = body != NULL ? rest_message(rc, in) : NULL;
+        if (m != NULL)
+            *(ProtobufCMessage **)((char *)m + rest->body_field->offset) = body;
+    } else if (rest->query) {
+        h2o_iovec_t query = http_query(req);
+        m = codec_query_decode(in, query.base, query.len, rc->call.alloc, &rc->call.err);
+    } else {
         h2o_iovec_t query = http_query(req);
         codec_query_reject(query.base, query.len, &rc->call.err);
-        rc->call.request = m;
-    } else {
-        error_set(&rc->call.err, ERROR_INTERNAL, "Out of memory.");
+        m = rest_message(rc, in);
     }
-    rest_call_run(h, req, rc, &local);
+    if (m != NULL && rest->path_field != NULL) /* the path decides, whatever a body said */
+        *(char **)((char *)m + rest->path_field->offset) = rest_strdup(rc, id);
+    return m;
 }
 
-/* POST /api/events/<id>/resend and POST /api/webhooks/<id>/recover: the id from the path,
- * the rest (a webhookId; a since) from the body, which may be empty for a resend. */
-static void post_action(http_handler *h, h2o_req_t *req, h2o_iovec_t id, core_method method)
+/* Every REST route of the API: a call of the route's RPC method, answered as its rule
+ * says, in the body's format (a body sent as protobuf is answered in protobuf, errors
+ * included) or, for a route without a body, the format Accept asks for. */
+static void rest_serve_call(http_handler *h, h2o_req_t *req, const route_match *match)
 {
-    h2o_iovec_t content_type = http_header(req, H2O_TOKEN_CONTENT_TYPE);
+    const route_rest *rest = match->rest;
+    HG_ASSERT(rest != NULL);
+    int has_body = rest->body_all || rest->body_field != NULL;
+    rest_format format = has_body ? format_of(http_header(req, H2O_TOKEN_CONTENT_TYPE)) : accepted_format(req);
+    error_in where = has_body ? ERROR_IN_BODY : rest->query ? ERROR_IN_QUERY : ERROR_IN_PATH;
     ProtobufCAllocator alloc = http_pool_allocator(req);
-    rest_call local, *rc = rest_call_begin(h, req, &local, method, format_of(content_type), &alloc, ERROR_IN_BODY);
+    rest_call local,
+        *rc = rest_call_begin(h, req, &local, rest, core_method_of(rest->method), format, &alloc, where);
     if (rc == NULL)
         return;
-    rc->call.id_in = ERROR_IN_PATH;
-    const ProtobufCMessageDescriptor *desc =
-        method == CORE_RESEND ? &schema_resend_request_descriptor : &schema_recover_request_descriptor;
-    ProtobufCMessage *body = read_body(h, req, rc, desc, rc->call.alloc);
-    if (body != NULL) {
-        char *path_id = rest_strdup(rc, id);
-        if (method == CORE_RESEND)
-            ((schema_resend_request *)body)->id = path_id;
-        else
-            ((schema_recover_request *)body)->id = path_id;
-        rc->call.request = body;
+    if (rest->path_field != NULL && where != ERROR_IN_PATH)
+        rc->call.id_in = ERROR_IN_PATH;
+    if (rest->idempotency_key) {
+        h2o_iovec_t key = http_idempotency_key(req);
+        rc->call.idempotency_key = key.base;
+        rc->call.idempotency_key_len = key.len;
     }
+    rc->call.request = rest_request(h, req, rc, h2o_iovec_init(match->item_id, match->item_id_len));
     rest_call_run(h, req, rc, &local);
 }
-
-/* GET /api/webhooks/<id>/attempts?limit=&before=. */
-static void list_attempts(http_handler *h, h2o_req_t *req, h2o_iovec_t id)
-{
-    ProtobufCAllocator alloc = http_pool_allocator(req);
-    rest_call local, *rc =
-        rest_call_begin(h, req, &local, CORE_LIST_ATTEMPTS, accepted_format(req), &alloc, ERROR_IN_QUERY);
-    if (rc == NULL)
-        return;
-    rc->call.id_in = ERROR_IN_PATH;
-    h2o_iovec_t query = http_query(req);
-    schema_attempts_request *ar = (schema_attempts_request *)codec_query_decode(
-        &schema_attempts_request_descriptor, query.base, query.len, rc->call.alloc, &rc->call.err);
-    if (ar != NULL)
-        ar->id = rest_strdup(rc, id);
-    rc->call.request = ar != NULL ? &ar->base : NULL;
-    rest_call_run(h, req, rc, &local);
-}
-
-static void list_webhooks(http_handler *h, h2o_req_t *req)
-{
-    ProtobufCAllocator alloc = http_pool_allocator(req);
-    rest_call local, *rc = rest_call_begin(h, req, &local, CORE_LIST, accepted_format(req), &alloc, ERROR_IN_QUERY);
-    if (rc == NULL)
-        return;
-    h2o_iovec_t query = http_query(req);
-    rc->call.request =
-        codec_query_decode(&schema_list_request_descriptor, query.base, query.len, rc->call.alloc, &rc->call.err);
-    rest_call_run(h, req, rc, &local);
-}
-
 
 /* GET /metrics: Prometheus' text exposition format, without auth (bind it to a trusted
  * network, as usual for metrics). */
@@ -406,47 +365,15 @@ void http_rest_serve(http_handler *h, h2o_req_t *req, const route_match *m)
      * operator's /healthz, /readyz and /metrics (small, answered inline) stay open */
     if ((m->id == ROUTE_CREATE || m->id == ROUTE_LIST || m->id == ROUTE_GET || m->id == ROUTE_PUBLISH) &&
         http_admit(req, &err) != 0) {
-        respond_error(req, m->id == ROUTE_CREATE || m->id == ROUTE_PUBLISH ? format_of(http_header(req, H2O_TOKEN_CONTENT_TYPE)) : accepted_format(req),
-                      &err);
+        int has_body = m->rest->body_all || m->rest->body_field != NULL;
+        respond_error(req, has_body ? format_of(http_header(req, H2O_TOKEN_CONTENT_TYPE)) : accepted_format(req), &err);
+        return;
+    }
+    if (m->rest != NULL) {
+        rest_serve_call(h, req, m);
         return;
     }
     switch (m->id) {
-    case ROUTE_CREATE:
-        post_collection(h, req, CORE_CREATE, &schema_create_request_descriptor);
-        break;
-    case ROUTE_LIST:
-        list_webhooks(h, req);
-        break;
-    case ROUTE_GET:
-        path_call(h, req, h2o_iovec_init(m->item_id, m->item_id_len), CORE_GET, &schema_get_request_descriptor);
-        break;
-    case ROUTE_UPDATE:
-        update_webhook(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
-        break;
-    case ROUTE_DELETE:
-        path_call(h, req, h2o_iovec_init(m->item_id, m->item_id_len), CORE_DELETE,
-                  &schema_delete_request_descriptor);
-        break;
-    case ROUTE_INVOKE:
-        path_call(h, req, h2o_iovec_init(m->item_id, m->item_id_len), CORE_INVOKE,
-                  &schema_invoke_request_descriptor);
-        break;
-    case ROUTE_PUBLISH:
-        post_collection(h, req, CORE_PUBLISH, &schema_publish_request_descriptor);
-        break;
-    case ROUTE_GET_EVENT:
-        path_call(h, req, h2o_iovec_init(m->item_id, m->item_id_len), CORE_GET_EVENT,
-                  &schema_get_event_request_descriptor);
-        break;
-    case ROUTE_RESEND:
-        post_action(h, req, h2o_iovec_init(m->item_id, m->item_id_len), CORE_RESEND);
-        break;
-    case ROUTE_RECOVER:
-        post_action(h, req, h2o_iovec_init(m->item_id, m->item_id_len), CORE_RECOVER);
-        break;
-    case ROUTE_ATTEMPTS:
-        list_attempts(h, req, h2o_iovec_init(m->item_id, m->item_id_len));
-        break;
     case ROUTE_HEALTHZ:
         http_respond_text(req, 200, "OK", "ok\n");
         break;
@@ -458,6 +385,9 @@ void http_rest_serve(http_handler *h, h2o_req_t *req, const route_match *m)
         break;
     case ROUTE_METRICS:
         respond_metrics(h, req);
+        break;
+    case ROUTE_OPENAPI: /* the document, as generated from the schema: static, so no token */
+        http_respond_pooled(req, 200, "OK", MEDIA_JSON, openapi_json, openapi_json_len); /* static: not copied */
         break;
     default:
         HG_ASSERT(!"a route http_rest does not serve");

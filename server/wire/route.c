@@ -9,11 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "droplit/rest_rules.h"
 #include "hg_assert.h"
 #include "schema.h"
 
-#define WEBHOOKS "/api/webhooks"
-#define EVENTS "/api/events"
 #define V0 "/v0"
 #define RESOURCE_METHODS 3 /* methods a resource answers, at most */
 
@@ -28,7 +27,7 @@ typedef enum path_kind {
 
 typedef struct resource {
     path_kind kind;
-    const char *collection; /* the collection's path: WEBHOOKS or EVENTS */
+    const char *collection; /* the collection's path ("/api/webhooks"), not NUL-terminated */
     size_t collection_len;
     const char *path;  /* PATH_EXACT: the path; PATH_ITEM_ACTION: the action; PATH_RPC_METHOD: the method's
                           name in the schema */
@@ -39,22 +38,43 @@ typedef struct resource {
     } methods[RESOURCE_METHODS];
 } resource;
 
-/* Tried in this order; no two shapes overlap, so the order only saves time: the webhook
- * API first, then the RPC service, then the operational paths. An RPC method
- * answers GET (Connect's GET) exactly when the schema marks it NO_SIDE_EFFECTS: the table
- * says so by hand, and route_rpc_no_side_effects, from the generated list, is checked
- * against it once (rpc_prefix_make), so the two cannot drift apart. */
-#define IN(c) c, sizeof(c) - 1
+/* The REST resources come from the schema: each google.api.http option of WebhookService
+ * is a REST_RULE of gen/droplit/rest_rules.h, and rules of one path shape make one resource
+ * (rest_make, once). Each REST route id is the method's, by name: */
+static const struct {
+    const char *method; /* the schema's name of the RPC method */
+    route_id id;
+} rest_routes[] = {
+    {"CreateWebhook", ROUTE_CREATE},   {"GetWebhook", ROUTE_GET},         {"ListWebhooks", ROUTE_LIST},
+    {"UpdateWebhook", ROUTE_UPDATE},   {"DeleteWebhook", ROUTE_DELETE},   {"InvokeWebhook", ROUTE_INVOKE},
+    {"PublishEvent", ROUTE_PUBLISH},   {"GetEvent", ROUTE_GET_EVENT},     {"ListAttempts", ROUTE_ATTEMPTS},
+    {"ResendEvent", ROUTE_RESEND},     {"RecoverWebhook", ROUTE_RECOVER},
+};
+#define REST_ROUTES (sizeof(rest_routes) / sizeof(rest_routes[0]))
+
+typedef struct rest_rule {
+    const char *verb;
+    const char *path; /* the template: "/api/webhooks", "/api/webhooks/{id}", "/api/webhooks/{id}/invoke" */
+    const char *method;
+    const char *body;
+    unsigned status;
+    route_answer answer;
+    const char *text_field;
+    int idempotency_key;
+} rest_rule;
+#define REST_RULE(verb, path, method, body, status, answer, text_field, idempotency_key) \
+    {verb, path, method, body, status, answer, text_field, idempotency_key},
+static const rest_rule rest_rules[] = {REST_RULES};
+#undef REST_RULE
+#define REST_RULE_COUNT (sizeof(rest_rules) / sizeof(rest_rules[0]))
+
+/* After the REST resources, tried in this order; no two shapes overlap, so the order only
+ * saves time: the RPC service, then the operational paths. An RPC method answers GET
+ * (Connect's GET) exactly when the schema marks it NO_SIDE_EFFECTS: the table says so by
+ * hand, and route_rpc_no_side_effects, from the generated list, is checked against it once
+ * (table_make), so the two cannot drift apart. */
 #define NONE NULL, 0
-static const resource resources[] = {
-    {PATH_COLLECTION, IN(WEBHOOKS), NULL, "GET, POST", {{"GET", ROUTE_LIST}, {"POST", ROUTE_CREATE}}},
-    {PATH_ITEM, IN(WEBHOOKS), NULL, "GET, PUT, DELETE", {{"GET", ROUTE_GET}, {"PUT", ROUTE_UPDATE}, {"DELETE", ROUTE_DELETE}}},
-    {PATH_ITEM_ACTION, IN(WEBHOOKS), "invoke", "POST", {{"POST", ROUTE_INVOKE}}},
-    {PATH_ITEM_ACTION, IN(WEBHOOKS), "attempts", "GET", {{"GET", ROUTE_ATTEMPTS}}},
-    {PATH_ITEM_ACTION, IN(WEBHOOKS), "recover", "POST", {{"POST", ROUTE_RECOVER}}},
-    {PATH_COLLECTION, IN(EVENTS), NULL, "POST", {{"POST", ROUTE_PUBLISH}}},
-    {PATH_ITEM, IN(EVENTS), NULL, "GET", {{"GET", ROUTE_GET_EVENT}}},
-    {PATH_ITEM_ACTION, IN(EVENTS), "resend", "POST", {{"POST", ROUTE_RESEND}}},
+static const resource fixed[] = {
     {PATH_RPC_METHOD, NONE, "CreateWebhook", "POST", {{"POST", ROUTE_RPC_CREATE}}},
     {PATH_RPC_METHOD, NONE, "GetWebhook", "GET, POST", {{"GET", ROUTE_RPC_GET}, {"POST", ROUTE_RPC_GET}}},
     {PATH_RPC_METHOD, NONE, "ListWebhooks", "GET, POST", {{"GET", ROUTE_RPC_LIST}, {"POST", ROUTE_RPC_LIST}}},
@@ -70,7 +90,18 @@ static const resource resources[] = {
     {PATH_EXACT, NONE, "/healthz", "GET, HEAD", {{"GET", ROUTE_HEALTHZ}, {"HEAD", ROUTE_HEALTHZ}}},
     {PATH_EXACT, NONE, "/readyz", "GET, HEAD", {{"GET", ROUTE_READYZ}, {"HEAD", ROUTE_READYZ}}},
     {PATH_EXACT, NONE, "/metrics", "GET", {{"GET", ROUTE_METRICS}}},
+    {PATH_EXACT, NONE, "/openapi.json", "GET", {{"GET", ROUTE_OPENAPI}}},
 };
+#define FIXED (sizeof(fixed) / sizeof(fixed[0]))
+
+/* The whole table, made once: the REST resources, then the fixed ones. */
+#define RESOURCES_MAX (REST_RULE_COUNT + FIXED)
+#define ALLOW_MAX (RESOURCE_METHODS * (ROUTE_METHOD_MAX + 2))
+static resource resources[RESOURCES_MAX];
+static route_rest rests[REST_RULE_COUNT];
+static const route_rest *rest_of[ROUTE_COUNT]; /* a REST route's rule; NULL for the others */
+static char allows[REST_RULE_COUNT][ALLOW_MAX];
+static size_t resource_count;
 
 static const char *const names[ROUTE_COUNT] = {
     [ROUTE_CREATE] = "create",         [ROUTE_GET] = "get",         [ROUTE_LIST] = "list",
@@ -83,6 +114,7 @@ static const char *const names[ROUTE_COUNT] = {
     [ROUTE_GET_EVENT] = "get_event",   [ROUTE_RESEND] = "resend",   [ROUTE_RPC_PUBLISH] = "rpc_publish",
     [ROUTE_RPC_GET_EVENT] = "rpc_get_event", [ROUTE_RPC_ATTEMPTS] = "rpc_attempts",
     [ROUTE_RPC_RESEND] = "rpc_resend", [ROUTE_RPC_RECOVER] = "rpc_recover", [ROUTE_PREFLIGHT] = "preflight",
+    [ROUTE_OPENAPI] = "openapi",
 };
 HG_STATIC_ASSERT(sizeof(names) / sizeof(names[0]) == ROUTE_COUNT, "a name for every route");
 
@@ -119,7 +151,7 @@ static const ProtobufCServiceDescriptor *const rpc_services[] = {
 #define RPC_PREFIX_MAX 128
 static char rpc_prefixes[RPC_SERVICES][RPC_PREFIX_MAX];
 static size_t rpc_prefix_lens[RPC_SERVICES];
-static pthread_once_t rpc_prefix_once = PTHREAD_ONCE_INIT;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 /* The methods marked NO_SIDE_EFFECTS in the schema, by path (gen/droplit/method_options.h). */
 static const char *const no_side_effects[] = {METHOD_OPTIONS_NO_SIDE_EFFECTS NULL};
@@ -148,7 +180,128 @@ static int resource_allows(const resource *r, const char *method)
     return 0;
 }
 
-static void rpc_prefix_make(void)
+/* Allow lists its methods in this order, whatever the schema's order of methods. */
+static const char *const method_order[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
+
+static size_t method_rank(const char *method)
+{
+    for (size_t i = 0; i < sizeof(method_order) / sizeof(method_order[0]); i++)
+        if (strcmp(method_order[i], method) == 0)
+            return i;
+    HG_ASSERT(!"a REST verb without a place in Allow");
+    return 0;
+}
+
+static route_id rest_route_of(const char *method)
+{
+    for (size_t i = 0; i < REST_ROUTES; i++)
+        if (strcmp(rest_routes[i].method, method) == 0)
+            return rest_routes[i].id;
+    HG_ASSERT(!"a REST rule whose method has no route id");
+    return ROUTE_NOT_FOUND;
+}
+
+/* A rule's path template as a resource's shape: "/c" a collection, "/c/{id}" an item,
+ * "/c/{id}/a" an item's action (proto/rest.py refuses any other). */
+static resource rest_shape(const rest_rule *rule)
+{
+    resource r = {PATH_COLLECTION, rule->path, strlen(rule->path), NULL, NULL, {{NULL, 0}}};
+    const char *field = strstr(rule->path, "/{");
+    if (field == NULL)
+        return r;
+    /* the id in the path is the request's `id`, which the REST handler sets from route_match */
+    HG_ASSERT(strncmp(field, "/{id}", 5) == 0);
+    r.collection_len = (size_t)(field - rule->path);
+    const char *after = field + 5;
+    r.kind = *after == '\0' ? PATH_ITEM : PATH_ITEM_ACTION;
+    if (r.kind == PATH_ITEM_ACTION) {
+        HG_ASSERT(after[0] == '/' && after[1] != '\0' && strchr(after + 1, '/') == NULL);
+        r.path = after + 1;
+    }
+    return r;
+}
+
+static int same_shape(const resource *a, const resource *b)
+{
+    return a->kind == b->kind && a->collection_len == b->collection_len &&
+           memcmp(a->collection, b->collection, a->collection_len) == 0 &&
+           (a->path == NULL) == (b->path == NULL) && (a->path == NULL || strcmp(a->path, b->path) == 0);
+}
+
+/* How a rule's method takes its request and answers, from the schema's descriptors. */
+static route_rest rest_describe(const rest_rule *rule, int has_id)
+{
+    const ProtobufCServiceDescriptor *svc = &schema_webhook_service_descriptor;
+    route_rest rest = {.status = rule->status, .answer = rule->answer, .idempotency_key = rule->idempotency_key};
+    rest.method = protobuf_c_service_descriptor_get_method_by_name(svc, rule->method);
+    HG_ASSERT(rest.method != NULL);
+    const ProtobufCMessageDescriptor *in = rest.method->input;
+    if (has_id) {
+        rest.path_field = protobuf_c_message_descriptor_get_field_by_name(in, "id");
+        HG_ASSERT(rest.path_field != NULL && rest.path_field->type == PROTOBUF_C_TYPE_STRING &&
+                  rest.path_field->label != PROTOBUF_C_LABEL_REPEATED);
+    }
+    rest.body_all = strcmp(rule->body, "*") == 0;
+    if (rule->body[0] != '\0' && !rest.body_all) {
+        rest.body_field = protobuf_c_message_descriptor_get_field_by_name(in, rule->body);
+        HG_ASSERT(rest.body_field != NULL && rest.body_field->type == PROTOBUF_C_TYPE_MESSAGE &&
+                  rest.body_field->label != PROTOBUF_C_LABEL_REPEATED);
+    }
+    rest.query = rule->body[0] == '\0' && in->n_fields > (rest.path_field != NULL ? 1u : 0u);
+    if (rule->answer == REST_ANSWER_TEXT) {
+        rest.text_field = protobuf_c_message_descriptor_get_field_by_name(rest.method->output, rule->text_field);
+        HG_ASSERT(rest.text_field != NULL && rest.text_field->type == PROTOBUF_C_TYPE_STRING &&
+                  rest.text_field->label != PROTOBUF_C_LABEL_REPEATED);
+    }
+    return rest;
+}
+
+/* The REST resources from the rules: one per path shape, its methods in Allow's order. */
+static void rest_make(void)
+{
+    size_t routes_seen = 0;
+    for (size_t i = 0; i < REST_RULE_COUNT; i++) {
+        const rest_rule *rule = &rest_rules[i];
+        resource shape = rest_shape(rule);
+        resource *r = NULL;
+        for (size_t k = 0; k < resource_count && r == NULL; k++)
+            if (same_shape(&resources[k], &shape))
+                r = &resources[k];
+        if (r == NULL) {
+            HG_ASSERT(resource_count < REST_RULE_COUNT);
+            r = &resources[resource_count++];
+            *r = shape;
+        }
+        size_t m = 0;
+        while (m < RESOURCE_METHODS && r->methods[m].method != NULL) {
+            HG_ASSERT(strcmp(r->methods[m].method, rule->verb) != 0); /* one rule per verb and shape */
+            m++;
+        }
+        HG_ASSERT(m < RESOURCE_METHODS);
+        for (; m > 0 && method_rank(r->methods[m - 1].method) > method_rank(rule->verb); m--)
+            r->methods[m] = r->methods[m - 1];
+        r->methods[m].method = rule->verb;
+        r->methods[m].id = rest_route_of(rule->method);
+        HG_ASSERT(rest_of[r->methods[m].id] == NULL);
+        rests[i] = rest_describe(rule, shape.kind != PATH_COLLECTION);
+        rest_of[r->methods[m].id] = &rests[i];
+        routes_seen++;
+    }
+    HG_ASSERT(routes_seen == REST_ROUTES); /* a rule for every REST route id, and (above) a route for every rule */
+    for (size_t k = 0; k < resource_count; k++) {
+        resource *r = &resources[k];
+        char *allow = allows[k];
+        size_t used = 0;
+        for (size_t m = 0; m < RESOURCE_METHODS && r->methods[m].method != NULL; m++) {
+            int n = snprintf(allow + used, ALLOW_MAX - used, "%s%s", m > 0 ? ", " : "", r->methods[m].method);
+            HG_ASSERT(n > 0 && (size_t)n < ALLOW_MAX - used);
+            used += (size_t)n;
+        }
+        r->allow = allow;
+    }
+}
+
+static void table_make(void)
 {
     for (size_t i = 0; i < RPC_SERVICES; i++) {
         size_t n = strlen(rpc_services[i]->name);
@@ -157,10 +310,14 @@ static void rpc_prefix_make(void)
         memcpy(rpc_prefixes[i] + 1, rpc_services[i]->name, n + 1);
         rpc_prefix_lens[i] = n + 1;
     }
+    rest_make();
+    HG_ASSERT(resource_count + FIXED <= RESOURCES_MAX);
+    memcpy(resources + resource_count, fixed, sizeof(fixed));
+    resource_count += FIXED;
     /* the table's GETs are the schema's NO_SIDE_EFFECTS methods, and those are WebhookService's */
     char path[RPC_PREFIX_MAX * 2];
     size_t marked = 0;
-    for (size_t i = 0; i < sizeof(resources) / sizeof(resources[0]); i++) {
+    for (size_t i = 0; i < resource_count; i++) {
         const resource *r = &resources[i];
         if (r->kind != PATH_RPC_METHOD) {
             HG_ASSERT(r->kind != PATH_RPC_SERVICE || !resource_allows(r, "GET"));
@@ -180,7 +337,7 @@ static void rpc_prefix_make(void)
 
 const char *route_rpc_prefix(void)
 {
-    pthread_once(&rpc_prefix_once, rpc_prefix_make);
+    pthread_once(&table_once, table_make);
     return rpc_prefixes[0];
 }
 
@@ -236,23 +393,42 @@ static int path_matches(const resource *r, const char *path, size_t len, const c
 
 route_id route_find(const char *method, size_t method_len, const char *path, size_t path_len, route_match *out)
 {
-    *out = (route_match){ROUTE_NOT_FOUND, NULL, NULL, 0};
+    *out = (route_match){ROUTE_NOT_FOUND, NULL, NULL, NULL, 0};
     const char *prefix = route_rpc_prefix();
-    for (size_t i = 0; i < sizeof(resources) / sizeof(resources[0]); i++) {
+    for (size_t i = 0; i < resource_count; i++) {
         const resource *r = &resources[i];
         if (!path_matches(r, path, path_len, prefix, rpc_prefix_lens[0], out))
             continue;
         for (size_t m = 0; m < RESOURCE_METHODS && r->methods[m].method != NULL; m++)
             if (method_len <= ROUTE_METHOD_MAX && equals(method, method_len, r->methods[m].method)) {
                 out->id = r->methods[m].id;
+                out->rest = rest_of[out->id];
                 if (r->kind != PATH_ITEM && r->kind != PATH_ITEM_ACTION)
                     out->item_id = NULL, out->item_id_len = 0;
                 return out->id;
             }
-        *out = (route_match){ROUTE_METHOD_NOT_ALLOWED, r->allow, NULL, 0};
+        *out = (route_match){ROUTE_METHOD_NOT_ALLOWED, NULL, r->allow, NULL, 0};
         return out->id;
     }
     return out->id;
+}
+
+int route_describe(size_t i, char *path, size_t size, const char **allow)
+{
+    pthread_once(&table_once, table_make);
+    size_t k = 0;
+    for (; k < resource_count; k++) /* the i-th resource that is not RPC */
+        if (resources[k].kind != PATH_RPC_METHOD && resources[k].kind != PATH_RPC_SERVICE && i-- == 0)
+            break;
+    if (k == resource_count)
+        return 0;
+    const resource *r = &resources[k];
+    int n = r->kind == PATH_EXACT ? snprintf(path, size, "%s", r->path)
+            : snprintf(path, size, "%.*s%s%s%s", (int)r->collection_len, r->collection,
+                       r->kind == PATH_COLLECTION ? "" : "/{id}", r->kind == PATH_ITEM_ACTION ? "/" : "",
+                       r->kind == PATH_ITEM_ACTION ? r->path : "");
+    *allow = r->allow;
+    return n > 0 && (size_t)n < size ? 1 : -1;
 }
 
 const char *route_name(route_id id)
@@ -264,7 +440,7 @@ const char *route_name(route_id id)
 /* Whether m's path is in list; 0 for a method of no served service. */
 static int method_is_in(const char *const *list, const ProtobufCMethodDescriptor *m)
 {
-    pthread_once(&rpc_prefix_once, rpc_prefix_make);
+    pthread_once(&table_once, table_make);
     for (size_t i = 0; i < RPC_SERVICES; i++) {
         const ProtobufCServiceDescriptor *s = rpc_services[i];
         if (m < s->methods || m >= s->methods + s->n_methods)
@@ -299,7 +475,7 @@ const ProtobufCServiceDescriptor *route_rpc_service(size_t i)
 
 const ProtobufCMethodDescriptor *route_rpc_method(const char *path, size_t len)
 {
-    pthread_once(&rpc_prefix_once, rpc_prefix_make);
+    pthread_once(&table_once, table_make);
     for (size_t i = 0; i < RPC_SERVICES; i++) {
         size_t pn = rpc_prefix_lens[i];
         if (len <= pn + 1 || !starts(path, len, rpc_prefixes[i]) || path[pn] != '/')

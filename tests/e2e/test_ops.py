@@ -460,6 +460,102 @@ class TestUnknownFrames(unittest.TestCase):
         peer.sock.close()
 
 
+def read_frames(sock, until, seconds=10):
+    """The server's frames as (type, flags, stream, payload) until until(frames) holds, the
+    connection ends or seconds pass."""
+    frames, buf, deadline = [], b"", time.monotonic() + seconds
+    sock.settimeout(0.2)
+    while not until(frames) and time.monotonic() < deadline:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        buf += data
+        while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+            length = int.from_bytes(buf[:3], "big")
+            frames.append((buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7fffffff, buf[9:9 + length]))
+            buf = buf[9 + length:]
+    return frames
+
+
+class TestUppercaseHeaderNames(unittest.TestCase):
+    """A request whose header block has an upper-case field name is malformed (RFC 9113
+    §8.2.1) and is never served. Neither library answers with a plain stream reset on every
+    listener, and both answers are ones the RFC allows: h2o 2.2.5 answers a Huffman-coded
+    name 400 on the stream (§8.1.1: a server MAY send a response to a malformed request
+    before closing the stream) and a literal one with GOAWAY PROTOCOL_ERROR (§5.4.1: an
+    endpoint MAY treat a stream error as a connection error); nghttp2, on the gRPC
+    listener, resets the stream (RST_STREAM PROTOCOL_ERROR) and keeps the connection."""
+
+    # "x-up: 1" with the name as "X-Up": literally, and Huffman-coded (RFC 7541 Appendix B)
+    LITERAL = b"\x00\x04X-Up\x011"
+    HUFFMAN = b"\x00\x84" + bytes.fromhex("fc5b7d7f") + b"\x011"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hookgate-upper-%d-" % os.getpid())
+        cls.port, cls.grpc_port = free_port(), free_port()
+        start_server(cls, "upper",
+                     "server:\n  listen: [ { address: 127.0.0.1, port: %d } ]\n  access_log: \"off\"\n"
+                     "  grpc: { listen: [ { address: 127.0.0.1, port: %d } ] }\naccounts: []\n"
+                     % (cls.port, cls.grpc_port))
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_server(cls)
+
+    def healthz_served(self):
+        metrics = parse_exposition(get(self.port, "/metrics")[1].decode())
+        return sum(v for (name, labels), v in metrics.items()
+                   if name == "hookgate_requests_total" and ("route", "healthz") in labels)
+
+    @staticmethod
+    def get_healthz(stream, extra=b""):
+        block = b"\x82\x86\x04\x08/healthz\x01\x09127.0.0.1" + extra  # GET, http, :path, :authority
+        return h2_frame(1, 0x5, stream, block)
+
+    def test_huffman_name_on_the_http_listener_is_400_and_the_connection_lives_on(self):
+        served = self.healthz_served()
+        with socket.create_connection(("127.0.0.1", self.port)) as sock:
+            sock.sendall(H2_PREFACE + h2_frame(4, 0, 0) + self.get_healthz(1, self.HUFFMAN))
+            frames = read_frames(sock, lambda fs: any(t == 0 and f & 1 and s == 1 for t, f, s, _ in fs))
+            data = b"".join(p for t, _, s, p in frames if t == 0 and s == 1)
+            self.assertIn(b"invalid character in header name", data)
+            self.assertFalse([f for f in frames if f[0] == 7], "GOAWAY for a stream's error")
+            # the next request of the connection is served
+            sock.sendall(self.get_healthz(3))
+            frames = read_frames(sock, lambda fs: any(t == 0 and f & 1 and s == 3 for t, f, s, _ in fs))
+            self.assertEqual(b"".join(p for t, _, s, p in frames if t == 0 and s == 3), b"ok\n")
+        self.assertEqual(self.healthz_served() - served, 1, "the malformed request reached the handler")
+
+    def test_literal_name_on_the_http_listener_ends_the_connection(self):
+        served = self.healthz_served()
+        with socket.create_connection(("127.0.0.1", self.port)) as sock:
+            sock.sendall(H2_PREFACE + h2_frame(4, 0, 0) + self.get_healthz(1, self.LITERAL))
+            frames = read_frames(sock, lambda fs: any(t == 7 for t, _, _, _ in fs))
+            goaway = [p for t, _, _, p in frames if t == 7]
+            self.assertEqual(len(goaway), 1, frames)
+            self.assertEqual(int.from_bytes(goaway[0][4:8], "big"), 1)  # PROTOCOL_ERROR
+            self.assertFalse([f for f in frames if f[0] in (0, 1) and f[2] == 1], "stream 1 was answered")
+        self.assertEqual(self.healthz_served(), served)
+
+    def test_grpc_listener_resets_the_stream(self):
+        block = (b"\x83\x86\x04\x1c/grpc.health.v1.Health/Check\x01\x09127.0.0.1"
+                 b"\x00\x0ccontent-type\x10application/grpc\x00\x02te\x08trailers")
+        for name in (self.LITERAL, self.HUFFMAN):
+            with self.subTest(encoding="huffman" if name == self.HUFFMAN else "literal"), \
+                    socket.create_connection(("127.0.0.1", self.grpc_port)) as sock:
+                sock.sendall(H2_PREFACE + h2_frame(4, 0, 0) + h2_frame(1, 0x5, 1, block + name)
+                             + h2_frame(6, 0, 0, b"8 bytes!"))
+                frames = read_frames(sock, lambda fs: any(t == 6 and f & 1 for t, f, _, _ in fs)
+                                     and any(t == 3 for t, _, _, _ in fs))
+                resets = [(s, int.from_bytes(p, "big")) for t, _, s, p in frames if t == 3]
+                self.assertEqual(resets, [(1, 1)])  # stream 1, PROTOCOL_ERROR
+                self.assertFalse([f for f in frames if f[0] in (1, 7)], "answered, or the connection ended")
+
+
 class TestContinuationFlood(unittest.TestCase):
     """HTTP/2 CONTINUATION flood (the CVE-2024-27316 family; h2o 2.2.5 takes empty
     CONTINUATION frames without end, one event loop at 100% CPU): a header block of more

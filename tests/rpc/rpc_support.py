@@ -25,6 +25,9 @@ import urllib.parse
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROTO_DIR = os.path.join(REPO_ROOT, "proto")
 PROTO_FILE = os.path.join(PROTO_DIR, "droplit", "webhooks", "v1", "webhooks.proto")
+# google/api/http.proto and annotations.proto, which the schema imports for its REST mapping
+# (Debian's golang-github-gogo-googleapis-dev)
+GOOGLEAPIS_DIR = "/usr/share/gocode/src/github.com/gogo/googleapis"
 SERVICE = "droplit.webhooks.v1.WebhookService"
 ERROR_RESPONSE_TYPE_URL = "type.googleapis.com/droplit.webhooks.v1.ErrorResponse"
 
@@ -142,7 +145,9 @@ def generate_schema(tmp):
     """Runs protoc --python_out on the schema and returns the webhooks_pb2 module."""
     out = os.path.join(tmp, "py")
     os.makedirs(out, exist_ok=True)
-    subprocess.run(["protoc", "--python_out=" + out, "-I", PROTO_DIR, "-I", "/usr/include", PROTO_FILE],
+    # with the files it imports for its options, which webhooks_pb2 imports in turn
+    subprocess.run(["protoc", "--python_out=" + out, "-I", PROTO_DIR, "-I", GOOGLEAPIS_DIR, "-I", "/usr/include",
+                    PROTO_FILE, "droplit/api/rest.proto", "google/api/annotations.proto", "google/api/http.proto"],
                    check=True)
     # the generated package droplit.webhooks.v1 has no __init__.py files: namespace packages
     sys.path.insert(0, out)

@@ -34,10 +34,13 @@ const STOP_TIMEOUT_MS = 5000; // from SIGTERM to SIGKILL
 const STORE = process.env.HOOKGATE_TEST_STORE || null;
 
 // The schema: protoc's FileDescriptorSet of proto/ (written into dir), its bytes and a registry.
+// GOOGLEAPIS: google/api/http.proto and annotations.proto, which the schema imports for its
+// REST mapping (Debian's golang-github-gogo-googleapis-dev).
+export const GOOGLEAPIS = "/usr/share/gocode/src/github.com/gogo/googleapis";
 export function loadSchema(dir) {
   const setPath = path.join(dir, "set.bin");
   execFileSync("protoc", ["--include_imports", `--descriptor_set_out=${setPath}`, "-I", path.join(REPO, "proto"),
-    "-I", "/usr/include", path.join(REPO, "proto", "droplit", "webhooks", "v1", "webhooks.proto")]);
+    "-I", GOOGLEAPIS, "-I", "/usr/include", path.join(REPO, "proto", "droplit", "webhooks", "v1", "webhooks.proto")]);
   const setBytes = readFileSync(setPath);
   return { setBytes, registry: createFileRegistry(fromBinary(FileDescriptorSetSchema, setBytes)) };
 }

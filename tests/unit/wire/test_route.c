@@ -1,6 +1,9 @@
 /* Tests route: every route of the table, the refusals with their Allow headers, the /v0
- * alias, the item's id, that the names are the metrics' labels, and the method an RPC path
- * names in each served service (route_rpc_method). */
+ * alias, the item's id, that the names are the metrics' labels, the method an RPC path
+ * names in each served service (route_rpc_method), and that the table and the OpenAPI
+ * document (gen/openapi.json) name the same paths and methods, both ways. */
+#include <ctype.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +32,86 @@ static void check_not_allowed(const char *method, const char *path, const char *
     route_match m;
     CHECK(find(method, path, &m) == ROUTE_METHOD_NOT_ALLOWED);
     CHECK_STR(m.allow, allow);
+}
+
+/* Every path route_describe gives is in the document with exactly its methods, and the
+ * document has no other path. Run from the repository's root (ctest does). */
+static void check_openapi_matches_table(void)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file("gen/openapi.json", 0, &jerr);
+    CHECK(doc != NULL);
+    if (doc == NULL)
+        return;
+    json_t *paths = json_object_get(doc, "paths");
+    CHECK(json_is_object(paths));
+    size_t described = 0;
+    char path[128];
+    const char *allow;
+    for (size_t i = 0; route_describe(i, path, sizeof(path), &allow) == 1; i++, described++) {
+        json_t *item = json_object_get(paths, path);
+        if (item == NULL)
+            fprintf(stderr, "  %s (%s) is answered, and not in gen/openapi.json\n", path, allow);
+        CHECK(item != NULL);
+        if (item == NULL)
+            continue;
+        /* the document's verbs, upper-cased in its order, are Allow's methods */
+        size_t allowed = 0, documented = 0;
+        for (const char *a = allow; *a != '\0'; a += *a == ',' ? 2 : 0) {
+            char verb[16];
+            size_t n = strcspn(a, ",");
+            CHECK(n < sizeof(verb));
+            for (size_t k = 0; k < n && k < sizeof(verb) - 1; k++)
+                verb[k] = (char)tolower((unsigned char)a[k]);
+            verb[n < sizeof(verb) ? n : sizeof(verb) - 1] = '\0';
+            if (json_object_get(item, verb) == NULL)
+                fprintf(stderr, "  %s answers %s, which gen/openapi.json does not list\n", path, verb);
+            CHECK(json_object_get(item, verb) != NULL);
+            allowed++;
+            a += n;
+        }
+        const char *key;
+        json_t *value;
+        json_object_foreach(item, key, value)
+            documented += strcmp(key, "servers") != 0 && strcmp(key, "parameters") != 0;
+        if (documented != allowed)
+            fprintf(stderr, "  %s: gen/openapi.json lists %zu methods, the server answers %s\n", path, documented,
+                    allow);
+        CHECK(documented == allowed);
+    }
+    CHECK(described >= 12); /* the 8 REST paths and the 4 operational ones, at least */
+    if (json_object_size(paths) != described)
+        fprintf(stderr, "  gen/openapi.json has %zu paths, the server answers %zu\n", json_object_size(paths),
+                described);
+    CHECK(json_object_size(paths) == described);
+    json_decref(doc);
+}
+
+/* Each REST route carries its schema rule: the method, and where its request comes from. */
+static void check_rest_rules(void)
+{
+    route_match m;
+    const ProtobufCServiceDescriptor *svc = &schema_webhook_service_descriptor;
+    CHECK(find("POST", "/api/webhooks", &m) == ROUTE_CREATE && m.rest != NULL);
+    CHECK(m.rest->method == protobuf_c_service_descriptor_get_method_by_name(svc, "CreateWebhook"));
+    CHECK(m.rest->body_all && m.rest->path_field == NULL && !m.rest->query && m.rest->idempotency_key);
+    CHECK(m.rest->status == 201 && m.rest->answer == REST_ANSWER_MESSAGE);
+    CHECK(find("PUT", "/v0/api/webhooks/abc", &m) == ROUTE_UPDATE && m.rest != NULL);
+    CHECK(m.rest->body_field != NULL && strcmp(m.rest->body_field->name, "changes") == 0 && !m.rest->body_all);
+    CHECK(m.rest->path_field != NULL && strcmp(m.rest->path_field->name, "id") == 0);
+    CHECK(m.rest->answer == REST_ANSWER_EMPTY && !m.rest->idempotency_key);
+    CHECK(find("GET", "/api/webhooks", &m) == ROUTE_LIST && m.rest->query && m.rest->path_field == NULL);
+    CHECK(find("GET", "/api/webhooks/abc/attempts", &m) == ROUTE_ATTEMPTS && m.rest->query && m.rest->path_field);
+    CHECK(find("GET", "/api/webhooks/abc", &m) == ROUTE_GET && !m.rest->query && m.rest->path_field != NULL &&
+          !m.rest->body_all && m.rest->body_field == NULL);
+    CHECK(find("POST", "/api/webhooks/abc/invoke", &m) == ROUTE_INVOKE && m.rest->answer == REST_ANSWER_TEXT);
+    CHECK(m.rest->text_field != NULL && strcmp(m.rest->text_field->name, "message") == 0);
+    CHECK(find("POST", "/api/events", &m) == ROUTE_PUBLISH && m.rest->status == 202 && m.rest->idempotency_key);
+    CHECK(find("POST", "/api/events/e1/resend", &m) == ROUTE_RESEND && m.rest->body_all && m.rest->path_field);
+    /* the other routes have none */
+    CHECK(find("GET", "/healthz", &m) == ROUTE_HEALTHZ && m.rest == NULL);
+    CHECK(find("POST", "/droplit.webhooks.v1.WebhookService/GetWebhook", &m) == ROUTE_RPC_GET && m.rest == NULL);
+    CHECK(find("PATCH", "/api/webhooks/abc", &m) == ROUTE_METHOD_NOT_ALLOWED && m.rest == NULL);
 }
 
 static void check_item(const char *path, const char *id)
@@ -213,7 +296,7 @@ int main(void)
         [ROUTE_GET_EVENT] = "get_event",   [ROUTE_RESEND] = "resend",   [ROUTE_RPC_PUBLISH] = "rpc_publish",
         [ROUTE_RPC_GET_EVENT] = "rpc_get_event", [ROUTE_RPC_ATTEMPTS] = "rpc_attempts",
         [ROUTE_RPC_RESEND] = "rpc_resend", [ROUTE_RPC_RECOVER] = "rpc_recover",
-        [ROUTE_PREFLIGHT] = "preflight",
+        [ROUTE_PREFLIGHT] = "preflight",   [ROUTE_OPENAPI] = "openapi",
     };
     for (int r = 0; r < ROUTE_COUNT; r++)
         CHECK_STR(route_name((route_id)r), labels[r]);
@@ -234,5 +317,15 @@ int main(void)
         every |= 1 << id;
     CHECK(routed == every);
     CHECK(svc->n_methods == (unsigned)(ROUTE_RPC_RECOVER - ROUTE_RPC_CREATE + 1));
+
+    check_route("GET", "/openapi.json", ROUTE_OPENAPI);
+    check_not_allowed("POST", "/openapi.json", "GET");
+    check_route("GET", "/v0/openapi.json", ROUTE_NOT_FOUND); /* /v0 aliases the API, not the document */
+    check_openapi_matches_table();
+    check_rest_rules();
+    /* a template that does not fit is said so */
+    char tiny[4];
+    const char *allow;
+    CHECK(route_describe(0, tiny, sizeof(tiny), &allow) == -1);
     return test_exit_code();
 }

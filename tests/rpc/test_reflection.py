@@ -167,6 +167,14 @@ class ReflectionTest(unittest.TestCase):
             self.assertEqual(res.all_extension_numbers_response.base_type_name, "droplit.webhooks.v1.Webhook")
             self.assertEqual(list(res.all_extension_numbers_response.extension_number), [])
 
+            # the schema's REST options: google.api.http extends MethodOptions (number 72295728)
+            _, res = c.ask(all_extension_numbers_of_type="google.protobuf.MethodOptions")
+            self.assertIn(72295728, list(res.all_extension_numbers_response.extension_number))
+            _, res = c.ask(file_containing_extension=c.m.ExtensionRequest(
+                containing_type="google.protobuf.MethodOptions", extension_number=72295728))
+            self.assertEqual(descriptor_pb2.FileDescriptorProto.FromString(
+                res.file_descriptor_response.file_descriptor_proto[0]).name, "google/api/annotations.proto")
+
             self.assertEqual(c.close(), [])  # the client ends its side: OK, nothing more
         finally:
             c.channel.close()

@@ -77,6 +77,15 @@ typedef struct grpc_stream {
     const uint8_t *out; /* the response message frame, read by the data provider */
     size_t out_len, out_sent;
     codec_grpc_status status;
+    /* A method whose requests are a stream (route_rpc_client_streaming), once its headers
+     * were accepted: each message is answered as it arrives, the status once the client
+     * ends its side. `body` then holds the start of a message not yet whole. */
+    const ProtobufCMethodDescriptor *streaming;
+    h2o_buffer_t *answers; /* framed answers nghttp2 has not taken yet (charged to `held`) */
+    unsigned messages;     /* request messages answered, at most RPC_MAX_STREAM_MESSAGES */
+    int answer_open;       /* the response headers are submitted, with read_body as provider */
+    int finished;          /* the status is decided: trailers follow the answers in `answers` */
+    size_t sent;           /* bytes of answers taken by nghttp2, for the access log */
 } grpc_stream;
 
 /* A call that may wait for the journal; kept off the stream, which may close first. */
@@ -129,6 +138,7 @@ static void stream_free(grpc_conn *conn, grpc_stream *s)
         outflow_end(&conn->out);
     h2o_linklist_unlink(&s->link);
     h2o_buffer_dispose(&s->body);
+    h2o_buffer_dispose(&s->answers);
     h2o_mem_clear_pool(&s->pool);
     free(s);
 }
@@ -259,11 +269,57 @@ static void on_read(h2o_socket_t *sock, const char *err)
         (uint8_t *)(name), (uint8_t *)(value), sizeof(name) - 1, (value_len), NGHTTP2_NV_FLAG_NONE                     \
     }
 
+/* The status, in trailers that end the stream: after the last answer. */
+static int submit_trailers(nghttp2_session *session, grpc_stream *s)
+{
+    char code[4];
+    int code_len = snprintf(code, sizeof(code), "%d", s->status.code);
+    nghttp2_nv trailers[] = {
+        NV("grpc-status", code, (size_t)code_len),
+        NV("grpc-message", s->status.message, strlen(s->status.message)),
+        NV("grpc-status-details-bin", s->status.details, s->status.details_len),
+    };
+    return nghttp2_submit_trailer(session, s->id, trailers, s->status.code == 0 ? 1 : s->status.details_len ? 3 : 2);
+}
+
+/* A streaming call's answers: what `answers` holds; nothing now (DEFERRED: stream_push
+ * resumes it) until the status is decided, then the trailers. */
+static ssize_t read_stream_body(nghttp2_session *session, grpc_conn *conn, grpc_stream *s, uint8_t *buf, size_t length,
+                                uint32_t *data_flags)
+{
+    size_t n = s->answers->size < length ? s->answers->size : length;
+    if (n == 0 && !s->finished)
+        return NGHTTP2_ERR_DEFERRED;
+    if (n > 0) /* an empty buffer may have no bytes at all */
+        memcpy(buf, s->answers->bytes, n);
+    h2o_buffer_consume(&s->answers, n);
+    s->sent += n;
+    s->held -= n;
+    outflow_release(&conn->out, n);
+    if (n > 0)
+        outflow_progress(&conn->out);
+    if (s->answers->size > 0)
+        return (ssize_t)n;
+    if (s->finished) {
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        if (submit_trailers(session, s) != 0)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    } else if (s->answering) {
+        /* every answer so far is out: the client's turn, which may take as long as it likes */
+        s->answering = 0;
+        outflow_end(&conn->out);
+    }
+    return (ssize_t)n;
+}
+
 static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length, uint32_t *data_flags,
                          nghttp2_data_source *source, void *user_data)
 {
+    (void)stream_id;
     grpc_conn *conn = user_data;
     grpc_stream *s = source->ptr;
+    if (s->streaming != NULL)
+        return read_stream_body(session, conn, s, buf, length, data_flags);
     size_t n = s->out_len - s->out_sent;
     if (n > length)
         n = length;
@@ -274,10 +330,7 @@ static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *b
     if (s->out_sent == s->out_len) {
         /* the status follows in trailers, which end the stream */
         *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        char code[4];
-        int code_len = snprintf(code, sizeof(code), "%d", s->status.code);
-        nghttp2_nv trailers[] = {NV("grpc-status", code, (size_t)code_len)};
-        if (nghttp2_submit_trailer(session, stream_id, trailers, 1) != 0)
+        if (submit_trailers(session, s) != 0)
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     return (ssize_t)n;
@@ -438,6 +491,8 @@ static void deadline_error(grpc_stream *s, error *err)
               (int)s->timeout.len, s->timeout.base);
 }
 
+static void stream_finish(grpc_conn *conn, grpc_stream *s, const error *err);
+
 /* The deadline came before the answer: DEADLINE_EXCEEDED now. A call handed to the core
  * is let go as when its client disconnects (its late answer is dropped, its memory freed
  * with it); a body still coming is refused with a reset once the answer is out. */
@@ -445,6 +500,13 @@ static void on_deadline(deadlinetimer *t)
 {
     grpc_stream *s = H2O_STRUCT_FROM_MEMBER(grpc_stream, deadline, t);
     grpc_conn *conn = s->conn;
+    error err;
+    deadline_error(s, &err);
+    if (s->streaming != NULL) { /* a stream's deadline is the whole call's, its answers so far stand */
+        stream_finish(conn, s, &err);
+        conn_flush(conn); /* last: may close conn */
+        return;
+    }
     HG_ASSERT(!s->answering); /* an answer stops the timer */
     if (s->call != NULL) {
         s->call->stream = NULL;
@@ -452,8 +514,6 @@ static void on_deadline(deadlinetimer *t)
         s->call = NULL;
     } else if (!nghttp2_session_get_stream_remote_close(conn->session, s->id))
         s->reset_after_reply = 1;
-    error err;
-    deadline_error(s, &err);
     respond_error(conn, s, &err);
     conn_flush(conn); /* last: may close conn */
 }
@@ -474,6 +534,166 @@ static void deadline_begin(grpc_conn *conn, grpc_stream *s)
     deadlinetimer_wheel *w = &conn->ctx->deadlines;
     deadlinetimer_start(w, &s->deadline, deadlinetimer_now(w) + ms, on_deadline);
 }
+
+/* ---- a stream of requests (server reflection) ------------------------------------------ */
+
+/* The request's headers are complete: a POST of a method whose requests are a stream,
+ * with headers serve would accept, is answered message by message from now on. Anything
+ * else is left to serve, at the end of the request, as before. */
+static void stream_begin(grpc_stream *s)
+{
+    if (s->headers_too_large || !s->is_post || s->timeout_malformed || !read_content_type(s))
+        return;
+    const ProtobufCMethodDescriptor *m = route_rpc_method(s->path.base, s->path.len);
+    if (m != NULL && route_rpc_client_streaming(m))
+        s->streaming = m;
+}
+
+/* Lets what `answers` holds (and the trailers, once finished) go: the response headers
+ * the first time, nghttp2's deferred data provider after. While anything waits, an
+ * answer of the connection is under way (outflow.h); read_stream_body ends it once all
+ * is out and the client's turn comes. */
+static void stream_push(grpc_conn *conn, grpc_stream *s)
+{
+    if (s->answers->size == 0 && !s->finished)
+        return;
+    if (!s->answering) {
+        s->answering = 1;
+        outflow_begin(&conn->out);
+    }
+    if (s->answer_open) {
+        nghttp2_session_resume_data(conn->session, s->id); /* an error: it was not deferred */
+        return;
+    }
+    h2o_iovec_t id = stream_request_id(s);
+    nghttp2_nv headers[] = {NV(":status", "200", 3), NV("content-type", s->answer_type.base, s->answer_type.len),
+                            NV("x-request-id", id.base, id.len)};
+    nghttp2_data_provider provider = {.source.ptr = s, .read_callback = read_body};
+    nghttp2_submit_response(conn->session, s->id, headers, 3, &provider);
+    s->answer_open = 1;
+}
+
+/* Decides the call's status (err NULL: OK), which follows every answer already made.
+ * Nothing more of the request is read; a client still sending is reset after it. */
+static void stream_finish(grpc_conn *conn, grpc_stream *s, const error *err)
+{
+    HG_ASSERT(s->streaming != NULL && !s->finished);
+    s->finished = 1;
+    s->responded = 1;
+    deadlinetimer_stop(&s->deadline);
+    if (!nghttp2_session_get_stream_remote_close(conn->session, s->id))
+        s->reset_after_reply = 1;
+    if (!s->answer_open) { /* no answer yet: trailers-only, as a unary call's */
+        respond_error(conn, s, err);
+        return;
+    }
+    ProtobufCAllocator alloc = poolalloc_make(&s->pool);
+    codec_grpc_status_make(err, &alloc, &s->status);
+    log_call(s, 200, s->status.code, s->sent + s->answers->size);
+    stream_push(conn, s);
+}
+
+/* Answers every whole message `body` holds, in order, then lets the answers go. Each
+ * message's memory is its own pool, gone once its answer is framed into `answers`: a long
+ * stream holds only what the client has not read yet (held to the connection's outflow
+ * cap: every message is admitted first). */
+static void stream_pump(grpc_conn *conn, grpc_stream *s)
+{
+    size_t limit = core_config_now(conn->ctx->core)->limits.max_body_bytes;
+    error err;
+    while (!s->finished) {
+        const uint8_t *msg;
+        size_t msg_len, used;
+        int rc = codec_grpc_frame_next((const uint8_t *)s->body->bytes, s->body->size, limit, &msg, &msg_len, &used,
+                                       &err);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            stream_finish(conn, s, &err);
+            break;
+        }
+        if (s->messages == RPC_MAX_STREAM_MESSAGES) {
+            error_set(&err, ERROR_TOO_LARGE, "A stream carries at most %d messages.", RPC_MAX_STREAM_MESSAGES);
+            stream_finish(conn, s, &err);
+            break;
+        }
+        if (s->answers->size >= RPC_MAX_STREAM_BUFFERED_BYTES) {
+            error_set(&err, ERROR_TOO_LARGE, "The call's unread answers exceed %u bytes.", RPC_MAX_STREAM_BUFFERED_BYTES);
+            stream_finish(conn, s, &err);
+            break;
+        }
+        if (outflow_admit(&conn->out, &err) != OUTFLOW_ADMITTED) {
+            stream_finish(conn, s, &err);
+            break;
+        }
+        if (s->messages++ == 0)
+            server_connection_seen(conn->sock); /* a whole request: not a squatter */
+        h2o_mem_pool_t pool;
+        h2o_mem_init_pool(&pool);
+        ProtobufCAllocator alloc = poolalloc_make(&pool);
+        const ProtobufCMessage *res;
+        size_t out_len = 0;
+        uint8_t *out = NULL;
+        if (rpc_handle_message(s->streaming, s->codec, msg, msg_len, &alloc, &res, &err) == 0) {
+            out = rpc_encode(s->codec, res, &alloc, &out_len);
+            h2o_iovec_t room = out != NULL ? h2o_buffer_reserve(&s->answers, CODEC_GRPC_FRAME_HEADER + out_len)
+                                           : h2o_iovec_init(NULL, 0);
+            if (room.base == NULL) {
+                out = NULL;
+                error_set(&err, ERROR_INTERNAL, "Out of memory.");
+            } else {
+                codec_grpc_frame_header((uint8_t *)room.base, 0, out_len);
+                memcpy(room.base + CODEC_GRPC_FRAME_HEADER, out, out_len);
+                s->answers->size += CODEC_GRPC_FRAME_HEADER + out_len;
+                s->held += CODEC_GRPC_FRAME_HEADER + out_len;
+                outflow_charge(&conn->out, CODEC_GRPC_FRAME_HEADER + out_len);
+            }
+        }
+        h2o_mem_clear_pool(&pool);
+        h2o_buffer_consume(&s->body, used); /* last: msg pointed into it */
+        s->held -= used;
+        outflow_release(&conn->out, used);
+        if (out == NULL) {
+            stream_finish(conn, s, &err);
+            break;
+        }
+    }
+    stream_push(conn, s);
+}
+
+/* A DATA chunk of a streaming call: kept until its messages are whole. */
+static int stream_data(grpc_conn *conn, grpc_stream *s, const uint8_t *data, size_t len)
+{
+    error err;
+    if (outflow_admit(&conn->out, &err) != OUTFLOW_ADMITTED) {
+        stream_finish(conn, s, &err);
+        return 0;
+    }
+    h2o_iovec_t room = h2o_buffer_reserve(&s->body, len);
+    if (room.base == NULL)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    memcpy(room.base, data, len);
+    s->body->size += len;
+    s->held += len;
+    outflow_charge(&conn->out, len);
+    stream_pump(conn, s); /* what stays in body is less than one frame, which frame_next bounds */
+    return 0;
+}
+
+/* The client ended its side: every whole message was answered (stream_pump runs on each
+ * chunk); a message cut short is an error. */
+static void stream_end(grpc_conn *conn, grpc_stream *s)
+{
+    error err;
+    if (s->body->size > 0) {
+        error_set(&err, ERROR_INVALID_BODY, "The stream ended inside a message.");
+        stream_finish(conn, s, &err);
+        return;
+    }
+    stream_finish(conn, s, NULL);
+}
+
+/* ---- a request whose body is one message ------------------------------------------------ */
 
 static void serve(grpc_conn *conn, grpc_stream *s)
 {
@@ -605,6 +825,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     s->answer_type = h2o_iovec_init(H2O_STRLIT(MEDIA_GRPC)); /* until read_content_type knows better */
     h2o_mem_init_pool(&s->pool);
     h2o_buffer_init(&s->body, &h2o_socket_buffer_prototype);
+    h2o_buffer_init(&s->answers, &h2o_socket_buffer_prototype);
     clock_gettime(CLOCK_MONOTONIC, &s->started);
     h2o_linklist_insert(&conn->streams, &s->link);
     nghttp2_session_set_stream_user_data(session, s->id, s);
@@ -665,6 +886,8 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     grpc_stream *s = nghttp2_session_get_stream_user_data(session, stream_id);
     if (s == NULL || s->responded)
         return 0;
+    if (s->streaming != NULL)
+        return stream_data(conn, s, data, len);
     if (s->body->size + len > core_config_now(conn->ctx->core)->limits.max_body_bytes + CODEC_GRPC_FRAME_HEADER) {
         /* answer now and stop the upload rather than buffer it */
         s->body_too_large = 1;
@@ -696,11 +919,16 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
         return 0;
     grpc_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
     int ended = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
-    if (s != NULL && !s->responded && frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+    if (s != NULL && !s->responded && frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
         deadline_begin(conn, s);
+        stream_begin(s);
+    }
     if (s != NULL && !s->responded && ended) {
         server_connection_seen(conn->sock); /* a whole request: not a squatter */
-        serve(conn, s);
+        if (s->streaming != NULL)
+            stream_end(conn, s);
+        else
+            serve(conn, s);
     }
     return 0;
 }

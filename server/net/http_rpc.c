@@ -17,6 +17,7 @@
 #include "gzip.h"
 #include "hg_assert.h"
 #include "media.h"
+#include "poolalloc.h"
 #include "rpc.h"
 #include "status.h"
 
@@ -55,6 +56,7 @@ typedef struct rpc_call {
 static void rpc_call_run(http_handler *h, h2o_req_t *req, call_protocol protocol, rpc_codec codec,
                          const char *content_type, const ProtobufCMethodDescriptor *method, const uint8_t *body,
                          size_t len, const rpc_deadline *dl);
+static void deadline_error(h2o_req_t *req, const char *name, error *err);
 
 /* ---- Connect (unary) ----------------------------------------------------------------- */
 
@@ -160,11 +162,12 @@ static void serve_connect_get(http_handler *h, h2o_req_t *req, const ProtobufCMe
 
 /* ---- gRPC-Web ------------------------------------------------------------------------ */
 
-/* Sends [data frame] + trailer frame, base64 as a whole for -text, as content_type (the
- * request's gRPC-Web media type, with its codec). Errors ride in the trailer frame (HTTP
- * status 200), as gRPC-Web has no HTTP trailers to put them in. */
-static void grpc_web_respond(h2o_req_t *req, int text, const char *content_type, const uint8_t *msg, size_t msg_len,
-                             const error *err)
+/* Sends the data frames (framed: header and message each) + the trailer frame, base64 as a
+ * whole for -text, as content_type (the request's gRPC-Web media type, with its codec).
+ * Errors ride in the trailer frame (HTTP status 200), as gRPC-Web has no HTTP trailers to
+ * put them in. */
+static void grpc_web_respond_frames(h2o_req_t *req, int text, const char *content_type, const uint8_t *frames,
+                                    size_t frames_len, const error *err)
 {
     ProtobufCAllocator alloc = http_pool_allocator(req);
     codec_grpc_status st;
@@ -175,25 +178,11 @@ static void grpc_web_respond(h2o_req_t *req, int text, const char *content_type,
     if (st.details_len > 0)
         tlen += snprintf(trailer + tlen, tcap - (size_t)tlen, "grpc-status-details-bin: %s\r\n", st.details);
 
-    /* the message compressed as native gRPC's is (grpc.c), the trailer frame never */
-    uint8_t flag = 0;
-    h2o_iovec_t accept = header_named(req, H2O_STRLIT("grpc-accept-encoding"));
-    if (msg != NULL && gzip_answer_wanted(accept.base, accept.len, msg_len)) {
-        size_t packed_len;
-        uint8_t *packed = gzip_encode(msg, msg_len, &alloc, &packed_len);
-        if (packed != NULL) { /* else it goes as it is */
-            msg = packed, msg_len = packed_len, flag = CODEC_GRPC_FLAG_COMPRESSED;
-            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("grpc-encoding"), 0, NULL,
-                                  H2O_STRLIT(GZIP_NAME));
-        }
-    }
-    size_t total = (msg != NULL ? CODEC_GRPC_FRAME_HEADER + msg_len : 0) + CODEC_GRPC_FRAME_HEADER + (size_t)tlen;
+    size_t total = frames_len + CODEC_GRPC_FRAME_HEADER + (size_t)tlen;
     uint8_t *body = h2o_mem_alloc_pool(&req->pool, total), *p = body;
-    if (msg != NULL) {
-        codec_grpc_frame_header(p, flag, msg_len);
-        memcpy(p + CODEC_GRPC_FRAME_HEADER, msg, msg_len);
-        p += CODEC_GRPC_FRAME_HEADER + msg_len;
-    }
+    if (frames_len > 0)
+        memcpy(p, frames, frames_len);
+    p += frames_len;
     codec_grpc_frame_header(p, CODEC_GRPC_FLAG_TRAILER, (size_t)tlen);
     memcpy(p + CODEC_GRPC_FRAME_HEADER, trailer, (size_t)tlen);
     if (!text) {
@@ -203,6 +192,91 @@ static void grpc_web_respond(h2o_req_t *req, int text, const char *content_type,
     size_t b64_len;
     char *b64 = codec_grpc_base64_encode(&alloc, body, total, 1, &b64_len);
     http_respond_pooled(req, 200, "OK", content_type, b64, b64_len);
+}
+
+/* [msg] + trailer frame: a unary call's answer, the message compressed as native gRPC's
+ * is (grpc.c) when the client accepts gzip and it is large enough; the trailer frame never. */
+static void grpc_web_respond(h2o_req_t *req, int text, const char *content_type, const uint8_t *msg, size_t msg_len,
+                             const error *err)
+{
+    uint8_t *frame = NULL, flag = 0;
+    h2o_iovec_t accept = header_named(req, H2O_STRLIT("grpc-accept-encoding"));
+    if (msg != NULL && gzip_answer_wanted(accept.base, accept.len, msg_len)) {
+        ProtobufCAllocator alloc = http_pool_allocator(req);
+        size_t packed_len;
+        uint8_t *packed = gzip_encode(msg, msg_len, &alloc, &packed_len);
+        if (packed != NULL) { /* else it goes as it is */
+            msg = packed, msg_len = packed_len, flag = CODEC_GRPC_FLAG_COMPRESSED;
+            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("grpc-encoding"), 0, NULL,
+                                  H2O_STRLIT(GZIP_NAME));
+        }
+    }
+    if (msg != NULL) {
+        frame = h2o_mem_alloc_pool(&req->pool, CODEC_GRPC_FRAME_HEADER + msg_len);
+        codec_grpc_frame_header(frame, flag, msg_len);
+        memcpy(frame + CODEC_GRPC_FRAME_HEADER, msg, msg_len);
+    }
+    grpc_web_respond_frames(req, text, content_type, frame, msg != NULL ? CODEC_GRPC_FRAME_HEADER + msg_len : 0, err);
+}
+
+/* A method whose requests are a stream (server reflection), given the whole body as h2o
+ * hands it over: every request it holds is answered in order, then the status. The first
+ * refusal ends the answer there, as on a native gRPC stream; the answers wait in `frames`
+ * until the body's end, held to RPC_MAX_STREAM_BUFFERED_BYTES. */
+static void serve_grpc_web_stream(http_handler *h, h2o_req_t *req, const ProtobufCMethodDescriptor *method, int text,
+                                  rpc_codec codec, const char *content_type, const uint8_t *body, size_t len,
+                                  const rpc_deadline *dl)
+{
+    error err;
+    error_clear(&err);
+    size_t limit = core_config_now(h->core)->limits.max_body_bytes;
+    h2o_buffer_t *frames;
+    h2o_buffer_init(&frames, &h2o_socket_buffer_prototype);
+    if (dl->set && deadlinetimer_now(http_deadlines(req, &h->super)) >= dl->at)
+        deadline_error(req, dl->name, &err);
+    for (unsigned n = 0; err.kind == ERROR_NONE && len > 0; n++) {
+        const uint8_t *msg;
+        size_t msg_len, used;
+        int rc = codec_grpc_frame_next(body, len, limit, &msg, &msg_len, &used, &err);
+        if (rc < 0)
+            break;
+        if (rc == 0) {
+            error_set(&err, ERROR_INVALID_BODY, "The body ends inside a message.");
+            break;
+        }
+        if (n == RPC_MAX_STREAM_MESSAGES) {
+            error_set(&err, ERROR_TOO_LARGE, "A stream carries at most %d messages.", RPC_MAX_STREAM_MESSAGES);
+            break;
+        }
+        if (frames->size >= RPC_MAX_STREAM_BUFFERED_BYTES) {
+            error_set(&err, ERROR_TOO_LARGE, "The call's answers exceed %u bytes.", RPC_MAX_STREAM_BUFFERED_BYTES);
+            break;
+        }
+        h2o_mem_pool_t pool; /* each message's memory goes once its answer is framed */
+        h2o_mem_init_pool(&pool);
+        ProtobufCAllocator alloc = poolalloc_make(&pool);
+        const ProtobufCMessage *res;
+        size_t out_len;
+        uint8_t *out = NULL;
+        if (rpc_handle_message(method, codec, msg, msg_len, &alloc, &res, &err) == 0) {
+            out = rpc_encode(codec, res, &alloc, &out_len);
+            h2o_iovec_t room = out != NULL ? h2o_buffer_reserve(&frames, CODEC_GRPC_FRAME_HEADER + out_len)
+                                           : h2o_iovec_init(NULL, 0);
+            if (room.base == NULL)
+                error_set(&err, ERROR_INTERNAL, "Out of memory.");
+            else {
+                codec_grpc_frame_header((uint8_t *)room.base, 0, out_len);
+                memcpy(room.base + CODEC_GRPC_FRAME_HEADER, out, out_len);
+                frames->size += CODEC_GRPC_FRAME_HEADER + out_len;
+            }
+        }
+        h2o_mem_clear_pool(&pool);
+        body += used;
+        len -= used;
+    }
+    grpc_web_respond_frames(req, text, content_type, (const uint8_t *)frames->bytes, frames->size,
+                            err.kind != ERROR_NONE ? &err : NULL);
+    h2o_buffer_dispose(&frames);
 }
 
 static void serve_grpc_web(http_handler *h, h2o_req_t *req, const ProtobufCMethodDescriptor *method, int text,
@@ -231,6 +305,10 @@ static void serve_grpc_web(http_handler *h, h2o_req_t *req, const ProtobufCMetho
     if (coding == GZIP_UNSUPPORTED) { /* the gRPC spec's answer; grpc-accept-encoding names what is */
         error_set(&err, ERROR_UNIMPLEMENTED, "The call's grpc-encoding is not supported: use " GZIP_NAME " or identity.");
         goto fail;
+    }
+    if (route_rpc_client_streaming(method)) {
+        serve_grpc_web_stream(h, req, method, text, codec, content_type, body, len, dl);
+        return;
     }
     if (codec_grpc_unframe(body, len, limit, coding, &alloc, &msg, &msg_len, &err) != 0)
         goto fail;

@@ -7,6 +7,8 @@
 #include "codec_json.h"
 #include "codec_proto.h"
 #include "hg_assert.h"
+#include "reflection.h"
+#include "route.h"
 #include "schema.h"
 
 void rpc_clock(core_call *call)
@@ -81,6 +83,32 @@ static int health_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec 
     return 0;
 }
 
+/* ---- grpc.reflection.v1(alpha).ServerReflection ------------------------------------- */
+
+int rpc_handle_message(const ProtobufCMethodDescriptor *m, rpc_codec codec, const uint8_t *body, size_t len,
+                       ProtobufCAllocator *alloc, const ProtobufCMessage **response, error *err)
+{
+    HG_ASSERT(route_rpc_client_streaming(m));
+    /* the one such method; both versions' requests read as v1's (schema.h) */
+    HG_ASSERT(m->input == &schema_reflection_request_descriptor ||
+              m->input == &schema_reflection_v1alpha_request_descriptor);
+    error_clear(err);
+    const schema_reflection_request *req =
+        (const schema_reflection_request *)decode(codec, &schema_reflection_request_descriptor, body, len, alloc, err);
+    if (req == NULL || err->kind != ERROR_NONE) {
+        HG_ASSERT(err->kind != ERROR_NONE);
+        error_set_default_in(err, ERROR_IN_BODY);
+        return -1;
+    }
+    const schema_reflection_response *res = reflection_answer(req, alloc);
+    if (res == NULL) {
+        error_set(err, ERROR_INTERNAL, "Out of memory.");
+        return -1;
+    }
+    *response = &res->base;
+    return 0;
+}
+
 /* ---- every method ------------------------------------------------------------------- */
 
 int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, const rpc_headers *headers,
@@ -91,6 +119,12 @@ int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, con
     call->default_in = ERROR_IN_BODY;
     if (is_health_method(m))
         return health_handle(c, m, codec, body, len, alloc, call);
+    if (route_rpc_client_streaming(m)) {
+        call->response = NULL;
+        error_set(&call->err, ERROR_UNIMPLEMENTED, "%s is a bidirectional stream: call it over gRPC or gRPC-Web.",
+                  m->name);
+        return -1;
+    }
     call->method = core_method_of(m);
     call->authorization = headers->authorization;
     call->authorization_len = headers->authorization_len;

@@ -6,8 +6,10 @@
  * so the RPC surface is exactly the schema's. WebhookService's go to the core, which
  * dispatches them (core_method_of) and answers "unimplemented" for a method it does not
  * have. The standard health service (grpc.health.v1.Health) is answered here from
- * core_is_ready, as GET /readyz is: Check without a token, Watch "unimplemented". A
- * transport only frames bytes and renders the error. */
+ * core_is_ready, as GET /readyz is: Check without a token, Watch "unimplemented". gRPC
+ * server reflection (wire/reflection.h), a stream of requests each answered at once, is
+ * served without a token too: it tells what the schema in the repository tells, and grpc
+ * servers serve it so. A transport only frames bytes and renders the error. */
 #ifndef HOOKGATE_RPC_H
 #define HOOKGATE_RPC_H
 
@@ -38,6 +40,21 @@ void rpc_clock(core_call *call);
  * once (0 or -1; core_call_may_wait is 0 for it, as for every method the core lacks). */
 int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, const rpc_headers *headers,
                const uint8_t *body, size_t len, ProtobufCAllocator *alloc, core_call *call);
+
+/* The most request messages one call of a streaming method may carry (each answered:
+ * a client that keeps a stream open cannot make the server work for ever on it). */
+#define RPC_MAX_STREAM_MESSAGES 1000
+/* The most bytes of answers one such call holds that its client has not taken (gRPC-Web
+ * holds them all until the body's end): past it, the call ends RESOURCE_EXHAUSTED. */
+#define RPC_MAX_STREAM_BUFFERED_BYTES (4u << 20)
+
+/* Answers one request message of a method whose requests are a stream
+ * (route_rpc_client_streaming: server reflection's): decodes body with codec and returns
+ * 0 with *response, memory from alloc; -1 with err when body is no such message (the call
+ * ends there) or out of memory. Synchronous, and needs no token. rpc_handle answers such a
+ * method UNIMPLEMENTED (Connect's unary protocol cannot carry it). */
+int rpc_handle_message(const ProtobufCMethodDescriptor *m, rpc_codec codec, const uint8_t *body, size_t len,
+                       ProtobufCAllocator *alloc, const ProtobufCMessage **response, error *err);
 
 /* Encodes msg with codec into memory from alloc; NULL when out of memory. */
 uint8_t *rpc_encode(rpc_codec codec, const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len);

@@ -47,6 +47,23 @@ int codec_grpc_unframe(const uint8_t *body, size_t len, size_t limit, gzip_codin
     return 0;
 }
 
+int codec_grpc_frame_next(const uint8_t *buf, size_t len, size_t limit, const uint8_t **msg, size_t *msg_len,
+                          size_t *used, error *err)
+{
+    if (len < CODEC_GRPC_FRAME_HEADER)
+        return 0;
+    size_t n = (size_t)buf[1] << 24 | (size_t)buf[2] << 16 | (size_t)buf[3] << 8 | buf[4];
+    /* a stream's messages are not compressed (identity: unframe allocates nothing) */
+    if (n > limit) /* refused once its header is in: unframe reads no payload to say so */
+        return codec_grpc_unframe(buf, CODEC_GRPC_FRAME_HEADER + n, limit, GZIP_IDENTITY, NULL, msg, msg_len, err);
+    if (len - CODEC_GRPC_FRAME_HEADER < n)
+        return 0;
+    if (codec_grpc_unframe(buf, CODEC_GRPC_FRAME_HEADER + n, limit, GZIP_IDENTITY, NULL, msg, msg_len, err) != 0)
+        return -1;
+    *used = CODEC_GRPC_FRAME_HEADER + n;
+    return 1;
+}
+
 void codec_grpc_frame_header(uint8_t out[CODEC_GRPC_FRAME_HEADER], uint8_t flag, size_t len)
 {
     HG_ASSERT(len <= UINT32_MAX); /* the length field is 32 bits */

@@ -30,6 +30,15 @@
 int codec_grpc_unframe(const uint8_t *body, size_t len, size_t limit, gzip_coding coding, ProtobufCAllocator *alloc,
                        const uint8_t **msg, size_t *msg_len, error *err);
 
+/* Reads the frame at the front of buf[0..len), one of a stream's messages (never compressed:
+ * a frame flagged so is refused as codec_grpc_unframe refuses one without grpc-encoding).
+ * Returns 1 with
+ * msg/msg_len and *used (the frame's bytes, header included); 0 when buf holds no whole
+ * frame yet; -1 with err as codec_grpc_unframe's (a header over `limit` fails as soon as
+ * it is in, before its payload is waited for). */
+int codec_grpc_frame_next(const uint8_t *buf, size_t len, size_t limit, const uint8_t **msg, size_t *msg_len,
+                          size_t *used, error *err);
+
 /* Writes a frame header for a payload of len bytes. */
 void codec_grpc_frame_header(uint8_t out[CODEC_GRPC_FRAME_HEADER], uint8_t flag, size_t len);
 

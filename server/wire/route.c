@@ -142,6 +142,8 @@ static inline int equals(const char *s, size_t len, const char *lit)
 static const ProtobufCServiceDescriptor *const rpc_services[] = {
     &schema_webhook_service_descriptor,
     &schema_health_service_descriptor,
+    &schema_reflection_service_descriptor,
+    &schema_reflection_v1alpha_service_descriptor,
 };
 #define RPC_SERVICES (sizeof(rpc_services) / sizeof(rpc_services[0]))
 
@@ -154,12 +156,20 @@ static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 /* The methods marked NO_SIDE_EFFECTS in the schema, by path (gen/droplit/method_options.h). */
 static const char *const no_side_effects[] = {METHOD_OPTIONS_NO_SIDE_EFFECTS NULL};
 
-static int path_is_no_side_effects(const char *path, size_t len)
+/* The methods whose requests are a stream, by path (gen/droplit/method_options.h). */
+static const char *const client_streaming[] = {METHOD_OPTIONS_CLIENT_STREAMING NULL};
+
+static int path_is_in(const char *const *list, const char *path, size_t len)
 {
-    for (size_t i = 0; no_side_effects[i] != NULL; i++)
-        if (equals(path, len, no_side_effects[i]))
+    for (size_t i = 0; list[i] != NULL; i++)
+        if (equals(path, len, list[i]))
             return 1;
     return 0;
+}
+
+static int path_is_no_side_effects(const char *path, size_t len)
+{
+    return path_is_in(no_side_effects, path, len);
 }
 
 static int resource_allows(const resource *r, const char *method)
@@ -427,7 +437,8 @@ const char *route_name(route_id id)
     return names[id];
 }
 
-int route_rpc_no_side_effects(const ProtobufCMethodDescriptor *m)
+/* Whether m's path is in list; 0 for a method of no served service. */
+static int method_is_in(const char *const *list, const ProtobufCMethodDescriptor *m)
 {
     pthread_once(&table_once, table_make);
     for (size_t i = 0; i < RPC_SERVICES; i++) {
@@ -436,9 +447,30 @@ int route_rpc_no_side_effects(const ProtobufCMethodDescriptor *m)
             continue;
         char path[RPC_PREFIX_MAX * 2];
         int n = snprintf(path, sizeof(path), "%s/%s", rpc_prefixes[i], m->name);
-        return n > 0 && (size_t)n < sizeof(path) && path_is_no_side_effects(path, (size_t)n);
+        return n > 0 && (size_t)n < sizeof(path) && path_is_in(list, path, (size_t)n);
     }
     return 0;
+}
+
+int route_rpc_no_side_effects(const ProtobufCMethodDescriptor *m)
+{
+    return method_is_in(no_side_effects, m);
+}
+
+int route_rpc_client_streaming(const ProtobufCMethodDescriptor *m)
+{
+    return method_is_in(client_streaming, m);
+}
+
+size_t route_rpc_service_count(void)
+{
+    return RPC_SERVICES;
+}
+
+const ProtobufCServiceDescriptor *route_rpc_service(size_t i)
+{
+    HG_ASSERT(i < RPC_SERVICES);
+    return rpc_services[i];
 }
 
 const ProtobufCMethodDescriptor *route_rpc_method(const char *path, size_t len)

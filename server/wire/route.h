@@ -100,7 +100,8 @@ const char *route_name(route_id id);
 const char *route_rpc_prefix(void);
 
 /* The method of path "/<service>/<Method>" among the services served over RPC
- * (WebhookService and the standard grpc.health.v1.Health), or NULL: another path, or a
+ * (WebhookService, the standard grpc.health.v1.Health and gRPC server reflection, v1 and
+ * v1alpha), or NULL: another path, or a
  * method the service's schema does not have. */
 const ProtobufCMethodDescriptor *route_rpc_method(const char *path, size_t len);
 
@@ -108,5 +109,14 @@ const ProtobufCMethodDescriptor *route_rpc_method(const char *path, size_t len);
  * `option idempotency_level = NO_SIDE_EFFECTS;` in the schema: Connect may call it with GET,
  * and route_find routes GET to it (else GET is 405, Allow: POST). */
 int route_rpc_no_side_effects(const ProtobufCMethodDescriptor *m);
+
+/* 1 when m's request is a stream in the schema (`rpc M(stream Request)`): a transport
+ * hands each of its messages to rpc_handle_message as it arrives. */
+int route_rpc_client_streaming(const ProtobufCMethodDescriptor *m);
+
+/* The services served over RPC, WebhookService first: route_rpc_service(i) for i below
+ * route_rpc_service_count(). */
+size_t route_rpc_service_count(void);
+const ProtobufCServiceDescriptor *route_rpc_service(size_t i);
 
 #endif

@@ -5,10 +5,13 @@
 #ifndef HOOKGATE_SCHEMA_H
 #define HOOKGATE_SCHEMA_H
 
-#include "droplit/method_options.h" /* METHOD_OPTIONS_NO_SIDE_EFFECTS: see proto/generate.sh */
+#include "droplit/descriptors.h"    /* descriptor_set_*: the serialized schema, for server reflection */
+#include "droplit/method_options.h" /* METHOD_OPTIONS_NO_SIDE_EFFECTS, _CLIENT_STREAMING: see proto/generate.sh */
 #include "droplit/webhooks/v1/webhooks.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
+#include "grpc/reflection/v1/reflection.pb-c.h"
+#include "grpc/reflection/v1alpha/reflection.pb-c.h"
 #include "google/protobuf/struct.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
 
@@ -46,6 +49,16 @@ typedef Droplit__Webhooks__V1__ResendResponse schema_resend_response;
 typedef Droplit__Webhooks__V1__StoredEvent schema_stored_event;
 typedef Grpc__Health__V1__HealthCheckRequest schema_health_request;
 typedef Grpc__Health__V1__HealthCheckResponse schema_health_response;
+/* Server reflection: v1alpha's messages are v1's under another package, the same on the
+ * wire and in JSON, so both versions are read and written with v1's (tests/unit/wire/
+ * test_reflection.c checks the two stay alike); v1alpha's service is only routed. */
+typedef Grpc__Reflection__V1__ServerReflectionRequest schema_reflection_request;
+typedef Grpc__Reflection__V1__ServerReflectionResponse schema_reflection_response;
+typedef Grpc__Reflection__V1__FileDescriptorResponse schema_reflection_files;
+typedef Grpc__Reflection__V1__ExtensionNumberResponse schema_reflection_extension_numbers;
+typedef Grpc__Reflection__V1__ListServiceResponse schema_reflection_services;
+typedef Grpc__Reflection__V1__ServiceResponse schema_reflection_service;
+typedef Grpc__Reflection__V1__ErrorResponse schema_reflection_error;
 typedef Google__Protobuf__Struct schema_struct;
 typedef Google__Protobuf__Value schema_value;
 typedef Google__Protobuf__ListValue schema_list_value;
@@ -94,6 +107,12 @@ typedef Google__Protobuf__Any schema_any;
 #define schema_health_request_descriptor grpc__health__v1__health_check_request__descriptor
 #define schema_health_response_descriptor grpc__health__v1__health_check_response__descriptor
 #define schema_health_service_descriptor grpc__health__v1__health__descriptor
+#define schema_reflection_request_descriptor grpc__reflection__v1__server_reflection_request__descriptor
+#define schema_reflection_response_descriptor grpc__reflection__v1__server_reflection_response__descriptor
+#define schema_reflection_service_descriptor grpc__reflection__v1__server_reflection__descriptor
+#define schema_reflection_v1alpha_service_descriptor grpc__reflection__v1alpha__server_reflection__descriptor
+#define schema_reflection_v1alpha_request_descriptor grpc__reflection__v1alpha__server_reflection_request__descriptor
+#define schema_reflection_v1alpha_response_descriptor grpc__reflection__v1alpha__server_reflection_response__descriptor
 
 /* The oneof cases that say a WebhookChanges field is present. */
 #define SCHEMA_CHANGES_SECRET_SET DROPLIT__WEBHOOKS__V1__WEBHOOK_CHANGES__SECRET_SET_SECRET
@@ -142,6 +161,12 @@ typedef Google__Protobuf__Any schema_any;
 #define SCHEMA_ANY_INIT GOOGLE__PROTOBUF__ANY__INIT
 #define SCHEMA_HEALTH_REQUEST_INIT GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT
 #define SCHEMA_HEALTH_RESPONSE_INIT GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT
+#define SCHEMA_REFLECTION_RESPONSE_INIT GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__INIT
+#define SCHEMA_REFLECTION_FILES_INIT GRPC__REFLECTION__V1__FILE_DESCRIPTOR_RESPONSE__INIT
+#define SCHEMA_REFLECTION_EXTENSION_NUMBERS_INIT GRPC__REFLECTION__V1__EXTENSION_NUMBER_RESPONSE__INIT
+#define SCHEMA_REFLECTION_SERVICES_INIT GRPC__REFLECTION__V1__LIST_SERVICE_RESPONSE__INIT
+#define SCHEMA_REFLECTION_SERVICE_INIT GRPC__REFLECTION__V1__SERVICE_RESPONSE__INIT
+#define SCHEMA_REFLECTION_ERROR_INIT GRPC__REFLECTION__V1__ERROR_RESPONSE__INIT
 
 /* ListWebhooksResponse.next_page: which member is set (the token, or none on a last page). */
 #define SCHEMA_LIST_RESPONSE_NEXT_PAGE_TOKEN DROPLIT__WEBHOOKS__V1__LIST_WEBHOOKS_RESPONSE__NEXT_PAGE_NEXT_PAGE_TOKEN
@@ -163,6 +188,22 @@ typedef Google__Protobuf__Any schema_any;
 /* HealthCheckResponse.status (grpc.health.v1). */
 #define SCHEMA_HEALTH_SERVING GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
 #define SCHEMA_HEALTH_NOT_SERVING GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
+
+/* ServerReflectionRequest.message_request: what the client asks. */
+#define SCHEMA_REFLECTION_ASK_FILE GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME
+#define SCHEMA_REFLECTION_ASK_SYMBOL GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL
+#define SCHEMA_REFLECTION_ASK_EXTENSION \
+    GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_EXTENSION
+#define SCHEMA_REFLECTION_ASK_EXTENSION_NUMBERS \
+    GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_ALL_EXTENSION_NUMBERS_OF_TYPE
+#define SCHEMA_REFLECTION_ASK_SERVICES GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES
+
+/* ServerReflectionResponse.message_response: what the answer holds. */
+#define SCHEMA_REFLECTION_ANSWER_FILES GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE
+#define SCHEMA_REFLECTION_ANSWER_EXTENSION_NUMBERS \
+    GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ALL_EXTENSION_NUMBERS_RESPONSE
+#define SCHEMA_REFLECTION_ANSWER_SERVICES GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE
+#define SCHEMA_REFLECTION_ANSWER_ERROR GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE
 
 /* google.protobuf.Value.kind. */
 #define SCHEMA_VALUE_NULL GOOGLE__PROTOBUF__VALUE__KIND_NULL_VALUE

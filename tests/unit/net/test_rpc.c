@@ -330,6 +330,41 @@ static void test_health(core *c)
     CHECK(oom_loop(&op) == 0);
 }
 
+/* Server reflection: each request message answered by rpc_handle_message (no token, both
+ * versions, both codecs), a message that does not decode refused, and rpc_handle (Connect's
+ * unary path) answering the streaming method UNIMPLEMENTED. */
+static void test_reflection(core *c)
+{
+    const ProtobufCMethodDescriptor *v1 = &schema_reflection_service_descriptor.methods[0],
+                                    *v1alpha = &schema_reflection_v1alpha_service_descriptor.methods[0];
+    static const uint8_t list[] = {0x0a, 0x01, 'h', 0x3a, 0x00}; /* host "h", list_services "" */
+    const ProtobufCMethodDescriptor *methods[] = {v1, v1alpha};
+    for (size_t i = 0; i < 2; i++) {
+        h2o_mem_pool_t pool;
+        h2o_mem_init_pool(&pool);
+        ProtobufCAllocator alloc = poolalloc_make(&pool);
+        const ProtobufCMessage *res = NULL;
+        error err;
+        CHECK(rpc_handle_message(methods[i], RPC_CODEC_PROTO, list, sizeof(list), &alloc, &res, &err) == 0);
+        const schema_reflection_response *r = (const schema_reflection_response *)res;
+        CHECK(r != NULL && r->message_response_case == SCHEMA_REFLECTION_ANSWER_SERVICES && strcmp(r->valid_host, "h") == 0);
+
+        static const char json[] = "{\"fileContainingSymbol\":\"droplit.webhooks.v1.Nope\"}";
+        CHECK(rpc_handle_message(methods[i], RPC_CODEC_JSON, (const uint8_t *)json, sizeof(json) - 1, &alloc, &res, &err) == 0);
+        r = (const schema_reflection_response *)res;
+        CHECK(r != NULL && r->message_response_case == SCHEMA_REFLECTION_ANSWER_ERROR && r->error_response->error_code == 5);
+
+        static const uint8_t garbage[] = {0x0a, 0x05, 'a', 'b'}; /* a string longer than the message */
+        CHECK(rpc_handle_message(methods[i], RPC_CODEC_PROTO, garbage, sizeof(garbage), &alloc, &res, &err) == -1);
+        CHECK(err.kind == ERROR_INVALID_BODY);
+        h2o_mem_clear_pool(&pool);
+    }
+    call k;
+    run(&k, c, v1, RPC_CODEC_PROTO, NULL, NULL, list, sizeof(list));
+    CHECK(k.rc == -1 && k.c.response == NULL && k.c.err.kind == ERROR_UNIMPLEMENTED);
+    done(&k);
+}
+
 int main(void)
 {
     core *c = core_fixture_open(yaml);
@@ -340,6 +375,7 @@ int main(void)
     test_headers_and_clock(c);
     test_encode_round_trip();
     test_health(c);
+    test_reflection(c);
     core_destroy(c);
     return test_exit_code();
 }

@@ -98,6 +98,33 @@ static error_kind unframe(const uint8_t *body, size_t len, size_t limit, const u
     return err.kind;
 }
 
+/* A stream's frames one at a time: none until whole, back to back, a header over the
+ * limit refused before its payload. */
+static void test_frame_next(void)
+{
+    uint8_t buf[64];
+    codec_grpc_frame_header(buf, 0, 3);
+    memcpy(buf + 5, "abc", 3);
+    codec_grpc_frame_header(buf + 8, 0, 0);
+    const uint8_t *msg;
+    size_t msg_len, used;
+    error err;
+    for (size_t n = 0; n < 8; n++)
+        CHECK(codec_grpc_frame_next(buf, n, 16, &msg, &msg_len, &used, &err) == 0);
+    CHECK(codec_grpc_frame_next(buf, 13, 16, &msg, &msg_len, &used, &err) == 1);
+    CHECK(msg == buf + 5 && msg_len == 3 && used == 8);
+    CHECK(codec_grpc_frame_next(buf + 8, 5, 16, &msg, &msg_len, &used, &err) == 1);
+    CHECK(msg_len == 0 && used == 5);
+    CHECK(codec_grpc_frame_next(buf, 8, 3, &msg, &msg_len, &used, &err) == 1); /* at the limit */
+    CHECK(codec_grpc_frame_next(buf, 5, 2, &msg, &msg_len, &used, &err) == -1 && err.kind == ERROR_TOO_LARGE);
+    codec_grpc_frame_header(buf, 0, 0xffffffffu);
+    CHECK(codec_grpc_frame_next(buf, 5, 65536, &msg, &msg_len, &used, &err) == -1 && err.kind == ERROR_TOO_LARGE);
+    codec_grpc_frame_header(buf, 1, 3);
+    CHECK(codec_grpc_frame_next(buf, 8, 16, &msg, &msg_len, &used, &err) == -1 && err.kind == ERROR_INVALID_BODY);
+    codec_grpc_frame_header(buf, CODEC_GRPC_FLAG_TRAILER, 3);
+    CHECK(codec_grpc_frame_next(buf, 8, 16, &msg, &msg_len, &used, &err) == -1 && err.kind == ERROR_INVALID_BODY);
+}
+
 static void test_unframe(void)
 {
     static const size_t lengths[] = {0, 1, 255, 256, 65535, 65536, 70000};
@@ -395,6 +422,7 @@ int main(void)
     test_frame_header();
     test_unframe();
     test_unframe_gzip();
+    test_frame_next();
     test_percent_encode();
     test_base64();
     test_status();

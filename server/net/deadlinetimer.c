@@ -4,13 +4,15 @@
 #include "deadline.h"
 #include "hg_assert.h"
 
-HG_STATIC_ASSERT((1ull << (DEADLINETIMER_BUCKETS - 1)) > DEADLINE_MAX_MS, "the longest bucket outlasts any deadline");
+/* a deadline waits at most 15 times in the longest bucket, then at most 15 in each other */
+HG_STATIC_ASSERT((16ull << (DEADLINETIMER_SHIFT * (DEADLINETIMER_BUCKETS - 1))) > DEADLINE_MAX_MS,
+                 "a deadline takes at most 15 waits of the longest bucket");
 
 void deadlinetimer_wheel_init(deadlinetimer_wheel *w, h2o_loop_t *loop)
 {
     w->loop = loop;
     for (unsigned i = 0; i < DEADLINETIMER_BUCKETS; i++)
-        h2o_timeout_init(loop, &w->buckets[i], 1ull << i);
+        h2o_timeout_init(loop, &w->buckets[i], 1ull << (DEADLINETIMER_SHIFT * i));
 }
 
 void deadlinetimer_wheel_dispose(deadlinetimer_wheel *w)
@@ -30,7 +32,7 @@ static void wait_more(deadlinetimer *t)
 {
     uint64_t now = h2o_now(t->wheel->loop), left = t->at > now ? t->at - now : 1;
     unsigned i = 0;
-    while (i + 1 < DEADLINETIMER_BUCKETS && (1ull << (i + 1)) <= left)
+    while (i + 1 < DEADLINETIMER_BUCKETS && (1ull << (DEADLINETIMER_SHIFT * (i + 1))) <= left)
         i++;
     h2o_timeout_link(t->wheel->loop, &t->wheel->buckets[i], &t->entry);
 }

@@ -60,6 +60,13 @@ static size_t put_field(char *line, size_t at, size_t cap, const char *text, siz
 {
     for (size_t i = 0, n; i < len && at < cap; i += n) {
         unsigned char c = (unsigned char)text[i];
+        if (c > 0x20 && c < 0x7f && c != '\\') { /* a run of printable ASCII goes in one copy */
+            n = 1;
+            while (i + n < len && (c = (unsigned char)text[i + n]) > 0x20 && c < 0x7f && c != '\\')
+                n++;
+            at = put(line, at, cap, text + i, n);
+            continue;
+        }
         n = utf8_char_len((const uint8_t *)text + i, len - i);
         if (n == 0 || c <= 0x20 || c == 0x7f || c == '\\') {
             char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
@@ -79,6 +86,13 @@ static size_t put_escaped(char *line, size_t at, size_t cap, const char *text, s
 {
     for (size_t i = 0, n; i < len && at < cap; i += n) {
         unsigned char c = (unsigned char)text[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') { /* a run of plain ASCII goes in one copy */
+            n = 1;
+            while (i + n < len && (c = (unsigned char)text[i + n]) >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+                n++;
+            at = put(line, at, cap, text + i, n);
+            continue;
+        }
         n = utf8_char_len((const uint8_t *)text + i, len - i);
         if (n == 0) {
             char esc[5] = {'\\', '\\', 'x', hex[c >> 4], hex[c & 15]};

@@ -374,6 +374,32 @@ static void test_whole_digest_compared(void)
     }
 }
 
+/* The last token's digest is reused: the same token again is the same principal; a token
+ * of the same length that differs in one byte, a prefix of it, or a longer one, is digested
+ * and judged on its own, whatever came before. */
+static void test_last_token_cache(const config *cfg)
+{
+    auth_principal who;
+    error err;
+    for (int round = 0; round < 2; round++) {
+        CHECK(authenticate(cfg, "srv-a2", &who, &err) == 0 && who.kind == AUTH_SERVER &&
+              who.ecosystem == &cfg->accounts[0].ecosystems[1]);
+        CHECK(authenticate(cfg, "srv-a2", &who, &err) == 0 && who.kind == AUTH_SERVER &&
+              who.ecosystem == &cfg->accounts[0].ecosystems[1]);
+        CHECK(authenticate(cfg, "srv-a3", &who, &err) == 0 && who.ecosystem == &cfg->accounts[0].ecosystems[2]);
+        CHECK(authenticate(cfg, "srv-a9", &who, &err) == -1 && err.kind == ERROR_UNAUTHENTICATED);
+        CHECK(authenticate(cfg, "srv-a", &who, &err) == -1 && err.kind == ERROR_UNAUTHENTICATED);
+        CHECK(authenticate(cfg, "srv-a2", &who, &err) == 0 && who.ecosystem == &cfg->accounts[0].ecosystems[1]);
+        /* longer than the cache holds: judged every time */
+        CHECK(authenticate(cfg, long_token, &who, &err) == 0 && who.kind == AUTH_ACCOUNT &&
+              who.account == &cfg->accounts[0]);
+        CHECK(authenticate(cfg, long_token, &who, &err) == 0 && who.account == &cfg->accounts[0]);
+        long_token[LONG_TOKEN_LEN - 1] = 'M';
+        CHECK(authenticate(cfg, long_token, &who, &err) == -1);
+        long_token[LONG_TOKEN_LEN - 1] = 'L';
+    }
+}
+
 int main(void)
 {
     test_whole_digest_compared();
@@ -384,6 +410,7 @@ int main(void)
     CHECK(cfg->n_accounts == 3);
     if (cfg->n_accounts == 3 && cfg->accounts[0].n_ecosystems == 3 && cfg->accounts[1].n_ecosystems == 1) {
         test_authenticate(cfg);
+        test_last_token_cache(cfg);
         test_ecosystems(cfg);
         test_out_of_memory(cfg);
     }

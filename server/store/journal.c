@@ -340,18 +340,9 @@ int journal_snapshot_fits(uint64_t free_bytes, uint64_t snapshot_bytes, uint64_t
     return free_bytes >= snapshot_bytes && free_bytes - snapshot_bytes >= margin_bytes;
 }
 
-int64_t journal_snapshot_retry_ms(unsigned refusals)
-{
-    HG_ASSERT(refusals >= 1);
-    int64_t ms = JOURNAL_SNAPSHOT_RETRY_MIN_MS;
-    for (unsigned k = 1; k < refusals && ms < JOURNAL_SNAPSHOT_RETRY_MAX_MS; k++)
-        ms *= 2;
-    return ms < JOURNAL_SNAPSHOT_RETRY_MAX_MS ? ms : JOURNAL_SNAPSHOT_RETRY_MAX_MS;
-}
-
 /* 1 when the file system has room for the next snapshot. Without it, a snapshot would fill
  * the disk while it is written, and the creates meanwhile would be refused (503): instead
- * the journal keeps growing and the snapshot is tried again later, with a growing wait. */
+ * the journal keeps growing and the snapshot is tried again JOURNAL_SNAPSHOT_RETRY_MS later. */
 static int snapshot_has_room(journal *j)
 {
     int64_t now = now_ms(CLOCK_MONOTONIC);
@@ -370,13 +361,11 @@ static int snapshot_has_room(journal *j)
         return 1;
     }
     j->snap_refusals++;
-    int64_t wait = journal_snapshot_retry_ms(j->snap_refusals);
-    j->snap_not_before_ms = now + wait;
+    j->snap_not_before_ms = now + JOURNAL_SNAPSHOT_RETRY_MS;
     if (j->snap_refusals == 1) /* once per spell without room, not per attempt */
         say("no room for a snapshot: it needs %" PRIu64 " bytes plus %" PRIu64 " to spare, %" PRIu64
-            " are free; creates go on in journal.%" PRIu64 ", a snapshot is tried again in %" PRId64
-            " ms and then less and less often (at most every %d ms)",
-            need, (uint64_t)JOURNAL_SNAPSHOT_MARGIN_BYTES, free_bytes, j->seq, wait, JOURNAL_SNAPSHOT_RETRY_MAX_MS);
+            " are free; creates go on in journal.%" PRIu64 ", a snapshot is tried again every %d ms",
+            need, (uint64_t)JOURNAL_SNAPSHOT_MARGIN_BYTES, free_bytes, j->seq, JOURNAL_SNAPSHOT_RETRY_MS);
     return 0;
 }
 

@@ -1469,17 +1469,6 @@ static void test_snapshot_room(void)
     CHECK(journal_snapshot_fits((1ull << 30) + (1u << 20), 1ull << 30, M) == 0);
     CHECK(journal_snapshot_fits((1ull << 30) + M, 1ull << 30, M) == 1);
 
-    CHECK(journal_snapshot_retry_ms(1) == JOURNAL_SNAPSHOT_RETRY_MIN_MS);
-    CHECK(journal_snapshot_retry_ms(2) == 2 * JOURNAL_SNAPSHOT_RETRY_MIN_MS);
-    CHECK(journal_snapshot_retry_ms(3) == 4 * JOURNAL_SNAPSHOT_RETRY_MIN_MS);
-    int64_t prev = 0;
-    for (unsigned k = 1; k < 100; k++) {
-        int64_t ms = journal_snapshot_retry_ms(k);
-        CHECK(ms >= prev && ms <= JOURNAL_SNAPSHOT_RETRY_MAX_MS);
-        prev = ms;
-    }
-    CHECK(prev == JOURNAL_SNAPSHOT_RETRY_MAX_MS);
-    CHECK(journal_snapshot_retry_ms(UINT32_MAX) == JOURNAL_SNAPSHOT_RETRY_MAX_MS);
 }
 
 /* ---- updates and deletes ------------------------------------------------------------------------ */

@@ -661,6 +661,20 @@ static void stream_pump(grpc_conn *conn, grpc_stream *s)
     stream_push(conn, s);
 }
 
+/* Appends a DATA chunk to the stream's body, held (and charged to the connection's output
+ * budget, as the memory it is) until the stream is done with it. -1 when out of memory. */
+static int body_append(grpc_conn *conn, grpc_stream *s, const uint8_t *data, size_t len)
+{
+    h2o_iovec_t room = h2o_buffer_reserve(&s->body, len);
+    if (room.base == NULL)
+        return -1;
+    memcpy(room.base, data, len);
+    s->body->size += len;
+    s->held += len;
+    outflow_charge(&conn->out, len);
+    return 0;
+}
+
 /* A DATA chunk of a streaming call: kept until its messages are whole. */
 static int stream_data(grpc_conn *conn, grpc_stream *s, const uint8_t *data, size_t len)
 {
@@ -669,13 +683,8 @@ static int stream_data(grpc_conn *conn, grpc_stream *s, const uint8_t *data, siz
         stream_finish(conn, s, &err);
         return 0;
     }
-    h2o_iovec_t room = h2o_buffer_reserve(&s->body, len);
-    if (room.base == NULL)
+    if (body_append(conn, s, data, len) != 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
-    memcpy(room.base, data, len);
-    s->body->size += len;
-    s->held += len;
-    outflow_charge(&conn->out, len);
     stream_pump(conn, s); /* what stays in body is less than one frame, which frame_next bounds */
     return 0;
 }
@@ -902,13 +911,8 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
         respond_error(conn, s, &err);
         return 0;
     }
-    h2o_iovec_t room = h2o_buffer_reserve(&s->body, len);
-    if (room.base == NULL)
+    if (body_append(conn, s, data, len) != 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
-    memcpy(room.base, data, len);
-    s->body->size += len;
-    s->held += len;
-    outflow_charge(&conn->out, len);
     return 0;
 }
 

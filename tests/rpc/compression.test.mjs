@@ -22,7 +22,7 @@ import { createClient } from "@connectrpc/connect";
 import { compressionGzip } from "@connectrpc/connect-node";
 
 import {
-  CALL_TIMEOUT_MS, GOOGLEAPIS, PKG, REPO, TRANSPORT_NAMES, loadSchema, makeTransport, startHookgate,
+  CALL_TIMEOUT_MS, GOOGLEAPIS, PKG, REPO, TRANSPORT_NAMES, loadSchema, makeTransport, serverYaml, startHookgate,
 } from "./support.mjs";
 
 const TMP = mkdtempSync(path.join(os.tmpdir(), "hookgate-compression-"));
@@ -36,13 +36,7 @@ const N_WEBHOOKS = 12; // with their descriptions, a list well over ANSWER_MIN i
 function configYaml(httpPort, grpcPort) {
   const ecos = [ECO_GRPC_JS, ...TRANSPORT_NAMES.map((_, i) => ECO_TRANSPORT(i))];
   return [
-    "server:",
-    "  listen:",
-    `    - { address: 127.0.0.1, port: ${httpPort} }`,
-    "  grpc:",
-    "    listen:",
-    `      - { address: 127.0.0.1, port: ${grpcPort} }`,
-    "  threads: 2",
+    ...serverYaml(httpPort, grpcPort),
     "accounts:",
     "  - id: acme",
     `    tokens: [ "${TOKEN}" ]`,

@@ -25,7 +25,7 @@ import { FileDescriptorSetSchema, MethodDescriptorProtoSchema, timestampMs } fro
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 
 import {
-  CALL_TIMEOUT_MS, PKG, REPO, TRANSPORT_NAMES, connectErrorAsserter, loadSchema, makeTransport, startHookgate,
+  CALL_TIMEOUT_MS, PKG, REPO, TRANSPORT_NAMES, connectErrorAsserter, loadSchema, makeTransport, serverYaml, startHookgate,
 } from "./support.mjs";
 
 const TMP = mkdtempSync(path.join(os.tmpdir(), "hookgate-connect-"));
@@ -56,13 +56,7 @@ function configYaml(httpPort, grpcPort) {
   const acme = [ECO2, ECO_REST, ECO_CROSS, ECO_BAD];
   for (let i = 0; i < N_TRANSPORTS; i++) acme.push(ECO_TRANSPORT(i), ECO_PAGES(i));
   return [
-    "server:",
-    "  listen:",
-    `    - { address: 127.0.0.1, port: ${httpPort} }`,
-    "  grpc:",
-    "    listen:",
-    `      - { address: 127.0.0.1, port: ${grpcPort} }`,
-    "  threads: 2",
+    ...serverYaml(httpPort, grpcPort),
     `limits: { max_body_bytes: ${LIMIT}, max_url_length: 2048, max_description_length: 1024, max_secret_length: 256, default_page_size: 100, max_page_size: ${MAX_PAGE} }`,
     "accounts:",
     "  - id: acme",

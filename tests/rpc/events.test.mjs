@@ -28,7 +28,7 @@ import { Code, createClient } from "@connectrpc/connect";
 import { Webhook } from "standardwebhooks";
 
 import {
-  CALL_TIMEOUT_MS, PKG, TRANSPORT_NAMES, connectErrorAsserter, freePort, loadSchema, makeTransport, startHookgate,
+  CALL_TIMEOUT_MS, PKG, TRANSPORT_NAMES, connectErrorAsserter, freePort, loadSchema, makeTransport, serverYaml, startHookgate,
 } from "./support.mjs";
 
 const TMP = mkdtempSync(path.join(os.tmpdir(), "hookgate-events-"));
@@ -53,13 +53,7 @@ function configYaml(fields) {
   const delivery = { allow_networks: "[ 127.0.0.0/8 ]", retry_jitter_percent: 0, throttle_wait_ms: 0, ...fields };
   const flow = Object.entries(delivery).map(([k, v]) => `${k}: ${Array.isArray(v) ? `[ ${v.join(", ")} ]` : v}`);
   return (httpPort, grpcPort) => [
-    "server:",
-    "  listen:",
-    `    - { address: 127.0.0.1, port: ${httpPort} }`,
-    "  grpc:",
-    "    listen:",
-    `      - { address: 127.0.0.1, port: ${grpcPort} }`,
-    "  threads: 2",
+    ...serverYaml(httpPort, grpcPort),
     `delivery: { ${flow.join(", ")} }`,
     "accounts:",
     "  - id: acme",

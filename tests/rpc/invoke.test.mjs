@@ -27,7 +27,7 @@ import { Code, createClient } from "@connectrpc/connect";
 import { Webhook } from "standardwebhooks";
 
 import {
-  CALL_TIMEOUT_MS, PKG, TRANSPORT_NAMES, connectErrorAsserter, freePort, loadSchema, makeTransport, startHookgate,
+  CALL_TIMEOUT_MS, PKG, TRANSPORT_NAMES, connectErrorAsserter, freePort, loadSchema, makeTransport, serverYaml, startHookgate,
 } from "./support.mjs";
 
 const TMP = mkdtempSync(path.join(os.tmpdir(), "hookgate-invoke-"));
@@ -47,13 +47,7 @@ const ECO_OTHER = eco(0x33); // the other account
 function configYaml(allowNetworks) {
   const allow = allowNetworks === null ? "" : `, allow_networks: [ ${allowNetworks.join(", ")} ]`;
   return (httpPort, grpcPort) => [
-    "server:",
-    "  listen:",
-    `    - { address: 127.0.0.1, port: ${httpPort} }`,
-    "  grpc:",
-    "    listen:",
-    `      - { address: 127.0.0.1, port: ${grpcPort} }`,
-    "  threads: 2",
+    ...serverYaml(httpPort, grpcPort),
     `delivery: { connect_timeout_ms: ${TIMEOUT_MS}, timeout_ms: ${TIMEOUT_MS}, max_concurrent_invokes: 1${allow} }`,
     "accounts:",
     "  - id: acme",

@@ -17,7 +17,7 @@ import path from "node:path";
 
 import { Validator } from "@seriousme/openapi-schema-validator";
 
-import { CALL_TIMEOUT_MS, REPO, startHookgate } from "./support.mjs";
+import { CALL_TIMEOUT_MS, REPO, serverYaml, startHookgate } from "./support.mjs";
 
 const TMP = mkdtempSync(path.join(os.tmpdir(), "hookgate-openapi-"));
 const TOKEN = "openapi-token";
@@ -25,13 +25,7 @@ const ECO = "C" + "5".repeat(24);
 
 function configYaml(httpPort, grpcPort) {
   return [
-    "server:",
-    "  listen:",
-    `    - { address: 127.0.0.1, port: ${httpPort} }`,
-    "  grpc:",
-    "    listen:",
-    `      - { address: 127.0.0.1, port: ${grpcPort} }`,
-    "  threads: 1",
+    ...serverYaml(httpPort, grpcPort, 1),
     // invoke's url (example.com) is not reached from a test machine: a 502 within a second
     "delivery: { connect_timeout_ms: 1000, timeout_ms: 1000 }",
     "accounts:",

@@ -16,7 +16,7 @@ import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { GrpcReflection } from "grpc-js-reflection-client";
 
-import { CALL_TIMEOUT_MS, PKG, startHookgate } from "./support.mjs";
+import { CALL_TIMEOUT_MS, PKG, serverYaml, startHookgate } from "./support.mjs";
 
 const TMP = mkdtempSync(path.join(os.tmpdir(), "hookgate-reflection-"));
 const TOKEN = "plain-token";
@@ -27,13 +27,7 @@ const SERVED = [SERVICE, "grpc.health.v1.Health", "grpc.reflection.v1.ServerRefl
 
 function configYaml(httpPort, grpcPort) {
   return [
-    "server:",
-    "  listen:",
-    `    - { address: 127.0.0.1, port: ${httpPort} }`,
-    "  grpc:",
-    "    listen:",
-    `      - { address: 127.0.0.1, port: ${grpcPort} }`,
-    "  threads: 2",
+    ...serverYaml(httpPort, grpcPort),
     "accounts:",
     "  - id: acme",
     `    tokens: [ "${TOKEN}" ]`,

@@ -141,6 +141,18 @@ def remove_tmpdir(tmp):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def stop_and_clean(server, tmp):
+    """A test module's tearDownModule: stops server (None when it never started) and checks
+    that it exited cleanly, then removes the run's directory whatever happened."""
+    try:
+        if server is not None:
+            rc = server.stop()
+            if rc != 0:
+                raise AssertionError("hookgate exited with %s after SIGTERM; log:\n%s" % (rc, server.log()[-4000:]))
+    finally:
+        remove_tmpdir(tmp)
+
+
 def generate_schema(tmp):
     """Runs protoc --python_out on the schema and returns the webhooks_pb2 module."""
     out = os.path.join(tmp, "py")

@@ -45,6 +45,20 @@ export function loadSchema(dir) {
   return { setBytes, registry: createFileRegistry(fromBinary(FileDescriptorSetSchema, setBytes)) };
 }
 
+// The configuration's `server:` lines every test server starts with: the HTTP listener on
+// httpPort and the gRPC listener on grpcPort, both on 127.0.0.1, and `threads` event loops.
+export function serverYaml(httpPort, grpcPort, threads = 2) {
+  return [
+    "server:",
+    "  listen:",
+    `    - { address: 127.0.0.1, port: ${httpPort} }`,
+    "  grpc:",
+    "    listen:",
+    `      - { address: 127.0.0.1, port: ${grpcPort} }`,
+    `  threads: ${threads}`,
+  ];
+}
+
 // A loopback port nobody listens on at the moment of asking.
 export function freePort() {
   return new Promise((resolve, reject) => {

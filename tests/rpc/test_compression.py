@@ -22,7 +22,6 @@ import os
 import subprocess
 import sys
 import unittest
-import urllib.parse
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -57,13 +56,7 @@ def setUpModule():
 
 
 def tearDownModule():
-    try:
-        if SERVER is not None:
-            rc = SERVER.stop()
-            if rc != 0:
-                raise AssertionError("hookgate exited with %s after SIGTERM; log:\n%s" % (rc, SERVER.log()[-4000:]))
-    finally:
-        rs.remove_tmpdir(TMP)
+    rs.stop_and_clean(SERVER, TMP)
 
 
 def vm_hwm():

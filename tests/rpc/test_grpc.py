@@ -107,13 +107,7 @@ def setUpModule():
 
 
 def tearDownModule():
-    try:
-        if SERVER is not None:
-            rc = SERVER.stop()
-            if rc != 0:
-                raise AssertionError("hookgate exited with %s after SIGTERM; log:\n%s" % (rc, SERVER.log()[-4000:]))
-    finally:
-        rs.remove_tmpdir(TMP)
+    rs.stop_and_clean(SERVER, TMP)
 
 
 # --- the client ----------------------------------------------------------------------------

@@ -56,6 +56,12 @@ void codec_json_install_arena(void);
 ProtobufCMessage *codec_json_decode_object(const ProtobufCMessageDescriptor *desc, json_t *root,
                                            ProtobufCAllocator *alloc, error *err);
 
+/* The fast parse codec_json_decode tries before jansson's json_loadb (codec_json.c): yajl
+ * building jansson's tree. The root (an object or an array), or NULL whenever the text is
+ * anything json_loadb(..., JSON_REJECT_DUPLICATES) might not read into the same tree:
+ * then only json_loadb decides. Exported for the fuzzer, which compares the two. */
+json_t *codec_json_parse_fast(const char *json, size_t len);
+
 /* Encodes msg as compact JSON. Returns a malloc'd NUL-terminated string (free with free)
  * and its length in *len, or NULL when out of memory. */
 char *codec_json_encode(const ProtobufCMessage *msg, size_t *len);

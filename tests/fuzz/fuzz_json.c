@@ -5,7 +5,11 @@
  * malloc, as the SDK reads answers; what decodes is validated, and must survive JSON and
  * protobuf round trips; every error must render in each protocol's form. It is also
  * decoded as an event (PublishEventRequest, EventBody), whose items are arbitrary JSON
- * objects (google.protobuf.Struct), with the same properties. */
+ * objects (google.protobuf.Struct), with the same properties.
+ *
+ * The fast parse (codec_json_parse_fast, yajl) is compared with jansson's json_loadb, which
+ * it stands in for: whatever it accepts, json_loadb must accept too, into the same tree,
+ * keys in the same order. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +41,29 @@ static void decode_one(const ProtobufCMessageDescriptor *desc, const uint8_t *da
     fuzz_arena_clear();
 }
 
+/* The fast parse takes nothing json_loadb refuses, and builds what json_loadb builds. */
+static void compare_parses(const uint8_t *data, size_t size)
+{
+    json_t *fast = codec_json_parse_fast((const char *)data, size);
+    if (fast == NULL)
+        return; /* json_loadb decides, as in the server */
+    json_error_t jerr;
+    json_t *ref = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &jerr);
+    FUZZ_CHECK(ref != NULL, "the fast parse accepted JSON that json_loadb refuses");
+    if (ref != NULL) {
+        char *a = json_dumps(fast, JSON_COMPACT | JSON_ENCODE_ANY), *b = json_dumps(ref, JSON_COMPACT | JSON_ENCODE_ANY);
+        FUZZ_CHECK(a != NULL && b != NULL && strcmp(a, b) == 0 && json_equal(fast, ref),
+                   "the fast parse and json_loadb built different trees");
+        free(a);
+        free(b);
+    }
+    json_decref(ref);
+    json_decref(fast);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    compare_parses(data, size);
     for (size_t i = 0; i < fuzz_n_messages; i++)
         decode_one(fuzz_messages[i], data, size);
     decode_one(&schema_publish_request_descriptor, data, size);

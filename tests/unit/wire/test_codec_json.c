@@ -1418,8 +1418,65 @@ static void test_out_of_memory(void)
     free(big_want);
 }
 
+/* The fast parse (yajl) builds json_loadb's tree for ordinary JSON, and leaves to json_loadb
+ * every text where the two could differ (NULL), whose errors the other tests pin. */
+static void test_fast_parse(void)
+{
+    static const char *const same[] = {
+        "{\"ecosystemId\":\"C5156b8ace57896adb6dae592\",\"url\":\"https://example.com/h\"}",
+        " { \"a\" : [ 1 , -2.5e3 , \"x\\n\\u00e9\\/\" , true , false , null , { } , [ ] ] }\r\n",
+        "{\"b\":1,\"a\":2,\"\":{\"k\\\"ey\":\"\xc3\xa9\"}}",
+        "[]",
+        "{\"n\":-9223372036854775808,\"m\":9223372036854775807,\"r\":1e-400,\"z\":-0,\"w\":-0.0}",
+    };
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        json_t *fast = codec_json_parse_fast(same[i], strlen(same[i]));
+        json_error_t jerr;
+        json_t *ref = json_loadb(same[i], strlen(same[i]), JSON_REJECT_DUPLICATES, &jerr);
+        CHECK(fast != NULL && ref != NULL);
+        char *a = fast != NULL ? json_dumps(fast, JSON_COMPACT) : NULL, *b = json_dumps(ref, JSON_COMPACT);
+        if (a == NULL || b == NULL || strcmp(a, b) != 0)
+            fprintf(stderr, "  fast parse of %s: %s, json_loadb: %s\n", same[i], a ? a : "(none)", b ? b : "(none)");
+        CHECK(a != NULL && b != NULL && strcmp(a, b) == 0);
+        free(a);
+        free(b);
+        json_decref(fast);
+        json_decref(ref);
+    }
+    static const char *const left_to_jansson[] = {
+        "{\"a\":\"\\ud800\"}",            /* an unpaired surrogate: yajl would make it '?' */
+        "{\"a\":\"\\uDC00\"}",
+        "{\"a\":\"\\ud83d\\ude00\"}", /* even a pair: every surrogate escape is jansson's to read */
+        "{\"a\":1,\f\"b\":2}",             /* \f is no JSON white space */
+        "{\"a\":1}\v",
+        "{\"a\":\"x\\u0000y\"}",          /* NUL */
+        "{\"a\\u0000\":1}",
+        "{\"a\":9223372036854775808}", /* past int64 */
+        "{\"a\":-9223372036854775809}",
+        "{\"a\":1e400}",               /* overflows */
+        "{\"a\":1,\"a\":2}",           /* duplicate */
+        "{\"a\":\"\xc0\xaf\"}",          /* overlong */
+        "{\"a\":\"\xed\xa0\x80\"}",      /* a surrogate in UTF-8 */
+        "{\"a\":1}  \"}",              /* an unfinished token after the value */
+        "{\"a\":1} x",
+        "\"a string\"",                /* not an object or an array */
+        "1",
+        "",
+        "{\"a\":1 /* c */}",
+        "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", /* past FAST_DEPTH_MAX */
+    };
+    for (size_t i = 0; i < sizeof(left_to_jansson) / sizeof(left_to_jansson[0]); i++) {
+        json_t *fast = codec_json_parse_fast(left_to_jansson[i], strlen(left_to_jansson[i]));
+        if (fast != NULL)
+            fprintf(stderr, "  the fast parse took %s\n", left_to_jansson[i]);
+        CHECK(fast == NULL);
+        json_decref(fast);
+    }
+}
+
 int main(void)
 {
+    test_fast_parse();
     test_names();
     test_decode_names();
     test_decode_null();

@@ -1188,15 +1188,18 @@ static void put_string(writer *w, const char *s)
 /* "lowerCamelCase": of a schema field name (letters, digits and '_': nothing to escape). */
 static void put_json_name(writer *w, const char *field_name)
 {
-    int upper = 0;
     put_char(w, '"');
-    for (const char *p = field_name; *p != '\0'; p++) {
-        if (*p == '_') {
-            upper = 1;
-            continue;
-        }
-        put_char(w, (upper && *p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p);
-        upper = 0;
+    /* a word at a time: the name up to its next '_', then the next word's first letter upper-cased */
+    for (const char *p = field_name;;) {
+        size_t n = strcspn(p, "_");
+        put(w, p, n);
+        p += n;
+        while (*p == '_')
+            p++;
+        if (*p == '\0')
+            break;
+        put_char(w, (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p);
+        p++;
     }
     put(w, "\":", 2);
 }

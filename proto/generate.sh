@@ -100,6 +100,7 @@ rest() {
   # shellcheck disable=SC2086
   protoc --descriptor_set_out="$work/set" --include_imports --include_source_info $includes $protos
   mkdir "$work/py"
+  # shellcheck disable=SC2086
   protoc --python_out="$work/py" $includes google/api/http.proto google/api/annotations.proto droplit/api/rest.proto
   /usr/bin/python3 proto/rest.py "$out" "$work/set" "$work/py"
 }

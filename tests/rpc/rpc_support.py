@@ -19,7 +19,6 @@ import sys
 import tempfile
 import threading
 import time
-import unittest
 import urllib.parse
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -274,6 +274,8 @@ int h2guard_take_malformed(h2o_req_t *req)
     if (sock == NULL || sock->on_close.cb != on_socket_close)
         return 0; /* not a connection the guard accepted */
     guard *g = sock->on_close.data;
+    if (g->budget.malformed_count == 0)
+        return 0; /* the usual case, without formatting the stream id (a printf into the pool) */
     /* h2o 2.2.5 tells a request's stream id only to its loggers, in decimal (http2_internal.h,
      * which has it as a field, cannot be included without h2o's sources) */
     HG_ASSERT(req->conn->callbacks->log_.http2.stream_id != NULL);

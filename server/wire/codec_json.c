@@ -828,7 +828,7 @@ static void *yajl_arena_realloc(void *ctx, void *ptr, size_t size)
 static int fast_text_ok(const unsigned char *s, size_t len)
 {
     for (size_t i = 0, n; i < len; i += n) {
-        if (s[i] != 0 && s[i] < 0x80) {
+        if ((unsigned char)(s[i] - 1) < 0x7f) { /* 0x01..0x7f: ASCII, not NUL */
             n = 1;
             continue;
         }

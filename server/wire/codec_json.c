@@ -775,16 +775,20 @@ ProtobufCMessage *codec_json_decode(const ProtobufCMessageDescriptor *desc, cons
  *   - a top level that is not an object or an array (no JSON_DECODE_ANY), and nesting past
  *     FAST_DEPTH_MAX (jansson goes to 2048; the decoder then refuses it as too deep);
  *   - anything but white space after the root (yajl 2.1 ends a parse without a word when
- *     the text after a whole value is the start of an unfinished token, `"` say).
+ *     the text after a whole value is the start of an unfinished token, `"` say);
+ *   - a key longer than FAST_KEY_MAX (each key is copied: yajl decodes an escaped value
+ *     into the buffer that held an escaped key, so its pointer dies before the value).
  * tests/fuzz/fuzz_json.c compares the two parses on every input it tries. */
 #define FAST_DEPTH_MAX (CODEC_JSON_MAX_DEPTH + 1) /* deeper than the decoder takes: left to jansson */
 #define FAST_NUMBER_MAX 64 /* bytes of a number the fast parse reads; a longer one is left to jansson */
+#define FAST_KEY_MAX 256   /* bytes of a key the fast parse reads; a longer one is left to jansson */
 
 typedef struct fast_parse {
     json_t *root;
     json_t *stack[FAST_DEPTH_MAX]; /* the open objects and arrays */
     int depth;
-    const char *key; /* the pending key of the innermost object (in yajl's buffer until used) */
+    char key[FAST_KEY_MAX]; /* the pending key of the innermost object: a copy, as yajl decodes an escaped
+                               value into the buffer an escaped key was in */
     size_t key_len;
     yajl_handle h;
     size_t end_at; /* where the root's closing bracket ended (bytes of the text) */
@@ -920,9 +924,9 @@ static int fast_start_map(void *ctx)
 static int fast_map_key(void *ctx, const unsigned char *s, size_t len)
 {
     fast_parse *f = ctx;
-    if (!fast_text_ok(s, len))
+    if (len > sizeof(f->key) || !fast_text_ok(s, len))
         return 0;
-    f->key = (const char *)s; /* yajl keeps it until the value's event, which uses it */
+    memcpy(f->key, s, len);
     f->key_len = len;
     return 1;
 }
@@ -1140,13 +1144,32 @@ static const unsigned char run_ends[256] = {
     ['"'] = 1,  ['\\'] = 1,
 };
 
+/* 1 when one of the 8 bytes of v is one put_string escapes (", \ or below 0x20). Never a
+ * false "no"; a false "yes" (a borrow out of a byte that matched) only sends the scan to
+ * the byte-wise loop. */
+static inline int any_to_escape(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t quote = v ^ (ones * '"'), backslash = v ^ (ones * '\\');
+    uint64_t control = (v - ones * 0x20) & ~v;
+    return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | control) & highs ? 1 : 0;
+}
+
 static void put_string(writer *w, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     put_char(w, '"');
     const char *run = s;
-    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
     for (;; p++) {
+        /* plain text 8 bytes at a time, then a byte at a time to the next byte to escape */
+        while (end - p >= 8) {
+            uint64_t v;
+            memcpy(&v, p, sizeof(v));
+            if (any_to_escape(v))
+                break;
+            p += 8;
+        }
         while (!run_ends[*p])
             p++;
         if (*p == '\0')

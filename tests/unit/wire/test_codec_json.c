@@ -1427,6 +1427,8 @@ static void test_fast_parse(void)
         " { \"a\" : [ 1 , -2.5e3 , \"x\\n\\u00e9\\/\" , true , false , null , { } , [ ] ] }\r\n",
         "{\"b\":1,\"a\":2,\"\":{\"k\\\"ey\":\"\xc3\xa9\"}}",
         "[]",
+        /* an escaped key, then an escaped value: yajl decodes both into one buffer */
+        "{\"descr\\u0069ption\":\"caf\\u00e9\",\"k\\n\":{\"\\t\":\"\\\"\"}}",
         "{\"n\":-9223372036854775808,\"m\":9223372036854775807,\"r\":1e-400,\"z\":-0,\"w\":-0.0}",
     };
     for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {

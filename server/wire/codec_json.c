@@ -974,25 +974,57 @@ static int fast_unsure(const char *json, size_t len)
     return 0;
 }
 
+/* Drops a parse's partial tree: the open containers' references, then the root's. */
+static void fast_release(fast_parse *f)
+{
+    while (f->depth > 0)
+        json_decref(f->stack[--f->depth]);
+    json_decref(f->root);
+    f->root = NULL;
+}
+
 json_t *codec_json_parse_fast(const char *json, size_t len)
 {
     if (len == 0 || fast_unsure(json, len))
         return NULL;
     yajl_alloc_funcs funcs = {yajl_arena_malloc, yajl_arena_realloc, yajl_arena_free, NULL};
     fast_parse f = {.root = NULL, .depth = 0};
+    fast_parse *volatile fp = &f; /* read after a longjmp */
+    /* yajl 2.1 does not survive a failed allocation either: inside a decode (load) a failed
+     * one longjmps out. Its blocks are the arena's, which load frees; the tree is freed
+     * here first when jansson allocates with malloc (the SDK, no arena installed) — never
+     * when jansson allocates from the arena too, where the jump may have left a table half
+     * grown: load frees those blocks wholesale. Hazard: outside a decode (the fuzzer, the
+     * tests) nothing catches a failed allocation. */
+    arena *const a = current_arena;
+    jmp_buf jb;
+    jmp_buf *volatile outer = a != NULL ? a->out_of_memory : NULL; /* read after a longjmp */
+    if (outer != NULL) {
+        if (setjmp(jb) != 0) {
+            a->out_of_memory = outer;
+            json_malloc_t jansson_malloc;
+            json_free_t jansson_free;
+            json_get_alloc_funcs(&jansson_malloc, &jansson_free);
+            if (jansson_malloc != arena_malloc)
+                fast_release(fp);
+            longjmp(*outer, 1);
+        }
+        a->out_of_memory = &jb;
+    }
     yajl_handle h = yajl_alloc(&fast_callbacks, &funcs, &f);
-    if (h == NULL)
-        return NULL;
-    f.h = h;
-    int ok = yajl_parse(h, (const unsigned char *)json, len) == yajl_status_ok &&
+    int ok = h != NULL;
+    if (ok) {
+        f.h = h;
+        ok = yajl_parse(h, (const unsigned char *)json, len) == yajl_status_ok &&
              yajl_complete_parse(h) == yajl_status_ok && f.root != NULL && f.depth == 0;
-    for (size_t i = f.end_at; ok && i < len; i++) /* JSON's white space, and nothing else, may follow */
-        ok = json[i] == ' ' || json[i] == '\t' || json[i] == '\n' || json[i] == '\r';
-    yajl_free(h);
-    while (f.depth > 0) /* a refused parse leaves its open containers' references */
-        json_decref(f.stack[--f.depth]);
+        for (size_t i = f.end_at; ok && i < len; i++) /* JSON's white space, and nothing else, may follow */
+            ok = json[i] == ' ' || json[i] == '\t' || json[i] == '\n' || json[i] == '\r';
+        yajl_free(h);
+    }
+    if (outer != NULL)
+        a->out_of_memory = outer;
     if (!ok || !(json_is_object(f.root) || json_is_array(f.root))) {
-        json_decref(f.root);
+        fast_release(&f);
         return NULL;
     }
     return f.root;

@@ -1360,6 +1360,27 @@ static void test_out_of_memory(void)
     dec.name = "codec_json_decode(PublishEventRequest)";
     CHECK(oom_loop(&dec) == 0);
     CHECK(oom_loop_persistent(&dec) == 0);
+
+    /* a body whose escapes grow yajl's buffers past the decode's arena: a failed allocation
+     * there leaves the fast parse by longjmp, which must free the tree jansson (on malloc,
+     * as in the SDK) had built so far */
+    size_t big_cap = 50 * 16 + 3000 * 12 + 64;
+    char *big_body = malloc(big_cap);
+    CHECK(big_body != NULL);
+    if (big_body != NULL) {
+        size_t n = (size_t)sprintf(big_body, "{\"ecosystemId\":\"" ECO "\",\"items\":[");
+        for (int i = 0; i < 50; i++)
+            n += (size_t)sprintf(big_body + n, "%s{\"k%d\":\"v\"}", i ? "," : "", i);
+        n += (size_t)sprintf(big_body + n, ",{\"s\":\"");
+        for (int i = 0; i < 3000; i++)
+            n += (size_t)sprintf(big_body + n, "ab\\n\\u00e9");
+        sprintf(big_body + n, "\"}]}");
+        d = (json_oom){.desc = &schema_publish_request_descriptor, .json = big_body, .want = NULL};
+        oom_op big = {"codec_json_decode(PublishEventRequest, escapes past the arena)", &d, NULL, json_oom_decode,
+                      NULL, json_oom_free};
+        CHECK(oom_loop(&big) == 0);
+        free(big_body);
+    }
     error err;
     ProtobufCMessage *event = decode(&schema_publish_request_descriptor, PUBLISH_JSON, &err);
     CHECK(event != NULL);

@@ -153,6 +153,12 @@ static char rpc_prefixes[RPC_SERVICES][RPC_PREFIX_MAX];
 static size_t rpc_prefix_lens[RPC_SERVICES];
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
+/* Each served method's marks from the schema (the lists below), by service and method
+ * index: looked up on every RPC call, so made once rather than matched by path each time. */
+#define RPC_METHODS_MAX 32 /* methods of one served service */
+enum { MARK_NO_SIDE_EFFECTS = 1, MARK_CLIENT_STREAMING = 2 };
+static unsigned char method_marks[RPC_SERVICES][RPC_METHODS_MAX];
+
 /* The methods marked NO_SIDE_EFFECTS in the schema, by path (gen/droplit/method_options.h). */
 static const char *const no_side_effects[] = {METHOD_OPTIONS_NO_SIDE_EFFECTS NULL};
 
@@ -309,7 +315,26 @@ static void table_make(void)
         rpc_prefixes[i][0] = '/';
         memcpy(rpc_prefixes[i] + 1, rpc_services[i]->name, n + 1);
         rpc_prefix_lens[i] = n + 1;
+        const ProtobufCServiceDescriptor *svc = rpc_services[i];
+        HG_ASSERT(svc->n_methods <= RPC_METHODS_MAX);
+        for (unsigned m = 0; m < svc->n_methods; m++) {
+            char path[RPC_PREFIX_MAX * 2];
+            int len = snprintf(path, sizeof(path), "%s/%s", rpc_prefixes[i], svc->methods[m].name);
+            HG_ASSERT(len > 0 && (size_t)len < sizeof(path));
+            unsigned marks = path_is_in(no_side_effects, path, (size_t)len) ? MARK_NO_SIDE_EFFECTS : 0;
+            if (path_is_in(client_streaming, path, (size_t)len))
+                marks |= MARK_CLIENT_STREAMING;
+            method_marks[i][m] = (unsigned char)marks;
+        }
     }
+    /* every method a list names is a served one */
+    size_t streaming = 0, listed_streaming = 0;
+    for (size_t i = 0; i < RPC_SERVICES; i++)
+        for (unsigned m = 0; m < rpc_services[i]->n_methods; m++)
+            streaming += (method_marks[i][m] & MARK_CLIENT_STREAMING) != 0;
+    while (client_streaming[listed_streaming] != NULL)
+        listed_streaming++;
+    HG_ASSERT(streaming == listed_streaming);
     rest_make();
     HG_ASSERT(resource_count + FIXED <= RESOURCES_MAX);
     memcpy(resources + resource_count, fixed, sizeof(fixed));
@@ -437,29 +462,26 @@ const char *route_name(route_id id)
     return names[id];
 }
 
-/* Whether m's path is in list; 0 for a method of no served service. */
-static int method_is_in(const char *const *list, const ProtobufCMethodDescriptor *m)
+/* m's marks (MARK_*); 0 for a method of no served service. */
+static unsigned method_marks_of(const ProtobufCMethodDescriptor *m)
 {
     pthread_once(&table_once, table_make);
     for (size_t i = 0; i < RPC_SERVICES; i++) {
         const ProtobufCServiceDescriptor *s = rpc_services[i];
-        if (m < s->methods || m >= s->methods + s->n_methods)
-            continue;
-        char path[RPC_PREFIX_MAX * 2];
-        int n = snprintf(path, sizeof(path), "%s/%s", rpc_prefixes[i], m->name);
-        return n > 0 && (size_t)n < sizeof(path) && path_is_in(list, path, (size_t)n);
+        if (m >= s->methods && m < s->methods + s->n_methods)
+            return method_marks[i][m - s->methods];
     }
     return 0;
 }
 
 int route_rpc_no_side_effects(const ProtobufCMethodDescriptor *m)
 {
-    return method_is_in(no_side_effects, m);
+    return (method_marks_of(m) & MARK_NO_SIDE_EFFECTS) != 0;
 }
 
 int route_rpc_client_streaming(const ProtobufCMethodDescriptor *m)
 {
-    return method_is_in(client_streaming, m);
+    return (method_marks_of(m) & MARK_CLIENT_STREAMING) != 0;
 }
 
 size_t route_rpc_service_count(void)

@@ -303,16 +303,26 @@ static ProtobufCMessage *rest_request(http_handler *h, h2o_req_t *req, rest_call
     return m;
 }
 
+static int has_body(const route_rest *rest)
+{
+    return rest->body_all || rest->body_field != NULL;
+}
+
+/* A REST call is answered in its body's format (a body sent as protobuf is answered in
+ * protobuf, errors included) or, for a route without a body, the format Accept asks for. */
+static rest_format call_format(h2o_req_t *req, const route_rest *rest)
+{
+    return has_body(rest) ? format_of(http_header(req, H2O_TOKEN_CONTENT_TYPE)) : accepted_format(req);
+}
+
 /* Every REST route of the API: a call of the route's RPC method, answered as its rule
- * says, in the body's format (a body sent as protobuf is answered in protobuf, errors
- * included) or, for a route without a body, the format Accept asks for. */
+ * says, in call_format. */
 static void rest_serve_call(http_handler *h, h2o_req_t *req, const route_match *match)
 {
     const route_rest *rest = match->rest;
     HG_ASSERT(rest != NULL);
-    int has_body = rest->body_all || rest->body_field != NULL;
-    rest_format format = has_body ? format_of(http_header(req, H2O_TOKEN_CONTENT_TYPE)) : accepted_format(req);
-    error_in where = has_body ? ERROR_IN_BODY : rest->query ? ERROR_IN_QUERY : ERROR_IN_PATH;
+    rest_format format = call_format(req, rest);
+    error_in where = has_body(rest) ? ERROR_IN_BODY : rest->query ? ERROR_IN_QUERY : ERROR_IN_PATH;
     ProtobufCAllocator alloc = http_pool_allocator(req);
     rest_call local,
         *rc = rest_call_begin(h, req, &local, rest, core_method_of(rest->method), format, &alloc, where);
@@ -384,8 +394,7 @@ void http_rest_serve(http_handler *h, h2o_req_t *req, const route_match *m)
      * operator's /healthz, /readyz and /metrics (small, answered inline) stay open */
     if ((m->id == ROUTE_CREATE || m->id == ROUTE_LIST || m->id == ROUTE_GET || m->id == ROUTE_PUBLISH) &&
         http_admit(req, &err) != 0) {
-        int has_body = m->rest->body_all || m->rest->body_field != NULL;
-        respond_error(req, has_body ? format_of(http_header(req, H2O_TOKEN_CONTENT_TYPE)) : accepted_format(req), &err);
+        respond_error(req, call_format(req, m->rest), &err);
         return;
     }
     if (m->rest != NULL) {

@@ -628,32 +628,13 @@ static void stream_pump(grpc_conn *conn, grpc_stream *s)
         }
         if (s->messages++ == 0)
             server_connection_seen(conn->sock); /* a whole request: not a squatter */
-        h2o_mem_pool_t pool;
-        h2o_mem_init_pool(&pool);
-        ProtobufCAllocator alloc = poolalloc_make(&pool);
-        const ProtobufCMessage *res;
-        size_t out_len = 0;
-        uint8_t *out = NULL;
-        if (rpc_handle_message(s->streaming, s->codec, msg, msg_len, &alloc, &res, &err) == 0) {
-            out = rpc_encode(s->codec, res, &alloc, &out_len);
-            h2o_iovec_t room = out != NULL ? h2o_buffer_reserve(&s->answers, CODEC_GRPC_FRAME_HEADER + out_len)
-                                           : h2o_iovec_init(NULL, 0);
-            if (room.base == NULL) {
-                out = NULL;
-                error_set(&err, ERROR_INTERNAL, "Out of memory.");
-            } else {
-                codec_grpc_frame_header((uint8_t *)room.base, 0, out_len);
-                memcpy(room.base + CODEC_GRPC_FRAME_HEADER, out, out_len);
-                s->answers->size += CODEC_GRPC_FRAME_HEADER + out_len;
-                s->held += CODEC_GRPC_FRAME_HEADER + out_len;
-                outflow_charge(&conn->out, CODEC_GRPC_FRAME_HEADER + out_len);
-            }
-        }
-        h2o_mem_clear_pool(&pool);
+        size_t framed = rpc_stream_answer(s->streaming, s->codec, msg, msg_len, &s->answers, &err);
+        s->held += framed;
+        outflow_charge(&conn->out, framed);
         h2o_buffer_consume(&s->body, used); /* last: msg pointed into it */
         s->held -= used;
         outflow_release(&conn->out, used);
-        if (out == NULL) {
+        if (framed == 0) {
             stream_finish(conn, s, &err);
             break;
         }

@@ -17,7 +17,6 @@
 #include "gzip.h"
 #include "hg_assert.h"
 #include "media.h"
-#include "poolalloc.h"
 #include "rpc.h"
 #include "status.h"
 
@@ -252,25 +251,7 @@ static void serve_grpc_web_stream(http_handler *h, h2o_req_t *req, const Protobu
             error_set(&err, ERROR_TOO_LARGE, "The call's answers exceed %u bytes.", RPC_MAX_STREAM_BUFFERED_BYTES);
             break;
         }
-        h2o_mem_pool_t pool; /* each message's memory goes once its answer is framed */
-        h2o_mem_init_pool(&pool);
-        ProtobufCAllocator alloc = poolalloc_make(&pool);
-        const ProtobufCMessage *res;
-        size_t out_len;
-        uint8_t *out = NULL;
-        if (rpc_handle_message(method, codec, msg, msg_len, &alloc, &res, &err) == 0) {
-            out = rpc_encode(codec, res, &alloc, &out_len);
-            h2o_iovec_t room = out != NULL ? h2o_buffer_reserve(&frames, CODEC_GRPC_FRAME_HEADER + out_len)
-                                           : h2o_iovec_init(NULL, 0);
-            if (room.base == NULL)
-                error_set(&err, ERROR_INTERNAL, "Out of memory.");
-            else {
-                codec_grpc_frame_header((uint8_t *)room.base, 0, out_len);
-                memcpy(room.base + CODEC_GRPC_FRAME_HEADER, out, out_len);
-                frames->size += CODEC_GRPC_FRAME_HEADER + out_len;
-            }
-        }
-        h2o_mem_clear_pool(&pool);
+        rpc_stream_answer(method, codec, msg, msg_len, &frames, &err); /* a refusal sets err: the loop ends */
         body += used;
         len -= used;
     }

@@ -4,9 +4,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "codec_grpc.h"
 #include "codec_json.h"
 #include "codec_proto.h"
 #include "hg_assert.h"
+#include "poolalloc.h"
 #include "reflection.h"
 #include "route.h"
 #include "schema.h"
@@ -107,6 +109,31 @@ int rpc_handle_message(const ProtobufCMethodDescriptor *m, rpc_codec codec, cons
     }
     *response = &res->base;
     return 0;
+}
+
+size_t rpc_stream_answer(const ProtobufCMethodDescriptor *m, rpc_codec codec, const uint8_t *msg, size_t len,
+                         h2o_buffer_t **answers, error *err)
+{
+    h2o_mem_pool_t pool; /* the message's memory, gone once its answer is framed */
+    h2o_mem_init_pool(&pool);
+    ProtobufCAllocator alloc = poolalloc_make(&pool);
+    const ProtobufCMessage *res;
+    size_t framed = 0, out_len;
+    if (rpc_handle_message(m, codec, msg, len, &alloc, &res, err) == 0) {
+        uint8_t *out = rpc_encode(codec, res, &alloc, &out_len);
+        h2o_iovec_t room =
+            out != NULL ? h2o_buffer_reserve(answers, CODEC_GRPC_FRAME_HEADER + out_len) : h2o_iovec_init(NULL, 0);
+        if (room.base == NULL) {
+            error_set(err, ERROR_INTERNAL, "Out of memory.");
+        } else {
+            codec_grpc_frame_header((uint8_t *)room.base, 0, out_len);
+            memcpy(room.base + CODEC_GRPC_FRAME_HEADER, out, out_len);
+            framed = CODEC_GRPC_FRAME_HEADER + out_len;
+            (*answers)->size += framed;
+        }
+    }
+    h2o_mem_clear_pool(&pool);
+    return framed;
 }
 
 /* ---- every method ------------------------------------------------------------------- */

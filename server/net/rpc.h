@@ -13,6 +13,7 @@
 #ifndef HOOKGATE_RPC_H
 #define HOOKGATE_RPC_H
 
+#include <h2o.h>
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +56,13 @@ int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, con
  * method UNIMPLEMENTED (Connect's unary protocol cannot carry it). */
 int rpc_handle_message(const ProtobufCMethodDescriptor *m, rpc_codec codec, const uint8_t *body, size_t len,
                        ProtobufCAllocator *alloc, const ProtobufCMessage **response, error *err);
+
+/* rpc_handle_message, then its answer encoded with codec and appended to *answers as one
+ * gRPC frame (uncompressed), as both transports of a stream send it. The message's own
+ * memory is freed before it returns. The frame's bytes; 0 with err set when the message
+ * was no such request or memory ran out (the call ends there). */
+size_t rpc_stream_answer(const ProtobufCMethodDescriptor *m, rpc_codec codec, const uint8_t *msg, size_t len,
+                         h2o_buffer_t **answers, error *err);
 
 /* Encodes msg with codec into memory from alloc; NULL when out of memory. */
 uint8_t *rpc_encode(rpc_codec codec, const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len);

@@ -372,14 +372,10 @@ static void answer_begin(grpc_conn *conn, grpc_stream *s, size_t bytes)
 static void respond_ok(grpc_conn *conn, grpc_stream *s, const uint8_t *msg, size_t len, int replayed)
 {
     size_t encoded_len = len;
-    uint8_t flag = 0;
-    if (gzip_answer_wanted(s->accept_encoding.base, s->accept_encoding.len, len)) {
-        ProtobufCAllocator alloc = poolalloc_make(&s->pool);
-        size_t packed_len;
-        uint8_t *packed = gzip_encode(msg, len, &alloc, &packed_len);
-        if (packed != NULL) /* else it goes as it is */
-            msg = packed, len = packed_len, flag = CODEC_GRPC_FLAG_COMPRESSED;
-    }
+    ProtobufCAllocator alloc = poolalloc_make(&s->pool);
+    uint8_t flag = gzip_answer(s->accept_encoding.base, s->accept_encoding.len, &alloc, &msg, &len)
+                       ? CODEC_GRPC_FLAG_COMPRESSED
+                       : 0;
     uint8_t *frame = h2o_mem_alloc_pool(&s->pool, CODEC_GRPC_FRAME_HEADER + len);
     codec_grpc_frame_header(frame, flag, len);
     memcpy(frame + CODEC_GRPC_FRAME_HEADER, msg, len);

@@ -91,15 +91,9 @@ static void connect_respond(h2o_req_t *req, const char *content_type, const uint
     if (len >= GZIP_ANSWER_MIN_BYTES)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("accept-encoding"));
     h2o_iovec_t accept = http_header(req, H2O_TOKEN_ACCEPT_ENCODING);
-    if (gzip_answer_wanted(accept.base, accept.len, len)) {
-        ProtobufCAllocator alloc = http_pool_allocator(req);
-        size_t packed_len;
-        uint8_t *packed = gzip_encode(out, len, &alloc, &packed_len);
-        if (packed != NULL) { /* else it goes as it is */
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL, H2O_STRLIT(GZIP_NAME));
-            out = packed, len = packed_len;
-        }
-    }
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    if (gzip_answer(accept.base, accept.len, &alloc, &out, &len))
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL, H2O_STRLIT(GZIP_NAME));
     http_respond_pooled(req, 200, "OK", content_type, out, len);
 }
 
@@ -200,15 +194,11 @@ static void grpc_web_respond(h2o_req_t *req, int text, const char *content_type,
 {
     uint8_t *frame = NULL, flag = 0;
     h2o_iovec_t accept = header_named(req, H2O_STRLIT("grpc-accept-encoding"));
-    if (msg != NULL && gzip_answer_wanted(accept.base, accept.len, msg_len)) {
-        ProtobufCAllocator alloc = http_pool_allocator(req);
-        size_t packed_len;
-        uint8_t *packed = gzip_encode(msg, msg_len, &alloc, &packed_len);
-        if (packed != NULL) { /* else it goes as it is */
-            msg = packed, msg_len = packed_len, flag = CODEC_GRPC_FLAG_COMPRESSED;
-            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("grpc-encoding"), 0, NULL,
-                                  H2O_STRLIT(GZIP_NAME));
-        }
+    ProtobufCAllocator alloc = http_pool_allocator(req);
+    if (msg != NULL && gzip_answer(accept.base, accept.len, &alloc, &msg, &msg_len)) {
+        flag = CODEC_GRPC_FLAG_COMPRESSED;
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("grpc-encoding"), 0, NULL,
+                              H2O_STRLIT(GZIP_NAME));
     }
     if (msg != NULL) {
         frame = h2o_mem_alloc_pool(&req->pool, CODEC_GRPC_FRAME_HEADER + msg_len);

@@ -195,7 +195,15 @@ uint8_t *gzip_encode(const uint8_t *in, size_t len, ProtobufCAllocator *alloc, s
     return out;
 }
 
-int gzip_answer_wanted(const char *accept, size_t accept_len, size_t len)
+int gzip_answer(const char *accept, size_t accept_len, ProtobufCAllocator *alloc, const uint8_t **msg, size_t *len)
 {
-    return len >= GZIP_ANSWER_MIN_BYTES && gzip_accepted(accept, accept_len);
+    if (*len < GZIP_ANSWER_MIN_BYTES || !gzip_accepted(accept, accept_len))
+        return 0;
+    size_t packed_len;
+    uint8_t *packed = gzip_encode(*msg, *len, alloc, &packed_len);
+    if (packed == NULL)
+        return 0;
+    *msg = packed;
+    *len = packed_len;
+    return 1;
 }

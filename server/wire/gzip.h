@@ -57,8 +57,10 @@ int gzip_decode(const uint8_t *in, size_t len, size_t limit, ProtobufCAllocator 
 /* Deflates in into one gzip member in memory from alloc. NULL when out of memory. */
 uint8_t *gzip_encode(const uint8_t *in, size_t len, ProtobufCAllocator *alloc, size_t *out_len);
 
-/* 1 when an answer of len bytes goes compressed to a client whose accept list is given
- * (gzip_accepted, and len at least GZIP_ANSWER_MIN_BYTES). */
-int gzip_answer_wanted(const char *accept, size_t accept_len, size_t len);
+/* An answer as it goes to a client whose accept list is given: when the list accepts gzip
+ * (gzip_accepted) and the answer is at least GZIP_ANSWER_MIN_BYTES, *msg and *len are
+ * replaced by its compressed form, in memory from alloc, and 1 is returned; else (out of
+ * memory too) they are left, and 0: the answer goes as it is. */
+int gzip_answer(const char *accept, size_t accept_len, ProtobufCAllocator *alloc, const uint8_t **msg, size_t *len);
 
 #endif

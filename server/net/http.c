@@ -196,6 +196,12 @@ h2o_iovec_t http_header(h2o_req_t *req, const h2o_token_t *token)
     return i < 0 ? h2o_iovec_init(NULL, 0) : field_value(req->headers.entries[i].value);
 }
 
+h2o_iovec_t http_header_named(h2o_req_t *req, const char *name, size_t len)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, len, -1);
+    return i < 0 ? h2o_iovec_init(NULL, 0) : field_value(req->headers.entries[i].value);
+}
+
 h2o_iovec_t http_authorization(h2o_req_t *req)
 {
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);

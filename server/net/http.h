@@ -67,6 +67,10 @@ void http_respond_method_not_allowed(h2o_req_t *req, const char *allow);
 /* The value of a request header, or {NULL, 0}. */
 h2o_iovec_t http_header(h2o_req_t *req, const h2o_token_t *token);
 
+/* The same for a header h2o has no token for (grpc-encoding, grpc-timeout, ...), by its
+ * lowercase name. */
+h2o_iovec_t http_header_named(h2o_req_t *req, const char *name, size_t len);
+
 /* The Authorization header; {NULL, 0} when absent, and also when it is given more than
  * once (which token would be meant is ambiguous: the request is then unauthenticated). */
 h2o_iovec_t http_authorization(h2o_req_t *req);

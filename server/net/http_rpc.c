@@ -27,13 +27,6 @@
 
 typedef enum call_protocol { CALL_CONNECT, CALL_GRPC_WEB, CALL_GRPC_WEB_TEXT } call_protocol;
 
-/* A request header by name (h2o has tokens for HTTP's, not for gRPC's); {NULL, 0} when absent. */
-static h2o_iovec_t header_named(h2o_req_t *req, const char *name, size_t len)
-{
-    ssize_t i = h2o_find_header_by_str(&req->headers, name, len, -1);
-    return i >= 0 ? req->headers.entries[i].value : h2o_iovec_init(NULL, 0);
-}
-
 /* A call's deadline, from connect-timeout-ms (Connect) or grpc-timeout (gRPC-Web). */
 typedef struct rpc_deadline {
     int set;          /* 0: the request named none */
@@ -193,7 +186,7 @@ static void grpc_web_respond(h2o_req_t *req, int text, const char *content_type,
                              const error *err)
 {
     uint8_t *frame = NULL, flag = 0;
-    h2o_iovec_t accept = header_named(req, H2O_STRLIT("grpc-accept-encoding"));
+    h2o_iovec_t accept = http_header_named(req, H2O_STRLIT("grpc-accept-encoding"));
     ProtobufCAllocator alloc = http_pool_allocator(req);
     if (msg != NULL && gzip_answer(accept.base, accept.len, &alloc, &msg, &msg_len)) {
         flag = CODEC_GRPC_FLAG_COMPRESSED;
@@ -271,7 +264,7 @@ static void serve_grpc_web(http_handler *h, h2o_req_t *req, const ProtobufCMetho
         }
         body = decoded;
     }
-    h2o_iovec_t encoding = header_named(req, H2O_STRLIT("grpc-encoding"));
+    h2o_iovec_t encoding = http_header_named(req, H2O_STRLIT("grpc-encoding"));
     gzip_coding coding = gzip_coding_of(encoding.base, encoding.len);
     if (coding == GZIP_UNSUPPORTED) { /* the gRPC spec's answer; grpc-accept-encoding names what is */
         error_set(&err, ERROR_UNIMPLEMENTED, "The call's grpc-encoding is not supported: use " GZIP_NAME " or identity.");
@@ -341,10 +334,7 @@ static void on_call_released(http_pending *p)
 
 static void deadline_error(h2o_req_t *req, const char *name, error *err)
 {
-    h2o_iovec_t v = h2o_iovec_init(NULL, 0);
-    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
-    if (i != -1)
-        v = req->headers.entries[i].value;
+    h2o_iovec_t v = http_header_named(req, name, strlen(name));
     error_set(err, ERROR_DEADLINE_EXCEEDED, "The call's deadline (%s %.*s) passed before its answer.", name,
               (int)v.len, v.base);
 }

@@ -21,7 +21,17 @@
  * unmoved items of the old table behind the migration cursor, where they would never be
  * moved. When the next slot is empty no chain passes, and the slot is emptied instead (most
  * removals in a sparse table), so a set that churns (idempotency's in-flight creates)
- * rarely needs a rehash; tombstones count towards the load that starts one. */
+ * rarely needs a rehash; tombstones count towards the load that starts one.
+ *
+ * Shared tables. Their readers take no lock, so every change a reader can see is one
+ * atomic store of a slot's item (release, after its hash), and slots only ever go from
+ * empty to an item, from an item to another with its key (replace), or from an item to a
+ * tombstone in an old table (a move). Nothing makes a slot empty again (no removal), so a
+ * probe chain a reader walks never breaks under it. What a reader probes is a view
+ * (hashtable_view): a growth publishes one naming both tables when it starts, and one
+ * naming only the new table when it ends. A view or old table that readers may still hold
+ * is handed to epoch_retire: the view of a growth's start, retired at its end, takes the old
+ * table with it. */
 #include "hashtable.h"
 
 #include <stdlib.h>
@@ -45,6 +55,8 @@ const char hashtable_tombstone;
 /* The table of a hashtable before its first insert: one empty slot, so that a lookup needs no
  * test for "no table yet". Never written: the first insert finds it over its load and grows. */
 static hashtable_slot no_slots[1];
+/* A shared table's view before its first insert: never retired. */
+static hashtable_view no_view = {.slots = no_slots, .n_slots = 1};
 #define TOMBSTONE ((void *)&hashtable_tombstone) /* a removed item: probes pass it, inserts may reuse it */
 
 static void *heap_alloc(size_t size, void *ctx)
@@ -107,8 +119,40 @@ static void free_slots(const hashtable *t, hashtable_slot *slots, size_t n_slots
         t->allocator->free(slots, n_slots * sizeof(*slots), t->allocator->ctx);
 }
 
+/* A shared table's view, with the old table it is the last to name. */
+static void view_free(epoch_node *node)
+{
+    hashtable_view *v = (hashtable_view *)node;
+    if (v->allocator != NULL)
+        v->allocator->free(v->old, v->old_slots * sizeof(*v->old), v->allocator->ctx);
+    free(v);
+}
+
+/* Publishes view v of a shared table and retires the one it replaces. */
+static void view_publish(hashtable *t, hashtable_view *v)
+{
+    hashtable_view *was = t->view;
+    __atomic_store_n(&t->view, v, __ATOMIC_RELEASE);
+    if (was != &no_view)
+        epoch_retire(&was->retired, view_free);
+}
+
+void hashtable_share(hashtable *t)
+{
+    HG_ASSERT(t->slots == no_slots && t->view == NULL);
+    t->view = &no_view;
+}
+
 void hashtable_destroy(hashtable *t)
 {
+    if (t->view != NULL) { /* no reader is left: what retired views hold goes now too */
+        epoch_synchronize();
+        if (t->view != &no_view)
+            free(t->view);
+        free(t->view_done);
+        t->view = &no_view;
+        t->view_done = NULL;
+    }
     free_slots(t, t->slots, t->n_slots);
     free_slots(t, t->old, t->old_slots);
     t->slots = no_slots;
@@ -151,12 +195,19 @@ static void migrate(hashtable *t, size_t count)
             continue;
         size_t j = free_slot(t->slots, t->n_slots, e->hash); /* keys are distinct: any free slot is its place */
         t->used += t->slots[j].item == NULL;
-        t->slots[j] = *e;
-        e->item = TOMBSTONE; /* not empty: it may sit on another unmoved item's chain */
+        t->slots[j].hash = e->hash;
+        __atomic_store_n(&t->slots[j].item, e->item, __ATOMIC_RELEASE);
+        /* not empty: it may sit on another unmoved item's chain */
+        __atomic_store_n(&e->item, TOMBSTONE, __ATOMIC_RELEASE);
     }
     HG_ASSERT(t->moved <= t->old_slots);
     if (t->old != NULL && t->moved == t->old_slots) {
-        free_slots(t, t->old, t->old_slots);
+        if (t->view != NULL) { /* readers may hold the old table: it goes with the growth's first view */
+            view_publish(t, t->view_done);
+            t->view_done = NULL;
+        } else {
+            free_slots(t, t->old, t->old_slots);
+        }
         t->old = NULL;
         t->old_slots = t->moved = 0;
     }
@@ -172,6 +223,25 @@ __attribute__((cold)) static hashtable_result grow(hashtable *t)
     hashtable_slot *slots = t->allocator->alloc(n_slots * sizeof(*slots), t->allocator->ctx);
     if (slots == NULL)
         return HASHTABLE_NO_MEMORY;
+    hashtable_view *start = NULL, *done = NULL;
+    if (t->view != NULL && ((start = malloc(sizeof(*start))) == NULL ||
+                            (t->slots != no_slots && (done = malloc(sizeof(*done))) == NULL))) {
+        free(start);
+        t->allocator->free(slots, n_slots * sizeof(*slots), t->allocator->ctx);
+        return HASHTABLE_NO_MEMORY;
+    }
+    if (start != NULL) {
+        int from_table = t->slots != no_slots;
+        *start = (hashtable_view){.slots = slots,
+                                  .n_slots = n_slots,
+                                  .old = from_table ? t->slots : NULL,
+                                  .old_slots = from_table ? t->n_slots : 0,
+                                  .allocator = from_table ? t->allocator : NULL};
+        if (done != NULL)
+            *done = (hashtable_view){.slots = slots, .n_slots = n_slots};
+        t->view_done = done;
+        view_publish(t, start);
+    }
     if (t->slots != no_slots) {
         t->old = t->slots;
         t->old_slots = t->n_slots;
@@ -205,7 +275,8 @@ hashtable_result hashtable_insert(hashtable *t, uint64_t hash, void *item)
         return r;
     size_t i = free_slot(t->slots, t->n_slots, hash);
     t->used += t->slots[i].item == NULL;
-    t->slots[i] = (hashtable_slot){hash, item};
+    t->slots[i].hash = hash;
+    __atomic_store_n(&t->slots[i].item, item, __ATOMIC_RELEASE); /* after its hash, for shared readers */
     t->count++;
     if (t->old != NULL)
         migrate(t, HASHTABLE_MOVE_PER_INSERT);
@@ -222,12 +293,13 @@ void *hashtable_replace(hashtable *t, uint64_t hash, const void *key, void *item
     if (s == NULL)
         return NULL;
     void *prior = s->item;
-    s->item = item;
+    __atomic_store_n(&s->item, item, __ATOMIC_RELEASE);
     return prior;
 }
 
 void *hashtable_remove(hashtable *t, uint64_t hash, const void *key)
 {
+    HG_ASSERT(t->view == NULL); /* see hashtable_share */
     int in_new;
     hashtable_slot *s = locate(t, hash, key, &in_new);
     if (s == NULL)
@@ -308,4 +380,8 @@ void hashtable_verify(const hashtable *t)
         HG_ASSERT(t->old_slots == 0 && t->moved == 0);
     }
     HG_ASSERT(items == t->count);
+    if (t->view != NULL) { /* shared: readers probe what the writer has */
+        HG_ASSERT(t->view->slots == t->slots && t->view->n_slots == t->n_slots && t->view->old == t->old);
+        HG_ASSERT((t->old != NULL) == (t->view_done != NULL));
+    }
 }

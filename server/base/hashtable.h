@@ -7,7 +7,8 @@
  * without a pause: a new table takes inserts at once and each insert moves a few slots of the
  * old one (lookups read both meanwhile). Removal leaves a tombstone. Sizes are bounded by a
  * limit the caller names; allocation failure is a return value, the table then unchanged.
- * Not thread-safe: a caller that shares a table holds its own lock around every call. */
+ * Not thread-safe: a caller that shares a table holds its own lock around every call,
+ * except for the lookups of a table made shared (hashtable_share), which need no lock. */
 #ifndef HOOKGATE_HASHTABLE_H
 #define HOOKGATE_HASHTABLE_H
 
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "epoch.h"
 #include "hg_assert.h"
 
 #define HASHTABLE_LIMIT_MAX (1u << 30) /* most items any table may be asked to hold */
@@ -37,6 +39,15 @@ typedef struct hashtable_slot {
     void *item; /* NULL: empty; hashtable.c's tombstone: removed */
 } hashtable_slot;
 
+/* What a shared table's lock-free readers probe: the table, and while it grows the old one
+ * first. Immutable once published; a growth publishes a new one. Private to hashtable.c. */
+typedef struct hashtable_view {
+    epoch_node retired;
+    hashtable_slot *slots, *old;
+    size_t n_slots, old_slots;
+    const struct hashtable_allocator *allocator; /* with old: retiring the view frees the old table */
+} hashtable_view;
+
 /* Embed one and call hashtable_init; the fields are private to hashtable.c. */
 typedef struct hashtable {
     hashtable_slot *slots; /* the table inserts go to; before the first insert, one shared empty slot */
@@ -50,6 +61,8 @@ typedef struct hashtable {
     size_t max_slots;      /* the largest table `limit` can need */
     hashtable_equal_fn equal;
     const hashtable_allocator *allocator;
+    hashtable_view *view;      /* shared tables only (else NULL): what readers probe, read atomically */
+    hashtable_view *view_done; /* shared, while growing: the view that ends the growth, made in advance */
 } hashtable;
 
 typedef enum hashtable_result {
@@ -62,6 +75,12 @@ typedef enum hashtable_result {
  * first insert does. allocator NULL means hashtable_heap. */
 void hashtable_init(hashtable *t, hashtable_equal_fn equal, size_t limit, const hashtable_allocator *allocator);
 
+/* Makes the table shared: hashtable_find_shared may then run on any thread, without the
+ * lock its writers hold, while one writer at a time changes it. The price: hashtable_remove
+ * is not allowed (a reader could miss an item a removal's emptied slot cut off from its
+ * probe chain) and a growth allocates two small views. Call it before the first insert. */
+void hashtable_share(hashtable *t);
+
 /* Frees the slot arrays. The items stay the caller's (free them first with hashtable_next);
  * t may be initialised again. */
 void hashtable_destroy(hashtable *t);
@@ -73,6 +92,11 @@ void *hashtable_find(const hashtable *t, uint64_t hash, const void *key);
  * probe is compiled into the caller with `equal`, which must be the table's own, named at
  * the call site so that it is inlined too. Defined below. */
 static inline void *hashtable_find_inline(const hashtable *t, uint64_t hash, const void *key, hashtable_equal_fn equal);
+
+/* hashtable_find_inline for a shared table, without its writers' lock, inside an epoch
+ * read section (epoch.h): what it returns is an item present at some moment of the call
+ * (the items themselves are the caller's to keep alive). Defined below. */
+static inline void *hashtable_find_shared(const hashtable *t, uint64_t hash, const void *key, hashtable_equal_fn equal);
 
 /* Makes room for one insert: HASHTABLE_FULL at the limit, else starts a growth now if the
  * next insert would (HASHTABLE_NO_MEMORY when that fails). After HASHTABLE_OK the next
@@ -130,6 +154,38 @@ static inline void *hashtable_find_inline(const hashtable *t, uint64_t hash, con
     if (s == NULL && t->old != NULL) /* growing: not moved yet */
         s = hashtable_probe_(t->old, t->old_slots, hash, key, equal);
     return s != NULL ? s->item : NULL;
+}
+
+/* hashtable_probe_ against a writer: each slot's item is read first (acquire: the writer
+ * stores the hash before it, with release), its hash after. */
+static inline void *hashtable_probe_shared_(const hashtable_slot *slots, size_t n_slots, uint64_t hash,
+                                            const void *key, hashtable_equal_fn equal)
+{
+    size_t mask = n_slots - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        void *item = __atomic_load_n(&slots[i].item, __ATOMIC_ACQUIRE);
+        if (item == NULL)
+            return NULL;
+        if (item != (const void *)&hashtable_tombstone && __atomic_load_n(&slots[i].hash, __ATOMIC_RELAXED) == hash &&
+            equal(item, key))
+            return item;
+    }
+}
+
+/* The old table is probed before the new one: a move writes the item into the new one
+ * before it leaves a tombstone in the old, so a reader that passes the tombstone finds the
+ * item in the new table. A growth that starts after the view was read moves items out of
+ * the tables it names: a miss is then retried with the newer view. */
+static inline void *hashtable_find_shared(const hashtable *t, uint64_t hash, const void *key, hashtable_equal_fn equal)
+{
+    HG_ASSERT(equal == t->equal);
+    for (const hashtable_view *v = __atomic_load_n(&t->view, __ATOMIC_ACQUIRE), *now;; v = now) {
+        void *item = v->old != NULL ? hashtable_probe_shared_(v->old, v->old_slots, hash, key, equal) : NULL;
+        if (item == NULL)
+            item = hashtable_probe_shared_(v->slots, v->n_slots, hash, key, equal);
+        if (item != NULL || (now = __atomic_load_n(&t->view, __ATOMIC_ACQUIRE)) == v)
+            return item;
+    }
 }
 
 /* A 64-bit hash of len bytes, every input bit reaching the low bits that pick a slot.

@@ -7,6 +7,14 @@
  * lock. The lock is an adaptive mutex: every section is short, so a waiter spins briefly
  * instead of sleeping in the kernel.
  *
+ * Lookups by id and by digest take no lock: those two tables are shared (hashtable_share),
+ * read inside an epoch section (epoch.h) while the writer holding the lock changes them.
+ * That is safe because a record, once carved, never changes and lives until store_destroy:
+ * a reader that finds one, even a version being replaced as it reads, holds a whole
+ * record. So every event loop reads in parallel with the others and with the writer (the
+ * journal's, or a loop's create), and the lock is taken only by writes, pages and walks of
+ * an ecosystem.
+ *
  * With millions of records the cost of an insert is memory, not instructions: a probe of
  * the id table is a cache miss, and every new page of records a page fault. So the id
  * table's slots hold each id's hash beside the record pointer (one miss per probe) and grow
@@ -22,7 +30,6 @@
  * ecosystem's array (found by binary search on seq, the array's order; a delete takes it
  * out, so the array stays sorted and a page cursor past it still finds its place by seq)
  * and the insertion-order slot seq (an atomic store, for store_nth's lock-free readers). Nothing is reserved for it, so once the version is carved nothing fails. */
-#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "store.h"
 
 #include <pthread.h>
@@ -30,9 +37,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "epoch.h"
 #include "hashtable.h"
 #include "hg_assert.h"
 #include "hugemem.h"
+#include "mutex.h"
 
 #define STORE_BLOCK HUGEMEM_MIN /* bytes of a record block: one huge page */
 #define STORE_MAX_RECORDS ((size_t)STORE_CHUNK * STORE_MAX_CHUNKS)
@@ -59,18 +68,8 @@ struct store {
     block *blocks;                            /* the newest first; records are carved from its end */
     store_webhook **chunks[STORE_MAX_CHUNKS]; /* insertion order; a block is never moved */
     atomic_size_t published;                  /* records visible through store_nth */
-    size_t live;                              /* records that are not tombstones */
+    atomic_size_t live;                       /* records that are not tombstones; written under the lock */
 };
-
-static int lock_init(pthread_mutex_t *lock)
-{
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
-    int rc = pthread_mutex_init(lock, &attr);
-    pthread_mutexattr_destroy(&attr);
-    return rc;
-}
 
 static int id_equal(const void *item, const void *key)
 {
@@ -112,12 +111,14 @@ store *store_create(void)
     store *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
-    if (lock_init(&s->lock) != 0) {
+    if (mutex_init_adaptive(&s->lock) != 0) {
         free(s);
         return NULL;
     }
     hashtable_init(&s->by_id, id_equal, STORE_MAX_RECORDS, &hashtable_huge);
     hashtable_init(&s->by_key, digest_equal, STORE_MAX_RECORDS, NULL);
+    hashtable_share(&s->by_id);
+    hashtable_share(&s->by_key);
     hashtable_init(&s->ecosystems, ecosystem_equal, STORE_MAX_RECORDS, NULL);
     return s;
 }
@@ -279,7 +280,7 @@ const store_webhook *store_insert(store *s, const store_webhook *w, error *err)
     }
     if (!r->deleted) {
         e->items[e->n++] = r;
-        s->live++;
+        atomic_fetch_add_explicit(&s->live, 1, memory_order_relaxed);
     }
     s->chunks[chunk][n % STORE_CHUNK] = r;
     atomic_store_explicit(&s->published, n + 1, memory_order_release);
@@ -334,7 +335,7 @@ static void version_replace(store *s, const store_webhook *old, store_webhook *n
     if (next->deleted) {
         memmove(&e->items[at], &e->items[at + 1], (e->n - at - 1) * sizeof(*e->items));
         e->n--;
-        s->live--;
+        atomic_fetch_sub_explicit(&s->live, 1, memory_order_relaxed);
     } else {
         e->items[at] = next;
     }
@@ -424,21 +425,22 @@ size_t store_slots(store *s)
     return atomic_load_explicit(&s->published, memory_order_acquire);
 }
 
+/* Lock-free lookups: a record stays whole after the section; only the tables need it. */
 const store_webhook *store_get(store *s, const objectid *id)
 {
     uint64_t hash = id_hash(id);
-    pthread_mutex_lock(&s->lock);
-    const store_webhook *r = hashtable_find_inline(&s->by_id, hash, id, id_equal);
-    pthread_mutex_unlock(&s->lock);
+    epoch_enter();
+    const store_webhook *r = hashtable_find_shared(&s->by_id, hash, id, id_equal);
+    epoch_exit();
     return r != NULL && !r->deleted ? r : NULL;
 }
 
 const store_webhook *store_get_idempotent(store *s, const uint8_t digest[STORE_IDEMPOTENCY_LEN])
 {
     uint64_t hash = digest_hash(digest);
-    pthread_mutex_lock(&s->lock);
-    const store_webhook *r = hashtable_find_inline(&s->by_key, hash, digest, digest_equal);
-    pthread_mutex_unlock(&s->lock);
+    epoch_enter();
+    const store_webhook *r = hashtable_find_shared(&s->by_key, hash, digest, digest_equal);
+    epoch_exit();
     return r;
 }
 
@@ -483,8 +485,5 @@ size_t store_page(store *s, const char *ecosystem_id, const store_cursor *after,
 
 size_t store_count(store *s)
 {
-    pthread_mutex_lock(&s->lock);
-    size_t n = s->live;
-    pthread_mutex_unlock(&s->lock);
-    return n;
+    return atomic_load_explicit(&s->live, memory_order_relaxed);
 }

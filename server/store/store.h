@@ -113,7 +113,8 @@ const store_webhook *store_update(store *s, const objectid *id, const store_chan
  * set as store_update does. */
 const store_webhook *store_delete(store *s, const objectid *id, error *err);
 
-/* The webhook with this id, or NULL (also when deleted). */
+/* The webhook with this id, or NULL (also when deleted). Takes no lock: lookups by id and
+ * by digest run in parallel on every thread, beside a writer. */
 const store_webhook *store_get(store *s, const objectid *id);
 
 /* The newest record created with this idempotency digest, a tombstone when that webhook

@@ -33,6 +33,7 @@
 #include "http.h"
 #include "http_router.h"
 #include "journal.h"
+#include "log.h"
 #include "metrics.h"
 #include "outflow.h"
 
@@ -114,7 +115,7 @@ static SSL_CTX *tls_create(const config_listener *l, const h2o_iovec_t *alpn)
         SSL_CTX_use_PrivateKey_file(ctx, l->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
         char buf[256];
         ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
-        fprintf(stderr, "hookgate: tls for %s:%u (%s, %s): %s\n", l->address, l->port, l->tls_certificate, l->tls_key,
+        log_error("tls for %s:%u (%s, %s): %s", l->address, l->port, l->tls_certificate, l->tls_key,
                 buf);
         SSL_CTX_free(ctx);
         return NULL;
@@ -157,13 +158,13 @@ static int listener_open(const config_listener *l)
         v6->sin6_port = htons(l->port);
         len = sizeof(*v6);
     } else {
-        fprintf(stderr, "hookgate: %s is not a numeric address\n", l->address);
+        log_error("%s is not a numeric address", l->address);
         return -1;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
         bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, SERVER_BACKLOG) != 0) {
-        fprintf(stderr, "hookgate: cannot listen on %s:%u: %s\n", l->address, l->port, strerror(errno));
+        log_error("cannot listen on %s:%u: %s", l->address, l->port, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
@@ -235,9 +236,9 @@ static void accept_pause(loop_thread *t, int error)
     h2o_timeout_link(t->ctx.loop, &t->accept_pause, &t->accept_resume);
     metrics_accept_paused();
     if (atomic_exchange(&t->server->fd_shortage, 1) == 0)
-        fprintf(stderr,
-                "hookgate: cannot accept a connection: %s; accepting pauses for %d ms at a time until it can "
-                "(connections wait in the listen backlog)\n",
+        log_error(
+                "cannot accept a connection: %s; accepting pauses for %d ms at a time until it can "
+                "(connections wait in the listen backlog)",
                 strerror(error), SERVER_ACCEPT_PAUSE_MS);
 }
 
@@ -257,7 +258,7 @@ static void on_accept(h2o_socket_t *listen_sock, const char *err)
             return;
         }
         if (atomic_load_explicit(&s->fd_shortage, memory_order_relaxed) && atomic_exchange(&s->fd_shortage, 0))
-            fprintf(stderr, "hookgate: accepting connections again\n");
+            log_info("accepting connections again");
         struct sockaddr_storage peer;
         server_conn *sc = malloc(sizeof(*sc));
         unsigned victim_loop = 0;
@@ -398,7 +399,7 @@ static int thread_start(server *s, loop_thread *t, core *c)
     t->index = (unsigned)(t - s->threads);
     sem_init(&t->ready, 0, 0);
     if (pthread_create(&t->tid, NULL, loop_main, t) != 0) {
-        fprintf(stderr, "hookgate: cannot start a thread\n");
+        log_error("cannot start a thread");
         return -1;
     }
     sem_wait(&t->ready);
@@ -423,7 +424,7 @@ size_t server_thread_count(const config *cfg)
 static void print_listener(const config_listener *l, const char *scheme)
 {
     int v6 = strchr(l->address, ':') != NULL;
-    fprintf(stderr, "hookgate: listening on %s%s://%s%s%s:%u\n", scheme, l->tls_certificate ? "s" : "", v6 ? "[" : "",
+    log_info("listening on %s%s://%s%s%s:%u", scheme, l->tls_certificate ? "s" : "", v6 ? "[" : "",
             l->address, v6 ? "]" : "", l->port);
 }
 
@@ -504,20 +505,20 @@ static int fd_budget(server *s, const config *cfg, uint64_t fd_limit)
                         : 0);
     size_t cap = server_connection_cap(fd_limit, open, later, s->n_threads, cfg->max_connections);
     if (cap == 0) {
-        fprintf(stderr,
-                "hookgate: the file descriptor limit (%llu) leaves no room for a connection: %zu are open and "
+        log_error(
+                "the file descriptor limit (%llu) leaves no room for a connection: %zu are open and "
                 "%zu more are kept for outbound calls, the store and the accept path; raise it (ulimit -n, "
-                "systemd LimitNOFILE=) or lower delivery.max_concurrent_invokes and delivery.max_in_flight\n",
+                "systemd LimitNOFILE=) or lower delivery.max_concurrent_invokes and delivery.max_in_flight",
                 (unsigned long long)fd_limit, open,
                 later + JOURNAL_MAX_EXTRA_FDS + SERVER_FD_SPARE + s->n_threads + CONNLIMIT_EVICT_SLACK);
         return -1;
     }
     if (cap < cfg->max_connections) {
         connlimit_set_max(s->places, cap);
-        fprintf(stderr,
-                "hookgate: WARNING: the file descriptor limit (%llu) allows %zu connections, not "
+        log_error(
+                "WARNING: the file descriptor limit (%llu) allows %zu connections, not "
                 "server.max_connections (%u): the cap is %zu; raise the limit (ulimit -n, systemd LimitNOFILE=) "
-                "or lower max_connections\n",
+                "or lower max_connections",
                 (unsigned long long)fd_limit, cap, cfg->max_connections, cap);
     }
     return 0;
@@ -563,21 +564,30 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
         if (thread_start(&s, &s.threads[started], c) != 0)
             break;
     if (started == s.n_threads && fd_budget(&s, cfg, fd_limit) == 0) {
-        fprintf(stderr, "hookgate: %zu event loop thread(s)\n", s.n_threads);
+        log_info("%zu event loop thread(s)", s.n_threads);
         sigset_t signals;
         sigemptyset(&signals);
         sigaddset(&signals, SIGTERM);
         sigaddset(&signals, SIGINT);
         sigaddset(&signals, SIGHUP);
+        sigaddset(&signals, SIGUSR1);
         int sig;
-        while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
-            fprintf(stderr, "hookgate: SIGHUP received, reloading the configuration\n");
+        while (sigwait(&signals, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR1)) {
+            if (sig == SIGUSR1) {
+                char err[LOG_ERROR_MAX];
+                if (log_reopen(err) != 0)
+                    log_error("SIGUSR1: cannot reopen a log file, it stays as it was: %s", err);
+                else
+                    log_info("SIGUSR1 received, log files reopened");
+                continue;
+            }
+            log_info("SIGHUP received, reloading the configuration");
             reload(reload_arg);
             /* every loop passes a quiescent point soon, so the replaced configuration goes */
             for (size_t i = 0; i < started; i++)
                 h2o_multithread_send_message(&s.threads[i].wake, NULL);
         }
-        fprintf(stderr, "hookgate: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        log_info("%s received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         rc = 0;
     }
     atomic_store(&s.stopping, 1);
@@ -586,7 +596,7 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
     for (size_t i = 0; i < started; i++)
         pthread_join(s.threads[i].tid, NULL);
     if (rc == 0)
-        fprintf(stderr, "hookgate: stopped\n");
+        log_info("stopped");
 
 out:
     for (size_t i = 0; i < s.n_listeners; i++) {

@@ -1,5 +1,5 @@
 /* server: hookgate's listeners and event loops — one h2o loop per thread, TLS with ALPN,
- * a reload on SIGHUP, and a graceful stop on SIGTERM/SIGINT.
+ * a reload on SIGHUP, log files reopened on SIGUSR1, and a graceful stop on SIGTERM/SIGINT.
  *
  * Promises: listeners are bound before server_run returns control to the loops (a port in
  * use fails start-up with a message); on a stop signal no new connection is accepted,
@@ -26,8 +26,8 @@
 size_t server_thread_count(const config *cfg);
 
 /* Serves until SIGTERM or SIGINT; on SIGHUP calls reload(reload_arg) on the main thread
- * and goes on serving (connections are not touched). The caller must have blocked those
- * three signals (and ignored SIGPIPE) before any thread starts. Returns 0 after a clean
+ * and goes on serving (connections are not touched); on SIGUSR1 reopens the log files
+ * (log_reopen). The caller must have blocked those four signals (and ignored SIGPIPE) before any thread starts. Returns 0 after a clean
  * stop, -1 (with a message on stderr) when start-up fails. */
 int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *reload_arg);
 

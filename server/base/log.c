@@ -14,8 +14,8 @@
 
 #define LOG_PATH_MAX 4096
 
-static atomic_int journal_stream;            /* standard error is the journal's stream */
-static atomic_int access_fd = STDERR_FILENO; /* where access lines go */
+static atomic_int journal_stream;                                /* standard error is the journal's stream */
+static atomic_int access_fd = STDERR_FILENO;                     /* where access lines go */
 static char error_path[LOG_PATH_MAX], access_path[LOG_PATH_MAX]; /* "" = standard error */
 
 /* 1 when fd is the stream JOURNAL_STREAM ("DEVICE:INODE") names: systemd sets it for a
@@ -119,8 +119,8 @@ const char *log_access_prefix(void)
 static void log_line(const char *priority, const char *fmt, va_list ap)
 {
     char line[LOG_LINE_MAX];
-    int n = snprintf(line, sizeof line, "%shookgate: ",
-                     atomic_load_explicit(&journal_stream, memory_order_relaxed) ? priority : "");
+    int n = snprintf(line, sizeof line,
+                     "%shookgate: ", atomic_load_explicit(&journal_stream, memory_order_relaxed) ? priority : "");
     int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof line - 2)

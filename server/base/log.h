@@ -11,9 +11,9 @@
 
 #include <stddef.h>
 
-#define LOG_LINE_MAX 2048   /* bytes of one line written by log_error / log_info, prefix included */
-#define LOG_ERROR_MAX 512   /* bytes of a log_open / log_reopen error message, NUL included */
-#define LOG_FILE_MODE 0640  /* a log file log_open or log_reopen creates (less the umask) */
+#define LOG_LINE_MAX 2048  /* bytes of one line written by log_error / log_info, prefix included */
+#define LOG_ERROR_MAX 512  /* bytes of a log_open / log_reopen error message, NUL included */
+#define LOG_FILE_MODE 0640 /* a log file log_open or log_reopen creates (less the umask) */
 
 /* Looks at standard error once: is it the journal's stream? Called before the first line. */
 void log_init(void);

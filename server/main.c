@@ -70,8 +70,7 @@ static void reload(void *arg)
         log_error("reload refused, the running configuration stays: %s", err);
         return;
     }
-    log_info("reloaded %s: %zu account(s); limits and tokens apply to new requests", r->path,
-            n_accounts);
+    log_info("reloaded %s: %zu account(s); limits and tokens apply to new requests", r->path, n_accounts);
 }
 
 int main(int argc, char **argv)
@@ -211,11 +210,9 @@ int main(int argc, char **argv)
     if (cfg->store_pg_conninfo != NULL)
         log_info("store: PostgreSQL, %u connection(s) per event loop", cfg->store_pg_connections);
     else if (cfg->store_path != NULL)
-        log_info(
-                "store: loaded %zu webhooks from %s (snapshot.%" PRIu64
-                " + %zu journal records) in %.0f ms",
-                stats.journal.webhooks, cfg->store_path, stats.journal.snapshot, stats.journal.journal_records,
-                stats.journal.milliseconds);
+        log_info("store: loaded %zu webhooks from %s (snapshot.%" PRIu64 " + %zu journal records) in %.0f ms",
+                 stats.journal.webhooks, cfg->store_path, stats.journal.snapshot, stats.journal.journal_records,
+                 stats.journal.milliseconds);
     else
         log_info("store: memory only (no store.path): webhooks last until the server stops");
     core *c = core_create(cfg, store); /* owns both from here */

@@ -81,18 +81,18 @@ static void charge(guard *g)
     g->cut = 1;
     if (g->budget.stop == FRAMEBUDGET_CONTINUATIONS) {
         metrics_continuation_flood();
-        log_error("closed an HTTP/2 connection: a header block of more than %d CONTINUATION frames\n",
-                FRAMEBUDGET_MAX_CONTINUATIONS);
+        log_error("closed an HTTP/2 connection: a header block of more than %d CONTINUATION frames",
+                  FRAMEBUDGET_MAX_CONTINUATIONS);
     } else if (g->budget.stop == FRAMEBUDGET_HEADER_BLOCK) {
         metrics_header_block_closed();
         log_error("closed an HTTP/2 connection: a header block that cannot be decoded, or more than %d "
-                        "malformed requests waiting\n",
-                FRAMEBUDGET_MAX_MALFORMED);
+                  "malformed requests waiting",
+                  FRAMEBUDGET_MAX_MALFORMED);
     } else {
         metrics_reset_flood();
         log_error("closed an HTTP/2 connection: more than %u stream resets a second "
-                        "(limits.resets_per_second_per_connection)\n",
-                g->budget.rate);
+                  "(limits.resets_per_second_per_connection)",
+                  g->budget.rate);
     }
     shutdown(h2o_socket_get_fd(g->sock), SHUT_RDWR);
 }
@@ -194,7 +194,7 @@ static void on_stall(outflow *o)
     struct linger reset = {1, 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
     shutdown(fd, SHUT_RDWR);
-    log_error("closed a connection: its answers did not move for server.write_timeout_ms\n");
+    log_error("closed a connection: its answers did not move for server.write_timeout_ms");
 }
 
 outflow *h2guard_outflow(h2o_socket_t *sock)

@@ -115,8 +115,7 @@ static SSL_CTX *tls_create(const config_listener *l, const h2o_iovec_t *alpn)
         SSL_CTX_use_PrivateKey_file(ctx, l->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
         char buf[256];
         ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
-        log_error("tls for %s:%u (%s, %s): %s", l->address, l->port, l->tls_certificate, l->tls_key,
-                buf);
+        log_error("tls for %s:%u (%s, %s): %s", l->address, l->port, l->tls_certificate, l->tls_key, buf);
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -236,10 +235,9 @@ static void accept_pause(loop_thread *t, int error)
     h2o_timeout_link(t->ctx.loop, &t->accept_pause, &t->accept_resume);
     metrics_accept_paused();
     if (atomic_exchange(&t->server->fd_shortage, 1) == 0)
-        log_error(
-                "cannot accept a connection: %s; accepting pauses for %d ms at a time until it can "
-                "(connections wait in the listen backlog)",
-                strerror(error), SERVER_ACCEPT_PAUSE_MS);
+        log_error("cannot accept a connection: %s; accepting pauses for %d ms at a time until it can "
+                  "(connections wait in the listen backlog)",
+                  strerror(error), SERVER_ACCEPT_PAUSE_MS);
 }
 
 static void on_accept(h2o_socket_t *listen_sock, const char *err)
@@ -424,8 +422,8 @@ size_t server_thread_count(const config *cfg)
 static void print_listener(const config_listener *l, const char *scheme)
 {
     int v6 = strchr(l->address, ':') != NULL;
-    log_info("listening on %s%s://%s%s%s:%u", scheme, l->tls_certificate ? "s" : "", v6 ? "[" : "",
-            l->address, v6 ? "]" : "", l->port);
+    log_info("listening on %s%s://%s%s%s:%u", scheme, l->tls_certificate ? "s" : "", v6 ? "[" : "", l->address,
+             v6 ? "]" : "", l->port);
 }
 
 /* Binds one configured listener into s; -1 (with a message) when it cannot. */
@@ -505,21 +503,19 @@ static int fd_budget(server *s, const config *cfg, uint64_t fd_limit)
                         : 0);
     size_t cap = server_connection_cap(fd_limit, open, later, s->n_threads, cfg->max_connections);
     if (cap == 0) {
-        log_error(
-                "the file descriptor limit (%llu) leaves no room for a connection: %zu are open and "
-                "%zu more are kept for outbound calls, the store and the accept path; raise it (ulimit -n, "
-                "systemd LimitNOFILE=) or lower delivery.max_concurrent_invokes and delivery.max_in_flight",
-                (unsigned long long)fd_limit, open,
-                later + JOURNAL_MAX_EXTRA_FDS + SERVER_FD_SPARE + s->n_threads + CONNLIMIT_EVICT_SLACK);
+        log_error("the file descriptor limit (%llu) leaves no room for a connection: %zu are open and "
+                  "%zu more are kept for outbound calls, the store and the accept path; raise it (ulimit -n, "
+                  "systemd LimitNOFILE=) or lower delivery.max_concurrent_invokes and delivery.max_in_flight",
+                  (unsigned long long)fd_limit, open,
+                  later + JOURNAL_MAX_EXTRA_FDS + SERVER_FD_SPARE + s->n_threads + CONNLIMIT_EVICT_SLACK);
         return -1;
     }
     if (cap < cfg->max_connections) {
         connlimit_set_max(s->places, cap);
-        log_error(
-                "WARNING: the file descriptor limit (%llu) allows %zu connections, not "
-                "server.max_connections (%u): the cap is %zu; raise the limit (ulimit -n, systemd LimitNOFILE=) "
-                "or lower max_connections",
-                (unsigned long long)fd_limit, cap, cfg->max_connections, cap);
+        log_error("WARNING: the file descriptor limit (%llu) allows %zu connections, not "
+                  "server.max_connections (%u): the cap is %zu; raise the limit (ulimit -n, systemd LimitNOFILE=) "
+                  "or lower max_connections",
+                  (unsigned long long)fd_limit, cap, cfg->max_connections, cap);
     }
     return 0;
 }

@@ -27,8 +27,9 @@ size_t server_thread_count(const config *cfg);
 
 /* Serves until SIGTERM or SIGINT; on SIGHUP calls reload(reload_arg) on the main thread
  * and goes on serving (connections are not touched); on SIGUSR1 reopens the log files
- * (log_reopen). The caller must have blocked those four signals (and ignored SIGPIPE) before any thread starts. Returns 0 after a clean
- * stop, -1 (with a message on stderr) when start-up fails. */
+ * (log_reopen). The caller must have blocked those four signals (and ignored SIGPIPE)
+ * before any thread starts. Returns 0 after a clean stop, -1 (with a message on stderr)
+ * when start-up fails. */
 int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *reload_arg);
 
 /* The connection cap a process can keep: max_connections, or less when the descriptor

@@ -289,7 +289,7 @@ static int snapshot_write(journal *j, uint64_t seq, size_t slots, const uint8_t 
         say_info("wrote %s (%zu webhooks) in %" PRId64 " ms", name, count, now_ms(CLOCK_MONOTONIC) - started);
     else
         say_info("wrote %s (%zu webhooks, and %zu deleted ones kept for their Idempotency-Key) in %" PRId64 " ms", name,
-            count - deleted, deleted, now_ms(CLOCK_MONOTONIC) - started);
+                 count - deleted, deleted, now_ms(CLOCK_MONOTONIC) - started);
     return 0;
 fail:
     say("could not write %s: %s; the journals keep everything, a snapshot is tried again later", name, strerror(errno));
@@ -1059,8 +1059,8 @@ journal *journal_open(const journal_options *o, store *s, journal_stats *stats, 
         seal_key_id_text(seal_keyring_current_id(o->keys), id);
         j->reseal_pending = 1;
         say_info("%zu webhook secrets are on disk in plain text or under a previous key: sealed under key %s as they "
-            "loaded; snapshot.%" PRIu64 " rewrites the store with them sealed so",
-            j->loader.resealed, id, j->seq + 1);
+                 "loaded; snapshot.%" PRIu64 " rewrites the store with them sealed so",
+                 j->loader.resealed, id, j->seq + 1);
         rotate(j); /* the threads are not running yet: this is the writer's only caller so far */
     }
     if (pthread_create(&j->writer, NULL, writer_main, j) != 0 ||

@@ -24,11 +24,15 @@
 #include <unistd.h>
 
 #include <h2o.h>
+#ifdef HOOKGATE_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "accesslog.h"
 #include "connlimit.h"
 #include "cors.h"
 #include "grpc.h"
+#include "hg_assert.h"
 #include "h2guard.h"
 #include "http.h"
 #include "http_router.h"
@@ -72,6 +76,9 @@ struct loop_thread {
     core *core;
     unsigned index; /* in server.threads: the loop number connlimit knows it by */
     atomic_int evict_pending; /* another loop chose squatters of this one (connlimit_take_evicted) */
+    _Atomic int64_t beat_ms;  /* when this loop last went round (now_ms); the watchdog reads it */
+    h2o_timeout_t beat_period;        /* the watchdog's interval / 4: an idle loop goes round too */
+    h2o_timeout_entry_t beat_entry;
     sem_t ready; /* posted once loop_setup is done; setup_rc says how it went */
     int setup_rc;
 };
@@ -94,6 +101,8 @@ typedef struct server {
     atomic_int stopping;
     connlimit *places;      /* server.max_connections, per address, evictions */
     atomic_int fd_shortage; /* a loop found no descriptor to accept with, and none has since */
+    int64_t watchdog_ms;    /* systemd's WatchdogSec (WATCHDOG_USEC); 0 = no watchdog */
+    int watchdog_withheld;  /* a loop was found wedged and the ping withheld; said once */
 } server;
 
 static int64_t now_ms(void)
@@ -101,6 +110,38 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- systemd ------------------------------------------------------------------------- */
+
+/* Tells the service manager (sd_notify(3)); nothing without NOTIFY_SOCKET, or in a build
+ * without libsystemd. */
+static void notify(const char *state)
+{
+#ifdef HOOKGATE_HAVE_SYSTEMD
+    sd_notify(0, state);
+#else
+    (void)state;
+#endif
+}
+
+/* WatchdogSec= in milliseconds, when the service manager set one for this process. */
+static int64_t watchdog_interval_ms(void)
+{
+#ifdef HOOKGATE_HAVE_SYSTEMD
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 4000)
+        return (int64_t)(usec / 1000);
+#endif
+    return 0;
+}
+
+int server_loops_alive(const int64_t *beats_ms, size_t n, int64_t now, int64_t max_age_ms)
+{
+    for (size_t i = 0; i < n; i++)
+        if (now - beats_ms[i] > max_age_ms)
+            return (int)i;
+    return -1;
 }
 
 /* ---- listeners ----------------------------------------------------------------------- */
@@ -302,6 +343,13 @@ static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
     (void)receiver, (void)messages;
 }
 
+/* The watchdog's tick: makes an idle loop go round, so that its beat says it can. */
+static void on_beat(h2o_timeout_entry_t *entry)
+{
+    loop_thread *t = H2O_STRUCT_FROM_MEMBER(loop_thread, beat_entry, entry);
+    h2o_timeout_link(t->ctx.loop, &t->beat_period, &t->beat_entry);
+}
+
 static void on_store_tick(void *arg)
 {
     loop_thread *t = arg;
@@ -320,6 +368,12 @@ static int loop_setup(loop_thread *t)
     outflow_loop_init(t->ctx.loop, core_config_now(t->core)->write_timeout_ms);
     h2o_multithread_register_receiver(t->ctx.queue, &t->wake, on_wake);
     h2o_timeout_init(t->ctx.loop, &t->accept_pause, SERVER_ACCEPT_PAUSE_MS);
+    atomic_store(&t->beat_ms, now_ms());
+    if (s->watchdog_ms > 0) {
+        h2o_timeout_init(t->ctx.loop, &t->beat_period, (uint64_t)(s->watchdog_ms / 4));
+        t->beat_entry.cb = on_beat;
+        h2o_timeout_link(t->ctx.loop, &t->beat_period, &t->beat_entry);
+    }
     t->accept_resume.cb = on_accept_resume;
     grpc_context_init(&t->grpc, t->core, t->ctx.loop, t->ctx.queue);
     storepoll_init(&t->store, t->ctx.loop, on_store_tick, t);
@@ -360,6 +414,7 @@ static void *loop_main(void *arg)
     accesslog_batch();
     while (!atomic_load(&s->stopping)) {
         h2o_evloop_run(loop, INT32_MAX);
+        atomic_store_explicit(&t->beat_ms, now_ms(), memory_order_relaxed);
         accesslog_flush();
         if (atomic_load_explicit(&t->evict_pending, memory_order_relaxed) && atomic_exchange(&t->evict_pending, 0))
             evict_chosen(t);
@@ -369,6 +424,8 @@ static void *loop_main(void *arg)
     /* stop accepting, tell HTTP/2 peers (GOAWAY), let requests in flight finish */
     if (h2o_timeout_is_linked(&t->accept_resume))
         h2o_timeout_unlink(&t->accept_resume);
+    if (h2o_timeout_is_linked(&t->beat_entry))
+        h2o_timeout_unlink(&t->beat_entry);
     for (size_t i = 0; i < t->n_listeners; i++) {
         h2o_socket_read_stop(t->listeners[i].sock);
         h2o_socket_close(t->listeners[i].sock);
@@ -520,6 +577,52 @@ static int fd_budget(server *s, const config *cfg, uint64_t fd_limit)
     return 0;
 }
 
+/* Pings the watchdog when every loop went round within half its interval. A loop that did
+ * not (wedged in a handler, say) stops the pings, and the service manager restarts the
+ * service once the interval has passed without one. */
+static void watchdog_ping(server *s, int64_t now)
+{
+    int64_t beats[CONFIG_MAX_THREADS];
+    HG_ASSERT(s->n_threads <= CONFIG_MAX_THREADS);
+    for (size_t i = 0; i < s->n_threads; i++)
+        beats[i] = atomic_load_explicit(&s->threads[i].beat_ms, memory_order_relaxed);
+    int stale = server_loops_alive(beats, s->n_threads, now, s->watchdog_ms / 2);
+    if (stale < 0) {
+        notify("WATCHDOG=1");
+        if (s->watchdog_withheld)
+            log_info("every event loop goes round again: the watchdog is pinged again");
+        s->watchdog_withheld = 0;
+    } else if (!s->watchdog_withheld) {
+        s->watchdog_withheld = 1;
+        log_error("event loop %d has not gone round for %lld ms: the systemd watchdog is no longer pinged", stale,
+                  (long long)(now - beats[stale]));
+    }
+}
+
+/* Waits for one of the signals in set and returns it (-1 on an error); with a watchdog,
+ * pings it every half interval meanwhile (watchdog_ping). */
+static int signal_wait(server *s, const sigset_t *set, int64_t *last_ping)
+{
+    for (;;) {
+        if (s->watchdog_ms == 0) {
+            int sig;
+            return sigwait(set, &sig) == 0 ? sig : -1;
+        }
+        int64_t now = now_ms(), wait = *last_ping + s->watchdog_ms / 2 - now;
+        if (wait <= 0) {
+            watchdog_ping(s, now);
+            *last_ping = now;
+            continue;
+        }
+        struct timespec ts = {.tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000};
+        int sig = sigtimedwait(set, NULL, &ts);
+        if (sig > 0)
+            return sig;
+        if (errno != EAGAIN && errno != EINTR)
+            return -1;
+    }
+}
+
 int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *reload_arg)
 {
     static server s; /* its address is the globalconf every context points at */
@@ -549,6 +652,7 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
             goto out;
 
     s.n_threads = server_thread_count(cfg);
+    s.watchdog_ms = watchdog_interval_ms();
     s.threads = calloc(s.n_threads, sizeof(*s.threads));
     s.places = connlimit_create(cfg->max_connections, cfg->max_connections_per_address, cfg->idle_eviction_ms,
                                 (unsigned)s.n_threads);
@@ -567,8 +671,11 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
         sigaddset(&signals, SIGINT);
         sigaddset(&signals, SIGHUP);
         sigaddset(&signals, SIGUSR1);
+        /* every listener is bound and the store loaded (main opened it before): ready */
+        notify("READY=1\nSTATUS=serving");
         int sig;
-        while (sigwait(&signals, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR1)) {
+        int64_t last_ping = 0; /* a first ping at once */
+        while ((sig = signal_wait(&s, &signals, &last_ping)) == SIGHUP || sig == SIGUSR1) {
             if (sig == SIGUSR1) {
                 char err[LOG_ERROR_MAX];
                 if (log_reopen(err) != 0)
@@ -578,13 +685,16 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
                 continue;
             }
             log_info("SIGHUP received, reloading the configuration");
+            notify("RELOADING=1\nSTATUS=reloading");
             reload(reload_arg);
+            notify("READY=1\nSTATUS=serving");
             /* every loop passes a quiescent point soon, so the replaced configuration goes */
             for (size_t i = 0; i < started; i++)
                 h2o_multithread_send_message(&s.threads[i].wake, NULL);
         }
-        log_info("%s received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        rc = 0;
+        log_info("%s received, stopping", sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "no signal");
+        notify("STOPPING=1\nSTATUS=stopping: requests in flight finish");
+        rc = sig > 0 ? 0 : -1;
     }
     atomic_store(&s.stopping, 1);
     for (size_t i = 0; i < started; i++)

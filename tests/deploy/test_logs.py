@@ -172,10 +172,11 @@ class TestJournalPrefixes(unittest.TestCase):
 
     def test_priorities_on_the_journal_stream(self):
         out = self.run_server(journal=True)
-        lines = out.splitlines()
-        self.assertTrue(lines)
+        # hookgate's own lines (a sanitizer build adds its report's, unprefixed)
+        lines = [line for line in out.splitlines() if "hookgate: " in line or "access " in line]
+        self.assertGreater(len(lines), 4)
         for line in lines:
-            self.assertRegex(line, r"^<[36]>")
+            self.assertRegex(line, r"^<[36]>(hookgate: |access )")
         self.assertIn("<6>hookgate: listening on", out)
         self.assertIn("<6>access GET /healthz 200", out)
         self.assertRegex(out, r"<3>hookgate: reload refused, the running configuration stays: .*hookgate.yaml:")

@@ -1,5 +1,5 @@
 # Run by `cmake --install` (CMakeLists.txt's install(SCRIPT)) with HOOKGATE_SOURCE_DIR,
-# HOOKGATE_SBINDIR, HOOKGATE_SYSCONFDIR and HOOKGATE_UNIT_DIR set: installs the systemd
+# HOOKGATE_BINARY_DIR, HOOKGATE_SBINDIR, HOOKGATE_SYSCONFDIR and HOOKGATE_UNIT_DIR set: installs the systemd
 # units with the install prefix written into them, and the configuration file only where
 # none is. Everything lands under $DESTDIR, as the generated install rules do.
 
@@ -23,11 +23,9 @@ else()
 endif()
 set(HOOKGATE_CONFIG "${etc}/hookgate/hookgate.yaml")
 
-# the units, their paths filled in (a scratch copy beside this install's manifest)
-set(scratch "${CMAKE_CURRENT_BINARY_DIR}/deploy-units")
-if(NOT CMAKE_CURRENT_BINARY_DIR)
-  set(scratch "${CMAKE_BINARY_DIR}/deploy-units")
-endif()
+# the units, their paths filled in (a scratch copy in the build directory: `cmake --install`
+# may run from anywhere, the source tree included)
+set(scratch "${HOOKGATE_BINARY_DIR}/deploy-units")
 file(MAKE_DIRECTORY "${scratch}")
 file(GLOB units "${HOOKGATE_SOURCE_DIR}/deploy/*.service.in" "${HOOKGATE_SOURCE_DIR}/deploy/*.socket.in")
 set(filled "")

@@ -13,6 +13,7 @@
 #include "codec_json.h"
 #include "config.h"
 #include "core.h"
+#include "log.h"
 #include "metrics.h"
 #include "objectid.h"
 #include "outbound.h"
@@ -33,8 +34,8 @@ static const char usage[] = "Usage: hookgate [--config FILE]\n"
                             "  -V, --version            the version\n"
                             "\n"
                             "Stops gracefully on SIGTERM or SIGINT; SIGHUP reloads accounts, tokens,\n"
-                            "ecosystems and limits from the --config file. Logs, one line per request, go to\n"
-                            "stderr.\n";
+                            "ecosystems and limits from the --config file; SIGUSR1 reopens the log files\n"
+                            "(server.access_log_file, server.error_log_file; without them logs go to stderr).\n";
 
 enum { OPT_CHECK = 256, OPT_PRINT_DEFAULT };
 
@@ -54,23 +55,22 @@ static void reload(void *arg)
     reloader *r = arg;
     char err[CONFIG_ERROR_MAX];
     if (r->path == NULL) {
-        fprintf(stderr, "hookgate: reload: started without --config, nothing to reload\n");
+        log_error("reload: started without --config, nothing to reload");
         return;
     }
     config *next = config_load(r->path, err);
     if (next == NULL) {
-        fprintf(stderr, "hookgate: reload refused, the running configuration stays: %s\n", err);
+        log_error("reload refused, the running configuration stays: %s", err);
         return;
     }
     if (!config_same_server(core_config_now(r->core), next))
-        fprintf(stderr, "hookgate: reload: changes to server.* and store.* take effect at the next start\n");
+        log_info("reload: changes to server.* and store.* take effect at the next start");
     size_t n_accounts = next->n_accounts;
     if (core_reload(r->core, next, err, sizeof(err)) != 0) {
-        fprintf(stderr, "hookgate: reload refused, the running configuration stays: %s\n", err);
+        log_error("reload refused, the running configuration stays: %s", err);
         return;
     }
-    fprintf(stderr, "hookgate: reloaded %s: %zu account(s); limits and tokens apply to new requests\n", r->path,
-            n_accounts);
+    log_info("reloaded %s: %zu account(s); limits and tokens apply to new requests", r->path, n_accounts);
 }
 
 int main(int argc, char **argv)
@@ -86,6 +86,7 @@ int main(int argc, char **argv)
     const char *config_path = NULL;
     char err[CONFIG_ERROR_MAX];
     int opt;
+    log_init();
     while ((opt = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
         switch (opt) {
         case 'c':
@@ -132,13 +133,20 @@ int main(int argc, char **argv)
                       ? config_load(config_path, err)
                       : config_parse("(default config)", config_default_yaml, config_default_yaml_len, err);
     if (cfg == NULL) {
-        fprintf(stderr, "hookgate: %s\n", err);
+        log_error("%s", err);
+        return 1;
+    }
+    /* from here on every line goes where the configuration says (the store's first) */
+    char lerr[LOG_ERROR_MAX];
+    if (log_open(cfg->error_log_file, cfg->access_log_file, lerr) != 0) {
+        log_error("log file: %s", lerr);
+        config_destroy(cfg);
         return 1;
     }
     codec_json_install_arena();
     accesslog_set_format((accesslog_format)cfg->access_log);
     if (objectid_init() != 0) {
-        fprintf(stderr, "hookgate: no system randomness for webhook ids\n");
+        log_error("no system randomness for webhook ids");
         return 1;
     }
     /* Large answers go back to the kernel when freed. glibc serves a block of 128 KiB or more
@@ -156,19 +164,20 @@ int main(int argc, char **argv)
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     seal_keyring *keys;
     if (config_secret_keys(cfg, &keys, err) != 0) {
-        fprintf(stderr, "hookgate: %s\n", err);
+        log_error("%s", err);
         config_destroy(cfg);
         return 1;
     }
     if (keys != NULL) {
         char have[SEAL_DESCRIBE_MAX];
         seal_keyring_describe(keys, have);
-        fprintf(stderr, "hookgate: store: webhook secrets are sealed (keys %s)\n", have);
+        log_info("store: webhook secrets are sealed (keys %s)", have);
     }
     char serr[JOURNAL_ERROR_MAX];
     backend_memory_stats stats;
@@ -194,36 +203,34 @@ int main(int argc, char **argv)
         store = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, keys, &stats, serr); /* takes keys */
     }
     if (store == NULL) {
-        fprintf(stderr, "hookgate: store: %s\n", serr);
+        log_error("store: %s", serr);
         config_destroy(cfg);
         return 1;
     }
     if (cfg->store_pg_conninfo != NULL)
-        fprintf(stderr, "hookgate: store: PostgreSQL, %u connection(s) per event loop\n", cfg->store_pg_connections);
+        log_info("store: PostgreSQL, %u connection(s) per event loop", cfg->store_pg_connections);
     else if (cfg->store_path != NULL)
-        fprintf(stderr,
-                "hookgate: store: loaded %zu webhooks from %s (snapshot.%" PRIu64
-                " + %zu journal records) in %.0f ms\n",
-                stats.journal.webhooks, cfg->store_path, stats.journal.snapshot, stats.journal.journal_records,
-                stats.journal.milliseconds);
+        log_info("store: loaded %zu webhooks from %s (snapshot.%" PRIu64 " + %zu journal records) in %.0f ms",
+                 stats.journal.webhooks, cfg->store_path, stats.journal.snapshot, stats.journal.journal_records,
+                 stats.journal.milliseconds);
     else
-        fprintf(stderr, "hookgate: store: memory only (no store.path): webhooks last until the server stops\n");
+        log_info("store: memory only (no store.path): webhooks last until the server stops");
     core *c = core_create(cfg, store); /* owns both from here */
     if (c == NULL) {
-        fprintf(stderr, "hookgate: out of memory\n");
+        log_error("out of memory");
         return 1;
     }
     char why[256];
     delivery *outbound = outbound_create("hookgate/" HOOKGATE_VERSION, why, sizeof why);
     if (outbound == NULL) {
-        fprintf(stderr, "hookgate: %s\n", why);
+        log_error("%s", why);
         core_destroy(c);
         return 1;
     }
     core_set_delivery(c, outbound);
     dispatch_hooks hooks = {metrics_delivery_attempt, metrics_delivery_finished, metrics_webhook_disabled};
     if (core_start_delivering(c, &hooks, why, sizeof why) != 0) {
-        fprintf(stderr, "hookgate: %s\n", why);
+        log_error("%s", why);
         core_destroy(c);
         return 1;
     }

@@ -734,6 +734,8 @@ static const field server_fields[] = {
     FIELD_UINT_("write_timeout_ms", 0, config, write_timeout_ms, 100, 3600000),
     FIELD_UINT_("max_connection_output_bytes", 0, config, max_connection_output_bytes, 65536, 1ull << 40),
     FIELD_UINT_("max_buffered_bytes", 0, config, max_buffered_bytes, 1ull << 20, 1ull << 44),
+    FIELD_PATH_("access_log_file", 0, config, access_log_file),
+    FIELD_PATH_("error_log_file", 0, config, error_log_file),
     FIELD_CUSTOM_("access_log", 0, read_access_log),
     FIELD_MAPPING_("cors", 0, 0, cors_fields),
 };
@@ -1356,6 +1358,7 @@ int config_same_server(const config *a, const config *b)
     return same_listeners(a->listeners, a->n_listeners, b->listeners, b->n_listeners) &&
            same_listeners(a->grpc_listeners, a->n_grpc_listeners, b->grpc_listeners, b->n_grpc_listeners) &&
            a->threads == b->threads && a->max_connections == b->max_connections &&
+           same_text(a->access_log_file, b->access_log_file) && same_text(a->error_log_file, b->error_log_file) &&
            a->max_connections_per_address == b->max_connections_per_address &&
            a->idle_eviction_ms == b->idle_eviction_ms &&
            a->request_timeout_ms == b->request_timeout_ms && a->idle_timeout_ms == b->idle_timeout_ms &&
@@ -1395,6 +1398,8 @@ void config_destroy(config *cfg)
     }
     free(cfg->accounts);
     free(cfg->store_path);
+    free(cfg->access_log_file);
+    free(cfg->error_log_file);
     free(cfg->store_pg_conninfo);
     free(cfg->store_secret_key.path);
     free(cfg->store_secret_key.where);

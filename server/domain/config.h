@@ -139,6 +139,8 @@ typedef struct config {
                                              past which its new requests get 503: 65536..2^40 (4 MiB) */
     uint64_t max_buffered_bytes; /* server.max_buffered_bytes: all connections' held bytes past which new
                                     requests get 503: 1 MiB..2^44 (256 MiB) */
+    char *access_log_file; /* server.access_log_file: access lines go here; NULL = stderr (default) */
+    char *error_log_file;  /* server.error_log_file: every other line goes here; NULL = stderr (default) */
     int access_log;                /* server.access_log: 0 text (default), 1 json, 2 off (accesslog_format) */
     /* server.cors.allowed_origins: the browser origins (RFC 6454 serialisation, as a browser
      * sends them in Origin: "scheme://host[:port]", lowercase, no default port, no path)
@@ -181,7 +183,7 @@ config *config_load(const char *path, char err[CONFIG_ERROR_MAX]);
 int config_secret_keys(const config *cfg, seal_keyring **keys, char err[CONFIG_ERROR_MAX]);
 
 /* 1 when a and b agree on what a running server cannot change: listeners, threads,
- * timeouts, the connection cap, the CORS origins and the store. A reload takes accounts, tokens,
+ * timeouts, the connection cap, the CORS origins, the log files and the store. A reload takes accounts, tokens,
  * ecosystems and limits. */
 int config_same_server(const config *a, const config *b);
 

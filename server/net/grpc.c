@@ -5,6 +5,7 @@
  * `pending` and written when no other write is in flight (h2o_socket_write keeps the
  * caller's buffers until it completes, so the bytes in flight live in `inflight`). */
 #include "grpc.h"
+#include "log.h"
 
 #include <nghttp2/nghttp2.h>
 #include <pthread.h>
@@ -242,7 +243,7 @@ static void on_stall(outflow *o)
     grpc_conn *conn = H2O_STRUCT_FROM_MEMBER(grpc_conn, out, o);
     struct linger reset = {1, 0};
     setsockopt(h2o_socket_get_fd(conn->sock), SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
-    fprintf(stderr, "hookgate: closed a gRPC connection: its answers did not move for server.write_timeout_ms\n");
+    log_error("closed a gRPC connection: its answers did not move for server.write_timeout_ms");
     conn_close(conn);
 }
 

@@ -5,6 +5,7 @@
  * installs that reader once per connection (connection.c, h2o_http2_accept) and never
  * replaces it, and always leaves unparsed input starting at a frame boundary. */
 #include "h2guard.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,18 +81,18 @@ static void charge(guard *g)
     g->cut = 1;
     if (g->budget.stop == FRAMEBUDGET_CONTINUATIONS) {
         metrics_continuation_flood();
-        fprintf(stderr, "hookgate: closed an HTTP/2 connection: a header block of more than %d CONTINUATION frames\n",
-                FRAMEBUDGET_MAX_CONTINUATIONS);
+        log_error("closed an HTTP/2 connection: a header block of more than %d CONTINUATION frames",
+                  FRAMEBUDGET_MAX_CONTINUATIONS);
     } else if (g->budget.stop == FRAMEBUDGET_HEADER_BLOCK) {
         metrics_header_block_closed();
-        fprintf(stderr, "hookgate: closed an HTTP/2 connection: a header block that cannot be decoded, or more than %d "
-                        "malformed requests waiting\n",
-                FRAMEBUDGET_MAX_MALFORMED);
+        log_error("closed an HTTP/2 connection: a header block that cannot be decoded, or more than %d "
+                  "malformed requests waiting",
+                  FRAMEBUDGET_MAX_MALFORMED);
     } else {
         metrics_reset_flood();
-        fprintf(stderr, "hookgate: closed an HTTP/2 connection: more than %u stream resets a second "
-                        "(limits.resets_per_second_per_connection)\n",
-                g->budget.rate);
+        log_error("closed an HTTP/2 connection: more than %u stream resets a second "
+                  "(limits.resets_per_second_per_connection)",
+                  g->budget.rate);
     }
     shutdown(h2o_socket_get_fd(g->sock), SHUT_RDWR);
 }
@@ -193,7 +194,7 @@ static void on_stall(outflow *o)
     struct linger reset = {1, 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
     shutdown(fd, SHUT_RDWR);
-    fprintf(stderr, "hookgate: closed a connection: its answers did not move for server.write_timeout_ms\n");
+    log_error("closed a connection: its answers did not move for server.write_timeout_ms");
 }
 
 outflow *h2guard_outflow(h2o_socket_t *sock)

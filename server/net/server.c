@@ -24,15 +24,20 @@
 #include <unistd.h>
 
 #include <h2o.h>
+#ifdef HOOKGATE_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "accesslog.h"
 #include "connlimit.h"
 #include "cors.h"
 #include "grpc.h"
+#include "hg_assert.h"
 #include "h2guard.h"
 #include "http.h"
 #include "http_router.h"
 #include "journal.h"
+#include "log.h"
 #include "metrics.h"
 #include "outflow.h"
 
@@ -71,6 +76,9 @@ struct loop_thread {
     core *core;
     unsigned index; /* in server.threads: the loop number connlimit knows it by */
     atomic_int evict_pending; /* another loop chose squatters of this one (connlimit_take_evicted) */
+    _Atomic int64_t beat_ms;  /* when this loop last went round (now_ms); the watchdog reads it */
+    h2o_timeout_t beat_period;        /* the watchdog's interval / 4: an idle loop goes round too */
+    h2o_timeout_entry_t beat_entry;
     sem_t ready; /* posted once loop_setup is done; setup_rc says how it went */
     int setup_rc;
 };
@@ -93,6 +101,8 @@ typedef struct server {
     atomic_int stopping;
     connlimit *places;      /* server.max_connections, per address, evictions */
     atomic_int fd_shortage; /* a loop found no descriptor to accept with, and none has since */
+    int64_t watchdog_ms;    /* systemd's WatchdogSec (WATCHDOG_USEC); 0 = no watchdog */
+    int watchdog_withheld;  /* a loop was found wedged and the ping withheld; said once */
 } server;
 
 static int64_t now_ms(void)
@@ -100,6 +110,38 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- systemd ------------------------------------------------------------------------- */
+
+/* Tells the service manager (sd_notify(3)); nothing without NOTIFY_SOCKET, or in a build
+ * without libsystemd. */
+static void notify(const char *state)
+{
+#ifdef HOOKGATE_HAVE_SYSTEMD
+    sd_notify(0, state);
+#else
+    (void)state;
+#endif
+}
+
+/* WatchdogSec= in milliseconds, when the service manager set one for this process. */
+static int64_t watchdog_interval_ms(void)
+{
+#ifdef HOOKGATE_HAVE_SYSTEMD
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 4000)
+        return (int64_t)(usec / 1000);
+#endif
+    return 0;
+}
+
+int server_loops_alive(const int64_t *beats_ms, size_t n, int64_t now, int64_t max_age_ms)
+{
+    for (size_t i = 0; i < n; i++)
+        if (now - beats_ms[i] > max_age_ms)
+            return (int)i;
+    return -1;
 }
 
 /* ---- listeners ----------------------------------------------------------------------- */
@@ -114,8 +156,7 @@ static SSL_CTX *tls_create(const config_listener *l, const h2o_iovec_t *alpn)
         SSL_CTX_use_PrivateKey_file(ctx, l->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
         char buf[256];
         ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
-        fprintf(stderr, "hookgate: tls for %s:%u (%s, %s): %s\n", l->address, l->port, l->tls_certificate, l->tls_key,
-                buf);
+        log_error("tls for %s:%u (%s, %s): %s", l->address, l->port, l->tls_certificate, l->tls_key, buf);
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -157,13 +198,13 @@ static int listener_open(const config_listener *l)
         v6->sin6_port = htons(l->port);
         len = sizeof(*v6);
     } else {
-        fprintf(stderr, "hookgate: %s is not a numeric address\n", l->address);
+        log_error("%s is not a numeric address", l->address);
         return -1;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
         bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, SERVER_BACKLOG) != 0) {
-        fprintf(stderr, "hookgate: cannot listen on %s:%u: %s\n", l->address, l->port, strerror(errno));
+        log_error("cannot listen on %s:%u: %s", l->address, l->port, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
@@ -235,10 +276,9 @@ static void accept_pause(loop_thread *t, int error)
     h2o_timeout_link(t->ctx.loop, &t->accept_pause, &t->accept_resume);
     metrics_accept_paused();
     if (atomic_exchange(&t->server->fd_shortage, 1) == 0)
-        fprintf(stderr,
-                "hookgate: cannot accept a connection: %s; accepting pauses for %d ms at a time until it can "
-                "(connections wait in the listen backlog)\n",
-                strerror(error), SERVER_ACCEPT_PAUSE_MS);
+        log_error("cannot accept a connection: %s; accepting pauses for %d ms at a time until it can "
+                  "(connections wait in the listen backlog)",
+                  strerror(error), SERVER_ACCEPT_PAUSE_MS);
 }
 
 static void on_accept(h2o_socket_t *listen_sock, const char *err)
@@ -257,7 +297,7 @@ static void on_accept(h2o_socket_t *listen_sock, const char *err)
             return;
         }
         if (atomic_load_explicit(&s->fd_shortage, memory_order_relaxed) && atomic_exchange(&s->fd_shortage, 0))
-            fprintf(stderr, "hookgate: accepting connections again\n");
+            log_info("accepting connections again");
         struct sockaddr_storage peer;
         server_conn *sc = malloc(sizeof(*sc));
         unsigned victim_loop = 0;
@@ -303,6 +343,13 @@ static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
     (void)receiver, (void)messages;
 }
 
+/* The watchdog's tick: makes an idle loop go round, so that its beat says it can. */
+static void on_beat(h2o_timeout_entry_t *entry)
+{
+    loop_thread *t = H2O_STRUCT_FROM_MEMBER(loop_thread, beat_entry, entry);
+    h2o_timeout_link(t->ctx.loop, &t->beat_period, &t->beat_entry);
+}
+
 static void on_store_tick(void *arg)
 {
     loop_thread *t = arg;
@@ -321,6 +368,12 @@ static int loop_setup(loop_thread *t)
     outflow_loop_init(t->ctx.loop, core_config_now(t->core)->write_timeout_ms);
     h2o_multithread_register_receiver(t->ctx.queue, &t->wake, on_wake);
     h2o_timeout_init(t->ctx.loop, &t->accept_pause, SERVER_ACCEPT_PAUSE_MS);
+    atomic_store(&t->beat_ms, now_ms());
+    if (s->watchdog_ms > 0) {
+        h2o_timeout_init(t->ctx.loop, &t->beat_period, (uint64_t)(s->watchdog_ms / 4));
+        t->beat_entry.cb = on_beat;
+        h2o_timeout_link(t->ctx.loop, &t->beat_period, &t->beat_entry);
+    }
     t->accept_resume.cb = on_accept_resume;
     grpc_context_init(&t->grpc, t->core, t->ctx.loop, t->ctx.queue);
     storepoll_init(&t->store, t->ctx.loop, on_store_tick, t);
@@ -361,6 +414,7 @@ static void *loop_main(void *arg)
     accesslog_batch();
     while (!atomic_load(&s->stopping)) {
         h2o_evloop_run(loop, INT32_MAX);
+        atomic_store_explicit(&t->beat_ms, now_ms(), memory_order_relaxed);
         accesslog_flush();
         if (atomic_load_explicit(&t->evict_pending, memory_order_relaxed) && atomic_exchange(&t->evict_pending, 0))
             evict_chosen(t);
@@ -370,6 +424,8 @@ static void *loop_main(void *arg)
     /* stop accepting, tell HTTP/2 peers (GOAWAY), let requests in flight finish */
     if (h2o_timeout_is_linked(&t->accept_resume))
         h2o_timeout_unlink(&t->accept_resume);
+    if (h2o_timeout_is_linked(&t->beat_entry))
+        h2o_timeout_unlink(&t->beat_entry);
     for (size_t i = 0; i < t->n_listeners; i++) {
         h2o_socket_read_stop(t->listeners[i].sock);
         h2o_socket_close(t->listeners[i].sock);
@@ -398,7 +454,7 @@ static int thread_start(server *s, loop_thread *t, core *c)
     t->index = (unsigned)(t - s->threads);
     sem_init(&t->ready, 0, 0);
     if (pthread_create(&t->tid, NULL, loop_main, t) != 0) {
-        fprintf(stderr, "hookgate: cannot start a thread\n");
+        log_error("cannot start a thread");
         return -1;
     }
     sem_wait(&t->ready);
@@ -423,8 +479,8 @@ size_t server_thread_count(const config *cfg)
 static void print_listener(const config_listener *l, const char *scheme)
 {
     int v6 = strchr(l->address, ':') != NULL;
-    fprintf(stderr, "hookgate: listening on %s%s://%s%s%s:%u\n", scheme, l->tls_certificate ? "s" : "", v6 ? "[" : "",
-            l->address, v6 ? "]" : "", l->port);
+    log_info("listening on %s%s://%s%s%s:%u", scheme, l->tls_certificate ? "s" : "", v6 ? "[" : "", l->address,
+             v6 ? "]" : "", l->port);
 }
 
 /* Binds one configured listener into s; -1 (with a message) when it cannot. */
@@ -504,23 +560,67 @@ static int fd_budget(server *s, const config *cfg, uint64_t fd_limit)
                         : 0);
     size_t cap = server_connection_cap(fd_limit, open, later, s->n_threads, cfg->max_connections);
     if (cap == 0) {
-        fprintf(stderr,
-                "hookgate: the file descriptor limit (%llu) leaves no room for a connection: %zu are open and "
-                "%zu more are kept for outbound calls, the store and the accept path; raise it (ulimit -n, "
-                "systemd LimitNOFILE=) or lower delivery.max_concurrent_invokes and delivery.max_in_flight\n",
-                (unsigned long long)fd_limit, open,
-                later + JOURNAL_MAX_EXTRA_FDS + SERVER_FD_SPARE + s->n_threads + CONNLIMIT_EVICT_SLACK);
+        log_error("the file descriptor limit (%llu) leaves no room for a connection: %zu are open and "
+                  "%zu more are kept for outbound calls, the store and the accept path; raise it (ulimit -n, "
+                  "systemd LimitNOFILE=) or lower delivery.max_concurrent_invokes and delivery.max_in_flight",
+                  (unsigned long long)fd_limit, open,
+                  later + JOURNAL_MAX_EXTRA_FDS + SERVER_FD_SPARE + s->n_threads + CONNLIMIT_EVICT_SLACK);
         return -1;
     }
     if (cap < cfg->max_connections) {
         connlimit_set_max(s->places, cap);
-        fprintf(stderr,
-                "hookgate: WARNING: the file descriptor limit (%llu) allows %zu connections, not "
-                "server.max_connections (%u): the cap is %zu; raise the limit (ulimit -n, systemd LimitNOFILE=) "
-                "or lower max_connections\n",
-                (unsigned long long)fd_limit, cap, cfg->max_connections, cap);
+        log_error("WARNING: the file descriptor limit (%llu) allows %zu connections, not "
+                  "server.max_connections (%u): the cap is %zu; raise the limit (ulimit -n, systemd LimitNOFILE=) "
+                  "or lower max_connections",
+                  (unsigned long long)fd_limit, cap, cfg->max_connections, cap);
     }
     return 0;
+}
+
+/* Pings the watchdog when every loop went round within half its interval. A loop that did
+ * not (wedged in a handler, say) stops the pings, and the service manager restarts the
+ * service once the interval has passed without one. */
+static void watchdog_ping(server *s, int64_t now)
+{
+    int64_t beats[CONFIG_MAX_THREADS];
+    HG_ASSERT(s->n_threads <= CONFIG_MAX_THREADS);
+    for (size_t i = 0; i < s->n_threads; i++)
+        beats[i] = atomic_load_explicit(&s->threads[i].beat_ms, memory_order_relaxed);
+    int stale = server_loops_alive(beats, s->n_threads, now, s->watchdog_ms / 2);
+    if (stale < 0) {
+        notify("WATCHDOG=1");
+        if (s->watchdog_withheld)
+            log_info("every event loop goes round again: the watchdog is pinged again");
+        s->watchdog_withheld = 0;
+    } else if (!s->watchdog_withheld) {
+        s->watchdog_withheld = 1;
+        log_error("event loop %d has not gone round for %lld ms: the systemd watchdog is no longer pinged", stale,
+                  (long long)(now - beats[stale]));
+    }
+}
+
+/* Waits for one of the signals in set and returns it (-1 on an error); with a watchdog,
+ * pings it every half interval meanwhile (watchdog_ping). */
+static int signal_wait(server *s, const sigset_t *set, int64_t *last_ping)
+{
+    for (;;) {
+        if (s->watchdog_ms == 0) {
+            int sig;
+            return sigwait(set, &sig) == 0 ? sig : -1;
+        }
+        int64_t now = now_ms(), wait = *last_ping + s->watchdog_ms / 2 - now;
+        if (wait <= 0) {
+            watchdog_ping(s, now);
+            *last_ping = now;
+            continue;
+        }
+        struct timespec ts = {.tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000};
+        int sig = sigtimedwait(set, NULL, &ts);
+        if (sig > 0)
+            return sig;
+        if (errno != EAGAIN && errno != EINTR)
+            return -1;
+    }
 }
 
 int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *reload_arg)
@@ -552,6 +652,7 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
             goto out;
 
     s.n_threads = server_thread_count(cfg);
+    s.watchdog_ms = watchdog_interval_ms();
     s.threads = calloc(s.n_threads, sizeof(*s.threads));
     s.places = connlimit_create(cfg->max_connections, cfg->max_connections_per_address, cfg->idle_eviction_ms,
                                 (unsigned)s.n_threads);
@@ -563,22 +664,37 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
         if (thread_start(&s, &s.threads[started], c) != 0)
             break;
     if (started == s.n_threads && fd_budget(&s, cfg, fd_limit) == 0) {
-        fprintf(stderr, "hookgate: %zu event loop thread(s)\n", s.n_threads);
+        log_info("%zu event loop thread(s)", s.n_threads);
         sigset_t signals;
         sigemptyset(&signals);
         sigaddset(&signals, SIGTERM);
         sigaddset(&signals, SIGINT);
         sigaddset(&signals, SIGHUP);
+        sigaddset(&signals, SIGUSR1);
+        /* every listener is bound and the store loaded (main opened it before): ready */
+        notify("READY=1\nSTATUS=serving");
         int sig;
-        while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
-            fprintf(stderr, "hookgate: SIGHUP received, reloading the configuration\n");
+        int64_t last_ping = 0; /* a first ping at once */
+        while ((sig = signal_wait(&s, &signals, &last_ping)) == SIGHUP || sig == SIGUSR1) {
+            if (sig == SIGUSR1) {
+                char err[LOG_ERROR_MAX];
+                if (log_reopen(err) != 0)
+                    log_error("SIGUSR1: cannot reopen a log file, it stays as it was: %s", err);
+                else
+                    log_info("SIGUSR1 received, log files reopened");
+                continue;
+            }
+            log_info("SIGHUP received, reloading the configuration");
+            notify("RELOADING=1\nSTATUS=reloading");
             reload(reload_arg);
+            notify("READY=1\nSTATUS=serving");
             /* every loop passes a quiescent point soon, so the replaced configuration goes */
             for (size_t i = 0; i < started; i++)
                 h2o_multithread_send_message(&s.threads[i].wake, NULL);
         }
-        fprintf(stderr, "hookgate: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        rc = 0;
+        log_info("%s received, stopping", sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "no signal");
+        notify("STOPPING=1\nSTATUS=stopping: requests in flight finish");
+        rc = sig > 0 ? 0 : -1;
     }
     atomic_store(&s.stopping, 1);
     for (size_t i = 0; i < started; i++)
@@ -586,7 +702,7 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
     for (size_t i = 0; i < started; i++)
         pthread_join(s.threads[i].tid, NULL);
     if (rc == 0)
-        fprintf(stderr, "hookgate: stopped\n");
+        log_info("stopped");
 
 out:
     for (size_t i = 0; i < s.n_listeners; i++) {

@@ -1,5 +1,6 @@
 /* server: hookgate's listeners and event loops — one h2o loop per thread, TLS with ALPN,
- * a reload on SIGHUP, and a graceful stop on SIGTERM/SIGINT.
+ * a reload on SIGHUP, log files reopened on SIGUSR1, a graceful stop on SIGTERM/SIGINT, and
+ * systemd's readiness and watchdog notifications (sd_notify) when built with libsystemd.
  *
  * Promises: listeners are bound before server_run returns control to the loops (a port in
  * use fails start-up with a message); on a stop signal no new connection is accepted,
@@ -26,10 +27,16 @@
 size_t server_thread_count(const config *cfg);
 
 /* Serves until SIGTERM or SIGINT; on SIGHUP calls reload(reload_arg) on the main thread
- * and goes on serving (connections are not touched). The caller must have blocked those
- * three signals (and ignored SIGPIPE) before any thread starts. Returns 0 after a clean
- * stop, -1 (with a message on stderr) when start-up fails. */
+ * and goes on serving (connections are not touched); on SIGUSR1 reopens the log files
+ * (log_reopen). The caller must have blocked those four signals (and ignored SIGPIPE)
+ * before any thread starts. Returns 0 after a clean stop, -1 (with a message on stderr)
+ * when start-up fails. */
 int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *reload_arg);
+
+/* The watchdog's test (server_run pings systemd's watchdog only while it passes): the
+ * index of the first of the n loops whose last beat is more than max_age_ms before now,
+ * or -1 when every loop went round within it. */
+int server_loops_alive(const int64_t *beats_ms, size_t n, int64_t now, int64_t max_age_ms);
 
 /* The connection cap a process can keep: max_connections, or less when the descriptor
  * limit fd_limit, after the fds_open descriptors held, the fds_later it may open after

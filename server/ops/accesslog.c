@@ -1,6 +1,7 @@
 /* accesslog: see accesslog.h. */
 #include "accesslog.h"
 
+#include "log.h"
 #include "utf8.h"
 
 #include <limits.h>
@@ -127,6 +128,8 @@ void accesslog_write(const accesslog_entry *e)
     char line[LINE_MAX_BYTES];
     size_t cap = sizeof(line) - 1, n = 0;
     size_t method_len = e->method_len < 16 ? e->method_len : 16, path_len = e->path_len < 256 ? e->path_len : 256;
+    const char *priority = log_access_prefix(); /* "<6>" on the journal's stream */
+    n = put(line, n, cap, priority, strlen(priority));
     if (format == ACCESSLOG_TEXT) {
         n = put(line, n, cap, "access ", 7);
         n = put_field(line, n, cap, e->method, method_len);
@@ -169,7 +172,7 @@ void accesslog_write(const accesslog_entry *e)
     }
     line[n++] = '\n';
     if (!batch.on) {
-        ssize_t rc = write(STDERR_FILENO, line, n);
+        ssize_t rc = write(log_access_fd(), line, n);
         (void)rc; /* a log that cannot be written must not fail the request */
         return;
     }
@@ -188,7 +191,7 @@ void accesslog_flush(void)
 {
     if (batch.len == 0)
         return;
-    ssize_t rc = write(STDERR_FILENO, batch.data, batch.len);
+    ssize_t rc = write(log_access_fd(), batch.data, batch.len);
     (void)rc; /* as above */
     batch.len = 0;
 }

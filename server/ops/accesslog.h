@@ -1,4 +1,5 @@
-/* accesslog: one line per request on stderr, as text or as JSON lines.
+/* accesslog: one line per request on stderr (or server.access_log_file, log.h), as text
+ * or as JSON lines.
  *
  * Lines reach stderr whole: each write(2) carries whole lines and at most PIPE_BUF bytes,
  * so lines of other threads never interleave inside one, even on a pipe. An event loop's

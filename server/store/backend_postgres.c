@@ -19,6 +19,7 @@
  * The schema's migrations are applied by blocking connections off the loops: at start-up,
  * or by a thread of their own while the database is away; loops connect only after. */
 #include "backend.h"
+#include "log.h"
 
 #include <arpa/inet.h>
 #include <endian.h>
@@ -757,9 +758,9 @@ static void log_why(pg_backend *pg, const char *why)
     pthread_mutex_lock(&pg->log_lock);
     if (strcmp(why, pg->why) != 0) {
         if (why[0] != '\0')
-            fprintf(stderr, "hookgate: store: PostgreSQL: %s\n", why);
+            log_error("store: PostgreSQL: %s", why);
         else
-            fprintf(stderr, "hookgate: store: PostgreSQL: connected again\n");
+            log_info("store: PostgreSQL: connected again");
         snprintf(pg->why, sizeof pg->why, "%s", why);
     }
     pthread_mutex_unlock(&pg->log_lock);
@@ -1536,7 +1537,7 @@ backend *backend_postgres_open(const backend_postgres_options *o, seal_keyring *
         snprintf(err, JOURNAL_ERROR_MAX, "PostgreSQL: %s", why);
     } else {
         log_why(pg, why);
-        fprintf(stderr, "hookgate: store: PostgreSQL: answering 503 until it can connect\n");
+        log_info("store: PostgreSQL: answering 503 until it can connect");
         if (pthread_create(&pg->migrator, NULL, run_migrator, pg) == 0) {
             pg->has_migrator = 1;
             return &pg->pub;

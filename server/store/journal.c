@@ -4,6 +4,7 @@
  * snapshotter writes snapshot files from the store's insertion-order index, which it can
  * read without locks (store_nth). They share only the snapshot hand-off below. */
 #define _GNU_SOURCE /* fallocate, FALLOC_FL_KEEP_SIZE */
+#include "log.h"
 #include "journal.h"
 
 #include <dirent.h>
@@ -103,6 +104,7 @@ static int timed_fdatasync(const journal *j, int fd)
     return rc;
 }
 
+/* say: a line that wants the operator's attention (log_error); say_info: one that reports */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
@@ -111,7 +113,18 @@ static void say(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "hookgate: store: %s\n", line); /* one call: lines of other threads stay whole */
+    log_error("store: %s", line); /* one write: lines of other threads stay whole */
+}
+
+static void say_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say_info(const char *fmt, ...)
+{
+    char line[JOURNAL_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    log_info("store: %s", line);
 }
 
 /* A directory stream of dir_fd from its start (a dup shares the offset, so rewind). */
@@ -273,10 +286,10 @@ static int snapshot_write(journal *j, uint64_t seq, size_t slots, const uint8_t 
     free(buf);
     free(keep);
     if (deleted == 0)
-        say("wrote %s (%zu webhooks) in %" PRId64 " ms", name, count, now_ms(CLOCK_MONOTONIC) - started);
+        say_info("wrote %s (%zu webhooks) in %" PRId64 " ms", name, count, now_ms(CLOCK_MONOTONIC) - started);
     else
-        say("wrote %s (%zu webhooks, and %zu deleted ones kept for their Idempotency-Key) in %" PRId64 " ms", name,
-            count - deleted, deleted, now_ms(CLOCK_MONOTONIC) - started);
+        say_info("wrote %s (%zu webhooks, and %zu deleted ones kept for their Idempotency-Key) in %" PRId64 " ms", name,
+                 count - deleted, deleted, now_ms(CLOCK_MONOTONIC) - started);
     return 0;
 fail:
     say("could not write %s: %s; the journals keep everything, a snapshot is tried again later", name, strerror(errno));
@@ -356,7 +369,7 @@ static int snapshot_has_room(journal *j)
     uint64_t free_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
     if (journal_snapshot_fits(free_bytes, need, JOURNAL_SNAPSHOT_MARGIN_BYTES)) {
         if (j->snap_refusals > 0)
-            say("room for a snapshot again (%" PRIu64 " bytes free, %" PRIu64 " needed)", free_bytes, need);
+            say_info("room for a snapshot again (%" PRIu64 " bytes free, %" PRIu64 " needed)", free_bytes, need);
         j->snap_refusals = 0;
         return 1;
     }
@@ -493,7 +506,7 @@ static void write_batch(journal *j, journal_op *batch)
             j->reserved = j->size; /* written without a reservation: the blocks are the file's now */
         j->dirty = j->fsync != JOURNAL_FSYNC_ALWAYS;
         if (!journal_is_writable(j)) {
-            say("journal.%" PRIu64 " is writable again", j->seq);
+            say_info("journal.%" PRIu64 " is writable again", j->seq);
             set_writable(j, 1);
         }
     }
@@ -909,7 +922,7 @@ static int recover(journal *j, journal_stats *stats, char *err)
         uint64_t n;
         int used = 0;
         if (sscanf(e->d_name, "snapshot.%" SCNu64 "%n", &n, &used) == 1 && strcmp(e->d_name + used, ".tmp") == 0) {
-            say("removing %s/%s, a snapshot that was never finished", j->dir, e->d_name);
+            say_info("removing %s/%s, a snapshot that was never finished", j->dir, e->d_name);
             j->io->unlinkat(j->dir_fd, e->d_name);
         } else if (sscanf(e->d_name, "snapshot.%" SCNu64 "%n", &n, &used) == 1 && e->d_name[used] == '\0') {
             if (file_list_add(&snapshots, n) != 0) {
@@ -1045,9 +1058,9 @@ journal *journal_open(const journal_options *o, store *s, journal_stats *stats, 
         char id[SEAL_KEY_ID_TEXT];
         seal_key_id_text(seal_keyring_current_id(o->keys), id);
         j->reseal_pending = 1;
-        say("%zu webhook secrets are on disk in plain text or under a previous key: sealed under key %s as they "
-            "loaded; snapshot.%" PRIu64 " rewrites the store with them sealed so",
-            j->loader.resealed, id, j->seq + 1);
+        say_info("%zu webhook secrets are on disk in plain text or under a previous key: sealed under key %s as they "
+                 "loaded; snapshot.%" PRIu64 " rewrites the store with them sealed so",
+                 j->loader.resealed, id, j->seq + 1);
         rotate(j); /* the threads are not running yet: this is the writer's only caller so far */
     }
     if (pthread_create(&j->writer, NULL, writer_main, j) != 0 ||

@@ -12,6 +12,7 @@
  * nodes) is exact when the claim reads it; rows an outcome is being recorded for are
  * skipped (SKIP LOCKED), not waited for. */
 #include "pg_events.h"
+#include "log.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -184,7 +185,7 @@ static PGresult *result_of(pg_events *e, PGresult *r, ExecStatusType want, int *
         return r;
     *status = status_of(e, r);
     if (*status == EIO && r != NULL)
-        fprintf(stderr, "hookgate: events: PostgreSQL: %s", PQresultErrorMessage(r));
+        log_error("events: PostgreSQL: %s", PQresultErrorMessage(r));
     PQclear(r);
     return NULL;
 }
@@ -266,7 +267,7 @@ static int pipeline_finish(pg_events *e, size_t n, PGresult **results)
             PQclear(r);
         } else {
             if (status == 0 && (status = status_of(e, r)) == EIO)
-                fprintf(stderr, "hookgate: events: PostgreSQL: %s", PQresultErrorMessage(r));
+                log_error("events: PostgreSQL: %s", PQresultErrorMessage(r));
             PQclear(r);
         }
         PGresult *end;

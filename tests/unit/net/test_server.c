@@ -209,6 +209,18 @@ static void test_connection_cap(void)
     CHECK(server_connection_cap(kept + 30, 20, 30, 2, 10000) == 0);        /* they take all there is */
 }
 
+/* The watchdog's test: a loop whose last beat is older than the bound is named (the first
+ * such), and the bound itself still passes. */
+static void test_loops_alive(void)
+{
+    int64_t beats[] = {1000, 990, 1000, 700};
+    CHECK(server_loops_alive(beats, 3, 1000, 10) == -1); /* 990 is exactly 10 old: alive */
+    CHECK(server_loops_alive(beats, 3, 1001, 10) == 1);  /* now 11 old */
+    CHECK(server_loops_alive(beats, 4, 1000, 10) == 3);  /* the wedged one */
+    CHECK(server_loops_alive(beats, 4, 1000, 300) == -1);
+    CHECK(server_loops_alive(beats, 0, 1000000, 1) == -1); /* no loop, nothing wedged */
+}
+
 static void test_thread_count(void)
 {
     char yaml[512], errtext[CONFIG_ERROR_MAX];
@@ -292,6 +304,7 @@ int main(int argc, char **argv)
     self = strchr(argv[0], '/') != NULL ? argv[0] : "/proc/self/exe";
     test_thread_count();
     test_connection_cap();
+    test_loops_alive();
     test_start_up_fails();
     test_run_reload_stop();
     return test_exit_code();

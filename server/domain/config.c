@@ -8,6 +8,7 @@
  * config, so the single failure path is config_destroy. */
 #include "config.h"
 
+#include "epoch.h"
 #include "hashtable.h"
 #include "hg_assert.h"
 #include "record.h"
@@ -38,6 +39,8 @@
 HG_STATIC_ASSERT(3 * CONFIG_MAX_FIELD_LENGTH + SEAL_OVERHEAD + 1024 <= RECORD_MAX_PAYLOAD,
                  "the largest webhook the limits allow must fit one journal record");
 HG_STATIC_ASSERT(CONFIG_MAX_FIELD_LENGTH <= SEAL_MAX_SECRET, "the longest secret the limits allow can be sealed");
+HG_STATIC_ASSERT(4 * CONFIG_MAX_THREADS <= EPOCH_MAX_THREADS,
+                 "every event loop, and thrice as many other threads, can read the store's shared tables");
 
 #define TOKEN_SHA256_PREFIX "sha256:"
 

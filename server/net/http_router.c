@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "console.h"
 #include "cors.h"
 #include "h1framing.h"
 #include "gzip.h"
@@ -141,6 +142,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     case ROUTE_RPC_RECOVER:
     case ROUTE_RPC_OTHER:
         http_rpc_serve(h, req, &m);
+        break;
+    case ROUTE_CONSOLE:
+        console_serve(req);
         break;
     default:
         http_rest_serve(h, req, &m);

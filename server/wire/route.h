@@ -42,6 +42,8 @@ typedef enum route_id {
     ROUTE_READYZ,
     ROUTE_METRICS,
     ROUTE_OPENAPI,   /* GET /openapi.json: the OpenAPI document generated from the schema (gen/openapi.json) */
+    ROUTE_CONSOLE,   /* GET or HEAD /console and anything under /console/: the web console's static files (not
+                        part of the API, so not in the OpenAPI document nor in route_describe) */
     ROUTE_PREFLIGHT, /* a CORS preflight (OPTIONS with Origin and Access-Control-Request-Method): decided by the
                         router from the headers, never by route_find */
     ROUTE_NOT_FOUND,          /* no resource has this path */

@@ -296,7 +296,7 @@ int main(void)
         [ROUTE_GET_EVENT] = "get_event",   [ROUTE_RESEND] = "resend",   [ROUTE_RPC_PUBLISH] = "rpc_publish",
         [ROUTE_RPC_GET_EVENT] = "rpc_get_event", [ROUTE_RPC_ATTEMPTS] = "rpc_attempts",
         [ROUTE_RPC_RESEND] = "rpc_resend", [ROUTE_RPC_RECOVER] = "rpc_recover",
-        [ROUTE_PREFLIGHT] = "preflight",   [ROUTE_OPENAPI] = "openapi",
+        [ROUTE_PREFLIGHT] = "preflight",   [ROUTE_OPENAPI] = "openapi", [ROUTE_CONSOLE] = "console",
     };
     for (int r = 0; r < ROUTE_COUNT; r++)
         CHECK_STR(route_name((route_id)r), labels[r]);
@@ -321,7 +321,15 @@ int main(void)
     check_route("GET", "/openapi.json", ROUTE_OPENAPI);
     check_not_allowed("POST", "/openapi.json", "GET");
     check_route("GET", "/v0/openapi.json", ROUTE_NOT_FOUND); /* /v0 aliases the API, not the document */
-    check_openapi_matches_table();
+    /* the console: its root, and anything under it, which http's console module then finds or not */
+    check_route("GET", "/console", ROUTE_CONSOLE);
+    check_route("GET", "/console/", ROUTE_CONSOLE);
+    check_route("HEAD", "/console/app.js", ROUTE_CONSOLE);
+    check_route("GET", "/console/no/such/file", ROUTE_CONSOLE);
+    check_route("GET", "/consoles", ROUTE_NOT_FOUND);
+    check_route("GET", "/v0/console/", ROUTE_NOT_FOUND);
+    check_not_allowed("POST", "/console/", "GET, HEAD");
+    check_openapi_matches_table(); /* and the console is not in the document */
     check_rest_rules();
     /* a template that does not fit is said so */
     char tiny[4];

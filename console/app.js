@@ -210,7 +210,7 @@ async function ecosystemView(eco) {
   const published = h("p.outcome", { id: "published", role: "status" });
   const publish = form("publish", [
     { name: "items", label: "Items (a JSON array of objects)", rows: 4,
-      value: JSON.stringify([{ type: "Test", message: "from the hookgate console" }], null, 1) },
+      value: JSON.stringify([{ type: "Test", message: "from the hookgate console" }]) },
   ], "Publish test event", async (v) => {
     let items;
     try {

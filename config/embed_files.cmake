@@ -1,5 +1,5 @@
-# Turns the files of a folder into one C table (console_file NAME[] and NAME_count, see
-# server/net/console.h), each file's bytes an array of their own, in name order: the web
+# Turns the files of a folder into one C table (webconsole_file NAME[] and NAME_count, see
+# server/net/webconsole.h), each file's bytes an array of their own, in name order: the web
 # console (console/) travels inside the binary, as config/embed.cmake carries single files.
 # Only the folder's own regular files; names are taken as they are (no path, no escaping
 # needed: the build's own file names).
@@ -25,7 +25,7 @@ if(i EQUAL 0)
   message(FATAL_ERROR "${DIR}: no files to embed")
 endif()
 file(WRITE ${OUT} "/* generated from ${DIR} by config/embed_files.cmake; do not edit */\n"
-  "#include \"console.h\"\n"
+  "#include \"webconsole.h\"\n"
   "${arrays}"
-  "const console_file ${NAME}[] = {\n${table}};\n"
+  "const webconsole_file ${NAME}[] = {\n${table}};\n"
   "const size_t ${NAME}_count = ${i};\n")

@@ -4,7 +4,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "console.h"
 #include "cors.h"
 #include "h1framing.h"
 #include "gzip.h"
@@ -16,6 +15,7 @@
 #include "metrics.h"
 #include "route.h"
 #include "server.h"
+#include "webconsole.h"
 
 /* Checks the request target before anything routes on it; 0 when it may be routed.
  *
@@ -144,7 +144,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         http_rpc_serve(h, req, &m);
         break;
     case ROUTE_CONSOLE:
-        console_serve(req);
+        webconsole_serve(req);
         break;
     default:
         http_rest_serve(h, req, &m);

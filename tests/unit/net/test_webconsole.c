@@ -1,4 +1,4 @@
-/* Tests console through loopback.h, as h2o calls it: GET /console/ is the embedded
+/* Tests webconsole through loopback.h, as h2o calls it: GET /console/ is the embedded
  * index.html and /console/<name> each embedded file, byte for byte, with its media type,
  * the strict Content-Security-Policy (no 'unsafe-inline', no eval, frame-ancestors 'none'),
  * nosniff and no framing; HEAD is answered too; /console redirects to /console/; a name
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "console.h"
+#include "webconsole.h"
 #include "loopback.h"
 
 #define ECO "C000000000000000000000a01"
@@ -19,18 +19,18 @@ static const char yaml[] = "server: { listen: [ {address: 127.0.0.1, port: 1} ] 
                            "    tokens: [ " TOKEN " ]\n"
                            "    ecosystems: [ { id: " ECO " } ]\n";
 
-static const console_file *embedded(const char *name)
+static const webconsole_file *embedded(const char *name)
 {
-    for (size_t i = 0; i < console_files_count; i++)
-        if (strcmp(console_files[i].name, name) == 0)
-            return &console_files[i];
+    for (size_t i = 0; i < webconsole_files_count; i++)
+        if (strcmp(webconsole_files[i].name, name) == 0)
+            return &webconsole_files[i];
     return NULL;
 }
 
 static void check_security_headers(lb_exchange *x)
 {
     const char *csp = lb_header(x, "content-security-policy");
-    CHECK_STR(csp, CONSOLE_CSP);
+    CHECK_STR(csp, WEBCONSOLE_CSP);
     CHECK(csp != NULL && strstr(csp, "unsafe") == NULL);
     CHECK(csp != NULL && strstr(csp, "frame-ancestors 'none'") != NULL);
     CHECK(csp != NULL && strstr(csp, "script-src 'self'") != NULL);
@@ -52,7 +52,7 @@ static void test_files(lb_server *s)
         {"/console/console.css", "console.css", "text/css; charset=utf-8"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const console_file *f = embedded(cases[i].name);
+        const webconsole_file *f = embedded(cases[i].name);
         CHECK(f != NULL && f->len > 0);
         for (int v = 0; v < 2; v++) {
             lb_exchange x = {.method = "GET", .path = cases[i].path, .version = v ? 0x200 : 0x101};
@@ -65,7 +65,7 @@ static void test_files(lb_server *s)
         }
     }
     /* the page loads only its own files: no inline script or style for the policy to refuse */
-    const console_file *index = embedded("index.html");
+    const webconsole_file *index = embedded("index.html");
     CHECK(index != NULL && strstr(index->body, "<script type=\"module\" src=\"app.js\"></script>") != NULL);
     CHECK(index != NULL && strstr(index->body, "style=") == NULL && strstr(index->body, "<style") == NULL);
     CHECK(index != NULL && strstr(index->body, "http://") == NULL && strstr(index->body, "https://") == NULL);
@@ -99,11 +99,11 @@ static void test_files(lb_server *s)
 
 static void test_media_types(void)
 {
-    CHECK_STR(console_media_type("a.html"), "text/html; charset=utf-8");
-    CHECK_STR(console_media_type("shot.png"), "image/png");
-    CHECK_STR(console_media_type("logo.svg"), "image/svg+xml");
-    CHECK_STR(console_media_type("js"), "application/octet-stream"); /* a name, not an extension */
-    CHECK_STR(console_media_type("data.bin"), "application/octet-stream");
+    CHECK_STR(webconsole_media_type("a.html"), "text/html; charset=utf-8");
+    CHECK_STR(webconsole_media_type("shot.png"), "image/png");
+    CHECK_STR(webconsole_media_type("logo.svg"), "image/svg+xml");
+    CHECK_STR(webconsole_media_type("js"), "application/octet-stream"); /* a name, not an extension */
+    CHECK_STR(webconsole_media_type("data.bin"), "application/octet-stream");
 }
 
 /* server.console: off, and every console path is 404 while the API still answers */
@@ -115,7 +115,7 @@ static void test_off(lb_server *s)
     CHECK(cfg != NULL);
     if (cfg == NULL)
         return;
-    console_configure(cfg);
+    webconsole_configure(cfg);
     const char *paths[] = {"/console", "/console/", "/console/app.js", "/console/index.html"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         lb_exchange x = {.method = "GET", .path = paths[i]};
@@ -124,7 +124,7 @@ static void test_off(lb_server *s)
         CHECK_STR(lb_body(&x), "Not found.");
         lb_exchange_dispose(&x);
     }
-    CHECK(console_find("/console/", 9) == NULL);
+    CHECK(webconsole_find("/console/", 9) == NULL);
     lb_exchange api = {.method = "GET", .path = "/api/webhooks?ecosystemId=" ECO, .headers = {{"authorization", TOKEN}}};
     lb_send(s, &api);
     CHECK(api.status == 200);
@@ -136,8 +136,8 @@ static void test_off(lb_server *s)
     CHECK(cfg != NULL);
     if (cfg == NULL)
         return;
-    console_configure(cfg);
-    CHECK(console_find("/console/", 9) == embedded("index.html"));
+    webconsole_configure(cfg);
+    CHECK(webconsole_find("/console/", 9) == embedded("index.html"));
     config_destroy(cfg);
 }
 

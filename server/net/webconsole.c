@@ -1,36 +1,36 @@
-/* console: see console.h. */
-#include "console.h"
+/* webconsole: see webconsole.h. */
+#include "webconsole.h"
 
 #include <string.h>
 
 #include "hg_assert.h"
 #include "http.h"
 
-/* Copied once at start-up (console_configure), before any loop thread reads it. */
+/* Copied once at start-up (webconsole_configure), before any loop thread reads it. */
 static int enabled = 1;
 
-void console_configure(const config *cfg)
+void webconsole_configure(const config *cfg)
 {
     HG_ASSERT(cfg->console == 0 || cfg->console == 1);
     enabled = cfg->console;
 }
 
-const console_file *console_find(const char *path, size_t len)
+const webconsole_file *webconsole_find(const char *path, size_t len)
 {
-    size_t pn = sizeof(CONSOLE_PREFIX) - 1;
-    if (!enabled || len < pn || memcmp(path, CONSOLE_PREFIX, pn) != 0)
+    size_t pn = sizeof(WEBCONSOLE_PREFIX) - 1;
+    if (!enabled || len < pn || memcmp(path, WEBCONSOLE_PREFIX, pn) != 0)
         return NULL;
     const char *name = path + pn;
     size_t name_len = len - pn;
     if (name_len == 0)
-        name = CONSOLE_INDEX, name_len = sizeof(CONSOLE_INDEX) - 1;
-    for (size_t i = 0; i < console_files_count; i++)
-        if (strlen(console_files[i].name) == name_len && memcmp(console_files[i].name, name, name_len) == 0)
-            return &console_files[i];
+        name = WEBCONSOLE_INDEX, name_len = sizeof(WEBCONSOLE_INDEX) - 1;
+    for (size_t i = 0; i < webconsole_files_count; i++)
+        if (strlen(webconsole_files[i].name) == name_len && memcmp(webconsole_files[i].name, name, name_len) == 0)
+            return &webconsole_files[i];
     return NULL;
 }
 
-const char *console_media_type(const char *name)
+const char *webconsole_media_type(const char *name)
 {
     static const struct {
         const char *ext, *type;
@@ -58,15 +58,15 @@ static void add_header_named(h2o_req_t *req, const char *name, const char *value
     h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 0, NULL, value, strlen(value));
 }
 
-void console_serve(h2o_req_t *req)
+void webconsole_serve(h2o_req_t *req)
 {
     h2o_iovec_t path = req->path_normalized;
-    if (enabled && path.len == sizeof(CONSOLE_PREFIX) - 2) { /* "/console": its files are relative to the prefix */
-        add_header(req, H2O_TOKEN_LOCATION, CONSOLE_PREFIX);
-        http_respond_text(req, 301, "Moved Permanently", "See " CONSOLE_PREFIX ".");
+    if (enabled && path.len == sizeof(WEBCONSOLE_PREFIX) - 2) { /* "/console": its files are relative to the prefix */
+        add_header(req, H2O_TOKEN_LOCATION, WEBCONSOLE_PREFIX);
+        http_respond_text(req, 301, "Moved Permanently", "See " WEBCONSOLE_PREFIX ".");
         return;
     }
-    const console_file *f = console_find(path.base, path.len);
+    const webconsole_file *f = webconsole_find(path.base, path.len);
     if (f == NULL) {
         http_respond_text(req, 404, "Not Found", "Not found.");
         return;
@@ -74,11 +74,11 @@ void console_serve(h2o_req_t *req)
     /* the page handles a token and shows what clients wrote (descriptions, answers): it
      * runs only its own files, never inside another site's frame, and a file's type is
      * never sniffed into something else */
-    add_header_named(req, "content-security-policy", CONSOLE_CSP);
+    add_header_named(req, "content-security-policy", WEBCONSOLE_CSP);
     add_header_named(req, "x-content-type-options", "nosniff");
     add_header_named(req, "x-frame-options", "DENY");
     add_header_named(req, "referrer-policy", "no-referrer");
     add_header_named(req, "cross-origin-opener-policy", "same-origin");
     add_header(req, H2O_TOKEN_CACHE_CONTROL, "no-cache"); /* revalidated: a new build's files are seen at once */
-    http_respond_pooled(req, 200, "OK", console_media_type(f->name), f->body, f->len); /* static: not copied */
+    http_respond_pooled(req, 200, "OK", webconsole_media_type(f->name), f->body, f->len); /* static: not copied */
 }

@@ -1,11 +1,10 @@
 // hookgate's web console: one page, plain ES modules, no framework. Views by location.hash
-// ("#/" the token, "#/ecosystems/<id>" an ecosystem's webhooks, "#/webhooks/<id>" one
+// ("#/" the token, then the ecosystems it may act on, "#/ecosystems/<id>" an ecosystem's webhooks, "#/webhooks/<id>" one
 // webhook's deliveries); the hash never holds the token. Every value from the API goes
 // into the page as text (textContent, attributes), never as markup.
 import { ApiError, call, setToken, token } from "./api.js";
 import { bucketize, drawChart } from "./chart.js";
 
-const ECOSYSTEMS_KEY = "hookgate.ecosystems"; // ecosystem ids this tab has opened, for the picker
 const ATTEMPTS_PAGE = 100; // attempts per call of the list
 const CHART_MAX_PAGES = 20; // a chart reads at most this many pages of attempts (2,000)
 const RANGES = { "24h": 24, "7d": 24 * 7 }; // the chart's ranges, in hours
@@ -44,20 +43,6 @@ function showBanner(text, kind = "error") {
   banner.textContent = text;
   banner.className = `banner ${kind}`;
   banner.hidden = text === "";
-}
-
-function recentEcosystems() {
-  try {
-    const list = JSON.parse(sessionStorage.getItem(ECOSYSTEMS_KEY) ?? "[]");
-    return Array.isArray(list) ? list.filter((s) => typeof s === "string") : [];
-  } catch {
-    return [];
-  }
-}
-
-function rememberEcosystem(id) {
-  const list = [id, ...recentEcosystems().filter((e) => e !== id)].slice(0, 20);
-  sessionStorage.setItem(ECOSYSTEMS_KEY, JSON.stringify(list));
 }
 
 // A form of fields [{name, label, type?, value?, placeholder?, rows?}], whose name is the API's
@@ -134,39 +119,38 @@ function setCrumbs(...items) {
   logout.hidden = token() === null;
 }
 
-// --- the token and the ecosystem -------------------------------------------------------------
+// --- the token, and the ecosystems it may act on -------------------------------------------
 
 function loginView() {
   setCrumbs({ text: "Sign in" });
-  const recent = recentEcosystems();
   const f = form("login", [
     { name: "token", label: "Token (account or server token)", type: "password" },
-    { name: "ecosystemId", label: "Ecosystem id", placeholder: "C5156b8ace57896adb6dae592", value: recent[0] ?? "" },
-  ], "Open", async (v) => {
+  ], "Sign in", async (v) => {
     setToken(v.token.trim());
-    const eco = v.ecosystemId.trim();
     try {
-      await call("GET", `/webhooks?ecosystemId=${encodeURIComponent(eco)}&limit=1`); // the token and the ecosystem, checked
+      await call("GET", "/ecosystems"); // the token, checked
     } catch (e) {
+      setToken(null);
       if (e instanceof ApiError && e.status === 401) {
-        setToken(null);
         f.errors.token.textContent = e.message;
-        return;
-      }
-      if (e instanceof ApiError && (e.status === 403 || e.status === 404)) {
-        f.errors.ecosystemId.textContent = e.message;
         return;
       }
       throw e;
     }
-    rememberEcosystem(eco);
-    location.hash = `#/ecosystems/${eco}`;
+    if (location.hash === "#/" || location.hash === "") render();
+    else location.hash = "#/";
   });
-  const picks = recent.length === 0 || token() === null ? null : h("section.card", {}, h("h2", {}, "Ecosystems opened in this tab"),
-    h("ul.plain", {}, recent.map((id) => h("li", {}, h("a", { href: `#/ecosystems/${id}` }, id)))));
   return [h("section.card.narrow", {}, h("h2", {}, "Sign in"),
     h("p.hint", {}, "The token is kept in this tab only (sessionStorage) and sent in the authorization header."),
-    f.el), picks];
+    f.el)];
+}
+
+async function ecosystemsView() {
+  setCrumbs({ text: "Ecosystems" });
+  const { value } = await call("GET", "/ecosystems");
+  const items = value.items.length === 0 ? [h("li.empty", {}, "This token may act on no ecosystem.")]
+    : value.items.map((e) => h("li", {}, h("a", { href: `#/ecosystems/${e.id}` }, e.id)));
+  return [h("section.card.narrow", {}, h("h2", {}, "Ecosystems"), h("ul.plain", { id: "ecosystems" }, items))];
 }
 
 // --- an ecosystem's webhooks ------------------------------------------------------------------
@@ -191,7 +175,6 @@ function stateOf(w) {
 }
 
 async function ecosystemView(eco) {
-  rememberEcosystem(eco);
   setCrumbs({ text: "Ecosystems", href: "#/" }, { text: eco });
   const list = h("tbody");
   const table = h("table.list", { id: "webhooks" },
@@ -277,7 +260,6 @@ async function webhookView(id) {
   let w;
   const { value } = await call("GET", `/webhooks/${id}`);
   w = value;
-  rememberEcosystem(w.ecosystemId);
   setCrumbs({ text: "Ecosystems", href: "#/" }, { text: w.ecosystemId, href: `#/ecosystems/${w.ecosystemId}` }, { text: w.url });
 
   const details = h("dl.details", { id: "details" });
@@ -458,9 +440,10 @@ async function render() {
   let view;
   try {
     if (token() === null) view = loginView();
+    else if (hash === "#/") view = await ecosystemsView();
     else if ((m = /^#\/ecosystems\/([^/]+)$/.exec(hash))) view = await ecosystemView(decodeURIComponent(m[1]));
     else if ((m = /^#\/webhooks\/([^/]+)$/.exec(hash))) view = await webhookView(decodeURIComponent(m[1]));
-    else view = loginView();
+    else view = await ecosystemsView();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
       setToken(null);

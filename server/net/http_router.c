@@ -140,6 +140,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     case ROUTE_RPC_ATTEMPTS:
     case ROUTE_RPC_RESEND:
     case ROUTE_RPC_RECOVER:
+    case ROUTE_RPC_ECOSYSTEMS:
     case ROUTE_RPC_OTHER:
         http_rpc_serve(h, req, &m);
         break;

@@ -49,7 +49,7 @@ static const struct {
     {"CreateWebhook", ROUTE_CREATE},   {"GetWebhook", ROUTE_GET},         {"ListWebhooks", ROUTE_LIST},
     {"UpdateWebhook", ROUTE_UPDATE},   {"DeleteWebhook", ROUTE_DELETE},   {"InvokeWebhook", ROUTE_INVOKE},
     {"PublishEvent", ROUTE_PUBLISH},   {"GetEvent", ROUTE_GET_EVENT},     {"ListAttempts", ROUTE_ATTEMPTS},
-    {"ResendEvent", ROUTE_RESEND},     {"RecoverWebhook", ROUTE_RECOVER},
+    {"ResendEvent", ROUTE_RESEND},     {"RecoverWebhook", ROUTE_RECOVER}, {"ListEcosystems", ROUTE_ECOSYSTEMS},
 };
 #define REST_ROUTES (sizeof(rest_routes) / sizeof(rest_routes[0]))
 
@@ -87,6 +87,7 @@ static const resource fixed[] = {
     {PATH_RPC_METHOD, NONE, "ListAttempts", "GET, POST", {{"GET", ROUTE_RPC_ATTEMPTS}, {"POST", ROUTE_RPC_ATTEMPTS}}},
     {PATH_RPC_METHOD, NONE, "ResendEvent", "POST", {{"POST", ROUTE_RPC_RESEND}}},
     {PATH_RPC_METHOD, NONE, "RecoverWebhook", "POST", {{"POST", ROUTE_RPC_RECOVER}}},
+    {PATH_RPC_METHOD, NONE, "ListEcosystems", "GET, POST", {{"GET", ROUTE_RPC_ECOSYSTEMS}, {"POST", ROUTE_RPC_ECOSYSTEMS}}},
     {PATH_RPC_SERVICE, NONE, NULL, "POST", {{"POST", ROUTE_RPC_OTHER}}},
     {PATH_EXACT, NONE, "/healthz", "GET, HEAD", {{"GET", ROUTE_HEALTHZ}, {"HEAD", ROUTE_HEALTHZ}}},
     {PATH_EXACT, NONE, "/readyz", "GET, HEAD", {{"GET", ROUTE_READYZ}, {"HEAD", ROUTE_READYZ}}},
@@ -116,7 +117,8 @@ static const char *const names[ROUTE_COUNT] = {
     [ROUTE_GET_EVENT] = "get_event",   [ROUTE_RESEND] = "resend",   [ROUTE_RPC_PUBLISH] = "rpc_publish",
     [ROUTE_RPC_GET_EVENT] = "rpc_get_event", [ROUTE_RPC_ATTEMPTS] = "rpc_attempts",
     [ROUTE_RPC_RESEND] = "rpc_resend", [ROUTE_RPC_RECOVER] = "rpc_recover", [ROUTE_PREFLIGHT] = "preflight",
-    [ROUTE_OPENAPI] = "openapi",       [ROUTE_CONSOLE] = "console",
+    [ROUTE_OPENAPI] = "openapi",       [ROUTE_CONSOLE] = "console", [ROUTE_ECOSYSTEMS] = "ecosystems",
+    [ROUTE_RPC_ECOSYSTEMS] = "rpc_ecosystems",
 };
 HG_STATIC_ASSERT(sizeof(names) / sizeof(names[0]) == ROUTE_COUNT, "a name for every route");
 

@@ -25,6 +25,7 @@ typedef enum route_id {
     ROUTE_PUBLISH,    /* POST /api/events */
     ROUTE_GET_EVENT,  /* GET /api/events/<id> */
     ROUTE_RESEND,     /* POST /api/events/<id>/resend */
+    ROUTE_ECOSYSTEMS, /* GET /api/ecosystems */
     ROUTE_RPC_CREATE, /* POST /droplit.webhooks.v1.WebhookService/CreateWebhook */
     ROUTE_RPC_GET,
     ROUTE_RPC_LIST,
@@ -36,6 +37,7 @@ typedef enum route_id {
     ROUTE_RPC_ATTEMPTS,
     ROUTE_RPC_RESEND,
     ROUTE_RPC_RECOVER,
+    ROUTE_RPC_ECOSYSTEMS,
     ROUTE_RPC_OTHER, /* POST under a served service: a method the table does not name (grpc.health.v1.Health's
                         among them) */
     ROUTE_HEALTHZ,   /* GET or HEAD /healthz */

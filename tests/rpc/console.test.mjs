@@ -1,14 +1,15 @@
 // The web console (GET /console/) in a real browser: Debian's headless Chromium driven by
 // playwright-core (no browser download: executablePath /usr/bin/chromium, or $CHROMIUM).
 // A wrong token shows the server's 401 words beside the token field; then, signed in, the
-// page creates a webhook (first with a bad url: the 400's message beside the url field)
+// page lists the token's ecosystems (GET /api/ecosystems, the deleted one left out) and,
+// in one, creates a webhook (first with a bad url: the 400's message beside the url field)
 // pointing at a receiver this test runs on 127.0.0.1, whose description is markup that
-// must show as text; invokes it (the outcome: 200, error class none); publishes an event
-// and sees its delivery in the attempts list and in the chart; edits and disables it;
-// deletes it after the in-page confirmation. No dialog may open, and the page may log no
-// error (a Content-Security-Policy violation is one). Screenshots of the main views go to
-// console-screenshots/ beside the hookgate binary. A second server with server.console off
-// answers 404 under /console/.
+// must show as text; publishes an event; invokes the webhook (the outcome: 200, error
+// class none); sees the delivery and the invoke in the attempts list and in the chart;
+// resends and recovers; edits and disables it; deletes it after the in-page confirmation.
+// No dialog may open, and the page may log no error (a Content-Security-Policy violation
+// is one). Screenshots of the main views go to console-screenshots/ beside the hookgate
+// binary. A second server with server.console off answers 404 under /console/.
 //
 // Run from the repository root (after `npm ci --prefix tests`; needs `chromium`):
 //   HOOKGATE_BINARY=build/hookgate node --test tests/rpc/console.test.mjs
@@ -28,6 +29,8 @@ const TMP = mkdtempSync(path.join(os.tmpdir(), "hookgate-console-"));
 const SHOTS = path.join(path.dirname(BINARY), "console-screenshots");
 const TOKEN = "console-token";
 const ECO = "C5156b8ace57896adb6dae592";
+const ECO2 = "C59b343ae9ca1fbc8287a3196";
+const DELETED = "C000000000000000000000d01";
 const XSS = "<img src=x onerror=alert(1)>";
 const UI_TIMEOUT_MS = 15000; // for the page to show what a step made
 
@@ -61,7 +64,7 @@ const hookgateYaml = (console) => (httpPort, grpcPort) => [
   "accounts:",
   "  - id: acme",
   `    tokens: [ "${TOKEN}" ]`,
-  `    ecosystems: [ { id: ${ECO} } ]`,
+  `    ecosystems: [ { id: ${ECO} }, { id: ${ECO2} }, { id: ${DELETED}, deleted: true } ]`,
   "",
 ].join("\n");
 
@@ -113,19 +116,22 @@ test("a console in a browser: sign in, webhooks, invoke, deliveries, edit, delet
   await page.goto(`${hg.httpBase}/console/`);
   // a wrong token: the server's words beside the token field
   await page.fill("#login-token", "not-a-token");
-  await page.fill("#login-ecosystemId", ECO);
   await page.click("#login button[type=submit]");
   await page.waitForFunction(() => document.querySelector('[data-for="token"]').textContent !== "");
   assert.equal(await page.textContent('[data-for="token"]'), "Invalid authorization token.");
   assert.equal(await page.evaluate(() => sessionStorage.getItem("hookgate.token")), null);
 
+  // the ecosystems the token may act on (GET /api/ecosystems): not the deleted one
   await page.fill("#login-token", TOKEN);
   await page.click("#login button[type=submit]");
-  await page.waitForSelector("#webhooks");
+  await page.waitForSelector("#ecosystems");
+  assert.deepEqual(await page.locator("#ecosystems a").allTextContents(), [ECO, ECO2]);
   // the token: in this tab's sessionStorage only, never in a URL, a cookie or localStorage
   assert.equal(await page.evaluate(() => sessionStorage.getItem("hookgate.token")), TOKEN);
   assert.equal(await page.evaluate(() => localStorage.length), 0);
   assert.deepEqual(await context.cookies(), []);
+  await page.click(`#ecosystems a[href="#/ecosystems/${ECO}"]`);
+  await page.waitForSelector("#webhooks");
   assert.ok(!page.url().includes(TOKEN));
 
   // a bad url: the 400's problem beside the url field

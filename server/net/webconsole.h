@@ -18,8 +18,8 @@
 
 /* The Content-Security-Policy of every console answer: scripts, styles and fetches from
  * this origin only, no inline script or style, no eval, no framing, no plugins. */
-#define WEBCONSOLE_CSP                                                                                                    \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "                   \
+#define WEBCONSOLE_CSP                                                                                                 \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "                    \
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /* One embedded file: its name under console/ and its bytes. */

@@ -125,7 +125,8 @@ static void test_off(lb_server *s)
         lb_exchange_dispose(&x);
     }
     CHECK(webconsole_find("/console/", 9) == NULL);
-    lb_exchange api = {.method = "GET", .path = "/api/webhooks?ecosystemId=" ECO, .headers = {{"authorization", TOKEN}}};
+    lb_exchange api = {
+        .method = "GET", .path = "/api/webhooks?ecosystemId=" ECO, .headers = {{"authorization", TOKEN}}};
     lb_send(s, &api);
     CHECK(api.status == 200);
     lb_exchange_dispose(&api);

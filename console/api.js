@@ -25,7 +25,7 @@ export class ApiError extends Error {
 
 // Calls method path (under /api) with body (an object, sent as JSON) and resolves to the
 // answer: the parsed JSON, the text of a text/plain answer, or null for an empty one,
-// plus its status and time taken. Rejects with ApiError.
+// and its status. Rejects with ApiError.
 export async function call(method, path, body) {
   const headers = { authorization: token() ?? "" };
   const init = { method, headers, signal: AbortSignal.timeout(CALL_TIMEOUT_MS), credentials: "omit", cache: "no-store" };
@@ -33,14 +33,12 @@ export async function call(method, path, body) {
     headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const started = performance.now();
   let res;
   try {
     res = await fetch(`/api${path}`, init);
   } catch (e) {
     throw new ApiError(0, `The server could not be reached (${e.message}).`);
   }
-  const ms = Math.round(performance.now() - started);
   const type = res.headers.get("content-type") ?? "";
   const text = await res.text();
   let value = text === "" ? null : text;
@@ -59,5 +57,5 @@ export async function call(method, path, body) {
     }
     throw new ApiError(res.status, typeof value === "string" ? value.trim() : `${res.status} ${res.statusText}`);
   }
-  return { status: res.status, value, ms };
+  return { status: res.status, value };
 }

@@ -58,7 +58,9 @@ export function drawChart(buckets, label) {
   for (const frac of [0, 0.5, 1]) {
     const yy = PAD.top + plotH - frac * plotH;
     svg.append(el("line", { x1: PAD.left, y1: yy, x2: PAD.left + plotW, y2: yy, class: "grid" }));
-    svg.append(el("text", { x: PAD.left - 6, y: yy + 4, class: "tick", "text-anchor": "end" }, String(countMax * frac)));
+    if (Number.isInteger(countMax * frac)) { // counts are whole: no tick at 2.5 attempts
+      svg.append(el("text", { x: PAD.left - 6, y: yy + 4, class: "tick", "text-anchor": "end" }, String(countMax * frac)));
+    }
     svg.append(el("text", { x: PAD.left + plotW + 6, y: yy + 4, class: "tick latency" }, `${Math.round(msMax * frac)} ms`));
   }
   const every = Math.max(1, Math.round(buckets.length / 8));

@@ -45,8 +45,9 @@ function startReceiver() {
       const chunks = [];
       req.on("data", (c) => chunks.push(c));
       req.on("end", () => {
-        received.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
-        res.writeHead(200, { "content-type": "text/plain" }).end("received <b>ok</b>");
+        received.push({ url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+        if (req.url === "/fail") res.writeHead(500, { "content-type": "text/plain" }).end("broken on purpose");
+        else res.writeHead(200, { "content-type": "text/plain" }).end("received <b>ok</b>");
       });
     });
     server.on("error", reject);
@@ -150,11 +151,18 @@ test("a console in a browser: sign in, webhooks, invoke, deliveries, edit, delet
   assert.equal(await page.locator("#webhooks img").count(), 0); // not as markup
   const id = await row.getAttribute("data-id");
   assert.match(id, /^[0-9a-f]{24}$/);
+  // and one whose url answers 500
+  await page.fill("#create-url", receiver.url.replace(/\/hook$/, "/fail"));
+  await page.fill("#create-description", "fails");
+  await page.click("#create button[type=submit]");
+  const failingRow = page.locator("#webhooks tbody tr[data-id]", { hasText: "fails" });
+  await failingRow.waitFor();
+  const failingId = await failingRow.getAttribute("data-id");
 
   // publish an event from the ecosystem's page
   await page.click("#publish button[type=submit]");
   await page.waitForFunction(() => document.querySelector("#published").textContent !== "");
-  assert.match(await page.textContent("#published"), /^Event [0-9a-f]{24} published to 1 webhook\.$/);
+  assert.match(await page.textContent("#published"), /^Event [0-9a-f]{24} published to 2 webhooks\.$/);
   await page.screenshot({ path: path.join(SHOTS, "ecosystem.png"), fullPage: true });
 
   // the webhook's page: invoke, and see the outcome
@@ -200,9 +208,10 @@ test("a console in a browser: sign in, webhooks, invoke, deliveries, edit, delet
     assert.ok(i < 100, "the resend never reached the receiver");
     await new Promise((r) => setTimeout(r, 50));
   }
+  assert.match(await page.textContent("#delivery-outcome"), /^Event [0-9a-f]{24}: 1 delivery queued again\.$/);
   await page.click("#recover button[type=submit]");
-  await page.waitForFunction(() => /deliveries queued again|delivery queued again/.test(
-    document.querySelector("#delivery-outcome").textContent) && /^0 /.test(document.querySelector("#delivery-outcome").textContent));
+  await page.waitForFunction(() => /failed/.test(document.querySelector("#delivery-outcome").textContent));
+  assert.equal(await page.textContent("#delivery-outcome"), "0 failed deliveries queued again.");
 
   // edit: a bad url is refused beside its field; then a new description, and disabled
   await page.fill("#edit-url", "ftp://example.com/");
@@ -224,9 +233,36 @@ test("a console in a browser: sign in, webhooks, invoke, deliveries, edit, delet
   await page.click("#delete");
   await page.waitForSelector("#confirm-delete:not([hidden])");
   await page.click("#delete-confirm");
-  await page.waitForSelector("#webhooks td.empty");
+  await page.waitForSelector(`#webhooks tr[data-id="${id}"]`, { state: "detached" });
   const gone = await fetch(`${hg.httpBase}/api/webhooks/${id}`, { headers: { authorization: TOKEN } });
   assert.equal(gone.status, 404);
+
+  // the failing webhook: both scheduled attempts failed, in the list and in the chart
+  await page.click(`#webhooks a.button[href="#/webhooks/${failingId}"]`);
+  await page.waitForSelector("#timeline");
+  for (let i = 0; (await page.locator("#attempts tbody tr.failed").count()) < 2; i++) {
+    assert.ok(i < 50, "the failing webhook's two attempts were not listed");
+    await new Promise((r) => setTimeout(r, 100)); // the retry happens on the server's own time
+    await page.click("#refresh");
+  }
+  await page.click("#invoke");
+  await page.waitForSelector("#invoke-outcome dd.error-class");
+  assert.equal(await page.textContent("#invoke-outcome [data-status]"), "502 Webhook call failed: the url answered 500");
+  assert.equal(await page.textContent("#invoke-outcome dd.error-class"), "http");
+  assert.match(await page.textContent("#invoke-outcome dd.time"), /^\d+ ms$/);
+  await page.waitForFunction(() => document.querySelectorAll("#attempts tbody tr.failed").length === 3);
+  const newest = page.locator("#attempts tbody tr[data-seq]").first();
+  assert.equal(await newest.locator("td.status").textContent(), "500");
+  assert.equal(await newest.locator("td.error").textContent(), "http");
+  assert.equal(await newest.locator("pre.response").textContent(), "broken on purpose");
+  assert.equal(Number(await chart.getAttribute("data-failed")), 3);
+  assert.equal(Number(await chart.getAttribute("data-ok")), 0);
+  assert.ok(await page.locator("#chart svg g.hour rect.failed").count() >= 1);
+  await page.screenshot({ path: path.join(SHOTS, "failing.png"), fullPage: true });
+  // its failed delivery, recovered
+  await page.click("#recover button[type=submit]");
+  await page.waitForFunction(() => /failed/.test(document.querySelector("#delivery-outcome").textContent));
+  assert.equal(await page.textContent("#delivery-outcome"), "1 failed delivery queued again.");
 
   assert.deepEqual(dialogs, []);
   assert.deepEqual(problems, []);

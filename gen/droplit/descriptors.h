@@ -46,7 +46,7 @@ typedef struct descriptor_set_extension {
 } descriptor_set_extension;
 
 #define DESCRIPTOR_SET_FILES 11
-#define DESCRIPTOR_SET_SYMBOLS 501
+#define DESCRIPTOR_SET_SYMBOLS 507
 #define DESCRIPTOR_SET_EXTENSIONS 2
 
 /* In the set's order: a file comes after every file it imports. */

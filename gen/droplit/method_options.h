@@ -11,7 +11,8 @@
     "/droplit.webhooks.v1.WebhookService/GetWebhook", \
     "/droplit.webhooks.v1.WebhookService/ListWebhooks", \
     "/droplit.webhooks.v1.WebhookService/GetEvent", \
-    "/droplit.webhooks.v1.WebhookService/ListAttempts",
+    "/droplit.webhooks.v1.WebhookService/ListAttempts", \
+    "/droplit.webhooks.v1.WebhookService/ListEcosystems",
 
 #define METHOD_OPTIONS_CLIENT_STREAMING \
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", \

@@ -21,6 +21,7 @@
     REST_RULE("GET", "/api/events/{id}", "GetEvent", "", 200, REST_ANSWER_MESSAGE, "", 0) \
     REST_RULE("GET", "/api/webhooks/{id}/attempts", "ListAttempts", "", 200, REST_ANSWER_MESSAGE, "", 0) \
     REST_RULE("POST", "/api/events/{id}/resend", "ResendEvent", "*", 200, REST_ANSWER_MESSAGE, "", 0) \
-    REST_RULE("POST", "/api/webhooks/{id}/recover", "RecoverWebhook", "*", 200, REST_ANSWER_MESSAGE, "", 0)
+    REST_RULE("POST", "/api/webhooks/{id}/recover", "RecoverWebhook", "*", 200, REST_ANSWER_MESSAGE, "", 0) \
+    REST_RULE("GET", "/api/ecosystems", "ListEcosystems", "", 200, REST_ANSWER_MESSAGE, "", 0)
 
 #endif

@@ -629,6 +629,12 @@ static int read_access_log(parse *p, void *target)
     return read_choice(p, names, "must be text, json or off", &((config *)target)->access_log);
 }
 
+static int read_console(parse *p, void *target)
+{
+    static const char *const names[] = {"off", "on", NULL}; /* index = config.console */
+    return read_choice(p, names, "must be on or off", &((config *)target)->console);
+}
+
 /* Why s is not an origin as a browser serialises it in an Origin header (RFC 6454 §6.1),
  * or NULL: "http" or "https", "://", a host of lowercase letters, digits, dots and hyphens
  * (or a bracketed IPv6 address), an optional port without the scheme's default, no path.
@@ -741,6 +747,7 @@ static const field server_fields[] = {
     FIELD_PATH_("error_log_file", 0, config, error_log_file),
     FIELD_CUSTOM_("access_log", 0, read_access_log),
     FIELD_MAPPING_("cors", 0, 0, cors_fields),
+    FIELD_CUSTOM_("console", 0, read_console),
 };
 
 /* limits.default_page_size and max_page_size: read as plain numbers, their places kept
@@ -1188,6 +1195,7 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
     p.cfg->idle_timeout_ms = 10000;
     p.cfg->handshake_timeout_ms = 10000;
     p.cfg->write_timeout_ms = 10000;
+    p.cfg->console = 1;
     p.cfg->max_connection_output_bytes = 4u << 20;
     p.cfg->max_buffered_bytes = 256u << 20;
     p.cfg->store_fsync = CONFIG_FSYNC_ALWAYS;
@@ -1368,7 +1376,7 @@ int config_same_server(const config *a, const config *b)
            a->handshake_timeout_ms == b->handshake_timeout_ms && a->grpc_idle_timeout_ms == b->grpc_idle_timeout_ms &&
            a->write_timeout_ms == b->write_timeout_ms &&
            a->max_connection_output_bytes == b->max_connection_output_bytes &&
-           a->max_buffered_bytes == b->max_buffered_bytes && same_origins(a, b) &&
+           a->max_buffered_bytes == b->max_buffered_bytes && same_origins(a, b) && a->console == b->console &&
            same_text(a->store_path, b->store_path) && same_text(a->store_pg_conninfo, b->store_pg_conninfo) &&
            a->store_pg_connections == b->store_pg_connections &&
            a->store_pg_statement_timeout_ms == b->store_pg_statement_timeout_ms && a->store_fsync == b->store_fsync &&

@@ -147,6 +147,7 @@ typedef struct config {
      * whose pages may call the API; none by default. "*" is not accepted. */
     char cors_origins[CONFIG_MAX_CORS_ORIGINS][CONFIG_ORIGIN_MAX];
     size_t n_cors_origins;
+    int console; /* server.console: 1 on (default), 0 off: GET /console/ serves the web console, else 404 */
     config_limits limits;
     config_delivery delivery;
     char *store_path;                    /* NULL = memory only (or PostgreSQL) */

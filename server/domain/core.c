@@ -1052,6 +1052,47 @@ static int start_recover(core_call *call)
     return start_read(call, STEP_FIND_RECOVERED, BACKEND_GET, req->id);
 }
 
+/* The ecosystems the token may act on, from the call's configuration snapshot. The ids are
+ * copied into the call's memory: the snapshot may be freed (a reload) before the answer is
+ * encoded. The count is bounded by the configuration (CONFIG_MAX_ECOSYSTEMS an account). */
+static int start_list_ecosystems(core_call *call)
+{
+    if (validation_failed(&call->err)) /* the request has no fields: only what a codec found (a query string) */
+        return fail(call);
+    const auth_principal *who = &call->who;
+    const config_ecosystem *one = who->kind == AUTH_SERVER ? who->ecosystem : NULL;
+    const config_ecosystem *all = one != NULL ? one : who->account->ecosystems;
+    size_t n_all = one != NULL ? 1 : who->account->n_ecosystems, n = 0;
+    HG_ASSERT(who->kind == AUTH_ACCOUNT || one != NULL);
+    for (size_t i = 0; i < n_all; i++)
+        n += !all[i].deleted;
+    schema_ecosystems_response *res = call_alloc(call, sizeof(*res));
+    schema_ecosystem *items = n > 0 ? call_alloc(call, n * sizeof(*items)) : NULL;
+    schema_ecosystem **ptrs = n > 0 ? call_alloc(call, n * sizeof(*ptrs)) : NULL;
+    char *ids = n > 0 ? call_alloc(call, n * (CONFIG_ECOSYSTEM_ID_LEN + 1)) : NULL;
+    if (res == NULL || (n > 0 && (items == NULL || ptrs == NULL || ids == NULL))) {
+        error_set(&call->err, ERROR_INTERNAL, "Out of memory.");
+        return fail(call);
+    }
+    *res = (schema_ecosystems_response)SCHEMA_ECOSYSTEMS_RESPONSE_INIT;
+    size_t k = 0;
+    for (size_t i = 0; i < n_all; i++) {
+        if (all[i].deleted)
+            continue;
+        HG_ASSERT(k < n && strlen(all[i].id) == CONFIG_ECOSYSTEM_ID_LEN);
+        char *id = ids + k * (CONFIG_ECOSYSTEM_ID_LEN + 1);
+        memcpy(id, all[i].id, CONFIG_ECOSYSTEM_ID_LEN + 1);
+        items[k] = (schema_ecosystem)SCHEMA_ECOSYSTEM_INIT;
+        items[k].id = id;
+        ptrs[k] = &items[k];
+        k++;
+    }
+    res->n_items = n;
+    res->items = ptrs;
+    call->response = &res->base;
+    return finish(call, 0);
+}
+
 /* The dispatch table: WebhookService's methods, by their input message. A method of the
  * schema that is not here answers ERROR_UNIMPLEMENTED. */
 static const struct {
@@ -1070,6 +1111,7 @@ static const struct {
     [CORE_LIST_ATTEMPTS] = {&schema_attempts_request_descriptor, start_list_attempts, 0},
     [CORE_RESEND] = {&schema_resend_request_descriptor, start_resend, 1},
     [CORE_RECOVER] = {&schema_recover_request_descriptor, start_recover, 1},
+    [CORE_LIST_ECOSYSTEMS] = {&schema_ecosystems_request_descriptor, start_list_ecosystems, 0},
 };
 
 int core_method_reads_clock(core_method method)

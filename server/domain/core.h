@@ -47,6 +47,7 @@ typedef enum core_method {
     CORE_LIST_ATTEMPTS, /* a webhook's attempts, newest first */
     CORE_RESEND,        /* an event's deliveries again, now */
     CORE_RECOVER,       /* a webhook's failed deliveries since a time, again, now */
+    CORE_LIST_ECOSYSTEMS, /* the ecosystems the token may act on (from the configuration, no store call) */
     CORE_METHODS
 } core_method;
 

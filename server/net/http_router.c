@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "route.h"
 #include "server.h"
+#include "webconsole.h"
 
 /* Checks the request target before anything routes on it; 0 when it may be routed.
  *
@@ -139,8 +140,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     case ROUTE_RPC_ATTEMPTS:
     case ROUTE_RPC_RESEND:
     case ROUTE_RPC_RECOVER:
+    case ROUTE_RPC_ECOSYSTEMS:
     case ROUTE_RPC_OTHER:
         http_rpc_serve(h, req, &m);
+        break;
+    case ROUTE_CONSOLE:
+        webconsole_serve(req);
         break;
     default:
         http_rest_serve(h, req, &m);

@@ -440,7 +440,7 @@ static int read_deadline(h2o_req_t *req, const char *name, deadlinetimer_wheel *
 
 void http_rpc_serve(http_handler *h, h2o_req_t *req, const route_match *m)
 {
-    HG_ASSERT((m->id >= ROUTE_RPC_CREATE && m->id <= ROUTE_RPC_RECOVER) || m->id == ROUTE_RPC_OTHER);
+    HG_ASSERT((m->id >= ROUTE_RPC_CREATE && m->id <= ROUTE_RPC_ECOSYSTEMS) || m->id == ROUTE_RPC_OTHER);
     h2o_iovec_t ct = http_header(req, H2O_TOKEN_CONTENT_TYPE);
     /* the protocols compress their messages themselves (a gRPC-Web frame, a Connect body
      * by its own rules): h2o's filter, which compresses REST answers, stays out */

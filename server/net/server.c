@@ -40,6 +40,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "outflow.h"
+#include "webconsole.h"
 
 #define SERVER_BACKLOG 1024
 #define SERVER_ACCEPT_BATCH 16              /* connections accepted per readiness event */
@@ -635,6 +636,7 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
     /* clients that do not read: what their answers may hold, and for how long (outflow.h) */
     outflow_configure(cfg->max_connection_output_bytes, cfg->max_buffered_bytes);
     cors_configure(cfg);
+    webconsole_configure(cfg);
     /* slow clients: a request must arrive whole, a connection must keep talking */
     s.globalconf.http1.req_timeout = cfg->request_timeout_ms;
     s.globalconf.http2.idle_timeout = cfg->idle_timeout_ms;

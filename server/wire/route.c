@@ -18,6 +18,7 @@
 
 typedef enum path_kind {
     PATH_EXACT,       /* the path itself */
+    PATH_TREE,        /* the path itself, or it and "/" and anything after (a tree of static files) */
     PATH_COLLECTION,  /* the collection, or it and "/", also under /v0 */
     PATH_ITEM,        /* the collection "/<id>", <id> non-empty without '/', also under /v0 */
     PATH_ITEM_ACTION, /* the collection "/<id>/" the action (path), also under /v0 */
@@ -48,7 +49,7 @@ static const struct {
     {"CreateWebhook", ROUTE_CREATE},   {"GetWebhook", ROUTE_GET},         {"ListWebhooks", ROUTE_LIST},
     {"UpdateWebhook", ROUTE_UPDATE},   {"DeleteWebhook", ROUTE_DELETE},   {"InvokeWebhook", ROUTE_INVOKE},
     {"PublishEvent", ROUTE_PUBLISH},   {"GetEvent", ROUTE_GET_EVENT},     {"ListAttempts", ROUTE_ATTEMPTS},
-    {"ResendEvent", ROUTE_RESEND},     {"RecoverWebhook", ROUTE_RECOVER},
+    {"ResendEvent", ROUTE_RESEND},     {"RecoverWebhook", ROUTE_RECOVER}, {"ListEcosystems", ROUTE_ECOSYSTEMS},
 };
 #define REST_ROUTES (sizeof(rest_routes) / sizeof(rest_routes[0]))
 
@@ -86,11 +87,14 @@ static const resource fixed[] = {
     {PATH_RPC_METHOD, NONE, "ListAttempts", "GET, POST", {{"GET", ROUTE_RPC_ATTEMPTS}, {"POST", ROUTE_RPC_ATTEMPTS}}},
     {PATH_RPC_METHOD, NONE, "ResendEvent", "POST", {{"POST", ROUTE_RPC_RESEND}}},
     {PATH_RPC_METHOD, NONE, "RecoverWebhook", "POST", {{"POST", ROUTE_RPC_RECOVER}}},
+    {PATH_RPC_METHOD, NONE, "ListEcosystems", "GET, POST",
+     {{"GET", ROUTE_RPC_ECOSYSTEMS}, {"POST", ROUTE_RPC_ECOSYSTEMS}}},
     {PATH_RPC_SERVICE, NONE, NULL, "POST", {{"POST", ROUTE_RPC_OTHER}}},
     {PATH_EXACT, NONE, "/healthz", "GET, HEAD", {{"GET", ROUTE_HEALTHZ}, {"HEAD", ROUTE_HEALTHZ}}},
     {PATH_EXACT, NONE, "/readyz", "GET, HEAD", {{"GET", ROUTE_READYZ}, {"HEAD", ROUTE_READYZ}}},
     {PATH_EXACT, NONE, "/metrics", "GET", {{"GET", ROUTE_METRICS}}},
     {PATH_EXACT, NONE, "/openapi.json", "GET", {{"GET", ROUTE_OPENAPI}}},
+    {PATH_TREE, NONE, "/console", "GET, HEAD", {{"GET", ROUTE_CONSOLE}, {"HEAD", ROUTE_CONSOLE}}},
 };
 #define FIXED (sizeof(fixed) / sizeof(fixed[0]))
 
@@ -114,7 +118,8 @@ static const char *const names[ROUTE_COUNT] = {
     [ROUTE_GET_EVENT] = "get_event",   [ROUTE_RESEND] = "resend",   [ROUTE_RPC_PUBLISH] = "rpc_publish",
     [ROUTE_RPC_GET_EVENT] = "rpc_get_event", [ROUTE_RPC_ATTEMPTS] = "rpc_attempts",
     [ROUTE_RPC_RESEND] = "rpc_resend", [ROUTE_RPC_RECOVER] = "rpc_recover", [ROUTE_PREFLIGHT] = "preflight",
-    [ROUTE_OPENAPI] = "openapi",
+    [ROUTE_OPENAPI] = "openapi",       [ROUTE_CONSOLE] = "console", [ROUTE_ECOSYSTEMS] = "ecosystems",
+    [ROUTE_RPC_ECOSYSTEMS] = "rpc_ecosystems",
 };
 HG_STATIC_ASSERT(sizeof(names) / sizeof(names[0]) == ROUTE_COUNT, "a name for every route");
 
@@ -399,6 +404,10 @@ static int path_matches(const resource *r, const char *path, size_t len, const c
     switch (r->kind) {
     case PATH_EXACT:
         return equals(path, len, r->path);
+    case PATH_TREE: {
+        size_t n = strlen(r->path);
+        return starts(path, len, r->path) && (len == n || path[n] == '/');
+    }
     case PATH_RPC_METHOD:
         return len == pn + 1 + strlen(r->path) && starts(path, len, prefix) && path[pn] == '/' &&
                memcmp(path + pn + 1, r->path, len - pn - 1) == 0;
@@ -442,8 +451,9 @@ int route_describe(size_t i, char *path, size_t size, const char **allow)
 {
     pthread_once(&table_once, table_make);
     size_t k = 0;
-    for (; k < resource_count; k++) /* the i-th resource that is not RPC */
-        if (resources[k].kind != PATH_RPC_METHOD && resources[k].kind != PATH_RPC_SERVICE && i-- == 0)
+    for (; k < resource_count; k++) /* the i-th resource that is not RPC, nor the console's pages */
+        if (resources[k].kind != PATH_RPC_METHOD && resources[k].kind != PATH_RPC_SERVICE &&
+            resources[k].kind != PATH_TREE && i-- == 0)
             break;
     if (k == resource_count)
         return 0;

@@ -25,6 +25,7 @@ typedef enum route_id {
     ROUTE_PUBLISH,    /* POST /api/events */
     ROUTE_GET_EVENT,  /* GET /api/events/<id> */
     ROUTE_RESEND,     /* POST /api/events/<id>/resend */
+    ROUTE_ECOSYSTEMS, /* GET /api/ecosystems */
     ROUTE_RPC_CREATE, /* POST /droplit.webhooks.v1.WebhookService/CreateWebhook */
     ROUTE_RPC_GET,
     ROUTE_RPC_LIST,
@@ -36,12 +37,15 @@ typedef enum route_id {
     ROUTE_RPC_ATTEMPTS,
     ROUTE_RPC_RESEND,
     ROUTE_RPC_RECOVER,
+    ROUTE_RPC_ECOSYSTEMS,
     ROUTE_RPC_OTHER, /* POST under a served service: a method the table does not name (grpc.health.v1.Health's
                         among them) */
     ROUTE_HEALTHZ,   /* GET or HEAD /healthz */
     ROUTE_READYZ,
     ROUTE_METRICS,
     ROUTE_OPENAPI,   /* GET /openapi.json: the OpenAPI document generated from the schema (gen/openapi.json) */
+    ROUTE_CONSOLE,   /* GET or HEAD /console and anything under /console/: the web console's static files (not
+                        part of the API, so not in the OpenAPI document nor in route_describe) */
     ROUTE_PREFLIGHT, /* a CORS preflight (OPTIONS with Origin and Access-Control-Request-Method): decided by the
                         router from the headers, never by route_find */
     ROUTE_NOT_FOUND,          /* no resource has this path */

@@ -816,9 +816,25 @@ class HttpCases:
                 allow = [a.strip() for a in (r.header("allow") or "").split(",")]
                 self.assertEqual(allow, ["GET", "PUT", "DELETE"], r)
 
+    def test_ecosystems(self):
+        # GET /api/ecosystems: the token's ecosystems, the deleted one left out; a server
+        # token's one; no token, 401
+        r = self.get("/api/ecosystems")
+        self.assertEqual(r.status, 200, r)
+        ids = [e["id"] for e in r.json()["items"]]
+        self.assertEqual(ids[:2], [ECO, ECO2], r)
+        self.assertNotIn(ECO_DELETED, ids)
+        self.assertNotIn(ECO_OTHER, ids)
+        r = self.get("/v0/api/ecosystems", token=SRV_TOKEN)
+        self.assertEqual(r.json(), {"items": [{"id": ECO}]}, r)
+        r = self.get("/api/ecosystems", token=OTHER_TOKEN)
+        self.assertEqual(r.json(), {"items": [{"id": ECO_OTHER}]}, r)
+        r = self.get("/api/ecosystems", token=None)
+        self.assertEqual(r.status, 401, r)
+
     def test_unknown_paths(self):
         for path in ["/", "/nope", "/api", "/api/webhook", "/api/webhooksx", "/v1/api/webhooks",
-                     "/api/ecosystems"]:
+                     "/api/devices", "/api/ecosystems/x", "/consoles"]:
             with self.subTest(path=path):
                 r = self.get(path)
                 self.assertEqual(r.status, 404, r)

@@ -147,7 +147,7 @@ describe("the OpenAPI document", () => {
     const ops = Object.values(doc.paths).flatMap((item) => Object.entries(item)
       .filter(([k]) => k !== "servers").map(([, op]) => op.operationId));
     for (const name of ["CreateWebhook", "GetWebhook", "ListWebhooks", "UpdateWebhook", "DeleteWebhook", "InvokeWebhook",
-      "PublishEvent", "GetEvent", "ListAttempts", "ResendEvent", "RecoverWebhook"]) {
+      "PublishEvent", "GetEvent", "ListAttempts", "ResendEvent", "RecoverWebhook", "ListEcosystems"]) {
       assert.ok(ops.includes(name), `${name} is not in the document`);
     }
     assert.deepEqual(doc.components.securitySchemes.token, {

@@ -627,6 +627,22 @@ static void test_listeners(void)
     EXPECT_ERROR(yaml, "t.yaml:19:7: server.listen: must have between 1 and 16 listeners");
 }
 
+/* server.console: on (the default) or off, nothing else; a change takes a restart. */
+static void test_console(void)
+{
+    config *cfg = parse_ok(__LINE__, LISTEN);
+    CHECK(cfg != NULL && cfg->console == 1);
+    config *on = parse_ok(__LINE__, LISTEN "  console: on\n");
+    CHECK(on != NULL && on->console == 1 && cfg != NULL && config_same_server(cfg, on));
+    config *off = parse_ok(__LINE__, LISTEN "  console: off\n");
+    CHECK(off != NULL && off->console == 0 && cfg != NULL && !config_same_server(cfg, off));
+    config_destroy(off);
+    config_destroy(on);
+    config_destroy(cfg);
+    EXPECT_ERROR(LISTEN "  console: true\n", "t.yaml:4:12: server.console: must be on or off");
+    EXPECT_ERROR(LISTEN "  console: [ on ]\n", "t.yaml:4:12: server.console: expected a string, not a list");
+}
+
 /* server.cors.allowed_origins: exact origins as browsers send them, at most
  * CONFIG_MAX_CORS_ORIGINS, none by default; a change takes a restart. */
 static void test_cors(void)
@@ -1076,6 +1092,7 @@ int main(void)
     test_postgres();
     test_listeners();
     test_cors();
+    test_console();
     test_accounts();
     test_ecosystems();
     test_tokens();

@@ -721,6 +721,37 @@ static void test_dispatch(void)
     core_destroy(c);
 }
 
+/* ListEcosystems: an account token's ecosystems that are not deleted, in the configuration's
+ * order; a server token's one; no token, none; a problem a codec found fails the call. */
+static void test_list_ecosystems(void)
+{
+    core *c = core_of(yaml, memory_backend());
+    schema_ecosystems_request req = SCHEMA_ECOSYSTEMS_REQUEST_INIT;
+    core_call call;
+    call_setup(&call, CORE_LIST_ECOSYSTEMS, "acme-token", &req.base);
+    CHECK(run_now(c, &call) == 0);
+    const schema_ecosystems_response *res = (const schema_ecosystems_response *)call.response;
+    CHECK(res != NULL && res->n_items == 2 && strcmp(res->items[0]->id, ECO_A1) == 0 &&
+          strcmp(res->items[1]->id, ECO_A2) == 0);
+    call_setup(&call, CORE_LIST_ECOSYSTEMS, "srv-a1", &req.base);
+    CHECK(run_now(c, &call) == 0);
+    res = (const schema_ecosystems_response *)call.response;
+    CHECK(res != NULL && res->n_items == 1 && strcmp(res->items[0]->id, ECO_A1) == 0);
+    call_setup(&call, CORE_LIST_ECOSYSTEMS, "other-token", &req.base);
+    CHECK(run_now(c, &call) == 0);
+    res = (const schema_ecosystems_response *)call.response;
+    CHECK(res != NULL && res->n_items == 1 && strcmp(res->items[0]->id, ECO_B1) == 0);
+    call_setup(&call, CORE_LIST_ECOSYSTEMS, NULL, &req.base);
+    CHECK(run_now(c, &call) == -1);
+    EXPECT_ERROR(&call, ERROR_UNAUTHENTICATED, NULL);
+    call_setup(&call, CORE_LIST_ECOSYSTEMS, "acme-token", &req.base);
+    error_add_param(&call.err, ERROR_IN_QUERY, ERROR_ORDER_QUERY, "additional parameters", "contains x");
+    CHECK(run_now(c, &call) == -1);
+    CHECK(call.err.kind == ERROR_INVALID_PARAMS);
+    core_destroy(c);
+    arena_release();
+}
+
 /* ---- rate limit ----------------------------------------------------------------------------------- */
 
 static void test_rate_limit(void)
@@ -1610,6 +1641,7 @@ int main(void)
     test_update_delete();
     test_idempotency_after_delete();
     test_dispatch();
+    test_list_ecosystems();
     test_rate_limit();
     test_idempotency();
     test_idempotency_sealed();

@@ -164,6 +164,9 @@ int main(void)
     check_route("GET", "/api/webhooks/abc/attempts", ROUTE_ATTEMPTS);
     check_not_allowed("POST", "/api/webhooks/abc/attempts", "GET");
     check_route("POST", "/api/webhooks/abc/recover", ROUTE_RECOVER);
+    check_route("GET", "/api/ecosystems", ROUTE_ECOSYSTEMS);
+    check_route("GET", "/v0/api/ecosystems/", ROUTE_ECOSYSTEMS);
+    check_not_allowed("POST", "/api/ecosystems", "GET");
     check_route("POST", "/api/webhooks/abc/resend", ROUTE_NOT_FOUND);
     check_route("POST", "/api/eventsx", ROUTE_NOT_FOUND);
     {
@@ -223,6 +226,7 @@ int main(void)
     check_route("GET", "/droplit.webhooks.v1.WebhookService/ListWebhooks", ROUTE_RPC_LIST);
     check_route("GET", "/droplit.webhooks.v1.WebhookService/GetEvent", ROUTE_RPC_GET_EVENT);
     check_route("GET", "/droplit.webhooks.v1.WebhookService/ListAttempts", ROUTE_RPC_ATTEMPTS);
+    check_route("GET", "/droplit.webhooks.v1.WebhookService/ListEcosystems", ROUTE_RPC_ECOSYSTEMS);
     check_not_allowed("PUT", "/droplit.webhooks.v1.WebhookService/GetWebhook", "GET, POST");
     {
         const ProtobufCServiceDescriptor *ws = &schema_webhook_service_descriptor;
@@ -235,7 +239,7 @@ int main(void)
             CHECK(get == route_rpc_no_side_effects(&ws->methods[i]));
             gets += (unsigned)get;
         }
-        CHECK(gets == 4);
+        CHECK(gets == 5);
         CHECK(!route_rpc_no_side_effects(&schema_health_service_descriptor.methods[0]));
     }
     check_not_allowed("GET", "/droplit.webhooks.v1.WebhookService/Nope", "POST");
@@ -296,7 +300,8 @@ int main(void)
         [ROUTE_GET_EVENT] = "get_event",   [ROUTE_RESEND] = "resend",   [ROUTE_RPC_PUBLISH] = "rpc_publish",
         [ROUTE_RPC_GET_EVENT] = "rpc_get_event", [ROUTE_RPC_ATTEMPTS] = "rpc_attempts",
         [ROUTE_RPC_RESEND] = "rpc_resend", [ROUTE_RPC_RECOVER] = "rpc_recover",
-        [ROUTE_PREFLIGHT] = "preflight",   [ROUTE_OPENAPI] = "openapi",
+        [ROUTE_PREFLIGHT] = "preflight",   [ROUTE_OPENAPI] = "openapi", [ROUTE_CONSOLE] = "console",
+        [ROUTE_ECOSYSTEMS] = "ecosystems", [ROUTE_RPC_ECOSYSTEMS] = "rpc_ecosystems",
     };
     for (int r = 0; r < ROUTE_COUNT; r++)
         CHECK_STR(route_name((route_id)r), labels[r]);
@@ -309,19 +314,27 @@ int main(void)
         snprintf(path, sizeof(path), "%s/%s", route_rpc_prefix(), svc->methods[i].name);
         route_match m;
         route_id id = find("POST", path, &m);
-        CHECK(id >= ROUTE_RPC_CREATE && id <= ROUTE_RPC_RECOVER);
+        CHECK(id >= ROUTE_RPC_CREATE && id <= ROUTE_RPC_ECOSYSTEMS);
         routed |= 1 << id;
     }
     int every = 0;
-    for (int id = ROUTE_RPC_CREATE; id <= ROUTE_RPC_RECOVER; id++)
+    for (int id = ROUTE_RPC_CREATE; id <= ROUTE_RPC_ECOSYSTEMS; id++)
         every |= 1 << id;
     CHECK(routed == every);
-    CHECK(svc->n_methods == (unsigned)(ROUTE_RPC_RECOVER - ROUTE_RPC_CREATE + 1));
+    CHECK(svc->n_methods == (unsigned)(ROUTE_RPC_ECOSYSTEMS - ROUTE_RPC_CREATE + 1));
 
     check_route("GET", "/openapi.json", ROUTE_OPENAPI);
     check_not_allowed("POST", "/openapi.json", "GET");
     check_route("GET", "/v0/openapi.json", ROUTE_NOT_FOUND); /* /v0 aliases the API, not the document */
-    check_openapi_matches_table();
+    /* the console: its root, and anything under it, which http's console module then finds or not */
+    check_route("GET", "/console", ROUTE_CONSOLE);
+    check_route("GET", "/console/", ROUTE_CONSOLE);
+    check_route("HEAD", "/console/app.js", ROUTE_CONSOLE);
+    check_route("GET", "/console/no/such/file", ROUTE_CONSOLE);
+    check_route("GET", "/consoles", ROUTE_NOT_FOUND);
+    check_route("GET", "/v0/console/", ROUTE_NOT_FOUND);
+    check_not_allowed("POST", "/console/", "GET, HEAD");
+    check_openapi_matches_table(); /* and the console is not in the document */
     check_rest_rules();
     /* a template that does not fit is said so */
     char tiny[4];

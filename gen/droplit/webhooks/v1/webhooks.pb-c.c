@@ -1177,6 +1177,141 @@ void   droplit__webhooks__v1__resend_response__free_unpacked
   assert(message->base.descriptor == &droplit__webhooks__v1__resend_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   droplit__webhooks__v1__list_ecosystems_request__init
+                     (Droplit__Webhooks__V1__ListEcosystemsRequest         *message)
+{
+  static const Droplit__Webhooks__V1__ListEcosystemsRequest init_value = DROPLIT__WEBHOOKS__V1__LIST_ECOSYSTEMS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__list_ecosystems_request__get_packed_size
+                     (const Droplit__Webhooks__V1__ListEcosystemsRequest *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_ecosystems_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__list_ecosystems_request__pack
+                     (const Droplit__Webhooks__V1__ListEcosystemsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_ecosystems_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__list_ecosystems_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__ListEcosystemsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_ecosystems_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__ListEcosystemsRequest *
+       droplit__webhooks__v1__list_ecosystems_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__ListEcosystemsRequest *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__list_ecosystems_request__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__list_ecosystems_request__free_unpacked
+                     (Droplit__Webhooks__V1__ListEcosystemsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_ecosystems_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__ecosystem__init
+                     (Droplit__Webhooks__V1__Ecosystem         *message)
+{
+  static const Droplit__Webhooks__V1__Ecosystem init_value = DROPLIT__WEBHOOKS__V1__ECOSYSTEM__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__ecosystem__get_packed_size
+                     (const Droplit__Webhooks__V1__Ecosystem *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__ecosystem__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__ecosystem__pack
+                     (const Droplit__Webhooks__V1__Ecosystem *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__ecosystem__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__ecosystem__pack_to_buffer
+                     (const Droplit__Webhooks__V1__Ecosystem *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__ecosystem__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__Ecosystem *
+       droplit__webhooks__v1__ecosystem__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__Ecosystem *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__ecosystem__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__ecosystem__free_unpacked
+                     (Droplit__Webhooks__V1__Ecosystem *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__ecosystem__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   droplit__webhooks__v1__list_ecosystems_response__init
+                     (Droplit__Webhooks__V1__ListEcosystemsResponse         *message)
+{
+  static const Droplit__Webhooks__V1__ListEcosystemsResponse init_value = DROPLIT__WEBHOOKS__V1__LIST_ECOSYSTEMS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t droplit__webhooks__v1__list_ecosystems_response__get_packed_size
+                     (const Droplit__Webhooks__V1__ListEcosystemsResponse *message)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_ecosystems_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t droplit__webhooks__v1__list_ecosystems_response__pack
+                     (const Droplit__Webhooks__V1__ListEcosystemsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_ecosystems_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t droplit__webhooks__v1__list_ecosystems_response__pack_to_buffer
+                     (const Droplit__Webhooks__V1__ListEcosystemsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_ecosystems_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Droplit__Webhooks__V1__ListEcosystemsResponse *
+       droplit__webhooks__v1__list_ecosystems_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Droplit__Webhooks__V1__ListEcosystemsResponse *)
+     protobuf_c_message_unpack (&droplit__webhooks__v1__list_ecosystems_response__descriptor,
+                                allocator, len, data);
+}
+void   droplit__webhooks__v1__list_ecosystems_response__free_unpacked
+                     (Droplit__Webhooks__V1__ListEcosystemsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &droplit__webhooks__v1__list_ecosystems_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   droplit__webhooks__v1__param_error__init
                      (Droplit__Webhooks__V1__ParamError         *message)
 {
@@ -3007,6 +3142,100 @@ const ProtobufCMessageDescriptor droplit__webhooks__v1__resend_response__descrip
   (ProtobufCMessageInit) droplit__webhooks__v1__resend_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+#define droplit__webhooks__v1__list_ecosystems_request__field_descriptors NULL
+#define droplit__webhooks__v1__list_ecosystems_request__field_indices_by_name NULL
+#define droplit__webhooks__v1__list_ecosystems_request__number_ranges NULL
+const ProtobufCMessageDescriptor droplit__webhooks__v1__list_ecosystems_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.ListEcosystemsRequest",
+  "ListEcosystemsRequest",
+  "Droplit__Webhooks__V1__ListEcosystemsRequest",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__ListEcosystemsRequest),
+  0,
+  droplit__webhooks__v1__list_ecosystems_request__field_descriptors,
+  droplit__webhooks__v1__list_ecosystems_request__field_indices_by_name,
+  0,  droplit__webhooks__v1__list_ecosystems_request__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__list_ecosystems_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__ecosystem__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Droplit__Webhooks__V1__Ecosystem, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__ecosystem__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__ecosystem__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__ecosystem__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.Ecosystem",
+  "Ecosystem",
+  "Droplit__Webhooks__V1__Ecosystem",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__Ecosystem),
+  1,
+  droplit__webhooks__v1__ecosystem__field_descriptors,
+  droplit__webhooks__v1__ecosystem__field_indices_by_name,
+  1,  droplit__webhooks__v1__ecosystem__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__ecosystem__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor droplit__webhooks__v1__list_ecosystems_response__field_descriptors[1] =
+{
+  {
+    "items",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Droplit__Webhooks__V1__ListEcosystemsResponse, n_items),
+    offsetof(Droplit__Webhooks__V1__ListEcosystemsResponse, items),
+    &droplit__webhooks__v1__ecosystem__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned droplit__webhooks__v1__list_ecosystems_response__field_indices_by_name[] = {
+  0,   /* field[0] = items */
+};
+static const ProtobufCIntRange droplit__webhooks__v1__list_ecosystems_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor droplit__webhooks__v1__list_ecosystems_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "droplit.webhooks.v1.ListEcosystemsResponse",
+  "ListEcosystemsResponse",
+  "Droplit__Webhooks__V1__ListEcosystemsResponse",
+  "droplit.webhooks.v1",
+  sizeof(Droplit__Webhooks__V1__ListEcosystemsResponse),
+  1,
+  droplit__webhooks__v1__list_ecosystems_response__field_descriptors,
+  droplit__webhooks__v1__list_ecosystems_response__field_indices_by_name,
+  1,  droplit__webhooks__v1__list_ecosystems_response__number_ranges,
+  (ProtobufCMessageInit) droplit__webhooks__v1__list_ecosystems_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor droplit__webhooks__v1__param_error__field_descriptors[3] =
 {
   {
@@ -3843,7 +4072,7 @@ const ProtobufCEnumDescriptor droplit__webhooks__v1__stored_event_change__descri
   droplit__webhooks__v1__stored_event_change__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor droplit__webhooks__v1__webhook_service__method_descriptors[11] =
+static const ProtobufCMethodDescriptor droplit__webhooks__v1__webhook_service__method_descriptors[12] =
 {
   { "CreateWebhook", &droplit__webhooks__v1__create_webhook_request__descriptor, &droplit__webhooks__v1__webhook__descriptor },
   { "GetWebhook", &droplit__webhooks__v1__get_webhook_request__descriptor, &droplit__webhooks__v1__webhook__descriptor },
@@ -3856,6 +4085,7 @@ static const ProtobufCMethodDescriptor droplit__webhooks__v1__webhook_service__m
   { "ListAttempts", &droplit__webhooks__v1__list_attempts_request__descriptor, &droplit__webhooks__v1__list_attempts_response__descriptor },
   { "ResendEvent", &droplit__webhooks__v1__resend_event_request__descriptor, &droplit__webhooks__v1__resend_response__descriptor },
   { "RecoverWebhook", &droplit__webhooks__v1__recover_webhook_request__descriptor, &droplit__webhooks__v1__resend_response__descriptor },
+  { "ListEcosystems", &droplit__webhooks__v1__list_ecosystems_request__descriptor, &droplit__webhooks__v1__list_ecosystems_response__descriptor },
 };
 const unsigned droplit__webhooks__v1__webhook_service__method_indices_by_name[] = {
   0,        /* CreateWebhook */
@@ -3864,6 +4094,7 @@ const unsigned droplit__webhooks__v1__webhook_service__method_indices_by_name[] 
   1,        /* GetWebhook */
   5,        /* InvokeWebhook */
   8,        /* ListAttempts */
+  11,        /* ListEcosystems */
   2,        /* ListWebhooks */
   6,        /* PublishEvent */
   10,        /* RecoverWebhook */
@@ -3877,7 +4108,7 @@ const ProtobufCServiceDescriptor droplit__webhooks__v1__webhook_service__descrip
   "WebhookService",
   "Droplit__Webhooks__V1__WebhookService",
   "droplit.webhooks.v1",
-  11,
+  12,
   droplit__webhooks__v1__webhook_service__method_descriptors,
   droplit__webhooks__v1__webhook_service__method_indices_by_name
 };
@@ -3968,6 +4199,14 @@ void droplit__webhooks__v1__webhook_service__recover_webhook(ProtobufCService *s
 {
   assert(service->descriptor == &droplit__webhooks__v1__webhook_service__descriptor);
   service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void droplit__webhooks__v1__webhook_service__list_ecosystems(ProtobufCService *service,
+                                                             const Droplit__Webhooks__V1__ListEcosystemsRequest *input,
+                                                             Droplit__Webhooks__V1__ListEcosystemsResponse_Closure closure,
+                                                             void *closure_data)
+{
+  assert(service->descriptor == &droplit__webhooks__v1__webhook_service__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void droplit__webhooks__v1__webhook_service__init (Droplit__Webhooks__V1__WebhookService_Service *service,
                                                    Droplit__Webhooks__V1__WebhookService_ServiceDestroy destroy)

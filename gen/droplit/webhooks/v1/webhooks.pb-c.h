@@ -44,6 +44,9 @@ typedef struct Droplit__Webhooks__V1__ListAttemptsResponse Droplit__Webhooks__V1
 typedef struct Droplit__Webhooks__V1__ResendEventRequest Droplit__Webhooks__V1__ResendEventRequest;
 typedef struct Droplit__Webhooks__V1__RecoverWebhookRequest Droplit__Webhooks__V1__RecoverWebhookRequest;
 typedef struct Droplit__Webhooks__V1__ResendResponse Droplit__Webhooks__V1__ResendResponse;
+typedef struct Droplit__Webhooks__V1__ListEcosystemsRequest Droplit__Webhooks__V1__ListEcosystemsRequest;
+typedef struct Droplit__Webhooks__V1__Ecosystem Droplit__Webhooks__V1__Ecosystem;
+typedef struct Droplit__Webhooks__V1__ListEcosystemsResponse Droplit__Webhooks__V1__ListEcosystemsResponse;
 typedef struct Droplit__Webhooks__V1__ParamError Droplit__Webhooks__V1__ParamError;
 typedef struct Droplit__Webhooks__V1__ErrorResponse Droplit__Webhooks__V1__ErrorResponse;
 typedef struct Droplit__Webhooks__V1__RpcStatus Droplit__Webhooks__V1__RpcStatus;
@@ -677,6 +680,44 @@ struct  Droplit__Webhooks__V1__ResendResponse
 #define DROPLIT__WEBHOOKS__V1__RESEND_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__resend_response__descriptor) \
     , 0 }
+
+
+/*
+ * GET /api/ecosystems and WebhookService.ListEcosystems: the ecosystems the token may act
+ * on, in the configuration's order: an account token's are its account's that are not
+ * deleted, a server token's its one ecosystem. At most 65,536 (an account's limit), one page.
+ */
+struct  Droplit__Webhooks__V1__ListEcosystemsRequest
+{
+  ProtobufCMessage base;
+};
+#define DROPLIT__WEBHOOKS__V1__LIST_ECOSYSTEMS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__list_ecosystems_request__descriptor) \
+     }
+
+
+struct  Droplit__Webhooks__V1__Ecosystem
+{
+  ProtobufCMessage base;
+  /*
+   * "C" + 24 lowercase hex digits
+   */
+  char *id;
+};
+#define DROPLIT__WEBHOOKS__V1__ECOSYSTEM__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__ecosystem__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Droplit__Webhooks__V1__ListEcosystemsResponse
+{
+  ProtobufCMessage base;
+  size_t n_items;
+  Droplit__Webhooks__V1__Ecosystem **items;
+};
+#define DROPLIT__WEBHOOKS__V1__LIST_ECOSYSTEMS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&droplit__webhooks__v1__list_ecosystems_response__descriptor) \
+    , 0,NULL }
 
 
 /*
@@ -1371,6 +1412,63 @@ Droplit__Webhooks__V1__ResendResponse *
 void   droplit__webhooks__v1__resend_response__free_unpacked
                      (Droplit__Webhooks__V1__ResendResponse *message,
                       ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__ListEcosystemsRequest methods */
+void   droplit__webhooks__v1__list_ecosystems_request__init
+                     (Droplit__Webhooks__V1__ListEcosystemsRequest         *message);
+size_t droplit__webhooks__v1__list_ecosystems_request__get_packed_size
+                     (const Droplit__Webhooks__V1__ListEcosystemsRequest   *message);
+size_t droplit__webhooks__v1__list_ecosystems_request__pack
+                     (const Droplit__Webhooks__V1__ListEcosystemsRequest   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__list_ecosystems_request__pack_to_buffer
+                     (const Droplit__Webhooks__V1__ListEcosystemsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__ListEcosystemsRequest *
+       droplit__webhooks__v1__list_ecosystems_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__list_ecosystems_request__free_unpacked
+                     (Droplit__Webhooks__V1__ListEcosystemsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__Ecosystem methods */
+void   droplit__webhooks__v1__ecosystem__init
+                     (Droplit__Webhooks__V1__Ecosystem         *message);
+size_t droplit__webhooks__v1__ecosystem__get_packed_size
+                     (const Droplit__Webhooks__V1__Ecosystem   *message);
+size_t droplit__webhooks__v1__ecosystem__pack
+                     (const Droplit__Webhooks__V1__Ecosystem   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__ecosystem__pack_to_buffer
+                     (const Droplit__Webhooks__V1__Ecosystem   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__Ecosystem *
+       droplit__webhooks__v1__ecosystem__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__ecosystem__free_unpacked
+                     (Droplit__Webhooks__V1__Ecosystem *message,
+                      ProtobufCAllocator *allocator);
+/* Droplit__Webhooks__V1__ListEcosystemsResponse methods */
+void   droplit__webhooks__v1__list_ecosystems_response__init
+                     (Droplit__Webhooks__V1__ListEcosystemsResponse         *message);
+size_t droplit__webhooks__v1__list_ecosystems_response__get_packed_size
+                     (const Droplit__Webhooks__V1__ListEcosystemsResponse   *message);
+size_t droplit__webhooks__v1__list_ecosystems_response__pack
+                     (const Droplit__Webhooks__V1__ListEcosystemsResponse   *message,
+                      uint8_t             *out);
+size_t droplit__webhooks__v1__list_ecosystems_response__pack_to_buffer
+                     (const Droplit__Webhooks__V1__ListEcosystemsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Droplit__Webhooks__V1__ListEcosystemsResponse *
+       droplit__webhooks__v1__list_ecosystems_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   droplit__webhooks__v1__list_ecosystems_response__free_unpacked
+                     (Droplit__Webhooks__V1__ListEcosystemsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Droplit__Webhooks__V1__ParamError methods */
 void   droplit__webhooks__v1__param_error__init
                      (Droplit__Webhooks__V1__ParamError         *message);
@@ -1565,6 +1663,15 @@ typedef void (*Droplit__Webhooks__V1__RecoverWebhookRequest_Closure)
 typedef void (*Droplit__Webhooks__V1__ResendResponse_Closure)
                  (const Droplit__Webhooks__V1__ResendResponse *message,
                   void *closure_data);
+typedef void (*Droplit__Webhooks__V1__ListEcosystemsRequest_Closure)
+                 (const Droplit__Webhooks__V1__ListEcosystemsRequest *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__Ecosystem_Closure)
+                 (const Droplit__Webhooks__V1__Ecosystem *message,
+                  void *closure_data);
+typedef void (*Droplit__Webhooks__V1__ListEcosystemsResponse_Closure)
+                 (const Droplit__Webhooks__V1__ListEcosystemsResponse *message,
+                  void *closure_data);
 typedef void (*Droplit__Webhooks__V1__ParamError_Closure)
                  (const Droplit__Webhooks__V1__ParamError *message,
                   void *closure_data);
@@ -1634,6 +1741,10 @@ struct Droplit__Webhooks__V1__WebhookService_Service
                           const Droplit__Webhooks__V1__RecoverWebhookRequest *input,
                           Droplit__Webhooks__V1__ResendResponse_Closure closure,
                           void *closure_data);
+  void (*list_ecosystems)(Droplit__Webhooks__V1__WebhookService_Service *service,
+                          const Droplit__Webhooks__V1__ListEcosystemsRequest *input,
+                          Droplit__Webhooks__V1__ListEcosystemsResponse_Closure closure,
+                          void *closure_data);
 };
 typedef void (*Droplit__Webhooks__V1__WebhookService_ServiceDestroy)(Droplit__Webhooks__V1__WebhookService_Service *);
 void droplit__webhooks__v1__webhook_service__init (Droplit__Webhooks__V1__WebhookService_Service *service,
@@ -1652,7 +1763,8 @@ void droplit__webhooks__v1__webhook_service__init (Droplit__Webhooks__V1__Webhoo
       function_prefix__ ## get_event,\
       function_prefix__ ## list_attempts,\
       function_prefix__ ## resend_event,\
-      function_prefix__ ## recover_webhook  }
+      function_prefix__ ## recover_webhook,\
+      function_prefix__ ## list_ecosystems  }
 void droplit__webhooks__v1__webhook_service__create_webhook(ProtobufCService *service,
                                                             const Droplit__Webhooks__V1__CreateWebhookRequest *input,
                                                             Droplit__Webhooks__V1__Webhook_Closure closure,
@@ -1697,6 +1809,10 @@ void droplit__webhooks__v1__webhook_service__recover_webhook(ProtobufCService *s
                                                              const Droplit__Webhooks__V1__RecoverWebhookRequest *input,
                                                              Droplit__Webhooks__V1__ResendResponse_Closure closure,
                                                              void *closure_data);
+void droplit__webhooks__v1__webhook_service__list_ecosystems(ProtobufCService *service,
+                                                             const Droplit__Webhooks__V1__ListEcosystemsRequest *input,
+                                                             Droplit__Webhooks__V1__ListEcosystemsResponse_Closure closure,
+                                                             void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1728,6 +1844,9 @@ extern const ProtobufCMessageDescriptor droplit__webhooks__v1__list_attempts_res
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__resend_event_request__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__recover_webhook_request__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__resend_response__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__list_ecosystems_request__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__ecosystem__descriptor;
+extern const ProtobufCMessageDescriptor droplit__webhooks__v1__list_ecosystems_response__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__param_error__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__error_response__descriptor;
 extern const ProtobufCMessageDescriptor droplit__webhooks__v1__rpc_status__descriptor;

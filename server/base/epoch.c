@@ -32,14 +32,18 @@ static atomic_size_t claimed;           /* records [0, claimed) have been claime
 static atomic_uint_fast64_t global = 1; /* 0 is "in no section" */
 static pthread_mutex_t retire_lock = PTHREAD_MUTEX_INITIALIZER;
 static epoch_node *retired;             /* newest first; under retire_lock */
-static size_t n_retired;                /* under retire_lock */
+static atomic_size_t n_retired;         /* its length: written under retire_lock, read by epoch_collect without */
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t key;               /* gives an exiting thread's record back */
 static _Thread_local record *self;
 
+/* The key's destructor, on the exiting thread. Its record may be claimed by a new thread at
+ * once, so the thread forgets it: a later destructor that reads a shared table registers
+ * again (and is given back again). */
 static void release_record(void *r)
 {
     HG_ASSERT(((record *)r)->depth == 0);
+    self = NULL;
     atomic_store_explicit(&((record *)r)->in_use, 0, memory_order_release);
 }
 
@@ -110,7 +114,7 @@ static epoch_node *take_free(void)
             *p = node->next;
             node->next = done;
             done = node;
-            n_retired--;
+            atomic_fetch_sub_explicit(&n_retired, 1, memory_order_relaxed);
         } else {
             p = &node->next;
         }
@@ -135,7 +139,15 @@ void epoch_retire(epoch_node *node, void (*free_fn)(epoch_node *node))
     node->epoch = atomic_fetch_add(&global, 1);
     node->next = retired;
     retired = node;
-    n_retired++;
+    atomic_fetch_add_explicit(&n_retired, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&retire_lock);
+}
+
+void epoch_collect(void)
+{
+    if (atomic_load_explicit(&n_retired, memory_order_relaxed) == 0)
+        return;
+    pthread_mutex_lock(&retire_lock);
     epoch_node *done = take_free();
     pthread_mutex_unlock(&retire_lock);
     free_all(done);
@@ -155,8 +167,5 @@ void epoch_synchronize(void)
 
 size_t epoch_pending(void)
 {
-    pthread_mutex_lock(&retire_lock);
-    size_t n = n_retired;
-    pthread_mutex_unlock(&retire_lock);
-    return n;
+    return atomic_load(&n_retired);
 }

@@ -78,7 +78,9 @@ void hashtable_init(hashtable *t, hashtable_equal_fn equal, size_t limit, const 
 /* Makes the table shared: hashtable_find_shared may then run on any thread, without the
  * lock its writers hold, while one writer at a time changes it. The price: hashtable_remove
  * is not allowed (a reader could miss an item a removal's emptied slot cut off from its
- * probe chain) and a growth allocates two small views. Call it before the first insert. */
+ * probe chain) and a growth allocates two small views. A growth's old table is retired
+ * (epoch.h): the writer calls epoch_collect after it lets go of its lock. Call it before
+ * the first insert. */
 void hashtable_share(hashtable *t);
 
 /* Frees the slot arrays. The items stay the caller's (free them first with hashtable_next);
@@ -179,7 +181,9 @@ static inline void *hashtable_probe_shared_(const hashtable_slot *slots, size_t 
 static inline void *hashtable_find_shared(const hashtable *t, uint64_t hash, const void *key, hashtable_equal_fn equal)
 {
     HG_ASSERT(equal == t->equal);
-    for (const hashtable_view *v = __atomic_load_n(&t->view, __ATOMIC_ACQUIRE), *now;; v = now) {
+    const hashtable_view *v = __atomic_load_n(&t->view, __ATOMIC_ACQUIRE), *now;
+    HG_ASSERT(v != NULL); /* a shared table (hashtable_share) */
+    for (;; v = now) {
         void *item = v->old != NULL ? hashtable_probe_shared_(v->old, v->old_slots, hash, key, equal) : NULL;
         if (item == NULL)
             item = hashtable_probe_shared_(v->slots, v->n_slots, hash, key, equal);

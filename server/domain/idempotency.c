@@ -61,6 +61,7 @@ idempotency *idempotency_create(void)
             free(t);
             return NULL;
         }
+        /* each stripe a share of the bound: digests are SHA-256 outputs, so they spread evenly */
         hashtable_init(&t->stripes[i].in_flight, entry_equal, IDEMPOTENCY_MAX_IN_FLIGHT / IDEMPOTENCY_STRIPES,
                        NULL);
     }

@@ -87,6 +87,7 @@ static bucket *bucket_of(ratelimit *rl, const void *key, uint64_t hash, int64_t 
         }
     }
     pthread_mutex_unlock(&rl->lock);
+    epoch_collect(); /* a table the insert's growth left behind, once no reader holds it */
     return b;
 }
 

@@ -285,6 +285,7 @@ const store_webhook *store_insert(store *s, const store_webhook *w, error *err)
     s->chunks[chunk][n % STORE_CHUNK] = r;
     atomic_store_explicit(&s->published, n + 1, memory_order_release);
     pthread_mutex_unlock(&s->lock);
+    epoch_collect(); /* a table this insert's growth left behind, once no reader holds it */
     return r;
 
 oom:
@@ -393,6 +394,7 @@ const store_webhook *store_update(store *s, const objectid *id, const store_chan
         next = version_add(s, old, &w, err);
     }
     pthread_mutex_unlock(&s->lock);
+    epoch_collect(); /* as store_insert: every write frees what readers have let go of */
     return next;
 }
 
@@ -410,6 +412,7 @@ const store_webhook *store_delete(store *s, const objectid *id, error *err)
         next = version_add(s, old, &w, err);
     }
     pthread_mutex_unlock(&s->lock);
+    epoch_collect(); /* as store_insert: every write frees what readers have let go of */
     return next;
 }
 

@@ -1,7 +1,7 @@
-/* test_epoch: a retired node is freed at once when no read section is open, waits while a
- * section begun before its retirement is open (also a nested one), is freed by the next
- * retirement or epoch_synchronize once it ends, and is not held back by a section begun
- * after it; threads give their records back, so more threads than EPOCH_MAX_THREADS can
+/* test_epoch: a retired node is freed by the next collection when no read section is open
+ * (and never by its retirement alone), waits while a section begun before its retirement
+ * is open (also a nested one), is freed by a collection or epoch_synchronize once it ends,
+ * and is not held back by a section begun after it; threads give their records back, so more threads than EPOCH_MAX_THREADS can
  * come and go. */
 #include "epoch.h"
 #include "test.h"
@@ -57,12 +57,18 @@ static void test_no_reader(void)
 {
     int freed = 0;
     retire_one(&freed);
+    CHECK(freed == 0); /* a writer may retire under its lock: freeing waits for a collection */
+    CHECK(epoch_pending() == 1);
+    epoch_collect();
     CHECK(freed == 1);
     CHECK(epoch_pending() == 0);
     /* this thread's own closed sections hold nothing back */
     epoch_enter();
     epoch_exit();
     retire_one(&freed);
+    epoch_collect();
+    CHECK(freed == 2);
+    epoch_collect(); /* nothing pending: nothing happens */
     CHECK(freed == 2);
 }
 
@@ -74,12 +80,14 @@ static void test_reader_holds_back(void)
     while (atomic_load(&r.inside) != 1)
         ;
     retire_one(&freed);
+    epoch_collect();
     CHECK(freed == 0);
     CHECK(epoch_pending() == 1);
     atomic_store(&r.leave, 1); /* leaves the inner section only */
     while (atomic_load(&r.inside) != 2)
         ;
     retire_one(&freed);
+    epoch_collect();
     CHECK(freed == 0);
     CHECK(epoch_pending() == 2);
     atomic_store(&r.leave, 2);
@@ -99,12 +107,14 @@ static void test_later_reader(void)
     while (atomic_load(&r.inside) != 1)
         ;
     retire_one(&freed_late); /* retired during the section: held */
+    epoch_collect();
     CHECK(freed_late == 0);
     atomic_store(&r.leave, 2);
     pthread_join(r.thread, NULL);
 
     reader r2 = {0};
-    retire_one(&freed_early); /* no section open: freed now, and so is the one held before */
+    retire_one(&freed_early); /* no section open: the next collection frees it, and the one held before */
+    epoch_collect();
     CHECK(freed_early == 1);
     CHECK(freed_late == 1);
     CHECK(pthread_create(&r2.thread, NULL, reader_main, &r2) == 0);
@@ -116,6 +126,7 @@ static void test_later_reader(void)
         abort();
     c->freed = &freed_before;
     epoch_retire(&c->node, counted_free); /* r2 entered before: held */
+    epoch_collect();
     CHECK(freed_before == 0);
     atomic_store(&r2.leave, 2);
     pthread_join(r2.thread, NULL);
@@ -144,6 +155,7 @@ static void test_records_reused(void)
     }
     int freed = 0;
     retire_one(&freed);
+    epoch_collect();
     CHECK(freed == 1);
 }
 

@@ -493,6 +493,8 @@ static void test_shared_readers(void)
         wrong_version += find(&r->t, i) != (replaced ? &r->versions[i] : &r->items[i]);
     }
     CHECK(wrong_version == 0);
+    epoch_collect(); /* the readers are gone: every old table and view is freed now */
+    CHECK(epoch_pending() == 0);
     hashtable_destroy(&r->t);
     CHECK(epoch_pending() == 0);
     free(r->items);

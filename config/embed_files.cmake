@@ -1,7 +1,7 @@
 # Turns the files of a folder into one C table (webconsole_file NAME[] and NAME_count, see
 # server/net/webconsole.h), each file's bytes an array of their own, in name order: the web
 # console (console/) travels inside the binary, as config/embed.cmake carries single files.
-# Only the folder's own regular files; names are taken as they are (no path, no escaping
+# Only the folder's own regular files, not those whose name starts with a dot; names are taken as they are (no path, no escaping
 # needed: the build's own file names).
 # Invoked by the build as: cmake -DDIR= -DOUT= -DNAME= -P.
 file(GLOB files LIST_DIRECTORIES false RELATIVE ${DIR} ${DIR}/*)
@@ -10,6 +10,9 @@ set(arrays "")
 set(table "")
 set(i 0)
 foreach(f ${files})
+  if(f MATCHES "^\\.")
+    continue() # an editor's swap file or a dotfile is not part of the page
+  endif()
   if(NOT f MATCHES "^[A-Za-z0-9._-]+$")
     message(FATAL_ERROR "${DIR}/${f}: a console file name must be letters, digits, '.', '_' or '-'")
   endif()

@@ -149,7 +149,7 @@ async function ecosystemsView() {
   setCrumbs({ text: "Ecosystems" });
   const { value } = await call("GET", "/ecosystems");
   const items = value.items.length === 0 ? [h("li.empty", {}, "This token may act on no ecosystem.")]
-    : value.items.map((e) => h("li", {}, h("a", { href: `#/ecosystems/${e.id}` }, e.id)));
+    : value.items.map((e) => h("li", {}, h("a", { href: `#/ecosystems/${encodeURIComponent(e.id)}` }, e.id)));
   return [h("section.card.narrow", {}, h("h2", {}, "Ecosystems"), h("ul.plain", { id: "ecosystems" }, items))];
 }
 
@@ -216,11 +216,11 @@ async function ecosystemView(eco) {
       return;
     }
     list.replaceChildren(...items.map((w) => h("tr", { "data-id": w.id },
-      h("td.url", {}, h("a", { href: `#/webhooks/${w.id}` }, w.url)),
+      h("td.url", {}, h("a", { href: `#/webhooks/${encodeURIComponent(w.id)}` }, w.url)),
       h("td.description", {}, w.description),
       h("td", {}, stateOf(w)),
       h("td", {}, when(w.createdAt)),
-      h("td", {}, h("a.button", { href: `#/webhooks/${w.id}` }, "Open")))));
+      h("td", {}, h("a.button", { href: `#/webhooks/${encodeURIComponent(w.id)}` }, "Open")))));
     if (items.length === 0) list.append(h("tr", {}, h("td.empty", { colspan: 5 }, "No webhooks yet.")));
   }
   await refresh();
@@ -241,7 +241,7 @@ async function attemptsSince(id, hours, now) {
   const out = [];
   let before = "";
   for (let page = 0; page < CHART_MAX_PAGES; page++) {
-    const { value } = await call("GET", `/webhooks/${id}/attempts?limit=${ATTEMPTS_PAGE}${before ? `&before=${before}` : ""}`);
+    const { value } = await call("GET", `/webhooks/${encodeURIComponent(id)}/attempts?limit=${ATTEMPTS_PAGE}${before ? `&before=${before}` : ""}`);
     out.push(...value.items);
     const last = value.items[value.items.length - 1];
     if (!value.nextBefore || last === undefined || Date.parse(last.startedAt) < since) break;
@@ -256,11 +256,14 @@ const INVOKE_ERRORS = [ // the class of an invoke's failure, from its words (REA
   ["connection closed", "closed"],
 ];
 
+const WEBHOOK_ID = /^[0-9a-f]{24}$/; // what the API's ids are: a link with anything else names no webhook
+
 async function webhookView(id) {
+  if (!WEBHOOK_ID.test(id)) throw new Error(`No webhook has the id "${id}".`);
   let w;
-  const { value } = await call("GET", `/webhooks/${id}`);
+  const { value } = await call("GET", `/webhooks/${encodeURIComponent(id)}`);
   w = value;
-  setCrumbs({ text: "Ecosystems", href: "#/" }, { text: w.ecosystemId, href: `#/ecosystems/${w.ecosystemId}` }, { text: w.url });
+  setCrumbs({ text: "Ecosystems", href: "#/" }, { text: w.ecosystemId, href: `#/ecosystems/${encodeURIComponent(w.ecosystemId)}` }, { text: w.url });
 
   const details = h("dl.details", { id: "details" });
   const showDetails = () => details.replaceChildren(
@@ -283,8 +286,8 @@ async function webhookView(id) {
     const changes = { url: v.url.trim(), description: v.description, disabled: v.disabled };
     if (v.removeSecret) changes.secret = "";
     else if (v.secret !== "") changes.secret = v.secret;
-    await call("PUT", `/webhooks/${id}`, changes);
-    w = (await call("GET", `/webhooks/${id}`)).value;
+    await call("PUT", `/webhooks/${encodeURIComponent(id)}`, changes);
+    w = (await call("GET", `/webhooks/${encodeURIComponent(id)}`)).value;
     showDetails();
     edit.inputs.secret.value = "";
     edit.inputs.removeSecret.checked = false;
@@ -298,8 +301,8 @@ async function webhookView(id) {
   confirmBox.append(h("p", {}, "Delete this webhook for good? Its pending deliveries are cancelled."),
     h("button.danger", { type: "button", id: "delete-confirm", onclick: async () => {
       try {
-        await call("DELETE", `/webhooks/${id}`);
-        location.hash = `#/ecosystems/${w.ecosystemId}`;
+        await call("DELETE", `/webhooks/${encodeURIComponent(id)}`);
+        location.hash = `#/ecosystems/${encodeURIComponent(w.ecosystemId)}`;
       } catch (e) {
         showError(e, null, deleteError);
       }
@@ -314,7 +317,7 @@ async function webhookView(id) {
     let status, words, cls = "";
     const started = performance.now(); // the call's whole time, failed ones too
     try {
-      const r = await call("POST", `/webhooks/${id}/invoke`);
+      const r = await call("POST", `/webhooks/${encodeURIComponent(id)}/invoke`);
       [status, words] = [r.status, String(r.value ?? "").trim()];
     } catch (e) {
       if (!(e instanceof ApiError) || e.status === 401) {
@@ -362,7 +365,7 @@ function timelineSection(id) {
     const resend = a.eventId ? h("button.quiet", { type: "button", onclick: async () => {
       outcome.textContent = "";
       try {
-        const { value } = await call("POST", `/events/${a.eventId}/resend`, { webhookId: id });
+        const { value } = await call("POST", `/events/${encodeURIComponent(a.eventId)}/resend`, { webhookId: id });
         outcome.textContent = `Event ${a.eventId}: ${value.deliveries} deliver${value.deliveries === 1 ? "y" : "ies"} queued again.`;
       } catch (e) {
         showError(e, null, error);
@@ -381,7 +384,7 @@ function timelineSection(id) {
 
   async function page(first) {
     const q = `limit=${ATTEMPTS_PAGE}${first ? "" : `&before=${nextBefore}`}`;
-    const { value } = await call("GET", `/webhooks/${id}/attempts?${q}`);
+    const { value } = await call("GET", `/webhooks/${encodeURIComponent(id)}/attempts?${q}`);
     if (first) rows.replaceChildren();
     rows.append(...value.items.map(row));
     if (first && value.items.length === 0) rows.append(h("tr", {}, h("td.empty", { colspan: 8 }, "No attempts yet.")));
@@ -406,7 +409,7 @@ function timelineSection(id) {
     outcome.textContent = "";
     const d = new Date(v.since);
     const since = Number.isNaN(d.getTime()) ? v.since : d.toISOString();
-    const { value } = await call("POST", `/webhooks/${id}/recover`, { since });
+    const { value } = await call("POST", `/webhooks/${encodeURIComponent(id)}/recover`, { since });
     outcome.textContent = `${value.deliveries} failed deliver${value.deliveries === 1 ? "y" : "ies"} queued again.`;
     await refresh();
   });

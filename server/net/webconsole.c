@@ -62,8 +62,21 @@ static void add_header_named(h2o_req_t *req, const char *name, const char *value
 
 void webconsole_serve(h2o_req_t *req)
 {
+    if (!enabled) { /* as any unknown path */
+        http_respond_text(req, 404, "Not Found", "Not found.");
+        return;
+    }
+    /* on every answer under /console, the redirect and the 404 too: the page handles a
+     * token and shows what clients wrote (descriptions, answers): it runs only its own
+     * files, never inside another site's frame, and a file's type is never sniffed into
+     * something else */
+    add_header_named(req, "content-security-policy", WEBCONSOLE_CSP);
+    add_header_named(req, "x-content-type-options", "nosniff");
+    add_header_named(req, "x-frame-options", "DENY");
+    add_header_named(req, "referrer-policy", "no-referrer");
+    add_header_named(req, "cross-origin-opener-policy", "same-origin");
     h2o_iovec_t path = req->path_normalized;
-    if (enabled && path.len == sizeof(WEBCONSOLE_PREFIX) - 2) { /* "/console": its files are relative to the prefix */
+    if (path.len == sizeof(WEBCONSOLE_PREFIX) - 2) { /* "/console": its files are relative to the prefix */
         add_header(req, H2O_TOKEN_LOCATION, WEBCONSOLE_PREFIX);
         http_respond_text(req, 301, "Moved Permanently", "See " WEBCONSOLE_PREFIX ".");
         return;
@@ -73,14 +86,6 @@ void webconsole_serve(h2o_req_t *req)
         http_respond_text(req, 404, "Not Found", "Not found.");
         return;
     }
-    /* the page handles a token and shows what clients wrote (descriptions, answers): it
-     * runs only its own files, never inside another site's frame, and a file's type is
-     * never sniffed into something else */
-    add_header_named(req, "content-security-policy", WEBCONSOLE_CSP);
-    add_header_named(req, "x-content-type-options", "nosniff");
-    add_header_named(req, "x-frame-options", "DENY");
-    add_header_named(req, "referrer-policy", "no-referrer");
-    add_header_named(req, "cross-origin-opener-policy", "same-origin");
     add_header(req, H2O_TOKEN_CACHE_CONTROL, "no-cache"); /* revalidated: a new build's files are seen at once */
     http_respond_pooled(req, 200, "OK", webconsole_media_type(f->name), f->body, f->len); /* static: not copied */
 }

@@ -131,6 +131,13 @@ test("a console in a browser: sign in, webhooks, invoke, deliveries, edit, delet
   assert.equal(await page.evaluate(() => sessionStorage.getItem("hookgate.token")), TOKEN);
   assert.equal(await page.evaluate(() => localStorage.length), 0);
   assert.deepEqual(await context.cookies(), []);
+  // a link whose webhook id is not an id names no webhook: no API path is built from it
+  const seen = requests.length;
+  await page.evaluate(() => { location.hash = "#/webhooks/..%2Fecosystems%3Fx"; });
+  await page.waitForFunction(() => /No webhook has the id/.test(document.getElementById("banner").textContent));
+  assert.deepEqual(requests.slice(seen).filter((u) => u.includes("/api/")), []);
+  await page.evaluate(() => { location.hash = "#/"; });
+  await page.waitForSelector("#ecosystems a");
   await page.click(`#ecosystems a[href="#/ecosystems/${ECO}"]`);
   await page.waitForSelector("#webhooks");
   assert.ok(!page.url().includes(TOKEN));

@@ -1329,8 +1329,9 @@ static int same_listeners(const config_listener *a, size_t na, const config_list
     if (na != nb)
         return 0;
     for (size_t i = 0; i < na; i++)
+        /* TLS on or off is the listener's; its certificate and key files a reload reads again */
         if (strcmp(a[i].address, b[i].address) != 0 || a[i].port != b[i].port ||
-            !same_text(a[i].tls_certificate, b[i].tls_certificate) || !same_text(a[i].tls_key, b[i].tls_key))
+            (a[i].tls_certificate == NULL) != (b[i].tls_certificate == NULL))
             return 0;
     return 1;
 }

@@ -48,8 +48,10 @@
 
 typedef struct listener {
     int fd;
-    SSL_CTX *ssl_ctx; /* NULL for cleartext */
+    SSL_CTX *ssl_ctx; /* NULL for cleartext; replaced by a reload under server.tls_lock */
     int grpc;         /* a server.grpc listener: native gRPC instead of h2o's HTTP */
+    char address[CONFIG_ADDRESS_MAX]; /* what the configuration calls it: a reload matches by these */
+    uint16_t port;
 } listener;
 
 typedef struct loop_thread loop_thread;
@@ -57,7 +59,7 @@ typedef struct loop_thread loop_thread;
 typedef struct loop_listener {
     loop_thread *thread;
     h2o_socket_t *sock;
-    h2o_accept_ctx_t accept_ctx;
+    h2o_accept_ctx_t accept_ctx; /* its ssl_ctx is a reference of this loop's own (loop_tls_refresh) */
     int grpc;
 } loop_listener;
 
@@ -79,6 +81,7 @@ struct loop_thread {
     _Atomic int64_t beat_ms;  /* when this loop last went round (now_ms); the watchdog reads it */
     h2o_timeout_t beat_period;        /* the watchdog's interval / 4: an idle loop goes round too */
     h2o_timeout_entry_t beat_entry;
+    unsigned tls_generation; /* server.tls_generation when this loop last took the listeners' SSL_CTXs */
     sem_t ready; /* posted once loop_setup is done; setup_rc says how it went */
     int setup_rc;
 };
@@ -103,6 +106,12 @@ typedef struct server {
     atomic_int fd_shortage; /* a loop found no descriptor to accept with, and none has since */
     int64_t watchdog_ms;    /* systemd's WatchdogSec (WATCHDOG_USEC); 0 = no watchdog */
     int watchdog_withheld;  /* a loop was found wedged and the ping withheld; said once */
+    /* A reload swaps the listeners' SSL_CTXs under tls_lock and counts tls_generation up; each
+     * loop then takes a reference to the new ones at the end of its iteration and drops the
+     * old. A connection's SSL holds its own reference (SSL_new), so one accepted before
+     * finishes on the old pair whoever frees it first. */
+    pthread_mutex_t tls_lock;
+    atomic_uint tls_generation;
 } server;
 
 static int64_t now_ms(void)
@@ -350,6 +359,27 @@ static void on_beat(h2o_timeout_entry_t *entry)
     h2o_timeout_link(t->ctx.loop, &t->beat_period, &t->beat_entry);
 }
 
+/* Takes the listeners' SSL_CTXs a reload put in (server.tls_lock): new handshakes on this
+ * loop use them from now on; the loop's references to the replaced ones go, and each of
+ * those is freed once the last connection that shook hands with it is gone. */
+static void loop_tls_refresh(loop_thread *t)
+{
+    server *s = t->server;
+    pthread_mutex_lock(&s->tls_lock);
+    t->tls_generation = atomic_load(&s->tls_generation);
+    for (size_t i = 0; i < t->n_listeners; i++) {
+        loop_listener *ll = &t->listeners[i];
+        SSL_CTX *now = s->listeners[i].ssl_ctx;
+        if (now == ll->accept_ctx.ssl_ctx)
+            continue;
+        HG_ASSERT(now != NULL && ll->accept_ctx.ssl_ctx != NULL); /* TLS or not never changes in place */
+        SSL_CTX_up_ref(now);
+        SSL_CTX_free(ll->accept_ctx.ssl_ctx);
+        ll->accept_ctx.ssl_ctx = now;
+    }
+    pthread_mutex_unlock(&s->tls_lock);
+}
+
 static void on_store_tick(void *arg)
 {
     loop_thread *t = arg;
@@ -379,10 +409,16 @@ static int loop_setup(loop_thread *t)
     storepoll_init(&t->store, t->ctx.loop, on_store_tick, t);
     core_loop_start(t->core, t->index, &t->store.poller);
     t->grpc.handshake = &t->ctx.handshake_timeout; /* server.handshake_timeout_ms, as on the HTTP listeners */
+    pthread_mutex_lock(&s->tls_lock);
+    t->tls_generation = atomic_load(&s->tls_generation);
+    for (size_t i = 0; i < s->n_listeners; i++)
+        if (s->listeners[i].ssl_ctx != NULL)
+            SSL_CTX_up_ref(s->listeners[i].ssl_ctx);
     for (size_t i = 0; i < s->n_listeners; i++) {
         loop_listener *ll = &t->listeners[i];
         int fd = dup(s->listeners[i].fd);
         if (fd < 0) {
+            pthread_mutex_unlock(&s->tls_lock);
             perror("hookgate: dup");
             return -1;
         }
@@ -396,6 +432,7 @@ static int loop_setup(loop_thread *t)
         h2o_socket_read_start(ll->sock, on_accept);
         t->n_listeners = i + 1;
     }
+    pthread_mutex_unlock(&s->tls_lock);
     return 0;
 }
 
@@ -418,6 +455,8 @@ static void *loop_main(void *arg)
         accesslog_flush();
         if (atomic_load_explicit(&t->evict_pending, memory_order_relaxed) && atomic_exchange(&t->evict_pending, 0))
             evict_chosen(t);
+        if (atomic_load_explicit(&s->tls_generation, memory_order_relaxed) != t->tls_generation)
+            loop_tls_refresh(t);
         core_quiescent(t->core, t->index);
     }
 
@@ -489,6 +528,8 @@ static int listener_add(server *s, const config_listener *l, int grpc)
     listener *li = &s->listeners[s->n_listeners];
     li->grpc = grpc;
     li->ssl_ctx = NULL;
+    memcpy(li->address, l->address, sizeof(li->address));
+    li->port = l->port;
     if (l->tls_certificate != NULL &&
         (li->ssl_ctx = tls_create(l, grpc ? grpc_alpn_protocols : h2o_alpn_protocols)) == NULL)
         return -1;
@@ -577,6 +618,85 @@ static int fd_budget(server *s, const config *cfg, uint64_t fd_limit)
     return 0;
 }
 
+/* ---- reloading ----------------------------------------------------------------------- */
+
+/* The listener of next that is li, by kind, address and port; NULL when next has none. */
+static const config_listener *listener_in(const listener *li, const config *next)
+{
+    const config_listener *ls = li->grpc ? next->grpc_listeners : next->listeners;
+    size_t n = li->grpc ? next->n_grpc_listeners : next->n_listeners;
+    for (size_t i = 0; i < n; i++)
+        if (ls[i].port == li->port && strcmp(ls[i].address, li->address) == 0)
+            return &ls[i];
+    return NULL;
+}
+
+/* A reload's first half for TLS: every TLS listener's certificate and key, as next names
+ * them, read again into fresh[i] (the files are read even when their paths did not change:
+ * rotation usually replaces them in place). Nothing running changes. Returns 0, or -1 when
+ * a pair does not load (tls_create logged why), having freed what it built. */
+static int tls_prepare(const server *s, const config *next, SSL_CTX **fresh)
+{
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        const listener *li = &s->listeners[i];
+        const config_listener *l = listener_in(li, next);
+        fresh[i] = NULL;
+        /* a listener gone, or TLS switched on or off, takes a restart (config_same_server says so) */
+        if (li->ssl_ctx == NULL || l == NULL || l->tls_certificate == NULL)
+            continue;
+        if ((fresh[i] = tls_create(l, li->grpc ? grpc_alpn_protocols : h2o_alpn_protocols)) == NULL) {
+            while (i-- > 0)
+                SSL_CTX_free(fresh[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The second half, once the core took the configuration: the fresh SSL_CTXs replace the
+ * running ones for new handshakes (each loop takes them at the end of its iteration,
+ * loop_tls_refresh). */
+static void tls_commit(server *s, SSL_CTX **fresh)
+{
+    pthread_mutex_lock(&s->tls_lock);
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        if (fresh[i] == NULL)
+            continue;
+        SSL_CTX_free(s->listeners[i].ssl_ctx); /* the server's reference; loops and connections hold theirs */
+        s->listeners[i].ssl_ctx = fresh[i];
+    }
+    atomic_fetch_add(&s->tls_generation, 1);
+    pthread_mutex_unlock(&s->tls_lock);
+}
+
+/* SIGHUP: the configuration read again (load), its listener settings prepared, then handed
+ * to the core and only then put in place, so that a reload is taken whole or not at all. */
+static void server_reload(server *s, core *c, config *(*load)(void *arg), void *load_arg)
+{
+    config *next = load(load_arg);
+    if (next == NULL)
+        return; /* load said why */
+    SSL_CTX *fresh[2 * CONFIG_MAX_LISTENERS];
+    if (tls_prepare(s, next, fresh) != 0) {
+        log_error("reload refused, the running configuration stays: a TLS certificate or key does not load "
+                  "(the line above says which); the running pairs stay in use");
+        config_destroy(next);
+        return;
+    }
+    size_t n_accounts = next->n_accounts;
+    char err[CONFIG_ERROR_MAX];
+    if (core_reload(c, next, err, sizeof(err)) != 0) { /* frees next */
+        for (size_t i = 0; i < s->n_listeners; i++)
+            SSL_CTX_free(fresh[i]);
+        log_error("reload refused, the running configuration stays: %s", err);
+        return;
+    }
+    tls_commit(s, fresh);
+    log_info("reloaded the configuration: %zu account(s); limits and tokens apply to new requests, TLS "
+             "certificates to new connections",
+             n_accounts);
+}
+
 /* Pings the watchdog when every loop went round within half its interval. A loop that did
  * not (wedged in a handler, say) stops the pings, and the service manager restarts the
  * service once the interval has passed without one. */
@@ -623,10 +743,11 @@ static int signal_wait(server *s, const sigset_t *set, int64_t *last_ping)
     }
 }
 
-int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *reload_arg)
+int server_run(const config *cfg, core *c, config *(*load)(void *arg), void *load_arg)
 {
     static server s; /* its address is the globalconf every context points at */
     int rc = -1;
+    pthread_mutex_init(&s.tls_lock, NULL);
     uint64_t fd_limit = fd_limit_raise();
     h2o_config_init(&s.globalconf);
     s.globalconf.server_name = h2o_iovec_init(H2O_STRLIT(""));
@@ -686,7 +807,7 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
             }
             log_info("SIGHUP received, reloading the configuration");
             notify("RELOADING=1\nSTATUS=reloading");
-            reload(reload_arg);
+            server_reload(&s, c, load, load_arg);
             notify("READY=1\nSTATUS=serving");
             /* every loop passes a quiescent point soon, so the replaced configuration goes */
             for (size_t i = 0; i < started; i++)

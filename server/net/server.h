@@ -26,12 +26,15 @@
  * online CPU (at least 1, at most CONFIG_MAX_THREADS). */
 size_t server_thread_count(const config *cfg);
 
-/* Serves until SIGTERM or SIGINT; on SIGHUP calls reload(reload_arg) on the main thread
- * and goes on serving (connections are not touched); on SIGUSR1 reopens the log files
- * (log_reopen). The caller must have blocked those four signals (and ignored SIGPIPE)
- * before any thread starts. Returns 0 after a clean stop, -1 (with a message on stderr)
- * when start-up fails. */
-int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *reload_arg);
+/* Serves until SIGTERM or SIGINT. On SIGHUP calls load(load_arg) on the main thread for
+ * the configuration to reload (NULL, having logged why: nothing changes), reads every TLS
+ * listener's certificate and key again, and hands the configuration to the core
+ * (core_reload): all of it is taken, or none (a pair that does not load refuses the
+ * reload with a log line); new TLS handshakes use the new pairs, connections already open
+ * keep theirs. On SIGUSR1 reopens the log files (log_reopen). The caller must have blocked
+ * those four signals (and ignored SIGPIPE) before any thread starts. Returns 0 after a
+ * clean stop, -1 (with a message on stderr) when start-up fails. */
+int server_run(const config *cfg, core *c, config *(*load)(void *arg), void *load_arg);
 
 /* The watchdog's test (server_run pings systemd's watchdog only while it passes): the
  * index of the first of the n loops whose last beat is more than max_age_ms before now,

@@ -58,9 +58,11 @@ typedef struct child {
     size_t len;
 } child;
 
-static void on_reload(void *arg)
+/* server_run's load: counts the reloads and gives it nothing to take (NULL: nothing changes) */
+static config *on_reload(void *arg)
 {
     ++*(int *)arg;
+    return NULL;
 }
 
 static const char *self; /* this executable, which serves in its children (--serve) */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -112,6 +113,10 @@ typedef struct server {
      * finishes on the old pair whoever frees it first. */
     pthread_mutex_t tls_lock;
     atomic_uint tls_generation;
+    /* listening sockets handed over at start (socket activation, server_listen_fds): each
+     * taken by the configured listener with its address and port; -1 once taken */
+    int inherited[SERVER_MAX_INHERITED_FDS];
+    size_t n_inherited;
 } server;
 
 static int64_t now_ms(void)
@@ -191,22 +196,126 @@ int server_check_tls(const config *cfg)
     return rc;
 }
 
-static int listener_open(const config_listener *l)
+/* l's address and port as a socket address; 0 for its length when the address is not numeric */
+static socklen_t listener_sockaddr(const config_listener *l, struct sockaddr_storage *ss)
 {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    memset(&ss, 0, sizeof(ss));
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
     if (inet_pton(AF_INET, l->address, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons(l->port);
-        len = sizeof(*v4);
-    } else if (inet_pton(AF_INET6, l->address, &v6->sin6_addr) == 1) {
+        return sizeof(*v4);
+    }
+    if (inet_pton(AF_INET6, l->address, &v6->sin6_addr) == 1) {
         v6->sin6_family = AF_INET6;
         v6->sin6_port = htons(l->port);
-        len = sizeof(*v6);
-    } else {
+        return sizeof(*v6);
+    }
+    return 0;
+}
+
+/* 1 when the socket address a is the address and port b (family, port, address; nothing else) */
+static int same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return a->ss_family == AF_INET6 && x->sin6_port == y->sin6_port &&
+           memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+int server_listen_fds(const char *listen_pid, const char *listen_fds, long self)
+{
+    if (listen_pid == NULL || listen_fds == NULL)
+        return 0;
+    char *end;
+    errno = 0;
+    long pid = strtol(listen_pid, &end, 10);
+    if (errno != 0 || end == listen_pid || *end != '\0' || pid != self)
+        return 0; /* meant for another process (a parent that did not clear them) */
+    long n = strtol(listen_fds, &end, 10);
+    if (errno != 0 || end == listen_fds || *end != '\0' || n < 0 || n > SERVER_MAX_INHERITED_FDS)
+        return -1;
+    return (int)n;
+}
+
+/* Socket activation: takes the listening sockets the service manager (or the process that
+ * started this one) handed over, fds 3 and up, and clears the variables so that nothing
+ * started from here takes them for its own. The same code with and without libsystemd:
+ * sd_listen_fds does no more than this, and this way the tests cover the path a build
+ * without it takes. -1 (logged) when LISTEN_FDS is out of range. */
+static int inherited_take(server *s)
+{
+    const char *fds = getenv("LISTEN_FDS");
+    int n = server_listen_fds(getenv("LISTEN_PID"), fds, (long)getpid());
+    if (n < 0) {
+        log_error("LISTEN_FDS=%s: not a count of 0 to %d sockets", fds, SERVER_MAX_INHERITED_FDS);
+        return -1;
+    }
+    if (getenv("LISTEN_PID") != NULL && atol(getenv("LISTEN_PID")) == (long)getpid()) {
+        unsetenv("LISTEN_PID");
+        unsetenv("LISTEN_FDS");
+        unsetenv("LISTEN_FDNAMES");
+    }
+    for (int i = 0; i < n; i++) {
+        int fd = SERVER_LISTEN_FDS_START + i;
+        if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+            log_error("LISTEN_FDS=%d, but fd %d is not open", n, fd);
+            return -1;
+        }
+        s->inherited[s->n_inherited++] = fd;
+    }
+    return 0;
+}
+
+/* The inherited socket that is l (a listening TCP socket bound to its address and port),
+ * taken; -1 when none is. */
+static int inherited_match(server *s, const config_listener *l)
+{
+    struct sockaddr_storage want;
+    if (listener_sockaddr(l, &want) == 0)
+        return -1;
+    for (size_t i = 0; i < s->n_inherited; i++) {
+        struct sockaddr_storage have;
+        socklen_t len = sizeof(have);
+        int type = 0, listening = 0;
+        socklen_t tlen = sizeof(type), llen = sizeof(listening);
+        int fd = s->inherited[i];
+        if (fd < 0 || getsockname(fd, (struct sockaddr *)&have, &len) != 0 || !same_sockaddr(&have, &want) ||
+            getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_STREAM ||
+            getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &llen) != 0 || !listening)
+            continue;
+        s->inherited[i] = -1;
+        return fd;
+    }
+    return -1;
+}
+
+/* Inherited sockets no configured listener took: said and closed (a service manager keeps
+ * its own copy; a socket unit that names more than the configuration is a mistake to see). */
+static void inherited_close_unused(server *s)
+{
+    for (size_t i = 0; i < s->n_inherited; i++) {
+        if (s->inherited[i] < 0)
+            continue;
+        log_error("WARNING: inherited socket (fd %d) matches no listener of the configuration (by address and "
+                  "port); it is closed",
+                  s->inherited[i]);
+        close(s->inherited[i]);
+        s->inherited[i] = -1;
+    }
+}
+
+static int listener_open(const config_listener *l)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = listener_sockaddr(l, &ss);
+    if (len == 0) {
         log_error("%s is not a numeric address", l->address);
         return -1;
     }
@@ -515,11 +624,11 @@ size_t server_thread_count(const config *cfg)
     return n < 1 ? 1 : n > CONFIG_MAX_THREADS ? CONFIG_MAX_THREADS : (size_t)n;
 }
 
-static void print_listener(const config_listener *l, const char *scheme)
+static void print_listener(const config_listener *l, const char *scheme, int inherited)
 {
     int v6 = strchr(l->address, ':') != NULL;
-    log_info("listening on %s%s://%s%s%s:%u", scheme, l->tls_certificate ? "s" : "", v6 ? "[" : "", l->address,
-             v6 ? "]" : "", l->port);
+    log_info("listening on %s%s://%s%s%s:%u%s", scheme, l->tls_certificate ? "s" : "", v6 ? "[" : "", l->address,
+             v6 ? "]" : "", l->port, inherited ? " (an inherited socket)" : "");
 }
 
 /* Binds one configured listener into s; -1 (with a message) when it cannot. */
@@ -533,12 +642,13 @@ static int listener_add(server *s, const config_listener *l, int grpc)
     if (l->tls_certificate != NULL &&
         (li->ssl_ctx = tls_create(l, grpc ? grpc_alpn_protocols : h2o_alpn_protocols)) == NULL)
         return -1;
-    if ((li->fd = listener_open(l)) < 0) {
+    int inherited = (li->fd = inherited_match(s, l)) >= 0;
+    if (!inherited && (li->fd = listener_open(l)) < 0) {
         SSL_CTX_free(li->ssl_ctx);
         return -1;
     }
     s->n_listeners++;
-    print_listener(l, grpc ? "grpc" : "http");
+    print_listener(l, grpc ? "grpc" : "http", inherited);
     return 0;
 }
 
@@ -765,12 +875,15 @@ int server_run(const config *cfg, core *c, config *(*load)(void *arg), void *loa
     h2o_hostconf_t *host = h2o_config_register_host(&s.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     http_router_register(host, c);
 
+    if (inherited_take(&s) != 0)
+        goto out;
     for (size_t i = 0; i < cfg->n_listeners; i++)
         if (listener_add(&s, &cfg->listeners[i], 0) != 0)
             goto out;
     for (size_t i = 0; i < cfg->n_grpc_listeners; i++)
         if (listener_add(&s, &cfg->grpc_listeners[i], 1) != 0)
             goto out;
+    inherited_close_unused(&s);
 
     s.n_threads = server_thread_count(cfg);
     s.watchdog_ms = watchdog_interval_ms();

@@ -21,6 +21,8 @@
                              configuration file, the count of open descriptors itself */
 #define SERVER_FDS_PER_INVOKE 3 /* an outbound call's socket and its resolver's pair (libcurl's threaded one) */
 #define SERVER_FDS_PER_DB_CONNECTION 2 /* a PostgreSQL connection's socket and the loop's watch on it */
+#define SERVER_LISTEN_FDS_START 3 /* socket activation: the first inherited socket (SD_LISTEN_FDS_START) */
+#define SERVER_MAX_INHERITED_FDS (2 * CONFIG_MAX_LISTENERS) /* one per listener, HTTP and gRPC */
 
 /* The event loops server_run starts for cfg: server.threads, or when it is 0 one per
  * online CPU (at least 1, at most CONFIG_MAX_THREADS). */
@@ -47,6 +49,14 @@ int server_loops_alive(const int64_t *beats_ms, size_t n, int64_t now, int64_t m
  * path's (which grow with n_threads), leaves less; 0 when not one connection fits. */
 size_t server_connection_cap(uint64_t fd_limit, size_t fds_open, size_t fds_later, size_t n_threads,
                              size_t max_connections);
+
+/* Socket activation's variables (sd_listen_fds(3)): the number of listening sockets handed
+ * over from fd SERVER_LISTEN_FDS_START on, when listen_pid is this process's (self); 0 when
+ * either is NULL or listen_pid names another process; -1 when listen_fds is not a number
+ * from 0 to SERVER_MAX_INHERITED_FDS. server_run gives each inherited socket to the
+ * configured listener with its address and port (binding the others itself), and closes,
+ * with a warning, those none takes. */
+int server_listen_fds(const char *listen_pid, const char *listen_fds, long self);
 
 /* sock, an accepted connection's socket (or NULL), has brought a whole request: it is no
  * longer among the first to be closed when the connection cap is full (connlimit.h).

@@ -34,8 +34,10 @@ static const char usage[] = "Usage: hookgate [--config FILE]\n"
                             "  -V, --version            the version\n"
                             "\n"
                             "Stops gracefully on SIGTERM or SIGINT; SIGHUP reloads accounts, tokens,\n"
-                            "ecosystems and limits from the --config file; SIGUSR1 reopens the log files\n"
-                            "(server.access_log_file, server.error_log_file; without them logs go to stderr).\n";
+                            "ecosystems, limits, listeners and TLS certificates from the --config file;\n"
+                            "SIGUSR1 reopens the log files (server.access_log_file, server.error_log_file;\n"
+                            "without them logs go to stderr). Listening sockets handed over by systemd\n"
+                            "(LISTEN_FDS, LISTEN_PID) serve the listeners with their address and port.\n";
 
 enum { OPT_CHECK = 256, OPT_PRINT_DEFAULT };
 

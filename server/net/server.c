@@ -49,10 +49,11 @@
 
 typedef struct listener {
     int fd;
-    SSL_CTX *ssl_ctx; /* NULL for cleartext; replaced by a reload under server.tls_lock */
+    SSL_CTX *ssl_ctx; /* NULL for cleartext; replaced by a reload under server.listeners_lock */
     int grpc;         /* a server.grpc listener: native gRPC instead of h2o's HTTP */
     char address[CONFIG_ADDRESS_MAX]; /* what the configuration calls it: a reload matches by these */
     uint16_t port;
+    uint64_t id; /* unique in the process, never reused: how a loop knows its copy of it */
 } listener;
 
 typedef struct loop_thread loop_thread;
@@ -60,8 +61,9 @@ typedef struct loop_thread loop_thread;
 typedef struct loop_listener {
     loop_thread *thread;
     h2o_socket_t *sock;
-    h2o_accept_ctx_t accept_ctx; /* its ssl_ctx is a reference of this loop's own (loop_tls_refresh) */
+    h2o_accept_ctx_t accept_ctx; /* its ssl_ctx is a reference of this loop's own (loop_listeners_refresh) */
     int grpc;
+    uint64_t id; /* the server's listener this is a dup() of */
 } loop_listener;
 
 struct loop_thread {
@@ -82,7 +84,7 @@ struct loop_thread {
     _Atomic int64_t beat_ms;  /* when this loop last went round (now_ms); the watchdog reads it */
     h2o_timeout_t beat_period;        /* the watchdog's interval / 4: an idle loop goes round too */
     h2o_timeout_entry_t beat_entry;
-    unsigned tls_generation; /* server.tls_generation when this loop last took the listeners' SSL_CTXs */
+    unsigned listeners_generation; /* server.listeners_generation when this loop last took the listeners */
     sem_t ready; /* posted once loop_setup is done; setup_rc says how it went */
     int setup_rc;
 };
@@ -107,12 +109,14 @@ typedef struct server {
     atomic_int fd_shortage; /* a loop found no descriptor to accept with, and none has since */
     int64_t watchdog_ms;    /* systemd's WatchdogSec (WATCHDOG_USEC); 0 = no watchdog */
     int watchdog_withheld;  /* a loop was found wedged and the ping withheld; said once */
-    /* A reload swaps the listeners' SSL_CTXs under tls_lock and counts tls_generation up; each
-     * loop then takes a reference to the new ones at the end of its iteration and drops the
-     * old. A connection's SSL holds its own reference (SSL_new), so one accepted before
-     * finishes on the old pair whoever frees it first. */
-    pthread_mutex_t tls_lock;
-    atomic_uint tls_generation;
+    /* A reload replaces listeners (and every TLS listener's SSL_CTX) under listeners_lock and
+     * counts listeners_generation up; each loop then, at the end of its iteration, dup()s the
+     * new sockets, closes its copies of those gone, takes a reference to the new SSL_CTXs
+     * and drops the old. A connection's SSL holds its own reference (SSL_new), so one
+     * accepted before finishes on the old pair whoever frees it first. */
+    pthread_mutex_t listeners_lock;
+    atomic_uint listeners_generation;
+    uint64_t last_listener_id; /* main thread only */
     /* listening sockets handed over at start (socket activation, server_listen_fds): each
      * taken by the configured listener with its address and port; -1 once taken */
     int inherited[SERVER_MAX_INHERITED_FDS];
@@ -468,25 +472,66 @@ static void on_beat(h2o_timeout_entry_t *entry)
     h2o_timeout_link(t->ctx.loop, &t->beat_period, &t->beat_entry);
 }
 
-/* Takes the listeners' SSL_CTXs a reload put in (server.tls_lock): new handshakes on this
- * loop use them from now on; the loop's references to the replaced ones go, and each of
- * those is freed once the last connection that shook hands with it is gone. */
-static void loop_tls_refresh(loop_thread *t)
+/* Makes this loop's listeners the server's (server.listeners_lock held): keeps its copy of
+ * each listener still there, dup()s the new ones and closes its copies of those gone (the
+ * connections they accepted go on), and swaps SSL_CTX references where a reload put in new
+ * ones: new handshakes on this loop use them from now on, and each replaced one is freed
+ * once the last connection that shook hands with it is gone. Runs on the loop's own thread
+ * (see loop_setup). A listener this loop cannot dup() (no descriptor) is left to the other
+ * loops, with a log line. */
+static void loop_listeners_refresh(loop_thread *t)
 {
     server *s = t->server;
-    pthread_mutex_lock(&s->tls_lock);
-    t->tls_generation = atomic_load(&s->tls_generation);
-    for (size_t i = 0; i < t->n_listeners; i++) {
-        loop_listener *ll = &t->listeners[i];
-        SSL_CTX *now = s->listeners[i].ssl_ctx;
-        if (now == ll->accept_ctx.ssl_ctx)
-            continue;
-        HG_ASSERT(now != NULL && ll->accept_ctx.ssl_ctx != NULL); /* TLS or not never changes in place */
-        SSL_CTX_up_ref(now);
-        SSL_CTX_free(ll->accept_ctx.ssl_ctx);
-        ll->accept_ctx.ssl_ctx = now;
+    loop_listener was[2 * CONFIG_MAX_LISTENERS];
+    size_t n_was = t->n_listeners;
+    int kept[2 * CONFIG_MAX_LISTENERS] = {0};
+    memcpy(was, t->listeners, n_was * sizeof(was[0]));
+    t->listeners_generation = atomic_load(&s->listeners_generation);
+    t->n_listeners = 0;
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        const listener *li = &s->listeners[i];
+        loop_listener *ll = &t->listeners[t->n_listeners];
+        size_t j = 0;
+        while (j < n_was && was[j].id != li->id)
+            j++;
+        if (j < n_was) {
+            *ll = was[j];
+            kept[j] = 1;
+        } else {
+            int fd = dup(li->fd);
+            if (fd < 0) {
+                log_error("event loop %u cannot take the listener on %s:%u: dup: %s", t->index, li->address, li->port,
+                          strerror(errno));
+                continue;
+            }
+            memset(ll, 0, sizeof(*ll));
+            ll->thread = t;
+            ll->id = li->id;
+            ll->accept_ctx.ctx = &t->ctx;
+            ll->accept_ctx.hosts = s->globalconf.hosts;
+            ll->accept_ctx.ssl_ctx = NULL;
+            ll->sock = h2o_evloop_socket_create(t->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+            if (!h2o_timeout_is_linked(&t->accept_resume)) /* else on_accept_resume starts it */
+                h2o_socket_read_start(ll->sock, on_accept);
+        }
+        ll->grpc = li->grpc;
+        if (ll->accept_ctx.ssl_ctx != li->ssl_ctx) {
+            if (li->ssl_ctx != NULL)
+                SSL_CTX_up_ref(li->ssl_ctx);
+            SSL_CTX_free(ll->accept_ctx.ssl_ctx); /* NULL is allowed */
+            ll->accept_ctx.ssl_ctx = li->ssl_ctx;
+        }
+        t->n_listeners++;
     }
-    pthread_mutex_unlock(&s->tls_lock);
+    for (size_t i = 0; i < t->n_listeners; i++)
+        t->listeners[i].sock->data = &t->listeners[i]; /* they may have moved */
+    for (size_t j = 0; j < n_was; j++) {
+        if (kept[j])
+            continue;
+        h2o_socket_read_stop(was[j].sock);
+        h2o_socket_close(was[j].sock);
+        SSL_CTX_free(was[j].accept_ctx.ssl_ctx);
+    }
 }
 
 static void on_store_tick(void *arg)
@@ -518,31 +563,11 @@ static int loop_setup(loop_thread *t)
     storepoll_init(&t->store, t->ctx.loop, on_store_tick, t);
     core_loop_start(t->core, t->index, &t->store.poller);
     t->grpc.handshake = &t->ctx.handshake_timeout; /* server.handshake_timeout_ms, as on the HTTP listeners */
-    pthread_mutex_lock(&s->tls_lock);
-    t->tls_generation = atomic_load(&s->tls_generation);
-    for (size_t i = 0; i < s->n_listeners; i++)
-        if (s->listeners[i].ssl_ctx != NULL)
-            SSL_CTX_up_ref(s->listeners[i].ssl_ctx);
-    for (size_t i = 0; i < s->n_listeners; i++) {
-        loop_listener *ll = &t->listeners[i];
-        int fd = dup(s->listeners[i].fd);
-        if (fd < 0) {
-            pthread_mutex_unlock(&s->tls_lock);
-            perror("hookgate: dup");
-            return -1;
-        }
-        ll->thread = t;
-        ll->accept_ctx.ctx = &t->ctx;
-        ll->accept_ctx.hosts = s->globalconf.hosts;
-        ll->accept_ctx.ssl_ctx = s->listeners[i].ssl_ctx;
-        ll->grpc = s->listeners[i].grpc;
-        ll->sock = h2o_evloop_socket_create(t->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-        ll->sock->data = ll;
-        h2o_socket_read_start(ll->sock, on_accept);
-        t->n_listeners = i + 1;
-    }
-    pthread_mutex_unlock(&s->tls_lock);
-    return 0;
+    pthread_mutex_lock(&s->listeners_lock);
+    loop_listeners_refresh(t);
+    int all = t->n_listeners == s->n_listeners;
+    pthread_mutex_unlock(&s->listeners_lock);
+    return all ? 0 : -1; /* at start, every loop takes every listener */
 }
 
 static void *loop_main(void *arg)
@@ -564,8 +589,11 @@ static void *loop_main(void *arg)
         accesslog_flush();
         if (atomic_load_explicit(&t->evict_pending, memory_order_relaxed) && atomic_exchange(&t->evict_pending, 0))
             evict_chosen(t);
-        if (atomic_load_explicit(&s->tls_generation, memory_order_relaxed) != t->tls_generation)
-            loop_tls_refresh(t);
+        if (atomic_load_explicit(&s->listeners_generation, memory_order_relaxed) != t->listeners_generation) {
+            pthread_mutex_lock(&s->listeners_lock);
+            loop_listeners_refresh(t);
+            pthread_mutex_unlock(&s->listeners_lock);
+        }
         core_quiescent(t->core, t->index);
     }
 
@@ -639,6 +667,7 @@ static int listener_add(server *s, const config_listener *l, int grpc)
     li->ssl_ctx = NULL;
     memcpy(li->address, l->address, sizeof(li->address));
     li->port = l->port;
+    li->id = ++s->last_listener_id;
     if (l->tls_certificate != NULL &&
         (li->ssl_ctx = tls_create(l, grpc ? grpc_alpn_protocols : h2o_alpn_protocols)) == NULL)
         return -1;
@@ -730,80 +759,123 @@ static int fd_budget(server *s, const config *cfg, uint64_t fd_limit)
 
 /* ---- reloading ----------------------------------------------------------------------- */
 
-/* The listener of next that is li, by kind, address and port; NULL when next has none. */
-static const config_listener *listener_in(const listener *li, const config *next)
+/* A reload's listeners, prepared before anything running changes. */
+typedef struct listeners_next {
+    listener l[2 * CONFIG_MAX_LISTENERS]; /* next's listeners, HTTP ones then gRPC ones */
+    size_t n;
+    int kept[2 * CONFIG_MAX_LISTENERS]; /* per running listener: 1 when one of l takes its socket over */
+} listeners_next;
+
+/* Frees what listeners_prepare built: SSL_CTXs, and the sockets it bound itself. */
+static void listeners_discard(listeners_next *out)
 {
-    const config_listener *ls = li->grpc ? next->grpc_listeners : next->listeners;
-    size_t n = li->grpc ? next->n_grpc_listeners : next->n_listeners;
-    for (size_t i = 0; i < n; i++)
-        if (ls[i].port == li->port && strcmp(ls[i].address, li->address) == 0)
-            return &ls[i];
-    return NULL;
+    for (size_t i = 0; i < out->n; i++) {
+        SSL_CTX_free(out->l[i].ssl_ctx);
+        if (out->l[i].id == 0)
+            close(out->l[i].fd);
+    }
 }
 
-/* A reload's first half for TLS: every TLS listener's certificate and key, as next names
- * them, read again into fresh[i] (the files are read even when their paths did not change:
- * rotation usually replaces them in place). Nothing running changes. Returns 0, or -1 when
- * a pair does not load (tls_create logged why), having freed what it built. */
-static int tls_prepare(const server *s, const config *next, SSL_CTX **fresh)
+/* A reload's first half for listeners: next's listeners, in out. One with the address and
+ * port of a running one takes its socket over (whether HTTP or gRPC, TLS or not), so its
+ * connections and backlog stay; the others are bound now. Every TLS listener's certificate
+ * and key are read again (even when their paths did not change: rotation usually replaces
+ * the files in place). Nothing running changes. Returns 0, or -1 when a listener cannot be
+ * bound or a pair does not load (listener_open or tls_create logged why), having freed what
+ * it built. */
+static int listeners_prepare(const server *s, const config *next, listeners_next *out)
 {
-    for (size_t i = 0; i < s->n_listeners; i++) {
-        const listener *li = &s->listeners[i];
-        const config_listener *l = listener_in(li, next);
-        fresh[i] = NULL;
-        /* a listener gone, or TLS switched on or off, takes a restart (config_same_server says so) */
-        if (li->ssl_ctx == NULL || l == NULL || l->tls_certificate == NULL)
-            continue;
-        if ((fresh[i] = tls_create(l, li->grpc ? grpc_alpn_protocols : h2o_alpn_protocols)) == NULL) {
-            while (i-- > 0)
-                SSL_CTX_free(fresh[i]);
-            return -1;
+    memset(out, 0, sizeof(*out));
+    for (int grpc = 0; grpc < 2; grpc++) {
+        const config_listener *ls = grpc ? next->grpc_listeners : next->listeners;
+        size_t n = grpc ? next->n_grpc_listeners : next->n_listeners;
+        for (size_t k = 0; k < n; k++) {
+            const config_listener *l = &ls[k];
+            listener *nl = &out->l[out->n];
+            memset(nl, 0, sizeof(*nl));
+            nl->grpc = grpc;
+            memcpy(nl->address, l->address, sizeof(nl->address));
+            nl->port = l->port;
+            if (l->tls_certificate != NULL &&
+                (nl->ssl_ctx = tls_create(l, grpc ? grpc_alpn_protocols : h2o_alpn_protocols)) == NULL)
+                goto fail;
+            size_t i = 0;
+            while (i < s->n_listeners && (out->kept[i] || s->listeners[i].port != l->port ||
+                                          strcmp(s->listeners[i].address, l->address) != 0))
+                i++;
+            if (i < s->n_listeners) {
+                out->kept[i] = 1;
+                nl->fd = s->listeners[i].fd;
+                nl->id = s->listeners[i].id;
+            } else if ((nl->fd = listener_open(l)) < 0) {
+                SSL_CTX_free(nl->ssl_ctx);
+                goto fail;
+            } /* id 0 until listeners_commit: bound by this reload */
+            out->n++;
         }
     }
     return 0;
+fail:
+    listeners_discard(out);
+    return -1;
 }
 
-/* The second half, once the core took the configuration: the fresh SSL_CTXs replace the
- * running ones for new handshakes (each loop takes them at the end of its iteration,
- * loop_tls_refresh). */
-static void tls_commit(server *s, SSL_CTX **fresh)
+/* The second half, once the core took the configuration: out's listeners replace the
+ * running ones (the sockets of those gone are closed once every loop closed its copy), and
+ * the loops take them at the end of their iteration (loop_listeners_refresh). */
+static void listeners_commit(server *s, listeners_next *out)
 {
-    pthread_mutex_lock(&s->tls_lock);
+    pthread_mutex_lock(&s->listeners_lock);
     for (size_t i = 0; i < s->n_listeners; i++) {
-        if (fresh[i] == NULL)
+        listener *li = &s->listeners[i];
+        SSL_CTX_free(li->ssl_ctx); /* the server's reference; loops and connections hold theirs */
+        if (out->kept[i])
             continue;
-        SSL_CTX_free(s->listeners[i].ssl_ctx); /* the server's reference; loops and connections hold theirs */
-        s->listeners[i].ssl_ctx = fresh[i];
+        int v6 = strchr(li->address, ':') != NULL;
+        log_info("no longer listening on %s%s%s:%u (removed by the reload; its open connections go on)",
+                 v6 ? "[" : "", li->address, v6 ? "]" : "", li->port);
+        close(li->fd);
     }
-    atomic_fetch_add(&s->tls_generation, 1);
-    pthread_mutex_unlock(&s->tls_lock);
+    for (size_t i = 0; i < out->n; i++) {
+        listener *nl = &out->l[i];
+        if (nl->id == 0) {
+            nl->id = ++s->last_listener_id;
+            int v6 = strchr(nl->address, ':') != NULL;
+            log_info("listening on %s%s://%s%s%s:%u (added by the reload)", nl->grpc ? "grpc" : "http",
+                     nl->ssl_ctx != NULL ? "s" : "", v6 ? "[" : "", nl->address, v6 ? "]" : "", nl->port);
+        }
+        s->listeners[i] = *nl;
+    }
+    s->n_listeners = out->n;
+    atomic_fetch_add(&s->listeners_generation, 1);
+    pthread_mutex_unlock(&s->listeners_lock);
 }
 
-/* SIGHUP: the configuration read again (load), its listener settings prepared, then handed
- * to the core and only then put in place, so that a reload is taken whole or not at all. */
+/* SIGHUP: the configuration read again (load), its listeners prepared, then handed to the
+ * core and only then put in place, so that a reload is taken whole or not at all. */
 static void server_reload(server *s, core *c, config *(*load)(void *arg), void *load_arg)
 {
     config *next = load(load_arg);
     if (next == NULL)
         return; /* load said why */
-    SSL_CTX *fresh[2 * CONFIG_MAX_LISTENERS];
-    if (tls_prepare(s, next, fresh) != 0) {
-        log_error("reload refused, the running configuration stays: a TLS certificate or key does not load "
-                  "(the line above says which); the running pairs stay in use");
+    static listeners_next fresh; /* the main thread's alone; large for its stack */
+    if (listeners_prepare(s, next, &fresh) != 0) {
+        log_error("reload refused, the running configuration stays: a listener cannot be bound or a TLS "
+                  "certificate or key does not load (the line above says which); the running listeners and "
+                  "pairs stay in use");
         config_destroy(next);
         return;
     }
     size_t n_accounts = next->n_accounts;
     char err[CONFIG_ERROR_MAX];
     if (core_reload(c, next, err, sizeof(err)) != 0) { /* frees next */
-        for (size_t i = 0; i < s->n_listeners; i++)
-            SSL_CTX_free(fresh[i]);
+        listeners_discard(&fresh);
         log_error("reload refused, the running configuration stays: %s", err);
         return;
     }
-    tls_commit(s, fresh);
-    log_info("reloaded the configuration: %zu account(s); limits and tokens apply to new requests, TLS "
-             "certificates to new connections",
+    listeners_commit(s, &fresh);
+    log_info("reloaded the configuration: %zu account(s); limits and tokens apply to new requests, listeners "
+             "and TLS certificates to new connections",
              n_accounts);
 }
 
@@ -857,7 +929,7 @@ int server_run(const config *cfg, core *c, config *(*load)(void *arg), void *loa
 {
     static server s; /* its address is the globalconf every context points at */
     int rc = -1;
-    pthread_mutex_init(&s.tls_lock, NULL);
+    pthread_mutex_init(&s.listeners_lock, NULL);
     uint64_t fd_limit = fd_limit_raise();
     h2o_config_init(&s.globalconf);
     s.globalconf.server_name = h2o_iovec_init(H2O_STRLIT(""));

@@ -485,6 +485,7 @@ static void loop_listeners_refresh(loop_thread *t)
     loop_listener was[2 * CONFIG_MAX_LISTENERS];
     size_t n_was = t->n_listeners;
     int kept[2 * CONFIG_MAX_LISTENERS] = {0};
+    HG_ASSERT(n_was <= 2 * CONFIG_MAX_LISTENERS && s->n_listeners <= 2 * CONFIG_MAX_LISTENERS);
     memcpy(was, t->listeners, n_was * sizeof(was[0]));
     t->listeners_generation = atomic_load(&s->listeners_generation);
     t->n_listeners = 0;
@@ -791,6 +792,7 @@ static int listeners_prepare(const server *s, const config *next, listeners_next
         size_t n = grpc ? next->n_grpc_listeners : next->n_listeners;
         for (size_t k = 0; k < n; k++) {
             const config_listener *l = &ls[k];
+            HG_ASSERT(out->n < 2 * CONFIG_MAX_LISTENERS); /* config_load: at most that many of each kind */
             listener *nl = &out->l[out->n];
             memset(nl, 0, sizeof(*nl));
             nl->grpc = grpc;

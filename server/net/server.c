@@ -261,7 +261,7 @@ static int inherited_take(server *s)
         log_error("LISTEN_FDS=%s: not a count of 0 to %d sockets", fds, SERVER_MAX_INHERITED_FDS);
         return -1;
     }
-    if (getenv("LISTEN_PID") != NULL && atol(getenv("LISTEN_PID")) == (long)getpid()) {
+    if (n > 0) { /* ours: taken */
         unsetenv("LISTEN_PID");
         unsetenv("LISTEN_FDS");
         unsetenv("LISTEN_FDNAMES");

@@ -34,8 +34,10 @@ static const char usage[] = "Usage: hookgate [--config FILE]\n"
                             "  -V, --version            the version\n"
                             "\n"
                             "Stops gracefully on SIGTERM or SIGINT; SIGHUP reloads accounts, tokens,\n"
-                            "ecosystems and limits from the --config file; SIGUSR1 reopens the log files\n"
-                            "(server.access_log_file, server.error_log_file; without them logs go to stderr).\n";
+                            "ecosystems, limits, listeners and TLS certificates from the --config file;\n"
+                            "SIGUSR1 reopens the log files (server.access_log_file, server.error_log_file;\n"
+                            "without them logs go to stderr). Listening sockets handed over by systemd\n"
+                            "(LISTEN_FDS, LISTEN_PID) serve the listeners with their address and port.\n";
 
 enum { OPT_CHECK = 256, OPT_PRINT_DEFAULT };
 
@@ -47,30 +49,26 @@ typedef struct reloader {
     core *core;
 } reloader;
 
-/* SIGHUP: reads the file again and swaps accounts, tokens, ecosystems and limits in. A file
- * that does not load leaves the running configuration as it is. The replaced one is freed
- * by the core once no request can still use it. */
-static void reload(void *arg)
+/* SIGHUP: reads the file again for server_run, which swaps accounts, tokens, ecosystems,
+ * limits and TLS certificates in. A file that does not load leaves the running
+ * configuration as it is (NULL). */
+static config *reload_load(void *arg)
 {
     reloader *r = arg;
     char err[CONFIG_ERROR_MAX];
     if (r->path == NULL) {
         log_error("reload: started without --config, nothing to reload");
-        return;
+        return NULL;
     }
     config *next = config_load(r->path, err);
     if (next == NULL) {
         log_error("reload refused, the running configuration stays: %s", err);
-        return;
+        return NULL;
     }
     if (!config_same_server(core_config_now(r->core), next))
         log_info("reload: changes to server.* and store.* take effect at the next start");
-    size_t n_accounts = next->n_accounts;
-    if (core_reload(r->core, next, err, sizeof(err)) != 0) {
-        log_error("reload refused, the running configuration stays: %s", err);
-        return;
-    }
-    log_info("reloaded %s: %zu account(s); limits and tokens apply to new requests", r->path, n_accounts);
+    log_info("reload: read %s", r->path);
+    return next;
 }
 
 int main(int argc, char **argv)
@@ -235,7 +233,7 @@ int main(int argc, char **argv)
         return 1;
     }
     reloader r = {.path = config_path, .core = c};
-    int rc = server_run(core_config_now(c), c, reload, &r);
+    int rc = server_run(core_config_now(c), c, reload_load, &r);
     core_destroy(c); /* after the loops: every queued create is written first */
     return rc == 0 ? 0 : 1;
 }

@@ -1335,17 +1335,6 @@ fail:
     return -1;
 }
 
-static int same_listeners(const config_listener *a, size_t na, const config_listener *b, size_t nb)
-{
-    if (na != nb)
-        return 0;
-    for (size_t i = 0; i < na; i++)
-        if (strcmp(a[i].address, b[i].address) != 0 || a[i].port != b[i].port ||
-            !same_text(a[i].tls_certificate, b[i].tls_certificate) || !same_text(a[i].tls_key, b[i].tls_key))
-            return 0;
-    return 1;
-}
-
 static int same_previous_keys(const config *a, const config *b)
 {
     for (size_t i = 0; i < a->n_store_previous_keys && i < b->n_store_previous_keys; i++)
@@ -1366,9 +1355,8 @@ static int same_origins(const config *a, const config *b)
 
 int config_same_server(const config *a, const config *b)
 {
-    return same_listeners(a->listeners, a->n_listeners, b->listeners, b->n_listeners) &&
-           same_listeners(a->grpc_listeners, a->n_grpc_listeners, b->grpc_listeners, b->n_grpc_listeners) &&
-           a->threads == b->threads && a->max_connections == b->max_connections &&
+    /* listeners are not compared: a reload binds, keeps and closes them (server.c) */
+    return a->threads == b->threads && a->max_connections == b->max_connections &&
            same_text(a->access_log_file, b->access_log_file) && same_text(a->error_log_file, b->error_log_file) &&
            a->max_connections_per_address == b->max_connections_per_address &&
            a->idle_eviction_ms == b->idle_eviction_ms &&

@@ -183,9 +183,9 @@ config *config_load(const char *path, char err[CONFIG_ERROR_MAX]);
  * twice). Start-up and --check-config both call it, so the check refuses what start-up would. */
 int config_secret_keys(const config *cfg, seal_keyring **keys, char err[CONFIG_ERROR_MAX]);
 
-/* 1 when a and b agree on what a running server cannot change: listeners, threads,
- * timeouts, the connection cap, the CORS origins, the log files and the store. A reload takes accounts, tokens,
- * ecosystems and limits. */
+/* 1 when a and b agree on what a running server cannot change: threads, timeouts, the
+ * connection cap, the CORS origins, the log files and the store. A reload takes accounts,
+ * tokens, ecosystems, limits, listeners and TLS certificate and key files. */
 int config_same_server(const config *a, const config *b);
 
 /* Frees a config and everything it owns; NULL is allowed. */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -49,8 +50,11 @@
 
 typedef struct listener {
     int fd;
-    SSL_CTX *ssl_ctx; /* NULL for cleartext */
+    SSL_CTX *ssl_ctx; /* NULL for cleartext; replaced by a reload under server.listeners_lock */
     int grpc;         /* a server.grpc listener: native gRPC instead of h2o's HTTP */
+    char address[CONFIG_ADDRESS_MAX]; /* what the configuration calls it: a reload matches by these */
+    uint16_t port;
+    uint64_t id; /* unique in the process, never reused: how a loop knows its copy of it */
 } listener;
 
 typedef struct loop_thread loop_thread;
@@ -58,8 +62,9 @@ typedef struct loop_thread loop_thread;
 typedef struct loop_listener {
     loop_thread *thread;
     h2o_socket_t *sock;
-    h2o_accept_ctx_t accept_ctx;
+    h2o_accept_ctx_t accept_ctx; /* its ssl_ctx is a reference of this loop's own (loop_listeners_refresh) */
     int grpc;
+    uint64_t id; /* the server's listener this is a dup() of */
 } loop_listener;
 
 struct loop_thread {
@@ -80,6 +85,7 @@ struct loop_thread {
     _Atomic int64_t beat_ms;  /* when this loop last went round (now_ms); the watchdog reads it */
     h2o_timeout_t beat_period;        /* the watchdog's interval / 4: an idle loop goes round too */
     h2o_timeout_entry_t beat_entry;
+    unsigned listeners_generation; /* server.listeners_generation when this loop last took the listeners */
     sem_t ready; /* posted once loop_setup is done; setup_rc says how it went */
     int setup_rc;
 };
@@ -104,6 +110,18 @@ typedef struct server {
     atomic_int fd_shortage; /* a loop found no descriptor to accept with, and none has since */
     int64_t watchdog_ms;    /* systemd's WatchdogSec (WATCHDOG_USEC); 0 = no watchdog */
     int watchdog_withheld;  /* a loop was found wedged and the ping withheld; said once */
+    /* A reload replaces listeners (and every TLS listener's SSL_CTX) under listeners_lock and
+     * counts listeners_generation up; each loop then, at the end of its iteration, dup()s the
+     * new sockets, closes its copies of those gone, takes a reference to the new SSL_CTXs
+     * and drops the old. A connection's SSL holds its own reference (SSL_new), so one
+     * accepted before finishes on the old pair whoever frees it first. */
+    pthread_mutex_t listeners_lock;
+    atomic_uint listeners_generation;
+    uint64_t last_listener_id; /* main thread only */
+    /* listening sockets handed over at start (socket activation, server_listen_fds): each
+     * taken by the configured listener with its address and port; -1 once taken */
+    int inherited[SERVER_MAX_INHERITED_FDS];
+    size_t n_inherited;
 } server;
 
 static int64_t now_ms(void)
@@ -183,22 +201,126 @@ int server_check_tls(const config *cfg)
     return rc;
 }
 
-static int listener_open(const config_listener *l)
+/* l's address and port as a socket address; 0 for its length when the address is not numeric */
+static socklen_t listener_sockaddr(const config_listener *l, struct sockaddr_storage *ss)
 {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    memset(&ss, 0, sizeof(ss));
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
     if (inet_pton(AF_INET, l->address, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons(l->port);
-        len = sizeof(*v4);
-    } else if (inet_pton(AF_INET6, l->address, &v6->sin6_addr) == 1) {
+        return sizeof(*v4);
+    }
+    if (inet_pton(AF_INET6, l->address, &v6->sin6_addr) == 1) {
         v6->sin6_family = AF_INET6;
         v6->sin6_port = htons(l->port);
-        len = sizeof(*v6);
-    } else {
+        return sizeof(*v6);
+    }
+    return 0;
+}
+
+/* 1 when the socket address a is the address and port b (family, port, address; nothing else) */
+static int same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return a->ss_family == AF_INET6 && x->sin6_port == y->sin6_port &&
+           memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+int server_listen_fds(const char *listen_pid, const char *listen_fds, long self)
+{
+    if (listen_pid == NULL || listen_fds == NULL)
+        return 0;
+    char *end;
+    errno = 0;
+    long pid = strtol(listen_pid, &end, 10);
+    if (errno != 0 || end == listen_pid || *end != '\0' || pid != self)
+        return 0; /* meant for another process (a parent that did not clear them) */
+    long n = strtol(listen_fds, &end, 10);
+    if (errno != 0 || end == listen_fds || *end != '\0' || n < 0 || n > SERVER_MAX_INHERITED_FDS)
+        return -1;
+    return (int)n;
+}
+
+/* Socket activation: takes the listening sockets the service manager (or the process that
+ * started this one) handed over, fds 3 and up, and clears the variables so that nothing
+ * started from here takes them for its own. The same code with and without libsystemd:
+ * sd_listen_fds does no more than this, and this way the tests cover the path a build
+ * without it takes. -1 (logged) when LISTEN_FDS is out of range. */
+static int inherited_take(server *s)
+{
+    const char *fds = getenv("LISTEN_FDS");
+    int n = server_listen_fds(getenv("LISTEN_PID"), fds, (long)getpid());
+    if (n < 0) {
+        log_error("LISTEN_FDS=%s: not a count of 0 to %d sockets", fds, SERVER_MAX_INHERITED_FDS);
+        return -1;
+    }
+    if (n > 0) { /* ours: taken */
+        unsetenv("LISTEN_PID");
+        unsetenv("LISTEN_FDS");
+        unsetenv("LISTEN_FDNAMES");
+    }
+    for (int i = 0; i < n; i++) {
+        int fd = SERVER_LISTEN_FDS_START + i;
+        if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+            log_error("LISTEN_FDS=%d, but fd %d is not open", n, fd);
+            return -1;
+        }
+        s->inherited[s->n_inherited++] = fd;
+    }
+    return 0;
+}
+
+/* The inherited socket that is l (a listening TCP socket bound to its address and port),
+ * taken; -1 when none is. */
+static int inherited_match(server *s, const config_listener *l)
+{
+    struct sockaddr_storage want;
+    if (listener_sockaddr(l, &want) == 0)
+        return -1;
+    for (size_t i = 0; i < s->n_inherited; i++) {
+        struct sockaddr_storage have;
+        socklen_t len = sizeof(have);
+        int type = 0, listening = 0;
+        socklen_t tlen = sizeof(type), llen = sizeof(listening);
+        int fd = s->inherited[i];
+        if (fd < 0 || getsockname(fd, (struct sockaddr *)&have, &len) != 0 || !same_sockaddr(&have, &want) ||
+            getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_STREAM ||
+            getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &llen) != 0 || !listening)
+            continue;
+        s->inherited[i] = -1;
+        return fd;
+    }
+    return -1;
+}
+
+/* Inherited sockets no configured listener took: said and closed (a service manager keeps
+ * its own copy; a socket unit that names more than the configuration is a mistake to see). */
+static void inherited_close_unused(server *s)
+{
+    for (size_t i = 0; i < s->n_inherited; i++) {
+        if (s->inherited[i] < 0)
+            continue;
+        log_error("WARNING: inherited socket (fd %d) matches no listener of the configuration (by address and "
+                  "port); it is closed",
+                  s->inherited[i]);
+        close(s->inherited[i]);
+        s->inherited[i] = -1;
+    }
+}
+
+static int listener_open(const config_listener *l)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = listener_sockaddr(l, &ss);
+    if (len == 0) {
         log_error("%s is not a numeric address", l->address);
         return -1;
     }
@@ -351,6 +473,69 @@ static void on_beat(h2o_timeout_entry_t *entry)
     h2o_timeout_link(t->ctx.loop, &t->beat_period, &t->beat_entry);
 }
 
+/* Makes this loop's listeners the server's (server.listeners_lock held): keeps its copy of
+ * each listener still there, dup()s the new ones and closes its copies of those gone (the
+ * connections they accepted go on), and swaps SSL_CTX references where a reload put in new
+ * ones: new handshakes on this loop use them from now on, and each replaced one is freed
+ * once the last connection that shook hands with it is gone. Runs on the loop's own thread
+ * (see loop_setup). A listener this loop cannot dup() (no descriptor) is left to the other
+ * loops, with a log line. */
+static void loop_listeners_refresh(loop_thread *t)
+{
+    server *s = t->server;
+    loop_listener was[2 * CONFIG_MAX_LISTENERS];
+    size_t n_was = t->n_listeners;
+    int kept[2 * CONFIG_MAX_LISTENERS] = {0};
+    HG_ASSERT(n_was <= 2 * CONFIG_MAX_LISTENERS && s->n_listeners <= 2 * CONFIG_MAX_LISTENERS);
+    memcpy(was, t->listeners, n_was * sizeof(was[0]));
+    t->listeners_generation = atomic_load(&s->listeners_generation);
+    t->n_listeners = 0;
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        const listener *li = &s->listeners[i];
+        loop_listener *ll = &t->listeners[t->n_listeners];
+        size_t j = 0;
+        while (j < n_was && was[j].id != li->id)
+            j++;
+        if (j < n_was) {
+            *ll = was[j];
+            kept[j] = 1;
+        } else {
+            int fd = dup(li->fd);
+            if (fd < 0) {
+                log_error("event loop %u cannot take the listener on %s:%u: dup: %s", t->index, li->address, li->port,
+                          strerror(errno));
+                continue;
+            }
+            memset(ll, 0, sizeof(*ll));
+            ll->thread = t;
+            ll->id = li->id;
+            ll->accept_ctx.ctx = &t->ctx;
+            ll->accept_ctx.hosts = s->globalconf.hosts;
+            ll->accept_ctx.ssl_ctx = NULL;
+            ll->sock = h2o_evloop_socket_create(t->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+            if (!h2o_timeout_is_linked(&t->accept_resume)) /* else on_accept_resume starts it */
+                h2o_socket_read_start(ll->sock, on_accept);
+        }
+        ll->grpc = li->grpc;
+        if (ll->accept_ctx.ssl_ctx != li->ssl_ctx) {
+            if (li->ssl_ctx != NULL)
+                SSL_CTX_up_ref(li->ssl_ctx);
+            SSL_CTX_free(ll->accept_ctx.ssl_ctx); /* NULL is allowed */
+            ll->accept_ctx.ssl_ctx = li->ssl_ctx;
+        }
+        t->n_listeners++;
+    }
+    for (size_t i = 0; i < t->n_listeners; i++)
+        t->listeners[i].sock->data = &t->listeners[i]; /* they may have moved */
+    for (size_t j = 0; j < n_was; j++) {
+        if (kept[j])
+            continue;
+        h2o_socket_read_stop(was[j].sock);
+        h2o_socket_close(was[j].sock);
+        SSL_CTX_free(was[j].accept_ctx.ssl_ctx);
+    }
+}
+
 static void on_store_tick(void *arg)
 {
     loop_thread *t = arg;
@@ -380,24 +565,11 @@ static int loop_setup(loop_thread *t)
     storepoll_init(&t->store, t->ctx.loop, on_store_tick, t);
     core_loop_start(t->core, t->index, &t->store.poller);
     t->grpc.handshake = &t->ctx.handshake_timeout; /* server.handshake_timeout_ms, as on the HTTP listeners */
-    for (size_t i = 0; i < s->n_listeners; i++) {
-        loop_listener *ll = &t->listeners[i];
-        int fd = dup(s->listeners[i].fd);
-        if (fd < 0) {
-            perror("hookgate: dup");
-            return -1;
-        }
-        ll->thread = t;
-        ll->accept_ctx.ctx = &t->ctx;
-        ll->accept_ctx.hosts = s->globalconf.hosts;
-        ll->accept_ctx.ssl_ctx = s->listeners[i].ssl_ctx;
-        ll->grpc = s->listeners[i].grpc;
-        ll->sock = h2o_evloop_socket_create(t->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-        ll->sock->data = ll;
-        h2o_socket_read_start(ll->sock, on_accept);
-        t->n_listeners = i + 1;
-    }
-    return 0;
+    pthread_mutex_lock(&s->listeners_lock);
+    loop_listeners_refresh(t);
+    int all = t->n_listeners == s->n_listeners;
+    pthread_mutex_unlock(&s->listeners_lock);
+    return all ? 0 : -1; /* at start, every loop takes every listener */
 }
 
 static void *loop_main(void *arg)
@@ -419,6 +591,11 @@ static void *loop_main(void *arg)
         accesslog_flush();
         if (atomic_load_explicit(&t->evict_pending, memory_order_relaxed) && atomic_exchange(&t->evict_pending, 0))
             evict_chosen(t);
+        if (atomic_load_explicit(&s->listeners_generation, memory_order_relaxed) != t->listeners_generation) {
+            pthread_mutex_lock(&s->listeners_lock);
+            loop_listeners_refresh(t);
+            pthread_mutex_unlock(&s->listeners_lock);
+        }
         core_quiescent(t->core, t->index);
     }
 
@@ -477,11 +654,11 @@ size_t server_thread_count(const config *cfg)
     return n < 1 ? 1 : n > CONFIG_MAX_THREADS ? CONFIG_MAX_THREADS : (size_t)n;
 }
 
-static void print_listener(const config_listener *l, const char *scheme)
+static void print_listener(const config_listener *l, const char *scheme, int inherited)
 {
     int v6 = strchr(l->address, ':') != NULL;
-    log_info("listening on %s%s://%s%s%s:%u", scheme, l->tls_certificate ? "s" : "", v6 ? "[" : "", l->address,
-             v6 ? "]" : "", l->port);
+    log_info("listening on %s%s://%s%s%s:%u%s", scheme, l->tls_certificate ? "s" : "", v6 ? "[" : "", l->address,
+             v6 ? "]" : "", l->port, inherited ? " (an inherited socket)" : "");
 }
 
 /* Binds one configured listener into s; -1 (with a message) when it cannot. */
@@ -490,15 +667,19 @@ static int listener_add(server *s, const config_listener *l, int grpc)
     listener *li = &s->listeners[s->n_listeners];
     li->grpc = grpc;
     li->ssl_ctx = NULL;
+    memcpy(li->address, l->address, sizeof(li->address));
+    li->port = l->port;
+    li->id = ++s->last_listener_id;
     if (l->tls_certificate != NULL &&
         (li->ssl_ctx = tls_create(l, grpc ? grpc_alpn_protocols : h2o_alpn_protocols)) == NULL)
         return -1;
-    if ((li->fd = listener_open(l)) < 0) {
+    int inherited = (li->fd = inherited_match(s, l)) >= 0;
+    if (!inherited && (li->fd = listener_open(l)) < 0) {
         SSL_CTX_free(li->ssl_ctx);
         return -1;
     }
     s->n_listeners++;
-    print_listener(l, grpc ? "grpc" : "http");
+    print_listener(l, grpc ? "grpc" : "http", inherited);
     return 0;
 }
 
@@ -578,6 +759,129 @@ static int fd_budget(server *s, const config *cfg, uint64_t fd_limit)
     return 0;
 }
 
+/* ---- reloading ----------------------------------------------------------------------- */
+
+/* A reload's listeners, prepared before anything running changes. */
+typedef struct listeners_next {
+    listener l[2 * CONFIG_MAX_LISTENERS]; /* next's listeners, HTTP ones then gRPC ones */
+    size_t n;
+    int kept[2 * CONFIG_MAX_LISTENERS]; /* per running listener: 1 when one of l takes its socket over */
+} listeners_next;
+
+/* Frees what listeners_prepare built: SSL_CTXs, and the sockets it bound itself. */
+static void listeners_discard(listeners_next *out)
+{
+    for (size_t i = 0; i < out->n; i++) {
+        SSL_CTX_free(out->l[i].ssl_ctx);
+        if (out->l[i].id == 0)
+            close(out->l[i].fd);
+    }
+}
+
+/* A reload's first half for listeners: next's listeners, in out. One with the address and
+ * port of a running one takes its socket over (whether HTTP or gRPC, TLS or not), so its
+ * connections and backlog stay; the others are bound now. Every TLS listener's certificate
+ * and key are read again (even when their paths did not change: rotation usually replaces
+ * the files in place). Nothing running changes. Returns 0, or -1 when a listener cannot be
+ * bound or a pair does not load (listener_open or tls_create logged why), having freed what
+ * it built. */
+static int listeners_prepare(const server *s, const config *next, listeners_next *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int grpc = 0; grpc < 2; grpc++) {
+        const config_listener *ls = grpc ? next->grpc_listeners : next->listeners;
+        size_t n = grpc ? next->n_grpc_listeners : next->n_listeners;
+        for (size_t k = 0; k < n; k++) {
+            const config_listener *l = &ls[k];
+            HG_ASSERT(out->n < 2 * CONFIG_MAX_LISTENERS); /* config_load: at most that many of each kind */
+            listener *nl = &out->l[out->n];
+            memset(nl, 0, sizeof(*nl));
+            nl->grpc = grpc;
+            memcpy(nl->address, l->address, sizeof(nl->address));
+            nl->port = l->port;
+            if (l->tls_certificate != NULL &&
+                (nl->ssl_ctx = tls_create(l, grpc ? grpc_alpn_protocols : h2o_alpn_protocols)) == NULL)
+                goto fail;
+            size_t i = 0;
+            while (i < s->n_listeners && (out->kept[i] || s->listeners[i].port != l->port ||
+                                          strcmp(s->listeners[i].address, l->address) != 0))
+                i++;
+            if (i < s->n_listeners) {
+                out->kept[i] = 1;
+                nl->fd = s->listeners[i].fd;
+                nl->id = s->listeners[i].id;
+            } else if ((nl->fd = listener_open(l)) < 0) {
+                SSL_CTX_free(nl->ssl_ctx);
+                goto fail;
+            } /* id 0 until listeners_commit: bound by this reload */
+            out->n++;
+        }
+    }
+    return 0;
+fail:
+    listeners_discard(out);
+    return -1;
+}
+
+/* The second half, once the core took the configuration: out's listeners replace the
+ * running ones (the sockets of those gone are closed once every loop closed its copy), and
+ * the loops take them at the end of their iteration (loop_listeners_refresh). */
+static void listeners_commit(server *s, listeners_next *out)
+{
+    pthread_mutex_lock(&s->listeners_lock);
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        listener *li = &s->listeners[i];
+        SSL_CTX_free(li->ssl_ctx); /* the server's reference; loops and connections hold theirs */
+        if (out->kept[i])
+            continue;
+        int v6 = strchr(li->address, ':') != NULL;
+        log_info("no longer listening on %s%s%s:%u (removed by the reload; its open connections go on)",
+                 v6 ? "[" : "", li->address, v6 ? "]" : "", li->port);
+        close(li->fd);
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        listener *nl = &out->l[i];
+        if (nl->id == 0) {
+            nl->id = ++s->last_listener_id;
+            int v6 = strchr(nl->address, ':') != NULL;
+            log_info("listening on %s%s://%s%s%s:%u (added by the reload)", nl->grpc ? "grpc" : "http",
+                     nl->ssl_ctx != NULL ? "s" : "", v6 ? "[" : "", nl->address, v6 ? "]" : "", nl->port);
+        }
+        s->listeners[i] = *nl;
+    }
+    s->n_listeners = out->n;
+    atomic_fetch_add(&s->listeners_generation, 1);
+    pthread_mutex_unlock(&s->listeners_lock);
+}
+
+/* SIGHUP: the configuration read again (load), its listeners prepared, then handed to the
+ * core and only then put in place, so that a reload is taken whole or not at all. */
+static void server_reload(server *s, core *c, config *(*load)(void *arg), void *load_arg)
+{
+    config *next = load(load_arg);
+    if (next == NULL)
+        return; /* load said why */
+    static listeners_next fresh; /* the main thread's alone; large for its stack */
+    if (listeners_prepare(s, next, &fresh) != 0) {
+        log_error("reload refused, the running configuration stays: a listener cannot be bound or a TLS "
+                  "certificate or key does not load (the line above says which); the running listeners and "
+                  "pairs stay in use");
+        config_destroy(next);
+        return;
+    }
+    size_t n_accounts = next->n_accounts;
+    char err[CONFIG_ERROR_MAX];
+    if (core_reload(c, next, err, sizeof(err)) != 0) { /* frees next */
+        listeners_discard(&fresh);
+        log_error("reload refused, the running configuration stays: %s", err);
+        return;
+    }
+    listeners_commit(s, &fresh);
+    log_info("reloaded the configuration: %zu account(s); limits and tokens apply to new requests, listeners "
+             "and TLS certificates to new connections",
+             n_accounts);
+}
+
 /* Pings the watchdog when every loop went round within half its interval. A loop that did
  * not (wedged in a handler, say) stops the pings, and the service manager restarts the
  * service once the interval has passed without one. */
@@ -624,10 +928,11 @@ static int signal_wait(server *s, const sigset_t *set, int64_t *last_ping)
     }
 }
 
-int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *reload_arg)
+int server_run(const config *cfg, core *c, config *(*load)(void *arg), void *load_arg)
 {
     static server s; /* its address is the globalconf every context points at */
     int rc = -1;
+    pthread_mutex_init(&s.listeners_lock, NULL);
     uint64_t fd_limit = fd_limit_raise();
     h2o_config_init(&s.globalconf);
     s.globalconf.server_name = h2o_iovec_init(H2O_STRLIT(""));
@@ -646,12 +951,15 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
     h2o_hostconf_t *host = h2o_config_register_host(&s.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     http_router_register(host, c);
 
+    if (inherited_take(&s) != 0)
+        goto out;
     for (size_t i = 0; i < cfg->n_listeners; i++)
         if (listener_add(&s, &cfg->listeners[i], 0) != 0)
             goto out;
     for (size_t i = 0; i < cfg->n_grpc_listeners; i++)
         if (listener_add(&s, &cfg->grpc_listeners[i], 1) != 0)
             goto out;
+    inherited_close_unused(&s);
 
     s.n_threads = server_thread_count(cfg);
     s.watchdog_ms = watchdog_interval_ms();
@@ -688,7 +996,7 @@ int server_run(const config *cfg, core *c, void (*reload)(void *arg), void *relo
             }
             log_info("SIGHUP received, reloading the configuration");
             notify("RELOADING=1\nSTATUS=reloading");
-            reload(reload_arg);
+            server_reload(&s, c, load, load_arg);
             notify("READY=1\nSTATUS=serving");
             /* every loop passes a quiescent point soon, so the replaced configuration goes */
             for (size_t i = 0; i < started; i++)

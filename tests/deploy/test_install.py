@@ -6,6 +6,7 @@ an operator would: the daemon, the console, the man pages, the units, the exampl
 Usage: tests/deploy/test_install.py BUILD-DIR   (standard library only)
 """
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -54,7 +55,8 @@ class TestInstall(unittest.TestCase):
             self.assertTrue(os.access(self.path(rel), os.X_OK), rel)
         for rel in ["usr/share/man/man8/hookgate.8", "usr/share/man/man1/droplit.1",
                     "usr/share/doc/hookgate/hookgate.yaml", "usr/share/doc/hookgate/logrotate.hookgate",
-                    "usr/lib/systemd/system/hookgate.service", "etc/hookgate/hookgate.yaml",
+                    "usr/lib/systemd/system/hookgate.service", "usr/lib/systemd/system/hookgate.socket",
+                    "etc/hookgate/hookgate.yaml",
                     "usr/include/droplit.h"]:
             self.assertTrue(os.path.isfile(self.path(rel)), rel)
         self.find("libdroplit.so")
@@ -67,6 +69,18 @@ class TestInstall(unittest.TestCase):
             unit = f.read()
         self.assertIn("ExecStart=/usr/sbin/hookgate --config /etc/hookgate/hookgate.yaml\n", unit)
         self.assertNotIn("@HOOKGATE_", unit)
+
+    def test_socket_unit_matches_the_example(self):
+        # socket activation: the socket unit names the listeners of the installed configuration
+        with open(self.path("usr/lib/systemd/system/hookgate.socket")) as f:
+            unit = f.read()
+        self.assertIn("/etc/hookgate/hookgate.yaml", unit)
+        self.assertNotIn("@HOOKGATE_", unit)
+        with open(self.path("etc/hookgate/hookgate.yaml")) as f:
+            example = f.read()
+        listeners = re.findall(r"\{ *address: *([0-9.]+), *port: *(\d+)", example)
+        self.assertEqual(len(listeners), 2, example)
+        self.assertEqual(re.findall(r"^ListenStream=(.*)$", unit, re.M), ["%s:%s" % l for l in listeners])
 
     def test_example_is_the_default_configuration(self):
         with open(self.path("usr/share/doc/hookgate/hookgate.yaml"), "rb") as f:

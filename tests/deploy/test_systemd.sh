@@ -18,6 +18,12 @@ grep -q "^ExecStart=$prefix/sbin/hookgate --config " "$unit" || fail "ExecStart 
 out=$(systemd-analyze verify --man=no "$unit" 2>&1) || fail "verify failed: $out"
 [ -z "$out" ] || fail "verify says: $out"
 
+# the socket unit beside it (socket activation), verified with its service
+socket_unit="$prefix/lib/systemd/system/hookgate.socket"
+[ -f "$socket_unit" ] || fail "hookgate.socket not installed"
+out=$(systemd-analyze verify --man=no "$socket_unit" 2>&1) || fail "verify failed: $out"
+[ -z "$out" ] || fail "verify says: $out"
+
 sed 's/^Type=notify$/Type=notyfy/' "$unit" >"$prefix/broken.service"
 out=$(systemd-analyze verify --man=no "$prefix/broken.service" 2>&1) || true
 [ -n "$out" ] || fail "verify did not notice a broken unit"

@@ -58,9 +58,11 @@ typedef struct child {
     size_t len;
 } child;
 
-static void on_reload(void *arg)
+/* server_run's load: counts the reloads and gives it nothing to take (NULL: nothing changes) */
+static config *on_reload(void *arg)
 {
     ++*(int *)arg;
+    return NULL;
 }
 
 static const char *self; /* this executable, which serves in its children (--serve) */
@@ -221,6 +223,28 @@ static void test_loops_alive(void)
     CHECK(server_loops_alive(beats, 0, 1000000, 1) == -1); /* no loop, nothing wedged */
 }
 
+/* Socket activation's variables: taken only when LISTEN_PID is this process, refused when
+ * LISTEN_FDS is no count or past the bound. */
+static void test_listen_fds(void)
+{
+    CHECK(server_listen_fds("42", "2", 42) == 2);
+    CHECK(server_listen_fds("42", "0", 42) == 0);
+    CHECK(server_listen_fds("41", "2", 42) == 0); /* a parent's, left behind: not ours */
+    CHECK(server_listen_fds(NULL, "2", 42) == 0);
+    CHECK(server_listen_fds("42", NULL, 42) == 0);
+    CHECK(server_listen_fds("42x", "2", 42) == 0);
+    CHECK(server_listen_fds("", "2", 42) == 0);
+    CHECK(server_listen_fds("42", "", 42) == -1);
+    CHECK(server_listen_fds("42", "two", 42) == -1);
+    CHECK(server_listen_fds("42", "-1", 42) == -1);
+    CHECK(server_listen_fds("42", "99999999999999999999", 42) == -1);
+    char bound[16];
+    snprintf(bound, sizeof(bound), "%d", SERVER_MAX_INHERITED_FDS);
+    CHECK(server_listen_fds("42", bound, 42) == SERVER_MAX_INHERITED_FDS);
+    snprintf(bound, sizeof(bound), "%d", SERVER_MAX_INHERITED_FDS + 1);
+    CHECK(server_listen_fds("42", bound, 42) == -1);
+}
+
 static void test_thread_count(void)
 {
     char yaml[512], errtext[CONFIG_ERROR_MAX];
@@ -305,6 +329,7 @@ int main(int argc, char **argv)
     test_thread_count();
     test_connection_cap();
     test_loops_alive();
+    test_listen_fds();
     test_start_up_fails();
     test_run_reload_stop();
     return test_exit_code();

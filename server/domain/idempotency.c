@@ -16,7 +16,7 @@
 #include "mutex.h"
 
 #define IDEMPOTENCY_MAX_IN_FLIGHT (1u << 20) /* creates begun and not ended; past it: NO_MEMORY */
-#define IDEMPOTENCY_STRIPES 16               /* a power of two */
+#define IDEMPOTENCY_STRIPES 64               /* a power of two */
 
 HG_STATIC_ASSERT((IDEMPOTENCY_STRIPES & (IDEMPOTENCY_STRIPES - 1)) == 0, "stripes are picked by a mask");
 

@@ -19,10 +19,10 @@
 #define RATELIMIT_MAX_KEYS (1u << 20) /* buckets; a key past it is let through, as when out of memory */
 
 typedef struct bucket {
-    const void *key;
-    pthread_mutex_t lock; /* adaptive: held for a few instructions */
-    int64_t milli;        /* thousandths of a unit available */
-    int64_t at_ms;        /* when milli was last brought up to date */
+    const void *key; /* read by every lookup: on a line that takes no writes */
+    _Alignas(64) pthread_mutex_t lock; /* adaptive: held for a few instructions */
+    int64_t milli;                     /* thousandths of a unit available */
+    int64_t at_ms;                     /* when milli was last brought up to date */
 } bucket;
 
 struct ratelimit {
@@ -76,7 +76,7 @@ static bucket *bucket_of(ratelimit *rl, const void *key, uint64_t hash, int64_t 
         return b;
     pthread_mutex_lock(&rl->lock);
     if ((b = hashtable_find_inline(&rl->buckets, hash, key, bucket_equal)) == NULL && /* added meanwhile? */
-        (b = malloc(sizeof(*b))) != NULL) {
+        (b = aligned_alloc(_Alignof(bucket), sizeof(*b))) != NULL) {
         *b = (bucket){.key = key, .milli = rl->rate * MILLI, .at_ms = now_ms};
         int rc = mutex_init_adaptive(&b->lock);
         if (rc != 0 || hashtable_insert(&rl->buckets, hash, b) != HASHTABLE_OK) {

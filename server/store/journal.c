@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,10 +63,15 @@ struct journal {
     uint8_t *buf;
     size_t buf_cap;
 
-    pthread_mutex_t lock; /* the queue, `stopping` and `writable` */
+    /* The queue: appends push onto a stack with one compare-and-swap, so the event loops
+     * meet on no lock to append; the writer takes the whole stack at once and turns it
+     * back into the order of the pushes. An append that finds the stack empty wakes the
+     * writer, under `lock`, as the writer checks the stack under it before it waits: that
+     * is once per batch, not per append. */
+    journal_op *pushed;    /* newest first; read and written atomically */
+    atomic_size_t queued;  /* appends pushed and not yet taken by the writer */
+    pthread_mutex_t lock;  /* the writer's sleep, `stopping` and `writable` */
     pthread_cond_t wake;
-    journal_op *head, **tail;
-    size_t queued;
     int stopping, writable;
     pthread_t writer;
 
@@ -530,12 +536,34 @@ static void sync_now(journal *j)
     j->last_sync_ms = now_ms(CLOCK_MONOTONIC);
 }
 
+/* The pushed stack, taken whole and turned into the order of its pushes (the journal's). */
+static journal_op *take_queue(journal *j)
+{
+    journal_op *newest = __atomic_exchange_n(&j->pushed, NULL, __ATOMIC_ACQUIRE), *batch = NULL;
+    size_t n = 0;
+    while (newest != NULL) {
+        journal_op *next = newest->next;
+        newest->next = batch;
+        batch = newest;
+        newest = next;
+        n++;
+    }
+    size_t was = atomic_fetch_sub_explicit(&j->queued, n, memory_order_relaxed);
+    HG_ASSERT(was >= n);
+    return batch;
+}
+
+static int queue_empty(journal *j)
+{
+    return __atomic_load_n(&j->pushed, __ATOMIC_ACQUIRE) == NULL;
+}
+
 static void *writer_main(void *arg)
 {
     journal *j = arg;
     pthread_mutex_lock(&j->lock);
     for (;;) {
-        while (j->head == NULL && !j->stopping) {
+        while (queue_empty(j) && !j->stopping) {
             if (j->fsync == JOURNAL_FSYNC_BATCH && j->dirty) {
                 /* batch: flush at most every interval, and at least once after writes */
                 int64_t due = j->last_sync_ms + j->fsync_interval_ms, now = now_ms(CLOCK_MONOTONIC);
@@ -555,14 +583,10 @@ static void *writer_main(void *arg)
                 pthread_cond_wait(&j->wake, &j->lock);
             }
         }
-        if (j->head == NULL)
+        if (queue_empty(j))
             break; /* stopping, and nothing left to write */
-        journal_op *batch = j->head;
-        j->head = NULL;
-        j->tail = &j->head;
-        j->queued = 0;
         pthread_mutex_unlock(&j->lock);
-        write_batch(j, batch);
+        write_batch(j, take_queue(j));
         if (j->fsync == JOURNAL_FSYNC_BATCH && now_ms(CLOCK_MONOTONIC) - j->last_sync_ms >= j->fsync_interval_ms)
             sync_now(j);
         pthread_mutex_lock(&j->lock);
@@ -576,28 +600,24 @@ static void *writer_main(void *arg)
 int journal_append(journal *j, journal_op *op)
 {
     HG_ASSERT((op->record != NULL) != (op->n_events > 0) && op->done != NULL);
-    op->next = NULL;
-    pthread_mutex_lock(&j->lock);
-    HG_ASSERT(j->queued <= j->max_queue);
-    if (j->queued == j->max_queue) {
-        pthread_mutex_unlock(&j->lock);
+    if (atomic_fetch_add_explicit(&j->queued, 1, memory_order_relaxed) >= j->max_queue) {
+        atomic_fetch_sub_explicit(&j->queued, 1, memory_order_relaxed);
         return -1;
     }
-    *j->tail = op;
-    j->tail = &op->next;
-    j->queued++;
-    HG_ASSERT((j->head == NULL) == (j->queued == 0));
-    pthread_cond_signal(&j->wake);
-    pthread_mutex_unlock(&j->lock);
+    op->next = __atomic_load_n(&j->pushed, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&j->pushed, &op->next, op, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        ;
+    if (op->next == NULL) { /* the first of a batch: the writer may be waiting */
+        pthread_mutex_lock(&j->lock);
+        pthread_cond_signal(&j->wake);
+        pthread_mutex_unlock(&j->lock);
+    }
     return 0;
 }
 
 size_t journal_queue_depth(journal *j)
 {
-    pthread_mutex_lock(&j->lock);
-    size_t n = j->queued;
-    pthread_mutex_unlock(&j->lock);
-    return n;
+    return atomic_load_explicit(&j->queued, memory_order_relaxed);
 }
 
 int journal_is_writable(journal *j)
@@ -1019,7 +1039,6 @@ journal *journal_open(const journal_options *o, store *s, journal_stats *stats, 
     j->event_snapshot = o->event_snapshot;
     j->event_ctx = o->event_ctx;
     j->dir_fd = j->lock_fd = j->fd = -1;
-    j->tail = &j->head;
     j->writable = 1;
 
     if (mkdir(j->dir, 0700) != 0 && errno != EEXIST) {

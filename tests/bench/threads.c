@@ -12,6 +12,8 @@
  *   idem_begin    idempotency_begin + _end of a fresh digest (a create with Idempotency-Key)
  *   insert        store_insert, OPS/8 per thread             (a create without a journal)
  *   page          store_page of 10, OPS/8 per thread         (a list)
+ *   append        journal_append of a create, OPS/8 per thread (a create with a journal:
+ *                 fsync never, in a scratch directory; the records are made before the phase)
  * and prints one line per phase: name, threads, operations, nanoseconds per operation (wall
  * time of the whole phase x threads / operations) and lock waits per operation: lock
  * acquisitions that found the mutex taken, counted by wrapping pthread_mutex_lock at link
@@ -20,6 +22,7 @@
  * callgrind (the inclusive cost of each phase_ function; tests/bench/threads does it). */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,7 @@
 #include <time.h>
 
 #include "idempotency.h"
+#include "journal.h"
 #include "objectid.h"
 #include "ratelimit.h"
 #include "store.h"
@@ -54,6 +58,10 @@ static size_t n_ops;
 static pthread_barrier_t barrier;
 static const char *ecosystems[16];
 static char token; /* the one key every thread takes from */
+static store *journaled_store; /* the journal's: appended() inserts into it */
+static journal *jn;
+static journal_op *appends[MAX_THREADS]; /* each thread's, made before the phases */
+static atomic_size_t journaled;
 
 static uint64_t next_random(uint64_t *x)
 {
@@ -137,8 +145,29 @@ __attribute__((noinline)) static size_t phase_page(uint64_t *x)
     return listed;
 }
 
-enum { PHASES = 6 };
-static const char *const phase_names[PHASES] = {"get", "get_idem", "ratelimit", "idem_begin", "insert", "page"};
+/* The journal's verdict, on its writer thread: the create goes into its store. */
+static void appended(journal_op *op)
+{
+    error err;
+    error_clear(&err);
+    if (op->status == 0 && store_insert_record(journaled_store, op->record, &err) != NULL)
+        atomic_fetch_add(&journaled, 1);
+    else if (op->status != 0)
+        store_record_free(op->record);
+    op->record = NULL;
+}
+
+__attribute__((noinline)) static size_t phase_append(unsigned thread)
+{
+    size_t queued = 0;
+    for (size_t i = 0; i < n_ops / 8; i++)
+        queued += journal_append(jn, &appends[thread][i]) == 0;
+    return queued;
+}
+
+enum { PHASES = 7 };
+static const char *const phase_names[PHASES] = {"get", "get_idem", "ratelimit", "idem_begin", "insert", "page",
+                                                "append"};
 static double phase_start[PHASES];
 static double phase_end[PHASES];
 static unsigned long phase_waits[PHASES];
@@ -168,7 +197,8 @@ static void *run(void *arg)
         case 2: r = phase_ratelimit(&x); break;
         case 3: r = phase_idem_begin(thread); break;
         case 4: r = phase_insert(thread); break;
-        default: r = phase_page(&x); break;
+        case 5: r = phase_page(&x); break;
+        default: r = phase_append(thread); break;
         }
         atomic_fetch_add(&results[p], r);
         if (pthread_barrier_wait(&barrier) == PTHREAD_BARRIER_SERIAL_THREAD) {
@@ -213,6 +243,31 @@ int main(int argc, char **argv)
         if (store_insert(st, &w, &err) == NULL)
             return 2;
     }
+    char dir[] = "/tmp/bench_threads.XXXXXX";
+    if (mkdtemp(dir) == NULL)
+        return 2;
+    journal_options jo = {.path = dir, .fsync = JOURNAL_FSYNC_NEVER, .snapshot_after_bytes = 1ull << 40,
+                          .max_queue = threads * n_ops};
+    journal_stats stats;
+    char jerr[JOURNAL_ERROR_MAX] = "";
+    if ((journaled_store = store_create()) == NULL || (jn = journal_open(&jo, journaled_store, &stats, jerr)) == NULL) {
+        fprintf(stderr, "%s\n", jerr);
+        return 2;
+    }
+    for (unsigned t = 0; t < threads; t++) {
+        if ((appends[t] = calloc(n_ops / 8, sizeof(journal_op))) == NULL)
+            return 2;
+        for (size_t i = 0; i < n_ops / 8; i++) {
+            store_webhook w = {.id = objectid_make(1764547200u),
+                               .ecosystem_id = ecosystems[(t + i) % 16],
+                               .url = "https://example.com/hooks/bench",
+                               .secret = "",
+                               .description = "benchmark webhook"};
+            appends[t][i] = (journal_op){.record = store_record_new(&w), .done = appended};
+            if (appends[t][i].record == NULL)
+                return 2;
+        }
+    }
     pthread_barrier_init(&barrier, NULL, threads);
     pthread_t th[MAX_THREADS];
     for (unsigned t = 0; t < threads; t++)
@@ -220,6 +275,9 @@ int main(int argc, char **argv)
             return 2;
     for (unsigned t = 0; t < threads; t++)
         pthread_join(th[t], NULL);
+    while (atomic_load(&journaled) < atomic_load(&results[6])) /* every append written and applied */
+        sched_yield();
+    journal_close(jn);
     for (int p = 0; p < PHASES; p++) {
         size_t ops = threads * (p >= 4 ? n_ops / 8 : n_ops);
         printf("%s\t%u\t%zu\t%.1f\t%.4f\t%zu\n", phase_names[p], threads, ops,
@@ -227,6 +285,13 @@ int main(int argc, char **argv)
                atomic_load(&results[p]));
     }
     store_destroy(st);
+    store_destroy(journaled_store);
+    for (unsigned t = 0; t < threads; t++)
+        free(appends[t]);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir); /* the scratch directory and its journal */
+    if (system(cmd) != 0)
+        return 2;
     ratelimit_destroy(limit);
     idempotency_destroy(idem);
     free(ids);

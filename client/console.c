@@ -80,9 +80,11 @@ typedef enum command {
     CMD_PUBLISH,
     CMD_EVENT_GET,
     CMD_RESEND,
+    CMD_ECOSYSTEM,
+    CMD_ECOSYSTEMS,
 } command;
 
-/* The words of each command: its group's ("webhook" or "event"), then its own. */
+/* The words of each command: its group's ("webhook", "event" or "ecosystem"), then its own. */
 static const struct {
     command cmd, group;
     const char *word;
@@ -90,13 +92,18 @@ static const struct {
     {CMD_CREATE, CMD_WEBHOOK, "create"},     {CMD_INFO, CMD_WEBHOOK, "info"},       {CMD_LIST, CMD_WEBHOOK, "list"},
     {CMD_UPDATE, CMD_WEBHOOK, "update"},     {CMD_DELETE, CMD_WEBHOOK, "delete"},   {CMD_INVOKE, CMD_WEBHOOK, "invoke"},
     {CMD_ATTEMPTS, CMD_WEBHOOK, "attempts"}, {CMD_RECOVER, CMD_WEBHOOK, "recover"}, {CMD_PUBLISH, CMD_EVENT, "publish"},
-    {CMD_EVENT_GET, CMD_EVENT, "get"},       {CMD_RESEND, CMD_EVENT, "resend"},
+    {CMD_EVENT_GET, CMD_EVENT, "get"},       {CMD_RESEND, CMD_EVENT, "resend"},     {CMD_ECOSYSTEMS, CMD_ECOSYSTEM, "list"},
 };
 #define N_COMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
 
 static const char *group_word(command group)
 {
-    return group == CMD_EVENT ? "event" : "webhook";
+    return group == CMD_EVENT ? "event" : group == CMD_ECOSYSTEM ? "ecosystem" : "webhook";
+}
+
+static int is_group(command cmd)
+{
+    return cmd == CMD_WEBHOOK || cmd == CMD_EVENT || cmd == CMD_ECOSYSTEM;
 }
 
 typedef struct command_help {
@@ -106,7 +113,7 @@ typedef struct command_help {
 } command_help;
 
 static const command_help HELPS[] = {
-    {CMD_NONE, "droplit webhook|event COMMAND [ARGUMENTS] [OPTIONS]",
+    {CMD_NONE, "droplit webhook|event|ecosystem COMMAND [ARGUMENTS] [OPTIONS]",
      "Manage the webhooks of a Droplit IoE server and publish events to them.\n\n"
      "Commands:\n"
      "  webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
@@ -119,7 +126,8 @@ static const command_help HELPS[] = {
      "  webhook recover ID --since TIME\n"
      "  event publish --ecosystemId ECOSYSTEM-ID [--idempotency-key K] ITEM-JSON...\n"
      "  event get ID\n"
-     "  event resend ID [--webhookId W]\n"},
+     "  event resend ID [--webhookId W]\n"
+     "  ecosystem list\n"},
     {CMD_WEBHOOK, "droplit webhook COMMAND [ARGUMENTS] [OPTIONS]",
      "Commands:\n"
      "  create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
@@ -142,6 +150,9 @@ static const command_help HELPS[] = {
      "  get ID              show an event and its deliveries\n"
      "  resend ID [--webhookId W]\n"
      "                      deliver an event again, now\n"},
+    {CMD_ECOSYSTEM, "droplit ecosystem COMMAND [OPTIONS]",
+     "Commands:\n"
+     "  list                the ecosystems the token may act on\n"},
     {CMD_CREATE,
      "droplit webhook create CALLBACK-URL --ecosystemId ECOSYSTEM-ID [--secret S] [--description D]\n"
      "                      [--idempotency-key K]",
@@ -207,6 +218,9 @@ static const command_help HELPS[] = {
      "Show an event: its ecosystem, creation time, items and, per webhook, its delivery:\n"
      "state (pending, delivered, failed or cancelled), attempts made, nextAttemptAt,\n"
      "lastStatusCode and lastError.\n"},
+    {CMD_ECOSYSTEMS, "droplit ecosystem list",
+     "Show the ecosystems the token may act on: an account token's are its account's, a\n"
+     "server token's its own, as {\"items\": [{\"id\": ...}, ...]}.\n"},
     {CMD_RESEND, "droplit event resend ID [--webhookId W]",
      "Deliver the event again, now: to webhook W, or to each of its webhooks that is still\n"
      "enabled. Prints {\"deliveries\": N}, how many were queued. Every run delivers once\n"
@@ -273,7 +287,7 @@ static int usage_error(command cmd, const char *fmt, const char *detail)
         if (HELPS[i].cmd == cmd)
             usage = HELPS[i].usage;
     fprintf(stderr, "usage: %s\n", usage);
-    const char *group = cmd == CMD_WEBHOOK || cmd == CMD_EVENT ? group_word(cmd) : NULL, *word = NULL;
+    const char *group = is_group(cmd) ? group_word(cmd) : NULL, *word = NULL;
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (COMMANDS[i].cmd == cmd)
             group = group_word(COMMANDS[i].group), word = COMMANDS[i].word;
@@ -565,9 +579,10 @@ static command command_of(const args *a, int *bad_word)
     *bad_word = -1;
     if (a->n_words == 0)
         return CMD_NONE;
-    command group = strcmp(a->words[0], "webhook") == 0 ? CMD_WEBHOOK
-                    : strcmp(a->words[0], "event") == 0 ? CMD_EVENT
-                                                        : CMD_NONE;
+    command group = strcmp(a->words[0], "webhook") == 0     ? CMD_WEBHOOK
+                    : strcmp(a->words[0], "event") == 0     ? CMD_EVENT
+                    : strcmp(a->words[0], "ecosystem") == 0 ? CMD_ECOSYSTEM
+                                                            : CMD_NONE;
     if (group == CMD_NONE) {
         *bad_word = 0;
         return CMD_NONE;
@@ -615,12 +630,14 @@ int main(int argc, char **argv)
             cmd, "%s", "no webhook command given (create, info, list, update, delete, invoke, attempts or recover)");
     if (cmd == CMD_EVENT)
         return usage_error(cmd, "%s", "no event command given (publish, get or resend)");
+    if (cmd == CMD_ECOSYSTEM)
+        return usage_error(cmd, "%s", "no ecosystem command given (list)");
 
     for (size_t i = 0; i < n_seen; i++)
         if (seen[i]->commands != 0 && !(seen[i]->commands & BIT(cmd)))
             return usage_error(cmd, "%s does not apply to this command", seen[i]->name);
     /* the words each command takes; a publish's items are the rest, one at least */
-    int want_words = cmd == CMD_LIST ? 2 : cmd == CMD_UPDATE ? 5 : 3;
+    int want_words = cmd == CMD_LIST || cmd == CMD_ECOSYSTEMS ? 2 : cmd == CMD_UPDATE ? 5 : 3;
     if (a.n_words < want_words)
         return usage_error(cmd, "%s",
                            cmd == CMD_CREATE    ? "missing CALLBACK-URL"
@@ -685,7 +702,7 @@ int main(int argc, char **argv)
             return usage_error(cmd, "--output must be json, table or id, not '%s'", a.output);
         /* the answers that are no webhooks print as JSON; a publish's has one id to print */
         if (out != OUTPUT_JSON && (cmd == CMD_ATTEMPTS || cmd == CMD_RECOVER || cmd == CMD_EVENT_GET ||
-                                   cmd == CMD_RESEND || (cmd == CMD_PUBLISH && out == OUTPUT_TABLE)))
+                                   cmd == CMD_RESEND || cmd == CMD_ECOSYSTEMS || (cmd == CMD_PUBLISH && out == OUTPUT_TABLE)))
             return usage_error(cmd, "--output %s does not apply to this command", a.output);
     }
     double timeout = DEFAULT_TIMEOUT_SECONDS;
@@ -750,6 +767,10 @@ int main(int argc, char **argv)
             }
         }
         droplit_publication_free(pub);
+    } else if (cmd == CMD_ECOSYSTEMS) {
+        char *json = NULL;
+        if (droplit_ecosystem_list(client, &json, &err) == 0)
+            failed = print_json(json);
     } else if (cmd == CMD_EVENT_GET || cmd == CMD_ATTEMPTS) {
         char *json = NULL;
         int got = cmd == CMD_EVENT_GET ? droplit_event_get(client, a.words[2], &json, &err)

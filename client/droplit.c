@@ -958,6 +958,19 @@ static int call_for_json(droplit_client *c, const char *url, const ProtobufCMess
     return *json_out != NULL ? 0 : fail(err, NULL);
 }
 
+int droplit_ecosystem_list(droplit_client *c, char **json_out, droplit_error **err)
+{
+    if (check_call(c, json_out, err) != 0)
+        return -1;
+    *json_out = NULL;
+    char *target = make_url(c, "/api/ecosystems", NULL, NULL);
+    if (target == NULL)
+        return fail(err, NULL);
+    int rc = call_for_json(c, target, &schema_ecosystems_response_descriptor, json_out, err);
+    free(target);
+    return rc;
+}
+
 int droplit_event_get(droplit_client *c, const char *id, char **json_out, droplit_error **err)
 {
     if (check_call(c, json_out, err) != 0)

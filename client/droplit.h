@@ -277,6 +277,11 @@ int droplit_event_resend(droplit_client *client, const char *id, const char *web
 int droplit_webhook_attempts(droplit_client *client, const char *id, unsigned limit, uint64_t before, char **json_out,
                              droplit_error **err);
 
+/* GET /api/ecosystems: the ecosystems the client's token may act on (an account token: its
+ * account's; a server token: its own), as the API's JSON: {"items":[{"id":"..."}, ...]}.
+ * Returns as droplit_event_get, without the 404. */
+int droplit_ecosystem_list(droplit_client *client, char **json_out, droplit_error **err);
+
 /* POST /api/webhooks/<id>/recover: the server delivers again, as manual deliveries due now,
  * each of the webhook's failed deliveries of events published at or after since (at most its
  * delivery.max_recover). since_rfc3339 is an RFC 3339 time ("2026-11-28T07:00:00Z", an

@@ -233,10 +233,12 @@ class UsageTest(ConsoleCase):
         self.assertRegex(r.out, r"^droplit \d+\.\d+\.\d+\n$")
 
     def test_help_of_every_command(self):
-        for args, usage in [(["--help"], "droplit webhook|event COMMAND"),
-                            (["-h"], "droplit webhook|event COMMAND"),
+        for args, usage in [(["--help"], "droplit webhook|event|ecosystem COMMAND"),
+                            (["-h"], "droplit webhook|event|ecosystem COMMAND"),
                             (["webhook", "--help"], "droplit webhook COMMAND"),
                             (["event", "--help"], "droplit event COMMAND"),
+                            (["ecosystem", "--help"], "droplit ecosystem COMMAND"),
+                            (["ecosystem", "list", "--help"], "droplit ecosystem list"),
                             (["webhook", "attempts", "--help"], "droplit webhook attempts ID [--limit N] [--before SEQ]"),
                             (["webhook", "recover", "--help"], "droplit webhook recover ID --since TIME"),
                             (["event", "publish", "--help"],
@@ -284,6 +286,11 @@ class UsageTest(ConsoleCase):
             ([], "no command given"),
             (["hook"], "unknown command 'hook'"),
             (["webhook"], "no webhook command given"),
+            (["ecosystem"], "no ecosystem command given (list)"),
+            (["ecosystem", "show"], "unknown command 'show'"),
+            (["ecosystem", "list", "x"], "unexpected argument 'x'"),
+            (["ecosystem", "list", "--output", "id"], "--output id does not apply"),
+            (["ecosystem", "list", "--ecosystemId", ECO], "--ecosystemId does not apply"),
             (["webhook", "remove", "x"], "unknown command 'remove'"),
             (["webhook", "update"], "missing ID"),
             (["webhook", "update", "x"], "missing PROPERTY"),
@@ -473,6 +480,23 @@ class OutputTest(ConsoleCase):
             self.assertUsage(droplit("webhook", "list", "--ecosystemId", ECO_PAGES, "--limit", bad),
                              "--limit must be a whole number of at least 1")
         self.assertUsage(droplit("webhook", "info", "x", "--limit", "2"), "--limit does not apply")
+
+    def test_ecosystem_list(self):
+        # an account token: its account's ecosystems, in the configuration's order, not the
+        # deleted one nor another account's; a server token: its own one; no token: 401
+        r = droplit("ecosystem", "list")
+        self.assertOk(r)
+        self.assertEqual([e["id"] for e in json.loads(r.out)["items"]],
+                         [ECO, ECO2, ECO_EMPTY, ECO_LIST, ECO_PAGES, ECO_EVENTS])
+        r = droplit("ecosystem", "list", token=SERVER_TOKEN)
+        self.assertOk(r)
+        self.assertEqual(json.loads(r.out), {"items": [{"id": ECO}]})
+        r = droplit("ecosystem", "list", "--encoding", "protobuf", token=OTHER_TOKEN)
+        self.assertOk(r)
+        self.assertEqual(json.loads(r.out), {"items": [{"id": ECO_OTHER}]})
+        r = droplit("ecosystem", "list", token=None)
+        self.assertEqual(r.code, 5, r)  # 401
+        self.assertEqual(r.err, "error: Missing authorization token.\n")
 
     def test_list_empty(self):
         r = droplit("webhook", "list", "--ecosystemId", ECO_EMPTY)

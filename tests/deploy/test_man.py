@@ -101,7 +101,7 @@ class TestHookgate(unittest.TestCase):
 class TestDroplit(unittest.TestCase):
     def commands(self):
         top = help_text(DROPLIT, "--help")
-        cmds = re.findall(r"^  (webhook|event) (\w+)", top, re.M)
+        cmds = re.findall(r"^  (webhook|event|ecosystem) (\w+)", top, re.M)
         self.assertGreaterEqual(len(cmds), 10)
         return top, cmds
 

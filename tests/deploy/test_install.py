@@ -8,7 +8,6 @@ Usage: tests/deploy/test_install.py BUILD-DIR   (standard library only)
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,13 +15,9 @@ import time
 import unittest
 import urllib.request
 
+from deploy_support import free_port
+
 BUILD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else ""
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def install(destdir):

@@ -16,17 +16,12 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
+
+from deploy_support import free_port, read, wait_for
 
 BINARY = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else ""
 ECOSYSTEM = "C5156b8ace57896adb6dae592"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tls_context():
@@ -71,14 +66,10 @@ class TestListenerReload(unittest.TestCase):
         os.rename(self.cfg + ".tmp", self.cfg)
 
     def server_log(self):
-        with open(self.log_path) as f:
-            return f.read()
+        return read(self.log_path)
 
     def wait_for(self, what, check, timeout=10):
-        deadline = time.monotonic() + timeout
-        while not check():
-            self.assertLess(time.monotonic(), deadline, "timed out waiting for %s; log:\n%s" % (what, self.server_log()))
-            time.sleep(0.02)
+        wait_for(what, check, timeout, log_path=self.log_path)
 
     def reload(self, word):
         before = self.server_log().count(word)

@@ -10,7 +10,6 @@ import os
 import shutil
 import http.client
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,13 +17,9 @@ import time
 import unittest
 import urllib.request
 
+from deploy_support import free_port, read, wait_for
+
 BINARY = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else ""
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def config(port, extra=""):
@@ -35,22 +30,6 @@ def config(port, extra=""):
 def get(port, path):
     with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
         return r.status
-
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
-
-
-def wait_for(what, check, timeout=10):
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.02)
 
 
 class Server:

@@ -16,13 +16,9 @@ import tempfile
 import time
 import unittest
 
+from deploy_support import free_port
+
 BINARY = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else ""
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class TestNotify(unittest.TestCase):

@@ -19,18 +19,13 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import unittest
+
+from deploy_support import free_port, read, wait_for
 
 BINARY = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else ""
 THREADS = 4
 ECOSYSTEM = "C5156b8ace57896adb6dae592"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_pair(directory, name):
@@ -100,14 +95,10 @@ class TestCertificateRotation(unittest.TestCase):
             os.rename(dst + ".tmp", dst)
 
     def server_log(self):
-        with open(self.log_path) as f:
-            return f.read()
+        return read(self.log_path)
 
     def wait_for(self, what, check, timeout=10):
-        deadline = time.monotonic() + timeout
-        while not check():
-            self.assertLess(time.monotonic(), deadline, "timed out waiting for %s; log:\n%s" % (what, self.server_log()))
-            time.sleep(0.02)
+        wait_for(what, check, timeout, log_path=self.log_path)
 
     def handshake(self, port, alpn=("http/1.1",)):
         """The certificate fingerprint a new connection to port is shown, or None."""

@@ -944,13 +944,19 @@ done:
     return rc;
 }
 
-/* One call whose answer the caller gets as the API's JSON: the message decoded as desc,
- * encoded again by the codec, so both encodings give the same text. */
-static int call_for_json(droplit_client *c, const char *url, const ProtobufCMessageDescriptor *desc, char **json_out,
-                         droplit_error **err)
+/* GETs base_url + path + id (escaped; NULL: none) + tail, and gives the answer as the API's
+ * JSON: the message decoded as desc, encoded again by the codec, so both encodings give the
+ * same text. */
+static int get_json(droplit_client *c, const char *path, const char *id, const char *tail,
+                    const ProtobufCMessageDescriptor *desc, char **json_out, droplit_error **err)
 {
+    char *target = make_url(c, path, id, tail);
+    if (target == NULL)
+        return fail(err, NULL);
     ProtobufCMessage *msg;
-    if (call(c, url, NULL, 0, NULL, desc, &msg, err) != 0)
+    int rc = call(c, target, NULL, 0, NULL, desc, &msg, err);
+    free(target);
+    if (rc != 0)
         return -1;
     size_t len;
     *json_out = codec_json_encode(msg, &len);
@@ -963,12 +969,7 @@ int droplit_ecosystem_list(droplit_client *c, char **json_out, droplit_error **e
     if (check_call(c, json_out, err) != 0)
         return -1;
     *json_out = NULL;
-    char *target = make_url(c, "/api/ecosystems", NULL, NULL);
-    if (target == NULL)
-        return fail(err, NULL);
-    int rc = call_for_json(c, target, &schema_ecosystems_response_descriptor, json_out, err);
-    free(target);
-    return rc;
+    return get_json(c, "/api/ecosystems", NULL, NULL, &schema_ecosystems_response_descriptor, json_out, err);
 }
 
 int droplit_event_get(droplit_client *c, const char *id, char **json_out, droplit_error **err)
@@ -978,12 +979,7 @@ int droplit_event_get(droplit_client *c, const char *id, char **json_out, dropli
     *json_out = NULL;
     if (id == NULL || *id == '\0')
         return fail_cause(err, DROPLIT_ERROR_ARGUMENT, 0, "%s", NO_EVENT_ID);
-    char *target = make_url(c, "/api/events/", id, NULL);
-    if (target == NULL)
-        return fail(err, NULL);
-    int rc = call_for_json(c, target, &schema_event_descriptor, json_out, err);
-    free(target);
-    return rc;
+    return get_json(c, "/api/events/", id, NULL, &schema_event_descriptor, json_out, err);
 }
 
 int droplit_webhook_attempts(droplit_client *c, const char *id, unsigned limit, uint64_t before, char **json_out,
@@ -1003,12 +999,7 @@ int droplit_webhook_attempts(droplit_client *c, const char *id, unsigned limit, 
     if (before > 0)
         snprintf(query + strlen(query), sizeof(query) - strlen(query), "%sbefore=%llu", sep,
                  (unsigned long long)before);
-    char *target = make_url(c, "/api/webhooks/", id, query);
-    if (target == NULL)
-        return fail(err, NULL);
-    int rc = call_for_json(c, target, &schema_attempts_response_descriptor, json_out, err);
-    free(target);
-    return rc;
+    return get_json(c, "/api/webhooks/", id, query, &schema_attempts_response_descriptor, json_out, err);
 }
 
 /* POSTs req to base_url + path + id + tail and reads a ResendResponse: 0 with its count in

@@ -654,11 +654,13 @@ size_t server_thread_count(const config *cfg)
     return n < 1 ? 1 : n > CONFIG_MAX_THREADS ? CONFIG_MAX_THREADS : (size_t)n;
 }
 
-static void print_listener(const config_listener *l, const char *scheme, int inherited)
+/* "listening on <scheme>://<address>:<port><why>" for li (an IPv6 address in brackets), at
+ * start-up and for a listener a reload adds. */
+static void say_listening(const listener *li, const char *why)
 {
-    int v6 = strchr(l->address, ':') != NULL;
-    log_info("listening on %s%s://%s%s%s:%u%s", scheme, l->tls_certificate ? "s" : "", v6 ? "[" : "", l->address,
-             v6 ? "]" : "", l->port, inherited ? " (an inherited socket)" : "");
+    int v6 = strchr(li->address, ':') != NULL;
+    log_info("listening on %s%s://%s%s%s:%u%s", li->grpc ? "grpc" : "http", li->ssl_ctx != NULL ? "s" : "",
+             v6 ? "[" : "", li->address, v6 ? "]" : "", li->port, why);
 }
 
 /* Binds one configured listener into s; -1 (with a message) when it cannot. */
@@ -679,7 +681,7 @@ static int listener_add(server *s, const config_listener *l, int grpc)
         return -1;
     }
     s->n_listeners++;
-    print_listener(l, grpc ? "grpc" : "http", inherited);
+    say_listening(li, inherited ? " (an inherited socket)" : "");
     return 0;
 }
 
@@ -843,9 +845,7 @@ static void listeners_commit(server *s, listeners_next *out)
         listener *nl = &out->l[i];
         if (nl->id == 0) {
             nl->id = ++s->last_listener_id;
-            int v6 = strchr(nl->address, ':') != NULL;
-            log_info("listening on %s%s://%s%s%s:%u (added by the reload)", nl->grpc ? "grpc" : "http",
-                     nl->ssl_ctx != NULL ? "s" : "", v6 ? "[" : "", nl->address, v6 ? "]" : "", nl->port);
+            say_listening(nl, " (added by the reload)");
         }
         s->listeners[i] = *nl;
     }

@@ -5,10 +5,8 @@
 if(NOT NAME)
   set(NAME config_default_yaml)
 endif()
-file(READ ${IN} hex HEX)
-string(LENGTH "${hex}" hexlen)
-math(EXPR len "${hexlen} / 2")
-string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+include(${CMAKE_CURRENT_LIST_DIR}/embed_bytes.cmake)
+embed_bytes(${IN} bytes len)
 get_filename_component(from ${IN} NAME)
 file(WRITE ${OUT} "/* generated from ${from} by config/embed.cmake; do not edit */\n"
   "#include <stddef.h>\n"

@@ -4,6 +4,7 @@
 # Only the folder's own regular files, not those whose name starts with a dot; names are taken as they are (no path, no escaping
 # needed: the build's own file names).
 # Invoked by the build as: cmake -DDIR= -DOUT= -DNAME= -P.
+include(${CMAKE_CURRENT_LIST_DIR}/embed_bytes.cmake)
 file(GLOB files LIST_DIRECTORIES false RELATIVE ${DIR} ${DIR}/*)
 list(SORT files)
 set(arrays "")
@@ -16,10 +17,7 @@ foreach(f ${files})
   if(NOT f MATCHES "^[A-Za-z0-9._-]+$")
     message(FATAL_ERROR "${DIR}/${f}: a console file name must be letters, digits, '.', '_' or '-'")
   endif()
-  file(READ ${DIR}/${f} hex HEX)
-  string(LENGTH "${hex}" hexlen)
-  math(EXPR len "${hexlen} / 2")
-  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  embed_bytes(${DIR}/${f} bytes len)
   string(APPEND arrays "static const char file_${i}[] = {${bytes} 0x00};\n")
   string(APPEND table "    {\"${f}\", file_${i}, ${len}},\n")
   math(EXPR i "${i} + 1")

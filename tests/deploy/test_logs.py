@@ -92,6 +92,9 @@ class TestLogFiles(unittest.TestCase):
         os.rename(self.access, self.access + ".1")
         os.rename(self.error, self.error + ".1")
         self.requests("between", 5)  # still the old files: renamed, not closed
+        # a request's access line is written once its response is done, which a client can
+        # see first: wait for the lines, as logrotate's postrotate runs after the rename
+        wait_for("access lines between", lambda: read(self.access + ".1").count("access GET /between 404") == 5)
         self.server.proc.send_signal(signal.SIGUSR1)
         wait_for("the reopened error log", lambda: "log files reopened" in read(self.error))
         self.requests("after", 5)

@@ -62,6 +62,13 @@ ProtobufCMessage *codec_json_decode_object(const ProtobufCMessageDescriptor *des
  * then only json_loadb decides. Exported for the fuzzer, which compares the two. */
 json_t *codec_json_parse_fast(const char *json, size_t len);
 
+/* The direct decode codec_json_decode tries first (codec_json.c): yajl's events straight
+ * into a message of singular string fields. The message, or NULL whenever the
+ * text is anything but an object the tree decode would read into the same message without
+ * a problem: then the tree decode decides. Exported for the fuzzer, which compares the two. */
+ProtobufCMessage *codec_json_decode_flat(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
+                                         ProtobufCAllocator *alloc);
+
 /* Encodes msg as compact JSON. Returns a malloc'd NUL-terminated string (free with free)
  * and its length in *len, or NULL when out of memory. */
 char *codec_json_encode(const ProtobufCMessage *msg, size_t *len);

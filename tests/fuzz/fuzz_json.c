@@ -9,7 +9,10 @@
  *
  * The fast parse (codec_json_parse_fast, yajl) is compared with jansson's json_loadb, which
  * it stands in for: whatever it accepts, json_loadb must accept too, into the same tree,
- * keys in the same order. */
+ * keys in the same order. The direct decode (codec_json_decode_flat) is compared with the
+ * tree decode the same way, for every message: whatever it takes, json_loadb and
+ * codec_json_decode_object must take without a problem, into the same message (the same
+ * protobuf bytes). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,9 +64,37 @@ static void compare_parses(const uint8_t *data, size_t size)
     json_decref(fast);
 }
 
+/* The direct decode takes nothing the tree decode has a problem with, and builds what it builds. */
+static void compare_decodes(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size)
+{
+    ProtobufCMessage *flat = codec_json_decode_flat(desc, (const char *)data, size, NULL);
+    if (flat == NULL)
+        return; /* the tree decode decides, as in the server */
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &jerr);
+    FUZZ_CHECK(root != NULL, "the direct decode took JSON that json_loadb refuses");
+    error err;
+    error_clear(&err);
+    ProtobufCMessage *ref = root != NULL ? codec_json_decode_object(desc, root, NULL, &err) : NULL;
+    FUZZ_CHECK(ref != NULL && err.kind == ERROR_NONE, "the direct decode took a body the tree decode has a problem with");
+    if (ref != NULL) {
+        size_t a_len, b_len;
+        uint8_t *a = codec_proto_encode(flat, NULL, &a_len), *b = codec_proto_encode(ref, NULL, &b_len);
+        FUZZ_CHECK(a != NULL && b != NULL && a_len == b_len && memcmp(a, b, a_len) == 0,
+                   "the direct decode and the tree decode built different messages");
+        free(a);
+        free(b);
+        protobuf_c_message_free_unpacked(ref, NULL);
+    }
+    json_decref(root);
+    protobuf_c_message_free_unpacked(flat, NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     compare_parses(data, size);
+    for (size_t i = 0; i < fuzz_n_messages; i++)
+        compare_decodes(fuzz_messages[i], data, size);
     for (size_t i = 0; i < fuzz_n_messages; i++)
         decode_one(fuzz_messages[i], data, size);
     decode_one(&schema_publish_request_descriptor, data, size);

@@ -6,6 +6,7 @@
  * default allocator and protobuf_c_message_free_unpacked show no leaks; a counting
  * allocator shows the same for a caller's allocator. */
 #include "codec_json.h"
+#include "codec_proto.h"
 #include "oom.h"
 #include "schema.h"
 #include "status.h"
@@ -1497,9 +1498,82 @@ static void test_fast_parse(void)
     }
 }
 
+/* The direct decode: what it takes is what the tree decode builds without a problem (the
+ * same protobuf bytes); everything else it leaves to the tree decode (NULL). */
+static void test_flat_decode(void)
+{
+    static const char *const same[] = {
+        "{\"ecosystemId\":\"" ECO "\",\"url\":\"https://example.com/h\",\"description\":\"d\"}",
+        "{\"ecosystem_id\":\"" ECO "\",\"secret\":null}", /* the field name; null as absent */
+        " {\"descr\\u0069ption\" : \"caf\\u00e9 \\\"\\n\xe2\x82\xac\"}\r\n", /* escapes, UTF-8, white space */
+        "{}",
+    };
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        ProtobufCMessage *flat = codec_json_decode_flat(&schema_create_request_descriptor, same[i], strlen(same[i]), NULL);
+        error err;
+        json_error_t jerr;
+        json_t *root = json_loadb(same[i], strlen(same[i]), JSON_REJECT_DUPLICATES, &jerr);
+        error_clear(&err);
+        ProtobufCMessage *ref = codec_json_decode_object(&schema_create_request_descriptor, root, NULL, &err);
+        CHECK(flat != NULL && ref != NULL && err.kind == ERROR_NONE);
+        size_t a_len = 0, b_len = 0;
+        uint8_t *a = flat != NULL ? codec_proto_encode(flat, NULL, &a_len) : NULL;
+        uint8_t *b = ref != NULL ? codec_proto_encode(ref, NULL, &b_len) : NULL;
+        if (a == NULL || b == NULL || a_len != b_len || memcmp(a, b, a_len) != 0)
+            fprintf(stderr, "  direct and tree decodes of %s differ\n", same[i]);
+        CHECK(a != NULL && b != NULL && a_len == b_len && memcmp(a, b, a_len) == 0);
+        free(a);
+        free(b);
+        free_msg(flat);
+        free_msg(ref);
+        json_decref(root);
+    }
+    schema_create_request *m = (schema_create_request *)codec_json_decode_flat(
+        &schema_create_request_descriptor, same[2], strlen(same[2]), NULL);
+    CHECK(m != NULL && strcmp(m->description, "caf\xc3\xa9 \"\n\xe2\x82\xac") == 0 && m->url[0] == '\0');
+    free_msg(m);
+
+    static const char *const left_to_the_tree[] = {
+        "{\"url\":\"u\",\"bogus\":\"x\"}",         /* an unknown key */
+        "{\"ecosystemId\":\"a\",\"ecosystem_id\":\"b\"}", /* one field under both names */
+        "{\"url\":\"a\",\"url\":\"b\"}",           /* a duplicate key */
+        "{\"url\":null,\"url\":\"b\"}",
+        "{\"url\":5}",                             /* not strings */
+        "{\"url\":true}",
+        "{\"url\":{}}",
+        "{\"url\":[]}",
+        "{\"url\":\"\\ud800\"}",                   /* what the fast parse leaves to jansson */
+        "{\"url\":\"\xc0\xaf\"}",
+        "{\"url\":\"x\\u0000y\"}",
+        "{\"url\":\"x\"} x",
+        "{\"url\":\"x\"}  \"",
+        "[]",                                      /* not an object */
+        "null",
+        "\"s\"",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(left_to_the_tree) / sizeof(left_to_the_tree[0]); i++) {
+        const char *t = left_to_the_tree[i];
+        ProtobufCMessage *flat = codec_json_decode_flat(&schema_create_request_descriptor, t, strlen(t), NULL);
+        if (flat != NULL)
+            fprintf(stderr, "  the direct decode took %s\n", t);
+        CHECK(flat == NULL);
+        free_msg(flat);
+    }
+    /* a message with a field that is not a string is the tree decode's, whatever the text */
+    const char *webhook = "{\"id\":\"" WEBHOOK_ID "\"}";
+    CHECK(codec_json_decode_flat(&schema_webhook_descriptor, webhook, strlen(webhook), NULL) == NULL);
+    /* and codec_json_decode still words the tree decode's problems */
+    error err;
+    free_msg(decode_create("{\"url\":5,\"bogus\":\"x\"}", &err));
+    CHECK(err.kind == ERROR_INVALID_PARAMS && param_of(&err, "url") != NULL &&
+          param_of(&err, "additional parameters") != NULL);
+}
+
 int main(void)
 {
     test_fast_parse();
+    test_flat_decode();
     test_names();
     test_decode_names();
     test_decode_null();

@@ -1,18 +1,25 @@
 /* h2guard: see h2guard.h.
  *
- * The one thing taken from h2o beyond its public functions is sock->_cb.read, the reader
+ * Two things are taken from h2o beyond its public functions. sock->_cb.read, the reader
  * h2o_http2_accept installs: the guard reads it once and calls it after its own. h2o 2.2.5
  * installs that reader once per connection (connection.c, h2o_http2_accept) and never
- * replaces it, and always leaves unparsed input starting at a frame boundary. */
+ * replaces it, and always leaves unparsed input starting at a frame boundary. And two
+ * functions libh2o calls itself, h2o_hpack_parse_headers and h2o_strtosize, which hookgate
+ * defines around libh2o's own to see the content-length values of each header block
+ * h2o decodes (below, "content-length, as h2o decodes it"). */
+#define _GNU_SOURCE /* RTLD_NEXT */
 #include "h2guard.h"
 #include "log.h"
 
+#include <dlfcn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include <h2o/http1.h>
+#include <h2o/cache_digests.h>
 #include <h2o/http2.h>
 
 #include "framebudget.h"
@@ -50,7 +57,6 @@ static void on_socket_close(void *data)
 {
     guard *g = data;
     h2o_timeout_unlink(&g->timeout);
-    framebudget_dispose(&g->budget);
     outflow_dispose(&g->out); /* h2o frees a connection's requests before its socket */
     g->on_close(g->close_data);
     g->closed = 1;
@@ -83,11 +89,6 @@ static void charge(guard *g)
         metrics_continuation_flood();
         log_error("closed an HTTP/2 connection: a header block of more than %d CONTINUATION frames",
                   FRAMEBUDGET_MAX_CONTINUATIONS);
-    } else if (g->budget.stop == FRAMEBUDGET_HEADER_BLOCK) {
-        metrics_header_block_closed();
-        log_error("closed an HTTP/2 connection: a header block that cannot be decoded, or more than %d "
-                  "malformed requests waiting",
-                  FRAMEBUDGET_MAX_MALFORMED);
     } else {
         metrics_reset_flood();
         log_error("closed an HTTP/2 connection: more than %u stream resets a second "
@@ -246,16 +247,9 @@ void h2guard_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, unsigned resets_p
     g->on_close = on_close;
     g->close_data = close_data;
     outflow_init(&g->out, on_stall);
-    /* framebudget's HPACK decoder starts with nghttp2's table size: h2o must advertise no other */
-    HG_ASSERT(H2O_HTTP2_SETTINGS_HOST.header_table_size == NGHTTP2_DEFAULT_HEADER_TABLE_SIZE);
     /* an unknown frame longer than h2o's limit is left for h2o to refuse (FRAME_SIZE_ERROR) */
     HG_ASSERT(H2O_HTTP2_SETTINGS_HOST.max_frame_size == FRAMEBUDGET_MAX_FRAME_SIZE);
-    if (framebudget_init(&g->budget, resets_per_second, h2o_now(ctx->ctx->loop)) != 0) {
-        free(g);
-        on_close(close_data);
-        h2o_socket_close(sock);
-        return;
-    }
+    framebudget_init(&g->budget, resets_per_second, h2o_now(ctx->ctx->loop));
     sock->on_close.cb = on_socket_close;
     sock->on_close.data = g;
     if (ctx->ssl_ctx != NULL) {
@@ -267,18 +261,22 @@ void h2guard_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, unsigned resets_p
     }
 }
 
-int h2guard_take_malformed(h2o_req_t *req)
+/* The guard of req's connection, or NULL: not an HTTP/2 connection the guard accepted. */
+static guard *guard_of(h2o_req_t *req)
 {
     if (req->version < 0x200 || req->conn->callbacks->get_socket == NULL)
-        return 0;
+        return NULL;
     h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
     if (sock == NULL || sock->on_close.cb != on_socket_close)
-        return 0; /* not a connection the guard accepted */
-    guard *g = sock->on_close.data;
-    if (g->budget.malformed_count == 0)
-        return 0; /* the usual case, without formatting the stream id (a printf into the pool) */
-    /* h2o 2.2.5 tells a request's stream id only to its loggers, in decimal (http2_internal.h,
-     * which has it as a field, cannot be included without h2o's sources) */
+        return NULL;
+    return sock->on_close.data;
+}
+
+/* req's HTTP/2 stream id. h2o 2.2.5 tells it only to its loggers, in decimal (a printf into
+ * the pool; http2_internal.h, which has it as a field, cannot be included without h2o's
+ * sources). */
+static uint32_t stream_id_of(h2o_req_t *req)
+{
     HG_ASSERT(req->conn->callbacks->log_.http2.stream_id != NULL);
     h2o_iovec_t id = req->conn->callbacks->log_.http2.stream_id(req);
     uint32_t stream = 0;
@@ -286,5 +284,112 @@ int h2guard_take_malformed(h2o_req_t *req)
         HG_ASSERT(id.base[i] >= '0' && id.base[i] <= '9' && stream <= (UINT32_MAX - 9) / 10);
         stream = stream * 10 + (uint32_t)(id.base[i] - '0');
     }
-    return framebudget_take_malformed(&g->budget, stream);
+    return stream;
+}
+
+int h2guard_take_malformed(h2o_req_t *req)
+{
+    guard *g = guard_of(req);
+    if (g == NULL || g->budget.malformed_count == 0)
+        return 0; /* the usual case, without formatting the stream id */
+    return framebudget_take_malformed(&g->budget, stream_id_of(req));
+}
+
+/* ---- content-length, as h2o decodes it ------------------------------------------------ *
+ *
+ * h2o 2.2.5's HPACK decoder, h2o_hpack_parse_headers, parses each content-length field of
+ * a header block with h2o_strtosize into the one size_t it returns: of two different
+ * values, only the last is left. hookgate defines both functions. libh2o calls its own
+ * exported functions through its PLT, and the dynamic linker binds those calls to the
+ * executable's definitions first (ELF symbol interposition, as for a malloc replacement),
+ * so h2o's decoder calls these two, and they call libh2o's (dlsym RTLD_NEXT). While a
+ * block is decoded on this thread, each value h2o_strtosize is given is compared with the
+ * block's first; a block with two different values marks its stream's request malformed in
+ * the guard's framebudget, and the handler answers it 400 (h2guard_take_malformed). A
+ * block h2o does not decode (a stream it refuses after GOAWAY, say) is judged by nobody,
+ * as it should be. h2guard_interposed tells whether the binding took (the server checks
+ * it at start).
+ *
+ * This replaced a second HPACK decoder (nghttp2's inflater, fed every header block to keep
+ * the same dynamic table as h2o's): about 3,900 instructions a request and up to 4 KiB a
+ * connection. */
+#define LENGTH_MAX 24 /* bytes of a content-length value kept to compare: 20 digits are SIZE_MAX already */
+
+struct st_h2o_hpack_header_table_t; /* http2_internal.h's, which cannot be included (see above) */
+int h2o_hpack_parse_headers(h2o_req_t *req, struct st_h2o_hpack_header_table_t *header_table, const uint8_t *src,
+                            size_t len, int *pseudo_header_exists_map, size_t *content_length,
+                            h2o_cache_digests_t **digests, const char **err_desc);
+typedef int parse_headers_fn(h2o_req_t *, struct st_h2o_hpack_header_table_t *, const uint8_t *, size_t, int *,
+                             size_t *, h2o_cache_digests_t **, const char **);
+typedef size_t strtosize_fn(const char *, size_t);
+
+/* The content-length values of the header block h2o is decoding on this thread. */
+static __thread struct {
+    int decoding;     /* inside h2o_hpack_parse_headers */
+    int differ;       /* two different values so far */
+    size_t first_len; /* SIZE_MAX: none yet; over LENGTH_MAX: too long to keep, so any second differs */
+    char first[LENGTH_MAX];
+} block;
+
+/* libh2o's own definition of name (found once). */
+static void *libh2o(_Atomic(void *) *found, const char *name)
+{
+    void *f = atomic_load_explicit(found, memory_order_relaxed);
+    if (f == NULL) {
+        f = dlsym(RTLD_NEXT, name);
+        HG_ASSERT(f != NULL); /* libh2o-evloop defines both */
+        atomic_store_explicit(found, f, memory_order_relaxed);
+    }
+    return f;
+}
+
+static _Atomic(void *) libh2o_strtosize, libh2o_parse_headers;
+
+size_t h2o_strtosize(const char *s, size_t len)
+{
+    if (block.decoding) {
+        if (block.first_len == SIZE_MAX) {
+            block.first_len = len;
+            if (len <= sizeof(block.first))
+                memcpy(block.first, s, len);
+        } else if (block.first_len > sizeof(block.first) || len != block.first_len ||
+                   memcmp(s, block.first, len) != 0) {
+            block.differ = 1;
+        }
+    }
+    strtosize_fn *f;
+    void *p = libh2o(&libh2o_strtosize, "h2o_strtosize");
+    memcpy(&f, &p, sizeof(f)); /* POSIX: dlsym's object pointer is the function's */
+    return f(s, len);
+}
+
+int h2o_hpack_parse_headers(h2o_req_t *req, struct st_h2o_hpack_header_table_t *header_table, const uint8_t *src,
+                            size_t len, int *pseudo_header_exists_map, size_t *content_length,
+                            h2o_cache_digests_t **digests, const char **err_desc)
+{
+    HG_ASSERT(!block.decoding); /* h2o decodes one block at a time */
+    block.decoding = 1, block.differ = 0, block.first_len = SIZE_MAX;
+    parse_headers_fn *f;
+    void *p = libh2o(&libh2o_parse_headers, "h2o_hpack_parse_headers");
+    memcpy(&f, &p, sizeof(f));
+    int rc = f(req, header_table, src, len, pseudo_header_exists_map, content_length, digests, err_desc);
+    block.decoding = 0;
+    if (rc != 0 || !block.differ)
+        return rc; /* (a refused block's request never reaches a handler) */
+    guard *g = guard_of(req);
+    if (g == NULL || framebudget_note_malformed(&g->budget, stream_id_of(req)) == 0)
+        return 0;
+    metrics_header_block_closed();
+    log_error("closed an HTTP/2 connection: more than %d requests with two different content-length values waiting",
+              FRAMEBUDGET_MAX_MALFORMED);
+    return H2O_HTTP2_ERROR_PROTOCOL; /* h2o ends the connection (GOAWAY PROTOCOL_ERROR) */
+}
+
+int h2guard_interposed(void)
+{
+    void *strtosize = (void *)h2o_strtosize, *parse_headers = (void *)h2o_hpack_parse_headers;
+    return dlsym(RTLD_DEFAULT, "h2o_strtosize") == strtosize &&
+           dlsym(RTLD_DEFAULT, "h2o_hpack_parse_headers") == parse_headers &&
+           libh2o(&libh2o_strtosize, "h2o_strtosize") != strtosize &&
+           libh2o(&libh2o_parse_headers, "h2o_hpack_parse_headers") != parse_headers;
 }

@@ -11,12 +11,10 @@
  * one over budget on are dropped unread, and the socket is shut down, so h2o tears the
  * connection down through its own error path.
  *
- * The frame scanner also decodes the client's header blocks beside h2o and remembers the
- * requests that are malformed for having two different content-length values (h2o keeps
- * the last): the handler asks h2guard_take_malformed and answers them 400. (Once h2o has
- * sent GOAWAY it skips new streams' header blocks undecoded while the scanner decodes
- * them; only trailers of streams still in flight are read after that, and only their
- * content-length could then be judged wrong.)
+ * The guard also sees each header block h2o decodes (h2guard.c: hookgate's definitions of
+ * two functions libh2o calls) and remembers the requests that are malformed for having two
+ * different content-length values (h2o keeps the last): the handler asks
+ * h2guard_take_malformed and answers them 400.
  *
  * An HTTP/2 connection whose client sends no frame of a request (only PINGs, say) for
  * http2.idle_timeout, and that has no request being answered, is closed too.
@@ -42,6 +40,12 @@ void h2guard_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, unsigned resets_p
  * header block has two different content-length values (RFC 9113 §8.1.1). Asked once per
  * request; 0 for any other request. */
 int h2guard_take_malformed(h2o_req_t *req);
+
+/* 1 when libh2o's own calls to h2o_hpack_parse_headers and h2o_strtosize reach the guard's
+ * definitions (the dynamic linker bound them to the executable's, and libh2o's are found
+ * behind them): without that no request with two different content-length values would be
+ * found. The server refuses to start without it. */
+int h2guard_interposed(void);
 
 /* The outflow of a connection the guard accepted (what its requests and answers hold, and
  * its write timer: on a stall the guard resets the connection), or NULL for a socket the

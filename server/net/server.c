@@ -932,6 +932,11 @@ int server_run(const config *cfg, core *c, config *(*load)(void *arg), void *loa
 {
     static server s; /* its address is the globalconf every context points at */
     int rc = -1;
+    if (!h2guard_interposed()) {
+        log_error("libh2o's HPACK decoder does not call hookgate's h2o_hpack_parse_headers and h2o_strtosize "
+                  "(server/net/h2guard.c): was libh2o-evloop linked with -Bsymbolic, or hookgate statically?");
+        return -1;
+    }
     pthread_mutex_init(&s.listeners_lock, NULL);
     uint64_t fd_limit = fd_limit_raise();
     h2o_config_init(&s.globalconf);

@@ -411,8 +411,8 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
         "hookgate_http2_content_length_refused_total %llu\n",
         (unsigned long long)atomic_load_explicit(&http2_content_length_refusals, memory_order_relaxed));
     add(&t,
-        "# HELP hookgate_connections_header_block_closed_total HTTP/2 connections closed for a header block that "
-        "cannot be decoded, or too many malformed requests waiting.\n"
+        "# HELP hookgate_connections_header_block_closed_total HTTP/2 connections closed for too many requests "
+        "with two different content-length values waiting.\n"
         "# TYPE hookgate_connections_header_block_closed_total counter\n"
         "hookgate_connections_header_block_closed_total %llu\n",
         (unsigned long long)atomic_load_explicit(&header_blocks_closed, memory_order_relaxed));

@@ -6,9 +6,8 @@
  * read the whole frames are consumed the way h2o consumes them, leaving a partial frame for
  * the next read. Whatever the cuts, the budget must stop the stream at the same byte and
  * for the same reason as one scan of the whole stream, that byte must begin an RST_STREAM
- * frame (over the reset budget), a CONTINUATION frame (over the CONTINUATION budget) or a
- * frame with a header block (one HPACK cannot decode), no reset may be charged twice or
- * missed, and the same requests must be found malformed. Frames of unknown types are taken
+ * frame (over the reset budget) or a CONTINUATION frame (over the CONTINUATION budget), and
+ * no reset may be charged twice or missed. Frames of unknown types are taken
  * out: whatever the cuts, h2o must be handed the same bytes, and none of them a frame of an
  * unknown type outside a header block within the frame size limit. */
 #include <stdint.h>
@@ -64,16 +63,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 2;
     uint8_t *stream = malloc(len + 1), *input = malloc(len + 1), *handed = malloc(len + 1);
     framebudget whole_scan, b;
-    int whole_ok = 0, b_ok = 0;
     if (stream == NULL || input == NULL || handed == NULL)
         goto out;
     memcpy(stream, data + 2, len);
 
     /* one scan of everything: stream[0..stop) is what h2o is handed, stream[stop..] from the
      * frame over budget on */
-    if (framebudget_init(&whole_scan, rate, 0) != 0)
-        goto out;
-    whole_ok = 1;
+    framebudget_init(&whole_scan, rate, 0);
     size_t stop = framebudget_scan(&whole_scan, stream, len, 0);
     size_t dropped_len = 0; /* bytes taken out */
     FUZZ_CHECK(stop <= len, "the budget stopped past the end");
@@ -82,9 +78,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (whole_scan.stop == FRAMEBUDGET_RESETS) {
             FUZZ_CHECK(stream[stop + 3] == 3, "over the reset budget at something that is not an RST_STREAM frame");
             FUZZ_CHECK(whole_scan.tokens < 1.0, "the budget stopped with resets left");
-        } else if (whole_scan.stop == FRAMEBUDGET_HEADER_BLOCK) {
-            FUZZ_CHECK(stream[stop + 3] == 1 || stream[stop + 3] == 9,
-                       "a header block refused at a frame that carries none");
         } else {
             FUZZ_CHECK(whole_scan.stop == FRAMEBUDGET_CONTINUATIONS, "stopped without a reason");
             FUZZ_CHECK(stream[stop + 3] == 9, "over the CONTINUATION budget at something that is not one");
@@ -98,9 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(!has_droppable(stream, stop), "a frame of an unknown type was left for h2o");
 
     /* the same stream, read by read into a buffer, consumed as h2o consumes it */
-    if (framebudget_init(&b, rate, 0) != 0)
-        goto out;
-    b_ok = 1;
+    framebudget_init(&b, rate, 0);
     size_t delivered = 0, have = 0, handed_len = 0, chunked_stop = SIZE_MAX;
     unsigned x = cut_seed * 2654435761u + 1;
     while (delivered < len) {
@@ -134,15 +125,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (whole_scan.stop == FRAMEBUDGET_WITHIN) {
         FUZZ_CHECK(b.tokens == whole_scan.tokens, "read by read, a reset was charged twice or missed");
         FUZZ_CHECK(b.unknown_frames == whole_scan.unknown_frames, "read by read, other frames were taken out");
-        FUZZ_CHECK(b.malformed_count == whole_scan.malformed_count &&
-                       memcmp(b.malformed, whole_scan.malformed, sizeof(b.malformed)) == 0,
-                   "read by read, other requests were found malformed");
     }
 out:
-    if (whole_ok)
-        framebudget_dispose(&whole_scan);
-    if (b_ok)
-        framebudget_dispose(&b);
     free(stream);
     free(input);
     free(handed);

@@ -11,7 +11,11 @@
  * its preface is closed at http1.req_timeout; resets within the budget leave the connection
  * serving; a flood of HEADERS + RST_STREAM pairs over the budget gets the connection closed
  * (and counted in the metrics), and so does a header block of more CONTINUATION frames
- * than framebudget allows (one of exactly that many is served); on_close runs once per
+ * than framebudget allows (one of exactly that many is served); requests with two
+ * different content-length values, as h2o decodes them (literal, from HPACK's dynamic
+ * table, in a padded block cut into CONTINUATION frames), are answered 400 by a handler
+ * that asks h2guard_take_malformed, identical values are served, and more than
+ * FRAMEBUDGET_MAX_MALFORMED of them waiting ends the connection; on_close runs once per
  * connection, and the guard is freed (valgrind, ASan). Over TLS (a certificate made in memory, an OpenSSL client pumped by
  * hand on the same socketpair): ALPN h2 goes to HTTP/2, ALPN http/1.1 or none to HTTP/1.1,
  * a flood is cut as on cleartext, and a client that never starts its handshake is closed
@@ -82,6 +86,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     h2guard_request_begin(req); /* as the router does */
+    if (h2guard_take_malformed(req)) { /* as the router does */
+        req->res.status = 400;
+        req->res.reason = "Bad Request";
+        h2o_send_inline(req, H2O_STRLIT("malformed"));
+        return 0;
+    }
     if (hold_next) {
         hold_next = 0;
         held = req;
@@ -520,6 +530,116 @@ static void test_continuations(server *s)
     CHECK(metrics_series("hookgate_connections_continuation_flood_total") == floods + 1);
 }
 
+/* The first byte of the server's HEADERS on stream (0x88: :status 200, 0x8c: 400, from
+ * HPACK's static table), or -1 when it has sent none. */
+static int status_byte(const conn *c, uint32_t stream)
+{
+    const uint8_t *p = (const uint8_t *)c->in;
+    size_t left = c->in_len;
+    while (left >= 9) {
+        size_t len = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+        if (left < 9 + len)
+            break;
+        uint32_t id = (uint32_t)(p[5] & 0x7f) << 24 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 8 | p[8];
+        if (id == stream && p[3] == 1 && len > 0)
+            return p[9];
+        p += 9 + len, left -= 9 + len;
+    }
+    return -1;
+}
+
+static int answered_h2_stream13(const conn *c)
+{
+    return status_byte(c, 13) != -1;
+}
+
+static int answered_h2_stream101(const conn *c)
+{
+    return answered_h2(c, 101);
+}
+
+/* Requests with two different content-length values, as h2o decodes them (h2guard.c sees
+ * each value h2o parses): answered 400 by the handler (h2guard_take_malformed), the
+ * connection's other requests served; identical values are served; values the client put
+ * in HPACK's dynamic table and sends again as indexes are judged as h2o reads them; a
+ * block padded, with a priority, and cut into HEADERS + CONTINUATION is judged whole. */
+static void test_content_length(server *s)
+{
+    static uint8_t out[2048];
+    size_t n = 0;
+    memcpy(out, preface, sizeof(preface) - 1);
+    n += sizeof(preface) - 1;
+    n += frame(out + n, 4, 0, 0, NULL, 0);
+#define GET_BLOCK "\x82\x86\x84\x01\x09localhost"      /* GET, http, /, :authority */
+#define LENGTH(digit) "\x0f\x0d\x01" digit            /* content-length (static 28), not indexed */
+#define LENGTH_INDEXED(digit) "\x5c\x01" digit         /* the same, put in the dynamic table */
+    static const struct {
+        uint32_t stream;
+        const char *block;
+        size_t len;
+        int status;
+    } requests[] = {
+#define REQUEST(stream, block, status) {stream, block, sizeof(block) - 1, status}
+        REQUEST(1, GET_BLOCK LENGTH("5") LENGTH("6"), 0x8c),
+        REQUEST(3, GET_BLOCK LENGTH("5") LENGTH("5"), 0x88),
+        REQUEST(5, GET_BLOCK LENGTH("7"), 0x88),
+        REQUEST(7, GET_BLOCK LENGTH_INDEXED("5") LENGTH_INDEXED("6"), 0x8c),
+        REQUEST(9, GET_BLOCK "\xbe\xbe", 0x88),  /* index 62 (the newest entry, "6") twice */
+        REQUEST(11, GET_BLOCK "\xbe\xbf", 0x8c), /* 62 and 63: "6" and "5" */
+#undef REQUEST
+    };
+    for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
+        n += frame(out + n, 1, 0x5, requests[i].stream, requests[i].block, requests[i].len);
+    /* stream 13: padded (3 bytes), with a priority, cut into HEADERS + 2 CONTINUATIONs */
+    static const uint8_t cut[] = GET_BLOCK LENGTH("1") "\x0f\x0d\x02" "10";
+    uint8_t first[3 + 1 + 5 + 2] = {3, 0, 0, 0, 0, 0}; /* pad length, priority */
+    memcpy(first + 6, cut, 2);
+    memset(first + 8, 0, 3); /* the padding */
+    n += frame(out + n, 1, 0x1 | 0x8 | 0x20, 13, first, sizeof(first));
+    n += frame(out + n, 9, 0, 13, cut + 2, 5);
+    n += frame(out + n, 9, 0x4, 13, cut + 7, sizeof(cut) - 1 - 7);
+    CHECK(n <= sizeof(out));
+    conn c;
+    conn_open(s, &c, BUDGET);
+    conn_send(&c, out, n);
+    CHECK(pump(s, &c, answered_h2_stream13));
+    for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+        if (status_byte(&c, requests[i].stream) != requests[i].status)
+            fprintf(stderr, "  stream %u: status byte %d\n", requests[i].stream, status_byte(&c, requests[i].stream));
+        CHECK(status_byte(&c, requests[i].stream) == requests[i].status);
+    }
+    CHECK(status_byte(&c, 13) == 0x8c);
+    CHECK(!c.eof);
+    conn_close(s, &c);
+
+    /* such requests whose handler cannot run yet (their bodies are still to come): the one
+     * over FRAMEBUDGET_MAX_MALFORMED waiting ends the connection */
+    static const uint8_t two[] = GET_BLOCK LENGTH("5") LENGTH("6");
+    unsigned long long closed_before = metrics_series("hookgate_connections_header_block_closed_total");
+    for (int over = 0; over < 2; over++) {
+        n = sizeof(preface) - 1;
+        n += frame(out + n, 4, 0, 0, NULL, 0);
+        for (uint32_t i = 0; i < FRAMEBUDGET_MAX_MALFORMED + (uint32_t)over; i++)
+            n += frame(out + n, 1, 0x4, 1 + 2 * i, two, sizeof(two) - 1); /* END_HEADERS, no END_STREAM */
+        n += get(out + n, 101);
+        CHECK(n <= sizeof(out));
+        conn_open(s, &c, BUDGET);
+        conn_send(&c, out, n);
+        if (over) {
+            CHECK(pump(s, &c, closed));
+            CHECK(status_byte(&c, 101) == -1);
+            close(c.fd);
+        } else {
+            CHECK(pump(s, &c, answered_h2_stream101));
+            conn_close(s, &c);
+        }
+    }
+    CHECK(metrics_series("hookgate_connections_header_block_closed_total") == closed_before + 1);
+#undef GET_BLOCK
+#undef LENGTH
+#undef LENGTH_INDEXED
+}
+
 /* ---- TLS ------------------------------------------------------------------------------- */
 
 /* A connection to the TLS accept path, the client offering alpn (wire format; NULL: no
@@ -615,6 +735,8 @@ int main(void)
     test_preface_timeout(&s);
     test_resets(&s);
     test_continuations(&s);
+    CHECK(h2guard_interposed()); /* else h2o's decoder would not show the guard its content-lengths */
+    test_content_length(&s);
     test_tls(&s);
     server_dispose(&s);
     /* its own server: a short HTTP/2 idle timeout would cut the others' slow TLS handshakes

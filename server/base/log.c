@@ -110,10 +110,10 @@ int log_access_fd(void)
     return atomic_load_explicit(&access_fd, memory_order_relaxed);
 }
 
-const char *log_access_prefix(void)
+int log_access_to_journal(void)
 {
     /* access lines share standard error only when no access file was opened */
-    return access_path[0] == '\0' && atomic_load_explicit(&journal_stream, memory_order_relaxed) ? "<6>" : "";
+    return access_path[0] == '\0' && atomic_load_explicit(&journal_stream, memory_order_relaxed);
 }
 
 static void log_line(const char *priority, const char *fmt, va_list ap)

@@ -30,10 +30,10 @@ int log_open(const char *error_path, const char *access_path, char err[LOG_ERROR
  * while other threads write; only one thread may call it at a time. */
 int log_reopen(char err[LOG_ERROR_MAX]);
 
-/* The descriptor access lines go to, and the prefix each needs ("<6>" on the journal's
- * stream, else ""). */
+/* The descriptor access lines go to, and whether each needs the journal's "<6>" prefix
+ * (1 when they go to the journal's stream). */
 int log_access_fd(void);
-const char *log_access_prefix(void);
+int log_access_to_journal(void);
 
 /* "hookgate: " and the formatted text, as one line (a newline is added; a line longer than
  * LOG_LINE_MAX is cut). */

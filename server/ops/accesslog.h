@@ -43,8 +43,9 @@ void accesslog_batch(void);
 /* Writes the lines this thread has batched, in one write. */
 void accesslog_flush(void);
 
-/* A new request id: 16 lowercase hex digits (8 random per process, then a counter), NUL
- * terminated. Returns its length. */
+/* A new request id: 16 lowercase hex digits (8 from a counter, spread so that consecutive
+ * ids differ in their first digit, then 8 random per process), NUL terminated; the first 8
+ * repeat only after 2^32 ids. Returns its length. */
 size_t accesslog_request_id(char out[ACCESSLOG_ID_MAX + 1]);
 
 /* 1 when a client's own request id (x-request-id) may be used as ours: 1..64 characters of

@@ -147,7 +147,8 @@ static void test_ids(void)
     CHECK(accesslog_request_id(a) == 16 && strlen(a) == 16);
     CHECK(accesslog_request_id(b) == 16);
     CHECK(strspn(a, "0123456789abcdef") == 16);
-    CHECK(strcmp(a, b) != 0 && strncmp(a, b, 8) == 0); /* one process prefix, then a counter */
+    CHECK(strcmp(a, b) != 0 && strcmp(a + 8, b + 8) == 0); /* a spread counter, then one process's digits */
+    CHECK(a[0] != b[0]); /* consecutive ids differ in their first digit (see accesslog.c) */
     CHECK(accesslog_id_is_acceptable(a, 16));
 
     char longest[ACCESSLOG_ID_MAX + 2];

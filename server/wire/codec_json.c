@@ -1432,7 +1432,9 @@ static void put_json_name(writer *w, const char *field_name)
     put_char(w, '"');
     /* a word at a time: the name up to its next '_', then the next word's first letter upper-cased */
     for (const char *p = field_name;;) {
-        size_t n = strcspn(p, "_");
+        size_t n = 0;
+        while (p[n] != '_' && p[n] != '\0') /* names are short: a loop, not a call to strcspn */
+            n++;
         put(w, p, n);
         p += n;
         while (*p == '_')

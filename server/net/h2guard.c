@@ -385,11 +385,130 @@ int h2o_hpack_parse_headers(h2o_req_t *req, struct st_h2o_hpack_header_table_t *
     return H2O_HTTP2_ERROR_PROTOCOL; /* h2o ends the connection (GOAWAY PROTOCOL_ERROR) */
 }
 
+/* ---- an answer's header block, as h2o encodes it --------------------------------------- *
+ *
+ * h2o 2.2.5's HPACK encoder adds every field it sends to the connection's dynamic table
+ * (at most 32 entries, 4 KiB by default) and looks each field up in that table first,
+ * entry by entry, comparing a name that is not one of its tokens byte by byte. A field
+ * whose value is new in every answer (x-request-id; location, after a create) is then
+ * never found again, and it keeps the table at its 32 entries, so that every field of
+ * every answer is compared with all 32: about 4,000 instructions an answer. hookgate
+ * defines h2o_hpack_flatten_response (bound as above; the stream code calls it for every
+ * answer): it takes those fields out of the answer, lets libh2o's encoder write the rest,
+ * and appends them to the same HEADERS frame as literals without indexing (RFC 7541
+ * §6.2.2), with libh2o's string encoder. The answer's fields are put back as they were. */
+#define UNIQUE_MAX 4                  /* fields of an answer kept out of the table */
+#define INT4_MAX_BYTES 6              /* an integer with a 4-bit prefix, up to 2^32 */
+#define STRING_OVERHEAD 6             /* h2o_hpack_encode_string: length prefix, or Huffman's worst case */
+#define FIXED_FIELDS_MAX 128          /* :status, date, content-length, frame header, as h2o reserves them */
+/* RFC 9113 §4.1 and §6.2, and libh2o's string encoder, from http2_internal.h (see above) */
+#define FRAME_HEADER_SIZE 9
+#define FRAME_TYPE_HEADERS 1
+#define FRAME_FLAG_END_HEADERS 0x4
+size_t h2o_hpack_encode_string(uint8_t *dst, const char *s, size_t len);
+
+void h2o_hpack_flatten_response(h2o_buffer_t **buf, struct st_h2o_hpack_header_table_t *header_table, uint32_t stream_id,
+                                size_t max_frame_size, h2o_res_t *res, h2o_timestamp_t *ts, const h2o_iovec_t *server_name,
+                                size_t content_length);
+typedef void flatten_response_fn(h2o_buffer_t **, struct st_h2o_hpack_header_table_t *, uint32_t, size_t, h2o_res_t *,
+                                 h2o_timestamp_t *, const h2o_iovec_t *, size_t);
+static _Atomic(void *) libh2o_flatten_response;
+
+/* 1 for a field whose value is new in each answer. */
+static int unique_per_answer(const h2o_header_t *h)
+{
+    return h->name == &H2O_TOKEN_LOCATION->buf || h2o_memis(h->name->base, h->name->len, H2O_STRLIT("x-request-id"));
+}
+
+/* value as an HPACK integer with a prefix of 4 bits, after the first byte's flags (RFC 7541 §5.1). */
+static uint8_t *encode_int4(uint8_t *dst, uint8_t flags, uint32_t value)
+{
+    if (value < 15) {
+        *dst++ = (uint8_t)(flags | value);
+        return dst;
+    }
+    *dst++ = (uint8_t)(flags | 15);
+    for (value -= 15; value >= 128; value >>= 7)
+        *dst++ = (uint8_t)(0x80 | (value & 0x7f));
+    *dst++ = (uint8_t)value;
+    return dst;
+}
+
+void h2o_hpack_flatten_response(h2o_buffer_t **buf, struct st_h2o_hpack_header_table_t *header_table, uint32_t stream_id,
+                                size_t max_frame_size, h2o_res_t *res, h2o_timestamp_t *ts, const h2o_iovec_t *server_name,
+                                size_t content_length)
+{
+    flatten_response_fn *f;
+    void *p = libh2o(&libh2o_flatten_response, "h2o_hpack_flatten_response");
+    memcpy(&f, &p, sizeof(f));
+
+    /* The whole block must fit one frame for the fields to be appended to it; a block that
+     * may not (far beyond any of hookgate's answers) is encoded by h2o alone. */
+    size_t bound = FIXED_FIELDS_MAX + server_name->len, extra = 0;
+    h2o_header_t unique[UNIQUE_MAX];
+    size_t at[UNIQUE_MAX], n = 0;
+    for (size_t i = 0; i < res->headers.size; i++) {
+        const h2o_header_t *h = res->headers.entries + i;
+        size_t cost = INT4_MAX_BYTES + 2 * STRING_OVERHEAD + h->name->len + h->value.len;
+        bound += cost;
+        if (n < UNIQUE_MAX && unique_per_answer(h))
+            unique[n] = *h, at[n++] = i, extra += cost;
+    }
+    if (n == 0 || bound > max_frame_size) {
+        f(buf, header_table, stream_id, max_frame_size, res, ts, server_name, content_length);
+        return;
+    }
+    size_t kept = 0;
+    for (size_t i = 0, u = 0; i < res->headers.size; i++) {
+        if (u < n && at[u] == i)
+            u++;
+        else
+            res->headers.entries[kept++] = res->headers.entries[i];
+    }
+    size_t size = res->headers.size;
+    res->headers.size = kept;
+
+    size_t start_at = (*buf)->size;
+    f(buf, header_table, stream_id, max_frame_size, res, ts, server_name, content_length);
+    size_t payload = (*buf)->size - start_at - FRAME_HEADER_SIZE;
+    HG_ASSERT(payload + extra <= max_frame_size); /* one frame, END_HEADERS, with room for the rest */
+    uint8_t *frame = (uint8_t *)(*buf)->bytes + start_at;
+    HG_ASSERT(frame[3] == FRAME_TYPE_HEADERS && (frame[4] & FRAME_FLAG_END_HEADERS) != 0);
+
+    uint8_t *dst = (uint8_t *)h2o_buffer_reserve(buf, extra).base, *start = dst;
+    for (size_t u = 0; u < n; u++) {
+        const h2o_iovec_t *name = unique[u].name;
+        if (h2o_iovec_is_token(name) && H2O_STRUCT_FROM_MEMBER(h2o_token_t, buf, name)->http2_static_table_name_index) {
+            dst = encode_int4(dst, 0x00, H2O_STRUCT_FROM_MEMBER(h2o_token_t, buf, name)->http2_static_table_name_index);
+        } else {
+            *dst++ = 0x00; /* a literal name follows */
+            dst += h2o_hpack_encode_string(dst, name->base, name->len);
+        }
+        dst += h2o_hpack_encode_string(dst, unique[u].value.base, unique[u].value.len);
+    }
+    (*buf)->size += (size_t)(dst - start);
+    payload += (size_t)(dst - start);
+    frame = (uint8_t *)(*buf)->bytes + start_at; /* the reserve may have moved the buffer */
+    frame[0] = (uint8_t)(payload >> 16), frame[1] = (uint8_t)(payload >> 8), frame[2] = (uint8_t)payload;
+
+    /* the answer's fields as they were */
+    for (size_t i = size, u = n; i-- > 0;) {
+        if (u > 0 && at[u - 1] == i)
+            res->headers.entries[i] = unique[--u];
+        else
+            res->headers.entries[i] = res->headers.entries[--kept];
+    }
+    res->headers.size = size;
+}
+
 int h2guard_interposed(void)
 {
-    void *strtosize = (void *)h2o_strtosize, *parse_headers = (void *)h2o_hpack_parse_headers;
+    void *strtosize = (void *)h2o_strtosize, *parse_headers = (void *)h2o_hpack_parse_headers,
+         *flatten_response = (void *)h2o_hpack_flatten_response;
     return dlsym(RTLD_DEFAULT, "h2o_strtosize") == strtosize &&
            dlsym(RTLD_DEFAULT, "h2o_hpack_parse_headers") == parse_headers &&
+           dlsym(RTLD_DEFAULT, "h2o_hpack_flatten_response") == flatten_response &&
            libh2o(&libh2o_strtosize, "h2o_strtosize") != strtosize &&
-           libh2o(&libh2o_parse_headers, "h2o_hpack_parse_headers") != parse_headers;
+           libh2o(&libh2o_parse_headers, "h2o_hpack_parse_headers") != parse_headers &&
+           libh2o(&libh2o_flatten_response, "h2o_hpack_flatten_response") != flatten_response;
 }

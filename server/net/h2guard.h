@@ -16,6 +16,10 @@
  * different content-length values (h2o keeps the last): the handler asks
  * h2guard_take_malformed and answers them 400.
  *
+ * And it sees each answer's header block as h2o encodes it: the fields whose value is new
+ * in every answer (x-request-id, location) are sent as literals kept out of HPACK's dynamic
+ * table, where h2o would add them and then compare every later field with them.
+ *
  * An HTTP/2 connection whose client sends no frame of a request (only PINGs, say) for
  * http2.idle_timeout, and that has no request being answered, is closed too.
  *
@@ -41,10 +45,11 @@ void h2guard_accept(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, unsigned resets_p
  * request; 0 for any other request. */
 int h2guard_take_malformed(h2o_req_t *req);
 
-/* 1 when libh2o's own calls to h2o_hpack_parse_headers and h2o_strtosize reach the guard's
- * definitions (the dynamic linker bound them to the executable's, and libh2o's are found
- * behind them): without that no request with two different content-length values would be
- * found. The server refuses to start without it. */
+/* 1 when libh2o's own calls to h2o_hpack_parse_headers, h2o_strtosize and
+ * h2o_hpack_flatten_response reach the guard's definitions (the dynamic linker bound them
+ * to the executable's, and libh2o's are found behind them): without that no request with
+ * two different content-length values would be found. The server refuses to start without
+ * it. */
 int h2guard_interposed(void);
 
 /* The outflow of a connection the guard accepted (what its requests and answers hold, and

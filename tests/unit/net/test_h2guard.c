@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <h2o.h>
+#include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -71,6 +72,8 @@ typedef struct conn {
 
 static int hold_next; /* the next request is kept unanswered, as one waiting for the journal */
 static h2o_req_t *held;
+static unsigned answer_fields; /* answers carry fields as hookgate's do: x-request-id, location, content-type */
+static size_t answer_big;      /* and, when not 0, a field of this many bytes */
 
 static void answer(h2o_req_t *req)
 {
@@ -78,6 +81,19 @@ static void answer(h2o_req_t *req)
     const char *body = req->version >= 0x200 ? h2 : h1;
     req->res.status = 200;
     req->res.reason = "OK";
+    if (answer_fields) {
+        char *id = h2o_mem_alloc_pool(&req->pool, 32), *location = h2o_mem_alloc_pool(&req->pool, 32);
+        int id_len = snprintf(id, 32, "id-%08u", answer_fields), location_len = snprintf(location, 32, "/w/%u", answer_fields);
+        answer_fields++;
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id, (size_t)id_len);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, location, (size_t)location_len);
+        if (answer_big != 0) {
+            char *big = h2o_mem_alloc_pool(&req->pool, answer_big);
+            memset(big, 'b', answer_big);
+            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-big"), 0, NULL, big, answer_big);
+        }
+    }
     req->res.content_length = strlen(body);
     h2o_send_inline(req, body, strlen(body));
 }
@@ -300,6 +316,149 @@ static int answered_h2_stream11(const conn *c)
 static int answered_h1(const conn *c)
 {
     return strstr(c->in, "\r\n\r\nHTTP/1.1") != NULL;
+}
+
+/* ---- answers' header blocks ------------------------------------------------------------ */
+
+static int nv_is(const nghttp2_nv *nv, const char *name)
+{
+    return nv->namelen == strlen(name) && memcmp(nv->name, name, nv->namelen) == 0;
+}
+
+/* One answer's fields, as nghttp2's decoder reads them. */
+typedef struct decoded {
+    uint32_t stream;
+    char id[32], location[32];
+    int content_type, status_200;
+    size_t big; /* bytes of x-big, all 'b' */
+} decoded;
+
+/* Decodes every header block the server sent (HEADERS and its CONTINUATIONs) with one
+ * nghttp2 decoder, as a client would: at most max answers into out; their number. The
+ * decoder is left in *inflater for its dynamic table to be looked at. */
+static size_t decode_answers(const conn *c, nghttp2_hd_inflater *inflater, decoded *out, size_t max)
+{
+    static uint8_t block[65536];
+    size_t block_len = 0, answers = 0;
+    const uint8_t *p = (const uint8_t *)c->in;
+    size_t left = c->in_len;
+    while (left >= 9) {
+        size_t len = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+        CHECK(left >= 9 + len);
+        if (p[3] == 1 || p[3] == 9) { /* HEADERS, CONTINUATION: no padding or priority from h2o */
+            CHECK(block_len + len <= sizeof(block));
+            memcpy(block + block_len, p + 9, len);
+            block_len += len;
+        }
+        if ((p[3] == 1 || p[3] == 9) && (p[4] & 0x4) != 0 && answers < max) {
+            decoded *d = out + answers++;
+            memset(d, 0, sizeof(*d));
+            d->stream = (uint32_t)(p[5] & 0x7f) << 24 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 8 | p[8];
+            const uint8_t *in = block;
+            size_t in_len = block_len;
+            for (;;) {
+                nghttp2_nv nv;
+                int flags = 0;
+                ssize_t used = nghttp2_hd_inflate_hd2(inflater, &nv, &flags, in, in_len, 1);
+                CHECK(used >= 0);
+                in += used, in_len -= (size_t)used;
+                if (flags & NGHTTP2_HD_INFLATE_EMIT) {
+                    if (nv_is(&nv, "x-request-id") && nv.valuelen < sizeof(d->id))
+                        memcpy(d->id, nv.value, nv.valuelen);
+                    else if (nv_is(&nv, "location") && nv.valuelen < sizeof(d->location))
+                        memcpy(d->location, nv.value, nv.valuelen);
+                    else if (nv_is(&nv, "content-type"))
+                        d->content_type = nv.valuelen == 10 && memcmp(nv.value, "text/plain", 10) == 0;
+                    else if (nv_is(&nv, ":status"))
+                        d->status_200 = nv.valuelen == 3 && memcmp(nv.value, "200", 3) == 0;
+                    else if (nv_is(&nv, "x-big"))
+                        for (d->big = 0; d->big < nv.valuelen && nv.value[d->big] == 'b'; d->big++)
+                            ;
+                }
+                if (flags & NGHTTP2_HD_INFLATE_FINAL) {
+                    nghttp2_hd_inflate_end_headers(inflater);
+                    break;
+                }
+                CHECK(used > 0 || (flags & NGHTTP2_HD_INFLATE_EMIT)); /* else a block cut short */
+            }
+            block_len = 0;
+        }
+        p += 9 + len, left -= 9 + len;
+    }
+    return answers;
+}
+
+static size_t answers_expected;
+static int answered_all(const conn *c)
+{
+    size_t n = 0;
+    const uint8_t *p = (const uint8_t *)c->in;
+    size_t left = c->in_len;
+    while (left >= 9) {
+        size_t len = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+        if (left < 9 + len)
+            break;
+        n += p[3] == 0 && (p[4] & 0x1) != 0; /* DATA with END_STREAM */
+        p += 9 + len, left -= 9 + len;
+    }
+    return n == answers_expected;
+}
+
+/* Fields whose value is new in every answer (x-request-id, location) reach the client as
+ * they were given, and stay out of HPACK's dynamic table (h2guard.c defines h2o's
+ * h2o_hpack_flatten_response): after 40 answers the client's table holds only what repeats
+ * (date, content-type). An answer too large for one frame goes through h2o's own encoder,
+ * HEADERS and CONTINUATION, its fields the same. */
+static void test_answer_fields(server *s)
+{
+    enum { ANSWERS = 40, BIG = 20000 };
+    static uint8_t out[ANSWERS * 32 + 64];
+    size_t n = 0;
+    memcpy(out, preface, sizeof(preface) - 1);
+    n += sizeof(preface) - 1;
+    n += frame(out + n, 4, 0, 0, NULL, 0); /* SETTINGS */
+    for (uint32_t i = 0; i < ANSWERS; i++)
+        n += get(out + n, 2 * i + 1);
+
+    answer_fields = 1;
+    conn c;
+    conn_open(s, &c, BUDGET);
+    conn_send(&c, out, n);
+    answers_expected = ANSWERS;
+    CHECK(pump(s, &c, answered_all));
+    nghttp2_hd_inflater *inflater;
+    CHECK(nghttp2_hd_inflate_new(&inflater) == 0);
+    static decoded d[ANSWERS + 1];
+    CHECK(decode_answers(&c, inflater, d, ANSWERS + 1) == ANSWERS);
+    for (unsigned i = 0; i < ANSWERS; i++) {
+        char id[32], location[32];
+        snprintf(id, sizeof(id), "id-%08u", i + 1);
+        snprintf(location, sizeof(location), "/w/%u", i + 1);
+        CHECK(d[i].status_200 && d[i].content_type);
+        CHECK(strcmp(d[i].id, id) == 0 && strcmp(d[i].location, location) == 0);
+    }
+    /* the static table's 61 entries, then the dynamic ones: date and content-type */
+    CHECK(nghttp2_hd_inflate_get_num_table_entries(inflater) <= 61 + 3);
+    CHECK(nghttp2_hd_inflate_get_dynamic_table_size(inflater) < 256);
+    nghttp2_hd_inflate_del(inflater);
+    conn_close(s, &c);
+
+    /* one answer past a frame: h2o's encoder alone */
+    n = sizeof(preface) - 1;
+    n += frame(out + n, 4, 0, 0, NULL, 0);
+    n += get(out + n, 1);
+    answer_fields = 1, answer_big = BIG;
+    conn_open(s, &c, BUDGET);
+    conn_send(&c, out, n);
+    answers_expected = 1;
+    CHECK(pump(s, &c, answered_all));
+    CHECK(nghttp2_hd_inflate_new(&inflater) == 0);
+    CHECK(decode_answers(&c, inflater, d, ANSWERS) == 1);
+    CHECK(d[0].status_200 && d[0].content_type && d[0].big == BIG);
+    CHECK(strcmp(d[0].id, "id-00000001") == 0 && strcmp(d[0].location, "/w/1") == 0);
+    nghttp2_hd_inflate_del(inflater);
+    conn_close(s, &c);
+    answer_fields = 0, answer_big = 0;
 }
 
 /* ---- tests ----------------------------------------------------------------------------- */
@@ -737,6 +896,7 @@ int main(void)
     test_continuations(&s);
     CHECK(h2guard_interposed()); /* else h2o's decoder would not show the guard its content-lengths */
     test_content_length(&s);
+    test_answer_fields(&s);
     test_tls(&s);
     server_dispose(&s);
     /* its own server: a short HTTP/2 idle timeout would cut the others' slow TLS handshakes

@@ -600,9 +600,14 @@ static int is_json_name(const char *field_name, const char *key)
 
 const ProtobufCFieldDescriptor *codec_json_field(const ProtobufCMessageDescriptor *desc, const char *key)
 {
-    for (unsigned i = 0; i < desc->n_fields; i++)
-        if (is_json_name(desc->fields[i].name, key) || strcmp(desc->fields[i].name, key) == 0)
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const char *name = desc->fields[i].name;
+        /* both names start with the field name's first byte, unless that is a '_' */
+        if (name[0] != key[0] && name[0] != '_')
+            continue;
+        if (is_json_name(name, key) || strcmp(name, key) == 0)
             return &desc->fields[i];
+    }
     return NULL;
 }
 
@@ -842,7 +847,13 @@ static void *yajl_arena_realloc(void *ctx, void *ptr, size_t size)
 /* 1 when text is UTF-8 without a NUL: what jansson's json_string would take. */
 static int fast_text_ok(const unsigned char *s, size_t len)
 {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     for (size_t i = 0, n; i < len; i += n) {
+        uint64_t v;
+        if (len - i >= 8 && (memcpy(&v, s + i, sizeof(v)), ((v - ones) | v) & highs) == 0) {
+            n = 8; /* eight bytes of 0x01..0x7f: no high bit, and none was 0 (0 - 1 borrows one) */
+            continue;
+        }
         if ((unsigned char)(s[i] - 1) < 0x7f) { /* 0x01..0x7f: ASCII, not NUL */
             n = 1;
             continue;

@@ -4,7 +4,8 @@
  * refusal of RFC 9112 §6.1/§6.3 is named: two Content-Lengths that differ, one that is not
  * digits (`+5`, `5, 6`, empty), Content-Length with Transfer-Encoding in either order,
  * Transfer-Encoding given twice, as a list, or as another coding, Transfer-Encoding on
- * HTTP/1.0, obs-fold, white space before a colon, a head without its empty line. */
+ * HTTP/1.0, obs-fold, white space before a colon, a head without its empty line, a byte
+ * outside tchar in a field name. */
 #include <string.h>
 
 #include "h1framing.h"
@@ -76,6 +77,25 @@ static void test_malformed(void)
     CHECK(h1framing_check(NULL, 0, 0x101) == H1FRAMING_MALFORMED);
 }
 
+/* Every byte in a field name: RFC 9110 §5.6.2's tchar passes, any other is malformed
+ * (LF, which ends the line, and ':', which ends the name, aside). */
+static void test_name_bytes(void)
+{
+    static const char punctuation[] = "!#$%&'*+-.^_`|~";
+    for (int c = 1; c < 256; c++) {
+        if (c == '\n' || c == ':')
+            continue;
+        int tchar = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    memchr(punctuation, c, sizeof(punctuation) - 1) != NULL;
+        char head[64] = REQ "X";
+        size_t n = strlen(head);
+        head[n] = (char)c;
+        memcpy(head + n + 1, "y: 1\r\n\r\n", sizeof("y: 1\r\n\r\n"));
+        h1framing_verdict v = h1framing_check(head, strlen(head), 0x101);
+        CHECK(v == (tchar ? H1FRAMING_OK : H1FRAMING_MALFORMED));
+    }
+}
+
 static void test_reasons(void)
 {
     for (int v = H1FRAMING_MALFORMED; v <= H1FRAMING_TRANSFER_ENCODING_1_0; v++)
@@ -88,6 +108,7 @@ int main(void)
     test_content_length();
     test_transfer_encoding();
     test_malformed();
+    test_name_bytes();
     test_reasons();
     return test_exit_code();
 }

@@ -1437,8 +1437,39 @@ static void put_string(writer *w, const char *s)
     put_char(w, '"');
 }
 
+/* put_json_name's output, per thread, found by the address of the field's name (static in
+ * the generated descriptors): a direct-mapped cache, so that an answer's names are each one
+ * copy. A name whose slot another took is written out again, and takes the slot back. */
+#define NAME_CACHE_BITS 7
+#define NAME_CACHE_BYTES 47 /* "jsonName": of the schema's longest names (16 bytes) with room to spare */
+static __thread struct name_slot {
+    const char *field_name;
+    unsigned char len;
+    char text[NAME_CACHE_BYTES];
+} name_cache[1u << NAME_CACHE_BITS];
+
+static void put_json_name_uncached(writer *w, const char *field_name);
+
 /* "lowerCamelCase": of a schema field name (letters, digits and '_': nothing to escape). */
 static void put_json_name(writer *w, const char *field_name)
+{
+    struct name_slot *slot =
+        &name_cache[(uint64_t)(uintptr_t)field_name * 0x9e3779b97f4a7c15ull >> (64 - NAME_CACHE_BITS)];
+    if (slot->field_name == field_name) {
+        put(w, slot->text, slot->len);
+        return;
+    }
+    size_t start = w->len;
+    put_json_name_uncached(w, field_name);
+    size_t n = w->len - start;
+    if (n <= NAME_CACHE_BYTES && w->len <= w->cap) { /* (a measuring pass writes nothing to copy) */
+        memcpy(slot->text, w->out + start, n);
+        slot->len = (unsigned char)n;
+        slot->field_name = field_name;
+    }
+}
+
+static void put_json_name_uncached(writer *w, const char *field_name)
 {
     put_char(w, '"');
     /* a word at a time: the name up to its next '_', then the next word's first letter upper-cased */

@@ -396,16 +396,17 @@ int h2o_hpack_parse_headers(h2o_req_t *req, struct st_h2o_hpack_header_table_t *
  * defines h2o_hpack_flatten_response (bound as above; the stream code calls it for every
  * answer): it takes those fields out of the answer, lets libh2o's encoder write the rest,
  * and appends them to the same HEADERS frame as literals without indexing (RFC 7541
- * §6.2.2), with libh2o's string encoder. The answer's fields are put back as they were. */
+ * §6.2.2), their strings as they are: Huffman coding would save a fifth of these few
+ * bytes for about 15 instructions each (RFC 7541 §5.2 leaves the choice to the encoder).
+ * The answer's fields are put back as they were. */
 #define UNIQUE_MAX 4                  /* fields of an answer kept out of the table */
 #define INT4_MAX_BYTES 6              /* an integer with a 4-bit prefix, up to 2^32 */
-#define STRING_OVERHEAD 6             /* h2o_hpack_encode_string: length prefix, or Huffman's worst case */
+#define STRING_OVERHEAD 6             /* a string's length prefix, up to 2^32 */
 #define FIXED_FIELDS_MAX 128          /* :status, date, content-length, frame header, as h2o reserves them */
-/* RFC 9113 §4.1 and §6.2, and libh2o's string encoder, from http2_internal.h (see above) */
+/* RFC 9113 §4.1 and §6.2 */
 #define FRAME_HEADER_SIZE 9
 #define FRAME_TYPE_HEADERS 1
 #define FRAME_FLAG_END_HEADERS 0x4
-size_t h2o_hpack_encode_string(uint8_t *dst, const char *s, size_t len);
 
 void h2o_hpack_flatten_response(h2o_buffer_t **buf, struct st_h2o_hpack_header_table_t *header_table, uint32_t stream_id,
                                 size_t max_frame_size, h2o_res_t *res, h2o_timestamp_t *ts, const h2o_iovec_t *server_name,
@@ -420,18 +421,29 @@ static int unique_per_answer(const h2o_header_t *h)
     return h->name == &H2O_TOKEN_LOCATION->buf || h2o_memis(h->name->base, h->name->len, H2O_STRLIT("x-request-id"));
 }
 
-/* value as an HPACK integer with a prefix of 4 bits, after the first byte's flags (RFC 7541 §5.1). */
-static uint8_t *encode_int4(uint8_t *dst, uint8_t flags, uint32_t value)
+/* value as an HPACK integer with a prefix of prefix_bits bits, after the first byte's flags
+ * (RFC 7541 §5.1). */
+static uint8_t *encode_int(uint8_t *dst, uint8_t flags, unsigned prefix_bits, uint32_t value)
 {
-    if (value < 15) {
+    uint32_t max = (1u << prefix_bits) - 1;
+    if (value < max) {
         *dst++ = (uint8_t)(flags | value);
         return dst;
     }
-    *dst++ = (uint8_t)(flags | 15);
-    for (value -= 15; value >= 128; value >>= 7)
+    *dst++ = (uint8_t)(flags | max);
+    for (value -= max; value >= 128; value >>= 7)
         *dst++ = (uint8_t)(0x80 | (value & 0x7f));
     *dst++ = (uint8_t)value;
     return dst;
+}
+
+/* s as an HPACK string literal, not Huffman-coded (RFC 7541 §5.2: H is 0). */
+static uint8_t *encode_raw_string(uint8_t *dst, const h2o_iovec_t *s)
+{
+    HG_ASSERT(s->len <= UINT32_MAX);
+    dst = encode_int(dst, 0x00, 7, (uint32_t)s->len);
+    memcpy(dst, s->base, s->len);
+    return dst + s->len;
 }
 
 void h2o_hpack_flatten_response(h2o_buffer_t **buf, struct st_h2o_hpack_header_table_t *header_table, uint32_t stream_id,
@@ -479,12 +491,12 @@ void h2o_hpack_flatten_response(h2o_buffer_t **buf, struct st_h2o_hpack_header_t
     for (size_t u = 0; u < n; u++) {
         const h2o_iovec_t *name = unique[u].name;
         if (h2o_iovec_is_token(name) && H2O_STRUCT_FROM_MEMBER(h2o_token_t, buf, name)->http2_static_table_name_index) {
-            dst = encode_int4(dst, 0x00, H2O_STRUCT_FROM_MEMBER(h2o_token_t, buf, name)->http2_static_table_name_index);
+            dst = encode_int(dst, 0x00, 4, H2O_STRUCT_FROM_MEMBER(h2o_token_t, buf, name)->http2_static_table_name_index);
         } else {
             *dst++ = 0x00; /* a literal name follows */
-            dst += h2o_hpack_encode_string(dst, name->base, name->len);
+            dst = encode_raw_string(dst, name);
         }
-        dst += h2o_hpack_encode_string(dst, unique[u].value.base, unique[u].value.len);
+        dst = encode_raw_string(dst, &unique[u].value);
     }
     (*buf)->size += (size_t)(dst - start);
     payload += (size_t)(dst - start);

@@ -133,12 +133,73 @@ static int hex_digit(char c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+/* The bytes of validate_url_plain's form (RFC 3986 §3.2.2, §3.3 to §3.5): a host of
+ * letters, digits, '-' and '.' (a reg-name or an IPv4address without escapes); a path, query
+ * or fragment of pchar but pct-encoded (unreserved, sub-delims, ':', '@') and '/'. */
+enum { PLAIN_HOST = 1, PLAIN_PATH = 2 };
+static const unsigned char plain_class[256] = {
+    ['a' ... 'z'] = PLAIN_HOST | PLAIN_PATH,
+    ['A' ... 'Z'] = PLAIN_HOST | PLAIN_PATH,
+    ['0' ... '9'] = PLAIN_HOST | PLAIN_PATH,
+    ['-'] = PLAIN_HOST | PLAIN_PATH,
+    ['.'] = PLAIN_HOST | PLAIN_PATH,
+    ['_'] = PLAIN_PATH, ['~'] = PLAIN_PATH, ['!'] = PLAIN_PATH, ['$'] = PLAIN_PATH, ['&'] = PLAIN_PATH,
+    ['\''] = PLAIN_PATH, ['('] = PLAIN_PATH, [')'] = PLAIN_PATH, ['*'] = PLAIN_PATH, ['+'] = PLAIN_PATH,
+    [','] = PLAIN_PATH, [';'] = PLAIN_PATH, ['='] = PLAIN_PATH, [':'] = PLAIN_PATH, ['@'] = PLAIN_PATH,
+    ['/'] = PLAIN_PATH,
+};
+
+int validate_url_plain(const char *s, size_t len, size_t *host_first, size_t *host_end)
+{
+    size_t i;
+    if (len >= 7 && memcmp(s, "http://", 7) == 0)
+        i = 7;
+    else if (len >= 8 && memcmp(s, "https://", 8) == 0)
+        i = 8;
+    else
+        return 0;
+    size_t first = i;
+    while (i < len && (plain_class[(unsigned char)s[i]] & PLAIN_HOST))
+        i++;
+    size_t end = i;
+    if (end == first)
+        return 0;
+    if (i < len && s[i] == ':') {
+        uint32_t port = 0;
+        size_t digits = ++i;
+        while (i < len && s[i] >= '0' && s[i] <= '9' && i - digits < 5)
+            port = port * 10 + (uint32_t)(s[i++] - '0');
+        if (i == digits || port > 65535)
+            return 0;
+    }
+    if (i < len && s[i] != '/' && s[i] != '?' && s[i] != '#')
+        return 0; /* (userinfo, an escape, a sixth digit of a port, ...) */
+    int fragment = 0;
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((plain_class[c] & PLAIN_PATH) || c == '?') /* '?' starts the query, and is query's and fragment's own */
+            continue;
+        if (c != '#' || fragment)
+            return 0;
+        fragment = 1;
+    }
+    *host_first = first;
+    *host_end = end;
+    return 1;
+}
+
 /* Parses s (len bytes); 0, or -1 when out of memory. u->ok says whether it is an absolute
- * http or https URL with a host and a TCP port, whose host (if not ASCII) IDNA accepts. */
+ * http or https URL with a host and a TCP port, whose host (if not ASCII) IDNA accepts.
+ * A URL of the plain form is read without uriparser (about 2,000 instructions, a tenth of
+ * a create); fuzz_url holds the two to one answer. */
 static int url_parse(const char *s, size_t len, url_parts *u)
 {
     static const char hex[] = "0123456789ABCDEF";
     *u = (url_parts){(char *)s, 0, 0, NULL, 0};
+    if (validate_url_plain(s, len, &u->host_first, &u->host_end)) {
+        u->ok = 1;
+        return 0;
+    }
     size_t high = 0;
     for (size_t i = 0; i < len; i++)
         high += (unsigned char)s[i] >= 0x80;

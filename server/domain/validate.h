@@ -22,6 +22,14 @@
  * non-transitional) turns it into an ASCII name: "https://exämple.com/hook". */
 int validate_is_webhook_url(const char *s, size_t max_len);
 
+/* 1 when s[0..len) is a webhook url of the plainest form, which validate_is_webhook_url
+ * then reads without a general parser: "http://" or "https://", a host of ASCII letters,
+ * digits, '-' and '.', an optional port of 1 to 5 digits up to 65535, then a path, query
+ * and fragment of RFC 3986's characters without escapes. Its host is s[*host_first ..
+ * *host_end). 0 says nothing: the url may still be valid (any other form: upper case,
+ * userinfo, escapes, IPv6, non-ASCII) or not. */
+int validate_url_plain(const char *s, size_t len, size_t *host_first, size_t *host_end);
+
 /* The form of a valid webhook url that is called: the IDNA (punycode) host, every other
  * non-ASCII byte percent-encoded; s itself, copied, when it is ASCII. malloc'd; NULL when
  * out of memory or s is not valid. */

@@ -120,6 +120,54 @@ static void test_url_idn(void)
     CHECK(validate_url_ascii("not a url") == NULL);
 }
 
+/* The plain form, read without uriparser: taken for the urls webhooks have, with the host
+ * where it is; every other form left to uriparser (tests/fuzz/fuzz_url.c holds the two to
+ * one answer). */
+static void test_url_plain(void)
+{
+    static const struct {
+        const char *url, *host;
+    } plain[] = {
+        {"https://example.com", "example.com"},
+        {"http://a", "a"},
+        {"https://hooks.example.com/bench/0123456789", "hooks.example.com"},
+        {"http://localhost:65535/", "localhost"},
+        {"http://127.0.0.1:8080/x", "127.0.0.1"},
+        {"https://example.com:443/path/to/hook?x=1&y=two#frag", "example.com"},
+        {"https://e.com?q", "e.com"},
+        {"https://e.com#f?/", "e.com"},
+        {"https://e.com/a;b=c,d'(*)~!$+@:/?x=/?#", "e.com"},
+    };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        size_t first = 0, end = 0;
+        CHECK(validate_url_plain(plain[i].url, strlen(plain[i].url), &first, &end) == 1);
+        CHECK(end - first == strlen(plain[i].host) && memcmp(plain[i].url + first, plain[i].host, end - first) == 0);
+        CHECK(validate_is_webhook_url(plain[i].url, 2048) == 1);
+    }
+    static const char *other[] = {
+        "HTTPS://example.com/",          /* valid, not plain */
+        "https://user:pw@example.com/x", /* valid */
+        "http://[::1]/",                 /* valid */
+        "https://example.com/a%20b",     /* valid */
+        "https://ex\xc3\xa4mple.com/",   /* valid */
+        "http://a:/",                    /* valid: an empty port */
+        "http://a:000080/",              /* valid */
+        "http://a:65536/",
+        "http://a/#x#y",
+        "http:///x",
+        "http://a b/",
+        "ftp://a/",
+        "https://e.com/a b",
+        "https://e.com/<x>",
+    };
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        size_t first = 0, end = 0;
+        CHECK(validate_url_plain(other[i], strlen(other[i]), &first, &end) == 0);
+    }
+    CHECK(validate_url_plain("https://e.com/x", 11, &(size_t){0}, &(size_t){0}) == 1); /* "https://e.c" */
+    CHECK(validate_url_plain("https://e.com/x", 8, &(size_t){0}, &(size_t){0}) == 0);  /* "https://" */
+}
+
 /* An IP-literal host the policy denies is "invalid url" at create and update; a name is
  * left to the call; allow_networks opens a range. */
 static void test_url_destination(void)
@@ -619,6 +667,7 @@ int main(void)
 {
     test_url();
     test_url_idn();
+    test_url_plain();
     test_url_destination();
     test_create();
     test_create_limits();

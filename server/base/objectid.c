@@ -42,24 +42,21 @@ void objectid_to_hex(const objectid *id, char out[OBJECTID_HEX_LEN + 1])
     out[OBJECTID_HEX_LEN] = '\0';
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
+/* A lowercase hex digit's value plus one; 0 for any other byte. */
+static const uint8_t hex_value_plus_one[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+    ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
 
 int objectid_from_hex(const char *hex, size_t len, objectid *out)
 {
     if (len != OBJECTID_HEX_LEN)
         return -1;
     for (int i = 0; i < OBJECTID_LEN; i++) {
-        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
+        unsigned hi = hex_value_plus_one[(unsigned char)hex[2 * i]], lo = hex_value_plus_one[(unsigned char)hex[2 * i + 1]];
+        if (hi == 0 || lo == 0)
             return -1;
-        out->bytes[i] = (uint8_t)(hi << 4 | lo);
+        out->bytes[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
     }
     return 0;
 }

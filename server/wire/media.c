@@ -13,13 +13,15 @@ static int is_ows(char c)
 
 int media_type_is(const char *value, size_t len, const char *type)
 {
-    HG_ASSERT(type != NULL && strchr(type, ';') == NULL);
-    size_t start = 0, end = 0;
-    while (end < len && value[end] != ';')
-        end++;
+    size_t n = strlen(type);
+    HG_ASSERT(memchr(type, ';', n) == NULL);
+    if (len == n && memcmp(value, type, n) == 0)
+        return 1; /* as it is mostly sent: nothing around it */
+    const char *semicolon = len > 0 ? memchr(value, ';', len) : NULL;
+    size_t start = 0, end = semicolon != NULL ? (size_t)(semicolon - value) : len;
     while (start < end && is_ows(value[start]))
         start++;
     while (end > start && is_ows(value[end - 1]))
         end--;
-    return end - start == strlen(type) && strncasecmp(value + start, type, end - start) == 0;
+    return end - start == n && strncasecmp(value + start, type, n) == 0;
 }

@@ -11,14 +11,15 @@ HG_STATIC_ASSERT((16ull << (DEADLINETIMER_SHIFT * (DEADLINETIMER_BUCKETS - 1))) 
 void deadlinetimer_wheel_init(deadlinetimer_wheel *w, h2o_loop_t *loop)
 {
     w->loop = loop;
-    for (unsigned i = 0; i < DEADLINETIMER_BUCKETS; i++)
-        h2o_timeout_init(loop, &w->buckets[i], 1ull << (DEADLINETIMER_SHIFT * i));
+    w->in_use = 0;
 }
 
 void deadlinetimer_wheel_dispose(deadlinetimer_wheel *w)
 {
     for (unsigned i = 0; i < DEADLINETIMER_BUCKETS; i++)
-        h2o_timeout_dispose(w->loop, &w->buckets[i]);
+        if (w->in_use & (1u << i))
+            h2o_timeout_dispose(w->loop, &w->buckets[i]);
+    w->in_use = 0;
 }
 
 uint64_t deadlinetimer_now(deadlinetimer_wheel *w)
@@ -34,7 +35,12 @@ static void wait_more(deadlinetimer *t)
     unsigned i = 0;
     while (i + 1 < DEADLINETIMER_BUCKETS && (1ull << (DEADLINETIMER_SHIFT * (i + 1))) <= left)
         i++;
-    h2o_timeout_link(t->wheel->loop, &t->wheel->buckets[i], &t->entry);
+    deadlinetimer_wheel *w = t->wheel;
+    if (!(w->in_use & (1u << i))) { /* (h2o adds it at the end of the loop's list: safe while the loop walks it) */
+        h2o_timeout_init(w->loop, &w->buckets[i], 1ull << (DEADLINETIMER_SHIFT * i));
+        w->in_use |= 1u << i;
+    }
+    h2o_timeout_link(w->loop, &w->buckets[i], &t->entry);
 }
 
 static void on_bucket(h2o_timeout_entry_t *entry)

@@ -10,7 +10,8 @@
  * 15 waits per bucket. Few buckets, because the loop looks at every h2o_timeout_t on every
  * turn (h2o_timeout_get_wake_at, h2o_timeout_run): with 28 buckets of powers of two those
  * two took 1,582 instructions of a GET, with these 7 616 (tests/bench/instructions
- * --breakdown get).
+ * --breakdown get). For the same reason a bucket is set up on the loop only once a timer
+ * first waits in it: a server whose clients set no deadlines has none.
  *
  * Loop thread only. A timer may be stopped or started again from any callback, its own
  * included. */
@@ -25,6 +26,7 @@
 
 typedef struct deadlinetimer_wheel {
     h2o_loop_t *loop;
+    unsigned in_use;                              /* bit i: bucket i is set up on the loop */
     h2o_timeout_t buckets[DEADLINETIMER_BUCKETS]; /* bucket i waits 16^i ms */
 } deadlinetimer_wheel;
 
@@ -36,7 +38,7 @@ struct deadlinetimer {
     void (*cb)(deadlinetimer *t);   /* private: called once, at or after `at`, unless stopped */
 };
 
-/* Sets up the wheel's buckets on loop. */
+/* Sets up the wheel on loop (its buckets as timers first need them). */
 void deadlinetimer_wheel_init(deadlinetimer_wheel *w, h2o_loop_t *loop);
 
 /* Undoes deadlinetimer_wheel_init; no timer may be armed on it. */

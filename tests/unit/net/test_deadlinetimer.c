@@ -1,6 +1,7 @@
 /* Tests deadlinetimer: timers at moments already passed, near and far fire once each, never
  * before their moment as the loop's clock reads it; a stopped timer does not fire; a timer
- * may start itself again and stop another from its callback; the wheel disposes clean. */
+ * may start itself again and stop another from its callback; a wheel puts no timeout on the
+ * loop before a timer needs one; the wheel disposes clean. */
 #include <h2o.h>
 #include <string.h>
 
@@ -51,11 +52,29 @@ static int all_done(void)
     return again_rounds == 2;
 }
 
+/* The h2o_timeout_t the loop looks at on every turn. */
+static size_t loop_timeouts(h2o_loop_t *loop)
+{
+    size_t n = 0;
+    for (h2o_linklist_t *node = loop->_timeouts.next; node != &loop->_timeouts; node = node->next)
+        n++;
+    return n;
+}
+
 int main(void)
 {
     h2o_loop_t *loop = h2o_evloop_create();
+    size_t bare = loop_timeouts(loop);
     deadlinetimer_wheel_init(&wheel, loop);
+    CHECK(loop_timeouts(loop) == bare);
     uint64_t now = deadlinetimer_now(&wheel);
+    probe first = {0};
+    deadlinetimer_start(&wheel, &first.t, now + 300, on_fire); /* bucket 2 (256 ms) */
+    CHECK(loop_timeouts(loop) == bare + 1);
+    deadlinetimer_stop(&first.t);
+    deadlinetimer_start(&wheel, &first.t, now + 260, on_fire);
+    CHECK(loop_timeouts(loop) == bare + 1);
+    deadlinetimer_stop(&first.t);
     const uint64_t offsets[N_TIMERS] = {0, 1, 7, 64, 65, 300};
     memset(probes, 0, sizeof(probes));
     for (int i = 0; i < N_TIMERS; i++) {
@@ -92,6 +111,7 @@ int main(void)
     CHECK(again.fired == 2 && again.fired_at >= again.at);
     CHECK(victim.fired == 0 && !deadlinetimer_is_armed(&victim.t));
     deadlinetimer_wheel_dispose(&wheel);
+    CHECK(loop_timeouts(loop) == bare);
     h2o_evloop_destroy(loop);
     return test_exit_code();
 }

@@ -598,14 +598,59 @@ static int is_json_name(const char *field_name, const char *key)
     return *key == '\0';
 }
 
+/* A field name's JSON name, per thread, found by the address of the name (static in the
+ * generated descriptors): a direct-mapped cache, as every key of a request and every field
+ * of an answer needs one. A name whose slot another took is converted again, and takes the
+ * slot back. */
+#define JSON_NAME_CACHE_BITS 7
+#define JSON_NAME_MAX 44 /* bytes: the schema's longest names are 16 */
+typedef struct json_name_slot {
+    const char *field_name;
+    unsigned char len;            /* of the name; text holds len + 3 bytes */
+    char text[JSON_NAME_MAX + 3]; /* "name": as an answer has it */
+} json_name_slot;
+static __thread json_name_slot json_names[1u << JSON_NAME_CACHE_BITS];
+
+/* field_name's JSON name (lowerCamelCase, as is_json_name reads it) at text + 1; NULL for a
+ * name longer than JSON_NAME_MAX. */
+static const json_name_slot *json_name(const char *field_name)
+{
+    json_name_slot *slot =
+        &json_names[(uint64_t)(uintptr_t)field_name * 0x9e3779b97f4a7c15ull >> (64 - JSON_NAME_CACHE_BITS)];
+    if (slot->field_name == field_name)
+        return slot;
+    slot->field_name = NULL; /* until it holds this name whole */
+    size_t n = 0;
+    int upper = 0;
+    slot->text[0] = '"';
+    for (const char *p = field_name; *p != '\0'; p++) {
+        if (*p == '_') {
+            upper = 1;
+            continue;
+        }
+        if (n == JSON_NAME_MAX)
+            return NULL;
+        slot->text[1 + n++] = (upper && *p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
+        upper = 0;
+    }
+    memcpy(slot->text + 1 + n, "\":", 2);
+    slot->len = (unsigned char)n;
+    slot->field_name = field_name;
+    return slot;
+}
+
 const ProtobufCFieldDescriptor *codec_json_field(const ProtobufCMessageDescriptor *desc, const char *key)
 {
+    size_t key_len = strlen(key);
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const char *name = desc->fields[i].name;
         /* both names start with the field name's first byte, unless that is a '_' */
         if (name[0] != key[0] && name[0] != '_')
             continue;
-        if (is_json_name(name, key) || strcmp(name, key) == 0)
+        const json_name_slot *json = json_name(name);
+        if (json != NULL ? json->len == key_len && memcmp(json->text + 1, key, key_len) == 0 : is_json_name(name, key))
+            return &desc->fields[i];
+        if (strcmp(name, key) == 0)
             return &desc->fields[i];
     }
     return NULL;
@@ -1437,38 +1482,20 @@ static void put_string(writer *w, const char *s)
     put_char(w, '"');
 }
 
-/* put_json_name's output, per thread, found by the address of the field's name (static in
- * the generated descriptors): a direct-mapped cache, so that an answer's names are each one
- * copy. A name whose slot another took is written out again, and takes the slot back. */
-#define NAME_CACHE_BITS 7
-#define NAME_CACHE_BYTES 47 /* "jsonName": of the schema's longest names (16 bytes) with room to spare */
-static __thread struct name_slot {
-    const char *field_name;
-    unsigned char len;
-    char text[NAME_CACHE_BYTES];
-} name_cache[1u << NAME_CACHE_BITS];
-
 static void put_json_name_uncached(writer *w, const char *field_name);
 
 /* "lowerCamelCase": of a schema field name (letters, digits and '_': nothing to escape). */
 static void put_json_name(writer *w, const char *field_name)
 {
-    struct name_slot *slot =
-        &name_cache[(uint64_t)(uintptr_t)field_name * 0x9e3779b97f4a7c15ull >> (64 - NAME_CACHE_BITS)];
-    if (slot->field_name == field_name) {
-        put(w, slot->text, slot->len);
+    const json_name_slot *slot = json_name(field_name);
+    if (slot == NULL) {
+        put_json_name_uncached(w, field_name);
         return;
     }
-    size_t start = w->len;
-    put_json_name_uncached(w, field_name);
-    size_t n = w->len - start;
-    if (n <= NAME_CACHE_BYTES && w->len <= w->cap) { /* (a measuring pass writes nothing to copy) */
-        memcpy(slot->text, w->out + start, n);
-        slot->len = (unsigned char)n;
-        slot->field_name = field_name;
-    }
+    put(w, slot->text, slot->len + 3u);
 }
 
+/* put_json_name of a name too long for the cache */
 static void put_json_name_uncached(writer *w, const char *field_name)
 {
     put_char(w, '"');

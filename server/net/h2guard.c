@@ -398,11 +398,15 @@ int h2o_hpack_parse_headers(h2o_req_t *req, struct st_h2o_hpack_header_table_t *
  * and appends them to the same HEADERS frame as literals without indexing (RFC 7541
  * §6.2.2), their strings as they are: Huffman coding would save a fifth of these few
  * bytes for about 15 instructions each (RFC 7541 §5.2 leaves the choice to the encoder).
- * The answer's fields are put back as they were. */
+ * The answer's fields are put back as they were. A :status the static table lacks (201,
+ * 405, ...) libh2o writes with sprintf, about 650 instructions; it is given 200 (one byte)
+ * instead, and that byte is replaced by the literal. */
 #define UNIQUE_MAX 4                  /* fields of an answer kept out of the table */
 #define INT4_MAX_BYTES 6              /* an integer with a 4-bit prefix, up to 2^32 */
 #define STRING_OVERHEAD 6             /* a string's length prefix, up to 2^32 */
 #define FIXED_FIELDS_MAX 128          /* :status, date, content-length, frame header, as h2o reserves them */
+#define STATUS_LITERAL_BYTES 5        /* :status as a literal without indexing, indexed name (RFC 7541 §6.2.2) */
+#define STATUS_200_INDEXED 0x88       /* :status: 200, static table entry 8 (RFC 7541 §6.1, Appendix A) */
 /* RFC 9113 §4.1 and §6.2 */
 #define FRAME_HEADER_SIZE 9
 #define FRAME_TYPE_HEADERS 1
@@ -414,6 +418,17 @@ void h2o_hpack_flatten_response(h2o_buffer_t **buf, struct st_h2o_hpack_header_t
 typedef void flatten_response_fn(h2o_buffer_t **, struct st_h2o_hpack_header_table_t *, uint32_t, size_t, h2o_res_t *,
                                  h2o_timestamp_t *, const h2o_iovec_t *, size_t);
 static _Atomic(void *) libh2o_flatten_response;
+
+/* 1 for a status HPACK's static table holds (RFC 7541 Appendix A, entries 8 to 14). */
+static int status_is_indexed(int status)
+{
+    switch (status) {
+    case 200: case 204: case 206: case 304: case 400: case 404: case 500:
+        return 1;
+    default:
+        return 0;
+    }
+}
 
 /* 1 for a field whose value is new in each answer. */
 static int unique_per_answer(const h2o_header_t *h)
@@ -466,7 +481,10 @@ void h2o_hpack_flatten_response(h2o_buffer_t **buf, struct st_h2o_hpack_header_t
         if (n < UNIQUE_MAX && unique_per_answer(h))
             unique[n] = *h, at[n++] = i, extra += cost;
     }
-    if (n == 0 || bound > max_frame_size) {
+    int status = res->status, status_literal = !status_is_indexed(status) && status >= 100 && status <= 999;
+    if (status_literal)
+        bound += STATUS_LITERAL_BYTES - 1, extra += STATUS_LITERAL_BYTES - 1;
+    if ((n == 0 && !status_literal) || bound > max_frame_size) {
         f(buf, header_table, stream_id, max_frame_size, res, ts, server_name, content_length);
         return;
     }
@@ -479,15 +497,31 @@ void h2o_hpack_flatten_response(h2o_buffer_t **buf, struct st_h2o_hpack_header_t
     }
     size_t size = res->headers.size;
     res->headers.size = kept;
+    if (status_literal)
+        res->status = 200;
 
     size_t start_at = (*buf)->size;
     f(buf, header_table, stream_id, max_frame_size, res, ts, server_name, content_length);
+    res->status = status;
     size_t payload = (*buf)->size - start_at - FRAME_HEADER_SIZE;
     HG_ASSERT(payload + extra <= max_frame_size); /* one frame, END_HEADERS, with room for the rest */
     uint8_t *frame = (uint8_t *)(*buf)->bytes + start_at;
     HG_ASSERT(frame[3] == FRAME_TYPE_HEADERS && (frame[4] & FRAME_FLAG_END_HEADERS) != 0);
 
     uint8_t *dst = (uint8_t *)h2o_buffer_reserve(buf, extra).base, *start = dst;
+    frame = (uint8_t *)(*buf)->bytes + start_at; /* the reserve may have moved the buffer */
+    if (status_literal) {
+        uint8_t *first = frame + FRAME_HEADER_SIZE;
+        HG_ASSERT(payload > 0 && first[0] == STATUS_200_INDEXED); /* libh2o writes :status first */
+        memmove(first + STATUS_LITERAL_BYTES, first + 1, payload - 1);
+        first[0] = 0x08, first[1] = 3; /* name: static entry 8 (:status); value: 3 bytes, not Huffman-coded */
+        first[2] = (uint8_t)('0' + status / 100), first[3] = (uint8_t)('0' + status / 10 % 10),
+        first[4] = (uint8_t)('0' + status % 10);
+        dst += STATUS_LITERAL_BYTES - 1;
+        start = dst;
+        (*buf)->size += STATUS_LITERAL_BYTES - 1;
+        payload += STATUS_LITERAL_BYTES - 1;
+    }
     for (size_t u = 0; u < n; u++) {
         const h2o_iovec_t *name = unique[u].name;
         if (h2o_iovec_is_token(name) && H2O_STRUCT_FROM_MEMBER(h2o_token_t, buf, name)->http2_static_table_name_index) {
@@ -500,7 +534,6 @@ void h2o_hpack_flatten_response(h2o_buffer_t **buf, struct st_h2o_hpack_header_t
     }
     (*buf)->size += (size_t)(dst - start);
     payload += (size_t)(dst - start);
-    frame = (uint8_t *)(*buf)->bytes + start_at; /* the reserve may have moved the buffer */
     frame[0] = (uint8_t)(payload >> 16), frame[1] = (uint8_t)(payload >> 8), frame[2] = (uint8_t)payload;
 
     /* the answer's fields as they were */

@@ -74,12 +74,20 @@ static int hold_next; /* the next request is kept unanswered, as one waiting for
 static h2o_req_t *held;
 static unsigned answer_fields; /* answers carry fields as hookgate's do: x-request-id, location, content-type */
 static size_t answer_big;      /* and, when not 0, a field of this many bytes */
+static int answer_status;      /* when not 0, every answer's status */
+
+/* The status of answer_fields' answer n: statuses HPACK's static table holds, and others. */
+static int status_of(unsigned n)
+{
+    static const int statuses[] = {200, 201, 404, 405, 202, 429, 500, 999};
+    return statuses[n % (sizeof statuses / sizeof statuses[0])];
+}
 
 static void answer(h2o_req_t *req)
 {
     static const char h1[] = "HTTP/1.1", h2[] = "HTTP/2";
     const char *body = req->version >= 0x200 ? h2 : h1;
-    req->res.status = 200;
+    req->res.status = answer_status != 0 ? answer_status : answer_fields ? status_of(answer_fields) : 200;
     req->res.reason = "OK";
     if (answer_fields) {
         char *id = h2o_mem_alloc_pool(&req->pool, 32), *location = h2o_mem_alloc_pool(&req->pool, 32);
@@ -329,7 +337,7 @@ static int nv_is(const nghttp2_nv *nv, const char *name)
 typedef struct decoded {
     uint32_t stream;
     char id[32], location[32];
-    int content_type, status_200;
+    int content_type, status;
     size_t big; /* bytes of x-big, all 'b' */
 } decoded;
 
@@ -361,6 +369,8 @@ static size_t decode_answers(const conn *c, nghttp2_hd_inflater *inflater, decod
                 int flags = 0;
                 ssize_t used = nghttp2_hd_inflate_hd2(inflater, &nv, &flags, in, in_len, 1);
                 CHECK(used >= 0);
+                if (used < 0)
+                    return answers; /* a block the decoder refuses ends the reading */
                 in += used, in_len -= (size_t)used;
                 if (flags & NGHTTP2_HD_INFLATE_EMIT) {
                     if (nv_is(&nv, "x-request-id") && nv.valuelen < sizeof(d->id))
@@ -370,7 +380,8 @@ static size_t decode_answers(const conn *c, nghttp2_hd_inflater *inflater, decod
                     else if (nv_is(&nv, "content-type"))
                         d->content_type = nv.valuelen == 10 && memcmp(nv.value, "text/plain", 10) == 0;
                     else if (nv_is(&nv, ":status"))
-                        d->status_200 = nv.valuelen == 3 && memcmp(nv.value, "200", 3) == 0;
+                        for (size_t k = 0; k < nv.valuelen; k++)
+                            d->status = d->status * 10 + (nv.value[k] >= '0' && nv.value[k] <= '9' ? nv.value[k] - '0' : 1000);
                     else if (nv_is(&nv, "x-big"))
                         for (d->big = 0; d->big < nv.valuelen && nv.value[d->big] == 'b'; d->big++)
                             ;
@@ -434,7 +445,7 @@ static void test_answer_fields(server *s)
         char id[32], location[32];
         snprintf(id, sizeof(id), "id-%08u", i + 1);
         snprintf(location, sizeof(location), "/w/%u", i + 1);
-        CHECK(d[i].status_200 && d[i].content_type);
+        CHECK(d[i].status == status_of(i + 1) && d[i].content_type);
         CHECK(strcmp(d[i].id, id) == 0 && strcmp(d[i].location, location) == 0);
     }
     /* the static table's 61 entries, then the dynamic ones: date and content-type */
@@ -454,11 +465,28 @@ static void test_answer_fields(server *s)
     CHECK(pump(s, &c, answered_all));
     CHECK(nghttp2_hd_inflate_new(&inflater) == 0);
     CHECK(decode_answers(&c, inflater, d, ANSWERS) == 1);
-    CHECK(d[0].status_200 && d[0].content_type && d[0].big == BIG);
+    CHECK(d[0].status == status_of(1) && d[0].content_type && d[0].big == BIG);
     CHECK(strcmp(d[0].id, "id-00000001") == 0 && strcmp(d[0].location, "/w/1") == 0);
     nghttp2_hd_inflate_del(inflater);
     conn_close(s, &c);
     answer_fields = 0, answer_big = 0;
+
+    /* a status the static table lacks, on an answer with no field of its own */
+    n = sizeof(preface) - 1;
+    n += frame(out + n, 4, 0, 0, NULL, 0);
+    n += get(out + n, 1);
+    n += get(out + n, 3);
+    answer_status = 201;
+    conn_open(s, &c, BUDGET);
+    conn_send(&c, out, n);
+    answers_expected = 2;
+    CHECK(pump(s, &c, answered_all));
+    CHECK(nghttp2_hd_inflate_new(&inflater) == 0);
+    CHECK(decode_answers(&c, inflater, d, ANSWERS) == 2);
+    CHECK(d[0].status == 201 && d[1].status == 201 && d[0].id[0] == '\0' && !d[0].content_type);
+    nghttp2_hd_inflate_del(inflater);
+    conn_close(s, &c);
+    answer_status = 0;
 }
 
 /* ---- tests ----------------------------------------------------------------------------- */

@@ -78,8 +78,9 @@ h1framing_verdict h1framing_check(const char *head, size_t len, int version)
         if (line[0] == ' ' || line[0] == '\t')
             return H1FRAMING_OBS_FOLD;
         size_t name_len = 0;
-        while (name_len < line_len && is_tchar((unsigned char)line[name_len]))
+        while (is_tchar((unsigned char)line[name_len])) /* line ends before a CR or LF, neither a tchar */
             name_len++;
+        HG_ASSERT(name_len <= line_len);
         if (name_len == 0 || name_len == line_len || line[name_len] != ':')
             return H1FRAMING_MALFORMED; /* white space before the colon included (RFC 9112 §5.1) */
         const char *value = line + name_len + 1, *end = line + line_len;

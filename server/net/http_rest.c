@@ -36,6 +36,8 @@ typedef enum rest_format {
 /* The format a media type names; REST_JSON for anything not protobuf. */
 static rest_format format_of(h2o_iovec_t media)
 {
+    if (media_type_is(media.base, media.len, MEDIA_JSON)) /* the usual one, first */
+        return REST_JSON;
     if (media_type_is(media.base, media.len, MEDIA_PROTO))
         return REST_PROTO;
     return media_type_is(media.base, media.len, MEDIA_PROTO_ALT) ? REST_PROTO_ALT : REST_JSON;

@@ -26,6 +26,7 @@ static __thread struct {
 } batch;
 static char id_prefix[9];
 static pthread_once_t id_once = PTHREAD_ONCE_INIT;
+static atomic_int id_ready; /* id_once has run */
 static atomic_uint_fast32_t id_counter;
 
 void accesslog_set_format(accesslog_format f)
@@ -57,17 +58,19 @@ static const char hex[] = "0123456789abcdef";
  * end it, start a line or move a terminal. Control bytes, space, DEL, backslash and bytes
  * that are not well-formed UTF-8 become \xHH; characters of UTF-8 stay as they are. So a
  * path can never forge a second line or a field, and what was sent can be read back. */
+static const unsigned char field_plain[256] = {['!' ... '['] = 1, [']' ... '~'] = 1}; /* printable, not '\\' */
+
 static size_t put_field(char *line, size_t at, size_t cap, const char *text, size_t len)
 {
     for (size_t i = 0, n; i < len && at < cap; i += n) {
-        unsigned char c = (unsigned char)text[i];
-        if (c > 0x20 && c < 0x7f && c != '\\') { /* a run of printable ASCII goes in one copy */
-            n = 1;
-            while (i + n < len && (c = (unsigned char)text[i + n]) > 0x20 && c < 0x7f && c != '\\')
-                n++;
+        n = 0;
+        while (i + n < len && field_plain[(unsigned char)text[i + n]]) /* a run of them goes in one copy */
+            n++;
+        if (n > 0) {
             at = put(line, at, cap, text + i, n);
             continue;
         }
+        unsigned char c = (unsigned char)text[i];
         n = utf8_char_len((const uint8_t *)text + i, len - i);
         if (n == 0 || c <= 0x20 || c == 0x7f || c == '\\') {
             char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
@@ -206,14 +209,14 @@ static void id_init(void)
 
 size_t accesslog_request_id(char out[ACCESSLOG_ID_MAX + 1])
 {
-
-    pthread_once(&id_once, id_init);
+    if (!atomic_load_explicit(&id_ready, memory_order_acquire)) { /* (pthread_once's own check costs more) */
+        pthread_once(&id_once, id_init);
+        atomic_store_explicit(&id_ready, 1, memory_order_release);
+    }
     uint32_t n = (uint32_t)atomic_fetch_add_explicit(&id_counter, 1, memory_order_relaxed);
     /* An odd multiplier maps the 2^32 counts one to one, and spreads consecutive ones, so
-     * that ids differ in their first byte: h2o 2.2.5's HPACK encoder compares each answer's
-     * x-request-id with every entry of its table (up to 32, mostly earlier ids), first byte
-     * first, then memcmp; ids that share a prefix cost a memcmp each (about 1,000
-     * instructions of a GET over h2c, tests/bench/instructions). */
+     * that ids differ in their first byte, wherever they are compared (h2o 2.2.5's HPACK
+     * encoder did, with every entry of its table, until h2guard kept ids out of it). */
     n *= 0x9e3779b1u;
     for (int i = 0; i < 8; i++)
         out[i] = hex[(n >> (28 - 4 * i)) & 15];

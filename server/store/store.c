@@ -161,27 +161,35 @@ static ecosystem_list *ecosystem_get_or_add(store *s, const char *name, uint64_t
     return e;
 }
 
-/* Bytes of a record and its strings (and digest), laid out as record_copy does. */
-static size_t record_size(const store_webhook *w)
+/* The lengths of a record's strings, each with its NUL, as record_size and record_copy use them. */
+typedef struct record_lengths {
+    size_t ecosystem_id, url, secret, description, disabled_reason;
+} record_lengths;
+
+static record_lengths record_measure(const store_webhook *w)
 {
-    return sizeof(*w) + strlen(w->ecosystem_id) + 1 + strlen(w->url) + 1 + strlen(w->secret) + 1 +
-           strlen(w->description) + 1 + (w->idempotency != NULL ? STORE_IDEMPOTENCY_LEN : 0) +
-           (w->sealed_secret != NULL ? w->sealed_secret_len : 0) +
-           (w->disabled_reason != NULL ? strlen(w->disabled_reason) : 0) + 1;
+    return (record_lengths){strlen(w->ecosystem_id) + 1, strlen(w->url) + 1, strlen(w->secret) + 1,
+                            strlen(w->description) + 1, (w->disabled_reason != NULL ? strlen(w->disabled_reason) : 0) + 1};
 }
 
-/* Copies w and what it points to into r (record_size(w) bytes); returns r. */
-static store_webhook *record_copy(store_webhook *r, const store_webhook *w)
+/* Bytes of a record and its strings (and digest), laid out as record_copy does. */
+static size_t record_size(const store_webhook *w, const record_lengths *n)
+{
+    return sizeof(*w) + n->ecosystem_id + n->url + n->secret + n->description + n->disabled_reason +
+           (w->idempotency != NULL ? STORE_IDEMPOTENCY_LEN : 0) + (w->sealed_secret != NULL ? w->sealed_secret_len : 0);
+}
+
+/* Copies w and what it points to into r (record_size(w, n) bytes); returns r. */
+static store_webhook *record_copy(store_webhook *r, const store_webhook *w, const record_lengths *n)
 {
     char *p = (char *)(r + 1);
-    size_t n;
     *r = *w;
-    n = strlen(w->ecosystem_id) + 1, r->ecosystem_id = memcpy(p, w->ecosystem_id, n), p += n;
-    n = strlen(w->url) + 1, r->url = memcpy(p, w->url, n), p += n;
-    n = strlen(w->secret) + 1, r->secret = memcpy(p, w->secret, n), p += n;
-    n = strlen(w->description) + 1, r->description = memcpy(p, w->description, n), p += n;
-    const char *reason = w->disabled_reason != NULL ? w->disabled_reason : "";
-    n = strlen(reason) + 1, r->disabled_reason = memcpy(p, reason, n), p += n;
+    r->ecosystem_id = memcpy(p, w->ecosystem_id, n->ecosystem_id), p += n->ecosystem_id;
+    r->url = memcpy(p, w->url, n->url), p += n->url;
+    r->secret = memcpy(p, w->secret, n->secret), p += n->secret;
+    r->description = memcpy(p, w->description, n->description), p += n->description;
+    r->disabled_reason = memcpy(p, w->disabled_reason != NULL ? w->disabled_reason : "", n->disabled_reason),
+    p += n->disabled_reason;
     if (w->idempotency != NULL)
         r->idempotency = memcpy(p, w->idempotency, STORE_IDEMPOTENCY_LEN), p += STORE_IDEMPOTENCY_LEN;
     HG_ASSERT(w->sealed_secret == NULL || (w->secret[0] == '\0' && w->sealed_secret_len > 0));
@@ -194,8 +202,9 @@ static store_webhook *record_copy(store_webhook *r, const store_webhook *w)
 
 store_webhook *store_record_new(const store_webhook *w)
 {
-    store_webhook *r = malloc(record_size(w));
-    return r != NULL ? record_copy(r, w) : NULL;
+    record_lengths n = record_measure(w);
+    store_webhook *r = malloc(record_size(w, &n));
+    return r != NULL ? record_copy(r, w, &n) : NULL;
 }
 
 /* Room for size bytes (a record) at the end of the newest block, or in a new one; NULL
@@ -231,7 +240,8 @@ void store_record_free(store_webhook *r)
 
 const store_webhook *store_insert(store *s, const store_webhook *w, error *err)
 {
-    size_t size = record_size(w); /* outside the lock */
+    record_lengths lengths = record_measure(w); /* outside the lock */
+    size_t size = record_size(w, &lengths);
     uint64_t hash = id_hash(&w->id), eco_hash = name_hash(w->ecosystem_id);
     uint64_t key_hash = w->idempotency != NULL ? digest_hash(w->idempotency) : 0;
     pthread_mutex_lock(&s->lock);
@@ -269,7 +279,7 @@ const store_webhook *store_insert(store *s, const store_webhook *w, error *err)
     if ((r = block_carve(s, size)) == NULL)
         goto oom;
     /* from here on nothing fails: the tables have reserved their room */
-    record_copy(r, w);
+    record_copy(r, w, &lengths);
     r->seq = n;
     hashtable_result reserved = hashtable_insert(&s->by_id, hash, r);
     HG_ASSERT(reserved == HASHTABLE_OK);
@@ -352,12 +362,13 @@ static const store_webhook *version_add(store *s, const store_webhook *old, cons
         error_set(err, ERROR_NOT_FOUND, "No such webhook.");
         return NULL;
     }
-    store_webhook *next = block_carve(s, record_size(w));
+    record_lengths n = record_measure(w);
+    store_webhook *next = block_carve(s, record_size(w, &n));
     if (next == NULL) {
         error_set(err, ERROR_INTERNAL, "Out of memory.");
         return NULL;
     }
-    record_copy(next, w);
+    record_copy(next, w, &n);
     next->seq = old->seq; /* its place in insertion order, and so in the ecosystem's pages */
     version_replace(s, old, next);
     return next;

@@ -613,12 +613,18 @@ static __thread json_name_slot json_names[1u << JSON_NAME_CACHE_BITS];
 
 /* field_name's JSON name (lowerCamelCase, as is_json_name reads it) at text + 1; NULL for a
  * name longer than JSON_NAME_MAX. */
-static const json_name_slot *json_name(const char *field_name)
+static const json_name_slot *json_name_fill(json_name_slot *slot, const char *field_name);
+
+static inline const json_name_slot *json_name(const char *field_name)
 {
     json_name_slot *slot =
         &json_names[(uint64_t)(uintptr_t)field_name * 0x9e3779b97f4a7c15ull >> (64 - JSON_NAME_CACHE_BITS)];
-    if (slot->field_name == field_name)
-        return slot;
+    return slot->field_name == field_name ? slot : json_name_fill(slot, field_name);
+}
+
+/* json_name on a miss: slot takes field_name. */
+static const json_name_slot *json_name_fill(json_name_slot *slot, const char *field_name)
+{
     slot->field_name = NULL; /* until it holds this name whole */
     size_t n = 0;
     int upper = 0;
@@ -1123,8 +1129,30 @@ typedef struct flat_decode {
     const ProtobufCMessageDescriptor *desc;
     ProtobufCMessage *msg; /* made at the root's opening bracket */
     const ProtobufCFieldDescriptor *field; /* the pending key's field */
+    int plain;                             /* text_is_plain: its strings need no fast_text_ok */
     unsigned char seen[FIELDS_MAX];
 } flat_decode;
+
+/* 1 when json has no byte of 0x80 or more and no '\\': every string yajl then hands over is
+ * a piece of the text itself, of ASCII yajl has judged (it refuses a control byte in a
+ * string), which fast_text_ok would pass. Eight bytes at a time; a '\\' is a byte that
+ * XORed with 0x5c is zero. */
+static int text_is_plain(const char *json, size_t len)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull, backslashes = ones * '\\';
+    uint64_t flagged = 0;
+    size_t i = 0;
+    for (; len - i >= 8; i += 8) {
+        uint64_t v, b;
+        memcpy(&v, json + i, sizeof(v));
+        b = v ^ backslashes;
+        flagged |= v | ((b - ones) & ~b);
+    }
+    for (; i < len; i++)
+        if ((unsigned char)json[i] >= 0x80 || json[i] == '\\')
+            return 0;
+    return (flagged & highs) == 0;
+}
 
 static int desc_is_flat(const ProtobufCMessageDescriptor *desc)
 {
@@ -1173,7 +1201,7 @@ static int flat_map_key(void *ctx, const unsigned char *s, size_t len)
 {
     flat_decode *f = ctx;
     char key[FAST_KEY_MAX + 1];
-    if (len > FAST_KEY_MAX || !fast_text_ok(s, len))
+    if (len > FAST_KEY_MAX || (!f->plain && !fast_text_ok(s, len)))
         return 0;
     memcpy(key, s, len);
     key[len] = '\0';
@@ -1196,7 +1224,7 @@ static int flat_null(void *ctx)
 static int flat_string(void *ctx, const unsigned char *s, size_t len)
 {
     flat_decode *f = ctx;
-    if (f->field == NULL || f->field->type != PROTOBUF_C_TYPE_STRING || !fast_text_ok(s, len))
+    if (f->field == NULL || f->field->type != PROTOBUF_C_TYPE_STRING || (!f->plain && !fast_text_ok(s, len)))
         return 0;
     char *copy = decoder_alloc(&f->d, len + 1);
     if (copy == NULL)
@@ -1240,7 +1268,7 @@ ProtobufCMessage *codec_json_decode_flat(const ProtobufCMessageDescriptor *desc,
 {
     if (len == 0 || !desc_is_flat(desc) || fast_unsure(json, len))
         return NULL;
-    flat_decode f = {.d = {.alloc = alloc}, .desc = desc};
+    flat_decode f = {.d = {.alloc = alloc}, .desc = desc, .plain = text_is_plain(json, len)};
     flat_decode *volatile fp = &f; /* read after a longjmp */
     /* as in codec_json_parse_fast: inside a decode, a failed allocation of yajl's jumps to
      * load's handler; the message is freed here first (it is the caller's allocator's) */

@@ -14,9 +14,9 @@ static int is_ows(char c)
 int media_type_is(const char *value, size_t len, const char *type)
 {
     size_t n = strlen(type);
-    HG_ASSERT(memchr(type, ';', n) == NULL);
     if (len == n && memcmp(value, type, n) == 0)
         return 1; /* as it is mostly sent: nothing around it */
+    HG_ASSERT(memchr(type, ';', n) == NULL);
     const char *semicolon = len > 0 ? memchr(value, ';', len) : NULL;
     size_t start = 0, end = semicolon != NULL ? (size_t)(semicolon - value) : len;
     while (start < end && is_ows(value[start]))

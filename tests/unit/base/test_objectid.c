@@ -63,6 +63,22 @@ static void test_hex(void)
     CHECK(back.bytes[11] == 0xc0);
 }
 
+/* Every byte value, in every position, as printf writes it in hex, and back. */
+static void test_hex_every_byte(void)
+{
+    for (int v = 0; v < 256; v++) {
+        objectid id, back;
+        for (int i = 0; i < OBJECTID_LEN; i++)
+            id.bytes[i] = (uint8_t)(v + i);
+        char hex[OBJECTID_HEX_LEN + 1], want[OBJECTID_HEX_LEN + 1];
+        objectid_to_hex(&id, hex);
+        for (int i = 0; i < OBJECTID_LEN; i++)
+            snprintf(want + 2 * i, 3, "%02x", id.bytes[i]);
+        CHECK_STR(hex, want);
+        CHECK(objectid_from_hex(hex, OBJECTID_HEX_LEN, &back) == 0 && memcmp(back.bytes, id.bytes, OBJECTID_LEN) == 0);
+    }
+}
+
 static void test_hex_rejects(void)
 {
     objectid out;
@@ -215,6 +231,7 @@ int main(void)
 {
     CHECK(objectid_init() == 0);
     test_hex();
+    test_hex_every_byte();
     test_hex_rejects();
     test_make();
     test_unique_and_counter();

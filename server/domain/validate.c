@@ -136,7 +136,7 @@ static int hex_digit(char c)
 /* The bytes of validate_url_plain's form (RFC 3986 §3.2.2, §3.3 to §3.5): a host of
  * letters, digits, '-' and '.' (a reg-name or an IPv4address without escapes); a path, query
  * or fragment of pchar but pct-encoded (unreserved, sub-delims, ':', '@') and '/'. */
-enum { PLAIN_HOST = 1, PLAIN_PATH = 2 };
+enum { PLAIN_HOST = 1, PLAIN_PATH = 2 }; /* ('?' is PLAIN_PATH too: after the authority it is always allowed) */
 static const unsigned char plain_class[256] = {
     ['a' ... 'z'] = PLAIN_HOST | PLAIN_PATH,
     ['A' ... 'Z'] = PLAIN_HOST | PLAIN_PATH,
@@ -146,7 +146,7 @@ static const unsigned char plain_class[256] = {
     ['_'] = PLAIN_PATH, ['~'] = PLAIN_PATH, ['!'] = PLAIN_PATH, ['$'] = PLAIN_PATH, ['&'] = PLAIN_PATH,
     ['\''] = PLAIN_PATH, ['('] = PLAIN_PATH, [')'] = PLAIN_PATH, ['*'] = PLAIN_PATH, ['+'] = PLAIN_PATH,
     [','] = PLAIN_PATH, [';'] = PLAIN_PATH, ['='] = PLAIN_PATH, [':'] = PLAIN_PATH, ['@'] = PLAIN_PATH,
-    ['/'] = PLAIN_PATH,
+    ['/'] = PLAIN_PATH, ['?'] = PLAIN_PATH,
 };
 
 int validate_url_plain(const char *s, size_t len, size_t *host_first, size_t *host_end)
@@ -177,7 +177,7 @@ int validate_url_plain(const char *s, size_t len, size_t *host_first, size_t *ho
     int fragment = 0;
     for (; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if ((plain_class[c] & PLAIN_PATH) || c == '?') /* '?' starts the query, and is query's and fragment's own */
+        if (plain_class[c] & PLAIN_PATH) /* ('?' starts the query, and is query's and fragment's own) */
             continue;
         if (c != '#' || fragment)
             return 0;

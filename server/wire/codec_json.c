@@ -1129,29 +1129,37 @@ typedef struct flat_decode {
     const ProtobufCMessageDescriptor *desc;
     ProtobufCMessage *msg; /* made at the root's opening bracket */
     const ProtobufCFieldDescriptor *field; /* the pending key's field */
-    int plain;                             /* text_is_plain: its strings need no fast_text_ok */
+    int plain;                             /* no TEXT_PLAIN_NOT: its strings need no fast_text_ok */
     unsigned char seen[FIELDS_MAX];
 } flat_decode;
 
-/* 1 when json has no byte of 0x80 or more and no '\\': every string yajl then hands over is
- * a piece of the text itself, of ASCII yajl has judged (it refuses a control byte in a
- * string), which fast_text_ok would pass. Eight bytes at a time; a '\\' is a byte that
- * XORed with 0x5c is zero. */
-static int text_is_plain(const char *json, size_t len)
+/* What text_scan finds in a JSON text. TEXT_PLAIN_NOT: a byte of 0x80 or more, or a '\\';
+ * without either, every string yajl hands over is a piece of the text itself, of ASCII yajl
+ * has judged (it refuses a control byte in a string), which fast_text_ok would pass.
+ * TEXT_CONTROL: a byte below 0x20; without it and TEXT_PLAIN_NOT, fast_unsure has nothing
+ * to find (no '\v', '\f' or escape). */
+enum { TEXT_PLAIN_NOT = 1, TEXT_CONTROL = 2 };
+
+/* Eight bytes at a time: a '\\' is a byte that XORed with 0x5c is zero, a byte below 0x20
+ * one that borrows when 0x20 is taken from it. */
+static unsigned text_scan(const char *json, size_t len)
 {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull, backslashes = ones * '\\';
-    uint64_t flagged = 0;
+    uint64_t plain_not = 0, control = 0;
     size_t i = 0;
     for (; len - i >= 8; i += 8) {
         uint64_t v, b;
         memcpy(&v, json + i, sizeof(v));
         b = v ^ backslashes;
-        flagged |= v | ((b - ones) & ~b);
+        plain_not |= v | ((b - ones) & ~b);
+        control |= (v - ones * 0x20) & ~v;
     }
-    for (; i < len; i++)
-        if ((unsigned char)json[i] >= 0x80 || json[i] == '\\')
-            return 0;
-    return (flagged & highs) == 0;
+    unsigned flags = ((plain_not & highs) != 0 ? TEXT_PLAIN_NOT : 0) | ((control & highs) != 0 ? TEXT_CONTROL : 0);
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)json[i];
+        flags |= (c >= 0x80 || c == '\\' ? TEXT_PLAIN_NOT : 0) | (c < 0x20 ? TEXT_CONTROL : 0);
+    }
+    return flags;
 }
 
 static int desc_is_flat(const ProtobufCMessageDescriptor *desc)
@@ -1266,9 +1274,12 @@ static void flat_release(flat_decode *f)
 ProtobufCMessage *codec_json_decode_flat(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
                                          ProtobufCAllocator *alloc)
 {
-    if (len == 0 || !desc_is_flat(desc) || fast_unsure(json, len))
+    if (len == 0 || !desc_is_flat(desc))
         return NULL;
-    flat_decode f = {.d = {.alloc = alloc}, .desc = desc, .plain = text_is_plain(json, len)};
+    unsigned text = text_scan(json, len);
+    if (text != 0 && fast_unsure(json, len))
+        return NULL;
+    flat_decode f = {.d = {.alloc = alloc}, .desc = desc, .plain = (text & TEXT_PLAIN_NOT) == 0};
     flat_decode *volatile fp = &f; /* read after a longjmp */
     /* as in codec_json_parse_fast: inside a decode, a failed allocation of yajl's jumps to
      * load's handler; the message is freed here first (it is the caller's allocator's) */

@@ -1,6 +1,7 @@
 /* accesslog: see accesslog.h. */
 #include "accesslog.h"
 
+#include "hg_assert.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -54,34 +55,7 @@ static size_t put_uint(char *line, size_t at, size_t cap, uint64_t v, int min_di
 
 static const char hex[] = "0123456789abcdef";
 
-/* A client's bytes (a method, a path) in the text format: one field with no byte that could
- * end it, start a line or move a terminal. Control bytes, space, DEL, backslash and bytes
- * that are not well-formed UTF-8 become \xHH; characters of UTF-8 stay as they are. So a
- * path can never forge a second line or a field, and what was sent can be read back. */
 static const unsigned char field_plain[256] = {['!' ... '['] = 1, [']' ... '~'] = 1}; /* printable, not '\\' */
-
-static size_t put_field(char *line, size_t at, size_t cap, const char *text, size_t len)
-{
-    for (size_t i = 0, n; i < len && at < cap; i += n) {
-        n = 0;
-        while (i + n < len && field_plain[(unsigned char)text[i + n]]) /* a run of them goes in one copy */
-            n++;
-        if (n > 0) {
-            at = put(line, at, cap, text + i, n);
-            continue;
-        }
-        unsigned char c = (unsigned char)text[i];
-        n = utf8_char_len((const uint8_t *)text + i, len - i);
-        if (n == 0 || c <= 0x20 || c == 0x7f || c == '\\') {
-            char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
-            at = put(line, at, cap, esc, 4);
-            n = 1;
-        } else {
-            at = put(line, at, cap, text + i, n);
-        }
-    }
-    return at;
-}
 
 /* A JSON string body: ", \ and control bytes escaped (\u00HH), characters of UTF-8 as they
  * are, and a byte that is not UTF-8 written as the six characters \\xHH (a JSON string must
@@ -124,28 +98,84 @@ static size_t put_duration(char *line, size_t n, size_t cap, int64_t us)
     return put_uint(line, n, cap, (uint64_t)(us % 1000), 3);
 }
 
+/* The text format's line, written without a bound per piece: its longest (every byte of
+ * the method and path escaped, 20-digit numbers, the longest protocol) fits the buffer. */
+#define METHOD_MAX 16
+#define PATH_MAX_BYTES 256
+#define PROTOCOL_MAX 16
+#define UINT_DIGITS_MAX 20
+_Static_assert(3 + 7 + 4 * METHOD_MAX + 1 + 4 * PATH_MAX_BYTES + 1 + UINT_DIGITS_MAX + 1 + UINT_DIGITS_MAX + 1 +
+                       UINT_DIGITS_MAX + 4 + 3 + PROTOCOL_MAX + 1 <=
+                   LINE_MAX_BYTES,
+               "a text line fits its buffer");
+
+static char *text_uint(char *p, uint64_t v)
+{
+    char digits[UINT_DIGITS_MAX], *d = digits + sizeof(digits);
+    do
+        *--d = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    size_t n = (size_t)(digits + sizeof(digits) - d);
+    memcpy(p, d, n);
+    return p + n;
+}
+
+/* A client's bytes (a method, a path) in the text format: one field with no byte that could
+ * end it, start a line or move a terminal. Control bytes, space, DEL, backslash and bytes
+ * that are not well-formed UTF-8 become \xHH; characters of UTF-8 stay as they are. So a
+ * path can never forge a second line or a field, and what was sent can be read back. */
+static char *text_field(char *p, const char *text, size_t len)
+{
+    for (size_t i = 0, n; i < len; i += n) {
+        unsigned char c = (unsigned char)text[i];
+        if (field_plain[c]) {
+            *p++ = (char)c;
+            n = 1;
+            continue;
+        }
+        n = utf8_char_len((const uint8_t *)text + i, len - i);
+        if (n == 0 || c <= 0x20 || c == 0x7f || c == '\\') {
+            p[0] = '\\', p[1] = 'x', p[2] = hex[c >> 4], p[3] = hex[c & 15];
+            p += 4;
+            n = 1;
+        } else {
+            memcpy(p, text + i, n);
+            p += n;
+        }
+    }
+    return p;
+}
+
 void accesslog_write(const accesslog_entry *e)
 {
     if (format == ACCESSLOG_OFF)
         return;
     char line[LINE_MAX_BYTES];
     size_t cap = sizeof(line) - 1, n = 0;
-    size_t method_len = e->method_len < 16 ? e->method_len : 16, path_len = e->path_len < 256 ? e->path_len : 256;
+    size_t method_len = e->method_len < METHOD_MAX ? e->method_len : METHOD_MAX,
+           path_len = e->path_len < PATH_MAX_BYTES ? e->path_len : PATH_MAX_BYTES;
     if (log_access_to_journal())
         n = put(line, n, cap, "<6>", 3); /* the journal's priority: informational */
     if (format == ACCESSLOG_TEXT) {
-        n = put(line, n, cap, "access ", 7);
-        n = put_field(line, n, cap, e->method, method_len);
-        n = put(line, n, cap, " ", 1);
-        n = put_field(line, n, cap, e->path, path_len);
-        n = put(line, n, cap, " ", 1);
-        n = put_uint(line, n, cap, (uint64_t)e->status, 1);
-        n = put(line, n, cap, " ", 1);
-        n = put_uint(line, n, cap, e->bytes, 1);
-        n = put(line, n, cap, " ", 1);
-        n = put_duration(line, n, cap, e->duration_us);
-        n = put(line, n, cap, "ms ", 3);
-        n = put(line, n, cap, e->protocol, strlen(e->protocol));
+        size_t protocol_len = strlen(e->protocol);
+        HG_ASSERT(protocol_len <= PROTOCOL_MAX); /* the server's own names */
+        char *p = line + n;
+        memcpy(p, "access ", 7);
+        p = text_field(p + 7, e->method, method_len);
+        *p++ = ' ';
+        p = text_field(p, e->path, path_len);
+        *p++ = ' ';
+        p = text_uint(p, (uint64_t)(e->status >= 0 ? e->status : 0));
+        *p++ = ' ';
+        p = text_uint(p, e->bytes);
+        *p++ = ' ';
+        uint64_t us = e->duration_us > 0 ? (uint64_t)e->duration_us : 0;
+        p = text_uint(p, us / 1000);
+        unsigned frac = (unsigned)(us % 1000);
+        p[0] = '.', p[1] = (char)('0' + frac / 100), p[2] = (char)('0' + frac / 10 % 10), p[3] = (char)('0' + frac % 10);
+        memcpy(p + 4, "ms ", 3);
+        memcpy(p + 7, e->protocol, protocol_len);
+        n = (size_t)(p + 7 + protocol_len - line);
     } else {
         struct timespec now;
         struct tm tm;

@@ -645,6 +645,15 @@ static const json_name_slot *json_name_fill(json_name_slot *slot, const char *fi
     return slot;
 }
 
+/* memcmp(a, b, n) == 0 for the few bytes of a key, without a call */
+static inline int same_bytes(const char *a, const char *b, size_t n)
+{
+    size_t i = 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    return i == n;
+}
+
 const ProtobufCFieldDescriptor *codec_json_field(const ProtobufCMessageDescriptor *desc, const char *key)
 {
     size_t key_len = strlen(key);
@@ -654,7 +663,7 @@ const ProtobufCFieldDescriptor *codec_json_field(const ProtobufCMessageDescripto
         if (name[0] != key[0] && name[0] != '_')
             continue;
         const json_name_slot *json = json_name(name);
-        if (json != NULL ? json->len == key_len && memcmp(json->text + 1, key, key_len) == 0 : is_json_name(name, key))
+        if (json != NULL ? json->len == key_len && same_bytes(json->text + 1, key, key_len) : is_json_name(name, key))
             return &desc->fields[i];
         if (strcmp(name, key) == 0)
             return &desc->fields[i];
@@ -1471,9 +1480,31 @@ static inline int any_to_escape(uint64_t v)
 static void put_string(writer *w, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t len = strlen(s);
+    if (len + 2 <= w->cap - w->len && w->len <= w->cap) {
+        /* the usual string, with nothing to escape, copied as it is checked */
+        char *o = w->out + w->len + 1;
+        size_t i = 0;
+        for (; len - i >= 8; i += 8) {
+            uint64_t v;
+            memcpy(&v, s + i, sizeof(v));
+            if (any_to_escape(v))
+                goto escaping;
+            memcpy(o + i, &v, sizeof(v));
+        }
+        for (; i < len; i++) {
+            if (run_ends[(unsigned char)s[i]])
+                goto escaping;
+            o[i] = s[i];
+        }
+        o[-1] = '"', o[len] = '"';
+        w->len += len + 2;
+        return;
+    }
+escaping:
     put_char(w, '"');
     const char *run = s;
-    const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
     for (;; p++) {
         /* plain text 8 bytes at a time, then a byte at a time to the next byte to escape */
         while (end - p >= 8) {

@@ -1076,8 +1076,9 @@ static int parse_whole(const yajl_callbacks *cb, whole_parse *w, const char *jso
     if (h == NULL)
         return 0;
     w->h = h;
-    int ok = yajl_parse(h, (const unsigned char *)json, len) == yajl_status_ok &&
-             yajl_complete_parse(h) == yajl_status_ok && w->end_at != 0;
+    /* no yajl_complete_parse: once the root has closed (end_at), the text is whole when
+     * nothing but white space follows, which is looked at here */
+    int ok = yajl_parse(h, (const unsigned char *)json, len) == yajl_status_ok && w->end_at != 0;
     for (size_t i = w->end_at; ok && i < len; i++)
         ok = json[i] == ' ' || json[i] == '\t' || json[i] == '\n' || json[i] == '\r';
     yajl_free(h);

@@ -645,18 +645,26 @@ static const json_name_slot *json_name_fill(json_name_slot *slot, const char *fi
     return slot;
 }
 
-/* memcmp(a, b, n) == 0 for the few bytes of a key, without a call */
+/* memcmp(a, b, n) == 0 for the few bytes of a key, without a call: eight at a time, then one */
 static inline int same_bytes(const char *a, const char *b, size_t n)
 {
     size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, sizeof(x));
+        memcpy(&y, b + i, sizeof(y));
+        if (x != y)
+            return 0;
+    }
     while (i < n && a[i] == b[i])
         i++;
     return i == n;
 }
 
-const ProtobufCFieldDescriptor *codec_json_field(const ProtobufCMessageDescriptor *desc, const char *key)
+/* codec_json_field of a key of key_len bytes (NUL-terminated too). */
+static const ProtobufCFieldDescriptor *field_of_key(const ProtobufCMessageDescriptor *desc, const char *key,
+                                                    size_t key_len)
 {
-    size_t key_len = strlen(key);
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const char *name = desc->fields[i].name;
         /* both names start with the field name's first byte, unless that is a '_' */
@@ -669,6 +677,11 @@ const ProtobufCFieldDescriptor *codec_json_field(const ProtobufCMessageDescripto
             return &desc->fields[i];
     }
     return NULL;
+}
+
+const ProtobufCFieldDescriptor *codec_json_field(const ProtobufCMessageDescriptor *desc, const char *key)
+{
+    return field_of_key(desc, key, strlen(key));
 }
 
 static ProtobufCMessage *decode_message(decoder *d, const ProtobufCMessageDescriptor *desc, json_t *obj,
@@ -1223,7 +1236,7 @@ static int flat_map_key(void *ctx, const unsigned char *s, size_t len)
         return 0;
     memcpy(key, s, len);
     key[len] = '\0';
-    const ProtobufCFieldDescriptor *field = codec_json_field(f->desc, key);
+    const ProtobufCFieldDescriptor *field = field_of_key(f->desc, key, len);
     if (field == NULL || f->seen[field - f->desc->fields]++) /* unknown, or given twice */
         return 0;
     f->field = field;

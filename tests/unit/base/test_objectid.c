@@ -184,6 +184,23 @@ static void test_threads(void)
 }
 
 /* The one ecosystem-id rule, which the configuration and the validator both call. */
+/* Every byte value at every digit's place: an ecosystem id only with a lowercase hex digit there. */
+static void test_ecosystem_id_every_byte(void)
+{
+    char id[OBJECTID_ECOSYSTEM_ID_LEN + 1];
+    for (size_t at = 1; at < OBJECTID_ECOSYSTEM_ID_LEN; at++)
+        for (int b = 0; b < 256; b++) {
+            memset(id, 'a', sizeof(id));
+            id[0] = 'C';
+            id[OBJECTID_ECOSYSTEM_ID_LEN] = '\0';
+            id[at] = (char)b;
+            int hex = (b >= '0' && b <= '9') || (b >= 'a' && b <= 'f');
+            if (objectid_is_ecosystem_id(id, OBJECTID_ECOSYSTEM_ID_LEN) != hex)
+                fprintf(stderr, "  byte 0x%02x at %zu\n", b, at);
+            CHECK(objectid_is_ecosystem_id(id, OBJECTID_ECOSYSTEM_ID_LEN) == hex);
+        }
+}
+
 static void test_ecosystem_id(void)
 {
     static const char *const good[] = {"C5a96c3ea0e4c1b0001a0b0c0", "C000000000000000000000000",
@@ -237,5 +254,6 @@ int main(void)
     test_unique_and_counter();
     test_threads();
     test_ecosystem_id();
+    test_ecosystem_id_every_byte();
     return test_exit_code();
 }

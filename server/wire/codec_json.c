@@ -603,11 +603,11 @@ static int is_json_name(const char *field_name, const char *key)
  * of an answer needs one. A name whose slot another took is converted again, and takes the
  * slot back. */
 #define JSON_NAME_CACHE_BITS 7
-#define JSON_NAME_MAX 44 /* bytes: the schema's longest names are 16 */
+#define JSON_NAME_MAX 45 /* bytes: the schema's longest names are 16 */
 typedef struct json_name_slot {
     const char *field_name;
     unsigned char len;            /* of the name; text holds len + 3 bytes */
-    char text[JSON_NAME_MAX + 3]; /* "name": as an answer has it */
+    char text[JSON_NAME_MAX + 3]; /* "name": as an answer has it (48 bytes: copied whole) */
 } json_name_slot;
 static __thread json_name_slot json_names[1u << JSON_NAME_CACHE_BITS];
 
@@ -1576,7 +1576,13 @@ static void put_json_name(writer *w, const char *field_name)
         put_json_name_uncached(w, field_name);
         return;
     }
-    put(w, slot->text, slot->len + 3u);
+    size_t n = slot->len + 3u;
+    if (sizeof(slot->text) <= w->cap - w->len && w->len <= w->cap) {
+        memcpy(w->out + w->len, slot->text, sizeof(slot->text)); /* a fixed size: a few moves, no call */
+        w->len += n;
+        return;
+    }
+    put(w, slot->text, n);
 }
 
 /* put_json_name of a name too long for the cache */

@@ -99,7 +99,8 @@ struct grpc_call {
 
 void grpc_context_init(grpc_context *ctx, core *c, h2o_loop_t *loop, h2o_multithread_queue_t *queue)
 {
-    h2o_timeout_init(loop, &ctx->idle, core_config_now(c)->grpc_idle_timeout_ms);
+    ctx->idle_ms = core_config_now(c)->grpc_idle_timeout_ms;
+    ctx->idle_ready = 0;
     deadlinetimer_wheel_init(&ctx->deadlines, loop);
     completion_receiver_register(&ctx->receiver, queue);
     ctx->core = c;
@@ -112,7 +113,8 @@ void grpc_context_dispose(grpc_context *ctx, h2o_loop_t *loop, h2o_multithread_q
 {
     HG_ASSERT(h2o_linklist_is_empty(&ctx->connections));
     completion_receiver_unregister(&ctx->receiver, queue);
-    h2o_timeout_dispose(loop, &ctx->idle);
+    if (ctx->idle_ready)
+        h2o_timeout_dispose(loop, &ctx->idle);
     deadlinetimer_wheel_dispose(&ctx->deadlines);
 }
 
@@ -205,6 +207,17 @@ static void conn_flush(grpc_conn *conn)
         conn_close(conn);
 }
 
+/* The context's idle timeout, set up on the loop with its first connection: h2o looks at
+ * every timeout of a loop on each turn, and a server without gRPC callers needs none. */
+static h2o_timeout_t *idle_timeout(grpc_context *ctx, h2o_loop_t *loop)
+{
+    if (!ctx->idle_ready) {
+        h2o_timeout_init(loop, &ctx->idle, ctx->idle_ms);
+        ctx->idle_ready = 1;
+    }
+    return &ctx->idle;
+}
+
 /* No frame of a request (HEADERS, CONTINUATION, DATA) for idle_timeout_ms: closed, as
  * PINGs, SETTINGS or WINDOW_UPDATEs keep no connection open (a squatter sends them to hold
  * a place); unless a call of its own waits for the journal, when the client has nothing
@@ -223,7 +236,7 @@ static void on_idle(h2o_timeout_entry_t *entry)
     }
     for (h2o_linklist_t *l = conn->streams.next; l != &conn->streams; l = l->next)
         if (H2O_STRUCT_FROM_MEMBER(grpc_stream, link, l)->call != NULL) {
-            h2o_timeout_link(loop, &conn->ctx->idle, &conn->idle);
+            h2o_timeout_link(loop, idle_timeout(conn->ctx, loop), &conn->idle);
             return;
         }
     /* nghttp2 reads no frame after this: on_begin_frame no longer restarts the timer */
@@ -232,7 +245,7 @@ static void on_idle(h2o_timeout_entry_t *entry)
         return;
     }
     conn->idle_goaway = 1;
-    h2o_timeout_link(loop, &conn->ctx->idle, &conn->idle);
+    h2o_timeout_link(loop, idle_timeout(conn->ctx, loop), &conn->idle);
     conn_flush(conn); /* may close conn */
 }
 
@@ -784,7 +797,7 @@ static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd, 
     if (hd->type == NGHTTP2_HEADERS || hd->type == NGHTTP2_DATA || hd->type == NGHTTP2_CONTINUATION) {
         /* the idle timer: frames of a request only (a PING keeps no connection open) */
         h2o_timeout_unlink(&conn->idle);
-        h2o_timeout_link(h2o_socket_get_loop(conn->sock), &conn->ctx->idle, &conn->idle);
+        h2o_timeout_link(h2o_socket_get_loop(conn->sock), idle_timeout(conn->ctx, h2o_socket_get_loop(conn->sock)), &conn->idle);
     }
     if (hd->type != NGHTTP2_HEADERS || (hd->stream_id & 1) == 0)
         return 0; /* an even id is nghttp2's to refuse */
@@ -981,7 +994,7 @@ static void start_session(grpc_conn *conn)
     if (conn->ctx->stopping)
         nghttp2_submit_goaway(conn->session, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);
     conn->idle.cb = on_idle;
-    h2o_timeout_link(h2o_socket_get_loop(conn->sock), &conn->ctx->idle, &conn->idle);
+    h2o_timeout_link(h2o_socket_get_loop(conn->sock), idle_timeout(conn->ctx, h2o_socket_get_loop(conn->sock)), &conn->idle);
     h2o_socket_read_start(conn->sock, on_read);
     if (conn->sock->input->size > 0)
         on_read(conn->sock, NULL);

@@ -23,6 +23,8 @@ typedef struct grpc_context {
     core *core;
     h2o_multithread_receiver_t receiver; /* answers that waited for the journal (completion.h) */
     h2o_timeout_t idle;                  /* server.grpc.idle_timeout_ms: a connection silent this long is closed */
+    uint64_t idle_ms;                    /* idle's duration */
+    int idle_ready;                      /* idle is set up on the loop (with the first connection) */
     h2o_timeout_t *handshake;            /* a TLS handshake longer than this is cut; NULL (grpc_context_init's
                                             default): no limit. The server points it at its loop's
                                             server.handshake_timeout_ms */

@@ -76,6 +76,7 @@ struct loop_thread {
     size_t n_listeners;
     size_t open_connections;
     h2o_timeout_t accept_pause;          /* SERVER_ACCEPT_PAUSE_MS */
+    int accept_pause_ready;              /* accept_pause is set up on the loop (at the first pause) */
     h2o_timeout_entry_t accept_resume;   /* linked while this loop does not accept */
     storepoll store;                     /* the store's view of this loop (its database connections) */
     struct server *server;
@@ -396,6 +397,10 @@ static void accept_pause(loop_thread *t, int error)
         return;
     for (size_t i = 0; i < t->n_listeners; i++)
         h2o_socket_read_stop(t->listeners[i].sock);
+    if (!t->accept_pause_ready) { /* set up on the loop at the first pause (see idle_timeout in grpc.c) */
+        h2o_timeout_init(t->ctx.loop, &t->accept_pause, SERVER_ACCEPT_PAUSE_MS);
+        t->accept_pause_ready = 1;
+    }
     h2o_timeout_link(t->ctx.loop, &t->accept_pause, &t->accept_resume);
     metrics_accept_paused();
     if (atomic_exchange(&t->server->fd_shortage, 1) == 0)
@@ -553,7 +558,6 @@ static int loop_setup(loop_thread *t)
     h2o_context_init(&t->ctx, h2o_evloop_create(), &s->globalconf);
     outflow_loop_init(t->ctx.loop, core_config_now(t->core)->write_timeout_ms);
     h2o_multithread_register_receiver(t->ctx.queue, &t->wake, on_wake);
-    h2o_timeout_init(t->ctx.loop, &t->accept_pause, SERVER_ACCEPT_PAUSE_MS);
     atomic_store(&t->beat_ms, now_ms());
     if (s->watchdog_ms > 0) {
         h2o_timeout_init(t->ctx.loop, &t->beat_period, (uint64_t)(s->watchdog_ms / 4));

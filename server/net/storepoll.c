@@ -59,6 +59,10 @@ static void poll_unwatch(void *handle)
 static void poll_tick_soon(void *ctx)
 {
     storepoll *p = ctx;
+    if (!p->tick_ready) { /* set up on the loop when first needed: the memory store never ticks */
+        h2o_timeout_init(p->loop, &p->tick_timeout, STOREPOLL_TICK_MS);
+        p->tick_ready = 1;
+    }
     if (!h2o_timeout_is_linked(&p->tick))
         h2o_timeout_link(p->loop, &p->tick_timeout, &p->tick);
 }
@@ -77,12 +81,13 @@ void storepoll_init(storepoll *p, h2o_evloop_t *loop, void (*tick)(void *arg), v
     p->tick_arg = arg;
     p->tick = (h2o_timeout_entry_t){0};
     p->tick.cb = on_tick;
-    h2o_timeout_init(loop, &p->tick_timeout, STOREPOLL_TICK_MS);
+    p->tick_ready = 0;
 }
 
 void storepoll_dispose(storepoll *p)
 {
     if (h2o_timeout_is_linked(&p->tick))
         h2o_timeout_unlink(&p->tick);
-    h2o_timeout_dispose(p->loop, &p->tick_timeout);
+    if (p->tick_ready)
+        h2o_timeout_dispose(p->loop, &p->tick_timeout);
 }

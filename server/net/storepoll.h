@@ -18,6 +18,7 @@ typedef struct storepoll {
     store_poller poller; /* ctx is the storepoll itself */
     h2o_evloop_t *loop;
     h2o_timeout_t tick_timeout;
+    int tick_ready; /* tick_timeout is set up on the loop (when first needed) */
     h2o_timeout_entry_t tick;
     void (*on_tick)(void *arg);
     void *tick_arg;

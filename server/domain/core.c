@@ -275,6 +275,47 @@ static void webhook_fill(core_webhook *out, const store_webhook *w)
         msg.disabled_at = &out->disabled_at;
     }
     out->msg = msg;
+    out->record = w;
+}
+
+/* The webhook of the call's answer that msg is, or NULL. */
+static const core_webhook *answered_webhook(const core_call *call, const ProtobufCMessage *msg)
+{
+    if (msg->descriptor != &schema_webhook_descriptor)
+        return NULL;
+    if (msg == &call->webhook.msg.base)
+        return &call->webhook;
+    uintptr_t at = (uintptr_t)msg, first = (uintptr_t)call->listed;
+    if (call->listed == NULL || at < first || at >= first + call->list.n_items * sizeof(core_webhook))
+        return NULL;
+    HG_ASSERT((at - first) % sizeof(core_webhook) == offsetof(core_webhook, msg));
+    return &call->listed[(at - first) / sizeof(core_webhook)];
+}
+
+static const char *memo_find(void *data, const ProtobufCMessage *msg, size_t *len)
+{
+    const core_webhook *w = answered_webhook(data, msg);
+    const store_rendering *r = w != NULL ? store_rendering_of(w->record) : NULL;
+    if (r == NULL)
+        return NULL;
+    *len = r->len;
+    return r->bytes;
+}
+
+static void memo_keep(void *data, const ProtobufCMessage *msg, const char *text, size_t len)
+{
+    core_call *call = data;
+    /* reads only: a create or update shows its record once, and then it may never be read */
+    if (call->method != CORE_GET && call->method != CORE_LIST)
+        return;
+    const core_webhook *w = answered_webhook(call, msg);
+    if (w != NULL)
+        backend_keep_rendering(call->core->store, w->record, text, len);
+}
+
+codec_json_memo core_call_memo(core_call *call)
+{
+    return (codec_json_memo){memo_find, memo_keep, call};
 }
 
 static void *call_alloc(core_call *call, size_t size)
@@ -755,6 +796,7 @@ static int handle_result(core_call *call)
         b->items = NULL;
         call->list.items = ptrs;
         call->list.n_items = n;
+        call->listed = items;
         call->response = &call->list.base;
         return finish(call, 0);
     }
@@ -1147,6 +1189,7 @@ void core_call_init(core_call *call, core_method method)
     memset(call, 0, offsetof(core_call, err));
     call->method = method;
     call->blocks = NULL;
+    call->listed = NULL;
     error_clear(&call->err);
 }
 

@@ -21,6 +21,7 @@
 
 #include "auth.h"
 #include "backend.h"
+#include "codec_json.h"
 #include "config.h"
 #include "delivery.h"
 #include "dispatch.h"
@@ -63,6 +64,7 @@ typedef struct core_webhook {
     schema_timestamp created_at;
     schema_timestamp disabled_at; /* msg.disabled_at, when hookgate disabled it */
     char id_hex[OBJECTID_HEX_LEN + 1];
+    const store_webhook *record; /* what it was built from: its JSON is kept with it (core_call_memo) */
 } core_webhook;
 
 /* CORE_INVOKE's own state: the call of the url, its body, the opened secret. Part of the
@@ -132,6 +134,7 @@ typedef struct core_call {
     backend_call store;
     core_webhook webhook;
     schema_list_response list;
+    core_webhook *listed;                    /* CORE_LIST: list.items point into these */
     store_cursor after;                      /* CORE_LIST: where the page starts, from page_token */
     char next_page_token[PAGETOKEN_LEN + 1]; /* CORE_LIST: list.next_page_token when set */
     core_invoke invoke;                      /* CORE_INVOKE */
@@ -198,6 +201,12 @@ ProtobufCAllocator *core_call_memory(core_call *call);
 /* Frees what core_call_memory gave, once the answer is encoded or the client has gone (a
  * call without such memory: nothing). The call may be reused after core_call_init. */
 void core_call_release(core_call *call);
+
+/* The JSON texts already known of the call's response, for encoding it: a webhook that a
+ * GET or a list shows is written once per version of its record, kept with the record
+ * (backend_keep_rendering), and copied from there by every later answer that shows it,
+ * over every protocol that answers in JSON. data is the call, which must stay in place. */
+codec_json_memo core_call_memo(core_call *call);
 
 /* Runs the call. Returns 0 with call->response, -1 with call->err, or CORE_PENDING: done
  * reports the outcome later (possibly from another thread before this returns, so the

@@ -443,7 +443,8 @@ static void call_respond(grpc_call *call)
     core_call *c = &call->call;
     ProtobufCAllocator alloc = poolalloc_make(&s->pool);
     size_t len;
-    uint8_t *out = c->response != NULL ? rpc_encode(s->codec, c->response, &alloc, &len) : NULL;
+    codec_json_memo memo = core_call_memo(c);
+    uint8_t *out = c->response != NULL ? rpc_encode(s->codec, c->response, &memo, &alloc, &len) : NULL;
     if (out != NULL) {
         respond_ok(call->conn, s, out, len, c->replayed);
         return;

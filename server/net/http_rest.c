@@ -64,12 +64,13 @@ static rest_format accepted_format(h2o_req_t *req)
     return REST_JSON;
 }
 
+/* memo: the JSON texts known (core_call_memo), or NULL */
 static void respond_message(h2o_req_t *req, rest_format format, int status, const char *reason,
-                            const ProtobufCMessage *msg)
+                            const ProtobufCMessage *msg, const codec_json_memo *memo)
 {
     ProtobufCAllocator alloc = http_pool_allocator(req);
     size_t len;
-    uint8_t *body = rpc_encode(format == REST_JSON ? RPC_CODEC_JSON : RPC_CODEC_PROTO, msg, &alloc, &len);
+    uint8_t *body = rpc_encode(format == REST_JSON ? RPC_CODEC_JSON : RPC_CODEC_PROTO, msg, memo, &alloc, &len);
     if (body == NULL)
         http_respond_text(req, 500, "Internal Server Error", "Out of memory.");
     else
@@ -86,7 +87,7 @@ static void respond_error(h2o_req_t *req, rest_format format, const error *err)
     }
     status_response r;
     status_response_fill(err, &r);
-    respond_message(req, format, m->http_status, m->http_reason, &r.msg.base);
+    respond_message(req, format, m->http_status, m->http_reason, &r.msg.base, NULL);
 }
 
 static void respond_webhook(h2o_req_t *req, rest_format format, int status, const char *reason, const core_webhook *w)
@@ -99,7 +100,7 @@ static void respond_webhook(h2o_req_t *req, rest_format format, int status, cons
         memcpy(location + sizeof(prefix) - 1, w->id_hex, OBJECTID_HEX_LEN);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, location, n);
     }
-    respond_message(req, format, status, reason, &w->msg.base);
+    respond_message(req, format, status, reason, &w->msg.base, NULL);
 }
 
 /* ---- routes -------------------------------------------------------------------------- */
@@ -140,7 +141,8 @@ static void rest_respond(rest_call *rc, h2o_req_t *req)
     } else if (c->method == CORE_CREATE) {
         respond_webhook(req, rc->format, (int)rest->status, reason_of(rest->status), &c->webhook);
     } else {
-        respond_message(req, rc->format, (int)rest->status, reason_of(rest->status), c->response);
+        codec_json_memo memo = core_call_memo(c);
+        respond_message(req, rc->format, (int)rest->status, reason_of(rest->status), c->response, &memo);
     }
 }
 

@@ -298,7 +298,8 @@ static void rpc_call_respond(rpc_call *call, h2o_req_t *req)
     core_call *c = &call->call;
     ProtobufCAllocator alloc = http_pool_allocator(req);
     size_t len = 0;
-    uint8_t *out = c->response != NULL ? rpc_encode(call->codec, c->response, &alloc, &len) : NULL;
+    codec_json_memo memo = core_call_memo(c);
+    uint8_t *out = c->response != NULL ? rpc_encode(call->codec, c->response, &memo, &alloc, &len) : NULL;
     if (c->response != NULL && out == NULL)
         error_set(&c->err, ERROR_INTERNAL, "Out of memory.");
     if (out != NULL)

@@ -120,7 +120,7 @@ size_t rpc_stream_answer(const ProtobufCMethodDescriptor *m, rpc_codec codec, co
     const ProtobufCMessage *res;
     size_t framed = 0, out_len;
     if (rpc_handle_message(m, codec, msg, len, &alloc, &res, err) == 0) {
-        uint8_t *out = rpc_encode(codec, res, &alloc, &out_len);
+        uint8_t *out = rpc_encode(codec, res, NULL, &alloc, &out_len);
         h2o_iovec_t room =
             out != NULL ? h2o_buffer_reserve(answers, CODEC_GRPC_FRAME_HEADER + out_len) : h2o_iovec_init(NULL, 0);
         if (room.base == NULL) {
@@ -165,9 +165,10 @@ int rpc_handle(core *c, const ProtobufCMethodDescriptor *m, rpc_codec codec, con
     return core_call_start(c, call);
 }
 
-uint8_t *rpc_encode(rpc_codec codec, const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len)
+uint8_t *rpc_encode(rpc_codec codec, const ProtobufCMessage *msg, const codec_json_memo *memo,
+                    ProtobufCAllocator *alloc, size_t *len)
 {
     if (codec == RPC_CODEC_PROTO)
         return codec_proto_encode(msg, alloc, len);
-    return (uint8_t *)codec_json_encode_with(msg, alloc, len);
+    return (uint8_t *)codec_json_encode_memo(msg, alloc, len, memo);
 }

@@ -64,7 +64,9 @@ int rpc_handle_message(const ProtobufCMethodDescriptor *m, rpc_codec codec, cons
 size_t rpc_stream_answer(const ProtobufCMethodDescriptor *m, rpc_codec codec, const uint8_t *msg, size_t len,
                          h2o_buffer_t **answers, error *err);
 
-/* Encodes msg with codec into memory from alloc; NULL when out of memory. */
-uint8_t *rpc_encode(rpc_codec codec, const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len);
+/* Encodes msg with codec into memory from alloc; NULL when out of memory. memo: the JSON
+ * texts already known (core_call_memo), or NULL. */
+uint8_t *rpc_encode(rpc_codec codec, const ProtobufCMessage *msg, const codec_json_memo *memo,
+                    ProtobufCAllocator *alloc, size_t *len);
 
 #endif

@@ -59,6 +59,12 @@ void backend_destroy(backend *b)
         b->ops->destroy(b->self);
 }
 
+void backend_keep_rendering(backend *b, const store_webhook *w, const char *bytes, size_t len)
+{
+    if (b->ops->keep_rendering != NULL)
+        b->ops->keep_rendering(b->self, w, bytes, len);
+}
+
 int backend_secret_open(const backend *b, const store_webhook *w, char **secret, size_t *len)
 {
     *secret = NULL;

@@ -176,6 +176,9 @@ typedef struct backend_ops {
      * have become due that this process did not make (another node's publish: a database's
      * LISTEN/NOTIFY) */
     void (*set_event_wake)(void *self, void (*wake)(void *ctx), void *ctx);
+    /* optional (NULL: records do not outlive their call, and nothing is kept): see
+     * backend_keep_rendering */
+    void (*keep_rendering)(void *self, const store_webhook *w, const char *bytes, size_t len);
 } backend_ops;
 
 typedef struct backend {
@@ -224,6 +227,11 @@ void backend_destroy(backend *b);
  * missing, so a configured key is never the cause), and then the call cannot be signed.
  * Safe on any thread; costs one AEAD open (2.5 µs measured on the project VM) when sealed. */
 int backend_secret_open(const backend *b, const store_webhook *w, char **secret, size_t *len);
+
+/* Keeps bytes an upper layer made from w (its JSON) with w, when this backend's records
+ * outlive their calls (the memory store's do: store_keep_rendering); else nothing. w is a
+ * record this backend returned. Read it back with store_rendering_of. */
+void backend_keep_rendering(backend *b, const store_webhook *w, const char *bytes, size_t len);
 
 /* Wipes and frees a secret from backend_secret_open (NULL is a no-op). */
 void backend_secret_free(char *secret, size_t len);

@@ -550,12 +550,19 @@ static void memory_destroy(void *self)
     free(m);
 }
 
+static void memory_keep_rendering(void *self, const store_webhook *w, const char *bytes, size_t len)
+{
+    memory_backend *m = self;
+    store_keep_rendering(m->index, w, bytes, len);
+}
+
 static const backend_ops memory_ops = {
     .name = "memory",
     .submit = memory_submit,
     .is_synchronous = memory_is_synchronous,
     .stats = memory_stats,
     .destroy = memory_destroy,
+    .keep_rendering = memory_keep_rendering,
 };
 
 static int load_event(void *ctx, const schema_stored_event *r, error *err)

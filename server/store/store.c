@@ -9,7 +9,8 @@
  *
  * Lookups by id and by digest take no lock: those two tables are shared (hashtable_share),
  * read inside an epoch section (epoch.h) while the writer holding the lock changes them.
- * That is safe because a record, once carved, never changes and lives until store_destroy:
+ * That is safe because a record, once carved, never changes (but for its rendering, set
+ * once with a release store, store_keep_rendering) and lives until store_destroy:
  * a reader that finds one, even a version being replaced as it reads, holds a whole
  * record. So every event loop reads in parallel with the others and with the writer (the
  * journal's, or a loop's create), and the lock is taken only by writes, pages and walks of
@@ -184,6 +185,7 @@ static store_webhook *record_copy(store_webhook *r, const store_webhook *w, cons
 {
     char *p = (char *)(r + 1);
     *r = *w;
+    r->rendering = NULL; /* the version's own, kept when it is first shown */
     r->ecosystem_id = memcpy(p, w->ecosystem_id, n->ecosystem_id), p += n->ecosystem_id;
     r->url = memcpy(p, w->url, n->url), p += n->url;
     r->secret = memcpy(p, w->secret, n->secret), p += n->secret;
@@ -437,6 +439,23 @@ const store_webhook *store_nth(store *s, size_t i)
 size_t store_slots(store *s)
 {
     return atomic_load_explicit(&s->published, memory_order_acquire);
+}
+
+void store_keep_rendering(store *s, const store_webhook *w, const char *bytes, size_t len)
+{
+    HG_ASSERT(len > 0);
+    if (len > STORE_RENDERING_MAX || store_rendering_of(w) != NULL)
+        return;
+    pthread_mutex_lock(&s->lock);
+    store_rendering *r = w->rendering == NULL ? block_carve(s, sizeof(*r) + len) : NULL;
+    if (r != NULL) { /* (out of memory: not kept, and shown by writing it again) */
+        r->len = len;
+        memcpy(r->bytes, bytes, len);
+        /* release: a lock-free reader sees the bytes before the pointer; the record is the
+         * store's own memory, const only to its readers */
+        __atomic_store_n(&((store_webhook *)w)->rendering, r, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* Lock-free lookups: a record stays whole after the section; only the tables need it. */

@@ -19,6 +19,15 @@
 #define STORE_IDEMPOTENCY_LEN 32 /* bytes of an idempotency digest (SHA-256) */
 #define STORE_SECRET_MAX 65536   /* bytes of a secret the store takes (the configuration's ceiling) */
 
+/* Bytes an upper layer made from one version of a record (its JSON, as answers show it),
+ * kept with that version so that answers showing it again copy them. */
+typedef struct store_rendering {
+    size_t len;
+    char bytes[];
+} store_rendering;
+
+#define STORE_RENDERING_MAX 65536 /* bytes of the longest rendering kept */
+
 typedef struct store_webhook {
     objectid id;
     int disabled;
@@ -44,6 +53,10 @@ typedef struct store_webhook {
      * the restart resumes by a seq of the old numbering: it may skip as many records as the
      * snapshot left out before it. */
     uint64_t seq;
+    /* NULL until an upper layer keeps one (store_keep_rendering); read it with
+     * store_rendering_of, as another thread may set it. Never carried to another version
+     * or copy of the record. */
+    const store_rendering *rendering;
 } store_webhook;
 
 typedef struct store store;
@@ -112,6 +125,17 @@ const store_webhook *store_update(store *s, const objectid *id, const store_chan
  * so its Idempotency-Key makes no second webhook). Returns the tombstone, or NULL with err
  * set as store_update does. */
 const store_webhook *store_delete(store *s, const objectid *id, error *err);
+
+/* Keeps a copy of len bytes (at most STORE_RENDERING_MAX; longer ones are not kept) as
+ * w's rendering, unless it has one already. w is one of s's records (from store_get,
+ * store_page and the like): the copy lives as long as w does. Takes the lock. */
+void store_keep_rendering(store *s, const store_webhook *w, const char *bytes, size_t len);
+
+/* w's rendering, or NULL: safe on any thread, beside store_keep_rendering. */
+static inline const store_rendering *store_rendering_of(const store_webhook *w)
+{
+    return __atomic_load_n(&w->rendering, __ATOMIC_ACQUIRE);
+}
 
 /* The webhook with this id, or NULL (also when deleted). Takes no lock: lookups by id and
  * by digest run in parallel on every thread, beside a writer. */

@@ -1454,6 +1454,7 @@ typedef struct writer {
     char *out;  /* NULL while measuring */
     size_t len; /* bytes written, or that would have been */
     size_t cap; /* room in out; past it the writer only measures */
+    const codec_json_memo *memo; /* texts already known (NULL: none) */
 } writer;
 
 static inline void put(writer *w, const char *data, size_t n)
@@ -1918,13 +1919,33 @@ static int write_value(writer *w, const ProtobufCFieldDescriptor *f, const void 
     return -1;
 }
 
+static int write_fields(writer *w, const ProtobufCMessage *msg);
+
 static int write_message(writer *w, const ProtobufCMessage *msg)
 {
-    const ProtobufCMessageDescriptor *desc = msg->descriptor;
-    if (is_dynamic(desc)) {
+    if (is_dynamic(msg->descriptor)) {
         write_dynamic(w, msg);
         return 0;
     }
+    if (w->memo == NULL)
+        return write_fields(w, msg);
+    size_t known_len, start = w->len;
+    const char *known = w->memo->find(w->memo->data, msg, &known_len);
+    if (known != NULL) {
+        put(w, known, known_len);
+        return 0;
+    }
+    if (write_fields(w, msg) != 0)
+        return -1;
+    if (w->len <= w->cap) /* written whole, not only measured */
+        w->memo->keep(w->memo->data, msg, w->out + start, w->len - start);
+    return 0;
+}
+
+/* The object of a message that is not one of the dynamic kinds. */
+static int write_fields(writer *w, const ProtobufCMessage *msg)
+{
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
     int first = 1;
     put_char(w, '{');
     for (unsigned i = 0; i < desc->n_fields; i++) {
@@ -1960,12 +1981,13 @@ static int write_message(writer *w, const ProtobufCMessage *msg)
     return 0;
 }
 
-char *codec_json_encode_with(const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len)
+char *codec_json_encode_memo(const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len,
+                             const codec_json_memo *memo)
 {
     /* most answers fit here and are written once; a bigger one is measured by this same
      * pass and written by a second one into a buffer of exactly its size */
     char stack[CODEC_JSON_STACK_BYTES];
-    writer w = {stack, 0, sizeof(stack)};
+    writer w = {stack, 0, sizeof(stack), memo};
     if (write_message(&w, msg) != 0)
         return NULL;
     size_t n = w.len;
@@ -1975,12 +1997,17 @@ char *codec_json_encode_with(const ProtobufCMessage *msg, ProtobufCAllocator *al
     if (n <= sizeof(stack)) {
         memcpy(out, stack, n);
     } else {
-        w = (writer){out, 0, n};
+        w = (writer){out, 0, n, memo};
         write_message(&w, msg);
     }
     out[n] = '\0';
     *len = n;
     return out;
+}
+
+char *codec_json_encode_with(const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len)
+{
+    return codec_json_encode_memo(msg, alloc, len, NULL);
 }
 
 char *codec_json_encode(const ProtobufCMessage *msg, size_t *len)

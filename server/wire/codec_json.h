@@ -76,6 +76,22 @@ char *codec_json_encode(const ProtobufCMessage *msg, size_t *len);
 /* The same, into memory from alloc (NULL = malloc): one allocation of the exact size. */
 char *codec_json_encode_with(const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len);
 
+/* Texts an encoder need not write again: a message whose JSON is already known (a stored
+ * webhook's, kept with its record) is copied, not written. find gives msg's text (len
+ * bytes) or NULL; when NULL, the message is written and keep is called with what was
+ * written (both on every message the encoder writes, top-level and nested, but not on
+ * Timestamps, Structs, Values and ListValues, which it writes itself). The text is used as it
+ * is: it must be what this encoder writes for msg. */
+typedef struct codec_json_memo {
+    const char *(*find)(void *data, const ProtobufCMessage *msg, size_t *len);
+    void (*keep)(void *data, const ProtobufCMessage *msg, const char *text, size_t len);
+    void *data;
+} codec_json_memo;
+
+/* codec_json_encode_with, with the texts memo knows (NULL: none). */
+char *codec_json_encode_memo(const ProtobufCMessage *msg, ProtobufCAllocator *alloc, size_t *len,
+                             const codec_json_memo *memo);
+
 /* The field a JSON key names (its lowerCamelCase name or its original name), or NULL. */
 const ProtobufCFieldDescriptor *codec_json_field(const ProtobufCMessageDescriptor *desc, const char *key);
 

@@ -436,6 +436,82 @@ static int delete(core *c, const char *token, const char *id, core_call *call)
     return run_now(c, call);
 }
 
+/* The answer's JSON, written with the call's memo and without: the same text. */
+static char *json_with_memo(core_call *call)
+{
+    codec_json_memo memo = core_call_memo(call);
+    size_t with_len, without_len;
+    char *with = codec_json_encode_memo(call->response, NULL, &with_len, &memo);
+    char *without = codec_json_encode(call->response, &without_len);
+    CHECK(with != NULL && without != NULL && with_len == without_len && strcmp(with, without) == 0);
+    free(without);
+    return with;
+}
+
+/* A webhook a GET or a list shows is written once per version of its record: the text is
+ * kept with the record (the memory store's), is what the encoder writes for it, and is
+ * what later answers copy; a create keeps none, and an update's new version starts
+ * without one, so no answer shows an old version's text. */
+static void test_rendering_kept(void)
+{
+    backend *b = memory_backend();
+    core *c = core_of(yaml, b);
+    core_call call;
+    char ids[2][OBJECTID_HEX_LEN + 1];
+    for (int i = 0; i < 2; i++) {
+        schema_create_request r = create_req(ECO_A1, "https://example.com/kept", NULL, "kept");
+        CHECK(create(c, "acme-token", &r, NULL, &call) == 0);
+        strcpy(ids[i], ((const schema_webhook *)call.response)->id);
+        free(json_with_memo(&call));
+        CHECK(store_rendering_of(stored(b, ids[i])) == NULL); /* a create keeps nothing */
+    }
+
+    CHECK(get(c, "acme-token", ids[0], &call) == 0);
+    char *got = json_with_memo(&call);
+    const store_rendering *kept = store_rendering_of(stored(b, ids[0]));
+    CHECK(kept != NULL && kept->len == strlen(got) && memcmp(kept->bytes, got, kept->len) == 0);
+    CHECK(store_rendering_of(stored(b, ids[1])) == NULL);
+
+    schema_list_request l = SCHEMA_LIST_REQUEST_INIT;
+    l.ecosystem_id = ECO_A1;
+    call_setup(&call, CORE_LIST, "acme-token", &l.base);
+    CHECK(run_now(c, &call) == 0);
+    free(json_with_memo(&call));
+    CHECK(store_rendering_of(stored(b, ids[1])) != NULL);
+    CHECK(store_rendering_of(stored(b, ids[0])) == kept); /* kept once */
+
+    /* later answers copy the kept text: a mark made in it shows in the next list */
+    char *mark = kept != NULL ? memchr(kept->bytes, 'k', kept->len) : NULL; /* "kept" */
+    CHECK(mark != NULL);
+    if (mark != NULL) {
+        *mark = 'K';
+        call_setup(&call, CORE_LIST, "acme-token", &l.base);
+        CHECK(run_now(c, &call) == 0);
+        codec_json_memo memo = core_call_memo(&call);
+        char *marked = codec_json_encode_memo(call.response, NULL, &(size_t){0}, &memo);
+        CHECK(marked != NULL && strstr(marked, "\"description\":\"Kept\"") != NULL);
+        free(marked);
+        *mark = 'k';
+    }
+
+    /* an update's new version shows its new url, and gets its own text when next shown */
+    CHECK(update(c, "acme-token", ids[0], "https://example.com/moved", NULL, NULL, -1, &call) == 0);
+    free(json_with_memo(&call));
+    CHECK(store_rendering_of(stored(b, ids[0])) == NULL);
+    call_setup(&call, CORE_LIST, "acme-token", &l.base);
+    CHECK(run_now(c, &call) == 0);
+    char *listed = json_with_memo(&call);
+    CHECK(listed != NULL && strstr(listed, "https://example.com/moved") != NULL &&
+          strstr(listed, "https://example.com/kept") != NULL);
+    const store_rendering *again = store_rendering_of(stored(b, ids[0]));
+    char *again_text = again != NULL ? strndup(again->bytes, again->len) : NULL;
+    CHECK(again != kept && again_text != NULL && strstr(again_text, "https://example.com/moved") != NULL);
+    free(again_text);
+    free(listed);
+    free(got);
+    core_destroy(c);
+}
+
 /* Updates set what they name and keep the rest (a secret of "" removes it), answer the
  * empty UpdateWebhookResponse, and keep id and createdAt; the problems are create's, all
  * at once, the id's in the path; unknown, out-of-scope and deleted ids are 404 naming the
@@ -1637,6 +1713,7 @@ int main(void)
     test_create();
     test_create_errors();
     test_get_and_list();
+    test_rendering_kept();
     test_list_pages();
     test_update_delete();
     test_idempotency_after_delete();

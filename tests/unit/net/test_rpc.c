@@ -211,7 +211,7 @@ static void test_encode_round_trip(void)
 
     for (int codec = 0; codec < 2; codec++) {
         size_t len = 0;
-        uint8_t *bytes = rpc_encode(codec ? RPC_CODEC_JSON : RPC_CODEC_PROTO, &w.base, &a, &len);
+        uint8_t *bytes = rpc_encode(codec ? RPC_CODEC_JSON : RPC_CODEC_PROTO, &w.base, NULL, &a, &len);
         CHECK(bytes != NULL && len > 0);
         if (bytes == NULL)
             continue;

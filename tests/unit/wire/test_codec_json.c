@@ -540,6 +540,75 @@ static void test_encode_timestamps(void)
     TIMESTAMP(-62135596800LL, 0, "\"0001-01-01T00:00:00.000Z\"");
 }
 
+/* A memo for test_encode_memo: knows one message's text; records what it is asked to keep. */
+typedef struct test_memo {
+    const ProtobufCMessage *known;
+    const char *text;
+    int kept;
+    size_t kept_len;
+    char kept_text[512]; /* its first bytes */
+} test_memo;
+
+static const char *memo_find(void *data, const ProtobufCMessage *msg, size_t *len)
+{
+    test_memo *m = data;
+    if (msg != m->known)
+        return NULL;
+    *len = strlen(m->text);
+    return m->text;
+}
+
+static void memo_keep(void *data, const ProtobufCMessage *msg, const char *text, size_t len)
+{
+    test_memo *m = data;
+    if (msg->descriptor != &schema_webhook_descriptor)
+        return;
+    m->kept++;
+    m->kept_len = len;
+    snprintf(m->kept_text, sizeof(m->kept_text), "%.*s", (int)len, text);
+}
+
+/* A message the memo knows is copied from it, not written; every other one is written and
+ * handed to keep as exactly the text it is alone; in a second pass (an answer over the
+ * stack's size) too. */
+static void test_encode_memo(void)
+{
+    schema_webhook a, b;
+    schema_timestamp ta, tb;
+    make_webhook(&a, &ta, 1519831018, 941000000);
+    make_webhook(&b, &tb, 1519831019, 0);
+    b.description = "second";
+    schema_webhook *items[] = {&a, &b};
+    schema_list_response list = SCHEMA_LIST_RESPONSE_INIT;
+    list.items = items;
+    list.n_items = 2;
+    test_memo m = {.known = &a.base, .text = "{\"known\":1}"};
+    codec_json_memo memo = {memo_find, memo_keep, &m};
+    size_t len;
+    char *out = codec_json_encode_memo(&list.base, NULL, &len, &memo);
+    char *b_alone = codec_json_encode(&b.base, &(size_t){0});
+    char want[1024];
+    snprintf(want, sizeof want, "{\"items\":[{\"known\":1},%s]}", b_alone != NULL ? b_alone : "");
+    CHECK(out != NULL && len == strlen(want));
+    CHECK_STR(out, want);
+    CHECK(m.kept == 1);
+    CHECK_STR(m.kept_text, b_alone);
+    free(out);
+
+    /* the same over the stack's size: a description long enough for two passes */
+    static char long_text[20000];
+    memset(long_text, 'd', sizeof long_text - 1);
+    b.description = long_text;
+    free(b_alone);
+    b_alone = codec_json_encode(&b.base, &(size_t){0});
+    m.kept = 0;
+    out = codec_json_encode_memo(&list.base, NULL, &len, &memo);
+    CHECK(out != NULL && b_alone != NULL && strstr(out, b_alone) != NULL && strncmp(out, want, 22) == 0);
+    CHECK(m.kept == 1 && b_alone != NULL && m.kept_len == strlen(b_alone)); /* whole only in the second pass */
+    free(out);
+    free(b_alone);
+}
+
 static void test_encode_list_and_error(void)
 {
     schema_list_response list = SCHEMA_LIST_RESPONSE_INIT;
@@ -1585,6 +1654,7 @@ int main(void)
     test_encode_webhook();
     test_encode_timestamps();
     test_encode_list_and_error();
+    test_encode_memo();
     test_decode_timestamps();
     test_round_trip();
     test_integers();

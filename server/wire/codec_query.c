@@ -1,9 +1,13 @@
 /* codec_query: see codec_query.h.
  *
  * The query becomes a JSON object of string values and goes through codec_json, so names,
- * aliases and unknown-field rules are exactly those of a JSON body. */
+ * aliases and unknown-field rules are exactly those of a JSON body. A plain query (the
+ * usual "ecosystemId=...&limit=10") is first tried without that detour, straight into the
+ * message: splitting it with uriparser into a JSON object cost about 4,700 instructions of
+ * a list request's 22,000. */
 #include "codec_query.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uriparser/Uri.h>
@@ -80,8 +84,99 @@ static json_t *query_to_object(const ProtobufCMessageDescriptor *desc, const cha
     return obj;
 }
 
+/* 1 for the bytes RFC 3986 leaves unreserved: letters, digits, '-', '.', '_' and '~'. */
+static const unsigned char unreserved[256] = {
+    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,
+    ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
+#define PLAIN_NAME_MAX 64     /* bytes of a parameter name the plain decode reads */
+#define PLAIN_UINT32_DIGITS 9 /* digits of a number it reads: below 2^32 whatever they are */
+
+/* Sets f of msg from the plain value v (n bytes); 0 when the plain decode leaves it to the
+ * split one (a field that is not a singular string or uint32 outside a oneof, a number
+ * that is not the plain digits of one), or memory ran out. */
+static int plain_set(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f, const char *v, size_t n,
+                     ProtobufCAllocator *alloc)
+{
+    if (f->label == PROTOBUF_C_LABEL_REPEATED || (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
+        (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0))
+        return 0;
+    char *member = (char *)msg + f->offset;
+    if (f->type == PROTOBUF_C_TYPE_STRING) {
+        char *copy = alloc != NULL ? alloc->alloc(alloc->allocator_data, n + 1) : malloc(n + 1);
+        if (copy == NULL)
+            return 0;
+        memcpy(copy, v, n);
+        copy[n] = '\0';
+        *(char **)member = copy;
+        return 1;
+    }
+    if (f->type != PROTOBUF_C_TYPE_UINT32 || n == 0 || n > PLAIN_UINT32_DIGITS || (v[0] == '0' && n > 1))
+        return 0;
+    uint32_t u = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return 0;
+        u = u * 10 + (uint32_t)(v[i] - '0');
+    }
+    *(uint32_t *)member = u;
+    return 1;
+}
+
+ProtobufCMessage *codec_query_decode_plain(const ProtobufCMessageDescriptor *desc, const char *query, size_t len,
+                                           ProtobufCAllocator *alloc)
+{
+    if (desc->n_fields > 64)
+        return NULL;
+    ProtobufCMessage *msg =
+        alloc != NULL ? alloc->alloc(alloc->allocator_data, desc->sizeof_message) : malloc(desc->sizeof_message);
+    if (msg == NULL)
+        return NULL;
+    desc->message_init(msg);
+    uint64_t seen = 0; /* a bit per field given */
+    for (size_t i = 0; i < len;) {
+        size_t eq = i;
+        while (eq < len && unreserved[(unsigned char)query[eq]])
+            eq++;
+        size_t end = eq + 1;
+        while (end < len && unreserved[(unsigned char)query[end]])
+            end++;
+        /* name=value, then the end or a '&' with another pair after it */
+        if (eq == i || eq - i > PLAIN_NAME_MAX || eq >= len || query[eq] != '=' ||
+            (end < len && (query[end] != '&' || end + 1 == len)))
+            goto split;
+        char name[PLAIN_NAME_MAX + 1];
+        memcpy(name, query + i, eq - i);
+        name[eq - i] = '\0';
+        const ProtobufCFieldDescriptor *f = codec_json_field(desc, name);
+        uint64_t bit = f != NULL ? (uint64_t)1 << (f - desc->fields) : 0;
+        if (f == NULL || (seen & bit) || !plain_set(msg, f, query + eq + 1, end - eq - 1, alloc))
+            goto split; /* unknown, given twice (maybe by its other name), or not plain */
+        seen |= bit;
+        i = end + 1;
+    }
+    return msg;
+split:
+    protobuf_c_message_free_unpacked(msg, alloc);
+    return NULL;
+}
+
 ProtobufCMessage *codec_query_decode(const ProtobufCMessageDescriptor *desc, const char *query, size_t len,
                                      ProtobufCAllocator *alloc, error *err)
+{
+    ProtobufCMessage *plain = codec_query_decode_plain(desc, query, len, alloc);
+    return plain != NULL ? plain : codec_query_decode_split(desc, query, len, alloc, err);
+}
+
+ProtobufCMessage *codec_query_decode_split(const ProtobufCMessageDescriptor *desc, const char *query, size_t len,
+                                           ProtobufCAllocator *alloc, error *err)
 {
     json_t *obj = query_to_object(desc, query, len, err);
     if (obj == NULL) {

@@ -31,20 +31,31 @@
 #define TIMESTAMP_MIN_SECONDS (-62135596800LL) /* 0001-01-01T00:00:00Z */
 #define TIMESTAMP_MAX_SECONDS 253402300799LL   /* 9999-12-31T23:59:59Z */
 
-void codec_json_name(const char *field_name, char *out, size_t out_size)
+/* The one lowerCamelCase rule: field_name without its '_'s, a letter after one upper-cased.
+ * Writes the first max bytes of it to out (no NUL); returns its whole length. */
+static size_t camel_name(const char *field_name, char *out, size_t max)
 {
-    size_t o = 0;
+    size_t n = 0;
     int upper = 0;
-    for (const char *p = field_name; *p != '\0' && o + 1 < out_size; p++) {
+    for (const char *p = field_name; *p != '\0'; p++) {
         if (*p == '_') {
             upper = 1;
             continue;
         }
-        out[o++] = (upper && *p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
+        if (n < max)
+            out[n] = (upper && *p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
+        n++;
         upper = 0;
     }
-    if (out_size > 0)
-        out[o] = '\0';
+    return n;
+}
+
+void codec_json_name(const char *field_name, char *out, size_t out_size)
+{
+    if (out_size == 0)
+        return;
+    size_t n = camel_name(field_name, out, out_size - 1);
+    out[n < out_size - 1 ? n : out_size - 1] = '\0';
 }
 
 static int is_timestamp(const ProtobufCFieldDescriptor *f)
@@ -581,38 +592,19 @@ static void decode_field(decoder *d, ProtobufCMessage *msg, const ProtobufCField
     *(size_t *)((char *)msg + f->quantifier_offset) = done;
 }
 
-/* 1 when key is the lowerCamelCase form of field_name (compared without building it). */
-static int is_json_name(const char *field_name, const char *key)
-{
-    int upper = 0;
-    for (const char *p = field_name; *p != '\0'; p++) {
-        if (*p == '_') {
-            upper = 1;
-            continue;
-        }
-        char c = (upper && *p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
-        upper = 0;
-        if (*key++ != c)
-            return 0;
-    }
-    return *key == '\0';
-}
-
 /* A field name's JSON name, per thread, found by the address of the name (static in the
  * generated descriptors): a direct-mapped cache, as every key of a request and every field
  * of an answer needs one. A name whose slot another took is converted again, and takes the
  * slot back. */
 #define JSON_NAME_CACHE_BITS 7
-#define JSON_NAME_MAX 45 /* bytes: the schema's longest names are 16 */
 typedef struct json_name_slot {
     const char *field_name;
-    unsigned char len;            /* of the name; text holds len + 3 bytes */
-    char text[JSON_NAME_MAX + 3]; /* "name": as an answer has it (48 bytes: copied whole) */
+    unsigned char len;                  /* of the name; text holds len + 3 bytes */
+    char text[CODEC_JSON_NAME_MAX + 3]; /* "name": as an answer has it (48 bytes: copied whole) */
 } json_name_slot;
 static __thread json_name_slot json_names[1u << JSON_NAME_CACHE_BITS];
 
-/* field_name's JSON name (lowerCamelCase, as is_json_name reads it) at text + 1; NULL for a
- * name longer than JSON_NAME_MAX. */
+/* field_name's JSON name (camel_name) at text + 1. */
 static const json_name_slot *json_name_fill(json_name_slot *slot, const char *field_name);
 
 static inline const json_name_slot *json_name(const char *field_name)
@@ -625,20 +617,9 @@ static inline const json_name_slot *json_name(const char *field_name)
 /* json_name on a miss: slot takes field_name. */
 static const json_name_slot *json_name_fill(json_name_slot *slot, const char *field_name)
 {
-    slot->field_name = NULL; /* until it holds this name whole */
-    size_t n = 0;
-    int upper = 0;
     slot->text[0] = '"';
-    for (const char *p = field_name; *p != '\0'; p++) {
-        if (*p == '_') {
-            upper = 1;
-            continue;
-        }
-        if (n == JSON_NAME_MAX)
-            return NULL;
-        slot->text[1 + n++] = (upper && *p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
-        upper = 0;
-    }
+    size_t n = camel_name(field_name, slot->text + 1, CODEC_JSON_NAME_MAX);
+    HG_ASSERT(n <= CODEC_JSON_NAME_MAX); /* every schema field's (test_codec_json) */
     memcpy(slot->text + 1 + n, "\":", 2);
     slot->len = (unsigned char)n;
     slot->field_name = field_name;
@@ -671,7 +652,7 @@ static const ProtobufCFieldDescriptor *field_of_key(const ProtobufCMessageDescri
         if (name[0] != key[0] && name[0] != '_')
             continue;
         const json_name_slot *json = json_name(name);
-        if (json != NULL ? json->len == key_len && same_bytes(json->text + 1, key, key_len) : is_json_name(name, key))
+        if (json->len == key_len && same_bytes(json->text + 1, key, key_len))
             return &desc->fields[i];
         if (strcmp(name, key) == 0)
             return &desc->fields[i];
@@ -1567,16 +1548,10 @@ escaping:
     put_char(w, '"');
 }
 
-static void put_json_name_uncached(writer *w, const char *field_name);
-
 /* "lowerCamelCase": of a schema field name (letters, digits and '_': nothing to escape). */
 static void put_json_name(writer *w, const char *field_name)
 {
     const json_name_slot *slot = json_name(field_name);
-    if (slot == NULL) {
-        put_json_name_uncached(w, field_name);
-        return;
-    }
     size_t n = slot->len + 3u;
     if (sizeof(slot->text) <= w->cap - w->len && w->len <= w->cap) {
         memcpy(w->out + w->len, slot->text, sizeof(slot->text)); /* a fixed size: a few moves, no call */
@@ -1584,27 +1559,6 @@ static void put_json_name(writer *w, const char *field_name)
         return;
     }
     put(w, slot->text, n);
-}
-
-/* put_json_name of a name too long for the cache */
-static void put_json_name_uncached(writer *w, const char *field_name)
-{
-    put_char(w, '"');
-    /* a word at a time: the name up to its next '_', then the next word's first letter upper-cased */
-    for (const char *p = field_name;;) {
-        size_t n = 0;
-        while (p[n] != '_' && p[n] != '\0') /* names are short: a loop, not a call to strcspn */
-            n++;
-        put(w, p, n);
-        p += n;
-        while (*p == '_')
-            p++;
-        if (*p == '\0')
-            break;
-        put_char(w, (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p);
-        p++;
-    }
-    put(w, "\":", 2);
 }
 
 static void put_int(writer *w, int64_t v, int quoted)

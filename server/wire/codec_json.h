@@ -31,6 +31,7 @@
 
 #include "error.h"
 
+#define CODEC_JSON_NAME_MAX 45 /* bytes of a field's JSON name: every schema field's is shorter (test_codec_json) */
 #define CODEC_JSON_MAX_DEPTH 32 /* nesting of objects and arrays a decode accepts, the body's own object included */
 
 /* Decodes `json` (len bytes, need not be NUL-terminated) into a new message of type desc,

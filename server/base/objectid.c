@@ -2,6 +2,7 @@
 #include "objectid.h"
 
 #include "hg_assert.h"
+#include "swar.h"
 
 #include <openssl/rand.h>
 #include <stdatomic.h>
@@ -75,11 +76,10 @@ int objectid_from_hex(const char *hex, size_t len, objectid *out)
  * x + 0x1f and x + 0x19 for 'a'..'f'. */
 static int eight_lower_hex(uint64_t v)
 {
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    if (v & highs)
+    if (v & SWAR_HIGHS)
         return 0;
-    uint64_t digit = (v + ones * 0x50) & ~(v + ones * 0x46), af = (v + ones * 0x1f) & ~(v + ones * 0x19);
-    return ((digit | af) & highs) == highs;
+    uint64_t digit = (v + SWAR_ONES * 0x50) & ~(v + SWAR_ONES * 0x46), af = (v + SWAR_ONES * 0x1f) & ~(v + SWAR_ONES * 0x19);
+    return ((digit | af) & SWAR_HIGHS) == SWAR_HIGHS;
 }
 
 int objectid_is_ecosystem_id(const char *s, size_t len)

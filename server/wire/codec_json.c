@@ -20,6 +20,7 @@
 
 #include "base64.h"
 #include "hg_assert.h"
+#include "swar.h"
 #include "schema.h"
 #include "utf8.h"
 
@@ -901,10 +902,9 @@ static void *yajl_arena_realloc(void *ctx, void *ptr, size_t size)
 /* 1 when text is UTF-8 without a NUL: what jansson's json_string would take. */
 static int fast_text_ok(const unsigned char *s, size_t len)
 {
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     for (size_t i = 0, n; i < len; i += n) {
         uint64_t v;
-        if (len - i >= 8 && (memcpy(&v, s + i, sizeof(v)), ((v - ones) | v) & highs) == 0) {
+        if (len - i >= 8 && (memcpy(&v, s + i, sizeof(v)), swar_below(v, 1) | (v & SWAR_HIGHS)) == 0) {
             n = 8; /* eight bytes of 0x01..0x7f: no high bit, and none was 0 (0 - 1 borrows one) */
             continue;
         }
@@ -1148,17 +1148,15 @@ enum { TEXT_PLAIN_NOT = 1, TEXT_CONTROL = 2 };
  * one that borrows when 0x20 is taken from it. */
 static unsigned text_scan(const char *json, size_t len)
 {
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull, backslashes = ones * '\\';
     uint64_t plain_not = 0, control = 0;
     size_t i = 0;
     for (; len - i >= 8; i += 8) {
-        uint64_t v, b;
+        uint64_t v;
         memcpy(&v, json + i, sizeof(v));
-        b = v ^ backslashes;
-        plain_not |= v | ((b - ones) & ~b);
-        control |= (v - ones * 0x20) & ~v;
+        plain_not |= (v & SWAR_HIGHS) | swar_equal(v, '\\');
+        control |= swar_below(v, 0x20);
     }
-    unsigned flags = ((plain_not & highs) != 0 ? TEXT_PLAIN_NOT : 0) | ((control & highs) != 0 ? TEXT_CONTROL : 0);
+    unsigned flags = (plain_not != 0 ? TEXT_PLAIN_NOT : 0) | (control != 0 ? TEXT_CONTROL : 0);
     for (; i < len; i++) {
         unsigned char c = (unsigned char)json[i];
         flags |= (c >= 0x80 || c == '\\' ? TEXT_PLAIN_NOT : 0) | (c < 0x20 ? TEXT_CONTROL : 0);
@@ -1467,10 +1465,7 @@ static const unsigned char run_ends[256] = {
  * the byte-wise loop. */
 static inline int any_to_escape(uint64_t v)
 {
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t quote = v ^ (ones * '"'), backslash = v ^ (ones * '\\');
-    uint64_t control = (v - ones * 0x20) & ~v;
-    return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | control) & highs ? 1 : 0;
+    return (swar_equal(v, '"') | swar_equal(v, '\\') | swar_below(v, 0x20)) != 0;
 }
 
 static void put_string(writer *w, const char *s)

@@ -44,13 +44,26 @@ static size_t put(char *line, size_t at, size_t cap, const char *text, size_t le
     return at + len;
 }
 
+#define UINT_DIGITS_MAX 20 /* of a uint64_t */
+
+/* v's decimal digits (at least min_digits, zeros before) at p, which has room for
+ * UINT_DIGITS_MAX; where they end. */
+static char *text_uint(char *p, uint64_t v, int min_digits)
+{
+    HG_ASSERT(min_digits <= UINT_DIGITS_MAX);
+    char digits[UINT_DIGITS_MAX], *d = digits + sizeof(digits);
+    do
+        *--d = (char)('0' + v % 10);
+    while ((v /= 10) != 0 || digits + sizeof(digits) - d < min_digits);
+    size_t n = (size_t)(digits + sizeof(digits) - d);
+    memcpy(p, d, n);
+    return p + n;
+}
+
 static size_t put_uint(char *line, size_t at, size_t cap, uint64_t v, int min_digits)
 {
-    char digits[24], *p = digits + sizeof(digits);
-    do
-        *--p = (char)('0' + v % 10);
-    while ((v /= 10) != 0 || digits + sizeof(digits) - p < min_digits);
-    return put(line, at, cap, p, (size_t)(digits + sizeof(digits) - p));
+    char digits[UINT_DIGITS_MAX];
+    return put(line, at, cap, digits, (size_t)(text_uint(digits, v, min_digits) - digits));
 }
 
 static const char hex[] = "0123456789abcdef";
@@ -103,22 +116,10 @@ static size_t put_duration(char *line, size_t n, size_t cap, int64_t us)
 #define METHOD_MAX 16
 #define PATH_MAX_BYTES 256
 #define PROTOCOL_MAX 16
-#define UINT_DIGITS_MAX 20
 _Static_assert(3 + 7 + 4 * METHOD_MAX + 1 + 4 * PATH_MAX_BYTES + 1 + UINT_DIGITS_MAX + 1 + UINT_DIGITS_MAX + 1 +
                        UINT_DIGITS_MAX + 4 + 3 + PROTOCOL_MAX + 1 <=
                    LINE_MAX_BYTES,
                "a text line fits its buffer");
-
-static char *text_uint(char *p, uint64_t v)
-{
-    char digits[UINT_DIGITS_MAX], *d = digits + sizeof(digits);
-    do
-        *--d = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    size_t n = (size_t)(digits + sizeof(digits) - d);
-    memcpy(p, d, n);
-    return p + n;
-}
 
 /* A client's bytes (a method, a path) in the text format: one field with no byte that could
  * end it, start a line or move a terminal. Control bytes, space, DEL, backslash and bytes
@@ -165,17 +166,17 @@ void accesslog_write(const accesslog_entry *e)
         *p++ = ' ';
         p = text_field(p, e->path, path_len);
         *p++ = ' ';
-        p = text_uint(p, (uint64_t)(e->status >= 0 ? e->status : 0));
+        p = text_uint(p, (uint64_t)(e->status >= 0 ? e->status : 0), 1);
         *p++ = ' ';
-        p = text_uint(p, e->bytes);
+        p = text_uint(p, e->bytes, 1);
         *p++ = ' ';
         uint64_t us = e->duration_us > 0 ? (uint64_t)e->duration_us : 0;
-        p = text_uint(p, us / 1000);
-        unsigned frac = (unsigned)(us % 1000);
-        p[0] = '.', p[1] = (char)('0' + frac / 100), p[2] = (char)('0' + frac / 10 % 10), p[3] = (char)('0' + frac % 10);
-        memcpy(p + 4, "ms ", 3);
-        memcpy(p + 7, e->protocol, protocol_len);
-        n = (size_t)(p + 7 + protocol_len - line);
+        p = text_uint(p, us / 1000, 1);
+        *p++ = '.';
+        p = text_uint(p, us % 1000, 3);
+        memcpy(p, "ms ", 3);
+        memcpy(p + 3, e->protocol, protocol_len);
+        n = (size_t)(p + 3 + protocol_len - line);
     } else {
         struct timespec now;
         struct tm tm;

@@ -420,27 +420,38 @@ static int answered_all(const conn *c)
  * h2o_hpack_flatten_response): after 40 answers the client's table holds only what repeats
  * (date, content-type). An answer too large for one frame goes through h2o's own encoder,
  * HEADERS and CONTINUATION, its fields the same. */
-static void test_answer_fields(server *s)
-{
-    enum { ANSWERS = 40, BIG = 20000 };
-    static uint8_t out[ANSWERS * 32 + 64];
-    size_t n = 0;
-    memcpy(out, preface, sizeof(preface) - 1);
-    n += sizeof(preface) - 1;
-    n += frame(out + n, 4, 0, 0, NULL, 0); /* SETTINGS */
-    for (uint32_t i = 0; i < ANSWERS; i++)
-        n += get(out + n, 2 * i + 1);
+enum { ANSWERS = 40 };
 
-    answer_fields = 1;
+/* Sends the preface, SETTINGS and GETs on streams 1, 3, ... (streams of them, at most
+ * ANSWERS), waits for every answer and decodes them into d (room for max); how many it
+ * decoded. *inflater is what decoded them (the caller deletes it). */
+static size_t answers_to_gets(server *s, uint32_t streams, decoded *d, size_t max, nghttp2_hd_inflater **inflater)
+{
+    static uint8_t out[ANSWERS * 32 + 64];
+    CHECK(streams <= ANSWERS);
+    size_t n = sizeof(preface) - 1;
+    memcpy(out, preface, n);
+    n += frame(out + n, 4, 0, 0, NULL, 0); /* SETTINGS */
+    for (uint32_t i = 0; i < streams; i++)
+        n += get(out + n, 2 * i + 1);
     conn c;
     conn_open(s, &c, BUDGET);
     conn_send(&c, out, n);
-    answers_expected = ANSWERS;
+    answers_expected = streams;
     CHECK(pump(s, &c, answered_all));
-    nghttp2_hd_inflater *inflater;
-    CHECK(nghttp2_hd_inflate_new(&inflater) == 0);
+    CHECK(nghttp2_hd_inflate_new(inflater) == 0);
+    size_t got = decode_answers(&c, *inflater, d, max);
+    conn_close(s, &c);
+    return got;
+}
+
+static void test_answer_fields(server *s)
+{
+    enum { BIG = 20000 };
     static decoded d[ANSWERS + 1];
-    CHECK(decode_answers(&c, inflater, d, ANSWERS + 1) == ANSWERS);
+    nghttp2_hd_inflater *inflater;
+    answer_fields = 1;
+    CHECK(answers_to_gets(s, ANSWERS, d, ANSWERS + 1, &inflater) == ANSWERS);
     for (unsigned i = 0; i < ANSWERS; i++) {
         char id[32], location[32];
         snprintf(id, sizeof(id), "id-%08u", i + 1);
@@ -452,40 +463,20 @@ static void test_answer_fields(server *s)
     CHECK(nghttp2_hd_inflate_get_num_table_entries(inflater) <= 61 + 3);
     CHECK(nghttp2_hd_inflate_get_dynamic_table_size(inflater) < 256);
     nghttp2_hd_inflate_del(inflater);
-    conn_close(s, &c);
 
     /* one answer past a frame: h2o's encoder alone */
-    n = sizeof(preface) - 1;
-    n += frame(out + n, 4, 0, 0, NULL, 0);
-    n += get(out + n, 1);
     answer_fields = 1, answer_big = BIG;
-    conn_open(s, &c, BUDGET);
-    conn_send(&c, out, n);
-    answers_expected = 1;
-    CHECK(pump(s, &c, answered_all));
-    CHECK(nghttp2_hd_inflate_new(&inflater) == 0);
-    CHECK(decode_answers(&c, inflater, d, ANSWERS) == 1);
+    CHECK(answers_to_gets(s, 1, d, ANSWERS, &inflater) == 1);
     CHECK(d[0].status == status_of(1) && d[0].content_type && d[0].big == BIG);
     CHECK(strcmp(d[0].id, "id-00000001") == 0 && strcmp(d[0].location, "/w/1") == 0);
     nghttp2_hd_inflate_del(inflater);
-    conn_close(s, &c);
     answer_fields = 0, answer_big = 0;
 
     /* a status the static table lacks, on an answer with no field of its own */
-    n = sizeof(preface) - 1;
-    n += frame(out + n, 4, 0, 0, NULL, 0);
-    n += get(out + n, 1);
-    n += get(out + n, 3);
     answer_status = 201;
-    conn_open(s, &c, BUDGET);
-    conn_send(&c, out, n);
-    answers_expected = 2;
-    CHECK(pump(s, &c, answered_all));
-    CHECK(nghttp2_hd_inflate_new(&inflater) == 0);
-    CHECK(decode_answers(&c, inflater, d, ANSWERS) == 2);
+    CHECK(answers_to_gets(s, 2, d, ANSWERS, &inflater) == 2);
     CHECK(d[0].status == 201 && d[1].status == 201 && d[0].id[0] == '\0' && !d[0].content_type);
     nghttp2_hd_inflate_del(inflater);
-    conn_close(s, &c);
     answer_status = 0;
 }
 

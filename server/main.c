@@ -199,6 +199,8 @@ int main(int argc, char **argv)
         store = backend_postgres_open(&po, keys, serr); /* takes keys */
     } else {
         store = backend_memory_open(cfg->store_path != NULL ? &jo : NULL, keys, &stats, serr); /* takes keys */
+        if (store != NULL)
+            backend_memory_limit_renderings(store, (size_t)cfg->store_json_cache_bytes);
     }
     if (store == NULL) {
         log_error("store: %s", serr);

@@ -886,6 +886,7 @@ static const field store_fields[] = {
     FIELD_UINT_("fsync_interval_ms", 0, config, store_fsync_interval_ms, 1, 60000),
     FIELD_UINT_("snapshot_after_bytes", 0, config, store_snapshot_after_bytes, 4096, 1ull << 40),
     FIELD_UINT_("max_queued_creates", 0, config, store_max_queued_creates, 1, 1000000),
+    FIELD_UINT_("json_cache_bytes", 0, config, store_json_cache_bytes, 0, 1ull << 40),
 };
 
 static int hex_value(char c)
@@ -1202,6 +1203,7 @@ config *config_parse(const char *name, const char *text, size_t len, char err[CO
     p.cfg->store_fsync_interval_ms = 1000;
     p.cfg->store_snapshot_after_bytes = 64ull << 20;
     p.cfg->store_max_queued_creates = 65536;
+    p.cfg->store_json_cache_bytes = 256ull << 20;
     p.cfg->store_pg_connections = 4;
     p.cfg->store_pg_statement_timeout_ms = 5000;
     p.cfg->limits.max_body_bytes = 65536;
@@ -1371,6 +1373,7 @@ int config_same_server(const config *a, const config *b)
            a->store_fsync_interval_ms == b->store_fsync_interval_ms &&
            a->store_snapshot_after_bytes == b->store_snapshot_after_bytes &&
            a->store_max_queued_creates == b->store_max_queued_creates &&
+           a->store_json_cache_bytes == b->store_json_cache_bytes &&
            same_text(a->store_secret_key.path, b->store_secret_key.path) &&
            a->n_store_previous_keys == b->n_store_previous_keys && same_previous_keys(a, b);
 }

@@ -158,6 +158,8 @@ typedef struct config {
     unsigned store_fsync_interval_ms;    /* batch: 1..60000 (default 1000) */
     uint64_t store_snapshot_after_bytes; /* journal bytes before a snapshot: 4096..2^40 (default 64 MiB) */
     size_t store_max_queued_creates;     /* creates waiting for the journal; past it 503: 1..10^6 (default 65536) */
+    uint64_t store_json_cache_bytes;     /* webhooks' JSON kept with their records (memory store): 0..2^40
+                                            (default 256 MiB); 0 = none */
     config_key_file store_secret_key;    /* seals and opens webhook secrets; path NULL = kept as given */
     config_key_file store_previous_keys[CONFIG_MAX_PREVIOUS_KEYS]; /* open only (a rotation); needs the above */
     size_t n_store_previous_keys;

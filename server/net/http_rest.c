@@ -351,6 +351,7 @@ static void respond_metrics(http_handler *h, h2o_req_t *req)
     core_stats(h->core, &st);
     metrics_gauges g = {
         .webhooks_stored = st.webhooks,
+        .json_cache_bytes = st.json_cache_bytes,
         .journal_queue_depth = st.queue_depth,
         .journal_writable = st.writable,
         .buffered_bytes = outflow_held_total(),

@@ -356,6 +356,11 @@ char *metrics_render(const metrics_gauges *g, size_t *len)
         "hookgate_webhooks_stored %zu\n",
         g->webhooks_stored);
     add(&t,
+        "# HELP hookgate_json_cache_bytes Bytes of webhooks' JSON kept with them for GETs and lists "
+        "(at most store.json_cache_bytes).\n# TYPE hookgate_json_cache_bytes gauge\n"
+        "hookgate_json_cache_bytes %zu\n",
+        g->json_cache_bytes);
+    add(&t,
         "# HELP hookgate_connections_open Connections open on every listener.\n"
         "# TYPE hookgate_connections_open gauge\nhookgate_connections_open %lld\n",
         (long long)atomic_load_explicit(&connections, memory_order_relaxed));

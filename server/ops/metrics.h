@@ -94,6 +94,7 @@ void metrics_webhook_disabled(const char *why);
 /* Values read when rendering. */
 typedef struct metrics_gauges {
     size_t webhooks_stored;
+    size_t json_cache_bytes; /* webhooks' JSON kept with them (store.json_cache_bytes) */
     size_t journal_queue_depth;
     int journal_writable; /* -1: no journal */
     size_t buffered_bytes; /* request and response bytes connections hold (server.max_buffered_bytes) */

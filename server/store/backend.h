@@ -132,6 +132,7 @@ struct backend_call {
 /* What /metrics and /readyz read. */
 typedef struct backend_stats {
     size_t webhooks;    /* stored */
+    size_t json_cache_bytes; /* what webhooks' kept JSON takes (backend_keep_rendering) */
     size_t queue_depth; /* writes waiting for the disk */
     int writable;       /* 1, 0 while writes fail, -1 when the backend keeps nothing durable */
     const char *unwritable; /* writable 0: why, for /readyz (a constant string) */
@@ -247,6 +248,10 @@ typedef struct backend_memory_stats {
  * NULL with err "out of memory" when memory runs out. keys (NULL: none) becomes the
  * backend's, also on failure: with a current key every secret is sealed before it is
  * stored, in the index as on disk (journal_opts->keys is ignored: these are used). */
+/* The bytes webhooks' kept JSON may take in b, a memory backend (store_limit_renderings:
+ * store.json_cache_bytes). */
+void backend_memory_limit_renderings(backend *b, size_t bytes);
+
 backend *backend_memory_open(const journal_options *journal_opts, seal_keyring *keys, backend_memory_stats *stats,
                              char err[JOURNAL_ERROR_MAX]);
 

@@ -533,6 +533,7 @@ static void memory_stats(void *self, backend_stats *out)
 {
     memory_backend *m = self;
     out->webhooks = store_count(m->index);
+    out->json_cache_bytes = store_rendering_bytes(m->index);
     out->queue_depth = m->journal != NULL ? journal_queue_depth(m->journal) : 0;
     out->writable = m->journal != NULL ? journal_is_writable(m->journal) : -1;
     out->unwritable = "the journal cannot be written (creates answer 503; reads work)";
@@ -554,6 +555,15 @@ static void memory_keep_rendering(void *self, const store_webhook *w, const char
 {
     memory_backend *m = self;
     store_keep_rendering(m->index, w, bytes, len);
+}
+
+static const backend_ops memory_ops;
+
+void backend_memory_limit_renderings(backend *b, size_t bytes)
+{
+    HG_ASSERT(b->ops == &memory_ops);
+    memory_backend *m = b->self;
+    store_limit_renderings(m->index, bytes);
 }
 
 static const backend_ops memory_ops = {

@@ -70,6 +70,8 @@ struct store {
     store_webhook **chunks[STORE_MAX_CHUNKS]; /* insertion order; a block is never moved */
     atomic_size_t published;                  /* records visible through store_nth */
     atomic_size_t live;                       /* records that are not tombstones; written under the lock */
+    size_t rendering_budget;                  /* bytes renderings may take (store_limit_renderings) */
+    size_t rendering_bytes;                   /* what they take; under the lock */
 };
 
 static int id_equal(const void *item, const void *key)
@@ -121,7 +123,23 @@ store *store_create(void)
     hashtable_share(&s->by_id);
     hashtable_share(&s->by_key);
     hashtable_init(&s->ecosystems, ecosystem_equal, STORE_MAX_RECORDS, NULL);
+    s->rendering_budget = STORE_RENDERINGS_DEFAULT;
     return s;
+}
+
+void store_limit_renderings(store *s, size_t bytes)
+{
+    pthread_mutex_lock(&s->lock);
+    s->rendering_budget = bytes;
+    pthread_mutex_unlock(&s->lock);
+}
+
+size_t store_rendering_bytes(store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t n = s->rendering_bytes;
+    pthread_mutex_unlock(&s->lock);
+    return n;
 }
 
 void store_destroy(store *s)
@@ -447,8 +465,13 @@ void store_keep_rendering(store *s, const store_webhook *w, const char *bytes, s
     if (len > STORE_RENDERING_MAX || store_rendering_of(w) != NULL)
         return;
     pthread_mutex_lock(&s->lock);
-    store_rendering *r = w->rendering == NULL ? block_carve(s, sizeof(*r) + len) : NULL;
-    if (r != NULL) { /* (out of memory: not kept, and shown by writing it again) */
+    size_t size = sizeof(store_rendering) + len;
+    store_rendering *r = w->rendering == NULL && s->rendering_bytes <= s->rendering_budget &&
+                                     size <= s->rendering_budget - s->rendering_bytes
+                             ? block_carve(s, size)
+                             : NULL;
+    if (r != NULL) { /* (over the budget or out of memory: not kept, and shown by writing it again) */
+        s->rendering_bytes += size;
         r->len = len;
         memcpy(r->bytes, bytes, len);
         /* release: a lock-free reader sees the bytes before the pointer; the record is the

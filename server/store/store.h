@@ -26,7 +26,8 @@ typedef struct store_rendering {
     char bytes[];
 } store_rendering;
 
-#define STORE_RENDERING_MAX 65536 /* bytes of the longest rendering kept */
+#define STORE_RENDERING_MAX 65536                 /* bytes of the longest rendering kept */
+#define STORE_RENDERINGS_DEFAULT (256ull << 20) /* bytes all renderings may take, unless limited */
 
 typedef struct store_webhook {
     objectid id;
@@ -127,9 +128,18 @@ const store_webhook *store_update(store *s, const objectid *id, const store_chan
 const store_webhook *store_delete(store *s, const objectid *id, error *err);
 
 /* Keeps a copy of len bytes (at most STORE_RENDERING_MAX; longer ones are not kept) as
- * w's rendering, unless it has one already. w is one of s's records (from store_get,
- * store_page and the like): the copy lives as long as w does. Takes the lock. */
+ * w's rendering, unless it has one already or the renderings kept so far leave no room
+ * for it in their budget (store_limit_renderings). w is one of s's records (from
+ * store_get, store_page and the like): the copy lives as long as w does (an old version's
+ * too), and counts against the budget as long. Takes the lock. */
 void store_keep_rendering(store *s, const store_webhook *w, const char *bytes, size_t len);
+
+/* The bytes renderings may take from now on, each counted with its length's header
+ * (STORE_RENDERINGS_DEFAULT until set; 0: none is kept). */
+void store_limit_renderings(store *s, size_t bytes);
+
+/* The bytes renderings take. */
+size_t store_rendering_bytes(store *s);
 
 /* w's rendering, or NULL: safe on any thread, beside store_keep_rendering. */
 static inline const store_rendering *store_rendering_of(const store_webhook *w)

@@ -1275,6 +1275,11 @@ class TestMetrics(unittest.TestCase):
         conn.request("POST", "/api/webhooks", body, {"authorization": "token-a", "content-type": "application/json"})
         wid = json.loads(conn.getresponse().read())["id"]
         before = self.scrape()
+        # a GET keeps the webhook's JSON with it: the cache gauge grows by at least its length
+        conn.request("GET", "/api/webhooks/" + wid, headers={"authorization": "token-a"})
+        shown = conn.getresponse().read()
+        cached = self.scrape()[("hookgate_json_cache_bytes", frozenset())]
+        self.assertGreaterEqual(cached - before[("hookgate_json_cache_bytes", frozenset())], len(shown))
         conn.request("PUT", "/api/webhooks/" + wid, json.dumps({"url": "https://example.com/u"}),
                      {"authorization": "token-a", "content-type": "application/json"})
         self.assertEqual((conn.getresponse().read(), 200)[1], 200)

@@ -84,6 +84,7 @@ static void test_default(void)
     CHECK(cfg->max_connection_output_bytes == 4u << 20);
     CHECK(cfg->max_buffered_bytes == 256u << 20);
     CHECK(cfg->store_path == NULL);
+    CHECK(cfg->store_json_cache_bytes == 256u << 20);
     CHECK(cfg->n_accounts == 1);
     if (cfg->n_accounts == 1) {
         const config_account *a = &cfg->accounts[0];
@@ -275,6 +276,8 @@ static void test_wrong_types(void)
     EXPECT_ERROR(LISTEN "store:\n", "t.yaml:4:7: store: expected a mapping, not a scalar");
     EXPECT_ERROR(LISTEN "store:\n  path: ~\n", "t.yaml:5:9: store.path: expected a string, not null");
     EXPECT_ERROR(LISTEN "store:\n  path: \"\"\n", "t.yaml:5:9: store.path: must be between 1 and 4096 bytes");
+    EXPECT_ERROR(LISTEN "store:\n  json_cache_bytes: 1099511627777\n",
+                 "t.yaml:5:21: store.json_cache_bytes: must be an integer between 0 and 1099511627776");
     EXPECT_ERROR(LISTEN "accounts: { id: acme }\n", "t.yaml:4:11: accounts: expected a list, not a mapping");
     EXPECT_ERROR(ACCOUNT "    tokens: abc\n", "t.yaml:6:13: accounts[0].tokens: expected a list, not a scalar");
     EXPECT_ERROR(ACCOUNT "    tokens: [ { a: b } ]\n",
@@ -555,6 +558,18 @@ static void test_delivery_events(void)
     expect_error(__LINE__, text, len, want, 0);
     EXPECT_ERROR(LISTEN "delivery:\n  retry_schedule_ms: [ 0 ]\n  retry_schedule_ms: [ 1 ]\n",
                  "t.yaml:6:3: delivery: duplicate key \"retry_schedule_ms\"");
+}
+
+/* store.json_cache_bytes: 256 MiB unless given; 0 turns the cache off (its upper bound is
+ * checked with the other store keys). */
+static void test_json_cache(void)
+{
+    config *cfg = parse_ok(__LINE__, LISTEN "store:\n  json_cache_bytes: 0\n");
+    CHECK(cfg != NULL && cfg->store_json_cache_bytes == 0);
+    config_destroy(cfg);
+    cfg = parse_ok(__LINE__, LISTEN "store:\n  json_cache_bytes: 1099511627776\n");
+    CHECK(cfg != NULL && cfg->store_json_cache_bytes == 1ull << 40);
+    config_destroy(cfg);
 }
 
 /* store.postgres: its keys, their bounds, and that it excludes store.path. */
@@ -1089,6 +1104,7 @@ int main(void)
     test_integers();
     test_delivery();
     test_delivery_events();
+    test_json_cache();
     test_postgres();
     test_listeners();
     test_cors();

@@ -13,7 +13,8 @@
 
 static char *render(int journal)
 {
-    metrics_gauges g = {.webhooks_stored = 7, .journal_queue_depth = 3, .journal_writable = journal ? 1 : -1};
+    metrics_gauges g = {.webhooks_stored = 7, .json_cache_bytes = 4096, .journal_queue_depth = 3,
+                        .journal_writable = journal ? 1 : -1};
     size_t len = 0;
     char *text = metrics_render(&g, &len);
     CHECK(text != NULL && strlen(text) == len);
@@ -48,6 +49,7 @@ int main(void)
     CHECK(strstr(text, "hookgate_requests_total{") == NULL); /* nothing counted yet */
     CHECK(strstr(text, "hookgate_journal") == NULL);         /* no journal, no journal gauges */
     CHECK(sample(text, "hookgate_webhooks_stored") == 7);
+    CHECK(sample(text, "hookgate_json_cache_bytes") == 4096);
     CHECK(sample(text, "hookgate_connections_write_timeout_total") == 0);
     CHECK(sample(text, "hookgate_requests_refused_buffered_total{scope=\"server\"}") == 0);
     free(text);

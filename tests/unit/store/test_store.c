@@ -573,6 +573,47 @@ static const store_webhook *insert_n(store *s, const char *eco, uint32_t n)
     return r;
 }
 
+/* store_keep_rendering: kept once per version, never carried to the next version, longer
+ * than STORE_RENDERING_MAX not at all, and within the budget (each counted with its
+ * header): past it nothing more, and a lowered budget keeps nothing more either. */
+static void test_renderings(void)
+{
+    store *s = store_create();
+    const store_webhook *a = insert_n(s, "Ckept", 1), *b = insert_n(s, "Ckept", 2), *c = insert_n(s, "Ckept", 3);
+    CHECK(store_rendering_of(a) == NULL && store_rendering_bytes(s) == 0);
+    store_keep_rendering(s, a, "{\"a\":1}", 7);
+    const store_rendering *r = store_rendering_of(a);
+    CHECK(r != NULL && r->len == 7 && memcmp(r->bytes, "{\"a\":1}", 7) == 0);
+    store_keep_rendering(s, a, "{\"a\":2}", 7); /* it has one: kept as it was */
+    CHECK(store_rendering_of(a) == r && memcmp(r->bytes, "{\"a\":1}", 7) == 0);
+    size_t one = store_rendering_bytes(s);
+    CHECK(one == sizeof(store_rendering) + 7);
+
+    static char big[STORE_RENDERING_MAX + 1];
+    memset(big, 'x', sizeof big);
+    store_keep_rendering(s, b, big, sizeof big);
+    CHECK(store_rendering_of(b) == NULL && store_rendering_bytes(s) == one);
+
+    /* room for exactly one more of 7 bytes */
+    store_limit_renderings(s, 2 * one);
+    store_keep_rendering(s, b, "{\"b\":1}", 7);
+    CHECK(store_rendering_of(b) != NULL && store_rendering_bytes(s) == 2 * one);
+    store_keep_rendering(s, c, "{\"c\":1}", 7);
+    CHECK(store_rendering_of(c) == NULL && store_rendering_bytes(s) == 2 * one);
+    store_limit_renderings(s, one); /* below what is kept: nothing more */
+    store_keep_rendering(s, c, "{\"c\":1}", 7);
+    CHECK(store_rendering_of(c) == NULL);
+
+    /* a new version starts without one */
+    store_limit_renderings(s, STORE_RENDERINGS_DEFAULT);
+    error err;
+    error_clear(&err);
+    store_changes ch = {.sets = STORE_SET_URL, .url = "http://y"};
+    const store_webhook *a2 = store_update(s, &a->id, &ch, &err);
+    CHECK(a2 != NULL && a2 != a && store_rendering_of(a2) == NULL && store_rendering_of(a) == r);
+    store_destroy(s);
+}
+
 /* store_page: records after a cursor in insertion order, at most max, *more when others
  * follow; the cursor's id names its place while the record is there (and of the same
  * ecosystem), its seq otherwise; a walk page by page with inserts between the pages meets
@@ -781,5 +822,6 @@ int main(void)
     test_threads();
     test_out_of_memory();
     test_update_delete();
+    test_renderings();
     return test_exit_code();
 }

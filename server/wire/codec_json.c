@@ -31,6 +31,7 @@
 #define FIELDS_MAX 256                         /* fields per message the decoder tracks */
 #define TIMESTAMP_MIN_SECONDS (-62135596800LL) /* 0001-01-01T00:00:00Z */
 #define TIMESTAMP_MAX_SECONDS 253402300799LL   /* 9999-12-31T23:59:59Z */
+#define SECOND_TEXT_LEN 20                     /* "YYYY-MM-DDTHH:MM:SS." */
 
 /* The one lowerCamelCase rule: field_name without its '_'s, a letter after one upper-cased.
  * Writes the first max bytes of it to out (no NUL); returns its whole length. */
@@ -1607,26 +1608,36 @@ static void put_timestamp(writer *w, const schema_timestamp *ts)
         put(w, "null", 4);
         return;
     }
-    int64_t days = ts->seconds >= 0 ? ts->seconds / 86400 : -((-ts->seconds + 86399) / 86400);
-    int64_t secs = ts->seconds - days * 86400, year;
-    unsigned month, day;
-    civil_from_days(days, &year, &month, &day);
+    /* "YYYY-MM-DDTHH:MM:SS." of the last second written, per thread: the webhooks answered
+     * together were mostly made in the same second */
+    static __thread int64_t last_seconds = TIMESTAMP_MIN_SECONDS - 1;
+    static __thread char last_text[SECOND_TEXT_LEN];
+    char buf[40], *p = buf;
+    *p++ = '"';
+    if (ts->seconds != last_seconds) {
+        int64_t days = ts->seconds >= 0 ? ts->seconds / 86400 : -((-ts->seconds + 86399) / 86400);
+        int64_t secs = ts->seconds - days * 86400, year;
+        unsigned month, day;
+        civil_from_days(days, &year, &month, &day);
+        unsigned fields[] = {(unsigned)year,       month, day, (unsigned)(secs / 3600), (unsigned)(secs / 60 % 60),
+                             (unsigned)(secs % 60)};
+        static const char seps[] = "--T::.";
+        char *t = last_text;
+        for (int i = 0; i < 6; i++) {
+            int width = i == 0 ? 4 : 2;
+            for (int k = width - 1; k >= 0; k--, fields[i] /= 10)
+                t[k] = (char)('0' + fields[i] % 10);
+            t += width;
+            *t++ = seps[i];
+        }
+        HG_ASSERT(t - last_text == SECOND_TEXT_LEN);
+        last_seconds = ts->seconds;
+    }
+    memcpy(p, last_text, SECOND_TEXT_LEN);
+    p += SECOND_TEXT_LEN;
     /* Droplit always shows milliseconds; finer values keep 6 or 9 digits */
     int digits = ts->nanos % 1000000 == 0 ? 3 : ts->nanos % 1000 == 0 ? 6 : 9;
     int frac = digits == 3 ? ts->nanos / 1000000 : digits == 6 ? ts->nanos / 1000 : ts->nanos;
-    /* "YYYY-MM-DDTHH:MM:SS.fffZ", digit by digit: this runs for every webhook answered */
-    char buf[40], *p = buf;
-    unsigned fields[] = {(unsigned)year,       month, day, (unsigned)(secs / 3600), (unsigned)(secs / 60 % 60),
-                         (unsigned)(secs % 60)};
-    static const char seps[] = "--T::.";
-    *p++ = '"';
-    for (int i = 0; i < 6; i++) {
-        int width = i == 0 ? 4 : 2;
-        for (int k = width - 1; k >= 0; k--, fields[i] /= 10)
-            p[k] = (char)('0' + fields[i] % 10);
-        p += width;
-        *p++ = seps[i];
-    }
     for (int k = digits - 1; k >= 0; k--, frac /= 10)
         p[k] = (char)('0' + frac % 10);
     p += digits;

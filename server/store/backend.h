@@ -248,12 +248,12 @@ typedef struct backend_memory_stats {
  * NULL with err "out of memory" when memory runs out. keys (NULL: none) becomes the
  * backend's, also on failure: with a current key every secret is sealed before it is
  * stored, in the index as on disk (journal_opts->keys is ignored: these are used). */
+backend *backend_memory_open(const journal_options *journal_opts, seal_keyring *keys, backend_memory_stats *stats,
+                             char err[JOURNAL_ERROR_MAX]);
+
 /* The bytes webhooks' kept JSON may take in b, a memory backend (store_limit_renderings:
  * store.json_cache_bytes). */
 void backend_memory_limit_renderings(backend *b, size_t bytes);
-
-backend *backend_memory_open(const journal_options *journal_opts, seal_keyring *keys, backend_memory_stats *stats,
-                             char err[JOURNAL_ERROR_MAX]);
 
 /* ---- PostgreSQL ----------------------------------------------------------------------- */
 

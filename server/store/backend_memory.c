@@ -144,7 +144,7 @@ static void submit_write(memory_backend *m, backend_call *c)
             finish(c, BACKEND_NOT_FOUND, NULL);
             return;
         }
-        w = *now;
+        w = store_record_fields(now); /* another loop may be keeping its rendering */
         w.deleted = 1;
     }
     store_webhook sealed;

@@ -50,6 +50,8 @@
 HG_STATIC_ASSERT(STORE_MAX_RECORDS <= HASHTABLE_LIMIT_MAX,
                  "every record the insertion-order index can hold fits the id table");
 
+#define BLOCK_ROUND(size) (((size) + 7) & ~(size_t)7) /* bytes carved for size: records stay 8-byte aligned */
+
 typedef struct block {
     struct block *next;
     size_t used; /* bytes, this header included */
@@ -70,9 +72,12 @@ struct store {
     store_webhook **chunks[STORE_MAX_CHUNKS]; /* insertion order; a block is never moved */
     atomic_size_t published;                  /* records visible through store_nth */
     atomic_size_t live;                       /* records that are not tombstones; written under the lock */
-    size_t rendering_budget;                  /* bytes renderings may take (store_limit_renderings) */
-    size_t rendering_bytes;                   /* what they take; under the lock */
+    atomic_size_t rendering_budget;           /* bytes renderings may take (store_limit_renderings) */
+    atomic_size_t rendering_bytes;            /* what they take, each rounded as carved; written under the lock */
 };
+
+HG_STATIC_ASSERT(offsetof(store_webhook, rendering) + sizeof(const store_rendering *) == sizeof(store_webhook),
+                 "store_record_fields copies everything before the rendering: it is the last field");
 
 static int id_equal(const void *item, const void *key)
 {
@@ -123,23 +128,26 @@ store *store_create(void)
     hashtable_share(&s->by_id);
     hashtable_share(&s->by_key);
     hashtable_init(&s->ecosystems, ecosystem_equal, STORE_MAX_RECORDS, NULL);
-    s->rendering_budget = STORE_RENDERINGS_DEFAULT;
+    atomic_init(&s->rendering_budget, STORE_RENDERINGS_DEFAULT);
     return s;
 }
 
 void store_limit_renderings(store *s, size_t bytes)
 {
-    pthread_mutex_lock(&s->lock);
-    s->rendering_budget = bytes;
-    pthread_mutex_unlock(&s->lock);
+    atomic_store_explicit(&s->rendering_budget, bytes, memory_order_relaxed);
 }
 
 size_t store_rendering_bytes(store *s)
 {
-    pthread_mutex_lock(&s->lock);
-    size_t n = s->rendering_bytes;
-    pthread_mutex_unlock(&s->lock);
-    return n;
+    return atomic_load_explicit(&s->rendering_bytes, memory_order_relaxed);
+}
+
+/* 1 when a rendering of size bytes (as carved) fits the budget beside those kept. */
+static int rendering_fits(store *s, size_t size)
+{
+    size_t budget = atomic_load_explicit(&s->rendering_budget, memory_order_relaxed),
+           used = atomic_load_explicit(&s->rendering_bytes, memory_order_relaxed);
+    return used <= budget && size <= budget - used;
 }
 
 void store_destroy(store *s)
@@ -231,7 +239,7 @@ store_webhook *store_record_new(const store_webhook *w)
  * when out of memory. Lock held. */
 static void *block_carve(store *s, size_t size)
 {
-    size = (size + 7) & ~(size_t)7; /* records stay 8-byte aligned */
+    size = BLOCK_ROUND(size);
     block *b = s->blocks;
     if (b != NULL && b->used + size <= STORE_BLOCK) {
         void *p = (char *)b + b->used;
@@ -459,19 +467,27 @@ size_t store_slots(store *s)
     return atomic_load_explicit(&s->published, memory_order_acquire);
 }
 
+store_webhook store_record_fields(const store_webhook *w)
+{
+    store_webhook copy;
+    memcpy(&copy, w, offsetof(store_webhook, rendering));
+    copy.rendering = NULL;
+    return copy;
+}
+
 void store_keep_rendering(store *s, const store_webhook *w, const char *bytes, size_t len)
 {
     HG_ASSERT(len > 0);
-    if (len > STORE_RENDERING_MAX || store_rendering_of(w) != NULL)
+    size_t size = BLOCK_ROUND(sizeof(store_rendering) + len);
+    /* a reader does not wait for the lock: a full budget (or 0) is seen without it, and a
+     * lock another thread holds means the text is kept at a later showing instead */
+    if (len > STORE_RENDERING_MAX || store_rendering_of(w) != NULL || !rendering_fits(s, size) ||
+        pthread_mutex_trylock(&s->lock) != 0)
         return;
-    pthread_mutex_lock(&s->lock);
-    size_t size = sizeof(store_rendering) + len;
-    store_rendering *r = w->rendering == NULL && s->rendering_bytes <= s->rendering_budget &&
-                                     size <= s->rendering_budget - s->rendering_bytes
-                             ? block_carve(s, size)
-                             : NULL;
+    store_rendering *r = w->rendering == NULL && rendering_fits(s, size) ? block_carve(s, size) : NULL;
     if (r != NULL) { /* (over the budget or out of memory: not kept, and shown by writing it again) */
-        s->rendering_bytes += size;
+        atomic_store_explicit(&s->rendering_bytes, atomic_load_explicit(&s->rendering_bytes, memory_order_relaxed) + size,
+                              memory_order_relaxed);
         r->len = len;
         memcpy(r->bytes, bytes, len);
         /* release: a lock-free reader sees the bytes before the pointer; the record is the

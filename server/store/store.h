@@ -131,15 +131,21 @@ const store_webhook *store_delete(store *s, const objectid *id, error *err);
  * w's rendering, unless it has one already or the renderings kept so far leave no room
  * for it in their budget (store_limit_renderings). w is one of s's records (from
  * store_get, store_page and the like): the copy lives as long as w does (an old version's
- * too), and counts against the budget as long. Takes the lock. */
+ * too), and counts against the budget as long, rounded as carved. Never waits: when the
+ * lock is taken it keeps nothing (a later showing will); with no room in the budget it
+ * does not try the lock. */
 void store_keep_rendering(store *s, const store_webhook *w, const char *bytes, size_t len);
 
-/* The bytes renderings may take from now on, each counted with its length's header
- * (STORE_RENDERINGS_DEFAULT until set; 0: none is kept). */
+/* The bytes renderings may take from now on, each counted with its length's header,
+ * rounded to 8 as carved (STORE_RENDERINGS_DEFAULT until set; 0: none is kept). */
 void store_limit_renderings(store *s, size_t bytes);
 
 /* The bytes renderings take. */
 size_t store_rendering_bytes(store *s);
+
+/* A copy of w without its rendering, for a record other threads may be showing (and so
+ * setting its rendering): the copy's is NULL, and that field of w is not read. */
+store_webhook store_record_fields(const store_webhook *w);
 
 /* w's rendering, or NULL: safe on any thread, beside store_keep_rendering. */
 static inline const store_rendering *store_rendering_of(const store_webhook *w)

@@ -587,7 +587,7 @@ static void test_renderings(void)
     store_keep_rendering(s, a, "{\"a\":2}", 7); /* it has one: kept as it was */
     CHECK(store_rendering_of(a) == r && memcmp(r->bytes, "{\"a\":1}", 7) == 0);
     size_t one = store_rendering_bytes(s);
-    CHECK(one == sizeof(store_rendering) + 7);
+    CHECK(one == ((sizeof(store_rendering) + 7 + 7) & ~(size_t)7)); /* rounded as carved */
 
     static char big[STORE_RENDERING_MAX + 1];
     memset(big, 'x', sizeof big);

@@ -10,6 +10,7 @@
 #include <openssl/params.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,42 +35,67 @@ typedef struct piece {
  * instructions, and a delivery attempt signs every call). HMAC is fetched once; each
  * thread keeps a context with SHA-256 set and no key, and each signature works on a copy
  * of it, freed after (no key stays behind in a kept context). */
-static EVP_MAC *hmac;
+static EVP_MAC *_Atomic hmac;              /* set once, by the first signature that fetches it */
+static pthread_mutex_t hmac_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t hmac_template_key; /* each thread's keyless HMAC-SHA256 context */
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
 
 static void hmac_template_free(void *ctx)
 {
     EVP_MAC_CTX_free(ctx);
 }
 
-static void hmac_fetch(void)
+/* HMAC, fetched by the first call that finds it missing; NULL when that fails (out of
+ * memory), and the next call tries again. */
+static EVP_MAC *hmac_fetched(void)
 {
-    hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (hmac != NULL && pthread_key_create(&hmac_template_key, hmac_template_free) != 0) {
-        EVP_MAC_free(hmac);
-        hmac = NULL;
+    EVP_MAC *alg = atomic_load_explicit(&hmac, memory_order_acquire);
+    if (alg != NULL)
+        return alg;
+    pthread_mutex_lock(&hmac_lock);
+    if ((alg = atomic_load_explicit(&hmac, memory_order_relaxed)) == NULL &&
+        (alg = EVP_MAC_fetch(NULL, "HMAC", NULL)) != NULL) {
+        if (pthread_key_create(&hmac_template_key, hmac_template_free) == 0) {
+            atomic_store_explicit(&hmac, alg, memory_order_release);
+        } else {
+            EVP_MAC_free(alg);
+            alg = NULL;
+        }
     }
+    pthread_mutex_unlock(&hmac_lock);
+    return alg;
+}
+
+/* A keyless HMAC-SHA256 context of alg, or NULL (out of memory). */
+static EVP_MAC_CTX *hmac_keyless(EVP_MAC *alg)
+{
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+                           OSSL_PARAM_construct_end()};
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(alg);
+    if (ctx != NULL && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return ctx;
 }
 
 /* A new HMAC-SHA256 context without a key, or NULL (out of memory). */
 static EVP_MAC_CTX *hmac_new(void)
 {
-    pthread_once(&hmac_once, hmac_fetch);
-    if (hmac == NULL)
+    EVP_MAC *alg = hmac_fetched();
+    if (alg == NULL)
         return NULL;
     EVP_MAC_CTX *template = pthread_getspecific(hmac_template_key);
     if (template == NULL) {
-        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-                               OSSL_PARAM_construct_end()};
-        if ((template = EVP_MAC_CTX_new(hmac)) == NULL)
+        if ((template = hmac_keyless(alg)) == NULL)
             return NULL;
-        if (EVP_MAC_CTX_set_params(template, params) != 1 || pthread_setspecific(hmac_template_key, template) != 0) {
+        if (pthread_setspecific(hmac_template_key, template) != 0) {
             EVP_MAC_CTX_free(template);
             return NULL;
         }
     }
-    return EVP_MAC_CTX_dup(template);
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(template);
+    /* OpenSSL 3.0.0 cannot copy a keyless HMAC context (fixed in 3.0.1): set one up whole */
+    return ctx != NULL ? ctx : hmac_keyless(alg);
 }
 
 /* HMAC-SHA256 of the pieces, one after the other, into mac. Returns 0, or -1 when OpenSSL

@@ -141,7 +141,8 @@ ProtobufCMessage *codec_query_decode_plain(const ProtobufCMessageDescriptor *des
         return NULL;
     desc->message_init(msg);
     uint64_t seen = 0; /* a bit per field given */
-    for (size_t i = 0; i < len;) {
+    int pairs = 0;
+    for (size_t i = 0; i < len; pairs++) {
         size_t eq = i;
         while (eq < len && unreserved[(unsigned char)query[eq]])
             eq++;
@@ -149,7 +150,7 @@ ProtobufCMessage *codec_query_decode_plain(const ProtobufCMessageDescriptor *des
         while (end < len && unreserved[(unsigned char)query[end]])
             end++;
         /* name=value, then the end or a '&' with another pair after it */
-        if (eq == i || eq - i > PLAIN_NAME_MAX || eq >= len || query[eq] != '=' ||
+        if (pairs == CODEC_QUERY_MAX_PARAMS || eq == i || eq - i > PLAIN_NAME_MAX || eq >= len || query[eq] != '=' ||
             (end < len && (query[end] != '&' || end + 1 == len)))
             goto split;
         char name[PLAIN_NAME_MAX + 1];

@@ -22,7 +22,8 @@ ProtobufCMessage *codec_query_decode(const ProtobufCMessageDescriptor *desc, con
 /* The decode codec_query_decode tries first: a query of name=value pairs whose bytes are all
  * unreserved (RFC 3986: letters, digits, '-', '.', '_', '~'; so nothing to percent-decode
  * and no '+'), each name a different singular string or uint32 field of desc outside any
- * oneof, a uint32's value its plain decimal digits (at most 9, no leading zero), set
+ * oneof, a uint32's value its plain decimal digits (at most 9, no leading zero), at most
+ * CODEC_QUERY_MAX_PARAMS pairs, set
  * straight into a new message. NULL on anything else (an unknown name, a field given
  * twice, an empty name, a trailing '&', ..., or out of memory): then the split decode
  * decides and words the problem, so errors have one author. Exported for the fuzzer, which

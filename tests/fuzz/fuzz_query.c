@@ -5,7 +5,8 @@
  * one request that takes parameters) from a request pool and validated, and rejected as
  * create and info reject any query; every error must render in each protocol's form. The
  * plain decode (codec_query_decode_plain), when it takes the query, must build what the
- * split decode builds, and the split decode must find no problem in it. */
+ * split decode builds, and the split decode must find no problem in it: for the input of
+ * every method the services serve (the REST routes that read a query are among them). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,16 @@
 #include "codec_proto.h"
 #include "codec_query.h"
 #include "fuzz.h"
+#include "route.h"
 #include "schema.h"
 
-static void compare_decodes(const uint8_t *data, size_t size)
+static void compare_decodes(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size)
 {
-    const ProtobufCMessageDescriptor *desc = &schema_list_request_descriptor;
     ProtobufCMessage *plain = codec_query_decode_plain(desc, (const char *)data, size, fuzz_arena());
-    if (plain == NULL)
+    if (plain == NULL) {
+        fuzz_arena_clear();
         return; /* the split decode decides, as in the server */
+    }
     error err;
     error_clear(&err);
     ProtobufCMessage *split = codec_query_decode_split(desc, (const char *)data, size, fuzz_arena(), &err);
@@ -34,11 +37,16 @@ static void compare_decodes(const uint8_t *data, size_t size)
         free(a);
         free(b);
     }
+    fuzz_arena_clear(); /* each method's decodes start with the arena's whole room */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    compare_decodes(data, size);
+    for (size_t i = 0; i < route_rpc_service_count(); i++) {
+        const ProtobufCServiceDescriptor *svc = route_rpc_service(i);
+        for (unsigned m = 0; m < svc->n_methods; m++)
+            compare_decodes(svc->methods[m].input, data, size);
+    }
     error err;
     error_clear(&err);
     ProtobufCMessage *msg =

@@ -531,6 +531,26 @@ static void make_webhook(schema_webhook *w, schema_timestamp *ts, int64_t second
     w->created_at = ts;
 }
 
+/* A list of two webhooks made a second apart, the second described; built in place (the
+ * list points into the struct). */
+typedef struct two_webhooks {
+    schema_webhook a, b;
+    schema_timestamp ta, tb;
+    schema_webhook *items[2];
+    schema_list_response list;
+} two_webhooks;
+
+static void make_two(two_webhooks *t)
+{
+    make_webhook(&t->a, &t->ta, 1519831018, 941000000);
+    make_webhook(&t->b, &t->tb, 1519831019, 0);
+    t->b.description = "second";
+    t->items[0] = &t->a, t->items[1] = &t->b;
+    t->list = (schema_list_response)SCHEMA_LIST_RESPONSE_INIT;
+    t->list.items = t->items;
+    t->list.n_items = 2;
+}
+
 static void test_encode_webhook(void)
 {
     schema_webhook w;
@@ -617,20 +637,15 @@ static void memo_keep(void *data, const ProtobufCMessage *msg, const char *text,
  * stack's size) too. */
 static void test_encode_memo(void)
 {
-    schema_webhook a, b;
-    schema_timestamp ta, tb;
-    make_webhook(&a, &ta, 1519831018, 941000000);
-    make_webhook(&b, &tb, 1519831019, 0);
-    b.description = "second";
-    schema_webhook *items[] = {&a, &b};
-    schema_list_response list = SCHEMA_LIST_RESPONSE_INIT;
-    list.items = items;
-    list.n_items = 2;
-    test_memo m = {.known = &a.base, .text = "{\"known\":1}"};
+    two_webhooks two;
+    make_two(&two);
+    schema_webhook *const a = &two.a, *const b = &two.b;
+    schema_list_response *const list = &two.list;
+    test_memo m = {.known = &a->base, .text = "{\"known\":1}"};
     codec_json_memo memo = {memo_find, memo_keep, &m};
     size_t len;
-    char *out = codec_json_encode_memo(&list.base, NULL, &len, &memo);
-    char *b_alone = codec_json_encode(&b.base, &(size_t){0});
+    char *out = codec_json_encode_memo(&list->base, NULL, &len, &memo);
+    char *b_alone = codec_json_encode(&b->base, &(size_t){0});
     char want[1024];
     snprintf(want, sizeof want, "{\"items\":[{\"known\":1},%s]}", b_alone != NULL ? b_alone : "");
     CHECK(out != NULL && len == strlen(want));
@@ -642,11 +657,11 @@ static void test_encode_memo(void)
     /* the same over the stack's size: a description long enough for two passes */
     static char long_text[20000];
     memset(long_text, 'd', sizeof long_text - 1);
-    b.description = long_text;
+    b->description = long_text;
     free(b_alone);
-    b_alone = codec_json_encode(&b.base, &(size_t){0});
+    b_alone = codec_json_encode(&b->base, &(size_t){0});
     m.kept = 0;
-    out = codec_json_encode_memo(&list.base, NULL, &len, &memo);
+    out = codec_json_encode_memo(&list->base, NULL, &len, &memo);
     CHECK(out != NULL && b_alone != NULL && strstr(out, b_alone) != NULL && strncmp(out, want, 22) == 0);
     CHECK(m.kept == 1 && b_alone != NULL && m.kept_len == strlen(b_alone)); /* whole only in the second pass */
     free(out);
@@ -1436,18 +1451,11 @@ static void test_out_of_memory(void)
     CHECK(oom_loop(&op) == 0);
     CHECK(oom_loop_persistent(&op) == 0);
 
-    schema_webhook a, b;
-    schema_timestamp ta, tb;
-    make_webhook(&a, &ta, 1519831018, 941000000);
-    make_webhook(&b, &tb, 1519831019, 0);
-    b.description = "second";
-    schema_webhook *items[] = {&a, &b};
-    schema_list_response list = SCHEMA_LIST_RESPONSE_INIT;
-    list.items = items;
-    list.n_items = 2;
-    char *want = codec_json_encode(&list.base, &(size_t){0});
+    two_webhooks two;
+    make_two(&two);
+    char *want = codec_json_encode(&two.list.base, &(size_t){0});
     CHECK(want != NULL);
-    json_oom e = {.msg = &list, .want = want};
+    json_oom e = {.msg = &two.list, .want = want};
     oom_op enc = {
         "codec_json_encode(ListWebhooksResponse)", &e, NULL, json_oom_encode, json_oom_encode_check, json_oom_free};
     CHECK(oom_loop(&enc) == 0);

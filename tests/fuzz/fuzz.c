@@ -141,6 +141,15 @@ static void check_proto_round_trip(const ProtobufCMessage *msg)
     free(bin);
 }
 
+void fuzz_check_same_message(const ProtobufCMessage *a, const ProtobufCMessage *b, const char *what)
+{
+    size_t a_len, b_len;
+    uint8_t *a_bin = codec_proto_encode(a, NULL, &a_len), *b_bin = codec_proto_encode(b, NULL, &b_len);
+    FUZZ_CHECK(a_bin != NULL && b_bin != NULL && a_len == b_len && memcmp(a_bin, b_bin, a_len) == 0, what);
+    free(a_bin);
+    free(b_bin);
+}
+
 void fuzz_check_round_trips(const ProtobufCMessage *msg)
 {
     check_json_round_trip(msg);

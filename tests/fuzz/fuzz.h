@@ -46,6 +46,10 @@ void fuzz_validate(const ProtobufCMessage *msg, error *err);
  * the same through protobuf binary. */
 void fuzz_check_round_trips(const ProtobufCMessage *msg);
 
+/* Aborts with `what` unless a and b encode to the same protobuf bytes (two decodes of one
+ * input built the same message). */
+void fuzz_check_same_message(const ProtobufCMessage *a, const ProtobufCMessage *b, const char *what);
+
 /* 1 when every string of err (reason, paths, messages) is UTF-8 without NUL. */
 int fuzz_error_is_text(const error *err);
 

@@ -14,6 +14,7 @@
 
 #include "codec_json.h"
 #include "codec_proto.h"
+#include "hg_assert.h"
 
 /* Splits the query into a JSON object of string values; NULL with err set when it cannot
  * be read, or with ERROR_INTERNAL when out of memory. desc (NULL for a request without
@@ -98,6 +99,12 @@ static const unsigned char unreserved[256] = {
 
 #define PLAIN_NAME_MAX 64     /* bytes of a parameter name the plain decode reads */
 #define PLAIN_UINT32_DIGITS 9 /* digits of a number it reads: below 2^32 whatever they are */
+#define PLAIN_FIELDS_MAX 64   /* fields of a message it decodes into: a bit each in a uint64_t */
+
+static void *plain_alloc(ProtobufCAllocator *alloc, size_t size)
+{
+    return alloc != NULL ? alloc->alloc(alloc->allocator_data, size) : malloc(size);
+}
 
 /* Sets f of msg from the plain value v (n bytes); 0 when the plain decode leaves it to the
  * split one (a field that is not a singular string or uint32 outside a oneof, a number
@@ -110,7 +117,7 @@ static int plain_set(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f, c
         return 0;
     char *member = (char *)msg + f->offset;
     if (f->type == PROTOBUF_C_TYPE_STRING) {
-        char *copy = alloc != NULL ? alloc->alloc(alloc->allocator_data, n + 1) : malloc(n + 1);
+        char *copy = plain_alloc(alloc, n + 1);
         if (copy == NULL)
             return 0;
         memcpy(copy, v, n);
@@ -133,14 +140,14 @@ static int plain_set(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f, c
 ProtobufCMessage *codec_query_decode_plain(const ProtobufCMessageDescriptor *desc, const char *query, size_t len,
                                            ProtobufCAllocator *alloc)
 {
-    if (desc->n_fields > 64)
+    if (desc->n_fields > PLAIN_FIELDS_MAX)
         return NULL;
-    ProtobufCMessage *msg =
-        alloc != NULL ? alloc->alloc(alloc->allocator_data, desc->sizeof_message) : malloc(desc->sizeof_message);
+    ProtobufCMessage *msg = plain_alloc(alloc, desc->sizeof_message);
     if (msg == NULL)
         return NULL;
     desc->message_init(msg);
     uint64_t seen = 0; /* a bit per field given */
+    HG_STATIC_ASSERT(PLAIN_FIELDS_MAX <= 64, "seen has a bit for every field");
     int pairs = 0;
     for (size_t i = 0; i < len; pairs++) {
         size_t eq = i;

@@ -420,6 +420,41 @@ static void test_out_of_memory(void)
     CHECK(oom_loop_persistent(&reject) == 0);
 }
 
+/* codec_query_decode_plain: the usual query straight into the message; past its own limits
+ * (a tenth digit, a name longer than it reads) or anything it does not read (a '%', a '+',
+ * a field named twice, a trailing '&') it leaves the query to the split decode. */
+static void test_plain(void)
+{
+    static const char *const taken[] = {"ecosystemId=" ECO "&limit=123456789&pageToken=a-b_c.d~e", "limit=0",
+                                        "ecosystem_id=" ECO, "ecosystemId="};
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
+        schema_list_request *r = (schema_list_request *)codec_query_decode_plain(
+            &schema_list_request_descriptor, taken[i], strlen(taken[i]), NULL);
+        CHECK(r != NULL);
+        if (r != NULL && i == 0)
+            CHECK(strcmp(r->ecosystem_id, ECO) == 0 && r->limit == 123456789 && strcmp(r->page_token, "a-b_c.d~e") == 0);
+        free_msg(r);
+    }
+    char long_name[80];
+    memset(long_name, 'a', 65);
+    strcpy(long_name + 65, "=1");
+    const char *const left[] = {"limit=1234567890", "limit=01", "limit=", "limit=1e3", "ecosystemId=a%41",
+                                "ecosystemId=a+b", "ecosystemId=a&ecosystem_id=b", "limit=1&", "&limit=1",
+                                "limit", "=1", long_name, "unknown=1"};
+    for (size_t i = 0; i < sizeof left / sizeof left[0]; i++) {
+        ProtobufCMessage *m = codec_query_decode_plain(&schema_list_request_descriptor, left[i], strlen(left[i]), NULL);
+        if (m != NULL)
+            fprintf(stderr, "the plain decode took %s\n", left[i]);
+        CHECK(m == NULL);
+        free_msg(m);
+    }
+    /* what it leaves, the split decode decides: ten digits are read there */
+    error err;
+    schema_list_request *r = decode_list("limit=1234567890", &err);
+    CHECK(r != NULL && err.kind == ERROR_NONE && r->limit == 1234567890u);
+    free_msg(r);
+}
+
 int main(void)
 {
     test_names();
@@ -427,6 +462,7 @@ int main(void)
     test_unknown_and_repeated();
     test_nul();
     test_limit();
+    test_plain();
     test_reject();
     test_out_of_memory();
     return test_exit_code();

@@ -475,6 +475,15 @@ store_webhook store_record_fields(const store_webhook *w)
     return copy;
 }
 
+/* 1 when p lies in one of s's blocks (a record the store carved). Lock held. */
+static int carved_here(const store *s, const void *p)
+{
+    for (const block *b = s->blocks; b != NULL; b = b->next)
+        if ((const char *)p >= (const char *)b + sizeof(block) && (const char *)p < (const char *)b + b->used)
+            return 1;
+    return 0;
+}
+
 void store_keep_rendering(store *s, const store_webhook *w, const char *bytes, size_t len)
 {
     HG_ASSERT(len > 0);
@@ -484,10 +493,10 @@ void store_keep_rendering(store *s, const store_webhook *w, const char *bytes, s
     if (len > STORE_RENDERING_MAX || store_rendering_of(w) != NULL || !rendering_fits(s, size) ||
         pthread_mutex_trylock(&s->lock) != 0)
         return;
+    HG_ASSERT(carved_here(s, w)); /* the rendering lives as long as w: w must be the store's own */
     store_rendering *r = w->rendering == NULL && rendering_fits(s, size) ? block_carve(s, size) : NULL;
     if (r != NULL) { /* (over the budget or out of memory: not kept, and shown by writing it again) */
-        atomic_store_explicit(&s->rendering_bytes, atomic_load_explicit(&s->rendering_bytes, memory_order_relaxed) + size,
-                              memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->rendering_bytes, size, memory_order_relaxed);
         r->len = len;
         memcpy(r->bytes, bytes, len);
         /* release: a lock-free reader sees the bytes before the pointer; the record is the

@@ -130,7 +130,7 @@ const store_webhook *store_delete(store *s, const objectid *id, error *err);
 /* Keeps a copy of len bytes (at most STORE_RENDERING_MAX; longer ones are not kept) as
  * w's rendering, unless it has one already or the renderings kept so far leave no room
  * for it in their budget (store_limit_renderings). w is one of s's records (from
- * store_get, store_page and the like): the copy lives as long as w does (an old version's
+ * store_get, store_page and the like; asserted): the copy lives as long as w does (an old version's
  * too), and counts against the budget as long, rounded as carved. Never waits: when the
  * lock is taken it keeps nothing (a later showing will); with no room in the budget it
  * does not try the lock. */

@@ -8,9 +8,12 @@
 #include "test.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* An id whose bytes are all derived from n, so tests know ids without objectid_make. */
 static objectid id_of(uint32_t n)
@@ -611,6 +614,17 @@ static void test_renderings(void)
     store_changes ch = {.sets = STORE_SET_URL, .url = "http://y"};
     const store_webhook *a2 = store_update(s, &a->id, &ch, &err);
     CHECK(a2 != NULL && a2 != a && store_rendering_of(a2) == NULL && store_rendering_of(a) == r);
+
+    /* a record the store did not carve (a copy) is refused: its rendering would outlive it */
+    store_webhook copy = store_record_fields(c);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(2); /* the assertion's message is expected */
+        store_keep_rendering(s, &copy, "{}", 2);
+        _exit(0);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
     store_destroy(s);
 }
 

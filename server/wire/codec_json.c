@@ -20,8 +20,8 @@
 
 #include "base64.h"
 #include "hg_assert.h"
-#include "swar.h"
 #include "schema.h"
+#include "swar.h"
 #include "utf8.h"
 
 #define NAME_MAX_LEN 128                       /* bytes of a JSON field name we compare against */
